@@ -1,0 +1,198 @@
+//! Catalog: shops, products and their SKUs, prices, and product identity across shops (GTIN).
+//!
+//! Invariants: every product and SKU belongs to exactly one shop; a SKU's shop is its
+//! product's shop; prices are bounded integer fen ([`crate::money::PRICE_FEN_MAX`]).
+
+use crate::ids::{ProductId, ShopId, SkuId};
+use crate::money::Fen;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A non-empty piece of user text of at most `MAX` characters, trimmed, without control
+/// characters. Parse once at the edge; the core trusts it afterwards.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Text<const MAX: usize>(String);
+
+/// Why a piece of text was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextError {
+    Empty,
+    TooLong { max_chars: usize },
+    ControlCharacter,
+}
+
+impl<const MAX: usize> Text<MAX> {
+    pub fn parse(raw: &str) -> Result<Self, TextError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(TextError::Empty);
+        }
+        if trimmed.chars().count() > MAX {
+            return Err(TextError::TooLong { max_chars: MAX });
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(TextError::ControlCharacter);
+        }
+        Ok(Text(trimmed.to_string()))
+    }
+
+    /// Rebuilds text read back from storage (it was validated when written).
+    pub fn from_stored(raw: String) -> Self {
+        Text(raw)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+pub type ShopName = Text<60>;
+pub type ProductTitle = Text<120>;
+pub type ProductDescription = Text<2000>;
+pub type SkuName = Text<60>;
+
+/// A Global Trade Item Number (GTIN-8, -12, -13 or -14) with a valid check digit. The same
+/// GTIN in two shops means the same product, which is what price comparison builds on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Gtin(String);
+
+impl Gtin {
+    pub fn parse(raw: &str) -> Option<Gtin> {
+        let digits: Vec<u32> = raw.chars().map(|c| c.to_digit(10)).collect::<Option<_>>()?;
+        if ![8, 12, 13, 14].contains(&digits.len()) {
+            return None;
+        }
+        let (body, check) = digits.split_at(digits.len() - 1);
+        // GS1: weights 3,1,3,1… from the rightmost body digit.
+        let sum: u32 = body
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d })
+            .sum();
+        ((10 - sum % 10) % 10 == check[0]).then(|| Gtin(raw.to_string()))
+    }
+
+    pub fn from_stored(raw: String) -> Gtin {
+        Gtin(raw)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListingStatus {
+    /// Visible to buyers and orderable.
+    Active,
+    /// Hidden from buyers; cannot be ordered. Existing orders are unaffected.
+    Archived,
+}
+
+impl ListingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListingStatus::Active => "active",
+            ListingStatus::Archived => "archived",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<ListingStatus> {
+        match raw {
+            "active" => Some(ListingStatus::Active),
+            "archived" => Some(ListingStatus::Archived),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shop {
+    pub id: ShopId,
+    pub name: ShopName,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Product {
+    pub id: ProductId,
+    pub shop: ShopId,
+    pub title: ProductTitle,
+    pub description: Option<ProductDescription>,
+    pub gtin: Option<Gtin>,
+    pub status: ListingStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sku {
+    pub id: SkuId,
+    pub product: ProductId,
+    pub shop: ShopId,
+    pub name: SkuName,
+    pub price: Fen,
+    pub status: ListingStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A SKU as the merchant describes it when creating it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSku {
+    pub id: SkuId,
+    pub name: SkuName,
+    pub price: Fen,
+}
+
+/// The fields of a product a merchant may change; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProductChanges {
+    pub title: Option<ProductTitle>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<ProductDescription>>,
+    /// `Some(None)` clears the GTIN.
+    pub gtin: Option<Option<Gtin>>,
+    pub status: Option<ListingStatus>,
+}
+
+/// The fields of a SKU a merchant may change; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SkuChanges {
+    pub name: Option<SkuName>,
+    pub price: Option<Fen>,
+    pub status: Option<ListingStatus>,
+}
+
+/// The most SKUs one product may have.
+pub const PRODUCT_SKUS_MAX: usize = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gtin_check_digits_are_verified() {
+        assert!(Gtin::parse("6901234567892").is_some(), "valid EAN-13");
+        assert!(Gtin::parse("6901234567893").is_none(), "wrong check digit");
+        assert!(Gtin::parse("96385074").is_some(), "valid EAN-8");
+        assert!(Gtin::parse("036000291452").is_some(), "valid UPC-A");
+        assert!(Gtin::parse("69012345678").is_none(), "11 digits is no GTIN");
+        assert!(Gtin::parse("69012345678a2").is_none());
+    }
+
+    #[test]
+    fn text_is_trimmed_bounded_and_free_of_control_characters() {
+        assert_eq!(
+            Text::<5>::parse("  秒单  ").map(|t| t.as_str().to_string()),
+            Ok("秒单".into())
+        );
+        assert_eq!(Text::<5>::parse("   "), Err(TextError::Empty));
+        assert_eq!(Text::<2>::parse("秒单了"), Err(TextError::TooLong { max_chars: 2 }));
+        assert_eq!(Text::<9>::parse("a\u{0}b"), Err(TextError::ControlCharacter));
+    }
+}

@@ -1,0 +1,267 @@
+//! Inventory: warehouses and the stock of each SKU in each warehouse.
+//!
+//! A [`StockLevel`] splits the units of one SKU in one warehouse into `available` (may be
+//! reserved), `reserved` (held by an unpaid order) and `sold` (held by a paid order, until
+//! fulfillment ships it). Invariants, asserted on every change:
+//! - no count is ever negative;
+//! - `available + reserved + sold` changes only through an explicit stock change
+//!   ([`Inventory::set_available`]); reserve, release and commit move units between buckets.
+//!
+//! A reservation of an order line may take units from several warehouses of the shop; the
+//! [`Allocation`]s it returns are exactly what a release or a commit later moves back or on.
+
+use crate::catalog::Text;
+use crate::geo::Adcode;
+use crate::ids::{ShopId, SkuId, WarehouseId};
+use crate::time::Timestamp;
+use std::collections::BTreeMap;
+
+pub type WarehouseName = Text<60>;
+
+/// The most units a merchant may declare available for one SKU in one warehouse.
+pub const STOCK_UNITS_MAX: i64 = 1_000_000_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warehouse {
+    pub id: WarehouseId,
+    pub shop: ShopId,
+    pub name: WarehouseName,
+    pub location: Adcode,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StockLevel {
+    pub available: i64,
+    pub reserved: i64,
+    pub sold: i64,
+}
+
+impl StockLevel {
+    pub fn total(&self) -> i64 {
+        self.available + self.reserved + self.sold
+    }
+
+    fn assert_valid(&self) {
+        assert!(
+            self.available >= 0 && self.reserved >= 0 && self.sold >= 0,
+            "stock went negative: {self:?}"
+        );
+    }
+}
+
+/// Units of one order line taken from one warehouse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allocation {
+    pub warehouse: WarehouseId,
+    pub quantity: i64,
+}
+
+/// Stock of every SKU of a shard, by SKU then warehouse. `BTreeMap`s keep every iteration,
+/// and so every allocation decision, deterministic.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inventory {
+    levels: BTreeMap<SkuId, BTreeMap<WarehouseId, StockLevel>>,
+}
+
+impl Inventory {
+    pub fn level(&self, sku: SkuId, warehouse: WarehouseId) -> StockLevel {
+        self.levels
+            .get(&sku)
+            .and_then(|by_warehouse| by_warehouse.get(&warehouse))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Every warehouse's level for one SKU, in warehouse order.
+    pub fn levels_of(&self, sku: SkuId) -> impl Iterator<Item = (WarehouseId, StockLevel)> + '_ {
+        self.levels
+            .get(&sku)
+            .into_iter()
+            .flat_map(|by_warehouse| by_warehouse.iter().map(|(w, l)| (*w, *l)))
+    }
+
+    pub fn available_total(&self, sku: SkuId) -> i64 {
+        self.levels_of(sku).map(|(_, level)| level.available).sum()
+    }
+
+    /// Restores a level read back from storage.
+    pub fn restore(&mut self, sku: SkuId, warehouse: WarehouseId, level: StockLevel) {
+        level.assert_valid();
+        self.levels.entry(sku).or_default().insert(warehouse, level);
+    }
+
+    /// The merchant's stock count: sets what may still be reserved. Reserved and sold units
+    /// are untouched, so open orders keep what they hold.
+    pub fn set_available(&mut self, sku: SkuId, warehouse: WarehouseId, available: i64) -> StockLevel {
+        assert!(
+            (0..=STOCK_UNITS_MAX).contains(&available),
+            "unchecked stock count {available}"
+        );
+        let level = self.levels.entry(sku).or_default().entry(warehouse).or_default();
+        level.available = available;
+        *level
+    }
+
+    /// Plans a reservation of `quantity` units of `sku` without changing anything: takes from
+    /// the warehouse with the most available units first (ties: lowest warehouse id), so a
+    /// line is split across warehouses only when no single one holds it. `None` when the shop
+    /// holds fewer than `quantity` available units in all.
+    pub fn plan_reservation(&self, sku: SkuId, quantity: i64) -> Option<Vec<Allocation>> {
+        let mut candidates: Vec<(WarehouseId, i64)> = self
+            .levels_of(sku)
+            .filter(|(_, level)| level.available > 0)
+            .map(|(warehouse, level)| (warehouse, level.available))
+            .collect();
+        candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut remaining = quantity;
+        let mut plan = Vec::new();
+        for (warehouse, available) in candidates {
+            if remaining == 0 {
+                break;
+            }
+            let take = available.min(remaining);
+            plan.push(Allocation {
+                warehouse,
+                quantity: take,
+            });
+            remaining -= take;
+        }
+        (remaining == 0).then_some(plan)
+    }
+
+    /// Moves planned units from available to reserved.
+    pub fn reserve(&mut self, sku: SkuId, plan: &[Allocation]) {
+        for allocation in plan {
+            self.shift(sku, allocation, |level, units| {
+                level.available -= units;
+                level.reserved += units;
+            });
+        }
+    }
+
+    /// Returns reserved units to available (an order was cancelled or expired).
+    pub fn release(&mut self, sku: SkuId, plan: &[Allocation]) {
+        for allocation in plan {
+            self.shift(sku, allocation, |level, units| {
+                level.reserved -= units;
+                level.available += units;
+            });
+        }
+    }
+
+    /// Turns reserved units into sold ones (the order was paid).
+    pub fn commit(&mut self, sku: SkuId, plan: &[Allocation]) {
+        for allocation in plan {
+            self.shift(sku, allocation, |level, units| {
+                level.reserved -= units;
+                level.sold += units;
+            });
+        }
+    }
+
+    fn shift(&mut self, sku: SkuId, allocation: &Allocation, mv: impl Fn(&mut StockLevel, i64)) {
+        assert!(allocation.quantity > 0, "empty allocation {allocation:?}");
+        let level = self
+            .levels
+            .get_mut(&sku)
+            .and_then(|by_warehouse| by_warehouse.get_mut(&allocation.warehouse))
+            .unwrap_or_else(|| panic!("allocation of {sku} in unknown stock row {allocation:?}"));
+        let total_before = level.total();
+        mv(level, allocation.quantity);
+        level.assert_valid();
+        assert_eq!(level.total(), total_before, "a stock move changed the total");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sku(n: i64) -> SkuId {
+        SkuId::new(n).expect("positive")
+    }
+    fn wh(n: i64) -> WarehouseId {
+        WarehouseId::new(n).expect("positive")
+    }
+
+    #[test]
+    fn a_line_comes_from_the_fullest_warehouse_and_splits_only_when_it_must() {
+        let mut inventory = Inventory::default();
+        inventory.set_available(sku(1), wh(1), 3);
+        inventory.set_available(sku(1), wh(2), 5);
+        let whole = inventory.plan_reservation(sku(1), 4).expect("enough");
+        assert_eq!(
+            whole,
+            vec![Allocation {
+                warehouse: wh(2),
+                quantity: 4
+            }]
+        );
+        let split = inventory.plan_reservation(sku(1), 7).expect("enough in all");
+        assert_eq!(
+            split,
+            vec![
+                Allocation {
+                    warehouse: wh(2),
+                    quantity: 5
+                },
+                Allocation {
+                    warehouse: wh(1),
+                    quantity: 2
+                }
+            ]
+        );
+        assert_eq!(inventory.plan_reservation(sku(1), 9), None);
+    }
+
+    #[test]
+    fn reserve_release_and_commit_move_units_without_changing_the_total() {
+        let mut inventory = Inventory::default();
+        inventory.set_available(sku(1), wh(1), 10);
+        let plan = inventory.plan_reservation(sku(1), 4).expect("enough");
+        inventory.reserve(sku(1), &plan);
+        assert_eq!(
+            inventory.level(sku(1), wh(1)),
+            StockLevel {
+                available: 6,
+                reserved: 4,
+                sold: 0
+            }
+        );
+        inventory.commit(sku(1), &plan);
+        assert_eq!(
+            inventory.level(sku(1), wh(1)),
+            StockLevel {
+                available: 6,
+                reserved: 0,
+                sold: 4
+            }
+        );
+        let plan = inventory.plan_reservation(sku(1), 6).expect("enough");
+        inventory.reserve(sku(1), &plan);
+        inventory.release(sku(1), &plan);
+        assert_eq!(
+            inventory.level(sku(1), wh(1)),
+            StockLevel {
+                available: 6,
+                reserved: 0,
+                sold: 4
+            }
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "stock went negative")]
+    fn releasing_more_than_was_reserved_is_a_broken_invariant() {
+        let mut inventory = Inventory::default();
+        inventory.set_available(sku(1), wh(1), 1);
+        inventory.release(
+            sku(1),
+            &[Allocation {
+                warehouse: wh(1),
+                quantity: 1,
+            }],
+        );
+    }
+}

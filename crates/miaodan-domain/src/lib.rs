@@ -1,0 +1,35 @@
+//! The pure domain core of miaodan.
+//!
+//! Everything in this crate is synchronous and deterministic: no IO, no clock, no randomness,
+//! no `await`. Time ([`Timestamp`]) and identifiers come in with each [`shard::Command`]; a
+//! command plus the current [`shard::ShardState`] gives an [`shard::Outcome`] and a list of
+//! [`shard::Effect`]s that the shell makes durable in one transaction per batch.
+//!
+//! Map of the crate, one module per capability:
+//! - [`buyers`]: buyer accounts and their default address.
+//! - [`catalog`]: shops, products, SKUs, prices, GTIN identity across shops.
+//! - [`inventory`]: warehouses and stock per SKU and warehouse (available / reserved / sold).
+//! - [`orders`]: the order and its state machine (`pending_payment` → `paid` | `cancelled`).
+//! - [`shard`]: the closed `Command` / `Outcome` / `Effect` enums and the one `match` that
+//!   applies a command to the state a shard owns.
+//! - [`geo`]: Chinese administrative divisions (adcodes) for addresses and warehouses.
+//! - [`ids`], [`money`], [`time`], [`quantity`]: value types with their invariants.
+//!
+//! **Architecture invariant:** this crate depends on nothing but `serde` (for the wire shape of
+//! a few value types). It never knows SQL, HTTP or JSON layouts.
+
+pub mod buyers;
+pub mod catalog;
+pub mod geo;
+pub mod ids;
+pub mod inventory;
+pub mod money;
+pub mod orders;
+pub mod quantity;
+pub mod shard;
+pub mod time;
+
+pub use ids::{BuyerId, CheckoutId, OrderId, ProductId, ShopId, SkuId, WarehouseId};
+pub use money::Fen;
+pub use quantity::Quantity;
+pub use time::Timestamp;

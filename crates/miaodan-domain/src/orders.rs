@@ -1,0 +1,238 @@
+//! Orders and their state machine.
+//!
+//! ```text
+//!   pending_payment ──pay──► paid
+//!         │
+//!         └──cancel / expire──► cancelled
+//! ```
+//! Only these transitions are legal; each bumps the order's `version` by one, so a reader can
+//! tell which of two snapshots is newer. Later capabilities (fulfillment, after-sales) extend
+//! the machine from `paid`.
+
+use crate::catalog::Text;
+use crate::geo::Adcode;
+use crate::ids::{BuyerId, CheckoutId, OrderId, ShopId, SkuId};
+use crate::inventory::Allocation;
+use crate::money::Fen;
+use crate::quantity::Quantity;
+use crate::time::Timestamp;
+
+/// The most lines one order (and one checkout) may have.
+pub const ORDER_LINES_MAX: usize = 100;
+/// How long an unpaid order holds its stock unless the operator configures otherwise.
+pub const PAYMENT_TIMEOUT_SECONDS_DEFAULT: i64 = 15 * 60;
+
+pub type AddressDetail = Text<200>;
+
+/// Where an order is delivered: a known administrative division and the street detail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Address {
+    pub adcode: Adcode,
+    pub detail: AddressDetail,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OrderState {
+    PendingPayment,
+    Paid,
+    Cancelled,
+}
+
+impl OrderState {
+    pub const ALL: [OrderState; 3] = [OrderState::PendingPayment, OrderState::Paid, OrderState::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::PendingPayment => "pending_payment",
+            OrderState::Paid => "paid",
+            OrderState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<OrderState> {
+        OrderState::ALL.into_iter().find(|state| state.as_str() == raw)
+    }
+}
+
+/// Why an order was cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CancelReason {
+    /// The buyer cancelled it before paying.
+    BuyerCancelled,
+    /// It was not paid within the payment timeout.
+    PaymentTimeout,
+    /// Another shop's part of the same checkout could not be placed, so the checkout as a
+    /// whole was refused and this part undone.
+    CheckoutFailed,
+}
+
+impl CancelReason {
+    pub const ALL: [CancelReason; 3] = [
+        CancelReason::BuyerCancelled,
+        CancelReason::PaymentTimeout,
+        CancelReason::CheckoutFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::BuyerCancelled => "buyer_cancelled",
+            CancelReason::PaymentTimeout => "payment_timeout",
+            CancelReason::CheckoutFailed => "checkout_failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<CancelReason> {
+        CancelReason::ALL.into_iter().find(|reason| reason.as_str() == raw)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderLine {
+    pub sku: SkuId,
+    pub quantity: Quantity,
+    /// The SKU's price when the order was placed; later price changes do not touch it.
+    pub unit_price: Fen,
+    /// Where the line's units are reserved (and, once paid, sold from).
+    pub allocations: Vec<Allocation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Order {
+    pub id: OrderId,
+    pub checkout: CheckoutId,
+    pub shop: ShopId,
+    pub buyer: BuyerId,
+    pub lines: Vec<OrderLine>,
+    pub total: Fen,
+    pub address: Address,
+    pub state: OrderState,
+    pub version: i64,
+    pub created_at: Timestamp,
+    /// When an unpaid order is cancelled by the payment timeout.
+    pub payment_due_at: Timestamp,
+    pub paid_at: Option<Timestamp>,
+    pub cancelled_at: Option<Timestamp>,
+    pub cancel_reason: Option<CancelReason>,
+}
+
+/// An illegal transition, reported as data (`invalid_transition` on the wire).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidTransition {
+    pub from: OrderState,
+    pub to: OrderState,
+}
+
+impl Order {
+    /// `pending_payment → paid`.
+    pub fn pay(&mut self, now: Timestamp) -> Result<(), InvalidTransition> {
+        self.transition(OrderState::Paid)?;
+        self.paid_at = Some(now);
+        Ok(())
+    }
+
+    /// `pending_payment → cancelled`.
+    pub fn cancel(&mut self, reason: CancelReason, now: Timestamp) -> Result<(), InvalidTransition> {
+        self.transition(OrderState::Cancelled)?;
+        self.cancelled_at = Some(now);
+        self.cancel_reason = Some(reason);
+        Ok(())
+    }
+
+    fn transition(&mut self, to: OrderState) -> Result<(), InvalidTransition> {
+        let legal = matches!(
+            (self.state, to),
+            (OrderState::PendingPayment, OrderState::Paid) | (OrderState::PendingPayment, OrderState::Cancelled)
+        );
+        if !legal {
+            return Err(InvalidTransition { from: self.state, to });
+        }
+        self.state = to;
+        self.version += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order() -> Order {
+        Order {
+            id: OrderId::new(1).expect("positive"),
+            checkout: CheckoutId::new(1).expect("positive"),
+            shop: ShopId::new(1).expect("positive"),
+            buyer: BuyerId::new(1).expect("positive"),
+            lines: vec![],
+            total: Fen::ZERO,
+            address: Address {
+                adcode: Adcode::parse("310101000000").expect("known"),
+                detail: AddressDetail::parse("南京东路1号").expect("valid"),
+            },
+            state: OrderState::PendingPayment,
+            version: 1,
+            created_at: Timestamp::from_unix_ms(0),
+            payment_due_at: Timestamp::from_unix_ms(900_000),
+            paid_at: None,
+            cancelled_at: None,
+            cancel_reason: None,
+        }
+    }
+
+    /// Every (state, action) pair and what must come of it.
+    #[test]
+    fn only_pending_orders_can_be_paid_or_cancelled() {
+        use OrderState::*;
+        let now = Timestamp::from_unix_ms(5);
+        let cases: [(OrderState, &str, Result<OrderState, InvalidTransition>); 6] = [
+            (PendingPayment, "pay", Ok(Paid)),
+            (PendingPayment, "cancel", Ok(Cancelled)),
+            (Paid, "pay", Err(InvalidTransition { from: Paid, to: Paid })),
+            (
+                Paid,
+                "cancel",
+                Err(InvalidTransition {
+                    from: Paid,
+                    to: Cancelled,
+                }),
+            ),
+            (
+                Cancelled,
+                "pay",
+                Err(InvalidTransition {
+                    from: Cancelled,
+                    to: Paid,
+                }),
+            ),
+            (
+                Cancelled,
+                "cancel",
+                Err(InvalidTransition {
+                    from: Cancelled,
+                    to: Cancelled,
+                }),
+            ),
+        ];
+        for (from, action, expected) in cases {
+            let mut o = order();
+            o.state = from;
+            let result = match action {
+                "pay" => o.pay(now),
+                _ => o.cancel(CancelReason::BuyerCancelled, now),
+            };
+            assert_eq!(result.map(|()| o.state), expected, "{from:?} {action}");
+            let expected_version = if expected.is_ok() { 2 } else { 1 };
+            assert_eq!(o.version, expected_version, "{from:?} {action} version");
+        }
+    }
+
+    #[test]
+    fn state_and_reason_names_round_trip() {
+        for state in OrderState::ALL {
+            assert_eq!(OrderState::parse(state.as_str()), Some(state));
+        }
+        for reason in CancelReason::ALL {
+            assert_eq!(CancelReason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(OrderState::parse("shipped"), None);
+    }
+}

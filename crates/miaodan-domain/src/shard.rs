@@ -1,0 +1,754 @@
+//! The state one shard owns and the one `match` that applies a command to it.
+//!
+//! A shard owns a set of shops: their catalog, warehouses, stock and open (unpaid) orders.
+//! [`ShardState::apply`] decides one [`Command`] at a time, in arrival order, and appends the
+//! [`Effect`]s the shell must make durable; it never does IO and never fails for business
+//! reasons: a refusal is an [`Outcome::Rejected`] with a named [`Rejection`].
+//!
+//! A broken invariant (negative stock, a stock move that changes a total, a snapshot whose
+//! reservations disagree with its open orders) is an `assert!`: the shard stops rather than
+//! corrupt stock or money.
+
+use crate::catalog::{
+    Gtin, ListingStatus, NewSku, PRODUCT_SKUS_MAX, Product, ProductChanges, ProductDescription, ProductTitle, Shop,
+    ShopName, Sku, SkuChanges,
+};
+use crate::geo::Adcode;
+use crate::ids::{BuyerId, CheckoutId, OrderId, ProductId, ShopId, SkuId, WarehouseId};
+use crate::inventory::{Allocation, Inventory, STOCK_UNITS_MAX, StockLevel, Warehouse, WarehouseName};
+use crate::money::Fen;
+use crate::orders::{Address, CancelReason, InvalidTransition, ORDER_LINES_MAX, Order, OrderLine, OrderState};
+use crate::quantity::Quantity;
+use crate::time::Timestamp;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The most payment-timeout cancellations one `ExpireDue` performs; the rest wait for the
+/// next tick, so a backlog after downtime cannot make one batch unbounded.
+pub const EXPIRIES_PER_COMMAND_MAX: usize = 5_000;
+
+/// An opaque, caller-scoped reference to the request that placed an order (derived by the
+/// shell from the caller and its `Idempotency-Key`). A retried checkout that carries the same
+/// reference gets the order placed the first time instead of a second one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestRef(pub String);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderLineRequest {
+    pub sku: SkuId,
+    pub quantity: Quantity,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlaceOrder {
+    pub id: OrderId,
+    pub checkout: CheckoutId,
+    pub shop: ShopId,
+    pub buyer: BuyerId,
+    pub lines: Vec<OrderLineRequest>,
+    pub address: Address,
+    pub payment_timeout_seconds: i64,
+    pub request: Option<RequestRef>,
+}
+
+/// Who asks for a cancellation; a buyer may only cancel its own orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Canceller {
+    Buyer(BuyerId),
+    Platform,
+}
+
+/// Everything a shard can be asked to do. Closed: a new capability adds variants here and
+/// arms to the one `match` in [`ShardState::apply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    CreateShop {
+        id: ShopId,
+        name: ShopName,
+    },
+    CreateWarehouse {
+        id: WarehouseId,
+        shop: ShopId,
+        name: WarehouseName,
+        location: Adcode,
+    },
+    CreateProduct {
+        id: ProductId,
+        shop: ShopId,
+        title: ProductTitle,
+        description: Option<ProductDescription>,
+        gtin: Option<Gtin>,
+        skus: Vec<NewSku>,
+    },
+    UpdateProduct {
+        id: ProductId,
+        shop: ShopId,
+        changes: ProductChanges,
+    },
+    AddSku {
+        shop: ShopId,
+        product: ProductId,
+        sku: NewSku,
+    },
+    UpdateSku {
+        shop: ShopId,
+        sku: SkuId,
+        changes: SkuChanges,
+    },
+    SetStock {
+        shop: ShopId,
+        sku: SkuId,
+        warehouse: WarehouseId,
+        available: i64,
+    },
+    PlaceOrder(PlaceOrder),
+    CancelOrder {
+        order: OrderId,
+        by: Canceller,
+        reason: CancelReason,
+    },
+    PayOrder {
+        order: OrderId,
+    },
+    /// Cancels unpaid orders whose payment is due at or before `now`.
+    ExpireDue,
+}
+
+/// A business refusal: a named fact with a stable wire code ([`Rejection::code`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    UnknownShop,
+    ShopExists,
+    UnknownProduct,
+    UnknownSku {
+        sku: SkuId,
+    },
+    UnknownWarehouse,
+    /// The SKU or its product is archived.
+    SkuUnavailable {
+        sku: SkuId,
+    },
+    InsufficientStock {
+        sku: SkuId,
+        requested: i64,
+        available: i64,
+    },
+    /// The order is not open in this shard (paid, cancelled, or never existed here).
+    OrderNotOpen,
+    InvalidTransition(InvalidTransition),
+    TooManySkus,
+    TooManyLines,
+    InvalidStock,
+    /// The id the shell allocated is already taken (a shell bug, refused rather than let
+    /// one object overwrite another).
+    IdInUse,
+}
+
+impl Rejection {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::UnknownShop => "unknown_shop",
+            Rejection::ShopExists => "shop_exists",
+            Rejection::UnknownProduct => "unknown_product",
+            Rejection::UnknownSku { .. } => "unknown_sku",
+            Rejection::UnknownWarehouse => "unknown_warehouse",
+            Rejection::SkuUnavailable { .. } => "sku_unavailable",
+            Rejection::InsufficientStock { .. } => "insufficient_stock",
+            Rejection::OrderNotOpen => "order_not_open",
+            Rejection::InvalidTransition(_) => "invalid_transition",
+            Rejection::TooManySkus => "too_many_skus",
+            Rejection::TooManyLines => "too_many_lines",
+            Rejection::InvalidStock => "invalid_stock",
+            Rejection::IdInUse => "id_in_use",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    ShopCreated(Shop),
+    WarehouseCreated(Warehouse),
+    ProductSaved {
+        product: Product,
+        skus: Vec<Sku>,
+    },
+    SkuSaved(Sku),
+    StockSet {
+        sku: SkuId,
+        warehouse: WarehouseId,
+        level: StockLevel,
+    },
+    OrderPlaced(Order),
+    /// The request that carries this reference already placed this order.
+    OrderAlreadyPlaced(OrderId),
+    OrderCancelled(Order),
+    OrderPaid(Order),
+    Expired {
+        orders: Vec<OrderId>,
+    },
+    Rejected(Rejection),
+}
+
+/// A change the shell must make durable. Effects of one batch are written in one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    ShopSaved(Shop),
+    WarehouseSaved(Warehouse),
+    ProductSaved(Product),
+    SkuSaved(Sku),
+    /// The new level of one stock row (later effects on the same row supersede earlier ones).
+    StockChanged {
+        shop: ShopId,
+        sku: SkuId,
+        warehouse: WarehouseId,
+        level: StockLevel,
+    },
+    OrderCreated {
+        order: Order,
+        request: Option<RequestRef>,
+    },
+    /// The order's state fields after a transition.
+    OrderTransitioned(Order),
+}
+
+/// What a starting shard reads back from the database.
+#[derive(Clone, Debug, Default)]
+pub struct ShardSnapshot {
+    pub shops: Vec<Shop>,
+    pub warehouses: Vec<Warehouse>,
+    pub products: Vec<Product>,
+    pub skus: Vec<Sku>,
+    pub stock: Vec<(SkuId, WarehouseId, StockLevel)>,
+    pub open_orders: Vec<Order>,
+    /// Request references of recently placed orders (with when they were placed), for
+    /// retried checkouts.
+    pub recent_requests: Vec<(RequestRef, OrderId, Timestamp)>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ShardState {
+    shops: BTreeMap<ShopId, Shop>,
+    warehouses: BTreeMap<WarehouseId, Warehouse>,
+    products: BTreeMap<ProductId, Product>,
+    skus: BTreeMap<SkuId, Sku>,
+    inventory: Inventory,
+    open_orders: BTreeMap<OrderId, Order>,
+    payment_due: BTreeSet<(Timestamp, OrderId)>,
+    placed_requests: BTreeMap<RequestRef, (OrderId, Timestamp)>,
+}
+
+impl ShardState {
+    /// Rebuilds the working set from storage and checks it against itself: the units
+    /// reserved in each stock row must equal what the open orders hold there.
+    pub fn from_snapshot(snapshot: ShardSnapshot) -> ShardState {
+        let mut state = ShardState {
+            shops: snapshot.shops.into_iter().map(|s| (s.id, s)).collect(),
+            warehouses: snapshot.warehouses.into_iter().map(|w| (w.id, w)).collect(),
+            products: snapshot.products.into_iter().map(|p| (p.id, p)).collect(),
+            skus: snapshot.skus.into_iter().map(|s| (s.id, s)).collect(),
+            ..ShardState::default()
+        };
+        for (sku, warehouse, level) in snapshot.stock {
+            state.inventory.restore(sku, warehouse, level);
+        }
+        for order in snapshot.open_orders {
+            assert_eq!(order.state, OrderState::PendingPayment, "snapshot holds a closed order");
+            state.payment_due.insert((order.payment_due_at, order.id));
+            state.open_orders.insert(order.id, order);
+        }
+        state.placed_requests = snapshot
+            .recent_requests
+            .into_iter()
+            .map(|(request, order, at)| (request, (order, at)))
+            .collect();
+        state.assert_reservations_match_open_orders();
+        state
+    }
+
+    fn assert_reservations_match_open_orders(&self) {
+        let mut held: BTreeMap<(SkuId, WarehouseId), i64> = BTreeMap::new();
+        for order in self.open_orders.values() {
+            for line in &order.lines {
+                for allocation in &line.allocations {
+                    *held.entry((line.sku, allocation.warehouse)).or_default() += allocation.quantity;
+                }
+            }
+        }
+        for sku in self.skus.keys() {
+            for (warehouse, level) in self.inventory.levels_of(*sku) {
+                let expected = held.remove(&(*sku, warehouse)).unwrap_or(0);
+                assert_eq!(
+                    level.reserved, expected,
+                    "reserved units of {sku} in {warehouse} disagree with open orders"
+                );
+            }
+        }
+        assert!(
+            held.is_empty(),
+            "open orders hold units in unknown stock rows: {held:?}"
+        );
+    }
+
+    pub fn owns_shop(&self, shop: ShopId) -> bool {
+        self.shops.contains_key(&shop)
+    }
+
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    pub fn open_order(&self, id: OrderId) -> Option<&Order> {
+        self.open_orders.get(&id)
+    }
+
+    pub fn open_orders(&self) -> impl Iterator<Item = &Order> {
+        self.open_orders.values()
+    }
+
+    pub fn sku(&self, id: SkuId) -> Option<&Sku> {
+        self.skus.get(&id)
+    }
+
+    /// Forgets the request references of orders placed before `cutoff` (the end of the
+    /// idempotency window), so the map holds one window of requests, not all history.
+    pub fn forget_requests_placed_before(&mut self, cutoff: Timestamp) {
+        self.placed_requests.retain(|_, (_, placed_at)| *placed_at >= cutoff);
+    }
+
+    /// Decides one command. Business refusals are `Outcome::Rejected`; effects are appended.
+    pub fn apply(&mut self, command: Command, now: Timestamp, effects: &mut Vec<Effect>) -> Outcome {
+        let result = match command {
+            Command::CreateShop { id, name } => self.create_shop(id, name, now, effects),
+            Command::CreateWarehouse {
+                id,
+                shop,
+                name,
+                location,
+            } => self.create_warehouse(
+                Warehouse {
+                    id,
+                    shop,
+                    name,
+                    location,
+                    created_at: now,
+                },
+                effects,
+            ),
+            Command::CreateProduct {
+                id,
+                shop,
+                title,
+                description,
+                gtin,
+                skus,
+            } => {
+                let product = Product {
+                    id,
+                    shop,
+                    title,
+                    description,
+                    gtin,
+                    status: ListingStatus::Active,
+                    created_at: now,
+                    updated_at: now,
+                };
+                self.create_product(product, skus, effects)
+            }
+            Command::UpdateProduct { id, shop, changes } => self.update_product(id, shop, changes, now, effects),
+            Command::AddSku { shop, product, sku } => self.add_sku(shop, product, sku, now, effects),
+            Command::UpdateSku { shop, sku, changes } => self.update_sku(shop, sku, changes, now, effects),
+            Command::SetStock {
+                shop,
+                sku,
+                warehouse,
+                available,
+            } => self.set_stock(shop, sku, warehouse, available, effects),
+            Command::PlaceOrder(place) => self.place_order(place, now, effects),
+            Command::CancelOrder { order, by, reason } => self.cancel_order(order, by, reason, now, effects),
+            Command::PayOrder { order } => self.pay_order(order, now, effects),
+            Command::ExpireDue => Ok(self.expire_due(now, effects)),
+        };
+        result.unwrap_or_else(Outcome::Rejected)
+    }
+
+    fn create_shop(
+        &mut self,
+        id: ShopId,
+        name: ShopName,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        if self.shops.contains_key(&id) {
+            return Err(Rejection::ShopExists);
+        }
+        let shop = Shop {
+            id,
+            name,
+            created_at: now,
+        };
+        self.shops.insert(id, shop.clone());
+        effects.push(Effect::ShopSaved(shop.clone()));
+        Ok(Outcome::ShopCreated(shop))
+    }
+
+    fn create_warehouse(&mut self, warehouse: Warehouse, effects: &mut Vec<Effect>) -> Result<Outcome, Rejection> {
+        if !self.shops.contains_key(&warehouse.shop) {
+            return Err(Rejection::UnknownShop);
+        }
+        if self.warehouses.contains_key(&warehouse.id) {
+            return Err(Rejection::IdInUse);
+        }
+        self.warehouses.insert(warehouse.id, warehouse.clone());
+        effects.push(Effect::WarehouseSaved(warehouse.clone()));
+        Ok(Outcome::WarehouseCreated(warehouse))
+    }
+
+    fn create_product(
+        &mut self,
+        product: Product,
+        new_skus: Vec<NewSku>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        if !self.shops.contains_key(&product.shop) {
+            return Err(Rejection::UnknownShop);
+        }
+        if new_skus.len() > PRODUCT_SKUS_MAX {
+            return Err(Rejection::TooManySkus);
+        }
+        let mut new_ids: Vec<SkuId> = new_skus.iter().map(|s| s.id).collect();
+        new_ids.sort();
+        new_ids.dedup();
+        if self.products.contains_key(&product.id)
+            || new_ids.len() != new_skus.len()
+            || new_ids.iter().any(|id| self.skus.contains_key(id))
+        {
+            return Err(Rejection::IdInUse);
+        }
+        let skus: Vec<Sku> = new_skus
+            .into_iter()
+            .map(|new| Sku {
+                id: new.id,
+                product: product.id,
+                shop: product.shop,
+                name: new.name,
+                price: new.price,
+                status: ListingStatus::Active,
+                created_at: product.created_at,
+                updated_at: product.created_at,
+            })
+            .collect();
+        self.products.insert(product.id, product.clone());
+        effects.push(Effect::ProductSaved(product.clone()));
+        for sku in &skus {
+            self.skus.insert(sku.id, sku.clone());
+            effects.push(Effect::SkuSaved(sku.clone()));
+        }
+        Ok(Outcome::ProductSaved { product, skus })
+    }
+
+    fn owned_product(&self, id: ProductId, shop: ShopId) -> Result<&Product, Rejection> {
+        self.products
+            .get(&id)
+            .filter(|p| p.shop == shop)
+            .ok_or(Rejection::UnknownProduct)
+    }
+
+    fn skus_of(&self, product: ProductId) -> Vec<Sku> {
+        self.skus.values().filter(|s| s.product == product).cloned().collect()
+    }
+
+    fn update_product(
+        &mut self,
+        id: ProductId,
+        shop: ShopId,
+        changes: ProductChanges,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        let mut product = self.owned_product(id, shop)?.clone();
+        if let Some(title) = changes.title {
+            product.title = title;
+        }
+        if let Some(description) = changes.description {
+            product.description = description;
+        }
+        if let Some(gtin) = changes.gtin {
+            product.gtin = gtin;
+        }
+        if let Some(status) = changes.status {
+            product.status = status;
+        }
+        product.updated_at = now;
+        self.products.insert(id, product.clone());
+        effects.push(Effect::ProductSaved(product.clone()));
+        Ok(Outcome::ProductSaved {
+            skus: self.skus_of(id),
+            product,
+        })
+    }
+
+    fn add_sku(
+        &mut self,
+        shop: ShopId,
+        product: ProductId,
+        new: NewSku,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        self.owned_product(product, shop)?;
+        if self.skus.values().filter(|s| s.product == product).count() >= PRODUCT_SKUS_MAX {
+            return Err(Rejection::TooManySkus);
+        }
+        if self.skus.contains_key(&new.id) {
+            return Err(Rejection::IdInUse);
+        }
+        let sku = Sku {
+            id: new.id,
+            product,
+            shop,
+            name: new.name,
+            price: new.price,
+            status: ListingStatus::Active,
+            created_at: now,
+            updated_at: now,
+        };
+        self.skus.insert(sku.id, sku.clone());
+        effects.push(Effect::SkuSaved(sku.clone()));
+        Ok(Outcome::SkuSaved(sku))
+    }
+
+    fn owned_sku(&self, id: SkuId, shop: ShopId) -> Result<&Sku, Rejection> {
+        self.skus
+            .get(&id)
+            .filter(|s| s.shop == shop)
+            .ok_or(Rejection::UnknownSku { sku: id })
+    }
+
+    fn update_sku(
+        &mut self,
+        shop: ShopId,
+        id: SkuId,
+        changes: SkuChanges,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        let mut sku = self.owned_sku(id, shop)?.clone();
+        if let Some(name) = changes.name {
+            sku.name = name;
+        }
+        if let Some(price) = changes.price {
+            sku.price = price;
+        }
+        if let Some(status) = changes.status {
+            sku.status = status;
+        }
+        sku.updated_at = now;
+        self.skus.insert(id, sku.clone());
+        effects.push(Effect::SkuSaved(sku.clone()));
+        Ok(Outcome::SkuSaved(sku))
+    }
+
+    fn set_stock(
+        &mut self,
+        shop: ShopId,
+        sku: SkuId,
+        warehouse: WarehouseId,
+        available: i64,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        self.owned_sku(sku, shop)?;
+        if self.warehouses.get(&warehouse).is_none_or(|w| w.shop != shop) {
+            return Err(Rejection::UnknownWarehouse);
+        }
+        if !(0..=STOCK_UNITS_MAX).contains(&available) {
+            return Err(Rejection::InvalidStock);
+        }
+        let level = self.inventory.set_available(sku, warehouse, available);
+        effects.push(Effect::StockChanged {
+            shop,
+            sku,
+            warehouse,
+            level,
+        });
+        Ok(Outcome::StockSet { sku, warehouse, level })
+    }
+
+    /// Checks, in this order: the shop, the number of lines, then each line in request
+    /// order: the SKU belongs to the shop, it is active (and so is its product), and enough
+    /// units are available. The first failing check is the answer; nothing is reserved then.
+    fn place_order(
+        &mut self,
+        place: PlaceOrder,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        if let Some((existing, _)) = place.request.as_ref().and_then(|r| self.placed_requests.get(r)) {
+            return Ok(Outcome::OrderAlreadyPlaced(*existing));
+        }
+        if !self.shops.contains_key(&place.shop) {
+            return Err(Rejection::UnknownShop);
+        }
+        if place.lines.is_empty() || place.lines.len() > ORDER_LINES_MAX {
+            return Err(Rejection::TooManyLines);
+        }
+        if self.open_orders.contains_key(&place.id) {
+            return Err(Rejection::IdInUse);
+        }
+        assert!(
+            place.payment_timeout_seconds > 0,
+            "the shell must give a positive payment timeout"
+        );
+        let mut lines = Vec::with_capacity(place.lines.len());
+        let mut total = Fen::ZERO;
+        for request in &place.lines {
+            match self.reserve_line(place.shop, request) {
+                Ok(line) => {
+                    let amount = line
+                        .unit_price
+                        .checked_mul(line.quantity.get())
+                        .expect("bounded price × quantity");
+                    total = total.checked_add(amount).expect("bounded order total");
+                    lines.push(line);
+                }
+                Err(rejection) => {
+                    for line in &lines {
+                        self.inventory.release(line.sku, &line.allocations);
+                    }
+                    return Err(rejection);
+                }
+            }
+        }
+        for line in &lines {
+            self.push_stock_rows(place.shop, line.sku, &line.allocations, effects);
+        }
+        let order = Order {
+            id: place.id,
+            checkout: place.checkout,
+            shop: place.shop,
+            buyer: place.buyer,
+            lines,
+            total,
+            address: place.address,
+            state: OrderState::PendingPayment,
+            version: 1,
+            created_at: now,
+            payment_due_at: now.plus_seconds(place.payment_timeout_seconds),
+            paid_at: None,
+            cancelled_at: None,
+            cancel_reason: None,
+        };
+        self.payment_due.insert((order.payment_due_at, order.id));
+        self.open_orders.insert(order.id, order.clone());
+        if let Some(request) = &place.request {
+            self.placed_requests.insert(request.clone(), (order.id, now));
+        }
+        effects.push(Effect::OrderCreated {
+            order: order.clone(),
+            request: place.request,
+        });
+        Ok(Outcome::OrderPlaced(order))
+    }
+
+    fn reserve_line(&mut self, shop: ShopId, request: &OrderLineRequest) -> Result<OrderLine, Rejection> {
+        let sku = self.owned_sku(request.sku, shop)?;
+        let product_active = self
+            .products
+            .get(&sku.product)
+            .is_some_and(|p| p.status == ListingStatus::Active);
+        if sku.status != ListingStatus::Active || !product_active {
+            return Err(Rejection::SkuUnavailable { sku: request.sku });
+        }
+        let unit_price = sku.price;
+        let requested = request.quantity.get();
+        let Some(plan) = self.inventory.plan_reservation(request.sku, requested) else {
+            return Err(Rejection::InsufficientStock {
+                sku: request.sku,
+                requested,
+                available: self.inventory.available_total(request.sku),
+            });
+        };
+        self.inventory.reserve(request.sku, &plan);
+        Ok(OrderLine {
+            sku: request.sku,
+            quantity: request.quantity,
+            unit_price,
+            allocations: plan,
+        })
+    }
+
+    fn push_stock_rows(&self, shop: ShopId, sku: SkuId, allocations: &[Allocation], effects: &mut Vec<Effect>) {
+        for allocation in allocations {
+            let level = self.inventory.level(sku, allocation.warehouse);
+            effects.push(Effect::StockChanged {
+                shop,
+                sku,
+                warehouse: allocation.warehouse,
+                level,
+            });
+        }
+    }
+
+    fn cancel_order(
+        &mut self,
+        id: OrderId,
+        by: Canceller,
+        reason: CancelReason,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        let order = self.open_orders.get(&id).ok_or(Rejection::OrderNotOpen)?;
+        if let Canceller::Buyer(buyer) = by
+            && order.buyer != buyer
+        {
+            return Err(Rejection::OrderNotOpen);
+        }
+        let order = self.close_order(id, effects, |order| order.cancel(reason, now))?;
+        for line in &order.lines {
+            self.inventory.release(line.sku, &line.allocations);
+            self.push_stock_rows(order.shop, line.sku, &line.allocations, effects);
+        }
+        Ok(Outcome::OrderCancelled(order))
+    }
+
+    fn pay_order(&mut self, id: OrderId, now: Timestamp, effects: &mut Vec<Effect>) -> Result<Outcome, Rejection> {
+        let order = self.close_order(id, effects, |order| order.pay(now))?;
+        for line in &order.lines {
+            self.inventory.commit(line.sku, &line.allocations);
+            self.push_stock_rows(order.shop, line.sku, &line.allocations, effects);
+        }
+        Ok(Outcome::OrderPaid(order))
+    }
+
+    /// Applies a closing transition to an open order and drops it from the working set.
+    fn close_order(
+        &mut self,
+        id: OrderId,
+        effects: &mut Vec<Effect>,
+        transition: impl FnOnce(&mut Order) -> Result<(), InvalidTransition>,
+    ) -> Result<Order, Rejection> {
+        let mut order = self.open_orders.remove(&id).ok_or(Rejection::OrderNotOpen)?;
+        if let Err(invalid) = transition(&mut order) {
+            unreachable!("an open order refused a closing transition: {invalid:?}");
+        }
+        self.payment_due.remove(&(order.payment_due_at, id));
+        effects.push(Effect::OrderTransitioned(order.clone()));
+        Ok(order)
+    }
+
+    fn expire_due(&mut self, now: Timestamp, effects: &mut Vec<Effect>) -> Outcome {
+        let due: Vec<OrderId> = self
+            .payment_due
+            .iter()
+            .take_while(|(due_at, _)| *due_at <= now)
+            .take(EXPIRIES_PER_COMMAND_MAX)
+            .map(|(_, id)| *id)
+            .collect();
+        for id in &due {
+            let cancelled = self.cancel_order(*id, Canceller::Platform, CancelReason::PaymentTimeout, now, effects);
+            assert!(
+                matches!(cancelled, Ok(Outcome::OrderCancelled(_))),
+                "a due order was not open"
+            );
+        }
+        Outcome::Expired { orders: due }
+    }
+}

@@ -1,0 +1,172 @@
+//! The running platform: its shared state, start-up (open the store, rebuild every shard from
+//! the tables, serve HTTP) and graceful shutdown (stop accepting, finish the requests in
+//! flight — their batches commit and answer — then stop the shards).
+
+use crate::auth::{self, TokenCache};
+use crate::http;
+use crate::idempotency::{IDEMPOTENCY_RETENTION_SECONDS, IdempotencyLocks};
+use crate::ids::Ids;
+use crate::sequencer::Shards;
+use crate::{clock, metrics_setup};
+use metrics_exporter_prometheus::PrometheusHandle;
+use miaodan_domain::orders::PAYMENT_TIMEOUT_SECONDS_DEFAULT;
+use miaodan_store::records::Role;
+use miaodan_store::{Durability, Store};
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// A file path / `sqlite://PATH` (embedded) or `postgres://…`.
+    pub database: String,
+    pub durability: Durability,
+    pub shards: u32,
+    /// Unpaid orders are cancelled this long after they were placed.
+    pub payment_timeout_seconds: i64,
+}
+
+impl Config {
+    pub fn new(listen: SocketAddr, database: impl Into<String>) -> Config {
+        Config {
+            listen,
+            database: database.into(),
+            durability: Durability::PowerLossSafe,
+            shards: 2,
+            payment_timeout_seconds: PAYMENT_TIMEOUT_SECONDS_DEFAULT,
+        }
+    }
+}
+
+pub struct Inner {
+    pub store: Arc<Store>,
+    pub shards: Shards,
+    pub ids: Ids,
+    pub tokens: TokenCache,
+    pub idempotency_locks: IdempotencyLocks,
+    pub config: Config,
+    pub metrics: PrometheusHandle,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the store and rebuilds every shard's memory from it.
+    pub async fn open(config: Config) -> anyhow::Result<AppState> {
+        anyhow::ensure!(config.shards >= 1 && config.shards <= 64, "shards must be 1 to 64");
+        anyhow::ensure!(
+            config.payment_timeout_seconds >= 1,
+            "the payment timeout must be at least 1 s"
+        );
+        let store = Arc::new(Store::open(&config.database, config.durability).await?);
+        let ids = Ids::starting_after(store.id_maxima().await?);
+        let shards = Shards::start(store.clone(), config.shards).await?;
+        Ok(AppState(Arc::new(Inner {
+            store,
+            shards,
+            ids,
+            tokens: TokenCache::default(),
+            idempotency_locks: IdempotencyLocks::default(),
+            config,
+            metrics: metrics_setup::handle(),
+        })))
+    }
+
+    /// Creates a token for `role` (and its shop or buyer), stores its hash, returns it once.
+    pub async fn issue_token(&self, role: Role, subject: Option<i64>, label: Option<String>) -> anyhow::Result<String> {
+        let (record, token) = auth::mint(self.ids.token(), role, subject, label, clock::now());
+        self.store.insert_token(&record, None).await?;
+        self.tokens.remember(record);
+        Ok(token)
+    }
+
+    /// An admin token if none exists yet (first start): the operator's way in.
+    pub async fn bootstrap_admin_token(&self) -> anyhow::Result<Option<String>> {
+        if self.store.count_admin_tokens().await? > 0 {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.issue_token(Role::Admin, None, Some("bootstrap".into())).await?,
+        ))
+    }
+}
+
+/// A server accepting requests; dropping it does not stop it, [`Running::shutdown`] does.
+pub struct Running {
+    pub address: SocketAddr,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish (their batches commit), then stops
+    /// the shards.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops by itself (it does not, unless its listener fails).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Starts serving `state` on its configured address (port 0 picks a free one).
+pub async fn serve(state: AppState) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind(state.config.listen).await?;
+    let address = listener.local_addr()?;
+    let router = http::router(state.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let background = spawn_housekeeping(state.clone());
+    let serving_state = state.clone();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "HTTP server failed");
+        }
+        background.abort();
+        serving_state.shards.stop().await;
+        tracing::info!("stopped: every acknowledged batch is committed");
+    });
+    Ok(Running {
+        address,
+        state,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// Purges idempotency records past their retention, hourly.
+fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            let cutoff = clock::now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
+            if let Err(error) = state.store.purge_idempotency_records(cutoff).await {
+                tracing::warn!(%error, "could not purge old idempotency keys");
+            }
+        }
+    })
+}

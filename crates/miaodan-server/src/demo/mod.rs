@@ -1,0 +1,231 @@
+//! The demo world of `miaodan serve --demo`: three live-commerce shops with warehouses in real
+//! cities, 50 products with SKUs and stock, and six buyers (see `world.json`). It is loaded
+//! through the same commands the API sends, once, into an empty database; every start with
+//! `--demo` then issues fresh tokens so the printed examples work.
+
+use crate::app::AppState;
+use crate::clock;
+use miaodan_domain::buyers::Buyer;
+use miaodan_domain::catalog::{Gtin, NewSku, Text};
+use miaodan_domain::geo::Adcode;
+use miaodan_domain::orders::Address;
+use miaodan_domain::shard::{Command, Outcome};
+use miaodan_domain::{BuyerId, Fen, ProductId, ShopId, SkuId, WarehouseId};
+use miaodan_store::records::Role;
+use serde::Deserialize;
+
+const WORLD_JSON: &str = include_str!("world.json");
+
+#[derive(Deserialize)]
+struct World {
+    shops: Vec<ShopSpec>,
+    buyers: Vec<BuyerSpec>,
+}
+
+#[derive(Deserialize)]
+struct ShopSpec {
+    name: String,
+    warehouses: Vec<WarehouseSpec>,
+    products: Vec<ProductSpec>,
+}
+
+#[derive(Deserialize)]
+struct WarehouseSpec {
+    name: String,
+    adcode: String,
+}
+
+#[derive(Deserialize)]
+struct ProductSpec {
+    title: String,
+    description: String,
+    gtin: Option<String>,
+    skus: Vec<SkuSpec>,
+}
+
+#[derive(Deserialize)]
+struct SkuSpec {
+    name: String,
+    price_fen: i64,
+    stock: i64,
+}
+
+#[derive(Deserialize)]
+struct BuyerSpec {
+    name: String,
+    address: AddressSpec,
+}
+
+#[derive(Deserialize)]
+struct AddressSpec {
+    adcode: String,
+    detail: String,
+}
+
+/// What a person needs to try the demo: tokens of each role and a SKU to order.
+pub struct DemoAccess {
+    pub admin_token: String,
+    pub merchant: (String, String),
+    pub buyer: (String, String),
+    pub example_sku: i64,
+    pub second_shop_sku: i64,
+}
+
+fn text<const MAX: usize>(raw: &str) -> anyhow::Result<Text<MAX>> {
+    Text::parse(raw).map_err(|e| anyhow::anyhow!("demo text {raw:?}: {e:?}"))
+}
+
+fn adcode(raw: &str) -> anyhow::Result<Adcode> {
+    Adcode::parse(raw).ok_or_else(|| anyhow::anyhow!("demo adcode {raw} is unknown"))
+}
+
+fn positive<T>(raw: i64, make: fn(i64) -> Option<T>) -> anyhow::Result<T> {
+    make(raw).ok_or_else(|| anyhow::anyhow!("id {raw} is not positive"))
+}
+
+async fn submit(state: &AppState, shop: ShopId, command: Command) -> anyhow::Result<Outcome> {
+    let outcome = state
+        .shards
+        .submit(shop, command, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+    if let Outcome::Rejected(rejection) = &outcome {
+        anyhow::bail!("demo command refused: {}", rejection.code());
+    }
+    Ok(outcome)
+}
+
+async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
+    let shop = positive(state.ids.shop(), ShopId::new)?;
+    submit(
+        state,
+        shop,
+        Command::CreateShop {
+            id: shop,
+            name: text(&spec.name)?,
+        },
+    )
+    .await?;
+    let mut warehouses = Vec::new();
+    for w in &spec.warehouses {
+        let id = positive(state.ids.warehouse(), WarehouseId::new)?;
+        submit(
+            state,
+            shop,
+            Command::CreateWarehouse {
+                id,
+                shop,
+                name: text(&w.name)?,
+                location: adcode(&w.adcode)?,
+            },
+        )
+        .await?;
+        warehouses.push(id);
+    }
+    for p in &spec.products {
+        let mut skus = Vec::new();
+        for s in &p.skus {
+            let price = Fen::price(s.price_fen).ok_or_else(|| anyhow::anyhow!("demo price {}", s.price_fen))?;
+            skus.push(NewSku {
+                id: positive(state.ids.sku(), SkuId::new)?,
+                name: text(&s.name)?,
+                price,
+            });
+        }
+        let gtin = match &p.gtin {
+            Some(raw) => Some(Gtin::parse(raw).ok_or_else(|| anyhow::anyhow!("demo GTIN {raw}"))?),
+            None => None,
+        };
+        let command = Command::CreateProduct {
+            id: positive(state.ids.product(), ProductId::new)?,
+            shop,
+            title: text(&p.title)?,
+            description: Some(text(&p.description)?),
+            gtin,
+            skus: skus.clone(),
+        };
+        submit(state, shop, command).await?;
+        for (sku, s) in skus.iter().zip(&p.skus) {
+            // Split the units over the warehouses, the first taking the remainder.
+            let share = s.stock / warehouses.len() as i64;
+            for (i, warehouse) in warehouses.iter().enumerate() {
+                let available = if i == 0 {
+                    s.stock - share * (warehouses.len() as i64 - 1)
+                } else {
+                    share
+                };
+                submit(
+                    state,
+                    shop,
+                    Command::SetStock {
+                        shop,
+                        sku: sku.id,
+                        warehouse: *warehouse,
+                        available,
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Loads the world into an empty database (does nothing if shops exist) and issues tokens.
+pub async fn prepare(state: &AppState) -> anyhow::Result<DemoAccess> {
+    let world: World = serde_json::from_str(WORLD_JSON)?;
+    if state.store.shops().await?.is_empty() {
+        tracing::info!("loading the demo world");
+        for shop in &world.shops {
+            load_shop(state, shop).await?;
+        }
+        for b in &world.buyers {
+            let buyer = Buyer {
+                id: positive(state.ids.buyer(), BuyerId::new)?,
+                name: text(&b.name)?,
+                default_address: Some(Address {
+                    adcode: adcode(&b.address.adcode)?,
+                    detail: text(&b.address.detail)?,
+                }),
+                created_at: clock::now(),
+            };
+            state.store.insert_buyer(&buyer, None).await?;
+        }
+    }
+    let shops = state.store.shops().await?;
+    let buyers = state.store.buyers().await?;
+    let (Some(shop), Some(other_shop), Some(buyer)) = (shops.first(), shops.get(1), buyers.first()) else {
+        anyhow::bail!("the database holds fewer than two shops or no buyer; use an empty database for --demo");
+    };
+    let first_sku = |shop: ShopId| async move {
+        let filter = miaodan_store::records::ProductFilter {
+            shop: Some(shop),
+            active_only: true,
+            limit: 1,
+            ..Default::default()
+        };
+        let products = state.store.products(&filter).await?;
+        products
+            .first()
+            .and_then(|(_, skus)| skus.first())
+            .map(|s| s.id.get())
+            .ok_or_else(|| anyhow::anyhow!("shop {shop} has no active product"))
+    };
+    Ok(DemoAccess {
+        admin_token: state.issue_token(Role::Admin, None, Some("demo".into())).await?,
+        merchant: (
+            shop.name.as_str().into(),
+            state
+                .issue_token(Role::Merchant, Some(shop.id.get()), Some("demo".into()))
+                .await?,
+        ),
+        buyer: (
+            buyer.name.as_str().into(),
+            state
+                .issue_token(Role::Buyer, Some(buyer.id.get()), Some("demo".into()))
+                .await?,
+        ),
+        example_sku: first_sku(shop.id).await?,
+        second_shop_sku: first_sku(other_shop.id).await?,
+    })
+}

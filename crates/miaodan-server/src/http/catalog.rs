@@ -1,0 +1,366 @@
+//! Catalog endpoints: merchants create and change products and SKUs of their own shop; every
+//! role browses and searches (buyers see only what can be ordered).
+
+use super::dto::{NewProduct, NewSkuInput, ProductPage, ProductPatch, ProductView, SkuPatch, SkuView};
+use super::extract::{JsonBody, PathIds, QueryParams};
+use super::platform::unexpected;
+use super::problem::ApiError;
+use super::validate;
+use crate::app::AppState;
+use crate::auth::{Merchant, Principal};
+use crate::idempotency::{self, Reply};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use miaodan_domain::catalog::{ListingStatus, NewSku, PRODUCT_SKUS_MAX, ProductChanges, SkuChanges};
+use miaodan_domain::shard::{Command, Outcome};
+use miaodan_domain::{ProductId, ShopId, SkuId};
+use miaodan_store::records::ProductFilter;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+fn new_sku(state: &AppState, input: &NewSkuInput, field: &str) -> Result<NewSku, ApiError> {
+    Ok(NewSku {
+        id: SkuId::new(state.ids.sku()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
+        name: validate::text::<60>(&input.name, &format!("{field}.name"))?,
+        price: validate::price(input.price_fen, &format!("{field}.price_fen"))?,
+    })
+}
+
+fn render_created_product(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::ProductSaved { product, skus } => Reply::json(StatusCode::CREATED, &ProductView::new(product, skus)),
+        other => unexpected(other),
+    }
+}
+
+fn render_product(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::ProductSaved { product, skus } => Reply::json(StatusCode::OK, &ProductView::new(product, skus)),
+        other => unexpected(other),
+    }
+}
+
+fn render_created_sku(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::SkuSaved(sku) => Reply::json(StatusCode::CREATED, &SkuView::from(sku)),
+        other => unexpected(other),
+    }
+}
+
+fn render_sku(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::SkuSaved(sku) => Reply::json(StatusCode::OK, &SkuView::from(sku)),
+        other => unexpected(other),
+    }
+}
+
+/// Create a product with its SKUs.
+#[utoipa::path(post, path = "/v1/products", tag = "catalog", request_body = NewProduct,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = ProductView), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn create_product(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    headers: HeaderMap,
+    body: JsonBody<NewProduct>,
+) -> Response {
+    let request = ("POST", "/v1/products", &body.raw[..]);
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Merchant(shop),
+        &headers,
+        request,
+        |idem| async {
+            let input = &body.value;
+            if input.skus.is_empty() || input.skus.len() > PRODUCT_SKUS_MAX {
+                return Err(ApiError::invalid(
+                    "invalid_field",
+                    "skus",
+                    "a product has 1 to 100 SKUs",
+                ));
+            }
+            let command = Command::CreateProduct {
+                id: ProductId::new(state.ids.product()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
+                shop,
+                title: validate::text::<120>(&input.title, "title")?,
+                description: input
+                    .description
+                    .as_deref()
+                    .map(|d| validate::text::<2000>(d, "description"))
+                    .transpose()?,
+                gtin: input.gtin.as_deref().map(|g| validate::gtin(g, "gtin")).transpose()?,
+                skus: input
+                    .skus
+                    .iter()
+                    .enumerate()
+                    .map(|(i, sku)| new_sku(&state, sku, &format!("skus[{i}]")))
+                    .collect::<Result<_, _>>()?,
+            };
+            let outcome = state
+                .shards
+                .submit(shop, command, idem.map(|i| i.recorder(render_created_product)))
+                .await?;
+            Ok(render_created_product(&outcome))
+        },
+    )
+    .await
+}
+
+/// Change a product's title, description, GTIN or status.
+#[utoipa::path(patch, path = "/v1/products/{product_id}", tag = "catalog", request_body = ProductPatch,
+    params(("product_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = ProductView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn update_product(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    ids: PathIds,
+    headers: HeaderMap,
+    body: JsonBody<ProductPatch>,
+) -> Response {
+    let path = format!("/v1/products/{}", ids.one());
+    let request = ("PATCH", path.as_str(), &body.raw[..]);
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Merchant(shop),
+        &headers,
+        request,
+        |idem| async {
+            let id = ProductId::new(ids.one()).ok_or_else(|| ApiError::not_found("product"))?;
+            let input = &body.value;
+            fn text_or_clear(value: &Option<Option<String>>) -> Option<Option<&str>> {
+                value.as_ref().map(|inner| inner.as_deref())
+            }
+            let changes = ProductChanges {
+                title: input
+                    .title
+                    .as_deref()
+                    .map(|t| validate::text::<120>(t, "title"))
+                    .transpose()?,
+                description: text_or_clear(&input.description)
+                    .map(|d| d.map(|d| validate::text::<2000>(d, "description")).transpose())
+                    .transpose()?,
+                gtin: text_or_clear(&input.gtin)
+                    .map(|g| g.map(|g| validate::gtin(g, "gtin")).transpose())
+                    .transpose()?,
+                status: input
+                    .status
+                    .as_deref()
+                    .map(|s| validate::status(s, "status"))
+                    .transpose()?,
+            };
+            let command = Command::UpdateProduct { id, shop, changes };
+            let outcome = state
+                .shards
+                .submit(shop, command, idem.map(|i| i.recorder(render_product)))
+                .await?;
+            Ok(render_product(&outcome))
+        },
+    )
+    .await
+}
+
+/// Add a SKU to a product.
+#[utoipa::path(post, path = "/v1/products/{product_id}/skus", tag = "catalog", request_body = NewSkuInput,
+    params(("product_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = SkuView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn add_sku(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    ids: PathIds,
+    headers: HeaderMap,
+    body: JsonBody<NewSkuInput>,
+) -> Response {
+    let path = format!("/v1/products/{}/skus", ids.one());
+    let request = ("POST", path.as_str(), &body.raw[..]);
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Merchant(shop),
+        &headers,
+        request,
+        |idem| async {
+            let product = ProductId::new(ids.one()).ok_or_else(|| ApiError::not_found("product"))?;
+            let sku = new_sku(&state, &body.value, "$")?;
+            let command = Command::AddSku { shop, product, sku };
+            let outcome = state
+                .shards
+                .submit(shop, command, idem.map(|i| i.recorder(render_created_sku)))
+                .await?;
+            Ok(render_created_sku(&outcome))
+        },
+    )
+    .await
+}
+
+/// Change a SKU's name, price or status.
+#[utoipa::path(patch, path = "/v1/skus/{sku_id}", tag = "catalog", request_body = SkuPatch,
+    params(("sku_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = SkuView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn update_sku(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    ids: PathIds,
+    headers: HeaderMap,
+    body: JsonBody<SkuPatch>,
+) -> Response {
+    let path = format!("/v1/skus/{}", ids.one());
+    let request = ("PATCH", path.as_str(), &body.raw[..]);
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Merchant(shop),
+        &headers,
+        request,
+        |idem| async {
+            let sku = SkuId::new(ids.one()).ok_or_else(|| ApiError::not_found("SKU"))?;
+            let input = &body.value;
+            let changes = SkuChanges {
+                name: input
+                    .name
+                    .as_deref()
+                    .map(|n| validate::text::<60>(n, "name"))
+                    .transpose()?,
+                price: input.price_fen.map(|p| validate::price(p, "price_fen")).transpose()?,
+                status: input
+                    .status
+                    .as_deref()
+                    .map(|s| validate::status(s, "status"))
+                    .transpose()?,
+            };
+            let outcome = state
+                .shards
+                .submit(
+                    shop,
+                    Command::UpdateSku { shop, sku, changes },
+                    idem.map(|i| i.recorder(render_sku)),
+                )
+                .await?;
+            match &outcome {
+                Outcome::Rejected(miaodan_domain::shard::Rejection::UnknownSku { .. }) => {
+                    Err(ApiError::not_found("SKU"))
+                }
+                _ => Ok(render_sku(&outcome)),
+            }
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProductQuery {
+    /// Words of the title to search for.
+    pub q: Option<String>,
+    /// Only products with this GTIN (the same product across shops).
+    pub gtin: Option<String>,
+    /// Only this shop's products (buyers and admins).
+    pub shop_id: Option<i64>,
+    pub cursor: Option<String>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+}
+
+/// Browse and search products. Buyers see active products of every shop; a merchant sees all
+/// of its own shop's products; an admin sees everything.
+#[utoipa::path(get, path = "/v1/products", tag = "catalog", params(ProductQuery),
+    responses((status = 200, body = ProductPage), (status = 400, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list_products(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<ProductQuery>,
+) -> Result<Json<ProductPage>, ApiError> {
+    let limit = validate::limit(query.limit)?;
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<i64>()
+                .map_err(|_| ApiError::invalid("invalid_query", "cursor", "unknown cursor"))?,
+        ),
+    };
+    let requested_shop = query
+        .shop_id
+        .map(|s| {
+            ShopId::new(s).ok_or_else(|| ApiError::invalid("invalid_query", "shop_id", "shop_id is a positive id"))
+        })
+        .transpose()?;
+    let (shop, active_only) = match principal {
+        Principal::Merchant(own) => (Some(own), false),
+        Principal::Buyer(_) => (requested_shop, true),
+        Principal::Admin => (requested_shop, false),
+    };
+    let q = query.q.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
+    if q.as_ref().is_some_and(|q| q.chars().count() > 100) {
+        return Err(ApiError::invalid(
+            "invalid_query",
+            "q",
+            "a search is at most 100 characters",
+        ));
+    }
+    let filter = ProductFilter {
+        shop,
+        active_only,
+        query: q,
+        gtin: query.gtin,
+        after,
+        limit: limit + 1,
+    };
+    let mut found = state.store.products(&filter).await?;
+    let next_cursor = if found.len() as i64 > limit {
+        found.truncate(limit as usize);
+        found.last().map(|(p, _)| p.id.get().to_string())
+    } else {
+        None
+    };
+    let items = found
+        .iter()
+        .map(|(product, skus)| {
+            let skus: Vec<_> = skus
+                .iter()
+                .filter(|s| !active_only || s.status == ListingStatus::Active)
+                .cloned()
+                .collect();
+            ProductView::new(product, &skus)
+        })
+        .collect();
+    Ok(Json(ProductPage { items, next_cursor }))
+}
+
+/// Read one product with its SKUs.
+#[utoipa::path(get, path = "/v1/products/{product_id}", tag = "catalog",
+    params(("product_id" = i64, Path)),
+    responses((status = 200, body = ProductView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn get_product(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+) -> Result<Json<ProductView>, ApiError> {
+    let id = ProductId::new(ids.one()).ok_or_else(|| ApiError::not_found("product"))?;
+    let (product, skus) = state
+        .store
+        .product(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    let visible = match principal {
+        Principal::Admin => true,
+        Principal::Merchant(shop) => product.shop == shop,
+        Principal::Buyer(_) => product.status == ListingStatus::Active,
+    };
+    if !visible {
+        return Err(ApiError::not_found("product"));
+    }
+    let skus: Vec<_> = match principal {
+        Principal::Buyer(_) => skus.into_iter().filter(|s| s.status == ListingStatus::Active).collect(),
+        _ => skus,
+    };
+    Ok(Json(ProductView::new(&product, &skus)))
+}

@@ -1,0 +1,169 @@
+//! Extractors that turn every malformed request into a problem+json answer: a JSON body
+//! (which also keeps the raw bytes, for idempotency fingerprints), path ids and query strings.
+//! Axum's own rejections are plain text; none of them reaches a client.
+
+use super::problem::ApiError;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+/// The largest request body accepted; larger ones are answered 413 `payload_too_large`.
+pub const REQUEST_BODY_BYTES_MAX: usize = 256 * 1024;
+
+/// A JSON request body, parsed into `T`, with the bytes it came from.
+pub struct JsonBody<T> {
+    pub value: T,
+    pub raw: Bytes,
+}
+
+fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    let message = inner.to_string();
+    if !inner.is_data() {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {message}"),
+        );
+    }
+    let code = if message.starts_with("unknown field") {
+        "unknown_field"
+    } else if message.starts_with("missing field") {
+        "missing_field"
+    } else {
+        "invalid_field"
+    };
+    let error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message.clone());
+    let field = match code {
+        // serde reports a missing field at its parent; name the field itself.
+        "missing_field" => message.split('`').nth(1).map(|name| {
+            if path == "." {
+                name.to_string()
+            } else {
+                format!("{path}.{name}")
+            }
+        }),
+        _ if path == "." => None,
+        _ => Some(path),
+    };
+    match field {
+        Some(field) => error.field(field),
+        None => error,
+    }
+}
+
+/// Parses JSON bytes into `T`, naming the offending field on failure.
+pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(raw);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
+    deserializer.end().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("trailing data after the JSON value: {e}"),
+        )
+    })?;
+    Ok(value)
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as Content-Type: application/json",
+            ));
+        }
+        let RawBody(raw) = RawBody::from_request(request, state).await?;
+        let value = parse_json(&raw)?;
+        Ok(JsonBody { value, raw })
+    }
+}
+
+/// A request body as bytes, bounded by [`REQUEST_BODY_BYTES_MAX`].
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let raw = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection: BytesRejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("the body exceeds {REQUEST_BODY_BYTES_MAX} bytes"),
+                    )
+                } else {
+                    ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", rejection.body_text())
+                }
+            })?;
+        Ok(RawBody(raw))
+    }
+}
+
+/// The raw id segments of the path, in order. A segment that is not a positive integer names
+/// nothing, so it answers 404 like any unknown id.
+pub struct PathIds(pub Vec<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found("resource"))?;
+        let ids = params
+            .iter()
+            .map(|(_, value)| {
+                value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .ok_or_else(|| ApiError::not_found("resource"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(PathIds(ids))
+    }
+}
+
+impl PathIds {
+    pub fn one(&self) -> i64 {
+        self.0.first().copied().unwrap_or(0)
+    }
+    pub fn two(&self) -> (i64, i64) {
+        (
+            self.0.first().copied().unwrap_or(0),
+            self.0.get(1).copied().unwrap_or(0),
+        )
+    }
+}
+
+/// A query string parsed into `T`; a bad parameter is a 400 `invalid_query`.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rejection.body_text()))?;
+        Ok(QueryParams(value))
+    }
+}

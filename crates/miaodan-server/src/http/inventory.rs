@@ -1,0 +1,154 @@
+//! Warehouses and stock: a merchant's own warehouses, and the units of each SKU in each.
+
+use super::dto::{NewWarehouse, StockInput, StockView, WarehouseView};
+use super::extract::{JsonBody, PathIds};
+use super::platform::unexpected;
+use super::problem::ApiError;
+use super::validate;
+use crate::app::AppState;
+use crate::auth::{Merchant, Principal};
+use crate::idempotency::{self, Reply};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use miaodan_domain::shard::{Command, Outcome};
+use miaodan_domain::{SkuId, WarehouseId};
+
+fn render_warehouse(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::WarehouseCreated(w) => Reply::json(StatusCode::CREATED, &WarehouseView::from(w)),
+        other => unexpected(other),
+    }
+}
+
+fn render_stock(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::StockSet { sku, warehouse, level } => {
+            Reply::json(StatusCode::OK, &StockView::new(sku.get(), *warehouse, *level))
+        }
+        Outcome::Rejected(miaodan_domain::shard::Rejection::UnknownSku { .. }) => ApiError::not_found("SKU").into(),
+        other => unexpected(other),
+    }
+}
+
+/// Create a warehouse of the merchant's shop.
+#[utoipa::path(post, path = "/v1/warehouses", tag = "inventory", request_body = NewWarehouse,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = WarehouseView), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn create_warehouse(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    headers: HeaderMap,
+    body: JsonBody<NewWarehouse>,
+) -> Response {
+    let request = ("POST", "/v1/warehouses", &body.raw[..]);
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Merchant(shop),
+        &headers,
+        request,
+        |idem| async {
+            let command = Command::CreateWarehouse {
+                id: WarehouseId::new(state.ids.warehouse())
+                    .ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
+                shop,
+                name: validate::text::<60>(&body.value.name, "name")?,
+                location: validate::adcode(&body.value.adcode, "adcode")?,
+            };
+            let outcome = state
+                .shards
+                .submit(shop, command, idem.map(|i| i.recorder(render_warehouse)))
+                .await?;
+            Ok(render_warehouse(&outcome))
+        },
+    )
+    .await
+}
+
+/// List the merchant's warehouses.
+#[utoipa::path(get, path = "/v1/warehouses", tag = "inventory",
+    responses((status = 200, body = [WarehouseView])), security(("bearer" = [])))]
+pub async fn list_warehouses(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+) -> Result<Json<Vec<WarehouseView>>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .warehouses(shop)
+            .await?
+            .iter()
+            .map(WarehouseView::from)
+            .collect(),
+    ))
+}
+
+/// Set the units of a SKU available in a warehouse (a stock count). Units reserved by unpaid
+/// orders and sold to paid ones are kept.
+#[utoipa::path(put, path = "/v1/skus/{sku_id}/stock/{warehouse_id}", tag = "inventory", request_body = StockInput,
+    params(("sku_id" = i64, Path), ("warehouse_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = StockView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn set_stock(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    ids: PathIds,
+    headers: HeaderMap,
+    body: JsonBody<StockInput>,
+) -> Response {
+    let (sku, warehouse) = ids.two();
+    let path = format!("/v1/skus/{sku}/stock/{warehouse}");
+    let request = ("PUT", path.as_str(), &body.raw[..]);
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Merchant(shop),
+        &headers,
+        request,
+        |idem| async {
+            let sku = SkuId::new(sku).ok_or_else(|| ApiError::not_found("SKU"))?;
+            let warehouse = WarehouseId::new(warehouse).ok_or_else(|| ApiError::not_found("warehouse"))?;
+            let command = Command::SetStock {
+                shop,
+                sku,
+                warehouse,
+                available: body.value.available,
+            };
+            let outcome = state
+                .shards
+                .submit(shop, command, idem.map(|i| i.recorder(render_stock)))
+                .await?;
+            Ok(render_stock(&outcome))
+        },
+    )
+    .await
+}
+
+/// The stock of one of the merchant's SKUs in each warehouse.
+#[utoipa::path(get, path = "/v1/skus/{sku_id}/stock", tag = "inventory",
+    params(("sku_id" = i64, Path)),
+    responses((status = 200, body = [StockView]), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn get_stock(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    ids: PathIds,
+) -> Result<Json<Vec<StockView>>, ApiError> {
+    let sku = SkuId::new(ids.one()).ok_or_else(|| ApiError::not_found("SKU"))?;
+    state
+        .store
+        .sku(sku)
+        .await?
+        .filter(|s| s.shop == shop)
+        .ok_or_else(|| ApiError::not_found("SKU"))?;
+    let levels = state.store.stock_of(sku).await?;
+    Ok(Json(
+        levels
+            .into_iter()
+            .map(|(w, level)| StockView::new(sku.get(), w, level))
+            .collect(),
+    ))
+}

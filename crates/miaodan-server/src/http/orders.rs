@@ -1,0 +1,445 @@
+//! Orders: checkout (one order per shop under one checkout id), reading and listing orders,
+//! a buyer's cancellation, and the platform's "mark paid" (until payments land).
+//!
+//! A checkout across shops is all-or-none from the buyer's view without a cross-shard
+//! transaction: each shop's order is placed by its own shard; if one is refused, the others
+//! are cancelled (their stock released) before the answer. With an `Idempotency-Key`, each
+//! shop's order carries a reference derived from the key, so a retry after a crash or a 503
+//! finds the orders already placed instead of placing them twice.
+
+use super::dto::{CheckoutInput, CheckoutView, OrderPage, OrderView};
+use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
+use super::platform::unexpected;
+use super::problem::ApiError;
+use super::validate;
+use crate::app::AppState;
+use crate::auth::{Admin, Buyer, Principal};
+use crate::clock;
+use crate::idempotency::{self, Idempotency, Reply};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderState};
+use miaodan_domain::shard::{Canceller, Command, OrderLineRequest, Outcome, PlaceOrder, Rejection, RequestRef};
+use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity, ShopId, SkuId, Timestamp};
+use miaodan_store::records::OrderFilter;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use utoipa::IntoParams;
+
+/// Place an order for one or more SKUs, of one or several shops. Stock is reserved at once;
+/// unpaid orders are cancelled after the payment timeout.
+#[utoipa::path(post, path = "/v1/checkouts", tag = "orders", request_body = CheckoutInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses((status = 201, body = CheckoutView), (status = 409, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem), (status = 429, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn checkout(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    headers: HeaderMap,
+    body: JsonBody<CheckoutInput>,
+) -> Response {
+    let request = ("POST", "/v1/checkouts", &body.raw[..]);
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Buyer(buyer),
+        &headers,
+        request,
+        |idem| place_checkout(&state, buyer, &body.value, idem),
+    )
+    .await
+}
+
+struct ShopPart {
+    shop: ShopId,
+    /// Indexes of the request's lines in this shop's order.
+    line_indexes: Vec<usize>,
+    lines: Vec<OrderLineRequest>,
+}
+
+async fn parse_parts(state: &AppState, input: &CheckoutInput) -> Result<Vec<ShopPart>, ApiError> {
+    if input.lines.is_empty() || input.lines.len() > ORDER_LINES_MAX {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            "lines",
+            "a checkout has 1 to 100 lines",
+        ));
+    }
+    let mut lines = Vec::with_capacity(input.lines.len());
+    for (i, line) in input.lines.iter().enumerate() {
+        let quantity = Quantity::new(line.quantity).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_quantity",
+                &format!("lines[{i}].quantity"),
+                "a quantity is 1 to 10 000",
+            )
+        })?;
+        let unknown = || {
+            ApiError::invalid(
+                "unknown_sku",
+                &format!("lines[{i}].sku_id"),
+                format!("no such SKU: {}", line.sku_id),
+            )
+        };
+        lines.push(OrderLineRequest {
+            sku: SkuId::new(line.sku_id).ok_or_else(unknown)?,
+            quantity,
+        });
+    }
+    let skus: Vec<SkuId> = lines.iter().map(|l| l.sku).collect();
+    let owners: BTreeMap<SkuId, ShopId> = state.store.sku_shops(&skus).await?.into_iter().collect();
+    let mut parts: BTreeMap<ShopId, ShopPart> = BTreeMap::new();
+    for (i, line) in lines.into_iter().enumerate() {
+        let shop = *owners.get(&line.sku).ok_or_else(|| {
+            ApiError::invalid(
+                "unknown_sku",
+                &format!("lines[{i}].sku_id"),
+                format!("no such SKU: {}", line.sku),
+            )
+        })?;
+        let part = parts.entry(shop).or_insert_with(|| ShopPart {
+            shop,
+            line_indexes: vec![],
+            lines: vec![],
+        });
+        part.line_indexes.push(i);
+        part.lines.push(line);
+    }
+    Ok(parts.into_values().collect())
+}
+
+/// The error a refused part gives the whole checkout, pointing at the request line at fault.
+fn part_error(part: &ShopPart, rejection: &Rejection) -> (usize, ApiError) {
+    let sku = match rejection {
+        Rejection::UnknownSku { sku }
+        | Rejection::SkuUnavailable { sku }
+        | Rejection::InsufficientStock { sku, .. } => Some(*sku),
+        _ => None,
+    };
+    let position = sku
+        .and_then(|sku| part.lines.iter().position(|l| l.sku == sku))
+        .unwrap_or(0);
+    let line = part.line_indexes[position];
+    let mut error = ApiError::from(rejection);
+    if let Some(field) = error.field.take() {
+        error = error.field(format!("lines[{line}].{field}"));
+    }
+    (line, error)
+}
+
+async fn place_checkout(
+    state: &AppState,
+    buyer: BuyerId,
+    input: &CheckoutInput,
+    idem: Option<Idempotency>,
+) -> Result<Reply, ApiError> {
+    let parts = parse_parts(state, input).await?;
+    let address = match &input.address {
+        Some(address) => validate::address(address, "address")?,
+        None => state
+            .store
+            .buyer(buyer)
+            .await?
+            .and_then(|b| b.default_address)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "missing_field",
+                    "address",
+                    "no address given and the buyer has no default address",
+                )
+            })?,
+    };
+    let checkout = CheckoutId::new(state.ids.checkout()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
+    let placements = parts.iter().map(|part| {
+        let command = Command::PlaceOrder(PlaceOrder {
+            id: OrderId::new(state.ids.order()).unwrap_or(OrderId::new(1).unwrap_or_else(|| unreachable!())),
+            checkout,
+            shop: part.shop,
+            buyer,
+            lines: part.lines.clone(),
+            address: address.clone(),
+            payment_timeout_seconds: state.config.payment_timeout_seconds,
+            request: idem.as_ref().map(|i| RequestRef(i.request_ref(&part.shop.to_string()))),
+        });
+        state.shards.submit(part.shop, command, None)
+    });
+    let results = futures::future::join_all(placements).await;
+
+    let mut placed: Vec<Order> = Vec::new();
+    let mut refused: Option<(usize, ApiError)> = None;
+    let mut transient: Option<ApiError> = None;
+    for (part, result) in parts.iter().zip(results) {
+        match result {
+            Ok(Outcome::OrderPlaced(order)) => placed.push(order),
+            Ok(Outcome::OrderAlreadyPlaced(id)) => match state.store.order(id).await? {
+                Some(order) => placed.push(order),
+                None => transient = Some(ApiError::unavailable("a previously placed order is not readable yet")),
+            },
+            Ok(Outcome::Rejected(rejection)) => {
+                let (line, error) = part_error(part, &rejection);
+                if refused.as_ref().is_none_or(|(first, _)| line < *first) {
+                    refused = Some((line, error));
+                }
+            }
+            Ok(other) => return Ok(unexpected(&other)),
+            Err(error) => transient = Some(error),
+        }
+    }
+
+    let reply = if let Some((_, error)) = refused {
+        undo(state, &placed).await;
+        Reply::from(error)
+    } else if let Some(error) = transient {
+        // With a key, the parts already placed stay: the retry finds them by reference and
+        // completes the checkout (unpaid, they expire anyway). Without one, undo them.
+        if idem.is_none() {
+            undo(state, &placed).await;
+        }
+        return Err(error);
+    } else {
+        let total_fen = placed.iter().map(|o| o.total.get()).sum();
+        let checkout_id = placed.first().map(|o| o.checkout.get()).unwrap_or(checkout.get());
+        let orders = placed.iter().map(OrderView::from).collect();
+        Reply::json(
+            StatusCode::CREATED,
+            &CheckoutView {
+                checkout_id,
+                orders,
+                total_fen,
+            },
+        )
+    };
+    if let Some(idem) = &idem {
+        state.store.put_idempotency_record(&idem.record(&reply)).await?;
+    }
+    Ok(reply)
+}
+
+/// Cancels the placed parts of a refused checkout and releases their stock.
+async fn undo(state: &AppState, placed: &[Order]) {
+    let cancellations = placed
+        .iter()
+        .filter(|o| o.state == OrderState::PendingPayment)
+        .map(|order| {
+            let command = Command::CancelOrder {
+                order: order.id,
+                by: Canceller::Platform,
+                reason: CancelReason::CheckoutFailed,
+            };
+            state.shards.submit(order.shop, command, None)
+        });
+    for result in futures::future::join_all(cancellations).await {
+        if let Err(error) = result {
+            // The order stays pending and expires with the payment timeout.
+            tracing::warn!(?error, "could not undo part of a refused checkout");
+        }
+    }
+}
+
+fn visible_to(order: &Order, principal: Principal) -> bool {
+    match principal {
+        Principal::Admin => true,
+        Principal::Merchant(shop) => order.shop == shop,
+        Principal::Buyer(buyer) => order.buyer == buyer,
+    }
+}
+
+/// Read one order.
+#[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "orders",
+    params(("order_id" = i64, Path)),
+    responses((status = 200, body = OrderView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn get_order(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+) -> Result<Json<OrderView>, ApiError> {
+    let order = visible_order(&state, principal, ids.one()).await?;
+    Ok(Json(OrderView::from(&order)))
+}
+
+async fn visible_order(state: &AppState, principal: Principal, raw_id: i64) -> Result<Order, ApiError> {
+    let id = OrderId::new(raw_id).ok_or_else(|| ApiError::not_found("order"))?;
+    state
+        .store
+        .order(id)
+        .await?
+        .filter(|o| visible_to(o, principal))
+        .ok_or_else(|| ApiError::not_found("order"))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OrderQuery {
+    /// `pending_payment`, `paid` or `cancelled`.
+    pub state: Option<String>,
+    /// Orders created at or after this instant (RFC 3339).
+    pub created_from: Option<String>,
+    /// Orders created before this instant (RFC 3339).
+    pub created_to: Option<String>,
+    pub cursor: Option<String>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+}
+
+fn instant(raw: Option<&str>, field: &str) -> Result<Option<Timestamp>, ApiError> {
+    raw.map(|r| {
+        clock::parse_rfc3339(r)
+            .ok_or_else(|| ApiError::invalid("invalid_query", field, "an RFC 3339 instant, e.g. 2026-11-22T08:00:00Z"))
+    })
+    .transpose()
+}
+
+fn parse_cursor(raw: &str) -> Option<(Timestamp, OrderId)> {
+    let (at, id) = raw.split_once('.')?;
+    Some((
+        Timestamp::from_unix_ms(at.parse().ok()?),
+        OrderId::new(id.parse().ok()?)?,
+    ))
+}
+
+/// List orders, newest first: a merchant's shop's, a buyer's own, or (admin) all.
+#[utoipa::path(get, path = "/v1/orders", tag = "orders", params(OrderQuery),
+    responses((status = 200, body = OrderPage), (status = 400, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list_orders(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<OrderQuery>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let limit = validate::limit(query.limit)?;
+    let order_state = query
+        .state
+        .as_deref()
+        .map(|s| {
+            OrderState::parse(s).ok_or_else(|| {
+                ApiError::invalid("invalid_query", "state", "state is pending_payment, paid or cancelled")
+            })
+        })
+        .transpose()?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| parse_cursor(c).ok_or_else(|| ApiError::invalid("invalid_query", "cursor", "unknown cursor")))
+        .transpose()?;
+    let mut filter = OrderFilter {
+        state: order_state,
+        created_from: instant(query.created_from.as_deref(), "created_from")?,
+        created_before: instant(query.created_to.as_deref(), "created_to")?,
+        after,
+        limit: limit + 1,
+        ..OrderFilter::default()
+    };
+    match principal {
+        Principal::Admin => {}
+        Principal::Merchant(shop) => filter.shop = Some(shop),
+        Principal::Buyer(buyer) => filter.buyer = Some(buyer),
+    }
+    let mut orders = state.store.orders(&filter).await?;
+    let next_cursor = if orders.len() as i64 > limit {
+        orders.truncate(limit as usize);
+        orders.last().map(|o| format!("{}.{}", o.created_at.unix_ms(), o.id))
+    } else {
+        None
+    };
+    Ok(Json(OrderPage {
+        items: orders.iter().map(OrderView::from).collect(),
+        next_cursor,
+    }))
+}
+
+fn render_order(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::OrderCancelled(order) | Outcome::OrderPaid(order) => {
+            Reply::json(StatusCode::OK, &OrderView::from(order))
+        }
+        other => unexpected(other),
+    }
+}
+
+async fn transition(
+    state: &AppState,
+    order: Order,
+    command: Command,
+    idem: Option<Idempotency>,
+) -> Result<Reply, ApiError> {
+    if order.state != OrderState::PendingPayment {
+        let error = ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_transition",
+            format!("the order is {}, no longer awaiting payment", order.state.as_str()),
+        );
+        return Ok(error.into());
+    }
+    let outcome = state
+        .shards
+        .submit(order.shop, command, idem.map(|i| i.recorder(render_order)))
+        .await?;
+    Ok(render_order(&outcome))
+}
+
+/// Cancel one of the buyer's unpaid orders; its stock is released.
+#[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "orders",
+    params(("order_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = OrderView), (status = 404, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    ids: PathIds,
+    headers: HeaderMap,
+    RawBody(raw): RawBody,
+) -> Response {
+    let path = format!("/v1/orders/{}/cancel", ids.one());
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Buyer(buyer),
+        &headers,
+        ("POST", &path, &raw),
+        |idem| async {
+            let order = visible_order(&state, Principal::Buyer(buyer), ids.one()).await?;
+            let command = Command::CancelOrder {
+                order: order.id,
+                by: Canceller::Buyer(buyer),
+                reason: CancelReason::BuyerCancelled,
+            };
+            transition(&state, order, command, idem).await
+        },
+    )
+    .await
+}
+
+/// Mark an unpaid order paid (platform operators, until payment providers are connected):
+/// its reserved units become sold.
+#[utoipa::path(post, path = "/v1/orders/{order_id}/mark-paid", tag = "orders",
+    params(("order_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = OrderView), (status = 404, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn mark_paid(
+    State(state): State<AppState>,
+    _: Admin,
+    ids: PathIds,
+    headers: HeaderMap,
+    RawBody(raw): RawBody,
+) -> Response {
+    let path = format!("/v1/orders/{}/mark-paid", ids.one());
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Admin,
+        &headers,
+        ("POST", &path, &raw),
+        |idem| async {
+            let order = visible_order(&state, Principal::Admin, ids.one()).await?;
+            let command = Command::PayOrder { order: order.id };
+            transition(&state, order, command, idem).await
+        },
+    )
+    .await
+}

@@ -1,0 +1,270 @@
+//! Platform administration: shops, buyers and their API tokens (admin tokens only, except
+//! that a merchant may read its own shop and a buyer its own account).
+
+use super::dto::{BuyerView, IssuedToken, NewBuyer, NewShop, NewToken, ShopView};
+use super::extract::{JsonBody, PathIds, RawBody, parse_json};
+use super::problem::ApiError;
+use super::validate;
+use crate::app::AppState;
+use crate::auth::{self, Admin, Principal};
+use crate::clock;
+use crate::idempotency::{self, Reply};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use miaodan_domain::buyers::Buyer;
+use miaodan_domain::shard::{Command, Outcome};
+use miaodan_domain::{BuyerId, ShopId};
+use miaodan_store::records::Role;
+
+pub fn unexpected(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::Rejected(rejection) => ApiError::from(rejection).into(),
+        other => {
+            tracing::error!(?other, "a handler got an outcome it does not render");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome").into()
+        }
+    }
+}
+
+fn render_shop(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::ShopCreated(shop) => Reply::json(StatusCode::CREATED, &ShopView::from(shop)),
+        other => unexpected(other),
+    }
+}
+
+/// Create a shop.
+#[utoipa::path(post, path = "/v1/shops", tag = "platform", request_body = NewShop,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses((status = 201, body = ShopView), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn create_shop(
+    State(state): State<AppState>,
+    _: Admin,
+    headers: HeaderMap,
+    body: JsonBody<NewShop>,
+) -> Response {
+    let request = ("POST", "/v1/shops", &body.raw[..]);
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Admin,
+        &headers,
+        request,
+        |idem| async {
+            let name = validate::text::<60>(&body.value.name, "name")?;
+            let id = ShopId::new(state.ids.shop()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
+            let recorder = idem.map(|i| i.recorder(render_shop));
+            let outcome = state
+                .shards
+                .submit(id, Command::CreateShop { id, name }, recorder)
+                .await?;
+            Ok(render_shop(&outcome))
+        },
+    )
+    .await
+}
+
+/// List all shops.
+#[utoipa::path(get, path = "/v1/shops", tag = "platform",
+    responses((status = 200, body = [ShopView])), security(("bearer" = [])))]
+pub async fn list_shops(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<ShopView>>, ApiError> {
+    Ok(Json(state.store.shops().await?.iter().map(ShopView::from).collect()))
+}
+
+/// Read a shop (admin, or the shop's own merchant).
+#[utoipa::path(get, path = "/v1/shops/{shop_id}", tag = "platform",
+    params(("shop_id" = i64, Path)),
+    responses((status = 200, body = ShopView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn get_shop(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+) -> Result<Json<ShopView>, ApiError> {
+    let id = ShopId::new(ids.one()).ok_or_else(|| ApiError::not_found("shop"))?;
+    let visible = matches!(principal, Principal::Admin) || principal == Principal::Merchant(id);
+    let shop = state
+        .store
+        .shop(id)
+        .await?
+        .filter(|_| visible)
+        .ok_or_else(|| ApiError::not_found("shop"))?;
+    Ok(Json(ShopView::from(&shop)))
+}
+
+fn optional_token_body(raw: &Bytes) -> Result<NewToken, ApiError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        Ok(NewToken::default())
+    } else {
+        parse_json(raw)
+    }
+}
+
+async fn issue(
+    state: &AppState,
+    role: Role,
+    subject: i64,
+    raw: &Bytes,
+    idem: Option<idempotency::Idempotency>,
+) -> Result<Reply, ApiError> {
+    let input = optional_token_body(raw)?;
+    let label = input
+        .label
+        .as_deref()
+        .map(|l| validate::text::<60>(l, "label"))
+        .transpose()?;
+    let (record, token) = auth::mint(
+        state.ids.token(),
+        role,
+        Some(subject),
+        label.map(|l| l.as_str().to_string()),
+        clock::now(),
+    );
+    let view = IssuedToken {
+        token_id: record.id,
+        token,
+        role: role.as_str().into(),
+        shop_id: (role == Role::Merchant).then_some(subject),
+        buyer_id: (role == Role::Buyer).then_some(subject),
+    };
+    let reply = Reply::json(StatusCode::CREATED, &view);
+    state
+        .store
+        .insert_token(&record, idem.map(|i| i.record(&reply)).as_ref())
+        .await?;
+    state.tokens.remember(record);
+    Ok(reply)
+}
+
+/// Issue an API token for a shop's merchant. The token is shown once.
+#[utoipa::path(post, path = "/v1/shops/{shop_id}/tokens", tag = "platform", request_body = Option<NewToken>,
+    params(("shop_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = IssuedToken), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn issue_merchant_token(
+    State(state): State<AppState>,
+    _: Admin,
+    ids: PathIds,
+    headers: HeaderMap,
+    RawBody(raw): RawBody,
+) -> Response {
+    let path = format!("/v1/shops/{}/tokens", ids.one());
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Admin,
+        &headers,
+        ("POST", &path, &raw),
+        |idem| async {
+            let shop = ShopId::new(ids.one()).ok_or_else(|| ApiError::not_found("shop"))?;
+            state
+                .store
+                .shop(shop)
+                .await?
+                .ok_or_else(|| ApiError::not_found("shop"))?;
+            issue(&state, Role::Merchant, shop.get(), &raw, idem).await
+        },
+    )
+    .await
+}
+
+/// Create a buyer account.
+#[utoipa::path(post, path = "/v1/buyers", tag = "platform", request_body = NewBuyer,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = BuyerView), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn create_buyer(
+    State(state): State<AppState>,
+    _: Admin,
+    headers: HeaderMap,
+    body: JsonBody<NewBuyer>,
+) -> Response {
+    let request = ("POST", "/v1/buyers", &body.raw[..]);
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Admin,
+        &headers,
+        request,
+        |idem| async {
+            let input = &body.value;
+            let name = validate::text::<60>(&input.name, "name")?;
+            let default_address = input
+                .default_address
+                .as_ref()
+                .map(|a| validate::address(a, "default_address"))
+                .transpose()?;
+            let id = BuyerId::new(state.ids.buyer()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
+            let buyer = Buyer {
+                id,
+                name,
+                default_address,
+                created_at: clock::now(),
+            };
+            let reply = Reply::json(StatusCode::CREATED, &BuyerView::from(&buyer));
+            state
+                .store
+                .insert_buyer(&buyer, idem.map(|i| i.record(&reply)).as_ref())
+                .await?;
+            Ok(reply)
+        },
+    )
+    .await
+}
+
+/// Read a buyer (admin, or the buyer itself).
+#[utoipa::path(get, path = "/v1/buyers/{buyer_id}", tag = "platform",
+    params(("buyer_id" = i64, Path)),
+    responses((status = 200, body = BuyerView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn get_buyer(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+) -> Result<Json<BuyerView>, ApiError> {
+    let id = BuyerId::new(ids.one()).ok_or_else(|| ApiError::not_found("buyer"))?;
+    let visible = matches!(principal, Principal::Admin) || principal == Principal::Buyer(id);
+    let buyer = state
+        .store
+        .buyer(id)
+        .await?
+        .filter(|_| visible)
+        .ok_or_else(|| ApiError::not_found("buyer"))?;
+    Ok(Json(BuyerView::from(&buyer)))
+}
+
+/// Issue an API token for a buyer. The token is shown once.
+#[utoipa::path(post, path = "/v1/buyers/{buyer_id}/tokens", tag = "platform", request_body = Option<NewToken>,
+    params(("buyer_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = IssuedToken), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn issue_buyer_token(
+    State(state): State<AppState>,
+    _: Admin,
+    ids: PathIds,
+    headers: HeaderMap,
+    RawBody(raw): RawBody,
+) -> Response {
+    let path = format!("/v1/buyers/{}/tokens", ids.one());
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Admin,
+        &headers,
+        ("POST", &path, &raw),
+        |idem| async {
+            let buyer = BuyerId::new(ids.one()).ok_or_else(|| ApiError::not_found("buyer"))?;
+            state
+                .store
+                .buyer(buyer)
+                .await?
+                .ok_or_else(|| ApiError::not_found("buyer"))?;
+            issue(&state, Role::Buyer, buyer.get(), &raw, idem).await
+        },
+    )
+    .await
+}

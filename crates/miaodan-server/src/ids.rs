@@ -1,0 +1,62 @@
+//! Id allocation. The shell hands ids to the core with each command. Each kind counts up from
+//! the highest id found in the database at start, so a restart never reuses one; ids of
+//! requests that were never committed are simply skipped.
+
+use miaodan_store::records::IdMaxima;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Ids {
+    shop: AtomicI64,
+    buyer: AtomicI64,
+    product: AtomicI64,
+    sku: AtomicI64,
+    warehouse: AtomicI64,
+    order: AtomicI64,
+    checkout: AtomicI64,
+    token: AtomicI64,
+}
+
+fn next(counter: &AtomicI64) -> i64 {
+    counter.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+impl Ids {
+    pub fn starting_after(maxima: IdMaxima) -> Ids {
+        Ids {
+            shop: AtomicI64::new(maxima.shop),
+            buyer: AtomicI64::new(maxima.buyer),
+            product: AtomicI64::new(maxima.product),
+            sku: AtomicI64::new(maxima.sku),
+            warehouse: AtomicI64::new(maxima.warehouse),
+            order: AtomicI64::new(maxima.order),
+            checkout: AtomicI64::new(maxima.checkout),
+            token: AtomicI64::new(maxima.token),
+        }
+    }
+
+    pub fn shop(&self) -> i64 {
+        next(&self.shop)
+    }
+    pub fn buyer(&self) -> i64 {
+        next(&self.buyer)
+    }
+    pub fn product(&self) -> i64 {
+        next(&self.product)
+    }
+    pub fn sku(&self) -> i64 {
+        next(&self.sku)
+    }
+    pub fn warehouse(&self) -> i64 {
+        next(&self.warehouse)
+    }
+    pub fn order(&self) -> i64 {
+        next(&self.order)
+    }
+    pub fn checkout(&self) -> i64 {
+        next(&self.checkout)
+    }
+    pub fn token(&self) -> i64 {
+        next(&self.token)
+    }
+}

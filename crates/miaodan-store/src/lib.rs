@@ -1,0 +1,577 @@
+//! Durable storage for miaodan: SQLite (embedded, the default) and PostgreSQL (production),
+//! with one behaviour.
+//!
+//! - [`Store`] is the handle for reads and for the few platform-level writes (buyers, tokens,
+//!   idempotent responses of non-shard requests). Every query is written once, in [`sql`],
+//!   and runs on either backend.
+//! - [`Writer`] is a shard's own connection: [`Writer::commit_batch`] makes all the effects of
+//!   one batch durable in ONE transaction (group commit), or none of them.
+//! - [`Store::load_shard`] reads back what a starting shard needs to rebuild its memory.
+//!
+//! **Durability invariant:** a store only opens in a mode that survives power loss (SQLite
+//! `synchronous=FULL`; PostgreSQL `fsync=on`, `synchronous_commit` not `off`,
+//! `full_page_writes=on`) unless [`Durability::AcceptDataLossOnPowerFailure`] says otherwise.
+
+mod postgres;
+pub mod records;
+mod schema;
+pub mod sql;
+mod sqlite;
+
+use miaodan_domain::buyers::Buyer;
+use miaodan_domain::catalog::{Product, Shop, Sku};
+use miaodan_domain::inventory::{StockLevel, Warehouse};
+use miaodan_domain::orders::Order;
+use miaodan_domain::shard::{Effect, RequestRef, ShardSnapshot};
+use miaodan_domain::{BuyerId, OrderId, ProductId, ShopId, SkuId, Timestamp, WarehouseId};
+use records::{IdMaxima, IdempotencyRecord, OrderFilter, ProductFilter, TokenRecord};
+use sql::{Row, Statement, Value};
+use std::borrow::Cow;
+
+/// Whether the store may run in a mode that can lose acknowledged writes on power loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Refuse to open unless every commit is on stable storage before it returns.
+    PowerLossSafe,
+    /// Run even where commits may be lost on power failure (never for real orders).
+    AcceptDataLossOnPowerFailure,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("postgres pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("refusing to run without power-loss durability: {0}")]
+    NotDurable(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("unsupported database url {0:?}: use a file path, sqlite://PATH or postgres://…")]
+    BadUrl(String),
+    #[error("storage worker failed: {0}")]
+    Worker(String),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(detail: String) -> StoreError {
+        StoreError::Corrupt(detail)
+    }
+}
+
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+/// A shard's dedicated connection for its batch commits.
+pub enum Writer {
+    Sqlite(sqlite::SqliteWriter),
+    Postgres(postgres::PgWriter),
+}
+
+impl Writer {
+    /// Writes the effects of one batch and the idempotent responses of its requests in one
+    /// transaction. Returns only once the transaction is durable (or failed as a whole).
+    pub async fn commit_batch(
+        &mut self,
+        effects: &[Effect],
+        idempotency: &[IdempotencyRecord],
+    ) -> Result<(), StoreError> {
+        let statements = sql::batch_statements(effects, idempotency);
+        if statements.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Writer::Sqlite(w) => w.execute_atomically(statements).await,
+            Writer::Postgres(w) => w.execute_atomically(statements).await,
+        }
+    }
+}
+
+type Mapper<T> = fn(&dyn Row) -> Result<T, StoreError>;
+
+impl Store {
+    /// Opens (and migrates) the database named by `url`: a path or `sqlite://PATH` for the
+    /// embedded store, `postgres://…` / `postgresql://…` for PostgreSQL.
+    pub async fn open(url: &str, durability: Durability) -> Result<Store, StoreError> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Store::Postgres(postgres::PgStore::open(url, durability).await?)
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            if path.is_empty() || path.contains("://") {
+                return Err(StoreError::BadUrl(url.to_string()));
+            }
+            Store::Sqlite(sqlite::SqliteStore::open(path, durability).await?)
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn writer(&self) -> Result<Writer, StoreError> {
+        Ok(match self {
+            Store::Sqlite(s) => Writer::Sqlite(s.writer().await?),
+            Store::Postgres(p) => Writer::Postgres(p.writer().await?),
+        })
+    }
+
+    async fn query<T: Send + 'static>(&self, statement: Statement, map: Mapper<T>) -> Result<Vec<T>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.query(statement, map).await,
+            Store::Postgres(p) => p.query(statement, map).await,
+        }
+    }
+
+    async fn execute_atomically(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.execute_atomically(statements).await,
+            Store::Postgres(p) => p.execute_atomically(statements).await,
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let statements = schema::STATEMENTS
+            .iter()
+            .map(|ddl| Statement::new(ddl, vec![]))
+            .collect();
+        self.execute_atomically(statements).await?;
+        let versions = self
+            .query(Statement::new("SELECT version FROM schema_version", vec![]), |r| {
+                r.i64(0)
+            })
+            .await?;
+        match versions.as_slice() {
+            [] => {
+                let insert = "INSERT INTO schema_version (version) VALUES ($1)";
+                self.execute_atomically(vec![Statement::new(insert, vec![Value::I64(schema::SCHEMA_VERSION)])])
+                    .await
+            }
+            [v] if *v == schema::SCHEMA_VERSION => Ok(()),
+            other => Err(StoreError::Corrupt(format!("unsupported schema version {other:?}"))),
+        }
+    }
+
+    // ---- shard recovery ---------------------------------------------------------------
+
+    /// Everything shard `index` of `count` owns (shops with `id % count == index`), plus the
+    /// request references of orders placed since `requests_since`.
+    pub async fn load_shard(
+        &self,
+        index: u32,
+        count: u32,
+        requests_since: Timestamp,
+    ) -> Result<ShardSnapshot, StoreError> {
+        let of_shard = |columns: &str, table: &str, column: &str| -> Statement {
+            Statement {
+                sql: Cow::Owned(format!(
+                    "SELECT {columns} FROM {table} WHERE {column} % $1 = $2 ORDER BY 1"
+                )),
+                params: vec![Value::I64(i64::from(count)), Value::I64(i64::from(index))],
+            }
+        };
+        let shops = self
+            .query(of_shard(sql::SHOP_COLUMNS, "shops", "id"), sql::shop)
+            .await?;
+        let warehouses = self
+            .query(
+                of_shard(sql::WAREHOUSE_COLUMNS, "warehouses", "shop_id"),
+                sql::warehouse,
+            )
+            .await?;
+        let products = self
+            .query(of_shard(sql::PRODUCT_COLUMNS, "products", "shop_id"), sql::product)
+            .await?;
+        let skus = self
+            .query(of_shard(sql::SKU_COLUMNS, "skus", "shop_id"), sql::sku)
+            .await?;
+        let stock = self
+            .query(of_shard(sql::STOCK_COLUMNS, "stock", "shop_id"), sql::stock)
+            .await?;
+        let open = Statement {
+            sql: Cow::Owned(format!(
+                "SELECT {} FROM orders WHERE state = 'pending_payment' AND shop_id % $1 = $2 ORDER BY id",
+                sql::ORDER_COLUMNS
+            )),
+            params: vec![Value::I64(i64::from(count)), Value::I64(i64::from(index))],
+        };
+        let mut open_orders = self.query(open, sql::order_head).await?;
+        self.attach_lines(&mut open_orders).await?;
+        let requests = Statement::new(
+            "SELECT request_ref, id, created_at FROM orders WHERE request_ref IS NOT NULL AND created_at >= $1
+             AND shop_id % $2 = $3",
+            vec![
+                Value::I64(requests_since.unix_ms()),
+                Value::I64(i64::from(count)),
+                Value::I64(i64::from(index)),
+            ],
+        );
+        let recent_requests = self
+            .query(requests, |r| {
+                let order = r.i64(1)?;
+                let order = OrderId::new(order).ok_or_else(|| StoreError::corrupt(format!("order {order}")))?;
+                Ok((RequestRef(r.text(0)?), order, Timestamp::from_unix_ms(r.i64(2)?)))
+            })
+            .await?;
+        Ok(ShardSnapshot {
+            shops,
+            warehouses,
+            products,
+            skus,
+            stock,
+            open_orders,
+            recent_requests,
+        })
+    }
+
+    pub async fn id_maxima(&self) -> Result<IdMaxima, StoreError> {
+        let sql = "SELECT
+            (SELECT COALESCE(MAX(id), 0) FROM shops), (SELECT COALESCE(MAX(id), 0) FROM buyers),
+            (SELECT COALESCE(MAX(id), 0) FROM products), (SELECT COALESCE(MAX(id), 0) FROM skus),
+            (SELECT COALESCE(MAX(id), 0) FROM warehouses), (SELECT COALESCE(MAX(id), 0) FROM orders),
+            (SELECT COALESCE(MAX(checkout_id), 0) FROM orders), (SELECT COALESCE(MAX(id), 0) FROM api_tokens)";
+        let rows = self
+            .query(Statement::new(sql, vec![]), |r| {
+                Ok(IdMaxima {
+                    shop: r.i64(0)?,
+                    buyer: r.i64(1)?,
+                    product: r.i64(2)?,
+                    sku: r.i64(3)?,
+                    warehouse: r.i64(4)?,
+                    order: r.i64(5)?,
+                    checkout: r.i64(6)?,
+                    token: r.i64(7)?,
+                })
+            })
+            .await?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| StoreError::corrupt("no id maxima row".into()))
+    }
+
+    // ---- reads ------------------------------------------------------------------------
+
+    async fn attach_lines(&self, orders: &mut [Order]) -> Result<(), StoreError> {
+        if orders.is_empty() {
+            return Ok(());
+        }
+        // Bounded by the page size (or the open orders of one shard), one round trip.
+        let ids: Vec<String> = orders.iter().map(|o| o.id.get().to_string()).collect();
+        let statement = Statement {
+            sql: Cow::Owned(format!(
+                "SELECT {} FROM order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
+                sql::LINE_COLUMNS,
+                ids.join(",")
+            )),
+            params: vec![],
+        };
+        let lines = self.query(statement, sql::line).await?;
+        sql::attach_lines(orders, lines);
+        Ok(())
+    }
+
+    pub async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        let statement = Statement {
+            sql: Cow::Owned(format!("SELECT {} FROM orders WHERE id = $1", sql::ORDER_COLUMNS)),
+            params: vec![Value::I64(id.get())],
+        };
+        let mut orders = self.query(statement, sql::order_head).await?;
+        self.attach_lines(&mut orders).await?;
+        Ok(orders.pop())
+    }
+
+    pub async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
+        let mut conditions = Vec::new();
+        let mut params = Vec::new();
+        let mut push = |condition: &str, value: Value| {
+            params.push(value);
+            conditions.push(condition.replace('?', &format!("${}", params.len())));
+        };
+        if let Some(shop) = filter.shop {
+            push("shop_id = ?", Value::I64(shop.get()));
+        }
+        if let Some(buyer) = filter.buyer {
+            push("buyer_id = ?", Value::I64(buyer.get()));
+        }
+        if let Some(state) = filter.state {
+            push("state = ?", Value::Text(state.as_str().into()));
+        }
+        if let Some(from) = filter.created_from {
+            push("created_at >= ?", Value::I64(from.unix_ms()));
+        }
+        if let Some(before) = filter.created_before {
+            push("created_at < ?", Value::I64(before.unix_ms()));
+        }
+        if let Some((created_at, id)) = filter.after {
+            push("created_at <= ?", Value::I64(created_at.unix_ms()));
+            let n = params.len();
+            params.push(Value::I64(id.get()));
+            conditions.push(format!("(created_at < ${n} OR id < ${})", n + 1));
+        }
+        params.push(Value::I64(filter.limit));
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let statement = Statement {
+            sql: Cow::Owned(format!(
+                "SELECT {} FROM orders {where_clause} ORDER BY created_at DESC, id DESC LIMIT ${}",
+                sql::ORDER_COLUMNS,
+                params.len()
+            )),
+            params,
+        };
+        let mut orders = self.query(statement, sql::order_head).await?;
+        self.attach_lines(&mut orders).await?;
+        Ok(orders)
+    }
+
+    pub async fn shop(&self, id: ShopId) -> Result<Option<Shop>, StoreError> {
+        let statement = Statement {
+            sql: Cow::Owned(format!("SELECT {} FROM shops WHERE id = $1", sql::SHOP_COLUMNS)),
+            params: vec![Value::I64(id.get())],
+        };
+        Ok(self.query(statement, sql::shop).await?.pop())
+    }
+
+    pub async fn shops(&self) -> Result<Vec<Shop>, StoreError> {
+        let statement = Statement {
+            sql: Cow::Owned(format!("SELECT {} FROM shops ORDER BY id", sql::SHOP_COLUMNS)),
+            params: vec![],
+        };
+        self.query(statement, sql::shop).await
+    }
+
+    pub async fn warehouses(&self, shop: ShopId) -> Result<Vec<Warehouse>, StoreError> {
+        let statement = Statement {
+            sql: Cow::Owned(format!(
+                "SELECT {} FROM warehouses WHERE shop_id = $1 ORDER BY id",
+                sql::WAREHOUSE_COLUMNS
+            )),
+            params: vec![Value::I64(shop.get())],
+        };
+        self.query(statement, sql::warehouse).await
+    }
+
+    pub async fn product(&self, id: ProductId) -> Result<Option<(Product, Vec<Sku>)>, StoreError> {
+        let statement = Statement {
+            sql: Cow::Owned(format!("SELECT {} FROM products WHERE id = $1", sql::PRODUCT_COLUMNS)),
+            params: vec![Value::I64(id.get())],
+        };
+        let Some(product) = self.query(statement, sql::product).await?.pop() else {
+            return Ok(None);
+        };
+        let skus = self.skus_of(&[product.id]).await?;
+        Ok(Some((product, skus)))
+    }
+
+    async fn skus_of(&self, products: &[ProductId]) -> Result<Vec<Sku>, StoreError> {
+        if products.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = products.iter().map(|p| p.get().to_string()).collect();
+        let statement = Statement {
+            sql: Cow::Owned(format!(
+                "SELECT {} FROM skus WHERE product_id IN ({}) ORDER BY product_id, id",
+                sql::SKU_COLUMNS,
+                ids.join(",")
+            )),
+            params: vec![],
+        };
+        self.query(statement, sql::sku).await
+    }
+
+    pub async fn products(&self, filter: &ProductFilter) -> Result<Vec<(Product, Vec<Sku>)>, StoreError> {
+        let mut conditions = Vec::new();
+        let mut params = Vec::new();
+        if let Some(shop) = filter.shop {
+            params.push(Value::I64(shop.get()));
+            conditions.push(format!("shop_id = ${}", params.len()));
+        }
+        if filter.active_only {
+            conditions.push(
+                "status = 'active' AND EXISTS (SELECT 1 FROM skus WHERE skus.product_id = products.id
+                 AND skus.status = 'active')"
+                    .to_string(),
+            );
+        }
+        if let Some(query) = &filter.query {
+            let escaped = query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            params.push(Value::Text(format!("%{}%", escaped.to_lowercase())));
+            conditions.push(format!("LOWER(title) LIKE ${} ESCAPE '\\'", params.len()));
+        }
+        if let Some(gtin) = &filter.gtin {
+            params.push(Value::Text(gtin.clone()));
+            conditions.push(format!("gtin = ${}", params.len()));
+        }
+        if let Some(after) = filter.after {
+            params.push(Value::I64(after));
+            conditions.push(format!("id > ${}", params.len()));
+        }
+        params.push(Value::I64(filter.limit));
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let statement = Statement {
+            sql: Cow::Owned(format!(
+                "SELECT {} FROM products {where_clause} ORDER BY id LIMIT ${}",
+                sql::PRODUCT_COLUMNS,
+                params.len()
+            )),
+            params,
+        };
+        let products = self.query(statement, sql::product).await?;
+        let ids: Vec<ProductId> = products.iter().map(|p| p.id).collect();
+        let mut skus = self.skus_of(&ids).await?;
+        Ok(products
+            .into_iter()
+            .map(|p| {
+                let (mine, rest): (Vec<Sku>, Vec<Sku>) = skus.drain(..).partition(|s| s.product == p.id);
+                skus = rest;
+                (p, mine)
+            })
+            .collect())
+    }
+
+    pub async fn sku(&self, id: SkuId) -> Result<Option<Sku>, StoreError> {
+        let statement = Statement {
+            sql: Cow::Owned(format!("SELECT {} FROM skus WHERE id = $1", sql::SKU_COLUMNS)),
+            params: vec![Value::I64(id.get())],
+        };
+        Ok(self.query(statement, sql::sku).await?.pop())
+    }
+
+    /// Which shop owns each of these SKUs (unknown ones are absent).
+    pub async fn sku_shops(&self, skus: &[SkuId]) -> Result<Vec<(SkuId, ShopId)>, StoreError> {
+        if skus.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = skus.iter().map(|s| s.get().to_string()).collect();
+        let statement = Statement {
+            sql: Cow::Owned(format!("SELECT id, shop_id FROM skus WHERE id IN ({})", ids.join(","))),
+            params: vec![],
+        };
+        self.query(statement, |r| {
+            let (sku, shop) = (r.i64(0)?, r.i64(1)?);
+            match (SkuId::new(sku), ShopId::new(shop)) {
+                (Some(sku), Some(shop)) => Ok((sku, shop)),
+                _ => Err(StoreError::corrupt(format!("sku {sku} shop {shop}"))),
+            }
+        })
+        .await
+    }
+
+    pub async fn stock_of(&self, sku: SkuId) -> Result<Vec<(WarehouseId, StockLevel)>, StoreError> {
+        let statement = Statement {
+            sql: Cow::Owned(format!(
+                "SELECT {} FROM stock WHERE sku_id = $1 ORDER BY warehouse_id",
+                sql::STOCK_COLUMNS
+            )),
+            params: vec![Value::I64(sku.get())],
+        };
+        Ok(self
+            .query(statement, sql::stock)
+            .await?
+            .into_iter()
+            .map(|(_, w, l)| (w, l))
+            .collect())
+    }
+
+    // ---- buyers, tokens and idempotency (platform level, not sharded) -------------------
+
+    pub async fn buyer(&self, id: BuyerId) -> Result<Option<Buyer>, StoreError> {
+        let statement = Statement {
+            sql: Cow::Owned(format!("SELECT {} FROM buyers WHERE id = $1", sql::BUYER_COLUMNS)),
+            params: vec![Value::I64(id.get())],
+        };
+        Ok(self.query(statement, sql::buyer).await?.pop())
+    }
+
+    pub async fn buyers(&self) -> Result<Vec<Buyer>, StoreError> {
+        let statement = Statement {
+            sql: Cow::Owned(format!("SELECT {} FROM buyers ORDER BY id", sql::BUYER_COLUMNS)),
+            params: vec![],
+        };
+        self.query(statement, sql::buyer).await
+    }
+
+    /// Inserts a buyer and, in the same transaction, the idempotent response that announces it.
+    pub async fn insert_buyer(&self, buyer: &Buyer, response: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
+        let mut statements = vec![sql::insert_buyer(buyer)];
+        statements.extend(response.map(sql::idempotency_statement));
+        self.execute_atomically(statements).await
+    }
+
+    pub async fn insert_token(
+        &self,
+        token: &TokenRecord,
+        response: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut statements = vec![sql::insert_token(token)];
+        statements.extend(response.map(sql::idempotency_statement));
+        self.execute_atomically(statements).await
+    }
+
+    pub async fn token(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
+        let statement = Statement {
+            sql: Cow::Owned(format!("SELECT {} FROM api_tokens WHERE id = $1", sql::TOKEN_COLUMNS)),
+            params: vec![Value::I64(id)],
+        };
+        Ok(self.query(statement, sql::token).await?.pop())
+    }
+
+    pub async fn count_admin_tokens(&self) -> Result<i64, StoreError> {
+        let statement = Statement::new(
+            "SELECT COUNT(*) FROM api_tokens WHERE role = 'admin' AND revoked_at IS NULL",
+            vec![],
+        );
+        Ok(self.query(statement, |r| r.i64(0)).await?.pop().unwrap_or(0))
+    }
+
+    pub async fn idempotency_record(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let statement = Statement {
+            sql: Cow::Owned(format!(
+                "SELECT {} FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2",
+                sql::IDEMPOTENCY_COLUMNS
+            )),
+            params: vec![Value::Text(scope.into()), Value::Text(key.into())],
+        };
+        Ok(self.query(statement, sql::idempotency).await?.pop())
+    }
+
+    pub async fn put_idempotency_record(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        self.execute_atomically(vec![sql::idempotency_statement(record)]).await
+    }
+
+    /// Forgets idempotent responses created before `before`.
+    pub async fn purge_idempotency_records(&self, before: Timestamp) -> Result<(), StoreError> {
+        let statement = Statement::new(
+            "DELETE FROM idempotency_keys WHERE created_at < $1",
+            vec![Value::I64(before.unix_ms())],
+        );
+        self.execute_atomically(vec![statement]).await
+    }
+
+    /// Units per order state, for the `orders by state` gauge.
+    pub async fn order_counts_by_state(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let statement = Statement::new(
+            "SELECT state, COUNT(*) FROM orders GROUP BY state ORDER BY state",
+            vec![],
+        );
+        self.query(statement, |r| Ok((r.text(0)?, r.i64(1)?))).await
+    }
+}

@@ -1,0 +1,171 @@
+//! The production backend: PostgreSQL through tokio-postgres. Reads use a deadpool pool;
+//! each shard writer has its own connection and pipelines a batch's statements inside one
+//! transaction, so a batch costs one round trip per statement kind, not per row.
+//!
+//! Opening refuses a server that could lose acknowledged commits on power loss
+//! (`fsync=off`, `synchronous_commit=off`, `full_page_writes=off`).
+
+use crate::sql::{Row, Statement, Value};
+use crate::{Durability, Mapper, StoreError};
+use bytes::BytesMut;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::collections::HashMap;
+use std::error::Error;
+use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::{Client, Config, NoTls};
+
+/// Pooled read connections.
+const READ_POOL_CONNECTIONS_MAX: usize = 16;
+
+impl ToSql for Value {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        match self {
+            Value::I64(v) => v.to_sql(ty, out),
+            Value::OptI64(v) => v.to_sql(ty, out),
+            Value::Text(v) => v.to_sql(ty, out),
+            Value::OptText(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <i64 as ToSql>::accepts(ty) || <String as ToSql>::accepts(ty)
+    }
+
+    fn to_sql_checked(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        match self {
+            Value::I64(v) => v.to_sql_checked(ty, out),
+            Value::OptI64(v) => v.to_sql_checked(ty, out),
+            Value::Text(v) => v.to_sql_checked(ty, out),
+            Value::OptText(v) => v.to_sql_checked(ty, out),
+        }
+    }
+}
+
+impl Row for tokio_postgres::Row {
+    fn opt_i64(&self, idx: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(idx)?)
+    }
+    fn opt_text(&self, idx: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(idx)?)
+    }
+}
+
+fn params(statement: &Statement) -> Vec<&(dyn ToSql + Sync)> {
+    statement.params.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+pub struct PgStore {
+    config: Config,
+    pool: Pool,
+}
+
+pub struct PgWriter {
+    client: Client,
+    prepared: HashMap<String, tokio_postgres::Statement>,
+}
+
+async fn connect(config: &Config) -> Result<Client, StoreError> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "postgres connection closed");
+        }
+    });
+    Ok(client)
+}
+
+async fn check_durability(client: &Client, durability: Durability) -> Result<(), StoreError> {
+    let mut weak = Vec::new();
+    for (setting, unsafe_value) in [
+        ("fsync", "off"),
+        ("synchronous_commit", "off"),
+        ("full_page_writes", "off"),
+    ] {
+        let value: String = client.query_one(&format!("SHOW {setting}"), &[]).await?.try_get(0)?;
+        if value == unsafe_value {
+            weak.push(format!("{setting}={value}"));
+        }
+    }
+    match (weak.is_empty(), durability) {
+        (true, _) => Ok(()),
+        (false, Durability::AcceptDataLossOnPowerFailure) => {
+            tracing::warn!(settings = %weak.join(", "), "PostgreSQL may lose acknowledged orders on power failure");
+            Ok(())
+        }
+        (false, Durability::PowerLossSafe) => Err(StoreError::NotDurable(format!(
+            "the PostgreSQL server runs with {}; fix the server or pass --accept-data-loss-on-power-failure",
+            weak.join(", ")
+        ))),
+    }
+}
+
+impl PgStore {
+    pub async fn open(url: &str, durability: Durability) -> Result<PgStore, StoreError> {
+        let config: Config = url.parse()?;
+        let client = connect(&config).await?;
+        check_durability(&client, durability).await?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(READ_POOL_CONNECTIONS_MAX)
+            .build()
+            .map_err(|e| StoreError::Worker(e.to_string()))?;
+        Ok(PgStore { config, pool })
+    }
+
+    pub async fn writer(&self) -> Result<PgWriter, StoreError> {
+        Ok(PgWriter {
+            client: connect(&self.config).await?,
+            prepared: HashMap::new(),
+        })
+    }
+
+    pub async fn query<T: Send + 'static>(&self, statement: Statement, map: Mapper<T>) -> Result<Vec<T>, StoreError> {
+        let client = self.pool.get().await?;
+        let prepared = client.prepare_cached(&statement.sql).await?;
+        let rows = client.query(&prepared, &params(&statement)).await?;
+        rows.iter().map(|row| map(row)).collect()
+    }
+
+    pub async fn execute_atomically(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        for statement in &statements {
+            if statement.params.is_empty() {
+                transaction.batch_execute(&statement.sql).await?;
+            } else {
+                let prepared = transaction.prepare_cached(&statement.sql).await?;
+                transaction.execute(&prepared, &params(statement)).await?;
+            }
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+}
+
+impl PgWriter {
+    pub async fn execute_atomically(&mut self, statements: Vec<Statement>) -> Result<(), StoreError> {
+        for statement in &statements {
+            if !self.prepared.contains_key(statement.sql.as_ref()) {
+                let prepared = self.client.prepare(&statement.sql).await?;
+                self.prepared.insert(statement.sql.to_string(), prepared);
+            }
+        }
+        let transaction = self.client.transaction().await?;
+        // Issued together, the statements are pipelined on the connection and run in order.
+        let executions = statements.iter().map(|statement| {
+            let prepared = &self.prepared[statement.sql.as_ref()];
+            let params = params(statement);
+            let transaction = &transaction;
+            async move { transaction.execute(prepared, &params).await }
+        });
+        futures::future::try_join_all(executions).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,94 @@
+//! Records the store keeps besides the shard effects: tokens, stored idempotent responses,
+//! and the filters of the read queries.
+
+use miaodan_domain::orders::OrderState;
+use miaodan_domain::{BuyerId, OrderId, ShopId, Timestamp};
+
+/// The role an API token grants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Admin,
+    Merchant,
+    Buyer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Merchant => "merchant",
+            Role::Buyer => "buyer",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Role> {
+        [Role::Admin, Role::Merchant, Role::Buyer]
+            .into_iter()
+            .find(|r| r.as_str() == raw)
+    }
+}
+
+/// An API token as stored: never the secret itself, only its SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub role: Role,
+    /// The shop of a merchant token, the buyer of a buyer token, none for admin.
+    pub subject: Option<i64>,
+    pub secret_sha256: String,
+    pub label: Option<String>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// The first response given to a caller's `Idempotency-Key`, replayed for every retry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// Who the key belongs to, e.g. `buyer:7`; keys of different callers never meet.
+    pub scope: String,
+    pub key: String,
+    /// SHA-256 of method, path and body, to refuse a reused key with a different request.
+    pub request_sha256: String,
+    pub status: u16,
+    pub body: String,
+    pub created_at: Timestamp,
+}
+
+/// Which orders to list, newest first. Every field narrows the result.
+#[derive(Clone, Debug, Default)]
+pub struct OrderFilter {
+    pub shop: Option<ShopId>,
+    pub buyer: Option<BuyerId>,
+    pub state: Option<OrderState>,
+    pub created_from: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+    /// Continue after this `(created_at, id)` position of the previous page.
+    pub after: Option<(Timestamp, OrderId)>,
+    pub limit: i64,
+}
+
+/// Which products to list, by id. Every field narrows the result.
+#[derive(Clone, Debug, Default)]
+pub struct ProductFilter {
+    pub shop: Option<ShopId>,
+    /// Only active products with at least one active SKU (what buyers see).
+    pub active_only: bool,
+    /// Case-insensitive substring of the title, or an exact GTIN.
+    pub query: Option<String>,
+    pub gtin: Option<String>,
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+/// The highest id in use per table, so a restarted process allocates above them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IdMaxima {
+    pub shop: i64,
+    pub buyer: i64,
+    pub product: i64,
+    pub sku: i64,
+    pub warehouse: i64,
+    pub order: i64,
+    pub checkout: i64,
+    pub token: i64,
+}

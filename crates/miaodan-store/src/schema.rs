@@ -1,0 +1,106 @@
+//! The schema, written once for both backends: only types and clauses that SQLite and
+//! PostgreSQL read alike (BIGINT, TEXT, BOOLEAN, partial indexes, `ON CONFLICT`).
+//!
+//! Times are unix epoch milliseconds (UTC); money is integer fen; adcodes are their 12-digit
+//! integer. The `CHECK` constraints repeat the core's stock invariant at the disk boundary.
+
+pub const SCHEMA_VERSION: i64 = 1;
+
+pub const STATEMENTS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS shops (
+        id BIGINT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS warehouses (
+        id BIGINT PRIMARY KEY,
+        shop_id BIGINT NOT NULL,
+        name TEXT NOT NULL,
+        adcode BIGINT NOT NULL,
+        created_at BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS warehouses_by_shop ON warehouses (shop_id, id)",
+    "CREATE TABLE IF NOT EXISTS products (
+        id BIGINT PRIMARY KEY,
+        shop_id BIGINT NOT NULL,
+        title TEXT NOT NULL,
+        description TEXT,
+        gtin TEXT,
+        status TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS products_by_shop ON products (shop_id, id)",
+    "CREATE INDEX IF NOT EXISTS products_by_gtin ON products (gtin) WHERE gtin IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS skus (
+        id BIGINT PRIMARY KEY,
+        product_id BIGINT NOT NULL,
+        shop_id BIGINT NOT NULL,
+        name TEXT NOT NULL,
+        price_fen BIGINT NOT NULL CHECK (price_fen >= 0),
+        status TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS skus_by_product ON skus (product_id, id)",
+    "CREATE TABLE IF NOT EXISTS stock (
+        sku_id BIGINT NOT NULL,
+        warehouse_id BIGINT NOT NULL,
+        shop_id BIGINT NOT NULL,
+        available BIGINT NOT NULL CHECK (available >= 0),
+        reserved BIGINT NOT NULL CHECK (reserved >= 0),
+        sold BIGINT NOT NULL CHECK (sold >= 0),
+        PRIMARY KEY (sku_id, warehouse_id))",
+    "CREATE INDEX IF NOT EXISTS stock_by_shop ON stock (shop_id)",
+    "CREATE TABLE IF NOT EXISTS buyers (
+        id BIGINT PRIMARY KEY,
+        name TEXT NOT NULL,
+        default_adcode BIGINT,
+        default_address_detail TEXT,
+        created_at BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS orders (
+        id BIGINT PRIMARY KEY,
+        checkout_id BIGINT NOT NULL,
+        shop_id BIGINT NOT NULL,
+        buyer_id BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        total_fen BIGINT NOT NULL CHECK (total_fen >= 0),
+        adcode BIGINT NOT NULL,
+        address_detail TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        payment_due_at BIGINT NOT NULL,
+        paid_at BIGINT,
+        cancelled_at BIGINT,
+        cancel_reason TEXT,
+        request_ref TEXT)",
+    "CREATE INDEX IF NOT EXISTS orders_by_shop ON orders (shop_id, created_at, id)",
+    "CREATE INDEX IF NOT EXISTS orders_by_buyer ON orders (buyer_id, created_at, id)",
+    "CREATE INDEX IF NOT EXISTS orders_by_checkout ON orders (checkout_id)",
+    "CREATE INDEX IF NOT EXISTS orders_open ON orders (shop_id) WHERE state = 'pending_payment'",
+    "CREATE UNIQUE INDEX IF NOT EXISTS orders_by_request ON orders (request_ref) WHERE request_ref IS NOT NULL",
+    // `allocations` is `warehouse:units` pairs separated by `;`: where the line's units are
+    // reserved or sold. A line has a handful at most, and it is always read with its line.
+    "CREATE TABLE IF NOT EXISTS order_lines (
+        order_id BIGINT NOT NULL,
+        line_no BIGINT NOT NULL,
+        sku_id BIGINT NOT NULL,
+        quantity BIGINT NOT NULL CHECK (quantity > 0),
+        unit_price_fen BIGINT NOT NULL CHECK (unit_price_fen >= 0),
+        allocations TEXT NOT NULL,
+        PRIMARY KEY (order_id, line_no))",
+    "CREATE TABLE IF NOT EXISTS api_tokens (
+        id BIGINT PRIMARY KEY,
+        role TEXT NOT NULL,
+        subject_id BIGINT,
+        secret_sha256 TEXT NOT NULL,
+        label TEXT,
+        created_at BIGINT NOT NULL,
+        revoked_at BIGINT)",
+    "CREATE TABLE IF NOT EXISTS idempotency_keys (
+        scope TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        request_sha256 TEXT NOT NULL,
+        status BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (scope, idempotency_key))",
+    "CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_at)",
+];

@@ -1,0 +1,177 @@
+//! The embedded backend: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is
+//! on stable storage before it returns. Each shard writer has its own connection; readers
+//! share a small pool. SQLite calls block, so they run on tokio's blocking threads.
+
+use crate::sql::{Row, Statement, Value};
+use crate::{Durability, Mapper, StoreError};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// How long a connection waits for another writer's lock before reporting busy.
+const BUSY_TIMEOUT_MS: u64 = 10_000;
+/// Idle reader connections kept open; more may exist while busy.
+const IDLE_READERS_MAX: usize = 8;
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::I64(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Value::OptI64(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Value::Text(v) | Value::OptText(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Value::OptI64(None) | Value::OptText(None) => ToSqlOutput::Borrowed(ValueRef::Null),
+        })
+    }
+}
+
+impl Row for rusqlite::Row<'_> {
+    fn opt_i64(&self, idx: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(idx)?)
+    }
+    fn opt_text(&self, idx: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(idx)?)
+    }
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    durability: Durability,
+    idle_readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+pub struct SqliteWriter {
+    connection: Option<Connection>,
+}
+
+fn open_connection(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::NotDurable(format!("journal_mode is {mode}, expected wal")));
+    }
+    let wanted = match durability {
+        Durability::PowerLossSafe => "FULL",
+        Durability::AcceptDataLossOnPowerFailure => "NORMAL",
+    };
+    connection.execute_batch(&format!("PRAGMA synchronous = {wanted}"))?;
+    let level: i64 = connection.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+    // 2 = FULL, 3 = EXTRA: the WAL is synced at every commit.
+    if durability == Durability::PowerLossSafe && level < 2 {
+        return Err(StoreError::NotDurable(format!(
+            "PRAGMA synchronous is {level}, expected FULL (2)"
+        )));
+    }
+    Ok(connection)
+}
+
+fn execute_in_transaction(connection: &mut Connection, statements: &[Statement]) -> Result<(), StoreError> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for statement in statements {
+        if statement.params.is_empty() && statement.sql.trim_start().starts_with("CREATE") {
+            transaction.execute_batch(&statement.sql)?;
+            continue;
+        }
+        let mut prepared = transaction.prepare_cached(&statement.sql)?;
+        prepared.execute(rusqlite::params_from_iter(statement.params.iter()))?;
+    }
+    transaction.commit()?;
+    Ok(())
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Worker(e.to_string()))?
+}
+
+impl SqliteStore {
+    pub async fn open(path: &str, durability: Durability) -> Result<SqliteStore, StoreError> {
+        let path = PathBuf::from(path);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Worker(format!("{}: {e}", parent.display())))?;
+        }
+        let first = {
+            let path = path.clone();
+            blocking(move || open_connection(&path, durability)).await?
+        };
+        Ok(SqliteStore {
+            path,
+            durability,
+            idle_readers: Arc::new(Mutex::new(vec![first])),
+        })
+    }
+
+    pub async fn writer(&self) -> Result<SqliteWriter, StoreError> {
+        let (path, durability) = (self.path.clone(), self.durability);
+        let connection = blocking(move || open_connection(&path, durability)).await?;
+        Ok(SqliteWriter {
+            connection: Some(connection),
+        })
+    }
+
+    /// Runs `work` on a pooled connection on a blocking thread and returns it to the pool.
+    async fn with_connection<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (path, durability, pool) = (self.path.clone(), self.durability, self.idle_readers.clone());
+        blocking(move || {
+            let pooled = pool
+                .lock()
+                .map_err(|_| StoreError::Worker("reader pool poisoned".into()))?
+                .pop();
+            let mut connection = match pooled {
+                Some(connection) => connection,
+                None => open_connection(&path, durability)?,
+            };
+            let result = work(&mut connection);
+            if let Ok(mut idle) = pool.lock()
+                && idle.len() < IDLE_READERS_MAX
+            {
+                idle.push(connection);
+            }
+            result
+        })
+        .await
+    }
+
+    pub async fn query<T: Send + 'static>(&self, statement: Statement, map: Mapper<T>) -> Result<Vec<T>, StoreError> {
+        self.with_connection(move |connection| {
+            let mut prepared = connection.prepare_cached(&statement.sql)?;
+            let mut rows = prepared.query(rusqlite::params_from_iter(statement.params.iter()))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(map(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn execute_atomically(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+        self.with_connection(move |connection| execute_in_transaction(connection, &statements))
+            .await
+    }
+}
+
+impl SqliteWriter {
+    pub async fn execute_atomically(&mut self, statements: Vec<Statement>) -> Result<(), StoreError> {
+        let mut connection = self
+            .connection
+            .take()
+            .ok_or_else(|| StoreError::Worker("writer connection lost".into()))?;
+        let (connection, result) = tokio::task::spawn_blocking(move || {
+            let result = execute_in_transaction(&mut connection, &statements);
+            (connection, result)
+        })
+        .await
+        .map_err(|e| StoreError::Worker(e.to_string()))?;
+        self.connection = Some(connection);
+        result
+    }
+}

@@ -1,0 +1,227 @@
+//! The `miaodan` command: run the platform, manage API tokens.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use miaodan_server::{AppState, Config, demo};
+use miaodan_store::Durability;
+use miaodan_store::records::Role;
+use std::net::SocketAddr;
+
+#[derive(Parser)]
+#[command(name = "miaodan", version, about = "秒单 — a 24/7 order platform for live commerce")]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(clap::Args, Clone)]
+struct StoreArgs {
+    /// The database: a file path (embedded SQLite) or postgres://user@host/db.
+    #[arg(long, env = "MIAODAN_DATABASE", default_value = "./data/miaodan.db")]
+    database: String,
+    /// Run even if the database could lose acknowledged orders on power failure
+    /// (SQLite synchronous=NORMAL; PostgreSQL with fsync or synchronous_commit off).
+    #[arg(long)]
+    accept_data_loss_on_power_failure: bool,
+}
+
+impl StoreArgs {
+    fn durability(&self) -> Durability {
+        if self.accept_data_loss_on_power_failure {
+            tracing::warn!("DURABILITY OFF: acknowledged orders may be lost on power failure");
+            Durability::AcceptDataLossOnPowerFailure
+        } else {
+            Durability::PowerLossSafe
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the HTTP server.
+    Serve {
+        #[arg(long, env = "MIAODAN_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Load a demo world (shops, products, stock, buyers) into an empty database and
+        /// print tokens to try it with.
+        #[arg(long)]
+        demo: bool,
+        /// Shards (one writer each); shops are spread over them by id.
+        #[arg(long, default_value_t = 2)]
+        shards: u32,
+        /// Unpaid orders are cancelled, and their stock released, after this many seconds.
+        #[arg(long, default_value_t = 900)]
+        payment_timeout_seconds: i64,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommands,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommands {
+    /// Create a token and print it (it is shown only once).
+    Create {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The shop of a merchant token or the buyer of a buyer token.
+        #[arg(long)]
+        subject: Option<i64>,
+        #[arg(long)]
+        label: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Merchant,
+    Buyer,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Commands::Serve {
+            listen,
+            store,
+            demo,
+            shards,
+            payment_timeout_seconds,
+        } => {
+            let mut config = Config::new(listen, store.database.clone());
+            config.durability = store.durability();
+            config.shards = shards;
+            config.payment_timeout_seconds = payment_timeout_seconds;
+            serve(config, demo).await
+        }
+        Commands::Token {
+            command:
+                TokenCommands::Create {
+                    role,
+                    subject,
+                    label,
+                    store,
+                },
+        } => create_token(role, subject, label, store).await,
+    }
+}
+
+async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
+    let database = config.database.clone();
+    let state = AppState::open(config)
+        .await
+        .with_context(|| format!("opening {database}"))?;
+    if let Some(token) = state.bootstrap_admin_token().await? {
+        println!("First start: a platform (admin) token was created. It is shown only this once:\n  {token}\n");
+    }
+    let access = if with_demo {
+        Some(demo::prepare(&state).await?)
+    } else {
+        None
+    };
+    let running = miaodan_server::serve(state).await?;
+    let base = format!("http://{}", running.address);
+    tracing::info!(address = %running.address, backend = running.state.store.backend_name(), "miaodan is serving");
+    println!("miaodan is serving on {base}  (API reference: {base}/docs/ — OpenAPI: {base}/openapi.json)");
+    if let Some(access) = access {
+        print_demo(&base, &access);
+    }
+    wait_for_stop_signal().await;
+    tracing::info!("stopping: finishing requests in flight");
+    running.shutdown().await;
+    Ok(())
+}
+
+fn print_demo(base: &str, access: &demo::DemoAccess) {
+    println!(
+        r#"
+Demo world loaded. Tokens (fresh on every start):
+  ADMIN={admin}
+  MERCHANT={merchant}   # {shop}
+  BUYER={buyer}   # {buyer_name}
+
+Try it:
+  curl -s '{base}/v1/products?q=%E7%89%9B&limit=3' -H "Authorization: Bearer $BUYER"
+  curl -s -X POST {base}/v1/checkouts -H "Authorization: Bearer $BUYER" -H 'Content-Type: application/json' \
+       -H 'Idempotency-Key: my-first-order' -d '{{"lines":[{{"sku_id":{sku},"quantity":1}},{{"sku_id":{sku2},"quantity":2}}]}}'
+  curl -s '{base}/v1/orders?state=pending_payment' -H "Authorization: Bearer $MERCHANT"
+  curl -s -X POST {base}/v1/orders/ORDER_ID/mark-paid -H "Authorization: Bearer $ADMIN"
+"#,
+        admin = access.admin_token,
+        merchant = access.merchant.1,
+        shop = access.merchant.0,
+        buyer = access.buyer.1,
+        buyer_name = access.buyer.0,
+        sku = access.example_sku,
+        sku2 = access.second_shop_sku,
+    );
+}
+
+async fn wait_for_stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn create_token(
+    role: RoleArg,
+    subject: Option<i64>,
+    label: Option<String>,
+    store: StoreArgs,
+) -> anyhow::Result<()> {
+    let role = match role {
+        RoleArg::Admin => Role::Admin,
+        RoleArg::Merchant => Role::Merchant,
+        RoleArg::Buyer => Role::Buyer,
+    };
+    let opened = miaodan_store::Store::open(&store.database, store.durability()).await?;
+    let subject_exists = match (role, subject) {
+        (Role::Admin, None) => true,
+        (Role::Merchant, Some(shop)) => match miaodan_domain::ShopId::new(shop) {
+            Some(shop) => opened.shop(shop).await?.is_some(),
+            None => false,
+        },
+        (Role::Buyer, Some(buyer)) => match miaodan_domain::BuyerId::new(buyer) {
+            Some(buyer) => opened.buyer(buyer).await?.is_some(),
+            None => false,
+        },
+        _ => anyhow::bail!(
+            "--subject is required for merchant (shop id) and buyer (buyer id) tokens, and not allowed for admin"
+        ),
+    };
+    anyhow::ensure!(subject_exists, "no such shop or buyer: {subject:?}");
+    let id = opened.id_maxima().await?.token + 1;
+    let (record, token) = miaodan_server::auth::mint(id, role, subject, label, miaodan_server::clock::now());
+    opened.insert_token(&record, None).await?;
+    println!("{token}");
+    Ok(())
+}
