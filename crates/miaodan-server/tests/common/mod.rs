@@ -1,0 +1,360 @@
+//! The test harness: a real server on a free loopback port over a fresh database, on either
+//! backend, driven over real HTTP. `both_backends!` runs each test on SQLite and PostgreSQL.
+//!
+//! PostgreSQL tests need `MIAODAN_TEST_POSTGRES_URL` (set by `scripts/test`, which starts a
+//! server). Without it they fail, unless `MIAODAN_SKIP_POSTGRES=1` says to skip them.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use miaodan_server::{AppState, Config, Running};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if super::common::skip_postgres() {
+                        return;
+                    }
+                    super::$name(super::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub fn skip_postgres() -> bool {
+    if std::env::var("MIAODAN_TEST_POSTGRES_URL").is_ok() {
+        return false;
+    }
+    if std::env::var("MIAODAN_SKIP_POSTGRES").as_deref() == Ok("1") {
+        eprintln!("skipping a PostgreSQL test: MIAODAN_SKIP_POSTGRES=1");
+        return true;
+    }
+    panic!("set MIAODAN_TEST_POSTGRES_URL (scripts/test does) or MIAODAN_SKIP_POSTGRES=1");
+}
+
+static DATABASES: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh, empty database URL for `backend`; the guard keeps a SQLite directory alive.
+pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("miaodan.db");
+            (path.to_str().unwrap().to_string(), Some(dir))
+        }
+        Backend::Postgres => {
+            let admin_url = std::env::var("MIAODAN_TEST_POSTGRES_URL").unwrap();
+            let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            let name = format!(
+                "miaodan_test_{}_{}_{}",
+                std::process::id(),
+                DATABASES.fetch_add(1, Ordering::Relaxed),
+                rand_suffix()
+            );
+            client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+            let base = admin_url.rsplit_once('/').map(|(base, _)| base.to_string()).unwrap();
+            (format!("{base}/{name}"), None)
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub admin: String,
+    pub config: Config,
+    running: Option<Running>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A response: status, JSON body (or `Value::Null`), and the content type.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub content_type: String,
+    pub replayed: bool,
+    pub raw: String,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+    pub fn id(&self) -> i64 {
+        self.body["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no id in {:?}", self.body))
+    }
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "status of {}", self.raw);
+        assert_eq!(self.code(), code, "code of {}", self.raw);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "content type of {}",
+            self.raw
+        );
+    }
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "status of {}", self.raw);
+        &self.body
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let (database, dir) = fresh_database(backend).await;
+        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), database);
+        adjust(&mut config);
+        let state = AppState::open(config.clone()).await.unwrap();
+        let admin = state
+            .bootstrap_admin_token()
+            .await
+            .unwrap()
+            .expect("a fresh database has no admin token");
+        let running = miaodan_server::serve(state).await.unwrap();
+        TestApp {
+            base: format!("http://{}", running.address),
+            http: reqwest::Client::new(),
+            admin,
+            config,
+            running: Some(running),
+            _dir: dir,
+        }
+    }
+
+    /// Stops the server gracefully and starts a new process-equivalent on the same database:
+    /// every shard rebuilds its memory from the tables.
+    pub async fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+        let state = AppState::open(self.config.clone()).await.unwrap();
+        let running = miaodan_server::serve(state).await.unwrap();
+        self.base = format!("http://{}", running.address);
+        self.running = Some(running);
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.running.as_ref().unwrap().state
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let replayed = response.headers().get("idempotent-replayed").is_some();
+        let raw = response.text().await.unwrap();
+        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        Answer {
+            status,
+            body,
+            content_type,
+            replayed,
+            raw,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(self.http.get(self.url(path)).bearer_auth(token)).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(self.http.post(self.url(path)).bearer_auth(token).json(&body))
+            .await
+    }
+
+    pub async fn post_with_key(&self, path: &str, token: &str, key: &str, body: Value) -> Answer {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(self.http.patch(self.url(path)).bearer_auth(token).json(&body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(self.http.put(self.url(path)).bearer_auth(token).json(&body))
+            .await
+    }
+
+    // ---- world building through the public API ------------------------------------
+
+    /// A shop and a merchant token for it.
+    pub async fn shop(&self, name: &str) -> (i64, String) {
+        let shop = self.post("/v1/shops", &self.admin, json!({ "name": name })).await;
+        let id = shop.assert_status(201)["id"].as_i64().unwrap();
+        let token = self
+            .post(&format!("/v1/shops/{id}/tokens"), &self.admin, json!({}))
+            .await;
+        (id, token.assert_status(201)["token"].as_str().unwrap().to_string())
+    }
+
+    /// A buyer with a default address in 上海市黄浦区, and a buyer token.
+    pub async fn buyer(&self, name: &str) -> (i64, String) {
+        let buyer = self
+            .post(
+                "/v1/buyers",
+                &self.admin,
+                json!({ "name": name, "default_address": { "adcode": "310101000000", "detail": "南京东路1号" } }),
+            )
+            .await;
+        let id = buyer.assert_status(201)["id"].as_i64().unwrap();
+        let token = self
+            .post(&format!("/v1/buyers/{id}/tokens"), &self.admin, json!({}))
+            .await;
+        (id, token.assert_status(201)["token"].as_str().unwrap().to_string())
+    }
+
+    pub async fn warehouse(&self, merchant: &str, name: &str, adcode: &str) -> i64 {
+        self.post("/v1/warehouses", merchant, json!({ "name": name, "adcode": adcode }))
+            .await
+            .assert_status(201)["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// A product with one SKU per price; returns the SKU ids.
+    pub async fn product(&self, merchant: &str, title: &str, prices: &[i64]) -> Vec<i64> {
+        let skus: Vec<Value> = prices
+            .iter()
+            .enumerate()
+            .map(|(i, p)| json!({ "name": format!("款式{i}"), "price_fen": p }))
+            .collect();
+        let product = self
+            .post("/v1/products", merchant, json!({ "title": title, "skus": skus }))
+            .await;
+        product.assert_status(201)["skus"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_i64().unwrap())
+            .collect()
+    }
+
+    pub async fn stock(&self, merchant: &str, sku: i64, warehouse: i64, available: i64) -> Value {
+        self.put(
+            &format!("/v1/skus/{sku}/stock/{warehouse}"),
+            merchant,
+            json!({ "available": available }),
+        )
+        .await
+        .assert_status(200)
+        .clone()
+    }
+
+    /// The stock of `sku` in `warehouse` as (available, reserved, sold).
+    pub async fn level(&self, merchant: &str, sku: i64, warehouse: i64) -> (i64, i64, i64) {
+        let levels = self.get(&format!("/v1/skus/{sku}/stock"), merchant).await;
+        let rows = levels.assert_status(200).as_array().unwrap().clone();
+        let row = rows
+            .iter()
+            .find(|r| r["warehouse_id"] == warehouse)
+            .cloned()
+            .unwrap_or(json!({}));
+        (
+            row["available"].as_i64().unwrap_or(0),
+            row["reserved"].as_i64().unwrap_or(0),
+            row["sold"].as_i64().unwrap_or(0),
+        )
+    }
+
+    pub async fn checkout(&self, buyer: &str, lines: &[(i64, i64)]) -> Answer {
+        let lines: Vec<Value> = lines
+            .iter()
+            .map(|(sku, q)| json!({ "sku_id": sku, "quantity": q }))
+            .collect();
+        self.post("/v1/checkouts", buyer, json!({ "lines": lines })).await
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+}
+
+/// A small world: one shop with two warehouses, a product with two SKUs, stock, one buyer.
+pub struct World {
+    pub shop: i64,
+    pub merchant: String,
+    pub warehouses: [i64; 2],
+    pub skus: Vec<i64>,
+    pub buyer: i64,
+    pub buyer_token: String,
+}
+
+impl TestApp {
+    pub async fn world(&self) -> World {
+        let (shop, merchant) = self.shop("川味小铺").await;
+        let w1 = self.warehouse(&merchant, "成都仓", "510116000000").await;
+        let w2 = self.warehouse(&merchant, "上海仓", "310114000000").await;
+        let skus = self.product(&merchant, "麻辣牛肉干", &[5990, 10990]).await;
+        for sku in &skus {
+            self.stock(&merchant, *sku, w1, 5).await;
+            self.stock(&merchant, *sku, w2, 3).await;
+        }
+        let (buyer, buyer_token) = self.buyer("张三").await;
+        World {
+            shop,
+            merchant,
+            warehouses: [w1, w2],
+            skus,
+            buyer,
+            buyer_token,
+        }
+    }
+}

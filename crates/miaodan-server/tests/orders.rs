@@ -1,0 +1,228 @@
+//! Orders over real HTTP: checkout, the state machine, expiry across a restart, idempotency.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Backend, TestApp};
+use serde_json::json;
+use std::time::Duration;
+
+both_backends!(
+    a_checkout_reserves_stock_and_payment_sells_it,
+    a_checkout_across_shops_is_one_order_per_shop_under_one_checkout,
+    a_refused_shop_cancels_the_other_shops_orders_before_the_answer,
+    cancelling_an_unpaid_order_releases_its_stock,
+    an_unpaid_order_expires_and_releases_its_stock_even_across_a_restart,
+    an_idempotent_checkout_is_replayed_after_a_restart_and_a_changed_body_is_refused,
+    concurrent_requests_with_one_key_execute_once,
+    stock_is_never_oversold_under_concurrent_checkouts,
+);
+
+async fn a_checkout_reserves_stock_and_payment_sells_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let placed = app.checkout(&w.buyer_token, &[(w.skus[0], 6)]).await;
+    let order = &placed.assert_status(201)["orders"][0];
+    assert_eq!(order["state"], "pending_payment");
+    assert_eq!(order["total_fen"], 6 * 5990);
+    // 5 come from the fuller warehouse, the 6th from the other one.
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (0, 5, 0));
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[1]).await, (2, 1, 0));
+
+    let id = order["id"].as_i64().unwrap();
+    let paid = app
+        .post(&format!("/v1/orders/{id}/mark-paid"), &app.admin, json!({}))
+        .await;
+    assert_eq!(paid.assert_status(200)["state"], "paid");
+    assert_eq!(paid.body["version"], 2);
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (0, 0, 5));
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[1]).await, (2, 0, 1));
+
+    app.post(&format!("/v1/orders/{id}/cancel"), &w.buyer_token, json!({}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    app.post(&format!("/v1/orders/{id}/mark-paid"), &app.admin, json!({}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    app.shutdown().await;
+}
+
+async fn a_checkout_across_shops_is_one_order_per_shop_under_one_checkout(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let (_, other) = app.shop("美妆店").await;
+    let wh = app.warehouse(&other, "广州仓", "440111000000").await;
+    let lipstick = app.product(&other, "口红", &[12900]).await;
+    app.stock(&other, lipstick[0], wh, 10).await;
+
+    let placed = app
+        .checkout(&w.buyer_token, &[(w.skus[0], 1), (lipstick[0], 2), (w.skus[1], 1)])
+        .await;
+    let body = placed.assert_status(201);
+    let orders = body["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2);
+    assert!(orders.iter().all(|o| o["checkout_id"] == body["checkout_id"]));
+    assert_eq!(
+        orders[0]["lines"].as_array().unwrap().len(),
+        2,
+        "the first shop's order has its two lines"
+    );
+    assert_eq!(body["total_fen"], 5990 + 10990 + 2 * 12900);
+    app.shutdown().await;
+}
+
+async fn a_refused_shop_cancels_the_other_shops_orders_before_the_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let (_, other) = app.shop("美妆店").await;
+    let wh = app.warehouse(&other, "广州仓", "440111000000").await;
+    let lipstick = app.product(&other, "口红", &[12900]).await;
+    app.stock(&other, lipstick[0], wh, 1).await;
+
+    let refused = app.checkout(&w.buyer_token, &[(w.skus[0], 2), (lipstick[0], 2)]).await;
+    refused.assert_problem(409, "insufficient_stock");
+    assert_eq!(refused.body["field"], "lines[1].quantity");
+    // The first shop's order was placed and then cancelled: nothing stays reserved.
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (5, 0, 0));
+    let orders = app.get("/v1/orders", &w.buyer_token).await;
+    let items = orders.assert_status(200)["items"].as_array().unwrap().clone();
+    assert!(
+        items
+            .iter()
+            .all(|o| o["state"] == "cancelled" && o["cancel_reason"] == "checkout_failed"),
+        "{items:?}"
+    );
+    app.shutdown().await;
+}
+
+async fn cancelling_an_unpaid_order_releases_its_stock(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let id = app.checkout(&w.buyer_token, &[(w.skus[1], 4)]).await.assert_status(201)["orders"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let (_, stranger) = app.buyer("李四").await;
+    app.post(&format!("/v1/orders/{id}/cancel"), &stranger, json!({}))
+        .await
+        .assert_problem(404, "not_found");
+    let cancelled = app
+        .post(&format!("/v1/orders/{id}/cancel"), &w.buyer_token, json!({}))
+        .await;
+    assert_eq!(cancelled.assert_status(200)["state"], "cancelled");
+    assert_eq!(cancelled.body["cancel_reason"], "buyer_cancelled");
+    assert_eq!(app.level(&w.merchant, w.skus[1], w.warehouses[0]).await, (5, 0, 0));
+    app.shutdown().await;
+}
+
+async fn an_unpaid_order_expires_and_releases_its_stock_even_across_a_restart(backend: Backend) {
+    let mut app = TestApp::spawn_with(backend, |c| c.payment_timeout_seconds = 2).await;
+    let w = app.world().await;
+    let placed = app.checkout(&w.buyer_token, &[(w.skus[0], 5)]).await;
+    let id = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (0, 5, 0));
+    // Stop before the order is due, come back after: the rebuilt shard still expires it.
+    app.restart().await;
+    let mut state = String::new();
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        state = app.get(&format!("/v1/orders/{id}"), &w.buyer_token).await.body["state"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if state == "cancelled" {
+            break;
+        }
+    }
+    assert_eq!(state, "cancelled");
+    let order = app.get(&format!("/v1/orders/{id}"), &w.buyer_token).await;
+    assert_eq!(order.body["cancel_reason"], "payment_timeout");
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (5, 0, 0));
+    app.shutdown().await;
+}
+
+async fn an_idempotent_checkout_is_replayed_after_a_restart_and_a_changed_body_is_refused(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let body = json!({ "lines": [{ "sku_id": w.skus[0], "quantity": 1 }] });
+    let first = app
+        .post_with_key("/v1/checkouts", &w.buyer_token, "order-42", body.clone())
+        .await;
+    first.assert_status(201);
+    app.restart().await;
+    let again = app
+        .post_with_key("/v1/checkouts", &w.buyer_token, "order-42", body.clone())
+        .await;
+    assert!(again.replayed);
+    assert_eq!(again.status, first.status);
+    assert_eq!(again.raw, first.raw, "replayed byte for byte");
+    let changed = json!({ "lines": [{ "sku_id": w.skus[0], "quantity": 2 }] });
+    app.post_with_key("/v1/checkouts", &w.buyer_token, "order-42", changed)
+        .await
+        .assert_problem(422, "idempotency_key_reused");
+    // Errors are stored too: a refused request replays its refusal.
+    let too_many = json!({ "lines": [{ "sku_id": w.skus[0], "quantity": 99 }] });
+    let refused = app
+        .post_with_key("/v1/checkouts", &w.buyer_token, "order-43", too_many.clone())
+        .await;
+    refused.assert_problem(409, "insufficient_stock");
+    let replayed = app
+        .post_with_key("/v1/checkouts", &w.buyer_token, "order-43", too_many)
+        .await;
+    assert_eq!(
+        (replayed.status, replayed.raw.clone(), replayed.replayed),
+        (refused.status, refused.raw, true)
+    );
+    // The key is the buyer's own: another buyer with the same key places its own order.
+    let (_, other) = app.buyer("王五").await;
+    let theirs = app.post_with_key("/v1/checkouts", &other, "order-42", body).await;
+    assert!(!theirs.replayed);
+    assert_ne!(
+        theirs.assert_status(201)["orders"][0]["id"],
+        first.body["orders"][0]["id"]
+    );
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (3, 2, 0));
+    app.shutdown().await;
+}
+
+async fn concurrent_requests_with_one_key_execute_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let body = json!({ "lines": [{ "sku_id": w.skus[1], "quantity": 1 }] });
+    let attempts = (0..16).map(|_| app.post_with_key("/v1/checkouts", &w.buyer_token, "same-key", body.clone()));
+    let answers = futures::future::join_all(attempts).await;
+    let ids: std::collections::BTreeSet<_> = answers
+        .iter()
+        .map(|a| a.assert_status(201)["orders"][0]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1, "one order for one key");
+    assert_eq!(
+        answers.iter().filter(|a| !a.replayed).count(),
+        1,
+        "executed once, replayed to the rest"
+    );
+    let (available, reserved, _) = app.level(&w.merchant, w.skus[1], w.warehouses[0]).await;
+    assert_eq!((available, reserved), (4, 1));
+    app.shutdown().await;
+}
+
+async fn stock_is_never_oversold_under_concurrent_checkouts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let mut buyers = Vec::new();
+    for i in 0..8 {
+        buyers.push(app.buyer(&format!("买家{i}")).await.1);
+    }
+    // 8 units in all (5 + 3) and 40 concurrent taps for one each.
+    let line = [(w.skus[0], 1)];
+    let taps = (0..40).map(|i| app.checkout(&buyers[i % buyers.len()], &line));
+    let answers = futures::future::join_all(taps).await;
+    let placed = answers.iter().filter(|a| a.status == 201).count();
+    assert_eq!(placed, 8);
+    for refused in answers.iter().filter(|a| a.status != 201) {
+        refused.assert_problem(409, "insufficient_stock");
+    }
+    let first = app.level(&w.merchant, w.skus[0], w.warehouses[0]).await;
+    let second = app.level(&w.merchant, w.skus[0], w.warehouses[1]).await;
+    assert_eq!((first, second), ((0, 5, 0), (0, 3, 0)));
+    app.shutdown().await;
+}
