@@ -99,15 +99,18 @@ impl Idempotency {
     }
 }
 
+/// A caller's key: (scope, Idempotency-Key).
+type ScopedKey = (String, String);
+
 /// Per-(scope, key) locks, held only while a request with that key executes.
 #[derive(Default)]
 pub struct IdempotencyLocks {
-    locks: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    locks: Mutex<HashMap<ScopedKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 struct KeyGuard<'a> {
     locks: &'a IdempotencyLocks,
-    id: (String, String),
+    id: ScopedKey,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
@@ -123,7 +126,7 @@ impl Drop for KeyGuard<'_> {
 }
 
 impl IdempotencyLocks {
-    async fn acquire(&self, id: (String, String)) -> KeyGuard<'_> {
+    async fn acquire(&self, id: ScopedKey) -> KeyGuard<'_> {
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             locks.entry(id.clone()).or_default().clone()

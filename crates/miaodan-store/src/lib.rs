@@ -63,7 +63,7 @@ impl StoreError {
 
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
-    Postgres(postgres::PgStore),
+    Postgres(Box<postgres::PgStore>),
 }
 
 /// A shard's dedicated connection for its batch commits.
@@ -98,7 +98,7 @@ impl Store {
     /// embedded store, `postgres://…` / `postgresql://…` for PostgreSQL.
     pub async fn open(url: &str, durability: Durability) -> Result<Store, StoreError> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Store::Postgres(postgres::PgStore::open(url, durability).await?)
+            Store::Postgres(Box::new(postgres::PgStore::open(url, durability).await?))
         } else {
             let path = url
                 .strip_prefix("sqlite://")

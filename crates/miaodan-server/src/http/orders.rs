@@ -153,9 +153,13 @@ async fn place_checkout(
             })?,
     };
     let checkout = CheckoutId::new(state.ids.checkout()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
-    let placements = parts.iter().map(|part| {
+    let order_ids: Vec<OrderId> = parts
+        .iter()
+        .map(|_| OrderId::new(state.ids.order()).ok_or_else(|| ApiError::unavailable("id space exhausted")))
+        .collect::<Result<_, _>>()?;
+    let placements = parts.iter().zip(order_ids).map(|(part, id)| {
         let command = Command::PlaceOrder(PlaceOrder {
-            id: OrderId::new(state.ids.order()).unwrap_or(OrderId::new(1).unwrap_or_else(|| unreachable!())),
+            id,
             checkout,
             shop: part.shop,
             buyer,
