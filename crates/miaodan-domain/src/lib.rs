@@ -8,6 +8,7 @@
 //! Map of the crate, one module per capability:
 //! - [`buyers`]: buyer accounts and their default address.
 //! - [`catalog`]: shops, products, SKUs, prices, GTIN identity across shops.
+//! - [`flash_sale`]: scheduled deals on one SKU, one-tap orders, per-buyer limits.
 //! - [`inventory`]: warehouses and stock per SKU and warehouse (available / reserved / sold).
 //! - [`orders`]: the order and its state machine (`pending_payment` → `paid` | `cancelled`).
 //! - [`shard`]: the closed `Command` / `Outcome` / `Effect` enums and the one `match` that
@@ -20,6 +21,7 @@
 
 pub mod buyers;
 pub mod catalog;
+pub mod flash_sale;
 pub mod geo;
 pub mod ids;
 pub mod inventory;

@@ -10,6 +10,7 @@
 //! the machine from `paid`.
 
 use crate::catalog::Text;
+use crate::flash_sale::FlashSaleId;
 use crate::geo::Adcode;
 use crate::ids::{BuyerId, CheckoutId, OrderId, ShopId, SkuId};
 use crate::inventory::Allocation;
@@ -113,6 +114,8 @@ pub struct Order {
     pub paid_at: Option<Timestamp>,
     pub cancelled_at: Option<Timestamp>,
     pub cancel_reason: Option<CancelReason>,
+    /// The flash sale this order was tapped from, if any.
+    pub flash_sale: Option<FlashSaleId>,
 }
 
 /// An illegal transition, reported as data (`invalid_transition` on the wire).
@@ -175,6 +178,7 @@ mod tests {
             paid_at: None,
             cancelled_at: None,
             cancel_reason: None,
+            flash_sale: None,
         }
     }
 

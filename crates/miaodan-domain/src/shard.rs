@@ -13,6 +13,9 @@ use crate::catalog::{
     Gtin, ListingStatus, NewSku, PRODUCT_SKUS_MAX, Product, ProductChanges, ProductDescription, ProductTitle, Shop,
     ShopName, Sku, SkuChanges,
 };
+use crate::flash_sale::{
+    FLASH_DURATION_SECONDS_MAX, FLASH_UNITS_MAX, FlashSale, FlashSaleBook, FlashSaleId, TapRefusal,
+};
 use crate::geo::Adcode;
 use crate::ids::{BuyerId, CheckoutId, OrderId, ProductId, ShopId, SkuId, WarehouseId};
 use crate::inventory::{Allocation, Inventory, STOCK_UNITS_MAX, StockLevel, Warehouse, WarehouseName};
@@ -47,6 +50,33 @@ pub struct PlaceOrder {
     pub lines: Vec<OrderLineRequest>,
     pub address: Address,
     pub payment_timeout_seconds: i64,
+    pub request: Option<RequestRef>,
+}
+
+/// A merchant's flash sale as scheduled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleFlashSale {
+    pub id: FlashSaleId,
+    pub shop: ShopId,
+    pub sku: SkuId,
+    pub warehouse: WarehouseId,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub price: Fen,
+    pub units: i64,
+    pub per_buyer_limit: i64,
+    pub payment_timeout_seconds: i64,
+}
+
+/// One buyer's tap on a flash sale: an order at the flash price if the sale allows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tap {
+    pub sale: FlashSaleId,
+    pub order: OrderId,
+    pub checkout: CheckoutId,
+    pub buyer: BuyerId,
+    pub quantity: Quantity,
+    pub address: Address,
     pub request: Option<RequestRef>,
 }
 
@@ -109,7 +139,10 @@ pub enum Command {
     PayOrder {
         order: OrderId,
     },
-    /// Cancels unpaid orders whose payment is due at or before `now`.
+    ScheduleFlashSale(ScheduleFlashSale),
+    Tap(Tap),
+    /// Cancels unpaid orders whose payment is due at or before `now`, and closes flash sales
+    /// that have ended (their remaining units return to stock).
     ExpireDue,
 }
 
@@ -138,6 +171,11 @@ pub enum Rejection {
     TooManySkus,
     TooManyLines,
     InvalidStock,
+    UnknownFlashSale,
+    /// A tap that did not order: not started, ended, limit reached, sold out.
+    Tap(TapRefusal),
+    /// A flash sale's times, units or limit make no sense.
+    InvalidFlashSale(&'static str),
     /// The id the shell allocated is already taken (a shell bug, refused rather than let
     /// one object overwrite another).
     IdInUse,
@@ -159,6 +197,9 @@ impl Rejection {
             Rejection::TooManyLines => "too_many_lines",
             Rejection::InvalidStock => "invalid_stock",
             Rejection::IdInUse => "id_in_use",
+            Rejection::UnknownFlashSale => "unknown_flash_sale",
+            Rejection::Tap(refusal) => refusal.code(),
+            Rejection::InvalidFlashSale(_) => "invalid_flash_sale",
         }
     }
 }
@@ -182,6 +223,7 @@ pub enum Outcome {
     OrderAlreadyPlaced(OrderId),
     OrderCancelled(Order),
     OrderPaid(Order),
+    FlashSaleScheduled(FlashSale),
     Expired {
         orders: Vec<OrderId>,
     },
@@ -208,6 +250,8 @@ pub enum Effect {
     },
     /// The order's state fields after a transition.
     OrderTransitioned(Order),
+    /// The new state of a flash sale (later effects on the same sale supersede earlier ones).
+    FlashSaleSaved(FlashSale),
 }
 
 /// What a starting shard reads back from the database.
@@ -222,6 +266,8 @@ pub struct ShardSnapshot {
     /// Request references of recently placed orders (with when they were placed), for
     /// retried checkouts.
     pub recent_requests: Vec<(RequestRef, OrderId, Timestamp)>,
+    /// Flash sales with the units each buyer holds in their open or paid orders.
+    pub flash_sales: Vec<(FlashSale, Vec<(BuyerId, i64)>)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -234,6 +280,7 @@ pub struct ShardState {
     open_orders: BTreeMap<OrderId, Order>,
     payment_due: BTreeSet<(Timestamp, OrderId)>,
     placed_requests: BTreeMap<RequestRef, (OrderId, Timestamp)>,
+    flash_sales: BTreeMap<FlashSaleId, FlashSaleBook>,
 }
 
 impl ShardState {
@@ -260,6 +307,11 @@ impl ShardState {
             .into_iter()
             .map(|(request, order, at)| (request, (order, at)))
             .collect();
+        state.flash_sales = snapshot
+            .flash_sales
+            .into_iter()
+            .map(|(sale, bought)| (sale.id, FlashSaleBook::new(sale, bought)))
+            .collect();
         state.assert_reservations_match_open_orders();
         state
     }
@@ -273,6 +325,10 @@ impl ShardState {
                 }
             }
         }
+        for book in self.flash_sales.values().filter(|b| !b.sale.closed) {
+            *held.entry((book.sale.sku, book.sale.warehouse)).or_default() += book.sale.remaining;
+        }
+        held.retain(|_, units| *units != 0);
         for sku in self.skus.keys() {
             for (warehouse, level) in self.inventory.levels_of(*sku) {
                 let expected = held.remove(&(*sku, warehouse)).unwrap_or(0);
@@ -306,6 +362,10 @@ impl ShardState {
 
     pub fn sku(&self, id: SkuId) -> Option<&Sku> {
         self.skus.get(&id)
+    }
+
+    pub fn flash_sale(&self, id: FlashSaleId) -> Option<&FlashSaleBook> {
+        self.flash_sales.get(&id)
     }
 
     /// Forgets the request references of orders placed before `cutoff` (the end of the
@@ -365,6 +425,8 @@ impl ShardState {
             Command::PlaceOrder(place) => self.place_order(place, now, effects),
             Command::CancelOrder { order, by, reason } => self.cancel_order(order, by, reason, now, effects),
             Command::PayOrder { order } => self.pay_order(order, now, effects),
+            Command::ScheduleFlashSale(schedule) => self.schedule_flash_sale(schedule, now, effects),
+            Command::Tap(tap) => self.tap(tap, now, effects),
             Command::ExpireDue => Ok(self.expire_due(now, effects)),
         };
         result.unwrap_or_else(Outcome::Rejected)
@@ -635,17 +697,24 @@ impl ShardState {
             paid_at: None,
             cancelled_at: None,
             cancel_reason: None,
+            flash_sale: None,
         };
+        Ok(self.record_open_order(order, place.request, effects))
+    }
+
+    /// Records a new open order: due for payment, deduplicated by its request, made durable.
+    fn record_open_order(&mut self, order: Order, request: Option<RequestRef>, effects: &mut Vec<Effect>) -> Outcome {
         self.payment_due.insert((order.payment_due_at, order.id));
         self.open_orders.insert(order.id, order.clone());
-        if let Some(request) = &place.request {
-            self.placed_requests.insert(request.clone(), (order.id, now));
+        if let Some(request) = &request {
+            self.placed_requests
+                .insert(request.clone(), (order.id, order.created_at));
         }
         effects.push(Effect::OrderCreated {
             order: order.clone(),
-            request: place.request,
+            request,
         });
-        Ok(Outcome::OrderPlaced(order))
+        Outcome::OrderPlaced(order)
     }
 
     fn reserve_line(&mut self, shop: ShopId, request: &OrderLineRequest) -> Result<OrderLine, Rejection> {
@@ -702,6 +771,16 @@ impl ShardState {
             return Err(Rejection::OrderNotOpen);
         }
         let order = self.close_order(id, effects, |order| order.cancel(reason, now))?;
+        if let Some(book) = order.flash_sale.and_then(|sale| self.flash_sales.get_mut(&sale)) {
+            let units: i64 = order.lines.iter().map(|l| l.quantity.get()).sum();
+            if !book.sale.closed {
+                // The units stay reserved: the sale holds them again, for another buyer.
+                book.give_back(order.buyer, units);
+                effects.push(Effect::FlashSaleSaved(book.sale.clone()));
+                return Ok(Outcome::OrderCancelled(order));
+            }
+            book.forget(order.buyer, units);
+        }
         for line in &order.lines {
             self.inventory.release(line.sku, &line.allocations);
             self.push_stock_rows(order.shop, line.sku, &line.allocations, effects);
@@ -749,6 +828,150 @@ impl ShardState {
                 "a due order was not open"
             );
         }
+        self.close_ended_flash_sales(now, effects);
         Outcome::Expired { orders: due }
+    }
+
+    fn schedule_flash_sale(
+        &mut self,
+        s: ScheduleFlashSale,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        self.owned_sku(s.sku, s.shop)?;
+        if self.warehouses.get(&s.warehouse).is_none_or(|w| w.shop != s.shop) {
+            return Err(Rejection::UnknownWarehouse);
+        }
+        if self.flash_sales.contains_key(&s.id) {
+            return Err(Rejection::IdInUse);
+        }
+        if let Some(problem) = flash_sale_problem(&s, now) {
+            return Err(Rejection::InvalidFlashSale(problem));
+        }
+        let available = self.inventory.level(s.sku, s.warehouse).available;
+        if available < s.units {
+            return Err(Rejection::InsufficientStock {
+                sku: s.sku,
+                requested: s.units,
+                available,
+            });
+        }
+        let hold = [Allocation {
+            warehouse: s.warehouse,
+            quantity: s.units,
+        }];
+        self.inventory.reserve(s.sku, &hold);
+        self.push_stock_rows(s.shop, s.sku, &hold, effects);
+        let sale = FlashSale {
+            id: s.id,
+            shop: s.shop,
+            sku: s.sku,
+            warehouse: s.warehouse,
+            starts_at: s.starts_at,
+            ends_at: s.ends_at,
+            price: s.price,
+            allotted: s.units,
+            remaining: s.units,
+            per_buyer_limit: s.per_buyer_limit,
+            payment_timeout_seconds: s.payment_timeout_seconds,
+            closed: false,
+            created_at: now,
+        };
+        self.flash_sales.insert(sale.id, FlashSaleBook::new(sale.clone(), []));
+        effects.push(Effect::FlashSaleSaved(sale.clone()));
+        Ok(Outcome::FlashSaleScheduled(sale))
+    }
+
+    /// One-tap order: checked against the sale's window, the buyer's limit and the units left,
+    /// all in memory (see the precedence in [`crate::flash_sale`]).
+    fn tap(&mut self, tap: Tap, now: Timestamp, effects: &mut Vec<Effect>) -> Result<Outcome, Rejection> {
+        if let Some((existing, _)) = tap.request.as_ref().and_then(|r| self.placed_requests.get(r)) {
+            return Ok(Outcome::OrderAlreadyPlaced(*existing));
+        }
+        if self.open_orders.contains_key(&tap.order) {
+            return Err(Rejection::IdInUse);
+        }
+        let book = self.flash_sales.get_mut(&tap.sale).ok_or(Rejection::UnknownFlashSale)?;
+        book.take(tap.buyer, tap.quantity.get(), now).map_err(Rejection::Tap)?;
+        let sale = &book.sale;
+        effects.push(Effect::FlashSaleSaved(sale.clone()));
+        let total = sale
+            .price
+            .checked_mul(tap.quantity.get())
+            .expect("bounded flash price × quantity");
+        let order = Order {
+            id: tap.order,
+            checkout: tap.checkout,
+            shop: sale.shop,
+            buyer: tap.buyer,
+            lines: vec![OrderLine {
+                sku: sale.sku,
+                quantity: tap.quantity,
+                unit_price: sale.price,
+                allocations: vec![Allocation {
+                    warehouse: sale.warehouse,
+                    quantity: tap.quantity.get(),
+                }],
+            }],
+            total,
+            address: tap.address,
+            state: OrderState::PendingPayment,
+            version: 1,
+            created_at: now,
+            payment_due_at: now.plus_seconds(sale.payment_timeout_seconds),
+            paid_at: None,
+            cancelled_at: None,
+            cancel_reason: None,
+            flash_sale: Some(sale.id),
+        };
+        Ok(self.record_open_order(order, tap.request, effects))
+    }
+
+    /// Ended sales give their remaining units back to the warehouse's available stock.
+    fn close_ended_flash_sales(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
+        let ended: Vec<FlashSaleId> = self
+            .flash_sales
+            .values()
+            .filter(|b| !b.sale.closed && b.sale.ends_at <= now)
+            .map(|b| b.sale.id)
+            .collect();
+        for id in ended {
+            let Some(book) = self.flash_sales.get_mut(&id) else {
+                continue;
+            };
+            let returned = book.sale.remaining;
+            book.sale.closed = true;
+            book.sale.remaining = 0;
+            let closed = book.sale.clone();
+            if returned > 0 {
+                let back = [Allocation {
+                    warehouse: closed.warehouse,
+                    quantity: returned,
+                }];
+                self.inventory.release(closed.sku, &back);
+                self.push_stock_rows(closed.shop, closed.sku, &back, effects);
+            }
+            effects.push(Effect::FlashSaleSaved(closed));
+        }
+    }
+}
+
+/// Why a flash sale's schedule makes no sense, if it does not.
+fn flash_sale_problem(s: &ScheduleFlashSale, now: Timestamp) -> Option<&'static str> {
+    let duration_ms = s.ends_at.unix_ms() - s.starts_at.unix_ms();
+    if duration_ms <= 0 {
+        Some("the sale must end after it starts")
+    } else if duration_ms > FLASH_DURATION_SECONDS_MAX * 1000 {
+        Some("a sale lasts at most 7 days")
+    } else if s.ends_at <= now {
+        Some("the sale would already have ended")
+    } else if !(1..=FLASH_UNITS_MAX).contains(&s.units) {
+        Some("a sale allots 1 to 100 000 000 units")
+    } else if !(1..=s.units).contains(&s.per_buyer_limit) {
+        Some("the per-buyer limit is 1 to the units allotted")
+    } else if !(1..=24 * 3600).contains(&s.payment_timeout_seconds) {
+        Some("the payment timeout is 1 s to 24 h")
+    } else {
+        None
     }
 }

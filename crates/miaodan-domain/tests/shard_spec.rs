@@ -163,6 +163,7 @@ fn a_placed_order_reserves_each_line_from_the_fullest_warehouse_first() {
         paid_at: None,
         cancelled_at: None,
         cancel_reason: None,
+        flash_sale: None,
     };
     assert_eq!(outcome, Outcome::OrderPlaced(expected.clone()));
     assert_eq!(

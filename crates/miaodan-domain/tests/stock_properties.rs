@@ -538,6 +538,13 @@ fn check_effects(before: &Store, effects: &[Effect]) {
             Effect::StockChanged { shop, sku, .. } => {
                 assert_eq!(shop.get(), owner_of(*sku), "stock of {sku} written under shop {shop}");
             }
+            Effect::FlashSaleSaved(sale) => {
+                assert!(
+                    sale.remaining >= 0 && sale.remaining <= sale.allotted,
+                    "flash sale {} units",
+                    sale.id
+                );
+            }
             Effect::ShopSaved(_) | Effect::WarehouseSaved(_) | Effect::ProductSaved(_) | Effect::SkuSaved(_) => {}
         }
     }

@@ -3,6 +3,7 @@
 //! flight — their batches commit and answer — then stop the shards).
 
 use crate::auth::{self, TokenCache};
+use crate::directory::Directory;
 use crate::http;
 use crate::idempotency::{IDEMPOTENCY_RETENTION_SECONDS, IdempotencyLocks};
 use crate::ids::Ids;
@@ -49,6 +50,7 @@ pub struct Inner {
     pub ids: Ids,
     pub tokens: TokenCache,
     pub idempotency_locks: IdempotencyLocks,
+    pub directory: Directory,
     pub config: Config,
     pub metrics: PrometheusHandle,
 }
@@ -80,6 +82,7 @@ impl AppState {
             ids,
             tokens: TokenCache::default(),
             idempotency_locks: IdempotencyLocks::default(),
+            directory: Directory::default(),
             config,
             metrics: metrics_setup::handle(),
         })))

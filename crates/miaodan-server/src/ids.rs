@@ -15,6 +15,7 @@ pub struct Ids {
     order: AtomicI64,
     checkout: AtomicI64,
     token: AtomicI64,
+    flash_sale: AtomicI64,
 }
 
 fn next(counter: &AtomicI64) -> i64 {
@@ -32,6 +33,7 @@ impl Ids {
             order: AtomicI64::new(maxima.order),
             checkout: AtomicI64::new(maxima.checkout),
             token: AtomicI64::new(maxima.token),
+            flash_sale: AtomicI64::new(maxima.flash_sale),
         }
     }
 
@@ -58,5 +60,8 @@ impl Ids {
     }
     pub fn token(&self) -> i64 {
         next(&self.token)
+    }
+    pub fn flash_sale(&self) -> i64 {
+        next(&self.flash_sale)
     }
 }

@@ -6,6 +6,7 @@
 //! - [`http`]: the axum API under `/v1`, problem+json errors, OpenAPI, metrics endpoints.
 //! - [`auth`]: API tokens (hashed, constant-time compared) and the caller's [`auth::Principal`].
 //! - [`idempotency`]: `Idempotency-Key` handling, scoped per caller.
+//! - [`directory`]: cached facts the hot path needs (default addresses, flash-sale shops).
 //! - [`demo`]: the demo world loaded by `miaodan serve --demo`.
 //! - [`ids`], [`clock`]: the only sources of ids and wall-clock time.
 //!
@@ -17,6 +18,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod demo;
+pub mod directory;
 pub mod http;
 pub mod idempotency;
 pub mod ids;

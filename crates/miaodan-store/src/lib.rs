@@ -20,6 +20,7 @@ mod sqlite;
 
 use miaodan_domain::buyers::Buyer;
 use miaodan_domain::catalog::{Product, Shop, Sku};
+use miaodan_domain::flash_sale::{FlashSale, FlashSaleId};
 use miaodan_domain::inventory::{StockLevel, Warehouse};
 use miaodan_domain::orders::Order;
 use miaodan_domain::shard::{Effect, RequestRef, ShardSnapshot};
@@ -224,6 +225,21 @@ impl Store {
                 Ok((RequestRef(r.text(0)?), order, Timestamp::from_unix_ms(r.i64(2)?)))
             })
             .await?;
+        let mut flash_sales = Vec::new();
+        for sale in self
+            .query(
+                of_shard(sql::FLASH_SALE_COLUMNS, "flash_sales", "shop_id"),
+                sql::flash_sale,
+            )
+            .await?
+        {
+            let bought = if sale.closed {
+                Vec::new()
+            } else {
+                self.flash_buyers(sale.id).await?
+            };
+            flash_sales.push((sale, bought));
+        }
         Ok(ShardSnapshot {
             shops,
             warehouses,
@@ -232,7 +248,23 @@ impl Store {
             stock,
             open_orders,
             recent_requests,
+            flash_sales,
         })
+    }
+
+    /// Units each buyer holds in open or paid orders of a flash sale.
+    async fn flash_buyers(&self, sale: FlashSaleId) -> Result<Vec<(BuyerId, i64)>, StoreError> {
+        let statement = Statement::new(
+            "SELECT o.buyer_id, CAST(SUM(l.quantity) AS BIGINT) FROM orders o JOIN order_lines l ON l.order_id = o.id
+             WHERE o.flash_sale_id = $1 AND o.state <> 'cancelled' GROUP BY o.buyer_id",
+            vec![Value::I64(sale.get())],
+        );
+        self.query(statement, |r| {
+            let buyer = r.i64(0)?;
+            let buyer = BuyerId::new(buyer).ok_or_else(|| StoreError::corrupt(format!("buyer {buyer}")))?;
+            Ok((buyer, r.i64(1)?))
+        })
+        .await
     }
 
     pub async fn id_maxima(&self) -> Result<IdMaxima, StoreError> {
@@ -240,7 +272,8 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM shops), (SELECT COALESCE(MAX(id), 0) FROM buyers),
             (SELECT COALESCE(MAX(id), 0) FROM products), (SELECT COALESCE(MAX(id), 0) FROM skus),
             (SELECT COALESCE(MAX(id), 0) FROM warehouses), (SELECT COALESCE(MAX(id), 0) FROM orders),
-            (SELECT COALESCE(MAX(checkout_id), 0) FROM orders), (SELECT COALESCE(MAX(id), 0) FROM api_tokens)";
+            (SELECT COALESCE(MAX(checkout_id), 0) FROM orders), (SELECT COALESCE(MAX(id), 0) FROM api_tokens),
+            (SELECT COALESCE(MAX(id), 0) FROM flash_sales)";
         let rows = self
             .query(Statement::new(sql, vec![]), |r| {
                 Ok(IdMaxima {
@@ -252,6 +285,7 @@ impl Store {
                     order: r.i64(5)?,
                     checkout: r.i64(6)?,
                     token: r.i64(7)?,
+                    flash_sale: r.i64(8)?,
                 })
             })
             .await?;
@@ -564,6 +598,35 @@ impl Store {
             vec![Value::I64(before.unix_ms())],
         );
         self.execute_atomically(vec![statement]).await
+    }
+
+    pub async fn flash_sale(&self, id: FlashSaleId) -> Result<Option<FlashSale>, StoreError> {
+        let statement = Statement {
+            sql: Cow::Owned(format!(
+                "SELECT {} FROM flash_sales WHERE id = $1",
+                sql::FLASH_SALE_COLUMNS
+            )),
+            params: vec![Value::I64(id.get())],
+        };
+        Ok(self.query(statement, sql::flash_sale).await?.pop())
+    }
+
+    /// Flash sales, newest first: of one shop, or (`None`) of every shop.
+    pub async fn flash_sales(&self, shop: Option<ShopId>, limit: i64) -> Result<Vec<FlashSale>, StoreError> {
+        let (condition, mut params) = match shop {
+            Some(shop) => ("WHERE shop_id = $1", vec![Value::I64(shop.get())]),
+            None => ("", vec![]),
+        };
+        params.push(Value::I64(limit));
+        let statement = Statement {
+            sql: Cow::Owned(format!(
+                "SELECT {} FROM flash_sales {condition} ORDER BY id DESC LIMIT ${}",
+                sql::FLASH_SALE_COLUMNS,
+                params.len()
+            )),
+            params,
+        };
+        self.query(statement, sql::flash_sale).await
     }
 
     /// Units per order state, for the `orders by state` gauge.

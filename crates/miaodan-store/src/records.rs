@@ -91,4 +91,5 @@ pub struct IdMaxima {
     pub order: i64,
     pub checkout: i64,
     pub token: i64,
+    pub flash_sale: i64,
 }

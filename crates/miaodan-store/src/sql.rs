@@ -9,6 +9,7 @@ use crate::StoreError;
 use crate::records::{IdempotencyRecord, Role, TokenRecord};
 use miaodan_domain::buyers::Buyer;
 use miaodan_domain::catalog::{Gtin, ListingStatus, Product, Shop, Sku, Text};
+use miaodan_domain::flash_sale::{FlashSale, FlashSaleId};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::inventory::{Allocation, StockLevel, Warehouse};
 use miaodan_domain::orders::{Address, CancelReason, Order, OrderLine, OrderState};
@@ -87,8 +88,12 @@ const UPSERT_STOCK: &str = "INSERT INTO stock (sku_id, warehouse_id, shop_id, av
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku_id, warehouse_id) DO UPDATE SET
     available = excluded.available, reserved = excluded.reserved, sold = excluded.sold";
 const INSERT_ORDER: &str = "INSERT INTO orders (id, checkout_id, shop_id, buyer_id, state, version, total_fen,
-    adcode, address_detail, created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, request_ref)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+    adcode, address_detail, created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, request_ref, flash_sale_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+const UPSERT_FLASH_SALE: &str = "INSERT INTO flash_sales (id, shop_id, sku_id, warehouse_id, starts_at, ends_at,
+    price_fen, allotted, remaining, per_buyer_limit, payment_timeout_seconds, closed, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    ON CONFLICT (id) DO UPDATE SET remaining = excluded.remaining, closed = excluded.closed";
 const INSERT_ORDER_LINE: &str =
     "INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations)
     VALUES ($1, $2, $3, $4, $5, $6)";
@@ -103,6 +108,7 @@ pub const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys
 pub fn batch_statements(effects: &[Effect], idempotency: &[IdempotencyRecord]) -> Vec<Statement> {
     let mut statements = Vec::with_capacity(effects.len() + idempotency.len());
     let mut stock: BTreeMap<(SkuId, WarehouseId), (ShopId, StockLevel)> = BTreeMap::new();
+    let mut flash_sales: BTreeMap<FlashSaleId, &FlashSale> = BTreeMap::new();
     for effect in effects {
         match effect {
             Effect::ShopSaved(shop) => statements.push(Statement::new(
@@ -171,7 +177,30 @@ pub fn batch_statements(effects: &[Effect], idempotency: &[IdempotencyRecord]) -
                     Value::I64(order.id.get()),
                 ],
             )),
+            Effect::FlashSaleSaved(sale) => {
+                flash_sales.insert(sale.id, sale);
+            }
         }
+    }
+    for sale in flash_sales.into_values() {
+        statements.push(Statement::new(
+            UPSERT_FLASH_SALE,
+            vec![
+                Value::I64(sale.id.get()),
+                Value::I64(sale.shop.get()),
+                Value::I64(sale.sku.get()),
+                Value::I64(sale.warehouse.get()),
+                Value::I64(sale.starts_at.unix_ms()),
+                Value::I64(sale.ends_at.unix_ms()),
+                Value::I64(sale.price.get()),
+                Value::I64(sale.allotted),
+                Value::I64(sale.remaining),
+                Value::I64(sale.per_buyer_limit),
+                Value::I64(sale.payment_timeout_seconds),
+                Value::I64(i64::from(sale.closed)),
+                Value::I64(sale.created_at.unix_ms()),
+            ],
+        ));
     }
     for ((sku, warehouse), (shop, level)) in stock {
         statements.push(Statement::new(
@@ -225,6 +254,7 @@ fn push_order(statements: &mut Vec<Statement>, order: &Order, request: Option<St
             Value::OptI64(order.cancelled_at.map(Timestamp::unix_ms)),
             Value::OptText(order.cancel_reason.map(|r| r.as_str().into())),
             Value::OptText(request),
+            Value::OptI64(order.flash_sale.map(FlashSaleId::get)),
         ],
     ));
     for (line_no, line) in order.lines.iter().enumerate() {
@@ -406,7 +436,7 @@ pub fn idempotency(row: &dyn Row) -> Result<IdempotencyRecord, StoreError> {
 }
 
 pub const ORDER_COLUMNS: &str = "id, checkout_id, shop_id, buyer_id, state, version, total_fen, adcode, address_detail,
-    created_at, payment_due_at, paid_at, cancelled_at, cancel_reason";
+    created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, flash_sale_id";
 /// An order without its lines; [`attach_lines`] completes it.
 pub fn order_head(row: &dyn Row) -> Result<Order, StoreError> {
     let state = row.text(4)?;
@@ -433,7 +463,28 @@ pub fn order_head(row: &dyn Row) -> Result<Order, StoreError> {
         paid_at: row.opt_i64(11)?.map(ms),
         cancelled_at: row.opt_i64(12)?.map(ms),
         cancel_reason,
+        flash_sale: row.opt_i64(14)?.map(|id| self::id(id, FlashSaleId::new)).transpose()?,
         lines: Vec::new(),
+    })
+}
+
+pub const FLASH_SALE_COLUMNS: &str = "id, shop_id, sku_id, warehouse_id, starts_at, ends_at, price_fen, allotted,
+    remaining, per_buyer_limit, payment_timeout_seconds, closed, created_at";
+pub fn flash_sale(row: &dyn Row) -> Result<FlashSale, StoreError> {
+    Ok(FlashSale {
+        id: id(row.i64(0)?, FlashSaleId::new)?,
+        shop: id(row.i64(1)?, ShopId::new)?,
+        sku: id(row.i64(2)?, SkuId::new)?,
+        warehouse: id(row.i64(3)?, WarehouseId::new)?,
+        starts_at: ms(row.i64(4)?),
+        ends_at: ms(row.i64(5)?),
+        price: fen(row.i64(6)?)?,
+        allotted: row.i64(7)?,
+        remaining: row.i64(8)?,
+        per_buyer_limit: row.i64(9)?,
+        payment_timeout_seconds: row.i64(10)?,
+        closed: row.i64(11)? != 0,
+        created_at: ms(row.i64(12)?),
     })
 }
 

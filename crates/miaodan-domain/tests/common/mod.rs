@@ -9,6 +9,7 @@
 use miaodan_domain::catalog::{
     ListingStatus, NewSku, Product, ProductChanges, ProductTitle, Shop, ShopName, Sku, SkuChanges, SkuName,
 };
+use miaodan_domain::flash_sale::{FlashSale, FlashSaleId};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::inventory::{StockLevel, Warehouse, WarehouseName};
 use miaodan_domain::orders::{Address, AddressDetail, Order, OrderState, PAYMENT_TIMEOUT_SECONDS_DEFAULT};
@@ -96,6 +97,7 @@ pub struct Store {
     pub stock: BTreeMap<(SkuId, WarehouseId), StockLevel>,
     pub orders: BTreeMap<OrderId, Order>,
     pub requests: BTreeMap<RequestRef, OrderId>,
+    pub flash_sales: BTreeMap<FlashSaleId, FlashSale>,
 }
 
 impl Store {
@@ -128,6 +130,9 @@ impl Store {
                 Effect::OrderTransitioned(order) => {
                     self.orders.insert(order.id, order);
                 }
+                Effect::FlashSaleSaved(sale) => {
+                    self.flash_sales.insert(sale.id, sale);
+                }
             }
         }
     }
@@ -155,7 +160,26 @@ impl Store {
                 .iter()
                 .map(|(request, order)| (request.clone(), *order, self.orders[order].created_at))
                 .collect(),
+            flash_sales: self
+                .flash_sales
+                .values()
+                .map(|sale| (sale.clone(), self.flash_buyers(sale)))
+                .collect(),
         }
+    }
+
+    /// Units each buyer holds in open or paid orders of a sale, as the real store sums them.
+    pub fn flash_buyers(&self, sale: &FlashSale) -> Vec<(BuyerId, i64)> {
+        if sale.closed {
+            return Vec::new();
+        }
+        let mut bought: BTreeMap<BuyerId, i64> = BTreeMap::new();
+        for order in self.orders.values() {
+            if order.flash_sale == Some(sale.id) && order.state != OrderState::Cancelled {
+                *bought.entry(order.buyer).or_default() += order.lines.iter().map(|l| l.quantity.get()).sum::<i64>();
+            }
+        }
+        bought.into_iter().collect()
     }
 }
 

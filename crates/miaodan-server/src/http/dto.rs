@@ -390,3 +390,85 @@ pub struct Health {
     pub backend: String,
     pub shards: u32,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFlashSale {
+    pub sku_id: i64,
+    /// The warehouse whose stock the units are taken from.
+    pub warehouse_id: i64,
+    /// RFC 3339 instant.
+    pub starts_at: String,
+    /// RFC 3339 instant; at most 7 days after `starts_at`.
+    pub ends_at: String,
+    pub price_fen: i64,
+    /// Units allotted to the sale (moved out of the warehouse's available stock).
+    pub units: i64,
+    /// Units one buyer may hold in open or paid orders of this sale (default 1).
+    pub per_buyer_limit: Option<i64>,
+    /// Unpaid flash orders are cancelled, their units back in the sale, after this long (default 300).
+    pub payment_timeout_seconds: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlashSaleView {
+    pub id: i64,
+    pub shop_id: i64,
+    pub sku_id: i64,
+    pub warehouse_id: i64,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub price_fen: i64,
+    pub units: i64,
+    /// Units not held by an open or paid order (as of the last committed batch).
+    pub remaining: i64,
+    pub per_buyer_limit: i64,
+    pub payment_timeout_seconds: i64,
+    /// `scheduled`, `live`, `sold_out` or `ended`, at the time of the answer.
+    pub status: String,
+}
+
+impl FlashSaleView {
+    pub fn new(sale: &miaodan_domain::flash_sale::FlashSale, now: Timestamp) -> Self {
+        let status = if sale.closed || now >= sale.ends_at {
+            "ended"
+        } else if now < sale.starts_at {
+            "scheduled"
+        } else if sale.remaining == 0 {
+            "sold_out"
+        } else {
+            "live"
+        };
+        FlashSaleView {
+            id: sale.id.get(),
+            shop_id: sale.shop.get(),
+            sku_id: sale.sku.get(),
+            warehouse_id: sale.warehouse.get(),
+            starts_at: rfc3339(sale.starts_at),
+            ends_at: rfc3339(sale.ends_at),
+            price_fen: sale.price.get(),
+            units: sale.allotted,
+            remaining: sale.remaining,
+            per_buyer_limit: sale.per_buyer_limit,
+            payment_timeout_seconds: sale.payment_timeout_seconds,
+            status: status.into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TapInput {
+    /// Units to order (default 1), within the per-buyer limit.
+    pub quantity: Option<i64>,
+    /// Where to deliver; defaults to the buyer's default address.
+    pub address: Option<AddressInput>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TapView {
+    /// Always `ordered`; refusals are problem+json with code `not_started`, `ended`,
+    /// `limit_reached` or `sold_out`.
+    pub result: String,
+    pub order: OrderView,
+}

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod dto;
 pub mod extract;
+pub mod flash_sales;
 pub mod inventory;
 pub mod openapi;
 pub mod orders;
@@ -55,7 +56,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders", get(orders::list_orders))
         .route("/v1/orders/{order_id}", get(orders::get_order))
         .route("/v1/orders/{order_id}/cancel", post(orders::cancel_order))
-        .route("/v1/orders/{order_id}/mark-paid", post(orders::mark_paid));
+        .route("/v1/orders/{order_id}/mark-paid", post(orders::mark_paid))
+        .route("/v1/flash-sales", post(flash_sales::schedule).get(flash_sales::list))
+        .route("/v1/flash-sales/{flash_sale_id}", get(flash_sales::get))
+        .route("/v1/flash-sales/{flash_sale_id}/taps", post(flash_sales::tap));
     let system = Router::new()
         .route("/", get(landing))
         .route("/healthz", get(healthz))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations and the wire types.
 
-use super::{catalog, dto, inventory, orders, platform, problem};
+use super::{catalog, dto, flash_sales, inventory, orders, platform, problem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -40,6 +40,7 @@ impl Modify for BearerAuth {
         catalog::create_product, catalog::list_products, catalog::get_product, catalog::update_product,
         catalog::add_sku, catalog::update_sku,
         orders::checkout, orders::list_orders, orders::get_order, orders::cancel_order, orders::mark_paid,
+        flash_sales::schedule, flash_sales::list, flash_sales::get, flash_sales::tap,
     ),
     components(schemas(problem::Problem, dto::OrderView, dto::CheckoutView)),
     tags(
@@ -47,6 +48,7 @@ impl Modify for BearerAuth {
         (name = "catalog", description = "Products and SKUs"),
         (name = "inventory", description = "Warehouses and stock"),
         (name = "orders", description = "Checkout, orders and their state machine"),
+        (name = "flash sales", description = "Scheduled deals and one-tap orders (秒单)"),
         (name = "system", description = "Health and metrics"),
     )
 )]

@@ -4,6 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use miaodan_domain::flash_sale::TapRefusal;
 use miaodan_domain::shard::Rejection;
 use miaodan_store::StoreError;
 use serde::Serialize;
@@ -132,6 +133,17 @@ impl From<&Rejection> for ApiError {
             Rejection::TooManySkus => ApiError::invalid(code, "skus", "a product has too many SKUs"),
             Rejection::TooManyLines => ApiError::invalid(code, "lines", "an order needs 1 to 100 lines"),
             Rejection::InvalidStock => ApiError::invalid(code, "available", "stock must be 0 to 1 000 000 000"),
+            Rejection::UnknownFlashSale => ApiError::new(StatusCode::NOT_FOUND, code, "no such flash sale"),
+            Rejection::Tap(refusal) => {
+                let detail = match refusal {
+                    TapRefusal::NotStarted => "the flash sale has not started yet",
+                    TapRefusal::Ended => "the flash sale has ended",
+                    TapRefusal::LimitReached => "you already hold as many units of this sale as one buyer may",
+                    TapRefusal::SoldOut => "sold out",
+                };
+                ApiError::new(StatusCode::CONFLICT, code, detail)
+            }
+            Rejection::InvalidFlashSale(problem) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, *problem),
             Rejection::IdInUse => ApiError::unavailable("an allocated id was already in use; retry"),
         }
     }

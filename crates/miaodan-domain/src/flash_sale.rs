@@ -1,0 +1,224 @@
+//! Flash sales (秒单): a scheduled deal on one SKU, with units allotted from one warehouse, a
+//! flash price and a per-buyer limit; one tap places an order.
+//!
+//! Units: scheduling a sale moves `allotted` units of the warehouse's stock from available to
+//! reserved — the sale holds them. A tap hands units from the sale to a new order (they stay
+//! reserved, now held by the order); payment turns them sold as for any order. If a flash
+//! order is cancelled or expires while the sale runs, its units go back to the sale (and the
+//! buyer's count down), so buyers who never pay cannot drain it. When the sale ends, the units
+//! it still holds are released to available.
+//!
+//! A tap is decided in this order (the first that applies is the answer):
+//! `not_started` → `ended` → `limit_reached` → `sold_out` → `ordered`.
+
+use crate::ids::{BuyerId, ShopId, SkuId, WarehouseId};
+use crate::money::Fen;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+
+/// How long an unpaid flash order holds its units unless the merchant says otherwise.
+pub const FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT: i64 = 5 * 60;
+/// The most units one sale may allot.
+pub const FLASH_UNITS_MAX: i64 = 100_000_000;
+/// The longest a sale may run.
+pub const FLASH_DURATION_SECONDS_MAX: i64 = 7 * 24 * 3600;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FlashSaleId(i64);
+
+impl FlashSaleId {
+    pub fn new(raw: i64) -> Option<Self> {
+        (raw > 0).then_some(Self(raw))
+    }
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for FlashSaleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlashSale {
+    pub id: FlashSaleId,
+    pub shop: ShopId,
+    pub sku: SkuId,
+    pub warehouse: WarehouseId,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub price: Fen,
+    /// Units given to the sale when it was scheduled.
+    pub allotted: i64,
+    /// Units the sale still holds: not in an open or paid order, not yet returned to stock.
+    pub remaining: i64,
+    pub per_buyer_limit: i64,
+    pub payment_timeout_seconds: i64,
+    /// Set when the sale has ended and returned its remaining units to stock.
+    pub closed: bool,
+    pub created_at: Timestamp,
+}
+
+/// What a tap was answered, when it did not order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TapRefusal {
+    NotStarted,
+    Ended,
+    LimitReached,
+    SoldOut,
+}
+
+impl TapRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            TapRefusal::NotStarted => "not_started",
+            TapRefusal::Ended => "ended",
+            TapRefusal::LimitReached => "limit_reached",
+            TapRefusal::SoldOut => "sold_out",
+        }
+    }
+}
+
+/// A live sale and how many units each buyer holds in open or paid orders of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlashSaleBook {
+    pub sale: FlashSale,
+    /// Lookups only, never iterated into output, so a `HashMap` keeps the core deterministic.
+    bought: HashMap<BuyerId, i64>,
+}
+
+impl FlashSaleBook {
+    pub fn new(sale: FlashSale, bought: impl IntoIterator<Item = (BuyerId, i64)>) -> FlashSaleBook {
+        FlashSaleBook {
+            sale,
+            bought: bought.into_iter().collect(),
+        }
+    }
+
+    pub fn bought_by(&self, buyer: BuyerId) -> i64 {
+        self.bought.get(&buyer).copied().unwrap_or(0)
+    }
+
+    /// Decides a tap for `quantity` units; on success the units and the buyer's count are taken.
+    pub fn take(&mut self, buyer: BuyerId, quantity: i64, now: Timestamp) -> Result<(), TapRefusal> {
+        let sale = &self.sale;
+        if now < sale.starts_at {
+            return Err(TapRefusal::NotStarted);
+        }
+        if now >= sale.ends_at || sale.closed {
+            return Err(TapRefusal::Ended);
+        }
+        let bought = self.bought_by(buyer);
+        if bought + quantity > sale.per_buyer_limit {
+            return Err(TapRefusal::LimitReached);
+        }
+        if sale.remaining < quantity {
+            return Err(TapRefusal::SoldOut);
+        }
+        self.sale.remaining -= quantity;
+        self.bought.insert(buyer, bought + quantity);
+        Ok(())
+    }
+
+    /// An open flash order of `buyer` was cancelled or expired while the sale runs: its units
+    /// return to the sale and the buyer may tap again.
+    pub fn give_back(&mut self, buyer: BuyerId, quantity: i64) {
+        let bought = self.bought_by(buyer);
+        assert!(
+            bought >= quantity,
+            "buyer {buyer} gives back {quantity} of {bought} flash units"
+        );
+        assert!(!self.sale.closed, "units given back to a closed sale");
+        self.sale.remaining += quantity;
+        assert!(
+            self.sale.remaining <= self.sale.allotted,
+            "a sale holds more than it was allotted"
+        );
+        if bought == quantity {
+            self.bought.remove(&buyer);
+        } else {
+            self.bought.insert(buyer, bought - quantity);
+        }
+    }
+
+    /// A cancelled order of a closed sale no longer counts against its buyer.
+    pub fn forget(&mut self, buyer: BuyerId, quantity: i64) {
+        let bought = self.bought_by(buyer);
+        self.bought.insert(buyer, (bought - quantity).max(0));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn book(remaining: i64, limit: i64) -> FlashSaleBook {
+        let id = |n| ShopId::new(n).expect("positive");
+        FlashSaleBook::new(
+            FlashSale {
+                id: FlashSaleId::new(1).expect("positive"),
+                shop: id(1),
+                sku: SkuId::new(1).expect("positive"),
+                warehouse: WarehouseId::new(1).expect("positive"),
+                starts_at: Timestamp::from_unix_ms(1_000),
+                ends_at: Timestamp::from_unix_ms(2_000),
+                price: Fen::price(990).expect("valid"),
+                allotted: remaining,
+                remaining,
+                per_buyer_limit: limit,
+                payment_timeout_seconds: 300,
+                closed: false,
+                created_at: Timestamp::from_unix_ms(0),
+            },
+            [],
+        )
+    }
+
+    /// (remaining, limit, already bought, quantity, now) → answer, in precedence order.
+    #[test]
+    fn taps_are_decided_in_the_documented_precedence() {
+        let buyer = BuyerId::new(7).expect("positive");
+        let cases: [(i64, i64, i64, i64, i64, Result<(), TapRefusal>); 8] = [
+            (5, 1, 0, 1, 999, Err(TapRefusal::NotStarted)),
+            (0, 1, 1, 1, 999, Err(TapRefusal::NotStarted)),
+            (5, 1, 0, 1, 2_000, Err(TapRefusal::Ended)),
+            (0, 1, 1, 1, 2_000, Err(TapRefusal::Ended)),
+            (0, 1, 1, 1, 1_500, Err(TapRefusal::LimitReached)),
+            (0, 2, 1, 1, 1_500, Err(TapRefusal::SoldOut)),
+            (1, 3, 0, 2, 1_500, Err(TapRefusal::SoldOut)),
+            (1, 1, 0, 1, 1_000, Ok(())),
+        ];
+        for (remaining, limit, bought, quantity, now, expected) in cases {
+            let mut b = book(remaining + bought, limit);
+            b.sale.remaining = remaining;
+            if bought > 0 {
+                b.bought.insert(buyer, bought);
+            }
+            let answer = b.take(buyer, quantity, Timestamp::from_unix_ms(now));
+            assert_eq!(
+                answer, expected,
+                "remaining {remaining} limit {limit} bought {bought} qty {quantity} at {now}"
+            );
+            let taken = if answer.is_ok() { quantity } else { 0 };
+            assert_eq!(b.sale.remaining, remaining - taken);
+            assert_eq!(b.bought_by(buyer), bought + taken);
+        }
+    }
+
+    #[test]
+    fn units_given_back_can_be_tapped_again() {
+        let buyer = BuyerId::new(7).expect("positive");
+        let mut b = book(1, 1);
+        let during = Timestamp::from_unix_ms(1_500);
+        assert_eq!(b.take(buyer, 1, during), Ok(()));
+        assert_eq!(b.take(buyer, 1, during), Err(TapRefusal::LimitReached));
+        b.give_back(buyer, 1);
+        assert_eq!((b.sale.remaining, b.bought_by(buyer)), (1, 0));
+        assert_eq!(b.take(buyer, 1, during), Ok(()));
+    }
+}

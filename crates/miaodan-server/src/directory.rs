@@ -1,0 +1,48 @@
+//! Read-mostly lookups the hot path needs without a database round trip: a buyer's default
+//! address (one-tap orders ship there) and which shop owns a flash sale (to find its shard).
+//! Both facts never change once written, so a cache filled on first use is always right.
+
+use miaodan_domain::flash_sale::FlashSaleId;
+use miaodan_domain::orders::Address;
+use miaodan_domain::{BuyerId, ShopId};
+use miaodan_store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+#[derive(Default)]
+pub struct Directory {
+    addresses: RwLock<HashMap<BuyerId, Option<Address>>>,
+    sale_shops: RwLock<HashMap<FlashSaleId, ShopId>>,
+}
+
+impl Directory {
+    /// The buyer's default address; `None` if the buyer has none (or does not exist).
+    pub async fn default_address(&self, store: &Store, buyer: BuyerId) -> Result<Option<Address>, StoreError> {
+        if let Some(known) = self.addresses.read().ok().and_then(|m| m.get(&buyer).cloned()) {
+            return Ok(known);
+        }
+        let address = store.buyer(buyer).await?.and_then(|b| b.default_address);
+        if let Ok(mut addresses) = self.addresses.write() {
+            addresses.insert(buyer, address.clone());
+        }
+        Ok(address)
+    }
+
+    /// The shop that owns a flash sale, if the sale exists.
+    pub async fn sale_shop(&self, store: &Store, sale: FlashSaleId) -> Result<Option<ShopId>, StoreError> {
+        if let Some(shop) = self.sale_shops.read().ok().and_then(|m| m.get(&sale).copied()) {
+            return Ok(Some(shop));
+        }
+        let shop = store.flash_sale(sale).await?.map(|s| s.shop);
+        if let Some(shop) = shop {
+            self.remember_sale(sale, shop);
+        }
+        Ok(shop)
+    }
+
+    pub fn remember_sale(&self, sale: FlashSaleId, shop: ShopId) {
+        if let Ok(mut shops) = self.sale_shops.write() {
+            shops.insert(sale, shop);
+        }
+    }
+}

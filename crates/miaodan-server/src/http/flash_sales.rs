@@ -1,0 +1,234 @@
+//! Flash sales (秒单): merchants schedule a deal on a SKU; buyers tap once to order at the
+//! flash price. A tap is decided in memory by the shard owning the sale, in arrival order, and
+//! answered `ordered` (201 with the order) or 409 `not_started` / `ended` / `limit_reached` /
+//! `sold_out`. Under overload the shard's bounded inbox answers 429 with `Retry-After`.
+
+use super::dto::{FlashSaleView, NewFlashSale, OrderView, TapInput, TapView};
+use super::extract::{PathIds, RawBody, parse_json};
+use super::platform::unexpected;
+use super::problem::ApiError;
+use super::validate;
+use crate::app::AppState;
+use crate::auth::{Buyer, Merchant, Principal};
+use crate::clock;
+use crate::idempotency::{self, Idempotency, Reply};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use miaodan_domain::flash_sale::{FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSaleId};
+use miaodan_domain::shard::{Command, Outcome, RequestRef, ScheduleFlashSale, Tap};
+use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity, SkuId, WarehouseId};
+
+fn render_sale(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::FlashSaleScheduled(sale) => Reply::json(StatusCode::CREATED, &FlashSaleView::new(sale, clock::now())),
+        other => unexpected(other),
+    }
+}
+
+fn instant(raw: &str, field: &str) -> Result<miaodan_domain::Timestamp, ApiError> {
+    clock::parse_rfc3339(raw).ok_or_else(|| {
+        ApiError::invalid(
+            "invalid_field",
+            field,
+            "an RFC 3339 instant, e.g. 2026-11-22T20:00:00+08:00",
+        )
+    })
+}
+
+/// Schedule a flash sale on one of the merchant's SKUs.
+#[utoipa::path(post, path = "/v1/flash-sales", tag = "flash sales", request_body = NewFlashSale,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = FlashSaleView), (status = 409, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn schedule(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    headers: HeaderMap,
+    body: super::extract::JsonBody<NewFlashSale>,
+) -> Response {
+    let request = ("POST", "/v1/flash-sales", &body.raw[..]);
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Merchant(shop),
+        &headers,
+        request,
+        |idem| async {
+            let input = &body.value;
+            let id =
+                FlashSaleId::new(state.ids.flash_sale()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
+            let command = Command::ScheduleFlashSale(ScheduleFlashSale {
+                id,
+                shop,
+                sku: SkuId::new(input.sku_id).ok_or_else(|| ApiError::not_found("SKU"))?,
+                warehouse: WarehouseId::new(input.warehouse_id).ok_or_else(|| ApiError::not_found("warehouse"))?,
+                starts_at: instant(&input.starts_at, "starts_at")?,
+                ends_at: instant(&input.ends_at, "ends_at")?,
+                price: validate::price(input.price_fen, "price_fen")?,
+                units: input.units,
+                per_buyer_limit: input.per_buyer_limit.unwrap_or(1),
+                payment_timeout_seconds: input
+                    .payment_timeout_seconds
+                    .unwrap_or(FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT),
+            });
+            state.directory.remember_sale(id, shop);
+            let outcome = state
+                .shards
+                .submit(shop, command, idem.map(|i| i.recorder(render_sale)))
+                .await?;
+            Ok(render_sale(&outcome))
+        },
+    )
+    .await
+}
+
+/// A flash sale: its window, price and the units left (any role).
+#[utoipa::path(get, path = "/v1/flash-sales/{flash_sale_id}", tag = "flash sales",
+    params(("flash_sale_id" = i64, Path)),
+    responses((status = 200, body = FlashSaleView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+) -> Result<Json<FlashSaleView>, ApiError> {
+    let id = FlashSaleId::new(ids.one()).ok_or_else(|| ApiError::not_found("flash sale"))?;
+    let sale = state
+        .store
+        .flash_sale(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("flash sale"))?;
+    if let Principal::Merchant(shop) = principal
+        && shop != sale.shop
+    {
+        return Err(ApiError::not_found("flash sale"));
+    }
+    Ok(Json(FlashSaleView::new(&sale, clock::now())))
+}
+
+/// Flash sales, newest first: a merchant's own, or every shop's for buyers and admins.
+#[utoipa::path(get, path = "/v1/flash-sales", tag = "flash sales",
+    responses((status = 200, body = [FlashSaleView])), security(("bearer" = [])))]
+pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Vec<FlashSaleView>>, ApiError> {
+    let shop = match principal {
+        Principal::Merchant(shop) => Some(shop),
+        _ => None,
+    };
+    let now = clock::now();
+    Ok(Json(
+        state
+            .store
+            .flash_sales(shop, 200)
+            .await?
+            .iter()
+            .map(|s| FlashSaleView::new(s, now))
+            .collect(),
+    ))
+}
+
+fn render_tap(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::OrderPlaced(order) => Reply::json(
+            StatusCode::CREATED,
+            &TapView {
+                result: "ordered".into(),
+                order: OrderView::from(order),
+            },
+        ),
+        other => unexpected(other),
+    }
+}
+
+/// One-tap order (秒单): one unit (or `quantity`) at the flash price, shipped to the buyer's
+/// default address unless another is given.
+#[utoipa::path(post, path = "/v1/flash-sales/{flash_sale_id}/taps", tag = "flash sales", request_body = Option<TapInput>,
+    params(("flash_sale_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = TapView),
+        (status = 409, description = "not_started, ended, limit_reached or sold_out", body = super::problem::Problem),
+        (status = 429, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn tap(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    ids: PathIds,
+    headers: HeaderMap,
+    RawBody(raw): RawBody,
+) -> Response {
+    let path = format!("/v1/flash-sales/{}/taps", ids.one());
+    idempotency::run(
+        &state.store,
+        &state.idempotency_locks,
+        Principal::Buyer(buyer),
+        &headers,
+        ("POST", &path, &raw),
+        |idem| place_tap(&state, buyer, ids.one(), raw.clone(), idem),
+    )
+    .await
+}
+
+async fn place_tap(
+    state: &AppState,
+    buyer: BuyerId,
+    sale: i64,
+    raw: axum::body::Bytes,
+    idem: Option<Idempotency>,
+) -> Result<Reply, ApiError> {
+    let input: TapInput = if raw.iter().all(u8::is_ascii_whitespace) {
+        TapInput::default()
+    } else {
+        parse_json(&raw)?
+    };
+    let sale = FlashSaleId::new(sale).ok_or_else(|| ApiError::not_found("flash sale"))?;
+    let quantity = Quantity::new(input.quantity.unwrap_or(1))
+        .ok_or_else(|| ApiError::invalid("invalid_quantity", "quantity", "a quantity is 1 to 10 000"))?;
+    let address = match &input.address {
+        Some(address) => validate::address(address, "address")?,
+        None => state
+            .directory
+            .default_address(&state.store, buyer)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "missing_field",
+                    "address",
+                    "no address given and the buyer has no default address",
+                )
+            })?,
+    };
+    let shop = state
+        .directory
+        .sale_shop(&state.store, sale)
+        .await?
+        .ok_or_else(|| ApiError::not_found("flash sale"))?;
+    let command = Command::Tap(Tap {
+        sale,
+        order: OrderId::new(state.ids.order()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
+        checkout: CheckoutId::new(state.ids.checkout()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
+        buyer,
+        quantity,
+        address,
+        request: idem.as_ref().map(|i| RequestRef(i.request_ref("tap"))),
+    });
+    let outcome = state
+        .shards
+        .submit(shop, command, idem.map(|i| i.recorder(render_tap)))
+        .await?;
+    if let Outcome::OrderAlreadyPlaced(id) = outcome {
+        let order = state
+            .store
+            .order(id)
+            .await?
+            .ok_or_else(|| ApiError::unavailable("the order is not readable yet"))?;
+        return Ok(Reply::json(
+            StatusCode::CREATED,
+            &TapView {
+                result: "ordered".into(),
+                order: OrderView::from(&order),
+            },
+        ));
+    }
+    Ok(render_tap(&outcome))
+}

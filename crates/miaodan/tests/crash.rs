@@ -1,0 +1,1434 @@
+//! Real-process tests of the `miaodan` binary: killed with SIGKILL under concurrent checkout
+//! load at random moments and reconciled against the client's log of answers; stopped with
+//! SIGTERM under load; refused on a PostgreSQL that could lose commits; and its first-start
+//! and demo output.
+//!
+//! Each test runs on SQLite (a temporary directory) and on PostgreSQL (a fresh database per
+//! test) when `MIAODAN_TEST_POSTGRES_URL` is set. Without it the PostgreSQL tests fail, unless
+//! `MIAODAN_SKIP_POSTGRES=1` says to skip them.
+//!
+//! The SIGKILL test prints its seed; `MIAODAN_CRASH_SEED=<seed>` replays the same requests and
+//! kill moments.
+#![allow(clippy::unwrap_used)]
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+// ---- backends and databases ------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if super::skip_postgres() {
+                        return;
+                    }
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    acknowledged_orders_survive_sigkill_under_concurrent_load,
+    sigterm_finishes_requests_in_flight_then_exits_cleanly,
+    first_start_prints_an_admin_token_and_the_demo_prints_working_tokens,
+);
+
+fn skip_postgres() -> bool {
+    if std::env::var("MIAODAN_TEST_POSTGRES_URL").is_ok() {
+        return false;
+    }
+    if std::env::var("MIAODAN_SKIP_POSTGRES").as_deref() == Ok("1") {
+        eprintln!("skipping a PostgreSQL test: MIAODAN_SKIP_POSTGRES=1");
+        return true;
+    }
+    panic!("set MIAODAN_TEST_POSTGRES_URL (scripts/test does) or MIAODAN_SKIP_POSTGRES=1");
+}
+
+fn postgres_url() -> String {
+    std::env::var("MIAODAN_TEST_POSTGRES_URL").expect("MIAODAN_TEST_POSTGRES_URL")
+}
+
+async fn postgres_admin() -> tokio_postgres::Client {
+    let url = postgres_url();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+    tokio::spawn(connection);
+    client
+}
+
+static DATABASES: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh, empty database; keeps a SQLite directory alive while it lives.
+struct Database {
+    url: String,
+    postgres_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Database {
+    async fn fresh(backend: Backend) -> Database {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("miaodan.db");
+                Database {
+                    url: path.to_str().unwrap().to_string(),
+                    postgres_name: None,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .subsec_nanos();
+                let name = format!(
+                    "crash_{}_{}_{nanos}",
+                    std::process::id(),
+                    DATABASES.fetch_add(1, Ordering::Relaxed)
+                );
+                postgres_admin()
+                    .await
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                let admin_url = postgres_url();
+                let base = admin_url.rsplit_once('/').map(|(base, _)| base.to_string()).unwrap();
+                Database {
+                    url: format!("{base}/{name}"),
+                    postgres_name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    /// Drops a PostgreSQL database once its test passed (a failed test leaves it to inspect).
+    async fn remove(self) {
+        if let Some(name) = &self.postgres_name {
+            let dropped = postgres_admin()
+                .await
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+            if let Err(error) = dropped {
+                eprintln!("could not drop the test database {name}: {error}");
+            }
+        }
+    }
+}
+
+// ---- the server process ----------------------------------------------------------------------
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A `miaodan serve` process, started and read until it says it is serving. SIGKILLed on drop.
+struct Server {
+    child: Child,
+    pid: u32,
+    base: String,
+    /// Stdout lines not yet consumed by [`Server::wait_for_line`].
+    lines: mpsc::UnboundedReceiver<String>,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+    /// The admin token a first start prints.
+    first_start_token: Option<String>,
+}
+
+/// How a start ended: serving, or the process exited first.
+enum Started {
+    Serving(Server),
+    Exited {
+        status: ExitStatus,
+        stdout: String,
+        stderr: String,
+    },
+}
+
+impl Server {
+    async fn start(database: &str, extra: &[&str]) -> Server {
+        match Server::try_start(database, extra).await {
+            Started::Serving(server) => server,
+            Started::Exited { status, stdout, stderr } => {
+                panic!("miaodan serve exited ({status}) instead of serving.\nstdout:\n{stdout}\nstderr:\n{stderr}")
+            }
+        }
+    }
+
+    async fn try_start(database: &str, extra: &[&str]) -> Started {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let started = Server::spawn(database, extra).await;
+            // Another process may take the port between our probe and the bind.
+            if let Started::Exited { stderr, .. } = &started
+                && stderr.contains("in use")
+                && attempt < 5
+            {
+                continue;
+            }
+            return started;
+        }
+    }
+
+    async fn spawn(database: &str, extra: &[&str]) -> Started {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_miaodan"))
+            .args(["serve", "--listen", &listen, "--database", database])
+            .args(extra)
+            .env_remove("MIAODAN_LISTEN")
+            .env_remove("MIAODAN_DATABASE")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pid = child.id().unwrap();
+        let (sender, mut lines) = mpsc::unbounded_channel();
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let seen = stdout.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = out.next_line().await {
+                seen.lock().unwrap().push(line.clone());
+                let _ = sender.send(line);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr_reader = drain_stderr(child.stderr.take().unwrap(), stderr.clone());
+
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let mut first_start_token = None;
+        let mut token_follows = false;
+        loop {
+            let line = match tokio::time::timeout_at(deadline, lines.recv()).await {
+                Ok(line) => line,
+                Err(_) => panic!(
+                    "miaodan serve did not start within {START_TIMEOUT:?}.\nstderr:\n{}",
+                    stderr.lock().unwrap()
+                ),
+            };
+            match line {
+                Some(line) => {
+                    if line.contains("First start") {
+                        token_follows = true;
+                    } else if token_follows && first_start_token.is_none() && !line.trim().is_empty() {
+                        first_start_token = Some(line.trim().to_string());
+                    }
+                    if line.contains("miaodan is serving") {
+                        let address = line
+                            .split_whitespace()
+                            .find(|word| word.starts_with("http://"))
+                            .unwrap_or_else(|| panic!("no address in {line:?}"));
+                        assert_eq!(
+                            address,
+                            format!("http://{listen}"),
+                            "the server serves where it was told"
+                        );
+                        return Started::Serving(Server {
+                            child,
+                            pid,
+                            base: address.to_string(),
+                            lines,
+                            stdout,
+                            stderr,
+                            first_start_token,
+                        });
+                    }
+                }
+                None => {
+                    // Stdout closed before "serving": the process is exiting.
+                    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+                        .await
+                        .expect("the process closed stdout but did not exit")
+                        .unwrap();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), stderr_reader).await;
+                    let stdout = stdout.lock().unwrap().join("\n");
+                    let stderr = stderr.lock().unwrap().clone();
+                    return Started::Exited { status, stdout, stderr };
+                }
+            }
+        }
+    }
+
+    /// Waits for a stdout line containing `needle` (consuming the lines before it).
+    async fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) if line.contains(needle) => return line,
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("stdout closed before a line with {needle:?}:\n{}", self.stdout_text()),
+                Err(_) => panic!("no line with {needle:?} within {timeout:?}:\n{}", self.stdout_text()),
+            }
+        }
+    }
+
+    fn stdout_text(&self) -> String {
+        self.stdout.lock().unwrap().join("\n")
+    }
+
+    fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// SIGKILL, and reap.
+    async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// SIGTERM: the graceful stop.
+    fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {} failed", self.pid);
+    }
+
+    /// The exit status, or `None` if the process still runs after `timeout`.
+    async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .ok()
+            .map(|status| status.unwrap())
+    }
+
+    fn api(&self) -> Api {
+        Api::new(&self.base)
+    }
+}
+
+fn drain_stderr(mut stderr: tokio::process::ChildStderr, into: Arc<Mutex<String>>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut buffer = [0u8; 8192];
+        while let Ok(n) = stderr.read(&mut buffer).await {
+            if n == 0 {
+                break;
+            }
+            let mut text = into.lock().unwrap();
+            text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+            // Keep the head (start-up errors) and a bounded tail.
+            if text.len() > 1 << 20 {
+                let cut = text.len() - (1 << 19);
+                let cut = (cut..text.len()).find(|i| text.is_char_boundary(*i)).unwrap();
+                text.replace_range(..cut, "…");
+            }
+        }
+    })
+}
+
+// ---- an HTTP client ----------------------------------------------------------------------------
+
+#[derive(Clone)]
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// A complete answer: status, raw body, JSON body (or `Value::Null`), replay header.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    raw: String,
+    body: Value,
+    replayed: bool,
+}
+
+impl Answer {
+    #[track_caller]
+    fn expect(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "status of {}", self.raw);
+        &self.body
+    }
+}
+
+impl Api {
+    fn new(base: &str) -> Api {
+        Api {
+            base: base.to_string(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request that must be answered (set-up and read-back, not load).
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        try_send(request)
+            .await
+            .unwrap_or_else(|error| panic!("no answer: {error}"))
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(self.http.get(self.url(path)).bearer_auth(token)).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(self.http.post(self.url(path)).bearer_auth(token).json(&body))
+            .await
+    }
+
+    async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(self.http.put(self.url(path)).bearer_auth(token).json(&body))
+            .await
+    }
+
+    /// POST /v1/checkouts with an exact body (the idempotency fingerprint covers its bytes).
+    async fn checkout(&self, token: &str, key: &str, body: &str) -> Result<Answer, String> {
+        try_send(
+            self.http
+                .post(self.url("/v1/checkouts"))
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .header("Content-Type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+}
+
+/// The answer, or why there was none (refused or reset connection, timeout, truncated body).
+async fn try_send(request: reqwest::RequestBuilder) -> Result<Answer, String> {
+    let response = request.send().await.map_err(|e| format!("{e:?}"))?;
+    let status = response.status().as_u16();
+    let replayed = response.headers().get("idempotent-replayed").is_some();
+    let raw = response.text().await.map_err(|e| format!("{e:?}"))?;
+    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    Ok(Answer {
+        status,
+        raw,
+        body,
+        replayed,
+    })
+}
+
+// ---- the world and the load ------------------------------------------------------------------
+
+struct World {
+    merchant: String,
+    warehouse: i64,
+    skus: Vec<i64>,
+    prices: BTreeMap<i64, i64>,
+    /// Units set available per SKU at the start.
+    units: i64,
+    /// (buyer id, buyer token)
+    buyers: Vec<(i64, String)>,
+}
+
+async fn build_world(api: &Api, admin: &str, skus: usize, units: i64, buyers: usize) -> World {
+    let shop = api.post("/v1/shops", admin, json!({ "name": "直播间小铺" })).await;
+    let shop = shop.expect(201)["id"].as_i64().unwrap();
+    let merchant = api
+        .post(&format!("/v1/shops/{shop}/tokens"), admin, json!({}))
+        .await
+        .expect(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let warehouse = api
+        .post(
+            "/v1/warehouses",
+            &merchant,
+            json!({ "name": "上海仓", "adcode": "310114000000" }),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let input: Vec<Value> = (0..skus)
+        .map(|i| json!({ "name": format!("款式{i}"), "price_fen": 990 + 1000 * i as i64 }))
+        .collect();
+    let product = api
+        .post(
+            "/v1/products",
+            &merchant,
+            json!({ "title": "麻辣牛肉干", "skus": input }),
+        )
+        .await;
+    let mut prices = BTreeMap::new();
+    for sku in product.expect(201)["skus"].as_array().unwrap() {
+        prices.insert(sku["id"].as_i64().unwrap(), sku["price_fen"].as_i64().unwrap());
+    }
+    let skus: Vec<i64> = prices.keys().copied().collect();
+    for sku in &skus {
+        api.put(
+            &format!("/v1/skus/{sku}/stock/{warehouse}"),
+            &merchant,
+            json!({ "available": units }),
+        )
+        .await
+        .expect(200);
+    }
+    let mut buyer_tokens = Vec::new();
+    for i in 0..buyers {
+        let buyer = api
+            .post(
+                "/v1/buyers",
+                admin,
+                json!({ "name": format!("买家{i}"),
+                        "default_address": { "adcode": "310101000000", "detail": format!("南京东路{i}号") } }),
+            )
+            .await;
+        let id = buyer.expect(201)["id"].as_i64().unwrap();
+        let token = api
+            .post(&format!("/v1/buyers/{id}/tokens"), admin, json!({}))
+            .await
+            .expect(201)["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        buyer_tokens.push((id, token));
+    }
+    World {
+        merchant,
+        warehouse,
+        skus,
+        prices,
+        units,
+        buyers: buyer_tokens,
+    }
+}
+
+/// One checkout as sent: its key, buyer, exact body and lines.
+#[derive(Clone, Debug)]
+struct CheckoutRequest {
+    key: String,
+    buyer: usize,
+    body: String,
+    lines: Vec<(i64, i64)>,
+}
+
+#[derive(Debug)]
+enum Outcome {
+    /// 201, with the answer as received.
+    Acked(Answer),
+    /// 409 insufficient_stock.
+    Refused(Answer),
+    /// No complete answer.
+    Unanswered(String),
+    /// Any other answer.
+    Unexpected(Answer),
+}
+
+#[derive(Debug)]
+struct Attempt {
+    request: CheckoutRequest,
+    outcome: Outcome,
+    sent: Instant,
+    ended: Instant,
+}
+
+fn random_checkout(rng: &mut StdRng, world: &World, key: String) -> CheckoutRequest {
+    let buyer = rng.random_range(0..world.buyers.len());
+    let mut skus = world.skus.clone();
+    skus.shuffle(rng);
+    let count = rng.random_range(1..=skus.len().min(3));
+    let lines: Vec<(i64, i64)> = skus[..count]
+        .iter()
+        .map(|sku| (*sku, rng.random_range(1..=3)))
+        .collect();
+    let body =
+        json!({ "lines": lines.iter().map(|(sku, q)| json!({ "sku_id": sku, "quantity": q })).collect::<Vec<_>>() })
+            .to_string();
+    CheckoutRequest {
+        key,
+        buyer,
+        body,
+        lines,
+    }
+}
+
+async fn send_checkout(api: &Api, world: &World, request: &CheckoutRequest) -> Outcome {
+    match api
+        .checkout(&world.buyers[request.buyer].1, &request.key, &request.body)
+        .await
+    {
+        Err(error) => Outcome::Unanswered(error),
+        Ok(answer) if answer.status == 201 => Outcome::Acked(answer),
+        Ok(answer) if answer.status == 409 && answer.body["code"] == "insufficient_stock" => Outcome::Refused(answer),
+        Ok(answer) => Outcome::Unexpected(answer),
+    }
+}
+
+/// One client: checkouts one after another until `stop`, or until one gets no answer (the
+/// server is gone; later ones would not reach it either).
+async fn client(api: Api, world: Arc<World>, mut rng: StdRng, prefix: String, stop: Arc<AtomicBool>) -> Vec<Attempt> {
+    let mut attempts = Vec::new();
+    let mut n = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let request = random_checkout(&mut rng, &world, format!("{prefix}-{n}"));
+        n += 1;
+        let sent = Instant::now();
+        let outcome = send_checkout(&api, &world, &request).await;
+        let gone = matches!(outcome, Outcome::Unanswered(_));
+        attempts.push(Attempt {
+            request,
+            outcome,
+            sent,
+            ended: Instant::now(),
+        });
+        if gone {
+            break;
+        }
+    }
+    attempts
+}
+
+fn spawn_clients(
+    api: &Api,
+    world: &Arc<World>,
+    tasks: usize,
+    seed: u64,
+    prefix: &str,
+    stop: &Arc<AtomicBool>,
+) -> Vec<JoinHandle<Vec<Attempt>>> {
+    (0..tasks)
+        .map(|task| {
+            let rng = StdRng::seed_from_u64(seed ^ (task as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            tokio::spawn(client(
+                api.clone(),
+                world.clone(),
+                rng,
+                format!("{prefix}-t{task}"),
+                stop.clone(),
+            ))
+        })
+        .collect()
+}
+
+async fn join_clients(clients: Vec<JoinHandle<Vec<Attempt>>>) -> Vec<Attempt> {
+    futures::future::join_all(clients)
+        .await
+        .into_iter()
+        .flat_map(|attempts| attempts.unwrap())
+        .collect()
+}
+
+/// Every order, through the admin listing, by id.
+async fn all_orders(api: &Api, admin: &str) -> BTreeMap<i64, Value> {
+    let mut orders = BTreeMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => "/v1/orders?limit=200".to_string(),
+            Some(cursor) => format!("/v1/orders?limit=200&cursor={cursor}"),
+        };
+        let page = api.get(&path, admin).await;
+        for item in page.expect(200)["items"].as_array().unwrap() {
+            let id = item["id"].as_i64().unwrap();
+            assert!(orders.insert(id, item.clone()).is_none(), "order {id} listed twice");
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return orders,
+        }
+    }
+}
+
+/// An order's (sku, quantity) lines, sorted.
+fn order_lines(order: &Value) -> Vec<(i64, i64)> {
+    let mut lines: Vec<(i64, i64)> = order["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["sku_id"].as_i64().unwrap(), l["quantity"].as_i64().unwrap()))
+        .collect();
+    lines.sort_unstable();
+    lines
+}
+
+fn sorted(lines: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut lines = lines.to_vec();
+    lines.sort_unstable();
+    lines
+}
+
+/// The single order of a one-shop checkout's 201, checked against the request.
+fn acked_order(request: &CheckoutRequest, world: &World, answer: &Answer) -> Result<Value, String> {
+    let orders = answer.body["orders"].as_array().ok_or("no orders in a 201")?;
+    let [order] = &orders[..] else {
+        return Err(format!("a one-shop checkout answered {} orders", orders.len()));
+    };
+    let expected_total: i64 = request.lines.iter().map(|(sku, q)| world.prices[sku] * q).sum();
+    let problems = [
+        (
+            order_lines(order) != sorted(&request.lines),
+            "lines differ from the request",
+        ),
+        (
+            order["total_fen"] != expected_total,
+            "total_fen is not Σ price × quantity",
+        ),
+        (
+            answer.body["total_fen"] != expected_total,
+            "the checkout total is wrong",
+        ),
+        (order["buyer_id"] != world.buyers[request.buyer].0, "another buyer"),
+        (
+            order["state"] != "pending_payment",
+            "a new order is not pending payment",
+        ),
+    ];
+    match problems.iter().find(|(bad, _)| *bad) {
+        Some((_, what)) => Err(format!("{what}: request {request:?}, answer {}", answer.raw)),
+        None => Ok(order.clone()),
+    }
+}
+
+// ---- test 1: SIGKILL under load --------------------------------------------------------------
+
+const CYCLES: usize = 8;
+const CLIENTS: usize = 16;
+const SKUS: usize = 3;
+const UNITS_PER_SKU: i64 = 150;
+const BUYERS: usize = 20;
+
+/// What the client knows: every order it was told about, and its state as last answered.
+struct KnownOrder {
+    key: String,
+    buyer: usize,
+    /// The order as last answered (201 of the checkout, or 200 of mark-paid / cancel).
+    view: Value,
+}
+
+#[derive(Default)]
+struct Tally {
+    cycles: usize,
+    acked: usize,
+    refused: usize,
+    unanswered: usize,
+    committed_unanswered: usize,
+    retried_acked: usize,
+    retried_refused: usize,
+    replays_checked: usize,
+    paid: usize,
+    cancelled: usize,
+    lost: usize,
+    oversold: i64,
+    duplicates: usize,
+    phantoms: usize,
+    mismatched: usize,
+    unexpected: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn fail(&mut self, failure: String) {
+        eprintln!("FAILURE: {failure}");
+        self.failures.push(failure);
+    }
+}
+
+fn crash_seed() -> u64 {
+    match std::env::var("MIAODAN_CRASH_SEED") {
+        Ok(seed) => seed.parse().expect("MIAODAN_CRASH_SEED is a u64"),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    }
+}
+
+/// Every known order is in `orders` with the content last answered.
+fn check_known_orders(known: &BTreeMap<i64, KnownOrder>, orders: &BTreeMap<i64, Value>, tally: &mut Tally, when: &str) {
+    for (id, order) in known {
+        match orders.get(id) {
+            None => {
+                tally.lost += 1;
+                tally.fail(format!("{when}: acknowledged order {id} (key {}) is lost", order.key));
+            }
+            Some(stored) if *stored != order.view => {
+                tally.mismatched += 1;
+                tally.fail(format!(
+                    "{when}: order {id} differs from its acknowledgement:\n  acked:  {}\n  stored: {stored}",
+                    order.view
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Stock conservation and the reservation ledger, against the orders in the database.
+async fn check_stock(api: &Api, world: &World, orders: &BTreeMap<i64, Value>, tally: &mut Tally, when: &str) {
+    let mut pending: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut paid: BTreeMap<i64, i64> = BTreeMap::new();
+    for order in orders.values() {
+        let units = match order["state"].as_str().unwrap() {
+            "pending_payment" => &mut pending,
+            "paid" => &mut paid,
+            _ => continue,
+        };
+        for (sku, quantity) in order_lines(order) {
+            *units.entry(sku).or_default() += quantity;
+        }
+    }
+    for sku in &world.skus {
+        let rows = api.get(&format!("/v1/skus/{sku}/stock"), &world.merchant).await;
+        let rows = rows.expect(200).as_array().unwrap();
+        let row = rows
+            .iter()
+            .find(|r| r["warehouse_id"] == world.warehouse)
+            .unwrap_or_else(|| panic!("no stock row of SKU {sku}"));
+        let [available, reserved, sold] = ["available", "reserved", "sold"].map(|f| row[f].as_i64().unwrap());
+        let (pending, paid) = (
+            pending.get(sku).copied().unwrap_or(0),
+            paid.get(sku).copied().unwrap_or(0),
+        );
+        let oversold = (pending + paid - world.units).max(-available).max(0);
+        tally.oversold += oversold;
+        if available < 0
+            || available + reserved + sold != world.units
+            || reserved != pending
+            || sold != paid
+            || oversold > 0
+        {
+            tally.fail(format!(
+                "{when}: SKU {sku}: available {available} + reserved {reserved} + sold {sold} (stock set {}); \
+                 pending orders hold {pending}, paid orders {paid}",
+                world.units
+            ));
+        }
+    }
+}
+
+async fn acknowledged_orders_survive_sigkill_under_concurrent_load(backend: Backend) {
+    let seed = crash_seed();
+    eprintln!("SIGKILL test on {backend:?}: seed {seed} (rerun with MIAODAN_CRASH_SEED={seed})");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let started = Instant::now();
+    let database = Database::fresh(backend).await;
+    let mut server = Server::start(&database.url, &[]).await;
+    let admin = server
+        .first_start_token
+        .clone()
+        .expect("a first start prints an admin token");
+    let world = Arc::new(build_world(&server.api(), &admin, SKUS, UNITS_PER_SKU, BUYERS).await);
+    let mut known: BTreeMap<i64, KnownOrder> = BTreeMap::new();
+    let mut tally = Tally::default();
+
+    for cycle in 0..CYCLES {
+        // Load, and a SIGKILL at a random moment of it.
+        let api = server.api();
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients = spawn_clients(&api, &world, CLIENTS, rng.random(), &format!("s{seed}-c{cycle}"), &stop);
+        let delay = Duration::from_millis(rng.random_range(100..=600));
+        tokio::time::sleep(delay).await;
+        server.kill().await;
+        stop.store(true, Ordering::SeqCst);
+        let attempts = join_clients(clients).await;
+
+        let mut unanswered = Vec::new();
+        let (mut acked_now, mut refused_now) = (Vec::new(), Vec::new());
+        for attempt in attempts {
+            match attempt.outcome {
+                Outcome::Acked(answer) => match acked_order(&attempt.request, &world, &answer) {
+                    Ok(order) => acked_now.push((attempt.request, answer, order)),
+                    Err(problem) => {
+                        tally.mismatched += 1;
+                        tally.fail(format!("cycle {cycle}: {problem}"));
+                    }
+                },
+                Outcome::Refused(answer) => refused_now.push((attempt.request, answer)),
+                Outcome::Unanswered(_) => unanswered.push(attempt.request),
+                Outcome::Unexpected(answer) => {
+                    tally.unexpected += 1;
+                    tally.fail(format!(
+                        "cycle {cycle}: unexpected answer {} to {:?}: {}",
+                        answer.status, attempt.request, answer.raw
+                    ));
+                }
+            }
+        }
+        for (request, _, order) in &acked_now {
+            let id = order["id"].as_i64().unwrap();
+            let previous = known.insert(
+                id,
+                KnownOrder {
+                    key: request.key.clone(),
+                    buyer: request.buyer,
+                    view: order.clone(),
+                },
+            );
+            if let Some(previous) = previous {
+                tally.duplicates += 1;
+                tally.fail(format!(
+                    "order {id} acknowledged to keys {} and {}",
+                    previous.key, request.key
+                ));
+            }
+        }
+        tally.cycles += 1;
+        tally.acked += acked_now.len();
+        tally.refused += refused_now.len();
+        tally.unanswered += unanswered.len();
+
+        // Restart on the same database and reconcile.
+        server = Server::start(&database.url, &[]).await;
+        assert!(
+            server.first_start_token.is_none(),
+            "a restart printed a first-start token:\n{}",
+            server.stdout_text()
+        );
+        let api = server.api();
+        let when = format!("cycle {cycle} after SIGKILL at {delay:?}");
+        let orders = all_orders(&api, &admin).await;
+        check_known_orders(&known, &orders, &mut tally, &when);
+        // Orders nobody was told about must belong to requests that got no answer.
+        let mut unclaimed: Vec<&CheckoutRequest> = unanswered.iter().collect();
+        for (id, order) in orders.iter().filter(|(id, _)| !known.contains_key(id)) {
+            let buyer = order["buyer_id"].as_i64().unwrap();
+            let position = unclaimed
+                .iter()
+                .position(|r| world.buyers[r.buyer].0 == buyer && sorted(&r.lines) == order_lines(order));
+            match position {
+                Some(position) => {
+                    unclaimed.swap_remove(position);
+                    tally.committed_unanswered += 1;
+                }
+                None => {
+                    tally.phantoms += 1;
+                    tally.fail(format!("{when}: order {id} matches no unanswered request: {order}"));
+                }
+            }
+        }
+        check_stock(&api, &world, &orders, &mut tally, &when).await;
+
+        // Retry every unanswered request with its key: at most one order each.
+        for request in &unanswered {
+            let token = &world.buyers[request.buyer].1;
+            let first = api.checkout(token, &request.key, &request.body).await.unwrap();
+            let again = api.checkout(token, &request.key, &request.body).await.unwrap();
+            if (again.status, &again.raw) != (first.status, &first.raw) || !again.replayed {
+                tally.fail(format!(
+                    "{when}: key {} answered {} {} then {} {} (replayed: {})",
+                    request.key, first.status, first.raw, again.status, again.raw, again.replayed
+                ));
+            }
+            match first.status {
+                201 => match acked_order(request, &world, &first) {
+                    Ok(order) => {
+                        tally.retried_acked += 1;
+                        let id = order["id"].as_i64().unwrap();
+                        let previous = known.insert(
+                            id,
+                            KnownOrder {
+                                key: request.key.clone(),
+                                buyer: request.buyer,
+                                view: order,
+                            },
+                        );
+                        if let Some(previous) = previous {
+                            tally.duplicates += 1;
+                            tally.fail(format!(
+                                "order {id} answered to keys {} and {}",
+                                previous.key, request.key
+                            ));
+                        }
+                    }
+                    Err(problem) => {
+                        tally.mismatched += 1;
+                        tally.fail(format!("{when}: retry: {problem}"));
+                    }
+                },
+                409 if first.body["code"] == "insufficient_stock" => tally.retried_refused += 1,
+                _ => {
+                    tally.unexpected += 1;
+                    tally.fail(format!(
+                        "{when}: retry of {request:?} answered {} {}",
+                        first.status, first.raw
+                    ));
+                }
+            }
+        }
+        // Acknowledged checkouts replay byte for byte after the crash.
+        for (request, answer, _) in acked_now.iter().take(25) {
+            let replay = api
+                .checkout(&world.buyers[request.buyer].1, &request.key, &request.body)
+                .await
+                .unwrap();
+            tally.replays_checked += 1;
+            if replay.status != 201 || replay.raw != answer.raw || !replay.replayed {
+                tally.fail(format!(
+                    "{when}: key {} acked {} but replays {} {} (replayed: {})",
+                    request.key, answer.raw, replay.status, replay.raw, replay.replayed
+                ));
+            }
+        }
+        // So do refusals: a refused checkout stays refused.
+        for (request, answer) in refused_now.iter().take(25) {
+            let replay = api
+                .checkout(&world.buyers[request.buyer].1, &request.key, &request.body)
+                .await
+                .unwrap();
+            tally.replays_checked += 1;
+            if replay.status != 409 || replay.raw != answer.raw || !replay.replayed {
+                tally.fail(format!(
+                    "{when}: key {} was refused {} but replays {} {} (replayed: {})",
+                    request.key, answer.raw, replay.status, replay.raw, replay.replayed
+                ));
+            }
+        }
+        let orders = all_orders(&api, &admin).await;
+        let when = format!("{when}, after retries");
+        check_known_orders(&known, &orders, &mut tally, &when);
+        for (id, order) in orders.iter().filter(|(id, _)| !known.contains_key(id)) {
+            tally.duplicates += 1;
+            tally.fail(format!(
+                "{when}: order {id} is answered to no key (a duplicate?): {order}"
+            ));
+        }
+        check_stock(&api, &world, &orders, &mut tally, &when).await;
+
+        // Pay some orders and cancel others (freeing stock for the next cycle).
+        let open: Vec<i64> = known
+            .iter()
+            .filter(|(_, o)| o.view["state"] == "pending_payment")
+            .map(|(id, _)| *id)
+            .collect();
+        for id in open {
+            let roll = rng.random_range(0..10);
+            let answer = if roll < 2 {
+                tally.paid += 1;
+                api.post(&format!("/v1/orders/{id}/mark-paid"), &admin, json!({})).await
+            } else if roll < 7 {
+                tally.cancelled += 1;
+                let buyer = &world.buyers[known[&id].buyer].1;
+                api.post(&format!("/v1/orders/{id}/cancel"), buyer, json!({})).await
+            } else {
+                continue;
+            };
+            match answer.status {
+                200 => known.get_mut(&id).unwrap().view = answer.body,
+                _ => tally.fail(format!(
+                    "{when}: paying or cancelling order {id}: {} {}",
+                    answer.status, answer.raw
+                )),
+            }
+        }
+        let orders = all_orders(&api, &admin).await;
+        let when = format!("cycle {cycle} after paying and cancelling");
+        check_known_orders(&known, &orders, &mut tally, &when);
+        check_stock(&api, &world, &orders, &mut tally, &when).await;
+    }
+    server.kill().await;
+
+    eprintln!(
+        "SIGKILL test on {backend:?} (seed {seed}, {:?}): cycles {}, acked orders {} (+{} acked on retry), \
+         refused {}, unanswered {} ({} of them committed before the kill; retries refused {}), \
+         replays checked {}, paid {}, cancelled {} — lost {}, oversold units {}, duplicates {}, \
+         phantom orders {}, mismatched {}, unexpected answers {}",
+        started.elapsed(),
+        tally.cycles,
+        tally.acked,
+        tally.retried_acked,
+        tally.refused,
+        tally.unanswered,
+        tally.committed_unanswered,
+        tally.retried_refused,
+        tally.replays_checked,
+        tally.paid,
+        tally.cancelled,
+        tally.lost,
+        tally.oversold,
+        tally.duplicates,
+        tally.phantoms,
+        tally.mismatched,
+        tally.unexpected,
+    );
+    assert!(
+        tally.failures.is_empty(),
+        "seed {seed}: {} failures:\n{}",
+        tally.failures.len(),
+        tally.failures.join("\n")
+    );
+    assert_eq!((tally.lost, tally.oversold, tally.duplicates), (0, 0, 0));
+    assert!(tally.acked > 0, "no checkout was acknowledged: the test tested nothing");
+    database.remove().await;
+}
+
+// ---- test 2: SIGTERM under load --------------------------------------------------------------
+
+async fn sigterm_finishes_requests_in_flight_then_exits_cleanly(backend: Backend) {
+    let database = Database::fresh(backend).await;
+    let mut server = Server::start(&database.url, &[]).await;
+    let admin = server
+        .first_start_token
+        .clone()
+        .expect("a first start prints an admin token");
+    // Stock enough for every checkout: each one should be answered 201.
+    let world = Arc::new(build_world(&server.api(), &admin, SKUS, 1_000_000, BUYERS).await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = spawn_clients(&server.api(), &world, CLIENTS, 7, "term", &stop);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    let terminated_at = Instant::now();
+    server.terminate();
+    let status = server.wait_exit(Duration::from_secs(5)).await;
+    let took = terminated_at.elapsed();
+    // Once the port is closed every client stops at its first unanswered request.
+    let attempts = tokio::time::timeout(Duration::from_secs(30), join_clients(clients))
+        .await
+        .expect("clients still running 30 s after the server exited");
+    stop.store(true, Ordering::SeqCst);
+    let stderr = server.stderr_text();
+    let status = status.unwrap_or_else(|| panic!("still running 5 s after SIGTERM; stderr:\n{stderr}"));
+    assert!(
+        status.success(),
+        "SIGTERM ended the server with {status}; stderr:\n{stderr}"
+    );
+
+    let mut acked = Vec::new();
+    let mut in_flight_answered = 0;
+    let mut failures = Vec::new();
+    let mut unanswered = 0;
+    for attempt in &attempts {
+        match &attempt.outcome {
+            Outcome::Acked(answer) => {
+                if attempt.sent < terminated_at {
+                    if attempt.ended > terminated_at {
+                        in_flight_answered += 1;
+                    }
+                } else {
+                    // Sent after SIGTERM on a kept-alive connection before the listener closed.
+                }
+                match acked_order(&attempt.request, &world, answer) {
+                    Ok(order) => acked.push(order),
+                    Err(problem) => failures.push(problem),
+                }
+            }
+            Outcome::Unanswered(error) => {
+                unanswered += 1;
+                if attempt.ended < terminated_at {
+                    failures.push(format!("no answer before SIGTERM was sent: {error}"));
+                }
+            }
+            Outcome::Refused(answer) => failures.push(format!("refused with ample stock: {}", answer.raw)),
+            Outcome::Unexpected(answer) => failures.push(format!(
+                "answered {} {} (sent {:?} {} SIGTERM)",
+                answer.status,
+                answer.raw,
+                attempt.sent.max(terminated_at) - attempt.sent.min(terminated_at),
+                if attempt.sent < terminated_at {
+                    "before"
+                } else {
+                    "after"
+                },
+            )),
+        }
+    }
+    eprintln!(
+        "SIGTERM test on {backend:?}: exited {status} {took:?} after SIGTERM; {} checkouts acked \
+         ({in_flight_answered} of them in flight at SIGTERM), {unanswered} refused connections",
+        acked.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(!acked.is_empty(), "no checkout was acknowledged before SIGTERM");
+    assert!(
+        in_flight_answered > 0,
+        "no request in flight at SIGTERM was answered (none in flight?)"
+    );
+
+    let server = Server::start(&database.url, &[]).await;
+    let api = server.api();
+    let orders = all_orders(&api, &admin).await;
+    for order in &acked {
+        let id = order["id"].as_i64().unwrap();
+        assert_eq!(
+            orders.get(&id),
+            Some(order),
+            "acknowledged order {id} after a graceful stop"
+        );
+    }
+    assert_eq!(
+        orders.len(),
+        acked.len(),
+        "orders in the database that no client was answered about: {:?}",
+        orders
+            .keys()
+            .filter(|id| !acked.iter().any(|o| o["id"] == **id))
+            .collect::<Vec<_>>()
+    );
+    let mut pending = BTreeMap::new();
+    for order in &acked {
+        for (sku, quantity) in order_lines(order) {
+            *pending.entry(sku).or_insert(0) += quantity;
+        }
+    }
+    for sku in &world.skus {
+        let rows = api.get(&format!("/v1/skus/{sku}/stock"), &world.merchant).await;
+        let row = &rows.expect(200)[0];
+        let reserved = pending.get(sku).copied().unwrap_or(0);
+        assert_eq!(row["reserved"], reserved, "reserved units of SKU {sku}: {row}");
+        assert_eq!(
+            row["available"],
+            world.units - reserved,
+            "available units of SKU {sku}: {row}"
+        );
+    }
+    server.kill().await;
+    database.remove().await;
+}
+
+// ---- test 3: durability is required -------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_refuses_to_start_on_a_postgres_without_durability() {
+    if skip_postgres() {
+        return;
+    }
+    let database = Database::fresh(Backend::Postgres).await;
+    let name = database.postgres_name.clone().unwrap();
+    postgres_admin()
+        .await
+        .batch_execute(&format!("ALTER DATABASE {name} SET synchronous_commit = off"))
+        .await
+        .unwrap();
+    match Server::try_start(&database.url, &[]).await {
+        Started::Serving(server) => panic!(
+            "miaodan served on a database with synchronous_commit=off:\n{}",
+            server.stdout_text()
+        ),
+        Started::Exited { status, stdout, stderr } => {
+            assert!(!status.success(), "exited {status} but refused to start");
+            assert!(
+                stderr.contains("synchronous_commit"),
+                "the refusal names synchronous_commit; stderr:\n{stderr}"
+            );
+            assert!(
+                !stdout.contains("First start"),
+                "a refused start issued a token:\n{stdout}"
+            );
+        }
+    }
+    let mut server = Server::start(&database.url, &["--accept-data-loss-on-power-failure"]).await;
+    let health = server.api().get("/healthz", "").await;
+    assert_eq!(health.expect(200)["backend"], "postgres", "{}", health.raw);
+    assert!(
+        server.first_start_token.is_some(),
+        "the accepted start is a first start"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.stderr_text().contains("synchronous_commit=off") {
+        assert!(
+            Instant::now() < deadline,
+            "no warning naming synchronous_commit=off; stderr:\n{}",
+            server.stderr_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.terminate();
+    let status = server.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}");
+    database.remove().await;
+}
+
+// ---- test 4: first start and demo output --------------------------------------------------------
+
+/// The printed demo tokens and examples.
+struct Demo {
+    admin: String,
+    merchant: String,
+    buyer: String,
+    /// The products URL of the printed search example.
+    products_url: String,
+    checkout_key: String,
+    checkout_body: String,
+    checkout_skus: Vec<i64>,
+}
+
+/// The value after `NAME=` on its line (up to whitespace).
+fn printed_token(text: &str, name: &str) -> String {
+    let prefix = format!("{name}=");
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix(&prefix))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {prefix} line in:\n{text}"))
+        .to_string()
+}
+
+fn between<'a>(text: &'a str, start: &str, end: char) -> &'a str {
+    let from = text.find(start).unwrap_or_else(|| panic!("no {start:?} in {text:?}")) + start.len();
+    let rest = &text[from..];
+    &rest[..rest
+        .find(end)
+        .unwrap_or_else(|| panic!("no closing {end:?} in {text:?}"))]
+}
+
+async fn read_demo(server: &mut Server) -> Demo {
+    // The demo block is one write after the "serving" line; its last line ends the block.
+    server.wait_for_line("/mark-paid", Duration::from_secs(10)).await;
+    let text = server.stdout_text();
+    let products_line = text
+        .lines()
+        .find(|l| l.contains("/v1/products?"))
+        .unwrap_or_else(|| panic!("no products example in:\n{text}"));
+    let checkout_line = text
+        .lines()
+        .find(|l| l.contains("Idempotency-Key:") && l.contains("-d '"))
+        .unwrap_or_else(|| panic!("no checkout example in:\n{text}"));
+    let checkout_body = between(checkout_line, "-d '", '\'').to_string();
+    let parsed: Value = serde_json::from_str(&checkout_body).unwrap();
+    Demo {
+        admin: printed_token(&text, "ADMIN"),
+        merchant: printed_token(&text, "MERCHANT"),
+        buyer: printed_token(&text, "BUYER"),
+        products_url: between(products_line, "curl -s '", '\'').to_string(),
+        checkout_key: between(checkout_line, "Idempotency-Key: ", '\'').to_string(),
+        checkout_skus: parsed["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["sku_id"].as_i64().unwrap())
+            .collect(),
+        checkout_body,
+    }
+}
+
+/// The printed example checkout, as printed.
+async fn demo_checkout(api: &Api, demo: &Demo) -> Answer {
+    api.checkout(&demo.buyer, &demo.checkout_key, &demo.checkout_body)
+        .await
+        .unwrap()
+}
+
+async fn first_start_prints_an_admin_token_and_the_demo_prints_working_tokens(backend: Backend) {
+    let database = Database::fresh(backend).await;
+    let mut server = Server::start(&database.url, &["--demo"]).await;
+    let first_admin = server
+        .first_start_token
+        .clone()
+        .unwrap_or_else(|| panic!("no First start token:\n{}", server.stdout_text()));
+    assert!(
+        !first_admin.contains(' ') && first_admin.len() >= 20,
+        "token {first_admin:?}"
+    );
+    let demo = read_demo(&mut server).await;
+    let api = server.api();
+
+    // The first-start admin token and the demo tokens work, each in its role.
+    api.get("/v1/shops", &first_admin).await.expect(200);
+    api.get("/v1/shops", &demo.admin).await.expect(200);
+    let products = api
+        .send(api.http.get(&demo.products_url).bearer_auth(&demo.buyer))
+        .await;
+    assert!(
+        !products.expect(200)["items"].as_array().unwrap().is_empty(),
+        "the printed search finds nothing: {}",
+        products.raw
+    );
+    assert_eq!(demo.checkout_skus.len(), 2, "{}", demo.checkout_body);
+    let placed = demo_checkout(&api, &demo).await;
+    let checkout = placed.expect(201).clone();
+    let orders = checkout["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2, "the example spans two shops: {}", placed.raw);
+    let ordered: BTreeSet<i64> = orders
+        .iter()
+        .flat_map(|o| order_lines(o).into_iter().map(|(sku, _)| sku))
+        .collect();
+    assert_eq!(ordered, demo.checkout_skus.iter().copied().collect());
+    let merchant_orders = api.get("/v1/orders?state=pending_payment", &demo.merchant).await;
+    let merchant_orders = merchant_orders.expect(200)["items"].as_array().unwrap();
+    assert_eq!(merchant_orders.len(), 1, "the merchant sees its shop's order");
+    assert!(orders.contains(&merchant_orders[0]));
+    let order_id = merchant_orders[0]["id"].as_i64().unwrap();
+    let paid = api
+        .post(&format!("/v1/orders/{order_id}/mark-paid"), &demo.admin, json!({}))
+        .await;
+    assert_eq!(paid.expect(200)["state"], "paid");
+
+    server.terminate();
+    let status = server.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}");
+
+    // A second start: no first-start token, fresh demo tokens that work.
+    let mut server = Server::start(&database.url, &["--demo"]).await;
+    let again = read_demo(&mut server).await;
+    let stdout = server.stdout_text();
+    assert!(!stdout.contains("First start"), "a second start printed:\n{stdout}");
+    assert!(server.first_start_token.is_none());
+    for (old, new) in [
+        (&demo.admin, &again.admin),
+        (&demo.merchant, &again.merchant),
+        (&demo.buyer, &again.buyer),
+    ] {
+        assert_ne!(old, new, "demo tokens are fresh on every start");
+    }
+    let api = server.api();
+    api.get("/v1/shops", &first_admin).await.expect(200);
+    api.get("/v1/shops", &again.admin).await.expect(200);
+    let products = api
+        .send(api.http.get(&again.products_url).bearer_auth(&again.buyer))
+        .await;
+    assert!(!products.expect(200)["items"].as_array().unwrap().is_empty());
+    // The same buyer, key and body: the first checkout, replayed.
+    let replayed = demo_checkout(&api, &again).await;
+    assert_eq!(replayed.status, 201, "{}", replayed.raw);
+    assert!(
+        replayed.replayed,
+        "the printed example replays the first checkout: {}",
+        replayed.raw
+    );
+    assert_eq!(replayed.raw, placed.raw);
+    let fresh = api
+        .checkout(&again.buyer, "a-second-order", &again.checkout_body)
+        .await
+        .unwrap();
+    assert_eq!(fresh.status, 201, "{}", fresh.raw);
+    assert!(!fresh.replayed);
+    let merchant_orders = api.get("/v1/orders", &again.merchant).await;
+    assert_eq!(merchant_orders.expect(200)["items"].as_array().unwrap().len(), 2);
+    let missing_role = api.get("/v1/shops", &again.buyer).await;
+    assert!(
+        [401, 403].contains(&missing_role.status),
+        "a buyer token is not an admin token: {}",
+        missing_role.raw
+    );
+    server.terminate();
+    let status = server.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}");
+    database.remove().await;
+}
