@@ -183,7 +183,8 @@ mod tests {
     #[test]
     fn taps_are_decided_in_the_documented_precedence() {
         let buyer = BuyerId::new(7).expect("positive");
-        let cases: [(i64, i64, i64, i64, i64, Result<(), TapRefusal>); 8] = [
+        type Case = (i64, i64, i64, i64, i64, Result<(), TapRefusal>);
+        let cases: [Case; 8] = [
             (5, 1, 0, 1, 999, Err(TapRefusal::NotStarted)),
             (0, 1, 1, 1, 999, Err(TapRefusal::NotStarted)),
             (5, 1, 0, 1, 2_000, Err(TapRefusal::Ended)),

@@ -23,7 +23,7 @@ use crate::money::Fen;
 use crate::orders::{Address, CancelReason, InvalidTransition, ORDER_LINES_MAX, Order, OrderLine, OrderState};
 use crate::quantity::Quantity;
 use crate::time::Timestamp;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The most payment-timeout cancellations one `ExpireDue` performs; the rest wait for the
 /// next tick, so a backlog after downtime cannot make one batch unbounded.
@@ -279,7 +279,8 @@ pub struct ShardState {
     inventory: Inventory,
     open_orders: BTreeMap<OrderId, Order>,
     payment_due: BTreeSet<(Timestamp, OrderId)>,
-    placed_requests: BTreeMap<RequestRef, (OrderId, Timestamp)>,
+    /// Looked up, never iterated into output, so hashing keeps decisions deterministic.
+    placed_requests: HashMap<RequestRef, (OrderId, Timestamp)>,
     flash_sales: BTreeMap<FlashSaleId, FlashSaleBook>,
 }
 

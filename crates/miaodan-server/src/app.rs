@@ -76,12 +76,14 @@ impl AppState {
         let store = Arc::new(Store::open(&config.database, config.durability).await?);
         let ids = Ids::starting_after(store.id_maxima().await?);
         let shards = Shards::start(store.clone(), config.shards).await?;
+        let idempotency_locks = IdempotencyLocks::default();
+        idempotency_locks.load_fingerprints(store.idempotency_keys().await?);
         Ok(AppState(Arc::new(Inner {
             store,
             shards,
             ids,
             tokens: TokenCache::default(),
-            idempotency_locks: IdempotencyLocks::default(),
+            idempotency_locks,
             directory: Directory::default(),
             config,
             metrics: metrics_setup::handle(),
@@ -167,7 +169,14 @@ fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
         loop {
             every_hour.tick().await;
             let cutoff = clock::now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
-            if let Err(error) = state.store.purge_idempotency_records(cutoff).await {
+            let purged = async {
+                state.store.purge_idempotency_records(cutoff).await?;
+                state
+                    .idempotency_locks
+                    .load_fingerprints(state.store.idempotency_keys().await?);
+                Ok::<(), miaodan_store::StoreError>(())
+            };
+            if let Err(error) = purged.await {
                 tracing::warn!(%error, "could not purge old idempotency keys");
             }
         }

@@ -40,6 +40,13 @@ impl Directory {
         Ok(shop)
     }
 
+    /// Warms the cache with a buyer's default address (bulk imports, benchmarks).
+    pub fn remember_address(&self, buyer: BuyerId, address: Option<Address>) {
+        if let Ok(mut addresses) = self.addresses.write() {
+            addresses.insert(buyer, address);
+        }
+    }
+
     pub fn remember_sale(&self, sale: FlashSaleId, shop: ShopId) {
         if let Ok(mut shops) = self.sale_shops.write() {
             shops.insert(sale, shop);

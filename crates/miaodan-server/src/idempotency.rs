@@ -102,10 +102,24 @@ impl Idempotency {
 /// A caller's key: (scope, Idempotency-Key).
 type ScopedKey = (String, String);
 
-/// Per-(scope, key) locks, held only while a request with that key executes.
+/// Per-(scope, key) locks, held only while a request with that key executes, and the
+/// fingerprints of every key that may have a stored response.
+///
+/// The fingerprints are a negative filter: a key whose fingerprint is absent has certainly
+/// never been seen (within the retention window), so its request skips the database lookup —
+/// the common case, a fresh key per request. A present fingerprint (a retry, or a rare hash
+/// collision) costs one lookup. They are loaded at start and rebuilt when old keys are purged.
 #[derive(Default)]
 pub struct IdempotencyLocks {
     locks: Mutex<HashMap<ScopedKey, Arc<tokio::sync::Mutex<()>>>>,
+    fingerprints: Mutex<std::collections::HashSet<u64>>,
+}
+
+fn fingerprint(scope: &str, key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (scope, key).hash(&mut hasher);
+    hasher.finish()
 }
 
 struct KeyGuard<'a> {
@@ -126,6 +140,21 @@ impl Drop for KeyGuard<'_> {
 }
 
 impl IdempotencyLocks {
+    /// Replaces the fingerprints with those of the keys the store holds.
+    pub fn load_fingerprints(&self, keys: impl IntoIterator<Item = (String, String)>) {
+        let set = keys.into_iter().map(|(scope, key)| fingerprint(&scope, &key)).collect();
+        *self.fingerprints.lock().unwrap_or_else(|p| p.into_inner()) = set;
+    }
+
+    /// Records that `(scope, key)` is in use; true if it may have been seen before.
+    fn note(&self, scope: &str, key: &str) -> bool {
+        !self
+            .fingerprints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(fingerprint(scope, key))
+    }
+
     async fn acquire(&self, id: ScopedKey) -> KeyGuard<'_> {
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -202,6 +231,9 @@ where
         request_sha256: sha256_hex(&fingerprint),
     };
     let _guard = locks.acquire((context.scope.clone(), context.key.clone())).await;
+    if !locks.note(&context.scope, &context.key) {
+        return execute(Some(context)).await.unwrap_or_else(Reply::from).into_response();
+    }
     match store.idempotency_record(&context.scope, &context.key).await {
         Ok(Some(stored)) if stored.request_sha256 == context.request_sha256 => return replay(stored),
         Ok(Some(_)) => {

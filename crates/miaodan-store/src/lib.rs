@@ -143,9 +143,13 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        let statements = schema::STATEMENTS
-            .iter()
-            .map(|ddl| Statement::new(ddl, vec![]))
+        let sqlite = matches!(self, Store::Sqlite(_));
+        let statements = schema::for_backend(sqlite)
+            .into_iter()
+            .map(|ddl| Statement {
+                sql: Cow::Owned(ddl),
+                params: vec![],
+            })
             .collect();
         self.execute_atomically(statements).await?;
         let versions = self
@@ -587,6 +591,12 @@ impl Store {
         Ok(self.query(statement, sql::idempotency).await?.pop())
     }
 
+    /// Every (scope, key) with a stored response.
+    pub async fn idempotency_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let statement = Statement::new("SELECT scope, idempotency_key FROM idempotency_keys", vec![]);
+        self.query(statement, |r| Ok((r.text(0)?, r.text(1)?))).await
+    }
+
     pub async fn put_idempotency_record(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
         self.execute_atomically(vec![sql::idempotency_statement(record)]).await
     }
@@ -636,5 +646,104 @@ impl Store {
             vec![],
         );
         self.query(statement, |r| Ok((r.text(0)?, r.i64(1)?))).await
+    }
+}
+
+/// What an auditor reads back about a flash sale: the database's own account of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlashSaleAudit {
+    pub allotted: i64,
+    pub remaining: i64,
+    pub closed: bool,
+    /// Orders of the sale that are not cancelled, and their units.
+    pub orders: i64,
+    pub units_in_orders: i64,
+    /// Buyers holding more units of the sale than its per-buyer limit.
+    pub buyers_over_limit: i64,
+    /// Request references carried by more than one order.
+    pub duplicate_requests: i64,
+}
+
+/// The database's account of stock: rows with a negative count, and totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StockAudit {
+    pub negative_rows: i64,
+    pub available: i64,
+    pub reserved: i64,
+    pub sold: i64,
+    /// Units held by pending orders (should equal `reserved` minus what open sales hold).
+    pub units_in_pending_orders: i64,
+    pub units_in_paid_orders: i64,
+    pub units_held_by_open_sales: i64,
+}
+
+impl Store {
+    /// Inserts many buyers with one token each in one transaction (bulk set-up for benchmarks
+    /// and imports).
+    pub async fn insert_buyers_with_tokens(&self, rows: &[(Buyer, TokenRecord)]) -> Result<(), StoreError> {
+        let mut statements = Vec::with_capacity(rows.len() * 2);
+        for (buyer, token) in rows {
+            statements.push(sql::insert_buyer(buyer));
+            statements.push(sql::insert_token(token));
+        }
+        self.execute_atomically(statements).await
+    }
+
+    pub async fn audit_flash_sale(&self, sale: FlashSaleId) -> Result<FlashSaleAudit, StoreError> {
+        let sql = "SELECT s.allotted, s.remaining, s.closed,
+              (SELECT COUNT(*) FROM orders o WHERE o.flash_sale_id = s.id AND o.state <> 'cancelled'),
+              (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id
+                 WHERE o.flash_sale_id = s.id AND o.state <> 'cancelled'),
+              (SELECT COUNT(*) FROM (SELECT o.buyer_id FROM orders o JOIN order_lines l ON l.order_id = o.id
+                 WHERE o.flash_sale_id = s.id AND o.state <> 'cancelled' GROUP BY o.buyer_id
+                 HAVING SUM(l.quantity) > s.per_buyer_limit) AS over),
+              (SELECT COUNT(*) FROM (SELECT request_ref FROM orders WHERE flash_sale_id = s.id
+                 AND request_ref IS NOT NULL GROUP BY request_ref HAVING COUNT(*) > 1) AS dup)
+            FROM flash_sales s WHERE s.id = $1";
+        let rows = self
+            .query(Statement::new(sql, vec![Value::I64(sale.get())]), |r| {
+                Ok(FlashSaleAudit {
+                    allotted: r.i64(0)?,
+                    remaining: r.i64(1)?,
+                    closed: r.i64(2)? != 0,
+                    orders: r.i64(3)?,
+                    units_in_orders: r.i64(4)?,
+                    buyers_over_limit: r.i64(5)?,
+                    duplicate_requests: r.i64(6)?,
+                })
+            })
+            .await?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| StoreError::corrupt(format!("no flash sale {sale}")))
+    }
+
+    pub async fn audit_stock(&self) -> Result<StockAudit, StoreError> {
+        let sql = "SELECT
+              (SELECT COUNT(*) FROM stock WHERE available < 0 OR reserved < 0 OR sold < 0),
+              (SELECT COALESCE(CAST(SUM(available) AS BIGINT), 0) FROM stock),
+              (SELECT COALESCE(CAST(SUM(reserved) AS BIGINT), 0) FROM stock),
+              (SELECT COALESCE(CAST(SUM(sold) AS BIGINT), 0) FROM stock),
+              (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id
+                 WHERE o.state = 'pending_payment'),
+              (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id
+                 WHERE o.state = 'paid'),
+              (SELECT COALESCE(CAST(SUM(remaining) AS BIGINT), 0) FROM flash_sales WHERE closed = 0)";
+        let rows = self
+            .query(Statement::new(sql, vec![]), |r| {
+                Ok(StockAudit {
+                    negative_rows: r.i64(0)?,
+                    available: r.i64(1)?,
+                    reserved: r.i64(2)?,
+                    sold: r.i64(3)?,
+                    units_in_pending_orders: r.i64(4)?,
+                    units_in_paid_orders: r.i64(5)?,
+                    units_held_by_open_sales: r.i64(6)?,
+                })
+            })
+            .await?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| StoreError::corrupt("no stock audit row".into()))
     }
 }

@@ -1,6 +1,11 @@
 //! The schema, written once for both backends: only types and clauses that SQLite and
 //! PostgreSQL read alike (BIGINT, TEXT, BOOLEAN, partial indexes, `ON CONFLICT`).
 //!
+//! Two spellings differ and are filled in per backend by [`for_backend`]: `{ID}` (SQLite's
+//! `INTEGER PRIMARY KEY` is the table's rowid itself, saving a second B-tree per insert;
+//! PostgreSQL's 64-bit integer is `BIGINT`) and `{WITHOUT_ROWID}` (SQLite stores a table with a
+//! composite key as that key's B-tree alone).
+//!
 //! Times are unix epoch milliseconds (UTC); money is integer fen; adcodes are their 12-digit
 //! integer. The `CHECK` constraints repeat the core's stock invariant at the disk boundary.
 
@@ -9,18 +14,18 @@ pub const SCHEMA_VERSION: i64 = 1;
 pub const STATEMENTS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS shops (
-        id BIGINT PRIMARY KEY,
+        id {ID} PRIMARY KEY,
         name TEXT NOT NULL,
         created_at BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS warehouses (
-        id BIGINT PRIMARY KEY,
+        id {ID} PRIMARY KEY,
         shop_id BIGINT NOT NULL,
         name TEXT NOT NULL,
         adcode BIGINT NOT NULL,
         created_at BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS warehouses_by_shop ON warehouses (shop_id, id)",
     "CREATE TABLE IF NOT EXISTS products (
-        id BIGINT PRIMARY KEY,
+        id {ID} PRIMARY KEY,
         shop_id BIGINT NOT NULL,
         title TEXT NOT NULL,
         description TEXT,
@@ -31,7 +36,7 @@ pub const STATEMENTS: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS products_by_shop ON products (shop_id, id)",
     "CREATE INDEX IF NOT EXISTS products_by_gtin ON products (gtin) WHERE gtin IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS skus (
-        id BIGINT PRIMARY KEY,
+        id {ID} PRIMARY KEY,
         product_id BIGINT NOT NULL,
         shop_id BIGINT NOT NULL,
         name TEXT NOT NULL,
@@ -47,16 +52,16 @@ pub const STATEMENTS: &[&str] = &[
         available BIGINT NOT NULL CHECK (available >= 0),
         reserved BIGINT NOT NULL CHECK (reserved >= 0),
         sold BIGINT NOT NULL CHECK (sold >= 0),
-        PRIMARY KEY (sku_id, warehouse_id))",
+        PRIMARY KEY (sku_id, warehouse_id)) {WITHOUT_ROWID}",
     "CREATE INDEX IF NOT EXISTS stock_by_shop ON stock (shop_id)",
     "CREATE TABLE IF NOT EXISTS buyers (
-        id BIGINT PRIMARY KEY,
+        id {ID} PRIMARY KEY,
         name TEXT NOT NULL,
         default_adcode BIGINT,
         default_address_detail TEXT,
         created_at BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS orders (
-        id BIGINT PRIMARY KEY,
+        id {ID} PRIMARY KEY,
         checkout_id BIGINT NOT NULL,
         shop_id BIGINT NOT NULL,
         buyer_id BIGINT NOT NULL,
@@ -74,11 +79,10 @@ pub const STATEMENTS: &[&str] = &[
         flash_sale_id BIGINT)",
     "CREATE INDEX IF NOT EXISTS orders_by_shop ON orders (shop_id, created_at, id)",
     "CREATE INDEX IF NOT EXISTS orders_by_buyer ON orders (buyer_id, created_at, id)",
-    "CREATE INDEX IF NOT EXISTS orders_by_checkout ON orders (checkout_id)",
     "CREATE INDEX IF NOT EXISTS orders_open ON orders (shop_id) WHERE state = 'pending_payment'",
     "CREATE INDEX IF NOT EXISTS orders_by_flash_sale ON orders (flash_sale_id, buyer_id) WHERE flash_sale_id IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS flash_sales (
-        id BIGINT PRIMARY KEY,
+        id {ID} PRIMARY KEY,
         shop_id BIGINT NOT NULL,
         sku_id BIGINT NOT NULL,
         warehouse_id BIGINT NOT NULL,
@@ -102,9 +106,9 @@ pub const STATEMENTS: &[&str] = &[
         quantity BIGINT NOT NULL CHECK (quantity > 0),
         unit_price_fen BIGINT NOT NULL CHECK (unit_price_fen >= 0),
         allocations TEXT NOT NULL,
-        PRIMARY KEY (order_id, line_no))",
+        PRIMARY KEY (order_id, line_no)) {WITHOUT_ROWID}",
     "CREATE TABLE IF NOT EXISTS api_tokens (
-        id BIGINT PRIMARY KEY,
+        id {ID} PRIMARY KEY,
         role TEXT NOT NULL,
         subject_id BIGINT,
         secret_sha256 TEXT NOT NULL,
@@ -118,6 +122,19 @@ pub const STATEMENTS: &[&str] = &[
         status BIGINT NOT NULL,
         body TEXT NOT NULL,
         created_at BIGINT NOT NULL,
-        PRIMARY KEY (scope, idempotency_key))",
+        PRIMARY KEY (scope, idempotency_key)) {WITHOUT_ROWID}",
     "CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_at)",
 ];
+
+/// The statements with the backend's spellings filled in.
+pub fn for_backend(sqlite: bool) -> Vec<String> {
+    let (id, without_rowid) = if sqlite {
+        ("INTEGER", "WITHOUT ROWID")
+    } else {
+        ("BIGINT", "")
+    };
+    STATEMENTS
+        .iter()
+        .map(|ddl| ddl.replace("{ID}", id).replace("{WITHOUT_ROWID}", without_rowid))
+        .collect()
+}

@@ -1,5 +1,7 @@
 //! The `miaodan` command: run the platform, manage API tokens.
 
+mod bench;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use miaodan_server::{AppState, Config, demo};
@@ -55,6 +57,8 @@ enum Commands {
         #[arg(long, default_value_t = 900)]
         payment_timeout_seconds: i64,
     },
+    /// Measure throughput and latency, then audit the database (see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -107,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
             config.payment_timeout_seconds = payment_timeout_seconds;
             serve(config, demo).await
         }
+        Commands::Bench(args) => bench::run(args).await,
         Commands::Token {
             command:
                 TokenCommands::Create {

@@ -172,7 +172,7 @@ struct Server {
 
 /// How a start ended: serving, or the process exited first.
 enum Started {
-    Serving(Server),
+    Serving(Box<Server>),
     Exited {
         status: ExitStatus,
         stdout: String,
@@ -183,7 +183,7 @@ enum Started {
 impl Server {
     async fn start(database: &str, extra: &[&str]) -> Server {
         match Server::try_start(database, extra).await {
-            Started::Serving(server) => server,
+            Started::Serving(server) => *server,
             Started::Exited { status, stdout, stderr } => {
                 panic!("miaodan serve exited ({status}) instead of serving.\nstdout:\n{stdout}\nstderr:\n{stderr}")
             }
@@ -262,7 +262,7 @@ impl Server {
                             format!("http://{listen}"),
                             "the server serves where it was told"
                         );
-                        return Started::Serving(Server {
+                        return Started::Serving(Box::new(Server {
                             child,
                             pid,
                             base: address.to_string(),
@@ -270,7 +270,7 @@ impl Server {
                             stdout,
                             stderr,
                             first_start_token,
-                        });
+                        }));
                     }
                 }
                 None => {
@@ -1128,12 +1128,9 @@ async fn sigterm_finishes_requests_in_flight_then_exits_cleanly(backend: Backend
     for attempt in &attempts {
         match &attempt.outcome {
             Outcome::Acked(answer) => {
-                if attempt.sent < terminated_at {
-                    if attempt.ended > terminated_at {
-                        in_flight_answered += 1;
-                    }
-                } else {
-                    // Sent after SIGTERM on a kept-alive connection before the listener closed.
+                // (One sent after SIGTERM may still be answered on a kept-alive connection.)
+                if attempt.sent < terminated_at && attempt.ended > terminated_at {
+                    in_flight_answered += 1;
                 }
                 match acked_order(&attempt.request, &world, answer) {
                     Ok(order) => acked.push(order),

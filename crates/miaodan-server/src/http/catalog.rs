@@ -13,18 +13,20 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use miaodan_domain::catalog::{ListingStatus, NewSku, PRODUCT_SKUS_MAX, ProductChanges, SkuChanges};
-use miaodan_domain::shard::{Command, Outcome};
+use miaodan_domain::catalog::{Gtin, ListingStatus, NewSku, PRODUCT_SKUS_MAX, ProductChanges, SkuChanges};
+use miaodan_domain::shard::{Command, Outcome, Rejection};
 use miaodan_domain::{ProductId, ShopId, SkuId};
 use miaodan_store::records::ProductFilter;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-fn new_sku(state: &AppState, input: &NewSkuInput, field: &str) -> Result<NewSku, ApiError> {
+/// A SKU from its input; `prefix` locates the input in the body (`skus[2].`, or empty when
+/// the SKU is the whole body), so a refusal names the field as the JSON errors do.
+fn new_sku(state: &AppState, input: &NewSkuInput, prefix: &str) -> Result<NewSku, ApiError> {
     Ok(NewSku {
         id: SkuId::new(state.ids.sku()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
-        name: validate::text::<60>(&input.name, &format!("{field}.name"))?,
-        price: validate::price(input.price_fen, &format!("{field}.price_fen"))?,
+        name: validate::text::<60>(&input.name, &format!("{prefix}name"))?,
+        price: validate::price(input.price_fen, &format!("{prefix}price_fen"))?,
     })
 }
 
@@ -49,9 +51,12 @@ fn render_created_sku(outcome: &Outcome) -> Reply {
     }
 }
 
+/// Another shop's SKU is answered like a missing one. The shard stores what this renders as
+/// the idempotent response, so a replay is the same 404 as the first answer.
 fn render_sku(outcome: &Outcome) -> Reply {
     match outcome {
         Outcome::SkuSaved(sku) => Reply::json(StatusCode::OK, &SkuView::from(sku)),
+        Outcome::Rejected(Rejection::UnknownSku { .. }) => ApiError::not_found("SKU").into(),
         other => unexpected(other),
     }
 }
@@ -97,7 +102,7 @@ pub async fn create_product(
                     .skus
                     .iter()
                     .enumerate()
-                    .map(|(i, sku)| new_sku(&state, sku, &format!("skus[{i}]")))
+                    .map(|(i, sku)| new_sku(&state, sku, &format!("skus[{i}].")))
                     .collect::<Result<_, _>>()?,
             };
             let outcome = state
@@ -187,7 +192,7 @@ pub async fn add_sku(
         request,
         |idem| async {
             let product = ProductId::new(ids.one()).ok_or_else(|| ApiError::not_found("product"))?;
-            let sku = new_sku(&state, &body.value, "$")?;
+            let sku = new_sku(&state, &body.value, "")?;
             let command = Command::AddSku { shop, product, sku };
             let outcome = state
                 .shards
@@ -243,12 +248,7 @@ pub async fn update_sku(
                     idem.map(|i| i.recorder(render_sku)),
                 )
                 .await?;
-            match &outcome {
-                Outcome::Rejected(miaodan_domain::shard::Rejection::UnknownSku { .. }) => {
-                    Err(ApiError::not_found("SKU"))
-                }
-                _ => Ok(render_sku(&outcome)),
-            }
+            Ok(render_sku(&outcome))
         },
     )
     .await
@@ -305,11 +305,32 @@ pub async fn list_products(
             "a search is at most 100 characters",
         ));
     }
+    // No title holds a control character, and PostgreSQL refuses text with NUL outright.
+    if q.as_ref().is_some_and(|q| q.chars().any(char::is_control)) {
+        return Err(ApiError::invalid(
+            "invalid_query",
+            "q",
+            "a search must not contain control characters",
+        ));
+    }
+    let gtin = query
+        .gtin
+        .as_deref()
+        .map(|g| {
+            Gtin::parse(g).ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_query",
+                    "gtin",
+                    "a GTIN is 8, 12, 13 or 14 digits with a valid check digit",
+                )
+            })
+        })
+        .transpose()?;
     let filter = ProductFilter {
         shop,
         active_only,
         query: q,
-        gtin: query.gtin,
+        gtin: gtin.map(|g| g.as_str().to_string()),
         after,
         limit: limit + 1,
     };

@@ -283,7 +283,7 @@ pub struct CheckoutLineInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutInput {
-    /// 1 to 100 lines, of one or several shops.
+    /// 1 to 100 lines, of one or several shops, each of a different SKU.
     pub lines: Vec<CheckoutLineInput>,
     /// Where to deliver; defaults to the buyer's default address.
     pub address: Option<AddressInput>,

@@ -3,15 +3,24 @@
 //! Axum's own rejections are plain text; none of them reaches a client.
 
 use super::problem::ApiError;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{BodyDataStream, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
+use bytes::BytesMut;
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 /// The largest request body accepted; larger ones are answered 413 `payload_too_large`.
 pub const REQUEST_BODY_BYTES_MAX: usize = 256 * 1024;
+/// How much of an oversized body is read and discarded before the 413 answer. A server that
+/// answers and closes while the client is still sending resets the connection, and the client
+/// sees a broken pipe instead of the answer; reading the rest first lets it see the 413.
+/// Beyond this the connection is cut (and the client may see only the reset).
+pub const OVERSIZED_BODY_DRAIN_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// The longest time spent draining an oversized body.
+pub const OVERSIZED_BODY_DRAIN_MS_MAX: u64 = 5_000;
 
 /// A JSON request body, parsed into `T`, with the bytes it came from.
 pub struct JsonBody<T> {
@@ -74,46 +83,85 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let essence = content_type.split(';').next().unwrap_or("").trim();
-        if !essence.eq_ignore_ascii_case("application/json") {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as Content-Type: application/json",
-            ));
-        }
+        require_json_content_type(request.headers())?;
         let RawBody(raw) = RawBody::from_request(request, state).await?;
         let value = parse_json(&raw)?;
         Ok(JsonBody { value, raw })
     }
 }
 
+/// Refuses a body that is not sent as `application/json` (415 `unsupported_media_type`).
+pub fn require_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as Content-Type: application/json",
+        ))
+    }
+}
+
+/// An optional JSON body: none (or only whitespace) is `T::default()`; one that is sent is
+/// JSON like every other body, Content-Type included.
+pub fn optional_json<T: DeserializeOwned + Default>(headers: &HeaderMap, raw: &[u8]) -> Result<T, ApiError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    require_json_content_type(headers)?;
+    parse_json(raw)
+}
+
 /// A request body as bytes, bounded by [`REQUEST_BODY_BYTES_MAX`].
 pub struct RawBody(pub Bytes);
+
+fn unreadable(error: axum::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "unreadable_body",
+        format!("the body could not be read: {error}"),
+    )
+}
+
+/// Reads and discards the rest of an oversized body, within the drain limits.
+async fn drain(mut stream: BodyDataStream) {
+    let discard = async {
+        let mut drained = 0usize;
+        while let Some(Ok(chunk)) = stream.next().await {
+            drained = drained.saturating_add(chunk.len());
+            if drained > OVERSIZED_BODY_DRAIN_BYTES_MAX {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(OVERSIZED_BODY_DRAIN_MS_MAX), discard).await;
+}
 
 impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let raw = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection: BytesRejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        format!("the body exceeds {REQUEST_BODY_BYTES_MAX} bytes"),
-                    )
-                } else {
-                    ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", rejection.body_text())
-                }
-            })?;
-        Ok(RawBody(raw))
+    async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
+        let mut stream = request.into_body().into_data_stream();
+        let mut raw = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(unreadable)?;
+            if raw.len() + chunk.len() > REQUEST_BODY_BYTES_MAX {
+                drain(stream).await;
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the body exceeds {REQUEST_BODY_BYTES_MAX} bytes"),
+                ));
+            }
+            raw.extend_from_slice(&chunk);
+        }
+        Ok(RawBody(raw.freeze()))
     }
 }
 

@@ -4,7 +4,7 @@
 //! `sold_out`. Under overload the shard's bounded inbox answers 429 with `Retry-After`.
 
 use super::dto::{FlashSaleView, NewFlashSale, OrderView, TapInput, TapView};
-use super::extract::{PathIds, RawBody, parse_json};
+use super::extract::{PathIds, RawBody, optional_json};
 use super::platform::unexpected;
 use super::problem::ApiError;
 use super::validate;
@@ -17,12 +17,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::flash_sale::{FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSaleId};
-use miaodan_domain::shard::{Command, Outcome, RequestRef, ScheduleFlashSale, Tap};
+use miaodan_domain::shard::{Command, Outcome, Rejection, RequestRef, ScheduleFlashSale, Tap};
 use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity, SkuId, WarehouseId};
 
 fn render_sale(outcome: &Outcome) -> Reply {
     match outcome {
         Outcome::FlashSaleScheduled(sale) => Reply::json(StatusCode::CREATED, &FlashSaleView::new(sale, clock::now())),
+        // The units a sale holds are the request's `units`.
+        Outcome::Rejected(rejection @ Rejection::InsufficientStock { .. }) => {
+            let mut error = ApiError::from(rejection);
+            error.field = Some("units".into());
+            error.into()
+        }
         other => unexpected(other),
     }
 }
@@ -63,8 +69,12 @@ pub async fn schedule(
             let command = Command::ScheduleFlashSale(ScheduleFlashSale {
                 id,
                 shop,
-                sku: SkuId::new(input.sku_id).ok_or_else(|| ApiError::not_found("SKU"))?,
-                warehouse: WarehouseId::new(input.warehouse_id).ok_or_else(|| ApiError::not_found("warehouse"))?,
+                // An id that cannot exist is answered like one that does not.
+                sku: SkuId::new(input.sku_id).ok_or_else(|| {
+                    ApiError::invalid("unknown_sku", "sku_id", format!("no such SKU: {}", input.sku_id))
+                })?,
+                warehouse: WarehouseId::new(input.warehouse_id)
+                    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_warehouse", "no such warehouse"))?,
                 starts_at: instant(&input.starts_at, "starts_at")?,
                 ends_at: instant(&input.ends_at, "ends_at")?,
                 price: validate::price(input.price_fen, "price_fen")?,
@@ -74,11 +84,14 @@ pub async fn schedule(
                     .payment_timeout_seconds
                     .unwrap_or(FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT),
             });
-            state.directory.remember_sale(id, shop);
             let outcome = state
                 .shards
                 .submit(shop, command, idem.map(|i| i.recorder(render_sale)))
                 .await?;
+            // Only a sale that exists has a shop to find; a refused one stays unknown.
+            if let Outcome::FlashSaleScheduled(sale) = &outcome {
+                state.directory.remember_sale(sale.id, sale.shop);
+            }
             Ok(render_sale(&outcome))
         },
     )
@@ -164,7 +177,10 @@ pub async fn tap(
         Principal::Buyer(buyer),
         &headers,
         ("POST", &path, &raw),
-        |idem| place_tap(&state, buyer, ids.one(), raw.clone(), idem),
+        |idem| async {
+            let input = optional_json(&headers, &raw)?;
+            place_tap(&state, buyer, ids.one(), input, idem).await
+        },
     )
     .await
 }
@@ -173,14 +189,9 @@ async fn place_tap(
     state: &AppState,
     buyer: BuyerId,
     sale: i64,
-    raw: axum::body::Bytes,
+    input: TapInput,
     idem: Option<Idempotency>,
 ) -> Result<Reply, ApiError> {
-    let input: TapInput = if raw.iter().all(u8::is_ascii_whitespace) {
-        TapInput::default()
-    } else {
-        parse_json(&raw)?
-    };
     let sale = FlashSaleId::new(sale).ok_or_else(|| ApiError::not_found("flash sale"))?;
     let quantity = Quantity::new(input.quantity.unwrap_or(1))
         .ok_or_else(|| ApiError::invalid("invalid_quantity", "quantity", "a quantity is 1 to 10 000"))?;

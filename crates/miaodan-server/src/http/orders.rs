@@ -84,10 +84,17 @@ async fn parse_parts(state: &AppState, input: &CheckoutInput) -> Result<Vec<Shop
                 format!("no such SKU: {}", line.sku_id),
             )
         };
-        lines.push(OrderLineRequest {
-            sku: SkuId::new(line.sku_id).ok_or_else(unknown)?,
-            quantity,
-        });
+        let sku = SkuId::new(line.sku_id).ok_or_else(unknown)?;
+        // A refusal of the core names a SKU, not a line: with one line per SKU it points at
+        // exactly one line of the request.
+        if lines.iter().any(|earlier: &OrderLineRequest| earlier.sku == sku) {
+            return Err(ApiError::invalid(
+                "duplicate_sku",
+                &format!("lines[{i}].sku_id"),
+                format!("SKU {sku} is on an earlier line; order it once with the whole quantity"),
+            ));
+        }
+        lines.push(OrderLineRequest { sku, quantity });
     }
     let skus: Vec<SkuId> = lines.iter().map(|l| l.sku).collect();
     let owners: BTreeMap<SkuId, ShopId> = state.store.sku_shops(&skus).await?.into_iter().collect();

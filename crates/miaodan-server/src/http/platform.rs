@@ -2,7 +2,7 @@
 //! that a merchant may read its own shop and a buyer its own account).
 
 use super::dto::{BuyerView, IssuedToken, NewBuyer, NewShop, NewToken, ShopView};
-use super::extract::{JsonBody, PathIds, RawBody, parse_json};
+use super::extract::{JsonBody, PathIds, RawBody, optional_json};
 use super::problem::ApiError;
 use super::validate;
 use crate::app::AppState;
@@ -10,7 +10,6 @@ use crate::auth::{self, Admin, Principal};
 use crate::clock;
 use crate::idempotency::{self, Reply};
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -96,22 +95,13 @@ pub async fn get_shop(
     Ok(Json(ShopView::from(&shop)))
 }
 
-fn optional_token_body(raw: &Bytes) -> Result<NewToken, ApiError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        Ok(NewToken::default())
-    } else {
-        parse_json(raw)
-    }
-}
-
 async fn issue(
     state: &AppState,
     role: Role,
     subject: i64,
-    raw: &Bytes,
+    input: NewToken,
     idem: Option<idempotency::Idempotency>,
 ) -> Result<Reply, ApiError> {
-    let input = optional_token_body(raw)?;
     let label = input
         .label
         .as_deref()
@@ -166,7 +156,8 @@ pub async fn issue_merchant_token(
                 .shop(shop)
                 .await?
                 .ok_or_else(|| ApiError::not_found("shop"))?;
-            issue(&state, Role::Merchant, shop.get(), &raw, idem).await
+            let input = optional_json(&headers, &raw)?;
+            issue(&state, Role::Merchant, shop.get(), input, idem).await
         },
     )
     .await
@@ -263,7 +254,8 @@ pub async fn issue_buyer_token(
                 .buyer(buyer)
                 .await?
                 .ok_or_else(|| ApiError::not_found("buyer"))?;
-            issue(&state, Role::Buyer, buyer.get(), &raw, idem).await
+            let input = optional_json(&headers, &raw)?;
+            issue(&state, Role::Buyer, buyer.get(), input, idem).await
         },
     )
     .await

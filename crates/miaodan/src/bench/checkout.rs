@@ -1,0 +1,408 @@
+//! `miaodan bench checkout`: an ordinary busy hour. Many SKUs across shops; each buyer's
+//! checkout has 1–4 lines (sometimes of several shops); most orders are then paid, some
+//! cancelled, the rest left to expire. Audited for stock conservation afterwards.
+
+use super::env::{Connection, Env, problem_code};
+use super::report::{self, Latency, Summary};
+use super::{CheckoutArgs, Mode, Tally, progress};
+use bytes::Bytes;
+use miaodan_domain::catalog::{NewSku, Text};
+use miaodan_domain::geo::Adcode;
+use miaodan_domain::orders::{Address, CancelReason};
+use miaodan_domain::shard::{Canceller, Command, OrderLineRequest, Outcome, PlaceOrder};
+use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
+use miaodan_store::records::Role;
+use rand::{Rng, SeedableRng};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+const STOCK_PER_SKU: i64 = 1_000_000;
+
+fn id<T>(raw: i64, make: fn(i64) -> Option<T>) -> anyhow::Result<T> {
+    make(raw).ok_or_else(|| anyhow::anyhow!("id {raw}"))
+}
+
+fn text<const N: usize>(raw: &str) -> anyhow::Result<Text<N>> {
+    Text::parse(raw).map_err(|e| anyhow::anyhow!("{raw}: {e:?}"))
+}
+
+/// What to do with an order once placed.
+#[derive(Clone, Copy)]
+enum Then {
+    Pay,
+    Cancel,
+    LeaveUnpaid,
+}
+
+struct Basket {
+    buyer: i64,
+    lines: Vec<(ShopId, SkuId, i64)>,
+    then: Then,
+}
+
+const CITIES: [&str; 4] = ["310114000000", "440111000000", "510116000000", "420112000000"];
+
+async fn set_up(env: &Env, args: &CheckoutArgs) -> anyhow::Result<Vec<(ShopId, Vec<SkuId>)>> {
+    let ids = &env.state.ids;
+    let mut shops = Vec::new();
+    for s in 0..args.shops {
+        let shop = id(ids.shop(), ShopId::new)?;
+        env.setup(
+            shop,
+            Command::CreateShop {
+                id: shop,
+                name: text(&format!("店铺{s}"))?,
+            },
+        )
+        .await?;
+        let mut warehouses = Vec::new();
+        for city in CITIES.iter().take(2) {
+            let warehouse = id(ids.warehouse(), WarehouseId::new)?;
+            let location = Adcode::parse(city).ok_or_else(|| anyhow::anyhow!("adcode"))?;
+            env.setup(
+                shop,
+                Command::CreateWarehouse {
+                    id: warehouse,
+                    shop,
+                    name: text(&format!("仓{city}"))?,
+                    location,
+                },
+            )
+            .await?;
+            warehouses.push(warehouse);
+        }
+        let mut skus = Vec::new();
+        for p in 0..args.skus_per_shop {
+            let sku = id(ids.sku(), SkuId::new)?;
+            let price = Fen::price(1_990 + (p as i64 % 50) * 100).ok_or_else(|| anyhow::anyhow!("price"))?;
+            let product = Command::CreateProduct {
+                id: id(ids.product(), ProductId::new)?,
+                shop,
+                title: text(&format!("商品{s}-{p}"))?,
+                description: None,
+                gtin: None,
+                skus: vec![NewSku {
+                    id: sku,
+                    name: text("标准款")?,
+                    price,
+                }],
+            };
+            env.setup(shop, product).await?;
+            for warehouse in &warehouses {
+                env.setup(
+                    shop,
+                    Command::SetStock {
+                        shop,
+                        sku,
+                        warehouse: *warehouse,
+                        available: STOCK_PER_SKU / 2,
+                    },
+                )
+                .await?;
+            }
+            skus.push(sku);
+        }
+        shops.push((shop, skus));
+    }
+    Ok(shops)
+}
+
+fn baskets(args: &CheckoutArgs, shops: &[(ShopId, Vec<SkuId>)]) -> Vec<Basket> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.common.seed);
+    (0..args.checkouts)
+        .map(|_| {
+            let lines = (0..rng.random_range(1..=4))
+                .map(|_| {
+                    let (shop, skus) = &shops[rng.random_range(0..shops.len())];
+                    (*shop, skus[rng.random_range(0..skus.len())], rng.random_range(1..=3))
+                })
+                .collect();
+            let then = match rng.random_range(0..100) {
+                0..60 => Then::Pay,
+                60..75 => Then::Cancel,
+                _ => Then::LeaveUnpaid,
+            };
+            Basket {
+                buyer: rng.random_range(1..=args.buyers as i64),
+                lines,
+                then,
+            }
+        })
+        .collect()
+}
+
+pub async fn run(args: &CheckoutArgs) -> anyhow::Result<Summary> {
+    // Unpaid orders expire within the run, so expiry is part of the measured load.
+    let env = Env::open(&args.common, 2).await?;
+    let shops = set_up(&env, args).await?;
+    let baskets = Arc::new(baskets(args, &shops));
+    let units_initial = STOCK_PER_SKU * (args.shops * args.skus_per_shop) as i64;
+    let (tally, duration) = match args.common.mode {
+        Mode::Engine => engine(&env, baskets, args.common.concurrency).await?,
+        Mode::Http => http(&env, baskets, args).await?,
+    };
+    // Let the expiry sweep cancel the orders left unpaid, then audit.
+    tokio::time::sleep(std::time::Duration::from_millis(2_600)).await;
+    audit(&env, args, tally, duration, units_initial).await
+}
+
+fn address() -> anyhow::Result<Address> {
+    Ok(Address {
+        adcode: Adcode::parse("310101000000").ok_or_else(|| anyhow::anyhow!("adcode"))?,
+        detail: text("南京东路 1 号")?,
+    })
+}
+
+/// Places each basket as one order per shop through the shards, then pays or cancels it.
+async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> anyhow::Result<(Tally, f64)> {
+    let address = address()?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let bar = progress(baskets.len() as u64, "checkouts");
+    let started = Instant::now();
+    let workers = (0..concurrency).map(|_| {
+        let (next, baskets, bar, address) = (next.clone(), baskets.clone(), bar.clone(), address.clone());
+        async move {
+            let mut tally = Tally::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(basket) = baskets.get(i) else { break };
+                let checkout = id(env.state.ids.checkout(), CheckoutId::new)?;
+                let mut parts: std::collections::BTreeMap<ShopId, Vec<OrderLineRequest>> = Default::default();
+                for (shop, sku, quantity) in &basket.lines {
+                    let quantity = Quantity::new(*quantity).ok_or_else(|| anyhow::anyhow!("quantity"))?;
+                    parts
+                        .entry(*shop)
+                        .or_default()
+                        .push(OrderLineRequest { sku: *sku, quantity });
+                }
+                for (shop, lines) in parts {
+                    let place = PlaceOrder {
+                        id: id(env.state.ids.order(), OrderId::new)?,
+                        checkout,
+                        shop,
+                        buyer: id(basket.buyer, BuyerId::new)?,
+                        lines,
+                        address: address.clone(),
+                        payment_timeout_seconds: env.state.config.payment_timeout_seconds,
+                        request: None,
+                    };
+                    let sent = Instant::now();
+                    let answer = env.state.shards.submit(shop, Command::PlaceOrder(place), None).await;
+                    tally.record(sent.elapsed());
+                    let order = match answer {
+                        Ok(Outcome::OrderPlaced(order)) => order,
+                        Ok(Outcome::Rejected(rejection)) => {
+                            tally.refuse(rejection.code());
+                            continue;
+                        }
+                        Ok(_) => {
+                            tally.errors += 1;
+                            continue;
+                        }
+                        Err(error) => {
+                            tally.refuse(error.code);
+                            continue;
+                        }
+                    };
+                    tally.ordered += 1;
+                    let follow_up = match basket.then {
+                        Then::Pay => Command::PayOrder { order: order.id },
+                        Then::Cancel => Command::CancelOrder {
+                            order: order.id,
+                            by: Canceller::Buyer(order.buyer),
+                            reason: CancelReason::BuyerCancelled,
+                        },
+                        Then::LeaveUnpaid => continue,
+                    };
+                    let sent = Instant::now();
+                    let answer = env.state.shards.submit(shop, follow_up, None).await;
+                    tally.record(sent.elapsed());
+                    match answer {
+                        Ok(Outcome::OrderPaid(_) | Outcome::OrderCancelled(_)) => {}
+                        Ok(Outcome::Rejected(rejection)) => tally.refuse(rejection.code()),
+                        _ => tally.errors += 1,
+                    }
+                }
+                bar.inc(1);
+            }
+            anyhow::Ok(tally)
+        }
+    });
+    let results = futures::future::join_all(workers).await;
+    let duration = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let mut tally = Tally::default();
+    for result in results {
+        tally.merge(result?);
+    }
+    Ok((tally, duration))
+}
+
+/// The same busy hour over HTTP: checkout, then mark paid (admin) or cancel (buyer).
+async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyhow::Result<(Tally, f64)> {
+    let now = miaodan_server::clock::now();
+    let mut tokens = vec![String::new(); args.buyers as usize + 1];
+    let mut rows = Vec::new();
+    for buyer in 1..=args.buyers as i64 {
+        let (record, token) = miaodan_server::auth::mint(env.state.ids.token(), Role::Buyer, Some(buyer), None, now);
+        let person = miaodan_domain::buyers::Buyer {
+            id: id(env.state.ids.buyer(), BuyerId::new)?,
+            name: text(&format!("买家{buyer}"))?,
+            default_address: Some(address()?),
+            created_at: now,
+        };
+        tokens[buyer as usize] = token;
+        rows.push((person, record));
+    }
+    env.state.store.insert_buyers_with_tokens(&rows).await?;
+    let admin = env.state.issue_token(Role::Admin, None, Some("bench".into())).await?;
+    let tokens = Arc::new(tokens);
+    let running = miaodan_server::serve(env.state.clone()).await?;
+    let address = running.address;
+    let next = Arc::new(AtomicUsize::new(0));
+    let bar = progress(baskets.len() as u64, "checkouts");
+    let started = Instant::now();
+    let workers = (0..args.common.concurrency).map(|_| {
+        let (next, baskets, bar, tokens, admin) = (
+            next.clone(),
+            baskets.clone(),
+            bar.clone(),
+            tokens.clone(),
+            admin.clone(),
+        );
+        async move {
+            let mut tally = Tally::default();
+            let mut connection = Connection::open(address).await?;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(basket) = baskets.get(i) else { break };
+                let token = &tokens[basket.buyer as usize];
+                let lines: Vec<serde_json::Value> = basket
+                    .lines
+                    .iter()
+                    .map(|(_, sku, quantity)| serde_json::json!({ "sku_id": sku.get(), "quantity": quantity }))
+                    .collect();
+                let body = Bytes::from(serde_json::to_vec(&serde_json::json!({ "lines": lines }))?);
+                let key = format!("checkout-{i}");
+                let sent = Instant::now();
+                let answer = connection.post("/v1/checkouts", token, Some(&key), body).await;
+                tally.record(sent.elapsed());
+                bar.inc(1);
+                let Ok(response) = answer else {
+                    tally.errors += 1;
+                    connection = Connection::open(address).await?;
+                    continue;
+                };
+                if response.status != 201 {
+                    if response.status >= 500 && response.status != 503 {
+                        tally.errors += 1
+                    } else {
+                        tally.refuse(&problem_code(&response.body))
+                    }
+                    continue;
+                }
+                let placed: serde_json::Value = serde_json::from_slice(&response.body)?;
+                let orders: Vec<i64> = placed["orders"]
+                    .as_array()
+                    .map(|o| o.iter().filter_map(|o| o["id"].as_i64()).collect())
+                    .unwrap_or_default();
+                tally.ordered += orders.len() as u64;
+                for order in orders {
+                    let (path, who) = match basket.then {
+                        Then::Pay => (format!("/v1/orders/{order}/mark-paid"), admin.as_str()),
+                        Then::Cancel => (format!("/v1/orders/{order}/cancel"), token.as_str()),
+                        Then::LeaveUnpaid => continue,
+                    };
+                    let sent = Instant::now();
+                    let answer = connection.post(&path, who, None, Bytes::new()).await;
+                    tally.record(sent.elapsed());
+                    match answer {
+                        Ok(r) if r.status == 200 => {}
+                        Ok(r) => tally.refuse(&problem_code(&r.body)),
+                        Err(_) => {
+                            tally.errors += 1;
+                            connection = Connection::open(address).await?;
+                        }
+                    }
+                }
+            }
+            anyhow::Ok(tally)
+        }
+    });
+    let results = futures::future::join_all(workers).await;
+    let duration = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    running.shutdown().await;
+    let mut tally = Tally::default();
+    for result in results {
+        tally.merge(result?);
+    }
+    Ok((tally, duration))
+}
+
+async fn audit(
+    env: &Env,
+    args: &CheckoutArgs,
+    tally: Tally,
+    duration: f64,
+    units_initial: i64,
+) -> anyhow::Result<Summary> {
+    let stock = env.state.store.audit_stock().await?;
+    let total = stock.available + stock.reserved + stock.sold;
+    let mut checks: Vec<(bool, String)> = vec![
+        (
+            stock.negative_rows == 0,
+            format!("stock rows with a negative count: {}", stock.negative_rows),
+        ),
+        (
+            total == units_initial,
+            format!("available + reserved + sold = {total}, initially {units_initial}"),
+        ),
+        (
+            stock.reserved == stock.units_in_pending_orders + stock.units_held_by_open_sales,
+            format!(
+                "reserved {} = units of unpaid orders {}",
+                stock.reserved, stock.units_in_pending_orders
+            ),
+        ),
+        (
+            stock.sold == stock.units_in_paid_orders,
+            format!(
+                "sold {} = units of paid orders {}",
+                stock.sold, stock.units_in_paid_orders
+            ),
+        ),
+    ];
+    checks.push((
+        tally.errors == 0,
+        format!("transport or server errors: {}", tally.errors),
+    ));
+    let passed = checks.iter().all(|(ok, _)| *ok);
+    Ok(Summary {
+        scenario: "checkout".into(),
+        mode: args.common.mode.name().into(),
+        backend: env.backend.clone(),
+        shards: args.common.shards,
+        concurrency: args.common.concurrency,
+        requests: tally.requests,
+        orders_created: tally.ordered,
+        units_initial,
+        units_sold: stock.sold,
+        oversold: 0,
+        duplicate_orders: 0,
+        limit_violations: 0,
+        errors: tally.errors,
+        refusals: tally.refusals.clone(),
+        throughput_per_s: tally.requests as f64 / duration,
+        orders_per_s: tally.ordered as f64 / duration,
+        latency_us: Latency::of(&tally.latency),
+        duration_s: duration,
+        audit_passed: passed,
+        audit: checks
+            .into_iter()
+            .map(|(ok, what)| format!("{} {what}", if ok { "ok  " } else { "FAIL" }))
+            .collect(),
+        machine: report::machine(),
+    })
+}

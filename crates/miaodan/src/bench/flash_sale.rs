@@ -1,0 +1,434 @@
+//! `miaodan bench flash-sale`: one hot SKU, U units, B buyers tapping once each (some retrying
+//! with the same idempotency key), C concurrent clients; then an audit of the DATABASE.
+
+use super::env::{Connection, Env, problem_code};
+use super::report::{self, Latency, Summary};
+use super::{FlashSaleArgs, Mode, Tally, progress};
+use bytes::Bytes;
+use miaodan_domain::buyers::Buyer;
+use miaodan_domain::catalog::{NewSku, Text};
+use miaodan_domain::flash_sale::FlashSaleId;
+use miaodan_domain::geo::Adcode;
+use miaodan_domain::orders::Address;
+use miaodan_domain::shard::{Command, Outcome, RequestRef, ScheduleFlashSale, Tap};
+use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
+use miaodan_server::clock;
+use miaodan_store::records::Role;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// One buyer's plan: tap once, and maybe retry with the same key.
+#[derive(Clone, Copy)]
+struct Plan {
+    buyer: i64,
+    retry: bool,
+}
+
+struct Sale {
+    id: FlashSaleId,
+    shop: ShopId,
+    sku: SkuId,
+    warehouse: WarehouseId,
+}
+
+fn id<T>(raw: i64, make: fn(i64) -> Option<T>) -> anyhow::Result<T> {
+    make(raw).ok_or_else(|| anyhow::anyhow!("id {raw}"))
+}
+
+fn text<const N: usize>(raw: &str) -> anyhow::Result<Text<N>> {
+    Text::parse(raw).map_err(|e| anyhow::anyhow!("{raw}: {e:?}"))
+}
+
+fn address() -> anyhow::Result<Address> {
+    Ok(Address {
+        adcode: Adcode::parse("330106000000").ok_or_else(|| anyhow::anyhow!("adcode"))?,
+        detail: text("文三路 90 号 东部软件园 2 号楼")?,
+    })
+}
+
+async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
+    let ids = &env.state.ids;
+    let shop = id(ids.shop(), ShopId::new)?;
+    env.setup(
+        shop,
+        Command::CreateShop {
+            id: shop,
+            name: text("秒单直播间")?,
+        },
+    )
+    .await?;
+    let warehouse = id(ids.warehouse(), WarehouseId::new)?;
+    let location = Adcode::parse("330110000000").ok_or_else(|| anyhow::anyhow!("adcode"))?;
+    env.setup(
+        shop,
+        Command::CreateWarehouse {
+            id: warehouse,
+            shop,
+            name: text("杭州余杭仓")?,
+            location,
+        },
+    )
+    .await?;
+    let sku = id(ids.sku(), SkuId::new)?;
+    let price = Fen::price(9_900).ok_or_else(|| anyhow::anyhow!("price"))?;
+    let product = Command::CreateProduct {
+        id: id(ids.product(), ProductId::new)?,
+        shop,
+        title: text("直播间爆款 保温杯 316 不锈钢 500ml")?,
+        description: None,
+        gtin: None,
+        skus: vec![NewSku {
+            id: sku,
+            name: text("雾霾蓝")?,
+            price,
+        }],
+    };
+    env.setup(shop, product).await?;
+    env.setup(
+        shop,
+        Command::SetStock {
+            shop,
+            sku,
+            warehouse,
+            available: units,
+        },
+    )
+    .await?;
+    let now = clock::now();
+    let sale = id(ids.flash_sale(), FlashSaleId::new)?;
+    let schedule = ScheduleFlashSale {
+        id: sale,
+        shop,
+        sku,
+        warehouse,
+        starts_at: now.plus_seconds(-1),
+        ends_at: now.plus_seconds(3600),
+        price: Fen::price(990).ok_or_else(|| anyhow::anyhow!("price"))?,
+        units,
+        per_buyer_limit: 1,
+        payment_timeout_seconds: 3600,
+    };
+    env.setup(shop, Command::ScheduleFlashSale(schedule)).await?;
+    Ok(Sale {
+        id: sale,
+        shop,
+        sku,
+        warehouse,
+    })
+}
+
+fn plans(args: &FlashSaleArgs, seed: u64) -> Vec<Plan> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut plans: Vec<Plan> = (1..=args.buyers as i64)
+        .map(|buyer| Plan {
+            buyer,
+            retry: rng.random_range(0..100) < args.retry_percent,
+        })
+        .collect();
+    plans.shuffle(&mut rng);
+    plans
+}
+
+pub async fn run(args: &FlashSaleArgs) -> anyhow::Result<Summary> {
+    let env = Env::open(&args.common, 300).await?;
+    let sale = set_up_sale(&env, args.units).await?;
+    let seed = args.common.seed;
+    let plans = Arc::new(plans(args, seed));
+    let total = plans.iter().map(|p| if p.retry { 2 } else { 1 }).sum::<u64>();
+    let buyers: Vec<i64> = plans.iter().map(|p| p.buyer).collect();
+    let (tally, duration) = match args.common.mode {
+        Mode::Engine => engine(&env, &sale, plans, &args.common, total).await?,
+        Mode::Http => http(&env, &sale, plans, &buyers, args.common.concurrency, total).await?,
+    };
+    audit(&env, &sale, args, tally, duration).await
+}
+
+fn tap_command(env: &Env, sale: &Sale, buyer: i64, address: &Address, request: RequestRef) -> anyhow::Result<Command> {
+    Ok(Command::Tap(Tap {
+        sale: sale.id,
+        order: id(env.state.ids.order(), OrderId::new)?,
+        checkout: id(env.state.ids.checkout(), CheckoutId::new)?,
+        buyer: id(buyer, BuyerId::new)?,
+        quantity: Quantity::new(1).ok_or_else(|| anyhow::anyhow!("quantity"))?,
+        address: address.clone(),
+        request: Some(request),
+    }))
+}
+
+/// Drives the shards directly: no HTTP, the durable store still commits every batch. Each
+/// client hands its taps to the shard in bundles of `bundle` (see `Shards::submit_bundle`);
+/// retries follow in the next bundle, after their first answer.
+async fn engine(
+    env: &Env,
+    sale: &Sale,
+    plans: Arc<Vec<Plan>>,
+    common: &super::Common,
+    total: u64,
+) -> anyhow::Result<(Tally, f64)> {
+    let address = address()?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let bar = progress(total, "taps");
+    let bundle = common.bundle.max(1);
+    let started = Instant::now();
+    let workers = (0..common.concurrency).map(|_| {
+        let (next, plans, bar, address) = (next.clone(), plans.clone(), bar.clone(), address.clone());
+        async move {
+            let mut tally = Tally::default();
+            loop {
+                let from = next.fetch_add(bundle, Ordering::Relaxed);
+                let chunk: Vec<Plan> = plans.iter().skip(from).take(bundle).copied().collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                let request = |plan: &Plan| RequestRef(format!("bench-tap-{}", plan.buyer));
+                let firsts = chunk
+                    .iter()
+                    .map(|plan| tap_command(env, sale, plan.buyer, &address, request(plan)))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let first_answers = tally.bundle(env, sale.shop, firsts, &bar).await;
+                let mut placed = Vec::new();
+                for (plan, answer) in chunk.iter().zip(&first_answers) {
+                    match answer {
+                        Some(Outcome::OrderPlaced(order)) => {
+                            tally.ordered += 1;
+                            placed.push((plan.buyer, Some(order.id)));
+                        }
+                        Some(Outcome::Rejected(rejection)) => {
+                            tally.refuse(rejection.code());
+                            placed.push((plan.buyer, None));
+                        }
+                        _ => tally.errors += 1,
+                    }
+                }
+                let retries: Vec<&Plan> = chunk.iter().filter(|p| p.retry).collect();
+                if retries.is_empty() {
+                    continue;
+                }
+                let again = retries
+                    .iter()
+                    .map(|plan| tap_command(env, sale, plan.buyer, &address, request(plan)))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let answers = tally.bundle(env, sale.shop, again, &bar).await;
+                for (plan, answer) in retries.iter().zip(answers) {
+                    let first = placed
+                        .iter()
+                        .find(|(buyer, _)| *buyer == plan.buyer)
+                        .and_then(|(_, order)| *order);
+                    match (first, answer) {
+                        (Some(original), Some(Outcome::OrderAlreadyPlaced(order))) if original == order => {}
+                        (None, Some(Outcome::Rejected(_))) => {}
+                        (_, Some(Outcome::OrderPlaced(_))) => tally.duplicates += 1,
+                        (_, None) => tally.errors += 1,
+                        _ => tally.duplicates += 1,
+                    }
+                }
+            }
+            anyhow::Ok(tally)
+        }
+    });
+    let results = futures::future::join_all(workers).await;
+    let duration = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let mut tally = Tally::default();
+    for result in results {
+        tally.merge(result?);
+    }
+    Ok((tally, duration))
+}
+
+/// Creates the buyers with tokens in bulk and warms the server's caches, as a real flash
+/// sale's audience (known, logged-in viewers) would find them.
+async fn buyers_with_tokens(env: &Env, buyers: &[i64]) -> anyhow::Result<Vec<String>> {
+    let now = clock::now();
+    let address = address()?;
+    let bar = progress(buyers.len() as u64, "buyers");
+    let mut tokens = vec![String::new(); buyers.len() + 1];
+    for chunk in buyers.chunks(5_000) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for &buyer in chunk {
+            let buyer_id = id(buyer, BuyerId::new)?;
+            let (record, token) =
+                miaodan_server::auth::mint(env.state.ids.token(), Role::Buyer, Some(buyer), None, now);
+            let name = text(&format!("观众{buyer}"))?;
+            rows.push((
+                Buyer {
+                    id: buyer_id,
+                    name,
+                    default_address: Some(address.clone()),
+                    created_at: now,
+                },
+                record,
+            ));
+            tokens[buyer as usize] = token;
+            env.state.directory.remember_address(buyer_id, Some(address.clone()));
+        }
+        env.state.store.insert_buyers_with_tokens(&rows).await?;
+        for (_, record) in rows {
+            env.state.tokens.remember(record);
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(tokens)
+}
+
+/// Drives the real HTTP server over loopback with `concurrency` keep-alive connections.
+async fn http(
+    env: &Env,
+    sale: &Sale,
+    plans: Arc<Vec<Plan>>,
+    buyers: &[i64],
+    concurrency: usize,
+    total: u64,
+) -> anyhow::Result<(Tally, f64)> {
+    let tokens = Arc::new(buyers_with_tokens(env, buyers).await?);
+    let running = miaodan_server::serve(env.state.clone()).await?;
+    let address = running.address;
+    let path = format!("/v1/flash-sales/{}/taps", sale.id);
+    let next = Arc::new(AtomicUsize::new(0));
+    let bar = progress(total, "taps");
+    let started = Instant::now();
+    let workers = (0..concurrency).map(|_| {
+        let (next, plans, bar, tokens, path) = (next.clone(), plans.clone(), bar.clone(), tokens.clone(), path.clone());
+        async move {
+            let mut tally = Tally::default();
+            let mut connection = Connection::open(address).await?;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(plan) = plans.get(i).copied() else { break };
+                let key = format!("tap-{}", plan.buyer);
+                let token = &tokens[plan.buyer as usize];
+                let attempts = if plan.retry { 2 } else { 1 };
+                let mut first: Option<Bytes> = None;
+                for _ in 0..attempts {
+                    let sent = Instant::now();
+                    let answer = connection.post(&path, token, Some(&key), Bytes::new()).await;
+                    tally.record(sent.elapsed());
+                    bar.inc(1);
+                    let response = match answer {
+                        Ok(response) => response,
+                        Err(_) => {
+                            tally.errors += 1;
+                            connection = Connection::open(address).await?;
+                            continue;
+                        }
+                    };
+                    if let Some(original) = &first {
+                        if !response.replayed || response.body != *original {
+                            tally.duplicates += 1;
+                        }
+                        continue;
+                    }
+                    match response.status {
+                        201 => tally.ordered += 1,
+                        409 | 429 | 503 => tally.refuse(&problem_code(&response.body)),
+                        _ => tally.errors += 1,
+                    }
+                    first = Some(response.body);
+                }
+            }
+            anyhow::Ok(tally)
+        }
+    });
+    let results = futures::future::join_all(workers).await;
+    let duration = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    running.shutdown().await;
+    let mut tally = Tally::default();
+    for result in results {
+        tally.merge(result?);
+    }
+    Ok((tally, duration))
+}
+
+async fn audit(env: &Env, sale: &Sale, args: &FlashSaleArgs, tally: Tally, duration: f64) -> anyhow::Result<Summary> {
+    let store = &env.state.store;
+    let flash = store.audit_flash_sale(sale.id).await?;
+    let stock = store.audit_stock().await?;
+    let level = store
+        .stock_of(sale.sku)
+        .await?
+        .into_iter()
+        .find(|(w, _)| *w == sale.warehouse)
+        .map(|(_, l)| l);
+    let mut checks: Vec<(bool, String)> = Vec::new();
+    let mut check = |ok: bool, what: String| checks.push((ok, what));
+    check(
+        flash.orders == tally.ordered as i64,
+        format!(
+            "orders in the database ({}) = orders acknowledged to clients ({})",
+            flash.orders, tally.ordered
+        ),
+    );
+    check(
+        flash.units_in_orders <= flash.allotted,
+        format!(
+            "units sold {} ≤ units allotted {}",
+            flash.units_in_orders, flash.allotted
+        ),
+    );
+    check(
+        flash.units_in_orders + flash.remaining == flash.allotted,
+        format!(
+            "sold {} + remaining {} = allotted {}",
+            flash.units_in_orders, flash.remaining, flash.allotted
+        ),
+    );
+    check(
+        flash.buyers_over_limit == 0,
+        format!("buyers over the per-buyer limit: {}", flash.buyers_over_limit),
+    );
+    check(
+        flash.duplicate_requests == 0,
+        format!(
+            "idempotency keys with more than one order: {}",
+            flash.duplicate_requests
+        ),
+    );
+    check(
+        tally.duplicates == 0,
+        format!("retries that did not get their original answer: {}", tally.duplicates),
+    );
+    check(
+        stock.negative_rows == 0,
+        format!("stock rows with a negative count: {}", stock.negative_rows),
+    );
+    let conserved = level.map(|l| l.total()) == Some(args.units);
+    check(
+        conserved,
+        format!(
+            "available + reserved + sold of the SKU = {} initially: {level:?}",
+            args.units
+        ),
+    );
+    let passed = checks.iter().all(|(ok, _)| *ok);
+    Ok(Summary {
+        scenario: "flash-sale".into(),
+        mode: args.common.mode.name().into(),
+        backend: env.backend.clone(),
+        shards: args.common.shards,
+        concurrency: args.common.concurrency,
+        requests: tally.requests,
+        orders_created: tally.ordered,
+        units_initial: args.units,
+        units_sold: flash.units_in_orders,
+        oversold: (flash.units_in_orders - flash.allotted).max(0),
+        duplicate_orders: flash.duplicate_requests + tally.duplicates as i64,
+        limit_violations: flash.buyers_over_limit,
+        errors: tally.errors,
+        refusals: tally.refusals.clone(),
+        throughput_per_s: tally.requests as f64 / duration,
+        orders_per_s: tally.ordered as f64 / duration,
+        latency_us: Latency::of(&tally.latency),
+        duration_s: duration,
+        audit_passed: passed,
+        audit: checks
+            .into_iter()
+            .map(|(ok, what)| format!("{} {what}", if ok { "ok  " } else { "FAIL" }))
+            .collect(),
+        machine: report::machine(),
+    })
+}

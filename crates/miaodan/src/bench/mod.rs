@@ -1,0 +1,216 @@
+#![allow(clippy::float_arithmetic)] // throughput and latency figures, never money or stock
+
+//! `miaodan bench`: measures the platform as its users would, with a live progress bar, a
+//! summary table, `--json FILE`, and an audit of the database after every run (non-zero exit
+//! if it fails).
+//!
+//! `--mode engine` drives the shards and the durable store in-process (the engine's own
+//! ceiling); `--mode http` drives the real HTTP server over loopback with keep-alive
+//! connections. Every acknowledged order is committed (`synchronous=FULL` / `fsync=on`)
+//! before its answer, in both modes.
+
+mod checkout;
+mod env;
+mod flash_sale;
+mod report;
+
+use clap::{Args, Subcommand, ValueEnum};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// One hot SKU, many buyers tapping once (some retrying with the same key).
+    FlashSale(FlashSaleArgs),
+    /// An ordinary busy hour: many SKUs across shops, multi-line checkouts, payments,
+    /// cancellations and expiries.
+    Checkout(CheckoutArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Mode {
+    Engine,
+    Http,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Engine => "engine",
+            Mode::Http => "http",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum BackendArg {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Args, Clone)]
+pub struct Common {
+    #[arg(long, value_enum, default_value = "http")]
+    mode: Mode,
+    #[arg(long, value_enum, default_value = "sqlite")]
+    backend: BackendArg,
+    /// For `--backend postgres`: a server URL; a fresh database is created on it.
+    #[arg(long)]
+    database: Option<String>,
+    /// Concurrent clients (keep-alive connections in http mode).
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 2)]
+    shards: u32,
+    /// Engine mode: commands a client hands to a shard at once (a gateway coalescing
+    /// requests); 1 sends each command on its own.
+    #[arg(long, default_value_t = 64)]
+    bundle: usize,
+    /// Seed of the workload (which buyers retry, which lines a checkout has).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Also write the summary as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+#[derive(Args, Clone)]
+pub struct FlashSaleArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Units allotted to the sale.
+    #[arg(long, default_value_t = 10_000)]
+    units: i64,
+    /// Distinct buyers, each tapping once.
+    #[arg(long, default_value_t = 200_000)]
+    buyers: u64,
+    /// Percent of buyers who send their tap a second time with the same Idempotency-Key.
+    #[arg(long, default_value_t = 5)]
+    retry_percent: u32,
+}
+
+#[derive(Args, Clone)]
+pub struct CheckoutArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Checkouts to place.
+    #[arg(long, default_value_t = 50_000)]
+    checkouts: u64,
+    #[arg(long, default_value_t = 3)]
+    shops: u64,
+    #[arg(long, default_value_t = 100)]
+    skus_per_shop: u64,
+    #[arg(long, default_value_t = 2_000)]
+    buyers: u64,
+}
+
+/// What one client saw.
+pub struct Tally {
+    requests: u64,
+    ordered: u64,
+    errors: u64,
+    duplicates: u64,
+    refusals: BTreeMap<String, u64>,
+    latency: Histogram<u64>,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            requests: 0,
+            ordered: 0,
+            errors: 0,
+            duplicates: 0,
+            refusals: BTreeMap::new(),
+            latency: report::histogram(),
+        }
+    }
+}
+
+impl Tally {
+    fn record(&mut self, elapsed: Duration) {
+        self.requests += 1;
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1);
+        let _ = self.latency.record(micros.min(self.latency.high()));
+    }
+
+    /// Hands `commands` to the shard of `shop` as one bundle; every command's latency is the
+    /// bundle's round trip. `None` answers mean the bundle failed (counted as refusals).
+    async fn bundle(
+        &mut self,
+        env: &env::Env,
+        shop: miaodan_domain::ShopId,
+        commands: Vec<miaodan_domain::shard::Command>,
+        bar: &ProgressBar,
+    ) -> Vec<Option<miaodan_domain::shard::Outcome>> {
+        let n = commands.len();
+        let sent = std::time::Instant::now();
+        let answer = env.state.shards.submit_bundle(shop, commands).await;
+        let elapsed = sent.elapsed();
+        for _ in 0..n {
+            self.record(elapsed);
+        }
+        bar.inc(n as u64);
+        match answer {
+            Ok(outcomes) => outcomes.into_iter().map(Some).collect(),
+            Err(error) => {
+                for _ in 0..n {
+                    self.refuse(error.code);
+                }
+                vec![None; n]
+            }
+        }
+    }
+
+    fn refuse(&mut self, code: &str) {
+        *self
+            .refusals
+            .entry(if code.is_empty() {
+                "unknown".into()
+            } else {
+                code.to_string()
+            })
+            .or_default() += 1;
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.requests += other.requests;
+        self.ordered += other.ordered;
+        self.errors += other.errors;
+        self.duplicates += other.duplicates;
+        for (code, n) in other.refusals {
+            *self.refusals.entry(code).or_default() += n;
+        }
+        let _ = self.latency.add(&other.latency);
+    }
+}
+
+fn progress(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let template = format!("{{spinner}} {what} [{{bar:40}}] {{pos}}/{{len}} {{per_sec}} eta {{eta}}");
+    bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let (summary, json) = match args.scenario {
+        Scenario::FlashSale(args) => (flash_sale::run(&args).await?, args.common.json.clone()),
+        Scenario::Checkout(args) => (checkout::run(&args).await?, args.common.json.clone()),
+    };
+    summary.print_table();
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_string_pretty(&summary)?)?;
+        println!("\n  summary written to {}", path.display());
+    }
+    anyhow::ensure!(summary.audit_passed, "the audit of the database failed");
+    Ok(())
+}

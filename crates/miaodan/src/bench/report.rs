@@ -1,0 +1,123 @@
+//! The benchmark's summary: a table for people, JSON (`--json FILE`) for machines.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+#[derive(Debug, Default, Serialize, Clone, Copy)]
+pub struct Latency {
+    pub p50: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl Latency {
+    pub fn of(histogram: &Histogram<u64>) -> Latency {
+        Latency {
+            p50: histogram.value_at_quantile(0.50),
+            p99: histogram.value_at_quantile(0.99),
+            p999: histogram.value_at_quantile(0.999),
+            max: histogram.max(),
+        }
+    }
+}
+
+/// A latency histogram in microseconds, 1 µs to 60 s at 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub mode: String,
+    pub backend: String,
+    pub shards: u32,
+    pub concurrency: usize,
+    pub requests: u64,
+    pub orders_created: u64,
+    pub units_initial: i64,
+    pub units_sold: i64,
+    pub oversold: i64,
+    pub duplicate_orders: i64,
+    pub limit_violations: i64,
+    pub errors: u64,
+    /// Refusals by code (`sold_out`, `limit_reached`, `insufficient_stock`, `overloaded`, …).
+    pub refusals: std::collections::BTreeMap<String, u64>,
+    pub throughput_per_s: f64,
+    pub orders_per_s: f64,
+    pub latency_us: Latency,
+    pub duration_s: f64,
+    pub audit_passed: bool,
+    pub audit: Vec<String>,
+    pub machine: String,
+}
+
+impl Summary {
+    pub fn print_table(&self) {
+        let rows: Vec<(&str, String)> = vec![
+            (
+                "scenario",
+                format!(
+                    "{} ({} mode, {}, {} shards, concurrency {})",
+                    self.scenario, self.mode, self.backend, self.shards, self.concurrency
+                ),
+            ),
+            ("requests", self.requests.to_string()),
+            ("orders created", self.orders_created.to_string()),
+            (
+                "units initial / sold",
+                format!("{} / {}", self.units_initial, self.units_sold),
+            ),
+            ("refusals", format!("{:?}", self.refusals)),
+            ("errors", self.errors.to_string()),
+            ("throughput", format!("{:.0} requests/s", self.throughput_per_s)),
+            ("orders", format!("{:.0} committed orders/s", self.orders_per_s)),
+            (
+                "latency µs",
+                format!(
+                    "p50 {}  p99 {}  p99.9 {}  max {}",
+                    self.latency_us.p50, self.latency_us.p99, self.latency_us.p999, self.latency_us.max
+                ),
+            ),
+            ("duration", format!("{:.2} s", self.duration_s)),
+            (
+                "oversold / duplicates / over limit",
+                format!(
+                    "{} / {} / {}",
+                    self.oversold, self.duplicate_orders, self.limit_violations
+                ),
+            ),
+            (
+                "audit of the database",
+                if self.audit_passed {
+                    "PASSED".to_string()
+                } else {
+                    "FAILED".to_string()
+                },
+            ),
+        ];
+        let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+        println!();
+        for (key, value) in rows {
+            println!("  {key:<width$}  {value}");
+        }
+        for line in &self.audit {
+            println!("    - {line}");
+        }
+    }
+}
+
+pub fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cpus} cores, {model}")
+}
