@@ -97,7 +97,8 @@ pub struct NewToken {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IssuedToken {
     pub token_id: i64,
-    /// The bearer token. Shown once; only its hash is stored.
+    /// The bearer token. Shown once; only its hash is stored. A retry with the same
+    /// Idempotency-Key replays this answer with the secret redacted.
     pub token: String,
     pub role: String,
     pub shop_id: Option<i64>,

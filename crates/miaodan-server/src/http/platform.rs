@@ -95,6 +95,9 @@ pub async fn get_shop(
     Ok(Json(ShopView::from(&shop)))
 }
 
+/// What a replayed token issuance shows instead of the secret.
+pub const REDACTED_SECRET: &str = "(shown once; issue a new token if it was lost)";
+
 async fn issue(
     state: &AppState,
     role: Role,
@@ -122,9 +125,18 @@ async fn issue(
         buyer_id: (role == Role::Buyer).then_some(subject),
     };
     let reply = Reply::json(StatusCode::CREATED, &view);
+    // The secret is never stored, not even in the idempotent response: a retry with the same
+    // key gets the same status and token id, with the secret redacted.
+    let redacted = Reply::json(
+        StatusCode::CREATED,
+        &IssuedToken {
+            token: REDACTED_SECRET.into(),
+            ..view
+        },
+    );
     state
         .store
-        .insert_token(&record, idem.map(|i| i.record(&reply)).as_ref())
+        .insert_token(&record, idem.map(|i| i.record(&redacted)).as_ref())
         .await?;
     state.tokens.remember(record);
     Ok(reply)
