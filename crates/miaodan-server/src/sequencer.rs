@@ -94,9 +94,10 @@ impl Shards {
                 index,
                 count,
                 store: store.clone(),
-                writer,
+                writer: Some(writer),
                 state,
                 last_now: Timestamp::from_unix_ms(0),
+                in_flight: None,
             };
             tasks.push(tokio::spawn(shard.run(receiver)));
             inboxes.push(sender);
@@ -176,9 +177,21 @@ struct Shard {
     index: u32,
     count: u32,
     store: Arc<Store>,
-    writer: Writer,
+    /// The shard's connection; out on loan to the commit task while a batch is committing.
+    writer: Option<Writer>,
     state: ShardState,
     last_now: Timestamp,
+    /// The batch being committed, whose answers wait for it.
+    in_flight: Option<InFlight>,
+}
+
+/// A commit running in its own task while the shard decides the next batch in memory.
+type Committed = Result<(Writer, Result<(), miaodan_store::StoreError>), tokio::task::JoinError>;
+
+struct InFlight {
+    task: JoinHandle<(Writer, Result<(), miaodan_store::StoreError>)>,
+    pending: Vec<Pending>,
+    started: Instant,
 }
 
 /// An answer waiting for its batch to commit.
@@ -256,10 +269,17 @@ impl Shard {
             let mut commands = 0;
             let mut stop = None;
             let tick = tokio::select! {
+                biased;
+                committed = async { (&mut self.in_flight.as_mut().expect("checked by the precondition").task).await },
+                    if self.in_flight.is_some() => {
+                    let in_flight = self.in_flight.take().expect("checked by the precondition");
+                    self.settle(in_flight.pending, in_flight.started, committed).await;
+                    continue;
+                }
                 message = inbox.recv() => match message {
                     Some(Message::Stop(done)) => { stop = Some(done); false }
                     Some(message) => { commands += message.commands(); batch.push(message); false }
-                    None => return,
+                    None => { self.drain().await; return }
                 },
                 _ = ticker.tick() => true,
             };
@@ -275,6 +295,7 @@ impl Shard {
             }
             self.process(batch, commands, tick).await;
             if let Some(done) = stop {
+                self.drain().await;
                 let _ = done.send(());
                 return;
             }
@@ -286,6 +307,10 @@ impl Shard {
         self.last_now
     }
 
+    /// Decides a batch in memory, then commits it — pipelined: the decisions of this batch
+    /// overlap the previous batch's commit, and this commit starts once that one is done.
+    /// Answers wait for their own batch's commit, and a batch's answers never leave before
+    /// those of a batch it may depend on.
     async fn process(&mut self, batch: Vec<Message>, commands: usize, tick: bool) {
         let now = self.now();
         let mut effects = Vec::new();
@@ -323,24 +348,72 @@ impl Shard {
         }
         counts.publish();
         if effects.is_empty() && records.is_empty() {
-            pending.into_iter().for_each(Pending::send);
+            // Nothing to write, but the answers may rest on the batch still committing (a
+            // "sold out" because it sold the last unit): they wait for it.
+            match &mut self.in_flight {
+                Some(in_flight) => in_flight.pending.extend(pending),
+                None => pending.into_iter().for_each(Pending::send),
+            }
             return;
+        }
+        if let Some(previous) = self.in_flight.take() {
+            let committed = previous.task.await;
+            if !self.settle(previous.pending, previous.started, committed).await {
+                // This batch was decided on top of the failed one; the state it changed is gone.
+                let failure = ApiError::unavailable("the batch could not be committed; retry");
+                pending.into_iter().for_each(|p| p.fail(&failure));
+                return;
+            }
         }
         metrics::histogram!("miaodan_batch_commands").record(commands as f64);
         metrics::histogram!("miaodan_batch_effects").record(effects.len() as f64);
-        let started = Instant::now();
-        let committed = self.writer.commit_batch(&effects, &records).await;
-        metrics::histogram!("miaodan_commit_seconds").record(started.elapsed().as_secs_f64());
-        match committed {
-            Ok(()) => pending.into_iter().for_each(Pending::send),
-            Err(error) => {
-                tracing::error!(shard = self.index, %error, "batch commit failed; rebuilding shard state from the database");
-                metrics::counter!("miaodan_commit_failures_total").increment(1);
-                let failure = ApiError::unavailable("the batch could not be committed; retry");
-                pending.into_iter().for_each(|p| p.fail(&failure));
-                self.recover().await;
-            }
+        let Some(mut writer) = self.writer.take() else {
+            let failure = ApiError::unavailable("the shard has no database connection; retry");
+            pending.into_iter().for_each(|p| p.fail(&failure));
+            self.recover().await;
+            return;
+        };
+        let task = tokio::spawn(async move {
+            let committed = writer.commit_batch(&effects, &records).await;
+            (writer, committed)
+        });
+        self.in_flight = Some(InFlight {
+            task,
+            pending,
+            started: Instant::now(),
+        });
+    }
+
+    /// Waits for the batch still committing, if any, and answers it.
+    async fn drain(&mut self) {
+        if let Some(in_flight) = self.in_flight.take() {
+            let committed = in_flight.task.await;
+            self.settle(in_flight.pending, in_flight.started, committed).await;
         }
+    }
+
+    /// Answers a committed batch, or fails it and rebuilds the shard from the tables.
+    /// Returns whether the batch committed.
+    async fn settle(&mut self, pending: Vec<Pending>, started: Instant, committed: Committed) -> bool {
+        metrics::histogram!("miaodan_commit_seconds").record(started.elapsed().as_secs_f64());
+        let error = match committed {
+            Ok((writer, Ok(()))) => {
+                self.writer = Some(writer);
+                pending.into_iter().for_each(Pending::send);
+                return true;
+            }
+            Ok((writer, Err(error))) => {
+                self.writer = Some(writer);
+                error.to_string()
+            }
+            Err(join) => join.to_string(),
+        };
+        tracing::error!(shard = self.index, %error, "batch commit failed; rebuilding shard state from the database");
+        metrics::counter!("miaodan_commit_failures_total").increment(1);
+        let failure = ApiError::unavailable("the batch could not be committed; retry");
+        pending.into_iter().for_each(|p| p.fail(&failure));
+        self.recover().await;
+        false
     }
 
     /// Rebuilds memory from the tables after a failed commit, retrying until the database
@@ -349,11 +422,13 @@ impl Shard {
         let mut delay = Duration::from_millis(100);
         loop {
             let rebuilt = async {
-                self.writer = self.store.writer().await?;
-                load(&self.store, self.index, self.count).await
+                let writer = self.store.writer().await?;
+                let state = load(&self.store, self.index, self.count).await?;
+                Ok::<_, miaodan_store::StoreError>((writer, state))
             };
             match rebuilt.await {
-                Ok(state) => {
+                Ok((writer, state)) => {
+                    self.writer = Some(writer);
                     self.state = state;
                     return;
                 }

@@ -141,7 +141,7 @@ pub async fn run(args: &FlashSaleArgs) -> anyhow::Result<Summary> {
     let buyers: Vec<i64> = plans.iter().map(|p| p.buyer).collect();
     let (tally, duration) = match args.common.mode {
         Mode::Engine => engine(&env, &sale, plans, &args.common, total).await?,
-        Mode::Http => http(&env, &sale, plans, &buyers, args.common.concurrency, total).await?,
+        Mode::Http => http(&env, &sale, plans, &buyers, args, total).await?,
     };
     audit(&env, &sale, args, tally, duration).await
 }
@@ -281,9 +281,10 @@ async fn http(
     sale: &Sale,
     plans: Arc<Vec<Plan>>,
     buyers: &[i64],
-    concurrency: usize,
+    args: &FlashSaleArgs,
     total: u64,
 ) -> anyhow::Result<(Tally, f64)> {
+    let (concurrency, keys) = (args.common.concurrency, args.keys);
     let tokens = Arc::new(buyers_with_tokens(env, buyers).await?);
     let running = miaodan_server::serve(env.state.clone()).await?;
     let address = running.address;
@@ -305,7 +306,10 @@ async fn http(
                 let mut first: Option<Bytes> = None;
                 for _ in 0..attempts {
                     let sent = Instant::now();
-                    let answer = connection.post(&path, token, Some(&key), Bytes::new()).await;
+                    let keyed = plan.retry || keys == super::KeysArg::All;
+                    let answer = connection
+                        .post(&path, token, keyed.then_some(key.as_str()), Bytes::new())
+                        .await;
                     tally.record(sent.elapsed());
                     bar.inc(1);
                     let response = match answer {

@@ -95,6 +95,16 @@ pub struct FlashSaleArgs {
     /// Percent of buyers who send their tap a second time with the same Idempotency-Key.
     #[arg(long, default_value_t = 5)]
     retry_percent: u32,
+    /// Which taps carry an Idempotency-Key (http mode): every tap, or only those of buyers
+    /// who retry. Each keyed answer is stored, refusals included.
+    #[arg(long, value_enum, default_value = "all")]
+    keys: KeysArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum KeysArg {
+    All,
+    Retrying,
 }
 
 #[derive(Args, Clone)]
