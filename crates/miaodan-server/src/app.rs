@@ -77,6 +77,10 @@ impl AppState {
         let ids = Ids::starting_after(store.id_maxima().await?);
         let shards = Shards::start(store.clone(), config.shards).await?;
         let idempotency_locks = IdempotencyLocks::default();
+        // Purge, then load the fingerprints, before serving: a reload while requests run would
+        // forget the keys they note meanwhile, and their retries would execute again.
+        let cutoff = clock::now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
+        store.purge_idempotency_records(cutoff).await?;
         idempotency_locks.load_fingerprints(store.idempotency_keys().await?);
         Ok(AppState(Arc::new(Inner {
             store,
@@ -166,17 +170,16 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
 fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        // The first tick completes at once; the start-up purge is done already (see `open`).
+        every_hour.tick().await;
         loop {
             every_hour.tick().await;
             let cutoff = clock::now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
-            let purged = async {
-                state.store.purge_idempotency_records(cutoff).await?;
-                state
-                    .idempotency_locks
-                    .load_fingerprints(state.store.idempotency_keys().await?);
-                Ok::<(), miaodan_store::StoreError>(())
-            };
-            if let Err(error) = purged.await {
+            // Only the stored responses go; the fingerprints stay until the next start. A
+            // stale fingerprint costs one lookup, while rebuilding the set under load could
+            // drop a key noted meanwhile and let its retry execute twice.
+            let purged = state.store.purge_idempotency_records(cutoff).await;
+            if let Err(error) = purged {
                 tracing::warn!(%error, "could not purge old idempotency keys");
             }
         }

@@ -108,7 +108,9 @@ type ScopedKey = (String, String);
 /// The fingerprints are a negative filter: a key whose fingerprint is absent has certainly
 /// never been seen (within the retention window), so its request skips the database lookup —
 /// the common case, a fresh key per request. A present fingerprint (a retry, or a rare hash
-/// collision) costs one lookup. They are loaded at start and rebuilt when old keys are purged.
+/// collision) costs one lookup. They are loaded at start (after purging expired responses) and
+/// only grow while the server runs: rebuilding them under load could drop a key noted
+/// meanwhile and let its retry execute twice.
 #[derive(Default)]
 pub struct IdempotencyLocks {
     locks: Mutex<HashMap<ScopedKey, Arc<tokio::sync::Mutex<()>>>>,

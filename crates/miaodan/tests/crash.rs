@@ -1,14 +1,15 @@
 //! Real-process tests of the `miaodan` binary: killed with SIGKILL under concurrent checkout
-//! load at random moments and reconciled against the client's log of answers; stopped with
-//! SIGTERM under load; refused on a PostgreSQL that could lose commits; and its first-start
-//! and demo output.
+//! load at random moments and reconciled against the client's log of answers; killed with
+//! SIGKILL in the middle of a flash sale, again and again until it sells out, with every count
+//! reconciled; stopped with SIGTERM under load; refused on a PostgreSQL that could lose
+//! commits; and its first-start and demo output.
 //!
 //! Each test runs on SQLite (a temporary directory) and on PostgreSQL (a fresh database per
 //! test) when `MIAODAN_TEST_POSTGRES_URL` is set. Without it the PostgreSQL tests fail, unless
 //! `MIAODAN_SKIP_POSTGRES=1` says to skip them.
 //!
-//! The SIGKILL test prints its seed; `MIAODAN_CRASH_SEED=<seed>` replays the same requests and
-//! kill moments.
+//! The SIGKILL tests print their seed; `MIAODAN_CRASH_SEED=<seed>` replays the same requests
+//! and kill moments (as far as the timing of a real process allows).
 #![allow(clippy::unwrap_used)]
 
 use rand::rngs::StdRng;
@@ -17,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -61,6 +62,7 @@ on_both_backends!(
     acknowledged_orders_survive_sigkill_under_concurrent_load,
     sigterm_finishes_requests_in_flight_then_exits_cleanly,
     first_start_prints_an_admin_token_and_the_demo_prints_working_tokens,
+    flash_sale_counts_survive_sigkill_mid_sale_exactly,
 );
 
 fn skip_postgres() -> bool {
@@ -364,7 +366,7 @@ struct Api {
 }
 
 /// A complete answer: status, raw body, JSON body (or `Value::Null`), replay header.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Answer {
     status: u16,
     raw: String,
@@ -545,7 +547,7 @@ struct CheckoutRequest {
 enum Outcome {
     /// 201, with the answer as received.
     Acked(Answer),
-    /// 409 insufficient_stock.
+    /// 409 `insufficient_stock` (a checkout), `sold_out` or `limit_reached` (a tap).
     Refused(Answer),
     /// No complete answer.
     Unanswered(String),
@@ -752,6 +754,10 @@ struct Tally {
     phantoms: usize,
     mismatched: usize,
     unexpected: usize,
+    /// Buyers found holding more units of a flash sale than its per-buyer limit.
+    over_limit: usize,
+    /// 429 `overloaded` answers (retried with the same key).
+    overloaded: usize,
     failures: Vec<String>,
 }
 
@@ -1427,5 +1433,676 @@ async fn first_start_prints_an_admin_token_and_the_demo_prints_working_tokens(ba
     server.terminate();
     let status = server.wait_exit(Duration::from_secs(10)).await;
     assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}");
+    database.remove().await;
+}
+
+// ---- test 5: a flash sale under SIGKILL ---------------------------------------------------------
+
+const FLASH_CYCLES: usize = 5;
+const FLASH_CLIENTS: usize = 32;
+const FLASH_BUYERS: usize = 150;
+/// Units allotted to the sale; the buyers can hold exactly this many between them.
+const FLASH_UNITS: i64 = 300;
+const FLASH_LIMIT: i64 = 2;
+/// Units set available on the SKU before the sale takes its allotment.
+const FLASH_STOCK: i64 = 400;
+const FLASH_PRICE_FEN: i64 = 590;
+
+/// The world, plus one live flash sale on its only SKU.
+struct FlashWorld {
+    world: World,
+    sale: i64,
+    sku: i64,
+}
+
+/// One tap as sent: its key, buyer, exact body (empty, or a quantity) and quantity.
+#[derive(Clone, Debug)]
+struct TapRequest {
+    key: String,
+    buyer: usize,
+    body: String,
+    quantity: i64,
+}
+
+#[derive(Debug)]
+struct TapAttempt {
+    request: TapRequest,
+    outcome: Outcome,
+}
+
+/// What one tapping client saw.
+#[derive(Default)]
+struct TapLog {
+    attempts: Vec<TapAttempt>,
+    /// Answered keys sent again during the load.
+    replays: usize,
+    overloaded: usize,
+    failures: Vec<String>,
+}
+
+impl Api {
+    /// POST /v1/flash-sales/{sale}/taps with an exact body (none when `body` is empty).
+    async fn tap(&self, token: &str, sale: i64, key: &str, body: &str) -> Result<Answer, String> {
+        let mut request = self
+            .http
+            .post(self.url(&format!("/v1/flash-sales/{sale}/taps")))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key);
+        if !body.is_empty() {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
+        }
+        try_send(request).await
+    }
+}
+
+fn rfc3339_in(seconds: i64) -> String {
+    (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(seconds)).to_string()
+}
+
+fn random_tap(rng: &mut StdRng, fw: &FlashWorld, key: String) -> TapRequest {
+    let buyer = rng.random_range(0..fw.world.buyers.len());
+    let (body, quantity) = match rng.random_range(0..20) {
+        0..12 => (String::new(), 1),
+        12..17 => (json!({ "quantity": 1 }).to_string(), 1),
+        _ => (json!({ "quantity": 2 }).to_string(), 2),
+    };
+    TapRequest {
+        key,
+        buyer,
+        body,
+        quantity,
+    }
+}
+
+fn refusal_code(answer: &Answer) -> Option<&str> {
+    let code = answer.body["code"].as_str()?;
+    (answer.status == 409 && ["sold_out", "limit_reached"].contains(&code)).then_some(code)
+}
+
+/// The order of a tap's 201, checked against the tap.
+fn tapped_order(fw: &FlashWorld, request: &TapRequest, answer: &Answer) -> Result<Value, String> {
+    let order = &answer.body["order"];
+    if !order["lines"].is_array() || !order["id"].is_i64() {
+        return Err(format!("no order in a 201: {}", answer.raw));
+    }
+    let line = &order["lines"][0];
+    let problems = [
+        (answer.body["result"] != "ordered", "result is not \"ordered\""),
+        (
+            order_lines(order) != [(fw.sku, request.quantity)],
+            "lines differ from the tap",
+        ),
+        (line["unit_price_fen"] != FLASH_PRICE_FEN, "not the flash price"),
+        (
+            order["total_fen"] != FLASH_PRICE_FEN * request.quantity,
+            "total_fen is not the flash price × quantity",
+        ),
+        (order["buyer_id"] != fw.world.buyers[request.buyer].0, "another buyer"),
+        (
+            order["state"] != "pending_payment",
+            "a new order is not pending payment",
+        ),
+    ];
+    match problems.iter().find(|(bad, _)| *bad) {
+        Some((_, what)) => Err(format!("{what}: tap {request:?}, answer {}", answer.raw)),
+        None => Ok(order.clone()),
+    }
+}
+
+/// One client: taps one after another (now and then re-sending a key it was answered, which
+/// must replay) until `stop`, or until a tap gets no answer (the server is gone).
+async fn tap_client(
+    api: Api,
+    fw: Arc<FlashWorld>,
+    mut rng: StdRng,
+    prefix: String,
+    stop: Arc<AtomicBool>,
+    units_ordered: Arc<AtomicI64>,
+) -> TapLog {
+    let mut log = TapLog::default();
+    let mut answered: Vec<(TapRequest, Answer)> = Vec::new();
+    let mut n = 0;
+    while !stop.load(Ordering::SeqCst) {
+        if !answered.is_empty() && rng.random_range(0..8) == 0 {
+            let (request, first) = &answered[rng.random_range(0..answered.len())];
+            let token = &fw.world.buyers[request.buyer].1;
+            let Ok(again) = api.tap(token, fw.sale, &request.key, &request.body).await else {
+                break;
+            };
+            log.replays += 1;
+            if again.status != first.status || again.raw != first.raw || !again.replayed {
+                log.failures.push(format!(
+                    "key {} was answered {} {} but its retry {} {} (replayed: {})",
+                    request.key, first.status, first.raw, again.status, again.raw, again.replayed
+                ));
+            }
+            continue;
+        }
+        let request = random_tap(&mut rng, &fw, format!("{prefix}-{n}"));
+        n += 1;
+        let token = &fw.world.buyers[request.buyer].1;
+        let outcome = loop {
+            match api.tap(token, fw.sale, &request.key, &request.body).await {
+                Err(error) => break Outcome::Unanswered(error),
+                // Nothing was decided: the same key again, shortly.
+                Ok(answer) if answer.status == 429 && answer.body["code"] == "overloaded" => {
+                    log.overloaded += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(answer) if answer.status == 201 => break Outcome::Acked(answer),
+                Ok(answer) if refusal_code(&answer).is_some() => break Outcome::Refused(answer),
+                Ok(answer) => break Outcome::Unexpected(answer),
+            }
+        };
+        match &outcome {
+            Outcome::Acked(answer) => {
+                units_ordered.fetch_add(request.quantity, Ordering::SeqCst);
+                answered.push((request.clone(), answer.clone()));
+            }
+            Outcome::Refused(answer) => answered.push((request.clone(), answer.clone())),
+            _ => {}
+        }
+        let gone = matches!(outcome, Outcome::Unanswered(_));
+        log.attempts.push(TapAttempt { request, outcome });
+        if gone {
+            break;
+        }
+    }
+    log
+}
+
+async fn sale_view(api: &Api, fw: &FlashWorld) -> Value {
+    let view = api
+        .get(&format!("/v1/flash-sales/{}", fw.sale), &fw.world.merchant)
+        .await;
+    view.expect(200).clone()
+}
+
+/// The sale's units against its orders, the per-buyer limit, and the stock row; returns the
+/// units the sale still holds.
+async fn check_flash_counts(
+    api: &Api,
+    fw: &FlashWorld,
+    orders: &BTreeMap<i64, Value>,
+    tally: &mut Tally,
+    when: &str,
+) -> i64 {
+    let view = sale_view(api, fw).await;
+    let remaining = view["remaining"].as_i64().unwrap();
+    if view["units"] != FLASH_UNITS {
+        tally.fail(format!("{when}: the sale reports {} units allotted", view["units"]));
+    }
+    let mut held: BTreeMap<i64, i64> = BTreeMap::new();
+    let (mut pending, mut paid) = (0, 0);
+    for order in orders.values() {
+        let units: i64 = order_lines(order).iter().map(|(_, quantity)| quantity).sum();
+        match order["state"].as_str().unwrap() {
+            "pending_payment" => pending += units,
+            "paid" => paid += units,
+            _ => continue,
+        }
+        *held.entry(order["buyer_id"].as_i64().unwrap()).or_default() += units;
+    }
+    let in_orders = pending + paid;
+    if in_orders + remaining != FLASH_UNITS {
+        tally.oversold += (in_orders + remaining - FLASH_UNITS).max(0);
+        tally.fail(format!(
+            "{when}: units in open or paid orders {in_orders} + remaining {remaining} != allotted {FLASH_UNITS}"
+        ));
+    }
+    for (buyer, units) in held.iter().filter(|(_, units)| **units > FLASH_LIMIT) {
+        tally.over_limit += 1;
+        tally.fail(format!(
+            "{when}: buyer {buyer} holds {units} units of the sale (limit {FLASH_LIMIT})"
+        ));
+    }
+    let rows = api.get(&format!("/v1/skus/{}/stock", fw.sku), &fw.world.merchant).await;
+    let rows = rows.expect(200).as_array().unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["warehouse_id"] == fw.world.warehouse)
+        .unwrap_or_else(|| panic!("no stock row of SKU {}", fw.sku));
+    let level = ["available", "reserved", "sold"].map(|f| row[f].as_i64().unwrap());
+    // While the sale runs: available untouched by it; reserved = what the sale and the open
+    // orders hold; sold = what the paid orders hold.
+    let expected = [FLASH_STOCK - FLASH_UNITS, pending + remaining, paid];
+    if level != expected || level.iter().sum::<i64>() != FLASH_STOCK {
+        tally.fail(format!(
+            "{when}: stock row [available, reserved, sold] {level:?}, expected {expected:?} (stock set {FLASH_STOCK})"
+        ));
+    }
+    remaining
+}
+
+/// The database's own account, read directly while no server runs.
+async fn audit_flash_database(database: &Database, fw: &FlashWorld, tally: &mut Tally, when: &str) {
+    let store = miaodan_store::Store::open(&database.url, miaodan_store::Durability::AcceptDataLossOnPowerFailure)
+        .await
+        .unwrap_or_else(|e| panic!("{when}: opening the database to audit it: {e}"));
+    let id = miaodan_domain::flash_sale::FlashSaleId::new(fw.sale).unwrap();
+    let sale = store.audit_flash_sale(id).await.unwrap();
+    let stock = store.audit_stock().await.unwrap();
+    drop(store);
+    if sale.allotted != FLASH_UNITS || sale.units_in_orders + sale.remaining != sale.allotted {
+        tally.oversold += (sale.units_in_orders + sale.remaining - FLASH_UNITS).max(0);
+        tally.fail(format!("{when}: database: {sale:?}"));
+    }
+    if sale.buyers_over_limit > 0 {
+        tally.over_limit += sale.buyers_over_limit as usize;
+        tally.fail(format!("{when}: database: buyers over the limit: {sale:?}"));
+    }
+    if sale.duplicate_requests > 0 {
+        tally.duplicates += sale.duplicate_requests as usize;
+        tally.fail(format!("{when}: database: one request, several orders: {sale:?}"));
+    }
+    let conserved = stock.negative_rows == 0
+        && stock.available + stock.reserved + stock.sold == FLASH_STOCK
+        && stock.reserved == stock.units_in_pending_orders + stock.units_held_by_open_sales
+        && stock.sold == stock.units_in_paid_orders
+        && stock.units_held_by_open_sales == sale.remaining;
+    if !conserved {
+        tally.fail(format!("{when}: database stock: {stock:?}; sale {sale:?}"));
+    }
+}
+
+async fn schedule_flash_sale(api: &Api, world: World) -> FlashWorld {
+    let sku = world.skus[0];
+    let sale = api
+        .post(
+            "/v1/flash-sales",
+            &world.merchant,
+            json!({
+                "sku_id": sku, "warehouse_id": world.warehouse,
+                "starts_at": rfc3339_in(-5), "ends_at": rfc3339_in(3600),
+                "price_fen": FLASH_PRICE_FEN, "units": FLASH_UNITS, "per_buyer_limit": FLASH_LIMIT,
+            }),
+        )
+        .await;
+    let body = sale.expect(201);
+    assert_eq!(body["remaining"], FLASH_UNITS, "{}", sale.raw);
+    FlashWorld {
+        sale: body["id"].as_i64().unwrap(),
+        sku,
+        world,
+    }
+}
+
+/// SIGKILL in the middle of a flash sale, restart, reconcile, and again, until it sells out:
+/// not one unit sold twice or lost, no buyer over the limit, no key answered two ways.
+async fn flash_sale_counts_survive_sigkill_mid_sale_exactly(backend: Backend) {
+    let seed = crash_seed();
+    eprintln!("flash-sale SIGKILL test on {backend:?}: seed {seed} (rerun with MIAODAN_CRASH_SEED={seed})");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let started = Instant::now();
+    let database = Database::fresh(backend).await;
+    let mut server = Server::start(&database.url, &[]).await;
+    let admin = server
+        .first_start_token
+        .clone()
+        .expect("a first start prints an admin token");
+    let api = server.api();
+    let world = build_world(&api, &admin, 1, FLASH_STOCK, FLASH_BUYERS).await;
+    let fw = Arc::new(schedule_flash_sale(&api, world).await);
+    let mut known: BTreeMap<i64, KnownOrder> = BTreeMap::new();
+    let mut tally = Tally::default();
+    check_flash_counts(&api, &fw, &BTreeMap::new(), &mut tally, "before the sale").await;
+
+    // FLASH_CYCLES rounds end in a SIGKILL; the last one taps until the sale is sold out.
+    for round in 0..=FLASH_CYCLES {
+        let kill = round < FLASH_CYCLES;
+        let api = server.api();
+        let remaining = sale_view(&api, &fw).await["remaining"].as_i64().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let ordered = Arc::new(AtomicI64::new(0));
+        let round_seed: u64 = rng.random();
+        let clients: Vec<JoinHandle<TapLog>> = (0..FLASH_CLIENTS)
+            .map(|task| {
+                let rng = StdRng::seed_from_u64(round_seed ^ (task as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                tokio::spawn(tap_client(
+                    api.clone(),
+                    fw.clone(),
+                    rng,
+                    format!("s{seed}-r{round}-t{task}"),
+                    stop.clone(),
+                    ordered.clone(),
+                ))
+            })
+            .collect();
+        let load_started = Instant::now();
+        let when = if kill {
+            // Kill once a random share of what is left has been ordered, a random instant
+            // later: mid-sale, with taps in flight.
+            let rounds_left = (FLASH_CYCLES + 1 - round) as i64;
+            let share = (remaining / rounds_left).max(1);
+            let target = rng
+                .random_range((share / 2).max(1)..=(share * 3 / 2).max(1))
+                .min((remaining - 1).max(1));
+            let jitter = Duration::from_micros(rng.random_range(0..2_000));
+            while ordered.load(Ordering::SeqCst) < target && load_started.elapsed() < Duration::from_secs(5) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            tokio::time::sleep(jitter).await;
+            let at = ordered.load(Ordering::SeqCst);
+            let after = load_started.elapsed();
+            server.child.kill().await.unwrap(); // (replaced by the restart below)
+            stop.store(true, Ordering::SeqCst);
+            format!("round {round} (SIGKILL {after:?} into the load, {at} units acked of {remaining} left)")
+        } else {
+            while ordered.load(Ordering::SeqCst) < remaining && load_started.elapsed() < Duration::from_secs(30) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            stop.store(true, Ordering::SeqCst);
+            format!("round {round} (no kill: tapping until sold out, {remaining} left)")
+        };
+        let logs: Vec<TapLog> = futures::future::join_all(clients)
+            .await
+            .into_iter()
+            .map(|log| log.unwrap())
+            .collect();
+
+        let (mut acked_now, mut refused_now, mut unanswered) = (Vec::new(), Vec::new(), Vec::new());
+        for log in logs {
+            tally.replays_checked += log.replays;
+            tally.overloaded += log.overloaded;
+            for failure in log.failures {
+                tally.fail(format!("{when}: during the load: {failure}"));
+            }
+            for attempt in log.attempts {
+                match attempt.outcome {
+                    Outcome::Acked(answer) => match tapped_order(&fw, &attempt.request, &answer) {
+                        Ok(order) => acked_now.push((attempt.request, answer, order)),
+                        Err(problem) => {
+                            tally.mismatched += 1;
+                            tally.fail(format!("{when}: {problem}"));
+                        }
+                    },
+                    Outcome::Refused(answer) => refused_now.push((attempt.request, answer)),
+                    Outcome::Unanswered(_) => unanswered.push(attempt.request),
+                    Outcome::Unexpected(answer) => {
+                        tally.unexpected += 1;
+                        tally.fail(format!(
+                            "{when}: unexpected answer {} to {:?}: {}",
+                            answer.status, attempt.request, answer.raw
+                        ));
+                    }
+                }
+            }
+        }
+        for (request, _, order) in &acked_now {
+            let id = order["id"].as_i64().unwrap();
+            let view = KnownOrder {
+                key: request.key.clone(),
+                buyer: request.buyer,
+                view: order.clone(),
+            };
+            if let Some(previous) = known.insert(id, view) {
+                tally.duplicates += 1;
+                tally.fail(format!(
+                    "{when}: order {id} acknowledged to keys {} and {}",
+                    previous.key, request.key
+                ));
+            }
+        }
+        tally.acked += acked_now.len();
+        tally.refused += refused_now.len();
+        tally.unanswered += unanswered.len();
+        let units_acked: i64 = acked_now.iter().map(|(r, _, _)| r.quantity).sum();
+        eprintln!(
+            "{when}: {} taps acked ({units_acked} units), {} refused, {} unanswered",
+            acked_now.len(),
+            refused_now.len(),
+            unanswered.len()
+        );
+
+        if kill {
+            tally.cycles += 1;
+            audit_flash_database(&database, &fw, &mut tally, &format!("{when}, as the kill left it")).await;
+            server = Server::start(&database.url, &[]).await;
+            assert!(
+                server.first_start_token.is_none(),
+                "a restart printed a first-start token:\n{}",
+                server.stdout_text()
+            );
+        } else if !unanswered.is_empty() {
+            tally.fail(format!(
+                "{when}: {} taps unanswered by a running server",
+                unanswered.len()
+            ));
+        }
+        let api = server.api();
+        let orders = all_orders(&api, &fw.world.merchant).await;
+        check_known_orders(&known, &orders, &mut tally, &when);
+        // An order nobody was told about must be an unanswered tap's (its commit beat the kill).
+        let mut unclaimed: Vec<&TapRequest> = unanswered.iter().collect();
+        for (id, order) in orders.iter().filter(|(id, _)| !known.contains_key(id)) {
+            let buyer = order["buyer_id"].as_i64().unwrap();
+            let position = unclaimed
+                .iter()
+                .position(|r| fw.world.buyers[r.buyer].0 == buyer && order_lines(order) == [(fw.sku, r.quantity)]);
+            match position {
+                Some(position) => {
+                    unclaimed.swap_remove(position);
+                    tally.committed_unanswered += 1;
+                }
+                None => {
+                    tally.phantoms += 1;
+                    tally.fail(format!("{when}: order {id} matches no unanswered tap: {order}"));
+                }
+            }
+        }
+        check_flash_counts(&api, &fw, &orders, &mut tally, &when).await;
+
+        // Every unanswered key, retried twice (all keys at once, as clients reconnecting do):
+        // its committed answer replayed, or one new decision — at most one order either way.
+        let retries = futures::future::join_all(unanswered.iter().map(|request| {
+            let (api, fw) = (&api, &fw);
+            async move {
+                let token = &fw.world.buyers[request.buyer].1;
+                let first = api.tap(token, fw.sale, &request.key, &request.body).await.unwrap();
+                let again = api.tap(token, fw.sale, &request.key, &request.body).await.unwrap();
+                (first, again)
+            }
+        }))
+        .await;
+        let mut retried = Vec::new();
+        for (request, (first, again)) in unanswered.iter().zip(retries) {
+            retried.push((request, first.clone()));
+            if (again.status, &again.raw) != (first.status, &first.raw) || !again.replayed {
+                tally.fail(format!(
+                    "{when}: key {} answered {} {} then {} {} (replayed: {})",
+                    request.key, first.status, first.raw, again.status, again.raw, again.replayed
+                ));
+            }
+            if first.status == 201 {
+                let order = match tapped_order(&fw, request, &first) {
+                    Ok(order) => order,
+                    Err(problem) => {
+                        tally.mismatched += 1;
+                        tally.fail(format!("{when}: retry: {problem}"));
+                        continue;
+                    }
+                };
+                let id = order["id"].as_i64().unwrap();
+                // A replay is of an order committed before the kill; a fresh answer, a new one.
+                if first.replayed != orders.contains_key(&id) {
+                    tally.fail(format!(
+                        "{when}: key {} retried: order {id} (replayed: {}, in the database before: {})",
+                        request.key,
+                        first.replayed,
+                        orders.contains_key(&id)
+                    ));
+                }
+                tally.retried_acked += 1;
+                let view = KnownOrder {
+                    key: request.key.clone(),
+                    buyer: request.buyer,
+                    view: order,
+                };
+                if let Some(previous) = known.insert(id, view) {
+                    tally.duplicates += 1;
+                    tally.fail(format!(
+                        "{when}: order {id} answered to keys {} and {}",
+                        previous.key, request.key
+                    ));
+                }
+            } else if refusal_code(&first).is_some() {
+                tally.retried_refused += 1;
+            } else {
+                tally.unexpected += 1;
+                tally.fail(format!(
+                    "{when}: retry of {request:?} answered {} {}",
+                    first.status, first.raw
+                ));
+            }
+        }
+        // Answered taps replay byte for byte after the restart, orders and refusals alike; so
+        // do the retries just answered (once more, now that the server has settled).
+        let answered = acked_now
+            .iter()
+            .map(|(request, answer, _)| (request, answer))
+            .take(40)
+            .chain(refused_now.iter().map(|(request, answer)| (request, answer)).take(40))
+            .chain(retried.iter().map(|(request, answer)| (*request, answer)));
+        for (request, answer) in answered {
+            let token = &fw.world.buyers[request.buyer].1;
+            let replay = api.tap(token, fw.sale, &request.key, &request.body).await.unwrap();
+            tally.replays_checked += 1;
+            if replay.status != answer.status || replay.raw != answer.raw || !replay.replayed {
+                tally.fail(format!(
+                    "{when}: key {} was answered {} {} but replays {} {} (replayed: {})",
+                    request.key, answer.status, answer.raw, replay.status, replay.raw, replay.replayed
+                ));
+            }
+        }
+        let orders = all_orders(&api, &fw.world.merchant).await;
+        let when = format!("{when}, after retries");
+        check_known_orders(&known, &orders, &mut tally, &when);
+        for (id, order) in orders.iter().filter(|(id, _)| !known.contains_key(id)) {
+            tally.duplicates += 1;
+            tally.fail(format!(
+                "{when}: order {id} is answered to no key (a duplicate?): {order}"
+            ));
+        }
+        check_flash_counts(&api, &fw, &orders, &mut tally, &when).await;
+        if !kill {
+            break;
+        }
+
+        // Pay some open orders and cancel others: cancelled units go back to the sale and
+        // their buyers may tap again.
+        let open: Vec<i64> = known
+            .iter()
+            .filter(|(_, o)| o.view["state"] == "pending_payment")
+            .map(|(id, _)| *id)
+            .collect();
+        for id in open {
+            let roll = rng.random_range(0..20);
+            let answer = if roll < 3 {
+                tally.paid += 1;
+                api.post(&format!("/v1/orders/{id}/mark-paid"), &admin, json!({})).await
+            } else if roll < 7 {
+                tally.cancelled += 1;
+                let buyer = &fw.world.buyers[known[&id].buyer].1;
+                api.post(&format!("/v1/orders/{id}/cancel"), buyer, json!({})).await
+            } else {
+                continue;
+            };
+            match answer.status {
+                200 => known.get_mut(&id).unwrap().view = answer.body,
+                _ => tally.fail(format!(
+                    "{when}: paying or cancelling order {id}: {} {}",
+                    answer.status, answer.raw
+                )),
+            }
+        }
+        let orders = all_orders(&api, &fw.world.merchant).await;
+        let when = format!("round {round} after paying and cancelling");
+        check_known_orders(&known, &orders, &mut tally, &when);
+        check_flash_counts(&api, &fw, &orders, &mut tally, &when).await;
+    }
+
+    // Sold out, and still so after one more SIGKILL and restart.
+    let view = sale_view(&server.api(), &fw).await;
+    if view["remaining"] != 0 || view["status"] != "sold_out" {
+        tally.fail(format!("the sale did not sell out: {view}"));
+    }
+    let (_, token) = &fw.world.buyers[0];
+    let late = server
+        .api()
+        .tap(token, fw.sale, "after-the-sell-out", "")
+        .await
+        .unwrap();
+    if refusal_code(&late).is_none() {
+        tally.fail(format!(
+            "a tap after the sell-out was answered {} {}",
+            late.status, late.raw
+        ));
+    }
+    server.kill().await;
+    audit_flash_database(&database, &fw, &mut tally, "after the sell-out").await;
+    let server = Server::start(&database.url, &[]).await;
+    let api = server.api();
+    let orders = all_orders(&api, &fw.world.merchant).await;
+    check_known_orders(&known, &orders, &mut tally, "after the sell-out and a restart");
+    let remaining = check_flash_counts(&api, &fw, &orders, &mut tally, "after the sell-out and a restart").await;
+    let sold: i64 = orders
+        .values()
+        .filter(|o| o.get("state").is_some_and(|s| s != "cancelled"))
+        .flat_map(order_lines)
+        .map(|(_, quantity)| quantity)
+        .sum();
+    if (sold, remaining) != (FLASH_UNITS, 0) {
+        tally.fail(format!(
+            "after the sell-out: {sold} units in open or paid orders, {remaining} remaining (allotted {FLASH_UNITS})"
+        ));
+    }
+    let late = api.tap(token, fw.sale, "after-the-sell-out", "").await.unwrap();
+    if refusal_code(&late).is_none() || !late.replayed {
+        tally.fail(format!(
+            "the tap after the sell-out, retried after a restart: {} {} (replayed: {})",
+            late.status, late.raw, late.replayed
+        ));
+    }
+    server.kill().await;
+
+    eprintln!(
+        "flash-sale SIGKILL test on {backend:?} (seed {seed}, {:?}): cycles {}, acked orders {} (+{} on retry), \
+         refused {}, unanswered {} ({} committed before the kill; retries refused {}), replays checked {}, \
+         overloaded {}, paid {}, cancelled {}, sold {sold}/{FLASH_UNITS} — lost {}, oversold {}, over-limit {}, \
+         duplicates {}, phantom orders {}, mismatched {}, unexpected answers {}",
+        started.elapsed(),
+        tally.cycles,
+        tally.acked,
+        tally.retried_acked,
+        tally.refused,
+        tally.unanswered,
+        tally.committed_unanswered,
+        tally.retried_refused,
+        tally.replays_checked,
+        tally.overloaded,
+        tally.paid,
+        tally.cancelled,
+        tally.lost,
+        tally.oversold,
+        tally.over_limit,
+        tally.duplicates,
+        tally.phantoms,
+        tally.mismatched,
+        tally.unexpected,
+    );
+    assert!(
+        tally.failures.is_empty(),
+        "seed {seed}: {} failures:\n{}",
+        tally.failures.len(),
+        tally.failures.join("\n")
+    );
+    assert_eq!(
+        (tally.lost, tally.oversold, tally.over_limit, tally.duplicates),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(tally.cycles, FLASH_CYCLES);
+    assert!(tally.acked > 0, "no tap was acknowledged: the test tested nothing");
     database.remove().await;
 }
