@@ -52,6 +52,8 @@ struct Bundle {
 enum Message {
     Command(Envelope),
     Bundle(Bundle),
+    /// A response to store with the next batch (a request that spanned several shards).
+    Record(Box<IdempotencyRecord>, oneshot::Sender<Result<(), ApiError>>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -60,6 +62,7 @@ impl Message {
         match self {
             Message::Command(_) => 1,
             Message::Bundle(bundle) => bundle.commands.len(),
+            Message::Record(..) => 1,
             Message::Stop(_) => 0,
         }
     }
@@ -152,6 +155,14 @@ impl Shards {
         answer.await.map_err(|_| ApiError::unavailable("the shard stopped"))?
     }
 
+    /// Stores an idempotent response in the next batch of the shard owning `shop`, so a
+    /// request that spanned shards (a checkout) costs no transaction of its own.
+    pub async fn store_response(&self, shop: ShopId, record: IdempotencyRecord) -> Result<(), ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(shop, Message::Record(Box::new(record), reply))?;
+        answer.await.map_err(|_| ApiError::unavailable("the shard stopped"))?
+    }
+
     /// Lets every shard finish and commit what it has queued, then stops them.
     pub async fn stop(&self) {
         for inbox in &self.inboxes {
@@ -198,6 +209,7 @@ struct InFlight {
 enum Pending {
     One(oneshot::Sender<Result<Outcome, ApiError>>, Outcome),
     Many(oneshot::Sender<Result<Vec<Outcome>, ApiError>>, Vec<Outcome>),
+    Stored(oneshot::Sender<Result<(), ApiError>>),
 }
 
 impl Pending {
@@ -209,6 +221,9 @@ impl Pending {
             Pending::Many(reply, outcomes) => {
                 let _ = reply.send(Ok(outcomes));
             }
+            Pending::Stored(reply) => {
+                let _ = reply.send(Ok(()));
+            }
         }
     }
 
@@ -218,6 +233,9 @@ impl Pending {
                 let _ = reply.send(Err(error.clone()));
             }
             Pending::Many(reply, _) => {
+                let _ = reply.send(Err(error.clone()));
+            }
+            Pending::Stored(reply) => {
                 let _ = reply.send(Err(error.clone()));
             }
         }
@@ -342,6 +360,10 @@ impl Shard {
                         .collect();
                     outcomes.iter().for_each(|o| counts.count(o));
                     pending.push(Pending::Many(bundle.reply, outcomes));
+                }
+                Message::Record(record, reply) => {
+                    records.push(*record);
+                    pending.push(Pending::Stored(reply));
                 }
                 Message::Stop(_) => {}
             }

@@ -112,12 +112,15 @@ fn baskets(args: &CheckoutArgs, shops: &[(ShopId, Vec<SkuId>)]) -> Vec<Basket> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.common.seed);
     (0..args.checkouts)
         .map(|_| {
-            let lines = (0..rng.random_range(1..=4))
-                .map(|_| {
-                    let (shop, skus) = &shops[rng.random_range(0..shops.len())];
-                    (*shop, skus[rng.random_range(0..skus.len())], rng.random_range(1..=3))
-                })
-                .collect();
+            let mut lines: Vec<(ShopId, SkuId, i64)> = Vec::new();
+            for _ in 0..rng.random_range(1..=4) {
+                let (shop, skus) = &shops[rng.random_range(0..shops.len())];
+                let sku = skus[rng.random_range(0..skus.len())];
+                // A checkout names each SKU once (the API refuses duplicates).
+                if lines.iter().all(|(_, s, _)| *s != sku) {
+                    lines.push((*shop, sku, rng.random_range(1..=3)));
+                }
+            }
             let then = match rng.random_range(0..100) {
                 0..60 => Then::Pay,
                 60..75 => Then::Cancel,
