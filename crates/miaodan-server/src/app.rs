@@ -74,14 +74,15 @@ impl AppState {
             "the payment timeout must be at least 1 s"
         );
         let store = Arc::new(Store::open(&config.database, config.durability).await?);
-        let ids = Ids::starting_after(store.id_maxima().await?);
+        let maxima = store.id_maxima().await?;
+        let ids = Ids::starting_after(maxima);
         let shards = Shards::start(store.clone(), config.shards).await?;
         let idempotency_locks = IdempotencyLocks::default();
         // Purge, then load the fingerprints, before serving: a reload while requests run would
         // forget the keys they note meanwhile, and their retries would execute again.
         let cutoff = clock::now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
         store.purge_idempotency_records(cutoff).await?;
-        idempotency_locks.load_fingerprints(store.idempotency_keys().await?);
+        idempotency_locks.load_index(store.idempotency_keys().await?, maxima.idempotency_response);
         Ok(AppState(Arc::new(Inner {
             store,
             shards,

@@ -70,6 +70,8 @@ impl IntoResponse for Reply {
 /// The idempotency context of one request that carries a key.
 #[derive(Clone, Debug)]
 pub struct Idempotency {
+    /// Where the response is stored (see [`IdempotencyLocks`]).
+    pub id: i64,
     pub scope: String,
     pub key: String,
     pub request_sha256: String,
@@ -78,6 +80,7 @@ pub struct Idempotency {
 impl Idempotency {
     pub fn record(&self, reply: &Reply) -> IdempotencyRecord {
         IdempotencyRecord {
+            id: self.id,
             scope: self.scope.clone(),
             key: self.key.clone(),
             request_sha256: self.request_sha256.clone(),
@@ -102,26 +105,29 @@ impl Idempotency {
 /// A caller's key: (scope, Idempotency-Key).
 type ScopedKey = (String, String);
 
-/// Per-(scope, key) locks, held only while a request with that key executes, and the
-/// fingerprints of every key that may have a stored response.
+/// Per-(scope, key) locks, held only while a request with that key executes, and the index
+/// of stored responses.
 ///
-/// The fingerprints are a negative filter: a key whose fingerprint is absent has certainly
-/// never been seen (within the retention window), so its request skips the database lookup —
-/// the common case, a fresh key per request. A present fingerprint (a retry, or a rare hash
-/// collision) costs one lookup. They are loaded at start (after purging expired responses) and
-/// only grow while the server runs: rebuilding them under load could drop a key noted
-/// meanwhile and let its retry execute twice.
+/// Responses are stored in id order (appends, never a random page per response); the index
+/// maps a 128-bit fingerprint of (scope, key) to the id given to the key when it was first
+/// seen. A key not in the index is new (within the retention window): its request goes
+/// straight to execution. A known key reads its response by id. The index is loaded at start
+/// (after purging expired responses) and only grows while the server runs, about 40 bytes a
+/// key: rebuilding it under load could drop a key noted meanwhile and let its retry execute
+/// twice.
 #[derive(Default)]
 pub struct IdempotencyLocks {
     locks: Mutex<HashMap<ScopedKey, Arc<tokio::sync::Mutex<()>>>>,
-    fingerprints: Mutex<std::collections::HashSet<u64>>,
+    index: Mutex<HashMap<u128, i64>>,
+    last_id: std::sync::atomic::AtomicI64,
 }
 
-fn fingerprint(scope: &str, key: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (scope, key).hash(&mut hasher);
-    hasher.finish()
+/// The first 128 bits of SHA-256 over scope and key: collisions are not a practical concern.
+fn fingerprint(scope: &str, key: &str) -> u128 {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("{scope}\n{key}").as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_be_bytes(first)
 }
 
 struct KeyGuard<'a> {
@@ -142,19 +148,38 @@ impl Drop for KeyGuard<'_> {
 }
 
 impl IdempotencyLocks {
-    /// Replaces the fingerprints with those of the keys the store holds.
-    pub fn load_fingerprints(&self, keys: impl IntoIterator<Item = (String, String)>) {
-        let set = keys.into_iter().map(|(scope, key)| fingerprint(&scope, &key)).collect();
-        *self.fingerprints.lock().unwrap_or_else(|p| p.into_inner()) = set;
+    /// Loads the index of the responses the store holds; new ids continue after `last_id`.
+    pub fn load_index(&self, keys: impl IntoIterator<Item = (i64, String, String)>, last_id: i64) {
+        let index = keys
+            .into_iter()
+            .map(|(id, scope, key)| (fingerprint(&scope, &key), id))
+            .collect();
+        *self.index.lock().unwrap_or_else(|p| p.into_inner()) = index;
+        self.last_id.store(last_id, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Records that `(scope, key)` is in use; true if it may have been seen before.
-    fn note(&self, scope: &str, key: &str) -> bool {
-        !self
-            .fingerprints
+    /// The id of `(scope, key)`: the known one (`Some`), or a new one registered now (`None`).
+    fn id_of(&self, scope: &str, key: &str) -> (i64, bool) {
+        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        match index.entry(fingerprint(scope, key)) {
+            std::collections::hash_map::Entry::Occupied(known) => (*known.get(), true),
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                let id = self.last_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                vacant.insert(id);
+                (id, false)
+            }
+        }
+    }
+
+    /// Gives a key whose first request stored nothing (refused before deciding, or failed) a
+    /// fresh id, so its next response is stored under an id no row has.
+    fn renew(&self, scope: &str, key: &str) -> i64 {
+        let id = self.last_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        self.index
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(fingerprint(scope, key))
+            .insert(fingerprint(scope, key), id);
+        id
     }
 
     async fn acquire(&self, id: ScopedKey) -> KeyGuard<'_> {
@@ -227,28 +252,33 @@ where
     let (method, path, body) = request;
     let mut fingerprint = format!("{method} {path}\n").into_bytes();
     fingerprint.extend_from_slice(body);
-    let context = Idempotency {
-        scope: principal.scope(),
+    let scope = principal.scope();
+    let _guard = locks.acquire((scope.clone(), key.clone())).await;
+    let (id, known) = locks.id_of(&scope, &key);
+    let mut context = Idempotency {
+        id,
+        scope,
         key,
         request_sha256: sha256_hex(&fingerprint),
     };
-    let _guard = locks.acquire((context.scope.clone(), context.key.clone())).await;
-    if !locks.note(&context.scope, &context.key) {
-        return execute(Some(context)).await.unwrap_or_else(Reply::from).into_response();
-    }
-    match store.idempotency_record(&context.scope, &context.key).await {
-        Ok(Some(stored)) if stored.request_sha256 == context.request_sha256 => return replay(stored),
-        Ok(Some(_)) => {
-            return ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "this Idempotency-Key was already used for a different request",
-            )
-            .field("Idempotency-Key")
-            .into_response();
+    if known {
+        match store.idempotency_record(id).await {
+            Ok(Some(stored)) if stored.scope == context.scope && stored.key == context.key => {
+                if stored.request_sha256 == context.request_sha256 {
+                    return replay(stored);
+                }
+                return ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was already used for a different request",
+                )
+                .field("Idempotency-Key")
+                .into_response();
+            }
+            // Nothing was stored for it (or it was purged): answer afresh under a new id.
+            Ok(_) => context.id = locks.renew(&context.scope, &context.key),
+            Err(error) => return ApiError::from(error).into_response(),
         }
-        Ok(None) => {}
-        Err(error) => return ApiError::from(error).into_response(),
     }
     execute(Some(context)).await.unwrap_or_else(Reply::from).into_response()
 }

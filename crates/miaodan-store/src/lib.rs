@@ -277,7 +277,7 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM products), (SELECT COALESCE(MAX(id), 0) FROM skus),
             (SELECT COALESCE(MAX(id), 0) FROM warehouses), (SELECT COALESCE(MAX(id), 0) FROM orders),
             (SELECT COALESCE(MAX(checkout_id), 0) FROM orders), (SELECT COALESCE(MAX(id), 0) FROM api_tokens),
-            (SELECT COALESCE(MAX(id), 0) FROM flash_sales)";
+            (SELECT COALESCE(MAX(id), 0) FROM flash_sales), (SELECT COALESCE(MAX(id), 0) FROM idempotency_responses)";
         let rows = self
             .query(Statement::new(sql, vec![]), |r| {
                 Ok(IdMaxima {
@@ -290,6 +290,7 @@ impl Store {
                     checkout: r.i64(6)?,
                     token: r.i64(7)?,
                     flash_sale: r.i64(8)?,
+                    idempotency_response: r.i64(9)?,
                 })
             })
             .await?;
@@ -580,21 +581,22 @@ impl Store {
         Ok(self.query(statement, |r| r.i64(0)).await?.pop().unwrap_or(0))
     }
 
-    pub async fn idempotency_record(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+    /// The stored response with this id, if it was stored (and not yet purged).
+    pub async fn idempotency_record(&self, id: i64) -> Result<Option<IdempotencyRecord>, StoreError> {
         let statement = Statement {
             sql: Cow::Owned(format!(
-                "SELECT {} FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2",
+                "SELECT {} FROM idempotency_responses WHERE id = $1",
                 sql::IDEMPOTENCY_COLUMNS
             )),
-            params: vec![Value::Text(scope.into()), Value::Text(key.into())],
+            params: vec![Value::I64(id)],
         };
         Ok(self.query(statement, sql::idempotency).await?.pop())
     }
 
-    /// Every (scope, key) with a stored response.
-    pub async fn idempotency_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let statement = Statement::new("SELECT scope, idempotency_key FROM idempotency_keys", vec![]);
-        self.query(statement, |r| Ok((r.text(0)?, r.text(1)?))).await
+    /// The id, scope and key of every stored response.
+    pub async fn idempotency_keys(&self) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let statement = Statement::new("SELECT id, scope, idempotency_key FROM idempotency_responses", vec![]);
+        self.query(statement, |r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?))).await
     }
 
     pub async fn put_idempotency_record(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
@@ -604,7 +606,7 @@ impl Store {
     /// Forgets idempotent responses created before `before`.
     pub async fn purge_idempotency_records(&self, before: Timestamp) -> Result<(), StoreError> {
         let statement = Statement::new(
-            "DELETE FROM idempotency_keys WHERE created_at < $1",
+            "DELETE FROM idempotency_responses WHERE created_at < $1",
             vec![Value::I64(before.unix_ms())],
         );
         self.execute_atomically(vec![statement]).await

@@ -44,6 +44,8 @@ pub struct TokenRecord {
 /// The first response given to a caller's `Idempotency-Key`, replayed for every retry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdempotencyRecord {
+    /// Allocated by the server when the key is first seen; responses are stored in id order.
+    pub id: i64,
     /// Who the key belongs to, e.g. `buyer:7`; keys of different callers never meet.
     pub scope: String,
     pub key: String,
@@ -92,4 +94,5 @@ pub struct IdMaxima {
     pub checkout: i64,
     pub token: i64,
     pub flash_sale: i64,
+    pub idempotency_response: i64,
 }

@@ -99,9 +99,9 @@ const INSERT_ORDER_LINE: &str =
     VALUES ($1, $2, $3, $4, $5, $6)";
 const UPDATE_ORDER_STATE: &str = "UPDATE orders SET state = $1, version = $2, paid_at = $3, cancelled_at = $4,
     cancel_reason = $5 WHERE id = $6";
-pub const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys
-    (scope, idempotency_key, request_sha256, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-    ON CONFLICT (scope, idempotency_key) DO NOTHING";
+pub const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_responses
+    (id, scope, idempotency_key, request_sha256, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (id) DO NOTHING";
 
 /// The statements that make one batch durable, in effect order. Stock rows are coalesced:
 /// a hot SKU touched by a thousand orders in a batch costs one row write, with its final level.
@@ -225,6 +225,7 @@ pub fn idempotency_statement(record: &IdempotencyRecord) -> Statement {
     Statement::new(
         INSERT_IDEMPOTENCY,
         vec![
+            Value::I64(record.id),
             Value::Text(record.scope.clone()),
             Value::Text(record.key.clone()),
             Value::Text(record.request_sha256.clone()),
@@ -422,16 +423,17 @@ pub fn insert_token(token: &TokenRecord) -> Statement {
     )
 }
 
-pub const IDEMPOTENCY_COLUMNS: &str = "scope, idempotency_key, request_sha256, status, body, created_at";
+pub const IDEMPOTENCY_COLUMNS: &str = "id, scope, idempotency_key, request_sha256, status, body, created_at";
 pub fn idempotency(row: &dyn Row) -> Result<IdempotencyRecord, StoreError> {
-    let status = row.i64(3)?;
+    let status = row.i64(4)?;
     Ok(IdempotencyRecord {
-        scope: row.text(0)?,
-        key: row.text(1)?,
-        request_sha256: row.text(2)?,
+        id: row.i64(0)?,
+        scope: row.text(1)?,
+        key: row.text(2)?,
+        request_sha256: row.text(3)?,
         status: u16::try_from(status).map_err(|_| StoreError::corrupt(format!("bad status {status}")))?,
-        body: row.text(4)?,
-        created_at: ms(row.i64(5)?),
+        body: row.text(5)?,
+        created_at: ms(row.i64(6)?),
     })
 }
 

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 
 /// How long a connection waits for another writer's lock before reporting busy.
 const BUSY_TIMEOUT_MS: u64 = 10_000;
-/// Idle reader connections kept open; more may exist while busy.
+/// Pooled connections for reads and platform writes. A request beyond this waits for one
+/// rather than opening (and soon closing) a connection of its own, which costs far more
+/// than the wait.
 const IDLE_READERS_MAX: usize = 8;
 /// Page cache per connection (negative = KiB). The default 2 MiB makes a busy writer re-read
 /// index pages from the OS on every batch.
@@ -46,6 +48,7 @@ pub struct SqliteStore {
     path: PathBuf,
     durability: Durability,
     idle_readers: Arc<Mutex<Vec<Connection>>>,
+    readers: Arc<tokio::sync::Semaphore>,
 }
 
 pub struct SqliteWriter {
@@ -114,6 +117,7 @@ impl SqliteStore {
             path,
             durability,
             idle_readers: Arc::new(Mutex::new(vec![first])),
+            readers: Arc::new(tokio::sync::Semaphore::new(IDLE_READERS_MAX)),
         })
     }
 
@@ -131,7 +135,14 @@ impl SqliteStore {
         work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (path, durability, pool) = (self.path.clone(), self.durability, self.idle_readers.clone());
+        let permit = self
+            .readers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Worker(e.to_string()))?;
         blocking(move || {
+            let _permit = permit;
             let pooled = pool
                 .lock()
                 .map_err(|_| StoreError::Worker("reader pool poisoned".into()))?

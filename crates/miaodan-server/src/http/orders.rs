@@ -224,7 +224,10 @@ async fn place_checkout(
         )
     };
     if let Some(idem) = &idem {
-        let shop = parts.first().map(|p| p.shop).ok_or_else(|| ApiError::unavailable("a checkout without parts"))?;
+        let shop = parts
+            .first()
+            .map(|p| p.shop)
+            .ok_or_else(|| ApiError::unavailable("a checkout without parts"))?;
         state.shards.store_response(shop, idem.record(&reply)).await?;
     }
     Ok(reply)
