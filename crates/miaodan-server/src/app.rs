@@ -103,6 +103,24 @@ impl AppState {
         Ok(token)
     }
 
+    /// Sends a command and insists it is accepted (set-up of the demo world, benchmarks,
+    /// imports): a refusal or an unavailable shard is an error.
+    pub async fn submit_accepted(
+        &self,
+        shop: miaodan_domain::ShopId,
+        command: miaodan_domain::shard::Command,
+    ) -> anyhow::Result<miaodan_domain::shard::Outcome> {
+        let outcome = self
+            .shards
+            .submit(shop, command, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+        if let miaodan_domain::shard::Outcome::Rejected(rejection) = &outcome {
+            anyhow::bail!("command refused: {}", rejection.code());
+        }
+        Ok(outcome)
+    }
+
     /// An admin token if none exists yet (first start): the operator's way in.
     pub async fn bootstrap_admin_token(&self) -> anyhow::Result<Option<String>> {
         if self.store.count_admin_tokens().await? > 0 {

@@ -232,14 +232,7 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
             anyhow::Ok(tally)
         }
     });
-    let results = futures::future::join_all(workers).await;
-    let duration = started.elapsed().as_secs_f64();
-    bar.finish_and_clear();
-    let mut tally = Tally::default();
-    for result in results {
-        tally.merge(result?);
-    }
-    Ok((tally, duration))
+    super::gather(workers, started, &bar).await
 }
 
 /// The same busy hour over HTTP: checkout, then mark paid (admin) or cancel (buyer).
@@ -333,15 +326,9 @@ async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyh
             anyhow::Ok(tally)
         }
     });
-    let results = futures::future::join_all(workers).await;
-    let duration = started.elapsed().as_secs_f64();
-    bar.finish_and_clear();
+    let gathered = super::gather(workers, started, &bar).await;
     running.shutdown().await;
-    let mut tally = Tally::default();
-    for result in results {
-        tally.merge(result?);
-    }
-    Ok((tally, duration))
+    gathered
 }
 
 async fn audit(

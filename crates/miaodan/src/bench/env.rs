@@ -45,16 +45,7 @@ impl Env {
 
     /// Sends a set-up command and insists it succeeds.
     pub async fn setup(&self, shop: ShopId, command: Command) -> anyhow::Result<Outcome> {
-        let outcome = self
-            .state
-            .shards
-            .submit(shop, command, None)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
-        if let Outcome::Rejected(rejection) = &outcome {
-            anyhow::bail!("set-up refused: {}", rejection.code());
-        }
-        Ok(outcome)
+        self.state.submit_accepted(shop, command).await
     }
 }
 

@@ -229,14 +229,7 @@ async fn engine(
             anyhow::Ok(tally)
         }
     });
-    let results = futures::future::join_all(workers).await;
-    let duration = started.elapsed().as_secs_f64();
-    bar.finish_and_clear();
-    let mut tally = Tally::default();
-    for result in results {
-        tally.merge(result?);
-    }
-    Ok((tally, duration))
+    super::gather(workers, started, &bar).await
 }
 
 /// Creates the buyers with tokens in bulk and warms the server's caches, as a real flash
@@ -337,15 +330,9 @@ async fn http(
             anyhow::Ok(tally)
         }
     });
-    let results = futures::future::join_all(workers).await;
-    let duration = started.elapsed().as_secs_f64();
-    bar.finish_and_clear();
+    let gathered = super::gather(workers, started, &bar).await;
     running.shutdown().await;
-    let mut tally = Tally::default();
-    for result in results {
-        tally.merge(result?);
-    }
-    Ok((tally, duration))
+    gathered
 }
 
 async fn audit(env: &Env, sale: &Sale, args: &FlashSaleArgs, tally: Tally, duration: f64) -> anyhow::Result<Summary> {

@@ -203,6 +203,26 @@ impl Tally {
     }
 }
 
+/// Runs the clients to the end and adds up what they saw; the duration runs from `started`
+/// until the last client is done.
+async fn gather<F>(
+    clients: impl IntoIterator<Item = F>,
+    started: std::time::Instant,
+    bar: &ProgressBar,
+) -> anyhow::Result<(Tally, f64)>
+where
+    F: std::future::Future<Output = anyhow::Result<Tally>>,
+{
+    let results = futures::future::join_all(clients).await;
+    let duration = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let mut tally = Tally::default();
+    for result in results {
+        tally.merge(result?);
+    }
+    Ok((tally, duration))
+}
+
 fn progress(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     let template = format!("{{spinner}} {what} [{{bar:40}}] {{pos}}/{{len}} {{per_sec}} eta {{eta}}");
