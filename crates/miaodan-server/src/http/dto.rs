@@ -14,8 +14,10 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
     /// 12-digit administrative division code, e.g. `310101000000` (上海市黄浦区).
+    #[schema(pattern = "^[0-9]{12}$")]
     pub adcode: String,
     /// Street, number, building and room; 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub detail: String,
 }
 
@@ -41,6 +43,7 @@ impl From<&Address> for AddressView {
 #[serde(deny_unknown_fields)]
 pub struct NewShop {
     /// 1–60 characters.
+    #[schema(min_length = 1, max_length = 60)]
     pub name: String,
 }
 
@@ -64,6 +67,7 @@ impl From<&Shop> for ShopView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBuyer {
+    #[schema(min_length = 1, max_length = 60)]
     pub name: String,
     pub default_address: Option<AddressInput>,
 }
@@ -91,6 +95,7 @@ impl From<&Buyer> for BuyerView {
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// A note for humans, e.g. `checkout service`.
+    #[schema(min_length = 1, max_length = 60)]
     pub label: Option<String>,
 }
 
@@ -108,8 +113,10 @@ pub struct IssuedToken {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWarehouse {
+    #[schema(min_length = 1, max_length = 60)]
     pub name: String,
     /// 12-digit administrative division code of the warehouse's location.
+    #[schema(pattern = "^[0-9]{12}$")]
     pub adcode: String,
 }
 
@@ -140,19 +147,25 @@ impl From<&Warehouse> for WarehouseView {
 #[serde(deny_unknown_fields)]
 pub struct NewSkuInput {
     /// Variant name, e.g. `500g装` or `黑色 M码`; 1–60 characters.
+    #[schema(min_length = 1, max_length = 60)]
     pub name: String,
     /// Price in fen (1/100 yuan), 0 to 10 000 000 000.
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
     pub price_fen: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
+    #[schema(min_length = 1, max_length = 120)]
     pub title: String,
+    #[schema(min_length = 1, max_length = 2000)]
     pub description: Option<String>,
     /// GTIN-8/12/13/14 with a valid check digit; the same GTIN across shops is the same product.
+    #[schema(pattern = "^([0-9]{8}|[0-9]{12,14})$")]
     pub gtin: Option<String>,
     /// 1 to 100 SKUs.
+    #[schema(min_items = 1, max_items = 100)]
     pub skus: Vec<NewSkuInput>,
 }
 
@@ -160,6 +173,7 @@ pub struct NewProduct {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
+    #[schema(min_length = 1, max_length = 120)]
     pub title: Option<String>,
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -174,7 +188,9 @@ pub struct ProductPatch {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkuPatch {
+    #[schema(min_length = 1, max_length = 60)]
     pub name: Option<String>,
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
     pub price_fen: Option<i64>,
     /// `active` or `archived`.
     pub status: Option<String>,
@@ -249,6 +265,7 @@ pub struct ProductPage {
 #[serde(deny_unknown_fields)]
 pub struct StockInput {
     /// Units that may be reserved from now on (reserved and sold units are kept).
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub available: i64,
 }
 
@@ -276,8 +293,10 @@ impl StockView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutLineInput {
+    #[schema(minimum = 1)]
     pub sku_id: i64,
     /// 1 to 10 000.
+    #[schema(minimum = 1, maximum = 10_000)]
     pub quantity: i64,
 }
 
@@ -285,6 +304,7 @@ pub struct CheckoutLineInput {
 #[serde(deny_unknown_fields)]
 pub struct CheckoutInput {
     /// 1 to 100 lines, of one or several shops, each of a different SKU.
+    #[schema(min_items = 1, max_items = 100)]
     pub lines: Vec<CheckoutLineInput>,
     /// Where to deliver; defaults to the buyer's default address.
     pub address: Option<AddressInput>,
@@ -395,19 +415,27 @@ pub struct Health {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFlashSale {
+    #[schema(minimum = 1)]
     pub sku_id: i64,
     /// The warehouse whose stock the units are taken from.
+    #[schema(minimum = 1)]
     pub warehouse_id: i64,
     /// RFC 3339 instant.
+    #[schema(format = DateTime)]
     pub starts_at: String,
     /// RFC 3339 instant; at most 7 days after `starts_at`.
+    #[schema(format = DateTime)]
     pub ends_at: String,
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
     pub price_fen: i64,
     /// Units allotted to the sale (moved out of the warehouse's available stock).
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub units: i64,
     /// Units one buyer may hold in open or paid orders of this sale (default 1).
+    #[schema(minimum = 1)]
     pub per_buyer_limit: Option<i64>,
     /// Unpaid flash orders are cancelled, their units back in the sale, after this long (default 300).
+    #[schema(minimum = 1, maximum = 86_400)]
     pub payment_timeout_seconds: Option<i64>,
 }
 
@@ -461,6 +489,7 @@ impl FlashSaleView {
 #[serde(deny_unknown_fields)]
 pub struct TapInput {
     /// Units to order (default 1), within the per-buyer limit.
+    #[schema(minimum = 1, maximum = 10_000)]
     pub quantity: Option<i64>,
     /// Where to deliver; defaults to the buyer's default address.
     pub address: Option<AddressInput>,

@@ -108,14 +108,14 @@ pub fn require_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// An optional JSON body: none (or only whitespace) is `T::default()`; one that is sent is
-/// JSON like every other body, Content-Type included.
+/// An optional JSON body: none (or only whitespace) is `T::default()`, and so is `null`; one
+/// that is sent is JSON like every other body, Content-Type included.
 pub fn optional_json<T: DeserializeOwned + Default>(headers: &HeaderMap, raw: &[u8]) -> Result<T, ApiError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     require_json_content_type(headers)?;
-    parse_json(raw)
+    Ok(parse_json::<Option<T>>(raw)?.unwrap_or_default())
 }
 
 /// A request body as bytes, bounded by [`REQUEST_BODY_BYTES_MAX`].

@@ -23,6 +23,102 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every refusal is `application/problem+json`: this rewrites the error responses the handlers
+/// declare to that media type, and adds the ones every authenticated operation can give
+/// (401, 403, 429, 503) and the ones every operation with a body can give (400, 413, 415, 422).
+struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let problem = || {
+            ContentBuilder::new()
+                .schema(Some(RefOr::Ref(Ref::from_schema_name("Problem"))))
+                .build()
+        };
+        let common: &[(&str, &str)] = &[
+            ("401", "Missing or invalid API token (`unauthorized`)"),
+            ("403", "The token's role may not use this endpoint (`forbidden`)"),
+            (
+                "429",
+                "The shard's queue is full (`overloaded`); retry after `Retry-After` seconds",
+            ),
+            (
+                "503",
+                "Storage unavailable (`unavailable`); retry with the same Idempotency-Key",
+            ),
+        ];
+        let with_body: &[(&str, &str)] = &[
+            ("400", "Malformed JSON, query or Idempotency-Key"),
+            ("413", "Body larger than 256 KiB (`payload_too_large`)"),
+            ("415", "Body not sent as application/json (`unsupported_media_type`)"),
+            (
+                "422",
+                "Invalid, unknown or missing field; Idempotency-Key reused for another request",
+            ),
+        ];
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let authenticated = path.starts_with("/v1/");
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if parameter.name == "Idempotency-Key" {
+                        let key = ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1))
+                            .max_length(Some(255))
+                            .pattern(Some("^[!-~]+$"))
+                            .build();
+                        parameter.schema = Some(RefOr::T(Schema::Object(key)));
+                    }
+                }
+                let responses = &mut operation.responses.responses;
+                for (status, response) in responses.iter_mut() {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        if let RefOr::T(response) = response
+                            && let Some(content) = response.content.shift_remove("application/json")
+                        {
+                            response.content.insert("application/problem+json".into(), content);
+                        }
+                    }
+                }
+                let mut extra: Vec<(&str, &str)> = Vec::new();
+                if authenticated {
+                    extra.extend_from_slice(common);
+                    extra.push(("404", "No such resource, or another tenant's (`not_found`)"));
+                    extra.push(("400", "Malformed query or Idempotency-Key"));
+                }
+                if operation.request_body.is_some()
+                    || operation
+                        .parameters
+                        .iter()
+                        .flatten()
+                        .any(|p| p.name == "Idempotency-Key")
+                {
+                    extra.extend_from_slice(with_body);
+                }
+                for (status, description) in extra {
+                    responses.entry(status.to_string()).or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description(description)
+                                .content("application/problem+json", problem())
+                                .build(),
+                        )
+                    });
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -31,7 +127,7 @@ impl Modify for BearerAuth {
             Every error is application/problem+json with a stable `code`. Every mutating endpoint honours \
             `Idempotency-Key`."
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses),
     paths(
         super::healthz, super::metrics_text,
         platform::create_shop, platform::list_shops, platform::get_shop, platform::issue_merchant_token,
