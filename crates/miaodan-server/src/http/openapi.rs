@@ -81,12 +81,11 @@ impl Modify for ProblemResponses {
                 }
                 let responses = &mut operation.responses.responses;
                 for (status, response) in responses.iter_mut() {
-                    if status.starts_with('4') || status.starts_with('5') {
-                        if let RefOr::T(response) = response
-                            && let Some(content) = response.content.shift_remove("application/json")
-                        {
-                            response.content.insert("application/problem+json".into(), content);
-                        }
+                    if (status.starts_with('4') || status.starts_with('5'))
+                        && let RefOr::T(response) = response
+                        && let Some(content) = response.content.shift_remove("application/json")
+                    {
+                        response.content.insert("application/problem+json".into(), content);
                     }
                 }
                 let mut extra: Vec<(&str, &str)> = Vec::new();
