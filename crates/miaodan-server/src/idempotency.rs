@@ -93,12 +93,19 @@ impl Idempotency {
     /// A recorder for the shard: renders the outcome exactly as the handler will.
     pub fn recorder(&self, render: fn(&Outcome) -> Reply) -> Recorder {
         let this = self.clone();
-        Box::new(move |outcome| this.record(&render(outcome)))
+        Box::new(move |outcome| match outcome {
+            // A retry that found the order its key already placed: the answer is rebuilt by the
+            // handler from that order, and the first answer, if stored, stays the stored one.
+            Outcome::OrderAlreadyPlaced(_) => None,
+            outcome => Some(this.record(&render(outcome))),
+        })
     }
 
     /// A reference unique to this caller, key and `part` (e.g. one shop of a checkout).
     pub fn request_ref(&self, part: &str) -> String {
-        sha256_hex(format!("{}\n{}\n{}", self.scope, self.key, part).as_bytes())
+        // The request's own fingerprint is part of it: a key reused with another body after a
+        // failed first attempt does not find the first attempt's orders.
+        sha256_hex(format!("{}\n{}\n{}\n{}", self.scope, self.key, self.request_sha256, part).as_bytes())
     }
 }
 

@@ -35,7 +35,8 @@ pub const REQUEST_RETENTION_SECONDS: i64 = 48 * 3600;
 
 /// Builds the stored idempotent response from the outcome, inside the batch, so the response
 /// is committed in the same transaction as the effects it describes.
-pub type Recorder = Box<dyn FnOnce(&Outcome) -> IdempotencyRecord + Send>;
+/// `None` stores nothing (the outcome only points at an earlier answer).
+pub type Recorder = Box<dyn FnOnce(&Outcome) -> Option<IdempotencyRecord> + Send>;
 
 struct Envelope {
     command: Command,
@@ -101,6 +102,7 @@ impl Shards {
                 state,
                 last_now: Timestamp::from_unix_ms(0),
                 in_flight: None,
+                last_expiry: Instant::now(),
             };
             tasks.push(tokio::spawn(shard.run(receiver)));
             inboxes.push(sender);
@@ -194,6 +196,8 @@ struct Shard {
     last_now: Timestamp,
     /// The batch being committed, whose answers wait for it.
     in_flight: Option<InFlight>,
+    /// When unpaid orders were last expired: a busy inbox must not starve the expiry tick.
+    last_expiry: Instant,
 }
 
 /// A commit running in its own task while the shard decides the next batch in memory.
@@ -334,7 +338,9 @@ impl Shard {
         let mut effects = Vec::new();
         let mut records = Vec::new();
         let mut counts = OutcomeCounts::default();
-        if tick {
+        // Under sustained load the inbox always wins the select; expire on time anyway.
+        if tick || self.last_expiry.elapsed() >= Duration::from_millis(EXPIRY_TICK_MS) {
+            self.last_expiry = Instant::now();
             if let Outcome::Expired { orders } = self.state.apply(Command::ExpireDue, now, &mut effects) {
                 metrics::counter!("miaodan_orders_expired_total").increment(orders.len() as u64);
             }
@@ -348,7 +354,7 @@ impl Shard {
                     let outcome = self.state.apply(envelope.command, now, &mut effects);
                     counts.count(&outcome);
                     if let Some(recorder) = envelope.recorder {
-                        records.push(recorder(&outcome));
+                        records.extend(recorder(&outcome));
                     }
                     pending.push(Pending::One(envelope.reply, outcome));
                 }

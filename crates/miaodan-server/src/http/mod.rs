@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))
         .layer(middleware::from_fn(record_request))
+        .layer(middleware::from_fn(run_to_completion))
         .with_state(state)
 }
 
@@ -88,6 +89,19 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this endpoint does not take that method",
     )
+}
+
+/// Runs every request's handler to its end in a task of its own, even if the client hangs
+/// up. A handler dropped half-way would release its Idempotency-Key while its command still
+/// commits; the client's retry would then run the request a second time.
+async fn run_to_completion(request: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(%error, "a request handler failed");
+            ApiError::unavailable("the request could not be completed; retry").into_response()
+        }
+    }
 }
 
 /// Counts requests by route and status and times them.

@@ -186,6 +186,16 @@ async fn place_checkout(
         match result {
             Ok(Outcome::OrderPlaced(order)) => placed.push(order),
             Ok(Outcome::OrderAlreadyPlaced(id)) => match state.store.order(id).await? {
+                // An earlier attempt's part that has since been cancelled (it expired unpaid)
+                // cannot make this checkout whole: the checkout as a whole is refused.
+                Some(order) if order.state == OrderState::Cancelled => {
+                    let error = ApiError::new(
+                        StatusCode::CONFLICT,
+                        "checkout_cancelled",
+                        "an earlier attempt of this checkout was cancelled; check out again with a new Idempotency-Key",
+                    );
+                    refused = Some((0, error));
+                }
                 Some(order) => placed.push(order),
                 None => transient = Some(ApiError::unavailable("a previously placed order is not readable yet")),
             },
