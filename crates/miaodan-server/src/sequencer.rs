@@ -448,8 +448,11 @@ impl Shard {
     /// answers. Requests queue meanwhile (and are refused 429 once the inbox is full).
     async fn recover(&mut self) {
         let mut delay = Duration::from_millis(100);
+        let mut fence = self.writer.take().and_then(|failed| failed.fence());
         loop {
             let rebuilt = async {
+                self.store.fence(fence).await?;
+                fence = None;
                 let writer = self.store.writer().await?;
                 let state = load(&self.store, self.index, self.count).await?;
                 Ok::<_, miaodan_store::StoreError>((writer, state))

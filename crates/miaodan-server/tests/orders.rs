@@ -16,6 +16,7 @@ both_backends!(
     an_idempotent_checkout_is_replayed_after_a_restart_and_a_changed_body_is_refused,
     concurrent_requests_with_one_key_execute_once,
     stock_is_never_oversold_under_concurrent_checkouts,
+    a_fenced_writer_can_no_longer_commit,
 );
 
 async fn a_checkout_reserves_stock_and_payment_sells_it(backend: Backend) {
@@ -225,4 +226,34 @@ async fn stock_is_never_oversold_under_concurrent_checkouts(backend: Backend) {
     let second = app.level(&w.merchant, w.skus[0], w.warehouses[1]).await;
     assert_eq!((first, second), ((0, 5, 0), (0, 3, 0)));
     app.shutdown().await;
+}
+
+/// After a commit fails with an unknown outcome, the shard fences its writer before reloading:
+/// on PostgreSQL the server process behind it is ended, so a late COMMIT cannot land after the
+/// reload. SQLite's outcome is always known, so there is nothing to fence.
+async fn a_fenced_writer_can_no_longer_commit(backend: Backend) {
+    let (database, _dir) = common::fresh_database(backend).await;
+    let store = miaodan_store::Store::open(&database, miaodan_store::Durability::PowerLossSafe)
+        .await
+        .unwrap();
+    let mut writer = store.writer().await.unwrap();
+    let record = |id: i64| miaodan_store::records::IdempotencyRecord {
+        id,
+        scope: "admin".into(),
+        key: format!("k{id}"),
+        request_sha256: "x".into(),
+        status: 200,
+        body: "{}".into(),
+        created_at: miaodan_domain::Timestamp::from_unix_ms(0),
+    };
+    writer.commit_batch(&[], &[record(1)]).await.unwrap();
+    let fence = writer.fence();
+    assert_eq!(fence.is_some(), backend == Backend::Postgres);
+    store.fence(fence).await.unwrap();
+    let after = writer.commit_batch(&[], &[record(2)]).await;
+    assert_eq!(after.is_err(), backend == Backend::Postgres, "{after:?}");
+    assert!(
+        store.idempotency_record(1).await.unwrap().is_some(),
+        "what committed before the fence stays"
+    );
 }

@@ -74,6 +74,14 @@ pub enum Writer {
 }
 
 impl Writer {
+    /// What [`Store::fence`] needs to settle a failed commit of this writer.
+    pub fn fence(&self) -> Option<i32> {
+        match self {
+            Writer::Sqlite(_) => None,
+            Writer::Postgres(writer) => Some(writer.backend_pid),
+        }
+    }
+
     /// Writes the effects of one batch and the idempotent responses of its requests in one
     /// transaction. Returns only once the transaction is durable (or failed as a whole).
     pub async fn commit_batch(
@@ -118,6 +126,17 @@ impl Store {
         match self {
             Store::Sqlite(_) => "sqlite",
             Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Makes the outcome of a failed commit final before the shard reloads. On PostgreSQL the
+    /// server process behind the failed writer ([`Writer::fence`]) is ended: a COMMIT it already
+    /// received then either happened or never will. SQLite's call returned, so its outcome is
+    /// final already (`None`).
+    pub async fn fence(&self, fence: Option<i32>) -> Result<(), StoreError> {
+        match (self, fence) {
+            (Store::Postgres(store), Some(backend_pid)) => store.fence(backend_pid).await,
+            _ => Ok(()),
         }
     }
 

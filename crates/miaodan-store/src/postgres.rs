@@ -62,6 +62,8 @@ pub struct PgStore {
 pub struct PgWriter {
     client: Client,
     prepared: HashMap<String, tokio_postgres::Statement>,
+    /// The server process behind this connection, to end it if a commit's fate is unknown.
+    pub(crate) backend_pid: i32,
 }
 
 async fn connect(config: &Config) -> Result<Client, StoreError> {
@@ -119,9 +121,12 @@ impl PgStore {
     }
 
     pub async fn writer(&self) -> Result<PgWriter, StoreError> {
+        let client = connect(&self.config).await?;
+        let backend_pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await?.try_get(0)?;
         Ok(PgWriter {
-            client: connect(&self.config).await?,
+            client,
             prepared: HashMap::new(),
+            backend_pid,
         })
     }
 
@@ -147,6 +152,34 @@ impl PgStore {
         Ok(())
     }
 }
+
+impl PgStore {
+    /// Settles the fate of a commit that failed with the connection: a COMMIT already sent may
+    /// still complete on the server after the client saw an error. Ending that server process
+    /// (and waiting until it is gone) makes the outcome final, so a reload that follows reads
+    /// the truth rather than a state the late commit then changes.
+    pub async fn fence(&self, backend_pid: i32) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute("SELECT pg_terminate_backend($1)", &[&backend_pid])
+            .await?;
+        for _ in 0..FENCE_POLLS_MAX {
+            let alive: i64 = client
+                .query_one("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1", &[&backend_pid])
+                .await?
+                .try_get(0)?;
+            if alive == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(FENCE_POLL_MS)).await;
+        }
+        Err(StoreError::Worker(format!("backend {backend_pid} did not end")))
+    }
+}
+
+/// How long `fence` waits for the old server process to end: 100 polls of 50 ms.
+const FENCE_POLLS_MAX: u32 = 100;
+const FENCE_POLL_MS: u64 = 50;
 
 impl PgWriter {
     pub async fn execute_atomically(&mut self, statements: Vec<Statement>) -> Result<(), StoreError> {
