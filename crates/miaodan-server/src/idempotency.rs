@@ -9,6 +9,7 @@
 //! - Where a request is decided by a shard, the response is stored in the same transaction
 //!   as its effects (see [`Idempotency::recorder`]), so no crash can separate the two.
 
+use crate::app::AppState;
 use crate::auth::{Principal, sha256_hex};
 use crate::clock;
 use crate::http::problem::{ApiError, PROBLEM_CONTENT_TYPE};
@@ -16,7 +17,6 @@ use crate::sequencer::Recorder;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use miaodan_domain::shard::Outcome;
-use miaodan_store::Store;
 use miaodan_store::records::IdempotencyRecord;
 use std::collections::HashMap;
 use std::future::Future;
@@ -240,8 +240,7 @@ fn replay(record: IdempotencyRecord) -> Response {
 /// reused for another request, and serialises concurrent requests with one key.
 /// `execute` receives the context it must store its response with (or `None` without a key).
 pub async fn run<F, Fut>(
-    store: &Store,
-    locks: &IdempotencyLocks,
+    state: &AppState,
     principal: Principal,
     headers: &HeaderMap,
     request: (&str, &str, &[u8]),
@@ -251,6 +250,7 @@ where
     F: FnOnce(Option<Idempotency>) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
+    let (store, locks) = (&state.store, &state.idempotency_locks);
     let key = match parse_key(headers) {
         Ok(Some(key)) => key,
         Ok(None) => return execute(None).await.unwrap_or_else(Reply::from).into_response(),

@@ -154,6 +154,20 @@ impl Store {
         }
     }
 
+    /// A query that answers exactly one row (an aggregate); no row means a broken store.
+    async fn query_row<T: Send + 'static>(
+        &self,
+        statement: Statement,
+        map: Mapper<T>,
+        missing: impl FnOnce() -> String,
+    ) -> Result<T, StoreError> {
+        self.query(statement, map)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::corrupt(missing()))
+    }
+
     async fn execute_atomically(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.execute_atomically(statements).await,
@@ -297,8 +311,9 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM warehouses), (SELECT COALESCE(MAX(id), 0) FROM orders),
             (SELECT COALESCE(MAX(checkout_id), 0) FROM orders), (SELECT COALESCE(MAX(id), 0) FROM api_tokens),
             (SELECT COALESCE(MAX(id), 0) FROM flash_sales), (SELECT COALESCE(MAX(id), 0) FROM idempotency_responses)";
-        let rows = self
-            .query(Statement::new(sql, vec![]), |r| {
+        self.query_row(
+            Statement::new(sql, vec![]),
+            |r| {
                 Ok(IdMaxima {
                     shop: r.i64(0)?,
                     buyer: r.i64(1)?,
@@ -311,11 +326,10 @@ impl Store {
                     flash_sale: r.i64(8)?,
                     idempotency_response: r.i64(9)?,
                 })
-            })
-            .await?;
-        rows.into_iter()
-            .next()
-            .ok_or_else(|| StoreError::corrupt("no id maxima row".into()))
+            },
+            || "no id maxima row".into(),
+        )
+        .await
     }
 
     // ---- reads ------------------------------------------------------------------------
@@ -618,10 +632,6 @@ impl Store {
         self.query(statement, |r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?))).await
     }
 
-    pub async fn put_idempotency_record(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
-        self.execute_atomically(vec![sql::idempotency_statement(record)]).await
-    }
-
     /// Forgets idempotent responses created before `before`.
     pub async fn purge_idempotency_records(&self, before: Timestamp) -> Result<(), StoreError> {
         let statement = Statement::new(
@@ -721,8 +731,9 @@ impl Store {
               (SELECT COUNT(*) FROM (SELECT request_ref FROM orders WHERE flash_sale_id = s.id
                  AND request_ref IS NOT NULL GROUP BY request_ref HAVING COUNT(*) > 1) AS dup)
             FROM flash_sales s WHERE s.id = $1";
-        let rows = self
-            .query(Statement::new(sql, vec![Value::I64(sale.get())]), |r| {
+        self.query_row(
+            Statement::new(sql, vec![Value::I64(sale.get())]),
+            |r| {
                 Ok(FlashSaleAudit {
                     allotted: r.i64(0)?,
                     remaining: r.i64(1)?,
@@ -732,11 +743,10 @@ impl Store {
                     buyers_over_limit: r.i64(5)?,
                     duplicate_requests: r.i64(6)?,
                 })
-            })
-            .await?;
-        rows.into_iter()
-            .next()
-            .ok_or_else(|| StoreError::corrupt(format!("no flash sale {sale}")))
+            },
+            || format!("no flash sale {sale}"),
+        )
+        .await
     }
 
     pub async fn audit_stock(&self) -> Result<StockAudit, StoreError> {
@@ -750,8 +760,9 @@ impl Store {
               (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id
                  WHERE o.state = 'paid'),
               (SELECT COALESCE(CAST(SUM(remaining) AS BIGINT), 0) FROM flash_sales WHERE closed = 0)";
-        let rows = self
-            .query(Statement::new(sql, vec![]), |r| {
+        self.query_row(
+            Statement::new(sql, vec![]),
+            |r| {
                 Ok(StockAudit {
                     negative_rows: r.i64(0)?,
                     available: r.i64(1)?,
@@ -761,10 +772,9 @@ impl Store {
                     units_in_paid_orders: r.i64(5)?,
                     units_held_by_open_sales: r.i64(6)?,
                 })
-            })
-            .await?;
-        rows.into_iter()
-            .next()
-            .ok_or_else(|| StoreError::corrupt("no stock audit row".into()))
+            },
+            || "no stock audit row".into(),
+        )
+        .await
     }
 }

@@ -73,45 +73,38 @@ pub async fn create_product(
     body: JsonBody<NewProduct>,
 ) -> Response {
     let request = ("POST", "/v1/products", &body.raw[..]);
-    idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
-        Principal::Merchant(shop),
-        &headers,
-        request,
-        |idem| async {
-            let input = &body.value;
-            if input.skus.is_empty() || input.skus.len() > PRODUCT_SKUS_MAX {
-                return Err(ApiError::invalid(
-                    "invalid_field",
-                    "skus",
-                    "a product has 1 to 100 SKUs",
-                ));
-            }
-            let command = Command::CreateProduct {
-                id: ProductId::new(state.ids.product()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
-                shop,
-                title: validate::text::<120>(&input.title, "title")?,
-                description: input
-                    .description
-                    .as_deref()
-                    .map(|d| validate::text::<2000>(d, "description"))
-                    .transpose()?,
-                gtin: input.gtin.as_deref().map(|g| validate::gtin(g, "gtin")).transpose()?,
-                skus: input
-                    .skus
-                    .iter()
-                    .enumerate()
-                    .map(|(i, sku)| new_sku(&state, sku, &format!("skus[{i}].")))
-                    .collect::<Result<_, _>>()?,
-            };
-            let outcome = state
-                .shards
-                .submit(shop, command, idem.map(|i| i.recorder(render_created_product)))
-                .await?;
-            Ok(render_created_product(&outcome))
-        },
-    )
+    idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
+        let input = &body.value;
+        if input.skus.is_empty() || input.skus.len() > PRODUCT_SKUS_MAX {
+            return Err(ApiError::invalid(
+                "invalid_field",
+                "skus",
+                "a product has 1 to 100 SKUs",
+            ));
+        }
+        let command = Command::CreateProduct {
+            id: ProductId::new(state.ids.product()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
+            shop,
+            title: validate::text::<120>(&input.title, "title")?,
+            description: input
+                .description
+                .as_deref()
+                .map(|d| validate::text::<2000>(d, "description"))
+                .transpose()?,
+            gtin: input.gtin.as_deref().map(|g| validate::gtin(g, "gtin")).transpose()?,
+            skus: input
+                .skus
+                .iter()
+                .enumerate()
+                .map(|(i, sku)| new_sku(&state, sku, &format!("skus[{i}].")))
+                .collect::<Result<_, _>>()?,
+        };
+        let outcome = state
+            .shards
+            .submit(shop, command, idem.map(|i| i.recorder(render_created_product)))
+            .await?;
+        Ok(render_created_product(&outcome))
+    })
     .await
 }
 
@@ -129,44 +122,37 @@ pub async fn update_product(
 ) -> Response {
     let path = format!("/v1/products/{}", ids.one());
     let request = ("PATCH", path.as_str(), &body.raw[..]);
-    idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
-        Principal::Merchant(shop),
-        &headers,
-        request,
-        |idem| async {
-            let id = ProductId::new(ids.one()).ok_or_else(|| ApiError::not_found("product"))?;
-            let input = &body.value;
-            fn text_or_clear(value: &Option<Option<String>>) -> Option<Option<&str>> {
-                value.as_ref().map(|inner| inner.as_deref())
-            }
-            let changes = ProductChanges {
-                title: input
-                    .title
-                    .as_deref()
-                    .map(|t| validate::text::<120>(t, "title"))
-                    .transpose()?,
-                description: text_or_clear(&input.description)
-                    .map(|d| d.map(|d| validate::text::<2000>(d, "description")).transpose())
-                    .transpose()?,
-                gtin: text_or_clear(&input.gtin)
-                    .map(|g| g.map(|g| validate::gtin(g, "gtin")).transpose())
-                    .transpose()?,
-                status: input
-                    .status
-                    .as_deref()
-                    .map(|s| validate::status(s, "status"))
-                    .transpose()?,
-            };
-            let command = Command::UpdateProduct { id, shop, changes };
-            let outcome = state
-                .shards
-                .submit(shop, command, idem.map(|i| i.recorder(render_product)))
-                .await?;
-            Ok(render_product(&outcome))
-        },
-    )
+    idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
+        let id = ProductId::new(ids.one()).ok_or_else(|| ApiError::not_found("product"))?;
+        let input = &body.value;
+        fn text_or_clear(value: &Option<Option<String>>) -> Option<Option<&str>> {
+            value.as_ref().map(|inner| inner.as_deref())
+        }
+        let changes = ProductChanges {
+            title: input
+                .title
+                .as_deref()
+                .map(|t| validate::text::<120>(t, "title"))
+                .transpose()?,
+            description: text_or_clear(&input.description)
+                .map(|d| d.map(|d| validate::text::<2000>(d, "description")).transpose())
+                .transpose()?,
+            gtin: text_or_clear(&input.gtin)
+                .map(|g| g.map(|g| validate::gtin(g, "gtin")).transpose())
+                .transpose()?,
+            status: input
+                .status
+                .as_deref()
+                .map(|s| validate::status(s, "status"))
+                .transpose()?,
+        };
+        let command = Command::UpdateProduct { id, shop, changes };
+        let outcome = state
+            .shards
+            .submit(shop, command, idem.map(|i| i.recorder(render_product)))
+            .await?;
+        Ok(render_product(&outcome))
+    })
     .await
 }
 
@@ -184,23 +170,16 @@ pub async fn add_sku(
 ) -> Response {
     let path = format!("/v1/products/{}/skus", ids.one());
     let request = ("POST", path.as_str(), &body.raw[..]);
-    idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
-        Principal::Merchant(shop),
-        &headers,
-        request,
-        |idem| async {
-            let product = ProductId::new(ids.one()).ok_or_else(|| ApiError::not_found("product"))?;
-            let sku = new_sku(&state, &body.value, "")?;
-            let command = Command::AddSku { shop, product, sku };
-            let outcome = state
-                .shards
-                .submit(shop, command, idem.map(|i| i.recorder(render_created_sku)))
-                .await?;
-            Ok(render_created_sku(&outcome))
-        },
-    )
+    idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
+        let product = ProductId::new(ids.one()).ok_or_else(|| ApiError::not_found("product"))?;
+        let sku = new_sku(&state, &body.value, "")?;
+        let command = Command::AddSku { shop, product, sku };
+        let outcome = state
+            .shards
+            .submit(shop, command, idem.map(|i| i.recorder(render_created_sku)))
+            .await?;
+        Ok(render_created_sku(&outcome))
+    })
     .await
 }
 
@@ -218,39 +197,32 @@ pub async fn update_sku(
 ) -> Response {
     let path = format!("/v1/skus/{}", ids.one());
     let request = ("PATCH", path.as_str(), &body.raw[..]);
-    idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
-        Principal::Merchant(shop),
-        &headers,
-        request,
-        |idem| async {
-            let sku = SkuId::new(ids.one()).ok_or_else(|| ApiError::not_found("SKU"))?;
-            let input = &body.value;
-            let changes = SkuChanges {
-                name: input
-                    .name
-                    .as_deref()
-                    .map(|n| validate::text::<60>(n, "name"))
-                    .transpose()?,
-                price: input.price_fen.map(|p| validate::price(p, "price_fen")).transpose()?,
-                status: input
-                    .status
-                    .as_deref()
-                    .map(|s| validate::status(s, "status"))
-                    .transpose()?,
-            };
-            let outcome = state
-                .shards
-                .submit(
-                    shop,
-                    Command::UpdateSku { shop, sku, changes },
-                    idem.map(|i| i.recorder(render_sku)),
-                )
-                .await?;
-            Ok(render_sku(&outcome))
-        },
-    )
+    idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
+        let sku = SkuId::new(ids.one()).ok_or_else(|| ApiError::not_found("SKU"))?;
+        let input = &body.value;
+        let changes = SkuChanges {
+            name: input
+                .name
+                .as_deref()
+                .map(|n| validate::text::<60>(n, "name"))
+                .transpose()?,
+            price: input.price_fen.map(|p| validate::price(p, "price_fen")).transpose()?,
+            status: input
+                .status
+                .as_deref()
+                .map(|s| validate::status(s, "status"))
+                .transpose()?,
+        };
+        let outcome = state
+            .shards
+            .submit(
+                shop,
+                Command::UpdateSku { shop, sku, changes },
+                idem.map(|i| i.recorder(render_sku)),
+            )
+            .await?;
+        Ok(render_sku(&outcome))
+    })
     .await
 }
 

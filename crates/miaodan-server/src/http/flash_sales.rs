@@ -56,45 +56,36 @@ pub async fn schedule(
     body: super::extract::JsonBody<NewFlashSale>,
 ) -> Response {
     let request = ("POST", "/v1/flash-sales", &body.raw[..]);
-    idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
-        Principal::Merchant(shop),
-        &headers,
-        request,
-        |idem| async {
-            let input = &body.value;
-            let id =
-                FlashSaleId::new(state.ids.flash_sale()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
-            let command = Command::ScheduleFlashSale(ScheduleFlashSale {
-                id,
-                shop,
-                // An id that cannot exist is answered like one that does not.
-                sku: SkuId::new(input.sku_id).ok_or_else(|| {
-                    ApiError::invalid("unknown_sku", "sku_id", format!("no such SKU: {}", input.sku_id))
-                })?,
-                warehouse: WarehouseId::new(input.warehouse_id)
-                    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_warehouse", "no such warehouse"))?,
-                starts_at: instant(&input.starts_at, "starts_at")?,
-                ends_at: instant(&input.ends_at, "ends_at")?,
-                price: validate::price(input.price_fen, "price_fen")?,
-                units: input.units,
-                per_buyer_limit: input.per_buyer_limit.unwrap_or(1),
-                payment_timeout_seconds: input
-                    .payment_timeout_seconds
-                    .unwrap_or(FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT),
-            });
-            let outcome = state
-                .shards
-                .submit(shop, command, idem.map(|i| i.recorder(render_sale)))
-                .await?;
-            // Only a sale that exists has a shop to find; a refused one stays unknown.
-            if let Outcome::FlashSaleScheduled(sale) = &outcome {
-                state.directory.remember_sale(sale.id, sale.shop);
-            }
-            Ok(render_sale(&outcome))
-        },
-    )
+    idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
+        let input = &body.value;
+        let id = FlashSaleId::new(state.ids.flash_sale()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
+        let command = Command::ScheduleFlashSale(ScheduleFlashSale {
+            id,
+            shop,
+            // An id that cannot exist is answered like one that does not.
+            sku: SkuId::new(input.sku_id)
+                .ok_or_else(|| ApiError::invalid("unknown_sku", "sku_id", format!("no such SKU: {}", input.sku_id)))?,
+            warehouse: WarehouseId::new(input.warehouse_id)
+                .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_warehouse", "no such warehouse"))?,
+            starts_at: instant(&input.starts_at, "starts_at")?,
+            ends_at: instant(&input.ends_at, "ends_at")?,
+            price: validate::price(input.price_fen, "price_fen")?,
+            units: input.units,
+            per_buyer_limit: input.per_buyer_limit.unwrap_or(1),
+            payment_timeout_seconds: input
+                .payment_timeout_seconds
+                .unwrap_or(FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT),
+        });
+        let outcome = state
+            .shards
+            .submit(shop, command, idem.map(|i| i.recorder(render_sale)))
+            .await?;
+        // Only a sale that exists has a shop to find; a refused one stays unknown.
+        if let Outcome::FlashSaleScheduled(sale) = &outcome {
+            state.directory.remember_sale(sale.id, sale.shop);
+        }
+        Ok(render_sale(&outcome))
+    })
     .await
 }
 
@@ -172,8 +163,7 @@ pub async fn tap(
 ) -> Response {
     let path = format!("/v1/flash-sales/{}/taps", ids.one());
     idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
+        &state,
         Principal::Buyer(buyer),
         &headers,
         ("POST", &path, &raw),
@@ -195,20 +185,7 @@ async fn place_tap(
     let sale = FlashSaleId::new(sale).ok_or_else(|| ApiError::not_found("flash sale"))?;
     let quantity = Quantity::new(input.quantity.unwrap_or(1))
         .ok_or_else(|| ApiError::invalid("invalid_quantity", "quantity", "a quantity is 1 to 10 000"))?;
-    let address = match &input.address {
-        Some(address) => validate::address(address, "address")?,
-        None => state
-            .directory
-            .default_address(&state.store, buyer)
-            .await?
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "missing_field",
-                    "address",
-                    "no address given and the buyer has no default address",
-                )
-            })?,
-    };
+    let address = super::orders::delivery_address(state, buyer, input.address.as_ref()).await?;
     let shop = state
         .directory
         .sale_shop(&state.store, sale)

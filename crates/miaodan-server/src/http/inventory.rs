@@ -44,27 +44,19 @@ pub async fn create_warehouse(
     body: JsonBody<NewWarehouse>,
 ) -> Response {
     let request = ("POST", "/v1/warehouses", &body.raw[..]);
-    idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
-        Principal::Merchant(shop),
-        &headers,
-        request,
-        |idem| async {
-            let command = Command::CreateWarehouse {
-                id: WarehouseId::new(state.ids.warehouse())
-                    .ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
-                shop,
-                name: validate::text::<60>(&body.value.name, "name")?,
-                location: validate::adcode(&body.value.adcode, "adcode")?,
-            };
-            let outcome = state
-                .shards
-                .submit(shop, command, idem.map(|i| i.recorder(render_warehouse)))
-                .await?;
-            Ok(render_warehouse(&outcome))
-        },
-    )
+    idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
+        let command = Command::CreateWarehouse {
+            id: WarehouseId::new(state.ids.warehouse()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
+            shop,
+            name: validate::text::<60>(&body.value.name, "name")?,
+            location: validate::adcode(&body.value.adcode, "adcode")?,
+        };
+        let outcome = state
+            .shards
+            .submit(shop, command, idem.map(|i| i.recorder(render_warehouse)))
+            .await?;
+        Ok(render_warehouse(&outcome))
+    })
     .await
 }
 
@@ -102,28 +94,21 @@ pub async fn set_stock(
     let (sku, warehouse) = ids.two();
     let path = format!("/v1/skus/{sku}/stock/{warehouse}");
     let request = ("PUT", path.as_str(), &body.raw[..]);
-    idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
-        Principal::Merchant(shop),
-        &headers,
-        request,
-        |idem| async {
-            let sku = SkuId::new(sku).ok_or_else(|| ApiError::not_found("SKU"))?;
-            let warehouse = WarehouseId::new(warehouse).ok_or_else(|| ApiError::not_found("warehouse"))?;
-            let command = Command::SetStock {
-                shop,
-                sku,
-                warehouse,
-                available: body.value.available,
-            };
-            let outcome = state
-                .shards
-                .submit(shop, command, idem.map(|i| i.recorder(render_stock)))
-                .await?;
-            Ok(render_stock(&outcome))
-        },
-    )
+    idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
+        let sku = SkuId::new(sku).ok_or_else(|| ApiError::not_found("SKU"))?;
+        let warehouse = WarehouseId::new(warehouse).ok_or_else(|| ApiError::not_found("warehouse"))?;
+        let command = Command::SetStock {
+            shop,
+            sku,
+            warehouse,
+            available: body.value.available,
+        };
+        let outcome = state
+            .shards
+            .submit(shop, command, idem.map(|i| i.recorder(render_stock)))
+            .await?;
+        Ok(render_stock(&outcome))
+    })
     .await
 }
 

@@ -42,14 +42,9 @@ pub async fn checkout(
     body: JsonBody<CheckoutInput>,
 ) -> Response {
     let request = ("POST", "/v1/checkouts", &body.raw[..]);
-    idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
-        Principal::Buyer(buyer),
-        &headers,
-        request,
-        |idem| place_checkout(&state, buyer, &body.value, idem),
-    )
+    idempotency::run(&state, Principal::Buyer(buyer), &headers, request, |idem| {
+        place_checkout(&state, buyer, &body.value, idem)
+    })
     .await
 }
 
@@ -118,6 +113,28 @@ async fn parse_parts(state: &AppState, input: &CheckoutInput) -> Result<Vec<Shop
     Ok(parts.into_values().collect())
 }
 
+/// Where an order ships: the address given, or else the buyer's default address.
+pub(super) async fn delivery_address(
+    state: &AppState,
+    buyer: BuyerId,
+    given: Option<&super::dto::AddressInput>,
+) -> Result<miaodan_domain::orders::Address, ApiError> {
+    match given {
+        Some(address) => validate::address(address, "address"),
+        None => state
+            .directory
+            .default_address(&state.store, buyer)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "missing_field",
+                    "address",
+                    "no address given and the buyer has no default address",
+                )
+            }),
+    }
+}
+
 /// The error a refused part gives the whole checkout, pointing at the request line at fault.
 fn part_error(part: &ShopPart, rejection: &Rejection) -> (usize, ApiError) {
     let sku = match rejection {
@@ -144,21 +161,7 @@ async fn place_checkout(
     idem: Option<Idempotency>,
 ) -> Result<Reply, ApiError> {
     let parts = parse_parts(state, input).await?;
-    let address = match &input.address {
-        Some(address) => validate::address(address, "address")?,
-        None => state
-            .store
-            .buyer(buyer)
-            .await?
-            .and_then(|b| b.default_address)
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "missing_field",
-                    "address",
-                    "no address given and the buyer has no default address",
-                )
-            })?,
-    };
+    let address = delivery_address(state, buyer, input.address.as_ref()).await?;
     let checkout = CheckoutId::new(state.ids.checkout()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
     let order_ids: Vec<OrderId> = parts
         .iter()
@@ -421,8 +424,7 @@ pub async fn cancel_order(
 ) -> Response {
     let path = format!("/v1/orders/{}/cancel", ids.one());
     idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
+        &state,
         Principal::Buyer(buyer),
         &headers,
         ("POST", &path, &raw),
@@ -455,8 +457,7 @@ pub async fn mark_paid(
 ) -> Response {
     let path = format!("/v1/orders/{}/mark-paid", ids.one());
     idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
+        &state,
         Principal::Admin,
         &headers,
         ("POST", &path, &raw),

@@ -47,23 +47,16 @@ pub async fn create_shop(
     body: JsonBody<NewShop>,
 ) -> Response {
     let request = ("POST", "/v1/shops", &body.raw[..]);
-    idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
-        Principal::Admin,
-        &headers,
-        request,
-        |idem| async {
-            let name = validate::text::<60>(&body.value.name, "name")?;
-            let id = ShopId::new(state.ids.shop()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
-            let recorder = idem.map(|i| i.recorder(render_shop));
-            let outcome = state
-                .shards
-                .submit(id, Command::CreateShop { id, name }, recorder)
-                .await?;
-            Ok(render_shop(&outcome))
-        },
-    )
+    idempotency::run(&state, Principal::Admin, &headers, request, |idem| async {
+        let name = validate::text::<60>(&body.value.name, "name")?;
+        let id = ShopId::new(state.ids.shop()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
+        let recorder = idem.map(|i| i.recorder(render_shop));
+        let outcome = state
+            .shards
+            .submit(id, Command::CreateShop { id, name }, recorder)
+            .await?;
+        Ok(render_shop(&outcome))
+    })
     .await
 }
 
@@ -156,8 +149,7 @@ pub async fn issue_merchant_token(
 ) -> Response {
     let path = format!("/v1/shops/{}/tokens", ids.one());
     idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
+        &state,
         Principal::Admin,
         &headers,
         ("POST", &path, &raw),
@@ -187,35 +179,28 @@ pub async fn create_buyer(
     body: JsonBody<NewBuyer>,
 ) -> Response {
     let request = ("POST", "/v1/buyers", &body.raw[..]);
-    idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
-        Principal::Admin,
-        &headers,
-        request,
-        |idem| async {
-            let input = &body.value;
-            let name = validate::text::<60>(&input.name, "name")?;
-            let default_address = input
-                .default_address
-                .as_ref()
-                .map(|a| validate::address(a, "default_address"))
-                .transpose()?;
-            let id = BuyerId::new(state.ids.buyer()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
-            let buyer = Buyer {
-                id,
-                name,
-                default_address,
-                created_at: clock::now(),
-            };
-            let reply = Reply::json(StatusCode::CREATED, &BuyerView::from(&buyer));
-            state
-                .store
-                .insert_buyer(&buyer, idem.map(|i| i.record(&reply)).as_ref())
-                .await?;
-            Ok(reply)
-        },
-    )
+    idempotency::run(&state, Principal::Admin, &headers, request, |idem| async {
+        let input = &body.value;
+        let name = validate::text::<60>(&input.name, "name")?;
+        let default_address = input
+            .default_address
+            .as_ref()
+            .map(|a| validate::address(a, "default_address"))
+            .transpose()?;
+        let id = BuyerId::new(state.ids.buyer()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
+        let buyer = Buyer {
+            id,
+            name,
+            default_address,
+            created_at: clock::now(),
+        };
+        let reply = Reply::json(StatusCode::CREATED, &BuyerView::from(&buyer));
+        state
+            .store
+            .insert_buyer(&buyer, idem.map(|i| i.record(&reply)).as_ref())
+            .await?;
+        Ok(reply)
+    })
     .await
 }
 
@@ -254,8 +239,7 @@ pub async fn issue_buyer_token(
 ) -> Response {
     let path = format!("/v1/buyers/{}/tokens", ids.one());
     idempotency::run(
-        &state.store,
-        &state.idempotency_locks,
+        &state,
         Principal::Admin,
         &headers,
         ("POST", &path, &raw),

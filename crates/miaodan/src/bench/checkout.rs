@@ -3,7 +3,7 @@
 //! cancelled, the rest left to expire. Audited for stock conservation afterwards.
 
 use super::env::{Connection, Env, problem_code};
-use super::report::{self, Latency, Summary};
+use super::report::Summary;
 use super::{CheckoutArgs, Mode, Tally, progress};
 use bytes::Bytes;
 use miaodan_domain::catalog::{NewSku, Text};
@@ -368,31 +368,9 @@ async fn audit(
         tally.errors == 0,
         format!("transport or server errors: {}", tally.errors),
     ));
-    let passed = checks.iter().all(|(ok, _)| *ok);
     Ok(Summary {
-        scenario: "checkout".into(),
-        mode: args.common.mode.name().into(),
-        backend: env.backend.clone(),
-        shards: args.common.shards,
-        concurrency: args.common.concurrency,
-        requests: tally.requests,
-        orders_created: tally.ordered,
         units_initial,
         units_sold: stock.sold,
-        oversold: 0,
-        duplicate_orders: 0,
-        limit_violations: 0,
-        errors: tally.errors,
-        refusals: tally.refusals.clone(),
-        throughput_per_s: tally.requests as f64 / duration,
-        orders_per_s: tally.ordered as f64 / duration,
-        latency_us: Latency::of(&tally.latency),
-        duration_s: duration,
-        audit_passed: passed,
-        audit: checks
-            .into_iter()
-            .map(|(ok, what)| format!("{} {what}", if ok { "ok  " } else { "FAIL" }))
-            .collect(),
-        machine: report::machine(),
+        ..Summary::of_run("checkout", &args.common, &env.backend, &tally, duration, checks)
     })
 }

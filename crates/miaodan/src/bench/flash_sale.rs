@@ -2,7 +2,7 @@
 //! with the same idempotency key), C concurrent clients; then an audit of the DATABASE.
 
 use super::env::{Connection, Env, problem_code};
-use super::report::{self, Latency, Summary};
+use super::report::Summary;
 use super::{FlashSaleArgs, Mode, Tally, progress};
 use bytes::Bytes;
 use miaodan_domain::buyers::Buyer;
@@ -395,31 +395,12 @@ async fn audit(env: &Env, sale: &Sale, args: &FlashSaleArgs, tally: Tally, durat
             args.units
         ),
     );
-    let passed = checks.iter().all(|(ok, _)| *ok);
     Ok(Summary {
-        scenario: "flash-sale".into(),
-        mode: args.common.mode.name().into(),
-        backend: env.backend.clone(),
-        shards: args.common.shards,
-        concurrency: args.common.concurrency,
-        requests: tally.requests,
-        orders_created: tally.ordered,
         units_initial: args.units,
         units_sold: flash.units_in_orders,
         oversold: (flash.units_in_orders - flash.allotted).max(0),
         duplicate_orders: flash.duplicate_requests + tally.duplicates as i64,
         limit_violations: flash.buyers_over_limit,
-        errors: tally.errors,
-        refusals: tally.refusals.clone(),
-        throughput_per_s: tally.requests as f64 / duration,
-        orders_per_s: tally.ordered as f64 / duration,
-        latency_us: Latency::of(&tally.latency),
-        duration_s: duration,
-        audit_passed: passed,
-        audit: checks
-            .into_iter()
-            .map(|(ok, what)| format!("{} {what}", if ok { "ok  " } else { "FAIL" }))
-            .collect(),
-        machine: report::machine(),
+        ..Summary::of_run("flash-sale", &args.common, &env.backend, &tally, duration, checks)
     })
 }

@@ -55,6 +55,40 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// What every scenario fills alike: the run's shape, what its clients saw, and its audit
+    /// (`checks`: each a pass/fail and what was checked). Scenario figures are left at zero.
+    pub fn of_run(
+        scenario: &str,
+        common: &super::Common,
+        backend: &str,
+        tally: &super::Tally,
+        duration: f64,
+        checks: Vec<(bool, String)>,
+    ) -> Summary {
+        Summary {
+            scenario: scenario.into(),
+            mode: common.mode.name().into(),
+            backend: backend.into(),
+            shards: common.shards,
+            concurrency: common.concurrency,
+            requests: tally.requests,
+            orders_created: tally.ordered,
+            errors: tally.errors,
+            refusals: tally.refusals.clone(),
+            throughput_per_s: tally.requests as f64 / duration,
+            orders_per_s: tally.ordered as f64 / duration,
+            latency_us: Latency::of(&tally.latency),
+            duration_s: duration,
+            audit_passed: checks.iter().all(|(ok, _)| *ok),
+            audit: checks
+                .into_iter()
+                .map(|(ok, what)| format!("{} {what}", if ok { "ok  " } else { "FAIL" }))
+                .collect(),
+            machine: machine(),
+            ..Summary::default()
+        }
+    }
+
     pub fn print_table(&self) {
         let rows: Vec<(&str, String)> = vec![
             (
