@@ -11,6 +11,7 @@
 //! - [`flash_sale`]: scheduled deals on one SKU, one-tap orders, per-buyer limits.
 //! - [`inventory`]: warehouses and stock per SKU and warehouse (available / reserved / sold).
 //! - [`orders`]: the order and its state machine (`pending_payment` → `paid` | `cancelled`).
+//! - [`payments`]: payment intents, provider charges, refunds, one-tap agreements.
 //! - [`shard`]: the closed `Command` / `Outcome` / `Effect` enums and the one `match` that
 //!   applies a command to the state a shard owns.
 //! - [`geo`]: Chinese administrative divisions (adcodes) for addresses and warehouses.
@@ -27,6 +28,7 @@ pub mod ids;
 pub mod inventory;
 pub mod money;
 pub mod orders;
+pub mod payments;
 pub mod quantity;
 pub mod shard;
 pub mod time;

@@ -15,6 +15,7 @@ use crate::geo::Adcode;
 use crate::ids::{BuyerId, CheckoutId, OrderId, ShopId, SkuId};
 use crate::inventory::Allocation;
 use crate::money::Fen;
+use crate::payments::PaymentIntentId;
 use crate::quantity::Quantity;
 use crate::time::Timestamp;
 
@@ -112,6 +113,8 @@ pub struct Order {
     /// When an unpaid order is cancelled by the payment timeout.
     pub payment_due_at: Timestamp,
     pub paid_at: Option<Timestamp>,
+    /// The payment intent whose capture paid this order.
+    pub paid_by: Option<PaymentIntentId>,
     pub cancelled_at: Option<Timestamp>,
     pub cancel_reason: Option<CancelReason>,
     /// The flash sale this order was tapped from, if any.
@@ -126,10 +129,11 @@ pub struct InvalidTransition {
 }
 
 impl Order {
-    /// `pending_payment → paid`.
-    pub fn pay(&mut self, now: Timestamp) -> Result<(), InvalidTransition> {
+    /// `pending_payment → paid`, by the capture of `intent`.
+    pub fn pay(&mut self, intent: PaymentIntentId, now: Timestamp) -> Result<(), InvalidTransition> {
         self.transition(OrderState::Paid)?;
         self.paid_at = Some(now);
+        self.paid_by = Some(intent);
         Ok(())
     }
 
@@ -176,6 +180,7 @@ mod tests {
             created_at: Timestamp::from_unix_ms(0),
             payment_due_at: Timestamp::from_unix_ms(900_000),
             paid_at: None,
+            paid_by: None,
             cancelled_at: None,
             cancel_reason: None,
             flash_sale: None,
@@ -220,7 +225,7 @@ mod tests {
             let mut o = order();
             o.state = from;
             let result = match action {
-                "pay" => o.pay(now),
+                "pay" => o.pay(PaymentIntentId::new(1).expect("positive"), now),
                 _ => o.cancel(CancelReason::BuyerCancelled, now),
             };
             assert_eq!(result.map(|()| o.state), expected, "{from:?} {action}");

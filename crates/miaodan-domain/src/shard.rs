@@ -21,9 +21,15 @@ use crate::ids::{BuyerId, CheckoutId, OrderId, ProductId, ShopId, SkuId, Warehou
 use crate::inventory::{Allocation, Inventory, STOCK_UNITS_MAX, StockLevel, Warehouse, WarehouseName};
 use crate::money::Fen;
 use crate::orders::{Address, CancelReason, InvalidTransition, ORDER_LINES_MAX, Order, OrderLine, OrderState};
+use crate::payments::{
+    ChargeApplied, ChargeOutcome, IntentOrder, IntentStatus, PaymentIntent, PaymentIntentId, PaymentRefusal, Refund,
+    RefundId, RefundOutcome, RefundReason, SETTLED_INTENT_RETENTION_MS, Settlement,
+};
 use crate::quantity::Quantity;
 use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+mod payment_commands;
 
 /// The most payment-timeout cancellations one `ExpireDue` performs; the rest wait for the
 /// next tick, so a backlog after downtime cannot make one batch unbounded.
@@ -78,6 +84,25 @@ pub struct Tap {
     pub quantity: Quantity,
     pub address: Address,
     pub request: Option<RequestRef>,
+}
+
+/// One order of a checkout, as the shell read it when opening the checkout's payment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntentOrderRequest {
+    pub order: OrderId,
+    pub shop: ShopId,
+    pub amount: Fen,
+    pub payment_due_at: Timestamp,
+}
+
+/// Opens the payment of a checkout in the shard of its first order's shop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenPaymentIntent {
+    pub id: PaymentIntentId,
+    pub checkout: CheckoutId,
+    pub buyer: BuyerId,
+    pub orders: Vec<IntentOrderRequest>,
+    pub one_tap: bool,
 }
 
 /// Who asks for a cancellation; a buyer may only cancel its own orders.
@@ -136,8 +161,47 @@ pub enum Command {
         by: Canceller,
         reason: CancelReason,
     },
+    /// Marks an open order paid by the capture of `intent` (sent to the order's shard).
     PayOrder {
         order: OrderId,
+        intent: PaymentIntentId,
+    },
+    OpenPaymentIntent(OpenPaymentIntent),
+    /// Reserves the next attempt number of an intent for a provider call.
+    BeginPaymentAttempt {
+        intent: PaymentIntentId,
+        snapshot: Option<Box<PaymentIntent>>,
+    },
+    /// What the provider says about an attempt. `refunds` are ids for the refunds the shard
+    /// opens by itself when the money arrives for an order that has closed (one per order).
+    RecordCharge {
+        intent: PaymentIntentId,
+        attempt: i64,
+        outcome: ChargeOutcome,
+        refunds: Vec<RefundId>,
+        snapshot: Option<Box<PaymentIntent>>,
+    },
+    /// Whether another shard marked one of the intent's orders paid (`paid`) or found it closed.
+    SettleRemoteOrder {
+        intent: PaymentIntentId,
+        order: OrderId,
+        paid: bool,
+        refund: RefundId,
+        snapshot: Option<Box<PaymentIntent>>,
+    },
+    RequestRefund {
+        intent: PaymentIntentId,
+        refund: RefundId,
+        order: OrderId,
+        amount: Fen,
+        reason: RefundReason,
+        snapshot: Option<Box<PaymentIntent>>,
+    },
+    RecordRefund {
+        intent: PaymentIntentId,
+        refund: RefundId,
+        outcome: RefundOutcome,
+        snapshot: Option<Box<PaymentIntent>>,
     },
     ScheduleFlashSale(ScheduleFlashSale),
     Tap(Tap),
@@ -176,6 +240,11 @@ pub enum Rejection {
     Tap(TapRefusal),
     /// A flash sale's times, units or limit make no sense.
     InvalidFlashSale(&'static str),
+    /// A payment rule refused the command.
+    Payment(PaymentRefusal),
+    /// The intent is not in this shard's memory: the shell resends the command with the
+    /// intent as stored (`snapshot`).
+    PaymentIntentNotLoaded,
     /// The id the shell allocated is already taken (a shell bug, refused rather than let
     /// one object overwrite another).
     IdInUse,
@@ -200,6 +269,8 @@ impl Rejection {
             Rejection::UnknownFlashSale => "unknown_flash_sale",
             Rejection::Tap(refusal) => refusal.code(),
             Rejection::InvalidFlashSale(_) => "invalid_flash_sale",
+            Rejection::Payment(refusal) => refusal.code(),
+            Rejection::PaymentIntentNotLoaded => "payment_intent_not_loaded",
         }
     }
 }
@@ -223,6 +294,12 @@ pub enum Outcome {
     OrderAlreadyPlaced(OrderId),
     OrderCancelled(Order),
     OrderPaid(Order),
+    /// The intent as it stands after the command (opened, found open, or changed).
+    PaymentIntent(PaymentIntent),
+    AttemptBegun {
+        intent: PaymentIntent,
+        attempt: i64,
+    },
     FlashSaleScheduled(FlashSale),
     Expired {
         orders: Vec<OrderId>,
@@ -252,6 +329,10 @@ pub enum Effect {
     OrderTransitioned(Order),
     /// The new state of a flash sale (later effects on the same sale supersede earlier ones).
     FlashSaleSaved(FlashSale),
+    /// The new state of a payment intent (later effects on the same intent supersede earlier ones).
+    PaymentIntentSaved(PaymentIntent),
+    /// A refund opened or settled.
+    RefundSaved(Refund),
 }
 
 /// What a starting shard reads back from the database.
@@ -268,6 +349,19 @@ pub struct ShardSnapshot {
     pub recent_requests: Vec<(RequestRef, OrderId, Timestamp)>,
     /// Flash sales with the units each buyer holds in their open or paid orders.
     pub flash_sales: Vec<(FlashSale, Vec<(BuyerId, i64)>)>,
+    /// Payment intents homed here that are not settled or changed recently.
+    pub payment_intents: Vec<PaymentIntent>,
+}
+
+/// A payment intent in memory, with what only memory knows about it.
+#[derive(Clone, Debug)]
+struct IntentSlot {
+    intent: PaymentIntent,
+    /// The attempt with the provider right now (or, after a restart, the one that may have
+    /// been): the intent does not expire while it is unresolved.
+    in_flight: Option<i64>,
+    /// When the intent next needs the shard's attention (expiry, or leaving memory).
+    timer: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -282,6 +376,9 @@ pub struct ShardState {
     /// Looked up, never iterated into output, so hashing keeps decisions deterministic.
     placed_requests: HashMap<RequestRef, (OrderId, Timestamp)>,
     flash_sales: BTreeMap<FlashSaleId, FlashSaleBook>,
+    intents: BTreeMap<PaymentIntentId, IntentSlot>,
+    intent_of_checkout: HashMap<CheckoutId, PaymentIntentId>,
+    intent_timers: BTreeSet<(Timestamp, PaymentIntentId)>,
 }
 
 impl ShardState {
@@ -313,6 +410,13 @@ impl ShardState {
             .into_iter()
             .map(|(sale, bought)| (sale.id, FlashSaleBook::new(sale, bought)))
             .collect();
+        for intent in snapshot.payment_intents {
+            intent.assert_consistent();
+            // Whether the last attempt reached the provider before the restart is unknown
+            // until the shell has asked: until then the intent must not expire.
+            let in_flight = intent.status.accepts_attempt().then_some(intent.attempts + 1);
+            state.keep_intent(intent, in_flight);
+        }
         state.assert_reservations_match_open_orders();
         state
     }
@@ -367,6 +471,24 @@ impl ShardState {
 
     pub fn flash_sale(&self, id: FlashSaleId) -> Option<&FlashSaleBook> {
         self.flash_sales.get(&id)
+    }
+
+    pub fn payment_intent(&self, id: PaymentIntentId) -> Option<&PaymentIntent> {
+        self.intents.get(&id).map(|slot| &slot.intent)
+    }
+
+    /// Intents whose outcome the shell must find out from the provider: those processing
+    /// (an unknown outcome), authorized (to capture or void), captured with orders still
+    /// to settle in other shards or refunds to confirm, and any attempt possibly in flight
+    /// at a restart.
+    pub fn intents_needing_provider(&self) -> impl Iterator<Item = (&PaymentIntent, Option<i64>)> {
+        self.intents.values().filter_map(|slot| {
+            let i = &slot.intent;
+            let needs = slot.in_flight.is_some()
+                || matches!(i.status, IntentStatus::Processing | IntentStatus::Authorized)
+                || (i.status.is_final() && !i.is_settled());
+            needs.then_some((i, slot.in_flight))
+        })
     }
 
     /// Forgets the request references of orders placed before `cutoff` (the end of the
@@ -425,7 +547,37 @@ impl ShardState {
             } => self.set_stock(shop, sku, warehouse, available, effects),
             Command::PlaceOrder(place) => self.place_order(place, now, effects),
             Command::CancelOrder { order, by, reason } => self.cancel_order(order, by, reason, now, effects),
-            Command::PayOrder { order } => self.pay_order(order, now, effects),
+            Command::PayOrder { order, intent } => self.pay_order(order, intent, now, effects),
+            Command::OpenPaymentIntent(open) => self.open_payment_intent(open, now, effects),
+            Command::BeginPaymentAttempt { intent, snapshot } => self.begin_payment_attempt(intent, snapshot),
+            Command::RecordCharge {
+                intent,
+                attempt,
+                outcome,
+                refunds,
+                snapshot,
+            } => self.record_charge(intent, attempt, outcome, refunds, snapshot, now, effects),
+            Command::SettleRemoteOrder {
+                intent,
+                order,
+                paid,
+                refund,
+                snapshot,
+            } => self.settle_remote_order(intent, order, paid, refund, snapshot, now, effects),
+            Command::RequestRefund {
+                intent,
+                refund,
+                order,
+                amount,
+                reason,
+                snapshot,
+            } => self.request_refund(intent, refund, order, amount, reason, snapshot, now, effects),
+            Command::RecordRefund {
+                intent,
+                refund,
+                outcome,
+                snapshot,
+            } => self.record_refund(intent, refund, outcome, snapshot, now, effects),
             Command::ScheduleFlashSale(schedule) => self.schedule_flash_sale(schedule, now, effects),
             Command::Tap(tap) => self.tap(tap, now, effects),
             Command::ExpireDue => Ok(self.expire_due(now, effects)),
@@ -696,6 +848,7 @@ impl ShardState {
             created_at: now,
             payment_due_at: now.plus_seconds(place.payment_timeout_seconds),
             paid_at: None,
+            paid_by: None,
             cancelled_at: None,
             cancel_reason: None,
             flash_sale: None,
@@ -789,8 +942,14 @@ impl ShardState {
         Ok(Outcome::OrderCancelled(order))
     }
 
-    fn pay_order(&mut self, id: OrderId, now: Timestamp, effects: &mut Vec<Effect>) -> Result<Outcome, Rejection> {
-        let order = self.close_order(id, effects, |order| order.pay(now))?;
+    fn pay_order(
+        &mut self,
+        id: OrderId,
+        intent: PaymentIntentId,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        let order = self.close_order(id, effects, |order| order.pay(intent, now))?;
         for line in &order.lines {
             self.inventory.commit(line.sku, &line.allocations);
             self.push_stock_rows(order.shop, line.sku, &line.allocations, effects);
@@ -830,6 +989,7 @@ impl ShardState {
             );
         }
         self.close_ended_flash_sales(now, effects);
+        self.run_intent_timers(now, effects);
         Outcome::Expired { orders: due }
     }
 
@@ -921,6 +1081,7 @@ impl ShardState {
             created_at: now,
             payment_due_at: now.plus_seconds(sale.payment_timeout_seconds),
             paid_at: None,
+            paid_by: None,
             cancelled_at: None,
             cancel_reason: None,
             flash_sale: Some(sale.id),

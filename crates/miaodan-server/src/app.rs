@@ -7,6 +7,10 @@ use crate::directory::Directory;
 use crate::http;
 use crate::idempotency::{IDEMPOTENCY_RETENTION_SECONDS, IdempotencyLocks};
 use crate::ids::Ids;
+use crate::payments::one_tap::OneTap;
+use crate::payments::provider::PaymentProvider;
+use crate::payments::simpay_provider::SimpayProvider;
+use crate::payments::{self, PROVIDER_CALL_TIMEOUT, Payments};
 use crate::sequencer::Shards;
 use crate::{clock, metrics_setup};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -30,6 +34,31 @@ pub struct Config {
     pub shards: u32,
     /// Unpaid orders are cancelled this long after they were placed.
     pub payment_timeout_seconds: i64,
+    pub payments: PaymentsConfig,
+}
+
+/// Which payment provider the platform talks to.
+#[derive(Clone, Debug)]
+pub enum PaymentsConfig {
+    /// The `simpay` simulator in this process; its notifications come to this server's webhook
+    /// over loopback HTTP unless `webhooks` is off.
+    InProcessSimpay {
+        seed: u64,
+        faults: simpay::Faults,
+        webhooks: bool,
+    },
+    /// A `simpay` process at `url` (`miaodan simpay`), sharing the webhook `secret`.
+    RemoteSimpay { url: String, secret: Vec<u8> },
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> PaymentsConfig {
+        PaymentsConfig::InProcessSimpay {
+            seed: 7,
+            faults: simpay::Faults::default(),
+            webhooks: true,
+        }
+    }
 }
 
 impl Config {
@@ -40,6 +69,7 @@ impl Config {
             durability: Durability::PowerLossSafe,
             shards: 2,
             payment_timeout_seconds: PAYMENT_TIMEOUT_SECONDS_DEFAULT,
+            payments: PaymentsConfig::default(),
         }
     }
 }
@@ -53,6 +83,10 @@ pub struct Inner {
     pub directory: Directory,
     pub config: Config,
     pub metrics: PrometheusHandle,
+    pub payments: Payments,
+    /// The in-process simulator, when that is the provider (to point its webhooks at us, and
+    /// for tests and benchmarks to inject faults).
+    pub simpay: Option<simpay::SimPay>,
 }
 
 #[derive(Clone)]
@@ -83,6 +117,8 @@ impl AppState {
         let cutoff = clock::now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
         store.purge_idempotency_records(cutoff).await?;
         idempotency_locks.load_index(store.idempotency_keys().await?, maxima.idempotency_response);
+        let (provider, simpay) = payment_provider(&config.payments)?;
+        let payments = Payments::new(provider, OneTap::load(&store, clock::now()).await?);
         Ok(AppState(Arc::new(Inner {
             store,
             shards,
@@ -92,6 +128,8 @@ impl AppState {
             directory: Directory::default(),
             config,
             metrics: metrics_setup::handle(),
+            payments,
+            simpay,
         })))
     }
 
@@ -132,6 +170,28 @@ impl AppState {
     }
 }
 
+fn payment_provider(config: &PaymentsConfig) -> anyhow::Result<(Arc<dyn PaymentProvider>, Option<simpay::SimPay>)> {
+    Ok(match config {
+        PaymentsConfig::InProcessSimpay { seed, faults, .. } => {
+            let mut secret = vec![0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+            let simpay = simpay::SimPay::new(simpay::Config {
+                seed: *seed,
+                secret: secret.clone(),
+                webhook_url: None,
+                faults: faults.clone(),
+            });
+            let client = simpay::SimpayClient::in_process(simpay.clone());
+            (Arc::new(SimpayProvider::new(client, secret)), Some(simpay))
+        }
+        PaymentsConfig::RemoteSimpay { url, secret } => {
+            let client = simpay::SimpayClient::http(url.clone(), PROVIDER_CALL_TIMEOUT)
+                .map_err(|e| anyhow::anyhow!("simpay url: {e}"))?;
+            (Arc::new(SimpayProvider::new(client, secret.clone())), None)
+        }
+    })
+}
+
 /// A server accepting requests; dropping it does not stop it, [`Running::shutdown`] does.
 pub struct Running {
     pub address: SocketAddr,
@@ -162,7 +222,13 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
     let address = listener.local_addr()?;
     let router = http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
+    if let (Some(simpay), PaymentsConfig::InProcessSimpay { webhooks: true, .. }) =
+        (&state.simpay, &state.config.payments)
+    {
+        simpay.set_webhook_url(Some(format!("http://{address}/v1/webhooks/simpay")));
+    }
     let background = spawn_housekeeping(state.clone());
+    let payment_worker = payments::worker::spawn(state.clone());
     let serving_state = state.clone();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, router)
@@ -174,6 +240,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
             tracing::error!(%error, "HTTP server failed");
         }
         background.abort();
+        payment_worker.abort();
         serving_state.shards.stop().await;
         tracing::info!("stopped: every acknowledged batch is committed");
     });

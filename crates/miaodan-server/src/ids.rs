@@ -16,6 +16,9 @@ pub struct Ids {
     checkout: AtomicI64,
     token: AtomicI64,
     flash_sale: AtomicI64,
+    payment_intent: AtomicI64,
+    refund: AtomicI64,
+    one_tap_agreement: AtomicI64,
 }
 
 fn next(counter: &AtomicI64) -> i64 {
@@ -34,6 +37,9 @@ impl Ids {
             checkout: AtomicI64::new(maxima.checkout),
             token: AtomicI64::new(maxima.token),
             flash_sale: AtomicI64::new(maxima.flash_sale),
+            payment_intent: AtomicI64::new(maxima.payment_intent),
+            refund: AtomicI64::new(maxima.refund),
+            one_tap_agreement: AtomicI64::new(maxima.one_tap_agreement),
         }
     }
 
@@ -63,5 +69,14 @@ impl Ids {
     }
     pub fn flash_sale(&self) -> i64 {
         next(&self.flash_sale)
+    }
+    pub fn payment_intent(&self) -> i64 {
+        next(&self.payment_intent)
+    }
+    pub fn refund(&self) -> i64 {
+        next(&self.refund)
+    }
+    pub fn one_tap_agreement(&self) -> i64 {
+        next(&self.one_tap_agreement)
     }
 }

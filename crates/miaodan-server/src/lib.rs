@@ -7,6 +7,8 @@
 //! - [`auth`]: API tokens (hashed, constant-time compared) and the caller's [`auth::Principal`].
 //! - [`idempotency`]: `Idempotency-Key` handling, scoped per caller.
 //! - [`directory`]: cached facts the hot path needs (default addresses, flash-sale shops).
+//! - [`payments`]: payment flows against a provider (`simpay` built in), the payment worker,
+//!   one-tap budgets, reconciliation.
 //! - [`demo`]: the demo world loaded by `miaodan serve --demo`.
 //! - [`ids`], [`clock`]: the only sources of ids and wall-clock time.
 //!
@@ -23,6 +25,7 @@ pub mod http;
 pub mod idempotency;
 pub mod ids;
 mod metrics_setup;
+pub mod payments;
 pub mod sequencer;
 
-pub use app::{AppState, Config, Running, serve};
+pub use app::{AppState, Config, PaymentsConfig, Running, serve};

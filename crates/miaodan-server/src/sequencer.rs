@@ -182,7 +182,8 @@ impl Shards {
 
 async fn load(store: &Store, index: u32, count: u32) -> Result<ShardState, miaodan_store::StoreError> {
     let since = clock::now().plus_seconds(-REQUEST_RETENTION_SECONDS);
-    let snapshot = store.load_shard(index, count, since).await?;
+    let intents_since = clock::now().plus_seconds(-miaodan_domain::payments::SETTLED_INTENT_RETENTION_MS / 1000);
+    let snapshot = store.load_shard(index, count, since, intents_since).await?;
     Ok(ShardState::from_snapshot(snapshot))
 }
 

@@ -12,6 +12,8 @@
 //! `synchronous=FULL`; PostgreSQL `fsync=on`, `synchronous_commit` not `off`,
 //! `full_page_writes=on`) unless [`Durability::AcceptDataLossOnPowerFailure`] says otherwise.
 
+mod payments;
+pub use payments::{LedgerCapture, LedgerRefund, PaidOrder, PaymentAudit};
 mod postgres;
 pub mod records;
 mod schema;
@@ -197,6 +199,18 @@ impl Store {
                     .await
             }
             [v] if *v == schema::SCHEMA_VERSION => Ok(()),
+            [v] if *v < schema::SCHEMA_VERSION && *v >= 1 => {
+                let mut statements: Vec<Statement> = schema::MIGRATIONS
+                    .iter()
+                    .filter(|(to, _)| to > v)
+                    .flat_map(|(_, ddl)| ddl.iter().map(|sql| Statement::new(sql, vec![])))
+                    .collect();
+                statements.push(Statement::new(
+                    "UPDATE schema_version SET version = $1",
+                    vec![Value::I64(schema::SCHEMA_VERSION)],
+                ));
+                self.execute_atomically(statements).await
+            }
             other => Err(StoreError::Corrupt(format!("unsupported schema version {other:?}"))),
         }
     }
@@ -210,6 +224,7 @@ impl Store {
         index: u32,
         count: u32,
         requests_since: Timestamp,
+        intents_changed_since: Timestamp,
     ) -> Result<ShardSnapshot, StoreError> {
         let of_shard = |columns: &str, table: &str, column: &str| -> Statement {
             Statement {
@@ -277,6 +292,7 @@ impl Store {
             };
             flash_sales.push((sale, bought));
         }
+        let payment_intents = self.load_shard_intents(index, count, intents_changed_since).await?;
         Ok(ShardSnapshot {
             shops,
             warehouses,
@@ -286,6 +302,7 @@ impl Store {
             open_orders,
             recent_requests,
             flash_sales,
+            payment_intents,
         })
     }
 
@@ -310,7 +327,9 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM products), (SELECT COALESCE(MAX(id), 0) FROM skus),
             (SELECT COALESCE(MAX(id), 0) FROM warehouses), (SELECT COALESCE(MAX(id), 0) FROM orders),
             (SELECT COALESCE(MAX(checkout_id), 0) FROM orders), (SELECT COALESCE(MAX(id), 0) FROM api_tokens),
-            (SELECT COALESCE(MAX(id), 0) FROM flash_sales), (SELECT COALESCE(MAX(id), 0) FROM idempotency_responses)";
+            (SELECT COALESCE(MAX(id), 0) FROM flash_sales), (SELECT COALESCE(MAX(id), 0) FROM idempotency_responses),
+            (SELECT COALESCE(MAX(id), 0) FROM payment_intents), (SELECT COALESCE(MAX(id), 0) FROM refunds),
+            (SELECT COALESCE(MAX(id), 0) FROM one_tap_agreements)";
         self.query_row(
             Statement::new(sql, vec![]),
             |r| {
@@ -325,6 +344,9 @@ impl Store {
                     token: r.i64(7)?,
                     flash_sale: r.i64(8)?,
                     idempotency_response: r.i64(9)?,
+                    payment_intent: r.i64(10)?,
+                    refund: r.i64(11)?,
+                    one_tap_agreement: r.i64(12)?,
                 })
             },
             || "no id maxima row".into(),

@@ -95,4 +95,7 @@ pub struct IdMaxima {
     pub token: i64,
     pub flash_sale: i64,
     pub idempotency_response: i64,
+    pub payment_intent: i64,
+    pub refund: i64,
+    pub one_tap_agreement: i64,
 }

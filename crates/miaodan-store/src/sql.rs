@@ -13,6 +13,7 @@ use miaodan_domain::flash_sale::{FlashSale, FlashSaleId};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::inventory::{Allocation, StockLevel, Warehouse};
 use miaodan_domain::orders::{Address, CancelReason, Order, OrderLine, OrderState};
+use miaodan_domain::payments::{PaymentIntent, PaymentIntentId, Refund, RefundId};
 use miaodan_domain::shard::Effect;
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
 use std::borrow::Cow;
@@ -56,11 +57,11 @@ pub trait Row {
     }
 }
 
-fn id<T>(raw: i64, make: fn(i64) -> Option<T>) -> Result<T, StoreError> {
+pub(crate) fn id<T>(raw: i64, make: fn(i64) -> Option<T>) -> Result<T, StoreError> {
     make(raw).ok_or_else(|| StoreError::corrupt(format!("invalid id {raw}")))
 }
 
-fn ms(raw: i64) -> Timestamp {
+pub(crate) fn ms(raw: i64) -> Timestamp {
     Timestamp::from_unix_ms(raw)
 }
 
@@ -68,7 +69,7 @@ fn status(raw: &str) -> Result<ListingStatus, StoreError> {
     ListingStatus::parse(raw).ok_or_else(|| StoreError::corrupt(format!("unknown status {raw}")))
 }
 
-fn fen(raw: i64) -> Result<Fen, StoreError> {
+pub(crate) fn fen(raw: i64) -> Result<Fen, StoreError> {
     Fen::from_stored(raw).ok_or_else(|| StoreError::corrupt(format!("negative amount {raw}")))
 }
 
@@ -88,8 +89,8 @@ const UPSERT_STOCK: &str = "INSERT INTO stock (sku_id, warehouse_id, shop_id, av
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku_id, warehouse_id) DO UPDATE SET
     available = excluded.available, reserved = excluded.reserved, sold = excluded.sold";
 const INSERT_ORDER: &str = "INSERT INTO orders (id, checkout_id, shop_id, buyer_id, state, version, total_fen,
-    adcode, address_detail, created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, request_ref, flash_sale_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+    adcode, address_detail, created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, request_ref, flash_sale_id,
+    paid_by_intent_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 const UPSERT_FLASH_SALE: &str = "INSERT INTO flash_sales (id, shop_id, sku_id, warehouse_id, starts_at, ends_at,
     price_fen, allotted, remaining, per_buyer_limit, payment_timeout_seconds, closed, created_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -98,7 +99,7 @@ const INSERT_ORDER_LINE: &str =
     "INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations)
     VALUES ($1, $2, $3, $4, $5, $6)";
 const UPDATE_ORDER_STATE: &str = "UPDATE orders SET state = $1, version = $2, paid_at = $3, cancelled_at = $4,
-    cancel_reason = $5 WHERE id = $6";
+    cancel_reason = $5, paid_by_intent_id = $6 WHERE id = $7";
 pub const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_responses
     (id, scope, idempotency_key, request_sha256, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (id) DO NOTHING";
@@ -109,6 +110,8 @@ pub fn batch_statements(effects: &[Effect], idempotency: &[IdempotencyRecord]) -
     let mut statements = Vec::with_capacity(effects.len() + idempotency.len());
     let mut stock: BTreeMap<(SkuId, WarehouseId), (ShopId, StockLevel)> = BTreeMap::new();
     let mut flash_sales: BTreeMap<FlashSaleId, &FlashSale> = BTreeMap::new();
+    let mut intents: BTreeMap<PaymentIntentId, &PaymentIntent> = BTreeMap::new();
+    let mut refunds: BTreeMap<RefundId, &Refund> = BTreeMap::new();
     for effect in effects {
         match effect {
             Effect::ShopSaved(shop) => statements.push(Statement::new(
@@ -174,11 +177,18 @@ pub fn batch_statements(effects: &[Effect], idempotency: &[IdempotencyRecord]) -
                     Value::OptI64(order.paid_at.map(Timestamp::unix_ms)),
                     Value::OptI64(order.cancelled_at.map(Timestamp::unix_ms)),
                     Value::OptText(order.cancel_reason.map(|r| r.as_str().into())),
+                    Value::OptI64(order.paid_by.map(PaymentIntentId::get)),
                     Value::I64(order.id.get()),
                 ],
             )),
             Effect::FlashSaleSaved(sale) => {
                 flash_sales.insert(sale.id, sale);
+            }
+            Effect::PaymentIntentSaved(intent) => {
+                intents.insert(intent.id, intent);
+            }
+            Effect::RefundSaved(refund) => {
+                refunds.insert(refund.id, refund);
             }
         }
     }
@@ -215,6 +225,8 @@ pub fn batch_statements(effects: &[Effect], idempotency: &[IdempotencyRecord]) -
             ],
         ));
     }
+    statements.extend(intents.into_values().map(crate::payments::upsert_intent));
+    statements.extend(refunds.into_values().map(crate::payments::upsert_refund));
     for record in idempotency {
         statements.push(idempotency_statement(record));
     }
@@ -256,6 +268,7 @@ fn push_order(statements: &mut Vec<Statement>, order: &Order, request: Option<St
             Value::OptText(order.cancel_reason.map(|r| r.as_str().into())),
             Value::OptText(request),
             Value::OptI64(order.flash_sale.map(FlashSaleId::get)),
+            Value::OptI64(order.paid_by.map(PaymentIntentId::get)),
         ],
     ));
     for (line_no, line) in order.lines.iter().enumerate() {
@@ -438,7 +451,7 @@ pub fn idempotency(row: &dyn Row) -> Result<IdempotencyRecord, StoreError> {
 }
 
 pub const ORDER_COLUMNS: &str = "id, checkout_id, shop_id, buyer_id, state, version, total_fen, adcode, address_detail,
-    created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, flash_sale_id";
+    created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, flash_sale_id, paid_by_intent_id";
 /// An order without its lines; [`attach_lines`] completes it.
 pub fn order_head(row: &dyn Row) -> Result<Order, StoreError> {
     let state = row.text(4)?;
@@ -466,6 +479,10 @@ pub fn order_head(row: &dyn Row) -> Result<Order, StoreError> {
         cancelled_at: row.opt_i64(12)?.map(ms),
         cancel_reason,
         flash_sale: row.opt_i64(14)?.map(|id| self::id(id, FlashSaleId::new)).transpose()?,
+        paid_by: row
+            .opt_i64(15)?
+            .map(|id| self::id(id, PaymentIntentId::new))
+            .transpose()?,
         lines: Vec::new(),
     })
 }

@@ -1,10 +1,12 @@
-//! The `miaodan` command: run the platform, manage API tokens.
+//! The `miaodan` command: run the platform, manage API tokens, run benchmarks, run the simpay
+//! payment simulator, print reconciliation reports.
 
 mod bench;
+mod reconcile;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use miaodan_server::{AppState, Config, demo};
+use miaodan_server::{AppState, Config, PaymentsConfig, demo};
 use miaodan_store::Durability;
 use miaodan_store::records::Role;
 use std::net::SocketAddr;
@@ -56,6 +58,56 @@ enum Commands {
         /// Unpaid orders are cancelled, and their stock released, after this many seconds.
         #[arg(long, default_value_t = 900)]
         payment_timeout_seconds: i64,
+        /// Use a separate simpay process (`miaodan simpay`) at this URL instead of the
+        /// in-process simulator.
+        #[arg(long, env = "MIAODAN_SIMPAY_URL", requires = "simpay_secret")]
+        simpay_url: Option<String>,
+        /// The webhook signing secret shared with that simpay process.
+        #[arg(long, env = "MIAODAN_SIMPAY_SECRET")]
+        simpay_secret: Option<String>,
+    },
+    /// Run simpay, the payment-provider simulator, as its own process (no money moves).
+    Simpay {
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: SocketAddr,
+        /// Where to POST signed notifications, e.g. http://127.0.0.1:8080/v1/webhooks/simpay.
+        #[arg(long)]
+        webhook_url: Option<String>,
+        /// The webhook signing secret (share it with `miaodan serve --simpay-secret`).
+        #[arg(long, env = "MIAODAN_SIMPAY_SECRET")]
+        secret: String,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Added to every answer.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Share of charges declined at random.
+        #[arg(long, default_value_t = 0)]
+        decline_percent: u8,
+        /// Share of calls carried out but answered with a timeout.
+        #[arg(long, default_value_t = 0)]
+        timeout_percent: u8,
+        /// Share of notifications delivered twice.
+        #[arg(long, default_value_t = 0)]
+        duplicate_percent: u8,
+        /// Notifications wait up to this long, so they arrive late and out of order.
+        #[arg(long, default_value_t = 0)]
+        max_notify_delay_ms: u64,
+    },
+    /// Print the reconciliation report of one day from a running server.
+    Reconcile {
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// A platform (admin) token.
+        #[arg(long, env = "MIAODAN_ADMIN_TOKEN")]
+        token: String,
+        /// The Asia/Shanghai day, YYYY-MM-DD (default: today).
+        #[arg(long)]
+        date: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Measure throughput and latency, then audit the database (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
@@ -104,13 +156,48 @@ async fn main() -> anyhow::Result<()> {
             demo,
             shards,
             payment_timeout_seconds,
+            simpay_url,
+            simpay_secret,
         } => {
             let mut config = Config::new(listen, store.database.clone());
             config.durability = store.durability();
             config.shards = shards;
             config.payment_timeout_seconds = payment_timeout_seconds;
+            if let (Some(url), Some(secret)) = (simpay_url, simpay_secret) {
+                config.payments = PaymentsConfig::RemoteSimpay {
+                    url,
+                    secret: secret.into_bytes(),
+                };
+            }
             serve(config, demo).await
         }
+        Commands::Simpay {
+            listen,
+            webhook_url,
+            secret,
+            seed,
+            latency_ms,
+            decline_percent,
+            timeout_percent,
+            duplicate_percent,
+            max_notify_delay_ms,
+        } => {
+            let config = simpay::Config {
+                seed,
+                secret: secret.into_bytes(),
+                webhook_url,
+                faults: simpay::Faults {
+                    latency_ms,
+                    decline_percent,
+                    timeout_percent,
+                    duplicate_percent,
+                    max_notify_delay_ms,
+                },
+            };
+            simpay::run_standalone(listen, config).await?;
+            Ok(())
+        }
+        Commands::Reconcile { url, token, date, json } => reconcile::print(&url, &token, date, json).await,
         Commands::Bench(args) => bench::run(args).await,
         Commands::Token {
             command:
@@ -163,7 +250,12 @@ Try it:
   curl -s -X POST {base}/v1/checkouts -H "Authorization: Bearer $BUYER" -H 'Content-Type: application/json' \
        -H 'Idempotency-Key: my-first-order' -d '{{"lines":[{{"sku_id":{sku},"quantity":1}},{{"sku_id":{sku2},"quantity":2}}]}}'
   curl -s '{base}/v1/orders?state=pending_payment' -H "Authorization: Bearer $MERCHANT"
-  curl -s -X POST {base}/v1/orders/ORDER_ID/mark-paid -H "Authorization: Bearer $ADMIN"
+  # pay the checkout (simpay simulator: any credential is approved, except sim_insufficient_funds, …)
+  curl -s -X POST {base}/v1/payment-intents -H "Authorization: Bearer $BUYER" -H 'Content-Type: application/json' \
+       -d '{{"checkout_id":CHECKOUT_ID}}'
+  curl -s -X POST {base}/v1/payment-intents/INTENT_ID/confirm -H "Authorization: Bearer $BUYER" \
+       -H 'Content-Type: application/json' -d '{{"credential":"wallet-demo"}}'
+  curl -s '{base}/v1/reconciliation' -H "Authorization: Bearer $ADMIN"
 "#,
         admin = access.admin_token,
         merchant = access.merchant.1,

@@ -343,6 +343,8 @@ pub struct OrderView {
     /// An unpaid order is cancelled automatically at this instant.
     pub payment_due_at: String,
     pub paid_at: Option<String>,
+    /// The payment intent whose capture paid the order.
+    pub paid_by_payment_intent_id: Option<i64>,
     pub cancelled_at: Option<String>,
     /// `buyer_cancelled`, `payment_timeout` or `checkout_failed`.
     pub cancel_reason: Option<String>,
@@ -383,6 +385,7 @@ impl From<&Order> for OrderView {
             address: AddressView::from(&o.address),
             created_at: rfc3339(o.created_at),
             payment_due_at: rfc3339(o.payment_due_at),
+            paid_by_payment_intent_id: o.paid_by.map(|i| i.get()),
             paid_at: opt_time(o.paid_at),
             cancelled_at: opt_time(o.cancelled_at),
             cancel_reason: o.cancel_reason.map(|r| r.as_str().into()),

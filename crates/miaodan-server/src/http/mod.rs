@@ -12,6 +12,7 @@ pub mod flash_sales;
 pub mod inventory;
 pub mod openapi;
 pub mod orders;
+pub mod payments;
 pub mod platform;
 pub mod problem;
 pub mod validate;
@@ -22,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, patch, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use dto::Health;
 use problem::ApiError;
 use std::time::Instant;
@@ -56,7 +57,26 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders", get(orders::list_orders))
         .route("/v1/orders/{order_id}", get(orders::get_order))
         .route("/v1/orders/{order_id}/cancel", post(orders::cancel_order))
-        .route("/v1/orders/{order_id}/mark-paid", post(orders::mark_paid))
+        .route("/v1/payment-intents", post(payments::open_intent))
+        .route("/v1/payment-intents/{payment_intent_id}", get(payments::get_intent))
+        .route(
+            "/v1/payment-intents/{payment_intent_id}/confirm",
+            post(payments::confirm),
+        )
+        .route(
+            "/v1/orders/{order_id}/refunds",
+            post(payments::refund_order).get(payments::list_refunds),
+        )
+        .route(
+            "/v1/one-tap-agreements",
+            post(payments::create_agreement).get(payments::list_agreements),
+        )
+        .route(
+            "/v1/one-tap-agreements/{agreement_id}",
+            delete(payments::revoke_agreement),
+        )
+        .route("/v1/webhooks/simpay", post(payments::simpay_webhook))
+        .route("/v1/reconciliation", get(payments::reconciliation))
         .route("/v1/flash-sales", post(flash_sales::schedule).get(flash_sales::list))
         .route("/v1/flash-sales/{flash_sale_id}", get(flash_sales::get))
         .route("/v1/flash-sales/{flash_sale_id}/taps", post(flash_sales::tap));

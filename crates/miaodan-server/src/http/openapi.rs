@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations and the wire types.
 
-use super::{catalog, dto, flash_sales, inventory, orders, platform, problem};
+use super::{catalog, dto, flash_sales, inventory, orders, payments, platform, problem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -134,8 +134,11 @@ impl Modify for ProblemResponses {
         inventory::create_warehouse, inventory::list_warehouses, inventory::set_stock, inventory::get_stock,
         catalog::create_product, catalog::list_products, catalog::get_product, catalog::update_product,
         catalog::add_sku, catalog::update_sku,
-        orders::checkout, orders::list_orders, orders::get_order, orders::cancel_order, orders::mark_paid,
+        orders::checkout, orders::list_orders, orders::get_order, orders::cancel_order,
         flash_sales::schedule, flash_sales::list, flash_sales::get, flash_sales::tap,
+        payments::open_intent, payments::get_intent, payments::confirm, payments::refund_order,
+        payments::list_refunds, payments::create_agreement, payments::list_agreements,
+        payments::revoke_agreement, payments::simpay_webhook, payments::reconciliation,
     ),
     components(schemas(problem::Problem, dto::OrderView, dto::CheckoutView)),
     tags(
@@ -144,6 +147,7 @@ impl Modify for ProblemResponses {
         (name = "inventory", description = "Warehouses and stock"),
         (name = "orders", description = "Checkout, orders and their state machine"),
         (name = "flash sales", description = "Scheduled deals and one-tap orders (秒单)"),
+        (name = "payments", description = "Payment intents, one-tap pay (免密支付), refunds, provider webhooks, reconciliation"),
         (name = "system", description = "Health and metrics"),
     )
 )]

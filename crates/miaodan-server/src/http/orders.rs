@@ -1,5 +1,5 @@
 //! Orders: checkout (one order per shop under one checkout id), reading and listing orders,
-//! a buyer's cancellation, and the platform's "mark paid" (until payments land).
+//! and a buyer's cancellation. Orders are paid through payment intents (`payments`).
 //!
 //! A checkout across shops is all-or-none from the buyer's view without a cross-shard
 //! transaction: each shop's order is placed by its own shard; if one is refused, the others
@@ -13,7 +13,7 @@ use super::platform::unexpected;
 use super::problem::ApiError;
 use super::validate;
 use crate::app::AppState;
-use crate::auth::{Admin, Buyer, Principal};
+use crate::auth::{Buyer, Principal};
 use crate::clock;
 use crate::idempotency::{self, Idempotency, Reply};
 use axum::Json;
@@ -289,7 +289,7 @@ pub async fn get_order(
     Ok(Json(OrderView::from(&order)))
 }
 
-async fn visible_order(state: &AppState, principal: Principal, raw_id: i64) -> Result<Order, ApiError> {
+pub(super) async fn visible_order(state: &AppState, principal: Principal, raw_id: i64) -> Result<Order, ApiError> {
     let id = OrderId::new(raw_id).ok_or_else(|| ApiError::not_found("order"))?;
     state
         .store
@@ -435,35 +435,6 @@ pub async fn cancel_order(
                 by: Canceller::Buyer(buyer),
                 reason: CancelReason::BuyerCancelled,
             };
-            transition(&state, order, command, idem).await
-        },
-    )
-    .await
-}
-
-/// Mark an unpaid order paid (platform operators, until payment providers are connected):
-/// its reserved units become sold.
-#[utoipa::path(post, path = "/v1/orders/{order_id}/mark-paid", tag = "orders",
-    params(("order_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = OrderView), (status = 404, body = super::problem::Problem),
-        (status = 409, body = super::problem::Problem)),
-    security(("bearer" = [])))]
-pub async fn mark_paid(
-    State(state): State<AppState>,
-    _: Admin,
-    ids: PathIds,
-    headers: HeaderMap,
-    RawBody(raw): RawBody,
-) -> Response {
-    let path = format!("/v1/orders/{}/mark-paid", ids.one());
-    idempotency::run(
-        &state,
-        Principal::Admin,
-        &headers,
-        ("POST", &path, &raw),
-        |idem| async {
-            let order = visible_order(&state, Principal::Admin, ids.one()).await?;
-            let command = Command::PayOrder { order: order.id };
             transition(&state, order, command, idem).await
         },
     )

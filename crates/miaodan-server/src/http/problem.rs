@@ -5,6 +5,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use miaodan_domain::flash_sale::TapRefusal;
+use miaodan_domain::payments::PaymentRefusal;
 use miaodan_domain::shard::Rejection;
 use miaodan_store::StoreError;
 use serde::Serialize;
@@ -145,8 +146,37 @@ impl From<&Rejection> for ApiError {
             }
             Rejection::InvalidFlashSale(problem) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, *problem),
             Rejection::IdInUse => ApiError::unavailable("an allocated id was already in use; retry"),
+            Rejection::Payment(refusal) => payment_refusal(refusal),
+            Rejection::PaymentIntentNotLoaded => ApiError::not_found("payment intent"),
         }
     }
+}
+
+fn payment_refusal(refusal: &PaymentRefusal) -> ApiError {
+    let detail = match refusal {
+        PaymentRefusal::IntentState(status) => format!("the payment is {}", status.as_str()),
+        PaymentRefusal::AttemptInFlight => "a payment attempt for this intent is in progress; retry shortly".into(),
+        PaymentRefusal::ConflictingCapture => "the intent was already captured by another charge".into(),
+        PaymentRefusal::AmountMismatch { expected, captured } => {
+            format!(
+                "the provider captured {} fen, not {} fen",
+                captured.get(),
+                expected.get()
+            )
+        }
+        PaymentRefusal::NotInIntent => "the order is not part of this payment".into(),
+        PaymentRefusal::RefundExceedsCaptured { refundable } => {
+            format!("at most {} fen of this order can still be refunded", refundable.get())
+        }
+        PaymentRefusal::UnknownRefund => "no such refund".into(),
+    };
+    let mut error = ApiError::new(StatusCode::CONFLICT, refusal.code(), detail);
+    match refusal {
+        PaymentRefusal::AttemptInFlight => error.retry_after_seconds = Some(1),
+        PaymentRefusal::RefundExceedsCaptured { .. } => error = error.field("amount_fen"),
+        _ => {}
+    }
+    error
 }
 
 impl IntoResponse for ApiError {

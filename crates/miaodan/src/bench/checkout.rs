@@ -1,6 +1,8 @@
 //! `miaodan bench checkout`: an ordinary busy hour. Many SKUs across shops; each buyer's
-//! checkout has 1–4 lines (sometimes of several shops); most orders are then paid, some
-//! cancelled, the rest left to expire. Audited for stock conservation afterwards.
+//! checkout has 1–4 lines (sometimes of several shops); most checkouts are then paid (a payment
+//! intent confirmed with the simpay simulator), some cancelled, the rest left to expire.
+//! Audited for stock conservation and for payments (every paid order has its checkout's one
+//! capture; captured money = paid orders + refunds of closed orders) afterwards.
 
 use super::env::{Connection, Env, problem_code};
 use super::report::Summary;
@@ -9,8 +11,10 @@ use bytes::Bytes;
 use miaodan_domain::catalog::{NewSku, Text};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::{Address, CancelReason};
+use miaodan_domain::payments::Settlement;
 use miaodan_domain::shard::{Canceller, Command, OrderLineRequest, Outcome, PlaceOrder};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
+use miaodan_server::payments::PayWith;
 use miaodan_store::records::Role;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
@@ -179,6 +183,7 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
                         .or_default()
                         .push(OrderLineRequest { sku: *sku, quantity });
                 }
+                let mut placed_any = false;
                 for (shop, lines) in parts {
                     let place = PlaceOrder {
                         id: id(env.state.ids.order(), OrderId::new)?,
@@ -210,22 +215,28 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
                     };
                     tally.ordered += 1;
                     let follow_up = match basket.then {
-                        Then::Pay => Command::PayOrder { order: order.id },
                         Then::Cancel => Command::CancelOrder {
                             order: order.id,
                             by: Canceller::Buyer(order.buyer),
                             reason: CancelReason::BuyerCancelled,
                         },
+                        Then::Pay => {
+                            placed_any = true;
+                            continue;
+                        }
                         Then::LeaveUnpaid => continue,
                     };
                     let sent = Instant::now();
                     let answer = env.state.shards.submit(shop, follow_up, None).await;
                     tally.record(sent.elapsed());
                     match answer {
-                        Ok(Outcome::OrderPaid(_) | Outcome::OrderCancelled(_)) => {}
+                        Ok(Outcome::OrderCancelled(_)) => {}
                         Ok(Outcome::Rejected(rejection)) => tally.refuse(rejection.code()),
                         _ => tally.errors += 1,
                     }
+                }
+                if placed_any {
+                    pay(env, &mut tally, id(basket.buyer, BuyerId::new)?, checkout).await;
                 }
                 bar.inc(1);
             }
@@ -235,7 +246,38 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
     super::gather(workers, started, &bar).await
 }
 
-/// The same busy hour over HTTP: checkout, then mark paid (admin) or cancel (buyer).
+/// Pays a checkout through the server's own payment code (open the intent, confirm it with
+/// the in-process simpay): the confirmation's time is the server-side payment latency.
+async fn pay(env: &Env, tally: &mut Tally, buyer: BuyerId, checkout: CheckoutId) {
+    let state = &env.state;
+    let sent = Instant::now();
+    let opened = miaodan_server::payments::open_intent(state, buyer, checkout, false).await;
+    tally.record(sent.elapsed());
+    let intent = match opened {
+        Ok(intent) => intent,
+        Err(error) => return tally.refuse(error.code),
+    };
+    let sent = Instant::now();
+    let confirmed =
+        miaodan_server::payments::confirm(state, buyer, intent.id, PayWith::Credential(WALLET.into())).await;
+    tally.record_confirm(sent.elapsed());
+    match confirmed {
+        Ok(intent) => {
+            tally.paid += intent
+                .orders
+                .iter()
+                .filter(|o| o.settlement == Settlement::Paid)
+                .count() as u64
+        }
+        Err(error) => tally.refuse(error.code),
+    }
+}
+
+/// The credential the benchmark's buyers pay with (simpay approves it).
+const WALLET: &str = "bench-wallet";
+
+/// The same busy hour over HTTP: checkout, then pay (open the payment intent and confirm it) or
+/// cancel.
 async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyhow::Result<(Tally, f64)> {
     let now = miaodan_server::clock::now();
     let mut tokens = vec![String::new(); args.buyers as usize + 1];
@@ -252,7 +294,6 @@ async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyh
         rows.push((person, record));
     }
     env.state.store.insert_buyers_with_tokens(&rows).await?;
-    let admin = env.state.issue_token(Role::Admin, None, Some("bench".into())).await?;
     let tokens = Arc::new(tokens);
     let running = miaodan_server::serve(env.state.clone()).await?;
     let address = running.address;
@@ -260,13 +301,7 @@ async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyh
     let bar = progress(baskets.len() as u64, "checkouts");
     let started = Instant::now();
     let workers = (0..args.common.concurrency).map(|_| {
-        let (next, baskets, bar, tokens, admin) = (
-            next.clone(),
-            baskets.clone(),
-            bar.clone(),
-            tokens.clone(),
-            admin.clone(),
-        );
+        let (next, baskets, bar, tokens) = (next.clone(), baskets.clone(), bar.clone(), tokens.clone());
         async move {
             let mut tally = Tally::default();
             let mut connection = Connection::open(address).await?;
@@ -304,23 +339,34 @@ async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyh
                     .map(|o| o.iter().filter_map(|o| o["id"].as_i64()).collect())
                     .unwrap_or_default();
                 tally.ordered += orders.len() as u64;
-                for order in orders {
-                    let (path, who) = match basket.then {
-                        Then::Pay => (format!("/v1/orders/{order}/mark-paid"), admin.as_str()),
-                        Then::Cancel => (format!("/v1/orders/{order}/cancel"), token.as_str()),
-                        Then::LeaveUnpaid => continue,
-                    };
-                    let sent = Instant::now();
-                    let answer = connection.post(&path, who, None, Bytes::new()).await;
-                    tally.record(sent.elapsed());
-                    match answer {
-                        Ok(r) if r.status == 200 => {}
-                        Ok(r) => tally.refuse(&problem_code(&r.body)),
-                        Err(_) => {
-                            tally.errors += 1;
-                            connection = Connection::open(address).await?;
+                match basket.then {
+                    Then::Pay => {
+                        let checkout_id = placed["checkout_id"].as_i64().unwrap_or(0);
+                        match pay_over_http(&mut connection, token, checkout_id, &mut tally).await {
+                            Ok(()) => {}
+                            Err(_) => {
+                                tally.errors += 1;
+                                connection = Connection::open(address).await?;
+                            }
                         }
                     }
+                    Then::Cancel => {
+                        for order in orders {
+                            let path = format!("/v1/orders/{order}/cancel");
+                            let sent = Instant::now();
+                            let answer = connection.post(&path, token, None, Bytes::new()).await;
+                            tally.record(sent.elapsed());
+                            match answer {
+                                Ok(r) if r.status == 200 => {}
+                                Ok(r) => tally.refuse(&problem_code(&r.body)),
+                                Err(_) => {
+                                    tally.errors += 1;
+                                    connection = Connection::open(address).await?;
+                                }
+                            }
+                        }
+                    }
+                    Then::LeaveUnpaid => {}
                 }
             }
             anyhow::Ok(tally)
@@ -329,6 +375,40 @@ async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyh
     let gathered = super::gather(workers, started, &bar).await;
     running.shutdown().await;
     gathered
+}
+
+/// Opens the checkout's payment intent and confirms it; the confirmation is timed apart.
+async fn pay_over_http(
+    connection: &mut Connection,
+    token: &str,
+    checkout_id: i64,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    let body = Bytes::from(serde_json::to_vec(&serde_json::json!({ "checkout_id": checkout_id }))?);
+    let sent = Instant::now();
+    let opened = connection.post("/v1/payment-intents", token, None, body).await?;
+    tally.record(sent.elapsed());
+    if opened.status != 201 {
+        tally.refuse(&problem_code(&opened.body));
+        return Ok(());
+    }
+    let intent: serde_json::Value = serde_json::from_slice(&opened.body)?;
+    let path = format!("/v1/payment-intents/{}/confirm", intent["id"].as_i64().unwrap_or(0));
+    let body = Bytes::from(serde_json::to_vec(&serde_json::json!({ "credential": WALLET }))?);
+    let sent = Instant::now();
+    let confirmed = connection.post(&path, token, None, body).await?;
+    tally.record_confirm(sent.elapsed());
+    if confirmed.status != 200 {
+        tally.refuse(&problem_code(&confirmed.body));
+        return Ok(());
+    }
+    let intent: serde_json::Value = serde_json::from_slice(&confirmed.body)?;
+    let paid = intent["orders"]
+        .as_array()
+        .map(|orders| orders.iter().filter(|o| o["settlement"] == "paid").count())
+        .unwrap_or(0);
+    tally.paid += paid as u64;
+    Ok(())
 }
 
 async fn audit(
@@ -364,6 +444,30 @@ async fn audit(
             ),
         ),
     ];
+    let payments = env.state.store.audit_payments().await?;
+    checks.extend([
+        (
+            payments.paid_without_capture == 0,
+            format!(
+                "paid orders without a capture of their checkout: {} (of {} paid)",
+                payments.paid_without_capture, payments.paid_orders
+            ),
+        ),
+        (
+            payments.checkouts_with_two_intents == 0,
+            format!(
+                "checkouts with more than one payment: {}",
+                payments.checkouts_with_two_intents
+            ),
+        ),
+        (
+            payments.captured_fen == payments.paid_orders_fen + payments.refunded_closed_orders_fen,
+            format!(
+                "captured {} fen = paid orders {} fen + refunded shares of closed orders {} fen",
+                payments.captured_fen, payments.paid_orders_fen, payments.refunded_closed_orders_fen
+            ),
+        ),
+    ]);
     checks.push((
         tally.errors == 0,
         format!("transport or server errors: {}", tally.errors),

@@ -130,6 +130,9 @@ pub struct Tally {
     duplicates: u64,
     refusals: BTreeMap<String, u64>,
     latency: Histogram<u64>,
+    /// Orders paid by a capture, and how long each payment confirmation took.
+    paid: u64,
+    confirm_latency: Histogram<u64>,
 }
 
 impl Default for Tally {
@@ -141,6 +144,8 @@ impl Default for Tally {
             duplicates: 0,
             refusals: BTreeMap::new(),
             latency: report::histogram(),
+            paid: 0,
+            confirm_latency: report::histogram(),
         }
     }
 }
@@ -150,6 +155,13 @@ impl Tally {
         self.requests += 1;
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1);
         let _ = self.latency.record(micros.min(self.latency.high()));
+    }
+
+    /// A payment confirmation: a request like any other, and a sample of its own latency.
+    fn record_confirm(&mut self, elapsed: Duration) {
+        self.record(elapsed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1);
+        let _ = self.confirm_latency.record(micros.min(self.confirm_latency.high()));
     }
 
     /// Hands `commands` to the shard of `shop` as one bundle; every command's latency is the
@@ -200,6 +212,8 @@ impl Tally {
             *self.refusals.entry(code).or_default() += n;
         }
         let _ = self.latency.add(&other.latency);
+        self.paid += other.paid;
+        let _ = self.confirm_latency.add(&other.confirm_latency);
     }
 }
 

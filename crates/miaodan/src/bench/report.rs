@@ -48,6 +48,14 @@ pub struct Summary {
     pub throughput_per_s: f64,
     pub orders_per_s: f64,
     pub latency_us: Latency,
+    /// Payment confirmations (checkout scenario): in engine mode measured around the server's
+    /// own confirmation code (provider call and commits), in http mode around the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_confirm_latency_us: Option<Latency>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid_orders: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid_orders_per_s: Option<f64>,
     pub duration_s: f64,
     pub audit_passed: bool,
     pub audit: Vec<String>,
@@ -78,6 +86,10 @@ impl Summary {
             throughput_per_s: tally.requests as f64 / duration,
             orders_per_s: tally.ordered as f64 / duration,
             latency_us: Latency::of(&tally.latency),
+            payment_confirm_latency_us: (!tally.confirm_latency.is_empty())
+                .then(|| Latency::of(&tally.confirm_latency)),
+            paid_orders: (tally.paid > 0).then_some(tally.paid),
+            paid_orders_per_s: (tally.paid > 0).then(|| tally.paid as f64 / duration),
             duration_s: duration,
             audit_passed: checks.iter().all(|(ok, _)| *ok),
             audit: checks
@@ -116,6 +128,19 @@ impl Summary {
                 ),
             ),
             ("duration", format!("{:.2} s", self.duration_s)),
+            (
+                "payments",
+                match (&self.payment_confirm_latency_us, self.paid_orders_per_s) {
+                    (Some(l), Some(per_s)) => format!(
+                        "{} orders paid, {per_s:.0} paid orders/s; confirmation µs p50 {}  p99 {}  max {}",
+                        self.paid_orders.unwrap_or(0),
+                        l.p50,
+                        l.p99,
+                        l.max
+                    ),
+                    _ => "none".into(),
+                },
+            ),
             (
                 "oversold / duplicates / over limit",
                 format!(

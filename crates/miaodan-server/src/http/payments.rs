@@ -1,0 +1,614 @@
+//! Payments over HTTP: a checkout's payment intent, confirming it with a credential or one-tap
+//! pay, refunds of paid orders, one-tap agreements, the provider's webhook and the daily
+//! reconciliation report. The flows themselves are in `crate::payments`.
+
+use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
+use super::problem::ApiError;
+use crate::app::AppState;
+use crate::auth::{Admin, Buyer, Principal};
+use crate::clock::{self, rfc3339};
+use crate::idempotency::{self, Idempotency, Reply};
+use crate::payments::provider::Notification;
+use crate::payments::reconcile::{self, ReconciliationReport};
+use crate::payments::{self, PayWith};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use miaodan_domain::payments::{IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, Refund};
+use miaodan_domain::{BuyerId, CheckoutId, Fen, ShopId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChargeView {
+    /// Our reference for the attempt that charged (the provider's idempotency key).
+    pub reference: String,
+    pub provider_charge_id: String,
+    pub authorized_fen: i64,
+    pub captured_fen: i64,
+    pub authorized_at: String,
+    pub captured_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntentOrderView {
+    pub order_id: i64,
+    pub shop_id: i64,
+    pub amount_fen: i64,
+    /// `unpaid`, `pending` (captured, being marked paid), `paid`, or `refunded` (the order had
+    /// closed before the money arrived; its share was given back).
+    pub settlement: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundView {
+    pub id: i64,
+    pub payment_intent_id: i64,
+    pub order_id: i64,
+    pub amount_fen: i64,
+    /// `requested` or `order_closed` (automatic).
+    pub reason: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    pub provider_refund_id: Option<String>,
+    pub failure: Option<String>,
+    pub created_at: String,
+    pub settled_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentIntentView {
+    pub id: i64,
+    pub checkout_id: i64,
+    pub buyer_id: i64,
+    /// `requires_confirmation`, `processing`, `authorized`, `captured`, `failed`, `expired`, `voided`.
+    pub status: String,
+    pub amount_fen: i64,
+    pub currency: String,
+    pub provider: String,
+    pub one_tap: bool,
+    pub attempts: i64,
+    /// The last decline: `insufficient_funds`, `suspected_fraud`, `expired_credential`,
+    /// `request_expired`, `not_processed`, `declined`.
+    pub decline_code: Option<String>,
+    /// The provider will not charge after this instant.
+    pub pay_by: String,
+    pub charge: Option<ChargeView>,
+    pub orders: Vec<IntentOrderView>,
+    pub refunds: Vec<RefundView>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Refund> for RefundView {
+    fn from(r: &Refund) -> Self {
+        RefundView {
+            id: r.id.get(),
+            payment_intent_id: r.intent.get(),
+            order_id: r.order.get(),
+            amount_fen: r.amount.get(),
+            reason: r.reason.as_str().into(),
+            status: r.status.as_str().into(),
+            provider_refund_id: r.provider_refund_id.clone(),
+            failure: r.failure.clone(),
+            created_at: rfc3339(r.created_at),
+            settled_at: r.settled_at.map(rfc3339),
+        }
+    }
+}
+
+fn intent_view(state: &AppState, i: &PaymentIntent) -> PaymentIntentView {
+    PaymentIntentView {
+        id: i.id.get(),
+        checkout_id: i.checkout.get(),
+        buyer_id: i.buyer.get(),
+        status: i.status.as_str().into(),
+        amount_fen: i.amount.get(),
+        currency: "CNY".into(),
+        provider: state.payments.provider.name().into(),
+        one_tap: i.one_tap,
+        attempts: i.attempts,
+        decline_code: i.decline.map(|d| d.as_str().into()),
+        pay_by: rfc3339(i.pay_by),
+        charge: i.charge.as_ref().map(|c| ChargeView {
+            reference: c.reference.clone(),
+            provider_charge_id: c.provider_charge_id.clone(),
+            authorized_fen: c.authorized.get(),
+            captured_fen: c.captured.get(),
+            authorized_at: rfc3339(c.authorized_at),
+            captured_at: c.captured_at.map(rfc3339),
+        }),
+        orders: i
+            .orders
+            .iter()
+            .map(|o| IntentOrderView {
+                order_id: o.order.get(),
+                shop_id: o.shop.get(),
+                amount_fen: o.amount.get(),
+                settlement: o.settlement.as_str().into(),
+            })
+            .collect(),
+        refunds: i.refunds.iter().map(RefundView::from).collect(),
+        created_at: rfc3339(i.created_at),
+        updated_at: rfc3339(i.updated_at),
+    }
+}
+
+/// Stores an idempotent response with the next batch of the shard of `shop`.
+async fn remember(state: &AppState, shop: ShopId, idem: Option<Idempotency>, reply: Reply) -> Result<Reply, ApiError> {
+    if let Some(idem) = idem {
+        state.shards.store_response(shop, idem.record(&reply)).await?;
+    }
+    Ok(reply)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenIntentInput {
+    pub checkout_id: i64,
+}
+
+/// Open the payment of a checkout: one intent covers the checkout's orders awaiting payment.
+/// Asking again returns the same intent.
+#[utoipa::path(post, path = "/v1/payment-intents", tag = "payments", request_body = OpenIntentInput,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = PaymentIntentView), (status = 404, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn open_intent(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    headers: HeaderMap,
+    body: JsonBody<OpenIntentInput>,
+) -> Response {
+    let request = ("POST", "/v1/payment-intents", &body.raw[..]);
+    idempotency::run(&state, Principal::Buyer(buyer), &headers, request, |idem| async {
+        let checkout = CheckoutId::new(body.value.checkout_id).ok_or_else(|| ApiError::not_found("checkout"))?;
+        let intent = payments::open_intent(&state, buyer, checkout, false).await?;
+        let reply = Reply::json(StatusCode::CREATED, &intent_view(&state, &intent));
+        remember(&state, intent.home_shop, idem, reply).await
+    })
+    .await
+}
+
+fn visible(intent: &PaymentIntent, principal: Principal) -> bool {
+    match principal {
+        Principal::Admin => true,
+        Principal::Buyer(buyer) => intent.buyer == buyer,
+        Principal::Merchant(shop) => intent.orders.iter().any(|o| o.shop == shop),
+    }
+}
+
+/// Read a payment intent (its buyer, a merchant of one of its orders, or an operator).
+#[utoipa::path(get, path = "/v1/payment-intents/{payment_intent_id}", tag = "payments",
+    params(("payment_intent_id" = i64, Path)),
+    responses((status = 200, body = PaymentIntentView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn get_intent(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+) -> Result<Json<PaymentIntentView>, ApiError> {
+    let id = PaymentIntentId::new(ids.one()).ok_or_else(|| ApiError::not_found("payment intent"))?;
+    let intent = payments::read_intent(&state, id).await?;
+    if !visible(&intent, principal) {
+        return Err(ApiError::not_found("payment intent"));
+    }
+    Ok(Json(intent_view(&state, &intent)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmInput {
+    /// A payment credential from the provider's client SDK. With `simpay`, any string is
+    /// approved except the test credentials `sim_insufficient_funds`, `sim_fraud`,
+    /// `sim_expired` (declined) and `sim_timeout` (charged, but the answer is lost).
+    pub credential: Option<String>,
+    /// Pay under the buyer's one-tap agreement instead of a credential.
+    #[serde(default)]
+    pub one_tap: bool,
+}
+
+/// Pay an intent. Answers 200 when captured (the orders are paid), 402 when declined (the
+/// buyer may try again), 202 when the provider's answer is unknown (reconciliation will ask it).
+#[utoipa::path(post, path = "/v1/payment-intents/{payment_intent_id}/confirm", tag = "payments",
+    request_body = ConfirmInput,
+    params(("payment_intent_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = PaymentIntentView), (status = 202, body = PaymentIntentView),
+        (status = 402, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    ids: PathIds,
+    headers: HeaderMap,
+    body: JsonBody<ConfirmInput>,
+) -> Response {
+    let path = format!("/v1/payment-intents/{}/confirm", ids.one());
+    let request = ("POST", path.as_str(), &body.raw[..]);
+    idempotency::run(&state, Principal::Buyer(buyer), &headers, request, |idem| async {
+        let id = PaymentIntentId::new(ids.one()).ok_or_else(|| ApiError::not_found("payment intent"))?;
+        let pay_with = match (&body.value.credential, body.value.one_tap) {
+            (Some(_), true) => {
+                return Err(ApiError::invalid(
+                    "invalid_field",
+                    "one_tap",
+                    "give a credential or one_tap, not both",
+                ));
+            }
+            (Some(credential), false) => {
+                if credential.is_empty() || credential.chars().count() > 200 {
+                    return Err(ApiError::invalid(
+                        "invalid_field",
+                        "credential",
+                        "a credential is 1 to 200 characters",
+                    ));
+                }
+                PayWith::Credential(credential.clone())
+            }
+            (None, true) => PayWith::OneTap,
+            (None, false) => {
+                return Err(ApiError::invalid(
+                    "missing_field",
+                    "credential",
+                    "give a credential, or one_tap: true",
+                ));
+            }
+        };
+        let started = std::time::Instant::now();
+        let intent = confirm_or_show_paid(&state, buyer, id, pay_with).await?;
+        metrics::histogram!("miaodan_payment_confirm_seconds").record(started.elapsed().as_secs_f64());
+        let reply = confirmation_reply(&state, &intent);
+        remember(&state, intent.home_shop, idem, reply).await
+    })
+    .await
+}
+
+/// Confirms; a second confirmation of an intent already captured shows it instead of failing.
+pub async fn confirm_or_show_paid(
+    state: &AppState,
+    buyer: BuyerId,
+    id: PaymentIntentId,
+    pay_with: PayWith,
+) -> Result<PaymentIntent, ApiError> {
+    match payments::confirm(state, buyer, id, pay_with).await {
+        Err(error) if error.code == "payment_intent_state" => {
+            let intent = payments::read_intent(state, id).await?;
+            if intent.status == IntentStatus::Captured && intent.buyer == buyer {
+                Ok(intent)
+            } else {
+                Err(error)
+            }
+        }
+        other => other,
+    }
+}
+
+fn confirmation_reply(state: &AppState, intent: &PaymentIntent) -> Reply {
+    match intent.status {
+        IntentStatus::Captured | IntentStatus::Authorized => Reply::json(StatusCode::OK, &intent_view(state, intent)),
+        IntentStatus::Processing => Reply::json(StatusCode::ACCEPTED, &intent_view(state, intent)),
+        IntentStatus::Failed => {
+            let code = intent.decline.map_or("declined", |d| d.as_str());
+            ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                code,
+                format!(
+                    "the payment was declined ({code}); try another credential before {}",
+                    rfc3339(intent.pay_by)
+                ),
+            )
+            .into()
+        }
+        status => ApiError::new(
+            StatusCode::CONFLICT,
+            "payment_intent_state",
+            format!("the payment is {}", status.as_str()),
+        )
+        .into(),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundInput {
+    /// 1 fen up to what is left of the order's payment.
+    pub amount_fen: i64,
+}
+
+/// Refund (part of) a paid order, exactly once per request (use an Idempotency-Key). Several
+/// partial refunds never add up to more than the order's share of the capture.
+#[utoipa::path(post, path = "/v1/orders/{order_id}/refunds", tag = "payments", request_body = RefundInput,
+    params(("order_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = RefundView), (status = 404, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn refund_order(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+    headers: HeaderMap,
+    body: JsonBody<RefundInput>,
+) -> Response {
+    let path = format!("/v1/orders/{}/refunds", ids.one());
+    let request = ("POST", path.as_str(), &body.raw[..]);
+    idempotency::run(&state, principal, &headers, request, |idem| async {
+        if matches!(principal, Principal::Buyer(_)) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "refunds are issued by the shop's merchant or an operator",
+            ));
+        }
+        let amount = Fen::price(body.value.amount_fen)
+            .filter(|a| a.get() > 0)
+            .ok_or_else(|| ApiError::invalid("invalid_amount", "amount_fen", "an amount is 1 fen or more"))?;
+        let order = super::orders::visible_order(&state, principal, ids.one()).await?;
+        let (intent, refund) = payments::refund_order(&state, order.id, amount).await?;
+        let view = intent
+            .refunds
+            .iter()
+            .find(|r| r.id == refund)
+            .map(RefundView::from)
+            .ok_or_else(|| ApiError::unavailable("the refund was not recorded; retry"))?;
+        let reply = Reply::json(StatusCode::CREATED, &view);
+        remember(&state, intent.home_shop, idem, reply).await
+    })
+    .await
+}
+
+/// The refunds of an order.
+#[utoipa::path(get, path = "/v1/orders/{order_id}/refunds", tag = "payments",
+    params(("order_id" = i64, Path)),
+    responses((status = 200, body = [RefundView]), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list_refunds(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+) -> Result<Json<Vec<RefundView>>, ApiError> {
+    let order = super::orders::visible_order(&state, principal, ids.one()).await?;
+    let refunds = state.store.refunds_of_order(order.id).await?;
+    Ok(Json(refunds.iter().map(RefundView::from).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementInput {
+    /// The credential the provider issued for password-free payments.
+    pub credential: String,
+    /// 1 fen to 1 000 000 yuan.
+    pub per_order_limit_fen: i64,
+    /// At least the per-order limit.
+    pub per_day_limit_fen: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgreementView {
+    pub id: i64,
+    pub provider: String,
+    /// The credential's last four characters.
+    pub credential_hint: String,
+    pub per_order_limit_fen: i64,
+    pub per_day_limit_fen: i64,
+    /// Charged under one-tap pay today (Asia/Shanghai).
+    pub spent_today_fen: i64,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+fn agreement_view(state: &AppState, a: &OneTapAgreement) -> AgreementView {
+    let chars: Vec<char> = a.credential.chars().collect();
+    AgreementView {
+        id: a.id,
+        provider: a.provider.clone(),
+        credential_hint: chars[chars.len().saturating_sub(4)..].iter().collect(),
+        per_order_limit_fen: a.per_order_limit.get(),
+        per_day_limit_fen: a.per_day_limit.get(),
+        spent_today_fen: state.payments.one_tap.spent_today(a.buyer, clock::now()).get(),
+        created_at: rfc3339(a.created_at),
+        revoked_at: a.revoked_at.map(rfc3339),
+    }
+}
+
+const ONE_TAP_LIMIT_FEN_MAX: i64 = 100_000_000;
+
+/// Agree to one-tap pay (免密支付): flash-sale taps and one-tap confirmations under the limits
+/// are charged with no further confirmation. A new agreement replaces the previous one.
+#[utoipa::path(post, path = "/v1/one-tap-agreements", tag = "payments", request_body = AgreementInput,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = AgreementView), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn create_agreement(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    headers: HeaderMap,
+    body: JsonBody<AgreementInput>,
+) -> Response {
+    let request = ("POST", "/v1/one-tap-agreements", &body.raw[..]);
+    idempotency::run(&state, Principal::Buyer(buyer), &headers, request, |idem| async {
+        let input = &body.value;
+        if input.credential.is_empty() || input.credential.chars().count() > 200 {
+            return Err(ApiError::invalid(
+                "invalid_field",
+                "credential",
+                "a credential is 1 to 200 characters",
+            ));
+        }
+        let per_order = Fen::price(input.per_order_limit_fen)
+            .filter(|f| (1..=ONE_TAP_LIMIT_FEN_MAX).contains(&f.get()))
+            .ok_or_else(|| ApiError::invalid("invalid_amount", "per_order_limit_fen", "1 fen to 1 000 000 yuan"))?;
+        let per_day = Fen::price(input.per_day_limit_fen)
+            .filter(|f| f.get() >= per_order.get() && f.get() <= ONE_TAP_LIMIT_FEN_MAX)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_amount",
+                    "per_day_limit_fen",
+                    "at least the per-order limit, at most 1 000 000 yuan",
+                )
+            })?;
+        let now = clock::now();
+        let previous = state.payments.one_tap.agreement(buyer);
+        let agreement = OneTapAgreement {
+            id: state.ids.one_tap_agreement(),
+            buyer,
+            provider: state.payments.provider.name().into(),
+            credential: input.credential.clone(),
+            per_order_limit: per_order,
+            per_day_limit: per_day,
+            created_at: now,
+            revoked_at: None,
+        };
+        state.store.insert_one_tap_agreement(&agreement).await?;
+        if let Some(previous) = previous {
+            state.store.revoke_one_tap_agreement(previous.id, now).await?;
+        }
+        state.payments.one_tap.remember(agreement.clone());
+        let reply = Reply::json(StatusCode::CREATED, &agreement_view(&state, &agreement));
+        remember(&state, buyer_shard_key(buyer), idem, reply).await
+    })
+    .await
+}
+
+/// Any shop id routes a stored response to a shard; the buyer's id spreads them.
+fn buyer_shard_key(buyer: BuyerId) -> ShopId {
+    ShopId::new(buyer.get()).expect("ids are positive")
+}
+
+/// The buyer's one-tap agreements, newest first.
+#[utoipa::path(get, path = "/v1/one-tap-agreements", tag = "payments",
+    responses((status = 200, body = [AgreementView])), security(("bearer" = [])))]
+pub async fn list_agreements(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+) -> Result<Json<Vec<AgreementView>>, ApiError> {
+    let mut agreements: Vec<OneTapAgreement> = state
+        .store
+        .one_tap_agreements()
+        .await?
+        .into_iter()
+        .filter(|a| a.buyer == buyer)
+        .collect();
+    agreements.reverse();
+    Ok(Json(agreements.iter().map(|a| agreement_view(&state, a)).collect()))
+}
+
+/// End a one-tap agreement: later payments need a confirmation again.
+#[utoipa::path(delete, path = "/v1/one-tap-agreements/{agreement_id}", tag = "payments",
+    params(("agreement_id" = i64, Path)),
+    responses((status = 200, body = AgreementView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn revoke_agreement(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    ids: PathIds,
+) -> Result<Json<AgreementView>, ApiError> {
+    let found = state
+        .store
+        .one_tap_agreements()
+        .await?
+        .into_iter()
+        .find(|a| a.id == ids.one() && a.buyer == buyer)
+        .ok_or_else(|| ApiError::not_found("one-tap agreement"))?;
+    let mut revoked = found;
+    if revoked.revoked_at.is_none() {
+        let now = clock::now();
+        state.store.revoke_one_tap_agreement(revoked.id, now).await?;
+        revoked.revoked_at = Some(now);
+        state.payments.one_tap.remember(revoked.clone());
+    }
+    Ok(Json(agreement_view(&state, &revoked)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookAck {
+    /// What the notification did: `applied`, `duplicate`, `unknown_reference`, `conflict`.
+    pub status: String,
+}
+
+/// The payment provider's notifications (`simpay`): signed with HMAC-SHA256 over
+/// `"<timestamp>.<body>"` in the `Simpay-Signature` header, refused if the signature is wrong
+/// or older than 5 minutes. Duplicates and out-of-order deliveries are applied once.
+#[utoipa::path(post, path = "/v1/webhooks/simpay", tag = "payments",
+    request_body(content = String, content_type = "application/json", description = "A simpay event, as signed"),
+    params(("Simpay-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256>")),
+    responses((status = 200, body = WebhookAck), (status = 401, body = super::problem::Problem),
+        (status = 503, body = super::problem::Problem)))]
+pub async fn simpay_webhook(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
+    let provider = state.payments.provider.clone();
+    let now = clock::now();
+    let notification: Notification = match provider.verify_notification(&headers, &body, now) {
+        Ok(notification) => notification,
+        Err(error) => {
+            metrics::counter!("miaodan_webhook_notifications_total", "outcome" => error.code()).increment(1);
+            tracing::warn!(code = error.code(), "refused a provider notification");
+            let status = if error.code() == "malformed_notification" {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            return ApiError::new(status, error.code(), "the notification's signature does not verify").into_response();
+        }
+    };
+    let applied = payments::apply_notification(&state, &notification).await;
+    if applied == "failed" {
+        // Not acknowledged: the provider delivers it again later.
+        return ApiError::unavailable("the notification could not be applied yet").into_response();
+    }
+    let first = match state
+        .store
+        .log_notification(
+            provider.name(),
+            notification.event_id(),
+            notification.event_type(),
+            notification.reference(),
+            now,
+            applied,
+        )
+        .await
+    {
+        Ok(first) => first,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    let outcome = if first { applied } else { "duplicate" };
+    metrics::counter!("miaodan_webhook_notifications_total", "outcome" => outcome).increment(1);
+    Json(WebhookAck { status: outcome.into() }).into_response()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReconciliationQuery {
+    /// The Asia/Shanghai day, `YYYY-MM-DD`; today if absent.
+    pub date: Option<String>,
+}
+
+/// The day's reconciliation: captured − refunded against the orders' paid amounts, and the
+/// provider's statement against the ledger; every mismatch is listed.
+#[utoipa::path(get, path = "/v1/reconciliation", tag = "payments", params(ReconciliationQuery),
+    responses((status = 200, body = ReconciliationReport), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn reconciliation(
+    State(state): State<AppState>,
+    _: Admin,
+    QueryParams(query): QueryParams<ReconciliationQuery>,
+) -> Result<Json<ReconciliationReport>, ApiError> {
+    let date = match query.date {
+        Some(date) => date,
+        None => {
+            let day = miaodan_domain::payments::shanghai_day(clock::now());
+            let start =
+                jiff::Timestamp::from_millisecond(day * 86_400_000).map_err(|_| ApiError::unavailable("clock"))?;
+            start.strftime("%Y-%m-%d").to_string()
+        }
+    };
+    if reconcile::day_bounds(&date).is_none() {
+        return Err(ApiError::invalid("invalid_query", "date", "a date, YYYY-MM-DD"));
+    }
+    let report = reconcile::report(&state, &date).await.map_err(|error| {
+        tracing::warn!(%error, "reconciliation failed");
+        ApiError::unavailable(format!("the reconciliation could not be made: {error}"))
+    })?;
+    Ok(Json(report))
+}

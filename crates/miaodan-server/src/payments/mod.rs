@@ -1,0 +1,520 @@
+//! Payments in the shell: the flows that talk to a provider and feed its answers to the shard
+//! that owns the intent. The rules (what a capture, a decline or a refund does to an intent and
+//! its orders) are the core's (`miaodan_domain::payments`); here is only the order of calls:
+//!
+//! ```text
+//! confirm:  BeginPaymentAttempt ─► provider.charge(reference, deadline) ─► RecordCharge
+//!              (attempt number,        (idempotent by reference;           (captured: the
+//!               not yet durable)        timeout = unknown outcome)          shard pays its
+//!                                                                            orders in the
+//!                                                                            same commit)
+//!           ─► settle: PayOrder in other shards, SettleRemoteOrder, refunds to the provider
+//! ```
+//!
+//! A crash anywhere in there loses nothing: the attempt's reference is derived from the stored
+//! attempt count, so the next try (or the [`worker`]'s lookup at start) reaches the same
+//! provider charge, and the worker finishes settlements and refunds that were left half-way.
+
+pub mod one_tap;
+pub mod provider;
+pub mod reconcile;
+pub mod simpay_provider;
+pub mod worker;
+
+use crate::app::AppState;
+use crate::clock;
+use crate::http::problem::ApiError;
+use axum::http::StatusCode;
+use miaodan_domain::payments::{
+    ChargeOutcome, IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, ReferenceTarget, RefundId,
+    RefundOutcome, RefundReason, RefundStatus, Settlement, parse_reference, refund_reference,
+};
+use miaodan_domain::shard::{Command, IntentOrderRequest, OpenPaymentIntent, Outcome, Rejection};
+use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ShopId};
+use one_tap::OneTap;
+use provider::{ChargeRequest, Notification, PaymentProvider, ProviderError, RefundRequest};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The longest the platform waits for a provider's answer before it counts the outcome as
+/// unknown (and lets reconciliation ask).
+pub const PROVIDER_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Intents whose home the shell remembers without a database read; past this it forgets all.
+const HOMES_CACHED_MAX: usize = 200_000;
+
+pub struct Payments {
+    pub provider: Arc<dyn PaymentProvider>,
+    pub one_tap: OneTap,
+    /// Intent → (home shop, buyer): which shard to ask, and whose it is.
+    homes: Mutex<HashMap<PaymentIntentId, (ShopId, BuyerId)>>,
+}
+
+/// How the buyer pays an intent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PayWith {
+    /// A credential from the provider's client SDK (a wallet or card token).
+    Credential(String),
+    /// The buyer's one-tap agreement: no confirmation, within its limits.
+    OneTap,
+}
+
+impl Payments {
+    pub fn new(provider: Arc<dyn PaymentProvider>, one_tap: OneTap) -> Payments {
+        Payments {
+            provider,
+            one_tap,
+            homes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn remember_home(&self, intent: &PaymentIntent) {
+        let mut homes = self.homes.lock().unwrap_or_else(|p| p.into_inner());
+        if homes.len() >= HOMES_CACHED_MAX {
+            homes.clear();
+        }
+        homes.insert(intent.id, (intent.home_shop, intent.buyer));
+    }
+
+    fn cached_home(&self, intent: PaymentIntentId) -> Option<(ShopId, BuyerId)> {
+        self.homes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&intent)
+            .copied()
+    }
+}
+
+fn payment_metric(outcome: &ChargeOutcome) -> &'static str {
+    match outcome {
+        ChargeOutcome::Authorized { .. } => "authorized",
+        ChargeOutcome::Captured { .. } => "captured",
+        ChargeOutcome::Voided { .. } => "voided",
+        ChargeOutcome::Declined(_) => "declined",
+        ChargeOutcome::Unknown => "unknown",
+        ChargeOutcome::NotFound => "not_found",
+    }
+}
+
+/// Runs a provider call with the platform's deadline; no answer in time is an unknown outcome.
+async fn within_deadline<T>(call: impl Future<Output = Result<T, ProviderError>>) -> Result<T, ProviderError> {
+    match tokio::time::timeout(PROVIDER_CALL_TIMEOUT, call).await {
+        Ok(result) => result,
+        Err(_) => Err(ProviderError::Unknown("no answer within the deadline".into())),
+    }
+}
+
+fn rejection_error(rejection: &Rejection) -> ApiError {
+    ApiError::from(rejection)
+}
+
+/// Submits a command about an intent to its home shard; if the intent has left the shard's
+/// memory, reads it from storage and submits again with it.
+async fn submit_for_intent(
+    state: &AppState,
+    home: ShopId,
+    intent: PaymentIntentId,
+    command: impl Fn(Option<Box<PaymentIntent>>) -> Command,
+) -> Result<Outcome, ApiError> {
+    let outcome = state.shards.submit(home, command(None), None).await?;
+    if !matches!(outcome, Outcome::Rejected(Rejection::PaymentIntentNotLoaded)) {
+        return Ok(outcome);
+    }
+    let stored = state
+        .store
+        .payment_intent(intent)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment intent"))?;
+    state.shards.submit(home, command(Some(Box::new(stored))), None).await
+}
+
+fn intent_of(outcome: Outcome) -> Result<PaymentIntent, ApiError> {
+    match outcome {
+        Outcome::PaymentIntent(intent) => Ok(intent),
+        Outcome::Rejected(rejection) => Err(rejection_error(&rejection)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn unexpected(outcome: &Outcome) -> ApiError {
+    tracing::error!(?outcome, "unexpected outcome for a payment command");
+    ApiError::unavailable("unexpected outcome; retry")
+}
+
+/// The home shop and owner of an intent.
+pub async fn home_of(state: &AppState, intent: PaymentIntentId) -> Result<(ShopId, BuyerId), ApiError> {
+    if let Some(home) = state.payments.cached_home(intent) {
+        return Ok(home);
+    }
+    let stored = state
+        .store
+        .payment_intent(intent)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment intent"))?;
+    state.payments.remember_home(&stored);
+    Ok((stored.home_shop, stored.buyer))
+}
+
+/// The intent as it stands (from its shard's memory when it is there, else storage).
+pub async fn read_intent(state: &AppState, intent: PaymentIntentId) -> Result<PaymentIntent, ApiError> {
+    state
+        .store
+        .payment_intent(intent)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment intent"))
+}
+
+/// Opens the payment of a checkout (or finds the one already open): one intent per checkout,
+/// covering its orders that await payment.
+pub async fn open_intent(
+    state: &AppState,
+    buyer: BuyerId,
+    checkout: CheckoutId,
+    one_tap: bool,
+) -> Result<PaymentIntent, ApiError> {
+    if let Some(existing) = state.store.payment_intent_of_checkout(checkout).await? {
+        if existing.buyer != buyer {
+            return Err(ApiError::not_found("checkout"));
+        }
+        state.payments.remember_home(&existing);
+        return Ok(existing);
+    }
+    let orders = state.store.checkout_orders(checkout).await?;
+    if orders.is_empty() || orders.iter().any(|o| o.buyer != buyer) {
+        return Err(ApiError::not_found("checkout"));
+    }
+    let pending: Vec<IntentOrderRequest> = orders
+        .iter()
+        .filter(|o| o.state == miaodan_domain::orders::OrderState::PendingPayment)
+        .map(|o| IntentOrderRequest {
+            order: o.id,
+            shop: o.shop,
+            amount: o.total,
+            payment_due_at: o.payment_due_at,
+        })
+        .collect();
+    let Some(first) = pending.first() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "nothing_to_pay",
+            "no order of this checkout awaits payment (paid, cancelled or expired)",
+        ));
+    };
+    let home = first.shop;
+    let id = PaymentIntentId::new(state.ids.payment_intent()).expect("ids are positive");
+    let command = Command::OpenPaymentIntent(OpenPaymentIntent {
+        id,
+        checkout,
+        buyer,
+        orders: pending,
+        one_tap,
+    });
+    let intent = intent_of(state.shards.submit(home, command, None).await?)?;
+    state.payments.remember_home(&intent);
+    Ok(intent)
+}
+
+/// Charges an intent: one attempt with the provider, its answer recorded by the intent's shard
+/// (and the orders paid with it), then the settlement of anything left.
+pub async fn confirm(
+    state: &AppState,
+    buyer: BuyerId,
+    intent_id: PaymentIntentId,
+    pay_with: PayWith,
+) -> Result<PaymentIntent, ApiError> {
+    let (home, owner) = home_of(state, intent_id).await?;
+    if owner != buyer {
+        return Err(ApiError::not_found("payment intent"));
+    }
+    let begun = submit_for_intent(state, home, intent_id, |snapshot| Command::BeginPaymentAttempt {
+        intent: intent_id,
+        snapshot,
+    })
+    .await?;
+    let (intent, attempt) = match begun {
+        Outcome::AttemptBegun { intent, attempt } => (intent, attempt),
+        Outcome::Rejected(rejection) => return Err(rejection_error(&rejection)),
+        other => return Err(unexpected(&other)),
+    };
+    let now = clock::now();
+    let (credential, one_tap): (String, Option<OneTapAgreement>) = match pay_with {
+        PayWith::Credential(credential) => (credential, None),
+        PayWith::OneTap => match state.payments.one_tap.reserve(buyer, intent.amount, now) {
+            Ok(agreement) => (agreement.credential.clone(), Some(agreement)),
+            Err(error) => {
+                abandon_attempt(state, home, intent_id, attempt).await;
+                return Err(error);
+            }
+        },
+    };
+    let request = ChargeRequest {
+        reference: intent.reference(attempt),
+        amount: intent.amount,
+        credential,
+        capture: true,
+        expires_at: intent.pay_by,
+    };
+    let started = std::time::Instant::now();
+    let outcome = match within_deadline(state.payments.provider.charge(request)).await {
+        Ok(outcome) => outcome,
+        Err(ProviderError::Unknown(detail)) => {
+            tracing::warn!(intent = %intent_id, attempt, %detail, "payment outcome unknown; reconciliation will ask");
+            ChargeOutcome::Unknown
+        }
+        Err(ProviderError::Refused(detail)) => {
+            abandon_attempt(state, home, intent_id, attempt).await;
+            if one_tap.is_some() {
+                state.payments.one_tap.release(buyer, intent.amount, now);
+            }
+            tracing::error!(intent = %intent_id, %detail, "the provider refused a charge request");
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_refused",
+                "the payment provider refused the request; nothing was charged",
+            ));
+        }
+    };
+    metrics::histogram!("miaodan_provider_call_seconds", "call" => "charge").record(started.elapsed().as_secs_f64());
+    metrics::counter!("miaodan_payment_attempts_total", "outcome" => payment_metric(&outcome)).increment(1);
+    if one_tap.is_some() && matches!(outcome, ChargeOutcome::Declined(_) | ChargeOutcome::NotFound) {
+        state.payments.one_tap.release(buyer, intent.amount, now);
+    }
+    let recorded = record_charge(state, home, intent_id, attempt, outcome, Some(intent.orders.len())).await?;
+    settle(state, recorded).await
+}
+
+/// A flash order of a buyer with a one-tap agreement is paid right after the tap, with no
+/// confirmation, when it is within the agreement's limits; otherwise it waits for the buyer.
+pub fn pay_by_one_tap_in_background(state: &AppState, buyer: BuyerId, checkout: CheckoutId) {
+    if state.payments.one_tap.agreement(buyer).is_none() {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        let paid = async {
+            let intent = open_intent(&state, buyer, checkout, true).await?;
+            confirm(&state, buyer, intent.id, PayWith::OneTap).await
+        };
+        match paid.await {
+            Ok(intent) => tracing::debug!(intent = %intent.id, status = intent.status.as_str(), "one-tap payment"),
+            Err(error) => tracing::info!(%checkout, code = error.code, "one-tap payment not made; the buyer confirms"),
+        }
+    });
+}
+
+/// Frees an attempt number that never reached the provider.
+async fn abandon_attempt(state: &AppState, home: ShopId, intent: PaymentIntentId, attempt: i64) {
+    let command = Command::RecordCharge {
+        intent,
+        attempt,
+        outcome: ChargeOutcome::NotFound,
+        refunds: Vec::new(),
+        snapshot: None,
+    };
+    if let Err(error) = state.shards.submit(home, command, None).await {
+        tracing::warn!(%intent, detail = %error.detail, "could not release a payment attempt");
+    }
+}
+
+/// Feeds the provider's word about one attempt to the intent's shard.
+pub async fn record_charge(
+    state: &AppState,
+    home: ShopId,
+    intent: PaymentIntentId,
+    attempt: i64,
+    outcome: ChargeOutcome,
+    orders: Option<usize>,
+) -> Result<PaymentIntent, ApiError> {
+    // Refund ids for orders that closed before the money arrived: one per order at most.
+    let refunds: Vec<RefundId> = if matches!(outcome, ChargeOutcome::Captured { .. }) {
+        let orders = match orders {
+            Some(orders) => orders,
+            None => read_intent(state, intent).await?.orders.len(),
+        };
+        (0..orders)
+            .map(|_| RefundId::new(state.ids.refund()).expect("ids are positive"))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let outcome = submit_for_intent(state, home, intent, |snapshot| Command::RecordCharge {
+        intent,
+        attempt,
+        outcome: outcome.clone(),
+        refunds: refunds.clone(),
+        snapshot,
+    })
+    .await?;
+    intent_of(outcome)
+}
+
+/// Finishes what a captured intent still owes: its orders in other shards, and refunds the
+/// provider has not confirmed. Safe to run any number of times, concurrently too.
+pub async fn settle(state: &AppState, mut intent: PaymentIntent) -> Result<PaymentIntent, ApiError> {
+    let home = intent.home_shop;
+    for share in intent.orders.clone() {
+        if share.settlement != Settlement::Pending {
+            continue;
+        }
+        let paid = match state
+            .shards
+            .submit(
+                share.shop,
+                Command::PayOrder {
+                    order: share.order,
+                    intent: intent.id,
+                },
+                None,
+            )
+            .await?
+        {
+            Outcome::OrderPaid(_) => true,
+            Outcome::Rejected(Rejection::OrderNotOpen) => state
+                .store
+                .order(share.order)
+                .await?
+                .is_some_and(|order| order.paid_by == Some(intent.id)),
+            Outcome::Rejected(rejection) => return Err(rejection_error(&rejection)),
+            other => return Err(unexpected(&other)),
+        };
+        let refund = RefundId::new(state.ids.refund()).expect("ids are positive");
+        let id = intent.id;
+        intent = intent_of(
+            submit_for_intent(state, home, id, |snapshot| Command::SettleRemoteOrder {
+                intent: id,
+                order: share.order,
+                paid,
+                refund,
+                snapshot,
+            })
+            .await?,
+        )?;
+    }
+    for refund in intent.refunds.clone() {
+        if refund.status == RefundStatus::Pending {
+            intent = execute_refund(state, &intent, refund.id).await?;
+        }
+    }
+    Ok(intent)
+}
+
+/// Asks the provider to carry out a recorded refund and records its answer.
+async fn execute_refund(state: &AppState, intent: &PaymentIntent, refund: RefundId) -> Result<PaymentIntent, ApiError> {
+    let Some(pending) = intent.refunds.iter().find(|r| r.id == refund) else {
+        return Ok(intent.clone());
+    };
+    let Some(charge) = &intent.charge else {
+        return Ok(intent.clone());
+    };
+    let request = RefundRequest {
+        reference: refund_reference(intent.home_shop, intent.id, refund),
+        charge_reference: charge.reference.clone(),
+        amount: pending.amount,
+    };
+    let outcome = match within_deadline(state.payments.provider.refund(request)).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            tracing::warn!(intent = %intent.id, %refund, %error, "refund outcome unknown; the worker retries");
+            RefundOutcome::Unknown
+        }
+    };
+    metrics::counter!("miaodan_refunds_total", "outcome" => match &outcome {
+        RefundOutcome::Succeeded { .. } => "succeeded",
+        RefundOutcome::Failed { .. } => "failed",
+        RefundOutcome::Unknown => "unknown",
+    })
+    .increment(1);
+    record_refund(state, intent.home_shop, intent.id, refund, outcome).await
+}
+
+async fn record_refund(
+    state: &AppState,
+    home: ShopId,
+    intent: PaymentIntentId,
+    refund: RefundId,
+    outcome: RefundOutcome,
+) -> Result<PaymentIntent, ApiError> {
+    let outcome = submit_for_intent(state, home, intent, |snapshot| Command::RecordRefund {
+        intent,
+        refund,
+        outcome: outcome.clone(),
+        snapshot,
+    })
+    .await?;
+    intent_of(outcome)
+}
+
+/// Refunds `amount` of a paid order's payment (the merchant's or an operator's decision). The
+/// answer carries the refund as the provider left it: succeeded, failed, or pending (unknown
+/// for now; the worker finishes it).
+pub async fn refund_order(
+    state: &AppState,
+    order: OrderId,
+    amount: Fen,
+) -> Result<(PaymentIntent, RefundId), ApiError> {
+    let stored = state
+        .store
+        .order(order)
+        .await?
+        .ok_or_else(|| ApiError::not_found("order"))?;
+    let intent_id = stored.paid_by.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "order_not_paid",
+            "the order has no captured payment to refund",
+        )
+    })?;
+    let (home, _) = home_of(state, intent_id).await?;
+    let refund = RefundId::new(state.ids.refund()).expect("ids are positive");
+    let opened = intent_of(
+        submit_for_intent(state, home, intent_id, |snapshot| Command::RequestRefund {
+            intent: intent_id,
+            refund,
+            order,
+            amount,
+            reason: RefundReason::Requested,
+            snapshot,
+        })
+        .await?,
+    )?;
+    let settled = execute_refund(state, &opened, refund).await?;
+    Ok((settled, refund))
+}
+
+/// What a notification did, as logged and counted.
+pub async fn apply_notification(state: &AppState, notification: &Notification) -> &'static str {
+    let result = match (parse_reference(notification.reference()), notification) {
+        (Some(ReferenceTarget::Attempt { shop, intent, attempt }), Notification::Charge { outcome, .. }) => {
+            match record_charge(state, shop, intent, attempt, outcome.clone(), None).await {
+                Ok(recorded) => {
+                    if recorded.status == IntentStatus::Captured && !recorded.is_settled() {
+                        let state = state.clone();
+                        tokio::spawn(async move {
+                            if let Err(error) = settle(&state, recorded).await {
+                                tracing::warn!(detail = %error.detail, "settlement after a notification failed; the worker retries");
+                            }
+                        });
+                    }
+                    Ok(())
+                }
+                Err(error) => Err(error),
+            }
+        }
+        (Some(ReferenceTarget::Refund { shop, intent, refund }), Notification::Refund { outcome, .. }) => {
+            record_refund(state, shop, intent, refund, outcome.clone())
+                .await
+                .map(|_| ())
+        }
+        _ => return "unknown_reference",
+    };
+    match result {
+        Ok(()) => "applied",
+        Err(error) if error.status == StatusCode::NOT_FOUND => "unknown_reference",
+        Err(error) if error.status == StatusCode::CONFLICT => {
+            tracing::error!(reference = notification.reference(), code = error.code, detail = %error.detail,
+                "a provider notification contradicts the ledger; reconciliation lists it");
+            "conflict"
+        }
+        Err(_) => "failed",
+    }
+}

@@ -1,0 +1,118 @@
+//! One-tap pay (免密支付): the buyers' agreements and what each has spent today under them.
+//!
+//! The per-day limit spans every shard a buyer buys from, so it is kept here, in the one
+//! process that owns all shards, behind a mutex: reserving is check-and-add in one step. It is
+//! rebuilt at start from the intents charged today under an agreement, which are durable
+//! before (or, for an unknown outcome, as soon as) they can have charged.
+
+use crate::http::problem::ApiError;
+use axum::http::StatusCode;
+use miaodan_domain::payments::{OneTapAgreement, shanghai_day};
+use miaodan_domain::{BuyerId, Fen, Timestamp};
+use miaodan_store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct OneTap {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// The active agreement of each buyer (a newer one replaces an older one).
+    agreements: HashMap<BuyerId, OneTapAgreement>,
+    /// Fen reserved or charged per buyer on a Shanghai day.
+    spent: HashMap<BuyerId, (i64, i64)>,
+}
+
+impl OneTap {
+    pub async fn load(store: &Store, now: Timestamp) -> Result<OneTap, StoreError> {
+        let mut inner = Inner::default();
+        for agreement in store.one_tap_agreements().await? {
+            if agreement.revoked_at.is_none() {
+                inner.agreements.insert(agreement.buyer, agreement);
+            }
+        }
+        let today = shanghai_day(now);
+        let day_start = Timestamp::from_unix_ms(today * 86_400_000 - 8 * 3_600_000);
+        for (buyer, spent) in store.one_tap_spent_since(day_start).await? {
+            inner.spent.insert(buyer, (today, spent));
+        }
+        Ok(OneTap {
+            inner: Mutex::new(inner),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn agreement(&self, buyer: BuyerId) -> Option<OneTapAgreement> {
+        self.lock().agreements.get(&buyer).cloned()
+    }
+
+    pub fn remember(&self, agreement: OneTapAgreement) {
+        let mut inner = self.lock();
+        if agreement.revoked_at.is_some() {
+            if inner.agreements.get(&agreement.buyer).map(|a| a.id) == Some(agreement.id) {
+                inner.agreements.remove(&agreement.buyer);
+            }
+        } else {
+            inner.agreements.insert(agreement.buyer, agreement);
+        }
+    }
+
+    /// What the buyer has spent today under one-tap pay.
+    pub fn spent_today(&self, buyer: BuyerId, now: Timestamp) -> Fen {
+        let today = shanghai_day(now);
+        let spent = match self.lock().spent.get(&buyer) {
+            Some((day, spent)) if *day == today => *spent,
+            _ => 0,
+        };
+        Fen::from_stored(spent).unwrap_or(Fen::ZERO)
+    }
+
+    /// Checks `amount` against the buyer's agreement and today's spending, and reserves it.
+    pub fn reserve(&self, buyer: BuyerId, amount: Fen, now: Timestamp) -> Result<OneTapAgreement, ApiError> {
+        let today = shanghai_day(now);
+        let mut inner = self.lock();
+        let agreement = inner.agreements.get(&buyer).cloned().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no_one_tap_agreement",
+                "the buyer has no active one-tap agreement; confirm with a credential",
+            )
+        })?;
+        let entry = inner.spent.entry(buyer).or_insert((today, 0));
+        if entry.0 != today {
+            *entry = (today, 0);
+        }
+        let spent = Fen::from_stored(entry.1).unwrap_or(Fen::ZERO);
+        if let Err(limit) = agreement.allows(amount, spent) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                limit.code(),
+                format!(
+                    "{} fen is over the one-tap limits ({} per order, {} per day, {} spent today); confirm with a credential",
+                    amount.get(),
+                    agreement.per_order_limit.get(),
+                    agreement.per_day_limit.get(),
+                    spent.get()
+                ),
+            ));
+        }
+        entry.1 += amount.get();
+        Ok(agreement)
+    }
+
+    /// Gives back a reservation whose charge did not happen.
+    pub fn release(&self, buyer: BuyerId, amount: Fen, reserved_at: Timestamp) {
+        let mut inner = self.lock();
+        if let Some((day, spent)) = inner.spent.get_mut(&buyer)
+            && *day == shanghai_day(reserved_at)
+        {
+            *spent = (*spent - amount.get()).max(0);
+        }
+    }
+}

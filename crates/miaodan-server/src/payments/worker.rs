@@ -1,0 +1,120 @@
+//! The payment worker: resolves what the request path could not finish, by asking the provider.
+//!
+//! - At start, every intent that could have had an attempt in flight when the process stopped
+//!   is looked up under its next reference; until then its shard will not let it expire.
+//! - Every second: `processing` intents (unknown outcome) are looked up; `authorized` ones are
+//!   captured (or voided past their deadline); captured ones with an order still to mark paid
+//!   in another shard, or a refund the provider has not confirmed, are settled.
+//!
+//! Nothing here guesses: each step is a provider answer fed to the intent's shard, and each is
+//! safe to repeat (references make provider calls idempotent; the core ignores stale answers).
+
+use super::{PROVIDER_CALL_TIMEOUT, read_intent, record_charge, settle, within_deadline};
+use crate::app::AppState;
+use crate::clock;
+use miaodan_domain::payments::{ChargeOutcome, EXPIRY_GRACE_MS, IntentStatus, PaymentIntent};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// How long a `processing` attempt waits before "the provider has no such charge" is believed:
+/// a request may still be on its way to the provider right after our timeout.
+const NOT_FOUND_AFTER_MS: i64 = 2 * PROVIDER_CALL_TIMEOUT.as_millis() as i64;
+const BATCH: i64 = 500;
+
+pub fn spawn(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Err(error) = sweep_possible_attempts(&state).await {
+            tracing::warn!(%error, "start-up payment sweep failed; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let mut every_second = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every_second.tick().await;
+            if let Err(error) = resolve_unsettled(&state).await {
+                tracing::warn!(%error, "payment worker pass failed");
+            }
+        }
+    })
+}
+
+/// Runs one pass now (tests and the CLI use it to avoid waiting for the tick).
+pub async fn run_once(state: &AppState) -> anyhow::Result<()> {
+    resolve_unsettled(state).await
+}
+
+async fn sweep_possible_attempts(state: &AppState) -> anyhow::Result<()> {
+    let intents = state.store.intents_accepting_attempts().await?;
+    for intent in intents {
+        let attempt = intent.attempts + 1;
+        let lookup = state.payments.provider.lookup_charge(intent.reference(attempt));
+        match within_deadline(lookup).await {
+            Ok(outcome) => {
+                record_charge(
+                    state,
+                    intent.home_shop,
+                    intent.id,
+                    attempt,
+                    outcome,
+                    Some(intent.orders.len()),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            }
+            Err(error) => anyhow::bail!("lookup of {}: {error}", intent.id),
+        }
+    }
+    Ok(())
+}
+
+async fn resolve_unsettled(state: &AppState) -> anyhow::Result<()> {
+    for intent in state.store.unsettled_intents(BATCH).await? {
+        if let Err(error) = resolve(state, intent).await {
+            tracing::warn!(%error, "could not resolve a payment yet");
+        }
+    }
+    Ok(())
+}
+
+async fn resolve(state: &AppState, intent: PaymentIntent) -> anyhow::Result<()> {
+    let now = clock::now();
+    let provider = &state.payments.provider;
+    let orders = Some(intent.orders.len());
+    let to_anyhow = |e: crate::http::problem::ApiError| anyhow::anyhow!("{}: {}", e.code, e.detail);
+    match intent.status {
+        IntentStatus::Processing => {
+            let attempt = intent.attempts;
+            let outcome = within_deadline(provider.lookup_charge(intent.reference(attempt))).await?;
+            if outcome == ChargeOutcome::NotFound && now.unix_ms() - intent.updated_at.unix_ms() < NOT_FOUND_AFTER_MS {
+                return Ok(());
+            }
+            let recorded = record_charge(state, intent.home_shop, intent.id, attempt, outcome, orders)
+                .await
+                .map_err(to_anyhow)?;
+            settle(state, recorded).await.map_err(to_anyhow)?;
+        }
+        IntentStatus::Authorized => {
+            let Some(charge) = &intent.charge else {
+                return Ok(());
+            };
+            let attempt = intent.attempts;
+            let outcome = if now.unix_ms() < intent.pay_by.unix_ms() + EXPIRY_GRACE_MS {
+                within_deadline(provider.capture(charge.reference.clone())).await?
+            } else {
+                within_deadline(provider.void(charge.reference.clone())).await?
+            };
+            let recorded = record_charge(state, intent.home_shop, intent.id, attempt, outcome, orders)
+                .await
+                .map_err(to_anyhow)?;
+            settle(state, recorded).await.map_err(to_anyhow)?;
+        }
+        status if status.is_final() => {
+            // Read again: the request path may have settled it since the list was read.
+            let fresh = read_intent(state, intent.id).await.map_err(to_anyhow)?;
+            if !fresh.is_settled() {
+                settle(state, fresh).await.map_err(to_anyhow)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
