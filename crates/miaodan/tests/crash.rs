@@ -1,8 +1,9 @@
 //! Real-process tests of the `miaodan` binary: killed with SIGKILL under concurrent checkout
 //! load at random moments and reconciled against the client's log of answers; killed with
 //! SIGKILL in the middle of a flash sale, again and again until it sells out, with every count
-//! reconciled; stopped with SIGTERM under load; refused on a PostgreSQL that could lose
-//! commits; and its first-start and demo output.
+//! reconciled; killed between a payment provider's charge and the commit that records it
+//! (with `miaodan simpay` as a separate process); stopped with SIGTERM under load; refused on a
+//! PostgreSQL that could lose commits; and its first-start and demo output.
 //!
 //! Each test runs on SQLite (a temporary directory) and on PostgreSQL (a fresh database per
 //! test) when `MIAODAN_TEST_POSTGRES_URL` is set. Without it the PostgreSQL tests fail, unless
@@ -63,6 +64,7 @@ on_both_backends!(
     sigterm_finishes_requests_in_flight_then_exits_cleanly,
     first_start_prints_an_admin_token_and_the_demo_prints_working_tokens,
     flash_sale_counts_survive_sigkill_mid_sale_exactly,
+    payments_survive_sigkill_between_the_provider_call_and_the_commit,
 );
 
 fn skip_postgres() -> bool {
@@ -447,6 +449,30 @@ async fn try_send(request: reqwest::RequestBuilder) -> Result<Answer, String> {
     })
 }
 
+/// Pays an order's checkout through the payment API (the in-process simpay simulator approves
+/// the credential) and answers the order as it then is (or the refusal).
+async fn pay(api: &Api, buyer: &str, order: &Value) -> Answer {
+    let checkout = order["checkout_id"].as_i64().unwrap();
+    let intent = api
+        .post("/v1/payment-intents", buyer, json!({ "checkout_id": checkout }))
+        .await;
+    if intent.status != 201 {
+        return intent;
+    }
+    let id = intent.body["id"].as_i64().unwrap();
+    let confirmed = api
+        .post(
+            &format!("/v1/payment-intents/{id}/confirm"),
+            buyer,
+            json!({ "credential": "wallet-crash-test" }),
+        )
+        .await;
+    if confirmed.status != 200 {
+        return confirmed;
+    }
+    api.get(&format!("/v1/orders/{}", order["id"]), buyer).await
+}
+
 // ---- the world and the load ------------------------------------------------------------------
 
 struct World {
@@ -732,7 +758,7 @@ const BUYERS: usize = 20;
 struct KnownOrder {
     key: String,
     buyer: usize,
-    /// The order as last answered (201 of the checkout, or 200 of mark-paid / cancel).
+    /// The order as last answered (201 of the checkout, or 200 after paying / cancelling).
     view: Value,
 }
 
@@ -1039,7 +1065,8 @@ async fn acknowledged_orders_survive_sigkill_under_concurrent_load(backend: Back
             let roll = rng.random_range(0..10);
             let answer = if roll < 2 {
                 tally.paid += 1;
-                api.post(&format!("/v1/orders/{id}/mark-paid"), &admin, json!({})).await
+                let buyer = &world.buyers[known[&id].buyer].1;
+                pay(&api, buyer, &known[&id].view).await
             } else if roll < 7 {
                 tally.cancelled += 1;
                 let buyer = &world.buyers[known[&id].buyer].1;
@@ -1303,7 +1330,9 @@ fn between<'a>(text: &'a str, start: &str, end: char) -> &'a str {
 
 async fn read_demo(server: &mut Server) -> Demo {
     // The demo block is one write after the "serving" line; its last line ends the block.
-    server.wait_for_line("/mark-paid", Duration::from_secs(10)).await;
+    server
+        .wait_for_line("/v1/reconciliation", Duration::from_secs(10))
+        .await;
     let text = server.stdout_text();
     let products_line = text
         .lines()
@@ -1377,11 +1406,15 @@ async fn first_start_prints_an_admin_token_and_the_demo_prints_working_tokens(ba
     let merchant_orders = merchant_orders.expect(200)["items"].as_array().unwrap();
     assert_eq!(merchant_orders.len(), 1, "the merchant sees its shop's order");
     assert!(orders.contains(&merchant_orders[0]));
-    let order_id = merchant_orders[0]["id"].as_i64().unwrap();
-    let paid = api
-        .post(&format!("/v1/orders/{order_id}/mark-paid"), &demo.admin, json!({}))
-        .await;
+    let paid = pay(&api, &demo.buyer, &merchant_orders[0]).await;
     assert_eq!(paid.expect(200)["state"], "paid");
+    let other = orders.iter().find(|o| o["id"] != merchant_orders[0]["id"]).unwrap();
+    let other = api.get(&format!("/v1/orders/{}", other["id"]), &demo.buyer).await;
+    assert_eq!(
+        other.expect(200)["state"],
+        "paid",
+        "one payment pays the whole checkout"
+    );
 
     server.terminate();
     let status = server.wait_exit(Duration::from_secs(10)).await;
@@ -2001,7 +2034,8 @@ async fn flash_sale_counts_survive_sigkill_mid_sale_exactly(backend: Backend) {
             let roll = rng.random_range(0..20);
             let answer = if roll < 3 {
                 tally.paid += 1;
-                api.post(&format!("/v1/orders/{id}/mark-paid"), &admin, json!({})).await
+                let buyer = &fw.world.buyers[known[&id].buyer].1;
+                pay(&api, buyer, &known[&id].view).await
             } else if roll < 7 {
                 tally.cancelled += 1;
                 let buyer = &fw.world.buyers[known[&id].buyer].1;
@@ -2104,5 +2138,228 @@ async fn flash_sale_counts_survive_sigkill_mid_sale_exactly(backend: Backend) {
     );
     assert_eq!(tally.cycles, FLASH_CYCLES);
     assert!(tally.acked > 0, "no tap was acknowledged: the test tested nothing");
+    database.remove().await;
+}
+
+// ---- payments: SIGKILL between the provider's charge and the commit ------------------------
+
+/// A `miaodan simpay` process (the payment simulator as its own process): it keeps its charges
+/// while the platform is killed, as a real provider would. SIGKILLed on drop.
+struct SimpayProcess {
+    _child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+const SIMPAY_SECRET: &str = "whsec-crash-test";
+
+impl SimpayProcess {
+    async fn start(latency_ms: u64) -> SimpayProcess {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_miaodan"))
+            .args(["simpay", "--listen", &listen, "--secret", SIMPAY_SECRET])
+            .args(["--latency-ms", &latency_ms.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(START_TIMEOUT, lines.next_line())
+            .await
+            .expect("simpay did not start")
+            .unwrap()
+            .expect("simpay closed stdout");
+        assert!(line.contains("simpay listening on"), "{line}");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        SimpayProcess {
+            _child: child,
+            base: format!("http://{listen}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The charge simpay holds under a reference, if any.
+    async fn charge(&self, reference: &str) -> Option<Value> {
+        let response = self
+            .http
+            .get(format!("{}/v1/charges/{reference}", self.base))
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => Some(response.json().await.unwrap()),
+            404 => None,
+            other => panic!("simpay answered {other} for {reference}"),
+        }
+    }
+
+    fn server_args(&self) -> Vec<String> {
+        vec![
+            "--simpay-url".into(),
+            self.base.clone(),
+            "--simpay-secret".into(),
+            SIMPAY_SECRET.into(),
+        ]
+    }
+}
+
+const PAYMENT_CYCLES: usize = 3;
+const PAYMENTS_PER_CYCLE: usize = 12;
+
+/// Confirmations are sent while simpay holds each answer back for a while after charging; the
+/// platform is SIGKILLed in that window, so the charge exists and its commit never happened.
+/// After a restart the payment worker asks simpay about every intent that could have had an
+/// attempt in flight: each is then captured exactly once, its order paid exactly once, and a
+/// confirmation sent again finds the same charge instead of charging twice.
+async fn payments_survive_sigkill_between_the_provider_call_and_the_commit(backend: Backend) {
+    let seed = crash_seed();
+    eprintln!("payment SIGKILL test on {backend:?}: seed {seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let database = Database::fresh(backend).await;
+    let simpay = SimpayProcess::start(400).await;
+    let args = simpay.server_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start(&database.url, &args).await;
+    let admin = server.first_start_token.clone().unwrap();
+    let world = build_world(&server.api(), &admin, 2, 1_000, PAYMENTS_PER_CYCLE).await;
+    // (intent id, reference of attempt 1, order id, buyer index)
+    let mut paid: Vec<(i64, String, i64, usize)> = Vec::new();
+
+    for cycle in 0..PAYMENT_CYCLES {
+        let api = server.api();
+        let mut intents = Vec::new();
+        for (b, (_, token)) in world.buyers.iter().enumerate() {
+            let sku = world.skus[rng.random_range(0..world.skus.len())];
+            let body = json!({ "lines": [{ "sku_id": sku, "quantity": 1 }] }).to_string();
+            let placed = api.checkout(token, &format!("pay-{cycle}-{b}"), &body).await.unwrap();
+            let checkout = placed.expect(201).clone();
+            let intent = api
+                .post(
+                    "/v1/payment-intents",
+                    token,
+                    json!({ "checkout_id": checkout["checkout_id"] }),
+                )
+                .await;
+            let intent = intent.expect(201).clone();
+            let reference = format!(
+                "mdn-{}-{}-1",
+                intent["orders"][0]["shop_id"].as_i64().unwrap(),
+                intent["id"].as_i64().unwrap()
+            );
+            intents.push((
+                intent["id"].as_i64().unwrap(),
+                reference,
+                checkout["orders"][0]["id"].as_i64().unwrap(),
+                b,
+            ));
+        }
+        // Every confirmation reaches simpay, which charges at once and answers 400 ms later.
+        let confirms: Vec<_> = intents
+            .iter()
+            .map(|(intent, _, _, b)| {
+                let api = server.api();
+                let token = world.buyers[*b].1.clone();
+                let intent = *intent;
+                tokio::spawn(async move {
+                    try_send(
+                        api.http
+                            .post(api.url(&format!("/v1/payment-intents/{intent}/confirm")))
+                            .bearer_auth(token)
+                            .json(&json!({ "credential": "wallet" })),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(rng.random_range(150..300))).await;
+        server.kill().await;
+        let mut acked = 0;
+        for confirm in confirms {
+            if let Ok(Ok(answer)) = confirm.await
+                && answer.status == 200
+            {
+                acked += 1;
+            }
+        }
+        eprintln!("cycle {cycle}: {acked} of {PAYMENTS_PER_CYCLE} confirmations answered before the kill");
+
+        server = Server::start(&database.url, &args).await;
+        let api = server.api();
+        // The worker's start-up sweep finds each charge at simpay and records it.
+        for (intent, reference, order, b) in &intents {
+            let token = &world.buyers[*b].1;
+            let charge = simpay.charge(reference).await;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let view = loop {
+                let view = api.get(&format!("/v1/payment-intents/{intent}"), token).await;
+                let view = view.expect(200).clone();
+                let settled =
+                    view["status"] == "captured" || (charge.is_none() && view["status"] == "requires_confirmation");
+                if settled || Instant::now() > deadline {
+                    break view;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            match &charge {
+                Some(charge) => {
+                    assert_eq!(charge["status"], "captured", "{charge}");
+                    assert_eq!(view["status"], "captured", "intent {intent} after restart: {view}");
+                    assert_eq!(view["charge"]["provider_charge_id"], charge["id"]);
+                }
+                None => assert_eq!(view["status"], "requires_confirmation", "no charge was made: {view}"),
+            }
+            // Confirming again (the buyer's retry) finds the same charge: never a second one.
+            let again = api
+                .post(
+                    &format!("/v1/payment-intents/{intent}/confirm"),
+                    token,
+                    json!({ "credential": "wallet" }),
+                )
+                .await;
+            assert_eq!(again.expect(200)["status"], "captured", "{}", again.raw);
+            let first = simpay.charge(reference).await.expect("attempt 1 charged");
+            if let Some(charge) = &charge {
+                assert_eq!(first["id"], charge["id"], "the retry charged again");
+            }
+            let second = reference.trim_end_matches("-1").to_string() + "-2";
+            assert!(
+                simpay.charge(&second).await.is_none(),
+                "a second attempt charged {intent}"
+            );
+            let order_view = api.get(&format!("/v1/orders/{order}"), token).await;
+            let order_view = order_view.expect(200);
+            assert_eq!(order_view["state"], "paid");
+            assert_eq!(order_view["paid_by_payment_intent_id"], *intent);
+            paid.push((*intent, reference.clone(), *order, *b));
+        }
+    }
+
+    // Money and goods agree: each order paid once, sold units = units of paid orders, and the
+    // day reconciles against simpay's own statement.
+    let api = server.api();
+    let orders = all_orders(&api, &admin).await;
+    let paid_orders: BTreeSet<i64> = orders
+        .iter()
+        .filter(|(_, o)| o["state"] == "paid")
+        .map(|(id, _)| *id)
+        .collect();
+    let expected: BTreeSet<i64> = paid.iter().map(|(_, _, order, _)| *order).collect();
+    assert_eq!(paid_orders, expected);
+    let mut sold = 0;
+    for sku in &world.skus {
+        let stock = api.get(&format!("/v1/skus/{sku}/stock"), &world.merchant).await;
+        for row in stock.expect(200).as_array().unwrap() {
+            sold += row["sold"].as_i64().unwrap();
+        }
+    }
+    assert_eq!(sold, paid.len() as i64, "sold units = one per paid order");
+    let report = api.get("/v1/reconciliation", &admin).await;
+    let report = report.expect(200);
+    assert_eq!(report["mismatches"], json!([]), "{report}");
+    assert_eq!(report["balanced"], true, "{report}");
+    assert_eq!(report["captures"], paid.len() as i64);
+    server.kill().await;
     database.remove().await;
 }
