@@ -352,12 +352,23 @@ impl Shard {
         for message in batch {
             match message {
                 Message::Command(envelope) => {
+                    // Starting a payment attempt writes nothing and reveals only what the buyer
+                    // already holds a durable answer about (the intent's amount and attempt
+                    // count; an attempt number reused after a failed commit names the same
+                    // provider charge). It is answered at once: the provider call should not
+                    // wait for other requests' commit.
+                    let answer_now = matches!(envelope.command, Command::BeginPaymentAttempt { .. });
                     let outcome = self.state.apply(envelope.command, now, &mut effects);
                     counts.count(&outcome);
                     if let Some(recorder) = envelope.recorder {
                         records.extend(recorder(&outcome));
                     }
-                    pending.push(Pending::One(envelope.reply, outcome));
+                    let answer = Pending::One(envelope.reply, outcome);
+                    if answer_now {
+                        answer.send();
+                    } else {
+                        pending.push(answer);
+                    }
                 }
                 Message::Bundle(bundle) => {
                     let outcomes: Vec<Outcome> = bundle

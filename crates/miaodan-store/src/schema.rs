@@ -85,6 +85,8 @@ pub const STATEMENTS: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS orders_by_shop ON orders (shop_id, created_at, id)",
     "CREATE INDEX IF NOT EXISTS orders_by_buyer ON orders (buyer_id, created_at, id)",
     "CREATE INDEX IF NOT EXISTS orders_open ON orders (shop_id) WHERE state = 'pending_payment'",
+    // Opening a checkout's payment reads its orders; checkout ids grow, so this index appends.
+    "CREATE INDEX IF NOT EXISTS orders_by_checkout ON orders (checkout_id, id)",
     // Keyed by (sale, id), not (sale, buyer): ids grow, so a hot sale's orders append to the
     // index instead of dirtying a random page per order; start-up sums per buyer over a scan.
     "CREATE INDEX IF NOT EXISTS orders_by_flash_sale ON orders (flash_sale_id, id) WHERE flash_sale_id IS NOT NULL",

@@ -49,10 +49,22 @@ pub struct SqliteStore {
     durability: Durability,
     idle_readers: Arc<Mutex<Vec<Connection>>>,
     readers: Arc<tokio::sync::Semaphore>,
+    write_turn: WriteTurn,
+}
+
+/// One SQLite file admits one writing transaction at a time. The shards' writers (and the
+/// platform's own writes) take turns on this lock in the process instead of meeting SQLite's
+/// busy handler, which sleeps 1, 2, 5, 10 … ms between retries: a commit waiting its turn
+/// starts the moment the previous one ends.
+type WriteTurn = Arc<Mutex<()>>;
+
+fn take_turn(turn: &WriteTurn) -> std::sync::MutexGuard<'_, ()> {
+    turn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub struct SqliteWriter {
     connection: Option<Connection>,
+    write_turn: WriteTurn,
 }
 
 fn open_connection(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
@@ -118,6 +130,7 @@ impl SqliteStore {
             durability,
             idle_readers: Arc::new(Mutex::new(vec![first])),
             readers: Arc::new(tokio::sync::Semaphore::new(IDLE_READERS_MAX)),
+            write_turn: WriteTurn::default(),
         })
     }
 
@@ -126,6 +139,7 @@ impl SqliteStore {
         let connection = blocking(move || open_connection(&path, durability)).await?;
         Ok(SqliteWriter {
             connection: Some(connection),
+            write_turn: self.write_turn.clone(),
         })
     }
 
@@ -176,8 +190,12 @@ impl SqliteStore {
     }
 
     pub async fn execute_atomically(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
-        self.with_connection(move |connection| execute_in_transaction(connection, &statements))
-            .await
+        let turn = self.write_turn.clone();
+        self.with_connection(move |connection| {
+            let _turn = take_turn(&turn);
+            execute_in_transaction(connection, &statements)
+        })
+        .await
     }
 }
 
@@ -187,8 +205,12 @@ impl SqliteWriter {
             .connection
             .take()
             .ok_or_else(|| StoreError::Worker("writer connection lost".into()))?;
+        let turn = self.write_turn.clone();
         let (connection, result) = tokio::task::spawn_blocking(move || {
-            let result = execute_in_transaction(&mut connection, &statements);
+            let result = {
+                let _turn = take_turn(&turn);
+                execute_in_transaction(&mut connection, &statements)
+            };
             (connection, result)
         })
         .await

@@ -160,7 +160,7 @@ impl SimPay {
             (result, timed_out, deliveries, state.latency())
         };
         self.shared.dispatcher.dispatch(deliveries);
-        tokio::time::sleep(latency).await;
+        pause(latency).await;
         match result {
             _ if timed_out => Err(SimpayError::Timeout),
             Ok((_, Answer::Lost)) => Err(SimpayError::Timeout),
@@ -174,7 +174,7 @@ impl SimPay {
             let state = self.lock();
             (query(&state.ledger), state.latency())
         };
-        tokio::time::sleep(latency).await;
+        pause(latency).await;
         value
     }
 
@@ -237,4 +237,13 @@ fn roll_percent(rng: &mut StdRng, percent: u8) -> bool {
 fn unix_ms() -> i64 {
     let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Waits the injected latency. No latency means no timer at all: a zero-length tokio sleep
+/// still waits for the timer wheel's next tick (about a millisecond), which would make a
+/// "zero-latency" provider cost a millisecond per call.
+async fn pause(latency: std::time::Duration) {
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
 }
