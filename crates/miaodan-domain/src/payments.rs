@@ -589,7 +589,10 @@ impl PaymentIntent {
                     self.status,
                     IntentStatus::RequiresConfirmation | IntentStatus::Processing | IntentStatus::Failed
                 );
-                if !open || !current {
+                // The decline already recorded for this attempt, notified again, is applied once.
+                let repeated =
+                    self.status == IntentStatus::Failed && attempt == self.attempts && self.decline == Some(*code);
+                if !open || !current || repeated {
                     return Ok(ChargeApplied::Unchanged);
                 }
                 self.status = IntentStatus::Failed;
@@ -873,6 +876,29 @@ mod tests {
         assert_eq!(i.status, IntentStatus::Failed);
         assert_eq!(i.decline, Some(DeclineCode::NotProcessed));
         assert_eq!(i.begin_attempt(), Ok(2));
+    }
+
+    #[test]
+    fn a_decline_notified_twice_is_recorded_once() {
+        let mut i = intent();
+        let declined = ChargeOutcome::Declined(DeclineCode::InsufficientFunds);
+        assert_eq!(
+            i.record_charge(1, &declined, Timestamp::from_unix_ms(10)),
+            Ok(ChargeApplied::Changed)
+        );
+        let recorded = i.clone();
+        assert_eq!(
+            i.record_charge(1, &declined, Timestamp::from_unix_ms(20)),
+            Ok(ChargeApplied::Unchanged)
+        );
+        assert_eq!(i, recorded);
+        // Another reason for the same attempt is news, and is recorded.
+        let fraud = ChargeOutcome::Declined(DeclineCode::SuspectedFraud);
+        assert_eq!(
+            i.record_charge(1, &fraud, Timestamp::from_unix_ms(30)),
+            Ok(ChargeApplied::Changed)
+        );
+        assert_eq!(i.decline, Some(DeclineCode::SuspectedFraud));
     }
 
     #[test]

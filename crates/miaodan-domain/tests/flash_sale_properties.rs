@@ -160,7 +160,10 @@ fn cancel_by_buyer(order: i64, buyer: i64) -> Command {
 }
 
 fn pay(order: i64) -> Command {
-    Command::PayOrder { order: order_id(order) }
+    Command::PayOrder {
+        order: order_id(order),
+        intent: intent_id(order),
+    }
 }
 
 fn placed(outcome: Outcome) -> Order {
@@ -227,6 +230,7 @@ fn paid(order: &Order, now: Timestamp) -> Order {
         state: OrderState::Paid,
         version: order.version + 1,
         paid_at: Some(now),
+        paid_by: Some(intent_id(order.id.get())),
         ..order.clone()
     }
 }
@@ -539,6 +543,7 @@ fn a_tap_during_the_sale_places_an_order_at_the_flash_price() {
         created_at: at(START),
         payment_due_at: at(START + TIMEOUT_SECONDS * 1000),
         paid_at: None,
+        paid_by: None,
         cancelled_at: None,
         cancel_reason: None,
         flash_sale: Some(sale_id(1)),
@@ -1413,6 +1418,7 @@ impl Harness {
                     created_at: now,
                     payment_due_at: now.plus_seconds(s.payment_timeout_seconds),
                     paid_at: None,
+                    paid_by: None,
                     cancelled_at: None,
                     cancel_reason: None,
                     flash_sale: Some(s.id),
@@ -1484,7 +1490,10 @@ impl Harness {
         let stock_before: BTreeMap<i64, StockLevel> =
             WAREHOUSES.iter().map(|&w| (w, self.level(warehouse_id(w)))).collect();
         let now = self.world.now;
-        let (outcome, effects) = self.apply(Command::PayOrder { order: id });
+        let (outcome, effects) = self.apply(Command::PayOrder {
+            order: id,
+            intent: intent_id(id.get()),
+        });
         match open {
             None => assert_eq!(outcome, Outcome::Rejected(Rejection::OrderNotOpen), "paying {id}"),
             Some(order) => {

@@ -73,7 +73,11 @@ fn cancel(order: i64, by: Canceller) -> Command {
 }
 
 fn pay(order: i64) -> Command {
-    Command::PayOrder { order: order_id(order) }
+    // The intent does not matter to the order's shard: it records which capture paid it.
+    Command::PayOrder {
+        order: order_id(order),
+        intent: intent_id(order),
+    }
 }
 
 /// The effect that makes one stock row's new level durable; every SKU in these tests is
@@ -161,6 +165,7 @@ fn a_placed_order_reserves_each_line_from_the_fullest_warehouse_first() {
         created_at: T0,
         payment_due_at: T0.plus_seconds(15 * 60),
         paid_at: None,
+        paid_by: None,
         cancelled_at: None,
         cancel_reason: None,
         flash_sale: None,
@@ -477,6 +482,7 @@ fn paying_turns_reserved_units_into_sold() {
     paid.state = OrderState::Paid;
     paid.version = 2;
     paid.paid_at = Some(world.now);
+    paid.paid_by = Some(intent_id(1));
     assert_eq!(outcome, Outcome::OrderPaid(paid.clone()));
     assert_eq!(world.level(1001, 12), level(1, 0, 4));
     assert_eq!(world.level(1001, 11), level(3, 0, 0));

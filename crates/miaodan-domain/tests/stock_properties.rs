@@ -328,12 +328,16 @@ impl Harness {
         };
         let open = self.open_in_store(id);
         let now = self.world.now;
-        let (outcome, _) = self.apply(Command::PayOrder { order: id });
+        let (outcome, _) = self.apply(Command::PayOrder {
+            order: id,
+            intent: intent_id(id.get()),
+        });
         match open {
             Some(mut order) => {
                 order.state = OrderState::Paid;
                 order.version += 1;
                 order.paid_at = Some(now);
+                order.paid_by = Some(intent_id(id.get()));
                 assert_eq!(outcome, Outcome::OrderPaid(order));
             }
             None => assert_eq!(outcome, Outcome::Rejected(Rejection::OrderNotOpen), "paying {id}"),
@@ -546,6 +550,9 @@ fn check_effects(before: &Store, effects: &[Effect]) {
                 );
             }
             Effect::ShopSaved(_) | Effect::WarehouseSaved(_) | Effect::ProductSaved(_) | Effect::SkuSaved(_) => {}
+            Effect::PaymentIntentSaved(_) | Effect::RefundSaved(_) => {
+                panic!("no command of this workload touches a payment, yet it saved {effect:?}")
+            }
         }
     }
 }

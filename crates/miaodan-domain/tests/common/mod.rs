@@ -13,6 +13,7 @@ use miaodan_domain::flash_sale::{FlashSale, FlashSaleId};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::inventory::{StockLevel, Warehouse, WarehouseName};
 use miaodan_domain::orders::{Address, AddressDetail, Order, OrderState, PAYMENT_TIMEOUT_SECONDS_DEFAULT};
+use miaodan_domain::payments::{PaymentIntent, PaymentIntentId, Refund, RefundId, SETTLED_INTENT_RETENTION_MS};
 use miaodan_domain::shard::{
     Command, Effect, OrderLineRequest, Outcome, PlaceOrder, RequestRef, ShardSnapshot, ShardState,
 };
@@ -42,6 +43,12 @@ pub fn buyer_id(n: i64) -> BuyerId {
 }
 pub fn checkout_id(n: i64) -> CheckoutId {
     CheckoutId::new(n).expect("positive checkout id")
+}
+pub fn intent_id(n: i64) -> PaymentIntentId {
+    PaymentIntentId::new(n).expect("positive payment intent id")
+}
+pub fn refund_id(n: i64) -> RefundId {
+    RefundId::new(n).expect("positive refund id")
 }
 pub fn fen(n: i64) -> Fen {
     Fen::price(n).expect("a valid price")
@@ -98,6 +105,9 @@ pub struct Store {
     pub orders: BTreeMap<OrderId, Order>,
     pub requests: BTreeMap<RequestRef, OrderId>,
     pub flash_sales: BTreeMap<FlashSaleId, FlashSale>,
+    /// Intent rows as last saved; their refunds live in `refunds`, as in the real schema.
+    pub payment_intents: BTreeMap<PaymentIntentId, PaymentIntent>,
+    pub refunds: BTreeMap<RefundId, Refund>,
 }
 
 impl Store {
@@ -133,6 +143,12 @@ impl Store {
                 Effect::FlashSaleSaved(sale) => {
                     self.flash_sales.insert(sale.id, sale);
                 }
+                Effect::PaymentIntentSaved(intent) => {
+                    self.payment_intents.insert(intent.id, intent);
+                }
+                Effect::RefundSaved(refund) => {
+                    self.refunds.insert(refund.id, refund);
+                }
             }
         }
     }
@@ -141,9 +157,19 @@ impl Store {
         self.orders.values().filter(move |order| order.state == state)
     }
 
-    /// What a starting shard reads back: everything, with only the unpaid orders as open and
-    /// every request reference remembered (with its order's placement time).
-    pub fn snapshot(&self) -> ShardSnapshot {
+    /// An intent as the real store reads it back: the saved row with its refunds from the
+    /// refund rows, by id.
+    pub fn payment_intent(&self, id: PaymentIntentId) -> Option<PaymentIntent> {
+        let mut intent = self.payment_intents.get(&id)?.clone();
+        intent.refunds = self.refunds.values().filter(|r| r.intent == id).cloned().collect();
+        Some(intent)
+    }
+
+    /// What a starting shard reads back at `now`: everything, with only the unpaid orders as
+    /// open, every request reference remembered (with its order's placement time), and the
+    /// intents that are unsettled or changed within the retention window.
+    pub fn snapshot(&self, now: Timestamp) -> ShardSnapshot {
+        let changed_since = now.unix_ms() - SETTLED_INTENT_RETENTION_MS;
         ShardSnapshot {
             shops: self.shops.values().cloned().collect(),
             warehouses: self.warehouses.values().cloned().collect(),
@@ -164,6 +190,12 @@ impl Store {
                 .flash_sales
                 .values()
                 .map(|sale| (sale.clone(), self.flash_buyers(sale)))
+                .collect(),
+            payment_intents: self
+                .payment_intents
+                .keys()
+                .filter_map(|&id| self.payment_intent(id))
+                .filter(|i| !i.is_settled() || i.updated_at.unix_ms() >= changed_since)
                 .collect(),
         }
     }
@@ -295,7 +327,7 @@ impl World {
 
     /// Drops the in-memory state and rebuilds it from the store, as a restarted shard does.
     pub fn restart(&mut self) {
-        self.state = ShardState::from_snapshot(self.store.snapshot());
+        self.state = ShardState::from_snapshot(self.store.snapshot(self.now));
     }
 
     pub fn level(&self, sku: i64, warehouse: i64) -> StockLevel {
