@@ -210,7 +210,9 @@ struct InFlight {
     started: Instant,
 }
 
-/// An answer waiting for its batch to commit.
+/// An answer waiting for its batch to commit. `One` is nearly every answer, so it holds its
+/// outcome inline: boxing it to shrink the rare variants would cost an allocation per command.
+#[allow(clippy::large_enum_variant)]
 enum Pending {
     One(oneshot::Sender<Result<Outcome, ApiError>>, Outcome),
     Many(oneshot::Sender<Result<Vec<Outcome>, ApiError>>, Vec<Outcome>),

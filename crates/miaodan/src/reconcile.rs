@@ -29,7 +29,12 @@ pub async fn print(url: &str, token: &str, date: Option<String>, json: bool) -> 
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let yuan = |key: &str| format!("{:.2}", report[key].as_i64().unwrap_or(0) as f64 / 100.0);
+        // Money stays integer fen: yuan are shown by splitting, never by dividing floats.
+        let yuan = |key: &str| {
+            let fen = report[key].as_i64().unwrap_or(0);
+            let sign = if fen < 0 { "-" } else { "" };
+            format!("{sign}{}.{:02}", fen.unsigned_abs() / 100, fen.unsigned_abs() % 100)
+        };
         println!(
             "reconciliation {} · provider {}",
             report["date"].as_str().unwrap_or("?"),
