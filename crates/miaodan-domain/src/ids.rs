@@ -60,3 +60,11 @@ id_type!(
     /// One checkout: a buyer's single "place order" that became one order per shop.
     CheckoutId
 );
+id_type!(
+    /// The payment of one checkout.
+    PaymentIntentId
+);
+id_type!(
+    /// One refund of (part of) one order's payment.
+    RefundId
+);

@@ -27,42 +27,8 @@
 use crate::ids::{BuyerId, CheckoutId, OrderId, ShopId};
 use crate::money::Fen;
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
-use std::fmt;
 
-macro_rules! payment_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(i64);
-
-        impl $name {
-            pub fn new(raw: i64) -> Option<Self> {
-                (raw > 0).then_some(Self(raw))
-            }
-
-            pub fn get(self) -> i64 {
-                self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
-
-payment_id!(
-    /// The payment of one checkout.
-    PaymentIntentId
-);
-payment_id!(
-    /// One refund of (part of) one order's payment.
-    RefundId
-);
+pub use crate::ids::{PaymentIntentId, RefundId};
 
 /// How long a finished intent stays in a shard's memory, so that late notifications and
 /// lookups about it are decided there; afterwards the shell supplies it from storage.
