@@ -4,13 +4,19 @@
 //!   fault), never a 5xx, and changes nothing that any read endpoint shows;
 //! - a missing or bad token is 401, a wrong role 403, and another tenant's object answers
 //!   exactly like a missing one (404);
-//! - every mutating endpoint honours `Idempotency-Key`;
+//! - every mutating endpoint honours `Idempotency-Key` (but the provider's webhook, which
+//!   deduplicates by event id, and revoking a one-tap agreement, which is idempotent itself);
+//! - the provider's webhook reads no token: it refuses every notification whose signature does
+//!   not verify, and every signed body it cannot read;
 //! - the happy paths the order tests do not cover, and the system endpoints.
+//!
+//! Every server here pays through a simpay the test serves itself, so that the tests know the
+//! webhook secret and can sign notifications.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use common::{Answer, Backend, TestApp};
+use common::{Answer, Backend, TestApp, WALLET};
 use futures::future::join_all;
 use miaodan_server::http::extract::REQUEST_BODY_BYTES_MAX;
 use reqwest::Method;
@@ -53,7 +59,28 @@ both_backends!(
     a_replayed_token_issuance_does_not_reveal_the_secret,
 );
 
+async fn spawn(backend: Backend) -> TestApp {
+    TestApp::spawn_with_remote_simpay(backend, |_| {}).await
+}
+
 // ---- requests ---------------------------------------------------------------------------
+
+/// How a notification to the provider's webhook is signed, when it is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Signature {
+    /// No `Simpay-Signature` header.
+    Unsigned,
+    /// Signed now with the provider's secret.
+    Fresh,
+    /// Signed with the provider's secret this many seconds ago (negative: ahead of now).
+    Aged(i64),
+    /// Signed now with a secret that is not the provider's.
+    WrongSecret,
+    /// Signed now with the provider's secret, over another body than the one sent.
+    Over(&'static [u8]),
+    /// This header value, as it is.
+    Header(&'static str),
+}
 
 /// One request exactly as a client could send it, bytes and headers included.
 #[derive(Clone, Debug)]
@@ -64,6 +91,7 @@ struct Call {
     content_type: Option<&'static str>,
     key: Option<HeaderValue>,
     body: Option<Vec<u8>>,
+    signature: Signature,
 }
 
 const JSON: Option<&str> = Some("application/json");
@@ -77,7 +105,20 @@ impl Call {
             content_type: None,
             key: None,
             body: None,
+            signature: Signature::Unsigned,
         }
+    }
+
+    /// A notification from the provider: no token, a signature.
+    fn webhook(body: &Value, signature: Signature) -> Call {
+        let mut call = Call::new(Method::POST, WEBHOOK, "").authorization(None).json(body);
+        call.signature = signature;
+        call
+    }
+
+    fn signed(mut self, signature: Signature) -> Call {
+        self.signature = signature;
+        self
     }
 
     fn get(path: impl Into<String>, token: &str) -> Call {
@@ -111,12 +152,32 @@ impl Call {
             .as_ref()
             .map(|b| String::from_utf8_lossy(&b[..b.len().min(120)]).into_owned())
             .unwrap_or_default();
+        let signature = match self.signature {
+            Signature::Unsigned => String::new(),
+            signature => format!(" {signature:?}"),
+        };
         format!(
-            "{} {} [{}] {body}",
+            "{} {}{signature} [{}] {body}",
             self.method,
             self.path,
             self.content_type.unwrap_or("no content type")
         )
+    }
+
+    /// The `Simpay-Signature` header this call is sent with, signed at the moment of sending.
+    fn signature_header(&self, app: &TestApp) -> Option<HeaderValue> {
+        let secret = app.webhook_secret().expect("contract tests serve simpay themselves");
+        let body = self.body.as_deref().unwrap_or_default();
+        let now = jiff::Timestamp::now().as_second();
+        let header = match self.signature {
+            Signature::Unsigned => return None,
+            Signature::Fresh => simpay::signature::sign(secret, now, body),
+            Signature::Aged(seconds) => simpay::signature::sign(secret, now - seconds, body),
+            Signature::WrongSecret => simpay::signature::sign(b"not the provider's secret", now, body),
+            Signature::Over(other) => simpay::signature::sign(secret, now, other),
+            Signature::Header(value) => return Some(HeaderValue::from_bytes(value.as_bytes()).unwrap()),
+        };
+        Some(HeaderValue::from_str(&header).unwrap())
     }
 
     async fn send(&self, app: &TestApp) -> Answer {
@@ -129,6 +190,9 @@ impl Call {
         }
         if let Some(key) = &self.key {
             request = request.header("idempotency-key", key.clone());
+        }
+        if let Some(signature) = self.signature_header(app) {
+            request = request.header(simpay::SIGNATURE_HEADER, signature);
         }
         if let Some(body) = &self.body {
             request = request.body(body.clone());
@@ -189,7 +253,8 @@ async fn listed(app: &TestApp, path: &str, token: &str) -> Vec<i64> {
 // ---- the world ----------------------------------------------------------------------------
 
 /// One tenant: a shop with its merchant, a warehouse, a product with two stocked SKUs, a live
-/// flash sale on the second, and a buyer with a pending order for one unit of the first.
+/// flash sale on the second, and a buyer with a pending order for one unit of the first, a
+/// paid order for another unit of it, and a one-tap agreement.
 struct Side {
     shop: i64,
     merchant: String,
@@ -202,6 +267,14 @@ struct Side {
     buyer: i64,
     buyer_token: String,
     order: i64,
+    /// The checkout of `order` (no payment opened).
+    checkout: i64,
+    /// Paid by `intent`, the payment of `paid_checkout`.
+    paid_order: i64,
+    paid_checkout: i64,
+    intent: i64,
+    /// The buyer's one-tap agreement, with limits of 1 fen (see [`one_tap_agreement`]).
+    agreement: i64,
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -209,6 +282,8 @@ struct Tenants {
     a: Side,
     b: Side,
     homeless_buyer: String,
+    /// The Asia/Shanghai day the tenants were made (and paid) on, `YYYY-MM-DD`.
+    day: String,
 }
 
 async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str) -> Side {
@@ -234,9 +309,19 @@ async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str) -> 
         .await;
     let sale = sale.assert_status(201)["id"].as_i64().unwrap();
     let (buyer, buyer_token) = app.buyer(buyer_name).await;
-    let order = app.checkout(&buyer_token, &[(sku, 1)]).await.assert_status(201)["orders"][0]["id"]
+    let placed = app.checkout(&buyer_token, &[(sku, 1)]).await;
+    let order = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+    let checkout = placed.body["checkout_id"].as_i64().unwrap();
+    let paid = app.checkout(&buyer_token, &[(sku, 1)]).await;
+    let paid_order = paid.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+    let paid_checkout = paid.body["checkout_id"].as_i64().unwrap();
+    let intent = app.pay_checkout(&buyer_token, paid_checkout).await["id"]
         .as_i64()
         .unwrap();
+    let agreement = app
+        .post("/v1/one-tap-agreements", &buyer_token, one_tap_agreement("sim-one-tap"))
+        .await;
+    let agreement = agreement.assert_status(201)["id"].as_i64().unwrap();
     Side {
         shop,
         merchant,
@@ -248,9 +333,47 @@ async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str) -> 
         buyer,
         buyer_token,
         order,
+        checkout,
+        paid_order,
+        paid_checkout,
+        intent,
+        agreement,
     }
 }
 
+/// A one-tap agreement whose limits (1 fen) no order of these tests is within: a tap never
+/// gets paid in the background while a test compares what the API shows.
+fn one_tap_agreement(credential: &str) -> Value {
+    json!({ "credential": credential, "per_order_limit_fen": 1, "per_day_limit_fen": 1 })
+}
+
+/// A signed-looking simpay notification of a capture under `reference`.
+fn notification(event_id: &str, reference: &str) -> Value {
+    let charge = simpay::Charge {
+        id: "ch_contract".into(),
+        reference: reference.into(),
+        amount_fen: 990,
+        captured_fen: 990,
+        refunded_fen: 0,
+        credential: WALLET.into(),
+        status: simpay::ChargeStatus::Captured,
+        decline_code: None,
+        created_at_ms: 1_700_000_000_000,
+        updated_at_ms: 1_700_000_000_000,
+    };
+    serde_json::to_value(simpay::Event {
+        id: event_id.into(),
+        kind: simpay::EventType::ChargeCaptured,
+        created_at_ms: 1_700_000_000_000,
+        data: simpay::EventData::Charge(charge),
+    })
+    .unwrap()
+}
+
+/// The Asia/Shanghai calendar day of now, as the reconciliation names days.
+fn shanghai_today() -> String {
+    simpay::calendar::shanghai_day(jiff::Timestamp::now().as_millisecond())
+}
 /// An RFC 3339 instant `seconds` from now.
 fn rfc3339_in(seconds: i64) -> String {
     (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(seconds)).to_string()
@@ -265,6 +388,7 @@ fn flash_sale(sku: i64, warehouse: i64, units: i64) -> Value {
 }
 
 async fn tenants(app: &TestApp) -> Tenants {
+    let day = shanghai_today();
     let a = side(app, "川味小铺", "麻辣牛肉干", "张三").await;
     let b = side(app, "美妆店", "口红", "李四").await;
     let homeless = app.post("/v1/buyers", &app.admin, json!({ "name": "无址" })).await;
@@ -276,6 +400,7 @@ async fn tenants(app: &TestApp) -> Tenants {
         a,
         b,
         homeless_buyer: token.assert_status(201)["token"].as_str().unwrap().to_string(),
+        day,
     }
 }
 
@@ -296,7 +421,12 @@ async fn snapshot(app: &TestApp, t: &Tenants) -> Value {
         for sku in [side.sku, side.sku2] {
             reads.push(Call::get(format!("/v1/skus/{sku}/stock"), &side.merchant));
         }
+        reads.push(Call::get(format!("/v1/payment-intents/{}", side.intent), &app.admin));
+        reads.push(Call::get(format!("/v1/orders/{}/refunds", side.paid_order), &app.admin));
+        reads.push(Call::get("/v1/one-tap-agreements", &side.buyer_token));
     }
+    // The money: what the ledger, the orders and the provider say moved on the tenants' day.
+    reads.push(Call::get(format!("/v1/reconciliation?date={}", t.day), &app.admin));
     for buyer in 1..=BUYERS_PROBED {
         reads.push(Call::get(format!("/v1/buyers/{buyer}"), &app.admin));
     }
@@ -353,7 +483,12 @@ struct Endpoint {
     call: Call,
     /// `None`: every role may call it (and sees only its own objects).
     role: Option<Role>,
+    /// Whether it takes an API token; the provider's webhook takes a signature instead.
+    token: bool,
 }
+
+const WEBHOOK: &str = "/v1/webhooks/simpay";
+const REFUNDS: &str = "/v1/orders/{order_id}/refunds";
 
 fn token_of(app: &TestApp, t: &Tenants, role: Role) -> String {
     match role {
@@ -366,7 +501,7 @@ fn token_of(app: &TestApp, t: &Tenants, role: Role) -> String {
 /// Every `/v1` route of the router, in the order of `src/http/mod.rs`, with a request that
 /// succeeds when made by its role (in this order, on a fresh [`Tenants`]).
 fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
-    let (a, b) = (&t.a, &t.b);
+    let a = &t.a;
     let endpoint = |route, method, path: String, body: Option<Value>, role: Option<Role>| {
         let token = token_of(app, t, role.unwrap_or(Role::Admin));
         let call = Call::new(method, path, &token);
@@ -377,6 +512,7 @@ fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
                 None => call,
             },
             role,
+            token: true,
         }
     };
     let admin = Some(Role::Admin);
@@ -507,10 +643,74 @@ fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             buyer,
         ),
         endpoint(
-            "/v1/orders/{order_id}/mark-paid",
+            "/v1/payment-intents",
             Method::POST,
-            format!("/v1/orders/{}/mark-paid", b.order),
-            Some(json!({})),
+            "/v1/payment-intents".into(),
+            Some(json!({ "checkout_id": a.paid_checkout })),
+            buyer,
+        ),
+        endpoint(
+            "/v1/payment-intents/{payment_intent_id}",
+            Method::GET,
+            format!("/v1/payment-intents/{}", a.intent),
+            None,
+            None,
+        ),
+        endpoint(
+            "/v1/payment-intents/{payment_intent_id}/confirm",
+            Method::POST,
+            format!("/v1/payment-intents/{}/confirm", a.intent),
+            Some(json!({ "credential": WALLET })),
+            buyer,
+        ),
+        // A merchant or an operator refunds; a buyer may not (see the role test).
+        endpoint(
+            REFUNDS,
+            Method::POST,
+            format!("/v1/orders/{}/refunds", a.paid_order),
+            Some(json!({ "amount_fen": 1 })),
+            None,
+        ),
+        endpoint(
+            REFUNDS,
+            Method::GET,
+            format!("/v1/orders/{}/refunds", a.paid_order),
+            None,
+            None,
+        ),
+        endpoint(
+            "/v1/one-tap-agreements",
+            Method::POST,
+            "/v1/one-tap-agreements".into(),
+            Some(one_tap_agreement("sim-one-tap-renewed")),
+            buyer,
+        ),
+        endpoint(
+            "/v1/one-tap-agreements",
+            Method::GET,
+            "/v1/one-tap-agreements".into(),
+            None,
+            buyer,
+        ),
+        endpoint(
+            "/v1/one-tap-agreements/{agreement_id}",
+            Method::DELETE,
+            format!("/v1/one-tap-agreements/{}", a.agreement),
+            None,
+            buyer,
+        ),
+        // A notification about a reference the platform never made: acknowledged, not applied.
+        Endpoint {
+            route: WEBHOOK,
+            call: Call::webhook(&notification("evt_contract", "mdn-1-999999-1"), Signature::Fresh),
+            role: None,
+            token: false,
+        },
+        endpoint(
+            "/v1/reconciliation",
+            Method::GET,
+            "/v1/reconciliation".into(),
+            None,
             admin,
         ),
         endpoint(
@@ -540,6 +740,13 @@ fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
 
 fn mutating(endpoints: Vec<Endpoint>) -> Vec<Endpoint> {
     endpoints.into_iter().filter(|e| e.call.method != Method::GET).collect()
+}
+
+/// Whether an endpoint takes an `Idempotency-Key`: every mutating one but the provider's
+/// webhook (a notification is deduplicated by its event id) and revoking a one-tap agreement
+/// (revoking a revoked agreement answers the same agreement).
+fn takes_idempotency_key(endpoint: &Endpoint) -> bool {
+    endpoint.token && endpoint.call.method != Method::GET && endpoint.call.method != Method::DELETE
 }
 
 /// The `/v1` routes of the router as (method, route), read from its source so that a route
@@ -650,6 +857,7 @@ fn wrong_fields(app: &TestApp, t: &Tenants) -> Vec<(Call, Refusal)> {
         inventory_bodies(t),
         checkout_bodies(t),
         flash_sale_bodies(t),
+        payment_bodies(t),
     ]
     .concat()
 }
@@ -1031,17 +1239,180 @@ fn flash_sale_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
     .concat()
 }
 
+fn payment_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
+    let a = &t.a;
+    let not_found = (404, "not_found", None);
+    // Open a payment: a checkout of the buyer's own.
+    let intents = vec![
+        (json!({}), missing("checkout_id")),
+        (json!({ "checkout_id": "1" }), invalid("checkout_id")),
+        (json!({ "checkout_id": 1.5 }), invalid("checkout_id")),
+        (json!({ "checkout_id": null }), invalid("checkout_id")),
+        (
+            json!({ "checkout_id": 9_223_372_036_854_775_808_u64 }),
+            invalid("checkout_id"),
+        ),
+        (json!({ "checkout_id": 0 }), not_found),
+        (json!({ "checkout_id": -1 }), not_found),
+        (json!({ "checkout_id": 999_999 }), not_found),
+    ];
+    // Confirm: a credential of 1 to 200 characters, or one-tap pay, not both.
+    let confirmations = vec![
+        (json!({}), missing("credential")),
+        (json!({ "one_tap": false }), missing("credential")),
+        (json!({ "credential": null }), missing("credential")),
+        (json!({ "credential": "" }), invalid("credential")),
+        (json!({ "credential": chars(201) }), invalid("credential")),
+        (json!({ "credential": 5 }), invalid("credential")),
+        (json!({ "credential": ["x"] }), invalid("credential")),
+        (json!({ "one_tap": "yes" }), invalid("one_tap")),
+        (json!({ "one_tap": 1 }), invalid("one_tap")),
+        (json!({ "credential": WALLET, "one_tap": true }), invalid("one_tap")),
+    ];
+    // Refunds: 1 fen up to what is left of the order's payment.
+    let amount = refused("invalid_amount", "amount_fen");
+    let refunds = vec![
+        (json!({}), missing("amount_fen")),
+        (json!({ "amount_fen": 0 }), amount),
+        (json!({ "amount_fen": -1 }), amount),
+        (json!({ "amount_fen": i64::MIN }), amount),
+        (json!({ "amount_fen": 10_000_000_001_i64 }), amount),
+        (json!({ "amount_fen": 1e30 }), invalid("amount_fen")),
+        (json!({ "amount_fen": 1.5 }), invalid("amount_fen")),
+        (json!({ "amount_fen": "1" }), invalid("amount_fen")),
+        (
+            json!({ "amount_fen": 9_223_372_036_854_775_808_u64 }),
+            invalid("amount_fen"),
+        ),
+        (
+            json!({ "amount_fen": 5991 }),
+            (409, "refund_exceeds_captured", Some("amount_fen")),
+        ),
+    ];
+    // One-tap agreements: a credential, a per-order limit of 1 fen to 1 000 000 yuan and a
+    // per-day limit between it and 1 000 000 yuan.
+    let agreement = |field: &str, value: Value| {
+        let mut body = one_tap_agreement("sim-one-tap");
+        body[field] = value;
+        body
+    };
+    let (per_order, per_day) = (
+        refused("invalid_amount", "per_order_limit_fen"),
+        refused("invalid_amount", "per_day_limit_fen"),
+    );
+    let agreements = vec![
+        (json!({}), missing("credential")),
+        (
+            json!({ "credential": "c", "per_order_limit_fen": 1 }),
+            missing("per_day_limit_fen"),
+        ),
+        (agreement("credential", json!("")), invalid("credential")),
+        (agreement("credential", json!(chars(201))), invalid("credential")),
+        (agreement("credential", json!(5)), invalid("credential")),
+        (agreement("per_order_limit_fen", json!(0)), per_order),
+        (agreement("per_order_limit_fen", json!(-1)), per_order),
+        (agreement("per_order_limit_fen", json!(100_000_001)), per_order),
+        (
+            agreement("per_order_limit_fen", json!("1")),
+            invalid("per_order_limit_fen"),
+        ),
+        (agreement("per_order_limit_fen", json!(2)), per_day),
+        (agreement("per_day_limit_fen", json!(0)), per_day),
+        (agreement("per_day_limit_fen", json!(100_000_001)), per_day),
+        (agreement("per_day_limit_fen", json!(1.5)), invalid("per_day_limit_fen")),
+    ];
+    let confirm = format!("/v1/payment-intents/{}/confirm", a.intent);
+    let refund = |order: i64| Call::new(Method::POST, format!("/v1/orders/{order}/refunds"), &a.merchant);
+    [
+        bodies(Call::new(Method::POST, "/v1/payment-intents", &a.buyer_token), intents),
+        bodies(Call::new(Method::POST, confirm, &a.buyer_token), confirmations),
+        bodies(refund(a.paid_order), refunds),
+        // Only a paid order has money to give back.
+        bodies(
+            refund(a.order),
+            vec![(json!({ "amount_fen": 1 }), (409, "order_not_paid", None))],
+        ),
+        bodies(
+            Call::new(Method::POST, "/v1/one-tap-agreements", &a.buyer_token),
+            agreements,
+        ),
+    ]
+    .concat()
+}
+
+/// The refusals of the provider's webhook, which reads no token and no media type: only a
+/// signature over the raw body, made with the shared secret within 5 minutes of now, and then
+/// the body as a simpay event.
+fn webhook_refusals(valid: &Call) -> Vec<(Call, Refusal)> {
+    let valid_bytes = valid.body.clone().unwrap();
+    let signed = |body: &[u8]| valid.clone().raw(JSON, body.to_vec());
+    let (missing_signature, malformed_signature, bad_signature, stale_signature) = (
+        (401, "missing_signature", None),
+        (401, "malformed_signature", None),
+        (401, "bad_signature", None),
+        (401, "stale_signature", None),
+    );
+    let unreadable = (422, "malformed_notification", None);
+    let with_signature = |signature| valid.clone().signed(signature);
+    let mut unknown_type: Value = serde_json::from_slice(&valid_bytes).unwrap();
+    unknown_type["type"] = json!("charge.refunded");
+    let mut admin_token_unsigned = valid.clone().signed(Signature::Unsigned);
+    admin_token_unsigned.authorization = valid.authorization.clone();
+    vec![
+        (with_signature(Signature::Unsigned), missing_signature),
+        (with_signature(Signature::Header("")), malformed_signature),
+        (with_signature(Signature::Header("v1=00")), malformed_signature),
+        (with_signature(Signature::Header("t=1700000000")), malformed_signature),
+        (with_signature(Signature::Header("t=abc,v1=00")), malformed_signature),
+        (with_signature(Signature::Header("t=1,t=2,v1=00")), malformed_signature),
+        (
+            with_signature(Signature::Header("t=1700000000,v1=zz")),
+            malformed_signature,
+        ),
+        (with_signature(Signature::Header("t=秒,v1=00")), malformed_signature),
+        (with_signature(Signature::Header("t=1700000000,v1=00")), bad_signature),
+        (with_signature(Signature::WrongSecret), bad_signature),
+        (with_signature(Signature::Over(b"{}")), bad_signature),
+        (with_signature(Signature::Aged(600)), stale_signature),
+        (with_signature(Signature::Aged(-600)), stale_signature),
+        (signed(b"{"), unreadable),
+        (signed(b""), unreadable),
+        (signed(b"null"), unreadable),
+        (signed(b"[]"), unreadable),
+        (signed(b"42"), unreadable),
+        (signed(b"{}"), unreadable),
+        (signed(br#"{"id":"evt_1"}"#), unreadable),
+        (signed(&[valid_bytes.as_slice(), b" garbage"].concat()), unreadable),
+        (
+            signed(&[b"\xef\xbb\xbf".as_slice(), valid_bytes.as_slice()].concat()),
+            unreadable,
+        ),
+        (valid.clone().json(&unknown_type).signed(Signature::Fresh), unreadable),
+        // A platform token is no signature.
+        (admin_token_unsigned, missing_signature),
+    ]
+}
+
 async fn every_malformed_body_is_refused_with_a_stable_problem_and_changes_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     expect_refusals(&app, &t, &wrong_fields(&app, &t)).await;
     for endpoint in mutating(endpoints(&app, &t)) {
         let Endpoint { call, route, .. } = endpoint;
-        let valid: Value = serde_json::from_slice(call.body.as_ref().unwrap()).unwrap();
-        // Cancel and mark-paid take no body: whatever is sent is not read.
-        if route.ends_with("/cancel") || route.ends_with("/mark-paid") {
+        // Cancel and revoke take no body: whatever is sent is not read.
+        if route.ends_with("/cancel") || call.body.is_none() {
             continue;
         }
+        if route == WEBHOOK {
+            expect_refusals(&app, &t, &webhook_refusals(&call)).await;
+            let acknowledged = call.send(&app).await;
+            assert_success(&acknowledged, &call.label());
+            assert_eq!(acknowledged.body, json!({ "status": "unknown_reference" }));
+            let again = call.send(&app).await;
+            assert_eq!(again.assert_status(200), &json!({ "status": "duplicate" }));
+            continue;
+        }
+        let valid: Value = serde_json::from_slice(call.body.as_ref().unwrap()).unwrap();
         let body_optional = route.ends_with("/tokens") || route.ends_with("/taps");
         expect_refusals(&app, &t, &malformed_bodies(&call, &valid, body_optional)).await;
         // The same endpoint accepts the valid body: the refusals above were the body's fault.
@@ -1051,7 +1422,7 @@ async fn every_malformed_body_is_refused_with_a_stable_problem_and_changes_nothi
 }
 
 async fn every_bad_path_id_is_not_found_and_changes_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let (a, admin) = (&t.a, &app.admin);
     let templates: Vec<(Method, String, &str, Option<Value>, &str)> = vec![
@@ -1116,11 +1487,27 @@ async fn every_bad_path_id_is_not_found_and_changes_nothing(backend: Backend) {
             Some(json!({})),
             "not_found",
         ),
+        (Method::GET, "/v1/payment-intents/{}".into(), admin, None, "not_found"),
         (
             Method::POST,
-            "/v1/orders/{}/mark-paid".into(),
-            admin,
-            Some(json!({})),
+            "/v1/payment-intents/{}/confirm".into(),
+            &a.buyer_token,
+            Some(json!({ "credential": WALLET })),
+            "not_found",
+        ),
+        (
+            Method::POST,
+            "/v1/orders/{}/refunds".into(),
+            &a.merchant,
+            Some(json!({ "amount_fen": 1 })),
+            "not_found",
+        ),
+        (Method::GET, "/v1/orders/{}/refunds".into(), admin, None, "not_found"),
+        (
+            Method::DELETE,
+            "/v1/one-tap-agreements/{}".into(),
+            &a.buyer_token,
+            None,
             "not_found",
         ),
         (
@@ -1167,7 +1554,7 @@ async fn every_bad_path_id_is_not_found_and_changes_nothing(backend: Backend) {
 }
 
 async fn every_bad_query_parameter_is_refused_with_a_stable_problem(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let unparsable = (400, "invalid_query", None);
     let long_search = format!("q={}", "a".repeat(101));
@@ -1216,6 +1603,20 @@ async fn every_bad_query_parameter_is_refused_with_a_stable_problem(backend: Bac
         ("buyer_id=1", unparsable),
         ("limit=1&limit=2", unparsable),
     ];
+    // The reconciliation (operators only): a real calendar day, written YYYY-MM-DD.
+    let bad_date = (422, "invalid_query", Some("date"));
+    let reconciliation = [
+        ("date=2026-13-01", bad_date),
+        ("date=2026-02-30", bad_date),
+        ("date=2026-1-1", bad_date),
+        ("date=20260101", bad_date),
+        ("date=2026-01-01T00:00:00Z", bad_date),
+        ("date=tomorrow", bad_date),
+        ("date=", bad_date),
+        ("date=%00", bad_date),
+        ("bogus=1", unparsable),
+        ("date=2026-01-01&date=2026-01-02", unparsable),
+    ];
     let mut cases = Vec::new();
     for token in [&app.admin, &t.a.merchant, &t.a.buyer_token] {
         for (query, refusal) in &products {
@@ -1225,16 +1626,21 @@ async fn every_bad_query_parameter_is_refused_with_a_stable_problem(backend: Bac
             cases.push((Call::get(format!("/v1/orders?{query}"), token), *refusal));
         }
     }
+    for (query, refusal) in &reconciliation {
+        cases.push((Call::get(format!("/v1/reconciliation?{query}"), &app.admin), *refusal));
+    }
     expect_refusals_in_bulk(&app, &t, &cases).await;
     app.shutdown().await;
 }
 
 async fn a_body_over_the_limit_is_payload_too_large_on_every_mutating_endpoint(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let ten_megabytes = vec![b' '; 10 * 1024 * 1024];
+    // Revoking an agreement takes no body, so it reads none (and refuses none).
     let cases: Vec<_> = mutating(endpoints(&app, &t))
         .into_iter()
+        .filter(|e| e.call.body.is_some())
         .map(|e| {
             let call = e.call.raw(JSON, ten_megabytes.clone());
             (call, (413, "payload_too_large", None))
@@ -1245,7 +1651,7 @@ async fn a_body_over_the_limit_is_payload_too_large_on_every_mutating_endpoint(b
 }
 
 async fn a_body_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let padded = |bytes: usize| {
         let mut body = serde_json::to_vec(&json!({ "name": "大店" })).unwrap();
@@ -1264,7 +1670,7 @@ async fn a_body_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not(backen
 }
 
 async fn a_json_media_type_is_matched_without_regard_to_case_or_parameters(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     for (i, content_type) in [
         "application/json; charset=utf-8",
         "Application/JSON",
@@ -1317,10 +1723,11 @@ fn bad_credentials(app: &TestApp, t: &Tenants) -> Vec<Option<HeaderValue>> {
 }
 
 async fn every_endpoint_refuses_a_missing_or_invalid_token_before_reading_the_body(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let mut cases = Vec::new();
-    for endpoint in endpoints(&app, &t) {
+    // The provider's webhook takes a signature, not a token (see `webhook_refusals`).
+    for endpoint in endpoints(&app, &t).into_iter().filter(|e| e.token) {
         for credentials in bad_credentials(&app, &t) {
             let call = endpoint.call.clone().authorization(credentials);
             cases.push((call.clone(), (401, "unauthorized", None)));
@@ -1335,7 +1742,7 @@ async fn every_endpoint_refuses_a_missing_or_invalid_token_before_reading_the_bo
 }
 
 async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let endpoints = endpoints(&app, &t);
     let mut cases = Vec::new();
@@ -1353,6 +1760,20 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
             }
         }
     }
+    // Refunds are the decision of the shop's merchant or an operator, never of a buyer.
+    let refunds = endpoints
+        .iter()
+        .find(|e| e.route == REFUNDS && e.call.method == Method::POST)
+        .unwrap();
+    let as_role = |role: Role| {
+        let token = token_of(&app, &t, role);
+        refunds
+            .call
+            .clone()
+            .authorization(Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()))
+    };
+    cases.push((as_role(Role::Buyer), (403, "forbidden", None)));
+    cases.push((as_role(Role::Buyer).raw(JSON, b"{".to_vec()), (403, "forbidden", None)));
     assert!(
         cases.len() >= 2 * 16,
         "every restricted endpoint is tried: {}",
@@ -1363,13 +1784,17 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
     for endpoint in endpoints.iter().filter(|e| e.role.is_some()) {
         assert_success(&endpoint.call.send(&app).await, &endpoint.call.label());
     }
+    for role in [Role::Merchant, Role::Admin] {
+        let call = as_role(role);
+        assert_success(&call.send(&app).await, &call.label());
+    }
     app.shutdown().await;
 }
 
 // ---- tenant isolation ---------------------------------------------------------------------
 
 async fn another_tenants_objects_answer_like_missing_ones_and_stay_unchanged(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let (a, b) = (&t.a, &t.b);
     let missing = 999_999;
@@ -1388,6 +1813,7 @@ async fn another_tenants_objects_answer_like_missing_ones_and_stay_unchanged(bac
             call
         }
     };
+    let buyer_json = |path: String, body: Value| Call::new(Method::POST, path, &a.buyer_token).json(&body);
     let title = Some(json!({ "title": "改名" }));
     let sku = Some(json!({ "name": "大包", "price_fen": 1 }));
     let price = Some(json!({ "price_fen": 1 }));
@@ -1482,6 +1908,57 @@ async fn another_tenants_objects_answer_like_missing_ones_and_stay_unchanged(bac
             merchant(Method::GET, format!("/v1/flash-sales/{}", b.sale), None),
             merchant(Method::GET, format!("/v1/flash-sales/{missing}"), None),
         ),
+        // Payments: another buyer's intents, checkouts and agreements, another shop's refunds.
+        (
+            buyer(Method::GET, format!("/v1/payment-intents/{}", b.intent)),
+            buyer(Method::GET, format!("/v1/payment-intents/{missing}")),
+        ),
+        (
+            merchant(Method::GET, format!("/v1/payment-intents/{}", b.intent), None),
+            merchant(Method::GET, format!("/v1/payment-intents/{missing}"), None),
+        ),
+        (
+            buyer_json(
+                format!("/v1/payment-intents/{}/confirm", b.intent),
+                json!({ "credential": WALLET }),
+            ),
+            buyer_json(
+                format!("/v1/payment-intents/{missing}/confirm"),
+                json!({ "credential": WALLET }),
+            ),
+        ),
+        (
+            buyer_json("/v1/payment-intents".into(), json!({ "checkout_id": b.checkout })),
+            buyer_json("/v1/payment-intents".into(), json!({ "checkout_id": missing })),
+        ),
+        (
+            buyer_json("/v1/payment-intents".into(), json!({ "checkout_id": b.paid_checkout })),
+            buyer_json("/v1/payment-intents".into(), json!({ "checkout_id": missing })),
+        ),
+        (
+            merchant(
+                Method::POST,
+                format!("/v1/orders/{}/refunds", b.paid_order),
+                Some(json!({ "amount_fen": 1 })),
+            ),
+            merchant(
+                Method::POST,
+                format!("/v1/orders/{missing}/refunds"),
+                Some(json!({ "amount_fen": 1 })),
+            ),
+        ),
+        (
+            merchant(Method::GET, format!("/v1/orders/{}/refunds", b.paid_order), None),
+            merchant(Method::GET, format!("/v1/orders/{missing}/refunds"), None),
+        ),
+        (
+            buyer(Method::GET, format!("/v1/orders/{}/refunds", b.paid_order)),
+            buyer(Method::GET, format!("/v1/orders/{missing}/refunds")),
+        ),
+        (
+            buyer(Method::DELETE, format!("/v1/one-tap-agreements/{}", b.agreement)),
+            buyer(Method::DELETE, format!("/v1/one-tap-agreements/{missing}")),
+        ),
         // A body naming another shop's SKU or warehouse is a body naming none.
         (
             merchant(
@@ -1551,12 +2028,21 @@ async fn another_tenants_objects_answer_like_missing_ones_and_stay_unchanged(bac
     assert_eq!(sale.assert_status(200)["remaining"], 2);
     let order = app.get(&format!("/v1/orders/{}", b.order), &b.buyer_token).await;
     assert_eq!(order.assert_status(200)["state"], "pending_payment");
-    assert_eq!(app.level(&b.merchant, b.sku, b.warehouse).await, (9, 1, 0));
+    assert_eq!(app.level(&b.merchant, b.sku, b.warehouse).await, (8, 1, 1));
+    // B's payment is still captured and unrefunded, and B's agreement still in force.
+    let intent = app
+        .get(&format!("/v1/payment-intents/{}", b.intent), &b.buyer_token)
+        .await;
+    assert_eq!(intent.assert_status(200)["status"], "captured");
+    assert_eq!(intent.body["refunds"], json!([]));
+    let agreements = app.get("/v1/one-tap-agreements", &b.buyer_token).await;
+    assert_eq!(ids(agreements.assert_status(200)), vec![b.agreement]);
+    assert_eq!(agreements.body[0]["revoked_at"], Value::Null);
     app.shutdown().await;
 }
 
 async fn listings_show_only_the_callers_own_objects(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let (a, b) = (&t.a, &t.b);
     for query in ["", "?shop_id=", "?q=口红"] {
@@ -1576,13 +2062,40 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
     assert_eq!(ids(&own.body["items"]), vec![a.product]);
 
     let orders = app.get("/v1/orders", &a.merchant).await;
-    assert_eq!(ids(&orders.assert_status(200)["items"]), vec![a.order]);
+    assert_eq!(ids(&orders.assert_status(200)["items"]), vec![a.paid_order, a.order]);
     let orders = app.get("/v1/orders", &b.buyer_token).await;
-    assert_eq!(ids(&orders.assert_status(200)["items"]), vec![b.order]);
+    assert_eq!(ids(&orders.assert_status(200)["items"]), vec![b.paid_order, b.order]);
     let orders = app.get("/v1/orders", &t.homeless_buyer).await;
     assert_eq!(ids(&orders.assert_status(200)["items"]), Vec::<i64>::new());
     let orders = app.get("/v1/orders", &app.admin).await;
-    assert_eq!(ids(&orders.assert_status(200)["items"]), vec![b.order, a.order]);
+    assert_eq!(
+        ids(&orders.assert_status(200)["items"]),
+        vec![b.paid_order, b.order, a.paid_order, a.order]
+    );
+    for (token, expected) in [
+        (&a.buyer_token, vec![a.agreement]),
+        (&b.buyer_token, vec![b.agreement]),
+        (&t.homeless_buyer, vec![]),
+    ] {
+        let agreements = app.get("/v1/one-tap-agreements", token).await;
+        assert_eq!(ids(agreements.assert_status(200)), expected);
+    }
+    let refunded = app
+        .post(
+            &format!("/v1/orders/{}/refunds", a.paid_order),
+            &a.merchant,
+            json!({ "amount_fen": 5 }),
+        )
+        .await;
+    let refund = refunded.assert_status(201)["id"].as_i64().unwrap();
+    for token in [&a.merchant, &a.buyer_token, &app.admin] {
+        let refunds = app.get(&format!("/v1/orders/{}/refunds", a.paid_order), token).await;
+        assert_eq!(ids(refunds.assert_status(200)), vec![refund]);
+    }
+    let refunds = app
+        .get(&format!("/v1/orders/{}/refunds", b.paid_order), &app.admin)
+        .await;
+    assert_eq!(ids(refunds.assert_status(200)), Vec::<i64>::new());
 
     let warehouses = app.get("/v1/warehouses", &b.merchant).await;
     assert_eq!(ids(warehouses.assert_status(200)), vec![b.warehouse]);
@@ -1601,7 +2114,7 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
 // ---- platform -----------------------------------------------------------------------------
 
 async fn shops_are_created_listed_and_read_by_the_admin_and_their_own_merchant(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let created = app
         .post("/v1/shops", &app.admin, json!({ "name": "  川味小铺  " }))
         .await;
@@ -1629,7 +2142,7 @@ async fn shops_are_created_listed_and_read_by_the_admin_and_their_own_merchant(b
 }
 
 async fn buyers_are_created_and_read_by_the_admin_and_themselves(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let with_address = app
         .post(
             "/v1/buyers",
@@ -1664,7 +2177,7 @@ async fn buyers_are_created_and_read_by_the_admin_and_themselves(backend: Backen
 }
 
 async fn issued_tokens_work_at_once_and_each_is_distinct(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let (shop, _) = app.shop("川味小铺").await;
     let (buyer, _) = app.buyer("张三").await;
     let shop_tokens = format!("/v1/shops/{shop}/tokens");
@@ -1713,7 +2226,7 @@ async fn issued_tokens_work_at_once_and_each_is_distinct(backend: Backend) {
 // ---- catalog and inventory ----------------------------------------------------------------
 
 async fn warehouses_are_created_and_listed_with_their_division(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let (shop, merchant) = app.shop("川味小铺").await;
     let first = app
         .post(
@@ -1744,7 +2257,7 @@ async fn warehouses_are_created_and_listed_with_their_division(backend: Backend)
 const GTIN: &str = "6901234567892";
 
 async fn products_are_created_read_searched_and_filtered(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let (shop_a, a) = app.shop("川味小铺").await;
     let (shop_b, b) = app.shop("面馆").await;
     let (_, buyer) = app.buyer("张三").await;
@@ -1866,7 +2379,7 @@ async fn walk_pages(app: &TestApp, path: &str, token: &str, limit: usize) -> Vec
 }
 
 async fn product_cursor_pagination_visits_every_product_exactly_once(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let (_, a) = app.shop("川味小铺").await;
     let (_, b) = app.shop("面馆").await;
     let (_, buyer) = app.buyer("张三").await;
@@ -1898,7 +2411,7 @@ async fn product_cursor_pagination_visits_every_product_exactly_once(backend: Ba
 }
 
 async fn patching_a_product_changes_only_the_given_fields_and_archiving_hides_it_from_buyers(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let (_, merchant) = app.shop("川味小铺").await;
     let (_, other) = app.shop("面馆").await;
     let (_, buyer) = app.buyer("张三").await;
@@ -1952,7 +2465,7 @@ async fn patching_a_product_changes_only_the_given_fields_and_archiving_hides_it
 }
 
 async fn an_added_sku_can_be_stocked_and_ordered(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let a = &t.a;
     let added = app
@@ -1978,7 +2491,7 @@ async fn an_added_sku_can_be_stocked_and_ordered(backend: Backend) {
 }
 
 async fn a_sku_price_change_leaves_an_already_placed_order_unchanged(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let a = &t.a;
     let sku_path = format!("/v1/skus/{}", a.sku);
@@ -2019,7 +2532,7 @@ async fn a_sku_price_change_leaves_an_already_placed_order_unchanged(backend: Ba
 }
 
 async fn stock_is_set_per_warehouse_and_keeps_reserved_units(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let a = &t.a;
     let second = app.warehouse(&a.merchant, "嘉定仓", "310114000000").await;
@@ -2028,14 +2541,17 @@ async fn stock_is_set_per_warehouse_and_keeps_reserved_units(backend: Backend) {
         set,
         json!({ "sku_id": a.sku, "warehouse_id": second, "available": 4, "reserved": 0, "sold": 0 })
     );
-    // The first warehouse has 1 unit reserved by A's order: a stock count keeps it.
+    // The first warehouse has 1 unit reserved by A's order and 1 sold: a stock count keeps them.
     let set = app.stock(&a.merchant, a.sku, a.warehouse, 0).await;
-    assert_eq!((&set["available"], &set["reserved"]), (&json!(0), &json!(1)));
+    assert_eq!(
+        (&set["available"], &set["reserved"], &set["sold"]),
+        (&json!(0), &json!(1), &json!(1))
+    );
     let levels = app.get(&format!("/v1/skus/{}/stock", a.sku), &a.merchant).await;
     assert_eq!(
         levels.assert_status(200),
         &json!([
-            { "sku_id": a.sku, "warehouse_id": a.warehouse, "available": 0, "reserved": 1, "sold": 0 },
+            { "sku_id": a.sku, "warehouse_id": a.warehouse, "available": 0, "reserved": 1, "sold": 1 },
             { "sku_id": a.sku, "warehouse_id": second, "available": 4, "reserved": 0, "sold": 0 },
         ])
     );
@@ -2051,7 +2567,7 @@ async fn stock_is_set_per_warehouse_and_keeps_reserved_units(backend: Backend) {
 // ---- orders -------------------------------------------------------------------------------
 
 async fn orders_are_listed_newest_first_and_filtered_by_state_and_creation_time(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let w = app.world().await;
     let mut placed = Vec::new();
     for _ in 0..3 {
@@ -2062,9 +2578,7 @@ async fn orders_are_listed_newest_first_and_filtered_by_state_and_creation_time(
     }
     let id = |i: usize| placed[i]["id"].as_i64().unwrap();
     let at = |i: usize| placed[i]["created_at"].as_str().unwrap().to_string();
-    app.post(&format!("/v1/orders/{}/mark-paid", id(0)), &app.admin, json!({}))
-        .await
-        .assert_status(200);
+    app.pay_order(&w.buyer_token, id(0)).await;
     app.post(&format!("/v1/orders/{}/cancel", id(1)), &w.buyer_token, json!({}))
         .await
         .assert_status(200);
@@ -2105,7 +2619,7 @@ async fn orders_are_listed_newest_first_and_filtered_by_state_and_creation_time(
 }
 
 async fn order_cursor_pagination_visits_every_order_exactly_once_even_with_equal_timestamps(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let w = app.world().await;
     app.stock(&w.merchant, w.skus[0], w.warehouses[0], 100).await;
     // Concurrent checkouts land in one batch of the shard, often at one instant.
@@ -2152,7 +2666,7 @@ async fn order_cursor_pagination_visits_every_order_exactly_once_even_with_equal
 // ---- system endpoints ---------------------------------------------------------------------
 
 async fn system_endpoints_answer_without_a_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let w = app.world().await;
     app.checkout(&w.buyer_token, &[(w.skus[0], 1)]).await.assert_status(201);
     let backend_name = match backend {
@@ -2212,7 +2726,7 @@ async fn system_endpoints_answer_without_a_token(backend: Backend) {
 }
 
 async fn the_openapi_document_lists_exactly_the_v1_routes_of_the_router(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let document = app.send(app.http.get(app.url("/openapi.json"))).await;
     assert_eq!(document.status, 200);
     assert_eq!(document.content_type, "application/json");
@@ -2237,7 +2751,7 @@ async fn the_openapi_document_lists_exactly_the_v1_routes_of_the_router(backend:
 }
 
 async fn this_file_covers_every_v1_route_of_the_router(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let covered: BTreeSet<(String, String)> = endpoints(&app, &t)
         .iter()
@@ -2248,7 +2762,7 @@ async fn this_file_covers_every_v1_route_of_the_router(backend: Backend) {
 }
 
 async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let not_found = (404, "not_found", None);
     let not_allowed = (405, "method_not_allowed", None);
@@ -2276,6 +2790,25 @@ async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
             Call::new(Method::PUT, format!("/v1/products/{}", t.a.product), &t.a.merchant),
             not_allowed,
         ),
+        (Call::get("/v1/payment-intents", &t.a.buyer_token), not_allowed),
+        (
+            Call::new(
+                Method::PUT,
+                format!("/v1/payment-intents/{}/confirm", t.a.intent),
+                &t.a.buyer_token,
+            ),
+            not_allowed,
+        ),
+        (
+            Call::new(Method::DELETE, "/v1/one-tap-agreements", &t.a.buyer_token),
+            not_allowed,
+        ),
+        (Call::get(WEBHOOK, "").authorization(None), not_allowed),
+        (Call::new(Method::POST, "/v1/reconciliation", &app.admin), not_allowed),
+        (
+            Call::get(format!("/v1/orders/{}/refunds/1", t.a.paid_order), &app.admin),
+            not_found,
+        ),
         (Call::new(Method::POST, "/healthz", &app.admin), not_allowed),
         (Call::new(Method::POST, "/openapi.json", &app.admin), not_allowed),
     ];
@@ -2287,15 +2820,18 @@ async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
 
 // ---- idempotency --------------------------------------------------------------------------
 
-/// Per mutating endpoint: a request, and another request to the same endpoint.
-fn keyed_pairs(app: &TestApp, t: &Tenants, orders: [i64; 3]) -> Vec<(Call, Call)> {
+/// Per endpoint that takes a key: a request, and another request to the same endpoint.
+fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call)> {
     let (a, b) = (&t.a, &t.b);
     let post = |path: String, token: &str, body: Value| Call::new(Method::POST, path, token).json(&body);
     let patch = |path: String, body: Value| Call::new(Method::PATCH, path, &a.merchant).json(&body);
     let put = |path: String, body: Value| Call::new(Method::PUT, path, &a.merchant).json(&body);
     let admin = &app.admin;
     let stock_path = format!("/v1/skus/{}/stock/{}", a.sku, a.warehouse);
-    let [to_cancel, to_pay, other] = orders;
+    let [to_cancel, to_pay, other] = keyed.orders;
+    let [_, to_pay_checkout, other_checkout] = keyed.checkouts;
+    let confirm = format!("/v1/payment-intents/{}/confirm", keyed.intent);
+    let refund = format!("/v1/orders/{to_pay}/refunds");
     vec![
         (
             post("/v1/shops".into(), admin, json!({ "name": "幂等店" })),
@@ -2378,8 +2914,36 @@ fn keyed_pairs(app: &TestApp, t: &Tenants, orders: [i64; 3]) -> Vec<(Call, Call)
             post(format!("/v1/orders/{other}/cancel"), &a.buyer_token, json!({})),
         ),
         (
-            post(format!("/v1/orders/{to_pay}/mark-paid"), admin, json!({})),
-            post(format!("/v1/orders/{other}/mark-paid"), admin, json!({})),
+            post(
+                "/v1/payment-intents".into(),
+                &a.buyer_token,
+                json!({ "checkout_id": to_pay_checkout }),
+            ),
+            post(
+                "/v1/payment-intents".into(),
+                &a.buyer_token,
+                json!({ "checkout_id": other_checkout }),
+            ),
+        ),
+        (
+            post(confirm.clone(), &a.buyer_token, json!({ "credential": "wallet-1" })),
+            post(confirm.clone(), &a.buyer_token, json!({ "credential": "wallet-2" })),
+        ),
+        (
+            post(refund.clone(), &a.merchant, json!({ "amount_fen": 100 })),
+            post(refund.clone(), &a.merchant, json!({ "amount_fen": 200 })),
+        ),
+        (
+            post(
+                "/v1/one-tap-agreements".into(),
+                &a.buyer_token,
+                one_tap_agreement("sim-one-tap-1"),
+            ),
+            post(
+                "/v1/one-tap-agreements".into(),
+                &a.buyer_token,
+                one_tap_agreement("sim-one-tap-2"),
+            ),
         ),
         (
             post("/v1/flash-sales".into(), &a.merchant, flash_sale(a.sku, a.warehouse, 1)),
@@ -2392,25 +2956,39 @@ fn keyed_pairs(app: &TestApp, t: &Tenants, orders: [i64; 3]) -> Vec<(Call, Call)
     ]
 }
 
-/// Three more pending orders of A's buyer: one to cancel, one to pay, one left alone.
-async fn three_orders(app: &TestApp, t: &Tenants) -> [i64; 3] {
-    let mut orders = [0; 3];
-    for order in &mut orders {
+/// Three more pending orders of A's buyer (one to cancel, one to pay, one left alone), their
+/// checkouts, and the payment intent opened for the one to pay.
+struct Keyed {
+    orders: [i64; 3],
+    checkouts: [i64; 3],
+    intent: i64,
+}
+
+async fn three_orders(app: &TestApp, t: &Tenants) -> Keyed {
+    let (mut orders, mut checkouts) = ([0; 3], [0; 3]);
+    for i in 0..3 {
         let placed = app.checkout(&t.a.buyer_token, &[(t.a.sku, 1)]).await;
-        *order = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+        orders[i] = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+        checkouts[i] = placed.body["checkout_id"].as_i64().unwrap();
     }
-    orders
+    let opened = app.open_intent(&t.a.buyer_token, checkouts[1]).await;
+    let intent = opened.assert_status(201)["id"].as_i64().unwrap();
+    Keyed {
+        orders,
+        checkouts,
+        intent,
+    }
 }
 
 async fn every_mutating_endpoint_replays_a_repeated_key_and_refuses_a_reused_one(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
-    let orders = three_orders(&app, &t).await;
-    let pairs = keyed_pairs(&app, &t, orders);
+    let keyed = three_orders(&app, &t).await;
+    let pairs = keyed_pairs(&app, &t, &keyed);
     assert_eq!(
         pairs.len(),
-        mutating(endpoints(&app, &t)).len(),
-        "one pair per mutating endpoint"
+        endpoints(&app, &t).iter().filter(|e| takes_idempotency_key(e)).count(),
+        "one pair per endpoint that takes a key"
     );
     for (i, (request, other)) in pairs.into_iter().enumerate() {
         // Keys are the caller's, not the endpoint's: one per request, each as long as allowed.
@@ -2447,9 +3025,22 @@ async fn every_mutating_endpoint_replays_a_repeated_key_and_refuses_a_reused_one
             "{case}: a reused key changed something"
         );
     }
-    // The cancelled order stayed cancelled and the paid one paid; the third is untouched.
+    // The cancelled order stayed cancelled and the paid one paid (once, with one refund of
+    // 100 fen); the third is untouched.
+    let intent = app
+        .get(&format!("/v1/payment-intents/{}", keyed.intent), &app.admin)
+        .await;
+    assert_eq!(intent.assert_status(200)["status"], "captured");
+    assert_eq!(intent.body["attempts"], 1);
+    let refunds: Vec<_> = intent.body["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["amount_fen"])
+        .collect();
+    assert_eq!(refunds, vec![&json!(100)]);
     let mut states = Vec::new();
-    for id in orders {
+    for id in keyed.orders {
         states.push(app.get(&format!("/v1/orders/{id}"), &t.a.buyer_token).await.body["state"].clone());
     }
     assert_eq!(
@@ -2460,9 +3051,9 @@ async fn every_mutating_endpoint_replays_a_repeated_key_and_refuses_a_reused_one
 }
 
 async fn an_invalid_idempotency_key_is_refused_on_every_mutating_endpoint_and_changes_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
-    let orders = three_orders(&app, &t).await;
+    let keyed = three_orders(&app, &t).await;
     let bad_keys = [
         HeaderValue::from_static(""),
         HeaderValue::from_str(&"k".repeat(256)).unwrap(),
@@ -2472,7 +3063,7 @@ async fn an_invalid_idempotency_key_is_refused_on_every_mutating_endpoint_and_ch
         HeaderValue::from_static("tab\there"),
     ];
     let mut cases = Vec::new();
-    for (request, _) in keyed_pairs(&app, &t, orders) {
+    for (request, _) in keyed_pairs(&app, &t, &keyed) {
         for key in &bad_keys {
             let refusal = (400, "invalid_idempotency_key", Some("Idempotency-Key"));
             cases.push((request.clone().key(key.clone()), refusal));
@@ -2483,7 +3074,7 @@ async fn an_invalid_idempotency_key_is_refused_on_every_mutating_endpoint_and_ch
 }
 
 async fn refusals_decided_by_a_shard_are_replayed_byte_for_byte(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let (a, b) = (&t.a, &t.b);
     let as_a = |method: Method, path: String, body: Value| Call::new(method, path, &a.merchant).json(&body);
@@ -2553,6 +3144,14 @@ async fn refusals_decided_by_a_shard_are_replayed_byte_for_byte(backend: Backend
             ),
             (422, "unknown_sku", Some("sku_id")),
         ),
+        (
+            as_a(
+                Method::POST,
+                format!("/v1/orders/{}/refunds", a.paid_order),
+                json!({ "amount_fen": 5991 }),
+            ),
+            (409, "refund_exceeds_captured", Some("amount_fen")),
+        ),
     ];
     let before = snapshot(&app, &t).await;
     for (i, (call, refusal)) in cases.into_iter().enumerate() {
@@ -2569,7 +3168,7 @@ async fn refusals_decided_by_a_shard_are_replayed_byte_for_byte(backend: Backend
 }
 
 async fn a_refused_flash_sale_leaves_no_sale_behind(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let t = tenants(&app).await;
     let a = &t.a;
     let before = snapshot(&app, &t).await;
@@ -2600,7 +3199,7 @@ async fn a_refused_flash_sale_leaves_no_sale_behind(backend: Backend) {
 /// A retried token issuance replays status and token id but never the secret, which is
 /// stored nowhere (not even as an idempotent response).
 async fn a_replayed_token_issuance_does_not_reveal_the_secret(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let (shop, _) = app.shop("店").await;
     let path = format!("/v1/shops/{shop}/tokens");
     let first = app.post_with_key(&path, &app.admin, "token-1", json!({})).await;

@@ -31,20 +31,25 @@ async fn a_checkout_reserves_stock_and_payment_sells_it(backend: Backend) {
     assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[1]).await, (2, 1, 0));
 
     let id = order["id"].as_i64().unwrap();
-    let paid = app
-        .post(&format!("/v1/orders/{id}/mark-paid"), &app.admin, json!({}))
+    let intent = app
+        .pay_checkout(&w.buyer_token, placed.body["checkout_id"].as_i64().unwrap())
         .await;
+    let paid = app.get(&format!("/v1/orders/{id}"), &w.buyer_token).await;
     assert_eq!(paid.assert_status(200)["state"], "paid");
     assert_eq!(paid.body["version"], 2);
+    assert_eq!(paid.body["paid_by_payment_intent_id"], intent["id"]);
     assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (0, 0, 5));
     assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[1]).await, (2, 0, 1));
 
     app.post(&format!("/v1/orders/{id}/cancel"), &w.buyer_token, json!({}))
         .await
         .assert_problem(409, "invalid_transition");
-    app.post(&format!("/v1/orders/{id}/mark-paid"), &app.admin, json!({}))
-        .await
-        .assert_problem(409, "invalid_transition");
+    // Paying again finds the checkout's one intent, already captured.
+    let again = app
+        .open_intent(&w.buyer_token, placed.body["checkout_id"].as_i64().unwrap())
+        .await;
+    assert_eq!(again.assert_status(201)["id"], intent["id"]);
+    assert_eq!(again.body["status"], "captured");
     app.shutdown().await;
 }
 

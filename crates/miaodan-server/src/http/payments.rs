@@ -12,10 +12,12 @@ use crate::payments::provider::Notification;
 use crate::payments::reconcile::{self, ReconciliationReport};
 use crate::payments::{self, PayWith};
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use miaodan_domain::payments::{IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, Refund};
+use miaodan_domain::payments::{IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, PaymentRefusal, Refund};
+use miaodan_domain::shard::Rejection;
 use miaodan_domain::{BuyerId, CheckoutId, Fen, ShopId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -266,7 +268,13 @@ pub async fn confirm(
     .await
 }
 
-/// Confirms; a second confirmation of an intent already captured shows it instead of failing.
+/// How long a confirmation refused because the intent is captured waits for storage to show
+/// that capture: the shard decides on its memory, which may be ahead of storage by the batch it
+/// is committing. Past this (the commit failed) the refusal is the answer.
+const CAPTURE_IN_STORAGE_WAIT_MS: u64 = 2_000;
+
+/// Confirms; a second confirmation of an intent already captured shows it instead of failing,
+/// once the capture is in storage (a capture still committing is not shown).
 pub async fn confirm_or_show_paid(
     state: &AppState,
     buyer: BuyerId,
@@ -275,11 +283,18 @@ pub async fn confirm_or_show_paid(
 ) -> Result<PaymentIntent, ApiError> {
     match payments::confirm(state, buyer, id, pay_with).await {
         Err(error) if error.code == "payment_intent_state" => {
-            let intent = payments::read_intent(state, id).await?;
-            if intent.status == IntentStatus::Captured && intent.buyer == buyer {
-                Ok(intent)
-            } else {
-                Err(error)
+            let captured = Rejection::Payment(PaymentRefusal::IntentState(IntentStatus::Captured));
+            let refused_as_captured = error == ApiError::from(&captured);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(CAPTURE_IN_STORAGE_WAIT_MS);
+            loop {
+                let intent = payments::read_intent(state, id).await?;
+                if intent.status == IntentStatus::Captured && intent.buyer == buyer {
+                    return Ok(intent);
+                }
+                if !refused_as_captured || std::time::Instant::now() >= deadline {
+                    return Err(error);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
         other => other,
@@ -311,6 +326,24 @@ fn confirmation_reply(state: &AppState, intent: &PaymentIntent) -> Reply {
     }
 }
 
+/// Who may refund: the shop's merchant or an operator. A buyer is refused as on every
+/// role-restricted endpoint: before the request's key and body are read.
+pub struct Refunder(Principal);
+
+impl FromRequestParts<AppState> for Refunder {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Principal::from_request_parts(parts, state).await? {
+            Principal::Buyer(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "refunds are issued by the shop's merchant or an operator",
+            )),
+            principal => Ok(Refunder(principal)),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundInput {
@@ -327,7 +360,7 @@ pub struct RefundInput {
     security(("bearer" = [])))]
 pub async fn refund_order(
     State(state): State<AppState>,
-    principal: Principal,
+    Refunder(principal): Refunder,
     ids: PathIds,
     headers: HeaderMap,
     body: JsonBody<RefundInput>,
@@ -335,18 +368,19 @@ pub async fn refund_order(
     let path = format!("/v1/orders/{}/refunds", ids.one());
     let request = ("POST", path.as_str(), &body.raw[..]);
     idempotency::run(&state, principal, &headers, request, |idem| async {
-        if matches!(principal, Principal::Buyer(_)) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "refunds are issued by the shop's merchant or an operator",
-            ));
-        }
         let amount = Fen::price(body.value.amount_fen)
             .filter(|a| a.get() > 0)
             .ok_or_else(|| ApiError::invalid("invalid_amount", "amount_fen", "an amount is 1 fen or more"))?;
         let order = super::orders::visible_order(&state, principal, ids.one()).await?;
-        let (intent, refund) = payments::refund_order(&state, order.id, amount).await?;
+        let (intent, refund) = match payments::refund_order(&state, order.id, amount).await {
+            Ok(refunded) => refunded,
+            // Decided (the order is not paid, or not that much is left to refund): the refusal is
+            // the answer to this key, replayed to its retries like any answer.
+            Err(refused) if refused.status == StatusCode::CONFLICT => {
+                return remember(&state, order.shop, idem, refused.into()).await;
+            }
+            Err(error) => return Err(error),
+        };
         let view = intent
             .refunds
             .iter()

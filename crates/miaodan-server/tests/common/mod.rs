@@ -5,10 +5,12 @@
 //! server). Without it they fail, unless `MIAODAN_SKIP_POSTGRES=1` says to skip them.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use miaodan_server::{AppState, Config, Running};
+use miaodan_server::{AppState, Config, PaymentsConfig, Running};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -93,8 +95,57 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub admin: String,
     pub config: Config,
+    /// The simpay this test serves over loopback HTTP (see [`TestApp::spawn_with_remote_simpay`]);
+    /// `None` when the platform runs its own simpay in process.
+    remote_simpay: Option<simpay::SimPay>,
     running: Option<Running>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// The webhook secret shared with a simpay the test serves itself.
+pub const WEBHOOK_SECRET: &[u8] = b"whsec_miaodan_tests";
+/// A wallet credential simpay approves (any credential but its test credentials is approved).
+pub const WALLET: &str = "sim-wallet-approved";
+
+/// Sends a request and reads its answer; usable from a spawned task.
+pub async fn answer(request: reqwest::RequestBuilder) -> Answer {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let replayed = response.headers().get("idempotent-replayed").is_some();
+    let raw = response.text().await.unwrap();
+    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    Answer {
+        status,
+        body,
+        content_type,
+        replayed,
+        raw,
+    }
+}
+
+/// Polls `probe` every 50 ms until it gives `Some`, for at most `within`; then fails naming `what`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A response: status, JSON body (or `Value::Null`), and the content type.
@@ -155,9 +206,50 @@ impl TestApp {
             http: reqwest::Client::new(),
             admin,
             config,
+            remote_simpay: None,
             running: Some(running),
             _dir: dir,
         }
+    }
+
+    /// A server whose provider is a simpay this test serves over loopback HTTP with a known
+    /// webhook secret ([`WEBHOOK_SECRET`]), so that tests can sign notifications themselves. The
+    /// simpay outlives restarts of the server, books included, and sends its webhooks to it.
+    pub async fn spawn_with_remote_simpay(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let simpay = simpay::SimPay::new(simpay::Config {
+            seed: 7,
+            secret: WEBHOOK_SECRET.to_vec(),
+            webhook_url: None,
+            faults: simpay::Faults::default(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(simpay::serve(simpay.clone(), listener));
+        let mut app = TestApp::spawn_with(backend, |config| {
+            config.payments = PaymentsConfig::RemoteSimpay {
+                url,
+                secret: WEBHOOK_SECRET.to_vec(),
+            };
+            adjust(config);
+        })
+        .await;
+        simpay.set_webhook_url(Some(app.url("/v1/webhooks/simpay")));
+        app.remote_simpay = Some(simpay);
+        app
+    }
+
+    /// The simulator behind the platform: the test's own (remote) or the in-process one. An
+    /// in-process simpay starts with empty books at every restart; a remote one does not.
+    pub fn simpay(&self) -> simpay::SimPay {
+        match &self.remote_simpay {
+            Some(simpay) => simpay.clone(),
+            None => self.state().simpay.clone().expect("an in-process simpay"),
+        }
+    }
+
+    /// The webhook secret, known only when the test serves simpay itself.
+    pub fn webhook_secret(&self) -> Option<&'static [u8]> {
+        self.remote_simpay.as_ref().map(|_| WEBHOOK_SECRET)
     }
 
     /// Stops the server gracefully and starts a new process-equivalent on the same database:
@@ -170,6 +262,9 @@ impl TestApp {
         let running = miaodan_server::serve(state).await.unwrap();
         self.base = format!("http://{}", running.address);
         self.running = Some(running);
+        if let Some(simpay) = &self.remote_simpay {
+            simpay.set_webhook_url(Some(self.url("/v1/webhooks/simpay")));
+        }
     }
 
     pub fn state(&self) -> &AppState {
@@ -177,24 +272,7 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let replayed = response.headers().get("idempotent-replayed").is_some();
-        let raw = response.text().await.unwrap();
-        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-        Answer {
-            status,
-            body,
-            content_type,
-            replayed,
-            raw,
-        }
+        answer(request).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -318,6 +396,53 @@ impl TestApp {
             .map(|(sku, q)| json!({ "sku_id": sku, "quantity": q }))
             .collect();
         self.post("/v1/checkouts", buyer, json!({ "lines": lines })).await
+    }
+
+    // ---- payments through the public API ------------------------------------------------
+
+    /// Opens (or finds) the payment intent of a checkout.
+    pub async fn open_intent(&self, buyer: &str, checkout: i64) -> Answer {
+        self.post("/v1/payment-intents", buyer, json!({ "checkout_id": checkout }))
+            .await
+    }
+
+    /// Confirms an intent with `body` (`{"credential": …}` or `{"one_tap": true}`).
+    pub async fn confirm(&self, buyer: &str, intent: i64, body: Value) -> Answer {
+        self.post(&format!("/v1/payment-intents/{intent}/confirm"), buyer, body)
+            .await
+    }
+
+    /// The intent as an operator sees it.
+    pub async fn intent(&self, intent: i64) -> Value {
+        self.get(&format!("/v1/payment-intents/{intent}"), &self.admin)
+            .await
+            .assert_status(200)
+            .clone()
+    }
+
+    /// The order as an operator sees it.
+    pub async fn order(&self, order: i64) -> Value {
+        self.get(&format!("/v1/orders/{order}"), &self.admin)
+            .await
+            .assert_status(200)
+            .clone()
+    }
+
+    /// Pays a checkout with an approved wallet: opens its intent and confirms it; returns the
+    /// captured intent.
+    pub async fn pay_checkout(&self, buyer: &str, checkout: i64) -> Value {
+        let opened = self.open_intent(buyer, checkout).await;
+        let intent = opened.assert_status(201)["id"].as_i64().unwrap();
+        let paid = self.confirm(buyer, intent, json!({ "credential": WALLET })).await;
+        let paid = paid.assert_status(200).clone();
+        assert_eq!(paid["status"], "captured", "{paid}");
+        paid
+    }
+
+    /// Pays the checkout an order belongs to; returns the captured intent.
+    pub async fn pay_order(&self, buyer: &str, order: i64) -> Value {
+        let checkout = self.order(order).await["checkout_id"].as_i64().unwrap();
+        self.pay_checkout(buyer, checkout).await
     }
 
     pub async fn shutdown(mut self) {
