@@ -295,6 +295,8 @@ pub struct Refund {
     pub status: RefundStatus,
     pub provider_refund_id: Option<String>,
     pub failure: Option<String>,
+    /// The caller's request that asked for it (from its Idempotency-Key), if any.
+    pub request: Option<String>,
     pub created_at: Timestamp,
     pub settled_at: Option<Timestamp>,
 }
@@ -625,6 +627,7 @@ impl PaymentIntent {
             status: RefundStatus::Pending,
             provider_refund_id: None,
             failure: None,
+            request: None,
             created_at: now,
             settled_at: None,
         };

@@ -30,6 +30,7 @@ use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 mod payment_commands;
+pub use payment_commands::NewRefund;
 
 /// The most payment-timeout cancellations one `ExpireDue` performs; the rest wait for the
 /// next tick, so a backlog after downtime cannot make one batch unbounded.
@@ -167,9 +168,11 @@ pub enum Command {
         intent: PaymentIntentId,
     },
     OpenPaymentIntent(OpenPaymentIntent),
-    /// Reserves the next attempt number of an intent for a provider call.
+    /// Reserves the next attempt number of an intent for a provider call. `one_tap` marks the
+    /// intent as paid under the buyer's one-tap agreement (it counts toward the day's limit).
     BeginPaymentAttempt {
         intent: PaymentIntentId,
+        one_tap: bool,
         snapshot: Option<Box<PaymentIntent>>,
     },
     /// What the provider says about an attempt. `refunds` are ids for the refunds the shard
@@ -189,12 +192,15 @@ pub enum Command {
         refund: RefundId,
         snapshot: Option<Box<PaymentIntent>>,
     },
+    /// Opens a refund. A `request` reference already on one of the intent's refunds answers
+    /// that refund instead (a retried request after a crash refunds once).
     RequestRefund {
         intent: PaymentIntentId,
         refund: RefundId,
         order: OrderId,
         amount: Fen,
         reason: RefundReason,
+        request: Option<RequestRef>,
         snapshot: Option<Box<PaymentIntent>>,
     },
     RecordRefund {
@@ -549,7 +555,11 @@ impl ShardState {
             Command::CancelOrder { order, by, reason } => self.cancel_order(order, by, reason, now, effects),
             Command::PayOrder { order, intent } => self.pay_order(order, intent, now, effects),
             Command::OpenPaymentIntent(open) => self.open_payment_intent(open, now, effects),
-            Command::BeginPaymentAttempt { intent, snapshot } => self.begin_payment_attempt(intent, snapshot),
+            Command::BeginPaymentAttempt {
+                intent,
+                one_tap,
+                snapshot,
+            } => self.begin_payment_attempt(intent, one_tap, snapshot),
             Command::RecordCharge {
                 intent,
                 attempt,
@@ -570,8 +580,21 @@ impl ShardState {
                 order,
                 amount,
                 reason,
+                request,
                 snapshot,
-            } => self.request_refund(intent, refund, order, amount, reason, snapshot, now, effects),
+            } => self.request_refund(
+                intent,
+                NewRefund {
+                    id: refund,
+                    order,
+                    amount,
+                    reason,
+                    request,
+                },
+                snapshot,
+                now,
+                effects,
+            ),
             Command::RecordRefund {
                 intent,
                 refund,

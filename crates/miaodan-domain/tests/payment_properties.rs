@@ -353,7 +353,11 @@ impl Sim {
         let Some(t) = self.picked(pick) else { return };
         let before = self.stored(t);
         let id = before.id;
-        let (outcome, _) = self.send(t, |snapshot| Command::BeginPaymentAttempt { intent: id, snapshot });
+        let (outcome, _) = self.send(t, |snapshot| Command::BeginPaymentAttempt {
+            intent: id,
+            one_tap: false,
+            snapshot,
+        });
         match outcome {
             Outcome::AttemptBegun { attempt, .. } => {
                 assert!(
@@ -582,6 +586,7 @@ impl Sim {
             order: share.order,
             amount,
             reason: RefundReason::Requested,
+            request: None,
             snapshot,
         };
         let (outcome, effects) = self.send(t, make);

@@ -13,7 +13,9 @@ use miaodan_domain::payments::{
     Charge, ChargeOutcome, DeclineCode, EXPIRY_GRACE_MS, IntentOrder, IntentStatus, PaymentIntent, PaymentRefusal,
     Refund, RefundOutcome, RefundReason, RefundStatus, SETTLED_INTENT_RETENTION_MS, Settlement,
 };
-use miaodan_domain::shard::{Canceller, Command, Effect, IntentOrderRequest, OpenPaymentIntent, Outcome, Rejection};
+use miaodan_domain::shard::{
+    Canceller, Command, Effect, IntentOrderRequest, OpenPaymentIntent, Outcome, Rejection, RequestRef,
+};
 use miaodan_domain::{Fen, Timestamp};
 
 /// The home shop: the shard under test owns it.
@@ -101,6 +103,7 @@ fn open(intent: i64, checkout: i64, shares: Vec<IntentOrderRequest>) -> Command 
 fn begin(intent: i64) -> Command {
     Command::BeginPaymentAttempt {
         intent: intent_id(intent),
+        one_tap: false,
         snapshot: None,
     }
 }
@@ -147,6 +150,7 @@ fn request_refund(intent: i64, refund: i64, order: i64, amount: i64) -> Command 
         order: order_id(order),
         amount: Fen::from_stored(amount).expect("non-negative"),
         reason: RefundReason::Requested,
+        request: None,
         snapshot: None,
     }
 }
@@ -259,6 +263,7 @@ fn pending_refund(refund: i64, intent: i64, order: i64, amount: i64, reason: Ref
         status: RefundStatus::Pending,
         provider_refund_id: None,
         failure: None,
+        request: None,
         created_at: now,
         settled_at: None,
     }
@@ -1017,6 +1022,33 @@ fn partial_refunds_are_allowed_up_to_the_orders_share() {
 }
 
 #[test]
+fn a_refund_requested_again_under_the_same_request_opens_once() {
+    let (mut world, _, _) = one_order_checkout();
+    capture(&mut world, 2000);
+    let requested = |refund: i64| Command::RequestRefund {
+        intent: intent_id(1),
+        refund: refund_id(refund),
+        order: order_id(1),
+        amount: fen(300),
+        reason: RefundReason::Requested,
+        request: Some(RequestRef("merchant-key-1".into())),
+        snapshot: None,
+    };
+    let first = intent_of(world.run(requested(1)).0);
+    assert_eq!(first.refunds.len(), 1);
+    assert_eq!(first.refunds[0].request.as_deref(), Some("merchant-key-1"));
+    // The retry (after a crash lost its stored answer) carries a fresh id and the same request.
+    let (outcome, effects) = world.run(requested(2));
+    assert_eq!(
+        outcome,
+        Outcome::PaymentIntent(first.clone()),
+        "the first refund, not a second"
+    );
+    assert_eq!(effects, vec![], "nothing written");
+    assert_eq!(first.refunded(), fen(300));
+}
+
+#[test]
 fn refunds_beyond_what_an_order_paid_are_refused() {
     let (mut world, _, _) = two_shop_checkout();
     let exceeds = |refundable: i64| {
@@ -1278,6 +1310,7 @@ fn a_settled_intent_leaves_memory_after_the_retention_and_a_snapshot_brings_it_b
         order: order_id(1),
         amount: fen(100),
         reason: RefundReason::Requested,
+        request: None,
         snapshot: Some(Box::new(stored.clone())),
     });
     let refund = pending_refund(1, 1, 1, 100, RefundReason::Requested, now);
@@ -1316,6 +1349,7 @@ fn a_snapshot_for_another_intent_is_not_taken() {
         3,
         Command::BeginPaymentAttempt {
             intent: intent_id(3),
+            one_tap: false,
             snapshot: Some(Box::new(other)),
         },
         Rejection::PaymentIntentNotLoaded,

@@ -19,6 +19,7 @@ pub struct Ids {
     payment_intent: AtomicI64,
     refund: AtomicI64,
     one_tap_agreement: AtomicI64,
+    notification: AtomicI64,
 }
 
 fn next(counter: &AtomicI64) -> i64 {
@@ -40,6 +41,7 @@ impl Ids {
             payment_intent: AtomicI64::new(maxima.payment_intent),
             refund: AtomicI64::new(maxima.refund),
             one_tap_agreement: AtomicI64::new(maxima.one_tap_agreement),
+            notification: AtomicI64::new(maxima.notification),
         }
     }
 
@@ -78,5 +80,8 @@ impl Ids {
     }
     pub fn one_tap_agreement(&self) -> i64 {
         next(&self.one_tap_agreement)
+    }
+    pub fn notification(&self) -> i64 {
+        next(&self.notification)
     }
 }

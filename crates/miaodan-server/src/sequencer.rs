@@ -354,13 +354,15 @@ impl Shard {
         for message in batch {
             match message {
                 Message::Command(envelope) => {
-                    // Starting a payment attempt writes nothing and reveals only what the buyer
+                    let begins_attempt = matches!(envelope.command, Command::BeginPaymentAttempt { .. });
+                    let outcome = self.state.apply(envelope.command, now, &mut effects);
+                    // A started payment attempt writes nothing and reveals only what the buyer
                     // already holds a durable answer about (the intent's amount and attempt
                     // count; an attempt number reused after a failed commit names the same
-                    // provider charge). It is answered at once: the provider call should not
-                    // wait for other requests' commit.
-                    let answer_now = matches!(envelope.command, Command::BeginPaymentAttempt { .. });
-                    let outcome = self.state.apply(envelope.command, now, &mut effects);
+                    // provider charge), so it is answered at once: the provider call does not
+                    // wait for other requests' commit. A refusal may rest on a capture still
+                    // committing ("already captured"), so it waits like any other answer.
+                    let answer_now = begins_attempt && matches!(outcome, Outcome::AttemptBegun { .. });
                     counts.count(&outcome);
                     if let Some(recorder) = envelope.recorder {
                         records.extend(recorder(&outcome));

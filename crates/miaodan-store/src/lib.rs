@@ -329,7 +329,8 @@ impl Store {
             (SELECT COALESCE(MAX(checkout_id), 0) FROM orders), (SELECT COALESCE(MAX(id), 0) FROM api_tokens),
             (SELECT COALESCE(MAX(id), 0) FROM flash_sales), (SELECT COALESCE(MAX(id), 0) FROM idempotency_responses),
             (SELECT COALESCE(MAX(id), 0) FROM payment_intents), (SELECT COALESCE(MAX(id), 0) FROM refunds),
-            (SELECT COALESCE(MAX(id), 0) FROM one_tap_agreements)";
+            (SELECT COALESCE(MAX(id), 0) FROM one_tap_agreements),
+            (SELECT COALESCE(MAX(id), 0) FROM provider_notifications)";
         self.query_row(
             Statement::new(sql, vec![]),
             |r| {
@@ -347,6 +348,7 @@ impl Store {
                     payment_intent: r.i64(10)?,
                     refund: r.i64(11)?,
                     one_tap_agreement: r.i64(12)?,
+                    notification: r.i64(13)?,
                 })
             },
             || "no id maxima row".into(),

@@ -22,7 +22,7 @@ const UPSERT_INTENT: &str = "INSERT INTO payment_intents (id, checkout_id, buyer
     settled = excluded.settled, updated_at = excluded.updated_at, version = excluded.version";
 
 const UPSERT_REFUND: &str = "INSERT INTO refunds (id, intent_id, order_id, amount_fen, reason, status,
-    provider_refund_id, failure, created_at, settled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    provider_refund_id, failure, created_at, settled_at, request_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
     ON CONFLICT (id) DO UPDATE SET status = excluded.status, provider_refund_id = excluded.provider_refund_id,
     failure = excluded.failure, settled_at = excluded.settled_at";
 
@@ -30,8 +30,7 @@ const INTENT_COLUMNS: &str = "id, checkout_id, buyer_id, home_shop_id, amount_fe
     charge_reference, provider_charge_id, authorized_fen, captured_fen, authorized_at, captured_at, decline_code,
     pay_by, created_at, updated_at, version";
 
-const REFUND_COLUMNS: &str =
-    "id, intent_id, order_id, amount_fen, reason, status, provider_refund_id, failure, created_at, settled_at";
+const REFUND_COLUMNS: &str = "id, intent_id, order_id, amount_fen, reason, status, provider_refund_id, failure, created_at, settled_at, request_ref";
 
 const AGREEMENT_COLUMNS: &str =
     "id, buyer_id, provider, credential, per_order_limit_fen, per_day_limit_fen, created_at, revoked_at";
@@ -80,6 +79,7 @@ pub(crate) fn upsert_refund(refund: &Refund) -> Statement {
             Value::OptText(refund.failure.clone()),
             Value::I64(refund.created_at.unix_ms()),
             Value::OptI64(refund.settled_at.map(Timestamp::unix_ms)),
+            Value::OptText(refund.request.clone()),
         ],
     )
 }
@@ -157,6 +157,7 @@ fn refund(row: &dyn Row) -> Result<Refund, StoreError> {
         failure: row.opt_text(7)?,
         created_at: ms(row.i64(8)?),
         settled_at: row.opt_i64(9)?.map(ms),
+        request: row.opt_text(10)?,
     })
 }
 
@@ -367,6 +368,7 @@ impl Store {
     /// Returns whether this event id was new.
     pub async fn log_notification(
         &self,
+        id: i64,
         provider: &str,
         event_id: &str,
         event_type: &str,
@@ -387,11 +389,11 @@ impl Store {
             return Ok(false);
         }
         let insert = "INSERT INTO provider_notifications (id, provider, event_id, event_type, reference, received_at,
-            outcome) VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM provider_notifications), $1, $2, $3, $4, $5, $6)
-            ON CONFLICT (provider, event_id) DO NOTHING";
+            outcome) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, event_id) DO NOTHING";
         self.execute_atomically(vec![Statement::new(
             insert,
             vec![
+                Value::I64(id),
                 Value::Text(provider.into()),
                 Value::Text(event_id.into()),
                 Value::Text(event_type.into()),

@@ -98,4 +98,5 @@ pub struct IdMaxima {
     pub payment_intent: i64,
     pub refund: i64,
     pub one_tap_agreement: i64,
+    pub notification: i64,
 }

@@ -175,6 +175,7 @@ pub const STATEMENTS: &[&str] = &[
         status TEXT NOT NULL,
         provider_refund_id TEXT,
         failure TEXT,
+        request_ref TEXT,
         created_at BIGINT NOT NULL,
         settled_at BIGINT)",
     "CREATE INDEX IF NOT EXISTS refunds_by_intent ON refunds (intent_id, id)",

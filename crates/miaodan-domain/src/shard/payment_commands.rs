@@ -4,6 +4,15 @@
 
 use super::*;
 
+/// A refund as requested (by a merchant, an operator, later after-sales rules).
+pub struct NewRefund {
+    pub id: RefundId,
+    pub order: OrderId,
+    pub amount: Fen,
+    pub reason: RefundReason,
+    pub request: Option<RequestRef>,
+}
+
 impl ShardState {
     /// Keeps an intent in memory, with the timer its state calls for.
     pub(super) fn keep_intent(&mut self, intent: PaymentIntent, in_flight: Option<i64>) {
@@ -139,6 +148,7 @@ impl ShardState {
     pub(super) fn begin_payment_attempt(
         &mut self,
         id: PaymentIntentId,
+        one_tap: bool,
         snapshot: Option<Box<PaymentIntent>>,
     ) -> Result<Outcome, Rejection> {
         let mut slot = self.intent_slot(id, snapshot)?;
@@ -147,6 +157,8 @@ impl ShardState {
         }
         let attempt = slot.intent.begin_attempt().map_err(Rejection::Payment)?;
         slot.in_flight = Some(attempt);
+        // Written with the attempt's outcome: an attempt that may have charged counts.
+        slot.intent.one_tap |= one_tap;
         let intent = slot.intent.clone();
         // Nothing durable yet: the reference is only used once the provider has it, and a
         // restart re-derives the same number from the stored attempts.
@@ -259,19 +271,31 @@ impl ShardState {
         Ok(Outcome::PaymentIntent(self.save_intent(slot, effects)))
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn request_refund(
         &mut self,
         id: PaymentIntentId,
-        refund: RefundId,
-        order: OrderId,
-        amount: Fen,
-        reason: RefundReason,
+        new: NewRefund,
         snapshot: Option<Box<PaymentIntent>>,
         now: Timestamp,
         effects: &mut Vec<Effect>,
     ) -> Result<Outcome, Rejection> {
+        let NewRefund {
+            id: refund,
+            order,
+            amount,
+            reason,
+            request,
+        } = new;
         let mut slot = self.intent_slot(id, snapshot)?;
+        if let Some(request) = &request
+            && slot
+                .intent
+                .refunds
+                .iter()
+                .any(|r| r.request.as_ref() == Some(&request.0))
+        {
+            return Ok(Outcome::PaymentIntent(slot.intent));
+        }
         if slot.intent.refunds.iter().any(|r| r.id == refund) {
             return Err(Rejection::IdInUse);
         }
@@ -286,10 +310,16 @@ impl ShardState {
                 refundable: Fen::ZERO,
             }));
         }
-        let opened = slot
+        let mut opened = slot
             .intent
             .open_refund(refund, order, amount, reason, now)
             .map_err(Rejection::Payment)?;
+        if let Some(request) = request {
+            opened.request = Some(request.0);
+            if let Some(kept) = slot.intent.refunds.iter_mut().find(|r| r.id == refund) {
+                kept.request = opened.request.clone();
+            }
+        }
         effects.push(Effect::RefundSaved(opened));
         Ok(Outcome::PaymentIntent(self.save_intent(slot, effects)))
     }

@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use miaodan_domain::payments::{IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, PaymentRefusal, Refund};
 use miaodan_domain::shard::Rejection;
+use miaodan_domain::shard::RequestRef;
 use miaodan_domain::{BuyerId, CheckoutId, Fen, ShopId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -372,7 +373,8 @@ pub async fn refund_order(
             .filter(|a| a.get() > 0)
             .ok_or_else(|| ApiError::invalid("invalid_amount", "amount_fen", "an amount is 1 fen or more"))?;
         let order = super::orders::visible_order(&state, principal, ids.one()).await?;
-        let (intent, refund) = match payments::refund_order(&state, order.id, amount).await {
+        let request = idem.as_ref().map(|i| RequestRef(i.request_ref("refund")));
+        let (intent, refund) = match payments::refund_order(&state, order.id, amount, request).await {
             Ok(refunded) => refunded,
             // Decided (the order is not paid, or not that much is left to refund): the refusal is
             // the answer to this key, replayed to its retries like any answer.
@@ -594,6 +596,7 @@ pub async fn simpay_webhook(State(state): State<AppState>, headers: HeaderMap, R
     let first = match state
         .store
         .log_notification(
+            state.ids.notification(),
             provider.name(),
             notification.event_id(),
             notification.event_type(),

@@ -155,7 +155,7 @@ pub async fn home_of(state: &AppState, intent: PaymentIntentId) -> Result<(ShopI
     Ok((stored.home_shop, stored.buyer))
 }
 
-/// The intent as it stands (from its shard's memory when it is there, else storage).
+/// The intent as stored (every answer about it was given after its commit).
 pub async fn read_intent(state: &AppState, intent: PaymentIntentId) -> Result<PaymentIntent, ApiError> {
     state
         .store
@@ -226,8 +226,10 @@ pub async fn confirm(
     if owner != buyer {
         return Err(ApiError::not_found("payment intent"));
     }
+    let one_tap = pay_with == PayWith::OneTap;
     let begun = submit_for_intent(state, home, intent_id, |snapshot| Command::BeginPaymentAttempt {
         intent: intent_id,
+        one_tap,
         snapshot,
     })
     .await?;
@@ -451,6 +453,7 @@ pub async fn refund_order(
     state: &AppState,
     order: OrderId,
     amount: Fen,
+    request: Option<miaodan_domain::shard::RequestRef>,
 ) -> Result<(PaymentIntent, RefundId), ApiError> {
     let stored = state
         .store
@@ -473,10 +476,20 @@ pub async fn refund_order(
             order,
             amount,
             reason: RefundReason::Requested,
+            request: request.clone(),
             snapshot,
         })
         .await?,
     )?;
+    // A retried request finds the refund its first attempt opened.
+    let refund = match &request {
+        Some(request) => opened
+            .refunds
+            .iter()
+            .find(|r| r.request.as_ref() == Some(&request.0))
+            .map_or(refund, |r| r.id),
+        None => refund,
+    };
     let settled = execute_refund(state, &opened, refund).await?;
     Ok((settled, refund))
 }
