@@ -13,7 +13,7 @@
 //! `full_page_writes=on`) unless [`Durability::AcceptDataLossOnPowerFailure`] says otherwise.
 
 mod payments;
-pub use payments::{LedgerCapture, LedgerRefund, PaidOrder, PaymentAudit};
+pub use payments::{LedgerCapture, LedgerRefund, LoggedNotification, PaidOrder, PaymentAudit};
 mod postgres;
 pub mod records;
 mod schema;

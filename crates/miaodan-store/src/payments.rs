@@ -174,6 +174,17 @@ fn agreement(row: &dyn Row) -> Result<OneTapAgreement, StoreError> {
     })
 }
 
+/// A provider notification as received, and what it did (`applied`, `unknown_reference`, …).
+pub struct LoggedNotification<'a> {
+    pub id: i64,
+    pub provider: &'a str,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub reference: &'a str,
+    pub received_at: Timestamp,
+    pub outcome: &'a str,
+}
+
 /// One line of the platform's own account of a day, for reconciliation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerCapture {
@@ -366,16 +377,16 @@ impl Store {
 
     /// Logs one received notification with what it did; a repeated event id is logged once.
     /// Returns whether this event id was new.
-    pub async fn log_notification(
-        &self,
-        id: i64,
-        provider: &str,
-        event_id: &str,
-        event_type: &str,
-        reference: &str,
-        received_at: Timestamp,
-        outcome: &str,
-    ) -> Result<bool, StoreError> {
+    pub async fn log_notification(&self, n: &LoggedNotification<'_>) -> Result<bool, StoreError> {
+        let (id, provider, event_id, event_type, reference, received_at, outcome) = (
+            n.id,
+            n.provider,
+            n.event_id,
+            n.event_type,
+            n.reference,
+            n.received_at,
+            n.outcome,
+        );
         let exists = self
             .query(
                 Statement::new(

@@ -20,6 +20,7 @@ use miaodan_domain::payments::{IntentStatus, OneTapAgreement, PaymentIntent, Pay
 use miaodan_domain::shard::Rejection;
 use miaodan_domain::shard::RequestRef;
 use miaodan_domain::{BuyerId, CheckoutId, Fen, ShopId};
+use miaodan_store::LoggedNotification;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -595,15 +596,15 @@ pub async fn simpay_webhook(State(state): State<AppState>, headers: HeaderMap, R
     }
     let first = match state
         .store
-        .log_notification(
-            state.ids.notification(),
-            provider.name(),
-            notification.event_id(),
-            notification.event_type(),
-            notification.reference(),
-            now,
-            applied,
-        )
+        .log_notification(&LoggedNotification {
+            id: state.ids.notification(),
+            provider: provider.name(),
+            event_id: notification.event_id(),
+            event_type: notification.event_type(),
+            reference: notification.reference(),
+            received_at: now,
+            outcome: applied,
+        })
         .await
     {
         Ok(first) => first,
