@@ -236,6 +236,20 @@ fn replay(record: IdempotencyRecord) -> Response {
     response
 }
 
+/// Stores the response to a request that no single shard decided (a checkout across shops, a
+/// payment) with the next batch of the shard of `shop`: no transaction of its own.
+pub async fn remember(
+    state: &AppState,
+    shop: miaodan_domain::ShopId,
+    idem: Option<Idempotency>,
+    reply: Reply,
+) -> Result<Reply, ApiError> {
+    if let Some(idem) = idem {
+        state.shards.store_response(shop, idem.record(&reply)).await?;
+    }
+    Ok(reply)
+}
+
 /// Runs `execute` at most once per (caller, key): replays a stored response, refuses a key
 /// reused for another request, and serialises concurrent requests with one key.
 /// `execute` receives the context it must store its response with (or `None` without a key).

@@ -352,12 +352,21 @@ impl Store {
         .await
     }
 
-    pub async fn one_tap_agreements(&self) -> Result<Vec<OneTapAgreement>, StoreError> {
-        let statement = Statement {
-            sql: Cow::Owned(format!(
-                "SELECT {AGREEMENT_COLUMNS} FROM one_tap_agreements ORDER BY id"
-            )),
-            params: vec![],
+    /// Every agreement (at start), or one buyer's (by its index), oldest first.
+    pub async fn one_tap_agreements(&self, buyer: Option<BuyerId>) -> Result<Vec<OneTapAgreement>, StoreError> {
+        let statement = match buyer {
+            None => Statement {
+                sql: Cow::Owned(format!(
+                    "SELECT {AGREEMENT_COLUMNS} FROM one_tap_agreements ORDER BY id"
+                )),
+                params: vec![],
+            },
+            Some(buyer) => Statement {
+                sql: Cow::Owned(format!(
+                    "SELECT {AGREEMENT_COLUMNS} FROM one_tap_agreements WHERE buyer_id = $1 ORDER BY id"
+                )),
+                params: vec![Value::I64(buyer.get())],
+            },
         };
         self.query(statement, agreement).await
     }

@@ -236,14 +236,11 @@ async fn place_checkout(
             },
         )
     };
-    if let Some(idem) = &idem {
-        let shop = parts
-            .first()
-            .map(|p| p.shop)
-            .ok_or_else(|| ApiError::unavailable("a checkout without parts"))?;
-        state.shards.store_response(shop, idem.record(&reply)).await?;
-    }
-    Ok(reply)
+    let shop = parts
+        .first()
+        .map(|p| p.shop)
+        .ok_or_else(|| ApiError::unavailable("a checkout without parts"))?;
+    idempotency::remember(state, shop, idem, reply).await
 }
 
 /// Cancels the placed parts of a refused checkout and releases their stock.

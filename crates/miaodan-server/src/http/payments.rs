@@ -7,7 +7,7 @@ use super::problem::ApiError;
 use crate::app::AppState;
 use crate::auth::{Admin, Buyer, Principal};
 use crate::clock::{self, rfc3339};
-use crate::idempotency::{self, Idempotency, Reply};
+use crate::idempotency::{self, Reply};
 use crate::payments::provider::Notification;
 use crate::payments::reconcile::{self, ReconciliationReport};
 use crate::payments::{self, PayWith};
@@ -16,8 +16,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use miaodan_domain::payments::{IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, PaymentRefusal, Refund};
-use miaodan_domain::shard::Rejection;
+use miaodan_domain::payments::{IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, Refund};
 use miaodan_domain::shard::RequestRef;
 use miaodan_domain::{BuyerId, CheckoutId, Fen, ShopId};
 use miaodan_store::LoggedNotification;
@@ -139,14 +138,6 @@ fn intent_view(state: &AppState, i: &PaymentIntent) -> PaymentIntentView {
     }
 }
 
-/// Stores an idempotent response with the next batch of the shard of `shop`.
-async fn remember(state: &AppState, shop: ShopId, idem: Option<Idempotency>, reply: Reply) -> Result<Reply, ApiError> {
-    if let Some(idem) = idem {
-        state.shards.store_response(shop, idem.record(&reply)).await?;
-    }
-    Ok(reply)
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenIntentInput {
@@ -171,7 +162,7 @@ pub async fn open_intent(
         let checkout = CheckoutId::new(body.value.checkout_id).ok_or_else(|| ApiError::not_found("checkout"))?;
         let intent = payments::open_intent(&state, buyer, checkout, false).await?;
         let reply = Reply::json(StatusCode::CREATED, &intent_view(&state, &intent));
-        remember(&state, intent.home_shop, idem, reply).await
+        idempotency::remember(&state, intent.home_shop, idem, reply).await
     })
     .await
 }
@@ -265,18 +256,14 @@ pub async fn confirm(
         let intent = confirm_or_show_paid(&state, buyer, id, pay_with).await?;
         metrics::histogram!("miaodan_payment_confirm_seconds").record(started.elapsed().as_secs_f64());
         let reply = confirmation_reply(&state, &intent);
-        remember(&state, intent.home_shop, idem, reply).await
+        idempotency::remember(&state, intent.home_shop, idem, reply).await
     })
     .await
 }
 
-/// How long a confirmation refused because the intent is captured waits for storage to show
-/// that capture: the shard decides on its memory, which may be ahead of storage by the batch it
-/// is committing. Past this (the commit failed) the refusal is the answer.
-const CAPTURE_IN_STORAGE_WAIT_MS: u64 = 2_000;
-
-/// Confirms; a second confirmation of an intent already captured shows it instead of failing,
-/// once the capture is in storage (a capture still committing is not shown).
+/// Confirms; a second confirmation of an intent already captured shows it instead of failing.
+/// The refusal is answered after the commit it rests on (see `sequencer`), so storage already
+/// shows that capture.
 pub async fn confirm_or_show_paid(
     state: &AppState,
     buyer: BuyerId,
@@ -285,18 +272,11 @@ pub async fn confirm_or_show_paid(
 ) -> Result<PaymentIntent, ApiError> {
     match payments::confirm(state, buyer, id, pay_with).await {
         Err(error) if error.code == "payment_intent_state" => {
-            let captured = Rejection::Payment(PaymentRefusal::IntentState(IntentStatus::Captured));
-            let refused_as_captured = error == ApiError::from(&captured);
-            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(CAPTURE_IN_STORAGE_WAIT_MS);
-            loop {
-                let intent = payments::read_intent(state, id).await?;
-                if intent.status == IntentStatus::Captured && intent.buyer == buyer {
-                    return Ok(intent);
-                }
-                if !refused_as_captured || std::time::Instant::now() >= deadline {
-                    return Err(error);
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            let intent = payments::read_intent(state, id).await?;
+            if intent.status == IntentStatus::Captured && intent.buyer == buyer {
+                Ok(intent)
+            } else {
+                Err(error)
             }
         }
         other => other,
@@ -380,7 +360,7 @@ pub async fn refund_order(
             // Decided (the order is not paid, or not that much is left to refund): the refusal is
             // the answer to this key, replayed to its retries like any answer.
             Err(refused) if refused.status == StatusCode::CONFLICT => {
-                return remember(&state, order.shop, idem, refused.into()).await;
+                return idempotency::remember(&state, order.shop, idem, refused.into()).await;
             }
             Err(error) => return Err(error),
         };
@@ -391,7 +371,7 @@ pub async fn refund_order(
             .map(RefundView::from)
             .ok_or_else(|| ApiError::unavailable("the refund was not recorded; retry"))?;
         let reply = Reply::json(StatusCode::CREATED, &view);
-        remember(&state, intent.home_shop, idem, reply).await
+        idempotency::remember(&state, intent.home_shop, idem, reply).await
     })
     .await
 }
@@ -504,7 +484,7 @@ pub async fn create_agreement(
         }
         state.payments.one_tap.remember(agreement.clone());
         let reply = Reply::json(StatusCode::CREATED, &agreement_view(&state, &agreement));
-        remember(&state, buyer_shard_key(buyer), idem, reply).await
+        idempotency::remember(&state, buyer_shard_key(buyer), idem, reply).await
     })
     .await
 }
@@ -523,7 +503,7 @@ pub async fn list_agreements(
 ) -> Result<Json<Vec<AgreementView>>, ApiError> {
     let mut agreements: Vec<OneTapAgreement> = state
         .store
-        .one_tap_agreements()
+        .one_tap_agreements(Some(buyer))
         .await?
         .into_iter()
         .filter(|a| a.buyer == buyer)
@@ -544,7 +524,7 @@ pub async fn revoke_agreement(
 ) -> Result<Json<AgreementView>, ApiError> {
     let found = state
         .store
-        .one_tap_agreements()
+        .one_tap_agreements(Some(buyer))
         .await?
         .into_iter()
         .find(|a| a.id == ids.one() && a.buyer == buyer)

@@ -104,10 +104,6 @@ async fn within_deadline<T>(call: impl Future<Output = Result<T, ProviderError>>
     }
 }
 
-fn rejection_error(rejection: &Rejection) -> ApiError {
-    ApiError::from(rejection)
-}
-
 /// Submits a command about an intent to its home shard; if the intent has left the shard's
 /// memory, reads it from storage and submits again with it.
 async fn submit_for_intent(
@@ -131,7 +127,7 @@ async fn submit_for_intent(
 fn intent_of(outcome: Outcome) -> Result<PaymentIntent, ApiError> {
     match outcome {
         Outcome::PaymentIntent(intent) => Ok(intent),
-        Outcome::Rejected(rejection) => Err(rejection_error(&rejection)),
+        Outcome::Rejected(rejection) => Err(ApiError::from(&rejection)),
         other => Err(unexpected(&other)),
     }
 }
@@ -235,7 +231,7 @@ pub async fn confirm(
     .await?;
     let (intent, attempt) = match begun {
         Outcome::AttemptBegun { intent, attempt } => (intent, attempt),
-        Outcome::Rejected(rejection) => return Err(rejection_error(&rejection)),
+        Outcome::Rejected(rejection) => return Err(ApiError::from(&rejection)),
         other => return Err(unexpected(&other)),
     };
     let now = clock::now();
@@ -376,7 +372,7 @@ pub async fn settle(state: &AppState, mut intent: PaymentIntent) -> Result<Payme
                 .order(share.order)
                 .await?
                 .is_some_and(|order| order.paid_by == Some(intent.id)),
-            Outcome::Rejected(rejection) => return Err(rejection_error(&rejection)),
+            Outcome::Rejected(rejection) => return Err(ApiError::from(&rejection)),
             other => return Err(unexpected(&other)),
         };
         let refund = RefundId::new(state.ids.refund()).expect("ids are positive");

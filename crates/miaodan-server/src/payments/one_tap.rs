@@ -29,7 +29,7 @@ struct Inner {
 impl OneTap {
     pub async fn load(store: &Store, now: Timestamp) -> Result<OneTap, StoreError> {
         let mut inner = Inner::default();
-        for agreement in store.one_tap_agreements().await? {
+        for agreement in store.one_tap_agreements(None).await? {
             if agreement.revoked_at.is_none() {
                 inner.agreements.insert(agreement.buyer, agreement);
             }
