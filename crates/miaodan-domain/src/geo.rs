@@ -58,6 +58,12 @@ impl Adcode {
         divisions().get(&self)
     }
 
+    /// The prefecture-level division (city) this code belongs to (itself for a city; for a
+    /// municipality such as 上海, its one city code `3101…`).
+    pub fn city(self) -> Adcode {
+        Adcode(self.0 / 100_000_000 * 100_000_000)
+    }
+
     /// The province-level division this code belongs to (itself for a province).
     pub fn province(self) -> Adcode {
         Adcode(self.0 / 10_000_000_000 * 10_000_000_000)

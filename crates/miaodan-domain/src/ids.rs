@@ -68,3 +68,7 @@ id_type!(
     /// One refund of (part of) one order's payment.
     RefundId
 );
+id_type!(
+    /// One parcel of an order on its way: a carrier's waybill from one warehouse.
+    ShipmentId
+);

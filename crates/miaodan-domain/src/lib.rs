@@ -23,6 +23,7 @@
 pub mod buyers;
 pub mod catalog;
 pub mod flash_sale;
+pub mod fulfillment;
 pub mod geo;
 pub mod ids;
 pub mod inventory;

@@ -15,6 +15,12 @@ pub struct Fen(i64);
 impl Fen {
     pub const ZERO: Fen = Fen(0);
 
+    /// An amount known at compile time (a price list); negative amounts do not compile.
+    pub const fn from_const(raw: i64) -> Fen {
+        assert!(raw >= 0, "a negative amount");
+        Fen(raw)
+    }
+
     /// A price: `0..=PRICE_FEN_MAX` fen.
     pub fn price(raw: i64) -> Option<Fen> {
         (0..=PRICE_FEN_MAX).contains(&raw).then_some(Fen(raw))
