@@ -263,7 +263,10 @@ mod tests {
         let calendar = Calendar::official();
         // National Day 2026: Thursday 1 October is a holiday; Saturday 10 October is worked.
         assert_eq!(calendar.day_kind(date("2026-10-01")), DayKind::Holiday);
-        assert!(!calendar.is_working_day(date("2026-10-05")), "a Monday inside the holiday");
+        assert!(
+            !calendar.is_working_day(date("2026-10-05")),
+            "a Monday inside the holiday"
+        );
         assert_eq!(calendar.day_kind(date("2026-10-10")), DayKind::MakeUpWorkday);
         assert!(calendar.is_working_day(date("2026-10-10")));
         // An ordinary week.

@@ -97,7 +97,9 @@ impl CapacityBook {
             let open_day = settings.works_holidays || !calendar.is_holiday(date);
             let minute = (local_ms_of_day(hour) / 60_000) as u16;
             if open_day && settings.hours.open_in_hour(minute) {
-                let hour_left = settings.orders_per_hour.saturating_sub(self.used_in_hour(site.id, hour));
+                let hour_left = settings
+                    .orders_per_hour
+                    .saturating_sub(self.used_in_hour(site.id, hour));
                 let day_left = settings.orders_per_day.saturating_sub(self.used_on_day(site.id, date));
                 let headroom = hour_left.min(day_left);
                 if headroom > 0 {

@@ -13,7 +13,9 @@
 
 use crate::fulfillment::calendar::Calendar;
 use crate::fulfillment::capacity::CapacityBook;
-use crate::fulfillment::network::{CARRIER_SERVICES, CarrierId, CarrierService, ServiceLevel, WarehouseSite, great_circle_km};
+use crate::fulfillment::network::{
+    CARRIER_SERVICES, CarrierId, CarrierService, ServiceLevel, WarehouseSite, great_circle_km,
+};
 use crate::fulfillment::promise::{Destination, Leg, Promise, cover_lines, evaluate_leg};
 use crate::ids::{SkuId, WarehouseId};
 use crate::time::Timestamp;
@@ -144,7 +146,15 @@ pub fn decide_dispatch<S: Fn(SkuId, WarehouseId) -> i64>(
             (candidate, leg)
         })
         .collect();
-    scored.sort_by_key(|(c, _)| (!c.has_capacity, !c.keeps_promise, c.distance_km, Reverse(c.headroom), c.warehouse));
+    scored.sort_by_key(|(c, _)| {
+        (
+            !c.has_capacity,
+            !c.keeps_promise,
+            c.distance_km,
+            Reverse(c.headroom),
+            c.warehouse,
+        )
+    });
     for (rank, (candidate, _)) in scored.iter_mut().enumerate() {
         candidate.rank = rank as u32 + 1;
     }
@@ -255,5 +265,8 @@ fn explain(candidates: &[Candidate], split: bool, promised: bool) -> String {
         ),
         Some(other) => format!("it ties with warehouse {} and has the lower id", other.warehouse),
     };
-    format!("warehouse {} holds every line and {}; {}", first.warehouse, promise_part, versus)
+    format!(
+        "warehouse {} holds every line and {}; {}",
+        first.warehouse, promise_part, versus
+    )
 }

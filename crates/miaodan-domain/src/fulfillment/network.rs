@@ -380,7 +380,10 @@ impl FulfillmentSettings {
             return Err("a cutoff minute must be 0 to 1440");
         }
         for (i, a) in self.cutoffs.iter().enumerate() {
-            if self.cutoffs[..i].iter().any(|b| b.level == a.level && b.region == a.region) {
+            if self.cutoffs[..i]
+                .iter()
+                .any(|b| b.level == a.level && b.region == a.region)
+            {
                 return Err("two cutoffs for the same level and region");
             }
         }
@@ -471,7 +474,10 @@ mod tests {
         let shanghai_huangpu = point("310101000000");
         let beijing_dongcheng = point("110101000000");
         let km = great_circle_km(shanghai_huangpu, beijing_dongcheng);
-        assert!((1_050..=1_090).contains(&km), "Shanghai–Beijing is about 1 070 km, got {km}");
+        assert!(
+            (1_050..=1_090).contains(&km),
+            "Shanghai–Beijing is about 1 070 km, got {km}"
+        );
         assert_eq!(great_circle_km(shanghai_huangpu, shanghai_huangpu), 0);
     }
 

@@ -252,7 +252,10 @@ pub fn delivery_options<S: Fn(SkuId, WarehouseId) -> i64>(
     let mut best: [Option<DeliveryOption>; CARRIER_SERVICES.len()] = [None; CARRIER_SERVICES.len()];
     let mut any_whole = false;
     for site in context.sites {
-        if !lines.iter().all(|(sku, qty)| (context.available)(*sku, site.id) >= *qty) {
+        if !lines
+            .iter()
+            .all(|(sku, qty)| (context.available)(*sku, site.id) >= *qty)
+        {
             continue;
         }
         any_whole = true;
