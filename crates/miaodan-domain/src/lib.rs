@@ -27,6 +27,7 @@ pub mod fulfillment;
 pub mod geo;
 pub mod ids;
 pub mod inventory;
+pub mod logistics;
 pub mod money;
 pub mod orders;
 pub mod payments;

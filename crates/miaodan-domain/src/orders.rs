@@ -1,7 +1,7 @@
 //! Orders and their state machine.
 //!
 //! ```text
-//!   pending_payment ──pay──► paid
+//!   pending_payment ──pay──► paid ──every parcel has a shipment──► shipped ──all delivered──► delivered
 //!         │
 //!         └──cancel / expire──► cancelled
 //! ```
@@ -11,6 +11,7 @@
 
 use crate::catalog::Text;
 use crate::flash_sale::FlashSaleId;
+use crate::fulfillment::promise::Promise;
 use crate::geo::Adcode;
 use crate::ids::{BuyerId, CheckoutId, OrderId, ShopId, SkuId};
 use crate::inventory::Allocation;
@@ -37,16 +38,28 @@ pub struct Address {
 pub enum OrderState {
     PendingPayment,
     Paid,
+    /// Every parcel of the order has a carrier shipment.
+    Shipped,
+    /// Every shipment was delivered.
+    Delivered,
     Cancelled,
 }
 
 impl OrderState {
-    pub const ALL: [OrderState; 3] = [OrderState::PendingPayment, OrderState::Paid, OrderState::Cancelled];
+    pub const ALL: [OrderState; 5] = [
+        OrderState::PendingPayment,
+        OrderState::Paid,
+        OrderState::Shipped,
+        OrderState::Delivered,
+        OrderState::Cancelled,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             OrderState::PendingPayment => "pending_payment",
             OrderState::Paid => "paid",
+            OrderState::Shipped => "shipped",
+            OrderState::Delivered => "delivered",
             OrderState::Cancelled => "cancelled",
         }
     }
@@ -119,6 +132,9 @@ pub struct Order {
     pub cancel_reason: Option<CancelReason>,
     /// The flash sale this order was tapped from, if any.
     pub flash_sale: Option<FlashSaleId>,
+    /// The delivery promise it was sold with (the buyer's chosen option), if any. Its price is
+    /// part of `total`.
+    pub promise: Option<Promise>,
 }
 
 /// An illegal transition, reported as data (`invalid_transition` on the wire).
@@ -145,10 +161,23 @@ impl Order {
         Ok(())
     }
 
+    /// `paid → shipped`: every parcel is with a carrier.
+    pub fn ship(&mut self) -> Result<(), InvalidTransition> {
+        self.transition(OrderState::Shipped)
+    }
+
+    /// `shipped → delivered`.
+    pub fn deliver(&mut self) -> Result<(), InvalidTransition> {
+        self.transition(OrderState::Delivered)
+    }
+
     fn transition(&mut self, to: OrderState) -> Result<(), InvalidTransition> {
         let legal = matches!(
             (self.state, to),
-            (OrderState::PendingPayment, OrderState::Paid) | (OrderState::PendingPayment, OrderState::Cancelled)
+            (OrderState::PendingPayment, OrderState::Paid)
+                | (OrderState::PendingPayment, OrderState::Cancelled)
+                | (OrderState::Paid, OrderState::Shipped)
+                | (OrderState::Shipped, OrderState::Delivered)
         );
         if !legal {
             return Err(InvalidTransition { from: self.state, to });
@@ -184,6 +213,7 @@ mod tests {
             cancelled_at: None,
             cancel_reason: None,
             flash_sale: None,
+            promise: None,
         }
     }
 
@@ -235,6 +265,21 @@ mod tests {
     }
 
     #[test]
+    fn a_paid_order_is_shipped_then_delivered_and_never_backwards() {
+        use OrderState::*;
+        let mut o = order();
+        assert_eq!(o.ship(), Err(InvalidTransition { from: PendingPayment, to: Shipped }));
+        o.pay(PaymentIntentId::new(1).expect("positive"), Timestamp::from_unix_ms(5))
+            .expect("pending pays");
+        assert_eq!(o.deliver(), Err(InvalidTransition { from: Paid, to: Delivered }));
+        o.ship().expect("paid ships");
+        assert_eq!(o.cancel(CancelReason::BuyerCancelled, Timestamp::from_unix_ms(6)).map(|()| o.state), Err(InvalidTransition { from: Shipped, to: Cancelled }));
+        o.deliver().expect("shipped is delivered");
+        assert_eq!((o.state, o.version), (Delivered, 4));
+        assert_eq!(o.ship(), Err(InvalidTransition { from: Delivered, to: Shipped }));
+    }
+
+    #[test]
     fn state_and_reason_names_round_trip() {
         for state in OrderState::ALL {
             assert_eq!(OrderState::parse(state.as_str()), Some(state));
@@ -242,6 +287,6 @@ mod tests {
         for reason in CancelReason::ALL {
             assert_eq!(CancelReason::parse(reason.as_str()), Some(reason));
         }
-        assert_eq!(OrderState::parse("shipped"), None);
+        assert_eq!(OrderState::parse("sent"), None);
     }
 }

@@ -29,8 +29,12 @@ use crate::quantity::Quantity;
 use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+mod fulfillment_commands;
 mod payment_commands;
+pub use fulfillment_commands::{DeliveryChoice, Fulfilling};
 pub use payment_commands::NewRefund;
+use crate::fulfillment::dispatch::DispatchDecision;
+use crate::fulfillment::network::FulfillmentSettings;
 
 /// The most payment-timeout cancellations one `ExpireDue` performs; the rest wait for the
 /// next tick, so a backlog after downtime cannot make one batch unbounded.
@@ -58,6 +62,8 @@ pub struct PlaceOrder {
     pub address: Address,
     pub payment_timeout_seconds: i64,
     pub request: Option<RequestRef>,
+    /// The delivery the buyer chose (checked against what can be kept now).
+    pub delivery: Option<DeliveryChoice>,
 }
 
 /// A merchant's flash sale as scheduled.
@@ -156,6 +162,12 @@ pub enum Command {
         warehouse: WarehouseId,
         available: i64,
     },
+    /// How a warehouse works: hours, capacity, cutoffs.
+    ConfigureFulfillment {
+        shop: ShopId,
+        warehouse: WarehouseId,
+        settings: FulfillmentSettings,
+    },
     PlaceOrder(PlaceOrder),
     CancelOrder {
         order: OrderId,
@@ -251,6 +263,11 @@ pub enum Rejection {
     /// The intent is not in this shard's memory: the shell resends the command with the
     /// intent as stored (`snapshot`).
     PaymentIntentNotLoaded,
+    InvalidFulfillmentSettings(&'static str),
+    /// The chosen delivery option is not one the platform can keep for this cart now.
+    DeliveryOptionUnavailable,
+    /// The booked window does not suit the chosen option.
+    DeliveryWindowUnavailable,
     /// The id the shell allocated is already taken (a shell bug, refused rather than let
     /// one object overwrite another).
     IdInUse,
@@ -277,6 +294,9 @@ impl Rejection {
             Rejection::InvalidFlashSale(_) => "invalid_flash_sale",
             Rejection::Payment(refusal) => refusal.code(),
             Rejection::PaymentIntentNotLoaded => "payment_intent_not_loaded",
+            Rejection::InvalidFulfillmentSettings(_) => "invalid_fulfillment_settings",
+            Rejection::DeliveryOptionUnavailable => "delivery_option_unavailable",
+            Rejection::DeliveryWindowUnavailable => "delivery_window_unavailable",
         }
     }
 }
@@ -307,6 +327,10 @@ pub enum Outcome {
         attempt: i64,
     },
     FlashSaleScheduled(FlashSale),
+    FulfillmentConfigured {
+        warehouse: WarehouseId,
+        settings: FulfillmentSettings,
+    },
     Expired {
         orders: Vec<OrderId>,
     },
@@ -339,6 +363,22 @@ pub enum Effect {
     PaymentIntentSaved(PaymentIntent),
     /// A refund opened or settled.
     RefundSaved(Refund),
+    FulfillmentConfigured {
+        shop: ShopId,
+        warehouse: WarehouseId,
+        settings: FulfillmentSettings,
+    },
+    /// A paid order's dispatch: its lines' allocations now say where its units are sold from.
+    OrderDispatched {
+        order: Order,
+        decision: DispatchDecision,
+    },
+    /// Orders booked in a warehouse's processing hour (the new count).
+    CapacityBooked {
+        warehouse: WarehouseId,
+        hour: Timestamp,
+        orders: u32,
+    },
 }
 
 /// What a starting shard reads back from the database.
@@ -357,6 +397,12 @@ pub struct ShardSnapshot {
     pub flash_sales: Vec<(FlashSale, Vec<(BuyerId, i64)>)>,
     /// Payment intents homed here that are not settled or changed recently.
     pub payment_intents: Vec<PaymentIntent>,
+    /// Warehouses whose merchant configured how they work (the others run the standard).
+    pub warehouse_settings: Vec<(WarehouseId, FulfillmentSettings)>,
+    /// Capacity booked in hours from today on.
+    pub capacity: Vec<(WarehouseId, Timestamp, u32)>,
+    /// Paid orders not yet delivered, with their dispatch decisions.
+    pub fulfilling: Vec<Fulfilling>,
 }
 
 /// A payment intent in memory, with what only memory knows about it.
@@ -385,6 +431,11 @@ pub struct ShardState {
     intents: BTreeMap<PaymentIntentId, IntentSlot>,
     intent_of_checkout: HashMap<CheckoutId, PaymentIntentId>,
     intent_timers: BTreeSet<(Timestamp, PaymentIntentId)>,
+    warehouse_settings: BTreeMap<WarehouseId, FulfillmentSettings>,
+    /// Per shop, its warehouses with their settings (rebuilt when either changes).
+    sites: BTreeMap<ShopId, Vec<crate::fulfillment::WarehouseSite>>,
+    capacity: crate::fulfillment::CapacityBook,
+    fulfilling: BTreeMap<OrderId, Fulfilling>,
 }
 
 impl ShardState {
@@ -400,6 +451,17 @@ impl ShardState {
         };
         for (sku, warehouse, level) in snapshot.stock {
             state.inventory.restore(sku, warehouse, level);
+        }
+        state.warehouse_settings = snapshot.warehouse_settings.into_iter().collect();
+        let shops: Vec<ShopId> = state.shops.keys().copied().collect();
+        for shop in shops {
+            state.refresh_sites(shop);
+        }
+        for (warehouse, hour, orders) in snapshot.capacity {
+            state.capacity.restore(warehouse, hour, orders);
+        }
+        for fulfilling in snapshot.fulfilling {
+            state.fulfilling.insert(fulfilling.order.id, fulfilling);
         }
         for order in snapshot.open_orders {
             assert_eq!(order.state, OrderState::PendingPayment, "snapshot holds a closed order");
@@ -551,6 +613,11 @@ impl ShardState {
                 warehouse,
                 available,
             } => self.set_stock(shop, sku, warehouse, available, effects),
+            Command::ConfigureFulfillment {
+                shop,
+                warehouse,
+                settings,
+            } => self.configure_fulfillment(shop, warehouse, settings, effects),
             Command::PlaceOrder(place) => self.place_order(place, now, effects),
             Command::CancelOrder { order, by, reason } => self.cancel_order(order, by, reason, now, effects),
             Command::PayOrder { order, intent } => self.pay_order(order, intent, now, effects),
@@ -636,6 +703,7 @@ impl ShardState {
             return Err(Rejection::IdInUse);
         }
         self.warehouses.insert(warehouse.id, warehouse.clone());
+        self.refresh_sites(warehouse.shop);
         effects.push(Effect::WarehouseSaved(warehouse.clone()));
         Ok(Outcome::WarehouseCreated(warehouse))
     }
@@ -835,6 +903,15 @@ impl ShardState {
             place.payment_timeout_seconds > 0,
             "the shell must give a positive payment timeout"
         );
+        let promise = match place.delivery {
+            Some(choice) => {
+                for request in &place.lines {
+                    self.active_sku(request.sku, place.shop)?;
+                }
+                Some(self.promise_for_choice(place.shop, &place.lines, &place.address, choice, now)?)
+            }
+            None => None,
+        };
         let mut lines = Vec::with_capacity(place.lines.len());
         let mut total = Fen::ZERO;
         for request in &place.lines {
@@ -858,6 +935,9 @@ impl ShardState {
         for line in &lines {
             self.push_stock_rows(place.shop, line.sku, &line.allocations, effects);
         }
+        if let Some(promise) = &promise {
+            total = total.checked_add(promise.price).expect("bounded order total");
+        }
         let order = Order {
             id: place.id,
             checkout: place.checkout,
@@ -875,6 +955,7 @@ impl ShardState {
             cancelled_at: None,
             cancel_reason: None,
             flash_sale: None,
+            promise,
         };
         Ok(self.record_open_order(order, place.request, effects))
     }
@@ -894,16 +975,21 @@ impl ShardState {
         Outcome::OrderPlaced(order)
     }
 
-    fn reserve_line(&mut self, shop: ShopId, request: &OrderLineRequest) -> Result<OrderLine, Rejection> {
-        let sku = self.owned_sku(request.sku, shop)?;
+    /// The SKU if it belongs to the shop and it and its product are on sale.
+    fn active_sku(&self, id: SkuId, shop: ShopId) -> Result<&Sku, Rejection> {
+        let sku = self.owned_sku(id, shop)?;
         let product_active = self
             .products
             .get(&sku.product)
             .is_some_and(|p| p.status == ListingStatus::Active);
         if sku.status != ListingStatus::Active || !product_active {
-            return Err(Rejection::SkuUnavailable { sku: request.sku });
+            return Err(Rejection::SkuUnavailable { sku: id });
         }
-        let unit_price = sku.price;
+        Ok(sku)
+    }
+
+    fn reserve_line(&mut self, shop: ShopId, request: &OrderLineRequest) -> Result<OrderLine, Rejection> {
+        let unit_price = self.active_sku(request.sku, shop)?.price;
         let requested = request.quantity.get();
         let Some(plan) = self.inventory.plan_reservation(request.sku, requested) else {
             return Err(Rejection::InsufficientStock {
@@ -973,10 +1059,7 @@ impl ShardState {
         effects: &mut Vec<Effect>,
     ) -> Result<Outcome, Rejection> {
         let order = self.close_order(id, effects, |order| order.pay(intent, now))?;
-        for line in &order.lines {
-            self.inventory.commit(line.sku, &line.allocations);
-            self.push_stock_rows(order.shop, line.sku, &line.allocations, effects);
-        }
+        let order = self.dispatch_paid_order(order, now, effects);
         Ok(Outcome::OrderPaid(order))
     }
 
@@ -1108,6 +1191,7 @@ impl ShardState {
             cancelled_at: None,
             cancel_reason: None,
             flash_sale: Some(sale.id),
+            promise: None,
         };
         Ok(self.record_open_order(order, tap.request, effects))
     }

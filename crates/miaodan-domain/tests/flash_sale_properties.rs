@@ -547,6 +547,7 @@ fn a_tap_during_the_sale_places_an_order_at_the_flash_price() {
         cancelled_at: None,
         cancel_reason: None,
         flash_sale: Some(sale_id(1)),
+        promise: None,
     };
     assert_eq!(outcome, Outcome::OrderPlaced(expected.clone()));
     assert_eq!(
@@ -971,12 +972,18 @@ fn paying_a_flash_order_turns_its_reserved_units_into_sold() {
     let expected = paid(&order, world.now);
     assert_eq!(outcome, Outcome::OrderPaid(expected.clone()));
     assert_eq!(
-        effects,
-        vec![
+        effects[..2],
+        [
             Effect::OrderTransitioned(expected),
             stock_changed(SKU, 11, level(5, 3, 2))
         ]
     );
+    // The sale's warehouse ships it: one order of its capacity, one dispatch record.
+    assert!(matches!(&effects[2], Effect::CapacityBooked { warehouse, orders: 1, .. } if warehouse.get() == 11));
+    assert!(
+        matches!(&effects[3], Effect::OrderDispatched { decision, .. } if decision.parcels.len() == 1 && decision.parcels[0].warehouse.get() == 11)
+    );
+    assert_eq!(effects.len(), 4);
     assert_eq!(flash_sale(&world, 1), live, "the sale does not change");
 
     // Paid units still count against the buyer, after a restart too, and cannot be cancelled.
@@ -1253,7 +1260,10 @@ impl Harness {
                 Effect::StockChanged { shop, sku, .. } => {
                     assert_eq!((shop.get(), sku.get()), (1, SKU), "a foreign stock row")
                 }
-                Effect::OrderCreated { .. } | Effect::OrderTransitioned(_) => {}
+                Effect::OrderCreated { .. }
+                | Effect::OrderTransitioned(_)
+                | Effect::OrderDispatched { .. }
+                | Effect::CapacityBooked { .. } => {}
                 other => panic!("unexpected effect {other:?}"),
             }
         }
@@ -1422,6 +1432,7 @@ impl Harness {
                     cancelled_at: None,
                     cancel_reason: None,
                     flash_sale: Some(s.id),
+                    promise: None,
                 };
                 assert_eq!(outcome, Outcome::OrderPlaced(order.clone()));
                 let sale = stored_sale.expect("a scheduled sale is stored");
@@ -1508,12 +1519,21 @@ impl Harness {
                 let expected = paid(&order, now);
                 assert_eq!(outcome, Outcome::OrderPaid(expected.clone()));
                 assert_eq!(
-                    effects,
-                    vec![
+                    effects[..2],
+                    [
                         Effect::OrderTransitioned(expected),
                         stock_changed(SKU, warehouse, after)
                     ]
                 );
+                // The sale's own warehouse ships it (flash units never move).
+                match &effects[2..] {
+                    [Effect::CapacityBooked { warehouse: booked, .. }, Effect::OrderDispatched { decision, .. }] => {
+                        assert_eq!(booked.get(), warehouse);
+                        assert_eq!(decision.parcels.len(), 1);
+                        assert_eq!(decision.parcels[0].warehouse.get(), warehouse);
+                    }
+                    other => panic!("paying {id} dispatched as {other:?}"),
+                }
             }
         }
     }
@@ -1745,7 +1765,7 @@ impl Harness {
             );
             let into = match order.state {
                 OrderState::PendingPayment => &mut pending,
-                OrderState::Paid => &mut sold,
+                OrderState::Paid | OrderState::Shipped | OrderState::Delivered => &mut sold,
                 OrderState::Cancelled => continue,
             };
             for line in &order.lines {

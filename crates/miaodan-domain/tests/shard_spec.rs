@@ -169,6 +169,7 @@ fn a_placed_order_reserves_each_line_from_the_fullest_warehouse_first() {
         cancelled_at: None,
         cancel_reason: None,
         flash_sale: None,
+        promise: None,
     };
     assert_eq!(outcome, Outcome::OrderPlaced(expected.clone()));
     assert_eq!(
@@ -487,9 +488,19 @@ fn paying_turns_reserved_units_into_sold() {
     assert_eq!(world.level(1001, 12), level(1, 0, 4));
     assert_eq!(world.level(1001, 11), level(3, 0, 0));
     assert_eq!(
-        effects,
-        vec![Effect::OrderTransitioned(paid), stock_changed(1001, 12, level(1, 0, 4)),]
+        effects[..2],
+        [Effect::OrderTransitioned(paid.clone()), stock_changed(1001, 12, level(1, 0, 4))]
     );
+    // Dispatched from warehouse 12, the only one holding 4 units: one order of its capacity.
+    match &effects[2..] {
+        [Effect::CapacityBooked { warehouse, orders: 1, .. }, Effect::OrderDispatched { order, decision }] => {
+            assert_eq!(*warehouse, warehouse_id(12));
+            assert_eq!(order, &paid);
+            assert_eq!(decision.parcels[0].warehouse, warehouse_id(12));
+            assert_eq!(decision.parcels[0].lines, vec![(sku_id(1001), 4)]);
+        }
+        other => panic!("not dispatched: {other:?}"),
+    }
     assert_eq!(world.open_orders(), vec![]);
 
     for (case, command) in [

@@ -338,6 +338,13 @@ impl Harness {
                 order.version += 1;
                 order.paid_at = Some(now);
                 order.paid_by = Some(intent_id(id.get()));
+                // Dispatch may move a paid order's units to the warehouse that ships them
+                // (check_effects holds it to the same units per line).
+                if let Outcome::OrderPaid(paid) = &outcome {
+                    for (line, dispatched) in order.lines.iter_mut().zip(&paid.lines) {
+                        line.allocations = dispatched.allocations.clone();
+                    }
+                }
                 assert_eq!(outcome, Outcome::OrderPaid(order));
             }
             None => assert_eq!(outcome, Outcome::Rejected(Rejection::OrderNotOpen), "paying {id}"),
@@ -484,7 +491,7 @@ impl Harness {
             );
             let consistent = match order.state {
                 OrderState::PendingPayment => fields == (false, false, false),
-                OrderState::Paid => fields == (true, false, false),
+                OrderState::Paid | OrderState::Shipped | OrderState::Delivered => fields == (true, false, false),
                 OrderState::Cancelled => fields == (false, true, true),
             };
             assert!(consistent, "order {} is {:?} with {fields:?}", order.id, order.state);
@@ -549,7 +556,27 @@ fn check_effects(before: &Store, effects: &[Effect]) {
                     sale.id
                 );
             }
-            Effect::ShopSaved(_) | Effect::WarehouseSaved(_) | Effect::ProductSaved(_) | Effect::SkuSaved(_) => {}
+            Effect::OrderDispatched { order, decision } => {
+                // Dispatch may move where a paid order's units come from, never what it holds.
+                let previous = orders.get(&order.id).expect("a dispatch of a known order");
+                assert_eq!(previous.state, OrderState::Paid, "order {} dispatched unpaid", order.id);
+                assert_eq!((order.state, order.version, order.total), (previous.state, previous.version, previous.total));
+                for (line, before) in order.lines.iter().zip(&previous.lines) {
+                    assert_eq!((line.sku, line.quantity), (before.sku, before.quantity));
+                    let moved: i64 = line.allocations.iter().map(|a| a.quantity).sum();
+                    assert_eq!(moved, line.quantity.get(), "order {} line {} allocations", order.id, line.sku);
+                }
+                let parcel_units: i64 = decision.parcels.iter().flat_map(|p| p.lines.iter()).map(|(_, q)| q).sum();
+                let order_units: i64 = order.lines.iter().map(|l| l.quantity.get()).sum();
+                assert_eq!(parcel_units, order_units, "order {} parcels", order.id);
+                orders.insert(order.id, order.clone());
+            }
+            Effect::ShopSaved(_)
+            | Effect::WarehouseSaved(_)
+            | Effect::ProductSaved(_)
+            | Effect::SkuSaved(_)
+            | Effect::FulfillmentConfigured { .. }
+            | Effect::CapacityBooked { .. } => {}
             Effect::PaymentIntentSaved(_) | Effect::RefundSaved(_) => {
                 panic!("no command of this workload touches a payment, yet it saved {effect:?}")
             }

@@ -10,11 +10,13 @@ use miaodan_domain::catalog::{
     ListingStatus, NewSku, Product, ProductChanges, ProductTitle, Shop, ShopName, Sku, SkuChanges, SkuName,
 };
 use miaodan_domain::flash_sale::{FlashSale, FlashSaleId};
+use miaodan_domain::fulfillment::{DispatchDecision, FulfillmentSettings};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::inventory::{StockLevel, Warehouse, WarehouseName};
 use miaodan_domain::orders::{Address, AddressDetail, Order, OrderState, PAYMENT_TIMEOUT_SECONDS_DEFAULT};
 use miaodan_domain::payments::{PaymentIntent, PaymentIntentId, Refund, RefundId, SETTLED_INTENT_RETENTION_MS};
 use miaodan_domain::shard::{
+    Fulfilling,
     Command, Effect, OrderLineRequest, Outcome, PlaceOrder, RequestRef, ShardSnapshot, ShardState,
 };
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
@@ -90,6 +92,7 @@ pub fn place(order: i64, shop: i64, buyer: i64, lines: &[(i64, i64)]) -> PlaceOr
         address: address(),
         payment_timeout_seconds: PAYMENT_TIMEOUT_SECONDS_DEFAULT,
         request: None,
+        delivery: None,
     }
 }
 
@@ -108,6 +111,9 @@ pub struct Store {
     /// Intent rows as last saved; their refunds live in `refunds`, as in the real schema.
     pub payment_intents: BTreeMap<PaymentIntentId, PaymentIntent>,
     pub refunds: BTreeMap<RefundId, Refund>,
+    pub warehouse_settings: BTreeMap<WarehouseId, FulfillmentSettings>,
+    pub capacity: BTreeMap<(WarehouseId, Timestamp), u32>,
+    pub dispatches: BTreeMap<OrderId, DispatchDecision>,
 }
 
 impl Store {
@@ -148,6 +154,22 @@ impl Store {
                 }
                 Effect::RefundSaved(refund) => {
                     self.refunds.insert(refund.id, refund);
+                }
+                Effect::FulfillmentConfigured {
+                    warehouse, settings, ..
+                } => {
+                    self.warehouse_settings.insert(warehouse, settings);
+                }
+                Effect::OrderDispatched { order, decision } => {
+                    self.dispatches.insert(order.id, decision);
+                    self.orders.insert(order.id, order);
+                }
+                Effect::CapacityBooked {
+                    warehouse,
+                    hour,
+                    orders,
+                } => {
+                    self.capacity.insert((warehouse, hour), orders);
                 }
             }
         }
@@ -196,6 +218,23 @@ impl Store {
                 .keys()
                 .filter_map(|&id| self.payment_intent(id))
                 .filter(|i| !i.is_settled() || i.updated_at.unix_ms() >= changed_since)
+                .collect(),
+            warehouse_settings: self
+                .warehouse_settings
+                .iter()
+                .map(|(w, s)| (*w, s.clone()))
+                .collect(),
+            capacity: self.capacity.iter().map(|((w, h), n)| (*w, *h, *n)).collect(),
+            fulfilling: self
+                .dispatches
+                .iter()
+                .filter_map(|(id, decision)| {
+                    let order = self.orders.get(id)?;
+                    matches!(order.state, OrderState::Paid | OrderState::Shipped).then(|| Fulfilling {
+                        order: order.clone(),
+                        decision: decision.clone(),
+                    })
+                })
                 .collect(),
         }
     }
