@@ -160,6 +160,17 @@ impl Inventory {
         }
     }
 
+    /// Turns sold units back into reserved ones (a paid order's parcel leaves the warehouse
+    /// before shipping: re-dispatch after a shortage).
+    pub fn uncommit(&mut self, sku: SkuId, plan: &[Allocation]) {
+        for allocation in plan {
+            self.shift(sku, allocation, |level, units| {
+                level.sold -= units;
+                level.reserved += units;
+            });
+        }
+    }
+
     fn shift(&mut self, sku: SkuId, allocation: &Allocation, mv: impl Fn(&mut StockLevel, i64)) {
         assert!(allocation.quantity > 0, "empty allocation {allocation:?}");
         let level = self

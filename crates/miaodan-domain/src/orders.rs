@@ -268,15 +268,40 @@ mod tests {
     fn a_paid_order_is_shipped_then_delivered_and_never_backwards() {
         use OrderState::*;
         let mut o = order();
-        assert_eq!(o.ship(), Err(InvalidTransition { from: PendingPayment, to: Shipped }));
+        assert_eq!(
+            o.ship(),
+            Err(InvalidTransition {
+                from: PendingPayment,
+                to: Shipped
+            })
+        );
         o.pay(PaymentIntentId::new(1).expect("positive"), Timestamp::from_unix_ms(5))
             .expect("pending pays");
-        assert_eq!(o.deliver(), Err(InvalidTransition { from: Paid, to: Delivered }));
+        assert_eq!(
+            o.deliver(),
+            Err(InvalidTransition {
+                from: Paid,
+                to: Delivered
+            })
+        );
         o.ship().expect("paid ships");
-        assert_eq!(o.cancel(CancelReason::BuyerCancelled, Timestamp::from_unix_ms(6)).map(|()| o.state), Err(InvalidTransition { from: Shipped, to: Cancelled }));
+        assert_eq!(
+            o.cancel(CancelReason::BuyerCancelled, Timestamp::from_unix_ms(6))
+                .map(|()| o.state),
+            Err(InvalidTransition {
+                from: Shipped,
+                to: Cancelled
+            })
+        );
         o.deliver().expect("shipped is delivered");
         assert_eq!((o.state, o.version), (Delivered, 4));
-        assert_eq!(o.ship(), Err(InvalidTransition { from: Delivered, to: Shipped }));
+        assert_eq!(
+            o.ship(),
+            Err(InvalidTransition {
+                from: Delivered,
+                to: Shipped
+            })
+        );
     }
 
     #[test]

@@ -30,11 +30,16 @@ use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 mod fulfillment_commands;
+mod logistics_commands;
 mod payment_commands;
-pub use fulfillment_commands::{DeliveryChoice, Fulfilling};
-pub use payment_commands::NewRefund;
 use crate::fulfillment::dispatch::DispatchDecision;
 use crate::fulfillment::network::FulfillmentSettings;
+use crate::ids::ShipmentId;
+use crate::logistics::shipment::{EventOutcome, EventRefusal, Shipment, TrackingEvent};
+use crate::logistics::sla::{Alert, AlertBook, SlaRules};
+pub use fulfillment_commands::{DeliveryChoice, Fulfilling};
+pub use logistics_commands::{NewShipment, ShortageNotice};
+pub use payment_commands::NewRefund;
 
 /// The most payment-timeout cancellations one `ExpireDue` performs; the rest wait for the
 /// next tick, so a backlog after downtime cannot make one batch unbounded.
@@ -168,6 +173,23 @@ pub enum Command {
         warehouse: WarehouseId,
         settings: FulfillmentSettings,
     },
+    /// A warehouse found fewer units than the books say: its unshipped orders move elsewhere.
+    ReportShortage {
+        shop: ShopId,
+        warehouse: WarehouseId,
+        sku: SkuId,
+        missing: i64,
+    },
+    CreateShipment(NewShipment),
+    /// A carrier's tracking event for a shipment of this shard.
+    RecordTracking {
+        shipment: ShipmentId,
+        event: TrackingEvent,
+    },
+    SetSlaRules {
+        shop: ShopId,
+        rules: SlaRules,
+    },
     PlaceOrder(PlaceOrder),
     CancelOrder {
         order: OrderId,
@@ -264,6 +286,18 @@ pub enum Rejection {
     /// intent as stored (`snapshot`).
     PaymentIntentNotLoaded,
     InvalidFulfillmentSettings(&'static str),
+    InvalidSlaRules(&'static str),
+    /// The order is not paid and awaiting shipment in this shard.
+    OrderNotDispatched,
+    /// The order sends no parcel from that warehouse.
+    NoParcelAtWarehouse,
+    /// That parcel has a shipment already.
+    ShipmentExists,
+    /// The carrier's waybill is already on another shipment.
+    WaybillInUse,
+    /// No shipment on its way with this id here (unknown, or its order was delivered).
+    UnknownShipment,
+    TrackingRefused(EventRefusal),
     /// The chosen delivery option is not one the platform can keep for this cart now.
     DeliveryOptionUnavailable,
     /// The booked window does not suit the chosen option.
@@ -295,6 +329,13 @@ impl Rejection {
             Rejection::Payment(refusal) => refusal.code(),
             Rejection::PaymentIntentNotLoaded => "payment_intent_not_loaded",
             Rejection::InvalidFulfillmentSettings(_) => "invalid_fulfillment_settings",
+            Rejection::InvalidSlaRules(_) => "invalid_sla_rules",
+            Rejection::OrderNotDispatched => "order_not_dispatched",
+            Rejection::NoParcelAtWarehouse => "no_parcel_at_warehouse",
+            Rejection::ShipmentExists => "shipment_exists",
+            Rejection::WaybillInUse => "waybill_in_use",
+            Rejection::UnknownShipment => "unknown_shipment",
+            Rejection::TrackingRefused(refusal) => refusal.as_str(),
             Rejection::DeliveryOptionUnavailable => "delivery_option_unavailable",
             Rejection::DeliveryWindowUnavailable => "delivery_window_unavailable",
         }
@@ -331,6 +372,16 @@ pub enum Outcome {
         warehouse: WarehouseId,
         settings: FulfillmentSettings,
     },
+    ShortageHandled {
+        redispatched: Vec<OrderId>,
+        unfulfillable: Vec<OrderId>,
+    },
+    ShipmentSaved(Shipment),
+    TrackingRecorded {
+        shipment: Box<Shipment>,
+        applied: EventOutcome,
+    },
+    SlaRulesSaved(SlaRules),
     Expired {
         orders: Vec<OrderId>,
     },
@@ -379,6 +430,16 @@ pub enum Effect {
         hour: Timestamp,
         orders: u32,
     },
+    /// A shipment created or changed by a tracking event (its events included).
+    ShipmentSaved(Shipment),
+    /// A package-center alert raised, escalated or resolved.
+    AlertSaved(Alert),
+    SlaRulesSaved {
+        shop: ShopId,
+        rules: SlaRules,
+    },
+    /// A warehouse came up short for a paid order (and where its parcel went).
+    ShortageNoticed(ShortageNotice),
 }
 
 /// What a starting shard reads back from the database.
@@ -403,6 +464,11 @@ pub struct ShardSnapshot {
     pub capacity: Vec<(WarehouseId, Timestamp, u32)>,
     /// Paid orders not yet delivered, with their dispatch decisions.
     pub fulfilling: Vec<Fulfilling>,
+    /// The shipments of those orders.
+    pub shipments: Vec<Shipment>,
+    /// Open alerts, and the latest resolved one per shipment and rule of those shipments.
+    pub alerts: Vec<Alert>,
+    pub sla_rules: Vec<(ShopId, SlaRules)>,
 }
 
 /// A payment intent in memory, with what only memory knows about it.
@@ -436,6 +502,11 @@ pub struct ShardState {
     sites: BTreeMap<ShopId, Vec<crate::fulfillment::WarehouseSite>>,
     capacity: crate::fulfillment::CapacityBook,
     fulfilling: BTreeMap<OrderId, Fulfilling>,
+    shipments: BTreeMap<ShipmentId, Shipment>,
+    sla_rules: BTreeMap<ShopId, SlaRules>,
+    alerts: AlertBook,
+    sla_timers: BTreeSet<(Timestamp, ShipmentId)>,
+    shipment_timers: HashMap<ShipmentId, Timestamp>,
 }
 
 impl ShardState {
@@ -462,6 +533,17 @@ impl ShardState {
         }
         for fulfilling in snapshot.fulfilling {
             state.fulfilling.insert(fulfilling.order.id, fulfilling);
+        }
+        state.sla_rules = snapshot.sla_rules.into_iter().collect();
+        for alert in snapshot.alerts {
+            state.alerts.restore(alert);
+        }
+        // Every shipment is checked at the first tick after a restart (its first threshold
+        // is already due), so what timed out while the shard was down is raised at once.
+        for shipment in snapshot.shipments {
+            if state.fulfilling.contains_key(&shipment.order) {
+                state.keep_shipment(shipment, Timestamp::from_unix_ms(0));
+            }
         }
         for order in snapshot.open_orders {
             assert_eq!(order.state, OrderState::PendingPayment, "snapshot holds a closed order");
@@ -618,6 +700,15 @@ impl ShardState {
                 warehouse,
                 settings,
             } => self.configure_fulfillment(shop, warehouse, settings, effects),
+            Command::ReportShortage {
+                shop,
+                warehouse,
+                sku,
+                missing,
+            } => self.report_shortage(shop, warehouse, sku, missing, now, effects),
+            Command::CreateShipment(new) => self.create_shipment(new, now, effects),
+            Command::RecordTracking { shipment, event } => self.record_tracking(shipment, event, now, effects),
+            Command::SetSlaRules { shop, rules } => self.set_sla_rules(shop, rules, now, effects),
             Command::PlaceOrder(place) => self.place_order(place, now, effects),
             Command::CancelOrder { order, by, reason } => self.cancel_order(order, by, reason, now, effects),
             Command::PayOrder { order, intent } => self.pay_order(order, intent, now, effects),
@@ -1096,6 +1187,7 @@ impl ShardState {
         }
         self.close_ended_flash_sales(now, effects);
         self.run_intent_timers(now, effects);
+        self.run_sla_timers(now, effects);
         Outcome::Expired { orders: due }
     }
 

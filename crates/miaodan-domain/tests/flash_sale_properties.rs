@@ -1527,7 +1527,10 @@ impl Harness {
                 );
                 // The sale's own warehouse ships it (flash units never move).
                 match &effects[2..] {
-                    [Effect::CapacityBooked { warehouse: booked, .. }, Effect::OrderDispatched { decision, .. }] => {
+                    [
+                        Effect::CapacityBooked { warehouse: booked, .. },
+                        Effect::OrderDispatched { decision, .. },
+                    ] => {
                         assert_eq!(booked.get(), warehouse);
                         assert_eq!(decision.parcels.len(), 1);
                         assert_eq!(decision.parcels[0].warehouse.get(), warehouse);

@@ -597,7 +597,10 @@ fn a_missed_pickup_warns_escalates_on_the_same_key_and_resolves_on_pickup() {
         escalated_at: Some(at(24 * HOUR)),
         ..warning
     };
-    assert_eq!(book.reconcile(&shipment, &rules, at(24 * HOUR)), vec![escalated.clone()]);
+    assert_eq!(
+        book.reconcile(&shipment, &rules, at(24 * HOUR)),
+        vec![escalated.clone()]
+    );
     assert_eq!(escalated.key.to_string(), "12-not_picked_up-1");
     assert_eq!(book.reconcile(&shipment, &rules, at(25 * HOUR)), []);
 

@@ -1458,7 +1458,9 @@ fn without_dispatch(effects: &[Effect]) -> Vec<Effect> {
     let paid: Vec<_> = effects
         .iter()
         .filter_map(|e| match e {
-            Effect::OrderTransitioned(order) if order.state == miaodan_domain::orders::OrderState::Paid => Some(order.id),
+            Effect::OrderTransitioned(order) if order.state == miaodan_domain::orders::OrderState::Paid => {
+                Some(order.id)
+            }
             _ => None,
         })
         .collect();

@@ -489,11 +489,19 @@ fn paying_turns_reserved_units_into_sold() {
     assert_eq!(world.level(1001, 11), level(3, 0, 0));
     assert_eq!(
         effects[..2],
-        [Effect::OrderTransitioned(paid.clone()), stock_changed(1001, 12, level(1, 0, 4))]
+        [
+            Effect::OrderTransitioned(paid.clone()),
+            stock_changed(1001, 12, level(1, 0, 4))
+        ]
     );
     // Dispatched from warehouse 12, the only one holding 4 units: one order of its capacity.
     match &effects[2..] {
-        [Effect::CapacityBooked { warehouse, orders: 1, .. }, Effect::OrderDispatched { order, decision }] => {
+        [
+            Effect::CapacityBooked {
+                warehouse, orders: 1, ..
+            },
+            Effect::OrderDispatched { order, decision },
+        ] => {
             assert_eq!(*warehouse, warehouse_id(12));
             assert_eq!(order, &paid);
             assert_eq!(decision.parcels[0].warehouse, warehouse_id(12));

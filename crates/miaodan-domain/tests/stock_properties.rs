@@ -560,13 +560,27 @@ fn check_effects(before: &Store, effects: &[Effect]) {
                 // Dispatch may move where a paid order's units come from, never what it holds.
                 let previous = orders.get(&order.id).expect("a dispatch of a known order");
                 assert_eq!(previous.state, OrderState::Paid, "order {} dispatched unpaid", order.id);
-                assert_eq!((order.state, order.version, order.total), (previous.state, previous.version, previous.total));
+                assert_eq!(
+                    (order.state, order.version, order.total),
+                    (previous.state, previous.version, previous.total)
+                );
                 for (line, before) in order.lines.iter().zip(&previous.lines) {
                     assert_eq!((line.sku, line.quantity), (before.sku, before.quantity));
                     let moved: i64 = line.allocations.iter().map(|a| a.quantity).sum();
-                    assert_eq!(moved, line.quantity.get(), "order {} line {} allocations", order.id, line.sku);
+                    assert_eq!(
+                        moved,
+                        line.quantity.get(),
+                        "order {} line {} allocations",
+                        order.id,
+                        line.sku
+                    );
                 }
-                let parcel_units: i64 = decision.parcels.iter().flat_map(|p| p.lines.iter()).map(|(_, q)| q).sum();
+                let parcel_units: i64 = decision
+                    .parcels
+                    .iter()
+                    .flat_map(|p| p.lines.iter())
+                    .map(|(_, q)| q)
+                    .sum();
                 let order_units: i64 = order.lines.iter().map(|l| l.quantity.get()).sum();
                 assert_eq!(parcel_units, order_units, "order {} parcels", order.id);
                 orders.insert(order.id, order.clone());
@@ -577,6 +591,12 @@ fn check_effects(before: &Store, effects: &[Effect]) {
             | Effect::SkuSaved(_)
             | Effect::FulfillmentConfigured { .. }
             | Effect::CapacityBooked { .. } => {}
+            Effect::ShipmentSaved(_)
+            | Effect::AlertSaved(_)
+            | Effect::SlaRulesSaved { .. }
+            | Effect::ShortageNoticed(_) => {
+                panic!("no command of this workload ships or reports a shortage, yet: {effect:?}")
+            }
             Effect::PaymentIntentSaved(_) | Effect::RefundSaved(_) => {
                 panic!("no command of this workload touches a payment, yet it saved {effect:?}")
             }

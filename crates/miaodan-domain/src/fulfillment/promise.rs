@@ -180,9 +180,7 @@ pub fn evaluate_leg(
     for offset in 0..ship_days {
         let date = today.plus_days(offset);
         let from = if offset == 0 { now } else { date.start() };
-        let Some(slot) = capacity.next_slot(site, calendar, from) else {
-            return None;
-        };
+        let slot = capacity.next_slot(site, calendar, from)?;
         if LocalDate::of(slot.begins) != date || local_ms_of_day(slot.begins) > i64::from(cutoff) * 60_000 {
             continue;
         }

@@ -9,7 +9,9 @@ use super::*;
 use crate::fulfillment::calendar::Calendar;
 use crate::fulfillment::dispatch::{DispatchDecision, DispatchInput, ParcelPlan, decide_dispatch};
 use crate::fulfillment::network::{CarrierId, FulfillmentSettings, ServiceLevel, WarehouseSite};
-use crate::fulfillment::promise::{DeliveryOption, Destination, Promise, PromiseContext, ScheduledWindow, delivery_options};
+use crate::fulfillment::promise::{
+    DeliveryOption, Destination, Promise, PromiseContext, ScheduledWindow, delivery_options,
+};
 
 /// The delivery a buyer chose at checkout for one shop's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,12 +263,7 @@ impl ShardState {
 
     /// The decision for an order whose units cannot move (a flash sale's units are held in
     /// the sale's warehouse): its warehouses as they are, with the best service they run.
-    fn fixed_decision(
-        &self,
-        order: &Order,
-        destination: Option<Destination>,
-        now: Timestamp,
-    ) -> DispatchDecision {
+    fn fixed_decision(&self, order: &Order, destination: Option<Destination>, now: Timestamp) -> DispatchDecision {
         let mut by_warehouse: BTreeMap<WarehouseId, Vec<(SkuId, i64)>> = BTreeMap::new();
         for line in &order.lines {
             for allocation in &line.allocations {

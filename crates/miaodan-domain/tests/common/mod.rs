@@ -12,12 +12,14 @@ use miaodan_domain::catalog::{
 use miaodan_domain::flash_sale::{FlashSale, FlashSaleId};
 use miaodan_domain::fulfillment::{DispatchDecision, FulfillmentSettings};
 use miaodan_domain::geo::Adcode;
+use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::inventory::{StockLevel, Warehouse, WarehouseName};
+use miaodan_domain::logistics::{Alert, AlertKey, Shipment, SlaRules};
 use miaodan_domain::orders::{Address, AddressDetail, Order, OrderState, PAYMENT_TIMEOUT_SECONDS_DEFAULT};
 use miaodan_domain::payments::{PaymentIntent, PaymentIntentId, Refund, RefundId, SETTLED_INTENT_RETENTION_MS};
 use miaodan_domain::shard::{
-    Fulfilling,
-    Command, Effect, OrderLineRequest, Outcome, PlaceOrder, RequestRef, ShardSnapshot, ShardState,
+    Command, Effect, Fulfilling, OrderLineRequest, Outcome, PlaceOrder, RequestRef, ShardSnapshot, ShardState,
+    ShortageNotice,
 };
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
 use std::collections::BTreeMap;
@@ -114,6 +116,10 @@ pub struct Store {
     pub warehouse_settings: BTreeMap<WarehouseId, FulfillmentSettings>,
     pub capacity: BTreeMap<(WarehouseId, Timestamp), u32>,
     pub dispatches: BTreeMap<OrderId, DispatchDecision>,
+    pub shipments: BTreeMap<ShipmentId, Shipment>,
+    pub alerts: BTreeMap<AlertKey, Alert>,
+    pub sla_rules: BTreeMap<ShopId, SlaRules>,
+    pub shortages: Vec<ShortageNotice>,
 }
 
 impl Store {
@@ -171,6 +177,16 @@ impl Store {
                 } => {
                     self.capacity.insert((warehouse, hour), orders);
                 }
+                Effect::ShipmentSaved(shipment) => {
+                    self.shipments.insert(shipment.id, shipment);
+                }
+                Effect::AlertSaved(alert) => {
+                    self.alerts.insert(alert.key, alert);
+                }
+                Effect::SlaRulesSaved { shop, rules } => {
+                    self.sla_rules.insert(shop, rules);
+                }
+                Effect::ShortageNoticed(notice) => self.shortages.push(notice),
             }
         }
     }
@@ -219,11 +235,7 @@ impl Store {
                 .filter_map(|&id| self.payment_intent(id))
                 .filter(|i| !i.is_settled() || i.updated_at.unix_ms() >= changed_since)
                 .collect(),
-            warehouse_settings: self
-                .warehouse_settings
-                .iter()
-                .map(|(w, s)| (*w, s.clone()))
-                .collect(),
+            warehouse_settings: self.warehouse_settings.iter().map(|(w, s)| (*w, s.clone())).collect(),
             capacity: self.capacity.iter().map(|((w, h), n)| (*w, *h, *n)).collect(),
             fulfilling: self
                 .dispatches
@@ -236,6 +248,18 @@ impl Store {
                     })
                 })
                 .collect(),
+            shipments: self
+                .shipments
+                .values()
+                .filter(|s| {
+                    self.orders
+                        .get(&s.order)
+                        .is_some_and(|o| matches!(o.state, OrderState::Paid | OrderState::Shipped))
+                })
+                .cloned()
+                .collect(),
+            alerts: self.alerts.values().cloned().collect(),
+            sla_rules: self.sla_rules.iter().map(|(shop, rules)| (*shop, *rules)).collect(),
         }
     }
 
