@@ -35,6 +35,7 @@ pub struct Config {
     /// Unpaid orders are cancelled this long after they were placed.
     pub payment_timeout_seconds: i64,
     pub payments: PaymentsConfig,
+    pub carriers: crate::carriers::CarriersConfig,
 }
 
 /// Which payment provider the platform talks to.
@@ -70,6 +71,7 @@ impl Config {
             shards: 2,
             payment_timeout_seconds: PAYMENT_TIMEOUT_SECONDS_DEFAULT,
             payments: PaymentsConfig::default(),
+            carriers: crate::carriers::CarriersConfig::default(),
         }
     }
 }
@@ -87,6 +89,9 @@ pub struct Inner {
     /// The in-process simulator, when that is the provider (to point its webhooks at us, and
     /// for tests and benchmarks to inject faults).
     pub simpay: Option<simpay::SimPay>,
+    pub carriers: crate::carriers::Carriers,
+    /// Package-center alerts as they commit, for the live stream.
+    pub alert_feed: crate::sequencer::AlertFeed,
 }
 
 #[derive(Clone)]
@@ -110,7 +115,9 @@ impl AppState {
         let store = Arc::new(Store::open(&config.database, config.durability).await?);
         let maxima = store.id_maxima().await?;
         let ids = Ids::starting_after(maxima);
-        let shards = Shards::start(store.clone(), config.shards).await?;
+        let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
+        let shards = Shards::start(store.clone(), config.shards, alert_feed.clone()).await?;
+        let carriers = crate::carriers::Carriers::new(&config.carriers)?;
         let idempotency_locks = IdempotencyLocks::default();
         // Purge, then load the fingerprints, before serving: a reload while requests run would
         // forget the keys they note meanwhile, and their retries would execute again.
@@ -130,6 +137,8 @@ impl AppState {
             metrics: metrics_setup::handle(),
             payments,
             simpay,
+            carriers,
+            alert_feed,
         })))
     }
 
@@ -226,6 +235,9 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
         (&state.simpay, &state.config.payments)
     {
         simpay.set_webhook_url(Some(format!("http://{address}/v1/webhooks/simpay")));
+    }
+    if let Some(simulator) = &state.carriers.simulator {
+        simulator.set_webhook_url(Some(format!("http://{address}/v1/webhooks/carriers")));
     }
     let background = spawn_housekeeping(state.clone());
     let payment_worker = payments::worker::spawn(state.clone());

@@ -20,6 +20,7 @@ pub struct Ids {
     refund: AtomicI64,
     one_tap_agreement: AtomicI64,
     notification: AtomicI64,
+    shipment: AtomicI64,
 }
 
 fn next(counter: &AtomicI64) -> i64 {
@@ -42,6 +43,7 @@ impl Ids {
             refund: AtomicI64::new(maxima.refund),
             one_tap_agreement: AtomicI64::new(maxima.one_tap_agreement),
             notification: AtomicI64::new(maxima.notification),
+            shipment: AtomicI64::new(maxima.shipment),
         }
     }
 
@@ -83,5 +85,8 @@ impl Ids {
     }
     pub fn notification(&self) -> i64 {
         next(&self.notification)
+    }
+    pub fn shipment(&self) -> i64 {
+        next(&self.shipment)
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod carriers;
 pub mod clock;
 pub mod demo;
 pub mod directory;

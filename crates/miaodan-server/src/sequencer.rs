@@ -12,6 +12,7 @@
 //! rebuilds its state from the tables (the truth) before taking new commands.
 
 use crate::clock;
+use crate::http::logistics::AlertView;
 use crate::http::problem::ApiError;
 use miaodan_domain::ShopId;
 use miaodan_domain::Timestamp;
@@ -38,6 +39,8 @@ pub const REQUEST_RETENTION_SECONDS: i64 = 48 * 3600;
 /// `None` stores nothing (the outcome only points at an earlier answer).
 pub type Recorder = Box<dyn FnOnce(&Outcome) -> Option<IdempotencyRecord> + Send>;
 
+type Reader = Box<dyn FnOnce(&ShardState, Timestamp) + Send>;
+
 struct Envelope {
     command: Command,
     recorder: Option<Recorder>,
@@ -55,6 +58,10 @@ enum Message {
     Bundle(Bundle),
     /// A response to store with the next batch (a request that spanned several shards).
     Record(Box<IdempotencyRecord>, oneshot::Sender<Result<(), ApiError>>),
+    /// A question about the shard's working set (a delivery promise), answered in turn with
+    /// the commands, from memory: it sees what the shard has decided, which may still be
+    /// committing — fine for an estimate, never used for a decision.
+    Read(Reader),
     Stop(oneshot::Sender<()>),
 }
 
@@ -64,6 +71,7 @@ impl Message {
             Message::Command(_) => 1,
             Message::Bundle(bundle) => bundle.commands.len(),
             Message::Record(..) => 1,
+            Message::Read(_) => 0,
             Message::Stop(_) => 0,
         }
     }
@@ -87,7 +95,11 @@ fn overloaded() -> ApiError {
 
 impl Shards {
     /// Loads every shard's state from the store and starts its task.
-    pub async fn start(store: Arc<Store>, count: u32) -> Result<Shards, miaodan_store::StoreError> {
+    pub async fn start(
+        store: Arc<Store>,
+        count: u32,
+        alert_feed: AlertFeed,
+    ) -> Result<Shards, miaodan_store::StoreError> {
         let mut inboxes = Vec::new();
         let mut tasks = Vec::new();
         for index in 0..count {
@@ -103,6 +115,7 @@ impl Shards {
                 last_now: Timestamp::from_unix_ms(0),
                 in_flight: None,
                 last_expiry: Instant::now(),
+                alert_feed: alert_feed.clone(),
             };
             tasks.push(tokio::spawn(shard.run(receiver)));
             inboxes.push(sender);
@@ -165,6 +178,33 @@ impl Shards {
         answer.await.map_err(|_| ApiError::unavailable("the shard stopped"))?
     }
 
+    /// Asks the shard owning `shop` a question about its working set.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        shop: ShopId,
+        question: impl FnOnce(&ShardState, Timestamp) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.read_shard(self.shard_of(shop), question).await
+    }
+
+    /// Asks shard `index` a question about its working set.
+    pub async fn read_shard<T: Send + 'static>(
+        &self,
+        index: usize,
+        question: impl FnOnce(&ShardState, Timestamp) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let reader: Reader = Box::new(move |state, now| {
+            let _ = reply.send(question(state, now));
+        });
+        match self.inboxes[index].try_send(Message::Read(reader)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => return Err(overloaded()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(ApiError::unavailable("the server is stopping")),
+        }
+        answer.await.map_err(|_| ApiError::unavailable("the shard stopped"))
+    }
+
     /// Lets every shard finish and commit what it has queued, then stops them.
     pub async fn stop(&self) {
         for inbox in &self.inboxes {
@@ -183,7 +223,9 @@ impl Shards {
 async fn load(store: &Store, index: u32, count: u32) -> Result<ShardState, miaodan_store::StoreError> {
     let since = clock::now().plus_seconds(-REQUEST_RETENTION_SECONDS);
     let intents_since = clock::now().plus_seconds(-miaodan_domain::payments::SETTLED_INTENT_RETENTION_MS / 1000);
-    let snapshot = store.load_shard(index, count, since, intents_since).await?;
+    // A day's capacity limit counts the whole Shanghai day.
+    let today = miaodan_domain::fulfillment::LocalDate::of(clock::now()).start();
+    let snapshot = store.load_shard(index, count, since, intents_since, today).await?;
     Ok(ShardState::from_snapshot(snapshot))
 }
 
@@ -199,6 +241,7 @@ struct Shard {
     in_flight: Option<InFlight>,
     /// When unpaid orders were last expired: a busy inbox must not starve the expiry tick.
     last_expiry: Instant,
+    alert_feed: AlertFeed,
 }
 
 /// A commit running in its own task while the shard decides the next batch in memory.
@@ -217,7 +260,12 @@ enum Pending {
     One(oneshot::Sender<Result<Outcome, ApiError>>, Outcome),
     Many(oneshot::Sender<Result<Vec<Outcome>, ApiError>>, Vec<Outcome>),
     Stored(oneshot::Sender<Result<(), ApiError>>),
+    /// Package-center alerts of the batch, told to live subscribers once durable.
+    Publish(AlertFeed, Vec<AlertView>),
 }
+
+/// Where committed alerts go: every subscriber of the package center's live stream.
+pub type AlertFeed = tokio::sync::broadcast::Sender<AlertView>;
 
 impl Pending {
     fn send(self) {
@@ -230,6 +278,12 @@ impl Pending {
             }
             Pending::Stored(reply) => {
                 let _ = reply.send(Ok(()));
+            }
+            Pending::Publish(feed, alerts) => {
+                for alert in alerts {
+                    // No subscriber is not an error: the alerts are in the table anyway.
+                    let _ = feed.send(alert);
+                }
             }
         }
     }
@@ -245,6 +299,7 @@ impl Pending {
             Pending::Stored(reply) => {
                 let _ = reply.send(Err(error.clone()));
             }
+            Pending::Publish(..) => {}
         }
     }
 }
@@ -387,10 +442,22 @@ impl Shard {
                     records.push(*record);
                     pending.push(Pending::Stored(reply));
                 }
+                Message::Read(reader) => reader(&self.state, now),
                 Message::Stop(_) => {}
             }
         }
         counts.publish();
+        let alerts: Vec<AlertView> = effects
+            .iter()
+            .filter_map(|effect| match effect {
+                miaodan_domain::shard::Effect::AlertSaved(alert) => Some(AlertView::from(alert)),
+                miaodan_domain::shard::Effect::ShortageNoticed(notice) => Some(AlertView::from(notice)),
+                _ => None,
+            })
+            .collect();
+        if !alerts.is_empty() {
+            pending.push(Pending::Publish(self.alert_feed.clone(), alerts));
+        }
         if effects.is_empty() && records.is_empty() {
             // Nothing to write, but the answers may rest on the batch still committing (a
             // "sold out" because it sold the last unit): they wait for it.

@@ -12,6 +12,9 @@
 //! `synchronous=FULL`; PostgreSQL `fsync=on`, `synchronous_commit` not `off`,
 //! `full_page_writes=on`) unless [`Durability::AcceptDataLossOnPowerFailure`] says otherwise.
 
+mod fulfillment;
+mod logistics;
+pub use logistics::LogisticsSnapshot;
 mod payments;
 pub use payments::{LedgerCapture, LedgerRefund, LoggedNotification, PaidOrder, PaymentAudit};
 mod postgres;
@@ -218,13 +221,17 @@ impl Store {
     // ---- shard recovery ---------------------------------------------------------------
 
     /// Everything shard `index` of `count` owns (shops with `id % count == index`), plus the
-    /// request references of orders placed since `requests_since`.
+    /// request references of orders placed since `requests_since`, the payment intents not
+    /// settled or changed since `intents_changed_since`, and the warehouse capacity booked in
+    /// hours from `capacity_since` on (the start of today in Asia/Shanghai: a day's limit
+    /// counts the whole day).
     pub async fn load_shard(
         &self,
         index: u32,
         count: u32,
         requests_since: Timestamp,
         intents_changed_since: Timestamp,
+        capacity_since: Timestamp,
     ) -> Result<ShardSnapshot, StoreError> {
         let of_shard = |columns: &str, table: &str, column: &str| -> Statement {
             Statement {
@@ -293,6 +300,8 @@ impl Store {
             flash_sales.push((sale, bought));
         }
         let payment_intents = self.load_shard_intents(index, count, intents_changed_since).await?;
+        let fulfillment = self.load_shard_fulfillment(index, count, capacity_since).await?;
+        let logistics = self.load_logistics(index, count).await?;
         Ok(ShardSnapshot {
             shops,
             warehouses,
@@ -303,6 +312,12 @@ impl Store {
             recent_requests,
             flash_sales,
             payment_intents,
+            warehouse_settings: fulfillment.warehouse_settings,
+            capacity: fulfillment.capacity,
+            fulfilling: fulfillment.fulfilling,
+            shipments: logistics.shipments,
+            alerts: logistics.alerts,
+            sla_rules: logistics.sla_rules,
         })
     }
 
@@ -330,7 +345,8 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM flash_sales), (SELECT COALESCE(MAX(id), 0) FROM idempotency_responses),
             (SELECT COALESCE(MAX(id), 0) FROM payment_intents), (SELECT COALESCE(MAX(id), 0) FROM refunds),
             (SELECT COALESCE(MAX(id), 0) FROM one_tap_agreements),
-            (SELECT COALESCE(MAX(id), 0) FROM provider_notifications)";
+            (SELECT COALESCE(MAX(id), 0) FROM provider_notifications),
+            (SELECT COALESCE(MAX(id), 0) FROM shipments)";
         self.query_row(
             Statement::new(sql, vec![]),
             |r| {
@@ -349,6 +365,7 @@ impl Store {
                     refund: r.i64(11)?,
                     one_tap_agreement: r.i64(12)?,
                     notification: r.i64(13)?,
+                    shipment: r.i64(14)?,
                 })
             },
             || "no id maxima row".into(),
@@ -728,6 +745,7 @@ pub struct StockAudit {
     pub sold: i64,
     /// Units held by pending orders (should equal `reserved` minus what open sales hold).
     pub units_in_pending_orders: i64,
+    /// Units of orders paid for: paid, shipped or delivered (shipping does not un-sell them).
     pub units_in_paid_orders: i64,
     pub units_held_by_open_sales: i64,
 }
@@ -782,7 +800,7 @@ impl Store {
               (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id
                  WHERE o.state = 'pending_payment'),
               (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id
-                 WHERE o.state = 'paid'),
+                 WHERE o.state IN ('paid', 'shipped', 'delivered')),
               (SELECT COALESCE(CAST(SUM(remaining) AS BIGINT), 0) FROM flash_sales WHERE closed = 0)";
         self.query_row(
             Statement::new(sql, vec![]),

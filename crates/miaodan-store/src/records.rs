@@ -99,4 +99,5 @@ pub struct IdMaxima {
     pub refund: i64,
     pub one_tap_agreement: i64,
     pub notification: i64,
+    pub shipment: i64,
 }

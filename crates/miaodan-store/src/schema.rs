@@ -9,11 +9,14 @@
 //! Times are unix epoch milliseconds (UTC); money is integer fen; adcodes are their 12-digit
 //! integer. The `CHECK` constraints repeat the core's stock invariant at the disk boundary.
 
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// What turns a database of an older version into the current one, per version reached.
 /// New tables need nothing here: `CREATE TABLE IF NOT EXISTS` adds them.
-pub const MIGRATIONS: &[(i64, &[&str])] = &[(2, &["ALTER TABLE orders ADD COLUMN paid_by_intent_id BIGINT"])];
+pub const MIGRATIONS: &[(i64, &[&str])] = &[
+    (2, &["ALTER TABLE orders ADD COLUMN paid_by_intent_id BIGINT"]),
+    (3, &["ALTER TABLE orders ADD COLUMN promise_json TEXT"]),
+];
 
 pub const STATEMENTS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
@@ -81,10 +84,13 @@ pub const STATEMENTS: &[&str] = &[
         cancel_reason TEXT,
         request_ref TEXT,
         flash_sale_id BIGINT,
-        paid_by_intent_id BIGINT)",
+        paid_by_intent_id BIGINT,
+        promise_json TEXT)",
     "CREATE INDEX IF NOT EXISTS orders_by_shop ON orders (shop_id, created_at, id)",
     "CREATE INDEX IF NOT EXISTS orders_by_buyer ON orders (buyer_id, created_at, id)",
     "CREATE INDEX IF NOT EXISTS orders_open ON orders (shop_id) WHERE state = 'pending_payment'",
+    // A starting shard reloads the orders on their way (paid or shipped, not yet delivered).
+    "CREATE INDEX IF NOT EXISTS orders_fulfilling ON orders (shop_id) WHERE state IN ('paid', 'shipped')",
     // Opening a checkout's payment reads its orders; checkout ids grow, so this index appends.
     "CREATE INDEX IF NOT EXISTS orders_by_checkout ON orders (checkout_id, id)",
     // Keyed by (sale, id), not (sale, buyer): ids grow, so a hot sale's orders append to the
@@ -200,6 +206,28 @@ pub const STATEMENTS: &[&str] = &[
         received_at BIGINT NOT NULL,
         outcome TEXT NOT NULL)",
     "CREATE UNIQUE INDEX IF NOT EXISTS provider_notifications_by_event ON provider_notifications (provider, event_id)",
+    // How a merchant configured a warehouse to work (hours, capacity, cutoffs, carriers), as
+    // the domain's `FulfillmentSettings` in JSON: read whole, written whole, never queried into.
+    // A warehouse without a row runs the standard settings.
+    "CREATE TABLE IF NOT EXISTS warehouse_fulfillment (
+        warehouse_id {ID} PRIMARY KEY,
+        shop_id BIGINT NOT NULL,
+        settings_json TEXT NOT NULL)",
+    // The latest dispatch decision of each paid order (a re-dispatch replaces it), as the
+    // domain's `DispatchDecision` in JSON: which warehouses ship which units, and why.
+    "CREATE TABLE IF NOT EXISTS order_dispatches (
+        order_id {ID} PRIMARY KEY,
+        shop_id BIGINT NOT NULL,
+        decided_at BIGINT NOT NULL,
+        decision_json TEXT NOT NULL)",
+    // Orders booked in a warehouse's processing hour (`hour_ms` is the hour's first
+    // millisecond). A start-up reads the hours from today on, hence the index by hour.
+    "CREATE TABLE IF NOT EXISTS warehouse_capacity (
+        warehouse_id BIGINT NOT NULL,
+        hour_ms BIGINT NOT NULL,
+        orders BIGINT NOT NULL CHECK (orders >= 0),
+        PRIMARY KEY (warehouse_id, hour_ms)) {WITHOUT_ROWID}",
+    "CREATE INDEX IF NOT EXISTS warehouse_capacity_by_hour ON warehouse_capacity (hour_ms)",
 ];
 
 /// The statements with the backend's spellings filled in.
@@ -211,6 +239,7 @@ pub fn for_backend(sqlite: bool) -> Vec<String> {
     };
     STATEMENTS
         .iter()
+        .chain(crate::logistics::STATEMENTS)
         .map(|ddl| ddl.replace("{ID}", id).replace("{WITHOUT_ROWID}", without_rowid))
         .collect()
 }

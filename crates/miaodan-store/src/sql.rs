@@ -6,6 +6,7 @@
 //! read as positional parameters.
 
 use crate::StoreError;
+use crate::fulfillment::{FulfillmentWrites, from_json, to_json};
 use crate::records::{IdempotencyRecord, Role, TokenRecord};
 use miaodan_domain::buyers::Buyer;
 use miaodan_domain::catalog::{Gtin, ListingStatus, Product, Shop, Sku, Text};
@@ -90,7 +91,7 @@ const UPSERT_STOCK: &str = "INSERT INTO stock (sku_id, warehouse_id, shop_id, av
     available = excluded.available, reserved = excluded.reserved, sold = excluded.sold";
 const INSERT_ORDER: &str = "INSERT INTO orders (id, checkout_id, shop_id, buyer_id, state, version, total_fen,
     adcode, address_detail, created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, request_ref, flash_sale_id,
-    paid_by_intent_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+    paid_by_intent_id, promise_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 const UPSERT_FLASH_SALE: &str = "INSERT INTO flash_sales (id, shop_id, sku_id, warehouse_id, starts_at, ends_at,
     price_fen, allotted, remaining, per_buyer_limit, payment_timeout_seconds, closed, created_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -106,12 +107,17 @@ pub const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_responses
 
 /// The statements that make one batch durable, in effect order. Stock rows are coalesced:
 /// a hot SKU touched by a thousand orders in a batch costs one row write, with its final level.
+/// So are flash sales, intents, refunds and the fulfillment effects ([`FulfillmentWrites`]):
+/// per key, the batch's last effect is the one written.
 pub fn batch_statements(effects: &[Effect], idempotency: &[IdempotencyRecord]) -> Vec<Statement> {
     let mut statements = Vec::with_capacity(effects.len() + idempotency.len());
     let mut stock: BTreeMap<(SkuId, WarehouseId), (ShopId, StockLevel)> = BTreeMap::new();
     let mut flash_sales: BTreeMap<FlashSaleId, &FlashSale> = BTreeMap::new();
     let mut intents: BTreeMap<PaymentIntentId, &PaymentIntent> = BTreeMap::new();
     let mut refunds: BTreeMap<RefundId, &Refund> = BTreeMap::new();
+    let mut fulfillment = FulfillmentWrites::default();
+    let mut shipments = BTreeMap::new();
+    let mut alerts = BTreeMap::new();
     for effect in effects {
         match effect {
             Effect::ShopSaved(shop) => statements.push(Statement::new(
@@ -190,6 +196,25 @@ pub fn batch_statements(effects: &[Effect], idempotency: &[IdempotencyRecord]) -
             Effect::RefundSaved(refund) => {
                 refunds.insert(refund.id, refund);
             }
+            Effect::FulfillmentConfigured {
+                shop,
+                warehouse,
+                settings,
+            } => fulfillment.configured(*shop, *warehouse, settings),
+            Effect::OrderDispatched { order, decision } => fulfillment.dispatched(order, decision),
+            Effect::CapacityBooked {
+                warehouse,
+                hour,
+                orders,
+            } => fulfillment.booked(*warehouse, *hour, *orders),
+            Effect::ShipmentSaved(shipment) => {
+                shipments.insert(shipment.id, shipment);
+            }
+            Effect::AlertSaved(alert) => {
+                alerts.insert(alert.key, alert);
+            }
+            Effect::SlaRulesSaved { shop, rules } => statements.push(crate::logistics::upsert_sla_rules(*shop, rules)),
+            Effect::ShortageNoticed(notice) => statements.push(crate::logistics::insert_shortage(notice)),
         }
     }
     for sale in flash_sales.into_values() {
@@ -227,6 +252,9 @@ pub fn batch_statements(effects: &[Effect], idempotency: &[IdempotencyRecord]) -
     }
     statements.extend(intents.into_values().map(crate::payments::upsert_intent));
     statements.extend(refunds.into_values().map(crate::payments::upsert_refund));
+    fulfillment.push_statements(&mut statements);
+    statements.extend(shipments.into_values().map(crate::logistics::upsert_shipment));
+    statements.extend(alerts.into_values().map(crate::logistics::upsert_alert));
     for record in idempotency {
         statements.push(idempotency_statement(record));
     }
@@ -269,6 +297,7 @@ fn push_order(statements: &mut Vec<Statement>, order: &Order, request: Option<St
             Value::OptText(request),
             Value::OptI64(order.flash_sale.map(FlashSaleId::get)),
             Value::OptI64(order.paid_by.map(PaymentIntentId::get)),
+            Value::OptText(order.promise.as_ref().map(to_json)),
         ],
     ));
     for (line_no, line) in order.lines.iter().enumerate() {
@@ -286,7 +315,7 @@ fn push_order(statements: &mut Vec<Statement>, order: &Order, request: Option<St
     }
 }
 
-fn encode_allocations(allocations: &[Allocation]) -> String {
+pub(crate) fn encode_allocations(allocations: &[Allocation]) -> String {
     allocations
         .iter()
         .map(|a| format!("{}:{}", a.warehouse, a.quantity))
@@ -451,7 +480,9 @@ pub fn idempotency(row: &dyn Row) -> Result<IdempotencyRecord, StoreError> {
 }
 
 pub const ORDER_COLUMNS: &str = "id, checkout_id, shop_id, buyer_id, state, version, total_fen, adcode, address_detail,
-    created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, flash_sale_id, paid_by_intent_id";
+    created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, flash_sale_id, paid_by_intent_id, promise_json";
+/// How many columns [`ORDER_COLUMNS`] names: a query may select more after them.
+pub const ORDER_COLUMN_COUNT: usize = 17;
 /// An order without its lines; [`attach_lines`] completes it.
 pub fn order_head(row: &dyn Row) -> Result<Order, StoreError> {
     let state = row.text(4)?;
@@ -483,6 +514,7 @@ pub fn order_head(row: &dyn Row) -> Result<Order, StoreError> {
             .opt_i64(15)?
             .map(|id| self::id(id, PaymentIntentId::new))
             .transpose()?,
+        promise: row.opt_text(16)?.map(|raw| from_json(&raw, "promise")).transpose()?,
         lines: Vec::new(),
     })
 }

@@ -132,20 +132,25 @@ impl ShardState {
             .get(&new.order)
             .filter(|f| f.order.shop == new.shop)
             .ok_or(Rejection::OrderNotDispatched)?;
-        let parcel = fulfilling
+        // A warehouse may send an order more than one parcel (after a re-dispatch): each
+        // shipment takes the next parcel of that warehouse.
+        let at_warehouse: Vec<&crate::fulfillment::ParcelPlan> = fulfilling
             .decision
             .parcels
             .iter()
-            .find(|p| p.warehouse == new.warehouse)
-            .ok_or(Rejection::NoParcelAtWarehouse)?
-            .clone();
-        if self
+            .filter(|p| p.warehouse == new.warehouse)
+            .collect();
+        if at_warehouse.is_empty() {
+            return Err(Rejection::NoParcelAtWarehouse);
+        }
+        let shipped_here = self
             .shipments
             .values()
-            .any(|s| s.order == new.order && s.warehouse == new.warehouse)
-        {
+            .filter(|s| s.order == new.order && s.warehouse == new.warehouse)
+            .count();
+        let Some(parcel) = at_warehouse.get(shipped_here).map(|p| (*p).clone()) else {
             return Err(Rejection::ShipmentExists);
-        }
+        };
         let carrier = new.carrier.unwrap_or(parcel.carrier);
         if self
             .shipments
@@ -155,7 +160,7 @@ impl ShardState {
             return Err(Rejection::WaybillInUse);
         }
         let promised_by = fulfilling.order.promise.map(|p| p.promised_by);
-        let parcels: BTreeSet<WarehouseId> = fulfilling.decision.parcels.iter().map(|p| p.warehouse).collect();
+        let parcels = fulfilling.decision.parcels.len();
         let shipment = Shipment::new(
             new.id,
             new.order,
@@ -171,13 +176,8 @@ impl ShardState {
         effects.push(Effect::ShipmentSaved(shipment.clone()));
         self.keep_shipment(shipment.clone(), now);
         self.check_sla(shipment.id, now, effects);
-        let shipped: BTreeSet<WarehouseId> = self
-            .shipments
-            .values()
-            .filter(|s| s.order == new.order)
-            .map(|s| s.warehouse)
-            .collect();
-        if shipped == parcels {
+        let shipments = self.shipments.values().filter(|s| s.order == new.order).count();
+        if shipments == parcels {
             self.transition_fulfilling(new.order, Order::ship, effects);
         }
         Ok(Outcome::ShipmentSaved(shipment))
@@ -320,10 +320,19 @@ impl ShardState {
                 self.inventory.uncommit(line.sku, &back);
                 self.inventory.release(line.sku, &back);
                 line.allocations.retain(|a| a.warehouse != warehouse);
-                lines.push((line.sku, here));
+                // Per SKU: an order may list one SKU on several lines.
+                match lines.iter_mut().find(|(s, _)| *s == line.sku) {
+                    Some((_, units)) => *units += here,
+                    None => lines.push((line.sku, here)),
+                }
             }
             if let Some(parcel) = fulfilling.decision.parcels.iter().find(|p| p.warehouse == warehouse) {
                 self.capacity.unbook(warehouse, parcel.slot_hour);
+                effects.push(Effect::CapacityBooked {
+                    warehouse,
+                    hour: parcel.slot_hour,
+                    orders: self.capacity.used_in_hour(warehouse, parcel.slot_hour),
+                });
             }
             fulfilling.decision.parcels.retain(|p| p.warehouse != warehouse);
             parcels.push((*id, lines));
@@ -340,6 +349,7 @@ impl ShardState {
             let destination = Destination::of(order.address.adcode);
             let inventory = &self.inventory;
             let available = |s: SkuId, w: WarehouseId| inventory.level(s, w).available;
+            let sites = self.sites_of(shop);
             let decision = destination.and_then(|destination| {
                 let input = DispatchInput {
                     lines: &lines,
@@ -347,13 +357,7 @@ impl ShardState {
                     promise: order.promise,
                     now,
                 };
-                decide_dispatch(
-                    &input,
-                    self.sites_of(shop),
-                    &available,
-                    &self.capacity,
-                    Calendar::official(),
-                )
+                decide_dispatch(&input, sites, &available, &self.capacity, Calendar::official())
             });
             let fulfilling = self.fulfilling.get_mut(&id).expect("affected orders are fulfilling");
             let mut to = Vec::new();
@@ -367,8 +371,18 @@ impl ShardState {
                         self.inventory.reserve(*line_sku, &take);
                         self.inventory.commit(*line_sku, &take);
                         touched.insert((*line_sku, parcel.warehouse));
-                        if let Some(line) = fulfilling.order.lines.iter_mut().find(|l| l.sku == *line_sku) {
-                            line.allocations.push(take[0]);
+                        // Back to the lines short of units, in order.
+                        let mut left = *quantity;
+                        for line in fulfilling.order.lines.iter_mut().filter(|l| l.sku == *line_sku) {
+                            let held: i64 = line.allocations.iter().map(|a| a.quantity).sum();
+                            let give = (line.quantity.get() - held).min(left);
+                            if give > 0 {
+                                line.allocations.push(Allocation {
+                                    warehouse: parcel.warehouse,
+                                    quantity: give,
+                                });
+                                left -= give;
+                            }
                         }
                     }
                     self.capacity.book(parcel.warehouse, parcel.slot_hour);
@@ -379,7 +393,34 @@ impl ShardState {
                     });
                     to.push(parcel.warehouse);
                 }
-                fulfilling.decision.parcels.extend(decision.parcels);
+                // A parcel still waiting at the same warehouse takes the units too; one already
+                // with a carrier cannot, so the units make a parcel of their own there.
+                for parcel in decision.parcels {
+                    let waiting = !shipped.contains(&(id, parcel.warehouse));
+                    match fulfilling
+                        .decision
+                        .parcels
+                        .iter_mut()
+                        .find(|p| waiting && p.warehouse == parcel.warehouse)
+                    {
+                        Some(existing) => {
+                            for (line_sku, quantity) in parcel.lines {
+                                match existing.lines.iter_mut().find(|(s, _)| *s == line_sku) {
+                                    Some((_, units)) => *units += quantity,
+                                    None => existing.lines.push((line_sku, quantity)),
+                                }
+                            }
+                            // The booking made above for it is not needed: it rides along.
+                            self.capacity.unbook(parcel.warehouse, parcel.slot_hour);
+                            effects.push(Effect::CapacityBooked {
+                                warehouse: parcel.warehouse,
+                                hour: parcel.slot_hour,
+                                orders: self.capacity.used_in_hour(parcel.warehouse, parcel.slot_hour),
+                            });
+                        }
+                        None => fulfilling.decision.parcels.push(parcel),
+                    }
+                }
                 fulfilling.decision.candidates = decision.candidates;
                 fulfilling.decision.reason = format!(
                     "re-dispatched after warehouse {warehouse} came up short of SKU {sku}: {}",

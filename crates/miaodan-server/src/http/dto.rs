@@ -308,6 +308,28 @@ pub struct CheckoutInput {
     pub lines: Vec<CheckoutLineInput>,
     /// Where to deliver; defaults to the buyer's default address.
     pub address: Option<AddressInput>,
+    /// The delivery chosen per shop, from `GET /v1/delivery-options` (at most one per shop).
+    /// A shop without one ships by the cheapest service at payment, with no promise.
+    pub deliveries: Option<Vec<DeliveryChoiceInput>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeliveryChoiceInput {
+    pub shop_id: i64,
+    /// `one_hour`, `same_day`, `next_day` or `standard`.
+    pub level: String,
+    /// `sf`, `jd` or `zto`.
+    pub carrier: String,
+    /// A later two-hour window to deliver in (预约配送), for schedulable options.
+    pub scheduled_window: Option<ScheduledWindowInput>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ScheduledWindowInput {
+    /// Shanghai date, `YYYY-MM-DD`.
+    pub date: String,
+    /// 9, 11, 13, 15, 17 or 19: the window is two hours from then.
+    pub start_hour: u16,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -332,7 +354,7 @@ pub struct OrderView {
     pub checkout_id: i64,
     pub shop_id: i64,
     pub buyer_id: i64,
-    /// `pending_payment`, `paid` or `cancelled`.
+    /// `pending_payment`, `paid`, `shipped`, `delivered` or `cancelled`.
     pub state: String,
     /// Increases by one with every transition.
     pub version: i64,
@@ -348,6 +370,8 @@ pub struct OrderView {
     pub cancelled_at: Option<String>,
     /// `buyer_cancelled`, `payment_timeout` or `checkout_failed`.
     pub cancel_reason: Option<String>,
+    /// The delivery promise it was sold with (its price is part of `total_fen`).
+    pub promise: Option<super::fulfillment::PromiseView>,
 }
 
 fn opt_time(at: Option<Timestamp>) -> Option<String> {
@@ -389,6 +413,7 @@ impl From<&Order> for OrderView {
             paid_at: opt_time(o.paid_at),
             cancelled_at: opt_time(o.cancelled_at),
             cancel_reason: o.cancel_reason.map(|r| r.as_str().into()),
+            promise: o.promise.as_ref().map(super::fulfillment::PromiseView::from),
         }
     }
 }

@@ -9,7 +9,9 @@ pub mod catalog;
 pub mod dto;
 pub mod extract;
 pub mod flash_sales;
+pub mod fulfillment;
 pub mod inventory;
+pub mod logistics;
 pub mod openapi;
 pub mod orders;
 pub mod payments;
@@ -79,7 +81,29 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reconciliation", get(payments::reconciliation))
         .route("/v1/flash-sales", post(flash_sales::schedule).get(flash_sales::list))
         .route("/v1/flash-sales/{flash_sale_id}", get(flash_sales::get))
-        .route("/v1/flash-sales/{flash_sale_id}/taps", post(flash_sales::tap));
+        .route("/v1/flash-sales/{flash_sale_id}/taps", post(flash_sales::tap))
+        .route("/v1/delivery-options", get(fulfillment::delivery_options))
+        .route(
+            "/v1/warehouses/{warehouse_id}/fulfillment",
+            get(fulfillment::get_settings).put(fulfillment::put_settings),
+        )
+        .route(
+            "/v1/warehouses/{warehouse_id}/shortages",
+            post(fulfillment::report_shortage),
+        )
+        .route("/v1/orders/{order_id}/dispatch", get(fulfillment::explain_dispatch))
+        .route(
+            "/v1/orders/{order_id}/shipments",
+            post(logistics::create_shipment).get(logistics::list_shipments),
+        )
+        .route("/v1/shipments/{shipment_id}", get(logistics::get_shipment))
+        .route("/v1/webhooks/carriers", post(logistics::carrier_webhook))
+        .route(
+            "/v1/package-center/sla-rules",
+            get(logistics::get_sla_rules).put(logistics::put_sla_rules),
+        )
+        .route("/v1/package-center/alerts", get(logistics::list_alerts))
+        .route("/v1/package-center/alerts/stream", get(logistics::stream_alerts));
     let system = Router::new()
         .route("/", get(landing))
         .route("/healthz", get(healthz))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations and the wire types.
 
-use super::{catalog, dto, flash_sales, inventory, orders, payments, platform, problem};
+use super::{catalog, dto, flash_sales, fulfillment, inventory, logistics, orders, payments, platform, problem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -139,6 +139,11 @@ impl Modify for ProblemResponses {
         payments::open_intent, payments::get_intent, payments::confirm, payments::refund_order,
         payments::list_refunds, payments::create_agreement, payments::list_agreements,
         payments::revoke_agreement, payments::simpay_webhook, payments::reconciliation,
+        fulfillment::delivery_options, fulfillment::get_settings, fulfillment::put_settings,
+        fulfillment::explain_dispatch, fulfillment::report_shortage,
+        logistics::create_shipment, logistics::list_shipments, logistics::get_shipment,
+        logistics::carrier_webhook, logistics::get_sla_rules, logistics::put_sla_rules,
+        logistics::list_alerts, logistics::stream_alerts,
     ),
     components(schemas(problem::Problem, dto::OrderView, dto::CheckoutView)),
     tags(
@@ -148,6 +153,8 @@ impl Modify for ProblemResponses {
         (name = "orders", description = "Checkout, orders and their state machine"),
         (name = "flash sales", description = "Scheduled deals and one-tap orders (秒单)"),
         (name = "payments", description = "Payment intents, one-tap pay (免密支付), refunds, provider webhooks, reconciliation"),
+        (name = "fulfillment", description = "Delivery promises with cutoffs and holidays, warehouse hours and capacity, smart dispatch and its explanation, shortages"),
+        (name = "logistics", description = "Shipments, signed carrier tracking webhooks, package-center SLA alerts and their live stream"),
         (name = "system", description = "Health and metrics"),
     )
 )]

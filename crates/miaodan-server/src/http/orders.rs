@@ -113,6 +113,54 @@ async fn parse_parts(state: &AppState, input: &CheckoutInput) -> Result<Vec<Shop
     Ok(parts.into_values().collect())
 }
 
+/// The buyer's delivery choice per shop of the checkout.
+fn parse_deliveries(
+    input: &CheckoutInput,
+    parts: &[ShopPart],
+) -> Result<BTreeMap<ShopId, miaodan_domain::shard::DeliveryChoice>, ApiError> {
+    use miaodan_domain::fulfillment::{CarrierId, LocalDate, ScheduledWindow, ServiceLevel};
+    let mut choices = BTreeMap::new();
+    for (i, choice) in input.deliveries.iter().flatten().enumerate() {
+        let field = |name: &str| format!("deliveries[{i}].{name}");
+        let shop = ShopId::new(choice.shop_id)
+            .filter(|shop| parts.iter().any(|p| p.shop == *shop))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_field",
+                    &field("shop_id"),
+                    "not a shop of this checkout's lines",
+                )
+            })?;
+        let level = ServiceLevel::parse(&choice.level).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_field",
+                &field("level"),
+                "one_hour, same_day, next_day or standard",
+            )
+        })?;
+        let carrier = CarrierId::parse(&choice.carrier)
+            .ok_or_else(|| ApiError::invalid("invalid_field", &field("carrier"), "sf, jd or zto"))?;
+        let window = match &choice.scheduled_window {
+            None => None,
+            Some(w) => Some(ScheduledWindow {
+                date: LocalDate::parse(&w.date).ok_or_else(|| {
+                    ApiError::invalid("invalid_field", &field("scheduled_window.date"), "a date is YYYY-MM-DD")
+                })?,
+                start_hour: w.start_hour,
+            }),
+        };
+        let chosen = miaodan_domain::shard::DeliveryChoice { level, carrier, window };
+        if choices.insert(shop, chosen).is_some() {
+            return Err(ApiError::invalid(
+                "invalid_field",
+                &field("shop_id"),
+                "one delivery per shop",
+            ));
+        }
+    }
+    Ok(choices)
+}
+
 /// Where an order ships: the address given, or else the buyer's default address.
 pub(super) async fn delivery_address(
     state: &AppState,
@@ -148,7 +196,9 @@ fn part_error(part: &ShopPart, rejection: &Rejection) -> (usize, ApiError) {
         .unwrap_or(0);
     let line = part.line_indexes[position];
     let mut error = ApiError::from(rejection);
-    if let Some(field) = error.field.take() {
+    if sku.is_some()
+        && let Some(field) = error.field.take()
+    {
         error = error.field(format!("lines[{line}].{field}"));
     }
     (line, error)
@@ -162,6 +212,7 @@ async fn place_checkout(
 ) -> Result<Reply, ApiError> {
     let parts = parse_parts(state, input).await?;
     let address = delivery_address(state, buyer, input.address.as_ref()).await?;
+    let deliveries = parse_deliveries(input, &parts)?;
     let checkout = CheckoutId::new(state.ids.checkout()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
     let order_ids: Vec<OrderId> = parts
         .iter()
@@ -177,6 +228,7 @@ async fn place_checkout(
             address: address.clone(),
             payment_timeout_seconds: state.config.payment_timeout_seconds,
             request: idem.as_ref().map(|i| RequestRef(i.request_ref(&part.shop.to_string()))),
+            delivery: deliveries.get(&part.shop).copied(),
         });
         state.shards.submit(part.shop, command, None)
     });

@@ -148,6 +148,41 @@ impl From<&Rejection> for ApiError {
             Rejection::IdInUse => ApiError::unavailable("an allocated id was already in use; retry"),
             Rejection::Payment(refusal) => payment_refusal(refusal),
             Rejection::PaymentIntentNotLoaded => ApiError::not_found("payment intent"),
+            Rejection::InvalidFulfillmentSettings(problem) | Rejection::InvalidSlaRules(problem) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, *problem)
+            }
+            Rejection::DeliveryOptionUnavailable => ApiError::new(
+                StatusCode::CONFLICT,
+                code,
+                "the chosen delivery option cannot be kept for this cart now; ask GET /v1/delivery-options again",
+            )
+            .field("deliveries"),
+            Rejection::DeliveryWindowUnavailable => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "the scheduled window does not suit the chosen option (schedulable options only, a two-hour window starting 9, 11, 13, 15, 17 or 19 o'clock, after the earliest arrival and within 7 days of it)",
+            )
+            .field("deliveries"),
+            Rejection::OrderNotDispatched => ApiError::new(
+                StatusCode::CONFLICT,
+                code,
+                "the order is not paid and awaiting shipment",
+            ),
+            Rejection::NoParcelAtWarehouse => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "the order sends no parcel from that warehouse (see GET /v1/orders/{id}/dispatch)",
+            )
+            .field("warehouse_id"),
+            Rejection::ShipmentExists => ApiError::new(StatusCode::CONFLICT, code, "that parcel has a shipment already"),
+            Rejection::WaybillInUse => ApiError::new(StatusCode::CONFLICT, code, "the waybill is on another shipment")
+                .field("waybill_no"),
+            Rejection::UnknownShipment => ApiError::not_found("shipment"),
+            Rejection::TrackingRefused(refusal) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                format!("the tracking event was refused: {}", refusal.as_str()),
+            ),
         }
     }
 }

@@ -194,6 +194,7 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
                         address: address.clone(),
                         payment_timeout_seconds: env.state.config.payment_timeout_seconds,
                         request: None,
+                        delivery: None,
                     };
                     let sent = Instant::now();
                     let answer = env.state.shards.submit(shop, Command::PlaceOrder(place), None).await;

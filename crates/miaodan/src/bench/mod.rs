@@ -12,6 +12,7 @@
 mod checkout;
 mod env;
 mod flash_sale;
+mod fulfillment;
 mod report;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -33,6 +34,8 @@ enum Scenario {
     /// An ordinary busy hour: many SKUs across shops, multi-line checkouts, payments,
     /// cancellations and expiries.
     Checkout(CheckoutArgs),
+    /// Delivery promises and dispatch decisions computed in-process (no store, no HTTP).
+    Fulfillment(fulfillment::FulfillmentArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -246,9 +249,13 @@ fn progress(total: u64, what: &str) -> ProgressBar {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Scenario::Fulfillment(args) = &args.scenario {
+        return fulfillment::run(args);
+    }
     let (summary, json) = match args.scenario {
         Scenario::FlashSale(args) => (flash_sale::run(&args).await?, args.common.json.clone()),
         Scenario::Checkout(args) => (checkout::run(&args).await?, args.common.json.clone()),
+        Scenario::Fulfillment(_) => unreachable!("answered above"),
     };
     summary.print_table();
     if let Some(path) = json {

@@ -1,0 +1,154 @@
+//! The carriers the platform hands parcels to. Only simulated ones exist here (`simcarrier`,
+//! SF-, JD- and ZTO-like); a real carrier adapter would offer the same two things: issue a
+//! waybill for a parcel, and verify the signature of the tracking events it pushes.
+
+use crate::http::problem::ApiError;
+use miaodan_domain::fulfillment::CarrierId;
+use miaodan_domain::geo::Adcode;
+use simcarrier::{Carrier, CreateWaybill, SimCarrier, SimCarrierClient};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long a tracking webhook's signature stays acceptable (replay protection).
+pub const SIGNATURE_TOLERANCE_S: i64 = 300;
+/// How long the platform waits for a carrier to issue a waybill.
+pub const CARRIER_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which carrier simulator the platform talks to.
+#[derive(Clone, Debug)]
+pub enum CarriersConfig {
+    /// `simcarrier` in this process. Its events come to this server's webhook over loopback.
+    InProcess {
+        seed: u64,
+        time_scale: simcarrier::TimeScale,
+        faults: simcarrier::Faults,
+        odds: simcarrier::ScenarioOdds,
+    },
+    /// A `simcarrier` process at `url`, sharing the webhook `secret`.
+    Remote { url: String, secret: Vec<u8> },
+}
+
+impl Default for CarriersConfig {
+    /// A parcel's day compressed into minutes (a simulated minute is 50 ms: a next-day journey
+    /// takes about a minute), with some duplicate and reordered webhooks, as real carriers send.
+    fn default() -> CarriersConfig {
+        CarriersConfig::InProcess {
+            seed: 11,
+            time_scale: simcarrier::TimeScale {
+                real_ms_per_sim_minute: 50,
+            },
+            faults: simcarrier::Faults {
+                duplicate_percent: 5,
+                reorder_percent: 5,
+                delay_ms_max: 200,
+            },
+            odds: simcarrier::ScenarioOdds::default(),
+        }
+    }
+}
+
+impl CarriersConfig {
+    /// Events only when a test or the operator says so (`advance`/`emit`).
+    pub fn manual() -> CarriersConfig {
+        CarriersConfig::InProcess {
+            seed: 11,
+            time_scale: simcarrier::TimeScale::MANUAL,
+            faults: simcarrier::Faults::default(),
+            odds: simcarrier::ScenarioOdds::default(),
+        }
+    }
+}
+
+pub struct Carriers {
+    client: SimCarrierClient,
+    secret: Vec<u8>,
+    /// The in-process simulator, when that is the carrier (to point its webhooks at us, and
+    /// for tests and the demo to drive parcels).
+    pub simulator: Option<SimCarrier>,
+}
+
+fn carrier_of(id: CarrierId) -> Carrier {
+    match id {
+        CarrierId::Sf => Carrier::Sf,
+        CarrierId::Jd => Carrier::Jd,
+        CarrierId::Zto => Carrier::Zto,
+    }
+}
+
+impl Carriers {
+    pub fn new(config: &CarriersConfig) -> anyhow::Result<Carriers> {
+        Ok(match config {
+            CarriersConfig::InProcess {
+                seed,
+                time_scale,
+                faults,
+                odds,
+            } => {
+                let mut secret = vec![0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+                let simulator = SimCarrier::new(simcarrier::Config {
+                    seed: *seed,
+                    secret: secret.clone(),
+                    webhook_url: None,
+                    time_scale: *time_scale,
+                    odds: *odds,
+                    faults: faults.clone(),
+                });
+                Carriers {
+                    client: SimCarrierClient::in_process(simulator.clone()),
+                    secret,
+                    simulator: Some(simulator),
+                }
+            }
+            CarriersConfig::Remote { url, secret } => Carriers {
+                client: SimCarrierClient::http(url.clone(), CARRIER_CALL_TIMEOUT)
+                    .map_err(|e| anyhow::anyhow!("simcarrier url: {e}"))?,
+                secret: secret.clone(),
+                simulator: None,
+            },
+        })
+    }
+
+    /// A waybill for the parcel `reference` (the same reference always gets the same one).
+    pub async fn create_waybill(
+        &self,
+        carrier: CarrierId,
+        reference: &str,
+        origin: Adcode,
+        destination: Adcode,
+    ) -> Result<String, ApiError> {
+        let request = CreateWaybill {
+            carrier: carrier_of(carrier),
+            reference: reference.to_string(),
+            origin_adcode: origin.as_text(),
+            destination_adcode: destination.as_text(),
+            scenario: None,
+        };
+        let call = self.client.create_waybill(request);
+        match tokio::time::timeout(CARRIER_CALL_TIMEOUT, call).await {
+            Ok(Ok(waybill)) => Ok(waybill.waybill_no),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the carrier refused a waybill");
+                Err(ApiError::unavailable("the carrier could not issue a waybill; retry"))
+            }
+            Err(_) => Err(ApiError::unavailable("the carrier did not answer in time; retry")),
+        }
+    }
+
+    /// Checks a tracking webhook's signature against the wall clock (transport freshness is
+    /// about real time, whatever the platform's business clock says).
+    pub fn verify(&self, headers: &axum::http::HeaderMap, body: &[u8]) -> Result<(), &'static str> {
+        let header = headers.get(simcarrier::SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+        let now_s = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        simcarrier::signature::verify(&self.secret, header, body, now_s, SIGNATURE_TOLERANCE_S).map_err(|error| {
+            match error {
+                simcarrier::SignatureError::Missing => "missing_signature",
+                simcarrier::SignatureError::Malformed => "malformed_signature",
+                simcarrier::SignatureError::Bad => "bad_signature",
+                simcarrier::SignatureError::Stale => "stale_signature",
+            }
+        })
+    }
+}

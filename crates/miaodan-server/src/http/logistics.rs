@@ -1,0 +1,604 @@
+//! Logistics over HTTP: shipments with carrier waybills, the carriers' signed tracking
+//! webhook, and the package center (包裹中心): SLA rules, alerts, and their live stream.
+
+use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
+use super::fulfillment::shanghai;
+use super::platform::unexpected;
+use super::problem::ApiError;
+use crate::app::AppState;
+use crate::auth::{Merchant, Principal};
+use crate::clock;
+use crate::idempotency::{self, Reply};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use miaodan_domain::fulfillment::CarrierId;
+use miaodan_domain::ids::ShipmentId;
+use miaodan_domain::logistics::shipment::{EventOutcome, TrackingNote, parse_waybill, valid_event_id};
+use miaodan_domain::logistics::{Alert, AlertLevel, AlertRule, Shipment, ShipmentState, SlaRules, TrackingEvent};
+use miaodan_domain::shard::{Command, NewShipment, Outcome, ShortageNotice};
+use miaodan_domain::{Timestamp, WarehouseId};
+use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewShipmentInput {
+    /// The warehouse the parcel leaves from (one of the order's dispatched parcels).
+    pub warehouse_id: i64,
+    /// `sf`, `jd` or `zto`; defaults to the carrier dispatch planned.
+    pub carrier: Option<String>,
+    /// The carrier's waybill number; when absent the (simulated) carrier issues one.
+    pub waybill_no: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrackingEventView {
+    pub event_id: String,
+    pub state: String,
+    pub occurred_at: String,
+    pub location: Option<String>,
+    pub received_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShipmentView {
+    pub id: i64,
+    pub order_id: i64,
+    pub shop_id: i64,
+    pub warehouse_id: i64,
+    pub carrier: String,
+    pub waybill_no: String,
+    /// created, picked_up, departed, in_transit, out_for_delivery, delivered, exception, returned.
+    pub state: String,
+    pub created_at: String,
+    pub planned_pickup_at: String,
+    pub planned_delivery_by: String,
+    pub promised_by: Option<String>,
+    /// Our current estimate of arrival (moves with every delay).
+    pub estimated_delivery: String,
+    pub estimated_delivery_local: String,
+    pub picked_up_at: Option<String>,
+    pub departed_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub returned_at: Option<String>,
+    pub last_movement_at: String,
+    /// In event-time order, each once.
+    pub events: Vec<TrackingEventView>,
+}
+
+impl ShipmentView {
+    pub fn new(s: &Shipment, now: Timestamp) -> ShipmentView {
+        let eta = s.estimated_delivery(now);
+        ShipmentView {
+            id: s.id.get(),
+            order_id: s.order.get(),
+            shop_id: s.shop.get(),
+            warehouse_id: s.warehouse.get(),
+            carrier: s.carrier.as_str().into(),
+            waybill_no: s.waybill.as_str().into(),
+            state: s.state.as_str().into(),
+            created_at: clock::rfc3339(s.created_at),
+            planned_pickup_at: clock::rfc3339(s.planned_pickup_at),
+            planned_delivery_by: clock::rfc3339(s.planned_delivery_by),
+            promised_by: s.promised_by.map(clock::rfc3339),
+            estimated_delivery: clock::rfc3339(eta),
+            estimated_delivery_local: shanghai(eta),
+            picked_up_at: s.picked_up_at.map(clock::rfc3339),
+            departed_at: s.departed_at.map(clock::rfc3339),
+            delivered_at: s.delivered_at.map(clock::rfc3339),
+            returned_at: s.returned_at.map(clock::rfc3339),
+            last_movement_at: clock::rfc3339(s.last_movement_at),
+            events: s
+                .events
+                .iter()
+                .map(|e| TrackingEventView {
+                    event_id: e.event_id.clone(),
+                    state: e.state.as_str().into(),
+                    occurred_at: clock::rfc3339(e.occurred_at),
+                    location: e.location.as_ref().map(|l| l.as_str().into()),
+                    received_at: clock::rfc3339(e.received_at),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn render_shipment(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::ShipmentSaved(shipment) => {
+            Reply::json(StatusCode::CREATED, &ShipmentView::new(shipment, shipment.created_at))
+        }
+        Outcome::Rejected(rejection) => ApiError::from(rejection).into(),
+        other => unexpected(other),
+    }
+}
+
+/// Hand a parcel of a paid order to a carrier: a shipment with its waybill. The order becomes
+/// `shipped` once every parcel of its dispatch has one.
+#[utoipa::path(post, path = "/v1/orders/{order_id}/shipments", tag = "logistics", request_body = NewShipmentInput,
+    params(("order_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = ShipmentView), (status = 404, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn create_shipment(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    ids: PathIds,
+    headers: HeaderMap,
+    body: JsonBody<NewShipmentInput>,
+) -> Response {
+    let path = format!("/v1/orders/{}/shipments", ids.one());
+    let request = ("POST", path.as_str(), &body.raw[..]);
+    idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
+        let order = super::orders::visible_order(&state, Principal::Merchant(shop), ids.one()).await?;
+        let warehouse = WarehouseId::new(body.value.warehouse_id)
+            .ok_or_else(|| ApiError::invalid("invalid_field", "warehouse_id", "no such warehouse"))?;
+        let carrier = match &body.value.carrier {
+            None => None,
+            Some(raw) => Some(
+                CarrierId::parse(raw).ok_or_else(|| ApiError::invalid("invalid_field", "carrier", "sf, jd or zto"))?,
+            ),
+        };
+        let id = ShipmentId::new(state.ids.shipment()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
+        let waybill = match &body.value.waybill_no {
+            Some(raw) => parse_waybill(raw).ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_field",
+                    "waybill_no",
+                    "a waybill is 6 to 40 letters, digits or '-'",
+                )
+            })?,
+            None => {
+                // The planned carrier, unless one is named: ask it for a waybill.
+                let planned = state
+                    .shards
+                    .read(shop, move |shard, _| {
+                        let origin = shard
+                            .sites_of(shop)
+                            .iter()
+                            .find(|s| s.id == warehouse)
+                            .map(|s| s.location);
+                        shard.fulfilling(order.id).and_then(|f| {
+                            f.decision
+                                .parcels
+                                .iter()
+                                .find(|p| p.warehouse == warehouse)
+                                .map(|p| (p.carrier, origin))
+                        })
+                    })
+                    .await?;
+                let Some((planned_carrier, origin)) = planned else {
+                    return Err(ApiError::invalid(
+                        "no_parcel_at_warehouse",
+                        "warehouse_id",
+                        "the order sends no parcel from that warehouse (see GET /v1/orders/{id}/dispatch)",
+                    ));
+                };
+                let carrier = carrier.unwrap_or(planned_carrier);
+                let reference = format!("mdn-{shop}-{}-{warehouse}", order.id);
+                let origin = origin.unwrap_or(order.address.adcode);
+                let issued = state
+                    .carriers
+                    .create_waybill(carrier, &reference, origin, order.address.adcode)
+                    .await?;
+                parse_waybill(&issued).ok_or_else(|| ApiError::unavailable("the carrier issued an unusable waybill"))?
+            }
+        };
+        let command = Command::CreateShipment(NewShipment {
+            id,
+            shop,
+            order: order.id,
+            warehouse,
+            carrier,
+            waybill,
+        });
+        let outcome = state
+            .shards
+            .submit(shop, command, idem.map(|i| i.recorder(render_shipment)))
+            .await?;
+        Ok(render_shipment(&outcome))
+    })
+    .await
+}
+
+/// The shipments of an order, with their tracking.
+#[utoipa::path(get, path = "/v1/orders/{order_id}/shipments", tag = "logistics",
+    params(("order_id" = i64, Path)),
+    responses((status = 200, body = [ShipmentView]), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list_shipments(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+) -> Result<Json<Vec<ShipmentView>>, ApiError> {
+    let order = super::orders::visible_order(&state, principal, ids.one()).await?;
+    let now = clock::now();
+    let shipments = state.store.shipments_of_order(order.id).await?;
+    Ok(Json(shipments.iter().map(|s| ShipmentView::new(s, now)).collect()))
+}
+
+/// One shipment, with its tracking (the merchant's own, an admin's, or the buyer's order's).
+#[utoipa::path(get, path = "/v1/shipments/{shipment_id}", tag = "logistics",
+    params(("shipment_id" = i64, Path)),
+    responses((status = 200, body = ShipmentView), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn get_shipment(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+) -> Result<Json<ShipmentView>, ApiError> {
+    let id = ShipmentId::new(ids.one()).ok_or_else(|| ApiError::not_found("shipment"))?;
+    let shipment = state
+        .store
+        .shipment(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("shipment"))?;
+    super::orders::visible_order(&state, principal, shipment.order.get())
+        .await
+        .map_err(|_| ApiError::not_found("shipment"))?;
+    Ok(Json(ShipmentView::new(&shipment, clock::now())))
+}
+
+/// What a carrier sends for one tracking event.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CarrierNotification {
+    pub carrier: String,
+    pub waybill_no: String,
+    pub event_id: String,
+    pub state: String,
+    /// RFC 3339.
+    pub occurred_at: String,
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CarrierAck {
+    /// applied, late_applied, duplicate, unknown_waybill, closed (the order was delivered), refused.
+    pub status: String,
+}
+
+fn ack(status: &str) -> Response {
+    metrics::counter!("miaodan_carrier_notifications_total", "outcome" => status.to_string()).increment(1);
+    Json(CarrierAck { status: status.into() }).into_response()
+}
+
+/// A carrier's tracking event, signed (`Carrier-Signature: t=…,v1=hex(HMAC-SHA256(secret,
+/// "t.body"))`, 5 minutes' tolerance). Events may come twice or out of order: each is applied
+/// once, in event-time order. Acknowledged with what became of it; only a failure to apply
+/// it now is answered 503, so the carrier delivers it again.
+#[utoipa::path(post, path = "/v1/webhooks/carriers", tag = "logistics", request_body = CarrierNotification,
+    params(("Carrier-Signature" = String, Header)),
+    responses((status = 200, body = CarrierAck), (status = 401, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)))]
+pub async fn carrier_webhook(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
+    let now = clock::now();
+    if let Err(code) = state.carriers.verify(&headers, &body) {
+        metrics::counter!("miaodan_carrier_notifications_total", "outcome" => code).increment(1);
+        tracing::warn!(code, "refused a carrier notification");
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            code,
+            "the notification's signature does not verify",
+        )
+        .into_response();
+    }
+    let malformed = |detail: &str| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed_notification",
+            detail.to_string(),
+        )
+        .into_response()
+    };
+    let Ok(notification) = serde_json::from_slice::<CarrierNotification>(&body) else {
+        return malformed("the body is not a carrier notification");
+    };
+    let Some(carrier_id) = CarrierId::parse(&notification.carrier) else {
+        return malformed("unknown carrier");
+    };
+    let (Some(state_reported), Some(occurred_at)) = (
+        ShipmentState::parse(&notification.state),
+        clock::parse_rfc3339(&notification.occurred_at),
+    ) else {
+        return malformed("state or occurred_at is not valid");
+    };
+    if !valid_event_id(&notification.event_id) {
+        return malformed("event_id is not 1 to 64 visible ASCII characters");
+    }
+    let location = notification
+        .location
+        .as_deref()
+        .and_then(|l| TrackingNote::parse(l).ok());
+    let shipment = match state
+        .store
+        .shipment_by_waybill(carrier_id, &notification.waybill_no)
+        .await
+    {
+        Ok(Some(shipment)) => shipment,
+        Ok(None) => return ack("unknown_waybill"),
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    let command = Command::RecordTracking {
+        shipment: shipment.id,
+        event: TrackingEvent {
+            event_id: notification.event_id,
+            state: state_reported,
+            occurred_at,
+            location,
+            received_at: now,
+        },
+    };
+    match state.shards.submit(shipment.shop, command, None).await {
+        Ok(Outcome::TrackingRecorded { applied, .. }) => ack(match applied {
+            EventOutcome::Applied => "applied",
+            EventOutcome::LateApplied => "late_applied",
+            EventOutcome::Duplicate => "duplicate",
+        }),
+        Ok(Outcome::Rejected(miaodan_domain::shard::Rejection::UnknownShipment)) => ack("closed"),
+        Ok(Outcome::Rejected(rejection)) => {
+            tracing::warn!(code = rejection.code(), "refused a tracking event");
+            ack("refused")
+        }
+        Ok(other) => unexpected(&other).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlaRulesView {
+    /// Alert when the carrier has not picked a parcel up this long after its shipment was created.
+    pub not_picked_up_within_s: i64,
+    /// …picked up but not departed the origin this long after pickup.
+    pub not_departed_within_s: i64,
+    /// …no tracking movement for this long once picked up.
+    pub stalled_after_s: i64,
+    /// Warn ("about to time out") at this share of each allowed time (1–99).
+    pub warn_at_percent: u8,
+}
+
+impl From<SlaRules> for SlaRulesView {
+    fn from(r: SlaRules) -> SlaRulesView {
+        SlaRulesView {
+            not_picked_up_within_s: r.not_picked_up_within_s,
+            not_departed_within_s: r.not_departed_within_s,
+            stalled_after_s: r.stalled_after_s,
+            warn_at_percent: r.warn_at_percent,
+        }
+    }
+}
+
+/// The shop's package-center SLA rules (defaults: 24 h, 12 h, 24 h, warn at 80 %).
+#[utoipa::path(get, path = "/v1/package-center/sla-rules", tag = "logistics",
+    responses((status = 200, body = SlaRulesView)), security(("bearer" = [])))]
+pub async fn get_sla_rules(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+) -> Result<Json<SlaRulesView>, ApiError> {
+    let rules = state.shards.read(shop, move |shard, _| shard.sla_rules(shop)).await?;
+    Ok(Json(rules.into()))
+}
+
+fn render_rules(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::SlaRulesSaved(rules) => Reply::json(StatusCode::OK, &SlaRulesView::from(*rules)),
+        Outcome::Rejected(rejection) => ApiError::from(rejection).into(),
+        other => unexpected(other),
+    }
+}
+
+/// Set the shop's SLA rules; every parcel on its way is checked against them at once.
+#[utoipa::path(put, path = "/v1/package-center/sla-rules", tag = "logistics", request_body = SlaRulesView,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = SlaRulesView), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn put_sla_rules(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    headers: HeaderMap,
+    body: JsonBody<SlaRulesView>,
+) -> Response {
+    let request = ("PUT", "/v1/package-center/sla-rules", &body.raw[..]);
+    idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
+        let rules = SlaRules {
+            not_picked_up_within_s: body.value.not_picked_up_within_s,
+            not_departed_within_s: body.value.not_departed_within_s,
+            stalled_after_s: body.value.stalled_after_s,
+            warn_at_percent: body.value.warn_at_percent,
+        };
+        let outcome = state
+            .shards
+            .submit(
+                shop,
+                Command::SetSlaRules { shop, rules },
+                idem.map(|i| i.recorder(render_rules)),
+            )
+            .await?;
+        Ok(render_rules(&outcome))
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertView {
+    /// Stable id, e.g. `12-stalled-1` (shipment, rule, occurrence) or `order-7-shortage-3`.
+    pub id: String,
+    /// not_picked_up, not_departed, stalled, promise_at_risk, stock_shortage.
+    pub rule: String,
+    /// warning (about to time out), timed_out.
+    pub level: String,
+    pub open: bool,
+    pub shop_id: i64,
+    pub order_id: i64,
+    pub shipment_id: Option<i64>,
+    pub raised_at: String,
+    pub escalated_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub deadline: Option<String>,
+    /// Whether the buyer is told too (a promise that is being missed).
+    pub notify_buyer: bool,
+    pub detail: String,
+}
+
+impl From<&Alert> for AlertView {
+    fn from(a: &Alert) -> AlertView {
+        let detail = match a.rule {
+            AlertRule::NotPickedUp => "the carrier has not picked the parcel up",
+            AlertRule::NotDeparted => "the parcel was picked up but has not left the origin",
+            AlertRule::Stalled => "no tracking movement",
+            AlertRule::PromiseAtRisk => "the estimated delivery is after the promised time",
+        };
+        AlertView {
+            id: a.key.to_string(),
+            rule: a.rule.as_str().into(),
+            level: a.level.as_str().into(),
+            open: a.is_open(),
+            shop_id: a.shop.get(),
+            order_id: a.order.get(),
+            shipment_id: Some(a.shipment.get()),
+            raised_at: clock::rfc3339(a.raised_at),
+            escalated_at: a.escalated_at.map(clock::rfc3339),
+            resolved_at: a.resolved_at.map(clock::rfc3339),
+            deadline: Some(clock::rfc3339(a.deadline)),
+            notify_buyer: a.notify_buyer,
+            detail: format!("{detail} (deadline {})", shanghai(a.deadline)),
+        }
+    }
+}
+
+impl From<&ShortageNotice> for AlertView {
+    fn from(n: &ShortageNotice) -> AlertView {
+        let detail = if n.redispatched_to.is_empty() {
+            format!(
+                "warehouse {} came up short of SKU {}; no other warehouse can take the parcel: restock or refund",
+                n.warehouse, n.sku
+            )
+        } else {
+            let to: Vec<String> = n.redispatched_to.iter().map(|w| w.to_string()).collect();
+            format!(
+                "warehouse {} came up short of SKU {}; the parcel was re-dispatched to warehouse {}",
+                n.warehouse,
+                n.sku,
+                to.join(", ")
+            )
+        };
+        AlertView {
+            id: format!("order-{}-shortage-{}", n.order, n.at.unix_ms()),
+            rule: "stock_shortage".into(),
+            level: if n.redispatched_to.is_empty() {
+                AlertLevel::TimedOut.as_str().into()
+            } else {
+                AlertLevel::Warning.as_str().into()
+            },
+            open: n.redispatched_to.is_empty(),
+            shop_id: n.shop.get(),
+            order_id: n.order.get(),
+            shipment_id: None,
+            raised_at: clock::rfc3339(n.at),
+            escalated_at: None,
+            resolved_at: (!n.redispatched_to.is_empty()).then(|| clock::rfc3339(n.at)),
+            deadline: None,
+            notify_buyer: false,
+            detail,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AlertQuery {
+    /// `open` (default) or `all`.
+    pub state: Option<String>,
+    /// Only this rule.
+    pub rule: Option<String>,
+    /// At most this many, newest first (1–500, default 100).
+    pub limit: Option<i64>,
+}
+
+/// The package center: the shop's alerts, newest first.
+#[utoipa::path(get, path = "/v1/package-center/alerts", tag = "logistics", params(AlertQuery),
+    responses((status = 200, body = [AlertView]), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    QueryParams(query): QueryParams<AlertQuery>,
+) -> Result<Json<Vec<AlertView>>, ApiError> {
+    let open_only = match query.state.as_deref() {
+        None | Some("open") => true,
+        Some("all") => false,
+        Some(_) => return Err(ApiError::invalid("invalid_field", "state", "open or all")),
+    };
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("invalid_field", "limit", "1 to 500"));
+    }
+    if let Some(rule) = &query.rule
+        && rule != "stock_shortage"
+        && AlertRule::parse(rule).is_none()
+    {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            "rule",
+            "not_picked_up, not_departed, stalled, promise_at_risk or stock_shortage",
+        ));
+    }
+    let mut views: Vec<AlertView> = state
+        .store
+        .alerts_of_shop(shop, open_only, limit)
+        .await?
+        .iter()
+        .map(AlertView::from)
+        .collect();
+    views.extend(
+        state
+            .store
+            .shortage_notices(shop, limit)
+            .await?
+            .iter()
+            .map(AlertView::from)
+            .filter(|v| !open_only || v.open),
+    );
+    views.retain(|v| query.rule.as_ref().is_none_or(|rule| &v.rule == rule));
+    views.sort_by(|a, b| b.raised_at.cmp(&a.raised_at).then(a.id.cmp(&b.id)));
+    views.truncate(limit as usize);
+    Ok(Json(views))
+}
+
+/// The package center live: every alert of the shop as it is raised, escalated or resolved,
+/// as Server-Sent Events (`event: alert`, data: an alert as JSON). Keep-alive comments every
+/// 15 s; a client that falls behind is told with `event: lagged` and should list again.
+#[utoipa::path(get, path = "/v1/package-center/alerts/stream", tag = "logistics",
+    responses((status = 200, description = "text/event-stream of alerts")), security(("bearer" = [])))]
+pub async fn stream_alerts(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let receiver = state.alert_feed.subscribe();
+    let stream = futures::stream::unfold(receiver, move |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(alert) if alert.shop_id == shop.get() => {
+                    let event = Event::default()
+                        .event("alert")
+                        .id(alert.id.clone())
+                        .json_data(&alert)
+                        .unwrap_or_else(|_| Event::default().event("error"));
+                    return Some((Ok(event), receiver));
+                }
+                Ok(_) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    let event = Event::default().event("lagged").data(missed.to_string());
+                    return Some((Ok(event), receiver));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+}

@@ -1,0 +1,284 @@
+//! Fulfillment on disk: how merchants configured their warehouses, the dispatch decision of
+//! each paid order (with the line allocations it moved) and the capacity booked per
+//! warehouse hour; and what a starting shard reads back of them.
+//!
+//! Settings, decisions and promises are stored as the domain's own serde JSON in TEXT
+//! columns: they are always read and written whole, never filtered on, and their shape is the
+//! domain's to change. Within one batch a later effect for the same key supersedes an earlier
+//! one, so each key costs one row write with its final value.
+
+use crate::sql::{Row, Statement, Value, encode_allocations, id, ms};
+use crate::{Store, StoreError};
+use miaodan_domain::fulfillment::{DispatchDecision, FulfillmentSettings};
+use miaodan_domain::orders::{Order, OrderLine};
+use miaodan_domain::shard::Fulfilling;
+use miaodan_domain::{OrderId, ShopId, Timestamp, WarehouseId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+const UPSERT_SETTINGS: &str = "INSERT INTO warehouse_fulfillment (warehouse_id, shop_id, settings_json)
+    VALUES ($1, $2, $3) ON CONFLICT (warehouse_id) DO UPDATE SET settings_json = excluded.settings_json";
+const UPSERT_DISPATCH: &str = "INSERT INTO order_dispatches (order_id, shop_id, decided_at, decision_json)
+    VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO UPDATE SET decided_at = excluded.decided_at,
+    decision_json = excluded.decision_json";
+const UPDATE_LINE_ALLOCATIONS: &str = "UPDATE order_lines SET allocations = $1 WHERE order_id = $2 AND line_no = $3";
+const UPSERT_CAPACITY: &str = "INSERT INTO warehouse_capacity (warehouse_id, hour_ms, orders) VALUES ($1, $2, $3)
+    ON CONFLICT (warehouse_id, hour_ms) DO UPDATE SET orders = excluded.orders";
+
+/// The domain value as JSON. Its types are plain data (no maps with non-string keys, no
+/// failing `Serialize`), so a failure here is a broken invariant, not an operating error.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("fulfillment data serialises to JSON")
+}
+
+pub(crate) fn from_json<T: DeserializeOwned>(raw: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(raw).map_err(|e| StoreError::corrupt(format!("bad {what} json: {e}")))
+}
+
+/// The fulfillment effects of one batch, coalesced per key until they become statements.
+#[derive(Default)]
+pub(crate) struct FulfillmentWrites<'a> {
+    settings: BTreeMap<WarehouseId, (ShopId, &'a FulfillmentSettings)>,
+    dispatches: BTreeMap<OrderId, (&'a Order, &'a DispatchDecision)>,
+    capacity: BTreeMap<(WarehouseId, Timestamp), u32>,
+}
+
+impl<'a> FulfillmentWrites<'a> {
+    pub(crate) fn configured(&mut self, shop: ShopId, warehouse: WarehouseId, settings: &'a FulfillmentSettings) {
+        self.settings.insert(warehouse, (shop, settings));
+    }
+
+    pub(crate) fn dispatched(&mut self, order: &'a Order, decision: &'a DispatchDecision) {
+        self.dispatches.insert(order.id, (order, decision));
+    }
+
+    /// `orders` is the hour's new absolute count, not an increment.
+    pub(crate) fn booked(&mut self, warehouse: WarehouseId, hour: Timestamp, orders: u32) {
+        self.capacity.insert((warehouse, hour), orders);
+    }
+
+    /// Appended after the batch's order inserts, so a dispatch rewrites lines that exist even
+    /// when its order was placed in the same batch.
+    pub(crate) fn push_statements(self, statements: &mut Vec<Statement>) {
+        for (warehouse, (shop, settings)) in self.settings {
+            statements.push(Statement::new(
+                UPSERT_SETTINGS,
+                vec![
+                    Value::I64(warehouse.get()),
+                    Value::I64(shop.get()),
+                    Value::Text(to_json(settings)),
+                ],
+            ));
+        }
+        for (order, decision) in self.dispatches.into_values() {
+            push_dispatch(statements, order, decision);
+        }
+        for ((warehouse, hour), orders) in self.capacity {
+            statements.push(Statement::new(
+                UPSERT_CAPACITY,
+                vec![
+                    Value::I64(warehouse.get()),
+                    Value::I64(hour.unix_ms()),
+                    Value::I64(i64::from(orders)),
+                ],
+            ));
+        }
+    }
+}
+
+/// A dispatch may move units between warehouses: every line's allocations are rewritten
+/// (lines keep the `line_no` they were inserted with, their index in `order.lines`).
+fn push_dispatch(statements: &mut Vec<Statement>, order: &Order, decision: &DispatchDecision) {
+    for (line_no, line) in order.lines.iter().enumerate() {
+        statements.push(Statement::new(
+            UPDATE_LINE_ALLOCATIONS,
+            vec![
+                Value::Text(encode_allocations(&line.allocations)),
+                Value::I64(order.id.get()),
+                Value::I64(line_no as i64),
+            ],
+        ));
+    }
+    statements.push(Statement::new(
+        UPSERT_DISPATCH,
+        vec![
+            Value::I64(order.id.get()),
+            Value::I64(order.shop.get()),
+            Value::I64(decision.decided_at.unix_ms()),
+            Value::Text(to_json(decision)),
+        ],
+    ));
+}
+
+fn orders_count(raw: i64) -> Result<u32, StoreError> {
+    u32::try_from(raw).map_err(|_| StoreError::corrupt(format!("bad booked orders {raw}")))
+}
+
+fn settings_row(row: &dyn Row) -> Result<(WarehouseId, FulfillmentSettings), StoreError> {
+    Ok((
+        id(row.i64(0)?, WarehouseId::new)?,
+        from_json(&row.text(1)?, "fulfillment settings")?,
+    ))
+}
+
+fn capacity_row(row: &dyn Row) -> Result<(WarehouseId, Timestamp, u32), StoreError> {
+    Ok((
+        id(row.i64(0)?, WarehouseId::new)?,
+        ms(row.i64(1)?),
+        orders_count(row.i64(2)?)?,
+    ))
+}
+
+/// An order head (as [`crate::sql::order_head`]) followed by its dispatch decision.
+fn fulfilling_row(row: &dyn Row) -> Result<(Order, DispatchDecision), StoreError> {
+    let order = crate::sql::order_head(row)?;
+    let decision = from_json(&row.text(crate::sql::ORDER_COLUMN_COUNT)?, "dispatch decision")?;
+    Ok((order, decision))
+}
+
+/// A line (as [`crate::sql::line`]) with its `line_no`, for sorting.
+fn numbered_line(row: &dyn Row) -> Result<(OrderId, i64, OrderLine), StoreError> {
+    let (order, line) = crate::sql::line(row)?;
+    Ok((order, row.i64(1)?, line))
+}
+
+/// What a starting shard holds of fulfillment.
+pub(crate) struct ShardFulfillment {
+    pub warehouse_settings: Vec<(WarehouseId, FulfillmentSettings)>,
+    pub capacity: Vec<(WarehouseId, Timestamp, u32)>,
+    pub fulfilling: Vec<Fulfilling>,
+}
+
+impl Store {
+    /// Shard `index` of `count`'s warehouse settings, capacity booked in hours from
+    /// `capacity_since` on, and its dispatched orders not yet delivered, with their lines.
+    pub(crate) async fn load_shard_fulfillment(
+        &self,
+        index: u32,
+        count: u32,
+        capacity_since: Timestamp,
+    ) -> Result<ShardFulfillment, StoreError> {
+        let shard = || vec![Value::I64(i64::from(count)), Value::I64(i64::from(index))];
+        let settings = Statement::new(
+            "SELECT warehouse_id, settings_json FROM warehouse_fulfillment WHERE shop_id % $1 = $2 ORDER BY 1",
+            shard(),
+        );
+        let warehouse_settings = self.query(settings, settings_row).await?;
+        let mut params = shard();
+        params.push(Value::I64(capacity_since.unix_ms()));
+        // Sorted here: an `ORDER BY` would make SQLite walk the whole table in key order
+        // instead of reading today's hours by the hour index.
+        let capacity = Statement::new(
+            "SELECT c.warehouse_id, c.hour_ms, c.orders FROM warehouse_capacity c
+             JOIN warehouses w ON w.id = c.warehouse_id
+             WHERE w.shop_id % $1 = $2 AND c.hour_ms >= $3",
+            params,
+        );
+        let mut capacity = self.query(capacity, capacity_row).await?;
+        capacity.sort_unstable();
+        let fulfilling = self.load_fulfilling(index, count).await?;
+        Ok(ShardFulfillment {
+            warehouse_settings,
+            capacity,
+            fulfilling,
+        })
+    }
+
+    /// The shard's dispatched orders in state paid or shipped, with their lines. Both queries
+    /// repeat the partial index's condition (`orders_fulfilling`) and leave sorting to Rust: with
+    /// an `ORDER BY` and no statistics, SQLite would rather walk every order ever placed in id
+    /// order than read that index and sort. Lines are read by the same condition, not by a list
+    /// of ids that grows with the orders on their way.
+    async fn load_fulfilling(&self, index: u32, count: u32) -> Result<Vec<Fulfilling>, StoreError> {
+        let shard = || vec![Value::I64(i64::from(count)), Value::I64(i64::from(index))];
+        let heads = Statement {
+            sql: Cow::Owned(format!(
+                "SELECT {}, d.decision_json FROM orders
+                 JOIN (SELECT order_id, decision_json FROM order_dispatches) d ON d.order_id = orders.id
+                 WHERE state IN ('paid', 'shipped') AND shop_id % $1 = $2",
+                crate::sql::ORDER_COLUMNS
+            )),
+            params: shard(),
+        };
+        let mut heads = self.query(heads, fulfilling_row).await?;
+        if heads.is_empty() {
+            return Ok(Vec::new());
+        }
+        heads.sort_by_key(|(order, _)| order.id);
+        let (mut orders, decisions): (Vec<Order>, Vec<DispatchDecision>) = heads.into_iter().unzip();
+        let lines = Statement {
+            sql: Cow::Owned(format!(
+                "SELECT {} FROM orders o JOIN order_lines ON order_lines.order_id = o.id
+                 WHERE o.state IN ('paid', 'shipped') AND o.shop_id % $1 = $2
+                 AND EXISTS (SELECT 1 FROM order_dispatches d WHERE d.order_id = o.id)",
+                crate::sql::LINE_COLUMNS
+            )),
+            params: shard(),
+        };
+        let mut lines = self.query(lines, numbered_line).await?;
+        lines.sort_by_key(|(order, line_no, _)| (*order, *line_no));
+        let lines = lines.into_iter().map(|(order, _, line)| (order, line)).collect();
+        crate::sql::attach_lines(&mut orders, lines);
+        Ok(orders
+            .into_iter()
+            .zip(decisions)
+            .map(|(order, decision)| Fulfilling { order, decision })
+            .collect())
+    }
+
+    /// The latest dispatch decision of an order and its shop; `None` until it was dispatched.
+    pub async fn dispatch_of(&self, order: OrderId) -> Result<Option<(ShopId, DispatchDecision)>, StoreError> {
+        let statement = Statement::new(
+            "SELECT shop_id, decision_json FROM order_dispatches WHERE order_id = $1",
+            vec![Value::I64(order.get())],
+        );
+        let rows = self
+            .query(statement, |r| {
+                Ok((
+                    id(r.i64(0)?, ShopId::new)?,
+                    from_json(&r.text(1)?, "dispatch decision")?,
+                ))
+            })
+            .await?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// How the merchant configured a warehouse; `None` when it runs the standard settings.
+    pub async fn fulfillment_settings(
+        &self,
+        warehouse: WarehouseId,
+    ) -> Result<Option<FulfillmentSettings>, StoreError> {
+        let statement = Statement::new(
+            "SELECT warehouse_id, settings_json FROM warehouse_fulfillment WHERE warehouse_id = $1",
+            vec![Value::I64(warehouse.get())],
+        );
+        Ok(self.query(statement, settings_row).await?.pop().map(|(_, s)| s))
+    }
+
+    /// Orders booked per processing hour of a warehouse, for hours starting in `[from, to)`,
+    /// earliest first. Hours nothing was booked in are absent.
+    pub async fn capacity_of(
+        &self,
+        warehouse: WarehouseId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(Timestamp, u32)>, StoreError> {
+        let statement = Statement::new(
+            "SELECT warehouse_id, hour_ms, orders FROM warehouse_capacity
+             WHERE warehouse_id = $1 AND hour_ms >= $2 AND hour_ms < $3 ORDER BY hour_ms",
+            vec![
+                Value::I64(warehouse.get()),
+                Value::I64(from.unix_ms()),
+                Value::I64(to.unix_ms()),
+            ],
+        );
+        Ok(self
+            .query(statement, capacity_row)
+            .await?
+            .into_iter()
+            .map(|(_, hour, orders)| (hour, orders))
+            .collect())
+    }
+}

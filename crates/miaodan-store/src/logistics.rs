@@ -1,0 +1,224 @@
+//! Shipments, package-center alerts, SLA rules and shortage notices on disk.
+//!
+//! A shipment's events and an alert's fields are kept as one JSON document each (the core's
+//! own serde form), next to the columns they are looked up by: a shipment is read whole, by
+//! id, order or waybill, and is never queried by an event's field.
+
+use crate::sql::{Row, Statement, Value};
+use crate::{Store, StoreError};
+use miaodan_domain::fulfillment::CarrierId;
+use miaodan_domain::ids::ShipmentId;
+use miaodan_domain::logistics::{Alert, Shipment, SlaRules};
+use miaodan_domain::shard::ShortageNotice;
+use miaodan_domain::{OrderId, ShopId};
+
+/// The tables (both backends; see `schema`).
+pub const STATEMENTS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS shipments (
+        id {ID} PRIMARY KEY,
+        shop_id BIGINT NOT NULL,
+        order_id BIGINT NOT NULL,
+        warehouse_id BIGINT NOT NULL,
+        carrier TEXT NOT NULL,
+        waybill TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        version BIGINT NOT NULL,
+        body TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS shipments_by_order ON shipments (order_id, id)",
+    "CREATE INDEX IF NOT EXISTS shipments_by_waybill ON shipments (waybill, carrier)",
+    "CREATE TABLE IF NOT EXISTS package_alerts (
+        alert_key TEXT PRIMARY KEY,
+        shop_id BIGINT NOT NULL,
+        order_id BIGINT NOT NULL,
+        shipment_id BIGINT NOT NULL,
+        rule TEXT NOT NULL,
+        is_open BIGINT NOT NULL,
+        raised_at BIGINT NOT NULL,
+        body TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS package_alerts_by_shop ON package_alerts (shop_id, raised_at)",
+    "CREATE INDEX IF NOT EXISTS package_alerts_by_shipment ON package_alerts (shipment_id)",
+    "CREATE TABLE IF NOT EXISTS shortage_notices (
+        shop_id BIGINT NOT NULL,
+        order_id BIGINT NOT NULL,
+        warehouse_id BIGINT NOT NULL,
+        sku_id BIGINT NOT NULL,
+        noticed_at BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (order_id, warehouse_id, sku_id, noticed_at)) {WITHOUT_ROWID}",
+    "CREATE INDEX IF NOT EXISTS shortage_notices_by_shop ON shortage_notices (shop_id, noticed_at)",
+    "CREATE TABLE IF NOT EXISTS sla_rules (
+        shop_id {ID} PRIMARY KEY,
+        body TEXT NOT NULL)",
+];
+
+const UPSERT_SHIPMENT: &str = "INSERT INTO shipments (id, shop_id, order_id, warehouse_id, carrier, waybill, state,
+    created_at, version, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    ON CONFLICT (id) DO UPDATE SET state = excluded.state, version = excluded.version, body = excluded.body";
+
+const UPSERT_ALERT: &str = "INSERT INTO package_alerts (alert_key, shop_id, order_id, shipment_id, rule, is_open,
+    raised_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (alert_key) DO UPDATE SET is_open = excluded.is_open, body = excluded.body";
+
+const INSERT_SHORTAGE: &str = "INSERT INTO shortage_notices (shop_id, order_id, warehouse_id, sku_id, noticed_at, body)
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_id, warehouse_id, sku_id, noticed_at) DO NOTHING";
+
+const UPSERT_SLA_RULES: &str = "INSERT INTO sla_rules (shop_id, body) VALUES ($1, $2)
+    ON CONFLICT (shop_id) DO UPDATE SET body = excluded.body";
+
+use crate::fulfillment::{from_json as parse, to_json as json};
+
+pub(crate) fn upsert_shipment(s: &Shipment) -> Statement {
+    Statement::new(
+        UPSERT_SHIPMENT,
+        vec![
+            Value::I64(s.id.get()),
+            Value::I64(s.shop.get()),
+            Value::I64(s.order.get()),
+            Value::I64(s.warehouse.get()),
+            Value::Text(s.carrier.as_str().into()),
+            Value::Text(s.waybill.as_str().into()),
+            Value::Text(s.state.as_str().into()),
+            Value::I64(s.created_at.unix_ms()),
+            Value::I64(s.version),
+            Value::Text(json(s)),
+        ],
+    )
+}
+
+pub(crate) fn upsert_alert(a: &Alert) -> Statement {
+    Statement::new(
+        UPSERT_ALERT,
+        vec![
+            Value::Text(a.key.to_string()),
+            Value::I64(a.shop.get()),
+            Value::I64(a.order.get()),
+            Value::I64(a.shipment.get()),
+            Value::Text(a.rule.as_str().into()),
+            Value::I64(i64::from(a.is_open())),
+            Value::I64(a.raised_at.unix_ms()),
+            Value::Text(json(a)),
+        ],
+    )
+}
+
+pub(crate) fn insert_shortage(n: &ShortageNotice) -> Statement {
+    Statement::new(
+        INSERT_SHORTAGE,
+        vec![
+            Value::I64(n.shop.get()),
+            Value::I64(n.order.get()),
+            Value::I64(n.warehouse.get()),
+            Value::I64(n.sku.get()),
+            Value::I64(n.at.unix_ms()),
+            Value::Text(json(n)),
+        ],
+    )
+}
+
+pub(crate) fn upsert_sla_rules(shop: ShopId, rules: &SlaRules) -> Statement {
+    Statement::new(UPSERT_SLA_RULES, vec![Value::I64(shop.get()), Value::Text(json(rules))])
+}
+
+fn shipment_row(row: &dyn Row) -> Result<Shipment, StoreError> {
+    parse(&row.text(0)?, "shipment")
+}
+
+fn alert_row(row: &dyn Row) -> Result<Alert, StoreError> {
+    parse(&row.text(0)?, "alert")
+}
+
+/// What a starting shard reads back of logistics.
+pub struct LogisticsSnapshot {
+    pub shipments: Vec<Shipment>,
+    pub alerts: Vec<Alert>,
+    pub sla_rules: Vec<(ShopId, SlaRules)>,
+}
+
+impl Store {
+    pub async fn shipment(&self, id: ShipmentId) -> Result<Option<Shipment>, StoreError> {
+        let statement = Statement::new("SELECT body FROM shipments WHERE id = $1", vec![Value::I64(id.get())]);
+        Ok(self.query(statement, shipment_row).await?.into_iter().next())
+    }
+
+    pub async fn shipments_of_order(&self, order: OrderId) -> Result<Vec<Shipment>, StoreError> {
+        let statement = Statement::new(
+            "SELECT body FROM shipments WHERE order_id = $1 ORDER BY id",
+            vec![Value::I64(order.get())],
+        );
+        self.query(statement, shipment_row).await
+    }
+
+    /// The newest shipment carrying `waybill` of `carrier`.
+    pub async fn shipment_by_waybill(&self, carrier: CarrierId, waybill: &str) -> Result<Option<Shipment>, StoreError> {
+        let statement = Statement::new(
+            "SELECT body FROM shipments WHERE waybill = $1 AND carrier = $2 ORDER BY id DESC LIMIT 1",
+            vec![Value::Text(waybill.into()), Value::Text(carrier.as_str().into())],
+        );
+        Ok(self.query(statement, shipment_row).await?.into_iter().next())
+    }
+
+    /// A shop's alerts, newest first.
+    pub async fn alerts_of_shop(&self, shop: ShopId, open_only: bool, limit: i64) -> Result<Vec<Alert>, StoreError> {
+        let statement = Statement::new(
+            "SELECT body FROM package_alerts WHERE shop_id = $1 AND is_open >= $2 ORDER BY raised_at DESC, alert_key LIMIT $3",
+            vec![
+                Value::I64(shop.get()),
+                Value::I64(i64::from(open_only)),
+                Value::I64(limit),
+            ],
+        );
+        self.query(statement, alert_row).await
+    }
+
+    /// A shop's shortage notices, newest first.
+    pub async fn shortage_notices(&self, shop: ShopId, limit: i64) -> Result<Vec<ShortageNotice>, StoreError> {
+        let statement = Statement::new(
+            "SELECT body FROM shortage_notices WHERE shop_id = $1 ORDER BY noticed_at DESC LIMIT $2",
+            vec![Value::I64(shop.get()), Value::I64(limit)],
+        );
+        self.query(statement, |row| parse(&row.text(0)?, "shortage notice"))
+            .await
+    }
+
+    /// The shipments of a shard's paid and shipped orders, their alerts, and its shops' rules.
+    pub async fn load_logistics(&self, index: u32, count: u32) -> Result<LogisticsSnapshot, StoreError> {
+        let shard = || vec![Value::I64(i64::from(count)), Value::I64(i64::from(index))];
+        let mut shipments = self
+            .query(
+                Statement::new(
+                    "SELECT s.body FROM shipments s JOIN orders o ON o.id = s.order_id
+                     WHERE o.state IN ('paid', 'shipped') AND s.shop_id % $1 = $2",
+                    shard(),
+                ),
+                shipment_row,
+            )
+            .await?;
+        let alerts = self
+            .query(
+                Statement::new(
+                    "SELECT a.body FROM package_alerts a JOIN orders o ON o.id = a.order_id
+                     WHERE o.state IN ('paid', 'shipped') AND a.shop_id % $1 = $2",
+                    shard(),
+                ),
+                alert_row,
+            )
+            .await?;
+        shipments.sort_by_key(|s| s.id);
+        let sla_rules = self
+            .query(
+                Statement::new("SELECT shop_id, body FROM sla_rules WHERE shop_id % $1 = $2", shard()),
+                |row| {
+                    let shop = row.i64(0)?;
+                    let shop = ShopId::new(shop).ok_or_else(|| StoreError::corrupt(format!("shop {shop}")))?;
+                    Ok((shop, parse(&row.text(1)?, "SLA rules")?))
+                },
+            )
+            .await?;
+        Ok(LogisticsSnapshot {
+            shipments,
+            alerts,
+            sla_rules,
+        })
+    }
+}
