@@ -29,7 +29,7 @@ pub enum CarriersConfig {
 
 impl Default for CarriersConfig {
     /// A parcel's day compressed into minutes (a simulated minute is 50 ms: a next-day journey
-    /// takes about a minute), with some duplicate and reordered webhooks, as real carriers send.
+    /// takes a few minutes), with some duplicate and reordered webhooks, as real carriers send.
     fn default() -> CarriersConfig {
         CarriersConfig::InProcess {
             seed: 11,
@@ -47,6 +47,18 @@ impl Default for CarriersConfig {
 }
 
 impl CarriersConfig {
+    /// The demo's carriers: parcels travel a simulated minute every 50 ms, one in ten stalls
+    /// after pickup and one in ten has an exception on the way, so the package center has
+    /// something to show within minutes.
+    pub fn demo() -> CarriersConfig {
+        let mut config = CarriersConfig::default();
+        if let CarriersConfig::InProcess { odds, .. } = &mut config {
+            odds.stall_after_pickup_percent = 10;
+            odds.exception_then_delivered_percent = 10;
+        }
+        config
+    }
+
     /// Events only when a test or the operator says so (`advance`/`emit`).
     pub fn manual() -> CarriersConfig {
         CarriersConfig::InProcess {

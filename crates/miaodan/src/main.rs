@@ -163,6 +163,9 @@ async fn main() -> anyhow::Result<()> {
             config.durability = store.durability();
             config.shards = shards;
             config.payment_timeout_seconds = payment_timeout_seconds;
+            if demo {
+                config.carriers = miaodan_server::carriers::CarriersConfig::demo();
+            }
             if let (Some(url), Some(secret)) = (simpay_url, simpay_secret) {
                 config.payments = PaymentsConfig::RemoteSimpay {
                     url,
@@ -256,7 +259,18 @@ Try it:
   curl -s -X POST {base}/v1/payment-intents/INTENT_ID/confirm -H "Authorization: Bearer $BUYER" \
        -H 'Content-Type: application/json' -d '{{"credential":"wallet-demo"}}'
   curl -s '{base}/v1/reconciliation' -H "Authorization: Bearer $ADMIN"
+
+Delivery promises, dispatch and parcels (carriers are simulated; a parcel travels in a few minutes):
+  curl -s '{base}/v1/delivery-options?adcode={adcode}&items={sku}:1,{sku2}:2'
+  # choose one at checkout: add "deliveries":[{{"shop_id":SHOP_ID,"level":"next_day","carrier":"sf"}}] to the body
+  curl -s {base}/v1/orders/ORDER_ID/dispatch -H "Authorization: Bearer $MERCHANT"     # why it ships from there
+  curl -s -X POST {base}/v1/orders/ORDER_ID/shipments -H "Authorization: Bearer $MERCHANT" \
+       -H 'Content-Type: application/json' -d '{{"warehouse_id":WAREHOUSE_ID}}'
+  curl -s {base}/v1/orders/ORDER_ID/shipments -H "Authorization: Bearer $MERCHANT"    # tracking, in event-time order
+  curl -s '{base}/v1/package-center/alerts?state=all' -H "Authorization: Bearer $MERCHANT"
+  curl -sN {base}/v1/package-center/alerts/stream -H "Authorization: Bearer $MERCHANT"  # live (SSE)
 "#,
+        adcode = access.buyer_adcode,
         admin = access.admin_token,
         merchant = access.merchant.1,
         shop = access.merchant.0,

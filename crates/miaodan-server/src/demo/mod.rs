@@ -7,7 +7,9 @@ use crate::app::AppState;
 use crate::clock;
 use miaodan_domain::buyers::Buyer;
 use miaodan_domain::catalog::{Gtin, NewSku, Text};
+use miaodan_domain::fulfillment::{CutoffRegion, CutoffTime, FulfillmentSettings, OperatingHours, ServiceLevel};
 use miaodan_domain::geo::Adcode;
+use miaodan_domain::logistics::SlaRules;
 use miaodan_domain::orders::Address;
 use miaodan_domain::shard::{Command, Outcome};
 use miaodan_domain::{BuyerId, Fen, ProductId, ShopId, SkuId, WarehouseId};
@@ -67,6 +69,8 @@ pub struct DemoAccess {
     pub admin_token: String,
     pub merchant: (String, String),
     pub buyer: (String, String),
+    /// Where the demo buyer lives (for a delivery-options example).
+    pub buyer_adcode: String,
     pub example_sku: i64,
     pub second_shop_sku: i64,
 }
@@ -114,6 +118,63 @@ async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
         .await?;
         warehouses.push(id);
     }
+    // The first warehouse of each shop is a front warehouse: around the clock, one-hour
+    // delivery in its city until 22:00, same-day until 14:00; the others run the standard
+    // day shift (08:00–22:00, same-day until 11:00, next-day until 16:00).
+    if let Some(front) = warehouses.first() {
+        let mut settings = FulfillmentSettings::standard();
+        settings.hours = OperatingHours::around_the_clock();
+        settings.orders_per_hour = 2_000;
+        settings.orders_per_day = 40_000;
+        settings.cutoffs = vec![
+            CutoffTime {
+                level: ServiceLevel::OneHour,
+                region: CutoffRegion::SameCity,
+                minute: 22 * 60,
+            },
+            CutoffTime {
+                level: ServiceLevel::SameDay,
+                region: CutoffRegion::SameCity,
+                minute: 14 * 60,
+            },
+            CutoffTime {
+                level: ServiceLevel::NextDay,
+                region: CutoffRegion::Any,
+                minute: 20 * 60,
+            },
+            CutoffTime {
+                level: ServiceLevel::Standard,
+                region: CutoffRegion::Any,
+                minute: 21 * 60,
+            },
+        ];
+        submit(
+            state,
+            shop,
+            Command::ConfigureFulfillment {
+                shop,
+                warehouse: *front,
+                settings,
+            },
+        )
+        .await?;
+    }
+    // The demo's parcels travel in minutes (see `CarriersConfig::demo`), so its package
+    // center watches in minutes too: a stalled parcel is flagged within two minutes.
+    submit(
+        state,
+        shop,
+        Command::SetSlaRules {
+            shop,
+            rules: SlaRules {
+                not_picked_up_within_s: 600,
+                not_departed_within_s: 600,
+                stalled_after_s: 120,
+                warn_at_percent: 80,
+            },
+        },
+    )
+    .await?;
     for p in &spec.products {
         let mut skus = Vec::new();
         for s in &p.skus {
@@ -217,6 +278,11 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoAccess> {
                 .issue_token(Role::Buyer, Some(buyer.id.get()), Some("demo".into()))
                 .await?,
         ),
+        buyer_adcode: buyer
+            .default_address
+            .as_ref()
+            .map(|a| a.adcode.as_text())
+            .unwrap_or_else(|| "110105000000".into()),
         example_sku: first_sku(shop.id).await?,
         second_shop_sku: first_sku(other_shop.id).await?,
     })
