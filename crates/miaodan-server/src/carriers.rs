@@ -149,7 +149,11 @@ impl Carriers {
     /// Checks a tracking webhook's signature against the wall clock (transport freshness is
     /// about real time, whatever the platform's business clock says).
     pub fn verify(&self, headers: &axum::http::HeaderMap, body: &[u8]) -> Result<(), &'static str> {
-        let header = headers.get(simcarrier::SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+        // A header that is there but not text is a malformed signature, not a missing one.
+        let header = match headers.get(simcarrier::SIGNATURE_HEADER) {
+            None => None,
+            Some(value) => Some(value.to_str().map_err(|_| "malformed_signature")?),
+        };
         let now_s = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)

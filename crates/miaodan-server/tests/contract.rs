@@ -4,20 +4,23 @@
 //!   fault), never a 5xx, and changes nothing that any read endpoint shows;
 //! - a missing or bad token is 401, a wrong role 403, and another tenant's object answers
 //!   exactly like a missing one (404);
-//! - every mutating endpoint honours `Idempotency-Key` (but the provider's webhook, which
-//!   deduplicates by event id, and revoking a one-tap agreement, which is idempotent itself);
-//! - the provider's webhook reads no token: it refuses every notification whose signature does
-//!   not verify, and every signed body it cannot read;
+//! - every mutating endpoint honours `Idempotency-Key` (but the providers' webhooks, which
+//!   deduplicate by event id, and revoking a one-tap agreement, which is idempotent itself);
+//! - the payment provider's and the carriers' webhooks read no token: each refuses every
+//!   notification whose signature does not verify, and every signed body it cannot read;
+//! - delivery options are public: they read no token;
 //! - the happy paths the order tests do not cover, and the system endpoints.
 //!
-//! Every server here pays through a simpay the test serves itself, so that the tests know the
-//! webhook secret and can sign notifications.
+//! Every server here pays through a simpay and ships through a simcarrier that the test serves
+//! itself, so that the tests know both webhook secrets and can sign notifications. The
+//! simcarrier runs in manual time: no parcel moves unless a test says so.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::{Answer, Backend, TestApp, WALLET};
 use futures::future::join_all;
+use miaodan_server::carriers::CarriersConfig;
 use miaodan_server::http::extract::REQUEST_BODY_BYTES_MAX;
 use reqwest::Method;
 use reqwest::header::HeaderValue;
@@ -57,26 +60,54 @@ both_backends!(
     refusals_decided_by_a_shard_are_replayed_byte_for_byte,
     a_refused_flash_sale_leaves_no_sale_behind,
     a_replayed_token_issuance_does_not_reveal_the_secret,
+    delivery_options_answer_anyone_per_shop_of_the_cart,
+    a_carrier_event_is_applied_once_and_a_refused_one_changes_nothing,
+    the_alert_stream_is_an_event_stream_for_merchants_only,
 );
 
 async fn spawn(backend: Backend) -> TestApp {
-    TestApp::spawn_with_remote_simpay(backend, |_| {}).await
+    let carriers = serve_simcarrier().await;
+    TestApp::spawn_with_remote_simpay(backend, |config| config.carriers = carriers).await
+}
+
+/// The secret the carriers sign their tracking webhooks with.
+const CARRIER_SECRET: &[u8] = b"whsec_miaodan_carrier_tests";
+
+/// A simcarrier in manual time, served over loopback by the test, that pushes no webhooks:
+/// every carrier notification of these tests is one the test signs and sends itself.
+async fn serve_simcarrier() -> CarriersConfig {
+    let simcarrier = simcarrier::SimCarrier::new(simcarrier::Config {
+        seed: 7,
+        secret: CARRIER_SECRET.to_vec(),
+        webhook_url: None,
+        time_scale: simcarrier::TimeScale::MANUAL,
+        odds: simcarrier::ScenarioOdds::default(),
+        faults: simcarrier::Faults::default(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(simcarrier::serve(simcarrier, listener));
+    CarriersConfig::Remote {
+        url,
+        secret: CARRIER_SECRET.to_vec(),
+    }
 }
 
 // ---- requests ---------------------------------------------------------------------------
 
-/// How a notification to the provider's webhook is signed, when it is sent.
+/// How a notification to a webhook (the payment provider's, `Simpay-Signature`, or the
+/// carriers', `Carrier-Signature`) is signed, when it is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Signature {
-    /// No `Simpay-Signature` header.
+    /// No signature header.
     Unsigned,
-    /// Signed now with the provider's secret.
+    /// Signed now with the sender's secret.
     Fresh,
-    /// Signed with the provider's secret this many seconds ago (negative: ahead of now).
+    /// Signed with the sender's secret this many seconds ago (negative: ahead of now).
     Aged(i64),
-    /// Signed now with a secret that is not the provider's.
+    /// Signed now with a secret that is not the sender's.
     WrongSecret,
-    /// Signed now with the provider's secret, over another body than the one sent.
+    /// Signed now with the sender's secret, over another body than the one sent.
     Over(&'static [u8]),
     /// This header value, as it is.
     Header(&'static str),
@@ -111,9 +142,17 @@ impl Call {
 
     /// A notification from the provider: no token, a signature.
     fn webhook(body: &Value, signature: Signature) -> Call {
-        let mut call = Call::new(Method::POST, WEBHOOK, "").authorization(None).json(body);
-        call.signature = signature;
-        call
+        Call::public(Method::POST, WEBHOOK).json(body).signed(signature)
+    }
+
+    /// A tracking event from a carrier: no token, a signature.
+    fn carrier_webhook(body: &Value, signature: Signature) -> Call {
+        Call::public(Method::POST, CARRIER_WEBHOOK).json(body).signed(signature)
+    }
+
+    /// A request without an `Authorization` header.
+    fn public(method: Method, path: impl Into<String>) -> Call {
+        Call::new(method, path, "").authorization(None)
     }
 
     fn signed(mut self, signature: Signature) -> Call {
@@ -164,22 +203,34 @@ impl Call {
         )
     }
 
-    /// The `Simpay-Signature` header this call is sent with, signed at the moment of sending.
-    fn signature_header(&self, app: &TestApp) -> Option<HeaderValue> {
-        let secret = app.webhook_secret().expect("contract tests serve simpay themselves");
+    /// The signature header this call is sent with, signed at the moment of sending: the
+    /// carriers' for the carriers' webhook, the payment provider's otherwise.
+    fn signature_header(&self, app: &TestApp) -> Option<(&'static str, HeaderValue)> {
+        type Sign = fn(&[u8], i64, &[u8]) -> String;
+        let (name, secret, sign): (&'static str, &[u8], Sign) = if self.path == CARRIER_WEBHOOK {
+            (
+                simcarrier::SIGNATURE_HEADER,
+                CARRIER_SECRET,
+                simcarrier::signature::sign,
+            )
+        } else {
+            let secret = app.webhook_secret().expect("contract tests serve simpay themselves");
+            (simpay::SIGNATURE_HEADER, secret, simpay::signature::sign)
+        };
         let body = self.body.as_deref().unwrap_or_default();
         let now = jiff::Timestamp::now().as_second();
         let header = match self.signature {
             Signature::Unsigned => return None,
-            Signature::Fresh => simpay::signature::sign(secret, now, body),
-            Signature::Aged(seconds) => simpay::signature::sign(secret, now - seconds, body),
-            Signature::WrongSecret => simpay::signature::sign(b"not the provider's secret", now, body),
-            Signature::Over(other) => simpay::signature::sign(secret, now, other),
-            Signature::Header(value) => return Some(HeaderValue::from_bytes(value.as_bytes()).unwrap()),
+            Signature::Fresh => sign(secret, now, body),
+            Signature::Aged(seconds) => sign(secret, now - seconds, body),
+            Signature::WrongSecret => sign(b"not the sender's secret", now, body),
+            Signature::Over(other) => sign(secret, now, other),
+            Signature::Header(value) => return Some((name, HeaderValue::from_bytes(value.as_bytes()).unwrap())),
         };
-        Some(HeaderValue::from_str(&header).unwrap())
+        Some((name, HeaderValue::from_str(&header).unwrap()))
     }
 
+    /// Sends the call and reads the answer (as `common::answer` does, but for event streams).
     async fn send(&self, app: &TestApp) -> Answer {
         let mut request = app.http.request(self.method.clone(), app.url(&self.path));
         if let Some(value) = &self.authorization {
@@ -191,15 +242,38 @@ impl Call {
         if let Some(key) = &self.key {
             request = request.header("idempotency-key", key.clone());
         }
-        if let Some(signature) = self.signature_header(app) {
-            request = request.header(simpay::SIGNATURE_HEADER, signature);
+        if let Some((name, signature)) = self.signature_header(app) {
+            request = request.header(name, signature);
         }
         if let Some(body) = &self.body {
             request = request.body(body.clone());
         }
-        app.send(request).await
+        let response = request.send().await.unwrap();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let status = response.status();
+        let replayed = response.headers().contains_key("idempotent-replayed");
+        // An event stream does not end: its answer is its status and headers.
+        let raw = if content_type == EVENT_STREAM {
+            String::new()
+        } else {
+            response.text().await.unwrap()
+        };
+        Answer {
+            status,
+            body: serde_json::from_str(&raw).unwrap_or(Value::Null),
+            content_type,
+            replayed,
+            raw,
+        }
     }
 }
+
+const EVENT_STREAM: &str = "text/event-stream";
 
 /// The refusal a request must get: status, `code` and `field`.
 type Refusal = (u16, &'static str, Option<&'static str>);
@@ -254,7 +328,8 @@ async fn listed(app: &TestApp, path: &str, token: &str) -> Vec<i64> {
 
 /// One tenant: a shop with its merchant, a warehouse, a product with two stocked SKUs, a live
 /// flash sale on the second, and a buyer with a pending order for one unit of the first, a
-/// paid order for another unit of it, and a one-tap agreement.
+/// paid (and so dispatched) order for another unit of it, a paid order for one unit of the
+/// second that has been handed to a carrier, and a one-tap agreement.
 struct Side {
     shop: i64,
     merchant: String,
@@ -273,6 +348,12 @@ struct Side {
     paid_order: i64,
     paid_checkout: i64,
     intent: i64,
+    /// Paid, and shipped from `warehouse` as `shipment` with the waybill `waybill`.
+    shipped_order: i64,
+    shipment: i64,
+    /// The carrier (`sf`, `jd` or `zto`) and waybill number of `shipment`.
+    carrier: String,
+    waybill: String,
     /// The buyer's one-tap agreement, with limits of 1 fen (see [`one_tap_agreement`]).
     agreement: i64,
 }
@@ -318,6 +399,18 @@ async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str) -> 
     let intent = app.pay_checkout(&buyer_token, paid_checkout).await["id"]
         .as_i64()
         .unwrap();
+    let shipped = app.checkout(&buyer_token, &[(sku2, 1)]).await;
+    let shipped_order = shipped.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+    app.pay_checkout(&buyer_token, shipped.body["checkout_id"].as_i64().unwrap())
+        .await;
+    let shipment = app
+        .post(
+            &format!("/v1/orders/{shipped_order}/shipments"),
+            &merchant,
+            json!({ "warehouse_id": warehouse }),
+        )
+        .await;
+    let shipment = shipment.assert_status(201).clone();
     let agreement = app
         .post("/v1/one-tap-agreements", &buyer_token, one_tap_agreement("sim-one-tap"))
         .await;
@@ -337,6 +430,10 @@ async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str) -> 
         paid_order,
         paid_checkout,
         intent,
+        shipped_order,
+        shipment: shipment["id"].as_i64().unwrap(),
+        carrier: shipment["carrier"].as_str().unwrap().to_string(),
+        waybill: shipment["waybill_no"].as_str().unwrap().to_string(),
         agreement,
     }
 }
@@ -424,6 +521,19 @@ async fn snapshot(app: &TestApp, t: &Tenants) -> Value {
         reads.push(Call::get(format!("/v1/payment-intents/{}", side.intent), &app.admin));
         reads.push(Call::get(format!("/v1/orders/{}/refunds", side.paid_order), &app.admin));
         reads.push(Call::get("/v1/one-tap-agreements", &side.buyer_token));
+        // Fulfillment and logistics: how the warehouse works (and what it booked today), where
+        // the paid orders ship from, their shipments, and the package center.
+        let merchant = &side.merchant;
+        reads.push(Call::get(
+            format!("/v1/warehouses/{}/fulfillment", side.warehouse),
+            merchant,
+        ));
+        for order in [side.paid_order, side.shipped_order] {
+            reads.push(Call::get(format!("/v1/orders/{order}/dispatch"), &app.admin));
+            reads.push(Call::get(format!("/v1/orders/{order}/shipments"), &app.admin));
+        }
+        reads.push(Call::get("/v1/package-center/sla-rules", merchant));
+        reads.push(Call::get("/v1/package-center/alerts?state=all", merchant));
     }
     // The money: what the ledger, the orders and the provider say moved on the tenants' day.
     reads.push(Call::get(format!("/v1/reconciliation?date={}", t.day), &app.admin));
@@ -477,18 +587,44 @@ enum Role {
 
 const ROLES: [Role; 3] = [Role::Admin, Role::Merchant, Role::Buyer];
 
+/// How an endpoint knows its caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Auth {
+    /// An API token (`Authorization: Bearer …`).
+    Token,
+    /// A signature over the body: the providers' webhooks.
+    Signature,
+    /// Nothing: anyone may ask.
+    Public,
+}
+
 /// One route of the router, with a concrete request to it that its role may make.
 struct Endpoint {
     route: &'static str,
     call: Call,
     /// `None`: every role may call it (and sees only its own objects).
     role: Option<Role>,
-    /// Whether it takes an API token; the provider's webhook takes a signature instead.
-    token: bool,
+    auth: Auth,
+}
+
+impl Endpoint {
+    /// Asserts the answer of a request this endpoint's role may make.
+    #[track_caller]
+    fn assert_answered(&self, answer: &Answer) {
+        if self.route == ALERT_STREAM {
+            let case = self.call.label();
+            assert_eq!(answer.status, 200, "{case}");
+            assert_eq!(answer.content_type, EVENT_STREAM, "{case}");
+        } else {
+            assert_success(answer, &self.call.label());
+        }
+    }
 }
 
 const WEBHOOK: &str = "/v1/webhooks/simpay";
+const CARRIER_WEBHOOK: &str = "/v1/webhooks/carriers";
 const REFUNDS: &str = "/v1/orders/{order_id}/refunds";
+const ALERT_STREAM: &str = "/v1/package-center/alerts/stream";
 
 fn token_of(app: &TestApp, t: &Tenants, role: Role) -> String {
     match role {
@@ -512,7 +648,7 @@ fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
                 None => call,
             },
             role,
-            token: true,
+            auth: Auth::Token,
         }
     };
     let admin = Some(Role::Admin);
@@ -704,7 +840,7 @@ fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             route: WEBHOOK,
             call: Call::webhook(&notification("evt_contract", "mdn-1-999999-1"), Signature::Fresh),
             role: None,
-            token: false,
+            auth: Auth::Signature,
         },
         endpoint(
             "/v1/reconciliation",
@@ -735,18 +871,150 @@ fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             Some(json!({})),
             buyer,
         ),
+        Endpoint {
+            route: "/v1/delivery-options",
+            call: Call::public(Method::GET, delivery_options(&[(a.sku, 1)])),
+            role: None,
+            auth: Auth::Public,
+        },
+        endpoint(
+            "/v1/warehouses/{warehouse_id}/fulfillment",
+            Method::GET,
+            format!("/v1/warehouses/{}/fulfillment", a.warehouse),
+            None,
+            merchant,
+        ),
+        endpoint(
+            "/v1/warehouses/{warehouse_id}/fulfillment",
+            Method::PUT,
+            format!("/v1/warehouses/{}/fulfillment", a.warehouse),
+            Some(fulfillment_settings()),
+            merchant,
+        ),
+        endpoint(
+            "/v1/warehouses/{warehouse_id}/shortages",
+            Method::POST,
+            format!("/v1/warehouses/{}/shortages", a.warehouse),
+            Some(json!({ "sku_id": a.sku, "missing_units": 1 })),
+            merchant,
+        ),
+        endpoint(
+            "/v1/orders/{order_id}/dispatch",
+            Method::GET,
+            format!("/v1/orders/{}/dispatch", a.paid_order),
+            None,
+            None,
+        ),
+        endpoint(
+            "/v1/orders/{order_id}/shipments",
+            Method::POST,
+            format!("/v1/orders/{}/shipments", a.paid_order),
+            Some(json!({ "warehouse_id": a.warehouse })),
+            merchant,
+        ),
+        endpoint(
+            "/v1/orders/{order_id}/shipments",
+            Method::GET,
+            format!("/v1/orders/{}/shipments", a.shipped_order),
+            None,
+            None,
+        ),
+        endpoint(
+            "/v1/shipments/{shipment_id}",
+            Method::GET,
+            format!("/v1/shipments/{}", a.shipment),
+            None,
+            None,
+        ),
+        // A tracking event for a waybill the platform never saw: acknowledged, not applied.
+        Endpoint {
+            route: CARRIER_WEBHOOK,
+            call: Call::carrier_webhook(
+                &tracking_event("sf", "SF0000000000", "evt-contract-1"),
+                Signature::Fresh,
+            ),
+            role: None,
+            auth: Auth::Signature,
+        },
+        endpoint(
+            "/v1/package-center/sla-rules",
+            Method::GET,
+            "/v1/package-center/sla-rules".into(),
+            None,
+            merchant,
+        ),
+        endpoint(
+            "/v1/package-center/sla-rules",
+            Method::PUT,
+            "/v1/package-center/sla-rules".into(),
+            Some(sla_rules(24 * 3600)),
+            merchant,
+        ),
+        endpoint(
+            "/v1/package-center/alerts",
+            Method::GET,
+            "/v1/package-center/alerts?state=all".into(),
+            None,
+            merchant,
+        ),
+        endpoint(ALERT_STREAM, Method::GET, ALERT_STREAM.into(), None, merchant),
     ]
+}
+
+/// The delivery options of a cart of (SKU, units) to 上海市黄浦区.
+fn delivery_options(items: &[(i64, i64)]) -> String {
+    let items: Vec<String> = items.iter().map(|(sku, units)| format!("{sku}:{units}")).collect();
+    format!("/v1/delivery-options?adcode=310101000000&items={}", items.join(","))
+}
+
+/// How a warehouse works unless told otherwise: a day shift, 500 orders an hour and 6 000 a
+/// day, same-day delivery in its city for orders paid by 11:00, next-day and standard
+/// delivery anywhere, every carrier.
+fn fulfillment_settings() -> Value {
+    json!({
+        "shifts": [{ "start": "08:00", "end": "22:00" }],
+        "orders_per_hour": 500,
+        "orders_per_day": 6000,
+        "cutoffs": [
+            { "level": "same_day", "region": "same_city", "time": "11:00" },
+            { "level": "next_day", "region": "any", "time": "16:00" },
+            { "level": "standard", "region": "any", "time": "17:00" },
+        ],
+        "works_holidays": true,
+    })
+}
+
+/// SLA rules allowing `seconds` for each stage (no parcel of these tests is late by them).
+fn sla_rules(seconds: i64) -> Value {
+    json!({
+        "not_picked_up_within_s": seconds,
+        "not_departed_within_s": seconds,
+        "stalled_after_s": seconds,
+        "warn_at_percent": 80,
+    })
+}
+
+/// A carrier's tracking event for a waybill: picked up a minute ago in 上海市.
+fn tracking_event(carrier: &str, waybill: &str, event_id: &str) -> Value {
+    json!({
+        "carrier": carrier,
+        "waybill_no": waybill,
+        "event_id": event_id,
+        "state": "picked_up",
+        "occurred_at": rfc3339_in(-60),
+        "location": "上海市",
+    })
 }
 
 fn mutating(endpoints: Vec<Endpoint>) -> Vec<Endpoint> {
     endpoints.into_iter().filter(|e| e.call.method != Method::GET).collect()
 }
 
-/// Whether an endpoint takes an `Idempotency-Key`: every mutating one but the provider's
-/// webhook (a notification is deduplicated by its event id) and revoking a one-tap agreement
+/// Whether an endpoint takes an `Idempotency-Key`: every mutating one but the providers'
+/// webhooks (a notification is deduplicated by its event id) and revoking a one-tap agreement
 /// (revoking a revoked agreement answers the same agreement).
 fn takes_idempotency_key(endpoint: &Endpoint) -> bool {
-    endpoint.token && endpoint.call.method != Method::GET && endpoint.call.method != Method::DELETE
+    endpoint.auth == Auth::Token && endpoint.call.method != Method::GET && endpoint.call.method != Method::DELETE
 }
 
 /// The `/v1` routes of the router as (method, route), read from its source so that a route
@@ -858,6 +1126,8 @@ fn wrong_fields(app: &TestApp, t: &Tenants) -> Vec<(Call, Refusal)> {
         checkout_bodies(t),
         flash_sale_bodies(t),
         payment_bodies(t),
+        fulfillment_bodies(t),
+        logistics_bodies(t),
     ]
     .concat()
 }
@@ -1340,24 +1610,260 @@ fn payment_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
     .concat()
 }
 
-/// The refusals of the provider's webhook, which reads no token and no media type: only a
-/// signature over the raw body, made with the shared secret within 5 minutes of now, and then
-/// the body as a simpay event.
-fn webhook_refusals(valid: &Call) -> Vec<(Call, Refusal)> {
-    let valid_bytes = valid.body.clone().unwrap();
-    let signed = |body: &[u8]| valid.clone().raw(JSON, body.to_vec());
+fn fulfillment_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
+    let a = &t.a;
+    // Warehouse settings: 1 to 4 ordered shifts of HH:MM, 1 to 1 000 000 orders an hour and
+    // 1 to 24 000 000 a day, at most 16 cutoffs of a known level and region (one per pair),
+    // known carriers, each once.
+    let settings = |field: &str, value: Value| {
+        let mut body = fulfillment_settings();
+        body[field] = value;
+        body
+    };
+    let shift = |start: &str, end: &str| json!({ "start": start, "end": end });
+    let shifts = |shifts: Vec<Value>| settings("shifts", json!(shifts));
+    let cutoff = |level: &str, region: &str, time: &str| json!({ "level": level, "region": region, "time": time });
+    let cutoffs = |cutoffs: Vec<Value>| settings("cutoffs", json!(cutoffs));
+    let unworkable = (422, "invalid_fulfillment_settings", None);
+    let mut rows = vec![
+        (json!({}), missing("shifts")),
+        (
+            json!({ "shifts": [shift("08:00", "22:00")], "orders_per_day": 1, "cutoffs": [] }),
+            missing("orders_per_hour"),
+        ),
+        (
+            json!({ "shifts": [shift("08:00", "22:00")], "orders_per_hour": 1, "orders_per_day": 1 }),
+            missing("cutoffs"),
+        ),
+        (shifts(vec![]), unworkable),
+        (shifts(vec![shift("08:00", "09:00"); 5]), unworkable),
+        (shifts(vec![shift("22:00", "08:00")]), unworkable),
+        (shifts(vec![shift("08:00", "08:00")]), unworkable),
+        (
+            shifts(vec![shift("08:00", "14:00"), shift("13:00", "22:00")]),
+            unworkable,
+        ),
+        (
+            shifts(vec![shift("14:00", "22:00"), shift("08:00", "12:00")]),
+            unworkable,
+        ),
+        (settings("shifts", json!({})), invalid("shifts")),
+        (
+            settings("shifts", json!([{ "start": "08:00" }])),
+            missing("shifts[0].end"),
+        ),
+        (
+            settings(
+                "shifts",
+                json!([{ "start": "08:00", "end": "22:00", "break": "12:00" }]),
+            ),
+            unknown("shifts[0].break"),
+        ),
+        (settings("orders_per_hour", json!(0)), unworkable),
+        (settings("orders_per_hour", json!(1_000_001)), unworkable),
+        (settings("orders_per_hour", json!(-1)), invalid("orders_per_hour")),
+        (
+            settings("orders_per_hour", json!(4_294_967_296_i64)),
+            invalid("orders_per_hour"),
+        ),
+        (settings("orders_per_hour", json!(1.5)), invalid("orders_per_hour")),
+        (settings("orders_per_hour", json!("500")), invalid("orders_per_hour")),
+        (settings("orders_per_day", json!(0)), unworkable),
+        (settings("orders_per_day", json!(24_000_001)), unworkable),
+        (settings("orders_per_day", json!(null)), invalid("orders_per_day")),
+        (cutoffs(vec![cutoff("next_day", "any", "16:00"); 17]), unworkable),
+        (
+            cutoffs(vec![
+                cutoff("next_day", "any", "16:00"),
+                cutoff("next_day", "any", "17:00"),
+            ]),
+            unworkable,
+        ),
+        (
+            cutoffs(vec![cutoff("express", "any", "16:00")]),
+            invalid("cutoffs[0].level"),
+        ),
+        (
+            cutoffs(vec![cutoff("NEXT_DAY", "any", "16:00")]),
+            invalid("cutoffs[0].level"),
+        ),
+        (
+            cutoffs(vec![cutoff("next_day", "nearby", "16:00")]),
+            invalid("cutoffs[0].region"),
+        ),
+        (
+            cutoffs(vec![
+                cutoff("next_day", "any", "16:00"),
+                cutoff("standard", "any", "5pm"),
+            ]),
+            invalid("cutoffs[1].time"),
+        ),
+        (
+            settings("cutoffs", json!([{ "level": "next_day", "region": "any" }])),
+            missing("cutoffs[0].time"),
+        ),
+        (settings("works_holidays", json!("yes")), invalid("works_holidays")),
+        (settings("carriers", json!("sf")), invalid("carriers")),
+        (settings("carriers", json!(["ups"])), invalid("carriers[0]")),
+        (settings("carriers", json!(["SF"])), invalid("carriers[0]")),
+        (settings("carriers", json!(["sf", "jd", "sf"])), invalid("carriers[2]")),
+        (settings("warehouse_id", json!(a.warehouse)), unknown("warehouse_id")),
+    ];
+    // A time is HH:MM, 00:00 to 24:00.
+    for time in [
+        "8:00", "08:0", "0800", "08:00:00", "24:01", "25:00", "08:60", "ab:cd", "", "+8:00", "08:-1",
+    ] {
+        rows.push((shifts(vec![shift(time, "22:00")]), invalid("shifts[0].start")));
+        rows.push((shifts(vec![shift("08:00", time)]), invalid("shifts[0].end")));
+        rows.push((
+            cutoffs(vec![cutoff("next_day", "any", time)]),
+            invalid("cutoffs[0].time"),
+        ));
+    }
+    // Shortages: a SKU of the shop, and 1 to the units the warehouse holds that are not with
+    // a carrier (8 available and 1 sold of the first SKU; of the second, none available and
+    // the 1 sold is with the carrier).
+    let bad_count = refused("invalid_shortage", "missing_units");
+    let unknown_sku = refused("unknown_sku", "sku_id");
+    let shortage = |sku: Value, units: Value| json!({ "sku_id": sku, "missing_units": units });
+    let shortages = vec![
+        (json!({}), missing("sku_id")),
+        (json!({ "sku_id": a.sku }), missing("missing_units")),
+        (shortage(json!(0), json!(1)), unknown_sku),
+        (shortage(json!(-1), json!(1)), unknown_sku),
+        (shortage(json!(999_999), json!(1)), unknown_sku),
+        (shortage(json!(t.b.sku), json!(1)), unknown_sku),
+        (shortage(json!("1"), json!(1)), invalid("sku_id")),
+        (shortage(json!(a.sku), json!(0)), bad_count),
+        (shortage(json!(a.sku), json!(-1)), bad_count),
+        (shortage(json!(a.sku), json!(i64::MIN)), bad_count),
+        (shortage(json!(a.sku), json!(10)), bad_count),
+        (shortage(json!(a.sku), json!(i64::MAX)), bad_count),
+        (shortage(json!(a.sku2), json!(1)), bad_count),
+        (shortage(json!(a.sku), json!(1.5)), invalid("missing_units")),
+        (shortage(json!(a.sku), json!("1")), invalid("missing_units")),
+        (
+            shortage(json!(a.sku), json!(9_223_372_036_854_775_808_u64)),
+            invalid("missing_units"),
+        ),
+        (
+            json!({ "sku_id": a.sku, "missing_units": 1, "reason": "damaged" }),
+            unknown("reason"),
+        ),
+    ];
+    let merchant = |method: Method, path: String| Call::new(method, path, &a.merchant);
+    [
+        bodies(
+            merchant(Method::PUT, format!("/v1/warehouses/{}/fulfillment", a.warehouse)),
+            rows,
+        ),
+        bodies(
+            merchant(Method::POST, format!("/v1/warehouses/{}/shortages", a.warehouse)),
+            shortages,
+        ),
+    ]
+    .concat()
+}
+
+fn logistics_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
+    let (a, b) = (&t.a, &t.b);
+    // Shipments: a warehouse the order sends a parcel from, an optional known carrier, and an
+    // optional waybill of 6 to 40 letters, digits or '-'.
+    let no_parcel = refused("no_parcel_at_warehouse", "warehouse_id");
+    let shipment = |field: &str, value: Value| {
+        let mut body = json!({ "warehouse_id": a.warehouse });
+        body[field] = value;
+        body
+    };
+    let shipments = vec![
+        (json!({}), missing("warehouse_id")),
+        (shipment("warehouse_id", json!(0)), invalid("warehouse_id")),
+        (shipment("warehouse_id", json!(-1)), invalid("warehouse_id")),
+        (shipment("warehouse_id", json!("1")), invalid("warehouse_id")),
+        (shipment("warehouse_id", json!(999_999)), no_parcel),
+        (shipment("warehouse_id", json!(b.warehouse)), no_parcel),
+        (shipment("carrier", json!("ups")), invalid("carrier")),
+        (shipment("carrier", json!("SF")), invalid("carrier")),
+        (shipment("carrier", json!(5)), invalid("carrier")),
+        (shipment("waybill_no", json!("")), invalid("waybill_no")),
+        (shipment("waybill_no", json!("SF123")), invalid("waybill_no")),
+        (shipment("waybill_no", json!("S".repeat(41))), invalid("waybill_no")),
+        (shipment("waybill_no", json!("SF 1234567")), invalid("waybill_no")),
+        (shipment("waybill_no", json!("SF1234567\n")), invalid("waybill_no")),
+        (shipment("waybill_no", json!("顺丰1234567")), invalid("waybill_no")),
+        (shipment("waybill_no", json!(1_234_567_890)), invalid("waybill_no")),
+        (shipment("weight_g", json!(500)), unknown("weight_g")),
+        // Another shipment's waybill with the same carrier is not this parcel's.
+        (
+            json!({ "warehouse_id": a.warehouse, "carrier": a.carrier, "waybill_no": a.waybill }),
+            (409, "waybill_in_use", Some("waybill_no")),
+        ),
+    ];
+    let shipments_of = |order: i64| Call::new(Method::POST, format!("/v1/orders/{order}/shipments"), &a.merchant);
+    // SLA rules: each allowed time 60 s to 30 days, a warning at 1 to 99 % of it.
+    let rules = |field: &str, value: Value| {
+        let mut body = sla_rules(24 * 3600);
+        body[field] = value;
+        body
+    };
+    let unworkable = (422, "invalid_sla_rules", None);
+    let mut sla = vec![
+        (json!({}), missing("not_picked_up_within_s")),
+        (
+            json!({ "not_picked_up_within_s": 3600, "not_departed_within_s": 3600, "stalled_after_s": 3600 }),
+            missing("warn_at_percent"),
+        ),
+        (rules("warn_at_percent", json!(0)), unworkable),
+        (rules("warn_at_percent", json!(100)), unworkable),
+        (rules("warn_at_percent", json!(256)), invalid("warn_at_percent")),
+        (rules("warn_at_percent", json!(-1)), invalid("warn_at_percent")),
+        (rules("warn_at_percent", json!(80.5)), invalid("warn_at_percent")),
+        (rules("shop_id", json!(b.shop)), unknown("shop_id")),
+    ];
+    for field in ["not_picked_up_within_s", "not_departed_within_s", "stalled_after_s"] {
+        sla.push((rules(field, json!(59)), unworkable));
+        sla.push((rules(field, json!(30 * 24 * 3600 + 1)), unworkable));
+        sla.push((rules(field, json!(0)), unworkable));
+        sla.push((rules(field, json!(i64::MIN)), unworkable));
+        sla.push((rules(field, json!("3600")), invalid(field)));
+        sla.push((rules(field, json!(1e30)), invalid(field)));
+    }
+    [
+        bodies(shipments_of(a.paid_order), shipments),
+        // Only a paid order has parcels, and a parcel has one shipment.
+        bodies(
+            shipments_of(a.order),
+            vec![(json!({ "warehouse_id": a.warehouse }), no_parcel)],
+        ),
+        bodies(
+            shipments_of(a.order),
+            vec![(
+                json!({ "warehouse_id": a.warehouse, "waybill_no": "SF1234567890" }),
+                (409, "order_not_dispatched", None),
+            )],
+        ),
+        bodies(
+            shipments_of(a.shipped_order),
+            vec![(json!({ "warehouse_id": a.warehouse }), (409, "shipment_exists", None))],
+        ),
+        bodies(Call::new(Method::PUT, "/v1/package-center/sla-rules", &a.merchant), sla),
+    ]
+    .concat()
+}
+
+/// The refusals of a webhook for the signature of a notification (`valid`, signed fresh),
+/// which is checked before anything else: a token is no signature, and a signature is one
+/// over the raw body, made with the shared secret within 5 minutes of now.
+fn signature_refusals(valid: &Call, admin: &str) -> Vec<(Call, Refusal)> {
     let (missing_signature, malformed_signature, bad_signature, stale_signature) = (
         (401, "missing_signature", None),
         (401, "malformed_signature", None),
         (401, "bad_signature", None),
         (401, "stale_signature", None),
     );
-    let unreadable = (422, "malformed_notification", None);
     let with_signature = |signature| valid.clone().signed(signature);
-    let mut unknown_type: Value = serde_json::from_slice(&valid_bytes).unwrap();
-    unknown_type["type"] = json!("charge.refunded");
-    let mut admin_token_unsigned = valid.clone().signed(Signature::Unsigned);
-    admin_token_unsigned.authorization = valid.authorization.clone();
+    let bearer = HeaderValue::from_str(&format!("Bearer {admin}")).unwrap();
+    let admin_token_unsigned = with_signature(Signature::Unsigned).authorization(Some(bearer));
     vec![
         (with_signature(Signature::Unsigned), missing_signature),
         (with_signature(Signature::Header("")), malformed_signature),
@@ -1375,22 +1881,91 @@ fn webhook_refusals(valid: &Call) -> Vec<(Call, Refusal)> {
         (with_signature(Signature::Over(b"{}")), bad_signature),
         (with_signature(Signature::Aged(600)), stale_signature),
         (with_signature(Signature::Aged(-600)), stale_signature),
+        // A platform token is no signature.
+        (admin_token_unsigned, missing_signature),
+    ]
+}
+
+/// Signed bodies every webhook refuses as unreadable: not a JSON object of its notification.
+fn unreadable_bodies(valid: &Call) -> Vec<(Call, Refusal)> {
+    let valid_bytes = valid.body.clone().unwrap();
+    let signed = |body: &[u8]| valid.clone().raw(JSON, body.to_vec());
+    let unreadable = (422, "malformed_notification", None);
+    vec![
         (signed(b"{"), unreadable),
         (signed(b""), unreadable),
         (signed(b"null"), unreadable),
         (signed(b"[]"), unreadable),
         (signed(b"42"), unreadable),
         (signed(b"{}"), unreadable),
-        (signed(br#"{"id":"evt_1"}"#), unreadable),
         (signed(&[valid_bytes.as_slice(), b" garbage"].concat()), unreadable),
         (
             signed(&[b"\xef\xbb\xbf".as_slice(), valid_bytes.as_slice()].concat()),
             unreadable,
         ),
-        (valid.clone().json(&unknown_type).signed(Signature::Fresh), unreadable),
-        // A platform token is no signature.
-        (admin_token_unsigned, missing_signature),
     ]
+}
+
+/// The refusals of the provider's webhook, which reads no token and no media type: only a
+/// signature over the raw body, and then the body as a simpay event.
+fn webhook_refusals(valid: &Call, admin: &str) -> Vec<(Call, Refusal)> {
+    let unreadable = (422, "malformed_notification", None);
+    let mut unknown_type: Value = serde_json::from_slice(valid.body.as_ref().unwrap()).unwrap();
+    unknown_type["type"] = json!("charge.refunded");
+    let signed = |body: &Value| valid.clone().json(body).signed(Signature::Fresh);
+    [
+        signature_refusals(valid, admin),
+        unreadable_bodies(valid),
+        vec![
+            (signed(&json!({ "id": "evt_1" })), unreadable),
+            (signed(&unknown_type), unreadable),
+        ],
+    ]
+    .concat()
+}
+
+/// The refusals of the carriers' webhook, which reads no token and no media type: only a
+/// signature over the raw body, and then the body as a tracking event of a known carrier, in
+/// a known state, at an RFC 3339 instant, with an event id of 1 to 64 visible ASCII characters.
+fn carrier_webhook_refusals(valid: &Call, admin: &str) -> Vec<(Call, Refusal)> {
+    let unreadable = (422, "malformed_notification", None);
+    let event: Value = serde_json::from_slice(valid.body.as_ref().unwrap()).unwrap();
+    let with = |field: &str, value: Value| {
+        let mut body = event.clone();
+        body[field] = value;
+        (valid.clone().json(&body).signed(Signature::Fresh), unreadable)
+    };
+    let without = |field: &str| {
+        let mut body = event.clone();
+        body.as_object_mut().unwrap().remove(field);
+        (valid.clone().json(&body).signed(Signature::Fresh), unreadable)
+    };
+    [
+        signature_refusals(valid, admin),
+        unreadable_bodies(valid),
+        vec![
+            without("carrier"),
+            without("waybill_no"),
+            without("event_id"),
+            without("state"),
+            without("occurred_at"),
+            with("carrier", json!("ups")),
+            with("carrier", json!("SF")),
+            with("carrier", json!(1)),
+            with("waybill_no", json!(null)),
+            with("state", json!("teleported")),
+            with("state", json!("PICKED_UP")),
+            with("occurred_at", json!("yesterday")),
+            with("occurred_at", json!("2026-13-01T00:00:00Z")),
+            with("occurred_at", json!(1_700_000_000)),
+            with("event_id", json!("")),
+            with("event_id", json!("evt 1")),
+            with("event_id", json!("e".repeat(65))),
+            with("event_id", json!("事件")),
+            with("location", json!(5)),
+        ],
+    ]
+    .concat()
 }
 
 async fn every_malformed_body_is_refused_with_a_stable_problem_and_changes_nothing(backend: Backend) {
@@ -1404,12 +1979,23 @@ async fn every_malformed_body_is_refused_with_a_stable_problem_and_changes_nothi
             continue;
         }
         if route == WEBHOOK {
-            expect_refusals(&app, &t, &webhook_refusals(&call)).await;
+            expect_refusals(&app, &t, &webhook_refusals(&call, &app.admin)).await;
             let acknowledged = call.send(&app).await;
             assert_success(&acknowledged, &call.label());
             assert_eq!(acknowledged.body, json!({ "status": "unknown_reference" }));
             let again = call.send(&app).await;
             assert_eq!(again.assert_status(200), &json!({ "status": "duplicate" }));
+            continue;
+        }
+        if route == CARRIER_WEBHOOK {
+            expect_refusals(&app, &t, &carrier_webhook_refusals(&call, &app.admin)).await;
+            // A waybill the platform does not know has no shipment to apply the event to,
+            // however often it comes.
+            for _ in 0..2 {
+                let acknowledged = call.send(&app).await;
+                assert_success(&acknowledged, &call.label());
+                assert_eq!(acknowledged.body, json!({ "status": "unknown_waybill" }));
+            }
             continue;
         }
         let valid: Value = serde_json::from_slice(call.body.as_ref().unwrap()).unwrap();
@@ -1524,6 +2110,37 @@ async fn every_bad_path_id_is_not_found_and_changes_nothing(backend: Backend) {
             Some(json!({})),
             "not_found",
         ),
+        (
+            Method::GET,
+            "/v1/warehouses/{}/fulfillment".into(),
+            &a.merchant,
+            None,
+            "not_found",
+        ),
+        (
+            Method::PUT,
+            "/v1/warehouses/{}/fulfillment".into(),
+            &a.merchant,
+            Some(fulfillment_settings()),
+            "unknown_warehouse",
+        ),
+        (
+            Method::POST,
+            "/v1/warehouses/{}/shortages".into(),
+            &a.merchant,
+            Some(json!({ "sku_id": a.sku, "missing_units": 1 })),
+            "unknown_warehouse",
+        ),
+        (Method::GET, "/v1/orders/{}/dispatch".into(), admin, None, "not_found"),
+        (
+            Method::POST,
+            "/v1/orders/{}/shipments".into(),
+            &a.merchant,
+            Some(json!({ "warehouse_id": a.warehouse })),
+            "not_found",
+        ),
+        (Method::GET, "/v1/orders/{}/shipments".into(), admin, None, "not_found"),
+        (Method::GET, "/v1/shipments/{}".into(), admin, None, "not_found"),
     ];
     let mut cases = Vec::new();
     for (method, template, token, body, missing_code) in &templates {
@@ -1582,7 +2199,8 @@ async fn every_bad_query_parameter_is_refused_with_a_stable_problem(backend: Bac
         ("limit=0", (422, "invalid_query", Some("limit"))),
         ("limit=201", (422, "invalid_query", Some("limit"))),
         ("limit=abc", unparsable),
-        ("state=shipped", (422, "invalid_query", Some("state"))),
+        ("state=lost", (422, "invalid_query", Some("state"))),
+        ("state=SHIPPED", (422, "invalid_query", Some("state"))),
         ("state=PAID", (422, "invalid_query", Some("state"))),
         ("state=", (422, "invalid_query", Some("state"))),
         ("created_from=yesterday", (422, "invalid_query", Some("created_from"))),
@@ -1617,7 +2235,77 @@ async fn every_bad_query_parameter_is_refused_with_a_stable_problem(backend: Bac
         ("bogus=1", unparsable),
         ("date=2026-01-01&date=2026-01-02", unparsable),
     ];
+    // Delivery options (public): a known division and 1 to 100 `sku_id:quantity` items of
+    // known SKUs, 1 to 10 000 units each.
+    let (a, b) = (&t.a, &t.b);
+    let items = |items: &str| format!("adcode=310101000000&items={items}");
+    let bad_items = (422, "invalid_field", Some("items"));
+    let hundred_and_one: Vec<String> = (1..=101).map(|sku| format!("{sku}:1")).collect();
+    let hundred_and_one = items(&hundred_and_one.join(","));
+    let delivery: Vec<(String, Refusal)> = [
+        ("", (422, "missing_field", Some("adcode"))),
+        ("items=1:1", (422, "missing_field", Some("adcode"))),
+        ("adcode=310101000000", (422, "missing_field", Some("items"))),
+        ("adcode=999999999999&items=1:1", (422, "invalid_adcode", Some("adcode"))),
+        ("adcode=31010100000&items=1:1", (422, "invalid_adcode", Some("adcode"))),
+        ("adcode=abc&items=1:1", (422, "invalid_adcode", Some("adcode"))),
+        ("adcode=&items=1:1", (422, "invalid_adcode", Some("adcode"))),
+        ("adcode=%00&items=1:1", (422, "invalid_adcode", Some("adcode"))),
+        (&items(""), bad_items),
+        (&items("1"), bad_items),
+        (&items("1:"), bad_items),
+        (&items(":1"), bad_items),
+        (&items("abc:1"), bad_items),
+        (&items("0:1"), bad_items),
+        (&items("-1:1"), bad_items),
+        (&items("99999999999999999999:1"), bad_items),
+        (&items(&format!("{}:0", a.sku)), bad_items),
+        (&items(&format!("{}:-1", a.sku)), bad_items),
+        (&items(&format!("{}:10001", a.sku)), bad_items),
+        (&items(&format!("{}:1.5", a.sku)), bad_items),
+        (&items(&format!("{}:1:1", a.sku)), bad_items),
+        (&items(&format!("{}:1,", a.sku)), bad_items),
+        (&items(&format!("{}:1;{}:1", a.sku, a.sku2)), bad_items),
+        (&hundred_and_one, bad_items),
+        (&items("999999:1"), (422, "unknown_sku", Some("items"))),
+        (
+            &items(&format!("{}:1,999999:1", a.sku)),
+            (422, "unknown_sku", Some("items")),
+        ),
+        ("bogus=1", unparsable),
+        ("adcode=310101000000&adcode=310101000000&items=1:1", unparsable),
+    ]
+    .into_iter()
+    .map(|(query, refusal)| (query.to_string(), refusal))
+    .collect();
+    // The package center's alerts (merchants only): open or all, a known rule, 1 to 500.
+    let alerts = [
+        ("state=closed", (422, "invalid_field", Some("state"))),
+        ("state=OPEN", (422, "invalid_field", Some("state"))),
+        ("state=", (422, "invalid_field", Some("state"))),
+        ("rule=late", (422, "invalid_field", Some("rule"))),
+        ("rule=", (422, "invalid_field", Some("rule"))),
+        ("limit=0", (422, "invalid_field", Some("limit"))),
+        ("limit=501", (422, "invalid_field", Some("limit"))),
+        ("limit=-1", (422, "invalid_field", Some("limit"))),
+        ("limit=abc", unparsable),
+        ("limit=99999999999999999999", unparsable),
+        ("state=all&state=open", unparsable),
+        ("shop_id=1", unparsable),
+    ];
     let mut cases = Vec::new();
+    for (query, refusal) in &delivery {
+        let path = format!("/v1/delivery-options?{query}");
+        cases.push((Call::public(Method::GET, &path), *refusal));
+        // A token changes nothing: the options are anyone's to ask.
+        cases.push((Call::get(&path, &a.buyer_token), *refusal));
+    }
+    for (query, refusal) in &alerts {
+        for merchant in [&a.merchant, &b.merchant] {
+            let path = format!("/v1/package-center/alerts?{query}");
+            cases.push((Call::get(path, merchant), *refusal));
+        }
+    }
     for token in [&app.admin, &t.a.merchant, &t.a.buyer_token] {
         for (query, refusal) in &products {
             cases.push((Call::get(format!("/v1/products?{query}"), token), *refusal));
@@ -1726,8 +2414,10 @@ async fn every_endpoint_refuses_a_missing_or_invalid_token_before_reading_the_bo
     let app = spawn(backend).await;
     let t = tenants(&app).await;
     let mut cases = Vec::new();
-    // The provider's webhook takes a signature, not a token (see `webhook_refusals`).
-    for endpoint in endpoints(&app, &t).into_iter().filter(|e| e.token) {
+    let endpoints = endpoints(&app, &t);
+    // The providers' webhooks take a signature, not a token (see `webhook_refusals`), and
+    // delivery options are anyone's to ask.
+    for endpoint in endpoints.iter().filter(|e| e.auth == Auth::Token) {
         for credentials in bad_credentials(&app, &t) {
             let call = endpoint.call.clone().authorization(credentials);
             cases.push((call.clone(), (401, "unauthorized", None)));
@@ -1738,6 +2428,10 @@ async fn every_endpoint_refuses_a_missing_or_invalid_token_before_reading_the_bo
         }
     }
     expect_refusals_in_bulk(&app, &t, &cases).await;
+    for endpoint in endpoints.iter().filter(|e| e.auth == Auth::Public) {
+        assert_eq!(endpoint.call.authorization, None, "{}", endpoint.route);
+        endpoint.assert_answered(&endpoint.call.send(&app).await);
+    }
     app.shutdown().await;
 }
 
@@ -1782,7 +2476,7 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
     expect_refusals_in_bulk(&app, &t, &cases).await;
     // Each endpoint does answer its own role: the refusals above were the role's.
     for endpoint in endpoints.iter().filter(|e| e.role.is_some()) {
-        assert_success(&endpoint.call.send(&app).await, &endpoint.call.label());
+        endpoint.assert_answered(&endpoint.call.send(&app).await);
     }
     for role in [Role::Merchant, Role::Admin] {
         let call = as_role(role);
@@ -1985,6 +2679,8 @@ async fn another_tenants_objects_answer_like_missing_ones_and_stay_unchanged(bac
             ),
         ),
     ];
+    let (fulfillment, logistics) = (fulfillment_pairs(&t), logistics_pairs(&t));
+    let pairs = [pairs, fulfillment, logistics].concat();
     let before = snapshot(&app, &t).await;
     for (foreign, absent) in &pairs {
         let answer = foreign.send(&app).await;
@@ -2038,7 +2734,124 @@ async fn another_tenants_objects_answer_like_missing_ones_and_stay_unchanged(bac
     let agreements = app.get("/v1/one-tap-agreements", &b.buyer_token).await;
     assert_eq!(ids(agreements.assert_status(200)), vec![b.agreement]);
     assert_eq!(agreements.body[0]["revoked_at"], Value::Null);
+    // B's paid order still waits for its shipment, B's shipped one has only its own, and B's
+    // warehouse works as it did.
+    for (order, expected) in [(b.paid_order, vec![]), (b.shipped_order, vec![b.shipment])] {
+        let shipments = app.get(&format!("/v1/orders/{order}/shipments"), &b.merchant).await;
+        assert_eq!(ids(shipments.assert_status(200)), expected);
+    }
+    let settings = app
+        .get(&format!("/v1/warehouses/{}/fulfillment", b.warehouse), &b.merchant)
+        .await;
+    assert_eq!(settings.assert_status(200)["orders_per_hour"], 500);
     app.shutdown().await;
+}
+
+/// (another tenant's object, a missing one) of fulfillment, for A's merchant and buyer.
+fn fulfillment_pairs(t: &Tenants) -> Vec<(Call, Call)> {
+    let (a, b) = (&t.a, &t.b);
+    let missing = 999_999;
+    let merchant = |method: Method, path: String, body: Option<Value>| {
+        let call = Call::new(method, path, &a.merchant);
+        match body {
+            Some(body) => call.json(&body),
+            None => call,
+        }
+    };
+    let settings = Some(json!({
+        "shifts": [{ "start": "00:00", "end": "24:00" }],
+        "orders_per_hour": 1, "orders_per_day": 1, "cutoffs": [],
+    }));
+    let shortage = |sku: i64| Some(json!({ "sku_id": sku, "missing_units": 1 }));
+    let mut pairs = vec![
+        (
+            merchant(Method::GET, format!("/v1/warehouses/{}/fulfillment", b.warehouse), None),
+            merchant(Method::GET, format!("/v1/warehouses/{missing}/fulfillment"), None),
+        ),
+        (
+            merchant(
+                Method::PUT,
+                format!("/v1/warehouses/{}/fulfillment", b.warehouse),
+                settings.clone(),
+            ),
+            merchant(
+                Method::PUT,
+                format!("/v1/warehouses/{missing}/fulfillment"),
+                settings.clone(),
+            ),
+        ),
+        (
+            merchant(
+                Method::POST,
+                format!("/v1/warehouses/{}/shortages", b.warehouse),
+                shortage(a.sku),
+            ),
+            merchant(
+                Method::POST,
+                format!("/v1/warehouses/{missing}/shortages"),
+                shortage(a.sku),
+            ),
+        ),
+        // Another shop's SKU, in the merchant's own warehouse or in the other shop's.
+        (
+            merchant(
+                Method::POST,
+                format!("/v1/warehouses/{}/shortages", a.warehouse),
+                shortage(b.sku),
+            ),
+            merchant(
+                Method::POST,
+                format!("/v1/warehouses/{}/shortages", a.warehouse),
+                shortage(missing),
+            ),
+        ),
+        (
+            merchant(
+                Method::POST,
+                format!("/v1/warehouses/{}/shortages", b.warehouse),
+                shortage(b.sku),
+            ),
+            merchant(
+                Method::POST,
+                format!("/v1/warehouses/{missing}/shortages"),
+                shortage(missing),
+            ),
+        ),
+    ];
+    for token in [&a.merchant, &a.buyer_token] {
+        pairs.push((
+            Call::get(format!("/v1/orders/{}/dispatch", b.paid_order), token),
+            Call::get(format!("/v1/orders/{missing}/dispatch"), token),
+        ));
+    }
+    pairs
+}
+
+/// (another tenant's object, a missing one) of logistics, for A's merchant and buyer.
+fn logistics_pairs(t: &Tenants) -> Vec<(Call, Call)> {
+    let (a, b) = (&t.a, &t.b);
+    let missing = 999_999;
+    let ship = |order: i64, warehouse: i64| {
+        Call::new(Method::POST, format!("/v1/orders/{order}/shipments"), &a.merchant)
+            .json(&json!({ "warehouse_id": warehouse }))
+    };
+    let mut pairs = vec![
+        (ship(b.paid_order, b.warehouse), ship(missing, b.warehouse)),
+        (ship(b.paid_order, a.warehouse), ship(missing, a.warehouse)),
+        // The merchant's own paid order does not ship from another shop's warehouse.
+        (ship(a.paid_order, b.warehouse), ship(a.paid_order, missing)),
+    ];
+    for token in [&a.merchant, &a.buyer_token] {
+        pairs.push((
+            Call::get(format!("/v1/orders/{}/shipments", b.shipped_order), token),
+            Call::get(format!("/v1/orders/{missing}/shipments"), token),
+        ));
+        pairs.push((
+            Call::get(format!("/v1/shipments/{}", b.shipment), token),
+            Call::get(format!("/v1/shipments/{missing}"), token),
+        ));
+    }
+    pairs
 }
 
 async fn listings_show_only_the_callers_own_objects(backend: Backend) {
@@ -2062,16 +2875,48 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
     assert_eq!(ids(&own.body["items"]), vec![a.product]);
 
     let orders = app.get("/v1/orders", &a.merchant).await;
-    assert_eq!(ids(&orders.assert_status(200)["items"]), vec![a.paid_order, a.order]);
+    assert_eq!(
+        ids(&orders.assert_status(200)["items"]),
+        vec![a.shipped_order, a.paid_order, a.order]
+    );
     let orders = app.get("/v1/orders", &b.buyer_token).await;
-    assert_eq!(ids(&orders.assert_status(200)["items"]), vec![b.paid_order, b.order]);
+    assert_eq!(
+        ids(&orders.assert_status(200)["items"]),
+        vec![b.shipped_order, b.paid_order, b.order]
+    );
     let orders = app.get("/v1/orders", &t.homeless_buyer).await;
     assert_eq!(ids(&orders.assert_status(200)["items"]), Vec::<i64>::new());
     let orders = app.get("/v1/orders", &app.admin).await;
     assert_eq!(
         ids(&orders.assert_status(200)["items"]),
-        vec![b.paid_order, b.order, a.paid_order, a.order]
+        vec![
+            b.shipped_order,
+            b.paid_order,
+            b.order,
+            a.shipped_order,
+            a.paid_order,
+            a.order
+        ]
     );
+    // A paid order is dispatched at once; one whose every parcel has a shipment is shipped.
+    for (state, expected) in [
+        ("paid", vec![a.paid_order]),
+        ("shipped", vec![a.shipped_order]),
+        ("delivered", vec![]),
+    ] {
+        let orders = app.get(&format!("/v1/orders?state={state}"), &a.merchant).await;
+        assert_eq!(ids(&orders.assert_status(200)["items"]), expected, "{state}");
+    }
+    for token in [&a.merchant, &a.buyer_token, &app.admin] {
+        let shipments = app
+            .get(&format!("/v1/orders/{}/shipments", a.shipped_order), token)
+            .await;
+        assert_eq!(ids(shipments.assert_status(200)), vec![a.shipment]);
+        let shipment = app.get(&format!("/v1/shipments/{}", a.shipment), token).await;
+        assert_eq!(shipment.assert_status(200), &shipments.body[0]);
+        let dispatch = app.get(&format!("/v1/orders/{}/dispatch", a.paid_order), token).await;
+        assert_eq!(dispatch.assert_status(200)["order_id"], a.paid_order);
+    }
     for (token, expected) in [
         (&a.buyer_token, vec![a.agreement]),
         (&b.buyer_token, vec![b.agreement]),
@@ -2811,6 +3656,42 @@ async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
         ),
         (Call::new(Method::POST, "/healthz", &app.admin), not_allowed),
         (Call::new(Method::POST, "/openapi.json", &app.admin), not_allowed),
+        (Call::public(Method::POST, "/v1/delivery-options"), not_allowed),
+        (
+            Call::new(
+                Method::DELETE,
+                format!("/v1/warehouses/{}/fulfillment", t.a.warehouse),
+                &t.a.merchant,
+            ),
+            not_allowed,
+        ),
+        (
+            Call::get(format!("/v1/warehouses/{}/shortages", t.a.warehouse), &t.a.merchant),
+            not_allowed,
+        ),
+        (
+            Call::new(
+                Method::POST,
+                format!("/v1/orders/{}/dispatch", t.a.paid_order),
+                &app.admin,
+            ),
+            not_allowed,
+        ),
+        (
+            Call::new(Method::DELETE, format!("/v1/shipments/{}", t.a.shipment), &app.admin),
+            not_allowed,
+        ),
+        (Call::get("/v1/shipments", &app.admin), not_found),
+        (Call::public(Method::GET, CARRIER_WEBHOOK), not_allowed),
+        (
+            Call::new(Method::POST, "/v1/package-center/alerts", &t.a.merchant),
+            not_allowed,
+        ),
+        (
+            Call::new(Method::DELETE, "/v1/package-center/sla-rules", &t.a.merchant),
+            not_allowed,
+        ),
+        (Call::get("/v1/package-center", &t.a.merchant), not_found),
     ];
     // Unknown routes need no token.
     cases.push((Call::get("/v1/nope", "").authorization(None), not_found));
@@ -2832,6 +3713,11 @@ fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call)> {
     let [_, to_pay_checkout, other_checkout] = keyed.checkouts;
     let confirm = format!("/v1/payment-intents/{}/confirm", keyed.intent);
     let refund = format!("/v1/orders/{to_pay}/refunds");
+    let settings_path = format!("/v1/warehouses/{}/fulfillment", a.warehouse);
+    let mut busier = fulfillment_settings();
+    busier["orders_per_hour"] = json!(600);
+    let shortage_path = format!("/v1/warehouses/{}/shortages", a.warehouse);
+    let ship = format!("/v1/orders/{}/shipments", a.paid_order);
     vec![
         (
             post("/v1/shops".into(), admin, json!({ "name": "幂等店" })),
@@ -2952,6 +3838,34 @@ fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call)> {
         (
             post(format!("/v1/flash-sales/{}/taps", a.sale), &a.buyer_token, json!({})),
             post(format!("/v1/flash-sales/{}/taps", b.sale), &a.buyer_token, json!({})),
+        ),
+        (
+            put(settings_path.clone(), fulfillment_settings()),
+            put(settings_path.clone(), busier),
+        ),
+        (
+            post(
+                shortage_path.clone(),
+                &a.merchant,
+                json!({ "sku_id": a.sku, "missing_units": 1 }),
+            ),
+            post(
+                shortage_path.clone(),
+                &a.merchant,
+                json!({ "sku_id": a.sku, "missing_units": 2 }),
+            ),
+        ),
+        (
+            post(ship.clone(), &a.merchant, json!({ "warehouse_id": a.warehouse })),
+            post(
+                ship.clone(),
+                &a.merchant,
+                json!({ "warehouse_id": a.warehouse, "carrier": "jd" }),
+            ),
+        ),
+        (
+            put("/v1/package-center/sla-rules".into(), sla_rules(2 * 24 * 3600)),
+            put("/v1/package-center/sla-rules".into(), sla_rules(3 * 24 * 3600)),
         ),
     ]
 }
@@ -3152,6 +4066,58 @@ async fn refusals_decided_by_a_shard_are_replayed_byte_for_byte(backend: Backend
             ),
             (409, "refund_exceeds_captured", Some("amount_fen")),
         ),
+        (
+            as_a(
+                Method::PUT,
+                format!("/v1/warehouses/{}/fulfillment", b.warehouse),
+                fulfillment_settings(),
+            ),
+            (404, "unknown_warehouse", None),
+        ),
+        (
+            as_a(
+                Method::PUT,
+                format!("/v1/warehouses/{}/fulfillment", a.warehouse),
+                json!({ "shifts": [], "orders_per_hour": 1, "orders_per_day": 1, "cutoffs": [] }),
+            ),
+            (422, "invalid_fulfillment_settings", None),
+        ),
+        (
+            as_a(
+                Method::POST,
+                format!("/v1/warehouses/{}/shortages", a.warehouse),
+                json!({ "sku_id": b.sku, "missing_units": 1 }),
+            ),
+            (422, "unknown_sku", Some("sku_id")),
+        ),
+        (
+            as_a(
+                Method::POST,
+                format!("/v1/warehouses/{}/shortages", a.warehouse),
+                json!({ "sku_id": a.sku, "missing_units": 100 }),
+            ),
+            (422, "invalid_shortage", Some("missing_units")),
+        ),
+        (
+            as_a(
+                Method::POST,
+                format!("/v1/orders/{}/shipments", a.order),
+                json!({ "warehouse_id": a.warehouse, "waybill_no": "SF1234567890" }),
+            ),
+            (409, "order_not_dispatched", None),
+        ),
+        (
+            as_a(
+                Method::POST,
+                format!("/v1/orders/{}/shipments", a.shipped_order),
+                json!({ "warehouse_id": a.warehouse }),
+            ),
+            (409, "shipment_exists", None),
+        ),
+        (
+            as_a(Method::PUT, "/v1/package-center/sla-rules".into(), sla_rules(1)),
+            (422, "invalid_sla_rules", None),
+        ),
     ];
     let before = snapshot(&app, &t).await;
     for (i, (call, refusal)) in cases.into_iter().enumerate() {
@@ -3212,5 +4178,106 @@ async fn a_replayed_token_issuance_does_not_reveal_the_secret(backend: Backend) 
     assert!(!again.body["token"].as_str().unwrap().starts_with("mdn_"));
     // The token itself works.
     app.get("/v1/warehouses", &secret).await.assert_status(200);
+    app.shutdown().await;
+}
+
+// ---- fulfillment and logistics ------------------------------------------------------------
+
+async fn delivery_options_answer_anyone_per_shop_of_the_cart(backend: Backend) {
+    let app = spawn(backend).await;
+    let t = tenants(&app).await;
+    let (a, b) = (&t.a, &t.b);
+    let path = delivery_options(&[(a.sku, 2), (b.sku, 1), (a.sku, 1)]);
+    let anonymous = Call::public(Method::GET, &path).send(&app).await;
+    assert_success(&anonymous, &path);
+    let body = &anonymous.body;
+    assert_eq!(
+        (&body["adcode"], &body["address_name"]),
+        (&json!("310101000000"), &json!("黄浦区"))
+    );
+    // One entry per shop, each with its own items (one SKU listed twice is one item), in no
+    // promised order.
+    let mut shops: Vec<(i64, Value)> = body["shops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|shop| (shop["shop_id"].as_i64().unwrap(), shop["items"].clone()))
+        .collect();
+    shops.sort_by_key(|(shop, _)| *shop);
+    let expected = vec![
+        (a.shop, json!([{ "sku_id": a.sku, "quantity": 3 }])),
+        (b.shop, json!([{ "sku_id": b.sku, "quantity": 1 }])),
+    ];
+    assert_eq!(shops, expected, "{}", anonymous.raw);
+    // Every role asks the same question and gets the same shops (the instants may move on).
+    for token in [&app.admin, &a.merchant, &b.buyer_token] {
+        let answer = Call::get(&path, token).send(&app).await;
+        assert_eq!(answer.assert_status(200)["shops"].as_array().unwrap().len(), 2);
+    }
+    app.shutdown().await;
+}
+
+async fn a_carrier_event_is_applied_once_and_a_refused_one_changes_nothing(backend: Backend) {
+    let app = spawn(backend).await;
+    let t = tenants(&app).await;
+    let a = &t.a;
+    let event = tracking_event(&a.carrier, &a.waybill, "evt-pickup-1");
+    let call = Call::carrier_webhook(&event, Signature::Fresh);
+    // Every refusal is about a real parcel, and moves it not.
+    expect_refusals(&app, &t, &carrier_webhook_refusals(&call, &app.admin)).await;
+    let applied = call.send(&app).await;
+    assert_success(&applied, &call.label());
+    assert_eq!(applied.body, json!({ "status": "applied" }));
+    let shipment = app.get(&format!("/v1/shipments/{}", a.shipment), &a.buyer_token).await;
+    let shipment = shipment.assert_status(200).clone();
+    assert_eq!(shipment["state"], "picked_up");
+    let events: Vec<&Value> = shipment["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["event_id"])
+        .collect();
+    assert_eq!(events, vec!["evt-pickup-1"]);
+    // The same event again (a carrier's retry, freshly signed) is acknowledged, not applied.
+    let before = snapshot(&app, &t).await;
+    let again = call.send(&app).await;
+    assert_eq!(again.assert_status(200), &json!({ "status": "duplicate" }));
+    assert!(
+        snapshot(&app, &t).await == before,
+        "a duplicate event changed something"
+    );
+    // The waybill number is the carrier's own: another carrier's is another parcel.
+    let other_carrier = if a.carrier == "jd" { "zto" } else { "jd" };
+    let stranger = Call::carrier_webhook(
+        &tracking_event(other_carrier, &a.waybill, "evt-pickup-2"),
+        Signature::Fresh,
+    );
+    let answer = stranger.send(&app).await;
+    assert_eq!(answer.assert_status(200), &json!({ "status": "unknown_waybill" }));
+    assert!(
+        snapshot(&app, &t).await == before,
+        "another carrier's event changed something"
+    );
+    app.shutdown().await;
+}
+
+async fn the_alert_stream_is_an_event_stream_for_merchants_only(backend: Backend) {
+    let app = spawn(backend).await;
+    let t = tenants(&app).await;
+    for merchant in [&t.a.merchant, &t.b.merchant] {
+        let stream = Call::get(ALERT_STREAM, merchant).send(&app).await;
+        assert_eq!(stream.status, 200);
+        assert_eq!(stream.content_type, EVENT_STREAM);
+    }
+    let cases = vec![
+        (Call::public(Method::GET, ALERT_STREAM), (401, "unauthorized", None)),
+        (
+            Call::get(ALERT_STREAM, &flip_last(&t.a.merchant)),
+            (401, "unauthorized", None),
+        ),
+        (Call::get(ALERT_STREAM, &app.admin), (403, "forbidden", None)),
+        (Call::get(ALERT_STREAM, &t.a.buyer_token), (403, "forbidden", None)),
+    ];
+    expect_refusals(&app, &t, &cases).await;
     app.shutdown().await;
 }

@@ -1,7 +1,7 @@
 //! Fulfillment over HTTP: delivery promises before an order, how a warehouse works (hours,
 //! capacity, cutoffs), why a paid order went where it went, and stock shortages.
 
-use super::extract::{JsonBody, PathIds};
+use super::extract::{JsonBody, PathIds, QueryParams};
 use super::platform::unexpected;
 use super::problem::ApiError;
 use crate::app::AppState;
@@ -9,7 +9,7 @@ use crate::auth::{Merchant, Principal};
 use crate::clock;
 use crate::idempotency::{self, Reply};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::fulfillment::calendar::{LocalDate, MINUTES_PER_DAY, local_minute};
@@ -31,7 +31,8 @@ use utoipa::{IntoParams, ToSchema};
 /// `HH:MM` (00:00 to 24:00) → minutes after local midnight.
 pub fn parse_local_time(raw: &str) -> Option<u16> {
     let (h, m) = raw.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
+    // Digits only: `parse` would also take a sign ("+8:00").
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
     let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
@@ -48,9 +49,10 @@ pub fn shanghai(at: Timestamp) -> String {
     format!("{} {}", LocalDate::of(at), format_local_time(local_minute(at)))
 }
 
-/// "2 h 13 min", "45 min", "0 min".
+/// "2 h 13 min", "45 min", "0 min". Started minutes count as whole ones (rounded up): with
+/// 59 s left the buyer still has "1 min", never "0 min" while the option is on offer.
 pub fn order_within(seconds: i64) -> String {
-    let minutes = seconds.max(0) / 60;
+    let minutes = seconds.max(0).saturating_add(59) / 60;
     match (minutes / 60, minutes % 60) {
         (0, m) => format!("{m} min"),
         (h, 0) => format!("{h} h"),
@@ -59,6 +61,7 @@ pub fn order_within(seconds: i64) -> String {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct DeliveryOptionsQuery {
     /// The delivery address's 12-digit administrative division code, e.g. `310106000000`.
     pub adcode: Option<String>,
@@ -194,7 +197,7 @@ fn parse_items(raw: Option<&str>) -> Result<Vec<(SkuId, i64)>, ApiError> {
     responses((status = 200, body = DeliveryOptionsView), (status = 422, body = super::problem::Problem)))]
 pub async fn delivery_options(
     State(state): State<AppState>,
-    Query(query): Query<DeliveryOptionsQuery>,
+    QueryParams(query): QueryParams<DeliveryOptionsQuery>,
 ) -> Result<Json<DeliveryOptionsView>, ApiError> {
     let adcode_raw = query
         .adcode
@@ -269,6 +272,7 @@ pub async fn delivery_options(
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ShiftInput {
     /// `HH:MM`, Shanghai time.
     pub start: String,
@@ -277,6 +281,7 @@ pub struct ShiftInput {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CutoffInput {
     /// `one_hour`, `same_day`, `next_day` or `standard`.
     pub level: String,
@@ -288,6 +293,7 @@ pub struct CutoffInput {
 
 /// How a warehouse works. A level without a cutoff is not offered from it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FulfillmentSettingsInput {
     #[schema(min_items = 1, max_items = 4)]
     pub shifts: Vec<ShiftInput>,
@@ -496,7 +502,11 @@ pub async fn put_settings(
         };
         match state.shards.submit(shop, command, None).await? {
             Outcome::FulfillmentConfigured { .. } => {}
-            Outcome::Rejected(rejection) => return Ok(Reply::from(ApiError::from(&rejection))),
+            // Decided by the shard, so stored like every such refusal: a retry replays it.
+            Outcome::Rejected(rejection) => {
+                let refusal = Reply::from(ApiError::from(&rejection));
+                return idempotency::remember(&state, shop, idem, refusal).await;
+            }
             other => return Ok(unexpected(&other)),
         }
         let view = settings_view(&state, shop, warehouse).await?;
@@ -642,6 +652,7 @@ pub async fn explain_dispatch(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ShortageInput {
     pub sku_id: i64,
     /// Units the warehouse found missing (1 to what it holds, available and sold).

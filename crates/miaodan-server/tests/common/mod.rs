@@ -483,3 +483,62 @@ impl TestApp {
         }
     }
 }
+
+// ---- carriers (fulfillment and logistics) -------------------------------------------------
+
+/// The webhook secret shared with a carrier simulator the test serves itself.
+pub const CARRIER_WEBHOOK_SECRET: &[u8] = b"whsec_miaodan_carrier_tests";
+
+/// A carrier simulator in manual mode (tracking events happen only when the test advances or
+/// emits them), served over loopback HTTP with [`CARRIER_WEBHOOK_SECRET`], so that tests can
+/// sign webhooks themselves; returns it and its URL. It outlives restarts of the server, books
+/// included: point its webhooks at the server again after each (see
+/// [`TestApp::spawn_with_remote_carrier`]).
+pub async fn serve_carrier_simulator() -> (simcarrier::SimCarrier, String) {
+    let carrier = simcarrier::SimCarrier::new(simcarrier::Config {
+        seed: 11,
+        secret: CARRIER_WEBHOOK_SECRET.to_vec(),
+        webhook_url: None,
+        time_scale: simcarrier::TimeScale::MANUAL,
+        odds: simcarrier::ScenarioOdds::default(),
+        faults: simcarrier::Faults::default(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(simcarrier::serve(carrier.clone(), listener));
+    (carrier, url)
+}
+
+impl TestApp {
+    /// A server whose carriers are simulated in process in manual mode: a parcel moves only
+    /// when the test says so (`app.carrier().advance(…)` / `emit(…)`).
+    pub async fn spawn_with_manual_carriers(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |config| {
+            config.carriers = miaodan_server::carriers::CarriersConfig::manual();
+        })
+        .await
+    }
+
+    /// A server whose carrier is the simulator `carrier` served at `url` (see
+    /// [`serve_carrier_simulator`]), with its webhooks pointed at the server.
+    pub async fn spawn_with_remote_carrier(backend: Backend, carrier: &simcarrier::SimCarrier, url: &str) -> TestApp {
+        let app = TestApp::spawn_with(backend, |config| {
+            config.carriers = miaodan_server::carriers::CarriersConfig::Remote {
+                url: url.to_string(),
+                secret: CARRIER_WEBHOOK_SECRET.to_vec(),
+            };
+        })
+        .await;
+        carrier.set_webhook_url(Some(app.url("/v1/webhooks/carriers")));
+        app
+    }
+
+    /// The in-process carrier simulator (a new one, with empty books, at every restart).
+    pub fn carrier(&self) -> simcarrier::SimCarrier {
+        self.state()
+            .carriers
+            .simulator
+            .clone()
+            .expect("an in-process carrier simulator")
+    }
+}
