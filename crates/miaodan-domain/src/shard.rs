@@ -27,7 +27,7 @@ use crate::payments::{
 };
 use crate::quantity::Quantity;
 use crate::time::Timestamp;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 mod fulfillment_commands;
 mod logistics_commands;
@@ -503,6 +503,10 @@ pub struct ShardState {
     capacity: crate::fulfillment::CapacityBook,
     fulfilling: BTreeMap<OrderId, Fulfilling>,
     shipments: BTreeMap<ShipmentId, Shipment>,
+    /// The shipments of each order, and the waybills in use: looked up on every shipment and
+    /// tracking event, so they are indexes rather than scans of every parcel on its way.
+    shipments_by_order: BTreeSet<(OrderId, ShipmentId)>,
+    waybills: HashSet<(crate::fulfillment::CarrierId, crate::logistics::Waybill)>,
     sla_rules: BTreeMap<ShopId, SlaRules>,
     alerts: AlertBook,
     sla_timers: BTreeSet<(Timestamp, ShipmentId)>,

@@ -180,36 +180,11 @@ impl ShardState {
         }
         let decision = match decision {
             Some(decision) => {
-                // What the parcels send of each SKU, handed out to the order's lines in order.
-                let mut sent: BTreeMap<SkuId, std::collections::VecDeque<Allocation>> = BTreeMap::new();
-                for parcel in &decision.parcels {
-                    for (sku, quantity) in &parcel.lines {
-                        sent.entry(*sku).or_default().push_back(Allocation {
-                            warehouse: parcel.warehouse,
-                            quantity: *quantity,
-                        });
-                    }
-                }
                 for line in order.lines.iter_mut() {
-                    let queue = sent.entry(line.sku).or_default();
-                    let mut needed = line.quantity.get();
-                    let mut taken = Vec::new();
-                    while needed > 0 {
-                        let front = queue.front_mut().expect("the parcels carry every unit of the order");
-                        let take = front.quantity.min(needed);
-                        taken.push(Allocation {
-                            warehouse: front.warehouse,
-                            quantity: take,
-                        });
-                        front.quantity -= take;
-                        needed -= take;
-                        if front.quantity == 0 {
-                            queue.pop_front();
-                        }
-                    }
-                    self.inventory.reserve(line.sku, &taken);
-                    self.inventory.commit(line.sku, &taken);
-                    line.allocations = taken;
+                    line.allocations.clear();
+                }
+                for parcel in &decision.parcels {
+                    take_parcel(&mut self.inventory, &mut order.lines, parcel);
                 }
                 decision
             }
@@ -240,12 +215,7 @@ impl ShardState {
             });
         }
         for parcel in &decision.parcels {
-            self.capacity.book(parcel.warehouse, parcel.slot_hour);
-            effects.push(Effect::CapacityBooked {
-                warehouse: parcel.warehouse,
-                hour: parcel.slot_hour,
-                orders: self.capacity.used_in_hour(parcel.warehouse, parcel.slot_hour),
-            });
+            self.book_slot(parcel.warehouse, parcel.slot_hour, effects);
         }
         effects.push(Effect::OrderDispatched {
             order: order.clone(),
@@ -259,6 +229,26 @@ impl ShardState {
             },
         );
         order
+    }
+
+    /// Takes one order of a warehouse's capacity in `hour`, durably.
+    pub(super) fn book_slot(&mut self, warehouse: WarehouseId, hour: Timestamp, effects: &mut Vec<Effect>) {
+        self.capacity.book(warehouse, hour);
+        self.push_slot(warehouse, hour, effects);
+    }
+
+    /// Gives one order of a warehouse's capacity in `hour` back, durably.
+    pub(super) fn unbook_slot(&mut self, warehouse: WarehouseId, hour: Timestamp, effects: &mut Vec<Effect>) {
+        self.capacity.unbook(warehouse, hour);
+        self.push_slot(warehouse, hour, effects);
+    }
+
+    fn push_slot(&self, warehouse: WarehouseId, hour: Timestamp, effects: &mut Vec<Effect>) {
+        effects.push(Effect::CapacityBooked {
+            warehouse,
+            hour,
+            orders: self.capacity.used_in_hour(warehouse, hour),
+        });
     }
 
     /// The decision for an order whose units cannot move (a flash sale's units are held in
@@ -326,5 +316,31 @@ impl ShardState {
                 "the address has no known location, so the units ship from where they were reserved".into()
             },
         }
+    }
+}
+
+/// Takes a parcel's units from its warehouse (available → sold) and hands them to the order's
+/// lines still short of units, in line order (an order may list one SKU on several lines).
+pub(super) fn take_parcel(inventory: &mut Inventory, lines: &mut [OrderLine], parcel: &ParcelPlan) {
+    for (sku, quantity) in &parcel.lines {
+        let take = [Allocation {
+            warehouse: parcel.warehouse,
+            quantity: *quantity,
+        }];
+        inventory.reserve(*sku, &take);
+        inventory.commit(*sku, &take);
+        let mut left = *quantity;
+        for line in lines.iter_mut().filter(|l| l.sku == *sku) {
+            let held: i64 = line.allocations.iter().map(|a| a.quantity).sum();
+            let give = (line.quantity.get() - held).min(left);
+            if give > 0 {
+                line.allocations.push(Allocation {
+                    warehouse: parcel.warehouse,
+                    quantity: give,
+                });
+                left -= give;
+            }
+        }
+        assert_eq!(left, 0, "a parcel carries more of {sku} than the order's lines hold");
     }
 }

@@ -5,13 +5,14 @@
 //! event, the order's state that follows it and the alerts it raises or resolves are one
 //! command and one commit. SLA timers run with the expiry tick, like payment deadlines.
 
+use super::fulfillment_commands::take_parcel;
 use super::*;
 use crate::fulfillment::calendar::Calendar;
 use crate::fulfillment::dispatch::{DispatchInput, decide_dispatch};
 use crate::fulfillment::network::CarrierId;
 use crate::fulfillment::promise::Destination;
 use crate::ids::ShipmentId;
-use crate::logistics::shipment::{EventOutcome, EventRefusal, Shipment, ShipmentState, TrackingEvent, Waybill};
+use crate::logistics::shipment::{EventOutcome, Shipment, ShipmentState, TrackingEvent, Waybill};
 use crate::logistics::sla::{Alert, SlaRules, next_check};
 
 /// A merchant-facing notice about dispatch: a warehouse came up short for a paid order.
@@ -65,7 +66,18 @@ impl ShardState {
             self.sla_timers.insert((at, shipment.id));
             self.shipment_timers.insert(shipment.id, at);
         }
+        self.shipments_by_order.insert((shipment.order, shipment.id));
+        self.waybills.insert((shipment.carrier, shipment.waybill.clone()));
         self.shipments.insert(shipment.id, shipment);
+    }
+
+    /// The shipments of one order (in memory while the order is on its way).
+    fn shipments_of(&self, order: OrderId) -> impl Iterator<Item = &Shipment> + '_ {
+        let first = ShipmentId::new(1).expect("positive");
+        self.shipments_by_order
+            .range((order, first)..)
+            .take_while(move |(o, _)| *o == order)
+            .filter_map(|(_, id)| self.shipments.get(id))
     }
 
     /// Raises, escalates and resolves the shipment's alerts for `now`, and reschedules it.
@@ -144,19 +156,14 @@ impl ShardState {
             return Err(Rejection::NoParcelAtWarehouse);
         }
         let shipped_here = self
-            .shipments
-            .values()
-            .filter(|s| s.order == new.order && s.warehouse == new.warehouse)
+            .shipments_of(new.order)
+            .filter(|s| s.warehouse == new.warehouse)
             .count();
         let Some(parcel) = at_warehouse.get(shipped_here).map(|p| (*p).clone()) else {
             return Err(Rejection::ShipmentExists);
         };
         let carrier = new.carrier.unwrap_or(parcel.carrier);
-        if self
-            .shipments
-            .values()
-            .any(|s| s.carrier == carrier && s.waybill == new.waybill)
-        {
+        if self.waybills.contains(&(carrier, new.waybill.clone())) {
             return Err(Rejection::WaybillInUse);
         }
         let promised_by = fulfilling.order.promise.map(|p| p.promised_by);
@@ -176,7 +183,7 @@ impl ShardState {
         effects.push(Effect::ShipmentSaved(shipment.clone()));
         self.keep_shipment(shipment.clone(), now);
         self.check_sla(shipment.id, now, effects);
-        let shipments = self.shipments.values().filter(|s| s.order == new.order).count();
+        let shipments = self.shipments_of(new.order).count();
         if shipments == parcels {
             self.transition_fulfilling(new.order, Order::ship, effects);
         }
@@ -216,7 +223,7 @@ impl ShardState {
         self.keep_shipment(shipment.clone(), now);
         self.check_sla(id, now, effects);
         let order = shipment.order;
-        let of_order: Vec<&Shipment> = self.shipments.values().filter(|s| s.order == order).collect();
+        let of_order: Vec<&Shipment> = self.shipments_of(order).collect();
         let all_delivered = self.fulfilling.get(&order).is_some_and(|f| {
             f.order.state == OrderState::Shipped
                 && of_order.iter().all(|s| s.state == ShipmentState::Delivered)
@@ -226,14 +233,12 @@ impl ShardState {
             self.transition_fulfilling(order, Order::deliver, effects);
             // Delivered: nothing of it needs the shard any more.
             self.fulfilling.remove(&order);
-            let done: Vec<ShipmentId> = self
-                .shipments
-                .values()
-                .filter(|s| s.order == order)
-                .map(|s| s.id)
-                .collect();
+            let done: Vec<ShipmentId> = self.shipments_of(order).map(|s| s.id).collect();
             for id in done {
-                self.shipments.remove(&id);
+                self.shipments_by_order.remove(&(order, id));
+                if let Some(shipment) = self.shipments.remove(&id) {
+                    self.waybills.remove(&(shipment.carrier, shipment.waybill));
+                }
                 if let Some(at) = self.shipment_timers.remove(&id) {
                     self.sla_timers.remove(&(at, id));
                 }
@@ -326,15 +331,16 @@ impl ShardState {
                     None => lines.push((line.sku, here)),
                 }
             }
-            if let Some(parcel) = fulfilling.decision.parcels.iter().find(|p| p.warehouse == warehouse) {
-                self.capacity.unbook(warehouse, parcel.slot_hour);
-                effects.push(Effect::CapacityBooked {
-                    warehouse,
-                    hour: parcel.slot_hour,
-                    orders: self.capacity.used_in_hour(warehouse, parcel.slot_hour),
-                });
-            }
+            let freed = fulfilling
+                .decision
+                .parcels
+                .iter()
+                .find(|p| p.warehouse == warehouse)
+                .map(|p| p.slot_hour);
             fulfilling.decision.parcels.retain(|p| p.warehouse != warehouse);
+            if let Some(hour) = freed {
+                self.unbook_slot(warehouse, hour, effects);
+            }
             parcels.push((*id, lines));
         }
         let level = self.inventory.level(sku, warehouse);
@@ -362,40 +368,13 @@ impl ShardState {
             let fulfilling = self.fulfilling.get_mut(&id).expect("affected orders are fulfilling");
             let mut to = Vec::new();
             if let Some(decision) = decision {
-                for parcel in &decision.parcels {
-                    for (line_sku, quantity) in &parcel.lines {
-                        let take = [Allocation {
-                            warehouse: parcel.warehouse,
-                            quantity: *quantity,
-                        }];
-                        self.inventory.reserve(*line_sku, &take);
-                        self.inventory.commit(*line_sku, &take);
-                        touched.insert((*line_sku, parcel.warehouse));
-                        // Back to the lines short of units, in order.
-                        let mut left = *quantity;
-                        for line in fulfilling.order.lines.iter_mut().filter(|l| l.sku == *line_sku) {
-                            let held: i64 = line.allocations.iter().map(|a| a.quantity).sum();
-                            let give = (line.quantity.get() - held).min(left);
-                            if give > 0 {
-                                line.allocations.push(Allocation {
-                                    warehouse: parcel.warehouse,
-                                    quantity: give,
-                                });
-                                left -= give;
-                            }
-                        }
-                    }
-                    self.capacity.book(parcel.warehouse, parcel.slot_hour);
-                    effects.push(Effect::CapacityBooked {
-                        warehouse: parcel.warehouse,
-                        hour: parcel.slot_hour,
-                        orders: self.capacity.used_in_hour(parcel.warehouse, parcel.slot_hour),
-                    });
-                    to.push(parcel.warehouse);
-                }
-                // A parcel still waiting at the same warehouse takes the units too; one already
-                // with a carrier cannot, so the units make a parcel of their own there.
                 for parcel in decision.parcels {
+                    take_parcel(&mut self.inventory, &mut fulfilling.order.lines, &parcel);
+                    touched.extend(parcel.lines.iter().map(|(line_sku, _)| (*line_sku, parcel.warehouse)));
+                    to.push(parcel.warehouse);
+                    // A parcel still waiting at the same warehouse takes the units too (and
+                    // its booked hour serves them); one already with a carrier cannot, so the
+                    // units make a parcel of their own there, with a booking of its own.
                     let waiting = !shipped.contains(&(id, parcel.warehouse));
                     match fulfilling
                         .decision
@@ -410,15 +389,16 @@ impl ShardState {
                                     None => existing.lines.push((line_sku, quantity)),
                                 }
                             }
-                            // The booking made above for it is not needed: it rides along.
-                            self.capacity.unbook(parcel.warehouse, parcel.slot_hour);
+                        }
+                        None => {
+                            self.capacity.book(parcel.warehouse, parcel.slot_hour);
                             effects.push(Effect::CapacityBooked {
                                 warehouse: parcel.warehouse,
                                 hour: parcel.slot_hour,
                                 orders: self.capacity.used_in_hour(parcel.warehouse, parcel.slot_hour),
                             });
+                            fulfilling.decision.parcels.push(parcel);
                         }
-                        None => fulfilling.decision.parcels.push(parcel),
                     }
                 }
                 fulfilling.decision.candidates = decision.candidates;
@@ -463,11 +443,5 @@ impl ShardState {
             redispatched,
             unfulfillable,
         })
-    }
-}
-
-impl From<EventRefusal> for Rejection {
-    fn from(refusal: EventRefusal) -> Rejection {
-        Rejection::TrackingRefused(refusal)
     }
 }
