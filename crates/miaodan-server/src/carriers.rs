@@ -162,7 +162,7 @@ impl Carriers {
             match error {
                 simcarrier::SignatureError::Missing => "missing_signature",
                 simcarrier::SignatureError::Malformed => "malformed_signature",
-                simcarrier::SignatureError::Bad => "bad_signature",
+                simcarrier::SignatureError::Mismatch => "bad_signature",
                 simcarrier::SignatureError::Stale => "stale_signature",
             }
         })
