@@ -17,9 +17,12 @@
 mod common;
 
 use common::*;
-use miaodan_domain::flash_sale::{FLASH_DURATION_SECONDS_MAX, FLASH_UNITS_MAX, FlashSale, FlashSaleId, TapRefusal};
+use miaodan_domain::flash_sale::{
+    self, FLASH_DURATION_SECONDS_MAX, FLASH_UNITS_MAX, FlashSale, FlashSaleId, TapRefusal,
+};
 use miaodan_domain::inventory::{Allocation, StockLevel};
 use miaodan_domain::orders::{CancelReason, Order, OrderLine, OrderState};
+use miaodan_domain::shard::{CancelOrder, PayOrder};
 use miaodan_domain::shard::{Canceller, Command, Effect, Outcome, Rejection, RequestRef, ScheduleFlashSale, Tap};
 use miaodan_domain::{BuyerId, OrderId, Timestamp, WarehouseId};
 use proptest::prelude::*;
@@ -119,7 +122,7 @@ fn scheduled(s: &ScheduleFlashSale, created_at: Timestamp) -> FlashSale {
 /// `shops()` with `schedule` made at `T0`, and the clock moved to `START`.
 fn running(schedule: ScheduleFlashSale) -> World {
     let mut world = shops();
-    world.setup(Command::ScheduleFlashSale(schedule));
+    world.setup(Command::from(schedule));
     world.now = at(START);
     world
 }
@@ -130,7 +133,7 @@ fn live_sale(units: i64, limit: i64) -> World {
 }
 
 fn tap(sale: i64, order: i64, buyer: i64, units: i64) -> Command {
-    Command::Tap(Tap {
+    Command::from(Tap {
         sale: sale_id(sale),
         order: order_id(order),
         checkout: checkout_id(order),
@@ -142,28 +145,28 @@ fn tap(sale: i64, order: i64, buyer: i64, units: i64) -> Command {
 }
 
 fn tap_with_request(sale: i64, order: i64, buyer: i64, units: i64, request: &str) -> Command {
-    let Command::Tap(t) = tap(sale, order, buyer, units) else {
+    let Command::FlashSale(flash_sale::Command::Tap(t)) = tap(sale, order, buyer, units) else {
         unreachable!()
     };
-    Command::Tap(Tap {
+    Command::from(Tap {
         request: Some(RequestRef(request.into())),
         ..t
     })
 }
 
 fn cancel_by_buyer(order: i64, buyer: i64) -> Command {
-    Command::CancelOrder {
+    Command::from(CancelOrder {
         order: order_id(order),
         by: Canceller::Buyer(buyer_id(buyer)),
         reason: CancelReason::BuyerCancelled,
-    }
+    })
 }
 
 fn pay(order: i64) -> Command {
-    Command::PayOrder {
+    Command::from(PayOrder {
         order: order_id(order),
         intent: intent_id(order),
-    }
+    })
 }
 
 fn placed(outcome: Outcome) -> Order {
@@ -256,7 +259,7 @@ fn assert_refused(world: &mut World, command: Command, expected: Rejection, case
 fn scheduling_a_sale_moves_its_units_from_available_to_reserved() {
     let mut world = shops();
     let command = sale(1, 11, 4, 2);
-    let (outcome, effects) = world.run(Command::ScheduleFlashSale(command.clone()));
+    let (outcome, effects) = world.run(Command::from(command.clone()));
     let expected = scheduled(&command, T0);
     assert_eq!(outcome, Outcome::FlashSaleScheduled(expected.clone()));
     assert_eq!(
@@ -283,11 +286,11 @@ fn scheduling_a_sale_moves_its_units_from_available_to_reserved() {
 #[test]
 fn a_sale_may_allot_every_available_unit_of_its_warehouse_but_no_more() {
     let mut world = shops();
-    world.setup(Command::ScheduleFlashSale(sale(1, 11, 6, 1)));
+    world.setup(Command::from(sale(1, 11, 6, 1)));
     // The shop holds 4 more units in warehouse 12, but a sale draws from its own warehouse only.
     assert_refused(
         &mut world,
-        Command::ScheduleFlashSale(sale(2, 11, 5, 1)),
+        Command::from(sale(2, 11, 5, 1)),
         Rejection::InsufficientStock {
             sku: sku_id(SKU),
             requested: 5,
@@ -295,7 +298,7 @@ fn a_sale_may_allot_every_available_unit_of_its_warehouse_but_no_more() {
         },
         "five units of the four left in warehouse 11",
     );
-    let (outcome, _) = world.run(Command::ScheduleFlashSale(sale(2, 11, 4, 1)));
+    let (outcome, _) = world.run(Command::from(sale(2, 11, 4, 1)));
     assert!(matches!(outcome, Outcome::FlashSaleScheduled(_)), "{outcome:?}");
     assert_eq!(world.level(SKU, 11), level(0, 10, 0));
     world.restart();
@@ -305,10 +308,10 @@ fn a_sale_may_allot_every_available_unit_of_its_warehouse_but_no_more() {
 #[test]
 fn an_ordinary_order_cannot_take_the_units_a_sale_holds() {
     let mut world = shops();
-    world.setup(Command::ScheduleFlashSale(sale(1, 11, 8, 1)));
+    world.setup(Command::from(sale(1, 11, 8, 1)));
     assert_refused(
         &mut world,
-        Command::PlaceOrder(place(1, 1, 7, &[(SKU, 7)])),
+        Command::from(place(1, 1, 7, &[(SKU, 7)])),
         Rejection::InsufficientStock {
             sku: sku_id(SKU),
             requested: 7,
@@ -316,7 +319,7 @@ fn an_ordinary_order_cannot_take_the_units_a_sale_holds() {
         },
         "seven units when the sale holds eight of fourteen",
     );
-    let order = placed(world.run(Command::PlaceOrder(place(1, 1, 7, &[(SKU, 6)]))).0);
+    let order = placed(world.run(Command::from(place(1, 1, 7, &[(SKU, 6)]))).0);
     assert_eq!(
         order.lines[0].unit_price,
         fen(1999),
@@ -465,10 +468,10 @@ fn scheduling_refusals_follow_the_documented_precedence() {
     for (case, change, expected) in cases {
         let mut world = shops();
         // Sale 1 exists (from warehouse 12), so id 1 is taken; warehouse 11 has 10 available.
-        world.setup(Command::ScheduleFlashSale(sale(1, 12, 2, 1)));
+        world.setup(Command::from(sale(1, 12, 2, 1)));
         let mut command = sale(2, 11, 5, 1);
         change(&mut command);
-        assert_refused(&mut world, Command::ScheduleFlashSale(command), expected, case);
+        assert_refused(&mut world, Command::from(command), expected, case);
         assert_eq!(world.store.flash_sales.len(), 1, "{case}: nothing saved");
     }
 }
@@ -499,7 +502,7 @@ fn schedules_at_the_edges_of_the_rules_are_accepted() {
         let mut world = shops();
         let mut command = sale(1, 11, 5, 1);
         change(&mut command);
-        let (outcome, _) = world.run(Command::ScheduleFlashSale(command.clone()));
+        let (outcome, _) = world.run(Command::from(command.clone()));
         assert_eq!(outcome, Outcome::FlashSaleScheduled(scheduled(&command, T0)), "{case}");
         assert_eq!(
             world.level(SKU, 11),
@@ -512,7 +515,7 @@ fn schedules_at_the_edges_of_the_rules_are_accepted() {
     let mut world = shops();
     world.stock(1, SKU, 11, FLASH_UNITS_MAX);
     let command = sale(1, 11, FLASH_UNITS_MAX, 1);
-    let (outcome, _) = world.run(Command::ScheduleFlashSale(command.clone()));
+    let (outcome, _) = world.run(Command::from(command.clone()));
     assert_eq!(outcome, Outcome::FlashSaleScheduled(scheduled(&command, T0)));
     assert_eq!(world.level(SKU, 11), level(0, FLASH_UNITS_MAX, 0));
 }
@@ -1334,7 +1337,7 @@ impl Harness {
         } else {
             Ok(scheduled(&command, now))
         };
-        let (outcome, effects) = self.apply(Command::ScheduleFlashSale(command.clone()));
+        let (outcome, effects) = self.apply(Command::from(command.clone()));
         match expected {
             Err(rejection) => assert_eq!(outcome, Outcome::Rejected(rejection)),
             Ok(sale) => {
@@ -1400,7 +1403,7 @@ impl Harness {
         let expected = self.expected_tap(&tap);
         let stored_sale = self.world.store.flash_sales.get(&tap.sale).cloned();
         let now = self.world.now;
-        let (outcome, effects) = self.apply(Command::Tap(tap.clone()));
+        let (outcome, effects) = self.apply(Command::from(tap.clone()));
         match expected {
             Ok(Some(order)) => assert_eq!(outcome, Outcome::OrderAlreadyPlaced(order), "a retried tap"),
             Err(rejection) => assert_eq!(outcome, Outcome::Rejected(rejection), "{tap:?}"),
@@ -1501,10 +1504,10 @@ impl Harness {
         let stock_before: BTreeMap<i64, StockLevel> =
             WAREHOUSES.iter().map(|&w| (w, self.level(warehouse_id(w)))).collect();
         let now = self.world.now;
-        let (outcome, effects) = self.apply(Command::PayOrder {
+        let (outcome, effects) = self.apply(Command::from(PayOrder {
             order: id,
             intent: intent_id(id.get()),
-        });
+        }));
         match open {
             None => assert_eq!(outcome, Outcome::Rejected(Rejection::OrderNotOpen), "paying {id}"),
             Some(order) => {
@@ -1556,11 +1559,11 @@ impl Harness {
             WAREHOUSES.iter().map(|&w| (w, self.level(warehouse_id(w)))).collect();
         let sales_before = self.world.store.flash_sales.clone();
         let now = self.world.now;
-        let (outcome, effects) = self.apply(Command::CancelOrder {
+        let (outcome, effects) = self.apply(Command::from(CancelOrder {
             order: id,
             by: Canceller::Buyer(by),
             reason: CancelReason::BuyerCancelled,
-        });
+        }));
         match open {
             Some(order) if by_owner => {
                 let expected = cancelled(&order, CancelReason::BuyerCancelled, now);

@@ -26,6 +26,9 @@ use miaodan_domain::payments::{
     ChargeOutcome, DeclineCode, EXPIRY_GRACE_MS, IntentStatus, PaymentIntent, PaymentIntentId, PaymentRefusal,
     RefundId, RefundOutcome, RefundReason, RefundStatus, Settlement,
 };
+use miaodan_domain::shard::{
+    BeginPaymentAttempt, CancelOrder, PayOrder, RecordCharge, RecordRefund, RequestRefund, SettleRemoteOrder,
+};
 use miaodan_domain::shard::{Canceller, Command, Effect, IntentOrderRequest, OpenPaymentIntent, Outcome, Rejection};
 use miaodan_domain::{Fen, OrderId};
 use proptest::prelude::*;
@@ -304,7 +307,7 @@ impl Sim {
             let mut command = place(id, shop, buyer, &[(CATALOG[shard].0, units)]);
             command.checkout = checkout_id(checkout);
             command.payment_timeout_seconds = timeout_seconds;
-            match self.shards[shard].run(Command::PlaceOrder(command)).0 {
+            match self.shards[shard].run(Command::from(command)).0 {
                 Outcome::OrderPlaced(order) => {
                     requests.push(IntentOrderRequest {
                         order: order.id,
@@ -326,7 +329,7 @@ impl Sim {
         let id = intent_id(checkout);
         let amount = requests.iter().map(|r| r.amount.get()).sum::<i64>();
         let pay_by = requests.iter().map(|r| r.payment_due_at).min().expect("an order");
-        let (outcome, effects) = self.shards[home].run(Command::OpenPaymentIntent(OpenPaymentIntent {
+        let (outcome, effects) = self.shards[home].run(Command::from(OpenPaymentIntent {
             id,
             checkout: checkout_id(checkout),
             buyer: buyer_id(buyer),
@@ -353,10 +356,12 @@ impl Sim {
         let Some(t) = self.picked(pick) else { return };
         let before = self.stored(t);
         let id = before.id;
-        let (outcome, _) = self.send(t, |snapshot| Command::BeginPaymentAttempt {
-            intent: id,
-            one_tap: false,
-            snapshot,
+        let (outcome, _) = self.send(t, |snapshot| {
+            Command::from(BeginPaymentAttempt {
+                intent: id,
+                one_tap: false,
+                snapshot,
+            })
         });
         match outcome {
             Outcome::AttemptBegun { attempt, .. } => {
@@ -414,12 +419,14 @@ impl Sim {
             Answer::NotFound => ChargeOutcome::NotFound,
         };
         let refunds: Vec<RefundId> = before.orders.iter().map(|_| self.fresh_refund()).collect();
-        let make = |snapshot| Command::RecordCharge {
-            intent: id,
-            attempt,
-            outcome: outcome.clone(),
-            refunds: refunds.clone(),
-            snapshot,
+        let make = |snapshot| {
+            Command::from(RecordCharge {
+                intent: id,
+                attempt,
+                outcome: outcome.clone(),
+                refunds: refunds.clone(),
+                snapshot,
+            })
         };
         let (result, effects) = self.send(t, make);
         let after = self.stored(t);
@@ -534,10 +541,10 @@ impl Sim {
                 continue;
             }
             let was_open = self.shards[share.shard].state.open_order(share.order).is_some();
-            let (paid, _) = self.shards[share.shard].run(Command::PayOrder {
+            let (paid, _) = self.shards[share.shard].run(Command::from(PayOrder {
                 order: share.order,
                 intent: id,
-            });
+            }));
             let paid = match paid {
                 Outcome::OrderPaid(order) => {
                     assert_eq!(order.paid_by, Some(id));
@@ -548,12 +555,14 @@ impl Sim {
             };
             assert_eq!(paid, was_open);
             let refund = self.fresh_refund();
-            let make = |snapshot| Command::SettleRemoteOrder {
-                intent: id,
-                order: share.order,
-                paid,
-                refund,
-                snapshot,
+            let make = |snapshot| {
+                Command::from(SettleRemoteOrder {
+                    intent: id,
+                    order: share.order,
+                    paid,
+                    refund,
+                    snapshot,
+                })
             };
             let (outcome, _) = self.send(t, make);
             let Outcome::PaymentIntent(intent) = outcome else {
@@ -580,14 +589,16 @@ impl Sim {
         };
         let amount = Fen::from_stored(amount).expect("non-negative");
         let refund = self.fresh_refund();
-        let make = |snapshot| Command::RequestRefund {
-            intent: id,
-            refund,
-            order: share.order,
-            amount,
-            reason: RefundReason::Requested,
-            request: None,
-            snapshot,
+        let make = |snapshot| {
+            Command::from(RequestRefund {
+                intent: id,
+                refund,
+                order: share.order,
+                amount,
+                reason: RefundReason::Requested,
+                request: None,
+                snapshot,
+            })
         };
         let (outcome, effects) = self.send(t, make);
         let refundable = if share.settlement == Settlement::Paid {
@@ -644,11 +655,13 @@ impl Sim {
             },
             _ => RefundOutcome::Unknown,
         };
-        let make = |snapshot| Command::RecordRefund {
-            intent: id,
-            refund: target.id,
-            outcome: answer.clone(),
-            snapshot,
+        let make = |snapshot| {
+            Command::from(RecordRefund {
+                intent: id,
+                refund: target.id,
+                outcome: answer.clone(),
+                snapshot,
+            })
         };
         let (_, effects) = self.send(t, make);
         let changes = target.status == RefundStatus::Pending && answer != RefundOutcome::Unknown;
@@ -669,11 +682,11 @@ impl Sim {
         let share = self.intents[t].shares[order % self.intents[t].shares.len()].clone();
         let world = &mut self.shards[share.shard];
         let was_open = world.state.open_order(share.order).is_some();
-        let (outcome, _) = world.run(Command::CancelOrder {
+        let (outcome, _) = world.run(Command::from(CancelOrder {
             order: share.order,
             by: Canceller::Buyer(buyer_id(share.buyer)),
             reason: CancelReason::BuyerCancelled,
-        });
+        }));
         match outcome {
             Outcome::OrderCancelled(_) => assert!(was_open),
             Outcome::Rejected(Rejection::OrderNotOpen) => assert!(!was_open),

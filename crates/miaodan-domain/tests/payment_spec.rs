@@ -14,6 +14,9 @@ use miaodan_domain::payments::{
     Refund, RefundOutcome, RefundReason, RefundStatus, SETTLED_INTENT_RETENTION_MS, Settlement,
 };
 use miaodan_domain::shard::{
+    BeginPaymentAttempt, CancelOrder, PayOrder, RecordCharge, RecordRefund, RequestRefund, SettleRemoteOrder,
+};
+use miaodan_domain::shard::{
     Canceller, Command, Effect, IntentOrderRequest, OpenPaymentIntent, Outcome, Rejection, RequestRef,
 };
 use miaodan_domain::{Fen, Timestamp};
@@ -64,7 +67,7 @@ fn at(ms_after_t0: i64) -> Timestamp {
 fn place_order(world: &mut World, order: i64, checkout: i64, shop: i64, lines: &[(i64, i64)]) -> Order {
     let mut command = place(order, shop, BUYER, lines);
     command.checkout = checkout_id(checkout);
-    match world.run(Command::PlaceOrder(command)).0 {
+    match world.run(Command::from(command)).0 {
         Outcome::OrderPlaced(order) => order,
         other => panic!("expected the order to be placed, got {other:?}"),
     }
@@ -91,7 +94,7 @@ fn away_share(order: i64, amount: i64, due: Timestamp) -> IntentOrderRequest {
 }
 
 fn open(intent: i64, checkout: i64, shares: Vec<IntentOrderRequest>) -> Command {
-    Command::OpenPaymentIntent(OpenPaymentIntent {
+    Command::from(OpenPaymentIntent {
         id: intent_id(intent),
         checkout: checkout_id(checkout),
         buyer: buyer_id(BUYER),
@@ -101,22 +104,22 @@ fn open(intent: i64, checkout: i64, shares: Vec<IntentOrderRequest>) -> Command 
 }
 
 fn begin(intent: i64) -> Command {
-    Command::BeginPaymentAttempt {
+    Command::from(BeginPaymentAttempt {
         intent: intent_id(intent),
         one_tap: false,
         snapshot: None,
-    }
+    })
 }
 
 /// What the provider says about `attempt`; refund ids 901.. are there for closed orders.
 fn charge(intent: i64, attempt: i64, outcome: ChargeOutcome) -> Command {
-    Command::RecordCharge {
+    Command::from(RecordCharge {
         intent: intent_id(intent),
         attempt,
         outcome,
         refunds: vec![refund_id(901), refund_id(902), refund_id(903)],
         snapshot: None,
-    }
+    })
 }
 
 fn captured(provider_charge_id: &str, amount: i64) -> ChargeOutcome {
@@ -134,17 +137,17 @@ fn authorized(provider_charge_id: &str, amount: i64) -> ChargeOutcome {
 }
 
 fn settle(intent: i64, order: i64, paid: bool) -> Command {
-    Command::SettleRemoteOrder {
+    Command::from(SettleRemoteOrder {
         intent: intent_id(intent),
         order: order_id(order),
         paid,
         refund: refund_id(950),
         snapshot: None,
-    }
+    })
 }
 
 fn request_refund(intent: i64, refund: i64, order: i64, amount: i64) -> Command {
-    Command::RequestRefund {
+    Command::from(RequestRefund {
         intent: intent_id(intent),
         refund: refund_id(refund),
         order: order_id(order),
@@ -152,16 +155,16 @@ fn request_refund(intent: i64, refund: i64, order: i64, amount: i64) -> Command 
         reason: RefundReason::Requested,
         request: None,
         snapshot: None,
-    }
+    })
 }
 
 fn record_refund(intent: i64, refund: i64, outcome: RefundOutcome) -> Command {
-    Command::RecordRefund {
+    Command::from(RecordRefund {
         intent: intent_id(intent),
         refund: refund_id(refund),
         outcome,
         snapshot: None,
-    }
+    })
 }
 
 fn succeeded(provider_refund_id: &str) -> RefundOutcome {
@@ -370,14 +373,14 @@ fn opening_is_refused_unless_every_home_order_is_the_buyers_open_order_of_the_ch
     let mut world = world();
     let order = place_order(&mut world, 1, 1, HOME, &[(SKU, 2)]);
     let cancelled = place_order(&mut world, 2, 2, HOME, &[(SKU, 1)]);
-    world.run(Command::CancelOrder {
+    world.run(Command::from(CancelOrder {
         order: cancelled.id,
         by: Canceller::Buyer(buyer_id(BUYER)),
         reason: CancelReason::BuyerCancelled,
-    });
+    }));
     let mut other_buyer = place(3, HOME, 8, &[(SKU, 1)]);
     other_buyer.checkout = checkout_id(1);
-    world.run(Command::PlaceOrder(other_buyer));
+    world.run(Command::from(other_buyer));
     let elsewhere = place_order(&mut world, 4, 9, HOME, &[(SKU, 1)]);
     let taken = intent_of(world.run(open(9, 9, vec![share(&elsewhere)])).0);
     assert_eq!(taken.id, intent_id(9), "setup: checkout 9's intent");
@@ -897,7 +900,7 @@ fn a_two_shop_checkout_is_paid_in_both_shards() {
     let mut away = away_world();
     let mut remote = place(2, AWAY, BUYER, &[(2001, 1)]);
     remote.checkout = checkout_id(1);
-    let Outcome::OrderPlaced(remote) = away.run(Command::PlaceOrder(remote)).0 else {
+    let Outcome::OrderPlaced(remote) = away.run(Command::from(remote)).0 else {
         panic!("shop 2's order");
     };
     assert_eq!(remote.total, fen(800));
@@ -907,10 +910,10 @@ fn a_two_shop_checkout_is_paid_in_both_shards() {
 
     // The shell pays the other shop's order in its own shard, then reports back.
     away.now = home.now;
-    let (outcome, effects) = away.run(Command::PayOrder {
+    let (outcome, effects) = away.run(Command::from(PayOrder {
         order: remote.id,
         intent: captured.id,
-    });
+    }));
     let paid_remote = paid(&remote, 1, away.now);
     assert_eq!(outcome, Outcome::OrderPaid(paid_remote.clone()));
     assert_eq!(
@@ -1025,14 +1028,16 @@ fn partial_refunds_are_allowed_up_to_the_orders_share() {
 fn a_refund_requested_again_under_the_same_request_opens_once() {
     let (mut world, _, _) = one_order_checkout();
     capture(&mut world, 2000);
-    let requested = |refund: i64| Command::RequestRefund {
-        intent: intent_id(1),
-        refund: refund_id(refund),
-        order: order_id(1),
-        amount: fen(300),
-        reason: RefundReason::Requested,
-        request: Some(RequestRef("merchant-key-1".into())),
-        snapshot: None,
+    let requested = |refund: i64| {
+        Command::from(RequestRefund {
+            intent: intent_id(1),
+            refund: refund_id(refund),
+            order: order_id(1),
+            amount: fen(300),
+            reason: RefundReason::Requested,
+            request: Some(RequestRef("merchant-key-1".into())),
+            snapshot: None,
+        })
     };
     let first = intent_of(world.run(requested(1)).0);
     assert_eq!(first.refunds.len(), 1);
@@ -1292,19 +1297,19 @@ fn a_settled_intent_leaves_memory_after_the_retention_and_a_snapshot_brings_it_b
     // The shell resends with the intent as stored.
     let stored = world.store.payment_intent(intent_id(1)).expect("stored");
     assert_eq!(stored, captured);
-    let (outcome, effects) = world.run(Command::RecordCharge {
+    let (outcome, effects) = world.run(Command::from(RecordCharge {
         intent: intent_id(1),
         attempt: 1,
         outcome: captured_outcome(),
         refunds: vec![],
         snapshot: Some(Box::new(stored.clone())),
-    });
+    }));
     assert_eq!(outcome, Outcome::PaymentIntent(stored.clone()));
     assert_eq!(effects, vec![], "a duplicate capture after eviction writes nothing");
     assert_eq!(world.state.payment_intent(intent_id(1)), None);
 
     let now = world.now;
-    let (outcome, effects) = world.run(Command::RequestRefund {
+    let (outcome, effects) = world.run(Command::from(RequestRefund {
         intent: intent_id(1),
         refund: refund_id(1),
         order: order_id(1),
@@ -1312,7 +1317,7 @@ fn a_settled_intent_leaves_memory_after_the_retention_and_a_snapshot_brings_it_b
         reason: RefundReason::Requested,
         request: None,
         snapshot: Some(Box::new(stored.clone())),
-    });
+    }));
     let refund = pending_refund(1, 1, 1, 100, RefundReason::Requested, now);
     let expected = PaymentIntent {
         refunds: vec![refund.clone()],
@@ -1347,11 +1352,11 @@ fn a_snapshot_for_another_intent_is_not_taken() {
     assert_refused(
         &mut world,
         3,
-        Command::BeginPaymentAttempt {
+        Command::from(BeginPaymentAttempt {
             intent: intent_id(3),
             one_tap: false,
             snapshot: Some(Box::new(other)),
-        },
+        }),
         Rejection::PaymentIntentNotLoaded,
         "a snapshot of intent 2 for intent 3",
     );

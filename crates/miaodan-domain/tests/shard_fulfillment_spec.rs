@@ -31,7 +31,10 @@ use miaodan_domain::logistics::{
 };
 use miaodan_domain::orders::{Order, OrderState};
 use miaodan_domain::shard::{
-    Command, DeliveryChoice, Effect, Fulfilling, NewShipment, Outcome, Rejection, ShortageNotice,
+    Command, CreateShipment, DeliveryChoice, Effect, Fulfilling, Outcome, Rejection, ShortageNotice,
+};
+use miaodan_domain::shard::{
+    ConfigureFulfillment, CreateWarehouse, PayOrder, RecordTracking, ReportShortage, SetSlaRules, SetStock,
 };
 use miaodan_domain::{Timestamp, WarehouseId};
 
@@ -95,12 +98,12 @@ fn shop(warehouses: &[i64], stock: &[(i64, i64, i64)]) -> World {
     };
     world.shop(1);
     for &id in warehouses {
-        world.setup(Command::CreateWarehouse {
+        world.setup(Command::from(CreateWarehouse {
             id: wh(id),
             shop: shop_id(1),
             name: WarehouseName::parse(&format!("warehouse {id}")).expect("valid name"),
             location: Adcode::parse(location(id)).expect("a known division"),
-        });
+        }));
     }
     world.product(101, 1, &[(SKU_A, PRICE_A), (SKU_B, 500)]);
     for &(sku, warehouse, units) in stock {
@@ -125,14 +128,14 @@ fn same_day_sf() -> DeliveryChoice {
 fn order(n: i64, lines: &[(i64, i64)], delivery: Option<DeliveryChoice>) -> Command {
     let mut place = place(n, 1, 7, lines);
     place.delivery = delivery;
-    Command::PlaceOrder(place)
+    Command::from(place)
 }
 
 fn pay(n: i64) -> Command {
-    Command::PayOrder {
+    Command::from(PayOrder {
         order: order_id(n),
         intent: intent_id(n),
-    }
+    })
 }
 
 fn placed(outcome: Outcome) -> Order {
@@ -210,7 +213,7 @@ fn assert_refused(world: &mut World, command: Command, expected: Rejection, case
 }
 
 fn new_shipment(id: i64, order: i64, warehouse: i64, raw_waybill: &str) -> Command {
-    Command::CreateShipment(NewShipment {
+    Command::from(CreateShipment {
         id: shipment_id(id),
         shop: shop_id(1),
         order: order_id(order),
@@ -238,10 +241,10 @@ fn event(id: &str, state: ShipmentState, occurred_at: Timestamp) -> TrackingEven
 }
 
 fn tracking(shipment: i64, id: &str, state: ShipmentState, occurred_at: Timestamp) -> Command {
-    Command::RecordTracking {
+    Command::from(RecordTracking {
         shipment: shipment_id(shipment),
         event: event(id, state, occurred_at),
-    }
+    })
 }
 
 /// Records a carrier scan received a minute after it happened (the clock moves there).
@@ -570,11 +573,11 @@ fn a_full_hour_sends_the_next_promised_order_to_the_other_warehouse_and_an_unpro
     let mut world = shop(&[NEAR, OTHER], &[(SKU_A, NEAR, 10), (SKU_A, OTHER, 5)]);
     let mut one_an_hour = FulfillmentSettings::standard();
     one_an_hour.orders_per_hour = 1;
-    let (outcome, effects) = world.run(Command::ConfigureFulfillment {
+    let (outcome, effects) = world.run(Command::from(ConfigureFulfillment {
         shop: shop_id(1),
         warehouse: wh(NEAR),
         settings: one_an_hour.clone(),
-    });
+    }));
     assert_eq!(
         outcome,
         Outcome::FulfillmentConfigured {
@@ -958,10 +961,10 @@ fn an_order_ships_when_every_parcel_has_a_shipment_and_is_delivered_when_every_s
     world.now = monday(18, 10);
     let mut again = event("S1-1", PickedUp, monday(18, 5));
     again.location = miaodan_domain::logistics::TrackingNote::parse("上海虹口网点").ok();
-    let (outcome, effects) = world.run(Command::RecordTracking {
+    let (outcome, effects) = world.run(Command::from(RecordTracking {
         shipment: shipment_id(1),
         event: again,
-    });
+    }));
     assert_eq!(
         outcome,
         Outcome::TrackingRecorded {
@@ -1054,10 +1057,10 @@ fn ship_now(world: &mut World, n: i64) -> Shipment {
 }
 
 fn set_rules(world: &mut World, rules: SlaRules) {
-    let (outcome, effects) = world.run(Command::SetSlaRules {
+    let (outcome, effects) = world.run(Command::from(SetSlaRules {
         shop: shop_id(1),
         rules,
-    });
+    }));
     assert_eq!(outcome, Outcome::SlaRulesSaved(rules));
     assert_eq!(
         effects,
@@ -1434,12 +1437,12 @@ fn dispatched_to_near() -> World {
 }
 
 fn shortage(warehouse: i64, sku: i64, missing: i64) -> Command {
-    Command::ReportShortage {
+    Command::from(ReportShortage {
         shop: shop_id(1),
         warehouse: wh(warehouse),
         sku: sku_id(sku),
         missing,
-    }
+    })
 }
 
 #[test]
@@ -1698,12 +1701,12 @@ fn a_redispatched_parcel_can_always_be_shipped() {
     world.now = monday(10, 30);
     created(world.run(new_shipment(1, 1, FAR, "ZT500000000001")).0);
     // The merchant restocks SKU A far away; then the near warehouse finds its unit missing.
-    world.setup(Command::SetStock {
+    world.setup(Command::from(SetStock {
         shop: shop_id(1),
         sku: sku_id(SKU_A),
         warehouse: wh(FAR),
         available: 5,
-    });
+    }));
     world.now = monday(11, 0);
     let (outcome, _) = world.run(shortage(NEAR, SKU_A, 1));
     assert_eq!(

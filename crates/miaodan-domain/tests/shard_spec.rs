@@ -8,6 +8,9 @@ use miaodan_domain::catalog::{ListingStatus, NewSku, ProductChanges, ProductTitl
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::inventory::{Allocation, STOCK_UNITS_MAX, StockLevel, WarehouseName};
 use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderLine, OrderState};
+use miaodan_domain::shard::{
+    AddSku, CancelOrder, CreateProduct, CreateShop, CreateWarehouse, PayOrder, SetStock, UpdateProduct, UpdateSku,
+};
 use miaodan_domain::shard::{Canceller, Command, Effect, Outcome, PlaceOrder, Rejection, RequestRef};
 use miaodan_domain::{Fen, Timestamp};
 
@@ -65,19 +68,19 @@ fn assert_refused(world: &mut World, command: Command, expected: Rejection, case
 }
 
 fn cancel(order: i64, by: Canceller) -> Command {
-    Command::CancelOrder {
+    Command::from(CancelOrder {
         order: order_id(order),
         by,
         reason: CancelReason::BuyerCancelled,
-    }
+    })
 }
 
 fn pay(order: i64) -> Command {
     // The intent does not matter to the order's shard: it records which capture paid it.
-    Command::PayOrder {
+    Command::from(PayOrder {
         order: order_id(order),
         intent: intent_id(order),
-    }
+    })
 }
 
 /// The effect that makes one stock row's new level durable; every SKU in these tests is
@@ -124,7 +127,7 @@ struct Sweep {
 #[test]
 fn a_placed_order_reserves_each_line_from_the_fullest_warehouse_first() {
     let mut world = two_shops();
-    let (outcome, effects) = world.run(Command::PlaceOrder(place(1, 1, 7, &[(1001, 7), (1002, 1)])));
+    let (outcome, effects) = world.run(Command::from(place(1, 1, 7, &[(1001, 7), (1002, 1)])));
 
     let expected = Order {
         id: order_id(1),
@@ -240,17 +243,12 @@ fn an_order_reserves_all_its_lines_or_none() {
     } in cases
     {
         let mut world = two_shops();
-        assert_refused(
-            &mut world,
-            Command::PlaceOrder(place(1, shop, 7, &lines)),
-            expected,
-            case,
-        );
+        assert_refused(&mut world, Command::from(place(1, shop, 7, &lines)), expected, case);
         assert_eq!(world.level(1001, 11), level(3, 0, 0), "{case}");
         assert_eq!(world.level(1001, 12), level(5, 0, 0), "{case}");
         assert_eq!(world.level(1002, 11), level(2, 0, 0), "{case}");
         // Whatever the refused order had taken was given back: all of it can still be ordered.
-        let everything = Command::PlaceOrder(place(2, 1, 7, &[(1001, 8), (1002, 2)]));
+        let everything = Command::from(place(2, 1, 7, &[(1001, 8), (1002, 2)]));
         assert_eq!(placed(world.run(everything).0).id, order_id(2), "{case}");
     }
 }
@@ -277,12 +275,7 @@ fn a_checkout_line_for_another_shops_sku_is_unknown_sku() {
     {
         let mut world = two_shops();
         assert_eq!(expected.code(), "unknown_sku");
-        assert_refused(
-            &mut world,
-            Command::PlaceOrder(place(1, shop, 7, &lines)),
-            expected,
-            case,
-        );
+        assert_refused(&mut world, Command::from(place(1, shop, 7, &lines)), expected, case);
     }
 }
 
@@ -368,7 +361,7 @@ fn order_rejections_follow_the_documented_precedence() {
     } in cases
     {
         let mut world = two_shops();
-        world.setup(Command::AddSku {
+        world.setup(Command::from(AddSku {
             shop: shop_id(1),
             product: product_id(101),
             sku: NewSku {
@@ -376,14 +369,9 @@ fn order_rejections_follow_the_documented_precedence() {
                 name: SkuName::parse("retired").expect("valid"),
                 price: fen(100),
             },
-        });
+        }));
         world.sku_status(1, 1003, ListingStatus::Archived);
-        assert_refused(
-            &mut world,
-            Command::PlaceOrder(place(1, shop, 7, &lines)),
-            expected,
-            case,
-        );
+        assert_refused(&mut world, Command::from(place(1, shop, 7, &lines)), expected, case);
     }
 }
 
@@ -392,7 +380,7 @@ fn an_order_may_have_exactly_order_lines_max_lines() {
     let mut world = two_shops();
     world.stock(1, 1001, 11, ORDER_LINES_MAX as i64);
     let lines = vec![(1001, 1); ORDER_LINES_MAX];
-    let order = placed(world.run(Command::PlaceOrder(place(1, 1, 7, &lines))).0);
+    let order = placed(world.run(Command::from(place(1, 1, 7, &lines))).0);
     assert_eq!(order.lines.len(), ORDER_LINES_MAX);
     assert_eq!(order.total, fen(1999 * ORDER_LINES_MAX as i64));
     assert_eq!(
@@ -405,17 +393,9 @@ fn an_order_may_have_exactly_order_lines_max_lines() {
 fn cancelling_releases_exactly_what_was_reserved() {
     let mut world = two_shops();
     // Another order holds units in the same rows; its reservation must survive the cancel.
-    placed(
-        world
-            .run(Command::PlaceOrder(place(1, 1, 8, &[(1001, 1), (1002, 1)])))
-            .0,
-    );
+    placed(world.run(Command::from(place(1, 1, 8, &[(1001, 1), (1002, 1)]))).0);
     let before = [world.level(1001, 11), world.level(1001, 12), world.level(1002, 11)];
-    let order = placed(
-        world
-            .run(Command::PlaceOrder(place(2, 1, 7, &[(1001, 6), (1002, 1)])))
-            .0,
-    );
+    let order = placed(world.run(Command::from(place(2, 1, 7, &[(1001, 6), (1002, 1)]))).0);
     assert_eq!(
         order.lines[0].allocations,
         vec![
@@ -473,7 +453,7 @@ fn cancelling_releases_exactly_what_was_reserved() {
 #[test]
 fn paying_turns_reserved_units_into_sold() {
     let mut world = two_shops();
-    let order = placed(world.run(Command::PlaceOrder(place(1, 1, 7, &[(1001, 4)]))).0);
+    let order = placed(world.run(Command::from(place(1, 1, 7, &[(1001, 4)]))).0);
     assert_eq!(world.level(1001, 12), level(1, 4, 0));
 
     world.advance_ms(60_000);
@@ -533,22 +513,22 @@ fn paying_turns_reserved_units_into_sold() {
 #[test]
 fn a_price_change_does_not_touch_a_placed_order() {
     let mut world = two_shops();
-    let order = placed(world.run(Command::PlaceOrder(place(1, 1, 7, &[(1001, 2)]))).0);
+    let order = placed(world.run(Command::from(place(1, 1, 7, &[(1001, 2)]))).0);
     let changes = SkuChanges {
         price: Some(fen(2999)),
         ..SkuChanges::default()
     };
-    world.setup(Command::UpdateSku {
+    world.setup(Command::from(UpdateSku {
         shop: shop_id(1),
         sku: sku_id(1001),
         changes,
-    });
+    }));
     let Outcome::OrderPaid(paid) = world.run(pay(1)).0 else {
         panic!("the order should be paid")
     };
     assert_eq!(paid.lines[0].unit_price, fen(1999));
     assert_eq!(paid.total, order.total);
-    let second = placed(world.run(Command::PlaceOrder(place(2, 1, 7, &[(1001, 2)]))).0);
+    let second = placed(world.run(Command::from(place(2, 1, 7, &[(1001, 2)]))).0);
     assert_eq!(second.total, fen(2 * 2999), "a new order pays the new price");
 }
 
@@ -557,7 +537,7 @@ fn unpaid_orders_expire_at_their_due_time_and_not_before() {
     let mut world = two_shops();
     let with_timeout = |mut command: PlaceOrder, seconds: i64| {
         command.payment_timeout_seconds = seconds;
-        Command::PlaceOrder(command)
+        Command::from(command)
     };
     placed(world.run(with_timeout(place(1, 1, 7, &[(1001, 1)]), 60)).0);
     placed(world.run(with_timeout(place(3, 1, 8, &[(1002, 2)]), 120)).0);
@@ -650,9 +630,9 @@ fn expiry_survives_a_restart_from_snapshot() {
     let mut world = two_shops();
     let mut due_soon = place(1, 1, 7, &[(1001, 6)]);
     due_soon.payment_timeout_seconds = 60;
-    placed(world.run(Command::PlaceOrder(due_soon)).0);
-    placed(world.run(Command::PlaceOrder(place(2, 1, 8, &[(1001, 1)]))).0);
-    placed(world.run(Command::PlaceOrder(place(3, 1, 9, &[(1002, 1)]))).0);
+    placed(world.run(Command::from(due_soon)).0);
+    placed(world.run(Command::from(place(2, 1, 8, &[(1001, 1)]))).0);
+    placed(world.run(Command::from(place(3, 1, 9, &[(1002, 1)]))).0);
     world.run(pay(3));
 
     let inventory_before = world.state.inventory().clone();
@@ -700,7 +680,7 @@ fn expiry_survives_a_restart_from_snapshot() {
 #[test]
 fn a_buyer_cannot_cancel_another_buyers_order() {
     let mut world = two_shops();
-    placed(world.run(Command::PlaceOrder(place(1, 1, 7, &[(1001, 2)]))).0);
+    placed(world.run(Command::from(place(1, 1, 7, &[(1001, 2)]))).0);
     assert_refused(
         &mut world,
         cancel(1, Canceller::Buyer(buyer_id(8))),
@@ -709,17 +689,17 @@ fn a_buyer_cannot_cancel_another_buyers_order() {
     );
     assert_eq!(world.level(1001, 12), level(3, 2, 0));
 
-    let (outcome, _) = world.run(Command::CancelOrder {
+    let (outcome, _) = world.run(Command::from(CancelOrder {
         order: order_id(1),
         by: Canceller::Platform,
         reason: CancelReason::CheckoutFailed,
-    });
+    }));
     let Outcome::OrderCancelled(order) = outcome else {
         panic!("the platform may cancel any open order")
     };
     assert_eq!(order.cancel_reason, Some(CancelReason::CheckoutFailed));
 
-    placed(world.run(Command::PlaceOrder(place(2, 1, 7, &[(1001, 2)]))).0);
+    placed(world.run(Command::from(place(2, 1, 7, &[(1001, 2)]))).0);
     let (outcome, _) = world.run(cancel(2, Canceller::Buyer(buyer_id(7))));
     assert!(
         matches!(outcome, Outcome::OrderCancelled(_)),
@@ -770,7 +750,7 @@ fn an_archived_sku_or_product_cannot_be_ordered() {
     for (case, setup, sku, expected) in cases {
         let mut world = two_shops();
         setup(&mut world);
-        let command = Command::PlaceOrder(place(1, 1, 7, &[(sku, 1)]));
+        let command = Command::from(place(1, 1, 7, &[(sku, 1)]));
         match expected {
             Some(rejection) => assert_refused(&mut world, command, rejection, case),
             None => {
@@ -783,11 +763,7 @@ fn an_archived_sku_or_product_cannot_be_ordered() {
 #[test]
 fn archiving_leaves_existing_orders_payable() {
     let mut world = two_shops();
-    placed(
-        world
-            .run(Command::PlaceOrder(place(1, 1, 7, &[(1001, 1), (1002, 1)])))
-            .0,
-    );
+    placed(world.run(Command::from(place(1, 1, 7, &[(1001, 1), (1002, 1)]))).0);
     world
         .sku_status(1, 1001, ListingStatus::Archived)
         .product_status(1, 101, ListingStatus::Archived);
@@ -806,7 +782,7 @@ fn a_retried_request_gets_the_order_it_already_placed() {
             ..place(id, shop, 7, lines)
         }
     };
-    let (outcome, effects) = world.run(Command::PlaceOrder(with_request(1, 1, &[(1001, 2)], &request)));
+    let (outcome, effects) = world.run(Command::from(with_request(1, 1, &[(1001, 2)], &request)));
     let first = placed(outcome);
     assert!(effects.contains(&Effect::OrderCreated {
         order: first,
@@ -827,7 +803,7 @@ fn a_retried_request_gets_the_order_it_already_placed() {
         ("the same request with no lines", with_request(5, 1, &[], &request)),
     ];
     for (case, retry) in retries {
-        let (outcome, effects) = world.run(Command::PlaceOrder(retry));
+        let (outcome, effects) = world.run(Command::from(retry));
         assert_eq!(outcome, Outcome::OrderAlreadyPlaced(order_id(1)), "{case}");
         assert_eq!(effects, vec![], "{case}");
         assert_eq!(world.level(1001, 12), level(3, 2, 0), "{case}: reserved once");
@@ -836,16 +812,12 @@ fn a_retried_request_gets_the_order_it_already_placed() {
     // Even after the order is closed and the shard restarted, the answer is the same.
     world.run(pay(1));
     world.restart();
-    let (outcome, effects) = world.run(Command::PlaceOrder(with_request(6, 1, &[(1001, 2)], &request)));
+    let (outcome, effects) = world.run(Command::from(with_request(6, 1, &[(1001, 2)], &request)));
     assert_eq!((outcome, effects), (Outcome::OrderAlreadyPlaced(order_id(1)), vec![]));
 
     // Another request is another order.
     let other = RequestRef("buyer-7/key-b".into());
-    let order = placed(
-        world
-            .run(Command::PlaceOrder(with_request(7, 1, &[(1001, 2)], &other)))
-            .0,
-    );
+    let order = placed(world.run(Command::from(with_request(7, 1, &[(1001, 2)], &other))).0);
     assert_eq!(order.id, order_id(7));
 }
 
@@ -867,98 +839,98 @@ fn merchant_commands_on_another_shops_product_are_unknown_product() {
     let cases: Vec<(&str, Command, Rejection)> = vec![
         (
             "shop 2 archives shop 1's product",
-            Command::UpdateProduct {
+            Command::from(UpdateProduct {
                 id: product_id(101),
                 shop: shop_id(2),
                 changes: archive_product.clone(),
-            },
+            }),
             Rejection::UnknownProduct,
         ),
         (
             "shop 2 adds a SKU to shop 1's product",
-            Command::AddSku {
+            Command::from(AddSku {
                 shop: shop_id(2),
                 product: product_id(101),
                 sku: new_sku(2002),
-            },
+            }),
             Rejection::UnknownProduct,
         ),
         (
             "a product that exists nowhere",
-            Command::UpdateProduct {
+            Command::from(UpdateProduct {
                 id: product_id(999),
                 shop: shop_id(1),
                 changes: archive_product,
-            },
+            }),
             Rejection::UnknownProduct,
         ),
         (
             "shop 2 reprices shop 1's SKU",
-            Command::UpdateSku {
+            Command::from(UpdateSku {
                 shop: shop_id(2),
                 sku: sku_id(1001),
                 changes: reprice,
-            },
+            }),
             Rejection::UnknownSku { sku: sku_id(1001) },
         ),
         (
             "shop 2 sets stock of shop 1's SKU in its own warehouse",
-            Command::SetStock {
+            Command::from(SetStock {
                 shop: shop_id(2),
                 sku: sku_id(1001),
                 warehouse: warehouse_id(21),
                 available: 50,
-            },
+            }),
             Rejection::UnknownSku { sku: sku_id(1001) },
         ),
         (
             "shop 1 sets stock of its SKU in shop 2's warehouse",
-            Command::SetStock {
+            Command::from(SetStock {
                 shop: shop_id(1),
                 sku: sku_id(1001),
                 warehouse: warehouse_id(21),
                 available: 50,
-            },
+            }),
             Rejection::UnknownWarehouse,
         ),
         (
             "shop 1 sets stock in a warehouse that exists nowhere",
-            Command::SetStock {
+            Command::from(SetStock {
                 shop: shop_id(1),
                 sku: sku_id(1001),
                 warehouse: warehouse_id(99),
                 available: 50,
-            },
+            }),
             Rejection::UnknownWarehouse,
         ),
         (
             "a warehouse for a shop this shard does not own",
-            Command::CreateWarehouse {
+            Command::from(CreateWarehouse {
                 id: warehouse_id(31),
                 shop: shop_id(3),
                 name: WarehouseName::parse("elsewhere").expect("valid"),
                 location: Adcode::parse("310101000000").expect("known"),
-            },
+            }),
             Rejection::UnknownShop,
         ),
         (
             "a product for a shop this shard does not own",
-            Command::CreateProduct {
+            Command::from(CreateProduct {
                 id: product_id(301),
                 shop: shop_id(3),
                 title: ProductTitle::parse("elsewhere").expect("valid"),
                 description: None,
                 gtin: None,
                 skus: vec![new_sku(3001)],
-            },
+            }),
             Rejection::UnknownShop,
         ),
         (
             "creating a shop twice",
-            Command::CreateShop {
+            Command::from(CreateShop {
                 id: shop_id(1),
                 name: ShopName::parse("again").expect("valid"),
-            },
+            }),
             Rejection::ShopExists,
         ),
     ];
@@ -976,16 +948,16 @@ fn merchant_commands_on_another_shops_product_are_unknown_product() {
             "{case}: nothing was written"
         );
         // Shop 1's product is still orderable: it was not archived behind its back.
-        placed(world.run(Command::PlaceOrder(place(1, 1, 7, &[(1002, 1)]))).0);
+        placed(world.run(Command::from(place(1, 1, 7, &[(1002, 1)]))).0);
     }
 }
 
 #[test]
 fn setting_stock_keeps_reserved_and_sold_units() {
     let mut world = two_shops();
-    placed(world.run(Command::PlaceOrder(place(1, 1, 7, &[(1002, 1)]))).0);
+    placed(world.run(Command::from(place(1, 1, 7, &[(1002, 1)]))).0);
     world.run(pay(1));
-    placed(world.run(Command::PlaceOrder(place(2, 1, 7, &[(1002, 1)]))).0);
+    placed(world.run(Command::from(place(2, 1, 7, &[(1002, 1)]))).0);
     assert_eq!(world.level(1002, 11), level(0, 1, 1));
 
     // (available set by the merchant, level afterwards)
@@ -996,12 +968,12 @@ fn setting_stock_keeps_reserved_and_sold_units() {
         (2, (2, 1, 1)),
     ];
     for (available, (a, r, s)) in counts {
-        let command = Command::SetStock {
+        let command = Command::from(SetStock {
             shop: shop_id(1),
             sku: sku_id(1002),
             warehouse: warehouse_id(11),
             available,
-        };
+        });
         let (outcome, effects) = world.run(command);
         let expected = level(a, r, s);
         assert_eq!(
@@ -1015,12 +987,12 @@ fn setting_stock_keeps_reserved_and_sold_units() {
         assert_eq!(effects, vec![stock_changed(1002, 11, expected)]);
     }
     for invalid in [-1, STOCK_UNITS_MAX + 1, i64::MIN] {
-        let command = Command::SetStock {
+        let command = Command::from(SetStock {
             shop: shop_id(1),
             sku: sku_id(1002),
             warehouse: warehouse_id(11),
             available: invalid,
-        };
+        });
         assert_refused(
             &mut world,
             command,
@@ -1035,6 +1007,6 @@ fn setting_stock_keeps_reserved_and_sold_units() {
     // Stock set in a new warehouse starts a new row.
     world.stock(1, 1002, 12, 4);
     assert_eq!(world.level(1002, 12), level(4, 0, 0));
-    let order = placed(world.run(Command::PlaceOrder(place(3, 1, 7, &[(1002, 7)]))).0);
+    let order = placed(world.run(Command::from(place(3, 1, 7, &[(1002, 7)]))).0);
     assert_eq!(order.total, Fen::price(7 * 500).expect("valid"));
 }

@@ -10,6 +10,7 @@ mod common;
 use common::*;
 use miaodan_domain::inventory::StockLevel;
 use miaodan_domain::orders::{CancelReason, Order, OrderState};
+use miaodan_domain::shard::{CancelOrder, PayOrder, SetStock};
 use miaodan_domain::shard::{
     Canceller, Command, EXPIRIES_PER_COMMAND_MAX, Effect, Outcome, PlaceOrder, Rejection, RequestRef,
 };
@@ -219,7 +220,7 @@ impl Harness {
         };
         let expected = self.expected_placement(&command);
         let now = self.world.now;
-        let (outcome, effects) = self.apply(Command::PlaceOrder(command.clone()));
+        let (outcome, effects) = self.apply(Command::from(command.clone()));
         match expected {
             Expected::Replay(order) => assert_eq!(outcome, Outcome::OrderAlreadyPlaced(order)),
             Expected::Refusal(rejection) => assert_eq!(outcome, Outcome::Rejected(rejection)),
@@ -300,11 +301,11 @@ impl Harness {
         };
         let open = self.open_in_store(id);
         let now = self.world.now;
-        let (outcome, _) = self.apply(Command::CancelOrder {
+        let (outcome, _) = self.apply(Command::from(CancelOrder {
             order: id,
             by: canceller,
             reason,
-        });
+        }));
         match (open, by) {
             (Some(mut order), By::Owner | By::Platform) => {
                 order.state = OrderState::Cancelled;
@@ -328,10 +329,10 @@ impl Harness {
         };
         let open = self.open_in_store(id);
         let now = self.world.now;
-        let (outcome, _) = self.apply(Command::PayOrder {
+        let (outcome, _) = self.apply(Command::from(PayOrder {
             order: id,
             intent: intent_id(id.get()),
-        });
+        }));
         match open {
             Some(mut order) => {
                 order.state = OrderState::Paid;
@@ -394,12 +395,12 @@ impl Harness {
             .get(&(sku, warehouse))
             .copied()
             .unwrap_or_default();
-        let (outcome, effects) = self.apply(Command::SetStock {
+        let (outcome, effects) = self.apply(Command::from(SetStock {
             shop,
             sku,
             warehouse,
             available,
-        });
+        }));
         let level = StockLevel { available, ..old };
         assert_eq!(outcome, Outcome::StockSet { sku, warehouse, level });
         assert_eq!(

@@ -16,6 +16,7 @@ use crate::http::logistics::AlertView;
 use crate::http::problem::ApiError;
 use miaodan_domain::ShopId;
 use miaodan_domain::Timestamp;
+use miaodan_domain::payments;
 use miaodan_domain::shard::{Command, Outcome, ShardState};
 use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::{Store, Writer};
@@ -409,7 +410,8 @@ impl Shard {
         for message in batch {
             match message {
                 Message::Command(envelope) => {
-                    let begins_attempt = matches!(envelope.command, Command::BeginPaymentAttempt { .. });
+                    let begins_attempt =
+                        matches!(envelope.command, Command::Payments(payments::Command::BeginAttempt(_)));
                     let outcome = self.state.apply(envelope.command, now, &mut effects);
                     // A started payment attempt writes nothing and reveals only what the buyer
                     // already holds a durable answer about (the intent's amount and attempt

@@ -2,12 +2,16 @@
 //! before an order and smart dispatch after its payment. Pure functions over the shard's
 //! state; the shard applies their decisions (stock and capacity) in one command.
 
+mod book;
 pub mod calendar;
 pub mod capacity;
 pub mod dispatch;
 pub mod network;
 pub mod promise;
 
+pub use book::{
+    Command, ConfigureFulfillment, DeliveryChoice, Fulfilling, FulfillmentBook, ReportShortage, ShortageNotice,
+};
 pub use calendar::{Calendar, DayKind, LocalDate};
 pub use capacity::{CapacityBook, Slot};
 pub use dispatch::{Candidate, DispatchDecision, DispatchInput, ParcelPlan, decide_dispatch};

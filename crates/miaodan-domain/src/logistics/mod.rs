@@ -18,9 +18,11 @@
 //! moves; the *estimate* ([`Shipment::estimated_delivery`]) is our current belief and moves
 //! with every delay.
 
+mod book;
 pub mod shipment;
 pub mod sla;
 
+pub use book::{Command, CreateShipment, LogisticsBook, RecordTracking, SetSlaRules};
 pub use shipment::{
     EventOutcome, EventRefusal, Shipment, ShipmentState, TrackingEvent, TrackingNote, Waybill, parse_waybill,
     valid_waybill,

@@ -21,6 +21,7 @@ use miaodan_domain::shard::{
     Command, Effect, Fulfilling, OrderLineRequest, Outcome, PlaceOrder, RequestRef, ShardSnapshot, ShardState,
     ShortageNotice,
 };
+use miaodan_domain::shard::{CreateProduct, CreateShop, CreateWarehouse, SetStock, UpdateProduct, UpdateSku};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
 use std::collections::BTreeMap;
 
@@ -318,16 +319,16 @@ impl World {
 
     pub fn shop(&mut self, id: i64) -> &mut Self {
         let name = ShopName::parse(&format!("shop {id}")).expect("valid shop name");
-        self.setup(Command::CreateShop { id: shop_id(id), name })
+        self.setup(Command::from(CreateShop { id: shop_id(id), name }))
     }
 
     pub fn warehouse(&mut self, id: i64, shop: i64) -> &mut Self {
-        self.setup(Command::CreateWarehouse {
+        self.setup(Command::from(CreateWarehouse {
             id: warehouse_id(id),
             shop: shop_id(shop),
             name: WarehouseName::parse(&format!("warehouse {id}")).expect("valid warehouse name"),
             location: Adcode::parse("310101000000").expect("黄浦区 is a known division"),
-        })
+        }))
     }
 
     /// A product with SKUs given as `(sku, price in fen)`.
@@ -340,23 +341,23 @@ impl World {
                 price: fen(price),
             })
             .collect();
-        self.setup(Command::CreateProduct {
+        self.setup(Command::from(CreateProduct {
             id: product_id(id),
             shop: shop_id(shop),
             title: ProductTitle::parse(&format!("product {id}")).expect("valid title"),
             description: None,
             gtin: None,
             skus,
-        })
+        }))
     }
 
     pub fn stock(&mut self, shop: i64, sku: i64, warehouse: i64, available: i64) -> &mut Self {
-        self.setup(Command::SetStock {
+        self.setup(Command::from(SetStock {
             shop: shop_id(shop),
             sku: sku_id(sku),
             warehouse: warehouse_id(warehouse),
             available,
-        })
+        }))
     }
 
     pub fn sku_status(&mut self, shop: i64, sku: i64, status: ListingStatus) -> &mut Self {
@@ -364,11 +365,11 @@ impl World {
             status: Some(status),
             ..SkuChanges::default()
         };
-        self.setup(Command::UpdateSku {
+        self.setup(Command::from(UpdateSku {
             shop: shop_id(shop),
             sku: sku_id(sku),
             changes,
-        })
+        }))
     }
 
     pub fn product_status(&mut self, shop: i64, product: i64, status: ListingStatus) -> &mut Self {
@@ -376,11 +377,11 @@ impl World {
             status: Some(status),
             ..ProductChanges::default()
         };
-        self.setup(Command::UpdateProduct {
+        self.setup(Command::from(UpdateProduct {
             id: product_id(product),
             shop: shop_id(shop),
             changes,
-        })
+        }))
     }
 
     pub fn advance_ms(&mut self, ms: i64) -> &mut Self {

@@ -12,6 +12,7 @@ use miaodan_domain::geo::Adcode;
 use miaodan_domain::logistics::SlaRules;
 use miaodan_domain::orders::Address;
 use miaodan_domain::shard::{Command, Outcome};
+use miaodan_domain::shard::{ConfigureFulfillment, CreateProduct, CreateShop, CreateWarehouse, SetSlaRules, SetStock};
 use miaodan_domain::{BuyerId, Fen, ProductId, ShopId, SkuId, WarehouseId};
 use miaodan_store::records::Role;
 use serde::Deserialize;
@@ -96,10 +97,10 @@ async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
     submit(
         state,
         shop,
-        Command::CreateShop {
+        Command::from(CreateShop {
             id: shop,
             name: text(&spec.name)?,
-        },
+        }),
     )
     .await?;
     let mut warehouses = Vec::new();
@@ -108,12 +109,12 @@ async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
         submit(
             state,
             shop,
-            Command::CreateWarehouse {
+            Command::from(CreateWarehouse {
                 id,
                 shop,
                 name: text(&w.name)?,
                 location: adcode(&w.adcode)?,
-            },
+            }),
         )
         .await?;
         warehouses.push(id);
@@ -151,11 +152,11 @@ async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
         submit(
             state,
             shop,
-            Command::ConfigureFulfillment {
+            Command::from(ConfigureFulfillment {
                 shop,
                 warehouse: *front,
                 settings,
-            },
+            }),
         )
         .await?;
     }
@@ -164,7 +165,7 @@ async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
     submit(
         state,
         shop,
-        Command::SetSlaRules {
+        Command::from(SetSlaRules {
             shop,
             rules: SlaRules {
                 not_picked_up_within_s: 600,
@@ -172,7 +173,7 @@ async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
                 stalled_after_s: 120,
                 warn_at_percent: 80,
             },
-        },
+        }),
     )
     .await?;
     for p in &spec.products {
@@ -189,14 +190,14 @@ async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
             Some(raw) => Some(Gtin::parse(raw).ok_or_else(|| anyhow::anyhow!("demo GTIN {raw}"))?),
             None => None,
         };
-        let command = Command::CreateProduct {
+        let command = Command::from(CreateProduct {
             id: positive(state.ids.product(), ProductId::new)?,
             shop,
             title: text(&p.title)?,
             description: Some(text(&p.description)?),
             gtin,
             skus: skus.clone(),
-        };
+        });
         submit(state, shop, command).await?;
         for (sku, s) in skus.iter().zip(&p.skus) {
             // Split the units over the warehouses, the first taking the remainder.
@@ -210,12 +211,12 @@ async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
                 submit(
                     state,
                     shop,
-                    Command::SetStock {
+                    Command::from(SetStock {
                         shop,
                         sku: sku.id,
                         warehouse: *warehouse,
                         available,
-                    },
+                    }),
                 )
                 .await?;
             }

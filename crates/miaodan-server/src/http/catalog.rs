@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::catalog::{Gtin, ListingStatus, NewSku, PRODUCT_SKUS_MAX, ProductChanges, SkuChanges};
+use miaodan_domain::shard::{AddSku, CreateProduct, UpdateProduct, UpdateSku};
 use miaodan_domain::shard::{Command, Outcome, Rejection};
 use miaodan_domain::{ProductId, ShopId, SkuId};
 use miaodan_store::records::ProductFilter;
@@ -82,7 +83,7 @@ pub async fn create_product(
                 "a product has 1 to 100 SKUs",
             ));
         }
-        let command = Command::CreateProduct {
+        let command = Command::from(CreateProduct {
             id: ProductId::new(state.ids.product()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
             shop,
             title: validate::text::<120>(&input.title, "title")?,
@@ -98,7 +99,7 @@ pub async fn create_product(
                 .enumerate()
                 .map(|(i, sku)| new_sku(&state, sku, &format!("skus[{i}].")))
                 .collect::<Result<_, _>>()?,
-        };
+        });
         let outcome = state
             .shards
             .submit(shop, command, idem.map(|i| i.recorder(render_created_product)))
@@ -146,7 +147,7 @@ pub async fn update_product(
                 .map(|s| validate::status(s, "status"))
                 .transpose()?,
         };
-        let command = Command::UpdateProduct { id, shop, changes };
+        let command = Command::from(UpdateProduct { id, shop, changes });
         let outcome = state
             .shards
             .submit(shop, command, idem.map(|i| i.recorder(render_product)))
@@ -173,7 +174,7 @@ pub async fn add_sku(
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let product = ProductId::new(ids.one()).ok_or_else(|| ApiError::not_found("product"))?;
         let sku = new_sku(&state, &body.value, "")?;
-        let command = Command::AddSku { shop, product, sku };
+        let command = Command::from(AddSku { shop, product, sku });
         let outcome = state
             .shards
             .submit(shop, command, idem.map(|i| i.recorder(render_created_sku)))
@@ -217,7 +218,7 @@ pub async fn update_sku(
             .shards
             .submit(
                 shop,
-                Command::UpdateSku { shop, sku, changes },
+                Command::from(UpdateSku { shop, sku, changes }),
                 idem.map(|i| i.recorder(render_sku)),
             )
             .await?;

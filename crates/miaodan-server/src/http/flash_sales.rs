@@ -59,7 +59,7 @@ pub async fn schedule(
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let input = &body.value;
         let id = FlashSaleId::new(state.ids.flash_sale()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
-        let command = Command::ScheduleFlashSale(ScheduleFlashSale {
+        let command = Command::from(ScheduleFlashSale {
             id,
             shop,
             // An id that cannot exist is answered like one that does not.
@@ -191,7 +191,7 @@ async fn place_tap(
         .sale_shop(&state.store, sale)
         .await?
         .ok_or_else(|| ApiError::not_found("flash sale"))?;
-    let command = Command::Tap(Tap {
+    let command = Command::from(Tap {
         sale,
         order: OrderId::new(state.ids.order()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
         checkout: CheckoutId::new(state.ids.checkout()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,

@@ -23,6 +23,7 @@ use miaodan_domain::fulfillment::{CapacityBook, DispatchDecision};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::ORDER_LINES_MAX;
 use miaodan_domain::shard::{Command, Outcome, Rejection};
+use miaodan_domain::shard::{ConfigureFulfillment, ReportShortage};
 use miaodan_domain::{OrderId, ShopId, SkuId, Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -495,11 +496,11 @@ pub async fn put_settings(
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let warehouse = WarehouseId::new(ids.one()).ok_or_else(|| ApiError::not_found("warehouse"))?;
         let settings = body.value.parse()?;
-        let command = Command::ConfigureFulfillment {
+        let command = Command::from(ConfigureFulfillment {
             shop,
             warehouse,
             settings,
-        };
+        });
         match state.shards.submit(shop, command, None).await? {
             Outcome::FulfillmentConfigured { .. } => {}
             // Decided by the shard, so stored like every such refusal: a retry replays it.
@@ -711,12 +712,12 @@ pub async fn report_shortage(
         let warehouse = WarehouseId::new(ids.one()).ok_or_else(|| ApiError::not_found("warehouse"))?;
         let sku =
             SkuId::new(body.value.sku_id).ok_or_else(|| ApiError::invalid("unknown_sku", "sku_id", "no such SKU"))?;
-        let command = Command::ReportShortage {
+        let command = Command::from(ReportShortage {
             shop,
             warehouse,
             sku,
             missing: body.value.missing_units,
-        };
+        });
         let outcome = state
             .shards
             .submit(shop, command, idem.map(|i| i.recorder(render_shortage)))

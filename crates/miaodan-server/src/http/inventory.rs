@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::shard::{Command, Outcome};
+use miaodan_domain::shard::{CreateWarehouse, SetStock};
 use miaodan_domain::{SkuId, WarehouseId};
 
 fn render_warehouse(outcome: &Outcome) -> Reply {
@@ -45,12 +46,12 @@ pub async fn create_warehouse(
 ) -> Response {
     let request = ("POST", "/v1/warehouses", &body.raw[..]);
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
-        let command = Command::CreateWarehouse {
+        let command = Command::from(CreateWarehouse {
             id: WarehouseId::new(state.ids.warehouse()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
             shop,
             name: validate::text::<60>(&body.value.name, "name")?,
             location: validate::adcode(&body.value.adcode, "adcode")?,
-        };
+        });
         let outcome = state
             .shards
             .submit(shop, command, idem.map(|i| i.recorder(render_warehouse)))
@@ -97,12 +98,12 @@ pub async fn set_stock(
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let sku = SkuId::new(sku).ok_or_else(|| ApiError::not_found("SKU"))?;
         let warehouse = WarehouseId::new(warehouse).ok_or_else(|| ApiError::not_found("warehouse"))?;
-        let command = Command::SetStock {
+        let command = Command::from(SetStock {
             shop,
             sku,
             warehouse,
             available: body.value.available,
-        };
+        });
         let outcome = state
             .shards
             .submit(shop, command, idem.map(|i| i.recorder(render_stock)))

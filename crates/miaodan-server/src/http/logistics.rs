@@ -19,7 +19,8 @@ use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::shipment::{EventOutcome, TrackingNote, parse_waybill, valid_event_id};
 use miaodan_domain::logistics::{Alert, AlertLevel, AlertRule, Shipment, ShipmentState, SlaRules, TrackingEvent};
-use miaodan_domain::shard::{Command, NewShipment, Outcome, ShortageNotice};
+use miaodan_domain::shard::{Command, CreateShipment, Outcome, ShortageNotice};
+use miaodan_domain::shard::{RecordTracking, SetSlaRules};
 use miaodan_domain::{Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
@@ -189,7 +190,7 @@ pub async fn create_shipment(
                 parse_waybill(&issued).ok_or_else(|| ApiError::unavailable("the carrier issued an unusable waybill"))?
             }
         };
-        let command = Command::CreateShipment(NewShipment {
+        let command = Command::from(CreateShipment {
             id,
             shop,
             order: order.id,
@@ -323,7 +324,7 @@ pub async fn carrier_webhook(State(state): State<AppState>, headers: HeaderMap, 
         Ok(None) => return ack("unknown_waybill"),
         Err(error) => return ApiError::from(error).into_response(),
     };
-    let command = Command::RecordTracking {
+    let command = Command::from(RecordTracking {
         shipment: shipment.id,
         event: TrackingEvent {
             event_id: notification.event_id,
@@ -332,7 +333,7 @@ pub async fn carrier_webhook(State(state): State<AppState>, headers: HeaderMap, 
             location,
             received_at: now,
         },
-    };
+    });
     match state.shards.submit(shipment.shop, command, None).await {
         Ok(Outcome::TrackingRecorded { applied, .. }) => ack(match applied {
             EventOutcome::Applied => "applied",
@@ -415,7 +416,7 @@ pub async fn put_sla_rules(
             .shards
             .submit(
                 shop,
-                Command::SetSlaRules { shop, rules },
+                Command::from(SetSlaRules { shop, rules }),
                 idem.map(|i| i.recorder(render_rules)),
             )
             .await?;

@@ -21,6 +21,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderState};
+use miaodan_domain::shard::CancelOrder;
 use miaodan_domain::shard::{Canceller, Command, OrderLineRequest, Outcome, PlaceOrder, Rejection, RequestRef};
 use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity, ShopId, SkuId, Timestamp};
 use miaodan_store::records::OrderFilter;
@@ -219,7 +220,7 @@ async fn place_checkout(
         .map(|_| OrderId::new(state.ids.order()).ok_or_else(|| ApiError::unavailable("id space exhausted")))
         .collect::<Result<_, _>>()?;
     let placements = parts.iter().zip(order_ids).map(|(part, id)| {
-        let command = Command::PlaceOrder(PlaceOrder {
+        let command = Command::from(PlaceOrder {
             id,
             checkout,
             shop: part.shop,
@@ -301,11 +302,11 @@ async fn undo(state: &AppState, placed: &[Order]) {
         .iter()
         .filter(|o| o.state == OrderState::PendingPayment)
         .map(|order| {
-            let command = Command::CancelOrder {
+            let command = Command::from(CancelOrder {
                 order: order.id,
                 by: Canceller::Platform,
                 reason: CancelReason::CheckoutFailed,
-            };
+            });
             state.shards.submit(order.shop, command, None)
         });
     for result in futures::future::join_all(cancellations).await {
@@ -479,11 +480,11 @@ pub async fn cancel_order(
         ("POST", &path, &raw),
         |idem| async {
             let order = visible_order(&state, Principal::Buyer(buyer), ids.one()).await?;
-            let command = Command::CancelOrder {
+            let command = Command::from(CancelOrder {
                 order: order.id,
                 by: Canceller::Buyer(buyer),
                 reason: CancelReason::BuyerCancelled,
-            };
+            });
             transition(&state, order, command, idem).await
         },
     )

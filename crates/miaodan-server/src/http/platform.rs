@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::buyers::Buyer;
+use miaodan_domain::shard::CreateShop;
 use miaodan_domain::shard::{Command, Outcome};
 use miaodan_domain::{BuyerId, ShopId};
 use miaodan_store::records::Role;
@@ -53,7 +54,7 @@ pub async fn create_shop(
         let recorder = idem.map(|i| i.recorder(render_shop));
         let outcome = state
             .shards
-            .submit(id, Command::CreateShop { id, name }, recorder)
+            .submit(id, Command::from(CreateShop { id, name }), recorder)
             .await?;
         Ok(render_shop(&outcome))
     })

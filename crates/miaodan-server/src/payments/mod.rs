@@ -29,6 +29,9 @@ use miaodan_domain::payments::{
     ChargeOutcome, IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, ReferenceTarget, RefundId,
     RefundOutcome, RefundReason, RefundStatus, Settlement, parse_reference, refund_reference,
 };
+use miaodan_domain::shard::{
+    BeginPaymentAttempt, PayOrder, RecordCharge, RecordRefund, RequestRefund, SettleRemoteOrder,
+};
 use miaodan_domain::shard::{Command, IntentOrderRequest, OpenPaymentIntent, Outcome, Rejection};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ShopId};
 use one_tap::OneTap;
@@ -198,7 +201,7 @@ pub async fn open_intent(
     };
     let home = first.shop;
     let id = PaymentIntentId::new(state.ids.payment_intent()).expect("ids are positive");
-    let command = Command::OpenPaymentIntent(OpenPaymentIntent {
+    let command = Command::from(OpenPaymentIntent {
         id,
         checkout,
         buyer,
@@ -223,10 +226,12 @@ pub async fn confirm(
         return Err(ApiError::not_found("payment intent"));
     }
     let one_tap = pay_with == PayWith::OneTap;
-    let begun = submit_for_intent(state, home, intent_id, |snapshot| Command::BeginPaymentAttempt {
-        intent: intent_id,
-        one_tap,
-        snapshot,
+    let begun = submit_for_intent(state, home, intent_id, |snapshot| {
+        Command::from(BeginPaymentAttempt {
+            intent: intent_id,
+            one_tap,
+            snapshot,
+        })
     })
     .await?;
     let (intent, attempt) = match begun {
@@ -302,13 +307,13 @@ pub fn pay_by_one_tap_in_background(state: &AppState, buyer: BuyerId, checkout: 
 
 /// Frees an attempt number that never reached the provider.
 async fn abandon_attempt(state: &AppState, home: ShopId, intent: PaymentIntentId, attempt: i64) {
-    let command = Command::RecordCharge {
+    let command = Command::from(RecordCharge {
         intent,
         attempt,
         outcome: ChargeOutcome::NotFound,
         refunds: Vec::new(),
         snapshot: None,
-    };
+    });
     if let Err(error) = state.shards.submit(home, command, None).await {
         tracing::warn!(%intent, detail = %error.detail, "could not release a payment attempt");
     }
@@ -335,12 +340,14 @@ pub async fn record_charge(
     } else {
         Vec::new()
     };
-    let outcome = submit_for_intent(state, home, intent, |snapshot| Command::RecordCharge {
-        intent,
-        attempt,
-        outcome: outcome.clone(),
-        refunds: refunds.clone(),
-        snapshot,
+    let outcome = submit_for_intent(state, home, intent, |snapshot| {
+        Command::from(RecordCharge {
+            intent,
+            attempt,
+            outcome: outcome.clone(),
+            refunds: refunds.clone(),
+            snapshot,
+        })
     })
     .await?;
     intent_of(outcome)
@@ -358,10 +365,10 @@ pub async fn settle(state: &AppState, mut intent: PaymentIntent) -> Result<Payme
             .shards
             .submit(
                 share.shop,
-                Command::PayOrder {
+                Command::from(PayOrder {
                     order: share.order,
                     intent: intent.id,
-                },
+                }),
                 None,
             )
             .await?
@@ -378,12 +385,14 @@ pub async fn settle(state: &AppState, mut intent: PaymentIntent) -> Result<Payme
         let refund = RefundId::new(state.ids.refund()).expect("ids are positive");
         let id = intent.id;
         intent = intent_of(
-            submit_for_intent(state, home, id, |snapshot| Command::SettleRemoteOrder {
-                intent: id,
-                order: share.order,
-                paid,
-                refund,
-                snapshot,
+            submit_for_intent(state, home, id, |snapshot| {
+                Command::from(SettleRemoteOrder {
+                    intent: id,
+                    order: share.order,
+                    paid,
+                    refund,
+                    snapshot,
+                })
             })
             .await?,
         )?;
@@ -432,11 +441,13 @@ async fn record_refund(
     refund: RefundId,
     outcome: RefundOutcome,
 ) -> Result<PaymentIntent, ApiError> {
-    let outcome = submit_for_intent(state, home, intent, |snapshot| Command::RecordRefund {
-        intent,
-        refund,
-        outcome: outcome.clone(),
-        snapshot,
+    let outcome = submit_for_intent(state, home, intent, |snapshot| {
+        Command::from(RecordRefund {
+            intent,
+            refund,
+            outcome: outcome.clone(),
+            snapshot,
+        })
     })
     .await?;
     intent_of(outcome)
@@ -466,14 +477,16 @@ pub async fn refund_order(
     let (home, _) = home_of(state, intent_id).await?;
     let refund = RefundId::new(state.ids.refund()).expect("ids are positive");
     let opened = intent_of(
-        submit_for_intent(state, home, intent_id, |snapshot| Command::RequestRefund {
-            intent: intent_id,
-            refund,
-            order,
-            amount,
-            reason: RefundReason::Requested,
-            request: request.clone(),
-            snapshot,
+        submit_for_intent(state, home, intent_id, |snapshot| {
+            Command::from(RequestRefund {
+                intent: intent_id,
+                refund,
+                order,
+                amount,
+                reason: RefundReason::Requested,
+                request: request.clone(),
+                snapshot,
+            })
         })
         .await?,
     )?;

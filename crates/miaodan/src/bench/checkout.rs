@@ -12,6 +12,7 @@ use miaodan_domain::catalog::{NewSku, Text};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::{Address, CancelReason};
 use miaodan_domain::payments::Settlement;
+use miaodan_domain::shard::{CancelOrder, CreateProduct, CreateShop, CreateWarehouse, SetStock};
 use miaodan_domain::shard::{Canceller, Command, OrderLineRequest, Outcome, PlaceOrder};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
 use miaodan_server::payments::PayWith;
@@ -54,10 +55,10 @@ async fn set_up(env: &Env, args: &CheckoutArgs) -> anyhow::Result<Vec<(ShopId, V
         let shop = id(ids.shop(), ShopId::new)?;
         env.setup(
             shop,
-            Command::CreateShop {
+            Command::from(CreateShop {
                 id: shop,
                 name: text(&format!("店铺{s}"))?,
-            },
+            }),
         )
         .await?;
         let mut warehouses = Vec::new();
@@ -66,12 +67,12 @@ async fn set_up(env: &Env, args: &CheckoutArgs) -> anyhow::Result<Vec<(ShopId, V
             let location = Adcode::parse(city).ok_or_else(|| anyhow::anyhow!("adcode"))?;
             env.setup(
                 shop,
-                Command::CreateWarehouse {
+                Command::from(CreateWarehouse {
                     id: warehouse,
                     shop,
                     name: text(&format!("仓{city}"))?,
                     location,
-                },
+                }),
             )
             .await?;
             warehouses.push(warehouse);
@@ -80,7 +81,7 @@ async fn set_up(env: &Env, args: &CheckoutArgs) -> anyhow::Result<Vec<(ShopId, V
         for p in 0..args.skus_per_shop {
             let sku = id(ids.sku(), SkuId::new)?;
             let price = Fen::price(1_990 + (p as i64 % 50) * 100).ok_or_else(|| anyhow::anyhow!("price"))?;
-            let product = Command::CreateProduct {
+            let product = Command::from(CreateProduct {
                 id: id(ids.product(), ProductId::new)?,
                 shop,
                 title: text(&format!("商品{s}-{p}"))?,
@@ -91,17 +92,17 @@ async fn set_up(env: &Env, args: &CheckoutArgs) -> anyhow::Result<Vec<(ShopId, V
                     name: text("标准款")?,
                     price,
                 }],
-            };
+            });
             env.setup(shop, product).await?;
             for warehouse in &warehouses {
                 env.setup(
                     shop,
-                    Command::SetStock {
+                    Command::from(SetStock {
                         shop,
                         sku,
                         warehouse: *warehouse,
                         available: STOCK_PER_SKU / 2,
-                    },
+                    }),
                 )
                 .await?;
             }
@@ -197,7 +198,7 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
                         delivery: None,
                     };
                     let sent = Instant::now();
-                    let answer = env.state.shards.submit(shop, Command::PlaceOrder(place), None).await;
+                    let answer = env.state.shards.submit(shop, Command::from(place), None).await;
                     tally.record(sent.elapsed());
                     let order = match answer {
                         Ok(Outcome::OrderPlaced(order)) => order,
@@ -216,11 +217,11 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
                     };
                     tally.ordered += 1;
                     let follow_up = match basket.then {
-                        Then::Cancel => Command::CancelOrder {
+                        Then::Cancel => Command::from(CancelOrder {
                             order: order.id,
                             by: Canceller::Buyer(order.buyer),
                             reason: CancelReason::BuyerCancelled,
-                        },
+                        }),
                         Then::Pay => {
                             placed_any = true;
                             continue;

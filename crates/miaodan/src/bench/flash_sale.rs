@@ -11,6 +11,7 @@ use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::Address;
 use miaodan_domain::shard::{Command, Outcome, RequestRef, ScheduleFlashSale, Tap};
+use miaodan_domain::shard::{CreateProduct, CreateShop, CreateWarehouse, SetStock};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
 use miaodan_server::clock;
 use miaodan_store::records::Role;
@@ -54,27 +55,27 @@ async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
     let shop = id(ids.shop(), ShopId::new)?;
     env.setup(
         shop,
-        Command::CreateShop {
+        Command::from(CreateShop {
             id: shop,
             name: text("秒单直播间")?,
-        },
+        }),
     )
     .await?;
     let warehouse = id(ids.warehouse(), WarehouseId::new)?;
     let location = Adcode::parse("330110000000").ok_or_else(|| anyhow::anyhow!("adcode"))?;
     env.setup(
         shop,
-        Command::CreateWarehouse {
+        Command::from(CreateWarehouse {
             id: warehouse,
             shop,
             name: text("杭州余杭仓")?,
             location,
-        },
+        }),
     )
     .await?;
     let sku = id(ids.sku(), SkuId::new)?;
     let price = Fen::price(9_900).ok_or_else(|| anyhow::anyhow!("price"))?;
-    let product = Command::CreateProduct {
+    let product = Command::from(CreateProduct {
         id: id(ids.product(), ProductId::new)?,
         shop,
         title: text("直播间爆款 保温杯 316 不锈钢 500ml")?,
@@ -85,16 +86,16 @@ async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
             name: text("雾霾蓝")?,
             price,
         }],
-    };
+    });
     env.setup(shop, product).await?;
     env.setup(
         shop,
-        Command::SetStock {
+        Command::from(SetStock {
             shop,
             sku,
             warehouse,
             available: units,
-        },
+        }),
     )
     .await?;
     let now = clock::now();
@@ -111,7 +112,7 @@ async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
         per_buyer_limit: 1,
         payment_timeout_seconds: 3600,
     };
-    env.setup(shop, Command::ScheduleFlashSale(schedule)).await?;
+    env.setup(shop, Command::from(schedule)).await?;
     Ok(Sale {
         id: sale,
         shop,
@@ -147,7 +148,7 @@ pub async fn run(args: &FlashSaleArgs) -> anyhow::Result<Summary> {
 }
 
 fn tap_command(env: &Env, sale: &Sale, buyer: i64, address: &Address, request: RequestRef) -> anyhow::Result<Command> {
-    Ok(Command::Tap(Tap {
+    Ok(Command::from(Tap {
         sale: sale.id,
         order: id(env.state.ids.order(), OrderId::new)?,
         checkout: id(env.state.ids.checkout(), CheckoutId::new)?,

@@ -11,6 +11,10 @@
 //! A tap is decided in this order (the first that applies is the answer):
 //! `not_started` → `ended` → `limit_reached` → `sold_out` → `ordered`.
 
+mod book;
+
+pub use book::{Command, FlashSales, ScheduleFlashSale, Tap};
+
 use crate::ids::{BuyerId, ShopId, SkuId, WarehouseId};
 use crate::money::Fen;
 use crate::time::Timestamp;

@@ -10,9 +10,14 @@
 //! A reservation of an order line may take units from several warehouses of the shop; the
 //! [`Allocation`]s it returns are exactly what a release or a commit later moves back or on.
 
+mod commands;
+
+pub use commands::{Command, CreateWarehouse, SetStock};
+
 use crate::catalog::Text;
 use crate::geo::Adcode;
 use crate::ids::{ShopId, SkuId, WarehouseId};
+use crate::shard::Effect;
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
@@ -61,10 +66,33 @@ pub struct Allocation {
 /// and so every allocation decision, deterministic.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Inventory {
+    warehouses: BTreeMap<WarehouseId, Warehouse>,
     levels: BTreeMap<SkuId, BTreeMap<WarehouseId, StockLevel>>,
 }
 
 impl Inventory {
+    /// Restores a warehouse read back from storage.
+    pub fn restore_warehouse(&mut self, warehouse: Warehouse) {
+        self.warehouses.insert(warehouse.id, warehouse);
+    }
+
+    pub fn warehouse(&self, id: WarehouseId) -> Option<&Warehouse> {
+        self.warehouses.get(&id)
+    }
+
+    /// The shop's warehouses, in id order.
+    pub fn warehouses_of(&self, shop: ShopId) -> impl Iterator<Item = &Warehouse> + '_ {
+        self.warehouses.values().filter(move |w| w.shop == shop)
+    }
+
+    /// `Ok` when the warehouse is the shop's, `unknown_warehouse` otherwise.
+    pub fn owned_warehouse(&self, id: WarehouseId, shop: ShopId) -> Result<&Warehouse, crate::shard::Rejection> {
+        self.warehouses
+            .get(&id)
+            .filter(|w| w.shop == shop)
+            .ok_or(crate::shard::Rejection::UnknownWarehouse)
+    }
+
     pub fn level(&self, sku: SkuId, warehouse: WarehouseId) -> StockLevel {
         self.levels
             .get(&sku)
@@ -83,6 +111,18 @@ impl Inventory {
 
     pub fn available_total(&self, sku: SkuId) -> i64 {
         self.levels_of(sku).map(|(_, level)| level.available).sum()
+    }
+
+    /// Appends the current level of every row an allocation names, for the store to write.
+    pub fn record_rows(&self, shop: ShopId, sku: SkuId, allocations: &[Allocation], effects: &mut Vec<Effect>) {
+        for allocation in allocations {
+            effects.push(Effect::StockChanged {
+                shop,
+                sku,
+                warehouse: allocation.warehouse,
+                level: self.level(sku, allocation.warehouse),
+            });
+        }
     }
 
     /// Restores a level read back from storage.

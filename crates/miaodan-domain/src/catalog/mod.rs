@@ -3,6 +3,12 @@
 //! Invariants: every product and SKU belongs to exactly one shop; a SKU's shop is its
 //! product's shop; prices are bounded integer fen ([`crate::money::PRICE_FEN_MAX`]).
 
+mod book;
+mod commands;
+
+pub use book::CatalogBook;
+pub use commands::{AddSku, Command, CreateProduct, CreateShop, UpdateProduct, UpdateSku};
+
 use crate::ids::{ProductId, ShopId, SkuId};
 use crate::money::Fen;
 use crate::time::Timestamp;

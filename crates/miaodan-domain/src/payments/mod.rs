@@ -24,6 +24,14 @@
 //! retried confirmation, or one made again after a crash between the provider call and the
 //! commit, finds the charge of the first try instead of charging twice.
 
+mod book;
+
+pub(crate) use book::CaptureBooks;
+pub use book::{
+    BeginPaymentAttempt, Command, IntentOrderRequest, NewRefund, OpenPaymentIntent, PaymentBook, RecordCharge,
+    RecordRefund, RequestRefund, SettleRemoteOrder,
+};
+
 use crate::ids::{BuyerId, CheckoutId, OrderId, ShopId};
 use crate::money::Fen;
 use crate::time::Timestamp;

@@ -9,6 +9,13 @@
 //! tell which of two snapshots is newer. Later capabilities (fulfillment, after-sales) extend
 //! the machine from `paid`.
 
+mod book;
+mod commands;
+
+pub use book::OrderBook;
+pub use commands::{CancelOrder, Canceller, Command, OrderLineRequest, PayOrder, PlaceOrder, RequestRef};
+pub(crate) use commands::{OrderBooks, cancel, pay};
+
 use crate::catalog::Text;
 use crate::flash_sale::FlashSaleId;
 use crate::fulfillment::promise::Promise;

@@ -1,0 +1,257 @@
+//! The flash sales a shard runs, and their commands: schedule (the sale takes its units from
+//! the warehouse), tap (an order at the flash price), and the end of a sale (what it still
+//! holds goes back to the warehouse).
+
+use super::{FLASH_DURATION_SECONDS_MAX, FLASH_UNITS_MAX, FlashSale, FlashSaleBook, FlashSaleId};
+use crate::catalog::CatalogBook;
+use crate::ids::{BuyerId, CheckoutId, OrderId, ShopId, SkuId, WarehouseId};
+use crate::inventory::{Allocation, Inventory};
+use crate::money::Fen;
+use crate::orders::{Address, Order, OrderBook, OrderLine, OrderState, RequestRef};
+use crate::quantity::Quantity;
+use crate::shard::{Effect, Outcome, Rejection};
+use crate::time::Timestamp;
+use std::collections::BTreeMap;
+
+/// A merchant's flash sale as scheduled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleFlashSale {
+    pub id: FlashSaleId,
+    pub shop: ShopId,
+    pub sku: SkuId,
+    pub warehouse: WarehouseId,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub price: Fen,
+    pub units: i64,
+    pub per_buyer_limit: i64,
+    pub payment_timeout_seconds: i64,
+}
+
+/// One buyer's tap on a flash sale: an order at the flash price if the sale allows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tap {
+    pub sale: FlashSaleId,
+    pub order: OrderId,
+    pub checkout: CheckoutId,
+    pub buyer: BuyerId,
+    pub quantity: Quantity,
+    pub address: Address,
+    pub request: Option<RequestRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Schedule(ScheduleFlashSale),
+    Tap(Tap),
+}
+
+/// Every sale of the shard, live or closed.
+#[derive(Clone, Debug, Default)]
+pub struct FlashSales {
+    sales: BTreeMap<FlashSaleId, FlashSaleBook>,
+}
+
+impl Command {
+    pub(crate) fn apply(
+        self,
+        catalog: &CatalogBook,
+        inventory: &mut Inventory,
+        flash: &mut FlashSales,
+        orders: &mut OrderBook,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        match self {
+            Command::Schedule(c) => flash.schedule(c, catalog, inventory, now, effects),
+            Command::Tap(c) => flash.tap(c, orders, now, effects),
+        }
+    }
+}
+
+impl FlashSales {
+    /// Sales with the units each buyer holds in their open or paid orders, as stored.
+    pub fn restore(sales: Vec<(FlashSale, Vec<(BuyerId, i64)>)>) -> FlashSales {
+        FlashSales {
+            sales: sales
+                .into_iter()
+                .map(|(sale, bought)| (sale.id, FlashSaleBook::new(sale, bought)))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, id: FlashSaleId) -> Option<&FlashSaleBook> {
+        self.sales.get(&id)
+    }
+
+    /// The units each running sale holds, by its stock row (for the reservation cross-check).
+    pub fn holdings(&self) -> impl Iterator<Item = ((SkuId, WarehouseId), i64)> + '_ {
+        self.sales
+            .values()
+            .filter(|b| !b.sale.closed)
+            .map(|b| ((b.sale.sku, b.sale.warehouse), b.sale.remaining))
+    }
+
+    fn schedule(
+        &mut self,
+        s: ScheduleFlashSale,
+        catalog: &CatalogBook,
+        inventory: &mut Inventory,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        catalog.owned_sku(s.sku, s.shop)?;
+        inventory.owned_warehouse(s.warehouse, s.shop)?;
+        if self.sales.contains_key(&s.id) {
+            return Err(Rejection::IdInUse);
+        }
+        if let Some(problem) = flash_sale_problem(&s, now) {
+            return Err(Rejection::InvalidFlashSale(problem));
+        }
+        let available = inventory.level(s.sku, s.warehouse).available;
+        if available < s.units {
+            return Err(Rejection::InsufficientStock {
+                sku: s.sku,
+                requested: s.units,
+                available,
+            });
+        }
+        let hold = [Allocation {
+            warehouse: s.warehouse,
+            quantity: s.units,
+        }];
+        inventory.reserve(s.sku, &hold);
+        inventory.record_rows(s.shop, s.sku, &hold, effects);
+        let sale = FlashSale {
+            id: s.id,
+            shop: s.shop,
+            sku: s.sku,
+            warehouse: s.warehouse,
+            starts_at: s.starts_at,
+            ends_at: s.ends_at,
+            price: s.price,
+            allotted: s.units,
+            remaining: s.units,
+            per_buyer_limit: s.per_buyer_limit,
+            payment_timeout_seconds: s.payment_timeout_seconds,
+            closed: false,
+            created_at: now,
+        };
+        self.sales.insert(sale.id, FlashSaleBook::new(sale.clone(), []));
+        effects.push(Effect::FlashSaleSaved(sale.clone()));
+        Ok(Outcome::FlashSaleScheduled(sale))
+    }
+
+    /// One-tap order: checked against the sale's window, the buyer's limit and the units left,
+    /// all in memory (see the precedence in [`crate::flash_sale`]).
+    fn tap(
+        &mut self,
+        tap: Tap,
+        orders: &mut OrderBook,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        if let Some(existing) = orders.placed_by(tap.request.as_ref()) {
+            return Ok(Outcome::OrderAlreadyPlaced(existing));
+        }
+        if orders.contains(tap.order) {
+            return Err(Rejection::IdInUse);
+        }
+        let book = self.sales.get_mut(&tap.sale).ok_or(Rejection::UnknownFlashSale)?;
+        book.take(tap.buyer, tap.quantity.get(), now).map_err(Rejection::Tap)?;
+        let sale = &book.sale;
+        effects.push(Effect::FlashSaleSaved(sale.clone()));
+        let total = sale
+            .price
+            .checked_mul(tap.quantity.get())
+            .expect("bounded flash price × quantity");
+        let order = Order {
+            id: tap.order,
+            checkout: tap.checkout,
+            shop: sale.shop,
+            buyer: tap.buyer,
+            lines: vec![OrderLine {
+                sku: sale.sku,
+                quantity: tap.quantity,
+                unit_price: sale.price,
+                allocations: vec![Allocation {
+                    warehouse: sale.warehouse,
+                    quantity: tap.quantity.get(),
+                }],
+            }],
+            total,
+            address: tap.address,
+            state: OrderState::PendingPayment,
+            version: 1,
+            created_at: now,
+            payment_due_at: now.plus_seconds(sale.payment_timeout_seconds),
+            paid_at: None,
+            paid_by: None,
+            cancelled_at: None,
+            cancel_reason: None,
+            flash_sale: Some(sale.id),
+            promise: None,
+        };
+        orders.open(order.clone(), tap.request, effects);
+        Ok(Outcome::OrderPlaced(order))
+    }
+
+    /// A flash order was cancelled. While its sale runs, the sale takes its units back (they
+    /// stay reserved) and `true` is returned; after the sale closed the buyer's count drops
+    /// and the caller releases the units.
+    pub(crate) fn take_back(&mut self, order: &Order, effects: &mut Vec<Effect>) -> bool {
+        let Some(book) = order.flash_sale.and_then(|sale| self.sales.get_mut(&sale)) else {
+            return false;
+        };
+        let units: i64 = order.lines.iter().map(|l| l.quantity.get()).sum();
+        if !book.sale.closed {
+            book.give_back(order.buyer, units);
+            effects.push(Effect::FlashSaleSaved(book.sale.clone()));
+            return true;
+        }
+        book.forget(order.buyer, units);
+        false
+    }
+
+    /// Ended sales give their remaining units back to the warehouse's available stock.
+    pub(crate) fn close_ended(&mut self, inventory: &mut Inventory, now: Timestamp, effects: &mut Vec<Effect>) {
+        for book in self.sales.values_mut() {
+            if book.sale.closed || book.sale.ends_at > now {
+                continue;
+            }
+            let returned = book.sale.remaining;
+            book.sale.closed = true;
+            book.sale.remaining = 0;
+            let closed = book.sale.clone();
+            if returned > 0 {
+                let back = [Allocation {
+                    warehouse: closed.warehouse,
+                    quantity: returned,
+                }];
+                inventory.release(closed.sku, &back);
+                inventory.record_rows(closed.shop, closed.sku, &back, effects);
+            }
+            effects.push(Effect::FlashSaleSaved(closed));
+        }
+    }
+}
+
+/// Why a flash sale's schedule makes no sense, if it does not.
+fn flash_sale_problem(s: &ScheduleFlashSale, now: Timestamp) -> Option<&'static str> {
+    let duration_ms = s.ends_at.unix_ms() - s.starts_at.unix_ms();
+    if duration_ms <= 0 {
+        Some("the sale must end after it starts")
+    } else if duration_ms > FLASH_DURATION_SECONDS_MAX * 1000 {
+        Some("a sale lasts at most 7 days")
+    } else if s.ends_at <= now {
+        Some("the sale would already have ended")
+    } else if !(1..=FLASH_UNITS_MAX).contains(&s.units) {
+        Some("a sale allots 1 to 100 000 000 units")
+    } else if !(1..=s.units).contains(&s.per_buyer_limit) {
+        Some("the per-buyer limit is 1 to the units allotted")
+    } else if !(1..=24 * 3600).contains(&s.payment_timeout_seconds) {
+        Some("the payment timeout is 1 s to 24 h")
+    } else {
+        None
+    }
+}
