@@ -39,6 +39,16 @@ impl Fen {
         self.0.checked_add(other.0).map(Fen)
     }
 
+    /// `self − other`, or `None` when that would be negative (an amount is never below zero).
+    pub fn checked_sub(self, other: Fen) -> Option<Fen> {
+        self.0.checked_sub(other.0).filter(|left| *left >= 0).map(Fen)
+    }
+
+    /// The sum of amounts, or `None` on overflow.
+    pub fn checked_sum(amounts: impl IntoIterator<Item = Fen>) -> Option<Fen> {
+        amounts.into_iter().try_fold(Fen::ZERO, Fen::checked_add)
+    }
+
     pub fn checked_mul(self, factor: i64) -> Option<Fen> {
         if factor < 0 {
             return None;
@@ -65,5 +75,14 @@ mod tests {
         assert_eq!(big.checked_add(Fen(2)), None);
         assert_eq!(big.checked_mul(2), None);
         assert_eq!(Fen(5).checked_mul(-1), None);
+    }
+
+    #[test]
+    fn subtraction_never_goes_below_zero() {
+        assert_eq!(Fen(5).checked_sub(Fen(3)), Some(Fen(2)));
+        assert_eq!(Fen(5).checked_sub(Fen(5)), Some(Fen::ZERO));
+        assert_eq!(Fen(5).checked_sub(Fen(6)), None);
+        assert_eq!(Fen::checked_sum([Fen(1), Fen(2)]), Some(Fen(3)));
+        assert_eq!(Fen::checked_sum([Fen(i64::MAX), Fen(1)]), None);
     }
 }

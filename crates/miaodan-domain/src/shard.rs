@@ -18,15 +18,15 @@
 //! corrupt stock or money.
 
 use crate::catalog::{self, CatalogBook, Product, Shop, Sku};
-use crate::flash_sale::{self, FlashSale, FlashSaleBook, FlashSaleId, FlashSales, TapRefusal};
+use crate::flash_sale::{self, FlashSale, FlashSaleBook, FlashSaleId, FlashSales, ScheduleProblem, TapRefusal};
 use crate::fulfillment::dispatch::DispatchDecision;
-use crate::fulfillment::network::FulfillmentSettings;
+use crate::fulfillment::network::{FulfillmentSettings, SettingsProblem};
 use crate::fulfillment::promise::{DeliveryOption, Destination};
 use crate::fulfillment::{self, CapacityBook, FulfillmentBook, WarehouseSite};
 use crate::ids::{BuyerId, OrderId, ShipmentId, ShopId, SkuId, WarehouseId};
 use crate::inventory::{self, Inventory, StockLevel, Warehouse};
 use crate::logistics::shipment::{EventOutcome, EventRefusal, Shipment};
-use crate::logistics::sla::{Alert, SlaRules};
+use crate::logistics::sla::{Alert, SlaRules, SlaRulesProblem};
 use crate::logistics::{self, LogisticsBook};
 use crate::orders::{self, CancelReason, InvalidTransition, Order, OrderBook};
 use crate::payments::{self, PaymentBook, PaymentIntent, PaymentIntentId, PaymentRefusal, Refund};
@@ -134,14 +134,14 @@ pub enum Rejection {
     /// A tap that did not order: not started, ended, limit reached, sold out.
     Tap(TapRefusal),
     /// A flash sale's times, units or limit make no sense.
-    InvalidFlashSale(&'static str),
+    InvalidFlashSale(ScheduleProblem),
     /// A payment rule refused the command.
     Payment(PaymentRefusal),
     /// The intent is not in this shard's memory: the shell resends the command with the
     /// intent as stored (`snapshot`).
     PaymentIntentNotLoaded,
-    InvalidFulfillmentSettings(&'static str),
-    InvalidSlaRules(&'static str),
+    InvalidFulfillmentSettings(SettingsProblem),
+    InvalidSlaRules(SlaRulesProblem),
     /// The order is not paid and awaiting shipment in this shard.
     OrderNotDispatched,
     /// The order sends no parcel from that warehouse.

@@ -18,7 +18,7 @@ mod common;
 
 use common::*;
 use miaodan_domain::flash_sale::{
-    self, FLASH_DURATION_SECONDS_MAX, FLASH_UNITS_MAX, FlashSale, FlashSaleId, TapRefusal,
+    self, FLASH_DURATION_SECONDS_MAX, FLASH_UNITS_MAX, FlashSale, FlashSaleId, ScheduleProblem, TapRefusal,
 };
 use miaodan_domain::inventory::{Allocation, StockLevel};
 use miaodan_domain::orders::{CancelReason, Order, OrderLine, OrderState};
@@ -41,12 +41,12 @@ const HOUR: i64 = 3_600_000;
 const START: i64 = 60_000;
 const END: i64 = HOUR;
 
-const MUST_END_AFTER_START: &str = "the sale must end after it starts";
-const AT_MOST_7_DAYS: &str = "a sale lasts at most 7 days";
-const ALREADY_ENDED: &str = "the sale would already have ended";
-const UNITS_OUT_OF_RANGE: &str = "a sale allots 1 to 100 000 000 units";
-const LIMIT_OUT_OF_RANGE: &str = "the per-buyer limit is 1 to the units allotted";
-const TIMEOUT_OUT_OF_RANGE: &str = "the payment timeout is 1 s to 24 h";
+const MUST_END_AFTER_START: ScheduleProblem = ScheduleProblem::EndsBeforeStart;
+const AT_MOST_7_DAYS: ScheduleProblem = ScheduleProblem::LastsTooLong;
+const ALREADY_ENDED: ScheduleProblem = ScheduleProblem::AlreadyEnded;
+const UNITS_OUT_OF_RANGE: ScheduleProblem = ScheduleProblem::UnitsOutOfRange;
+const LIMIT_OUT_OF_RANGE: ScheduleProblem = ScheduleProblem::LimitOutOfRange;
+const TIMEOUT_OUT_OF_RANGE: ScheduleProblem = ScheduleProblem::PaymentTimeoutOutOfRange;
 
 /// Shop 1 sells product 101 (SKU 1001 at ¥19.99, SKU 1002 at ¥5.00) from warehouses 11 and
 /// 12; shop 2 sells product 201 (SKU 2001) from warehouse 21.

@@ -2,7 +2,10 @@
 //! the warehouse), tap (an order at the flash price), and the end of a sale (what it still
 //! holds goes back to the warehouse).
 
-use super::{FLASH_DURATION_SECONDS_MAX, FLASH_UNITS_MAX, FlashSale, FlashSaleBook, FlashSaleId};
+use super::{
+    FLASH_DURATION_SECONDS_MAX, FLASH_PAYMENT_TIMEOUT_SECONDS_MAX, FLASH_UNITS_MAX, FlashSale, FlashSaleBook,
+    FlashSaleId, ScheduleProblem,
+};
 use crate::catalog::CatalogBook;
 use crate::ids::{BuyerId, CheckoutId, OrderId, ShopId, SkuId, WarehouseId};
 use crate::inventory::{Allocation, Inventory};
@@ -237,20 +240,20 @@ impl FlashSales {
 }
 
 /// Why a flash sale's schedule makes no sense, if it does not.
-fn flash_sale_problem(s: &ScheduleFlashSale, now: Timestamp) -> Option<&'static str> {
+fn flash_sale_problem(s: &ScheduleFlashSale, now: Timestamp) -> Option<ScheduleProblem> {
     let duration_ms = s.ends_at.unix_ms() - s.starts_at.unix_ms();
     if duration_ms <= 0 {
-        Some("the sale must end after it starts")
+        Some(ScheduleProblem::EndsBeforeStart)
     } else if duration_ms > FLASH_DURATION_SECONDS_MAX * 1000 {
-        Some("a sale lasts at most 7 days")
+        Some(ScheduleProblem::LastsTooLong)
     } else if s.ends_at <= now {
-        Some("the sale would already have ended")
+        Some(ScheduleProblem::AlreadyEnded)
     } else if !(1..=FLASH_UNITS_MAX).contains(&s.units) {
-        Some("a sale allots 1 to 100 000 000 units")
+        Some(ScheduleProblem::UnitsOutOfRange)
     } else if !(1..=s.units).contains(&s.per_buyer_limit) {
-        Some("the per-buyer limit is 1 to the units allotted")
-    } else if !(1..=24 * 3600).contains(&s.payment_timeout_seconds) {
-        Some("the payment timeout is 1 s to 24 h")
+        Some(ScheduleProblem::LimitOutOfRange)
+    } else if !(1..=FLASH_PAYMENT_TIMEOUT_SECONDS_MAX).contains(&s.payment_timeout_seconds) {
+        Some(ScheduleProblem::PaymentTimeoutOutOfRange)
     } else {
         None
     }

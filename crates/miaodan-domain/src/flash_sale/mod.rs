@@ -28,6 +28,25 @@ pub const FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT: i64 = 5 * 60;
 pub const FLASH_UNITS_MAX: i64 = 100_000_000;
 /// The longest a sale may run.
 pub const FLASH_DURATION_SECONDS_MAX: i64 = 7 * 24 * 3600;
+/// The longest a merchant may let an unpaid flash order hold its units.
+pub const FLASH_PAYMENT_TIMEOUT_SECONDS_MAX: i64 = 24 * 3600;
+
+/// Why a flash sale's schedule makes no sense, checked in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleProblem {
+    /// `ends_at` is not after `starts_at`.
+    EndsBeforeStart,
+    /// It would run longer than [`FLASH_DURATION_SECONDS_MAX`].
+    LastsTooLong,
+    /// It would already have ended.
+    AlreadyEnded,
+    /// The units are not 1 to [`FLASH_UNITS_MAX`].
+    UnitsOutOfRange,
+    /// The per-buyer limit is not 1 to the units allotted.
+    LimitOutOfRange,
+    /// The payment timeout is not 1 s to [`FLASH_PAYMENT_TIMEOUT_SECONDS_MAX`].
+    PaymentTimeoutOutOfRange,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

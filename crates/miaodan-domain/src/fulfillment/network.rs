@@ -225,7 +225,10 @@ pub const CARRIER_SERVICES: [CarrierService; 7] = [
 impl CarrierService {
     pub fn price_for(&self, km: u32) -> Fen {
         let bands = i64::from(km.div_ceil(500));
-        Fen::from_const(self.base_price.get() + bands * self.price_per_500km.get())
+        self.price_per_500km
+            .checked_mul(bands)
+            .and_then(|distance| self.base_price.checked_add(distance))
+            .expect("a carrier price list is far from overflow")
     }
 
     /// Days in transit for standard and next-day services; 0 for same-city services.
@@ -327,6 +330,28 @@ pub struct FulfillmentSettings {
 /// The most orders per hour a warehouse may declare.
 pub const ORDERS_PER_HOUR_MAX: u32 = 1_000_000;
 
+/// The most cutoffs a warehouse may set.
+pub const CUTOFFS_MAX: usize = 16;
+
+/// Why a warehouse's settings were refused, checked in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingsProblem {
+    /// Shifts must be 1 to 4 non-overlapping ranges within the day, in order.
+    Shifts,
+    /// `orders_per_hour` is not 1 to [`ORDERS_PER_HOUR_MAX`].
+    OrdersPerHour,
+    /// `orders_per_day` is not 1 to 24 × [`ORDERS_PER_HOUR_MAX`].
+    OrdersPerDay,
+    /// More than [`CUTOFFS_MAX`] cutoffs.
+    TooManyCutoffs,
+    /// A cutoff minute past [`MINUTES_PER_DAY`].
+    CutoffMinute,
+    /// Two cutoffs for the same level and region.
+    DuplicateCutoff,
+    /// A carrier listed twice.
+    DuplicateCarrier,
+}
+
 impl FulfillmentSettings {
     /// What a warehouse does until its merchant says otherwise: a day shift, next-day and
     /// standard service, and same-day inside its city for orders paid by 11:00.
@@ -363,32 +388,32 @@ impl FulfillmentSettings {
     }
 
     /// Checks what the type cannot: a reason for the first thing wrong.
-    pub fn validate(&self) -> Result<(), &'static str> {
+    pub fn validate(&self) -> Result<(), SettingsProblem> {
         if !self.hours.is_valid() {
-            return Err("shifts must be 1 to 4 non-overlapping [start, end) ranges within the day, in order");
+            return Err(SettingsProblem::Shifts);
         }
         if self.orders_per_hour == 0 || self.orders_per_hour > ORDERS_PER_HOUR_MAX {
-            return Err("orders_per_hour must be 1 to 1000000");
+            return Err(SettingsProblem::OrdersPerHour);
         }
         if self.orders_per_day == 0 || self.orders_per_day > ORDERS_PER_HOUR_MAX.saturating_mul(24) {
-            return Err("orders_per_day must be 1 to 24000000");
+            return Err(SettingsProblem::OrdersPerDay);
         }
-        if self.cutoffs.len() > 16 {
-            return Err("at most 16 cutoffs");
+        if self.cutoffs.len() > CUTOFFS_MAX {
+            return Err(SettingsProblem::TooManyCutoffs);
         }
         if self.cutoffs.iter().any(|c| c.minute > MINUTES_PER_DAY) {
-            return Err("a cutoff minute must be 0 to 1440");
+            return Err(SettingsProblem::CutoffMinute);
         }
         for (i, a) in self.cutoffs.iter().enumerate() {
             if self.cutoffs[..i]
                 .iter()
                 .any(|b| b.level == a.level && b.region == a.region)
             {
-                return Err("two cutoffs for the same level and region");
+                return Err(SettingsProblem::DuplicateCutoff);
             }
         }
         if self.carriers.len() > CarrierId::ALL.len() {
-            return Err("a carrier is listed twice");
+            return Err(SettingsProblem::DuplicateCarrier);
         }
         Ok(())
     }

@@ -111,17 +111,11 @@ impl Default for SlaRules {
 }
 
 impl SlaRules {
-    pub fn validate(&self) -> Result<(), &'static str> {
+    pub fn validate(&self) -> Result<(), SlaRulesProblem> {
         let limits = [
-            (
-                self.not_picked_up_within_s,
-                "not_picked_up_within_s must be 60 s to 30 days",
-            ),
-            (
-                self.not_departed_within_s,
-                "not_departed_within_s must be 60 s to 30 days",
-            ),
-            (self.stalled_after_s, "stalled_after_s must be 60 s to 30 days"),
+            (self.not_picked_up_within_s, SlaRulesProblem::NotPickedUpWithin),
+            (self.not_departed_within_s, SlaRulesProblem::NotDepartedWithin),
+            (self.stalled_after_s, SlaRulesProblem::StalledAfter),
         ];
         for (limit, problem) in limits {
             if !(SLA_LIMIT_SECONDS_MIN..=SLA_LIMIT_SECONDS_MAX).contains(&limit) {
@@ -129,10 +123,20 @@ impl SlaRules {
             }
         }
         if !(1..=99).contains(&self.warn_at_percent) {
-            return Err("warn_at_percent must be 1 to 99");
+            return Err(SlaRulesProblem::WarnAtPercent);
         }
         Ok(())
     }
+}
+
+/// Which SLA rule is out of range, checked in this order: the three limits must be
+/// [`SLA_LIMIT_SECONDS_MIN`] to [`SLA_LIMIT_SECONDS_MAX`], the warning 1 to 99 %.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlaRulesProblem {
+    NotPickedUpWithin,
+    NotDepartedWithin,
+    StalledAfter,
+    WarnAtPercent,
 }
 
 /// A rule that holds for a shipment now.

@@ -418,12 +418,14 @@ impl PaymentIntent {
         if self.status != IntentStatus::Captured {
             return Some(Fen::ZERO);
         }
-        let refunded = self
-            .refunds
-            .iter()
-            .filter(|r| r.order == order && r.status != RefundStatus::Failed)
-            .fold(0, |sum, r| sum + r.amount.get());
-        Fen::from_stored(share.amount.get() - refunded)
+        let refunded = Fen::checked_sum(
+            self.refunds
+                .iter()
+                .filter(|r| r.order == order && r.status != RefundStatus::Failed)
+                .map(|r| r.amount),
+        )
+        .expect("bounded refunds");
+        share.amount.checked_sub(refunded)
     }
 
     /// Whether nothing is left to do for this intent: no money can move by itself any more.
@@ -435,10 +437,10 @@ impl PaymentIntent {
 
     /// Checks the money rules; a violation is a bug in the core, never a business outcome.
     pub fn assert_consistent(&self) {
-        let shares = self.orders.iter().fold(0i64, |sum, o| sum + o.amount.get());
+        let shares = Fen::checked_sum(self.orders.iter().map(|o| o.amount));
         assert_eq!(
             shares,
-            self.amount.get(),
+            Some(self.amount),
             "intent {} shares disagree with its amount",
             self.id
         );
@@ -689,7 +691,7 @@ pub enum ChargeApplied {
 /// The calendar day (Asia/Shanghai) of an instant, as days since 1970-01-01 there. China has
 /// kept UTC+8 without daylight saving since 1991, so a fixed offset is exact for our dates.
 pub fn shanghai_day(at: Timestamp) -> i64 {
-    (at.unix_ms() + 8 * 3_600_000).div_euclid(86_400_000)
+    i64::from(crate::time::shanghai::LocalDate::of(at).days_since_epoch())
 }
 
 /// A buyer's standing permission to be charged without confirming each payment (免密支付).
@@ -714,7 +716,10 @@ impl OneTapAgreement {
         if amount > self.per_order_limit {
             return Err(OneTapLimit::PerOrder);
         }
-        if spent_today.get() + amount.get() > self.per_day_limit.get() {
+        if spent_today
+            .checked_add(amount)
+            .is_none_or(|total| total > self.per_day_limit)
+        {
             return Err(OneTapLimit::PerDay);
         }
         Ok(())

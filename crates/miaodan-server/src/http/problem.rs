@@ -4,7 +4,12 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use miaodan_domain::flash_sale::TapRefusal;
+use miaodan_domain::flash_sale::{
+    FLASH_DURATION_SECONDS_MAX, FLASH_PAYMENT_TIMEOUT_SECONDS_MAX, FLASH_UNITS_MAX, ScheduleProblem, TapRefusal,
+};
+use miaodan_domain::fulfillment::calendar::MINUTES_PER_DAY;
+use miaodan_domain::fulfillment::network::{CUTOFFS_MAX, ORDERS_PER_HOUR_MAX, SettingsProblem};
+use miaodan_domain::logistics::sla::{SLA_LIMIT_SECONDS_MAX, SLA_LIMIT_SECONDS_MIN, SlaRulesProblem};
 use miaodan_domain::payments::PaymentRefusal;
 use miaodan_domain::shard::Rejection;
 use miaodan_store::StoreError;
@@ -144,12 +149,17 @@ impl From<&Rejection> for ApiError {
                 };
                 ApiError::new(StatusCode::CONFLICT, code, detail)
             }
-            Rejection::InvalidFlashSale(problem) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, *problem),
+            Rejection::InvalidFlashSale(problem) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, schedule_problem(*problem))
+            }
             Rejection::IdInUse => ApiError::unavailable("an allocated id was already in use; retry"),
             Rejection::Payment(refusal) => payment_refusal(refusal),
             Rejection::PaymentIntentNotLoaded => ApiError::not_found("payment intent"),
-            Rejection::InvalidFulfillmentSettings(problem) | Rejection::InvalidSlaRules(problem) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, *problem)
+            Rejection::InvalidFulfillmentSettings(problem) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, settings_problem(*problem))
+            }
+            Rejection::InvalidSlaRules(problem) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, sla_rules_problem(*problem))
             }
             Rejection::DeliveryOptionUnavailable => ApiError::new(
                 StatusCode::CONFLICT,
@@ -224,4 +234,48 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// A flash sale's schedule problem in words, with the limits it names.
+fn schedule_problem(problem: ScheduleProblem) -> String {
+    match problem {
+        ScheduleProblem::EndsBeforeStart => "the sale must end after it starts".into(),
+        ScheduleProblem::LastsTooLong => {
+            format!("a sale lasts at most {} days", FLASH_DURATION_SECONDS_MAX / 86_400)
+        }
+        ScheduleProblem::AlreadyEnded => "the sale would already have ended".into(),
+        ScheduleProblem::UnitsOutOfRange => format!("a sale allots 1 to {FLASH_UNITS_MAX} units"),
+        ScheduleProblem::LimitOutOfRange => "the per-buyer limit is 1 to the units allotted".into(),
+        ScheduleProblem::PaymentTimeoutOutOfRange => format!(
+            "the payment timeout is 1 s to {} h",
+            FLASH_PAYMENT_TIMEOUT_SECONDS_MAX / 3_600
+        ),
+    }
+}
+
+fn settings_problem(problem: SettingsProblem) -> String {
+    match problem {
+        SettingsProblem::Shifts => {
+            "shifts must be 1 to 4 non-overlapping [start, end) ranges within the day, in order".into()
+        }
+        SettingsProblem::OrdersPerHour => format!("orders_per_hour must be 1 to {ORDERS_PER_HOUR_MAX}"),
+        SettingsProblem::OrdersPerDay => format!("orders_per_day must be 1 to {}", ORDERS_PER_HOUR_MAX * 24),
+        SettingsProblem::TooManyCutoffs => format!("at most {CUTOFFS_MAX} cutoffs"),
+        SettingsProblem::CutoffMinute => format!("a cutoff minute must be 0 to {MINUTES_PER_DAY}"),
+        SettingsProblem::DuplicateCutoff => "two cutoffs for the same level and region".into(),
+        SettingsProblem::DuplicateCarrier => "a carrier is listed twice".into(),
+    }
+}
+
+fn sla_rules_problem(problem: SlaRulesProblem) -> String {
+    let field = match problem {
+        SlaRulesProblem::NotPickedUpWithin => "not_picked_up_within_s",
+        SlaRulesProblem::NotDepartedWithin => "not_departed_within_s",
+        SlaRulesProblem::StalledAfter => "stalled_after_s",
+        SlaRulesProblem::WarnAtPercent => return "warn_at_percent must be 1 to 99".into(),
+    };
+    format!(
+        "{field} must be {SLA_LIMIT_SECONDS_MIN} s to {} days",
+        SLA_LIMIT_SECONDS_MAX / 86_400
+    )
 }

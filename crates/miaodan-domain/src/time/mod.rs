@@ -1,6 +1,8 @@
 //! Instants. The core never reads a clock: every command carries `now` as a [`Timestamp`], an
 //! instant in UTC with millisecond precision (unix epoch milliseconds).
 
+pub mod shanghai;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
