@@ -105,6 +105,101 @@ into_command! {
     logistics::SetSlaRules(SetSlaRules) => Logistics;
 }
 
+/// A command whose answer the shell holds as its own type: [`ShardCommand::answer`] narrows
+/// the shard's [`Outcome`] to it. `apply` answers each command with its own outcome or a
+/// refusal, so any other outcome is a broken invariant (a panic), not a case to handle; the
+/// shell never needs an "unexpected outcome" branch.
+pub trait ShardCommand: Into<Command> {
+    type Answer;
+    fn answer(outcome: Outcome) -> Result<Self::Answer, Rejection>;
+}
+
+/// An order placed by a checkout or a tap, or the one its request placed before.
+// Moved once per request, never stored in bulk: boxing the order would cost an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    Placed(Order),
+    AlreadyPlaced(OrderId),
+}
+
+/// A product as saved, with all its SKUs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedProduct {
+    pub product: Product,
+    pub skus: Vec<Sku>,
+}
+
+/// An attempt number reserved for a provider call, with the intent as it stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptBegun {
+    pub intent: PaymentIntent,
+    pub attempt: i64,
+}
+
+/// Where a shortage sent the orders it reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShortageHandled {
+    pub redispatched: Vec<OrderId>,
+    pub unfulfillable: Vec<OrderId>,
+}
+
+/// A tracking event as applied (or found a duplicate), with the shipment after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tracked {
+    pub shipment: Box<Shipment>,
+    pub applied: EventOutcome,
+}
+
+macro_rules! answers {
+    ($($command:ty => $answer:ty { $($pattern:pat => $value:expr),+ $(,)? })*) => {
+        $(impl ShardCommand for $command {
+            type Answer = $answer;
+            fn answer(outcome: Outcome) -> Result<$answer, Rejection> {
+                match outcome {
+                    $($pattern => Ok($value),)+
+                    Outcome::Rejected(rejection) => Err(rejection),
+                    other => unreachable!("{} was answered {other:?}", stringify!($command)),
+                }
+            }
+        })*
+    };
+}
+
+answers! {
+    CreateShop => Shop { Outcome::ShopCreated(shop) => shop }
+    CreateProduct => SavedProduct { Outcome::ProductSaved { product, skus } => SavedProduct { product, skus } }
+    UpdateProduct => SavedProduct { Outcome::ProductSaved { product, skus } => SavedProduct { product, skus } }
+    AddSku => Sku { Outcome::SkuSaved(sku) => sku }
+    UpdateSku => Sku { Outcome::SkuSaved(sku) => sku }
+    CreateWarehouse => Warehouse { Outcome::WarehouseCreated(warehouse) => warehouse }
+    SetStock => StockLevel { Outcome::StockSet { level, .. } => level }
+    PlaceOrder => Placement {
+        Outcome::OrderPlaced(order) => Placement::Placed(order),
+        Outcome::OrderAlreadyPlaced(id) => Placement::AlreadyPlaced(id),
+    }
+    Tap => Placement {
+        Outcome::OrderPlaced(order) => Placement::Placed(order),
+        Outcome::OrderAlreadyPlaced(id) => Placement::AlreadyPlaced(id),
+    }
+    CancelOrder => Order { Outcome::OrderCancelled(order) => order }
+    PayOrder => Order { Outcome::OrderPaid(order) => order }
+    ScheduleFlashSale => FlashSale { Outcome::FlashSaleScheduled(sale) => sale }
+    OpenPaymentIntent => PaymentIntent { Outcome::PaymentIntent(intent) => intent }
+    BeginPaymentAttempt => AttemptBegun { Outcome::AttemptBegun { intent, attempt } => AttemptBegun { intent, attempt } }
+    RecordCharge => PaymentIntent { Outcome::PaymentIntent(intent) => intent }
+    SettleRemoteOrder => PaymentIntent { Outcome::PaymentIntent(intent) => intent }
+    RequestRefund => PaymentIntent { Outcome::PaymentIntent(intent) => intent }
+    RecordRefund => PaymentIntent { Outcome::PaymentIntent(intent) => intent }
+    ConfigureFulfillment => FulfillmentSettings { Outcome::FulfillmentConfigured { settings, .. } => settings }
+    ReportShortage => ShortageHandled {
+        Outcome::ShortageHandled { redispatched, unfulfillable } => ShortageHandled { redispatched, unfulfillable },
+    }
+    CreateShipment => Shipment { Outcome::ShipmentSaved(shipment) => shipment }
+    RecordTracking => Tracked { Outcome::TrackingRecorded { shipment, applied } => Tracked { shipment, applied } }
+    SetSlaRules => SlaRules { Outcome::SlaRulesSaved(rules) => rules }
+}
+
 /// A business refusal: a named fact with a stable wire code ([`Rejection::code`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rejection {

@@ -1010,3 +1010,39 @@ fn setting_stock_keeps_reserved_and_sold_units() {
     let order = placed(world.run(Command::from(place(3, 1, 7, &[(1002, 7)]))).0);
     assert_eq!(order.total, Fen::price(7 * 500).expect("valid"));
 }
+
+/// The shell narrows a shard's outcome to the command's own answer type; a refusal stays a
+/// refusal, and a retried request finds the order it placed.
+#[test]
+fn each_command_is_answered_with_its_own_type() {
+    use miaodan_domain::shard::{Placement, ShardCommand};
+    let mut world = two_shops();
+    let first = PlaceOrder {
+        request: Some(RequestRef("buyer-7/key-1".into())),
+        ..place(1, 1, 7, &[(1001, 4)])
+    };
+    let placed = PlaceOrder::answer(world.run(Command::from(first.clone())).0);
+    let Ok(Placement::Placed(order)) = placed else {
+        panic!("the first request places its order: {placed:?}")
+    };
+    let again = PlaceOrder::answer(
+        world
+            .run(Command::from(PlaceOrder {
+                id: order_id(2),
+                ..first
+            }))
+            .0,
+    );
+    assert_eq!(again, Ok(Placement::AlreadyPlaced(order.id)));
+    let too_many = PlaceOrder::answer(world.run(Command::from(place(3, 1, 7, &[(1001, 99)]))).0);
+    assert_eq!(
+        too_many,
+        Err(Rejection::InsufficientStock {
+            sku: sku_id(1001),
+            requested: 99,
+            available: 4
+        })
+    );
+    let paid = PayOrder::answer(world.run(pay(1)).0).map(|o| o.state);
+    assert_eq!(paid, Ok(OrderState::Paid));
+}
