@@ -1,5 +1,4 @@
-//! The HTTP contract of every endpoint of the router (`src/http/mod.rs`), over real HTTP on
-//! both backends:
+//! The HTTP contract of every operation of `/openapi.json`, over real HTTP on both backends:
 //! - every refusal is `application/problem+json` with a stable `code` (and the `field` at
 //!   fault), never a 5xx, and changes nothing that any read endpoint shows;
 //! - a missing or bad token is 401, a wrong role 403, and another tenant's object answers
@@ -53,7 +52,7 @@ both_backends!(
     order_cursor_pagination_visits_every_order_exactly_once_even_with_equal_timestamps,
     system_endpoints_answer_without_a_token,
     the_openapi_document_lists_exactly_the_v1_routes_of_the_router,
-    this_file_covers_every_v1_route_of_the_router,
+    the_contract_exercises_every_documented_operation,
     unknown_routes_and_wrong_methods_are_problems,
     every_mutating_endpoint_replays_a_repeated_key_and_refuses_a_reused_one,
     an_invalid_idempotency_key_is_refused_on_every_mutating_endpoint_and_changes_nothing,
@@ -634,7 +633,7 @@ fn token_of(app: &TestApp, t: &Tenants, role: Role) -> String {
     }
 }
 
-/// Every `/v1` route of the router, in the order of `src/http/mod.rs`, with a request that
+/// Every documented `/v1` operation, by capability, with a request that
 /// succeeds when made by its role (in this order, on a fresh [`Tenants`]).
 fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
     let a = &t.a;
@@ -1017,28 +1016,84 @@ fn takes_idempotency_key(endpoint: &Endpoint) -> bool {
     endpoint.auth == Auth::Token && endpoint.call.method != Method::GET && endpoint.call.method != Method::DELETE
 }
 
-/// The `/v1` routes of the router as (method, route), read from its source so that a route
-/// added there and not here fails the tests below.
-fn routed() -> BTreeSet<(String, String)> {
-    let source = include_str!("../src/http/mod.rs");
-    let api = source.split("let system").next().unwrap();
-    let mut routes = BTreeSet::new();
-    for chunk in api.split(".route(").skip(1) {
-        let route = chunk.split('"').nth(1).unwrap();
-        for method in ["get", "post", "put", "patch", "delete"] {
-            let called = [" ", ".", "("]
-                .iter()
-                .any(|before| chunk.contains(&format!("{before}{method}(")));
-            if called {
-                routes.insert((method.to_uppercase(), route.to_string()));
+/// One operation of the OpenAPI document: (METHOD, path template).
+type Operation = (String, String);
+
+/// The operations `/openapi.json` documents, with what the contract needs to know of each.
+struct Documented {
+    /// Every operation, `/v1` and system alike.
+    operations: BTreeSet<Operation>,
+    /// Those that declare the bearer token.
+    with_token: BTreeSet<Operation>,
+    /// Those that declare a request body.
+    with_body: BTreeSet<Operation>,
+}
+
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/// Reads the served OpenAPI document: the one list of routes, since each is registered once
+/// for the router and the document (`utoipa_axum::routes!`).
+async fn documented(app: &TestApp) -> Documented {
+    let document = app.send(app.http.get(app.url("/openapi.json"))).await;
+    assert_eq!(document.status, 200);
+    let mut documented = Documented {
+        operations: BTreeSet::new(),
+        with_token: BTreeSet::new(),
+        with_body: BTreeSet::new(),
+    };
+    for (path, item) in document.body["paths"].as_object().unwrap() {
+        for method in METHODS {
+            let Some(operation) = item.get(method.to_lowercase()) else {
+                continue;
+            };
+            let key = (method.to_string(), path.clone());
+            if operation["security"].as_array().is_some_and(|s| !s.is_empty()) {
+                documented.with_token.insert(key.clone());
             }
+            if operation.get("requestBody").is_some() {
+                documented.with_body.insert(key.clone());
+            }
+            documented.operations.insert(key);
         }
     }
     assert!(
-        routes.contains(&("POST".into(), "/v1/checkouts".into())),
-        "could not read the routes of src/http/mod.rs: {routes:?}"
+        documented.operations.contains(&("POST".into(), "/v1/checkouts".into())),
+        "could not read the operations of /openapi.json: {:?}",
+        documented.operations
     );
-    routes
+    documented
+}
+
+/// The path template of the documented operation a request reaches, if any.
+fn operation_of(documented: &BTreeSet<Operation>, call: &Call) -> Option<Operation> {
+    let path = call.path.split('?').next().unwrap();
+    let segments: Vec<&str> = path.split('/').collect();
+    documented
+        .iter()
+        .find(|(method, template)| {
+            let parts: Vec<&str> = template.split('/').collect();
+            *method == call.method.as_str()
+                && parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(part, segment)| part.starts_with('{') || part == segment)
+        })
+        .cloned()
+}
+
+/// A template's path with `1` for every parameter.
+fn concrete(template: &str) -> String {
+    template
+        .split('/')
+        .map(|part| if part.starts_with('{') { "1" } else { part })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Whether an answer is the router's own (no route, or not this method), not a handler's.
+fn unrouted(answer: &Answer) -> bool {
+    answer.status == 405 || (answer.status == 404 && answer.body["detail"] == "no such endpoint; see /openapi.json")
 }
 
 // ---- malformed input ----------------------------------------------------------------------
@@ -2490,6 +2545,76 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
 async fn another_tenants_objects_answer_like_missing_ones_and_stay_unchanged(backend: Backend) {
     let app = spawn(backend).await;
     let t = tenants(&app).await;
+    let b = &t.b;
+    let pairs = tenant_pairs(&t);
+    let before = snapshot(&app, &t).await;
+    for (foreign, absent) in &pairs {
+        let answer = foreign.send(&app).await;
+        assert!(
+            [404, 422].contains(&answer.status.as_u16()),
+            "{}: {}",
+            foreign.label(),
+            answer.raw
+        );
+        assert_eq!(answer.content_type, "application/problem+json", "{}", foreign.label());
+        let like = absent.send(&app).await;
+        // The same answer, but for the id a detail may quote.
+        let shape = |a: &Answer| {
+            let detail: String = a.body["detail"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .filter(|c| !c.is_ascii_digit())
+                .collect();
+            (
+                a.status,
+                a.content_type.clone(),
+                a.body["code"].clone(),
+                a.body["field"].clone(),
+                detail,
+            )
+        };
+        assert_eq!(
+            shape(&answer),
+            shape(&like),
+            "{} answers unlike a missing object",
+            foreign.label()
+        );
+    }
+    assert!(
+        snapshot(&app, &t).await == before,
+        "another tenant's object was changed"
+    );
+    // Nor did the owners' views move: B's order is still pending and its stock untouched.
+    let sale = app.get(&format!("/v1/flash-sales/{}", b.sale), &b.merchant).await;
+    assert_eq!(sale.assert_status(200)["remaining"], 2);
+    let order = app.get(&format!("/v1/orders/{}", b.order), &b.buyer_token).await;
+    assert_eq!(order.assert_status(200)["state"], "pending_payment");
+    assert_eq!(app.level(&b.merchant, b.sku, b.warehouse).await, (8, 1, 1));
+    // B's payment is still captured and unrefunded, and B's agreement still in force.
+    let intent = app
+        .get(&format!("/v1/payment-intents/{}", b.intent), &b.buyer_token)
+        .await;
+    assert_eq!(intent.assert_status(200)["status"], "captured");
+    assert_eq!(intent.body["refunds"], json!([]));
+    let agreements = app.get("/v1/one-tap-agreements", &b.buyer_token).await;
+    assert_eq!(ids(agreements.assert_status(200)), vec![b.agreement]);
+    assert_eq!(agreements.body[0]["revoked_at"], Value::Null);
+    // B's paid order still waits for its shipment, B's shipped one has only its own, and B's
+    // warehouse works as it did.
+    for (order, expected) in [(b.paid_order, vec![]), (b.shipped_order, vec![b.shipment])] {
+        let shipments = app.get(&format!("/v1/orders/{order}/shipments"), &b.merchant).await;
+        assert_eq!(ids(shipments.assert_status(200)), expected);
+    }
+    let settings = app
+        .get(&format!("/v1/warehouses/{}/fulfillment", b.warehouse), &b.merchant)
+        .await;
+    assert_eq!(settings.assert_status(200)["orders_per_hour"], 500);
+    app.shutdown().await;
+}
+/// (another tenant's object, a missing one), for A's merchant and buyer: the answers must be
+/// the same, but for a quoted id.
+fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
     let (a, b) = (&t.a, &t.b);
     let missing = 999_999;
     let merchant = |method: Method, path: String, body: Option<Value>| {
@@ -2512,7 +2637,6 @@ async fn another_tenants_objects_answer_like_missing_ones_and_stay_unchanged(bac
     let sku = Some(json!({ "name": "大包", "price_fen": 1 }));
     let price = Some(json!({ "price_fen": 1 }));
     let stock = Some(json!({ "available": 0 }));
-    // (another tenant's object, a missing one): the answers must be the same, but for a quoted id.
     let pairs = vec![
         (
             merchant(Method::GET, format!("/v1/shops/{}", b.shop), None),
@@ -2679,72 +2803,8 @@ async fn another_tenants_objects_answer_like_missing_ones_and_stay_unchanged(bac
             ),
         ),
     ];
-    let (fulfillment, logistics) = (fulfillment_pairs(&t), logistics_pairs(&t));
-    let pairs = [pairs, fulfillment, logistics].concat();
-    let before = snapshot(&app, &t).await;
-    for (foreign, absent) in &pairs {
-        let answer = foreign.send(&app).await;
-        assert!(
-            [404, 422].contains(&answer.status.as_u16()),
-            "{}: {}",
-            foreign.label(),
-            answer.raw
-        );
-        assert_eq!(answer.content_type, "application/problem+json", "{}", foreign.label());
-        let like = absent.send(&app).await;
-        // The same answer, but for the id a detail may quote.
-        let shape = |a: &Answer| {
-            let detail: String = a.body["detail"]
-                .as_str()
-                .unwrap()
-                .chars()
-                .filter(|c| !c.is_ascii_digit())
-                .collect();
-            (
-                a.status,
-                a.content_type.clone(),
-                a.body["code"].clone(),
-                a.body["field"].clone(),
-                detail,
-            )
-        };
-        assert_eq!(
-            shape(&answer),
-            shape(&like),
-            "{} answers unlike a missing object",
-            foreign.label()
-        );
-    }
-    assert!(
-        snapshot(&app, &t).await == before,
-        "another tenant's object was changed"
-    );
-    // Nor did the owners' views move: B's order is still pending and its stock untouched.
-    let sale = app.get(&format!("/v1/flash-sales/{}", b.sale), &b.merchant).await;
-    assert_eq!(sale.assert_status(200)["remaining"], 2);
-    let order = app.get(&format!("/v1/orders/{}", b.order), &b.buyer_token).await;
-    assert_eq!(order.assert_status(200)["state"], "pending_payment");
-    assert_eq!(app.level(&b.merchant, b.sku, b.warehouse).await, (8, 1, 1));
-    // B's payment is still captured and unrefunded, and B's agreement still in force.
-    let intent = app
-        .get(&format!("/v1/payment-intents/{}", b.intent), &b.buyer_token)
-        .await;
-    assert_eq!(intent.assert_status(200)["status"], "captured");
-    assert_eq!(intent.body["refunds"], json!([]));
-    let agreements = app.get("/v1/one-tap-agreements", &b.buyer_token).await;
-    assert_eq!(ids(agreements.assert_status(200)), vec![b.agreement]);
-    assert_eq!(agreements.body[0]["revoked_at"], Value::Null);
-    // B's paid order still waits for its shipment, B's shipped one has only its own, and B's
-    // warehouse works as it did.
-    for (order, expected) in [(b.paid_order, vec![]), (b.shipped_order, vec![b.shipment])] {
-        let shipments = app.get(&format!("/v1/orders/{order}/shipments"), &b.merchant).await;
-        assert_eq!(ids(shipments.assert_status(200)), expected);
-    }
-    let settings = app
-        .get(&format!("/v1/warehouses/{}/fulfillment", b.warehouse), &b.merchant)
-        .await;
-    assert_eq!(settings.assert_status(200)["orders_per_hour"], 500);
-    app.shutdown().await;
+    let (fulfillment, logistics) = (fulfillment_pairs(t), logistics_pairs(t));
+    [pairs, fulfillment, logistics].concat()
 }
 
 /// (another tenant's object, a missing one) of fulfillment, for A's merchant and buyer.
@@ -3577,32 +3637,123 @@ async fn the_openapi_document_lists_exactly_the_v1_routes_of_the_router(backend:
     assert_eq!(document.content_type, "application/json");
     let document = document.body;
     assert!(document["openapi"].as_str().unwrap().starts_with("3."), "{document}");
-    let mut documented = BTreeSet::new();
-    for (path, operations) in document["paths"].as_object().unwrap() {
-        for method in operations.as_object().unwrap().keys() {
-            if path.starts_with("/v1") {
-                documented.insert((method.to_uppercase(), path.clone()));
-            }
-        }
-    }
-    assert_eq!(documented, routed());
     assert!(document["paths"]["/healthz"]["get"].is_object());
     assert!(document["components"]["schemas"]["Problem"].is_object());
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());
     // The document the docs page loads is the same one.
     let docs_copy = app.send(app.http.get(app.url("/openapi-docs.json"))).await;
     assert_eq!(docs_copy.body, document);
+    // Besides `/v1`, only the system endpoints are documented (not the landing page, the
+    // document itself or the docs page, which are checked in `system_endpoints_…`).
+    let documented = documented(&app).await;
+    let system: BTreeSet<_> = documented
+        .operations
+        .iter()
+        .filter(|(_, path)| !path.starts_with("/v1/"))
+        .cloned()
+        .collect();
+    let expected = [("GET", "/healthz"), ("GET", "/metrics")].map(|(m, p)| (m.to_string(), p.to_string()));
+    assert_eq!(system, BTreeSet::from(expected));
+    // The server answers every documented operation (with its own refusal of a request
+    // without credentials or body, not the router's 404 or 405), and no other method on a
+    // documented path.
+    let paths: BTreeSet<&String> = documented.operations.iter().map(|(_, path)| path).collect();
+    for path in &paths {
+        for method in METHODS {
+            let call = Call::public(Method::from_bytes(method.as_bytes()).unwrap(), concrete(path));
+            let answer = call.send(&app).await;
+            if documented.operations.contains(&(method.to_string(), path.to_string())) {
+                assert!(
+                    !unrouted(&answer),
+                    "{method} {path} is documented but not routed: {}",
+                    answer.raw
+                );
+            } else {
+                assert_eq!(
+                    answer.status, 405,
+                    "{method} {path} is answered but not documented: {}",
+                    answer.raw
+                );
+            }
+        }
+    }
+    // Nor is any path routed on the way to a documented one that is not documented itself
+    // (a collection `/v1/shipments` beside `/v1/shipments/{shipment_id}`, say).
+    for path in &paths {
+        let parts: Vec<&str> = path.split('/').collect();
+        for end in 2..parts.len() {
+            let prefix = parts[..end].join("/");
+            if paths.iter().any(|p| **p == prefix) {
+                continue;
+            }
+            for method in METHODS {
+                let call = Call::public(Method::from_bytes(method.as_bytes()).unwrap(), concrete(&prefix));
+                let answer = call.send(&app).await;
+                assert!(
+                    answer.status == 404 && unrouted(&answer),
+                    "{method} {prefix} is answered but not documented: {}",
+                    answer.raw
+                );
+            }
+        }
+    }
     app.shutdown().await;
 }
 
-async fn this_file_covers_every_v1_route_of_the_router(backend: Backend) {
+/// The coverage of the contract, checked against the served document rather than any list
+/// kept by hand: every documented `/v1` operation has a row in `endpoints()` (which drives
+/// the malformed-body, unauthenticated, wrong-role, oversized-body and idempotency tests),
+/// called as the document says (a token where it declares one, a body where it takes one),
+/// and every one that names an object by id is tried on another tenant's object.
+async fn the_contract_exercises_every_documented_operation(backend: Backend) {
     let app = spawn(backend).await;
     let t = tenants(&app).await;
-    let covered: BTreeSet<(String, String)> = endpoints(&app, &t)
+    let documented = documented(&app).await;
+    let v1: BTreeSet<Operation> = documented
+        .operations
+        .iter()
+        .filter(|(_, path)| path.starts_with("/v1/"))
+        .cloned()
+        .collect();
+    let endpoints = endpoints(&app, &t);
+    let covered: BTreeSet<Operation> = endpoints
         .iter()
         .map(|e| (e.call.method.to_string(), e.route.to_string()))
         .collect();
-    assert_eq!(covered, routed());
+    assert_eq!(covered, v1, "endpoints() and /openapi.json disagree");
+    for endpoint in &endpoints {
+        let operation = (endpoint.call.method.to_string(), endpoint.route.to_string());
+        assert_eq!(
+            operation_of(&v1, &endpoint.call),
+            Some(operation.clone()),
+            "{} is not a request to {operation:?}",
+            endpoint.call.label()
+        );
+        assert_eq!(
+            endpoint.auth == Auth::Token,
+            documented.with_token.contains(&operation),
+            "{operation:?}: the document and the contract disagree on its token"
+        );
+        if documented.with_body.contains(&operation) {
+            assert!(
+                endpoint.call.body.is_some(),
+                "{operation:?} takes a body; the contract sends none"
+            );
+        }
+    }
+    let isolated: BTreeSet<Operation> = tenant_pairs(&t)
+        .iter()
+        .filter_map(|(foreign, _)| operation_of(&v1, foreign))
+        .collect();
+    // An id in the path names an object of one tenant, but for the platform's token issuance
+    // (the admin's, for any shop or buyer) and a tap (any buyer may buy from any shop's sale).
+    let by_id: BTreeSet<Operation> = v1
+        .iter()
+        .filter(|(_, path)| path.contains('{') && !path.ends_with("/tokens") && !path.ends_with("/taps"))
+        .cloned()
+        .collect();
+    let untried: Vec<_> = by_id.difference(&isolated).collect();
+    assert!(untried.is_empty(), "not tried on another tenant's object: {untried:?}");
     app.shutdown().await;
 }
 

@@ -3,8 +3,10 @@
 //! answered `ordered` (201 with the order) or 409 `not_started` / `ended` / `limit_reached` /
 //! `sold_out`. Under overload the shard's bounded inbox answers 429 with `Retry-After`.
 
-use super::dto::{FlashSaleView, NewFlashSale, OrderView, TapInput, TapView};
+pub mod dto;
+
 use super::extract::{PathIds, RawBody, optional_json};
+use super::orders::dto::OrderView;
 use super::platform::unexpected;
 use super::problem::ApiError;
 use super::validate;
@@ -16,9 +18,39 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use miaodan_domain::flash_sale::{FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSaleId};
+use dto::{FlashSaleView, NewFlashSale, TapInput, TapView};
+use miaodan_domain::flash_sale::{FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSaleId, TapRefusal};
 use miaodan_domain::shard::{Command, Outcome, Rejection, RequestRef, ScheduleFlashSale, Tap};
 use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity, SkuId, WarehouseId};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The flash sales' routes, registered once for the router and the OpenAPI document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(schedule, list))
+        .routes(routes!(get))
+        .routes(routes!(tap))
+}
+
+/// How the flash sales' refusals are answered (the `code` is the core's [`Rejection::code`]).
+pub fn refusal(rejection: &Rejection) -> ApiError {
+    let code = rejection.code();
+    match rejection {
+        Rejection::UnknownFlashSale => ApiError::new(StatusCode::NOT_FOUND, code, "no such flash sale"),
+        Rejection::Tap(refusal) => {
+            let detail = match refusal {
+                TapRefusal::NotStarted => "the flash sale has not started yet",
+                TapRefusal::Ended => "the flash sale has ended",
+                TapRefusal::LimitReached => "you already hold as many units of this sale as one buyer may",
+                TapRefusal::SoldOut => "sold out",
+            };
+            ApiError::new(StatusCode::CONFLICT, code, detail)
+        }
+        Rejection::InvalidFlashSale(problem) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, *problem),
+        other => super::problem::misrouted(other),
+    }
+}
 
 fn render_sale(outcome: &Outcome) -> Reply {
     match outcome {

@@ -19,11 +19,43 @@ use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::shipment::{EventOutcome, TrackingNote, parse_waybill, valid_event_id};
 use miaodan_domain::logistics::{Alert, AlertLevel, AlertRule, Shipment, ShipmentState, SlaRules, TrackingEvent};
-use miaodan_domain::shard::{Command, NewShipment, Outcome, ShortageNotice};
+use miaodan_domain::shard::{Command, NewShipment, Outcome, Rejection, ShortageNotice};
 use miaodan_domain::{Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Logistics' routes, registered once for the router and the OpenAPI document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_shipment, list_shipments))
+        .routes(routes!(get_shipment))
+        .routes(routes!(carrier_webhook))
+        .routes(routes!(get_sla_rules, put_sla_rules))
+        .routes(routes!(list_alerts))
+        .routes(routes!(stream_alerts))
+}
+
+/// How logistics' refusals are answered (the `code` is the core's [`Rejection::code`]).
+pub fn refusal(rejection: &Rejection) -> ApiError {
+    let code = rejection.code();
+    match rejection {
+        Rejection::InvalidSlaRules(problem) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, *problem),
+        Rejection::ShipmentExists => ApiError::new(StatusCode::CONFLICT, code, "that parcel has a shipment already"),
+        Rejection::WaybillInUse => {
+            ApiError::new(StatusCode::CONFLICT, code, "the waybill is on another shipment").field("waybill_no")
+        }
+        Rejection::UnknownShipment => ApiError::not_found("shipment"),
+        Rejection::TrackingRefused(refusal) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            format!("the tracking event was refused: {}", refusal.as_str()),
+        ),
+        other => super::problem::misrouted(other),
+    }
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
