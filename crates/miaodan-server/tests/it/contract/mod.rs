@@ -19,10 +19,6 @@
 //! `routes`); `support` holds what they share.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../common/mod.rs"]
-#[macro_use]
-mod common;
-
 mod access;
 mod catalog;
 mod flash_sales;
