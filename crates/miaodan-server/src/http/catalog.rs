@@ -1,7 +1,8 @@
 //! Catalog endpoints: merchants create and change products and SKUs of their own shop; every
 //! role browses and searches (buyers see only what can be ordered).
 
-use super::dto::{NewProduct, NewSkuInput, ProductPage, ProductPatch, ProductView, SkuPatch, SkuView};
+pub mod dto;
+
 use super::extract::{JsonBody, PathIds, QueryParams};
 use super::platform::unexpected;
 use super::problem::ApiError;
@@ -13,6 +14,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use dto::{NewProduct, NewSkuInput, ProductPage, ProductPatch, ProductView, SkuPatch, SkuView};
 use miaodan_domain::catalog::{Gtin, ListingStatus, NewSku, PRODUCT_SKUS_MAX, ProductChanges, SkuChanges};
 use miaodan_domain::shard::{AddSku, CreateProduct, UpdateProduct, UpdateSku};
 use miaodan_domain::shard::{Command, Outcome, Rejection};
@@ -20,6 +22,36 @@ use miaodan_domain::{ProductId, ShopId, SkuId};
 use miaodan_store::records::ProductFilter;
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The catalog's routes, registered once for the router and the OpenAPI document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_product, list_products))
+        .routes(routes!(get_product, update_product))
+        .routes(routes!(add_sku))
+        .routes(routes!(update_sku))
+}
+
+/// How the catalog's refusals are answered (the `code` is the core's [`Rejection::code`]).
+pub fn refusal(rejection: &Rejection) -> ApiError {
+    let code = rejection.code();
+    match rejection {
+        Rejection::UnknownProduct => ApiError::new(StatusCode::NOT_FOUND, code, "no such product"),
+        Rejection::UnknownSku { sku } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, format!("no such SKU: {sku}")).field("sku_id")
+        }
+        Rejection::SkuUnavailable { sku } => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("SKU {sku} (or its product) is archived and cannot be ordered"),
+        )
+        .field("sku_id"),
+        Rejection::TooManySkus => ApiError::invalid(code, "skus", "a product has too many SKUs"),
+        other => super::problem::misrouted(other),
+    }
+}
 
 /// A SKU from its input; `prefix` locates the input in the body (`skus[2].`, or empty when
 /// the SKU is the whole body), so a refusal names the field as the JSON errors do.

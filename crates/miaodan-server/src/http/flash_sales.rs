@@ -3,8 +3,10 @@
 //! answered `ordered` (201 with the order) or 409 `not_started` / `ended` / `limit_reached` /
 //! `sold_out`. Under overload the shard's bounded inbox answers 429 with `Retry-After`.
 
-use super::dto::{FlashSaleView, NewFlashSale, OrderView, TapInput, TapView};
+pub mod dto;
+
 use super::extract::{PathIds, RawBody, optional_json};
+use super::orders::dto::OrderView;
 use super::platform::unexpected;
 use super::problem::ApiError;
 use super::validate;
@@ -16,9 +18,44 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use miaodan_domain::flash_sale::{FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSaleId};
+use dto::{FlashSaleView, NewFlashSale, TapInput, TapView};
+use miaodan_domain::flash_sale::{
+    FLASH_DURATION_SECONDS_MAX, FLASH_PAYMENT_TIMEOUT_SECONDS_MAX, FLASH_UNITS_MAX, ScheduleProblem,
+};
+use miaodan_domain::flash_sale::{FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSaleId, TapRefusal};
 use miaodan_domain::shard::{Command, Outcome, Rejection, RequestRef, ScheduleFlashSale, Tap};
 use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity, SkuId, WarehouseId};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The flash sales' routes, registered once for the router and the OpenAPI document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(schedule, list))
+        .routes(routes!(get))
+        .routes(routes!(tap))
+}
+
+/// How the flash sales' refusals are answered (the `code` is the core's [`Rejection::code`]).
+pub fn refusal(rejection: &Rejection) -> ApiError {
+    let code = rejection.code();
+    match rejection {
+        Rejection::UnknownFlashSale => ApiError::new(StatusCode::NOT_FOUND, code, "no such flash sale"),
+        Rejection::Tap(refusal) => {
+            let detail = match refusal {
+                TapRefusal::NotStarted => "the flash sale has not started yet",
+                TapRefusal::Ended => "the flash sale has ended",
+                TapRefusal::LimitReached => "you already hold as many units of this sale as one buyer may",
+                TapRefusal::SoldOut => "sold out",
+            };
+            ApiError::new(StatusCode::CONFLICT, code, detail)
+        }
+        Rejection::InvalidFlashSale(problem) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, schedule_problem(*problem))
+        }
+        other => super::problem::misrouted(other),
+    }
+}
 
 fn render_sale(outcome: &Outcome) -> Reply {
     match outcome {
@@ -222,4 +259,21 @@ async fn place_tap(
         crate::payments::pay_by_one_tap_in_background(state, buyer, order.checkout);
     }
     Ok(render_tap(&outcome))
+}
+
+/// A flash sale's schedule problem in words, with the limits it names.
+fn schedule_problem(problem: ScheduleProblem) -> String {
+    match problem {
+        ScheduleProblem::EndsBeforeStart => "the sale must end after it starts".into(),
+        ScheduleProblem::LastsTooLong => {
+            format!("a sale lasts at most {} days", FLASH_DURATION_SECONDS_MAX / 86_400)
+        }
+        ScheduleProblem::AlreadyEnded => "the sale would already have ended".into(),
+        ScheduleProblem::UnitsOutOfRange => format!("a sale allots 1 to {FLASH_UNITS_MAX} units"),
+        ScheduleProblem::LimitOutOfRange => "the per-buyer limit is 1 to the units allotted".into(),
+        ScheduleProblem::PaymentTimeoutOutOfRange => format!(
+            "the payment timeout is 1 s to {} h",
+            FLASH_PAYMENT_TIMEOUT_SECONDS_MAX / 3_600
+        ),
+    }
 }

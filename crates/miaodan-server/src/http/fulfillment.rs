@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::fulfillment::calendar::{LocalDate, MINUTES_PER_DAY, local_minute};
+use miaodan_domain::fulfillment::network::{CUTOFFS_MAX, ORDERS_PER_HOUR_MAX, SettingsProblem};
 use miaodan_domain::fulfillment::network::{
     CarrierId, CutoffRegion, CutoffTime, FulfillmentSettings, OperatingHours, ServiceLevel, Shift,
 };
@@ -28,6 +29,51 @@ use miaodan_domain::{OrderId, ShopId, SkuId, Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Fulfillment's routes, registered once for the router and the OpenAPI document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(delivery_options))
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(report_shortage))
+        .routes(routes!(explain_dispatch))
+}
+
+/// How fulfillment's refusals are answered (the `code` is the core's [`Rejection::code`]).
+pub fn refusal(rejection: &Rejection) -> ApiError {
+    let code = rejection.code();
+    match rejection {
+        Rejection::InvalidFulfillmentSettings(problem) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, settings_problem(*problem))
+        }
+        Rejection::DeliveryOptionUnavailable => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            "the chosen delivery option cannot be kept for this cart now; ask GET /v1/delivery-options again",
+        )
+        .field("deliveries"),
+        Rejection::DeliveryWindowUnavailable => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            "the scheduled window does not suit the chosen option (schedulable options only, a two-hour window starting 9, 11, 13, 15, 17 or 19 o'clock, after the earliest arrival and within 7 days of it)",
+        )
+        .field("deliveries"),
+        Rejection::OrderNotDispatched => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            "the order is not paid and awaiting shipment",
+        ),
+        Rejection::NoParcelAtWarehouse => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            "the order sends no parcel from that warehouse (see GET /v1/orders/{id}/dispatch)",
+        )
+        .field("warehouse_id"),
+        other => super::problem::misrouted(other),
+    }
+}
 
 /// `HH:MM` (00:00 to 24:00) → minutes after local midnight.
 pub fn parse_local_time(raw: &str) -> Option<u16> {
@@ -725,4 +771,18 @@ pub async fn report_shortage(
         Ok(render_shortage(&outcome))
     })
     .await
+}
+
+fn settings_problem(problem: SettingsProblem) -> String {
+    match problem {
+        SettingsProblem::Shifts => {
+            "shifts must be 1 to 4 non-overlapping [start, end) ranges within the day, in order".into()
+        }
+        SettingsProblem::OrdersPerHour => format!("orders_per_hour must be 1 to {ORDERS_PER_HOUR_MAX}"),
+        SettingsProblem::OrdersPerDay => format!("orders_per_day must be 1 to {}", ORDERS_PER_HOUR_MAX * 24),
+        SettingsProblem::TooManyCutoffs => format!("at most {CUTOFFS_MAX} cutoffs"),
+        SettingsProblem::CutoffMinute => format!("a cutoff minute must be 0 to {MINUTES_PER_DAY}"),
+        SettingsProblem::DuplicateCutoff => "two cutoffs for the same level and region".into(),
+        SettingsProblem::DuplicateCarrier => "a carrier is listed twice".into(),
+    }
 }

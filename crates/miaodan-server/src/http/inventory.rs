@@ -1,6 +1,7 @@
 //! Warehouses and stock: a merchant's own warehouses, and the units of each SKU in each.
 
-use super::dto::{NewWarehouse, StockInput, StockView, WarehouseView};
+pub mod dto;
+
 use super::extract::{JsonBody, PathIds};
 use super::platform::unexpected;
 use super::problem::ApiError;
@@ -12,9 +13,39 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use miaodan_domain::shard::{Command, Outcome};
-use miaodan_domain::shard::{CreateWarehouse, SetStock};
+use dto::{NewWarehouse, StockInput, StockView, WarehouseView};
+use miaodan_domain::shard::{Command, CreateWarehouse, Outcome, Rejection, SetStock};
 use miaodan_domain::{SkuId, WarehouseId};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Inventory's routes, registered once for the router and the OpenAPI document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_warehouse, list_warehouses))
+        .routes(routes!(get_stock))
+        .routes(routes!(set_stock))
+}
+
+/// How inventory's refusals are answered (the `code` is the core's [`Rejection::code`]).
+pub fn refusal(rejection: &Rejection) -> ApiError {
+    let code = rejection.code();
+    match rejection {
+        Rejection::UnknownWarehouse => ApiError::new(StatusCode::NOT_FOUND, code, "no such warehouse"),
+        Rejection::InsufficientStock {
+            sku,
+            requested,
+            available,
+        } => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("SKU {sku}: {requested} requested, {available} available"),
+        )
+        .field("quantity"),
+        Rejection::InvalidStock => ApiError::invalid(code, "available", "stock must be 0 to 1 000 000 000"),
+        other => super::problem::misrouted(other),
+    }
+}
 
 fn render_warehouse(outcome: &Outcome) -> Reply {
     match outcome {

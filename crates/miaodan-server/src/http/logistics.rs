@@ -18,13 +18,47 @@ use futures::Stream;
 use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::shipment::{EventOutcome, TrackingNote, parse_waybill, valid_event_id};
+use miaodan_domain::logistics::sla::{SLA_LIMIT_SECONDS_MAX, SLA_LIMIT_SECONDS_MIN, SlaRulesProblem};
 use miaodan_domain::logistics::{Alert, AlertLevel, AlertRule, Shipment, ShipmentState, SlaRules, TrackingEvent};
-use miaodan_domain::shard::{Command, CreateShipment, Outcome, ShortageNotice};
-use miaodan_domain::shard::{RecordTracking, SetSlaRules};
+use miaodan_domain::shard::{Command, CreateShipment, Outcome, RecordTracking, Rejection, SetSlaRules, ShortageNotice};
 use miaodan_domain::{Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Logistics' routes, registered once for the router and the OpenAPI document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_shipment, list_shipments))
+        .routes(routes!(get_shipment))
+        .routes(routes!(carrier_webhook))
+        .routes(routes!(get_sla_rules, put_sla_rules))
+        .routes(routes!(list_alerts))
+        .routes(routes!(stream_alerts))
+}
+
+/// How logistics' refusals are answered (the `code` is the core's [`Rejection::code`]).
+pub fn refusal(rejection: &Rejection) -> ApiError {
+    let code = rejection.code();
+    match rejection {
+        Rejection::InvalidSlaRules(problem) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, sla_rules_problem(*problem))
+        }
+        Rejection::ShipmentExists => ApiError::new(StatusCode::CONFLICT, code, "that parcel has a shipment already"),
+        Rejection::WaybillInUse => {
+            ApiError::new(StatusCode::CONFLICT, code, "the waybill is on another shipment").field("waybill_no")
+        }
+        Rejection::UnknownShipment => ApiError::not_found("shipment"),
+        Rejection::TrackingRefused(refusal) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            format!("the tracking event was refused: {}", refusal.as_str()),
+        ),
+        other => super::problem::misrouted(other),
+    }
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -602,4 +636,17 @@ pub async fn stream_alerts(
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+}
+
+fn sla_rules_problem(problem: SlaRulesProblem) -> String {
+    let field = match problem {
+        SlaRulesProblem::NotPickedUpWithin => "not_picked_up_within_s",
+        SlaRulesProblem::NotDepartedWithin => "not_departed_within_s",
+        SlaRulesProblem::StalledAfter => "stalled_after_s",
+        SlaRulesProblem::WarnAtPercent => return "warn_at_percent must be 1 to 99".into(),
+    };
+    format!(
+        "{field} must be {SLA_LIMIT_SECONDS_MIN} s to {} days",
+        SLA_LIMIT_SECONDS_MAX / 86_400
+    )
 }

@@ -1,5 +1,7 @@
 //! The HTTP API (axum): routing, the system endpoints (landing page, health, metrics, OpenAPI)
-//! and request metrics. Each resource module owns its handlers; this module merges them.
+//! and request metrics. Each capability module owns its handlers, its wire types and its
+//! `router()`; this module merges those routers, and the OpenAPI document comes from the same
+//! registrations.
 //!
 //! **API boundary:** only this module knows HTTP and JSON. Handlers parse wire data into
 //! domain values (see `validate`), send a command to the owning shard or read the store, and
@@ -25,92 +27,41 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{delete, get, patch, post, put};
-use dto::Health;
+use axum::routing::get;
+use bytes::Bytes;
 use problem::ApiError;
+use serde::Serialize;
 use std::time::Instant;
-use utoipa::OpenApi;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Every documented route: each capability's `router()` and the system endpoints. Each route
+/// is registered once (`utoipa_axum::routes!`), for the axum router and the OpenAPI document
+/// alike, so the two cannot disagree.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(platform::router())
+        .merge(inventory::router())
+        .merge(catalog::router())
+        .merge(orders::router())
+        .merge(payments::router())
+        .merge(flash_sales::router())
+        .merge(fulfillment::router())
+        .merge(logistics::router())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics_text))
+}
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/v1/shops", post(platform::create_shop).get(platform::list_shops))
-        .route("/v1/shops/{shop_id}", get(platform::get_shop))
-        .route("/v1/shops/{shop_id}/tokens", post(platform::issue_merchant_token))
-        .route("/v1/buyers", post(platform::create_buyer))
-        .route("/v1/buyers/{buyer_id}", get(platform::get_buyer))
-        .route("/v1/buyers/{buyer_id}/tokens", post(platform::issue_buyer_token))
-        .route(
-            "/v1/warehouses",
-            post(inventory::create_warehouse).get(inventory::list_warehouses),
-        )
-        .route(
-            "/v1/products",
-            post(catalog::create_product).get(catalog::list_products),
-        )
-        .route(
-            "/v1/products/{product_id}",
-            get(catalog::get_product).patch(catalog::update_product),
-        )
-        .route("/v1/products/{product_id}/skus", post(catalog::add_sku))
-        .route("/v1/skus/{sku_id}", patch(catalog::update_sku))
-        .route("/v1/skus/{sku_id}/stock", get(inventory::get_stock))
-        .route("/v1/skus/{sku_id}/stock/{warehouse_id}", put(inventory::set_stock))
-        .route("/v1/checkouts", post(orders::checkout))
-        .route("/v1/orders", get(orders::list_orders))
-        .route("/v1/orders/{order_id}", get(orders::get_order))
-        .route("/v1/orders/{order_id}/cancel", post(orders::cancel_order))
-        .route("/v1/payment-intents", post(payments::open_intent))
-        .route("/v1/payment-intents/{payment_intent_id}", get(payments::get_intent))
-        .route(
-            "/v1/payment-intents/{payment_intent_id}/confirm",
-            post(payments::confirm),
-        )
-        .route(
-            "/v1/orders/{order_id}/refunds",
-            post(payments::refund_order).get(payments::list_refunds),
-        )
-        .route(
-            "/v1/one-tap-agreements",
-            post(payments::create_agreement).get(payments::list_agreements),
-        )
-        .route(
-            "/v1/one-tap-agreements/{agreement_id}",
-            delete(payments::revoke_agreement),
-        )
-        .route("/v1/webhooks/simpay", post(payments::simpay_webhook))
-        .route("/v1/reconciliation", get(payments::reconciliation))
-        .route("/v1/flash-sales", post(flash_sales::schedule).get(flash_sales::list))
-        .route("/v1/flash-sales/{flash_sale_id}", get(flash_sales::get))
-        .route("/v1/flash-sales/{flash_sale_id}/taps", post(flash_sales::tap))
-        .route("/v1/delivery-options", get(fulfillment::delivery_options))
-        .route(
-            "/v1/warehouses/{warehouse_id}/fulfillment",
-            get(fulfillment::get_settings).put(fulfillment::put_settings),
-        )
-        .route(
-            "/v1/warehouses/{warehouse_id}/shortages",
-            post(fulfillment::report_shortage),
-        )
-        .route("/v1/orders/{order_id}/dispatch", get(fulfillment::explain_dispatch))
-        .route(
-            "/v1/orders/{order_id}/shipments",
-            post(logistics::create_shipment).get(logistics::list_shipments),
-        )
-        .route("/v1/shipments/{shipment_id}", get(logistics::get_shipment))
-        .route("/v1/webhooks/carriers", post(logistics::carrier_webhook))
-        .route(
-            "/v1/package-center/sla-rules",
-            get(logistics::get_sla_rules).put(logistics::put_sla_rules),
-        )
-        .route("/v1/package-center/alerts", get(logistics::list_alerts))
-        .route("/v1/package-center/alerts/stream", get(logistics::stream_alerts));
-    let system = Router::new()
-        .route("/", get(landing))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
-        .route("/openapi.json", get(openapi_json));
-    api.merge(system)
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi-docs.json", openapi::ApiDoc::openapi()))
+    let (api, document) = api().split_for_parts();
+    let document = openapi::finish(document);
+    let served = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
+    let openapi_json = move || async move { ([(header::CONTENT_TYPE, "application/json")], served) };
+    // Not documented: the landing page, the document itself and the docs page that renders it.
+    api.route("/", get(landing))
+        .route("/openapi.json", get(openapi_json))
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi-docs.json", document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))
@@ -166,6 +117,13 @@ async fn record_request(request: Request, next: Next) -> Response {
     response
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub backend: String,
+    pub shards: u32,
+}
+
 /// Liveness and the store in use.
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health)))]
 pub async fn healthz(State(state): State<AppState>) -> axum::Json<Health> {
@@ -193,10 +151,6 @@ pub async fn metrics_text(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
-}
-
-async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(openapi::ApiDoc::openapi())
 }
 
 async fn landing(State(state): State<AppState>) -> Html<String> {

@@ -1,6 +1,8 @@
-//! The OpenAPI 3 document, generated from the handlers' annotations and the wire types.
+//! The OpenAPI 3 document: its description and tags here, its paths from the routes each
+//! capability registers (`http::api`, `utoipa_axum::routes!`), its schemas from the handlers'
+//! annotations and the wire types, then the post-processing below ([`finish`]).
 
-use super::{catalog, dto, flash_sales, fulfillment, inventory, logistics, orders, payments, platform, problem};
+use super::{orders, problem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -118,6 +120,7 @@ impl Modify for ProblemResponses {
     }
 }
 
+/// What the document says besides its paths; the paths come from the routers.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -126,26 +129,7 @@ impl Modify for ProblemResponses {
             Every error is application/problem+json with a stable `code`. Every mutating endpoint honours \
             `Idempotency-Key`."
     ),
-    modifiers(&BearerAuth, &ProblemResponses),
-    paths(
-        super::healthz, super::metrics_text,
-        platform::create_shop, platform::list_shops, platform::get_shop, platform::issue_merchant_token,
-        platform::create_buyer, platform::get_buyer, platform::issue_buyer_token,
-        inventory::create_warehouse, inventory::list_warehouses, inventory::set_stock, inventory::get_stock,
-        catalog::create_product, catalog::list_products, catalog::get_product, catalog::update_product,
-        catalog::add_sku, catalog::update_sku,
-        orders::checkout, orders::list_orders, orders::get_order, orders::cancel_order,
-        flash_sales::schedule, flash_sales::list, flash_sales::get, flash_sales::tap,
-        payments::open_intent, payments::get_intent, payments::confirm, payments::refund_order,
-        payments::list_refunds, payments::create_agreement, payments::list_agreements,
-        payments::revoke_agreement, payments::simpay_webhook, payments::reconciliation,
-        fulfillment::delivery_options, fulfillment::get_settings, fulfillment::put_settings,
-        fulfillment::explain_dispatch, fulfillment::report_shortage,
-        logistics::create_shipment, logistics::list_shipments, logistics::get_shipment,
-        logistics::carrier_webhook, logistics::get_sla_rules, logistics::put_sla_rules,
-        logistics::list_alerts, logistics::stream_alerts,
-    ),
-    components(schemas(problem::Problem, dto::OrderView, dto::CheckoutView)),
+    components(schemas(problem::Problem, orders::dto::OrderView, orders::dto::CheckoutView)),
     tags(
         (name = "platform", description = "Shops, buyers and API tokens (admin)"),
         (name = "catalog", description = "Products and SKUs"),
@@ -159,3 +143,17 @@ impl Modify for ProblemResponses {
     )
 )]
 pub struct ApiDoc;
+
+/// The document as served: the routers' paths and schemas with the bearer scheme and the
+/// problem responses added. Run once the paths are in (a `modifiers(...)` of [`ApiDoc`]
+/// would run before the routers add them).
+pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    BearerAuth.modify(&mut document);
+    ProblemResponses.modify(&mut document);
+    document
+}
+
+/// The document `/openapi.json` serves.
+pub fn document() -> utoipa::openapi::OpenApi {
+    finish(super::api().into_openapi())
+}

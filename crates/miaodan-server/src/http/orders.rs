@@ -7,7 +7,8 @@
 //! shop's order carries a reference derived from the key, so a retry after a crash or a 503
 //! finds the orders already placed instead of placing them twice.
 
-use super::dto::{CheckoutInput, CheckoutView, OrderPage, OrderView};
+pub mod dto;
+
 use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
 use super::platform::unexpected;
 use super::problem::ApiError;
@@ -20,6 +21,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use dto::{CheckoutInput, CheckoutView, OrderPage, OrderView};
 use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderState};
 use miaodan_domain::shard::CancelOrder;
 use miaodan_domain::shard::{Canceller, Command, OrderLineRequest, Outcome, PlaceOrder, Rejection, RequestRef};
@@ -28,6 +30,37 @@ use miaodan_store::records::OrderFilter;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The orders' routes, registered once for the router and the OpenAPI document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(checkout))
+        .routes(routes!(list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(cancel_order))
+}
+
+/// How the orders' refusals are answered (the `code` is the core's [`Rejection::code`], but
+/// for `OrderNotOpen`, which has always been answered `invalid_transition`).
+pub fn refusal(rejection: &Rejection) -> ApiError {
+    let code = rejection.code();
+    match rejection {
+        Rejection::OrderNotOpen => ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_transition",
+            "the order is no longer awaiting payment",
+        ),
+        Rejection::InvalidTransition(t) => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("an order cannot go from {} to {}", t.from.as_str(), t.to.as_str()),
+        ),
+        Rejection::TooManyLines => ApiError::invalid(code, "lines", "an order needs 1 to 100 lines"),
+        other => super::problem::misrouted(other),
+    }
+}
 
 /// Place an order for one or more SKUs, of one or several shops. Stock is reserved at once;
 /// unpaid orders are cancelled after the payment timeout.

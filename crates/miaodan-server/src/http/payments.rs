@@ -16,12 +16,63 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use miaodan_domain::payments::{IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, Refund};
-use miaodan_domain::shard::RequestRef;
+use miaodan_domain::payments::{IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, PaymentRefusal, Refund};
+use miaodan_domain::shard::{Rejection, RequestRef};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, ShopId};
 use miaodan_store::LoggedNotification;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The payments' routes, registered once for the router and the OpenAPI document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(open_intent))
+        .routes(routes!(get_intent))
+        .routes(routes!(confirm))
+        .routes(routes!(refund_order, list_refunds))
+        .routes(routes!(create_agreement, list_agreements))
+        .routes(routes!(revoke_agreement))
+        .routes(routes!(simpay_webhook))
+        .routes(routes!(reconciliation))
+}
+
+/// How the payments' refusals are answered (the `code` is the core's [`Rejection::code`]).
+pub fn refusal(rejection: &Rejection) -> ApiError {
+    match rejection {
+        Rejection::Payment(refusal) => payment_refusal(refusal),
+        Rejection::PaymentIntentNotLoaded => ApiError::not_found("payment intent"),
+        other => super::problem::misrouted(other),
+    }
+}
+
+fn payment_refusal(refusal: &PaymentRefusal) -> ApiError {
+    let detail = match refusal {
+        PaymentRefusal::IntentState(status) => format!("the payment is {}", status.as_str()),
+        PaymentRefusal::AttemptInFlight => "a payment attempt for this intent is in progress; retry shortly".into(),
+        PaymentRefusal::ConflictingCapture => "the intent was already captured by another charge".into(),
+        PaymentRefusal::AmountMismatch { expected, captured } => {
+            format!(
+                "the provider captured {} fen, not {} fen",
+                captured.get(),
+                expected.get()
+            )
+        }
+        PaymentRefusal::NotInIntent => "the order is not part of this payment".into(),
+        PaymentRefusal::RefundExceedsCaptured { refundable } => {
+            format!("at most {} fen of this order can still be refunded", refundable.get())
+        }
+        PaymentRefusal::UnknownRefund => "no such refund".into(),
+    };
+    let mut error = ApiError::new(StatusCode::CONFLICT, refusal.code(), detail);
+    match refusal {
+        PaymentRefusal::AttemptInFlight => error.retry_after_seconds = Some(1),
+        PaymentRefusal::RefundExceedsCaptured { .. } => error = error.field("amount_fen"),
+        _ => {}
+    }
+    error
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChargeView {

@@ -1,7 +1,8 @@
 //! Platform administration: shops, buyers and their API tokens (admin tokens only, except
 //! that a merchant may read its own shop and a buyer its own account).
 
-use super::dto::{BuyerView, IssuedToken, NewBuyer, NewShop, NewToken, ShopView};
+pub mod dto;
+
 use super::extract::{JsonBody, PathIds, RawBody, optional_json};
 use super::problem::ApiError;
 use super::validate;
@@ -13,11 +14,34 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use dto::{BuyerView, IssuedToken, NewBuyer, NewShop, NewToken, ShopView};
 use miaodan_domain::buyers::Buyer;
-use miaodan_domain::shard::CreateShop;
-use miaodan_domain::shard::{Command, Outcome};
+use miaodan_domain::shard::{Command, CreateShop, Outcome, Rejection};
 use miaodan_domain::{BuyerId, ShopId};
 use miaodan_store::records::Role;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The platform's routes, registered once for the router and the OpenAPI document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_shop, list_shops))
+        .routes(routes!(get_shop))
+        .routes(routes!(issue_merchant_token))
+        .routes(routes!(create_buyer))
+        .routes(routes!(get_buyer))
+        .routes(routes!(issue_buyer_token))
+}
+
+/// How the platform's refusals are answered (the `code` is the core's [`Rejection::code`]).
+pub fn refusal(rejection: &Rejection) -> ApiError {
+    let code = rejection.code();
+    match rejection {
+        Rejection::UnknownShop => ApiError::new(StatusCode::NOT_FOUND, code, "no such shop"),
+        Rejection::ShopExists => ApiError::new(StatusCode::CONFLICT, code, "the shop already exists"),
+        other => super::problem::misrouted(other),
+    }
+}
 
 pub fn unexpected(outcome: &Outcome) -> Reply {
     match outcome {

@@ -4,13 +4,6 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use miaodan_domain::flash_sale::{
-    FLASH_DURATION_SECONDS_MAX, FLASH_PAYMENT_TIMEOUT_SECONDS_MAX, FLASH_UNITS_MAX, ScheduleProblem, TapRefusal,
-};
-use miaodan_domain::fulfillment::calendar::MINUTES_PER_DAY;
-use miaodan_domain::fulfillment::network::{CUTOFFS_MAX, ORDERS_PER_HOUR_MAX, SettingsProblem};
-use miaodan_domain::logistics::sla::{SLA_LIMIT_SECONDS_MAX, SLA_LIMIT_SECONDS_MIN, SlaRulesProblem};
-use miaodan_domain::payments::PaymentRefusal;
 use miaodan_domain::shard::Rejection;
 use miaodan_store::StoreError;
 use serde::Serialize;
@@ -98,130 +91,49 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Maps a business refusal of the core to its status and field.
+/// Sends a business refusal of the core to the capability that answers it. Each capability
+/// chooses the status, `detail` and `field` of its own refusals next to its routes
+/// (`platform::refusal`, `orders::refusal`, …); the `code` is the core's `Rejection::code()`.
+/// The match is exhaustive, so a new refusal must be given to a capability here.
 impl From<&Rejection> for ApiError {
     fn from(rejection: &Rejection) -> ApiError {
-        let code = rejection.code();
+        use super::{catalog, flash_sales, fulfillment, inventory, logistics, orders, payments, platform};
         match rejection {
-            Rejection::UnknownShop => ApiError::new(StatusCode::NOT_FOUND, code, "no such shop"),
-            Rejection::ShopExists => ApiError::new(StatusCode::CONFLICT, code, "the shop already exists"),
-            Rejection::UnknownProduct => ApiError::new(StatusCode::NOT_FOUND, code, "no such product"),
-            Rejection::UnknownSku { sku } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, format!("no such SKU: {sku}")).field("sku_id")
+            Rejection::UnknownShop | Rejection::ShopExists => platform::refusal(rejection),
+            Rejection::UnknownProduct
+            | Rejection::UnknownSku { .. }
+            | Rejection::SkuUnavailable { .. }
+            | Rejection::TooManySkus => catalog::refusal(rejection),
+            Rejection::UnknownWarehouse | Rejection::InsufficientStock { .. } | Rejection::InvalidStock => {
+                inventory::refusal(rejection)
             }
-            Rejection::UnknownWarehouse => ApiError::new(StatusCode::NOT_FOUND, code, "no such warehouse"),
-            Rejection::SkuUnavailable { sku } => ApiError::new(
-                StatusCode::CONFLICT,
-                code,
-                format!("SKU {sku} (or its product) is archived and cannot be ordered"),
-            )
-            .field("sku_id"),
-            Rejection::InsufficientStock {
-                sku,
-                requested,
-                available,
-            } => ApiError::new(
-                StatusCode::CONFLICT,
-                code,
-                format!("SKU {sku}: {requested} requested, {available} available"),
-            )
-            .field("quantity"),
-            Rejection::OrderNotOpen => ApiError::new(
-                StatusCode::CONFLICT,
-                "invalid_transition",
-                "the order is no longer awaiting payment",
-            ),
-            Rejection::InvalidTransition(t) => ApiError::new(
-                StatusCode::CONFLICT,
-                code,
-                format!("an order cannot go from {} to {}", t.from.as_str(), t.to.as_str()),
-            ),
-            Rejection::TooManySkus => ApiError::invalid(code, "skus", "a product has too many SKUs"),
-            Rejection::TooManyLines => ApiError::invalid(code, "lines", "an order needs 1 to 100 lines"),
-            Rejection::InvalidStock => ApiError::invalid(code, "available", "stock must be 0 to 1 000 000 000"),
-            Rejection::UnknownFlashSale => ApiError::new(StatusCode::NOT_FOUND, code, "no such flash sale"),
-            Rejection::Tap(refusal) => {
-                let detail = match refusal {
-                    TapRefusal::NotStarted => "the flash sale has not started yet",
-                    TapRefusal::Ended => "the flash sale has ended",
-                    TapRefusal::LimitReached => "you already hold as many units of this sale as one buyer may",
-                    TapRefusal::SoldOut => "sold out",
-                };
-                ApiError::new(StatusCode::CONFLICT, code, detail)
+            Rejection::OrderNotOpen | Rejection::InvalidTransition(_) | Rejection::TooManyLines => {
+                orders::refusal(rejection)
             }
-            Rejection::InvalidFlashSale(problem) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, schedule_problem(*problem))
+            Rejection::UnknownFlashSale | Rejection::Tap(_) | Rejection::InvalidFlashSale(_) => {
+                flash_sales::refusal(rejection)
             }
+            Rejection::Payment(_) | Rejection::PaymentIntentNotLoaded => payments::refusal(rejection),
+            Rejection::InvalidFulfillmentSettings(_)
+            | Rejection::DeliveryOptionUnavailable
+            | Rejection::DeliveryWindowUnavailable
+            | Rejection::OrderNotDispatched
+            | Rejection::NoParcelAtWarehouse => fulfillment::refusal(rejection),
+            Rejection::InvalidSlaRules(_)
+            | Rejection::ShipmentExists
+            | Rejection::WaybillInUse
+            | Rejection::UnknownShipment
+            | Rejection::TrackingRefused(_) => logistics::refusal(rejection),
             Rejection::IdInUse => ApiError::unavailable("an allocated id was already in use; retry"),
-            Rejection::Payment(refusal) => payment_refusal(refusal),
-            Rejection::PaymentIntentNotLoaded => ApiError::not_found("payment intent"),
-            Rejection::InvalidFulfillmentSettings(problem) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, settings_problem(*problem))
-            }
-            Rejection::InvalidSlaRules(problem) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, sla_rules_problem(*problem))
-            }
-            Rejection::DeliveryOptionUnavailable => ApiError::new(
-                StatusCode::CONFLICT,
-                code,
-                "the chosen delivery option cannot be kept for this cart now; ask GET /v1/delivery-options again",
-            )
-            .field("deliveries"),
-            Rejection::DeliveryWindowUnavailable => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                code,
-                "the scheduled window does not suit the chosen option (schedulable options only, a two-hour window starting 9, 11, 13, 15, 17 or 19 o'clock, after the earliest arrival and within 7 days of it)",
-            )
-            .field("deliveries"),
-            Rejection::OrderNotDispatched => ApiError::new(
-                StatusCode::CONFLICT,
-                code,
-                "the order is not paid and awaiting shipment",
-            ),
-            Rejection::NoParcelAtWarehouse => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                code,
-                "the order sends no parcel from that warehouse (see GET /v1/orders/{id}/dispatch)",
-            )
-            .field("warehouse_id"),
-            Rejection::ShipmentExists => ApiError::new(StatusCode::CONFLICT, code, "that parcel has a shipment already"),
-            Rejection::WaybillInUse => ApiError::new(StatusCode::CONFLICT, code, "the waybill is on another shipment")
-                .field("waybill_no"),
-            Rejection::UnknownShipment => ApiError::not_found("shipment"),
-            Rejection::TrackingRefused(refusal) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                code,
-                format!("the tracking event was refused: {}", refusal.as_str()),
-            ),
         }
     }
 }
 
-fn payment_refusal(refusal: &PaymentRefusal) -> ApiError {
-    let detail = match refusal {
-        PaymentRefusal::IntentState(status) => format!("the payment is {}", status.as_str()),
-        PaymentRefusal::AttemptInFlight => "a payment attempt for this intent is in progress; retry shortly".into(),
-        PaymentRefusal::ConflictingCapture => "the intent was already captured by another charge".into(),
-        PaymentRefusal::AmountMismatch { expected, captured } => {
-            format!(
-                "the provider captured {} fen, not {} fen",
-                captured.get(),
-                expected.get()
-            )
-        }
-        PaymentRefusal::NotInIntent => "the order is not part of this payment".into(),
-        PaymentRefusal::RefundExceedsCaptured { refundable } => {
-            format!("at most {} fen of this order can still be refunded", refundable.get())
-        }
-        PaymentRefusal::UnknownRefund => "no such refund".into(),
-    };
-    let mut error = ApiError::new(StatusCode::CONFLICT, refusal.code(), detail);
-    match refusal {
-        PaymentRefusal::AttemptInFlight => error.retry_after_seconds = Some(1),
-        PaymentRefusal::RefundExceedsCaptured { .. } => error = error.field("amount_fen"),
-        _ => {}
-    }
-    error
+/// What a capability answers for a refusal that is not its own (the routing above sent it the
+/// wrong one): a programming error, logged and answered 500 like an unexpected outcome.
+pub fn misrouted(rejection: &Rejection) -> ApiError {
+    tracing::error!(?rejection, "a refusal reached a capability that does not answer it");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected refusal")
 }
 
 impl IntoResponse for ApiError {
@@ -234,48 +146,4 @@ impl IntoResponse for ApiError {
         }
         response
     }
-}
-
-/// A flash sale's schedule problem in words, with the limits it names.
-fn schedule_problem(problem: ScheduleProblem) -> String {
-    match problem {
-        ScheduleProblem::EndsBeforeStart => "the sale must end after it starts".into(),
-        ScheduleProblem::LastsTooLong => {
-            format!("a sale lasts at most {} days", FLASH_DURATION_SECONDS_MAX / 86_400)
-        }
-        ScheduleProblem::AlreadyEnded => "the sale would already have ended".into(),
-        ScheduleProblem::UnitsOutOfRange => format!("a sale allots 1 to {FLASH_UNITS_MAX} units"),
-        ScheduleProblem::LimitOutOfRange => "the per-buyer limit is 1 to the units allotted".into(),
-        ScheduleProblem::PaymentTimeoutOutOfRange => format!(
-            "the payment timeout is 1 s to {} h",
-            FLASH_PAYMENT_TIMEOUT_SECONDS_MAX / 3_600
-        ),
-    }
-}
-
-fn settings_problem(problem: SettingsProblem) -> String {
-    match problem {
-        SettingsProblem::Shifts => {
-            "shifts must be 1 to 4 non-overlapping [start, end) ranges within the day, in order".into()
-        }
-        SettingsProblem::OrdersPerHour => format!("orders_per_hour must be 1 to {ORDERS_PER_HOUR_MAX}"),
-        SettingsProblem::OrdersPerDay => format!("orders_per_day must be 1 to {}", ORDERS_PER_HOUR_MAX * 24),
-        SettingsProblem::TooManyCutoffs => format!("at most {CUTOFFS_MAX} cutoffs"),
-        SettingsProblem::CutoffMinute => format!("a cutoff minute must be 0 to {MINUTES_PER_DAY}"),
-        SettingsProblem::DuplicateCutoff => "two cutoffs for the same level and region".into(),
-        SettingsProblem::DuplicateCarrier => "a carrier is listed twice".into(),
-    }
-}
-
-fn sla_rules_problem(problem: SlaRulesProblem) -> String {
-    let field = match problem {
-        SlaRulesProblem::NotPickedUpWithin => "not_picked_up_within_s",
-        SlaRulesProblem::NotDepartedWithin => "not_departed_within_s",
-        SlaRulesProblem::StalledAfter => "stalled_after_s",
-        SlaRulesProblem::WarnAtPercent => return "warn_at_percent must be 1 to 99".into(),
-    };
-    format!(
-        "{field} must be {SLA_LIMIT_SECONDS_MIN} s to {} days",
-        SLA_LIMIT_SECONDS_MAX / 86_400
-    )
 }

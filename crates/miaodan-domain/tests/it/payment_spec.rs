@@ -4,7 +4,7 @@
 //! eviction), and what a restart remembers. Each scenario states the exact outcome and the
 //! exact effects the shell must make durable.
 
-mod common;
+use crate::common;
 
 use common::*;
 use miaodan_domain::inventory::StockLevel;

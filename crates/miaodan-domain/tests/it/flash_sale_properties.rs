@@ -14,7 +14,7 @@
 //! that every tap is answered as a small model predicts. The same sequence run twice, and run
 //! with its restarts skipped, must give identical transcripts.
 
-mod common;
+use crate::common;
 
 use common::*;
 use miaodan_domain::flash_sale::{

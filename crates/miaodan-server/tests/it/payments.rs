@@ -8,7 +8,7 @@
 //! equals the orders paid plus the shares of closed orders given back.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{Answer, Backend, TestApp, WALLET, eventually};
 use miaodan_server::PaymentsConfig;

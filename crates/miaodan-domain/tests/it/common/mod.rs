@@ -3,7 +3,7 @@
 //! emitted `Effect`s "durable" the way the real store does, so a test can restart a shard
 //! from what it wrote.
 //!
-//! Each test binary uses a different subset of these helpers.
+//! Each module of the test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
 use miaodan_domain::catalog::{

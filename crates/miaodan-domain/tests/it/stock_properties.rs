@@ -5,7 +5,7 @@
 //! tenant isolation) against a model store that knows only the emitted `Effect`s; the same
 //! sequence run twice, and run with its restarts skipped, must give identical answers.
 
-mod common;
+use crate::common;
 
 use common::*;
 use miaodan_domain::inventory::StockLevel;

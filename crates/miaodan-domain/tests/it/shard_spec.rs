@@ -1,7 +1,7 @@
 //! Specification of `ShardState::apply`: what each command does to stock and orders, which
 //! effects it emits, and which named rejection it answers with, in the documented order.
 
-mod common;
+use crate::common;
 
 use common::*;
 use miaodan_domain::catalog::{ListingStatus, NewSku, ProductChanges, ProductTitle, ShopName, SkuChanges, SkuName};

@@ -18,7 +18,7 @@
 //! - available + reserved + sold is constant per stock row, and sold = units of paid orders;
 //! - what a shard holds in memory is what its effects made durable.
 
-mod common;
+use crate::common;
 
 use common::*;
 use miaodan_domain::orders::{CancelReason, OrderState};

@@ -2,7 +2,7 @@
 //! sale returning stock, thousands of simultaneous taps, and counts surviving a restart.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp, World};
 use serde_json::{Value, json};

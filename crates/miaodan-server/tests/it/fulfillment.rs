@@ -12,7 +12,7 @@
 //! refuses as an hour or more before the shipment).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{Answer, Backend, CARRIER_WEBHOOK_SECRET, TestApp, World, eventually};
 use miaodan_domain::Timestamp;

@@ -1,7 +1,7 @@
 //! Orders over real HTTP: checkout, the state machine, expiry across a restart, idempotency.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp};
 use serde_json::json;

@@ -15,7 +15,7 @@
 //!
 //! SKU 1001 sells at ¥19.99, SKU 1002 at ¥5.00 (product 101 of shop 1).
 
-mod common;
+use crate::common;
 
 use common::*;
 use miaodan_domain::fulfillment::{

@@ -1,0 +1,13 @@
+//! miaodan-domain's specification, one test binary: rules and refusals as sentences
+//! (`*_spec`) and random sequences checked against the invariants (`*_properties`), all
+//! through `ShardState::apply` and the pure functions, with shared builders in `common`.
+
+mod common;
+mod flash_sale_properties;
+mod fulfillment_spec;
+mod logistics_spec;
+mod payment_properties;
+mod payment_spec;
+mod shard_fulfillment_spec;
+mod shard_spec;
+mod stock_properties;

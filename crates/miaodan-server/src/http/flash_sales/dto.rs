@@ -1,0 +1,99 @@
+//! Wire shapes of flash sales: scheduling a sale, its view, a tap and its answer.
+
+use crate::clock::rfc3339;
+use crate::http::dto::AddressInput;
+use crate::http::orders::dto::OrderView;
+use miaodan_domain::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFlashSale {
+    #[schema(minimum = 1)]
+    pub sku_id: i64,
+    /// The warehouse whose stock the units are taken from.
+    #[schema(minimum = 1)]
+    pub warehouse_id: i64,
+    /// RFC 3339 instant.
+    #[schema(format = DateTime)]
+    pub starts_at: String,
+    /// RFC 3339 instant; at most 7 days after `starts_at`.
+    #[schema(format = DateTime)]
+    pub ends_at: String,
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
+    pub price_fen: i64,
+    /// Units allotted to the sale (moved out of the warehouse's available stock).
+    #[schema(minimum = 1, maximum = 100_000_000)]
+    pub units: i64,
+    /// Units one buyer may hold in open or paid orders of this sale (default 1).
+    #[schema(minimum = 1)]
+    pub per_buyer_limit: Option<i64>,
+    /// Unpaid flash orders are cancelled, their units back in the sale, after this long (default 300).
+    #[schema(minimum = 1, maximum = 86_400)]
+    pub payment_timeout_seconds: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlashSaleView {
+    pub id: i64,
+    pub shop_id: i64,
+    pub sku_id: i64,
+    pub warehouse_id: i64,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub price_fen: i64,
+    pub units: i64,
+    /// Units not held by an open or paid order (as of the last committed batch).
+    pub remaining: i64,
+    pub per_buyer_limit: i64,
+    pub payment_timeout_seconds: i64,
+    /// `scheduled`, `live`, `sold_out` or `ended`, at the time of the answer.
+    pub status: String,
+}
+
+impl FlashSaleView {
+    pub fn new(sale: &miaodan_domain::flash_sale::FlashSale, now: Timestamp) -> Self {
+        let status = if sale.closed || now >= sale.ends_at {
+            "ended"
+        } else if now < sale.starts_at {
+            "scheduled"
+        } else if sale.remaining == 0 {
+            "sold_out"
+        } else {
+            "live"
+        };
+        FlashSaleView {
+            id: sale.id.get(),
+            shop_id: sale.shop.get(),
+            sku_id: sale.sku.get(),
+            warehouse_id: sale.warehouse.get(),
+            starts_at: rfc3339(sale.starts_at),
+            ends_at: rfc3339(sale.ends_at),
+            price_fen: sale.price.get(),
+            units: sale.allotted,
+            remaining: sale.remaining,
+            per_buyer_limit: sale.per_buyer_limit,
+            payment_timeout_seconds: sale.payment_timeout_seconds,
+            status: status.into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TapInput {
+    /// Units to order (default 1), within the per-buyer limit.
+    #[schema(minimum = 1, maximum = 10_000)]
+    pub quantity: Option<i64>,
+    /// Where to deliver; defaults to the buyer's default address.
+    pub address: Option<AddressInput>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TapView {
+    /// Always `ordered`; refusals are problem+json with code `not_started`, `ended`,
+    /// `limit_reached` or `sold_out`.
+    pub result: String,
+    pub order: OrderView,
+}

@@ -1,0 +1,134 @@
+//! Flash sales: scheduling bodies and refused sales.
+
+use super::support::*;
+
+both_backends!(a_refused_flash_sale_leaves_no_sale_behind,);
+
+/// The flash sales' operations, each with a request that succeeds when made by its role (in this
+/// order, on a fresh [`Tenants`]).
+pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
+    let a = &t.a;
+    let endpoint = endpoint_with(app, t);
+    let merchant = Some(Role::Merchant);
+    let buyer = Some(Role::Buyer);
+    vec![
+        endpoint(
+            "/v1/flash-sales",
+            Method::POST,
+            "/v1/flash-sales".into(),
+            Some(flash_sale(a.sku, a.warehouse, 1)),
+            merchant,
+        ),
+        endpoint("/v1/flash-sales", Method::GET, "/v1/flash-sales".into(), None, None),
+        endpoint(
+            "/v1/flash-sales/{flash_sale_id}",
+            Method::GET,
+            format!("/v1/flash-sales/{}", a.sale),
+            None,
+            None,
+        ),
+        endpoint(
+            "/v1/flash-sales/{flash_sale_id}/taps",
+            Method::POST,
+            format!("/v1/flash-sales/{}/taps", a.sale),
+            Some(json!({})),
+            buyer,
+        ),
+    ]
+}
+
+pub fn flash_sale_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
+    let a = &t.a;
+    // A SKU and a warehouse of the shop, a window of at most 7 days that has not ended, a
+    // price, and units the warehouse has.
+    let sale = |field: &str, value: Value| {
+        let mut body = flash_sale(a.sku, a.warehouse, 1);
+        body[field] = value;
+        body
+    };
+    let nonsense = (422, "invalid_flash_sale", None);
+    let unknown_sku = refused("unknown_sku", "sku_id");
+    let unknown_warehouse = (404, "unknown_warehouse", None);
+    let sales = vec![
+        (json!({}), missing("sku_id")),
+        (sale("sku_id", json!(0)), unknown_sku),
+        (sale("sku_id", json!(-1)), unknown_sku),
+        (sale("sku_id", json!(999_999)), unknown_sku),
+        (sale("sku_id", json!(t.b.sku)), unknown_sku),
+        (sale("sku_id", json!("1")), invalid("sku_id")),
+        (sale("warehouse_id", json!(0)), unknown_warehouse),
+        (sale("warehouse_id", json!(999_999)), unknown_warehouse),
+        (sale("warehouse_id", json!(t.b.warehouse)), unknown_warehouse),
+        (sale("starts_at", json!("tomorrow")), invalid("starts_at")),
+        (sale("starts_at", json!(5)), invalid("starts_at")),
+        (sale("ends_at", json!("2026-13-01T00:00:00Z")), invalid("ends_at")),
+        (sale("ends_at", json!(rfc3339_in(-5))), nonsense),
+        (sale("ends_at", json!(rfc3339_in(-2))), nonsense),
+        (sale("ends_at", json!(rfc3339_in(8 * 24 * 3600))), nonsense),
+        (sale("price_fen", json!(-1)), refused("invalid_price", "price_fen")),
+        (sale("price_fen", json!(1e30)), invalid("price_fen")),
+        (sale("units", json!(0)), nonsense),
+        (sale("units", json!(-1)), nonsense),
+        (sale("units", json!(100_000_001)), nonsense),
+        (sale("units", json!(9_223_372_036_854_775_808_u64)), invalid("units")),
+        (sale("units", json!(10_000)), (409, "insufficient_stock", Some("units"))),
+        (sale("per_buyer_limit", json!(0)), nonsense),
+        (sale("per_buyer_limit", json!(2)), nonsense),
+        (sale("payment_timeout_seconds", json!(0)), nonsense),
+        (sale("payment_timeout_seconds", json!(24 * 3600 + 1)), nonsense),
+    ];
+    // Taps: an optional quantity and address.
+    let taps = vec![
+        (json!({ "quantity": 0 }), refused("invalid_quantity", "quantity")),
+        (json!({ "quantity": 10_001 }), refused("invalid_quantity", "quantity")),
+        (json!({ "quantity": 1e30 }), invalid("quantity")),
+        (json!({ "quantity": "1" }), invalid("quantity")),
+        (
+            json!({ "address": { "adcode": "999999999999", "detail": "1号" } }),
+            refused("unknown_adcode", "address.adcode"),
+        ),
+        (
+            json!({ "address": { "adcode": "310101000000" } }),
+            missing("address.detail"),
+        ),
+    ];
+    let tap_path = format!("/v1/flash-sales/{}/taps", a.sale);
+    [
+        bodies(Call::new(Method::POST, "/v1/flash-sales", &a.merchant), sales),
+        bodies(Call::new(Method::POST, &tap_path, &a.buyer_token), taps),
+        bodies(
+            Call::new(Method::POST, &tap_path, &t.homeless_buyer),
+            vec![(json!({}), missing("address"))],
+        ),
+    ]
+    .concat()
+}
+
+async fn a_refused_flash_sale_leaves_no_sale_behind(backend: Backend) {
+    let app = spawn(backend).await;
+    let t = tenants(&app).await;
+    let a = &t.a;
+    let before = snapshot(&app, &t).await;
+    let refused = app
+        .post("/v1/flash-sales", &a.merchant, flash_sale(a.sku, a.warehouse, 10_000))
+        .await;
+    refused.assert_problem(409, "insufficient_stock");
+    assert!(snapshot(&app, &t).await == before, "a refused sale changed something");
+    // Ids are handed out in order: the refused sale had the id just before this one.
+    let next = app
+        .post("/v1/flash-sales", &a.merchant, flash_sale(a.sku, a.warehouse, 1))
+        .await;
+    let refused_id = next.assert_status(201)["id"].as_i64().unwrap() - 1;
+    assert!(refused_id > a.sale.max(t.b.sale), "{refused_id}");
+    for path in [
+        format!("/v1/flash-sales/{refused_id}/taps"),
+        "/v1/flash-sales/999999/taps".to_string(),
+    ] {
+        let tap = Call::new(Method::POST, path, &a.buyer_token).send(&app).await;
+        tap.assert_problem(404, "not_found");
+    }
+    app.get(&format!("/v1/flash-sales/{refused_id}"), &a.buyer_token)
+        .await
+        .assert_problem(404, "not_found");
+    app.shutdown().await;
+}

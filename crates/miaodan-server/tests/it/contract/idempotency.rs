@@ -1,0 +1,441 @@
+//! `Idempotency-Key` on every mutating endpoint: replays, reuse, invalid keys, shard refusals.
+
+use super::support::*;
+
+both_backends!(
+    every_mutating_endpoint_replays_a_repeated_key_and_refuses_a_reused_one,
+    an_invalid_idempotency_key_is_refused_on_every_mutating_endpoint_and_changes_nothing,
+    refusals_decided_by_a_shard_are_replayed_byte_for_byte,
+);
+
+/// Per endpoint that takes a key: a request, and another request to the same endpoint.
+pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call)> {
+    let (a, b) = (&t.a, &t.b);
+    let post = |path: String, token: &str, body: Value| Call::new(Method::POST, path, token).json(&body);
+    let patch = |path: String, body: Value| Call::new(Method::PATCH, path, &a.merchant).json(&body);
+    let put = |path: String, body: Value| Call::new(Method::PUT, path, &a.merchant).json(&body);
+    let admin = &app.admin;
+    let stock_path = format!("/v1/skus/{}/stock/{}", a.sku, a.warehouse);
+    let [to_cancel, to_pay, other] = keyed.orders;
+    let [_, to_pay_checkout, other_checkout] = keyed.checkouts;
+    let confirm = format!("/v1/payment-intents/{}/confirm", keyed.intent);
+    let refund = format!("/v1/orders/{to_pay}/refunds");
+    let settings_path = format!("/v1/warehouses/{}/fulfillment", a.warehouse);
+    let mut busier = fulfillment_settings();
+    busier["orders_per_hour"] = json!(600);
+    let shortage_path = format!("/v1/warehouses/{}/shortages", a.warehouse);
+    let ship = format!("/v1/orders/{}/shipments", a.paid_order);
+    vec![
+        (
+            post("/v1/shops".into(), admin, json!({ "name": "幂等店" })),
+            post("/v1/shops".into(), admin, json!({ "name": "别的店" })),
+        ),
+        (
+            post(format!("/v1/shops/{}/tokens", a.shop), admin, json!({ "label": "一" })),
+            post(format!("/v1/shops/{}/tokens", a.shop), admin, json!({ "label": "二" })),
+        ),
+        (
+            post("/v1/buyers".into(), admin, json!({ "name": "幂等买家" })),
+            post("/v1/buyers".into(), admin, json!({ "name": "别的买家" })),
+        ),
+        (
+            post(format!("/v1/buyers/{}/tokens", a.buyer), admin, json!({})),
+            post(format!("/v1/buyers/{}/tokens", b.buyer), admin, json!({})),
+        ),
+        (
+            post(
+                "/v1/warehouses".into(),
+                &a.merchant,
+                json!({ "name": "北京仓", "adcode": "110101000000" }),
+            ),
+            post(
+                "/v1/warehouses".into(),
+                &a.merchant,
+                json!({ "name": "天津仓", "adcode": "110101000000" }),
+            ),
+        ),
+        (
+            post(
+                "/v1/products".into(),
+                &a.merchant,
+                json!({ "title": "新品", "skus": [{ "name": "标准", "price_fen": 100 }] }),
+            ),
+            post(
+                "/v1/products".into(),
+                &a.merchant,
+                json!({ "title": "另一新品", "skus": [{ "name": "标准", "price_fen": 100 }] }),
+            ),
+        ),
+        (
+            patch(format!("/v1/products/{}", a.product), json!({ "title": "改名" })),
+            patch(format!("/v1/products/{}", a.product), json!({ "title": "再改名" })),
+        ),
+        (
+            post(
+                format!("/v1/products/{}/skus", a.product),
+                &a.merchant,
+                json!({ "name": "大包", "price_fen": 100 }),
+            ),
+            post(
+                format!("/v1/products/{}/skus", a.product),
+                &a.merchant,
+                json!({ "name": "大包", "price_fen": 200 }),
+            ),
+        ),
+        (
+            patch(format!("/v1/skus/{}", a.sku), json!({ "price_fen": 6000 })),
+            patch(format!("/v1/skus/{}", a.sku), json!({ "price_fen": 7000 })),
+        ),
+        (
+            put(stock_path.clone(), json!({ "available": 20 })),
+            put(stock_path.clone(), json!({ "available": 21 })),
+        ),
+        (
+            post(
+                "/v1/checkouts".into(),
+                &a.buyer_token,
+                json!({ "lines": [{ "sku_id": a.sku, "quantity": 1 }] }),
+            ),
+            post(
+                "/v1/checkouts".into(),
+                &a.buyer_token,
+                json!({ "lines": [{ "sku_id": a.sku, "quantity": 2 }] }),
+            ),
+        ),
+        (
+            post(format!("/v1/orders/{to_cancel}/cancel"), &a.buyer_token, json!({})),
+            post(format!("/v1/orders/{other}/cancel"), &a.buyer_token, json!({})),
+        ),
+        (
+            post(
+                "/v1/payment-intents".into(),
+                &a.buyer_token,
+                json!({ "checkout_id": to_pay_checkout }),
+            ),
+            post(
+                "/v1/payment-intents".into(),
+                &a.buyer_token,
+                json!({ "checkout_id": other_checkout }),
+            ),
+        ),
+        (
+            post(confirm.clone(), &a.buyer_token, json!({ "credential": "wallet-1" })),
+            post(confirm.clone(), &a.buyer_token, json!({ "credential": "wallet-2" })),
+        ),
+        (
+            post(refund.clone(), &a.merchant, json!({ "amount_fen": 100 })),
+            post(refund.clone(), &a.merchant, json!({ "amount_fen": 200 })),
+        ),
+        (
+            post(
+                "/v1/one-tap-agreements".into(),
+                &a.buyer_token,
+                one_tap_agreement("sim-one-tap-1"),
+            ),
+            post(
+                "/v1/one-tap-agreements".into(),
+                &a.buyer_token,
+                one_tap_agreement("sim-one-tap-2"),
+            ),
+        ),
+        (
+            post("/v1/flash-sales".into(), &a.merchant, flash_sale(a.sku, a.warehouse, 1)),
+            post("/v1/flash-sales".into(), &a.merchant, flash_sale(a.sku, a.warehouse, 2)),
+        ),
+        (
+            post(format!("/v1/flash-sales/{}/taps", a.sale), &a.buyer_token, json!({})),
+            post(format!("/v1/flash-sales/{}/taps", b.sale), &a.buyer_token, json!({})),
+        ),
+        (
+            put(settings_path.clone(), fulfillment_settings()),
+            put(settings_path.clone(), busier),
+        ),
+        (
+            post(
+                shortage_path.clone(),
+                &a.merchant,
+                json!({ "sku_id": a.sku, "missing_units": 1 }),
+            ),
+            post(
+                shortage_path.clone(),
+                &a.merchant,
+                json!({ "sku_id": a.sku, "missing_units": 2 }),
+            ),
+        ),
+        (
+            post(ship.clone(), &a.merchant, json!({ "warehouse_id": a.warehouse })),
+            post(
+                ship.clone(),
+                &a.merchant,
+                json!({ "warehouse_id": a.warehouse, "carrier": "jd" }),
+            ),
+        ),
+        (
+            put("/v1/package-center/sla-rules".into(), sla_rules(2 * 24 * 3600)),
+            put("/v1/package-center/sla-rules".into(), sla_rules(3 * 24 * 3600)),
+        ),
+    ]
+}
+
+/// Three more pending orders of A's buyer (one to cancel, one to pay, one left alone), their
+/// checkouts, and the payment intent opened for the one to pay.
+pub struct Keyed {
+    pub orders: [i64; 3],
+    pub checkouts: [i64; 3],
+    pub intent: i64,
+}
+
+pub async fn three_orders(app: &TestApp, t: &Tenants) -> Keyed {
+    let (mut orders, mut checkouts) = ([0; 3], [0; 3]);
+    for i in 0..3 {
+        let placed = app.checkout(&t.a.buyer_token, &[(t.a.sku, 1)]).await;
+        orders[i] = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+        checkouts[i] = placed.body["checkout_id"].as_i64().unwrap();
+    }
+    let opened = app.open_intent(&t.a.buyer_token, checkouts[1]).await;
+    let intent = opened.assert_status(201)["id"].as_i64().unwrap();
+    Keyed {
+        orders,
+        checkouts,
+        intent,
+    }
+}
+
+async fn every_mutating_endpoint_replays_a_repeated_key_and_refuses_a_reused_one(backend: Backend) {
+    let app = spawn(backend).await;
+    let t = tenants(&app).await;
+    let keyed = three_orders(&app, &t).await;
+    let pairs = keyed_pairs(&app, &t, &keyed);
+    assert_eq!(
+        pairs.len(),
+        endpoints(&app, &t).iter().filter(|e| takes_idempotency_key(e)).count(),
+        "one pair per endpoint that takes a key"
+    );
+    for (i, (request, other)) in pairs.into_iter().enumerate() {
+        // Keys are the caller's, not the endpoint's: one per request, each as long as allowed.
+        let key = HeaderValue::from_str(&format!("{}-{i:04}", "k".repeat(250))).unwrap();
+        let case = request.label();
+        let first = request.clone().key(key.clone()).send(&app).await;
+        assert_success(&first, &case);
+        assert!(!first.replayed, "{case}: the first answer is no replay");
+        let done = snapshot(&app, &t).await;
+        let again = request.clone().key(key.clone()).send(&app).await;
+        assert!(again.replayed, "{case}: idempotent-replayed is set");
+        // A token's secret is never stored, so its replay is the first answer with the
+        // secret redacted (see `a_replayed_token_issuance_does_not_reveal_the_secret`).
+        let expected = match first.body["token"].as_str() {
+            Some(secret) => first
+                .raw
+                .replace(secret, miaodan_server::http::platform::REDACTED_SECRET),
+            None => first.raw.clone(),
+        };
+        assert_eq!(
+            (again.status, &again.content_type, &again.raw),
+            (first.status, &first.content_type, &expected),
+            "{case}: replayed byte for byte"
+        );
+        assert!(snapshot(&app, &t).await == done, "{case}: a replay changed something");
+        let reused = other.clone().key(key.clone()).send(&app).await;
+        assert_refused(
+            &reused,
+            (422, "idempotency_key_reused", Some("Idempotency-Key")),
+            &other.label(),
+        );
+        assert!(
+            snapshot(&app, &t).await == done,
+            "{case}: a reused key changed something"
+        );
+    }
+    // The cancelled order stayed cancelled and the paid one paid (once, with one refund of
+    // 100 fen); the third is untouched.
+    let intent = app
+        .get(&format!("/v1/payment-intents/{}", keyed.intent), &app.admin)
+        .await;
+    assert_eq!(intent.assert_status(200)["status"], "captured");
+    assert_eq!(intent.body["attempts"], 1);
+    let refunds: Vec<_> = intent.body["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["amount_fen"])
+        .collect();
+    assert_eq!(refunds, vec![&json!(100)]);
+    let mut states = Vec::new();
+    for id in keyed.orders {
+        states.push(app.get(&format!("/v1/orders/{id}"), &t.a.buyer_token).await.body["state"].clone());
+    }
+    assert_eq!(
+        states,
+        vec![json!("cancelled"), json!("paid"), json!("pending_payment")]
+    );
+    app.shutdown().await;
+}
+
+async fn an_invalid_idempotency_key_is_refused_on_every_mutating_endpoint_and_changes_nothing(backend: Backend) {
+    let app = spawn(backend).await;
+    let t = tenants(&app).await;
+    let keyed = three_orders(&app, &t).await;
+    let bad_keys = [
+        HeaderValue::from_static(""),
+        HeaderValue::from_str(&"k".repeat(256)).unwrap(),
+        HeaderValue::from_str(&"k".repeat(300)).unwrap(),
+        HeaderValue::from_bytes("键".as_bytes()).unwrap(),
+        HeaderValue::from_static("two words"),
+        HeaderValue::from_static("tab\there"),
+    ];
+    let mut cases = Vec::new();
+    for (request, _) in keyed_pairs(&app, &t, &keyed) {
+        for key in &bad_keys {
+            let refusal = (400, "invalid_idempotency_key", Some("Idempotency-Key"));
+            cases.push((request.clone().key(key.clone()), refusal));
+        }
+    }
+    expect_refusals_in_bulk(&app, &t, &cases).await;
+    app.shutdown().await;
+}
+
+async fn refusals_decided_by_a_shard_are_replayed_byte_for_byte(backend: Backend) {
+    let app = spawn(backend).await;
+    let t = tenants(&app).await;
+    let (a, b) = (&t.a, &t.b);
+    let as_a = |method: Method, path: String, body: Value| Call::new(method, path, &a.merchant).json(&body);
+    let cases = vec![
+        (
+            as_a(Method::PATCH, format!("/v1/skus/{}", b.sku), json!({ "price_fen": 1 })),
+            (404, "not_found", None),
+        ),
+        (
+            as_a(
+                Method::PATCH,
+                format!("/v1/products/{}", b.product),
+                json!({ "title": "改" }),
+            ),
+            (404, "unknown_product", None),
+        ),
+        (
+            as_a(
+                Method::POST,
+                format!("/v1/products/{}/skus", b.product),
+                json!({ "name": "大包", "price_fen": 1 }),
+            ),
+            (404, "unknown_product", None),
+        ),
+        (
+            as_a(
+                Method::PUT,
+                format!("/v1/skus/{}/stock/{}", b.sku, a.warehouse),
+                json!({ "available": 1 }),
+            ),
+            (404, "not_found", None),
+        ),
+        (
+            as_a(
+                Method::PUT,
+                format!("/v1/skus/{}/stock/{}", a.sku, b.warehouse),
+                json!({ "available": 1 }),
+            ),
+            (404, "unknown_warehouse", None),
+        ),
+        (
+            as_a(
+                Method::PUT,
+                format!("/v1/skus/{}/stock/{}", a.sku, a.warehouse),
+                json!({ "available": -1 }),
+            ),
+            (422, "invalid_stock", Some("available")),
+        ),
+        (
+            Call::new(Method::POST, "/v1/checkouts", &a.buyer_token)
+                .json(&json!({ "lines": [{ "sku_id": a.sku, "quantity": 100 }] })),
+            (409, "insufficient_stock", Some("lines[0].quantity")),
+        ),
+        (
+            as_a(
+                Method::POST,
+                "/v1/flash-sales".into(),
+                flash_sale(a.sku, a.warehouse, 100),
+            ),
+            (409, "insufficient_stock", Some("units")),
+        ),
+        (
+            as_a(
+                Method::POST,
+                "/v1/flash-sales".into(),
+                flash_sale(b.sku, a.warehouse, 1),
+            ),
+            (422, "unknown_sku", Some("sku_id")),
+        ),
+        (
+            as_a(
+                Method::POST,
+                format!("/v1/orders/{}/refunds", a.paid_order),
+                json!({ "amount_fen": 5991 }),
+            ),
+            (409, "refund_exceeds_captured", Some("amount_fen")),
+        ),
+        (
+            as_a(
+                Method::PUT,
+                format!("/v1/warehouses/{}/fulfillment", b.warehouse),
+                fulfillment_settings(),
+            ),
+            (404, "unknown_warehouse", None),
+        ),
+        (
+            as_a(
+                Method::PUT,
+                format!("/v1/warehouses/{}/fulfillment", a.warehouse),
+                json!({ "shifts": [], "orders_per_hour": 1, "orders_per_day": 1, "cutoffs": [] }),
+            ),
+            (422, "invalid_fulfillment_settings", None),
+        ),
+        (
+            as_a(
+                Method::POST,
+                format!("/v1/warehouses/{}/shortages", a.warehouse),
+                json!({ "sku_id": b.sku, "missing_units": 1 }),
+            ),
+            (422, "unknown_sku", Some("sku_id")),
+        ),
+        (
+            as_a(
+                Method::POST,
+                format!("/v1/warehouses/{}/shortages", a.warehouse),
+                json!({ "sku_id": a.sku, "missing_units": 100 }),
+            ),
+            (422, "invalid_shortage", Some("missing_units")),
+        ),
+        (
+            as_a(
+                Method::POST,
+                format!("/v1/orders/{}/shipments", a.order),
+                json!({ "warehouse_id": a.warehouse, "waybill_no": "SF1234567890" }),
+            ),
+            (409, "order_not_dispatched", None),
+        ),
+        (
+            as_a(
+                Method::POST,
+                format!("/v1/orders/{}/shipments", a.shipped_order),
+                json!({ "warehouse_id": a.warehouse }),
+            ),
+            (409, "shipment_exists", None),
+        ),
+        (
+            as_a(Method::PUT, "/v1/package-center/sla-rules".into(), sla_rules(1)),
+            (422, "invalid_sla_rules", None),
+        ),
+    ];
+    let before = snapshot(&app, &t).await;
+    for (i, (call, refusal)) in cases.into_iter().enumerate() {
+        let call = call.key(HeaderValue::from_str(&format!("refused-{i}")).unwrap());
+        let first = call.send(&app).await;
+        assert_refused(&first, refusal, &call.label());
+        let again = call.send(&app).await;
+        assert_refused(&again, refusal, &call.label());
+        assert!(again.replayed, "{}: the refusal is stored", call.label());
+        assert_eq!(again.raw, first.raw, "{}: replayed byte for byte", call.label());
+    }
+    assert!(snapshot(&app, &t).await == before, "a refusal changed something");
+    app.shutdown().await;
+}

@@ -1,0 +1,13 @@
+//! miaodan-server's integration tests, one binary: a real server over real HTTP on both
+//! backends (`common`), the HTTP contract of every documented operation (`contract`), and one
+//! module per capability's behaviour over HTTP.
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod common;
+
+mod contract;
+mod flash_sales;
+mod fulfillment;
+mod orders;
+mod payments;

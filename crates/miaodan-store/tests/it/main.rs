@@ -1,0 +1,3 @@
+//! miaodan-store's integration tests, one binary.
+
+mod fulfillment;
