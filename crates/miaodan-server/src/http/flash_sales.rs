@@ -151,7 +151,7 @@ fn render_tap(outcome: &Outcome) -> Reply {
 #[utoipa::path(post, path = "/v1/flash-sales/{flash_sale_id}/taps", tag = "flash sales", request_body = Option<TapInput>,
     params(("flash_sale_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = TapView),
-        (status = 409, description = "not_started, ended, limit_reached or sold_out", body = super::problem::Problem),
+        (status = 409, description = "not_started, ended, limit_reached (with per_buyer_limit and remaining_allowed) or sold_out", body = super::problem::Problem),
         (status = 429, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn tap(

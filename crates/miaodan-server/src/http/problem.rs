@@ -27,6 +27,19 @@ pub struct Problem {
     /// The request field at fault, as a JSON path (`lines[0].quantity`), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// `limit_reached` only: the most units of the flash sale one buyer may hold…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_buyer_limit: Option<i64>,
+    /// …and how many more this buyer may still take (0 once they hold the limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_allowed: Option<i64>,
+}
+
+/// The figures of a refusal over a per-buyer limit, sent as extension members of the problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitFigures {
+    pub per_buyer_limit: i64,
+    pub remaining_allowed: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +50,7 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds the client should wait before retrying (sent as `Retry-After`).
     pub retry_after_seconds: Option<u64>,
+    pub limit: Option<LimitFigures>,
 }
 
 impl ApiError {
@@ -47,6 +61,7 @@ impl ApiError {
             detail: detail.into(),
             field: None,
             retry_after_seconds: None,
+            limit: None,
         }
     }
 
@@ -77,6 +92,8 @@ impl ApiError {
             code: self.code.to_string(),
             detail: self.detail.clone(),
             field: self.field.clone(),
+            per_buyer_limit: self.limit.map(|l| l.per_buyer_limit),
+            remaining_allowed: self.limit.map(|l| l.remaining_allowed),
         }
     }
 
@@ -135,15 +152,7 @@ impl From<&Rejection> for ApiError {
             Rejection::TooManyLines => ApiError::invalid(code, "lines", "an order needs 1 to 100 lines"),
             Rejection::InvalidStock => ApiError::invalid(code, "available", "stock must be 0 to 1 000 000 000"),
             Rejection::UnknownFlashSale => ApiError::new(StatusCode::NOT_FOUND, code, "no such flash sale"),
-            Rejection::Tap(refusal) => {
-                let detail = match refusal {
-                    TapRefusal::NotStarted => "the flash sale has not started yet",
-                    TapRefusal::Ended => "the flash sale has ended",
-                    TapRefusal::LimitReached => "you already hold as many units of this sale as one buyer may",
-                    TapRefusal::SoldOut => "sold out",
-                };
-                ApiError::new(StatusCode::CONFLICT, code, detail)
-            }
+            Rejection::Tap(refusal) => tap_refusal(code, *refusal),
             Rejection::InvalidFlashSale(problem) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, *problem),
             Rejection::IdInUse => ApiError::unavailable("an allocated id was already in use; retry"),
             Rejection::Payment(refusal) => payment_refusal(refusal),
@@ -185,6 +194,44 @@ impl From<&Rejection> for ApiError {
             ),
         }
     }
+}
+
+fn tap_refusal(code: &'static str, refusal: TapRefusal) -> ApiError {
+    let detail = match refusal {
+        TapRefusal::NotStarted => "the flash sale has not started yet".to_string(),
+        TapRefusal::Ended => "the flash sale has ended".to_string(),
+        TapRefusal::LimitReached {
+            per_buyer_limit,
+            remaining_allowed: 0,
+        } => format!(
+            "you already hold the {per_buyer_limit} {} of this sale one buyer may buy",
+            units(per_buyer_limit)
+        ),
+        TapRefusal::LimitReached {
+            per_buyer_limit,
+            remaining_allowed,
+        } => format!(
+            "you may buy {remaining_allowed} more {} of this sale (limit {per_buyer_limit} per buyer)",
+            units(remaining_allowed)
+        ),
+        TapRefusal::SoldOut => "sold out".to_string(),
+    };
+    let mut error = ApiError::new(StatusCode::CONFLICT, code, detail);
+    if let TapRefusal::LimitReached {
+        per_buyer_limit,
+        remaining_allowed,
+    } = refusal
+    {
+        error.limit = Some(LimitFigures {
+            per_buyer_limit,
+            remaining_allowed,
+        });
+    }
+    error
+}
+
+fn units(n: i64) -> &'static str {
+    if n == 1 { "unit" } else { "units" }
 }
 
 fn payment_refusal(refusal: &PaymentRefusal) -> ApiError {
