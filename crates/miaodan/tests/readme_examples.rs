@@ -27,7 +27,8 @@ const REFUSAL_MARK: &str = "refused on purpose: ";
 
 /// Every request goes through this function: it prints the answer's body, then fails the
 /// script (exit 1, naming the request) on a transport error or an unexpected status. A
-/// streaming request (`-N`) is cut after a second (curl's exit 28), its status still checked.
+/// streaming request (`-N`) is cut after a second — curl then exits 28 (timed out), or 18
+/// (partial transfer) when the cut falls inside an event — and its status is still checked.
 const PRELUDE: &str = r#"
 curl() {
   local expect="${EXPECT_STATUS:-}"
@@ -39,7 +40,7 @@ curl() {
   rc=$?
   code="${out##*$'\n'}"
   printf '%s\n' "${out%$'\n'*}"
-  if [ "$rc" -ne 0 ] && { [ "$rc" -ne 28 ] || [ "$limit" -ne 1 ]; }; then
+  if [ "$rc" -ne 0 ] && { [ "$limit" -ne 1 ] || { [ "$rc" -ne 28 ] && [ "$rc" -ne 18 ]; }; }; then
     echo "README REQUEST FAILED (curl exit $rc): curl $*" >&2; exit 1
   fi
   if [ -n "$expect" ]; then
