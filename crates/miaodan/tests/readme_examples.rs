@@ -194,6 +194,16 @@ fn every_readme_example_runs_as_written_against_serve_demo() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     let scripts = readme_scripts(&readme);
     assert!(scripts.len() >= 4, "the README's server examples were not found");
+    for tool in ["bash", "curl"] {
+        let found = Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "the README examples are run with bash and curl: {tool} was not found"
+        );
+    }
     let server = serve_demo();
     for (n, body) in scripts.iter().enumerate() {
         let script = format!("{PRELUDE}\n{body}");

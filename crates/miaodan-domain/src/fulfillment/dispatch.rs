@@ -14,7 +14,7 @@
 //! A promise is judged by when the parcel is *estimated* to arrive, not by what the service
 //! would promise a new order now. They differ for one-hour delivery: the promise is the
 //! service's bound, an hour from when work could begin at checkout; the estimate is the
-//! parcel ready after processing plus the ride to the address (see [`arrival`]). So an order
+//! parcel ready after processing plus the ride to the address (see `arrival`). So an order
 //! paid a little after checkout still keeps its one-hour promise when the ride leaves the
 //! time, and is at risk once it does not.
 
