@@ -96,7 +96,8 @@ enum Commands {
     },
     /// Print the reconciliation report of one day from a running server.
     Reconcile {
-        /// The server, e.g. http://127.0.0.1:8080.
+        /// The running server to ask (`http://host:port`); set it when the server listens
+        /// elsewhere than the default (`serve --listen`).
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
         /// A platform (admin) token.
@@ -142,14 +143,26 @@ enum RoleArg {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    // A failure is told as one line of sentences, the cause chain joined by ": " (not the
+    // `Debug` form `fn main() -> Result` would print, with a backtrace when RUST_BACKTRACE is set).
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
         Commands::Serve {
             listen,
             store,
@@ -314,22 +327,37 @@ async fn create_token(
         RoleArg::Merchant => Role::Merchant,
         RoleArg::Buyer => Role::Buyer,
     };
-    let opened = miaodan_store::Store::open(&store.database, store.durability()).await?;
-    let subject_exists = match (role, subject) {
-        (Role::Admin, None) => true,
-        (Role::Merchant, Some(shop)) => match miaodan_domain::ShopId::new(shop) {
-            Some(shop) => opened.shop(shop).await?.is_some(),
-            None => false,
-        },
-        (Role::Buyer, Some(buyer)) => match miaodan_domain::BuyerId::new(buyer) {
-            Some(buyer) => opened.buyer(buyer).await?.is_some(),
-            None => false,
-        },
+    let opened = miaodan_store::Store::open(&store.database, store.durability())
+        .await
+        .with_context(|| format!("opening {}", store.database))?;
+    match (role, subject) {
+        (Role::Admin, None) => {}
+        (Role::Merchant, Some(shop)) => {
+            let exists = match miaodan_domain::ShopId::new(shop) {
+                Some(id) => opened.shop(id).await?.is_some(),
+                None => false,
+            };
+            anyhow::ensure!(
+                exists,
+                "no such shop: {shop} in {} (--subject is the shop's id)",
+                store.database
+            );
+        }
+        (Role::Buyer, Some(buyer)) => {
+            let exists = match miaodan_domain::BuyerId::new(buyer) {
+                Some(id) => opened.buyer(id).await?.is_some(),
+                None => false,
+            };
+            anyhow::ensure!(
+                exists,
+                "no such buyer: {buyer} in {} (--subject is the buyer's id)",
+                store.database
+            );
+        }
         _ => anyhow::bail!(
             "--subject is required for merchant (shop id) and buyer (buyer id) tokens, and not allowed for admin"
         ),
-    };
-    anyhow::ensure!(subject_exists, "no such shop or buyer: {subject:?}");
+    }
     let id = opened.id_maxima().await?.token + 1;
     let (record, token) = miaodan_server::auth::mint(id, role, subject, label, miaodan_server::clock::now());
     opened.insert_token(&record, None).await?;

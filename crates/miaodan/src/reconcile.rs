@@ -1,6 +1,7 @@
 //! `miaodan reconcile`: fetches a day's reconciliation report from a running server and prints
 //! it as a table (or JSON). Exits non-zero when the day does not balance.
 
+use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
@@ -9,23 +10,48 @@ pub async fn print(url: &str, token: &str, date: Option<String>, json: bool) -> 
     let base = url.trim_end_matches('/');
     let authority = base
         .strip_prefix("http://")
-        .ok_or_else(|| anyhow::anyhow!("the server url must be http://host:port"))?;
+        .filter(|authority| !authority.is_empty() && !authority.contains('/'))
+        .ok_or_else(|| anyhow::anyhow!("--url {url} is not a server address: give it as http://host:port"))?;
     let path = match &date {
         Some(date) => format!("/v1/reconciliation?date={date}"),
         None => "/v1/reconciliation".to_string(),
     };
-    let stream = tokio::net::TcpStream::connect(authority).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let unreachable = |cause: &dyn std::fmt::Display| {
+        anyhow::anyhow!(
+            "could not reach a miaodan server at {base} ({cause}); is `miaodan serve` running there? \
+             Point the command at another with --url http://host:port"
+        )
+    };
+    let stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| unreachable(&e))?;
     tokio::spawn(connection);
     let request = hyper::Request::get(&path)
         .header("host", authority)
         .header("authorization", format!("Bearer {token}"))
         .body(Empty::<Bytes>::new())?;
-    let response = sender.send_request(request).await?;
+    let response = sender.send_request(request).await.map_err(|e| unreachable(&e))?;
     let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
-    anyhow::ensure!(status.is_success(), "{status}: {}", String::from_utf8_lossy(&body));
-    let report: serde_json::Value = serde_json::from_slice(&body)?;
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| unreachable(&e))?
+        .to_bytes();
+    if !status.is_success() {
+        // A refusal is problem+json: its sentence is what a person reads.
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let detail = match problem["detail"].as_str() {
+            Some(detail) => detail.to_string(),
+            None => String::from_utf8_lossy(&body).into_owned(),
+        };
+        anyhow::bail!("the server at {base} answered {status}: {detail}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&body).with_context(|| format!("the server at {base} sent no report"))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

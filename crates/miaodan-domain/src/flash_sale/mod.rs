@@ -92,7 +92,12 @@ pub struct FlashSale {
 pub enum TapRefusal {
     NotStarted,
     Ended,
-    LimitReached,
+    /// The tap would take the buyer over the sale's per-buyer limit: `remaining_allowed`
+    /// more units (0 when the buyer already holds the limit) are all they may still take.
+    LimitReached {
+        per_buyer_limit: i64,
+        remaining_allowed: i64,
+    },
     SoldOut,
 }
 
@@ -101,7 +106,7 @@ impl TapRefusal {
         match self {
             TapRefusal::NotStarted => "not_started",
             TapRefusal::Ended => "ended",
-            TapRefusal::LimitReached => "limit_reached",
+            TapRefusal::LimitReached { .. } => "limit_reached",
             TapRefusal::SoldOut => "sold_out",
         }
     }
@@ -138,7 +143,10 @@ impl FlashSaleBook {
         }
         let bought = self.bought_by(buyer);
         if bought + quantity > sale.per_buyer_limit {
-            return Err(TapRefusal::LimitReached);
+            return Err(TapRefusal::LimitReached {
+                per_buyer_limit: sale.per_buyer_limit,
+                remaining_allowed: (sale.per_buyer_limit - bought).max(0),
+            });
         }
         if sale.remaining < quantity {
             return Err(TapRefusal::SoldOut);
@@ -212,7 +220,17 @@ mod tests {
             (0, 1, 1, 1, 999, Err(TapRefusal::NotStarted)),
             (5, 1, 0, 1, 2_000, Err(TapRefusal::Ended)),
             (0, 1, 1, 1, 2_000, Err(TapRefusal::Ended)),
-            (0, 1, 1, 1, 1_500, Err(TapRefusal::LimitReached)),
+            (
+                0,
+                1,
+                1,
+                1,
+                1_500,
+                Err(TapRefusal::LimitReached {
+                    per_buyer_limit: 1,
+                    remaining_allowed: 0,
+                }),
+            ),
             (0, 2, 1, 1, 1_500, Err(TapRefusal::SoldOut)),
             (1, 3, 0, 2, 1_500, Err(TapRefusal::SoldOut)),
             (1, 1, 0, 1, 1_000, Ok(())),
@@ -240,7 +258,13 @@ mod tests {
         let mut b = book(1, 1);
         let during = Timestamp::from_unix_ms(1_500);
         assert_eq!(b.take(buyer, 1, during), Ok(()));
-        assert_eq!(b.take(buyer, 1, during), Err(TapRefusal::LimitReached));
+        assert_eq!(
+            b.take(buyer, 1, during),
+            Err(TapRefusal::LimitReached {
+                per_buyer_limit: 1,
+                remaining_allowed: 0
+            })
+        );
         b.give_back(buyer, 1);
         assert_eq!((b.sale.remaining, b.bought_by(buyer)), (1, 0));
         assert_eq!(b.take(buyer, 1, during), Ok(()));

@@ -128,6 +128,14 @@ fn running(schedule: ScheduleFlashSale) -> World {
 }
 
 /// `shops()` with sale 1 of `units` from warehouse 11 (limit `limit`) running, at `START`.
+/// The refusal of a tap over the per-buyer limit, with how many units the buyer may still take.
+fn over_limit(per_buyer_limit: i64, remaining_allowed: i64) -> TapRefusal {
+    TapRefusal::LimitReached {
+        per_buyer_limit,
+        remaining_allowed,
+    }
+}
+
 fn live_sale(units: i64, limit: i64) -> World {
     running(sale(1, 11, units, limit))
 }
@@ -611,10 +619,10 @@ fn taps_are_decided_in_the_documented_precedence() {
         case("at the end, at the limit, sold out", 1, 1, &[(7, 1)],         END,        false, 1, Err(Ended)),
         case("after the sweep closed the sale",    5, 1, &[],               END,        true,  1, Err(Ended)),
         case("an hour after the sweep",            5, 1, &[],               END + HOUR, true,  1, Err(Ended)),
-        case("the limit reached, units left",      5, 1, &[(7, 1)],         START + 1,  false, 1, Err(LimitReached)),
-        case("the limit reached and sold out",     2, 1, &[(7, 1), (8, 1)], START + 1,  false, 1, Err(LimitReached)),
-        case("more than the limit at once",        5, 1, &[],               START + 1,  false, 2, Err(LimitReached)),
-        case("over the limit with earlier taps",   5, 3, &[(7, 2)],         START + 1,  false, 2, Err(LimitReached)),
+        case("the limit reached, units left",      5, 1, &[(7, 1)],         START + 1,  false, 1, Err(over_limit(1, 0))),
+        case("the limit reached and sold out",     2, 1, &[(7, 1), (8, 1)], START + 1,  false, 1, Err(over_limit(1, 0))),
+        case("more than the limit at once",        5, 1, &[],               START + 1,  false, 2, Err(over_limit(1, 1))),
+        case("over the limit with earlier taps",   5, 3, &[(7, 2)],         START + 1,  false, 2, Err(over_limit(3, 1))),
         case("sold out",                           2, 2, &[(8, 2)],         START + 1,  false, 1, Err(SoldOut)),
         case("fewer units left than asked",        3, 2, &[(8, 2)],         START + 1,  false, 2, Err(SoldOut)),
         case("exactly the units left",             3, 2, &[(8, 2)],         START + 1,  false, 1, Ok(())),
@@ -695,7 +703,7 @@ fn a_retried_tap_gets_the_order_it_already_placed() {
     assert_refused(
         &mut world,
         tap_with_request(1, 5, 7, 1, "buyer-7/key-b"),
-        Rejection::Tap(TapRefusal::LimitReached),
+        Rejection::Tap(over_limit(1, 0)),
         "another request of the same buyer",
     );
     assert_refused(
@@ -995,7 +1003,7 @@ fn paying_a_flash_order_turns_its_reserved_units_into_sold() {
     assert_refused(
         &mut world,
         tap(1, 2, 7, 1),
-        Rejection::Tap(TapRefusal::LimitReached),
+        Rejection::Tap(over_limit(2, 0)),
         "after paying",
     );
     assert_refused(
@@ -1024,12 +1032,7 @@ fn a_restart_rebuilds_each_sale_and_its_buyers_counts() {
     assert_eq!(fingerprint(&world), before);
     let counts: Vec<i64> = [7, 8, 9].iter().map(|&b| bought_by(&world, 1, b)).collect();
     assert_eq!(counts, vec![1, 2, 0]);
-    assert_refused(
-        &mut world,
-        tap(1, 4, 8, 1),
-        Rejection::Tap(TapRefusal::LimitReached),
-        "buyer 8",
-    );
+    assert_refused(&mut world, tap(1, 4, 8, 1), Rejection::Tap(over_limit(2, 0)), "buyer 8");
     placed(world.run(tap(1, 4, 7, 1)).0);
     placed(world.run(tap(1, 5, 9, 2)).0);
     assert_refused(
@@ -1387,7 +1390,8 @@ impl Harness {
         } else if now >= sale.ends_at || self.closed.contains(&tap.sale) {
             Some(TapRefusal::Ended)
         } else if self.units_held(tap.sale, Some(tap.buyer)) + units > sale.per_buyer_limit {
-            Some(TapRefusal::LimitReached)
+            let held = self.units_held(tap.sale, Some(tap.buyer));
+            Some(over_limit(sale.per_buyer_limit, (sale.per_buyer_limit - held).max(0)))
         } else if sale.units - self.units_held(tap.sale, None) < units {
             Some(TapRefusal::SoldOut)
         } else {

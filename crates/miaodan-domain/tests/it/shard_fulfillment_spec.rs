@@ -19,8 +19,8 @@ use crate::common;
 
 use common::*;
 use miaodan_domain::fulfillment::{
-    Candidate, CarrierId, DispatchDecision, FulfillmentSettings, LocalDate, ParcelPlan, Promise, ScheduledWindow,
-    ServiceLevel,
+    Candidate, CarrierId, CutoffRegion, CutoffTime, DispatchDecision, FulfillmentSettings, LocalDate, ParcelPlan,
+    Promise, ScheduledWindow, ServiceLevel,
 };
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::ids::ShipmentId;
@@ -458,6 +458,105 @@ fn a_booked_window_must_suit_the_chosen_option() {
 // ---------------------------------------------------------------------------------------------
 // 2–4. Dispatch at payment
 // ---------------------------------------------------------------------------------------------
+
+/// The near warehouse (虹口, 5 km from the buyer) as a front warehouse: its day shift, and
+/// one-hour delivery inside the city for orders paid by 21:00.
+fn one_hour_front_warehouse(world: &mut World) {
+    let mut settings = FulfillmentSettings::standard();
+    settings.cutoffs.push(CutoffTime {
+        level: ServiceLevel::OneHour,
+        region: CutoffRegion::SameCity,
+        minute: 21 * 60,
+    });
+    world.setup(Command::from(ConfigureFulfillment {
+        shop: shop_id(1),
+        warehouse: wh(NEAR),
+        settings,
+    }));
+}
+
+#[test]
+fn a_one_hour_promise_is_kept_by_a_payment_soon_after_checkout_and_at_risk_once_the_ride_no_longer_fits() {
+    // Sold at 10:00 with SF one-hour: delivered by 11:00. Paid `paid_after` later, the parcel
+    // is ready 30 minutes after payment and the 5 km ride takes 10 minutes (the service's
+    // 15 km reach in the 30 minutes the hour leaves after processing), so the promise is
+    // kept by any payment up to 10:20 and lost a millisecond after.
+    let cases: [(&str, i64, bool); 5] = [
+        ("paid at once", 0, true),
+        ("paid 98 ms later", 98, true),
+        ("paid two seconds later", 2 * SECOND, true),
+        ("paid at 10:20 sharp", 20 * MINUTE, true),
+        ("paid a millisecond after 10:20", 20 * MINUTE + 1, false),
+    ];
+    for (case, paid_after, kept) in cases {
+        let mut world = shop(&[NEAR], &[(SKU_A, NEAR, 5)]);
+        one_hour_front_warehouse(&mut world);
+        world.now = monday(10, 0);
+        let order = place_now(
+            &mut world,
+            1,
+            &[(SKU_A, 1)],
+            Some(choice(ServiceLevel::OneHour, CarrierId::Sf)),
+        );
+        let promised_by = order.promise.expect("sold with a promise").promised_by;
+        assert_eq!(promised_by, monday(11, 0), "{case}");
+        let paid_at = plus_ms(monday(10, 0), paid_after);
+        world.now = paid_at;
+        pay_now(&mut world, 1);
+
+        let decision = decision_of(&world, 1);
+        let parcel = &decision.parcels[0];
+        let estimated_by = plus_ms(paid_at, 40 * MINUTE);
+        assert_eq!(
+            (
+                parcel.keeps_promise,
+                decision.promise_kept,
+                decision.candidates[0].keeps_promise
+            ),
+            (kept, kept, kept),
+            "{case}: estimated by {:?}, promised by {promised_by:?}",
+            parcel.estimated_by
+        );
+        assert_eq!(
+            (
+                parcel.warehouse,
+                parcel.level,
+                parcel.carrier,
+                parcel.pickup_at,
+                parcel.estimated_by
+            ),
+            (
+                wh(NEAR),
+                ServiceLevel::OneHour,
+                CarrierId::Sf,
+                plus_ms(paid_at, 30 * MINUTE),
+                estimated_by
+            ),
+            "{case}"
+        );
+        assert_eq!(decision.candidates[0].would_deliver_by, Some(estimated_by), "{case}");
+
+        // The package center agrees: a parcel shipped now and picked up on time raises no
+        // promise-at-risk alert (and tells the buyer nothing) unless the promise is lost.
+        let shipment = ship_now(&mut world, 1);
+        assert_eq!(shipment.planned_delivery_by, estimated_by, "{case}");
+        expire_at(&mut world, plus_ms(paid_at, 30 * MINUTE));
+        scan(
+            &mut world,
+            1,
+            "A-1",
+            ShipmentState::PickedUp,
+            plus_ms(paid_at, 30 * MINUTE),
+        );
+        let told_buyer: Vec<Alert> = world
+            .state
+            .open_alerts()
+            .filter(|a| a.rule == AlertRule::PromiseAtRisk && a.notify_buyer)
+            .cloned()
+            .collect();
+        assert_eq!(told_buyer.is_empty(), kept, "{case}: {told_buyer:?}");
+    }
+}
 
 #[test]
 fn payment_dispatches_to_the_nearest_warehouse_that_keeps_the_promise_and_moves_the_units_there() {

@@ -8,7 +8,7 @@ pub mod dto;
 use super::extract::{PathIds, RawBody, optional_json};
 use super::orders::dto::OrderView;
 use super::platform::unexpected;
-use super::problem::ApiError;
+use super::problem::{ApiError, LimitFigures};
 use super::validate;
 use crate::app::AppState;
 use crate::auth::{Buyer, Merchant, Principal};
@@ -41,15 +41,7 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
     let code = rejection.code();
     match rejection {
         Rejection::UnknownFlashSale => ApiError::new(StatusCode::NOT_FOUND, code, "no such flash sale"),
-        Rejection::Tap(refusal) => {
-            let detail = match refusal {
-                TapRefusal::NotStarted => "the flash sale has not started yet",
-                TapRefusal::Ended => "the flash sale has ended",
-                TapRefusal::LimitReached => "you already hold as many units of this sale as one buyer may",
-                TapRefusal::SoldOut => "sold out",
-            };
-            ApiError::new(StatusCode::CONFLICT, code, detail)
-        }
+        Rejection::Tap(refusal) => tap_refusal(code, *refusal),
         Rejection::InvalidFlashSale(problem) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, schedule_problem(*problem))
         }
@@ -188,7 +180,7 @@ fn render_tap(outcome: &Outcome) -> Reply {
 #[utoipa::path(post, path = "/v1/flash-sales/{flash_sale_id}/taps", tag = "flash sales", request_body = Option<TapInput>,
     params(("flash_sale_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = TapView),
-        (status = 409, description = "not_started, ended, limit_reached or sold_out", body = super::problem::Problem),
+        (status = 409, description = "not_started, ended, limit_reached (with per_buyer_limit and remaining_allowed) or sold_out", body = super::problem::Problem),
         (status = 429, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn tap(
@@ -276,4 +268,42 @@ fn schedule_problem(problem: ScheduleProblem) -> String {
             FLASH_PAYMENT_TIMEOUT_SECONDS_MAX / 3_600
         ),
     }
+}
+
+fn tap_refusal(code: &'static str, refusal: TapRefusal) -> ApiError {
+    let detail = match refusal {
+        TapRefusal::NotStarted => "the flash sale has not started yet".to_string(),
+        TapRefusal::Ended => "the flash sale has ended".to_string(),
+        TapRefusal::LimitReached {
+            per_buyer_limit,
+            remaining_allowed: 0,
+        } => format!(
+            "you already hold the {per_buyer_limit} {} of this sale one buyer may buy",
+            units(per_buyer_limit)
+        ),
+        TapRefusal::LimitReached {
+            per_buyer_limit,
+            remaining_allowed,
+        } => format!(
+            "you may buy {remaining_allowed} more {} of this sale (limit {per_buyer_limit} per buyer)",
+            units(remaining_allowed)
+        ),
+        TapRefusal::SoldOut => "sold out".to_string(),
+    };
+    let mut error = ApiError::new(StatusCode::CONFLICT, code, detail);
+    if let TapRefusal::LimitReached {
+        per_buyer_limit,
+        remaining_allowed,
+    } = refusal
+    {
+        error.limit = Some(LimitFigures {
+            per_buyer_limit,
+            remaining_allowed,
+        });
+    }
+    error
+}
+
+fn units(n: i64) -> &'static str {
+    if n == 1 { "unit" } else { "units" }
 }

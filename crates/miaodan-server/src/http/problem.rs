@@ -25,6 +25,19 @@ pub struct Problem {
     /// The request field at fault, as a JSON path (`lines[0].quantity`), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// `limit_reached` only: the most units of the flash sale one buyer may hold…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_buyer_limit: Option<i64>,
+    /// …and how many more this buyer may still take (0 once they hold the limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_allowed: Option<i64>,
+}
+
+/// The figures of a refusal over a per-buyer limit, sent as extension members of the problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitFigures {
+    pub per_buyer_limit: i64,
+    pub remaining_allowed: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +48,7 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds the client should wait before retrying (sent as `Retry-After`).
     pub retry_after_seconds: Option<u64>,
+    pub limit: Option<LimitFigures>,
 }
 
 impl ApiError {
@@ -45,6 +59,7 @@ impl ApiError {
             detail: detail.into(),
             field: None,
             retry_after_seconds: None,
+            limit: None,
         }
     }
 
@@ -75,6 +90,8 @@ impl ApiError {
             code: self.code.to_string(),
             detail: self.detail.clone(),
             field: self.field.clone(),
+            per_buyer_limit: self.limit.map(|l| l.per_buyer_limit),
+            remaining_allowed: self.limit.map(|l| l.remaining_allowed),
         }
     }
 

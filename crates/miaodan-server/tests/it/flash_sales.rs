@@ -11,6 +11,7 @@ use std::time::Duration;
 
 both_backends!(
     a_tap_orders_at_the_flash_price_until_the_units_are_gone,
+    a_tap_over_the_limit_says_how_many_more_units_the_buyer_may_take,
     taps_before_the_start_and_after_the_end_are_refused_and_the_end_returns_stock,
     an_unpaid_flash_order_expires_and_its_unit_goes_back_to_the_sale,
     thousands_of_simultaneous_taps_sell_each_unit_exactly_once,
@@ -76,6 +77,59 @@ async fn a_tap_orders_at_the_flash_price_until_the_units_are_gone(backend: Backe
     let order = body["order"]["id"].as_i64().unwrap();
     app.pay_order(&w.buyer_token, order).await;
     assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (3, 1, 1));
+    app.shutdown().await;
+}
+
+async fn tap_for(app: &TestApp, buyer: &str, sale: i64, quantity: i64) -> common::Answer {
+    app.send(
+        app.http
+            .post(app.url(&format!("/v1/flash-sales/{sale}/taps")))
+            .bearer_auth(buyer)
+            .json(&json!({ "quantity": quantity })),
+    )
+    .await
+}
+
+async fn a_tap_over_the_limit_says_how_many_more_units_the_buyer_may_take(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let sale = schedule(&app, &w, 5, json!({ "per_buyer_limit": 2 })).await;
+    tap(&app, &w.buyer_token, sale).await.assert_status(201);
+    // Holding 1 of 2, the buyer asks for 2: one more is allowed, and the answer says so.
+    let over = tap_for(&app, &w.buyer_token, sale, 2).await;
+    over.assert_problem(409, "limit_reached");
+    assert_eq!(
+        (
+            &over.body["detail"],
+            &over.body["per_buyer_limit"],
+            &over.body["remaining_allowed"]
+        ),
+        (
+            &json!("you may buy 1 more unit of this sale (limit 2 per buyer)"),
+            &json!(2),
+            &json!(1)
+        ),
+        "{}",
+        over.raw
+    );
+    tap_for(&app, &w.buyer_token, sale, 1).await.assert_status(201);
+    // Holding the limit, nothing more is allowed.
+    let full = tap(&app, &w.buyer_token, sale).await;
+    full.assert_problem(409, "limit_reached");
+    assert_eq!(
+        (
+            &full.body["detail"],
+            &full.body["per_buyer_limit"],
+            &full.body["remaining_allowed"]
+        ),
+        (
+            &json!("you already hold the 2 units of this sale one buyer may buy"),
+            &json!(2),
+            &json!(0)
+        ),
+        "{}",
+        full.raw
+    );
     app.shutdown().await;
 }
 

@@ -29,6 +29,7 @@ both_backends!(
     bad_delivery_option_queries_are_refused_and_a_cart_beyond_stock_gets_no_options,
     a_checkout_with_a_delivery_choice_is_sold_with_its_promise_and_its_price,
     a_delivery_choice_that_cannot_be_kept_is_refused_and_nothing_is_placed,
+    a_one_hour_promise_is_kept_when_the_buyer_pays_seconds_after_checkout,
     warehouse_settings_round_trip_and_invalid_settings_change_nothing,
     a_warehouse_at_capacity_takes_the_next_order_an_hour_later_and_shows_its_booked_hours,
     dispatch_explains_the_ranked_candidates_and_a_cart_no_warehouse_holds_ships_in_two_parcels,
@@ -561,6 +562,79 @@ async fn a_checkout_with_a_delivery_choice_is_sold_with_its_promise_and_its_pric
         })
     );
     assert_eq!(order["total_fen"], 10990 + 1200);
+    app.shutdown().await;
+}
+
+/// What a new user did: a front warehouse in the buyer's city with one-hour delivery, a
+/// checkout with `{"level":"one_hour"}`, payment two seconds later, then the dispatch
+/// explanation and a shipment. The promise (an hour from checkout) is kept: the parcel is
+/// ready 30 minutes after payment and the 5 km ride takes 10 more, and the package center
+/// raises no promise-at-risk alert, so the buyer is told nothing.
+async fn a_one_hour_promise_is_kept_when_the_buyer_pays_seconds_after_checkout(backend: Backend) {
+    let _clock = clock_at(monday(10, 0)).await;
+    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let w = app.world().await;
+    let front = app.warehouse(&w.merchant, "虹口前置仓", "310109000000").await;
+    app.stock(&w.merchant, w.skus[0], front, 5).await;
+    let settings = json!({
+        "shifts": [{ "start": "00:00", "end": "24:00" }],
+        "orders_per_hour": 2000,
+        "orders_per_day": 40000,
+        "cutoffs": [{ "level": "one_hour", "region": "same_city", "time": "22:00" }],
+    });
+    app.put(&format!("/v1/warehouses/{front}/fulfillment"), &w.merchant, settings)
+        .await
+        .assert_status(200);
+
+    let one_hour = json!([{ "shop_id": w.shop, "level": "one_hour", "carrier": "sf" }]);
+    let placed = checkout_with(&app, &w.buyer_token, &[(w.skus[0], 1)], one_hour).await;
+    let body = placed.assert_status(201).clone();
+    let order = body["orders"][0]["id"].as_i64().unwrap();
+    let promised_by = instant(&body["orders"][0]["promise"]["promised_by"]);
+    assert!(
+        promised_by >= monday(11, 0) && promised_by < monday(11, 1),
+        "an hour from checkout: {body}"
+    );
+    clock::advance(2_000);
+    app.pay_checkout(&w.buyer_token, body["checkout_id"].as_i64().unwrap())
+        .await;
+
+    let decision = dispatch(&app, &w.merchant, order).await;
+    assert_eq!(decision["promise_kept"], true, "{decision}");
+    let parcel = &decision["parcels"][0];
+    assert_eq!(
+        (
+            &parcel["warehouse_id"],
+            &parcel["level"],
+            &parcel["carrier"],
+            &parcel["keeps_promise"]
+        ),
+        (&json!(front), &json!("one_hour"), &json!("sf"), &json!(true)),
+        "{decision}"
+    );
+    let estimated_by = instant(&parcel["estimated_by"]);
+    let pickup_at = instant(&parcel["pickup_at"]);
+    assert_eq!(
+        estimated_by.unix_ms() - pickup_at.unix_ms(),
+        10 * MINUTE_MS,
+        "a 5 km ride: {decision}"
+    );
+    assert!(estimated_by <= promised_by, "{decision}");
+    assert!(
+        decision["reason"].as_str().unwrap().contains("keeps the promise"),
+        "{decision}"
+    );
+
+    ship(&app, &w.merchant, order, json!({ "warehouse_id": front }))
+        .await
+        .assert_status(201);
+    let raised = alerts(&app, &w.merchant, "?state=all").await;
+    assert!(
+        raised
+            .iter()
+            .all(|a| a["rule"] != "promise_at_risk" && a["notify_buyer"] == false),
+        "{raised:?}"
+    );
     app.shutdown().await;
 }
 

@@ -29,7 +29,7 @@ fn id<T>(raw: i64, make: fn(i64) -> Option<T>) -> anyhow::Result<T> {
 }
 
 fn text<const N: usize>(raw: &str) -> anyhow::Result<Text<N>> {
-    Text::parse(raw).map_err(|e| anyhow::anyhow!("{raw}: {e:?}"))
+    Text::parse(raw).map_err(|e| anyhow::anyhow!("{raw:?} {}", super::text_refusal(e)))
 }
 
 /// What to do with an order once placed.

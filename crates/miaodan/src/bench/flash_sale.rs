@@ -40,7 +40,7 @@ fn id<T>(raw: i64, make: fn(i64) -> Option<T>) -> anyhow::Result<T> {
 }
 
 fn text<const N: usize>(raw: &str) -> anyhow::Result<Text<N>> {
-    Text::parse(raw).map_err(|e| anyhow::anyhow!("{raw}: {e:?}"))
+    Text::parse(raw).map_err(|e| anyhow::anyhow!("{raw:?} {}", super::text_refusal(e)))
 }
 
 fn address() -> anyhow::Result<Address> {
@@ -392,8 +392,18 @@ async fn audit(env: &Env, sale: &Sale, args: &FlashSaleArgs, tally: Tally, durat
     check(
         conserved,
         format!(
-            "available + reserved + sold of the SKU = {} initially: {level:?}",
-            args.units
+            "available + reserved + sold of the SKU = {} initially: {}",
+            args.units,
+            match level {
+                Some(l) => format!(
+                    "{} available + {} reserved + {} sold = {}",
+                    l.available,
+                    l.reserved,
+                    l.sold,
+                    l.total()
+                ),
+                None => "the warehouse has no stock row for it".to_string(),
+            }
         ),
     );
     Ok(Summary {

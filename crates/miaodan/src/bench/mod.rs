@@ -248,6 +248,16 @@ fn progress(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// Why a scenario's text was refused, for a person: "is empty", "is longer than 200 characters"…
+fn text_refusal(error: miaodan_domain::catalog::TextError) -> String {
+    use miaodan_domain::catalog::TextError;
+    match error {
+        TextError::Empty => "is empty".into(),
+        TextError::TooLong { max_chars } => format!("is longer than {max_chars} characters"),
+        TextError::ControlCharacter => "contains a control character".into(),
+    }
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Scenario::Fulfillment(args) = &args.scenario {
         return fulfillment::run(args);

@@ -116,7 +116,7 @@ impl Summary {
                 "units initial / sold",
                 format!("{} / {}", self.units_initial, self.units_sold),
             ),
-            ("refusals", format!("{:?}", self.refusals)),
+            ("refusals", refusal_counts(&self.refusals)),
             ("errors", self.errors.to_string()),
             ("throughput", format!("{:.0} requests/s", self.throughput_per_s)),
             ("orders", format!("{:.0} committed orders/s", self.orders_per_s)),
@@ -179,4 +179,13 @@ pub fn machine() -> String {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     format!("{cpus} cores, {model}")
+}
+
+/// `sold_out 190000, limit_reached 12` (or `none`), in code order.
+fn refusal_counts(refusals: &std::collections::BTreeMap<String, u64>) -> String {
+    if refusals.is_empty() {
+        return "none".into();
+    }
+    let counts: Vec<String> = refusals.iter().map(|(code, n)| format!("{code} {n}")).collect();
+    counts.join(", ")
 }
