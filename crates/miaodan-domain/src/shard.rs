@@ -267,7 +267,9 @@ impl Rejection {
             Rejection::UnknownWarehouse => "unknown_warehouse",
             Rejection::SkuUnavailable { .. } => "sku_unavailable",
             Rejection::InsufficientStock { .. } => "insufficient_stock",
-            Rejection::OrderNotOpen => "order_not_open",
+            // The wire has always said `invalid_transition` here: the order left
+            // `pending_payment`, so the asked transition no longer applies.
+            Rejection::OrderNotOpen => "invalid_transition",
             Rejection::InvalidTransition(_) => "invalid_transition",
             Rejection::TooManySkus => "too_many_skus",
             Rejection::TooManyLines => "too_many_lines",

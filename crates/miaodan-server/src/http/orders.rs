@@ -42,16 +42,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel_order))
 }
 
-/// How the orders' refusals are answered (the `code` is the core's [`Rejection::code`], but
-/// for `OrderNotOpen`, which has always been answered `invalid_transition`).
+/// How the orders' refusals are answered (the `code` is the core's [`Rejection::code`]).
 pub fn refusal(rejection: &Rejection) -> ApiError {
     let code = rejection.code();
     match rejection {
-        Rejection::OrderNotOpen => ApiError::new(
-            StatusCode::CONFLICT,
-            "invalid_transition",
-            "the order is no longer awaiting payment",
-        ),
+        Rejection::OrderNotOpen => ApiError::new(StatusCode::CONFLICT, code, "the order is no longer awaiting payment"),
         Rejection::InvalidTransition(t) => ApiError::new(
             StatusCode::CONFLICT,
             code,
@@ -480,7 +475,7 @@ async fn transition(
     if order.state != OrderState::PendingPayment {
         let error = ApiError::new(
             StatusCode::CONFLICT,
-            "invalid_transition",
+            Rejection::OrderNotOpen.code(),
             format!("the order is {}, no longer awaiting payment", order.state.as_str()),
         );
         return Ok(error.into());
