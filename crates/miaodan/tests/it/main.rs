@@ -1,0 +1,9 @@
+//! The `miaodan` command from outside: one test binary (a module per concern) so the suite
+//! compiles and links once.
+//! - [`crash`]: SIGKILL and SIGTERM of the real server under load, reconciled against the database.
+//! - [`cli_errors`]: what the command says when it cannot do what it was asked.
+//! - [`readme_examples`]: every server example of the README, run as written against `serve --demo`.
+
+mod cli_errors;
+mod crash;
+mod readme_examples;
