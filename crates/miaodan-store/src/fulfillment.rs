@@ -7,15 +7,17 @@
 //! domain's to change. Within one batch a later effect for the same key supersedes an earlier
 //! one, so each key costs one row write with its final value.
 
-use crate::sql::{Row, Statement, Value, encode_allocations, id, ms};
+use crate::orders::{
+    LINE_COLUMNS, ORDER_COLUMN_COUNT, ORDER_COLUMNS, attach_lines, encode_allocations, line, order_head,
+};
+use crate::sql::{Row, ShardOf, Statement, Value, id, ms};
 use crate::{Store, StoreError};
-use miaodan_domain::fulfillment::{DispatchDecision, FulfillmentSettings};
+use miaodan_domain::fulfillment::{DispatchDecision, FulfillmentSettings, Promise};
 use miaodan_domain::orders::{Order, OrderLine};
 use miaodan_domain::shard::Fulfilling;
 use miaodan_domain::{OrderId, ShopId, Timestamp, WarehouseId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 const UPSERT_SETTINGS: &str = "INSERT INTO warehouse_fulfillment (warehouse_id, shop_id, settings_json)
@@ -35,6 +37,15 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
 
 pub(crate) fn from_json<T: DeserializeOwned>(raw: &str, what: &str) -> Result<T, StoreError> {
     serde_json::from_str(raw).map_err(|e| StoreError::corrupt(format!("bad {what} json: {e}")))
+}
+
+/// An order's promise as kept in `orders.promise_json`.
+pub(crate) fn encode_promise(promise: &Promise) -> String {
+    to_json(promise)
+}
+
+pub(crate) fn decode_promise(raw: &str) -> Result<Promise, StoreError> {
+    from_json(raw, "promise")
 }
 
 /// The fulfillment effects of one batch, coalesced per key until they become statements.
@@ -131,16 +142,16 @@ fn capacity_row(row: &dyn Row) -> Result<(WarehouseId, Timestamp, u32), StoreErr
     ))
 }
 
-/// An order head (as [`crate::sql::order_head`]) followed by its dispatch decision.
+/// An order head (as [`order_head`]) followed by its dispatch decision.
 fn fulfilling_row(row: &dyn Row) -> Result<(Order, DispatchDecision), StoreError> {
-    let order = crate::sql::order_head(row)?;
-    let decision = from_json(&row.text(crate::sql::ORDER_COLUMN_COUNT)?, "dispatch decision")?;
+    let order = order_head(row)?;
+    let decision = from_json(&row.text(ORDER_COLUMN_COUNT)?, "dispatch decision")?;
     Ok((order, decision))
 }
 
-/// A line (as [`crate::sql::line`]) with its `line_no`, for sorting.
+/// A line (as [`line`]) with its `line_no`, for sorting.
 fn numbered_line(row: &dyn Row) -> Result<(OrderId, i64, OrderLine), StoreError> {
-    let (order, line) = crate::sql::line(row)?;
+    let (order, line) = line(row)?;
     Ok((order, row.i64(1)?, line))
 }
 
@@ -156,17 +167,12 @@ impl Store {
     /// `capacity_since` on, and its dispatched orders not yet delivered, with their lines.
     pub(crate) async fn load_shard_fulfillment(
         &self,
-        index: u32,
-        count: u32,
+        shard: ShardOf,
         capacity_since: Timestamp,
     ) -> Result<ShardFulfillment, StoreError> {
-        let shard = || vec![Value::I64(i64::from(count)), Value::I64(i64::from(index))];
-        let settings = Statement::new(
-            "SELECT warehouse_id, settings_json FROM warehouse_fulfillment WHERE shop_id % $1 = $2 ORDER BY 1",
-            shard(),
-        );
+        let settings = shard.select("warehouse_id, settings_json", "warehouse_fulfillment", "shop_id");
         let warehouse_settings = self.query(settings, settings_row).await?;
-        let mut params = shard();
+        let mut params = shard.params();
         params.push(Value::I64(capacity_since.unix_ms()));
         // Sorted here: an `ORDER BY` would make SQLite walk the whole table in key order
         // instead of reading today's hours by the hour index.
@@ -178,7 +184,7 @@ impl Store {
         );
         let mut capacity = self.query(capacity, capacity_row).await?;
         capacity.sort_unstable();
-        let fulfilling = self.load_fulfilling(index, count).await?;
+        let fulfilling = self.load_fulfilling(shard).await?;
         Ok(ShardFulfillment {
             warehouse_settings,
             capacity,
@@ -191,36 +197,33 @@ impl Store {
     /// an `ORDER BY` and no statistics, SQLite would rather walk every order ever placed in id
     /// order than read that index and sort. Lines are read by the same condition, not by a list
     /// of ids that grows with the orders on their way.
-    async fn load_fulfilling(&self, index: u32, count: u32) -> Result<Vec<Fulfilling>, StoreError> {
-        let shard = || vec![Value::I64(i64::from(count)), Value::I64(i64::from(index))];
-        let heads = Statement {
-            sql: Cow::Owned(format!(
-                "SELECT {}, d.decision_json FROM orders
+    async fn load_fulfilling(&self, shard: ShardOf) -> Result<Vec<Fulfilling>, StoreError> {
+        let heads = Statement::owned(
+            format!(
+                "SELECT {ORDER_COLUMNS}, d.decision_json FROM orders
                  JOIN (SELECT order_id, decision_json FROM order_dispatches) d ON d.order_id = orders.id
-                 WHERE state IN ('paid', 'shipped') AND shop_id % $1 = $2",
-                crate::sql::ORDER_COLUMNS
-            )),
-            params: shard(),
-        };
+                 WHERE state IN ('paid', 'shipped') AND shop_id % $1 = $2"
+            ),
+            shard.params(),
+        );
         let mut heads = self.query(heads, fulfilling_row).await?;
         if heads.is_empty() {
             return Ok(Vec::new());
         }
         heads.sort_by_key(|(order, _)| order.id);
         let (mut orders, decisions): (Vec<Order>, Vec<DispatchDecision>) = heads.into_iter().unzip();
-        let lines = Statement {
-            sql: Cow::Owned(format!(
-                "SELECT {} FROM orders o JOIN order_lines ON order_lines.order_id = o.id
+        let lines = Statement::owned(
+            format!(
+                "SELECT {LINE_COLUMNS} FROM orders o JOIN order_lines ON order_lines.order_id = o.id
                  WHERE o.state IN ('paid', 'shipped') AND o.shop_id % $1 = $2
-                 AND EXISTS (SELECT 1 FROM order_dispatches d WHERE d.order_id = o.id)",
-                crate::sql::LINE_COLUMNS
-            )),
-            params: shard(),
-        };
+                 AND EXISTS (SELECT 1 FROM order_dispatches d WHERE d.order_id = o.id)"
+            ),
+            shard.params(),
+        );
         let mut lines = self.query(lines, numbered_line).await?;
         lines.sort_by_key(|(order, line_no, _)| (*order, *line_no));
         let lines = lines.into_iter().map(|(order, _, line)| (order, line)).collect();
-        crate::sql::attach_lines(&mut orders, lines);
+        attach_lines(&mut orders, lines);
         Ok(orders
             .into_iter()
             .zip(decisions)

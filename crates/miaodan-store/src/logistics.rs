@@ -4,13 +4,14 @@
 //! own serde form), next to the columns they are looked up by: a shipment is read whole, by
 //! id, order or waybill, and is never queried by an event's field.
 
-use crate::sql::{Row, Statement, Value};
+use crate::sql::{Row, ShardOf, Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
-use miaodan_domain::logistics::{Alert, Shipment, SlaRules};
+use miaodan_domain::logistics::{Alert, AlertKey, Shipment, SlaRules};
 use miaodan_domain::shard::ShortageNotice;
 use miaodan_domain::{OrderId, ShopId};
+use std::collections::BTreeMap;
 
 /// The tables (both backends; see `schema`).
 pub const STATEMENTS: &[&str] = &[
@@ -68,7 +69,41 @@ const UPSERT_SLA_RULES: &str = "INSERT INTO sla_rules (shop_id, body) VALUES ($1
 
 use crate::fulfillment::{from_json as parse, to_json as json};
 
-pub(crate) fn upsert_shipment(s: &Shipment) -> Statement {
+/// The logistics effects of one batch. Shipments and alerts are coalesced per id and key (a
+/// parcel with ten events in a batch costs one row write); SLA rules and shortage notices are
+/// written in effect order.
+#[derive(Default)]
+pub(crate) struct LogisticsWrites<'a> {
+    shipments: BTreeMap<ShipmentId, &'a Shipment>,
+    alerts: BTreeMap<AlertKey, &'a Alert>,
+    in_order: Vec<Statement>,
+}
+
+impl<'a> LogisticsWrites<'a> {
+    pub(crate) fn shipment_saved(&mut self, shipment: &'a Shipment) {
+        self.shipments.insert(shipment.id, shipment);
+    }
+
+    pub(crate) fn alert_saved(&mut self, alert: &'a Alert) {
+        self.alerts.insert(alert.key, alert);
+    }
+
+    pub(crate) fn sla_rules_saved(&mut self, shop: ShopId, rules: &SlaRules) {
+        self.in_order.push(upsert_sla_rules(shop, rules));
+    }
+
+    pub(crate) fn shortage_noticed(&mut self, notice: &ShortageNotice) {
+        self.in_order.push(insert_shortage(notice));
+    }
+
+    pub(crate) fn push_statements(self, statements: &mut Vec<Statement>) {
+        statements.extend(self.in_order);
+        statements.extend(self.shipments.into_values().map(upsert_shipment));
+        statements.extend(self.alerts.into_values().map(upsert_alert));
+    }
+}
+
+fn upsert_shipment(s: &Shipment) -> Statement {
     Statement::new(
         UPSERT_SHIPMENT,
         vec![
@@ -86,7 +121,7 @@ pub(crate) fn upsert_shipment(s: &Shipment) -> Statement {
     )
 }
 
-pub(crate) fn upsert_alert(a: &Alert) -> Statement {
+fn upsert_alert(a: &Alert) -> Statement {
     Statement::new(
         UPSERT_ALERT,
         vec![
@@ -102,7 +137,7 @@ pub(crate) fn upsert_alert(a: &Alert) -> Statement {
     )
 }
 
-pub(crate) fn insert_shortage(n: &ShortageNotice) -> Statement {
+fn insert_shortage(n: &ShortageNotice) -> Statement {
     Statement::new(
         INSERT_SHORTAGE,
         vec![
@@ -116,7 +151,7 @@ pub(crate) fn insert_shortage(n: &ShortageNotice) -> Statement {
     )
 }
 
-pub(crate) fn upsert_sla_rules(shop: ShopId, rules: &SlaRules) -> Statement {
+fn upsert_sla_rules(shop: ShopId, rules: &SlaRules) -> Statement {
     Statement::new(UPSERT_SLA_RULES, vec![Value::I64(shop.get()), Value::Text(json(rules))])
 }
 
@@ -129,7 +164,7 @@ fn alert_row(row: &dyn Row) -> Result<Alert, StoreError> {
 }
 
 /// What a starting shard reads back of logistics.
-pub struct LogisticsSnapshot {
+pub(crate) struct ShardLogistics {
     pub shipments: Vec<Shipment>,
     pub alerts: Vec<Alert>,
     pub sla_rules: Vec<(ShopId, SlaRules)>,
@@ -182,14 +217,13 @@ impl Store {
     }
 
     /// The shipments of a shard's paid and shipped orders, their alerts, and its shops' rules.
-    pub async fn load_logistics(&self, index: u32, count: u32) -> Result<LogisticsSnapshot, StoreError> {
-        let shard = || vec![Value::I64(i64::from(count)), Value::I64(i64::from(index))];
+    pub(crate) async fn load_shard_logistics(&self, shard: ShardOf) -> Result<ShardLogistics, StoreError> {
         let mut shipments = self
             .query(
                 Statement::new(
                     "SELECT s.body FROM shipments s JOIN orders o ON o.id = s.order_id
                      WHERE o.state IN ('paid', 'shipped') AND s.shop_id % $1 = $2",
-                    shard(),
+                    shard.params(),
                 ),
                 shipment_row,
             )
@@ -199,7 +233,7 @@ impl Store {
                 Statement::new(
                     "SELECT a.body FROM package_alerts a JOIN orders o ON o.id = a.order_id
                      WHERE o.state IN ('paid', 'shipped') AND a.shop_id % $1 = $2",
-                    shard(),
+                    shard.params(),
                 ),
                 alert_row,
             )
@@ -207,7 +241,10 @@ impl Store {
         shipments.sort_by_key(|s| s.id);
         let sla_rules = self
             .query(
-                Statement::new("SELECT shop_id, body FROM sla_rules WHERE shop_id % $1 = $2", shard()),
+                Statement::new(
+                    "SELECT shop_id, body FROM sla_rules WHERE shop_id % $1 = $2",
+                    shard.params(),
+                ),
                 |row| {
                     let shop = row.i64(0)?;
                     let shop = ShopId::new(shop).ok_or_else(|| StoreError::corrupt(format!("shop {shop}")))?;
@@ -215,7 +252,7 @@ impl Store {
                 },
             )
             .await?;
-        Ok(LogisticsSnapshot {
+        Ok(ShardLogistics {
             shipments,
             alerts,
             sla_rules,
