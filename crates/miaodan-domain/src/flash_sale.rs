@@ -26,8 +26,22 @@ pub const FLASH_UNITS_MAX: i64 = 100_000_000;
 pub const FLASH_DURATION_SECONDS_MAX: i64 = 7 * 24 * 3600;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "i64", into = "i64")]
 pub struct FlashSaleId(i64);
+
+impl TryFrom<i64> for FlashSaleId {
+    type Error = crate::ids::InvalidId;
+
+    fn try_from(raw: i64) -> Result<Self, crate::ids::InvalidId> {
+        Self::new(raw).ok_or(crate::ids::InvalidId(raw))
+    }
+}
+
+impl From<FlashSaleId> for i64 {
+    fn from(id: FlashSaleId) -> i64 {
+        id.0
+    }
+}
 
 impl FlashSaleId {
     pub fn new(raw: i64) -> Option<Self> {
