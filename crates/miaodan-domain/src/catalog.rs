@@ -6,28 +6,11 @@
 use crate::ids::{ProductId, ShopId, SkuId};
 use crate::money::Fen;
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
 
 /// A non-empty piece of user text of at most `MAX` characters, trimmed, without control
-/// characters. Parse once at the edge; the core trusts it afterwards. Deserialising parses too
-/// (through [`TryFrom<String>`]).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+/// characters. Parse once at the edge; the core trusts it afterwards.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Text<const MAX: usize>(String);
-
-impl<const MAX: usize> TryFrom<String> for Text<MAX> {
-    type Error = TextError;
-
-    fn try_from(raw: String) -> Result<Self, TextError> {
-        Text::parse(&raw)
-    }
-}
-
-impl<const MAX: usize> From<Text<MAX>> for String {
-    fn from(text: Text<MAX>) -> String {
-        text.0
-    }
-}
 
 /// Why a piece of text was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,40 +64,8 @@ pub type SkuName = Text<60>;
 
 /// A Global Trade Item Number (GTIN-8, -12, -13 or -14) with a valid check digit. The same
 /// GTIN in two shops means the same product, which is what price comparison builds on.
-/// Deserialising checks it too (through [`TryFrom<String>`]).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Gtin(String);
-
-/// Text that is not a GTIN with a valid check digit.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidGtin(pub String);
-
-impl std::fmt::Display for InvalidGtin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:?} is not a GTIN-8, -12, -13 or -14 with a valid check digit",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for InvalidGtin {}
-
-impl TryFrom<String> for Gtin {
-    type Error = InvalidGtin;
-
-    fn try_from(raw: String) -> Result<Gtin, InvalidGtin> {
-        Gtin::parse(&raw).ok_or(InvalidGtin(raw))
-    }
-}
-
-impl From<Gtin> for String {
-    fn from(gtin: Gtin) -> String {
-        gtin.0
-    }
-}
 
 impl Gtin {
     pub fn parse(raw: &str) -> Option<Gtin> {
@@ -142,8 +93,7 @@ impl Gtin {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListingStatus {
     /// Visible to buyers and orderable.
     Active,
@@ -252,33 +202,5 @@ mod tests {
         assert_eq!(Text::<5>::parse("   "), Err(TextError::Empty));
         assert_eq!(Text::<2>::parse("秒单了"), Err(TextError::TooLong { max_chars: 2 }));
         assert_eq!(Text::<9>::parse("a\u{0}b"), Err(TextError::ControlCharacter));
-    }
-
-    #[test]
-    fn text_deserialises_only_through_its_parser() {
-        assert_eq!(
-            serde_json::from_str::<Text<5>>("\" 秒单 \"")
-                .map(|t| t.as_str().to_string())
-                .ok(),
-            Some("秒单".into())
-        );
-        for refused in ["\"\"", "\"   \"", "\"秒单秒单秒单\"", "\"a\\u0000b\"", "7"] {
-            assert!(
-                serde_json::from_str::<Text<5>>(refused).is_err(),
-                "{refused} was accepted"
-            );
-        }
-        let text = Text::<5>::parse("秒单").expect("valid");
-        assert_eq!(serde_json::to_string(&text).ok().as_deref(), Some("\"秒单\""));
-    }
-
-    #[test]
-    fn a_gtin_deserialises_only_with_a_valid_check_digit() {
-        assert_eq!(
-            serde_json::from_str::<Gtin>("\"6901234567892\"").ok(),
-            Gtin::parse("6901234567892")
-        );
-        assert!(serde_json::from_str::<Gtin>("\"6901234567893\"").is_err());
-        assert!(serde_json::from_str::<Gtin>("6901234567892").is_err());
     }
 }

@@ -14,7 +14,6 @@
 use crate::ids::{BuyerId, ShopId, SkuId, WarehouseId};
 use crate::money::Fen;
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -25,8 +24,7 @@ pub const FLASH_UNITS_MAX: i64 = 100_000_000;
 /// The longest a sale may run.
 pub const FLASH_DURATION_SECONDS_MAX: i64 = 7 * 24 * 3600;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FlashSaleId(i64);
 
 impl TryFrom<i64> for FlashSaleId {

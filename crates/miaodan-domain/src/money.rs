@@ -1,43 +1,13 @@
 //! Money. Amounts are integer fen (1/100 yuan, CNY), never floats; arithmetic is checked so an
 //! overflow is an explicit outcome rather than a wrapped price.
 
-use serde::{Deserialize, Serialize};
-
 /// The most a single price may be: 100 million yuan. Keeps `price × quantity × lines` far from
 /// `i64::MAX` so that order totals cannot overflow.
 pub const PRICE_FEN_MAX: i64 = 10_000_000_000;
 
-/// An amount of CNY in fen. Non-negative by construction, deserialisation included (through
-/// [`TryFrom<i64>`], the check of [`Fen::from_stored`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+/// An amount of CNY in fen. Non-negative by construction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Fen(i64);
-
-/// A raw amount below zero.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NegativeAmount(pub i64);
-
-impl std::fmt::Display for NegativeAmount {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "an amount of fen must not be negative, not {}", self.0)
-    }
-}
-
-impl std::error::Error for NegativeAmount {}
-
-impl TryFrom<i64> for Fen {
-    type Error = NegativeAmount;
-
-    fn try_from(raw: i64) -> Result<Fen, NegativeAmount> {
-        Fen::from_stored(raw).ok_or(NegativeAmount(raw))
-    }
-}
-
-impl From<Fen> for i64 {
-    fn from(amount: Fen) -> i64 {
-        amount.0
-    }
-}
 
 impl Fen {
     pub const ZERO: Fen = Fen(0);
@@ -92,14 +62,5 @@ mod tests {
         assert_eq!(big.checked_add(Fen(2)), None);
         assert_eq!(big.checked_mul(2), None);
         assert_eq!(Fen(5).checked_mul(-1), None);
-    }
-
-    #[test]
-    fn a_negative_amount_does_not_deserialise() {
-        assert_eq!(serde_json::from_str::<Fen>("0").ok(), Some(Fen::ZERO));
-        assert_eq!(serde_json::from_str::<Fen>("990").ok(), Some(Fen(990)));
-        assert!(serde_json::from_str::<Fen>("-1").is_err());
-        assert!(serde_json::from_str::<Fen>("9.9").is_err());
-        assert_eq!(serde_json::to_string(&Fen(990)).ok().as_deref(), Some("990"));
     }
 }

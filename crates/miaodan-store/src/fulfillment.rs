@@ -2,23 +2,25 @@
 //! each paid order (with the line allocations it moved) and the capacity booked per
 //! warehouse hour; and what a starting shard reads back of them.
 //!
-//! Settings, decisions and promises are stored as the domain's own serde JSON in TEXT
-//! columns: they are always read and written whole, never filtered on, and their shape is the
-//! domain's to change. Within one batch a later effect for the same key supersedes an earlier
-//! one, so each key costs one row write with its final value.
+//! Settings, decisions and promises are JSON documents in TEXT columns, as the versioned
+//! storage types of [`stored`] (see [`crate::json`]): always read and written whole, never
+//! filtered on. Within one batch a later effect for the same key supersedes an earlier one, so
+//! each key costs one row write with its final value.
+
+pub(crate) mod stored;
 
 use crate::orders::{
     LINE_COLUMNS, ORDER_COLUMN_COUNT, ORDER_COLUMNS, attach_lines, encode_allocations, line, order_head,
 };
 use crate::sql::{Row, ShardOf, Statement, Value, id, ms};
 use crate::{Store, StoreError};
-use miaodan_domain::fulfillment::{DispatchDecision, FulfillmentSettings, Promise};
+use miaodan_domain::fulfillment::{DispatchDecision, FulfillmentSettings};
 use miaodan_domain::orders::{Order, OrderLine};
 use miaodan_domain::shard::Fulfilling;
 use miaodan_domain::{OrderId, ShopId, Timestamp, WarehouseId};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
+use stored::{decode_decision, decode_settings, encode_decision, encode_settings};
+pub(crate) use stored::{decode_promise, encode_promise};
 
 const UPSERT_SETTINGS: &str = "INSERT INTO warehouse_fulfillment (warehouse_id, shop_id, settings_json)
     VALUES ($1, $2, $3) ON CONFLICT (warehouse_id) DO UPDATE SET settings_json = excluded.settings_json";
@@ -28,25 +30,6 @@ const UPSERT_DISPATCH: &str = "INSERT INTO order_dispatches (order_id, shop_id, 
 const UPDATE_LINE_ALLOCATIONS: &str = "UPDATE order_lines SET allocations = $1 WHERE order_id = $2 AND line_no = $3";
 const UPSERT_CAPACITY: &str = "INSERT INTO warehouse_capacity (warehouse_id, hour_ms, orders) VALUES ($1, $2, $3)
     ON CONFLICT (warehouse_id, hour_ms) DO UPDATE SET orders = excluded.orders";
-
-/// The domain value as JSON. Its types are plain data (no maps with non-string keys, no
-/// failing `Serialize`), so a failure here is a broken invariant, not an operating error.
-pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("fulfillment data serialises to JSON")
-}
-
-pub(crate) fn from_json<T: DeserializeOwned>(raw: &str, what: &str) -> Result<T, StoreError> {
-    serde_json::from_str(raw).map_err(|e| StoreError::corrupt(format!("bad {what} json: {e}")))
-}
-
-/// An order's promise as kept in `orders.promise_json`.
-pub(crate) fn encode_promise(promise: &Promise) -> String {
-    to_json(promise)
-}
-
-pub(crate) fn decode_promise(raw: &str) -> Result<Promise, StoreError> {
-    from_json(raw, "promise")
-}
 
 /// The fulfillment effects of one batch, coalesced per key until they become statements.
 #[derive(Default)]
@@ -79,7 +62,7 @@ impl<'a> FulfillmentWrites<'a> {
                 vec![
                     Value::I64(warehouse.get()),
                     Value::I64(shop.get()),
-                    Value::Text(to_json(settings)),
+                    Value::Text(encode_settings(settings)),
                 ],
             ));
         }
@@ -118,7 +101,7 @@ fn push_dispatch(statements: &mut Vec<Statement>, order: &Order, decision: &Disp
             Value::I64(order.id.get()),
             Value::I64(order.shop.get()),
             Value::I64(decision.decided_at.unix_ms()),
-            Value::Text(to_json(decision)),
+            Value::Text(encode_decision(decision)),
         ],
     ));
 }
@@ -128,10 +111,7 @@ fn orders_count(raw: i64) -> Result<u32, StoreError> {
 }
 
 fn settings_row(row: &dyn Row) -> Result<(WarehouseId, FulfillmentSettings), StoreError> {
-    Ok((
-        id(row.i64(0)?, WarehouseId::new)?,
-        from_json(&row.text(1)?, "fulfillment settings")?,
-    ))
+    Ok((id(row.i64(0)?, WarehouseId::new)?, decode_settings(&row.text(1)?)?))
 }
 
 fn capacity_row(row: &dyn Row) -> Result<(WarehouseId, Timestamp, u32), StoreError> {
@@ -145,7 +125,7 @@ fn capacity_row(row: &dyn Row) -> Result<(WarehouseId, Timestamp, u32), StoreErr
 /// An order head (as [`order_head`]) followed by its dispatch decision.
 fn fulfilling_row(row: &dyn Row) -> Result<(Order, DispatchDecision), StoreError> {
     let order = order_head(row)?;
-    let decision = from_json(&row.text(ORDER_COLUMN_COUNT)?, "dispatch decision")?;
+    let decision = decode_decision(&row.text(ORDER_COLUMN_COUNT)?)?;
     Ok((order, decision))
 }
 
@@ -239,10 +219,7 @@ impl Store {
         );
         let rows = self
             .query(statement, |r| {
-                Ok((
-                    id(r.i64(0)?, ShopId::new)?,
-                    from_json(&r.text(1)?, "dispatch decision")?,
-                ))
+                Ok((id(r.i64(0)?, ShopId::new)?, decode_decision(&r.text(1)?)?))
             })
             .await?;
         Ok(rows.into_iter().next())

@@ -25,6 +25,7 @@ pub use flash_sale::FlashSaleAudit;
 mod fulfillment;
 mod inventory;
 pub use inventory::StockAudit;
+mod json;
 mod logistics;
 mod orders;
 mod payments;

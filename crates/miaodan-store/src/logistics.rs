@@ -1,8 +1,11 @@
 //! Shipments, package-center alerts, SLA rules and shortage notices on disk.
 //!
-//! A shipment's events and an alert's fields are kept as one JSON document each (the core's
-//! own serde form), next to the columns they are looked up by: a shipment is read whole, by
-//! id, order or waybill, and is never queried by an event's field.
+//! A shipment's events and an alert's fields are kept as one JSON document each (the versioned
+//! storage types of [`stored`], see [`crate::json`]), next to the columns they are looked up
+//! by: a shipment is read whole, by id, order or waybill, and is never queried by an event's
+//! field.
+
+mod stored;
 
 use crate::sql::{Row, ShardOf, Statement, Value};
 use crate::{Store, StoreError};
@@ -67,7 +70,10 @@ const INSERT_SHORTAGE: &str = "INSERT INTO shortage_notices (shop_id, order_id, 
 const UPSERT_SLA_RULES: &str = "INSERT INTO sla_rules (shop_id, body) VALUES ($1, $2)
     ON CONFLICT (shop_id) DO UPDATE SET body = excluded.body";
 
-use crate::fulfillment::{from_json as parse, to_json as json};
+use stored::{
+    decode_alert, decode_shipment, decode_shortage, decode_sla_rules, encode_alert, encode_shipment, encode_shortage,
+    encode_sla_rules,
+};
 
 /// The logistics effects of one batch. Shipments and alerts are coalesced per id and key (a
 /// parcel with ten events in a batch costs one row write); SLA rules and shortage notices are
@@ -116,7 +122,7 @@ fn upsert_shipment(s: &Shipment) -> Statement {
             Value::Text(s.state.as_str().into()),
             Value::I64(s.created_at.unix_ms()),
             Value::I64(s.version),
-            Value::Text(json(s)),
+            Value::Text(encode_shipment(s)),
         ],
     )
 }
@@ -132,7 +138,7 @@ fn upsert_alert(a: &Alert) -> Statement {
             Value::Text(a.rule.as_str().into()),
             Value::I64(i64::from(a.is_open())),
             Value::I64(a.raised_at.unix_ms()),
-            Value::Text(json(a)),
+            Value::Text(encode_alert(a)),
         ],
     )
 }
@@ -146,21 +152,24 @@ fn insert_shortage(n: &ShortageNotice) -> Statement {
             Value::I64(n.warehouse.get()),
             Value::I64(n.sku.get()),
             Value::I64(n.at.unix_ms()),
-            Value::Text(json(n)),
+            Value::Text(encode_shortage(n)),
         ],
     )
 }
 
 fn upsert_sla_rules(shop: ShopId, rules: &SlaRules) -> Statement {
-    Statement::new(UPSERT_SLA_RULES, vec![Value::I64(shop.get()), Value::Text(json(rules))])
+    Statement::new(
+        UPSERT_SLA_RULES,
+        vec![Value::I64(shop.get()), Value::Text(encode_sla_rules(rules))],
+    )
 }
 
 fn shipment_row(row: &dyn Row) -> Result<Shipment, StoreError> {
-    parse(&row.text(0)?, "shipment")
+    decode_shipment(&row.text(0)?)
 }
 
 fn alert_row(row: &dyn Row) -> Result<Alert, StoreError> {
-    parse(&row.text(0)?, "alert")
+    decode_alert(&row.text(0)?)
 }
 
 /// What a starting shard reads back of logistics.
@@ -212,8 +221,7 @@ impl Store {
             "SELECT body FROM shortage_notices WHERE shop_id = $1 ORDER BY noticed_at DESC LIMIT $2",
             vec![Value::I64(shop.get()), Value::I64(limit)],
         );
-        self.query(statement, |row| parse(&row.text(0)?, "shortage notice"))
-            .await
+        self.query(statement, |row| decode_shortage(&row.text(0)?)).await
     }
 
     /// The shipments of a shard's paid and shipped orders, their alerts, and its shops' rules.
@@ -248,7 +256,7 @@ impl Store {
                 |row| {
                     let shop = row.i64(0)?;
                     let shop = ShopId::new(shop).ok_or_else(|| StoreError::corrupt(format!("shop {shop}")))?;
-                    Ok((shop, parse(&row.text(1)?, "SLA rules")?))
+                    Ok((shop, decode_sla_rules(&row.text(1)?)?))
                 },
             )
             .await?;

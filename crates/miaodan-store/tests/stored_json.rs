@@ -1,6 +1,8 @@
 //! The JSON columns on disk, on SQLite and on PostgreSQL: the store writes each one exactly as
 //! the release before versioned storage types did (`tests/fixtures/stored-json-v1`, captured
-//! from that release), and what that release wrote loads back as the same domain values.
+//! from that release), what that release wrote loads back as the same domain values, and a
+//! document the domain's constructors would refuse, or of a version this build does not know,
+//! is reported as corrupt instead of loading.
 #![allow(clippy::unwrap_used)]
 
 #[path = "stored_json/samples.rs"]
@@ -19,6 +21,8 @@ use support::{Backend, Database};
 both_backends!(
     the_store_writes_each_json_column_exactly_as_the_release_before_did,
     json_written_by_the_release_before_loads_as_the_same_values,
+    json_holding_values_the_domain_refuses_does_not_load,
+    a_document_of_a_later_version_is_refused_not_misread,
 );
 
 fn fixture(name: &str) -> Vec<String> {
@@ -266,4 +270,98 @@ async fn json_written_by_the_release_before_loads_as_the_same_values(backend: Ba
 async fn load(store: &Store) -> Vec<(ShopId, miaodan_domain::logistics::SlaRules)> {
     let at = Timestamp::from_unix_ms(0);
     store.load_shard(0, 1, at, at, at).await.unwrap().sla_rules
+}
+
+/// Today's first sample of `name`, with `from` replaced by `to` (once, and it must occur).
+fn altered(name: &str, from: &str, to: &str) -> String {
+    let json = fixture(name).swap_remove(0);
+    assert!(json.contains(from), "{from} is not in {json}");
+    json.replacen(from, to, 1)
+}
+
+fn is_corrupt<T: std::fmt::Debug>(result: Result<T, miaodan_store::StoreError>) -> bool {
+    matches!(result, Err(miaodan_store::StoreError::Corrupt(_)))
+}
+
+async fn json_holding_values_the_domain_refuses_does_not_load(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let store = db.open().await;
+    let shipments = [
+        (1, altered("shipment", r#""id":1,"#, r#""id":0,"#)),
+        (2, altered("shipment", r#""order":100"#, r#""order":-100"#)),
+        (
+            3,
+            altered("shipment", r#""waybill":"SF1234567890""#, r#""waybill":"SF 1""#),
+        ),
+        (4, altered("shipment", r#""state":"created""#, r#""state":"lost""#)),
+        (5, altered("shipment", r#""carrier":"sf""#, r#""carrier":"ems""#)),
+    ];
+    let mut sql = String::new();
+    for (id, json) in &shipments {
+        sql += &format!(
+            "INSERT INTO shipments (id, shop_id, order_id, warehouse_id, carrier, waybill, state, created_at, version,
+             body) VALUES ({id}, 1, 100, 10, 'sf', 'SF1234567890', 'created', 0, 0, {});",
+            quoted(json)
+        );
+    }
+    let decision = altered(
+        "dispatch_decision",
+        r#"{"warehouse":10,"lines":[[7,3]"#,
+        r#"{"warehouse":10,"lines":[[0,3]"#,
+    );
+    sql += &format!(
+        "INSERT INTO order_dispatches (order_id, shop_id, decided_at, decision_json) VALUES (11, 1, 0, {});",
+        quoted(&decision)
+    );
+    let promise = altered("promise", r#""price":1200"#, r#""price":-1200"#);
+    sql += &format!(
+        "INSERT INTO orders (id, checkout_id, shop_id, buyer_id, state, version, total_fen, adcode, address_detail,
+         created_at, payment_due_at, promise_json)
+         VALUES (1, 1, 1, 1, 'pending_payment', 1, 100, 310104000000, '1 Caoxi Road', 1000, 2000, {});",
+        quoted(&promise)
+    );
+    let alert = altered("alert", r#""shop":1,"#, r#""shop":0,"#);
+    sql += &format!(
+        "INSERT INTO package_alerts (alert_key, shop_id, order_id, shipment_id, rule, is_open, raised_at, body)
+         VALUES ('1-not_picked_up-1', 1, 101, 1, 'not_picked_up', 1, 0, {});",
+        quoted(&alert)
+    );
+    let notice = altered("shortage_notice", r#""redispatched_to":[]"#, r#""redispatched_to":[0]"#);
+    sql += &format!(
+        "INSERT INTO shortage_notices (shop_id, order_id, warehouse_id, sku_id, noticed_at, body)
+         VALUES (1, 100, 10, 7, 0, {});",
+        quoted(&notice)
+    );
+    db.execute(&sql).await;
+
+    for (id, json) in &shipments {
+        let id = miaodan_domain::ids::ShipmentId::new(*id).unwrap();
+        assert!(is_corrupt(store.shipment(id).await), "{json} loaded");
+    }
+    assert!(is_corrupt(store.dispatch_of(OrderId::new(11).unwrap()).await));
+    assert!(is_corrupt(store.order(OrderId::new(1).unwrap()).await));
+    assert!(is_corrupt(store.alerts_of_shop(shop(1), false, 10).await));
+    assert!(is_corrupt(store.shortage_notices(shop(1), 10).await));
+}
+
+async fn a_document_of_a_later_version_is_refused_not_misread(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let store = db.open().await;
+    // A later release writes `"v": 2` (and perhaps a different layout); this build must not
+    // read it as version 1, even where the rest of the document would parse.
+    let settings = fixture("fulfillment_settings")
+        .swap_remove(0)
+        .replacen('{', r#"{"v":2,"#, 1);
+    let rules = fixture("sla_rules").swap_remove(0).replacen('{', r#"{"v":1,"#, 1);
+    db.execute(&format!(
+        "INSERT INTO warehouse_fulfillment (warehouse_id, shop_id, settings_json) VALUES (10, 1, {});
+         INSERT INTO sla_rules (shop_id, body) VALUES (1, {});",
+        quoted(&settings),
+        quoted(&rules)
+    ))
+    .await;
+    assert!(is_corrupt(store.fulfillment_settings(warehouse(10)).await));
+    // An explicit version 1 is version 1.
+    db.execute("DELETE FROM warehouse_fulfillment").await;
+    assert_eq!(load(&store).await, vec![(shop(1), samples::sla_rules().swap_remove(0))]);
 }

@@ -8,7 +8,6 @@
 //! day even on a weekend.
 
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
@@ -21,8 +20,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 pub const MINUTES_PER_DAY: u16 = 24 * 60;
 
 /// A calendar date in Asia/Shanghai, as days since 1970-01-01.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LocalDate(i32);
 
 /// Monday is 0.

@@ -19,11 +19,10 @@ use crate::fulfillment::network::{
 use crate::fulfillment::promise::{Destination, Leg, Promise, cover_lines, evaluate_leg};
 use crate::ids::{SkuId, WarehouseId};
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 
 /// One warehouse as dispatch saw it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
     pub warehouse: WarehouseId,
     pub distance_km: u32,
@@ -42,7 +41,7 @@ pub struct Candidate {
 }
 
 /// One parcel of the decision: what leaves which warehouse, with which service, by when.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParcelPlan {
     pub warehouse: WarehouseId,
     pub lines: Vec<(SkuId, i64)>,
@@ -56,7 +55,7 @@ pub struct ParcelPlan {
     pub keeps_promise: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DispatchDecision {
     pub decided_at: Timestamp,
     pub parcels: Vec<ParcelPlan>,

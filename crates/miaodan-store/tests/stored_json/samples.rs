@@ -2,6 +2,7 @@
 //! JSON. `tests/fixtures/stored-json-v1/*.jsonl` holds what the store wrote for exactly these
 //! values before its storage types were versioned (captured at commit 6c5f7e9, one line per
 //! value, in this order).
+#![allow(dead_code)]
 
 use miaodan_domain::catalog::Text;
 use miaodan_domain::fulfillment::{
