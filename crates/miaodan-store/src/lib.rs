@@ -27,13 +27,13 @@ mod inventory;
 pub use inventory::StockAudit;
 mod json;
 mod logistics;
+mod migrations;
 mod orders;
 mod payments;
 pub use payments::{LedgerCapture, LedgerRefund, LoggedNotification, PaidOrder, PaymentAudit};
 mod platform;
 mod postgres;
 pub mod records;
-mod schema;
 pub mod sql;
 mod sqlite;
 
@@ -41,7 +41,6 @@ use miaodan_domain::Timestamp;
 use miaodan_domain::shard::{Effect, ShardSnapshot};
 use records::IdempotencyRecord;
 use sql::{Row, ShardOf, Statement, Value};
-use std::borrow::Cow;
 
 /// Whether the store may run in a mode that can lose acknowledged writes on power loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,42 +188,46 @@ impl Store {
         }
     }
 
+    /// Brings the database to [`migrations::SCHEMA_VERSION`]: the migrations after its
+    /// version run in order, each in its own transaction with the version it reaches. A
+    /// database of a later version than this build knows is refused.
     async fn migrate(&self) -> Result<(), StoreError> {
-        let sqlite = matches!(self, Store::Sqlite(_));
-        let statements = schema::for_backend(sqlite)
-            .into_iter()
-            .map(|ddl| Statement {
-                sql: Cow::Owned(ddl),
-                params: vec![],
-            })
-            .collect();
-        self.execute_atomically(statements).await?;
+        let dialect = match self {
+            Store::Sqlite(_) => migrations::Dialect::Sqlite,
+            Store::Postgres(_) => migrations::Dialect::Postgres,
+        };
+        self.execute_atomically(vec![Statement::new(migrations::CREATE_VERSION_TABLE, vec![])])
+            .await?;
         let versions = self
             .query(Statement::new("SELECT version FROM schema_version", vec![]), |r| {
                 r.i64(0)
             })
             .await?;
-        match versions.as_slice() {
-            [] => {
-                let insert = "INSERT INTO schema_version (version) VALUES ($1)";
-                self.execute_atomically(vec![Statement::new(insert, vec![Value::I64(schema::SCHEMA_VERSION)])])
-                    .await
+        let version = match versions.as_slice() {
+            [] => 0,
+            [v] if (1..=migrations::SCHEMA_VERSION).contains(v) => *v,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unsupported schema version {other:?}: this build knows 1 to {}",
+                    migrations::SCHEMA_VERSION
+                )));
             }
-            [v] if *v == schema::SCHEMA_VERSION => Ok(()),
-            [v] if *v < schema::SCHEMA_VERSION && *v >= 1 => {
-                let mut statements: Vec<Statement> = schema::MIGRATIONS
-                    .iter()
-                    .filter(|(to, _)| to > v)
-                    .flat_map(|(_, ddl)| ddl.iter().map(|sql| Statement::new(sql, vec![])))
-                    .collect();
-                statements.push(Statement::new(
-                    "UPDATE schema_version SET version = $1",
-                    vec![Value::I64(schema::SCHEMA_VERSION)],
-                ));
-                self.execute_atomically(statements).await
-            }
-            other => Err(StoreError::Corrupt(format!("unsupported schema version {other:?}"))),
+        };
+        for migration in migrations::pending(version) {
+            let mut statements: Vec<Statement> = migration
+                .statements(dialect)
+                .into_iter()
+                .map(|ddl| Statement::owned(ddl, vec![]))
+                .collect();
+            statements.push(Statement::new("DELETE FROM schema_version", vec![]));
+            statements.push(Statement::new(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                vec![Value::I64(migration.version)],
+            ));
+            self.execute_atomically(statements).await?;
+            tracing::info!(migration = migration.name, "schema migrated");
         }
+        Ok(())
     }
 
     // ---- shard recovery ---------------------------------------------------------------

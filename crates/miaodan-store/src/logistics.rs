@@ -16,46 +16,6 @@ use miaodan_domain::shard::ShortageNotice;
 use miaodan_domain::{OrderId, ShopId};
 use std::collections::BTreeMap;
 
-/// The tables (both backends; see `schema`).
-pub const STATEMENTS: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS shipments (
-        id {ID} PRIMARY KEY,
-        shop_id BIGINT NOT NULL,
-        order_id BIGINT NOT NULL,
-        warehouse_id BIGINT NOT NULL,
-        carrier TEXT NOT NULL,
-        waybill TEXT NOT NULL,
-        state TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        version BIGINT NOT NULL,
-        body TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS shipments_by_order ON shipments (order_id, id)",
-    "CREATE INDEX IF NOT EXISTS shipments_by_waybill ON shipments (waybill, carrier)",
-    "CREATE TABLE IF NOT EXISTS package_alerts (
-        alert_key TEXT PRIMARY KEY,
-        shop_id BIGINT NOT NULL,
-        order_id BIGINT NOT NULL,
-        shipment_id BIGINT NOT NULL,
-        rule TEXT NOT NULL,
-        is_open BIGINT NOT NULL,
-        raised_at BIGINT NOT NULL,
-        body TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS package_alerts_by_shop ON package_alerts (shop_id, raised_at)",
-    "CREATE INDEX IF NOT EXISTS package_alerts_by_shipment ON package_alerts (shipment_id)",
-    "CREATE TABLE IF NOT EXISTS shortage_notices (
-        shop_id BIGINT NOT NULL,
-        order_id BIGINT NOT NULL,
-        warehouse_id BIGINT NOT NULL,
-        sku_id BIGINT NOT NULL,
-        noticed_at BIGINT NOT NULL,
-        body TEXT NOT NULL,
-        PRIMARY KEY (order_id, warehouse_id, sku_id, noticed_at)) {WITHOUT_ROWID}",
-    "CREATE INDEX IF NOT EXISTS shortage_notices_by_shop ON shortage_notices (shop_id, noticed_at)",
-    "CREATE TABLE IF NOT EXISTS sla_rules (
-        shop_id {ID} PRIMARY KEY,
-        body TEXT NOT NULL)",
-];
-
 const UPSERT_SHIPMENT: &str = "INSERT INTO shipments (id, shop_id, order_id, warehouse_id, carrier, waybill, state,
     created_at, version, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
     ON CONFLICT (id) DO UPDATE SET state = excluded.state, version = excluded.version, body = excluded.body";
