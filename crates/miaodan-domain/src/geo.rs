@@ -2,15 +2,13 @@
 //! [`Adcode`] that exists in the reference table shipped with this crate
 //! (`data/china-adcodes.csv`), so a typo in a postal area is refused at the edge.
 
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 const ADCODES_CSV: &str = include_str!("../data/china-adcodes.csv");
 
 /// A 12-digit administrative division code known to the reference table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Adcode(i64);
 
 /// One division: its name and, where the source has one, a representative point (WGS-84-ish

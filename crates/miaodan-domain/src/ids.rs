@@ -1,16 +1,45 @@
 //! Identifiers. Each entity has its own id type so that a `SkuId` can never be passed where an
 //! `OrderId` is expected. Ids are allocated by the shell (never inside the core) and are
 //! positive 63-bit integers so that they fit a signed 64-bit database column.
+//!
+//! Deserialising an id goes through [`TryFrom<i64>`], the same check as `new`: JSON cannot
+//! build an id of zero or below.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// A raw id that is not positive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidId(pub i64);
+
+impl fmt::Display for InvalidId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an id must be positive, not {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidId {}
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[serde(try_from = "i64", into = "i64")]
         pub struct $name(i64);
+
+        impl TryFrom<i64> for $name {
+            type Error = InvalidId;
+
+            fn try_from(raw: i64) -> Result<Self, InvalidId> {
+                Self::new(raw).ok_or(InvalidId(raw))
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> i64 {
+                id.0
+            }
+        }
 
         impl $name {
             /// Wraps a raw id; `None` unless it is positive.
@@ -72,3 +101,26 @@ id_type!(
     /// One parcel of an order on its way: a carrier's waybill from one warehouse.
     ShipmentId
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_deserialise_only_when_positive() {
+        assert_eq!(serde_json::from_str::<ShopId>("7").ok(), ShopId::new(7));
+        for refused in ["0", "-3", "\"7\"", "1.5"] {
+            assert!(
+                serde_json::from_str::<ShopId>(refused).is_err(),
+                "{refused} was accepted"
+            );
+        }
+        assert!(serde_json::from_str::<Vec<OrderId>>("[1, 0]").is_err());
+    }
+
+    #[test]
+    fn ids_serialise_as_their_number() {
+        let id = SkuId::new(42).expect("positive");
+        assert_eq!(serde_json::to_string(&id).ok().as_deref(), Some("42"));
+    }
+}

@@ -17,8 +17,10 @@
 //! - [`geo`]: Chinese administrative divisions (adcodes) for addresses and warehouses.
 //! - [`ids`], [`money`], [`time`], [`quantity`]: value types with their invariants.
 //!
-//! **Architecture invariant:** this crate depends on nothing but `serde` (for the wire shape of
-//! a few value types). It never knows SQL, HTTP or JSON layouts.
+//! **Architecture invariant:** this crate depends on nothing but `serde`, and uses it only for the
+//! ids and [`Timestamp`] (which `shard::ShortageNotice` still derives serde over; an id
+//! deserialises through its positive check). It never knows SQL, HTTP or JSON layouts: the
+//! store and the HTTP layer convert to and from their own types.
 
 pub mod buyers;
 pub mod catalog;

@@ -1,15 +1,12 @@
 //! Money. Amounts are integer fen (1/100 yuan, CNY), never floats; arithmetic is checked so an
 //! overflow is an explicit outcome rather than a wrapped price.
 
-use serde::{Deserialize, Serialize};
-
 /// The most a single price may be: 100 million yuan. Keeps `price × quantity × lines` far from
 /// `i64::MAX` so that order totals cannot overflow.
 pub const PRICE_FEN_MAX: i64 = 10_000_000_000;
 
 /// An amount of CNY in fen. Non-negative by construction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Fen(i64);
 
 impl Fen {

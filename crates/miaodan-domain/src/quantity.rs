@@ -1,14 +1,11 @@
 //! Quantities of units on an order line.
 
-use serde::{Deserialize, Serialize};
-
 /// The most units one order line may ask for. A larger request is refused as
 /// `invalid_quantity` at the edge, long before it could overflow a total.
 pub const LINE_QUANTITY_MAX: i64 = 10_000;
 
 /// A positive number of units, at most [`LINE_QUANTITY_MAX`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Quantity(i64);
 
 impl Quantity {

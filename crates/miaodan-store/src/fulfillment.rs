@@ -2,21 +2,25 @@
 //! each paid order (with the line allocations it moved) and the capacity booked per
 //! warehouse hour; and what a starting shard reads back of them.
 //!
-//! Settings, decisions and promises are stored as the domain's own serde JSON in TEXT
-//! columns: they are always read and written whole, never filtered on, and their shape is the
-//! domain's to change. Within one batch a later effect for the same key supersedes an earlier
-//! one, so each key costs one row write with its final value.
+//! Settings, decisions and promises are JSON documents in TEXT columns, as the versioned
+//! storage types of [`stored`] (see [`crate::json`]): always read and written whole, never
+//! filtered on. Within one batch a later effect for the same key supersedes an earlier one, so
+//! each key costs one row write with its final value.
 
-use crate::sql::{Row, Statement, Value, encode_allocations, id, ms};
+pub(crate) mod stored;
+
+use crate::orders::{
+    LINE_COLUMNS, ORDER_COLUMN_COUNT, ORDER_COLUMNS, attach_lines, encode_allocations, line, order_head,
+};
+use crate::sql::{Row, ShardOf, Statement, Value, id, ms};
 use crate::{Store, StoreError};
 use miaodan_domain::fulfillment::{DispatchDecision, FulfillmentSettings};
 use miaodan_domain::orders::{Order, OrderLine};
 use miaodan_domain::shard::Fulfilling;
 use miaodan_domain::{OrderId, ShopId, Timestamp, WarehouseId};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use std::borrow::Cow;
 use std::collections::BTreeMap;
+use stored::{decode_decision, decode_settings, encode_decision, encode_settings};
+pub(crate) use stored::{decode_promise, encode_promise};
 
 const UPSERT_SETTINGS: &str = "INSERT INTO warehouse_fulfillment (warehouse_id, shop_id, settings_json)
     VALUES ($1, $2, $3) ON CONFLICT (warehouse_id) DO UPDATE SET settings_json = excluded.settings_json";
@@ -26,16 +30,6 @@ const UPSERT_DISPATCH: &str = "INSERT INTO order_dispatches (order_id, shop_id, 
 const UPDATE_LINE_ALLOCATIONS: &str = "UPDATE order_lines SET allocations = $1 WHERE order_id = $2 AND line_no = $3";
 const UPSERT_CAPACITY: &str = "INSERT INTO warehouse_capacity (warehouse_id, hour_ms, orders) VALUES ($1, $2, $3)
     ON CONFLICT (warehouse_id, hour_ms) DO UPDATE SET orders = excluded.orders";
-
-/// The domain value as JSON. Its types are plain data (no maps with non-string keys, no
-/// failing `Serialize`), so a failure here is a broken invariant, not an operating error.
-pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("fulfillment data serialises to JSON")
-}
-
-pub(crate) fn from_json<T: DeserializeOwned>(raw: &str, what: &str) -> Result<T, StoreError> {
-    serde_json::from_str(raw).map_err(|e| StoreError::corrupt(format!("bad {what} json: {e}")))
-}
 
 /// The fulfillment effects of one batch, coalesced per key until they become statements.
 #[derive(Default)]
@@ -68,7 +62,7 @@ impl<'a> FulfillmentWrites<'a> {
                 vec![
                     Value::I64(warehouse.get()),
                     Value::I64(shop.get()),
-                    Value::Text(to_json(settings)),
+                    Value::Text(encode_settings(settings)),
                 ],
             ));
         }
@@ -107,7 +101,7 @@ fn push_dispatch(statements: &mut Vec<Statement>, order: &Order, decision: &Disp
             Value::I64(order.id.get()),
             Value::I64(order.shop.get()),
             Value::I64(decision.decided_at.unix_ms()),
-            Value::Text(to_json(decision)),
+            Value::Text(encode_decision(decision)),
         ],
     ));
 }
@@ -117,10 +111,7 @@ fn orders_count(raw: i64) -> Result<u32, StoreError> {
 }
 
 fn settings_row(row: &dyn Row) -> Result<(WarehouseId, FulfillmentSettings), StoreError> {
-    Ok((
-        id(row.i64(0)?, WarehouseId::new)?,
-        from_json(&row.text(1)?, "fulfillment settings")?,
-    ))
+    Ok((id(row.i64(0)?, WarehouseId::new)?, decode_settings(&row.text(1)?)?))
 }
 
 fn capacity_row(row: &dyn Row) -> Result<(WarehouseId, Timestamp, u32), StoreError> {
@@ -131,16 +122,16 @@ fn capacity_row(row: &dyn Row) -> Result<(WarehouseId, Timestamp, u32), StoreErr
     ))
 }
 
-/// An order head (as [`crate::sql::order_head`]) followed by its dispatch decision.
+/// An order head (as [`order_head`]) followed by its dispatch decision.
 fn fulfilling_row(row: &dyn Row) -> Result<(Order, DispatchDecision), StoreError> {
-    let order = crate::sql::order_head(row)?;
-    let decision = from_json(&row.text(crate::sql::ORDER_COLUMN_COUNT)?, "dispatch decision")?;
+    let order = order_head(row)?;
+    let decision = decode_decision(&row.text(ORDER_COLUMN_COUNT)?)?;
     Ok((order, decision))
 }
 
-/// A line (as [`crate::sql::line`]) with its `line_no`, for sorting.
+/// A line (as [`line`]) with its `line_no`, for sorting.
 fn numbered_line(row: &dyn Row) -> Result<(OrderId, i64, OrderLine), StoreError> {
-    let (order, line) = crate::sql::line(row)?;
+    let (order, line) = line(row)?;
     Ok((order, row.i64(1)?, line))
 }
 
@@ -156,17 +147,12 @@ impl Store {
     /// `capacity_since` on, and its dispatched orders not yet delivered, with their lines.
     pub(crate) async fn load_shard_fulfillment(
         &self,
-        index: u32,
-        count: u32,
+        shard: ShardOf,
         capacity_since: Timestamp,
     ) -> Result<ShardFulfillment, StoreError> {
-        let shard = || vec![Value::I64(i64::from(count)), Value::I64(i64::from(index))];
-        let settings = Statement::new(
-            "SELECT warehouse_id, settings_json FROM warehouse_fulfillment WHERE shop_id % $1 = $2 ORDER BY 1",
-            shard(),
-        );
+        let settings = shard.select("warehouse_id, settings_json", "warehouse_fulfillment", "shop_id");
         let warehouse_settings = self.query(settings, settings_row).await?;
-        let mut params = shard();
+        let mut params = shard.params();
         params.push(Value::I64(capacity_since.unix_ms()));
         // Sorted here: an `ORDER BY` would make SQLite walk the whole table in key order
         // instead of reading today's hours by the hour index.
@@ -178,7 +164,7 @@ impl Store {
         );
         let mut capacity = self.query(capacity, capacity_row).await?;
         capacity.sort_unstable();
-        let fulfilling = self.load_fulfilling(index, count).await?;
+        let fulfilling = self.load_fulfilling(shard).await?;
         Ok(ShardFulfillment {
             warehouse_settings,
             capacity,
@@ -191,36 +177,33 @@ impl Store {
     /// an `ORDER BY` and no statistics, SQLite would rather walk every order ever placed in id
     /// order than read that index and sort. Lines are read by the same condition, not by a list
     /// of ids that grows with the orders on their way.
-    async fn load_fulfilling(&self, index: u32, count: u32) -> Result<Vec<Fulfilling>, StoreError> {
-        let shard = || vec![Value::I64(i64::from(count)), Value::I64(i64::from(index))];
-        let heads = Statement {
-            sql: Cow::Owned(format!(
-                "SELECT {}, d.decision_json FROM orders
+    async fn load_fulfilling(&self, shard: ShardOf) -> Result<Vec<Fulfilling>, StoreError> {
+        let heads = Statement::owned(
+            format!(
+                "SELECT {ORDER_COLUMNS}, d.decision_json FROM orders
                  JOIN (SELECT order_id, decision_json FROM order_dispatches) d ON d.order_id = orders.id
-                 WHERE state IN ('paid', 'shipped') AND shop_id % $1 = $2",
-                crate::sql::ORDER_COLUMNS
-            )),
-            params: shard(),
-        };
+                 WHERE state IN ('paid', 'shipped') AND shop_id % $1 = $2"
+            ),
+            shard.params(),
+        );
         let mut heads = self.query(heads, fulfilling_row).await?;
         if heads.is_empty() {
             return Ok(Vec::new());
         }
         heads.sort_by_key(|(order, _)| order.id);
         let (mut orders, decisions): (Vec<Order>, Vec<DispatchDecision>) = heads.into_iter().unzip();
-        let lines = Statement {
-            sql: Cow::Owned(format!(
-                "SELECT {} FROM orders o JOIN order_lines ON order_lines.order_id = o.id
+        let lines = Statement::owned(
+            format!(
+                "SELECT {LINE_COLUMNS} FROM orders o JOIN order_lines ON order_lines.order_id = o.id
                  WHERE o.state IN ('paid', 'shipped') AND o.shop_id % $1 = $2
-                 AND EXISTS (SELECT 1 FROM order_dispatches d WHERE d.order_id = o.id)",
-                crate::sql::LINE_COLUMNS
-            )),
-            params: shard(),
-        };
+                 AND EXISTS (SELECT 1 FROM order_dispatches d WHERE d.order_id = o.id)"
+            ),
+            shard.params(),
+        );
         let mut lines = self.query(lines, numbered_line).await?;
         lines.sort_by_key(|(order, line_no, _)| (*order, *line_no));
         let lines = lines.into_iter().map(|(order, _, line)| (order, line)).collect();
-        crate::sql::attach_lines(&mut orders, lines);
+        attach_lines(&mut orders, lines);
         Ok(orders
             .into_iter()
             .zip(decisions)
@@ -236,10 +219,7 @@ impl Store {
         );
         let rows = self
             .query(statement, |r| {
-                Ok((
-                    id(r.i64(0)?, ShopId::new)?,
-                    from_json(&r.text(1)?, "dispatch decision")?,
-                ))
+                Ok((id(r.i64(0)?, ShopId::new)?, decode_decision(&r.text(1)?)?))
             })
             .await?;
         Ok(rows.into_iter().next())

@@ -1,56 +1,20 @@
 //! Shipments, package-center alerts, SLA rules and shortage notices on disk.
 //!
-//! A shipment's events and an alert's fields are kept as one JSON document each (the core's
-//! own serde form), next to the columns they are looked up by: a shipment is read whole, by
-//! id, order or waybill, and is never queried by an event's field.
+//! A shipment's events and an alert's fields are kept as one JSON document each (the versioned
+//! storage types of [`stored`], see [`crate::json`]), next to the columns they are looked up
+//! by: a shipment is read whole, by id, order or waybill, and is never queried by an event's
+//! field.
 
-use crate::sql::{Row, Statement, Value};
+mod stored;
+
+use crate::sql::{Row, ShardOf, Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
-use miaodan_domain::logistics::{Alert, Shipment, SlaRules};
+use miaodan_domain::logistics::{Alert, AlertKey, Shipment, SlaRules};
 use miaodan_domain::shard::ShortageNotice;
 use miaodan_domain::{OrderId, ShopId};
-
-/// The tables (both backends; see `schema`).
-pub const STATEMENTS: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS shipments (
-        id {ID} PRIMARY KEY,
-        shop_id BIGINT NOT NULL,
-        order_id BIGINT NOT NULL,
-        warehouse_id BIGINT NOT NULL,
-        carrier TEXT NOT NULL,
-        waybill TEXT NOT NULL,
-        state TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        version BIGINT NOT NULL,
-        body TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS shipments_by_order ON shipments (order_id, id)",
-    "CREATE INDEX IF NOT EXISTS shipments_by_waybill ON shipments (waybill, carrier)",
-    "CREATE TABLE IF NOT EXISTS package_alerts (
-        alert_key TEXT PRIMARY KEY,
-        shop_id BIGINT NOT NULL,
-        order_id BIGINT NOT NULL,
-        shipment_id BIGINT NOT NULL,
-        rule TEXT NOT NULL,
-        is_open BIGINT NOT NULL,
-        raised_at BIGINT NOT NULL,
-        body TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS package_alerts_by_shop ON package_alerts (shop_id, raised_at)",
-    "CREATE INDEX IF NOT EXISTS package_alerts_by_shipment ON package_alerts (shipment_id)",
-    "CREATE TABLE IF NOT EXISTS shortage_notices (
-        shop_id BIGINT NOT NULL,
-        order_id BIGINT NOT NULL,
-        warehouse_id BIGINT NOT NULL,
-        sku_id BIGINT NOT NULL,
-        noticed_at BIGINT NOT NULL,
-        body TEXT NOT NULL,
-        PRIMARY KEY (order_id, warehouse_id, sku_id, noticed_at)) {WITHOUT_ROWID}",
-    "CREATE INDEX IF NOT EXISTS shortage_notices_by_shop ON shortage_notices (shop_id, noticed_at)",
-    "CREATE TABLE IF NOT EXISTS sla_rules (
-        shop_id {ID} PRIMARY KEY,
-        body TEXT NOT NULL)",
-];
+use std::collections::BTreeMap;
 
 const UPSERT_SHIPMENT: &str = "INSERT INTO shipments (id, shop_id, order_id, warehouse_id, carrier, waybill, state,
     created_at, version, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -66,9 +30,46 @@ const INSERT_SHORTAGE: &str = "INSERT INTO shortage_notices (shop_id, order_id, 
 const UPSERT_SLA_RULES: &str = "INSERT INTO sla_rules (shop_id, body) VALUES ($1, $2)
     ON CONFLICT (shop_id) DO UPDATE SET body = excluded.body";
 
-use crate::fulfillment::{from_json as parse, to_json as json};
+use stored::{
+    decode_alert, decode_shipment, decode_shortage, decode_sla_rules, encode_alert, encode_shipment, encode_shortage,
+    encode_sla_rules,
+};
 
-pub(crate) fn upsert_shipment(s: &Shipment) -> Statement {
+/// The logistics effects of one batch. Shipments and alerts are coalesced per id and key (a
+/// parcel with ten events in a batch costs one row write); SLA rules and shortage notices are
+/// written in effect order.
+#[derive(Default)]
+pub(crate) struct LogisticsWrites<'a> {
+    shipments: BTreeMap<ShipmentId, &'a Shipment>,
+    alerts: BTreeMap<AlertKey, &'a Alert>,
+    in_order: Vec<Statement>,
+}
+
+impl<'a> LogisticsWrites<'a> {
+    pub(crate) fn shipment_saved(&mut self, shipment: &'a Shipment) {
+        self.shipments.insert(shipment.id, shipment);
+    }
+
+    pub(crate) fn alert_saved(&mut self, alert: &'a Alert) {
+        self.alerts.insert(alert.key, alert);
+    }
+
+    pub(crate) fn sla_rules_saved(&mut self, shop: ShopId, rules: &SlaRules) {
+        self.in_order.push(upsert_sla_rules(shop, rules));
+    }
+
+    pub(crate) fn shortage_noticed(&mut self, notice: &ShortageNotice) {
+        self.in_order.push(insert_shortage(notice));
+    }
+
+    pub(crate) fn push_statements(self, statements: &mut Vec<Statement>) {
+        statements.extend(self.in_order);
+        statements.extend(self.shipments.into_values().map(upsert_shipment));
+        statements.extend(self.alerts.into_values().map(upsert_alert));
+    }
+}
+
+fn upsert_shipment(s: &Shipment) -> Statement {
     Statement::new(
         UPSERT_SHIPMENT,
         vec![
@@ -81,12 +82,12 @@ pub(crate) fn upsert_shipment(s: &Shipment) -> Statement {
             Value::Text(s.state.as_str().into()),
             Value::I64(s.created_at.unix_ms()),
             Value::I64(s.version),
-            Value::Text(json(s)),
+            Value::Text(encode_shipment(s)),
         ],
     )
 }
 
-pub(crate) fn upsert_alert(a: &Alert) -> Statement {
+fn upsert_alert(a: &Alert) -> Statement {
     Statement::new(
         UPSERT_ALERT,
         vec![
@@ -97,12 +98,12 @@ pub(crate) fn upsert_alert(a: &Alert) -> Statement {
             Value::Text(a.rule.as_str().into()),
             Value::I64(i64::from(a.is_open())),
             Value::I64(a.raised_at.unix_ms()),
-            Value::Text(json(a)),
+            Value::Text(encode_alert(a)),
         ],
     )
 }
 
-pub(crate) fn insert_shortage(n: &ShortageNotice) -> Statement {
+fn insert_shortage(n: &ShortageNotice) -> Statement {
     Statement::new(
         INSERT_SHORTAGE,
         vec![
@@ -111,25 +112,28 @@ pub(crate) fn insert_shortage(n: &ShortageNotice) -> Statement {
             Value::I64(n.warehouse.get()),
             Value::I64(n.sku.get()),
             Value::I64(n.at.unix_ms()),
-            Value::Text(json(n)),
+            Value::Text(encode_shortage(n)),
         ],
     )
 }
 
-pub(crate) fn upsert_sla_rules(shop: ShopId, rules: &SlaRules) -> Statement {
-    Statement::new(UPSERT_SLA_RULES, vec![Value::I64(shop.get()), Value::Text(json(rules))])
+fn upsert_sla_rules(shop: ShopId, rules: &SlaRules) -> Statement {
+    Statement::new(
+        UPSERT_SLA_RULES,
+        vec![Value::I64(shop.get()), Value::Text(encode_sla_rules(rules))],
+    )
 }
 
 fn shipment_row(row: &dyn Row) -> Result<Shipment, StoreError> {
-    parse(&row.text(0)?, "shipment")
+    decode_shipment(&row.text(0)?)
 }
 
 fn alert_row(row: &dyn Row) -> Result<Alert, StoreError> {
-    parse(&row.text(0)?, "alert")
+    decode_alert(&row.text(0)?)
 }
 
 /// What a starting shard reads back of logistics.
-pub struct LogisticsSnapshot {
+pub(crate) struct ShardLogistics {
     pub shipments: Vec<Shipment>,
     pub alerts: Vec<Alert>,
     pub sla_rules: Vec<(ShopId, SlaRules)>,
@@ -177,19 +181,17 @@ impl Store {
             "SELECT body FROM shortage_notices WHERE shop_id = $1 ORDER BY noticed_at DESC LIMIT $2",
             vec![Value::I64(shop.get()), Value::I64(limit)],
         );
-        self.query(statement, |row| parse(&row.text(0)?, "shortage notice"))
-            .await
+        self.query(statement, |row| decode_shortage(&row.text(0)?)).await
     }
 
     /// The shipments of a shard's paid and shipped orders, their alerts, and its shops' rules.
-    pub async fn load_logistics(&self, index: u32, count: u32) -> Result<LogisticsSnapshot, StoreError> {
-        let shard = || vec![Value::I64(i64::from(count)), Value::I64(i64::from(index))];
+    pub(crate) async fn load_shard_logistics(&self, shard: ShardOf) -> Result<ShardLogistics, StoreError> {
         let mut shipments = self
             .query(
                 Statement::new(
                     "SELECT s.body FROM shipments s JOIN orders o ON o.id = s.order_id
                      WHERE o.state IN ('paid', 'shipped') AND s.shop_id % $1 = $2",
-                    shard(),
+                    shard.params(),
                 ),
                 shipment_row,
             )
@@ -199,7 +201,7 @@ impl Store {
                 Statement::new(
                     "SELECT a.body FROM package_alerts a JOIN orders o ON o.id = a.order_id
                      WHERE o.state IN ('paid', 'shipped') AND a.shop_id % $1 = $2",
-                    shard(),
+                    shard.params(),
                 ),
                 alert_row,
             )
@@ -207,15 +209,18 @@ impl Store {
         shipments.sort_by_key(|s| s.id);
         let sla_rules = self
             .query(
-                Statement::new("SELECT shop_id, body FROM sla_rules WHERE shop_id % $1 = $2", shard()),
+                Statement::new(
+                    "SELECT shop_id, body FROM sla_rules WHERE shop_id % $1 = $2",
+                    shard.params(),
+                ),
                 |row| {
                     let shop = row.i64(0)?;
                     let shop = ShopId::new(shop).ok_or_else(|| StoreError::corrupt(format!("shop {shop}")))?;
-                    Ok((shop, parse(&row.text(1)?, "SLA rules")?))
+                    Ok((shop, decode_sla_rules(&row.text(1)?)?))
                 },
             )
             .await?;
-        Ok(LogisticsSnapshot {
+        Ok(ShardLogistics {
             shipments,
             alerts,
             sla_rules,

@@ -1,7 +1,11 @@
-//! Payment intents, refunds, one-tap agreements and provider notifications on disk, and the
-//! day's figures a reconciliation compares.
+//! Payment intents, refunds, one-tap agreements and provider notifications on disk, what a
+//! starting shard reads back (intents not yet settled or changed recently, with their refunds),
+//! and the day's figures a reconciliation compares.
+//!
+//! An intent's orders are one text column of `order:shop:amount:settlement` entries separated
+//! by `;`: a checkout has a few shops, and the entries are always read and written whole.
 
-use crate::sql::{Row, Statement, Value, fen, id, ms};
+use crate::sql::{Row, ShardOf, Statement, Value, fen, id, ms};
 use crate::{Store, StoreError};
 use miaodan_domain::payments::{
     Charge, DeclineCode, IntentOrder, IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, Refund, RefundId,
@@ -35,7 +39,30 @@ const REFUND_COLUMNS: &str = "id, intent_id, order_id, amount_fen, reason, statu
 const AGREEMENT_COLUMNS: &str =
     "id, buyer_id, provider, credential, per_order_limit_fen, per_day_limit_fen, created_at, revoked_at";
 
-pub(crate) fn upsert_intent(intent: &PaymentIntent) -> Statement {
+/// The payment effects of one batch, coalesced per intent and per refund: the batch's last
+/// state of each is the one written.
+#[derive(Default)]
+pub(crate) struct PaymentWrites<'a> {
+    intents: BTreeMap<PaymentIntentId, &'a PaymentIntent>,
+    refunds: BTreeMap<RefundId, &'a Refund>,
+}
+
+impl<'a> PaymentWrites<'a> {
+    pub(crate) fn intent_saved(&mut self, intent: &'a PaymentIntent) {
+        self.intents.insert(intent.id, intent);
+    }
+
+    pub(crate) fn refund_saved(&mut self, refund: &'a Refund) {
+        self.refunds.insert(refund.id, refund);
+    }
+
+    pub(crate) fn push_statements(self, statements: &mut Vec<Statement>) {
+        statements.extend(self.intents.into_values().map(upsert_intent));
+        statements.extend(self.refunds.into_values().map(upsert_refund));
+    }
+}
+
+fn upsert_intent(intent: &PaymentIntent) -> Statement {
     let charge = intent.charge.as_ref();
     Statement::new(
         UPSERT_INTENT,
@@ -65,7 +92,7 @@ pub(crate) fn upsert_intent(intent: &PaymentIntent) -> Statement {
     )
 }
 
-pub(crate) fn upsert_refund(refund: &Refund) -> Statement {
+fn upsert_refund(refund: &Refund) -> Statement {
     Statement::new(
         UPSERT_REFUND,
         vec![
@@ -251,19 +278,13 @@ impl Store {
     /// since `changed_since`.
     pub(crate) async fn load_shard_intents(
         &self,
-        index: u32,
-        count: u32,
+        shard: ShardOf,
         changed_since: Timestamp,
     ) -> Result<Vec<PaymentIntent>, StoreError> {
-        self.intents_with_refunds(
-            "home_shop_id % $1 = $2 AND (settled = 0 OR updated_at >= $3)",
-            vec![
-                Value::I64(i64::from(count)),
-                Value::I64(i64::from(index)),
-                Value::I64(changed_since.unix_ms()),
-            ],
-        )
-        .await
+        let mut params = shard.params();
+        params.push(Value::I64(changed_since.unix_ms()));
+        self.intents_with_refunds("home_shop_id % $1 = $2 AND (settled = 0 OR updated_at >= $3)", params)
+            .await
     }
 
     pub async fn payment_intent(&self, intent: PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
@@ -295,21 +316,6 @@ impl Store {
     pub async fn intents_accepting_attempts(&self) -> Result<Vec<PaymentIntent>, StoreError> {
         self.intents_with_refunds("settled = 0 AND status IN ('requires_confirmation', 'failed')", vec![])
             .await
-    }
-
-    /// The ids and head fields of a checkout's orders, for opening its payment.
-    pub async fn checkout_orders(
-        &self,
-        checkout: CheckoutId,
-    ) -> Result<Vec<miaodan_domain::orders::Order>, StoreError> {
-        let statement = Statement {
-            sql: Cow::Owned(format!(
-                "SELECT {} FROM orders WHERE checkout_id = $1 ORDER BY id",
-                crate::sql::ORDER_COLUMNS
-            )),
-            params: vec![Value::I64(checkout.get())],
-        };
-        self.query(statement, crate::sql::order_head).await
     }
 
     pub async fn refunds_of_order(&self, order: OrderId) -> Result<Vec<Refund>, StoreError> {

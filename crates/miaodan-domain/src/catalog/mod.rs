@@ -12,12 +12,10 @@ pub use commands::{AddSku, Command, CreateProduct, CreateShop, UpdateProduct, Up
 use crate::ids::{ProductId, ShopId, SkuId};
 use crate::money::Fen;
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
 
 /// A non-empty piece of user text of at most `MAX` characters, trimmed, without control
 /// characters. Parse once at the edge; the core trusts it afterwards.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Text<const MAX: usize>(String);
 
 /// Why a piece of text was refused.
@@ -27,6 +25,18 @@ pub enum TextError {
     TooLong { max_chars: usize },
     ControlCharacter,
 }
+
+impl std::fmt::Display for TextError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TextError::Empty => write!(f, "text must not be empty"),
+            TextError::TooLong { max_chars } => write!(f, "text must be at most {max_chars} characters"),
+            TextError::ControlCharacter => write!(f, "text must not contain control characters"),
+        }
+    }
+}
+
+impl std::error::Error for TextError {}
 
 impl<const MAX: usize> Text<MAX> {
     pub fn parse(raw: &str) -> Result<Self, TextError> {
@@ -60,8 +70,7 @@ pub type SkuName = Text<60>;
 
 /// A Global Trade Item Number (GTIN-8, -12, -13 or -14) with a valid check digit. The same
 /// GTIN in two shops means the same product, which is what price comparison builds on.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Gtin(String);
 
 impl Gtin {
@@ -90,8 +99,7 @@ impl Gtin {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListingStatus {
     /// Visible to buyers and orderable.
     Active,

@@ -18,7 +18,6 @@ pub use book::{Command, FlashSales, ScheduleFlashSale, Tap};
 use crate::ids::{BuyerId, ShopId, SkuId, WarehouseId};
 use crate::money::Fen;
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -48,9 +47,22 @@ pub enum ScheduleProblem {
     PaymentTimeoutOutOfRange,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FlashSaleId(i64);
+
+impl TryFrom<i64> for FlashSaleId {
+    type Error = crate::ids::InvalidId;
+
+    fn try_from(raw: i64) -> Result<Self, crate::ids::InvalidId> {
+        Self::new(raw).ok_or(crate::ids::InvalidId(raw))
+    }
+}
+
+impl From<FlashSaleId> for i64 {
+    fn from(id: FlashSaleId) -> i64 {
+        id.0
+    }
+}
 
 impl FlashSaleId {
     pub fn new(raw: i64) -> Option<Self> {

@@ -28,11 +28,10 @@ use crate::fulfillment::promise::{
 };
 use crate::ids::{SkuId, WarehouseId};
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 
 /// One warehouse as dispatch saw it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
     pub warehouse: WarehouseId,
     pub distance_km: u32,
@@ -51,7 +50,7 @@ pub struct Candidate {
 }
 
 /// One parcel of the decision: what leaves which warehouse, with which service, by when.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParcelPlan {
     pub warehouse: WarehouseId,
     pub lines: Vec<(SkuId, i64)>,
@@ -65,7 +64,7 @@ pub struct ParcelPlan {
     pub keeps_promise: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DispatchDecision {
     pub decided_at: Timestamp,
     pub parcels: Vec<ParcelPlan>,

@@ -9,11 +9,9 @@ use crate::fulfillment::calendar::{Calendar, LocalDate, MINUTES_PER_DAY};
 use crate::geo::{Adcode, MicroDegrees};
 use crate::ids::WarehouseId;
 use crate::money::Fen;
-use serde::{Deserialize, Serialize};
 
 /// How fast a parcel arrives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ServiceLevel {
     /// Within the hour, inside one city (极速达 / 小时达).
     OneHour,
@@ -48,8 +46,7 @@ impl ServiceLevel {
 }
 
 /// A (simulated) carrier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CarrierId {
     /// SF-like: fast and dear; picks up and delivers every day.
     Sf,
@@ -249,12 +246,12 @@ impl CarrierService {
 
 /// A warehouse's opening hours in local minutes: one or more shifts `[start, end)`. A
 /// 24-hour warehouse has the one shift `[0, 1440)`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OperatingHours {
     pub shifts: Vec<Shift>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shift {
     pub start_minute: u16,
     pub end_minute: u16,
@@ -291,8 +288,7 @@ impl OperatingHours {
 }
 
 /// Where a cutoff applies, from the warehouse's point of view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CutoffRegion {
     /// Any destination.
     Any,
@@ -303,7 +299,7 @@ pub enum CutoffRegion {
 }
 
 /// The latest local time at which an order paid that day still leaves that day with `level`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CutoffTime {
     pub level: ServiceLevel,
     pub region: CutoffRegion,
@@ -312,7 +308,7 @@ pub struct CutoffTime {
 }
 
 /// How a warehouse works, as its merchant configured it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FulfillmentSettings {
     pub hours: OperatingHours,
     /// Orders the warehouse can pick and pack per hour.

@@ -23,7 +23,6 @@ use crate::geo::{Adcode, MicroDegrees};
 use crate::ids::{SkuId, WarehouseId};
 use crate::money::Fen;
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
 
 /// Minutes from the start of work on an order to a parcel ready for the carrier.
 pub const PROCESSING_MINUTES: i64 = 30;
@@ -86,7 +85,7 @@ pub struct DeliveryOption {
 }
 
 /// A two-hour delivery window booked by the buyer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScheduledWindow {
     pub date: LocalDate,
     pub start_hour: u16,
@@ -103,7 +102,7 @@ impl ScheduledWindow {
 }
 
 /// What an order was sold with: it keeps this promise (dispatch prefers warehouses that do).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Promise {
     pub level: ServiceLevel,
     pub carrier: CarrierId,

@@ -16,7 +16,6 @@ use crate::catalog::Text;
 use crate::fulfillment::network::CarrierId;
 use crate::ids::{OrderId, ShipmentId, ShopId, WarehouseId};
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
 
 /// How far in the future (relative to `now`) an event may claim to have happened. Carrier
 /// scanners' clocks drift a little; an event further ahead is a broken clock, and accepting it
@@ -69,8 +68,7 @@ pub fn valid_event_id(raw: &str) -> bool {
 
 /// Where a parcel is. `Created` is the state before the carrier has reported anything; every
 /// other state is reported by a [`TrackingEvent`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ShipmentState {
     /// The waybill exists; the carrier has not collected the parcel yet.
     Created,
@@ -150,7 +148,7 @@ impl ShipmentState {
 }
 
 /// One scan or status report of the carrier about a shipment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrackingEvent {
     /// The carrier's own id of the event: the dedup key ([`valid_event_id`]).
     pub event_id: String,
@@ -214,7 +212,7 @@ impl EventRefusal {
 
 /// One parcel of an order on its way, with what dispatch planned for it and what the carrier
 /// reported. Everything from `state` to `version` is derived from `events`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shipment {
     pub id: ShipmentId,
     pub order: OrderId,

@@ -15,7 +15,6 @@
 use crate::ids::{OrderId, ShipmentId, ShopId};
 use crate::logistics::shipment::{EXCEPTION_DELAY_MS, Shipment, ShipmentState, ms_between, plus_ms};
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -25,8 +24,7 @@ pub const SLA_LIMIT_SECONDS_MIN: i64 = 60;
 pub const SLA_LIMIT_SECONDS_MAX: i64 = 30 * 24 * 60 * 60;
 
 /// One service-level rule of the package center.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AlertRule {
     /// The carrier has not collected the parcel in time since the waybill was created.
     NotPickedUp,
@@ -61,8 +59,7 @@ impl AlertRule {
 }
 
 /// How far a rule has gone. Ordered: `Warning < TimedOut`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AlertLevel {
     /// The warning share of the allowed time has passed.
     Warning,
@@ -87,7 +84,7 @@ impl AlertLevel {
 
 /// The allowed times of a package center. Check them with [`SlaRules::validate`] where they
 /// enter the system; the functions here assume valid rules.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlaRules {
     /// From waybill creation to the carrier's pickup.
     pub not_picked_up_within_s: i64,
@@ -140,7 +137,7 @@ pub enum SlaRulesProblem {
 }
 
 /// A rule that holds for a shipment now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Condition {
     pub rule: AlertRule,
     pub level: AlertLevel,
@@ -299,7 +296,7 @@ fn thresholds(shipment: &Shipment, rule: AlertRule, clock: &Clock) -> [Option<Ti
 /// The identity of an alert: the `occurrence`-th time `rule` held for `shipment`. Written
 /// `"{shipment}-{rule}-{occurrence}"`, e.g. `12-stalled-1`, which is also its id on the wire
 /// and the dedup key of the notifications it causes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AlertKey {
     pub shipment: ShipmentId,
     pub rule: AlertRule,
@@ -332,7 +329,7 @@ impl fmt::Display for AlertKey {
 }
 
 /// An alert about one shipment breaking one rule, from raised to resolved.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Alert {
     pub key: AlertKey,
     pub shop: ShopId,

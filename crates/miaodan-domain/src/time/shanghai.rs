@@ -6,7 +6,6 @@
 //! plain integer arithmetic on the instant — no time-zone database in the hot path.
 
 use super::Timestamp;
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Asia/Shanghai's offset from UTC.
@@ -15,8 +14,7 @@ pub const DAY_MS: i64 = 24 * 3600 * 1000;
 pub const MINUTES_PER_DAY: u16 = 24 * 60;
 
 /// A calendar date in Asia/Shanghai, as days since 1970-01-01.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LocalDate(i32);
 
 /// Monday is 0.

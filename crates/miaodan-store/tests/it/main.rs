@@ -1,3 +1,8 @@
 //! miaodan-store's integration tests, one binary.
 
+#[macro_use]
+mod support;
+
 mod fulfillment;
+mod migrations;
+mod stored_json;

@@ -1,0 +1,149 @@
+//! The schema as numbered migrations (`crates/miaodan-store/migrations/NNNN_name.sql`), embedded
+//! in the binary and applied in order at start: a fresh database runs them all, a database of
+//! an earlier version runs the ones after its version, a current one runs none. Each migration
+//! commits in its own transaction together with the version it reaches (both backends run DDL
+//! in transactions), so a crash leaves the database at the last version it fully reached.
+//!
+//! The files are written once for both backends: only types and clauses SQLite and PostgreSQL
+//! read alike (BIGINT, TEXT, partial indexes, `ON CONFLICT`), with two spellings filled in per
+//! backend by [`Migration::statements`]: `{ID}` (SQLite's `INTEGER PRIMARY KEY` is the table's
+//! rowid itself, saving a second B-tree per insert; PostgreSQL's 64-bit integer is `BIGINT`)
+//! and `{WITHOUT_ROWID}` (SQLite stores a table with a composite key as that key's B-tree
+//! alone).
+//!
+//! **Invariant:** a released migration never changes; the schema changes by a new file. A new
+//! capability adds its tables in the next file and a line to [`MIGRATIONS`].
+
+/// One migration: the version it brings a database to, and its SQL.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    sql: &'static str,
+}
+
+/// Every migration, in version order; versions are 1, 2, 3, … without gaps.
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_payments",
+        sql: include_str!("../migrations/0002_payments.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "0003_fulfillment_and_logistics",
+        sql: include_str!("../migrations/0003_fulfillment_and_logistics.sql"),
+    },
+];
+
+/// The version a database has once every migration ran.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Where the version a database reached is kept: one row, created before any migration runs.
+pub(crate) const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
+
+/// Which backend a migration's spellings are filled in for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Migration {
+    /// The migration's statements, comments removed, with the backend's spellings filled in.
+    /// Statements end with `;`; the files keep `;` and `--` out of literals and comments.
+    pub(crate) fn statements(&self, dialect: Dialect) -> Vec<String> {
+        let (id, without_rowid) = match dialect {
+            Dialect::Sqlite => ("INTEGER", "WITHOUT ROWID"),
+            Dialect::Postgres => ("BIGINT", ""),
+        };
+        let code: String = self
+            .sql
+            .lines()
+            .map(|line| line.split_once("--").map_or(line, |(code, _)| code))
+            .collect::<Vec<_>>()
+            .join("\n");
+        code.split(';')
+            .map(|statement| statement.replace("{ID}", id).replace("{WITHOUT_ROWID}", without_rowid))
+            .map(|statement| statement.trim().to_string())
+            .filter(|statement| !statement.is_empty())
+            .collect()
+    }
+}
+
+/// The migrations a database at `version` still needs (all of them for a fresh one, at 0).
+pub(crate) fn pending(version: i64) -> impl Iterator<Item = &'static Migration> {
+    MIGRATIONS.iter().filter(move |m| m.version > version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_count_up_from_one_without_gaps() {
+        for (i, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, i as i64 + 1, "{}", migration.name);
+            assert!(
+                migration.name.starts_with(&format!("{:04}_", migration.version)),
+                "{} does not carry its version",
+                migration.name
+            );
+        }
+        assert_eq!(SCHEMA_VERSION, 3);
+    }
+
+    #[test]
+    fn every_statement_is_ddl_with_both_spellings_filled_in() {
+        for migration in MIGRATIONS {
+            for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+                let statements = migration.statements(dialect);
+                assert!(!statements.is_empty(), "{} is empty", migration.name);
+                for statement in statements {
+                    assert!(
+                        [
+                            "CREATE TABLE IF NOT EXISTS ",
+                            "CREATE INDEX IF NOT EXISTS ",
+                            "CREATE UNIQUE INDEX IF NOT EXISTS ",
+                            "ALTER TABLE "
+                        ]
+                        .iter()
+                        .any(|start| statement.starts_with(start)),
+                        "{}: unexpected statement {statement}",
+                        migration.name
+                    );
+                    assert!(!statement.contains('{') && !statement.contains("--"), "{statement}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn comments_are_removed_and_spellings_differ_per_backend() {
+        let migration = Migration {
+            version: 9,
+            name: "0009_test",
+            sql: "-- a table\nCREATE TABLE t (id {ID} PRIMARY KEY, -- its id\n  k BIGINT) {WITHOUT_ROWID};\n\n",
+        };
+        assert_eq!(
+            migration.statements(Dialect::Sqlite),
+            vec!["CREATE TABLE t (id INTEGER PRIMARY KEY, \n  k BIGINT) WITHOUT ROWID"]
+        );
+        assert_eq!(
+            migration.statements(Dialect::Postgres),
+            vec!["CREATE TABLE t (id BIGINT PRIMARY KEY, \n  k BIGINT)"]
+        );
+    }
+
+    #[test]
+    fn a_database_runs_the_migrations_after_its_version() {
+        let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
+        assert_eq!(versions(0), vec![1, 2, 3]);
+        assert_eq!(versions(2), vec![3]);
+        assert_eq!(versions(3), Vec::<i64>::new());
+    }
+}

@@ -1,0 +1,231 @@
+//! Platform-level records on disk, outside any shard: buyers, API tokens, stored idempotent
+//! responses, and the highest id in use per table (so a restarted process allocates above).
+//!
+//! Idempotent responses of shard requests ride their batch ([`idempotency_statement`] is the
+//! last group of [`crate::batch::batch_statements`]); the rest are written here on their own.
+
+use crate::records::{IdMaxima, IdempotencyRecord, Role, TokenRecord};
+use crate::sql::{Row, Statement, Value, id, ms};
+use crate::{Store, StoreError};
+use miaodan_domain::buyers::Buyer;
+use miaodan_domain::catalog::Text;
+use miaodan_domain::geo::Adcode;
+use miaodan_domain::orders::Address;
+use miaodan_domain::{BuyerId, Timestamp};
+
+const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_responses
+    (id, scope, idempotency_key, request_sha256, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (id) DO NOTHING";
+const INSERT_BUYER: &str = "INSERT INTO buyers (id, name, default_adcode, default_address_detail, created_at)
+    VALUES ($1, $2, $3, $4, $5)";
+const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, role, subject_id, secret_sha256, label, created_at, revoked_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+pub(crate) fn idempotency_statement(record: &IdempotencyRecord) -> Statement {
+    Statement::new(
+        INSERT_IDEMPOTENCY,
+        vec![
+            Value::I64(record.id),
+            Value::Text(record.scope.clone()),
+            Value::Text(record.key.clone()),
+            Value::Text(record.request_sha256.clone()),
+            Value::I64(i64::from(record.status)),
+            Value::Text(record.body.clone()),
+            Value::I64(record.created_at.unix_ms()),
+        ],
+    )
+}
+
+fn insert_buyer(buyer: &Buyer) -> Statement {
+    Statement::new(
+        INSERT_BUYER,
+        vec![
+            Value::I64(buyer.id.get()),
+            Value::Text(buyer.name.as_str().into()),
+            Value::OptI64(buyer.default_address.as_ref().map(|a| a.adcode.get())),
+            Value::OptText(buyer.default_address.as_ref().map(|a| a.detail.as_str().into())),
+            Value::I64(buyer.created_at.unix_ms()),
+        ],
+    )
+}
+
+fn insert_token(token: &TokenRecord) -> Statement {
+    Statement::new(
+        INSERT_TOKEN,
+        vec![
+            Value::I64(token.id),
+            Value::Text(token.role.as_str().into()),
+            Value::OptI64(token.subject),
+            Value::Text(token.secret_sha256.clone()),
+            Value::OptText(token.label.clone()),
+            Value::I64(token.created_at.unix_ms()),
+            Value::OptI64(token.revoked_at.map(Timestamp::unix_ms)),
+        ],
+    )
+}
+
+const BUYER_COLUMNS: &str = "id, name, default_adcode, default_address_detail, created_at";
+fn buyer(row: &dyn Row) -> Result<Buyer, StoreError> {
+    let default_address = match (row.opt_i64(2)?, row.opt_text(3)?) {
+        (Some(adcode), Some(detail)) => Some(Address {
+            adcode: Adcode::from_stored(adcode),
+            detail: Text::from_stored(detail),
+        }),
+        _ => None,
+    };
+    Ok(Buyer {
+        id: id(row.i64(0)?, BuyerId::new)?,
+        name: Text::from_stored(row.text(1)?),
+        default_address,
+        created_at: ms(row.i64(4)?),
+    })
+}
+
+const TOKEN_COLUMNS: &str = "id, role, subject_id, secret_sha256, label, created_at, revoked_at";
+fn token(row: &dyn Row) -> Result<TokenRecord, StoreError> {
+    let role = row.text(1)?;
+    Ok(TokenRecord {
+        id: row.i64(0)?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::corrupt(format!("unknown role {role}")))?,
+        subject: row.opt_i64(2)?,
+        secret_sha256: row.text(3)?,
+        label: row.opt_text(4)?,
+        created_at: ms(row.i64(5)?),
+        revoked_at: row.opt_i64(6)?.map(ms),
+    })
+}
+
+const IDEMPOTENCY_COLUMNS: &str = "id, scope, idempotency_key, request_sha256, status, body, created_at";
+fn idempotency(row: &dyn Row) -> Result<IdempotencyRecord, StoreError> {
+    let status = row.i64(4)?;
+    Ok(IdempotencyRecord {
+        id: row.i64(0)?,
+        scope: row.text(1)?,
+        key: row.text(2)?,
+        request_sha256: row.text(3)?,
+        status: u16::try_from(status).map_err(|_| StoreError::corrupt(format!("bad status {status}")))?,
+        body: row.text(5)?,
+        created_at: ms(row.i64(6)?),
+    })
+}
+
+impl Store {
+    pub async fn buyer(&self, id: BuyerId) -> Result<Option<Buyer>, StoreError> {
+        let statement = Statement::owned(
+            format!("SELECT {BUYER_COLUMNS} FROM buyers WHERE id = $1"),
+            vec![Value::I64(id.get())],
+        );
+        Ok(self.query(statement, buyer).await?.pop())
+    }
+
+    pub async fn buyers(&self) -> Result<Vec<Buyer>, StoreError> {
+        let statement = Statement::owned(format!("SELECT {BUYER_COLUMNS} FROM buyers ORDER BY id"), vec![]);
+        self.query(statement, buyer).await
+    }
+
+    /// Inserts a buyer and, in the same transaction, the idempotent response that announces it.
+    pub async fn insert_buyer(&self, buyer: &Buyer, response: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
+        let mut statements = vec![insert_buyer(buyer)];
+        statements.extend(response.map(idempotency_statement));
+        self.execute_atomically(statements).await
+    }
+
+    /// Inserts many buyers with one token each in one transaction (bulk set-up for benchmarks
+    /// and imports).
+    pub async fn insert_buyers_with_tokens(&self, rows: &[(Buyer, TokenRecord)]) -> Result<(), StoreError> {
+        let mut statements = Vec::with_capacity(rows.len() * 2);
+        for (buyer, token) in rows {
+            statements.push(insert_buyer(buyer));
+            statements.push(insert_token(token));
+        }
+        self.execute_atomically(statements).await
+    }
+
+    pub async fn insert_token(
+        &self,
+        token: &TokenRecord,
+        response: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut statements = vec![insert_token(token)];
+        statements.extend(response.map(idempotency_statement));
+        self.execute_atomically(statements).await
+    }
+
+    pub async fn token(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
+        let statement = Statement::owned(
+            format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"),
+            vec![Value::I64(id)],
+        );
+        Ok(self.query(statement, token).await?.pop())
+    }
+
+    pub async fn count_admin_tokens(&self) -> Result<i64, StoreError> {
+        let statement = Statement::new(
+            "SELECT COUNT(*) FROM api_tokens WHERE role = 'admin' AND revoked_at IS NULL",
+            vec![],
+        );
+        Ok(self.query(statement, |r| r.i64(0)).await?.pop().unwrap_or(0))
+    }
+
+    /// The stored response with this id, if it was stored (and not yet purged).
+    pub async fn idempotency_record(&self, id: i64) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let statement = Statement::owned(
+            format!("SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency_responses WHERE id = $1"),
+            vec![Value::I64(id)],
+        );
+        Ok(self.query(statement, idempotency).await?.pop())
+    }
+
+    /// The id, scope and key of every stored response.
+    pub async fn idempotency_keys(&self) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let statement = Statement::new("SELECT id, scope, idempotency_key FROM idempotency_responses", vec![]);
+        self.query(statement, |r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?))).await
+    }
+
+    /// Forgets idempotent responses created before `before`.
+    pub async fn purge_idempotency_records(&self, before: Timestamp) -> Result<(), StoreError> {
+        let statement = Statement::new(
+            "DELETE FROM idempotency_responses WHERE created_at < $1",
+            vec![Value::I64(before.unix_ms())],
+        );
+        self.execute_atomically(vec![statement]).await
+    }
+
+    /// The highest id in use per table. A capability that allocates ids adds its table here.
+    pub async fn id_maxima(&self) -> Result<IdMaxima, StoreError> {
+        let sql = "SELECT
+            (SELECT COALESCE(MAX(id), 0) FROM shops), (SELECT COALESCE(MAX(id), 0) FROM buyers),
+            (SELECT COALESCE(MAX(id), 0) FROM products), (SELECT COALESCE(MAX(id), 0) FROM skus),
+            (SELECT COALESCE(MAX(id), 0) FROM warehouses), (SELECT COALESCE(MAX(id), 0) FROM orders),
+            (SELECT COALESCE(MAX(checkout_id), 0) FROM orders), (SELECT COALESCE(MAX(id), 0) FROM api_tokens),
+            (SELECT COALESCE(MAX(id), 0) FROM flash_sales), (SELECT COALESCE(MAX(id), 0) FROM idempotency_responses),
+            (SELECT COALESCE(MAX(id), 0) FROM payment_intents), (SELECT COALESCE(MAX(id), 0) FROM refunds),
+            (SELECT COALESCE(MAX(id), 0) FROM one_tap_agreements),
+            (SELECT COALESCE(MAX(id), 0) FROM provider_notifications),
+            (SELECT COALESCE(MAX(id), 0) FROM shipments)";
+        self.query_row(
+            Statement::new(sql, vec![]),
+            |r| {
+                Ok(IdMaxima {
+                    shop: r.i64(0)?,
+                    buyer: r.i64(1)?,
+                    product: r.i64(2)?,
+                    sku: r.i64(3)?,
+                    warehouse: r.i64(4)?,
+                    order: r.i64(5)?,
+                    checkout: r.i64(6)?,
+                    token: r.i64(7)?,
+                    flash_sale: r.i64(8)?,
+                    idempotency_response: r.i64(9)?,
+                    payment_intent: r.i64(10)?,
+                    refund: r.i64(11)?,
+                    one_tap_agreement: r.i64(12)?,
+                    notification: r.i64(13)?,
+                    shipment: r.i64(14)?,
+                })
+            },
+            || "no id maxima row".into(),
+        )
+        .await
+    }
+}

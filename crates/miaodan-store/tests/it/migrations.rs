@@ -1,0 +1,513 @@
+//! Numbered migrations on SQLite and on PostgreSQL: a database left at any earlier version
+//! (built by running the migration files up to that version, as that release did, and filled
+//! with rows the way that release wrote them) is brought to the current version when the store
+//! opens it, keeps every row, takes today's writes, and ends with exactly the schema a fresh
+//! database gets. Migrations 1–3 give exactly the schema the release before numbered
+//! migrations created (`tests/fixtures/schema-v3`, captured from it).
+#![allow(clippy::unwrap_used)]
+
+use crate::stored_json::samples;
+
+use crate::support::{Backend, Database};
+use miaodan_domain::catalog::Text;
+use miaodan_domain::flash_sale::FlashSaleId;
+use miaodan_domain::fulfillment::FulfillmentSettings;
+use miaodan_domain::geo::Adcode;
+use miaodan_domain::ids::ShipmentId;
+use miaodan_domain::inventory::{Allocation, StockLevel};
+use miaodan_domain::orders::{Address, Order, OrderLine, OrderState};
+use miaodan_domain::payments::{IntentStatus, PaymentIntentId};
+use miaodan_domain::shard::{Effect, RequestRef};
+use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
+use miaodan_store::Store;
+use miaodan_store::records::Role;
+
+both_backends!(
+    every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows,
+    migrations_1_to_3_give_the_schema_the_release_before_them_created,
+    a_database_of_a_later_version_is_refused,
+);
+
+// ---- the migration files, run as the release of each version ran them -----------------------
+
+/// `(version, sql)` of every file in `migrations/`, in version order.
+fn migration_files() -> Vec<(i64, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<(i64, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sql"))
+        .map(|path| {
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            let version = name.split('_').next().unwrap().parse().unwrap();
+            (version, std::fs::read_to_string(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn current_version() -> i64 {
+    migration_files().last().unwrap().0
+}
+
+/// The file's statements for `backend`, as the store runs them (comments out, spellings in).
+fn statements(sql: &str, backend: Backend) -> Vec<String> {
+    let (id, without_rowid) = match backend {
+        Backend::Sqlite => ("INTEGER", "WITHOUT ROWID"),
+        Backend::Postgres => ("BIGINT", ""),
+    };
+    let code: Vec<&str> = sql
+        .lines()
+        .map(|line| line.split_once("--").map_or(line, |(code, _)| code))
+        .collect();
+    code.join("\n")
+        .split(';')
+        .map(|s| s.replace("{ID}", id).replace("{WITHOUT_ROWID}", without_rowid))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// A database at `version`, as the release of that version left it.
+async fn database_at(backend: Backend, version: i64) -> Database {
+    let db = Database::fresh(backend).await;
+    let mut sql = String::from("CREATE TABLE schema_version (version BIGINT NOT NULL);\n");
+    for (_, file) in migration_files().iter().filter(|(v, _)| *v <= version) {
+        for statement in statements(file, backend) {
+            sql += &statement;
+            sql += ";\n";
+        }
+    }
+    sql += &format!("INSERT INTO schema_version (version) VALUES ({version});");
+    db.execute(&sql).await;
+    db
+}
+
+/// The schema, normalised so that two databases with the same tables, columns, constraints and
+/// indexes compare equal (SQLite: the stored DDL without whitespace; PostgreSQL: the catalog).
+async fn schema_of(db: &Database) -> Vec<String> {
+    let rows = match db.backend {
+        Backend::Sqlite => {
+            db.texts("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name")
+                .await
+        }
+        Backend::Postgres => {
+            let mut rows = db
+                .texts(
+                    "SELECT 'column', c.table_name::text, c.ordinal_position::text, c.column_name::text,
+                     c.data_type::text, c.is_nullable::text, COALESCE(c.column_default, '')
+                     FROM information_schema.columns c
+                     WHERE c.table_schema = 'public' ORDER BY c.table_name, c.ordinal_position",
+                )
+                .await;
+            rows.extend(
+                db.texts(
+                    "SELECT 'index', indexname::text, indexdef FROM pg_indexes WHERE schemaname = 'public'
+                     ORDER BY indexname",
+                )
+                .await,
+            );
+            rows.extend(
+                db.texts(
+                    "SELECT 'constraint', conrelid::regclass::text, contype::text, pg_get_constraintdef(oid)
+                     FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 2, 3, 4",
+                )
+                .await,
+            );
+            rows
+        }
+    };
+    rows.into_iter()
+        .map(|row| {
+            let fields: Vec<String> = row.into_iter().map(Option::unwrap_or_default).collect();
+            let mut line = fields.join("\t");
+            if db.backend == Backend::Sqlite {
+                let sql: String = fields[3].chars().filter(|c| !c.is_whitespace()).collect();
+                line = format!("{}\t{}\t{}\t{sql}", fields[0], fields[1], fields[2]);
+            }
+            line
+        })
+        .collect()
+}
+
+fn fixture_schema(backend: Backend) -> Vec<String> {
+    let name = match backend {
+        Backend::Sqlite => "sqlite.txt",
+        Backend::Postgres => "postgres.txt",
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/schema-v3")
+        .join(name);
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+// ---- rows, in the layout of the version that wrote them -------------------------------------
+
+/// When the rows were written: 2026-11-23 09:00 in Asia/Shanghai.
+const T: i64 = 1_795_395_600_000;
+
+fn quoted(json: &str) -> String {
+    format!("'{}'", json.replace('\'', "''"))
+}
+
+fn first_fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/stored-json-v1")
+        .join(format!("{name}.jsonl"));
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// What version 1 wrote: the catalog, stock, a buyer, an open flash-sale order, a token and a
+/// stored response.
+fn rows_of_version_1() -> String {
+    format!(
+        "INSERT INTO shops (id, name, created_at) VALUES (1, 'shop one', {T});
+         INSERT INTO warehouses (id, shop_id, name, adcode, created_at) VALUES (10, 1, 'east', 310101000000, {T});
+         INSERT INTO products (id, shop_id, title, description, gtin, status, created_at, updated_at)
+           VALUES (100, 1, 'Tea', NULL, '6901234567892', 'active', {T}, {T});
+         INSERT INTO skus (id, product_id, shop_id, name, price_fen, status, created_at, updated_at)
+           VALUES (1000, 100, 1, '250 g', 990, 'active', {T}, {T});
+         INSERT INTO stock (sku_id, warehouse_id, shop_id, available, reserved, sold) VALUES (1000, 10, 1, 5, 3, 1);
+         INSERT INTO buyers (id, name, default_adcode, default_address_detail, created_at)
+           VALUES (7, 'buyer', 310104000000, '1 Caoxi Road', {T});
+         INSERT INTO flash_sales (id, shop_id, sku_id, warehouse_id, starts_at, ends_at, price_fen, allotted, remaining,
+           per_buyer_limit, payment_timeout_seconds, closed, created_at)
+           VALUES (5, 1, 1000, 10, {T}, {end}, 990, 10, 7, 3, 300, 0, {T});
+         INSERT INTO orders (id, checkout_id, shop_id, buyer_id, state, version, total_fen, adcode, address_detail,
+           created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, request_ref, flash_sale_id)
+           VALUES (1, 1, 1, 7, 'pending_payment', 1, 2970, 310104000000, '1 Caoxi Road', {T}, {due}, NULL, NULL, NULL,
+           'ref-1', 5);
+         INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations)
+           VALUES (1, 0, 1000, 3, 990, '10:3');
+         INSERT INTO api_tokens (id, role, subject_id, secret_sha256, label, created_at, revoked_at)
+           VALUES (1, 'merchant', 1, 'c0ffee', 'ops', {T}, NULL);
+         INSERT INTO idempotency_responses (id, scope, idempotency_key, request_sha256, status, body, created_at)
+           VALUES (1, 'buyer:7', 'key-1', 'beef', 201, '{{\"id\":1}}', {T});",
+        end = T + 3_600_000,
+        due = T + 300_000,
+    )
+}
+
+/// What version 2 added: a paid order with the intent that paid it, a refund, a one-tap
+/// agreement and a provider notification.
+fn rows_of_version_2() -> String {
+    format!(
+        "INSERT INTO orders (id, checkout_id, shop_id, buyer_id, state, version, total_fen, adcode, address_detail,
+           created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, request_ref, flash_sale_id,
+           paid_by_intent_id)
+           VALUES (2, 2, 1, 7, 'paid', 2, 990, 310104000000, '1 Caoxi Road', {T}, {due}, {T}, NULL, NULL, NULL, NULL,
+           20);
+         INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations)
+           VALUES (2, 0, 1000, 1, 990, '10:1');
+         INSERT INTO payment_intents (id, checkout_id, buyer_id, home_shop_id, amount_fen, orders, status, attempts,
+           one_tap, charge_reference, provider_charge_id, authorized_fen, captured_fen, authorized_at, captured_at,
+           decline_code, settled, pay_by, created_at, updated_at, version)
+           VALUES (20, 2, 7, 1, 990, '2:1:990:paid', 'captured', 1, 0, 'mdn-1-20-1', 'ch_1', 990, 990, {T}, {T},
+           NULL, 1, {due}, {T}, {T}, 3);
+         INSERT INTO refunds (id, intent_id, order_id, amount_fen, reason, status, provider_refund_id, failure,
+           request_ref, created_at, settled_at)
+           VALUES (30, 20, 2, 100, 'requested', 'succeeded', 're_1', NULL, 'refund-1', {T}, {T});
+         INSERT INTO one_tap_agreements (id, buyer_id, provider, credential, per_order_limit_fen, per_day_limit_fen,
+           created_at, revoked_at) VALUES (40, 7, 'simpay', 'wallet-demo', 50000, 200000, {T}, NULL);
+         INSERT INTO provider_notifications (id, provider, event_id, event_type, reference, received_at, outcome)
+           VALUES (50, 'simpay', 'evt_1', 'charge.captured', 'mdn-1-20-1', {T}, 'applied');",
+        due = T + 900_000,
+    )
+}
+
+/// What version 3 added: a paid order sold with a promise and dispatched, warehouse settings,
+/// booked capacity, a shipment, an alert, a shortage notice and SLA rules (the JSON as that
+/// release wrote it).
+fn rows_of_version_3() -> String {
+    format!(
+        "INSERT INTO orders (id, checkout_id, shop_id, buyer_id, state, version, total_fen, adcode, address_detail,
+           created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, request_ref, flash_sale_id,
+           paid_by_intent_id, promise_json)
+           VALUES (3, 3, 1, 7, 'paid', 2, 2190, 310104000000, '1 Caoxi Road', {T}, {due}, {T}, NULL, NULL, NULL, NULL,
+           NULL, {promise});
+         INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations)
+           VALUES (3, 0, 1000, 1, 990, '10:1');
+         INSERT INTO order_dispatches (order_id, shop_id, decided_at, decision_json) VALUES (3, 1, {T}, {decision});
+         INSERT INTO warehouse_fulfillment (warehouse_id, shop_id, settings_json) VALUES (10, 1, {settings});
+         INSERT INTO warehouse_capacity (warehouse_id, hour_ms, orders) VALUES (10, {T}, 4);
+         INSERT INTO shipments (id, shop_id, order_id, warehouse_id, carrier, waybill, state, created_at, version, body)
+           VALUES (1, 1, 100, 10, 'sf', 'SF1234567890', 'created', {T}, 0, {shipment});
+         INSERT INTO package_alerts (alert_key, shop_id, order_id, shipment_id, rule, is_open, raised_at, body)
+           VALUES ('1-not_picked_up-1', 1, 101, 1, 'not_picked_up', 1, {T}, {alert});
+         INSERT INTO shortage_notices (shop_id, order_id, warehouse_id, sku_id, noticed_at, body)
+           VALUES (1, 100, 10, 7, {T}, {notice});
+         INSERT INTO sla_rules (shop_id, body) VALUES (1, {rules});",
+        due = T + 900_000,
+        promise = quoted(&first_fixture("promise")),
+        decision = quoted(&first_fixture("dispatch_decision")),
+        settings = quoted(&first_fixture("fulfillment_settings")),
+        shipment = quoted(&first_fixture("shipment")),
+        alert = quoted(&first_fixture("alert")),
+        notice = quoted(&first_fixture("shortage_notice")),
+        rules = quoted(&first_fixture("sla_rules")),
+    )
+}
+
+fn rows_up_to(version: i64) -> String {
+    [rows_of_version_1(), rows_of_version_2(), rows_of_version_3()]
+        .into_iter()
+        .take(version as usize)
+        .collect()
+}
+
+// ---- what the rows must load as -----------------------------------------------------------------
+
+fn shop() -> ShopId {
+    ShopId::new(1).unwrap()
+}
+
+fn sku() -> SkuId {
+    SkuId::new(1000).unwrap()
+}
+
+fn warehouse() -> WarehouseId {
+    WarehouseId::new(10).unwrap()
+}
+
+fn at(ms: i64) -> Timestamp {
+    Timestamp::from_unix_ms(ms)
+}
+
+fn order(id: i64, units: i64, state: OrderState) -> Order {
+    Order {
+        id: OrderId::new(id).unwrap(),
+        checkout: CheckoutId::new(id).unwrap(),
+        shop: shop(),
+        buyer: BuyerId::new(7).unwrap(),
+        lines: vec![OrderLine {
+            sku: sku(),
+            quantity: Quantity::new(units).unwrap(),
+            unit_price: Fen::from_stored(990).unwrap(),
+            allocations: vec![Allocation {
+                warehouse: warehouse(),
+                quantity: units,
+            }],
+        }],
+        total: Fen::from_stored(990 * units).unwrap(),
+        address: Address {
+            adcode: Adcode::from_stored(310_104_000_000),
+            detail: Text::from_stored("1 Caoxi Road".into()),
+        },
+        state,
+        version: 1,
+        created_at: at(T),
+        payment_due_at: at(T + 900_000),
+        paid_at: None,
+        paid_by: None,
+        cancelled_at: None,
+        cancel_reason: None,
+        flash_sale: None,
+        promise: None,
+    }
+}
+
+async fn version_1_rows_load(store: &Store) {
+    assert_eq!(store.shop(shop()).await.unwrap().unwrap().name.as_str(), "shop one");
+    let (product, skus) = store.product(ProductId::new(100).unwrap()).await.unwrap().unwrap();
+    assert_eq!(product.gtin.unwrap().as_str(), "6901234567892");
+    assert_eq!(skus.len(), 1);
+    assert_eq!(skus[0].price.get(), 990);
+    assert_eq!(
+        store.stock_of(sku()).await.unwrap(),
+        vec![(
+            warehouse(),
+            StockLevel {
+                available: 5,
+                reserved: 3,
+                sold: 1
+            }
+        )]
+    );
+    let buyer = store.buyer(BuyerId::new(7).unwrap()).await.unwrap().unwrap();
+    assert_eq!(buyer.default_address.unwrap().detail.as_str(), "1 Caoxi Road");
+    assert_eq!(store.token(1).await.unwrap().unwrap().role, Role::Merchant);
+    assert_eq!(store.idempotency_record(1).await.unwrap().unwrap().body, r#"{"id":1}"#);
+    let open = Order {
+        flash_sale: FlashSaleId::new(5),
+        payment_due_at: at(T + 300_000),
+        ..order(1, 3, OrderState::PendingPayment)
+    };
+    assert_eq!(store.order(open.id).await.unwrap(), Some(open.clone()));
+    assert_eq!(
+        store
+            .flash_sale(FlashSaleId::new(5).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining,
+        7
+    );
+    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0)).await.unwrap();
+    assert_eq!(snapshot.open_orders, vec![open.clone()]);
+    assert_eq!(
+        snapshot.recent_requests,
+        vec![(RequestRef("ref-1".into()), open.id, at(T))]
+    );
+    assert_eq!(snapshot.flash_sales.len(), 1);
+    assert_eq!(snapshot.flash_sales[0].1, vec![(BuyerId::new(7).unwrap(), 3)]);
+}
+
+async fn version_2_rows_load(store: &Store) {
+    let paid = Order {
+        version: 2,
+        paid_at: Some(at(T)),
+        paid_by: PaymentIntentId::new(20),
+        ..order(2, 1, OrderState::Paid)
+    };
+    assert_eq!(store.order(paid.id).await.unwrap(), Some(paid));
+    let intent = store
+        .payment_intent(PaymentIntentId::new(20).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(intent.status, IntentStatus::Captured);
+    assert_eq!(intent.orders.len(), 1);
+    assert_eq!(intent.refunds.len(), 1);
+    assert_eq!(intent.refunds[0].amount.get(), 100);
+    assert_eq!(store.one_tap_agreements(None).await.unwrap().len(), 1);
+    assert_eq!(
+        store.notification_outcomes().await.unwrap(),
+        vec![("applied".to_string(), 1)]
+    );
+}
+
+async fn version_3_rows_load(store: &Store) {
+    let promise = samples::promises().swap_remove(0);
+    let dispatched = Order {
+        version: 2,
+        paid_at: Some(at(T)),
+        total: Fen::from_stored(2_190).unwrap(),
+        promise: Some(promise),
+        ..order(3, 1, OrderState::Paid)
+    };
+    assert_eq!(store.order(dispatched.id).await.unwrap(), Some(dispatched.clone()));
+    let decision = samples::dispatch_decisions().swap_remove(0);
+    assert_eq!(
+        store.dispatch_of(dispatched.id).await.unwrap(),
+        Some((shop(), decision.clone()))
+    );
+    let settings = samples::fulfillment_settings().swap_remove(0);
+    assert_eq!(
+        store.fulfillment_settings(warehouse()).await.unwrap(),
+        Some(settings.clone())
+    );
+    assert_eq!(
+        store.capacity_of(warehouse(), at(T), at(T + 1)).await.unwrap(),
+        vec![(at(T), 4)]
+    );
+    let shipment = samples::shipments().swap_remove(0);
+    assert_eq!(
+        store.shipment(ShipmentId::new(1).unwrap()).await.unwrap(),
+        Some(shipment)
+    );
+    assert_eq!(
+        store.alerts_of_shop(shop(), true, 10).await.unwrap(),
+        vec![samples::alerts().swap_remove(0)]
+    );
+    assert_eq!(
+        store.shortage_notices(shop(), 10).await.unwrap(),
+        vec![samples::shortage_notices().swap_remove(0)]
+    );
+    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0)).await.unwrap();
+    assert_eq!(snapshot.warehouse_settings, vec![(warehouse(), settings)]);
+    assert_eq!(snapshot.fulfilling.len(), 1);
+    assert_eq!(snapshot.fulfilling[0].order, dispatched);
+    assert_eq!(snapshot.fulfilling[0].decision, decision);
+    assert_eq!(snapshot.sla_rules, vec![(shop(), samples::sla_rules().swap_remove(0))]);
+}
+
+/// What the current release writes goes into a migrated database and reads back.
+async fn todays_writes_land(store: &Store) {
+    let mut placed = order(9, 2, OrderState::PendingPayment);
+    placed.promise = Some(samples::promises().swap_remove(1));
+    let settings = FulfillmentSettings {
+        orders_per_hour: 77,
+        ..FulfillmentSettings::standard()
+    };
+    let effects = vec![
+        Effect::OrderCreated {
+            order: placed.clone(),
+            request: None,
+        },
+        Effect::FulfillmentConfigured {
+            shop: shop(),
+            warehouse: WarehouseId::new(11).unwrap(),
+            settings: settings.clone(),
+        },
+        Effect::ShipmentSaved(samples::shipments().swap_remove(1)),
+    ];
+    store.writer().await.unwrap().commit_batch(&effects, &[]).await.unwrap();
+    assert_eq!(store.order(placed.id).await.unwrap(), Some(placed));
+    assert_eq!(
+        store.fulfillment_settings(WarehouseId::new(11).unwrap()).await.unwrap(),
+        Some(settings)
+    );
+    assert_eq!(
+        store.shipment(ShipmentId::new(2).unwrap()).await.unwrap(),
+        Some(samples::shipments().swap_remove(1))
+    );
+}
+
+// ---- tests ----------------------------------------------------------------------------------------
+
+async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
+    let current = current_version();
+    assert_eq!(current, 3, "a new migration: add the rows it introduces here");
+    let fresh = Database::fresh(backend).await;
+    drop(fresh.open().await);
+    assert_eq!(fresh.schema_version().await, current);
+    let fresh_schema = schema_of(&fresh).await;
+
+    for version in 1..=current {
+        let db = database_at(backend, version).await;
+        db.execute(&rows_up_to(version)).await;
+        let store = db.open().await;
+        assert_eq!(db.schema_version().await, current, "from version {version}");
+        assert_eq!(schema_of(&db).await, fresh_schema, "from version {version}");
+        version_1_rows_load(&store).await;
+        if version >= 2 {
+            version_2_rows_load(&store).await;
+        }
+        if version >= 3 {
+            version_3_rows_load(&store).await;
+        }
+        drop(store);
+        // Opening a current database again changes nothing.
+        let store = db.open().await;
+        assert_eq!(db.schema_version().await, current);
+        assert_eq!(schema_of(&db).await, fresh_schema);
+        version_1_rows_load(&store).await;
+        todays_writes_land(&store).await;
+    }
+}
+
+async fn migrations_1_to_3_give_the_schema_the_release_before_them_created(backend: Backend) {
+    let db = database_at(backend, 3).await;
+    assert_eq!(schema_of(&db).await, fixture_schema(backend));
+}
+
+async fn a_database_of_a_later_version_is_refused(backend: Backend) {
+    let db = database_at(backend, current_version()).await;
+    db.execute(&format!(
+        "UPDATE schema_version SET version = {}",
+        current_version() + 1
+    ))
+    .await;
+    let opened = Store::open(&db.url, miaodan_store::Durability::PowerLossSafe).await;
+    assert!(matches!(opened, Err(miaodan_store::StoreError::Corrupt(_))));
+}
