@@ -594,6 +594,8 @@ struct Source {
     path: String,
     text: String,
     file: syn::File,
+    /// The file of a `#[cfg(test)] mod name;`: test code as a whole.
+    test_only: bool,
 }
 
 fn root() -> PathBuf {
@@ -607,7 +609,7 @@ fn sources(crates: &[&str]) -> Vec<Source> {
         rs_files(&root().join("crates").join(krate).join("src"), &mut paths);
     }
     paths.sort();
-    paths
+    let mut sources = paths
         .iter()
         .map(|path| {
             let relative = path
@@ -616,6 +618,30 @@ fn sources(crates: &[&str]) -> Vec<Source> {
                 .to_string_lossy()
                 .replace('\\', "/");
             read_source(&relative).unwrap_or_else(|| panic!("{relative}: could not be read"))
+        })
+        .collect::<Vec<_>>();
+    let test_modules: Vec<String> = sources.iter().flat_map(test_module_paths).collect();
+    for source in &mut sources {
+        source.test_only = test_modules
+            .iter()
+            .any(|module| source.path == format!("{module}.rs") || source.path.starts_with(&format!("{module}/")));
+    }
+    sources
+}
+
+/// Where the files of a source's out-of-line `#[cfg(test)] mod name;` live, without `.rs`.
+fn test_module_paths(source: &Source) -> Vec<String> {
+    let dir = match source.path.rsplit_once('/') {
+        Some((dir, "mod.rs" | "lib.rs" | "main.rs")) => dir.to_owned(),
+        _ => source.path.trim_end_matches(".rs").to_owned(),
+    };
+    source
+        .file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Mod(m) if m.content.is_none() && is_test(&m.attrs) => Some(format!("{dir}/{}", m.ident)),
+            _ => None,
         })
         .collect()
 }
@@ -642,6 +668,7 @@ fn read_source(relative: &str) -> Option<Source> {
         path: relative.to_owned(),
         text,
         file,
+        test_only: false,
     })
 }
 
@@ -700,9 +727,12 @@ struct Field {
     line: usize,
 }
 
+/// What the syntax-tree rules see of a file: nothing of a test-only file.
 fn walk(source: &Source) -> Found {
     let mut walker = Walker::default();
-    walker.visit_file(&source.file);
+    if !source.test_only {
+        walker.visit_file(&source.file);
+    }
     walker.found
 }
 
