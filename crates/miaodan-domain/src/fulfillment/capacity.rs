@@ -56,12 +56,20 @@ impl CapacityBook {
     }
 
     /// Gives back one order of capacity (an order re-dispatched elsewhere).
+    ///
+    /// # Panics
+    ///
+    /// If the hour's or the day's count is already zero: giving back what was never taken is a bug.
     pub fn unbook(&mut self, warehouse: WarehouseId, hour: Timestamp) {
         if let Some(used) = self.hours.get_mut(&(warehouse, hour.unix_ms() / HOUR_MS)) {
-            *used = used.saturating_sub(1);
+            *used = used
+                .checked_sub(1)
+                .expect("capacity unbooked below zero: an hour gave back an order it never booked");
         }
         if let Some(used) = self.days.get_mut(&(warehouse, LocalDate::of(hour))) {
-            *used = used.saturating_sub(1);
+            *used = used
+                .checked_sub(1)
+                .expect("capacity unbooked below zero: a day gave back an order it never booked");
         }
     }
 
