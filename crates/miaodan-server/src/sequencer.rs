@@ -11,7 +11,7 @@
 //! If a commit fails, memory is ahead of the database: the shard answers the batch 503 and
 //! rebuilds its state from the tables (the truth) before taking new commands.
 
-use crate::clock;
+use crate::clock::Clock;
 use crate::http::logistics::AlertView;
 use crate::http::problem::ApiError;
 use miaodan_domain::ShopId;
@@ -99,12 +99,13 @@ impl Shards {
         store: Arc<Store>,
         count: u32,
         alert_feed: AlertFeed,
+        clock: Clock,
     ) -> Result<Shards, miaodan_store::StoreError> {
         let mut inboxes = Vec::new();
         let mut tasks = Vec::new();
         for index in 0..count {
             let writer = store.writer().await?;
-            let state = load(&store, index, count).await?;
+            let state = load(&store, index, count, clock.now()).await?;
             let (sender, receiver) = mpsc::channel(INBOX_CAPACITY);
             let shard = Shard {
                 index,
@@ -116,6 +117,7 @@ impl Shards {
                 in_flight: None,
                 last_expiry: Instant::now(),
                 alert_feed: alert_feed.clone(),
+                clock: clock.clone(),
             };
             tasks.push(tokio::spawn(shard.run(receiver)));
             inboxes.push(sender);
@@ -220,11 +222,11 @@ impl Shards {
     }
 }
 
-async fn load(store: &Store, index: u32, count: u32) -> Result<ShardState, miaodan_store::StoreError> {
-    let since = clock::now().plus_seconds(-REQUEST_RETENTION_SECONDS);
-    let intents_since = clock::now().plus_seconds(-miaodan_domain::payments::SETTLED_INTENT_RETENTION_MS / 1000);
+async fn load(store: &Store, index: u32, count: u32, now: Timestamp) -> Result<ShardState, miaodan_store::StoreError> {
+    let since = now.plus_seconds(-REQUEST_RETENTION_SECONDS);
+    let intents_since = now.plus_seconds(-miaodan_domain::payments::SETTLED_INTENT_RETENTION_MS / 1000);
     // A day's capacity limit counts the whole Shanghai day.
-    let today = miaodan_domain::fulfillment::LocalDate::of(clock::now()).start();
+    let today = miaodan_domain::fulfillment::LocalDate::of(now).start();
     let snapshot = store.load_shard(index, count, since, intents_since, today).await?;
     Ok(ShardState::from_snapshot(snapshot))
 }
@@ -242,6 +244,7 @@ struct Shard {
     /// When unpaid orders were last expired: a busy inbox must not starve the expiry tick.
     last_expiry: Instant,
     alert_feed: AlertFeed,
+    clock: Clock,
 }
 
 /// A commit running in its own task while the shard decides the next batch in memory.
@@ -383,7 +386,7 @@ impl Shard {
     }
 
     fn now(&mut self) -> Timestamp {
-        self.last_now = self.last_now.max(clock::now());
+        self.last_now = self.last_now.max(self.clock.now());
         self.last_now
     }
 
@@ -537,7 +540,7 @@ impl Shard {
                 self.store.fence(fence).await?;
                 fence = None;
                 let writer = self.store.writer().await?;
-                let state = load(&self.store, self.index, self.count).await?;
+                let state = load(&self.store, self.index, self.count, self.clock.now()).await?;
                 Ok::<_, miaodan_store::StoreError>((writer, state))
             };
             match rebuilt.await {

@@ -10,7 +10,7 @@ use super::problem::ApiError;
 use super::validate;
 use crate::app::AppState;
 use crate::auth::{Buyer, Merchant, Principal};
-use crate::clock;
+use crate::clock::{self, Clock};
 use crate::idempotency::{self, Idempotency, Reply};
 use axum::Json;
 use axum::extract::State;
@@ -20,9 +20,9 @@ use miaodan_domain::flash_sale::{FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSal
 use miaodan_domain::shard::{Command, Outcome, Rejection, RequestRef, ScheduleFlashSale, Tap};
 use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity, SkuId, WarehouseId};
 
-fn render_sale(outcome: &Outcome) -> Reply {
+fn render_sale(outcome: &Outcome, clock: &Clock) -> Reply {
     match outcome {
-        Outcome::FlashSaleScheduled(sale) => Reply::json(StatusCode::CREATED, &FlashSaleView::new(sale, clock::now())),
+        Outcome::FlashSaleScheduled(sale) => Reply::json(StatusCode::CREATED, &FlashSaleView::new(sale, clock.now())),
         // The units a sale holds are the request's `units`.
         Outcome::Rejected(rejection @ Rejection::InsufficientStock { .. }) => {
             let mut error = ApiError::from(rejection);
@@ -76,15 +76,16 @@ pub async fn schedule(
                 .payment_timeout_seconds
                 .unwrap_or(FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT),
         });
-        let outcome = state
-            .shards
-            .submit(shop, command, idem.map(|i| i.recorder(render_sale)))
-            .await?;
+        let recorder = idem.map(|i| {
+            let clock = state.clock.clone();
+            i.recorder(move |outcome| render_sale(outcome, &clock))
+        });
+        let outcome = state.shards.submit(shop, command, recorder).await?;
         // Only a sale that exists has a shop to find; a refused one stays unknown.
         if let Outcome::FlashSaleScheduled(sale) = &outcome {
             state.directory.remember_sale(sale.id, sale.shop);
         }
-        Ok(render_sale(&outcome))
+        Ok(render_sale(&outcome, &state.clock))
     })
     .await
 }
@@ -110,7 +111,7 @@ pub async fn get(
     {
         return Err(ApiError::not_found("flash sale"));
     }
-    Ok(Json(FlashSaleView::new(&sale, clock::now())))
+    Ok(Json(FlashSaleView::new(&sale, state.clock.now())))
 }
 
 /// Flash sales, newest first: a merchant's own, or every shop's for buyers and admins.
@@ -121,7 +122,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
         Principal::Merchant(shop) => Some(shop),
         _ => None,
     };
-    let now = clock::now();
+    let now = state.clock.now();
     Ok(Json(
         state
             .store

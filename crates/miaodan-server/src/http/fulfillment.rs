@@ -230,7 +230,7 @@ pub async fn delivery_options(
     });
     let mut shops = Vec::new();
     let mut found = 0;
-    let mut computed_at = clock::now();
+    let mut computed_at = state.clock.now();
     for answer in futures::future::join_all(asks).await {
         let (answers, now) = answer?;
         computed_at = now;

@@ -217,7 +217,7 @@ pub async fn list_shipments(
     ids: PathIds,
 ) -> Result<Json<Vec<ShipmentView>>, ApiError> {
     let order = super::orders::visible_order(&state, principal, ids.one()).await?;
-    let now = clock::now();
+    let now = state.clock.now();
     let shipments = state.store.shipments_of_order(order.id).await?;
     Ok(Json(shipments.iter().map(|s| ShipmentView::new(s, now)).collect()))
 }
@@ -241,7 +241,7 @@ pub async fn get_shipment(
     super::orders::visible_order(&state, principal, shipment.order.get())
         .await
         .map_err(|_| ApiError::not_found("shipment"))?;
-    Ok(Json(ShipmentView::new(&shipment, clock::now())))
+    Ok(Json(ShipmentView::new(&shipment, state.clock.now())))
 }
 
 /// What a carrier sends for one tracking event.
@@ -276,7 +276,7 @@ fn ack(status: &str) -> Response {
     responses((status = 200, body = CarrierAck), (status = 401, body = super::problem::Problem),
         (status = 422, body = super::problem::Problem)))]
 pub async fn carrier_webhook(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     if let Err(code) = state.carriers.verify(&headers, &body) {
         metrics::counter!("miaodan_carrier_notifications_total", "outcome" => code).increment(1);
         tracing::warn!(code, "refused a carrier notification");

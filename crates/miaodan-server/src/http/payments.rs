@@ -6,7 +6,7 @@ use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
 use super::problem::ApiError;
 use crate::app::AppState;
 use crate::auth::{Admin, Buyer, Principal};
-use crate::clock::{self, rfc3339};
+use crate::clock::rfc3339;
 use crate::idempotency::{self, Reply};
 use crate::payments::provider::Notification;
 use crate::payments::reconcile::{self, ReconciliationReport};
@@ -424,7 +424,7 @@ fn agreement_view(state: &AppState, a: &OneTapAgreement) -> AgreementView {
         credential_hint: chars[chars.len().saturating_sub(4)..].iter().collect(),
         per_order_limit_fen: a.per_order_limit.get(),
         per_day_limit_fen: a.per_day_limit.get(),
-        spent_today_fen: state.payments.one_tap.spent_today(a.buyer, clock::now()).get(),
+        spent_today_fen: state.payments.one_tap.spent_today(a.buyer, state.clock.now()).get(),
         created_at: rfc3339(a.created_at),
         revoked_at: a.revoked_at.map(rfc3339),
     }
@@ -466,7 +466,7 @@ pub async fn create_agreement(
                     "at least the per-order limit, at most 1 000 000 yuan",
                 )
             })?;
-        let now = clock::now();
+        let now = state.clock.now();
         let previous = state.payments.one_tap.agreement(buyer);
         let agreement = OneTapAgreement {
             id: state.ids.one_tap_agreement(),
@@ -531,7 +531,7 @@ pub async fn revoke_agreement(
         .ok_or_else(|| ApiError::not_found("one-tap agreement"))?;
     let mut revoked = found;
     if revoked.revoked_at.is_none() {
-        let now = clock::now();
+        let now = state.clock.now();
         state.store.revoke_one_tap_agreement(revoked.id, now).await?;
         revoked.revoked_at = Some(now);
         state.payments.one_tap.remember(revoked.clone());
@@ -555,7 +555,7 @@ pub struct WebhookAck {
         (status = 503, body = super::problem::Problem)))]
 pub async fn simpay_webhook(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
     let provider = state.payments.provider.clone();
-    let now = clock::now();
+    let now = state.clock.now();
     let notification: Notification = match provider.verify_notification(&headers, &body, now) {
         Ok(notification) => notification,
         Err(error) => {
@@ -615,7 +615,7 @@ pub async fn reconciliation(
     let date = match query.date {
         Some(date) => date,
         None => {
-            let day = miaodan_domain::payments::shanghai_day(clock::now());
+            let day = miaodan_domain::payments::shanghai_day(state.clock.now());
             let start =
                 jiff::Timestamp::from_millisecond(day * 86_400_000).map_err(|_| ApiError::unavailable("clock"))?;
             start.strftime("%Y-%m-%d").to_string()

@@ -22,7 +22,6 @@ pub mod simpay_provider;
 pub mod worker;
 
 use crate::app::AppState;
-use crate::clock;
 use crate::http::problem::ApiError;
 use axum::http::StatusCode;
 use miaodan_domain::payments::{
@@ -234,7 +233,7 @@ pub async fn confirm(
         Outcome::Rejected(rejection) => return Err(ApiError::from(&rejection)),
         other => return Err(unexpected(&other)),
     };
-    let now = clock::now();
+    let now = state.clock.now();
     let (credential, one_tap): (String, Option<OneTapAgreement>) = match pay_with {
         PayWith::Credential(credential) => (credential, None),
         PayWith::OneTap => match state.payments.one_tap.reserve(buyer, intent.amount, now) {

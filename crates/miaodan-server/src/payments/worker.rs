@@ -11,7 +11,6 @@
 
 use super::{PROVIDER_CALL_TIMEOUT, read_intent, record_charge, settle, within_deadline};
 use crate::app::AppState;
-use crate::clock;
 use miaodan_domain::payments::{ChargeOutcome, EXPIRY_GRACE_MS, IntentStatus, PaymentIntent};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -76,7 +75,7 @@ async fn resolve_unsettled(state: &AppState) -> anyhow::Result<()> {
 }
 
 async fn resolve(state: &AppState, intent: PaymentIntent) -> anyhow::Result<()> {
-    let now = clock::now();
+    let now = state.clock.now();
     let provider = &state.payments.provider;
     let orders = Some(intent.orders.len());
     let to_anyhow = |e: crate::http::problem::ApiError| anyhow::anyhow!("{}: {}", e.code, e.detail);

@@ -280,7 +280,7 @@ const WALLET: &str = "bench-wallet";
 /// The same busy hour over HTTP: checkout, then pay (open the payment intent and confirm it) or
 /// cancel.
 async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyhow::Result<(Tally, f64)> {
-    let now = miaodan_server::clock::now();
+    let now = env.state.clock.now();
     let mut tokens = vec![String::new(); args.buyers as usize + 1];
     let mut rows = Vec::new();
     for buyer in 1..=args.buyers as i64 {
