@@ -170,7 +170,7 @@ impl AppState {
             .shards
             .submit(shop, command, None)
             .await
-            .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            .map_err(|e| anyhow::anyhow!("shard: {e}"))?;
         if let miaodan_domain::shard::Outcome::Rejected(rejection) = &outcome {
             anyhow::bail!("command refused: {}", rejection.code());
         }

@@ -9,6 +9,7 @@ use crate::app::AppState;
 use crate::auth::{Merchant, Principal};
 use crate::clock;
 use crate::idempotency::{self, Reply};
+use crate::sequencer::CommittedAlert;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -345,7 +346,7 @@ pub async fn carrier_webhook(State(state): State<AppState>, headers: HeaderMap, 
             ack("refused")
         }
         Ok(other) => unexpected(&other).into_response(),
-        Err(error) => error.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     }
 }
 
@@ -471,6 +472,15 @@ impl From<&Alert> for AlertView {
     }
 }
 
+impl From<&CommittedAlert> for AlertView {
+    fn from(alert: &CommittedAlert) -> AlertView {
+        match alert {
+            CommittedAlert::Sla(alert) => AlertView::from(alert),
+            CommittedAlert::Shortage(notice) => AlertView::from(notice),
+        }
+    }
+}
+
 impl From<&ShortageNotice> for AlertView {
     fn from(n: &ShortageNotice) -> AlertView {
         let detail = if n.redispatched_to.is_empty() {
@@ -583,7 +593,8 @@ pub async fn stream_alerts(
     let stream = futures::stream::unfold(receiver, move |mut receiver| async move {
         loop {
             match receiver.recv().await {
-                Ok(alert) if alert.shop_id == shop.get() => {
+                Ok(alert) if alert.shop() == shop => {
+                    let alert = AlertView::from(&alert);
                     let event = Event::default()
                         .event("alert")
                         .id(alert.id.clone())

@@ -261,7 +261,7 @@ async fn place_checkout(
                 }
             }
             Ok(other) => return Ok(unexpected(&other)),
-            Err(error) => transient = Some(error),
+            Err(error) => transient = Some(ApiError::from(error)),
         }
     }
 

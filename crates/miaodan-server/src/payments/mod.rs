@@ -120,7 +120,7 @@ async fn submit_for_intent(
         .payment_intent(intent)
         .await?
         .ok_or_else(|| ApiError::not_found("payment intent"))?;
-    state.shards.submit(home, command(Some(Box::new(stored))), None).await
+    Ok(state.shards.submit(home, command(Some(Box::new(stored))), None).await?)
 }
 
 fn intent_of(outcome: Outcome) -> Result<PaymentIntent, ApiError> {
@@ -309,7 +309,7 @@ async fn abandon_attempt(state: &AppState, home: ShopId, intent: PaymentIntentId
         snapshot: None,
     };
     if let Err(error) = state.shards.submit(home, command, None).await {
-        tracing::warn!(%intent, detail = %error.detail, "could not release a payment attempt");
+        tracing::warn!(%intent, %error, "could not release a payment attempt");
     }
 }
 

@@ -210,7 +210,7 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
                             continue;
                         }
                         Err(error) => {
-                            tally.refuse(error.code);
+                            tally.refuse(miaodan_server::http::problem::ApiError::from(error).code);
                             continue;
                         }
                     };
