@@ -5,14 +5,14 @@
 use crate::auth::{self, TokenCache};
 use crate::clock::Clock;
 use crate::directory::Directory;
+use crate::flows::payments::one_tap::OneTap;
+use crate::flows::payments::provider::PaymentProvider;
+use crate::flows::payments::simpay_provider::SimpayProvider;
+use crate::flows::payments::{self, PROVIDER_CALL_TIMEOUT, Payments};
 use crate::http;
 use crate::idempotency::{IDEMPOTENCY_RETENTION_SECONDS, IdempotencyLocks};
 use crate::ids::Ids;
 use crate::metrics_setup;
-use crate::payments::one_tap::OneTap;
-use crate::payments::provider::PaymentProvider;
-use crate::payments::simpay_provider::SimpayProvider;
-use crate::payments::{self, PROVIDER_CALL_TIMEOUT, Payments};
 use crate::sequencer::Shards;
 use metrics_exporter_prometheus::PrometheusHandle;
 use miaodan_domain::orders::PAYMENT_TIMEOUT_SECONDS_DEFAULT;

@@ -22,11 +22,11 @@ pub mod carriers;
 pub mod clock;
 pub mod demo;
 pub mod directory;
+pub mod flows;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
 mod metrics_setup;
-pub mod payments;
 pub mod sequencer;
 
 pub use app::{AppState, Config, PaymentsConfig, Running, serve};

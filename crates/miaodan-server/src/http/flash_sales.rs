@@ -220,7 +220,7 @@ async fn place_tap(
         ));
     }
     if let Outcome::OrderPlaced(order) = &outcome {
-        crate::payments::pay_by_one_tap_in_background(state, buyer, order.checkout);
+        crate::flows::payments::pay_by_one_tap_in_background(state, buyer, order.checkout);
     }
     Ok(render_tap(&outcome))
 }

@@ -56,8 +56,7 @@ async fn sweep_possible_attempts(state: &AppState) -> anyhow::Result<()> {
                     outcome,
                     Some(intent.orders.len()),
                 )
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+                .await?;
             }
             Err(error) => anyhow::bail!("lookup of {}: {error}", intent.id),
         }
@@ -78,7 +77,6 @@ async fn resolve(state: &AppState, intent: PaymentIntent) -> anyhow::Result<()> 
     let now = state.clock.now();
     let provider = &state.payments.provider;
     let orders = Some(intent.orders.len());
-    let to_anyhow = |e: crate::http::problem::ApiError| anyhow::anyhow!("{}: {}", e.code, e.detail);
     match intent.status {
         IntentStatus::Processing => {
             let attempt = intent.attempts;
@@ -86,10 +84,8 @@ async fn resolve(state: &AppState, intent: PaymentIntent) -> anyhow::Result<()> 
             if outcome == ChargeOutcome::NotFound && now.unix_ms() - intent.updated_at.unix_ms() < NOT_FOUND_AFTER_MS {
                 return Ok(());
             }
-            let recorded = record_charge(state, intent.home_shop, intent.id, attempt, outcome, orders)
-                .await
-                .map_err(to_anyhow)?;
-            settle(state, recorded).await.map_err(to_anyhow)?;
+            let recorded = record_charge(state, intent.home_shop, intent.id, attempt, outcome, orders).await?;
+            settle(state, recorded).await?;
         }
         IntentStatus::Authorized => {
             let Some(charge) = &intent.charge else {
@@ -101,16 +97,14 @@ async fn resolve(state: &AppState, intent: PaymentIntent) -> anyhow::Result<()> 
             } else {
                 within_deadline(provider.void(charge.reference.clone())).await?
             };
-            let recorded = record_charge(state, intent.home_shop, intent.id, attempt, outcome, orders)
-                .await
-                .map_err(to_anyhow)?;
-            settle(state, recorded).await.map_err(to_anyhow)?;
+            let recorded = record_charge(state, intent.home_shop, intent.id, attempt, outcome, orders).await?;
+            settle(state, recorded).await?;
         }
         status if status.is_final() => {
             // Read again: the request path may have settled it since the list was read.
-            let fresh = read_intent(state, intent.id).await.map_err(to_anyhow)?;
+            let fresh = read_intent(state, intent.id).await?;
             if !fresh.is_settled() {
-                settle(state, fresh).await.map_err(to_anyhow)?;
+                settle(state, fresh).await?;
             }
         }
         _ => {}

@@ -1,0 +1,14 @@
+//! The flows: operations of several steps (several shards, a provider, a carrier) that HTTP
+//! handlers, the workers and — later — a customer-service assistant all call the same way.
+//!
+//! **API boundary:** a flow takes domain values (already parsed) and returns domain values or
+//! its own `thiserror` enum whose variants are named facts (`CheckoutError::Refused`,
+//! `PaymentError::NothingToPay`, …). No flow knows HTTP, problem+json or idempotency keys;
+//! `http/` maps each flow error to problem+json once. Where a flow narrows a shard `Outcome`
+//! to the variant it expects, it does so in one function, and an "impossible" outcome becomes
+//! an `Unexpected` variant rather than a status code.
+//!
+//! - [`payments`]: open, confirm, record, settle, refund, apply a provider notification; the
+//!   provider adapter, one-tap budgets, the payment worker, reconciliation.
+
+pub mod payments;
