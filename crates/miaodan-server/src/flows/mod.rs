@@ -8,7 +8,10 @@
 //! to the variant it expects, it does so in one function, and an "impossible" outcome becomes
 //! an `Unexpected` variant rather than a status code.
 //!
+//! - [`checkout`]: split a checkout per shop, place each part, cancel the placed parts when
+//!   a shop refuses.
 //! - [`payments`]: open, confirm, record, settle, refund, apply a provider notification; the
 //!   provider adapter, one-tap budgets, the payment worker, reconciliation.
 
+pub mod checkout;
 pub mod payments;
