@@ -12,6 +12,8 @@
 //!   a shop refuses.
 //! - [`payments`]: open, confirm, record, settle, refund, apply a provider notification; the
 //!   provider adapter, one-tap budgets, the payment worker, reconciliation.
+//! - [`shipments`]: hand a parcel to a carrier (its waybill) and create the shipment.
 
 pub mod checkout;
 pub mod payments;
+pub mod shipments;

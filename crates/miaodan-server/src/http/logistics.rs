@@ -7,7 +7,9 @@ use super::platform::unexpected;
 use super::problem::ApiError;
 use crate::app::AppState;
 use crate::auth::{Merchant, Principal};
+use crate::carriers::CarrierError;
 use crate::clock;
+use crate::flows::shipments::{self, ShipParcel, ShipmentError};
 use crate::idempotency::{self, Reply};
 use crate::sequencer::CommittedAlert;
 use axum::Json;
@@ -20,7 +22,7 @@ use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::shipment::{EventOutcome, TrackingNote, parse_waybill, valid_event_id};
 use miaodan_domain::logistics::{Alert, AlertLevel, AlertRule, Shipment, ShipmentState, SlaRules, TrackingEvent};
-use miaodan_domain::shard::{Command, NewShipment, Outcome, ShortageNotice};
+use miaodan_domain::shard::{Command, Outcome, ShortageNotice};
 use miaodan_domain::{Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
@@ -145,63 +147,24 @@ pub async fn create_shipment(
                 CarrierId::parse(raw).ok_or_else(|| ApiError::invalid("invalid_field", "carrier", "sf, jd or zto"))?,
             ),
         };
-        let id = ShipmentId::new(state.ids.shipment()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
         let waybill = match &body.value.waybill_no {
-            Some(raw) => parse_waybill(raw).ok_or_else(|| {
+            Some(raw) => Some(parse_waybill(raw).ok_or_else(|| {
                 ApiError::invalid(
                     "invalid_field",
                     "waybill_no",
                     "a waybill is 6 to 40 letters, digits or '-'",
                 )
-            })?,
-            None => {
-                // The planned carrier, unless one is named: ask it for a waybill.
-                let planned = state
-                    .shards
-                    .read(shop, move |shard, _| {
-                        let origin = shard
-                            .sites_of(shop)
-                            .iter()
-                            .find(|s| s.id == warehouse)
-                            .map(|s| s.location);
-                        shard.fulfilling(order.id).and_then(|f| {
-                            f.decision
-                                .parcels
-                                .iter()
-                                .find(|p| p.warehouse == warehouse)
-                                .map(|p| (p.carrier, origin))
-                        })
-                    })
-                    .await?;
-                let Some((planned_carrier, origin)) = planned else {
-                    return Err(ApiError::invalid(
-                        "no_parcel_at_warehouse",
-                        "warehouse_id",
-                        "the order sends no parcel from that warehouse (see GET /v1/orders/{id}/dispatch)",
-                    ));
-                };
-                let carrier = carrier.unwrap_or(planned_carrier);
-                let reference = format!("mdn-{shop}-{}-{warehouse}", order.id);
-                let origin = origin.unwrap_or(order.address.adcode);
-                let issued = state
-                    .carriers
-                    .create_waybill(carrier, &reference, origin, order.address.adcode)
-                    .await?;
-                parse_waybill(&issued).ok_or_else(|| ApiError::unavailable("the carrier issued an unusable waybill"))?
-            }
+            })?),
+            None => None,
         };
-        let command = Command::CreateShipment(NewShipment {
-            id,
+        let parcel = ShipParcel {
             shop,
-            order: order.id,
+            order,
             warehouse,
             carrier,
             waybill,
-        });
-        let outcome = state
-            .shards
-            .submit(shop, command, idem.map(|i| i.recorder(render_shipment)))
-            .await?;
+        };
+        let outcome = shipments::ship(&state, parcel, idem.map(|i| i.recorder(render_shipment))).await?;
         Ok(render_shipment(&outcome))
     })
     .await
@@ -612,4 +575,31 @@ pub async fn stream_alerts(
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+}
+
+/// A carrier that issued no waybill: 503, worth a retry with the same Idempotency-Key.
+impl From<CarrierError> for ApiError {
+    fn from(error: CarrierError) -> ApiError {
+        match error {
+            CarrierError::Refused(_) => ApiError::unavailable("the carrier could not issue a waybill; retry"),
+            CarrierError::Timeout => ApiError::unavailable("the carrier did not answer in time; retry"),
+        }
+    }
+}
+
+/// The shipment flow's failure as problem+json, once.
+impl From<ShipmentError> for ApiError {
+    fn from(error: ShipmentError) -> ApiError {
+        match error {
+            ShipmentError::NoParcelAtWarehouse => ApiError::invalid(
+                "no_parcel_at_warehouse",
+                "warehouse_id",
+                "the order sends no parcel from that warehouse (see GET /v1/orders/{id}/dispatch)",
+            ),
+            ShipmentError::IdsExhausted => ApiError::unavailable("id space exhausted"),
+            ShipmentError::Carrier(error) => ApiError::from(error),
+            ShipmentError::UnusableWaybill => ApiError::unavailable("the carrier issued an unusable waybill"),
+            ShipmentError::Shard(error) => ApiError::from(error),
+        }
+    }
 }
