@@ -10,10 +10,12 @@
 //!
 //! - [`checkout`]: split a checkout per shop, place each part, cancel the placed parts when
 //!   a shop refuses.
+//! - [`flash_sale`]: a tap, then one-tap pay in the background for a buyer with an agreement.
 //! - [`payments`]: open, confirm, record, settle, refund, apply a provider notification; the
 //!   provider adapter, one-tap budgets, the payment worker, reconciliation.
 //! - [`shipments`]: hand a parcel to a carrier (its waybill) and create the shipment.
 
 pub mod checkout;
+pub mod flash_sale;
 pub mod payments;
 pub mod shipments;

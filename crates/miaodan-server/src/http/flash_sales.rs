@@ -11,14 +11,15 @@ use super::validate;
 use crate::app::AppState;
 use crate::auth::{Buyer, Merchant, Principal};
 use crate::clock::{self, Clock};
+use crate::flows::flash_sale::{self, TapError, TapRequest};
 use crate::idempotency::{self, Idempotency, Reply};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::flash_sale::{FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSaleId};
-use miaodan_domain::shard::{Command, Outcome, Rejection, RequestRef, ScheduleFlashSale, Tap};
-use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity, SkuId, WarehouseId};
+use miaodan_domain::shard::{Command, Outcome, Rejection, RequestRef, ScheduleFlashSale};
+use miaodan_domain::{BuyerId, Quantity, SkuId, WarehouseId};
 
 fn render_sale(outcome: &Outcome, clock: &Clock) -> Reply {
     match outcome {
@@ -187,40 +188,36 @@ async fn place_tap(
     let quantity = Quantity::new(input.quantity.unwrap_or(1))
         .ok_or_else(|| ApiError::invalid("invalid_quantity", "quantity", "a quantity is 1 to 10 000"))?;
     let address = super::orders::delivery_address(state, buyer, input.address.as_ref()).await?;
-    let shop = state
-        .directory
-        .sale_shop(&state.store, sale)
-        .await?
-        .ok_or_else(|| ApiError::not_found("flash sale"))?;
-    let command = Command::Tap(Tap {
-        sale,
-        order: OrderId::new(state.ids.order()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
-        checkout: CheckoutId::new(state.ids.checkout()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
+    let request = TapRequest {
         buyer,
+        sale,
         quantity,
         address,
         request: idem.as_ref().map(|i| RequestRef(i.request_ref("tap"))),
-    });
-    let outcome = state
-        .shards
-        .submit(shop, command, idem.map(|i| i.recorder(render_tap)))
-        .await?;
-    if let Outcome::OrderAlreadyPlaced(id) = outcome {
-        let order = state
-            .store
-            .order(id)
-            .await?
-            .ok_or_else(|| ApiError::unavailable("the order is not readable yet"))?;
-        return Ok(Reply::json(
-            StatusCode::CREATED,
-            &TapView {
-                result: "ordered".into(),
-                order: OrderView::from(&order),
-            },
-        ));
+    };
+    let order = flash_sale::tap(state, request, idem.map(|i| i.recorder(render_tap))).await?;
+    Ok(Reply::json(
+        StatusCode::CREATED,
+        &TapView {
+            result: "ordered".into(),
+            order: OrderView::from(&order),
+        },
+    ))
+}
+
+/// A tap's failure as problem+json, once (a refusal as the recorder stored it).
+impl From<TapError> for ApiError {
+    fn from(error: TapError) -> ApiError {
+        match error {
+            TapError::UnknownSale => ApiError::not_found("flash sale"),
+            TapError::IdsExhausted => ApiError::unavailable("id space exhausted"),
+            TapError::Refused(rejection) => ApiError::from(&rejection),
+            TapError::OrderNotReadable => ApiError::unavailable("the order is not readable yet"),
+            TapError::Shard(error) => ApiError::from(error),
+            TapError::Store(error) => ApiError::from(error),
+            TapError::Unexpected(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome")
+            }
+        }
     }
-    if let Outcome::OrderPlaced(order) = &outcome {
-        crate::flows::payments::pay_by_one_tap_in_background(state, buyer, order.checkout);
-    }
-    Ok(render_tap(&outcome))
 }
