@@ -14,8 +14,10 @@
 //! - [`payments`]: open, confirm, record, settle, refund, apply a provider notification; the
 //!   provider adapter, one-tap budgets, the payment worker, reconciliation.
 //! - [`shipments`]: hand a parcel to a carrier (its waybill) and create the shipment.
+//! - [`shortage`]: a warehouse's stock shortage (re-dispatch of the paid orders it hits).
 
 pub mod checkout;
 pub mod flash_sale;
 pub mod payments;
 pub mod shipments;
+pub mod shortage;
