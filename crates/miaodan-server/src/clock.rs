@@ -1,7 +1,7 @@
 //! The one place the shell reads the wall clock. The core only ever sees the `Timestamp`s
 //! handed to it. Per shard, time is kept monotonic (see `sequencer`).
 //!
-//! A [`Clock`] belongs to one running platform ([`crate::AppState::clock`], taken from
+//! A [`Clock`] belongs to one running platform ([`crate::app::Inner::clock`], taken from
 //! [`crate::Config::clock`]) and is handed to whoever needs time: the shard tasks, the payment
 //! worker, the handlers, the demo and the benchmarks. Tests move *their own* platform's clock
 //! ([`Clock::advance`], [`Clock::travel_to`]); another platform in the same process keeps its

@@ -3,8 +3,9 @@
 //!
 //! **API boundary:** a flow takes domain values (already parsed) and returns domain values or
 //! its own `thiserror` enum whose variants are named facts (`CheckoutError::Refused`,
-//! `PaymentError::NothingToPay`, …). No flow knows HTTP, problem+json or idempotency keys;
-//! `http/` maps each flow error to problem+json once. Where a flow narrows a shard `Outcome`
+//! `PaymentError::NothingToPay`, …). No flow knows status codes, problem+json or idempotency
+//! keys; `http/` maps each flow error to problem+json once. (The payment provider adapter still
+//! reads a webhook's signature from its `HeaderMap`: the one HTTP type below this module.) Where a flow narrows a shard `Outcome`
 //! to the variant it expects, it does so in one function, and an "impossible" outcome becomes
 //! an `Unexpected` variant rather than a status code.
 //!
