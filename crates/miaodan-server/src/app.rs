@@ -3,16 +3,17 @@
 //! flight — their batches commit and answer — then stop the shards).
 
 use crate::auth::{self, TokenCache};
+use crate::clock::Clock;
 use crate::directory::Directory;
+use crate::flows::payments::one_tap::OneTap;
+use crate::flows::payments::provider::PaymentProvider;
+use crate::flows::payments::simpay_provider::SimpayProvider;
+use crate::flows::payments::{self, PROVIDER_CALL_TIMEOUT, Payments};
 use crate::http;
 use crate::idempotency::{IDEMPOTENCY_RETENTION_SECONDS, IdempotencyLocks};
 use crate::ids::Ids;
-use crate::payments::one_tap::OneTap;
-use crate::payments::provider::PaymentProvider;
-use crate::payments::simpay_provider::SimpayProvider;
-use crate::payments::{self, PROVIDER_CALL_TIMEOUT, Payments};
+use crate::metrics_setup;
 use crate::sequencer::Shards;
-use crate::{clock, metrics_setup};
 use metrics_exporter_prometheus::PrometheusHandle;
 use miaodan_domain::orders::PAYMENT_TIMEOUT_SECONDS_DEFAULT;
 use miaodan_store::records::Role;
@@ -36,6 +37,9 @@ pub struct Config {
     pub payment_timeout_seconds: i64,
     pub payments: PaymentsConfig,
     pub carriers: crate::carriers::CarriersConfig,
+    /// The platform's time. A clone of the same clock keeps the time a test moved across a
+    /// restart on this config; a fresh one (the default) reads the wall clock.
+    pub clock: Clock,
 }
 
 /// Which payment provider the platform talks to.
@@ -72,6 +76,7 @@ impl Config {
             payment_timeout_seconds: PAYMENT_TIMEOUT_SECONDS_DEFAULT,
             payments: PaymentsConfig::default(),
             carriers: crate::carriers::CarriersConfig::default(),
+            clock: Clock::system(),
         }
     }
 }
@@ -92,6 +97,8 @@ pub struct Inner {
     pub carriers: crate::carriers::Carriers,
     /// Package-center alerts as they commit, for the live stream.
     pub alert_feed: crate::sequencer::AlertFeed,
+    /// This platform's time (see [`Clock`]); everything that needs time reads it here.
+    pub clock: Clock,
 }
 
 #[derive(Clone)]
@@ -112,20 +119,21 @@ impl AppState {
             config.payment_timeout_seconds >= 1,
             "the payment timeout must be at least 1 s"
         );
+        let clock = config.clock.clone();
         let store = Arc::new(Store::open(&config.database, config.durability).await?);
         let maxima = store.id_maxima().await?;
         let ids = Ids::starting_after(maxima);
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
-        let shards = Shards::start(store.clone(), config.shards, alert_feed.clone()).await?;
+        let shards = Shards::start(store.clone(), config.shards, alert_feed.clone(), clock.clone()).await?;
         let carriers = crate::carriers::Carriers::new(&config.carriers)?;
         let idempotency_locks = IdempotencyLocks::default();
         // Purge, then load the fingerprints, before serving: a reload while requests run would
         // forget the keys they note meanwhile, and their retries would execute again.
-        let cutoff = clock::now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
+        let cutoff = clock.now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
         store.purge_idempotency_records(cutoff).await?;
         idempotency_locks.load_index(store.idempotency_keys().await?, maxima.idempotency_response);
         let (provider, simpay) = payment_provider(&config.payments)?;
-        let payments = Payments::new(provider, OneTap::load(&store, clock::now()).await?);
+        let payments = Payments::new(provider, OneTap::load(&store, clock.now()).await?);
         Ok(AppState(Arc::new(Inner {
             store,
             shards,
@@ -139,12 +147,13 @@ impl AppState {
             simpay,
             carriers,
             alert_feed,
+            clock,
         })))
     }
 
     /// Creates a token for `role` (and its shop or buyer), stores its hash, returns it once.
     pub async fn issue_token(&self, role: Role, subject: Option<i64>, label: Option<String>) -> anyhow::Result<String> {
-        let (record, token) = auth::mint(self.ids.token(), role, subject, label, clock::now());
+        let (record, token) = auth::mint(self.ids.token(), role, subject, label, self.clock.now());
         self.store.insert_token(&record, None).await?;
         self.tokens.remember(record);
         Ok(token)
@@ -161,7 +170,7 @@ impl AppState {
             .shards
             .submit(shop, command, None)
             .await
-            .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            .map_err(|e| anyhow::anyhow!("shard: {e}"))?;
         if let miaodan_domain::shard::Outcome::Rejected(rejection) = &outcome {
             anyhow::bail!("command refused: {}", rejection.code());
         }
@@ -272,7 +281,7 @@ fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
         every_hour.tick().await;
         loop {
             every_hour.tick().await;
-            let cutoff = clock::now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
+            let cutoff = state.clock.now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
             // Only the stored responses go; the fingerprints stay until the next start. A
             // stale fingerprint costs one lookup, while rebuilding the set under load could
             // drop a key noted meanwhile and let its retry execute twice.

@@ -2,7 +2,6 @@
 //! SF-, JD- and ZTO-like); a real carrier adapter would offer the same two things: issue a
 //! waybill for a parcel, and verify the signature of the tracking events it pushes.
 
-use crate::http::problem::ApiError;
 use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::geo::Adcode;
 use simcarrier::{Carrier, CreateWaybill, SimCarrier, SimCarrierClient};
@@ -12,6 +11,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const SIGNATURE_TOLERANCE_S: i64 = 300;
 /// How long the platform waits for a carrier to issue a waybill.
 pub const CARRIER_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a carrier issued no waybill; either way, a retry may get one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CarrierError {
+    #[error("the carrier refused to issue a waybill: {0}")]
+    Refused(String),
+    #[error("the carrier did not answer in time")]
+    Timeout,
+}
 
 /// Which carrier simulator the platform talks to.
 #[derive(Clone, Debug)]
@@ -127,7 +135,7 @@ impl Carriers {
         reference: &str,
         origin: Adcode,
         destination: Adcode,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, CarrierError> {
         let request = CreateWaybill {
             carrier: carrier_of(carrier),
             reference: reference.to_string(),
@@ -140,20 +148,18 @@ impl Carriers {
             Ok(Ok(waybill)) => Ok(waybill.waybill_no),
             Ok(Err(error)) => {
                 tracing::warn!(%error, "the carrier refused a waybill");
-                Err(ApiError::unavailable("the carrier could not issue a waybill; retry"))
+                Err(CarrierError::Refused(error.to_string()))
             }
-            Err(_) => Err(ApiError::unavailable("the carrier did not answer in time; retry")),
+            Err(_) => Err(CarrierError::Timeout),
         }
     }
 
     /// Checks a tracking webhook's signature against the wall clock (transport freshness is
     /// about real time, whatever the platform's business clock says).
-    pub fn verify(&self, headers: &axum::http::HeaderMap, body: &[u8]) -> Result<(), &'static str> {
+    /// `signature` is the raw value of the [`simcarrier::SIGNATURE_HEADER`] header, if any.
+    pub fn verify(&self, signature: Option<&[u8]>, body: &[u8]) -> Result<(), &'static str> {
         // A header that is there but not text is a malformed signature, not a missing one.
-        let header = match headers.get(simcarrier::SIGNATURE_HEADER) {
-            None => None,
-            Some(value) => Some(value.to_str().map_err(|_| "malformed_signature")?),
-        };
+        let header = crate::flows::payments::provider::header_text(signature).map_err(|_| "malformed_signature")?;
         let now_s = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)

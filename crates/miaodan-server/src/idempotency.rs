@@ -11,7 +11,7 @@
 
 use crate::app::AppState;
 use crate::auth::{Principal, sha256_hex};
-use crate::clock;
+use crate::clock::Clock;
 use crate::http::problem::{ApiError, PROBLEM_CONTENT_TYPE};
 use crate::sequencer::Recorder;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -75,6 +75,8 @@ pub struct Idempotency {
     pub scope: String,
     pub key: String,
     pub request_sha256: String,
+    /// The platform's clock, which stamps the stored response.
+    pub clock: Clock,
 }
 
 impl Idempotency {
@@ -86,12 +88,12 @@ impl Idempotency {
             request_sha256: self.request_sha256.clone(),
             status: reply.status.as_u16(),
             body: reply.body.clone(),
-            created_at: clock::now(),
+            created_at: self.clock.now(),
         }
     }
 
     /// A recorder for the shard: renders the outcome exactly as the handler will.
-    pub fn recorder(&self, render: fn(&Outcome) -> Reply) -> Recorder {
+    pub fn recorder(&self, render: impl FnOnce(&Outcome) -> Reply + Send + 'static) -> Recorder {
         let this = self.clone();
         Box::new(move |outcome| match outcome {
             // A retry that found the order its key already placed: the answer is rebuilt by the
@@ -281,6 +283,7 @@ where
         scope,
         key,
         request_sha256: sha256_hex(&fingerprint),
+        clock: state.clock.clone(),
     };
     if known {
         match store.idempotency_record(id).await {

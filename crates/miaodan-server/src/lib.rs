@@ -2,19 +2,25 @@
 //!
 //! Map of the crate:
 //! - [`app`]: start-up (open the store, rebuild the shards), serving, graceful shutdown.
-//! - [`sequencer`]: one writer per shard, batched group commit, replies after durability.
-//! - [`http`]: the axum API under `/v1`, problem+json errors, OpenAPI, metrics endpoints.
+//! - [`sequencer`]: one writer per shard, batched group commit, replies after durability;
+//!   [`sequencer::ShardError`] when a shard cannot answer. Knows no HTTP.
+//! - [`flows`]: the operations of several steps (checkout, payments, shipments, a flash-sale
+//!   tap then one-tap pay, shortages), over domain values, each with its own error enum.
+//!   Knows no HTTP; called by handlers and workers alike.
+//! - [`http`]: the axum API under `/v1`, problem+json errors (every shard and flow error is
+//!   mapped here, once), OpenAPI, metrics endpoints.
 //! - [`auth`]: API tokens (hashed, constant-time compared) and the caller's [`auth::Principal`].
 //! - [`idempotency`]: `Idempotency-Key` handling, scoped per caller.
 //! - [`directory`]: cached facts the hot path needs (default addresses, flash-sale shops).
-//! - [`payments`]: payment flows against a provider (`simpay` built in), the payment worker,
-//!   one-tap budgets, reconciliation.
 //! - [`demo`]: the demo world loaded by `miaodan serve --demo`.
-//! - [`ids`], [`clock`]: the only sources of ids and wall-clock time.
+//! - [`carriers`]: the carrier adapter (waybills, tracking webhook signatures) over `simcarrier`.
+//! - [`ids`], [`clock`]: the only sources of ids and of time ([`clock::Clock`], one per app,
+//!   in [`AppState`]).
 //!
 //! A request's path: axum handler → auth extractor → idempotency check → parse into domain
-//! values → [`sequencer::Shards::submit`] to the shard that owns the shop → the shard decides
-//! it in memory with the rest of its batch → one transaction commits the batch → the reply.
+//! values → a flow, or [`sequencer::Shards::submit`] directly, to the shard that owns the
+//! shop → the shard decides it in memory with the rest of its batch → one transaction
+//! commits the batch → the reply.
 
 pub mod app;
 pub mod auth;
@@ -22,11 +28,11 @@ pub mod carriers;
 pub mod clock;
 pub mod demo;
 pub mod directory;
+pub mod flows;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
 mod metrics_setup;
-pub mod payments;
 pub mod sequencer;
 
 pub use app::{AppState, Config, PaymentsConfig, Running, serve};

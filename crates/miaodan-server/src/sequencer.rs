@@ -8,16 +8,19 @@
 //! - one fsync pays for the whole batch, and a hot SKU costs one row write per batch;
 //! - no lock is held across IO, and no two writers ever touch the same stock.
 //!
-//! If a commit fails, memory is ahead of the database: the shard answers the batch 503 and
-//! rebuilds its state from the tables (the truth) before taking new commands.
+//! If a commit fails, memory is ahead of the database: the shard fails the batch
+//! ([`ShardError::CommitFailed`]) and rebuilds its state from the tables (the truth) before
+//! taking new commands.
+//!
+//! **API boundary:** the sequencer speaks domain values and [`ShardError`]; it knows nothing of
+//! HTTP. `http/` maps a `ShardError` to problem+json and renders the alerts of [`AlertFeed`].
 
-use crate::clock;
-use crate::http::logistics::AlertView;
-use crate::http::problem::ApiError;
+use crate::clock::Clock;
 use miaodan_domain::ShopId;
 use miaodan_domain::Timestamp;
+use miaodan_domain::logistics::Alert;
 use miaodan_domain::payments;
-use miaodan_domain::shard::{Command, Outcome, ShardState};
+use miaodan_domain::shard::{Command, Effect, Outcome, ShardState, ShortageNotice};
 use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::{Store, Writer};
 use std::sync::Arc;
@@ -35,6 +38,57 @@ pub const EXPIRY_TICK_MS: u64 = 250;
 /// How long an order placed with a request reference dedupes a retried checkout.
 pub const REQUEST_RETENTION_SECONDS: i64 = 48 * 3600;
 
+/// Why a shard did not answer a command with an outcome. None of these is a business refusal
+/// (that is an `Outcome::Rejected`); each is worth a retry with the same Idempotency-Key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    /// The shard's inbox is full ([`INBOX_CAPACITY`]): refused at once, not queued.
+    #[error("the shard's queue is full; retry in {retry_after_seconds} s")]
+    Overloaded { retry_after_seconds: u64 },
+    /// The shard no longer takes messages: the server is shutting down.
+    #[error("the server is stopping")]
+    Stopping,
+    /// The shard ended before it answered.
+    #[error("the shard stopped")]
+    Stopped,
+    /// The batch (or the failed batch it was decided on top of) did not commit; the shard is
+    /// rebuilding its state from the tables.
+    #[error("the batch could not be committed")]
+    CommitFailed,
+    /// The shard lost its database connection with the previous failed batch.
+    #[error("the shard has no database connection")]
+    NoConnection,
+}
+
+/// Seconds an overloaded client is asked to wait.
+const OVERLOAD_RETRY_AFTER_SECONDS: u64 = 1;
+
+/// A package-center alert as committed, in domain terms: an SLA alert on a shipment, or a
+/// warehouse's stock shortage on a paid order. `http/logistics.rs` renders it for the stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommittedAlert {
+    Sla(Alert),
+    Shortage(ShortageNotice),
+}
+
+impl CommittedAlert {
+    /// The shop whose package center it belongs to.
+    pub fn shop(&self) -> ShopId {
+        match self {
+            CommittedAlert::Sla(alert) => alert.shop,
+            CommittedAlert::Shortage(notice) => notice.shop,
+        }
+    }
+
+    fn of(effect: &Effect) -> Option<CommittedAlert> {
+        match effect {
+            Effect::AlertSaved(alert) => Some(CommittedAlert::Sla(alert.clone())),
+            Effect::ShortageNoticed(notice) => Some(CommittedAlert::Shortage(notice.clone())),
+            _ => None,
+        }
+    }
+}
+
 /// Builds the stored idempotent response from the outcome, inside the batch, so the response
 /// is committed in the same transaction as the effects it describes.
 /// `None` stores nothing (the outcome only points at an earlier answer).
@@ -45,20 +99,20 @@ type Reader = Box<dyn FnOnce(&ShardState, Timestamp) + Send>;
 struct Envelope {
     command: Command,
     recorder: Option<Recorder>,
-    reply: oneshot::Sender<Result<Outcome, ApiError>>,
+    reply: oneshot::Sender<Result<Outcome, ShardError>>,
 }
 
 /// Several commands from one client, decided in order within one batch and answered together.
 struct Bundle {
     commands: Vec<Command>,
-    reply: oneshot::Sender<Result<Vec<Outcome>, ApiError>>,
+    reply: oneshot::Sender<Result<Vec<Outcome>, ShardError>>,
 }
 
 enum Message {
     Command(Envelope),
     Bundle(Bundle),
     /// A response to store with the next batch (a request that spanned several shards).
-    Record(Box<IdempotencyRecord>, oneshot::Sender<Result<(), ApiError>>),
+    Record(Box<IdempotencyRecord>, oneshot::Sender<Result<(), ShardError>>),
     /// A question about the shard's working set (a delivery promise), answered in turn with
     /// the commands, from memory: it sees what the shard has decided, which may still be
     /// committing — fine for an estimate, never used for a decision.
@@ -83,15 +137,11 @@ pub struct Shards {
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
-fn overloaded() -> ApiError {
+fn overloaded() -> ShardError {
     metrics::counter!("miaodan_overload_rejections_total").increment(1);
-    let mut error = ApiError::new(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        "overloaded",
-        "the shard's queue is full; retry shortly with the same Idempotency-Key",
-    );
-    error.retry_after_seconds = Some(1);
-    error
+    ShardError::Overloaded {
+        retry_after_seconds: OVERLOAD_RETRY_AFTER_SECONDS,
+    }
 }
 
 impl Shards {
@@ -100,12 +150,13 @@ impl Shards {
         store: Arc<Store>,
         count: u32,
         alert_feed: AlertFeed,
+        clock: Clock,
     ) -> Result<Shards, miaodan_store::StoreError> {
         let mut inboxes = Vec::new();
         let mut tasks = Vec::new();
         for index in 0..count {
             let writer = store.writer().await?;
-            let state = load(&store, index, count).await?;
+            let state = load(&store, index, count, clock.now()).await?;
             let (sender, receiver) = mpsc::channel(INBOX_CAPACITY);
             let shard = Shard {
                 index,
@@ -117,6 +168,7 @@ impl Shards {
                 in_flight: None,
                 last_expiry: Instant::now(),
                 alert_feed: alert_feed.clone(),
+                clock: clock.clone(),
             };
             tasks.push(tokio::spawn(shard.run(receiver)));
             inboxes.push(sender);
@@ -135,11 +187,15 @@ impl Shards {
         (shop.get() as u64 % self.inboxes.len() as u64) as usize
     }
 
-    fn send(&self, shop: ShopId, message: Message) -> Result<(), ApiError> {
-        match self.inboxes[self.shard_of(shop)].try_send(message) {
+    fn send(&self, shop: ShopId, message: Message) -> Result<(), ShardError> {
+        self.send_to(self.shard_of(shop), message)
+    }
+
+    fn send_to(&self, index: usize, message: Message) -> Result<(), ShardError> {
+        match self.inboxes[index].try_send(message) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => Err(overloaded()),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(ApiError::unavailable("the server is stopping")),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(ShardError::Stopping),
         }
     }
 
@@ -149,7 +205,7 @@ impl Shards {
         shop: ShopId,
         command: Command,
         recorder: Option<Recorder>,
-    ) -> Result<Outcome, ApiError> {
+    ) -> Result<Outcome, ShardError> {
         let (reply, answer) = oneshot::channel();
         self.send(
             shop,
@@ -159,24 +215,24 @@ impl Shards {
                 reply,
             }),
         )?;
-        answer.await.map_err(|_| ApiError::unavailable("the shard stopped"))?
+        answer.await.map_err(|_| ShardError::Stopped)?
     }
 
     /// Sends several commands for one shop at once; they are decided in order, in one batch
     /// (unless the batch is full), and answered together once durable. A gateway that
     /// coalesces requests (and the engine benchmark) uses this to save a hand-off per command.
-    pub async fn submit_bundle(&self, shop: ShopId, commands: Vec<Command>) -> Result<Vec<Outcome>, ApiError> {
+    pub async fn submit_bundle(&self, shop: ShopId, commands: Vec<Command>) -> Result<Vec<Outcome>, ShardError> {
         let (reply, answer) = oneshot::channel();
         self.send(shop, Message::Bundle(Bundle { commands, reply }))?;
-        answer.await.map_err(|_| ApiError::unavailable("the shard stopped"))?
+        answer.await.map_err(|_| ShardError::Stopped)?
     }
 
     /// Stores an idempotent response in the next batch of the shard owning `shop`, so a
     /// request that spanned shards (a checkout) costs no transaction of its own.
-    pub async fn store_response(&self, shop: ShopId, record: IdempotencyRecord) -> Result<(), ApiError> {
+    pub async fn store_response(&self, shop: ShopId, record: IdempotencyRecord) -> Result<(), ShardError> {
         let (reply, answer) = oneshot::channel();
         self.send(shop, Message::Record(Box::new(record), reply))?;
-        answer.await.map_err(|_| ApiError::unavailable("the shard stopped"))?
+        answer.await.map_err(|_| ShardError::Stopped)?
     }
 
     /// Asks the shard owning `shop` a question about its working set.
@@ -184,7 +240,7 @@ impl Shards {
         &self,
         shop: ShopId,
         question: impl FnOnce(&ShardState, Timestamp) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, ShardError> {
         self.read_shard(self.shard_of(shop), question).await
     }
 
@@ -193,17 +249,13 @@ impl Shards {
         &self,
         index: usize,
         question: impl FnOnce(&ShardState, Timestamp) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, ShardError> {
         let (reply, answer) = oneshot::channel();
         let reader: Reader = Box::new(move |state, now| {
             let _ = reply.send(question(state, now));
         });
-        match self.inboxes[index].try_send(Message::Read(reader)) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => return Err(overloaded()),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(ApiError::unavailable("the server is stopping")),
-        }
-        answer.await.map_err(|_| ApiError::unavailable("the shard stopped"))
+        self.send_to(index, Message::Read(reader))?;
+        answer.await.map_err(|_| ShardError::Stopped)
     }
 
     /// Lets every shard finish and commit what it has queued, then stops them.
@@ -221,11 +273,11 @@ impl Shards {
     }
 }
 
-async fn load(store: &Store, index: u32, count: u32) -> Result<ShardState, miaodan_store::StoreError> {
-    let since = clock::now().plus_seconds(-REQUEST_RETENTION_SECONDS);
-    let intents_since = clock::now().plus_seconds(-miaodan_domain::payments::SETTLED_INTENT_RETENTION_MS / 1000);
+async fn load(store: &Store, index: u32, count: u32, now: Timestamp) -> Result<ShardState, miaodan_store::StoreError> {
+    let since = now.plus_seconds(-REQUEST_RETENTION_SECONDS);
+    let intents_since = now.plus_seconds(-miaodan_domain::payments::SETTLED_INTENT_RETENTION_MS / 1000);
     // A day's capacity limit counts the whole Shanghai day.
-    let today = miaodan_domain::fulfillment::LocalDate::of(clock::now()).start();
+    let today = miaodan_domain::fulfillment::LocalDate::of(now).start();
     let snapshot = store.load_shard(index, count, since, intents_since, today).await?;
     Ok(ShardState::from_snapshot(snapshot))
 }
@@ -243,6 +295,7 @@ struct Shard {
     /// When unpaid orders were last expired: a busy inbox must not starve the expiry tick.
     last_expiry: Instant,
     alert_feed: AlertFeed,
+    clock: Clock,
 }
 
 /// A commit running in its own task while the shard decides the next batch in memory.
@@ -258,15 +311,15 @@ struct InFlight {
 /// outcome inline: boxing it to shrink the rare variants would cost an allocation per command.
 #[allow(clippy::large_enum_variant)]
 enum Pending {
-    One(oneshot::Sender<Result<Outcome, ApiError>>, Outcome),
-    Many(oneshot::Sender<Result<Vec<Outcome>, ApiError>>, Vec<Outcome>),
-    Stored(oneshot::Sender<Result<(), ApiError>>),
+    One(oneshot::Sender<Result<Outcome, ShardError>>, Outcome),
+    Many(oneshot::Sender<Result<Vec<Outcome>, ShardError>>, Vec<Outcome>),
+    Stored(oneshot::Sender<Result<(), ShardError>>),
     /// Package-center alerts of the batch, told to live subscribers once durable.
-    Publish(AlertFeed, Vec<AlertView>),
+    Publish(AlertFeed, Vec<CommittedAlert>),
 }
 
 /// Where committed alerts go: every subscriber of the package center's live stream.
-pub type AlertFeed = tokio::sync::broadcast::Sender<AlertView>;
+pub type AlertFeed = tokio::sync::broadcast::Sender<CommittedAlert>;
 
 impl Pending {
     fn send(self) {
@@ -289,7 +342,7 @@ impl Pending {
         }
     }
 
-    fn fail(self, error: &ApiError) {
+    fn fail(self, error: &ShardError) {
         match self {
             Pending::One(reply, _) => {
                 let _ = reply.send(Err(error.clone()));
@@ -384,7 +437,7 @@ impl Shard {
     }
 
     fn now(&mut self) -> Timestamp {
-        self.last_now = self.last_now.max(clock::now());
+        self.last_now = self.last_now.max(self.clock.now());
         self.last_now
     }
 
@@ -449,14 +502,7 @@ impl Shard {
             }
         }
         counts.publish();
-        let alerts: Vec<AlertView> = effects
-            .iter()
-            .filter_map(|effect| match effect {
-                miaodan_domain::shard::Effect::AlertSaved(alert) => Some(AlertView::from(alert)),
-                miaodan_domain::shard::Effect::ShortageNoticed(notice) => Some(AlertView::from(notice)),
-                _ => None,
-            })
-            .collect();
+        let alerts: Vec<CommittedAlert> = effects.iter().filter_map(CommittedAlert::of).collect();
         if !alerts.is_empty() {
             pending.push(Pending::Publish(self.alert_feed.clone(), alerts));
         }
@@ -473,16 +519,14 @@ impl Shard {
             let committed = previous.task.await;
             if !self.settle(previous.pending, previous.started, committed).await {
                 // This batch was decided on top of the failed one; the state it changed is gone.
-                let failure = ApiError::unavailable("the batch could not be committed; retry");
-                pending.into_iter().for_each(|p| p.fail(&failure));
+                pending.into_iter().for_each(|p| p.fail(&ShardError::CommitFailed));
                 return;
             }
         }
         metrics::histogram!("miaodan_batch_commands").record(commands as f64);
         metrics::histogram!("miaodan_batch_effects").record(effects.len() as f64);
         let Some(mut writer) = self.writer.take() else {
-            let failure = ApiError::unavailable("the shard has no database connection; retry");
-            pending.into_iter().for_each(|p| p.fail(&failure));
+            pending.into_iter().for_each(|p| p.fail(&ShardError::NoConnection));
             self.recover().await;
             return;
         };
@@ -523,8 +567,7 @@ impl Shard {
         };
         tracing::error!(shard = self.index, %error, "batch commit failed; rebuilding shard state from the database");
         metrics::counter!("miaodan_commit_failures_total").increment(1);
-        let failure = ApiError::unavailable("the batch could not be committed; retry");
-        pending.into_iter().for_each(|p| p.fail(&failure));
+        pending.into_iter().for_each(|p| p.fail(&ShardError::CommitFailed));
         self.recover().await;
         false
     }
@@ -539,7 +582,7 @@ impl Shard {
                 self.store.fence(fence).await?;
                 fence = None;
                 let writer = self.store.writer().await?;
-                let state = load(&self.store, self.index, self.count).await?;
+                let state = load(&self.store, self.index, self.count, self.clock.now()).await?;
                 Ok::<_, miaodan_store::StoreError>((writer, state))
             };
             match rebuilt.await {

@@ -359,7 +359,8 @@ async fn create_token(
         ),
     }
     let id = opened.id_maxima().await?.token + 1;
-    let (record, token) = miaodan_server::auth::mint(id, role, subject, label, miaodan_server::clock::now());
+    let (record, token) =
+        miaodan_server::auth::mint(id, role, subject, label, miaodan_server::clock::Clock::system().now());
     opened.insert_token(&record, None).await?;
     println!("{token}");
     Ok(())

@@ -53,14 +53,12 @@ const LONG_FUNCTIONS: &[(&str, usize)] = &[
     ("crates/miaodan-server/src/http/catalog.rs::list_products", 81),
     ("crates/miaodan-server/src/http/fulfillment.rs::delivery_options", 75),
     ("crates/miaodan-server/src/http/logistics.rs::carrier_webhook", 73),
-    ("crates/miaodan-server/src/http/logistics.rs::create_shipment", 80),
+    ("crates/miaodan-server/src/flows/payments/reconcile.rs::report", 210),
     (
         "crates/miaodan-server/src/http/openapi.rs::ProblemResponses::modify",
         87,
     ),
-    ("crates/miaodan-server/src/http/orders.rs::place_checkout", 90),
-    ("crates/miaodan-server/src/payments/reconcile.rs::report", 210),
-    ("crates/miaodan-server/src/sequencer.rs::Shard::process", 104),
+    ("crates/miaodan-server/src/sequencer.rs::Shard::process", 95),
     ("crates/miaodan/src/bench/checkout.rs::engine", 84),
     ("crates/miaodan/src/bench/checkout.rs::http", 98),
     ("crates/miaodan/src/bench/flash_sale.rs::audit", 79),
@@ -357,46 +355,9 @@ const HTTP_EDGE: &[(&str, &str)] = &[
     ),
 ];
 
-/// Files outside the edge that speak HTTP today. Remove when the sequencer speaks ShardError:
-/// the shard writer and the services around it should answer with their own errors, and the
-/// edge should turn those into status codes. A ratchet: an entry goes when its file is clean.
-const HTTP_OUTSIDE_THE_EDGE_TODAY: &[(&str, &str)] = &[
-    (
-        "crates/miaodan-server/src/carriers.rs",
-        "returns ApiError::unavailable for a carrier that fails, and verifies webhooks on an axum \
-         HeaderMap",
-    ),
-    (
-        "crates/miaodan-server/src/payments/mod.rs",
-        "passes the sequencer's ApiError on, and builds its own with StatusCode",
-    ),
-    (
-        "crates/miaodan-server/src/payments/one_tap.rs",
-        "refuses with ApiError and StatusCode::CONFLICT",
-    ),
-    (
-        "crates/miaodan-server/src/payments/provider.rs",
-        "the webhook check takes an axum HeaderMap",
-    ),
-    (
-        "crates/miaodan-server/src/payments/simpay_provider.rs",
-        "the webhook check takes an axum HeaderMap",
-    ),
-    (
-        "crates/miaodan-server/src/payments/worker.rs",
-        "turns the sequencer's ApiError into anyhow",
-    ),
-    (
-        "crates/miaodan-server/src/sequencer.rs",
-        "answers ApiError (429 overloaded built with axum's StatusCode) and borrows http::logistics's \
-         AlertView",
-    ),
-];
-
 #[test]
 fn only_the_http_edge_speaks_http() {
     let mut problems = Vec::new();
-    let mut used = vec![false; HTTP_OUTSIDE_THE_EDGE_TODAY.len()];
     for source in sources(&["miaodan-server"]) {
         if HTTP_EDGE.iter().any(|(edge, _)| source.path.starts_with(edge)) {
             continue;
@@ -411,34 +372,12 @@ fn only_the_http_edge_speaks_http() {
             })
             .collect();
         hits.sort();
-        let listed = HTTP_OUTSIDE_THE_EDGE_TODAY
-            .iter()
-            .position(|(file, _)| *file == source.path);
-        match (listed, hits.first()) {
-            (Some(index), Some(_)) => used[index] = true,
-            (Some(_), None) => problems.push(format!(
-                "{}: speaks no HTTP any more, well done: remove its entry from HTTP_OUTSIDE_THE_EDGE_TODAY \
-                 in crates/tidy/tests/tidy.rs.",
-                source.path
-            )),
-            (None, _) => {
-                for (line, word) in hits {
-                    problems.push(format!(
-                        "{}: mentions `{word}` outside the HTTP edge. Only crates/miaodan-server/src/http/ \
-                         (and the files in HTTP_EDGE) speak HTTP: return a domain or shard error here and \
-                         let the handler turn it into a status code.",
-                        at_line(&source.path, line)
-                    ));
-                }
-            }
-        }
-    }
-    for ((file, _), used) in HTTP_OUTSIDE_THE_EDGE_TODAY.iter().zip(used) {
-        // A file that exists but is clean was reported above.
-        if !used && !root().join(file).exists() {
+        for (line, word) in hits {
             problems.push(format!(
-                "crates/tidy/tests/tidy.rs: HTTP_OUTSIDE_THE_EDGE_TODAY lists {file}, which no longer exists: \
-                 remove its entry."
+                "{}: mentions `{word}` outside the HTTP edge. Only crates/miaodan-server/src/http/ \
+                 (and the files in HTTP_EDGE) speak HTTP: return a domain or shard error here and \
+                 let the handler turn it into a status code.",
+                at_line(&source.path, line)
             ));
         }
     }

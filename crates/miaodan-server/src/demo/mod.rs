@@ -4,7 +4,6 @@
 //! `--demo` then issues fresh tokens so the printed examples work.
 
 use crate::app::AppState;
-use crate::clock;
 use miaodan_domain::buyers::Buyer;
 use miaodan_domain::catalog::{Gtin, NewSku, Text};
 use miaodan_domain::fulfillment::{CutoffRegion, CutoffTime, FulfillmentSettings, OperatingHours, ServiceLevel};
@@ -241,7 +240,7 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoAccess> {
                     adcode: adcode(&b.address.adcode)?,
                     detail: text(&b.address.detail)?,
                 }),
-                created_at: clock::now(),
+                created_at: state.clock.now(),
             };
             state.store.insert_buyer(&buyer, None).await?;
         }

@@ -12,7 +12,8 @@ use super::problem::{ApiError, LimitFigures};
 use super::validate;
 use crate::app::AppState;
 use crate::auth::{Buyer, Merchant, Principal};
-use crate::clock;
+use crate::clock::{self, Clock};
+use crate::flows::flash_sale::{self, TapError, TapRequest};
 use crate::idempotency::{self, Idempotency, Reply};
 use axum::Json;
 use axum::extract::State;
@@ -23,8 +24,8 @@ use miaodan_domain::flash_sale::{
     FLASH_DURATION_SECONDS_MAX, FLASH_PAYMENT_TIMEOUT_SECONDS_MAX, FLASH_UNITS_MAX, ScheduleProblem,
 };
 use miaodan_domain::flash_sale::{FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSaleId, TapRefusal};
-use miaodan_domain::shard::{Command, Outcome, Rejection, RequestRef, ScheduleFlashSale, Tap};
-use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity, SkuId, WarehouseId};
+use miaodan_domain::shard::{Command, Outcome, Rejection, RequestRef, ScheduleFlashSale};
+use miaodan_domain::{BuyerId, Quantity, SkuId, WarehouseId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -49,9 +50,9 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
     }
 }
 
-fn render_sale(outcome: &Outcome) -> Reply {
+fn render_sale(outcome: &Outcome, clock: &Clock) -> Reply {
     match outcome {
-        Outcome::FlashSaleScheduled(sale) => Reply::json(StatusCode::CREATED, &FlashSaleView::new(sale, clock::now())),
+        Outcome::FlashSaleScheduled(sale) => Reply::json(StatusCode::CREATED, &FlashSaleView::new(sale, clock.now())),
         // The units a sale holds are the request's `units`.
         Outcome::Rejected(rejection @ Rejection::InsufficientStock { .. }) => {
             let mut error = ApiError::from(rejection);
@@ -105,15 +106,16 @@ pub async fn schedule(
                 .payment_timeout_seconds
                 .unwrap_or(FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT),
         });
-        let outcome = state
-            .shards
-            .submit(shop, command, idem.map(|i| i.recorder(render_sale)))
-            .await?;
+        let recorder = idem.map(|i| {
+            let clock = state.clock.clone();
+            i.recorder(move |outcome| render_sale(outcome, &clock))
+        });
+        let outcome = state.shards.submit(shop, command, recorder).await?;
         // Only a sale that exists has a shop to find; a refused one stays unknown.
         if let Outcome::FlashSaleScheduled(sale) = &outcome {
             state.directory.remember_sale(sale.id, sale.shop);
         }
-        Ok(render_sale(&outcome))
+        Ok(render_sale(&outcome, &state.clock))
     })
     .await
 }
@@ -139,7 +141,7 @@ pub async fn get(
     {
         return Err(ApiError::not_found("flash sale"));
     }
-    Ok(Json(FlashSaleView::new(&sale, clock::now())))
+    Ok(Json(FlashSaleView::new(&sale, state.clock.now())))
 }
 
 /// Flash sales, newest first: a merchant's own, or every shop's for buyers and admins.
@@ -150,7 +152,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
         Principal::Merchant(shop) => Some(shop),
         _ => None,
     };
-    let now = clock::now();
+    let now = state.clock.now();
     Ok(Json(
         state
             .store
@@ -215,42 +217,38 @@ async fn place_tap(
     let quantity = Quantity::new(input.quantity.unwrap_or(1))
         .ok_or_else(|| ApiError::invalid("invalid_quantity", "quantity", "a quantity is 1 to 10 000"))?;
     let address = super::orders::delivery_address(state, buyer, input.address.as_ref()).await?;
-    let shop = state
-        .directory
-        .sale_shop(&state.store, sale)
-        .await?
-        .ok_or_else(|| ApiError::not_found("flash sale"))?;
-    let command = Command::from(Tap {
-        sale,
-        order: OrderId::new(state.ids.order()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
-        checkout: CheckoutId::new(state.ids.checkout()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
+    let request = TapRequest {
         buyer,
+        sale,
         quantity,
         address,
         request: idem.as_ref().map(|i| RequestRef(i.request_ref("tap"))),
-    });
-    let outcome = state
-        .shards
-        .submit(shop, command, idem.map(|i| i.recorder(render_tap)))
-        .await?;
-    if let Outcome::OrderAlreadyPlaced(id) = outcome {
-        let order = state
-            .store
-            .order(id)
-            .await?
-            .ok_or_else(|| ApiError::unavailable("the order is not readable yet"))?;
-        return Ok(Reply::json(
-            StatusCode::CREATED,
-            &TapView {
-                result: "ordered".into(),
-                order: OrderView::from(&order),
-            },
-        ));
+    };
+    let order = flash_sale::tap(state, request, idem.map(|i| i.recorder(render_tap))).await?;
+    Ok(Reply::json(
+        StatusCode::CREATED,
+        &TapView {
+            result: "ordered".into(),
+            order: OrderView::from(&order),
+        },
+    ))
+}
+
+/// A tap's failure as problem+json, once (a refusal as the recorder stored it).
+impl From<TapError> for ApiError {
+    fn from(error: TapError) -> ApiError {
+        match error {
+            TapError::UnknownSale => ApiError::not_found("flash sale"),
+            TapError::IdsExhausted => ApiError::unavailable("id space exhausted"),
+            TapError::Refused(rejection) => ApiError::from(&rejection),
+            TapError::OrderNotReadable => ApiError::unavailable("the order is not readable yet"),
+            TapError::Shard(error) => ApiError::from(error),
+            TapError::Store(error) => ApiError::from(error),
+            TapError::Unexpected(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome")
+            }
+        }
     }
-    if let Outcome::OrderPlaced(order) = &outcome {
-        crate::payments::pay_by_one_tap_in_background(state, buyer, order.checkout);
-    }
-    Ok(render_tap(&outcome))
 }
 
 /// A flash sale's schedule problem in words, with the limits it names.

@@ -7,6 +7,7 @@ use super::problem::ApiError;
 use crate::app::AppState;
 use crate::auth::{Merchant, Principal};
 use crate::clock;
+use crate::flows::shortage::{self, Shortage, ShortageError};
 use crate::idempotency::{self, Reply};
 use axum::Json;
 use axum::extract::State;
@@ -23,8 +24,8 @@ use miaodan_domain::fulfillment::promise::{
 use miaodan_domain::fulfillment::{CapacityBook, DispatchDecision};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::ORDER_LINES_MAX;
+use miaodan_domain::shard::ConfigureFulfillment;
 use miaodan_domain::shard::{Command, Outcome, Rejection};
-use miaodan_domain::shard::{ConfigureFulfillment, ReportShortage};
 use miaodan_domain::{OrderId, ShopId, SkuId, Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -277,7 +278,7 @@ pub async fn delivery_options(
     });
     let mut shops = Vec::new();
     let mut found = 0;
-    let mut computed_at = clock::now();
+    let mut computed_at = state.clock.now();
     for answer in futures::future::join_all(asks).await {
         let (answers, now) = answer?;
         computed_at = now;
@@ -714,25 +715,43 @@ pub struct ShortageView {
     pub unfulfillable_order_ids: Vec<i64>,
 }
 
+fn shortage_reply(redispatched: &[OrderId], unfulfillable: &[OrderId]) -> Reply {
+    Reply::json(
+        StatusCode::OK,
+        &ShortageView {
+            redispatched_order_ids: redispatched.iter().map(|o| o.get()).collect(),
+            unfulfillable_order_ids: unfulfillable.iter().map(|o| o.get()).collect(),
+        },
+    )
+}
+
+/// Renders the shard's answer inside its batch, exactly as the handler answers.
 fn render_shortage(outcome: &Outcome) -> Reply {
     match outcome {
         Outcome::ShortageHandled {
             redispatched,
             unfulfillable,
-        } => Reply::json(
-            StatusCode::OK,
-            &ShortageView {
-                redispatched_order_ids: redispatched.iter().map(|o| o.get()).collect(),
-                unfulfillable_order_ids: unfulfillable.iter().map(|o| o.get()).collect(),
-            },
-        ),
-        Outcome::Rejected(Rejection::InvalidStock) => ApiError::invalid(
-            "invalid_shortage",
-            "missing_units",
-            "missing_units must be 1 to the units the warehouse holds and has not handed to a carrier",
-        )
-        .into(),
+        } => shortage_reply(redispatched, unfulfillable),
+        Outcome::Rejected(Rejection::InvalidStock) => ApiError::from(ShortageError::InvalidShortage).into(),
         other => unexpected(other),
+    }
+}
+
+/// A shortage report's failure as problem+json, once.
+impl From<ShortageError> for ApiError {
+    fn from(error: ShortageError) -> ApiError {
+        match error {
+            ShortageError::InvalidShortage => ApiError::invalid(
+                "invalid_shortage",
+                "missing_units",
+                "missing_units must be 1 to the units the warehouse holds and has not handed to a carrier",
+            ),
+            ShortageError::Refused(rejection) => ApiError::from(&rejection),
+            ShortageError::Shard(error) => ApiError::from(error),
+            ShortageError::Unexpected(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome")
+            }
+        }
     }
 }
 
@@ -758,17 +777,14 @@ pub async fn report_shortage(
         let warehouse = WarehouseId::new(ids.one()).ok_or_else(|| ApiError::not_found("warehouse"))?;
         let sku =
             SkuId::new(body.value.sku_id).ok_or_else(|| ApiError::invalid("unknown_sku", "sku_id", "no such SKU"))?;
-        let command = Command::from(ReportShortage {
+        let reported = Shortage {
             shop,
             warehouse,
             sku,
-            missing: body.value.missing_units,
-        });
-        let outcome = state
-            .shards
-            .submit(shop, command, idem.map(|i| i.recorder(render_shortage)))
-            .await?;
-        Ok(render_shortage(&outcome))
+            missing_units: body.value.missing_units,
+        };
+        let handled = shortage::report(&state, reported, idem.map(|i| i.recorder(render_shortage))).await?;
+        Ok(shortage_reply(&handled.redispatched, &handled.unfulfillable))
     })
     .await
 }

@@ -7,8 +7,11 @@ use super::platform::unexpected;
 use super::problem::ApiError;
 use crate::app::AppState;
 use crate::auth::{Merchant, Principal};
+use crate::carriers::CarrierError;
 use crate::clock;
+use crate::flows::shipments::{self, ShipParcel, ShipmentError};
 use crate::idempotency::{self, Reply};
+use crate::sequencer::CommittedAlert;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -20,7 +23,7 @@ use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::shipment::{EventOutcome, TrackingNote, parse_waybill, valid_event_id};
 use miaodan_domain::logistics::sla::{SLA_LIMIT_SECONDS_MAX, SLA_LIMIT_SECONDS_MIN, SlaRulesProblem};
 use miaodan_domain::logistics::{Alert, AlertLevel, AlertRule, Shipment, ShipmentState, SlaRules, TrackingEvent};
-use miaodan_domain::shard::{Command, CreateShipment, Outcome, RecordTracking, Rejection, SetSlaRules, ShortageNotice};
+use miaodan_domain::shard::{Command, Outcome, RecordTracking, Rejection, SetSlaRules, ShortageNotice};
 use miaodan_domain::{Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
@@ -179,63 +182,24 @@ pub async fn create_shipment(
                 CarrierId::parse(raw).ok_or_else(|| ApiError::invalid("invalid_field", "carrier", "sf, jd or zto"))?,
             ),
         };
-        let id = ShipmentId::new(state.ids.shipment()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
         let waybill = match &body.value.waybill_no {
-            Some(raw) => parse_waybill(raw).ok_or_else(|| {
+            Some(raw) => Some(parse_waybill(raw).ok_or_else(|| {
                 ApiError::invalid(
                     "invalid_field",
                     "waybill_no",
                     "a waybill is 6 to 40 letters, digits or '-'",
                 )
-            })?,
-            None => {
-                // The planned carrier, unless one is named: ask it for a waybill.
-                let planned = state
-                    .shards
-                    .read(shop, move |shard, _| {
-                        let origin = shard
-                            .sites_of(shop)
-                            .iter()
-                            .find(|s| s.id == warehouse)
-                            .map(|s| s.location);
-                        shard.fulfilling(order.id).and_then(|f| {
-                            f.decision
-                                .parcels
-                                .iter()
-                                .find(|p| p.warehouse == warehouse)
-                                .map(|p| (p.carrier, origin))
-                        })
-                    })
-                    .await?;
-                let Some((planned_carrier, origin)) = planned else {
-                    return Err(ApiError::invalid(
-                        "no_parcel_at_warehouse",
-                        "warehouse_id",
-                        "the order sends no parcel from that warehouse (see GET /v1/orders/{id}/dispatch)",
-                    ));
-                };
-                let carrier = carrier.unwrap_or(planned_carrier);
-                let reference = format!("mdn-{shop}-{}-{warehouse}", order.id);
-                let origin = origin.unwrap_or(order.address.adcode);
-                let issued = state
-                    .carriers
-                    .create_waybill(carrier, &reference, origin, order.address.adcode)
-                    .await?;
-                parse_waybill(&issued).ok_or_else(|| ApiError::unavailable("the carrier issued an unusable waybill"))?
-            }
+            })?),
+            None => None,
         };
-        let command = Command::from(CreateShipment {
-            id,
+        let parcel = ShipParcel {
             shop,
-            order: order.id,
+            order,
             warehouse,
             carrier,
             waybill,
-        });
-        let outcome = state
-            .shards
-            .submit(shop, command, idem.map(|i| i.recorder(render_shipment)))
-            .await?;
+        };
+        let outcome = shipments::ship(&state, parcel, idem.map(|i| i.recorder(render_shipment))).await?;
         Ok(render_shipment(&outcome))
     })
     .await
@@ -252,7 +216,7 @@ pub async fn list_shipments(
     ids: PathIds,
 ) -> Result<Json<Vec<ShipmentView>>, ApiError> {
     let order = super::orders::visible_order(&state, principal, ids.one()).await?;
-    let now = clock::now();
+    let now = state.clock.now();
     let shipments = state.store.shipments_of_order(order.id).await?;
     Ok(Json(shipments.iter().map(|s| ShipmentView::new(s, now)).collect()))
 }
@@ -276,7 +240,7 @@ pub async fn get_shipment(
     super::orders::visible_order(&state, principal, shipment.order.get())
         .await
         .map_err(|_| ApiError::not_found("shipment"))?;
-    Ok(Json(ShipmentView::new(&shipment, clock::now())))
+    Ok(Json(ShipmentView::new(&shipment, state.clock.now())))
 }
 
 /// What a carrier sends for one tracking event.
@@ -311,8 +275,8 @@ fn ack(status: &str) -> Response {
     responses((status = 200, body = CarrierAck), (status = 401, body = super::problem::Problem),
         (status = 422, body = super::problem::Problem)))]
 pub async fn carrier_webhook(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
-    let now = clock::now();
-    if let Err(code) = state.carriers.verify(&headers, &body) {
+    let now = state.clock.now();
+    if let Err(code) = state.carriers.verify(carrier_signature(&headers), &body) {
         metrics::counter!("miaodan_carrier_notifications_total", "outcome" => code).increment(1);
         tracing::warn!(code, "refused a carrier notification");
         return ApiError::new(
@@ -380,7 +344,7 @@ pub async fn carrier_webhook(State(state): State<AppState>, headers: HeaderMap, 
             ack("refused")
         }
         Ok(other) => unexpected(&other).into_response(),
-        Err(error) => error.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     }
 }
 
@@ -506,6 +470,15 @@ impl From<&Alert> for AlertView {
     }
 }
 
+impl From<&CommittedAlert> for AlertView {
+    fn from(alert: &CommittedAlert) -> AlertView {
+        match alert {
+            CommittedAlert::Sla(alert) => AlertView::from(alert),
+            CommittedAlert::Shortage(notice) => AlertView::from(notice),
+        }
+    }
+}
+
 impl From<&ShortageNotice> for AlertView {
     fn from(n: &ShortageNotice) -> AlertView {
         let detail = if n.redispatched_to.is_empty() {
@@ -618,7 +591,8 @@ pub async fn stream_alerts(
     let stream = futures::stream::unfold(receiver, move |mut receiver| async move {
         loop {
             match receiver.recv().await {
-                Ok(alert) if alert.shop_id == shop.get() => {
+                Ok(alert) if alert.shop() == shop => {
+                    let alert = AlertView::from(&alert);
                     let event = Event::default()
                         .event("alert")
                         .id(alert.id.clone())
@@ -649,4 +623,36 @@ fn sla_rules_problem(problem: SlaRulesProblem) -> String {
         "{field} must be {SLA_LIMIT_SECONDS_MIN} s to {} days",
         SLA_LIMIT_SECONDS_MAX / 86_400
     )
+}
+
+/// A carrier that issued no waybill: 503, worth a retry with the same Idempotency-Key.
+impl From<CarrierError> for ApiError {
+    fn from(error: CarrierError) -> ApiError {
+        match error {
+            CarrierError::Refused(_) => ApiError::unavailable("the carrier could not issue a waybill; retry"),
+            CarrierError::Timeout => ApiError::unavailable("the carrier did not answer in time; retry"),
+        }
+    }
+}
+
+/// The shipment flow's failure as problem+json, once.
+impl From<ShipmentError> for ApiError {
+    fn from(error: ShipmentError) -> ApiError {
+        match error {
+            ShipmentError::NoParcelAtWarehouse => ApiError::invalid(
+                "no_parcel_at_warehouse",
+                "warehouse_id",
+                "the order sends no parcel from that warehouse (see GET /v1/orders/{id}/dispatch)",
+            ),
+            ShipmentError::IdsExhausted => ApiError::unavailable("id space exhausted"),
+            ShipmentError::Carrier(error) => ApiError::from(error),
+            ShipmentError::UnusableWaybill => ApiError::unavailable("the carrier issued an unusable waybill"),
+            ShipmentError::Shard(error) => ApiError::from(error),
+        }
+    }
+}
+
+/// The raw value of the carrier's signature header, if the request had one.
+fn carrier_signature(headers: &HeaderMap) -> Option<&[u8]> {
+    headers.get(simcarrier::SIGNATURE_HEADER).map(|v| v.as_bytes())
 }

@@ -1,11 +1,10 @@
 //! Orders: checkout (one order per shop under one checkout id), reading and listing orders,
 //! and a buyer's cancellation. Orders are paid through payment intents (`payments`).
 //!
-//! A checkout across shops is all-or-none from the buyer's view without a cross-shard
-//! transaction: each shop's order is placed by its own shard; if one is refused, the others
-//! are cancelled (their stock released) before the answer. With an `Idempotency-Key`, each
-//! shop's order carries a reference derived from the key, so a retry after a crash or a 503
-//! finds the orders already placed instead of placing them twice.
+//! The checkout saga (split per shop, place, cancel the placed parts on a refusal) is
+//! `flows::checkout`; here the request is parsed, each shop's part gets a reference derived
+//! from the `Idempotency-Key` (so a retry after a crash or a 503 finds the orders already
+//! placed instead of placing them twice), and the answer is rendered and stored.
 
 pub mod dto;
 
@@ -16,6 +15,7 @@ use super::validate;
 use crate::app::AppState;
 use crate::auth::{Buyer, Principal};
 use crate::clock;
+use crate::flows::checkout::{self, CheckoutError, CheckoutRequest, ShopPart};
 use crate::idempotency::{self, Idempotency, Reply};
 use axum::Json;
 use axum::extract::State;
@@ -24,8 +24,8 @@ use axum::response::Response;
 use dto::{CheckoutInput, CheckoutView, OrderPage, OrderView};
 use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderState};
 use miaodan_domain::shard::CancelOrder;
-use miaodan_domain::shard::{Canceller, Command, OrderLineRequest, Outcome, PlaceOrder, Rejection, RequestRef};
-use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity, ShopId, SkuId, Timestamp};
+use miaodan_domain::shard::{Canceller, Command, OrderLineRequest, Outcome, Rejection, RequestRef};
+use miaodan_domain::{BuyerId, OrderId, Quantity, ShopId, SkuId, Timestamp};
 use miaodan_store::records::OrderFilter;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -77,14 +77,8 @@ pub async fn checkout(
     .await
 }
 
-struct ShopPart {
-    shop: ShopId,
-    /// Indexes of the request's lines in this shop's order.
-    line_indexes: Vec<usize>,
-    lines: Vec<OrderLineRequest>,
-}
-
-async fn parse_parts(state: &AppState, input: &CheckoutInput) -> Result<Vec<ShopPart>, ApiError> {
+/// The request's lines as domain values, one per SKU (the checks that need no lookup).
+fn parse_lines(input: &CheckoutInput) -> Result<Vec<OrderLineRequest>, ApiError> {
     if input.lines.is_empty() || input.lines.len() > ORDER_LINES_MAX {
         return Err(ApiError::invalid(
             "invalid_field",
@@ -120,26 +114,7 @@ async fn parse_parts(state: &AppState, input: &CheckoutInput) -> Result<Vec<Shop
         }
         lines.push(OrderLineRequest { sku, quantity });
     }
-    let skus: Vec<SkuId> = lines.iter().map(|l| l.sku).collect();
-    let owners: BTreeMap<SkuId, ShopId> = state.store.sku_shops(&skus).await?.into_iter().collect();
-    let mut parts: BTreeMap<ShopId, ShopPart> = BTreeMap::new();
-    for (i, line) in lines.into_iter().enumerate() {
-        let shop = *owners.get(&line.sku).ok_or_else(|| {
-            ApiError::invalid(
-                "unknown_sku",
-                &format!("lines[{i}].sku_id"),
-                format!("no such SKU: {}", line.sku),
-            )
-        })?;
-        let part = parts.entry(shop).or_insert_with(|| ShopPart {
-            shop,
-            line_indexes: vec![],
-            lines: vec![],
-        });
-        part.line_indexes.push(i);
-        part.lines.push(line);
-    }
-    Ok(parts.into_values().collect())
+    Ok(lines)
 }
 
 /// The buyer's delivery choice per shop of the checkout.
@@ -212,137 +187,48 @@ pub(super) async fn delivery_address(
     }
 }
 
-/// The error a refused part gives the whole checkout, pointing at the request line at fault.
-fn part_error(part: &ShopPart, rejection: &Rejection) -> (usize, ApiError) {
-    let sku = match rejection {
-        Rejection::UnknownSku { sku }
-        | Rejection::SkuUnavailable { sku }
-        | Rejection::InsufficientStock { sku, .. } => Some(*sku),
-        _ => None,
-    };
-    let position = sku
-        .and_then(|sku| part.lines.iter().position(|l| l.sku == sku))
-        .unwrap_or(0);
-    let line = part.line_indexes[position];
-    let mut error = ApiError::from(rejection);
-    if sku.is_some()
-        && let Some(field) = error.field.take()
-    {
-        error = error.field(format!("lines[{line}].{field}"));
-    }
-    (line, error)
-}
-
 async fn place_checkout(
     state: &AppState,
     buyer: BuyerId,
     input: &CheckoutInput,
     idem: Option<Idempotency>,
 ) -> Result<Reply, ApiError> {
-    let parts = parse_parts(state, input).await?;
+    let parts = checkout::split(state, parse_lines(input)?).await?;
     let address = delivery_address(state, buyer, input.address.as_ref()).await?;
     let deliveries = parse_deliveries(input, &parts)?;
-    let checkout = CheckoutId::new(state.ids.checkout()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
-    let order_ids: Vec<OrderId> = parts
-        .iter()
-        .map(|_| OrderId::new(state.ids.order()).ok_or_else(|| ApiError::unavailable("id space exhausted")))
-        .collect::<Result<_, _>>()?;
-    let placements = parts.iter().zip(order_ids).map(|(part, id)| {
-        let command = Command::from(PlaceOrder {
-            id,
-            checkout,
-            shop: part.shop,
-            buyer,
-            lines: part.lines.clone(),
-            address: address.clone(),
-            payment_timeout_seconds: state.config.payment_timeout_seconds,
-            request: idem.as_ref().map(|i| RequestRef(i.request_ref(&part.shop.to_string()))),
-            delivery: deliveries.get(&part.shop).copied(),
-        });
-        state.shards.submit(part.shop, command, None)
-    });
-    let results = futures::future::join_all(placements).await;
-
-    let mut placed: Vec<Order> = Vec::new();
-    let mut refused: Option<(usize, ApiError)> = None;
-    let mut transient: Option<ApiError> = None;
-    for (part, result) in parts.iter().zip(results) {
-        match result {
-            Ok(Outcome::OrderPlaced(order)) => placed.push(order),
-            Ok(Outcome::OrderAlreadyPlaced(id)) => match state.store.order(id).await? {
-                // An earlier attempt's part that has since been cancelled (it expired unpaid)
-                // cannot make this checkout whole: the checkout as a whole is refused.
-                Some(order) if order.state == OrderState::Cancelled => {
-                    let error = ApiError::new(
-                        StatusCode::CONFLICT,
-                        "checkout_cancelled",
-                        "an earlier attempt of this checkout was cancelled; check out again with a new Idempotency-Key",
-                    );
-                    refused = Some((0, error));
-                }
-                Some(order) => placed.push(order),
-                None => transient = Some(ApiError::unavailable("a previously placed order is not readable yet")),
-            },
-            Ok(Outcome::Rejected(rejection)) => {
-                let (line, error) = part_error(part, &rejection);
-                if refused.as_ref().is_none_or(|(first, _)| line < *first) {
-                    refused = Some((line, error));
-                }
-            }
-            Ok(other) => return Ok(unexpected(&other)),
-            Err(error) => transient = Some(error),
-        }
-    }
-
-    let reply = if let Some((_, error)) = refused {
-        undo(state, &placed).await;
-        Reply::from(error)
-    } else if let Some(error) = transient {
-        // With a key, the parts already placed stay: the retry finds them by reference and
-        // completes the checkout (unpaid, they expire anyway). Without one, undo them.
-        if idem.is_none() {
-            undo(state, &placed).await;
-        }
-        return Err(error);
-    } else {
-        let total_fen = placed.iter().map(|o| o.total.get()).sum();
-        let checkout_id = placed.first().map(|o| o.checkout.get()).unwrap_or(checkout.get());
-        let orders = placed.iter().map(OrderView::from).collect();
-        Reply::json(
-            StatusCode::CREATED,
-            &CheckoutView {
-                checkout_id,
-                orders,
-                total_fen,
-            },
-        )
-    };
     let shop = parts
         .first()
         .map(|p| p.shop)
         .ok_or_else(|| ApiError::unavailable("a checkout without parts"))?;
-    idempotency::remember(state, shop, idem, reply).await
-}
-
-/// Cancels the placed parts of a refused checkout and releases their stock.
-async fn undo(state: &AppState, placed: &[Order]) {
-    let cancellations = placed
-        .iter()
-        .filter(|o| o.state == OrderState::PendingPayment)
-        .map(|order| {
-            let command = Command::from(CancelOrder {
-                order: order.id,
-                by: Canceller::Platform,
-                reason: CancelReason::CheckoutFailed,
-            });
-            state.shards.submit(order.shop, command, None)
-        });
-    for result in futures::future::join_all(cancellations).await {
-        if let Err(error) = result {
-            // The order stays pending and expires with the payment timeout.
-            tracing::warn!(?error, "could not undo part of a refused checkout");
+    let requests = idem.as_ref().map(|i| {
+        parts
+            .iter()
+            .map(|p| (p.shop, RequestRef(i.request_ref(&p.shop.to_string()))))
+            .collect()
+    });
+    let request = CheckoutRequest {
+        buyer,
+        parts,
+        address,
+        deliveries,
+        requests,
+    };
+    let reply = match checkout::place(state, request).await {
+        Ok(placed) => Reply::json(
+            StatusCode::CREATED,
+            &CheckoutView {
+                checkout_id: placed.checkout.get(),
+                total_fen: placed.orders.iter().map(|o| o.total.get()).sum(),
+                orders: placed.orders.iter().map(OrderView::from).collect(),
+            },
+        ),
+        // Decided: the refusal is the answer to this key, replayed to its retries.
+        Err(refused @ (CheckoutError::Refused { .. } | CheckoutError::EarlierAttemptCancelled)) => {
+            Reply::from(ApiError::from(refused))
         }
-    }
+        Err(error) => return Err(error.into()),
+    };
+    idempotency::remember(state, shop, idem, reply).await
 }
 
 fn visible_to(order: &Order, principal: Principal) -> bool {
@@ -517,4 +403,41 @@ pub async fn cancel_order(
         },
     )
     .await
+}
+
+/// A checkout's failure as problem+json: the one place its variants get a status and code. A
+/// refusal that names a SKU points at the request's line (`lines[2].quantity`).
+impl From<CheckoutError> for ApiError {
+    fn from(error: CheckoutError) -> ApiError {
+        match error {
+            CheckoutError::UnknownSku { line, sku } => ApiError::invalid(
+                "unknown_sku",
+                &format!("lines[{line}].sku_id"),
+                format!("no such SKU: {sku}"),
+            ),
+            CheckoutError::Refused { line, rejection } => {
+                let mut error = ApiError::from(&rejection);
+                if checkout::names_sku(&rejection).is_some()
+                    && let Some(field) = error.field.take()
+                {
+                    error = error.field(format!("lines[{line}].{field}"));
+                }
+                error
+            }
+            CheckoutError::EarlierAttemptCancelled => ApiError::new(
+                StatusCode::CONFLICT,
+                "checkout_cancelled",
+                "an earlier attempt of this checkout was cancelled; check out again with a new Idempotency-Key",
+            ),
+            CheckoutError::PlacedOrderNotReadable => {
+                ApiError::unavailable("a previously placed order is not readable yet")
+            }
+            CheckoutError::IdsExhausted => ApiError::unavailable("id space exhausted"),
+            CheckoutError::Shard(error) => ApiError::from(error),
+            CheckoutError::Store(error) => ApiError::from(error),
+            CheckoutError::Unexpected(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome")
+            }
+        }
+    }
 }

@@ -1,16 +1,18 @@
 //! Payments over HTTP: a checkout's payment intent, confirming it with a credential or one-tap
 //! pay, refunds of paid orders, one-tap agreements, the provider's webhook and the daily
-//! reconciliation report. The flows themselves are in `crate::payments`.
+//! reconciliation report. The flows themselves are in `crate::flows::payments`; their
+//! [`PaymentError`] becomes problem+json here, once.
 
 use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
 use super::problem::ApiError;
 use crate::app::AppState;
 use crate::auth::{Admin, Buyer, Principal};
-use crate::clock::{self, rfc3339};
+use crate::clock::rfc3339;
+use crate::flows::payments::one_tap::OneTapRefusal;
+use crate::flows::payments::provider::Notification;
+use crate::flows::payments::reconcile::{self, ReconciliationReport};
+use crate::flows::payments::{self, PayWith, PaymentError};
 use crate::idempotency::{self, Reply};
-use crate::payments::provider::Notification;
-use crate::payments::reconcile::{self, ReconciliationReport};
-use crate::payments::{self, PayWith};
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -304,34 +306,12 @@ pub async fn confirm(
             }
         };
         let started = std::time::Instant::now();
-        let intent = confirm_or_show_paid(&state, buyer, id, pay_with).await?;
+        let intent = payments::confirm_or_show_paid(&state, buyer, id, pay_with).await?;
         metrics::histogram!("miaodan_payment_confirm_seconds").record(started.elapsed().as_secs_f64());
         let reply = confirmation_reply(&state, &intent);
         idempotency::remember(&state, intent.home_shop, idem, reply).await
     })
     .await
-}
-
-/// Confirms; a second confirmation of an intent already captured shows it instead of failing.
-/// The refusal is answered after the commit it rests on (see `sequencer`), so storage already
-/// shows that capture.
-pub async fn confirm_or_show_paid(
-    state: &AppState,
-    buyer: BuyerId,
-    id: PaymentIntentId,
-    pay_with: PayWith,
-) -> Result<PaymentIntent, ApiError> {
-    match payments::confirm(state, buyer, id, pay_with).await {
-        Err(error) if error.code == "payment_intent_state" => {
-            let intent = payments::read_intent(state, id).await?;
-            if intent.status == IntentStatus::Captured && intent.buyer == buyer {
-                Ok(intent)
-            } else {
-                Err(error)
-            }
-        }
-        other => other,
-    }
 }
 
 fn confirmation_reply(state: &AppState, intent: &PaymentIntent) -> Reply {
@@ -408,12 +388,15 @@ pub async fn refund_order(
         let request = idem.as_ref().map(|i| RequestRef(i.request_ref("refund")));
         let (intent, refund) = match payments::refund_order(&state, order.id, amount, request).await {
             Ok(refunded) => refunded,
-            // Decided (the order is not paid, or not that much is left to refund): the refusal is
-            // the answer to this key, replayed to its retries like any answer.
-            Err(refused) if refused.status == StatusCode::CONFLICT => {
-                return idempotency::remember(&state, order.shop, idem, refused.into()).await;
+            Err(error) => {
+                let error = ApiError::from(error);
+                // Decided (the order is not paid, or not that much is left to refund): the
+                // refusal is the answer to this key, replayed to its retries like any answer.
+                if error.status == StatusCode::CONFLICT {
+                    return idempotency::remember(&state, order.shop, idem, error.into()).await;
+                }
+                return Err(error);
             }
-            Err(error) => return Err(error),
         };
         let view = intent
             .refunds
@@ -475,7 +458,7 @@ fn agreement_view(state: &AppState, a: &OneTapAgreement) -> AgreementView {
         credential_hint: chars[chars.len().saturating_sub(4)..].iter().collect(),
         per_order_limit_fen: a.per_order_limit.get(),
         per_day_limit_fen: a.per_day_limit.get(),
-        spent_today_fen: state.payments.one_tap.spent_today(a.buyer, clock::now()).get(),
+        spent_today_fen: state.payments.one_tap.spent_today(a.buyer, state.clock.now()).get(),
         created_at: rfc3339(a.created_at),
         revoked_at: a.revoked_at.map(rfc3339),
     }
@@ -517,7 +500,7 @@ pub async fn create_agreement(
                     "at least the per-order limit, at most 1 000 000 yuan",
                 )
             })?;
-        let now = clock::now();
+        let now = state.clock.now();
         let previous = state.payments.one_tap.agreement(buyer);
         let agreement = OneTapAgreement {
             id: state.ids.one_tap_agreement(),
@@ -582,7 +565,7 @@ pub async fn revoke_agreement(
         .ok_or_else(|| ApiError::not_found("one-tap agreement"))?;
     let mut revoked = found;
     if revoked.revoked_at.is_none() {
-        let now = clock::now();
+        let now = state.clock.now();
         state.store.revoke_one_tap_agreement(revoked.id, now).await?;
         revoked.revoked_at = Some(now);
         state.payments.one_tap.remember(revoked.clone());
@@ -606,8 +589,12 @@ pub struct WebhookAck {
         (status = 503, body = super::problem::Problem)))]
 pub async fn simpay_webhook(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
     let provider = state.payments.provider.clone();
-    let now = clock::now();
-    let notification: Notification = match provider.verify_notification(&headers, &body, now) {
+    let now = state.clock.now();
+    let notification: Notification = match provider.verify_notification(
+        headers.get(provider.signature_header()).map(|v| v.as_bytes()),
+        &body,
+        now,
+    ) {
         Ok(notification) => notification,
         Err(error) => {
             metrics::counter!("miaodan_webhook_notifications_total", "outcome" => error.code()).increment(1);
@@ -666,7 +653,7 @@ pub async fn reconciliation(
     let date = match query.date {
         Some(date) => date,
         None => {
-            let day = miaodan_domain::payments::shanghai_day(clock::now());
+            let day = miaodan_domain::payments::shanghai_day(state.clock.now());
             let start =
                 jiff::Timestamp::from_millisecond(day * 86_400_000).map_err(|_| ApiError::unavailable("clock"))?;
             start.strftime("%Y-%m-%d").to_string()
@@ -680,4 +667,62 @@ pub async fn reconciliation(
         ApiError::unavailable(format!("the reconciliation could not be made: {error}"))
     })?;
     Ok(Json(report))
+}
+
+/// A payment flow's failure as problem+json: the one place its variants get a status and code.
+impl From<PaymentError> for ApiError {
+    fn from(error: PaymentError) -> ApiError {
+        match error {
+            PaymentError::UnknownIntent => ApiError::not_found("payment intent"),
+            PaymentError::UnknownCheckout => ApiError::not_found("checkout"),
+            PaymentError::UnknownOrder => ApiError::not_found("order"),
+            PaymentError::NothingToPay => ApiError::new(
+                StatusCode::CONFLICT,
+                "nothing_to_pay",
+                "no order of this checkout awaits payment (paid, cancelled or expired)",
+            ),
+            PaymentError::OrderNotPaid => ApiError::new(
+                StatusCode::CONFLICT,
+                "order_not_paid",
+                "the order has no captured payment to refund",
+            ),
+            PaymentError::Refused(rejection) => ApiError::from(&rejection),
+            PaymentError::OneTap(refusal) => one_tap_refusal(refusal),
+            PaymentError::ProviderRefused(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_refused",
+                "the payment provider refused the request; nothing was charged",
+            ),
+            PaymentError::Shard(error) => ApiError::from(error),
+            PaymentError::Store(error) => ApiError::from(error),
+            PaymentError::Unexpected(_) => ApiError::unavailable("unexpected outcome; retry"),
+        }
+    }
+}
+
+fn one_tap_refusal(refusal: OneTapRefusal) -> ApiError {
+    match refusal {
+        OneTapRefusal::NoAgreement => ApiError::new(
+            StatusCode::CONFLICT,
+            "no_one_tap_agreement",
+            "the buyer has no active one-tap agreement; confirm with a credential",
+        ),
+        OneTapRefusal::OverLimit {
+            limit,
+            amount,
+            per_order_limit,
+            per_day_limit,
+            spent_today,
+        } => ApiError::new(
+            StatusCode::CONFLICT,
+            limit.code(),
+            format!(
+                "{} fen is over the one-tap limits ({} per order, {} per day, {} spent today); confirm with a credential",
+                amount.get(),
+                per_order_limit.get(),
+                per_day_limit.get(),
+                spent_today.get()
+            ),
+        ),
+    }
 }

@@ -8,7 +8,6 @@ use super::problem::ApiError;
 use super::validate;
 use crate::app::AppState;
 use crate::auth::{self, Admin, Principal};
-use crate::clock;
 use crate::idempotency::{self, Reply};
 use axum::Json;
 use axum::extract::State;
@@ -133,7 +132,7 @@ async fn issue(
         role,
         Some(subject),
         label.map(|l| l.as_str().to_string()),
-        clock::now(),
+        state.clock.now(),
     );
     let view = IssuedToken {
         token_id: record.id,
@@ -217,7 +216,7 @@ pub async fn create_buyer(
             id,
             name,
             default_address,
-            created_at: clock::now(),
+            created_at: state.clock.now(),
         };
         let reply = Reply::json(StatusCode::CREATED, &BuyerView::from(&buyer));
         state

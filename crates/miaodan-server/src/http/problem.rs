@@ -2,6 +2,7 @@
 //! a stable machine `code`, a human `detail` and, where one field is at fault, its `field`.
 //! Operating errors (database down) are logged with their cause and answered 503 without it.
 
+use crate::sequencer::ShardError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use miaodan_domain::shard::Rejection;
@@ -105,6 +106,28 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         tracing::error!(%error, "storage error");
         ApiError::unavailable("storage is unavailable; retry with the same Idempotency-Key")
+    }
+}
+
+/// A shard that could not answer: 429 `overloaded` with `Retry-After` when its inbox is full,
+/// otherwise 503 `unavailable` (retry with the same Idempotency-Key).
+impl From<ShardError> for ApiError {
+    fn from(error: ShardError) -> ApiError {
+        match error {
+            ShardError::Overloaded { retry_after_seconds } => {
+                let mut error = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "overloaded",
+                    "the shard's queue is full; retry shortly with the same Idempotency-Key",
+                );
+                error.retry_after_seconds = Some(retry_after_seconds);
+                error
+            }
+            ShardError::Stopping => ApiError::unavailable("the server is stopping"),
+            ShardError::Stopped => ApiError::unavailable("the shard stopped"),
+            ShardError::CommitFailed => ApiError::unavailable("the batch could not be committed; retry"),
+            ShardError::NoConnection => ApiError::unavailable("the shard has no database connection; retry"),
+        }
     }
 }
 

@@ -4,11 +4,11 @@
 //! forged), the package center's SLA alerts (listed, streamed live, across a restart), and
 //! stock shortages that re-dispatch paid orders.
 //!
-//! The platform clock is process-wide, so every scenario holds [`CLOCK`] and starts by putting
-//! the clock on a known Shanghai time — on the next working Monday, see [`the_monday`] — before
-//! it spawns its app (a shard's time never runs backwards). Carriers are simulated in manual
-//! mode: a parcel moves only when the scenario says so, at the instants it names on the
-//! platform's clock (the simulator would stamp events with the wall clock, which the platform
+//! Every scenario spawns its app on a clock of its own, put on a known Shanghai time — on the
+//! next working Monday, see [`the_monday`] — before the app starts (a shard's time never runs
+//! backwards), and moves only that clock, so scenarios run in parallel. Carriers are simulated
+//! in manual mode: a parcel moves only when the scenario says so, at the instants it names on
+//! the platform's clock (the simulator would stamp events with the wall clock, which the platform
 //! refuses as an hour or more before the shipment).
 #![allow(clippy::unwrap_used)]
 
@@ -19,7 +19,7 @@ use miaodan_domain::Timestamp;
 use miaodan_domain::fulfillment::calendar::Weekday;
 use miaodan_domain::fulfillment::{Calendar, LocalDate};
 use miaodan_domain::ids::ShipmentId;
-use miaodan_server::clock;
+use miaodan_server::clock::{self, Clock};
 use serde_json::{Value, json};
 use simcarrier::{Faults, SimCarrier, TrackingState};
 use std::time::Duration;
@@ -41,8 +41,6 @@ both_backends!(
     a_shortage_redispatches_a_paid_order_and_tells_the_merchant,
 );
 
-/// The platform clock is one per process: scenarios run one at a time.
-static CLOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// The longest a scenario waits for something that happens in the background (a webhook, a
 /// timer tick).
 const BACKGROUND_WAIT: Duration = Duration::from_secs(15);
@@ -97,11 +95,9 @@ fn instant(text: &Value) -> Timestamp {
     clock::parse_rfc3339(text.as_str().unwrap()).unwrap_or_else(|| panic!("not an instant: {text}"))
 }
 
-/// Holds the clock for the whole scenario and sets it to `at` (before any app is spawned).
-async fn clock_at(at: Timestamp) -> tokio::sync::MutexGuard<'static, ()> {
-    let guard = CLOCK.lock().await;
-    clock::travel_to(at);
-    guard
+/// The scenario's own platform clock, reading `at` now (to hand to the app it spawns).
+fn clock_at(at: Timestamp) -> Clock {
+    Clock::starting_at(at)
 }
 
 // ---- requests -----------------------------------------------------------------------------
@@ -353,8 +349,8 @@ impl AlertStream {
 // ---- delivery options -----------------------------------------------------------------------
 
 async fn same_day_delivery_is_offered_until_the_11_00_cutoff_and_not_after_it(backend: Backend) {
-    let _clock = clock_at(monday(10, 59)).await;
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let clock = clock_at(monday(10, 59));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w = app.world().await;
     let [chengdu, shanghai] = w.warehouses;
 
@@ -408,8 +404,8 @@ async fn same_day_delivery_is_offered_until_the_11_00_cutoff_and_not_after_it(ba
     app.shutdown().await;
 
     // Two minutes later, on a fresh platform: the same-day cutoff has passed.
-    clock::travel_to(monday(11, 1));
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    clock.travel_to(monday(11, 1));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w = app.world().await;
     let answer = delivery_options(&app, Some(SHANGHAI_BUYER), Some(&format!("{}:1", w.skus[0]))).await;
     let shop = &answer.assert_status(200)["shops"][0];
@@ -434,8 +430,8 @@ async fn same_day_delivery_is_offered_until_the_11_00_cutoff_and_not_after_it(ba
 }
 
 async fn bad_delivery_option_queries_are_refused_and_a_cart_beyond_stock_gets_no_options(backend: Backend) {
-    let _clock = clock_at(monday(9, 10)).await;
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let clock = clock_at(monday(9, 10));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w = app.world().await;
     let one = format!("{}:1", w.skus[0]);
     let cases: [(Option<&str>, Option<&str>, &str, &str); 9] = [
@@ -495,8 +491,8 @@ async fn bad_delivery_option_queries_are_refused_and_a_cart_beyond_stock_gets_no
 // ---- checkout with a delivery choice --------------------------------------------------------
 
 async fn a_checkout_with_a_delivery_choice_is_sold_with_its_promise_and_its_price(backend: Backend) {
-    let _clock = clock_at(monday(10, 0)).await;
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let clock = clock_at(monday(10, 0));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w = app.world().await;
     let shanghai = w.warehouses[1];
 
@@ -571,8 +567,8 @@ async fn a_checkout_with_a_delivery_choice_is_sold_with_its_promise_and_its_pric
 /// ready 30 minutes after payment and the 5 km ride takes 10 more, and the package center
 /// raises no promise-at-risk alert, so the buyer is told nothing.
 async fn a_one_hour_promise_is_kept_when_the_buyer_pays_seconds_after_checkout(backend: Backend) {
-    let _clock = clock_at(monday(10, 0)).await;
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let clock = clock_at(monday(10, 0));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w = app.world().await;
     let front = app.warehouse(&w.merchant, "虹口前置仓", "310109000000").await;
     app.stock(&w.merchant, w.skus[0], front, 5).await;
@@ -595,7 +591,7 @@ async fn a_one_hour_promise_is_kept_when_the_buyer_pays_seconds_after_checkout(b
         promised_by >= monday(11, 0) && promised_by < monday(11, 1),
         "an hour from checkout: {body}"
     );
-    clock::advance(2_000);
+    clock.advance(2_000);
     app.pay_checkout(&w.buyer_token, body["checkout_id"].as_i64().unwrap())
         .await;
 
@@ -639,8 +635,8 @@ async fn a_one_hour_promise_is_kept_when_the_buyer_pays_seconds_after_checkout(b
 }
 
 async fn a_delivery_choice_that_cannot_be_kept_is_refused_and_nothing_is_placed(backend: Backend) {
-    let _clock = clock_at(monday(10, 0)).await;
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let clock = clock_at(monday(10, 0));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w = app.world().await;
     let (other_shop, _) = app.shop("美妆店").await;
     let stock_before = [
@@ -788,8 +784,8 @@ fn settings_of(view: &Value) -> Value {
 }
 
 async fn warehouse_settings_round_trip_and_invalid_settings_change_nothing(backend: Backend) {
-    let _clock = clock_at(monday(9, 10)).await;
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let clock = clock_at(monday(9, 10));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w = app.world().await;
     let shanghai = w.warehouses[1];
     let path = format!("/v1/warehouses/{shanghai}/fulfillment");
@@ -946,8 +942,8 @@ async fn warehouse_settings_round_trip_and_invalid_settings_change_nothing(backe
 }
 
 async fn a_warehouse_at_capacity_takes_the_next_order_an_hour_later_and_shows_its_booked_hours(backend: Backend) {
-    let _clock = clock_at(monday(9, 10)).await;
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let clock = clock_at(monday(9, 10));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w = app.world().await;
     let [chengdu, shanghai] = w.warehouses;
     let path = format!("/v1/warehouses/{shanghai}/fulfillment");
@@ -1039,8 +1035,8 @@ async fn two_warehouse_shop(app: &TestApp) -> TwoWarehouseShop {
 }
 
 async fn dispatch_explains_the_ranked_candidates_and_a_cart_no_warehouse_holds_ships_in_two_parcels(backend: Backend) {
-    let _clock = clock_at(monday(9, 10)).await;
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let clock = clock_at(monday(9, 10));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w: World = app.world().await;
     let [chengdu, shanghai] = w.warehouses;
 
@@ -1167,8 +1163,8 @@ fn assert_waybill(waybill: &str, carrier: &str) {
 }
 
 async fn shipments_get_carrier_waybills_and_tracking_delivers_the_order(backend: Backend) {
-    let _clock = clock_at(monday(9, 10)).await;
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let clock = clock_at(monday(9, 10));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let s = two_warehouse_shop(&app).await;
     let placed = app.checkout(&s.buyer, &[(s.skus[0], 1), (s.skus[1], 1)]).await;
     let body = placed.assert_status(201).clone();
@@ -1300,8 +1296,8 @@ async fn shipments_get_carrier_waybills_and_tracking_delivers_the_order(backend:
 }
 
 async fn duplicated_and_swapped_tracking_webhooks_are_each_applied_once(backend: Backend) {
-    let _clock = clock_at(monday(9, 10)).await;
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let clock = clock_at(monday(9, 10));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w = app.world().await;
     let order = paid_order(&app, &w.buyer_token, &[(w.skus[0], 1)]).await;
     let created = ship(
@@ -1363,9 +1359,9 @@ async fn duplicated_and_swapped_tracking_webhooks_are_each_applied_once(backend:
 }
 
 async fn carrier_webhooks_need_a_fresh_signature_and_an_unknown_waybill_is_acknowledged(backend: Backend) {
-    let _clock = clock_at(monday(9, 10)).await;
+    let clock = clock_at(monday(9, 10));
     let (carrier, url) = common::serve_carrier_simulator().await;
-    let app = TestApp::spawn_with_remote_carrier(backend, &carrier, &url).await;
+    let app = TestApp::spawn_with_remote_carrier(backend, &clock, &carrier, &url).await;
     let w = app.world().await;
     let order = paid_order(&app, &w.buyer_token, &[(w.skus[0], 1)]).await;
     let created = ship(&app, &w.merchant, order, json!({ "warehouse_id": w.warehouses[1] })).await;
@@ -1378,7 +1374,7 @@ async fn carrier_webhooks_need_a_fresh_signature_and_an_unknown_waybill_is_ackno
             "waybill_no": waybill,
             "event_id": event_id,
             "state": "picked_up",
-            "occurred_at": utc(clock::now()),
+            "occurred_at": utc(clock.now()),
             "location": "上海市",
         }))
         .unwrap()
@@ -1442,7 +1438,7 @@ async fn carrier_webhooks_need_a_fresh_signature_and_an_unknown_waybill_is_ackno
     .assert_problem(422, "malformed_notification");
     let mut future = json!({
         "carrier": "zto", "waybill_no": waybill, "event_id": "scan-9", "state": "delivered",
-        "occurred_at": utc(clock::now().plus_seconds(3600)), "location": null,
+        "occurred_at": utc(clock.now().plus_seconds(3600)), "location": null,
     });
     let future_body = serde_json::to_vec(&future).unwrap();
     let answer = carrier_webhook(
@@ -1473,8 +1469,8 @@ async fn carrier_webhooks_need_a_fresh_signature_and_an_unknown_waybill_is_ackno
 // ---- the package center ---------------------------------------------------------------------
 
 async fn a_parcel_not_picked_up_warns_then_times_out_live_and_its_pickup_resolves_the_alert(backend: Backend) {
-    let _clock = clock_at(monday(9, 10)).await;
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let clock = clock_at(monday(9, 10));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w = app.world().await;
     for bad in [
         json!({ "not_picked_up_within_s": 10, "not_departed_within_s": 43_200, "stalled_after_s": 86_400, "warn_at_percent": 80 }),
@@ -1503,7 +1499,7 @@ async fn a_parcel_not_picked_up_warns_then_times_out_live_and_its_pickup_resolve
     assert_eq!(alerts(&app, &w.merchant, "").await, Vec::<Value>::new());
 
     // 49 minutes on: past 80 % of the hour, a warning.
-    clock::advance(49 * MINUTE_MS);
+    clock.advance(49 * MINUTE_MS);
     let warning = alert_reaching(&app, &w.merchant, &alert_id, "warning", true).await;
     assert_eq!(
         (
@@ -1539,7 +1535,7 @@ async fn a_parcel_not_picked_up_warns_then_times_out_live_and_its_pickup_resolve
     assert_eq!(live, warning, "the stream tells the alert as listed");
 
     // Past the hour: the same alert times out.
-    clock::advance(12 * MINUTE_MS);
+    clock.advance(12 * MINUTE_MS);
     let timed_out = alert_reaching(&app, &w.merchant, &alert_id, "timed_out", true).await;
     assert_eq!(timed_out["raised_at"], warning["raised_at"]);
     assert!(timed_out["escalated_at"].is_string(), "{timed_out}");
@@ -1551,7 +1547,7 @@ async fn a_parcel_not_picked_up_warns_then_times_out_live_and_its_pickup_resolve
         .emit(
             created["waybill_no"].as_str().unwrap(),
             TrackingState::PickedUp,
-            clock::now().unix_ms(),
+            clock.now().unix_ms(),
         )
         .await
         .unwrap();
@@ -1576,9 +1572,9 @@ async fn a_parcel_not_picked_up_warns_then_times_out_live_and_its_pickup_resolve
 }
 
 async fn an_open_alert_survives_a_restart_and_escalates_and_resolves_after_it(backend: Backend) {
-    let _clock = clock_at(monday(9, 10)).await;
+    let clock = clock_at(monday(9, 10));
     let (carrier, url) = common::serve_carrier_simulator().await;
-    let mut app = TestApp::spawn_with_remote_carrier(backend, &carrier, &url).await;
+    let mut app = TestApp::spawn_with_remote_carrier(backend, &clock, &carrier, &url).await;
     let w = app.world().await;
     pickup_within_an_hour(&app, &w.merchant).await;
     let order = paid_order(&app, &w.buyer_token, &[(w.skus[0], 1)]).await;
@@ -1587,7 +1583,7 @@ async fn an_open_alert_survives_a_restart_and_escalates_and_resolves_after_it(ba
     let waybill = created["waybill_no"].as_str().unwrap().to_string();
     let alert_id = format!("{}-not_picked_up-1", created["id"]);
 
-    clock::advance(49 * MINUTE_MS);
+    clock.advance(49 * MINUTE_MS);
     let warning = alert_reaching(&app, &w.merchant, &alert_id, "warning", true).await;
 
     app.restart().await;
@@ -1605,7 +1601,7 @@ async fn an_open_alert_survives_a_restart_and_escalates_and_resolves_after_it(ba
         3600
     );
 
-    clock::advance(12 * MINUTE_MS);
+    clock.advance(12 * MINUTE_MS);
     let timed_out = alert_reaching(&app, &w.merchant, &alert_id, "timed_out", true).await;
     assert_eq!(timed_out["raised_at"], warning["raised_at"]);
     assert_eq!(
@@ -1615,7 +1611,7 @@ async fn an_open_alert_survives_a_restart_and_escalates_and_resolves_after_it(ba
     );
 
     carrier
-        .emit(&waybill, TrackingState::PickedUp, clock::now().unix_ms())
+        .emit(&waybill, TrackingState::PickedUp, clock.now().unix_ms())
         .await
         .unwrap();
     let resolved = alert_reaching(&app, &w.merchant, &alert_id, "timed_out", false).await;
@@ -1635,8 +1631,8 @@ async fn an_open_alert_survives_a_restart_and_escalates_and_resolves_after_it(ba
 // ---- shortages --------------------------------------------------------------------------------
 
 async fn a_shortage_redispatches_a_paid_order_and_tells_the_merchant(backend: Backend) {
-    let _clock = clock_at(monday(9, 10)).await;
-    let app = TestApp::spawn_with_manual_carriers(backend).await;
+    let clock = clock_at(monday(9, 10));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w = app.world().await;
     let [chengdu, shanghai] = w.warehouses;
     let sku = w.skus[0];

@@ -131,7 +131,9 @@ async fn spawn_without_webhooks(backend: Backend, adjust: impl FnOnce(&mut miaod
 }
 
 async fn run_worker(app: &TestApp) {
-    miaodan_server::payments::worker::run_once(app.state()).await.unwrap();
+    miaodan_server::flows::payments::worker::run_once(app.state())
+        .await
+        .unwrap();
 }
 
 fn confirm_in_background(app: &TestApp, buyer: &str, intent: i64, body: Value) -> tokio::task::JoinHandle<Answer> {

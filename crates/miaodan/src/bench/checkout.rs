@@ -15,7 +15,8 @@ use miaodan_domain::payments::Settlement;
 use miaodan_domain::shard::{CancelOrder, CreateProduct, CreateShop, CreateWarehouse, SetStock};
 use miaodan_domain::shard::{Canceller, Command, OrderLineRequest, Outcome, PlaceOrder};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
-use miaodan_server::payments::PayWith;
+use miaodan_server::flows::payments::PayWith;
+use miaodan_server::http::problem::ApiError;
 use miaodan_store::records::Role;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
@@ -211,7 +212,7 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
                             continue;
                         }
                         Err(error) => {
-                            tally.refuse(error.code);
+                            tally.refuse(ApiError::from(error).code);
                             continue;
                         }
                     };
@@ -253,15 +254,15 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
 async fn pay(env: &Env, tally: &mut Tally, buyer: BuyerId, checkout: CheckoutId) {
     let state = &env.state;
     let sent = Instant::now();
-    let opened = miaodan_server::payments::open_intent(state, buyer, checkout, false).await;
+    let opened = miaodan_server::flows::payments::open_intent(state, buyer, checkout, false).await;
     tally.record(sent.elapsed());
     let intent = match opened {
         Ok(intent) => intent,
-        Err(error) => return tally.refuse(error.code),
+        Err(error) => return tally.refuse(ApiError::from(error).code),
     };
     let sent = Instant::now();
     let confirmed =
-        miaodan_server::payments::confirm(state, buyer, intent.id, PayWith::Credential(WALLET.into())).await;
+        miaodan_server::flows::payments::confirm(state, buyer, intent.id, PayWith::Credential(WALLET.into())).await;
     tally.record_confirm(sent.elapsed());
     match confirmed {
         Ok(intent) => {
@@ -271,7 +272,7 @@ async fn pay(env: &Env, tally: &mut Tally, buyer: BuyerId, checkout: CheckoutId)
                 .filter(|o| o.settlement == Settlement::Paid)
                 .count() as u64
         }
-        Err(error) => tally.refuse(error.code),
+        Err(error) => tally.refuse(ApiError::from(error).code),
     }
 }
 
@@ -281,7 +282,7 @@ const WALLET: &str = "bench-wallet";
 /// The same busy hour over HTTP: checkout, then pay (open the payment intent and confirm it) or
 /// cancel.
 async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyhow::Result<(Tally, f64)> {
-    let now = miaodan_server::clock::now();
+    let now = env.state.clock.now();
     let mut tokens = vec![String::new(); args.buyers as usize + 1];
     let mut rows = Vec::new();
     for buyer in 1..=args.buyers as i64 {

@@ -13,7 +13,6 @@ use miaodan_domain::orders::Address;
 use miaodan_domain::shard::{Command, Outcome, RequestRef, ScheduleFlashSale, Tap};
 use miaodan_domain::shard::{CreateProduct, CreateShop, CreateWarehouse, SetStock};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
-use miaodan_server::clock;
 use miaodan_store::records::Role;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -98,7 +97,7 @@ async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
         }),
     )
     .await?;
-    let now = clock::now();
+    let now = env.state.clock.now();
     let sale = id(ids.flash_sale(), FlashSaleId::new)?;
     let schedule = ScheduleFlashSale {
         id: sale,
@@ -236,7 +235,7 @@ async fn engine(
 /// Creates the buyers with tokens in bulk and warms the server's caches, as a real flash
 /// sale's audience (known, logged-in viewers) would find them.
 async fn buyers_with_tokens(env: &Env, buyers: &[i64]) -> anyhow::Result<Vec<String>> {
-    let now = clock::now();
+    let now = env.state.clock.now();
     let address = address()?;
     let bar = progress(buyers.len() as u64, "buyers");
     let mut tokens = vec![String::new(); buyers.len() + 1];

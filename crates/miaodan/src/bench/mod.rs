@@ -188,7 +188,7 @@ impl Tally {
             Ok(outcomes) => outcomes.into_iter().map(Some).collect(),
             Err(error) => {
                 for _ in 0..n {
-                    self.refuse(error.code);
+                    self.refuse(miaodan_server::http::problem::ApiError::from(error.clone()).code);
                 }
                 vec![None; n]
             }

@@ -5,6 +5,7 @@
 //! server). Without it they fail, unless `MIAODAN_SKIP_POSTGRES=1` says to skip them.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use miaodan_server::clock::Clock;
 use miaodan_server::{AppState, Config, PaymentsConfig, Running};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -510,19 +511,27 @@ pub async fn serve_carrier_simulator() -> (simcarrier::SimCarrier, String) {
 }
 
 impl TestApp {
-    /// A server whose carriers are simulated in process in manual mode: a parcel moves only
-    /// when the test says so (`app.carrier().advance(…)` / `emit(…)`).
-    pub async fn spawn_with_manual_carriers(backend: Backend) -> TestApp {
+    /// A server on `clock` (the test's own, which it moves) whose carriers are simulated in
+    /// process in manual mode: a parcel moves only when the test says so
+    /// (`app.carrier().advance(…)` / `emit(…)`).
+    pub async fn spawn_with_manual_carriers(backend: Backend, clock: &Clock) -> TestApp {
         TestApp::spawn_with(backend, |config| {
+            config.clock = clock.clone();
             config.carriers = miaodan_server::carriers::CarriersConfig::manual();
         })
         .await
     }
 
-    /// A server whose carrier is the simulator `carrier` served at `url` (see
+    /// A server on `clock` whose carrier is the simulator `carrier` served at `url` (see
     /// [`serve_carrier_simulator`]), with its webhooks pointed at the server.
-    pub async fn spawn_with_remote_carrier(backend: Backend, carrier: &simcarrier::SimCarrier, url: &str) -> TestApp {
+    pub async fn spawn_with_remote_carrier(
+        backend: Backend,
+        clock: &Clock,
+        carrier: &simcarrier::SimCarrier,
+        url: &str,
+    ) -> TestApp {
         let app = TestApp::spawn_with(backend, |config| {
+            config.clock = clock.clone();
             config.carriers = miaodan_server::carriers::CarriersConfig::Remote {
                 url: url.to_string(),
                 secret: CARRIER_WEBHOOK_SECRET.to_vec(),

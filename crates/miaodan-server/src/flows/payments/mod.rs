@@ -1,5 +1,6 @@
-//! Payments in the shell: the flows that talk to a provider and feed its answers to the shard
-//! that owns the intent. The rules (what a capture, a decline or a refund does to an intent and
+//! The payment flows: they talk to a provider and feed its answers to the shard that owns the
+//! intent. They know no HTTP: they return domain values or a [`PaymentError`], which `http/`
+//! maps to problem+json once. The rules (what a capture, a decline or a refund does to an intent and
 //! its orders) are the core's (`miaodan_domain::payments`); here is only the order of calls:
 //!
 //! ```text
@@ -22,19 +23,18 @@ pub mod simpay_provider;
 pub mod worker;
 
 use crate::app::AppState;
-use crate::clock;
-use crate::http::problem::ApiError;
-use axum::http::StatusCode;
+use crate::sequencer::ShardError;
 use miaodan_domain::payments::{
-    ChargeOutcome, IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, ReferenceTarget, RefundId,
-    RefundOutcome, RefundReason, RefundStatus, Settlement, parse_reference, refund_reference,
+    ChargeOutcome, IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, PaymentRefusal, ReferenceTarget,
+    RefundId, RefundOutcome, RefundReason, RefundStatus, Settlement, parse_reference, refund_reference,
 };
 use miaodan_domain::shard::{
     BeginPaymentAttempt, PayOrder, RecordCharge, RecordRefund, RequestRefund, SettleRemoteOrder,
 };
 use miaodan_domain::shard::{Command, IntentOrderRequest, OpenPaymentIntent, Outcome, Rejection};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ShopId};
-use one_tap::OneTap;
+use miaodan_store::StoreError;
+use one_tap::{OneTap, OneTapRefusal};
 use provider::{ChargeRequest, Notification, PaymentProvider, ProviderError, RefundRequest};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -51,6 +51,41 @@ pub struct Payments {
     pub one_tap: OneTap,
     /// Intent → (home shop, buyer): which shard to ask, and whose it is.
     homes: Mutex<HashMap<PaymentIntentId, (ShopId, BuyerId)>>,
+}
+
+/// Why a payment flow did not end with an intent (a decline is not one of these: it is an
+/// intent whose status is `failed`).
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error("no such payment intent")]
+    UnknownIntent,
+    /// No such checkout, or not the buyer's.
+    #[error("no such checkout")]
+    UnknownCheckout,
+    #[error("no such order")]
+    UnknownOrder,
+    /// No order of the checkout awaits payment (paid, cancelled or expired).
+    #[error("no order of this checkout awaits payment")]
+    NothingToPay,
+    /// A refund of an order no capture paid.
+    #[error("the order has no captured payment to refund")]
+    OrderNotPaid,
+    /// The intent's shard refused the command (a payment refusal, an order no longer open…).
+    #[error("refused by the shard: {}", .0.code())]
+    Refused(Rejection),
+    /// One-tap pay cannot pay this (no agreement, over a limit); nothing was charged.
+    #[error(transparent)]
+    OneTap(#[from] OneTapRefusal),
+    /// The provider refused the request itself; nothing was charged.
+    #[error("the payment provider refused the request: {0}")]
+    ProviderRefused(String),
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An outcome no payment command should produce (logged where it was met).
+    #[error("unexpected outcome of a payment command")]
+    Unexpected(Box<Outcome>),
 }
 
 /// How the buyer pays an intent.
@@ -114,7 +149,7 @@ async fn submit_for_intent(
     home: ShopId,
     intent: PaymentIntentId,
     command: impl Fn(Option<Box<PaymentIntent>>) -> Command,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, PaymentError> {
     let outcome = state.shards.submit(home, command(None), None).await?;
     if !matches!(outcome, Outcome::Rejected(Rejection::PaymentIntentNotLoaded)) {
         return Ok(outcome);
@@ -123,25 +158,26 @@ async fn submit_for_intent(
         .store
         .payment_intent(intent)
         .await?
-        .ok_or_else(|| ApiError::not_found("payment intent"))?;
-    state.shards.submit(home, command(Some(Box::new(stored))), None).await
+        .ok_or(PaymentError::UnknownIntent)?;
+    Ok(state.shards.submit(home, command(Some(Box::new(stored))), None).await?)
 }
 
-fn intent_of(outcome: Outcome) -> Result<PaymentIntent, ApiError> {
+/// The one place a payment command's outcome is narrowed to the intent it answers with.
+fn intent_of(outcome: Outcome) -> Result<PaymentIntent, PaymentError> {
     match outcome {
         Outcome::PaymentIntent(intent) => Ok(intent),
-        Outcome::Rejected(rejection) => Err(ApiError::from(&rejection)),
-        other => Err(unexpected(&other)),
+        Outcome::Rejected(rejection) => Err(PaymentError::Refused(rejection)),
+        other => Err(unexpected(other)),
     }
 }
 
-fn unexpected(outcome: &Outcome) -> ApiError {
+fn unexpected(outcome: Outcome) -> PaymentError {
     tracing::error!(?outcome, "unexpected outcome for a payment command");
-    ApiError::unavailable("unexpected outcome; retry")
+    PaymentError::Unexpected(Box::new(outcome))
 }
 
 /// The home shop and owner of an intent.
-pub async fn home_of(state: &AppState, intent: PaymentIntentId) -> Result<(ShopId, BuyerId), ApiError> {
+pub async fn home_of(state: &AppState, intent: PaymentIntentId) -> Result<(ShopId, BuyerId), PaymentError> {
     if let Some(home) = state.payments.cached_home(intent) {
         return Ok(home);
     }
@@ -149,18 +185,18 @@ pub async fn home_of(state: &AppState, intent: PaymentIntentId) -> Result<(ShopI
         .store
         .payment_intent(intent)
         .await?
-        .ok_or_else(|| ApiError::not_found("payment intent"))?;
+        .ok_or(PaymentError::UnknownIntent)?;
     state.payments.remember_home(&stored);
     Ok((stored.home_shop, stored.buyer))
 }
 
 /// The intent as stored (every answer about it was given after its commit).
-pub async fn read_intent(state: &AppState, intent: PaymentIntentId) -> Result<PaymentIntent, ApiError> {
+pub async fn read_intent(state: &AppState, intent: PaymentIntentId) -> Result<PaymentIntent, PaymentError> {
     state
         .store
         .payment_intent(intent)
         .await?
-        .ok_or_else(|| ApiError::not_found("payment intent"))
+        .ok_or(PaymentError::UnknownIntent)
 }
 
 /// Opens the payment of a checkout (or finds the one already open): one intent per checkout,
@@ -170,17 +206,17 @@ pub async fn open_intent(
     buyer: BuyerId,
     checkout: CheckoutId,
     one_tap: bool,
-) -> Result<PaymentIntent, ApiError> {
+) -> Result<PaymentIntent, PaymentError> {
     if let Some(existing) = state.store.payment_intent_of_checkout(checkout).await? {
         if existing.buyer != buyer {
-            return Err(ApiError::not_found("checkout"));
+            return Err(PaymentError::UnknownCheckout);
         }
         state.payments.remember_home(&existing);
         return Ok(existing);
     }
     let orders = state.store.checkout_orders(checkout).await?;
     if orders.is_empty() || orders.iter().any(|o| o.buyer != buyer) {
-        return Err(ApiError::not_found("checkout"));
+        return Err(PaymentError::UnknownCheckout);
     }
     let pending: Vec<IntentOrderRequest> = orders
         .iter()
@@ -193,11 +229,7 @@ pub async fn open_intent(
         })
         .collect();
     let Some(first) = pending.first() else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "nothing_to_pay",
-            "no order of this checkout awaits payment (paid, cancelled or expired)",
-        ));
+        return Err(PaymentError::NothingToPay);
     };
     let home = first.shop;
     let id = PaymentIntentId::new(state.ids.payment_intent()).expect("ids are positive");
@@ -220,10 +252,10 @@ pub async fn confirm(
     buyer: BuyerId,
     intent_id: PaymentIntentId,
     pay_with: PayWith,
-) -> Result<PaymentIntent, ApiError> {
+) -> Result<PaymentIntent, PaymentError> {
     let (home, owner) = home_of(state, intent_id).await?;
     if owner != buyer {
-        return Err(ApiError::not_found("payment intent"));
+        return Err(PaymentError::UnknownIntent);
     }
     let one_tap = pay_with == PayWith::OneTap;
     let begun = submit_for_intent(state, home, intent_id, |snapshot| {
@@ -236,17 +268,17 @@ pub async fn confirm(
     .await?;
     let (intent, attempt) = match begun {
         Outcome::AttemptBegun { intent, attempt } => (intent, attempt),
-        Outcome::Rejected(rejection) => return Err(ApiError::from(&rejection)),
-        other => return Err(unexpected(&other)),
+        Outcome::Rejected(rejection) => return Err(PaymentError::Refused(rejection)),
+        other => return Err(unexpected(other)),
     };
-    let now = clock::now();
+    let now = state.clock.now();
     let (credential, one_tap): (String, Option<OneTapAgreement>) = match pay_with {
         PayWith::Credential(credential) => (credential, None),
         PayWith::OneTap => match state.payments.one_tap.reserve(buyer, intent.amount, now) {
             Ok(agreement) => (agreement.credential.clone(), Some(agreement)),
-            Err(error) => {
+            Err(refusal) => {
                 abandon_attempt(state, home, intent_id, attempt).await;
-                return Err(error);
+                return Err(refusal.into());
             }
         },
     };
@@ -270,11 +302,7 @@ pub async fn confirm(
                 state.payments.one_tap.release(buyer, intent.amount, now);
             }
             tracing::error!(intent = %intent_id, %detail, "the provider refused a charge request");
-            return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "provider_refused",
-                "the payment provider refused the request; nothing was charged",
-            ));
+            return Err(PaymentError::ProviderRefused(detail));
         }
     };
     metrics::histogram!("miaodan_provider_call_seconds", "call" => "charge").record(started.elapsed().as_secs_f64());
@@ -284,6 +312,28 @@ pub async fn confirm(
     }
     let recorded = record_charge(state, home, intent_id, attempt, outcome, Some(intent.orders.len())).await?;
     settle(state, recorded).await
+}
+
+/// Confirms; a second confirmation of an intent already captured shows it instead of failing.
+/// The refusal is answered after the commit it rests on (see `sequencer`), so storage already
+/// shows that capture.
+pub async fn confirm_or_show_paid(
+    state: &AppState,
+    buyer: BuyerId,
+    id: PaymentIntentId,
+    pay_with: PayWith,
+) -> Result<PaymentIntent, PaymentError> {
+    match confirm(state, buyer, id, pay_with).await {
+        Err(error @ PaymentError::Refused(Rejection::Payment(PaymentRefusal::IntentState(_)))) => {
+            let intent = read_intent(state, id).await?;
+            if intent.status == IntentStatus::Captured && intent.buyer == buyer {
+                Ok(intent)
+            } else {
+                Err(error)
+            }
+        }
+        other => other,
+    }
 }
 
 /// A flash order of a buyer with a one-tap agreement is paid right after the tap, with no
@@ -300,7 +350,7 @@ pub fn pay_by_one_tap_in_background(state: &AppState, buyer: BuyerId, checkout: 
         };
         match paid.await {
             Ok(intent) => tracing::debug!(intent = %intent.id, status = intent.status.as_str(), "one-tap payment"),
-            Err(error) => tracing::info!(%checkout, code = error.code, "one-tap payment not made; the buyer confirms"),
+            Err(error) => tracing::info!(%checkout, %error, "one-tap payment not made; the buyer confirms"),
         }
     });
 }
@@ -315,7 +365,7 @@ async fn abandon_attempt(state: &AppState, home: ShopId, intent: PaymentIntentId
         snapshot: None,
     });
     if let Err(error) = state.shards.submit(home, command, None).await {
-        tracing::warn!(%intent, detail = %error.detail, "could not release a payment attempt");
+        tracing::warn!(%intent, %error, "could not release a payment attempt");
     }
 }
 
@@ -327,7 +377,7 @@ pub async fn record_charge(
     attempt: i64,
     outcome: ChargeOutcome,
     orders: Option<usize>,
-) -> Result<PaymentIntent, ApiError> {
+) -> Result<PaymentIntent, PaymentError> {
     // Refund ids for orders that closed before the money arrived: one per order at most.
     let refunds: Vec<RefundId> = if matches!(outcome, ChargeOutcome::Captured { .. }) {
         let orders = match orders {
@@ -355,7 +405,7 @@ pub async fn record_charge(
 
 /// Finishes what a captured intent still owes: its orders in other shards, and refunds the
 /// provider has not confirmed. Safe to run any number of times, concurrently too.
-pub async fn settle(state: &AppState, mut intent: PaymentIntent) -> Result<PaymentIntent, ApiError> {
+pub async fn settle(state: &AppState, mut intent: PaymentIntent) -> Result<PaymentIntent, PaymentError> {
     let home = intent.home_shop;
     for share in intent.orders.clone() {
         if share.settlement != Settlement::Pending {
@@ -379,8 +429,8 @@ pub async fn settle(state: &AppState, mut intent: PaymentIntent) -> Result<Payme
                 .order(share.order)
                 .await?
                 .is_some_and(|order| order.paid_by == Some(intent.id)),
-            Outcome::Rejected(rejection) => return Err(ApiError::from(&rejection)),
-            other => return Err(unexpected(&other)),
+            Outcome::Rejected(rejection) => return Err(PaymentError::Refused(rejection)),
+            other => return Err(unexpected(other)),
         };
         let refund = RefundId::new(state.ids.refund()).expect("ids are positive");
         let id = intent.id;
@@ -406,7 +456,11 @@ pub async fn settle(state: &AppState, mut intent: PaymentIntent) -> Result<Payme
 }
 
 /// Asks the provider to carry out a recorded refund and records its answer.
-async fn execute_refund(state: &AppState, intent: &PaymentIntent, refund: RefundId) -> Result<PaymentIntent, ApiError> {
+async fn execute_refund(
+    state: &AppState,
+    intent: &PaymentIntent,
+    refund: RefundId,
+) -> Result<PaymentIntent, PaymentError> {
     let Some(pending) = intent.refunds.iter().find(|r| r.id == refund) else {
         return Ok(intent.clone());
     };
@@ -440,7 +494,7 @@ async fn record_refund(
     intent: PaymentIntentId,
     refund: RefundId,
     outcome: RefundOutcome,
-) -> Result<PaymentIntent, ApiError> {
+) -> Result<PaymentIntent, PaymentError> {
     let outcome = submit_for_intent(state, home, intent, |snapshot| {
         Command::from(RecordRefund {
             intent,
@@ -461,19 +515,9 @@ pub async fn refund_order(
     order: OrderId,
     amount: Fen,
     request: Option<miaodan_domain::shard::RequestRef>,
-) -> Result<(PaymentIntent, RefundId), ApiError> {
-    let stored = state
-        .store
-        .order(order)
-        .await?
-        .ok_or_else(|| ApiError::not_found("order"))?;
-    let intent_id = stored.paid_by.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "order_not_paid",
-            "the order has no captured payment to refund",
-        )
-    })?;
+) -> Result<(PaymentIntent, RefundId), PaymentError> {
+    let stored = state.store.order(order).await?.ok_or(PaymentError::UnknownOrder)?;
+    let intent_id = stored.paid_by.ok_or(PaymentError::OrderNotPaid)?;
     let (home, _) = home_of(state, intent_id).await?;
     let refund = RefundId::new(state.ids.refund()).expect("ids are positive");
     let opened = intent_of(
@@ -513,7 +557,7 @@ pub async fn apply_notification(state: &AppState, notification: &Notification) -
                         let state = state.clone();
                         tokio::spawn(async move {
                             if let Err(error) = settle(&state, recorded).await {
-                                tracing::warn!(detail = %error.detail, "settlement after a notification failed; the worker retries");
+                                tracing::warn!(%error, "settlement after a notification failed; the worker retries");
                             }
                         });
                     }
@@ -531,10 +575,17 @@ pub async fn apply_notification(state: &AppState, notification: &Notification) -
     };
     match result {
         Ok(()) => "applied",
-        Err(error) if error.status == StatusCode::NOT_FOUND => "unknown_reference",
-        Err(error) if error.status == StatusCode::CONFLICT => {
-            tracing::error!(reference = notification.reference(), code = error.code, detail = %error.detail,
-                "a provider notification contradicts the ledger; reconciliation lists it");
+        Err(
+            PaymentError::UnknownIntent
+            | PaymentError::Refused(Rejection::PaymentIntentNotLoaded | Rejection::UnknownShop),
+        ) => "unknown_reference",
+        Err(PaymentError::Refused(rejection @ (Rejection::Payment(_) | Rejection::OrderNotOpen))) => {
+            tracing::error!(
+                reference = notification.reference(),
+                code = rejection.code(),
+                ?rejection,
+                "a provider notification contradicts the ledger; reconciliation lists it"
+            );
             "conflict"
         }
         Err(_) => "failed",

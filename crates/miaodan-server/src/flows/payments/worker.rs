@@ -11,7 +11,6 @@
 
 use super::{PROVIDER_CALL_TIMEOUT, read_intent, record_charge, settle, within_deadline};
 use crate::app::AppState;
-use crate::clock;
 use miaodan_domain::payments::{ChargeOutcome, EXPIRY_GRACE_MS, IntentStatus, PaymentIntent};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -57,8 +56,7 @@ async fn sweep_possible_attempts(state: &AppState) -> anyhow::Result<()> {
                     outcome,
                     Some(intent.orders.len()),
                 )
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+                .await?;
             }
             Err(error) => anyhow::bail!("lookup of {}: {error}", intent.id),
         }
@@ -76,10 +74,9 @@ async fn resolve_unsettled(state: &AppState) -> anyhow::Result<()> {
 }
 
 async fn resolve(state: &AppState, intent: PaymentIntent) -> anyhow::Result<()> {
-    let now = clock::now();
+    let now = state.clock.now();
     let provider = &state.payments.provider;
     let orders = Some(intent.orders.len());
-    let to_anyhow = |e: crate::http::problem::ApiError| anyhow::anyhow!("{}: {}", e.code, e.detail);
     match intent.status {
         IntentStatus::Processing => {
             let attempt = intent.attempts;
@@ -87,10 +84,8 @@ async fn resolve(state: &AppState, intent: PaymentIntent) -> anyhow::Result<()> 
             if outcome == ChargeOutcome::NotFound && now.unix_ms() - intent.updated_at.unix_ms() < NOT_FOUND_AFTER_MS {
                 return Ok(());
             }
-            let recorded = record_charge(state, intent.home_shop, intent.id, attempt, outcome, orders)
-                .await
-                .map_err(to_anyhow)?;
-            settle(state, recorded).await.map_err(to_anyhow)?;
+            let recorded = record_charge(state, intent.home_shop, intent.id, attempt, outcome, orders).await?;
+            settle(state, recorded).await?;
         }
         IntentStatus::Authorized => {
             let Some(charge) = &intent.charge else {
@@ -102,16 +97,14 @@ async fn resolve(state: &AppState, intent: PaymentIntent) -> anyhow::Result<()> 
             } else {
                 within_deadline(provider.void(charge.reference.clone())).await?
             };
-            let recorded = record_charge(state, intent.home_shop, intent.id, attempt, outcome, orders)
-                .await
-                .map_err(to_anyhow)?;
-            settle(state, recorded).await.map_err(to_anyhow)?;
+            let recorded = record_charge(state, intent.home_shop, intent.id, attempt, outcome, orders).await?;
+            settle(state, recorded).await?;
         }
         status if status.is_final() => {
             // Read again: the request path may have settled it since the list was read.
-            let fresh = read_intent(state, intent.id).await.map_err(to_anyhow)?;
+            let fresh = read_intent(state, intent.id).await?;
             if !fresh.is_settled() {
-                settle(state, fresh).await.map_err(to_anyhow)?;
+                settle(state, fresh).await?;
             }
         }
         _ => {}

@@ -6,7 +6,6 @@ use super::provider::{
     ChargeRequest, Notification, NotificationError, PaymentProvider, ProviderError, ProviderFuture, RefundRequest,
     StatementLine,
 };
-use axum::http::HeaderMap;
 use miaodan_domain::payments::{ChargeOutcome, DeclineCode, RefundOutcome};
 use miaodan_domain::{Fen, Timestamp};
 use simpay::{ChargeStatus, EventData, SimpayClient, SimpayError};
@@ -151,16 +150,17 @@ impl PaymentProvider for SimpayProvider {
         })
     }
 
+    fn signature_header(&self) -> &'static str {
+        simpay::SIGNATURE_HEADER
+    }
+
     fn verify_notification(
         &self,
-        headers: &HeaderMap,
+        signature: Option<&[u8]>,
         body: &[u8],
         now: Timestamp,
     ) -> Result<Notification, NotificationError> {
-        let header = match headers.get(simpay::SIGNATURE_HEADER) {
-            None => None,
-            Some(value) => Some(value.to_str().map_err(|_| NotificationError::MalformedSignature)?),
-        };
+        let header = super::provider::header_text(signature).map_err(|_| NotificationError::MalformedSignature)?;
         simpay::signature::verify(
             &self.secret,
             header,

@@ -10,7 +10,6 @@
 //! - **Lookups** by reference, so an unknown outcome is settled by asking, never by guessing.
 //! - **Signed notifications**, verified here before anything is applied.
 
-use axum::http::HeaderMap;
 use miaodan_domain::Fen;
 use miaodan_domain::Timestamp;
 use miaodan_domain::payments::{ChargeOutcome, RefundOutcome};
@@ -149,11 +148,30 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// The provider's statement of one Asia/Shanghai day (`YYYY-MM-DD`).
     fn statement(&self, day: String) -> ProviderFuture<'_, Vec<StatementLine>>;
 
-    /// Checks a notification's signature and freshness, then reads it.
+    /// The request header a notification's signature travels in.
+    fn signature_header(&self) -> &'static str;
+
+    /// Checks a notification's signature (the raw value of [`Self::signature_header`], if
+    /// the request had one) and freshness, then reads it.
     fn verify_notification(
         &self,
-        headers: &HeaderMap,
+        signature: Option<&[u8]>,
         body: &[u8],
         now: Timestamp,
     ) -> Result<Notification, NotificationError>;
+}
+
+/// A signature header that is there but is not text: a malformed signature, not a missing one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotText;
+
+/// A signature header's value as text, if it is visible ASCII (as HTTP header text must be).
+pub fn header_text(value: Option<&[u8]>) -> Result<Option<&str>, NotText> {
+    match value {
+        None => Ok(None),
+        Some(bytes) if bytes.iter().all(|b| *b == b'\t' || (0x20..0x7f).contains(b)) => {
+            std::str::from_utf8(bytes).map(Some).map_err(|_| NotText)
+        }
+        Some(_) => Err(NotText),
+    }
 }

@@ -5,13 +5,26 @@
 //! rebuilt at start from the intents charged today under an agreement, which are durable
 //! before (or, for an unknown outcome, as soon as) they can have charged.
 
-use crate::http::problem::ApiError;
-use axum::http::StatusCode;
-use miaodan_domain::payments::{OneTapAgreement, shanghai_day};
+use miaodan_domain::payments::{OneTapAgreement, OneTapLimit, shanghai_day};
 use miaodan_domain::{BuyerId, Fen, Timestamp};
 use miaodan_store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+/// Why one-tap pay cannot pay this amount for this buyer now (the buyer confirms instead).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OneTapRefusal {
+    #[error("the buyer has no active one-tap agreement")]
+    NoAgreement,
+    #[error("{} fen is over the one-tap limits ({})", .amount.get(), .limit.code())]
+    OverLimit {
+        limit: OneTapLimit,
+        amount: Fen,
+        per_order_limit: Fen,
+        per_day_limit: Fen,
+        spent_today: Fen,
+    },
+}
 
 #[derive(Default)]
 pub struct OneTap {
@@ -74,33 +87,27 @@ impl OneTap {
     }
 
     /// Checks `amount` against the buyer's agreement and today's spending, and reserves it.
-    pub fn reserve(&self, buyer: BuyerId, amount: Fen, now: Timestamp) -> Result<OneTapAgreement, ApiError> {
+    pub fn reserve(&self, buyer: BuyerId, amount: Fen, now: Timestamp) -> Result<OneTapAgreement, OneTapRefusal> {
         let today = shanghai_day(now);
         let mut inner = self.lock();
-        let agreement = inner.agreements.get(&buyer).cloned().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "no_one_tap_agreement",
-                "the buyer has no active one-tap agreement; confirm with a credential",
-            )
-        })?;
+        let agreement = inner
+            .agreements
+            .get(&buyer)
+            .cloned()
+            .ok_or(OneTapRefusal::NoAgreement)?;
         let entry = inner.spent.entry(buyer).or_insert((today, 0));
         if entry.0 != today {
             *entry = (today, 0);
         }
         let spent = Fen::from_stored(entry.1).unwrap_or(Fen::ZERO);
         if let Err(limit) = agreement.allows(amount, spent) {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                limit.code(),
-                format!(
-                    "{} fen is over the one-tap limits ({} per order, {} per day, {} spent today); confirm with a credential",
-                    amount.get(),
-                    agreement.per_order_limit.get(),
-                    agreement.per_day_limit.get(),
-                    spent.get()
-                ),
-            ));
+            return Err(OneTapRefusal::OverLimit {
+                limit,
+                amount,
+                per_order_limit: agreement.per_order_limit,
+                per_day_limit: agreement.per_day_limit,
+                spent_today: spent,
+            });
         }
         entry.1 += amount.get();
         Ok(agreement)

@@ -1,0 +1,24 @@
+//! The flows: operations of several steps (several shards, a provider, a carrier) that HTTP
+//! handlers, the workers and — later — a customer-service assistant all call the same way.
+//!
+//! **API boundary:** a flow takes domain values (already parsed) and returns domain values or
+//! its own `thiserror` enum whose variants are named facts (`CheckoutError::Refused`,
+//! `PaymentError::NothingToPay`, …). No flow knows status codes, problem+json or idempotency
+//! keys; `http/` maps each flow error to problem+json once. (The payment provider adapter still
+//! reads a webhook's signature from its `HeaderMap`: the one HTTP type below this module.) Where a flow narrows a shard `Outcome`
+//! to the variant it expects, it does so in one function, and an "impossible" outcome becomes
+//! an `Unexpected` variant rather than a status code.
+//!
+//! - [`checkout`]: split a checkout per shop, place each part, cancel the placed parts when
+//!   a shop refuses.
+//! - [`flash_sale`]: a tap, then one-tap pay in the background for a buyer with an agreement.
+//! - [`payments`]: open, confirm, record, settle, refund, apply a provider notification; the
+//!   provider adapter, one-tap budgets, the payment worker, reconciliation.
+//! - [`shipments`]: hand a parcel to a carrier (its waybill) and create the shipment.
+//! - [`shortage`]: a warehouse's stock shortage (re-dispatch of the paid orders it hits).
+
+pub mod checkout;
+pub mod flash_sale;
+pub mod payments;
+pub mod shipments;
+pub mod shortage;
