@@ -16,7 +16,7 @@ use crate::http::problem::{ApiError, PROBLEM_CONTENT_TYPE};
 use crate::sequencer::Recorder;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use miaodan_domain::shard::Outcome;
+use miaodan_domain::shard::{Outcome, Rejection, ShardCommand};
 use miaodan_store::records::IdempotencyRecord;
 use std::collections::HashMap;
 use std::future::Future;
@@ -101,6 +101,14 @@ impl Idempotency {
             Outcome::OrderAlreadyPlaced(_) => None,
             outcome => Some(this.record(&render(outcome))),
         })
+    }
+
+    /// A recorder for one command's answer: renders it exactly as the handler will.
+    pub fn recorder_of<C: ShardCommand>(
+        &self,
+        render: impl FnOnce(&Result<C::Answer, Rejection>) -> Reply + Send + 'static,
+    ) -> Recorder {
+        self.recorder(move |outcome| render(&C::answer(outcome.clone())))
     }
 
     /// A reference unique to this caller, key and `part` (e.g. one shop of a checkout).
@@ -236,6 +244,23 @@ fn replay(record: IdempotencyRecord) -> Response {
         .headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
+}
+
+/// Sends one command to the shard owning `shop` and renders its answer, storing that rendering
+/// for the caller's key in the command's own batch (so the answer and its replay are one).
+pub async fn ask<C: ShardCommand>(
+    state: &AppState,
+    shop: miaodan_domain::ShopId,
+    command: C,
+    idem: Option<Idempotency>,
+    render: impl Fn(&Result<C::Answer, Rejection>) -> Reply + Clone + Send + 'static,
+) -> Result<Reply, ApiError>
+where
+    C::Answer: 'static,
+{
+    let recorder = idem.map(|i| i.recorder_of::<C>(render.clone()));
+    let answer = state.shards.ask(shop, command, recorder).await?;
+    Ok(render(&answer))
 }
 
 /// Stores the response to a request that no single shard decided (a checkout across shops, a

@@ -20,7 +20,7 @@ use miaodan_domain::ShopId;
 use miaodan_domain::Timestamp;
 use miaodan_domain::logistics::Alert;
 use miaodan_domain::payments;
-use miaodan_domain::shard::{Command, Effect, Outcome, ShardState, ShortageNotice};
+use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ShardCommand, ShardState, ShortageNotice};
 use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::{Store, Writer};
 use std::sync::Arc;
@@ -216,6 +216,18 @@ impl Shards {
             }),
         )?;
         answer.await.map_err(|_| ShardError::Stopped)?
+    }
+
+    /// Sends one capability's command and narrows its durable outcome to the command's own
+    /// answer ([`ShardCommand`]): the answer, or the core's refusal.
+    pub async fn ask<C: ShardCommand>(
+        &self,
+        shop: ShopId,
+        command: C,
+        recorder: Option<Recorder>,
+    ) -> Result<Result<C::Answer, Rejection>, ShardError> {
+        let outcome = self.submit(shop, command.into(), recorder).await?;
+        Ok(C::answer(outcome))
     }
 
     /// Sends several commands for one shop at once; they are decided in order, in one batch

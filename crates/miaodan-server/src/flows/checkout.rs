@@ -19,7 +19,7 @@ use crate::app::AppState;
 use crate::sequencer::ShardError;
 use miaodan_domain::orders::{Address, CancelReason, Order, OrderState};
 use miaodan_domain::shard::{
-    CancelOrder, Canceller, Command, DeliveryChoice, OrderLineRequest, Outcome, PlaceOrder, Rejection, RequestRef,
+    CancelOrder, Canceller, Command, DeliveryChoice, OrderLineRequest, PlaceOrder, Placement, Rejection, RequestRef,
 };
 use miaodan_domain::{BuyerId, CheckoutId, OrderId, ShopId, SkuId};
 use miaodan_store::StoreError;
@@ -48,9 +48,6 @@ pub enum CheckoutError {
     Shard(#[from] ShardError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// An outcome `PlaceOrder` should never produce (logged where it was met).
-    #[error("unexpected outcome of a placement")]
-    Unexpected(Box<Outcome>),
 }
 
 /// One shop's share of a checkout.
@@ -111,7 +108,7 @@ pub async fn place(state: &AppState, request: CheckoutRequest) -> Result<PlacedC
         .map(|_| OrderId::new(state.ids.order()).ok_or(CheckoutError::IdsExhausted))
         .collect::<Result<_, _>>()?;
     let placements = request.parts.iter().zip(order_ids).map(|(part, id)| {
-        let command = Command::from(PlaceOrder {
+        let command = PlaceOrder {
             id,
             checkout,
             shop: part.shop,
@@ -121,8 +118,8 @@ pub async fn place(state: &AppState, request: CheckoutRequest) -> Result<PlacedC
             payment_timeout_seconds: state.config.payment_timeout_seconds,
             request: request.requests.as_ref().and_then(|r| r.get(&part.shop).cloned()),
             delivery: request.deliveries.get(&part.shop).copied(),
-        });
-        state.shards.submit(part.shop, command, None)
+        };
+        state.shards.ask(part.shop, command, None)
     });
     let results = futures::future::join_all(placements).await;
 
@@ -131,15 +128,15 @@ pub async fn place(state: &AppState, request: CheckoutRequest) -> Result<PlacedC
     let mut transient: Option<CheckoutError> = None;
     for (part, result) in request.parts.iter().zip(results) {
         match placement(state, result).await? {
-            Placement::Placed(order) => placed.push(order),
-            Placement::EarlierAttemptCancelled => refused = Some((0, CheckoutError::EarlierAttemptCancelled)),
-            Placement::Refused(rejection) => {
+            Part::Placed(order) => placed.push(order),
+            Part::EarlierAttemptCancelled => refused = Some((0, CheckoutError::EarlierAttemptCancelled)),
+            Part::Refused(rejection) => {
                 let line = line_at_fault(part, &rejection);
                 if refused.as_ref().is_none_or(|(first, _)| line < *first) {
                     refused = Some((line, CheckoutError::Refused { line, rejection }));
                 }
             }
-            Placement::Transient(error) => transient = Some(error),
+            Part::Transient(error) => transient = Some(error),
         }
     }
 
@@ -161,31 +158,30 @@ pub async fn place(state: &AppState, request: CheckoutRequest) -> Result<PlacedC
 }
 
 /// What became of one part.
-enum Placement {
+enum Part {
     Placed(Order),
     EarlierAttemptCancelled,
     Refused(Rejection),
     Transient(CheckoutError),
 }
 
-/// The one place a placement's outcome is narrowed: an order (new, or found placed by an
-/// earlier attempt), a refusal, or a shard that did not answer.
-async fn placement(state: &AppState, result: Result<Outcome, ShardError>) -> Result<Placement, CheckoutError> {
+/// What became of one part: an order (new, or found placed by an earlier attempt), a
+/// refusal, or a shard that did not answer.
+async fn placement(
+    state: &AppState,
+    result: Result<Result<Placement, Rejection>, ShardError>,
+) -> Result<Part, CheckoutError> {
     Ok(match result {
-        Ok(Outcome::OrderPlaced(order)) => Placement::Placed(order),
-        Ok(Outcome::OrderAlreadyPlaced(id)) => match state.store.order(id).await? {
+        Ok(Ok(Placement::Placed(order))) => Part::Placed(order),
+        Ok(Ok(Placement::AlreadyPlaced(id))) => match state.store.order(id).await? {
             // An earlier attempt's part that has since been cancelled (it expired unpaid)
             // cannot make this checkout whole: the checkout as a whole is refused.
-            Some(order) if order.state == OrderState::Cancelled => Placement::EarlierAttemptCancelled,
-            Some(order) => Placement::Placed(order),
-            None => Placement::Transient(CheckoutError::PlacedOrderNotReadable),
+            Some(order) if order.state == OrderState::Cancelled => Part::EarlierAttemptCancelled,
+            Some(order) => Part::Placed(order),
+            None => Part::Transient(CheckoutError::PlacedOrderNotReadable),
         },
-        Ok(Outcome::Rejected(rejection)) => Placement::Refused(rejection),
-        Ok(other) => {
-            tracing::error!(?other, "unexpected outcome of a placement");
-            return Err(CheckoutError::Unexpected(Box::new(other)));
-        }
-        Err(error) => Placement::Transient(CheckoutError::Shard(error)),
+        Ok(Err(rejection)) => Part::Refused(rejection),
+        Err(error) => Part::Transient(CheckoutError::Shard(error)),
     })
 }
 

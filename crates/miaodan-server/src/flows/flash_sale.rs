@@ -7,7 +7,7 @@ use crate::flows::payments::pay_by_one_tap_in_background;
 use crate::sequencer::{Recorder, ShardError};
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::orders::{Address, Order};
-use miaodan_domain::shard::{Command, Outcome, Rejection, RequestRef, Tap};
+use miaodan_domain::shard::{Placement, Rejection, RequestRef, Tap};
 use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity};
 use miaodan_store::StoreError;
 
@@ -28,9 +28,6 @@ pub enum TapError {
     Shard(#[from] ShardError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// An outcome a tap should never produce (logged where it was met).
-    #[error("unexpected outcome of a tap")]
-    Unexpected(Box<Outcome>),
 }
 
 /// One buyer's tap on a sale.
@@ -52,7 +49,7 @@ pub async fn tap(state: &AppState, request: TapRequest, recorder: Option<Recorde
         .sale_shop(&state.store, request.sale)
         .await?
         .ok_or(TapError::UnknownSale)?;
-    let command = Command::from(Tap {
+    let command = Tap {
         sale: request.sale,
         order: OrderId::new(state.ids.order()).ok_or(TapError::IdsExhausted)?,
         checkout: CheckoutId::new(state.ids.checkout()).ok_or(TapError::IdsExhausted)?,
@@ -60,17 +57,13 @@ pub async fn tap(state: &AppState, request: TapRequest, recorder: Option<Recorde
         quantity: request.quantity,
         address: request.address,
         request: request.request,
-    });
-    match state.shards.submit(shop, command, recorder).await? {
-        Outcome::OrderPlaced(order) => {
+    };
+    match state.shards.ask(shop, command, recorder).await? {
+        Ok(Placement::Placed(order)) => {
             pay_by_one_tap_in_background(state, request.buyer, order.checkout);
             Ok(order)
         }
-        Outcome::OrderAlreadyPlaced(id) => state.store.order(id).await?.ok_or(TapError::OrderNotReadable),
-        Outcome::Rejected(rejection) => Err(TapError::Refused(rejection)),
-        other => {
-            tracing::error!(?other, "unexpected outcome of a tap");
-            Err(TapError::Unexpected(Box::new(other)))
-        }
+        Ok(Placement::AlreadyPlaced(id)) => state.store.order(id).await?.ok_or(TapError::OrderNotReadable),
+        Err(rejection) => Err(TapError::Refused(rejection)),
     }
 }

@@ -8,9 +8,10 @@ use crate::carriers::CarrierError;
 use crate::sequencer::{Recorder, ShardError};
 use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
+use miaodan_domain::logistics::Shipment;
 use miaodan_domain::logistics::shipment::{Waybill, parse_waybill};
 use miaodan_domain::orders::Order;
-use miaodan_domain::shard::{Command, CreateShipment, Outcome};
+use miaodan_domain::shard::{CreateShipment, Rejection};
 use miaodan_domain::{ShopId, WarehouseId};
 
 /// Why no shipment command reached the shard.
@@ -42,9 +43,13 @@ pub struct ShipParcel {
     pub waybill: Option<Waybill>,
 }
 
-/// Creates the shipment; the outcome is the shard's (`ShipmentSaved`, or a refusal). The
+/// Creates the shipment; the answer is the shard's (the shipment, or a refusal). The
 /// `recorder`, if any, stores the response in the shard's batch.
-pub async fn ship(state: &AppState, parcel: ShipParcel, recorder: Option<Recorder>) -> Result<Outcome, ShipmentError> {
+pub async fn ship(
+    state: &AppState,
+    parcel: ShipParcel,
+    recorder: Option<Recorder>,
+) -> Result<Result<Shipment, Rejection>, ShipmentError> {
     let ShipParcel {
         shop,
         order,
@@ -57,15 +62,15 @@ pub async fn ship(state: &AppState, parcel: ShipParcel, recorder: Option<Recorde
         Some(waybill) => waybill,
         None => issue_waybill(state, shop, &order, warehouse, carrier).await?,
     };
-    let command = Command::from(CreateShipment {
+    let command = CreateShipment {
         id,
         shop,
         order: order.id,
         warehouse,
         carrier,
         waybill,
-    });
-    Ok(state.shards.submit(shop, command, recorder).await?)
+    };
+    Ok(state.shards.ask(shop, command, recorder).await?)
 }
 
 /// Asks the planned carrier (unless another is named) for the parcel's waybill.

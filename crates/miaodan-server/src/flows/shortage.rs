@@ -6,8 +6,9 @@
 
 use crate::app::AppState;
 use crate::sequencer::{Recorder, ShardError};
-use miaodan_domain::shard::{Command, Outcome, Rejection, ReportShortage};
-use miaodan_domain::{OrderId, ShopId, SkuId, WarehouseId};
+pub use miaodan_domain::shard::ShortageHandled;
+use miaodan_domain::shard::{Rejection, ReportShortage};
+use miaodan_domain::{ShopId, SkuId, WarehouseId};
 
 /// Units of a SKU a shop's warehouse found missing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,15 +17,6 @@ pub struct Shortage {
     pub warehouse: WarehouseId,
     pub sku: SkuId,
     pub missing_units: i64,
-}
-
-/// What the shortage did to the paid orders it touched.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ShortageHandled {
-    /// Their parcel now ships from another warehouse.
-    pub redispatched: Vec<OrderId>,
-    /// No warehouse can serve them now: restock or refund.
-    pub unfulfillable: Vec<OrderId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +28,6 @@ pub enum ShortageError {
     Refused(Rejection),
     #[error(transparent)]
     Shard(#[from] ShardError),
-    /// An outcome a shortage report should never produce (logged where it was met).
-    #[error("unexpected outcome of a shortage report")]
-    Unexpected(Box<Outcome>),
 }
 
 /// Reports the shortage to the shop's shard. The `recorder`, if any, stores the response in
@@ -48,25 +37,15 @@ pub async fn report(
     shortage: Shortage,
     recorder: Option<Recorder>,
 ) -> Result<ShortageHandled, ShortageError> {
-    let command = Command::from(ReportShortage {
+    let command = ReportShortage {
         shop: shortage.shop,
         warehouse: shortage.warehouse,
         sku: shortage.sku,
         missing: shortage.missing_units,
-    });
-    match state.shards.submit(shortage.shop, command, recorder).await? {
-        Outcome::ShortageHandled {
-            redispatched,
-            unfulfillable,
-        } => Ok(ShortageHandled {
-            redispatched,
-            unfulfillable,
-        }),
-        Outcome::Rejected(Rejection::InvalidStock) => Err(ShortageError::InvalidShortage),
-        Outcome::Rejected(rejection) => Err(ShortageError::Refused(rejection)),
-        other => {
-            tracing::error!(?other, "unexpected outcome of a shortage report");
-            Err(ShortageError::Unexpected(Box::new(other)))
-        }
+    };
+    match state.shards.ask(shortage.shop, command, recorder).await? {
+        Ok(handled) => Ok(handled),
+        Err(Rejection::InvalidStock) => Err(ShortageError::InvalidShortage),
+        Err(rejection) => Err(ShortageError::Refused(rejection)),
     }
 }

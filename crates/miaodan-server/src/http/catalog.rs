@@ -4,8 +4,8 @@
 pub mod dto;
 
 use super::extract::{JsonBody, PathIds, QueryParams};
-use super::platform::unexpected;
 use super::problem::ApiError;
+use super::problem::refused;
 use super::validate;
 use crate::app::AppState;
 use crate::auth::{Merchant, Principal};
@@ -15,9 +15,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dto::{NewProduct, NewSkuInput, ProductPage, ProductPatch, ProductView, SkuPatch, SkuView};
+use miaodan_domain::catalog::Sku;
 use miaodan_domain::catalog::{Gtin, ListingStatus, NewSku, PRODUCT_SKUS_MAX, ProductChanges, SkuChanges};
+use miaodan_domain::shard::Rejection;
+use miaodan_domain::shard::SavedProduct;
 use miaodan_domain::shard::{AddSku, CreateProduct, UpdateProduct, UpdateSku};
-use miaodan_domain::shard::{Command, Outcome, Rejection};
 use miaodan_domain::{ProductId, ShopId, SkuId};
 use miaodan_store::records::ProductFilter;
 use serde::Deserialize;
@@ -63,34 +65,34 @@ fn new_sku(state: &AppState, input: &NewSkuInput, prefix: &str) -> Result<NewSku
     })
 }
 
-fn render_created_product(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::ProductSaved { product, skus } => Reply::json(StatusCode::CREATED, &ProductView::new(product, skus)),
-        other => unexpected(other),
+fn render_created_product(answer: &Result<SavedProduct, Rejection>) -> Reply {
+    match answer {
+        Ok(saved) => Reply::json(StatusCode::CREATED, &ProductView::new(&saved.product, &saved.skus)),
+        Err(rejection) => refused(rejection),
     }
 }
 
-fn render_product(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::ProductSaved { product, skus } => Reply::json(StatusCode::OK, &ProductView::new(product, skus)),
-        other => unexpected(other),
+fn render_product(answer: &Result<SavedProduct, Rejection>) -> Reply {
+    match answer {
+        Ok(saved) => Reply::json(StatusCode::OK, &ProductView::new(&saved.product, &saved.skus)),
+        Err(rejection) => refused(rejection),
     }
 }
 
-fn render_created_sku(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::SkuSaved(sku) => Reply::json(StatusCode::CREATED, &SkuView::from(sku)),
-        other => unexpected(other),
+fn render_created_sku(answer: &Result<Sku, Rejection>) -> Reply {
+    match answer {
+        Ok(sku) => Reply::json(StatusCode::CREATED, &SkuView::from(sku)),
+        Err(rejection) => refused(rejection),
     }
 }
 
 /// Another shop's SKU is answered like a missing one. The shard stores what this renders as
 /// the idempotent response, so a replay is the same 404 as the first answer.
-fn render_sku(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::SkuSaved(sku) => Reply::json(StatusCode::OK, &SkuView::from(sku)),
-        Outcome::Rejected(Rejection::UnknownSku { .. }) => ApiError::not_found("SKU").into(),
-        other => unexpected(other),
+fn render_sku(answer: &Result<Sku, Rejection>) -> Reply {
+    match answer {
+        Ok(sku) => Reply::json(StatusCode::OK, &SkuView::from(sku)),
+        Err(Rejection::UnknownSku { .. }) => ApiError::not_found("SKU").into(),
+        Err(rejection) => refused(rejection),
     }
 }
 
@@ -115,7 +117,7 @@ pub async fn create_product(
                 "a product has 1 to 100 SKUs",
             ));
         }
-        let command = Command::from(CreateProduct {
+        let command = CreateProduct {
             id: ProductId::new(state.ids.product()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
             shop,
             title: validate::text::<120>(&input.title, "title")?,
@@ -131,12 +133,8 @@ pub async fn create_product(
                 .enumerate()
                 .map(|(i, sku)| new_sku(&state, sku, &format!("skus[{i}].")))
                 .collect::<Result<_, _>>()?,
-        });
-        let outcome = state
-            .shards
-            .submit(shop, command, idem.map(|i| i.recorder(render_created_product)))
-            .await?;
-        Ok(render_created_product(&outcome))
+        };
+        idempotency::ask(&state, shop, command, idem, render_created_product).await
     })
     .await
 }
@@ -179,12 +177,8 @@ pub async fn update_product(
                 .map(|s| validate::status(s, "status"))
                 .transpose()?,
         };
-        let command = Command::from(UpdateProduct { id, shop, changes });
-        let outcome = state
-            .shards
-            .submit(shop, command, idem.map(|i| i.recorder(render_product)))
-            .await?;
-        Ok(render_product(&outcome))
+        let command = UpdateProduct { id, shop, changes };
+        idempotency::ask(&state, shop, command, idem, render_product).await
     })
     .await
 }
@@ -206,12 +200,8 @@ pub async fn add_sku(
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let product = ProductId::new(ids.one()).ok_or_else(|| ApiError::not_found("product"))?;
         let sku = new_sku(&state, &body.value, "")?;
-        let command = Command::from(AddSku { shop, product, sku });
-        let outcome = state
-            .shards
-            .submit(shop, command, idem.map(|i| i.recorder(render_created_sku)))
-            .await?;
-        Ok(render_created_sku(&outcome))
+        let command = AddSku { shop, product, sku };
+        idempotency::ask(&state, shop, command, idem, render_created_sku).await
     })
     .await
 }
@@ -246,15 +236,7 @@ pub async fn update_sku(
                 .map(|s| validate::status(s, "status"))
                 .transpose()?,
         };
-        let outcome = state
-            .shards
-            .submit(
-                shop,
-                Command::from(UpdateSku { shop, sku, changes }),
-                idem.map(|i| i.recorder(render_sku)),
-            )
-            .await?;
-        Ok(render_sku(&outcome))
+        idempotency::ask(&state, shop, UpdateSku { shop, sku, changes }, idem, render_sku).await
     })
     .await
 }

@@ -7,7 +7,7 @@ pub mod dto;
 
 use super::extract::{PathIds, RawBody, optional_json};
 use super::orders::dto::OrderView;
-use super::platform::unexpected;
+use super::problem::refused;
 use super::problem::{ApiError, LimitFigures};
 use super::validate;
 use crate::app::AppState;
@@ -20,11 +20,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dto::{FlashSaleView, NewFlashSale, TapInput, TapView};
+use miaodan_domain::flash_sale::FlashSale;
 use miaodan_domain::flash_sale::{
     FLASH_DURATION_SECONDS_MAX, FLASH_PAYMENT_TIMEOUT_SECONDS_MAX, FLASH_UNITS_MAX, ScheduleProblem,
 };
 use miaodan_domain::flash_sale::{FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSaleId, TapRefusal};
-use miaodan_domain::shard::{Command, Outcome, Rejection, RequestRef, ScheduleFlashSale};
+use miaodan_domain::orders::Order;
+use miaodan_domain::shard::{Placement, Tap};
+use miaodan_domain::shard::{Rejection, RequestRef, ScheduleFlashSale};
 use miaodan_domain::{BuyerId, Quantity, SkuId, WarehouseId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -50,16 +53,16 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
     }
 }
 
-fn render_sale(outcome: &Outcome, clock: &Clock) -> Reply {
-    match outcome {
-        Outcome::FlashSaleScheduled(sale) => Reply::json(StatusCode::CREATED, &FlashSaleView::new(sale, clock.now())),
+fn render_sale(answer: &Result<FlashSale, Rejection>, clock: &Clock) -> Reply {
+    match answer {
+        Ok(sale) => Reply::json(StatusCode::CREATED, &FlashSaleView::new(sale, clock.now())),
         // The units a sale holds are the request's `units`.
-        Outcome::Rejected(rejection @ Rejection::InsufficientStock { .. }) => {
+        Err(rejection @ Rejection::InsufficientStock { .. }) => {
             let mut error = ApiError::from(rejection);
             error.field = Some("units".into());
             error.into()
         }
-        other => unexpected(other),
+        Err(rejection) => refused(rejection),
     }
 }
 
@@ -89,7 +92,7 @@ pub async fn schedule(
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let input = &body.value;
         let id = FlashSaleId::new(state.ids.flash_sale()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
-        let command = Command::from(ScheduleFlashSale {
+        let command = ScheduleFlashSale {
             id,
             shop,
             // An id that cannot exist is answered like one that does not.
@@ -105,17 +108,17 @@ pub async fn schedule(
             payment_timeout_seconds: input
                 .payment_timeout_seconds
                 .unwrap_or(FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT),
-        });
+        };
         let recorder = idem.map(|i| {
             let clock = state.clock.clone();
-            i.recorder(move |outcome| render_sale(outcome, &clock))
+            i.recorder_of::<ScheduleFlashSale>(move |answer| render_sale(answer, &clock))
         });
-        let outcome = state.shards.submit(shop, command, recorder).await?;
+        let answer = state.shards.ask(shop, command, recorder).await?;
         // Only a sale that exists has a shop to find; a refused one stays unknown.
-        if let Outcome::FlashSaleScheduled(sale) = &outcome {
+        if let Ok(sale) = &answer {
             state.directory.remember_sale(sale.id, sale.shop);
         }
-        Ok(render_sale(&outcome, &state.clock))
+        Ok(render_sale(&answer, &state.clock))
     })
     .await
 }
@@ -164,17 +167,23 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
     ))
 }
 
-fn render_tap(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::OrderPlaced(order) => Reply::json(
-            StatusCode::CREATED,
-            &TapView {
-                result: "ordered".into(),
-                order: OrderView::from(order),
-            },
-        ),
-        other => unexpected(other),
+fn render_tap(answer: &Result<Placement, Rejection>) -> Reply {
+    match answer {
+        Ok(Placement::Placed(order)) => tap_reply(order),
+        // The recorder skips a retry that found its order: the first answer stays stored.
+        Ok(Placement::AlreadyPlaced(_)) => ApiError::unavailable("the order is being placed; retry").into(),
+        Err(rejection) => refused(rejection),
     }
+}
+
+fn tap_reply(order: &Order) -> Reply {
+    Reply::json(
+        StatusCode::CREATED,
+        &TapView {
+            result: "ordered".into(),
+            order: OrderView::from(order),
+        },
+    )
 }
 
 /// One-tap order (秒单): one unit (or `quantity`) at the flash price, shipped to the buyer's
@@ -224,14 +233,8 @@ async fn place_tap(
         address,
         request: idem.as_ref().map(|i| RequestRef(i.request_ref("tap"))),
     };
-    let order = flash_sale::tap(state, request, idem.map(|i| i.recorder(render_tap))).await?;
-    Ok(Reply::json(
-        StatusCode::CREATED,
-        &TapView {
-            result: "ordered".into(),
-            order: OrderView::from(&order),
-        },
-    ))
+    let order = flash_sale::tap(state, request, idem.map(|i| i.recorder_of::<Tap>(render_tap))).await?;
+    Ok(tap_reply(&order))
 }
 
 /// A tap's failure as problem+json, once (a refusal as the recorder stored it).
@@ -244,9 +247,6 @@ impl From<TapError> for ApiError {
             TapError::OrderNotReadable => ApiError::unavailable("the order is not readable yet"),
             TapError::Shard(error) => ApiError::from(error),
             TapError::Store(error) => ApiError::from(error),
-            TapError::Unexpected(_) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome")
-            }
         }
     }
 }

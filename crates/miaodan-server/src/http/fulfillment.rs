@@ -2,7 +2,6 @@
 //! capacity, cutoffs), why a paid order went where it went, and stock shortages.
 
 use super::extract::{JsonBody, PathIds, QueryParams};
-use super::platform::unexpected;
 use super::problem::ApiError;
 use crate::app::AppState;
 use crate::auth::{Merchant, Principal};
@@ -25,7 +24,8 @@ use miaodan_domain::fulfillment::{CapacityBook, DispatchDecision};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::ORDER_LINES_MAX;
 use miaodan_domain::shard::ConfigureFulfillment;
-use miaodan_domain::shard::{Command, Outcome, Rejection};
+use miaodan_domain::shard::Rejection;
+use miaodan_domain::shard::{ReportShortage, ShortageHandled};
 use miaodan_domain::{OrderId, ShopId, SkuId, Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -543,19 +543,15 @@ pub async fn put_settings(
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let warehouse = WarehouseId::new(ids.one()).ok_or_else(|| ApiError::not_found("warehouse"))?;
         let settings = body.value.parse()?;
-        let command = Command::from(ConfigureFulfillment {
+        let command = ConfigureFulfillment {
             shop,
             warehouse,
             settings,
-        });
-        match state.shards.submit(shop, command, None).await? {
-            Outcome::FulfillmentConfigured { .. } => {}
+        };
+        if let Err(rejection) = state.shards.ask(shop, command, None).await? {
             // Decided by the shard, so stored like every such refusal: a retry replays it.
-            Outcome::Rejected(rejection) => {
-                let refusal = Reply::from(ApiError::from(&rejection));
-                return idempotency::remember(&state, shop, idem, refusal).await;
-            }
-            other => return Ok(unexpected(&other)),
+            let refusal = Reply::from(ApiError::from(&rejection));
+            return idempotency::remember(&state, shop, idem, refusal).await;
         }
         let view = settings_view(&state, shop, warehouse).await?;
         idempotency::remember(&state, shop, idem, Reply::json(StatusCode::OK, &view)).await
@@ -726,14 +722,11 @@ fn shortage_reply(redispatched: &[OrderId], unfulfillable: &[OrderId]) -> Reply 
 }
 
 /// Renders the shard's answer inside its batch, exactly as the handler answers.
-fn render_shortage(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::ShortageHandled {
-            redispatched,
-            unfulfillable,
-        } => shortage_reply(redispatched, unfulfillable),
-        Outcome::Rejected(Rejection::InvalidStock) => ApiError::from(ShortageError::InvalidShortage).into(),
-        other => unexpected(other),
+fn render_shortage(answer: &Result<ShortageHandled, Rejection>) -> Reply {
+    match answer {
+        Ok(handled) => shortage_reply(&handled.redispatched, &handled.unfulfillable),
+        Err(Rejection::InvalidStock) => ApiError::from(ShortageError::InvalidShortage).into(),
+        Err(rejection) => super::problem::refused(rejection),
     }
 }
 
@@ -748,9 +741,6 @@ impl From<ShortageError> for ApiError {
             ),
             ShortageError::Refused(rejection) => ApiError::from(&rejection),
             ShortageError::Shard(error) => ApiError::from(error),
-            ShortageError::Unexpected(_) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome")
-            }
         }
     }
 }
@@ -783,7 +773,8 @@ pub async fn report_shortage(
             sku,
             missing_units: body.value.missing_units,
         };
-        let handled = shortage::report(&state, reported, idem.map(|i| i.recorder(render_shortage))).await?;
+        let recorder = idem.map(|i| i.recorder_of::<ReportShortage>(render_shortage));
+        let handled = shortage::report(&state, reported, recorder).await?;
         Ok(shortage_reply(&handled.redispatched, &handled.unfulfillable))
     })
     .await

@@ -3,8 +3,8 @@
 pub mod dto;
 
 use super::extract::{JsonBody, PathIds};
-use super::platform::unexpected;
 use super::problem::ApiError;
+use super::problem::refused;
 use super::validate;
 use crate::app::AppState;
 use crate::auth::{Merchant, Principal};
@@ -14,7 +14,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dto::{NewWarehouse, StockInput, StockView, WarehouseView};
-use miaodan_domain::shard::{Command, CreateWarehouse, Outcome, Rejection, SetStock};
+use miaodan_domain::inventory::{StockLevel, Warehouse};
+use miaodan_domain::shard::{CreateWarehouse, Rejection, SetStock};
 use miaodan_domain::{SkuId, WarehouseId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -47,20 +48,18 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
     }
 }
 
-fn render_warehouse(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::WarehouseCreated(w) => Reply::json(StatusCode::CREATED, &WarehouseView::from(w)),
-        other => unexpected(other),
+fn render_warehouse(answer: &Result<Warehouse, Rejection>) -> Reply {
+    match answer {
+        Ok(w) => Reply::json(StatusCode::CREATED, &WarehouseView::from(w)),
+        Err(rejection) => refused(rejection),
     }
 }
 
-fn render_stock(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::StockSet { sku, warehouse, level } => {
-            Reply::json(StatusCode::OK, &StockView::new(sku.get(), *warehouse, *level))
-        }
-        Outcome::Rejected(miaodan_domain::shard::Rejection::UnknownSku { .. }) => ApiError::not_found("SKU").into(),
-        other => unexpected(other),
+fn render_stock(sku: SkuId, warehouse: WarehouseId, answer: &Result<StockLevel, Rejection>) -> Reply {
+    match answer {
+        Ok(level) => Reply::json(StatusCode::OK, &StockView::new(sku.get(), warehouse, *level)),
+        Err(Rejection::UnknownSku { .. }) => ApiError::not_found("SKU").into(),
+        Err(rejection) => refused(rejection),
     }
 }
 
@@ -77,17 +76,13 @@ pub async fn create_warehouse(
 ) -> Response {
     let request = ("POST", "/v1/warehouses", &body.raw[..]);
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
-        let command = Command::from(CreateWarehouse {
+        let command = CreateWarehouse {
             id: WarehouseId::new(state.ids.warehouse()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
             shop,
             name: validate::text::<60>(&body.value.name, "name")?,
             location: validate::adcode(&body.value.adcode, "adcode")?,
-        });
-        let outcome = state
-            .shards
-            .submit(shop, command, idem.map(|i| i.recorder(render_warehouse)))
-            .await?;
-        Ok(render_warehouse(&outcome))
+        };
+        idempotency::ask(&state, shop, command, idem, render_warehouse).await
     })
     .await
 }
@@ -129,17 +124,14 @@ pub async fn set_stock(
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let sku = SkuId::new(sku).ok_or_else(|| ApiError::not_found("SKU"))?;
         let warehouse = WarehouseId::new(warehouse).ok_or_else(|| ApiError::not_found("warehouse"))?;
-        let command = Command::from(SetStock {
+        let command = SetStock {
             shop,
             sku,
             warehouse,
             available: body.value.available,
-        });
-        let outcome = state
-            .shards
-            .submit(shop, command, idem.map(|i| i.recorder(render_stock)))
-            .await?;
-        Ok(render_stock(&outcome))
+        };
+        let render = move |answer: &Result<StockLevel, Rejection>| render_stock(sku, warehouse, answer);
+        idempotency::ask(&state, shop, command, idem, render).await
     })
     .await
 }

@@ -3,8 +3,8 @@
 
 use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
 use super::fulfillment::shanghai;
-use super::platform::unexpected;
 use super::problem::ApiError;
+use super::problem::refused;
 use crate::app::AppState;
 use crate::auth::{Merchant, Principal};
 use crate::carriers::CarrierError;
@@ -23,7 +23,8 @@ use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::shipment::{EventOutcome, TrackingNote, parse_waybill, valid_event_id};
 use miaodan_domain::logistics::sla::{SLA_LIMIT_SECONDS_MAX, SLA_LIMIT_SECONDS_MIN, SlaRulesProblem};
 use miaodan_domain::logistics::{Alert, AlertLevel, AlertRule, Shipment, ShipmentState, SlaRules, TrackingEvent};
-use miaodan_domain::shard::{Command, Outcome, RecordTracking, Rejection, SetSlaRules, ShortageNotice};
+use miaodan_domain::shard::CreateShipment;
+use miaodan_domain::shard::{RecordTracking, Rejection, SetSlaRules, ShortageNotice};
 use miaodan_domain::{Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
@@ -146,13 +147,10 @@ impl ShipmentView {
     }
 }
 
-fn render_shipment(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::ShipmentSaved(shipment) => {
-            Reply::json(StatusCode::CREATED, &ShipmentView::new(shipment, shipment.created_at))
-        }
-        Outcome::Rejected(rejection) => ApiError::from(rejection).into(),
-        other => unexpected(other),
+fn render_shipment(answer: &Result<Shipment, Rejection>) -> Reply {
+    match answer {
+        Ok(shipment) => Reply::json(StatusCode::CREATED, &ShipmentView::new(shipment, shipment.created_at)),
+        Err(rejection) => refused(rejection),
     }
 }
 
@@ -199,8 +197,9 @@ pub async fn create_shipment(
             carrier,
             waybill,
         };
-        let outcome = shipments::ship(&state, parcel, idem.map(|i| i.recorder(render_shipment))).await?;
-        Ok(render_shipment(&outcome))
+        let recorder = idem.map(|i| i.recorder_of::<CreateShipment>(render_shipment));
+        let answer = shipments::ship(&state, parcel, recorder).await?;
+        Ok(render_shipment(&answer))
     })
     .await
 }
@@ -322,7 +321,7 @@ pub async fn carrier_webhook(State(state): State<AppState>, headers: HeaderMap, 
         Ok(None) => return ack("unknown_waybill"),
         Err(error) => return ApiError::from(error).into_response(),
     };
-    let command = Command::from(RecordTracking {
+    let command = RecordTracking {
         shipment: shipment.id,
         event: TrackingEvent {
             event_id: notification.event_id,
@@ -331,19 +330,18 @@ pub async fn carrier_webhook(State(state): State<AppState>, headers: HeaderMap, 
             location,
             received_at: now,
         },
-    });
-    match state.shards.submit(shipment.shop, command, None).await {
-        Ok(Outcome::TrackingRecorded { applied, .. }) => ack(match applied {
+    };
+    match state.shards.ask(shipment.shop, command, None).await {
+        Ok(Ok(tracked)) => ack(match tracked.applied {
             EventOutcome::Applied => "applied",
             EventOutcome::LateApplied => "late_applied",
             EventOutcome::Duplicate => "duplicate",
         }),
-        Ok(Outcome::Rejected(miaodan_domain::shard::Rejection::UnknownShipment)) => ack("closed"),
-        Ok(Outcome::Rejected(rejection)) => {
+        Ok(Err(Rejection::UnknownShipment)) => ack("closed"),
+        Ok(Err(rejection)) => {
             tracing::warn!(code = rejection.code(), "refused a tracking event");
             ack("refused")
         }
-        Ok(other) => unexpected(&other).into_response(),
         Err(error) => ApiError::from(error).into_response(),
     }
 }
@@ -383,11 +381,10 @@ pub async fn get_sla_rules(
     Ok(Json(rules.into()))
 }
 
-fn render_rules(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::SlaRulesSaved(rules) => Reply::json(StatusCode::OK, &SlaRulesView::from(*rules)),
-        Outcome::Rejected(rejection) => ApiError::from(rejection).into(),
-        other => unexpected(other),
+fn render_rules(answer: &Result<SlaRules, Rejection>) -> Reply {
+    match answer {
+        Ok(rules) => Reply::json(StatusCode::OK, &SlaRulesView::from(*rules)),
+        Err(rejection) => refused(rejection),
     }
 }
 
@@ -410,15 +407,7 @@ pub async fn put_sla_rules(
             stalled_after_s: body.value.stalled_after_s,
             warn_at_percent: body.value.warn_at_percent,
         };
-        let outcome = state
-            .shards
-            .submit(
-                shop,
-                Command::from(SetSlaRules { shop, rules }),
-                idem.map(|i| i.recorder(render_rules)),
-            )
-            .await?;
-        Ok(render_rules(&outcome))
+        idempotency::ask(&state, shop, SetSlaRules { shop, rules }, idem, render_rules).await
     })
     .await
 }

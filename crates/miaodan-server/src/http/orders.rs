@@ -9,8 +9,8 @@
 pub mod dto;
 
 use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
-use super::platform::unexpected;
 use super::problem::ApiError;
+use super::problem::refused;
 use super::validate;
 use crate::app::AppState;
 use crate::auth::{Buyer, Principal};
@@ -24,7 +24,8 @@ use axum::response::Response;
 use dto::{CheckoutInput, CheckoutView, OrderPage, OrderView};
 use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderState};
 use miaodan_domain::shard::CancelOrder;
-use miaodan_domain::shard::{Canceller, Command, OrderLineRequest, Outcome, Rejection, RequestRef};
+use miaodan_domain::shard::ShardCommand;
+use miaodan_domain::shard::{Canceller, OrderLineRequest, Rejection, RequestRef};
 use miaodan_domain::{BuyerId, OrderId, Quantity, ShopId, SkuId, Timestamp};
 use miaodan_store::records::OrderFilter;
 use serde::Deserialize;
@@ -343,19 +344,17 @@ pub async fn list_orders(
     }))
 }
 
-fn render_order(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::OrderCancelled(order) | Outcome::OrderPaid(order) => {
-            Reply::json(StatusCode::OK, &OrderView::from(order))
-        }
-        other => unexpected(other),
+fn render_order(answer: &Result<Order, Rejection>) -> Reply {
+    match answer {
+        Ok(order) => Reply::json(StatusCode::OK, &OrderView::from(order)),
+        Err(rejection) => refused(rejection),
     }
 }
 
-async fn transition(
+async fn transition<C: ShardCommand<Answer = Order>>(
     state: &AppState,
     order: Order,
-    command: Command,
+    command: C,
     idem: Option<Idempotency>,
 ) -> Result<Reply, ApiError> {
     if order.state != OrderState::PendingPayment {
@@ -366,11 +365,7 @@ async fn transition(
         );
         return Ok(error.into());
     }
-    let outcome = state
-        .shards
-        .submit(order.shop, command, idem.map(|i| i.recorder(render_order)))
-        .await?;
-    Ok(render_order(&outcome))
+    idempotency::ask(state, order.shop, command, idem, render_order).await
 }
 
 /// Cancel one of the buyer's unpaid orders; its stock is released.
@@ -394,11 +389,11 @@ pub async fn cancel_order(
         ("POST", &path, &raw),
         |idem| async {
             let order = visible_order(&state, Principal::Buyer(buyer), ids.one()).await?;
-            let command = Command::from(CancelOrder {
+            let command = CancelOrder {
                 order: order.id,
                 by: Canceller::Buyer(buyer),
                 reason: CancelReason::BuyerCancelled,
-            });
+            };
             transition(&state, order, command, idem).await
         },
     )
@@ -435,9 +430,6 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::IdsExhausted => ApiError::unavailable("id space exhausted"),
             CheckoutError::Shard(error) => ApiError::from(error),
             CheckoutError::Store(error) => ApiError::from(error),
-            CheckoutError::Unexpected(_) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome")
-            }
         }
     }
 }

@@ -695,7 +695,6 @@ impl From<PaymentError> for ApiError {
             ),
             PaymentError::Shard(error) => ApiError::from(error),
             PaymentError::Store(error) => ApiError::from(error),
-            PaymentError::Unexpected(_) => ApiError::unavailable("unexpected outcome; retry"),
         }
     }
 }

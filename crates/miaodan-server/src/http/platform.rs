@@ -15,7 +15,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dto::{BuyerView, IssuedToken, NewBuyer, NewShop, NewToken, ShopView};
 use miaodan_domain::buyers::Buyer;
-use miaodan_domain::shard::{Command, CreateShop, Outcome, Rejection};
+use miaodan_domain::catalog::Shop;
+use miaodan_domain::shard::{CreateShop, Rejection};
 use miaodan_domain::{BuyerId, ShopId};
 use miaodan_store::records::Role;
 use utoipa_axum::router::OpenApiRouter;
@@ -42,20 +43,10 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
     }
 }
 
-pub fn unexpected(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::Rejected(rejection) => ApiError::from(rejection).into(),
-        other => {
-            tracing::error!(?other, "a handler got an outcome it does not render");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected outcome").into()
-        }
-    }
-}
-
-fn render_shop(outcome: &Outcome) -> Reply {
-    match outcome {
-        Outcome::ShopCreated(shop) => Reply::json(StatusCode::CREATED, &ShopView::from(shop)),
-        other => unexpected(other),
+fn render_shop(answer: &Result<Shop, Rejection>) -> Reply {
+    match answer {
+        Ok(shop) => Reply::json(StatusCode::CREATED, &ShopView::from(shop)),
+        Err(rejection) => super::problem::refused(rejection),
     }
 }
 
@@ -74,12 +65,7 @@ pub async fn create_shop(
     idempotency::run(&state, Principal::Admin, &headers, request, |idem| async {
         let name = validate::text::<60>(&body.value.name, "name")?;
         let id = ShopId::new(state.ids.shop()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
-        let recorder = idem.map(|i| i.recorder(render_shop));
-        let outcome = state
-            .shards
-            .submit(id, Command::from(CreateShop { id, name }), recorder)
-            .await?;
-        Ok(render_shop(&outcome))
+        idempotency::ask(&state, id, CreateShop { id, name }, idem, render_shop).await
     })
     .await
 }

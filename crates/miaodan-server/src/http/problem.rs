@@ -169,6 +169,11 @@ impl From<&Rejection> for ApiError {
     }
 }
 
+/// A refusal of the core as the reply a handler sends (and an idempotent key replays).
+pub fn refused(rejection: &Rejection) -> crate::idempotency::Reply {
+    ApiError::from(rejection).into()
+}
+
 /// What a capability answers for a refusal that is not its own (the routing above sent it the
 /// wrong one): a programming error, logged and answered 500 like an unexpected outcome.
 pub fn misrouted(rejection: &Rejection) -> ApiError {

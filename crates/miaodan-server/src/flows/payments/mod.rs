@@ -28,10 +28,10 @@ use miaodan_domain::payments::{
     ChargeOutcome, IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, PaymentRefusal, ReferenceTarget,
     RefundId, RefundOutcome, RefundReason, RefundStatus, Settlement, parse_reference, refund_reference,
 };
+use miaodan_domain::shard::{AttemptBegun, IntentOrderRequest, OpenPaymentIntent, Rejection, ShardCommand};
 use miaodan_domain::shard::{
     BeginPaymentAttempt, PayOrder, RecordCharge, RecordRefund, RequestRefund, SettleRemoteOrder,
 };
-use miaodan_domain::shard::{Command, IntentOrderRequest, OpenPaymentIntent, Outcome, Rejection};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ShopId};
 use miaodan_store::StoreError;
 use one_tap::{OneTap, OneTapRefusal};
@@ -83,9 +83,6 @@ pub enum PaymentError {
     Shard(#[from] ShardError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// An outcome no payment command should produce (logged where it was met).
-    #[error("unexpected outcome of a payment command")]
-    Unexpected(Box<Outcome>),
 }
 
 /// How the buyer pays an intent.
@@ -142,38 +139,25 @@ async fn within_deadline<T>(call: impl Future<Output = Result<T, ProviderError>>
     }
 }
 
-/// Submits a command about an intent to its home shard; if the intent has left the shard's
-/// memory, reads it from storage and submits again with it.
-async fn submit_for_intent(
+/// Asks an intent's home shard; if the intent has left the shard's memory, reads it from
+/// storage and asks again with it. A refusal is [`PaymentError::Refused`].
+async fn ask_about_intent<C: ShardCommand>(
     state: &AppState,
     home: ShopId,
     intent: PaymentIntentId,
-    command: impl Fn(Option<Box<PaymentIntent>>) -> Command,
-) -> Result<Outcome, PaymentError> {
-    let outcome = state.shards.submit(home, command(None), None).await?;
-    if !matches!(outcome, Outcome::Rejected(Rejection::PaymentIntentNotLoaded)) {
-        return Ok(outcome);
+    command: impl Fn(Option<Box<PaymentIntent>>) -> C,
+) -> Result<C::Answer, PaymentError> {
+    match state.shards.ask(home, command(None), None).await? {
+        Err(Rejection::PaymentIntentNotLoaded) => {}
+        answer => return answer.map_err(PaymentError::Refused),
     }
     let stored = state
         .store
         .payment_intent(intent)
         .await?
         .ok_or(PaymentError::UnknownIntent)?;
-    Ok(state.shards.submit(home, command(Some(Box::new(stored))), None).await?)
-}
-
-/// The one place a payment command's outcome is narrowed to the intent it answers with.
-fn intent_of(outcome: Outcome) -> Result<PaymentIntent, PaymentError> {
-    match outcome {
-        Outcome::PaymentIntent(intent) => Ok(intent),
-        Outcome::Rejected(rejection) => Err(PaymentError::Refused(rejection)),
-        other => Err(unexpected(other)),
-    }
-}
-
-fn unexpected(outcome: Outcome) -> PaymentError {
-    tracing::error!(?outcome, "unexpected outcome for a payment command");
-    PaymentError::Unexpected(Box::new(outcome))
+    let answer = state.shards.ask(home, command(Some(Box::new(stored))), None).await?;
+    answer.map_err(PaymentError::Refused)
 }
 
 /// The home shop and owner of an intent.
@@ -233,14 +217,18 @@ pub async fn open_intent(
     };
     let home = first.shop;
     let id = PaymentIntentId::new(state.ids.payment_intent()).expect("ids are positive");
-    let command = Command::from(OpenPaymentIntent {
+    let command = OpenPaymentIntent {
         id,
         checkout,
         buyer,
         orders: pending,
         one_tap,
-    });
-    let intent = intent_of(state.shards.submit(home, command, None).await?)?;
+    };
+    let intent = state
+        .shards
+        .ask(home, command, None)
+        .await?
+        .map_err(PaymentError::Refused)?;
     state.payments.remember_home(&intent);
     Ok(intent)
 }
@@ -258,19 +246,13 @@ pub async fn confirm(
         return Err(PaymentError::UnknownIntent);
     }
     let one_tap = pay_with == PayWith::OneTap;
-    let begun = submit_for_intent(state, home, intent_id, |snapshot| {
-        Command::from(BeginPaymentAttempt {
-            intent: intent_id,
-            one_tap,
-            snapshot,
-        })
+    let begun = ask_about_intent(state, home, intent_id, |snapshot| BeginPaymentAttempt {
+        intent: intent_id,
+        one_tap,
+        snapshot,
     })
     .await?;
-    let (intent, attempt) = match begun {
-        Outcome::AttemptBegun { intent, attempt } => (intent, attempt),
-        Outcome::Rejected(rejection) => return Err(PaymentError::Refused(rejection)),
-        other => return Err(unexpected(other)),
-    };
+    let AttemptBegun { intent, attempt } = begun;
     let now = state.clock.now();
     let (credential, one_tap): (String, Option<OneTapAgreement>) = match pay_with {
         PayWith::Credential(credential) => (credential, None),
@@ -357,14 +339,14 @@ pub fn pay_by_one_tap_in_background(state: &AppState, buyer: BuyerId, checkout: 
 
 /// Frees an attempt number that never reached the provider.
 async fn abandon_attempt(state: &AppState, home: ShopId, intent: PaymentIntentId, attempt: i64) {
-    let command = Command::from(RecordCharge {
+    let command = RecordCharge {
         intent,
         attempt,
         outcome: ChargeOutcome::NotFound,
         refunds: Vec::new(),
         snapshot: None,
-    });
-    if let Err(error) = state.shards.submit(home, command, None).await {
+    };
+    if let Err(error) = state.shards.ask(home, command, None).await {
         tracing::warn!(%intent, %error, "could not release a payment attempt");
     }
 }
@@ -390,17 +372,14 @@ pub async fn record_charge(
     } else {
         Vec::new()
     };
-    let outcome = submit_for_intent(state, home, intent, |snapshot| {
-        Command::from(RecordCharge {
-            intent,
-            attempt,
-            outcome: outcome.clone(),
-            refunds: refunds.clone(),
-            snapshot,
-        })
+    ask_about_intent(state, home, intent, |snapshot| RecordCharge {
+        intent,
+        attempt,
+        outcome: outcome.clone(),
+        refunds: refunds.clone(),
+        snapshot,
     })
-    .await?;
-    intent_of(outcome)
+    .await
 }
 
 /// Finishes what a captured intent still owes: its orders in other shards, and refunds the
@@ -413,39 +392,34 @@ pub async fn settle(state: &AppState, mut intent: PaymentIntent) -> Result<Payme
         }
         let paid = match state
             .shards
-            .submit(
+            .ask(
                 share.shop,
-                Command::from(PayOrder {
+                PayOrder {
                     order: share.order,
                     intent: intent.id,
-                }),
+                },
                 None,
             )
             .await?
         {
-            Outcome::OrderPaid(_) => true,
-            Outcome::Rejected(Rejection::OrderNotOpen) => state
+            Ok(_) => true,
+            Err(Rejection::OrderNotOpen) => state
                 .store
                 .order(share.order)
                 .await?
                 .is_some_and(|order| order.paid_by == Some(intent.id)),
-            Outcome::Rejected(rejection) => return Err(PaymentError::Refused(rejection)),
-            other => return Err(unexpected(other)),
+            Err(rejection) => return Err(PaymentError::Refused(rejection)),
         };
         let refund = RefundId::new(state.ids.refund()).expect("ids are positive");
         let id = intent.id;
-        intent = intent_of(
-            submit_for_intent(state, home, id, |snapshot| {
-                Command::from(SettleRemoteOrder {
-                    intent: id,
-                    order: share.order,
-                    paid,
-                    refund,
-                    snapshot,
-                })
-            })
-            .await?,
-        )?;
+        intent = ask_about_intent(state, home, id, |snapshot| SettleRemoteOrder {
+            intent: id,
+            order: share.order,
+            paid,
+            refund,
+            snapshot,
+        })
+        .await?;
     }
     for refund in intent.refunds.clone() {
         if refund.status == RefundStatus::Pending {
@@ -495,16 +469,13 @@ async fn record_refund(
     refund: RefundId,
     outcome: RefundOutcome,
 ) -> Result<PaymentIntent, PaymentError> {
-    let outcome = submit_for_intent(state, home, intent, |snapshot| {
-        Command::from(RecordRefund {
-            intent,
-            refund,
-            outcome: outcome.clone(),
-            snapshot,
-        })
+    ask_about_intent(state, home, intent, |snapshot| RecordRefund {
+        intent,
+        refund,
+        outcome: outcome.clone(),
+        snapshot,
     })
-    .await?;
-    intent_of(outcome)
+    .await
 }
 
 /// Refunds `amount` of a paid order's payment (the merchant's or an operator's decision). The
@@ -520,20 +491,16 @@ pub async fn refund_order(
     let intent_id = stored.paid_by.ok_or(PaymentError::OrderNotPaid)?;
     let (home, _) = home_of(state, intent_id).await?;
     let refund = RefundId::new(state.ids.refund()).expect("ids are positive");
-    let opened = intent_of(
-        submit_for_intent(state, home, intent_id, |snapshot| {
-            Command::from(RequestRefund {
-                intent: intent_id,
-                refund,
-                order,
-                amount,
-                reason: RefundReason::Requested,
-                request: request.clone(),
-                snapshot,
-            })
-        })
-        .await?,
-    )?;
+    let opened = ask_about_intent(state, home, intent_id, |snapshot| RequestRefund {
+        intent: intent_id,
+        refund,
+        order,
+        amount,
+        reason: RefundReason::Requested,
+        request: request.clone(),
+        snapshot,
+    })
+    .await?;
     // A retried request finds the refund its first attempt opened.
     let refund = match &request {
         Some(request) => opened
