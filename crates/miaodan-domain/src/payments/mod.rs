@@ -688,12 +688,6 @@ pub enum ChargeApplied {
     Captured,
 }
 
-/// The calendar day (Asia/Shanghai) of an instant, as days since 1970-01-01 there. China has
-/// kept UTC+8 without daylight saving since 1991, so a fixed offset is exact for our dates.
-pub fn shanghai_day(at: Timestamp) -> i64 {
-    i64::from(crate::time::shanghai::LocalDate::of(at).days_since_epoch())
-}
-
 /// A buyer's standing permission to be charged without confirming each payment (免密支付).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OneTapAgreement {
@@ -959,12 +953,5 @@ mod tests {
         assert_eq!(agreement.allows(fen(500), fen(500)), Ok(()));
         assert_eq!(agreement.allows(fen(501), fen(0)), Err(OneTapLimit::PerOrder));
         assert_eq!(agreement.allows(fen(500), fen(501)), Err(OneTapLimit::PerDay));
-    }
-
-    #[test]
-    fn shanghai_days_turn_at_16_utc() {
-        let day0 = shanghai_day(Timestamp::from_unix_ms(16 * 3_600_000 - 1));
-        let day1 = shanghai_day(Timestamp::from_unix_ms(16 * 3_600_000));
-        assert_eq!((day0, day1), (0, 1));
     }
 }

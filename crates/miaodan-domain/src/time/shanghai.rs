@@ -142,3 +142,18 @@ pub fn local_minute(at: Timestamp) -> u16 {
 pub fn day_bounds(date: LocalDate) -> (Timestamp, Timestamp) {
     (date.start(), date.plus_days(1).start())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shanghai_days_turn_at_16_utc_and_their_bounds_say_so() {
+        let day0 = LocalDate::of(Timestamp::from_unix_ms(16 * 3_600_000 - 1));
+        let day1 = LocalDate::of(Timestamp::from_unix_ms(16 * 3_600_000));
+        assert_eq!((day0.days_since_epoch(), day1.days_since_epoch()), (0, 1));
+        let (start, end) = day_bounds(day1);
+        assert_eq!((start.unix_ms(), end.unix_ms()), (16 * 3_600_000, 40 * 3_600_000));
+        assert_eq!(day1.to_string(), "1970-01-02");
+    }
+}

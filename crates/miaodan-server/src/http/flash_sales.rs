@@ -26,6 +26,7 @@ use miaodan_domain::flash_sale::{
 };
 use miaodan_domain::flash_sale::{FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSaleId, TapRefusal};
 use miaodan_domain::orders::Order;
+use miaodan_domain::quantity::LINE_QUANTITY_MAX;
 use miaodan_domain::shard::{Placement, Tap};
 use miaodan_domain::shard::{Rejection, RequestRef, ScheduleFlashSale};
 use miaodan_domain::{BuyerId, Quantity, SkuId, WarehouseId};
@@ -223,8 +224,13 @@ async fn place_tap(
     idem: Option<Idempotency>,
 ) -> Result<Reply, ApiError> {
     let sale = FlashSaleId::new(sale).ok_or_else(|| ApiError::not_found("flash sale"))?;
-    let quantity = Quantity::new(input.quantity.unwrap_or(1))
-        .ok_or_else(|| ApiError::invalid("invalid_quantity", "quantity", "a quantity is 1 to 10 000"))?;
+    let quantity = Quantity::new(input.quantity.unwrap_or(1)).ok_or_else(|| {
+        ApiError::invalid(
+            "invalid_quantity",
+            "quantity",
+            format!("a quantity is 1 to {LINE_QUANTITY_MAX}"),
+        )
+    })?;
     let address = super::orders::delivery_address(state, buyer, input.address.as_ref()).await?;
     let request = TapRequest {
         buyer,

@@ -23,6 +23,7 @@ use miaodan_domain::fulfillment::promise::{
 use miaodan_domain::fulfillment::{CapacityBook, DispatchDecision};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::ORDER_LINES_MAX;
+use miaodan_domain::quantity::LINE_QUANTITY_MAX;
 use miaodan_domain::shard::ConfigureFulfillment;
 use miaodan_domain::shard::Rejection;
 use miaodan_domain::shard::{ReportShortage, ShortageHandled};
@@ -216,7 +217,7 @@ fn parse_items(raw: Option<&str>) -> Result<Vec<(SkuId, i64)>, ApiError> {
             ApiError::invalid(
                 "invalid_field",
                 "items",
-                format!("item {i} ({pair:?}) is not sku_id:quantity with a quantity of 1 to 10 000"),
+                format!("item {i} ({pair:?}) is not sku_id:quantity with a quantity of 1 to {LINE_QUANTITY_MAX}"),
             )
         };
         let (sku, quantity) = pair.split_once(':').ok_or_else(bad)?;

@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dto::{NewWarehouse, StockInput, StockView, WarehouseView};
+use miaodan_domain::inventory::STOCK_UNITS_MAX;
 use miaodan_domain::inventory::{StockLevel, Warehouse};
 use miaodan_domain::shard::{CreateWarehouse, Rejection, SetStock};
 use miaodan_domain::{SkuId, WarehouseId};
@@ -43,7 +44,9 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
             format!("SKU {sku}: {requested} requested, {available} available"),
         )
         .field("quantity"),
-        Rejection::InvalidStock => ApiError::invalid(code, "available", "stock must be 0 to 1 000 000 000"),
+        Rejection::InvalidStock => {
+            ApiError::invalid(code, "available", format!("stock must be 0 to {STOCK_UNITS_MAX}"))
+        }
         other => super::problem::misrouted(other),
     }
 }

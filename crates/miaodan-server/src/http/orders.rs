@@ -23,6 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dto::{CheckoutInput, CheckoutView, OrderPage, OrderView};
 use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderState};
+use miaodan_domain::quantity::LINE_QUANTITY_MAX;
 use miaodan_domain::shard::CancelOrder;
 use miaodan_domain::shard::ShardCommand;
 use miaodan_domain::shard::{Canceller, OrderLineRequest, Rejection, RequestRef};
@@ -53,7 +54,9 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
             code,
             format!("an order cannot go from {} to {}", t.from.as_str(), t.to.as_str()),
         ),
-        Rejection::TooManyLines => ApiError::invalid(code, "lines", "an order needs 1 to 100 lines"),
+        Rejection::TooManyLines => {
+            ApiError::invalid(code, "lines", format!("an order needs 1 to {ORDER_LINES_MAX} lines"))
+        }
         other => super::problem::misrouted(other),
     }
 }
@@ -84,7 +87,7 @@ fn parse_lines(input: &CheckoutInput) -> Result<Vec<OrderLineRequest>, ApiError>
         return Err(ApiError::invalid(
             "invalid_field",
             "lines",
-            "a checkout has 1 to 100 lines",
+            format!("a checkout has 1 to {ORDER_LINES_MAX} lines"),
         ));
     }
     let mut lines = Vec::with_capacity(input.lines.len());
@@ -93,7 +96,7 @@ fn parse_lines(input: &CheckoutInput) -> Result<Vec<OrderLineRequest>, ApiError>
             ApiError::invalid(
                 "invalid_quantity",
                 &format!("lines[{i}].quantity"),
-                "a quantity is 1 to 10 000",
+                format!("a quantity is 1 to {LINE_QUANTITY_MAX}"),
             )
         })?;
         let unknown = || {

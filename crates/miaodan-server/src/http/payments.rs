@@ -652,12 +652,7 @@ pub async fn reconciliation(
 ) -> Result<Json<ReconciliationReport>, ApiError> {
     let date = match query.date {
         Some(date) => date,
-        None => {
-            let day = miaodan_domain::payments::shanghai_day(state.clock.now());
-            let start =
-                jiff::Timestamp::from_millisecond(day * 86_400_000).map_err(|_| ApiError::unavailable("clock"))?;
-            start.strftime("%Y-%m-%d").to_string()
-        }
+        None => miaodan_domain::time::shanghai::LocalDate::of(state.clock.now()).to_string(),
     };
     if reconcile::day_bounds(&date).is_none() {
         return Err(ApiError::invalid("invalid_query", "date", "a date, YYYY-MM-DD"));

@@ -5,7 +5,8 @@
 //! rebuilt at start from the intents charged today under an agreement, which are durable
 //! before (or, for an unknown outcome, as soon as) they can have charged.
 
-use miaodan_domain::payments::{OneTapAgreement, OneTapLimit, shanghai_day};
+use miaodan_domain::payments::{OneTapAgreement, OneTapLimit};
+use miaodan_domain::time::shanghai::LocalDate;
 use miaodan_domain::{BuyerId, Fen, Timestamp};
 use miaodan_store::{Store, StoreError};
 use std::collections::HashMap;
@@ -36,7 +37,7 @@ struct Inner {
     /// The active agreement of each buyer (a newer one replaces an older one).
     agreements: HashMap<BuyerId, OneTapAgreement>,
     /// Fen reserved or charged per buyer on a Shanghai day.
-    spent: HashMap<BuyerId, (i64, i64)>,
+    spent: HashMap<BuyerId, (LocalDate, i64)>,
 }
 
 impl OneTap {
@@ -47,9 +48,8 @@ impl OneTap {
                 inner.agreements.insert(agreement.buyer, agreement);
             }
         }
-        let today = shanghai_day(now);
-        let day_start = Timestamp::from_unix_ms(today * 86_400_000 - 8 * 3_600_000);
-        for (buyer, spent) in store.one_tap_spent_since(day_start).await? {
+        let today = LocalDate::of(now);
+        for (buyer, spent) in store.one_tap_spent_since(today.start()).await? {
             inner.spent.insert(buyer, (today, spent));
         }
         Ok(OneTap {
@@ -78,7 +78,7 @@ impl OneTap {
 
     /// What the buyer has spent today under one-tap pay.
     pub fn spent_today(&self, buyer: BuyerId, now: Timestamp) -> Fen {
-        let today = shanghai_day(now);
+        let today = LocalDate::of(now);
         let spent = match self.lock().spent.get(&buyer) {
             Some((day, spent)) if *day == today => *spent,
             _ => 0,
@@ -88,7 +88,7 @@ impl OneTap {
 
     /// Checks `amount` against the buyer's agreement and today's spending, and reserves it.
     pub fn reserve(&self, buyer: BuyerId, amount: Fen, now: Timestamp) -> Result<OneTapAgreement, OneTapRefusal> {
-        let today = shanghai_day(now);
+        let today = LocalDate::of(now);
         let mut inner = self.lock();
         let agreement = inner
             .agreements
@@ -117,7 +117,7 @@ impl OneTap {
     pub fn release(&self, buyer: BuyerId, amount: Fen, reserved_at: Timestamp) {
         let mut inner = self.lock();
         if let Some((day, spent)) = inner.spent.get_mut(&buyer)
-            && *day == shanghai_day(reserved_at)
+            && *day == LocalDate::of(reserved_at)
         {
             *spent = (*spent - amount.get()).max(0);
         }

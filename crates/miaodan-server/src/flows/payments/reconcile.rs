@@ -6,6 +6,7 @@
 use crate::app::AppState;
 use miaodan_domain::Timestamp;
 use miaodan_domain::payments::{IntentStatus, RefundReason, RefundStatus, Settlement, refund_reference};
+use miaodan_domain::time::shanghai::{self, LocalDate};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use utoipa::ToSchema;
@@ -64,16 +65,7 @@ fn mismatch(kind: &str, detail: String) -> Mismatch {
 
 /// Parses `YYYY-MM-DD` and gives the day's start and end instants in Asia/Shanghai.
 pub fn day_bounds(date: &str) -> Option<(Timestamp, Timestamp)> {
-    let day: jiff::civil::Date = date.parse().ok()?;
-    if day.to_string() != date {
-        return None;
-    }
-    let shanghai = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
-    let start = day.to_zoned(shanghai).ok()?.timestamp().as_millisecond();
-    Some((
-        Timestamp::from_unix_ms(start),
-        Timestamp::from_unix_ms(start + 86_400_000),
-    ))
+    LocalDate::parse(date).map(shanghai::day_bounds)
 }
 
 pub async fn report(state: &AppState, date: &str) -> anyhow::Result<ReconciliationReport> {
