@@ -17,43 +17,13 @@ use miaodan_domain::orders::{Address, Order, OrderLine, OrderState};
 use miaodan_domain::payments::PaymentIntentId;
 use miaodan_domain::shard::{Effect, Fulfilling, ShardSnapshot};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
-use miaodan_store::{Durability, Store};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use miaodan_store::Store;
 
 const HOUR_MS: i64 = 3_600_000;
 /// 2026-11-23 00:00 in Asia/Shanghai.
 const TODAY_MS: i64 = 1_795_363_200_000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if super::skip_postgres() {
-                        return;
-                    }
-                    super::$name(super::Backend::Postgres).await
-                }
-            )*
-        }
-    };
-}
+use crate::support::{Backend, Database};
 
 both_backends!(
     configured_settings_reload_and_the_last_in_a_batch_wins,
@@ -64,112 +34,6 @@ both_backends!(
     shipped_orders_stay_fulfilling_and_delivered_ones_do_not,
     a_version_2_database_gains_the_promise_column_and_keeps_its_orders,
 );
-
-fn skip_postgres() -> bool {
-    if std::env::var("MIAODAN_TEST_POSTGRES_URL").is_ok() {
-        return false;
-    }
-    if std::env::var("MIAODAN_SKIP_POSTGRES").as_deref() == Ok("1") {
-        eprintln!("skipping a PostgreSQL test: MIAODAN_SKIP_POSTGRES=1");
-        return true;
-    }
-    panic!("set MIAODAN_TEST_POSTGRES_URL (scripts/test does) or MIAODAN_SKIP_POSTGRES=1");
-}
-
-// ---- a fresh database per test ------------------------------------------------------------
-
-static DATABASES: AtomicU64 = AtomicU64::new(0);
-
-fn unique_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "miaodan_store_test_{}_{}_{nanos}",
-        std::process::id(),
-        DATABASES.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A fresh, empty database; a SQLite one lives in a directory removed on drop.
-struct Database {
-    backend: Backend,
-    url: String,
-    dir: Option<PathBuf>,
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-impl Database {
-    async fn fresh(backend: Backend) -> Database {
-        let name = unique_name();
-        match backend {
-            Backend::Sqlite => {
-                let dir = std::env::temp_dir().join(name);
-                std::fs::create_dir_all(&dir).unwrap();
-                let url = dir.join("miaodan.db").to_str().unwrap().to_string();
-                Database {
-                    backend,
-                    url,
-                    dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                let admin_url = std::env::var("MIAODAN_TEST_POSTGRES_URL").unwrap();
-                admin_execute(&admin_url, &format!("CREATE DATABASE {name}")).await;
-                let base = admin_url.rsplit_once('/').map(|(base, _)| base.to_string()).unwrap();
-                Database {
-                    backend,
-                    url: format!("{base}/{name}"),
-                    dir: None,
-                }
-            }
-        }
-    }
-
-    async fn open(&self) -> Store {
-        Store::open(&self.url, Durability::PowerLossSafe).await.unwrap()
-    }
-
-    /// Runs raw SQL beside the store, as an older release or an operator would.
-    async fn execute(&self, sql: &str) {
-        match self.backend {
-            Backend::Sqlite => rusqlite::Connection::open(&self.url)
-                .unwrap()
-                .execute_batch(sql)
-                .unwrap(),
-            Backend::Postgres => admin_execute(&self.url, sql).await,
-        }
-    }
-
-    async fn schema_version(&self) -> i64 {
-        let sql = "SELECT version FROM schema_version";
-        match self.backend {
-            Backend::Sqlite => rusqlite::Connection::open(&self.url)
-                .unwrap()
-                .query_row(sql, [], |r| r.get(0))
-                .unwrap(),
-            Backend::Postgres => {
-                let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls).await.unwrap();
-                tokio::spawn(connection);
-                client.query_one(sql, &[]).await.unwrap().get(0)
-            }
-        }
-    }
-}
-
-async fn admin_execute(url: &str, sql: &str) {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
-    client.batch_execute(sql).await.unwrap();
-}
 
 // ---- fixtures -------------------------------------------------------------------------------
 
