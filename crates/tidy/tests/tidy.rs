@@ -246,34 +246,7 @@ fn the_core_mentions_no_clock_io_thread_randomness_or_async() {
 
 /// `HashMap`/`HashSet` fields of the core that do not say (yet) that they are never iterated.
 /// A ratchet: add the comment (after checking that it is true) and remove the entry.
-const HASHED_FIELDS_UNCOMMENTED: &[(&str, &str, &str)] = &[
-    (
-        "crates/miaodan-domain/src/fulfillment/calendar.rs",
-        "Calendar::special",
-        "looked up only: add the comment",
-    ),
-    (
-        "crates/miaodan-domain/src/fulfillment/capacity.rs",
-        "CapacityBook::days",
-        "looked up (and `retain`ed) only: add the comment",
-    ),
-    (
-        "crates/miaodan-domain/src/fulfillment/capacity.rs",
-        "CapacityBook::hours",
-        "ITERATED by `CapacityBook::booked_hours` (unused today) in hash order: sort there or make it a \
-         BTreeMap before anything outputs it",
-    ),
-    (
-        "crates/miaodan-domain/src/logistics/book.rs",
-        "LogisticsBook::timer_of",
-        "looked up only: add the comment",
-    ),
-    (
-        "crates/miaodan-domain/src/logistics/book.rs",
-        "LogisticsBook::waybills",
-        "looked up only (the comment above `by_order` says so, not in these words): add the comment",
-    ),
-];
+const HASHED_FIELDS_UNCOMMENTED: &[(&str, &str, &str)] = &[];
 
 #[test]
 fn every_hashed_field_of_the_core_says_it_is_never_iterated() {

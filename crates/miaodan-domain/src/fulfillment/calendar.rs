@@ -36,6 +36,7 @@ impl DayKind {
 /// The official calendar: the special days; every other day is a workday on Monday–Friday.
 #[derive(Clone, Debug, Default)]
 pub struct Calendar {
+    /// Looked up by date, never iterated into output.
     special: HashMap<LocalDate, DayKind>,
 }
 

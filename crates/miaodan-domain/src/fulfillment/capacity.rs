@@ -28,7 +28,9 @@ pub struct Slot {
 /// Orders booked per (warehouse, hour) and per (warehouse, local day).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CapacityBook {
+    /// Looked up on every promise and booking, never iterated into output.
     hours: HashMap<(WarehouseId, i64), u32>,
+    /// Looked up (and pruned by `retain`), never iterated into output.
     days: HashMap<(WarehouseId, LocalDate), u32>,
 }
 
@@ -86,13 +88,6 @@ impl CapacityBook {
         let first_hour = today.start().unix_ms() / HOUR_MS;
         self.hours.retain(|(_, hour), _| *hour >= first_hour);
         self.days.retain(|(_, date), _| *date >= today);
-    }
-
-    /// Every booked hour, for persistence and inspection.
-    pub fn booked_hours(&self) -> impl Iterator<Item = (WarehouseId, Timestamp, u32)> + '_ {
-        self.hours
-            .iter()
-            .map(|((w, h), n)| (*w, Timestamp::from_unix_ms(h * HOUR_MS), *n))
     }
 
     /// The first hour at or after `from` in which `site` is open and has room in the hour and

@@ -53,10 +53,12 @@ pub struct LogisticsBook {
     /// The shipments of each order, and the waybills in use: looked up on every shipment and
     /// tracking event, so they are indexes rather than scans of every parcel on its way.
     by_order: BTreeSet<(OrderId, ShipmentId)>,
+    /// Looked up, never iterated into output.
     waybills: HashSet<(CarrierId, Waybill)>,
     sla_rules: BTreeMap<ShopId, SlaRules>,
     alerts: AlertBook,
     timers: BTreeSet<(Timestamp, ShipmentId)>,
+    /// Each shipment's pending check: looked up, never iterated into output.
     timer_of: HashMap<ShipmentId, Timestamp>,
 }
 
