@@ -7,8 +7,8 @@ pub mod dto;
 
 use super::extract::{PathIds, RawBody, optional_json};
 use super::orders::dto::OrderView;
-use super::problem::refused;
 use super::problem::{ApiError, LimitFigures};
+use super::problem::{grouped, refused};
 use super::validate;
 use crate::app::AppState;
 use crate::auth::{Buyer, Merchant, Principal};
@@ -228,7 +228,7 @@ async fn place_tap(
         ApiError::invalid(
             "invalid_quantity",
             "quantity",
-            format!("a quantity is 1 to {LINE_QUANTITY_MAX}"),
+            format!("a quantity is 1 to {}", grouped(LINE_QUANTITY_MAX)),
         )
     })?;
     let address = super::orders::delivery_address(state, buyer, input.address.as_ref()).await?;
@@ -265,7 +265,7 @@ fn schedule_problem(problem: ScheduleProblem) -> String {
             format!("a sale lasts at most {} days", FLASH_DURATION_SECONDS_MAX / 86_400)
         }
         ScheduleProblem::AlreadyEnded => "the sale would already have ended".into(),
-        ScheduleProblem::UnitsOutOfRange => format!("a sale allots 1 to {FLASH_UNITS_MAX} units"),
+        ScheduleProblem::UnitsOutOfRange => format!("a sale allots 1 to {} units", grouped(FLASH_UNITS_MAX)),
         ScheduleProblem::LimitOutOfRange => "the per-buyer limit is 1 to the units allotted".into(),
         ScheduleProblem::PaymentTimeoutOutOfRange => format!(
             "the payment timeout is 1 s to {} h",

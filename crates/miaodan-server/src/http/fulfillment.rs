@@ -217,7 +217,10 @@ fn parse_items(raw: Option<&str>) -> Result<Vec<(SkuId, i64)>, ApiError> {
             ApiError::invalid(
                 "invalid_field",
                 "items",
-                format!("item {i} ({pair:?}) is not sku_id:quantity with a quantity of 1 to {LINE_QUANTITY_MAX}"),
+                format!(
+                    "item {i} ({pair:?}) is not sku_id:quantity with a quantity of 1 to {}",
+                    super::problem::grouped(LINE_QUANTITY_MAX)
+                ),
             )
         };
         let (sku, quantity) = pair.split_once(':').ok_or_else(bad)?;

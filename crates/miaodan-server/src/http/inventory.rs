@@ -44,9 +44,11 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
             format!("SKU {sku}: {requested} requested, {available} available"),
         )
         .field("quantity"),
-        Rejection::InvalidStock => {
-            ApiError::invalid(code, "available", format!("stock must be 0 to {STOCK_UNITS_MAX}"))
-        }
+        Rejection::InvalidStock => ApiError::invalid(
+            code,
+            "available",
+            format!("stock must be 0 to {}", super::problem::grouped(STOCK_UNITS_MAX)),
+        ),
         other => super::problem::misrouted(other),
     }
 }

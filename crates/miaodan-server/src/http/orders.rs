@@ -96,7 +96,7 @@ fn parse_lines(input: &CheckoutInput) -> Result<Vec<OrderLineRequest>, ApiError>
             ApiError::invalid(
                 "invalid_quantity",
                 &format!("lines[{i}].quantity"),
-                format!("a quantity is 1 to {LINE_QUANTITY_MAX}"),
+                format!("a quantity is 1 to {}", super::problem::grouped(LINE_QUANTITY_MAX)),
             )
         })?;
         let unknown = || {

@@ -169,6 +169,22 @@ impl From<&Rejection> for ApiError {
     }
 }
 
+/// A limit as people read it: digits in groups of three, a space between (`10 000`).
+pub fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// A refusal of the core as the reply a handler sends (and an idempotent key replays).
 pub fn refused(rejection: &Rejection) -> crate::idempotency::Reply {
     ApiError::from(rejection).into()
@@ -190,5 +206,24 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped;
+
+    #[test]
+    fn limits_are_written_in_groups_of_three_digits() {
+        let cases = [
+            (0, "0"),
+            (100, "100"),
+            (10_000, "10 000"),
+            (100_000_000, "100 000 000"),
+            (-1_000, "-1 000"),
+        ];
+        for (n, written) in cases {
+            assert_eq!(grouped(n), written);
+        }
     }
 }
