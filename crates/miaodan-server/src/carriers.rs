@@ -158,19 +158,17 @@ impl Carriers {
     /// about real time, whatever the platform's business clock says).
     /// `signature` is the raw value of the [`simcarrier::SIGNATURE_HEADER`] header, if any.
     pub fn verify(&self, signature: Option<&[u8]>, body: &[u8]) -> Result<(), &'static str> {
-        // A header that is there but not text is a malformed signature, not a missing one.
-        let header = crate::flows::payments::provider::header_text(signature).map_err(|_| "malformed_signature")?;
         let now_s = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        simcarrier::signature::verify(&self.secret, header, body, now_s, SIGNATURE_TOLERANCE_S).map_err(|error| {
-            match error {
+        simcarrier::signature::verify_raw(&self.secret, signature, body, now_s, SIGNATURE_TOLERANCE_S).map_err(
+            |error| match error {
                 simcarrier::SignatureError::Missing => "missing_signature",
                 simcarrier::SignatureError::Malformed => "malformed_signature",
                 simcarrier::SignatureError::Mismatch => "bad_signature",
                 simcarrier::SignatureError::Stale => "stale_signature",
-            }
-        })
+            },
+        )
     }
 }

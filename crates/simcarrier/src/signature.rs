@@ -12,7 +12,7 @@
 //! assert_eq!(verify(b"whsec", Some(&header), body, 1_718_727_000, 300), Err(SignatureError::Stale));
 //! ```
 
-pub use webhook_signature::{SignatureError, TOLERANCE_SECONDS_DEFAULT, sign, verify};
+pub use webhook_signature::{SignatureError, TOLERANCE_SECONDS_DEFAULT, sign, verify, verify_raw};
 
 /// The request header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "Carrier-Signature";

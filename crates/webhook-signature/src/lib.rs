@@ -69,6 +69,25 @@ pub fn verify(
     Ok(())
 }
 
+/// [`verify`] for a header as the request carried it (its raw bytes, if any). A value that is
+/// not visible ASCII, as HTTP header text must be, is `Malformed`, not `Missing`.
+pub fn verify_raw(
+    secret: &[u8],
+    header: Option<&[u8]>,
+    body: &[u8],
+    now_s: i64,
+    tolerance_s: i64,
+) -> Result<(), SignatureError> {
+    let header = match header {
+        None => None,
+        Some(raw) if raw.iter().all(|b| *b == b'\t' || (0x20..0x7f).contains(b)) => {
+            Some(std::str::from_utf8(raw).map_err(|_| SignatureError::Malformed)?)
+        }
+        Some(_) => return Err(SignatureError::Malformed),
+    };
+    verify(secret, header, body, now_s, tolerance_s)
+}
+
 fn mac(secret: &[u8], timestamp_s: i64, body: &[u8]) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts a key of any length");
     mac.update(timestamp_s.to_string().as_bytes());
@@ -101,6 +120,24 @@ fn parse(header: &str) -> Result<(i64, Vec<Vec<u8>>), SignatureError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_raw_header_is_checked_like_its_text_and_one_that_is_not_text_is_malformed() {
+        let header = sign(b"whsec", 1_000, b"{}");
+        assert_eq!(verify_raw(b"whsec", Some(header.as_bytes()), b"{}", 1_000, 300), Ok(()));
+        assert_eq!(
+            verify_raw(b"whsec", None, b"{}", 1_000, 300),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify_raw(b"whsec", Some("t=1,v1=é".as_bytes()), b"{}", 1_000, 300),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify_raw(b"whsec", Some(b"t=1\x00"), b"{}", 1_000, 300),
+            Err(SignatureError::Malformed)
+        );
+    }
 
     const SECRET: &[u8] = b"whsec_test";
     const AT_S: i64 = 1_718_726_400;

@@ -160,18 +160,3 @@ pub trait PaymentProvider: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Notification, NotificationError>;
 }
-
-/// A signature header that is there but is not text: a malformed signature, not a missing one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NotText;
-
-/// A signature header's value as text, if it is visible ASCII (as HTTP header text must be).
-pub fn header_text(value: Option<&[u8]>) -> Result<Option<&str>, NotText> {
-    match value {
-        None => Ok(None),
-        Some(bytes) if bytes.iter().all(|b| *b == b'\t' || (0x20..0x7f).contains(b)) => {
-            std::str::from_utf8(bytes).map(Some).map_err(|_| NotText)
-        }
-        Some(_) => Err(NotText),
-    }
-}

@@ -160,10 +160,9 @@ impl PaymentProvider for SimpayProvider {
         body: &[u8],
         now: Timestamp,
     ) -> Result<Notification, NotificationError> {
-        let header = super::provider::header_text(signature).map_err(|_| NotificationError::MalformedSignature)?;
-        simpay::signature::verify(
+        simpay::signature::verify_raw(
             &self.secret,
-            header,
+            signature,
             body,
             now.unix_ms().div_euclid(1000),
             SIGNATURE_TOLERANCE_SECONDS,
