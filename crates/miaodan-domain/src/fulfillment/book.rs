@@ -341,29 +341,39 @@ impl FulfillmentBook {
         for (sku, allocations) in old {
             inventory.release(*sku, allocations);
         }
-        let input = DispatchInput {
-            lines: &lines,
-            destination,
-            promise: order.promise,
-            now,
-        };
-        let decision = {
-            let stock = &*inventory;
-            let available = |sku: SkuId, warehouse: WarehouseId| stock.level(sku, warehouse).available;
-            decide_dispatch(
-                &input,
-                self.sites_of(order.shop),
-                &available,
-                &self.capacity,
-                Calendar::official(),
-            )
-        };
+        let decision = self.rank(order, &lines, destination, inventory, now);
         if decision.is_none() {
             for (sku, allocations) in old {
                 inventory.reserve(*sku, allocations);
             }
         }
         decision
+    }
+
+    /// Ranks the shop's warehouses for `lines` of `order` against the stock available now (the
+    /// dispatch at payment and the re-dispatch after a shortage ask the same question).
+    fn rank(
+        &self,
+        order: &Order,
+        lines: &[(SkuId, i64)],
+        destination: Destination,
+        inventory: &Inventory,
+        now: Timestamp,
+    ) -> Option<DispatchDecision> {
+        let input = DispatchInput {
+            lines,
+            destination,
+            promise: order.promise,
+            now,
+        };
+        let available = |sku: SkuId, warehouse: WarehouseId| inventory.level(sku, warehouse).available;
+        decide_dispatch(
+            &input,
+            self.sites_of(order.shop),
+            &available,
+            &self.capacity,
+            Calendar::official(),
+        )
     }
 
     /// Takes one order of a warehouse's capacity in `hour`, durably.
@@ -615,23 +625,8 @@ impl FulfillmentBook {
         effects: &mut Vec<Effect>,
     ) -> Vec<WarehouseId> {
         let order = &self.fulfilling.get(&id).expect("affected orders are fulfilling").order;
-        let decision = Destination::of(order.address.adcode).and_then(|destination| {
-            let input = DispatchInput {
-                lines,
-                destination,
-                promise: order.promise,
-                now,
-            };
-            let stock = &*inventory;
-            let available = |s: SkuId, w: WarehouseId| stock.level(s, w).available;
-            decide_dispatch(
-                &input,
-                self.sites_of(c.shop),
-                &available,
-                &self.capacity,
-                Calendar::official(),
-            )
-        });
+        let decision = Destination::of(order.address.adcode)
+            .and_then(|destination| self.rank(order, lines, destination, inventory, now));
         let Some(decision) = decision else {
             let fulfilling = self.fulfilling.get_mut(&id).expect("affected orders are fulfilling");
             fulfilling.decision.reason = format!(
