@@ -40,7 +40,7 @@ pub use crate::inventory::{CreateWarehouse, SetStock};
 pub use crate::logistics::{CreateShipment, RecordTracking, SetSlaRules};
 pub use crate::orders::{CancelOrder, Canceller, OrderLineRequest, PayOrder, PlaceOrder, RequestRef};
 pub use crate::payments::{
-    BeginPaymentAttempt, IntentOrderRequest, NewRefund, OpenPaymentIntent, RecordCharge, RecordRefund, RequestRefund,
+    BeginPaymentAttempt, IntentOrderRequest, OpenPaymentIntent, RecordCharge, RecordRefund, RequestRefund,
     SettleRemoteOrder,
 };
 

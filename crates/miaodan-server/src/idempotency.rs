@@ -93,7 +93,7 @@ impl Idempotency {
     }
 
     /// A recorder for the shard: renders the outcome exactly as the handler will.
-    pub fn recorder(&self, render: impl FnOnce(&Outcome) -> Reply + Send + 'static) -> Recorder {
+    fn recorder(&self, render: impl FnOnce(&Outcome) -> Reply + Send + 'static) -> Recorder {
         let this = self.clone();
         Box::new(move |outcome| match outcome {
             // A retry that found the order its key already placed: the answer is rebuilt by the

@@ -89,15 +89,6 @@ pub struct RecordRefund {
     pub snapshot: Option<Box<PaymentIntent>>,
 }
 
-/// A refund as requested (by a merchant, an operator, later after-sales rules).
-pub struct NewRefund {
-    pub id: RefundId,
-    pub order: OrderId,
-    pub amount: Fen,
-    pub reason: RefundReason,
-    pub request: Option<RequestRef>,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     OpenIntent(OpenPaymentIntent),

@@ -28,8 +28,8 @@ mod book;
 
 pub(crate) use book::CaptureBooks;
 pub use book::{
-    BeginPaymentAttempt, Command, IntentOrderRequest, NewRefund, OpenPaymentIntent, PaymentBook, RecordCharge,
-    RecordRefund, RequestRefund, SettleRemoteOrder,
+    BeginPaymentAttempt, Command, IntentOrderRequest, OpenPaymentIntent, PaymentBook, RecordCharge, RecordRefund,
+    RequestRefund, SettleRemoteOrder,
 };
 
 use crate::ids::{BuyerId, CheckoutId, OrderId, ShopId};
