@@ -112,6 +112,8 @@ enum Commands {
     },
     /// Measure throughput and latency, then audit the database (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
+    /// Print the OpenAPI document the server serves at /openapi.json (JSON, to standard output).
+    Openapi,
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -215,6 +217,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Commands::Reconcile { url, token, date, json } => reconcile::print(&url, &token, date, json).await,
         Commands::Bench(args) => bench::run(args).await,
+        Commands::Openapi => {
+            let document = miaodan_server::http::openapi::document();
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            Ok(())
+        }
         Commands::Token {
             command:
                 TokenCommands::Create {

@@ -242,6 +242,7 @@ pub async fn update_sku(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProductQuery {
     /// Words of the title to search for.

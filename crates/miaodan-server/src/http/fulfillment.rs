@@ -110,6 +110,7 @@ pub fn order_within(seconds: i64) -> String {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryOptionsQuery {
     /// The delivery address's 12-digit administrative division code, e.g. `310106000000`.

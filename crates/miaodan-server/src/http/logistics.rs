@@ -507,6 +507,7 @@ impl From<&ShortageNotice> for AlertView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertQuery {
     /// `open` (default) or `all`.

@@ -268,6 +268,7 @@ pub(super) async fn visible_order(state: &AppState, principal: Principal, raw_id
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OrderQuery {
     /// `pending_payment`, `paid` or `cancelled`.

@@ -634,6 +634,7 @@ pub async fn simpay_webhook(State(state): State<AppState>, headers: HeaderMap, R
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReconciliationQuery {
     /// The Asia/Shanghai day, `YYYY-MM-DD`; today if absent.

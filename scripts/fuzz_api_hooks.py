@@ -1,0 +1,1 @@
+"""Schemathesis hooks for scripts/fuzz-api (imported through SCHEMATHESIS_HOOKS)."""
