@@ -252,7 +252,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
     let payment_worker = payments::worker::spawn(state.clone());
     let serving_state = state.clone();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, router)
+        let served = axum::serve(http::malformed::ProblemListener(listener), router)
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
             })

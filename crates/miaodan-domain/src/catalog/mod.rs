@@ -13,8 +13,10 @@ use crate::ids::{ProductId, ShopId, SkuId};
 use crate::money::Fen;
 use crate::time::Timestamp;
 
-/// A non-empty piece of user text of at most `MAX` characters, trimmed, without control
-/// characters. Parse once at the edge; the core trusts it afterwards.
+/// A piece of user text of at most `MAX` characters (as sent, before trimming), trimmed, without
+/// control characters, and not blank: it shows at least one character that is neither
+/// whitespace nor [invisible](is_invisible). Parse once at the edge; the core trusts it
+/// afterwards.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Text<const MAX: usize>(String);
 
@@ -40,12 +42,12 @@ impl std::error::Error for TextError {}
 
 impl<const MAX: usize> Text<MAX> {
     pub fn parse(raw: &str) -> Result<Self, TextError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(TextError::Empty);
-        }
-        if trimmed.chars().count() > MAX {
+        if raw.chars().count() > MAX {
             return Err(TextError::TooLong { max_chars: MAX });
+        }
+        let trimmed = raw.trim();
+        if !trimmed.chars().any(|c| !c.is_whitespace() && !is_invisible(c)) {
+            return Err(TextError::Empty);
         }
         if trimmed.chars().any(char::is_control) {
             return Err(TextError::ControlCharacter);
@@ -61,6 +63,33 @@ impl<const MAX: usize> Text<MAX> {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The characters that render as nothing: Unicode's `Default_Ignorable_Code_Point`s of the
+/// Basic Multilingual Plane (the soft hyphen, zero-width spaces and joiners, direction marks
+/// and isolates, invisible operators, the byte-order mark, Hangul fillers, variation
+/// selectors…), as inclusive ranges. A text of these and whitespace only looks empty, so it
+/// is refused as empty; inside visible text they stay (a family emoji joins with U+200D).
+pub const INVISIBLE: [(char, char); 14] = [
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{034F}', '\u{034F}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{206F}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{FFF0}', '\u{FFF8}'),
+];
+
+/// Whether `c` renders as nothing (see [`INVISIBLE`]).
+pub fn is_invisible(c: char) -> bool {
+    INVISIBLE.iter().any(|&(first, last)| (first..=last).contains(&c))
 }
 
 pub type ShopName = Text<60>;
@@ -202,11 +231,28 @@ mod tests {
     #[test]
     fn text_is_trimmed_bounded_and_free_of_control_characters() {
         assert_eq!(
-            Text::<5>::parse("  秒单  ").map(|t| t.as_str().to_string()),
+            Text::<6>::parse("  秒单  ").map(|t| t.as_str().to_string()),
             Ok("秒单".into())
         );
         assert_eq!(Text::<5>::parse("   "), Err(TextError::Empty));
         assert_eq!(Text::<2>::parse("秒单了"), Err(TextError::TooLong { max_chars: 2 }));
         assert_eq!(Text::<9>::parse("a\u{0}b"), Err(TextError::ControlCharacter));
+        assert_eq!(Text::<4>::parse(" 秒单  "), Err(TextError::TooLong { max_chars: 4 }));
+    }
+
+    #[test]
+    fn text_of_invisible_characters_only_is_empty_like_spaces_only() {
+        for blank in [
+            "\u{200B}\u{200B}\u{200B}",
+            " \u{FEFF} ",
+            "\u{200D}\u{2060}\u{00AD}",
+            "\u{3164}",
+            "\u{FE0F}",
+        ] {
+            assert_eq!(Text::<9>::parse(blank), Err(TextError::Empty), "{blank:?}");
+        }
+        for shown in ["\u{200B}秒", "👨\u{200D}👩\u{200D}👧", "a\u{00AD}b"] {
+            assert!(Text::<9>::parse(shown).is_ok(), "{shown:?}");
+        }
     }
 }

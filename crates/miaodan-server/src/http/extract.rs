@@ -209,9 +209,54 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if !parts.uri.query().is_none_or(decodes_to_utf8) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "the query string is not UTF-8 once percent-decoded",
+            ));
+        }
         let Query(value) = Query::<T>::from_request_parts(parts, state)
             .await
             .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rejection.body_text()))?;
         Ok(QueryParams(value))
+    }
+}
+
+/// Whether a query string percent-decodes to UTF-8. The form decoder would replace what does
+/// not (an overlong `%C0%AF`, a lone `%FF`) with U+FFFD and carry on; a request that sent
+/// such bytes is refused instead.
+fn decodes_to_utf8(query: &str) -> bool {
+    let bytes = query.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                decoded.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decodes_to_utf8;
+
+    #[test]
+    fn a_query_must_percent_decode_to_utf8() {
+        for good in ["", "q=%E7%89%9B", "q=a+b&limit=5", "q=100%", "q=%zz", "q=牛"] {
+            assert!(decodes_to_utf8(good), "{good}");
+        }
+        for bad in ["q=%C0%AF", "q=%FF", "q=%E7%89", "a=1&q=%ED%A0%80"] {
+            assert!(!decodes_to_utf8(bad), "{bad}");
+        }
     }
 }

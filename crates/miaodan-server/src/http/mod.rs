@@ -14,6 +14,7 @@ pub mod flash_sales;
 pub mod fulfillment;
 pub mod inventory;
 pub mod logistics;
+pub mod malformed;
 pub mod openapi;
 pub mod orders;
 pub mod payments;

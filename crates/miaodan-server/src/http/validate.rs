@@ -11,7 +11,7 @@ use miaodan_domain::orders::{Address, AddressDetail};
 pub fn text<const MAX: usize>(raw: &str, field: &str) -> Result<Text<MAX>, ApiError> {
     Text::parse(raw).map_err(|error| {
         let detail = match error {
-            TextError::Empty => format!("{field} must not be empty"),
+            TextError::Empty => format!("{field} must not be empty or blank (only whitespace or invisible characters)"),
             TextError::TooLong { max_chars } => format!("{field} must be at most {max_chars} characters"),
             TextError::ControlCharacter => format!("{field} must not contain control characters"),
         };

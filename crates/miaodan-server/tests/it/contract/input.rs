@@ -9,6 +9,9 @@ both_backends!(
     a_body_over_the_limit_is_payload_too_large_on_every_mutating_endpoint,
     a_body_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not,
     a_json_media_type_is_matched_without_regard_to_case_or_parameters,
+    text_of_invisible_characters_only_is_refused_like_spaces_only,
+    a_query_that_does_not_decode_to_utf8_is_a_bad_request,
+    a_header_the_http_parser_refuses_is_answered_as_a_problem_and_changes_nothing,
 );
 
 async fn every_malformed_body_is_refused_with_a_stable_problem_and_changes_nothing(backend: Backend) {
@@ -414,5 +417,82 @@ async fn a_json_media_type_is_matched_without_regard_to_case_or_parameters(backe
         let call = Call::new(Method::POST, "/v1/shops", &app.admin).raw(Some(content_type), body);
         assert_eq!(call.send(&app).await.assert_status(201)["name"], format!("店{i}"));
     }
+    app.shutdown().await;
+}
+
+async fn text_of_invisible_characters_only_is_refused_like_spaces_only(backend: Backend) {
+    let app = spawn(backend).await;
+    let t = tenants(&app).await;
+    let merchant = &t.a.merchant;
+    let mut cases = Vec::new();
+    for blank in ["   ", "\u{200B}\u{200B}\u{200B}", " \u{FEFF}\u{200D} ", "\u{3164}"] {
+        let product = json!({ "title": blank, "skus": [{ "name": "标准装", "price_fen": 1 }] });
+        cases.push((
+            Call::new(Method::POST, "/v1/products", merchant).json(&product),
+            invalid("title"),
+        ));
+        let sku = json!({ "title": "牛肉干", "skus": [{ "name": blank, "price_fen": 1 }] });
+        let sku_name = invalid("skus[0].name");
+        cases.push((Call::new(Method::POST, "/v1/products", merchant).json(&sku), sku_name));
+        let shop = Call::new(Method::POST, "/v1/shops", &app.admin).json(&json!({ "name": blank }));
+        cases.push((shop, invalid("name")));
+    }
+    expect_refusals_in_bulk(&app, &t, &cases).await;
+    // Invisible characters inside visible text are kept (a family emoji joins with U+200D).
+    let family = "👨\u{200D}👩\u{200D}👧 礼盒";
+    let product = json!({ "title": family, "skus": [{ "name": "标准装", "price_fen": 1 }] });
+    let created = app.post("/v1/products", merchant, product).await;
+    assert_eq!(created.assert_status(201)["title"], family);
+    app.shutdown().await;
+}
+
+async fn a_query_that_does_not_decode_to_utf8_is_a_bad_request(backend: Backend) {
+    let app = spawn(backend).await;
+    let bad = (400, "invalid_query", None);
+    for query in ["q=%C0%AF", "q=%FF", "q=%E7%89", "gtin=%ED%A0%80"] {
+        let answer = Call::get(format!("/v1/products?{query}"), &app.admin).send(&app).await;
+        assert_refused(&answer, bad, query);
+    }
+    // Percent-encoded UTF-8 is read as such.
+    let answer = Call::get("/v1/products?q=%E7%89%9B", &app.admin).send(&app).await;
+    assert_success(&answer, "q=牛");
+    app.shutdown().await;
+}
+
+/// hyper refuses a control character in a header value before any handler runs; the answer is
+/// a problem like every other refusal, not a bare status.
+async fn a_header_the_http_parser_refuses_is_answered_as_a_problem_and_changes_nothing(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn(backend).await;
+    let shops_before = app.get("/v1/shops", &app.admin).await.assert_status(200).clone();
+    let address = app.base.trim_start_matches("http://").to_string();
+    for key in [&b"a\x01b"[..], b"\x7f", b"key\x00"] {
+        let body = br#"{"name":"new shop"}"#;
+        let mut request = format!(
+            "POST /v1/shops HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nIdempotency-Key: ",
+            app.admin,
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(key);
+        request.extend_from_slice(b"\r\n\r\n");
+        request.extend_from_slice(body);
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream.write_all(&request).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 400 "), "{key:?}: {answer}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/problem+json"),
+            "{key:?}: {answer}"
+        );
+        let problem: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(problem["code"], "malformed_request", "{key:?}: {answer}");
+        assert_eq!(problem["status"], 400, "{key:?}: {answer}");
+    }
+    assert_eq!(app.get("/v1/shops", &app.admin).await.assert_status(200), &shops_before);
     app.shutdown().await;
 }
