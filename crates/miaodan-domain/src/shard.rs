@@ -576,7 +576,7 @@ impl ShardState {
         &self,
         shop: ShopId,
         lines: &[(SkuId, i64)],
-        destination: &Destination,
+        destination: Option<&Destination>,
         now: Timestamp,
     ) -> Result<Vec<DeliveryOption>, Rejection> {
         self.fulfillment

@@ -205,7 +205,7 @@ impl FulfillmentBook {
         &self,
         shop: ShopId,
         lines: &[(SkuId, i64)],
-        destination: &Destination,
+        destination: Option<&Destination>,
         catalog: &CatalogBook,
         inventory: &Inventory,
         now: Timestamp,
@@ -214,7 +214,8 @@ impl FulfillmentBook {
         for (sku, _) in lines {
             catalog.active_sku(*sku, shop)?;
         }
-        Ok(self.options_for(shop, lines, destination, inventory, now))
+        // A division without a location (a 市辖区 placeholder) is reached by no service.
+        Ok(destination.map_or_else(Vec::new, |d| self.options_for(shop, lines, d, inventory, now)))
     }
 
     fn options_for(

@@ -42,7 +42,7 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
     match rejection {
         Rejection::UnknownProduct => ApiError::new(StatusCode::NOT_FOUND, code, "no such product"),
         Rejection::UnknownSku { sku } => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, format!("no such SKU: {sku}")).field("sku_id")
+            ApiError::new(StatusCode::NOT_FOUND, code, format!("no such SKU: {sku}")).field("sku_id")
         }
         Rejection::SkuUnavailable { sku } => ApiError::new(
             StatusCode::CONFLICT,
@@ -256,6 +256,28 @@ pub struct ProductQuery {
     pub limit: Option<i64>,
 }
 
+/// The words searched for: at most 100 characters as sent, none of them a control character
+/// (no title holds one, and PostgreSQL refuses text with NUL outright); blank searches all.
+fn search(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    if raw.chars().count() > 100 {
+        return Err(ApiError::invalid("invalid_field", "q", "`q` is at most 100 characters"));
+    }
+    if raw.chars().any(char::is_control) {
+        let detail = "`q` must not contain control characters";
+        return Err(ApiError::invalid("invalid_field", "q", detail));
+    }
+    let trimmed = raw.trim();
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
+}
+
+fn gtin_filter(raw: &str) -> Result<Gtin, ApiError> {
+    Gtin::parse(raw).ok_or_else(|| {
+        let detail = "`gtin` must be 8, 12, 13 or 14 digits with a valid check digit";
+        ApiError::invalid("invalid_field", "gtin", detail)
+    })
+}
+
 /// Browse and search products. Buyers see active products of every shop; a merchant sees all
 /// of its own shop's products; an admin sees everything.
 #[utoipa::path(get, path = "/v1/products", tag = "catalog", params(ProductQuery),
@@ -269,15 +291,19 @@ pub async fn list_products(
     let limit = validate::limit(query.limit)?;
     let after = match query.cursor.as_deref() {
         None => None,
-        Some(raw) => Some(
-            raw.parse::<i64>()
-                .map_err(|_| ApiError::invalid("invalid_query", "cursor", "unknown cursor"))?,
-        ),
+        Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
+            ApiError::invalid(
+                "invalid_field",
+                "cursor",
+                "`cursor` must be a `next_cursor` of this listing",
+            )
+        })?),
     };
     let requested_shop = query
         .shop_id
         .map(|s| {
-            ShopId::new(s).ok_or_else(|| ApiError::invalid("invalid_query", "shop_id", "shop_id is a positive id"))
+            ShopId::new(s)
+                .ok_or_else(|| ApiError::invalid("invalid_field", "shop_id", "`shop_id` must be a positive id"))
         })
         .transpose()?;
     let (shop, active_only) = match principal {
@@ -285,35 +311,8 @@ pub async fn list_products(
         Principal::Buyer(_) => (requested_shop, true),
         Principal::Admin => (requested_shop, false),
     };
-    let q = query.q.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
-    if q.as_ref().is_some_and(|q| q.chars().count() > 100) {
-        return Err(ApiError::invalid(
-            "invalid_query",
-            "q",
-            "a search is at most 100 characters",
-        ));
-    }
-    // No title holds a control character, and PostgreSQL refuses text with NUL outright.
-    if q.as_ref().is_some_and(|q| q.chars().any(char::is_control)) {
-        return Err(ApiError::invalid(
-            "invalid_query",
-            "q",
-            "a search must not contain control characters",
-        ));
-    }
-    let gtin = query
-        .gtin
-        .as_deref()
-        .map(|g| {
-            Gtin::parse(g).ok_or_else(|| {
-                ApiError::invalid(
-                    "invalid_query",
-                    "gtin",
-                    "a GTIN is 8, 12, 13 or 14 digits with a valid check digit",
-                )
-            })
-        })
-        .transpose()?;
+    let q = search(query.q.as_deref())?;
+    let gtin = query.gtin.as_deref().map(gtin_filter).transpose()?;
     let filter = ProductFilter {
         shop,
         active_only,

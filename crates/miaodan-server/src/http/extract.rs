@@ -4,7 +4,7 @@
 
 use super::problem::ApiError;
 use axum::body::{BodyDataStream, Bytes};
-use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use bytes::BytesMut;
@@ -28,40 +28,101 @@ pub struct JsonBody<T> {
     pub raw: Bytes,
 }
 
-fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let path = error.path().to_string();
-    let inner = error.into_inner();
-    let message = inner.to_string();
-    if !inner.is_data() {
-        return ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {message}"),
-        );
-    }
-    let code = if message.starts_with("unknown field") {
-        "unknown_field"
-    } else if message.starts_with("missing field") {
-        "missing_field"
+/// A body that is not JSON: 400 `malformed_json`, saying where, in words.
+fn malformed(error: &serde_json::Error, what: &str) -> ApiError {
+    let detail = match error.classify() {
+        serde_json::error::Category::Eof if error.line() <= 1 && error.column() == 0 => {
+            "the body is empty; send a JSON object".to_string()
+        }
+        serde_json::error::Category::Eof => "the body ends before its JSON value does".to_string(),
+        _ => format!("the body {what} (line {}, column {})", error.line(), error.column()),
+    };
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", detail)
+}
+
+/// serde's message without the position it appends (` at line 1 column 23`).
+fn without_position(message: &str) -> &str {
+    message.rfind(" at line ").map_or(message, |at| &message[..at])
+}
+
+/// What a value is, in words, from serde's `expected …` (`i64`, `a string`, `struct X`).
+fn in_words(expected: &str) -> &'static str {
+    const INTEGERS: [&str; 8] = ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"];
+    if INTEGERS.iter().any(|t| expected.contains(t)) || expected.contains("integer") {
+        "an integer (digits only, no fraction or exponent, within 64 bits)"
+    } else if expected.contains("string") {
+        "a string"
+    } else if expected.contains("boolean") {
+        "true or false"
+    } else if expected.contains("sequence") {
+        "an array"
     } else {
-        "invalid_field"
-    };
-    let error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message.clone());
-    let field = match code {
-        // serde reports a missing field at its parent; name the field itself.
-        "missing_field" => message.split('`').nth(1).map(|name| {
-            if path == "." {
-                name.to_string()
-            } else {
-                format!("{path}.{name}")
+        "an object"
+    }
+}
+
+/// The JSON path of the field `name` that serde reported at `path`: at its parent for a
+/// missing field, at itself (or at the parent, for the body's own fields) for an unknown one.
+fn child(path: &str, name: &str) -> String {
+    if path == "." {
+        name.to_string()
+    } else if path == name || path.ends_with(&format!(".{name}")) {
+        path.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// The first `…`-quoted name in a serde message.
+fn quoted(message: &str) -> &str {
+    message.split('`').nth(1).unwrap_or("")
+}
+
+/// JSON of the wrong shape for the operation (serde's data errors): 400, naming the field in
+/// words and never with the parser's own text.
+fn shape_error(path: &str, message: &str) -> ApiError {
+    let message = without_position(message);
+    let field = if path == "." { None } else { Some(path.to_string()) };
+    let (code, field, detail) = if message.starts_with("missing field") {
+        let name = child(path, quoted(message));
+        ("missing_field", Some(name.clone()), format!("`{name}` is required"))
+    } else if message.starts_with("unknown field") {
+        let name = child(path, quoted(message));
+        let expected = message.split_once(", ").map_or("", |(_, rest)| rest);
+        let detail = format!("`{name}` is not a field of this body ({expected})");
+        ("unknown_field", Some(name), detail)
+    } else if message.starts_with("duplicate field") {
+        let name = child(path, quoted(message));
+        (
+            "duplicate_field",
+            Some(name.clone()),
+            format!("`{name}` is given twice"),
+        )
+    } else {
+        let expected = message.rsplit_once("expected ").map_or("", |(_, e)| e);
+        let detail = match &field {
+            None => "the body must be a JSON object".to_string(),
+            Some(name) if message.starts_with("invalid value: integer") => {
+                format!("`{name}` must be an integer within 64 bits")
             }
-        }),
-        _ if path == "." => None,
-        _ => Some(path),
+            Some(name) => format!("`{name}` must be {}", in_words(expected)),
+        };
+        ("wrong_type", field, detail)
     };
+    let error = ApiError::new(StatusCode::BAD_REQUEST, code, detail);
     match field {
         Some(field) => error.field(field),
         None => error,
+    }
+}
+
+fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    if inner.is_data() {
+        shape_error(&path, &inner.to_string())
+    } else {
+        malformed(&inner, "is not valid JSON")
     }
 }
 
@@ -69,13 +130,9 @@ fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError 
 pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(raw);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
-    deserializer.end().map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("trailing data after the JSON value: {e}"),
-        )
-    })?;
+    deserializer
+        .end()
+        .map_err(|e| malformed(&e, "has data after its JSON value"))?;
     Ok(value)
 }
 
@@ -165,27 +222,61 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     }
 }
 
-/// The raw id segments of the path, in order. A segment that is not a positive integer names
-/// nothing, so it answers 404 like any unknown id.
+/// The id segments of the path, in order. A segment that is not an integer from 1 to
+/// 2⁶³−1 cannot name anything: 400 `invalid_id`, naming the path parameter.
 pub struct PathIds(pub Vec<i64>);
+
+fn invalid_id(name: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_id",
+        format!("`{name}` must be an integer from 1 to 9223372036854775807"),
+    )
+    .field(name)
+}
+
+/// A path id: ASCII digits only once percent-decoded (no sign, no spaces), 1 to 2⁶³−1.
+fn path_id(segment: &str) -> Option<i64> {
+    let mut digits = String::with_capacity(segment.len());
+    let bytes = segment.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(hex)) => {
+                i += 3;
+                u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?
+            }
+            (byte, _) => {
+                i += 1;
+                byte
+            }
+        };
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        digits.push(char::from(byte));
+    }
+    digits.parse::<i64>().ok().filter(|id| *id > 0)
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for PathIds {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::not_found("resource"))?;
-        let ids = params
-            .iter()
-            .map(|(_, value)| {
-                value
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|id| *id > 0)
-                    .ok_or_else(|| ApiError::not_found("resource"))
-            })
-            .collect::<Result<_, _>>()?;
+    /// Each `{name}` segment of the matched route, read from the raw path (so a segment that
+    /// is not UTF-8 once decoded is refused like any other non-number).
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let template = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|matched| matched.as_str().to_string())
+            .unwrap_or_default();
+        let mut ids = Vec::new();
+        for (name, segment) in template.split('/').zip(parts.uri.path().split('/')) {
+            let Some(name) = name.strip_prefix('{').and_then(|n| n.strip_suffix('}')) else {
+                continue;
+            };
+            ids.push(path_id(segment).ok_or_else(|| invalid_id(name))?);
+        }
         Ok(PathIds(ids))
     }
 }
@@ -202,23 +293,50 @@ impl PathIds {
     }
 }
 
-/// A query string parsed into `T`; a bad parameter is a 400 `invalid_query`.
+/// A query string parsed into `T`. One that does not decode is 400 `invalid_query` (not
+/// UTF-8, a parameter unknown, repeated or not an integer where one goes), naming the
+/// parameter; a required parameter that is absent is 400 `missing_field`.
 pub struct QueryParams<T>(pub T);
+
+fn query_error(error: serde_path_to_error::Error<serde_urlencoded::de::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let message = error.into_inner().to_string();
+    let name = if path == "." {
+        quoted(&message).to_string()
+    } else {
+        path
+    };
+    let (code, detail) = if message.starts_with("missing field") {
+        ("missing_field", format!("`{name}` is required"))
+    } else if message.starts_with("unknown field") {
+        let expected = message.split_once(", ").map_or("", |(_, rest)| rest);
+        (
+            "invalid_query",
+            format!("`{name}` is not a parameter of this operation ({expected})"),
+        )
+    } else if message.starts_with("duplicate field") {
+        ("invalid_query", format!("`{name}` is given twice"))
+    } else {
+        // Every parameter is a string or an integer, and a string always decodes.
+        ("invalid_query", format!("`{name}` must be an integer"))
+    };
+    ApiError::new(StatusCode::BAD_REQUEST, code, detail).field(name)
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        if !parts.uri.query().is_none_or(decodes_to_utf8) {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        if !decodes_to_utf8(query) {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_query",
                 "the query string is not UTF-8 once percent-decoded",
             ));
         }
-        let Query(value) = Query::<T>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rejection.body_text()))?;
+        let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        let value = serde_path_to_error::deserialize(pairs).map_err(query_error)?;
         Ok(QueryParams(value))
     }
 }

@@ -97,10 +97,10 @@ pub async fn schedule(
             id,
             shop,
             // An id that cannot exist is answered like one that does not.
-            sku: SkuId::new(input.sku_id)
-                .ok_or_else(|| ApiError::invalid("unknown_sku", "sku_id", format!("no such SKU: {}", input.sku_id)))?,
-            warehouse: WarehouseId::new(input.warehouse_id)
-                .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_warehouse", "no such warehouse"))?,
+            sku: SkuId::new(validate::positive_id(input.sku_id, "sku_id")?)
+                .ok_or_else(|| ApiError::invalid("invalid_field", "sku_id", "a positive id"))?,
+            warehouse: WarehouseId::new(validate::positive_id(input.warehouse_id, "warehouse_id")?)
+                .ok_or_else(|| ApiError::invalid("invalid_field", "warehouse_id", "a positive id"))?,
             starts_at: instant(&input.starts_at, "starts_at")?,
             ends_at: instant(&input.ends_at, "ends_at")?,
             price: validate::price(input.price_fen, "price_fen")?,

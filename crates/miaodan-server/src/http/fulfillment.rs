@@ -21,7 +21,6 @@ use miaodan_domain::fulfillment::promise::{
     DeliveryOption, Destination, Promise, SCHEDULED_DAYS_AHEAD_MAX, SCHEDULED_WINDOW_START_HOURS,
 };
 use miaodan_domain::fulfillment::{CapacityBook, DispatchDecision};
-use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::ORDER_LINES_MAX;
 use miaodan_domain::quantity::LINE_QUANTITY_MAX;
 use miaodan_domain::shard::ConfigureFulfillment;
@@ -57,7 +56,7 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
         )
         .field("deliveries"),
         Rejection::DeliveryWindowUnavailable => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::CONFLICT,
             code,
             "the scheduled window does not suit the chosen option (schedulable options only, a two-hour window starting 9, 11, 13, 15, 17 or 19 o'clock, after the earliest arrival and within 7 days of it)",
         )
@@ -68,7 +67,7 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
             "the order is not paid and awaiting shipment",
         ),
         Rejection::NoParcelAtWarehouse => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::CONFLICT,
             code,
             "the order sends no parcel from that warehouse (see GET /v1/orders/{id}/dispatch)",
         )
@@ -114,9 +113,9 @@ pub fn order_within(seconds: i64) -> String {
 #[serde(deny_unknown_fields)]
 pub struct DeliveryOptionsQuery {
     /// The delivery address's 12-digit administrative division code, e.g. `310106000000`.
-    pub adcode: Option<String>,
+    pub adcode: String,
     /// The cart: `sku_id:quantity` pairs separated by commas, e.g. `1001:2,1002:1`.
-    pub items: Option<String>,
+    pub items: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -210,8 +209,7 @@ pub struct DeliveryOptionsView {
 /// One shop's part of a cart, and what it can promise (or why it cannot be asked).
 type ShopAnswer = (ShopId, Vec<(SkuId, i64)>, Result<Vec<DeliveryOption>, Rejection>);
 
-fn parse_items(raw: Option<&str>) -> Result<Vec<(SkuId, i64)>, ApiError> {
-    let raw = raw.ok_or_else(|| ApiError::invalid("missing_field", "items", "items is required: sku_id:quantity,…"))?;
+fn parse_items(raw: &str) -> Result<Vec<(SkuId, i64)>, ApiError> {
     let mut items: Vec<(SkuId, i64)> = Vec::new();
     for (i, pair) in raw.split(',').enumerate() {
         let bad = || {
@@ -252,15 +250,9 @@ pub async fn delivery_options(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<DeliveryOptionsQuery>,
 ) -> Result<Json<DeliveryOptionsView>, ApiError> {
-    let adcode_raw = query
-        .adcode
-        .as_deref()
-        .ok_or_else(|| ApiError::invalid("missing_field", "adcode", "adcode is required"))?;
-    let adcode = Adcode::parse(adcode_raw)
-        .ok_or_else(|| ApiError::invalid("invalid_adcode", "adcode", "not a known 12-digit division code"))?;
-    let destination = Destination::of(adcode)
-        .ok_or_else(|| ApiError::invalid("invalid_adcode", "adcode", "the division has no known location"))?;
-    let items = parse_items(query.items.as_deref())?;
+    let adcode = super::validate::adcode(&query.adcode, "adcode")?;
+    let destination = Destination::of(adcode);
+    let items = parse_items(&query.items)?;
     let count = state.shards.count() as usize;
     let asks = (0..count).map(|index| {
         let items = items.clone();
@@ -274,7 +266,7 @@ pub async fn delivery_options(
             let answers: Vec<ShopAnswer> = by_shop
                 .into_iter()
                 .map(|(shop, lines)| {
-                    let options = shard.delivery_options(shop, &lines, &destination, now);
+                    let options = shard.delivery_options(shop, &lines, destination.as_ref(), now);
                     (shop, lines, options)
                 })
                 .collect();
@@ -292,11 +284,8 @@ pub async fn delivery_options(
             let options = match options {
                 Ok(options) => options,
                 Err(Rejection::SkuUnavailable { sku }) => {
-                    return Err(ApiError::invalid(
-                        "sku_unavailable",
-                        "items",
-                        format!("SKU {sku} is not on sale"),
-                    ));
+                    let detail = format!("SKU {sku} (or its product) is archived and cannot be ordered");
+                    return Err(ApiError::new(StatusCode::CONFLICT, "sku_unavailable", detail).field("items"));
                 }
                 Err(rejection) => return Err(ApiError::from(&rejection)),
             };
@@ -314,7 +303,8 @@ pub async fn delivery_options(
         }
     }
     if found < items.len() {
-        return Err(ApiError::invalid("unknown_sku", "items", "an item names no known SKU"));
+        let detail = "an item names no SKU that exists and is on sale";
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_sku", detail).field("items"));
     }
     Ok(Json(DeliveryOptionsView {
         computed_at: clock::rfc3339(computed_at),
@@ -350,8 +340,8 @@ pub struct CutoffInput {
 pub struct FulfillmentSettingsInput {
     #[schema(min_items = 1, max_items = 4)]
     pub shifts: Vec<ShiftInput>,
-    pub orders_per_hour: u32,
-    pub orders_per_day: u32,
+    pub orders_per_hour: i64,
+    pub orders_per_day: i64,
     #[schema(max_items = 16)]
     pub cutoffs: Vec<CutoffInput>,
     /// Whether it works on public holidays (default true).
@@ -362,6 +352,17 @@ pub struct FulfillmentSettingsInput {
 
 impl FulfillmentSettingsInput {
     pub fn parse(&self) -> Result<FulfillmentSettings, ApiError> {
+        Ok(FulfillmentSettings {
+            hours: OperatingHours { shifts: self.shifts()? },
+            orders_per_hour: capacity(self.orders_per_hour, ORDERS_PER_HOUR_MAX, "orders_per_hour")?,
+            orders_per_day: capacity(self.orders_per_day, ORDERS_PER_HOUR_MAX * 24, "orders_per_day")?,
+            cutoffs: self.cutoffs()?,
+            works_holidays: self.works_holidays.unwrap_or(true),
+            carriers: self.carriers()?,
+        })
+    }
+
+    fn shifts(&self) -> Result<Vec<Shift>, ApiError> {
         let mut shifts = Vec::new();
         for (i, shift) in self.shifts.iter().enumerate() {
             let time = |raw: &str, which: &str| {
@@ -378,6 +379,10 @@ impl FulfillmentSettingsInput {
                 end_minute: time(&shift.end, "end")?,
             });
         }
+        Ok(shifts)
+    }
+
+    fn cutoffs(&self) -> Result<Vec<CutoffTime>, ApiError> {
         let mut cutoffs = Vec::new();
         for (i, cutoff) in self.cutoffs.iter().enumerate() {
             let field = |name: &str| format!("cutoffs[{i}].{name}");
@@ -405,6 +410,10 @@ impl FulfillmentSettingsInput {
                     .ok_or_else(|| ApiError::invalid("invalid_field", &field("time"), "a time is HH:MM"))?,
             });
         }
+        Ok(cutoffs)
+    }
+
+    fn carriers(&self) -> Result<Vec<CarrierId>, ApiError> {
         let mut carriers = Vec::new();
         for (i, raw) in self.carriers.iter().flatten().enumerate() {
             let carrier = CarrierId::parse(raw)
@@ -418,15 +427,16 @@ impl FulfillmentSettingsInput {
             }
             carriers.push(carrier);
         }
-        Ok(FulfillmentSettings {
-            hours: OperatingHours { shifts },
-            orders_per_hour: self.orders_per_hour,
-            orders_per_day: self.orders_per_day,
-            cutoffs,
-            works_holidays: self.works_holidays.unwrap_or(true),
-            carriers,
-        })
+        Ok(carriers)
     }
+}
+
+/// Orders per hour or day: 1 to `max`.
+fn capacity(value: i64, max: u32, field: &str) -> Result<u32, ApiError> {
+    u32::try_from(value)
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| ApiError::invalid("invalid_field", field, format!("`{field}` must be 1 to {max}")))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -739,11 +749,12 @@ fn render_shortage(answer: &Result<ShortageHandled, Rejection>) -> Reply {
 impl From<ShortageError> for ApiError {
     fn from(error: ShortageError) -> ApiError {
         match error {
-            ShortageError::InvalidShortage => ApiError::invalid(
-                "invalid_shortage",
-                "missing_units",
-                "missing_units must be 1 to the units the warehouse holds and has not handed to a carrier",
-            ),
+            ShortageError::InvalidShortage => ApiError::new(
+                StatusCode::CONFLICT,
+                "shortage_exceeds_stock",
+                "`missing_units` is more than the warehouse holds and has not handed to a carrier",
+            )
+            .field("missing_units"),
             ShortageError::Refused(rejection) => ApiError::from(&rejection),
             ShortageError::Shard(error) => ApiError::from(error),
         }
@@ -770,8 +781,12 @@ pub async fn report_shortage(
     let request = ("POST", path.as_str(), &body.raw[..]);
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let warehouse = WarehouseId::new(ids.one()).ok_or_else(|| ApiError::not_found("warehouse"))?;
-        let sku =
-            SkuId::new(body.value.sku_id).ok_or_else(|| ApiError::invalid("unknown_sku", "sku_id", "no such SKU"))?;
+        let sku = SkuId::new(super::validate::positive_id(body.value.sku_id, "sku_id")?)
+            .ok_or_else(|| ApiError::invalid("invalid_field", "sku_id", "a positive id"))?;
+        if body.value.missing_units < 1 {
+            let detail = "`missing_units` must be at least 1";
+            return Err(ApiError::invalid("invalid_field", "missing_units", detail));
+        }
         let reported = Shortage {
             shop,
             warehouse,

@@ -33,7 +33,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub fn refusal(rejection: &Rejection) -> ApiError {
     let code = rejection.code();
     match rejection {
-        Rejection::UnknownWarehouse => ApiError::new(StatusCode::NOT_FOUND, code, "no such warehouse"),
+        Rejection::UnknownWarehouse => {
+            ApiError::new(StatusCode::NOT_FOUND, code, "no such warehouse").field("warehouse_id")
+        }
         Rejection::InsufficientStock {
             sku,
             requested,

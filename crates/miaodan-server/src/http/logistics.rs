@@ -48,16 +48,19 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
     let code = rejection.code();
     match rejection {
         Rejection::InvalidSlaRules(problem) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, sla_rules_problem(*problem))
+            let (field, detail) = sla_rules_problem(*problem);
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail).field(field)
         }
         Rejection::ShipmentExists => ApiError::new(StatusCode::CONFLICT, code, "that parcel has a shipment already"),
         Rejection::WaybillInUse => {
             ApiError::new(StatusCode::CONFLICT, code, "the waybill is on another shipment").field("waybill_no")
         }
         Rejection::UnknownShipment => ApiError::not_found("shipment"),
+        // Only a carrier's webhook records tracking, and it acknowledges a refused event
+        // (`refused`) rather than answer a problem; this is the answer should one be needed.
         Rejection::TrackingRefused(refusal) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            code,
+            "tracking_refused",
             format!("the tracking event was refused: {}", refusal.as_str()),
         ),
         other => super::problem::misrouted(other),
@@ -172,8 +175,8 @@ pub async fn create_shipment(
     let request = ("POST", path.as_str(), &body.raw[..]);
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let order = super::orders::visible_order(&state, Principal::Merchant(shop), ids.one()).await?;
-        let warehouse = WarehouseId::new(body.value.warehouse_id)
-            .ok_or_else(|| ApiError::invalid("invalid_field", "warehouse_id", "no such warehouse"))?;
+        let warehouse = WarehouseId::new(super::validate::positive_id(body.value.warehouse_id, "warehouse_id")?)
+            .ok_or_else(|| ApiError::invalid("invalid_field", "warehouse_id", "a positive id"))?;
         let carrier = match &body.value.carrier {
             None => None,
             Some(raw) => Some(
@@ -356,7 +359,7 @@ pub struct SlaRulesView {
     /// …no tracking movement for this long once picked up.
     pub stalled_after_s: i64,
     /// Warn ("about to time out") at this share of each allowed time (1–99).
-    pub warn_at_percent: u8,
+    pub warn_at_percent: i64,
 }
 
 impl From<SlaRules> for SlaRulesView {
@@ -365,7 +368,7 @@ impl From<SlaRules> for SlaRulesView {
             not_picked_up_within_s: r.not_picked_up_within_s,
             not_departed_within_s: r.not_departed_within_s,
             stalled_after_s: r.stalled_after_s,
-            warn_at_percent: r.warn_at_percent,
+            warn_at_percent: i64::from(r.warn_at_percent),
         }
     }
 }
@@ -405,7 +408,8 @@ pub async fn put_sla_rules(
             not_picked_up_within_s: body.value.not_picked_up_within_s,
             not_departed_within_s: body.value.not_departed_within_s,
             stalled_after_s: body.value.stalled_after_s,
-            warn_at_percent: body.value.warn_at_percent,
+            // Out of u8's range is out of the rule's range too: the core refuses it.
+            warn_at_percent: u8::try_from(body.value.warn_at_percent).unwrap_or(u8::MAX),
         };
         idempotency::ask(&state, shop, SetSlaRules { shop, rules }, idem, render_rules).await
     })
@@ -602,17 +606,19 @@ pub async fn stream_alerts(
     Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
 }
 
-fn sla_rules_problem(problem: SlaRulesProblem) -> String {
+/// The field an SLA rules problem is about, and the rule in words.
+fn sla_rules_problem(problem: SlaRulesProblem) -> (&'static str, String) {
     let field = match problem {
         SlaRulesProblem::NotPickedUpWithin => "not_picked_up_within_s",
         SlaRulesProblem::NotDepartedWithin => "not_departed_within_s",
         SlaRulesProblem::StalledAfter => "stalled_after_s",
-        SlaRulesProblem::WarnAtPercent => return "warn_at_percent must be 1 to 99".into(),
+        SlaRulesProblem::WarnAtPercent => return ("warn_at_percent", "`warn_at_percent` must be 1 to 99".into()),
     };
-    format!(
-        "{field} must be {SLA_LIMIT_SECONDS_MIN} s to {} days",
+    let detail = format!(
+        "`{field}` must be {SLA_LIMIT_SECONDS_MIN} s to {} days",
         SLA_LIMIT_SECONDS_MAX / 86_400
-    )
+    );
+    (field, detail)
 }
 
 /// A carrier that issued no waybill: 503, worth a retry with the same Idempotency-Key.
@@ -629,11 +635,12 @@ impl From<CarrierError> for ApiError {
 impl From<ShipmentError> for ApiError {
     fn from(error: ShipmentError) -> ApiError {
         match error {
-            ShipmentError::NoParcelAtWarehouse => ApiError::invalid(
+            ShipmentError::NoParcelAtWarehouse => ApiError::new(
+                StatusCode::CONFLICT,
                 "no_parcel_at_warehouse",
-                "warehouse_id",
                 "the order sends no parcel from that warehouse (see GET /v1/orders/{id}/dispatch)",
-            ),
+            )
+            .field("warehouse_id"),
             ShipmentError::IdsExhausted => ApiError::unavailable("id space exhausted"),
             ShipmentError::Carrier(error) => ApiError::from(error),
             ShipmentError::UnusableWaybill => ApiError::unavailable("the carrier issued an unusable waybill"),

@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod dto;
+pub mod errors;
 pub mod extract;
 pub mod flash_sales;
 pub mod fulfillment;
@@ -51,6 +52,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(fulfillment::router())
         .merge(logistics::router())
         .routes(routes!(healthz))
+        .routes(routes!(error_codes))
         .routes(routes!(metrics_text))
 }
 
@@ -133,6 +135,13 @@ pub async fn healthz(State(state): State<AppState>) -> axum::Json<Health> {
         backend: state.store.backend_name().into(),
         shards: state.shards.count(),
     })
+}
+
+/// Every `code` a problem+json answer can carry, with its one status and meaning (the
+/// README's table of errors).
+#[utoipa::path(get, path = "/errors", tag = "system", responses((status = 200, body = [errors::ErrorCode])))]
+pub async fn error_codes() -> axum::Json<&'static [errors::ErrorCode]> {
+    axum::Json(errors::ERRORS)
 }
 
 /// Prometheus metrics: requests, batch sizes, commit latency, orders by state.

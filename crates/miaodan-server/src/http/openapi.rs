@@ -120,6 +120,22 @@ impl Modify for ProblemResponses {
     }
 }
 
+/// A problem's `code` is one of the table's (`GET /errors`, `http/errors.rs`).
+struct ProblemCodes;
+
+impl Modify for ProblemCodes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        if let Some(components) = openapi.components.as_mut()
+            && let Some(RefOr::T(Schema::Object(problem))) = components.schemas.get_mut("Problem")
+            && let Some(RefOr::T(Schema::Object(code))) = problem.properties.get_mut("code")
+        {
+            code.enum_values = Some(super::errors::ERRORS.iter().map(|e| e.code.into()).collect());
+        }
+    }
+}
+
 /// What the document says besides its paths; the paths come from the routers.
 #[derive(OpenApi)]
 #[openapi(
@@ -150,6 +166,7 @@ pub struct ApiDoc;
 pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     BearerAuth.modify(&mut document);
     ProblemResponses.modify(&mut document);
+    ProblemCodes.modify(&mut document);
     document
 }
 

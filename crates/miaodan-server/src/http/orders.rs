@@ -99,14 +99,9 @@ fn parse_lines(input: &CheckoutInput) -> Result<Vec<OrderLineRequest>, ApiError>
                 format!("a quantity is 1 to {}", super::problem::grouped(LINE_QUANTITY_MAX)),
             )
         })?;
-        let unknown = || {
-            ApiError::invalid(
-                "unknown_sku",
-                &format!("lines[{i}].sku_id"),
-                format!("no such SKU: {}", line.sku_id),
-            )
-        };
-        let sku = SkuId::new(line.sku_id).ok_or_else(unknown)?;
+        let field = format!("lines[{i}].sku_id");
+        let sku = SkuId::new(validate::positive_id(line.sku_id, &field)?)
+            .ok_or_else(|| ApiError::invalid("invalid_field", &field, "a positive id"))?;
         // A refusal of the core names a SKU, not a line: with one line per SKU it points at
         // exactly one line of the request.
         if lines.iter().any(|earlier: &OrderLineRequest| earlier.sku == sku) {
@@ -126,6 +121,7 @@ fn parse_deliveries(
     input: &CheckoutInput,
     parts: &[ShopPart],
 ) -> Result<BTreeMap<ShopId, miaodan_domain::shard::DeliveryChoice>, ApiError> {
+    use miaodan_domain::fulfillment::promise::SCHEDULED_WINDOW_START_HOURS;
     use miaodan_domain::fulfillment::{CarrierId, LocalDate, ScheduledWindow, ServiceLevel};
     let mut choices = BTreeMap::new();
     for (i, choice) in input.deliveries.iter().flatten().enumerate() {
@@ -154,7 +150,13 @@ fn parse_deliveries(
                 date: LocalDate::parse(&w.date).ok_or_else(|| {
                     ApiError::invalid("invalid_field", &field("scheduled_window.date"), "a date is YYYY-MM-DD")
                 })?,
-                start_hour: w.start_hour,
+                start_hour: u16::try_from(w.start_hour)
+                    .ok()
+                    .filter(|hour| SCHEDULED_WINDOW_START_HOURS.contains(hour))
+                    .ok_or_else(|| {
+                        let detail = "a window starts at 9, 11, 13, 15, 17 or 19 o'clock";
+                        ApiError::invalid("invalid_field", &field("scheduled_window.start_hour"), detail)
+                    })?,
             }),
         };
         let chosen = miaodan_domain::shard::DeliveryChoice { level, carrier, window };
@@ -183,9 +185,9 @@ pub(super) async fn delivery_address(
             .await?
             .ok_or_else(|| {
                 ApiError::invalid(
-                    "missing_field",
+                    "no_address",
                     "address",
-                    "no address given and the buyer has no default address",
+                    "no `address` was given and the buyer has no default address",
                 )
             }),
     }
@@ -285,7 +287,7 @@ pub struct OrderQuery {
 fn instant(raw: Option<&str>, field: &str) -> Result<Option<Timestamp>, ApiError> {
     raw.map(|r| {
         clock::parse_rfc3339(r)
-            .ok_or_else(|| ApiError::invalid("invalid_query", field, "an RFC 3339 instant, e.g. 2026-11-22T08:00:00Z"))
+            .ok_or_else(|| ApiError::invalid("invalid_field", field, "an RFC 3339 instant, e.g. 2026-11-22T08:00:00Z"))
     })
     .transpose()
 }
@@ -313,14 +315,14 @@ pub async fn list_orders(
         .as_deref()
         .map(|s| {
             OrderState::parse(s).ok_or_else(|| {
-                ApiError::invalid("invalid_query", "state", "state is pending_payment, paid or cancelled")
+                ApiError::invalid("invalid_field", "state", "state is pending_payment, paid or cancelled")
             })
         })
         .transpose()?;
     let after = query
         .cursor
         .as_deref()
-        .map(|c| parse_cursor(c).ok_or_else(|| ApiError::invalid("invalid_query", "cursor", "unknown cursor")))
+        .map(|c| parse_cursor(c).ok_or_else(|| ApiError::invalid("invalid_field", "cursor", "unknown cursor")))
         .transpose()?;
     let mut filter = OrderFilter {
         state: order_state,
@@ -409,11 +411,10 @@ pub async fn cancel_order(
 impl From<CheckoutError> for ApiError {
     fn from(error: CheckoutError) -> ApiError {
         match error {
-            CheckoutError::UnknownSku { line, sku } => ApiError::invalid(
-                "unknown_sku",
-                &format!("lines[{line}].sku_id"),
-                format!("no such SKU: {sku}"),
-            ),
+            CheckoutError::UnknownSku { line, sku } => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_sku", format!("no such SKU: {sku}"))
+                    .field(format!("lines[{line}].sku_id"))
+            }
             CheckoutError::Refused { line, rejection } => {
                 let mut error = ApiError::from(&rejection);
                 if checkout::names_sku(&rejection).is_some()

@@ -5,6 +5,7 @@
 
 use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
 use super::problem::ApiError;
+use super::validate;
 use crate::app::AppState;
 use crate::auth::{Admin, Buyer, Principal};
 use crate::clock::rfc3339;
@@ -67,7 +68,11 @@ fn payment_refusal(refusal: &PaymentRefusal) -> ApiError {
         }
         PaymentRefusal::UnknownRefund => "no such refund".into(),
     };
-    let mut error = ApiError::new(StatusCode::CONFLICT, refusal.code(), detail);
+    let status = match refusal {
+        PaymentRefusal::UnknownRefund => StatusCode::NOT_FOUND,
+        _ => StatusCode::CONFLICT,
+    };
+    let mut error = ApiError::new(status, refusal.code(), detail);
     match refusal {
         PaymentRefusal::AttemptInFlight => error.retry_after_seconds = Some(1),
         PaymentRefusal::RefundExceedsCaptured { .. } => error = error.field("amount_fen"),
@@ -212,7 +217,8 @@ pub async fn open_intent(
 ) -> Response {
     let request = ("POST", "/v1/payment-intents", &body.raw[..]);
     idempotency::run(&state, Principal::Buyer(buyer), &headers, request, |idem| async {
-        let checkout = CheckoutId::new(body.value.checkout_id).ok_or_else(|| ApiError::not_found("checkout"))?;
+        let checkout = validate::positive_id(body.value.checkout_id, "checkout_id")?;
+        let checkout = CheckoutId::new(checkout).ok_or_else(|| ApiError::not_found("checkout"))?;
         let intent = payments::open_intent(&state, buyer, checkout, false).await?;
         let reply = Reply::json(StatusCode::CREATED, &intent_view(&state, &intent));
         idempotency::remember(&state, intent.home_shop, idem, reply).await
@@ -299,9 +305,9 @@ pub async fn confirm(
             (None, true) => PayWith::OneTap,
             (None, false) => {
                 return Err(ApiError::invalid(
-                    "missing_field",
+                    "invalid_field",
                     "credential",
-                    "give a credential, or one_tap: true",
+                    "give a `credential`, or `one_tap`: true",
                 ));
             }
         };
@@ -656,7 +662,11 @@ pub async fn reconciliation(
         None => miaodan_domain::time::shanghai::LocalDate::of(state.clock.now()).to_string(),
     };
     if reconcile::day_bounds(&date).is_none() {
-        return Err(ApiError::invalid("invalid_query", "date", "a date, YYYY-MM-DD"));
+        return Err(ApiError::invalid(
+            "invalid_field",
+            "date",
+            "`date` must be a calendar date, YYYY-MM-DD",
+        ));
     }
     let report = reconcile::report(&state, &date).await.map_err(|error| {
         tracing::warn!(%error, "reconciliation failed");

@@ -54,6 +54,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
+        debug_assert_eq!(
+            super::errors::status_of(code),
+            Some(status.as_u16()),
+            "the error code `{code}` is not in http/errors.rs::ERRORS with status {status}: add it, with its meaning, and to the README's table"
+        );
         ApiError {
             status,
             code,

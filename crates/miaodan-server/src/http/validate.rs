@@ -19,13 +19,16 @@ pub fn text<const MAX: usize>(raw: &str, field: &str) -> Result<Text<MAX>, ApiEr
     })
 }
 
+/// An administrative division code: 12 digits (else 422 `invalid_adcode`) of a division
+/// that exists (else 404 `unknown_adcode`: a reference to nothing).
 pub fn adcode(raw: &str, field: &str) -> Result<Adcode, ApiError> {
+    if raw.len() != 12 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        let detail = format!("`{field}` must be a 12-digit administrative division code");
+        return Err(ApiError::invalid("invalid_adcode", field, detail));
+    }
     Adcode::parse(raw).ok_or_else(|| {
-        ApiError::invalid(
-            "unknown_adcode",
-            field,
-            format!("{raw:?} is not a known 12-digit administrative division code"),
-        )
+        let detail = format!("no administrative division has the code `{field}` names");
+        ApiError::new(axum::http::StatusCode::NOT_FOUND, "unknown_adcode", detail).field(field)
     })
 }
 
@@ -61,11 +64,25 @@ pub fn status(raw: &str, field: &str) -> Result<ListingStatus, ApiError> {
         .ok_or_else(|| ApiError::invalid("invalid_field", field, "status is `active` or `archived`"))
 }
 
+/// A positive id in a body (`sku_id`, `warehouse_id`): a smaller one breaks the documented
+/// minimum, so it is refused before any lookup.
+pub fn positive_id(raw: i64, field: &str) -> Result<i64, ApiError> {
+    if raw > 0 {
+        Ok(raw)
+    } else {
+        Err(ApiError::invalid(
+            "invalid_field",
+            field,
+            format!("`{field}` must be a positive id"),
+        ))
+    }
+}
+
 /// Page size: 1 to 200, 50 when absent.
 pub fn limit(raw: Option<i64>) -> Result<i64, ApiError> {
     match raw {
         None => Ok(50),
         Some(n) if (1..=200).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::invalid("invalid_query", "limit", "limit is 1 to 200")),
+        Some(_) => Err(ApiError::invalid("invalid_field", "limit", "`limit` must be 1 to 200")),
     }
 }

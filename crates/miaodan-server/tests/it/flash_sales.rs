@@ -272,7 +272,7 @@ async fn scheduling_refuses_nonsense_and_more_units_than_the_warehouse_has(backe
         (with("per_buyer_limit", json!(2)), 422, "invalid_flash_sale"),
         (with("price_fen", json!(-1)), 422, "invalid_price"),
         (with("starts_at", json!("tomorrow")), 422, "invalid_field"),
-        (with("sku_id", json!(987_654)), 422, "unknown_sku"),
+        (with("sku_id", json!(987_654)), 404, "unknown_sku"),
         (with("warehouse_id", json!(987_654)), 404, "unknown_warehouse"),
     ];
     for (body, status, code) in cases {

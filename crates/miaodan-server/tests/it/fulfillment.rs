@@ -434,36 +434,39 @@ async fn bad_delivery_option_queries_are_refused_and_a_cart_beyond_stock_gets_no
     let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
     let w = app.world().await;
     let one = format!("{}:1", w.skus[0]);
-    let cases: [(Option<&str>, Option<&str>, &str, &str); 9] = [
-        (None, Some(&one), "missing_field", "adcode"),
-        (Some("31010"), Some(&one), "invalid_adcode", "adcode"),
-        (Some("999999999999"), Some(&one), "invalid_adcode", "adcode"),
-        (Some(SHANGHAI_BUYER), None, "missing_field", "items"),
-        (Some(SHANGHAI_BUYER), Some(""), "invalid_field", "items"),
-        (Some(SHANGHAI_BUYER), Some("apples"), "invalid_field", "items"),
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, u16, &'a str, &'a str);
+    let cases: [Case; 9] = [
+        (None, Some(&one), 400, "missing_field", "adcode"),
+        (Some("31010"), Some(&one), 422, "invalid_adcode", "adcode"),
+        (Some("999999999999"), Some(&one), 404, "unknown_adcode", "adcode"),
+        (Some(SHANGHAI_BUYER), None, 400, "missing_field", "items"),
+        (Some(SHANGHAI_BUYER), Some(""), 422, "invalid_field", "items"),
+        (Some(SHANGHAI_BUYER), Some("apples"), 422, "invalid_field", "items"),
         (
             Some(SHANGHAI_BUYER),
             Some(&format!("{}:0", w.skus[0])),
+            422,
             "invalid_field",
             "items",
         ),
         (
             Some(SHANGHAI_BUYER),
             Some(&format!("{}:10001", w.skus[0])),
+            422,
             "invalid_field",
             "items",
         ),
-        (Some(SHANGHAI_BUYER), Some("987654321:1"), "unknown_sku", "items"),
+        (Some(SHANGHAI_BUYER), Some("987654321:1"), 404, "unknown_sku", "items"),
     ];
-    for (adcode, items, code, field) in cases {
+    for (adcode, items, status, code, field) in cases {
         let answer = delivery_options(&app, adcode, items).await;
-        answer.assert_problem(422, code);
+        answer.assert_problem(status, code);
         assert_eq!(answer.body["field"], field, "{adcode:?} {items:?}: {}", answer.raw);
     }
     // A known SKU among unknown ones is still an unknown SKU.
     delivery_options(&app, Some(SHANGHAI_BUYER), Some(&format!("{one},987654321:1")))
         .await
-        .assert_problem(422, "unknown_sku");
+        .assert_problem(404, "unknown_sku");
 
     // More than every warehouse holds together (5 + 3): nothing can be promised.
     let answer = delivery_options(&app, Some(SHANGHAI_BUYER), Some(&format!("{}:9", w.skus[0]))).await;
@@ -672,7 +675,7 @@ async fn a_delivery_choice_that_cannot_be_kept_is_refused_and_nothing_is_placed(
         (
             1,
             choice("same_day", "sf", window(&date(0), 19)),
-            422,
+            409,
             "delivery_window_unavailable",
             "deliveries",
         ),
@@ -680,7 +683,7 @@ async fn a_delivery_choice_that_cannot_be_kept_is_refused_and_nothing_is_placed(
         (
             1,
             choice("next_day", "jd", window(&date(1), 19)),
-            422,
+            409,
             "delivery_window_unavailable",
             "deliveries",
         ),
@@ -689,14 +692,14 @@ async fn a_delivery_choice_that_cannot_be_kept_is_refused_and_nothing_is_placed(
             1,
             choice("next_day", "jd", window(&date(2), 10)),
             422,
-            "delivery_window_unavailable",
-            "deliveries",
+            "invalid_field",
+            "deliveries[0].scheduled_window.start_hour",
         ),
         // …and a window more than 7 days after the earliest arrival is too far ahead.
         (
             1,
             choice("next_day", "jd", window(&date(9), 9)),
-            422,
+            409,
             "delivery_window_unavailable",
             "deliveries",
         ),
@@ -853,13 +856,13 @@ async fn warehouse_settings_round_trip_and_invalid_settings_change_nothing(backe
         ),
         (
             with(&|s| s["orders_per_hour"] = json!(0)),
-            "invalid_fulfillment_settings",
-            None,
+            "invalid_field",
+            Some("orders_per_hour"),
         ),
         (
             with(&|s| s["orders_per_day"] = json!(0)),
-            "invalid_fulfillment_settings",
-            None,
+            "invalid_field",
+            Some("orders_per_day"),
         ),
         (
             with(&|s| s["cutoffs"][0] = json!({ "level": "next_day", "region": "any", "time": "10:00" })),
@@ -916,7 +919,8 @@ async fn warehouse_settings_round_trip_and_invalid_settings_change_nothing(backe
     ];
     for (body, code, field) in cases {
         let refused = app.put(&path, &w.merchant, body.clone()).await;
-        refused.assert_problem(422, code);
+        let status = if code == "missing_field" { 400 } else { 422 };
+        refused.assert_problem(status, code);
         if let Some(field) = field {
             assert_eq!(refused.body["field"], field, "{body}: {}", refused.raw);
         }
@@ -1172,7 +1176,7 @@ async fn shipments_get_carrier_waybills_and_tracking_delivers_the_order(backend:
     // Not paid, not dispatched: nothing to ship.
     ship(&app, &s.merchant, order, json!({ "warehouse_id": s.shanghai }))
         .await
-        .assert_problem(422, "no_parcel_at_warehouse");
+        .assert_problem(409, "no_parcel_at_warehouse");
     ship(
         &app,
         &s.merchant,
@@ -1218,7 +1222,7 @@ async fn shipments_get_carrier_waybills_and_tracking_delivers_the_order(backend:
         .assert_problem(409, "shipment_exists");
     ship(&app, &s.merchant, order, json!({ "warehouse_id": s.chengdu }))
         .await
-        .assert_problem(422, "no_parcel_at_warehouse");
+        .assert_problem(409, "no_parcel_at_warehouse");
     ship(
         &app,
         &s.merchant,
@@ -1486,7 +1490,7 @@ async fn a_parcel_not_picked_up_warns_then_times_out_live_and_its_pickup_resolve
         json!({ "not_picked_up_within_s": 3600 }),
     )
     .await
-    .assert_problem(422, "missing_field");
+    .assert_problem(400, "missing_field");
     pickup_within_an_hour(&app, &w.merchant).await;
     let mut stream = AlertStream::open(&app, &w.merchant).await;
 
@@ -1654,9 +1658,9 @@ async fn a_shortage_redispatches_a_paid_order_and_tells_the_merchant(backend: Ba
             .await
         }
     };
-    for missing in [0, 4] {
+    for (missing, status, code) in [(0, 422, "invalid_field"), (4, 409, "shortage_exceeds_stock")] {
         let refused = report(shanghai, missing).await;
-        refused.assert_problem(422, "invalid_shortage");
+        refused.assert_problem(status, code);
         assert_eq!(refused.body["field"], "missing_units");
     }
     let (_, stranger) = app.shop("隔壁店").await;
@@ -1666,7 +1670,7 @@ async fn a_shortage_redispatches_a_paid_order_and_tells_the_merchant(backend: Ba
         json!({ "sku_id": sku, "missing_units": 1 }),
     )
     .await
-    .assert_problem(422, "unknown_sku");
+    .assert_problem(404, "unknown_sku");
     assert_eq!(
         app.level(&w.merchant, sku, shanghai).await,
         (2, 0, 1),
@@ -1720,7 +1724,7 @@ async fn a_shortage_redispatches_a_paid_order_and_tells_the_merchant(backend: Ba
     // The parcel now leaves Chengdu: a shipment from Shanghai is refused.
     ship(&app, &w.merchant, order, json!({ "warehouse_id": shanghai }))
         .await
-        .assert_problem(422, "no_parcel_at_warehouse");
+        .assert_problem(409, "no_parcel_at_warehouse");
 
     // Chengdu comes up short too, and no warehouse holds the SKU any more: restock or refund.
     let handled = report(chengdu, 5).await;

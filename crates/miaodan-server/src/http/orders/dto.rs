@@ -32,6 +32,7 @@ pub struct CheckoutInput {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DeliveryChoiceInput {
     pub shop_id: i64,
     /// `one_hour`, `same_day`, `next_day` or `standard`.
@@ -43,11 +44,12 @@ pub struct DeliveryChoiceInput {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ScheduledWindowInput {
     /// Shanghai date, `YYYY-MM-DD`.
     pub date: String,
     /// 9, 11, 13, 15, 17 or 19: the window is two hours from then.
-    pub start_hour: u16,
+    pub start_hour: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -47,30 +47,30 @@ pub fn flash_sale_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
         body
     };
     let nonsense = (422, "invalid_flash_sale", None);
-    let unknown_sku = refused("unknown_sku", "sku_id");
-    let unknown_warehouse = (404, "unknown_warehouse", None);
+    let unknown_sku = (404, "unknown_sku", Some("sku_id"));
+    let unknown_warehouse = (404, "unknown_warehouse", Some("warehouse_id"));
     let sales = vec![
         (json!({}), missing("sku_id")),
-        (sale("sku_id", json!(0)), unknown_sku),
-        (sale("sku_id", json!(-1)), unknown_sku),
+        (sale("sku_id", json!(0)), invalid("sku_id")),
+        (sale("sku_id", json!(-1)), invalid("sku_id")),
         (sale("sku_id", json!(999_999)), unknown_sku),
         (sale("sku_id", json!(t.b.sku)), unknown_sku),
-        (sale("sku_id", json!("1")), invalid("sku_id")),
-        (sale("warehouse_id", json!(0)), unknown_warehouse),
+        (sale("sku_id", json!("1")), wrong_type("sku_id")),
+        (sale("warehouse_id", json!(0)), invalid("warehouse_id")),
         (sale("warehouse_id", json!(999_999)), unknown_warehouse),
         (sale("warehouse_id", json!(t.b.warehouse)), unknown_warehouse),
         (sale("starts_at", json!("tomorrow")), invalid("starts_at")),
-        (sale("starts_at", json!(5)), invalid("starts_at")),
+        (sale("starts_at", json!(5)), wrong_type("starts_at")),
         (sale("ends_at", json!("2026-13-01T00:00:00Z")), invalid("ends_at")),
         (sale("ends_at", json!(rfc3339_in(-5))), nonsense),
         (sale("ends_at", json!(rfc3339_in(-2))), nonsense),
         (sale("ends_at", json!(rfc3339_in(8 * 24 * 3600))), nonsense),
         (sale("price_fen", json!(-1)), refused("invalid_price", "price_fen")),
-        (sale("price_fen", json!(1e30)), invalid("price_fen")),
+        (sale("price_fen", json!(1e30)), wrong_type("price_fen")),
         (sale("units", json!(0)), nonsense),
         (sale("units", json!(-1)), nonsense),
         (sale("units", json!(100_000_001)), nonsense),
-        (sale("units", json!(9_223_372_036_854_775_808_u64)), invalid("units")),
+        (sale("units", json!(9_223_372_036_854_775_808_u64)), wrong_type("units")),
         (sale("units", json!(10_000)), (409, "insufficient_stock", Some("units"))),
         (sale("per_buyer_limit", json!(0)), nonsense),
         (sale("per_buyer_limit", json!(2)), nonsense),
@@ -81,11 +81,11 @@ pub fn flash_sale_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
     let taps = vec![
         (json!({ "quantity": 0 }), refused("invalid_quantity", "quantity")),
         (json!({ "quantity": 10_001 }), refused("invalid_quantity", "quantity")),
-        (json!({ "quantity": 1e30 }), invalid("quantity")),
-        (json!({ "quantity": "1" }), invalid("quantity")),
+        (json!({ "quantity": 1e30 }), wrong_type("quantity")),
+        (json!({ "quantity": "1" }), wrong_type("quantity")),
         (
             json!({ "address": { "adcode": "999999999999", "detail": "1号" } }),
-            refused("unknown_adcode", "address.adcode"),
+            (404, "unknown_adcode", Some("address.adcode")),
         ),
         (
             json!({ "address": { "adcode": "310101000000" } }),
@@ -98,7 +98,7 @@ pub fn flash_sale_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
         bodies(Call::new(Method::POST, &tap_path, &a.buyer_token), taps),
         bodies(
             Call::new(Method::POST, &tap_path, &t.homeless_buyer),
-            vec![(json!({}), missing("address"))],
+            vec![(json!({}), refused("no_address", "address"))],
         ),
     ]
     .concat()

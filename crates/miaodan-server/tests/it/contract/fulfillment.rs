@@ -85,7 +85,7 @@ pub fn fulfillment_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
             shifts(vec![shift("14:00", "22:00"), shift("08:00", "12:00")]),
             unworkable,
         ),
-        (settings("shifts", json!({})), invalid("shifts")),
+        (settings("shifts", json!({})), wrong_type("shifts")),
         (
             settings("shifts", json!([{ "start": "08:00" }])),
             missing("shifts[0].end"),
@@ -97,18 +97,21 @@ pub fn fulfillment_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
             ),
             unknown("shifts[0].break"),
         ),
-        (settings("orders_per_hour", json!(0)), unworkable),
-        (settings("orders_per_hour", json!(1_000_001)), unworkable),
+        (settings("orders_per_hour", json!(0)), invalid("orders_per_hour")),
+        (
+            settings("orders_per_hour", json!(1_000_001)),
+            invalid("orders_per_hour"),
+        ),
         (settings("orders_per_hour", json!(-1)), invalid("orders_per_hour")),
         (
             settings("orders_per_hour", json!(4_294_967_296_i64)),
             invalid("orders_per_hour"),
         ),
-        (settings("orders_per_hour", json!(1.5)), invalid("orders_per_hour")),
-        (settings("orders_per_hour", json!("500")), invalid("orders_per_hour")),
-        (settings("orders_per_day", json!(0)), unworkable),
-        (settings("orders_per_day", json!(24_000_001)), unworkable),
-        (settings("orders_per_day", json!(null)), invalid("orders_per_day")),
+        (settings("orders_per_hour", json!(1.5)), wrong_type("orders_per_hour")),
+        (settings("orders_per_hour", json!("500")), wrong_type("orders_per_hour")),
+        (settings("orders_per_day", json!(0)), invalid("orders_per_day")),
+        (settings("orders_per_day", json!(24_000_001)), invalid("orders_per_day")),
+        (settings("orders_per_day", json!(null)), wrong_type("orders_per_day")),
         (cutoffs(vec![cutoff("next_day", "any", "16:00"); 17]), unworkable),
         (
             cutoffs(vec![
@@ -140,8 +143,8 @@ pub fn fulfillment_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
             settings("cutoffs", json!([{ "level": "next_day", "region": "any" }])),
             missing("cutoffs[0].time"),
         ),
-        (settings("works_holidays", json!("yes")), invalid("works_holidays")),
-        (settings("carriers", json!("sf")), invalid("carriers")),
+        (settings("works_holidays", json!("yes")), wrong_type("works_holidays")),
+        (settings("carriers", json!("sf")), wrong_type("carriers")),
         (settings("carriers", json!(["ups"])), invalid("carriers[0]")),
         (settings("carriers", json!(["SF"])), invalid("carriers[0]")),
         (settings("carriers", json!(["sf", "jd", "sf"])), invalid("carriers[2]")),
@@ -161,28 +164,29 @@ pub fn fulfillment_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
     // Shortages: a SKU of the shop, and 1 to the units the warehouse holds that are not with
     // a carrier (8 available and 1 sold of the first SKU; of the second, none available and
     // the 1 sold is with the carrier).
-    let bad_count = refused("invalid_shortage", "missing_units");
-    let unknown_sku = refused("unknown_sku", "sku_id");
+    let too_few = invalid("missing_units");
+    let too_many = (409, "shortage_exceeds_stock", Some("missing_units"));
+    let unknown_sku = (404, "unknown_sku", Some("sku_id"));
     let shortage = |sku: Value, units: Value| json!({ "sku_id": sku, "missing_units": units });
     let shortages = vec![
         (json!({}), missing("sku_id")),
         (json!({ "sku_id": a.sku }), missing("missing_units")),
-        (shortage(json!(0), json!(1)), unknown_sku),
-        (shortage(json!(-1), json!(1)), unknown_sku),
+        (shortage(json!(0), json!(1)), invalid("sku_id")),
+        (shortage(json!(-1), json!(1)), invalid("sku_id")),
         (shortage(json!(999_999), json!(1)), unknown_sku),
         (shortage(json!(t.b.sku), json!(1)), unknown_sku),
-        (shortage(json!("1"), json!(1)), invalid("sku_id")),
-        (shortage(json!(a.sku), json!(0)), bad_count),
-        (shortage(json!(a.sku), json!(-1)), bad_count),
-        (shortage(json!(a.sku), json!(i64::MIN)), bad_count),
-        (shortage(json!(a.sku), json!(10)), bad_count),
-        (shortage(json!(a.sku), json!(i64::MAX)), bad_count),
-        (shortage(json!(a.sku2), json!(1)), bad_count),
-        (shortage(json!(a.sku), json!(1.5)), invalid("missing_units")),
-        (shortage(json!(a.sku), json!("1")), invalid("missing_units")),
+        (shortage(json!("1"), json!(1)), wrong_type("sku_id")),
+        (shortage(json!(a.sku), json!(0)), too_few),
+        (shortage(json!(a.sku), json!(-1)), too_few),
+        (shortage(json!(a.sku), json!(i64::MIN)), too_few),
+        (shortage(json!(a.sku), json!(10)), too_many),
+        (shortage(json!(a.sku), json!(i64::MAX)), too_many),
+        (shortage(json!(a.sku2), json!(1)), too_many),
+        (shortage(json!(a.sku), json!(1.5)), wrong_type("missing_units")),
+        (shortage(json!(a.sku), json!("1")), wrong_type("missing_units")),
         (
             shortage(json!(a.sku), json!(9_223_372_036_854_775_808_u64)),
-            invalid("missing_units"),
+            wrong_type("missing_units"),
         ),
         (
             json!({ "sku_id": a.sku, "missing_units": 1, "reason": "damaged" }),

@@ -334,7 +334,7 @@ async fn refusals_decided_by_a_shard_are_replayed_byte_for_byte(backend: Backend
                 format!("/v1/skus/{}/stock/{}", a.sku, b.warehouse),
                 json!({ "available": 1 }),
             ),
-            (404, "unknown_warehouse", None),
+            (404, "unknown_warehouse", Some("warehouse_id")),
         ),
         (
             as_a(
@@ -363,7 +363,7 @@ async fn refusals_decided_by_a_shard_are_replayed_byte_for_byte(backend: Backend
                 "/v1/flash-sales".into(),
                 flash_sale(b.sku, a.warehouse, 1),
             ),
-            (422, "unknown_sku", Some("sku_id")),
+            (404, "unknown_sku", Some("sku_id")),
         ),
         (
             as_a(
@@ -379,7 +379,7 @@ async fn refusals_decided_by_a_shard_are_replayed_byte_for_byte(backend: Backend
                 format!("/v1/warehouses/{}/fulfillment", b.warehouse),
                 fulfillment_settings(),
             ),
-            (404, "unknown_warehouse", None),
+            (404, "unknown_warehouse", Some("warehouse_id")),
         ),
         (
             as_a(
@@ -395,7 +395,7 @@ async fn refusals_decided_by_a_shard_are_replayed_byte_for_byte(backend: Backend
                 format!("/v1/warehouses/{}/shortages", a.warehouse),
                 json!({ "sku_id": b.sku, "missing_units": 1 }),
             ),
-            (422, "unknown_sku", Some("sku_id")),
+            (404, "unknown_sku", Some("sku_id")),
         ),
         (
             as_a(
@@ -403,7 +403,7 @@ async fn refusals_decided_by_a_shard_are_replayed_byte_for_byte(backend: Backend
                 format!("/v1/warehouses/{}/shortages", a.warehouse),
                 json!({ "sku_id": a.sku, "missing_units": 100 }),
             ),
-            (422, "invalid_shortage", Some("missing_units")),
+            (409, "shortage_exceeds_stock", Some("missing_units")),
         ),
         (
             as_a(
@@ -423,7 +423,7 @@ async fn refusals_decided_by_a_shard_are_replayed_byte_for_byte(backend: Backend
         ),
         (
             as_a(Method::PUT, "/v1/package-center/sla-rules".into(), sla_rules(1)),
-            (422, "invalid_sla_rules", None),
+            (422, "invalid_sla_rules", Some("not_picked_up_within_s")),
         ),
     ];
     let before = snapshot(&app, &t).await;

@@ -4,7 +4,7 @@ use super::support::*;
 
 both_backends!(
     every_malformed_body_is_refused_with_a_stable_problem_and_changes_nothing,
-    every_bad_path_id_is_not_found_and_changes_nothing,
+    every_path_id_that_is_no_id_is_a_bad_request_and_an_unknown_one_is_not_found,
     every_bad_query_parameter_is_refused_with_a_stable_problem,
     a_body_over_the_limit_is_payload_too_large_on_every_mutating_endpoint,
     a_body_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not,
@@ -53,7 +53,7 @@ async fn every_malformed_body_is_refused_with_a_stable_problem_and_changes_nothi
     app.shutdown().await;
 }
 
-async fn every_bad_path_id_is_not_found_and_changes_nothing(backend: Backend) {
+async fn every_path_id_that_is_no_id_is_a_bad_request_and_an_unknown_one_is_not_found(backend: Backend) {
     let app = spawn(backend).await;
     let t = tenants(&app).await;
     let (a, admin) = (&t.a, &app.admin);
@@ -190,12 +190,30 @@ async fn every_bad_path_id_is_not_found_and_changes_nothing(backend: Backend) {
     ];
     let mut cases = Vec::new();
     for (method, template, token, body, missing_code) in &templates {
-        // Ids that cannot name anything are refused before any lookup; an id that could
-        // name something but does not is refused by whoever looks it up.
+        // The path parameter is named after the segment before it: `/v1/orders/{order_id}`.
+        let before = template.split("/{}").next().unwrap().rsplit('/').next().unwrap();
+        let parameter: &'static str = match before {
+            "shops" => "shop_id",
+            "buyers" => "buyer_id",
+            "products" => "product_id",
+            "skus" => "sku_id",
+            "stock" | "warehouses" => "warehouse_id",
+            "orders" => "order_id",
+            "payment-intents" => "payment_intent_id",
+            "one-tap-agreements" => "agreement_id",
+            "flash-sales" => "flash_sale_id",
+            "shipments" => "shipment_id",
+            other => panic!("which parameter follows /{other}/?"),
+        };
+        // Ids that cannot name anything are refused before any lookup (400, naming the
+        // parameter); an id that could name something but does not is refused by whoever
+        // looks it up (404).
         for bad in [
             "abc",
             "0",
             "-5",
+            "+5",
+            "5%20",
             "1.5",
             "1e3",
             "%20",
@@ -208,8 +226,12 @@ async fn every_bad_path_id_is_not_found_and_changes_nothing(backend: Backend) {
             if let Some(body) = body {
                 call = call.json(body);
             }
-            let code = if bad == "999999" { *missing_code } else { "not_found" };
-            cases.push((call, (404, code, None)));
+            let refusal = match (bad, *missing_code) {
+                ("999999", "unknown_warehouse") => (404, "unknown_warehouse", Some("warehouse_id")),
+                ("999999", code) => (404, code, None),
+                _ => (400, "invalid_id", Some(parameter)),
+            };
+            cases.push((call, refusal));
         }
     }
     expect_refusals_in_bulk(&app, &t, &cases).await;
@@ -219,56 +241,55 @@ async fn every_bad_path_id_is_not_found_and_changes_nothing(backend: Backend) {
 async fn every_bad_query_parameter_is_refused_with_a_stable_problem(backend: Backend) {
     let app = spawn(backend).await;
     let t = tenants(&app).await;
-    let unparsable = (400, "invalid_query", None);
     let long_search = format!("q={}", "a".repeat(101));
     let products = [
-        ("limit=0", (422, "invalid_query", Some("limit"))),
-        ("limit=201", (422, "invalid_query", Some("limit"))),
-        ("limit=-1", (422, "invalid_query", Some("limit"))),
-        ("limit=abc", unparsable),
-        ("limit=1e3", unparsable),
-        ("limit=99999999999999999999", unparsable),
-        ("cursor=abc", (422, "invalid_query", Some("cursor"))),
-        ("cursor=", (422, "invalid_query", Some("cursor"))),
-        ("shop_id=0", (422, "invalid_query", Some("shop_id"))),
-        ("shop_id=-3", (422, "invalid_query", Some("shop_id"))),
-        ("shop_id=abc", unparsable),
-        ("sort=price", unparsable),
-        (&*long_search, (422, "invalid_query", Some("q"))),
-        ("q=a%00b", (422, "invalid_query", Some("q"))),
-        ("q=a%0Ab", (422, "invalid_query", Some("q"))),
-        ("gtin=6901234567893", (422, "invalid_query", Some("gtin"))),
-        ("gtin=abc", (422, "invalid_query", Some("gtin"))),
-        ("gtin=%00", (422, "invalid_query", Some("gtin"))),
+        ("limit=0", (422, "invalid_field", Some("limit"))),
+        ("limit=201", (422, "invalid_field", Some("limit"))),
+        ("limit=-1", (422, "invalid_field", Some("limit"))),
+        ("limit=abc", (400, "invalid_query", Some("limit"))),
+        ("limit=1e3", (400, "invalid_query", Some("limit"))),
+        ("limit=99999999999999999999", (400, "invalid_query", Some("limit"))),
+        ("cursor=abc", (422, "invalid_field", Some("cursor"))),
+        ("cursor=", (422, "invalid_field", Some("cursor"))),
+        ("shop_id=0", (422, "invalid_field", Some("shop_id"))),
+        ("shop_id=-3", (422, "invalid_field", Some("shop_id"))),
+        ("shop_id=abc", (400, "invalid_query", Some("shop_id"))),
+        ("sort=price", (400, "invalid_query", Some("sort"))),
+        (&*long_search, (422, "invalid_field", Some("q"))),
+        ("q=a%00b", (422, "invalid_field", Some("q"))),
+        ("q=a%0Ab", (422, "invalid_field", Some("q"))),
+        ("gtin=6901234567893", (422, "invalid_field", Some("gtin"))),
+        ("gtin=abc", (422, "invalid_field", Some("gtin"))),
+        ("gtin=%00", (422, "invalid_field", Some("gtin"))),
     ];
     let orders = [
-        ("limit=0", (422, "invalid_query", Some("limit"))),
-        ("limit=201", (422, "invalid_query", Some("limit"))),
-        ("limit=abc", unparsable),
-        ("state=lost", (422, "invalid_query", Some("state"))),
-        ("state=SHIPPED", (422, "invalid_query", Some("state"))),
-        ("state=PAID", (422, "invalid_query", Some("state"))),
-        ("state=", (422, "invalid_query", Some("state"))),
-        ("created_from=yesterday", (422, "invalid_query", Some("created_from"))),
+        ("limit=0", (422, "invalid_field", Some("limit"))),
+        ("limit=201", (422, "invalid_field", Some("limit"))),
+        ("limit=abc", (400, "invalid_query", Some("limit"))),
+        ("state=lost", (422, "invalid_field", Some("state"))),
+        ("state=SHIPPED", (422, "invalid_field", Some("state"))),
+        ("state=PAID", (422, "invalid_field", Some("state"))),
+        ("state=", (422, "invalid_field", Some("state"))),
+        ("created_from=yesterday", (422, "invalid_field", Some("created_from"))),
         (
             "created_from=2026-13-01T00:00:00Z",
-            (422, "invalid_query", Some("created_from")),
+            (422, "invalid_field", Some("created_from")),
         ),
-        ("created_from=2026-01-01", (422, "invalid_query", Some("created_from"))),
+        ("created_from=2026-01-01", (422, "invalid_field", Some("created_from"))),
         (
             "created_to=2026-01-01T00:00:00",
-            (422, "invalid_query", Some("created_to")),
+            (422, "invalid_field", Some("created_to")),
         ),
-        ("created_to=%00", (422, "invalid_query", Some("created_to"))),
-        ("cursor=abc", (422, "invalid_query", Some("cursor"))),
-        ("cursor=1.0", (422, "invalid_query", Some("cursor"))),
-        ("cursor=abc.5", (422, "invalid_query", Some("cursor"))),
-        ("cursor=1.-5", (422, "invalid_query", Some("cursor"))),
-        ("buyer_id=1", unparsable),
-        ("limit=1&limit=2", unparsable),
+        ("created_to=%00", (422, "invalid_field", Some("created_to"))),
+        ("cursor=abc", (422, "invalid_field", Some("cursor"))),
+        ("cursor=1.0", (422, "invalid_field", Some("cursor"))),
+        ("cursor=abc.5", (422, "invalid_field", Some("cursor"))),
+        ("cursor=1.-5", (422, "invalid_field", Some("cursor"))),
+        ("buyer_id=1", (400, "invalid_query", Some("buyer_id"))),
+        ("limit=1&limit=2", (400, "invalid_query", Some("limit"))),
     ];
     // The reconciliation (operators only): a real calendar day, written YYYY-MM-DD.
-    let bad_date = (422, "invalid_query", Some("date"));
+    let bad_date = (422, "invalid_field", Some("date"));
     let reconciliation = [
         ("date=2026-13-01", bad_date),
         ("date=2026-02-30", bad_date),
@@ -278,8 +299,8 @@ async fn every_bad_query_parameter_is_refused_with_a_stable_problem(backend: Bac
         ("date=tomorrow", bad_date),
         ("date=", bad_date),
         ("date=%00", bad_date),
-        ("bogus=1", unparsable),
-        ("date=2026-01-01&date=2026-01-02", unparsable),
+        ("bogus=1", (400, "invalid_query", Some("bogus"))),
+        ("date=2026-01-01&date=2026-01-02", (400, "invalid_query", Some("date"))),
     ];
     // Delivery options (public): a known division and 1 to 100 `sku_id:quantity` items of
     // known SKUs, 1 to 10 000 units each.
@@ -289,10 +310,10 @@ async fn every_bad_query_parameter_is_refused_with_a_stable_problem(backend: Bac
     let hundred_and_one: Vec<String> = (1..=101).map(|sku| format!("{sku}:1")).collect();
     let hundred_and_one = items(&hundred_and_one.join(","));
     let delivery: Vec<(String, Refusal)> = [
-        ("", (422, "missing_field", Some("adcode"))),
-        ("items=1:1", (422, "missing_field", Some("adcode"))),
-        ("adcode=310101000000", (422, "missing_field", Some("items"))),
-        ("adcode=999999999999&items=1:1", (422, "invalid_adcode", Some("adcode"))),
+        ("", (400, "missing_field", Some("adcode"))),
+        ("items=1:1", (400, "missing_field", Some("adcode"))),
+        ("adcode=310101000000", (400, "missing_field", Some("items"))),
+        ("adcode=999999999999&items=1:1", (404, "unknown_adcode", Some("adcode"))),
         ("adcode=31010100000&items=1:1", (422, "invalid_adcode", Some("adcode"))),
         ("adcode=abc&items=1:1", (422, "invalid_adcode", Some("adcode"))),
         ("adcode=&items=1:1", (422, "invalid_adcode", Some("adcode"))),
@@ -313,13 +334,16 @@ async fn every_bad_query_parameter_is_refused_with_a_stable_problem(backend: Bac
         (&items(&format!("{}:1,", a.sku)), bad_items),
         (&items(&format!("{}:1;{}:1", a.sku, a.sku2)), bad_items),
         (&hundred_and_one, bad_items),
-        (&items("999999:1"), (422, "unknown_sku", Some("items"))),
+        (&items("999999:1"), (404, "unknown_sku", Some("items"))),
         (
             &items(&format!("{}:1,999999:1", a.sku)),
-            (422, "unknown_sku", Some("items")),
+            (404, "unknown_sku", Some("items")),
         ),
-        ("bogus=1", unparsable),
-        ("adcode=310101000000&adcode=310101000000&items=1:1", unparsable),
+        ("bogus=1", (400, "invalid_query", Some("bogus"))),
+        (
+            "adcode=310101000000&adcode=310101000000&items=1:1",
+            (400, "invalid_query", Some("adcode")),
+        ),
     ]
     .into_iter()
     .map(|(query, refusal)| (query.to_string(), refusal))
@@ -334,10 +358,10 @@ async fn every_bad_query_parameter_is_refused_with_a_stable_problem(backend: Bac
         ("limit=0", (422, "invalid_field", Some("limit"))),
         ("limit=501", (422, "invalid_field", Some("limit"))),
         ("limit=-1", (422, "invalid_field", Some("limit"))),
-        ("limit=abc", unparsable),
-        ("limit=99999999999999999999", unparsable),
-        ("state=all&state=open", unparsable),
-        ("shop_id=1", unparsable),
+        ("limit=abc", (400, "invalid_query", Some("limit"))),
+        ("limit=99999999999999999999", (400, "invalid_query", Some("limit"))),
+        ("state=all&state=open", (400, "invalid_query", Some("state"))),
+        ("shop_id=1", (400, "invalid_query", Some("shop_id"))),
     ];
     let mut cases = Vec::new();
     for (query, refusal) in &delivery {

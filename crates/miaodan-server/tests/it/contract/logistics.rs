@@ -74,7 +74,7 @@ pub fn logistics_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
     let (a, b) = (&t.a, &t.b);
     // Shipments: a warehouse the order sends a parcel from, an optional known carrier, and an
     // optional waybill of 6 to 40 letters, digits or '-'.
-    let no_parcel = refused("no_parcel_at_warehouse", "warehouse_id");
+    let no_parcel = (409, "no_parcel_at_warehouse", Some("warehouse_id"));
     let shipment = |field: &str, value: Value| {
         let mut body = json!({ "warehouse_id": a.warehouse });
         body[field] = value;
@@ -84,19 +84,19 @@ pub fn logistics_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
         (json!({}), missing("warehouse_id")),
         (shipment("warehouse_id", json!(0)), invalid("warehouse_id")),
         (shipment("warehouse_id", json!(-1)), invalid("warehouse_id")),
-        (shipment("warehouse_id", json!("1")), invalid("warehouse_id")),
+        (shipment("warehouse_id", json!("1")), wrong_type("warehouse_id")),
         (shipment("warehouse_id", json!(999_999)), no_parcel),
         (shipment("warehouse_id", json!(b.warehouse)), no_parcel),
         (shipment("carrier", json!("ups")), invalid("carrier")),
         (shipment("carrier", json!("SF")), invalid("carrier")),
-        (shipment("carrier", json!(5)), invalid("carrier")),
+        (shipment("carrier", json!(5)), wrong_type("carrier")),
         (shipment("waybill_no", json!("")), invalid("waybill_no")),
         (shipment("waybill_no", json!("SF123")), invalid("waybill_no")),
         (shipment("waybill_no", json!("S".repeat(41))), invalid("waybill_no")),
         (shipment("waybill_no", json!("SF 1234567")), invalid("waybill_no")),
         (shipment("waybill_no", json!("SF1234567\n")), invalid("waybill_no")),
         (shipment("waybill_no", json!("顺丰1234567")), invalid("waybill_no")),
-        (shipment("waybill_no", json!(1_234_567_890)), invalid("waybill_no")),
+        (shipment("waybill_no", json!(1_234_567_890)), wrong_type("waybill_no")),
         (shipment("weight_g", json!(500)), unknown("weight_g")),
         // Another shipment's waybill with the same carrier is not this parcel's.
         (
@@ -111,27 +111,27 @@ pub fn logistics_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
         body[field] = value;
         body
     };
-    let unworkable = (422, "invalid_sla_rules", None);
+    let unworkable = |field: &'static str| (422, "invalid_sla_rules", Some(field));
     let mut sla = vec![
         (json!({}), missing("not_picked_up_within_s")),
         (
             json!({ "not_picked_up_within_s": 3600, "not_departed_within_s": 3600, "stalled_after_s": 3600 }),
             missing("warn_at_percent"),
         ),
-        (rules("warn_at_percent", json!(0)), unworkable),
-        (rules("warn_at_percent", json!(100)), unworkable),
-        (rules("warn_at_percent", json!(256)), invalid("warn_at_percent")),
-        (rules("warn_at_percent", json!(-1)), invalid("warn_at_percent")),
-        (rules("warn_at_percent", json!(80.5)), invalid("warn_at_percent")),
+        (rules("warn_at_percent", json!(0)), unworkable("warn_at_percent")),
+        (rules("warn_at_percent", json!(100)), unworkable("warn_at_percent")),
+        (rules("warn_at_percent", json!(256)), unworkable("warn_at_percent")),
+        (rules("warn_at_percent", json!(-1)), unworkable("warn_at_percent")),
+        (rules("warn_at_percent", json!(80.5)), wrong_type("warn_at_percent")),
         (rules("shop_id", json!(b.shop)), unknown("shop_id")),
     ];
     for field in ["not_picked_up_within_s", "not_departed_within_s", "stalled_after_s"] {
-        sla.push((rules(field, json!(59)), unworkable));
-        sla.push((rules(field, json!(30 * 24 * 3600 + 1)), unworkable));
-        sla.push((rules(field, json!(0)), unworkable));
-        sla.push((rules(field, json!(i64::MIN)), unworkable));
-        sla.push((rules(field, json!("3600")), invalid(field)));
-        sla.push((rules(field, json!(1e30)), invalid(field)));
+        sla.push((rules(field, json!(59)), unworkable(field)));
+        sla.push((rules(field, json!(30 * 24 * 3600 + 1)), unworkable(field)));
+        sla.push((rules(field, json!(0)), unworkable(field)));
+        sla.push((rules(field, json!(i64::MIN)), unworkable(field)));
+        sla.push((rules(field, json!("3600")), wrong_type(field)));
+        sla.push((rules(field, json!(1e30)), wrong_type(field)));
     }
     [
         bodies(shipments_of(a.paid_order), shipments),

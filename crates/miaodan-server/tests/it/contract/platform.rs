@@ -74,29 +74,28 @@ pub fn platform_bodies(app: &TestApp, t: &Tenants) -> Vec<(Call, Refusal)> {
         json!("a\nb"),
     ]
     .into_iter()
-    .chain([
-        json!("\u{7f}"),
-        json!("a\u{1b}[31m"),
-        json!(5),
-        json!(null),
-        json!(["x"]),
-    ]) {
+    .chain([json!("\u{7f}"), json!("a\u{1b}[31m")])
+    {
         shops.push((json!({ "name": name }), invalid("name")));
+    }
+    for name in [json!(5), json!(null), json!(["x"])] {
+        shops.push((json!({ "name": name }), wrong_type("name")));
     }
     // Buyers: a name, and a default address of a known division.
     let address = |adcode: Value, detail: Value| json!({ "name": "王五", "default_address": { "adcode": adcode, "detail": detail } });
-    let unknown_adcode = refused("unknown_adcode", "default_address.adcode");
+    let unknown_adcode = (404, "unknown_adcode", Some("default_address.adcode"));
+    let invalid_adcode = refused("invalid_adcode", "default_address.adcode");
     let buyers = vec![
         (json!({}), missing("name")),
         (json!({ "name": "" }), invalid("name")),
         (address(json!("999999999999"), json!("1号")), unknown_adcode),
-        (address(json!("31010100000"), json!("1号")), unknown_adcode),
-        (address(json!("3101010000000"), json!("1号")), unknown_adcode),
-        (address(json!("31010100000a"), json!("1号")), unknown_adcode),
-        (address(json!(""), json!("1号")), unknown_adcode),
+        (address(json!("31010100000"), json!("1号")), invalid_adcode),
+        (address(json!("3101010000000"), json!("1号")), invalid_adcode),
+        (address(json!("31010100000a"), json!("1号")), invalid_adcode),
+        (address(json!(""), json!("1号")), invalid_adcode),
         (
             address(json!(310_101_000_000_i64), json!("1号")),
-            invalid("default_address.adcode"),
+            wrong_type("default_address.adcode"),
         ),
         (
             address(json!("310101000000"), json!("")),
@@ -120,13 +119,14 @@ pub fn platform_bodies(app: &TestApp, t: &Tenants) -> Vec<(Call, Refusal)> {
         ),
         (
             json!({ "name": "王五", "default_address": "上海" }),
-            invalid("default_address"),
+            wrong_type("default_address"),
         ),
     ];
     // Tokens: an optional label of 1 to 60 characters.
-    let labels: Vec<_> = [json!(""), json!(chars(61)), json!("a\u{0}"), json!(5)]
+    let labels: Vec<_> = [json!(""), json!(chars(61)), json!("a\u{0}")]
         .into_iter()
         .map(|label| (json!({ "label": label }), invalid("label")))
+        .chain([(json!({ "label": 5 }), wrong_type("label"))])
         .collect();
     [
         bodies(post("/v1/shops".into()), shops),

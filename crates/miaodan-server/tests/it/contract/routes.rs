@@ -144,6 +144,18 @@ async fn system_endpoints_answer_without_a_token(backend: Backend) {
         &json!({ "status": "ok", "backend": backend_name, "shards": 2 })
     );
 
+    // The table of error codes, each with its one status (the README shows the same).
+    let errors = app.send(app.http.get(app.url("/errors"))).await;
+    let table = serde_json::to_value(miaodan_server::http::errors::ERRORS).unwrap();
+    assert_eq!(errors.assert_status(200), &table);
+    assert!(
+        table
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == "unknown_sku" && e["status"] == 404)
+    );
+
     let metrics = app.send(app.http.get(app.url("/metrics"))).await;
     assert_eq!(metrics.status, 200);
     assert!(
@@ -212,7 +224,8 @@ async fn the_openapi_document_lists_exactly_the_v1_routes_of_the_router(backend:
         .filter(|(_, path)| !path.starts_with("/v1/"))
         .cloned()
         .collect();
-    let expected = [("GET", "/healthz"), ("GET", "/metrics")].map(|(m, p)| (m.to_string(), p.to_string()));
+    let expected =
+        [("GET", "/errors"), ("GET", "/healthz"), ("GET", "/metrics")].map(|(m, p)| (m.to_string(), p.to_string()));
     assert_eq!(system, BTreeSet::from(expected));
     // The server answers every documented operation (with its own refusal of a request
     // without credentials or body, not the router's 404 or 405), and no other method on a

@@ -687,7 +687,7 @@ pub fn malformed_bodies(call: &Call, valid: &Value, body_optional: bool) -> Vec<
     let mut unknown = valid.clone();
     unknown["bogus"] = json!(1);
     let malformed = (400, "malformed_json", None);
-    let not_an_object = (422, "invalid_field", None);
+    let not_an_object = (400, "wrong_type", None);
     let unsupported = (415, "unsupported_media_type", None);
     let mut cases = vec![
         (with(JSON, b"{"), malformed),
@@ -705,7 +705,7 @@ pub fn malformed_bodies(call: &Call, valid: &Value, body_optional: bool) -> Vec<
         (with(JSON, b"[]"), not_an_object),
         (with(JSON, b"\"text\""), not_an_object),
         (with(JSON, b"42"), not_an_object),
-        (call.clone().json(&unknown), (422, "unknown_field", Some("bogus"))),
+        (call.clone().json(&unknown), (400, "unknown_field", Some("bogus"))),
         (with(Some("text/plain"), &valid_bytes), unsupported),
         (with(None, &valid_bytes), unsupported),
         (
@@ -728,12 +728,17 @@ pub fn invalid(field: &'static str) -> Refusal {
     (422, "invalid_field", Some(field))
 }
 
+/// A value of the wrong JSON type (400): a string for a number, a fraction for an integer, …
+pub fn wrong_type(field: &'static str) -> Refusal {
+    (400, "wrong_type", Some(field))
+}
+
 pub fn missing(field: &'static str) -> Refusal {
-    (422, "missing_field", Some(field))
+    (400, "missing_field", Some(field))
 }
 
 pub fn unknown(field: &'static str) -> Refusal {
-    (422, "unknown_field", Some(field))
+    (400, "unknown_field", Some(field))
 }
 
 /// A 422 with its own code.
