@@ -1,1 +1,130 @@
-"""Schemathesis hooks for scripts/fuzz-api (imported through SCHEMATHESIS_HOOKS)."""
+"""Schemathesis hooks for scripts/fuzz-api (loaded through SCHEMATHESIS_HOOKS).
+
+The OpenAPI document states some rules in words only, because JSON Schema cannot say them: a
+GTIN's check digit, a flash sale that ends after it starts (within 7 days, not already over), a
+per-buyer limit within the units, a per-day limit of at least the per-order one, shifts in
+order and apart, one cutoff per level and region, each SKU on one line of a checkout and one
+delivery per shop, a date that exists (no 30 February). The server answers a request that
+breaks one 422, as the document says. The fuzzer's generator reads only the schema, so its
+*valid* cases (positive mode) are brought within these rules here before they are sent; its
+invalid cases are left alone. Each valid case also gets an Idempotency-Key of its own: a key
+reused for another request is refused (422, as the IETF Idempotency-Key draft says), and the
+generator cannot know which keys it sent before.
+"""
+
+import calendar
+import datetime
+import re
+import uuid
+
+import schemathesis
+
+
+def _positive(case):
+    meta = getattr(case, "meta", None)
+    return meta is not None and meta.generation.mode.is_positive
+
+
+def _gtin(raw):
+    """`raw` with its last digit made the GS1 check digit."""
+    if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{8}|[0-9]{12,14}", raw):
+        return raw
+    body = [int(d) for d in raw[:-1]]
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return raw[:-1] + str((10 - total % 10) % 10)
+
+
+def _date(raw):
+    """`raw` (`YYYY-MM-DD…`) with its day moved into its month if the month is shorter."""
+    if not isinstance(raw, str):
+        return raw
+    match = re.match(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", raw)
+    if not match:
+        return raw
+    year, month, day = (int(g) for g in match.groups())
+    if not 1 <= month <= 12:
+        return raw
+    last = calendar.monthrange(max(year, 1), month)[1]
+    if year == 0 and month == 2:
+        last = 29  # 0000 is a leap year in the proleptic Gregorian calendar
+    return raw if day <= last else f"{year:04d}-{month:02d}-{last:02d}" + raw[10:]
+
+
+def _instant(seconds_from_now):
+    at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds_from_now)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _unique_by(items, key):
+    seen, kept = set(), []
+    for item in items:
+        k = key(item)
+        if k not in seen:
+            seen.add(k)
+            kept.append(item)
+    return kept
+
+
+def _flash_sale(body):
+    body["starts_at"] = _instant(-60)
+    body["ends_at"] = _instant(3600)
+    limit, units = body.get("per_buyer_limit"), body.get("units")
+    if isinstance(limit, (int, float)) and isinstance(units, (int, float)) and limit > units:
+        body["per_buyer_limit"] = units
+
+
+def _agreement(body):
+    order, day = body.get("per_order_limit_fen"), body.get("per_day_limit_fen")
+    if isinstance(order, (int, float)) and isinstance(day, (int, float)) and day < order:
+        body["per_day_limit_fen"], body["per_order_limit_fen"] = order, day
+
+
+def _fulfillment(body):
+    body["shifts"] = [{"start": "08:00", "end": "20:00"}]
+    if isinstance(body.get("cutoffs"), list):
+        body["cutoffs"] = _unique_by(body["cutoffs"], lambda c: (c.get("level"), c.get("region")))
+
+
+def _checkout(body):
+    if isinstance(body.get("lines"), list):
+        body["lines"] = _unique_by(body["lines"], lambda line: line.get("sku_id"))
+    if isinstance(body.get("deliveries"), list):
+        body["deliveries"] = _unique_by(body["deliveries"], lambda d: d.get("shop_id"))
+        for delivery in body["deliveries"]:
+            window = delivery.get("scheduled_window")
+            if isinstance(window, dict):
+                window["date"] = _date(window.get("date"))
+
+
+def _product(body):
+    if "gtin" in body:
+        body["gtin"] = _gtin(body["gtin"])
+
+
+BODIES = {
+    ("POST", "/v1/flash-sales"): _flash_sale,
+    ("POST", "/v1/one-tap-agreements"): _agreement,
+    ("PUT", "/v1/warehouses/{warehouse_id}/fulfillment"): _fulfillment,
+    ("POST", "/v1/checkouts"): _checkout,
+    ("POST", "/v1/products"): _product,
+    ("PATCH", "/v1/products/{product_id}"): _product,
+}
+
+
+@schemathesis.hook
+def map_case(context, case):
+    if not _positive(case):
+        return case
+    for name in list(case.headers or {}):
+        if name.lower() == "idempotency-key":
+            case.headers[name] = f"fuzz-{uuid.uuid4().hex}"
+    fix = BODIES.get((case.method.upper(), case.operation.path))
+    if fix is not None and isinstance(case.body, dict):
+        fix(case.body)
+    if isinstance(case.query, dict):
+        if "gtin" in case.query:
+            case.query["gtin"] = _gtin(case.query["gtin"])
+        for name in ("date", "created_from", "created_to"):
+            if name in case.query:
+                case.query[name] = _date(case.query[name])
+    return case

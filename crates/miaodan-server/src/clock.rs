@@ -79,8 +79,57 @@ pub fn rfc3339(at: Timestamp) -> String {
 }
 
 pub fn parse_rfc3339(raw: &str) -> Option<Timestamp> {
+    if !rfc3339_shape(raw.as_bytes()) {
+        return None;
+    }
     let parsed: jiff::Timestamp = raw.parse().ok()?;
     Some(Timestamp::from_unix_ms(parsed.as_millisecond()))
+}
+
+/// Whether `raw` is written as RFC 3339 says (`2026-11-22T20:00:00.5+08:00`), fields in
+/// range: what the OpenAPI document's pattern says (`http::schema::INSTANT_PATTERN`). jiff
+/// alone would also take a space for the `T`, a missing second or a time-zone annotation.
+fn rfc3339_shape(raw: &[u8]) -> bool {
+    let number = |at: usize, len: usize| -> Option<u32> {
+        let digits = raw.get(at..at + len)?;
+        digits
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let at = |i: usize, byte: u8| raw.get(i) == Some(&byte);
+    let date_time = number(0, 4).is_some()
+        && at(4, b'-')
+        && number(5, 2).is_some_and(|m| (1..=12).contains(&m))
+        && at(7, b'-')
+        && number(8, 2).is_some_and(|d| (1..=31).contains(&d))
+        && at(10, b'T')
+        && number(11, 2).is_some_and(|h| h < 24)
+        && at(13, b':')
+        && number(14, 2).is_some_and(|m| m < 60)
+        && at(16, b':')
+        && number(17, 2).is_some_and(|s| s < 60);
+    if !date_time {
+        return false;
+    }
+    let mut i = 19;
+    if at(i, b'.') {
+        let digits = raw[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if !(1..=9).contains(&digits) {
+            return false;
+        }
+        i += 1 + digits;
+    }
+    match raw.get(i) {
+        Some(b'Z') => raw.len() == i + 1,
+        Some(b'+' | b'-') => {
+            raw.len() == i + 6
+                && number(i + 1, 2).is_some_and(|h| h < 24)
+                && at(i + 3, b':')
+                && number(i + 4, 2).is_some_and(|m| m < 60)
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,10 @@ impl LocalDate {
         if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
             return None;
         }
+        // Digits only: `parse` would also take a sign (`+026`).
+        if !text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+            return None;
+        }
         LocalDate::from_ymd(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
     }
 

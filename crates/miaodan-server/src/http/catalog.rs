@@ -50,7 +50,13 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
             format!("SKU {sku} (or its product) is archived and cannot be ordered"),
         )
         .field("sku_id"),
-        Rejection::TooManySkus => ApiError::invalid(code, "skus", "a product has too many SKUs"),
+        // Only adding a SKU can reach it (a new product's SKUs are counted at the edge): the
+        // product's state refuses a valid request.
+        Rejection::TooManySkus => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("the product has {PRODUCT_SKUS_MAX} SKUs already"),
+        ),
         other => super::problem::misrouted(other),
     }
 }
@@ -246,13 +252,18 @@ pub async fn update_sku(
 #[serde(deny_unknown_fields)]
 pub struct ProductQuery {
     /// Words of the title to search for.
+    #[param(schema_with = crate::http::schema::search)]
     pub q: Option<String>,
     /// Only products with this GTIN (the same product across shops).
+    #[param(schema_with = crate::http::schema::gtin)]
     pub gtin: Option<String>,
     /// Only this shop's products (buyers and admins).
+    #[param(schema_with = crate::http::schema::id)]
     pub shop_id: Option<i64>,
+    #[param(schema_with = crate::http::schema::product_cursor)]
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
+    #[param(schema_with = crate::http::schema::integer::<1, 200>)]
     pub limit: Option<i64>,
 }
 
@@ -291,7 +302,7 @@ pub async fn list_products(
     let limit = validate::limit(query.limit)?;
     let after = match query.cursor.as_deref() {
         None => None,
-        Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
+        Some(raw) => Some(super::schema::number(raw).ok_or_else(|| {
             ApiError::invalid(
                 "invalid_field",
                 "cursor",

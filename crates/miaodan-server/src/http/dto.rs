@@ -11,10 +11,10 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
     /// 12-digit administrative division code, e.g. `310101000000` (上海市黄浦区).
-    #[schema(pattern = "^[0-9]{12}$")]
+    #[schema(schema_with = crate::http::schema::adcode)]
     pub adcode: String,
     /// Street, number, building and room; 1–200 characters.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(schema_with = crate::http::schema::text::<200>)]
     pub detail: String,
 }
 

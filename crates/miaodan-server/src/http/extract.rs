@@ -126,6 +126,77 @@ fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError 
     }
 }
 
+/// An integer field of a body: a JSON number without a fraction, written as an integer
+/// (`756`) or not (`756.0`, `7.56e2`: JSON Schema's `integer` is any number whose fraction is
+/// zero), within 64 bits. Anything else is the wrong type.
+pub fn integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    deserializer.deserialize_any(IntegerVisitor)
+}
+
+/// [`integer`], or `null` (absent).
+pub fn optional_integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    deserializer.deserialize_any(OptionalInteger)
+}
+
+struct IntegerVisitor;
+
+impl serde::de::Visitor<'_> for IntegerVisitor {
+    type Value = i64;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an integer")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<i64, E> {
+        Ok(value)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<i64, E> {
+        i64::try_from(value).map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(value), &self))
+    }
+
+    /// 2⁶³ as a float: the first value past `i64::MAX`.
+    #[allow(clippy::float_arithmetic, clippy::cast_possible_truncation)]
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<i64, E> {
+        const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+        if value.fract() == 0.0 && (-LIMIT..LIMIT).contains(&value) {
+            Ok(value as i64)
+        } else {
+            Err(E::invalid_type(serde::de::Unexpected::Float(value), &self))
+        }
+    }
+}
+
+struct OptionalInteger;
+
+impl<'de> serde::de::Visitor<'de> for OptionalInteger {
+    type Value = Option<i64>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an integer or null")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Option<i64>, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Option<i64>, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Option<i64>, E> {
+        IntegerVisitor.visit_i64(value).map(Some)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Option<i64>, E> {
+        IntegerVisitor.visit_u64(value).map(Some)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Option<i64>, E> {
+        IntegerVisitor.visit_f64(value).map(Some)
+    }
+}
+
 /// Parses JSON bytes into `T`, naming the offending field on failure.
 pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(raw);

@@ -113,8 +113,10 @@ pub fn order_within(seconds: i64) -> String {
 #[serde(deny_unknown_fields)]
 pub struct DeliveryOptionsQuery {
     /// The delivery address's 12-digit administrative division code, e.g. `310106000000`.
+    #[param(schema_with = crate::http::schema::adcode)]
     pub adcode: String,
     /// The cart: `sku_id:quantity` pairs separated by commas, e.g. `1001:2,1002:1`.
+    #[param(schema_with = crate::http::schema::items)]
     pub items: String,
 }
 
@@ -209,7 +211,13 @@ pub struct DeliveryOptionsView {
 /// One shop's part of a cart, and what it can promise (or why it cannot be asked).
 type ShopAnswer = (ShopId, Vec<(SkuId, i64)>, Result<Vec<DeliveryOption>, Rejection>);
 
+/// The cart as the document's pattern writes it (`schema::ITEMS_PATTERN`): 1 to 100 pairs, a
+/// SKU and a quantity of 1 to 10 000 each, in digits without leading zeros; a SKU given twice
+/// counts its quantities together.
 fn parse_items(raw: &str) -> Result<Vec<(SkuId, i64)>, ApiError> {
+    if raw.split(',').count() > ORDER_LINES_MAX {
+        return Err(ApiError::invalid("invalid_field", "items", "1 to 100 items"));
+    }
     let mut items: Vec<(SkuId, i64)> = Vec::new();
     for (i, pair) in raw.split(',').enumerate() {
         let bad = || {
@@ -223,11 +231,10 @@ fn parse_items(raw: &str) -> Result<Vec<(SkuId, i64)>, ApiError> {
             )
         };
         let (sku, quantity) = pair.split_once(':').ok_or_else(bad)?;
-        let sku = sku.trim().parse::<i64>().ok().and_then(SkuId::new).ok_or_else(bad)?;
-        let quantity: i64 = quantity.trim().parse().map_err(|_| bad())?;
-        if !(1..=10_000).contains(&quantity) {
-            return Err(bad());
-        }
+        let sku = super::schema::number(sku).and_then(SkuId::new).ok_or_else(bad)?;
+        let quantity = super::schema::number(quantity)
+            .filter(|q| (1..=LINE_QUANTITY_MAX).contains(q))
+            .ok_or_else(bad)?;
         match items.iter_mut().find(|(s, _)| *s == sku) {
             Some(item) => item.1 += quantity,
             None => items.push((sku, quantity)),
@@ -245,7 +252,8 @@ fn parse_items(raw: &str) -> Result<Vec<(SkuId, i64)>, ApiError> {
 /// and day, cutoffs in Asia/Shanghai, the official holidays and make-up workdays, and the
 /// (simulated) carriers' reach and pickup schedules. Public: a buyer asks before signing in.
 #[utoipa::path(get, path = "/v1/delivery-options", tag = "fulfillment", params(DeliveryOptionsQuery),
-    responses((status = 200, body = DeliveryOptionsView), (status = 422, body = super::problem::Problem)))]
+    responses((status = 200, body = DeliveryOptionsView), (status = 409, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)))]
 pub async fn delivery_options(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<DeliveryOptionsQuery>,
@@ -318,8 +326,10 @@ pub async fn delivery_options(
 #[serde(deny_unknown_fields)]
 pub struct ShiftInput {
     /// `HH:MM`, Shanghai time.
+    #[schema(schema_with = crate::http::schema::local_time)]
     pub start: String,
     /// `HH:MM` (up to `24:00`).
+    #[schema(schema_with = crate::http::schema::local_time)]
     pub end: String,
 }
 
@@ -327,10 +337,13 @@ pub struct ShiftInput {
 #[serde(deny_unknown_fields)]
 pub struct CutoffInput {
     /// `one_hour`, `same_day`, `next_day` or `standard`.
+    #[schema(schema_with = crate::http::schema::level)]
     pub level: String,
     /// `any`, `same_province` or `same_city` (the most specific matching one applies).
+    #[schema(schema_with = crate::http::schema::cutoff_region)]
     pub region: String,
     /// `HH:MM`, Shanghai time: an order paid at or before it leaves that day.
+    #[schema(schema_with = crate::http::schema::local_time)]
     pub time: String,
 }
 
@@ -340,13 +353,18 @@ pub struct CutoffInput {
 pub struct FulfillmentSettingsInput {
     #[schema(min_items = 1, max_items = 4)]
     pub shifts: Vec<ShiftInput>,
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<1, 1_000_000>)]
     pub orders_per_hour: i64,
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<1, 24_000_000>)]
     pub orders_per_day: i64,
     #[schema(max_items = 16)]
     pub cutoffs: Vec<CutoffInput>,
     /// Whether it works on public holidays (default true).
     pub works_holidays: Option<bool>,
     /// Carriers that collect here (`sf`, `jd`, `zto`); all when absent or empty.
+    #[schema(schema_with = crate::http::schema::optional_carriers)]
     pub carriers: Option<Vec<String>>,
 }
 
@@ -713,8 +731,12 @@ pub async fn explain_dispatch(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShortageInput {
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::id)]
     pub sku_id: i64,
     /// Units the warehouse found missing (1 to what it holds, available and sold).
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<1, { i64::MAX }>)]
     pub missing_units: i64,
 }
 

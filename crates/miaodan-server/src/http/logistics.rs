@@ -71,10 +71,14 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
 #[serde(deny_unknown_fields)]
 pub struct NewShipmentInput {
     /// The warehouse the parcel leaves from (one of the order's dispatched parcels).
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::id)]
     pub warehouse_id: i64,
     /// `sf`, `jd` or `zto`; defaults to the carrier dispatch planned.
+    #[schema(schema_with = crate::http::schema::optional_carrier)]
     pub carrier: Option<String>,
     /// The carrier's waybill number; when absent the (simulated) carrier issues one.
+    #[schema(schema_with = crate::http::schema::optional_waybill)]
     pub waybill_no: Option<String>,
 }
 
@@ -353,12 +357,20 @@ pub async fn carrier_webhook(State(state): State<AppState>, headers: HeaderMap, 
 #[serde(deny_unknown_fields)]
 pub struct SlaRulesView {
     /// Alert when the carrier has not picked a parcel up this long after its shipment was created.
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<60, 2_592_000>)]
     pub not_picked_up_within_s: i64,
     /// …picked up but not departed the origin this long after pickup.
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<60, 2_592_000>)]
     pub not_departed_within_s: i64,
     /// …no tracking movement for this long once picked up.
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<60, 2_592_000>)]
     pub stalled_after_s: i64,
     /// Warn ("about to time out") at this share of each allowed time (1–99).
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<1, 99>)]
     pub warn_at_percent: i64,
 }
 
@@ -515,10 +527,13 @@ impl From<&ShortageNotice> for AlertView {
 #[serde(deny_unknown_fields)]
 pub struct AlertQuery {
     /// `open` (default) or `all`.
+    #[param(schema_with = crate::http::schema::optional_alert_state)]
     pub state: Option<String>,
     /// Only this rule.
+    #[param(schema_with = crate::http::schema::optional_alert_rule)]
     pub rule: Option<String>,
     /// At most this many, newest first (1–500, default 100).
+    #[param(schema_with = crate::http::schema::integer::<1, 500>)]
     pub limit: Option<i64>,
 }
 

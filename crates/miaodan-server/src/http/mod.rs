@@ -21,6 +21,7 @@ pub mod orders;
 pub mod payments;
 pub mod platform;
 pub mod problem;
+pub mod schema;
 pub mod validate;
 
 use crate::app::AppState;

@@ -32,7 +32,6 @@ struct ProblemResponses;
 
 impl Modify for ProblemResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
         use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         let problem = || {
             ContentBuilder::new()
@@ -57,8 +56,9 @@ impl Modify for ProblemResponses {
             ("415", "Body not sent as application/json (`unsupported_media_type`)"),
             (
                 "422",
-                "Invalid, unknown or missing field; Idempotency-Key reused for another request",
+                "A value breaks a rule of this document; Idempotency-Key reused for another request",
             ),
+            ("409", "The current state refuses the request (see GET /errors)"),
         ];
         for (path, item) in openapi.paths.paths.iter_mut() {
             let authenticated = path.starts_with("/v1/");
@@ -70,17 +70,7 @@ impl Modify for ProblemResponses {
                 &mut item.delete,
             ];
             for operation in operations.into_iter().flatten() {
-                for parameter in operation.parameters.iter_mut().flatten() {
-                    if parameter.name == "Idempotency-Key" {
-                        let key = ObjectBuilder::new()
-                            .schema_type(Type::String)
-                            .min_length(Some(1))
-                            .max_length(Some(255))
-                            .pattern(Some("^[!-~]+$"))
-                            .build();
-                        parameter.schema = Some(RefOr::T(Schema::Object(key)));
-                    }
-                }
+                idempotency_key_schema(operation);
                 let responses = &mut operation.responses.responses;
                 for (status, response) in responses.iter_mut() {
                     if (status.starts_with('4') || status.starts_with('5'))
@@ -94,7 +84,8 @@ impl Modify for ProblemResponses {
                 if authenticated {
                     extra.extend_from_slice(common);
                     extra.push(("404", "No such resource, or another tenant's (`not_found`)"));
-                    extra.push(("400", "Malformed query or Idempotency-Key"));
+                    extra.push(("400", "The request cannot be decoded (see GET /errors)"));
+                    extra.push(("422", "A value breaks a rule of this document (see GET /errors)"));
                 }
                 if operation.request_body.is_some()
                     || operation
@@ -136,6 +127,67 @@ impl Modify for ProblemCodes {
     }
 }
 
+/// What the document states that the types alone do not: every path parameter is an id (1 to
+/// 2⁶³−1), and a payment intent is confirmed with exactly one of a credential and one-tap pay.
+struct Completions;
+
+impl Modify for Completions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::Required;
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::schema::{AllOfBuilder, Schema};
+        // `schema_with` leaves a query parameter optional; these the handlers require.
+        const REQUIRED_QUERY: [(&str, &str); 2] =
+            [("/v1/delivery-options", "adcode"), ("/v1/delivery-options", "items")];
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if parameter.parameter_in == ParameterIn::Path {
+                        parameter.schema = Some(super::schema::path_id());
+                    }
+                    if REQUIRED_QUERY.contains(&(path.as_str(), parameter.name.as_str())) {
+                        parameter.required = Required::True;
+                    }
+                }
+            }
+        }
+        if let Some(components) = openapi.components.as_mut()
+            && let Some(body) = components.schemas.get_mut("ConfirmInput")
+        {
+            let object = body.clone();
+            let both = AllOfBuilder::new()
+                .item(object)
+                .item(super::schema::confirm_either_of());
+            *body = RefOr::T(Schema::AllOf(both.build()));
+        }
+    }
+}
+
+/// An `Idempotency-Key` is 1 to 255 visible ASCII characters (`idempotency::parse_key`).
+fn idempotency_key_schema(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if parameter.name == "Idempotency-Key" {
+            let key = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[!-~]+$"))
+                .build();
+            parameter.schema = Some(RefOr::T(Schema::Object(key)));
+        }
+    }
+}
+
 /// What the document says besides its paths; the paths come from the routers.
 #[derive(OpenApi)]
 #[openapi(
@@ -167,6 +219,7 @@ pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenAp
     BearerAuth.modify(&mut document);
     ProblemResponses.modify(&mut document);
     ProblemCodes.modify(&mut document);
+    Completions.modify(&mut document);
     document
 }
 

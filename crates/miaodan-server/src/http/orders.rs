@@ -274,13 +274,18 @@ pub(super) async fn visible_order(state: &AppState, principal: Principal, raw_id
 #[serde(deny_unknown_fields)]
 pub struct OrderQuery {
     /// `pending_payment`, `paid` or `cancelled`.
+    #[param(schema_with = crate::http::schema::optional_order_state)]
     pub state: Option<String>,
     /// Orders created at or after this instant (RFC 3339).
+    #[param(schema_with = crate::http::schema::instant)]
     pub created_from: Option<String>,
     /// Orders created before this instant (RFC 3339).
+    #[param(schema_with = crate::http::schema::instant)]
     pub created_to: Option<String>,
+    #[param(schema_with = crate::http::schema::order_cursor)]
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
+    #[param(schema_with = crate::http::schema::integer::<1, 200>)]
     pub limit: Option<i64>,
 }
 
@@ -292,12 +297,11 @@ fn instant(raw: Option<&str>, field: &str) -> Result<Option<Timestamp>, ApiError
     .transpose()
 }
 
+/// `<unix ms>.<order id>`, each written as `schema::number` reads it (the document's pattern).
 fn parse_cursor(raw: &str) -> Option<(Timestamp, OrderId)> {
     let (at, id) = raw.split_once('.')?;
-    Some((
-        Timestamp::from_unix_ms(at.parse().ok()?),
-        OrderId::new(id.parse().ok()?)?,
-    ))
+    let at = if at == "0" { 0 } else { super::schema::number(at)? };
+    Some((Timestamp::from_unix_ms(at), OrderId::new(super::schema::number(id)?)?))
 }
 
 /// List orders, newest first: a merchant's shop's, a buyer's own, or (admin) all.

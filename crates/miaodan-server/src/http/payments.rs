@@ -199,6 +199,8 @@ fn intent_view(state: &AppState, i: &PaymentIntent) -> PaymentIntentView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenIntentInput {
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::id)]
     pub checkout_id: i64,
 }
 
@@ -258,6 +260,8 @@ pub struct ConfirmInput {
     /// A payment credential from the provider's client SDK. With `simpay`, any string is
     /// approved except the test credentials `sim_insufficient_funds`, `sim_fraud`,
     /// `sim_expired` (declined) and `sim_timeout` (charged, but the answer is lost).
+    /// Exactly one of `credential` and `one_tap: true`.
+    #[schema(schema_with = crate::http::schema::optional_credential)]
     pub credential: Option<String>,
     /// Pay under the buyer's one-tap agreement instead of a credential.
     #[serde(default)]
@@ -292,16 +296,7 @@ pub async fn confirm(
                     "give a credential or one_tap, not both",
                 ));
             }
-            (Some(credential), false) => {
-                if credential.is_empty() || credential.chars().count() > 200 {
-                    return Err(ApiError::invalid(
-                        "invalid_field",
-                        "credential",
-                        "a credential is 1 to 200 characters",
-                    ));
-                }
-                PayWith::Credential(credential.clone())
-            }
+            (Some(credential), false) => PayWith::Credential(valid_credential(credential)?),
             (None, true) => PayWith::OneTap,
             (None, false) => {
                 return Err(ApiError::invalid(
@@ -318,6 +313,17 @@ pub async fn confirm(
         idempotency::remember(&state, intent.home_shop, idem, reply).await
     })
     .await
+}
+
+/// A credential: 1 to 200 characters, none a control character (a credential is an opaque
+/// token of the provider's, and PostgreSQL refuses text with NUL).
+fn valid_credential(raw: &str) -> Result<String, ApiError> {
+    let count = raw.chars().count();
+    if count == 0 || count > 200 || raw.chars().any(char::is_control) {
+        let detail = "`credential` must be 1 to 200 characters, none a control character";
+        return Err(ApiError::invalid("invalid_field", "credential", detail));
+    }
+    Ok(raw.to_string())
 }
 
 fn confirmation_reply(state: &AppState, intent: &PaymentIntent) -> Reply {
@@ -367,6 +373,8 @@ impl FromRequestParts<AppState> for Refunder {
 #[serde(deny_unknown_fields)]
 pub struct RefundInput {
     /// 1 fen up to what is left of the order's payment.
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<1, 10_000_000_000>)]
     pub amount_fen: i64,
 }
 
@@ -435,10 +443,15 @@ pub async fn list_refunds(
 #[serde(deny_unknown_fields)]
 pub struct AgreementInput {
     /// The credential the provider issued for password-free payments.
+    #[schema(schema_with = crate::http::schema::credential)]
     pub credential: String,
     /// 1 fen to 1 000 000 yuan.
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<1, 100_000_000>)]
     pub per_order_limit_fen: i64,
     /// At least the per-order limit.
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<1, 100_000_000>)]
     pub per_day_limit_fen: i64,
 }
 
@@ -487,13 +500,7 @@ pub async fn create_agreement(
     let request = ("POST", "/v1/one-tap-agreements", &body.raw[..]);
     idempotency::run(&state, Principal::Buyer(buyer), &headers, request, |idem| async {
         let input = &body.value;
-        if input.credential.is_empty() || input.credential.chars().count() > 200 {
-            return Err(ApiError::invalid(
-                "invalid_field",
-                "credential",
-                "a credential is 1 to 200 characters",
-            ));
-        }
+        valid_credential(&input.credential)?;
         let per_order = Fen::price(input.per_order_limit_fen)
             .filter(|f| (1..=ONE_TAP_LIMIT_FEN_MAX).contains(&f.get()))
             .ok_or_else(|| ApiError::invalid("invalid_amount", "per_order_limit_fen", "1 fen to 1 000 000 yuan"))?;
@@ -644,6 +651,7 @@ pub async fn simpay_webhook(State(state): State<AppState>, headers: HeaderMap, R
 #[serde(deny_unknown_fields)]
 pub struct ReconciliationQuery {
     /// The Asia/Shanghai day, `YYYY-MM-DD`; today if absent.
+    #[param(schema_with = crate::http::schema::date)]
     pub date: Option<String>,
 }
 

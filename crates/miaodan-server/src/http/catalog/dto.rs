@@ -9,22 +9,23 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct NewSkuInput {
     /// Variant name, e.g. `500g装` or `黑色 M码`; 1–60 characters.
-    #[schema(min_length = 1, max_length = 60)]
+    #[schema(schema_with = crate::http::schema::text::<60>)]
     pub name: String,
     /// Price in fen (1/100 yuan), 0 to 10 000 000 000.
-    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<0, 10_000_000_000>)]
     pub price_fen: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
-    #[schema(min_length = 1, max_length = 120)]
+    #[schema(schema_with = crate::http::schema::text::<120>)]
     pub title: String,
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(schema_with = crate::http::schema::optional_text::<2000>)]
     pub description: Option<String>,
     /// GTIN-8/12/13/14 with a valid check digit; the same GTIN across shops is the same product.
-    #[schema(pattern = "^([0-9]{8}|[0-9]{12,14})$")]
+    #[schema(schema_with = crate::http::schema::optional_gtin)]
     pub gtin: Option<String>,
     /// 1 to 100 SKUs.
     #[schema(min_items = 1, max_items = 100)]
@@ -35,26 +36,29 @@ pub struct NewProduct {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
-    #[schema(min_length = 1, max_length = 120)]
+    #[schema(schema_with = crate::http::schema::optional_text::<120>)]
     pub title: Option<String>,
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::http::schema::optional_text::<2000>)]
     pub description: Option<Option<String>>,
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::http::schema::optional_gtin)]
     pub gtin: Option<Option<String>>,
     /// `active` or `archived`.
+    #[schema(schema_with = crate::http::schema::optional_listing_status)]
     pub status: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkuPatch {
-    #[schema(min_length = 1, max_length = 60)]
+    #[schema(schema_with = crate::http::schema::optional_text::<60>)]
     pub name: Option<String>,
-    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
+    #[serde(default, deserialize_with = "crate::http::extract::optional_integer")]
+    #[schema(schema_with = crate::http::schema::optional_integer::<0, 10_000_000_000>)]
     pub price_fen: Option<i64>,
     /// `active` or `archived`.
+    #[schema(schema_with = crate::http::schema::optional_listing_status)]
     pub status: Option<String>,
 }
 

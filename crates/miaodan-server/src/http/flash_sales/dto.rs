@@ -10,27 +10,33 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFlashSale {
-    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::id)]
     pub sku_id: i64,
     /// The warehouse whose stock the units are taken from.
-    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::id)]
     pub warehouse_id: i64,
     /// RFC 3339 instant.
-    #[schema(format = DateTime)]
+    #[schema(schema_with = crate::http::schema::instant)]
     pub starts_at: String,
     /// RFC 3339 instant; at most 7 days after `starts_at`.
-    #[schema(format = DateTime)]
+    #[schema(schema_with = crate::http::schema::instant)]
     pub ends_at: String,
-    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<0, 10_000_000_000>)]
     pub price_fen: i64,
     /// Units allotted to the sale (moved out of the warehouse's available stock).
-    #[schema(minimum = 1, maximum = 100_000_000)]
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<1, 100_000_000>)]
     pub units: i64,
     /// Units one buyer may hold in open or paid orders of this sale (default 1).
-    #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "crate::http::extract::optional_integer")]
+    #[schema(schema_with = crate::http::schema::optional_integer::<1, { i64::MAX }>)]
     pub per_buyer_limit: Option<i64>,
     /// Unpaid flash orders are cancelled, their units back in the sale, after this long (default 300).
-    #[schema(minimum = 1, maximum = 86_400)]
+    #[serde(default, deserialize_with = "crate::http::extract::optional_integer")]
+    #[schema(schema_with = crate::http::schema::optional_integer::<1, 86_400>)]
     pub payment_timeout_seconds: Option<i64>,
 }
 
@@ -84,7 +90,8 @@ impl FlashSaleView {
 #[serde(deny_unknown_fields)]
 pub struct TapInput {
     /// Units to order (default 1), within the per-buyer limit.
-    #[schema(minimum = 1, maximum = 10_000)]
+    #[serde(default, deserialize_with = "crate::http::extract::optional_integer")]
+    #[schema(schema_with = crate::http::schema::optional_integer::<1, 10_000>)]
     pub quantity: Option<i64>,
     /// Where to deliver; defaults to the buyer's default address.
     pub address: Option<AddressInput>,

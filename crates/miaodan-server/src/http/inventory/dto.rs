@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWarehouse {
-    #[schema(min_length = 1, max_length = 60)]
+    #[schema(schema_with = crate::http::schema::text::<60>)]
     pub name: String,
     /// 12-digit administrative division code of the warehouse's location.
-    #[schema(pattern = "^[0-9]{12}$")]
+    #[schema(schema_with = crate::http::schema::adcode)]
     pub adcode: String,
 }
 
@@ -43,7 +43,8 @@ impl From<&Warehouse> for WarehouseView {
 #[serde(deny_unknown_fields)]
 pub struct StockInput {
     /// Units that may be reserved from now on (reserved and sold units are kept).
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<0, 1_000_000_000>)]
     pub available: i64,
 }
 

@@ -11,10 +11,12 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutLineInput {
-    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::id)]
     pub sku_id: i64,
     /// 1 to 10 000.
-    #[schema(minimum = 1, maximum = 10_000)]
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<1, 10_000>)]
     pub quantity: i64,
 }
 
@@ -34,10 +36,14 @@ pub struct CheckoutInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryChoiceInput {
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::id)]
     pub shop_id: i64,
     /// `one_hour`, `same_day`, `next_day` or `standard`.
+    #[schema(schema_with = crate::http::schema::level)]
     pub level: String,
     /// `sf`, `jd` or `zto`.
+    #[schema(schema_with = crate::http::schema::carrier)]
     pub carrier: String,
     /// A later two-hour window to deliver in (预约配送), for schedulable options.
     pub scheduled_window: Option<ScheduledWindowInput>,
@@ -47,8 +53,11 @@ pub struct DeliveryChoiceInput {
 #[serde(deny_unknown_fields)]
 pub struct ScheduledWindowInput {
     /// Shanghai date, `YYYY-MM-DD`.
+    #[schema(schema_with = crate::http::schema::date)]
     pub date: String,
     /// 9, 11, 13, 15, 17 or 19: the window is two hours from then.
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::window_start_hour)]
     pub start_hour: i64,
 }
 

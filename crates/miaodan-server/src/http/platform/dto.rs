@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct NewShop {
     /// 1–60 characters.
-    #[schema(min_length = 1, max_length = 60)]
+    #[schema(schema_with = crate::http::schema::text::<60>)]
     pub name: String,
 }
 
@@ -35,7 +35,7 @@ impl From<&Shop> for ShopView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBuyer {
-    #[schema(min_length = 1, max_length = 60)]
+    #[schema(schema_with = crate::http::schema::text::<60>)]
     pub name: String,
     pub default_address: Option<AddressInput>,
 }
@@ -63,7 +63,7 @@ impl From<&Buyer> for BuyerView {
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// A note for humans, e.g. `checkout service`.
-    #[schema(min_length = 1, max_length = 60)]
+    #[schema(schema_with = crate::http::schema::optional_text::<60>)]
     pub label: Option<String>,
 }
 
