@@ -129,11 +129,10 @@ fn parse_deliveries(
         let shop = ShopId::new(choice.shop_id)
             .filter(|shop| parts.iter().any(|p| p.shop == *shop))
             .ok_or_else(|| {
-                ApiError::invalid(
-                    "invalid_field",
-                    &field("shop_id"),
-                    "not a shop of this checkout's lines",
-                )
+                // A reference to no part of this checkout: valid by the document, refused by
+                // what the lines' SKUs belong to.
+                let detail = "no line of this checkout is of that shop";
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_shop", detail).field(field("shop_id"))
             })?;
         let level = ServiceLevel::parse(&choice.level).ok_or_else(|| {
             ApiError::invalid(

@@ -695,6 +695,13 @@ impl From<PaymentError> for ApiError {
                 "nothing_to_pay",
                 "no order of this checkout awaits payment (paid, cancelled or expired)",
             ),
+            PaymentError::AmountNotPayable { amount_fen } => ApiError::new(
+                StatusCode::CONFLICT,
+                "amount_not_payable",
+                format!(
+                    "the payment provider does not charge {amount_fen} fen (nothing to charge, or more than it takes)"
+                ),
+            ),
             PaymentError::OrderNotPaid => ApiError::new(
                 StatusCode::CONFLICT,
                 "order_not_paid",

@@ -727,8 +727,8 @@ async fn a_delivery_choice_that_cannot_be_kept_is_refused_and_nothing_is_placed(
         (
             1,
             json!([{ "shop_id": other_shop, "level": "next_day", "carrier": "sf" }]),
-            422,
-            "invalid_field",
+            404,
+            "unknown_shop",
             "deliveries[0].shop_id",
         ),
     ];

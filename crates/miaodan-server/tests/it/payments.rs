@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 both_backends!(
+    a_checkout_the_provider_cannot_charge_opens_no_payment_and_answers_no_server_error,
     a_one_shop_checkout_is_paid_by_one_capture_and_its_stock_is_sold,
     a_checkout_across_two_shards_is_paid_by_one_capture_and_every_order_is_paid,
     each_decline_is_a_402_with_its_code_and_a_retry_captures_exactly_once,
@@ -1596,5 +1597,27 @@ async fn bad_payment_input_is_refused_with_stable_problems_and_changes_nothing(b
         "a refused request changed something"
     );
     assert_books_balance(&app).await;
+    app.shutdown().await;
+}
+
+/// Found by schema fuzzing: a checkout of free items (price 0) opened a payment whose confirmation
+/// the provider refused (it charges 1 fen or more), answered 502. Nothing can be charged, so no
+/// payment opens: 409 `amount_not_payable`, and the orders are left as they are.
+async fn a_checkout_the_provider_cannot_charge_opens_no_payment_and_answers_no_server_error(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, merchant) = app.shop("赠品店").await;
+    let warehouse = app.warehouse(&merchant, "总仓", "310101000000").await;
+    let skus = app.product(&merchant, "赠品", &[0]).await;
+    app.stock(&merchant, skus[0], warehouse, 5).await;
+    let (_, buyer) = app.buyer("白拿").await;
+    let placed = app.checkout(&buyer, &[(skus[0], 1)]).await;
+    let checkout = placed.assert_status(201)["checkout_id"].as_i64().unwrap();
+    let order = placed.body["orders"][0]["id"].as_i64().unwrap();
+    let opened = app
+        .post("/v1/payment-intents", &buyer, json!({ "checkout_id": checkout }))
+        .await;
+    opened.assert_problem(409, "amount_not_payable");
+    let order = app.get(&format!("/v1/orders/{order}"), &buyer).await;
+    assert_eq!(order.assert_status(200)["state"], "pending_payment");
     app.shutdown().await;
 }

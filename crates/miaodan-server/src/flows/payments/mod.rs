@@ -67,6 +67,10 @@ pub enum PaymentError {
     /// No order of the checkout awaits payment (paid, cancelled or expired).
     #[error("no order of this checkout awaits payment")]
     NothingToPay,
+    /// The orders awaiting payment add up to an amount the provider does not charge (nothing,
+    /// or more than its maximum): asking it would only be refused.
+    #[error("the provider does not charge {amount_fen} fen")]
+    AmountNotPayable { amount_fen: i64 },
     /// A refund of an order no capture paid.
     #[error("the order has no captured payment to refund")]
     OrderNotPaid,
@@ -215,6 +219,10 @@ pub async fn open_intent(
     let Some(first) = pending.first() else {
         return Err(PaymentError::NothingToPay);
     };
+    let amount_fen = pending.iter().fold(0_i64, |sum, o| sum.saturating_add(o.amount.get()));
+    if !state.payments.provider.amount_fen_range().contains(&amount_fen) {
+        return Err(PaymentError::AmountNotPayable { amount_fen });
+    }
     let home = first.shop;
     let id = PaymentIntentId::new(state.ids.payment_intent()).expect("ids are positive");
     let command = OpenPaymentIntent {

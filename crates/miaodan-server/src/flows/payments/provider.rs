@@ -130,6 +130,9 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// The provider's name in URLs, reports and the notification log (`simpay`).
     fn name(&self) -> &'static str;
 
+    /// The amounts the provider charges, in fen (a provider refuses 0 and has a maximum).
+    fn amount_fen_range(&self) -> std::ops::RangeInclusive<i64>;
+
     /// Authorizes (and with `capture`, captures) a charge; idempotent by reference.
     fn charge(&self, request: ChargeRequest) -> ProviderFuture<'_, ChargeOutcome>;
 

@@ -83,6 +83,10 @@ impl PaymentProvider for SimpayProvider {
         "simpay"
     }
 
+    fn amount_fen_range(&self) -> std::ops::RangeInclusive<i64> {
+        1..=simpay::model::AMOUNT_FEN_MAX
+    }
+
     fn charge(&self, request: ChargeRequest) -> ProviderFuture<'_, ChargeOutcome> {
         Box::pin(async move {
             let request = simpay::AuthorizeRequest {
