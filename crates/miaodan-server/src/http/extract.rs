@@ -49,7 +49,7 @@ fn without_position(message: &str) -> &str {
 fn in_words(expected: &str) -> &'static str {
     const INTEGERS: [&str; 8] = ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"];
     if INTEGERS.iter().any(|t| expected.contains(t)) || expected.contains("integer") {
-        "an integer (digits only, no fraction or exponent, within 64 bits)"
+        "an integer (a number without a fraction, within 64 bits)"
     } else if expected.contains("string") {
         "a string"
     } else if expected.contains("boolean") {

@@ -3,7 +3,9 @@
 //! - [`crash`]: SIGKILL and SIGTERM of the real server under load, reconciled against the database.
 //! - [`cli_errors`]: what the command says when it cannot do what it was asked.
 //! - [`readme_examples`]: every server example of the README, run as written against `serve --demo`.
+//! - [`openapi_command`]: `miaodan openapi` prints the served document.
 
 mod cli_errors;
 mod crash;
+mod openapi_command;
 mod readme_examples;

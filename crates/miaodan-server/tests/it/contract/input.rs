@@ -12,6 +12,7 @@ both_backends!(
     text_of_invisible_characters_only_is_refused_like_spaces_only,
     a_query_that_does_not_decode_to_utf8_is_a_bad_request,
     a_header_the_http_parser_refuses_is_answered_as_a_problem_and_changes_nothing,
+    an_integer_may_be_written_with_a_zero_fraction_and_a_fraction_is_refused_in_words,
 );
 
 async fn every_malformed_body_is_refused_with_a_stable_problem_and_changes_nothing(backend: Backend) {
@@ -518,5 +519,27 @@ async fn a_header_the_http_parser_refuses_is_answered_as_a_problem_and_changes_n
         assert_eq!(problem["status"], 400, "{key:?}: {answer}");
     }
     assert_eq!(app.get("/v1/shops", &app.admin).await.assert_status(200), &shops_before);
+    app.shutdown().await;
+}
+
+/// JSON Schema's `integer` is any number whose fraction is zero, so `5.0` is the integer 5; a
+/// fraction is the wrong type, said in words that name the field (not "invalid type: floating
+/// point `7.5`, expected i64 at line 1 column 16").
+async fn an_integer_may_be_written_with_a_zero_fraction_and_a_fraction_is_refused_in_words(backend: Backend) {
+    let app = spawn(backend).await;
+    let t = tenants(&app).await;
+    let a = &t.a;
+    let path = format!("/v1/skus/{}/stock/{}", a.sku, a.warehouse);
+    let set = |body: &str| Call::new(Method::PUT, &path, &a.merchant).raw(JSON, body.as_bytes().to_vec());
+    let stocked = set(r#"{"available": 7.0}"#).send(&app).await;
+    assert_eq!(stocked.assert_status(200)["available"], 7);
+    let exponent = set(r#"{"available": 8e0}"#).send(&app).await;
+    assert_eq!(exponent.assert_status(200)["available"], 8);
+    let refused = set(r#"{"available": 7.5}"#).send(&app).await;
+    assert_refused(&refused, wrong_type("available"), "7.5");
+    assert_eq!(
+        refused.body["detail"],
+        "`available` must be an integer (a number without a fraction, within 64 bits)"
+    );
     app.shutdown().await;
 }

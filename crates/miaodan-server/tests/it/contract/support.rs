@@ -255,6 +255,21 @@ pub fn assert_refused(answer: &Answer, (status, code, field): Refusal, case: &st
         "{case}: no detail in {}",
         answer.raw
     );
+    // A detail names the field in words, never in the parser's terms.
+    let detail = answer.body["detail"].as_str().unwrap_or_default();
+    for internals in [
+        "invalid type",
+        "expected i64",
+        "expected u",
+        " at line ",
+        "Failed to deserialize",
+    ] {
+        assert!(
+            !detail.contains(internals),
+            "{case}: parser internals in {}",
+            answer.raw
+        );
+    }
 }
 
 #[track_caller]
