@@ -15,7 +15,8 @@
 //! - **404 / 409** — a request the document calls valid that the current state refuses: a
 //!   reference to nothing (or to another tenant's object) is 404, wherever it is (path, body or
 //!   query); a state that forbids it is 409. So a request valid by the document never gets 400
-//!   or 422.
+//!   or 422 — but for one exception, after the IETF Idempotency-Key draft: a key reused for a
+//!   different request is 422 `idempotency_key_reused`.
 
 use serde::Serialize;
 use utoipa::ToSchema;
