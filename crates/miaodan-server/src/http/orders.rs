@@ -126,7 +126,7 @@ fn parse_deliveries(
     let mut choices = BTreeMap::new();
     for (i, choice) in input.deliveries.iter().flatten().enumerate() {
         let field = |name: &str| format!("deliveries[{i}].{name}");
-        let shop = ShopId::new(choice.shop_id)
+        let shop = ShopId::new(validate::positive_id(choice.shop_id, &field("shop_id"))?)
             .filter(|shop| parts.iter().any(|p| p.shop == *shop))
             .ok_or_else(|| {
                 // A reference to no part of this checkout: valid by the document, refused by
