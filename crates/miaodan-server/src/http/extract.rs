@@ -200,7 +200,7 @@ impl<'de> serde::de::Visitor<'de> for OptionalInteger {
 /// Parses JSON bytes into `T`, naming the offending field on failure.
 pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(raw);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
+    let value = serde_path_to_error::deserialize(super::strict::Strict(&mut deserializer)).map_err(json_error)?;
     deserializer
         .end()
         .map_err(|e| malformed(&e, "has data after its JSON value"))?;

@@ -22,6 +22,7 @@ pub mod payments;
 pub mod platform;
 pub mod problem;
 pub mod schema;
+pub mod strict;
 pub mod validate;
 
 use crate::app::AppState;

@@ -77,6 +77,7 @@ pub fn checkout_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
             (404, "unknown_sku", Some("lines[1].sku_id")),
         ),
         (lines(vec![json!({ "quantity": 1 })]), missing("lines[0].sku_id")),
+        (lines(vec![json!([a.sku, 1])]), wrong_type("lines[0]")),
         (
             lines(vec![json!({ "sku_id": a.sku, "quantity": 1, "price_fen": 1 })]),
             unknown("lines[0].price_fen"),
