@@ -436,8 +436,43 @@ fn decodes_to_utf8(query: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::decodes_to_utf8;
+
+    #[derive(serde::Deserialize)]
+    struct Amount {
+        #[serde(deserialize_with = "super::integer")]
+        fen: i64,
+    }
+
+    /// Found by fuzzing: without exact float parsing, `1915892963485951.0` read as a number with
+    /// a fraction (one unit in the last place off) and a valid request was refused.
+    #[test]
+    fn an_integer_written_with_a_zero_fraction_is_read_exactly() {
+        for (json, fen) in [
+            (r#"{"fen": 756.0}"#, 756),
+            (r#"{"fen": 7.56e2}"#, 756),
+            (r#"{"fen": 1915892963485951.0}"#, 1_915_892_963_485_951),
+            (r#"{"fen": -3.0}"#, -3),
+            (r#"{"fen": 9223372036854775807}"#, i64::MAX),
+        ] {
+            assert_eq!(super::parse_json::<Amount>(json.as_bytes()).unwrap().fen, fen, "{json}");
+        }
+        for json in [
+            r#"{"fen": 7.5}"#,
+            r#"{"fen": 1e19}"#,
+            r#"{"fen": 9223372036854775808}"#,
+            r#"{"fen": "7"}"#,
+        ] {
+            let error = super::parse_json::<Amount>(json.as_bytes()).err().unwrap();
+            assert_eq!(
+                (error.code, error.field.as_deref()),
+                ("wrong_type", Some("fen")),
+                "{json}"
+            );
+        }
+    }
 
     #[test]
     fn a_query_must_percent_decode_to_utf8() {
