@@ -8,6 +8,8 @@
 //!   under a per-key lock, then finds its stored response.
 //! - Where a request is decided by a shard, the response is stored in the same transaction
 //!   as its effects (see [`Idempotency::recorder`]), so no crash can separate the two.
+//! - A caller may read the answer stored for one of its own keys ([`stored_answer`], served
+//!   at `GET /v1/idempotency-keys/{key}`); another caller's key is never found.
 
 use crate::app::AppState;
 use crate::auth::{Principal, sha256_hex};
@@ -188,6 +190,12 @@ impl IdempotencyLocks {
         }
     }
 
+    /// The id of `(scope, key)` if the key is known; an unknown key stays unknown.
+    fn known_id(&self, scope: &str, key: &str) -> Option<i64> {
+        let index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        index.get(&fingerprint(scope, key)).copied()
+    }
+
     /// Gives a key whose first request stored nothing (refused before deciding, or failed) a
     /// fresh id, so its next response is stored under an id no row has.
     fn renew(&self, scope: &str, key: &str) -> i64 {
@@ -213,24 +221,45 @@ impl IdempotencyLocks {
     }
 }
 
+/// The refusal of a key that is not 1 to 255 visible ASCII characters, naming where it was.
+pub fn invalid_key(field: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_idempotency_key",
+        format!("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_CHARS_MAX} visible ASCII characters"),
+    )
+    .field(field)
+}
+
+/// Whether `key` can be an `Idempotency-Key`: 1 to 255 visible ASCII characters.
+pub fn is_valid_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= IDEMPOTENCY_KEY_CHARS_MAX && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
 fn parse_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
         return Ok(None);
     };
-    let invalid = || {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_idempotency_key",
-            format!("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_CHARS_MAX} visible ASCII characters"),
-        )
-        .field("Idempotency-Key")
-    };
-    let key = value.to_str().map_err(|_| invalid())?;
-    let valid = !key.is_empty() && key.len() <= IDEMPOTENCY_KEY_CHARS_MAX && key.bytes().all(|b| b.is_ascii_graphic());
-    if !valid {
-        return Err(invalid());
+    let key = value.to_str().map_err(|_| invalid_key("Idempotency-Key"))?;
+    if !is_valid_key(key) {
+        return Err(invalid_key("Idempotency-Key"));
     }
     Ok(Some(key.to_string()))
+}
+
+/// The answer stored for one of the caller's keys, if there is one. Keys are looked up in the
+/// caller's own scope only: another caller's key is never found, whatever its text.
+pub async fn stored_answer(
+    state: &AppState,
+    principal: Principal,
+    key: &str,
+) -> Result<Option<IdempotencyRecord>, ApiError> {
+    let scope = principal.scope();
+    let Some(id) = state.idempotency_locks.known_id(&scope, key) else {
+        return Ok(None);
+    };
+    let stored = state.store.idempotency_record(id).await?;
+    Ok(stored.filter(|record| record.scope == scope && record.key == key))
 }
 
 fn replay(record: IdempotencyRecord) -> Response {

@@ -3,8 +3,8 @@
 //!
 //! Text read back is trusted: it was checked by its constructor when it entered the system.
 
-use crate::records::ProductFilter;
-use crate::sql::{Row, ShardOf, Statement, Value, fen, id, id_list, ms};
+use crate::records::{Keyset, ProductFilter};
+use crate::sql::{Conditions, Row, ShardOf, Statement, Value, fen, id, id_list, ms};
 use crate::{Store, StoreError};
 use miaodan_domain::catalog::{Gtin, ListingStatus, Product, Shop, Sku, Text};
 use miaodan_domain::{ProductId, ShopId, SkuId};
@@ -144,6 +144,17 @@ impl Store {
     pub async fn shops(&self) -> Result<Vec<Shop>, StoreError> {
         let statement = Statement::owned(format!("SELECT {SHOP_COLUMNS} FROM shops ORDER BY id"), vec![]);
         self.query(statement, shop).await
+    }
+
+    /// A page of every shop, by id.
+    pub async fn shops_page(&self, page: Keyset<i64>) -> Result<Vec<Shop>, StoreError> {
+        let mut conditions = Conditions::default();
+        if let Some(after) = page.after {
+            conditions.and("id > ?", vec![Value::I64(after)]);
+        }
+        let head = format!("{SHOP_COLUMNS} FROM shops");
+        self.query(conditions.select(&head, "ORDER BY id", page.limit), shop)
+            .await
     }
 
     pub async fn product(&self, id: ProductId) -> Result<Option<(Product, Vec<Sku>)>, StoreError> {

@@ -27,6 +27,7 @@ mod inventory;
 pub use inventory::StockAudit;
 mod json;
 mod logistics;
+pub use logistics::PackageCenterEntry;
 mod migrations;
 mod orders;
 mod payments;

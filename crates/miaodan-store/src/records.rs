@@ -1,6 +1,7 @@
 //! Records the store keeps besides the shard effects: tokens, stored idempotent responses,
 //! and the filters of the read queries.
 
+use miaodan_domain::logistics::AlertRule;
 use miaodan_domain::orders::OrderState;
 use miaodan_domain::{BuyerId, OrderId, ShopId, Timestamp};
 
@@ -80,6 +81,66 @@ pub struct ProductFilter {
     pub gtin: Option<String>,
     pub after: Option<i64>,
     pub limit: i64,
+}
+
+/// A page of a list read by keyset: at most `limit` rows after the position `after` (the key of
+/// the last row of the page before) in the list's order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keyset<K> {
+    pub after: Option<K>,
+    pub limit: i64,
+}
+
+/// Whose payment intents or refunds to list. Every field narrows the result.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PaymentFilter {
+    /// Those of this buyer's checkouts.
+    pub buyer: Option<BuyerId>,
+    /// Those with an order of this shop (intents), or of this shop's orders (refunds).
+    pub shop: Option<ShopId>,
+    /// Created at or after this instant…
+    pub created_from: Option<Timestamp>,
+    /// …and before this one (a Shanghai day's bounds).
+    pub created_before: Option<Timestamp>,
+}
+
+/// Which of a shop's package-center entries to list, newest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub shop: ShopId,
+    /// Only open SLA alerts (shortage notices are filtered by the caller, from their content).
+    pub open_only: bool,
+    /// Which kinds of entry to read.
+    pub kinds: AlertKinds,
+}
+
+/// The kinds of package-center entry a listing reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlertKinds {
+    /// SLA alerts and shortage notices.
+    All,
+    /// SLA alerts of one rule only.
+    Sla(AlertRule),
+    /// Shortage notices only.
+    Shortages,
+}
+
+/// The position of a package-center entry in the newest-first listing: raised (or noticed) at
+/// `at`; at one instant SLA alerts come before shortage notices, each kind in the order of
+/// its key (an SLA alert's key, in the database's text order; a notice's order, warehouse and
+/// SKU). Only the database compares two SLA keys, so its collation decides their order alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AlertPosition {
+    Sla {
+        at: Timestamp,
+        key: String,
+    },
+    Shortage {
+        at: Timestamp,
+        order: i64,
+        warehouse: i64,
+        sku: i64,
+    },
 }
 
 /// The highest id in use per table, so a restarted process allocates above them.

@@ -3,7 +3,8 @@
 
 pub mod dto;
 
-use super::extract::{JsonBody, PathIds, QueryParams};
+use super::extract::{JsonBody, PathIds};
+use super::page::{ListQuery, Page, PageQuery};
 use super::problem::ApiError;
 use super::problem::refused;
 use super::validate;
@@ -14,14 +15,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use dto::{NewProduct, NewSkuInput, ProductPage, ProductPatch, ProductView, SkuPatch, SkuView};
-use miaodan_domain::catalog::Sku;
+use dto::{NewProduct, NewSkuInput, ProductPatch, ProductView, SkuPatch, SkuView};
 use miaodan_domain::catalog::{Gtin, ListingStatus, NewSku, PRODUCT_SKUS_MAX, ProductChanges, SkuChanges};
+use miaodan_domain::catalog::{Product, Sku};
 use miaodan_domain::shard::Rejection;
 use miaodan_domain::shard::SavedProduct;
 use miaodan_domain::shard::{AddSku, CreateProduct, UpdateProduct, UpdateSku};
 use miaodan_domain::{ProductId, ShopId, SkuId};
-use miaodan_store::records::ProductFilter;
+use miaodan_store::records::{Keyset, ProductFilter};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -243,6 +244,7 @@ pub async fn update_sku(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ProductQuery {
     /// Words of the title to search for.
     pub q: Option<String>,
@@ -250,29 +252,20 @@ pub struct ProductQuery {
     pub gtin: Option<String>,
     /// Only this shop's products (buyers and admins).
     pub shop_id: Option<i64>,
-    pub cursor: Option<String>,
-    /// 1 to 200, default 50.
-    pub limit: Option<i64>,
 }
 
-/// Browse and search products. Buyers see active products of every shop; a merchant sees all
-/// of its own shop's products; an admin sees everything.
-#[utoipa::path(get, path = "/v1/products", tag = "catalog", params(ProductQuery),
-    responses((status = 200, body = ProductPage), (status = 400, body = super::problem::Problem)),
+/// Browse and search products, by id. Buyers see active products of every shop; a merchant sees
+/// all of its own shop's products; an admin sees everything.
+#[utoipa::path(get, path = "/v1/products", tag = "catalog", params(ProductQuery, PageQuery),
+    responses((status = 200, body = Page<ProductView>), (status = 400, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn list_products(
     State(state): State<AppState>,
     principal: Principal,
-    QueryParams(query): QueryParams<ProductQuery>,
-) -> Result<Json<ProductPage>, ApiError> {
-    let limit = validate::limit(query.limit)?;
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(raw) => Some(
-            raw.parse::<i64>()
-                .map_err(|_| ApiError::invalid("invalid_query", "cursor", "unknown cursor"))?,
-        ),
-    };
+    ListQuery { page, filter: query }: ListQuery<ProductQuery>,
+) -> Result<Json<Page<ProductView>>, ApiError> {
+    let Keyset { after, limit } = page.keyset::<i64>("products")?;
     let requested_shop = query
         .shop_id
         .map(|s| {
@@ -319,27 +312,18 @@ pub async fn list_products(
         query: q,
         gtin: gtin.map(|g| g.as_str().to_string()),
         after,
-        limit: limit + 1,
+        limit,
     };
-    let mut found = state.store.products(&filter).await?;
-    let next_cursor = if found.len() as i64 > limit {
-        found.truncate(limit as usize);
-        found.last().map(|(p, _)| p.id.get().to_string())
-    } else {
-        None
+    let found = state.store.products(&filter).await?;
+    let view = |(product, skus): &(Product, Vec<Sku>)| {
+        let skus: Vec<_> = skus
+            .iter()
+            .filter(|s| !active_only || s.status == ListingStatus::Active)
+            .cloned()
+            .collect();
+        ProductView::new(product, &skus)
     };
-    let items = found
-        .iter()
-        .map(|(product, skus)| {
-            let skus: Vec<_> = skus
-                .iter()
-                .filter(|s| !active_only || s.status == ListingStatus::Active)
-                .cloned()
-                .collect();
-            ProductView::new(product, &skus)
-        })
-        .collect();
-    Ok(Json(ProductPage { items, next_cursor }))
+    Ok(Json(page.page("products", found, |(p, _)| p.id.get(), view)))
 }
 
 /// Read one product with its SKUs.

@@ -12,10 +12,12 @@ pub mod dto;
 pub mod extract;
 pub mod flash_sales;
 pub mod fulfillment;
+pub mod idempotency_keys;
 pub mod inventory;
 pub mod logistics;
 pub mod openapi;
 pub mod orders;
+pub mod page;
 pub mod payments;
 pub mod platform;
 pub mod problem;
@@ -49,6 +51,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(flash_sales::router())
         .merge(fulfillment::router())
         .merge(logistics::router())
+        .merge(idempotency_keys::router())
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))
 }

@@ -1,9 +1,13 @@
 //! Payments over HTTP: a checkout's payment intent, confirming it with a credential or one-tap
 //! pay, refunds of paid orders, one-tap agreements, the provider's webhook and the daily
 //! reconciliation report. The flows themselves are in `crate::flows::payments`; their
-//! [`PaymentError`] becomes problem+json here, once.
+//! [`PaymentError`] becomes problem+json here, once. Listings of intents and refunds are in
+//! `lists`.
+
+mod lists;
 
 use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
+use super::page::{ListQuery, NoFilter, Page, PageQuery};
 use super::problem::ApiError;
 use crate::app::AppState;
 use crate::auth::{Admin, Buyer, Principal};
@@ -30,10 +34,11 @@ use utoipa_axum::routes;
 /// The payments' routes, registered once for the router and the OpenAPI document.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(open_intent))
+        .routes(routes!(open_intent, lists::list_intents))
         .routes(routes!(get_intent))
         .routes(routes!(confirm))
-        .routes(routes!(refund_order, list_refunds))
+        .routes(routes!(refund_order, lists::list_order_refunds))
+        .routes(routes!(lists::list_refunds))
         .routes(routes!(create_agreement, list_agreements))
         .routes(routes!(revoke_agreement))
         .routes(routes!(simpay_webhook))
@@ -466,21 +471,6 @@ pub async fn refund_order(
     .await
 }
 
-/// The refunds of an order.
-#[utoipa::path(get, path = "/v1/orders/{order_id}/refunds", tag = "payments",
-    params(("order_id" = i64, Path)),
-    responses((status = 200, body = [RefundView]), (status = 404, body = super::problem::Problem)),
-    security(("bearer" = [])))]
-pub async fn list_refunds(
-    State(state): State<AppState>,
-    principal: Principal,
-    ids: PathIds,
-) -> Result<Json<Vec<RefundView>>, ApiError> {
-    let order = super::orders::visible_order(&state, principal, ids.one()).await?;
-    let refunds = state.store.refunds_of_order(order.id).await?;
-    Ok(Json(refunds.iter().map(RefundView::from).collect()))
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementInput {
@@ -585,21 +575,21 @@ fn buyer_shard_key(buyer: BuyerId) -> ShopId {
 }
 
 /// The buyer's one-tap agreements, newest first.
-#[utoipa::path(get, path = "/v1/one-tap-agreements", tag = "payments",
-    responses((status = 200, body = [AgreementView])), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/one-tap-agreements", tag = "payments", params(PageQuery),
+    responses((status = 200, body = Page<AgreementView>), (status = 400, body = super::problem::Problem)),
+    security(("bearer" = [])))]
 pub async fn list_agreements(
     State(state): State<AppState>,
     Buyer(buyer): Buyer,
-) -> Result<Json<Vec<AgreementView>>, ApiError> {
-    let mut agreements: Vec<OneTapAgreement> = state
+    query: ListQuery<NoFilter>,
+) -> Result<Json<Page<AgreementView>>, ApiError> {
+    let page = query.page;
+    let agreements = state
         .store
-        .one_tap_agreements(Some(buyer))
-        .await?
-        .into_iter()
-        .filter(|a| a.buyer == buyer)
-        .collect();
-    agreements.reverse();
-    Ok(Json(agreements.iter().map(|a| agreement_view(&state, a)).collect()))
+        .one_tap_agreements_page(buyer, page.keyset("one_tap_agreements")?)
+        .await?;
+    let view = |a: &OneTapAgreement| agreement_view(&state, a);
+    Ok(Json(page.page("one_tap_agreements", agreements, |a| a.id, view)))
 }
 
 /// End a one-tap agreement: later payments need a confirmation again.

@@ -4,6 +4,7 @@
 pub mod dto;
 
 use super::extract::{JsonBody, PathIds, RawBody, optional_json};
+use super::page::{ListQuery, NoFilter, Page, PageQuery};
 use super::problem::ApiError;
 use super::validate;
 use crate::app::AppState;
@@ -70,11 +71,18 @@ pub async fn create_shop(
     .await
 }
 
-/// List all shops.
-#[utoipa::path(get, path = "/v1/shops", tag = "platform",
-    responses((status = 200, body = [ShopView])), security(("bearer" = [])))]
-pub async fn list_shops(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<ShopView>>, ApiError> {
-    Ok(Json(state.store.shops().await?.iter().map(ShopView::from).collect()))
+/// List every shop, by id.
+#[utoipa::path(get, path = "/v1/shops", tag = "platform", params(PageQuery),
+    responses((status = 200, body = Page<ShopView>), (status = 400, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list_shops(
+    State(state): State<AppState>,
+    _: Admin,
+    query: ListQuery<NoFilter>,
+) -> Result<Json<Page<ShopView>>, ApiError> {
+    let page = query.page;
+    let shops = state.store.shops_page(page.keyset("shops")?).await?;
+    Ok(Json(page.page("shops", shops, |s| s.id.get(), |s| ShopView::from(s))))
 }
 
 /// Read a shop (admin, or the shop's own merchant).

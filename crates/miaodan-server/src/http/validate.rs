@@ -60,12 +60,3 @@ pub fn status(raw: &str, field: &str) -> Result<ListingStatus, ApiError> {
     ListingStatus::parse(raw)
         .ok_or_else(|| ApiError::invalid("invalid_field", field, "status is `active` or `archived`"))
 }
-
-/// Page size: 1 to 200, 50 when absent.
-pub fn limit(raw: Option<i64>) -> Result<i64, ApiError> {
-    match raw {
-        None => Ok(50),
-        Some(n) if (1..=200).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::invalid("invalid_query", "limit", "limit is 1 to 200")),
-    }
-}

@@ -551,7 +551,7 @@ async fn a_lost_refund_answer_is_retried_under_its_reference_and_refunds_once(ba
     simpay.set_faults(Faults::default());
     run_worker(&app).await;
     let refunds = app.get(&path, &w.merchant).await;
-    let refunds = refunds.assert_status(200).as_array().unwrap().clone();
+    let refunds = refunds.assert_status(200)["items"].as_array().unwrap().clone();
     assert_eq!(refunds.len(), 1, "{refunds:?}");
     assert_eq!(refunds[0]["id"], refund["id"]);
     assert_eq!(refunds[0]["status"], "succeeded");
@@ -1149,8 +1149,7 @@ async fn partial_refunds_add_up_to_the_order_total_and_each_key_refunds_once(bac
 
     for token in [&w.merchant, &w.buyer_token, &app.admin] {
         let listed = app.get(&path, token).await;
-        let amounts: Vec<&Value> = listed
-            .assert_status(200)
+        let amounts: Vec<&Value> = listed.assert_status(200)["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -1213,7 +1212,9 @@ async fn agree(app: &TestApp, buyer: &str, credential: &str, per_order: i64, per
 
 async fn spent_today(app: &TestApp, buyer: &str) -> i64 {
     let agreements = app.get("/v1/one-tap-agreements", buyer).await;
-    agreements.assert_status(200)[0]["spent_today_fen"].as_i64().unwrap()
+    agreements.assert_status(200)["items"][0]["spent_today_fen"]
+        .as_i64()
+        .unwrap()
 }
 
 async fn one_tap_agreements_are_created_listed_replaced_and_revoked(backend: Backend) {
@@ -1246,12 +1247,15 @@ async fn one_tap_agreements_are_created_listed_replaced_and_revoked(backend: Bac
         (&json!(10_000), &json!(15_000), &json!(0), &Value::Null)
     );
     let listed = app.get("/v1/one-tap-agreements", &buyer).await;
-    assert_eq!(listed.assert_status(200), &json!([first]));
+    assert_eq!(
+        listed.assert_status(200),
+        &json!({ "items": [first], "next_cursor": null })
+    );
 
     // A new agreement replaces the old one.
     let second = agree(&app, &buyer, "sim-one-tap-wallet-9900", 5_000, 5_000).await;
     let listed = app.get("/v1/one-tap-agreements", &buyer).await;
-    let listed = listed.assert_status(200).as_array().unwrap().clone();
+    let listed = listed.assert_status(200)["items"].as_array().unwrap().clone();
     assert_eq!(
         listed.iter().map(id).collect::<Vec<_>>(),
         vec![id(&second), id(&first)],
@@ -1266,7 +1270,7 @@ async fn one_tap_agreements_are_created_listed_replaced_and_revoked(backend: Bac
     // Another buyer neither sees nor revokes it.
     let (_, stranger) = app.buyer("李四").await;
     let theirs = app.get("/v1/one-tap-agreements", &stranger).await;
-    assert_eq!(theirs.assert_status(200), &json!([]));
+    assert_eq!(theirs.assert_status(200)["items"], json!([]));
     let path = format!("/v1/one-tap-agreements/{}", id(&second));
     app.send(app.http.delete(app.url(&path)).bearer_auth(&stranger))
         .await

@@ -6,7 +6,7 @@
 //! migrations created (`tests/fixtures/schema-v3`, captured from it).
 #![allow(clippy::unwrap_used)]
 
-use crate::stored_json::samples;
+use crate::stored_json::{package_center, samples};
 
 use crate::support::{Backend, Database};
 use miaodan_domain::catalog::Text;
@@ -415,14 +415,10 @@ async fn version_3_rows_load(store: &Store) {
         store.shipment(ShipmentId::new(1).unwrap()).await.unwrap(),
         Some(shipment)
     );
-    assert_eq!(
-        store.alerts_of_shop(shop(), true, 10).await.unwrap(),
-        vec![samples::alerts().swap_remove(0)]
-    );
-    assert_eq!(
-        store.shortage_notices(shop(), 10).await.unwrap(),
-        vec![samples::shortage_notices().swap_remove(0)]
-    );
+    let open = package_center(store, shop(), true).await.unwrap().0;
+    assert_eq!(open, vec![samples::alerts().swap_remove(0)]);
+    let notices = package_center(store, shop(), false).await.unwrap().1;
+    assert_eq!(notices, vec![samples::shortage_notices().swap_remove(0)]);
     let snapshot = store.load_shard(0, 1, at(0), at(0), at(0)).await.unwrap();
     assert_eq!(snapshot.warehouse_settings, vec![(warehouse(), settings)]);
     assert_eq!(snapshot.fulfilling.len(), 1);

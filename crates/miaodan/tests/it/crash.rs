@@ -840,7 +840,7 @@ async fn check_stock(api: &Api, world: &World, orders: &BTreeMap<i64, Value>, ta
     }
     for sku in &world.skus {
         let rows = api.get(&format!("/v1/skus/{sku}/stock"), &world.merchant).await;
-        let rows = rows.expect(200).as_array().unwrap();
+        let rows = rows.expect(200)["items"].as_array().unwrap();
         let row = rows
             .iter()
             .find(|r| r["warehouse_id"] == world.warehouse)
@@ -1230,7 +1230,7 @@ async fn sigterm_finishes_requests_in_flight_then_exits_cleanly(backend: Backend
     }
     for sku in &world.skus {
         let rows = api.get(&format!("/v1/skus/{sku}/stock"), &world.merchant).await;
-        let row = &rows.expect(200)[0];
+        let row = &rows.expect(200)["items"][0];
         let reserved = pending.get(sku).copied().unwrap_or(0);
         assert_eq!(row["reserved"], reserved, "reserved units of SKU {sku}: {row}");
         assert_eq!(
@@ -1692,7 +1692,7 @@ async fn check_flash_counts(
         ));
     }
     let rows = api.get(&format!("/v1/skus/{}/stock", fw.sku), &fw.world.merchant).await;
-    let rows = rows.expect(200).as_array().unwrap();
+    let rows = rows.expect(200)["items"].as_array().unwrap();
     let row = rows
         .iter()
         .find(|r| r["warehouse_id"] == fw.world.warehouse)
@@ -2350,7 +2350,7 @@ async fn payments_survive_sigkill_between_the_provider_call_and_the_commit(backe
     let mut sold = 0;
     for sku in &world.skus {
         let stock = api.get(&format!("/v1/skus/{sku}/stock"), &world.merchant).await;
-        for row in stock.expect(200).as_array().unwrap() {
+        for row in stock.expect(200)["items"].as_array().unwrap() {
             sold += row["sold"].as_i64().unwrap();
         }
     }

@@ -377,8 +377,8 @@ impl TestApp {
 
     /// The stock of `sku` in `warehouse` as (available, reserved, sold).
     pub async fn level(&self, merchant: &str, sku: i64, warehouse: i64) -> (i64, i64, i64) {
-        let levels = self.get(&format!("/v1/skus/{sku}/stock"), merchant).await;
-        let rows = levels.assert_status(200).as_array().unwrap().clone();
+        let levels = self.get(&format!("/v1/skus/{sku}/stock?limit=200"), merchant).await;
+        let rows = levels.assert_status(200)["items"].as_array().unwrap().clone();
         let row = rows
             .iter()
             .find(|r| r["warehouse_id"] == warehouse)

@@ -167,13 +167,13 @@ async fn another_tenants_objects_answer_like_missing_ones_and_stay_unchanged(bac
     assert_eq!(intent.assert_status(200)["status"], "captured");
     assert_eq!(intent.body["refunds"], json!([]));
     let agreements = app.get("/v1/one-tap-agreements", &b.buyer_token).await;
-    assert_eq!(ids(agreements.assert_status(200)), vec![b.agreement]);
-    assert_eq!(agreements.body[0]["revoked_at"], Value::Null);
+    assert_eq!(ids(&agreements.assert_status(200)["items"]), vec![b.agreement]);
+    assert_eq!(agreements.body["items"][0]["revoked_at"], Value::Null);
     // B's paid order still waits for its shipment, B's shipped one has only its own, and B's
     // warehouse works as it did.
     for (order, expected) in [(b.paid_order, vec![]), (b.shipped_order, vec![b.shipment])] {
         let shipments = app.get(&format!("/v1/orders/{order}/shipments"), &b.merchant).await;
-        assert_eq!(ids(shipments.assert_status(200)), expected);
+        assert_eq!(ids(&shipments.assert_status(200)["items"]), expected);
     }
     let settings = app
         .get(&format!("/v1/warehouses/{}/fulfillment", b.warehouse), &b.merchant)
@@ -347,6 +347,11 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
             buyer(Method::DELETE, format!("/v1/one-tap-agreements/{}", b.agreement)),
             buyer(Method::DELETE, format!("/v1/one-tap-agreements/{missing}")),
         ),
+        // Another buyer's Idempotency-Key is a key this buyer never used.
+        (
+            buyer(Method::GET, format!("/v1/idempotency-keys/{}", b.agreement_key)),
+            buyer(Method::GET, "/v1/idempotency-keys/never-used".into()),
+        ),
         // A body naming another shop's SKU or warehouse is a body naming none.
         (
             merchant(
@@ -434,9 +439,9 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
         let shipments = app
             .get(&format!("/v1/orders/{}/shipments", a.shipped_order), token)
             .await;
-        assert_eq!(ids(shipments.assert_status(200)), vec![a.shipment]);
+        assert_eq!(ids(&shipments.assert_status(200)["items"]), vec![a.shipment]);
         let shipment = app.get(&format!("/v1/shipments/{}", a.shipment), token).await;
-        assert_eq!(shipment.assert_status(200), &shipments.body[0]);
+        assert_eq!(shipment.assert_status(200), &shipments.body["items"][0]);
         let dispatch = app.get(&format!("/v1/orders/{}/dispatch", a.paid_order), token).await;
         assert_eq!(dispatch.assert_status(200)["order_id"], a.paid_order);
     }
@@ -446,7 +451,7 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
         (&t.homeless_buyer, vec![]),
     ] {
         let agreements = app.get("/v1/one-tap-agreements", token).await;
-        assert_eq!(ids(agreements.assert_status(200)), expected);
+        assert_eq!(ids(&agreements.assert_status(200)["items"]), expected);
     }
     let refunded = app
         .post(
@@ -458,20 +463,24 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
     let refund = refunded.assert_status(201)["id"].as_i64().unwrap();
     for token in [&a.merchant, &a.buyer_token, &app.admin] {
         let refunds = app.get(&format!("/v1/orders/{}/refunds", a.paid_order), token).await;
-        assert_eq!(ids(refunds.assert_status(200)), vec![refund]);
+        assert_eq!(ids(&refunds.assert_status(200)["items"]), vec![refund]);
     }
     let refunds = app
         .get(&format!("/v1/orders/{}/refunds", b.paid_order), &app.admin)
         .await;
-    assert_eq!(ids(refunds.assert_status(200)), Vec::<i64>::new());
+    assert_eq!(ids(&refunds.assert_status(200)["items"]), Vec::<i64>::new());
 
     let warehouses = app.get("/v1/warehouses", &b.merchant).await;
-    assert_eq!(ids(warehouses.assert_status(200)), vec![b.warehouse]);
+    assert_eq!(ids(&warehouses.assert_status(200)["items"]), vec![b.warehouse]);
     let sales = app.get("/v1/flash-sales", &a.merchant).await;
-    assert_eq!(ids(sales.assert_status(200)), vec![a.sale]);
+    assert_eq!(ids(&sales.assert_status(200)["items"]), vec![a.sale]);
     for token in [&app.admin, &a.buyer_token] {
         let sales = app.get("/v1/flash-sales", token).await;
-        assert_eq!(ids(sales.assert_status(200)), vec![b.sale, a.sale], "newest first");
+        assert_eq!(
+            ids(&sales.assert_status(200)["items"]),
+            vec![b.sale, a.sale],
+            "newest first"
+        );
     }
     // The catalog is public to buyers: they see every shop's active products.
     let catalog = app.get("/v1/products", &a.buyer_token).await;

@@ -25,6 +25,7 @@ mod flash_sales;
 mod fulfillment;
 mod idempotency;
 mod input;
+mod lists;
 mod logistics;
 mod orders;
 mod payments;

@@ -339,7 +339,20 @@ async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
             Call::new(Method::PUT, format!("/v1/products/{}", t.a.product), &t.a.merchant),
             not_allowed,
         ),
-        (Call::get("/v1/payment-intents", &t.a.buyer_token), not_allowed),
+        (
+            Call::new(Method::PUT, "/v1/payment-intents", &t.a.buyer_token),
+            not_allowed,
+        ),
+        (Call::new(Method::POST, "/v1/refunds", &app.admin), not_allowed),
+        (
+            Call::new(
+                Method::DELETE,
+                format!("/v1/idempotency-keys/{}", t.a.agreement_key),
+                &t.a.buyer_token,
+            ),
+            not_allowed,
+        ),
+        (Call::get("/v1/idempotency-keys", &t.a.buyer_token), not_found),
         (
             Call::new(
                 Method::PUT,

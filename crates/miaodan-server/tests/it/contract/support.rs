@@ -306,8 +306,10 @@ pub struct Side {
     /// The carrier (`sf`, `jd` or `zto`) and waybill number of `shipment`.
     pub carrier: String,
     pub waybill: String,
-    /// The buyer's one-tap agreement, with limits of 1 fen (see [`one_tap_agreement`]).
+    /// The buyer's one-tap agreement, with limits of 1 fen (see [`one_tap_agreement`]),
+    /// made with the `Idempotency-Key` `agreement_key` (one only this side's buyer used).
     pub agreement: i64,
+    pub agreement_key: String,
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -363,8 +365,14 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         )
         .await;
     let shipment = shipment.assert_status(201).clone();
+    let agreement_key = format!("agreement-{buyer}");
     let agreement = app
-        .post("/v1/one-tap-agreements", &buyer_token, one_tap_agreement("sim-one-tap"))
+        .post_with_key(
+            "/v1/one-tap-agreements",
+            &buyer_token,
+            &agreement_key,
+            one_tap_agreement("sim-one-tap"),
+        )
         .await;
     let agreement = agreement.assert_status(201)["id"].as_i64().unwrap();
     Side {
@@ -387,6 +395,7 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         carrier: shipment["carrier"].as_str().unwrap().to_string(),
         waybill: shipment["waybill_no"].as_str().unwrap().to_string(),
         agreement,
+        agreement_key,
     }
 }
 
@@ -465,6 +474,8 @@ pub async fn snapshot(app: &TestApp, t: &Tenants) -> Value {
         Call::get("/v1/products?limit=200", &app.admin),
         Call::get("/v1/orders?limit=200", &app.admin),
         Call::get("/v1/flash-sales", &app.admin),
+        // Not every intent: a tap opens one in the background for a buyer with one-tap pay.
+        Call::get("/v1/refunds?limit=200", &app.admin),
     ];
     for side in [&t.a, &t.b] {
         reads.push(Call::get("/v1/warehouses", &side.merchant));
@@ -474,6 +485,10 @@ pub async fn snapshot(app: &TestApp, t: &Tenants) -> Value {
         reads.push(Call::get(format!("/v1/payment-intents/{}", side.intent), &app.admin));
         reads.push(Call::get(format!("/v1/orders/{}/refunds", side.paid_order), &app.admin));
         reads.push(Call::get("/v1/one-tap-agreements", &side.buyer_token));
+        reads.push(Call::get(
+            format!("/v1/idempotency-keys/{}", side.agreement_key),
+            &side.buyer_token,
+        ));
         // Fulfillment and logistics: how the warehouse works (and what it booked today), where
         // the paid orders ship from, their shipments, and the package center.
         let merchant = &side.merchant;
@@ -596,6 +611,7 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
         super::flash_sales::endpoints(app, t),
         super::fulfillment::endpoints(app, t),
         super::logistics::endpoints(app, t),
+        super::idempotency::stored_answer_endpoints(t),
     ]
     .into_iter()
     .flatten()
