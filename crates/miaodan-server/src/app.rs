@@ -2,7 +2,6 @@
 //! the tables, serve HTTP) and graceful shutdown (stop accepting, finish the requests in
 //! flight — their batches commit and answer — then stop the shards).
 
-use crate::auth::{self, TokenCache};
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::flows::payments::one_tap::OneTap;
@@ -14,6 +13,7 @@ use crate::idempotency::{IDEMPOTENCY_RETENTION_SECONDS, IdempotencyLocks};
 use crate::ids::Ids;
 use crate::metrics_setup;
 use crate::sequencer::Shards;
+use crate::tokens::{self, TokenCache, TokenRequest};
 use metrics_exporter_prometheus::PrometheusHandle;
 use miaodan_domain::orders::PAYMENT_TIMEOUT_SECONDS_DEFAULT;
 use miaodan_store::records::Role;
@@ -25,6 +25,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// The label of the admin token a first start issues.
+pub const BOOTSTRAP_LABEL: &str = "first start";
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -132,13 +135,14 @@ impl AppState {
         let cutoff = clock.now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
         store.purge_idempotency_records(cutoff).await?;
         idempotency_locks.load_index(store.idempotency_keys().await?, maxima.idempotency_response);
+        let tokens = TokenCache::following(&store).await?;
         let (provider, simpay) = payment_provider(&config.payments)?;
         let payments = Payments::new(provider, OneTap::load(&store, clock.now()).await?);
         Ok(AppState(Arc::new(Inner {
             store,
             shards,
             ids,
-            tokens: TokenCache::default(),
+            tokens,
             idempotency_locks,
             directory: Directory::default(),
             config,
@@ -151,12 +155,14 @@ impl AppState {
         })))
     }
 
-    /// Creates a token for `role` (and its shop or buyer), stores its hash, returns it once.
-    pub async fn issue_token(&self, role: Role, subject: Option<i64>, label: Option<String>) -> anyhow::Result<String> {
-        let (record, token) = auth::mint(self.ids.token(), role, subject, label, self.clock.now());
+    /// Creates a token (for a role, and its shop or buyer), stores its hash, returns its id
+    /// and the token itself, shown this once.
+    pub async fn issue_token(&self, request: TokenRequest) -> anyhow::Result<(i64, String)> {
+        let (record, token) = tokens::mint(self.ids.token(), request, self.clock.now())?;
         self.store.insert_token(&record, None).await?;
+        let id = record.id;
         self.tokens.remember(record);
-        Ok(token)
+        Ok((id, token))
     }
 
     /// Sends a command and insists it is accepted (set-up of the demo world, benchmarks,
@@ -177,14 +183,15 @@ impl AppState {
         Ok(outcome)
     }
 
-    /// An admin token if none exists yet (first start): the operator's way in.
+    /// An admin token if none was ever issued (the first start): the operator's way in. Later
+    /// starts issue none, even once that token expired or was revoked: then
+    /// `miaodan token create --role admin`, which needs the database, is the way in.
     pub async fn bootstrap_admin_token(&self) -> anyhow::Result<Option<String>> {
-        if self.store.count_admin_tokens().await? > 0 {
+        if self.store.admin_token_issued().await? {
             return Ok(None);
         }
-        Ok(Some(
-            self.issue_token(Role::Admin, None, Some("bootstrap".into())).await?,
-        ))
+        let request = TokenRequest::new(Role::Admin, None).labelled(BOOTSTRAP_LABEL);
+        Ok(Some(self.issue_token(request).await?.1))
     }
 }
 
@@ -249,6 +256,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
         simulator.set_webhook_url(Some(format!("http://{address}/v1/webhooks/carriers")));
     }
     let background = spawn_housekeeping(state.clone());
+    let token_upkeep = spawn_token_upkeep(state.clone());
     let payment_worker = payments::worker::spawn(state.clone());
     let serving_state = state.clone();
     let task = tokio::spawn(async move {
@@ -262,6 +270,8 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
         }
         background.abort();
         payment_worker.abort();
+        token_upkeep.abort();
+        write_last_token_uses(&serving_state).await;
         serving_state.shards.stop().await;
         tracing::info!("stopped: every acknowledged batch is committed");
     });
@@ -271,6 +281,35 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
         stop: Some(stop),
         task,
     })
+}
+
+/// Follows revocations made by other processes every [`tokens::REVOCATION_POLL_MS`], and
+/// writes the tokens' last uses every [`tokens::LAST_USED_WRITE_SECONDS`].
+fn spawn_token_upkeep(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut poll = tokio::time::interval(Duration::from_millis(tokens::REVOCATION_POLL_MS));
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut write = tokio::time::interval(Duration::from_secs(tokens::LAST_USED_WRITE_SECONDS));
+        write.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        write.tick().await;
+        loop {
+            tokio::select! {
+                _ = poll.tick() => {
+                    if let Err(error) = state.tokens.follow_revocations(&state.store).await {
+                        tracing::warn!(%error, "could not read token revocations");
+                    }
+                }
+                _ = write.tick() => write_last_token_uses(&state).await,
+            }
+        }
+    })
+}
+
+async fn write_last_token_uses(state: &AppState) {
+    let written = state.tokens.write_last_uses(&state.store, state.clock.now()).await;
+    if let Err(error) = written {
+        tracing::warn!(%error, "could not write when tokens were last used");
+    }
 }
 
 /// Purges idempotency records past their retention, hourly.

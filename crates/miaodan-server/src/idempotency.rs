@@ -12,10 +12,11 @@
 //!   at `GET /v1/idempotency-keys/{key}`); another caller's key is never found.
 
 use crate::app::AppState;
-use crate::auth::{Principal, sha256_hex};
+use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::http::problem::{ApiError, PROBLEM_CONTENT_TYPE};
 use crate::sequencer::Recorder;
+use crate::tokens::sha256_hex;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use miaodan_domain::shard::{Outcome, Rejection, ShardCommand};

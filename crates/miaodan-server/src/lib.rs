@@ -9,7 +9,8 @@
 //!   Knows no HTTP; called by handlers and workers alike.
 //! - [`http`]: the axum API under `/v1`, problem+json errors (every shard and flow error is
 //!   mapped here, once), OpenAPI, metrics endpoints.
-//! - [`auth`]: API tokens (hashed, constant-time compared) and the caller's [`auth::Principal`].
+//! - [`auth`]: the caller's [`auth::Principal`] from its token (constant-time compared).
+//! - [`tokens`]: API tokens' lifecycle: minting with a lifetime, the cache, last use, revocation.
 //! - [`idempotency`]: `Idempotency-Key` handling, scoped per caller.
 //! - [`directory`]: cached facts the hot path needs (default addresses, flash-sale shops).
 //! - [`demo`]: the demo world loaded by `miaodan serve --demo`.
@@ -34,5 +35,6 @@ pub mod idempotency;
 pub mod ids;
 mod metrics_setup;
 pub mod sequencer;
+pub mod tokens;
 
 pub use app::{AppState, Config, PaymentsConfig, Running, serve};

@@ -29,6 +29,30 @@ impl Role {
     }
 }
 
+/// What an API token may do on top of its role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TokenScope {
+    /// Everything its role may do.
+    ReadWrite,
+    /// Reads only (GET).
+    ReadOnly,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::ReadWrite => "read_write",
+            TokenScope::ReadOnly => "read_only",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<TokenScope> {
+        [TokenScope::ReadWrite, TokenScope::ReadOnly]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
 /// An API token as stored: never the secret itself, only its SHA-256.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRecord {
@@ -38,8 +62,25 @@ pub struct TokenRecord {
     pub subject: Option<i64>,
     pub secret_sha256: String,
     pub label: Option<String>,
+    pub scope: TokenScope,
     pub created_at: Timestamp,
+    /// The token stops working at this instant.
+    pub expires_at: Timestamp,
+    /// When a request last presented it, as last written (the server writes it at most once
+    /// a minute per token).
+    pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+}
+
+/// Which tokens to list, newest first. Every field narrows the result.
+#[derive(Clone, Debug, Default)]
+pub struct TokenFilter {
+    pub role: Option<Role>,
+    /// With `role`: the shop of merchant tokens, the buyer of buyer tokens.
+    pub subject: Option<i64>,
+    /// Continue below this token id (the last of the previous page).
+    pub before: Option<i64>,
+    pub limit: i64,
 }
 
 /// The first response given to a caller's `Idempotency-Key`, replayed for every retry.

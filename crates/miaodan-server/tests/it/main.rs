@@ -11,3 +11,4 @@ mod flash_sales;
 mod fulfillment;
 mod orders;
 mod payments;
+mod tokens;

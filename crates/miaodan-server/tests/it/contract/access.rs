@@ -379,7 +379,7 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
         ),
     ];
     let (fulfillment, logistics) = (fulfillment_pairs(t), logistics_pairs(t));
-    [pairs, fulfillment, logistics].concat()
+    [pairs, fulfillment, logistics, token_pairs(t)].concat()
 }
 
 async fn listings_show_only_the_callers_own_objects(backend: Backend) {

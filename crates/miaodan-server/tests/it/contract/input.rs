@@ -184,6 +184,7 @@ async fn every_bad_path_id_is_not_found_and_changes_nothing(backend: Backend) {
         ),
         (Method::GET, "/v1/orders/{}/shipments".into(), admin, None, "not_found"),
         (Method::GET, "/v1/shipments/{}".into(), admin, None, "not_found"),
+        (Method::DELETE, "/v1/tokens/{}".into(), admin, None, "not_found"),
     ];
     let mut cases = Vec::new();
     for (method, template, token, body, missing_code) in &templates {

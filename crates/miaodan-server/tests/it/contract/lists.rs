@@ -138,6 +138,17 @@ async fn every_list_the_document_names_takes_a_limit_and_a_cursor_and_answers_a_
     app.shutdown().await;
 }
 
+/// The items without what the walk itself changes: a token's last use is the walk's own
+/// request.
+fn stable(mut items: Vec<Value>) -> Vec<Value> {
+    for item in &mut items {
+        if let Some(fields) = item.as_object_mut() {
+            fields.remove("last_used_at");
+        }
+    }
+    items
+}
+
 async fn every_list_walks_its_pages_with_no_item_twice_or_missed(backend: Backend) {
     let app = spawn(backend).await;
     let t = tenants(&app).await;
@@ -148,9 +159,9 @@ async fn every_list_walks_its_pages_with_no_item_twice_or_missed(backend: Backen
         let whole = with_query(call, "limit=200").send(&app).await;
         assert_success(&whole, &call.label());
         assert_eq!(whole.body["next_cursor"], Value::Null, "{route}: fits one page");
-        let whole = whole.body["items"].as_array().unwrap().clone();
+        let whole = stable(whole.body["items"].as_array().unwrap().clone());
         for limit in [1, 2, 3] {
-            assert_eq!(walk(&app, call, limit).await, whole, "{route}, {limit} a page");
+            assert_eq!(stable(walk(&app, call, limit).await), whole, "{route}, {limit} a page");
         }
         if whole.len() > 1 {
             walked_across_pages += 1;

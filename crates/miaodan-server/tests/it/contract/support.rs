@@ -10,6 +10,7 @@ pub use super::logistics::{carrier_webhook_refusals, logistics_bodies, logistics
 pub use super::orders::checkout_bodies;
 pub use super::payments::{payment_bodies, webhook_refusals};
 pub use super::platform::platform_bodies;
+pub use super::tokens::{token_bodies, token_pairs};
 pub(crate) use crate::common;
 pub use crate::common::{Answer, Backend, TestApp, WALLET};
 pub use futures::future::join_all;
@@ -317,6 +318,8 @@ pub struct Tenants {
     pub a: Side,
     pub b: Side,
     pub homeless_buyer: String,
+    /// The id of a second merchant token of A's shop, used by nothing (the contract revokes it).
+    pub spare_token: i64,
     /// The Asia/Shanghai day the tenants were made (and paid) on, `YYYY-MM-DD`.
     pub day: String,
 }
@@ -455,10 +458,19 @@ pub async fn tenants(app: &TestApp) -> Tenants {
     let token = app
         .post(&format!("/v1/buyers/{homeless}/tokens"), &app.admin, json!({}))
         .await;
+    let homeless_buyer = token.assert_status(201)["token"].as_str().unwrap().to_string();
+    let spare = app
+        .post(
+            &format!("/v1/shops/{}/tokens", a.shop),
+            &app.admin,
+            json!({ "label": "spare" }),
+        )
+        .await;
     Tenants {
+        spare_token: spare.assert_status(201)["token_id"].as_i64().unwrap(),
         a,
         b,
-        homeless_buyer: token.assert_status(201)["token"].as_str().unwrap().to_string(),
+        homeless_buyer,
         day,
     }
 }
@@ -612,6 +624,7 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
         super::fulfillment::endpoints(app, t),
         super::logistics::endpoints(app, t),
         super::idempotency::stored_answer_endpoints(t),
+        super::tokens::endpoints(app, t),
     ]
     .into_iter()
     .flatten()
@@ -689,8 +702,8 @@ pub fn mutating(endpoints: Vec<Endpoint>) -> Vec<Endpoint> {
 }
 
 /// Whether an endpoint takes an `Idempotency-Key`: every mutating one but the providers'
-/// webhooks (a notification is deduplicated by its event id) and revoking a one-tap agreement
-/// (revoking a revoked agreement answers the same agreement).
+/// webhooks (a notification is deduplicated by its event id) and the revocations, of a one-tap
+/// agreement or a token (revoking a revoked one answers it as it is).
 pub fn takes_idempotency_key(endpoint: &Endpoint) -> bool {
     endpoint.auth == Auth::Token && endpoint.call.method != Method::GET && endpoint.call.method != Method::DELETE
 }
@@ -780,6 +793,7 @@ pub fn wrong_fields(app: &TestApp, t: &Tenants) -> Vec<(Call, Refusal)> {
         payment_bodies(t),
         fulfillment_bodies(t),
         logistics_bodies(t),
+        token_bodies(app, t),
     ]
     .concat()
 }
