@@ -4,6 +4,7 @@
 //! rules ([`rules`]) under the shop's [`policy`], then, where no rule approves, by the merchant.
 
 pub mod policy;
+pub mod request;
 pub mod rules;
 
 /// What the buyer asks for.

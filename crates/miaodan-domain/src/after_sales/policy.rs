@@ -119,7 +119,9 @@ mod tests {
     use super::*;
 
     fn shanghai(y: i32, m: u32, d: u32, hh: u16, mm: u16) -> Timestamp {
-        LocalDate::from_ymd(y, m, d).expect("a real date").at_minute(hh * 60 + mm)
+        LocalDate::from_ymd(y, m, d)
+            .expect("a real date")
+            .at_minute(hh * 60 + mm)
     }
 
     #[test]

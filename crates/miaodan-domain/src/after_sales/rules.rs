@@ -304,7 +304,9 @@ mod tests {
     use crate::time::shanghai::LocalDate;
 
     fn at(d: u32, hh: u16) -> Timestamp {
-        LocalDate::from_ymd(2026, 12, d).expect("a December day").at_minute(hh * 60)
+        LocalDate::from_ymd(2026, 12, d)
+            .expect("a December day")
+            .at_minute(hh * 60)
     }
 
     struct Case {
