@@ -12,7 +12,7 @@ use super::rules::Decision;
 use crate::ids::AfterSalesId;
 use crate::orders::{Order, OrderState};
 use crate::{Fen, OrderId, SkuId, Timestamp};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a request cannot be opened (before any rule runs), with its wire code.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,14 +50,70 @@ impl OpenRefusal {
     }
 }
 
-/// Requests by id, and each order's requests in the order they were opened.
+/// Requests by id, each order's requests in the order they were opened, and the deadlines
+/// the shard's timer watches.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AfterSalesBook {
     requests: BTreeMap<AfterSalesId, AfterSalesRequest>,
     by_order: BTreeMap<OrderId, Vec<AfterSalesId>>,
+    /// `(due_at, id)` of every request with a deadline: the timer reads the front.
+    timers: BTreeSet<(Timestamp, AfterSalesId)>,
 }
 
 impl AfterSalesBook {
+    /// The requests a starting shard reads back (those still open, and refunded ones, whose
+    /// units cannot be asked for again).
+    pub fn restore(requests: impl IntoIterator<Item = (AfterSalesId, AfterSalesRequest)>) -> AfterSalesBook {
+        let mut book = AfterSalesBook::default();
+        for (id, request) in requests {
+            book.by_order.entry(request.order).or_default().push(id);
+            if let Some(due) = request.due_at() {
+                book.timers.insert((due, id));
+            }
+            book.requests.insert(id, request);
+        }
+        book
+    }
+
+    /// Applies one step to a request and keeps its deadline in the timer. `None` when the
+    /// request is not in this book.
+    pub fn step<T>(
+        &mut self,
+        id: AfterSalesId,
+        step: impl FnOnce(&mut AfterSalesRequest) -> T,
+    ) -> Option<(T, &AfterSalesRequest)> {
+        let request = self.requests.get_mut(&id)?;
+        let before = request.due_at();
+        let answer = step(request);
+        let after = request.due_at();
+        if before != after {
+            if let Some(due) = before {
+                self.timers.remove(&(due, id));
+            }
+            if let Some(due) = after {
+                self.timers.insert((due, id));
+            }
+        }
+        Some((answer, &*request))
+    }
+
+    /// Up to `max` requests whose deadline is at or before `now`, earliest first.
+    pub fn due(&self, now: Timestamp, max: usize) -> Vec<AfterSalesId> {
+        self.timers
+            .iter()
+            .take_while(|(due, _)| *due <= now)
+            .take(max)
+            .map(|(_, id)| *id)
+            .collect()
+    }
+
+    /// The open cancellation of `order`, if any: while it is open no parcel may leave.
+    pub fn open_cancellation(&self, order: OrderId) -> Option<AfterSalesId> {
+        self.of_order(order)
+            .find(|(_, r)| r.kind == RequestKind::CancelBeforeShipment && r.stage.is_open())
+            .map(|(id, _)| id)
+    }
+
     pub fn request(&self, id: AfterSalesId) -> Option<&AfterSalesRequest> {
         self.requests.get(&id)
     }
@@ -156,16 +212,15 @@ impl AfterSalesBook {
         let order = ask.order;
         let request = AfterSalesRequest::open(ask, decision, at, deadlines).map_err(OpenRefusal::RefusedByRules)?;
         self.by_order.entry(order).or_default().push(id);
+        if let Some(due) = request.due_at() {
+            self.timers.insert((due, id));
+        }
         Ok(self.requests.entry(id).or_insert(request))
-    }
-
-    pub fn request_mut(&mut self, id: AfterSalesId) -> Option<&mut AfterSalesRequest> {
-        self.requests.get_mut(&id)
     }
 
     /// The earliest instant a request's deadline falls due.
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.requests.values().filter_map(AfterSalesRequest::due_at).min()
+        self.timers.first().map(|(due, _)| *due)
     }
 }
 
@@ -223,6 +278,8 @@ mod tests {
 
     fn ask(kind: RequestKind, lines: &[(i64, i64)], amount_fen: i64) -> Ask {
         Ask {
+            shop: ShopId::new(1).expect("positive"),
+            buyer: BuyerId::new(1).expect("positive"),
             order: OrderId::new(1).expect("positive"),
             kind,
             reason: Reason::QualityIssue,
@@ -324,9 +381,9 @@ mod tests {
             book.check(&first, &order, Fen::from_const(1_000)),
             Err(OpenRefusal::UnitsHeldByOpenRequest { request: id(7) })
         );
-        book.request_mut(id(7))
+        book.step(id(7), |r| r.withdraw(at))
             .expect("opened")
-            .withdraw(at)
+            .0
             .expect("withdrawable");
         assert_eq!(book.check(&first, &order, Fen::from_const(1_000)), Ok(()));
     }
@@ -339,9 +396,9 @@ mod tests {
         let refund = ask(RequestKind::RefundOnly, &[(1, 1)], 1_000);
         book.open(id(1), refund.clone(), decided(Verdict::Approve), at, DEADLINES)
             .expect("opens");
-        book.request_mut(id(1))
+        book.step(id(1), |r| r.refunded(at))
             .expect("opened")
-            .refunded(at)
+            .0
             .expect("refunding");
         assert_eq!(
             book.check(&refund, &order, Fen::from_const(1_000))

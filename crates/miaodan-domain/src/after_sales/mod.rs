@@ -4,9 +4,12 @@
 //! rules ([`rules`]) under the shop's [`policy`], then, where no rule approves, by the merchant.
 
 pub mod book;
+pub mod commands;
 pub mod policy;
 pub mod request;
 pub mod rules;
+
+pub use commands::Command;
 
 /// What the buyer asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -4,6 +4,7 @@
 //! The defaults are the platform's promise to buyers; a shop may be stricter only where the
 //! law lets it (the exempt goods) and more generous anywhere.
 
+use super::request::Deadlines;
 use crate::Fen;
 use crate::Timestamp;
 use crate::time::shanghai::LocalDate;
@@ -23,6 +24,12 @@ pub const BUYER_REFUND_RATE_BPS_MAX_DEFAULT: u32 = 3_000;
 pub const BUYER_ORDERS_FOR_RATE_MIN: u32 = 5;
 /// How long after a parcel's last movement, past its promise, the rules treat it as lost.
 pub const STALLED_HOURS_DEFAULT: u16 = 72;
+/// How long a buyer whose request the merchant refused may ask the platform to step in.
+pub const APPEAL_HOURS: u16 = 72;
+/// How long a buyer has to send an approved return.
+pub const RETURN_SEND_DAYS: u16 = 7;
+
+const HOUR_MS: i64 = 3_600_000;
 
 /// Goods the no-reason window does not cover (消费者权益保护法 art. 25): the buyer may still
 /// ask for a refund with a reason, which the merchant decides.
@@ -107,6 +114,15 @@ impl AfterSalesPolicy {
     pub fn no_reason_window_closes(&self, delivered_at: Timestamp) -> Timestamp {
         let last_day = LocalDate::of(delivered_at).plus_days(i32::from(self.no_reason_days));
         last_day.plus_days(1).start()
+    }
+
+    /// How long the steps of a request may take under this policy.
+    pub fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            merchant_answer_ms: i64::from(self.merchant_answer_hours) * HOUR_MS,
+            appeal_ms: i64::from(APPEAL_HOURS) * HOUR_MS,
+            return_ms: i64::from(RETURN_SEND_DAYS) * 24 * HOUR_MS,
+        }
     }
 
     pub fn is_exempt(&self, goods: ExemptGoods) -> bool {

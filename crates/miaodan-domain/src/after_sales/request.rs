@@ -17,7 +17,7 @@
 
 use super::rules::{Decision, Verdict};
 use super::{Reason, RequestKind};
-use crate::{Fen, OrderId, SkuId, Timestamp};
+use crate::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 
 /// Units of one order line the request covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,6 +120,8 @@ pub struct StepNotAllowed {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AfterSalesRequest {
+    pub shop: ShopId,
+    pub buyer: BuyerId,
     pub order: OrderId,
     pub kind: RequestKind,
     pub reason: Reason,
@@ -129,6 +131,7 @@ pub struct AfterSalesRequest {
     pub decision: Decision,
     pub stage: Stage,
     pub inspection: Option<Inspection>,
+    pub opened_at: Timestamp,
     pub timeline: Vec<Step>,
 }
 
@@ -143,6 +146,8 @@ pub struct Deadlines {
 /// What a buyer asks, before the rules have seen it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ask {
+    pub shop: ShopId,
+    pub buyer: BuyerId,
     pub order: OrderId,
     pub kind: RequestKind,
     pub reason: Reason,
@@ -160,6 +165,8 @@ impl AfterSalesRequest {
         deadlines: Deadlines,
     ) -> Result<AfterSalesRequest, Decision> {
         let mut request = AfterSalesRequest {
+            shop: ask.shop,
+            buyer: ask.buyer,
             order: ask.order,
             kind: ask.kind,
             reason: ask.reason,
@@ -167,6 +174,7 @@ impl AfterSalesRequest {
             amount: ask.amount,
             stage: Stage::Closed,
             inspection: None,
+            opened_at: at,
             timeline: Vec::new(),
             decision,
         };
@@ -363,6 +371,8 @@ mod tests {
 
     fn request(kind: RequestKind, amount_fen: i64, stage: Stage) -> AfterSalesRequest {
         AfterSalesRequest {
+            shop: ShopId::new(1).expect("a positive id"),
+            buyer: BuyerId::new(1).expect("a positive id"),
             order: OrderId::new(1).expect("a positive id"),
             kind,
             reason: Reason::QualityIssue,
@@ -374,6 +384,7 @@ mod tests {
             decision: decision(Verdict::ToMerchant),
             stage,
             inspection: None,
+            opened_at: at(0),
             timeline: vec![],
         }
     }
@@ -399,6 +410,8 @@ mod tests {
     #[test]
     fn a_request_opens_where_its_decision_sends_it_and_a_refusal_opens_nothing() {
         let ask = |kind| Ask {
+            shop: ShopId::new(1).expect("a positive id"),
+            buyer: BuyerId::new(1).expect("a positive id"),
             order: OrderId::new(1).expect("a positive id"),
             kind,
             reason: Reason::ChangedMind,
