@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0004_token_lifecycle",
         sql: include_str!("../migrations/0004_token_lifecycle.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_after_sales",
+        sql: include_str!("../migrations/0005_after_sales.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -109,7 +114,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 4);
+        assert_eq!(SCHEMA_VERSION, 5);
     }
 
     #[test]
@@ -159,8 +164,8 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), vec![1, 2, 3, 4]);
-        assert_eq!(versions(2), vec![3, 4]);
-        assert_eq!(versions(4), Vec::<i64>::new());
+        assert_eq!(versions(0), vec![1, 2, 3, 4, 5]);
+        assert_eq!(versions(2), vec![3, 4, 5]);
+        assert_eq!(versions(5), Vec::<i64>::new());
     }
 }

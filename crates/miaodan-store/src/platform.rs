@@ -298,7 +298,8 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM payment_intents), (SELECT COALESCE(MAX(id), 0) FROM refunds),
             (SELECT COALESCE(MAX(id), 0) FROM one_tap_agreements),
             (SELECT COALESCE(MAX(id), 0) FROM provider_notifications),
-            (SELECT COALESCE(MAX(id), 0) FROM shipments)";
+            (SELECT COALESCE(MAX(id), 0) FROM shipments),
+            (SELECT COALESCE(MAX(id), 0) FROM after_sales_requests)";
         self.query_row(
             Statement::new(sql, vec![]),
             |r| {
@@ -318,6 +319,7 @@ impl Store {
                     one_tap_agreement: r.i64(12)?,
                     notification: r.i64(13)?,
                     shipment: r.i64(14)?,
+                    after_sales: r.i64(15)?,
                 })
             },
             || "no id maxima row".into(),

@@ -202,4 +202,5 @@ pub struct IdMaxima {
     pub one_tap_agreement: i64,
     pub notification: i64,
     pub shipment: i64,
+    pub after_sales: i64,
 }

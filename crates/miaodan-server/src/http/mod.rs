@@ -7,6 +7,7 @@
 //! domain values (see `validate`), send a command to the owning shard or read the store, and
 //! render the outcome; they hold no business rules.
 
+pub mod after_sales;
 pub mod catalog;
 pub mod dto;
 pub mod extract;
@@ -51,6 +52,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(flash_sales::router())
         .merge(fulfillment::router())
         .merge(logistics::router())
+        .merge(after_sales::router())
         .merge(idempotency_keys::router())
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))

@@ -139,6 +139,7 @@ impl Modify for ProblemResponses {
         (name = "payments", description = "Payment intents, one-tap pay (免密支付), refunds, provider webhooks, reconciliation"),
         (name = "fulfillment", description = "Delivery promises with cutoffs and holidays, warehouse hours and capacity, smart dispatch and its explanation, shortages"),
         (name = "logistics", description = "Shipments, signed carrier tracking webhooks, package-center SLA alerts and their live stream"),
+        (name = "after-sales", description = "Buyer requests after payment (售后): cancel before shipment, refund only; flash refunds decided by explainable rules, the merchant's queue with deadlines, appeals to the platform"),
         (name = "system", description = "Health and metrics"),
     )
 )]

@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod after_sales;
 mod contract;
 mod flash_sales;
 mod fulfillment;
