@@ -113,18 +113,17 @@ async fn delivered_at(state: &AppState, order: OrderId) -> Result<Option<Timesta
     Ok(shipments.iter().filter_map(|s| s.delivered_at).max())
 }
 
-/// Starts the refund of a request the shard just sent to `refunding`, in the background: the
-/// buyer's answer does not wait for the provider (the worker finishes what this leaves).
-pub fn refund_in_background(state: &AppState, saved: &SavedRequest) {
+/// Refunds a request the shard just sent to `refunding` before the caller is answered (the
+/// answer itself was recorded with the command: it says `refunding`). What the provider
+/// leaves unfinished (no answer in time, an outage) the worker finishes; it is logged, not
+/// the caller's error.
+pub async fn refund_if_due(state: &AppState, saved: &SavedRequest) {
     if saved.request.stage != Stage::Refunding {
         return;
     }
-    let (state, saved) = (state.clone(), saved.clone());
-    tokio::spawn(async move {
-        if let Err(error) = refund(&state, &saved).await {
-            tracing::warn!(request = %saved.id, %error, "after-sales refund not finished; the worker retries");
-        }
-    });
+    if let Err(error) = refund(state, saved).await {
+        tracing::warn!(request = %saved.id, %error, "after-sales refund not finished; the worker retries");
+    }
 }
 
 /// The refund's request reference: one refund per after-sales request, whoever asks.

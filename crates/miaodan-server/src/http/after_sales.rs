@@ -397,7 +397,7 @@ pub async fn open_request(
         let recorder = idem.map(|i| i.recorder_of::<miaodan_domain::shard::OpenRequest>(created));
         let answer = state.shards.ask(shop, command, recorder).await?;
         if let Ok(saved) = &answer {
-            after_sales::refund_in_background(&state, saved);
+            after_sales::refund_if_due(&state, saved).await;
         }
         Ok(created(&answer))
     })
@@ -537,11 +537,12 @@ async fn step<C: ShardCommand<Answer = SavedRequest>>(
             ));
         }
         let shop = saved.request.shop;
-        let reply = idempotency::ask(state, shop, command(saved.id), idem, ok).await?;
-        if let Some(fresh) = state.store.after_sales_request(saved.id).await? {
-            after_sales::refund_in_background(state, &fresh);
+        let recorder = idem.map(|i| i.recorder_of::<C>(ok));
+        let answer = state.shards.ask(shop, command(saved.id), recorder).await?;
+        if let Ok(stepped) = &answer {
+            after_sales::refund_if_due(state, stepped).await;
         }
-        Ok(reply)
+        Ok(ok(&answer))
     })
     .await
 }

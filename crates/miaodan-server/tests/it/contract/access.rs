@@ -285,6 +285,45 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
             buyer(Method::POST, format!("/v1/orders/{missing}/cancel")),
         ),
         (
+            buyer(Method::GET, format!("/v1/after-sales/{}", b.claim_to_approve)),
+            buyer(Method::GET, format!("/v1/after-sales/{missing}")),
+        ),
+        (
+            merchant(
+                Method::POST,
+                format!("/v1/after-sales/{}/approve", b.claim_to_approve),
+                Some(json!({})),
+            ),
+            merchant(
+                Method::POST,
+                format!("/v1/after-sales/{missing}/approve"),
+                Some(json!({})),
+            ),
+        ),
+        (
+            merchant(
+                Method::POST,
+                format!("/v1/after-sales/{}/refuse", b.claim_to_refuse),
+                Some(json!({})),
+            ),
+            merchant(
+                Method::POST,
+                format!("/v1/after-sales/{missing}/refuse"),
+                Some(json!({})),
+            ),
+        ),
+        (
+            buyer(Method::POST, format!("/v1/after-sales/{}/appeal", b.claim_to_refuse)),
+            buyer(Method::POST, format!("/v1/after-sales/{missing}/appeal")),
+        ),
+        (
+            buyer(
+                Method::POST,
+                format!("/v1/after-sales/{}/withdraw", b.claim_to_withdraw),
+            ),
+            buyer(Method::POST, format!("/v1/after-sales/{missing}/withdraw")),
+        ),
+        (
             buyer(Method::GET, format!("/v1/buyers/{}", b.buyer)),
             buyer(Method::GET, format!("/v1/buyers/{missing}")),
         ),
@@ -400,17 +439,19 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
         );
     }
     let own = app.get("/v1/products", &a.merchant).await;
-    assert_eq!(ids(&own.body["items"]), vec![a.product]);
+    // The side's product, and the one its after-sales order bought.
+    assert_eq!(ids(&own.body["items"])[0], a.product);
+    assert_eq!(ids(&own.body["items"]).len(), 2);
 
     let orders = app.get("/v1/orders", &a.merchant).await;
     assert_eq!(
         ids(&orders.assert_status(200)["items"]),
-        vec![a.shipped_order, a.paid_order, a.order]
+        vec![a.claim_order, a.shipped_order, a.paid_order, a.order]
     );
     let orders = app.get("/v1/orders", &b.buyer_token).await;
     assert_eq!(
         ids(&orders.assert_status(200)["items"]),
-        vec![b.shipped_order, b.paid_order, b.order]
+        vec![b.claim_order, b.shipped_order, b.paid_order, b.order]
     );
     let orders = app.get("/v1/orders", &t.homeless_buyer).await;
     assert_eq!(ids(&orders.assert_status(200)["items"]), Vec::<i64>::new());
@@ -418,9 +459,11 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
     assert_eq!(
         ids(&orders.assert_status(200)["items"]),
         vec![
+            b.claim_order,
             b.shipped_order,
             b.paid_order,
             b.order,
+            a.claim_order,
             a.shipped_order,
             a.paid_order,
             a.order
@@ -428,7 +471,7 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
     );
     // A paid order is dispatched at once; one whose every parcel has a shipment is shipped.
     for (state, expected) in [
-        ("paid", vec![a.paid_order]),
+        ("paid", vec![a.claim_order, a.paid_order]),
         ("shipped", vec![a.shipped_order]),
         ("delivered", vec![]),
     ] {
@@ -482,8 +525,11 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
             "newest first"
         );
     }
-    // The catalog is public to buyers: they see every shop's active products.
+    // The catalog is public to buyers: they see every shop's active products (each side's own,
+    // then the one its after-sales order bought).
     let catalog = app.get("/v1/products", &a.buyer_token).await;
-    assert_eq!(ids(&catalog.assert_status(200)["items"]), vec![a.product, b.product]);
+    let seen = ids(&catalog.assert_status(200)["items"]);
+    assert_eq!(seen.len(), 4);
+    assert!(seen.contains(&a.product) && seen.contains(&b.product), "{seen:?}");
     app.shutdown().await;
 }

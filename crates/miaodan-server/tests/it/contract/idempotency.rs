@@ -115,7 +115,45 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
     busier["orders_per_hour"] = json!(600);
     let shortage_path = format!("/v1/warehouses/{}/shortages", a.warehouse);
     let ship = format!("/v1/orders/{}/shipments", a.paid_order);
-    vec![
+    let step = |id: i64, step: &str| format!("/v1/after-sales/{id}/{step}");
+    let (approve_it, refuse_it, withdraw_it) = (a.claim_to_approve, a.claim_to_refuse, a.claim_to_withdraw);
+    let mut claimed = claim(a.claim_order, a.claim_sku);
+    claimed["reason"] = json!("wrong_item");
+    let after_sales = vec![
+        (
+            post(
+                "/v1/after-sales".into(),
+                &a.buyer_token,
+                claim(a.claim_order, a.claim_sku),
+            ),
+            post("/v1/after-sales".into(), &a.buyer_token, claimed),
+        ),
+        (
+            post(step(approve_it, "approve"), &a.merchant, json!({})),
+            post(step(withdraw_it, "approve"), &a.merchant, json!({})),
+        ),
+        (
+            post(step(refuse_it, "refuse"), &a.merchant, json!({})),
+            post(step(withdraw_it, "refuse"), &a.merchant, json!({})),
+        ),
+        (
+            post(step(refuse_it, "appeal"), &a.buyer_token, json!({})),
+            post(step(withdraw_it, "appeal"), &a.buyer_token, json!({})),
+        ),
+        (
+            post(step(a.claim_appealed, "decide"), admin, json!({ "decision": "refuse" })),
+            post(
+                step(a.claim_appealed, "decide"),
+                admin,
+                json!({ "decision": "approve" }),
+            ),
+        ),
+        (
+            post(step(withdraw_it, "withdraw"), &a.buyer_token, json!({})),
+            post(step(approve_it, "withdraw"), &a.buyer_token, json!({})),
+        ),
+    ];
+    let others = vec![
         (
             post("/v1/shops".into(), admin, json!({ "name": "幂等店" })),
             post("/v1/shops".into(), admin, json!({ "name": "别的店" })),
@@ -264,7 +302,8 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
             put("/v1/package-center/sla-rules".into(), sla_rules(2 * 24 * 3600)),
             put("/v1/package-center/sla-rules".into(), sla_rules(3 * 24 * 3600)),
         ),
-    ]
+    ];
+    [others, after_sales].concat()
 }
 
 /// Three more pending orders of A's buyer (one to cancel, one to pay, one left alone), their

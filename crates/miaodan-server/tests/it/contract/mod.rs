@@ -21,6 +21,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod after_sales;
 mod catalog;
 mod flash_sales;
 mod fulfillment;

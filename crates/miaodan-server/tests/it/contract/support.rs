@@ -311,6 +311,17 @@ pub struct Side {
     /// made with the `Idempotency-Key` `agreement_key` (one only this side's buyer used).
     pub agreement: i64,
     pub agreement_key: String,
+    /// Paid: 5 units of a ¥600 SKU (over the rules' ceiling, so each unit's refund request
+    /// goes to the merchant). Four of its units have requests: `claim_to_approve`,
+    /// `claim_to_refuse` (refused, then appealed by the contract) and `claim_to_withdraw` with
+    /// the merchant, and `claim_appealed`, refused and appealed, for the platform to decide; the
+    /// fifth unit is free for the contract's create.
+    pub claim_order: i64,
+    pub claim_sku: i64,
+    pub claim_to_approve: i64,
+    pub claim_to_refuse: i64,
+    pub claim_to_withdraw: i64,
+    pub claim_appealed: i64,
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -378,6 +389,7 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         )
         .await;
     let agreement = agreement.assert_status(201)["id"].as_i64().unwrap();
+    let claims = claims(app, &merchant, warehouse, &buyer_token).await;
     Side {
         shop,
         merchant,
@@ -399,7 +411,53 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         waybill: shipment["waybill_no"].as_str().unwrap().to_string(),
         agreement,
         agreement_key,
+        claim_order: claims.0,
+        claim_sku: claims.1,
+        claim_to_approve: claims.2[0],
+        claim_to_refuse: claims.2[1],
+        claim_to_withdraw: claims.2[2],
+        claim_appealed: claims.2[3],
     }
+}
+
+/// A paid order of 5 units of a ¥600 SKU and four after-sales requests of one unit each, the
+/// last refused and appealed: (order, SKU, requests).
+async fn claims(app: &TestApp, merchant: &str, warehouse: i64, buyer_token: &str) -> (i64, i64, Vec<i64>) {
+    let created = app
+        .post(
+            "/v1/products",
+            merchant,
+            json!({ "title": "售后样品", "skus": [{ "name": "大件", "price_fen": 60000 }] }),
+        )
+        .await;
+    let sku = created.assert_status(201)["skus"][0]["id"].as_i64().unwrap();
+    app.stock(merchant, sku, warehouse, 5).await;
+    let placed = app.checkout(buyer_token, &[(sku, 5)]).await;
+    let order = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+    app.pay_checkout(buyer_token, placed.body["checkout_id"].as_i64().unwrap())
+        .await;
+    let mut requests = Vec::new();
+    for _ in 0..4 {
+        let opened = app.post("/v1/after-sales", buyer_token, claim(order, sku)).await;
+        assert_eq!(opened.assert_status(201)["stage"], "with_merchant", "{}", opened.raw);
+        requests.push(opened.id());
+    }
+    let appealed = requests[3];
+    let refused = app
+        .post(&format!("/v1/after-sales/{appealed}/refuse"), merchant, json!({}))
+        .await;
+    refused.assert_status(200);
+    let appeal = app
+        .post(&format!("/v1/after-sales/{appealed}/appeal"), buyer_token, json!({}))
+        .await;
+    assert_eq!(appeal.assert_status(200)["stage"], "with_platform");
+    (order, sku, requests)
+}
+
+/// A refund-only request for one unit of `sku` of `order`.
+pub fn claim(order: i64, sku: i64) -> Value {
+    json!({ "order_id": order, "kind": "refund_only", "reason": "quality_issue",
+            "lines": [{ "sku_id": sku, "quantity": 1 }] })
 }
 
 /// A one-tap agreement whose limits (1 fen) no order of these tests is within: a tap never
@@ -623,6 +681,7 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
         super::flash_sales::endpoints(app, t),
         super::fulfillment::endpoints(app, t),
         super::logistics::endpoints(app, t),
+        super::after_sales::endpoints(app, t),
         super::idempotency::stored_answer_endpoints(t),
         super::tokens::endpoints(app, t),
     ]
