@@ -230,7 +230,7 @@ fn decide(
     by: Decider,
     step: impl FnOnce(&mut AfterSalesRequest) -> Result<(), StepNotAllowed>,
 ) -> Result<(), Rejection> {
-    if !book.request(id).is_some_and(|r| by.may_see(r)) {
+    if book.request(id).is_none_or(|r| !by.may_see(r)) {
         return Err(refused(AfterSalesRefusal::UnknownRequest));
     }
     let (stepped, _) = book.step(id, step).expect("checked above");
@@ -243,7 +243,7 @@ fn by_buyer(
     buyer: BuyerId,
     step: impl FnOnce(&mut AfterSalesRequest) -> Result<(), StepNotAllowed>,
 ) -> Result<(), Rejection> {
-    if !book.request(id).is_some_and(|r| r.buyer == buyer) {
+    if book.request(id).is_none_or(|r| r.buyer != buyer) {
         return Err(refused(AfterSalesRefusal::UnknownRequest));
     }
     let (stepped, _) = book.step(id, step).expect("checked above");

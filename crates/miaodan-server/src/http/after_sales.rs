@@ -8,7 +8,7 @@
 
 use super::extract::{JsonBody, PathIds, RawBody};
 use super::page::{ListQuery, Page, PageQuery, invalid_cursor};
-use super::problem::{ApiError, Explanation, Problem, refused};
+use super::problem::{ApiError, Explained, Explanation, Problem, refused};
 use crate::app::AppState;
 use crate::auth::{Admin, Buyer, Merchant, Principal};
 use crate::clock::rfc3339;
@@ -103,7 +103,7 @@ fn open_refusal(refusal: &OpenRefusal, code: &'static str) -> ApiError {
                 code,
                 "the after-sales rules refuse this request; see `rules`",
             );
-            error.explained = Some(decision.fired.iter().map(explain).collect());
+            error.explained = Some(Box::new(Explained(decision.fired.iter().map(explain).collect())));
             error
         }
     }

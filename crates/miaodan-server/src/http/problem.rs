@@ -37,6 +37,10 @@ pub struct Problem {
     pub rules: Option<Vec<Explanation>>,
 }
 
+/// The rules of a refusal, explained.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explained(pub Vec<Explanation>);
+
 /// A rule of a decision, explained to people in English and Chinese.
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
 pub struct Explanation {
@@ -63,7 +67,8 @@ pub struct ApiError {
     pub retry_after_seconds: Option<u64>,
     pub limit: Option<LimitFigures>,
     /// The rules that decided a refusal, explained (sent as the `rules` member).
-    pub explained: Option<Vec<Explanation>>,
+    /// Boxed: an error travels in every `Result` of the handlers, and is rarely explained.
+    pub explained: Option<Box<Explained>>,
 }
 
 impl ApiError {
@@ -108,7 +113,7 @@ impl ApiError {
             field: self.field.clone(),
             per_buyer_limit: self.limit.map(|l| l.per_buyer_limit),
             remaining_allowed: self.limit.map(|l| l.remaining_allowed),
-            rules: self.explained.clone(),
+            rules: self.explained.as_ref().map(|e| e.0.clone()),
         }
     }
 
