@@ -280,12 +280,25 @@ fn rows_of_version_4() -> String {
     )
 }
 
+/// An after-sales request with the merchant, its decision and timeline as version 5 wrote them.
+fn rows_of_version_5() -> String {
+    let due = T + 48 * 3_600_000;
+    let body = format!(
+        r#"{{"shop":1,"buyer":7,"order":500,"kind":"refund_only","reason":"quality_issue","lines":[[1000,1]],"amount":60000,"decision":{{"rule_set_version":1,"shadow":false,"verdict":"to_merchant","acted":"to_merchant","fired":[{{"rule":"over_auto_approve_ceiling","amount":60000,"ceiling":50000}},{{"rule":"not_yet_picked_up"}}]}},"stage":{{"name":"with_merchant","due_at":{due}}},"inspection":null,"opened_at":{T},"timeline":[{{"at":{T},"actor":"rules","stage":{{"name":"with_merchant","due_at":{due}}}}}]}}"#
+    );
+    format!(
+        "INSERT INTO after_sales_requests (id, shop_id, buyer_id, order_id, kind, stage, opened_at, body)
+           VALUES (31, 1, 7, 500, 'refund_only', 'with_merchant', {T}, '{body}');"
+    )
+}
+
 fn rows_up_to(version: i64) -> String {
     [
         rows_of_version_1(),
         rows_of_version_2(),
         rows_of_version_3(),
         rows_of_version_4(),
+        rows_of_version_5(),
     ]
     .into_iter()
     .take(version as usize)
@@ -468,6 +481,33 @@ async fn version_4_rows_load(store: &Store) {
     assert_eq!(store.revocations_after(0).await.unwrap(), vec![(1, 2)]);
 }
 
+async fn version_5_rows_load(store: &Store) {
+    use miaodan_domain::after_sales::request::Stage;
+    use miaodan_domain::after_sales::rules::Fired;
+    let id = miaodan_domain::ids::AfterSalesId::new(31).unwrap();
+    let saved = store.after_sales_request(id).await.unwrap().unwrap();
+    let request = &saved.request;
+    assert_eq!(
+        request.stage,
+        Stage::WithMerchant {
+            due_at: at(T + 48 * 3_600_000)
+        }
+    );
+    assert_eq!(request.amount, Fen::from_const(60_000));
+    assert_eq!(
+        request.decision.fired,
+        vec![
+            Fired::OverAutoApproveCeiling {
+                amount: Fen::from_const(60_000),
+                ceiling: Fen::from_const(50_000)
+            },
+            Fired::NotYetPickedUp
+        ]
+    );
+    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0)).await.unwrap();
+    assert_eq!(snapshot.after_sales, vec![(id, request.clone())]);
+}
+
 /// A token written before version 4 has no lifetime: the upgrade gives it its role's default
 /// (a merchant's 90 days) from the moment of the upgrade.
 async fn a_token_from_before_lifetimes_lives_its_roles_default_from_the_upgrade(store: &Store, upgraded: Timestamp) {
@@ -553,7 +593,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 4, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 5, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -582,6 +622,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
             version_4_rows_load(&store).await;
         } else {
             a_token_from_before_lifetimes_lives_its_roles_default_from_the_upgrade(&store, upgraded).await;
+        }
+        if version >= 5 {
+            version_5_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.
