@@ -55,7 +55,21 @@ struct Server {
     child: Child,
     base: String,
     tokens: Vec<(String, String)>,
+    /// What the server wrote to stderr (its warnings and any panic), read to its end.
+    stderr: Option<std::thread::JoinHandle<String>>,
     _data: tempfile::TempDir,
+}
+
+impl Server {
+    /// Stops the server and returns what it wrote to stderr, to explain a failed example.
+    fn stop_and_read_stderr(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr
+            .take()
+            .and_then(|reading| reading.join().ok())
+            .unwrap_or_default()
+    }
 }
 
 impl Drop for Server {
@@ -128,6 +142,7 @@ fn serve_demo() -> Server {
         child,
         base: format!("http://{listen}"),
         tokens,
+        stderr: Some(stderr_text),
         _data: data,
     }
 }
@@ -204,7 +219,7 @@ fn every_readme_example_runs_as_written_against_serve_demo() {
             "the README examples are run with bash and curl: {tool} was not found"
         );
     }
-    let server = serve_demo();
+    let mut server = serve_demo();
     for (n, body) in scripts.iter().enumerate() {
         let script = format!("{PRELUDE}\n{body}");
         let output = Command::new("bash")
@@ -214,13 +229,15 @@ fn every_readme_example_runs_as_written_against_serve_demo() {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert!(
-            output.status.success(),
-            "README example block {} failed ({}):\n{body}\nstdout:\n{}\nstderr:\n{}",
-            n + 1,
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        if !output.status.success() {
+            panic!(
+                "README example block {} failed ({}):\n{body}\nstdout:\n{}\nstderr:\n{}\nthe server's stderr:\n{}",
+                n + 1,
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr),
+                server.stop_and_read_stderr()
+            );
+        }
     }
 }
