@@ -9,5 +9,6 @@ mod common;
 mod contract;
 mod flash_sales;
 mod fulfillment;
+mod limits;
 mod orders;
 mod payments;
