@@ -27,8 +27,11 @@ pub struct Limits {
     pub sse_heartbeat: Duration,
 }
 
-/// 10 s for a request's head: ample for a real client, short for a slowloris.
-pub const HEADER_READ_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+/// 30 s for a request's head (hyper's own default): ample for a real client, and it bounds a
+/// slowloris. It also closes a keep-alive connection left idle that long, so a client should
+/// keep pooled connections idle for less, or a request it sends on one just as it closes fails
+/// (retry it with the same Idempotency-Key).
+pub const HEADER_READ_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 /// 30 s for a body of at most 256 KiB: 70 kbit/s still makes it.
 pub const BODY_READ_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 /// Each open connection costs a file descriptor and some 30 KiB of buffers.
@@ -44,6 +47,9 @@ pub const RETRY_AFTER_SECONDS: u64 = 1;
 /// Refusals of connections over [`Limits::connections_max`] answered at once; beyond, a new
 /// connection is closed without an answer.
 pub const CONNECTION_REFUSALS_MAX: usize = 64;
+/// The longest timeout or heartbeat interval accepted: a day (longer is a mistake, and an
+/// instant that far out could overflow).
+pub const DURATION_MAX: Duration = Duration::from_secs(86_400);
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -61,15 +67,42 @@ impl Default for Limits {
 impl Limits {
     /// Why these limits cannot work, if they cannot.
     pub fn problem(&self) -> Option<&'static str> {
-        let zero = Duration::ZERO;
-        if self.header_read_timeout == zero || self.body_read_timeout == zero {
-            Some("read timeouts must be longer than 0")
-        } else if self.connections_max == 0 || self.requests_in_flight_max == 0 || self.shard_queue_max == 0 {
-            Some("connection, request and shard queue caps must be at least 1")
-        } else if self.sse_heartbeat == zero {
-            Some("the stream heartbeat must be longer than 0")
+        let durations = [self.header_read_timeout, self.body_read_timeout, self.sse_heartbeat];
+        let caps = [self.connections_max, self.requests_in_flight_max, self.shard_queue_max];
+        if durations.iter().any(|d| d.is_zero() || *d > DURATION_MAX) {
+            Some("timeouts and the stream heartbeat must be longer than 0 and at most a day")
+        } else if caps
+            .iter()
+            .any(|&cap| cap == 0 || cap > tokio::sync::Semaphore::MAX_PERMITS)
+        {
+            Some("connection, request and shard queue caps must be at least 1 (and not absurd)")
         } else {
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_that_cannot_work_are_refused_and_the_defaults_work() {
+        type Change = fn(&mut Limits);
+        let cases: [(&str, Change, bool); 8] = [
+            ("defaults", |_| {}, true),
+            ("no header time", |l| l.header_read_timeout = Duration::ZERO, false),
+            ("two days for a body", |l| l.body_read_timeout = 2 * DURATION_MAX, false),
+            ("a day for a body", |l| l.body_read_timeout = DURATION_MAX, true),
+            ("no heartbeat interval", |l| l.sse_heartbeat = Duration::ZERO, false),
+            ("no connection", |l| l.connections_max = 0, false),
+            ("no queue", |l| l.shard_queue_max = 0, false),
+            ("usize::MAX requests", |l| l.requests_in_flight_max = usize::MAX, false),
+        ];
+        for (case, change, works) in cases {
+            let mut limits = Limits::default();
+            change(&mut limits);
+            assert_eq!(limits.problem().is_none(), works, "{case}");
         }
     }
 }
