@@ -9,6 +9,7 @@ mod common;
 mod contract;
 mod flash_sales;
 mod fulfillment;
+mod limits;
 mod orders;
 mod payments;
 mod tokens;

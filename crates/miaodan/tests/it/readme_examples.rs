@@ -6,7 +6,8 @@
 //! in which case exactly that status is required.
 //!
 //! Two kinds of lines are left out:
-//! - `H=http://127.0.0.1:8080`: `H` points at the test's server instead;
+//! - `H=http://127.0.0.1:8080` and `M=http://127.0.0.1:9464`: `H` points at the test's server
+//!   instead, `M` at its metrics listener;
 //! - `cargo run …` lines: they build a release binary (minutes) and open the database the
 //!   running server holds (`token create`), or print a report whose content depends on the
 //!   day's provider statement (`reconcile`); the binary's commands have tests of their own.
@@ -54,6 +55,7 @@ curl() {
 struct Server {
     child: Child,
     base: String,
+    metrics: String,
     tokens: Vec<(String, String)>,
     /// What the server wrote to stderr (its warnings and any panic), read to its end.
     stderr: Option<std::thread::JoinHandle<String>>,
@@ -89,8 +91,17 @@ fn serve_demo() -> Server {
     let data = tempfile::tempdir().unwrap();
     let database = data.path().join("miaodan.db");
     let listen = format!("127.0.0.1:{}", free_port());
+    let metrics = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_miaodan"))
-        .args(["serve", "--demo", "--listen", &listen, "--database"])
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            &listen,
+            "--metrics-listen",
+            &metrics,
+            "--database",
+        ])
         .arg(&database)
         .env_remove("MIAODAN_LISTEN")
         .env_remove("MIAODAN_DATABASE")
@@ -141,6 +152,7 @@ fn serve_demo() -> Server {
     Server {
         child,
         base: format!("http://{listen}"),
+        metrics: format!("http://{metrics}"),
         tokens,
         stderr: Some(stderr_text),
         _data: data,
@@ -176,7 +188,7 @@ fn script(lines: &[&str]) -> String {
     let mut comment = String::new();
     for line in lines {
         let trimmed = line.trim_start();
-        if trimmed.starts_with("H=") || trimmed.starts_with("cargo run") {
+        if trimmed.starts_with("H=") || trimmed.starts_with("M=") || trimmed.starts_with("cargo run") {
             continue;
         }
         if trimmed.starts_with('#') {
@@ -225,6 +237,7 @@ fn every_readme_example_runs_as_written_against_serve_demo() {
         let output = Command::new("bash")
             .args(["-c", &script])
             .env("H", &server.base)
+            .env("M", &server.metrics)
             .envs(server.tokens.iter().map(|(name, token)| (name, token)))
             .stdin(Stdio::null())
             .output()
