@@ -19,9 +19,10 @@ use crate::sequencer::Recorder;
 use crate::tokens::sha256_hex;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use miaodan_domain::Timestamp;
 use miaodan_domain::shard::{Outcome, Rejection, ShardCommand};
 use miaodan_store::records::IdempotencyRecord;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -132,14 +133,17 @@ type ScopedKey = (String, String);
 /// maps a 128-bit fingerprint of (scope, key) to the id given to the key when it was first
 /// seen. A key not in the index is new (within the retention window): its request goes
 /// straight to execution. A known key reads its response by id. The index is loaded at start
-/// (after purging expired responses) and only grows while the server runs, about 40 bytes a
-/// key: rebuilding it under load could drop a key noted meanwhile and let its retry execute
-/// twice.
+/// (after purging expired responses), grows by about 40 bytes a key, and is pruned hourly of
+/// the keys first seen before the retention cutoff, with their responses: ids only grow, so
+/// an hourly checkpoint (time, last id given) says which ids are that old. It is never rebuilt:
+/// a rebuild under load could drop a key noted meanwhile and let its retry execute twice.
 #[derive(Default)]
 pub struct IdempotencyLocks {
     locks: Mutex<HashMap<ScopedKey, Arc<tokio::sync::Mutex<()>>>>,
     index: Mutex<HashMap<u128, i64>>,
     last_id: std::sync::atomic::AtomicI64,
+    /// (time, the last id given by then), oldest first: one per hour of the retention window.
+    checkpoints: Mutex<VecDeque<(Timestamp, i64)>>,
 }
 
 /// The first 128 bits of SHA-256 over scope and key: collisions are not a practical concern.
@@ -169,13 +173,50 @@ impl Drop for KeyGuard<'_> {
 
 impl IdempotencyLocks {
     /// Loads the index of the responses the store holds; new ids continue after `last_id`.
-    pub fn load_index(&self, keys: impl IntoIterator<Item = (i64, String, String)>, last_id: i64) {
+    /// The loaded keys count as first seen `now` (they are pruned a retention after it).
+    pub fn load_index(&self, keys: impl IntoIterator<Item = (i64, String, String)>, last_id: i64, now: Timestamp) {
         let index = keys
             .into_iter()
             .map(|(id, scope, key)| (fingerprint(&scope, &key), id))
             .collect();
         *self.index.lock().unwrap_or_else(|p| p.into_inner()) = index;
         self.last_id.store(last_id, std::sync::atomic::Ordering::Relaxed);
+        self.checkpoint(now);
+    }
+
+    /// Notes which ids were given by `now`.
+    pub fn checkpoint(&self, now: Timestamp) {
+        let last_id = self.last_id.load(std::sync::atomic::Ordering::Relaxed);
+        let mut checkpoints = self.checkpoints.lock().unwrap_or_else(|p| p.into_inner());
+        checkpoints.push_back((now, last_id));
+    }
+
+    /// Forgets the keys first seen before `cutoff` (as far as the checkpoints tell: a key is
+    /// kept rather than forgotten early), and gives back the room they took.
+    pub fn forget_first_seen_before(&self, cutoff: Timestamp) {
+        let mut forgotten_up_to = None;
+        {
+            let mut checkpoints = self.checkpoints.lock().unwrap_or_else(|p| p.into_inner());
+            while let Some(&(at, last_id)) = checkpoints.front()
+                && at <= cutoff
+            {
+                forgotten_up_to = Some(last_id);
+                checkpoints.pop_front();
+            }
+        }
+        let Some(up_to) = forgotten_up_to else {
+            return;
+        };
+        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        index.retain(|_, id| *id > up_to);
+        if index.capacity() > 2 * index.len() {
+            index.shrink_to_fit();
+        }
+    }
+
+    /// How many keys the index holds.
+    pub fn indexed_keys(&self) -> usize {
+        self.index.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// The id of `(scope, key)`: the known one (`Some`), or a new one registered now (`None`).
@@ -324,7 +365,7 @@ where
     let (store, locks) = (&state.store, &state.idempotency_locks);
     let key = match parse_key(headers) {
         Ok(Some(key)) => key,
-        Ok(None) => return execute(None).await.unwrap_or_else(Reply::from).into_response(),
+        Ok(None) => return respond(execute(None).await),
         Err(error) => return error.into_response(),
     };
     let (method, path, body) = request;
@@ -359,5 +400,43 @@ where
             Err(error) => return ApiError::from(error).into_response(),
         }
     }
-    execute(Some(context)).await.unwrap_or_else(Reply::from).into_response()
+    respond(execute(Some(context)).await)
+}
+
+/// The answer as sent; a refusal keeps its headers (`Retry-After`).
+fn respond(result: Result<Reply, ApiError>) -> Response {
+    match result {
+        Ok(reply) => reply.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(hours: i64) -> Timestamp {
+        Timestamp::from_unix_ms(1_000_000_000_000 + hours * 3_600_000)
+    }
+
+    #[test]
+    fn keys_first_seen_before_the_cutoff_leave_the_index_and_later_ones_stay() {
+        let locks = IdempotencyLocks::default();
+        locks.load_index([(1, "buyer:1".into(), "loaded".into())], 1, at(0));
+        let (old, _) = locks.id_of("buyer:1", "old");
+        locks.checkpoint(at(1));
+        let (new, known) = locks.id_of("buyer:1", "new");
+        assert!(!known && new > old);
+        locks.checkpoint(at(2));
+
+        // Nothing is older than the first checkpoint: everything stays.
+        locks.forget_first_seen_before(at(0).plus_seconds(-1));
+        assert_eq!(locks.indexed_keys(), 3);
+        // The keys seen by hour 1 go; the one seen after it stays, with its id.
+        locks.forget_first_seen_before(at(1));
+        assert_eq!(locks.indexed_keys(), 1);
+        assert_eq!(locks.id_of("buyer:1", "new"), (new, true));
+        let (again, known) = locks.id_of("buyer:1", "old");
+        assert!(!known && again > new, "a forgotten key is new again, under a fresh id");
+    }
 }

@@ -8,7 +8,8 @@
 //!   tap then one-tap pay, shortages), over domain values, each with its own error enum.
 //!   Knows no HTTP; called by handlers and workers alike.
 //! - [`http`]: the axum API under `/v1`, problem+json errors (every shard and flow error is
-//!   mapped here, once), OpenAPI, metrics endpoints.
+//!   mapped here, once), OpenAPI, the accept loop and admission, the metrics listener's route.
+//! - [`limits`]: the timeouts and caps at the request edge, and their defaults.
 //! - [`auth`]: the caller's [`auth::Principal`] from its token (constant-time compared).
 //! - [`tokens`]: API tokens' lifecycle: minting with a lifetime, the cache, last use, revocation.
 //! - [`idempotency`]: `Idempotency-Key` handling, scoped per caller.
@@ -33,6 +34,7 @@ pub mod flows;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod limits;
 mod metrics_setup;
 pub mod sequencer;
 pub mod tokens;

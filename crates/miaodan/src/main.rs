@@ -3,6 +3,7 @@
 
 mod bench;
 mod reconcile;
+mod serve_limits;
 mod token;
 
 use anyhow::Context;
@@ -65,6 +66,8 @@ enum Commands {
         /// The webhook signing secret shared with that simpay process.
         #[arg(long, env = "MIAODAN_SIMPAY_SECRET")]
         simpay_secret: Option<String>,
+        #[command(flatten)]
+        limits: serve_limits::LimitArgs,
     },
     /// Run simpay, the payment-provider simulator, as its own process (no money moves).
     Simpay {
@@ -148,8 +151,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             payment_timeout_seconds,
             simpay_url,
             simpay_secret,
+            limits,
         } => {
             let mut config = Config::new(listen, store.database.clone());
+            limits.apply(&mut config);
             config.durability = store.durability();
             config.shards = shards;
             config.payment_timeout_seconds = payment_timeout_seconds;
@@ -214,6 +219,9 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     let base = format!("http://{}", running.address);
     tracing::info!(address = %running.address, backend = running.state.store.backend_name(), "miaodan is serving");
     println!("miaodan is serving on {base}  (API reference: {base}/docs/ — OpenAPI: {base}/openapi.json)");
+    if let Some(metrics) = running.metrics_address {
+        println!("Prometheus metrics: http://{metrics}/metrics  (--metrics-listen ADDR|off)");
+    }
     if let Some(access) = access {
         print_demo(&base, &database, &access);
     }

@@ -51,7 +51,7 @@ const LONG_FUNCTIONS: &[(&str, usize)] = &[
     ("crates/miaodan-server/src/flows/payments/reconcile.rs::report", 210),
     (
         "crates/miaodan-server/src/http/openapi.rs::ProblemResponses::modify",
-        87,
+        85,
     ),
     ("crates/miaodan-server/src/sequencer.rs::Shard::process", 95),
     ("crates/miaodan/src/bench/checkout.rs::engine", 84),

@@ -1,6 +1,8 @@
 //! Logistics over HTTP: shipments with carrier waybills, the carriers' signed tracking
 //! webhook, and the package center (包裹中心): SLA rules, alerts, and their live stream.
 
+mod stream;
+
 use super::extract::{JsonBody, PathIds, RawBody};
 use super::fulfillment::shanghai;
 use super::page::{ListQuery, NoFilter, Page, PageQuery};
@@ -16,9 +18,7 @@ use crate::sequencer::CommittedAlert;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::Stream;
 use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::shipment::{EventOutcome, TrackingNote, parse_waybill, valid_event_id};
@@ -30,7 +30,6 @@ use miaodan_domain::{Timestamp, WarehouseId};
 use miaodan_store::PackageCenterEntry;
 use miaodan_store::records::{AlertFilter, AlertKinds, AlertPosition, Keyset};
 use serde::{Deserialize, Serialize};
-use std::convert::Infallible;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(carrier_webhook))
         .routes(routes!(get_sla_rules, put_sla_rules))
         .routes(routes!(list_alerts))
-        .routes(routes!(stream_alerts))
+        .routes(routes!(stream::stream_alerts))
 }
 
 /// How logistics' refusals are answered (the `code` is the core's [`Rejection::code`]).
@@ -609,40 +608,6 @@ pub async fn list_alerts(
     let filter = AlertFilter { shop, open_only, kinds };
     let entries = state.store.package_center(&filter, keyset).await?;
     Ok(Json(page.page("alerts", entries, alert_cursor, alert_view)))
-}
-
-/// The package center live: every alert of the shop as it is raised, escalated or resolved,
-/// as Server-Sent Events (`event: alert`, data: an alert as JSON). Keep-alive comments every
-/// 15 s; a client that falls behind is told with `event: lagged` and should list again.
-#[utoipa::path(get, path = "/v1/package-center/alerts/stream", tag = "logistics",
-    responses((status = 200, description = "text/event-stream of alerts")), security(("bearer" = [])))]
-pub async fn stream_alerts(
-    State(state): State<AppState>,
-    Merchant(shop): Merchant,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let receiver = state.alert_feed.subscribe();
-    let stream = futures::stream::unfold(receiver, move |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(alert) if alert.shop() == shop => {
-                    let alert = AlertView::from(&alert);
-                    let event = Event::default()
-                        .event("alert")
-                        .id(alert.id.clone())
-                        .json_data(&alert)
-                        .unwrap_or_else(|_| Event::default().event("error"));
-                    return Some((Ok(event), receiver));
-                }
-                Ok(_) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    let event = Event::default().event("lagged").data(missed.to_string());
-                    return Some((Ok(event), receiver));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
 }
 
 fn sla_rules_problem(problem: SlaRulesProblem) -> String {

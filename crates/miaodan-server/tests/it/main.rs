@@ -10,6 +10,7 @@ mod after_sales;
 mod contract;
 mod flash_sales;
 mod fulfillment;
+mod limits;
 mod orders;
 mod payments;
 mod tokens;

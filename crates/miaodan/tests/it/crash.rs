@@ -215,6 +215,7 @@ impl Server {
         let listen = format!("127.0.0.1:{}", free_port());
         let mut child = Command::new(env!("CARGO_BIN_EXE_miaodan"))
             .args(["serve", "--listen", &listen, "--database", database])
+            .args(["--metrics-listen", "off"])
             .args(extra)
             .env_remove("MIAODAN_LISTEN")
             .env_remove("MIAODAN_DATABASE")

@@ -272,6 +272,17 @@ impl TestApp {
         &self.running.as_ref().unwrap().state
     }
 
+    /// `GET /metrics` on the metrics listener, if the config has one.
+    pub fn metrics_url(&self) -> Option<String> {
+        let address = self.running.as_ref().unwrap().metrics_address?;
+        Some(format!("http://{address}/metrics"))
+    }
+
+    /// The server's `host:port`, for raw TCP.
+    pub fn address(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
+    }
+
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
         answer(request).await
     }

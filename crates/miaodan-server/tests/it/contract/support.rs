@@ -24,7 +24,11 @@ pub use std::time::Duration;
 
 pub async fn spawn(backend: Backend) -> TestApp {
     let carriers = serve_simcarrier().await;
-    TestApp::spawn_with_remote_simpay(backend, |config| config.carriers = carriers).await
+    TestApp::spawn_with_remote_simpay(backend, |config| {
+        config.carriers = carriers;
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await
 }
 
 /// The secret the carriers sign their tracking webhooks with.
