@@ -184,45 +184,30 @@ impl Store {
     }
 
     pub async fn products(&self, filter: &ProductFilter) -> Result<Vec<(Product, Vec<Sku>)>, StoreError> {
-        let mut conditions = Vec::new();
-        let mut params = Vec::new();
+        let mut conditions = Conditions::default();
         if let Some(shop) = filter.shop {
-            params.push(Value::I64(shop.get()));
-            conditions.push(format!("shop_id = ${}", params.len()));
+            conditions.and("shop_id = ?", vec![Value::I64(shop.get())]);
         }
         if filter.active_only {
-            conditions.push(
+            conditions.and(
                 "status = 'active' AND EXISTS (SELECT 1 FROM skus WHERE skus.product_id = products.id
-                 AND skus.status = 'active')"
-                    .to_string(),
+                 AND skus.status = 'active')",
+                vec![],
             );
         }
         if let Some(query) = &filter.query {
             let escaped = query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            params.push(Value::Text(format!("%{}%", escaped.to_lowercase())));
-            conditions.push(format!("LOWER(title) LIKE ${} ESCAPE '\\'", params.len()));
+            let pattern = Value::Text(format!("%{}%", escaped.to_lowercase()));
+            conditions.and("LOWER(title) LIKE ? ESCAPE '\\'", vec![pattern]);
         }
         if let Some(gtin) = &filter.gtin {
-            params.push(Value::Text(gtin.clone()));
-            conditions.push(format!("gtin = ${}", params.len()));
+            conditions.and("gtin = ?", vec![Value::Text(gtin.clone())]);
         }
         if let Some(after) = filter.after {
-            params.push(Value::I64(after));
-            conditions.push(format!("id > ${}", params.len()));
+            conditions.and("id > ?", vec![Value::I64(after)]);
         }
-        params.push(Value::I64(filter.limit));
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        let statement = Statement::owned(
-            format!(
-                "SELECT {PRODUCT_COLUMNS} FROM products {where_clause} ORDER BY id LIMIT ${}",
-                params.len()
-            ),
-            params,
-        );
+        let head = format!("{PRODUCT_COLUMNS} FROM products");
+        let statement = conditions.select(&head, "ORDER BY id", filter.limit);
         let products = self.query(statement, product).await?;
         let ids: Vec<ProductId> = products.iter().map(|p| p.id).collect();
         let mut skus = self.skus_of(&ids).await?;

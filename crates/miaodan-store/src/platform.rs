@@ -5,7 +5,7 @@
 //! last group of [`crate::batch::batch_statements`]); the rest are written here on their own.
 
 use crate::records::{IdMaxima, IdempotencyRecord, Role, TokenFilter, TokenRecord, TokenScope};
-use crate::sql::{Row, Statement, Value, id, ms};
+use crate::sql::{Conditions, Row, Statement, Value, id, ms};
 use crate::{Store, StoreError};
 use miaodan_domain::buyers::Buyer;
 use miaodan_domain::catalog::Text;
@@ -184,33 +184,18 @@ impl Store {
 
     /// Tokens, newest first.
     pub async fn tokens(&self, filter: &TokenFilter) -> Result<Vec<TokenRecord>, StoreError> {
-        let mut conditions = Vec::new();
-        let mut params = Vec::new();
+        let mut conditions = Conditions::default();
         if let Some(role) = filter.role {
-            params.push(Value::Text(role.as_str().into()));
-            conditions.push(format!("role = ${}", params.len()));
+            conditions.and("role = ?", vec![Value::Text(role.as_str().into())]);
         }
         if let Some(subject) = filter.subject {
-            params.push(Value::I64(subject));
-            conditions.push(format!("subject_id = ${}", params.len()));
+            conditions.and("subject_id = ?", vec![Value::I64(subject)]);
         }
         if let Some(before) = filter.before {
-            params.push(Value::I64(before));
-            conditions.push(format!("id < ${}", params.len()));
+            conditions.and("id < ?", vec![Value::I64(before)]);
         }
-        params.push(Value::I64(filter.limit));
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        let statement = Statement::owned(
-            format!(
-                "SELECT {TOKEN_COLUMNS} FROM api_tokens {where_clause} ORDER BY id DESC LIMIT ${}",
-                params.len()
-            ),
-            params,
-        );
+        let head = format!("{TOKEN_COLUMNS} FROM api_tokens");
+        let statement = conditions.select(&head, "ORDER BY id DESC", filter.limit);
         self.query(statement, token).await
     }
 

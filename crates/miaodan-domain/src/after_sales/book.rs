@@ -228,16 +228,11 @@ impl AfterSalesBook {
 mod tests {
     use super::*;
     use crate::after_sales::Reason;
-    use crate::after_sales::rules::{RULE_SET_VERSION, RuleMode, Verdict};
+    use crate::after_sales::request::tests::{DEADLINES, decision};
+    use crate::after_sales::rules::Verdict;
     use crate::geo::Adcode;
     use crate::orders::{Address, AddressDetail, OrderLine};
     use crate::{BuyerId, CheckoutId, Quantity, ShopId};
-
-    const DEADLINES: Deadlines = Deadlines {
-        merchant_answer_ms: 48 * 3_600_000,
-        appeal_ms: 72 * 3_600_000,
-        return_ms: 7 * 24 * 3_600_000,
-    };
 
     fn sku(raw: i64) -> SkuId {
         SkuId::new(raw).expect("positive")
@@ -294,16 +289,6 @@ mod tests {
         }
     }
 
-    fn decided(acted: Verdict) -> Decision {
-        Decision {
-            rule_set_version: RULE_SET_VERSION,
-            mode: RuleMode::Enforced,
-            verdict: acted,
-            acted,
-            fired: vec![],
-        }
-    }
-
     fn id(raw: i64) -> AfterSalesId {
         AfterSalesId::new(raw).expect("positive")
     }
@@ -316,7 +301,7 @@ mod tests {
         book.open(
             id(1),
             held,
-            decided(Verdict::ToMerchant),
+            decision(Verdict::ToMerchant),
             Timestamp::from_unix_ms(5),
             DEADLINES,
         )
@@ -375,7 +360,7 @@ mod tests {
         let mut book = AfterSalesBook::default();
         let at = Timestamp::from_unix_ms(5);
         let first = ask(RequestKind::ReturnAndRefund, &[(1, 1)], 1_000);
-        book.open(id(7), first.clone(), decided(Verdict::ToMerchant), at, DEADLINES)
+        book.open(id(7), first.clone(), decision(Verdict::ToMerchant), at, DEADLINES)
             .expect("opens");
         assert_eq!(
             book.check(&first, &order, Fen::from_const(1_000)),
@@ -394,7 +379,7 @@ mod tests {
         let mut book = AfterSalesBook::default();
         let at = Timestamp::from_unix_ms(5);
         let refund = ask(RequestKind::RefundOnly, &[(1, 1)], 1_000);
-        book.open(id(1), refund.clone(), decided(Verdict::Approve), at, DEADLINES)
+        book.open(id(1), refund.clone(), decision(Verdict::Approve), at, DEADLINES)
             .expect("opens");
         book.step(id(1), |r| r.refunded(at))
             .expect("opened")
@@ -433,7 +418,7 @@ mod tests {
         let refused = book.open(
             id(1),
             ask(RequestKind::RefundOnly, &[(1, 1)], 1_000),
-            decided(Verdict::Refuse),
+            decision(Verdict::Refuse),
             at,
             DEADLINES,
         );
@@ -443,7 +428,7 @@ mod tests {
         book.open(
             id(2),
             ask(RequestKind::RefundOnly, &[(1, 1)], 1_000),
-            decided(Verdict::ToMerchant),
+            decision(Verdict::ToMerchant),
             at,
             DEADLINES,
         )

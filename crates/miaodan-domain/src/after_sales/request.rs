@@ -354,12 +354,13 @@ impl AfterSalesRequest {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::after_sales::rules::{RULE_SET_VERSION, RuleMode};
 
     const HOUR_MS: i64 = 3_600_000;
-    const DEADLINES: Deadlines = Deadlines {
+    /// The default policy's deadlines (the book's tests use them too).
+    pub(in crate::after_sales) const DEADLINES: Deadlines = Deadlines {
         merchant_answer_ms: 48 * HOUR_MS,
         appeal_ms: 72 * HOUR_MS,
         return_ms: 7 * 24 * HOUR_MS,
@@ -397,7 +398,8 @@ mod tests {
         r.timeline.iter().map(|s| s.stage.as_str()).collect()
     }
 
-    fn decision(acted: Verdict) -> Decision {
+    /// A decision whose verdict was acted on as it was.
+    pub(in crate::after_sales) fn decision(acted: Verdict) -> Decision {
         Decision {
             rule_set_version: RULE_SET_VERSION,
             mode: RuleMode::Enforced,

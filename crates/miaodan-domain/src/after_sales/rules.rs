@@ -579,22 +579,28 @@ mod tests {
         ]
     }
 
+    impl Case {
+        fn facts<'a>(&self, policy: &'a AfterSalesPolicy) -> Facts<'a> {
+            Facts {
+                kind: self.kind,
+                reason: self.reason,
+                amount: Fen::from_const(self.amount_fen),
+                parcels: self.parcels,
+                goods: self.goods,
+                return_scanned_at: self.return_scanned_at,
+                buyer: self.buyer,
+                risk_score: self.risk_score,
+                policy,
+                now: self.now,
+            }
+        }
+    }
+
     #[test]
     fn each_request_gets_the_verdict_of_its_rules_in_their_precedence() {
         let policy = AfterSalesPolicy::default();
         for case in cases() {
-            let facts = Facts {
-                kind: case.kind,
-                reason: case.reason,
-                amount: Fen::from_const(case.amount_fen),
-                parcels: case.parcels,
-                goods: case.goods,
-                return_scanned_at: case.return_scanned_at,
-                buyer: case.buyer,
-                risk_score: case.risk_score,
-                policy: &policy,
-                now: case.now,
-            };
+            let facts = case.facts(&policy);
             let decision = decide(&facts, RuleMode::Enforced);
             let fired: Vec<&str> = decision.fired.iter().map(Fired::code).collect();
             assert_eq!(
@@ -611,18 +617,7 @@ mod tests {
     fn a_shadow_rule_set_decides_but_the_merchant_acts() {
         let policy = AfterSalesPolicy::default();
         for case in cases() {
-            let facts = Facts {
-                kind: case.kind,
-                reason: case.reason,
-                amount: Fen::from_const(case.amount_fen),
-                parcels: case.parcels,
-                goods: case.goods,
-                return_scanned_at: case.return_scanned_at,
-                buyer: case.buyer,
-                risk_score: case.risk_score,
-                policy: &policy,
-                now: case.now,
-            };
+            let facts = case.facts(&policy);
             let shadow = decide(&facts, RuleMode::Shadow);
             let enforced = decide(&facts, RuleMode::Enforced);
             assert_eq!(
