@@ -27,6 +27,18 @@ async fn buyer_token(app: &TestApp, body: Value) -> (i64, String) {
     (issued.body["token_id"].as_i64().unwrap(), token)
 }
 
+/// Token `id` as the admin's token list shows it.
+async fn listed_token(app: &TestApp, id: i64) -> Value {
+    let listed = app.get("/v1/tokens", &app.admin).await;
+    listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id)
+        .cloned()
+        .unwrap()
+}
+
 async fn an_expired_token_is_refused_at_once_though_the_server_cached_it(backend: Backend) {
     let clock = Clock::system();
     let app = TestApp::spawn_with(backend, |config| config.clock = clock.clone()).await;
@@ -44,14 +56,7 @@ async fn an_expired_token_is_refused_at_once_though_the_server_cached_it(backend
     let invalid = app.get("/v1/orders", &wrong).await;
     assert_eq!(invalid.assert_status(401)["detail"], "the API token is invalid");
     // The list shows it expired.
-    let listed = app.get("/v1/tokens", &app.admin).await;
-    let view = listed.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == id)
-        .cloned()
-        .unwrap();
+    let view = listed_token(&app, id).await;
     assert_eq!(view["state"], "expired");
     app.shutdown().await;
 }
@@ -95,14 +100,7 @@ async fn a_tokens_last_use_is_shown_at_once_but_written_only_in_batches(backend:
     let stored = app.state().store.token(id).await.unwrap().unwrap();
     let written = miaodan_server::clock::rfc3339(stored.last_used_at.expect("written at shutdown"));
     assert_eq!(written, last_used);
-    let listed = app.get("/v1/tokens", &app.admin).await;
-    let view = listed.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == id)
-        .cloned()
-        .unwrap();
+    let view = listed_token(&app, id).await;
     assert_eq!(view["last_used_at"], json!(last_used));
     app.shutdown().await;
 }
