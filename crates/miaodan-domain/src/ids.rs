@@ -101,6 +101,10 @@ id_type!(
     /// One parcel of an order on its way: a carrier's waybill from one warehouse.
     ShipmentId
 );
+id_type!(
+    /// One after-sales request of a buyer on one order.
+    AfterSalesId
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@
 //! [`shard::Effect`]s that the shell makes durable in one transaction per batch.
 //!
 //! Map of the crate, one module per capability:
+//! - [`after_sales`]: buyer requests after payment and the flash-refund rules that decide them.
 //! - [`buyers`]: buyer accounts and their default address.
 //! - [`catalog`]: shops, products, SKUs, prices, GTIN identity across shops.
 //! - [`flash_sale`]: scheduled deals on one SKU, one-tap orders, per-buyer limits.
@@ -22,6 +23,7 @@
 //! deserialises through its positive check). It never knows SQL, HTTP or JSON layouts: the
 //! store and the HTTP layer convert to and from their own types.
 
+pub mod after_sales;
 pub mod buyers;
 pub mod catalog;
 pub mod flash_sale;

@@ -17,13 +17,18 @@
 //! reservations disagree with its open orders) is an `assert!`: the shard stops rather than
 //! corrupt stock or money.
 
+use crate::after_sales::book::AfterSalesBook;
+use crate::after_sales::commands::{AfterSalesBooks, AfterSalesRefusal, SavedRequest};
+use crate::after_sales::policy::AfterSalesPolicy;
+use crate::after_sales::request::AfterSalesRequest;
+use crate::after_sales::{self};
 use crate::catalog::{self, CatalogBook, Product, Shop, Sku};
 use crate::flash_sale::{self, FlashSale, FlashSaleBook, FlashSaleId, FlashSales, ScheduleProblem, TapRefusal};
 use crate::fulfillment::dispatch::DispatchDecision;
 use crate::fulfillment::network::{FulfillmentSettings, SettingsProblem};
 use crate::fulfillment::promise::{DeliveryOption, Destination};
 use crate::fulfillment::{self, CapacityBook, FulfillmentBook, WarehouseSite};
-use crate::ids::{BuyerId, OrderId, ShipmentId, ShopId, SkuId, WarehouseId};
+use crate::ids::{AfterSalesId, BuyerId, OrderId, ShipmentId, ShopId, SkuId, WarehouseId};
 use crate::inventory::{self, Inventory, StockLevel, Warehouse};
 use crate::logistics::shipment::{EventOutcome, EventRefusal, Shipment};
 use crate::logistics::sla::{Alert, SlaRules, SlaRulesProblem};
@@ -33,6 +38,9 @@ use crate::payments::{self, PaymentBook, PaymentIntent, PaymentIntentId, Payment
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
+pub use crate::after_sales::commands::{
+    AppealRequest, ApproveRequest, Decider, OpenRequest, RecordRefunded, RefuseRequest, WithdrawRequest,
+};
 pub use crate::catalog::{AddSku, CreateProduct, CreateShop, UpdateProduct, UpdateSku};
 pub use crate::flash_sale::{ScheduleFlashSale, Tap};
 pub use crate::fulfillment::{ConfigureFulfillment, DeliveryChoice, Fulfilling, ReportShortage, ShortageNotice};
@@ -61,9 +69,11 @@ pub enum Command {
     Payments(payments::Command),
     Fulfillment(fulfillment::Command),
     Logistics(logistics::Command),
+    AfterSales(after_sales::Command),
     /// Cancels unpaid orders whose payment is due at or before `now`, closes flash sales
     /// that have ended (their remaining units return to stock), expires unpaid payment
-    /// intents and runs the package center's SLA checks that are due.
+    /// intents, runs the package center's SLA checks that are due and the after-sales
+    /// deadlines (a silent merchant is deemed to agree).
     ExpireDue,
 }
 
@@ -103,6 +113,12 @@ into_command! {
     logistics::CreateShipment(CreateShipment) => Logistics;
     logistics::RecordTracking(RecordTracking) => Logistics;
     logistics::SetSlaRules(SetSlaRules) => Logistics;
+    after_sales::Open(OpenRequest) => AfterSales;
+    after_sales::Approve(ApproveRequest) => AfterSales;
+    after_sales::Refuse(RefuseRequest) => AfterSales;
+    after_sales::Appeal(AppealRequest) => AfterSales;
+    after_sales::Withdraw(WithdrawRequest) => AfterSales;
+    after_sales::Refunded(RecordRefunded) => AfterSales;
 }
 
 /// A command whose answer the shell holds as its own type: [`ShardCommand::answer`] narrows
@@ -198,6 +214,12 @@ answers! {
     CreateShipment => Shipment { Outcome::ShipmentSaved(shipment) => shipment }
     RecordTracking => Tracked { Outcome::TrackingRecorded { shipment, applied } => Tracked { shipment, applied } }
     SetSlaRules => SlaRules { Outcome::SlaRulesSaved(rules) => rules }
+    OpenRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    ApproveRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    RefuseRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    AppealRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    WithdrawRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    RecordRefunded => SavedRequest { Outcome::AfterSales(saved) => *saved }
 }
 
 /// A business refusal: a named fact with a stable wire code ([`Rejection::code`]).
@@ -255,6 +277,8 @@ pub enum Rejection {
     /// The id the shell allocated is already taken (a shell bug, refused rather than let
     /// one object overwrite another).
     IdInUse,
+    /// An after-sales command was refused (see [`AfterSalesRefusal`]).
+    AfterSales(AfterSalesRefusal),
 }
 
 impl Rejection {
@@ -290,6 +314,7 @@ impl Rejection {
             Rejection::TrackingRefused(refusal) => refusal.as_str(),
             Rejection::DeliveryOptionUnavailable => "delivery_option_unavailable",
             Rejection::DeliveryWindowUnavailable => "delivery_window_unavailable",
+            Rejection::AfterSales(refusal) => refusal.code(),
         }
     }
 }
@@ -334,6 +359,8 @@ pub enum Outcome {
         applied: EventOutcome,
     },
     SlaRulesSaved(SlaRules),
+    /// An after-sales request as it stands after the command.
+    AfterSales(Box<SavedRequest>),
     Expired {
         orders: Vec<OrderId>,
     },
@@ -392,6 +419,9 @@ pub enum Effect {
     },
     /// A warehouse came up short for a paid order (and where its parcel went).
     ShortageNoticed(ShortageNotice),
+    /// An after-sales request opened or moved (later effects on the same request supersede
+    /// earlier ones).
+    AfterSalesSaved(Box<SavedRequest>),
 }
 
 /// What a starting shard reads back from the database.
@@ -421,6 +451,8 @@ pub struct ShardSnapshot {
     /// Open alerts, and the latest resolved one per shipment and rule of those shipments.
     pub alerts: Vec<Alert>,
     pub sla_rules: Vec<(ShopId, SlaRules)>,
+    /// After-sales requests still open, and refunded ones (their units are taken).
+    pub after_sales: Vec<(AfterSalesId, AfterSalesRequest)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -432,6 +464,7 @@ pub struct ShardState {
     payments: PaymentBook,
     fulfillment: FulfillmentBook,
     logistics: LogisticsBook,
+    after_sales: AfterSalesBook,
 }
 
 impl ShardState {
@@ -465,6 +498,7 @@ impl ShardState {
             payments: PaymentBook::restore(snapshot.payment_intents),
             fulfillment,
             logistics,
+            after_sales: AfterSalesBook::restore(snapshot.after_sales),
         };
         state.assert_reservations_match_open_orders();
         state
@@ -524,6 +558,16 @@ impl ShardState {
 
     pub fn logistics(&self) -> &LogisticsBook {
         &self.logistics
+    }
+
+    pub fn after_sales(&self) -> &AfterSalesBook {
+        &self.after_sales
+    }
+
+    /// A shop's after-sales policy. Every shop runs the platform's default until shops can
+    /// set their own.
+    pub fn after_sales_policy(&self, _shop: ShopId) -> AfterSalesPolicy {
+        AfterSalesPolicy::default()
     }
 
     pub fn owns_shop(&self, shop: ShopId) -> bool {
@@ -616,6 +660,7 @@ impl ShardState {
             payments,
             fulfillment,
             logistics,
+            after_sales,
         } = &mut *self;
         let result = match command {
             Command::Catalog(c) => c.apply(catalog, now, effects),
@@ -644,7 +689,22 @@ impl ShardState {
                 let shipped = || logistics.shipped_parcels();
                 c.apply(catalog, inventory, fulfillment, shipped, now, effects)
             }
+            Command::Logistics(logistics::Command::CreateShipment(c))
+                if let Some(request) = after_sales.open_cancellation(c.order) =>
+            {
+                Err(Rejection::AfterSales(AfterSalesRefusal::CancellationRequested {
+                    request,
+                }))
+            }
             Command::Logistics(c) => c.apply(catalog, fulfillment, logistics, now, effects),
+            Command::AfterSales(c) => {
+                let books = AfterSalesBooks {
+                    fulfillment,
+                    inventory,
+                    logistics,
+                };
+                c.apply(after_sales, books, now, effects)
+            }
             Command::ExpireDue => Ok(self.expire_due(now, effects)),
         };
         result.unwrap_or_else(Outcome::Rejected)
@@ -671,6 +731,20 @@ impl ShardState {
         self.flash.close_ended(&mut self.inventory, now, effects);
         self.payments.run_timers(now, effects);
         self.logistics.run_timers(now, effects);
+        let books = AfterSalesBooks {
+            fulfillment: &mut self.fulfillment,
+            inventory: &mut self.inventory,
+            logistics: &self.logistics,
+        };
+        let policy = |_shop| AfterSalesPolicy::default();
+        after_sales::commands::run_timers(
+            &mut self.after_sales,
+            books,
+            policy,
+            now,
+            EXPIRIES_PER_COMMAND_MAX,
+            effects,
+        );
         Outcome::Expired { orders: due }
     }
 }

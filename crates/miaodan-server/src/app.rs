@@ -2,7 +2,6 @@
 //! the tables, serve HTTP) and graceful shutdown (stop accepting, finish the requests in
 //! flight — their batches commit and answer — then stop the shards).
 
-use crate::auth::{self, TokenCache};
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::flows::payments::one_tap::OneTap;
@@ -12,8 +11,10 @@ use crate::flows::payments::{self, PROVIDER_CALL_TIMEOUT, Payments};
 use crate::http;
 use crate::idempotency::{IDEMPOTENCY_RETENTION_SECONDS, IdempotencyLocks};
 use crate::ids::Ids;
+use crate::limits::Limits;
 use crate::metrics_setup;
 use crate::sequencer::Shards;
+use crate::tokens::{self, TokenCache, TokenRequest};
 use metrics_exporter_prometheus::PrometheusHandle;
 use miaodan_domain::orders::PAYMENT_TIMEOUT_SECONDS_DEFAULT;
 use miaodan_store::records::Role;
@@ -25,6 +26,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// The label of the admin token a first start issues.
+pub const BOOTSTRAP_LABEL: &str = "first start";
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -40,6 +44,12 @@ pub struct Config {
     /// The platform's time. A clone of the same clock keeps the time a test moved across a
     /// restart on this config; a fresh one (the default) reads the wall clock.
     pub clock: Clock,
+    /// Timeouts and caps at the request edge (see [`Limits`]).
+    pub limits: Limits,
+    /// Where `GET /metrics` is served, apart from the API (its figures are platform-wide);
+    /// `None` serves no metrics over HTTP. Default: none (`miaodan serve` defaults to
+    /// `127.0.0.1:9464`).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Which payment provider the platform talks to.
@@ -77,6 +87,8 @@ impl Config {
             payments: PaymentsConfig::default(),
             carriers: crate::carriers::CarriersConfig::default(),
             clock: Clock::system(),
+            limits: Limits::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -99,6 +111,9 @@ pub struct Inner {
     pub alert_feed: crate::sequencer::AlertFeed,
     /// This platform's time (see [`Clock`]); everything that needs time reads it here.
     pub clock: Clock,
+    /// Turns `true` when the server begins to stop: live streams end, so that their
+    /// connections can close.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Clone)]
@@ -119,26 +134,40 @@ impl AppState {
             config.payment_timeout_seconds >= 1,
             "the payment timeout must be at least 1 s"
         );
+        if let Some(problem) = config.limits.problem() {
+            anyhow::bail!("limits: {problem}");
+        }
         let clock = config.clock.clone();
         let store = Arc::new(Store::open(&config.database, config.durability).await?);
         let maxima = store.id_maxima().await?;
         let ids = Ids::starting_after(maxima);
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
-        let shards = Shards::start(store.clone(), config.shards, alert_feed.clone(), clock.clone()).await?;
+        let shards = Shards::start(
+            store.clone(),
+            (config.shards, config.limits.shard_queue_max),
+            alert_feed.clone(),
+            clock.clone(),
+        )
+        .await?;
         let carriers = crate::carriers::Carriers::new(&config.carriers)?;
         let idempotency_locks = IdempotencyLocks::default();
         // Purge, then load the fingerprints, before serving: a reload while requests run would
         // forget the keys they note meanwhile, and their retries would execute again.
         let cutoff = clock.now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
         store.purge_idempotency_records(cutoff).await?;
-        idempotency_locks.load_index(store.idempotency_keys().await?, maxima.idempotency_response);
+        idempotency_locks.load_index(
+            store.idempotency_keys().await?,
+            maxima.idempotency_response,
+            clock.now(),
+        );
+        let tokens = TokenCache::following(&store).await?;
         let (provider, simpay) = payment_provider(&config.payments)?;
         let payments = Payments::new(provider, OneTap::load(&store, clock.now()).await?);
         Ok(AppState(Arc::new(Inner {
             store,
             shards,
             ids,
-            tokens: TokenCache::default(),
+            tokens,
             idempotency_locks,
             directory: Directory::default(),
             config,
@@ -148,15 +177,18 @@ impl AppState {
             carriers,
             alert_feed,
             clock,
+            stopping: tokio::sync::watch::Sender::new(false),
         })))
     }
 
-    /// Creates a token for `role` (and its shop or buyer), stores its hash, returns it once.
-    pub async fn issue_token(&self, role: Role, subject: Option<i64>, label: Option<String>) -> anyhow::Result<String> {
-        let (record, token) = auth::mint(self.ids.token(), role, subject, label, self.clock.now());
+    /// Creates a token (for a role, and its shop or buyer), stores its hash, returns its id
+    /// and the token itself, shown this once.
+    pub async fn issue_token(&self, request: TokenRequest) -> anyhow::Result<(i64, String)> {
+        let (record, token) = tokens::mint(self.ids.token(), request, self.clock.now())?;
         self.store.insert_token(&record, None).await?;
+        let id = record.id;
         self.tokens.remember(record);
-        Ok(token)
+        Ok((id, token))
     }
 
     /// Sends a command and insists it is accepted (set-up of the demo world, benchmarks,
@@ -177,14 +209,15 @@ impl AppState {
         Ok(outcome)
     }
 
-    /// An admin token if none exists yet (first start): the operator's way in.
+    /// An admin token if none was ever issued (the first start): the operator's way in. Later
+    /// starts issue none, even once that token expired or was revoked: then
+    /// `miaodan token create --role admin`, which needs the database, is the way in.
     pub async fn bootstrap_admin_token(&self) -> anyhow::Result<Option<String>> {
-        if self.store.count_admin_tokens().await? > 0 {
+        if self.store.admin_token_issued().await? {
             return Ok(None);
         }
-        Ok(Some(
-            self.issue_token(Role::Admin, None, Some("bootstrap".into())).await?,
-        ))
+        let request = TokenRequest::new(Role::Admin, None).labelled(BOOTSTRAP_LABEL);
+        Ok(Some(self.issue_token(request).await?.1))
     }
 }
 
@@ -213,6 +246,8 @@ fn payment_provider(config: &PaymentsConfig) -> anyhow::Result<(Arc<dyn PaymentP
 /// A server accepting requests; dropping it does not stop it, [`Running::shutdown`] does.
 pub struct Running {
     pub address: SocketAddr,
+    /// Where `GET /metrics` is served, if anywhere (`Config::metrics_listen`).
+    pub metrics_address: Option<SocketAddr>,
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -234,12 +269,44 @@ impl Running {
     }
 }
 
-/// Starts serving `state` on its configured address (port 0 picks a free one).
+/// Starts serving `state` on its configured address (port 0 picks a free one), and its
+/// metrics on theirs.
 pub async fn serve(state: AppState) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(state.config.listen).await?;
     let address = listener.local_addr()?;
+    let (metrics_task, metrics_address) = serve_metrics(&state).await?;
     let router = http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
+    point_simulators_at(&state, address);
+    let background = [
+        spawn_housekeeping(state.clone()),
+        spawn_token_upkeep(state.clone()),
+        payments::worker::spawn(state.clone()),
+        metrics_setup::spawn_upkeep(state.metrics.clone()),
+    ];
+    let serving_state = state.clone();
+    let task = tokio::spawn(async move {
+        let stop = async {
+            let _ = stopped.await;
+            serving_state.stopping.send_replace(true);
+        };
+        http::listener::serve(listener, router, &serving_state.config.limits, stop).await;
+        background.iter().chain(&metrics_task).for_each(JoinHandle::abort);
+        write_last_token_uses(&serving_state).await;
+        serving_state.shards.stop().await;
+        tracing::info!("stopped: every acknowledged batch is committed");
+    });
+    Ok(Running {
+        address,
+        metrics_address,
+        state,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// The simulators in this process send their webhooks to this server.
+fn point_simulators_at(state: &AppState, address: SocketAddr) {
     if let (Some(simpay), PaymentsConfig::InProcessSimpay { webhooks: true, .. }) =
         (&state.simpay, &state.config.payments)
     {
@@ -248,29 +315,51 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
     if let Some(simulator) = &state.carriers.simulator {
         simulator.set_webhook_url(Some(format!("http://{address}/v1/webhooks/carriers")));
     }
-    let background = spawn_housekeeping(state.clone());
-    let payment_worker = payments::worker::spawn(state.clone());
-    let serving_state = state.clone();
+}
+
+/// Serves `GET /metrics` on its own listener, if one is configured.
+async fn serve_metrics(state: &AppState) -> anyhow::Result<(Option<JoinHandle<()>>, Option<SocketAddr>)> {
+    let Some(listen) = state.config.metrics_listen else {
+        return Ok((None, None));
+    };
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("metrics listener on {listen}: {e}"))?;
+    let address = listener.local_addr()?;
+    let (router, limits) = (http::metrics_router(state.clone()), state.config.limits.clone());
     let task = tokio::spawn(async move {
-        let served = axum::serve(http::malformed::ProblemListener(listener), router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "HTTP server failed");
-        }
-        background.abort();
-        payment_worker.abort();
-        serving_state.shards.stop().await;
-        tracing::info!("stopped: every acknowledged batch is committed");
+        http::listener::serve(listener, router, &limits, std::future::pending()).await;
     });
-    Ok(Running {
-        address,
-        state,
-        stop: Some(stop),
-        task,
+    Ok((Some(task), Some(address)))
+}
+
+/// Follows revocations made by other processes every [`tokens::REVOCATION_POLL_MS`], and
+/// writes the tokens' last uses every [`tokens::LAST_USED_WRITE_SECONDS`].
+fn spawn_token_upkeep(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut poll = tokio::time::interval(Duration::from_millis(tokens::REVOCATION_POLL_MS));
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut write = tokio::time::interval(Duration::from_secs(tokens::LAST_USED_WRITE_SECONDS));
+        write.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        write.tick().await;
+        loop {
+            tokio::select! {
+                _ = poll.tick() => {
+                    if let Err(error) = state.tokens.follow_revocations(&state.store).await {
+                        tracing::warn!(%error, "could not read token revocations");
+                    }
+                }
+                _ = write.tick() => write_last_token_uses(&state).await,
+            }
+        }
     })
+}
+
+async fn write_last_token_uses(state: &AppState) {
+    let written = state.tokens.write_last_uses(&state.store, state.clock.now()).await;
+    if let Err(error) = written {
+        tracing::warn!(%error, "could not write when tokens were last used");
+    }
 }
 
 /// Purges idempotency records past their retention, hourly.
@@ -281,10 +370,12 @@ fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
         every_hour.tick().await;
         loop {
             every_hour.tick().await;
-            let cutoff = state.clock.now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
-            // Only the stored responses go; the fingerprints stay until the next start. A
-            // stale fingerprint costs one lookup, while rebuilding the set under load could
-            // drop a key noted meanwhile and let its retry execute twice.
+            let now = state.clock.now();
+            let cutoff = now.plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
+            // The keys first seen before the cutoff leave the index with their responses; the
+            // index is pruned, never rebuilt, so no key noted meanwhile is dropped.
+            state.idempotency_locks.checkpoint(now);
+            state.idempotency_locks.forget_first_seen_before(cutoff);
             let purged = state.store.purge_idempotency_records(cutoff).await;
             if let Err(error) = purged {
                 tracing::warn!(%error, "could not purge old idempotency keys");

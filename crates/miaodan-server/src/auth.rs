@@ -1,26 +1,22 @@
-//! API tokens and the caller's identity.
+//! The caller's identity.
 //!
-//! A token reads `mdn_<id>_<secret>`. Only SHA-256 of the secret is stored; a presented
-//! secret's hash is compared with the stored one in constant time. Every request carries
-//! `Authorization: Bearer <token>`; the [`Principal`] it resolves to is the tenant boundary:
-//! a merchant sees only its shop, a buyer only its own orders, and another tenant's object
-//! answers 404 so that nothing about it leaks.
+//! Every request carries `Authorization: Bearer <token>` (see [`crate::tokens`] for what a
+//! token is and how it lives). A presented secret's hash is compared with the stored one in
+//! constant time; a revoked or expired token is refused. The [`Principal`] it resolves to is
+//! the tenant boundary: a merchant sees only its shop, a buyer only its own orders, and another
+//! tenant's object answers 404 so that nothing about it leaks. A read-only token is refused
+//! every method but GET and HEAD.
 
 use crate::app::AppState;
+use crate::clock::rfc3339;
 use crate::http::problem::ApiError;
+use crate::tokens::{TOKEN_PREFIX, TokenState, sha256_hex};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
-use miaodan_domain::{BuyerId, ShopId, Timestamp};
-use miaodan_store::records::{Role, TokenRecord};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::RwLock;
+use axum::http::{Method, StatusCode, header};
+use miaodan_domain::{BuyerId, ShopId};
+use miaodan_store::records::{Role, TokenRecord, TokenScope};
 use subtle::ConstantTimeEq;
-
-const TOKEN_PREFIX: &str = "mdn_";
-const SECRET_BYTES: usize = 32;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Principal {
@@ -38,27 +34,16 @@ impl Principal {
             Principal::Buyer(buyer) => format!("buyer:{buyer}"),
         }
     }
-}
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// A freshly minted token: the record to store and the one-time plaintext for the caller.
-pub fn mint(id: i64, role: Role, subject: Option<i64>, label: Option<String>, now: Timestamp) -> (TokenRecord, String) {
-    let mut secret = [0u8; SECRET_BYTES];
-    rand::rng().fill_bytes(&mut secret);
-    let secret = hex::encode(secret);
-    let record = TokenRecord {
-        id,
-        role,
-        subject,
-        secret_sha256: sha256_hex(secret.as_bytes()),
-        label,
-        created_at: now,
-        revoked_at: None,
-    };
-    (record, format!("{TOKEN_PREFIX}{id}_{secret}"))
+    /// Whether this caller may see (and revoke) a token: an admin every token, a merchant its
+    /// shop's, a buyer its own.
+    pub fn sees_token(&self, record: &TokenRecord) -> bool {
+        match self {
+            Principal::Admin => true,
+            Principal::Merchant(shop) => record.role == Role::Merchant && record.subject == Some(shop.get()),
+            Principal::Buyer(buyer) => record.role == Role::Buyer && record.subject == Some(buyer.get()),
+        }
+    }
 }
 
 fn principal_of(record: &TokenRecord) -> Option<Principal> {
@@ -70,48 +55,38 @@ fn principal_of(record: &TokenRecord) -> Option<Principal> {
     }
 }
 
-/// Token records by id, read through to the store on a miss (tokens made by the CLI while
-/// the server runs are found on first use).
-#[derive(Default)]
-pub struct TokenCache {
-    records: RwLock<HashMap<i64, TokenRecord>>,
-}
-
-impl TokenCache {
-    pub fn remember(&self, record: TokenRecord) {
-        if let Ok(mut records) = self.records.write() {
-            records.insert(record.id, record);
-        }
-    }
-
-    fn cached(&self, id: i64) -> Option<TokenRecord> {
-        self.records.read().ok()?.get(&id).cloned()
-    }
-}
-
-fn unauthorized(detail: &str) -> ApiError {
+fn unauthorized(detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
 }
 
-pub async fn authenticate(state: &AppState, presented: &str) -> Result<Principal, ApiError> {
+/// The caller a presented token names, and what the token may do. Only a caller who holds the
+/// secret learns that a token expired or was revoked; anyone else hears that it is invalid.
+pub async fn authenticate(state: &AppState, presented: &str) -> Result<(Principal, TokenScope), ApiError> {
     let invalid = || unauthorized("the API token is invalid");
     let rest = presented.strip_prefix(TOKEN_PREFIX).ok_or_else(invalid)?;
     let (id, secret) = rest.split_once('_').ok_or_else(invalid)?;
     let id: i64 = id.parse().map_err(|_| invalid())?;
-    let record = match state.tokens.cached(id) {
-        Some(record) => record,
-        None => {
-            let record = state.store.token(id).await?.ok_or_else(invalid)?;
-            state.tokens.remember(record.clone());
-            record
-        }
-    };
+    let token = state.tokens.get(&state.store, id).await?.ok_or_else(invalid)?;
+    let record = &token.record;
     let presented_hash = sha256_hex(secret.as_bytes());
     let matches: bool = presented_hash.as_bytes().ct_eq(record.secret_sha256.as_bytes()).into();
-    if !matches || record.revoked_at.is_some() {
+    if !matches {
         return Err(invalid());
     }
-    principal_of(&record).ok_or_else(invalid)
+    let now = state.clock.now();
+    match TokenState::of(record, now) {
+        TokenState::Active => {}
+        TokenState::Revoked => return Err(unauthorized("the API token was revoked")),
+        TokenState::Expired => {
+            return Err(unauthorized(format!(
+                "the API token expired at {}; ask for a new one",
+                rfc3339(record.expires_at)
+            )));
+        }
+    }
+    let principal = principal_of(record).ok_or_else(invalid)?;
+    token.used_at(now);
+    Ok((principal, record.scope))
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -129,7 +104,15 @@ impl FromRequestParts<AppState> for Principal {
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
-        authenticate(state, token.trim()).await
+        let (principal, scope) = authenticate(state, token.trim()).await?;
+        if scope == TokenScope::ReadOnly && ![Method::GET, Method::HEAD].contains(&parts.method) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "this token is read-only: it may only read (GET)",
+            ));
+        }
+        Ok(principal)
     }
 }
 
@@ -175,21 +158,5 @@ impl FromRequestParts<AppState> for Buyer {
             Principal::Buyer(buyer) => Ok(Buyer(buyer)),
             _ => Err(forbidden("buyer")),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_minted_token_stores_only_the_hash_of_its_secret() {
-        let (record, token) = mint(7, Role::Buyer, Some(3), None, Timestamp::from_unix_ms(0));
-        assert!(token.starts_with("mdn_7_"));
-        let secret = token.trim_start_matches("mdn_7_");
-        assert_eq!(secret.len(), SECRET_BYTES * 2);
-        assert!(!record.secret_sha256.contains(secret));
-        assert_eq!(record.secret_sha256, sha256_hex(secret.as_bytes()));
-        assert_eq!(principal_of(&record), BuyerId::new(3).map(Principal::Buyer));
     }
 }

@@ -8,17 +8,21 @@
 //!   under a per-key lock, then finds its stored response.
 //! - Where a request is decided by a shard, the response is stored in the same transaction
 //!   as its effects (see [`Idempotency::recorder`]), so no crash can separate the two.
+//! - A caller may read the answer stored for one of its own keys ([`stored_answer`], served
+//!   at `GET /v1/idempotency-keys/{key}`); another caller's key is never found.
 
 use crate::app::AppState;
-use crate::auth::{Principal, sha256_hex};
+use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::http::problem::{ApiError, PROBLEM_CONTENT_TYPE};
 use crate::sequencer::Recorder;
+use crate::tokens::sha256_hex;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use miaodan_domain::Timestamp;
 use miaodan_domain::shard::{Outcome, Rejection, ShardCommand};
 use miaodan_store::records::IdempotencyRecord;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -129,14 +133,17 @@ type ScopedKey = (String, String);
 /// maps a 128-bit fingerprint of (scope, key) to the id given to the key when it was first
 /// seen. A key not in the index is new (within the retention window): its request goes
 /// straight to execution. A known key reads its response by id. The index is loaded at start
-/// (after purging expired responses) and only grows while the server runs, about 40 bytes a
-/// key: rebuilding it under load could drop a key noted meanwhile and let its retry execute
-/// twice.
+/// (after purging expired responses), grows by about 40 bytes a key, and is pruned hourly of
+/// the keys first seen before the retention cutoff, with their responses: ids only grow, so
+/// an hourly checkpoint (time, last id given) says which ids are that old. It is never rebuilt:
+/// a rebuild under load could drop a key noted meanwhile and let its retry execute twice.
 #[derive(Default)]
 pub struct IdempotencyLocks {
     locks: Mutex<HashMap<ScopedKey, Arc<tokio::sync::Mutex<()>>>>,
     index: Mutex<HashMap<u128, i64>>,
     last_id: std::sync::atomic::AtomicI64,
+    /// (time, the last id given by then), oldest first: one per hour of the retention window.
+    checkpoints: Mutex<VecDeque<(Timestamp, i64)>>,
 }
 
 /// The first 128 bits of SHA-256 over scope and key: collisions are not a practical concern.
@@ -166,13 +173,50 @@ impl Drop for KeyGuard<'_> {
 
 impl IdempotencyLocks {
     /// Loads the index of the responses the store holds; new ids continue after `last_id`.
-    pub fn load_index(&self, keys: impl IntoIterator<Item = (i64, String, String)>, last_id: i64) {
+    /// The loaded keys count as first seen `now` (they are pruned a retention after it).
+    pub fn load_index(&self, keys: impl IntoIterator<Item = (i64, String, String)>, last_id: i64, now: Timestamp) {
         let index = keys
             .into_iter()
             .map(|(id, scope, key)| (fingerprint(&scope, &key), id))
             .collect();
         *self.index.lock().unwrap_or_else(|p| p.into_inner()) = index;
         self.last_id.store(last_id, std::sync::atomic::Ordering::Relaxed);
+        self.checkpoint(now);
+    }
+
+    /// Notes which ids were given by `now`.
+    pub fn checkpoint(&self, now: Timestamp) {
+        let last_id = self.last_id.load(std::sync::atomic::Ordering::Relaxed);
+        let mut checkpoints = self.checkpoints.lock().unwrap_or_else(|p| p.into_inner());
+        checkpoints.push_back((now, last_id));
+    }
+
+    /// Forgets the keys first seen before `cutoff` (as far as the checkpoints tell: a key is
+    /// kept rather than forgotten early), and gives back the room they took.
+    pub fn forget_first_seen_before(&self, cutoff: Timestamp) {
+        let mut forgotten_up_to = None;
+        {
+            let mut checkpoints = self.checkpoints.lock().unwrap_or_else(|p| p.into_inner());
+            while let Some(&(at, last_id)) = checkpoints.front()
+                && at <= cutoff
+            {
+                forgotten_up_to = Some(last_id);
+                checkpoints.pop_front();
+            }
+        }
+        let Some(up_to) = forgotten_up_to else {
+            return;
+        };
+        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        index.retain(|_, id| *id > up_to);
+        if index.capacity() > 2 * index.len() {
+            index.shrink_to_fit();
+        }
+    }
+
+    /// How many keys the index holds.
+    pub fn indexed_keys(&self) -> usize {
+        self.index.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// The id of `(scope, key)`: the known one (`Some`), or a new one registered now (`None`).
@@ -186,6 +230,12 @@ impl IdempotencyLocks {
                 (id, false)
             }
         }
+    }
+
+    /// The id of `(scope, key)` if the key is known; an unknown key stays unknown.
+    fn known_id(&self, scope: &str, key: &str) -> Option<i64> {
+        let index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        index.get(&fingerprint(scope, key)).copied()
     }
 
     /// Gives a key whose first request stored nothing (refused before deciding, or failed) a
@@ -213,24 +263,45 @@ impl IdempotencyLocks {
     }
 }
 
+/// The refusal of a key that is not 1 to 255 visible ASCII characters, naming where it was.
+pub fn invalid_key(field: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_idempotency_key",
+        format!("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_CHARS_MAX} visible ASCII characters"),
+    )
+    .field(field)
+}
+
+/// Whether `key` can be an `Idempotency-Key`: 1 to 255 visible ASCII characters.
+pub fn is_valid_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= IDEMPOTENCY_KEY_CHARS_MAX && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
 fn parse_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
         return Ok(None);
     };
-    let invalid = || {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_idempotency_key",
-            format!("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_CHARS_MAX} visible ASCII characters"),
-        )
-        .field("Idempotency-Key")
-    };
-    let key = value.to_str().map_err(|_| invalid())?;
-    let valid = !key.is_empty() && key.len() <= IDEMPOTENCY_KEY_CHARS_MAX && key.bytes().all(|b| b.is_ascii_graphic());
-    if !valid {
-        return Err(invalid());
+    let key = value.to_str().map_err(|_| invalid_key("Idempotency-Key"))?;
+    if !is_valid_key(key) {
+        return Err(invalid_key("Idempotency-Key"));
     }
     Ok(Some(key.to_string()))
+}
+
+/// The answer stored for one of the caller's keys, if there is one. Keys are looked up in the
+/// caller's own scope only: another caller's key is never found, whatever its text.
+pub async fn stored_answer(
+    state: &AppState,
+    principal: Principal,
+    key: &str,
+) -> Result<Option<IdempotencyRecord>, ApiError> {
+    let scope = principal.scope();
+    let Some(id) = state.idempotency_locks.known_id(&scope, key) else {
+        return Ok(None);
+    };
+    let stored = state.store.idempotency_record(id).await?;
+    Ok(stored.filter(|record| record.scope == scope && record.key == key))
 }
 
 fn replay(record: IdempotencyRecord) -> Response {
@@ -294,7 +365,7 @@ where
     let (store, locks) = (&state.store, &state.idempotency_locks);
     let key = match parse_key(headers) {
         Ok(Some(key)) => key,
-        Ok(None) => return execute(None).await.unwrap_or_else(Reply::from).into_response(),
+        Ok(None) => return respond(execute(None).await),
         Err(error) => return error.into_response(),
     };
     let (method, path, body) = request;
@@ -329,5 +400,43 @@ where
             Err(error) => return ApiError::from(error).into_response(),
         }
     }
-    execute(Some(context)).await.unwrap_or_else(Reply::from).into_response()
+    respond(execute(Some(context)).await)
+}
+
+/// The answer as sent; a refusal keeps its headers (`Retry-After`).
+fn respond(result: Result<Reply, ApiError>) -> Response {
+    match result {
+        Ok(reply) => reply.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(hours: i64) -> Timestamp {
+        Timestamp::from_unix_ms(1_000_000_000_000 + hours * 3_600_000)
+    }
+
+    #[test]
+    fn keys_first_seen_before_the_cutoff_leave_the_index_and_later_ones_stay() {
+        let locks = IdempotencyLocks::default();
+        locks.load_index([(1, "buyer:1".into(), "loaded".into())], 1, at(0));
+        let (old, _) = locks.id_of("buyer:1", "old");
+        locks.checkpoint(at(1));
+        let (new, known) = locks.id_of("buyer:1", "new");
+        assert!(!known && new > old);
+        locks.checkpoint(at(2));
+
+        // Nothing is older than the first checkpoint: everything stays.
+        locks.forget_first_seen_before(at(0).plus_seconds(-1));
+        assert_eq!(locks.indexed_keys(), 3);
+        // The keys seen by hour 1 go; the one seen after it stays, with its id.
+        locks.forget_first_seen_before(at(1));
+        assert_eq!(locks.indexed_keys(), 1);
+        assert_eq!(locks.id_of("buyer:1", "new"), (new, true));
+        let (again, known) = locks.id_of("buyer:1", "old");
+        assert!(!known && again > new, "a forgotten key is new again, under a fresh id");
+    }
 }

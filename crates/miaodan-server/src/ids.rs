@@ -21,6 +21,7 @@ pub struct Ids {
     one_tap_agreement: AtomicI64,
     notification: AtomicI64,
     shipment: AtomicI64,
+    after_sales: AtomicI64,
 }
 
 fn next(counter: &AtomicI64) -> i64 {
@@ -44,6 +45,7 @@ impl Ids {
             one_tap_agreement: AtomicI64::new(maxima.one_tap_agreement),
             notification: AtomicI64::new(maxima.notification),
             shipment: AtomicI64::new(maxima.shipment),
+            after_sales: AtomicI64::new(maxima.after_sales),
         }
     }
 
@@ -86,6 +88,10 @@ impl Ids {
     pub fn notification(&self) -> i64 {
         next(&self.notification)
     }
+    pub fn after_sales(&self) -> i64 {
+        next(&self.after_sales)
+    }
+
     pub fn shipment(&self) -> i64 {
         next(&self.shipment)
     }

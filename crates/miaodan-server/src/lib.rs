@@ -8,8 +8,10 @@
 //!   tap then one-tap pay, shortages), over domain values, each with its own error enum.
 //!   Knows no HTTP; called by handlers and workers alike.
 //! - [`http`]: the axum API under `/v1`, problem+json errors (every shard and flow error is
-//!   mapped here, once), OpenAPI, metrics endpoints.
-//! - [`auth`]: API tokens (hashed, constant-time compared) and the caller's [`auth::Principal`].
+//!   mapped here, once), OpenAPI, the accept loop and admission, the metrics listener's route.
+//! - [`limits`]: the timeouts and caps at the request edge, and their defaults.
+//! - [`auth`]: the caller's [`auth::Principal`] from its token (constant-time compared).
+//! - [`tokens`]: API tokens' lifecycle: minting with a lifetime, the cache, last use, revocation.
 //! - [`idempotency`]: `Idempotency-Key` handling, scoped per caller.
 //! - [`directory`]: cached facts the hot path needs (default addresses, flash-sale shops).
 //! - [`demo`]: the demo world loaded by `miaodan serve --demo`.
@@ -32,7 +34,9 @@ pub mod flows;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod limits;
 mod metrics_setup;
 pub mod sequencer;
+pub mod tokens;
 
 pub use app::{AppState, Config, PaymentsConfig, Running, serve};

@@ -30,9 +30,6 @@ use tokio::task::JoinHandle;
 
 /// The most commands decided and committed together.
 pub const BATCH_COMMANDS_MAX: usize = 16_384;
-/// Commands a shard's inbox holds; when full, requests are refused 429 at once rather than
-/// queued without bound.
-pub const INBOX_CAPACITY: usize = 65_536;
 /// How often unpaid orders past their due time are cancelled.
 pub const EXPIRY_TICK_MS: u64 = 250;
 /// How long an order placed with a request reference dedupes a retried checkout.
@@ -42,7 +39,8 @@ pub const REQUEST_RETENTION_SECONDS: i64 = 48 * 3600;
 /// (that is an `Outcome::Rejected`); each is worth a retry with the same Idempotency-Key.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ShardError {
-    /// The shard's inbox is full ([`INBOX_CAPACITY`]): refused at once, not queued.
+    /// The shard's inbox is full (`Limits::shard_queue_max` messages): refused at once, not
+    /// queued.
     #[error("the shard's queue is full; retry in {retry_after_seconds} s")]
     Overloaded { retry_after_seconds: u64 },
     /// The shard no longer takes messages: the server is shutting down.
@@ -59,9 +57,6 @@ pub enum ShardError {
     #[error("the shard has no database connection")]
     NoConnection,
 }
-
-/// Seconds an overloaded client is asked to wait.
-const OVERLOAD_RETRY_AFTER_SECONDS: u64 = 1;
 
 /// A package-center alert as committed, in domain terms: an SLA alert on a shipment, or a
 /// warehouse's stock shortage on a paid order. `http/logistics.rs` renders it for the stream.
@@ -140,15 +135,16 @@ pub struct Shards {
 fn overloaded() -> ShardError {
     metrics::counter!("miaodan_overload_rejections_total").increment(1);
     ShardError::Overloaded {
-        retry_after_seconds: OVERLOAD_RETRY_AFTER_SECONDS,
+        retry_after_seconds: crate::limits::RETRY_AFTER_SECONDS,
     }
 }
 
 impl Shards {
-    /// Loads every shard's state from the store and starts its task.
+    /// Loads every shard's state from the store and starts its task; each shard's inbox holds
+    /// at most `queue_max` messages (a command, a bundle, a response to store, a read).
     pub async fn start(
         store: Arc<Store>,
-        count: u32,
+        (count, queue_max): (u32, usize),
         alert_feed: AlertFeed,
         clock: Clock,
     ) -> Result<Shards, miaodan_store::StoreError> {
@@ -157,7 +153,7 @@ impl Shards {
         for index in 0..count {
             let writer = store.writer().await?;
             let state = load(&store, index, count, clock.now()).await?;
-            let (sender, receiver) = mpsc::channel(INBOX_CAPACITY);
+            let (sender, receiver) = mpsc::channel(queue_max);
             let shard = Shard {
                 index,
                 count,
@@ -181,6 +177,12 @@ impl Shards {
 
     pub fn count(&self) -> u32 {
         self.inboxes.len() as u32
+    }
+
+    /// Messages waiting in shard `index`'s inbox.
+    pub fn queued(&self, index: usize) -> usize {
+        let inbox = &self.inboxes[index];
+        inbox.max_capacity() - inbox.capacity()
     }
 
     pub fn shard_of(&self, shop: ShopId) -> usize {

@@ -6,10 +6,11 @@
 //! given to its capability.
 //!
 //! The writers' statements follow each other in a fixed order — catalog, inventory, orders,
-//! flash sales, payments, fulfillment, logistics, then the batch's idempotent responses — and
+//! flash sales, payments, fulfillment, logistics, after-sales, then the batch's idempotent responses — and
 //! keep effect order within a writer. Fulfillment comes after orders because a dispatch
 //! rewrites the lines of an order that may have been placed in the same batch.
 
+use crate::after_sales::AfterSalesWrites;
 use crate::catalog::CatalogWrites;
 use crate::flash_sale::FlashSaleWrites;
 use crate::fulfillment::FulfillmentWrites;
@@ -43,6 +44,7 @@ struct Batch<'a> {
     payments: PaymentWrites<'a>,
     fulfillment: FulfillmentWrites<'a>,
     logistics: LogisticsWrites<'a>,
+    after_sales: AfterSalesWrites<'a>,
 }
 
 impl<'a> Batch<'a> {
@@ -78,6 +80,7 @@ impl<'a> Batch<'a> {
             Effect::AlertSaved(alert) => self.logistics.alert_saved(alert),
             Effect::SlaRulesSaved { shop, rules } => self.logistics.sla_rules_saved(*shop, rules),
             Effect::ShortageNoticed(notice) => self.logistics.shortage_noticed(notice),
+            Effect::AfterSalesSaved(saved) => self.after_sales.saved(saved),
         }
     }
 
@@ -89,5 +92,6 @@ impl<'a> Batch<'a> {
         self.payments.push_statements(statements);
         self.fulfillment.push_statements(statements);
         self.logistics.push_statements(statements);
+        self.after_sales.push_statements(statements);
     }
 }

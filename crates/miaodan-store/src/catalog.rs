@@ -3,8 +3,8 @@
 //!
 //! Text read back is trusted: it was checked by its constructor when it entered the system.
 
-use crate::records::ProductFilter;
-use crate::sql::{Row, ShardOf, Statement, Value, fen, id, id_list, ms};
+use crate::records::{Keyset, ProductFilter};
+use crate::sql::{Conditions, Row, ShardOf, Statement, Value, fen, id, id_list, ms};
 use crate::{Store, StoreError};
 use miaodan_domain::catalog::{Gtin, ListingStatus, Product, Shop, Sku, Text};
 use miaodan_domain::{ProductId, ShopId, SkuId};
@@ -146,6 +146,17 @@ impl Store {
         self.query(statement, shop).await
     }
 
+    /// A page of every shop, by id.
+    pub async fn shops_page(&self, page: Keyset<i64>) -> Result<Vec<Shop>, StoreError> {
+        let mut conditions = Conditions::default();
+        if let Some(after) = page.after {
+            conditions.and("id > ?", vec![Value::I64(after)]);
+        }
+        let head = format!("{SHOP_COLUMNS} FROM shops");
+        self.query(conditions.select(&head, "ORDER BY id", page.limit), shop)
+            .await
+    }
+
     pub async fn product(&self, id: ProductId) -> Result<Option<(Product, Vec<Sku>)>, StoreError> {
         let statement = Statement::owned(
             format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"),
@@ -173,45 +184,30 @@ impl Store {
     }
 
     pub async fn products(&self, filter: &ProductFilter) -> Result<Vec<(Product, Vec<Sku>)>, StoreError> {
-        let mut conditions = Vec::new();
-        let mut params = Vec::new();
+        let mut conditions = Conditions::default();
         if let Some(shop) = filter.shop {
-            params.push(Value::I64(shop.get()));
-            conditions.push(format!("shop_id = ${}", params.len()));
+            conditions.and("shop_id = ?", vec![Value::I64(shop.get())]);
         }
         if filter.active_only {
-            conditions.push(
+            conditions.and(
                 "status = 'active' AND EXISTS (SELECT 1 FROM skus WHERE skus.product_id = products.id
-                 AND skus.status = 'active')"
-                    .to_string(),
+                 AND skus.status = 'active')",
+                vec![],
             );
         }
         if let Some(query) = &filter.query {
             let escaped = query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            params.push(Value::Text(format!("%{}%", escaped.to_lowercase())));
-            conditions.push(format!("LOWER(title) LIKE ${} ESCAPE '\\'", params.len()));
+            let pattern = Value::Text(format!("%{}%", escaped.to_lowercase()));
+            conditions.and("LOWER(title) LIKE ? ESCAPE '\\'", vec![pattern]);
         }
         if let Some(gtin) = &filter.gtin {
-            params.push(Value::Text(gtin.clone()));
-            conditions.push(format!("gtin = ${}", params.len()));
+            conditions.and("gtin = ?", vec![Value::Text(gtin.clone())]);
         }
         if let Some(after) = filter.after {
-            params.push(Value::I64(after));
-            conditions.push(format!("id > ${}", params.len()));
+            conditions.and("id > ?", vec![Value::I64(after)]);
         }
-        params.push(Value::I64(filter.limit));
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        let statement = Statement::owned(
-            format!(
-                "SELECT {PRODUCT_COLUMNS} FROM products {where_clause} ORDER BY id LIMIT ${}",
-                params.len()
-            ),
-            params,
-        );
+        let head = format!("{PRODUCT_COLUMNS} FROM products");
+        let statement = conditions.select(&head, "ORDER BY id", filter.limit);
         let products = self.query(statement, product).await?;
         let ids: Vec<ProductId> = products.iter().map(|p| p.id).collect();
         let mut skus = self.skus_of(&ids).await?;

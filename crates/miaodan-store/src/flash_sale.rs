@@ -4,7 +4,8 @@
 //! `CHECK (remaining >= 0 AND remaining <= allotted)` repeats the sale's "never oversold"
 //! invariant at the disk boundary.
 
-use crate::sql::{Row, ShardOf, Statement, Value, fen, id, ms};
+use crate::records::Keyset;
+use crate::sql::{Conditions, Row, ShardOf, Statement, Value, fen, id, ms};
 use crate::{Store, StoreError};
 use miaodan_domain::flash_sale::{FlashSale, FlashSaleId};
 use miaodan_domain::{BuyerId, ShopId, SkuId, WarehouseId};
@@ -130,21 +131,18 @@ impl Store {
         Ok(self.query(statement, flash_sale).await?.pop())
     }
 
-    /// Flash sales, newest first: of one shop, or (`None`) of every shop.
-    pub async fn flash_sales(&self, shop: Option<ShopId>, limit: i64) -> Result<Vec<FlashSale>, StoreError> {
-        let (condition, mut params) = match shop {
-            Some(shop) => ("WHERE shop_id = $1", vec![Value::I64(shop.get())]),
-            None => ("", vec![]),
-        };
-        params.push(Value::I64(limit));
-        let statement = Statement::owned(
-            format!(
-                "SELECT {FLASH_SALE_COLUMNS} FROM flash_sales {condition} ORDER BY id DESC LIMIT ${}",
-                params.len()
-            ),
-            params,
-        );
-        self.query(statement, flash_sale).await
+    /// A page of flash sales, newest first: of one shop, or (`None`) of every shop.
+    pub async fn flash_sales(&self, shop: Option<ShopId>, page: Keyset<i64>) -> Result<Vec<FlashSale>, StoreError> {
+        let mut conditions = Conditions::default();
+        if let Some(shop) = shop {
+            conditions.and("shop_id = ?", vec![Value::I64(shop.get())]);
+        }
+        if let Some(after) = page.after {
+            conditions.and("id < ?", vec![Value::I64(after)]);
+        }
+        let head = format!("{FLASH_SALE_COLUMNS} FROM flash_sales");
+        self.query(conditions.select(&head, "ORDER BY id DESC", page.limit), flash_sale)
+            .await
     }
 
     pub async fn audit_flash_sale(&self, sale: FlashSaleId) -> Result<FlashSaleAudit, StoreError> {

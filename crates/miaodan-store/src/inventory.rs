@@ -4,7 +4,8 @@
 //! The `CHECK (… >= 0)` constraints on `stock` repeat the core's "never negative" invariant at
 //! the disk boundary; [`Store::audit_stock`] lets a benchmark or a test check conservation.
 
-use crate::sql::{Row, ShardOf, Statement, Value, id, ms};
+use crate::records::Keyset;
+use crate::sql::{Conditions, Row, ShardOf, Statement, Value, id, ms};
 use crate::{Store, StoreError};
 use miaodan_domain::catalog::Text;
 use miaodan_domain::geo::Adcode;
@@ -120,14 +121,37 @@ impl Store {
         })
     }
 
-    pub async fn warehouses(&self, shop: ShopId) -> Result<Vec<Warehouse>, StoreError> {
-        let statement = Statement::owned(
-            format!("SELECT {WAREHOUSE_COLUMNS} FROM warehouses WHERE shop_id = $1 ORDER BY id"),
-            vec![Value::I64(shop.get())],
-        );
-        self.query(statement, warehouse).await
+    /// A page of a shop's warehouses, by id.
+    pub async fn warehouses(&self, shop: ShopId, page: Keyset<i64>) -> Result<Vec<Warehouse>, StoreError> {
+        let mut conditions = Conditions::default();
+        conditions.and("shop_id = ?", vec![Value::I64(shop.get())]);
+        if let Some(after) = page.after {
+            conditions.and("id > ?", vec![Value::I64(after)]);
+        }
+        let head = format!("{WAREHOUSE_COLUMNS} FROM warehouses");
+        self.query(conditions.select(&head, "ORDER BY id", page.limit), warehouse)
+            .await
     }
 
+    /// A page of a SKU's stock rows, by warehouse id.
+    pub async fn stock_page(
+        &self,
+        sku: SkuId,
+        page: Keyset<i64>,
+    ) -> Result<Vec<(WarehouseId, StockLevel)>, StoreError> {
+        let mut conditions = Conditions::default();
+        conditions.and("sku_id = ?", vec![Value::I64(sku.get())]);
+        if let Some(after) = page.after {
+            conditions.and("warehouse_id > ?", vec![Value::I64(after)]);
+        }
+        let head = format!("{STOCK_COLUMNS} FROM stock");
+        let rows = self
+            .query(conditions.select(&head, "ORDER BY warehouse_id", page.limit), stock)
+            .await?;
+        Ok(rows.into_iter().map(|(_, w, l)| (w, l)).collect())
+    }
+
+    /// Every stock row of a SKU, by warehouse id.
     pub async fn stock_of(&self, sku: SkuId) -> Result<Vec<(WarehouseId, StockLevel)>, StoreError> {
         let statement = Statement::owned(
             format!("SELECT {STOCK_COLUMNS} FROM stock WHERE sku_id = $1 ORDER BY warehouse_id"),

@@ -9,7 +9,7 @@
 //! - [`Store::load_shard`] reads back what a starting shard needs to rebuild its memory.
 //!
 //! Persistence is cut by capability, like the domain: `catalog`, `inventory`, `orders`,
-//! `flash_sale`, `payments`, `fulfillment`, `logistics` and `platform` (buyers, tokens,
+//! `flash_sale`, `payments`, `fulfillment`, `logistics`, `after_sales` and `platform` (buyers, tokens,
 //! idempotent responses) each own their statements, their writer of a batch's effects, their
 //! part of [`Store::load_shard`] and their read queries. `batch` routes each effect to its
 //! capability; `sql` is the plumbing they share.
@@ -18,6 +18,8 @@
 //! `synchronous=FULL`; PostgreSQL `fsync=on`, `synchronous_commit` not `off`,
 //! `full_page_writes=on`) unless [`Durability::AcceptDataLossOnPowerFailure`] says otherwise.
 
+mod after_sales;
+pub use after_sales::AfterSalesFilter;
 mod batch;
 mod catalog;
 mod flash_sale;
@@ -27,6 +29,7 @@ mod inventory;
 pub use inventory::StockAudit;
 mod json;
 mod logistics;
+pub use logistics::PackageCenterEntry;
 mod migrations;
 mod orders;
 mod payments;
@@ -253,6 +256,7 @@ impl Store {
         let payment_intents = self.load_shard_intents(shard, intents_changed_since).await?;
         let fulfillment = self.load_shard_fulfillment(shard, capacity_since).await?;
         let logistics = self.load_shard_logistics(shard).await?;
+        let after_sales = self.load_shard_after_sales(shard).await?;
         Ok(ShardSnapshot {
             shops: catalog.shops,
             warehouses: inventory.warehouses,
@@ -269,6 +273,7 @@ impl Store {
             shipments: logistics.shipments,
             alerts: logistics.alerts,
             sla_rules: logistics.sla_rules,
+            after_sales,
         })
     }
 }

@@ -7,11 +7,12 @@
 
 mod stored;
 
-use crate::sql::{Row, ShardOf, Statement, Value};
+use crate::records::{AlertFilter, AlertKinds, AlertPosition, Keyset};
+use crate::sql::{Conditions, Row, ShardOf, Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
-use miaodan_domain::logistics::{Alert, AlertKey, Shipment, SlaRules};
+use miaodan_domain::logistics::{Alert, AlertKey, AlertRule, Shipment, SlaRules};
 use miaodan_domain::shard::ShortageNotice;
 use miaodan_domain::{OrderId, ShopId};
 use std::collections::BTreeMap;
@@ -124,6 +125,87 @@ fn upsert_sla_rules(shop: ShopId, rules: &SlaRules) -> Statement {
     )
 }
 
+/// An entry of a shop's package center: an SLA alert, or a warehouse's shortage notice.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PackageCenterEntry {
+    Sla(Alert),
+    Shortage(ShortageNotice),
+}
+
+impl PackageCenterEntry {
+    /// Where the entry stands in the newest-first listing.
+    pub fn position(&self) -> AlertPosition {
+        match self {
+            PackageCenterEntry::Sla(alert) => AlertPosition::Sla {
+                at: alert.raised_at,
+                key: alert.key.to_string(),
+            },
+            PackageCenterEntry::Shortage(notice) => shortage_position(notice),
+        }
+    }
+}
+
+fn shortage_position(notice: &ShortageNotice) -> AlertPosition {
+    AlertPosition::Shortage {
+        at: notice.at,
+        order: notice.order.get(),
+        warehouse: notice.warehouse.get(),
+        sku: notice.sku.get(),
+    }
+}
+
+/// Narrows shortage notices to those after `after` in the package center's order.
+fn shortage_after(conditions: &mut Conditions, after: Option<&AlertPosition>) {
+    match after {
+        None => {}
+        // At one instant the SLA alerts come first: every notice of that instant is still to come.
+        Some(AlertPosition::Sla { at, .. }) => conditions.and("noticed_at <= ?", vec![Value::I64(at.unix_ms())]),
+        Some(AlertPosition::Shortage {
+            at,
+            order,
+            warehouse,
+            sku,
+        }) => {
+            let (at, order, warehouse) = (Value::I64(at.unix_ms()), Value::I64(*order), Value::I64(*warehouse));
+            conditions.and(
+                "(noticed_at < ? OR (noticed_at = ? AND (order_id > ? OR (order_id = ? AND
+                 (warehouse_id > ? OR (warehouse_id = ? AND sku_id > ?))))))",
+                vec![
+                    at.clone(),
+                    at,
+                    order.clone(),
+                    order,
+                    warehouse.clone(),
+                    warehouse,
+                    Value::I64(*sku),
+                ],
+            );
+        }
+    }
+}
+
+/// Merges two newest-first lists, SLA alerts before notices of the same instant, up to `limit`
+/// entries. Two SLA alerts are never compared here: their order is the database's.
+fn merge_newest_first(sla: Vec<Alert>, shortages: Vec<ShortageNotice>, limit: i64) -> Vec<PackageCenterEntry> {
+    let (mut sla, mut shortages) = (sla.into_iter().peekable(), shortages.into_iter().peekable());
+    let mut merged = Vec::new();
+    while (merged.len() as i64) < limit {
+        let sla_next = match (sla.peek(), shortages.peek()) {
+            (Some(alert), Some(notice)) => alert.raised_at >= notice.at,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let entry = if sla_next {
+            sla.next().map(PackageCenterEntry::Sla)
+        } else {
+            shortages.next().map(PackageCenterEntry::Shortage)
+        };
+        merged.extend(entry);
+    }
+    merged
+}
+
 fn shipment_row(row: &dyn Row) -> Result<Shipment, StoreError> {
     decode_shipment(&row.text(0)?)
 }
@@ -145,11 +227,14 @@ impl Store {
         Ok(self.query(statement, shipment_row).await?.into_iter().next())
     }
 
-    pub async fn shipments_of_order(&self, order: OrderId) -> Result<Vec<Shipment>, StoreError> {
-        let statement = Statement::new(
-            "SELECT body FROM shipments WHERE order_id = $1 ORDER BY id",
-            vec![Value::I64(order.get())],
-        );
+    /// A page of an order's shipments, by id.
+    pub async fn shipments_of_order(&self, order: OrderId, page: Keyset<i64>) -> Result<Vec<Shipment>, StoreError> {
+        let mut conditions = Conditions::default();
+        conditions.and("order_id = ?", vec![Value::I64(order.get())]);
+        if let Some(after) = page.after {
+            conditions.and("id > ?", vec![Value::I64(after)]);
+        }
+        let statement = conditions.select("body FROM shipments", "ORDER BY id", page.limit);
         self.query(statement, shipment_row).await
     }
 
@@ -162,26 +247,87 @@ impl Store {
         Ok(self.query(statement, shipment_row).await?.into_iter().next())
     }
 
-    /// A shop's alerts, newest first.
-    pub async fn alerts_of_shop(&self, shop: ShopId, open_only: bool, limit: i64) -> Result<Vec<Alert>, StoreError> {
-        let statement = Statement::new(
-            "SELECT body FROM package_alerts WHERE shop_id = $1 AND is_open >= $2 ORDER BY raised_at DESC, alert_key LIMIT $3",
-            vec![
-                Value::I64(shop.get()),
-                Value::I64(i64::from(open_only)),
-                Value::I64(limit),
-            ],
+    /// A page of a shop's package center, newest first: its SLA alerts and shortage notices
+    /// merged in the order of [`AlertPosition`].
+    pub async fn package_center(
+        &self,
+        filter: &AlertFilter,
+        page: Keyset<AlertPosition>,
+    ) -> Result<Vec<PackageCenterEntry>, StoreError> {
+        let sla = match filter.kinds {
+            AlertKinds::All => self.sla_alerts(filter, None, &page).await?,
+            AlertKinds::Sla(rule) => self.sla_alerts(filter, Some(rule), &page).await?,
+            AlertKinds::Shortages => Vec::new(),
+        };
+        let shortages = match filter.kinds {
+            AlertKinds::All | AlertKinds::Shortages => self.shortage_notices(filter, &page).await?,
+            AlertKinds::Sla(_) => Vec::new(),
+        };
+        Ok(merge_newest_first(sla, shortages, page.limit))
+    }
+
+    /// A page of a shop's SLA alerts, newest first, then by key.
+    async fn sla_alerts(
+        &self,
+        filter: &AlertFilter,
+        rule: Option<AlertRule>,
+        page: &Keyset<AlertPosition>,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let mut conditions = Conditions::default();
+        conditions.and("shop_id = ?", vec![Value::I64(filter.shop.get())]);
+        conditions.and("is_open >= ?", vec![Value::I64(i64::from(filter.open_only))]);
+        if let Some(rule) = rule {
+            conditions.and("rule = ?", vec![Value::Text(rule.as_str().into())]);
+        }
+        match &page.after {
+            None => {}
+            Some(AlertPosition::Sla { at, key }) => {
+                let at = Value::I64(at.unix_ms());
+                let after = "(raised_at < ? OR (raised_at = ? AND alert_key > ?))";
+                conditions.and(after, vec![at.clone(), at, Value::Text(key.clone())]);
+            }
+            // At one instant the SLA alerts come first: a notice's position is past them all.
+            Some(AlertPosition::Shortage { at, .. }) => conditions.and("raised_at < ?", vec![Value::I64(at.unix_ms())]),
+        }
+        let statement = conditions.select(
+            "body FROM package_alerts",
+            "ORDER BY raised_at DESC, alert_key",
+            page.limit,
         );
         self.query(statement, alert_row).await
     }
 
-    /// A shop's shortage notices, newest first.
-    pub async fn shortage_notices(&self, shop: ShopId, limit: i64) -> Result<Vec<ShortageNotice>, StoreError> {
-        let statement = Statement::new(
-            "SELECT body FROM shortage_notices WHERE shop_id = $1 ORDER BY noticed_at DESC LIMIT $2",
-            vec![Value::I64(shop.get()), Value::I64(limit)],
-        );
-        self.query(statement, |row| decode_shortage(&row.text(0)?)).await
+    /// A page of a shop's shortage notices, newest first, then by order, warehouse and SKU;
+    /// only open ones (those no other warehouse took over) when the filter says so. Openness
+    /// is in the notice's body, not a column: rows are read in pages until `limit` are kept.
+    async fn shortage_notices(
+        &self,
+        filter: &AlertFilter,
+        page: &Keyset<AlertPosition>,
+    ) -> Result<Vec<ShortageNotice>, StoreError> {
+        let mut after = page.after.clone();
+        let mut kept = Vec::new();
+        loop {
+            let mut conditions = Conditions::default();
+            conditions.and("shop_id = ?", vec![Value::I64(filter.shop.get())]);
+            shortage_after(&mut conditions, after.as_ref());
+            let statement = conditions.select(
+                "body FROM shortage_notices",
+                "ORDER BY noticed_at DESC, order_id, warehouse_id, sku_id",
+                page.limit,
+            );
+            let read = self.query(statement, |row| decode_shortage(&row.text(0)?)).await?;
+            let exhausted = (read.len() as i64) < page.limit;
+            after = read.last().map(shortage_position);
+            kept.extend(
+                read.into_iter()
+                    .filter(|n| !filter.open_only || n.redispatched_to.is_empty()),
+            );
+            if exhausted || kept.len() as i64 >= page.limit {
+                kept.truncate(page.limit as usize);
+                return Ok(kept);
+            }
+        }
     }
 
     /// The shipments of a shard's paid and shipped orders, their alerts, and its shops' rules.

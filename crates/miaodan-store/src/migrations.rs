@@ -9,7 +9,8 @@
 //! backend by [`Migration::statements`]: `{ID}` (SQLite's `INTEGER PRIMARY KEY` is the table's
 //! rowid itself, saving a second B-tree per insert; PostgreSQL's 64-bit integer is `BIGINT`)
 //! and `{WITHOUT_ROWID}` (SQLite stores a table with a composite key as that key's B-tree
-//! alone).
+//! alone); a migration that fills in a column it adds may use `{NOW_MS}`, the database's clock
+//! in Unix milliseconds.
 //!
 //! **Invariant:** a released migration never changes; the schema changes by a new file. A new
 //! capability adds its tables in the next file and a line to [`MIGRATIONS`].
@@ -38,6 +39,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0003_fulfillment_and_logistics",
         sql: include_str!("../migrations/0003_fulfillment_and_logistics.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_token_lifecycle",
+        sql: include_str!("../migrations/0004_token_lifecycle.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "0005_after_sales",
+        sql: include_str!("../migrations/0005_after_sales.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -45,6 +56,10 @@ pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Where the version a database reached is kept: one row, created before any migration runs.
 pub(crate) const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
+
+/// `{NOW_MS}`: the database's clock in Unix milliseconds (whole seconds on SQLite).
+const SQLITE_NOW_MS: &str = "(CAST(strftime('%s', 'now') AS INTEGER) * 1000)";
+const POSTGRES_NOW_MS: &str = "(CAST(EXTRACT(EPOCH FROM now()) * 1000 AS BIGINT))";
 
 /// Which backend a migration's spellings are filled in for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,9 +72,9 @@ impl Migration {
     /// The migration's statements, comments removed, with the backend's spellings filled in.
     /// Statements end with `;`; the files keep `;` and `--` out of literals and comments.
     pub(crate) fn statements(&self, dialect: Dialect) -> Vec<String> {
-        let (id, without_rowid) = match dialect {
-            Dialect::Sqlite => ("INTEGER", "WITHOUT ROWID"),
-            Dialect::Postgres => ("BIGINT", ""),
+        let (id, without_rowid, now_ms) = match dialect {
+            Dialect::Sqlite => ("INTEGER", "WITHOUT ROWID", SQLITE_NOW_MS),
+            Dialect::Postgres => ("BIGINT", "", POSTGRES_NOW_MS),
         };
         let code: String = self
             .sql
@@ -68,7 +83,12 @@ impl Migration {
             .collect::<Vec<_>>()
             .join("\n");
         code.split(';')
-            .map(|statement| statement.replace("{ID}", id).replace("{WITHOUT_ROWID}", without_rowid))
+            .map(|statement| {
+                statement
+                    .replace("{ID}", id)
+                    .replace("{WITHOUT_ROWID}", without_rowid)
+                    .replace("{NOW_MS}", now_ms)
+            })
             .map(|statement| statement.trim().to_string())
             .filter(|statement| !statement.is_empty())
             .collect()
@@ -94,11 +114,11 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(SCHEMA_VERSION, 5);
     }
 
     #[test]
-    fn every_statement_is_ddl_with_both_spellings_filled_in() {
+    fn every_statement_is_ddl_or_fills_in_what_it_adds_with_both_spellings_filled_in() {
         for migration in MIGRATIONS {
             for dialect in [Dialect::Sqlite, Dialect::Postgres] {
                 let statements = migration.statements(dialect);
@@ -109,7 +129,9 @@ mod tests {
                             "CREATE TABLE IF NOT EXISTS ",
                             "CREATE INDEX IF NOT EXISTS ",
                             "CREATE UNIQUE INDEX IF NOT EXISTS ",
-                            "ALTER TABLE "
+                            "ALTER TABLE ",
+                            "INSERT INTO ",
+                            "UPDATE "
                         ]
                         .iter()
                         .any(|start| statement.starts_with(start)),
@@ -142,8 +164,8 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), vec![1, 2, 3]);
-        assert_eq!(versions(2), vec![3]);
-        assert_eq!(versions(3), Vec::<i64>::new());
+        assert_eq!(versions(0), vec![1, 2, 3, 4, 5]);
+        assert_eq!(versions(2), vec![3, 4, 5]);
+        assert_eq!(versions(5), Vec::<i64>::new());
     }
 }

@@ -7,7 +7,7 @@
 //! `;`, always read and written with their line.
 
 use crate::records::OrderFilter;
-use crate::sql::{Row, ShardOf, Statement, Value, fen, id, id_list, ms};
+use crate::sql::{Conditions, Row, ShardOf, Statement, Value, fen, id, id_list, ms};
 use crate::{Store, StoreError};
 use miaodan_domain::catalog::Text;
 use miaodan_domain::flash_sale::FlashSaleId;
@@ -257,47 +257,33 @@ impl Store {
         Ok(orders.pop())
     }
 
+    /// A page of orders, newest first (by creation, then id).
     pub async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
-        let mut conditions = Vec::new();
-        let mut params = Vec::new();
-        let mut push = |condition: &str, value: Value| {
-            params.push(value);
-            conditions.push(condition.replace('?', &format!("${}", params.len())));
-        };
+        let mut conditions = Conditions::default();
         if let Some(shop) = filter.shop {
-            push("shop_id = ?", Value::I64(shop.get()));
+            conditions.and("shop_id = ?", vec![Value::I64(shop.get())]);
         }
         if let Some(buyer) = filter.buyer {
-            push("buyer_id = ?", Value::I64(buyer.get()));
+            conditions.and("buyer_id = ?", vec![Value::I64(buyer.get())]);
         }
         if let Some(state) = filter.state {
-            push("state = ?", Value::Text(state.as_str().into()));
+            conditions.and("state = ?", vec![Value::Text(state.as_str().into())]);
         }
         if let Some(from) = filter.created_from {
-            push("created_at >= ?", Value::I64(from.unix_ms()));
+            conditions.and("created_at >= ?", vec![Value::I64(from.unix_ms())]);
         }
         if let Some(before) = filter.created_before {
-            push("created_at < ?", Value::I64(before.unix_ms()));
+            conditions.and("created_at < ?", vec![Value::I64(before.unix_ms())]);
         }
         if let Some((created_at, id)) = filter.after {
-            push("created_at <= ?", Value::I64(created_at.unix_ms()));
-            let n = params.len();
-            params.push(Value::I64(id.get()));
-            conditions.push(format!("(created_at < ${n} OR id < ${})", n + 1));
+            let at = Value::I64(created_at.unix_ms());
+            conditions.and(
+                "(created_at < ? OR (created_at = ? AND id < ?))",
+                vec![at.clone(), at, Value::I64(id.get())],
+            );
         }
-        params.push(Value::I64(filter.limit));
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        let statement = Statement::owned(
-            format!(
-                "SELECT {ORDER_COLUMNS} FROM orders {where_clause} ORDER BY created_at DESC, id DESC LIMIT ${}",
-                params.len()
-            ),
-            params,
-        );
+        let head = format!("{ORDER_COLUMNS} FROM orders");
+        let statement = conditions.select(&head, "ORDER BY created_at DESC, id DESC", filter.limit);
         let mut orders = self.query(statement, order_head).await?;
         self.attach_lines(&mut orders).await?;
         Ok(orders)

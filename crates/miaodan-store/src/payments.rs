@@ -5,7 +5,8 @@
 //! An intent's orders are one text column of `order:shop:amount:settlement` entries separated
 //! by `;`: a checkout has a few shops, and the entries are always read and written whole.
 
-use crate::sql::{Row, ShardOf, Statement, Value, fen, id, ms};
+use crate::records::{Keyset, PaymentFilter};
+use crate::sql::{Conditions, Row, ShardOf, Statement, Value, fen, id, ms};
 use crate::{Store, StoreError};
 use miaodan_domain::payments::{
     Charge, DeclineCode, IntentOrder, IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, Refund, RefundId,
@@ -201,6 +202,16 @@ fn agreement(row: &dyn Row) -> Result<OneTapAgreement, StoreError> {
     })
 }
 
+/// Narrows a listing to rows created within the filter's bounds.
+fn created_between(conditions: &mut Conditions, filter: &PaymentFilter) {
+    if let Some(from) = filter.created_from {
+        conditions.and("created_at >= ?", vec![Value::I64(from.unix_ms())]);
+    }
+    if let Some(before) = filter.created_before {
+        conditions.and("created_at < ?", vec![Value::I64(before.unix_ms())]);
+    }
+}
+
 /// A provider notification as received, and what it did (`applied`, `unknown_reference`, …).
 pub struct LoggedNotification<'a> {
     pub id: i64,
@@ -318,14 +329,68 @@ impl Store {
             .await
     }
 
-    pub async fn refunds_of_order(&self, order: OrderId) -> Result<Vec<Refund>, StoreError> {
-        let statement = Statement {
-            sql: Cow::Owned(format!(
-                "SELECT {REFUND_COLUMNS} FROM refunds WHERE order_id = $1 ORDER BY id"
-            )),
-            params: vec![Value::I64(order.get())],
-        };
-        self.query(statement, refund).await
+    /// A page of an order's refunds, by id.
+    pub async fn refunds_of_order(&self, order: OrderId, page: Keyset<i64>) -> Result<Vec<Refund>, StoreError> {
+        let mut conditions = Conditions::default();
+        conditions.and("order_id = ?", vec![Value::I64(order.get())]);
+        if let Some(after) = page.after {
+            conditions.and("id > ?", vec![Value::I64(after)]);
+        }
+        let head = format!("{REFUND_COLUMNS} FROM refunds");
+        self.query(conditions.select(&head, "ORDER BY id", page.limit), refund)
+            .await
+    }
+
+    /// A page of payment intents (with their refunds), newest first.
+    pub async fn payment_intents_page(
+        &self,
+        filter: &PaymentFilter,
+        page: Keyset<i64>,
+    ) -> Result<Vec<PaymentIntent>, StoreError> {
+        // A buyer's or a shop's intents are found through their orders' indexes (by buyer, by
+        // shop) and the intents' index by checkout; intents have no index of their own for it.
+        let mut conditions = Conditions::default();
+        if let Some(buyer) = filter.buyer {
+            let of_buyer = "checkout_id IN (SELECT checkout_id FROM orders WHERE buyer_id = ?)";
+            conditions.and(of_buyer, vec![Value::I64(buyer.get())]);
+        }
+        if let Some(shop) = filter.shop {
+            let of_shop = "checkout_id IN (SELECT checkout_id FROM orders WHERE shop_id = ?)";
+            conditions.and(of_shop, vec![Value::I64(shop.get())]);
+        }
+        created_between(&mut conditions, filter);
+        if let Some(after) = page.after {
+            conditions.and("id < ?", vec![Value::I64(after)]);
+        }
+        let ids = conditions.select("id FROM payment_intents", "ORDER BY id DESC", page.limit);
+        let mut intents = self
+            .intents_with_refunds(&format!("id IN ({})", ids.sql), ids.params)
+            .await?;
+        intents.reverse();
+        Ok(intents)
+    }
+
+    /// A page of refunds, newest first.
+    pub async fn refunds_page(&self, filter: &PaymentFilter, page: Keyset<i64>) -> Result<Vec<Refund>, StoreError> {
+        // Found through their orders' indexes (by buyer, by shop) and the refunds' by order.
+        let mut conditions = Conditions::default();
+        if let Some(buyer) = filter.buyer {
+            let of_buyer = "order_id IN (SELECT id FROM orders WHERE buyer_id = ?)";
+            conditions.and(of_buyer, vec![Value::I64(buyer.get())]);
+        }
+        if let Some(shop) = filter.shop {
+            conditions.and(
+                "order_id IN (SELECT id FROM orders WHERE shop_id = ?)",
+                vec![Value::I64(shop.get())],
+            );
+        }
+        created_between(&mut conditions, filter);
+        if let Some(after) = page.after {
+            conditions.and("id < ?", vec![Value::I64(after)]);
+        }
+        let head = format!("{REFUND_COLUMNS} FROM refunds");
+        self.query(conditions.select(&head, "ORDER BY id DESC", page.limit), refund)
+            .await
     }
 
     // ---- one-tap agreements ----------------------------------------------------------
@@ -375,6 +440,22 @@ impl Store {
             },
         };
         self.query(statement, agreement).await
+    }
+
+    /// A page of a buyer's agreements, newest first.
+    pub async fn one_tap_agreements_page(
+        &self,
+        buyer: BuyerId,
+        page: Keyset<i64>,
+    ) -> Result<Vec<OneTapAgreement>, StoreError> {
+        let mut conditions = Conditions::default();
+        conditions.and("buyer_id = ?", vec![Value::I64(buyer.get())]);
+        if let Some(after) = page.after {
+            conditions.and("id < ?", vec![Value::I64(after)]);
+        }
+        let head = format!("{AGREEMENT_COLUMNS} FROM one_tap_agreements");
+        self.query(conditions.select(&head, "ORDER BY id DESC", page.limit), agreement)
+            .await
     }
 
     /// Σ one-tap intents per buyer that may have charged since `since` (not failed/expired).

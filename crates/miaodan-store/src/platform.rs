@@ -4,8 +4,8 @@
 //! Idempotent responses of shard requests ride their batch ([`idempotency_statement`] is the
 //! last group of [`crate::batch::batch_statements`]); the rest are written here on their own.
 
-use crate::records::{IdMaxima, IdempotencyRecord, Role, TokenRecord};
-use crate::sql::{Row, Statement, Value, id, ms};
+use crate::records::{IdMaxima, IdempotencyRecord, Role, TokenFilter, TokenRecord, TokenScope};
+use crate::sql::{Conditions, Row, Statement, Value, id, ms};
 use crate::{Store, StoreError};
 use miaodan_domain::buyers::Buyer;
 use miaodan_domain::catalog::Text;
@@ -18,8 +18,16 @@ const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_responses
     ON CONFLICT (id) DO NOTHING";
 const INSERT_BUYER: &str = "INSERT INTO buyers (id, name, default_adcode, default_address_detail, created_at)
     VALUES ($1, $2, $3, $4, $5)";
-const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, role, subject_id, secret_sha256, label, created_at, revoked_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const INSERT_TOKEN: &str = "INSERT INTO api_tokens
+    (id, role, subject_id, secret_sha256, label, created_at, revoked_at, expires_at, last_used_at, scope)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+/// A revocation takes the next number of the counter (its row lock orders concurrent
+/// revocations on PostgreSQL), so the numbers grow in commit order.
+const COUNT_REVOCATION: &str = "UPDATE token_revocation_counter SET value = value + 1";
+const REVOKE_TOKEN: &str = "UPDATE api_tokens SET revoked_at = $1,
+    revocation = (SELECT value FROM token_revocation_counter) WHERE id = $2 AND revoked_at IS NULL";
+const RECORD_TOKEN_USE: &str = "UPDATE api_tokens SET last_used_at = $1
+    WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)";
 
 pub(crate) fn idempotency_statement(record: &IdempotencyRecord) -> Statement {
     Statement::new(
@@ -60,6 +68,9 @@ fn insert_token(token: &TokenRecord) -> Statement {
             Value::OptText(token.label.clone()),
             Value::I64(token.created_at.unix_ms()),
             Value::OptI64(token.revoked_at.map(Timestamp::unix_ms)),
+            Value::I64(token.expires_at.unix_ms()),
+            Value::OptI64(token.last_used_at.map(Timestamp::unix_ms)),
+            Value::Text(token.scope.as_str().into()),
         ],
     )
 }
@@ -81,9 +92,11 @@ fn buyer(row: &dyn Row) -> Result<Buyer, StoreError> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "id, role, subject_id, secret_sha256, label, created_at, revoked_at";
+const TOKEN_COLUMNS: &str =
+    "id, role, subject_id, secret_sha256, label, created_at, revoked_at, expires_at, last_used_at, scope";
 fn token(row: &dyn Row) -> Result<TokenRecord, StoreError> {
     let role = row.text(1)?;
+    let scope = row.text(9)?;
     Ok(TokenRecord {
         id: row.i64(0)?,
         role: Role::parse(&role).ok_or_else(|| StoreError::corrupt(format!("unknown role {role}")))?,
@@ -92,6 +105,9 @@ fn token(row: &dyn Row) -> Result<TokenRecord, StoreError> {
         label: row.opt_text(4)?,
         created_at: ms(row.i64(5)?),
         revoked_at: row.opt_i64(6)?.map(ms),
+        expires_at: ms(row.i64(7)?),
+        last_used_at: row.opt_i64(8)?.map(ms),
+        scope: TokenScope::parse(&scope).ok_or_else(|| StoreError::corrupt(format!("unknown token scope {scope}")))?,
     })
 }
 
@@ -159,12 +175,77 @@ impl Store {
         Ok(self.query(statement, token).await?.pop())
     }
 
-    pub async fn count_admin_tokens(&self) -> Result<i64, StoreError> {
+    /// Whether an admin token was ever issued (revoked and expired ones count: the first
+    /// start's token is issued once).
+    pub async fn admin_token_issued(&self) -> Result<bool, StoreError> {
+        let statement = Statement::new("SELECT id FROM api_tokens WHERE role = 'admin' LIMIT 1", vec![]);
+        Ok(!self.query(statement, |r| r.i64(0)).await?.is_empty())
+    }
+
+    /// Tokens, newest first.
+    pub async fn tokens(&self, filter: &TokenFilter) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut conditions = Conditions::default();
+        if let Some(role) = filter.role {
+            conditions.and("role = ?", vec![Value::Text(role.as_str().into())]);
+        }
+        if let Some(subject) = filter.subject {
+            conditions.and("subject_id = ?", vec![Value::I64(subject)]);
+        }
+        if let Some(before) = filter.before {
+            conditions.and("id < ?", vec![Value::I64(before)]);
+        }
+        let head = format!("{TOKEN_COLUMNS} FROM api_tokens");
+        let statement = conditions.select(&head, "ORDER BY id DESC", filter.limit);
+        self.query(statement, token).await
+    }
+
+    /// Revokes a token at `at` (a revoked one keeps its first revocation) and answers it as
+    /// it now stands; `None` if there is no such token. The revocation takes the next number
+    /// of the revocation counter, which running servers follow ([`Store::revocations_after`]).
+    pub async fn revoke_token(&self, id: i64, at: Timestamp) -> Result<Option<TokenRecord>, StoreError> {
+        let Some(found) = self.token(id).await? else {
+            return Ok(None);
+        };
+        if found.revoked_at.is_none() {
+            self.execute_atomically(vec![
+                Statement::new(COUNT_REVOCATION, vec![]),
+                Statement::new(REVOKE_TOKEN, vec![Value::I64(at.unix_ms()), Value::I64(id)]),
+            ])
+            .await?;
+        }
+        self.token(id).await
+    }
+
+    /// The number of the latest revocation (0 before any).
+    pub async fn revocation_counter(&self) -> Result<i64, StoreError> {
+        self.query_row(
+            Statement::new("SELECT value FROM token_revocation_counter", vec![]),
+            |r| r.i64(0),
+            || "no token_revocation_counter row".into(),
+        )
+        .await
+    }
+
+    /// `(number, token id)` of the revocations numbered after `after`, in number order.
+    pub async fn revocations_after(&self, after: i64) -> Result<Vec<(i64, i64)>, StoreError> {
         let statement = Statement::new(
-            "SELECT COUNT(*) FROM api_tokens WHERE role = 'admin' AND revoked_at IS NULL",
-            vec![],
+            "SELECT revocation, id FROM api_tokens WHERE revocation > $1 ORDER BY revocation",
+            vec![Value::I64(after)],
         );
-        Ok(self.query(statement, |r| r.i64(0)).await?.pop().unwrap_or(0))
+        self.query(statement, |r| Ok((r.i64(0)?, r.i64(1)?))).await
+    }
+
+    /// Records when tokens were last used, `(token id, at)`, in one transaction; a later time
+    /// already stored is kept.
+    pub async fn record_token_use(&self, uses: &[(i64, Timestamp)]) -> Result<(), StoreError> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let statements = uses
+            .iter()
+            .map(|(id, at)| Statement::new(RECORD_TOKEN_USE, vec![Value::I64(at.unix_ms()), Value::I64(*id)]))
+            .collect();
+        self.execute_atomically(statements).await
     }
 
     /// The stored response with this id, if it was stored (and not yet purged).
@@ -202,7 +283,8 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM payment_intents), (SELECT COALESCE(MAX(id), 0) FROM refunds),
             (SELECT COALESCE(MAX(id), 0) FROM one_tap_agreements),
             (SELECT COALESCE(MAX(id), 0) FROM provider_notifications),
-            (SELECT COALESCE(MAX(id), 0) FROM shipments)";
+            (SELECT COALESCE(MAX(id), 0) FROM shipments),
+            (SELECT COALESCE(MAX(id), 0) FROM after_sales_requests)";
         self.query_row(
             Statement::new(sql, vec![]),
             |r| {
@@ -222,6 +304,7 @@ impl Store {
                     one_tap_agreement: r.i64(12)?,
                     notification: r.i64(13)?,
                     shipment: r.i64(14)?,
+                    after_sales: r.i64(15)?,
                 })
             },
             || "no id maxima row".into(),

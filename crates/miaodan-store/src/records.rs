@@ -1,6 +1,7 @@
 //! Records the store keeps besides the shard effects: tokens, stored idempotent responses,
 //! and the filters of the read queries.
 
+use miaodan_domain::logistics::AlertRule;
 use miaodan_domain::orders::OrderState;
 use miaodan_domain::{BuyerId, OrderId, ShopId, Timestamp};
 
@@ -28,6 +29,30 @@ impl Role {
     }
 }
 
+/// What an API token may do on top of its role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TokenScope {
+    /// Everything its role may do.
+    ReadWrite,
+    /// Reads only (GET).
+    ReadOnly,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::ReadWrite => "read_write",
+            TokenScope::ReadOnly => "read_only",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<TokenScope> {
+        [TokenScope::ReadWrite, TokenScope::ReadOnly]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
 /// An API token as stored: never the secret itself, only its SHA-256.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRecord {
@@ -37,8 +62,25 @@ pub struct TokenRecord {
     pub subject: Option<i64>,
     pub secret_sha256: String,
     pub label: Option<String>,
+    pub scope: TokenScope,
     pub created_at: Timestamp,
+    /// The token stops working at this instant.
+    pub expires_at: Timestamp,
+    /// When a request last presented it, as last written (the server writes it at most once
+    /// a minute per token).
+    pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+}
+
+/// Which tokens to list, newest first. Every field narrows the result.
+#[derive(Clone, Debug, Default)]
+pub struct TokenFilter {
+    pub role: Option<Role>,
+    /// With `role`: the shop of merchant tokens, the buyer of buyer tokens.
+    pub subject: Option<i64>,
+    /// Continue below this token id (the last of the previous page).
+    pub before: Option<i64>,
+    pub limit: i64,
 }
 
 /// The first response given to a caller's `Idempotency-Key`, replayed for every retry.
@@ -82,6 +124,66 @@ pub struct ProductFilter {
     pub limit: i64,
 }
 
+/// A page of a list read by keyset: at most `limit` rows after the position `after` (the key of
+/// the last row of the page before) in the list's order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keyset<K> {
+    pub after: Option<K>,
+    pub limit: i64,
+}
+
+/// Whose payment intents or refunds to list. Every field narrows the result.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PaymentFilter {
+    /// Those of this buyer's checkouts.
+    pub buyer: Option<BuyerId>,
+    /// Those with an order of this shop (intents), or of this shop's orders (refunds).
+    pub shop: Option<ShopId>,
+    /// Created at or after this instant…
+    pub created_from: Option<Timestamp>,
+    /// …and before this one (a Shanghai day's bounds).
+    pub created_before: Option<Timestamp>,
+}
+
+/// Which of a shop's package-center entries to list, newest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub shop: ShopId,
+    /// Only open SLA alerts (shortage notices are filtered by the caller, from their content).
+    pub open_only: bool,
+    /// Which kinds of entry to read.
+    pub kinds: AlertKinds,
+}
+
+/// The kinds of package-center entry a listing reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlertKinds {
+    /// SLA alerts and shortage notices.
+    All,
+    /// SLA alerts of one rule only.
+    Sla(AlertRule),
+    /// Shortage notices only.
+    Shortages,
+}
+
+/// The position of a package-center entry in the newest-first listing: raised (or noticed) at
+/// `at`; at one instant SLA alerts come before shortage notices, each kind in the order of
+/// its key (an SLA alert's key, in the database's text order; a notice's order, warehouse and
+/// SKU). Only the database compares two SLA keys, so its collation decides their order alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AlertPosition {
+    Sla {
+        at: Timestamp,
+        key: String,
+    },
+    Shortage {
+        at: Timestamp,
+        order: i64,
+        warehouse: i64,
+        sku: i64,
+    },
+}
+
 /// The highest id in use per table, so a restarted process allocates above them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IdMaxima {
@@ -100,4 +202,5 @@ pub struct IdMaxima {
     pub one_tap_agreement: i64,
     pub notification: i64,
     pub shipment: i64,
+    pub after_sales: i64,
 }

@@ -95,3 +95,68 @@ pub(crate) fn fen(raw: i64) -> Result<Fen, StoreError> {
 pub(crate) fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
     ids.into_iter().map(|id| id.to_string()).collect::<Vec<_>>().join(",")
 }
+
+/// A `WHERE` clause built one condition at a time, for the read queries whose filters are
+/// optional. Each `?` of a condition is its next parameter, numbered `$1, $2, …` in order.
+#[derive(Default)]
+pub(crate) struct Conditions {
+    conditions: Vec<String>,
+    params: Vec<Value>,
+}
+
+impl Conditions {
+    /// Adds `condition`, its `?`s standing for `values` in order.
+    pub(crate) fn and(&mut self, condition: &str, values: Vec<Value>) {
+        let mut numbered = String::with_capacity(condition.len() + 4 * values.len());
+        let mut values = values.into_iter();
+        for part in condition.split_inclusive('?') {
+            match part.strip_suffix('?') {
+                Some(head) => {
+                    numbered.push_str(head);
+                    self.params.push(values.next().expect("a value for every `?`"));
+                    numbered.push_str(&format!("${}", self.params.len()));
+                }
+                None => numbered.push_str(part),
+            }
+        }
+        assert!(values.next().is_none(), "a `?` for every value");
+        self.conditions.push(numbered);
+    }
+
+    /// `SELECT {head} {WHERE …} {tail} LIMIT $n`: the conditions joined with `AND`, then `tail`
+    /// (the order), then the limit as the last parameter.
+    pub(crate) fn select(mut self, head: &str, tail: &str, limit: i64) -> Statement {
+        let where_clause = if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.conditions.join(" AND "))
+        };
+        self.params.push(Value::I64(limit));
+        let sql = format!("SELECT {head} {where_clause} {tail} LIMIT ${}", self.params.len());
+        Statement::owned(sql, self.params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_number_their_parameters_in_order() {
+        let mut conditions = Conditions::default();
+        conditions.and("shop_id = ?", vec![Value::I64(3)]);
+        conditions.and(
+            "(created_at < ? OR (created_at = ? AND id < ?))",
+            vec![Value::I64(9), Value::I64(9), Value::I64(4)],
+        );
+        let statement = conditions.select("id FROM orders", "ORDER BY id DESC", 51);
+        assert_eq!(
+            statement.sql,
+            "SELECT id FROM orders WHERE shop_id = $1 AND (created_at < $2 OR (created_at = $3 AND id < $4)) \
+             ORDER BY id DESC LIMIT $5"
+        );
+        assert_eq!(statement.params.len(), 5);
+        let bare = Conditions::default().select("id FROM shops", "ORDER BY id", 2);
+        assert_eq!(bare.sql, "SELECT id FROM shops  ORDER BY id LIMIT $1");
+    }
+}

@@ -3,12 +3,13 @@
 
 mod bench;
 mod reconcile;
+mod serve_limits;
+mod token;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use miaodan_server::{AppState, Config, PaymentsConfig, demo};
 use miaodan_store::Durability;
-use miaodan_store::records::Role;
 use std::net::SocketAddr;
 
 #[derive(Parser)]
@@ -19,10 +20,10 @@ struct Cli {
 }
 
 #[derive(clap::Args, Clone)]
-struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// The database: a file path (embedded SQLite) or postgres://user@host/db.
     #[arg(long, env = "MIAODAN_DATABASE", default_value = "./data/miaodan.db")]
-    database: String,
+    pub(crate) database: String,
     /// Run even if the database could lose acknowledged orders on power failure
     /// (SQLite synchronous=NORMAL; PostgreSQL with fsync or synchronous_commit off).
     #[arg(long)]
@@ -30,7 +31,7 @@ struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn durability(&self) -> Durability {
+    pub(crate) fn durability(&self) -> Durability {
         if self.accept_data_loss_on_power_failure {
             tracing::warn!("DURABILITY OFF: acknowledged orders may be lost on power failure");
             Durability::AcceptDataLossOnPowerFailure
@@ -65,6 +66,8 @@ enum Commands {
         /// The webhook signing secret shared with that simpay process.
         #[arg(long, env = "MIAODAN_SIMPAY_SECRET")]
         simpay_secret: Option<String>,
+        #[command(flatten)]
+        limits: serve_limits::LimitArgs,
     },
     /// Run simpay, the payment-provider simulator, as its own process (no money moves).
     Simpay {
@@ -117,31 +120,8 @@ enum Commands {
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
-        command: TokenCommands,
+        command: token::TokenCommands,
     },
-}
-
-#[derive(Subcommand)]
-enum TokenCommands {
-    /// Create a token and print it (it is shown only once).
-    Create {
-        #[arg(long, value_enum)]
-        role: RoleArg,
-        /// The shop of a merchant token or the buyer of a buyer token.
-        #[arg(long)]
-        subject: Option<i64>,
-        #[arg(long)]
-        label: Option<String>,
-        #[command(flatten)]
-        store: StoreArgs,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum RoleArg {
-    Admin,
-    Merchant,
-    Buyer,
 }
 
 #[tokio::main]
@@ -173,8 +153,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             payment_timeout_seconds,
             simpay_url,
             simpay_secret,
+            limits,
         } => {
             let mut config = Config::new(listen, store.database.clone());
+            limits.apply(&mut config);
             config.durability = store.durability();
             config.shards = shards;
             config.payment_timeout_seconds = payment_timeout_seconds;
@@ -222,15 +204,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&document)?);
             Ok(())
         }
-        Commands::Token {
-            command:
-                TokenCommands::Create {
-                    role,
-                    subject,
-                    label,
-                    store,
-                },
-        } => create_token(role, subject, label, store).await,
+        Commands::Token { command } => token::run(command).await,
     }
 }
 
@@ -239,11 +213,12 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     let state = AppState::open(config)
         .await
         .with_context(|| format!("opening {database}"))?;
-    if let Some(token) = state.bootstrap_admin_token().await? {
+    let first_start = state.bootstrap_admin_token().await?;
+    if let Some(token) = &first_start {
         println!("First start: a platform (admin) token was created. It is shown only this once:\n  {token}\n");
     }
     let access = if with_demo {
-        Some(demo::prepare(&state).await?)
+        Some(demo::prepare(&state, first_start.as_ref()).await?)
     } else {
         None
     };
@@ -251,8 +226,11 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     let base = format!("http://{}", running.address);
     tracing::info!(address = %running.address, backend = running.state.store.backend_name(), "miaodan is serving");
     println!("miaodan is serving on {base}  (API reference: {base}/docs/ — OpenAPI: {base}/openapi.json)");
+    if let Some(metrics) = running.metrics_address {
+        println!("Prometheus metrics: http://{metrics}/metrics  (--metrics-listen ADDR|off)");
+    }
     if let Some(access) = access {
-        print_demo(&base, &access);
+        print_demo(&base, &database, &access);
     }
     wait_for_stop_signal().await;
     tracing::info!("stopping: finishing requests in flight");
@@ -260,14 +238,48 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_demo(base: &str, access: &demo::DemoAccess) {
+/// A demo token's line: `NAME=token` when made now, else which token it is and until when.
+fn demo_token_line(name: &str, token: &demo::DemoToken, whose: &str) -> String {
+    match token {
+        demo::DemoToken::Fresh(token) => format!("  {name}={token}   # {whose}"),
+        demo::DemoToken::Kept { id, expires_at } => format!(
+            "  {name}: token {id} ({whose}), printed when it was made, active until {}",
+            miaodan_server::clock::rfc3339(*expires_at)
+        ),
+    }
+}
+
+fn print_demo(base: &str, database: &str, access: &demo::DemoAccess) {
+    let (shop_id, shop, merchant) = &access.merchant;
+    let (buyer_id, buyer_name, buyer) = &access.buyer;
+    let tokens = [
+        demo_token_line("ADMIN", &access.admin, "platform admin"),
+        demo_token_line("MERCHANT", merchant, &format!("shop {shop_id}, {shop}")),
+        demo_token_line("BUYER", buyer, &format!("buyer {buyer_id}, {buyer_name}")),
+    ]
+    .join("\n");
+    let kept = [&access.admin, merchant, buyer]
+        .iter()
+        .any(|t| matches!(t, demo::DemoToken::Kept { .. }));
+    let lost = if kept {
+        // A PostgreSQL URL may hold a password: it is not printed.
+        let database = if database.contains("://") {
+            "<this server's database>"
+        } else {
+            database
+        };
+        format!(
+            "\n  Lost one? Revoke it (miaodan token revoke ID --database {database}) and start again with --demo for a\n  \
+             new one, or make one: miaodan token create --role merchant --subject {shop_id} --database {database}\n"
+        )
+    } else {
+        String::new()
+    };
     println!(
         r#"
-Demo world loaded. Tokens (fresh on every start):
-  ADMIN={admin}
-  MERCHANT={merchant}   # {shop}
-  BUYER={buyer}   # {buyer_name}
-
+Demo world loaded. Tokens (each is printed once, when it is made; later starts keep it while it is active):
+{tokens}
+{lost}
 Try it:
   curl -s '{base}/v1/products?q=%E7%89%9B&limit=3' -H "Authorization: Bearer $BUYER"
   curl -s -X POST {base}/v1/checkouts -H "Authorization: Bearer $BUYER" -H 'Content-Type: application/json' \
@@ -291,11 +303,6 @@ Delivery promises, dispatch and parcels (carriers are simulated; a parcel travel
   curl -sN {base}/v1/package-center/alerts/stream -H "Authorization: Bearer $MERCHANT"  # live (SSE)
 "#,
         adcode = access.buyer_adcode,
-        admin = access.admin_token,
-        merchant = access.merchant.1,
-        shop = access.merchant.0,
-        buyer = access.buyer.1,
-        buyer_name = access.buyer.0,
         sku = access.example_sku,
         sku2 = access.second_shop_sku,
     );
@@ -321,54 +328,4 @@ async fn wait_for_stop_signal() {
     {
         let _ = ctrl_c.await;
     }
-}
-
-async fn create_token(
-    role: RoleArg,
-    subject: Option<i64>,
-    label: Option<String>,
-    store: StoreArgs,
-) -> anyhow::Result<()> {
-    let role = match role {
-        RoleArg::Admin => Role::Admin,
-        RoleArg::Merchant => Role::Merchant,
-        RoleArg::Buyer => Role::Buyer,
-    };
-    let opened = miaodan_store::Store::open(&store.database, store.durability())
-        .await
-        .with_context(|| format!("opening {}", store.database))?;
-    match (role, subject) {
-        (Role::Admin, None) => {}
-        (Role::Merchant, Some(shop)) => {
-            let exists = match miaodan_domain::ShopId::new(shop) {
-                Some(id) => opened.shop(id).await?.is_some(),
-                None => false,
-            };
-            anyhow::ensure!(
-                exists,
-                "no such shop: {shop} in {} (--subject is the shop's id)",
-                store.database
-            );
-        }
-        (Role::Buyer, Some(buyer)) => {
-            let exists = match miaodan_domain::BuyerId::new(buyer) {
-                Some(id) => opened.buyer(id).await?.is_some(),
-                None => false,
-            };
-            anyhow::ensure!(
-                exists,
-                "no such buyer: {buyer} in {} (--subject is the buyer's id)",
-                store.database
-            );
-        }
-        _ => anyhow::bail!(
-            "--subject is required for merchant (shop id) and buyer (buyer id) tokens, and not allowed for admin"
-        ),
-    }
-    let id = opened.id_maxima().await?.token + 1;
-    let (record, token) =
-        miaodan_server::auth::mint(id, role, subject, label, miaodan_server::clock::Clock::system().now());
-    opened.insert_token(&record, None).await?;
-    println!("{token}");
-    Ok(())
 }

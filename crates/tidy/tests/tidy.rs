@@ -50,11 +50,11 @@ const LONG_FUNCTIONS: &[(&str, usize)] = &[
     ("crates/miaodan-server/src/flows/payments/reconcile.rs::report", 210),
     (
         "crates/miaodan-server/src/http/openapi.rs::ProblemResponses::modify",
-        78,
+        76,
     ),
     ("crates/miaodan-server/src/sequencer.rs::Shard::process", 95),
     ("crates/miaodan/src/bench/checkout.rs::engine", 84),
-    ("crates/miaodan/src/bench/checkout.rs::http", 98),
+    ("crates/miaodan/src/bench/checkout.rs::http", 83),
     ("crates/miaodan/src/bench/flash_sale.rs::audit", 79),
     ("crates/miaodan/src/bench/fulfillment.rs::run", 98),
     ("crates/miaodan/src/bench/fulfillment.rs::run_thread", 83),

@@ -200,20 +200,19 @@ impl FlashSales {
     }
 
     /// A flash order was cancelled. While its sale runs, the sale takes its units back (they
-    /// stay reserved) and `true` is returned; after the sale closed the buyer's count drops
-    /// and the caller releases the units.
+    /// stay reserved) and `true` is returned; after the sale closed (it counts no buyer's units
+    /// any more) the caller releases them.
     pub(crate) fn take_back(&mut self, order: &Order, effects: &mut Vec<Effect>) -> bool {
         let Some(book) = order.flash_sale.and_then(|sale| self.sales.get_mut(&sale)) else {
             return false;
         };
-        let units: i64 = order.lines.iter().map(|l| l.quantity.get()).sum();
-        if !book.sale.closed {
-            book.give_back(order.buyer, units);
-            effects.push(Effect::FlashSaleSaved(book.sale.clone()));
-            return true;
+        if book.sale.closed {
+            return false;
         }
-        book.forget(order.buyer, units);
-        false
+        let units: i64 = order.lines.iter().map(|l| l.quantity.get()).sum();
+        book.give_back(order.buyer, units);
+        effects.push(Effect::FlashSaleSaved(book.sale.clone()));
+        true
     }
 
     /// Ended sales give their remaining units back to the warehouse's available stock.
@@ -223,8 +222,7 @@ impl FlashSales {
                 continue;
             }
             let returned = book.sale.remaining;
-            book.sale.closed = true;
-            book.sale.remaining = 0;
+            book.close();
             let closed = book.sale.clone();
             if returned > 0 {
                 let back = [Allocation {

@@ -124,7 +124,9 @@ impl TapRefusal {
     }
 }
 
-/// A live sale and how many units each buyer holds in open or paid orders of it.
+/// A live sale and how many units each buyer holds in open or paid orders of it. A buyer
+/// holding none has no entry, and a closed sale keeps none (it refuses every tap as `ended`
+/// before it looks at a buyer's count), so the book holds only what a running sale needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlashSaleBook {
     pub sale: FlashSale,
@@ -134,10 +136,17 @@ pub struct FlashSaleBook {
 
 impl FlashSaleBook {
     pub fn new(sale: FlashSale, bought: impl IntoIterator<Item = (BuyerId, i64)>) -> FlashSaleBook {
-        FlashSaleBook {
-            sale,
-            bought: bought.into_iter().collect(),
-        }
+        let bought = if sale.closed {
+            HashMap::new()
+        } else {
+            bought.into_iter().filter(|(_, units)| *units > 0).collect()
+        };
+        FlashSaleBook { sale, bought }
+    }
+
+    /// How many buyers hold units of this sale (none once it closed).
+    pub fn buyers_holding(&self) -> usize {
+        self.bought.len()
     }
 
     pub fn bought_by(&self, buyer: BuyerId) -> i64 {
@@ -189,10 +198,11 @@ impl FlashSaleBook {
         }
     }
 
-    /// A cancelled order of a closed sale no longer counts against its buyer.
-    pub fn forget(&mut self, buyer: BuyerId, quantity: i64) {
-        let bought = self.bought_by(buyer);
-        self.bought.insert(buyer, (bought - quantity).max(0));
+    /// Closes the sale: it takes no more taps, so what each buyer holds no longer matters.
+    pub(crate) fn close(&mut self) {
+        self.sale.closed = true;
+        self.sale.remaining = 0;
+        self.bought = HashMap::new();
     }
 }
 

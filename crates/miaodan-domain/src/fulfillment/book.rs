@@ -171,6 +171,43 @@ impl FulfillmentBook {
         }
     }
 
+    /// Cancels a paid order no carrier has collected (an approved after-sales cancellation):
+    /// its units go back to available stock, its booked hours are freed, and it leaves the
+    /// orders on their way, so no shipment can be created for it any more. `None` when the
+    /// order is not on its way here.
+    pub(crate) fn cancel_paid_order(
+        &mut self,
+        id: OrderId,
+        inventory: &mut Inventory,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Option<Order> {
+        let fulfilling = self.fulfilling.get(&id)?;
+        let rows: BTreeSet<(SkuId, WarehouseId)> = fulfilling
+            .order
+            .lines
+            .iter()
+            .flat_map(|l| l.allocations.iter().map(move |a| (l.sku, a.warehouse)))
+            .collect();
+        let warehouses: BTreeSet<WarehouseId> = rows.iter().map(|(_, w)| *w).collect();
+        for warehouse in warehouses {
+            self.unload_parcel(id, warehouse, inventory, effects);
+        }
+        let mut fulfilling = self.fulfilling.remove(&id)?;
+        for (sku, warehouse) in rows {
+            effects.push(Effect::StockChanged {
+                shop: fulfilling.order.shop,
+                sku,
+                warehouse,
+                level: inventory.level(sku, warehouse),
+            });
+        }
+        let cancelled = fulfilling.order.cancel_paid(now);
+        assert!(cancelled.is_ok(), "an order on its way was not paid: {cancelled:?}");
+        effects.push(Effect::OrderTransitioned(fulfilling.order.clone()));
+        Some(fulfilling.order)
+    }
+
     /// A delivered order needs the shard no more.
     pub(crate) fn forget(&mut self, order: OrderId) {
         self.fulfilling.remove(&order);

@@ -141,7 +141,7 @@ impl LogisticsBook {
     }
 
     /// The shipments of one order (in memory while the order is on its way).
-    fn shipments_of(&self, order: OrderId) -> impl Iterator<Item = &Shipment> + '_ {
+    pub fn shipments_of(&self, order: OrderId) -> impl Iterator<Item = &Shipment> + '_ {
         let first = ShipmentId::new(1).expect("positive");
         self.by_order
             .range((order, first)..)

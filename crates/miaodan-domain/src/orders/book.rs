@@ -51,9 +51,24 @@ impl OrderBook {
         request.and_then(|r| self.placed_requests.get(r)).map(|(id, _)| *id)
     }
 
+    /// How many open orders the book holds.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// How many request references it remembers (one per keyed order placed within the
+    /// retention window, open or not).
+    pub fn remembered_requests(&self) -> usize {
+        self.placed_requests.len()
+    }
+
     /// Forgets the request references of orders placed before `cutoff`.
     pub fn forget_requests_placed_before(&mut self, cutoff: Timestamp) {
         self.placed_requests.retain(|_, (_, placed_at)| *placed_at >= cutoff);
+        // After a burst has aged out, give its room back rather than keep it for the next.
+        if self.placed_requests.capacity() > 4 * self.placed_requests.len() {
+            self.placed_requests.shrink_to_fit();
+        }
     }
 
     /// Records a new open order: due for payment, deduplicated by its request, made durable.

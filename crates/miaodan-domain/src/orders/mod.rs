@@ -86,13 +86,17 @@ pub enum CancelReason {
     /// Another shop's part of the same checkout could not be placed, so the checkout as a
     /// whole was refused and this part undone.
     CheckoutFailed,
+    /// Paid, then cancelled before a carrier collected it by an approved after-sales
+    /// request; its payment is refunded.
+    AfterSales,
 }
 
 impl CancelReason {
-    pub const ALL: [CancelReason; 3] = [
+    pub const ALL: [CancelReason; 4] = [
         CancelReason::BuyerCancelled,
         CancelReason::PaymentTimeout,
         CancelReason::CheckoutFailed,
+        CancelReason::AfterSales,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +104,7 @@ impl CancelReason {
             CancelReason::BuyerCancelled => "buyer_cancelled",
             CancelReason::PaymentTimeout => "payment_timeout",
             CancelReason::CheckoutFailed => "checkout_failed",
+            CancelReason::AfterSales => "after_sales",
         }
     }
 
@@ -165,6 +170,21 @@ impl Order {
         self.transition(OrderState::Cancelled)?;
         self.cancelled_at = Some(now);
         self.cancel_reason = Some(reason);
+        Ok(())
+    }
+
+    /// `paid → cancelled`: an approved after-sales cancellation before any parcel left.
+    pub fn cancel_paid(&mut self, now: Timestamp) -> Result<(), InvalidTransition> {
+        if self.state != OrderState::Paid {
+            return Err(InvalidTransition {
+                from: self.state,
+                to: OrderState::Cancelled,
+            });
+        }
+        self.state = OrderState::Cancelled;
+        self.version += 1;
+        self.cancelled_at = Some(now);
+        self.cancel_reason = Some(CancelReason::AfterSales);
         Ok(())
     }
 

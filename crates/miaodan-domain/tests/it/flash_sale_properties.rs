@@ -1844,3 +1844,65 @@ proptest! {
         prop_assert_eq!(&first, &unrestarted, "a restart changed an answer");
     }
 }
+
+#[test]
+fn unpaid_flash_orders_leave_the_shard_memory_when_they_expire() {
+    const TAPS: i64 = 1_000;
+    let mut world = shops();
+    world.stock(1, SKU, 11, TAPS);
+    world.setup(Command::from(sale(1, 11, TAPS, 1)));
+    world.now = at(START);
+    for n in 1..=TAPS {
+        placed(world.run(tap_with_request(1, n, n, 1, &format!("tap-{n}"))).0);
+    }
+    assert_eq!(world.state.orders().open_count(), TAPS as usize);
+    assert_eq!(holders(&world), TAPS as usize);
+
+    world.now = at(START + TIMEOUT_SECONDS * 1000);
+    let (outcome, _) = world.run(Command::ExpireDue);
+    let Outcome::Expired { orders } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(orders.len(), TAPS as usize);
+    assert_eq!(world.state.orders().open_count(), 0, "no expired order stays open");
+    assert_eq!(holders(&world), 0, "no buyer holds a unit of an expired order");
+    assert_eq!(flash_sale(&world, 1).remaining, TAPS);
+
+    // The request references stay for the retention window (a retried tap finds its order),
+    // then go too.
+    assert_eq!(world.state.orders().remembered_requests(), TAPS as usize);
+    world.state.forget_requests_placed_before(plus_ms(world.now, 1));
+    assert_eq!(world.state.orders().remembered_requests(), 0);
+}
+
+#[test]
+fn a_closed_sale_keeps_no_count_of_what_each_buyer_holds() {
+    // A one-minute sale whose orders may be paid for five minutes.
+    let mut world = running(ScheduleFlashSale {
+        ends_at: at(START + 60_000),
+        ..sale(1, 11, 5, 2)
+    });
+    let first = placed(world.run(tap(1, 1, 7, 2)).0);
+    world.setup(pay(first.id.get()));
+    placed(world.run(tap(1, 2, 8, 1)).0);
+    assert_eq!(holders(&world), 2);
+
+    world.now = at(START + 60_000);
+    world.run(Command::ExpireDue);
+    assert!(flash_sale(&world, 1).closed);
+    assert_eq!(holders(&world), 0);
+    world.advance_ms(1_000);
+    world.setup(cancel_by_buyer(2, 8));
+    assert_eq!(holders(&world), 0);
+    world.restart();
+    assert_eq!(holders(&world), 0, "nor after a restart");
+}
+
+/// How many buyers sale 1 counts units for.
+fn holders(world: &World) -> usize {
+    world
+        .state
+        .flash_sale(sale_id(1))
+        .expect("the shard knows the sale")
+        .buyers_holding()
+}

@@ -595,8 +595,9 @@ fn check_effects(before: &Store, effects: &[Effect]) {
             Effect::ShipmentSaved(_)
             | Effect::AlertSaved(_)
             | Effect::SlaRulesSaved { .. }
-            | Effect::ShortageNoticed(_) => {
-                panic!("no command of this workload ships or reports a shortage, yet: {effect:?}")
+            | Effect::ShortageNoticed(_)
+            | Effect::AfterSalesSaved(_) => {
+                panic!("no command of this workload ships, reports a shortage or asks after-sales, yet: {effect:?}")
             }
             Effect::PaymentIntentSaved(_) | Effect::RefundSaved(_) => {
                 panic!("no command of this workload touches a payment, yet it saved {effect:?}")

@@ -1,9 +1,12 @@
 //! The demo world of `miaodan serve --demo`: three live-commerce shops with warehouses in real
 //! cities, 50 products with SKUs and stock, and six buyers (see `world.json`). It is loaded
-//! through the same commands the API sends, once, into an empty database; every start with
-//! `--demo` then issues fresh tokens so the printed examples work.
+//! through the same commands the API sends, once, into an empty database, with a token for
+//! each role to try it with (the admin's is the first start's). A later start with `--demo`
+//! keeps the tokens it made while they are active (their secrets were printed once and are
+//! stored nowhere) and makes a new one only for a role whose demo token expired or was revoked.
 
-use crate::app::AppState;
+use crate::app::{AppState, BOOTSTRAP_LABEL};
+use crate::tokens::{TokenRequest, TokenState};
 use miaodan_domain::buyers::Buyer;
 use miaodan_domain::catalog::{Gtin, NewSku, Text};
 use miaodan_domain::fulfillment::{CutoffRegion, CutoffTime, FulfillmentSettings, OperatingHours, ServiceLevel};
@@ -12,8 +15,8 @@ use miaodan_domain::logistics::SlaRules;
 use miaodan_domain::orders::Address;
 use miaodan_domain::shard::{Command, Outcome};
 use miaodan_domain::shard::{ConfigureFulfillment, CreateProduct, CreateShop, CreateWarehouse, SetSlaRules, SetStock};
-use miaodan_domain::{BuyerId, Fen, ProductId, ShopId, SkuId, WarehouseId};
-use miaodan_store::records::Role;
+use miaodan_domain::{BuyerId, Fen, ProductId, ShopId, SkuId, Timestamp, WarehouseId};
+use miaodan_store::records::{Role, TokenFilter};
 use serde::Deserialize;
 
 const WORLD_JSON: &str = include_str!("world.json");
@@ -64,11 +67,24 @@ struct AddressSpec {
     detail: String,
 }
 
+/// The label of the tokens the demo makes.
+pub const DEMO_LABEL: &str = "demo";
+
+/// A demo token: made now (its secret shown this once), or made by an earlier start and
+/// still active.
+#[derive(Clone, Debug)]
+pub enum DemoToken {
+    Fresh(String),
+    Kept { id: i64, expires_at: Timestamp },
+}
+
 /// What a person needs to try the demo: tokens of each role and a SKU to order.
 pub struct DemoAccess {
-    pub admin_token: String,
-    pub merchant: (String, String),
-    pub buyer: (String, String),
+    pub admin: DemoToken,
+    /// The shop's id and name, and its merchant's token.
+    pub merchant: (i64, String, DemoToken),
+    /// The buyer's id and name, and the buyer's token.
+    pub buyer: (i64, String, DemoToken),
     /// Where the demo buyer lives (for a delivery-options example).
     pub buyer_adcode: String,
     pub example_sku: i64,
@@ -224,8 +240,44 @@ async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads the world into an empty database (does nothing if shops exist) and issues tokens.
-pub async fn prepare(state: &AppState) -> anyhow::Result<DemoAccess> {
+/// The demo token of a role (and its shop or buyer): one still active that the demo (or, for
+/// the admin, the first start) made, or else a new one. `first_start` is the admin token this
+/// start made, if it is the first.
+async fn demo_token(
+    state: &AppState,
+    role: Role,
+    subject: Option<i64>,
+    first_start: Option<&String>,
+) -> anyhow::Result<DemoToken> {
+    if let Some(token) = first_start.filter(|_| role == Role::Admin) {
+        return Ok(DemoToken::Fresh(token.clone()));
+    }
+    let filter = TokenFilter {
+        role: Some(role),
+        subject,
+        before: None,
+        limit: 100,
+    };
+    let now = state.clock.now();
+    let kept = state.store.tokens(&filter).await?.into_iter().find(|t| {
+        let made_here = matches!(t.label.as_deref(), Some(DEMO_LABEL | BOOTSTRAP_LABEL));
+        made_here && TokenState::of(t, now) == TokenState::Active
+    });
+    if let Some(kept) = kept {
+        return Ok(DemoToken::Kept {
+            id: kept.id,
+            expires_at: kept.expires_at,
+        });
+    }
+    let (_, token) = state
+        .issue_token(TokenRequest::new(role, subject).labelled(DEMO_LABEL))
+        .await?;
+    Ok(DemoToken::Fresh(token))
+}
+
+/// Loads the world into an empty database (does nothing if shops exist) and finds or makes
+/// its tokens (see [`demo_token`]).
+pub async fn prepare(state: &AppState, first_start: Option<&String>) -> anyhow::Result<DemoAccess> {
     let world: World = serde_json::from_str(WORLD_JSON)?;
     if state.store.shops().await?.is_empty() {
         tracing::info!("loading the demo world");
@@ -265,18 +317,16 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoAccess> {
             .ok_or_else(|| anyhow::anyhow!("shop {shop} has no active product"))
     };
     Ok(DemoAccess {
-        admin_token: state.issue_token(Role::Admin, None, Some("demo".into())).await?,
+        admin: demo_token(state, Role::Admin, None, first_start).await?,
         merchant: (
+            shop.id.get(),
             shop.name.as_str().into(),
-            state
-                .issue_token(Role::Merchant, Some(shop.id.get()), Some("demo".into()))
-                .await?,
+            demo_token(state, Role::Merchant, Some(shop.id.get()), None).await?,
         ),
         buyer: (
+            buyer.id.get(),
             buyer.name.as_str().into(),
-            state
-                .issue_token(Role::Buyer, Some(buyer.id.get()), Some("demo".into()))
-                .await?,
+            demo_token(state, Role::Buyer, Some(buyer.id.get()), None).await?,
         ),
         buyer_adcode: buyer
             .default_address

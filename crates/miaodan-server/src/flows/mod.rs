@@ -9,6 +9,8 @@
 //! to the variant it expects, it does so in one function, and an "impossible" outcome becomes
 //! an `Unexpected` variant rather than a status code.
 //!
+//! - [`after_sales`]: gather a buyer's request's facts; refund an approved request once,
+//!   through the payment flow.
 //! - [`checkout`]: split a checkout per shop, place each part, cancel the placed parts when
 //!   a shop refuses.
 //! - [`flash_sale`]: a tap, then one-tap pay in the background for a buyer with an agreement.
@@ -17,6 +19,7 @@
 //! - [`shipments`]: hand a parcel to a carrier (its waybill) and create the shipment.
 //! - [`shortage`]: a warehouse's stock shortage (re-dispatch of the paid orders it hits).
 
+pub mod after_sales;
 pub mod checkout;
 pub mod flash_sale;
 pub mod payments;

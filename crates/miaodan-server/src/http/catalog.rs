@@ -3,7 +3,8 @@
 
 pub mod dto;
 
-use super::extract::{JsonBody, PathIds, QueryParams};
+use super::extract::{JsonBody, PathIds};
+use super::page::{ListQuery, Page, PageQuery};
 use super::problem::ApiError;
 use super::problem::refused;
 use super::validate;
@@ -14,14 +15,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use dto::{NewProduct, NewSkuInput, ProductPage, ProductPatch, ProductView, SkuPatch, SkuView};
-use miaodan_domain::catalog::Sku;
+use dto::{NewProduct, NewSkuInput, ProductPatch, ProductView, SkuPatch, SkuView};
 use miaodan_domain::catalog::{Gtin, ListingStatus, NewSku, PRODUCT_SKUS_MAX, ProductChanges, SkuChanges};
+use miaodan_domain::catalog::{Product, Sku};
 use miaodan_domain::shard::Rejection;
 use miaodan_domain::shard::SavedProduct;
 use miaodan_domain::shard::{AddSku, CreateProduct, UpdateProduct, UpdateSku};
 use miaodan_domain::{ProductId, ShopId, SkuId};
-use miaodan_store::records::ProductFilter;
+use miaodan_store::records::{Keyset, ProductFilter};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -260,11 +261,6 @@ pub struct ProductQuery {
     /// Only this shop's products (buyers and admins).
     #[param(schema_with = crate::http::schema::id)]
     pub shop_id: Option<i64>,
-    #[param(schema_with = crate::http::schema::product_cursor)]
-    pub cursor: Option<String>,
-    /// 1 to 200, default 50.
-    #[param(schema_with = crate::http::schema::integer::<1, 200>)]
-    pub limit: Option<i64>,
 }
 
 /// The words searched for: at most 100 characters as sent, none of them a control character
@@ -289,27 +285,18 @@ fn gtin_filter(raw: &str) -> Result<Gtin, ApiError> {
     })
 }
 
-/// Browse and search products. Buyers see active products of every shop; a merchant sees all
-/// of its own shop's products; an admin sees everything.
-#[utoipa::path(get, path = "/v1/products", tag = "catalog", params(ProductQuery),
-    responses((status = 200, body = ProductPage), (status = 400, body = super::problem::Problem)),
+/// Browse and search products, by id. Buyers see active products of every shop; a merchant sees
+/// all of its own shop's products; an admin sees everything.
+#[utoipa::path(get, path = "/v1/products", tag = "catalog", params(ProductQuery, PageQuery),
+    responses((status = 200, body = Page<ProductView>), (status = 400, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn list_products(
     State(state): State<AppState>,
     principal: Principal,
-    QueryParams(query): QueryParams<ProductQuery>,
-) -> Result<Json<ProductPage>, ApiError> {
-    let limit = validate::limit(query.limit)?;
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(raw) => Some(super::schema::number(raw).ok_or_else(|| {
-            ApiError::invalid(
-                "invalid_field",
-                "cursor",
-                "`cursor` must be a `next_cursor` of this listing",
-            )
-        })?),
-    };
+    ListQuery { page, filter: query }: ListQuery<ProductQuery>,
+) -> Result<Json<Page<ProductView>>, ApiError> {
+    let Keyset { after, limit } = page.keyset::<i64>("products")?;
     let requested_shop = query
         .shop_id
         .map(|s| {
@@ -330,27 +317,18 @@ pub async fn list_products(
         query: q,
         gtin: gtin.map(|g| g.as_str().to_string()),
         after,
-        limit: limit + 1,
+        limit,
     };
-    let mut found = state.store.products(&filter).await?;
-    let next_cursor = if found.len() as i64 > limit {
-        found.truncate(limit as usize);
-        found.last().map(|(p, _)| p.id.get().to_string())
-    } else {
-        None
+    let found = state.store.products(&filter).await?;
+    let view = |(product, skus): &(Product, Vec<Sku>)| {
+        let skus: Vec<_> = skus
+            .iter()
+            .filter(|s| !active_only || s.status == ListingStatus::Active)
+            .cloned()
+            .collect();
+        ProductView::new(product, &skus)
     };
-    let items = found
-        .iter()
-        .map(|(product, skus)| {
-            let skus: Vec<_> = skus
-                .iter()
-                .filter(|s| !active_only || s.status == ListingStatus::Active)
-                .cloned()
-                .collect();
-            ProductView::new(product, &skus)
-        })
-        .collect();
-    Ok(Json(ProductPage { items, next_cursor }))
+    Ok(Json(page.page("products", found, |(p, _)| p.id.get(), view)))
 }
 
 /// Read one product with its SKUs.

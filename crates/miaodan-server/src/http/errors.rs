@@ -45,6 +45,7 @@ pub const ERRORS: &[ErrorCode] = &[
     code("invalid_query", 400, "the query string does not decode: not UTF-8 once percent-decoded, or a parameter that is unknown, given twice, or not an integer where one goes; `field` names it"),
     code("invalid_id", 400, "a path id is not an integer from 1 to 9223372036854775807; `field` names the path parameter"),
     code("invalid_idempotency_key", 400, "Idempotency-Key is not 1 to 255 visible ASCII characters"),
+    code("invalid_cursor", 400, "`cursor` is not a `next_cursor` this list gave (pass it as it was given); `field` is `cursor`"),
     code("unreadable_body", 400, "the body could not be read from the connection"),
     code("unauthorized", 401, "no API token, or one that is malformed, unknown or revoked"),
     code("missing_signature", 401, "webhooks: the signature header is absent"),
@@ -58,6 +59,7 @@ pub const ERRORS: &[ErrorCode] = &[
     code("request_expired", 402, "the payment was declined: it came after the intent's pay-by time"),
     code("not_processed", 402, "the provider did not process the payment; try again"),
     code("forbidden", 403, "the token's role may not use this operation"),
+    code("insufficient_scope", 403, "the token is read-only and the operation writes"),
     code("not_found", 404, "no such resource or endpoint, or another tenant's (answered alike)"),
     code("unknown_shop", 404, "the shop does not exist, or (a checkout's delivery choice) sells none of the checkout's lines"),
     code("unknown_adcode", 404, "no administrative division has this code"),
@@ -67,6 +69,7 @@ pub const ERRORS: &[ErrorCode] = &[
     code("unknown_flash_sale", 404, "the flash sale does not exist"),
     code("unknown_refund", 404, "the refund does not exist"),
     code("method_not_allowed", 405, "the endpoint does not take this method"),
+    code("request_timeout", 408, "the body did not arrive within the body read timeout; send it again, all at once"),
     code("shop_exists", 409, "the shop exists already"),
     code("sku_unavailable", 409, "the SKU (or its product) is archived and cannot be ordered"),
     code("insufficient_stock", 409, "not enough units are available"),
@@ -97,6 +100,14 @@ pub const ERRORS: &[ErrorCode] = &[
     code("waybill_in_use", 409, "the waybill is on another shipment"),
     code("too_many_skus", 409, "the product has 100 SKUs already"),
     code("shortage_exceeds_stock", 409, "more units are reported missing than the warehouse holds and has not handed to a carrier"),
+    code("order_changed", 409, "after-sales: the order changed while the request was read; retry"),
+    code("after_sales_step_not_allowed", 409, "after-sales: the request's stage does not open this step to this party (e.g. approving a refunded request)"),
+    code("cancellation_requested", 409, "the buyer asked to cancel the order: the merchant answers the request before shipping"),
+    code("line_not_in_order", 409, "after-sales: a requested SKU is not a line of the order; `field` is `lines`"),
+    code("quantity_not_requestable", 409, "after-sales: more units than the order line still has free for a request; `field` is `lines`"),
+    code("request_already_open", 409, "after-sales: another open request holds these units"),
+    code("amount_above_refundable", 409, "after-sales: the amount asked for is above what the order can still refund"),
+    code("refused_by_rules", 409, "after-sales: the shop's rules refuse the request; `rules` lists each rule that fired, in Chinese and English"),
     code("payload_too_large", 413, "the body is larger than 256 KiB"),
     code("uri_too_long", 414, "the request target is too long"),
     code("unsupported_media_type", 415, "the body is not sent as `Content-Type: application/json`"),
@@ -112,6 +123,9 @@ pub const ERRORS: &[ErrorCode] = &[
     code("invalid_flash_sale", 422, "the flash sale's schedule breaks a rule (ends after it starts, within 7 days, not already over; units, per-buyer limit and payment timeout in range)"),
     code("invalid_fulfillment_settings", 422, "a warehouse's settings break a rule (shifts in order and apart, capacities in range, one cutoff per level and region, carriers once)"),
     code("invalid_sla_rules", 422, "an SLA rule is not 60 s to 30 days, or the warning share not 1 to 99 %"),
+    code("invalid_kind", 422, "after-sales: `kind` is not a kind of request this server takes"),
+    code("invalid_reason", 422, "after-sales: `reason` is not a reason code"),
+    code("token_lifetime_too_long", 422, "`expires_in_days` is above the most the token's role may have; `field` names it"),
     code("no_address", 422, "no address was given and the buyer has no default address"),
     code("idempotency_key_reused", 422, "the Idempotency-Key was used before for a different request"),
     code("tracking_refused", 422, "webhooks: a carrier's tracking event breaks a rule (never answered today: refused events are acknowledged as `refused`)"),
@@ -121,6 +135,7 @@ pub const ERRORS: &[ErrorCode] = &[
     code("internal", 500, "a bug: the server reached a state it should not; reported in its log"),
     code("provider_refused", 502, "the payment provider refused the request; nothing was charged"),
     code("unavailable", 503, "storage, a shard or a provider is unavailable; retry after `Retry-After` with the same Idempotency-Key"),
+    code("server_busy", 503, "the server is at its cap on connections or requests in flight; retry after `Retry-After` seconds"),
 ];
 
 /// The status of a code, if it is one.
@@ -143,10 +158,16 @@ mod tests {
     use super::{ERRORS, markdown_table, status_of};
     use crate::http::problem::ApiError;
     use miaodan_domain::SkuId;
+    use miaodan_domain::after_sales::book::OpenRefusal;
+    use miaodan_domain::after_sales::commands::AfterSalesRefusal;
+    use miaodan_domain::after_sales::request::{Actor, Stage, StepNotAllowed};
+    use miaodan_domain::after_sales::rules::{Decision, RuleMode, Verdict};
     use miaodan_domain::flash_sale::{ScheduleProblem, TapRefusal};
     use miaodan_domain::fulfillment::network::SettingsProblem;
+    use miaodan_domain::ids::AfterSalesId;
     use miaodan_domain::logistics::shipment::EventRefusal;
     use miaodan_domain::logistics::sla::SlaRulesProblem;
+    use miaodan_domain::money::Fen;
     use miaodan_domain::orders::{InvalidTransition, OrderState};
     use miaodan_domain::payments::{DeclineCode, IntentStatus, OneTapLimit, PaymentRefusal};
     use miaodan_domain::shard::Rejection;
@@ -250,6 +271,38 @@ mod tests {
             EventRefusal::TooManyEvents,
         ];
         rejections.extend(tracking.map(Rejection::TrackingRefused));
+        let request = AfterSalesId::new(1).unwrap();
+        let decision = Decision {
+            rule_set_version: 1,
+            mode: RuleMode::Enforced,
+            verdict: Verdict::Refuse,
+            acted: Verdict::Refuse,
+            fired: Vec::new(),
+        };
+        let opening = [
+            OpenRefusal::OrderNotPaid {
+                state: OrderState::PendingPayment,
+            },
+            OpenRefusal::LineNotInOrder { sku },
+            OpenRefusal::QuantityNotRequestable { sku, requestable: 1 },
+            OpenRefusal::UnitsHeldByOpenRequest { request },
+            OpenRefusal::AmountAboveRefundable {
+                refundable: Fen::from_const(100),
+            },
+            OpenRefusal::RefusedByRules(decision),
+        ];
+        let after_sales = [
+            AfterSalesRefusal::UnknownOrder,
+            AfterSalesRefusal::UnknownRequest,
+            AfterSalesRefusal::OrderChanged,
+            AfterSalesRefusal::StepNotAllowed(StepNotAllowed {
+                stage: Stage::Closed,
+                actor: Actor::Merchant,
+            }),
+            AfterSalesRefusal::CancellationRequested { request },
+        ];
+        rejections.extend(opening.map(|refusal| Rejection::AfterSales(AfterSalesRefusal::Open(refusal))));
+        rejections.extend(after_sales.map(Rejection::AfterSales));
         for rejection in &rejections {
             let answer = ApiError::from(rejection);
             assert_eq!(status_of(answer.code), Some(answer.status.as_u16()), "{rejection:?}");
@@ -295,6 +348,7 @@ mod tests {
             ("FORBIDDEN", 403),
             ("NOT_FOUND", 404),
             ("METHOD_NOT_ALLOWED", 405),
+            ("REQUEST_TIMEOUT", 408),
             ("CONFLICT", 409),
             ("PAYLOAD_TOO_LARGE", 413),
             ("URI_TOO_LONG", 414),

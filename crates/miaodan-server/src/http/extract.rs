@@ -2,7 +2,9 @@
 //! (which also keeps the raw bytes, for idempotency fingerprints), path ids and query strings.
 //! Axum's own rejections are plain text; none of them reaches a client.
 
+use super::admission::BodyDeadline;
 use super::problem::ApiError;
+use crate::limits::BODY_READ_TIMEOUT_DEFAULT;
 use axum::body::{BodyDataStream, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
@@ -11,6 +13,7 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// The largest request body accepted; larger ones are answered 413 `payload_too_large`.
 pub const REQUEST_BODY_BYTES_MAX: usize = 256 * 1024;
@@ -246,7 +249,10 @@ pub fn optional_json<T: DeserializeOwned + Default>(headers: &HeaderMap, raw: &[
     Ok(parse_json::<Option<T>>(raw)?.unwrap_or_default())
 }
 
-/// A request body as bytes, bounded by [`REQUEST_BODY_BYTES_MAX`].
+/// A request body as bytes, bounded by [`REQUEST_BODY_BYTES_MAX`] and by the request's
+/// [`BodyDeadline`]: a body announced larger than the drain limit is refused 413 at once, one
+/// found too large is drained and refused 413, and one that does not arrive in time is
+/// answered 408 `request_timeout`.
 pub struct RawBody(pub Bytes);
 
 fn unreadable(error: axum::Error) -> ApiError {
@@ -254,6 +260,22 @@ fn unreadable(error: axum::Error) -> ApiError {
         StatusCode::BAD_REQUEST,
         "unreadable_body",
         format!("the body could not be read: {error}"),
+    )
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the body exceeds {REQUEST_BODY_BYTES_MAX} bytes"),
+    )
+}
+
+fn too_slow() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "the body did not arrive in time; send it again, all at once",
     )
 }
 
@@ -271,25 +293,52 @@ async fn drain(mut stream: BodyDataStream) {
     let _ = tokio::time::timeout(Duration::from_millis(OVERSIZED_BODY_DRAIN_MS_MAX), discard).await;
 }
 
+/// The body length the client announced (`Content-Length`), if it did.
+fn announced_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Reads the body up to the size limit: the bytes, or the rest of the stream (unread) when the
+/// body exceeds the limit.
+async fn read_capped(mut stream: BodyDataStream) -> Result<Result<Bytes, BodyDataStream>, ApiError> {
+    let mut raw = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(unreadable)?;
+        if raw.len() + chunk.len() > REQUEST_BODY_BYTES_MAX {
+            return Ok(Err(stream));
+        }
+        raw.extend_from_slice(&chunk);
+    }
+    Ok(Ok(raw.freeze()))
+}
+
 impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
-        let mut stream = request.into_body().into_data_stream();
-        let mut raw = BytesMut::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(unreadable)?;
-            if raw.len() + chunk.len() > REQUEST_BODY_BYTES_MAX {
-                drain(stream).await;
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!("the body exceeds {REQUEST_BODY_BYTES_MAX} bytes"),
-                ));
-            }
-            raw.extend_from_slice(&chunk);
+        // A body announced beyond what would be drained is refused before any of it is read:
+        // waiting for a gigabyte that may never come holds the connection for nothing.
+        if announced_length(request.headers()).is_some_and(|n| n > OVERSIZED_BODY_DRAIN_BYTES_MAX as u64) {
+            return Err(too_large());
         }
-        Ok(RawBody(raw.freeze()))
+        let deadline = request
+            .extensions()
+            .get::<BodyDeadline>()
+            .map(|d| d.0)
+            .unwrap_or_else(|| Instant::now() + BODY_READ_TIMEOUT_DEFAULT);
+        let stream = request.into_body().into_data_stream();
+        match tokio::time::timeout_at(deadline, read_capped(stream)).await {
+            Ok(Ok(Ok(raw))) => Ok(RawBody(raw)),
+            Ok(Ok(Err(rest))) => {
+                drain(rest).await;
+                Err(too_large())
+            }
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(too_slow()),
+        }
     }
 }
 
@@ -398,18 +447,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or("");
-        if !decodes_to_utf8(query) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                "the query string is not UTF-8 once percent-decoded",
-            ));
-        }
-        let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        let value = serde_path_to_error::deserialize(pairs).map_err(query_error)?;
-        Ok(QueryParams(value))
+        decode_query(parts.uri.query().unwrap_or("")).map(QueryParams)
     }
+}
+
+/// A query string decoded into `T`, refused as [`QueryParams`] says.
+pub fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    if !decodes_to_utf8(query) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "the query string is not UTF-8 once percent-decoded",
+        ));
+    }
+    let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(pairs).map_err(query_error)
 }
 
 /// Whether a query string percent-decodes to UTF-8. The form decoder would replace what does

@@ -7,6 +7,7 @@ pub mod dto;
 
 use super::extract::{PathIds, RawBody, optional_json};
 use super::orders::dto::OrderView;
+use super::page::{ListQuery, NoFilter, Page, PageQuery};
 use super::problem::{ApiError, LimitFigures};
 use super::problem::{grouped, refused};
 use super::validate;
@@ -149,23 +150,27 @@ pub async fn get(
 }
 
 /// Flash sales, newest first: a merchant's own, or every shop's for buyers and admins.
-#[utoipa::path(get, path = "/v1/flash-sales", tag = "flash sales",
-    responses((status = 200, body = [FlashSaleView])), security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Vec<FlashSaleView>>, ApiError> {
+#[utoipa::path(get, path = "/v1/flash-sales", tag = "flash sales", params(PageQuery),
+    responses((status = 200, body = Page<FlashSaleView>), (status = 400, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    query: ListQuery<NoFilter>,
+) -> Result<Json<Page<FlashSaleView>>, ApiError> {
     let shop = match principal {
         Principal::Merchant(shop) => Some(shop),
         _ => None,
     };
+    let page = query.page;
+    let sales = state.store.flash_sales(shop, page.keyset("flash_sales")?).await?;
     let now = state.clock.now();
-    Ok(Json(
-        state
-            .store
-            .flash_sales(shop, 200)
-            .await?
-            .iter()
-            .map(|s| FlashSaleView::new(s, now))
-            .collect(),
-    ))
+    Ok(Json(page.page(
+        "flash_sales",
+        sales,
+        |s| s.id.get(),
+        |s| FlashSaleView::new(s, now),
+    )))
 }
 
 fn render_tap(answer: &Result<Placement, Rejection>) -> Reply {

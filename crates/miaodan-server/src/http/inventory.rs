@@ -3,6 +3,7 @@
 pub mod dto;
 
 use super::extract::{JsonBody, PathIds};
+use super::page::{ListQuery, NoFilter, Page, PageQuery};
 use super::problem::ApiError;
 use super::problem::refused;
 use super::validate;
@@ -94,22 +95,23 @@ pub async fn create_warehouse(
     .await
 }
 
-/// List the merchant's warehouses.
-#[utoipa::path(get, path = "/v1/warehouses", tag = "inventory",
-    responses((status = 200, body = [WarehouseView])), security(("bearer" = [])))]
+/// List the merchant's warehouses, by id.
+#[utoipa::path(get, path = "/v1/warehouses", tag = "inventory", params(PageQuery),
+    responses((status = 200, body = Page<WarehouseView>), (status = 400, body = super::problem::Problem)),
+    security(("bearer" = [])))]
 pub async fn list_warehouses(
     State(state): State<AppState>,
     Merchant(shop): Merchant,
-) -> Result<Json<Vec<WarehouseView>>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .warehouses(shop)
-            .await?
-            .iter()
-            .map(WarehouseView::from)
-            .collect(),
-    ))
+    query: ListQuery<NoFilter>,
+) -> Result<Json<Page<WarehouseView>>, ApiError> {
+    let page = query.page;
+    let warehouses = state.store.warehouses(shop, page.keyset("warehouses")?).await?;
+    Ok(Json(page.page(
+        "warehouses",
+        warehouses,
+        |w| w.id.get(),
+        |w| WarehouseView::from(w),
+    )))
 }
 
 /// Set the units of a SKU available in a warehouse (a stock count). Units reserved by unpaid
@@ -143,16 +145,19 @@ pub async fn set_stock(
     .await
 }
 
-/// The stock of one of the merchant's SKUs in each warehouse.
+/// The stock of one of the merchant's SKUs in each warehouse that holds a stock row of it, by
+/// warehouse id.
 #[utoipa::path(get, path = "/v1/skus/{sku_id}/stock", tag = "inventory",
-    params(("sku_id" = i64, Path)),
-    responses((status = 200, body = [StockView]), (status = 404, body = super::problem::Problem)),
+    params(("sku_id" = i64, Path), PageQuery),
+    responses((status = 200, body = Page<StockView>), (status = 400, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn get_stock(
     State(state): State<AppState>,
     Merchant(shop): Merchant,
     ids: PathIds,
-) -> Result<Json<Vec<StockView>>, ApiError> {
+    query: ListQuery<NoFilter>,
+) -> Result<Json<Page<StockView>>, ApiError> {
     let sku = SkuId::new(ids.one()).ok_or_else(|| ApiError::not_found("SKU"))?;
     state
         .store
@@ -160,11 +165,8 @@ pub async fn get_stock(
         .await?
         .filter(|s| s.shop == shop)
         .ok_or_else(|| ApiError::not_found("SKU"))?;
-    let levels = state.store.stock_of(sku).await?;
-    Ok(Json(
-        levels
-            .into_iter()
-            .map(|(w, level)| StockView::new(sku.get(), w, level))
-            .collect(),
-    ))
+    let page = query.page;
+    let levels = state.store.stock_page(sku, page.keyset("stock")?).await?;
+    let view = |(w, level): &(WarehouseId, StockLevel)| StockView::new(sku.get(), *w, *level);
+    Ok(Json(page.page("stock", levels, |(w, _)| w.get(), view)))
 }

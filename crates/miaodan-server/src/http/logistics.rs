@@ -1,8 +1,11 @@
 //! Logistics over HTTP: shipments with carrier waybills, the carriers' signed tracking
 //! webhook, and the package center (包裹中心): SLA rules, alerts, and their live stream.
 
-use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
+mod stream;
+
+use super::extract::{JsonBody, PathIds, RawBody};
 use super::fulfillment::shanghai;
+use super::page::{ListQuery, NoFilter, Page, PageQuery};
 use super::problem::ApiError;
 use super::problem::refused;
 use crate::app::AppState;
@@ -15,9 +18,7 @@ use crate::sequencer::CommittedAlert;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::Stream;
 use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::shipment::{EventOutcome, TrackingNote, parse_waybill, valid_event_id};
@@ -26,8 +27,9 @@ use miaodan_domain::logistics::{Alert, AlertLevel, AlertRule, Shipment, Shipment
 use miaodan_domain::shard::CreateShipment;
 use miaodan_domain::shard::{RecordTracking, Rejection, SetSlaRules, ShortageNotice};
 use miaodan_domain::{Timestamp, WarehouseId};
+use miaodan_store::PackageCenterEntry;
+use miaodan_store::records::{AlertFilter, AlertKinds, AlertPosition, Keyset};
 use serde::{Deserialize, Serialize};
-use std::convert::Infallible;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -40,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(carrier_webhook))
         .routes(routes!(get_sla_rules, put_sla_rules))
         .routes(routes!(list_alerts))
-        .routes(routes!(stream_alerts))
+        .routes(routes!(stream::stream_alerts))
 }
 
 /// How logistics' refusals are answered (the `code` is the core's [`Rejection::code`]).
@@ -211,20 +213,31 @@ pub async fn create_shipment(
     .await
 }
 
-/// The shipments of an order, with their tracking.
+/// The shipments of an order, with their tracking, by id.
 #[utoipa::path(get, path = "/v1/orders/{order_id}/shipments", tag = "logistics",
-    params(("order_id" = i64, Path)),
-    responses((status = 200, body = [ShipmentView]), (status = 404, body = super::problem::Problem)),
+    params(("order_id" = i64, Path), PageQuery),
+    responses((status = 200, body = Page<ShipmentView>), (status = 400, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn list_shipments(
     State(state): State<AppState>,
     principal: Principal,
     ids: PathIds,
-) -> Result<Json<Vec<ShipmentView>>, ApiError> {
+    query: ListQuery<NoFilter>,
+) -> Result<Json<Page<ShipmentView>>, ApiError> {
     let order = super::orders::visible_order(&state, principal, ids.one()).await?;
+    let page = query.page;
+    let shipments = state
+        .store
+        .shipments_of_order(order.id, page.keyset("shipments")?)
+        .await?;
     let now = state.clock.now();
-    let shipments = state.store.shipments_of_order(order.id).await?;
-    Ok(Json(shipments.iter().map(|s| ShipmentView::new(s, now)).collect()))
+    Ok(Json(page.page(
+        "shipments",
+        shipments,
+        |s| s.id.get(),
+        |s| ShipmentView::new(s, now),
+    )))
 }
 
 /// One shipment, with its tracking (the merchant's own, an admin's, or the buyer's order's).
@@ -532,93 +545,87 @@ pub struct AlertQuery {
     /// Only this rule.
     #[param(schema_with = crate::http::schema::optional_alert_rule)]
     pub rule: Option<String>,
-    /// At most this many, newest first (1–500, default 100).
-    #[param(schema_with = crate::http::schema::integer::<1, 500>)]
-    pub limit: Option<i64>,
 }
 
-/// The package center: the shop's alerts, newest first.
-#[utoipa::path(get, path = "/v1/package-center/alerts", tag = "logistics", params(AlertQuery),
-    responses((status = 200, body = [AlertView]), (status = 422, body = super::problem::Problem)),
+/// Where a page of the package center ends: an SLA alert's (raised at, key) or a shortage
+/// notice's (noticed at, order, warehouse, SKU).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum AlertCursor {
+    Sla(i64, String),
+    Shortage(i64, i64, i64, i64),
+}
+
+impl From<AlertCursor> for AlertPosition {
+    fn from(cursor: AlertCursor) -> AlertPosition {
+        match cursor {
+            AlertCursor::Sla(at, key) => AlertPosition::Sla {
+                at: Timestamp::from_unix_ms(at),
+                key,
+            },
+            AlertCursor::Shortage(at, order, warehouse, sku) => AlertPosition::Shortage {
+                at: Timestamp::from_unix_ms(at),
+                order,
+                warehouse,
+                sku,
+            },
+        }
+    }
+}
+
+fn alert_cursor(entry: &PackageCenterEntry) -> AlertCursor {
+    match entry.position() {
+        AlertPosition::Sla { at, key } => AlertCursor::Sla(at.unix_ms(), key),
+        AlertPosition::Shortage {
+            at,
+            order,
+            warehouse,
+            sku,
+        } => AlertCursor::Shortage(at.unix_ms(), order, warehouse, sku),
+    }
+}
+
+fn alert_view(entry: &PackageCenterEntry) -> AlertView {
+    match entry {
+        PackageCenterEntry::Sla(alert) => AlertView::from(alert),
+        PackageCenterEntry::Shortage(notice) => AlertView::from(notice),
+    }
+}
+
+/// The package center: the shop's alerts and shortage notices, newest first.
+#[utoipa::path(get, path = "/v1/package-center/alerts", tag = "logistics", params(AlertQuery, PageQuery),
+    responses((status = 200, body = Page<AlertView>), (status = 400, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn list_alerts(
     State(state): State<AppState>,
     Merchant(shop): Merchant,
-    QueryParams(query): QueryParams<AlertQuery>,
-) -> Result<Json<Vec<AlertView>>, ApiError> {
+    ListQuery { page, filter: query }: ListQuery<AlertQuery>,
+) -> Result<Json<Page<AlertView>>, ApiError> {
     let open_only = match query.state.as_deref() {
         None | Some("open") => true,
         Some("all") => false,
         Some(_) => return Err(ApiError::invalid("invalid_field", "state", "open or all")),
     };
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid("invalid_field", "limit", "1 to 500"));
-    }
-    if let Some(rule) = &query.rule
-        && rule != "stock_shortage"
-        && AlertRule::parse(rule).is_none()
-    {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            "rule",
-            "not_picked_up, not_departed, stalled, promise_at_risk or stock_shortage",
-        ));
-    }
-    let mut views: Vec<AlertView> = state
-        .store
-        .alerts_of_shop(shop, open_only, limit)
-        .await?
-        .iter()
-        .map(AlertView::from)
-        .collect();
-    views.extend(
-        state
-            .store
-            .shortage_notices(shop, limit)
-            .await?
-            .iter()
-            .map(AlertView::from)
-            .filter(|v| !open_only || v.open),
-    );
-    views.retain(|v| query.rule.as_ref().is_none_or(|rule| &v.rule == rule));
-    views.sort_by(|a, b| b.raised_at.cmp(&a.raised_at).then(a.id.cmp(&b.id)));
-    views.truncate(limit as usize);
-    Ok(Json(views))
-}
-
-/// The package center live: every alert of the shop as it is raised, escalated or resolved,
-/// as Server-Sent Events (`event: alert`, data: an alert as JSON). Keep-alive comments every
-/// 15 s; a client that falls behind is told with `event: lagged` and should list again.
-#[utoipa::path(get, path = "/v1/package-center/alerts/stream", tag = "logistics",
-    responses((status = 200, description = "text/event-stream of alerts")), security(("bearer" = [])))]
-pub async fn stream_alerts(
-    State(state): State<AppState>,
-    Merchant(shop): Merchant,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let receiver = state.alert_feed.subscribe();
-    let stream = futures::stream::unfold(receiver, move |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(alert) if alert.shop() == shop => {
-                    let alert = AlertView::from(&alert);
-                    let event = Event::default()
-                        .event("alert")
-                        .id(alert.id.clone())
-                        .json_data(&alert)
-                        .unwrap_or_else(|_| Event::default().event("error"));
-                    return Some((Ok(event), receiver));
-                }
-                Ok(_) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    let event = Event::default().event("lagged").data(missed.to_string());
-                    return Some((Ok(event), receiver));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+    let kinds = match query.rule.as_deref() {
+        None => AlertKinds::All,
+        Some("stock_shortage") => AlertKinds::Shortages,
+        Some(rule) => AlertKinds::Sla(AlertRule::parse(rule).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_field",
+                "rule",
+                "not_picked_up, not_departed, stalled, promise_at_risk or stock_shortage",
+            )
+        })?),
+    };
+    let Keyset { after, limit } = page.keyset::<AlertCursor>("alerts")?;
+    let keyset = Keyset {
+        after: after.map(AlertPosition::from),
+        limit,
+    };
+    let filter = AlertFilter { shop, open_only, kinds };
+    let entries = state.store.package_center(&filter, keyset).await?;
+    Ok(Json(page.page("alerts", entries, alert_cursor, alert_view)))
 }
 
 /// The field an SLA rules problem is about, and the rule in words.

@@ -1,7 +1,7 @@
 //! Requests too broken for the router: hyper refuses a request line or header it cannot parse
 //! (a control character in a header value, a bad method, an over-long target or head) before
-//! any handler sees it, and answers with a bare status and no body. This listener wraps each
-//! connection so that such an answer leaves as problem+json like every other refusal.
+//! any handler sees it, and answers with a bare status and no body. The accept loop
+//! (`listener.rs`) wraps each connection so that such an answer leaves as problem+json like every other refusal.
 //!
 //! hyper sends that answer as the last thing on the connection (it closes it afterwards), in one
 //! write, as a head with `content-length: 0` and no `content-type`; no answer of ours looks like
@@ -11,33 +11,21 @@
 use super::problem::ApiError;
 use axum::http::StatusCode;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-
-/// A TCP listener whose connections answer hyper's parse errors as problems.
-pub struct ProblemListener(pub TcpListener);
-
-impl axum::serve::Listener for ProblemListener {
-    type Io = ProblemIo<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (io, address) = axum::serve::Listener::accept(&mut self.0).await;
-        (ProblemIo { io, replacement: None }, address)
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
 
 /// A connection whose bare parse-error answer is replaced by a problem.
 pub struct ProblemIo<IO> {
     io: IO,
     replacement: Option<Replacement>,
+}
+
+impl<IO> ProblemIo<IO> {
+    /// Wraps a connection as it is accepted, before hyper reads from it.
+    pub fn new(io: IO) -> ProblemIo<IO> {
+        ProblemIo { io, replacement: None }
+    }
 }
 
 /// The problem being written in place of hyper's answer, and how long that answer was (what

@@ -1,5 +1,6 @@
-//! The HTTP API (axum): routing, the system endpoints (landing page, health, metrics, OpenAPI)
-//! and request metrics. Each capability module owns its handlers, its wire types and its
+//! The HTTP API (axum): routing, the system endpoints (landing page, health, OpenAPI), request
+//! metrics and admission (`admission`, `listener`: the limits of `crate::limits`). Metrics are
+//! served apart, on their own listener (`metrics_router`), never on the API's. Each capability module owns its handlers, its wire types and its
 //! `router()`; this module merges those routers, and the OpenAPI document comes from the same
 //! registrations.
 //!
@@ -7,17 +8,22 @@
 //! domain values (see `validate`), send a command to the owning shard or read the store, and
 //! render the outcome; they hold no business rules.
 
+pub mod admission;
+pub mod after_sales;
 pub mod catalog;
 pub mod dto;
 pub mod errors;
 pub mod extract;
 pub mod flash_sales;
 pub mod fulfillment;
+pub mod idempotency_keys;
 pub mod inventory;
+pub mod listener;
 pub mod logistics;
 pub mod malformed;
 pub mod openapi;
 pub mod orders;
+pub mod page;
 pub mod payments;
 pub mod platform;
 pub mod problem;
@@ -53,9 +59,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(flash_sales::router())
         .merge(fulfillment::router())
         .merge(logistics::router())
+        .merge(after_sales::router())
+        .merge(idempotency_keys::router())
         .routes(routes!(healthz))
         .routes(routes!(error_codes))
-        .routes(routes!(metrics_text))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -70,6 +77,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))
+        .layer(middleware::from_fn_with_state(
+            admission::Admission::new(&state.config.limits),
+            admission::admit,
+        ))
         .layer(middleware::from_fn(record_request))
         .layer(middleware::from_fn(run_to_completion))
         .with_state(state)
@@ -146,8 +157,17 @@ pub async fn error_codes() -> axum::Json<&'static [errors::ErrorCode]> {
     axum::Json(errors::ERRORS)
 }
 
+/// The metrics listener's routes: `GET /metrics` and nothing else. Its figures are
+/// platform-wide (orders placed and paid, payments), so it is served apart from the API, on
+/// an address of its own (loopback by default, `Config::metrics_listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .fallback(not_found)
+        .with_state(state)
+}
+
 /// Prometheus metrics: requests, batch sizes, commit latency, orders by state.
-#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics_text(State(state): State<AppState>) -> Response {
     match state.store.order_counts_by_state().await {
         Ok(counts) => {

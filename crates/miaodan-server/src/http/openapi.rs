@@ -45,13 +45,11 @@ impl Modify for ProblemResponses {
                 "429",
                 "The shard's queue is full (`overloaded`); retry after `Retry-After` seconds",
             ),
-            (
-                "503",
-                "Storage unavailable (`unavailable`); retry with the same Idempotency-Key",
-            ),
+            ("503", "Unavailable or at capacity (`unavailable`, `server_busy`)"),
         ];
         let with_body: &[(&str, &str)] = &[
             ("400", "Malformed JSON, query or Idempotency-Key"),
+            ("408", "The body did not arrive in time (`request_timeout`)"),
             ("413", "Body larger than 256 KiB (`payload_too_large`)"),
             ("415", "Body not sent as application/json (`unsupported_media_type`)"),
             (
@@ -207,7 +205,8 @@ fn idempotency_key_schema(operation: &mut utoipa::openapi::path::Operation) {
         (name = "payments", description = "Payment intents, one-tap pay (免密支付), refunds, provider webhooks, reconciliation"),
         (name = "fulfillment", description = "Delivery promises with cutoffs and holidays, warehouse hours and capacity, smart dispatch and its explanation, shortages"),
         (name = "logistics", description = "Shipments, signed carrier tracking webhooks, package-center SLA alerts and their live stream"),
-        (name = "system", description = "Health and metrics"),
+        (name = "after-sales", description = "Buyer requests after payment (售后): cancel before shipment, refund only; flash refunds decided by explainable rules, the merchant's queue with deadlines, appeals to the platform"),
+        (name = "system", description = "Health"),
     )
 )]
 pub struct ApiDoc;

@@ -8,7 +8,8 @@
 
 pub mod dto;
 
-use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
+use super::extract::{JsonBody, PathIds, RawBody};
+use super::page::{ListQuery, Page, PageQuery, invalid_cursor};
 use super::problem::ApiError;
 use super::problem::refused;
 use super::validate;
@@ -21,14 +22,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use dto::{CheckoutInput, CheckoutView, OrderPage, OrderView};
+use dto::{CheckoutInput, CheckoutView, OrderView};
 use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderState};
 use miaodan_domain::quantity::LINE_QUANTITY_MAX;
 use miaodan_domain::shard::CancelOrder;
 use miaodan_domain::shard::ShardCommand;
 use miaodan_domain::shard::{Canceller, OrderLineRequest, Rejection, RequestRef};
 use miaodan_domain::{BuyerId, OrderId, Quantity, ShopId, SkuId, Timestamp};
-use miaodan_store::records::OrderFilter;
+use miaodan_store::records::{Keyset, OrderFilter};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use utoipa::IntoParams;
@@ -281,11 +282,6 @@ pub struct OrderQuery {
     /// Orders created before this instant (RFC 3339).
     #[param(schema_with = crate::http::schema::instant)]
     pub created_to: Option<String>,
-    #[param(schema_with = crate::http::schema::order_cursor)]
-    pub cursor: Option<String>,
-    /// 1 to 200, default 50.
-    #[param(schema_with = crate::http::schema::integer::<1, 200>)]
-    pub limit: Option<i64>,
 }
 
 fn instant(raw: Option<&str>, field: &str) -> Result<Option<Timestamp>, ApiError> {
@@ -296,23 +292,16 @@ fn instant(raw: Option<&str>, field: &str) -> Result<Option<Timestamp>, ApiError
     .transpose()
 }
 
-/// `<unix ms>.<order id>`, each written as `schema::number` reads it (the document's pattern).
-fn parse_cursor(raw: &str) -> Option<(Timestamp, OrderId)> {
-    let (at, id) = raw.split_once('.')?;
-    let at = if at == "0" { 0 } else { super::schema::number(at)? };
-    Some((Timestamp::from_unix_ms(at), OrderId::new(super::schema::number(id)?)?))
-}
-
 /// List orders, newest first: a merchant's shop's, a buyer's own, or (admin) all.
-#[utoipa::path(get, path = "/v1/orders", tag = "orders", params(OrderQuery),
-    responses((status = 200, body = OrderPage), (status = 400, body = super::problem::Problem)),
+#[utoipa::path(get, path = "/v1/orders", tag = "orders", params(OrderQuery, PageQuery),
+    responses((status = 200, body = Page<OrderView>), (status = 400, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn list_orders(
     State(state): State<AppState>,
     principal: Principal,
-    QueryParams(query): QueryParams<OrderQuery>,
-) -> Result<Json<OrderPage>, ApiError> {
-    let limit = validate::limit(query.limit)?;
+    ListQuery { page, filter: query }: ListQuery<OrderQuery>,
+) -> Result<Json<Page<OrderView>>, ApiError> {
     let order_state = query
         .state
         .as_deref()
@@ -322,17 +311,20 @@ pub async fn list_orders(
             })
         })
         .transpose()?;
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| parse_cursor(c).ok_or_else(|| ApiError::invalid("invalid_field", "cursor", "unknown cursor")))
-        .transpose()?;
+    let Keyset { after, limit } = page.keyset::<(i64, i64)>("orders")?;
+    let after = match after {
+        None => None,
+        Some((at, id)) => Some((
+            Timestamp::from_unix_ms(at),
+            OrderId::new(id).ok_or_else(invalid_cursor)?,
+        )),
+    };
     let mut filter = OrderFilter {
         state: order_state,
         created_from: instant(query.created_from.as_deref(), "created_from")?,
         created_before: instant(query.created_to.as_deref(), "created_to")?,
         after,
-        limit: limit + 1,
+        limit,
         ..OrderFilter::default()
     };
     match principal {
@@ -340,17 +332,9 @@ pub async fn list_orders(
         Principal::Merchant(shop) => filter.shop = Some(shop),
         Principal::Buyer(buyer) => filter.buyer = Some(buyer),
     }
-    let mut orders = state.store.orders(&filter).await?;
-    let next_cursor = if orders.len() as i64 > limit {
-        orders.truncate(limit as usize);
-        orders.last().map(|o| format!("{}.{}", o.created_at.unix_ms(), o.id))
-    } else {
-        None
-    };
-    Ok(Json(OrderPage {
-        items: orders.iter().map(OrderView::from).collect(),
-        next_cursor,
-    }))
+    let orders = state.store.orders(&filter).await?;
+    let key = |o: &Order| (o.created_at.unix_ms(), o.id.get());
+    Ok(Json(page.page("orders", orders, key, |o| OrderView::from(o))))
 }
 
 fn render_order(answer: &Result<Order, Rejection>) -> Reply {

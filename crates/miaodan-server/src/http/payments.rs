@@ -1,9 +1,13 @@
 //! Payments over HTTP: a checkout's payment intent, confirming it with a credential or one-tap
 //! pay, refunds of paid orders, one-tap agreements, the provider's webhook and the daily
 //! reconciliation report. The flows themselves are in `crate::flows::payments`; their
-//! [`PaymentError`] becomes problem+json here, once.
+//! [`PaymentError`] becomes problem+json here, once. Listings of intents and refunds are in
+//! `lists`.
+
+mod lists;
 
 use super::extract::{JsonBody, PathIds, QueryParams, RawBody};
+use super::page::{ListQuery, NoFilter, Page, PageQuery};
 use super::problem::ApiError;
 use super::validate;
 use crate::app::AppState;
@@ -31,10 +35,11 @@ use utoipa_axum::routes;
 /// The payments' routes, registered once for the router and the OpenAPI document.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(open_intent))
+        .routes(routes!(open_intent, lists::list_intents))
         .routes(routes!(get_intent))
         .routes(routes!(confirm))
-        .routes(routes!(refund_order, list_refunds))
+        .routes(routes!(refund_order, lists::list_order_refunds))
+        .routes(routes!(lists::list_refunds))
         .routes(routes!(create_agreement, list_agreements))
         .routes(routes!(revoke_agreement))
         .routes(routes!(simpay_webhook))
@@ -123,6 +128,10 @@ pub struct PaymentIntentView {
     pub id: i64,
     pub checkout_id: i64,
     pub buyer_id: i64,
+    /// Set when this is one shop's part of the intent (what that shop's merchant reads): the
+    /// amounts, orders and refunds are then that shop's only. Absent for the buyer and operators,
+    /// who see the whole intent.
+    pub shop_id: Option<i64>,
     /// `requires_confirmation`, `processing`, `authorized`, `captured`, `failed`, `expired`, `voided`.
     pub status: String,
     pub amount_fen: i64,
@@ -159,13 +168,66 @@ impl From<&Refund> for RefundView {
     }
 }
 
-fn intent_view(state: &AppState, i: &PaymentIntent) -> PaymentIntentView {
+/// Whose view of an intent to draw. A checkout spanning several shops is one intent; each
+/// shop's merchant sees only its own part of it, never another shop's orders, amounts or
+/// refunds.
+#[derive(Clone, Copy)]
+enum IntentScope {
+    Whole,
+    Shop(ShopId),
+}
+
+impl IntentScope {
+    fn of(principal: Principal) -> IntentScope {
+        match principal {
+            Principal::Merchant(shop) => IntentScope::Shop(shop),
+            Principal::Admin | Principal::Buyer(_) => IntentScope::Whole,
+        }
+    }
+
+    fn covers(self, shop: ShopId) -> bool {
+        match self {
+            IntentScope::Whole => true,
+            IntentScope::Shop(own) => own == shop,
+        }
+    }
+}
+
+fn intent_view(state: &AppState, i: &PaymentIntent, scope: IntentScope) -> PaymentIntentView {
+    let orders: Vec<IntentOrderView> = i
+        .orders
+        .iter()
+        .filter(|o| scope.covers(o.shop))
+        .map(|o| IntentOrderView {
+            order_id: o.order.get(),
+            shop_id: o.shop.get(),
+            amount_fen: o.amount.get(),
+            settlement: o.settlement.as_str().into(),
+        })
+        .collect();
+    let amount_fen = match scope {
+        IntentScope::Whole => i.amount.get(),
+        IntentScope::Shop(_) => orders.iter().map(|o| o.amount_fen).sum(),
+    };
+    // The provider authorizes and captures the whole intent at once, so a shop's part of
+    // the charge is its share whenever the charge is non-zero.
+    let part_of = |whole: Fen| {
+        if whole.get() == 0 {
+            0
+        } else {
+            amount_fen.min(whole.get())
+        }
+    };
     PaymentIntentView {
         id: i.id.get(),
         checkout_id: i.checkout.get(),
         buyer_id: i.buyer.get(),
+        shop_id: match scope {
+            IntentScope::Whole => None,
+            IntentScope::Shop(shop) => Some(shop.get()),
+        },
         status: i.status.as_str().into(),
-        amount_fen: i.amount.get(),
+        amount_fen,
         currency: "CNY".into(),
         provider: state.payments.provider.name().into(),
         one_tap: i.one_tap,
@@ -175,22 +237,18 @@ fn intent_view(state: &AppState, i: &PaymentIntent) -> PaymentIntentView {
         charge: i.charge.as_ref().map(|c| ChargeView {
             reference: c.reference.clone(),
             provider_charge_id: c.provider_charge_id.clone(),
-            authorized_fen: c.authorized.get(),
-            captured_fen: c.captured.get(),
+            authorized_fen: part_of(c.authorized),
+            captured_fen: part_of(c.captured),
             authorized_at: rfc3339(c.authorized_at),
             captured_at: c.captured_at.map(rfc3339),
         }),
-        orders: i
-            .orders
+        refunds: i
+            .refunds
             .iter()
-            .map(|o| IntentOrderView {
-                order_id: o.order.get(),
-                shop_id: o.shop.get(),
-                amount_fen: o.amount.get(),
-                settlement: o.settlement.as_str().into(),
-            })
+            .filter(|r| orders.iter().any(|o| o.order_id == r.order.get()))
+            .map(RefundView::from)
             .collect(),
-        refunds: i.refunds.iter().map(RefundView::from).collect(),
+        orders,
         created_at: rfc3339(i.created_at),
         updated_at: rfc3339(i.updated_at),
     }
@@ -222,7 +280,7 @@ pub async fn open_intent(
         let checkout = validate::positive_id(body.value.checkout_id, "checkout_id")?;
         let checkout = CheckoutId::new(checkout).ok_or_else(|| ApiError::not_found("checkout"))?;
         let intent = payments::open_intent(&state, buyer, checkout, false).await?;
-        let reply = Reply::json(StatusCode::CREATED, &intent_view(&state, &intent));
+        let reply = Reply::json(StatusCode::CREATED, &intent_view(&state, &intent, IntentScope::Whole));
         idempotency::remember(&state, intent.home_shop, idem, reply).await
     })
     .await
@@ -236,7 +294,8 @@ fn visible(intent: &PaymentIntent, principal: Principal) -> bool {
     }
 }
 
-/// Read a payment intent (its buyer, a merchant of one of its orders, or an operator).
+/// Read a payment intent: its buyer and operators see all of it; the merchant of one of its
+/// orders sees only its own shop's part (`shop_id` set), and 404 if it has no order in it.
 #[utoipa::path(get, path = "/v1/payment-intents/{payment_intent_id}", tag = "payments",
     params(("payment_intent_id" = i64, Path)),
     responses((status = 200, body = PaymentIntentView), (status = 404, body = super::problem::Problem)),
@@ -251,7 +310,7 @@ pub async fn get_intent(
     if !visible(&intent, principal) {
         return Err(ApiError::not_found("payment intent"));
     }
-    Ok(Json(intent_view(&state, &intent)))
+    Ok(Json(intent_view(&state, &intent, IntentScope::of(principal))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -328,8 +387,10 @@ fn valid_credential(raw: &str) -> Result<String, ApiError> {
 
 fn confirmation_reply(state: &AppState, intent: &PaymentIntent) -> Reply {
     match intent.status {
-        IntentStatus::Captured | IntentStatus::Authorized => Reply::json(StatusCode::OK, &intent_view(state, intent)),
-        IntentStatus::Processing => Reply::json(StatusCode::ACCEPTED, &intent_view(state, intent)),
+        IntentStatus::Captured | IntentStatus::Authorized => {
+            Reply::json(StatusCode::OK, &intent_view(state, intent, IntentScope::Whole))
+        }
+        IntentStatus::Processing => Reply::json(StatusCode::ACCEPTED, &intent_view(state, intent, IntentScope::Whole)),
         IntentStatus::Failed => {
             let code = intent.decline.map_or("declined", |d| d.as_str());
             ApiError::new(
@@ -422,21 +483,6 @@ pub async fn refund_order(
         idempotency::remember(&state, intent.home_shop, idem, reply).await
     })
     .await
-}
-
-/// The refunds of an order.
-#[utoipa::path(get, path = "/v1/orders/{order_id}/refunds", tag = "payments",
-    params(("order_id" = i64, Path)),
-    responses((status = 200, body = [RefundView]), (status = 404, body = super::problem::Problem)),
-    security(("bearer" = [])))]
-pub async fn list_refunds(
-    State(state): State<AppState>,
-    principal: Principal,
-    ids: PathIds,
-) -> Result<Json<Vec<RefundView>>, ApiError> {
-    let order = super::orders::visible_order(&state, principal, ids.one()).await?;
-    let refunds = state.store.refunds_of_order(order.id).await?;
-    Ok(Json(refunds.iter().map(RefundView::from).collect()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -542,21 +588,21 @@ fn buyer_shard_key(buyer: BuyerId) -> ShopId {
 }
 
 /// The buyer's one-tap agreements, newest first.
-#[utoipa::path(get, path = "/v1/one-tap-agreements", tag = "payments",
-    responses((status = 200, body = [AgreementView])), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/one-tap-agreements", tag = "payments", params(PageQuery),
+    responses((status = 200, body = Page<AgreementView>), (status = 400, body = super::problem::Problem)),
+    security(("bearer" = [])))]
 pub async fn list_agreements(
     State(state): State<AppState>,
     Buyer(buyer): Buyer,
-) -> Result<Json<Vec<AgreementView>>, ApiError> {
-    let mut agreements: Vec<OneTapAgreement> = state
+    query: ListQuery<NoFilter>,
+) -> Result<Json<Page<AgreementView>>, ApiError> {
+    let page = query.page;
+    let agreements = state
         .store
-        .one_tap_agreements(Some(buyer))
-        .await?
-        .into_iter()
-        .filter(|a| a.buyer == buyer)
-        .collect();
-    agreements.reverse();
-    Ok(Json(agreements.iter().map(|a| agreement_view(&state, a)).collect()))
+        .one_tap_agreements_page(buyer, page.keyset("one_tap_agreements")?)
+        .await?;
+    let view = |a: &OneTapAgreement| agreement_view(&state, a);
+    Ok(Json(page.page("one_tap_agreements", agreements, |a| a.id, view)))
 }
 
 /// End a one-tap agreement: later payments need a confirmation again.

@@ -2,13 +2,17 @@
 //! that a merchant may read its own shop and a buyer its own account).
 
 pub mod dto;
+mod tokens;
 
 use super::extract::{JsonBody, PathIds, RawBody, optional_json};
+use super::page::{ListQuery, NoFilter, Page, PageQuery};
 use super::problem::ApiError;
 use super::validate;
 use crate::app::AppState;
-use crate::auth::{self, Admin, Principal};
+use crate::auth::{Admin, Principal};
+use crate::clock::rfc3339;
 use crate::idempotency::{self, Reply};
+use crate::tokens::{self as lifecycle, LifetimeRefusal, TokenRequest};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -18,7 +22,7 @@ use miaodan_domain::buyers::Buyer;
 use miaodan_domain::catalog::Shop;
 use miaodan_domain::shard::{CreateShop, Rejection};
 use miaodan_domain::{BuyerId, ShopId};
-use miaodan_store::records::Role;
+use miaodan_store::records::{Role, TokenScope};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -31,6 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_buyer))
         .routes(routes!(get_buyer))
         .routes(routes!(issue_buyer_token))
+        .routes(routes!(tokens::list_tokens))
+        .routes(routes!(tokens::revoke_token))
 }
 
 /// How the platform's refusals are answered (the `code` is the core's [`Rejection::code`]).
@@ -70,11 +76,18 @@ pub async fn create_shop(
     .await
 }
 
-/// List all shops.
-#[utoipa::path(get, path = "/v1/shops", tag = "platform",
-    responses((status = 200, body = [ShopView])), security(("bearer" = [])))]
-pub async fn list_shops(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<ShopView>>, ApiError> {
-    Ok(Json(state.store.shops().await?.iter().map(ShopView::from).collect()))
+/// List every shop, by id.
+#[utoipa::path(get, path = "/v1/shops", tag = "platform", params(PageQuery),
+    responses((status = 200, body = Page<ShopView>), (status = 400, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn list_shops(
+    State(state): State<AppState>,
+    _: Admin,
+    query: ListQuery<NoFilter>,
+) -> Result<Json<Page<ShopView>>, ApiError> {
+    let page = query.page;
+    let shops = state.store.shops_page(page.keyset("shops")?).await?;
+    Ok(Json(page.page("shops", shops, |s| s.id.get(), |s| ShopView::from(s))))
 }
 
 /// Read a shop (admin, or the shop's own merchant).
@@ -98,6 +111,17 @@ pub async fn get_shop(
     Ok(Json(ShopView::from(&shop)))
 }
 
+fn lifetime_refused(refusal: LifetimeRefusal) -> ApiError {
+    match refusal {
+        LifetimeRefusal::TooShort => ApiError::invalid("invalid_field", "expires_in_days", refusal.to_string()),
+        LifetimeRefusal::TooLong { max_days, .. } => ApiError::invalid(
+            "token_lifetime_too_long",
+            "expires_in_days",
+            format!("{refusal}; ask for {max_days} days or fewer"),
+        ),
+    }
+}
+
 /// What a replayed token issuance shows instead of the secret.
 pub const REDACTED_SECRET: &str = "(shown once; issue a new token if it was lost)";
 
@@ -113,19 +137,26 @@ async fn issue(
         .as_deref()
         .map(|l| validate::text::<60>(l, "label"))
         .transpose()?;
-    let (record, token) = auth::mint(
-        state.ids.token(),
+    let request = TokenRequest {
         role,
-        Some(subject),
-        label.map(|l| l.as_str().to_string()),
-        state.clock.now(),
-    );
+        subject: Some(subject),
+        label: label.map(|l| l.as_str().to_string()),
+        scope: match input.scope.as_deref() {
+            None => TokenScope::ReadWrite,
+            Some(raw) => TokenScope::parse(raw)
+                .ok_or_else(|| ApiError::invalid("invalid_field", "scope", "scope is `read_write` or `read_only`"))?,
+        },
+        lifetime_days: input.expires_in_days,
+    };
+    let (record, token) = lifecycle::mint(state.ids.token(), request, state.clock.now()).map_err(lifetime_refused)?;
     let view = IssuedToken {
         token_id: record.id,
         token,
         role: role.as_str().into(),
         shop_id: (role == Role::Merchant).then_some(subject),
         buyer_id: (role == Role::Buyer).then_some(subject),
+        scope: record.scope.into(),
+        expires_at: rfc3339(record.expires_at),
     };
     let reply = Reply::json(StatusCode::CREATED, &view);
     // The secret is never stored, not even in the idempotent response: a retry with the same

@@ -32,6 +32,22 @@ pub struct Problem {
     /// …and how many more this buyer may still take (0 once they hold the limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remaining_allowed: Option<i64>,
+    /// `refused_by_rules` only: every rule that fired, explained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<Explanation>>,
+}
+
+/// The rules of a refusal, explained.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explained(pub Vec<Explanation>);
+
+/// A rule of a decision, explained to people in English and Chinese.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct Explanation {
+    /// The rule's stable code, e.g. `not_yet_picked_up`.
+    pub code: String,
+    pub en: String,
+    pub zh: String,
 }
 
 /// The figures of a refusal over a per-buyer limit, sent as extension members of the problem.
@@ -50,6 +66,9 @@ pub struct ApiError {
     /// Seconds the client should wait before retrying (sent as `Retry-After`).
     pub retry_after_seconds: Option<u64>,
     pub limit: Option<LimitFigures>,
+    /// The rules that decided a refusal, explained (sent as the `rules` member).
+    /// Boxed: an error travels in every `Result` of the handlers, and is rarely explained.
+    pub explained: Option<Box<Explained>>,
 }
 
 impl ApiError {
@@ -66,6 +85,7 @@ impl ApiError {
             field: None,
             retry_after_seconds: None,
             limit: None,
+            explained: None,
         }
     }
 
@@ -98,6 +118,7 @@ impl ApiError {
             field: self.field.clone(),
             per_buyer_limit: self.limit.map(|l| l.per_buyer_limit),
             remaining_allowed: self.limit.map(|l| l.remaining_allowed),
+            rules: self.explained.as_ref().map(|e| e.0.clone()),
         }
     }
 
@@ -170,6 +191,7 @@ impl From<&Rejection> for ApiError {
             | Rejection::UnknownShipment
             | Rejection::TrackingRefused(_) => logistics::refusal(rejection),
             Rejection::IdInUse => ApiError::unavailable("an allocated id was already in use; retry"),
+            Rejection::AfterSales(_) => super::after_sales::refusal(rejection),
         }
     }
 }

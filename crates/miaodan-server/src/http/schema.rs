@@ -320,31 +320,25 @@ pub fn search() -> RefOr<Schema> {
     done(string().max_length(Some(100)).pattern(Some(no_control_pattern())))
 }
 
-/// A positive decimal number without leading zeros that fits in 18 digits: what `number`
-/// takes.
-const NUMBER: &str = "[1-9][0-9]{0,17}";
-
-/// A positive number as the listings' cursors write it (see [`NUMBER`]).
+/// A positive number as a cart's pairs write it: decimal, without leading zeros, at most 18
+/// digits (`[1-9][0-9]{0,17}` in `ITEMS_PATTERN`).
 pub fn number(raw: &str) -> Option<i64> {
     let digits = !raw.is_empty() && raw.len() <= 18 && raw.bytes().all(|b| b.is_ascii_digit());
     (digits && !raw.starts_with('0')).then(|| raw.parse().ok()).flatten()
 }
 
-/// The products' cursor: a `next_cursor` of the listing.
-pub fn product_cursor() -> RefOr<Schema> {
-    done(
-        string()
-            .pattern(Some(format!("^{NUMBER}$")))
-            .description(Some("A `next_cursor` of this listing.")),
-    )
-}
+/// What a list's cursor is (`page.rs`): lower-case hex of a short JSON text.
+const CURSOR_PATTERN: &str = "^([0-9a-f]{2})+$";
 
-/// The orders' cursor: a `next_cursor` of the listing (`<unix ms>.<order id>`).
-pub fn order_cursor() -> RefOr<Schema> {
+/// A list's cursor, as the list's `next_cursor` gave it.
+pub fn cursor() -> RefOr<Schema> {
     done(
         string()
-            .pattern(Some(format!("^(0|{NUMBER})\\.{NUMBER}$")))
-            .description(Some("A `next_cursor` of this listing.")),
+            .max_length(Some(super::page::CURSOR_CHARS_MAX))
+            .pattern(Some(CURSOR_PATTERN))
+            .description(Some(
+                "The `next_cursor` of the previous page, as it was given (opaque); absent for the first page.",
+            )),
     )
 }
 
@@ -373,7 +367,23 @@ mod tests {
     }
 
     #[test]
+    fn the_cursors_the_lists_make_are_what_their_pattern_says() {
+        let pattern = regex(CURSOR_PATTERN);
+        let keys = [
+            super::super::page::cursor("orders", &(1_780_000_000_000_i64, i64::MAX)),
+            super::super::page::cursor("alerts", &("sla:7:not_picked_up", 3)),
+            super::super::page::cursor("products", &"商品"),
+        ];
+        for cursor in keys {
+            assert!(pattern.is_match(&cursor), "{cursor}");
+        }
+        assert!(!pattern.is_match("ABC") && !pattern.is_match("a") && !pattern.is_match(""));
+    }
+
+    #[test]
     fn a_number_is_what_its_pattern_says() {
+        const NUMBER: &str = "[1-9][0-9]{0,17}";
+        assert!(ITEMS_PATTERN.starts_with(&format!("^{NUMBER}:")));
         let pattern = regex(&format!("^{NUMBER}$"));
         for raw in [
             "1",

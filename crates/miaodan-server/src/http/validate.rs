@@ -77,12 +77,3 @@ pub fn positive_id(raw: i64, field: &str) -> Result<i64, ApiError> {
         ))
     }
 }
-
-/// Page size: 1 to 200, 50 when absent.
-pub fn limit(raw: Option<i64>) -> Result<i64, ApiError> {
-    match raw {
-        None => Ok(50),
-        Some(n) if (1..=200).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::invalid("invalid_field", "limit", "`limit` must be 1 to 200")),
-    }
-}

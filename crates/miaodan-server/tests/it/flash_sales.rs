@@ -17,6 +17,7 @@ both_backends!(
     thousands_of_simultaneous_taps_sell_each_unit_exactly_once,
     units_sold_and_per_buyer_counts_survive_a_restart,
     scheduling_refuses_nonsense_and_more_units_than_the_warehouse_has,
+    an_order_names_the_flash_sale_it_was_tapped_from,
 );
 
 fn rfc3339_in(seconds: i64) -> String {
@@ -288,5 +289,35 @@ async fn scheduling_refuses_nonsense_and_more_units_than_the_warehouse_has(backe
         (5, 0, 0),
         "nothing was held"
     );
+    app.shutdown().await;
+}
+
+async fn an_order_names_the_flash_sale_it_was_tapped_from(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let sale = schedule(&app, &w, 2, json!({})).await;
+    let tapped = tap(&app, &w.buyer_token, sale).await;
+    let tapped = tapped.assert_status(201)["order"].clone();
+    assert_eq!(tapped["flash_sale_id"], sale, "{tapped}");
+    let checkout = app.checkout(&w.buyer_token, &[(w.skus[1], 1)]).await;
+    let ordered = checkout.assert_status(201)["orders"][0].clone();
+    assert_eq!(ordered["flash_sale_id"], Value::Null, "{ordered}");
+    // Read back, listed, and after a restart (from the table), every view says the same.
+    app.restart().await;
+    let tapped_id = tapped["id"].as_i64().unwrap();
+    assert_eq!(app.order(tapped_id).await["flash_sale_id"], sale);
+    let listed = app.get("/v1/orders", &w.merchant).await;
+    let by_id = |id: &Value| {
+        listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| &o["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    listed.assert_status(200);
+    assert_eq!(by_id(&tapped["id"])["flash_sale_id"], sale);
+    assert_eq!(by_id(&ordered["id"])["flash_sale_id"], Value::Null);
     app.shutdown().await;
 }

@@ -39,6 +39,8 @@ both_backends!(
     a_parcel_not_picked_up_warns_then_times_out_live_and_its_pickup_resolves_the_alert,
     an_open_alert_survives_a_restart_and_escalates_and_resolves_after_it,
     a_shortage_redispatches_a_paid_order_and_tells_the_merchant,
+    the_alert_stream_sends_the_open_alerts_first_then_ready,
+    a_quiet_alert_stream_sends_heartbeats_and_ends_when_the_server_stops,
 );
 
 /// The longest a scenario waits for something that happens in the background (a webhook, a
@@ -183,7 +185,7 @@ async fn shipment(app: &TestApp, token: &str, id: i64) -> Value {
 async fn alerts(app: &TestApp, merchant: &str, query: &str) -> Vec<Value> {
     app.get(&format!("/v1/package-center/alerts{query}"), merchant)
         .await
-        .assert_status(200)
+        .assert_status(200)["items"]
         .as_array()
         .unwrap()
         .clone()
@@ -316,32 +318,49 @@ impl AlertStream {
         }
     }
 
-    /// The next `event: alert`'s data, within `within`.
-    async fn next_alert(&mut self, within: Duration) -> Value {
+    /// The next block of the stream (an event, or a comment line such as a heartbeat) within
+    /// `within`; `None` once the stream has ended.
+    async fn next_block(&mut self, within: Duration) -> Option<String> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            while let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
                 let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
-                let block = String::from_utf8(block).unwrap();
-                let mut event = "";
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(name) = line.strip_prefix("event:") {
-                        event = name.trim();
-                    } else if let Some(part) = line.strip_prefix("data:") {
-                        data.push_str(part.strip_prefix(' ').unwrap_or(part));
-                    }
-                }
-                if event == "alert" {
-                    return serde_json::from_str(&data).unwrap();
-                }
+                return Some(String::from_utf8(block).unwrap());
             }
             let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
                 .await
-                .unwrap_or_else(|_| panic!("no alert on the stream within {within:?}"))
-                .unwrap()
-                .expect("the alert stream ended");
+                .unwrap_or_else(|_| panic!("nothing on the stream within {within:?}"))
+                .unwrap()?;
             self.buffer.extend_from_slice(&chunk);
+        }
+    }
+
+    /// The next event's name and data (comments skipped), within `within`.
+    async fn next_event(&mut self, within: Duration) -> (String, Value) {
+        loop {
+            let block = self.next_block(within).await.expect("the alert stream ended");
+            let mut event = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(name) = line.strip_prefix("event:") {
+                    event = name.trim().to_string();
+                } else if let Some(part) = line.strip_prefix("data:") {
+                    data.push_str(part.strip_prefix(' ').unwrap_or(part));
+                }
+            }
+            if !event.is_empty() {
+                return (event, serde_json::from_str(&data).unwrap_or(Value::Null));
+            }
+        }
+    }
+
+    /// The next `event: alert`'s data, within `within`.
+    async fn next_alert(&mut self, within: Duration) -> Value {
+        loop {
+            let (event, data) = self.next_event(within).await;
+            if event == "alert" {
+                return data;
+            }
         }
     }
 }
@@ -1268,8 +1287,7 @@ async fn shipments_get_carrier_waybills_and_tracking_delivers_the_order(backend:
     assert_waybill(&second_waybill, "jd");
     assert_eq!(app.order(order).await["state"], "shipped");
     let listed = app.get(&format!("/v1/orders/{order}/shipments"), &s.buyer).await;
-    let listed: Vec<i64> = listed
-        .assert_status(200)
+    let listed: Vec<i64> = listed.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -1566,10 +1584,15 @@ async fn a_parcel_not_picked_up_warns_then_times_out_live_and_its_pickup_resolve
     // Another shop's stream and list see none of it; bad queries are refused.
     let (_, stranger) = app.shop("隔壁店").await;
     assert_eq!(alerts(&app, &stranger, "?state=all").await, Vec::<Value>::new());
-    for query in ["?state=closed", "?limit=0", "?limit=501", "?rule=late"] {
+    for (query, code) in [
+        ("?state=closed", "invalid_field"),
+        ("?limit=0", "invalid_field"),
+        ("?limit=201", "invalid_field"),
+        ("?rule=late", "invalid_field"),
+    ] {
         app.get(&format!("/v1/package-center/alerts{query}"), &w.merchant)
             .await
-            .assert_problem(422, "invalid_field");
+            .assert_problem(422, code);
     }
     drop(stream);
     app.shutdown().await;
@@ -1630,6 +1653,70 @@ async fn an_open_alert_survives_a_restart_and_escalates_and_resolves_after_it(ba
     );
     assert_eq!(alerts(&app, &w.merchant, "?state=all").await, vec![resolved]);
     app.shutdown().await;
+}
+
+async fn the_alert_stream_sends_the_open_alerts_first_then_ready(backend: Backend) {
+    let clock = clock_at(monday(9, 10));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
+    let w = app.world().await;
+    let [chengdu, shanghai] = w.warehouses;
+    let sku = w.skus[0];
+    paid_order(&app, &w.buyer_token, &[(sku, 1)]).await;
+    // Both warehouses come up short: the paid order has nowhere to ship from, an open alert.
+    for (warehouse, missing) in [(shanghai, 3), (chengdu, 5)] {
+        app.post(
+            &format!("/v1/warehouses/{warehouse}/shortages"),
+            &w.merchant,
+            json!({ "sku_id": sku, "missing_units": missing }),
+        )
+        .await
+        .assert_status(200);
+    }
+    let open = alerts(&app, &w.merchant, "").await;
+    assert_eq!(open.len(), 1, "{open:?}");
+
+    let mut stream = AlertStream::open(&app, &w.merchant).await;
+    assert_eq!(
+        stream.next_event(BACKGROUND_WAIT).await,
+        ("alert".to_string(), open[0].clone()),
+        "the current state comes first, as listed"
+    );
+    assert_eq!(
+        stream.next_event(BACKGROUND_WAIT).await,
+        ("ready".to_string(), json!({ "open_alerts": 1 }))
+    );
+    // Another shop's stream starts from its own (empty) state.
+    let (_, stranger) = app.shop("隔壁店").await;
+    let mut theirs = AlertStream::open(&app, &stranger).await;
+    assert_eq!(
+        theirs.next_event(BACKGROUND_WAIT).await,
+        ("ready".to_string(), json!({ "open_alerts": 0 }))
+    );
+    drop((stream, theirs));
+    app.shutdown().await;
+}
+
+async fn a_quiet_alert_stream_sends_heartbeats_and_ends_when_the_server_stops(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| {
+        config.limits.sse_heartbeat = Duration::from_millis(200);
+    })
+    .await;
+    let (_, merchant) = app.shop("安静的店").await;
+    let mut stream = AlertStream::open(&app, &merchant).await;
+    assert_eq!(stream.next_event(BACKGROUND_WAIT).await.0, "ready");
+    for _ in 0..2 {
+        let block = stream.next_block(BACKGROUND_WAIT).await.expect("the stream runs");
+        assert!(block.starts_with(':') && block.contains("heartbeat"), "{block:?}");
+    }
+    // Stopping the server ends the stream, so the stop does not wait for the client.
+    let stopping = tokio::spawn(app.shutdown());
+    while let Some(block) = stream.next_block(BACKGROUND_WAIT).await {
+        assert!(block.starts_with(':'), "only heartbeats until the end: {block:?}");
+    }
+    tokio::time::timeout(BACKGROUND_WAIT, stopping)
+        .await
+        .expect("the server stopped with a stream open")
+        .unwrap();
 }
 
 // ---- shortages --------------------------------------------------------------------------------

@@ -6,8 +6,11 @@
 #[macro_use]
 mod common;
 
+mod after_sales;
 mod contract;
 mod flash_sales;
 mod fulfillment;
+mod limits;
 mod orders;
 mod payments;
+mod tokens;

@@ -21,6 +21,7 @@ both_backends!(
     a_checkout_the_provider_cannot_charge_opens_no_payment_and_answers_no_server_error,
     a_one_shop_checkout_is_paid_by_one_capture_and_its_stock_is_sold,
     a_checkout_across_two_shards_is_paid_by_one_capture_and_every_order_is_paid,
+    a_merchant_reads_only_its_own_shops_part_of_a_payment_intent,
     each_decline_is_a_402_with_its_code_and_a_retry_captures_exactly_once,
     a_lost_answer_leaves_the_payment_processing_until_the_worker_asks_and_never_charges_twice,
     a_lost_refund_answer_is_retried_under_its_reference_and_refunds_once,
@@ -366,6 +367,53 @@ async fn a_checkout_across_two_shards_is_paid_by_one_capture_and_every_order_is_
     app.shutdown().await;
 }
 
+/// A checkout across two shops is one intent, but each shop's merchant reads only its own
+/// part of it: its order, its share of the amount and of the charge, its refunds. The
+/// buyer and operators read all of it; a merchant with no order in it reads nothing.
+async fn a_merchant_reads_only_its_own_shops_part_of_a_payment_intent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (first, second) = shops_on_two_shards(&app).await;
+    let outsider = shop(&app, "路人店", 990).await;
+    let (_, buyer) = app.buyer("张三").await;
+    let placed = checkout(&app, &buyer, &[(first.sku, 1), (second.sku, 2)]).await;
+    let intent = id(&app.pay_checkout(&buyer, placed.checkout).await);
+    let second_order = app.order(placed.orders[1]).await;
+    assert_eq!(second_order["shop_id"], json!(second.id));
+    let refund = format!("/v1/orders/{}/refunds", placed.orders[1]);
+    app.post_with_key(&refund, &second.merchant, "part", json!({ "amount_fen": 700 }))
+        .await
+        .assert_status(201);
+
+    let path = format!("/v1/payment-intents/{intent}");
+    let part = app.get(&path, &first.merchant).await.assert_status(200).clone();
+    assert_eq!(part["shop_id"], json!(first.id));
+    assert_eq!(part["amount_fen"], json!(5990));
+    assert_eq!(part["charge"]["captured_fen"], json!(5990));
+    assert_eq!(part["charge"]["authorized_fen"], json!(5990));
+    let orders: Vec<(i64, i64)> = part["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["order_id"].as_i64().unwrap(), o["shop_id"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(orders, vec![(placed.orders[0], first.id)]);
+    assert_eq!(part["refunds"], json!([]));
+
+    let other_part = app.get(&path, &second.merchant).await.assert_status(200).clone();
+    assert_eq!(other_part["amount_fen"], json!(2 * 12900));
+    assert_eq!(other_part["refunds"].as_array().unwrap().len(), 1);
+
+    for whole in [&buyer, &app.admin] {
+        let view = app.get(&path, whole).await.assert_status(200).clone();
+        assert_eq!(view["shop_id"], Value::Null);
+        assert_eq!(view["amount_fen"], json!(placed.total));
+        assert_eq!(view["orders"].as_array().unwrap().len(), 2);
+        assert_eq!(view["refunds"].as_array().unwrap().len(), 1);
+    }
+    app.get(&path, &outsider.merchant).await.assert_status(404);
+    app.shutdown().await;
+}
+
 async fn each_decline_is_a_402_with_its_code_and_a_retry_captures_exactly_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let w = app.world().await;
@@ -504,7 +552,7 @@ async fn a_lost_refund_answer_is_retried_under_its_reference_and_refunds_once(ba
     simpay.set_faults(Faults::default());
     run_worker(&app).await;
     let refunds = app.get(&path, &w.merchant).await;
-    let refunds = refunds.assert_status(200).as_array().unwrap().clone();
+    let refunds = refunds.assert_status(200)["items"].as_array().unwrap().clone();
     assert_eq!(refunds.len(), 1, "{refunds:?}");
     assert_eq!(refunds[0]["id"], refund["id"]);
     assert_eq!(refunds[0]["status"], "succeeded");
@@ -1102,8 +1150,7 @@ async fn partial_refunds_add_up_to_the_order_total_and_each_key_refunds_once(bac
 
     for token in [&w.merchant, &w.buyer_token, &app.admin] {
         let listed = app.get(&path, token).await;
-        let amounts: Vec<&Value> = listed
-            .assert_status(200)
+        let amounts: Vec<&Value> = listed.assert_status(200)["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -1166,7 +1213,9 @@ async fn agree(app: &TestApp, buyer: &str, credential: &str, per_order: i64, per
 
 async fn spent_today(app: &TestApp, buyer: &str) -> i64 {
     let agreements = app.get("/v1/one-tap-agreements", buyer).await;
-    agreements.assert_status(200)[0]["spent_today_fen"].as_i64().unwrap()
+    agreements.assert_status(200)["items"][0]["spent_today_fen"]
+        .as_i64()
+        .unwrap()
 }
 
 async fn one_tap_agreements_are_created_listed_replaced_and_revoked(backend: Backend) {
@@ -1199,12 +1248,15 @@ async fn one_tap_agreements_are_created_listed_replaced_and_revoked(backend: Bac
         (&json!(10_000), &json!(15_000), &json!(0), &Value::Null)
     );
     let listed = app.get("/v1/one-tap-agreements", &buyer).await;
-    assert_eq!(listed.assert_status(200), &json!([first]));
+    assert_eq!(
+        listed.assert_status(200),
+        &json!({ "items": [first], "next_cursor": null })
+    );
 
     // A new agreement replaces the old one.
     let second = agree(&app, &buyer, "sim-one-tap-wallet-9900", 5_000, 5_000).await;
     let listed = app.get("/v1/one-tap-agreements", &buyer).await;
-    let listed = listed.assert_status(200).as_array().unwrap().clone();
+    let listed = listed.assert_status(200)["items"].as_array().unwrap().clone();
     assert_eq!(
         listed.iter().map(id).collect::<Vec<_>>(),
         vec![id(&second), id(&first)],
@@ -1219,7 +1271,7 @@ async fn one_tap_agreements_are_created_listed_replaced_and_revoked(backend: Bac
     // Another buyer neither sees nor revokes it.
     let (_, stranger) = app.buyer("李四").await;
     let theirs = app.get("/v1/one-tap-agreements", &stranger).await;
-    assert_eq!(theirs.assert_status(200), &json!([]));
+    assert_eq!(theirs.assert_status(200)["items"], json!([]));
     let path = format!("/v1/one-tap-agreements/{}", id(&second));
     app.send(app.http.delete(app.url(&path)).bearer_auth(&stranger))
         .await

@@ -535,9 +535,17 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     });
     commit(&store, effects).await;
     drop(store);
-    // What version 2 had: no promise column, no fulfillment tables or index.
+    // What version 2 had: no promise column, no fulfillment tables or index (and none of the
+    // token lifecycle of version 4).
     db.execute(
-        "ALTER TABLE orders DROP COLUMN promise_json;
+        "DROP INDEX api_tokens_by_revocation;
+         DROP INDEX api_tokens_by_subject;
+         DROP TABLE token_revocation_counter;
+         ALTER TABLE api_tokens DROP COLUMN expires_at;
+         ALTER TABLE api_tokens DROP COLUMN last_used_at;
+         ALTER TABLE api_tokens DROP COLUMN scope;
+         ALTER TABLE api_tokens DROP COLUMN revocation;
+         ALTER TABLE orders DROP COLUMN promise_json;
          DROP INDEX orders_fulfilling;
          DROP TABLE warehouse_fulfillment;
          DROP TABLE order_dispatches;
@@ -548,7 +556,7 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     assert_eq!(db.schema_version().await, 2);
 
     let store = db.open().await;
-    assert_eq!(db.schema_version().await, 3);
+    assert_eq!(db.schema_version().await, 5);
     assert_eq!(store.order(old.id).await.unwrap(), Some(old.clone()));
     assert_eq!(load(&store, 0, 1).await.fulfilling, vec![]);
 
@@ -588,6 +596,6 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     drop(store);
     // Opening a current database again changes nothing.
     let store = db.open().await;
-    assert_eq!(db.schema_version().await, 3);
+    assert_eq!(db.schema_version().await, 5);
     assert_eq!(store.order(old.id).await.unwrap(), Some(old));
 }

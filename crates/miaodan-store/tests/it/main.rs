@@ -4,5 +4,6 @@
 mod support;
 
 mod fulfillment;
+mod lists;
 mod migrations;
 mod stored_json;

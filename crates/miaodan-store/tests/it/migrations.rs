@@ -6,7 +6,7 @@
 //! migrations created (`tests/fixtures/schema-v3`, captured from it).
 #![allow(clippy::unwrap_used)]
 
-use crate::stored_json::samples;
+use crate::stored_json::{package_center, samples};
 
 use crate::support::{Backend, Database};
 use miaodan_domain::catalog::Text;
@@ -20,7 +20,7 @@ use miaodan_domain::payments::{IntentStatus, PaymentIntentId};
 use miaodan_domain::shard::{Effect, RequestRef};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
 use miaodan_store::Store;
-use miaodan_store::records::Role;
+use miaodan_store::records::{Role, TokenFilter, TokenRecord, TokenScope};
 
 both_backends!(
     every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows,
@@ -53,9 +53,13 @@ fn current_version() -> i64 {
 
 /// The file's statements for `backend`, as the store runs them (comments out, spellings in).
 fn statements(sql: &str, backend: Backend) -> Vec<String> {
-    let (id, without_rowid) = match backend {
-        Backend::Sqlite => ("INTEGER", "WITHOUT ROWID"),
-        Backend::Postgres => ("BIGINT", ""),
+    let (id, without_rowid, now_ms) = match backend {
+        Backend::Sqlite => (
+            "INTEGER",
+            "WITHOUT ROWID",
+            "(CAST(strftime('%s', 'now') AS INTEGER) * 1000)",
+        ),
+        Backend::Postgres => ("BIGINT", "", "(CAST(EXTRACT(EPOCH FROM now()) * 1000 AS BIGINT))"),
     };
     let code: Vec<&str> = sql
         .lines()
@@ -63,7 +67,11 @@ fn statements(sql: &str, backend: Backend) -> Vec<String> {
         .collect();
     code.join("\n")
         .split(';')
-        .map(|s| s.replace("{ID}", id).replace("{WITHOUT_ROWID}", without_rowid))
+        .map(|s| {
+            s.replace("{ID}", id)
+                .replace("{WITHOUT_ROWID}", without_rowid)
+                .replace("{NOW_MS}", now_ms)
+        })
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect()
@@ -258,11 +266,43 @@ fn rows_of_version_3() -> String {
     )
 }
 
+/// What version 4 added: an admin token with its lifetime, last use and scope, revoked (the
+/// revocation numbered 1).
+fn rows_of_version_4() -> String {
+    format!(
+        "INSERT INTO api_tokens (id, role, subject_id, secret_sha256, label, created_at, revoked_at, expires_at,
+           last_used_at, scope, revocation)
+           VALUES (2, 'admin', NULL, 'beefbeef', 'cron', {T}, {revoked}, {expires}, {used}, 'read_only', 1);
+         UPDATE token_revocation_counter SET value = 1;",
+        revoked = T + 120_000,
+        expires = T + 86_400_000,
+        used = T + 60_000,
+    )
+}
+
+/// An after-sales request with the merchant, its decision and timeline as version 5 wrote them.
+fn rows_of_version_5() -> String {
+    let due = T + 48 * 3_600_000;
+    let body = format!(
+        r#"{{"shop":1,"buyer":7,"order":500,"kind":"refund_only","reason":"quality_issue","lines":[[1000,1]],"amount":60000,"decision":{{"rule_set_version":1,"shadow":false,"verdict":"to_merchant","acted":"to_merchant","fired":[{{"rule":"over_auto_approve_ceiling","amount":60000,"ceiling":50000}},{{"rule":"not_yet_picked_up"}}]}},"stage":{{"name":"with_merchant","due_at":{due}}},"inspection":null,"opened_at":{T},"timeline":[{{"at":{T},"actor":"rules","stage":{{"name":"with_merchant","due_at":{due}}}}}]}}"#
+    );
+    format!(
+        "INSERT INTO after_sales_requests (id, shop_id, buyer_id, order_id, kind, stage, opened_at, body)
+           VALUES (31, 1, 7, 500, 'refund_only', 'with_merchant', {T}, '{body}');"
+    )
+}
+
 fn rows_up_to(version: i64) -> String {
-    [rows_of_version_1(), rows_of_version_2(), rows_of_version_3()]
-        .into_iter()
-        .take(version as usize)
-        .collect()
+    [
+        rows_of_version_1(),
+        rows_of_version_2(),
+        rows_of_version_3(),
+        rows_of_version_4(),
+        rows_of_version_5(),
+    ]
+    .into_iter()
+    .take(version as usize)
+    .collect()
 }
 
 // ---- what the rows must load as -----------------------------------------------------------------
@@ -335,7 +375,11 @@ async fn version_1_rows_load(store: &Store) {
     );
     let buyer = store.buyer(BuyerId::new(7).unwrap()).await.unwrap().unwrap();
     assert_eq!(buyer.default_address.unwrap().detail.as_str(), "1 Caoxi Road");
-    assert_eq!(store.token(1).await.unwrap().unwrap().role, Role::Merchant);
+    let token = store.token(1).await.unwrap().unwrap();
+    assert_eq!(
+        (token.role, token.subject, token.scope),
+        (Role::Merchant, Some(1), TokenScope::ReadWrite)
+    );
     assert_eq!(store.idempotency_record(1).await.unwrap().unwrap().body, r#"{"id":1}"#);
     let open = Order {
         flash_sale: FlashSaleId::new(5),
@@ -415,20 +459,67 @@ async fn version_3_rows_load(store: &Store) {
         store.shipment(ShipmentId::new(1).unwrap()).await.unwrap(),
         Some(shipment)
     );
-    assert_eq!(
-        store.alerts_of_shop(shop(), true, 10).await.unwrap(),
-        vec![samples::alerts().swap_remove(0)]
-    );
-    assert_eq!(
-        store.shortage_notices(shop(), 10).await.unwrap(),
-        vec![samples::shortage_notices().swap_remove(0)]
-    );
+    let open = package_center(store, shop(), true).await.unwrap().0;
+    assert_eq!(open, vec![samples::alerts().swap_remove(0)]);
+    let notices = package_center(store, shop(), false).await.unwrap().1;
+    assert_eq!(notices, vec![samples::shortage_notices().swap_remove(0)]);
     let snapshot = store.load_shard(0, 1, at(0), at(0), at(0)).await.unwrap();
     assert_eq!(snapshot.warehouse_settings, vec![(warehouse(), settings)]);
     assert_eq!(snapshot.fulfilling.len(), 1);
     assert_eq!(snapshot.fulfilling[0].order, dispatched);
     assert_eq!(snapshot.fulfilling[0].decision, decision);
     assert_eq!(snapshot.sla_rules, vec![(shop(), samples::sla_rules().swap_remove(0))]);
+}
+
+async fn version_4_rows_load(store: &Store) {
+    let token = store.token(2).await.unwrap().unwrap();
+    assert_eq!(token.scope, TokenScope::ReadOnly);
+    assert_eq!(token.expires_at, at(T + 86_400_000));
+    assert_eq!(token.last_used_at, Some(at(T + 60_000)));
+    assert_eq!(token.revoked_at, Some(at(T + 120_000)));
+    assert_eq!(store.revocation_counter().await.unwrap(), 1);
+    assert_eq!(store.revocations_after(0).await.unwrap(), vec![(1, 2)]);
+}
+
+async fn version_5_rows_load(store: &Store) {
+    use miaodan_domain::after_sales::request::Stage;
+    use miaodan_domain::after_sales::rules::Fired;
+    let id = miaodan_domain::ids::AfterSalesId::new(31).unwrap();
+    let saved = store.after_sales_request(id).await.unwrap().unwrap();
+    let request = &saved.request;
+    assert_eq!(
+        request.stage,
+        Stage::WithMerchant {
+            due_at: at(T + 48 * 3_600_000)
+        }
+    );
+    assert_eq!(request.amount, Fen::from_const(60_000));
+    assert_eq!(
+        request.decision.fired,
+        vec![
+            Fired::OverAutoApproveCeiling {
+                amount: Fen::from_const(60_000),
+                ceiling: Fen::from_const(50_000)
+            },
+            Fired::NotYetPickedUp
+        ]
+    );
+    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0)).await.unwrap();
+    assert_eq!(snapshot.after_sales, vec![(id, request.clone())]);
+}
+
+/// A token written before version 4 has no lifetime: the upgrade gives it its role's default
+/// (a merchant's 90 days) from the moment of the upgrade.
+async fn a_token_from_before_lifetimes_lives_its_roles_default_from_the_upgrade(store: &Store, upgraded: Timestamp) {
+    let token = store.token(1).await.unwrap().unwrap();
+    let expected = upgraded.plus_seconds(90 * 86_400).unix_ms();
+    let expires = token.expires_at.unix_ms();
+    // The upgrade ran within a few seconds of `upgraded` (SQLite's clock has whole seconds).
+    assert!(
+        (expected - 2_000..=expected + 60_000).contains(&expires),
+        "a legacy merchant token expires at {expires}, not about {expected}"
+    );
+    assert_eq!((token.last_used_at, token.revoked_at), (None, None));
 }
 
 /// What the current release writes goes into a migrated database and reads back.
@@ -461,13 +552,48 @@ async fn todays_writes_land(store: &Store) {
         store.shipment(ShipmentId::new(2).unwrap()).await.unwrap(),
         Some(samples::shipments().swap_remove(1))
     );
+    // A token: issued, used (a later use is kept over an earlier one written after it),
+    // listed, revoked once (the revocation numbered after the ones before).
+    let token = TokenRecord {
+        id: 9,
+        role: Role::Buyer,
+        subject: Some(7),
+        secret_sha256: "ab".into(),
+        label: None,
+        scope: TokenScope::ReadWrite,
+        created_at: at(T),
+        expires_at: at(T + 1_000),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store.insert_token(&token, None).await.unwrap();
+    store.record_token_use(&[(9, at(T + 5))]).await.unwrap();
+    store.record_token_use(&[(9, at(T + 3))]).await.unwrap();
+    let mine = TokenFilter {
+        role: Some(Role::Buyer),
+        subject: Some(7),
+        before: None,
+        limit: 10,
+    };
+    let listed: Vec<i64> = store.tokens(&mine).await.unwrap().iter().map(|t| t.id).collect();
+    assert_eq!(listed, vec![9]);
+    let seen = store.revocation_counter().await.unwrap();
+    let revoked = store.revoke_token(9, at(T + 10)).await.unwrap().unwrap();
+    assert_eq!(
+        (revoked.last_used_at, revoked.revoked_at),
+        (Some(at(T + 5)), Some(at(T + 10)))
+    );
+    assert_eq!(store.revocations_after(seen).await.unwrap(), vec![(seen + 1, 9)]);
+    let again = store.revoke_token(9, at(T + 20)).await.unwrap().unwrap();
+    assert_eq!(again.revoked_at, Some(at(T + 10)), "the first revocation stands");
+    assert_eq!(store.revoke_token(404, at(T)).await.unwrap(), None);
 }
 
 // ---- tests ----------------------------------------------------------------------------------------
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 3, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 5, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -476,6 +602,12 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
     for version in 1..=current {
         let db = database_at(backend, version).await;
         db.execute(&rows_up_to(version)).await;
+        let upgraded = Timestamp::from_unix_ms(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64,
+        );
         let store = db.open().await;
         assert_eq!(db.schema_version().await, current, "from version {version}");
         assert_eq!(schema_of(&db).await, fresh_schema, "from version {version}");
@@ -485,6 +617,14 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 3 {
             version_3_rows_load(&store).await;
+        }
+        if version >= 4 {
+            version_4_rows_load(&store).await;
+        } else {
+            a_token_from_before_lifetimes_lives_its_roles_default_from_the_upgrade(&store, upgraded).await;
+        }
+        if version >= 5 {
+            version_5_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

@@ -10,10 +10,13 @@ pub(crate) mod samples;
 use crate::support::{Backend, Database};
 use miaodan_domain::catalog::Text;
 use miaodan_domain::geo::Adcode;
+use miaodan_domain::logistics::Alert;
 use miaodan_domain::orders::{Address, Order, OrderState};
 use miaodan_domain::shard::Effect;
+use miaodan_domain::shard::ShortageNotice;
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ShopId, Timestamp, WarehouseId};
-use miaodan_store::Store;
+use miaodan_store::records::{AlertFilter, AlertKinds, Keyset};
+use miaodan_store::{PackageCenterEntry, Store, StoreError};
 use std::collections::BTreeMap;
 
 both_backends!(
@@ -247,12 +250,11 @@ async fn json_written_by_the_release_before_loads_as_the_same_values(backend: Ba
     for shipment in samples::shipments() {
         assert_eq!(store.shipment(shipment.id).await.unwrap(), Some(shipment));
     }
-    let mut alerts = store.alerts_of_shop(shop(1), false, 100).await.unwrap();
+    let (mut alerts, mut notices) = package_center(&store, shop(1), false).await.unwrap();
     alerts.sort_by_key(|a| a.key);
     let mut expected = samples::alerts();
     expected.sort_by_key(|a| a.key);
     assert_eq!(alerts, expected);
-    let mut notices = store.shortage_notices(shop(1), 100).await.unwrap();
     notices.reverse();
     assert_eq!(notices, samples::shortage_notices());
     let mut rules = load(&store).await;
@@ -338,8 +340,33 @@ async fn json_holding_values_the_domain_refuses_does_not_load(backend: Backend) 
     }
     assert!(is_corrupt(store.dispatch_of(OrderId::new(11).unwrap()).await));
     assert!(is_corrupt(store.order(OrderId::new(1).unwrap()).await));
-    assert!(is_corrupt(store.alerts_of_shop(shop(1), false, 10).await));
-    assert!(is_corrupt(store.shortage_notices(shop(1), 10).await));
+    assert!(is_corrupt(package_center(&store, shop(1), false).await));
+}
+
+/// A shop's package center, every entry of it: its SLA alerts and its shortage notices, each
+/// newest first (`open_only`: open SLA alerts only).
+pub async fn package_center(
+    store: &Store,
+    shop: ShopId,
+    open_only: bool,
+) -> Result<(Vec<Alert>, Vec<ShortageNotice>), StoreError> {
+    let filter = AlertFilter {
+        shop,
+        open_only,
+        kinds: AlertKinds::All,
+    };
+    let page = Keyset {
+        after: None,
+        limit: 1_000,
+    };
+    let (mut alerts, mut notices) = (Vec::new(), Vec::new());
+    for entry in store.package_center(&filter, page).await? {
+        match entry {
+            PackageCenterEntry::Sla(alert) => alerts.push(alert),
+            PackageCenterEntry::Shortage(notice) => notices.push(notice),
+        }
+    }
+    Ok((alerts, notices))
 }
 
 async fn a_document_of_a_later_version_is_refused_not_misread(backend: Backend) {

@@ -17,6 +17,7 @@ use miaodan_domain::shard::{Canceller, Command, OrderLineRequest, Outcome, Place
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
 use miaodan_server::flows::payments::PayWith;
 use miaodan_server::http::problem::ApiError;
+use miaodan_server::tokens::TokenRequest;
 use miaodan_store::records::Role;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
@@ -279,14 +280,14 @@ async fn pay(env: &Env, tally: &mut Tally, buyer: BuyerId, checkout: CheckoutId)
 /// The credential the benchmark's buyers pay with (simpay approves it).
 const WALLET: &str = "bench-wallet";
 
-/// The same busy hour over HTTP: checkout, then pay (open the payment intent and confirm it) or
-/// cancel.
-async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyhow::Result<(Tally, f64)> {
+/// Buyers 1 to `buyers`, each with a token (index = buyer id).
+async fn buyers_with_tokens(env: &Env, buyers: i64) -> anyhow::Result<Vec<String>> {
     let now = env.state.clock.now();
-    let mut tokens = vec![String::new(); args.buyers as usize + 1];
+    let mut tokens = vec![String::new(); buyers as usize + 1];
     let mut rows = Vec::new();
-    for buyer in 1..=args.buyers as i64 {
-        let (record, token) = miaodan_server::auth::mint(env.state.ids.token(), Role::Buyer, Some(buyer), None, now);
+    for buyer in 1..=buyers {
+        let (record, token) =
+            miaodan_server::tokens::mint(env.state.ids.token(), TokenRequest::new(Role::Buyer, Some(buyer)), now)?;
         let person = miaodan_domain::buyers::Buyer {
             id: id(env.state.ids.buyer(), BuyerId::new)?,
             name: text(&format!("买家{buyer}"))?,
@@ -297,7 +298,13 @@ async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyh
         rows.push((person, record));
     }
     env.state.store.insert_buyers_with_tokens(&rows).await?;
-    let tokens = Arc::new(tokens);
+    Ok(tokens)
+}
+
+/// The same busy hour over HTTP: checkout, then pay (open the payment intent and confirm it) or
+/// cancel.
+async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyhow::Result<(Tally, f64)> {
+    let tokens = Arc::new(buyers_with_tokens(env, args.buyers as i64).await?);
     let running = miaodan_server::serve(env.state.clone()).await?;
     let address = running.address;
     let next = Arc::new(AtomicUsize::new(0));

@@ -13,6 +13,7 @@ use miaodan_domain::orders::Address;
 use miaodan_domain::shard::{Command, Outcome, RequestRef, ScheduleFlashSale, Tap};
 use miaodan_domain::shard::{CreateProduct, CreateShop, CreateWarehouse, SetStock};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
+use miaodan_server::tokens::TokenRequest;
 use miaodan_store::records::Role;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -244,7 +245,7 @@ async fn buyers_with_tokens(env: &Env, buyers: &[i64]) -> anyhow::Result<Vec<Str
         for &buyer in chunk {
             let buyer_id = id(buyer, BuyerId::new)?;
             let (record, token) =
-                miaodan_server::auth::mint(env.state.ids.token(), Role::Buyer, Some(buyer), None, now);
+                miaodan_server::tokens::mint(env.state.ids.token(), TokenRequest::new(Role::Buyer, Some(buyer)), now)?;
             let name = text(&format!("观众{buyer}"))?;
             rows.push((
                 Buyer {

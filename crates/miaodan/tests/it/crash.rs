@@ -63,6 +63,7 @@ on_both_backends!(
     acknowledged_orders_survive_sigkill_under_concurrent_load,
     sigterm_finishes_requests_in_flight_then_exits_cleanly,
     first_start_prints_an_admin_token_and_the_demo_prints_working_tokens,
+    tokens_revoked_with_the_command_line_are_refused_by_the_running_server,
     flash_sale_counts_survive_sigkill_mid_sale_exactly,
     payments_survive_sigkill_between_the_provider_call_and_the_commit,
 );
@@ -214,6 +215,7 @@ impl Server {
         let listen = format!("127.0.0.1:{}", free_port());
         let mut child = Command::new(env!("CARGO_BIN_EXE_miaodan"))
             .args(["serve", "--listen", &listen, "--database", database])
+            .args(["--metrics-listen", "off"])
             .args(extra)
             .env_remove("MIAODAN_LISTEN")
             .env_remove("MIAODAN_DATABASE")
@@ -840,7 +842,7 @@ async fn check_stock(api: &Api, world: &World, orders: &BTreeMap<i64, Value>, ta
     }
     for sku in &world.skus {
         let rows = api.get(&format!("/v1/skus/{sku}/stock"), &world.merchant).await;
-        let rows = rows.expect(200).as_array().unwrap();
+        let rows = rows.expect(200)["items"].as_array().unwrap();
         let row = rows
             .iter()
             .find(|r| r["warehouse_id"] == world.warehouse)
@@ -1230,7 +1232,7 @@ async fn sigterm_finishes_requests_in_flight_then_exits_cleanly(backend: Backend
     }
     for sku in &world.skus {
         let rows = api.get(&format!("/v1/skus/{sku}/stock"), &world.merchant).await;
-        let row = &rows.expect(200)[0];
+        let row = &rows.expect(200)["items"][0];
         let reserved = pending.get(sku).copied().unwrap_or(0);
         assert_eq!(row["reserved"], reserved, "reserved units of SKU {sku}: {row}");
         assert_eq!(
@@ -1328,12 +1330,29 @@ fn between<'a>(text: &'a str, start: &str, end: char) -> &'a str {
         .unwrap_or_else(|| panic!("no closing {end:?} in {text:?}"))]
 }
 
-async fn read_demo(server: &mut Server) -> Demo {
+/// What `serve --demo` printed: the tokens it made, or (`previous`) the ones an earlier start
+/// made, which it must name (`NAME: token <id> …`) but not make again.
+async fn read_demo(server: &mut Server, previous: Option<&Demo>) -> Demo {
     // The demo block is one write after the "serving" line; its last line ends the block.
     server
         .wait_for_line("/v1/reconciliation", Duration::from_secs(10))
         .await;
     let text = server.stdout_text();
+    let token = |name: &str| match previous {
+        None => printed_token(&text, name),
+        Some(previous) => {
+            let kept = match name {
+                "ADMIN" => &previous.admin,
+                "MERCHANT" => &previous.merchant,
+                _ => &previous.buyer,
+            };
+            let id = kept.split('_').nth(1).unwrap();
+            let line = format!("{name}: token {id} (");
+            assert!(text.contains(&line), "no {line:?} in:\n{text}");
+            assert!(!text.contains(&format!("{name}=")), "{name} was made again:\n{text}");
+            kept.clone()
+        }
+    };
     let products_line = text
         .lines()
         .find(|l| l.contains("/v1/products?"))
@@ -1345,9 +1364,9 @@ async fn read_demo(server: &mut Server) -> Demo {
     let checkout_body = between(checkout_line, "-d '", '\'').to_string();
     let parsed: Value = serde_json::from_str(&checkout_body).unwrap();
     Demo {
-        admin: printed_token(&text, "ADMIN"),
-        merchant: printed_token(&text, "MERCHANT"),
-        buyer: printed_token(&text, "BUYER"),
+        admin: token("ADMIN"),
+        merchant: token("MERCHANT"),
+        buyer: token("BUYER"),
         products_url: between(products_line, "curl -s '", '\'').to_string(),
         checkout_key: between(checkout_line, "Idempotency-Key: ", '\'').to_string(),
         checkout_skus: parsed["lines"]
@@ -1367,6 +1386,13 @@ async fn demo_checkout(api: &Api, demo: &Demo) -> Answer {
         .unwrap()
 }
 
+/// The ids of every token, newest first, as the admin's list shows them.
+async fn token_ids(api: &Api, admin: &str) -> Vec<i64> {
+    let listed = api.get("/v1/tokens?limit=200", admin).await;
+    let items = listed.expect(200)["items"].as_array().unwrap().clone();
+    items.iter().map(|t| t["id"].as_i64().unwrap()).collect()
+}
+
 async fn first_start_prints_an_admin_token_and_the_demo_prints_working_tokens(backend: Backend) {
     let database = Database::fresh(backend).await;
     let mut server = Server::start(&database.url, &["--demo"]).await;
@@ -1378,8 +1404,11 @@ async fn first_start_prints_an_admin_token_and_the_demo_prints_working_tokens(ba
         !first_admin.contains(' ') && first_admin.len() >= 20,
         "token {first_admin:?}"
     );
-    let demo = read_demo(&mut server).await;
+    let demo = read_demo(&mut server, None).await;
+    assert_eq!(demo.admin, first_admin, "one admin token: the first start's");
     let api = server.api();
+    let issued = token_ids(&api, &first_admin).await;
+    assert_eq!(issued.len(), 3, "an admin, a merchant and a buyer token: {issued:?}");
 
     // The first-start admin token and the demo tokens work, each in its role.
     api.get("/v1/shops", &first_admin).await.expect(200);
@@ -1420,20 +1449,18 @@ async fn first_start_prints_an_admin_token_and_the_demo_prints_working_tokens(ba
     let status = server.wait_exit(Duration::from_secs(10)).await;
     assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}");
 
-    // A second start: no first-start token, fresh demo tokens that work.
+    // A second start: no first-start token, no new demo token; the first start's still work.
     let mut server = Server::start(&database.url, &["--demo"]).await;
-    let again = read_demo(&mut server).await;
+    let again = read_demo(&mut server, Some(&demo)).await;
     let stdout = server.stdout_text();
     assert!(!stdout.contains("First start"), "a second start printed:\n{stdout}");
     assert!(server.first_start_token.is_none());
-    for (old, new) in [
-        (&demo.admin, &again.admin),
-        (&demo.merchant, &again.merchant),
-        (&demo.buyer, &again.buyer),
-    ] {
-        assert_ne!(old, new, "demo tokens are fresh on every start");
-    }
+    assert!(
+        stdout.contains("miaodan token revoke"),
+        "how to get a new one:\n{stdout}"
+    );
     let api = server.api();
+    assert_eq!(token_ids(&api, &first_admin).await, issued, "no token was made");
     api.get("/v1/shops", &first_admin).await.expect(200);
     api.get("/v1/shops", &again.admin).await.expect(200);
     let products = api
@@ -1463,6 +1490,100 @@ async fn first_start_prints_an_admin_token_and_the_demo_prints_working_tokens(ba
         "a buyer token is not an admin token: {}",
         missing_role.raw
     );
+    server.terminate();
+    let status = server.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}");
+    database.remove().await;
+}
+
+/// Runs the `miaodan` command to its end.
+async fn miaodan(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_miaodan"))
+        .args(args)
+        .env_remove("MIAODAN_DATABASE")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap()
+}
+
+/// `miaodan token list | revoke | create` work on the database a server runs on: the list shows
+/// every token and no secret, a revoked token is refused by the running server within its
+/// revocation poll, a lifetime beyond the role's maximum is refused, and the next `--demo`
+/// start makes a new token only for the role whose demo token was revoked.
+async fn tokens_revoked_with_the_command_line_are_refused_by_the_running_server(backend: Backend) {
+    let database = Database::fresh(backend).await;
+    let url = database.url.as_str();
+    let mut server = Server::start(url, &["--demo"]).await;
+    let demo = read_demo(&mut server, None).await;
+    let api = server.api();
+    let id = |token: &str| token.split('_').nth(1).unwrap().to_string();
+    let secret = |token: &str| token.rsplit('_').next().unwrap().to_string();
+
+    let listed = miaodan(&["token", "list", "--database", url]).await;
+    let table = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(
+        listed.status.success(),
+        "{table}{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    for token in [&demo.admin, &demo.merchant, &demo.buyer] {
+        assert!(!table.contains(&secret(token)), "a secret in:\n{table}");
+        let row = table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id(token).as_str()))
+            .unwrap_or_else(|| panic!("no row for token {} in:\n{table}", id(token)));
+        assert!(row.contains("active"), "{row}");
+    }
+
+    api.get("/v1/orders", &demo.merchant).await.expect(200);
+    let revoked = miaodan(&["token", "revoke", &id(&demo.merchant), "--database", url]).await;
+    let said = String::from_utf8_lossy(&revoked.stdout).to_string();
+    assert!(revoked.status.success() && said.contains("revoked"), "{said}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = api.get("/v1/orders", &demo.merchant).await;
+        if answer.status == 401 {
+            break;
+        }
+        answer.expect(200);
+        assert!(Instant::now() < deadline, "the revoked token still works");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    api.get("/v1/orders", &demo.buyer).await.expect(200);
+
+    let too_long = miaodan(&[
+        "token",
+        "create",
+        "--role",
+        "buyer",
+        "--subject",
+        "1",
+        "--expires-in-days",
+        "91",
+        "--database",
+        url,
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&too_long.stderr);
+    assert!(!too_long.status.success(), "{stderr}");
+    assert!(stderr.contains("at most 90 days"), "{stderr}");
+
+    server.terminate();
+    let status = server.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}");
+    let mut server = Server::start(url, &["--demo"]).await;
+    server
+        .wait_for_line("/v1/reconciliation", Duration::from_secs(10))
+        .await;
+    let text = server.stdout_text();
+    let merchant = printed_token(&text, "MERCHANT");
+    assert_ne!(merchant, demo.merchant);
+    for (name, kept) in [("ADMIN", &demo.admin), ("BUYER", &demo.buyer)] {
+        assert!(text.contains(&format!("{name}: token {} (", id(kept))), "{text}");
+    }
+    server.api().get("/v1/orders", &merchant).await.expect(200);
     server.terminate();
     let status = server.wait_exit(Duration::from_secs(10)).await;
     assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}");
@@ -1692,7 +1813,7 @@ async fn check_flash_counts(
         ));
     }
     let rows = api.get(&format!("/v1/skus/{}/stock", fw.sku), &fw.world.merchant).await;
-    let rows = rows.expect(200).as_array().unwrap();
+    let rows = rows.expect(200)["items"].as_array().unwrap();
     let row = rows
         .iter()
         .find(|r| r["warehouse_id"] == fw.world.warehouse)
@@ -2350,7 +2471,7 @@ async fn payments_survive_sigkill_between_the_provider_call_and_the_commit(backe
     let mut sold = 0;
     for sku in &world.skus {
         let stock = api.get(&format!("/v1/skus/{sku}/stock"), &world.merchant).await;
-        for row in stock.expect(200).as_array().unwrap() {
+        for row in stock.expect(200)["items"].as_array().unwrap() {
             sold += row["sold"].as_i64().unwrap();
         }
     }

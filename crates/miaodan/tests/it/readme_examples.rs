@@ -6,7 +6,8 @@
 //! in which case exactly that status is required.
 //!
 //! Two kinds of lines are left out:
-//! - `H=http://127.0.0.1:8080`: `H` points at the test's server instead;
+//! - `H=http://127.0.0.1:8080` and `M=http://127.0.0.1:9464`: `H` points at the test's server
+//!   instead, `M` at its metrics listener;
 //! - `cargo run …` lines: they build a release binary (minutes) and open the database the
 //!   running server holds (`token create`), or print a report whose content depends on the
 //!   day's provider statement (`reconcile`); the binary's commands have tests of their own.
@@ -54,8 +55,23 @@ curl() {
 struct Server {
     child: Child,
     base: String,
+    metrics: String,
     tokens: Vec<(String, String)>,
+    /// What the server wrote to stderr (its warnings and any panic), read to its end.
+    stderr: Option<std::thread::JoinHandle<String>>,
     _data: tempfile::TempDir,
+}
+
+impl Server {
+    /// Stops the server and returns what it wrote to stderr, to explain a failed example.
+    fn stop_and_read_stderr(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr
+            .take()
+            .and_then(|reading| reading.join().ok())
+            .unwrap_or_default()
+    }
 }
 
 impl Drop for Server {
@@ -75,8 +91,17 @@ fn serve_demo() -> Server {
     let data = tempfile::tempdir().unwrap();
     let database = data.path().join("miaodan.db");
     let listen = format!("127.0.0.1:{}", free_port());
+    let metrics = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_miaodan"))
-        .args(["serve", "--demo", "--listen", &listen, "--database"])
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            &listen,
+            "--metrics-listen",
+            &metrics,
+            "--database",
+        ])
         .arg(&database)
         .env_remove("MIAODAN_LISTEN")
         .env_remove("MIAODAN_DATABASE")
@@ -127,7 +152,9 @@ fn serve_demo() -> Server {
     Server {
         child,
         base: format!("http://{listen}"),
+        metrics: format!("http://{metrics}"),
         tokens,
+        stderr: Some(stderr_text),
         _data: data,
     }
 }
@@ -161,7 +188,7 @@ fn script(lines: &[&str]) -> String {
     let mut comment = String::new();
     for line in lines {
         let trimmed = line.trim_start();
-        if trimmed.starts_with("H=") || trimmed.starts_with("cargo run") {
+        if trimmed.starts_with("H=") || trimmed.starts_with("M=") || trimmed.starts_with("cargo run") {
             continue;
         }
         if trimmed.starts_with('#') {
@@ -204,23 +231,26 @@ fn every_readme_example_runs_as_written_against_serve_demo() {
             "the README examples are run with bash and curl: {tool} was not found"
         );
     }
-    let server = serve_demo();
+    let mut server = serve_demo();
     for (n, body) in scripts.iter().enumerate() {
         let script = format!("{PRELUDE}\n{body}");
         let output = Command::new("bash")
             .args(["-c", &script])
             .env("H", &server.base)
+            .env("M", &server.metrics)
             .envs(server.tokens.iter().map(|(name, token)| (name, token)))
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert!(
-            output.status.success(),
-            "README example block {} failed ({}):\n{body}\nstdout:\n{}\nstderr:\n{}",
-            n + 1,
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        if !output.status.success() {
+            panic!(
+                "README example block {} failed ({}):\n{body}\nstdout:\n{}\nstderr:\n{}\nthe server's stderr:\n{}",
+                n + 1,
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr),
+                server.stop_and_read_stderr()
+            );
+        }
     }
 }

@@ -6,12 +6,14 @@
 //! Each module of the test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+use miaodan_domain::after_sales::request::{AfterSalesRequest, Stage};
 use miaodan_domain::catalog::{
     ListingStatus, NewSku, Product, ProductChanges, ProductTitle, Shop, ShopName, Sku, SkuChanges, SkuName,
 };
 use miaodan_domain::flash_sale::{FlashSale, FlashSaleId};
 use miaodan_domain::fulfillment::{DispatchDecision, FulfillmentSettings};
 use miaodan_domain::geo::Adcode;
+use miaodan_domain::ids::AfterSalesId;
 use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::inventory::{StockLevel, Warehouse, WarehouseName};
 use miaodan_domain::logistics::{Alert, AlertKey, Shipment, SlaRules};
@@ -121,6 +123,7 @@ pub struct Store {
     pub alerts: BTreeMap<AlertKey, Alert>,
     pub sla_rules: BTreeMap<ShopId, SlaRules>,
     pub shortages: Vec<ShortageNotice>,
+    pub after_sales: BTreeMap<AfterSalesId, AfterSalesRequest>,
 }
 
 impl Store {
@@ -188,6 +191,9 @@ impl Store {
                     self.sla_rules.insert(shop, rules);
                 }
                 Effect::ShortageNoticed(notice) => self.shortages.push(notice),
+                Effect::AfterSalesSaved(saved) => {
+                    self.after_sales.insert(saved.id, saved.request);
+                }
             }
         }
     }
@@ -260,6 +266,12 @@ impl Store {
                 .cloned()
                 .collect(),
             alerts: self.alerts.values().cloned().collect(),
+            after_sales: self
+                .after_sales
+                .iter()
+                .filter(|(_, r)| r.stage.is_open() || r.stage == Stage::Refunded)
+                .map(|(id, r)| (*id, r.clone()))
+                .collect(),
             sla_rules: self.sla_rules.iter().map(|(shop, rules)| (*shop, *rules)).collect(),
         }
     }

@@ -6,6 +6,9 @@
 //!   captured (or voided past their deadline); captured ones with an order still to mark paid
 //!   in another shard, or a refund the provider has not confirmed, are settled.
 //!
+//! - Every second: after-sales requests left in `refunding` are refunded (once, keyed by the
+//!   request; see `flows::after_sales`).
+//!
 //! Nothing here guesses: each step is a provider answer fed to the intent's shard, and each is
 //! safe to repeat (references make provider calls idempotent; the core ignores stale answers).
 
@@ -32,13 +35,18 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
             if let Err(error) = resolve_unsettled(&state).await {
                 tracing::warn!(%error, "payment worker pass failed");
             }
+            if let Err(error) = crate::flows::after_sales::resume_refunds(&state).await {
+                tracing::warn!(%error, "after-sales refund pass failed");
+            }
         }
     })
 }
 
 /// Runs one pass now (tests and the CLI use it to avoid waiting for the tick).
 pub async fn run_once(state: &AppState) -> anyhow::Result<()> {
-    resolve_unsettled(state).await
+    resolve_unsettled(state).await?;
+    crate::flows::after_sales::resume_refunds(state).await?;
+    Ok(())
 }
 
 async fn sweep_possible_attempts(state: &AppState) -> anyhow::Result<()> {

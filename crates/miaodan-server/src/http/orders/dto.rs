@@ -1,4 +1,4 @@
-//! Wire shapes of orders: the checkout request, orders with their lines and allocations, pages.
+//! Wire shapes of orders: the checkout request, orders with their lines and allocations.
 
 use crate::clock::rfc3339;
 use crate::http::dto::{AddressInput, AddressView};
@@ -96,6 +96,8 @@ pub struct OrderView {
     pub paid_at: Option<String>,
     /// The payment intent whose capture paid the order.
     pub paid_by_payment_intent_id: Option<i64>,
+    /// The flash sale the order was tapped from; `null` for an order of a checkout.
+    pub flash_sale_id: Option<i64>,
     pub cancelled_at: Option<String>,
     /// `buyer_cancelled`, `payment_timeout` or `checkout_failed`.
     pub cancel_reason: Option<String>,
@@ -139,6 +141,7 @@ impl From<&Order> for OrderView {
             created_at: rfc3339(o.created_at),
             payment_due_at: rfc3339(o.payment_due_at),
             paid_by_payment_intent_id: o.paid_by.map(|i| i.get()),
+            flash_sale_id: o.flash_sale.map(|s| s.get()),
             paid_at: opt_time(o.paid_at),
             cancelled_at: opt_time(o.cancelled_at),
             cancel_reason: o.cancel_reason.map(|r| r.as_str().into()),
@@ -153,11 +156,4 @@ pub struct CheckoutView {
     /// One order per shop.
     pub orders: Vec<OrderView>,
     pub total_fen: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderPage {
-    pub items: Vec<OrderView>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    pub next_cursor: Option<String>,
 }

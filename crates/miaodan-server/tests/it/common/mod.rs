@@ -272,6 +272,17 @@ impl TestApp {
         &self.running.as_ref().unwrap().state
     }
 
+    /// `GET /metrics` on the metrics listener, if the config has one.
+    pub fn metrics_url(&self) -> Option<String> {
+        let address = self.running.as_ref().unwrap().metrics_address?;
+        Some(format!("http://{address}/metrics"))
+    }
+
+    /// The server's `host:port`, for raw TCP.
+    pub fn address(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
+    }
+
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
         answer(request).await
     }
@@ -377,8 +388,8 @@ impl TestApp {
 
     /// The stock of `sku` in `warehouse` as (available, reserved, sold).
     pub async fn level(&self, merchant: &str, sku: i64, warehouse: i64) -> (i64, i64, i64) {
-        let levels = self.get(&format!("/v1/skus/{sku}/stock"), merchant).await;
-        let rows = levels.assert_status(200).as_array().unwrap().clone();
+        let levels = self.get(&format!("/v1/skus/{sku}/stock?limit=200"), merchant).await;
+        let rows = levels.assert_status(200)["items"].as_array().unwrap().clone();
         let row = rows
             .iter()
             .find(|r| r["warehouse_id"] == warehouse)

@@ -167,13 +167,13 @@ async fn another_tenants_objects_answer_like_missing_ones_and_stay_unchanged(bac
     assert_eq!(intent.assert_status(200)["status"], "captured");
     assert_eq!(intent.body["refunds"], json!([]));
     let agreements = app.get("/v1/one-tap-agreements", &b.buyer_token).await;
-    assert_eq!(ids(agreements.assert_status(200)), vec![b.agreement]);
-    assert_eq!(agreements.body[0]["revoked_at"], Value::Null);
+    assert_eq!(ids(&agreements.assert_status(200)["items"]), vec![b.agreement]);
+    assert_eq!(agreements.body["items"][0]["revoked_at"], Value::Null);
     // B's paid order still waits for its shipment, B's shipped one has only its own, and B's
     // warehouse works as it did.
     for (order, expected) in [(b.paid_order, vec![]), (b.shipped_order, vec![b.shipment])] {
         let shipments = app.get(&format!("/v1/orders/{order}/shipments"), &b.merchant).await;
-        assert_eq!(ids(shipments.assert_status(200)), expected);
+        assert_eq!(ids(&shipments.assert_status(200)["items"]), expected);
     }
     let settings = app
         .get(&format!("/v1/warehouses/{}/fulfillment", b.warehouse), &b.merchant)
@@ -285,6 +285,45 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
             buyer(Method::POST, format!("/v1/orders/{missing}/cancel")),
         ),
         (
+            buyer(Method::GET, format!("/v1/after-sales/{}", b.claim_to_approve)),
+            buyer(Method::GET, format!("/v1/after-sales/{missing}")),
+        ),
+        (
+            merchant(
+                Method::POST,
+                format!("/v1/after-sales/{}/approve", b.claim_to_approve),
+                Some(json!({})),
+            ),
+            merchant(
+                Method::POST,
+                format!("/v1/after-sales/{missing}/approve"),
+                Some(json!({})),
+            ),
+        ),
+        (
+            merchant(
+                Method::POST,
+                format!("/v1/after-sales/{}/refuse", b.claim_to_refuse),
+                Some(json!({})),
+            ),
+            merchant(
+                Method::POST,
+                format!("/v1/after-sales/{missing}/refuse"),
+                Some(json!({})),
+            ),
+        ),
+        (
+            buyer(Method::POST, format!("/v1/after-sales/{}/appeal", b.claim_to_refuse)),
+            buyer(Method::POST, format!("/v1/after-sales/{missing}/appeal")),
+        ),
+        (
+            buyer(
+                Method::POST,
+                format!("/v1/after-sales/{}/withdraw", b.claim_to_withdraw),
+            ),
+            buyer(Method::POST, format!("/v1/after-sales/{missing}/withdraw")),
+        ),
+        (
             buyer(Method::GET, format!("/v1/buyers/{}", b.buyer)),
             buyer(Method::GET, format!("/v1/buyers/{missing}")),
         ),
@@ -347,6 +386,11 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
             buyer(Method::DELETE, format!("/v1/one-tap-agreements/{}", b.agreement)),
             buyer(Method::DELETE, format!("/v1/one-tap-agreements/{missing}")),
         ),
+        // Another buyer's Idempotency-Key is a key this buyer never used.
+        (
+            buyer(Method::GET, format!("/v1/idempotency-keys/{}", b.agreement_key)),
+            buyer(Method::GET, "/v1/idempotency-keys/never-used".into()),
+        ),
         // A body naming another shop's SKU or warehouse is a body naming none.
         (
             merchant(
@@ -374,7 +418,7 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
         ),
     ];
     let (fulfillment, logistics) = (fulfillment_pairs(t), logistics_pairs(t));
-    [pairs, fulfillment, logistics].concat()
+    [pairs, fulfillment, logistics, token_pairs(t)].concat()
 }
 
 async fn listings_show_only_the_callers_own_objects(backend: Backend) {
@@ -395,17 +439,19 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
         );
     }
     let own = app.get("/v1/products", &a.merchant).await;
-    assert_eq!(ids(&own.body["items"]), vec![a.product]);
+    // The side's product, and the one its after-sales order bought.
+    assert_eq!(ids(&own.body["items"])[0], a.product);
+    assert_eq!(ids(&own.body["items"]).len(), 2);
 
     let orders = app.get("/v1/orders", &a.merchant).await;
     assert_eq!(
         ids(&orders.assert_status(200)["items"]),
-        vec![a.shipped_order, a.paid_order, a.order]
+        vec![a.claim_order, a.shipped_order, a.paid_order, a.order]
     );
     let orders = app.get("/v1/orders", &b.buyer_token).await;
     assert_eq!(
         ids(&orders.assert_status(200)["items"]),
-        vec![b.shipped_order, b.paid_order, b.order]
+        vec![b.claim_order, b.shipped_order, b.paid_order, b.order]
     );
     let orders = app.get("/v1/orders", &t.homeless_buyer).await;
     assert_eq!(ids(&orders.assert_status(200)["items"]), Vec::<i64>::new());
@@ -413,9 +459,11 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
     assert_eq!(
         ids(&orders.assert_status(200)["items"]),
         vec![
+            b.claim_order,
             b.shipped_order,
             b.paid_order,
             b.order,
+            a.claim_order,
             a.shipped_order,
             a.paid_order,
             a.order
@@ -423,7 +471,7 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
     );
     // A paid order is dispatched at once; one whose every parcel has a shipment is shipped.
     for (state, expected) in [
-        ("paid", vec![a.paid_order]),
+        ("paid", vec![a.claim_order, a.paid_order]),
         ("shipped", vec![a.shipped_order]),
         ("delivered", vec![]),
     ] {
@@ -434,9 +482,9 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
         let shipments = app
             .get(&format!("/v1/orders/{}/shipments", a.shipped_order), token)
             .await;
-        assert_eq!(ids(shipments.assert_status(200)), vec![a.shipment]);
+        assert_eq!(ids(&shipments.assert_status(200)["items"]), vec![a.shipment]);
         let shipment = app.get(&format!("/v1/shipments/{}", a.shipment), token).await;
-        assert_eq!(shipment.assert_status(200), &shipments.body[0]);
+        assert_eq!(shipment.assert_status(200), &shipments.body["items"][0]);
         let dispatch = app.get(&format!("/v1/orders/{}/dispatch", a.paid_order), token).await;
         assert_eq!(dispatch.assert_status(200)["order_id"], a.paid_order);
     }
@@ -446,7 +494,7 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
         (&t.homeless_buyer, vec![]),
     ] {
         let agreements = app.get("/v1/one-tap-agreements", token).await;
-        assert_eq!(ids(agreements.assert_status(200)), expected);
+        assert_eq!(ids(&agreements.assert_status(200)["items"]), expected);
     }
     let refunded = app
         .post(
@@ -458,23 +506,30 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
     let refund = refunded.assert_status(201)["id"].as_i64().unwrap();
     for token in [&a.merchant, &a.buyer_token, &app.admin] {
         let refunds = app.get(&format!("/v1/orders/{}/refunds", a.paid_order), token).await;
-        assert_eq!(ids(refunds.assert_status(200)), vec![refund]);
+        assert_eq!(ids(&refunds.assert_status(200)["items"]), vec![refund]);
     }
     let refunds = app
         .get(&format!("/v1/orders/{}/refunds", b.paid_order), &app.admin)
         .await;
-    assert_eq!(ids(refunds.assert_status(200)), Vec::<i64>::new());
+    assert_eq!(ids(&refunds.assert_status(200)["items"]), Vec::<i64>::new());
 
     let warehouses = app.get("/v1/warehouses", &b.merchant).await;
-    assert_eq!(ids(warehouses.assert_status(200)), vec![b.warehouse]);
+    assert_eq!(ids(&warehouses.assert_status(200)["items"]), vec![b.warehouse]);
     let sales = app.get("/v1/flash-sales", &a.merchant).await;
-    assert_eq!(ids(sales.assert_status(200)), vec![a.sale]);
+    assert_eq!(ids(&sales.assert_status(200)["items"]), vec![a.sale]);
     for token in [&app.admin, &a.buyer_token] {
         let sales = app.get("/v1/flash-sales", token).await;
-        assert_eq!(ids(sales.assert_status(200)), vec![b.sale, a.sale], "newest first");
+        assert_eq!(
+            ids(&sales.assert_status(200)["items"]),
+            vec![b.sale, a.sale],
+            "newest first"
+        );
     }
-    // The catalog is public to buyers: they see every shop's active products.
+    // The catalog is public to buyers: they see every shop's active products (each side's own,
+    // then the one its after-sales order bought).
     let catalog = app.get("/v1/products", &a.buyer_token).await;
-    assert_eq!(ids(&catalog.assert_status(200)["items"]), vec![a.product, b.product]);
+    let seen = ids(&catalog.assert_status(200)["items"]);
+    assert_eq!(seen.len(), 4);
+    assert!(seen.contains(&a.product) && seen.contains(&b.product), "{seen:?}");
     app.shutdown().await;
 }

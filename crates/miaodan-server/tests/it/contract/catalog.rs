@@ -257,7 +257,10 @@ async fn warehouses_are_created_and_listed_with_their_division(backend: Backend)
     let second = second.assert_status(201).clone();
     assert_eq!(second["division"], "嘉定区");
     let listed = app.get("/v1/warehouses", &merchant).await;
-    assert_eq!(listed.assert_status(200), &json!([first, second]));
+    assert_eq!(
+        listed.assert_status(200),
+        &json!({ "items": [first, second], "next_cursor": null })
+    );
     app.shutdown().await;
 }
 
@@ -530,8 +533,8 @@ async fn stock_is_set_per_warehouse_and_keeps_reserved_units(backend: Backend) {
     );
     let levels = app.get(&format!("/v1/skus/{}/stock", a.sku), &a.merchant).await;
     assert_eq!(
-        levels.assert_status(200),
-        &json!([
+        levels.assert_status(200)["items"],
+        json!([
             { "sku_id": a.sku, "warehouse_id": a.warehouse, "available": 0, "reserved": 1, "sold": 1 },
             { "sku_id": a.sku, "warehouse_id": second, "available": 4, "reserved": 0, "sold": 0 },
         ])
@@ -541,6 +544,6 @@ async fn stock_is_set_per_warehouse_and_keeps_reserved_units(backend: Backend) {
     // A SKU never stocked has no rows.
     let fresh = app.product(&a.merchant, "新品", &[100]).await;
     let levels = app.get(&format!("/v1/skus/{}/stock", fresh[0]), &a.merchant).await;
-    assert_eq!(levels.assert_status(200), &json!([]));
+    assert_eq!(levels.assert_status(200), &json!({ "items": [], "next_cursor": null }));
     app.shutdown().await;
 }

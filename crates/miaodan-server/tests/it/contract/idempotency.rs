@@ -6,7 +6,97 @@ both_backends!(
     every_mutating_endpoint_replays_a_repeated_key_and_refuses_a_reused_one,
     an_invalid_idempotency_key_is_refused_on_every_mutating_endpoint_and_changes_nothing,
     refusals_decided_by_a_shard_are_replayed_byte_for_byte,
+    a_caller_reads_back_what_its_own_key_produced_and_no_one_elses,
 );
+
+pub const STORED_ANSWER: &str = "/v1/idempotency-keys/{key}";
+
+/// Reading back what an `Idempotency-Key` produced: any role, for its own keys (here A's
+/// buyer's key of its one-tap agreement).
+pub fn stored_answer_endpoints(t: &Tenants) -> Vec<Endpoint> {
+    let path = format!("/v1/idempotency-keys/{}", t.a.agreement_key);
+    vec![Endpoint {
+        route: STORED_ANSWER,
+        call: Call::get(path, &t.a.buyer_token),
+        role: None,
+        auth: Auth::Token,
+    }]
+}
+
+async fn a_caller_reads_back_what_its_own_key_produced_and_no_one_elses(backend: Backend) {
+    let app = spawn(backend).await;
+    let t = tenants(&app).await;
+    let (a, b) = (&t.a, &t.b);
+    let stored = |token: &str, key: &str| Call::get(format!("/v1/idempotency-keys/{key}"), token);
+    // A's buyer reads the answer its key got: the agreement as it was created.
+    let own = stored(&a.buyer_token, &a.agreement_key).send(&app).await;
+    let own = own.assert_status(200).clone();
+    assert_eq!(
+        (&own["key"], &own["status"], &own["body"]["id"]),
+        (&json!(a.agreement_key), &json!(201), &json!(a.agreement))
+    );
+    assert!(own["stored_at"].as_str().unwrap().ends_with('Z'), "{own}");
+    // A retry with the key gets exactly that answer.
+    let retried = app
+        .post_with_key(
+            "/v1/one-tap-agreements",
+            &a.buyer_token,
+            &a.agreement_key,
+            one_tap_agreement("sim-one-tap"),
+        )
+        .await;
+    assert!(retried.replayed);
+    assert_eq!(retried.assert_status(201), &own["body"]);
+    // Keys are the caller's own: B's key, A's key asked by another role or by B, and a key
+    // never used all answer 404 alike; a key that cannot be one is 400.
+    let not_found = (404, "not_found", None);
+    let cases = vec![
+        (stored(&a.buyer_token, &b.agreement_key), not_found),
+        (stored(&b.buyer_token, &a.agreement_key), not_found),
+        (stored(&a.merchant, &a.agreement_key), not_found),
+        (stored(&app.admin, &a.agreement_key), not_found),
+        (stored(&a.buyer_token, "never-used"), not_found),
+        (
+            stored(&a.buyer_token, &"k".repeat(256)),
+            (400, "invalid_idempotency_key", Some("key")),
+        ),
+        (
+            stored(&a.buyer_token, "a%20b"),
+            (400, "invalid_idempotency_key", Some("key")),
+        ),
+        (
+            stored(&a.buyer_token, "%E7%A7%92"),
+            (400, "invalid_idempotency_key", Some("key")),
+        ),
+        (
+            stored(&a.buyer_token, "%FF"),
+            (400, "invalid_idempotency_key", Some("key")),
+        ),
+    ];
+    expect_refusals(&app, &t, &cases).await;
+    // A refusal decided by a shard is stored like a success; a key with a percent-encoded `/`
+    // is read back as it was sent.
+    let key = "refund/over-the-capture";
+    let refused = app
+        .post_with_key(
+            &format!("/v1/orders/{}/refunds", a.paid_order),
+            &a.merchant,
+            key,
+            json!({ "amount_fen": 999_999 }),
+        )
+        .await;
+    refused.assert_problem(409, "refund_exceeds_captured");
+    let answer = stored(&a.merchant, "refund%2Fover-the-capture").send(&app).await;
+    let answer = answer.assert_status(200);
+    assert_eq!((&answer["key"], &answer["status"]), (&json!(key), &json!(409)));
+    assert_eq!(answer["body"], refused.body);
+    // It outlives a restart: the index of keys is rebuilt from the store.
+    let mut app = app;
+    app.restart().await;
+    let again = stored(&a.buyer_token, &a.agreement_key).send(&app).await;
+    assert_eq!(again.assert_status(200), &own);
+    app.shutdown().await;
+}
 
 /// Per endpoint that takes a key: a request, and another request to the same endpoint.
 pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call)> {
@@ -25,7 +115,45 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
     busier["orders_per_hour"] = json!(600);
     let shortage_path = format!("/v1/warehouses/{}/shortages", a.warehouse);
     let ship = format!("/v1/orders/{}/shipments", a.paid_order);
-    vec![
+    let step = |id: i64, step: &str| format!("/v1/after-sales/{id}/{step}");
+    let (approve_it, refuse_it, withdraw_it) = (a.claim_to_approve, a.claim_to_refuse, a.claim_to_withdraw);
+    let mut claimed = claim(a.claim_order, a.claim_sku);
+    claimed["reason"] = json!("wrong_item");
+    let after_sales = vec![
+        (
+            post(
+                "/v1/after-sales".into(),
+                &a.buyer_token,
+                claim(a.claim_order, a.claim_sku),
+            ),
+            post("/v1/after-sales".into(), &a.buyer_token, claimed),
+        ),
+        (
+            post(step(approve_it, "approve"), &a.merchant, json!({})),
+            post(step(withdraw_it, "approve"), &a.merchant, json!({})),
+        ),
+        (
+            post(step(refuse_it, "refuse"), &a.merchant, json!({})),
+            post(step(withdraw_it, "refuse"), &a.merchant, json!({})),
+        ),
+        (
+            post(step(refuse_it, "appeal"), &a.buyer_token, json!({})),
+            post(step(withdraw_it, "appeal"), &a.buyer_token, json!({})),
+        ),
+        (
+            post(step(a.claim_appealed, "decide"), admin, json!({ "decision": "refuse" })),
+            post(
+                step(a.claim_appealed, "decide"),
+                admin,
+                json!({ "decision": "approve" }),
+            ),
+        ),
+        (
+            post(step(withdraw_it, "withdraw"), &a.buyer_token, json!({})),
+            post(step(approve_it, "withdraw"), &a.buyer_token, json!({})),
+        ),
+    ];
+    let others = vec![
         (
             post("/v1/shops".into(), admin, json!({ "name": "幂等店" })),
             post("/v1/shops".into(), admin, json!({ "name": "别的店" })),
@@ -174,7 +302,8 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
             put("/v1/package-center/sla-rules".into(), sla_rules(2 * 24 * 3600)),
             put("/v1/package-center/sla-rules".into(), sla_rules(3 * 24 * 3600)),
         ),
-    ]
+    ];
+    [others, after_sales].concat()
 }
 
 /// Three more pending orders of A's buyer (one to cancel, one to pay, one left alone), their

@@ -4,7 +4,8 @@
 //! - a missing or bad token is 401, a wrong role 403, and another tenant's object answers
 //!   exactly like a missing one (404);
 //! - every mutating endpoint honours `Idempotency-Key` (but the providers' webhooks, which
-//!   deduplicate by event id, and revoking a one-tap agreement, which is idempotent itself);
+//!   deduplicate by event id, and revoking a one-tap agreement or a token, which is idempotent
+//!   itself);
 //! - the payment provider's and the carriers' webhooks read no token: each refuses every
 //!   notification whose signature does not verify, and every signed body it cannot read;
 //! - delivery options are public: they read no token;
@@ -20,14 +21,17 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod after_sales;
 mod catalog;
 mod flash_sales;
 mod fulfillment;
 mod idempotency;
 mod input;
+mod lists;
 mod logistics;
 mod orders;
 mod payments;
 mod platform;
 mod routes;
 mod support;
+mod tokens;

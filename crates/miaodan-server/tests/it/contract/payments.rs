@@ -18,6 +18,20 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             buyer,
         ),
         endpoint(
+            "/v1/payment-intents",
+            Method::GET,
+            format!("/v1/payment-intents?date={}", t.day),
+            None,
+            None,
+        ),
+        endpoint(
+            "/v1/refunds",
+            Method::GET,
+            format!("/v1/refunds?date={}", t.day),
+            None,
+            None,
+        ),
+        endpoint(
             "/v1/payment-intents/{payment_intent_id}",
             Method::GET,
             format!("/v1/payment-intents/{}", a.intent),

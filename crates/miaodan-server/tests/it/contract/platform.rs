@@ -152,7 +152,10 @@ async fn shops_are_created_listed_and_read_by_the_admin_and_their_own_merchant(b
     let long = long.assert_status(201).clone();
 
     let listed = app.get("/v1/shops", &app.admin).await;
-    assert_eq!(listed.assert_status(200), &json!([shop, long]));
+    assert_eq!(
+        listed.assert_status(200),
+        &json!({ "items": [shop, long], "next_cursor": null })
+    );
     let id = shop["id"].as_i64().unwrap();
     let read = app.get(&format!("/v1/shops/{id}"), &app.admin).await;
     assert_eq!(read.assert_status(200), &shop);

@@ -156,7 +156,11 @@ async fn system_endpoints_answer_without_a_token(backend: Backend) {
             .any(|e| e["code"] == "unknown_sku" && e["status"] == 404)
     );
 
-    let metrics = app.send(app.http.get(app.url("/metrics"))).await;
+    // Metrics are served on their own listener, not on the API's address.
+    app.send(app.http.get(app.url("/metrics")))
+        .await
+        .assert_problem(404, "not_found");
+    let metrics = app.send(app.http.get(app.metrics_url().unwrap())).await;
     assert_eq!(metrics.status, 200);
     assert!(
         metrics.content_type.starts_with("text/plain"),
@@ -224,8 +228,7 @@ async fn the_openapi_document_lists_exactly_the_v1_routes_of_the_router(backend:
         .filter(|(_, path)| !path.starts_with("/v1/"))
         .cloned()
         .collect();
-    let expected =
-        [("GET", "/errors"), ("GET", "/healthz"), ("GET", "/metrics")].map(|(m, p)| (m.to_string(), p.to_string()));
+    let expected = [("GET", "/errors"), ("GET", "/healthz")].map(|(m, p)| (m.to_string(), p.to_string()));
     assert_eq!(system, BTreeSet::from(expected));
     // The server answers every documented operation (with its own refusal of a request
     // without credentials or body, not the router's 404 or 405), and no other method on a
@@ -312,10 +315,13 @@ async fn the_contract_exercises_every_documented_operation(backend: Backend) {
         .filter_map(|(foreign, _)| operation_of(&v1, foreign))
         .collect();
     // An id in the path names an object of one tenant, but for the platform's token issuance
-    // (the admin's, for any shop or buyer) and a tap (any buyer may buy from any shop's sale).
+    // (the admin's, for any shop or buyer), a tap (any buyer may buy from any shop's sale) and
+    // the platform's decision on an appealed after-sales request (the admin's, for any shop).
     let by_id: BTreeSet<Operation> = v1
         .iter()
-        .filter(|(_, path)| path.contains('{') && !path.ends_with("/tokens") && !path.ends_with("/taps"))
+        .filter(|(_, path)| {
+            path.contains('{') && !path.ends_with("/tokens") && !path.ends_with("/taps") && !path.ends_with("/decide")
+        })
         .cloned()
         .collect();
     let untried: Vec<_> = by_id.difference(&isolated).collect();
@@ -352,7 +358,20 @@ async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
             Call::new(Method::PUT, format!("/v1/products/{}", t.a.product), &t.a.merchant),
             not_allowed,
         ),
-        (Call::get("/v1/payment-intents", &t.a.buyer_token), not_allowed),
+        (
+            Call::new(Method::PUT, "/v1/payment-intents", &t.a.buyer_token),
+            not_allowed,
+        ),
+        (Call::new(Method::POST, "/v1/refunds", &app.admin), not_allowed),
+        (
+            Call::new(
+                Method::DELETE,
+                format!("/v1/idempotency-keys/{}", t.a.agreement_key),
+                &t.a.buyer_token,
+            ),
+            not_allowed,
+        ),
+        (Call::get("/v1/idempotency-keys", &t.a.buyer_token), not_found),
         (
             Call::new(
                 Method::PUT,

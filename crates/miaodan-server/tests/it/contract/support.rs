@@ -10,6 +10,7 @@ pub use super::logistics::{carrier_webhook_refusals, logistics_bodies, logistics
 pub use super::orders::checkout_bodies;
 pub use super::payments::{payment_bodies, webhook_refusals};
 pub use super::platform::platform_bodies;
+pub use super::tokens::{token_bodies, token_pairs};
 pub(crate) use crate::common;
 pub use crate::common::{Answer, Backend, TestApp, WALLET};
 pub use futures::future::join_all;
@@ -23,7 +24,11 @@ pub use std::time::Duration;
 
 pub async fn spawn(backend: Backend) -> TestApp {
     let carriers = serve_simcarrier().await;
-    TestApp::spawn_with_remote_simpay(backend, |config| config.carriers = carriers).await
+    TestApp::spawn_with_remote_simpay(backend, |config| {
+        config.carriers = carriers;
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await
 }
 
 /// The secret the carriers sign their tracking webhooks with.
@@ -321,8 +326,21 @@ pub struct Side {
     /// The carrier (`sf`, `jd` or `zto`) and waybill number of `shipment`.
     pub carrier: String,
     pub waybill: String,
-    /// The buyer's one-tap agreement, with limits of 1 fen (see [`one_tap_agreement`]).
+    /// The buyer's one-tap agreement, with limits of 1 fen (see [`one_tap_agreement`]),
+    /// made with the `Idempotency-Key` `agreement_key` (one only this side's buyer used).
     pub agreement: i64,
+    pub agreement_key: String,
+    /// Paid: 5 units of a ¥600 SKU (over the rules' ceiling, so each unit's refund request
+    /// goes to the merchant). Four of its units have requests: `claim_to_approve`,
+    /// `claim_to_refuse` (refused, then appealed by the contract) and `claim_to_withdraw` with
+    /// the merchant, and `claim_appealed`, refused and appealed, for the platform to decide; the
+    /// fifth unit is free for the contract's create.
+    pub claim_order: i64,
+    pub claim_sku: i64,
+    pub claim_to_approve: i64,
+    pub claim_to_refuse: i64,
+    pub claim_to_withdraw: i64,
+    pub claim_appealed: i64,
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -330,6 +348,8 @@ pub struct Tenants {
     pub a: Side,
     pub b: Side,
     pub homeless_buyer: String,
+    /// The id of a second merchant token of A's shop, used by nothing (the contract revokes it).
+    pub spare_token: i64,
     /// The Asia/Shanghai day the tenants were made (and paid) on, `YYYY-MM-DD`.
     pub day: String,
 }
@@ -378,10 +398,17 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         )
         .await;
     let shipment = shipment.assert_status(201).clone();
+    let agreement_key = format!("agreement-{buyer}");
     let agreement = app
-        .post("/v1/one-tap-agreements", &buyer_token, one_tap_agreement("sim-one-tap"))
+        .post_with_key(
+            "/v1/one-tap-agreements",
+            &buyer_token,
+            &agreement_key,
+            one_tap_agreement("sim-one-tap"),
+        )
         .await;
     let agreement = agreement.assert_status(201)["id"].as_i64().unwrap();
+    let claims = claims(app, &merchant, warehouse, &buyer_token).await;
     Side {
         shop,
         merchant,
@@ -402,7 +429,54 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         carrier: shipment["carrier"].as_str().unwrap().to_string(),
         waybill: shipment["waybill_no"].as_str().unwrap().to_string(),
         agreement,
+        agreement_key,
+        claim_order: claims.0,
+        claim_sku: claims.1,
+        claim_to_approve: claims.2[0],
+        claim_to_refuse: claims.2[1],
+        claim_to_withdraw: claims.2[2],
+        claim_appealed: claims.2[3],
     }
+}
+
+/// A paid order of 5 units of a ¥600 SKU and four after-sales requests of one unit each, the
+/// last refused and appealed: (order, SKU, requests).
+async fn claims(app: &TestApp, merchant: &str, warehouse: i64, buyer_token: &str) -> (i64, i64, Vec<i64>) {
+    let created = app
+        .post(
+            "/v1/products",
+            merchant,
+            json!({ "title": "售后样品", "skus": [{ "name": "大件", "price_fen": 60000 }] }),
+        )
+        .await;
+    let sku = created.assert_status(201)["skus"][0]["id"].as_i64().unwrap();
+    app.stock(merchant, sku, warehouse, 5).await;
+    let placed = app.checkout(buyer_token, &[(sku, 5)]).await;
+    let order = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+    app.pay_checkout(buyer_token, placed.body["checkout_id"].as_i64().unwrap())
+        .await;
+    let mut requests = Vec::new();
+    for _ in 0..4 {
+        let opened = app.post("/v1/after-sales", buyer_token, claim(order, sku)).await;
+        assert_eq!(opened.assert_status(201)["stage"], "with_merchant", "{}", opened.raw);
+        requests.push(opened.id());
+    }
+    let appealed = requests[3];
+    let refused = app
+        .post(&format!("/v1/after-sales/{appealed}/refuse"), merchant, json!({}))
+        .await;
+    refused.assert_status(200);
+    let appeal = app
+        .post(&format!("/v1/after-sales/{appealed}/appeal"), buyer_token, json!({}))
+        .await;
+    assert_eq!(appeal.assert_status(200)["stage"], "with_platform");
+    (order, sku, requests)
+}
+
+/// A refund-only request for one unit of `sku` of `order`.
+pub fn claim(order: i64, sku: i64) -> Value {
+    json!({ "order_id": order, "kind": "refund_only", "reason": "quality_issue",
+            "lines": [{ "sku_id": sku, "quantity": 1 }] })
 }
 
 /// A one-tap agreement whose limits (1 fen) no order of these tests is within: a tap never
@@ -461,10 +535,19 @@ pub async fn tenants(app: &TestApp) -> Tenants {
     let token = app
         .post(&format!("/v1/buyers/{homeless}/tokens"), &app.admin, json!({}))
         .await;
+    let homeless_buyer = token.assert_status(201)["token"].as_str().unwrap().to_string();
+    let spare = app
+        .post(
+            &format!("/v1/shops/{}/tokens", a.shop),
+            &app.admin,
+            json!({ "label": "spare" }),
+        )
+        .await;
     Tenants {
+        spare_token: spare.assert_status(201)["token_id"].as_i64().unwrap(),
         a,
         b,
-        homeless_buyer: token.assert_status(201)["token"].as_str().unwrap().to_string(),
+        homeless_buyer,
         day,
     }
 }
@@ -480,6 +563,8 @@ pub async fn snapshot(app: &TestApp, t: &Tenants) -> Value {
         Call::get("/v1/products?limit=200", &app.admin),
         Call::get("/v1/orders?limit=200", &app.admin),
         Call::get("/v1/flash-sales", &app.admin),
+        // Not every intent: a tap opens one in the background for a buyer with one-tap pay.
+        Call::get("/v1/refunds?limit=200", &app.admin),
     ];
     for side in [&t.a, &t.b] {
         reads.push(Call::get("/v1/warehouses", &side.merchant));
@@ -489,6 +574,10 @@ pub async fn snapshot(app: &TestApp, t: &Tenants) -> Value {
         reads.push(Call::get(format!("/v1/payment-intents/{}", side.intent), &app.admin));
         reads.push(Call::get(format!("/v1/orders/{}/refunds", side.paid_order), &app.admin));
         reads.push(Call::get("/v1/one-tap-agreements", &side.buyer_token));
+        reads.push(Call::get(
+            format!("/v1/idempotency-keys/{}", side.agreement_key),
+            &side.buyer_token,
+        ));
         // Fulfillment and logistics: how the warehouse works (and what it booked today), where
         // the paid orders ship from, their shipments, and the package center.
         let merchant = &side.merchant;
@@ -611,6 +700,9 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
         super::flash_sales::endpoints(app, t),
         super::fulfillment::endpoints(app, t),
         super::logistics::endpoints(app, t),
+        super::after_sales::endpoints(app, t),
+        super::idempotency::stored_answer_endpoints(t),
+        super::tokens::endpoints(app, t),
     ]
     .into_iter()
     .flatten()
@@ -688,8 +780,8 @@ pub fn mutating(endpoints: Vec<Endpoint>) -> Vec<Endpoint> {
 }
 
 /// Whether an endpoint takes an `Idempotency-Key`: every mutating one but the providers'
-/// webhooks (a notification is deduplicated by its event id) and revoking a one-tap agreement
-/// (revoking a revoked agreement answers the same agreement).
+/// webhooks (a notification is deduplicated by its event id) and the revocations, of a one-tap
+/// agreement or a token (revoking a revoked one answers it as it is).
 pub fn takes_idempotency_key(endpoint: &Endpoint) -> bool {
     endpoint.auth == Auth::Token && endpoint.call.method != Method::GET && endpoint.call.method != Method::DELETE
 }
@@ -787,6 +879,7 @@ pub fn wrong_fields(app: &TestApp, t: &Tenants) -> Vec<(Call, Refusal)> {
         payment_bodies(t),
         fulfillment_bodies(t),
         logistics_bodies(t),
+        token_bodies(app, t),
     ]
     .concat()
 }

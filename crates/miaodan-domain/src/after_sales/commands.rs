@@ -1,0 +1,372 @@
+//! The after-sales commands a shard applies: a buyer opens, withdraws or appeals a request; a
+//! merchant or the platform approves or refuses it; the shell reports its refund settled; the
+//! timer runs its deadlines.
+//!
+//! A request's facts come from two places. What the shard knows best it reads itself: an
+//! order still on its way (paid or shipped) and its parcels are the fulfillment and logistics
+//! books' own, so a parcel collected a moment ago is seen. What only the database still holds
+//! (a delivered order and when it arrived, the payment's refundable amount, the buyer's
+//! history) the shell gathers and sends with the command.
+//!
+//! **Cross-capability steps:** an approved cancellation closes the order's fulfillment in the
+//! same command (units back to stock, booked hours freed, the order `cancelled`); while a
+//! cancellation is open, the shard refuses to create a shipment for the order
+//! ([`AfterSalesRefusal::CancellationRequested`]). Money moves in the shell, through the
+//! payment flow, keyed by the request id; [`RecordRefunded`] closes the request's account.
+
+use super::book::{AfterSalesBook, OpenRefusal};
+use super::policy::AfterSalesPolicy;
+use super::request::{Actor, AfterSalesRequest, Ask, RequestLine, Stage, StepNotAllowed};
+use super::rules::{self, BuyerRecord, Facts, Parcels, RuleMode};
+use super::{Reason, RequestKind};
+use crate::fulfillment::FulfillmentBook;
+use crate::ids::AfterSalesId;
+use crate::inventory::Inventory;
+use crate::logistics::LogisticsBook;
+use crate::orders::{Order, OrderState};
+use crate::shard::{Effect, Outcome, Rejection};
+use crate::{BuyerId, Fen, ShopId, Timestamp};
+
+/// A buyer's request on one of their orders.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenRequest {
+    pub id: AfterSalesId,
+    pub buyer: BuyerId,
+    pub kind: RequestKind,
+    pub reason: Reason,
+    /// The units asked about; ignored for a cancellation (it covers the whole order).
+    pub lines: Vec<RequestLine>,
+    /// The order as stored. An order still on its way is read from the shard's memory instead.
+    pub stored_order: Box<Order>,
+    /// When the last parcel of a delivered order arrived, as the carrier reported it.
+    pub delivered_at: Option<Timestamp>,
+    /// What the order's payment can still give back.
+    pub refundable: Fen,
+    pub buyer_record: BuyerRecord,
+    pub policy: AfterSalesPolicy,
+    pub mode: RuleMode,
+}
+
+/// Who decides a request the rules passed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decider {
+    /// The shop's merchant (only for its own shop's requests).
+    Merchant(ShopId),
+    /// An operator of the platform, after the buyer's appeal.
+    Platform,
+}
+
+impl Decider {
+    fn actor(self) -> Actor {
+        match self {
+            Decider::Merchant(_) => Actor::Merchant,
+            Decider::Platform => Actor::Platform,
+        }
+    }
+
+    fn may_see(self, request: &AfterSalesRequest) -> bool {
+        match self {
+            Decider::Merchant(shop) => request.shop == shop,
+            Decider::Platform => true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApproveRequest {
+    pub id: AfterSalesId,
+    pub by: Decider,
+    pub policy: AfterSalesPolicy,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefuseRequest {
+    pub id: AfterSalesId,
+    pub by: Decider,
+    pub policy: AfterSalesPolicy,
+}
+
+/// The buyer asks the platform to step in after a merchant's refusal (平台介入).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppealRequest {
+    pub id: AfterSalesId,
+    pub buyer: BuyerId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithdrawRequest {
+    pub id: AfterSalesId,
+    pub buyer: BuyerId,
+}
+
+/// The payment provider settled the request's refund.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordRefunded {
+    pub id: AfterSalesId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Open(OpenRequest),
+    Approve(ApproveRequest),
+    Refuse(RefuseRequest),
+    Appeal(AppealRequest),
+    Withdraw(WithdrawRequest),
+    Refunded(RecordRefunded),
+}
+
+/// A request as it stands after a command, with its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedRequest {
+    pub id: AfterSalesId,
+    pub request: AfterSalesRequest,
+}
+
+/// Why an after-sales command was refused, with its wire code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AfterSalesRefusal {
+    /// No such order of this buyer (another buyer's order reads as none).
+    UnknownOrder,
+    /// No such request for this caller (another tenant's request reads as none).
+    UnknownRequest,
+    /// The order moved on since the shell read it (delivered or cancelled meanwhile): retry.
+    OrderChanged,
+    /// A check before the rules, or the rules themselves, refused to open the request.
+    Open(OpenRefusal),
+    /// The request's stage does not allow this step (already decided, closed, too late).
+    StepNotAllowed(StepNotAllowed),
+    /// A shipment for an order whose cancellation is open: the merchant answers it first.
+    CancellationRequested { request: AfterSalesId },
+}
+
+impl AfterSalesRefusal {
+    pub const fn code(&self) -> &'static str {
+        match self {
+            AfterSalesRefusal::UnknownOrder => "unknown_order",
+            AfterSalesRefusal::UnknownRequest => "unknown_after_sales_request",
+            AfterSalesRefusal::OrderChanged => "order_changed",
+            AfterSalesRefusal::Open(refusal) => refusal.code(),
+            AfterSalesRefusal::StepNotAllowed(_) => "after_sales_step_not_allowed",
+            AfterSalesRefusal::CancellationRequested { .. } => "cancellation_requested",
+        }
+    }
+}
+
+fn refused(refusal: AfterSalesRefusal) -> Rejection {
+    Rejection::AfterSales(refusal)
+}
+
+/// The books an after-sales command may change besides its own: an approved cancellation
+/// closes the order's fulfillment (and gives its units back); parcels are read from logistics.
+pub(crate) struct AfterSalesBooks<'a> {
+    pub fulfillment: &'a mut FulfillmentBook,
+    pub inventory: &'a mut Inventory,
+    pub logistics: &'a LogisticsBook,
+}
+
+impl Command {
+    pub(crate) fn apply(
+        self,
+        book: &mut AfterSalesBook,
+        b: AfterSalesBooks<'_>,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        let (id, before) = match &self {
+            Command::Open(c) => (c.id, 0),
+            Command::Approve(ApproveRequest { id, .. })
+            | Command::Refuse(RefuseRequest { id, .. })
+            | Command::Appeal(AppealRequest { id, .. })
+            | Command::Withdraw(WithdrawRequest { id, .. })
+            | Command::Refunded(RecordRefunded { id }) => (*id, book.request(*id).map_or(0, |r| r.timeline.len())),
+        };
+        match self {
+            Command::Open(c) => open(book, c, &b, now)?,
+            Command::Approve(c) => decide(book, c.id, c.by, |r| r.approve(c.by.actor(), now, c.policy.deadlines()))?,
+            Command::Refuse(c) => decide(book, c.id, c.by, |r| r.refuse(c.by.actor(), now, c.policy.deadlines()))?,
+            Command::Appeal(c) => by_buyer(book, c.id, c.buyer, |r| r.appeal(now))?,
+            Command::Withdraw(c) => by_buyer(book, c.id, c.buyer, |r| r.withdraw(now))?,
+            Command::Refunded(c) => {
+                let (stepped, _) = book
+                    .step(c.id, |r| r.refunded(now))
+                    .ok_or(refused(AfterSalesRefusal::UnknownRequest))?;
+                stepped.map_err(|e| refused(AfterSalesRefusal::StepNotAllowed(e)))?;
+            }
+        }
+        Ok(Outcome::AfterSales(Box::new(settle_step(
+            book, id, before, b, now, effects,
+        ))))
+    }
+}
+
+/// Saves a request after a step, and carries out what its approval means beyond the book:
+/// an approved cancellation closes the order's fulfillment in the same command.
+pub(crate) fn settle_step(
+    book: &AfterSalesBook,
+    id: AfterSalesId,
+    steps_before: usize,
+    b: AfterSalesBooks<'_>,
+    now: Timestamp,
+    effects: &mut Vec<Effect>,
+) -> SavedRequest {
+    let request = book.request(id).expect("a stepped request is in the book").clone();
+    let approved_now = request.timeline[steps_before..]
+        .iter()
+        .any(|step| step.stage == Stage::Approved);
+    if approved_now && request.kind == RequestKind::CancelBeforeShipment {
+        // Shipments were refused while the cancellation was open, so the order is still
+        // waiting in its warehouses.
+        b.fulfillment
+            .cancel_paid_order(request.order, b.inventory, now, effects);
+    }
+    let saved = SavedRequest { id, request };
+    effects.push(Effect::AfterSalesSaved(Box::new(saved.clone())));
+    saved
+}
+
+fn decide(
+    book: &mut AfterSalesBook,
+    id: AfterSalesId,
+    by: Decider,
+    step: impl FnOnce(&mut AfterSalesRequest) -> Result<(), StepNotAllowed>,
+) -> Result<(), Rejection> {
+    if book.request(id).is_none_or(|r| !by.may_see(r)) {
+        return Err(refused(AfterSalesRefusal::UnknownRequest));
+    }
+    let (stepped, _) = book.step(id, step).expect("checked above");
+    stepped.map_err(|e| refused(AfterSalesRefusal::StepNotAllowed(e)))
+}
+
+fn by_buyer(
+    book: &mut AfterSalesBook,
+    id: AfterSalesId,
+    buyer: BuyerId,
+    step: impl FnOnce(&mut AfterSalesRequest) -> Result<(), StepNotAllowed>,
+) -> Result<(), Rejection> {
+    if book.request(id).is_none_or(|r| r.buyer != buyer) {
+        return Err(refused(AfterSalesRefusal::UnknownRequest));
+    }
+    let (stepped, _) = book.step(id, step).expect("checked above");
+    stepped.map_err(|e| refused(AfterSalesRefusal::StepNotAllowed(e)))
+}
+
+/// The order and its parcels as the request sees them: from memory while it is on its way,
+/// from the shell's reading once delivered.
+fn order_and_parcels<'a>(c: &'a OpenRequest, b: &'a AfterSalesBooks<'_>) -> Result<(&'a Order, Parcels), Rejection> {
+    let stored = c.stored_order.as_ref();
+    if let Some(fulfilling) = b.fulfillment.fulfilling(stored.id) {
+        let order = &fulfilling.order;
+        let parcels = on_their_way(order, b.logistics);
+        return Ok((order, parcels));
+    }
+    match (stored.state, c.delivered_at) {
+        (OrderState::Delivered, Some(delivered_at)) => Ok((stored, Parcels::Delivered { delivered_at })),
+        // Paid or shipped by the database but no longer on its way here: it moved on since.
+        (OrderState::Paid | OrderState::Shipped | OrderState::Delivered, _) => {
+            Err(refused(AfterSalesRefusal::OrderChanged))
+        }
+        (state, _) => Err(refused(AfterSalesRefusal::Open(OpenRefusal::OrderNotPaid { state }))),
+    }
+}
+
+/// A parcel handed to a carrier (its waybill issued) counts as collected: from then on the
+/// warehouse can no longer stop it.
+fn on_their_way(order: &Order, logistics: &LogisticsBook) -> Parcels {
+    let mut shipments = logistics.shipments_of(order.id).peekable();
+    if shipments.peek().is_none() {
+        return Parcels::NotPickedUp;
+    }
+    let (mut picked_up_at, mut last_movement_at) = (Timestamp::from_unix_ms(i64::MAX), Timestamp::from_unix_ms(0));
+    for shipment in shipments {
+        picked_up_at = picked_up_at.min(shipment.picked_up_at.unwrap_or(shipment.created_at));
+        last_movement_at = last_movement_at.max(shipment.last_movement_at);
+    }
+    Parcels::OnTheWay {
+        picked_up_at,
+        last_movement_at,
+        promised_by: order.promise.as_ref().map(|p| p.promised_by),
+    }
+}
+
+/// The money a request asks back: a cancellation all that is left of the payment; otherwise
+/// the price of the units asked about.
+fn amount_of(kind: RequestKind, lines: &[RequestLine], order: &Order, refundable: Fen) -> Fen {
+    match kind {
+        RequestKind::CancelBeforeShipment => refundable,
+        RequestKind::ChangeAddress | RequestKind::Exchange => Fen::ZERO,
+        RequestKind::RefundOnly | RequestKind::ReturnAndRefund => Fen::checked_sum(lines.iter().map(|line| {
+            let price = order
+                .lines
+                .iter()
+                .find(|l| l.sku == line.sku)
+                .map_or(Fen::ZERO, |l| l.unit_price);
+            price.checked_mul(line.quantity).unwrap_or(Fen::from_const(i64::MAX))
+        }))
+        .unwrap_or(Fen::from_const(i64::MAX)),
+    }
+}
+
+fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now: Timestamp) -> Result<(), Rejection> {
+    if c.stored_order.buyer != c.buyer {
+        return Err(refused(AfterSalesRefusal::UnknownOrder));
+    }
+    if book.request(c.id).is_some() {
+        return Err(Rejection::IdInUse);
+    }
+    let (order, parcels) = order_and_parcels(&c, b)?;
+    let lines = AfterSalesBook::lines_of(c.kind, &c.lines, order);
+    let ask = Ask {
+        shop: order.shop,
+        buyer: c.buyer,
+        order: order.id,
+        kind: c.kind,
+        reason: c.reason,
+        amount: amount_of(c.kind, &lines, order, c.refundable),
+        lines,
+    };
+    let open_refusal = |r| refused(AfterSalesRefusal::Open(r));
+    book.check(&ask, order, c.refundable).map_err(open_refusal)?;
+    let facts = Facts {
+        kind: ask.kind,
+        reason: ask.reason,
+        amount: ask.amount,
+        parcels,
+        goods: &[],
+        return_scanned_at: None,
+        buyer: c.buyer_record,
+        risk_score: None,
+        policy: &c.policy,
+        now,
+    };
+    let decision = rules::decide(&facts, c.mode);
+    book.open(c.id, ask, decision, now, c.policy.deadlines())
+        .map_err(open_refusal)?;
+    Ok(())
+}
+
+/// Runs the deadlines due at `now` (at most `max`): a silent merchant is deemed to agree, an
+/// unused appeal lapses. Returns the requests that moved.
+pub(crate) fn run_timers(
+    book: &mut AfterSalesBook,
+    b: AfterSalesBooks<'_>,
+    policy_of: impl Fn(ShopId) -> AfterSalesPolicy,
+    now: Timestamp,
+    max: usize,
+    effects: &mut Vec<Effect>,
+) -> Vec<AfterSalesId> {
+    let due = book.due(now, max);
+    for id in &due {
+        let before = book.request(*id).map_or(0, |r| r.timeline.len());
+        let shop = book.request(*id).expect("a timer names a request in the book").shop;
+        let deadlines = policy_of(shop).deadlines();
+        let (moved, _) = book.step(*id, |r| r.on_time(now, deadlines)).expect("in the book");
+        assert!(moved, "a due request {id} did not move at its deadline");
+        let books = AfterSalesBooks {
+            fulfillment: &mut *b.fulfillment,
+            inventory: &mut *b.inventory,
+            logistics: b.logistics,
+        };
+        settle_step(book, *id, before, books, now, effects);
+    }
+    due
+}

@@ -1,0 +1,553 @@
+//! One after-sales request's life, as a state machine whose every step is kept on a timeline.
+//!
+//! ```text
+//!  opened ──rules approve──────────────────────────────► approved ─┬─► refunding ──► refunded
+//!    │                                                      ▲      ├─► awaiting return ──scan──► return in transit
+//!    └──rules pass it on──► with merchant ──agrees/silent───┘      │        │ (window)      │ (rules may refund now)
+//!                              │                                   │        ▼               ▼
+//!                              └──refuses──► refused ──buyer asks──► with platform     received ──inspect──► refunding
+//!                                               │ (final if not)        │ admin decides
+//!                                               ▼                       ▼
+//!                                             closed ◄─────────── approved | closed
+//! ```
+//!
+//! Invariants: a request is decided once (its first decision is never rewritten, later steps
+//! are appended); money moves only from `approved` or `received`; a closed or refunded request
+//! takes no further step.
+
+use super::rules::{Decision, Verdict};
+use super::{Reason, RequestKind};
+use crate::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
+
+/// Units of one order line the request covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestLine {
+    pub sku: SkuId,
+    pub quantity: i64,
+}
+
+/// Where a request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The rules passed it on; the merchant answers by `due_at` or is deemed to agree.
+    WithMerchant {
+        due_at: Timestamp,
+    },
+    /// Agreed (by the rules, the merchant, its silence or the platform); what follows depends
+    /// on the kind.
+    Approved,
+    /// The buyer sends the goods back by `expires_at`.
+    AwaitingReturn {
+        expires_at: Timestamp,
+    },
+    /// The carrier has the return parcel.
+    ReturnInTransit,
+    /// The warehouse has it; the merchant inspects.
+    Received,
+    /// The merchant refused; the buyer may ask the platform to step in until `appeal_by`.
+    Refused {
+        appeal_by: Timestamp,
+    },
+    /// The platform (an admin) decides.
+    WithPlatform,
+    /// The refund is with the payment provider.
+    Refunding,
+    Refunded,
+    /// Nothing more happens: withdrawn, refused for good, an unused return expired, or an
+    /// approved request with no money to move (an address change, an exchange).
+    Closed,
+}
+
+impl Stage {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stage::WithMerchant { .. } => "with_merchant",
+            Stage::Approved => "approved",
+            Stage::AwaitingReturn { .. } => "awaiting_return",
+            Stage::ReturnInTransit => "return_in_transit",
+            Stage::Received => "received",
+            Stage::Refused { .. } => "refused",
+            Stage::WithPlatform => "with_platform",
+            Stage::Refunding => "refunding",
+            Stage::Refunded => "refunded",
+            Stage::Closed => "closed",
+        }
+    }
+
+    /// Whether the request still holds its units (a second request for them is refused).
+    pub const fn is_open(self) -> bool {
+        !matches!(self, Stage::Refunded | Stage::Closed)
+    }
+}
+
+/// Who took a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    Buyer,
+    Rules,
+    Merchant,
+    /// The merchant's deadline passed: silence is consent.
+    Deadline,
+    Platform,
+    Carrier,
+    Warehouse,
+    Provider,
+}
+
+/// What a merchant's inspection of a returned parcel found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inspection {
+    /// Back on the shelf as sellable stock.
+    Restock,
+    /// Damaged: written off, not sellable.
+    WriteOff,
+}
+
+/// One step on a request's timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub stage: Stage,
+}
+
+/// A step that the request's stage does not allow, reported as data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepNotAllowed {
+    pub stage: Stage,
+    pub actor: Actor,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AfterSalesRequest {
+    pub shop: ShopId,
+    pub buyer: BuyerId,
+    pub order: OrderId,
+    pub kind: RequestKind,
+    pub reason: Reason,
+    pub lines: Vec<RequestLine>,
+    /// The money asked back; zero for an address change or an exchange.
+    pub amount: Fen,
+    pub decision: Decision,
+    pub stage: Stage,
+    pub inspection: Option<Inspection>,
+    pub opened_at: Timestamp,
+    pub timeline: Vec<Step>,
+}
+
+/// How long the steps of a request may take; from the shop's policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadlines {
+    pub merchant_answer_ms: i64,
+    pub appeal_ms: i64,
+    pub return_ms: i64,
+}
+
+/// What a buyer asks, before the rules have seen it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ask {
+    pub shop: ShopId,
+    pub buyer: BuyerId,
+    pub order: OrderId,
+    pub kind: RequestKind,
+    pub reason: Reason,
+    pub lines: Vec<RequestLine>,
+    pub amount: Fen,
+}
+
+impl AfterSalesRequest {
+    /// A request the rules have decided: approved requests proceed at once, the others wait
+    /// for the merchant. A refusal opens nothing: the buyer is told why, and nothing changes.
+    pub fn open(
+        ask: Ask,
+        decision: Decision,
+        at: Timestamp,
+        deadlines: Deadlines,
+    ) -> Result<AfterSalesRequest, Decision> {
+        let mut request = AfterSalesRequest {
+            shop: ask.shop,
+            buyer: ask.buyer,
+            order: ask.order,
+            kind: ask.kind,
+            reason: ask.reason,
+            lines: ask.lines,
+            amount: ask.amount,
+            stage: Stage::Closed,
+            inspection: None,
+            opened_at: at,
+            timeline: Vec::new(),
+            decision,
+        };
+        match request.decision.acted {
+            Verdict::Refuse => return Err(request.decision),
+            Verdict::Approve => request.proceed(at, Actor::Rules, deadlines),
+            Verdict::ToMerchant => {
+                let due_at = Timestamp::from_unix_ms(at.unix_ms() + deadlines.merchant_answer_ms);
+                request.step(at, Actor::Rules, Stage::WithMerchant { due_at });
+            }
+        }
+        Ok(request)
+    }
+
+    fn step(&mut self, at: Timestamp, actor: Actor, stage: Stage) {
+        self.stage = stage;
+        self.timeline.push(Step { at, actor, stage });
+    }
+
+    fn refuse_step(&self, actor: Actor) -> StepNotAllowed {
+        StepNotAllowed {
+            stage: self.stage,
+            actor,
+        }
+    }
+
+    /// After approval: a return waits for its parcel; a refund without return goes to the
+    /// provider; anything without money closes.
+    fn proceed(&mut self, at: Timestamp, actor: Actor, deadlines: Deadlines) {
+        self.step(at, actor, Stage::Approved);
+        let next = match self.kind {
+            RequestKind::ReturnAndRefund | RequestKind::Exchange => Stage::AwaitingReturn {
+                expires_at: Timestamp::from_unix_ms(at.unix_ms() + deadlines.return_ms),
+            },
+            RequestKind::CancelBeforeShipment | RequestKind::RefundOnly if self.amount > Fen::ZERO => Stage::Refunding,
+            _ => Stage::Closed,
+        };
+        self.step(at, actor, next);
+    }
+
+    /// The merchant agrees, or the platform decides for the buyer.
+    pub fn approve(&mut self, actor: Actor, at: Timestamp, deadlines: Deadlines) -> Result<(), StepNotAllowed> {
+        match (self.stage, actor) {
+            (Stage::WithMerchant { .. }, Actor::Merchant) | (Stage::WithPlatform, Actor::Platform) => {
+                self.proceed(at, actor, deadlines);
+                Ok(())
+            }
+            _ => Err(self.refuse_step(actor)),
+        }
+    }
+
+    /// The merchant refuses (the buyer may appeal), or the platform refuses for good.
+    pub fn refuse(&mut self, actor: Actor, at: Timestamp, deadlines: Deadlines) -> Result<(), StepNotAllowed> {
+        match (self.stage, actor) {
+            (Stage::WithMerchant { .. }, Actor::Merchant) => {
+                let appeal_by = Timestamp::from_unix_ms(at.unix_ms() + deadlines.appeal_ms);
+                self.step(at, actor, Stage::Refused { appeal_by });
+                Ok(())
+            }
+            (Stage::WithPlatform, Actor::Platform) => {
+                self.step(at, actor, Stage::Closed);
+                Ok(())
+            }
+            _ => Err(self.refuse_step(actor)),
+        }
+    }
+
+    /// The buyer asks the platform to step in after a merchant's refusal (平台介入).
+    pub fn appeal(&mut self, at: Timestamp) -> Result<(), StepNotAllowed> {
+        match self.stage {
+            Stage::Refused { appeal_by } if at < appeal_by => {
+                self.step(at, Actor::Buyer, Stage::WithPlatform);
+                Ok(())
+            }
+            _ => Err(self.refuse_step(Actor::Buyer)),
+        }
+    }
+
+    /// The buyer withdraws a request nobody has acted on yet.
+    pub fn withdraw(&mut self, at: Timestamp) -> Result<(), StepNotAllowed> {
+        match self.stage {
+            Stage::WithMerchant { .. } | Stage::AwaitingReturn { .. } | Stage::Refused { .. } | Stage::WithPlatform => {
+                self.step(at, Actor::Buyer, Stage::Closed);
+                Ok(())
+            }
+            _ => Err(self.refuse_step(Actor::Buyer)),
+        }
+    }
+
+    /// Time passed: a silent merchant is deemed to agree, an unused appeal or return lapses.
+    /// Returns whether the request moved.
+    pub fn on_time(&mut self, now: Timestamp, deadlines: Deadlines) -> bool {
+        match self.stage {
+            Stage::WithMerchant { due_at } if now >= due_at => self.proceed(now, Actor::Deadline, deadlines),
+            Stage::Refused { appeal_by } if now >= appeal_by => self.step(now, Actor::Deadline, Stage::Closed),
+            Stage::AwaitingReturn { expires_at } if now >= expires_at => self.step(now, Actor::Deadline, Stage::Closed),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The next instant [`AfterSalesRequest::on_time`] would move the request, if any.
+    pub fn due_at(&self) -> Option<Timestamp> {
+        match self.stage {
+            Stage::WithMerchant { due_at } => Some(due_at),
+            Stage::Refused { appeal_by } => Some(appeal_by),
+            Stage::AwaitingReturn { expires_at } => Some(expires_at),
+            _ => None,
+        }
+    }
+
+    /// The carrier scanned the return parcel. With `refund_now` (the rules trust the buyer)
+    /// the money goes before the parcel arrives.
+    pub fn return_scanned(&mut self, at: Timestamp, refund_now: bool) -> Result<(), StepNotAllowed> {
+        if !matches!(self.stage, Stage::AwaitingReturn { .. }) {
+            return Err(self.refuse_step(Actor::Carrier));
+        }
+        self.step(at, Actor::Carrier, Stage::ReturnInTransit);
+        if refund_now && self.kind == RequestKind::ReturnAndRefund {
+            self.step(at, Actor::Rules, Stage::Refunding);
+        }
+        Ok(())
+    }
+
+    /// The warehouse received the return parcel.
+    pub fn return_received(&mut self, at: Timestamp) -> Result<(), StepNotAllowed> {
+        match self.stage {
+            Stage::ReturnInTransit => {
+                self.step(at, Actor::Warehouse, Stage::Received);
+                Ok(())
+            }
+            // Refunded early on the carrier's scan: the parcel still has to be inspected, but
+            // the money is already on its way.
+            Stage::Refunding | Stage::Refunded if self.inspection.is_none() => {
+                self.timeline.push(Step {
+                    at,
+                    actor: Actor::Warehouse,
+                    stage: self.stage,
+                });
+                Ok(())
+            }
+            _ => Err(self.refuse_step(Actor::Warehouse)),
+        }
+    }
+
+    /// The merchant inspected the returned units.
+    pub fn inspect(&mut self, inspection: Inspection, at: Timestamp) -> Result<(), StepNotAllowed> {
+        if self.inspection.is_some() {
+            return Err(self.refuse_step(Actor::Merchant));
+        }
+        match self.stage {
+            Stage::Received => {
+                self.inspection = Some(inspection);
+                let next = match self.kind {
+                    RequestKind::ReturnAndRefund => Stage::Refunding,
+                    _ => Stage::Closed,
+                };
+                self.step(at, Actor::Merchant, next);
+                Ok(())
+            }
+            Stage::Refunding | Stage::Refunded if self.timeline.iter().any(|s| s.actor == Actor::Warehouse) => {
+                self.inspection = Some(inspection);
+                Ok(())
+            }
+            _ => Err(self.refuse_step(Actor::Merchant)),
+        }
+    }
+
+    /// The provider settled the refund.
+    pub fn refunded(&mut self, at: Timestamp) -> Result<(), StepNotAllowed> {
+        if self.stage != Stage::Refunding {
+            return Err(self.refuse_step(Actor::Provider));
+        }
+        self.step(at, Actor::Provider, Stage::Refunded);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::after_sales::rules::{RULE_SET_VERSION, RuleMode};
+
+    const HOUR_MS: i64 = 3_600_000;
+    /// The default policy's deadlines (the book's tests use them too).
+    pub(in crate::after_sales) const DEADLINES: Deadlines = Deadlines {
+        merchant_answer_ms: 48 * HOUR_MS,
+        appeal_ms: 72 * HOUR_MS,
+        return_ms: 7 * 24 * HOUR_MS,
+    };
+
+    fn at(hours: i64) -> Timestamp {
+        Timestamp::from_unix_ms(1_800_000_000_000 + hours * HOUR_MS)
+    }
+
+    fn request(kind: RequestKind, amount_fen: i64, stage: Stage) -> AfterSalesRequest {
+        AfterSalesRequest {
+            shop: ShopId::new(1).expect("a positive id"),
+            buyer: BuyerId::new(1).expect("a positive id"),
+            order: OrderId::new(1).expect("a positive id"),
+            kind,
+            reason: Reason::QualityIssue,
+            lines: vec![RequestLine {
+                sku: SkuId::new(1).expect("a positive id"),
+                quantity: 1,
+            }],
+            amount: Fen::from_const(amount_fen),
+            decision: decision(Verdict::ToMerchant),
+            stage,
+            inspection: None,
+            opened_at: at(0),
+            timeline: vec![],
+        }
+    }
+
+    fn with_merchant(kind: RequestKind, amount_fen: i64) -> AfterSalesRequest {
+        request(kind, amount_fen, Stage::WithMerchant { due_at: at(48) })
+    }
+
+    fn stages(r: &AfterSalesRequest) -> Vec<&'static str> {
+        r.timeline.iter().map(|s| s.stage.as_str()).collect()
+    }
+
+    /// A decision whose verdict was acted on as it was.
+    pub(in crate::after_sales) fn decision(acted: Verdict) -> Decision {
+        Decision {
+            rule_set_version: RULE_SET_VERSION,
+            mode: RuleMode::Enforced,
+            verdict: acted,
+            acted,
+            fired: vec![],
+        }
+    }
+
+    #[test]
+    fn a_request_opens_where_its_decision_sends_it_and_a_refusal_opens_nothing() {
+        let ask = |kind| Ask {
+            shop: ShopId::new(1).expect("a positive id"),
+            buyer: BuyerId::new(1).expect("a positive id"),
+            order: OrderId::new(1).expect("a positive id"),
+            kind,
+            reason: Reason::ChangedMind,
+            lines: vec![],
+            amount: Fen::from_const(100),
+        };
+        let approved = AfterSalesRequest::open(
+            ask(RequestKind::RefundOnly),
+            decision(Verdict::Approve),
+            at(0),
+            DEADLINES,
+        );
+        assert_eq!(approved.map(|r| stages(&r)), Ok(vec!["approved", "refunding"]));
+        let queued = AfterSalesRequest::open(
+            ask(RequestKind::RefundOnly),
+            decision(Verdict::ToMerchant),
+            at(0),
+            DEADLINES,
+        );
+        assert_eq!(queued.map(|r| r.stage), Ok(Stage::WithMerchant { due_at: at(48) }));
+        let refused = AfterSalesRequest::open(
+            ask(RequestKind::RefundOnly),
+            decision(Verdict::Refuse),
+            at(0),
+            DEADLINES,
+        );
+        assert_eq!(refused.map(|r| r.stage), Err(decision(Verdict::Refuse)));
+    }
+
+    #[test]
+    fn a_silent_merchant_is_deemed_to_agree_at_the_deadline_and_not_before() {
+        let mut r = with_merchant(RequestKind::RefundOnly, 5_990);
+        assert!(!r.on_time(at(47), DEADLINES));
+        assert!(r.on_time(at(48), DEADLINES));
+        assert_eq!(stages(&r), ["approved", "refunding"]);
+        assert_eq!(r.timeline[0].actor, Actor::Deadline);
+        assert_eq!(r.due_at(), None);
+    }
+
+    #[test]
+    fn an_approved_request_goes_where_its_kind_leads() {
+        let cases = [
+            (RequestKind::RefundOnly, 5_990, "refunding"),
+            (RequestKind::CancelBeforeShipment, 5_990, "refunding"),
+            (RequestKind::ReturnAndRefund, 5_990, "awaiting_return"),
+            (RequestKind::Exchange, 0, "awaiting_return"),
+            (RequestKind::ChangeAddress, 0, "closed"),
+        ];
+        for (kind, amount, next) in cases {
+            let mut r = with_merchant(kind, amount);
+            r.approve(Actor::Merchant, at(1), DEADLINES).expect("with the merchant");
+            assert_eq!(stages(&r), ["approved", next], "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_buyer_may_appeal_in_time_and_the_platform_decides() {
+        let mut r = with_merchant(RequestKind::RefundOnly, 5_990);
+        r.refuse(Actor::Merchant, at(1), DEADLINES).expect("with the merchant");
+        assert_eq!(r.appeal(at(1 + 72)).map_err(|e| e.stage.as_str()), Err("refused"));
+        r.appeal(at(10)).expect("in time");
+        assert_eq!(
+            r.approve(Actor::Merchant, at(11), DEADLINES).map_err(|e| e.actor),
+            Err(Actor::Merchant),
+            "the merchant has had its say"
+        );
+        r.approve(Actor::Platform, at(12), DEADLINES)
+            .expect("the platform decides");
+        assert_eq!(stages(&r), ["refused", "with_platform", "approved", "refunding"]);
+    }
+
+    #[test]
+    fn an_unused_appeal_closes_the_request() {
+        let mut r = with_merchant(RequestKind::RefundOnly, 5_990);
+        r.refuse(Actor::Merchant, at(1), DEADLINES).expect("with the merchant");
+        assert!(r.on_time(at(73), DEADLINES));
+        assert_eq!(r.stage, Stage::Closed);
+        assert!(!r.stage.is_open());
+    }
+
+    #[test]
+    fn a_return_is_refunded_after_inspection_or_on_the_carriers_scan_for_a_trusted_buyer() {
+        let mut slow = request(RequestKind::ReturnAndRefund, 5_990, Stage::Approved);
+        slow.proceed(at(0), Actor::Rules, DEADLINES);
+        slow.return_scanned(at(5), false).expect("awaiting");
+        slow.return_received(at(30)).expect("in transit");
+        slow.inspect(Inspection::Restock, at(31)).expect("received");
+        slow.refunded(at(32)).expect("refunding");
+        assert_eq!(
+            stages(&slow),
+            [
+                "approved",
+                "awaiting_return",
+                "return_in_transit",
+                "received",
+                "refunding",
+                "refunded"
+            ]
+        );
+
+        let mut fast = request(RequestKind::ReturnAndRefund, 5_990, Stage::Approved);
+        fast.proceed(at(0), Actor::Rules, DEADLINES);
+        fast.return_scanned(at(5), true).expect("awaiting");
+        fast.refunded(at(6)).expect("refunding");
+        fast.return_received(at(30)).expect("the parcel still arrives");
+        fast.inspect(Inspection::WriteOff, at(31)).expect("and is inspected");
+        assert_eq!(fast.stage, Stage::Refunded);
+        assert_eq!(fast.inspection, Some(Inspection::WriteOff));
+        assert_eq!(
+            fast.inspect(Inspection::Restock, at(32)).map_err(|e| e.actor),
+            Err(Actor::Merchant),
+            "inspected once"
+        );
+    }
+
+    #[test]
+    fn a_return_never_sent_expires() {
+        let mut r = request(RequestKind::ReturnAndRefund, 5_990, Stage::Approved);
+        r.proceed(at(0), Actor::Rules, DEADLINES);
+        assert_eq!(r.due_at(), Some(at(7 * 24)));
+        assert!(r.on_time(at(7 * 24), DEADLINES));
+        assert_eq!(r.stage, Stage::Closed);
+        assert!(r.return_scanned(at(7 * 24 + 1), true).is_err());
+    }
+
+    #[test]
+    fn no_step_moves_money_twice_or_reopens_a_closed_request() {
+        let mut r = with_merchant(RequestKind::RefundOnly, 5_990);
+        r.approve(Actor::Merchant, at(1), DEADLINES).expect("with the merchant");
+        r.refunded(at(2)).expect("refunding");
+        assert!(r.refunded(at(3)).is_err());
+        assert!(r.approve(Actor::Platform, at(3), DEADLINES).is_err());
+        assert!(r.withdraw(at(3)).is_err());
+        assert!(!r.on_time(at(1_000), DEADLINES));
+        assert_eq!(stages(&r), ["approved", "refunding", "refunded"]);
+    }
+}

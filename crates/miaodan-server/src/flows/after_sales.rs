@@ -1,0 +1,163 @@
+//! The after-sales flows: gather the facts a request is decided on, and carry out the refund
+//! of an approved request through the payment flow.
+//!
+//! ```text
+//! open:    store (order, delivered_at, refundable, buyer history) ─► shard: OpenRequest
+//!          (checks, rules, stage; an approved cancellation closes fulfillment in the same commit)
+//! refund:  stage `refunding` ─► payments::refund_order(order, amount, "after-sales:{id}")
+//!          ─► provider ─► shard: RecordRefunded (stage `refunded`)
+//! ```
+//!
+//! **Money exactly once:** the refund is keyed by the request (`after-sales:{id}` as the
+//! refund's request reference), so a retry, a second worker pass or a restart between the
+//! provider's answer and its commit finds the refund already opened and the provider call is
+//! idempotent by the refund's reference. The [`resume_refunds`] pass of the payment worker
+//! carries on every request left in `refunding` (after a deadline, a crash or a provider
+//! outage).
+
+use crate::app::AppState;
+use crate::flows::payments::{self, PaymentError};
+use crate::sequencer::ShardError;
+use miaodan_domain::after_sales::commands::SavedRequest;
+use miaodan_domain::after_sales::policy::AfterSalesPolicy;
+use miaodan_domain::after_sales::request::{RequestLine, Stage};
+use miaodan_domain::after_sales::rules::{BuyerRecord, RuleMode};
+use miaodan_domain::after_sales::{Reason, RequestKind};
+use miaodan_domain::ids::AfterSalesId;
+use miaodan_domain::orders::OrderState;
+use miaodan_domain::payments::RefundStatus;
+use miaodan_domain::shard::{OpenRequest, RecordRefunded, RequestRef};
+use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, Timestamp};
+use miaodan_store::StoreError;
+use miaodan_store::records::Keyset;
+
+/// Requests one worker pass carries on at most.
+const REFUNDS_PER_PASS_MAX: i64 = 500;
+/// Parcels of one order read to learn when it was delivered.
+const SHIPMENTS_PER_ORDER_MAX: i64 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AfterSalesError {
+    /// No such order of this buyer.
+    #[error("no such order")]
+    UnknownOrder,
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a buyer asks, parsed.
+#[derive(Clone, Debug)]
+pub struct Ask {
+    pub buyer: BuyerId,
+    pub order: OrderId,
+    pub kind: RequestKind,
+    pub reason: Reason,
+    pub lines: Vec<RequestLine>,
+}
+
+/// The shard command for a buyer's request with the facts only the database holds, and the
+/// shop whose shard decides it.
+pub async fn prepare_open(state: &AppState, ask: Ask) -> Result<(ShopId, OpenRequest), AfterSalesError> {
+    let order = state
+        .store
+        .order(ask.order)
+        .await?
+        .filter(|o| o.buyer == ask.buyer)
+        .ok_or(AfterSalesError::UnknownOrder)?;
+    let refundable = match order.paid_by {
+        Some(intent) => payments::read_intent(state, intent)
+            .await?
+            .refundable(order.id)
+            .unwrap_or(Fen::ZERO),
+        None => Fen::ZERO,
+    };
+    let delivered_at = match order.state {
+        OrderState::Delivered => delivered_at(state, order.id).await?,
+        _ => None,
+    };
+    let paid_orders = state.store.buyer_paid_orders(ask.buyer).await?;
+    let refunded_requests = state.store.after_sales_refunded_count(ask.buyer).await?;
+    let buyer_record = BuyerRecord {
+        paid_orders: u32::try_from(paid_orders).unwrap_or(u32::MAX),
+        refunded_requests: u32::try_from(refunded_requests).unwrap_or(u32::MAX),
+    };
+    let id = AfterSalesId::new(state.ids.after_sales()).expect("ids are positive");
+    let shop = order.shop;
+    let command = OpenRequest {
+        id,
+        buyer: ask.buyer,
+        kind: ask.kind,
+        reason: ask.reason,
+        lines: ask.lines,
+        stored_order: Box::new(order),
+        delivered_at,
+        refundable,
+        buyer_record,
+        policy: AfterSalesPolicy::default(),
+        mode: RuleMode::Enforced,
+    };
+    Ok((shop, command))
+}
+
+/// When the order's last parcel arrived, by the carrier's report.
+async fn delivered_at(state: &AppState, order: OrderId) -> Result<Option<Timestamp>, StoreError> {
+    let page = Keyset {
+        after: None,
+        limit: SHIPMENTS_PER_ORDER_MAX,
+    };
+    let shipments = state.store.shipments_of_order(order, page).await?;
+    Ok(shipments.iter().filter_map(|s| s.delivered_at).max())
+}
+
+/// Refunds a request the shard just sent to `refunding` before the caller is answered (the
+/// answer itself was recorded with the command: it says `refunding`). What the provider
+/// leaves unfinished (no answer in time, an outage) the worker finishes; it is logged, not
+/// the caller's error.
+pub async fn refund_if_due(state: &AppState, saved: &SavedRequest) {
+    if saved.request.stage != Stage::Refunding {
+        return;
+    }
+    if let Err(error) = refund(state, saved).await {
+        tracing::warn!(request = %saved.id, %error, "after-sales refund not finished; the worker retries");
+    }
+}
+
+/// The refund's request reference: one refund per after-sales request, whoever asks.
+pub fn refund_reference(id: AfterSalesId) -> RequestRef {
+    RequestRef(format!("after-sales:{id}"))
+}
+
+/// Refunds a request in `refunding` once, and records it refunded when the provider confirms.
+pub async fn refund(state: &AppState, saved: &SavedRequest) -> Result<(), AfterSalesError> {
+    let r = &saved.request;
+    let (intent, refund) = payments::refund_order(state, r.order, r.amount, Some(refund_reference(saved.id))).await?;
+    let status = intent.refunds.iter().find(|x| x.id == refund).map(|x| x.status);
+    match status {
+        Some(RefundStatus::Succeeded) => {
+            let answer = state.shards.ask(r.shop, RecordRefunded { id: saved.id }, None).await?;
+            if let Err(rejection) = answer {
+                // Recorded by an earlier pass meanwhile: nothing left to do.
+                tracing::debug!(request = %saved.id, code = rejection.code(), "refund already recorded");
+            }
+        }
+        Some(RefundStatus::Failed) => {
+            tracing::error!(request = %saved.id, %refund, "the provider refused an after-sales refund");
+        }
+        Some(RefundStatus::Pending) | None => {}
+    }
+    Ok(())
+}
+
+/// One pass over the requests left in `refunding` (the payment worker runs it every second).
+pub async fn resume_refunds(state: &AppState) -> Result<(), AfterSalesError> {
+    for saved in state.store.after_sales_refunding(REFUNDS_PER_PASS_MAX).await? {
+        if let Err(error) = refund(state, &saved).await {
+            tracing::warn!(request = %saved.id, %error, "after-sales refund not finished yet");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,706 @@
+//! After-sales (售后) under `/v1/after-sales`: a buyer opens a request on a paid order (cancel
+//! before shipment or refund only, in this slice), the flash-refund rules decide it at once or
+//! pass it to the merchant with a deadline; the merchant approves or refuses, the buyer may
+//! appeal a refusal and an operator decides; the buyer may withdraw. Every decision is
+//! explained in Chinese and English, rendered here from the fired rules' codes and parameters.
+//!
+//! Another buyer's or shop's request (or order) answers 404, like one that does not exist.
+
+use super::extract::{JsonBody, PathIds, RawBody};
+use super::page::{ListQuery, Page, PageQuery, invalid_cursor};
+use super::problem::{ApiError, Explained, Explanation, Problem, refused};
+use crate::app::AppState;
+use crate::auth::{Admin, Buyer, Merchant, Principal};
+use crate::clock::rfc3339;
+use crate::flows::after_sales::{self, AfterSalesError, Ask};
+use crate::idempotency::{self, Reply};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use miaodan_domain::after_sales::book::OpenRefusal;
+use miaodan_domain::after_sales::commands::{AfterSalesRefusal, SavedRequest};
+use miaodan_domain::after_sales::policy::AfterSalesPolicy;
+use miaodan_domain::after_sales::request::{Actor, RequestLine, Stage};
+use miaodan_domain::after_sales::rules::{Fired, RuleMode};
+use miaodan_domain::after_sales::{Reason, RequestKind};
+use miaodan_domain::ids::AfterSalesId;
+use miaodan_domain::orders::ORDER_LINES_MAX;
+use miaodan_domain::quantity::LINE_QUANTITY_MAX;
+use miaodan_domain::shard::{
+    AppealRequest, ApproveRequest, Decider, RefuseRequest, Rejection, ShardCommand, WithdrawRequest,
+};
+use miaodan_domain::{OrderId, SkuId};
+use miaodan_store::AfterSalesFilter;
+use miaodan_store::records::Keyset;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(open_request, list_requests))
+        .routes(routes!(get_request))
+        .routes(routes!(approve))
+        .routes(routes!(refuse))
+        .routes(routes!(appeal))
+        .routes(routes!(decide))
+        .routes(routes!(withdraw))
+}
+
+/// How after-sales refusals are answered (the `code` is the core's [`Rejection::code`]).
+pub fn refusal(rejection: &Rejection) -> ApiError {
+    let Rejection::AfterSales(refusal) = rejection else {
+        return super::problem::misrouted(rejection);
+    };
+    let code = rejection.code();
+    let conflict = |detail: String| ApiError::new(StatusCode::CONFLICT, code, detail);
+    match refusal {
+        AfterSalesRefusal::UnknownOrder => ApiError::not_found("order"),
+        AfterSalesRefusal::UnknownRequest => ApiError::not_found("after-sales request"),
+        AfterSalesRefusal::OrderChanged => conflict("the order changed while the request was read; retry".into()),
+        AfterSalesRefusal::StepNotAllowed(step) => conflict(format!(
+            "the request is {}: this step is not open to the {}",
+            step.stage.as_str(),
+            actor_name(step.actor)
+        )),
+        AfterSalesRefusal::CancellationRequested { request } => conflict(format!(
+            "the buyer asked to cancel this order (after-sales request {request}): answer it first"
+        )),
+        AfterSalesRefusal::Open(open) => open_refusal(open, code),
+    }
+}
+
+fn open_refusal(refusal: &OpenRefusal, code: &'static str) -> ApiError {
+    match refusal {
+        OpenRefusal::OrderNotPaid { state } => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("the order is {}: after-sales needs a paid order", state.as_str()),
+        ),
+        OpenRefusal::LineNotInOrder { sku } => {
+            ApiError::new(StatusCode::CONFLICT, code, format!("SKU {sku} is not in the order")).field("lines")
+        }
+        OpenRefusal::QuantityNotRequestable { sku, requestable } => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("at most {requestable} units of SKU {sku} can still be asked for"),
+        )
+        .field("lines"),
+        OpenRefusal::UnitsHeldByOpenRequest { request } => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("after-sales request {request} is still open for these units"),
+        ),
+        OpenRefusal::AmountAboveRefundable { refundable } => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("at most {} fen of this order can still be refunded", refundable.get()),
+        ),
+        OpenRefusal::RefusedByRules(decision) => {
+            let mut error = ApiError::new(
+                StatusCode::CONFLICT,
+                code,
+                "the after-sales rules refuse this request; see `rules`",
+            );
+            error.explained = Some(Box::new(Explained(decision.fired.iter().map(explain).collect())));
+            error
+        }
+    }
+}
+
+impl From<AfterSalesError> for ApiError {
+    fn from(error: AfterSalesError) -> ApiError {
+        match error {
+            AfterSalesError::UnknownOrder => ApiError::not_found("order"),
+            AfterSalesError::Payment(error) => ApiError::from(error),
+            AfterSalesError::Shard(error) => ApiError::from(error),
+            AfterSalesError::Store(error) => ApiError::from(error),
+        }
+    }
+}
+
+// ---- explanations ---------------------------------------------------------------------------
+
+fn yuan(fen: i64) -> String {
+    format!("¥{}.{:02}", fen / 100, fen % 100)
+}
+
+/// A fired rule as a buyer and a merchant read it, in English and Chinese.
+pub fn explain(fired: &Fired) -> Explanation {
+    let (en, zh) = match *fired {
+        Fired::NoReasonWindowClosed { closed_at } => (
+            format!("The no-reason return window closed at {}.", rfc3339(closed_at)),
+            format!("七天无理由退货期已于 {} 结束。", rfc3339(closed_at)),
+        ),
+        Fired::NoReasonExemptGoods { goods } => (
+            format!("These goods ({}) are not covered by no-reason returns.", goods.as_str()),
+            format!("该类商品（{}）不适用无理由退货。", goods.as_str()),
+        ),
+        Fired::AlreadyPickedUp { picked_up_at } => (
+            format!("A carrier has had the parcel since {}.", rfc3339(picked_up_at)),
+            format!("包裹已于 {} 交给快递。", rfc3339(picked_up_at)),
+        ),
+        Fired::OverAutoApproveCeiling { amount, ceiling } => (
+            format!(
+                "{} is above the {} the rules approve alone: the merchant decides.",
+                yuan(amount.get()),
+                yuan(ceiling.get())
+            ),
+            format!(
+                "金额 {} 超过自动同意上限 {}，由商家处理。",
+                yuan(amount.get()),
+                yuan(ceiling.get())
+            ),
+        ),
+        Fired::BuyerRefundsOften { rate_bps, max_bps } => (
+            format!(
+                "The buyer's refund rate ({}%) is above {}%: the merchant decides.",
+                rate_bps / 100,
+                max_bps / 100
+            ),
+            format!("买家退款率 {}% 高于 {}%，由商家处理。", rate_bps / 100, max_bps / 100),
+        ),
+        Fired::RiskScoreHigh { score } => (
+            format!("The risk score {score} is high: the merchant decides."),
+            format!("风险评分 {score} 偏高，由商家处理。"),
+        ),
+        Fired::NotYetPickedUp => (
+            "No carrier has collected the order yet: approved at once.".to_string(),
+            "订单尚未揽收，立即同意。".to_string(),
+        ),
+        Fired::StalledPastPromise { hours_without_movement } => (
+            format!("The parcel has not moved for {hours_without_movement} h past its promise: refunded."),
+            format!("包裹超过承诺时效且 {hours_without_movement} 小时无物流更新，予以退款。"),
+        ),
+        Fired::NoReasonReturnInWindow { closes_at } => (
+            format!("Within the no-reason window (until {}).", rfc3339(closes_at)),
+            format!("在七天无理由退货期内（至 {}）。", rfc3339(closes_at)),
+        ),
+        Fired::ReturnScannedByCarrier { scanned_at } => (
+            format!("The carrier scanned the return parcel at {}.", rfc3339(scanned_at)),
+            format!("退货包裹已于 {} 被快递揽收。", rfc3339(scanned_at)),
+        ),
+    };
+    Explanation {
+        code: fired.code().to_string(),
+        en,
+        zh,
+    }
+}
+
+// ---- views ----------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineView {
+    pub sku_id: i64,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionView {
+    pub rule_set_version: u32,
+    /// `enforced`, or `shadow` (decided and recorded, not acted on).
+    pub mode: String,
+    /// The rules' verdict: `approve`, `to_merchant` or `refuse`.
+    pub verdict: String,
+    /// What the platform did.
+    pub acted: String,
+    /// Every rule that fired, explained.
+    pub rules: Vec<Explanation>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepView {
+    pub at: String,
+    /// `buyer`, `rules`, `merchant`, `deadline`, `platform`, `provider`, …
+    pub actor: String,
+    pub stage: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AfterSalesView {
+    pub id: i64,
+    pub order_id: i64,
+    pub shop_id: i64,
+    pub buyer_id: i64,
+    /// `cancel` or `refund_only`.
+    pub kind: String,
+    pub reason: String,
+    /// `with_merchant`, `refused`, `with_platform`, `refunding`, `refunded`, `closed`, …
+    pub stage: String,
+    /// The stage's deadline: the merchant's answer (silence is consent) or the buyer's appeal.
+    pub due_at: Option<String>,
+    pub amount_fen: i64,
+    pub lines: Vec<LineView>,
+    pub opened_at: String,
+    pub decision: DecisionView,
+    pub timeline: Vec<StepView>,
+}
+
+fn actor_name(actor: Actor) -> &'static str {
+    match actor {
+        Actor::Buyer => "buyer",
+        Actor::Rules => "rules",
+        Actor::Merchant => "merchant",
+        Actor::Deadline => "deadline",
+        Actor::Platform => "platform",
+        Actor::Carrier => "carrier",
+        Actor::Warehouse => "warehouse",
+        Actor::Provider => "provider",
+    }
+}
+
+impl From<&SavedRequest> for AfterSalesView {
+    fn from(saved: &SavedRequest) -> AfterSalesView {
+        let r = &saved.request;
+        let d = &r.decision;
+        AfterSalesView {
+            id: saved.id.get(),
+            order_id: r.order.get(),
+            shop_id: r.shop.get(),
+            buyer_id: r.buyer.get(),
+            kind: r.kind.as_str().into(),
+            reason: r.reason.as_str().into(),
+            stage: r.stage.as_str().into(),
+            due_at: r.due_at().map(rfc3339),
+            amount_fen: r.amount.get(),
+            lines: r
+                .lines
+                .iter()
+                .map(|l| LineView {
+                    sku_id: l.sku.get(),
+                    quantity: l.quantity,
+                })
+                .collect(),
+            opened_at: rfc3339(r.opened_at),
+            decision: DecisionView {
+                rule_set_version: d.rule_set_version,
+                mode: match d.mode {
+                    RuleMode::Enforced => "enforced",
+                    RuleMode::Shadow => "shadow",
+                }
+                .into(),
+                verdict: d.verdict.as_str().into(),
+                acted: d.acted.as_str().into(),
+                rules: d.fired.iter().map(explain).collect(),
+            },
+            timeline: r
+                .timeline
+                .iter()
+                .map(|s| StepView {
+                    at: rfc3339(s.at),
+                    actor: actor_name(s.actor).into(),
+                    stage: s.stage.as_str().into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn render(answer: &Result<SavedRequest, Rejection>, created: StatusCode) -> Reply {
+    match answer {
+        Ok(saved) => Reply::json(created, &AfterSalesView::from(saved)),
+        Err(rejection) => refused(rejection),
+    }
+}
+
+// ---- create ---------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineInput {
+    pub sku_id: i64,
+    /// 1 to the units of the SKU in the order.
+    pub quantity: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenInput {
+    pub order_id: i64,
+    /// `cancel` (before shipment: the whole order) or `refund_only` (the lines given).
+    pub kind: String,
+    /// `no_reason`, `changed_mind`, `lost`, `never_arrived`, `arrived_damaged`, `quality_issue`,
+    /// `not_as_described`, `wrong_item`, `wrong_size`, `wrong_address`.
+    pub reason: String,
+    /// The units asked about (`refund_only`); a cancellation covers the whole order.
+    #[serde(default)]
+    pub lines: Vec<LineInput>,
+}
+
+fn parse_open(input: &OpenInput, buyer: miaodan_domain::BuyerId) -> Result<Ask, ApiError> {
+    let kind = RequestKind::parse(&input.kind)
+        .filter(|k| matches!(k, RequestKind::CancelBeforeShipment | RequestKind::RefundOnly))
+        .ok_or_else(|| ApiError::invalid("invalid_kind", "kind", "kind is cancel or refund_only"))?;
+    let reason = Reason::parse(&input.reason)
+        .ok_or_else(|| ApiError::invalid("invalid_reason", "reason", "not a known reason code"))?;
+    let order = OrderId::new(input.order_id).ok_or_else(|| ApiError::not_found("order"))?;
+    if kind == RequestKind::RefundOnly && (input.lines.is_empty() || input.lines.len() > ORDER_LINES_MAX) {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            "lines",
+            format!("a refund names 1 to {ORDER_LINES_MAX} lines"),
+        ));
+    }
+    let mut lines: Vec<RequestLine> = Vec::with_capacity(input.lines.len());
+    for (i, line) in input.lines.iter().enumerate() {
+        let sku = SkuId::new(line.sku_id)
+            .filter(|sku| lines.iter().all(|l| l.sku != *sku))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_field",
+                    &format!("lines[{i}].sku_id"),
+                    "a SKU of the order, once",
+                )
+            })?;
+        if !(1..=LINE_QUANTITY_MAX).contains(&line.quantity) {
+            return Err(ApiError::invalid(
+                "invalid_quantity",
+                &format!("lines[{i}].quantity"),
+                format!("a quantity is 1 to {}", super::problem::grouped(LINE_QUANTITY_MAX)),
+            ));
+        }
+        lines.push(RequestLine {
+            sku,
+            quantity: line.quantity,
+        });
+    }
+    Ok(Ask {
+        buyer,
+        order,
+        kind,
+        reason,
+        lines,
+    })
+}
+
+/// Open an after-sales request on one of the buyer's paid orders. The rules decide at once:
+/// approved (a cancellation closes the order's fulfillment and the refund starts), refused
+/// (422 `refused_by_rules`, with the rules explained; nothing is opened), or passed to the
+/// merchant with a deadline (silence is consent).
+#[utoipa::path(post, path = "/v1/after-sales", tag = "after-sales", request_body = OpenInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses((status = 201, body = AfterSalesView), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn open_request(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    headers: HeaderMap,
+    body: JsonBody<OpenInput>,
+) -> Response {
+    let request = ("POST", "/v1/after-sales", &body.raw[..]);
+    idempotency::run(&state, Principal::Buyer(buyer), &headers, request, |idem| async {
+        let ask = parse_open(&body.value, buyer)?;
+        let (shop, command) = after_sales::prepare_open(&state, ask).await?;
+        let recorder = idem.map(|i| i.recorder_of::<miaodan_domain::shard::OpenRequest>(created));
+        let answer = state.shards.ask(shop, command, recorder).await?;
+        if let Ok(saved) = &answer {
+            after_sales::refund_if_due(&state, saved).await;
+        }
+        Ok(created(&answer))
+    })
+    .await
+}
+
+fn created(answer: &Result<SavedRequest, Rejection>) -> Reply {
+    render(answer, StatusCode::CREATED)
+}
+
+fn ok(answer: &Result<SavedRequest, Rejection>) -> Reply {
+    render(answer, StatusCode::OK)
+}
+
+// ---- read -----------------------------------------------------------------------------------
+
+fn visible(saved: &SavedRequest, principal: Principal) -> bool {
+    match principal {
+        Principal::Admin => true,
+        Principal::Merchant(shop) => saved.request.shop == shop,
+        Principal::Buyer(buyer) => saved.request.buyer == buyer,
+    }
+}
+
+async fn visible_request(state: &AppState, principal: Principal, raw: i64) -> Result<SavedRequest, ApiError> {
+    let id = AfterSalesId::new(raw).ok_or_else(|| ApiError::not_found("after-sales request"))?;
+    state
+        .store
+        .after_sales_request(id)
+        .await?
+        .filter(|s| visible(s, principal))
+        .ok_or_else(|| ApiError::not_found("after-sales request"))
+}
+
+/// Read one request: its stage, deadline, timeline and the decision explained.
+#[utoipa::path(get, path = "/v1/after-sales/{request_id}", tag = "after-sales",
+    params(("request_id" = i64, Path)),
+    responses((status = 200, body = AfterSalesView), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_request(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+) -> Result<Json<AfterSalesView>, ApiError> {
+    let saved = visible_request(&state, principal, ids.one()).await?;
+    Ok(Json(AfterSalesView::from(&saved)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AfterSalesQuery {
+    /// Only requests in this stage (`with_merchant`, `refunding`, `refunded`, `closed`, …).
+    pub stage: Option<String>,
+    /// Only requests on this order.
+    pub order_id: Option<i64>,
+}
+
+const STAGES: [&str; 10] = [
+    "with_merchant",
+    "approved",
+    "awaiting_return",
+    "return_in_transit",
+    "received",
+    "refused",
+    "with_platform",
+    "refunding",
+    "refunded",
+    "closed",
+];
+
+/// List requests, newest first: a buyer's own, a merchant's shop's, or (admin) all.
+#[utoipa::path(get, path = "/v1/after-sales", tag = "after-sales", params(AfterSalesQuery, PageQuery),
+    responses((status = 200, body = Page<AfterSalesView>), (status = 400, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_requests(
+    State(state): State<AppState>,
+    principal: Principal,
+    ListQuery { page, filter: query }: ListQuery<AfterSalesQuery>,
+) -> Result<Json<Page<AfterSalesView>>, ApiError> {
+    let stage = query
+        .stage
+        .as_deref()
+        .map(|s| {
+            STAGES
+                .into_iter()
+                .find(|known| *known == s)
+                .ok_or_else(|| ApiError::invalid("invalid_field", "stage", "not a stage of a request"))
+        })
+        .transpose()?;
+    let order = query
+        .order_id
+        .map(|raw| OrderId::new(raw).ok_or_else(|| ApiError::invalid("invalid_field", "order_id", "an order id")))
+        .transpose()?;
+    let Keyset { after, limit } = page.keyset::<(i64, i64)>("after-sales")?;
+    if after.is_some_and(|(_, id)| id <= 0) {
+        return Err(invalid_cursor());
+    }
+    let mut filter = AfterSalesFilter {
+        stage,
+        order,
+        ..AfterSalesFilter::default()
+    };
+    match principal {
+        Principal::Admin => {}
+        Principal::Merchant(shop) => filter.shop = Some(shop),
+        Principal::Buyer(buyer) => filter.buyer = Some(buyer),
+    }
+    let rows = state
+        .store
+        .after_sales_requests(&filter, Keyset { after, limit })
+        .await?;
+    let key = |s: &SavedRequest| (s.request.opened_at.unix_ms(), s.id.get());
+    Ok(Json(page.page("after-sales", rows, key, |s| AfterSalesView::from(s))))
+}
+
+// ---- steps ----------------------------------------------------------------------------------
+
+/// Runs one step on a request the caller may see: a closed request answers 409 without asking
+/// the shard (closed requests leave its memory).
+async fn step<C: ShardCommand<Answer = SavedRequest>>(
+    state: &AppState,
+    principal: Principal,
+    raw: i64,
+    headers: &HeaderMap,
+    (path, raw_body): (String, &[u8]),
+    command: impl FnOnce(AfterSalesId) -> C,
+) -> Response {
+    idempotency::run(state, principal, headers, ("POST", &path, raw_body), |idem| async {
+        let saved = visible_request(state, principal, raw).await?;
+        if saved.request.stage == Stage::Closed {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "after_sales_step_not_allowed",
+                "the request is closed",
+            ));
+        }
+        let shop = saved.request.shop;
+        let recorder = idem.map(|i| i.recorder_of::<C>(ok));
+        let answer = state.shards.ask(shop, command(saved.id), recorder).await?;
+        if let Ok(stepped) = &answer {
+            after_sales::refund_if_due(state, stepped).await;
+        }
+        Ok(ok(&answer))
+    })
+    .await
+}
+
+/// The merchant agrees: a cancellation closes the order's fulfillment and is refunded, a
+/// refund goes to the payment provider.
+#[utoipa::path(post, path = "/v1/after-sales/{request_id}/approve", tag = "after-sales",
+    params(("request_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = AfterSalesView), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn approve(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    ids: PathIds,
+    headers: HeaderMap,
+    RawBody(raw): RawBody,
+) -> Response {
+    let path = format!("/v1/after-sales/{}/approve", ids.one());
+    step(
+        &state,
+        Principal::Merchant(shop),
+        ids.one(),
+        &headers,
+        (path, &raw),
+        |id| ApproveRequest {
+            id,
+            by: Decider::Merchant(shop),
+            policy: AfterSalesPolicy::default(),
+        },
+    )
+    .await
+}
+
+/// The merchant refuses; the buyer may appeal to the platform before the appeal deadline.
+#[utoipa::path(post, path = "/v1/after-sales/{request_id}/refuse", tag = "after-sales",
+    params(("request_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = AfterSalesView), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn refuse(
+    State(state): State<AppState>,
+    Merchant(shop): Merchant,
+    ids: PathIds,
+    headers: HeaderMap,
+    RawBody(raw): RawBody,
+) -> Response {
+    let path = format!("/v1/after-sales/{}/refuse", ids.one());
+    step(
+        &state,
+        Principal::Merchant(shop),
+        ids.one(),
+        &headers,
+        (path, &raw),
+        |id| RefuseRequest {
+            id,
+            by: Decider::Merchant(shop),
+            policy: AfterSalesPolicy::default(),
+        },
+    )
+    .await
+}
+
+/// The buyer asks the platform to step in after the merchant's refusal (平台介入).
+#[utoipa::path(post, path = "/v1/after-sales/{request_id}/appeal", tag = "after-sales",
+    params(("request_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = AfterSalesView), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn appeal(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    ids: PathIds,
+    headers: HeaderMap,
+    RawBody(raw): RawBody,
+) -> Response {
+    let path = format!("/v1/after-sales/{}/appeal", ids.one());
+    step(
+        &state,
+        Principal::Buyer(buyer),
+        ids.one(),
+        &headers,
+        (path, &raw),
+        |id| AppealRequest { id, buyer },
+    )
+    .await
+}
+
+/// The buyer withdraws a request nobody has acted on yet.
+#[utoipa::path(post, path = "/v1/after-sales/{request_id}/withdraw", tag = "after-sales",
+    params(("request_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = AfterSalesView), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn withdraw(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    ids: PathIds,
+    headers: HeaderMap,
+    RawBody(raw): RawBody,
+) -> Response {
+    let path = format!("/v1/after-sales/{}/withdraw", ids.one());
+    step(
+        &state,
+        Principal::Buyer(buyer),
+        ids.one(),
+        &headers,
+        (path, &raw),
+        |id| WithdrawRequest { id, buyer },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideInput {
+    /// `approve` or `refuse` (final).
+    pub decision: String,
+}
+
+/// An operator decides an appealed request: approve (the refund starts) or refuse for good.
+#[utoipa::path(post, path = "/v1/after-sales/{request_id}/decide", tag = "after-sales", request_body = DecideInput,
+    params(("request_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = AfterSalesView), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn decide(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ids: PathIds,
+    headers: HeaderMap,
+    body: JsonBody<DecideInput>,
+) -> Response {
+    let path = format!("/v1/after-sales/{}/decide", ids.one());
+    let principal = Principal::Admin;
+    let policy = AfterSalesPolicy::default();
+    match body.value.decision.as_str() {
+        "approve" => {
+            step(&state, principal, ids.one(), &headers, (path, &body.raw), |id| {
+                ApproveRequest {
+                    id,
+                    by: Decider::Platform,
+                    policy,
+                }
+            })
+            .await
+        }
+        "refuse" => {
+            step(&state, principal, ids.one(), &headers, (path, &body.raw), |id| {
+                RefuseRequest {
+                    id,
+                    by: Decider::Platform,
+                    policy,
+                }
+            })
+            .await
+        }
+        _ => axum::response::IntoResponse::into_response(ApiError::invalid(
+            "invalid_field",
+            "decision",
+            "decision is approve or refuse",
+        )),
+    }
+}

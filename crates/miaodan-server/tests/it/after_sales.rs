@@ -1,0 +1,319 @@
+//! After-sales over HTTP on both backends: a cancellation before shipment refunded at once
+//! with its units back in stock, the merchant's queue with a deadline (silence is consent, on
+//! the app's own clock), refusal, appeal and the platform's decision, withdrawal, other
+//! tenants, bad input, and money exactly once under retries and worker passes.
+
+use super::common;
+use common::{Backend, TestApp, World, eventually};
+use miaodan_server::clock::Clock;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+both_backends!(
+    a_cancellation_before_shipment_is_refunded_at_once_and_its_units_go_back_to_stock,
+    a_silent_merchant_is_deemed_to_agree_after_the_deadline,
+    a_refused_buyer_appeals_and_the_platform_decides,
+    a_buyer_withdraws_a_request_and_the_units_can_be_asked_for_again,
+    other_tenants_see_no_request_and_bad_input_changes_nothing,
+    retries_and_worker_passes_refund_once,
+);
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// A paid order of `units` of the world's second SKU (¥109.90 each) for the world's buyer.
+async fn paid_order(app: &TestApp, world: &World, units: i64) -> i64 {
+    let checkout = app.checkout(&world.buyer_token, &[(world.skus[1], units)]).await;
+    let body = checkout.assert_status(201).clone();
+    let order = body["orders"][0]["id"].as_i64().unwrap();
+    app.pay_checkout(&world.buyer_token, body["checkout_id"].as_i64().unwrap())
+        .await;
+    order
+}
+
+fn cancel(order: i64) -> Value {
+    json!({ "order_id": order, "kind": "cancel", "reason": "changed_mind" })
+}
+
+fn refund_only(order: i64, sku: i64, quantity: i64) -> Value {
+    json!({ "order_id": order, "kind": "refund_only", "reason": "quality_issue",
+            "lines": [{ "sku_id": sku, "quantity": quantity }] })
+}
+
+async fn request(app: &TestApp, token: &str, id: i64) -> Value {
+    app.get(&format!("/v1/after-sales/{id}"), token)
+        .await
+        .assert_status(200)
+        .clone()
+}
+
+async fn until_stage(app: &TestApp, token: &str, id: i64, stage: &str) -> Value {
+    eventually(Duration::from_secs(20), stage, || async {
+        let r = request(app, token, id).await;
+        (r["stage"] == stage).then_some(r)
+    })
+    .await
+}
+
+async fn refunds_of(app: &TestApp, order: i64) -> Vec<Value> {
+    app.get(&format!("/v1/orders/{order}/refunds"), &app.admin)
+        .await
+        .assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn a_cancellation_before_shipment_is_refunded_at_once_and_its_units_go_back_to_stock(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let world = app.world().await;
+    let order = paid_order(&app, &world, 2).await;
+    let sku = world.skus[1];
+    let sold_before: i64 = futures_sum(&app, &world, sku).await.2;
+    assert_eq!(sold_before, 2);
+
+    let opened = app.post("/v1/after-sales", &world.buyer_token, cancel(order)).await;
+    let body = opened.assert_status(201);
+    assert_eq!(body["decision"]["verdict"], "approve", "{body}");
+    assert_eq!(body["decision"]["rules"][0]["code"], "not_yet_picked_up");
+    assert!(body["decision"]["rules"][0]["zh"].as_str().unwrap().contains("揽收"));
+    let id = opened.id();
+
+    let refunded = until_stage(&app, &world.buyer_token, id, "refunded").await;
+    let stages: Vec<&str> = refunded["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["approved", "refunding", "refunded"]);
+    let refunds = refunds_of(&app, order).await;
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0]["amount_fen"], 2 * 10990);
+    assert_eq!(app.order(order).await["state"], "cancelled");
+    let (available, reserved, sold) = futures_sum(&app, &world, sku).await;
+    assert_eq!((available, reserved, sold), (8, 0, 0), "every unit back in stock");
+
+    // No shipment for a cancelled order.
+    let shipment = app
+        .post(
+            &format!("/v1/orders/{order}/shipments"),
+            &world.merchant,
+            json!({ "warehouse_id": world.warehouses[0] }),
+        )
+        .await;
+    assert!(
+        ["order_not_dispatched", "no_parcel_at_warehouse"].contains(&shipment.code()),
+        "{}",
+        shipment.raw
+    );
+    // Nothing more to ask for this order.
+    app.post("/v1/after-sales", &world.buyer_token, cancel(order))
+        .await
+        .assert_problem(409, "order_not_paid");
+}
+
+/// (available, reserved, sold) of `sku` summed over the world's warehouses.
+async fn futures_sum(app: &TestApp, world: &World, sku: i64) -> (i64, i64, i64) {
+    let mut total = (0, 0, 0);
+    for warehouse in world.warehouses {
+        let (a, r, s) = app.level(&world.merchant, sku, warehouse).await;
+        total = (total.0 + a, total.1 + r, total.2 + s);
+    }
+    total
+}
+
+async fn a_silent_merchant_is_deemed_to_agree_after_the_deadline(backend: Backend) {
+    let clock = Clock::system();
+    let app = TestApp::spawn_with(backend, |config| config.clock = clock.clone()).await;
+    let world = app.world().await;
+    // 5 × ¥109.90 is over the ¥500 the rules approve alone.
+    let order = paid_order(&app, &world, 5).await;
+    let opened = app
+        .post(
+            "/v1/after-sales",
+            &world.buyer_token,
+            refund_only(order, world.skus[1], 5),
+        )
+        .await;
+    let body = opened.assert_status(201).clone();
+    assert_eq!(body["stage"], "with_merchant", "{body}");
+    let codes: Vec<&str> = body["decision"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["over_auto_approve_ceiling", "not_yet_picked_up"]);
+    let id = opened.id();
+    let listed = app.get("/v1/after-sales?stage=with_merchant", &world.merchant).await;
+    assert_eq!(listed.assert_status(200)["items"][0]["id"], id);
+
+    clock.advance(47 * HOUR_MS);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(request(&app, &world.buyer_token, id).await["stage"], "with_merchant");
+
+    clock.advance(HOUR_MS + 60_000);
+    let refunded = until_stage(&app, &world.buyer_token, id, "refunded").await;
+    assert_eq!(refunded["timeline"][1]["actor"], "deadline", "{refunded}");
+    assert_eq!(refunds_of(&app, order).await.len(), 1);
+}
+
+async fn a_refused_buyer_appeals_and_the_platform_decides(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let world = app.world().await;
+    let order = paid_order(&app, &world, 5).await;
+    let id = app
+        .post(
+            "/v1/after-sales",
+            &world.buyer_token,
+            refund_only(order, world.skus[1], 5),
+        )
+        .await
+        .id();
+    let path = |step: &str| format!("/v1/after-sales/{id}/{step}");
+    // Only the platform decides now, and only after an appeal.
+    app.post(&path("decide"), &app.admin, json!({ "decision": "approve" }))
+        .await
+        .assert_problem(409, "after_sales_step_not_allowed");
+    let refused = app.post(&path("refuse"), &world.merchant, json!({})).await;
+    assert_eq!(refused.assert_status(200)["stage"], "refused");
+    app.post(&path("approve"), &world.merchant, json!({}))
+        .await
+        .assert_problem(409, "after_sales_step_not_allowed");
+    let appealed = app.post(&path("appeal"), &world.buyer_token, json!({})).await;
+    assert_eq!(appealed.assert_status(200)["stage"], "with_platform");
+    app.post(&path("decide"), &app.admin, json!({ "decision": "maybe" }))
+        .await
+        .assert_problem(422, "invalid_field");
+    let decided = app
+        .post(&path("decide"), &app.admin, json!({ "decision": "approve" }))
+        .await;
+    decided.assert_status(200);
+    until_stage(&app, &world.buyer_token, id, "refunded").await;
+    assert_eq!(refunds_of(&app, order).await[0]["amount_fen"], 5 * 10990);
+}
+
+async fn a_buyer_withdraws_a_request_and_the_units_can_be_asked_for_again(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let world = app.world().await;
+    let order = paid_order(&app, &world, 5).await;
+    let ask = refund_only(order, world.skus[1], 5);
+    let id = app.post("/v1/after-sales", &world.buyer_token, ask.clone()).await.id();
+    app.post("/v1/after-sales", &world.buyer_token, ask.clone())
+        .await
+        .assert_problem(409, "request_already_open");
+    let withdrawn = app
+        .post(&format!("/v1/after-sales/{id}/withdraw"), &world.buyer_token, json!({}))
+        .await;
+    assert_eq!(withdrawn.assert_status(200)["stage"], "closed");
+    app.post(&format!("/v1/after-sales/{id}/withdraw"), &world.buyer_token, json!({}))
+        .await
+        .assert_problem(409, "after_sales_step_not_allowed");
+    app.post("/v1/after-sales", &world.buyer_token, ask)
+        .await
+        .assert_status(201);
+}
+
+async fn other_tenants_see_no_request_and_bad_input_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let world = app.world().await;
+    let order = paid_order(&app, &world, 5).await;
+    let (_, other_buyer) = app.buyer("李四").await;
+    let (_, other_merchant) = app.shop("别家小店").await;
+    let sku = world.skus[1];
+
+    app.post("/v1/after-sales", &other_buyer, refund_only(order, sku, 1))
+        .await
+        .assert_problem(404, "not_found");
+    let bad: [(Value, u16, &str); 6] = [
+        (
+            json!({ "order_id": order, "kind": "swap", "reason": "changed_mind" }),
+            422,
+            "invalid_kind",
+        ),
+        (
+            json!({ "order_id": order, "kind": "refund_only", "reason": "because" }),
+            422,
+            "invalid_reason",
+        ),
+        (
+            json!({ "order_id": order, "kind": "refund_only", "reason": "lost" }),
+            422,
+            "invalid_field",
+        ),
+        (refund_only(order, sku, 0), 422, "invalid_quantity"),
+        (refund_only(order, sku, 6), 409, "quantity_not_requestable"),
+        (refund_only(order, world.skus[0], 1), 409, "line_not_in_order"),
+    ];
+    for (body, status, code) in bad {
+        app.post("/v1/after-sales", &world.buyer_token, body.clone())
+            .await
+            .assert_problem(status, code);
+    }
+    let listed = app.get("/v1/after-sales", &world.buyer_token).await;
+    assert_eq!(listed.assert_status(200)["items"], json!([]), "nothing was opened");
+    app.post("/v1/after-sales", &world.merchant, refund_only(order, sku, 1))
+        .await
+        .assert_status(403);
+
+    let id = app
+        .post("/v1/after-sales", &world.buyer_token, refund_only(order, sku, 5))
+        .await
+        .id();
+    app.get(&format!("/v1/after-sales/{id}"), &other_buyer)
+        .await
+        .assert_problem(404, "not_found");
+    app.get(&format!("/v1/after-sales/{id}"), &other_merchant)
+        .await
+        .assert_problem(404, "not_found");
+    app.post(&format!("/v1/after-sales/{id}/approve"), &other_merchant, json!({}))
+        .await
+        .assert_problem(404, "not_found");
+    app.post(&format!("/v1/after-sales/{id}/withdraw"), &other_buyer, json!({}))
+        .await
+        .assert_problem(404, "not_found");
+    let theirs = app.get("/v1/after-sales", &other_merchant).await;
+    assert_eq!(theirs.assert_status(200)["items"], json!([]));
+    app.get("/v1/after-sales?cursor=zz", &world.buyer_token)
+        .await
+        .assert_problem(400, "invalid_cursor");
+    assert_eq!(request(&app, &world.merchant, id).await["stage"], "with_merchant");
+}
+
+async fn retries_and_worker_passes_refund_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let world = app.world().await;
+    let order = paid_order(&app, &world, 1).await;
+    let ask = refund_only(order, world.skus[1], 1);
+    let first = app
+        .post_with_key("/v1/after-sales", &world.buyer_token, "as-1", ask.clone())
+        .await;
+    let id = first.id();
+    let again = app
+        .post_with_key("/v1/after-sales", &world.buyer_token, "as-1", ask)
+        .await;
+    assert!(again.replayed);
+    assert_eq!((again.status, &again.raw), (first.status, &first.raw));
+    for _ in 0..3 {
+        miaodan_server::flows::payments::worker::run_once(app.state())
+            .await
+            .unwrap();
+    }
+    until_stage(&app, &world.buyer_token, id, "refunded").await;
+    for _ in 0..2 {
+        let saved = app
+            .state()
+            .store
+            .after_sales_request(miaodan_domain::ids::AfterSalesId::new(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        miaodan_server::flows::after_sales::refund(app.state(), &saved)
+            .await
+            .unwrap();
+    }
+    let refunds = refunds_of(&app, order).await;
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0]["amount_fen"], 10990);
+    assert_eq!(refunds[0]["status"], "succeeded");
+}

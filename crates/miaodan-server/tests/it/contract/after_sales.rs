@@ -1,0 +1,65 @@
+//! After-sales: requests on paid orders, the merchant's answer, the buyer's appeal, the
+//! platform's decision, withdrawal.
+
+use super::support::*;
+
+/// After-sales' operations, each with a request that succeeds when made by its role (in this
+/// order, on a fresh [`Tenants`]): the refused request is appealed, then decided.
+pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
+    let a = &t.a;
+    let endpoint = endpoint_with(app, t);
+    let (buyer, merchant, admin) = (Some(Role::Buyer), Some(Role::Merchant), Some(Role::Admin));
+    let step = |id: i64, step: &str| format!("/v1/after-sales/{id}/{step}");
+    vec![
+        endpoint(
+            "/v1/after-sales",
+            Method::POST,
+            "/v1/after-sales".into(),
+            Some(claim(a.claim_order, a.claim_sku)),
+            buyer,
+        ),
+        endpoint("/v1/after-sales", Method::GET, "/v1/after-sales".into(), None, None),
+        endpoint(
+            "/v1/after-sales/{request_id}",
+            Method::GET,
+            format!("/v1/after-sales/{}", a.claim_to_approve),
+            None,
+            None,
+        ),
+        endpoint(
+            "/v1/after-sales/{request_id}/approve",
+            Method::POST,
+            step(a.claim_to_approve, "approve"),
+            None,
+            merchant,
+        ),
+        endpoint(
+            "/v1/after-sales/{request_id}/refuse",
+            Method::POST,
+            step(a.claim_to_refuse, "refuse"),
+            None,
+            merchant,
+        ),
+        endpoint(
+            "/v1/after-sales/{request_id}/appeal",
+            Method::POST,
+            step(a.claim_to_refuse, "appeal"),
+            None,
+            buyer,
+        ),
+        endpoint(
+            "/v1/after-sales/{request_id}/decide",
+            Method::POST,
+            step(a.claim_appealed, "decide"),
+            Some(json!({ "decision": "refuse" })),
+            admin,
+        ),
+        endpoint(
+            "/v1/after-sales/{request_id}/withdraw",
+            Method::POST,
+            step(a.claim_to_withdraw, "withdraw"),
+            None,
+            buyer,
+        ),
+    ]
+}

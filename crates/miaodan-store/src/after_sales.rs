@@ -1,0 +1,469 @@
+//! After-sales requests on disk: one row per request, the request whole in `body` (a versioned
+//! storage type, see [`crate::json`]) beside the columns it is looked up and listed by.
+//!
+//! The `V1` types are frozen: field names, order and enum spellings are the bytes on disk. A
+//! decision keeps the rule set's version, its mode and every fired rule with its parameters,
+//! so it can be explained later exactly as it was made.
+
+use crate::json::{self, id};
+use crate::records::Keyset;
+use crate::sql::{Conditions, Row, ShardOf, Statement, Value};
+use crate::{Store, StoreError};
+use miaodan_domain::after_sales::commands::SavedRequest;
+use miaodan_domain::after_sales::policy::ExemptGoods;
+use miaodan_domain::after_sales::request::{Actor, AfterSalesRequest, Inspection, RequestLine, Stage, Step};
+use miaodan_domain::after_sales::rules::{Decision, Fired, RuleMode, Verdict};
+use miaodan_domain::after_sales::{Reason, RequestKind};
+use miaodan_domain::ids::AfterSalesId;
+use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+const REQUEST: &str = "after-sales request";
+
+const UPSERT_REQUEST: &str = "INSERT INTO after_sales_requests (id, shop_id, buyer_id, order_id, kind, stage,
+    opened_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, body = excluded.body";
+
+/// The after-sales effects of one batch, coalesced per request (the last state wins).
+#[derive(Default)]
+pub(crate) struct AfterSalesWrites<'a> {
+    requests: BTreeMap<AfterSalesId, &'a SavedRequest>,
+}
+
+impl<'a> AfterSalesWrites<'a> {
+    pub(crate) fn saved(&mut self, saved: &'a SavedRequest) {
+        self.requests.insert(saved.id, saved);
+    }
+
+    pub(crate) fn push_statements(self, statements: &mut Vec<Statement>) {
+        statements.extend(self.requests.into_values().map(upsert_request));
+    }
+}
+
+fn upsert_request(saved: &SavedRequest) -> Statement {
+    let r = &saved.request;
+    Statement::new(
+        UPSERT_REQUEST,
+        vec![
+            Value::I64(saved.id.get()),
+            Value::I64(r.shop.get()),
+            Value::I64(r.buyer.get()),
+            Value::I64(r.order.get()),
+            Value::Text(r.kind.as_str().into()),
+            Value::Text(r.stage.as_str().into()),
+            Value::I64(r.opened_at.unix_ms()),
+            Value::Text(json::encode(&RequestV1::from(r))),
+        ],
+    )
+}
+
+fn request_row(row: &dyn Row) -> Result<SavedRequest, StoreError> {
+    let raw = row.i64(0)?;
+    let id = id(raw, AfterSalesId::new, REQUEST)?;
+    let request = json::decode_v1::<RequestV1, AfterSalesRequest>(&row.text(1)?, REQUEST)?;
+    Ok(SavedRequest { id, request })
+}
+
+/// Whose requests to list; every field narrows the result.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AfterSalesFilter {
+    pub shop: Option<ShopId>,
+    pub buyer: Option<BuyerId>,
+    pub order: Option<OrderId>,
+    /// A stage's wire name (`with_merchant`, `refunded`, …).
+    pub stage: Option<&'static str>,
+}
+
+impl Store {
+    pub async fn after_sales_request(&self, id: AfterSalesId) -> Result<Option<SavedRequest>, StoreError> {
+        let statement = Statement::new(
+            "SELECT id, body FROM after_sales_requests WHERE id = $1",
+            vec![Value::I64(id.get())],
+        );
+        Ok(self.query(statement, request_row).await?.into_iter().next())
+    }
+
+    /// A page of requests, newest first: after `(opened_at ms, id)`.
+    pub async fn after_sales_requests(
+        &self,
+        filter: &AfterSalesFilter,
+        page: Keyset<(i64, i64)>,
+    ) -> Result<Vec<SavedRequest>, StoreError> {
+        let mut conditions = Conditions::default();
+        if let Some(shop) = filter.shop {
+            conditions.and("shop_id = ?", vec![Value::I64(shop.get())]);
+        }
+        if let Some(buyer) = filter.buyer {
+            conditions.and("buyer_id = ?", vec![Value::I64(buyer.get())]);
+        }
+        if let Some(order) = filter.order {
+            conditions.and("order_id = ?", vec![Value::I64(order.get())]);
+        }
+        if let Some(stage) = filter.stage {
+            conditions.and("stage = ?", vec![Value::Text(stage.into())]);
+        }
+        if let Some((at, id)) = page.after {
+            conditions.and(
+                "(opened_at < ? OR (opened_at = ? AND id < ?))",
+                vec![Value::I64(at), Value::I64(at), Value::I64(id)],
+            );
+        }
+        let statement = conditions.select(
+            "id, body FROM after_sales_requests",
+            "ORDER BY opened_at DESC, id DESC",
+            page.limit,
+        );
+        self.query(statement, request_row).await
+    }
+
+    /// Requests whose refund the payment flow still has to carry out, oldest first.
+    pub async fn after_sales_refunding(&self, limit: i64) -> Result<Vec<SavedRequest>, StoreError> {
+        let statement = Statement::new(
+            "SELECT id, body FROM after_sales_requests WHERE stage = 'refunding' ORDER BY id LIMIT $1",
+            vec![Value::I64(limit)],
+        );
+        self.query(statement, request_row).await
+    }
+
+    /// A buyer's refunded requests (for the rules' view of the buyer's history).
+    pub async fn after_sales_refunded_count(&self, buyer: BuyerId) -> Result<i64, StoreError> {
+        let statement = Statement::new(
+            "SELECT COUNT(*) FROM after_sales_requests WHERE buyer_id = $1 AND stage = 'refunded'",
+            vec![Value::I64(buyer.get())],
+        );
+        self.query_row(statement, |r| r.i64(0), || "no count".into()).await
+    }
+
+    /// The orders a buyer has paid (for the rules' view of the buyer's history).
+    pub async fn buyer_paid_orders(&self, buyer: BuyerId) -> Result<i64, StoreError> {
+        let statement = Statement::new(
+            "SELECT COUNT(*) FROM orders WHERE buyer_id = $1 AND paid_at IS NOT NULL",
+            vec![Value::I64(buyer.get())],
+        );
+        self.query_row(statement, |r| r.i64(0), || "no count".into()).await
+    }
+
+    /// A shard's requests that are open or refunded (refunded units cannot be asked again).
+    pub(crate) async fn load_shard_after_sales(
+        &self,
+        shard: ShardOf,
+    ) -> Result<Vec<(AfterSalesId, AfterSalesRequest)>, StoreError> {
+        let statement = Statement::new(
+            "SELECT id, body FROM after_sales_requests WHERE shop_id % $1 = $2 AND stage <> 'closed' ORDER BY id",
+            shard.params(),
+        );
+        let saved = self.query(statement, request_row).await?;
+        Ok(saved.into_iter().map(|s| (s.id, s.request)).collect())
+    }
+}
+
+// ---- storage types -------------------------------------------------------------------------
+
+fn ms(raw: i64) -> Timestamp {
+    Timestamp::from_unix_ms(raw)
+}
+
+fn corrupt(what: &str, raw: &str) -> StoreError {
+    StoreError::corrupt(format!("bad {REQUEST} json: unknown {what} {raw:?}"))
+}
+
+fn fen(raw: i64) -> Result<Fen, StoreError> {
+    Fen::from_stored(raw).ok_or_else(|| StoreError::corrupt(format!("bad {REQUEST} json: amount {raw}")))
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct RequestV1 {
+    shop: i64,
+    buyer: i64,
+    order: i64,
+    kind: String,
+    reason: String,
+    lines: Vec<(i64, i64)>,
+    amount: i64,
+    decision: DecisionV1,
+    stage: StageV1,
+    inspection: Option<String>,
+    opened_at: i64,
+    timeline: Vec<StepV1>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct DecisionV1 {
+    rule_set_version: u32,
+    shadow: bool,
+    verdict: String,
+    acted: String,
+    fired: Vec<FiredV1>,
+}
+
+/// A fired rule: its code and its parameters (instants in ms, money in fen).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+enum FiredV1 {
+    NoReasonWindowClosed { closed_at: i64 },
+    NoReasonExemptGoods { goods: String },
+    AlreadyPickedUp { picked_up_at: i64 },
+    OverAutoApproveCeiling { amount: i64, ceiling: i64 },
+    BuyerRefundsOften { rate_bps: u32, max_bps: u32 },
+    RiskScoreHigh { score: u16 },
+    NotYetPickedUp,
+    StalledPastPromise { hours_without_movement: i64 },
+    NoReasonReturnInWindow { closes_at: i64 },
+    ReturnScannedByCarrier { scanned_at: i64 },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StageV1 {
+    name: String,
+    /// The stage's deadline, if it has one.
+    due_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StepV1 {
+    at: i64,
+    actor: String,
+    stage: StageV1,
+}
+
+impl From<&Fired> for FiredV1 {
+    fn from(f: &Fired) -> FiredV1 {
+        match *f {
+            Fired::NoReasonWindowClosed { closed_at } => FiredV1::NoReasonWindowClosed {
+                closed_at: closed_at.unix_ms(),
+            },
+            Fired::NoReasonExemptGoods { goods } => FiredV1::NoReasonExemptGoods {
+                goods: goods.as_str().into(),
+            },
+            Fired::AlreadyPickedUp { picked_up_at } => FiredV1::AlreadyPickedUp {
+                picked_up_at: picked_up_at.unix_ms(),
+            },
+            Fired::OverAutoApproveCeiling { amount, ceiling } => FiredV1::OverAutoApproveCeiling {
+                amount: amount.get(),
+                ceiling: ceiling.get(),
+            },
+            Fired::BuyerRefundsOften { rate_bps, max_bps } => FiredV1::BuyerRefundsOften { rate_bps, max_bps },
+            Fired::RiskScoreHigh { score } => FiredV1::RiskScoreHigh { score },
+            Fired::NotYetPickedUp => FiredV1::NotYetPickedUp,
+            Fired::StalledPastPromise { hours_without_movement } => {
+                FiredV1::StalledPastPromise { hours_without_movement }
+            }
+            Fired::NoReasonReturnInWindow { closes_at } => FiredV1::NoReasonReturnInWindow {
+                closes_at: closes_at.unix_ms(),
+            },
+            Fired::ReturnScannedByCarrier { scanned_at } => FiredV1::ReturnScannedByCarrier {
+                scanned_at: scanned_at.unix_ms(),
+            },
+        }
+    }
+}
+
+impl TryFrom<FiredV1> for Fired {
+    type Error = StoreError;
+    fn try_from(f: FiredV1) -> Result<Fired, StoreError> {
+        Ok(match f {
+            FiredV1::NoReasonWindowClosed { closed_at } => Fired::NoReasonWindowClosed {
+                closed_at: ms(closed_at),
+            },
+            FiredV1::NoReasonExemptGoods { goods } => Fired::NoReasonExemptGoods {
+                goods: ExemptGoods::parse(&goods).ok_or_else(|| corrupt("goods", &goods))?,
+            },
+            FiredV1::AlreadyPickedUp { picked_up_at } => Fired::AlreadyPickedUp {
+                picked_up_at: ms(picked_up_at),
+            },
+            FiredV1::OverAutoApproveCeiling { amount, ceiling } => Fired::OverAutoApproveCeiling {
+                amount: fen(amount)?,
+                ceiling: fen(ceiling)?,
+            },
+            FiredV1::BuyerRefundsOften { rate_bps, max_bps } => Fired::BuyerRefundsOften { rate_bps, max_bps },
+            FiredV1::RiskScoreHigh { score } => Fired::RiskScoreHigh { score },
+            FiredV1::NotYetPickedUp => Fired::NotYetPickedUp,
+            FiredV1::StalledPastPromise { hours_without_movement } => {
+                Fired::StalledPastPromise { hours_without_movement }
+            }
+            FiredV1::NoReasonReturnInWindow { closes_at } => Fired::NoReasonReturnInWindow {
+                closes_at: ms(closes_at),
+            },
+            FiredV1::ReturnScannedByCarrier { scanned_at } => Fired::ReturnScannedByCarrier {
+                scanned_at: ms(scanned_at),
+            },
+        })
+    }
+}
+
+const VERDICTS: [Verdict; 3] = [Verdict::Approve, Verdict::ToMerchant, Verdict::Refuse];
+
+fn verdict(raw: &str) -> Result<Verdict, StoreError> {
+    VERDICTS
+        .into_iter()
+        .find(|v| v.as_str() == raw)
+        .ok_or_else(|| corrupt("verdict", raw))
+}
+
+impl From<&Decision> for DecisionV1 {
+    fn from(d: &Decision) -> DecisionV1 {
+        DecisionV1 {
+            rule_set_version: d.rule_set_version,
+            shadow: d.mode == RuleMode::Shadow,
+            verdict: d.verdict.as_str().into(),
+            acted: d.acted.as_str().into(),
+            fired: d.fired.iter().map(FiredV1::from).collect(),
+        }
+    }
+}
+
+impl TryFrom<DecisionV1> for Decision {
+    type Error = StoreError;
+    fn try_from(d: DecisionV1) -> Result<Decision, StoreError> {
+        Ok(Decision {
+            rule_set_version: d.rule_set_version,
+            mode: if d.shadow { RuleMode::Shadow } else { RuleMode::Enforced },
+            verdict: verdict(&d.verdict)?,
+            acted: verdict(&d.acted)?,
+            fired: d.fired.into_iter().map(Fired::try_from).collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+impl From<Stage> for StageV1 {
+    fn from(stage: Stage) -> StageV1 {
+        let due_at = match stage {
+            Stage::WithMerchant { due_at } => Some(due_at),
+            Stage::Refused { appeal_by } => Some(appeal_by),
+            Stage::AwaitingReturn { expires_at } => Some(expires_at),
+            _ => None,
+        };
+        StageV1 {
+            name: stage.as_str().into(),
+            due_at: due_at.map(Timestamp::unix_ms),
+        }
+    }
+}
+
+impl TryFrom<StageV1> for Stage {
+    type Error = StoreError;
+    fn try_from(s: StageV1) -> Result<Stage, StoreError> {
+        let due = || {
+            s.due_at
+                .map(ms)
+                .ok_or_else(|| corrupt("stage without its deadline", &s.name))
+        };
+        Ok(match s.name.as_str() {
+            "with_merchant" => Stage::WithMerchant { due_at: due()? },
+            "approved" => Stage::Approved,
+            "awaiting_return" => Stage::AwaitingReturn { expires_at: due()? },
+            "return_in_transit" => Stage::ReturnInTransit,
+            "received" => Stage::Received,
+            "refused" => Stage::Refused { appeal_by: due()? },
+            "with_platform" => Stage::WithPlatform,
+            "refunding" => Stage::Refunding,
+            "refunded" => Stage::Refunded,
+            "closed" => Stage::Closed,
+            other => return Err(corrupt("stage", other)),
+        })
+    }
+}
+
+const ACTORS: [(Actor, &str); 8] = [
+    (Actor::Buyer, "buyer"),
+    (Actor::Rules, "rules"),
+    (Actor::Merchant, "merchant"),
+    (Actor::Deadline, "deadline"),
+    (Actor::Platform, "platform"),
+    (Actor::Carrier, "carrier"),
+    (Actor::Warehouse, "warehouse"),
+    (Actor::Provider, "provider"),
+];
+
+fn actor_name(actor: Actor) -> &'static str {
+    ACTORS.iter().find(|(a, _)| *a == actor).map_or("buyer", |(_, n)| n)
+}
+
+fn actor(raw: &str) -> Result<Actor, StoreError> {
+    ACTORS
+        .iter()
+        .find(|(_, n)| *n == raw)
+        .map(|(a, _)| *a)
+        .ok_or_else(|| corrupt("actor", raw))
+}
+
+impl From<&AfterSalesRequest> for RequestV1 {
+    fn from(r: &AfterSalesRequest) -> RequestV1 {
+        RequestV1 {
+            shop: r.shop.get(),
+            buyer: r.buyer.get(),
+            order: r.order.get(),
+            kind: r.kind.as_str().into(),
+            reason: r.reason.as_str().into(),
+            lines: r.lines.iter().map(|l| (l.sku.get(), l.quantity)).collect(),
+            amount: r.amount.get(),
+            decision: DecisionV1::from(&r.decision),
+            stage: StageV1::from(r.stage),
+            inspection: r.inspection.map(|i| {
+                match i {
+                    Inspection::Restock => "restock",
+                    Inspection::WriteOff => "write_off",
+                }
+                .into()
+            }),
+            opened_at: r.opened_at.unix_ms(),
+            timeline: r
+                .timeline
+                .iter()
+                .map(|s| StepV1 {
+                    at: s.at.unix_ms(),
+                    actor: actor_name(s.actor).into(),
+                    stage: StageV1::from(s.stage),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<RequestV1> for AfterSalesRequest {
+    type Error = StoreError;
+    fn try_from(r: RequestV1) -> Result<AfterSalesRequest, StoreError> {
+        let lines = r
+            .lines
+            .iter()
+            .map(|&(sku, quantity)| {
+                Ok(RequestLine {
+                    sku: id(sku, SkuId::new, REQUEST)?,
+                    quantity,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let inspection = match r.inspection.as_deref() {
+            None => None,
+            Some("restock") => Some(Inspection::Restock),
+            Some("write_off") => Some(Inspection::WriteOff),
+            Some(other) => return Err(corrupt("inspection", other)),
+        };
+        let timeline = r
+            .timeline
+            .into_iter()
+            .map(|s| {
+                Ok(Step {
+                    at: ms(s.at),
+                    actor: actor(&s.actor)?,
+                    stage: Stage::try_from(s.stage)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(AfterSalesRequest {
+            shop: id(r.shop, ShopId::new, REQUEST)?,
+            buyer: id(r.buyer, BuyerId::new, REQUEST)?,
+            order: id(r.order, OrderId::new, REQUEST)?,
+            kind: RequestKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &r.kind))?,
+            reason: Reason::parse(&r.reason).ok_or_else(|| corrupt("reason", &r.reason))?,
+            lines,
+            amount: fen(r.amount)?,
+            decision: Decision::try_from(r.decision)?,
+            stage: Stage::try_from(r.stage)?,
+            inspection,
+            opened_at: ms(r.opened_at),
+            timeline,
+        })
+    }
+}
