@@ -3,15 +3,17 @@
 The OpenAPI document states some rules in words only, because JSON Schema cannot say them: a
 GTIN's check digit, a flash sale that ends after it starts (within 7 days, not already over), a
 per-buyer limit within the units, a per-day limit of at least the per-order one, shifts in
-order and apart, one cutoff per level and region, each SKU on one line of a checkout and one
-delivery per shop, a date that exists (no 30 February). The server answers a request that
-breaks one 422, as the document says. The fuzzer's generator reads only the schema, so its
-*valid* cases (positive mode) are brought within these rules here before they are sent; its
-invalid cases are left alone. Each valid case also gets an Idempotency-Key of its own: a key
-reused for another request is refused (422, as the IETF Idempotency-Key draft says), and the
-generator cannot know which keys it sent before. A list's `cursor` is left out of valid cases:
-only a `next_cursor` the server gave is one (anything else is 400 `invalid_cursor`), and the
-generator cannot know those either; invalid cases keep theirs.
+order and apart, one cutoff per level and region, each SKU on one line of a checkout (and of an
+after-sales request, whose refund names at least one line) and one delivery per shop, a date
+that exists (no 30 February), a buyer's token living at most 90 days, tokens listed by shop or
+by buyer but not both. The server answers a request that breaks one 422, as the document says.
+The fuzzer's generator reads only the schema, so its *valid* cases (positive mode) are brought
+within these rules here before they are sent; its invalid cases are left alone. Each valid case
+also gets an Idempotency-Key of its own: a key reused for another request is refused (422, as
+the IETF Idempotency-Key draft says), and the generator cannot know which keys it sent before.
+A list's `cursor` is left out of valid cases: only a `next_cursor` the server gave is one
+(anything else is 400 `invalid_cursor`), and the generator cannot know those either; invalid
+cases keep theirs.
 """
 
 import calendar
@@ -98,6 +100,19 @@ def _checkout(body):
                 window["date"] = _date(window.get("date"))
 
 
+def _after_sales(body):
+    if isinstance(body.get("lines"), list):
+        body["lines"] = _unique_by(body["lines"], lambda line: line.get("sku_id"))
+    if body.get("kind") == "refund_only" and not body.get("lines"):
+        body["lines"] = [{"sku_id": 1, "quantity": 1}]
+
+
+def _buyer_token(body):
+    days = body.get("expires_in_days")
+    if isinstance(days, (int, float)) and days > 90:
+        body["expires_in_days"] = 90
+
+
 def _product(body):
     if "gtin" in body:
         body["gtin"] = _gtin(body["gtin"])
@@ -108,6 +123,8 @@ BODIES = {
     ("POST", "/v1/one-tap-agreements"): _agreement,
     ("PUT", "/v1/warehouses/{warehouse_id}/fulfillment"): _fulfillment,
     ("POST", "/v1/checkouts"): _checkout,
+    ("POST", "/v1/after-sales"): _after_sales,
+    ("POST", "/v1/buyers/{buyer_id}/tokens"): _buyer_token,
     ("POST", "/v1/products"): _product,
     ("PATCH", "/v1/products/{product_id}"): _product,
 }
@@ -125,6 +142,8 @@ def map_case(context, case):
         fix(case.body)
     if isinstance(case.query, dict):
         case.query.pop("cursor", None)
+        if "shop_id" in case.query and case.operation.path == "/v1/tokens":
+            case.query.pop("buyer_id", None)
         if "gtin" in case.query:
             case.query["gtin"] = _gtin(case.query["gtin"])
         for name in ("date", "created_from", "created_to"):

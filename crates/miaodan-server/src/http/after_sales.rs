@@ -9,6 +9,7 @@
 use super::extract::{JsonBody, PathIds, RawBody};
 use super::page::{ListQuery, Page, PageQuery, invalid_cursor};
 use super::problem::{ApiError, Explained, Explanation, Problem, refused};
+use super::validate;
 use crate::app::AppState;
 use crate::auth::{Admin, Buyer, Merchant, Principal};
 use crate::clock::rfc3339;
@@ -311,22 +312,32 @@ fn render(answer: &Result<SavedRequest, Rejection>, created: StatusCode) -> Repl
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::id)]
     pub sku_id: i64,
     /// 1 to the units of the SKU in the order.
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<1, LINE_QUANTITY_MAX>)]
     pub quantity: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenInput {
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::id)]
     pub order_id: i64,
     /// `cancel` (before shipment: the whole order) or `refund_only` (the lines given).
+    #[schema(schema_with = crate::http::schema::after_sales_kind)]
     pub kind: String,
     /// `no_reason`, `changed_mind`, `lost`, `never_arrived`, `arrived_damaged`, `quality_issue`,
     /// `not_as_described`, `wrong_item`, `wrong_size`, `wrong_address`.
+    #[schema(schema_with = crate::http::schema::after_sales_reason)]
     pub reason: String,
-    /// The units asked about (`refund_only`); a cancellation covers the whole order.
+    /// The units asked about, each SKU once: 1 to 100 lines for `refund_only` (422
+    /// `invalid_field` otherwise); a cancellation covers the whole order and ignores them.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub lines: Vec<LineInput>,
 }
 
@@ -336,7 +347,8 @@ fn parse_open(input: &OpenInput, buyer: miaodan_domain::BuyerId) -> Result<Ask, 
         .ok_or_else(|| ApiError::invalid("invalid_kind", "kind", "kind is cancel or refund_only"))?;
     let reason = Reason::parse(&input.reason)
         .ok_or_else(|| ApiError::invalid("invalid_reason", "reason", "not a known reason code"))?;
-    let order = OrderId::new(input.order_id).ok_or_else(|| ApiError::not_found("order"))?;
+    let order =
+        OrderId::new(validate::positive_id(input.order_id, "order_id")?).ok_or_else(|| ApiError::not_found("order"))?;
     if kind == RequestKind::RefundOnly && (input.lines.is_empty() || input.lines.len() > ORDER_LINES_MAX) {
         return Err(ApiError::invalid(
             "invalid_field",
@@ -452,12 +464,14 @@ pub async fn get_request(
 #[into_params(parameter_in = Query)]
 pub struct AfterSalesQuery {
     /// Only requests in this stage (`with_merchant`, `refunding`, `refunded`, `closed`, …).
+    #[param(schema_with = crate::http::schema::after_sales_stage)]
     pub stage: Option<String>,
     /// Only requests on this order.
+    #[param(schema_with = crate::http::schema::id)]
     pub order_id: Option<i64>,
 }
 
-const STAGES: [&str; 10] = [
+pub const STAGES: [&str; 10] = [
     "with_merchant",
     "approved",
     "awaiting_return",
@@ -657,6 +671,7 @@ pub async fn withdraw(
 #[serde(deny_unknown_fields)]
 pub struct DecideInput {
     /// `approve` or `refuse` (final).
+    #[schema(schema_with = crate::http::schema::after_sales_decision)]
     pub decision: String,
 }
 

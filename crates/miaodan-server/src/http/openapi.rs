@@ -126,7 +126,7 @@ impl Modify for ProblemCodes {
 }
 
 /// What the document states that the types alone do not: every path parameter is an id (1 to
-/// 2⁶³−1), and a payment intent is confirmed with exactly one of a credential and one-tap pay.
+/// 2⁶³−1) but an `Idempotency-Key`, and a payment intent is confirmed with exactly one of a credential and one-tap pay.
 struct Completions;
 
 impl Modify for Completions {
@@ -148,8 +148,13 @@ impl Modify for Completions {
             ];
             for operation in operations.into_iter().flatten() {
                 for parameter in operation.parameters.iter_mut().flatten() {
+                    // Every path parameter is an id but the key whose stored answer is read.
                     if parameter.parameter_in == ParameterIn::Path {
-                        parameter.schema = Some(super::schema::path_id());
+                        parameter.schema = Some(if parameter.name == "key" {
+                            super::schema::idempotency_key()
+                        } else {
+                            super::schema::path_id()
+                        });
                     }
                     if REQUIRED_QUERY.contains(&(path.as_str(), parameter.name.as_str())) {
                         parameter.required = Required::True;
@@ -171,17 +176,9 @@ impl Modify for Completions {
 
 /// An `Idempotency-Key` is 1 to 255 visible ASCII characters (`idempotency::parse_key`).
 fn idempotency_key_schema(operation: &mut utoipa::openapi::path::Operation) {
-    use utoipa::openapi::RefOr;
-    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
     for parameter in operation.parameters.iter_mut().flatten() {
         if parameter.name == "Idempotency-Key" {
-            let key = ObjectBuilder::new()
-                .schema_type(Type::String)
-                .min_length(Some(1))
-                .max_length(Some(255))
-                .pattern(Some("^[!-~]+$"))
-                .build();
-            parameter.schema = Some(RefOr::T(Schema::Object(key)));
+            parameter.schema = Some(super::schema::idempotency_key());
         }
     }
 }

@@ -261,6 +261,17 @@ pub fn path_id() -> RefOr<Schema> {
     id()
 }
 
+/// An `Idempotency-Key`: 1 to 255 visible ASCII characters (`idempotency::is_valid_key`), in
+/// its header or, percent-encoded, in the path that reads its stored answer.
+pub fn idempotency_key() -> RefOr<Schema> {
+    done(
+        string()
+            .min_length(Some(1))
+            .max_length(Some(255))
+            .pattern(Some("^[!-~]+$")),
+    )
+}
+
 /// A carrier's waybill number: 6 to 40 letters, digits or `-`, or `null` (the carrier issues one).
 pub fn optional_waybill() -> RefOr<Schema> {
     done(
@@ -313,6 +324,30 @@ pub fn optional_alert_rule() -> RefOr<Schema> {
         ],
         false,
     )
+}
+
+/// The kinds of after-sales request this server opens (`http/after_sales.rs::parse_open`).
+pub const AFTER_SALES_KINDS: [&str; 2] = ["cancel", "refund_only"];
+
+pub fn after_sales_kind() -> RefOr<Schema> {
+    words(&AFTER_SALES_KINDS, false)
+}
+
+pub fn after_sales_reason() -> RefOr<Schema> {
+    let reasons: Vec<&str> = miaodan_domain::after_sales::Reason::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    words(&reasons, false)
+}
+
+/// The stages a list of after-sales requests filters on (`http/after_sales.rs::STAGES`).
+pub fn after_sales_stage() -> RefOr<Schema> {
+    words(&super::after_sales::STAGES, false)
+}
+
+pub fn after_sales_decision() -> RefOr<Schema> {
+    words(&["approve", "refuse"], false)
 }
 
 /// A search: at most 100 characters, none a control character.

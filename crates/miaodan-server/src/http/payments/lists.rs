@@ -20,7 +20,7 @@ use utoipa::IntoParams;
 #[into_params(parameter_in = Query)]
 pub struct PaymentListQuery {
     /// Only those created on this Asia/Shanghai day, `YYYY-MM-DD`.
-    #[param(pattern = r"^\d{4}-\d{2}-\d{2}$")]
+    #[param(schema_with = crate::http::schema::date)]
     pub date: Option<String>,
 }
 

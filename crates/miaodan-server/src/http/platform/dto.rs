@@ -71,6 +71,7 @@ pub struct NewToken {
     /// How long the token lives, in days. Default and maximum per role: buyer 30 / 90,
     /// merchant 90 / 365, admin 30 / 90; more than the maximum is refused
     /// (`token_lifetime_too_long`).
+    #[serde(default, deserialize_with = "crate::http::extract::optional_integer")]
     #[schema(minimum = 1, maximum = 365)]
     pub expires_in_days: Option<i64>,
     /// `read_write` (the default) or `read_only` (GET requests only).
