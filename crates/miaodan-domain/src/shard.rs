@@ -39,7 +39,8 @@ use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
 pub use crate::after_sales::commands::{
-    AppealRequest, ApproveRequest, Decider, OpenRequest, RecordRefunded, RefuseRequest, WithdrawRequest,
+    AppealRequest, ApproveRequest, Decider, OpenRequest, ReceiveReturn, RecordRefunded, RefuseRequest, ShipReturn,
+    WithdrawRequest,
 };
 pub use crate::catalog::{AddSku, CreateProduct, CreateShop, UpdateProduct, UpdateSku};
 pub use crate::flash_sale::{ScheduleFlashSale, Tap};
@@ -118,6 +119,8 @@ into_command! {
     after_sales::Refuse(RefuseRequest) => AfterSales;
     after_sales::Appeal(AppealRequest) => AfterSales;
     after_sales::Withdraw(WithdrawRequest) => AfterSales;
+    after_sales::ShipReturn(ShipReturn) => AfterSales;
+    after_sales::ReceiveReturn(ReceiveReturn) => AfterSales;
     after_sales::Refunded(RecordRefunded) => AfterSales;
 }
 
@@ -219,6 +222,8 @@ answers! {
     RefuseRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
     AppealRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
     WithdrawRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    ShipReturn => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    ReceiveReturn => SavedRequest { Outcome::AfterSales(saved) => *saved }
     RecordRefunded => SavedRequest { Outcome::AfterSales(saved) => *saved }
 }
 

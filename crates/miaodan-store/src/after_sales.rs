@@ -11,10 +11,14 @@ use crate::sql::{Conditions, Row, ShardOf, Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::after_sales::commands::SavedRequest;
 use miaodan_domain::after_sales::policy::ExemptGoods;
-use miaodan_domain::after_sales::request::{Actor, AfterSalesRequest, Inspection, RequestLine, Stage, Step};
+use miaodan_domain::after_sales::request::{
+    Actor, AfterSalesRequest, Inspection, RequestLine, ReturnParcel, Stage, Step,
+};
 use miaodan_domain::after_sales::rules::{Decision, Fired, RuleMode, Verdict};
 use miaodan_domain::after_sales::{Reason, RequestKind};
+use miaodan_domain::fulfillment::network::CarrierId;
 use miaodan_domain::ids::AfterSalesId;
+use miaodan_domain::logistics::shipment::parse_waybill;
 use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -183,6 +187,9 @@ pub(crate) struct RequestV1 {
     amount: i64,
     decision: DecisionV1,
     stage: StageV1,
+    /// `[carrier, waybill]`; absent in rows written before returns could be sent.
+    #[serde(default)]
+    return_parcel: Option<(String, String)>,
     inspection: Option<String>,
     opened_at: i64,
     timeline: Vec<StepV1>,
@@ -400,6 +407,10 @@ impl From<&AfterSalesRequest> for RequestV1 {
             amount: r.amount.get(),
             decision: DecisionV1::from(&r.decision),
             stage: StageV1::from(r.stage),
+            return_parcel: r
+                .return_parcel
+                .as_ref()
+                .map(|p| (p.carrier.as_str().into(), p.waybill.as_str().into())),
             inspection: r.inspection.map(|i| {
                 match i {
                     Inspection::Restock => "restock",
@@ -440,6 +451,13 @@ impl TryFrom<RequestV1> for AfterSalesRequest {
             Some("write_off") => Some(Inspection::WriteOff),
             Some(other) => return Err(corrupt("inspection", other)),
         };
+        let return_parcel = match &r.return_parcel {
+            None => None,
+            Some((carrier, waybill)) => Some(ReturnParcel {
+                carrier: CarrierId::parse(carrier).ok_or_else(|| corrupt("carrier", carrier))?,
+                waybill: parse_waybill(waybill).ok_or_else(|| corrupt("waybill", waybill))?,
+            }),
+        };
         let timeline = r
             .timeline
             .into_iter()
@@ -461,6 +479,7 @@ impl TryFrom<RequestV1> for AfterSalesRequest {
             amount: fen(r.amount)?,
             decision: Decision::try_from(r.decision)?,
             stage: Stage::try_from(r.stage)?,
+            return_parcel,
             inspection,
             opened_at: ms(r.opened_at),
             timeline,

@@ -16,7 +16,7 @@
 
 use super::book::{AfterSalesBook, OpenRefusal};
 use super::policy::AfterSalesPolicy;
-use super::request::{Actor, AfterSalesRequest, Ask, RequestLine, Stage, StepNotAllowed};
+use super::request::{Actor, AfterSalesRequest, Ask, Inspection, RequestLine, ReturnParcel, Stage, StepNotAllowed};
 use super::rules::{self, BuyerRecord, Facts, Parcels, RuleMode};
 use super::{Reason, RequestKind};
 use crate::fulfillment::FulfillmentBook;
@@ -99,6 +99,25 @@ pub struct WithdrawRequest {
     pub buyer: BuyerId,
 }
 
+/// The buyer sent the return parcel of an approved return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShipReturn {
+    pub id: AfterSalesId,
+    pub buyer: BuyerId,
+    pub parcel: ReturnParcel,
+}
+
+/// The shop's warehouse received a return parcel and the merchant inspected it. Restocked
+/// units go back on sale in the warehouses the order line was sold from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiveReturn {
+    pub id: AfterSalesId,
+    pub shop: ShopId,
+    pub inspection: Inspection,
+    /// The request's order as stored: where its lines' units were sold from.
+    pub stored_order: Box<Order>,
+}
+
 /// The payment provider settled the request's refund.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordRefunded {
@@ -112,6 +131,8 @@ pub enum Command {
     Refuse(RefuseRequest),
     Appeal(AppealRequest),
     Withdraw(WithdrawRequest),
+    ShipReturn(ShipReturn),
+    ReceiveReturn(ReceiveReturn),
     Refunded(RecordRefunded),
 }
 
@@ -178,6 +199,8 @@ impl Command {
             | Command::Refuse(RefuseRequest { id, .. })
             | Command::Appeal(AppealRequest { id, .. })
             | Command::Withdraw(WithdrawRequest { id, .. })
+            | Command::ShipReturn(ShipReturn { id, .. })
+            | Command::ReceiveReturn(ReceiveReturn { id, .. })
             | Command::Refunded(RecordRefunded { id }) => (*id, book.request(*id).map_or(0, |r| r.timeline.len())),
         };
         match self {
@@ -186,6 +209,8 @@ impl Command {
             Command::Refuse(c) => decide(book, c.id, c.by, |r| r.refuse(c.by.actor(), now, c.policy.deadlines()))?,
             Command::Appeal(c) => by_buyer(book, c.id, c.buyer, |r| r.appeal(now))?,
             Command::Withdraw(c) => by_buyer(book, c.id, c.buyer, |r| r.withdraw(now))?,
+            Command::ShipReturn(c) => by_buyer(book, c.id, c.buyer, |r| r.return_shipped(c.parcel, now))?,
+            Command::ReceiveReturn(c) => receive_return(book, &c, b.inventory, now, effects)?,
             Command::Refunded(c) => {
                 let (stepped, _) = book
                     .step(c.id, |r| r.refunded(now))
@@ -222,6 +247,47 @@ pub(crate) fn settle_step(
     let saved = SavedRequest { id, request };
     effects.push(Effect::AfterSalesSaved(Box::new(saved.clone())));
     saved
+}
+
+/// Receives and inspects a return; restocked units move from sold back to available, in the
+/// warehouses the order line's units were sold from (first allocations first).
+fn receive_return(
+    book: &mut AfterSalesBook,
+    c: &ReceiveReturn,
+    inventory: &mut Inventory,
+    now: Timestamp,
+    effects: &mut Vec<Effect>,
+) -> Result<(), Rejection> {
+    let order = c.stored_order.as_ref();
+    if book.request(c.id).is_none_or(|r| r.order != order.id) {
+        return Err(refused(AfterSalesRefusal::UnknownRequest));
+    }
+    decide(book, c.id, Decider::Merchant(c.shop), |r| r.receive(c.inspection, now))?;
+    if c.inspection == Inspection::WriteOff {
+        return Ok(());
+    }
+    let request = book.request(c.id).expect("decided above");
+    for line in &request.lines {
+        let Some(sold) = order.lines.iter().find(|l| l.sku == line.sku) else {
+            continue;
+        };
+        let mut units = line.quantity;
+        for allocation in &sold.allocations {
+            let back = units.min(allocation.quantity);
+            if back <= 0 {
+                break;
+            }
+            let level = inventory.restock_returned(line.sku, allocation.warehouse, back);
+            units -= back;
+            effects.push(Effect::StockChanged {
+                shop: order.shop,
+                sku: line.sku,
+                warehouse: allocation.warehouse,
+                level,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn decide(

@@ -1,5 +1,5 @@
 //! After-sales: requests on paid orders, the merchant's answer, the buyer's appeal, the
-//! platform's decision, withdrawal.
+//! platform's decision, withdrawal, a return's parcel and its receipt.
 
 use super::support::*;
 
@@ -60,6 +60,20 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             step(a.claim_to_withdraw, "withdraw"),
             None,
             buyer,
+        ),
+        endpoint(
+            "/v1/after-sales/{request_id}/return-parcel",
+            Method::POST,
+            step(a.claim_to_return, "return-parcel"),
+            Some(json!({ "carrier": "zto", "waybill": "ZTO-RET-000001" })),
+            buyer,
+        ),
+        endpoint(
+            "/v1/after-sales/{request_id}/receive",
+            Method::POST,
+            step(a.claim_to_return, "receive"),
+            Some(json!({ "inspection": "restock" })),
+            merchant,
         ),
     ]
 }

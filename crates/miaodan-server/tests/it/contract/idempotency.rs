@@ -152,6 +152,30 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
             post(step(withdraw_it, "withdraw"), &a.buyer_token, json!({})),
             post(step(approve_it, "withdraw"), &a.buyer_token, json!({})),
         ),
+        (
+            post(
+                step(a.claim_to_return, "return-parcel"),
+                &a.buyer_token,
+                json!({ "carrier": "zto", "waybill": "ZTO-RET-000003" }),
+            ),
+            post(
+                step(a.claim_to_return, "return-parcel"),
+                &a.buyer_token,
+                json!({ "carrier": "sf", "waybill": "SF-RET-000003" }),
+            ),
+        ),
+        (
+            post(
+                step(a.claim_to_return, "receive"),
+                &a.merchant,
+                json!({ "inspection": "restock" }),
+            ),
+            post(
+                step(a.claim_to_return, "receive"),
+                &a.merchant,
+                json!({ "inspection": "write_off" }),
+            ),
+        ),
     ];
     let others = vec![
         (
