@@ -15,9 +15,9 @@
 //! payment flow, keyed by the request id; [`RecordRefunded`] closes the request's account.
 
 use super::book::{AfterSalesBook, OpenRefusal};
-use super::policy::AfterSalesPolicy;
+use super::policy::{PolicyProblem, ShopPolicy};
 use super::request::{Actor, AfterSalesRequest, Ask, Inspection, RequestLine, ReturnParcel, Stage, StepNotAllowed};
-use super::rules::{self, BuyerRecord, Facts, Parcels, RuleMode};
+use super::rules::{self, BuyerRecord, Facts, Parcels};
 use super::{Reason, RequestKind};
 use crate::fulfillment::FulfillmentBook;
 use crate::ids::AfterSalesId;
@@ -43,8 +43,6 @@ pub struct OpenRequest {
     /// What the order's payment can still give back.
     pub refundable: Fen,
     pub buyer_record: BuyerRecord,
-    pub policy: AfterSalesPolicy,
-    pub mode: RuleMode,
 }
 
 /// Who decides a request the rules passed on.
@@ -76,14 +74,20 @@ impl Decider {
 pub struct ApproveRequest {
     pub id: AfterSalesId,
     pub by: Decider,
-    pub policy: AfterSalesPolicy,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefuseRequest {
     pub id: AfterSalesId,
     pub by: Decider,
-    pub policy: AfterSalesPolicy,
+}
+
+/// A shop sets its after-sales policy (and whether its rules act or run in shadow). Requests
+/// already open keep their deadlines; the next decision uses the new policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetPolicy {
+    pub shop: ShopId,
+    pub policy: ShopPolicy,
 }
 
 /// The buyer asks the platform to step in after a merchant's refusal (平台介入).
@@ -134,6 +138,7 @@ pub enum Command {
     ShipReturn(ShipReturn),
     ReceiveReturn(ReceiveReturn),
     Refunded(RecordRefunded),
+    SetPolicy(SetPolicy),
 }
 
 /// A request as it stands after a command, with its id.
@@ -158,6 +163,8 @@ pub enum AfterSalesRefusal {
     StepNotAllowed(StepNotAllowed),
     /// A shipment for an order whose cancellation is open: the merchant answers it first.
     CancellationRequested { request: AfterSalesId },
+    /// A policy outside the law's window or the platform's limits.
+    InvalidPolicy(PolicyProblem),
 }
 
 impl AfterSalesRefusal {
@@ -169,6 +176,7 @@ impl AfterSalesRefusal {
             AfterSalesRefusal::Open(refusal) => refusal.code(),
             AfterSalesRefusal::StepNotAllowed(_) => "after_sales_step_not_allowed",
             AfterSalesRefusal::CancellationRequested { .. } => "cancellation_requested",
+            AfterSalesRefusal::InvalidPolicy(_) => "invalid_after_sales_policy",
         }
     }
 }
@@ -194,6 +202,7 @@ impl Command {
         effects: &mut Vec<Effect>,
     ) -> Result<Outcome, Rejection> {
         let (id, before) = match &self {
+            Command::SetPolicy(c) => return set_policy(book, c, effects),
             Command::Open(c) => (c.id, 0),
             Command::Approve(ApproveRequest { id, .. })
             | Command::Refuse(RefuseRequest { id, .. })
@@ -205,12 +214,19 @@ impl Command {
         };
         match self {
             Command::Open(c) => open(book, c, &b, now)?,
-            Command::Approve(c) => decide(book, c.id, c.by, |r| r.approve(c.by.actor(), now, c.policy.deadlines()))?,
-            Command::Refuse(c) => decide(book, c.id, c.by, |r| r.refuse(c.by.actor(), now, c.policy.deadlines()))?,
+            Command::Approve(c) => {
+                let deadlines = deadlines_of(book, c.id);
+                decide(book, c.id, c.by, |r| r.approve(c.by.actor(), now, deadlines))?;
+            }
+            Command::Refuse(c) => {
+                let deadlines = deadlines_of(book, c.id);
+                decide(book, c.id, c.by, |r| r.refuse(c.by.actor(), now, deadlines))?;
+            }
             Command::Appeal(c) => by_buyer(book, c.id, c.buyer, |r| r.appeal(now))?,
             Command::Withdraw(c) => by_buyer(book, c.id, c.buyer, |r| r.withdraw(now))?,
             Command::ShipReturn(c) => by_buyer(book, c.id, c.buyer, |r| r.return_shipped(c.parcel, now))?,
             Command::ReceiveReturn(c) => receive_return(book, &c, b.inventory, now, effects)?,
+            Command::SetPolicy(_) => unreachable!("answered above"),
             Command::Refunded(c) => {
                 let (stepped, _) = book
                     .step(c.id, |r| r.refunded(now))
@@ -247,6 +263,27 @@ pub(crate) fn settle_step(
     let saved = SavedRequest { id, request };
     effects.push(Effect::AfterSalesSaved(Box::new(saved.clone())));
     saved
+}
+
+/// The deadlines of the policy of the shop a request belongs to (the default for none).
+fn deadlines_of(book: &AfterSalesBook, id: AfterSalesId) -> super::request::Deadlines {
+    let shop = book.request(id).map(|r| r.shop);
+    shop.map_or_else(ShopPolicy::default, |shop| book.policy_of(shop))
+        .policy
+        .deadlines()
+}
+
+fn set_policy(book: &mut AfterSalesBook, c: &SetPolicy, effects: &mut Vec<Effect>) -> Result<Outcome, Rejection> {
+    c.policy
+        .policy
+        .check()
+        .map_err(|problem| refused(AfterSalesRefusal::InvalidPolicy(problem)))?;
+    book.set_policy(c.shop, c.policy.clone());
+    effects.push(Effect::AfterSalesPolicySaved {
+        shop: c.shop,
+        policy: c.policy.clone(),
+    });
+    Ok(Outcome::AfterSalesPolicy(c.policy.clone()))
 }
 
 /// Receives and inspects a return; restocked units move from sold back to available, in the
@@ -389,9 +426,11 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
         reason: c.reason,
         amount: amount_of(c.kind, &lines, order, c.refundable),
         lines,
+        return_shipping: book.policy_of(order.shop).policy.return_shipping,
     };
     let open_refusal = |r| refused(AfterSalesRefusal::Open(r));
     book.check(&ask, order, c.refundable).map_err(open_refusal)?;
+    let shop = book.policy_of(ask.shop);
     let facts = Facts {
         kind: ask.kind,
         reason: ask.reason,
@@ -401,11 +440,11 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
         return_scanned_at: None,
         buyer: c.buyer_record,
         risk_score: None,
-        policy: &c.policy,
+        policy: &shop.policy,
         now,
     };
-    let decision = rules::decide(&facts, c.mode);
-    book.open(c.id, ask, decision, now, c.policy.deadlines())
+    let decision = rules::decide(&facts, shop.mode);
+    book.open(c.id, ask, decision, now, shop.policy.deadlines())
         .map_err(open_refusal)?;
     Ok(())
 }
@@ -415,7 +454,6 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
 pub(crate) fn run_timers(
     book: &mut AfterSalesBook,
     b: AfterSalesBooks<'_>,
-    policy_of: impl Fn(ShopId) -> AfterSalesPolicy,
     now: Timestamp,
     max: usize,
     effects: &mut Vec<Effect>,
@@ -424,7 +462,7 @@ pub(crate) fn run_timers(
     for id in &due {
         let before = book.request(*id).map_or(0, |r| r.timeline.len());
         let shop = book.request(*id).expect("a timer names a request in the book").shop;
-        let deadlines = policy_of(shop).deadlines();
+        let deadlines = book.policy_of(shop).policy.deadlines();
         let (moved, _) = book.step(*id, |r| r.on_time(now, deadlines)).expect("in the book");
         assert!(moved, "a due request {id} did not move at its deadline");
         let books = AfterSalesBooks {

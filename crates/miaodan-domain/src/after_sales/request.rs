@@ -15,6 +15,7 @@
 //! are appended); money moves only from `approved` or `received`; a closed or refunded request
 //! takes no further step.
 
+use super::policy::ReturnShipping;
 use super::rules::{Decision, Verdict};
 use super::{Reason, RequestKind};
 use crate::fulfillment::network::CarrierId;
@@ -139,6 +140,9 @@ pub struct AfterSalesRequest {
     pub amount: Fen,
     pub decision: Decision,
     pub stage: Stage,
+    /// Who pays the shipping of goods sent back, by the shop's policy when the request was
+    /// opened; `None` for a request without goods to send.
+    pub return_shipping: Option<ReturnShipping>,
     /// The return parcel, once the buyer has sent it.
     pub return_parcel: Option<ReturnParcel>,
     pub inspection: Option<Inspection>,
@@ -164,6 +168,8 @@ pub struct Ask {
     pub reason: Reason,
     pub lines: Vec<RequestLine>,
     pub amount: Fen,
+    /// Who pays a return's shipping under the shop's policy.
+    pub return_shipping: ReturnShipping,
 }
 
 impl AfterSalesRequest {
@@ -184,6 +190,8 @@ impl AfterSalesRequest {
             lines: ask.lines,
             amount: ask.amount,
             stage: Stage::Closed,
+            return_shipping: matches!(ask.kind, RequestKind::ReturnAndRefund | RequestKind::Exchange)
+                .then_some(ask.return_shipping),
             return_parcel: None,
             inspection: None,
             opened_at: at,
@@ -423,6 +431,7 @@ pub(super) mod tests {
             amount: Fen::from_const(amount_fen),
             decision: decision(Verdict::ToMerchant),
             stage,
+            return_shipping: None,
             return_parcel: None,
             inspection: None,
             opened_at: at(0),
@@ -459,6 +468,7 @@ pub(super) mod tests {
             reason: Reason::ChangedMind,
             lines: vec![],
             amount: Fen::from_const(100),
+            return_shipping: ReturnShipping::PlatformFirstWeight,
         };
         let approved = AfterSalesRequest::open(
             ask(RequestKind::RefundOnly),

@@ -7,6 +7,7 @@
 //!
 //! Another buyer's or shop's request (or order) answers 404, like one that does not exist.
 
+mod policy;
 mod returns;
 
 use super::extract::{JsonBody, PathIds, RawBody};
@@ -24,7 +25,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::after_sales::book::OpenRefusal;
 use miaodan_domain::after_sales::commands::{AfterSalesRefusal, SavedRequest};
-use miaodan_domain::after_sales::policy::{AfterSalesPolicy, ReturnShipping};
+
 use miaodan_domain::after_sales::request::{Actor, Inspection, RequestLine, Stage};
 use miaodan_domain::after_sales::rules::{Fired, RuleMode};
 use miaodan_domain::after_sales::{Reason, RequestKind};
@@ -53,6 +54,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(withdraw))
         .routes(routes!(returns::send_return_parcel))
         .routes(routes!(returns::receive_return))
+        .routes(routes!(policy::get_policy, policy::put_policy))
 }
 
 /// How after-sales refusals are answered (the `code` is the core's [`Rejection::code`]).
@@ -75,6 +77,10 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
             "the buyer asked to cancel this order (after-sales request {request}): answer it first"
         )),
         AfterSalesRefusal::Open(open) => open_refusal(open, code),
+        AfterSalesRefusal::InvalidPolicy(problem) => {
+            let (field, rule) = policy::problem_field(*problem);
+            ApiError::invalid(code, field, rule)
+        }
     }
 }
 
@@ -242,9 +248,9 @@ pub struct AfterSalesView {
     pub lines: Vec<LineView>,
     /// A return's parcel once the buyer has sent it.
     pub return_parcel: Option<ReturnParcelView>,
-    /// Who pays a return's shipping: `platform_first_weight` (the platform pays the first
-    /// weight, 运费险-like: the default), `shop` or `buyer`; `null` for requests without goods
-    /// sent back.
+    /// Who pays a return's shipping, by the shop's policy when the request was opened:
+    /// `platform_first_weight` (the platform pays the first weight, 运费险-like: the default),
+    /// `shop` or `buyer`; `null` for requests without goods sent back.
     pub return_shipping: Option<String>,
     /// What the merchant's inspection of the returned parcel found: `restock` or `write_off`.
     pub inspection: Option<String>,
@@ -257,14 +263,6 @@ pub struct AfterSalesView {
 pub struct ReturnParcelView {
     pub carrier: String,
     pub waybill: String,
-}
-
-fn return_shipping(shipping: ReturnShipping) -> &'static str {
-    match shipping {
-        ReturnShipping::PlatformFirstWeight => "platform_first_weight",
-        ReturnShipping::Shop => "shop",
-        ReturnShipping::Buyer => "buyer",
-    }
 }
 
 fn actor_name(actor: Actor) -> &'static str {
@@ -306,9 +304,7 @@ impl From<&SavedRequest> for AfterSalesView {
                 carrier: p.carrier.as_str().into(),
                 waybill: p.waybill.as_str().into(),
             }),
-            // Every shop has the platform's default policy until policies are per shop.
-            return_shipping: matches!(r.kind, RequestKind::ReturnAndRefund | RequestKind::Exchange)
-                .then(|| return_shipping(AfterSalesPolicy::default().return_shipping).into()),
+            return_shipping: r.return_shipping.map(|s| policy::return_shipping_name(s).into()),
             inspection: r.inspection.map(|i| {
                 match i {
                     Inspection::Restock => "restock",
@@ -641,7 +637,6 @@ pub async fn approve(
         |id| ApproveRequest {
             id,
             by: Decider::Merchant(shop),
-            policy: AfterSalesPolicy::default(),
         },
     )
     .await
@@ -669,7 +664,6 @@ pub async fn refuse(
         |id| RefuseRequest {
             id,
             by: Decider::Merchant(shop),
-            policy: AfterSalesPolicy::default(),
         },
     )
     .await
@@ -746,14 +740,12 @@ pub async fn decide(
 ) -> Response {
     let path = format!("/v1/after-sales/{}/decide", ids.one());
     let principal = Principal::Admin;
-    let policy = AfterSalesPolicy::default();
     match body.value.decision.as_str() {
         "approve" => {
             step(&state, principal, ids.one(), &headers, (path, &body.raw), |id| {
                 ApproveRequest {
                     id,
                     by: Decider::Platform,
-                    policy,
                 }
             })
             .await
@@ -763,7 +755,6 @@ pub async fn decide(
                 RefuseRequest {
                     id,
                     by: Decider::Platform,
-                    policy,
                 }
             })
             .await

@@ -353,6 +353,28 @@ pub fn after_sales_stage() -> RefOr<Schema> {
     words(&super::after_sales::STAGES, false)
 }
 
+/// Goods a shop's no-reason window excludes: each of the four at most once.
+pub fn exempt_goods() -> RefOr<Schema> {
+    use utoipa::openapi::schema::ArrayBuilder;
+    let goods: Vec<&str> = miaodan_domain::after_sales::policy::ExemptGoods::ALL
+        .iter()
+        .map(|g| g.as_str())
+        .collect();
+    let array = ArrayBuilder::new()
+        .items(words(&goods, false))
+        .max_items(Some(goods.len()))
+        .unique_items(true);
+    RefOr::T(Schema::Array(array.build()))
+}
+
+pub fn return_shipping() -> RefOr<Schema> {
+    words(&["platform_first_weight", "shop", "buyer"], false)
+}
+
+pub fn rule_mode() -> RefOr<Schema> {
+    words(&["enforced", "shadow"], false)
+}
+
 /// What the merchant's inspection of a returned parcel found.
 pub fn inspection() -> RefOr<Schema> {
     words(&["restock", "write_off"], false)

@@ -18,6 +18,9 @@ both_backends!(
     retries_and_worker_passes_refund_once,
     a_no_reason_return_is_approved_at_once_and_refunded_once_the_shop_has_received_it,
     a_return_is_refused_outside_its_window_and_its_steps_are_refused_out_of_turn,
+    a_shops_policy_lengthens_its_window_names_who_pays_returns_and_survives_a_restart,
+    rules_in_shadow_record_their_verdict_and_leave_every_request_to_the_merchant,
+    a_policy_outside_the_law_or_the_platforms_limits_is_refused_and_changes_nothing,
 );
 
 const HOUR_MS: i64 = 3_600_000;
@@ -505,4 +508,133 @@ async fn a_return_is_refused_outside_its_window_and_its_steps_are_refused_out_of
         .await;
     late.assert_problem(409, "refused_by_rules");
     assert_eq!(late.body["rules"][0]["code"], "no_reason_window_closed", "{}", late.raw);
+}
+
+// ---- policies -----------------------------------------------------------------------------
+
+const POLICY: &str = "/v1/after-sales/policy";
+
+fn default_policy() -> Value {
+    json!({ "no_reason_days": 7,
+            "exempt_goods": ["customised", "perishable", "digital_delivery", "periodical"],
+            "return_shipping": "platform_first_weight", "auto_approve_ceiling_fen": 50000,
+            "merchant_answer_hours": 48, "buyer_refund_rate_bps_max": 3000, "stalled_hours": 72,
+            "mode": "enforced" })
+}
+
+async fn a_shops_policy_lengthens_its_window_names_who_pays_returns_and_survives_a_restart(backend: Backend) {
+    let clock = Clock::system();
+    let mut app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
+    let world = app.world().await;
+    let sku = world.skus[1];
+    assert_eq!(
+        app.get(POLICY, &world.merchant).await.assert_status(200),
+        &default_policy()
+    );
+
+    let mut fifteen_days = default_policy();
+    fifteen_days["no_reason_days"] = json!(15);
+    fifteen_days["return_shipping"] = json!("shop");
+    let set = app.put(POLICY, &world.merchant, fifteen_days.clone()).await;
+    assert_eq!(set.assert_status(200), &fifteen_days);
+    app.restart().await;
+    assert_eq!(app.get(POLICY, &world.merchant).await.assert_status(200), &fifteen_days);
+
+    // Ten days after delivery: past the platform's 7 days, within the shop's 15.
+    let order = delivered_order(&app, &world, &clock, 1).await;
+    clock.advance(10 * 24 * HOUR_MS);
+    let opened = app
+        .post("/v1/after-sales", &world.buyer_token, no_reason_return(order, sku, 1))
+        .await;
+    let body = opened.assert_status(201);
+    assert_eq!(body["stage"], "awaiting_return", "{body}");
+    assert_eq!(body["return_shipping"], "shop");
+    // Another shop still runs the platform's default.
+    let (_, other) = app.shop("别家小店").await;
+    assert_eq!(app.get(POLICY, &other).await.assert_status(200), &default_policy());
+}
+
+async fn rules_in_shadow_record_their_verdict_and_leave_every_request_to_the_merchant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let world = app.world().await;
+    let mut shadow = default_policy();
+    shadow["mode"] = json!("shadow");
+    app.put(POLICY, &world.merchant, shadow).await.assert_status(200);
+
+    let order = paid_order(&app, &world, 1).await;
+    let opened = app.post("/v1/after-sales", &world.buyer_token, cancel(order)).await;
+    let body = opened.assert_status(201);
+    assert_eq!(body["stage"], "with_merchant", "{body}");
+    let decision = &body["decision"];
+    assert_eq!(
+        (&decision["mode"], &decision["verdict"], &decision["acted"]),
+        (&json!("shadow"), &json!("approve"), &json!("to_merchant"))
+    );
+    assert_eq!(decision["rules"][0]["code"], "not_yet_picked_up");
+    assert!(
+        refunds_of(&app, order).await.is_empty(),
+        "nothing moves on a rule on trial"
+    );
+    assert_eq!(app.order(order).await["state"], "paid");
+}
+
+async fn a_policy_outside_the_law_or_the_platforms_limits_is_refused_and_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let world = app.world().await;
+    let with = |field: &str, value: Value| {
+        let mut policy = default_policy();
+        policy[field] = value;
+        policy
+    };
+    let refused = |field| (422, "invalid_after_sales_policy", field);
+    let invalid = |field| (422, "invalid_field", field);
+    let cases = [
+        (with("no_reason_days", json!(6)), refused("no_reason_days")),
+        (with("no_reason_days", json!(91)), refused("no_reason_days")),
+        (
+            with("exempt_goods", json!(["perishable", "perishable"])),
+            refused("exempt_goods"),
+        ),
+        (with("exempt_goods", json!(["shoes"])), invalid("exempt_goods")),
+        (
+            with("auto_approve_ceiling_fen", json!(-1)),
+            refused("auto_approve_ceiling_fen"),
+        ),
+        (
+            with("merchant_answer_hours", json!(23)),
+            refused("merchant_answer_hours"),
+        ),
+        (
+            with("merchant_answer_hours", json!(70000)),
+            refused("merchant_answer_hours"),
+        ),
+        (
+            with("buyer_refund_rate_bps_max", json!(10001)),
+            refused("buyer_refund_rate_bps_max"),
+        ),
+        (with("stalled_hours", json!(721)), refused("stalled_hours")),
+        (with("return_shipping", json!("seller")), invalid("return_shipping")),
+        (with("mode", json!("trial")), invalid("mode")),
+        (
+            with("no_reason_days", json!("7")),
+            (400, "wrong_type", "no_reason_days"),
+        ),
+    ];
+    for (policy, (status, code, field)) in cases {
+        let answer = app.put(POLICY, &world.merchant, policy.clone()).await;
+        answer.assert_problem(status, code);
+        assert_eq!(answer.body["field"], field, "{policy}");
+    }
+    let mut partial = default_policy();
+    partial.as_object_mut().unwrap().remove("mode");
+    app.put(POLICY, &world.merchant, partial)
+        .await
+        .assert_problem(400, "missing_field");
+    app.put(POLICY, &world.buyer_token, default_policy())
+        .await
+        .assert_problem(403, "forbidden");
+    assert_eq!(
+        app.get(POLICY, &world.merchant).await.assert_status(200),
+        &default_policy()
+    );
 }

@@ -165,6 +165,15 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
             ),
         ),
         (
+            Call::new(Method::PUT, "/v1/after-sales/policy".to_string(), &a.merchant)
+                .json(&super::after_sales::policy()),
+            Call::new(Method::PUT, "/v1/after-sales/policy".to_string(), &a.merchant).json(&{
+                let mut other = super::after_sales::policy();
+                other["no_reason_days"] = json!(30);
+                other
+            }),
+        ),
+        (
             post(
                 step(a.claim_to_return, "receive"),
                 &a.merchant,
