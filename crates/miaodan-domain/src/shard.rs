@@ -39,8 +39,8 @@ use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
 pub use crate::after_sales::commands::{
-    AppealRequest, ApproveRequest, Decider, OpenRequest, ReceiveReturn, RecordRefunded, RefuseRequest, SetPolicy,
-    ShipReturn, WithdrawRequest,
+    AppealRequest, ApproveRequest, Decider, OpenRequest, ReceiveReturn, RecordRefundFailed, RecordRefunded,
+    RefuseRequest, SetPolicy, ShipReturn, WithdrawRequest,
 };
 pub use crate::catalog::{AddSku, CreateProduct, CreateShop, UpdateProduct, UpdateSku};
 pub use crate::flash_sale::{ScheduleFlashSale, Tap};
@@ -123,6 +123,7 @@ into_command! {
     after_sales::ReceiveReturn(ReceiveReturn) => AfterSales;
     after_sales::Refunded(RecordRefunded) => AfterSales;
     after_sales::SetPolicy(SetPolicy) => AfterSales;
+    after_sales::RefundFailed(RecordRefundFailed) => AfterSales;
 }
 
 /// A command whose answer the shell holds as its own type: [`ShardCommand::answer`] narrows
@@ -227,6 +228,7 @@ answers! {
     ReceiveReturn => SavedRequest { Outcome::AfterSales(saved) => *saved }
     RecordRefunded => SavedRequest { Outcome::AfterSales(saved) => *saved }
     SetPolicy => ShopPolicy { Outcome::AfterSalesPolicy(policy) => policy }
+    RecordRefundFailed => SavedRequest { Outcome::AfterSales(saved) => *saved }
 }
 
 /// A business refusal: a named fact with a stable wire code ([`Rejection::code`]).

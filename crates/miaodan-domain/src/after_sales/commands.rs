@@ -122,6 +122,12 @@ pub struct ReceiveReturn {
     pub stored_order: Box<Order>,
 }
 
+/// The payment provider failed the request's refund: the platform steps in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordRefundFailed {
+    pub id: AfterSalesId,
+}
+
 /// The payment provider settled the request's refund.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordRefunded {
@@ -138,6 +144,7 @@ pub enum Command {
     ShipReturn(ShipReturn),
     ReceiveReturn(ReceiveReturn),
     Refunded(RecordRefunded),
+    RefundFailed(RecordRefundFailed),
     SetPolicy(SetPolicy),
 }
 
@@ -210,7 +217,10 @@ impl Command {
             | Command::Withdraw(WithdrawRequest { id, .. })
             | Command::ShipReturn(ShipReturn { id, .. })
             | Command::ReceiveReturn(ReceiveReturn { id, .. })
-            | Command::Refunded(RecordRefunded { id }) => (*id, book.request(*id).map_or(0, |r| r.timeline.len())),
+            | Command::Refunded(RecordRefunded { id })
+            | Command::RefundFailed(RecordRefundFailed { id }) => {
+                (*id, book.request(*id).map_or(0, |r| r.timeline.len()))
+            }
         };
         match self {
             Command::Open(c) => open(book, c, &b, now)?,
@@ -227,6 +237,12 @@ impl Command {
             Command::ShipReturn(c) => by_buyer(book, c.id, c.buyer, |r| r.return_shipped(c.parcel, now))?,
             Command::ReceiveReturn(c) => receive_return(book, &c, b.inventory, now, effects)?,
             Command::SetPolicy(_) => unreachable!("answered above"),
+            Command::RefundFailed(c) => {
+                let (stepped, _) = book
+                    .step(c.id, |r| r.refund_failed(now))
+                    .ok_or(refused(AfterSalesRefusal::UnknownRequest))?;
+                stepped.map_err(|e| refused(AfterSalesRefusal::StepNotAllowed(e)))?;
+            }
             Command::Refunded(c) => {
                 let (stepped, _) = book
                     .step(c.id, |r| r.refunded(now))

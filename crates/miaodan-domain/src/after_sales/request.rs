@@ -224,8 +224,12 @@ impl AfterSalesRequest {
     /// After approval: a return waits for its parcel; a refund without return goes to the
     /// provider; anything without money closes.
     fn proceed(&mut self, at: Timestamp, actor: Actor, deadlines: Deadlines) {
+        // Money already due (a refund the provider failed, approved again by the platform)
+        // goes straight back to the provider: the goods, if any, are back already.
+        let money_was_due = self.timeline.iter().any(|s| s.stage == Stage::Refunding);
         self.step(at, actor, Stage::Approved);
         let next = match self.kind {
+            _ if money_was_due => Stage::Refunding,
             RequestKind::ReturnAndRefund | RequestKind::Exchange => Stage::AwaitingReturn {
                 expires_at: Timestamp::from_unix_ms(at.unix_ms() + deadlines.return_ms),
             },
@@ -388,6 +392,32 @@ impl AfterSalesRequest {
             }
             _ => Err(self.refuse_step(Actor::Merchant)),
         }
+    }
+
+    /// The provider failed the refund (it refused to pay it out): the platform steps in and
+    /// an operator decides — approve (a new refund) or refuse.
+    pub fn refund_failed(&mut self, at: Timestamp) -> Result<(), StepNotAllowed> {
+        if self.stage != Stage::Refunding {
+            return Err(self.refuse_step(Actor::Provider));
+        }
+        self.step(at, Actor::Provider, Stage::WithPlatform);
+        Ok(())
+    }
+
+    /// Which refund of the request this is: 1 for the first, one more each time a failed
+    /// refund was approved again (its provider reference must be new).
+    pub fn refund_attempt(&self) -> usize {
+        // Steps into `refunding`; a step that records something without moving the request
+        // (the warehouse receiving a parcel already being refunded) is not one.
+        let mut previous = None;
+        let mut attempts = 0;
+        for step in &self.timeline {
+            if step.stage == Stage::Refunding && previous != Some(Stage::Refunding) {
+                attempts += 1;
+            }
+            previous = Some(step.stage);
+        }
+        attempts
     }
 
     /// The provider settled the refund.
@@ -567,8 +597,10 @@ pub(super) mod tests {
         let mut fast = request(RequestKind::ReturnAndRefund, 5_990, Stage::Approved);
         fast.proceed(at(0), Actor::Rules, DEADLINES);
         fast.return_scanned(at(5), true).expect("awaiting");
+        fast.return_received(at(5))
+            .expect("arrives while the refund is on its way");
+        assert_eq!(fast.refund_attempt(), 1, "receiving the parcel starts no second refund");
         fast.refunded(at(6)).expect("refunding");
-        fast.return_received(at(30)).expect("the parcel still arrives");
         fast.inspect(Inspection::WriteOff, at(31)).expect("and is inspected");
         assert_eq!(fast.stage, Stage::Refunded);
         assert_eq!(fast.inspection, Some(Inspection::WriteOff));
@@ -615,6 +647,22 @@ pub(super) mod tests {
         brought.proceed(at(0), Actor::Rules, DEADLINES);
         brought.receive(Inspection::WriteOff, at(5)).expect("awaited");
         assert_eq!(brought.stage, Stage::Refunding);
+    }
+
+    #[test]
+    fn a_refund_the_provider_fails_goes_to_the_platform_and_an_approval_refunds_again() {
+        let mut r = request(RequestKind::ReturnAndRefund, 5_990, Stage::Approved);
+        r.proceed(at(0), Actor::Rules, DEADLINES);
+        r.receive(Inspection::Restock, at(5)).expect("awaited");
+        assert_eq!(r.refund_attempt(), 1);
+        r.refund_failed(at(6)).expect("refunding");
+        assert_eq!(r.stage, Stage::WithPlatform);
+        assert!(r.refund_failed(at(7)).is_err(), "failed once");
+        r.approve(Actor::Platform, at(8), DEADLINES)
+            .expect("the platform decides");
+        assert_eq!(r.stage, Stage::Refunding, "the goods are back: no second return");
+        assert_eq!(r.refund_attempt(), 2);
+        r.refunded(at(9)).expect("refunding");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //!          (checks, rules, stage; an approved cancellation closes fulfillment in the same commit)
 //! refund:  stage `refunding` ─► payments::refund_order(order, amount, "after-sales:{id}")
 //!          ─► provider ─► shard: RecordRefunded (stage `refunded`)
+//!                       └─ failed ─► shard: RecordRefundFailed (stage `with_platform`: an
+//!                          operator approves a new refund, `after-sales:{id}:2`, or refuses)
 //! ```
 //!
 //! **Money exactly once:** the refund is keyed by the request (`after-sales:{id}` as the
@@ -25,7 +27,7 @@ use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::ids::AfterSalesId;
 use miaodan_domain::orders::OrderState;
 use miaodan_domain::payments::RefundStatus;
-use miaodan_domain::shard::{OpenRequest, RecordRefunded, RequestRef};
+use miaodan_domain::shard::{OpenRequest, RecordRefundFailed, RecordRefunded, RequestRef};
 use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, Timestamp};
 use miaodan_store::StoreError;
 use miaodan_store::records::Keyset;
@@ -123,15 +125,21 @@ pub async fn refund_if_due(state: &AppState, saved: &SavedRequest) {
     }
 }
 
-/// The refund's request reference: one refund per after-sales request, whoever asks.
-pub fn refund_reference(id: AfterSalesId) -> RequestRef {
-    RequestRef(format!("after-sales:{id}"))
+/// The refund's request reference: one refund per after-sales request and attempt, whoever
+/// asks (`after-sales:{id}` for the first; a refund the provider failed and the platform
+/// approved again is a new one, `after-sales:{id}:{attempt}`).
+pub fn refund_reference(id: AfterSalesId, attempt: usize) -> RequestRef {
+    match attempt {
+        0 | 1 => RequestRef(format!("after-sales:{id}")),
+        n => RequestRef(format!("after-sales:{id}:{n}")),
+    }
 }
 
 /// Refunds a request in `refunding` once, and records it refunded when the provider confirms.
 pub async fn refund(state: &AppState, saved: &SavedRequest) -> Result<(), AfterSalesError> {
     let r = &saved.request;
-    let (intent, refund) = payments::refund_order(state, r.order, r.amount, Some(refund_reference(saved.id))).await?;
+    let reference = refund_reference(saved.id, r.refund_attempt());
+    let (intent, refund) = payments::refund_order(state, r.order, r.amount, Some(reference)).await?;
     let status = intent.refunds.iter().find(|x| x.id == refund).map(|x| x.status);
     match status {
         Some(RefundStatus::Succeeded) => {
@@ -142,7 +150,15 @@ pub async fn refund(state: &AppState, saved: &SavedRequest) -> Result<(), AfterS
             }
         }
         Some(RefundStatus::Failed) => {
-            tracing::error!(request = %saved.id, %refund, "the provider refused an after-sales refund");
+            // Retrying would find the same failed refund: the platform steps in instead.
+            tracing::error!(request = %saved.id, %refund, "the provider failed an after-sales refund");
+            let answer = state
+                .shards
+                .ask(r.shop, RecordRefundFailed { id: saved.id }, None)
+                .await?;
+            if let Err(rejection) = answer {
+                tracing::debug!(request = %saved.id, code = rejection.code(), "refund failure already recorded");
+            }
         }
         Some(RefundStatus::Pending) | None => {}
     }

@@ -21,6 +21,7 @@ both_backends!(
     a_shops_policy_lengthens_its_window_names_who_pays_returns_and_survives_a_restart,
     rules_in_shadow_record_their_verdict_and_leave_every_request_to_the_merchant,
     a_policy_outside_the_law_or_the_platforms_limits_is_refused_and_changes_nothing,
+    a_refund_the_provider_fails_goes_to_the_platform_and_is_not_retried_blindly,
 );
 
 const HOUR_MS: i64 = 3_600_000;
@@ -637,4 +638,59 @@ async fn a_policy_outside_the_law_or_the_platforms_limits_is_refused_and_changes
         app.get(POLICY, &world.merchant).await.assert_status(200),
         &default_policy()
     );
+}
+
+// ---- a refund the provider fails -------------------------------------------------------------
+
+async fn a_refund_the_provider_fails_goes_to_the_platform_and_is_not_retried_blindly(backend: Backend) {
+    let app = TestApp::spawn_with_remote_simpay(backend, |_| {}).await;
+    let world = app.world().await;
+    let order = paid_order(&app, &world, 1).await;
+    // The money left the charge outside the platform (a refund at the provider's console):
+    // the provider can no longer pay the request's refund and fails it.
+    let intent = app.order(order).await["paid_by_payment_intent_id"].as_i64().unwrap();
+    app.simpay()
+        .refund(simpay::RefundRequest {
+            reference: "console-refund-1".into(),
+            charge_reference: format!("mdn-{}-{intent}-1", world.shop),
+            amount_fen: 10990,
+        })
+        .await
+        .unwrap();
+
+    let opened = app
+        .post(
+            "/v1/after-sales",
+            &world.buyer_token,
+            refund_only(order, world.skus[1], 1),
+        )
+        .await;
+    let id = opened.id();
+    let with_platform = until_stage(&app, &world.buyer_token, id, "with_platform").await;
+    let last = with_platform["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["actor"], &last["stage"]),
+        (&json!("provider"), &json!("with_platform"))
+    );
+    // Worker passes leave it with the platform: no refund is tried again on its own.
+    for _ in 0..3 {
+        miaodan_server::flows::payments::worker::run_once(app.state())
+            .await
+            .unwrap();
+    }
+    assert_eq!(request(&app, &world.buyer_token, id).await["stage"], "with_platform");
+    let refunds = refunds_of(&app, order).await;
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0]["status"], "failed");
+
+    // An operator approves again: a new refund is tried (and fails again, the money being
+    // gone), so the request comes back to the platform, which closes it.
+    let decide = format!("/v1/after-sales/{id}/decide");
+    let approve = app.post(&decide, &app.admin, json!({ "decision": "approve" })).await;
+    approve.assert_status(200);
+    until_stage(&app, &world.buyer_token, id, "with_platform").await;
+    assert_eq!(refunds_of(&app, order).await.len(), 2, "one refund per attempt");
+    let refuse = app.post(&decide, &app.admin, json!({ "decision": "refuse" })).await;
+    refuse.assert_status(200);
+    assert_eq!(request(&app, &world.buyer_token, id).await["stage"], "closed");
 }
