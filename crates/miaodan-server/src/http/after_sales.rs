@@ -35,7 +35,8 @@ use miaodan_domain::quantity::LINE_QUANTITY_MAX;
 use miaodan_domain::shard::{
     AppealRequest, ApproveRequest, Decider, RefuseRequest, Rejection, ShardCommand, WithdrawRequest,
 };
-use miaodan_domain::{OrderId, SkuId};
+use miaodan_domain::time::shanghai::{self, LocalDate};
+use miaodan_domain::{OrderId, SkuId, Timestamp};
 use miaodan_store::AfterSalesFilter;
 use miaodan_store::records::Keyset;
 use serde::{Deserialize, Serialize};
@@ -143,16 +144,22 @@ fn yuan(fen: i64) -> String {
 pub fn explain(fired: &Fired) -> Explanation {
     let (en, zh) = match *fired {
         Fired::NoReasonWindowClosed { closed_at } => (
-            format!("The no-reason return window closed at {}.", rfc3339(closed_at)),
-            format!("七天无理由退货期已于 {} 结束。", rfc3339(closed_at)),
+            format!(
+                "The no-reason return window ended with {} (Beijing time).",
+                last_day(closed_at)
+            ),
+            format!("无理由退货期已于北京时间 {} 结束。", last_day(closed_at)),
         ),
         Fired::NoReasonExemptGoods { goods } => (
             format!("These goods ({}) are not covered by no-reason returns.", goods.as_str()),
             format!("该类商品（{}）不适用无理由退货。", goods.as_str()),
         ),
         Fired::AlreadyPickedUp { picked_up_at } => (
-            format!("A carrier has had the parcel since {}.", rfc3339(picked_up_at)),
-            format!("包裹已于 {} 交给快递。", rfc3339(picked_up_at)),
+            format!(
+                "A carrier has had the parcel since {} (Beijing time).",
+                beijing(picked_up_at)
+            ),
+            format!("包裹已于北京时间 {} 交给快递。", beijing(picked_up_at)),
         ),
         Fired::OverAutoApproveCeiling { amount, ceiling } => (
             format!(
@@ -187,12 +194,18 @@ pub fn explain(fired: &Fired) -> Explanation {
             format!("包裹超过承诺时效且 {hours_without_movement} 小时无物流更新，予以退款。"),
         ),
         Fired::NoReasonReturnInWindow { closes_at } => (
-            format!("Within the no-reason window (until {}).", rfc3339(closes_at)),
-            format!("在七天无理由退货期内（至 {}）。", rfc3339(closes_at)),
+            format!(
+                "Within the no-reason window (through {}, Beijing time).",
+                last_day(closes_at)
+            ),
+            format!("在无理由退货期内（至北京时间 {} 当天结束）。", last_day(closes_at)),
         ),
         Fired::ReturnScannedByCarrier { scanned_at } => (
-            format!("The carrier scanned the return parcel at {}.", rfc3339(scanned_at)),
-            format!("退货包裹已于 {} 被快递揽收。", rfc3339(scanned_at)),
+            format!(
+                "The carrier scanned the return parcel at {} (Beijing time).",
+                beijing(scanned_at)
+            ),
+            format!("退货包裹已于北京时间 {} 被快递揽收。", beijing(scanned_at)),
         ),
     };
     Explanation {
@@ -200,6 +213,17 @@ pub fn explain(fired: &Fired) -> Explanation {
         en,
         zh,
     }
+}
+
+/// An instant as people in China read it: Beijing time, to the minute.
+fn beijing(at: Timestamp) -> String {
+    let minute = shanghai::local_minute(at);
+    format!("{} {:02}:{:02}", LocalDate::of(at), minute / 60, minute % 60)
+}
+
+/// The last Beijing day before `ends` (an instant at the start of a day: a window's end).
+fn last_day(ends: Timestamp) -> LocalDate {
+    LocalDate::of(Timestamp::from_unix_ms(ends.unix_ms() - 1))
 }
 
 // ---- views ----------------------------------------------------------------------------------

@@ -373,6 +373,25 @@ async fn a_no_reason_return_is_approved_at_once_and_refunded_once_the_shop_has_r
     let body = opened.assert_status(201).clone();
     assert_eq!(body["stage"], "awaiting_return", "{body}");
     assert_eq!(body["decision"]["rules"][0]["code"], "no_reason_return_in_window");
+    // Explained in Beijing time, through the last day of the window: delivered today, the
+    // window runs 7 whole days from tomorrow.
+    let today = miaodan_domain::time::shanghai::LocalDate::of(clock.now());
+    let last_day = today.plus_days(7).to_string();
+    let rule = &body["decision"]["rules"][0];
+    assert!(
+        rule["en"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("through {last_day}, Beijing time")),
+        "{rule}"
+    );
+    assert!(
+        rule["zh"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("至北京时间 {last_day} 当天结束")),
+        "{rule}"
+    );
     assert_eq!(body["return_shipping"], "platform_first_weight");
     assert_eq!(body["amount_fen"], 10990);
     assert!(
