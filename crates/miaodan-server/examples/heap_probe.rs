@@ -1,7 +1,7 @@
 //! What a burst of flash-sale taps leaves in the server's heap, and when it is given back.
 //!
 //! ```sh
-//! cargo run -p miaodan-server --example heap_probe -- 2000   # taps per burst
+//! cargo run -p miaodan-server --example heap_probe -- 2000 3   # taps per burst, bursts
 //! ```
 //!
 //! A real server on 127.0.0.1 over a fresh SQLite database, driven over HTTP: 20 buyers tap
@@ -22,7 +22,8 @@ use std::time::Duration;
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
 const BUYERS: usize = 20;
-const BURSTS: usize = 3;
+/// Bursts after the warm-up when the command line names none.
+const BURSTS_DEFAULT: usize = 3;
 /// The flash sales' payment timeout: unpaid orders expire this long after the tap.
 const PAYMENT_TIMEOUT_SECONDS: i64 = 60;
 
@@ -106,7 +107,7 @@ async fn world(api: &Api, sales: usize) -> anyhow::Result<(Vec<i64>, Vec<String>
     let mut ids = Vec::new();
     for _ in 0..sales {
         let sale = json!({ "sku_id": sku, "warehouse_id": warehouse, "starts_at": starts_at, "ends_at": ends_at,
-            "price_fen": 990, "units": 1_000_000, "per_buyer_limit": 1_000_000,
+            "price_fen": 990, "units": 200_000, "per_buyer_limit": 200_000,
             "payment_timeout_seconds": PAYMENT_TIMEOUT_SECONDS });
         ids.push(
             api.post(&http, "/v1/flash-sales", &merchant, sale).await?["id"]
@@ -173,6 +174,10 @@ async fn expire(clock: &Clock, state: &AppState) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let taps: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(2_000);
+    let bursts: usize = std::env::args()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(BURSTS_DEFAULT);
     let _profiler = dhat::Profiler::builder().testing().build();
     let dir = tempfile::tempdir()?;
     let clock = Clock::system();
@@ -188,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
         base: format!("http://{}", running.address),
         admin,
     };
-    let (sales, buyers) = world(&api, BURSTS + 1).await?;
+    let (sales, buyers) = world(&api, bursts + 1).await?;
     burst(&api, &buyers, sales[0], taps, "warm-up").await?;
     expire(&clock, &running.state).await;
     let baseline = live_heap();
@@ -219,7 +224,7 @@ async fn main() -> anyhow::Result<()> {
     clock.advance(49 * 3_600_000);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     locks.forget_first_seen_before(clock.now().plus_seconds(-48 * 3600));
-    report("49 h later: retention over", baseline, taps * BURSTS, dir);
+    report("49 h later: retention over", baseline, taps * bursts, dir);
     running.shutdown().await;
     Ok(())
 }

@@ -18,6 +18,10 @@ const IDLE_READERS_MAX: usize = 8;
 /// Page cache per connection (negative = KiB). The default 2 MiB makes a busy writer re-read
 /// index pages from the OS on every batch.
 const CACHE_KIB: i64 = 65_536;
+/// What SQLite may hold on the heap in this process, all connections' page caches together:
+/// past it SQLite recycles cached pages instead of growing (a soft limit: a single statement
+/// may still exceed it). Without it the caches could reach `CACHE_KIB` per connection.
+const SQLITE_HEAP_SOFT_LIMIT_BYTES: i64 = 256 << 20;
 /// The database file is memory-mapped for reads up to this size, shared by all connections.
 const MMAP_BYTES: i64 = 1 << 30;
 /// Pages of WAL before a commit checkpoints it into the database file. Larger than SQLite's
@@ -81,7 +85,8 @@ fn open_connection(path: &Path, durability: Durability) -> Result<Connection, St
     };
     connection.execute_batch(&format!(
         "PRAGMA synchronous = {wanted}; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA mmap_size = {MMAP_BYTES};
-         PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}; PRAGMA temp_store = MEMORY;"
+         PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}; PRAGMA temp_store = MEMORY;
+         PRAGMA soft_heap_limit = {SQLITE_HEAP_SOFT_LIMIT_BYTES};"
     ))?;
     let level: i64 = connection.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
     // 2 = FULL, 3 = EXTRA: the WAL is synced at every commit.
