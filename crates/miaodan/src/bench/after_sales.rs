@@ -588,6 +588,8 @@ struct Evening {
     merchant_approved: u64,
     merchant_refused: u64,
     automatic: Histogram<u64>,
+    /// The approved ones among `automatic`: their refund is started before the answer.
+    approved: Histogram<u64>,
     to_merchant_latency: Histogram<u64>,
 }
 
@@ -602,6 +604,7 @@ impl Default for Evening {
             merchant_approved: 0,
             merchant_refused: 0,
             automatic: histogram(),
+            approved: histogram(),
             to_merchant_latency: histogram(),
         }
     }
@@ -617,6 +620,7 @@ impl Merge for Evening {
         self.merchant_approved += other.merchant_approved;
         self.merchant_refused += other.merchant_refused;
         let _ = self.automatic.add(&other.automatic);
+        let _ = self.approved.add(&other.approved);
         let _ = self.to_merchant_latency.add(&other.to_merchant_latency);
     }
 }
@@ -630,6 +634,7 @@ impl Evening {
         let latency = match opened {
             Opened::Approved => {
                 self.approved_by_rules += 1;
+                let _ = self.approved.record(micros.min(self.approved.high()));
                 &mut self.automatic
             }
             Opened::RefusedByRules => {
@@ -1120,6 +1125,7 @@ async fn audit(
         merchant_refused: evening.merchant_refused,
         automatic_share: automatic as f64 / evening.requests.max(1) as f64,
         automatic_latency_us: Latency::of(&evening.automatic),
+        approved_by_rules_latency_us: Latency::of(&evening.approved),
         to_merchant_latency_us: Latency::of(&evening.to_merchant_latency),
         rule_approved_refunded: rule_approved,
         refunded_within_a_minute: within,

@@ -83,6 +83,8 @@ pub struct AfterSalesFigures {
     /// A request's round trip when the rules decided it (approved: refund included, as the
     /// handler starts it before it answers; or refused).
     pub automatic_latency_us: Latency,
+    /// The approved ones among them (the refund's commits and provider call included).
+    pub approved_by_rules_latency_us: Latency,
     /// A request's round trip when the rules passed it to the merchant.
     pub to_merchant_latency_us: Latency,
     /// Rule-approved requests whose refund the provider settled, and how many of them within
@@ -120,6 +122,7 @@ impl AfterSalesFigures {
                 format!("{:.1} %", self.automatic_share * 100.0),
             ),
             ("automatic decision µs", l(&self.automatic_latency_us)),
+            ("  of which approved µs", l(&self.approved_by_rules_latency_us)),
             ("to the merchant µs", l(&self.to_merchant_latency_us)),
             (
                 "rule-approved refunds",
