@@ -4,16 +4,16 @@ The OpenAPI document states some rules in words only, because JSON Schema cannot
 GTIN's check digit, a flash sale that ends after it starts (within 7 days, not already over), a
 per-buyer limit within the units, a per-day limit of at least the per-order one, shifts in
 order and apart, one cutoff per level and region, each SKU on one line of a checkout (and of an
-after-sales request, whose refund names at least one line) and one delivery per shop, a date
-that exists (no 30 February), a buyer's token living at most 90 days, tokens listed by shop or
-by buyer but not both. The server answers a request that breaks one 422, as the document says.
-The fuzzer's generator reads only the schema, so its *valid* cases (positive mode) are brought
-within these rules here before they are sent; its invalid cases are left alone. Each valid case
-also gets an Idempotency-Key of its own: a key reused for another request is refused (422, as
-the IETF Idempotency-Key draft says), and the generator cannot know which keys it sent before.
-A list's `cursor` is left out of valid cases: only a `next_cursor` the server gave is one
-(anything else is 400 `invalid_cursor`), and the generator cannot know those either; invalid
-cases keep theirs.
+after-sales request, whose refund or return names at least one line) and one delivery per shop,
+a date that exists (no 30 February), a buyer's token living at most 90 days, tokens listed by
+shop or by buyer but not both. The server answers a request that breaks one 422, as the
+document says. The fuzzer's generator reads only the schema, so its *valid* cases (positive
+mode) are brought within these rules here before they are sent; its invalid cases are left
+alone. Each valid case also gets an Idempotency-Key of its own: a key reused for another
+request is refused (422, as the IETF Idempotency-Key draft says), and the generator cannot know
+which keys it sent before. A list's `cursor` is left out of valid cases: only a `next_cursor`
+the server gave is one (anything else is 400 `invalid_cursor`), and the generator cannot know
+those either; invalid cases keep theirs.
 """
 
 import calendar
@@ -103,7 +103,7 @@ def _checkout(body):
 def _after_sales(body):
     if isinstance(body.get("lines"), list):
         body["lines"] = _unique_by(body["lines"], lambda line: line.get("sku_id"))
-    if body.get("kind") == "refund_only" and not body.get("lines"):
+    if body.get("kind") in ("refund_only", "return_and_refund") and not body.get("lines"):
         body["lines"] = [{"sku_id": 1, "quantity": 1}]
 
 

@@ -19,7 +19,7 @@
 
 use crate::after_sales::book::AfterSalesBook;
 use crate::after_sales::commands::{AfterSalesBooks, AfterSalesRefusal, SavedRequest};
-use crate::after_sales::policy::AfterSalesPolicy;
+use crate::after_sales::policy::ShopPolicy;
 use crate::after_sales::request::AfterSalesRequest;
 use crate::after_sales::{self};
 use crate::catalog::{self, CatalogBook, Product, Shop, Sku};
@@ -39,7 +39,8 @@ use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
 pub use crate::after_sales::commands::{
-    AppealRequest, ApproveRequest, Decider, OpenRequest, RecordRefunded, RefuseRequest, WithdrawRequest,
+    AppealRequest, ApproveRequest, Decider, OpenRequest, ReceiveReturn, RecordRefunded, RefuseRequest, SetPolicy,
+    ShipReturn, WithdrawRequest,
 };
 pub use crate::catalog::{AddSku, CreateProduct, CreateShop, UpdateProduct, UpdateSku};
 pub use crate::flash_sale::{ScheduleFlashSale, Tap};
@@ -118,7 +119,10 @@ into_command! {
     after_sales::Refuse(RefuseRequest) => AfterSales;
     after_sales::Appeal(AppealRequest) => AfterSales;
     after_sales::Withdraw(WithdrawRequest) => AfterSales;
+    after_sales::ShipReturn(ShipReturn) => AfterSales;
+    after_sales::ReceiveReturn(ReceiveReturn) => AfterSales;
     after_sales::Refunded(RecordRefunded) => AfterSales;
+    after_sales::SetPolicy(SetPolicy) => AfterSales;
 }
 
 /// A command whose answer the shell holds as its own type: [`ShardCommand::answer`] narrows
@@ -219,7 +223,10 @@ answers! {
     RefuseRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
     AppealRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
     WithdrawRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    ShipReturn => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    ReceiveReturn => SavedRequest { Outcome::AfterSales(saved) => *saved }
     RecordRefunded => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    SetPolicy => ShopPolicy { Outcome::AfterSalesPolicy(policy) => policy }
 }
 
 /// A business refusal: a named fact with a stable wire code ([`Rejection::code`]).
@@ -361,6 +368,8 @@ pub enum Outcome {
     SlaRulesSaved(SlaRules),
     /// An after-sales request as it stands after the command.
     AfterSales(Box<SavedRequest>),
+    /// A shop's after-sales policy as it now stands.
+    AfterSalesPolicy(ShopPolicy),
     Expired {
         orders: Vec<OrderId>,
     },
@@ -422,6 +431,10 @@ pub enum Effect {
     /// An after-sales request opened or moved (later effects on the same request supersede
     /// earlier ones).
     AfterSalesSaved(Box<SavedRequest>),
+    AfterSalesPolicySaved {
+        shop: ShopId,
+        policy: ShopPolicy,
+    },
 }
 
 /// What a starting shard reads back from the database.
@@ -453,6 +466,8 @@ pub struct ShardSnapshot {
     pub sla_rules: Vec<(ShopId, SlaRules)>,
     /// After-sales requests still open, and refunded ones (their units are taken).
     pub after_sales: Vec<(AfterSalesId, AfterSalesRequest)>,
+    /// The after-sales policies shops set.
+    pub after_sales_policies: Vec<(ShopId, ShopPolicy)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -498,7 +513,7 @@ impl ShardState {
             payments: PaymentBook::restore(snapshot.payment_intents),
             fulfillment,
             logistics,
-            after_sales: AfterSalesBook::restore(snapshot.after_sales),
+            after_sales: AfterSalesBook::restore(snapshot.after_sales, snapshot.after_sales_policies),
         };
         state.assert_reservations_match_open_orders();
         state
@@ -564,10 +579,9 @@ impl ShardState {
         &self.after_sales
     }
 
-    /// A shop's after-sales policy. Every shop runs the platform's default until shops can
-    /// set their own.
-    pub fn after_sales_policy(&self, _shop: ShopId) -> AfterSalesPolicy {
-        AfterSalesPolicy::default()
+    /// The after-sales policy a shop runs: its own, or the platform's default.
+    pub fn after_sales_policy(&self, shop: ShopId) -> ShopPolicy {
+        self.after_sales.policy_of(shop)
     }
 
     pub fn owns_shop(&self, shop: ShopId) -> bool {
@@ -697,6 +711,9 @@ impl ShardState {
                 }))
             }
             Command::Logistics(c) => c.apply(catalog, fulfillment, logistics, now, effects),
+            Command::AfterSales(after_sales::Command::SetPolicy(c)) if !catalog.owns_shop(c.shop) => {
+                Err(Rejection::UnknownShop)
+            }
             Command::AfterSales(c) => {
                 let books = AfterSalesBooks {
                     fulfillment,
@@ -736,15 +753,7 @@ impl ShardState {
             inventory: &mut self.inventory,
             logistics: &self.logistics,
         };
-        let policy = |_shop| AfterSalesPolicy::default();
-        after_sales::commands::run_timers(
-            &mut self.after_sales,
-            books,
-            policy,
-            now,
-            EXPIRIES_PER_COMMAND_MAX,
-            effects,
-        );
+        after_sales::commands::run_timers(&mut self.after_sales, books, now, EXPIRIES_PER_COMMAND_MAX, effects);
         Outcome::Expired { orders: due }
     }
 }

@@ -13,11 +13,15 @@ use crate::records::Keyset;
 use crate::sql::{Conditions, Row, ShardOf, Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::after_sales::commands::SavedRequest;
-use miaodan_domain::after_sales::policy::ExemptGoods;
-use miaodan_domain::after_sales::request::{Actor, AfterSalesRequest, Inspection, RequestLine, Stage, Step};
+use miaodan_domain::after_sales::policy::{AfterSalesPolicy, ExemptGoods, ReturnShipping, ShopPolicy};
+use miaodan_domain::after_sales::request::{
+    Actor, AfterSalesRequest, Inspection, RequestLine, ReturnParcel, Stage, Step,
+};
 use miaodan_domain::after_sales::rules::{Decision, Fired, RuleMode, Verdict};
 use miaodan_domain::after_sales::{Reason, RequestKind};
+use miaodan_domain::fulfillment::network::CarrierId;
 use miaodan_domain::ids::AfterSalesId;
+use miaodan_domain::logistics::shipment::parse_waybill;
 use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -28,10 +32,15 @@ const UPSERT_REQUEST: &str = "INSERT INTO after_sales_requests (id, shop_id, buy
     opened_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
     ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, body = excluded.body";
 
-/// The after-sales effects of one batch, coalesced per request (the last state wins).
+const UPSERT_POLICY: &str = "INSERT INTO after_sales_policies (shop_id, body) VALUES ($1, $2)
+    ON CONFLICT (shop_id) DO UPDATE SET body = excluded.body";
+
+/// The after-sales effects of one batch, coalesced per request and per shop's policy (the
+/// last state wins).
 #[derive(Default)]
 pub(crate) struct AfterSalesWrites<'a> {
     requests: BTreeMap<AfterSalesId, &'a SavedRequest>,
+    policies: BTreeMap<ShopId, &'a ShopPolicy>,
 }
 
 impl<'a> AfterSalesWrites<'a> {
@@ -39,8 +48,21 @@ impl<'a> AfterSalesWrites<'a> {
         self.requests.insert(saved.id, saved);
     }
 
+    pub(crate) fn policy_saved(&mut self, shop: ShopId, policy: &'a ShopPolicy) {
+        self.policies.insert(shop, policy);
+    }
+
     pub(crate) fn push_statements(self, statements: &mut Vec<Statement>) {
         statements.extend(self.requests.into_values().map(upsert_request));
+        statements.extend(self.policies.into_iter().map(|(shop, policy)| {
+            Statement::new(
+                UPSERT_POLICY,
+                vec![
+                    Value::I64(shop.get()),
+                    Value::Text(json::encode(&PolicyV1::from(policy))),
+                ],
+            )
+        }));
     }
 }
 
@@ -147,6 +169,22 @@ impl Store {
         self.query_row(statement, |r| r.i64(0), || "no count".into()).await
     }
 
+    /// The policies the shops of a shard set.
+    pub(crate) async fn load_shard_after_sales_policies(
+        &self,
+        shard: ShardOf,
+    ) -> Result<Vec<(ShopId, ShopPolicy)>, StoreError> {
+        let statement = Statement::new(
+            "SELECT shop_id, body FROM after_sales_policies WHERE shop_id % $1 = $2 ORDER BY shop_id",
+            shard.params(),
+        );
+        self.query(statement, |row| {
+            let shop = id(row.i64(0)?, ShopId::new, POLICY)?;
+            Ok((shop, json::decode_v1::<PolicyV1, ShopPolicy>(&row.text(1)?, POLICY)?))
+        })
+        .await
+    }
+
     /// A shard's requests that are open or refunded (refunded units cannot be asked again).
     pub(crate) async fn load_shard_after_sales(
         &self,
@@ -162,6 +200,80 @@ impl Store {
 }
 
 // ---- storage types -------------------------------------------------------------------------
+
+const POLICY: &str = "after-sales policy";
+
+/// `after_sales_policies.body`, version 1: money in fen, the mode `enforced` or `shadow`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct PolicyV1 {
+    no_reason_days: u16,
+    exempt: Vec<String>,
+    return_shipping: String,
+    auto_approve_ceiling: i64,
+    merchant_answer_hours: u16,
+    buyer_refund_rate_bps_max: u32,
+    stalled_hours: u16,
+    shadow: bool,
+}
+
+const RETURN_SHIPPING: [(ReturnShipping, &str); 3] = [
+    (ReturnShipping::PlatformFirstWeight, "platform_first_weight"),
+    (ReturnShipping::Shop, "shop"),
+    (ReturnShipping::Buyer, "buyer"),
+];
+
+fn return_shipping_name(shipping: ReturnShipping) -> &'static str {
+    RETURN_SHIPPING
+        .iter()
+        .find(|(r, _)| *r == shipping)
+        .map_or("platform_first_weight", |(_, name)| name)
+}
+
+fn return_shipping_of(name: &str) -> Option<ReturnShipping> {
+    RETURN_SHIPPING.iter().find(|(_, n)| *n == name).map(|(r, _)| *r)
+}
+
+impl From<&ShopPolicy> for PolicyV1 {
+    fn from(s: &ShopPolicy) -> PolicyV1 {
+        let p = &s.policy;
+        PolicyV1 {
+            no_reason_days: p.no_reason_days,
+            exempt: p.exempt.iter().map(|g| g.as_str().into()).collect(),
+            return_shipping: return_shipping_name(p.return_shipping).into(),
+            auto_approve_ceiling: p.auto_approve_ceiling.get(),
+            merchant_answer_hours: p.merchant_answer_hours,
+            buyer_refund_rate_bps_max: p.buyer_refund_rate_bps_max,
+            stalled_hours: p.stalled_hours,
+            shadow: s.mode == RuleMode::Shadow,
+        }
+    }
+}
+
+impl TryFrom<PolicyV1> for ShopPolicy {
+    type Error = StoreError;
+    fn try_from(p: PolicyV1) -> Result<ShopPolicy, StoreError> {
+        let bad = |what: &str, raw: &str| StoreError::corrupt(format!("bad {POLICY} json: unknown {what} {raw:?}"));
+        let exempt = p
+            .exempt
+            .iter()
+            .map(|g| ExemptGoods::parse(g).ok_or_else(|| bad("goods", g)))
+            .collect::<Result<_, _>>()?;
+        let return_shipping =
+            return_shipping_of(&p.return_shipping).ok_or_else(|| bad("return shipping", &p.return_shipping))?;
+        let policy = AfterSalesPolicy {
+            no_reason_days: p.no_reason_days,
+            exempt,
+            return_shipping,
+            auto_approve_ceiling: Fen::from_stored(p.auto_approve_ceiling)
+                .ok_or_else(|| bad("ceiling", &p.auto_approve_ceiling.to_string()))?,
+            merchant_answer_hours: p.merchant_answer_hours,
+            buyer_refund_rate_bps_max: p.buyer_refund_rate_bps_max,
+            stalled_hours: p.stalled_hours,
+        };
+        let mode = if p.shadow { RuleMode::Shadow } else { RuleMode::Enforced };
+        Ok(ShopPolicy { policy, mode })
+    }
+}
 
 fn ms(raw: i64) -> Timestamp {
     Timestamp::from_unix_ms(raw)
@@ -186,6 +298,12 @@ pub(crate) struct RequestV1 {
     amount: i64,
     decision: DecisionV1,
     stage: StageV1,
+    /// Who pays a return's shipping; absent in rows written before policies (the default).
+    #[serde(default)]
+    return_shipping: Option<String>,
+    /// `[carrier, waybill]`; absent in rows written before returns could be sent.
+    #[serde(default)]
+    return_parcel: Option<(String, String)>,
     inspection: Option<String>,
     opened_at: i64,
     timeline: Vec<StepV1>,
@@ -403,6 +521,11 @@ impl From<&AfterSalesRequest> for RequestV1 {
             amount: r.amount.get(),
             decision: DecisionV1::from(&r.decision),
             stage: StageV1::from(r.stage),
+            return_shipping: r.return_shipping.map(|shipping| return_shipping_name(shipping).into()),
+            return_parcel: r
+                .return_parcel
+                .as_ref()
+                .map(|p| (p.carrier.as_str().into(), p.waybill.as_str().into())),
             inspection: r.inspection.map(|i| {
                 match i {
                     Inspection::Restock => "restock",
@@ -443,6 +566,21 @@ impl TryFrom<RequestV1> for AfterSalesRequest {
             Some("write_off") => Some(Inspection::WriteOff),
             Some(other) => return Err(corrupt("inspection", other)),
         };
+        let kind = RequestKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &r.kind))?;
+        let return_shipping = match r.return_shipping.as_deref() {
+            Some(name) => Some(return_shipping_of(name).ok_or_else(|| corrupt("return shipping", name))?),
+            None if matches!(kind, RequestKind::ReturnAndRefund | RequestKind::Exchange) => {
+                Some(ReturnShipping::PlatformFirstWeight)
+            }
+            None => None,
+        };
+        let return_parcel = match &r.return_parcel {
+            None => None,
+            Some((carrier, waybill)) => Some(ReturnParcel {
+                carrier: CarrierId::parse(carrier).ok_or_else(|| corrupt("carrier", carrier))?,
+                waybill: parse_waybill(waybill).ok_or_else(|| corrupt("waybill", waybill))?,
+            }),
+        };
         let timeline = r
             .timeline
             .into_iter()
@@ -458,12 +596,14 @@ impl TryFrom<RequestV1> for AfterSalesRequest {
             shop: id(r.shop, ShopId::new, REQUEST)?,
             buyer: id(r.buyer, BuyerId::new, REQUEST)?,
             order: id(r.order, OrderId::new, REQUEST)?,
-            kind: RequestKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &r.kind))?,
+            kind,
             reason: Reason::parse(&r.reason).ok_or_else(|| corrupt("reason", &r.reason))?,
             lines,
             amount: fen(r.amount)?,
             decision: Decision::try_from(r.decision)?,
             stage: Stage::try_from(r.stage)?,
+            return_shipping,
+            return_parcel,
             inspection,
             opened_at: ms(r.opened_at),
             timeline,

@@ -81,6 +81,7 @@ impl<'a> Batch<'a> {
             Effect::SlaRulesSaved { shop, rules } => self.logistics.sla_rules_saved(*shop, rules),
             Effect::ShortageNoticed(notice) => self.logistics.shortage_noticed(notice),
             Effect::AfterSalesSaved(saved) => self.after_sales.saved(saved),
+            Effect::AfterSalesPolicySaved { shop, policy } => self.after_sales.policy_saved(*shop, policy),
         }
     }
 

@@ -257,6 +257,7 @@ impl Store {
         let fulfillment = self.load_shard_fulfillment(shard, capacity_since).await?;
         let logistics = self.load_shard_logistics(shard).await?;
         let after_sales = self.load_shard_after_sales(shard).await?;
+        let after_sales_policies = self.load_shard_after_sales_policies(shard).await?;
         Ok(ShardSnapshot {
             shops: catalog.shops,
             warehouses: inventory.warehouses,
@@ -274,6 +275,7 @@ impl Store {
             alerts: logistics.alerts,
             sla_rules: logistics.sla_rules,
             after_sales,
+            after_sales_policies,
         })
     }
 }

@@ -7,11 +7,12 @@
 //! requestable; the units are held by an open request; more money than remains refundable.
 
 use super::RequestKind;
+use super::policy::ShopPolicy;
 use super::request::{AfterSalesRequest, Ask, Deadlines, RequestLine, Stage};
 use super::rules::Decision;
 use crate::ids::AfterSalesId;
 use crate::orders::{Order, OrderState};
-use crate::{Fen, OrderId, SkuId, Timestamp};
+use crate::{Fen, OrderId, ShopId, SkuId, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a request cannot be opened (before any rule runs), with its wire code.
@@ -58,13 +59,21 @@ pub struct AfterSalesBook {
     by_order: BTreeMap<OrderId, Vec<AfterSalesId>>,
     /// `(due_at, id)` of every request with a deadline: the timer reads the front.
     timers: BTreeSet<(Timestamp, AfterSalesId)>,
+    /// The policies shops set; a shop without one runs the platform's default.
+    policies: BTreeMap<ShopId, ShopPolicy>,
 }
 
 impl AfterSalesBook {
     /// The requests a starting shard reads back (those still open, and refunded ones, whose
     /// units cannot be asked for again).
-    pub fn restore(requests: impl IntoIterator<Item = (AfterSalesId, AfterSalesRequest)>) -> AfterSalesBook {
-        let mut book = AfterSalesBook::default();
+    pub fn restore(
+        requests: impl IntoIterator<Item = (AfterSalesId, AfterSalesRequest)>,
+        policies: impl IntoIterator<Item = (ShopId, ShopPolicy)>,
+    ) -> AfterSalesBook {
+        let mut book = AfterSalesBook {
+            policies: policies.into_iter().collect(),
+            ..AfterSalesBook::default()
+        };
         for (id, request) in requests {
             book.by_order.entry(request.order).or_default().push(id);
             if let Some(due) = request.due_at() {
@@ -73,6 +82,16 @@ impl AfterSalesBook {
             book.requests.insert(id, request);
         }
         book
+    }
+
+    /// The policy `shop` runs: its own, or the platform's default.
+    pub fn policy_of(&self, shop: ShopId) -> ShopPolicy {
+        self.policies.get(&shop).cloned().unwrap_or_default()
+    }
+
+    /// A shop's new policy, checked by the caller. Open requests keep the deadlines they have.
+    pub(crate) fn set_policy(&mut self, shop: ShopId, policy: ShopPolicy) {
+        self.policies.insert(shop, policy);
     }
 
     /// Applies one step to a request and keeps its deadline in the timer. `None` when the
@@ -286,6 +305,7 @@ mod tests {
                 })
                 .collect(),
             amount: Fen::from_const(amount_fen),
+            return_shipping: super::super::policy::ReturnShipping::PlatformFirstWeight,
         }
     }
 

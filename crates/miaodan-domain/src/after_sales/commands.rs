@@ -15,9 +15,9 @@
 //! payment flow, keyed by the request id; [`RecordRefunded`] closes the request's account.
 
 use super::book::{AfterSalesBook, OpenRefusal};
-use super::policy::AfterSalesPolicy;
-use super::request::{Actor, AfterSalesRequest, Ask, RequestLine, Stage, StepNotAllowed};
-use super::rules::{self, BuyerRecord, Facts, Parcels, RuleMode};
+use super::policy::{PolicyProblem, ShopPolicy};
+use super::request::{Actor, AfterSalesRequest, Ask, Inspection, RequestLine, ReturnParcel, Stage, StepNotAllowed};
+use super::rules::{self, BuyerRecord, Facts, Parcels};
 use super::{Reason, RequestKind};
 use crate::fulfillment::FulfillmentBook;
 use crate::ids::AfterSalesId;
@@ -43,8 +43,6 @@ pub struct OpenRequest {
     /// What the order's payment can still give back.
     pub refundable: Fen,
     pub buyer_record: BuyerRecord,
-    pub policy: AfterSalesPolicy,
-    pub mode: RuleMode,
 }
 
 /// Who decides a request the rules passed on.
@@ -76,14 +74,20 @@ impl Decider {
 pub struct ApproveRequest {
     pub id: AfterSalesId,
     pub by: Decider,
-    pub policy: AfterSalesPolicy,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefuseRequest {
     pub id: AfterSalesId,
     pub by: Decider,
-    pub policy: AfterSalesPolicy,
+}
+
+/// A shop sets its after-sales policy (and whether its rules act or run in shadow). Requests
+/// already open keep their deadlines; the next decision uses the new policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetPolicy {
+    pub shop: ShopId,
+    pub policy: ShopPolicy,
 }
 
 /// The buyer asks the platform to step in after a merchant's refusal (平台介入).
@@ -99,6 +103,25 @@ pub struct WithdrawRequest {
     pub buyer: BuyerId,
 }
 
+/// The buyer sent the return parcel of an approved return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShipReturn {
+    pub id: AfterSalesId,
+    pub buyer: BuyerId,
+    pub parcel: ReturnParcel,
+}
+
+/// The shop's warehouse received a return parcel and the merchant inspected it. Restocked
+/// units go back on sale in the warehouses the order line was sold from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiveReturn {
+    pub id: AfterSalesId,
+    pub shop: ShopId,
+    pub inspection: Inspection,
+    /// The request's order as stored: where its lines' units were sold from.
+    pub stored_order: Box<Order>,
+}
+
 /// The payment provider settled the request's refund.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordRefunded {
@@ -112,7 +135,10 @@ pub enum Command {
     Refuse(RefuseRequest),
     Appeal(AppealRequest),
     Withdraw(WithdrawRequest),
+    ShipReturn(ShipReturn),
+    ReceiveReturn(ReceiveReturn),
     Refunded(RecordRefunded),
+    SetPolicy(SetPolicy),
 }
 
 /// A request as it stands after a command, with its id.
@@ -137,6 +163,8 @@ pub enum AfterSalesRefusal {
     StepNotAllowed(StepNotAllowed),
     /// A shipment for an order whose cancellation is open: the merchant answers it first.
     CancellationRequested { request: AfterSalesId },
+    /// A policy outside the law's window or the platform's limits.
+    InvalidPolicy(PolicyProblem),
 }
 
 impl AfterSalesRefusal {
@@ -148,6 +176,7 @@ impl AfterSalesRefusal {
             AfterSalesRefusal::Open(refusal) => refusal.code(),
             AfterSalesRefusal::StepNotAllowed(_) => "after_sales_step_not_allowed",
             AfterSalesRefusal::CancellationRequested { .. } => "cancellation_requested",
+            AfterSalesRefusal::InvalidPolicy(_) => "invalid_after_sales_policy",
         }
     }
 }
@@ -173,19 +202,31 @@ impl Command {
         effects: &mut Vec<Effect>,
     ) -> Result<Outcome, Rejection> {
         let (id, before) = match &self {
+            Command::SetPolicy(c) => return set_policy(book, c, effects),
             Command::Open(c) => (c.id, 0),
             Command::Approve(ApproveRequest { id, .. })
             | Command::Refuse(RefuseRequest { id, .. })
             | Command::Appeal(AppealRequest { id, .. })
             | Command::Withdraw(WithdrawRequest { id, .. })
+            | Command::ShipReturn(ShipReturn { id, .. })
+            | Command::ReceiveReturn(ReceiveReturn { id, .. })
             | Command::Refunded(RecordRefunded { id }) => (*id, book.request(*id).map_or(0, |r| r.timeline.len())),
         };
         match self {
             Command::Open(c) => open(book, c, &b, now)?,
-            Command::Approve(c) => decide(book, c.id, c.by, |r| r.approve(c.by.actor(), now, c.policy.deadlines()))?,
-            Command::Refuse(c) => decide(book, c.id, c.by, |r| r.refuse(c.by.actor(), now, c.policy.deadlines()))?,
+            Command::Approve(c) => {
+                let deadlines = deadlines_of(book, c.id);
+                decide(book, c.id, c.by, |r| r.approve(c.by.actor(), now, deadlines))?;
+            }
+            Command::Refuse(c) => {
+                let deadlines = deadlines_of(book, c.id);
+                decide(book, c.id, c.by, |r| r.refuse(c.by.actor(), now, deadlines))?;
+            }
             Command::Appeal(c) => by_buyer(book, c.id, c.buyer, |r| r.appeal(now))?,
             Command::Withdraw(c) => by_buyer(book, c.id, c.buyer, |r| r.withdraw(now))?,
+            Command::ShipReturn(c) => by_buyer(book, c.id, c.buyer, |r| r.return_shipped(c.parcel, now))?,
+            Command::ReceiveReturn(c) => receive_return(book, &c, b.inventory, now, effects)?,
+            Command::SetPolicy(_) => unreachable!("answered above"),
             Command::Refunded(c) => {
                 let (stepped, _) = book
                     .step(c.id, |r| r.refunded(now))
@@ -222,6 +263,68 @@ pub(crate) fn settle_step(
     let saved = SavedRequest { id, request };
     effects.push(Effect::AfterSalesSaved(Box::new(saved.clone())));
     saved
+}
+
+/// The deadlines of the policy of the shop a request belongs to (the default for none).
+fn deadlines_of(book: &AfterSalesBook, id: AfterSalesId) -> super::request::Deadlines {
+    let shop = book.request(id).map(|r| r.shop);
+    shop.map_or_else(ShopPolicy::default, |shop| book.policy_of(shop))
+        .policy
+        .deadlines()
+}
+
+fn set_policy(book: &mut AfterSalesBook, c: &SetPolicy, effects: &mut Vec<Effect>) -> Result<Outcome, Rejection> {
+    c.policy
+        .policy
+        .check()
+        .map_err(|problem| refused(AfterSalesRefusal::InvalidPolicy(problem)))?;
+    book.set_policy(c.shop, c.policy.clone());
+    effects.push(Effect::AfterSalesPolicySaved {
+        shop: c.shop,
+        policy: c.policy.clone(),
+    });
+    Ok(Outcome::AfterSalesPolicy(c.policy.clone()))
+}
+
+/// Receives and inspects a return; restocked units move from sold back to available, in the
+/// warehouses the order line's units were sold from (first allocations first).
+fn receive_return(
+    book: &mut AfterSalesBook,
+    c: &ReceiveReturn,
+    inventory: &mut Inventory,
+    now: Timestamp,
+    effects: &mut Vec<Effect>,
+) -> Result<(), Rejection> {
+    let order = c.stored_order.as_ref();
+    if book.request(c.id).is_none_or(|r| r.order != order.id) {
+        return Err(refused(AfterSalesRefusal::UnknownRequest));
+    }
+    decide(book, c.id, Decider::Merchant(c.shop), |r| r.receive(c.inspection, now))?;
+    if c.inspection == Inspection::WriteOff {
+        return Ok(());
+    }
+    let request = book.request(c.id).expect("decided above");
+    for line in &request.lines {
+        let Some(sold) = order.lines.iter().find(|l| l.sku == line.sku) else {
+            continue;
+        };
+        let mut units = line.quantity;
+        for allocation in &sold.allocations {
+            let back = units.min(allocation.quantity);
+            if back <= 0 {
+                break;
+            }
+            let level = inventory.restock_returned(line.sku, allocation.warehouse, back);
+            units -= back;
+            effects.push(Effect::StockChanged {
+                shop: order.shop,
+                sku: line.sku,
+                warehouse: allocation.warehouse,
+                level,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn decide(
@@ -323,9 +426,11 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
         reason: c.reason,
         amount: amount_of(c.kind, &lines, order, c.refundable),
         lines,
+        return_shipping: book.policy_of(order.shop).policy.return_shipping,
     };
     let open_refusal = |r| refused(AfterSalesRefusal::Open(r));
     book.check(&ask, order, c.refundable).map_err(open_refusal)?;
+    let shop = book.policy_of(ask.shop);
     let facts = Facts {
         kind: ask.kind,
         reason: ask.reason,
@@ -335,11 +440,11 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
         return_scanned_at: None,
         buyer: c.buyer_record,
         risk_score: None,
-        policy: &c.policy,
+        policy: &shop.policy,
         now,
     };
-    let decision = rules::decide(&facts, c.mode);
-    book.open(c.id, ask, decision, now, c.policy.deadlines())
+    let decision = rules::decide(&facts, shop.mode);
+    book.open(c.id, ask, decision, now, shop.policy.deadlines())
         .map_err(open_refusal)?;
     Ok(())
 }
@@ -349,7 +454,6 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
 pub(crate) fn run_timers(
     book: &mut AfterSalesBook,
     b: AfterSalesBooks<'_>,
-    policy_of: impl Fn(ShopId) -> AfterSalesPolicy,
     now: Timestamp,
     max: usize,
     effects: &mut Vec<Effect>,
@@ -358,7 +462,7 @@ pub(crate) fn run_timers(
     for id in &due {
         let before = book.request(*id).map_or(0, |r| r.timeline.len());
         let shop = book.request(*id).expect("a timer names a request in the book").shop;
-        let deadlines = policy_of(shop).deadlines();
+        let deadlines = book.policy_of(shop).policy.deadlines();
         let (moved, _) = book.step(*id, |r| r.on_time(now, deadlines)).expect("in the book");
         assert!(moved, "a due request {id} did not move at its deadline");
         let books = AfterSalesBooks {

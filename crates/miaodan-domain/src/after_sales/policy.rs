@@ -5,6 +5,7 @@
 //! law lets it (the exempt goods) and more generous anywhere.
 
 use super::request::Deadlines;
+use super::rules::RuleMode;
 use crate::Fen;
 use crate::Timestamp;
 use crate::time::shanghai::LocalDate;
@@ -28,6 +29,16 @@ pub const STALLED_HOURS_DEFAULT: u16 = 72;
 pub const APPEAL_HOURS: u16 = 72;
 /// How long a buyer has to send an approved return.
 pub const RETURN_SEND_DAYS: u16 = 7;
+
+/// The most a shop may let its rules approve alone, per request: ¥100 000.
+pub const AUTO_APPROVE_CEILING_MAX: Fen = Fen::from_const(10_000_000);
+/// A merchant's time to answer: at least a day (a request filed at night is seen), at most a
+/// week (a buyer is not kept waiting longer).
+pub const MERCHANT_ANSWER_HOURS_MIN: u16 = 24;
+pub const MERCHANT_ANSWER_HOURS_MAX: u16 = 168;
+/// How long past its promise a motionless parcel counts as lost: 1 to 30 days.
+pub const STALLED_HOURS_MIN: u16 = 24;
+pub const STALLED_HOURS_MAX: u16 = 720;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -106,7 +117,55 @@ impl Default for AfterSalesPolicy {
     }
 }
 
+/// A shop's policy and whether its rules act (`Enforced`) or only record what they would
+/// have decided (`Shadow`: every request goes to the merchant meanwhile).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShopPolicy {
+    pub policy: AfterSalesPolicy,
+    pub mode: RuleMode,
+}
+
+/// What is wrong with a policy a shop asks for, by field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyProblem {
+    /// The window is shorter than the law's 7 days or longer than [`NO_REASON_DAYS_MAX`].
+    NoReasonDays,
+    /// The same goods named twice.
+    DuplicateExemptGoods,
+    AutoApproveCeiling,
+    MerchantAnswerHours,
+    BuyerRefundRate,
+    StalledHours,
+}
+
 impl AfterSalesPolicy {
+    /// Whether a shop may run this policy: the law's window at least, and every limit within
+    /// what the platform allows.
+    pub fn check(&self) -> Result<(), PolicyProblem> {
+        if !(NO_REASON_DAYS_DEFAULT..=NO_REASON_DAYS_MAX).contains(&self.no_reason_days) {
+            return Err(PolicyProblem::NoReasonDays);
+        }
+        let mut exempt = self.exempt.clone();
+        exempt.sort();
+        exempt.dedup();
+        if exempt.len() != self.exempt.len() {
+            return Err(PolicyProblem::DuplicateExemptGoods);
+        }
+        if !(Fen::ZERO..=AUTO_APPROVE_CEILING_MAX).contains(&self.auto_approve_ceiling) {
+            return Err(PolicyProblem::AutoApproveCeiling);
+        }
+        if !(MERCHANT_ANSWER_HOURS_MIN..=MERCHANT_ANSWER_HOURS_MAX).contains(&self.merchant_answer_hours) {
+            return Err(PolicyProblem::MerchantAnswerHours);
+        }
+        if self.buyer_refund_rate_bps_max > 10_000 {
+            return Err(PolicyProblem::BuyerRefundRate);
+        }
+        if !(STALLED_HOURS_MIN..=STALLED_HOURS_MAX).contains(&self.stalled_hours) {
+            return Err(PolicyProblem::StalledHours);
+        }
+        Ok(())
+    }
+
     /// The last instant a no-reason request is on time for goods delivered at `delivered_at`.
     /// The window opens the day after delivery (网络购买商品七日无理由退货暂行办法 art. 7) and
     /// counts whole Shanghai days: delivered on the 1st at 23:50, a 7-day window closes at
@@ -167,6 +226,42 @@ mod tests {
             policy.no_reason_window_closes(shanghai(2026, 12, 1, 12, 0)),
             shanghai(2026, 12, 17, 0, 0)
         );
+    }
+
+    #[test]
+    fn a_policy_keeps_the_laws_window_and_the_platforms_limits() {
+        assert_eq!(AfterSalesPolicy::default().check(), Ok(()));
+        type Change = fn(&mut AfterSalesPolicy);
+        let cases: [(Change, PolicyProblem); 7] = [
+            (|p| p.no_reason_days = 6, PolicyProblem::NoReasonDays),
+            (
+                |p| p.no_reason_days = NO_REASON_DAYS_MAX + 1,
+                PolicyProblem::NoReasonDays,
+            ),
+            (
+                |p| p.exempt = vec![ExemptGoods::Perishable, ExemptGoods::Perishable],
+                PolicyProblem::DuplicateExemptGoods,
+            ),
+            (
+                |p| p.auto_approve_ceiling = Fen::from_const(AUTO_APPROVE_CEILING_MAX.get() + 1),
+                PolicyProblem::AutoApproveCeiling,
+            ),
+            (|p| p.merchant_answer_hours = 23, PolicyProblem::MerchantAnswerHours),
+            (|p| p.buyer_refund_rate_bps_max = 10_001, PolicyProblem::BuyerRefundRate),
+            (|p| p.stalled_hours = STALLED_HOURS_MAX + 1, PolicyProblem::StalledHours),
+        ];
+        for (change, problem) in cases {
+            let mut policy = AfterSalesPolicy::default();
+            change(&mut policy);
+            assert_eq!(policy.check(), Err(problem), "{policy:?}");
+        }
+        let generous = AfterSalesPolicy {
+            no_reason_days: 30,
+            exempt: vec![],
+            auto_approve_ceiling: Fen::ZERO,
+            ..AfterSalesPolicy::default()
+        };
+        assert_eq!(generous.check(), Ok(()));
     }
 
     #[test]

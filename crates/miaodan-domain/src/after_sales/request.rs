@@ -15,8 +15,11 @@
 //! are appended); money moves only from `approved` or `received`; a closed or refunded request
 //! takes no further step.
 
+use super::policy::ReturnShipping;
 use super::rules::{Decision, Verdict};
 use super::{Reason, RequestKind};
+use crate::fulfillment::network::CarrierId;
+use crate::logistics::shipment::Waybill;
 use crate::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 
 /// Units of one order line the request covers.
@@ -103,6 +106,13 @@ pub enum Inspection {
     WriteOff,
 }
 
+/// The parcel a buyer sends back: the carrier that took it and its waybill number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReturnParcel {
+    pub carrier: CarrierId,
+    pub waybill: Waybill,
+}
+
 /// One step on a request's timeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
@@ -130,6 +140,11 @@ pub struct AfterSalesRequest {
     pub amount: Fen,
     pub decision: Decision,
     pub stage: Stage,
+    /// Who pays the shipping of goods sent back, by the shop's policy when the request was
+    /// opened; `None` for a request without goods to send.
+    pub return_shipping: Option<ReturnShipping>,
+    /// The return parcel, once the buyer has sent it.
+    pub return_parcel: Option<ReturnParcel>,
     pub inspection: Option<Inspection>,
     pub opened_at: Timestamp,
     pub timeline: Vec<Step>,
@@ -153,6 +168,8 @@ pub struct Ask {
     pub reason: Reason,
     pub lines: Vec<RequestLine>,
     pub amount: Fen,
+    /// Who pays a return's shipping under the shop's policy.
+    pub return_shipping: ReturnShipping,
 }
 
 impl AfterSalesRequest {
@@ -173,6 +190,9 @@ impl AfterSalesRequest {
             lines: ask.lines,
             amount: ask.amount,
             stage: Stage::Closed,
+            return_shipping: matches!(ask.kind, RequestKind::ReturnAndRefund | RequestKind::Exchange)
+                .then_some(ask.return_shipping),
+            return_parcel: None,
             inspection: None,
             opened_at: at,
             timeline: Vec::new(),
@@ -299,10 +319,37 @@ impl AfterSalesRequest {
         Ok(())
     }
 
-    /// The warehouse received the return parcel.
+    /// The buyer handed the return parcel to a carrier. Only a carrier's own scan (through its
+    /// signed tracking webhook) may let the rules refund before the parcel arrives; the
+    /// buyer's word moves the request on, not the money.
+    pub fn return_shipped(&mut self, parcel: ReturnParcel, at: Timestamp) -> Result<(), StepNotAllowed> {
+        if !matches!(self.stage, Stage::AwaitingReturn { .. }) {
+            return Err(self.refuse_step(Actor::Buyer));
+        }
+        self.return_parcel = Some(parcel);
+        self.step(at, Actor::Buyer, Stage::ReturnInTransit);
+        Ok(())
+    }
+
+    /// The shop's warehouse received the return parcel and the merchant inspected it, in one
+    /// step: a return and refund goes to the provider whatever the inspection found.
+    pub fn receive(&mut self, inspection: Inspection, at: Timestamp) -> Result<(), StepNotAllowed> {
+        let received = matches!(
+            self.stage,
+            Stage::AwaitingReturn { .. } | Stage::ReturnInTransit | Stage::Refunding | Stage::Refunded
+        );
+        if !received || self.inspection.is_some() {
+            return Err(self.refuse_step(Actor::Merchant));
+        }
+        self.return_received(at)?;
+        self.inspect(inspection, at)
+    }
+
+    /// The warehouse received the return parcel (also one the buyer brought without a
+    /// waybill, while the return is still awaited).
     pub fn return_received(&mut self, at: Timestamp) -> Result<(), StepNotAllowed> {
         match self.stage {
-            Stage::ReturnInTransit => {
+            Stage::ReturnInTransit | Stage::AwaitingReturn { .. } => {
                 self.step(at, Actor::Warehouse, Stage::Received);
                 Ok(())
             }
@@ -384,6 +431,8 @@ pub(super) mod tests {
             amount: Fen::from_const(amount_fen),
             decision: decision(Verdict::ToMerchant),
             stage,
+            return_shipping: None,
+            return_parcel: None,
             inspection: None,
             opened_at: at(0),
             timeline: vec![],
@@ -419,6 +468,7 @@ pub(super) mod tests {
             reason: Reason::ChangedMind,
             lines: vec![],
             amount: Fen::from_const(100),
+            return_shipping: ReturnShipping::PlatformFirstWeight,
         };
         let approved = AfterSalesRequest::open(
             ask(RequestKind::RefundOnly),
@@ -527,6 +577,44 @@ pub(super) mod tests {
             Err(Actor::Merchant),
             "inspected once"
         );
+    }
+
+    #[test]
+    fn a_return_the_buyer_sends_is_refunded_once_the_merchant_has_received_and_inspected_it() {
+        let parcel = ReturnParcel {
+            carrier: CarrierId::Zto,
+            waybill: crate::logistics::shipment::parse_waybill("ZTO-RET-0001").expect("a waybill"),
+        };
+        let mut r = request(RequestKind::ReturnAndRefund, 5_990, Stage::Approved);
+        assert_eq!(
+            r.receive(Inspection::Restock, at(1)).map_err(|e| e.actor),
+            Err(Actor::Merchant),
+            "nothing to receive before the return is approved"
+        );
+        r.proceed(at(0), Actor::Rules, DEADLINES);
+        r.return_shipped(parcel.clone(), at(2)).expect("awaiting the return");
+        assert_eq!(r.return_parcel.as_ref(), Some(&parcel));
+        assert_eq!(r.due_at(), None, "a parcel on its way no longer expires");
+        assert!(r.return_shipped(parcel, at(3)).is_err(), "sent once");
+        r.receive(Inspection::Restock, at(40)).expect("in transit");
+        assert_eq!(r.inspection, Some(Inspection::Restock));
+        assert!(r.receive(Inspection::WriteOff, at(41)).is_err(), "inspected once");
+        assert_eq!(
+            stages(&r),
+            [
+                "approved",
+                "awaiting_return",
+                "return_in_transit",
+                "received",
+                "refunding"
+            ]
+        );
+
+        // A parcel brought back without a waybill is received all the same.
+        let mut brought = request(RequestKind::ReturnAndRefund, 5_990, Stage::Approved);
+        brought.proceed(at(0), Actor::Rules, DEADLINES);
+        brought.receive(Inspection::WriteOff, at(5)).expect("awaited");
+        assert_eq!(brought.stage, Stage::Refunding);
     }
 
     #[test]

@@ -158,8 +158,9 @@ impl Verdict {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum RuleMode {
+    #[default]
     Enforced,
     /// Decide and record, but act as if no rule approved (the merchant decides).
     Shadow,

@@ -156,6 +156,17 @@ impl Inventory {
         }
     }
 
+    /// Units a buyer sent back and the merchant found sellable: from sold back to available.
+    /// Never more than were sold from that warehouse (a count the merchant reset meanwhile
+    /// keeps what it says).
+    pub fn restock_returned(&mut self, sku: SkuId, warehouse: WarehouseId, units: i64) -> StockLevel {
+        let level = self.levels.entry(sku).or_default().entry(warehouse).or_default();
+        let back = units.clamp(0, level.sold);
+        level.sold -= back;
+        level.available = (level.available + back).min(STOCK_UNITS_MAX);
+        *level
+    }
+
     fn shift(&mut self, sku: SkuId, allocation: &Allocation, mv: impl Fn(&mut StockLevel, i64)) {
         assert!(allocation.quantity > 0, "empty allocation {allocation:?}");
         let level = self

@@ -596,7 +596,8 @@ fn check_effects(before: &Store, effects: &[Effect]) {
             | Effect::AlertSaved(_)
             | Effect::SlaRulesSaved { .. }
             | Effect::ShortageNoticed(_)
-            | Effect::AfterSalesSaved(_) => {
+            | Effect::AfterSalesSaved(_)
+            | Effect::AfterSalesPolicySaved { .. } => {
                 panic!("no command of this workload ships, reports a shortage or asks after-sales, yet: {effect:?}")
             }
             Effect::PaymentIntentSaved(_) | Effect::RefundSaved(_) => {

@@ -23,7 +23,6 @@ use crate::flows::checkout::{self, CheckoutRequest};
 use crate::flows::payments::{self, PayWith};
 use crate::flows::shipments::{self, ShipParcel};
 use miaodan_domain::after_sales::commands::SavedRequest;
-use miaodan_domain::after_sales::policy::AfterSalesPolicy;
 use miaodan_domain::after_sales::request::RequestLine;
 use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::logistics::shipment::parse_waybill;
@@ -139,7 +138,6 @@ async fn refuse(state: &AppState, scene: &Scene, saved: &SavedRequest) -> anyhow
     let refusal = RefuseRequest {
         id: saved.id,
         by: Decider::Merchant(scene.shop),
-        policy: AfterSalesPolicy::default(),
     };
     state
         .shards

@@ -19,9 +19,8 @@ use crate::app::AppState;
 use crate::flows::payments::{self, PaymentError};
 use crate::sequencer::ShardError;
 use miaodan_domain::after_sales::commands::SavedRequest;
-use miaodan_domain::after_sales::policy::AfterSalesPolicy;
 use miaodan_domain::after_sales::request::{RequestLine, Stage};
-use miaodan_domain::after_sales::rules::{BuyerRecord, RuleMode};
+use miaodan_domain::after_sales::rules::BuyerRecord;
 use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::ids::AfterSalesId;
 use miaodan_domain::orders::OrderState;
@@ -97,8 +96,6 @@ pub async fn prepare_open(state: &AppState, ask: Ask) -> Result<(ShopId, OpenReq
         delivered_at,
         refundable,
         buyer_record,
-        policy: AfterSalesPolicy::default(),
-        mode: RuleMode::Enforced,
     };
     Ok((shop, command))
 }

@@ -1,10 +1,14 @@
 //! After-sales (售后) under `/v1/after-sales`: a buyer opens a request on a paid order (cancel
-//! before shipment or refund only, in this slice), the flash-refund rules decide it at once or
-//! pass it to the merchant with a deadline; the merchant approves or refuses, the buyer may
-//! appeal a refusal and an operator decides; the buyer may withdraw. Every decision is
+//! before shipment, refund only, or return and refund), the flash-refund rules decide it at
+//! once or pass it to the merchant with a deadline; the merchant approves or refuses, the
+//! buyer may appeal a refusal and an operator decides; the buyer may withdraw. A return's
+//! parcel and its inspection are `returns.rs`'s. Every decision is
 //! explained in Chinese and English, rendered here from the fired rules' codes and parameters.
 //!
 //! Another buyer's or shop's request (or order) answers 404, like one that does not exist.
+
+mod policy;
+mod returns;
 
 use super::extract::{JsonBody, PathIds, RawBody};
 use super::page::{ListQuery, Page, PageQuery, invalid_cursor};
@@ -21,8 +25,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::after_sales::book::OpenRefusal;
 use miaodan_domain::after_sales::commands::{AfterSalesRefusal, SavedRequest};
-use miaodan_domain::after_sales::policy::AfterSalesPolicy;
-use miaodan_domain::after_sales::request::{Actor, RequestLine, Stage};
+
+use miaodan_domain::after_sales::request::{Actor, Inspection, RequestLine, Stage};
 use miaodan_domain::after_sales::rules::{Fired, RuleMode};
 use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::ids::AfterSalesId;
@@ -48,6 +52,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(appeal))
         .routes(routes!(decide))
         .routes(routes!(withdraw))
+        .routes(routes!(returns::send_return_parcel))
+        .routes(routes!(returns::receive_return))
+        .routes(routes!(policy::get_policy, policy::put_policy))
 }
 
 /// How after-sales refusals are answered (the `code` is the core's [`Rejection::code`]).
@@ -70,6 +77,10 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
             "the buyer asked to cancel this order (after-sales request {request}): answer it first"
         )),
         AfterSalesRefusal::Open(open) => open_refusal(open, code),
+        AfterSalesRefusal::InvalidPolicy(problem) => {
+            let (field, rule) = policy::problem_field(*problem);
+            ApiError::invalid(code, field, rule)
+        }
     }
 }
 
@@ -235,9 +246,23 @@ pub struct AfterSalesView {
     pub due_at: Option<String>,
     pub amount_fen: i64,
     pub lines: Vec<LineView>,
+    /// A return's parcel once the buyer has sent it.
+    pub return_parcel: Option<ReturnParcelView>,
+    /// Who pays a return's shipping, by the shop's policy when the request was opened:
+    /// `platform_first_weight` (the platform pays the first weight, 运费险-like: the default),
+    /// `shop` or `buyer`; `null` for requests without goods sent back.
+    pub return_shipping: Option<String>,
+    /// What the merchant's inspection of the returned parcel found: `restock` or `write_off`.
+    pub inspection: Option<String>,
     pub opened_at: String,
     pub decision: DecisionView,
     pub timeline: Vec<StepView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnParcelView {
+    pub carrier: String,
+    pub waybill: String,
 }
 
 fn actor_name(actor: Actor) -> &'static str {
@@ -275,6 +300,18 @@ impl From<&SavedRequest> for AfterSalesView {
                     quantity: l.quantity,
                 })
                 .collect(),
+            return_parcel: r.return_parcel.as_ref().map(|p| ReturnParcelView {
+                carrier: p.carrier.as_str().into(),
+                waybill: p.waybill.as_str().into(),
+            }),
+            return_shipping: r.return_shipping.map(|s| policy::return_shipping_name(s).into()),
+            inspection: r.inspection.map(|i| {
+                match i {
+                    Inspection::Restock => "restock",
+                    Inspection::WriteOff => "write_off",
+                }
+                .into()
+            }),
             opened_at: rfc3339(r.opened_at),
             decision: DecisionView {
                 rule_set_version: d.rule_set_version,
@@ -327,15 +364,18 @@ pub struct OpenInput {
     #[serde(deserialize_with = "crate::http::extract::integer")]
     #[schema(schema_with = crate::http::schema::id)]
     pub order_id: i64,
-    /// `cancel` (before shipment: the whole order) or `refund_only` (the lines given).
+    /// `cancel` (before shipment: the whole order), `refund_only` (the lines given, no goods
+    /// back) or `return_and_refund` (the lines given, sent back after delivery; a no-reason
+    /// return is approved at once within the shop's window, 7 days from the day after delivery).
     #[schema(schema_with = crate::http::schema::after_sales_kind)]
     pub kind: String,
     /// `no_reason`, `changed_mind`, `lost`, `never_arrived`, `arrived_damaged`, `quality_issue`,
     /// `not_as_described`, `wrong_item`, `wrong_size`, `wrong_address`.
     #[schema(schema_with = crate::http::schema::after_sales_reason)]
     pub reason: String,
-    /// The units asked about, each SKU once: 1 to 100 lines for `refund_only` (422
-    /// `invalid_field` otherwise); a cancellation covers the whole order and ignores them.
+    /// The units asked about, each SKU once: 1 to 100 lines for `refund_only` and
+    /// `return_and_refund` (422 `invalid_field` otherwise); a cancellation covers the whole
+    /// order and ignores them.
     #[serde(default)]
     #[schema(max_items = 100)]
     pub lines: Vec<LineInput>,
@@ -343,17 +383,29 @@ pub struct OpenInput {
 
 fn parse_open(input: &OpenInput, buyer: miaodan_domain::BuyerId) -> Result<Ask, ApiError> {
     let kind = RequestKind::parse(&input.kind)
-        .filter(|k| matches!(k, RequestKind::CancelBeforeShipment | RequestKind::RefundOnly))
-        .ok_or_else(|| ApiError::invalid("invalid_kind", "kind", "kind is cancel or refund_only"))?;
+        .filter(|k| {
+            matches!(
+                k,
+                RequestKind::CancelBeforeShipment | RequestKind::RefundOnly | RequestKind::ReturnAndRefund
+            )
+        })
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_kind",
+                "kind",
+                "kind is cancel, refund_only or return_and_refund",
+            )
+        })?;
     let reason = Reason::parse(&input.reason)
         .ok_or_else(|| ApiError::invalid("invalid_reason", "reason", "not a known reason code"))?;
     let order =
         OrderId::new(validate::positive_id(input.order_id, "order_id")?).ok_or_else(|| ApiError::not_found("order"))?;
-    if kind == RequestKind::RefundOnly && (input.lines.is_empty() || input.lines.len() > ORDER_LINES_MAX) {
+    let names_lines = matches!(kind, RequestKind::RefundOnly | RequestKind::ReturnAndRefund);
+    if names_lines && (input.lines.is_empty() || input.lines.len() > ORDER_LINES_MAX) {
         return Err(ApiError::invalid(
             "invalid_field",
             "lines",
-            format!("a refund names 1 to {ORDER_LINES_MAX} lines"),
+            format!("a refund or a return names 1 to {ORDER_LINES_MAX} lines"),
         ));
     }
     let mut lines: Vec<RequestLine> = Vec::with_capacity(input.lines.len());
@@ -585,7 +637,6 @@ pub async fn approve(
         |id| ApproveRequest {
             id,
             by: Decider::Merchant(shop),
-            policy: AfterSalesPolicy::default(),
         },
     )
     .await
@@ -613,7 +664,6 @@ pub async fn refuse(
         |id| RefuseRequest {
             id,
             by: Decider::Merchant(shop),
-            policy: AfterSalesPolicy::default(),
         },
     )
     .await
@@ -690,14 +740,12 @@ pub async fn decide(
 ) -> Response {
     let path = format!("/v1/after-sales/{}/decide", ids.one());
     let principal = Principal::Admin;
-    let policy = AfterSalesPolicy::default();
     match body.value.decision.as_str() {
         "approve" => {
             step(&state, principal, ids.one(), &headers, (path, &body.raw), |id| {
                 ApproveRequest {
                     id,
                     by: Decider::Platform,
-                    policy,
                 }
             })
             .await
@@ -707,7 +755,6 @@ pub async fn decide(
                 RefuseRequest {
                     id,
                     by: Decider::Platform,
-                    policy,
                 }
             })
             .await

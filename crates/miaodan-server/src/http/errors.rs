@@ -123,6 +123,7 @@ pub const ERRORS: &[ErrorCode] = &[
     code("invalid_flash_sale", 422, "the flash sale's schedule breaks a rule (ends after it starts, within 7 days, not already over; units, per-buyer limit and payment timeout in range)"),
     code("invalid_fulfillment_settings", 422, "a warehouse's settings break a rule (shifts in order and apart, capacities in range, one cutoff per level and region, carriers once)"),
     code("invalid_sla_rules", 422, "an SLA rule is not 60 s to 30 days, or the warning share not 1 to 99 %"),
+    code("invalid_after_sales_policy", 422, "an after-sales policy outside the law's window (7 days at least) or the platform's limits; `field` names the value"),
     code("invalid_kind", 422, "after-sales: `kind` is not a kind of request this server takes"),
     code("invalid_reason", 422, "after-sales: `reason` is not a reason code"),
     code("token_lifetime_too_long", 422, "`expires_in_days` is above the most the token's role may have; `field` names it"),
@@ -160,6 +161,7 @@ mod tests {
     use miaodan_domain::SkuId;
     use miaodan_domain::after_sales::book::OpenRefusal;
     use miaodan_domain::after_sales::commands::AfterSalesRefusal;
+    use miaodan_domain::after_sales::policy::PolicyProblem;
     use miaodan_domain::after_sales::request::{Actor, Stage, StepNotAllowed};
     use miaodan_domain::after_sales::rules::{Decision, RuleMode, Verdict};
     use miaodan_domain::flash_sale::{ScheduleProblem, TapRefusal};
@@ -300,6 +302,7 @@ mod tests {
                 actor: Actor::Merchant,
             }),
             AfterSalesRefusal::CancellationRequested { request },
+            AfterSalesRefusal::InvalidPolicy(PolicyProblem::NoReasonDays),
         ];
         rejections.extend(opening.map(|refusal| Rejection::AfterSales(AfterSalesRefusal::Open(refusal))));
         rejections.extend(after_sales.map(Rejection::AfterSales));

@@ -277,8 +277,15 @@ pub fn optional_waybill() -> RefOr<Schema> {
     done(
         ObjectBuilder::new()
             .schema_type(nullable(Type::String))
-            .pattern(Some("^[A-Za-z0-9-]{6,40}$")),
+            .pattern(Some(WAYBILL_PATTERN)),
     )
+}
+
+/// A carrier's waybill number (`logistics::shipment::valid_waybill`).
+const WAYBILL_PATTERN: &str = "^[A-Za-z0-9-]{6,40}$";
+
+pub fn waybill() -> RefOr<Schema> {
+    done(string().pattern(Some(WAYBILL_PATTERN)))
 }
 
 /// The hours a booked two-hour window may start at.
@@ -327,7 +334,7 @@ pub fn optional_alert_rule() -> RefOr<Schema> {
 }
 
 /// The kinds of after-sales request this server opens (`http/after_sales.rs::parse_open`).
-pub const AFTER_SALES_KINDS: [&str; 2] = ["cancel", "refund_only"];
+pub const AFTER_SALES_KINDS: [&str; 3] = ["cancel", "refund_only", "return_and_refund"];
 
 pub fn after_sales_kind() -> RefOr<Schema> {
     words(&AFTER_SALES_KINDS, false)
@@ -344,6 +351,33 @@ pub fn after_sales_reason() -> RefOr<Schema> {
 /// The stages a list of after-sales requests filters on (`http/after_sales.rs::STAGES`).
 pub fn after_sales_stage() -> RefOr<Schema> {
     words(&super::after_sales::STAGES, false)
+}
+
+/// Goods a shop's no-reason window excludes: each of the four at most once.
+pub fn exempt_goods() -> RefOr<Schema> {
+    use utoipa::openapi::schema::ArrayBuilder;
+    let goods: Vec<&str> = miaodan_domain::after_sales::policy::ExemptGoods::ALL
+        .iter()
+        .map(|g| g.as_str())
+        .collect();
+    let array = ArrayBuilder::new()
+        .items(words(&goods, false))
+        .max_items(Some(goods.len()))
+        .unique_items(true);
+    RefOr::T(Schema::Array(array.build()))
+}
+
+pub fn return_shipping() -> RefOr<Schema> {
+    words(&["platform_first_weight", "shop", "buyer"], false)
+}
+
+pub fn rule_mode() -> RefOr<Schema> {
+    words(&["enforced", "shadow"], false)
+}
+
+/// What the merchant's inspection of a returned parcel found.
+pub fn inspection() -> RefOr<Schema> {
+    words(&["restock", "write_off"], false)
 }
 
 pub fn after_sales_decision() -> RefOr<Schema> {

@@ -16,6 +16,11 @@ both_backends!(
     a_buyer_withdraws_a_request_and_the_units_can_be_asked_for_again,
     other_tenants_see_no_request_and_bad_input_changes_nothing,
     retries_and_worker_passes_refund_once,
+    a_no_reason_return_is_approved_at_once_and_refunded_once_the_shop_has_received_it,
+    a_return_is_refused_outside_its_window_and_its_steps_are_refused_out_of_turn,
+    a_shops_policy_lengthens_its_window_names_who_pays_returns_and_survives_a_restart,
+    rules_in_shadow_record_their_verdict_and_leave_every_request_to_the_merchant,
+    a_policy_outside_the_law_or_the_platforms_limits_is_refused_and_changes_nothing,
 );
 
 const HOUR_MS: i64 = 3_600_000;
@@ -316,4 +321,320 @@ async fn retries_and_worker_passes_refund_once(backend: Backend) {
     assert_eq!(refunds.len(), 1, "{refunds:?}");
     assert_eq!(refunds[0]["amount_fen"], 10990);
     assert_eq!(refunds[0]["status"], "succeeded");
+}
+
+// ---- returns ------------------------------------------------------------------------------
+
+fn no_reason_return(order: i64, sku: i64, quantity: i64) -> Value {
+    json!({ "order_id": order, "kind": "return_and_refund", "reason": "no_reason",
+            "lines": [{ "sku_id": sku, "quantity": quantity }] })
+}
+
+/// A paid order of `units` of the world's second SKU, shipped from its warehouse and
+/// delivered by the (manual) carrier simulator at the clock's current time.
+async fn delivered_order(app: &TestApp, world: &World, clock: &Clock, units: i64) -> i64 {
+    let order = paid_order(app, world, units).await;
+    let mut waybill = None;
+    for warehouse in world.warehouses {
+        let path = format!("/v1/orders/{order}/shipments");
+        let answer = app
+            .post(&path, &world.merchant, json!({ "warehouse_id": warehouse }))
+            .await;
+        if answer.status == 201 {
+            waybill = Some(answer.body["waybill_no"].as_str().unwrap().to_string());
+            break;
+        }
+    }
+    let waybill = waybill.expect("one warehouse holds the order");
+    // The journey's five events, ten seconds apart, all in the platform's past.
+    let shipped_at = clock.now();
+    clock.advance(60_000);
+    let journey = &super::fulfillment::JOURNEY;
+    super::fulfillment::track(&app.carrier(), &waybill, journey, shipped_at).await;
+    eventually(Duration::from_secs(20), "the order delivered", || async {
+        (app.order(order).await["state"] == "delivered").then_some(())
+    })
+    .await;
+    order
+}
+
+async fn a_no_reason_return_is_approved_at_once_and_refunded_once_the_shop_has_received_it(backend: Backend) {
+    let clock = Clock::system();
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
+    let world = app.world().await;
+    let sku = world.skus[1];
+    let order = delivered_order(&app, &world, &clock, 2).await;
+    assert_eq!(futures_sum(&app, &world, sku).await, (6, 0, 2));
+
+    let opened = app
+        .post("/v1/after-sales", &world.buyer_token, no_reason_return(order, sku, 1))
+        .await;
+    let body = opened.assert_status(201).clone();
+    assert_eq!(body["stage"], "awaiting_return", "{body}");
+    assert_eq!(body["decision"]["rules"][0]["code"], "no_reason_return_in_window");
+    assert_eq!(body["return_shipping"], "platform_first_weight");
+    assert_eq!(body["amount_fen"], 10990);
+    assert!(
+        body["due_at"].is_string(),
+        "the return must be sent by a deadline: {body}"
+    );
+    let id = opened.id();
+    let step = |name: &str| format!("/v1/after-sales/{id}/{name}");
+
+    // The buyer sends the parcel back; nothing is refunded on the buyer's word alone.
+    let parcel = json!({ "carrier": "zto", "waybill": "ZTO-RET-20261205" });
+    let sent = app
+        .post(&step("return-parcel"), &world.buyer_token, parcel.clone())
+        .await;
+    let sent = sent.assert_status(200).clone();
+    assert_eq!(sent["stage"], "return_in_transit");
+    assert_eq!(
+        sent["return_parcel"],
+        json!({ "carrier": "zto", "waybill": "ZTO-RET-20261205" })
+    );
+    assert_eq!(sent["due_at"], Value::Null);
+    assert!(refunds_of(&app, order).await.is_empty());
+    app.post(&step("return-parcel"), &world.buyer_token, parcel)
+        .await
+        .assert_problem(409, "after_sales_step_not_allowed");
+
+    // Another shop cannot receive it; its own merchant receives and restocks it.
+    let (_, other_merchant) = app.shop("别家小店").await;
+    let restock = json!({ "inspection": "restock" });
+    app.post(&step("receive"), &other_merchant, restock.clone())
+        .await
+        .assert_problem(404, "not_found");
+    let received = app.post(&step("receive"), &world.merchant, restock.clone()).await;
+    assert_eq!(received.assert_status(200)["inspection"], "restock");
+    let refunded = until_stage(&app, &world.buyer_token, id, "refunded").await;
+    let stages: Vec<&str> = refunded["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "approved",
+            "awaiting_return",
+            "return_in_transit",
+            "received",
+            "refunding",
+            "refunded"
+        ]
+    );
+    let refunds = refunds_of(&app, order).await;
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0]["amount_fen"], 10990);
+    // The returned unit is on sale again; the other stays sold.
+    assert_eq!(futures_sum(&app, &world, sku).await, (7, 0, 1));
+    app.post(&step("receive"), &world.merchant, restock)
+        .await
+        .assert_problem(409, "after_sales_step_not_allowed");
+}
+
+async fn a_return_is_refused_outside_its_window_and_its_steps_are_refused_out_of_turn(backend: Backend) {
+    let clock = Clock::system();
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
+    let world = app.world().await;
+    let sku = world.skus[1];
+    let order = delivered_order(&app, &world, &clock, 2).await;
+
+    // A refund-only request takes no return parcel and no receipt.
+    let refund = app
+        .post("/v1/after-sales", &world.buyer_token, refund_only(order, sku, 1))
+        .await;
+    let refund_id = refund.assert_status(201)["id"].as_i64().unwrap();
+    let parcel = json!({ "carrier": "sf", "waybill": "SF-RET-000001" });
+    app.post(
+        &format!("/v1/after-sales/{refund_id}/return-parcel"),
+        &world.buyer_token,
+        parcel.clone(),
+    )
+    .await
+    .assert_problem(409, "after_sales_step_not_allowed");
+    app.post(
+        &format!("/v1/after-sales/{refund_id}/withdraw"),
+        &world.buyer_token,
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+
+    // Bad parcels and inspections are refused before anything is asked.
+    let opened = app
+        .post("/v1/after-sales", &world.buyer_token, no_reason_return(order, sku, 1))
+        .await;
+    let id = opened.assert_status(201)["id"].as_i64().unwrap();
+    for (body, field) in [
+        (json!({ "carrier": "ems", "waybill": "EMS-000001" }), "carrier"),
+        (json!({ "carrier": "sf", "waybill": "短" }), "waybill"),
+        (json!({ "carrier": "sf", "waybill": "SF 0001 0002" }), "waybill"),
+    ] {
+        let refused = app
+            .post(&format!("/v1/after-sales/{id}/return-parcel"), &world.buyer_token, body)
+            .await;
+        refused.assert_problem(422, "invalid_field");
+        assert_eq!(refused.body["field"], field);
+    }
+    app.post(
+        &format!("/v1/after-sales/{id}/receive"),
+        &world.merchant,
+        json!({ "inspection": "lost" }),
+    )
+    .await
+    .assert_problem(422, "invalid_field");
+    assert_eq!(request(&app, &world.buyer_token, id).await["stage"], "awaiting_return");
+    // The buyer may not receive, the merchant may not send.
+    app.post(
+        &format!("/v1/after-sales/{id}/receive"),
+        &world.buyer_token,
+        json!({ "inspection": "restock" }),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.post(&format!("/v1/after-sales/{id}/return-parcel"), &world.merchant, parcel)
+        .await
+        .assert_problem(403, "forbidden");
+    // A parcel never sent lapses when its deadline passes.
+    clock.advance(8 * 24 * HOUR_MS);
+    until_stage(&app, &world.buyer_token, id, "closed").await;
+    assert_eq!(futures_sum(&app, &world, sku).await, (6, 0, 2), "nothing came back");
+
+    // Past the no-reason window (7 days from the day after delivery), the rules refuse.
+    let late = app
+        .post("/v1/after-sales", &world.buyer_token, no_reason_return(order, sku, 1))
+        .await;
+    late.assert_problem(409, "refused_by_rules");
+    assert_eq!(late.body["rules"][0]["code"], "no_reason_window_closed", "{}", late.raw);
+}
+
+// ---- policies -----------------------------------------------------------------------------
+
+const POLICY: &str = "/v1/after-sales/policy";
+
+fn default_policy() -> Value {
+    json!({ "no_reason_days": 7,
+            "exempt_goods": ["customised", "perishable", "digital_delivery", "periodical"],
+            "return_shipping": "platform_first_weight", "auto_approve_ceiling_fen": 50000,
+            "merchant_answer_hours": 48, "buyer_refund_rate_bps_max": 3000, "stalled_hours": 72,
+            "mode": "enforced" })
+}
+
+async fn a_shops_policy_lengthens_its_window_names_who_pays_returns_and_survives_a_restart(backend: Backend) {
+    let clock = Clock::system();
+    let mut app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
+    let world = app.world().await;
+    let sku = world.skus[1];
+    assert_eq!(
+        app.get(POLICY, &world.merchant).await.assert_status(200),
+        &default_policy()
+    );
+
+    let mut fifteen_days = default_policy();
+    fifteen_days["no_reason_days"] = json!(15);
+    fifteen_days["return_shipping"] = json!("shop");
+    let set = app.put(POLICY, &world.merchant, fifteen_days.clone()).await;
+    assert_eq!(set.assert_status(200), &fifteen_days);
+    app.restart().await;
+    assert_eq!(app.get(POLICY, &world.merchant).await.assert_status(200), &fifteen_days);
+
+    // Ten days after delivery: past the platform's 7 days, within the shop's 15.
+    let order = delivered_order(&app, &world, &clock, 1).await;
+    clock.advance(10 * 24 * HOUR_MS);
+    let opened = app
+        .post("/v1/after-sales", &world.buyer_token, no_reason_return(order, sku, 1))
+        .await;
+    let body = opened.assert_status(201);
+    assert_eq!(body["stage"], "awaiting_return", "{body}");
+    assert_eq!(body["return_shipping"], "shop");
+    // Another shop still runs the platform's default.
+    let (_, other) = app.shop("别家小店").await;
+    assert_eq!(app.get(POLICY, &other).await.assert_status(200), &default_policy());
+}
+
+async fn rules_in_shadow_record_their_verdict_and_leave_every_request_to_the_merchant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let world = app.world().await;
+    let mut shadow = default_policy();
+    shadow["mode"] = json!("shadow");
+    app.put(POLICY, &world.merchant, shadow).await.assert_status(200);
+
+    let order = paid_order(&app, &world, 1).await;
+    let opened = app.post("/v1/after-sales", &world.buyer_token, cancel(order)).await;
+    let body = opened.assert_status(201);
+    assert_eq!(body["stage"], "with_merchant", "{body}");
+    let decision = &body["decision"];
+    assert_eq!(
+        (&decision["mode"], &decision["verdict"], &decision["acted"]),
+        (&json!("shadow"), &json!("approve"), &json!("to_merchant"))
+    );
+    assert_eq!(decision["rules"][0]["code"], "not_yet_picked_up");
+    assert!(
+        refunds_of(&app, order).await.is_empty(),
+        "nothing moves on a rule on trial"
+    );
+    assert_eq!(app.order(order).await["state"], "paid");
+}
+
+async fn a_policy_outside_the_law_or_the_platforms_limits_is_refused_and_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let world = app.world().await;
+    let with = |field: &str, value: Value| {
+        let mut policy = default_policy();
+        policy[field] = value;
+        policy
+    };
+    let refused = |field| (422, "invalid_after_sales_policy", field);
+    let invalid = |field| (422, "invalid_field", field);
+    let cases = [
+        (with("no_reason_days", json!(6)), refused("no_reason_days")),
+        (with("no_reason_days", json!(91)), refused("no_reason_days")),
+        (
+            with("exempt_goods", json!(["perishable", "perishable"])),
+            refused("exempt_goods"),
+        ),
+        (with("exempt_goods", json!(["shoes"])), invalid("exempt_goods")),
+        (
+            with("auto_approve_ceiling_fen", json!(-1)),
+            refused("auto_approve_ceiling_fen"),
+        ),
+        (
+            with("merchant_answer_hours", json!(23)),
+            refused("merchant_answer_hours"),
+        ),
+        (
+            with("merchant_answer_hours", json!(70000)),
+            refused("merchant_answer_hours"),
+        ),
+        (
+            with("buyer_refund_rate_bps_max", json!(10001)),
+            refused("buyer_refund_rate_bps_max"),
+        ),
+        (with("stalled_hours", json!(721)), refused("stalled_hours")),
+        (with("return_shipping", json!("seller")), invalid("return_shipping")),
+        (with("mode", json!("trial")), invalid("mode")),
+        (
+            with("no_reason_days", json!("7")),
+            (400, "wrong_type", "no_reason_days"),
+        ),
+    ];
+    for (policy, (status, code, field)) in cases {
+        let answer = app.put(POLICY, &world.merchant, policy.clone()).await;
+        answer.assert_problem(status, code);
+        assert_eq!(answer.body["field"], field, "{policy}");
+    }
+    let mut partial = default_policy();
+    partial.as_object_mut().unwrap().remove("mode");
+    app.put(POLICY, &world.merchant, partial)
+        .await
+        .assert_problem(400, "missing_field");
+    app.put(POLICY, &world.buyer_token, default_policy())
+        .await
+        .assert_problem(403, "forbidden");
+    assert_eq!(
+        app.get(POLICY, &world.merchant).await.assert_status(200),
+        &default_policy()
+    );
 }

@@ -228,7 +228,7 @@ async fn alert_reaching(app: &TestApp, merchant: &str, id: &str, level: &str, op
 /// Plays a waybill's script state by state, one event every ten seconds of platform time
 /// after `from`: each `advance` names the instant of its one event, so the events are
 /// stamped on the platform's clock whatever the wall clock says.
-async fn track(carrier: &SimCarrier, waybill: &str, states: &[TrackingState], from: Timestamp) {
+pub(super) async fn track(carrier: &SimCarrier, waybill: &str, states: &[TrackingState], from: Timestamp) {
     for (i, state) in states.iter().enumerate() {
         let at_ms = from.unix_ms() + (i as i64 + 1) * 10_000;
         let played = carrier.advance(waybill, *state, at_ms).await.unwrap();
@@ -237,7 +237,7 @@ async fn track(carrier: &SimCarrier, waybill: &str, states: &[TrackingState], fr
     }
 }
 
-const JOURNEY: [TrackingState; 5] = [
+pub(super) const JOURNEY: [TrackingState; 5] = [
     TrackingState::PickedUp,
     TrackingState::Departed,
     TrackingState::InTransit,

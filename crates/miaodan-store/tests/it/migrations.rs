@@ -292,6 +292,12 @@ fn rows_of_version_5() -> String {
     )
 }
 
+/// Shop 1's after-sales policy as version 6 wrote it: a 15-day window, rules in shadow.
+fn rows_of_version_6() -> String {
+    let body = r#"{"no_reason_days":15,"exempt":["perishable"],"return_shipping":"shop","auto_approve_ceiling":20000,"merchant_answer_hours":24,"buyer_refund_rate_bps_max":2000,"stalled_hours":96,"shadow":true}"#;
+    format!("INSERT INTO after_sales_policies (shop_id, body) VALUES (1, '{body}');")
+}
+
 fn rows_up_to(version: i64) -> String {
     [
         rows_of_version_1(),
@@ -299,6 +305,7 @@ fn rows_up_to(version: i64) -> String {
         rows_of_version_3(),
         rows_of_version_4(),
         rows_of_version_5(),
+        rows_of_version_6(),
     ]
     .into_iter()
     .take(version as usize)
@@ -508,6 +515,26 @@ async fn version_5_rows_load(store: &Store) {
     assert_eq!(snapshot.after_sales, vec![(id, request.clone())]);
 }
 
+async fn version_6_rows_load(store: &Store) {
+    use miaodan_domain::after_sales::policy::{AfterSalesPolicy, ExemptGoods, ReturnShipping, ShopPolicy};
+    use miaodan_domain::after_sales::rules::RuleMode;
+    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0)).await.unwrap();
+    let policy = AfterSalesPolicy {
+        no_reason_days: 15,
+        exempt: vec![ExemptGoods::Perishable],
+        return_shipping: ReturnShipping::Shop,
+        auto_approve_ceiling: Fen::from_const(20_000),
+        merchant_answer_hours: 24,
+        buyer_refund_rate_bps_max: 2_000,
+        stalled_hours: 96,
+    };
+    let shadow = ShopPolicy {
+        policy,
+        mode: RuleMode::Shadow,
+    };
+    assert_eq!(snapshot.after_sales_policies, vec![(shop(), shadow)]);
+}
+
 /// A token written before version 4 has no lifetime: the upgrade gives it its role's default
 /// (a merchant's 90 days) from the moment of the upgrade.
 async fn a_token_from_before_lifetimes_lives_its_roles_default_from_the_upgrade(store: &Store, upgraded: Timestamp) {
@@ -593,7 +620,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 5, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 6, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -625,6 +652,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 5 {
             version_5_rows_load(&store).await;
+        }
+        if version >= 6 {
+            version_6_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

@@ -692,11 +692,11 @@ async fn open_in_engine(env: &Env, ask: Ask) -> Opened {
 async fn merchant_in_engine(env: &Env, shop: ShopId, request: i64, approve: bool) -> Result<(), String> {
     let state = &env.state;
     let id = AfterSalesId::new(request).ok_or_else(|| "unknown_after_sales_request".to_string())?;
-    let (by, policy) = (Decider::Merchant(shop), AfterSalesPolicy::default());
+    let by = Decider::Merchant(shop);
     let answer = if approve {
-        state.shards.ask(shop, ApproveRequest { id, by, policy }, None).await
+        state.shards.ask(shop, ApproveRequest { id, by }, None).await
     } else {
-        state.shards.ask(shop, RefuseRequest { id, by, policy }, None).await
+        state.shards.ask(shop, RefuseRequest { id, by }, None).await
     };
     match answer {
         Ok(Ok(saved)) => {

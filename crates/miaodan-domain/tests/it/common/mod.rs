@@ -6,6 +6,7 @@
 //! Each module of the test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+use miaodan_domain::after_sales::policy::ShopPolicy;
 use miaodan_domain::after_sales::request::{AfterSalesRequest, Stage};
 use miaodan_domain::catalog::{
     ListingStatus, NewSku, Product, ProductChanges, ProductTitle, Shop, ShopName, Sku, SkuChanges, SkuName,
@@ -124,6 +125,7 @@ pub struct Store {
     pub sla_rules: BTreeMap<ShopId, SlaRules>,
     pub shortages: Vec<ShortageNotice>,
     pub after_sales: BTreeMap<AfterSalesId, AfterSalesRequest>,
+    pub after_sales_policies: BTreeMap<ShopId, ShopPolicy>,
 }
 
 impl Store {
@@ -193,6 +195,9 @@ impl Store {
                 Effect::ShortageNoticed(notice) => self.shortages.push(notice),
                 Effect::AfterSalesSaved(saved) => {
                     self.after_sales.insert(saved.id, saved.request);
+                }
+                Effect::AfterSalesPolicySaved { shop, policy } => {
+                    self.after_sales_policies.insert(shop, policy);
                 }
             }
         }
@@ -273,6 +278,11 @@ impl Store {
                 .map(|(id, r)| (*id, r.clone()))
                 .collect(),
             sla_rules: self.sla_rules.iter().map(|(shop, rules)| (*shop, *rules)).collect(),
+            after_sales_policies: self
+                .after_sales_policies
+                .iter()
+                .map(|(shop, policy)| (*shop, policy.clone()))
+                .collect(),
         }
     }
 

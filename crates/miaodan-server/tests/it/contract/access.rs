@@ -324,6 +324,28 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
             buyer(Method::POST, format!("/v1/after-sales/{missing}/withdraw")),
         ),
         (
+            buyer_json(
+                format!("/v1/after-sales/{}/return-parcel", b.claim_to_return),
+                json!({ "carrier": "zto", "waybill": "ZTO-RET-000002" }),
+            ),
+            buyer_json(
+                format!("/v1/after-sales/{missing}/return-parcel"),
+                json!({ "carrier": "zto", "waybill": "ZTO-RET-000002" }),
+            ),
+        ),
+        (
+            merchant(
+                Method::POST,
+                format!("/v1/after-sales/{}/receive", b.claim_to_return),
+                Some(json!({ "inspection": "restock" })),
+            ),
+            merchant(
+                Method::POST,
+                format!("/v1/after-sales/{missing}/receive"),
+                Some(json!({ "inspection": "restock" })),
+            ),
+        ),
+        (
             buyer(Method::GET, format!("/v1/buyers/{}", b.buyer)),
             buyer(Method::GET, format!("/v1/buyers/{missing}")),
         ),

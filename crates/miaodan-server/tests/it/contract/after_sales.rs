@@ -1,5 +1,5 @@
 //! After-sales: requests on paid orders, the merchant's answer, the buyer's appeal, the
-//! platform's decision, withdrawal.
+//! platform's decision, withdrawal, a return's parcel and its receipt, the shop's policy.
 
 use super::support::*;
 
@@ -61,5 +61,42 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             None,
             buyer,
         ),
+        endpoint(
+            "/v1/after-sales/{request_id}/return-parcel",
+            Method::POST,
+            step(a.claim_to_return, "return-parcel"),
+            Some(json!({ "carrier": "zto", "waybill": "ZTO-RET-000001" })),
+            buyer,
+        ),
+        endpoint(
+            "/v1/after-sales/policy",
+            Method::GET,
+            "/v1/after-sales/policy".into(),
+            None,
+            merchant,
+        ),
+        endpoint(
+            "/v1/after-sales/policy",
+            Method::PUT,
+            "/v1/after-sales/policy".into(),
+            Some(policy()),
+            merchant,
+        ),
+        endpoint(
+            "/v1/after-sales/{request_id}/receive",
+            Method::POST,
+            step(a.claim_to_return, "receive"),
+            Some(json!({ "inspection": "restock" })),
+            merchant,
+        ),
     ]
+}
+
+/// A policy a shop may set: the platform's default with a 15-day window.
+pub fn policy() -> Value {
+    json!({ "no_reason_days": 15,
+            "exempt_goods": ["customised", "perishable"],
+            "return_shipping": "platform_first_weight", "auto_approve_ceiling_fen": 50000,
+            "merchant_answer_hours": 48, "buyer_refund_rate_bps_max": 3000, "stalled_hours": 72,
+            "mode": "enforced" })
 }

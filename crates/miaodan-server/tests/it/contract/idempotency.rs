@@ -152,6 +152,39 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
             post(step(withdraw_it, "withdraw"), &a.buyer_token, json!({})),
             post(step(approve_it, "withdraw"), &a.buyer_token, json!({})),
         ),
+        (
+            post(
+                step(a.claim_to_return, "return-parcel"),
+                &a.buyer_token,
+                json!({ "carrier": "zto", "waybill": "ZTO-RET-000003" }),
+            ),
+            post(
+                step(a.claim_to_return, "return-parcel"),
+                &a.buyer_token,
+                json!({ "carrier": "sf", "waybill": "SF-RET-000003" }),
+            ),
+        ),
+        (
+            Call::new(Method::PUT, "/v1/after-sales/policy".to_string(), &a.merchant)
+                .json(&super::after_sales::policy()),
+            Call::new(Method::PUT, "/v1/after-sales/policy".to_string(), &a.merchant).json(&{
+                let mut other = super::after_sales::policy();
+                other["no_reason_days"] = json!(30);
+                other
+            }),
+        ),
+        (
+            post(
+                step(a.claim_to_return, "receive"),
+                &a.merchant,
+                json!({ "inspection": "restock" }),
+            ),
+            post(
+                step(a.claim_to_return, "receive"),
+                &a.merchant,
+                json!({ "inspection": "write_off" }),
+            ),
+        ),
     ];
     let others = vec![
         (

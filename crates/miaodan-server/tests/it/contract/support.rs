@@ -330,17 +330,19 @@ pub struct Side {
     /// made with the `Idempotency-Key` `agreement_key` (one only this side's buyer used).
     pub agreement: i64,
     pub agreement_key: String,
-    /// Paid: 5 units of a ¥600 SKU (over the rules' ceiling, so each unit's refund request
-    /// goes to the merchant). Four of its units have requests: `claim_to_approve`,
+    /// Paid: 6 units of a ¥600 SKU (over the rules' ceiling, so each unit's refund request
+    /// goes to the merchant). Five of its units have requests: `claim_to_approve`,
     /// `claim_to_refuse` (refused, then appealed by the contract) and `claim_to_withdraw` with
-    /// the merchant, and `claim_appealed`, refused and appealed, for the platform to decide; the
-    /// fifth unit is free for the contract's create.
+    /// the merchant, `claim_appealed`, refused and appealed, for the platform to decide, and
+    /// `claim_to_return`, a return the merchant approved, awaiting its parcel; the sixth unit
+    /// is free for the contract's create.
     pub claim_order: i64,
     pub claim_sku: i64,
     pub claim_to_approve: i64,
     pub claim_to_refuse: i64,
     pub claim_to_withdraw: i64,
     pub claim_appealed: i64,
+    pub claim_to_return: i64,
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -436,6 +438,7 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         claim_to_refuse: claims.2[1],
         claim_to_withdraw: claims.2[2],
         claim_appealed: claims.2[3],
+        claim_to_return: claims.2[4],
     }
 }
 
@@ -450,8 +453,8 @@ async fn claims(app: &TestApp, merchant: &str, warehouse: i64, buyer_token: &str
         )
         .await;
     let sku = created.assert_status(201)["skus"][0]["id"].as_i64().unwrap();
-    app.stock(merchant, sku, warehouse, 5).await;
-    let placed = app.checkout(buyer_token, &[(sku, 5)]).await;
+    app.stock(merchant, sku, warehouse, 6).await;
+    let placed = app.checkout(buyer_token, &[(sku, 6)]).await;
     let order = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
     app.pay_checkout(buyer_token, placed.body["checkout_id"].as_i64().unwrap())
         .await;
@@ -470,6 +473,20 @@ async fn claims(app: &TestApp, merchant: &str, warehouse: i64, buyer_token: &str
         .post(&format!("/v1/after-sales/{appealed}/appeal"), buyer_token, json!({}))
         .await;
     assert_eq!(appeal.assert_status(200)["stage"], "with_platform");
+    let mut to_return = claim(order, sku);
+    to_return["kind"] = "return_and_refund".into();
+    let opened = app.post("/v1/after-sales", buyer_token, to_return).await;
+    let returned = opened.assert_status(201)["id"].as_i64().unwrap();
+    let approved = app
+        .post(&format!("/v1/after-sales/{returned}/approve"), merchant, json!({}))
+        .await;
+    assert_eq!(
+        approved.assert_status(200)["stage"],
+        "awaiting_return",
+        "{}",
+        approved.raw
+    );
+    requests.push(returned);
     (order, sku, requests)
 }
 
