@@ -5,6 +5,9 @@
 //! decision keeps the rule set's version, its mode and every fired rule with its parameters,
 //! so it can be explained later exactly as it was made.
 
+mod audit;
+pub use audit::{AfterSalesAudit, RequestRefund};
+
 use crate::json::{self, id};
 use crate::records::Keyset;
 use crate::sql::{Conditions, Row, ShardOf, Statement, Value};

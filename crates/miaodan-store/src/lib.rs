@@ -19,7 +19,7 @@
 //! `full_page_writes=on`) unless [`Durability::AcceptDataLossOnPowerFailure`] says otherwise.
 
 mod after_sales;
-pub use after_sales::AfterSalesFilter;
+pub use after_sales::{AfterSalesAudit, AfterSalesFilter, RequestRefund};
 mod batch;
 mod catalog;
 mod flash_sale;

@@ -301,6 +301,11 @@ Delivery promises, dispatch and parcels (carriers are simulated; a parcel travel
   curl -s {base}/v1/orders/ORDER_ID/shipments -H "Authorization: Bearer $MERCHANT"    # tracking, in event-time order
   curl -s '{base}/v1/package-center/alerts?state=all' -H "Authorization: Bearer $MERCHANT"
   curl -sN {base}/v1/package-center/alerts/stream -H "Authorization: Bearer $MERCHANT"  # live (SSE)
+
+After-sales (the demo buyer's orders: one cancelled and refunded at once by the rules, one with the merchant,
+one the merchant refused, one a carrier has, so the rules refuse to cancel it):
+  curl -s {base}/v1/after-sales -H "Authorization: Bearer $BUYER"
+  curl -s '{base}/v1/after-sales?stage=with_merchant' -H "Authorization: Bearer $MERCHANT"   # answer within 48 h
 "#,
         adcode = access.buyer_adcode,
         sku = access.example_sku,

@@ -5,6 +5,8 @@
 //! keeps the tokens it made while they are active (their secrets were printed once and are
 //! stored nowhere) and makes a new one only for a role whose demo token expired or was revoked.
 
+mod after_sales;
+
 use crate::app::{AppState, BOOTSTRAP_LABEL};
 use crate::tokens::{TokenRequest, TokenState};
 use miaodan_domain::buyers::Buyer;
@@ -275,6 +277,37 @@ async fn demo_token(
     Ok(DemoToken::Fresh(token))
 }
 
+/// Where the after-sales stories happen: the demo buyer in the first shop, with a SKU under
+/// ¥50 (not the README's example SKU) and one of ¥125 to ¥500 (four units are over the ceiling
+/// the rules approve alone).
+async fn after_sales_scene(
+    state: &AppState,
+    shop: ShopId,
+    buyer: &Buyer,
+    example_sku: i64,
+) -> anyhow::Result<after_sales::Scene> {
+    let filter = miaodan_store::records::ProductFilter {
+        shop: Some(shop),
+        active_only: true,
+        limit: 200,
+        ..Default::default()
+    };
+    let products = state.store.products(&filter).await?;
+    let skus = || products.iter().flat_map(|(_, skus)| skus.iter());
+    let cheap = skus().find(|s| s.price.get() <= 5_000 && s.id.get() != example_sku);
+    let dear = skus().find(|s| (12_500..=50_000).contains(&s.price.get()));
+    let (Some(cheap), Some(dear), Some(address)) = (cheap, dear, buyer.default_address.clone()) else {
+        anyhow::bail!("shop {shop} has no SKU for the after-sales stories, or the demo buyer no address");
+    };
+    Ok(after_sales::Scene {
+        buyer: buyer.id,
+        address,
+        shop,
+        cheap: cheap.id,
+        dear: dear.id,
+    })
+}
+
 /// Loads the world into an empty database (does nothing if shops exist) and finds or makes
 /// its tokens (see [`demo_token`]).
 pub async fn prepare(state: &AppState, first_start: Option<&String>) -> anyhow::Result<DemoAccess> {
@@ -316,6 +349,8 @@ pub async fn prepare(state: &AppState, first_start: Option<&String>) -> anyhow::
             .map(|s| s.id.get())
             .ok_or_else(|| anyhow::anyhow!("shop {shop} has no active product"))
     };
+    let example_sku = first_sku(shop.id).await?;
+    after_sales::tell(state, &after_sales_scene(state, shop.id, buyer, example_sku).await?).await?;
     Ok(DemoAccess {
         admin: demo_token(state, Role::Admin, None, first_start).await?,
         merchant: (
@@ -333,7 +368,7 @@ pub async fn prepare(state: &AppState, first_start: Option<&String>) -> anyhow::
             .as_ref()
             .map(|a| a.adcode.as_text())
             .unwrap_or_else(|| "110105000000".into()),
-        example_sku: first_sku(shop.id).await?,
+        example_sku,
         second_shop_sku: first_sku(other_shop.id).await?,
     })
 }

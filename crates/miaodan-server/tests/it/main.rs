@@ -8,6 +8,7 @@ mod common;
 
 mod after_sales;
 mod contract;
+mod demo;
 mod flash_sales;
 mod fulfillment;
 mod limits;

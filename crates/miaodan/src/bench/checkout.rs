@@ -252,7 +252,7 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
 
 /// Pays a checkout through the server's own payment code (open the intent, confirm it with
 /// the in-process simpay): the confirmation's time is the server-side payment latency.
-async fn pay(env: &Env, tally: &mut Tally, buyer: BuyerId, checkout: CheckoutId) {
+pub(super) async fn pay(env: &Env, tally: &mut Tally, buyer: BuyerId, checkout: CheckoutId) {
     let state = &env.state;
     let sent = Instant::now();
     let opened = miaodan_server::flows::payments::open_intent(state, buyer, checkout, false).await;
@@ -281,7 +281,7 @@ async fn pay(env: &Env, tally: &mut Tally, buyer: BuyerId, checkout: CheckoutId)
 const WALLET: &str = "bench-wallet";
 
 /// Buyers 1 to `buyers`, each with a token (index = buyer id).
-async fn buyers_with_tokens(env: &Env, buyers: i64) -> anyhow::Result<Vec<String>> {
+pub(super) async fn buyers_with_tokens(env: &Env, buyers: i64) -> anyhow::Result<Vec<String>> {
     let now = env.state.clock.now();
     let mut tokens = vec![String::new(); buyers as usize + 1];
     let mut rows = Vec::new();
@@ -388,7 +388,7 @@ async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyh
 }
 
 /// Opens the checkout's payment intent and confirms it; the confirmation is timed apart.
-async fn pay_over_http(
+pub(super) async fn pay_over_http(
     connection: &mut Connection,
     token: &str,
     checkout_id: i64,

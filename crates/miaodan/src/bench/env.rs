@@ -20,6 +20,15 @@ pub struct Env {
 
 impl Env {
     pub async fn open(common: &Common, payment_timeout_seconds: i64) -> anyhow::Result<Env> {
+        Env::open_with(common, payment_timeout_seconds, |_| {}).await
+    }
+
+    /// [`Env::open`] with the platform's configuration adjusted first (its carriers, its clock).
+    pub async fn open_with(
+        common: &Common,
+        payment_timeout_seconds: i64,
+        adjust: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Env> {
         let (database, dir) = match common.backend {
             super::BackendArg::Sqlite => {
                 let dir = tempfile::Builder::new().prefix("miaodan-bench-").tempdir()?;
@@ -32,6 +41,7 @@ impl Env {
         config.shards = common.shards;
         config.payment_timeout_seconds = payment_timeout_seconds;
         config.durability = Durability::PowerLossSafe;
+        adjust(&mut config);
         let state = AppState::open(config)
             .await
             .with_context(|| format!("opening {database}"))?;

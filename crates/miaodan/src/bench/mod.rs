@@ -9,6 +9,7 @@
 //! connections. Every acknowledged order is committed (`synchronous=FULL` / `fsync=on`)
 //! before its answer, in both modes.
 
+mod after_sales;
 mod checkout;
 mod env;
 mod flash_sale;
@@ -36,6 +37,9 @@ enum Scenario {
     Checkout(CheckoutArgs),
     /// Delivery promises and dispatch decisions computed in-process (no store, no HTTP).
     Fulfillment(fulfillment::FulfillmentArgs),
+    /// A busy evening of after-sales requests among new orders: the flash-refund rules
+    /// in-process, each request's decision, the merchant's queue, refunds through simpay.
+    AfterSales(AfterSalesArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -125,6 +129,31 @@ pub struct CheckoutArgs {
     buyers: u64,
 }
 
+#[derive(Args, Clone)]
+pub struct AfterSalesArgs {
+    #[command(flatten)]
+    common: Common,
+    /// After-sales requests on orders placed and paid before the evening (some since shipped
+    /// or delivered).
+    #[arg(long, default_value_t = 2_000)]
+    requests: u64,
+    /// Orders placed and paid during the evening (some then cancelled by their buyer).
+    #[arg(long, default_value_t = 1_000)]
+    orders: u64,
+    #[arg(long, default_value_t = 4)]
+    shops: u64,
+    #[arg(long, default_value_t = 2_000)]
+    buyers: u64,
+    /// Rule decisions in the in-process loop over prepared facts.
+    #[arg(long, default_value_t = 2_000_000)]
+    decisions: u64,
+}
+
+/// What clients saw, added up over clients.
+trait Merge: Default {
+    fn merge(&mut self, other: Self);
+}
+
 /// What one client saw.
 pub struct Tally {
     requests: u64,
@@ -205,7 +234,9 @@ impl Tally {
             })
             .or_default() += 1;
     }
+}
 
+impl Merge for Tally {
     fn merge(&mut self, other: Tally) {
         self.requests += other.requests;
         self.ordered += other.ordered;
@@ -222,18 +253,19 @@ impl Tally {
 
 /// Runs the clients to the end and adds up what they saw; the duration runs from `started`
 /// until the last client is done.
-async fn gather<F>(
+async fn gather<T, F>(
     clients: impl IntoIterator<Item = F>,
     started: std::time::Instant,
     bar: &ProgressBar,
-) -> anyhow::Result<(Tally, f64)>
+) -> anyhow::Result<(T, f64)>
 where
-    F: std::future::Future<Output = anyhow::Result<Tally>>,
+    T: Merge,
+    F: std::future::Future<Output = anyhow::Result<T>>,
 {
     let results = futures::future::join_all(clients).await;
     let duration = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let mut tally = Tally::default();
+    let mut tally = T::default();
     for result in results {
         tally.merge(result?);
     }
@@ -265,6 +297,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (summary, json) = match args.scenario {
         Scenario::FlashSale(args) => (flash_sale::run(&args).await?, args.common.json.clone()),
         Scenario::Checkout(args) => (checkout::run(&args).await?, args.common.json.clone()),
+        Scenario::AfterSales(args) => (after_sales::run(&args).await?, args.common.json.clone()),
         Scenario::Fulfillment(_) => unreachable!("answered above"),
     };
     summary.print_table();

@@ -56,10 +56,85 @@ pub struct Summary {
     pub paid_orders: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paid_orders_per_s: Option<f64>,
+    /// The after-sales scenario's own figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_sales: Option<AfterSalesFigures>,
     pub duration_s: f64,
     pub audit_passed: bool,
     pub audit: Vec<String>,
     pub machine: String,
+}
+
+/// What `bench after-sales` measures besides what every scenario does.
+#[derive(Debug, Default, Serialize, Clone)]
+pub struct AfterSalesFigures {
+    /// Rule decisions of the in-process loop (one thread, prepared facts), and their rate.
+    pub rule_decisions: u64,
+    pub rule_decisions_per_s: f64,
+    /// Requests opened or refused (first sends; a retry with the same key is not counted).
+    pub requests: u64,
+    pub approved_by_rules: u64,
+    pub refused_by_rules: u64,
+    pub to_merchant: u64,
+    pub merchant_approved: u64,
+    pub merchant_refused: u64,
+    /// (approved + refused by the rules) / requests.
+    pub automatic_share: f64,
+    /// A request's round trip when the rules decided it (approved: refund included, as the
+    /// handler starts it before it answers; or refused).
+    pub automatic_latency_us: Latency,
+    /// The approved ones among them (the refund's commits and provider call included).
+    pub approved_by_rules_latency_us: Latency,
+    /// A request's round trip when the rules passed it to the merchant.
+    pub to_merchant_latency_us: Latency,
+    /// Rule-approved requests whose refund the provider settled, and how many of them within
+    /// a minute of the request (database times: the request's opening, the refund's settling).
+    pub rule_approved_refunded: u64,
+    pub refunded_within_a_minute: u64,
+    pub refund_delay_ms: Latency,
+}
+
+impl AfterSalesFigures {
+    fn rows(&self) -> Vec<(&'static str, String)> {
+        let l = |l: &Latency| format!("p50 {}  p99 {}  p99.9 {}  max {}", l.p50, l.p99, l.p999, l.max);
+        vec![
+            (
+                "rule decisions",
+                format!(
+                    "{:.0}/s in-process ({} decisions, 1 thread)",
+                    self.rule_decisions_per_s, self.rule_decisions
+                ),
+            ),
+            (
+                "after-sales requests",
+                format!(
+                    "{}: {} approved and {} refused by the rules, {} to the merchant ({} approved, {} refused)",
+                    self.requests,
+                    self.approved_by_rules,
+                    self.refused_by_rules,
+                    self.to_merchant,
+                    self.merchant_approved,
+                    self.merchant_refused
+                ),
+            ),
+            (
+                "decided automatically",
+                format!("{:.1} %", self.automatic_share * 100.0),
+            ),
+            ("automatic decision µs", l(&self.automatic_latency_us)),
+            ("  of which approved µs", l(&self.approved_by_rules_latency_us)),
+            ("to the merchant µs", l(&self.to_merchant_latency_us)),
+            (
+                "rule-approved refunds",
+                format!(
+                    "{} of {} settled within a minute; request → refund ms {}",
+                    self.refunded_within_a_minute,
+                    self.rule_approved_refunded,
+                    l(&self.refund_delay_ms)
+                ),
+            ),
+        ]
+    }
 }
 
 impl Summary {
@@ -102,7 +177,7 @@ impl Summary {
     }
 
     pub fn print_table(&self) {
-        let rows: Vec<(&str, String)> = vec![
+        let mut rows: Vec<(&str, String)> = vec![
             (
                 "scenario",
                 format!(
@@ -141,6 +216,9 @@ impl Summary {
                     _ => "none".into(),
                 },
             ),
+        ];
+        rows.extend(self.after_sales.iter().flat_map(AfterSalesFigures::rows));
+        rows.extend([
             (
                 "oversold / duplicates / over limit",
                 format!(
@@ -156,7 +234,7 @@ impl Summary {
                     "FAILED".to_string()
                 },
             ),
-        ];
+        ]);
         let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
         println!();
         for (key, value) in rows {

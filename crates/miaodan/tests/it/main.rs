@@ -4,7 +4,9 @@
 //! - [`cli_errors`]: what the command says when it cannot do what it was asked.
 //! - [`readme_examples`]: every server example of the README, run as written against `serve --demo`.
 //! - [`openapi_command`]: `miaodan openapi` prints the served document.
+//! - [`bench`]: small runs of `miaodan bench` scenarios end with their audit passed.
 
+mod bench;
 mod cli_errors;
 mod crash;
 mod openapi_command;
