@@ -466,7 +466,7 @@ fn parse_open(input: &OpenInput, buyer: miaodan_domain::BuyerId) -> Result<Ask, 
 
 /// Open an after-sales request on one of the buyer's paid orders. The rules decide at once:
 /// approved (a cancellation closes the order's fulfillment and the refund starts), refused
-/// (422 `refused_by_rules`, with the rules explained; nothing is opened), or passed to the
+/// (409 `refused_by_rules`, with the rules explained; nothing is opened), or passed to the
 /// merchant with a deadline (silence is consent).
 #[utoipa::path(post, path = "/v1/after-sales", tag = "after-sales", request_body = OpenInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
