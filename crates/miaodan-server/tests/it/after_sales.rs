@@ -60,6 +60,12 @@ async fn until_stage(app: &TestApp, token: &str, id: i64, stage: &str) -> Value 
     .await
 }
 
+/// The stages on a request's timeline, in order.
+fn stages_of(request: &Value) -> Vec<&str> {
+    let timeline = request["timeline"].as_array().unwrap();
+    timeline.iter().map(|s| s["stage"].as_str().unwrap()).collect()
+}
+
 async fn refunds_of(app: &TestApp, order: i64) -> Vec<Value> {
     app.get(&format!("/v1/orders/{order}/refunds"), &app.admin)
         .await
@@ -85,12 +91,7 @@ async fn a_cancellation_before_shipment_is_refunded_at_once_and_its_units_go_bac
     let id = opened.id();
 
     let refunded = until_stage(&app, &world.buyer_token, id, "refunded").await;
-    let stages: Vec<&str> = refunded["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["stage"].as_str().unwrap())
-        .collect();
+    let stages = stages_of(&refunded);
     assert_eq!(stages, ["approved", "refunding", "refunded"]);
     let refunds = refunds_of(&app, order).await;
     assert_eq!(refunds.len(), 1);
@@ -427,12 +428,7 @@ async fn a_no_reason_return_is_approved_at_once_and_refunded_once_the_shop_has_r
     let received = app.post(&step("receive"), &world.merchant, restock.clone()).await;
     assert_eq!(received.assert_status(200)["inspection"], "restock");
     let refunded = until_stage(&app, &world.buyer_token, id, "refunded").await;
-    let stages: Vec<&str> = refunded["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["stage"].as_str().unwrap())
-        .collect();
+    let stages = stages_of(&refunded);
     assert_eq!(
         stages,
         [
