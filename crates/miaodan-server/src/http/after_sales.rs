@@ -143,24 +143,20 @@ fn yuan(fen: i64) -> String {
 /// A fired rule as a buyer and a merchant read it, in English and Chinese.
 pub fn explain(fired: &Fired) -> Explanation {
     let (en, zh) = match *fired {
-        Fired::NoReasonWindowClosed { closed_at } => (
-            format!(
-                "The no-reason return window ended with {} (Beijing time).",
-                last_day(closed_at)
-            ),
-            format!("无理由退货期已于北京时间 {} 结束。", last_day(closed_at)),
-        ),
+        Fired::NoReasonWindowClosed { closed_at } => {
+            let day = last_day(closed_at);
+            let en = format!("The no-reason return window ended with {day} (Beijing time).");
+            (en, format!("无理由退货期已于北京时间 {day} 结束。"))
+        }
         Fired::NoReasonExemptGoods { goods } => (
             format!("These goods ({}) are not covered by no-reason returns.", goods.as_str()),
             format!("该类商品（{}）不适用无理由退货。", goods.as_str()),
         ),
-        Fired::AlreadyPickedUp { picked_up_at } => (
-            format!(
-                "A carrier has had the parcel since {} (Beijing time).",
-                beijing(picked_up_at)
-            ),
-            format!("包裹已于北京时间 {} 交给快递。", beijing(picked_up_at)),
-        ),
+        Fired::AlreadyPickedUp { picked_up_at } => {
+            let at = beijing(picked_up_at);
+            let en = format!("A carrier has had the parcel since {at} (Beijing time).");
+            (en, format!("包裹已于北京时间 {at} 交给快递。"))
+        }
         Fired::OverAutoApproveCeiling { amount, ceiling } => (
             format!(
                 "{} is above the {} the rules approve alone: the merchant decides.",
@@ -193,20 +189,16 @@ pub fn explain(fired: &Fired) -> Explanation {
             format!("The parcel has not moved for {hours_without_movement} h past its promise: refunded."),
             format!("包裹超过承诺时效且 {hours_without_movement} 小时无物流更新，予以退款。"),
         ),
-        Fired::NoReasonReturnInWindow { closes_at } => (
-            format!(
-                "Within the no-reason window (through {}, Beijing time).",
-                last_day(closes_at)
-            ),
-            format!("在无理由退货期内（至北京时间 {} 当天结束）。", last_day(closes_at)),
-        ),
-        Fired::ReturnScannedByCarrier { scanned_at } => (
-            format!(
-                "The carrier scanned the return parcel at {} (Beijing time).",
-                beijing(scanned_at)
-            ),
-            format!("退货包裹已于北京时间 {} 被快递揽收。", beijing(scanned_at)),
-        ),
+        Fired::NoReasonReturnInWindow { closes_at } => {
+            let day = last_day(closes_at);
+            let en = format!("Within the no-reason window (through {day}, Beijing time).");
+            (en, format!("在无理由退货期内（至北京时间 {day} 当天结束）。"))
+        }
+        Fired::ReturnScannedByCarrier { scanned_at } => {
+            let at = beijing(scanned_at);
+            let en = format!("The carrier scanned the return parcel at {at} (Beijing time).");
+            (en, format!("退货包裹已于北京时间 {at} 被快递揽收。"))
+        }
     };
     Explanation {
         code: fired.code().to_string(),
