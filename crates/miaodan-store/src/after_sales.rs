@@ -216,30 +216,13 @@ pub(crate) struct PolicyV1 {
     shadow: bool,
 }
 
-const RETURN_SHIPPING: [(ReturnShipping, &str); 3] = [
-    (ReturnShipping::PlatformFirstWeight, "platform_first_weight"),
-    (ReturnShipping::Shop, "shop"),
-    (ReturnShipping::Buyer, "buyer"),
-];
-
-fn return_shipping_name(shipping: ReturnShipping) -> &'static str {
-    RETURN_SHIPPING
-        .iter()
-        .find(|(r, _)| *r == shipping)
-        .map_or("platform_first_weight", |(_, name)| name)
-}
-
-fn return_shipping_of(name: &str) -> Option<ReturnShipping> {
-    RETURN_SHIPPING.iter().find(|(_, n)| *n == name).map(|(r, _)| *r)
-}
-
 impl From<&ShopPolicy> for PolicyV1 {
     fn from(s: &ShopPolicy) -> PolicyV1 {
         let p = &s.policy;
         PolicyV1 {
             no_reason_days: p.no_reason_days,
             exempt: p.exempt.iter().map(|g| g.as_str().into()).collect(),
-            return_shipping: return_shipping_name(p.return_shipping).into(),
+            return_shipping: p.return_shipping.as_str().into(),
             auto_approve_ceiling: p.auto_approve_ceiling.get(),
             merchant_answer_hours: p.merchant_answer_hours,
             buyer_refund_rate_bps_max: p.buyer_refund_rate_bps_max,
@@ -259,7 +242,7 @@ impl TryFrom<PolicyV1> for ShopPolicy {
             .map(|g| ExemptGoods::parse(g).ok_or_else(|| bad("goods", g)))
             .collect::<Result<_, _>>()?;
         let return_shipping =
-            return_shipping_of(&p.return_shipping).ok_or_else(|| bad("return shipping", &p.return_shipping))?;
+            ReturnShipping::parse(&p.return_shipping).ok_or_else(|| bad("return shipping", &p.return_shipping))?;
         let policy = AfterSalesPolicy {
             no_reason_days: p.no_reason_days,
             exempt,
@@ -521,18 +504,12 @@ impl From<&AfterSalesRequest> for RequestV1 {
             amount: r.amount.get(),
             decision: DecisionV1::from(&r.decision),
             stage: StageV1::from(r.stage),
-            return_shipping: r.return_shipping.map(|shipping| return_shipping_name(shipping).into()),
+            return_shipping: r.return_shipping.map(|shipping| shipping.as_str().into()),
             return_parcel: r
                 .return_parcel
                 .as_ref()
                 .map(|p| (p.carrier.as_str().into(), p.waybill.as_str().into())),
-            inspection: r.inspection.map(|i| {
-                match i {
-                    Inspection::Restock => "restock",
-                    Inspection::WriteOff => "write_off",
-                }
-                .into()
-            }),
+            inspection: r.inspection.map(|i| i.as_str().into()),
             opened_at: r.opened_at.unix_ms(),
             timeline: r
                 .timeline
@@ -562,13 +539,11 @@ impl TryFrom<RequestV1> for AfterSalesRequest {
             .collect::<Result<_, StoreError>>()?;
         let inspection = match r.inspection.as_deref() {
             None => None,
-            Some("restock") => Some(Inspection::Restock),
-            Some("write_off") => Some(Inspection::WriteOff),
-            Some(other) => return Err(corrupt("inspection", other)),
+            Some(raw) => Some(Inspection::parse(raw).ok_or_else(|| corrupt("inspection", raw))?),
         };
         let kind = RequestKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &r.kind))?;
         let return_shipping = match r.return_shipping.as_deref() {
-            Some(name) => Some(return_shipping_of(name).ok_or_else(|| corrupt("return shipping", name))?),
+            Some(name) => Some(ReturnShipping::parse(name).ok_or_else(|| corrupt("return shipping", name))?),
             None if matches!(kind, RequestKind::ReturnAndRefund | RequestKind::Exchange) => {
                 Some(ReturnShipping::PlatformFirstWeight)
             }

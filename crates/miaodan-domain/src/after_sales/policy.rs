@@ -90,6 +90,26 @@ pub enum ReturnShipping {
     Buyer,
 }
 
+impl ReturnShipping {
+    pub const ALL: [ReturnShipping; 3] = [
+        ReturnShipping::PlatformFirstWeight,
+        ReturnShipping::Shop,
+        ReturnShipping::Buyer,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReturnShipping::PlatformFirstWeight => "platform_first_weight",
+            ReturnShipping::Shop => "shop",
+            ReturnShipping::Buyer => "buyer",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<ReturnShipping> {
+        ReturnShipping::ALL.into_iter().find(|r| r.as_str() == raw)
+    }
+}
+
 /// One shop's policy. [`AfterSalesPolicy::default`] is the platform's default promise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AfterSalesPolicy {
@@ -270,5 +290,9 @@ mod tests {
             assert_eq!(ExemptGoods::parse(goods.as_str()), Some(goods));
         }
         assert_eq!(ExemptGoods::parse("shoes"), None);
+        for payer in ReturnShipping::ALL {
+            assert_eq!(ReturnShipping::parse(payer.as_str()), Some(payer));
+        }
+        assert_eq!(ReturnShipping::parse("seller"), None);
     }
 }

@@ -106,6 +106,21 @@ pub enum Inspection {
     WriteOff,
 }
 
+impl Inspection {
+    pub const ALL: [Inspection; 2] = [Inspection::Restock, Inspection::WriteOff];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Inspection::Restock => "restock",
+            Inspection::WriteOff => "write_off",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Inspection> {
+        Inspection::ALL.into_iter().find(|i| i.as_str() == raw)
+    }
+}
+
 /// The parcel a buyer sends back: the carrier that took it and its waybill number.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReturnParcel {

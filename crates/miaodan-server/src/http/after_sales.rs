@@ -26,7 +26,7 @@ use axum::response::Response;
 use miaodan_domain::after_sales::book::OpenRefusal;
 use miaodan_domain::after_sales::commands::{AfterSalesRefusal, SavedRequest};
 
-use miaodan_domain::after_sales::request::{Actor, Inspection, RequestLine, Stage};
+use miaodan_domain::after_sales::request::{Actor, RequestLine, Stage};
 use miaodan_domain::after_sales::rules::{Fired, RuleMode};
 use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::ids::AfterSalesId;
@@ -320,14 +320,8 @@ impl From<&SavedRequest> for AfterSalesView {
                 carrier: p.carrier.as_str().into(),
                 waybill: p.waybill.as_str().into(),
             }),
-            return_shipping: r.return_shipping.map(|s| policy::return_shipping_name(s).into()),
-            inspection: r.inspection.map(|i| {
-                match i {
-                    Inspection::Restock => "restock",
-                    Inspection::WriteOff => "write_off",
-                }
-                .into()
-            }),
+            return_shipping: r.return_shipping.map(|s| s.as_str().into()),
+            inspection: r.inspection.map(|i| i.as_str().into()),
             opened_at: rfc3339(r.opened_at),
             decision: DecisionView {
                 rule_set_version: d.rule_set_version,

@@ -368,7 +368,11 @@ pub fn exempt_goods() -> RefOr<Schema> {
 }
 
 pub fn return_shipping() -> RefOr<Schema> {
-    words(&["platform_first_weight", "shop", "buyer"], false)
+    let payers: Vec<&str> = miaodan_domain::after_sales::policy::ReturnShipping::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    words(&payers, false)
 }
 
 pub fn rule_mode() -> RefOr<Schema> {
@@ -377,7 +381,11 @@ pub fn rule_mode() -> RefOr<Schema> {
 
 /// What the merchant's inspection of a returned parcel found.
 pub fn inspection() -> RefOr<Schema> {
-    words(&["restock", "write_off"], false)
+    let found: Vec<&str> = miaodan_domain::after_sales::request::Inspection::ALL
+        .iter()
+        .map(|i| i.as_str())
+        .collect();
+    words(&found, false)
 }
 
 pub fn after_sales_decision() -> RefOr<Schema> {

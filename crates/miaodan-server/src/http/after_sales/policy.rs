@@ -61,27 +61,13 @@ pub struct AfterSalesPolicyView {
     pub mode: String,
 }
 
-const RETURN_SHIPPING: [(ReturnShipping, &str); 3] = [
-    (ReturnShipping::PlatformFirstWeight, "platform_first_weight"),
-    (ReturnShipping::Shop, "shop"),
-    (ReturnShipping::Buyer, "buyer"),
-];
-
-/// The name of a return shipping payer on the wire.
-pub fn return_shipping_name(shipping: ReturnShipping) -> &'static str {
-    RETURN_SHIPPING
-        .iter()
-        .find(|(r, _)| *r == shipping)
-        .map_or("platform_first_weight", |(_, name)| name)
-}
-
 impl From<&ShopPolicy> for AfterSalesPolicyView {
     fn from(s: &ShopPolicy) -> AfterSalesPolicyView {
         let p = &s.policy;
         AfterSalesPolicyView {
             no_reason_days: i64::from(p.no_reason_days),
             exempt_goods: p.exempt.iter().map(|g| g.as_str().into()).collect(),
-            return_shipping: return_shipping_name(p.return_shipping).into(),
+            return_shipping: p.return_shipping.as_str().into(),
             auto_approve_ceiling_fen: p.auto_approve_ceiling.get(),
             merchant_answer_hours: i64::from(p.merchant_answer_hours),
             buyer_refund_rate_bps_max: i64::from(p.buyer_refund_rate_bps_max),
@@ -110,10 +96,7 @@ fn parse(view: &AfterSalesPolicyView) -> Result<ShopPolicy, ApiError> {
                 "exempt goods are customised, perishable, digital_delivery or periodical",
             )
         })?;
-    let return_shipping = RETURN_SHIPPING
-        .iter()
-        .find(|(_, name)| *name == view.return_shipping)
-        .map(|(r, _)| *r)
+    let return_shipping = ReturnShipping::parse(&view.return_shipping)
         .ok_or_else(|| invalid("return_shipping", "platform_first_weight, shop or buyer"))?;
     let mode = match view.mode.as_str() {
         "enforced" => RuleMode::Enforced,

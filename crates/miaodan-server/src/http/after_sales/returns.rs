@@ -94,13 +94,9 @@ pub async fn receive_return(
     headers: HeaderMap,
     body: JsonBody<ReceiveInput>,
 ) -> Response {
-    let inspection = match body.value.inspection.as_str() {
-        "restock" => Inspection::Restock,
-        "write_off" => Inspection::WriteOff,
-        _ => {
-            let refusal = ApiError::invalid("invalid_field", "inspection", "inspection is restock or write_off");
-            return refusal.into_response();
-        }
+    let Some(inspection) = Inspection::parse(&body.value.inspection) else {
+        let refusal = ApiError::invalid("invalid_field", "inspection", "inspection is restock or write_off");
+        return refusal.into_response();
     };
     // Where the units were sold from is the stored order's; the shard checks it is the
     // request's own.
