@@ -20,6 +20,7 @@ use super::checkout::{buyers_with_tokens, pay, pay_over_http};
 use super::env::{Connection, Env, Response, problem_code};
 use super::report::{AfterSalesFigures, Latency, Summary, histogram};
 use super::{AfterSalesArgs, Merge, Mode, Tally, progress};
+use super::{id, text};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use miaodan_domain::after_sales::commands::SavedRequest;
@@ -27,7 +28,7 @@ use miaodan_domain::after_sales::policy::{AfterSalesPolicy, ExemptGoods};
 use miaodan_domain::after_sales::request::{Actor, RequestLine, Stage};
 use miaodan_domain::after_sales::rules::{self, BuyerRecord, Facts, Parcels, RuleMode, Verdict};
 use miaodan_domain::after_sales::{Reason, RequestKind};
-use miaodan_domain::catalog::{NewSku, Text};
+use miaodan_domain::catalog::NewSku;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::ids::AfterSalesId;
 use miaodan_domain::logistics::{ShipmentState, TrackingEvent};
@@ -68,14 +69,6 @@ const CHEAP_FEN: i64 = 3_990;
 const DEAR_FEN: i64 = 29_900;
 /// Facts the rules loop cycles through.
 const FACTS: usize = 1_024;
-
-fn id<T>(raw: i64, make: fn(i64) -> Option<T>) -> anyhow::Result<T> {
-    make(raw).ok_or_else(|| anyhow::anyhow!("id {raw}"))
-}
-
-fn text<const N: usize>(raw: &str) -> anyhow::Result<Text<N>> {
-    Text::parse(raw).map_err(|e| anyhow::anyhow!("{raw:?} {}", super::text_refusal(e)))
-}
 
 fn address() -> anyhow::Result<Address> {
     Ok(Address {

@@ -7,8 +7,9 @@
 use super::env::{Connection, Env, problem_code};
 use super::report::Summary;
 use super::{CheckoutArgs, Mode, Tally, progress};
+use super::{id, text};
 use bytes::Bytes;
-use miaodan_domain::catalog::{NewSku, Text};
+use miaodan_domain::catalog::NewSku;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::{Address, CancelReason};
 use miaodan_domain::payments::Settlement;
@@ -25,14 +26,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 const STOCK_PER_SKU: i64 = 1_000_000;
-
-fn id<T>(raw: i64, make: fn(i64) -> Option<T>) -> anyhow::Result<T> {
-    make(raw).ok_or_else(|| anyhow::anyhow!("id {raw}"))
-}
-
-fn text<const N: usize>(raw: &str) -> anyhow::Result<Text<N>> {
-    Text::parse(raw).map_err(|e| anyhow::anyhow!("{raw:?} {}", super::text_refusal(e)))
-}
 
 /// What to do with an order once placed.
 #[derive(Clone, Copy)]

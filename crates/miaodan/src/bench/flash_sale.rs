@@ -4,9 +4,10 @@
 use super::env::{Connection, Env, problem_code};
 use super::report::Summary;
 use super::{FlashSaleArgs, Mode, Tally, progress};
+use super::{id, text};
 use bytes::Bytes;
 use miaodan_domain::buyers::Buyer;
-use miaodan_domain::catalog::{NewSku, Text};
+use miaodan_domain::catalog::NewSku;
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::Address;
@@ -33,14 +34,6 @@ struct Sale {
     shop: ShopId,
     sku: SkuId,
     warehouse: WarehouseId,
-}
-
-fn id<T>(raw: i64, make: fn(i64) -> Option<T>) -> anyhow::Result<T> {
-    make(raw).ok_or_else(|| anyhow::anyhow!("id {raw}"))
-}
-
-fn text<const N: usize>(raw: &str) -> anyhow::Result<Text<N>> {
-    Text::parse(raw).map_err(|e| anyhow::anyhow!("{raw:?} {}", super::text_refusal(e)))
 }
 
 fn address() -> anyhow::Result<Address> {

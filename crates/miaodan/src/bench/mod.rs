@@ -280,6 +280,16 @@ fn progress(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// A scenario's id, made by its type's constructor (`ShopId::new`, …).
+fn id<T>(raw: i64, make: fn(i64) -> Option<T>) -> anyhow::Result<T> {
+    make(raw).ok_or_else(|| anyhow::anyhow!("id {raw}"))
+}
+
+/// A scenario's text, with why it was refused if it was.
+fn text<const N: usize>(raw: &str) -> anyhow::Result<miaodan_domain::catalog::Text<N>> {
+    miaodan_domain::catalog::Text::parse(raw).map_err(|e| anyhow::anyhow!("{raw:?} {}", text_refusal(e)))
+}
+
 /// Why a scenario's text was refused, for a person: "is empty", "is longer than 200 characters"…
 fn text_refusal(error: miaodan_domain::catalog::TextError) -> String {
     use miaodan_domain::catalog::TextError;
