@@ -305,16 +305,38 @@ struct DecisionV1 {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 enum FiredV1 {
-    NoReasonWindowClosed { closed_at: i64 },
-    NoReasonExemptGoods { goods: String },
-    AlreadyPickedUp { picked_up_at: i64 },
-    OverAutoApproveCeiling { amount: i64, ceiling: i64 },
-    BuyerRefundsOften { rate_bps: u32, max_bps: u32 },
-    RiskScoreHigh { score: u16 },
+    NoReasonWindowClosed {
+        closed_at: i64,
+    },
+    NoReasonExemptGoods {
+        goods: String,
+    },
+    AlreadyPickedUp {
+        picked_up_at: i64,
+    },
+    /// Rule set 2 on; bodies written before it never name it.
+    NotYetDelivered,
+    OverAutoApproveCeiling {
+        amount: i64,
+        ceiling: i64,
+    },
+    BuyerRefundsOften {
+        rate_bps: u32,
+        max_bps: u32,
+    },
+    RiskScoreHigh {
+        score: u16,
+    },
     NotYetPickedUp,
-    StalledPastPromise { hours_without_movement: i64 },
-    NoReasonReturnInWindow { closes_at: i64 },
-    ReturnScannedByCarrier { scanned_at: i64 },
+    StalledPastPromise {
+        hours_without_movement: i64,
+    },
+    NoReasonReturnInWindow {
+        closes_at: i64,
+    },
+    ReturnScannedByCarrier {
+        scanned_at: i64,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -343,6 +365,7 @@ impl From<&Fired> for FiredV1 {
             Fired::AlreadyPickedUp { picked_up_at } => FiredV1::AlreadyPickedUp {
                 picked_up_at: picked_up_at.unix_ms(),
             },
+            Fired::NotYetDelivered => FiredV1::NotYetDelivered,
             Fired::OverAutoApproveCeiling { amount, ceiling } => FiredV1::OverAutoApproveCeiling {
                 amount: amount.get(),
                 ceiling: ceiling.get(),
@@ -376,6 +399,7 @@ impl TryFrom<FiredV1> for Fired {
             FiredV1::AlreadyPickedUp { picked_up_at } => Fired::AlreadyPickedUp {
                 picked_up_at: ms(picked_up_at),
             },
+            FiredV1::NotYetDelivered => Fired::NotYetDelivered,
             FiredV1::OverAutoApproveCeiling { amount, ceiling } => Fired::OverAutoApproveCeiling {
                 amount: fen(amount)?,
                 ceiling: fen(ceiling)?,

@@ -7,7 +7,7 @@
 //! precedence, like a flash sale's refusals:
 //!
 //! 1. a **refusing** rule (the window is closed, the goods are exempt, the parcel is already
-//!    on its way) refuses, whatever else fired;
+//!    on its way, or a return of goods not yet delivered) refuses, whatever else fired;
 //! 2. otherwise an **escalating** rule (over the shop's ceiling, a buyer who refunds too often,
 //!    a high risk score) sends the request to the merchant;
 //! 3. otherwise an **approving** rule approves;
@@ -22,7 +22,7 @@ use crate::{Fen, Timestamp};
 
 /// The version of [`decide`]'s rules. Bump it when a rule or its precedence changes: stored
 /// decisions keep the version they were made under.
-pub const RULE_SET_VERSION: u32 = 1;
+pub const RULE_SET_VERSION: u32 = 2;
 /// A risk score (0–1000) at or above which the merchant decides.
 pub const RISK_SCORE_ESCALATE_MIN: u16 = 700;
 
@@ -85,18 +85,41 @@ pub struct Facts<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fired {
     // ---- refusing
-    NoReasonWindowClosed { closed_at: Timestamp },
-    NoReasonExemptGoods { goods: ExemptGoods },
-    AlreadyPickedUp { picked_up_at: Timestamp },
+    NoReasonWindowClosed {
+        closed_at: Timestamp,
+    },
+    NoReasonExemptGoods {
+        goods: ExemptGoods,
+    },
+    AlreadyPickedUp {
+        picked_up_at: Timestamp,
+    },
+    /// A return of goods the carrier has not reported delivered: the buyer cannot send back
+    /// what they have not received (since rule set 2).
+    NotYetDelivered,
     // ---- escalating
-    OverAutoApproveCeiling { amount: Fen, ceiling: Fen },
-    BuyerRefundsOften { rate_bps: u32, max_bps: u32 },
-    RiskScoreHigh { score: u16 },
+    OverAutoApproveCeiling {
+        amount: Fen,
+        ceiling: Fen,
+    },
+    BuyerRefundsOften {
+        rate_bps: u32,
+        max_bps: u32,
+    },
+    RiskScoreHigh {
+        score: u16,
+    },
     // ---- approving
     NotYetPickedUp,
-    StalledPastPromise { hours_without_movement: i64 },
-    NoReasonReturnInWindow { closes_at: Timestamp },
-    ReturnScannedByCarrier { scanned_at: Timestamp },
+    StalledPastPromise {
+        hours_without_movement: i64,
+    },
+    NoReasonReturnInWindow {
+        closes_at: Timestamp,
+    },
+    ReturnScannedByCarrier {
+        scanned_at: Timestamp,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -113,6 +136,7 @@ impl Fired {
             Fired::NoReasonWindowClosed { .. } => "no_reason_window_closed",
             Fired::NoReasonExemptGoods { .. } => "no_reason_exempt_goods",
             Fired::AlreadyPickedUp { .. } => "already_picked_up",
+            Fired::NotYetDelivered => "not_yet_delivered",
             Fired::OverAutoApproveCeiling { .. } => "over_auto_approve_ceiling",
             Fired::BuyerRefundsOften { .. } => "buyer_refunds_often",
             Fired::RiskScoreHigh { .. } => "risk_score_high",
@@ -125,9 +149,10 @@ impl Fired {
 
     fn weight(&self) -> Weight {
         match self {
-            Fired::NoReasonWindowClosed { .. } | Fired::NoReasonExemptGoods { .. } | Fired::AlreadyPickedUp { .. } => {
-                Weight::Refuses
-            }
+            Fired::NoReasonWindowClosed { .. }
+            | Fired::NoReasonExemptGoods { .. }
+            | Fired::AlreadyPickedUp { .. }
+            | Fired::NotYetDelivered => Weight::Refuses,
             Fired::OverAutoApproveCeiling { .. } | Fired::BuyerRefundsOften { .. } | Fired::RiskScoreHigh { .. } => {
                 Weight::Escalates
             }
@@ -218,6 +243,10 @@ fn refusing(facts: &Facts<'_>, fired: &mut Vec<Fired>) {
     );
     if before_shipment && let Some(picked_up_at) = picked_up_at(facts.parcels) {
         fired.push(Fired::AlreadyPickedUp { picked_up_at });
+    }
+    let delivered = matches!(facts.parcels, Parcels::Delivered { .. });
+    if facts.kind == RequestKind::ReturnAndRefund && !delivered {
+        fired.push(Fired::NotYetDelivered);
     }
     if facts.reason != Reason::NoReason {
         return;
@@ -564,6 +593,28 @@ mod tests {
                     ReturnAndRefund,
                     NoReason,
                     delivered,
+                )
+            },
+            Case {
+                now: at(1, 9),
+                verdict: Verdict::Refuse,
+                fired: &["not_yet_delivered"],
+                ..base(
+                    "a return of an order not yet picked up is refused",
+                    ReturnAndRefund,
+                    QualityIssue,
+                    Parcels::NotPickedUp,
+                )
+            },
+            Case {
+                now: at(3, 9),
+                verdict: Verdict::Refuse,
+                fired: &["not_yet_delivered"],
+                ..base(
+                    "a no-reason return of a parcel still on its way is refused",
+                    ReturnAndRefund,
+                    NoReason,
+                    on_the_way(at(2, 8), at(2, 20), None),
                 )
             },
             Case {

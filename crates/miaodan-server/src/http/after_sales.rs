@@ -157,6 +157,10 @@ pub fn explain(fired: &Fired) -> Explanation {
             let en = format!("A carrier has had the parcel since {at} (Beijing time).");
             (en, format!("包裹已于北京时间 {at} 交给快递。"))
         }
+        Fired::NotYetDelivered => (
+            "The carrier has not delivered the order yet: goods not received cannot be sent back.".to_string(),
+            "订单尚未签收，未收到的商品无法退货。".to_string(),
+        ),
         Fired::OverAutoApproveCeiling { amount, ceiling } => (
             format!(
                 "{} is above the {} the rules approve alone: the merchant decides.",
@@ -376,7 +380,8 @@ pub struct OpenInput {
     pub order_id: i64,
     /// `cancel` (before shipment: the whole order), `refund_only` (the lines given, no goods
     /// back) or `return_and_refund` (the lines given, sent back after delivery; a no-reason
-    /// return is approved at once within the shop's window, 7 days from the day after delivery).
+    /// return is approved at once within the shop's window, 7 days from the day after delivery;
+    /// before delivery it is refused, 409 `refused_by_rules` with the rule `not_yet_delivered`).
     #[schema(schema_with = crate::http::schema::after_sales_kind)]
     pub kind: String,
     /// `no_reason`, `changed_mind`, `lost`, `never_arrived`, `arrived_damaged`, `quality_issue`,

@@ -22,6 +22,7 @@ both_backends!(
     rules_in_shadow_record_their_verdict_and_leave_every_request_to_the_merchant,
     a_policy_outside_the_law_or_the_platforms_limits_is_refused_and_changes_nothing,
     a_refund_the_provider_fails_goes_to_the_platform_and_is_not_retried_blindly,
+    a_return_of_goods_not_yet_delivered_is_refused_and_opens_nothing,
 );
 
 const HOUR_MS: i64 = 3_600_000;
@@ -708,4 +709,33 @@ async fn a_refund_the_provider_fails_goes_to_the_platform_and_is_not_retried_bli
     let refuse = app.post(&decide, &app.admin, json!({ "decision": "refuse" })).await;
     refuse.assert_status(200);
     assert_eq!(request(&app, &world.buyer_token, id).await["stage"], "closed");
+}
+
+async fn a_return_of_goods_not_yet_delivered_is_refused_and_opens_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let world = app.world().await;
+    let order = paid_order(&app, &world, 2).await;
+    for reason in ["no_reason", "quality_issue"] {
+        let ask = json!({ "order_id": order, "kind": "return_and_refund", "reason": reason,
+                          "lines": [{ "sku_id": world.skus[1], "quantity": 1 }] });
+        let refused = app.post("/v1/after-sales", &world.buyer_token, ask).await;
+        refused.assert_problem(409, "refused_by_rules");
+        let body = &refused.body;
+        assert_eq!(body["rules"][0]["code"], "not_yet_delivered", "{body}");
+        assert!(body["rules"][0]["zh"].as_str().unwrap().contains("签收"), "{body}");
+    }
+    let listed = app.get("/v1/after-sales", &world.merchant).await;
+    assert_eq!(
+        listed.assert_status(200)["items"],
+        json!([]),
+        "nothing went to the merchant"
+    );
+    // A refund without sending anything back is still the buyer's to ask.
+    app.post(
+        "/v1/after-sales",
+        &world.buyer_token,
+        refund_only(order, world.skus[1], 1),
+    )
+    .await
+    .assert_status(201);
 }

@@ -468,12 +468,12 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
     let orders = app.get("/v1/orders", &a.merchant).await;
     assert_eq!(
         ids(&orders.assert_status(200)["items"]),
-        vec![a.claim_order, a.shipped_order, a.paid_order, a.order]
+        vec![a.return_order, a.claim_order, a.shipped_order, a.paid_order, a.order]
     );
     let orders = app.get("/v1/orders", &b.buyer_token).await;
     assert_eq!(
         ids(&orders.assert_status(200)["items"]),
-        vec![b.claim_order, b.shipped_order, b.paid_order, b.order]
+        vec![b.return_order, b.claim_order, b.shipped_order, b.paid_order, b.order]
     );
     let orders = app.get("/v1/orders", &t.homeless_buyer).await;
     assert_eq!(ids(&orders.assert_status(200)["items"]), Vec::<i64>::new());
@@ -481,10 +481,12 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
     assert_eq!(
         ids(&orders.assert_status(200)["items"]),
         vec![
+            b.return_order,
             b.claim_order,
             b.shipped_order,
             b.paid_order,
             b.order,
+            a.return_order,
             a.claim_order,
             a.shipped_order,
             a.paid_order,
@@ -495,7 +497,7 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
     for (state, expected) in [
         ("paid", vec![a.claim_order, a.paid_order]),
         ("shipped", vec![a.shipped_order]),
-        ("delivered", vec![]),
+        ("delivered", vec![a.return_order]),
     ] {
         let orders = app.get(&format!("/v1/orders?state={state}"), &a.merchant).await;
         assert_eq!(ids(&orders.assert_status(200)["items"]), expected, "{state}");

@@ -277,11 +277,12 @@ async fn payment_intents_and_refunds_are_listed_per_buyer_per_shop_and_per_day(b
         b_intents.contains(&b_first) && !b_intents.contains(&shared),
         "{b_intents:?}"
     );
-    // Each side's three payments (its paid, shipped and after-sales orders), and A's shared one.
-    assert_eq!(b_intents.len(), 3);
-    assert_eq!(a_intents.len(), 4);
+    // Each side's four payments (its paid, shipped and two after-sales orders), and A's shared
+    // one.
+    assert_eq!(b_intents.len(), 4);
+    assert_eq!(a_intents.len(), 5);
     let all = listed_ids(&app, "/v1/payment-intents", &app.admin).await;
-    assert_eq!(all.len(), 7);
+    assert_eq!(all.len(), 9);
     assert!(all.windows(2).all(|pair| pair[0] > pair[1]), "newest first: {all:?}");
     for (side, order, refund, fen) in [(a, order_a, refund_a, 100), (b, order_b, refund_b, 200)] {
         let merchants = listed_ids(&app, "/v1/payment-intents", &side.merchant).await;

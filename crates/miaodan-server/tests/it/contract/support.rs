@@ -330,12 +330,13 @@ pub struct Side {
     /// made with the `Idempotency-Key` `agreement_key` (one only this side's buyer used).
     pub agreement: i64,
     pub agreement_key: String,
-    /// Paid: 6 units of a ¥600 SKU (over the rules' ceiling, so each unit's refund request
-    /// goes to the merchant). Five of its units have requests: `claim_to_approve`,
+    /// Paid: 5 units of a ¥600 SKU (over the rules' ceiling, so each unit's refund request
+    /// goes to the merchant). Four of its units have requests: `claim_to_approve`,
     /// `claim_to_refuse` (refused, then appealed by the contract) and `claim_to_withdraw` with
-    /// the merchant, `claim_appealed`, refused and appealed, for the platform to decide, and
-    /// `claim_to_return`, a return the merchant approved, awaiting its parcel; the sixth unit
-    /// is free for the contract's create.
+    /// the merchant, and `claim_appealed`, refused and appealed, for the platform to decide;
+    /// the fifth unit is free for the contract's create. `claim_to_return` is a return of a
+    /// sixth unit, on an order of its own that the carrier delivered (goods not received
+    /// cannot be sent back), which the merchant approved: it awaits its parcel.
     pub claim_order: i64,
     pub claim_sku: i64,
     pub claim_to_approve: i64,
@@ -343,6 +344,8 @@ pub struct Side {
     pub claim_to_withdraw: i64,
     pub claim_appealed: i64,
     pub claim_to_return: i64,
+    /// The delivered order `claim_to_return` sends a unit of back.
+    pub return_order: i64,
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -439,12 +442,14 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         claim_to_withdraw: claims.2[2],
         claim_appealed: claims.2[3],
         claim_to_return: claims.2[4],
+        return_order: claims.3,
     }
 }
 
 /// A paid order of 5 units of a ¥600 SKU and four after-sales requests of one unit each, the
-/// last refused and appealed: (order, SKU, requests).
-async fn claims(app: &TestApp, merchant: &str, warehouse: i64, buyer_token: &str) -> (i64, i64, Vec<i64>) {
+/// last refused and appealed, and an approved return of a delivered sixth unit: (order, SKU,
+/// requests, the returned unit's order).
+async fn claims(app: &TestApp, merchant: &str, warehouse: i64, buyer_token: &str) -> (i64, i64, Vec<i64>, i64) {
     let created = app
         .post(
             "/v1/products",
@@ -454,7 +459,7 @@ async fn claims(app: &TestApp, merchant: &str, warehouse: i64, buyer_token: &str
         .await;
     let sku = created.assert_status(201)["skus"][0]["id"].as_i64().unwrap();
     app.stock(merchant, sku, warehouse, 6).await;
-    let placed = app.checkout(buyer_token, &[(sku, 6)]).await;
+    let placed = app.checkout(buyer_token, &[(sku, 5)]).await;
     let order = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
     app.pay_checkout(buyer_token, placed.body["checkout_id"].as_i64().unwrap())
         .await;
@@ -473,7 +478,8 @@ async fn claims(app: &TestApp, merchant: &str, warehouse: i64, buyer_token: &str
         .post(&format!("/v1/after-sales/{appealed}/appeal"), buyer_token, json!({}))
         .await;
     assert_eq!(appeal.assert_status(200)["stage"], "with_platform");
-    let mut to_return = claim(order, sku);
+    let delivered = delivered_order(app, merchant, warehouse, buyer_token, sku).await;
+    let mut to_return = claim(delivered, sku);
     to_return["kind"] = "return_and_refund".into();
     let opened = app.post("/v1/after-sales", buyer_token, to_return).await;
     let returned = opened.assert_status(201)["id"].as_i64().unwrap();
@@ -487,10 +493,38 @@ async fn claims(app: &TestApp, merchant: &str, warehouse: i64, buyer_token: &str
         approved.raw
     );
     requests.push(returned);
-    (order, sku, requests)
+    (order, sku, requests, delivered)
 }
 
 /// A refund-only request for one unit of `sku` of `order`.
+/// A paid order of one unit of `sku`, shipped from `warehouse` and delivered: the carrier's
+/// signed events (picked up two minutes ago, delivered one minute ago) sent as it would.
+async fn delivered_order(app: &TestApp, merchant: &str, warehouse: i64, buyer_token: &str, sku: i64) -> i64 {
+    let placed = app.checkout(buyer_token, &[(sku, 1)]).await;
+    let order = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+    app.pay_checkout(buyer_token, placed.body["checkout_id"].as_i64().unwrap())
+        .await;
+    let path = format!("/v1/orders/{order}/shipments");
+    let shipment = app.post(&path, merchant, json!({ "warehouse_id": warehouse })).await;
+    let shipment = shipment.assert_status(201).clone();
+    let (carrier, waybill) = (
+        shipment["carrier"].as_str().unwrap(),
+        shipment["waybill_no"].as_str().unwrap(),
+    );
+    for (n, (state, ago)) in [("picked_up", -120), ("delivered", -60)].into_iter().enumerate() {
+        let mut event = tracking_event(carrier, waybill, &format!("{waybill}-return-fixture-{n}"));
+        event["state"] = state.into();
+        event["occurred_at"] = rfc3339_in(ago).into();
+        let answer = Call::carrier_webhook(&event, Signature::Fresh).send(app).await;
+        assert_eq!(answer.status.as_u16(), 200, "{}", answer.raw);
+    }
+    common::eventually(Duration::from_secs(20), "the return's order delivered", || async {
+        (app.order(order).await["state"] == "delivered").then_some(())
+    })
+    .await;
+    order
+}
+
 pub fn claim(order: i64, sku: i64) -> Value {
     json!({ "order_id": order, "kind": "refund_only", "reason": "quality_issue",
             "lines": [{ "sku_id": sku, "quantity": 1 }] })
