@@ -721,6 +721,7 @@ impl ShardState {
                     fulfillment,
                     inventory,
                     logistics,
+                    flash,
                 };
                 c.apply(after_sales, books, now, effects)
             }
@@ -754,6 +755,7 @@ impl ShardState {
             fulfillment: &mut self.fulfillment,
             inventory: &mut self.inventory,
             logistics: &self.logistics,
+            flash: &mut self.flash,
         };
         after_sales::commands::run_timers(&mut self.after_sales, books, now, EXPIRIES_PER_COMMAND_MAX, effects);
         Outcome::Expired { orders: due }

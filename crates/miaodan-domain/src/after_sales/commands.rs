@@ -11,7 +11,8 @@
 //! **Cross-capability steps:** an approved cancellation closes the order's fulfillment in the
 //! same command (units back to stock, booked hours freed, the order `cancelled`); while a
 //! cancellation is open, the shard refuses to create a shipment for the order
-//! ([`AfterSalesRefusal::CancellationRequested`]). Money moves in the shell, through the
+//! ([`AfterSalesRefusal::CancellationRequested`]). A cancelled flash order gives its buyer's
+//! flash allowance back, as an unpaid flash order's cancellation does. Money moves in the shell, through the
 //! payment flow, keyed by the request id; [`RecordRefunded`] closes the request's account.
 
 use super::book::{AfterSalesBook, OpenRefusal};
@@ -19,6 +20,7 @@ use super::policy::{PolicyProblem, ShopPolicy};
 use super::request::{Actor, AfterSalesRequest, Ask, Inspection, RequestLine, ReturnParcel, Stage, StepNotAllowed};
 use super::rules::{self, BuyerRecord, Facts, Parcels};
 use super::{Reason, RequestKind};
+use crate::flash_sale::FlashSales;
 use crate::fulfillment::FulfillmentBook;
 use crate::ids::AfterSalesId;
 use crate::inventory::Inventory;
@@ -193,11 +195,13 @@ fn refused(refusal: AfterSalesRefusal) -> Rejection {
 }
 
 /// The books an after-sales command may change besides its own: an approved cancellation
-/// closes the order's fulfillment (and gives its units back); parcels are read from logistics.
+/// closes the order's fulfillment (and gives its units back) and, for a flash order, gives
+/// the buyer's flash allowance back; parcels are read from logistics.
 pub(crate) struct AfterSalesBooks<'a> {
     pub fulfillment: &'a mut FulfillmentBook,
     pub inventory: &'a mut Inventory,
     pub logistics: &'a LogisticsBook,
+    pub flash: &'a mut FlashSales,
 }
 
 impl Command {
@@ -273,8 +277,12 @@ pub(crate) fn settle_step(
     if approved_now && request.kind == RequestKind::CancelBeforeShipment {
         // Shipments were refused while the cancellation was open, so the order is still
         // waiting in its warehouses.
-        b.fulfillment
+        let cancelled = b
+            .fulfillment
             .cancel_paid_order(request.order, b.inventory, now, effects);
+        if let Some(order) = cancelled {
+            b.flash.forget_paid(&order);
+        }
     }
     let saved = SavedRequest { id, request };
     effects.push(Effect::AfterSalesSaved(Box::new(saved.clone())));
@@ -485,6 +493,7 @@ pub(crate) fn run_timers(
             fulfillment: &mut *b.fulfillment,
             inventory: &mut *b.inventory,
             logistics: b.logistics,
+            flash: &mut *b.flash,
         };
         settle_step(book, *id, before, books, now, effects);
     }

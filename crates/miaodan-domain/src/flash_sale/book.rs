@@ -215,6 +215,20 @@ impl FlashSales {
         true
     }
 
+    /// A paid flash order was cancelled after payment: while its sale runs, the buyer's count
+    /// drops by its units, as a restart would count it (from the orders not cancelled). A
+    /// closed sale counts no buyer's units.
+    pub(crate) fn forget_paid(&mut self, order: &Order) {
+        let Some(book) = order.flash_sale.and_then(|sale| self.sales.get_mut(&sale)) else {
+            return;
+        };
+        if book.sale.closed {
+            return;
+        }
+        let units: i64 = order.lines.iter().map(|l| l.quantity.get()).sum();
+        book.forget_bought(order.buyer, units);
+    }
+
     /// Ended sales give their remaining units back to the warehouse's available stock.
     pub(crate) fn close_ended(&mut self, inventory: &mut Inventory, now: Timestamp, effects: &mut Vec<Effect>) {
         for book in self.sales.values_mut() {

@@ -198,6 +198,23 @@ impl FlashSaleBook {
         }
     }
 
+    /// A paid flash order of `buyer` was cancelled (after-sales, before shipment) while the sale
+    /// runs: the buyer may tap again, as after an unpaid order's cancellation. Its units were
+    /// sold, so they go back to the warehouse's available stock with the rest of the order,
+    /// not to the sale: the sale's `remaining` is what it still reserves.
+    pub fn forget_bought(&mut self, buyer: BuyerId, quantity: i64) {
+        let bought = self.bought_by(buyer);
+        assert!(
+            bought >= quantity,
+            "buyer {buyer} forgets {quantity} of {bought} flash units"
+        );
+        if bought == quantity {
+            self.bought.remove(&buyer);
+        } else {
+            self.bought.insert(buyer, bought - quantity);
+        }
+    }
+
     /// Closes the sale: it takes no more taps, so what each buyer holds no longer matters.
     pub(crate) fn close(&mut self) {
         self.sale.closed = true;

@@ -23,6 +23,7 @@ both_backends!(
     a_policy_outside_the_law_or_the_platforms_limits_is_refused_and_changes_nothing,
     a_refund_the_provider_fails_goes_to_the_platform_and_is_not_retried_blindly,
     a_return_of_goods_not_yet_delivered_is_refused_and_opens_nothing,
+    a_flash_order_cancelled_after_payment_gives_the_buyer_their_flash_allowance_back,
 );
 
 const HOUR_MS: i64 = 3_600_000;
@@ -738,4 +739,50 @@ async fn a_return_of_goods_not_yet_delivered_is_refused_and_opens_nothing(backen
     )
     .await
     .assert_status(201);
+}
+
+async fn a_flash_order_cancelled_after_payment_gives_the_buyer_their_flash_allowance_back(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let world = app.world().await;
+    let (sku, warehouse) = (world.skus[0], world.warehouses[0]);
+    let starts_at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
+    let sale = app
+        .post(
+            "/v1/flash-sales",
+            &world.merchant,
+            json!({ "sku_id": sku, "warehouse_id": warehouse, "starts_at": starts_at.to_string(),
+                    "ends_at": (starts_at + jiff::SignedDuration::from_secs(3600)).to_string(),
+                    "price_fen": 990, "units": 2, "per_buyer_limit": 1 }),
+        )
+        .await;
+    let sale = sale.assert_status(201)["id"].as_i64().unwrap();
+    let tap_path = format!("/v1/flash-sales/{sale}/taps");
+    let tapped = app.post(&tap_path, &world.buyer_token, json!({})).await;
+    let order = tapped.assert_status(201)["order"]["id"].as_i64().unwrap();
+    app.pay_order(&world.buyer_token, order).await;
+    app.post(&tap_path, &world.buyer_token, json!({}))
+        .await
+        .assert_problem(409, "limit_reached");
+
+    let id = app
+        .post("/v1/after-sales", &world.buyer_token, cancel(order))
+        .await
+        .id();
+    until_stage(&app, &world.buyer_token, id, "refunded").await;
+    // The cancelled unit went back to the warehouse (as any paid order's), not to the sale:
+    // the sale's other unit is still there, and the buyer may take it at once.
+    assert_eq!(app.level(&world.merchant, sku, warehouse).await, (4, 1, 0));
+    app.post(&tap_path, &world.buyer_token, json!({}))
+        .await
+        .assert_status(201);
+    // A restart counts the same from the orders it reads back.
+    app.restart().await;
+    let (_, second) = app.buyer("李四").await;
+    app.post(&tap_path, &world.buyer_token, json!({}))
+        .await
+        .assert_problem(409, "limit_reached");
+    app.post(&tap_path, &second, json!({}))
+        .await
+        .assert_problem(409, "sold_out");
+    assert_eq!(app.level(&world.merchant, sku, warehouse).await, (4, 1, 0));
 }
