@@ -185,17 +185,36 @@ impl Store {
         .await
     }
 
-    /// A shard's requests that are open or refunded (refunded units cannot be asked again).
+    /// A shard's requests that are not settled: open ones, and returns refunded early whose
+    /// parcel is still to be inspected. Refunded units are read per order when a new request
+    /// asks ([`Store::after_sales_of_order`]), so a shard's start reads no settled history.
     pub(crate) async fn load_shard_after_sales(
         &self,
         shard: ShardOf,
     ) -> Result<Vec<(AfterSalesId, AfterSalesRequest)>, StoreError> {
         let statement = Statement::new(
-            "SELECT id, body FROM after_sales_requests WHERE shop_id % $1 = $2 AND stage <> 'closed' ORDER BY id",
+            "SELECT id, body FROM after_sales_requests WHERE shop_id % $1 = $2
+               AND (stage NOT IN ('closed', 'refunded')
+                    OR (stage = 'refunded' AND kind IN ('return_and_refund', 'exchange')))
+             ORDER BY id",
             shard.params(),
         );
         let saved = self.query(statement, request_row).await?;
-        Ok(saved.into_iter().map(|s| (s.id, s.request)).collect())
+        Ok(saved
+            .into_iter()
+            .filter(|s| !s.request.is_settled())
+            .map(|s| (s.id, s.request))
+            .collect())
+    }
+
+    /// An order's requests that are not closed (open or refunded), oldest first: what a new
+    /// request on the order is checked against. An order has few (each takes a unit at least).
+    pub async fn after_sales_of_order(&self, order: OrderId) -> Result<Vec<SavedRequest>, StoreError> {
+        let statement = Statement::new(
+            "SELECT id, body FROM after_sales_requests WHERE order_id = $1 AND stage <> 'closed' ORDER BY id",
+            vec![Value::I64(order.get())],
+        );
+        self.query(statement, request_row).await
     }
 }
 

@@ -5,6 +5,14 @@
 //! not be asked for again. The refusals are checked in this order, and the first that applies
 //! is the answer: the order is not paid; a line is not in the order; more units than remain
 //! requestable; the units are held by an open request; more money than remains refundable.
+//!
+//! **Memory holds what is still moving.** A settled request (closed, or refunded with nothing
+//! left to inspect) leaves the book [`SETTLED_REQUEST_RETENTION_MS`] after it settled, and a
+//! starting shard loads only unsettled ones. Refunded units still count against what can be
+//! asked: a new request brings its order's refunded requests from the shell's reading of
+//! storage ([`AfterSalesBook::recall`]), as a delivered order's facts come. The retention
+//! covers the shell's read: a request opened and refunded between that read and the command
+//! is still in memory when the command is decided.
 
 use super::RequestKind;
 use super::policy::ShopPolicy;
@@ -51,6 +59,17 @@ impl OpenRefusal {
     }
 }
 
+/// How long a settled request stays in the shard's memory after it settled: far longer than a
+/// shell takes between reading an order's requests and sending its command.
+pub const SETTLED_REQUEST_RETENTION_MS: i64 = 10 * 60 * 1000;
+
+/// The shell's reading of an order's requests is older than what the shard knows: a request it
+/// read as open has settled and left memory since. The caller retries with a fresh reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaleReading {
+    pub request: AfterSalesId,
+}
+
 /// Requests by id, each order's requests in the order they were opened, and the deadlines
 /// the shard's timer watches.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,11 +80,13 @@ pub struct AfterSalesBook {
     timers: BTreeSet<(Timestamp, AfterSalesId)>,
     /// The policies shops set; a shop without one runs the platform's default.
     policies: BTreeMap<ShopId, ShopPolicy>,
+    /// `(settled_at, id)` of every settled request still in memory: eviction reads the front.
+    settled: BTreeSet<(Timestamp, AfterSalesId)>,
 }
 
 impl AfterSalesBook {
-    /// The requests a starting shard reads back (those still open, and refunded ones, whose
-    /// units cannot be asked for again).
+    /// The requests a starting shard reads back: those not settled (a settled one given here
+    /// is kept until the next eviction, like any other).
     pub fn restore(
         requests: impl IntoIterator<Item = (AfterSalesId, AfterSalesRequest)>,
         policies: impl IntoIterator<Item = (ShopId, ShopPolicy)>,
@@ -75,13 +96,72 @@ impl AfterSalesBook {
             ..AfterSalesBook::default()
         };
         for (id, request) in requests {
-            book.by_order.entry(request.order).or_default().push(id);
-            if let Some(due) = request.due_at() {
-                book.timers.insert((due, id));
-            }
-            book.requests.insert(id, request);
+            book.insert(id, request);
         }
         book
+    }
+
+    /// Files a request under its order, its deadline and, once settled, its eviction.
+    fn insert(&mut self, id: AfterSalesId, request: AfterSalesRequest) {
+        self.by_order.entry(request.order).or_default().push(id);
+        if let Some(due) = request.due_at() {
+            self.timers.insert((due, id));
+        }
+        if let Some(settled_at) = request.settled_at() {
+            self.settled.insert((settled_at, id));
+        }
+        self.requests.insert(id, request);
+    }
+
+    /// Brings an order's requests as the shell read them from storage back into the book
+    /// before a new request on the order is checked: the refunded ones (their units stay
+    /// taken) that memory no longer holds. A request read as unsettled but gone from memory
+    /// settled after the read: the reading is stale.
+    pub fn recall(&mut self, order: OrderId, stored: &[(AfterSalesId, AfterSalesRequest)]) -> Result<(), StaleReading> {
+        for (id, request) in stored {
+            if request.order != order || self.requests.contains_key(id) {
+                continue;
+            }
+            if !request.is_settled() {
+                return Err(StaleReading { request: *id });
+            }
+            if request.stage == Stage::Refunded {
+                self.insert(*id, request.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the requests settled at or before `cutoff`; returns how many.
+    pub fn evict_settled(&mut self, cutoff: Timestamp) -> usize {
+        let mut evicted = 0;
+        while let Some(&(settled_at, id)) = self.settled.first()
+            && settled_at <= cutoff
+        {
+            self.settled.pop_first();
+            let request = self.requests.remove(&id).expect("a settled request is in the book");
+            assert!(
+                request.is_settled(),
+                "after-sales request {id} evicted before it settled"
+            );
+            if let Some(ids) = self.by_order.get_mut(&request.order) {
+                ids.retain(|held| *held != id);
+                if ids.is_empty() {
+                    self.by_order.remove(&request.order);
+                }
+            }
+            evicted += 1;
+        }
+        evicted
+    }
+
+    /// How many requests the book holds (for memory accounting and tests).
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
     }
 
     /// The policy `shop` runs: its own, or the platform's default.
@@ -103,6 +183,7 @@ impl AfterSalesBook {
     ) -> Option<(T, &AfterSalesRequest)> {
         let request = self.requests.get_mut(&id)?;
         let before = request.due_at();
+        let settled_before = request.settled_at();
         let answer = step(request);
         let after = request.due_at();
         if before != after {
@@ -111,6 +192,15 @@ impl AfterSalesBook {
             }
             if let Some(due) = after {
                 self.timers.insert((due, id));
+            }
+        }
+        let settled_after = request.settled_at();
+        if settled_before != settled_after {
+            if let Some(at) = settled_before {
+                self.settled.remove(&(at, id));
+            }
+            if let Some(at) = settled_after {
+                self.settled.insert((at, id));
             }
         }
         Some((answer, &*request))
@@ -228,13 +318,9 @@ impl AfterSalesBook {
         deadlines: Deadlines,
     ) -> Result<&AfterSalesRequest, OpenRefusal> {
         assert!(!self.requests.contains_key(&id), "after-sales id {id} used twice");
-        let order = ask.order;
         let request = AfterSalesRequest::open(ask, decision, at, deadlines).map_err(OpenRefusal::RefusedByRules)?;
-        self.by_order.entry(order).or_default().push(id);
-        if let Some(due) = request.due_at() {
-            self.timers.insert((due, id));
-        }
-        Ok(self.requests.entry(id).or_insert(request))
+        self.insert(id, request);
+        Ok(self.requests.get(&id).expect("inserted above"))
     }
 
     /// The earliest instant a request's deadline falls due.
@@ -409,6 +495,72 @@ mod tests {
             book.check(&refund, &order, Fen::from_const(1_000))
                 .map_err(|r| r.code()),
             Err("quantity_not_requestable")
+        );
+    }
+
+    #[test]
+    fn a_settled_request_leaves_memory_after_the_retention_and_its_refunded_units_stay_taken() {
+        let order = paid_order(&[(1, 2)]);
+        let mut book = AfterSalesBook::default();
+        let at = Timestamp::from_unix_ms(5);
+        let refund = ask(RequestKind::RefundOnly, &[(1, 1)], 1_000);
+        book.open(id(1), refund.clone(), decision(Verdict::Approve), at, DEADLINES)
+            .expect("opens");
+        let withdrawn = ask(RequestKind::RefundOnly, &[(1, 1)], 1_000);
+        book.open(id(2), withdrawn, decision(Verdict::ToMerchant), at, DEADLINES)
+            .expect("opens");
+        book.step(id(2), |r| r.withdraw(at))
+            .expect("opened")
+            .0
+            .expect("withdrawable");
+        book.step(id(1), |r| r.refunded(at))
+            .expect("opened")
+            .0
+            .expect("refunding");
+        let stored = vec![(id(1), book.request(id(1)).expect("in memory").clone())];
+
+        assert_eq!(
+            book.evict_settled(Timestamp::from_unix_ms(4)),
+            0,
+            "not before it settled"
+        );
+        assert_eq!(book.evict_settled(at), 2);
+        assert!(book.is_empty() && book.of_order(order.id).next().is_none());
+        // Brought back from the shell's reading, the refunded unit is taken again; the other
+        // is free.
+        book.recall(order.id, &stored).expect("a fresh reading");
+        let two = ask(RequestKind::RefundOnly, &[(1, 2)], 2_000);
+        assert_eq!(
+            book.check(&two, &order, Fen::from_const(2_000)).map_err(|r| r.code()),
+            Err("quantity_not_requestable")
+        );
+        assert_eq!(book.check(&refund, &order, Fen::from_const(1_000)), Ok(()));
+        assert_eq!(book.evict_settled(at), 1, "a recalled request leaves again");
+    }
+
+    #[test]
+    fn a_reading_that_shows_open_a_request_memory_has_forgotten_is_stale() {
+        let order = paid_order(&[(1, 1)]);
+        let mut book = AfterSalesBook::default();
+        let at = Timestamp::from_unix_ms(5);
+        book.open(
+            id(1),
+            ask(RequestKind::RefundOnly, &[(1, 1)], 1_000),
+            decision(Verdict::Approve),
+            at,
+            DEADLINES,
+        )
+        .expect("opens");
+        let read_while_refunding = vec![(id(1), book.request(id(1)).expect("in memory").clone())];
+        book.step(id(1), |r| r.refunded(at))
+            .expect("opened")
+            .0
+            .expect("refunding");
+        assert_eq!(book.recall(order.id, &read_while_refunding), Ok(()), "still in memory");
+        book.evict_settled(at);
+        assert_eq!(
+            book.recall(order.id, &read_while_refunding),
+            Err(StaleReading { request: id(1) })
         );
     }
 

@@ -15,7 +15,7 @@
 //! flash allowance back, as an unpaid flash order's cancellation does. Money moves in the shell, through the
 //! payment flow, keyed by the request id; [`RecordRefunded`] closes the request's account.
 
-use super::book::{AfterSalesBook, OpenRefusal};
+use super::book::{AfterSalesBook, OpenRefusal, SETTLED_REQUEST_RETENTION_MS};
 use super::policy::{PolicyProblem, ShopPolicy};
 use super::request::{Actor, AfterSalesRequest, Ask, Inspection, RequestLine, ReturnParcel, Stage, StepNotAllowed};
 use super::rules::{self, BuyerRecord, Facts, Parcels};
@@ -45,6 +45,9 @@ pub struct OpenRequest {
     /// What the order's payment can still give back.
     pub refundable: Fen,
     pub buyer_record: BuyerRecord,
+    /// The order's requests as stored, closed ones left out: the shard keeps settled requests
+    /// only for a while, and refunded units must stay taken.
+    pub earlier_requests: Vec<(AfterSalesId, AfterSalesRequest)>,
 }
 
 /// Who decides a request the rules passed on.
@@ -441,6 +444,8 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
         return Err(Rejection::IdInUse);
     }
     let (order, parcels) = order_and_parcels(&c, b)?;
+    book.recall(order.id, &c.earlier_requests)
+        .map_err(|_| refused(AfterSalesRefusal::OrderChanged))?;
     let lines = AfterSalesBook::lines_of(c.kind, &c.lines, order);
     let ask = Ask {
         shop: order.shop,
@@ -474,7 +479,8 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
 }
 
 /// Runs the deadlines due at `now` (at most `max`): a silent merchant is deemed to agree, an
-/// unused appeal lapses. Returns the requests that moved.
+/// unused appeal lapses. Then forgets the requests settled longer than the retention ago.
+/// Returns the requests that moved.
 pub(crate) fn run_timers(
     book: &mut AfterSalesBook,
     b: AfterSalesBooks<'_>,
@@ -497,5 +503,6 @@ pub(crate) fn run_timers(
         };
         settle_step(book, *id, before, books, now, effects);
     }
+    book.evict_settled(now.plus_seconds(-SETTLED_REQUEST_RETENTION_MS / 1000));
     due
 }

@@ -315,6 +315,28 @@ impl AfterSalesRequest {
         true
     }
 
+    /// Whether nothing can happen to the request any more: closed, or refunded with no
+    /// returned parcel still to inspect (a return refunded early on the carrier's scan is
+    /// received and inspected after its refund). A settled request holds no deadline, and the
+    /// shard's memory keeps it only for a while ([`super::book::SETTLED_REQUEST_RETENTION_MS`]).
+    pub fn is_settled(&self) -> bool {
+        let awaits_inspection =
+            matches!(self.kind, RequestKind::ReturnAndRefund | RequestKind::Exchange) && self.inspection.is_none();
+        match self.stage {
+            Stage::Closed => true,
+            Stage::Refunded => !awaits_inspection,
+            _ => false,
+        }
+    }
+
+    /// When the request settled: its last step, once it is settled.
+    pub fn settled_at(&self) -> Option<Timestamp> {
+        if !self.is_settled() {
+            return None;
+        }
+        Some(self.timeline.last().map_or(self.opened_at, |step| step.at))
+    }
+
     /// The next instant [`AfterSalesRequest::on_time`] would move the request, if any.
     pub fn due_at(&self) -> Option<Timestamp> {
         match self.stage {
@@ -353,6 +375,11 @@ impl AfterSalesRequest {
     /// The shop's warehouse received the return parcel and the merchant inspected it, in one
     /// step: a return and refund goes to the provider whatever the inspection found.
     pub fn receive(&mut self, inspection: Inspection, at: Timestamp) -> Result<(), StepNotAllowed> {
+        // Only a return has goods coming back: "receiving" a cancellation or a refund while
+        // its money is with the provider would put another order's sold units back on sale.
+        if !matches!(self.kind, RequestKind::ReturnAndRefund | RequestKind::Exchange) {
+            return Err(self.refuse_step(Actor::Merchant));
+        }
         let received = matches!(
             self.stage,
             Stage::AwaitingReturn { .. } | Stage::ReturnInTransit | Stage::Refunding | Stage::Refunded
@@ -700,5 +727,24 @@ pub(super) mod tests {
         assert!(r.withdraw(at(3)).is_err());
         assert!(!r.on_time(at(1_000), DEADLINES));
         assert_eq!(stages(&r), ["approved", "refunding", "refunded"]);
+    }
+
+    #[test]
+    fn only_a_returns_goods_can_be_received_and_inspected() {
+        for kind in [RequestKind::RefundOnly, RequestKind::CancelBeforeShipment] {
+            let mut r = with_merchant(kind, 5_990);
+            r.approve(Actor::Merchant, at(1), DEADLINES).expect("with the merchant");
+            assert_eq!(r.stage, Stage::Refunding);
+            assert!(
+                r.receive(Inspection::Restock, at(2)).is_err(),
+                "{kind:?} while refunding"
+            );
+            r.refunded(at(3)).expect("refunding");
+            assert!(r.receive(Inspection::Restock, at(4)).is_err(), "{kind:?} once refunded");
+            assert_eq!(
+                (r.inspection, stages(&r)),
+                (None, vec!["approved", "refunding", "refunded"])
+            );
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! of an approved request through the payment flow.
 //!
 //! ```text
-//! open:    store (order, delivered_at, refundable, buyer history) ─► shard: OpenRequest
+//! open:    store (order, delivered_at, refundable, buyer history, the order's requests)
+//!          ─► shard: OpenRequest
 //!          (checks, rules, stage; an approved cancellation closes fulfillment in the same commit)
 //! refund:  stage `refunding` ─► payments::refund_order(order, amount, "after-sales:{id}")
 //!          ─► provider ─► shard: RecordRefunded (stage `refunded`)
@@ -86,6 +87,15 @@ pub async fn prepare_open(state: &AppState, ask: Ask) -> Result<(ShopId, OpenReq
         paid_orders: u32::try_from(paid_orders).unwrap_or(u32::MAX),
         refunded_requests: u32::try_from(refunded_requests).unwrap_or(u32::MAX),
     };
+    // Read after the order: the shard refuses a reading older than what it knows (a request
+    // read open that has settled since) as `order_changed`.
+    let earlier_requests = state
+        .store
+        .after_sales_of_order(order.id)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.request))
+        .collect();
     let id = AfterSalesId::new(state.ids.after_sales()).expect("ids are positive");
     let shop = order.shop;
     let command = OpenRequest {
@@ -98,6 +108,7 @@ pub async fn prepare_open(state: &AppState, ask: Ask) -> Result<(ShopId, OpenReq
         delivered_at,
         refundable,
         buyer_record,
+        earlier_requests,
     };
     Ok((shop, command))
 }

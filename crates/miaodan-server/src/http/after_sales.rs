@@ -26,7 +26,7 @@ use axum::response::Response;
 use miaodan_domain::after_sales::book::OpenRefusal;
 use miaodan_domain::after_sales::commands::{AfterSalesRefusal, SavedRequest};
 
-use miaodan_domain::after_sales::request::{Actor, RequestLine, Stage};
+use miaodan_domain::after_sales::request::{Actor, RequestLine};
 use miaodan_domain::after_sales::rules::{Fired, RuleMode};
 use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::ids::AfterSalesId;
@@ -599,8 +599,9 @@ pub async fn list_requests(
 
 // ---- steps ----------------------------------------------------------------------------------
 
-/// Runs one step on a request the caller may see: a closed request answers 409 without asking
-/// the shard (closed requests leave its memory).
+/// Runs one step on a request the caller may see: a settled request (closed, or refunded
+/// with nothing left to inspect) answers 409 without asking the shard (settled requests leave
+/// its memory).
 async fn step<C: ShardCommand<Answer = SavedRequest>>(
     state: &AppState,
     principal: Principal,
@@ -611,11 +612,11 @@ async fn step<C: ShardCommand<Answer = SavedRequest>>(
 ) -> Response {
     idempotency::run(state, principal, headers, ("POST", &path, raw_body), |idem| async {
         let saved = visible_request(state, principal, raw).await?;
-        if saved.request.stage == Stage::Closed {
+        if saved.request.is_settled() {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "after_sales_step_not_allowed",
-                "the request is closed",
+                format!("the request is {}", saved.request.stage.as_str()),
             ));
         }
         let shop = saved.request.shop;

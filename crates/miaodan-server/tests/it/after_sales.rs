@@ -24,6 +24,7 @@ both_backends!(
     a_refund_the_provider_fails_goes_to_the_platform_and_is_not_retried_blindly,
     a_return_of_goods_not_yet_delivered_is_refused_and_opens_nothing,
     a_flash_order_cancelled_after_payment_gives_the_buyer_their_flash_allowance_back,
+    refunded_units_stay_taken_after_a_restart_though_settled_requests_leave_memory,
 );
 
 const HOUR_MS: i64 = 3_600_000;
@@ -785,4 +786,40 @@ async fn a_flash_order_cancelled_after_payment_gives_the_buyer_their_flash_allow
         .await
         .assert_problem(409, "sold_out");
     assert_eq!(app.level(&world.merchant, sku, warehouse).await, (4, 1, 0));
+}
+
+async fn refunded_units_stay_taken_after_a_restart_though_settled_requests_leave_memory(backend: Backend) {
+    // The provider runs apart, so it still holds the charge after the restart.
+    let mut app = TestApp::spawn_with_remote_simpay(backend, |_| {}).await;
+    let world = app.world().await;
+    let order = paid_order(&app, &world, 2).await;
+    let sku = world.skus[1];
+    let id = app
+        .post("/v1/after-sales", &world.buyer_token, refund_only(order, sku, 1))
+        .await
+        .id();
+    until_stage(&app, &world.buyer_token, id, "refunded").await;
+    // A restart loads no settled request: the refunded unit is read back with the next one.
+    app.restart().await;
+    app.post("/v1/after-sales", &world.buyer_token, refund_only(order, sku, 2))
+        .await
+        .assert_problem(409, "quantity_not_requestable");
+    // A settled request takes no step, in memory or not.
+    app.post(&format!("/v1/after-sales/{id}/withdraw"), &world.buyer_token, json!({}))
+        .await
+        .assert_problem(409, "after_sales_step_not_allowed");
+    app.post(
+        &format!("/v1/after-sales/{id}/receive"),
+        &world.merchant,
+        json!({ "inspection": "restock" }),
+    )
+    .await
+    .assert_problem(409, "after_sales_step_not_allowed");
+    let second = app
+        .post("/v1/after-sales", &world.buyer_token, refund_only(order, sku, 1))
+        .await;
+    second.assert_status(201);
+    until_stage(&app, &world.buyer_token, second.id(), "refunded").await;
+    let refunds = refunds_of(&app, order).await;
+    assert_eq!(refunds.len(), 2, "one refund per request");
 }

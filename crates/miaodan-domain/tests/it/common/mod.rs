@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use miaodan_domain::after_sales::policy::ShopPolicy;
-use miaodan_domain::after_sales::request::{AfterSalesRequest, Stage};
+use miaodan_domain::after_sales::request::AfterSalesRequest;
 use miaodan_domain::catalog::{
     ListingStatus, NewSku, Product, ProductChanges, ProductTitle, Shop, ShopName, Sku, SkuChanges, SkuName,
 };
@@ -274,7 +274,7 @@ impl Store {
             after_sales: self
                 .after_sales
                 .iter()
-                .filter(|(_, r)| r.stage.is_open() || r.stage == Stage::Refunded)
+                .filter(|(_, r)| !r.is_settled())
                 .map(|(id, r)| (*id, r.clone()))
                 .collect(),
             sla_rules: self.sla_rules.iter().map(|(shop, rules)| (*shop, *rules)).collect(),
