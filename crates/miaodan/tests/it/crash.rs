@@ -2,7 +2,8 @@
 //! load at random moments and reconciled against the client's log of answers; killed with
 //! SIGKILL in the middle of a flash sale, again and again until it sells out, with every count
 //! reconciled; killed between a payment provider's charge and the commit that records it
-//! (with `miaodan simpay` as a separate process); stopped with SIGTERM under load; refused on a
+//! (with `miaodan simpay` as a separate process), and between its refund of an after-sales
+//! request and the commit that records it; stopped with SIGTERM under load; refused on a
 //! PostgreSQL that could lose commits; and its first-start and demo output.
 //!
 //! Each test runs on SQLite (a temporary directory) and on PostgreSQL (a fresh database per
@@ -66,6 +67,7 @@ on_both_backends!(
     tokens_revoked_with_the_command_line_are_refused_by_the_running_server,
     flash_sale_counts_survive_sigkill_mid_sale_exactly,
     payments_survive_sigkill_between_the_provider_call_and_the_commit,
+    after_sales_refunds_survive_sigkill_between_the_provider_call_and_the_commit,
 );
 
 fn skip_postgres() -> bool {
@@ -2485,4 +2487,169 @@ async fn payments_survive_sigkill_between_the_provider_call_and_the_commit(backe
     assert_eq!(report["captures"], paid.len() as i64);
     server.kill().await;
     database.remove().await;
+}
+
+// ---- after-sales: SIGKILL between the provider's refund and the commit -----------------------
+
+const REFUND_CYCLES: usize = 2;
+const REFUNDS_PER_CYCLE: usize = 8;
+
+/// Pays an order through a `miaodan simpay` process; the order must end paid.
+async fn pay_through(api: &Api, buyer: &str, order: &Value) {
+    let paid = pay(api, buyer, order).await;
+    assert_eq!(paid.expect(200)["state"], "paid", "{}", paid.raw);
+}
+
+/// Buyers cancel paid orders through after-sales: the rules approve at once and the refund goes
+/// to simpay, which refunds at once and answers 400 ms later; the platform is SIGKILLed in that
+/// window, so the provider holds the refund and the request's `refunded` was never committed.
+/// After a restart the payment worker carries each request left `refunding` on under the same
+/// refund reference: every request ends `refunded`, simpay holds exactly one refund for it, and
+/// the day reconciles.
+async fn after_sales_refunds_survive_sigkill_between_the_provider_call_and_the_commit(backend: Backend) {
+    let seed = crash_seed();
+    eprintln!("after-sales SIGKILL test on {backend:?}: seed {seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let database = Database::fresh(backend).await;
+    let simpay = SimpayProcess::start(400).await;
+    let args = simpay.server_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start(&database.url, &args).await;
+    let admin = server.first_start_token.clone().unwrap();
+    let world = build_world(&server.api(), &admin, 2, 1_000, REFUNDS_PER_CYCLE).await;
+    // (order, amount refunded, when the server was killed)
+    let mut cancelled: Vec<(i64, i64, i64)> = Vec::new();
+
+    for cycle in 0..REFUND_CYCLES {
+        let api = server.api();
+        let mut orders = Vec::new();
+        for (b, (_, token)) in world.buyers.iter().enumerate() {
+            let sku = world.skus[rng.random_range(0..world.skus.len())];
+            let body = json!({ "lines": [{ "sku_id": sku, "quantity": 1 }] }).to_string();
+            let placed = api
+                .checkout(token, &format!("refund-{cycle}-{b}"), &body)
+                .await
+                .unwrap();
+            let order = placed.expect(201)["orders"][0].clone();
+            pay_through(&api, token, &order).await;
+            orders.push((order["id"].as_i64().unwrap(), b));
+        }
+        let requests: Vec<_> = orders
+            .iter()
+            .map(|(order, b)| {
+                let api = server.api();
+                let token = world.buyers[*b].1.clone();
+                let body = json!({ "order_id": order, "kind": "cancel", "reason": "changed_mind" });
+                tokio::spawn(async move {
+                    try_send(api.http.post(api.url("/v1/after-sales")).bearer_auth(token).json(&body)).await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(rng.random_range(150..300))).await;
+        server.kill().await;
+        let killed_at_ms = jiff::Timestamp::now().as_millisecond();
+        let mut acked = 0;
+        for request in requests {
+            if let Ok(Ok(answer)) = request.await
+                && answer.status == 201
+            {
+                acked += 1;
+            }
+        }
+        eprintln!("cycle {cycle}: {acked} of {REFUNDS_PER_CYCLE} requests answered before the kill");
+
+        server = Server::start(&database.url, &args).await;
+        let api = server.api();
+        for (order, b) in &orders {
+            let token = &world.buyers[*b].1;
+            let listed = api.get(&format!("/v1/after-sales?order_id={order}"), token).await;
+            let items = listed.expect(200)["items"].as_array().unwrap().clone();
+            if items.is_empty() {
+                // Killed before the request was committed: the buyer asks again.
+                let again = api
+                    .post(
+                        "/v1/after-sales",
+                        token,
+                        json!({ "order_id": order, "kind": "cancel", "reason": "changed_mind" }),
+                    )
+                    .await;
+                again.expect(201);
+            }
+            let request = until_refunded(&api, token, *order).await;
+            assert_eq!(request["stage"], "refunded", "order {order}: {request}");
+            cancelled.push((*order, request["amount_fen"].as_i64().unwrap(), killed_at_ms));
+        }
+    }
+
+    // Each request refunded once, by us and by the provider; the day reconciles.
+    let api = server.api();
+    // Requests the kill caught refunded by the provider and not yet recorded by us.
+    let mut in_window = 0;
+    for (order, amount, killed_at_ms) in &cancelled {
+        let refunds = api.get(&format!("/v1/orders/{order}/refunds"), &admin).await;
+        let refunds = refunds.expect(200)["items"].as_array().unwrap().clone();
+        assert_eq!(refunds.len(), 1, "order {order}: {refunds:?}");
+        let refund = &refunds[0];
+        assert_eq!(
+            (refund["status"].as_str(), refund["amount_fen"].as_i64()),
+            (Some("succeeded"), Some(*amount))
+        );
+        let intent = api
+            .get(&format!("/v1/payment-intents/{}", refund["payment_intent_id"]), &admin)
+            .await;
+        let shop = intent.expect(200)["orders"][0]["shop_id"].as_i64().unwrap();
+        let reference = format!("mdn-{shop}-{}-r{}", refund["payment_intent_id"], refund["id"]);
+        let at_provider = simpay
+            .http
+            .get(format!("{}/v1/refunds/{reference}", simpay.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(at_provider.status().as_u16(), 200, "simpay holds {reference}");
+        let at_provider: Value = at_provider.json().await.unwrap();
+        assert_eq!(at_provider["status"], "succeeded", "{at_provider}");
+        assert_eq!(at_provider["amount_fen"].as_i64(), Some(*amount));
+        let settled_at: jiff::Timestamp = refund["settled_at"].as_str().unwrap().parse().unwrap();
+        let provider_first = at_provider["created_at_ms"].as_i64().unwrap() < *killed_at_ms;
+        in_window += usize::from(provider_first && settled_at.as_millisecond() > *killed_at_ms);
+        assert_eq!(
+            api.get(&format!("/v1/orders/{order}"), &admin).await.expect(200)["state"],
+            "cancelled"
+        );
+    }
+    eprintln!("{in_window} requests killed between the provider's refund and its commit");
+    assert!(in_window > 0, "the kill never fell between a refund and its commit");
+    let report = api.get("/v1/reconciliation", &admin).await;
+    let report = report.expect(200);
+    assert_eq!(report["mismatches"], json!([]), "{report}");
+    assert_eq!(report["balanced"], true, "{report}");
+    assert_eq!(
+        report["refunds"],
+        cancelled.len() as i64,
+        "one refund per request at the provider: {report}"
+    );
+    let mut sold = 0;
+    for sku in &world.skus {
+        let stock = api.get(&format!("/v1/skus/{sku}/stock"), &world.merchant).await;
+        for row in stock.expect(200)["items"].as_array().unwrap() {
+            sold += row["sold"].as_i64().unwrap();
+        }
+    }
+    assert_eq!(sold, 0, "every cancelled unit back in stock");
+    server.kill().await;
+    database.remove().await;
+}
+
+/// The order's one after-sales request once it is refunded (or as it stands after 20 s).
+async fn until_refunded(api: &Api, token: &str, order: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let listed = api.get(&format!("/v1/after-sales?order_id={order}"), token).await;
+        let items = listed.expect(200)["items"].as_array().unwrap().clone();
+        assert_eq!(items.len(), 1, "order {order}: one request: {items:?}");
+        if items[0]["stage"] == "refunded" || Instant::now() > deadline {
+            return items[0].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
