@@ -472,7 +472,16 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
         policy: &shop.policy,
         now,
     };
-    let decision = rules::decide(&facts, shop.mode);
+    // A return of goods not yet delivered is refused on a fact no merchant can overrule (a
+    // merchant approving it could restock units still on their way): a shadow rule set does
+    // not pass it on.
+    let returns_undelivered = ask.kind == RequestKind::ReturnAndRefund && !matches!(parcels, Parcels::Delivered { .. });
+    let mode = if returns_undelivered {
+        rules::RuleMode::Enforced
+    } else {
+        shop.mode
+    };
+    let decision = rules::decide(&facts, mode);
     book.open(c.id, ask, decision, now, shop.policy.deadlines())
         .map_err(open_refusal)?;
     Ok(())

@@ -726,6 +726,16 @@ async fn a_return_of_goods_not_yet_delivered_is_refused_and_opens_nothing(backen
         assert_eq!(body["rules"][0]["code"], "not_yet_delivered", "{body}");
         assert!(body["rules"][0]["zh"].as_str().unwrap().contains("签收"), "{body}");
     }
+    // Nor does a shop trying its rules in shadow get such a return to approve: a merchant could
+    // then restock units still on their way to the buyer.
+    let mut shadow = default_policy();
+    shadow["mode"] = json!("shadow");
+    app.put(POLICY, &world.merchant, shadow).await.assert_status(200);
+    let ask = json!({ "order_id": order, "kind": "return_and_refund", "reason": "quality_issue",
+                      "lines": [{ "sku_id": world.skus[1], "quantity": 1 }] });
+    let refused = app.post("/v1/after-sales", &world.buyer_token, ask).await;
+    refused.assert_problem(409, "refused_by_rules");
+    assert_eq!(refused.body["rules"][0]["code"], "not_yet_delivered", "{}", refused.raw);
     let listed = app.get("/v1/after-sales", &world.merchant).await;
     assert_eq!(
         listed.assert_status(200)["items"],
