@@ -42,6 +42,7 @@ pub use crate::after_sales::commands::{
     AppealRequest, ApproveRequest, Decider, OpenRequest, ReceiveReturn, RecordRefundFailed, RecordRefunded,
     RefuseRequest, SetPolicy, ShipReturn, WithdrawRequest,
 };
+pub use crate::after_sales::return_logistics::{BookReturnPickup, RecordReturnTracking, ReturnTracked};
 pub use crate::catalog::{AddSku, CreateProduct, CreateShop, UpdateProduct, UpdateSku};
 pub use crate::flash_sale::{ScheduleFlashSale, Tap};
 pub use crate::fulfillment::{ConfigureFulfillment, DeliveryChoice, Fulfilling, ReportShortage, ShortageNotice};
@@ -124,6 +125,8 @@ into_command! {
     after_sales::Refunded(RecordRefunded) => AfterSales;
     after_sales::SetPolicy(SetPolicy) => AfterSales;
     after_sales::RefundFailed(RecordRefundFailed) => AfterSales;
+    after_sales::BookReturnPickup(BookReturnPickup) => AfterSales;
+    after_sales::TrackReturn(RecordReturnTracking) => AfterSales;
 }
 
 /// A command whose answer the shell holds as its own type: [`ShardCommand::answer`] narrows
@@ -229,6 +232,8 @@ answers! {
     RecordRefunded => SavedRequest { Outcome::AfterSales(saved) => *saved }
     SetPolicy => ShopPolicy { Outcome::AfterSalesPolicy(policy) => policy }
     RecordRefundFailed => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    BookReturnPickup => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    RecordReturnTracking => ReturnTracked { Outcome::ReturnTracked(tracked) => *tracked }
 }
 
 /// A business refusal: a named fact with a stable wire code ([`Rejection::code`]).
@@ -372,6 +377,8 @@ pub enum Outcome {
     AfterSales(Box<SavedRequest>),
     /// A shop's after-sales policy as it now stands.
     AfterSalesPolicy(ShopPolicy),
+    /// A return waybill's tracking event: the request as it stands, and whether the event was new.
+    ReturnTracked(Box<ReturnTracked>),
     Expired {
         orders: Vec<OrderId>,
     },

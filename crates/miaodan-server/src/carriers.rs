@@ -2,6 +2,7 @@
 //! SF-, JD- and ZTO-like); a real carrier adapter would offer the same two things: issue a
 //! waybill for a parcel, and verify the signature of the tracking events it pushes.
 
+use miaodan_domain::Fen;
 use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::geo::Adcode;
 use simcarrier::{Carrier, CreateWaybill, SimCarrier, SimCarrierClient};
@@ -152,6 +153,31 @@ impl Carriers {
             }
             Err(_) => Err(CarrierError::Timeout),
         }
+    }
+
+    /// The carrier's price for a parcel of `weight_grams` from `origin` to `destination`: the
+    /// first weight (首重) and the rest (续重), in fen.
+    pub async fn quote(
+        &self,
+        carrier: CarrierId,
+        origin: Adcode,
+        destination: Adcode,
+        weight_grams: u32,
+    ) -> Result<(Fen, Fen), CarrierError> {
+        let request = simcarrier::QuoteRequest {
+            carrier: carrier_of(carrier),
+            origin_adcode: origin.as_text(),
+            destination_adcode: destination.as_text(),
+            weight_grams: weight_grams.clamp(1, simcarrier::tariff::PARCEL_GRAMS_MAX),
+        };
+        let quote = match tokio::time::timeout(CARRIER_CALL_TIMEOUT, self.client.quote(&request)).await {
+            Ok(Ok(quote)) => quote,
+            Ok(Err(error)) => return Err(CarrierError::Refused(error.to_string())),
+            Err(_) => return Err(CarrierError::Timeout),
+        };
+        let fen =
+            |raw: i64| Fen::from_stored(raw).ok_or_else(|| CarrierError::Refused(format!("a price of {raw} fen")));
+        Ok((fen(quote.first_weight_fen)?, fen(quote.additional_fen)?))
     }
 
     /// Checks a tracking webhook's signature against the wall clock (transport freshness is

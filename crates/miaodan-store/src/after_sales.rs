@@ -9,18 +9,20 @@ mod audit;
 pub use audit::{AfterSalesAudit, RequestRefund};
 
 use crate::json::{self, id};
+use crate::logistics::stored::ShipmentV1;
 use crate::records::Keyset;
 use crate::sql::{Conditions, Row, ShardOf, Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::after_sales::commands::SavedRequest;
 use miaodan_domain::after_sales::policy::{AfterSalesPolicy, ExemptGoods, ReturnShipping, ShopPolicy};
 use miaodan_domain::after_sales::request::{
-    Actor, AfterSalesRequest, Inspection, RequestLine, ReturnParcel, Stage, Step,
+    Actor, AfterSalesRequest, Inspection, RequestLine, ReturnParcel, ReturnPickup, Stage, Step,
 };
 use miaodan_domain::after_sales::rules::{Decision, Fired, RuleMode, Verdict};
 use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::fulfillment::network::CarrierId;
 use miaodan_domain::ids::AfterSalesId;
+use miaodan_domain::logistics::Shipment;
 use miaodan_domain::logistics::shipment::parse_waybill;
 use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,9 @@ const REQUEST: &str = "after-sales request";
 const UPSERT_REQUEST: &str = "INSERT INTO after_sales_requests (id, shop_id, buyer_id, order_id, kind, stage,
     opened_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
     ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, body = excluded.body";
+
+const INSERT_RETURN_WAYBILL: &str = "INSERT INTO after_sales_return_waybills (carrier, waybill, request_id,
+    shop_id) VALUES ($1, $2, $3, $4) ON CONFLICT (carrier, waybill) DO NOTHING";
 
 const UPSERT_POLICY: &str = "INSERT INTO after_sales_policies (shop_id, body) VALUES ($1, $2)
     ON CONFLICT (shop_id) DO UPDATE SET body = excluded.body";
@@ -53,7 +58,20 @@ impl<'a> AfterSalesWrites<'a> {
     }
 
     pub(crate) fn push_statements(self, statements: &mut Vec<Statement>) {
-        statements.extend(self.requests.into_values().map(upsert_request));
+        for saved in self.requests.into_values() {
+            statements.push(upsert_request(saved));
+            if let Some(pickup) = &saved.request.return_pickup {
+                statements.push(Statement::new(
+                    INSERT_RETURN_WAYBILL,
+                    vec![
+                        Value::Text(pickup.shipment.carrier.as_str().into()),
+                        Value::Text(pickup.shipment.waybill.as_str().into()),
+                        Value::I64(saved.id.get()),
+                        Value::I64(saved.request.shop.get()),
+                    ],
+                ));
+            }
+        }
         statements.extend(self.policies.into_iter().map(|(shop, policy)| {
             Statement::new(
                 UPSERT_POLICY,
@@ -140,6 +158,35 @@ impl Store {
             page.limit,
         );
         self.query(statement, request_row).await
+    }
+
+    /// The request whose booked return parcel has this waybill, if any.
+    pub async fn after_sales_by_return_waybill(
+        &self,
+        carrier: CarrierId,
+        waybill: &str,
+    ) -> Result<Option<SavedRequest>, StoreError> {
+        let statement = Statement::new(
+            "SELECT r.id, r.body FROM after_sales_return_waybills w JOIN after_sales_requests r ON r.id = w.request_id
+             WHERE w.carrier = $1 AND w.waybill = $2",
+            vec![Value::Text(carrier.as_str().into()), Value::Text(waybill.into())],
+        );
+        Ok(self.query(statement, request_row).await?.into_iter().next())
+    }
+
+    /// Approved returns still awaited whose pickup is not booked yet, oldest first (the
+    /// worker books them: a return approved by a deadline, or a carrier that did not answer).
+    pub async fn after_sales_awaiting_pickup(&self, limit: i64) -> Result<Vec<SavedRequest>, StoreError> {
+        let statement = Statement::new(
+            "SELECT id, body FROM after_sales_requests WHERE stage = 'awaiting_return' AND kind = 'return_and_refund'
+             AND id NOT IN (SELECT request_id FROM after_sales_return_waybills) ORDER BY id LIMIT $1",
+            vec![Value::I64(limit)],
+        );
+        let saved = self.query(statement, request_row).await?;
+        Ok(saved
+            .into_iter()
+            .filter(|s| s.request.return_pickup.is_none() && s.request.return_parcel.is_none())
+            .collect())
     }
 
     /// Requests whose refund the payment flow still has to carry out, oldest first.
@@ -309,6 +356,21 @@ pub(crate) struct RequestV1 {
     inspection: Option<String>,
     opened_at: i64,
     timeline: Vec<StepV1>,
+    /// The return pickup the platform booked; absent in rows written before it booked any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    return_pickup: Option<ReturnPickupV1>,
+    /// The rules' decision at the carrier's first scan of the booked return parcel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scan_decision: Option<DecisionV1>,
+}
+
+/// A booked return pickup: the parcel as a shipment (its events inside), its price in fen.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ReturnPickupV1 {
+    shipment: ShipmentV1,
+    first_weight: i64,
+    additional: i64,
+    stalled_after_ms: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -553,6 +615,13 @@ impl From<&AfterSalesRequest> for RequestV1 {
                 .as_ref()
                 .map(|p| (p.carrier.as_str().into(), p.waybill.as_str().into())),
             inspection: r.inspection.map(|i| i.as_str().into()),
+            return_pickup: r.return_pickup.as_ref().map(|p| ReturnPickupV1 {
+                shipment: ShipmentV1::from(&p.shipment),
+                first_weight: p.first_weight.get(),
+                additional: p.additional.get(),
+                stalled_after_ms: p.stalled_after_ms,
+            }),
+            scan_decision: r.scan_decision.as_ref().map(DecisionV1::from),
             opened_at: r.opened_at.unix_ms(),
             timeline: r
                 .timeline
@@ -610,7 +679,18 @@ impl TryFrom<RequestV1> for AfterSalesRequest {
                 })
             })
             .collect::<Result<_, StoreError>>()?;
+        let return_pickup = match r.return_pickup {
+            None => None,
+            Some(p) => Some(ReturnPickup {
+                shipment: Shipment::try_from(p.shipment)?,
+                first_weight: fen(p.first_weight)?,
+                additional: fen(p.additional)?,
+                stalled_after_ms: p.stalled_after_ms,
+            }),
+        };
         Ok(AfterSalesRequest {
+            return_pickup,
+            scan_decision: r.scan_decision.map(Decision::try_from).transpose()?,
             shop: id(r.shop, ShopId::new, REQUEST)?,
             buyer: id(r.buyer, BuyerId::new, REQUEST)?,
             order: id(r.order, OrderId::new, REQUEST)?,

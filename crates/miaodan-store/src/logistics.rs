@@ -5,7 +5,7 @@
 //! by: a shipment is read whole, by id, order or waybill, and is never queried by an event's
 //! field.
 
-mod stored;
+pub(crate) mod stored;
 
 use crate::records::{AlertFilter, AlertKinds, AlertPosition, Keyset};
 use crate::sql::{Conditions, Row, ShardOf, Statement, Value};

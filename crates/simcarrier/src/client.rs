@@ -72,6 +72,14 @@ impl SimCarrierClient {
         }
     }
 
+    /// See [`SimCarrier::quote`].
+    pub async fn quote(&self, request: &crate::tariff::QuoteRequest) -> Result<crate::tariff::Quote, SimCarrierError> {
+        match &self.transport {
+            Transport::InProcess(simcarrier) => simcarrier.quote(request),
+            Transport::Http(http) => http.send(http.request(Method::POST, "/quotes").json(request)).await,
+        }
+    }
+
     /// What the simulator knows of a waybill; none when there is no such waybill.
     pub async fn tracking(&self, waybill_no: &str) -> Result<Option<Tracking>, SimCarrierError> {
         match &self.transport {

@@ -5,6 +5,7 @@
 //! | route                            | method                                     |
 //! |----------------------------------|--------------------------------------------|
 //! | `POST /waybills`                 | `create_waybill`                           |
+//! | `POST /quotes`                   | `quote`, body `{carrier, origin_adcode, …}`|
 //! | `GET  /waybills/{no}`            | `tracking` (404 when none)                 |
 //! | `POST /waybills/{no}/advance`    | `advance`, body `{state, at?}`             |
 //! | `POST /waybills/{no}/events`     | `emit`, body `{state, occurred_at}`        |
@@ -62,6 +63,7 @@ pub(crate) struct Health {
 pub fn router(simcarrier: SimCarrier) -> Router {
     Router::new()
         .route("/waybills", post(create_waybill))
+        .route("/quotes", post(quote))
         .route("/waybills/{no}", get(tracking))
         .route("/waybills/{no}/advance", post(advance))
         .route("/waybills/{no}/events", post(emit))
@@ -141,6 +143,11 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 async fn create_waybill(State(simcarrier): State<SimCarrier>, body: Bytes) -> Result<Json<Waybill>, ApiError> {
     let request: CreateWaybill = parse(&body)?;
     Ok(Json(simcarrier.create_waybill(request).await?))
+}
+
+async fn quote(State(simcarrier): State<SimCarrier>, body: Bytes) -> Result<Json<crate::tariff::Quote>, ApiError> {
+    let request: crate::tariff::QuoteRequest = parse(&body)?;
+    Ok(Json(simcarrier.quote(&request)?))
 }
 
 async fn tracking(State(simcarrier): State<SimCarrier>, Path(no): Path<String>) -> Result<Json<Tracking>, ApiError> {

@@ -22,6 +22,7 @@
 //! - `http`: the HTTP API ([`router`], [`serve`], [`run_standalone`]).
 //! - `client`: [`SimCarrierClient`], one type over both transports.
 //! - `cities`: the city a scan reports, from the first four digits of an adcode.
+//! - [`tariff`]: the price list: a parcel's first weight (首重) and the rest (续重), pure.
 //!
 //! # Time
 //! Script delays are simulated minutes; [`TimeScale`] turns them into real milliseconds and the
@@ -79,6 +80,7 @@ mod numbers;
 mod script;
 pub mod signature;
 mod simulator;
+pub mod tariff;
 mod webhook;
 
 pub use book::{UNSCRIPTED_EVENTS_PER_WAYBILL_MAX, WAYBILLS_MAX};
@@ -95,6 +97,7 @@ pub use script::{
 };
 pub use signature::{SIGNATURE_HEADER, SignatureError};
 pub use simulator::SimCarrier;
+pub use tariff::{Quote, QuoteRequest};
 pub use webhook::{
     DELIVERY_ATTEMPT_TIMEOUT_MS, DELIVERY_ATTEMPTS_IN_FLIGHT_MAX, DELIVERY_ATTEMPTS_MAX,
     DELIVERY_ATTEMPTS_RECORDED_MAX, DELIVERY_DELAY_MS_MAX, REORDER_HOLD_MS_MAX, RETRY_BACKOFF_FIRST_MS,

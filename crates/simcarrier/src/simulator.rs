@@ -67,6 +67,11 @@ impl SimCarrier {
         }
     }
 
+    /// The price of a parcel ([`crate::tariff`]): the same for every seed and every call.
+    pub fn quote(&self, request: &crate::tariff::QuoteRequest) -> Result<crate::tariff::Quote, SimCarrierError> {
+        crate::tariff::quote(request)
+    }
+
     /// Issues a waybill for `request.reference`, or returns the one already issued for it (the
     /// same parameters are required).
     pub async fn create_waybill(&self, request: CreateWaybill) -> Result<Waybill, SimCarrierError> {

@@ -46,7 +46,6 @@ const LONG_FUNCTIONS: &[(&str, usize)] = &[
         114,
     ),
     ("crates/miaodan-server/src/demo/mod.rs::load_shop", 132),
-    ("crates/miaodan-server/src/http/logistics.rs::carrier_webhook", 72),
     ("crates/miaodan-server/src/flows/payments/reconcile.rs::report", 210),
     (
         "crates/miaodan-server/src/http/openapi.rs::ProblemResponses::modify",

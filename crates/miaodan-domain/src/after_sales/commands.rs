@@ -18,6 +18,7 @@
 use super::book::{AfterSalesBook, OpenRefusal, SETTLED_REQUEST_RETENTION_MS};
 use super::policy::{PolicyProblem, ShopPolicy};
 use super::request::{Actor, AfterSalesRequest, Ask, Inspection, RequestLine, ReturnParcel, Stage, StepNotAllowed};
+use super::return_logistics::{self, BookReturnPickup, RecordReturnTracking};
 use super::rules::{self, BuyerRecord, Facts, Parcels};
 use super::{Reason, RequestKind};
 use crate::flash_sale::FlashSales;
@@ -151,6 +152,8 @@ pub enum Command {
     Refunded(RecordRefunded),
     RefundFailed(RecordRefundFailed),
     SetPolicy(SetPolicy),
+    BookReturnPickup(BookReturnPickup),
+    TrackReturn(RecordReturnTracking),
 }
 
 /// A request as it stands after a command, with its id.
@@ -215,8 +218,14 @@ impl Command {
         now: Timestamp,
         effects: &mut Vec<Effect>,
     ) -> Result<Outcome, Rejection> {
-        let (id, before) = match &self {
+        // A return's tracking event answers with whether it was new, not the request alone.
+        let command = match self {
+            Command::TrackReturn(c) => return return_logistics::track_return(book, c, b, now, effects),
+            command => command,
+        };
+        let (id, before) = match &command {
             Command::SetPolicy(c) => return set_policy(book, c, effects),
+            Command::TrackReturn(_) => unreachable!("answered above"),
             Command::Open(c) => (c.id, 0),
             Command::Approve(ApproveRequest { id, .. })
             | Command::Refuse(RefuseRequest { id, .. })
@@ -225,11 +234,12 @@ impl Command {
             | Command::ShipReturn(ShipReturn { id, .. })
             | Command::ReceiveReturn(ReceiveReturn { id, .. })
             | Command::Refunded(RecordRefunded { id })
-            | Command::RefundFailed(RecordRefundFailed { id }) => {
+            | Command::RefundFailed(RecordRefundFailed { id })
+            | Command::BookReturnPickup(BookReturnPickup { id, .. }) => {
                 (*id, book.request(*id).map_or(0, |r| r.timeline.len()))
             }
         };
-        match self {
+        match command {
             Command::Open(c) => open(book, c, &b, now)?,
             Command::Approve(c) => {
                 let deadlines = deadlines_of(book, c.id);
@@ -244,6 +254,8 @@ impl Command {
             Command::ShipReturn(c) => by_buyer(book, c.id, c.buyer, |r| r.return_shipped(c.parcel, now))?,
             Command::ReceiveReturn(c) => receive_return(book, &c, b.inventory, now, effects)?,
             Command::SetPolicy(_) => unreachable!("answered above"),
+            Command::BookReturnPickup(c) => return_logistics::book_pickup(book, c, now)?,
+            Command::TrackReturn(_) => unreachable!("answered above"),
             Command::RefundFailed(c) => {
                 let (stepped, _) = book
                     .step(c.id, |r| r.refund_failed(now))

@@ -7,6 +7,7 @@ pub mod book;
 pub mod commands;
 pub mod policy;
 pub mod request;
+pub mod return_logistics;
 pub mod rules;
 
 pub use commands::Command;

@@ -110,6 +110,42 @@ impl ReturnShipping {
     }
 }
 
+/// What each party pays of a return parcel's price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShippingShares {
+    pub platform: Fen,
+    pub shop: Fen,
+    pub buyer: Fen,
+}
+
+impl ReturnShipping {
+    /// Splits a parcel's price — its first weight (首重) and the rest (续重) — between the
+    /// platform, the shop and the buyer; the shares add up to the price.
+    pub fn shares(self, first_weight: Fen, additional: Fen) -> ShippingShares {
+        let whole = first_weight
+            .checked_add(additional)
+            .expect("a parcel's price is far from overflow");
+        let none = Fen::ZERO;
+        match self {
+            ReturnShipping::PlatformFirstWeight => ShippingShares {
+                platform: first_weight,
+                shop: none,
+                buyer: additional,
+            },
+            ReturnShipping::Shop => ShippingShares {
+                platform: none,
+                shop: whole,
+                buyer: none,
+            },
+            ReturnShipping::Buyer => ShippingShares {
+                platform: none,
+                shop: none,
+                buyer: whole,
+            },
+        }
+    }
+}
+
 /// One shop's policy. [`AfterSalesPolicy::default`] is the platform's default promise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AfterSalesPolicy {
@@ -282,6 +318,24 @@ mod tests {
             ..AfterSalesPolicy::default()
         };
         assert_eq!(generous.check(), Ok(()));
+    }
+
+    #[test]
+    fn the_platform_pays_a_returns_first_weight_and_the_buyer_the_rest_unless_the_shop_or_buyer_pays_all() {
+        let (first, rest) = (Fen::from_const(800), Fen::from_const(300));
+        let cases = [
+            (ReturnShipping::PlatformFirstWeight, (800, 0, 300)),
+            (ReturnShipping::Shop, (0, 1_100, 0)),
+            (ReturnShipping::Buyer, (0, 0, 1_100)),
+        ];
+        for (payer, (platform, shop, buyer)) in cases {
+            let shares = payer.shares(first, rest);
+            assert_eq!(
+                (shares.platform.get(), shares.shop.get(), shares.buyer.get()),
+                (platform, shop, buyer),
+                "{payer:?}"
+            );
+        }
     }
 
     #[test]

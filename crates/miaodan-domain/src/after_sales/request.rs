@@ -11,15 +11,23 @@
 //!                                             closed ◄─────────── approved | closed
 //! ```
 //!
+//! A return's pickup booked by the platform ([`ReturnPickup`]) is tracked like an outbound
+//! parcel (a [`Shipment`]: events kept as a set sorted by event time). Its first scan moves the
+//! request to `return in transit` (and, when the rules trust the buyer, to `refunding` at once:
+//! 闪电退款); its delivered scan is the parcel's arrival at the warehouse (`received`, or a step
+//! recorded on a request already refunding or refunded, which the merchant still inspects); a
+//! return in transit that stops moving for the shop's stalled hours goes to the platform.
+//!
 //! Invariants: a request is decided once (its first decision is never rewritten, later steps
-//! are appended); money moves only from `approved` or `received`; a closed or refunded request
-//! takes no further step.
+//! are appended); money moves only from `approved`, `received` or the carrier's first scan of a
+//! return, once; a closed request takes no further step, and a refunded one only records its
+//! parcel's arrival and inspection.
 
 use super::policy::ReturnShipping;
 use super::rules::{Decision, Verdict};
 use super::{Reason, RequestKind};
 use crate::fulfillment::network::CarrierId;
-use crate::logistics::shipment::Waybill;
+use crate::logistics::shipment::{EventOutcome, EventRefusal, Shipment, TrackingEvent, Waybill};
 use crate::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 
 /// Units of one order line the request covers.
@@ -128,6 +136,37 @@ pub struct ReturnParcel {
     pub waybill: Waybill,
 }
 
+/// The return pickup the platform booked with a carrier, from the buyer's address to the
+/// warehouse the units were sold from, and its price as the carrier quoted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReturnPickup {
+    /// The return parcel, tracked as logistics tracks every parcel: its carrier, waybill and
+    /// destination warehouse, and the carrier's events as a set sorted by event time.
+    pub shipment: Shipment,
+    /// The carrier's price for the first weight (首重).
+    pub first_weight: Fen,
+    /// The carrier's price for the weight above it (续重).
+    pub additional: Fen,
+    /// How long a moving parcel may go without a scan before the platform steps in: the
+    /// shop's stalled hours when the pickup was booked.
+    pub stalled_after_ms: i64,
+}
+
+impl ReturnPickup {
+    /// When the carrier first scanned the parcel.
+    pub fn scanned_at(&self) -> Option<Timestamp> {
+        self.shipment.picked_up_at
+    }
+
+    /// When a parcel on its way counts as stalled: its last scan plus the stalled time. `None`
+    /// before the first scan and once it arrived (or went back).
+    pub fn stalls_at(&self) -> Option<Timestamp> {
+        let s = &self.shipment;
+        let moving = s.picked_up_at.is_some() && !s.is_terminal();
+        moving.then(|| Timestamp::from_unix_ms(s.last_movement_at.unix_ms().saturating_add(self.stalled_after_ms)))
+    }
+}
+
 /// One step on a request's timeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
@@ -160,6 +199,11 @@ pub struct AfterSalesRequest {
     pub return_shipping: Option<ReturnShipping>,
     /// The return parcel, once the buyer has sent it.
     pub return_parcel: Option<ReturnParcel>,
+    /// The return pickup the platform booked, once booked.
+    pub return_pickup: Option<ReturnPickup>,
+    /// What the rules decided at the carrier's first scan of the booked return parcel (the
+    /// request's first decision stays as it was).
+    pub scan_decision: Option<Decision>,
     pub inspection: Option<Inspection>,
     pub opened_at: Timestamp,
     pub timeline: Vec<Step>,
@@ -208,6 +252,8 @@ impl AfterSalesRequest {
             return_shipping: matches!(ask.kind, RequestKind::ReturnAndRefund | RequestKind::Exchange)
                 .then_some(ask.return_shipping),
             return_parcel: None,
+            return_pickup: None,
+            scan_decision: None,
             inspection: None,
             opened_at: at,
             timeline: Vec::new(),
@@ -243,8 +289,12 @@ impl AfterSalesRequest {
         // goes straight back to the provider: the goods, if any, are back already.
         let money_was_due = self.timeline.iter().any(|s| s.stage == Stage::Refunding);
         self.step(at, actor, Stage::Approved);
+        // A return the carrier already has (the platform approving a stalled one) is refunded:
+        // the buyer sent it, the carrier holds it.
+        let carrier_has_return = self.kind == RequestKind::ReturnAndRefund
+            && self.return_pickup.as_ref().is_some_and(|p| p.scanned_at().is_some());
         let next = match self.kind {
-            _ if money_was_due => Stage::Refunding,
+            _ if money_was_due || carrier_has_return => Stage::Refunding,
             RequestKind::ReturnAndRefund | RequestKind::Exchange => Stage::AwaitingReturn {
                 expires_at: Timestamp::from_unix_ms(at.unix_ms() + deadlines.return_ms),
             },
@@ -310,6 +360,9 @@ impl AfterSalesRequest {
             Stage::WithMerchant { due_at } if now >= due_at => self.proceed(now, Actor::Deadline, deadlines),
             Stage::Refused { appeal_by } if now >= appeal_by => self.step(now, Actor::Deadline, Stage::Closed),
             Stage::AwaitingReturn { expires_at } if now >= expires_at => self.step(now, Actor::Deadline, Stage::Closed),
+            Stage::ReturnInTransit if self.due_at().is_some_and(|due| now >= due) => {
+                self.step(now, Actor::Deadline, Stage::WithPlatform);
+            }
             _ => return false,
         }
         true
@@ -343,7 +396,71 @@ impl AfterSalesRequest {
             Stage::WithMerchant { due_at } => Some(due_at),
             Stage::Refused { appeal_by } => Some(appeal_by),
             Stage::AwaitingReturn { expires_at } => Some(expires_at),
+            Stage::ReturnInTransit => self.return_pickup.as_ref().and_then(ReturnPickup::stalls_at),
             _ => None,
+        }
+    }
+
+    /// The platform booked the return's pickup with a carrier: only while the return is
+    /// awaited and the buyer has sent nothing; the same waybill booked again changes nothing.
+    pub fn book_pickup(&mut self, pickup: ReturnPickup) -> Result<(), StepNotAllowed> {
+        if let Some(booked) = &self.return_pickup {
+            let same = booked.shipment.carrier == pickup.shipment.carrier
+                && booked.shipment.waybill == pickup.shipment.waybill;
+            return if same {
+                Ok(())
+            } else {
+                Err(self.refuse_step(Actor::Platform))
+            };
+        }
+        if !matches!(self.stage, Stage::AwaitingReturn { .. }) || self.return_parcel.is_some() {
+            return Err(self.refuse_step(Actor::Platform));
+        }
+        self.return_pickup = Some(pickup);
+        Ok(())
+    }
+
+    /// A carrier's event on the booked return waybill, applied once in event-time order. The
+    /// first scan of an awaited return asks `decide` (the rules, given when the carrier first
+    /// scanned it) whether to refund now; the delivered scan records the parcel's arrival at
+    /// the warehouse. The caller checked that the request has a pickup.
+    pub fn track_return(
+        &mut self,
+        event: TrackingEvent,
+        now: Timestamp,
+        decide: impl FnOnce(Timestamp) -> Decision,
+    ) -> Result<EventOutcome, EventRefusal> {
+        let pickup = self.return_pickup.as_mut().expect("a tracked return has a pickup");
+        let arrived_before = pickup.shipment.delivered_at.is_some();
+        let applied = pickup.shipment.apply_event(event, now)?;
+        if applied == EventOutcome::Duplicate {
+            return Ok(applied);
+        }
+        let (scanned_at, arrived) = (pickup.scanned_at(), pickup.shipment.delivered_at.is_some());
+        if let (Some(scanned_at), Stage::AwaitingReturn { .. }) = (scanned_at, self.stage) {
+            let decision = decide(scanned_at);
+            let refund_now = decision.acted == Verdict::Approve;
+            self.scan_decision = Some(decision);
+            self.return_scanned(now, refund_now).expect("the return is awaited");
+        }
+        if arrived && !arrived_before {
+            self.return_delivered(now);
+        }
+        Ok(applied)
+    }
+
+    /// The carrier delivered the return parcel to the warehouse: the merchant inspects it next.
+    fn return_delivered(&mut self, at: Timestamp) {
+        match self.stage {
+            Stage::ReturnInTransit => self.step(at, Actor::Carrier, Stage::Received),
+            // Refunded on the carrier's scan: the arrival is recorded, the money already left.
+            Stage::Refunding | Stage::Refunded => self.timeline.push(Step {
+                at,
+                actor: Actor::Carrier,
+                stage: self.stage,
+            }),
+            // Withdrawn, expired, or received by the merchant before the carrier said so.
+            _ => {}
         }
     }
 
@@ -382,12 +499,19 @@ impl AfterSalesRequest {
         }
         let received = matches!(
             self.stage,
-            Stage::AwaitingReturn { .. } | Stage::ReturnInTransit | Stage::Refunding | Stage::Refunded
+            Stage::AwaitingReturn { .. }
+                | Stage::ReturnInTransit
+                | Stage::Received
+                | Stage::Refunding
+                | Stage::Refunded
         );
         if !received || self.inspection.is_some() {
             return Err(self.refuse_step(Actor::Merchant));
         }
-        self.return_received(at)?;
+        // The carrier's delivered scan already put it in `received`.
+        if self.stage != Stage::Received {
+            self.return_received(at)?;
+        }
         self.inspect(inspection, at)
     }
 
@@ -505,6 +629,8 @@ pub(super) mod tests {
             stage,
             return_shipping: None,
             return_parcel: None,
+            return_pickup: None,
+            scan_decision: None,
             inspection: None,
             opened_at: at(0),
             timeline: vec![],
@@ -715,6 +841,154 @@ pub(super) mod tests {
         assert!(r.on_time(at(7 * 24), DEADLINES));
         assert_eq!(r.stage, Stage::Closed);
         assert!(r.return_scanned(at(7 * 24 + 1), true).is_err());
+    }
+
+    fn pickup(waybill: &str) -> ReturnPickup {
+        let shipment = Shipment::new(
+            crate::ids::ShipmentId::new(9).expect("a positive id"),
+            OrderId::new(1).expect("a positive id"),
+            ShopId::new(1).expect("a positive id"),
+            crate::WarehouseId::new(1).expect("a positive id"),
+            CarrierId::Zto,
+            crate::logistics::shipment::parse_waybill(waybill).expect("a waybill"),
+            at(0),
+            at(0),
+            at(7 * 24),
+            None,
+        );
+        ReturnPickup {
+            shipment,
+            first_weight: Fen::from_const(800),
+            additional: Fen::from_const(100),
+            stalled_after_ms: 72 * HOUR_MS,
+        }
+    }
+
+    fn scan(id: &str, state: crate::logistics::ShipmentState, hours: i64) -> TrackingEvent {
+        TrackingEvent {
+            event_id: id.into(),
+            state,
+            occurred_at: at(hours),
+            location: None,
+            received_at: at(hours),
+        }
+    }
+
+    /// An awaited return with a booked pickup.
+    fn booked() -> AfterSalesRequest {
+        let mut r = request(RequestKind::ReturnAndRefund, 5_990, Stage::Approved);
+        r.proceed(at(0), Actor::Rules, DEADLINES);
+        r.book_pickup(pickup("ZTO-RET-0001")).expect("awaited");
+        r
+    }
+
+    #[test]
+    fn a_pickup_is_booked_once_while_the_return_is_awaited() {
+        let mut r = booked();
+        assert_eq!(r.book_pickup(pickup("ZTO-RET-0001")), Ok(()), "the same waybill again");
+        assert!(r.book_pickup(pickup("ZTO-RET-0002")).is_err(), "another waybill");
+        let mut sent = request(RequestKind::ReturnAndRefund, 5_990, Stage::Approved);
+        assert!(sent.book_pickup(pickup("ZTO-RET-0003")).is_err(), "not yet approved");
+        sent.proceed(at(0), Actor::Rules, DEADLINES);
+        let parcel = ReturnParcel {
+            carrier: CarrierId::Sf,
+            waybill: crate::logistics::shipment::parse_waybill("SF-OWN-0001").expect("a waybill"),
+        };
+        sent.return_shipped(parcel, at(1)).expect("awaited");
+        assert!(
+            sent.book_pickup(pickup("ZTO-RET-0003")).is_err(),
+            "the buyer sent it already"
+        );
+    }
+
+    #[test]
+    fn a_booked_return_is_in_transit_from_the_first_scan_and_received_at_the_delivered_scan_whatever_the_order() {
+        use crate::logistics::ShipmentState::{Delivered, InTransit, PickedUp};
+        let orders: [&[(&str, crate::logistics::ShipmentState, i64)]; 2] = [
+            &[("e1", PickedUp, 2), ("e2", InTransit, 10), ("e3", Delivered, 30)],
+            &[
+                ("e3", Delivered, 30),
+                ("e1", PickedUp, 2),
+                ("e1", PickedUp, 2),
+                ("e2", InTransit, 10),
+            ],
+        ];
+        for events in orders {
+            let mut r = booked();
+            for (id, state, hours) in events {
+                r.track_return(scan(id, *state, *hours), at(31), |_| decision(Verdict::ToMerchant))
+                    .expect("accepted");
+            }
+            assert_eq!(stages(&r)[2..], ["return_in_transit", "received"], "{events:?}");
+            assert_eq!(r.return_pickup.as_ref().map(|p| p.shipment.events.len()), Some(3));
+            assert_eq!(r.scan_decision, Some(decision(Verdict::ToMerchant)));
+            r.receive(Inspection::Restock, at(32)).expect("arrived");
+            assert_eq!(r.stage, Stage::Refunding, "refunded after inspection");
+            assert_eq!(r.refund_attempt(), 1);
+        }
+    }
+
+    #[test]
+    fn a_trusted_buyers_return_is_refunded_at_the_first_scan_once_and_still_inspected_on_arrival() {
+        use crate::logistics::ShipmentState::{Delivered, PickedUp};
+        let mut r = booked();
+        let mut asked = Vec::new();
+        let mut approve = |scanned_at| {
+            asked.push(scanned_at);
+            decision(Verdict::Approve)
+        };
+        r.track_return(scan("e1", PickedUp, 2), at(3), &mut approve)
+            .expect("accepted");
+        assert_eq!(r.stage, Stage::Refunding);
+        assert_eq!(
+            r.track_return(scan("e1", PickedUp, 2), at(3), &mut approve),
+            Ok(EventOutcome::Duplicate)
+        );
+        r.refunded(at(4)).expect("refunding");
+        r.track_return(scan("e2", Delivered, 30), at(30), &mut approve)
+            .expect("accepted");
+        assert_eq!(asked, [at(2)], "the rules decide once, at the first scan");
+        assert_eq!(r.stage, Stage::Refunded);
+        r.receive(Inspection::WriteOff, at(31)).expect("arrived");
+        assert_eq!(r.inspection, Some(Inspection::WriteOff));
+        assert_eq!(r.refund_attempt(), 1, "no second refund");
+        assert_eq!(
+            stages(&r),
+            [
+                "approved",
+                "awaiting_return",
+                "return_in_transit",
+                "refunding",
+                "refunded",
+                "refunded",
+                "refunded"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_booked_return_whose_parcel_never_moves_expires_with_its_window() {
+        let mut r = booked();
+        assert_eq!(r.due_at(), Some(at(7 * 24)));
+        assert!(r.on_time(at(7 * 24), DEADLINES));
+        assert_eq!(r.stage, Stage::Closed);
+        assert_eq!(r.timeline.last().map(|s| s.actor), Some(Actor::Deadline));
+    }
+
+    #[test]
+    fn a_return_in_transit_that_stops_moving_goes_to_the_platform_which_refunds_it() {
+        use crate::logistics::ShipmentState::{InTransit, PickedUp};
+        let mut r = booked();
+        let no = |_| decision(Verdict::ToMerchant);
+        r.track_return(scan("e1", PickedUp, 2), at(2), no).expect("accepted");
+        r.track_return(scan("e2", InTransit, 10), at(10), no).expect("accepted");
+        assert_eq!(r.due_at(), Some(at(10 + 72)), "stalled 72 h after the last scan");
+        assert!(!r.on_time(at(81), DEADLINES));
+        assert!(r.on_time(at(82), DEADLINES));
+        assert_eq!(r.stage, Stage::WithPlatform);
+        r.approve(Actor::Platform, at(90), DEADLINES)
+            .expect("the platform decides");
+        assert_eq!(r.stage, Stage::Refunding, "the carrier has the goods: no second return");
     }
 
     #[test]

@@ -9,12 +9,16 @@
 //! | 2     | refund 4 units (¥516), quality issue       | over the ¥500 the rules approve alone: with the merchant, who has 48 h |
 //! | 3     | refund 4 units (¥516), arrived damaged     | with the merchant, who refused: the buyer may appeal for 72 h |
 //! | 4     | (shipped) cancel                           | refused by the rules (`already_picked_up`): nothing is opened; try it |
+//! | 5     | (delivered) return 1 unit, no reason       | approved (`no_reason_return_in_window`), pickup booked with the carrier; at its first scan refunded at once (`return_scanned_by_carrier`, 闪电退款), then delivered to the warehouse for inspection |
+//! | 6, 7  | nothing yet                                | paid, waiting in the warehouse: cancel one yourself |
 //!
 //! Order 4's parcel carries the merchant's own waybill, one the simulated carrier does not
 //! track, so it stays with the carrier: its cancellation is refused whenever it is asked.
-//! One refund in four paid orders keeps the buyer below the rate at which the rules pass a
-//! buyer's requests to the merchant, so the newcomer's own first cancellation is approved at
-//! once. The ids are those of a fresh database; the stories are told once per database (not
+//! Order 5's parcel carries one too, reported delivered as the carrier's webhook would; its
+//! return parcel is the simulated carrier's, whose signed events (minutes apart on the demo's
+//! time scale) move the request. Two refunds in seven paid orders keep the buyer below the rate
+//! at which the rules pass a buyer's requests to the merchant, so the newcomer's own first
+//! cancellation is approved at once. The ids are those of a fresh database; the stories are told once per database (not
 //! again once the demo buyer has a request).
 
 use crate::app::AppState;
@@ -26,8 +30,9 @@ use miaodan_domain::after_sales::commands::SavedRequest;
 use miaodan_domain::after_sales::request::RequestLine;
 use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::logistics::shipment::parse_waybill;
+use miaodan_domain::logistics::{Shipment, ShipmentState, TrackingEvent};
 use miaodan_domain::orders::{Address, Order};
-use miaodan_domain::shard::{Decider, OrderLineRequest, RefuseRequest};
+use miaodan_domain::shard::{Decider, OrderLineRequest, RecordTracking, RefuseRequest};
 use miaodan_domain::{BuyerId, Quantity, ShopId, SkuId};
 use miaodan_store::AfterSalesFilter;
 use miaodan_store::records::Keyset;
@@ -36,6 +41,8 @@ use miaodan_store::records::Keyset;
 const WALLET: &str = "wallet-demo";
 /// The merchant's own waybill of order 4's parcel (see the module's header).
 const OWN_WAYBILL: &str = "DEMO-OWN-000001";
+/// The merchant's own waybill of order 5's parcel, delivered before its return.
+const DELIVERED_WAYBILL: &str = "DEMO-OWN-000002";
 
 /// Where the stories happen: the demo buyer, the first shop and two of its SKUs.
 pub struct Scene {
@@ -74,7 +81,52 @@ pub async fn tell(state: &AppState, scene: &Scene) -> anyhow::Result<()> {
     let damaged = refund(&refused, scene.dear, 4, Reason::ArrivedDamaged);
     open(state, scene, damaged, Merchant::Refuses).await?;
     let shipped = paid_order(state, scene, scene.cheap, 1).await?;
-    ship_with_own_waybill(state, scene, shipped).await
+    ship_with_own_waybill(state, scene, shipped, OWN_WAYBILL).await?;
+    let returned = paid_order(state, scene, scene.cheap, 1).await?;
+    let parcel = ship_with_own_waybill(state, scene, returned.clone(), DELIVERED_WAYBILL).await?;
+    report_delivered(state, scene, &parcel).await?;
+    open(state, scene, no_reason_return(&returned, scene.cheap), Merchant::Waits).await?;
+    for _ in 0..2 {
+        paid_order(state, scene, scene.cheap, 1).await?;
+    }
+    Ok(())
+}
+
+fn no_reason_return(order: &Order, sku: SkuId) -> Ask {
+    Ask {
+        buyer: order.buyer,
+        order: order.id,
+        kind: RequestKind::ReturnAndRefund,
+        reason: Reason::NoReason,
+        lines: vec![RequestLine { sku, quantity: 1 }],
+    }
+}
+
+/// The carrier's pickup and delivery of a parcel, as its tracking webhook reports them.
+async fn report_delivered(state: &AppState, scene: &Scene, parcel: &Shipment) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    for (n, reported) in [ShipmentState::PickedUp, ShipmentState::Delivered]
+        .into_iter()
+        .enumerate()
+    {
+        let event = TrackingEvent {
+            event_id: format!("{}-{}", parcel.waybill.as_str(), n + 1),
+            state: reported,
+            occurred_at: now,
+            location: None,
+            received_at: now,
+        };
+        let command = RecordTracking {
+            shipment: parcel.id,
+            event,
+        };
+        state
+            .shards
+            .ask(scene.shop, command, None)
+            .await?
+            .map_err(|r| anyhow::anyhow!("the demo's tracking event was refused: {}", r.code()))?;
+    }
+    Ok(())
 }
 
 fn cancel(order: &Order) -> Ask {
@@ -127,6 +179,7 @@ async fn open(state: &AppState, scene: &Scene, ask: Ask, merchant: Merchant) -> 
         .await?
         .map_err(|r| anyhow::anyhow!("the demo's request was refused: {}", r.code()))?;
     after_sales::refund_if_due(state, &saved).await;
+    after_sales::book_pickup_if_due(state, &saved).await;
     if merchant == Merchant::Refuses {
         refuse(state, scene, &saved).await?;
     }
@@ -148,8 +201,13 @@ async fn refuse(state: &AppState, scene: &Scene, saved: &SavedRequest) -> anyhow
 }
 
 /// Hands the order's parcel over with the merchant's own waybill.
-async fn ship_with_own_waybill(state: &AppState, scene: &Scene, order: Order) -> anyhow::Result<()> {
-    let waybill = parse_waybill(OWN_WAYBILL).ok_or_else(|| anyhow::anyhow!("demo waybill {OWN_WAYBILL}"))?;
+async fn ship_with_own_waybill(
+    state: &AppState,
+    scene: &Scene,
+    order: Order,
+    own_waybill: &str,
+) -> anyhow::Result<Shipment> {
+    let waybill = parse_waybill(own_waybill).ok_or_else(|| anyhow::anyhow!("demo waybill {own_waybill}"))?;
     // The warehouse the dispatch at payment chose (it rewrote the order's allocations).
     let dispatched = state.store.order(order.id).await?;
     let warehouse = dispatched
@@ -165,8 +223,8 @@ async fn ship_with_own_waybill(state: &AppState, scene: &Scene, order: Order) ->
         carrier: None,
         waybill: Some(waybill),
     };
-    shipments::ship(state, parcel, None)
+    let shipment = shipments::ship(state, parcel, None)
         .await?
         .map_err(|r| anyhow::anyhow!("the demo's shipment was refused: {}", r.code()))?;
-    Ok(())
+    Ok(shipment)
 }

@@ -17,6 +17,12 @@
 //! idempotent by the refund's reference. The [`resume_refunds`] pass of the payment worker
 //! carries on every request left in `refunding` (after a deadline, a crash or a provider
 //! outage).
+//!
+//! Return logistics (booking a return's pickup with a carrier, its tracking events) live in
+//! `returns.rs`.
+
+mod returns;
+pub use returns::{RETURN_UNIT_GRAMS_DECLARED, book_pickup, book_pickup_if_due, resume_pickups, track_return};
 
 use crate::app::AppState;
 use crate::flows::payments::{self, PaymentError};
@@ -49,6 +55,8 @@ pub enum AfterSalesError {
     Shard(#[from] ShardError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Carrier(#[from] crate::carriers::CarrierError),
 }
 
 /// What a buyer asks, parsed.

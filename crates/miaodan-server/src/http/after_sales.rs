@@ -26,8 +26,9 @@ use axum::response::Response;
 use miaodan_domain::after_sales::book::OpenRefusal;
 use miaodan_domain::after_sales::commands::{AfterSalesRefusal, SavedRequest};
 
-use miaodan_domain::after_sales::request::{Actor, RequestLine};
-use miaodan_domain::after_sales::rules::{Fired, RuleMode};
+use miaodan_domain::after_sales::policy::ReturnShipping;
+use miaodan_domain::after_sales::request::{Actor, RequestLine, ReturnPickup};
+use miaodan_domain::after_sales::rules::{Decision, Fired, RuleMode};
 use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::ids::AfterSalesId;
 use miaodan_domain::orders::ORDER_LINES_MAX;
@@ -130,6 +131,7 @@ impl From<AfterSalesError> for ApiError {
             AfterSalesError::Payment(error) => ApiError::from(error),
             AfterSalesError::Shard(error) => ApiError::from(error),
             AfterSalesError::Store(error) => ApiError::from(error),
+            AfterSalesError::Carrier(error) => ApiError::from(error),
         }
     }
 }
@@ -268,6 +270,12 @@ pub struct AfterSalesView {
     pub lines: Vec<LineView>,
     /// A return's parcel once the buyer has sent it.
     pub return_parcel: Option<ReturnParcelView>,
+    /// The return pickup the platform booked with a carrier, once booked: its waybill, tracking
+    /// and price, and who pays what of it.
+    pub return_pickup: Option<ReturnPickupView>,
+    /// What the rules decided at the carrier's first scan of the booked return parcel (闪电退款:
+    /// `acted: approve` refunded it then, before it arrived).
+    pub scan_decision: Option<DecisionView>,
     /// Who pays a return's shipping, by the shop's policy when the request was opened:
     /// `platform_first_weight` (the platform pays the first weight, 运费险-like: the default),
     /// `shop` or `buyer`; `null` for requests without goods sent back.
@@ -283,6 +291,65 @@ pub struct AfterSalesView {
 pub struct ReturnParcelView {
     pub carrier: String,
     pub waybill: String,
+}
+
+/// A booked return pickup: from the buyer's address to the warehouse the units were sold from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnPickupView {
+    /// `sf`, `jd` or `zto` (simulated carriers).
+    pub carrier: String,
+    pub waybill: String,
+    pub warehouse_id: i64,
+    /// Where the parcel is, by the carrier's events: `created` (not collected yet), `picked_up`,
+    /// `departed`, `in_transit`, `out_for_delivery`, `delivered` (at the warehouse), …
+    pub state: String,
+    pub picked_up_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub last_movement_at: String,
+    /// The carrier's price for the first weight (首重), in fen.
+    pub first_weight_fen: i64,
+    /// The carrier's price for the weight above it (续重), in fen.
+    pub additional_fen: i64,
+    /// What the platform, the shop and the buyer each pay of it, by the request's
+    /// `return_shipping`.
+    pub platform_pays_fen: i64,
+    pub shop_pays_fen: i64,
+    pub buyer_pays_fen: i64,
+}
+
+fn pickup_view(pickup: &ReturnPickup, payer: Option<ReturnShipping>) -> ReturnPickupView {
+    let s = &pickup.shipment;
+    let shares = payer
+        .unwrap_or(ReturnShipping::PlatformFirstWeight)
+        .shares(pickup.first_weight, pickup.additional);
+    ReturnPickupView {
+        carrier: s.carrier.as_str().into(),
+        waybill: s.waybill.as_str().into(),
+        warehouse_id: s.warehouse.get(),
+        state: s.state.as_str().into(),
+        picked_up_at: s.picked_up_at.map(rfc3339),
+        delivered_at: s.delivered_at.map(rfc3339),
+        last_movement_at: rfc3339(s.last_movement_at),
+        first_weight_fen: pickup.first_weight.get(),
+        additional_fen: pickup.additional.get(),
+        platform_pays_fen: shares.platform.get(),
+        shop_pays_fen: shares.shop.get(),
+        buyer_pays_fen: shares.buyer.get(),
+    }
+}
+
+fn decision_view(d: &Decision) -> DecisionView {
+    DecisionView {
+        rule_set_version: d.rule_set_version,
+        mode: match d.mode {
+            RuleMode::Enforced => "enforced",
+            RuleMode::Shadow => "shadow",
+        }
+        .into(),
+        verdict: d.verdict.as_str().into(),
+        acted: d.acted.as_str().into(),
+        rules: d.fired.iter().map(explain).collect(),
+    }
 }
 
 fn actor_name(actor: Actor) -> &'static str {
@@ -324,20 +391,12 @@ impl From<&SavedRequest> for AfterSalesView {
                 carrier: p.carrier.as_str().into(),
                 waybill: p.waybill.as_str().into(),
             }),
+            return_pickup: r.return_pickup.as_ref().map(|p| pickup_view(p, r.return_shipping)),
+            scan_decision: r.scan_decision.as_ref().map(decision_view),
             return_shipping: r.return_shipping.map(|s| s.as_str().into()),
             inspection: r.inspection.map(|i| i.as_str().into()),
             opened_at: rfc3339(r.opened_at),
-            decision: DecisionView {
-                rule_set_version: d.rule_set_version,
-                mode: match d.mode {
-                    RuleMode::Enforced => "enforced",
-                    RuleMode::Shadow => "shadow",
-                }
-                .into(),
-                verdict: d.verdict.as_str().into(),
-                acted: d.acted.as_str().into(),
-                rules: d.fired.iter().map(explain).collect(),
-            },
+            decision: decision_view(d),
             timeline: r
                 .timeline
                 .iter()
@@ -478,6 +537,7 @@ pub async fn open_request(
         let answer = state.shards.ask(shop, command, recorder).await?;
         if let Ok(saved) = &answer {
             after_sales::refund_if_due(&state, saved).await;
+            after_sales::book_pickup_if_due(&state, saved).await;
         }
         Ok(created(&answer))
     })
@@ -624,6 +684,7 @@ async fn step<C: ShardCommand<Answer = SavedRequest>>(
         let answer = state.shards.ask(shop, command(saved.id), recorder).await?;
         if let Ok(stepped) = &answer {
             after_sales::refund_if_due(state, stepped).await;
+            after_sales::book_pickup_if_due(state, stepped).await;
         }
         Ok(ok(&answer))
     })

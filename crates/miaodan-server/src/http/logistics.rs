@@ -19,6 +19,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use miaodan_domain::after_sales::commands::AfterSalesRefusal;
 use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::shipment::{EventOutcome, TrackingNote, parse_waybill, valid_event_id};
@@ -276,7 +277,8 @@ pub struct CarrierNotification {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CarrierAck {
-    /// applied, late_applied, duplicate, unknown_waybill, closed (the order was delivered), refused.
+    /// applied, late_applied, duplicate, unknown_waybill, closed (the order was delivered, or the
+    /// return's request closed), refused.
     pub status: String,
 }
 
@@ -288,7 +290,9 @@ fn ack(status: &str) -> Response {
 /// A carrier's tracking event, signed (`Carrier-Signature: t=…,v1=hex(HMAC-SHA256(secret,
 /// "t.body"))`, 5 minutes' tolerance). Events may come twice or out of order: each is applied
 /// once, in event-time order. Acknowledged with what became of it; only a failure to apply
-/// it now is answered 503, so the carrier delivers it again.
+/// it now is answered 503, so the carrier delivers it again. A return waybill the platform
+/// booked for an after-sales return comes here too and moves its request (the first scan:
+/// `return_in_transit`, and the flash-refund rules; the delivered scan: `received`).
 #[utoipa::path(post, path = "/v1/webhooks/carriers", tag = "logistics", request_body = CarrierNotification,
     params(("Carrier-Signature" = String, Header)),
     responses((status = 200, body = CarrierAck), (status = 401, body = super::problem::Problem),
@@ -332,34 +336,58 @@ pub async fn carrier_webhook(State(state): State<AppState>, headers: HeaderMap, 
         .location
         .as_deref()
         .and_then(|l| TrackingNote::parse(l).ok());
+    let event = TrackingEvent {
+        event_id: notification.event_id,
+        state: state_reported,
+        occurred_at,
+        location,
+        received_at: now,
+    };
     let shipment = match state
         .store
         .shipment_by_waybill(carrier_id, &notification.waybill_no)
         .await
     {
         Ok(Some(shipment)) => shipment,
-        Ok(None) => return ack("unknown_waybill"),
+        Ok(None) => return return_parcel_event(&state, carrier_id, &notification.waybill_no, event).await,
         Err(error) => return ApiError::from(error).into_response(),
     };
     let command = RecordTracking {
         shipment: shipment.id,
-        event: TrackingEvent {
-            event_id: notification.event_id,
-            state: state_reported,
-            occurred_at,
-            location,
-            received_at: now,
-        },
+        event,
     };
     match state.shards.ask(shipment.shop, command, None).await {
-        Ok(Ok(tracked)) => ack(match tracked.applied {
-            EventOutcome::Applied => "applied",
-            EventOutcome::LateApplied => "late_applied",
-            EventOutcome::Duplicate => "duplicate",
-        }),
+        Ok(Ok(tracked)) => ack(applied_status(tracked.applied)),
         Ok(Err(Rejection::UnknownShipment)) => ack("closed"),
         Ok(Err(rejection)) => {
             tracing::warn!(code = rejection.code(), "refused a tracking event");
+            ack("refused")
+        }
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+fn applied_status(applied: EventOutcome) -> &'static str {
+    match applied {
+        EventOutcome::Applied => "applied",
+        EventOutcome::LateApplied => "late_applied",
+        EventOutcome::Duplicate => "duplicate",
+    }
+}
+
+/// An event of a return waybill the platform booked for an after-sales return: the same signed
+/// webhook, applied to the request's parcel (`closed` once the request is closed).
+async fn return_parcel_event(state: &AppState, carrier: CarrierId, waybill: &str, event: TrackingEvent) -> Response {
+    let saved = match state.store.after_sales_by_return_waybill(carrier, waybill).await {
+        Ok(Some(saved)) => saved,
+        Ok(None) => return ack("unknown_waybill"),
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    match crate::flows::after_sales::track_return(state, &saved, event).await {
+        Ok(Ok(tracked)) => ack(applied_status(tracked.applied)),
+        Ok(Err(Rejection::AfterSales(AfterSalesRefusal::UnknownRequest))) => ack("closed"),
+        Ok(Err(rejection)) => {
+            tracing::warn!(code = rejection.code(), "refused a return tracking event");
             ack("refused")
         }
         Err(error) => ApiError::from(error).into_response(),

@@ -30,7 +30,7 @@ both_backends!(
 const HOUR_MS: i64 = 3_600_000;
 
 /// A paid order of `units` of the world's second SKU (¥109.90 each) for the world's buyer.
-async fn paid_order(app: &TestApp, world: &World, units: i64) -> i64 {
+pub(super) async fn paid_order(app: &TestApp, world: &World, units: i64) -> i64 {
     let checkout = app.checkout(&world.buyer_token, &[(world.skus[1], units)]).await;
     let body = checkout.assert_status(201).clone();
     let order = body["orders"][0]["id"].as_i64().unwrap();
@@ -43,19 +43,19 @@ fn cancel(order: i64) -> Value {
     json!({ "order_id": order, "kind": "cancel", "reason": "changed_mind" })
 }
 
-fn refund_only(order: i64, sku: i64, quantity: i64) -> Value {
+pub(super) fn refund_only(order: i64, sku: i64, quantity: i64) -> Value {
     json!({ "order_id": order, "kind": "refund_only", "reason": "quality_issue",
             "lines": [{ "sku_id": sku, "quantity": quantity }] })
 }
 
-async fn request(app: &TestApp, token: &str, id: i64) -> Value {
+pub(super) async fn request(app: &TestApp, token: &str, id: i64) -> Value {
     app.get(&format!("/v1/after-sales/{id}"), token)
         .await
         .assert_status(200)
         .clone()
 }
 
-async fn until_stage(app: &TestApp, token: &str, id: i64, stage: &str) -> Value {
+pub(super) async fn until_stage(app: &TestApp, token: &str, id: i64, stage: &str) -> Value {
     eventually(Duration::from_secs(20), stage, || async {
         let r = request(app, token, id).await;
         (r["stage"] == stage).then_some(r)
@@ -64,12 +64,12 @@ async fn until_stage(app: &TestApp, token: &str, id: i64, stage: &str) -> Value 
 }
 
 /// The stages on a request's timeline, in order.
-fn stages_of(request: &Value) -> Vec<&str> {
+pub(super) fn stages_of(request: &Value) -> Vec<&str> {
     let timeline = request["timeline"].as_array().unwrap();
     timeline.iter().map(|s| s["stage"].as_str().unwrap()).collect()
 }
 
-async fn refunds_of(app: &TestApp, order: i64) -> Vec<Value> {
+pub(super) async fn refunds_of(app: &TestApp, order: i64) -> Vec<Value> {
     app.get(&format!("/v1/orders/{order}/refunds"), &app.admin)
         .await
         .assert_status(200)["items"]
@@ -123,7 +123,7 @@ async fn a_cancellation_before_shipment_is_refunded_at_once_and_its_units_go_bac
 }
 
 /// (available, reserved, sold) of `sku` summed over the world's warehouses.
-async fn futures_sum(app: &TestApp, world: &World, sku: i64) -> (i64, i64, i64) {
+pub(super) async fn futures_sum(app: &TestApp, world: &World, sku: i64) -> (i64, i64, i64) {
     let mut total = (0, 0, 0);
     for warehouse in world.warehouses {
         let (a, r, s) = app.level(&world.merchant, sku, warehouse).await;
@@ -330,7 +330,7 @@ async fn retries_and_worker_passes_refund_once(backend: Backend) {
 
 // ---- returns ------------------------------------------------------------------------------
 
-fn no_reason_return(order: i64, sku: i64, quantity: i64) -> Value {
+pub(super) fn no_reason_return(order: i64, sku: i64, quantity: i64) -> Value {
     json!({ "order_id": order, "kind": "return_and_refund", "reason": "no_reason",
             "lines": [{ "sku_id": sku, "quantity": quantity }] })
 }
@@ -533,7 +533,7 @@ async fn a_return_is_refused_outside_its_window_and_its_steps_are_refused_out_of
 
 const POLICY: &str = "/v1/after-sales/policy";
 
-fn default_policy() -> Value {
+pub(super) fn default_policy() -> Value {
     json!({ "no_reason_days": 7,
             "exempt_goods": ["customised", "perishable", "digital_delivery", "periodical"],
             "return_shipping": "platform_first_weight", "auto_approve_ceiling_fen": 50000,

@@ -1,11 +1,13 @@
 //! The demo world holds what the README and `serve --demo`'s printed examples promise a
-//! newcomer: the demo buyer's after-sales requests, each decided in its own way and explained,
-//! told once however many times the demo starts.
+//! newcomer: the demo buyer's after-sales requests, each decided in its own way and explained
+//! (a return refunded at the carrier's first scan among them), told once however many times
+//! the demo starts.
 
 use super::common;
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, eventually};
 use miaodan_server::demo::{self, DemoToken};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 both_backends!(the_demo_buyer_finds_requests_decided_by_the_rules_and_by_the_merchant_once);
 
@@ -46,11 +48,41 @@ async fn the_demo_buyer_finds_requests_decided_by_the_rules_and_by_the_merchant_
     let mut app = TestApp::spawn(backend).await;
     let access = demo::prepare(app.state(), None).await.unwrap();
     let (buyer, merchant) = (fresh(&access.buyer.2), fresh(&access.merchant.2));
+    // Order 5's return: its pickup booked with the (timed) carrier simulator, whose first scan
+    // refunds it before it arrives.
+    let returned = eventually(Duration::from_secs(30), "the return refunded on its scan", || async {
+        let listed = app
+            .get("/v1/after-sales?order_id=5", &buyer)
+            .await
+            .assert_status(200)
+            .clone();
+        let request = listed["items"][0].clone();
+        (request["stage"] == "refunded").then_some(request)
+    })
+    .await;
+    assert_eq!(
+        returned["scan_decision"]["rules"][0]["code"], "return_scanned_by_carrier",
+        "{returned}"
+    );
+    assert!(returned["return_pickup"]["waybill"].is_string(), "{returned}");
+    assert!(
+        returned["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["actor"] == "carrier")
+    );
     let listed = app.get("/v1/after-sales", &buyer).await.assert_status(200).clone();
     let passed_on = ["over_auto_approve_ceiling", "not_yet_picked_up"]
         .map(String::from)
         .to_vec();
     let expected = vec![
+        (
+            5,
+            "return_and_refund".to_string(),
+            "refunded".to_string(),
+            vec!["no_reason_return_in_window".to_string()],
+        ),
         (3, "refund_only".to_string(), "refused".to_string(), passed_on.clone()),
         (2, "refund_only".to_string(), "with_merchant".to_string(), passed_on),
         (
@@ -61,7 +93,7 @@ async fn the_demo_buyer_finds_requests_decided_by_the_rules_and_by_the_merchant_
         ),
     ];
     assert_eq!(stories(&listed), expected, "{listed}");
-    let items = listed["items"].as_array().unwrap();
+    let items = &listed["items"].as_array().unwrap()[1..];
     assert!(
         items[0]["due_at"].is_string(),
         "the buyer may still appeal: {}",
@@ -96,5 +128,5 @@ async fn the_demo_buyer_finds_requests_decided_by_the_rules_and_by_the_merchant_
     let listed = app.get("/v1/after-sales", &buyer).await.assert_status(200).clone();
     assert_eq!(stories(&listed), expected, "{listed}");
     let orders = app.get("/v1/orders", &merchant).await;
-    assert_eq!(orders.assert_status(200)["items"].as_array().unwrap().len(), 4);
+    assert_eq!(orders.assert_status(200)["items"].as_array().unwrap().len(), 7);
 }

@@ -7,6 +7,7 @@
 mod common;
 
 mod after_sales;
+mod after_sales_returns;
 mod contract;
 mod demo;
 mod flash_sales;

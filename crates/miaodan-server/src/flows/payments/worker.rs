@@ -38,6 +38,9 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
             if let Err(error) = crate::flows::after_sales::resume_refunds(&state).await {
                 tracing::warn!(%error, "after-sales refund pass failed");
             }
+            if let Err(error) = crate::flows::after_sales::resume_pickups(&state).await {
+                tracing::warn!(%error, "return pickup pass failed");
+            }
         }
     })
 }
@@ -46,6 +49,7 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
 pub async fn run_once(state: &AppState) -> anyhow::Result<()> {
     resolve_unsettled(state).await?;
     crate::flows::after_sales::resume_refunds(state).await?;
+    crate::flows::after_sales::resume_pickups(state).await?;
     Ok(())
 }
 
