@@ -5,6 +5,7 @@
 //! decision keeps the rule set's version, its mode and every fired rule with its parameters,
 //! so it can be explained later exactly as it was made.
 
+mod address;
 mod audit;
 pub use audit::{AfterSalesAudit, RequestRefund};
 
@@ -151,6 +152,17 @@ impl Store {
         self.query(statement, request_row).await
     }
 
+    /// Approved changes of address the carriers still have to take, oldest first (requests
+    /// rest in `approved` only while they wait for them).
+    pub async fn after_sales_redirecting(&self, limit: i64) -> Result<Vec<SavedRequest>, StoreError> {
+        let statement = Statement::new(
+            "SELECT id, body FROM after_sales_requests WHERE stage = 'approved' AND kind = 'change_address'
+            ORDER BY id LIMIT $1",
+            vec![Value::I64(limit)],
+        );
+        self.query(statement, request_row).await
+    }
+
     /// A buyer's refunded requests (for the rules' view of the buyer's history).
     pub async fn after_sales_refunded_count(&self, buyer: BuyerId) -> Result<i64, StoreError> {
         let statement = Statement::new(
@@ -288,6 +300,9 @@ pub(crate) struct RequestV1 {
     #[serde(default)]
     return_parcel: Option<(String, String)>,
     inspection: Option<String>,
+    /// A change of address; absent for other kinds and in rows written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address_change: Option<address::AddressChangeV1>,
     opened_at: i64,
     timeline: Vec<StepV1>,
 }
@@ -510,6 +525,7 @@ impl From<&AfterSalesRequest> for RequestV1 {
                 .as_ref()
                 .map(|p| (p.carrier.as_str().into(), p.waybill.as_str().into())),
             inspection: r.inspection.map(|i| i.as_str().into()),
+            address_change: r.address_change.as_ref().map(address::AddressChangeV1::from),
             opened_at: r.opened_at.unix_ms(),
             timeline: r
                 .timeline
@@ -580,6 +596,7 @@ impl TryFrom<RequestV1> for AfterSalesRequest {
             return_shipping,
             return_parcel,
             inspection,
+            address_change: r.address_change.map(TryInto::try_into).transpose()?,
             opened_at: ms(r.opened_at),
             timeline,
         })

@@ -15,6 +15,7 @@
 //! are appended); money moves only from `approved` or `received`; a closed or refunded request
 //! takes no further step.
 
+use super::address::{AddressChange, AddressOutcome};
 use super::policy::ReturnShipping;
 use super::rules::{Decision, Verdict};
 use super::{Reason, RequestKind};
@@ -161,6 +162,8 @@ pub struct AfterSalesRequest {
     /// The return parcel, once the buyer has sent it.
     pub return_parcel: Option<ReturnParcel>,
     pub inspection: Option<Inspection>,
+    /// A change of address: from where, to where, and once carried out, what came of it.
+    pub address_change: Option<AddressChange>,
     pub opened_at: Timestamp,
     pub timeline: Vec<Step>,
 }
@@ -185,6 +188,8 @@ pub struct Ask {
     pub amount: Fen,
     /// Who pays a return's shipping under the shop's policy.
     pub return_shipping: ReturnShipping,
+    /// For a change of address: the order's address and the new one.
+    pub address_change: Option<AddressChange>,
 }
 
 impl AfterSalesRequest {
@@ -209,6 +214,7 @@ impl AfterSalesRequest {
                 .then_some(ask.return_shipping),
             return_parcel: None,
             inspection: None,
+            address_change: ask.address_change,
             opened_at: at,
             timeline: Vec::new(),
             decision,
@@ -237,12 +243,16 @@ impl AfterSalesRequest {
     }
 
     /// After approval: a return waits for its parcel; a refund without return goes to the
-    /// provider; anything without money closes.
+    /// provider; a change of address stays approved until it is carried out (in the same
+    /// command, or once the carriers have taken it); anything else without money closes.
     fn proceed(&mut self, at: Timestamp, actor: Actor, deadlines: Deadlines) {
         // Money already due (a refund the provider failed, approved again by the platform)
         // goes straight back to the provider: the goods, if any, are back already.
         let money_was_due = self.timeline.iter().any(|s| s.stage == Stage::Refunding);
         self.step(at, actor, Stage::Approved);
+        if self.kind == RequestKind::ChangeAddress {
+            return;
+        }
         let next = match self.kind {
             _ if money_was_due => Stage::Refunding,
             RequestKind::ReturnAndRefund | RequestKind::Exchange => Stage::AwaitingReturn {
@@ -435,6 +445,30 @@ impl AfterSalesRequest {
         attempts
     }
 
+    /// An approved change of address was carried out (or could no longer be): the request
+    /// closes with what came of it.
+    pub fn address_changed(
+        &mut self,
+        outcome: AddressOutcome,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<(), StepNotAllowed> {
+        let waiting = self.address_change.as_ref().is_some_and(|c| c.outcome.is_none());
+        if self.stage != Stage::Approved || !waiting {
+            return Err(self.refuse_step(actor));
+        }
+        if let Some(change) = self.address_change.as_mut() {
+            change.outcome = Some(outcome);
+        }
+        self.step(at, actor, Stage::Closed);
+        Ok(())
+    }
+
+    /// An approved change of address still to be carried out (by the carriers).
+    pub fn awaits_address_change(&self) -> bool {
+        self.stage == Stage::Approved && self.address_change.as_ref().is_some_and(|c| c.outcome.is_none())
+    }
+
     /// The provider settled the refund.
     pub fn refunded(&mut self, at: Timestamp) -> Result<(), StepNotAllowed> {
         if self.stage != Stage::Refunding {
@@ -479,6 +513,7 @@ pub(super) mod tests {
             return_shipping: None,
             return_parcel: None,
             inspection: None,
+            address_change: None,
             opened_at: at(0),
             timeline: vec![],
         }
@@ -514,6 +549,7 @@ pub(super) mod tests {
             lines: vec![],
             amount: Fen::from_const(100),
             return_shipping: ReturnShipping::PlatformFirstWeight,
+            address_change: None,
         };
         let approved = AfterSalesRequest::open(
             ask(RequestKind::RefundOnly),
@@ -555,12 +591,17 @@ pub(super) mod tests {
             (RequestKind::CancelBeforeShipment, 5_990, "refunding"),
             (RequestKind::ReturnAndRefund, 5_990, "awaiting_return"),
             (RequestKind::Exchange, 0, "awaiting_return"),
-            (RequestKind::ChangeAddress, 0, "closed"),
+            (RequestKind::ChangeAddress, 0, "approved"),
         ];
         for (kind, amount, next) in cases {
             let mut r = with_merchant(kind, amount);
             r.approve(Actor::Merchant, at(1), DEADLINES).expect("with the merchant");
-            assert_eq!(stages(&r), ["approved", next], "{kind:?}");
+            let expected: &[&str] = match kind {
+                // Carried out by the command that approved it, which then closes it.
+                RequestKind::ChangeAddress => &["approved"],
+                _ => &["approved", next],
+            };
+            assert_eq!(stages(&r), expected, "{kind:?}");
         }
     }
 
