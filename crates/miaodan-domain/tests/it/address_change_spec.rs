@@ -13,7 +13,8 @@ use common::*;
 use miaodan_domain::after_sales::address::{AddressOutcome, AddressRefusal};
 use miaodan_domain::after_sales::book::OpenRefusal;
 use miaodan_domain::after_sales::commands::{AfterSalesRefusal, SavedRequest};
-use miaodan_domain::after_sales::rules::{BuyerRecord, Fired};
+use miaodan_domain::after_sales::policy::{AfterSalesPolicy, ShopPolicy};
+use miaodan_domain::after_sales::rules::{BuyerRecord, Fired, RuleMode};
 use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::fulfillment::capacity::hour_of;
 use miaodan_domain::fulfillment::{
@@ -25,8 +26,8 @@ use miaodan_domain::inventory::WarehouseName;
 use miaodan_domain::logistics::{ShipmentState, TrackingEvent, parse_waybill};
 use miaodan_domain::orders::{Address, AddressDetail, Order};
 use miaodan_domain::shard::{
-    Command, ConfigureFulfillment, CreateShipment, CreateWarehouse, Effect, OpenRequest, Outcome, PayOrder,
-    RecordRedirected, RecordTracking, Rejection,
+    ApproveRequest, Command, ConfigureFulfillment, CreateShipment, CreateWarehouse, Decider, Effect, OpenRequest,
+    Outcome, PayOrder, RecordRedirected, RecordTracking, Rejection, SetPolicy,
 };
 use miaodan_domain::{Timestamp, WarehouseId};
 
@@ -366,4 +367,76 @@ fn a_change_with_a_waybill_but_no_pickup_goes_to_the_carrier_and_keeps_the_wareh
         })
     );
     assert!(effects.contains(&Effect::OrderReaddressed(fulfilling.order.clone())));
+}
+
+/// The shop runs its rules in shadow: every request goes to the merchant.
+fn shadow(world: &mut World) {
+    world.setup(Command::from(SetPolicy {
+        shop: shop_id(1),
+        policy: ShopPolicy {
+            policy: AfterSalesPolicy::default(),
+            mode: RuleMode::Shadow,
+        },
+    }));
+}
+
+fn merchant_approves(id: AfterSalesId) -> Command {
+    Command::from(ApproveRequest {
+        id,
+        by: Decider::Merchant(shop_id(1)),
+    })
+}
+
+#[test]
+fn a_change_the_merchant_approves_is_carried_out_in_the_command_that_approves_it() {
+    let (mut world, order) = paid_order(&[(SKU_A, FAR, 5), (SKU_A, NEAR, 5)]);
+    shadow(&mut world);
+    world.now = monday(10, 30);
+    let opened = saved(world.run(change_to(&order, 1, beijing_chaoyang())).0);
+    assert_eq!(stages(&opened), ["with_merchant"]);
+    assert_eq!(
+        world.level(SKU_A, NEAR),
+        level(3, 0, 2),
+        "nothing moves before the answer"
+    );
+
+    world.now = monday(10, 40);
+    let approved = saved(world.run(merchant_approves(opened.id)).0);
+    assert_eq!(stages(&approved), ["with_merchant", "approved", "closed"]);
+    assert_eq!(world.level(SKU_A, NEAR), level(5, 0, 0));
+    assert_eq!(world.level(SKU_A, FAR), level(3, 0, 2));
+    let fulfilling = world.state.fulfilling(order_id(1)).expect("on its way");
+    assert_eq!(fulfilling.order.address, beijing_chaoyang());
+}
+
+#[test]
+fn a_change_approved_after_the_pickup_scan_closes_without_changing_the_order() {
+    let (mut world, order) = paid_order(&[(SKU_A, FAR, 5), (SKU_A, NEAR, 5)]);
+    shadow(&mut world);
+    world.now = monday(10, 30);
+    let opened = saved(world.run(change_to(&order, 1, beijing_chaoyang())).0);
+    ship(&mut world, "SF1000000000001");
+    world.now = monday(11, 0);
+    world.setup(Command::from(RecordTracking {
+        shipment: ShipmentId::new(1).expect("positive"),
+        event: TrackingEvent {
+            event_id: "E1".into(),
+            state: ShipmentState::PickedUp,
+            occurred_at: monday(10, 50),
+            location: None,
+            received_at: monday(10, 51),
+        },
+    }));
+    let levels = (world.level(SKU_A, NEAR), world.level(SKU_A, FAR));
+    let (outcome, effects) = world.run(merchant_approves(opened.id));
+    let closed = saved(outcome);
+    assert_eq!(stages(&closed), ["with_merchant", "approved", "closed"]);
+    assert_eq!(
+        closed.request.address_change.and_then(|c| c.outcome),
+        Some(AddressOutcome::NotCarriedOut(AddressRefusal::PickedUp))
+    );
+    assert_eq!(effects.len(), 1, "only the request is saved: {effects:?}");
+    assert_eq!((world.level(SKU_A, NEAR), world.level(SKU_A, FAR)), levels);
+    let fulfilling = world.state.fulfilling(order_id(1)).expect("on its way");
+    assert_eq!(fulfilling.order.address, order.address);
 }
