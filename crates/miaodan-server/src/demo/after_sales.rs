@@ -9,11 +9,10 @@
 //! | 2     | refund 4 units (¥516), quality issue       | over the ¥500 the rules approve alone: with the merchant, who has 48 h |
 //! | 3     | refund 4 units (¥516), arrived damaged     | with the merchant, who refused: the buyer may appeal for 72 h |
 //! | 4     | (shipped) cancel                           | refused by the rules (`already_picked_up`): nothing is opened; try it |
-//! | 5     | change the address to 成都锦江, before shipment | the rules approved: the order dispatched again, to the warehouse nearest the new address |
 //!
 //! Order 4's parcel carries the merchant's own waybill, one the simulated carrier does not
 //! track, so it stays with the carrier: its cancellation is refused whenever it is asked.
-//! One refund in five paid orders keeps the buyer below the rate at which the rules pass a
+//! One refund in four paid orders keeps the buyer below the rate at which the rules pass a
 //! buyer's requests to the merchant, so the newcomer's own first cancellation is approved at
 //! once. The ids are those of a fresh database; the stories are told once per database (not
 //! again once the demo buyer has a request).
@@ -26,9 +25,8 @@ use crate::flows::shipments::{self, ShipParcel};
 use miaodan_domain::after_sales::commands::SavedRequest;
 use miaodan_domain::after_sales::request::RequestLine;
 use miaodan_domain::after_sales::{Reason, RequestKind};
-use miaodan_domain::geo::Adcode;
 use miaodan_domain::logistics::shipment::parse_waybill;
-use miaodan_domain::orders::{Address, AddressDetail, Order};
+use miaodan_domain::orders::{Address, Order};
 use miaodan_domain::shard::{Decider, OrderLineRequest, RefuseRequest};
 use miaodan_domain::{BuyerId, Quantity, ShopId, SkuId};
 use miaodan_store::AfterSalesFilter;
@@ -76,28 +74,7 @@ pub async fn tell(state: &AppState, scene: &Scene) -> anyhow::Result<()> {
     let damaged = refund(&refused, scene.dear, 4, Reason::ArrivedDamaged);
     open(state, scene, damaged, Merchant::Refuses).await?;
     let shipped = paid_order(state, scene, scene.cheap, 1).await?;
-    ship_with_own_waybill(state, scene, shipped).await?;
-    let moving = paid_order(state, scene, scene.cheap, 1).await?;
-    open(state, scene, change_address(&moving)?, Merchant::Waits).await
-}
-
-/// 锦江区, Chengdu: near the first shop's Chengdu warehouse.
-const NEW_ADDRESS: (&str, &str) = ("510104000000", "红星路三段1号");
-
-fn change_address(order: &Order) -> anyhow::Result<Ask> {
-    let (adcode, detail) = NEW_ADDRESS;
-    let address = Address {
-        adcode: Adcode::parse(adcode).ok_or_else(|| anyhow::anyhow!("demo adcode {adcode}"))?,
-        detail: AddressDetail::parse(detail).map_err(|_| anyhow::anyhow!("demo address {detail}"))?,
-    };
-    Ok(Ask {
-        buyer: order.buyer,
-        order: order.id,
-        kind: RequestKind::ChangeAddress,
-        reason: Reason::WrongAddress,
-        lines: vec![],
-        new_address: Some(address),
-    })
+    ship_with_own_waybill(state, scene, shipped).await
 }
 
 fn cancel(order: &Order) -> Ask {
