@@ -4,7 +4,8 @@ The OpenAPI document states some rules in words only, because JSON Schema cannot
 GTIN's check digit, a flash sale that ends after it starts (within 7 days, not already over), a
 per-buyer limit within the units, a per-day limit of at least the per-order one, shifts in
 order and apart, one cutoff per level and region, each SKU on one line of a checkout (and of an
-after-sales request, whose refund or return names at least one line) and one delivery per shop,
+after-sales request, whose refund or return names at least one line, and whose change of address
+names an address that no other kind takes) and one delivery per shop,
 a date that exists (no 30 February), a buyer's token living at most 90 days, tokens listed by
 shop or by buyer but not both. The server answers a request that breaks one 422, as the
 document says. The fuzzer's generator reads only the schema, so its *valid* cases (positive
@@ -105,6 +106,11 @@ def _after_sales(body):
         body["lines"] = _unique_by(body["lines"], lambda line: line.get("sku_id"))
     if body.get("kind") in ("refund_only", "return_and_refund") and not body.get("lines"):
         body["lines"] = [{"sku_id": 1, "quantity": 1}]
+    if body.get("kind") == "change_address":
+        if not isinstance(body.get("address"), dict):
+            body["address"] = {"adcode": "510104000000", "detail": "红星路三段1号"}
+    else:
+        body.pop("address", None)
 
 
 def _buyer_token(body):

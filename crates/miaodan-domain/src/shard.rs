@@ -39,8 +39,8 @@ use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
 pub use crate::after_sales::commands::{
-    AppealRequest, ApproveRequest, Decider, OpenRequest, ReceiveReturn, RecordRefundFailed, RecordRefunded,
-    RefuseRequest, SetPolicy, ShipReturn, WithdrawRequest,
+    AppealRequest, ApproveRequest, Decider, OpenRequest, ReceiveReturn, RecordRedirectRefused, RecordRedirected,
+    RecordRefundFailed, RecordRefunded, RefuseRequest, SetPolicy, ShipReturn, WithdrawRequest,
 };
 pub use crate::after_sales::return_logistics::{BookReturnPickup, RecordReturnTracking, ReturnTracked};
 pub use crate::catalog::{AddSku, CreateProduct, CreateShop, UpdateProduct, UpdateSku};
@@ -127,6 +127,8 @@ into_command! {
     after_sales::RefundFailed(RecordRefundFailed) => AfterSales;
     after_sales::BookReturnPickup(BookReturnPickup) => AfterSales;
     after_sales::TrackReturn(RecordReturnTracking) => AfterSales;
+    after_sales::Redirected(RecordRedirected) => AfterSales;
+    after_sales::RedirectRefused(RecordRedirectRefused) => AfterSales;
 }
 
 /// A command whose answer the shell holds as its own type: [`ShardCommand::answer`] narrows
@@ -234,6 +236,8 @@ answers! {
     RecordRefundFailed => SavedRequest { Outcome::AfterSales(saved) => *saved }
     BookReturnPickup => SavedRequest { Outcome::AfterSales(saved) => *saved }
     RecordReturnTracking => ReturnTracked { Outcome::ReturnTracked(tracked) => *tracked }
+    RecordRedirected => SavedRequest { Outcome::AfterSales(saved) => *saved }
+    RecordRedirectRefused => SavedRequest { Outcome::AfterSales(saved) => *saved }
 }
 
 /// A business refusal: a named fact with a stable wire code ([`Rejection::code`]).
@@ -405,6 +409,8 @@ pub enum Effect {
     },
     /// The order's state fields after a transition.
     OrderTransitioned(Order),
+    /// A paid order's new delivery address and promise (an approved change of address).
+    OrderReaddressed(Order),
     /// The new state of a flash sale (later effects on the same sale supersede earlier ones).
     FlashSaleSaved(FlashSale),
     /// The new state of a payment intent (later effects on the same intent supersede earlier ones).

@@ -1,6 +1,7 @@
 //! The carriers the platform hands parcels to. Only simulated ones exist here (`simcarrier`,
-//! SF-, JD- and ZTO-like); a real carrier adapter would offer the same two things: issue a
-//! waybill for a parcel, and verify the signature of the tracking events it pushes.
+//! SF-, JD- and ZTO-like); a real carrier adapter would offer the same three things: issue a
+//! waybill for a parcel, send a parcel not yet collected to another address (改址), and verify
+//! the signature of the tracking events it pushes.
 
 use miaodan_domain::Fen;
 use miaodan_domain::fulfillment::CarrierId;
@@ -20,6 +21,17 @@ pub enum CarrierError {
     Refused(String),
     #[error("the carrier did not answer in time")]
     Timeout,
+}
+
+/// Why a carrier did not take a new address on a waybill.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectError {
+    /// The courier has collected the parcel: it goes where its waybill said. Final.
+    #[error("the carrier has collected the parcel")]
+    Collected,
+    /// Anything else (unknown waybill, a refusal, no answer): a retry may succeed.
+    #[error("the carrier did not take the new address: {0}")]
+    Failed(String),
 }
 
 /// Which carrier simulator the platform talks to.
@@ -178,6 +190,19 @@ impl Carriers {
         let fen =
             |raw: i64| Fen::from_stored(raw).ok_or_else(|| CarrierError::Refused(format!("a price of {raw} fen")));
         Ok((fen(quote.first_weight_fen)?, fen(quote.additional_fen)?))
+    }
+
+    /// Sends the parcel of `waybill` to `destination` instead. The carrier answers the same
+    /// redirect the same way, so a retry (after a timeout or a restart) is safe.
+    pub async fn redirect(&self, waybill: &str, destination: Adcode) -> Result<(), RedirectError> {
+        let destination = destination.as_text();
+        let call = self.client.redirect(waybill, &destination);
+        match tokio::time::timeout(CARRIER_CALL_TIMEOUT, call).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(simcarrier::SimCarrierError::InvalidState(_))) => Err(RedirectError::Collected),
+            Ok(Err(error)) => Err(RedirectError::Failed(error.to_string())),
+            Err(_) => Err(RedirectError::Failed("no answer in time".into())),
+        }
     }
 
     /// Checks a tracking webhook's signature against the wall clock (transport freshness is

@@ -5,6 +5,7 @@
 //! decision keeps the rule set's version, its mode and every fired rule with its parameters,
 //! so it can be explained later exactly as it was made.
 
+mod address;
 mod audit;
 pub use audit::{AfterSalesAudit, RequestRefund};
 
@@ -198,6 +199,17 @@ impl Store {
         self.query(statement, request_row).await
     }
 
+    /// Approved changes of address the carriers still have to take, oldest first (requests
+    /// rest in `approved` only while they wait for them).
+    pub async fn after_sales_redirecting(&self, limit: i64) -> Result<Vec<SavedRequest>, StoreError> {
+        let statement = Statement::new(
+            "SELECT id, body FROM after_sales_requests WHERE stage = 'approved' AND kind = 'change_address'
+            ORDER BY id LIMIT $1",
+            vec![Value::I64(limit)],
+        );
+        self.query(statement, request_row).await
+    }
+
     /// A buyer's refunded requests (for the rules' view of the buyer's history).
     pub async fn after_sales_refunded_count(&self, buyer: BuyerId) -> Result<i64, StoreError> {
         let statement = Statement::new(
@@ -354,6 +366,9 @@ pub(crate) struct RequestV1 {
     #[serde(default)]
     return_parcel: Option<(String, String)>,
     inspection: Option<String>,
+    /// A change of address; absent for other kinds and in rows written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address_change: Option<address::AddressChangeV1>,
     opened_at: i64,
     timeline: Vec<StepV1>,
     /// The return pickup the platform booked; absent in rows written before it booked any.
@@ -622,6 +637,7 @@ impl From<&AfterSalesRequest> for RequestV1 {
                 stalled_after_ms: p.stalled_after_ms,
             }),
             scan_decision: r.scan_decision.as_ref().map(DecisionV1::from),
+            address_change: r.address_change.as_ref().map(address::AddressChangeV1::from),
             opened_at: r.opened_at.unix_ms(),
             timeline: r
                 .timeline
@@ -703,6 +719,7 @@ impl TryFrom<RequestV1> for AfterSalesRequest {
             return_shipping,
             return_parcel,
             inspection,
+            address_change: r.address_change.map(TryInto::try_into).transpose()?,
             opened_at: ms(r.opened_at),
             timeline,
         })

@@ -62,6 +62,7 @@ impl<'a> Batch<'a> {
             } => self.inventory.stock_changed(*shop, *sku, *warehouse, *level),
             Effect::OrderCreated { order, request } => self.orders.created(order, request.as_ref()),
             Effect::OrderTransitioned(order) => self.orders.transitioned(order),
+            Effect::OrderReaddressed(order) => self.orders.readdressed(order),
             Effect::FlashSaleSaved(sale) => self.flash_sales.saved(sale),
             Effect::PaymentIntentSaved(intent) => self.payments.intent_saved(intent),
             Effect::RefundSaved(refund) => self.payments.refund_saved(refund),

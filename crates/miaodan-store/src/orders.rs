@@ -27,6 +27,8 @@ const INSERT_ORDER_LINE: &str =
     VALUES ($1, $2, $3, $4, $5, $6)";
 const UPDATE_ORDER_STATE: &str = "UPDATE orders SET state = $1, version = $2, paid_at = $3, cancelled_at = $4,
     cancel_reason = $5, paid_by_intent_id = $6 WHERE id = $7";
+const UPDATE_ORDER_ADDRESS: &str = "UPDATE orders SET version = $1, adcode = $2, address_detail = $3, promise_json = $4
+    WHERE id = $5";
 
 /// The order effects of one batch, in effect order: an order's insert always precedes the
 /// updates of its transitions.
@@ -86,6 +88,20 @@ impl OrderWrites {
                 Value::OptI64(order.cancelled_at.map(Timestamp::unix_ms)),
                 Value::OptText(order.cancel_reason.map(|r| r.as_str().into())),
                 Value::OptI64(order.paid_by.map(PaymentIntentId::get)),
+                Value::I64(order.id.get()),
+            ],
+        ));
+    }
+
+    /// A paid order's new address and promise (an approved change of address).
+    pub(crate) fn readdressed(&mut self, order: &Order) {
+        self.statements.push(Statement::new(
+            UPDATE_ORDER_ADDRESS,
+            vec![
+                Value::I64(order.version),
+                Value::I64(order.address.adcode.get()),
+                Value::Text(order.address.detail.as_str().into()),
+                Value::OptText(order.promise.as_ref().map(crate::fulfillment::encode_promise)),
                 Value::I64(order.id.get()),
             ],
         ));

@@ -7,6 +7,8 @@
 //!   with other parameters `reference_conflict`.
 //! - A waybill's script is played in order, each step once, by the clock or by `advance`;
 //!   `emit` adds events outside the script and never moves it.
+//! - A waybill goes to its request's destination until it is redirected (only before the
+//!   carrier's first event); the request itself never changes, so a creation replays as before.
 //! - In timed mode a waybill with steps left has exactly one schedule entry, due
 //!   `delay × scale` after its previous scripted event (or its creation); in manual mode none.
 
@@ -59,6 +61,8 @@ struct Entry {
     due_at_ms: Option<i64>,
     events: Vec<TrackingEvent>,
     unscripted: u32,
+    /// The destination the sender changed it to before pickup, if any.
+    redirected_to: Option<String>,
 }
 
 impl Book {
@@ -117,6 +121,7 @@ impl Book {
             due_at_ms: None,
             events: Vec::new(),
             unscripted: 0,
+            redirected_to: None,
         };
         assert!(
             self.waybills.insert(number.clone(), entry).is_none(),
@@ -160,6 +165,23 @@ impl Book {
         entry.last_at_ms = at_ms;
         self.reschedule(number);
         Ok(events)
+    }
+
+    /// Sends the parcel to `destination_adcode` instead: only while the carrier has not
+    /// collected it (no event yet), else `invalid_state`. The same redirect again is answered
+    /// the same; the script plays on unchanged.
+    pub(crate) fn redirect(&mut self, number: &str, destination_adcode: &str) -> Result<Tracking, SimCarrierError> {
+        check_adcode(destination_adcode, "destination_adcode")?;
+        let entry = self.waybills.get_mut(number).ok_or(SimCarrierError::NotFound)?;
+        if entry.redirected_to.as_deref() != Some(destination_adcode) {
+            if !entry.events.is_empty() {
+                return Err(SimCarrierError::InvalidState(format!(
+                    "waybill {number} was collected: its destination can no longer change"
+                )));
+            }
+            entry.redirected_to = Some(destination_adcode.to_string());
+        }
+        Ok(self.tracking(number).expect("redirected above"))
     }
 
     /// Records one event outside the script, at exactly `occurred_at_ms`.
@@ -207,7 +229,7 @@ impl Book {
         Some(Tracking {
             waybill: entry.waybill.clone(),
             origin_adcode: entry.request.origin_adcode.clone(),
-            destination_adcode: entry.request.destination_adcode.clone(),
+            destination_adcode: entry.destination().to_string(),
             scenario: entry.scenario,
             events: entry.events.clone(),
             next_state: entry.script.get(entry.next_step).map(|step| step.state),
@@ -239,6 +261,13 @@ impl Book {
 }
 
 impl Entry {
+    /// Where the parcel goes: its redirection's destination, else its request's.
+    fn destination(&self) -> &str {
+        self.redirected_to
+            .as_deref()
+            .unwrap_or(&self.request.destination_adcode)
+    }
+
     fn record(&mut self, state: TrackingState, occurred_at_ms: i64) -> TrackingEvent {
         let number = &self.waybill.waybill_no;
         let event = TrackingEvent {
@@ -247,7 +276,7 @@ impl Entry {
             event_id: format!("{number}-{}", self.events.len() + 1),
             state,
             occurred_at_ms,
-            location: location(state, &self.request).map(str::to_string),
+            location: location(state, &self.request.origin_adcode, self.destination()).map(str::to_string),
         };
         self.events.push(event.clone());
         event
@@ -256,13 +285,11 @@ impl Entry {
 
 /// Where a scan of `state` happens: at the origin until the parcel leaves it (and when it comes
 /// back), nowhere on the line haul, at the destination from then on.
-fn location(state: TrackingState, request: &CreateWaybill) -> Option<&'static str> {
+fn location(state: TrackingState, origin: &str, destination: &str) -> Option<&'static str> {
     match state {
-        TrackingState::PickedUp | TrackingState::Departed | TrackingState::Returned => city_of(&request.origin_adcode),
+        TrackingState::PickedUp | TrackingState::Departed | TrackingState::Returned => city_of(origin),
         TrackingState::InTransit => None,
-        TrackingState::OutForDelivery | TrackingState::Delivered | TrackingState::Exception => {
-            city_of(&request.destination_adcode)
-        }
+        TrackingState::OutForDelivery | TrackingState::Delivered | TrackingState::Exception => city_of(destination),
     }
 }
 
@@ -289,16 +316,16 @@ fn check_request(request: &CreateWaybill) -> Result<(), SimCarrierError> {
             "reference must have 1 to {REFERENCE_CHARS_MAX} characters"
         )));
     }
-    for (field, adcode) in [
-        ("origin_adcode", &request.origin_adcode),
-        ("destination_adcode", &request.destination_adcode),
-    ] {
-        let digits = adcode.bytes().all(|byte| byte.is_ascii_digit());
-        if !digits || !matches!(adcode.len(), 6 | 12) {
-            return Err(SimCarrierError::InvalidRequest(format!(
-                "{field} must be 6 or 12 digits, got {adcode:?}"
-            )));
-        }
+    check_adcode(&request.origin_adcode, "origin_adcode")?;
+    check_adcode(&request.destination_adcode, "destination_adcode")
+}
+
+fn check_adcode(adcode: &str, field: &str) -> Result<(), SimCarrierError> {
+    let digits = adcode.bytes().all(|byte| byte.is_ascii_digit());
+    if !digits || !matches!(adcode.len(), 6 | 12) {
+        return Err(SimCarrierError::InvalidRequest(format!(
+            "{field} must be 6 or 12 digits, got {adcode:?}"
+        )));
     }
     Ok(())
 }

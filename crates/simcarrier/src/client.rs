@@ -12,8 +12,8 @@ use crate::book::check_time;
 use crate::error::SimCarrierError;
 use crate::http::{ErrorBody, Health, WebhookConfig};
 use crate::model::{
-    AdvanceRequest, CreateWaybill, DeliveryAttempt, DeliveryStats, EmitRequest, Faults, Tracking, TrackingEvent,
-    TrackingState, Waybill,
+    AdvanceRequest, CreateWaybill, DeliveryAttempt, DeliveryStats, EmitRequest, Faults, RedirectRequest, Tracking,
+    TrackingEvent, TrackingState, Waybill,
 };
 use crate::simulator::SimCarrier;
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -109,6 +109,21 @@ impl SimCarrierClient {
                 let body = AdvanceRequest {
                     state: up_to,
                     at: Some(at_ms),
+                };
+                http.send(http.request(Method::POST, &path).json(&body)).await
+            }
+        }
+    }
+
+    /// See [`SimCarrier::redirect`].
+    pub async fn redirect(&self, waybill_no: &str, destination_adcode: &str) -> Result<Tracking, SimCarrierError> {
+        match &self.transport {
+            Transport::InProcess(simcarrier) => simcarrier.redirect(waybill_no, destination_adcode).await,
+            Transport::Http(_) if unaddressable(waybill_no) => Err(SimCarrierError::NotFound),
+            Transport::Http(http) => {
+                let path = format!("/waybills/{}/redirect", encode_segment(waybill_no));
+                let body = RedirectRequest {
+                    destination_adcode: destination_adcode.to_string(),
                 };
                 http.send(http.request(Method::POST, &path).json(&body)).await
             }

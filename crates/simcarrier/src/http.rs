@@ -20,8 +20,8 @@
 
 use crate::error::SimCarrierError;
 use crate::model::{
-    AdvanceRequest, Config, CreateWaybill, DeliveryAttempt, DeliveryStats, EmitRequest, Faults, Tracking,
-    TrackingEvent, Waybill,
+    AdvanceRequest, Config, CreateWaybill, DeliveryAttempt, DeliveryStats, EmitRequest, Faults, RedirectRequest,
+    Tracking, TrackingEvent, Waybill,
 };
 use crate::simulator::SimCarrier;
 use crate::webhook::unix_ms;
@@ -67,6 +67,7 @@ pub fn router(simcarrier: SimCarrier) -> Router {
         .route("/waybills/{no}", get(tracking))
         .route("/waybills/{no}/advance", post(advance))
         .route("/waybills/{no}/events", post(emit))
+        .route("/waybills/{no}/redirect", post(redirect))
         .route("/config/faults", put(set_faults))
         .route("/config/webhook", put(set_webhook))
         .route("/deliveries", get(delivery_attempts))
@@ -171,6 +172,15 @@ async fn emit(
 ) -> Result<Json<TrackingEvent>, ApiError> {
     let request: EmitRequest = parse(&body)?;
     Ok(Json(simcarrier.emit(&no, request.state, request.occurred_at).await?))
+}
+
+async fn redirect(
+    State(simcarrier): State<SimCarrier>,
+    Path(no): Path<String>,
+    body: Bytes,
+) -> Result<Json<Tracking>, ApiError> {
+    let request: RedirectRequest = parse(&body)?;
+    Ok(Json(simcarrier.redirect(&no, &request.destination_adcode).await?))
 }
 
 async fn set_faults(State(simcarrier): State<SimCarrier>, body: Bytes) -> Result<Json<Faults>, ApiError> {

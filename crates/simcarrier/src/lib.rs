@@ -88,8 +88,8 @@ pub use client::SimCarrierClient;
 pub use error::SimCarrierError;
 pub use http::{REQUEST_BODY_BYTES_MAX, router, run_standalone, serve};
 pub use model::{
-    AdvanceRequest, Carrier, Config, CreateWaybill, DeliveryAttempt, DeliveryStats, EmitRequest, Faults, Scenario,
-    ScenarioOdds, TimeScale, Tracking, TrackingEvent, TrackingState, Waybill, references,
+    AdvanceRequest, Carrier, Config, CreateWaybill, DeliveryAttempt, DeliveryStats, EmitRequest, Faults,
+    RedirectRequest, Scenario, ScenarioOdds, TimeScale, Tracking, TrackingEvent, TrackingState, Waybill, references,
 };
 pub use script::{
     DELIVERY_MINUTES, DEPARTURE_MINUTES, EXCEPTION_MINUTES, LINE_HAUL_MINUTES, OUT_FOR_DELIVERY_MINUTES,

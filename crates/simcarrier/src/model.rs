@@ -222,6 +222,13 @@ pub struct Tracking {
     pub next_due_at_ms: Option<i64>,
 }
 
+/// The body of `POST /waybills/{no}/redirect`: deliver the parcel to this division instead
+/// (refused once the carrier has collected it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectRequest {
+    pub destination_adcode: String,
+}
+
 /// The body of `POST /waybills/{no}/advance`: play the script up to `state`, the last event at
 /// `at` (RFC 3339; the simulator's clock when absent).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -131,6 +131,13 @@ impl SimCarrier {
         Ok(event)
     }
 
+    /// Sends a waybill's parcel to `destination_adcode` instead, as a sender may before the
+    /// courier collects it: `invalid_state` once the carrier has reported any event. Repeating
+    /// the same redirect answers the same.
+    pub async fn redirect(&self, waybill_no: &str, destination_adcode: &str) -> Result<Tracking, SimCarrierError> {
+        self.lock().book.redirect(waybill_no, destination_adcode)
+    }
+
     pub fn tracking(&self, waybill_no: &str) -> Option<Tracking> {
         self.lock().book.tracking(waybill_no)
     }

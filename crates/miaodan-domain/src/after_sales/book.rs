@@ -392,6 +392,7 @@ mod tests {
                 .collect(),
             amount: Fen::from_const(amount_fen),
             return_shipping: super::super::policy::ReturnShipping::PlatformFirstWeight,
+            address_change: None,
         }
     }
 

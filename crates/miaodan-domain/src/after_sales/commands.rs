@@ -15,6 +15,7 @@
 //! flash allowance back, as an unpaid flash order's cancellation does. Money moves in the shell, through the
 //! payment flow, keyed by the request id; [`RecordRefunded`] closes the request's account.
 
+use super::address::{self, AddressChange, AddressOutcome, AddressRefusal, Whereabouts};
 use super::book::{AfterSalesBook, OpenRefusal, SETTLED_REQUEST_RETENTION_MS};
 use super::policy::{PolicyProblem, ShopPolicy};
 use super::request::{Actor, AfterSalesRequest, Ask, Inspection, RequestLine, ReturnParcel, Stage, StepNotAllowed};
@@ -26,7 +27,7 @@ use crate::fulfillment::FulfillmentBook;
 use crate::ids::AfterSalesId;
 use crate::inventory::Inventory;
 use crate::logistics::LogisticsBook;
-use crate::orders::{Order, OrderState};
+use crate::orders::{Address, Order, OrderState};
 use crate::shard::{Effect, Outcome, Rejection};
 use crate::{BuyerId, Fen, ShopId, Timestamp};
 
@@ -49,6 +50,8 @@ pub struct OpenRequest {
     /// The order's requests as stored, closed ones left out: the shard keeps settled requests
     /// only for a while, and refunded units must stay taken.
     pub earlier_requests: Vec<(AfterSalesId, AfterSalesRequest)>,
+    /// For a change of address: where the order goes now (`None` for other kinds).
+    pub new_address: Option<Address>,
 }
 
 /// Who decides a request the rules passed on.
@@ -128,6 +131,20 @@ pub struct ReceiveReturn {
     pub stored_order: Box<Order>,
 }
 
+/// The carriers took an approved change of address on the order's waybills: the order gets
+/// its new address and the promise of the carriers' transit there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordRedirected {
+    pub id: AfterSalesId,
+}
+
+/// A carrier refused an approved change of address (it had collected the parcel by then): the
+/// order keeps its address and the request closes saying so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordRedirectRefused {
+    pub id: AfterSalesId,
+}
+
 /// The payment provider failed the request's refund: the platform steps in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordRefundFailed {
@@ -154,6 +171,8 @@ pub enum Command {
     SetPolicy(SetPolicy),
     BookReturnPickup(BookReturnPickup),
     TrackReturn(RecordReturnTracking),
+    Redirected(RecordRedirected),
+    RedirectRefused(RecordRedirectRefused),
 }
 
 /// A request as it stands after a command, with its id.
@@ -180,6 +199,8 @@ pub enum AfterSalesRefusal {
     CancellationRequested { request: AfterSalesId },
     /// A policy outside the law's window or the platform's limits.
     InvalidPolicy(PolicyProblem),
+    /// A change of address refused before the rules (see [`address`]).
+    Address(AddressRefusal),
 }
 
 impl AfterSalesRefusal {
@@ -192,6 +213,7 @@ impl AfterSalesRefusal {
             AfterSalesRefusal::StepNotAllowed(_) => "after_sales_step_not_allowed",
             AfterSalesRefusal::CancellationRequested { .. } => "cancellation_requested",
             AfterSalesRefusal::InvalidPolicy(_) => "invalid_after_sales_policy",
+            AfterSalesRefusal::Address(refusal) => refusal.code(),
         }
     }
 }
@@ -214,7 +236,7 @@ impl Command {
     pub(crate) fn apply(
         self,
         book: &mut AfterSalesBook,
-        b: AfterSalesBooks<'_>,
+        mut b: AfterSalesBooks<'_>,
         now: Timestamp,
         effects: &mut Vec<Effect>,
     ) -> Result<Outcome, Rejection> {
@@ -235,7 +257,9 @@ impl Command {
             | Command::ReceiveReturn(ReceiveReturn { id, .. })
             | Command::Refunded(RecordRefunded { id })
             | Command::RefundFailed(RecordRefundFailed { id })
-            | Command::BookReturnPickup(BookReturnPickup { id, .. }) => {
+            | Command::BookReturnPickup(BookReturnPickup { id, .. })
+            | Command::Redirected(RecordRedirected { id })
+            | Command::RedirectRefused(RecordRedirectRefused { id }) => {
                 (*id, book.request(*id).map_or(0, |r| r.timeline.len()))
             }
         };
@@ -268,6 +292,14 @@ impl Command {
                     .ok_or(refused(AfterSalesRefusal::UnknownRequest))?;
                 stepped.map_err(|e| refused(AfterSalesRefusal::StepNotAllowed(e)))?;
             }
+            Command::Redirected(c) => address_redirected(book, c.id, &mut b, now, effects)?,
+            Command::RedirectRefused(c) => {
+                let outcome = AddressOutcome::NotCarriedOut(AddressRefusal::PickedUp);
+                let (stepped, _) = book
+                    .step(c.id, |r| r.address_changed(outcome, Actor::Carrier, now))
+                    .ok_or(refused(AfterSalesRefusal::UnknownRequest))?;
+                stepped.map_err(|e| refused(AfterSalesRefusal::StepNotAllowed(e)))?;
+            }
         }
         Ok(Outcome::AfterSales(Box::new(settle_step(
             book, id, before, b, now, effects,
@@ -276,12 +308,13 @@ impl Command {
 }
 
 /// Saves a request after a step, and carries out what its approval means beyond the book:
-/// an approved cancellation closes the order's fulfillment in the same command.
+/// an approved cancellation closes the order's fulfillment in the same command; an approved
+/// change of address re-dispatches the order (or waits for the carriers).
 pub(crate) fn settle_step(
-    book: &AfterSalesBook,
+    book: &mut AfterSalesBook,
     id: AfterSalesId,
     steps_before: usize,
-    b: AfterSalesBooks<'_>,
+    mut b: AfterSalesBooks<'_>,
     now: Timestamp,
     effects: &mut Vec<Effect>,
 ) -> SavedRequest {
@@ -299,9 +332,148 @@ pub(crate) fn settle_step(
             b.flash.forget_paid(&order);
         }
     }
+    let request = if approved_now && request.kind == RequestKind::ChangeAddress {
+        change_address(book, id, &request, &mut b, now, effects)
+    } else {
+        request
+    };
     let saved = SavedRequest { id, request };
     effects.push(Effect::AfterSalesSaved(Box::new(saved.clone())));
     saved
+}
+
+/// Carries out an approved change of address in the command that approved it. Before any
+/// waybill the order is dispatched again for the new address and the request closes; with
+/// waybills it stays approved while the shell asks the carriers; if it can no longer be done
+/// (collected meanwhile, no longer served, the order moved on) it closes saying why.
+fn change_address(
+    book: &mut AfterSalesBook,
+    id: AfterSalesId,
+    request: &AfterSalesRequest,
+    b: &mut AfterSalesBooks<'_>,
+    now: Timestamp,
+    effects: &mut Vec<Effect>,
+) -> AfterSalesRequest {
+    let to = &request
+        .address_change
+        .as_ref()
+        .expect("a change of address carries its addresses")
+        .to;
+    let whereabouts = b
+        .fulfillment
+        .fulfilling(request.order)
+        .map(|f| address::whereabouts(&f.order, b.logistics));
+    let outcome = match whereabouts {
+        None => AddressOutcome::NotCarriedOut(AddressRefusal::Delivered),
+        Some(Whereabouts::Collected) => AddressOutcome::NotCarriedOut(AddressRefusal::PickedUp),
+        Some(Whereabouts::Waybilled(_)) => return request.clone(),
+        Some(Whereabouts::InWarehouses) => match b.fulfillment.plan_readdress(request.order, to, b.inventory, now) {
+            Err(_) => AddressOutcome::NotCarriedOut(AddressRefusal::NotServed),
+            Ok(plan) => {
+                let done = b.fulfillment.readdress(plan, b.inventory, effects);
+                AddressOutcome::Redispatched {
+                    warehouses_before: done.warehouses_before,
+                    warehouses_after: done.warehouses_after,
+                    promised_by: done.order.promise.map(|p| p.promised_by),
+                }
+            }
+        },
+    };
+    let actor = match outcome {
+        AddressOutcome::Redispatched { .. } => Actor::Warehouse,
+        _ => Actor::Rules,
+    };
+    let (stepped, request) = book
+        .step(id, |r| r.address_changed(outcome, actor, now))
+        .expect("a settled request is in the book");
+    assert!(
+        stepped.is_ok(),
+        "an approved change of address {id} could not close: {stepped:?}"
+    );
+    request.clone()
+}
+
+/// The carriers took the change on their waybills: the order gets the new address and the
+/// promise of their transit there.
+fn address_redirected(
+    book: &mut AfterSalesBook,
+    id: AfterSalesId,
+    b: &mut AfterSalesBooks<'_>,
+    now: Timestamp,
+    effects: &mut Vec<Effect>,
+) -> Result<(), Rejection> {
+    let request = book.request(id).ok_or(refused(AfterSalesRefusal::UnknownRequest))?;
+    if !request.awaits_address_change() {
+        return Err(refused(AfterSalesRefusal::StepNotAllowed(StepNotAllowed {
+            stage: request.stage,
+            actor: Actor::Carrier,
+        })));
+    }
+    let order = request.order;
+    let to = request.address_change.as_ref().expect("awaiting its change").to.clone();
+    let legs: Vec<_> = b
+        .logistics
+        .shipments_of(order)
+        .map(|s| (s.warehouse, s.carrier, s.planned_pickup_at))
+        .collect();
+    let waybills = b.logistics.shipments_of(order).map(|s| s.waybill.clone()).collect();
+    let old_promise = b.fulfillment.fulfilling(order).and_then(|f| f.order.promise);
+    let promise = b
+        .fulfillment
+        .redirect_promise(order, &to, &legs, now)
+        .unwrap_or(old_promise);
+    let outcome = match b.fulfillment.redirected(order, to, promise, effects) {
+        Some(readdressed) => AddressOutcome::Redirected {
+            waybills,
+            promised_by: readdressed.promise.map(|p| p.promised_by),
+        },
+        None => AddressOutcome::NotCarriedOut(AddressRefusal::Delivered),
+    };
+    let (stepped, _) = book
+        .step(id, |r| r.address_changed(outcome, Actor::Carrier, now))
+        .expect("checked above");
+    stepped.map_err(|e| refused(AfterSalesRefusal::StepNotAllowed(e)))
+}
+
+/// The checks of a change of address before the rules (see [`address`]), and where its
+/// parcels are as the rules see them: not collected while only waybills exist.
+fn check_address_change(
+    c: &OpenRequest,
+    order: &Order,
+    b: &AfterSalesBooks<'_>,
+    now: Timestamp,
+) -> Result<(Parcels, AddressChange), Rejection> {
+    let refuse = |r| refused(AfterSalesRefusal::Address(r));
+    if order.state == OrderState::Delivered {
+        return Err(refuse(AddressRefusal::Delivered));
+    }
+    let to = c.new_address.clone().ok_or(refuse(AddressRefusal::Missing))?;
+    if to == order.address {
+        return Err(refuse(AddressRefusal::Unchanged));
+    }
+    let parcels = match address::whereabouts(order, b.logistics) {
+        Whereabouts::InWarehouses => {
+            b.fulfillment
+                .plan_readdress(order.id, &to, b.inventory, now)
+                .map_err(|_| refuse(AddressRefusal::NotServed))?;
+            Parcels::NotPickedUp
+        }
+        Whereabouts::Waybilled(waiting) => {
+            let legs: Vec<_> = waiting.iter().map(address::WaitingParcel::leg).collect();
+            b.fulfillment
+                .redirect_promise(order.id, &to, &legs, now)
+                .map_err(|_| refuse(AddressRefusal::NotServed))?;
+            Parcels::NotPickedUp
+        }
+        Whereabouts::Collected => on_their_way(order, b.logistics),
+    };
+    let change = AddressChange {
+        from: order.address.clone(),
+        to,
+        promised_by_before: order.promise.map(|p| p.promised_by),
+        outcome: None,
+    };
+    Ok((parcels, change))
 }
 
 /// The deadlines of the policy of the shop a request belongs to (the default for none).
@@ -468,9 +640,18 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
         amount: amount_of(c.kind, &lines, order, c.refundable),
         lines,
         return_shipping: book.policy_of(order.shop).policy.return_shipping,
+        address_change: None,
     };
     let open_refusal = |r| refused(AfterSalesRefusal::Open(r));
     book.check(&ask, order, c.refundable).map_err(open_refusal)?;
+    let (parcels, ask) = match c.kind {
+        RequestKind::ChangeAddress => {
+            let (parcels, change) = check_address_change(&c, order, b, now)?;
+            let address_change = Some(change);
+            (parcels, Ask { address_change, ..ask })
+        }
+        _ => (parcels, ask),
+    };
     let shop = book.policy_of(ask.shop);
     let facts = Facts {
         kind: ask.kind,

@@ -3,6 +3,7 @@
 //! change of address (改址) — and how each request is decided: first by the flash-refund
 //! rules ([`rules`]) under the shop's [`policy`], then, where no rule approves, by the merchant.
 
+pub mod address;
 pub mod book;
 pub mod commands;
 pub mod policy;

@@ -23,6 +23,7 @@
 //! return, once; a closed request takes no further step, and a refunded one only records its
 //! parcel's arrival and inspection.
 
+use super::address::{AddressChange, AddressOutcome};
 use super::policy::ReturnShipping;
 use super::rules::{Decision, Verdict};
 use super::{Reason, RequestKind};
@@ -205,6 +206,8 @@ pub struct AfterSalesRequest {
     /// request's first decision stays as it was).
     pub scan_decision: Option<Decision>,
     pub inspection: Option<Inspection>,
+    /// A change of address: from where, to where, and once carried out, what came of it.
+    pub address_change: Option<AddressChange>,
     pub opened_at: Timestamp,
     pub timeline: Vec<Step>,
 }
@@ -229,6 +232,8 @@ pub struct Ask {
     pub amount: Fen,
     /// Who pays a return's shipping under the shop's policy.
     pub return_shipping: ReturnShipping,
+    /// For a change of address: the order's address and the new one.
+    pub address_change: Option<AddressChange>,
 }
 
 impl AfterSalesRequest {
@@ -255,6 +260,7 @@ impl AfterSalesRequest {
             return_pickup: None,
             scan_decision: None,
             inspection: None,
+            address_change: ask.address_change,
             opened_at: at,
             timeline: Vec::new(),
             decision,
@@ -283,7 +289,8 @@ impl AfterSalesRequest {
     }
 
     /// After approval: a return waits for its parcel; a refund without return goes to the
-    /// provider; anything without money closes.
+    /// provider; a change of address stays approved until it is carried out (in the same
+    /// command, or once the carriers have taken it); anything else without money closes.
     fn proceed(&mut self, at: Timestamp, actor: Actor, deadlines: Deadlines) {
         // Money already due (a refund the provider failed, approved again by the platform)
         // goes straight back to the provider: the goods, if any, are back already.
@@ -293,6 +300,9 @@ impl AfterSalesRequest {
         // the buyer sent it, the carrier holds it.
         let carrier_has_return = self.kind == RequestKind::ReturnAndRefund
             && self.return_pickup.as_ref().is_some_and(|p| p.scanned_at().is_some());
+        if self.kind == RequestKind::ChangeAddress {
+            return;
+        }
         let next = match self.kind {
             _ if money_was_due || carrier_has_return => Stage::Refunding,
             RequestKind::ReturnAndRefund | RequestKind::Exchange => Stage::AwaitingReturn {
@@ -586,6 +596,30 @@ impl AfterSalesRequest {
         attempts
     }
 
+    /// An approved change of address was carried out (or could no longer be): the request
+    /// closes with what came of it.
+    pub fn address_changed(
+        &mut self,
+        outcome: AddressOutcome,
+        actor: Actor,
+        at: Timestamp,
+    ) -> Result<(), StepNotAllowed> {
+        let waiting = self.address_change.as_ref().is_some_and(|c| c.outcome.is_none());
+        if self.stage != Stage::Approved || !waiting {
+            return Err(self.refuse_step(actor));
+        }
+        if let Some(change) = self.address_change.as_mut() {
+            change.outcome = Some(outcome);
+        }
+        self.step(at, actor, Stage::Closed);
+        Ok(())
+    }
+
+    /// An approved change of address still to be carried out (by the carriers).
+    pub fn awaits_address_change(&self) -> bool {
+        self.stage == Stage::Approved && self.address_change.as_ref().is_some_and(|c| c.outcome.is_none())
+    }
+
     /// The provider settled the refund.
     pub fn refunded(&mut self, at: Timestamp) -> Result<(), StepNotAllowed> {
         if self.stage != Stage::Refunding {
@@ -632,6 +666,7 @@ pub(super) mod tests {
             return_pickup: None,
             scan_decision: None,
             inspection: None,
+            address_change: None,
             opened_at: at(0),
             timeline: vec![],
         }
@@ -667,6 +702,7 @@ pub(super) mod tests {
             lines: vec![],
             amount: Fen::from_const(100),
             return_shipping: ReturnShipping::PlatformFirstWeight,
+            address_change: None,
         };
         let approved = AfterSalesRequest::open(
             ask(RequestKind::RefundOnly),
@@ -708,12 +744,17 @@ pub(super) mod tests {
             (RequestKind::CancelBeforeShipment, 5_990, "refunding"),
             (RequestKind::ReturnAndRefund, 5_990, "awaiting_return"),
             (RequestKind::Exchange, 0, "awaiting_return"),
-            (RequestKind::ChangeAddress, 0, "closed"),
+            (RequestKind::ChangeAddress, 0, "approved"),
         ];
         for (kind, amount, next) in cases {
             let mut r = with_merchant(kind, amount);
             r.approve(Actor::Merchant, at(1), DEADLINES).expect("with the merchant");
-            assert_eq!(stages(&r), ["approved", next], "{kind:?}");
+            let expected: &[&str] = match kind {
+                // Carried out by the command that approved it, which then closes it.
+                RequestKind::ChangeAddress => &["approved"],
+                _ => &["approved", next],
+            };
+            assert_eq!(stages(&r), expected, "{kind:?}");
         }
     }
 

@@ -20,6 +20,9 @@ use crate::shard::{Effect, Outcome, Rejection};
 use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod readdress;
+pub use readdress::{AddressNotServed, ReaddressPlan, Readdressed};
+
 /// The delivery a buyer chose at checkout for one shop's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeliveryChoice {

@@ -10,7 +10,8 @@ pub mod network;
 pub mod promise;
 
 pub use book::{
-    Command, ConfigureFulfillment, DeliveryChoice, Fulfilling, FulfillmentBook, ReportShortage, ShortageNotice,
+    AddressNotServed, Command, ConfigureFulfillment, DeliveryChoice, Fulfilling, FulfillmentBook, ReaddressPlan,
+    Readdressed, ReportShortage, ShortageNotice,
 };
 pub use calendar::{Calendar, DayKind, LocalDate};
 pub use capacity::{CapacityBook, Slot};

@@ -226,7 +226,12 @@ fn next_pickup(service: &CarrierService, calendar: &Calendar, date: LocalDate, r
         .find(|at| *at >= ready)
 }
 
-fn delivery_date(service: &CarrierService, calendar: &Calendar, shipped_on: LocalDate, km: u32) -> LocalDate {
+pub(crate) fn delivery_date(
+    service: &CarrierService,
+    calendar: &Calendar,
+    shipped_on: LocalDate,
+    km: u32,
+) -> LocalDate {
     let mut date = shipped_on;
     let mut transit = service.transit_days(km);
     while transit > 0 || !service.delivery_days.includes(calendar, date) {

@@ -188,6 +188,14 @@ impl Order {
         Ok(())
     }
 
+    /// A paid order delivered elsewhere (an approved after-sales change of address): its
+    /// address and promise change, its state does not; the version moves on.
+    pub fn readdress(&mut self, to: Address, promise: Option<Promise>) {
+        self.address = to;
+        self.promise = promise;
+        self.version += 1;
+    }
+
     /// `paid → shipped`: every parcel is with a carrier.
     pub fn ship(&mut self) -> Result<(), InvalidTransition> {
         self.transition(OrderState::Shipped)

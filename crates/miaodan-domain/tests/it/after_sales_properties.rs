@@ -390,6 +390,7 @@ impl Sim {
             refundable: self.refundable(order),
             stored_order: Box::new(stored),
             buyer_record: BuyerRecord::default(),
+            new_address: None,
             earlier_requests,
         };
         if let Outcome::AfterSales(_) = self.run(&format!("open:{}", kind.as_str()), Command::from(command)) {

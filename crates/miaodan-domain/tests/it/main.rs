@@ -3,6 +3,7 @@
 //! through `ShardState::apply` and the pure functions, with shared builders in `common`.
 
 mod after_sales_properties;
+mod address_change_spec;
 mod common;
 mod flash_sale_properties;
 mod fulfillment_spec;

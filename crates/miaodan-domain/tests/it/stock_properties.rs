@@ -547,6 +547,12 @@ fn check_effects(before: &Store, effects: &[Effect]) {
                 );
                 orders.insert(order.id, order.clone());
             }
+            Effect::OrderReaddressed(order) => {
+                let previous = orders.get(&order.id).expect("a change of address of a known order");
+                assert_eq!(order.state, previous.state, "a change of address changed the state");
+                assert_eq!(order.version, previous.version + 1, "order {} version", order.id);
+                orders.insert(order.id, order.clone());
+            }
             Effect::StockChanged { shop, sku, .. } => {
                 assert_eq!(shop.get(), owner_of(*sku), "stock of {sku} written under shop {shop}");
             }

@@ -99,6 +99,7 @@ fn no_reason_return(order: &Order, sku: SkuId) -> Ask {
         kind: RequestKind::ReturnAndRefund,
         reason: Reason::NoReason,
         lines: vec![RequestLine { sku, quantity: 1 }],
+        new_address: None,
     }
 }
 
@@ -136,6 +137,7 @@ fn cancel(order: &Order) -> Ask {
         kind: RequestKind::CancelBeforeShipment,
         reason: Reason::ChangedMind,
         lines: vec![],
+        new_address: None,
     }
 }
 
@@ -146,6 +148,7 @@ fn refund(order: &Order, sku: SkuId, quantity: i64, reason: Reason) -> Ask {
         kind: RequestKind::RefundOnly,
         reason,
         lines: vec![RequestLine { sku, quantity }],
+        new_address: None,
     }
 }
 

@@ -5,6 +5,9 @@
 //! open:    store (order, delivered_at, refundable, buyer history, the order's requests)
 //!          ─► shard: OpenRequest
 //!          (checks, rules, stage; an approved cancellation closes fulfillment in the same commit)
+//! address: approved with waybills issued, nothing collected ─► carriers.redirect(each waybill)
+//!          ─► shard: RecordRedirected (order readdressed, promise re-computed; `closed`)
+//!                └─ collected ─► shard: RecordRedirectRefused (`closed`, nothing changed)
 //! refund:  stage `refunding` ─► payments::refund_order(order, amount, "after-sales:{id}")
 //!          ─► provider ─► shard: RecordRefunded (stage `refunded`)
 //!                       └─ failed ─► shard: RecordRefundFailed (stage `with_platform`: an
@@ -32,9 +35,11 @@ use miaodan_domain::after_sales::request::{RequestLine, Stage};
 use miaodan_domain::after_sales::rules::BuyerRecord;
 use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::ids::AfterSalesId;
-use miaodan_domain::orders::OrderState;
+use miaodan_domain::orders::{Address, OrderState};
 use miaodan_domain::payments::RefundStatus;
-use miaodan_domain::shard::{OpenRequest, RecordRefundFailed, RecordRefunded, RequestRef};
+use miaodan_domain::shard::{
+    OpenRequest, RecordRedirectRefused, RecordRedirected, RecordRefundFailed, RecordRefunded, RequestRef,
+};
 use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, Timestamp};
 use miaodan_store::StoreError;
 use miaodan_store::records::Keyset;
@@ -57,6 +62,8 @@ pub enum AfterSalesError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Carrier(#[from] crate::carriers::CarrierError),
+    #[error(transparent)]
+    Redirect(#[from] crate::carriers::RedirectError),
 }
 
 /// What a buyer asks, parsed.
@@ -67,6 +74,8 @@ pub struct Ask {
     pub kind: RequestKind,
     pub reason: Reason,
     pub lines: Vec<RequestLine>,
+    /// For a change of address: where the order goes now.
+    pub new_address: Option<Address>,
 }
 
 /// The shard command for a buyer's request with the facts only the database holds, and the
@@ -117,6 +126,7 @@ pub async fn prepare_open(state: &AppState, ask: Ask) -> Result<(ShopId, OpenReq
         refundable,
         buyer_record,
         earlier_requests,
+        new_address: ask.new_address,
     };
     Ok((shop, command))
 }
@@ -184,12 +194,67 @@ pub async fn refund(state: &AppState, saved: &SavedRequest) -> Result<(), AfterS
     Ok(())
 }
 
-/// One pass over the requests left in `refunding` (the payment worker runs it every second).
+/// One pass over the requests left in `refunding` (the payment worker runs it every second),
+/// and over approved changes of address still waiting for the carriers.
 pub async fn resume_refunds(state: &AppState) -> Result<(), AfterSalesError> {
     for saved in state.store.after_sales_refunding(REFUNDS_PER_PASS_MAX).await? {
         if let Err(error) = refund(state, &saved).await {
             tracing::warn!(request = %saved.id, %error, "after-sales refund not finished yet");
         }
+    }
+    for saved in state.store.after_sales_redirecting(REFUNDS_PER_PASS_MAX).await? {
+        redirect_if_due(state, &saved).await;
+    }
+    Ok(())
+}
+
+/// Carries an approved change of address to the carriers when the shard left it waiting for
+/// them (its parcels have waybills). What is left unfinished the worker's pass finishes.
+pub async fn redirect_if_due(state: &AppState, saved: &SavedRequest) {
+    if !saved.request.awaits_address_change() {
+        return;
+    }
+    if let Err(error) = redirect(state, saved).await {
+        tracing::warn!(request = %saved.id, %error, "address change not with the carriers yet; the worker retries");
+    }
+}
+
+/// Asks the carrier of each of the order's parcels to take the new address, then records the
+/// answer in the shard: all taken, or one collected already (the order keeps its address).
+async fn redirect(state: &AppState, saved: &SavedRequest) -> Result<(), AfterSalesError> {
+    let r = &saved.request;
+    let Some(change) = &r.address_change else {
+        return Ok(());
+    };
+    let page = Keyset {
+        after: None,
+        limit: SHIPMENTS_PER_ORDER_MAX,
+    };
+    let mut collected = false;
+    for shipment in state.store.shipments_of_order(r.order, page).await? {
+        match state
+            .carriers
+            .redirect(shipment.waybill.as_str(), change.to.adcode)
+            .await
+        {
+            Ok(()) => {}
+            Err(crate::carriers::RedirectError::Collected) => collected = true,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let answer = if collected {
+        state
+            .shards
+            .ask(r.shop, RecordRedirectRefused { id: saved.id }, None)
+            .await?
+    } else {
+        state
+            .shards
+            .ask(r.shop, RecordRedirected { id: saved.id }, None)
+            .await?
+    };
+    if let Err(rejection) = answer {
+        tracing::debug!(request = %saved.id, code = rejection.code(), "address change already recorded");
     }
     Ok(())
 }

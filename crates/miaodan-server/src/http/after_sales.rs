@@ -7,9 +7,11 @@
 //!
 //! Another buyer's or shop's request (or order) answers 404, like one that does not exist.
 
+mod address;
 mod policy;
 mod returns;
 
+use super::dto::AddressInput;
 use super::extract::{JsonBody, PathIds, RawBody};
 use super::page::{ListQuery, Page, PageQuery, invalid_cursor};
 use super::problem::{ApiError, Explained, Explanation, Problem, refused};
@@ -83,6 +85,7 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
             let (field, rule) = policy::problem_field(*problem);
             ApiError::invalid(code, field, rule)
         }
+        AfterSalesRefusal::Address(refusal) => address::refusal(*refusal),
     }
 }
 
@@ -132,6 +135,7 @@ impl From<AfterSalesError> for ApiError {
             AfterSalesError::Shard(error) => ApiError::from(error),
             AfterSalesError::Store(error) => ApiError::from(error),
             AfterSalesError::Carrier(error) => ApiError::from(error),
+            AfterSalesError::Redirect(_) => ApiError::unavailable("the carrier did not take the new address yet; retry"),
         }
     }
 }
@@ -259,7 +263,7 @@ pub struct AfterSalesView {
     pub order_id: i64,
     pub shop_id: i64,
     pub buyer_id: i64,
-    /// `cancel` or `refund_only`.
+    /// `cancel`, `refund_only`, `return_and_refund` or `change_address`.
     pub kind: String,
     pub reason: String,
     /// `with_merchant`, `refused`, `with_platform`, `refunding`, `refunded`, `closed`, …
@@ -282,6 +286,8 @@ pub struct AfterSalesView {
     pub return_shipping: Option<String>,
     /// What the merchant's inspection of the returned parcel found: `restock` or `write_off`.
     pub inspection: Option<String>,
+    /// A change of address: the order's address before, the new one, and what came of it.
+    pub address_change: Option<address::AddressChangeView>,
     pub opened_at: String,
     pub decision: DecisionView,
     pub timeline: Vec<StepView>,
@@ -395,6 +401,7 @@ impl From<&SavedRequest> for AfterSalesView {
             scan_decision: r.scan_decision.as_ref().map(decision_view),
             return_shipping: r.return_shipping.map(|s| s.as_str().into()),
             inspection: r.inspection.map(|i| i.as_str().into()),
+            address_change: r.address_change.as_ref().map(address::AddressChangeView::from),
             opened_at: rfc3339(r.opened_at),
             decision: decision_view(d),
             timeline: r
@@ -448,11 +455,16 @@ pub struct OpenInput {
     #[schema(schema_with = crate::http::schema::after_sales_reason)]
     pub reason: String,
     /// The units asked about, each SKU once: 1 to 100 lines for `refund_only` and
-    /// `return_and_refund` (422 `invalid_field` otherwise); a cancellation covers the whole
-    /// order and ignores them.
+    /// `return_and_refund` (422 `invalid_field` otherwise); a cancellation or a change of
+    /// address covers the whole order and ignores them.
     #[serde(default)]
     #[schema(max_items = 100)]
     pub lines: Vec<LineInput>,
+    /// The new delivery address of a `change_address` (required for it, 422 `invalid_field`
+    /// for any other kind), checked as checkout checks one: 422 `invalid_adcode` for a code
+    /// that is not 12 digits, 404 `unknown_adcode` for one outside the reference divisions.
+    #[serde(default)]
+    pub address: Option<AddressInput>,
 }
 
 fn parse_open(input: &OpenInput, buyer: miaodan_domain::BuyerId) -> Result<Ask, ApiError> {
@@ -460,14 +472,17 @@ fn parse_open(input: &OpenInput, buyer: miaodan_domain::BuyerId) -> Result<Ask, 
         .filter(|k| {
             matches!(
                 k,
-                RequestKind::CancelBeforeShipment | RequestKind::RefundOnly | RequestKind::ReturnAndRefund
+                RequestKind::CancelBeforeShipment
+                    | RequestKind::RefundOnly
+                    | RequestKind::ReturnAndRefund
+                    | RequestKind::ChangeAddress
             )
         })
         .ok_or_else(|| {
             ApiError::invalid(
                 "invalid_kind",
                 "kind",
-                "kind is cancel, refund_only or return_and_refund",
+                "kind is cancel, refund_only, return_and_refund or change_address",
             )
         })?;
     let reason = Reason::parse(&input.reason)
@@ -505,12 +520,14 @@ fn parse_open(input: &OpenInput, buyer: miaodan_domain::BuyerId) -> Result<Ask, 
             quantity: line.quantity,
         });
     }
+    let new_address = address::parse_new_address(kind, input.address.as_ref())?;
     Ok(Ask {
         buyer,
         order,
         kind,
         reason,
         lines,
+        new_address,
     })
 }
 
@@ -518,6 +535,17 @@ fn parse_open(input: &OpenInput, buyer: miaodan_domain::BuyerId) -> Result<Ask, 
 /// approved (a cancellation closes the order's fulfillment and the refund starts), refused
 /// (409 `refused_by_rules`, with the rules explained; nothing is opened), or passed to the
 /// merchant with a deadline (silence is consent).
+///
+/// A `change_address` (改址) names the new `address`. Before any parcel has a waybill, an
+/// approved change is carried out in the same commit: the order's address and promise change
+/// and the order is dispatched again for it (`GET /v1/orders/{order_id}/dispatch` explains the
+/// new decision); the answer is `closed` with `address_change.outcome` `redispatched`. With
+/// waybills issued and nothing collected the answer is `approved` while the carriers take the
+/// new address on their waybills (`redirected` once they have). After the carrier's pickup scan
+/// it is 409 `refused_by_rules` (`already_picked_up`, explained in Chinese and English); a
+/// delivered order is 409 `order_already_delivered`, a cancelled one 409 `order_not_paid`, the
+/// order's own address 409 `same_address`, an address no warehouse serves 409
+/// `address_not_served` — each with nothing changed.
 #[utoipa::path(post, path = "/v1/after-sales", tag = "after-sales", request_body = OpenInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses((status = 201, body = AfterSalesView), (status = 404, body = Problem),
@@ -538,6 +566,7 @@ pub async fn open_request(
         if let Ok(saved) = &answer {
             after_sales::refund_if_due(&state, saved).await;
             after_sales::book_pickup_if_due(&state, saved).await;
+            after_sales::redirect_if_due(&state, saved).await;
         }
         Ok(created(&answer))
     })
@@ -685,6 +714,7 @@ async fn step<C: ShardCommand<Answer = SavedRequest>>(
         if let Ok(stepped) = &answer {
             after_sales::refund_if_due(state, stepped).await;
             after_sales::book_pickup_if_due(state, stepped).await;
+            after_sales::redirect_if_due(state, stepped).await;
         }
         Ok(ok(&answer))
     })

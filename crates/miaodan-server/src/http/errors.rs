@@ -108,6 +108,9 @@ pub const ERRORS: &[ErrorCode] = &[
     code("request_already_open", 409, "after-sales: another open request holds these units"),
     code("amount_above_refundable", 409, "after-sales: the amount asked for is above what the order can still refund"),
     code("refused_by_rules", 409, "after-sales: the shop's rules refuse the request; `rules` lists each rule that fired, in Chinese and English"),
+    code("same_address", 409, "after-sales: a change of address names the address the order already has"),
+    code("address_not_served", 409, "after-sales: no warehouse of the shop (once packed: no service of the parcel's carrier) delivers to the new address; nothing changed"),
+    code("order_already_delivered", 409, "after-sales: the order was delivered, so its address can no longer change"),
     code("payload_too_large", 413, "the body is larger than 256 KiB"),
     code("uri_too_long", 414, "the request target is too long"),
     code("unsupported_media_type", 415, "the body is not sent as `Content-Type: application/json`"),
@@ -159,6 +162,7 @@ mod tests {
     use super::{ERRORS, markdown_table, status_of};
     use crate::http::problem::ApiError;
     use miaodan_domain::SkuId;
+    use miaodan_domain::after_sales::address::AddressRefusal;
     use miaodan_domain::after_sales::book::OpenRefusal;
     use miaodan_domain::after_sales::commands::AfterSalesRefusal;
     use miaodan_domain::after_sales::policy::PolicyProblem;
@@ -303,6 +307,10 @@ mod tests {
             }),
             AfterSalesRefusal::CancellationRequested { request },
             AfterSalesRefusal::InvalidPolicy(PolicyProblem::NoReasonDays),
+            AfterSalesRefusal::Address(AddressRefusal::Delivered),
+            AfterSalesRefusal::Address(AddressRefusal::Missing),
+            AfterSalesRefusal::Address(AddressRefusal::Unchanged),
+            AfterSalesRefusal::Address(AddressRefusal::NotServed),
         ];
         rejections.extend(opening.map(|refusal| Rejection::AfterSales(AfterSalesRefusal::Open(refusal))));
         rejections.extend(after_sales.map(Rejection::AfterSales));

@@ -334,7 +334,7 @@ pub fn optional_alert_rule() -> RefOr<Schema> {
 }
 
 /// The kinds of after-sales request this server opens (`http/after_sales.rs::parse_open`).
-pub const AFTER_SALES_KINDS: [&str; 3] = ["cancel", "refund_only", "return_and_refund"];
+pub const AFTER_SALES_KINDS: [&str; 4] = ["cancel", "refund_only", "return_and_refund", "change_address"];
 
 pub fn after_sales_kind() -> RefOr<Schema> {
     words(&AFTER_SALES_KINDS, false)

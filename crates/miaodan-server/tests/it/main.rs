@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod address_change;
 mod after_sales;
 mod after_sales_returns;
 mod contract;

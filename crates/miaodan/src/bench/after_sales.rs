@@ -197,6 +197,7 @@ impl Earlier {
             kind,
             reason,
             lines,
+            new_address: None,
         }
     }
 }
@@ -720,6 +721,7 @@ fn cancel_of(order: &Order) -> Ask {
         kind: RequestKind::CancelBeforeShipment,
         reason: Reason::ChangedMind,
         lines: vec![],
+        new_address: None,
     }
 }
 
@@ -877,6 +879,7 @@ impl Client<'_> {
                 kind: RequestKind::CancelBeforeShipment,
                 reason: Reason::ChangedMind,
                 lines: vec![],
+                new_address: None,
             };
             self.ask(shop, &ask, &format!("evening-cancel-{i}"), (true, false))
                 .await?;

@@ -142,3 +142,44 @@ async fn the_webhook_body_has_exactly_the_documented_fields() {
         assert_eq!(bodies[3]["location"], "深圳市", "an exception at the destination");
     }
 }
+
+#[tokio::test]
+async fn a_parcel_is_redirected_until_the_carrier_collects_it_and_later_scans_report_the_new_city() {
+    use TrackingState::*;
+    for h in transports(config()).await {
+        let request = shipment_with(Scenario::Normal, "redirected");
+        let waybill = h.client.create_waybill(request.clone()).await.unwrap();
+        let no = waybill.waybill_no.as_str();
+        // 北京市朝阳区 instead of the request's destination.
+        let tracking = h.client.redirect(no, "110105000000").await.unwrap();
+        assert_eq!(tracking.destination_adcode, "110105000000", "{}", h.transport);
+        let again = h.client.redirect(no, "110105000000").await.unwrap();
+        assert_eq!(again, tracking, "the same redirect answers the same");
+        assert_eq!(
+            h.client.create_waybill(request).await.unwrap(),
+            waybill,
+            "the waybill's creation still replays"
+        );
+        assert_eq!(
+            h.client.redirect("SF000000000000", "110105000000").await,
+            Err(simcarrier::SimCarrierError::NotFound)
+        );
+        let bad = h.client.redirect(no, "beijing").await;
+        assert!(
+            matches!(bad, Err(simcarrier::SimCarrierError::InvalidRequest(_))),
+            "{bad:?}"
+        );
+
+        let delivered = h
+            .client
+            .advance(no, Delivered, waybill.created_at_ms + 3_000 * MINUTE_MS)
+            .await
+            .unwrap();
+        assert_eq!(delivered.last().and_then(|e| e.location.as_deref()), Some("北京市"));
+        let refused = h.client.redirect(no, "310101000000").await;
+        assert!(
+            matches!(refused, Err(simcarrier::SimCarrierError::InvalidState(_))),
+            "collected: {refused:?}"
+        );
+    }
+}

@@ -155,7 +155,7 @@ impl Store {
                     }
                     self.orders.insert(order.id, order);
                 }
-                Effect::OrderTransitioned(order) => {
+                Effect::OrderTransitioned(order) | Effect::OrderReaddressed(order) => {
                     self.orders.insert(order.id, order);
                 }
                 Effect::FlashSaleSaved(sale) => {
