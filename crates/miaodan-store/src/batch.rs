@@ -64,7 +64,7 @@ impl<'a> Batch<'a> {
             Effect::OrderTransitioned(order) => self.orders.transitioned(order),
             Effect::FlashSaleSaved(sale) => self.flash_sales.saved(sale),
             Effect::PaymentIntentSaved(intent) => self.payments.intent_saved(intent),
-            Effect::RefundSaved(refund) => self.payments.refund_saved(refund),
+            Effect::RefundSaved { refund, .. } => self.payments.refund_saved(refund),
             Effect::FulfillmentConfigured {
                 shop,
                 warehouse,
@@ -75,6 +75,7 @@ impl<'a> Batch<'a> {
                 warehouse,
                 hour,
                 orders,
+                ..
             } => self.fulfillment.booked(*warehouse, *hour, *orders),
             Effect::ShipmentSaved(shipment) => self.logistics.shipment_saved(shipment),
             Effect::AlertSaved(alert) => self.logistics.alert_saved(alert),
