@@ -33,7 +33,7 @@ pub use logistics::PackageCenterEntry;
 mod migrations;
 mod orders;
 mod outbox;
-pub use outbox::{OrderBodyV1, OrderLineBodyV1, StoredEvent};
+pub use outbox::{EventFilter, OrderBodyV1, OrderLineBodyV1, StoredEvent, TopicFilter};
 mod payments;
 pub use payments::{LedgerCapture, LedgerRefund, LoggedNotification, PaidOrder, PaymentAudit};
 mod platform;

@@ -15,7 +15,7 @@
 //! behind than the retention resumes at the oldest event kept (and says so).
 
 use crate::json;
-use crate::sql::{Row, Statement, Value};
+use crate::sql::{Conditions, Row, Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::events::Event;
 use miaodan_domain::orders::Order;
@@ -217,6 +217,20 @@ impl Sequence {
     }
 }
 
+/// Which events a reader wants.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub shop: Option<ShopId>,
+    pub topic: Option<TopicFilter>,
+}
+
+/// A family's events (`order`) or one topic's (`order.paid`).
+#[derive(Clone, Debug)]
+pub enum TopicFilter {
+    Family(&'static str),
+    Exact(String),
+}
+
 fn event_row(r: &dyn Row) -> Result<StoredEvent, StoreError> {
     Ok(StoredEvent {
         shard: shard_of(r.i64(0)?)?,
@@ -268,36 +282,28 @@ impl Store {
         self.query(statement, event_row).await
     }
 
-    /// Up to `limit` events of one shop in shard `shard` after number `after`, in order;
-    /// only topics starting with `topic_prefix` when given (`order.` or `order.paid`).
-    pub async fn shop_events_after(
+    /// Up to `limit` events of shard `shard` after number `after` that pass `filter`, in order.
+    pub async fn events_after(
         &self,
-        shop: ShopId,
         shard: u32,
         after: i64,
-        topic_prefix: Option<&str>,
+        filter: &EventFilter,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut params = vec![
-            Value::I64(shop.get()),
-            Value::I64(i64::from(shard)),
-            Value::I64(after),
-            Value::I64(limit),
-        ];
-        let topic = match topic_prefix {
-            Some(prefix) => {
-                params.push(Value::Text(format!("{prefix}%")));
-                " AND topic LIKE $5"
+        let mut conditions = Conditions::default();
+        conditions.and("shard = ?", vec![Value::I64(i64::from(shard))]);
+        conditions.and("seq > ?", vec![Value::I64(after)]);
+        if let Some(shop) = filter.shop {
+            conditions.and("shop_id = ?", vec![Value::I64(shop.get())]);
+        }
+        match &filter.topic {
+            Some(TopicFilter::Family(family)) => {
+                conditions.and("topic LIKE ?", vec![Value::Text(format!("{family}.%"))]);
             }
-            None => "",
-        };
-        let statement = Statement::owned(
-            format!(
-                "SELECT {EVENT_COLUMNS} FROM outbox_events WHERE shop_id = $1 AND shard = $2 AND seq > $3{topic} \
-                 ORDER BY seq LIMIT $4"
-            ),
-            params,
-        );
+            Some(TopicFilter::Exact(topic)) => conditions.and("topic = ?", vec![Value::Text(topic.clone())]),
+            None => {}
+        }
+        let statement = conditions.select(&format!("{EVENT_COLUMNS} FROM outbox_events"), "ORDER BY seq", limit);
         self.query(statement, event_row).await
     }
 

@@ -13,6 +13,7 @@ pub mod after_sales;
 pub mod catalog;
 pub mod dto;
 pub mod errors;
+pub mod events;
 pub mod extract;
 pub mod flash_sales;
 pub mod fulfillment;
@@ -60,6 +61,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(fulfillment::router())
         .merge(logistics::router())
         .merge(after_sales::router())
+        .merge(events::router())
         .merge(idempotency_keys::router())
         .routes(routes!(healthz))
         .routes(routes!(error_codes))

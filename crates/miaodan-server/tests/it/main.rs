@@ -9,6 +9,7 @@ mod common;
 mod after_sales;
 mod contract;
 mod demo;
+mod events;
 mod flash_sales;
 mod fulfillment;
 mod limits;
