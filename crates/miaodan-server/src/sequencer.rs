@@ -569,6 +569,9 @@ impl Shard {
         metrics::histogram!("miaodan_commit_seconds").record(started.elapsed().as_secs_f64());
         let error = match committed {
             Ok((writer, Ok(()))) => {
+                // Events per second per shard is the rate of this number.
+                metrics::gauge!("miaodan_outbox_head", "shard" => self.index.to_string())
+                    .set(writer.outbox_head() as f64);
                 self.writer = Some(writer);
                 pending.into_iter().for_each(Pending::send);
                 return true;

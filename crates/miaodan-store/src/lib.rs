@@ -106,6 +106,11 @@ impl Writer {
         }
     }
 
+    /// The last number this writer's shard has written to the outbox.
+    pub fn outbox_head(&self) -> i64 {
+        self.sequence.last
+    }
+
     /// Writes the effects of one batch, their events (stamped `at`, numbered after the
     /// shard's last) and the idempotent responses of its requests in one transaction. Returns
     /// only once the transaction is durable (or failed as a whole: then the writer is replaced
