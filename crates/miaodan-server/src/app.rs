@@ -285,6 +285,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
         spawn_housekeeping(state.clone()),
         spawn_token_upkeep(state.clone()),
         payments::worker::spawn(state.clone()),
+        crate::compass::spawn(state.clone()),
         metrics_setup::spawn_upkeep(state.metrics.clone()),
     ];
     let serving_state = state.clone();

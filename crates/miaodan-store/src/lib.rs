@@ -22,6 +22,8 @@ mod after_sales;
 pub use after_sales::{AfterSalesAudit, AfterSalesFilter, RequestRefund};
 mod batch;
 mod catalog;
+mod compass;
+pub use compass::{COMPASS_READER, CompassFigures};
 mod flash_sale;
 pub use flash_sale::FlashSaleAudit;
 mod fulfillment;

@@ -11,6 +11,7 @@
 pub mod admission;
 pub mod after_sales;
 pub mod catalog;
+pub mod compass;
 pub mod dto;
 pub mod errors;
 pub mod events;
@@ -62,6 +63,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(logistics::router())
         .merge(after_sales::router())
         .merge(events::router())
+        .merge(compass::router())
         .merge(idempotency_keys::router())
         .routes(routes!(healthz))
         .routes(routes!(error_codes))

@@ -349,6 +349,10 @@ pub fn after_sales_reason() -> RefOr<Schema> {
 }
 
 /// The stages a list of after-sales requests filters on (`http/after_sales.rs::STAGES`).
+pub fn compass_granularity() -> RefOr<Schema> {
+    words(&["minute", "hour", "day"], false)
+}
+
 /// An event family (`order`) or topic (`order.paid`).
 pub fn event_topic() -> RefOr<Schema> {
     use miaodan_domain::events::{Family, Topic};

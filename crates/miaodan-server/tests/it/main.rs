@@ -7,6 +7,7 @@
 mod common;
 
 mod after_sales;
+mod compass;
 mod contract;
 mod demo;
 mod events;

@@ -305,6 +305,12 @@ fn rows_of_version_7() -> String {
         .into()
 }
 
+fn rows_of_version_8() -> String {
+    "INSERT INTO compass_minutes (shop_id, minute_ms, orders, units, gmv_fen, paid_orders, paid_fen,
+         cancelled_orders, expired_orders, refunds, refunded_fen) VALUES (1, 60000, 2, 3, 500, 1, 200, 1, 0, 0, 0);"
+        .into()
+}
+
 fn rows_up_to(version: i64) -> String {
     [
         rows_of_version_1(),
@@ -314,6 +320,7 @@ fn rows_up_to(version: i64) -> String {
         rows_of_version_5(),
         rows_of_version_6(),
         rows_of_version_7(),
+        rows_of_version_8(),
     ]
     .into_iter()
     .take(version as usize)
@@ -570,6 +577,20 @@ async fn version_7_rows_load(store: &Store) {
     assert_eq!(store.outbox_cursor("compass").await.unwrap(), vec![(0, 1)]);
 }
 
+async fn version_8_rows_load(store: &Store) {
+    let series = store
+        .compass_series(Some(shop()), at(0), at(3_600_000), 3_600_000)
+        .await
+        .unwrap();
+    assert_eq!(series.len(), 1);
+    let (start, figures) = series[0];
+    assert_eq!(start, at(0));
+    assert_eq!(
+        (figures.orders, figures.units, figures.gmv_fen, figures.paid_fen),
+        (2, 3, 500, 200)
+    );
+}
+
 async fn todays_writes_land(store: &Store) {
     let head = store.outbox_heads().await.unwrap().first().map_or(0, |(_, seq)| *seq);
     let mut placed = order(9, 2, OrderState::PendingPayment);
@@ -668,7 +689,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 7, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 8, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -706,6 +727,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 7 {
             version_7_rows_load(&store).await;
+        }
+        if version >= 8 {
+            version_8_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

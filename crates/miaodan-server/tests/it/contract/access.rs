@@ -104,6 +104,15 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
             .authorization(Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()))
     };
     cases.push((events_as(Role::Buyer), (403, "forbidden", None)));
+    let compass = endpoints.iter().find(|e| e.route == super::events::COMPASS).unwrap();
+    let compass_as = |role: Role| {
+        let token = token_of(&app, &t, role);
+        compass
+            .call
+            .clone()
+            .authorization(Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()))
+    };
+    cases.push((compass_as(Role::Buyer), (403, "forbidden", None)));
     assert!(
         cases.len() >= 2 * 16,
         "every restricted endpoint is tried: {}",
@@ -118,6 +127,8 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
         let call = as_role(role);
         assert_success(&call.send(&app).await, &call.label());
         let call = events_as(role);
+        assert_success(&call.send(&app).await, &call.label());
+        let call = compass_as(role);
         assert_success(&call.send(&app).await, &call.label());
     }
     app.shutdown().await;
