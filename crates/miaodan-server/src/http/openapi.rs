@@ -136,8 +136,13 @@ impl Modify for Completions {
         use utoipa::openapi::path::ParameterIn;
         use utoipa::openapi::schema::{AllOfBuilder, Schema};
         // `schema_with` leaves a query parameter optional; these the handlers require.
-        const REQUIRED_QUERY: [(&str, &str); 2] =
-            [("/v1/delivery-options", "adcode"), ("/v1/delivery-options", "items")];
+        const REQUIRED_QUERY: [(&str, &str); 5] = [
+            ("/v1/delivery-options", "adcode"),
+            ("/v1/delivery-options", "items"),
+            ("/v1/compass/series", "from"),
+            ("/v1/compass/series", "to"),
+            ("/v1/compass/series", "granularity"),
+        ];
         for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
                 &mut item.get,
