@@ -9,6 +9,7 @@
 //! - [`after_sales`]: buyer requests after payment and the flash-refund rules that decide them.
 //! - [`buyers`]: buyer accounts and their default address.
 //! - [`catalog`]: shops, products, SKUs, prices, GTIN identity across shops.
+//! - [`events`]: what each committed effect means to readers outside the shard (the outbox).
 //! - [`flash_sale`]: scheduled deals on one SKU, one-tap orders, per-buyer limits.
 //! - [`inventory`]: warehouses and stock per SKU and warehouse (available / reserved / sold).
 //! - [`orders`]: the order and its state machine (`pending_payment` → `paid` | `cancelled`).
@@ -26,6 +27,7 @@
 pub mod after_sales;
 pub mod buyers;
 pub mod catalog;
+pub mod events;
 pub mod flash_sale;
 pub mod fulfillment;
 pub mod geo;

@@ -415,8 +415,11 @@ pub enum Effect {
     FlashSaleSaved(FlashSale),
     /// The new state of a payment intent (later effects on the same intent supersede earlier ones).
     PaymentIntentSaved(PaymentIntent),
-    /// A refund opened or settled.
-    RefundSaved(Refund),
+    /// A refund opened or settled, of an order of `shop`.
+    RefundSaved {
+        shop: ShopId,
+        refund: Refund,
+    },
     FulfillmentConfigured {
         shop: ShopId,
         warehouse: WarehouseId,
@@ -429,6 +432,7 @@ pub enum Effect {
     },
     /// Orders booked in a warehouse's processing hour (the new count).
     CapacityBooked {
+        shop: ShopId,
         warehouse: WarehouseId,
         hour: Timestamp,
         orders: u32,

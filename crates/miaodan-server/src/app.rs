@@ -155,6 +155,9 @@ impl AppState {
         // forget the keys they note meanwhile, and their retries would execute again.
         let cutoff = clock.now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
         store.purge_idempotency_records(cutoff).await?;
+        store
+            .prune_outbox(clock.now().plus_seconds(-OUTBOX_RETENTION_SECONDS))
+            .await?;
         idempotency_locks.load_index(
             store.idempotency_keys().await?,
             maxima.idempotency_response,
@@ -282,6 +285,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
         spawn_housekeeping(state.clone()),
         spawn_token_upkeep(state.clone()),
         payments::worker::spawn(state.clone()),
+        crate::compass::spawn(state.clone()),
         metrics_setup::spawn_upkeep(state.metrics.clone()),
     ];
     let serving_state = state.clone();
@@ -362,7 +366,11 @@ async fn write_last_token_uses(state: &AppState) {
     }
 }
 
-/// Purges idempotency records past their retention, hourly.
+/// How long committed events stay in the outbox (`GET /v1/events` and every reader): a
+/// reader that falls further behind resumes at the oldest event kept.
+pub const OUTBOX_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
+
+/// Purges idempotency records and outbox events past their retention, hourly.
 fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
@@ -379,6 +387,14 @@ fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
             let purged = state.store.purge_idempotency_records(cutoff).await;
             if let Err(error) = purged {
                 tracing::warn!(%error, "could not purge old idempotency keys");
+            }
+            match state
+                .store
+                .prune_outbox(now.plus_seconds(-OUTBOX_RETENTION_SECONDS))
+                .await
+            {
+                Ok(pruned) => metrics::counter!("miaodan_outbox_pruned_events_total").increment(pruned as u64),
+                Err(error) => tracing::warn!(%error, "could not prune old outbox events"),
             }
         }
     })

@@ -28,6 +28,7 @@ pub mod app;
 pub mod auth;
 pub mod carriers;
 pub mod clock;
+pub mod compass;
 pub mod demo;
 pub mod directory;
 pub mod flows;

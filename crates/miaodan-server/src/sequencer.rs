@@ -151,7 +151,7 @@ impl Shards {
         let mut inboxes = Vec::new();
         let mut tasks = Vec::new();
         for index in 0..count {
-            let writer = store.writer().await?;
+            let writer = store.writer(index).await?;
             let state = load(&store, index, count, clock.now()).await?;
             let (sender, receiver) = mpsc::channel(queue_max);
             let shard = Shard {
@@ -545,7 +545,7 @@ impl Shard {
             return;
         };
         let task = tokio::spawn(async move {
-            let committed = writer.commit_batch(&effects, &records).await;
+            let committed = writer.commit_batch(&effects, &records, now).await;
             (writer, committed)
         });
         self.in_flight = Some(InFlight {
@@ -569,6 +569,9 @@ impl Shard {
         metrics::histogram!("miaodan_commit_seconds").record(started.elapsed().as_secs_f64());
         let error = match committed {
             Ok((writer, Ok(()))) => {
+                // Events per second per shard is the rate of this number.
+                metrics::gauge!("miaodan_outbox_head", "shard" => self.index.to_string())
+                    .set(writer.outbox_head() as f64);
                 self.writer = Some(writer);
                 pending.into_iter().for_each(Pending::send);
                 return true;
@@ -595,7 +598,7 @@ impl Shard {
             let rebuilt = async {
                 self.store.fence(fence).await?;
                 fence = None;
-                let writer = self.store.writer().await?;
+                let writer = self.store.writer(self.index).await?;
                 let state = load(&self.store, self.index, self.count, self.clock.now()).await?;
                 Ok::<_, miaodan_store::StoreError>((writer, state))
             };

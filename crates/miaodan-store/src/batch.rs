@@ -65,7 +65,7 @@ impl<'a> Batch<'a> {
             Effect::OrderReaddressed(order) => self.orders.readdressed(order),
             Effect::FlashSaleSaved(sale) => self.flash_sales.saved(sale),
             Effect::PaymentIntentSaved(intent) => self.payments.intent_saved(intent),
-            Effect::RefundSaved(refund) => self.payments.refund_saved(refund),
+            Effect::RefundSaved { refund, .. } => self.payments.refund_saved(refund),
             Effect::FulfillmentConfigured {
                 shop,
                 warehouse,
@@ -76,6 +76,7 @@ impl<'a> Batch<'a> {
                 warehouse,
                 hour,
                 orders,
+                ..
             } => self.fulfillment.booked(*warehouse, *hour, *orders),
             Effect::ShipmentSaved(shipment) => self.logistics.shipment_saved(shipment),
             Effect::AlertSaved(alert) => self.logistics.alert_saved(alert),

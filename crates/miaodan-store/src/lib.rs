@@ -22,6 +22,8 @@ mod after_sales;
 pub use after_sales::{AfterSalesAudit, AfterSalesFilter, RequestRefund};
 mod batch;
 mod catalog;
+mod compass;
+pub use compass::{COMPASS_READER, CompassFigures};
 mod flash_sale;
 pub use flash_sale::FlashSaleAudit;
 mod fulfillment;
@@ -32,6 +34,8 @@ mod logistics;
 pub use logistics::PackageCenterEntry;
 mod migrations;
 mod orders;
+mod outbox;
+pub use outbox::{EventFilter, OrderBodyV1, OrderLineBodyV1, StoredEvent, TopicFilter};
 mod payments;
 pub use payments::{LedgerCapture, LedgerRefund, LoggedNotification, PaidOrder, PaymentAudit};
 mod platform;
@@ -83,8 +87,14 @@ pub enum Store {
     Postgres(Box<postgres::PgStore>),
 }
 
-/// A shard's dedicated connection for its batch commits.
-pub enum Writer {
+/// A shard's dedicated connection for its batch commits, and its place in the shard's outbox
+/// sequence.
+pub struct Writer {
+    connection: Connection,
+    sequence: outbox::Sequence,
+}
+
+enum Connection {
     Sqlite(sqlite::SqliteWriter),
     Postgres(postgres::PgWriter),
 }
@@ -92,27 +102,39 @@ pub enum Writer {
 impl Writer {
     /// What [`Store::fence`] needs to settle a failed commit of this writer.
     pub fn fence(&self) -> Option<i32> {
-        match self {
-            Writer::Sqlite(_) => None,
-            Writer::Postgres(writer) => Some(writer.backend_pid),
+        match &self.connection {
+            Connection::Sqlite(_) => None,
+            Connection::Postgres(writer) => Some(writer.backend_pid),
         }
     }
 
-    /// Writes the effects of one batch and the idempotent responses of its requests in one
-    /// transaction. Returns only once the transaction is durable (or failed as a whole).
+    /// The last number this writer's shard has written to the outbox.
+    pub fn outbox_head(&self) -> i64 {
+        self.sequence.last
+    }
+
+    /// Writes the effects of one batch, their events (stamped `at`, numbered after the
+    /// shard's last) and the idempotent responses of its requests in one transaction. Returns
+    /// only once the transaction is durable (or failed as a whole: then the writer is replaced
+    /// and its successor reads the sequence back from the table).
     pub async fn commit_batch(
         &mut self,
         effects: &[Effect],
         idempotency: &[IdempotencyRecord],
+        at: Timestamp,
     ) -> Result<(), StoreError> {
-        let statements = batch::batch_statements(effects, idempotency);
+        let mut statements = batch::batch_statements(effects, idempotency);
         if statements.is_empty() {
             return Ok(());
         }
-        match self {
-            Writer::Sqlite(w) => w.execute_atomically(statements).await,
-            Writer::Postgres(w) => w.execute_atomically(statements).await,
+        let (events, last) = self.sequence.statements(effects, at);
+        statements.extend(events);
+        match &mut self.connection {
+            Connection::Sqlite(w) => w.execute_atomically(statements).await?,
+            Connection::Postgres(w) => w.execute_atomically(statements).await?,
         }
+        self.sequence.last = last;
+        Ok(())
     }
 }
 
@@ -156,10 +178,17 @@ impl Store {
         }
     }
 
-    pub async fn writer(&self) -> Result<Writer, StoreError> {
-        Ok(match self {
-            Store::Sqlite(s) => Writer::Sqlite(s.writer().await?),
-            Store::Postgres(p) => Writer::Postgres(p.writer().await?),
+    /// Shard `shard`'s writer. Only one may exist per shard at a time (the previous one
+    /// failed and was fenced, or there was none): it continues the shard's outbox sequence.
+    pub async fn writer(&self, shard: u32) -> Result<Writer, StoreError> {
+        let connection = match self {
+            Store::Sqlite(s) => Connection::Sqlite(s.writer().await?),
+            Store::Postgres(p) => Connection::Postgres(p.writer().await?),
+        };
+        let last = self.outbox_head(shard).await?;
+        Ok(Writer {
+            connection,
+            sequence: outbox::Sequence { shard, last },
         })
     }
 

@@ -59,6 +59,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0007_return_waybills",
         sql: include_str!("../migrations/0007_return_waybills.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_outbox",
+        sql: include_str!("../migrations/0008_outbox.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "0009_compass",
+        sql: include_str!("../migrations/0009_compass.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -124,7 +134,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 7);
+        assert_eq!(SCHEMA_VERSION, 9);
     }
 
     #[test]
@@ -174,8 +184,8 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7]);
-        assert_eq!(versions(2), vec![3, 4, 5, 6, 7]);
-        assert_eq!(versions(7), Vec::<i64>::new());
+        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(versions(2), vec![3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(versions(9), Vec::<i64>::new());
     }
 }

@@ -71,6 +71,20 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage's name, in the order of [`Stage::as_str`].
+    pub const NAMES: [&'static str; 10] = [
+        "with_merchant",
+        "approved",
+        "awaiting_return",
+        "return_in_transit",
+        "received",
+        "refused",
+        "with_platform",
+        "refunding",
+        "refunded",
+        "closed",
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Stage::WithMerchant { .. } => "with_merchant",

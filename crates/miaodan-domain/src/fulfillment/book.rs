@@ -343,7 +343,7 @@ impl FulfillmentBook {
             });
         }
         for parcel in &decision.parcels {
-            self.book_slot(parcel.warehouse, parcel.slot_hour, effects);
+            self.book_slot(order.shop, parcel.warehouse, parcel.slot_hour, effects);
         }
         effects.push(Effect::OrderDispatched {
             order: order.clone(),
@@ -418,19 +418,20 @@ impl FulfillmentBook {
     }
 
     /// Takes one order of a warehouse's capacity in `hour`, durably.
-    fn book_slot(&mut self, warehouse: WarehouseId, hour: Timestamp, effects: &mut Vec<Effect>) {
+    fn book_slot(&mut self, shop: ShopId, warehouse: WarehouseId, hour: Timestamp, effects: &mut Vec<Effect>) {
         self.capacity.book(warehouse, hour);
-        self.push_slot(warehouse, hour, effects);
+        self.push_slot(shop, warehouse, hour, effects);
     }
 
     /// Gives one order of a warehouse's capacity in `hour` back, durably.
-    fn unbook_slot(&mut self, warehouse: WarehouseId, hour: Timestamp, effects: &mut Vec<Effect>) {
+    fn unbook_slot(&mut self, shop: ShopId, warehouse: WarehouseId, hour: Timestamp, effects: &mut Vec<Effect>) {
         self.capacity.unbook(warehouse, hour);
-        self.push_slot(warehouse, hour, effects);
+        self.push_slot(shop, warehouse, hour, effects);
     }
 
-    fn push_slot(&self, warehouse: WarehouseId, hour: Timestamp, effects: &mut Vec<Effect>) {
+    fn push_slot(&self, shop: ShopId, warehouse: WarehouseId, hour: Timestamp, effects: &mut Vec<Effect>) {
         effects.push(Effect::CapacityBooked {
+            shop,
             warehouse,
             hour,
             orders: self.capacity.used_in_hour(warehouse, hour),
@@ -645,8 +646,9 @@ impl FulfillmentBook {
             .find(|p| p.warehouse == warehouse)
             .map(|p| p.slot_hour);
         fulfilling.decision.parcels.retain(|p| p.warehouse != warehouse);
+        let shop = fulfilling.order.shop;
         if let Some(hour) = freed {
-            self.unbook_slot(warehouse, hour, effects);
+            self.unbook_slot(shop, warehouse, hour, effects);
         }
         lines
     }
@@ -704,7 +706,8 @@ impl FulfillmentBook {
                 }
                 None => {
                     fulfilling.decision.parcels.push(parcel.clone());
-                    self.book_slot(parcel.warehouse, parcel.slot_hour, effects);
+                    let shop = fulfilling.order.shop;
+                    self.book_slot(shop, parcel.warehouse, parcel.slot_hour, effects);
                 }
             }
         }

@@ -7,7 +7,7 @@
 
 use super::{
     ChargeApplied, ChargeOutcome, EXPIRY_GRACE_MS, IntentOrder, IntentStatus, PaymentIntent, PaymentIntentId,
-    PaymentRefusal, RefundId, RefundOutcome, RefundReason, SETTLED_INTENT_RETENTION_MS, Settlement,
+    PaymentRefusal, Refund, RefundId, RefundOutcome, RefundReason, SETTLED_INTENT_RETENTION_MS, Settlement,
 };
 use crate::catalog::CatalogBook;
 use crate::fulfillment::FulfillmentBook;
@@ -420,7 +420,7 @@ impl PaymentBook {
                 kept.request = opened.request.clone();
             }
         }
-        effects.push(Effect::RefundSaved(opened));
+        effects.push(refund_saved(&slot.intent, opened));
         Ok(Outcome::PaymentIntent(self.save(slot, effects)))
     }
 
@@ -437,7 +437,7 @@ impl PaymentBook {
             .map_err(Rejection::Payment)?
         {
             Some(settled) => {
-                effects.push(Effect::RefundSaved(settled));
+                effects.push(refund_saved(&slot.intent, settled));
                 Ok(Outcome::PaymentIntent(self.save(slot, effects)))
             }
             None => Ok(Outcome::PaymentIntent(slot.intent)),
@@ -520,5 +520,18 @@ fn refund_closed_share(
     let opened = intent
         .open_refund(refund, share.order, share.amount, RefundReason::OrderClosed, now)
         .expect("a captured share is refundable in full");
-    effects.push(Effect::RefundSaved(opened));
+    effects.push(Effect::RefundSaved {
+        shop: share.shop,
+        refund: opened,
+    });
+}
+
+/// A refund's effect, with the shop of the order it gives money back for.
+fn refund_saved(intent: &PaymentIntent, refund: Refund) -> Effect {
+    let shop = intent
+        .orders
+        .iter()
+        .find(|share| share.order == refund.order)
+        .map_or(intent.home_shop, |share| share.shop);
+    Effect::RefundSaved { shop, refund }
 }

@@ -278,6 +278,8 @@ pub enum RefundStatus {
 }
 
 impl RefundStatus {
+    pub const ALL: [RefundStatus; 3] = [RefundStatus::Pending, RefundStatus::Succeeded, RefundStatus::Failed];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RefundStatus::Pending => "pending",

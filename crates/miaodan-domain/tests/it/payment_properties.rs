@@ -628,7 +628,13 @@ impl Sim {
                 (opened.id, opened.order, opened.amount, opened.status),
                 (refund, share.order, amount, RefundStatus::Pending)
             );
-            assert_eq!(effects.first(), Some(&Effect::RefundSaved(opened)));
+            assert_eq!(
+                effects.first(),
+                Some(&Effect::RefundSaved {
+                    shop: share.shop,
+                    refund: opened
+                })
+            );
             self.saw("refund_opened");
         }
         let opened = !matches!(outcome, Outcome::Rejected(_));

@@ -607,7 +607,10 @@ fn a_capture_after_an_order_expired_refunds_its_share_and_sells_nothing() {
     assert_eq!(
         effects,
         vec![
-            Effect::RefundSaved(refund),
+            Effect::RefundSaved {
+                shop: shop_id(1),
+                refund
+            },
             Effect::PaymentIntentSaved(expected.clone())
         ]
     );
@@ -976,7 +979,13 @@ fn a_remote_order_found_closed_gets_its_whole_share_refunded() {
     assert_eq!(outcome, Outcome::PaymentIntent(expected.clone()));
     assert_eq!(
         effects,
-        vec![Effect::RefundSaved(refund), Effect::PaymentIntentSaved(expected)]
+        vec![
+            Effect::RefundSaved {
+                shop: shop_id(2),
+                refund
+            },
+            Effect::PaymentIntentSaved(expected)
+        ]
     );
     assert_no_change(&mut world, 1, settle(1, 2, false), "reported closed again");
     assert_refused(
@@ -1008,7 +1017,13 @@ fn partial_refunds_are_allowed_up_to_the_orders_share() {
     assert_eq!(outcome, Outcome::PaymentIntent(expected.clone()));
     assert_eq!(
         effects,
-        vec![Effect::RefundSaved(first), Effect::PaymentIntentSaved(expected.clone())]
+        vec![
+            Effect::RefundSaved {
+                shop: shop_id(1),
+                refund: first
+            },
+            Effect::PaymentIntentSaved(expected.clone())
+        ]
     );
     assert_eq!(expected.refundable(order_id(1)), Some(fen(1700)));
 
@@ -1132,7 +1147,10 @@ fn a_failed_refund_frees_its_amount_for_another() {
     assert_eq!(
         effects,
         vec![
-            Effect::RefundSaved(failed),
+            Effect::RefundSaved {
+                shop: shop_id(1),
+                refund: failed
+            },
             Effect::PaymentIntentSaved(expected.clone())
         ]
     );
@@ -1170,7 +1188,13 @@ fn recording_a_refund_outcome_is_idempotent() {
     };
     assert_eq!(
         effects,
-        vec![Effect::RefundSaved(done), Effect::PaymentIntentSaved(expected)]
+        vec![
+            Effect::RefundSaved {
+                shop: shop_id(1),
+                refund: done
+            },
+            Effect::PaymentIntentSaved(expected)
+        ]
     );
     world.advance_ms(1_000);
     for (case, outcome) in [
@@ -1329,7 +1353,10 @@ fn a_settled_intent_leaves_memory_after_the_retention_and_a_snapshot_brings_it_b
     assert_eq!(
         effects,
         vec![
-            Effect::RefundSaved(refund),
+            Effect::RefundSaved {
+                shop: shop_id(1),
+                refund
+            },
             Effect::PaymentIntentSaved(expected.clone())
         ]
     );

@@ -637,6 +637,7 @@ fn payment_dispatches_to_the_nearest_warehouse_that_keeps_the_promise_and_moves_
             stock_changed(SKU_A, FAR, level(10, 0, 0)),
             stock_changed(SKU_A, NEAR, level(3, 0, 2)),
             Effect::CapacityBooked {
+                shop: shop_id(1),
                 warehouse: wh(NEAR),
                 hour: monday(10, 0),
                 orders: 1,
@@ -727,6 +728,7 @@ fn a_full_hour_sends_the_next_promised_order_to_the_other_warehouse_and_an_unpro
         .collect();
     assert_eq!(headroom, vec![(wh(NEAR), 1, 1), (wh(OTHER), 500, 2)]);
     assert!(effects.contains(&Effect::CapacityBooked {
+        shop: shop_id(1),
         warehouse: wh(NEAR),
         hour: monday(11, 0),
         orders: 1,
@@ -782,6 +784,7 @@ fn a_full_hour_sends_the_next_promised_order_to_the_other_warehouse_and_an_unpro
         "warehouse 13 holds every line and keeps the promise; warehouse 12 also holds every line but does not keep the promise"
     );
     assert!(effects.contains(&Effect::CapacityBooked {
+        shop: shop_id(1),
         warehouse: wh(OTHER),
         hour: monday(11, 0),
         orders: 1,
@@ -820,6 +823,7 @@ fn a_full_hour_sends_the_next_promised_order_to_the_other_warehouse_and_an_unpro
         "warehouse 12 holds every line and can deliver it; it is nearer (5 km) than warehouse 13 (17 km)"
     );
     assert!(effects.contains(&Effect::CapacityBooked {
+        shop: shop_id(1),
         warehouse: wh(NEAR),
         hour: monday(12, 0),
         orders: 1,
@@ -919,11 +923,13 @@ fn an_order_whose_skus_are_in_different_warehouses_is_dispatched_as_two_parcels(
             stock_changed(SKU_A, NEAR, level(2, 0, 1)),
             stock_changed(SKU_B, FAR, level(2, 0, 1)),
             Effect::CapacityBooked {
+                shop: shop_id(1),
                 warehouse: wh(NEAR),
                 hour: monday(10, 0),
                 orders: 1,
             },
             Effect::CapacityBooked {
+                shop: shop_id(1),
                 warehouse: wh(FAR),
                 hour: monday(10, 0),
                 orders: 1,
@@ -1604,11 +1610,13 @@ fn a_shortage_at_the_dispatching_warehouse_moves_the_order_to_another_that_holds
         vec![
             // The near warehouse's 10:00 booking is given back (and made durable).
             Effect::CapacityBooked {
+                shop: shop_id(1),
                 warehouse: wh(NEAR),
                 hour: monday(10, 0),
                 orders: 0,
             },
             Effect::CapacityBooked {
+                shop: shop_id(1),
                 warehouse: wh(FAR),
                 hour: monday(11, 0),
                 orders: 1,
@@ -1686,6 +1694,7 @@ fn a_shortage_no_warehouse_can_cover_leaves_the_order_unfulfillable() {
         effects,
         vec![
             Effect::CapacityBooked {
+                shop: shop_id(1),
                 warehouse: wh(NEAR),
                 hour: monday(10, 0),
                 orders: 0,

@@ -606,7 +606,7 @@ fn check_effects(before: &Store, effects: &[Effect]) {
             | Effect::AfterSalesPolicySaved { .. } => {
                 panic!("no command of this workload ships, reports a shortage or asks after-sales, yet: {effect:?}")
             }
-            Effect::PaymentIntentSaved(_) | Effect::RefundSaved(_) => {
+            Effect::PaymentIntentSaved(_) | Effect::RefundSaved { .. } => {
                 panic!("no command of this workload touches a payment, yet it saved {effect:?}")
             }
         }

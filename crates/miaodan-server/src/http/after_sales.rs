@@ -135,7 +135,9 @@ impl From<AfterSalesError> for ApiError {
             AfterSalesError::Shard(error) => ApiError::from(error),
             AfterSalesError::Store(error) => ApiError::from(error),
             AfterSalesError::Carrier(error) => ApiError::from(error),
-            AfterSalesError::Redirect(_) => ApiError::unavailable("the carrier did not take the new address yet; retry"),
+            AfterSalesError::Redirect(_) => {
+                ApiError::unavailable("the carrier did not take the new address yet; retry")
+            }
         }
     }
 }

@@ -11,8 +11,10 @@
 pub mod admission;
 pub mod after_sales;
 pub mod catalog;
+pub mod compass;
 pub mod dto;
 pub mod errors;
+pub mod events;
 pub mod extract;
 pub mod flash_sales;
 pub mod fulfillment;
@@ -60,6 +62,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(fulfillment::router())
         .merge(logistics::router())
         .merge(after_sales::router())
+        .merge(events::router())
+        .merge(compass::router())
         .merge(idempotency_keys::router())
         .routes(routes!(healthz))
         .routes(routes!(error_codes))

@@ -136,8 +136,13 @@ impl Modify for Completions {
         use utoipa::openapi::path::ParameterIn;
         use utoipa::openapi::schema::{AllOfBuilder, Schema};
         // `schema_with` leaves a query parameter optional; these the handlers require.
-        const REQUIRED_QUERY: [(&str, &str); 2] =
-            [("/v1/delivery-options", "adcode"), ("/v1/delivery-options", "items")];
+        const REQUIRED_QUERY: [(&str, &str); 5] = [
+            ("/v1/delivery-options", "adcode"),
+            ("/v1/delivery-options", "items"),
+            ("/v1/compass/series", "from"),
+            ("/v1/compass/series", "to"),
+            ("/v1/compass/series", "granularity"),
+        ];
         for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
                 &mut item.get,
@@ -203,6 +208,8 @@ fn idempotency_key_schema(operation: &mut utoipa::openapi::path::Operation) {
         (name = "fulfillment", description = "Delivery promises with cutoffs and holidays, warehouse hours and capacity, smart dispatch and its explanation, shortages"),
         (name = "logistics", description = "Shipments, signed carrier tracking webhooks, package-center SLA alerts and their live stream"),
         (name = "after-sales", description = "Buyer requests after payment (售后): cancel before shipment, refund only; flash refunds decided by explainable rules, the merchant's queue with deadlines, appeals to the platform"),
+        (name = "events", description = "The outbox as a feed: every committed change of a shop as a typed event (order.paid, shipment.delivered, after_sales.refunded, …), numbered per shard"),
+        (name = "compass", description = "The data compass (电商罗盘): orders, GMV, paid conversion, cancellations, expiries and refunds per minute, hour or Shanghai day, folded from the outbox"),
         (name = "system", description = "Health"),
     )
 )]

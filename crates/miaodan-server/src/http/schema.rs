@@ -349,6 +349,22 @@ pub fn after_sales_reason() -> RefOr<Schema> {
 }
 
 /// The stages a list of after-sales requests filters on (`http/after_sales.rs::STAGES`).
+pub fn compass_granularity() -> RefOr<Schema> {
+    words(&["minute", "hour", "day"], false)
+}
+
+/// An event family (`order`) or topic (`order.paid`).
+pub fn event_topic() -> RefOr<Schema> {
+    use miaodan_domain::events::{Family, Topic};
+    let topics: Vec<String> = Family::ALL
+        .iter()
+        .map(|f| f.as_str().to_string())
+        .chain(Topic::all().iter().map(Topic::to_string))
+        .collect();
+    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+    words(&topics, false)
+}
+
 pub fn after_sales_stage() -> RefOr<Schema> {
     words(&super::after_sales::STAGES, false)
 }

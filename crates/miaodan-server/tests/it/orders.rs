@@ -243,7 +243,7 @@ async fn a_fenced_writer_can_no_longer_commit(backend: Backend) {
     let store = miaodan_store::Store::open(&database, miaodan_store::Durability::PowerLossSafe)
         .await
         .unwrap();
-    let mut writer = store.writer().await.unwrap();
+    let mut writer = store.writer(0).await.unwrap();
     let record = |id: i64| miaodan_store::records::IdempotencyRecord {
         id,
         scope: "admin".into(),
@@ -253,11 +253,24 @@ async fn a_fenced_writer_can_no_longer_commit(backend: Backend) {
         body: "{}".into(),
         created_at: miaodan_domain::Timestamp::from_unix_ms(0),
     };
-    writer.commit_batch(&[], &[record(1)]).await.unwrap();
+    writer
+        .commit_batch(
+            &[],
+            &[record(1)],
+            miaodan_domain::Timestamp::from_unix_ms(1_700_000_000_000),
+        )
+        .await
+        .unwrap();
     let fence = writer.fence();
     assert_eq!(fence.is_some(), backend == Backend::Postgres);
     store.fence(fence).await.unwrap();
-    let after = writer.commit_batch(&[], &[record(2)]).await;
+    let after = writer
+        .commit_batch(
+            &[],
+            &[record(2)],
+            miaodan_domain::Timestamp::from_unix_ms(1_700_000_000_000),
+        )
+        .await;
     assert_eq!(after.is_err(), backend == Backend::Postgres, "{after:?}");
     assert!(
         store.idempotency_record(1).await.unwrap().is_some(),

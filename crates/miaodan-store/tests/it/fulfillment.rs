@@ -200,8 +200,15 @@ fn settings(orders_per_hour: u32) -> FulfillmentSettings {
 }
 
 async fn commit(store: &Store, effects: Vec<Effect>) {
-    let mut writer = store.writer().await.unwrap();
-    writer.commit_batch(&effects, &[]).await.unwrap();
+    let mut writer = store.writer(0).await.unwrap();
+    writer
+        .commit_batch(
+            &effects,
+            &[],
+            miaodan_domain::Timestamp::from_unix_ms(1_700_000_000_000),
+        )
+        .await
+        .unwrap();
 }
 
 /// Shard `index` of `count`, as a shard starting today would load it.
@@ -266,6 +273,7 @@ async fn booked_capacity_keeps_the_latest_count_per_hour_and_reloads_from_the_gi
     let db = Database::fresh(backend).await;
     let store = db.open().await;
     let booked = |warehouse: i64, hour: Timestamp, orders: u32| Effect::CapacityBooked {
+        shop: shop_id(1),
         warehouse: warehouse_id(warehouse),
         hour,
         orders,
@@ -386,6 +394,7 @@ async fn an_order_placed_paid_and_dispatched_in_one_batch_is_written_whole(backe
             decision: decided.clone(),
         },
         Effect::CapacityBooked {
+            shop: shop_id(1),
             warehouse: warehouse_id(11),
             hour: hour(9),
             orders: 1,
@@ -556,7 +565,7 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     assert_eq!(db.schema_version().await, 2);
 
     let store = db.open().await;
-    assert_eq!(db.schema_version().await, 7);
+    assert_eq!(db.schema_version().await, 9);
     assert_eq!(store.order(old.id).await.unwrap(), Some(old.clone()));
     assert_eq!(load(&store, 0, 1).await.fulfilling, vec![]);
 
@@ -576,6 +585,7 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
                 decision: decided.clone(),
             },
             Effect::CapacityBooked {
+                shop: shop_id(1),
                 warehouse: warehouse_id(10),
                 hour: hour(9),
                 orders: 1,
@@ -596,6 +606,6 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     drop(store);
     // Opening a current database again changes nothing.
     let store = db.open().await;
-    assert_eq!(db.schema_version().await, 7);
+    assert_eq!(db.schema_version().await, 9);
     assert_eq!(store.order(old.id).await.unwrap(), Some(old));
 }

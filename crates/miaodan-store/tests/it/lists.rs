@@ -109,7 +109,17 @@ async fn store_with(backend: Backend, alerts: Vec<Alert>, notices: Vec<ShortageN
     let store = db.open().await;
     let mut effects: Vec<Effect> = alerts.into_iter().map(Effect::AlertSaved).collect();
     effects.extend(notices.into_iter().map(Effect::ShortageNoticed));
-    store.writer().await.unwrap().commit_batch(&effects, &[]).await.unwrap();
+    store
+        .writer(0)
+        .await
+        .unwrap()
+        .commit_batch(
+            &effects,
+            &[],
+            miaodan_domain::Timestamp::from_unix_ms(1_700_000_000_000),
+        )
+        .await
+        .unwrap();
     (db, store)
 }
 

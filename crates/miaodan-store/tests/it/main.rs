@@ -6,4 +6,5 @@ mod support;
 mod fulfillment;
 mod lists;
 mod migrations;
+mod outbox;
 mod stored_json;

@@ -298,6 +298,19 @@ fn rows_of_version_6() -> String {
     format!("INSERT INTO after_sales_policies (shop_id, body) VALUES (1, '{body}');")
 }
 
+fn rows_of_version_8() -> String {
+    "INSERT INTO outbox_events (shard, seq, at_ms, shop_id, topic, subject, body) VALUES
+         (0, 1, 1000, 1, 'shop.saved', 1, '{}'), (0, 2, 1000, 1, 'order.placed', 5, '{}');
+     INSERT INTO outbox_cursors (consumer, shard, seq) VALUES ('compass', 0, 1);"
+        .into()
+}
+
+fn rows_of_version_9() -> String {
+    "INSERT INTO compass_minutes (shop_id, minute_ms, orders, units, gmv_fen, paid_orders, paid_fen,
+         cancelled_orders, expired_orders, refunds, refunded_fen) VALUES (1, 60000, 2, 3, 500, 1, 200, 1, 0, 0, 0);"
+        .into()
+}
+
 fn rows_up_to(version: i64) -> String {
     [
         rows_of_version_1(),
@@ -307,6 +320,8 @@ fn rows_up_to(version: i64) -> String {
         rows_of_version_5(),
         rows_of_version_6(),
         rows_of_version_7(),
+        rows_of_version_8(),
+        rows_of_version_9(),
     ]
     .into_iter()
     .take(version as usize)
@@ -596,8 +611,35 @@ async fn a_token_from_before_lifetimes_lives_its_roles_default_from_the_upgrade(
     assert_eq!((token.last_used_at, token.revoked_at), (None, None));
 }
 
+async fn version_8_rows_load(store: &Store) {
+    let events: Vec<(i64, String, i64)> = store
+        .outbox_after(0, 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.seq, e.topic, e.subject))
+        .collect();
+    assert_eq!(events, vec![(1, "shop.saved".into(), 1), (2, "order.placed".into(), 5)]);
+    assert_eq!(store.outbox_cursor("compass").await.unwrap(), vec![(0, 1)]);
+}
+
+async fn version_9_rows_load(store: &Store) {
+    let series = store
+        .compass_series(Some(shop()), at(0), at(3_600_000), 3_600_000)
+        .await
+        .unwrap();
+    assert_eq!(series.len(), 1);
+    let (start, figures) = series[0];
+    assert_eq!(start, at(0));
+    assert_eq!(
+        (figures.orders, figures.units, figures.gmv_fen, figures.paid_fen),
+        (2, 3, 500, 200)
+    );
+}
+
 /// What the current release writes goes into a migrated database and reads back.
 async fn todays_writes_land(store: &Store) {
+    let head = store.outbox_heads().await.unwrap().first().map_or(0, |(_, seq)| *seq);
     let mut placed = order(9, 2, OrderState::PendingPayment);
     placed.promise = Some(samples::promises().swap_remove(1));
     let settings = FulfillmentSettings {
@@ -616,8 +658,35 @@ async fn todays_writes_land(store: &Store) {
         },
         Effect::ShipmentSaved(samples::shipments().swap_remove(1)),
     ];
-    store.writer().await.unwrap().commit_batch(&effects, &[]).await.unwrap();
+    store
+        .writer(0)
+        .await
+        .unwrap()
+        .commit_batch(
+            &effects,
+            &[],
+            miaodan_domain::Timestamp::from_unix_ms(1_700_000_000_000),
+        )
+        .await
+        .unwrap();
     assert_eq!(store.order(placed.id).await.unwrap(), Some(placed));
+    // Their events follow the shard's last one.
+    let topics: Vec<(i64, String)> = store
+        .outbox_after(0, head, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.seq, e.topic))
+        .collect();
+    let shipment_state = samples::shipments().swap_remove(1).state.as_str();
+    assert_eq!(
+        topics,
+        vec![
+            (head + 1, "order.placed".to_string()),
+            (head + 2, "fulfillment.configured".to_string()),
+            (head + 3, format!("shipment.{shipment_state}")),
+        ]
+    );
     assert_eq!(
         store.fulfillment_settings(WarehouseId::new(11).unwrap()).await.unwrap(),
         Some(settings)
@@ -667,7 +736,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 7, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 9, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -705,6 +774,12 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 7 {
             version_7_rows_load(&store).await;
+        }
+        if version >= 8 {
+            version_8_rows_load(&store).await;
+        }
+        if version >= 9 {
+            version_9_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

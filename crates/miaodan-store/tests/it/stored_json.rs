@@ -117,7 +117,17 @@ async fn the_store_writes_each_json_column_exactly_as_the_release_before_did(bac
             rules,
         });
     }
-    store.writer().await.unwrap().commit_batch(&effects, &[]).await.unwrap();
+    store
+        .writer(0)
+        .await
+        .unwrap()
+        .commit_batch(
+            &effects,
+            &[],
+            miaodan_domain::Timestamp::from_unix_ms(1_700_000_000_000),
+        )
+        .await
+        .unwrap();
 
     assert_eq!(
         column(&db, "SELECT promise_json FROM orders ORDER BY id").await,

@@ -196,6 +196,7 @@ impl FulfillmentBook {
     ) -> Readdressed {
         let id = plan.order;
         let before_order = &self.fulfilling.get(&id).expect("planned for an order on its way").order;
+        let shop = before_order.shop;
         let warehouses_before = warehouses_of(before_order);
         let mut rows: BTreeSet<(SkuId, WarehouseId)> = held_units(before_order).into_keys().collect();
         if plan.movable {
@@ -209,11 +210,11 @@ impl FulfillmentBook {
         } else {
             let fulfilling = self.fulfilling.get_mut(&id).expect("on its way");
             for parcel in std::mem::take(&mut fulfilling.decision.parcels) {
-                self.unbook_slot(parcel.warehouse, parcel.slot_hour, effects);
+                self.unbook_slot(shop, parcel.warehouse, parcel.slot_hour, effects);
             }
         }
         for parcel in &plan.decision.parcels {
-            self.book_slot(parcel.warehouse, parcel.slot_hour, effects);
+            self.book_slot(shop, parcel.warehouse, parcel.slot_hour, effects);
         }
         let fulfilling = self.fulfilling.get_mut(&id).expect("on its way");
         fulfilling.order.readdress(plan.to, plan.promise);

@@ -164,7 +164,7 @@ impl Store {
                 Effect::PaymentIntentSaved(intent) => {
                     self.payment_intents.insert(intent.id, intent);
                 }
-                Effect::RefundSaved(refund) => {
+                Effect::RefundSaved { refund, .. } => {
                     self.refunds.insert(refund.id, refund);
                 }
                 Effect::FulfillmentConfigured {
@@ -180,6 +180,7 @@ impl Store {
                     warehouse,
                     hour,
                     orders,
+                    ..
                 } => {
                     self.capacity.insert((warehouse, hour), orders);
                 }

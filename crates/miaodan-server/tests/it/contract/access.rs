@@ -94,6 +94,25 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
     };
     cases.push((as_role(Role::Buyer), (403, "forbidden", None)));
     cases.push((as_role(Role::Buyer).raw(JSON, b"{".to_vec()), (403, "forbidden", None)));
+    // The event feed is a merchant's (their shop's) or an operator's, never a buyer's.
+    let events = endpoints.iter().find(|e| e.route == super::events::EVENTS).unwrap();
+    let events_as = |role: Role| {
+        let token = token_of(&app, &t, role);
+        events
+            .call
+            .clone()
+            .authorization(Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()))
+    };
+    cases.push((events_as(Role::Buyer), (403, "forbidden", None)));
+    let compass = endpoints.iter().find(|e| e.route == super::events::COMPASS).unwrap();
+    let compass_as = |role: Role| {
+        let token = token_of(&app, &t, role);
+        compass
+            .call
+            .clone()
+            .authorization(Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()))
+    };
+    cases.push((compass_as(Role::Buyer), (403, "forbidden", None)));
     assert!(
         cases.len() >= 2 * 16,
         "every restricted endpoint is tried: {}",
@@ -106,6 +125,10 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
     }
     for role in [Role::Merchant, Role::Admin] {
         let call = as_role(role);
+        assert_success(&call.send(&app).await, &call.label());
+        let call = events_as(role);
+        assert_success(&call.send(&app).await, &call.label());
+        let call = compass_as(role);
         assert_success(&call.send(&app).await, &call.label());
     }
     app.shutdown().await;

@@ -23,6 +23,7 @@
 mod access;
 mod after_sales;
 mod catalog;
+mod events;
 mod flash_sales;
 mod fulfillment;
 mod idempotency;

@@ -752,6 +752,7 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
         super::fulfillment::endpoints(app, t),
         super::logistics::endpoints(app, t),
         super::after_sales::endpoints(app, t),
+        super::events::endpoints(app, t),
         super::idempotency::stored_answer_endpoints(t),
         super::tokens::endpoints(app, t),
     ]

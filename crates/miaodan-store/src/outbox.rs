@@ -1,0 +1,371 @@
+//! The outbox: every batch's effects, written again as events in the same transaction, in a
+//! sequence per shard (`outbox_events`), and the durable cursors of the readers that consume
+//! them (`outbox_cursors`).
+//!
+//! An event's `body` is a small JSON document about its subject (`OrderBodyV1` for orders, a
+//! few named members for the others): enough for a reader to count, chart or notify without
+//! reading the tables. Like every stored document it is versioned (see [`crate::json`]).
+//!
+//! **Coalescing.** Effects that a later effect of the same batch supersedes for the same key
+//! (a stock row, a flash sale, a booked hour) are not stored, so they are not published either:
+//! the event of such a key carries the batch's last state, at the position of its last effect.
+//!
+//! **Retention.** Events older than the retention the server is given are deleted by
+//! [`Store::prune_outbox`], whatever the readers' cursors say: a reader that falls further
+//! behind than the retention resumes at the oldest event kept (and says so).
+
+use crate::json;
+use crate::sql::{Conditions, Row, Statement, Value};
+use crate::{Store, StoreError};
+use miaodan_domain::events::Event;
+use miaodan_domain::orders::Order;
+use miaodan_domain::shard::Effect;
+use miaodan_domain::{ShopId, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashSet;
+
+const INSERT_EVENT: &str = "INSERT INTO outbox_events (shard, seq, at_ms, shop_id, topic, subject, body)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// One stored event, as readers get it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub shard: u32,
+    /// Its place in its shard's sequence: 1, 2, 3, … without gaps, in commit order.
+    pub seq: i64,
+    pub at: Timestamp,
+    pub shop: ShopId,
+    /// `family.action`, e.g. `order.paid`.
+    pub topic: String,
+    /// The id of the object the event is about.
+    pub subject: i64,
+    /// The JSON document about the subject.
+    pub body: String,
+}
+
+/// An order as events carry it: what a reader counts and charts without the tables.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct OrderBodyV1 {
+    pub order: i64,
+    pub checkout: i64,
+    pub buyer: i64,
+    pub state: String,
+    pub total: i64,
+    pub adcode: i64,
+    pub flash_sale: Option<i64>,
+    pub lines: Vec<OrderLineBodyV1>,
+    pub created_at: i64,
+    pub paid_at: Option<i64>,
+    pub cancel_reason: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct OrderLineBodyV1 {
+    pub sku: i64,
+    pub quantity: i64,
+    pub unit_price: i64,
+}
+
+impl From<&Order> for OrderBodyV1 {
+    fn from(order: &Order) -> OrderBodyV1 {
+        OrderBodyV1 {
+            order: order.id.get(),
+            checkout: order.checkout.get(),
+            buyer: order.buyer.get(),
+            state: order.state.as_str().into(),
+            total: order.total.get(),
+            adcode: order.address.adcode.get(),
+            flash_sale: order.flash_sale.map(|s| s.get()),
+            lines: order
+                .lines
+                .iter()
+                .map(|l| OrderLineBodyV1 {
+                    sku: l.sku.get(),
+                    quantity: l.quantity.get(),
+                    unit_price: l.unit_price.get(),
+                })
+                .collect(),
+            created_at: order.created_at.unix_ms(),
+            paid_at: order.paid_at.map(Timestamp::unix_ms),
+            cancel_reason: order.cancel_reason.map(|r| r.as_str().into()),
+        }
+    }
+}
+
+/// The document an event carries about its subject.
+fn body_of(effect: &Effect) -> String {
+    let value = match effect {
+        Effect::OrderCreated { order, .. } | Effect::OrderTransitioned(order) | Effect::OrderReaddressed(order) => {
+            return json::encode(&OrderBodyV1::from(order));
+        }
+        Effect::OrderDispatched { order, decision } => json!({
+            "order": order.id.get(),
+            "warehouses": decision.parcels.iter().map(|p| p.warehouse.get()).collect::<Vec<_>>(),
+            "split": decision.split,
+            "promise_kept": decision.promise_kept,
+        }),
+        Effect::StockChanged {
+            sku, warehouse, level, ..
+        } => json!({
+            "sku": sku.get(), "warehouse": warehouse.get(),
+            "available": level.available, "reserved": level.reserved, "sold": level.sold,
+        }),
+        Effect::FlashSaleSaved(sale) => json!({
+            "flash_sale": sale.id.get(), "sku": sale.sku.get(), "allotted": sale.allotted,
+            "remaining": sale.remaining, "closed": sale.closed,
+            "starts_at": sale.starts_at.unix_ms(), "ends_at": sale.ends_at.unix_ms(),
+        }),
+        Effect::PaymentIntentSaved(intent) => json!({
+            "payment_intent": intent.id.get(), "buyer": intent.buyer.get(),
+            "amount": intent.amount.get(), "status": intent.status.as_str(),
+            "orders": intent.orders.iter().map(|o| o.order.get()).collect::<Vec<_>>(),
+        }),
+        Effect::RefundSaved { refund, .. } => json!({
+            "refund": refund.id.get(), "payment_intent": refund.intent.get(), "order": refund.order.get(),
+            "amount": refund.amount.get(), "status": refund.status.as_str(), "reason": refund.reason.as_str(),
+        }),
+        Effect::ShipmentSaved(s) => json!({
+            "shipment": s.id.get(), "order": s.order.get(), "warehouse": s.warehouse.get(),
+            "carrier": s.carrier.as_str(), "waybill": s.waybill.as_str(), "state": s.state.as_str(),
+            "promised_by": s.promised_by.map(Timestamp::unix_ms),
+            "delivered_at": s.delivered_at.map(Timestamp::unix_ms), "version": s.version,
+        }),
+        Effect::AlertSaved(a) => json!({
+            "order": a.order.get(), "shipment": a.shipment.get(), "rule": a.rule.as_str(),
+            "level": a.level.as_str(), "deadline": a.deadline.unix_ms(),
+        }),
+        Effect::ShortageNoticed(n) => json!({
+            "order": n.order.get(), "warehouse": n.warehouse.get(), "sku": n.sku.get(),
+            "redispatched_to": n.redispatched_to.iter().map(|w| w.get()).collect::<Vec<_>>(),
+        }),
+        Effect::AfterSalesSaved(saved) => {
+            let r = &saved.request;
+            json!({
+                "request": saved.id.get(), "order": r.order.get(), "buyer": r.buyer.get(),
+                "kind": r.kind.as_str(), "reason": r.reason.as_str(), "stage": r.stage.as_str(),
+                "amount": r.amount.get(),
+            })
+        }
+        Effect::CapacityBooked {
+            warehouse,
+            hour,
+            orders,
+            ..
+        } => json!({"warehouse": warehouse.get(), "hour": hour.unix_ms(), "orders": orders}),
+        Effect::ShopSaved(_)
+        | Effect::WarehouseSaved(_)
+        | Effect::ProductSaved(_)
+        | Effect::SkuSaved(_)
+        | Effect::FulfillmentConfigured { .. }
+        | Effect::SlaRulesSaved { .. }
+        | Effect::AfterSalesPolicySaved { .. } => json!({}),
+    };
+    value.to_string()
+}
+
+/// The key under which a later effect of a batch supersedes an earlier one, if it can.
+fn superseding_key(effect: &Effect) -> Option<(u8, i64, i64)> {
+    match effect {
+        Effect::StockChanged { sku, warehouse, .. } => Some((0, sku.get(), warehouse.get())),
+        Effect::FlashSaleSaved(sale) => Some((1, sale.id.get(), 0)),
+        Effect::CapacityBooked { warehouse, hour, .. } => Some((2, warehouse.get(), hour.unix_ms())),
+        _ => None,
+    }
+}
+
+/// A shard's place in its sequence, kept by its writer.
+#[derive(Debug)]
+pub(crate) struct Sequence {
+    pub shard: u32,
+    /// The last number written (0 before the first event).
+    pub last: i64,
+}
+
+impl Sequence {
+    /// The statements that store a batch's events, numbered after `self.last`, and the last
+    /// number they use (to keep once the batch commits).
+    pub(crate) fn statements(&self, effects: &[Effect], at: Timestamp) -> (Vec<Statement>, i64) {
+        let mut seen = HashSet::new();
+        let mut kept: Vec<&Effect> = effects
+            .iter()
+            .rev()
+            .filter(|e| superseding_key(e).is_none_or(|key| seen.insert(key)))
+            .collect();
+        kept.reverse();
+        let mut seq = self.last;
+        let statements = kept
+            .into_iter()
+            .map(|effect| {
+                seq += 1;
+                let event = Event::of(effect);
+                Statement::new(
+                    INSERT_EVENT,
+                    vec![
+                        Value::I64(i64::from(self.shard)),
+                        Value::I64(seq),
+                        Value::I64(at.unix_ms()),
+                        Value::I64(event.shop.get()),
+                        Value::Text(event.topic.to_string()),
+                        Value::I64(event.subject),
+                        Value::Text(body_of(effect)),
+                    ],
+                )
+            })
+            .collect();
+        (statements, seq)
+    }
+}
+
+/// Which events a reader wants.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub shop: Option<ShopId>,
+    pub topic: Option<TopicFilter>,
+}
+
+/// A family's events (`order`) or one topic's (`order.paid`).
+#[derive(Clone, Debug)]
+pub enum TopicFilter {
+    Family(&'static str),
+    Exact(String),
+}
+
+fn event_row(r: &dyn Row) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        shard: shard_of(r.i64(0)?)?,
+        seq: r.i64(1)?,
+        at: Timestamp::from_unix_ms(r.i64(2)?),
+        shop: json::id(r.i64(3)?, ShopId::new, "outbox shop")?,
+        topic: r.text(4)?,
+        subject: r.i64(5)?,
+        body: r.text(6)?,
+    })
+}
+
+fn shard_of(raw: i64) -> Result<u32, StoreError> {
+    u32::try_from(raw).map_err(|_| StoreError::corrupt(format!("outbox shard {raw} out of range")))
+}
+
+const EVENT_COLUMNS: &str = "shard, seq, at_ms, shop_id, topic, subject, body";
+
+impl Store {
+    /// The last number shard `shard` has written (0 if none).
+    pub(crate) async fn outbox_head(&self, shard: u32) -> Result<i64, StoreError> {
+        let statement = Statement::new(
+            "SELECT COALESCE(MAX(seq), 0) FROM outbox_events WHERE shard = $1",
+            vec![Value::I64(i64::from(shard))],
+        );
+        self.query_row(statement, |r| r.i64(0), || "no outbox head".into())
+            .await
+    }
+
+    /// Every shard's last number, for readers' lag.
+    pub async fn outbox_heads(&self) -> Result<Vec<(u32, i64)>, StoreError> {
+        let statement = Statement::new(
+            "SELECT shard, MAX(seq) FROM outbox_events GROUP BY shard ORDER BY shard",
+            vec![],
+        );
+        self.query(statement, |r| {
+            let shard = shard_of(r.i64(0)?)?;
+            Ok((shard, r.i64(1)?))
+        })
+        .await
+    }
+
+    /// Up to `limit` events of shard `shard` after number `after`, in order.
+    pub async fn outbox_after(&self, shard: u32, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let statement = Statement::owned(
+            format!("SELECT {EVENT_COLUMNS} FROM outbox_events WHERE shard = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
+            vec![Value::I64(i64::from(shard)), Value::I64(after), Value::I64(limit)],
+        );
+        self.query(statement, event_row).await
+    }
+
+    /// Up to `limit` events of shard `shard` after number `after` that pass `filter`, in order.
+    pub async fn events_after(
+        &self,
+        shard: u32,
+        after: i64,
+        filter: &EventFilter,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut conditions = Conditions::default();
+        conditions.and("shard = ?", vec![Value::I64(i64::from(shard))]);
+        conditions.and("seq > ?", vec![Value::I64(after)]);
+        if let Some(shop) = filter.shop {
+            conditions.and("shop_id = ?", vec![Value::I64(shop.get())]);
+        }
+        match &filter.topic {
+            Some(TopicFilter::Family(family)) => {
+                conditions.and("topic LIKE ?", vec![Value::Text(format!("{family}.%"))]);
+            }
+            Some(TopicFilter::Exact(topic)) => conditions.and("topic = ?", vec![Value::Text(topic.clone())]),
+            None => {}
+        }
+        let statement = conditions.select(&format!("{EVENT_COLUMNS} FROM outbox_events"), "ORDER BY seq", limit);
+        self.query(statement, event_row).await
+    }
+
+    /// Where reader `consumer` stands in each shard's sequence (shards it never read: 0).
+    pub async fn outbox_cursor(&self, consumer: &str) -> Result<Vec<(u32, i64)>, StoreError> {
+        let statement = Statement::new(
+            "SELECT shard, seq FROM outbox_cursors WHERE consumer = $1 ORDER BY shard",
+            vec![Value::Text(consumer.into())],
+        );
+        self.query(statement, |r| {
+            let shard = shard_of(r.i64(0)?)?;
+            Ok((shard, r.i64(1)?))
+        })
+        .await
+    }
+
+    /// Moves reader `consumer`'s cursor in shard `shard` to `seq`, in one transaction with
+    /// `also` (what the reader made of the events): the reader's work and its place commit
+    /// together, so a crash repeats neither.
+    pub async fn advance_outbox_cursor(
+        &self,
+        consumer: &str,
+        shard: u32,
+        seq: i64,
+        also: Vec<Statement>,
+    ) -> Result<(), StoreError> {
+        let mut statements = also;
+        statements.push(Statement::new(
+            "INSERT INTO outbox_cursors (consumer, shard, seq) VALUES ($1, $2, $3)
+             ON CONFLICT (consumer, shard) DO UPDATE SET seq = excluded.seq",
+            vec![
+                Value::Text(consumer.into()),
+                Value::I64(i64::from(shard)),
+                Value::I64(seq),
+            ],
+        ));
+        self.execute_atomically(statements).await
+    }
+
+    /// Deletes events committed before `before`, a slice of each shard's sequence at a time
+    /// (so the shards' commits are not held up behind one long delete); answers how many went.
+    pub async fn prune_outbox(&self, before: Timestamp) -> Result<i64, StoreError> {
+        const SLICE: i64 = 10_000;
+        let ends = Statement::new(
+            "SELECT shard, MIN(seq), MAX(seq) FROM outbox_events WHERE at_ms < $1 GROUP BY shard",
+            vec![Value::I64(before.unix_ms())],
+        );
+        let ends = self.query(ends, |r| Ok((r.i64(0)?, r.i64(1)?, r.i64(2)?))).await?;
+        let mut gone = 0;
+        for (shard, first, last) in ends {
+            let mut from = first;
+            while from <= last {
+                let to = last.min(from + SLICE - 1);
+                self.execute_atomically(vec![Statement::new(
+                    "DELETE FROM outbox_events WHERE shard = $1 AND seq >= $2 AND seq <= $3",
+                    vec![Value::I64(shard), Value::I64(from), Value::I64(to)],
+                )])
+                .await?;
+                gone += to - from + 1;
+                from = to + 1;
+            }
+        }
+        Ok(gone)
+    }
+}
