@@ -280,25 +280,12 @@ impl Command {
             Command::SetPolicy(_) => unreachable!("answered above"),
             Command::BookReturnPickup(c) => return_logistics::book_pickup(book, c, now)?,
             Command::TrackReturn(_) => unreachable!("answered above"),
-            Command::RefundFailed(c) => {
-                let (stepped, _) = book
-                    .step(c.id, |r| r.refund_failed(now))
-                    .ok_or(refused(AfterSalesRefusal::UnknownRequest))?;
-                stepped.map_err(|e| refused(AfterSalesRefusal::StepNotAllowed(e)))?;
-            }
-            Command::Refunded(c) => {
-                let (stepped, _) = book
-                    .step(c.id, |r| r.refunded(now))
-                    .ok_or(refused(AfterSalesRefusal::UnknownRequest))?;
-                stepped.map_err(|e| refused(AfterSalesRefusal::StepNotAllowed(e)))?;
-            }
+            Command::RefundFailed(c) => by_the_system(book, c.id, |r| r.refund_failed(now))?,
+            Command::Refunded(c) => by_the_system(book, c.id, |r| r.refunded(now))?,
             Command::Redirected(c) => address_redirected(book, c.id, &mut b, now, effects)?,
             Command::RedirectRefused(c) => {
                 let outcome = AddressOutcome::NotCarriedOut(AddressRefusal::PickedUp);
-                let (stepped, _) = book
-                    .step(c.id, |r| r.address_changed(outcome, Actor::Carrier, now))
-                    .ok_or(refused(AfterSalesRefusal::UnknownRequest))?;
-                stepped.map_err(|e| refused(AfterSalesRefusal::StepNotAllowed(e)))?;
+                by_the_system(book, c.id, |r| r.address_changed(outcome, Actor::Carrier, now))?;
             }
         }
         Ok(Outcome::AfterSales(Box::new(settle_step(
@@ -548,6 +535,16 @@ fn decide(
         return Err(refused(AfterSalesRefusal::UnknownRequest));
     }
     let (stepped, _) = book.step(id, step).expect("checked above");
+    stepped.map_err(|e| refused(AfterSalesRefusal::StepNotAllowed(e)))
+}
+
+/// A step reported by the platform's own parts (the payment provider's answer, a carrier's).
+fn by_the_system(
+    book: &mut AfterSalesBook,
+    id: AfterSalesId,
+    step: impl FnOnce(&mut AfterSalesRequest) -> Result<(), StepNotAllowed>,
+) -> Result<(), Rejection> {
+    let (stepped, _) = book.step(id, step).ok_or(refused(AfterSalesRefusal::UnknownRequest))?;
     stepped.map_err(|e| refused(AfterSalesRefusal::StepNotAllowed(e)))
 }
 
