@@ -718,6 +718,7 @@ impl ShardState {
             }
             Command::AfterSales(c) => {
                 let books = AfterSalesBooks {
+                    catalog,
                     fulfillment,
                     inventory,
                     logistics,
@@ -751,6 +752,7 @@ impl ShardState {
         self.payments.run_timers(now, effects);
         self.logistics.run_timers(now, effects);
         let books = AfterSalesBooks {
+            catalog: &self.catalog,
             fulfillment: &mut self.fulfillment,
             inventory: &mut self.inventory,
             logistics: &self.logistics,

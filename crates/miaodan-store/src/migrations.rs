@@ -54,6 +54,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0006_after_sales_policies",
         sql: include_str!("../migrations/0006_after_sales_policies.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_product_goods_class",
+        sql: include_str!("../migrations/0007_product_goods_class.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -119,7 +124,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 6);
+        assert_eq!(SCHEMA_VERSION, 7);
     }
 
     #[test]
@@ -169,8 +174,8 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6]);
-        assert_eq!(versions(2), vec![3, 4, 5, 6]);
-        assert_eq!(versions(6), Vec::<i64>::new());
+        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(versions(2), vec![3, 4, 5, 6, 7]);
+        assert_eq!(versions(7), Vec::<i64>::new());
     }
 }

@@ -15,10 +15,11 @@
 //! payment flow, keyed by the request id; [`RecordRefunded`] closes the request's account.
 
 use super::book::{AfterSalesBook, OpenRefusal};
-use super::policy::{PolicyProblem, ShopPolicy};
+use super::policy::{ExemptGoods, PolicyProblem, ShopPolicy};
 use super::request::{Actor, AfterSalesRequest, Ask, Inspection, RequestLine, ReturnParcel, Stage, StepNotAllowed};
 use super::rules::{self, BuyerRecord, Facts, Parcels};
 use super::{Reason, RequestKind};
+use crate::catalog::CatalogBook;
 use crate::fulfillment::FulfillmentBook;
 use crate::ids::AfterSalesId;
 use crate::inventory::Inventory;
@@ -195,6 +196,8 @@ fn refused(refusal: AfterSalesRefusal) -> Rejection {
 /// The books an after-sales command may change besides its own: an approved cancellation
 /// closes the order's fulfillment (and gives its units back); parcels are read from logistics.
 pub(crate) struct AfterSalesBooks<'a> {
+    /// Read for the requested lines' goods classes and an exchange's replacement SKUs.
+    pub catalog: &'a CatalogBook,
     pub fulfillment: &'a mut FulfillmentBook,
     pub inventory: &'a mut Inventory,
     pub logistics: &'a LogisticsBook,
@@ -425,6 +428,14 @@ fn amount_of(kind: RequestKind, lines: &[RequestLine], order: &Order, refundable
     }
 }
 
+/// The goods classes of the requested lines' products, each once, in a fixed order.
+fn goods_of(lines: &[RequestLine], catalog: &CatalogBook) -> Vec<ExemptGoods> {
+    let mut goods: Vec<ExemptGoods> = lines.iter().filter_map(|l| catalog.goods_class_of(l.sku)).collect();
+    goods.sort();
+    goods.dedup();
+    goods
+}
+
 fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now: Timestamp) -> Result<(), Rejection> {
     if c.stored_order.buyer != c.buyer {
         return Err(refused(AfterSalesRefusal::UnknownOrder));
@@ -447,12 +458,13 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
     let open_refusal = |r| refused(AfterSalesRefusal::Open(r));
     book.check(&ask, order, c.refundable).map_err(open_refusal)?;
     let shop = book.policy_of(ask.shop);
+    let goods = goods_of(&ask.lines, b.catalog);
     let facts = Facts {
         kind: ask.kind,
         reason: ask.reason,
         amount: ask.amount,
         parcels,
-        goods: &[],
+        goods: &goods,
         return_scanned_at: None,
         buyer: c.buyer_record,
         risk_score: None,
@@ -482,6 +494,7 @@ pub(crate) fn run_timers(
         let (moved, _) = book.step(*id, |r| r.on_time(now, deadlines)).expect("in the book");
         assert!(moved, "a due request {id} did not move at its deadline");
         let books = AfterSalesBooks {
+            catalog: b.catalog,
             fulfillment: &mut *b.fulfillment,
             inventory: &mut *b.inventory,
             logistics: b.logistics,

@@ -353,6 +353,15 @@ pub fn after_sales_stage() -> RefOr<Schema> {
     words(&super::after_sales::STAGES, false)
 }
 
+/// A product's after-sales goods class, or `null` for ordinary goods.
+pub fn optional_goods_class() -> RefOr<Schema> {
+    let goods: Vec<&str> = miaodan_domain::after_sales::policy::ExemptGoods::ALL
+        .iter()
+        .map(|g| g.as_str())
+        .collect();
+    words(&goods, true)
+}
+
 /// Goods a shop's no-reason window excludes: each of the four at most once.
 pub fn exempt_goods() -> RefOr<Schema> {
     use utoipa::openapi::schema::ArrayBuilder;

@@ -22,13 +22,19 @@ both_backends!(
     rules_in_shadow_record_their_verdict_and_leave_every_request_to_the_merchant,
     a_policy_outside_the_law_or_the_platforms_limits_is_refused_and_changes_nothing,
     a_refund_the_provider_fails_goes_to_the_platform_and_is_not_retried_blindly,
+    a_perishable_products_no_reason_return_is_refused_unless_the_shop_covers_perishables,
 );
 
 const HOUR_MS: i64 = 3_600_000;
 
 /// A paid order of `units` of the world's second SKU (¥109.90 each) for the world's buyer.
 async fn paid_order(app: &TestApp, world: &World, units: i64) -> i64 {
-    let checkout = app.checkout(&world.buyer_token, &[(world.skus[1], units)]).await;
+    paid_order_of(app, world, world.skus[1], units).await
+}
+
+/// A paid order of `units` of `sku` for the world's buyer.
+async fn paid_order_of(app: &TestApp, world: &World, sku: i64, units: i64) -> i64 {
+    let checkout = app.checkout(&world.buyer_token, &[(sku, units)]).await;
     let body = checkout.assert_status(201).clone();
     let order = body["orders"][0]["id"].as_i64().unwrap();
     app.pay_checkout(&world.buyer_token, body["checkout_id"].as_i64().unwrap())
@@ -335,7 +341,12 @@ fn no_reason_return(order: i64, sku: i64, quantity: i64) -> Value {
 /// A paid order of `units` of the world's second SKU, shipped from its warehouse and
 /// delivered by the (manual) carrier simulator at the clock's current time.
 async fn delivered_order(app: &TestApp, world: &World, clock: &Clock, units: i64) -> i64 {
-    let order = paid_order(app, world, units).await;
+    delivered_order_of(app, world, clock, world.skus[1], units).await
+}
+
+/// A paid order of `units` of `sku`, shipped and delivered at the clock's current time.
+async fn delivered_order_of(app: &TestApp, world: &World, clock: &Clock, sku: i64, units: i64) -> i64 {
+    let order = paid_order_of(app, world, sku, units).await;
     let mut waybill = None;
     for warehouse in world.warehouses {
         let path = format!("/v1/orders/{order}/shipments");
@@ -708,4 +719,55 @@ async fn a_refund_the_provider_fails_goes_to_the_platform_and_is_not_retried_bli
     let refuse = app.post(&decide, &app.admin, json!({ "decision": "refuse" })).await;
     refuse.assert_status(200);
     assert_eq!(request(&app, &world.buyer_token, id).await["stage"], "closed");
+}
+
+// ---- goods classes ---------------------------------------------------------------------------
+
+async fn a_perishable_products_no_reason_return_is_refused_unless_the_shop_covers_perishables(backend: Backend) {
+    let clock = Clock::system();
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
+    let world = app.world().await;
+    let crab = json!({ "title": "阳澄湖大闸蟹", "goods_class": "perishable",
+                       "skus": [{ "name": "4对8只", "price_fen": 19900 }] });
+    let created = app.post("/v1/products", &world.merchant, crab).await;
+    let product = created.assert_status(201).clone();
+    assert_eq!(product["goods_class"], "perishable");
+    let product_id = product["id"].as_i64().unwrap();
+    let sku = product["skus"][0]["id"].as_i64().unwrap();
+    app.stock(&world.merchant, sku, world.warehouses[0], 5).await;
+    // A class the platform does not know is refused; `null` declares the goods ordinary.
+    let path = format!("/v1/products/{product_id}");
+    let fresh = app
+        .patch(&path, &world.merchant, json!({ "goods_class": "fresh" }))
+        .await;
+    fresh.assert_problem(422, "invalid_field");
+    assert_eq!(fresh.body["field"], "goods_class");
+    let ordinary = app.patch(&path, &world.merchant, json!({ "goods_class": null })).await;
+    assert_eq!(ordinary.assert_status(200)["goods_class"], Value::Null);
+    let perishable = json!({ "goods_class": "perishable" });
+    let declared = app.patch(&path, &world.merchant, perishable).await;
+    assert_eq!(declared.assert_status(200)["goods_class"], "perishable");
+
+    let order = delivered_order_of(&app, &world, &clock, sku, 1).await;
+    let refused = app
+        .post("/v1/after-sales", &world.buyer_token, no_reason_return(order, sku, 1))
+        .await;
+    refused.assert_problem(409, "refused_by_rules");
+    assert_eq!(
+        refused.body["rules"][0]["code"], "no_reason_exempt_goods",
+        "{}",
+        refused.raw
+    );
+    assert!(refused.body["rules"][0]["en"].as_str().unwrap().contains("perishable"));
+
+    // The shop covers perishables in its own policy: the same return is approved.
+    let mut covering = default_policy();
+    covering["exempt_goods"] = json!(["customised", "digital_delivery", "periodical"]);
+    app.put(POLICY, &world.merchant, covering).await.assert_status(200);
+    let opened = app
+        .post("/v1/after-sales", &world.buyer_token, no_reason_return(order, sku, 1))
+        .await;
+    let body = opened.assert_status(201);
+    assert_eq!(body["stage"], "awaiting_return", "{body}");
+    assert_eq!(body["decision"]["rules"][0]["code"], "no_reason_return_in_window");
 }

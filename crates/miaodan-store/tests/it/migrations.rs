@@ -298,6 +298,11 @@ fn rows_of_version_6() -> String {
     format!("INSERT INTO after_sales_policies (shop_id, body) VALUES (1, '{body}');")
 }
 
+/// What version 7 added: product 100 declared perishable.
+fn rows_of_version_7() -> String {
+    "UPDATE products SET goods_class = 'perishable' WHERE id = 100;".into()
+}
+
 fn rows_up_to(version: i64) -> String {
     [
         rows_of_version_1(),
@@ -306,6 +311,7 @@ fn rows_up_to(version: i64) -> String {
         rows_of_version_4(),
         rows_of_version_5(),
         rows_of_version_6(),
+        rows_of_version_7(),
     ]
     .into_iter()
     .take(version as usize)
@@ -535,6 +541,18 @@ async fn version_6_rows_load(store: &Store) {
     assert_eq!(snapshot.after_sales_policies, vec![(shop(), shadow)]);
 }
 
+async fn version_7_rows_load(store: &Store) {
+    use miaodan_domain::after_sales::policy::ExemptGoods;
+    let (product, _) = store.product(ProductId::new(100).unwrap()).await.unwrap().unwrap();
+    assert_eq!(product.goods_class, Some(ExemptGoods::Perishable));
+}
+
+/// A product written before version 7 is ordinary goods.
+async fn a_product_from_before_goods_classes_is_ordinary(store: &Store) {
+    let (product, _) = store.product(ProductId::new(100).unwrap()).await.unwrap().unwrap();
+    assert_eq!(product.goods_class, None);
+}
+
 /// A token written before version 4 has no lifetime: the upgrade gives it its role's default
 /// (a merchant's 90 days) from the moment of the upgrade.
 async fn a_token_from_before_lifetimes_lives_its_roles_default_from_the_upgrade(store: &Store, upgraded: Timestamp) {
@@ -620,7 +638,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 6, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 7, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -655,6 +673,11 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 6 {
             version_6_rows_load(&store).await;
+        }
+        if version >= 7 {
+            version_7_rows_load(&store).await;
+        } else {
+            a_product_from_before_goods_classes_is_ordinary(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

@@ -387,6 +387,7 @@ async fn set_up_shops(env: &Env, shops: u64) -> anyhow::Result<Vec<ShopWorld>> {
             title: text("保温杯 316 不锈钢")?,
             description: None,
             gtin: None,
+            goods_class: None,
             skus: vec![sku(cheap, "500ml", CHEAP_FEN)?, sku(dear, "礼盒装", DEAR_FEN)?],
         };
         env.setup(shop, product.into()).await?;
