@@ -11,6 +11,9 @@
 //!                                             closed ◄─────────── approved | closed
 //! ```
 //!
+//! An exchange (换货) runs the return's path; once its parcel is received and inspected it is
+//! `exchanged`: its replacement left in a zero-price order of its own (`replacement_order`).
+//!
 //! Invariants: a request is decided once (its first decision is never rewritten, later steps
 //! are appended); money moves only from `approved` or `received`; a closed or refunded request
 //! takes no further step.
@@ -19,6 +22,7 @@ use super::policy::ReturnShipping;
 use super::rules::{Decision, Verdict};
 use super::{Reason, RequestKind};
 use crate::fulfillment::network::CarrierId;
+use crate::inventory::Allocation;
 use crate::logistics::shipment::Waybill;
 use crate::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 
@@ -27,6 +31,18 @@ use crate::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 pub struct RequestLine {
     pub sku: SkuId,
     pub quantity: i64,
+}
+
+/// One line of an exchange: `quantity` units of the order's `returned` SKU go back and as many
+/// of `sku` (another SKU of the same product, at the same price) come instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replacement {
+    pub returned: SkuId,
+    pub sku: SkuId,
+    pub quantity: i64,
+    /// Where the replacement units are held (reserved, so nobody else buys them) while the
+    /// exchange is open; empty once they were released or sold to the replacement order.
+    pub held: Vec<Allocation>,
 }
 
 /// Where a request stands.
@@ -56,6 +72,9 @@ pub enum Stage {
     /// The refund is with the payment provider.
     Refunding,
     Refunded,
+    /// An exchange's goods came back and its replacement left in an order of its own: the
+    /// returned units are taken for good, like refunded ones.
+    Exchanged,
     /// Nothing more happens: withdrawn, refused for good, an unused return expired, or an
     /// approved request with no money to move (an address change, an exchange).
     Closed,
@@ -73,13 +92,14 @@ impl Stage {
             Stage::WithPlatform => "with_platform",
             Stage::Refunding => "refunding",
             Stage::Refunded => "refunded",
+            Stage::Exchanged => "exchanged",
             Stage::Closed => "closed",
         }
     }
 
     /// Whether the request still holds its units (a second request for them is refused).
     pub const fn is_open(self) -> bool {
-        !matches!(self, Stage::Refunded | Stage::Closed)
+        !matches!(self, Stage::Refunded | Stage::Exchanged | Stage::Closed)
     }
 }
 
@@ -161,6 +181,10 @@ pub struct AfterSalesRequest {
     /// The return parcel, once the buyer has sent it.
     pub return_parcel: Option<ReturnParcel>,
     pub inspection: Option<Inspection>,
+    /// An exchange's replacement lines (empty for other kinds).
+    pub replacements: Vec<Replacement>,
+    /// The zero-price order that sends an exchange's replacement, once the return is in.
+    pub replacement_order: Option<OrderId>,
     pub opened_at: Timestamp,
     pub timeline: Vec<Step>,
 }
@@ -185,6 +209,8 @@ pub struct Ask {
     pub amount: Fen,
     /// Who pays a return's shipping under the shop's policy.
     pub return_shipping: ReturnShipping,
+    /// An exchange's replacement lines, their units already held.
+    pub replacements: Vec<Replacement>,
 }
 
 impl AfterSalesRequest {
@@ -209,6 +235,8 @@ impl AfterSalesRequest {
                 .then_some(ask.return_shipping),
             return_parcel: None,
             inspection: None,
+            replacements: ask.replacements,
+            replacement_order: None,
             opened_at: at,
             timeline: Vec::new(),
             decision,
@@ -396,6 +424,7 @@ impl AfterSalesRequest {
                 self.inspection = Some(inspection);
                 let next = match self.kind {
                     RequestKind::ReturnAndRefund => Stage::Refunding,
+                    RequestKind::Exchange => Stage::Exchanged,
                     _ => Stage::Closed,
                 };
                 self.step(at, Actor::Merchant, next);
@@ -407,6 +436,25 @@ impl AfterSalesRequest {
             }
             _ => Err(self.refuse_step(Actor::Merchant)),
         }
+    }
+
+    /// The units an open exchange holds, per replacement SKU.
+    pub fn held(&self) -> impl Iterator<Item = (SkuId, &Allocation)> {
+        self.replacements
+            .iter()
+            .flat_map(|r| r.held.iter().map(move |a| (r.sku, a)))
+    }
+
+    /// Hands the held units over (to be released or sold): the replacement lines, each with
+    /// the units it held; the request holds nothing after.
+    pub fn take_held(&mut self) -> Vec<Replacement> {
+        self.replacements
+            .iter_mut()
+            .map(|r| Replacement {
+                held: std::mem::take(&mut r.held),
+                ..r.clone()
+            })
+            .collect()
     }
 
     /// The provider failed the refund (it refused to pay it out): the platform steps in and
@@ -479,6 +527,8 @@ pub(super) mod tests {
             return_shipping: None,
             return_parcel: None,
             inspection: None,
+            replacements: vec![],
+            replacement_order: None,
             opened_at: at(0),
             timeline: vec![],
         }
@@ -514,6 +564,7 @@ pub(super) mod tests {
             lines: vec![],
             amount: Fen::from_const(100),
             return_shipping: ReturnShipping::PlatformFirstWeight,
+            replacements: vec![],
         };
         let approved = AfterSalesRequest::open(
             ask(RequestKind::RefundOnly),

@@ -22,7 +22,11 @@ use crate::{Fen, Timestamp};
 
 /// The version of [`decide`]'s rules. Bump it when a rule or its precedence changes: stored
 /// decisions keep the version they were made under.
-pub const RULE_SET_VERSION: u32 = 1;
+///
+/// Version 2 approves exchanges (a delivered order's exchange within the no-reason window, or
+/// for the wrong size, the wrong item, a quality issue or damage on arrival); version 1 left
+/// every exchange to the merchant.
+pub const RULE_SET_VERSION: u32 = 2;
 /// A risk score (0–1000) at or above which the merchant decides.
 pub const RISK_SCORE_ESCALATE_MIN: u16 = 700;
 
@@ -85,18 +89,43 @@ pub struct Facts<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fired {
     // ---- refusing
-    NoReasonWindowClosed { closed_at: Timestamp },
-    NoReasonExemptGoods { goods: ExemptGoods },
-    AlreadyPickedUp { picked_up_at: Timestamp },
+    NoReasonWindowClosed {
+        closed_at: Timestamp,
+    },
+    NoReasonExemptGoods {
+        goods: ExemptGoods,
+    },
+    AlreadyPickedUp {
+        picked_up_at: Timestamp,
+    },
     // ---- escalating
-    OverAutoApproveCeiling { amount: Fen, ceiling: Fen },
-    BuyerRefundsOften { rate_bps: u32, max_bps: u32 },
-    RiskScoreHigh { score: u16 },
+    OverAutoApproveCeiling {
+        amount: Fen,
+        ceiling: Fen,
+    },
+    BuyerRefundsOften {
+        rate_bps: u32,
+        max_bps: u32,
+    },
+    RiskScoreHigh {
+        score: u16,
+    },
     // ---- approving
     NotYetPickedUp,
-    StalledPastPromise { hours_without_movement: i64 },
-    NoReasonReturnInWindow { closes_at: Timestamp },
-    ReturnScannedByCarrier { scanned_at: Timestamp },
+    StalledPastPromise {
+        hours_without_movement: i64,
+    },
+    NoReasonReturnInWindow {
+        closes_at: Timestamp,
+    },
+    ReturnScannedByCarrier {
+        scanned_at: Timestamp,
+    },
+    /// A delivered order's exchange for a reason the goods themselves give (wrong size, wrong
+    /// item, quality issue, arrived damaged).
+    ExchangeForFault {
+        reason: Reason,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -120,6 +149,7 @@ impl Fired {
             Fired::StalledPastPromise { .. } => "stalled_past_promise",
             Fired::NoReasonReturnInWindow { .. } => "no_reason_return_in_window",
             Fired::ReturnScannedByCarrier { .. } => "return_scanned_by_carrier",
+            Fired::ExchangeForFault { .. } => "exchange_for_fault",
         }
     }
 
@@ -134,7 +164,8 @@ impl Fired {
             Fired::NotYetPickedUp
             | Fired::StalledPastPromise { .. }
             | Fired::NoReasonReturnInWindow { .. }
-            | Fired::ReturnScannedByCarrier { .. } => Weight::Approves,
+            | Fired::ReturnScannedByCarrier { .. }
+            | Fired::ExchangeForFault { .. } => Weight::Approves,
         }
     }
 }
@@ -265,6 +296,19 @@ fn approving(facts: &Facts<'_>, fired: &mut Vec<Fired>) {
         (RequestKind::RefundOnly, Parcels::OnTheWay { .. }) if facts.reason.says_not_arrived() => {
             if let Some(hours_without_movement) = stalled_hours(facts) {
                 fired.push(Fired::StalledPastPromise { hours_without_movement });
+            }
+        }
+        (RequestKind::Exchange, Parcels::Delivered { delivered_at }) => {
+            if matches!(
+                facts.reason,
+                Reason::WrongSize | Reason::WrongItem | Reason::QualityIssue | Reason::ArrivedDamaged
+            ) {
+                fired.push(Fired::ExchangeForFault { reason: facts.reason });
+            } else if facts.reason == Reason::NoReason {
+                let closes_at = facts.policy.no_reason_window_closes(delivered_at);
+                if facts.now < closes_at {
+                    fired.push(Fired::NoReasonReturnInWindow { closes_at });
+                }
             }
         }
         (RequestKind::ReturnAndRefund, Parcels::Delivered { delivered_at }) => {
@@ -568,12 +612,83 @@ mod tests {
             },
             Case {
                 now: at(3, 0),
+                amount_fen: 0,
+                fired: &["exchange_for_fault"],
+                ..base(
+                    "an exchange of a delivered order for the wrong size is approved",
+                    Exchange,
+                    WrongSize,
+                    delivered,
+                )
+            },
+            Case {
+                now: at(20, 0),
+                amount_fen: 0,
+                fired: &["exchange_for_fault"],
+                ..base(
+                    "an exchange for a quality issue is approved after the no-reason window too",
+                    Exchange,
+                    QualityIssue,
+                    delivered,
+                )
+            },
+            Case {
+                now: at(8, 23),
+                amount_fen: 0,
+                fired: &["no_reason_return_in_window"],
+                ..base(
+                    "a no-reason exchange within the window is approved",
+                    Exchange,
+                    NoReason,
+                    delivered,
+                )
+            },
+            Case {
+                now: at(9, 0),
+                amount_fen: 0,
+                verdict: Verdict::Refuse,
+                fired: &["no_reason_window_closed"],
+                ..base(
+                    "a no-reason exchange after the window is refused",
+                    Exchange,
+                    NoReason,
+                    delivered,
+                )
+            },
+            Case {
+                now: at(3, 0),
+                amount_fen: 0,
                 verdict: Verdict::ToMerchant,
                 fired: &[],
                 ..base(
-                    "an exchange always goes to the merchant",
+                    "an exchange because the buyer changed their mind goes to the merchant",
+                    Exchange,
+                    ChangedMind,
+                    delivered,
+                )
+            },
+            Case {
+                now: at(2, 9),
+                amount_fen: 0,
+                verdict: Verdict::ToMerchant,
+                fired: &[],
+                ..base(
+                    "an exchange of an order still on its way goes to the merchant",
                     Exchange,
                     WrongSize,
+                    on_the_way(at(2, 8), at(2, 8), None),
+                )
+            },
+            Case {
+                now: at(3, 0),
+                amount_fen: 0,
+                verdict: Verdict::Refuse,
+                goods: &[ExemptGoods::Perishable],
+                fired: &["no_reason_exempt_goods", "no_reason_return_in_window"],
+                ..base(
+                    "a no-reason exchange of perishable goods is refused",
+                    Exchange,
+                    NoReason,
                     delivered,
                 )
             },

@@ -2,6 +2,7 @@
 //! (`*_spec`) and random sequences checked against the invariants (`*_properties`), all
 //! through `ShardState::apply` and the pure functions, with shared builders in `common`.
 
+mod after_sales_spec;
 mod common;
 mod flash_sale_properties;
 mod fulfillment_spec;

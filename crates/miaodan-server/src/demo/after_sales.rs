@@ -84,6 +84,7 @@ fn cancel(order: &Order) -> Ask {
         kind: RequestKind::CancelBeforeShipment,
         reason: Reason::ChangedMind,
         lines: vec![],
+        exchange_for: vec![],
     }
 }
 
@@ -94,6 +95,7 @@ fn refund(order: &Order, sku: SkuId, quantity: i64, reason: Reason) -> Ask {
         kind: RequestKind::RefundOnly,
         reason,
         lines: vec![RequestLine { sku, quantity }],
+        exchange_for: vec![],
     }
 }
 

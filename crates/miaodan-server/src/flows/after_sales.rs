@@ -28,7 +28,7 @@ use miaodan_domain::ids::AfterSalesId;
 use miaodan_domain::orders::OrderState;
 use miaodan_domain::payments::RefundStatus;
 use miaodan_domain::shard::{OpenRequest, RecordRefundFailed, RecordRefunded, RequestRef};
-use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, Timestamp};
+use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 use miaodan_store::StoreError;
 use miaodan_store::records::Keyset;
 
@@ -58,6 +58,8 @@ pub struct Ask {
     pub kind: RequestKind,
     pub reason: Reason,
     pub lines: Vec<RequestLine>,
+    /// For an exchange, per line: the line's SKU and the SKU wanted instead.
+    pub exchange_for: Vec<(SkuId, SkuId)>,
 }
 
 /// The shard command for a buyer's request with the facts only the database holds, and the
@@ -98,6 +100,7 @@ pub async fn prepare_open(state: &AppState, ask: Ask) -> Result<(ShopId, OpenReq
         delivered_at,
         refundable,
         buyer_record,
+        exchange_for: ask.exchange_for,
     };
     Ok((shop, command))
 }

@@ -216,6 +216,11 @@ pub fn id() -> RefOr<Schema> {
     integer::<1, { i64::MAX }>()
 }
 
+/// A positive id, or `null` (absent).
+pub fn optional_id() -> RefOr<Schema> {
+    optional_integer::<1, { i64::MAX }>()
+}
+
 /// A credential: 1 to 200 characters, no control characters.
 fn credential_of(schema_type: SchemaType) -> RefOr<Schema> {
     done(
@@ -334,7 +339,7 @@ pub fn optional_alert_rule() -> RefOr<Schema> {
 }
 
 /// The kinds of after-sales request this server opens (`http/after_sales.rs::parse_open`).
-pub const AFTER_SALES_KINDS: [&str; 3] = ["cancel", "refund_only", "return_and_refund"];
+pub const AFTER_SALES_KINDS: [&str; 4] = ["cancel", "refund_only", "return_and_refund", "exchange"];
 
 pub fn after_sales_kind() -> RefOr<Schema> {
     words(&AFTER_SALES_KINDS, false)

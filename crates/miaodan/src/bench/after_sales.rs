@@ -197,6 +197,7 @@ impl Earlier {
             kind,
             reason,
             lines,
+            exchange_for: vec![],
         }
     }
 }
@@ -721,6 +722,7 @@ fn cancel_of(order: &Order) -> Ask {
         kind: RequestKind::CancelBeforeShipment,
         reason: Reason::ChangedMind,
         lines: vec![],
+        exchange_for: vec![],
     }
 }
 
@@ -878,6 +880,7 @@ impl Client<'_> {
                 kind: RequestKind::CancelBeforeShipment,
                 reason: Reason::ChangedMind,
                 lines: vec![],
+                exchange_for: vec![],
             };
             self.ask(shop, &ask, &format!("evening-cancel-{i}"), (true, false))
                 .await?;

@@ -274,7 +274,7 @@ impl Store {
             after_sales: self
                 .after_sales
                 .iter()
-                .filter(|(_, r)| r.stage.is_open() || r.stage == Stage::Refunded)
+                .filter(|(_, r)| r.stage.is_open() || matches!(r.stage, Stage::Refunded | Stage::Exchanged))
                 .map(|(id, r)| (*id, r.clone()))
                 .collect(),
             sla_rules: self.sla_rules.iter().map(|(shop, rules)| (*shop, *rules)).collect(),
