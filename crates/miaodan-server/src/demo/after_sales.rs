@@ -9,10 +9,11 @@
 //! | 2     | refund 4 units (¥516), quality issue       | over the ¥500 the rules approve alone: with the merchant, who has 48 h |
 //! | 3     | refund 4 units (¥516), arrived damaged     | with the merchant, who refused: the buyer may appeal for 72 h |
 //! | 4     | (shipped) cancel                           | refused by the rules (`already_picked_up`): nothing is opened; try it |
+//! | 5     | exchange 1 unit for its sibling SKU, wrong size | not yet delivered: with the merchant; the replacement unit is held |
 //!
 //! Order 4's parcel carries the merchant's own waybill, one the simulated carrier does not
 //! track, so it stays with the carrier: its cancellation is refused whenever it is asked.
-//! One refund in four paid orders keeps the buyer below the rate at which the rules pass a
+//! One refund in five paid orders keeps the buyer below the rate at which the rules pass a
 //! buyer's requests to the merchant, so the newcomer's own first cancellation is approved at
 //! once. The ids are those of a fresh database; the stories are told once per database (not
 //! again once the demo buyer has a request).
@@ -45,6 +46,8 @@ pub struct Scene {
     /// A SKU of at most ¥50, and one of ¥125 to ¥500: four units are over the ¥500 ceiling.
     pub cheap: SkuId,
     pub dear: SkuId,
+    /// Two SKUs of one product at one price: order 5 exchanges the first for the second.
+    pub exchange: (SkuId, SkuId),
 }
 
 /// What the merchant does with a request the rules passed on.
@@ -74,7 +77,10 @@ pub async fn tell(state: &AppState, scene: &Scene) -> anyhow::Result<()> {
     let damaged = refund(&refused, scene.dear, 4, Reason::ArrivedDamaged);
     open(state, scene, damaged, Merchant::Refuses).await?;
     let shipped = paid_order(state, scene, scene.cheap, 1).await?;
-    ship_with_own_waybill(state, scene, shipped).await
+    ship_with_own_waybill(state, scene, shipped).await?;
+    let (sku, wanted) = scene.exchange;
+    let swapped = paid_order(state, scene, sku, 1).await?;
+    open(state, scene, exchange(&swapped, sku, wanted), Merchant::Waits).await
 }
 
 fn cancel(order: &Order) -> Ask {
@@ -96,6 +102,18 @@ fn refund(order: &Order, sku: SkuId, quantity: i64, reason: Reason) -> Ask {
         reason,
         lines: vec![RequestLine { sku, quantity }],
         exchange_for: vec![],
+    }
+}
+
+/// One unit of `sku` of the order, for one of `wanted`, because it is the wrong size.
+fn exchange(order: &Order, sku: SkuId, wanted: SkuId) -> Ask {
+    Ask {
+        buyer: order.buyer,
+        order: order.id,
+        kind: RequestKind::Exchange,
+        reason: Reason::WrongSize,
+        lines: vec![RequestLine { sku, quantity: 1 }],
+        exchange_for: vec![(sku, wanted)],
     }
 }
 

@@ -313,7 +313,14 @@ async fn after_sales_scene(
     let skus = || products.iter().flat_map(|(_, skus)| skus.iter());
     let cheap = skus().find(|s| s.price.get() <= 5_000 && s.id.get() != example_sku);
     let dear = skus().find(|s| (12_500..=50_000).contains(&s.price.get()));
-    let (Some(cheap), Some(dear), Some(address)) = (cheap, dear, buyer.default_address.clone()) else {
+    // Two SKUs of one product at one price (two flavours, two sizes): an exchange's pair.
+    let pair = products.iter().find_map(|(_, skus)| {
+        let first = skus.iter().find(|s| s.id.get() != example_sku)?;
+        let second = skus.iter().find(|s| s.id != first.id && s.price == first.price)?;
+        Some((first.id, second.id))
+    });
+    let (Some(cheap), Some(dear), Some(exchange), Some(address)) = (cheap, dear, pair, buyer.default_address.clone())
+    else {
         anyhow::bail!("shop {shop} has no SKU for the after-sales stories, or the demo buyer no address");
     };
     Ok(after_sales::Scene {
@@ -322,6 +329,7 @@ async fn after_sales_scene(
         shop,
         cheap: cheap.id,
         dear: dear.id,
+        exchange,
     })
 }
 

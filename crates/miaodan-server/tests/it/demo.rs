@@ -51,6 +51,7 @@ async fn the_demo_buyer_finds_requests_decided_by_the_rules_and_by_the_merchant_
         .map(String::from)
         .to_vec();
     let expected = vec![
+        (5, "exchange".to_string(), "with_merchant".to_string(), vec![]),
         (3, "refund_only".to_string(), "refused".to_string(), passed_on.clone()),
         (2, "refund_only".to_string(), "with_merchant".to_string(), passed_on),
         (
@@ -61,7 +62,12 @@ async fn the_demo_buyer_finds_requests_decided_by_the_rules_and_by_the_merchant_
         ),
     ];
     assert_eq!(stories(&listed), expected, "{listed}");
-    let items = listed["items"].as_array().unwrap();
+    let all = listed["items"].as_array().unwrap();
+    // The exchange holds its replacement unit while the merchant decides.
+    let replacement = &all[0]["replacements"][0];
+    assert_eq!(replacement["quantity"], 1, "{}", all[0]);
+    assert_ne!(replacement["exchange_for"], replacement["sku_id"]);
+    let items = &all[1..];
     assert!(
         items[0]["due_at"].is_string(),
         "the buyer may still appeal: {}",
@@ -80,7 +86,7 @@ async fn the_demo_buyer_finds_requests_decided_by_the_rules_and_by_the_merchant_
 
     // The merchant's queue holds the request it has not answered.
     let queue = app.get("/v1/after-sales?stage=with_merchant", &merchant).await;
-    assert_eq!(queue.assert_status(200)["items"][0]["id"], items[1]["id"]);
+    assert_eq!(queue.assert_status(200)["items"][1]["id"], items[1]["id"]);
 
     // Order 4 is with a carrier: the rules refuse to cancel it, say why, and open nothing.
     let cancel = json!({ "order_id": 4, "kind": "cancel", "reason": "changed_mind" });
@@ -96,5 +102,5 @@ async fn the_demo_buyer_finds_requests_decided_by_the_rules_and_by_the_merchant_
     let listed = app.get("/v1/after-sales", &buyer).await.assert_status(200).clone();
     assert_eq!(stories(&listed), expected, "{listed}");
     let orders = app.get("/v1/orders", &merchant).await;
-    assert_eq!(orders.assert_status(200)["items"].as_array().unwrap().len(), 4);
+    assert_eq!(orders.assert_status(200)["items"].as_array().unwrap().len(), 5);
 }
