@@ -588,8 +588,8 @@ fn open(
         return Err(Rejection::IdInUse);
     }
     let (order, parcels) = order_and_parcels(&c, b)?;
-    let order = order.clone();
-    let order = &order;
+    // A copy: the order may be fulfillment's own, and an exchange changes the inventory below.
+    let order = &order.clone();
     let lines = AfterSalesBook::lines_of(c.kind, &c.lines, order);
     let ask = Ask {
         shop: order.shop,

@@ -1482,10 +1482,10 @@ async fn first_start_prints_an_admin_token_and_the_demo_prints_working_tokens(ba
         .unwrap();
     assert_eq!(fresh.status, 201, "{}", fresh.raw);
     assert!(!fresh.replayed);
-    // The shop's orders: the demo's four after-sales stories (told once, not again at this
+    // The shop's orders: the demo's five after-sales stories (told once, not again at this
     // start) and the two checkouts of this test.
     let merchant_orders = api.get("/v1/orders", &again.merchant).await;
-    assert_eq!(merchant_orders.expect(200)["items"].as_array().unwrap().len(), 4 + 2);
+    assert_eq!(merchant_orders.expect(200)["items"].as_array().unwrap().len(), 5 + 2);
     let missing_role = api.get("/v1/shops", &again.buyer).await;
     assert!(
         [401, 403].contains(&missing_role.status),
