@@ -4,8 +4,9 @@ The OpenAPI document states some rules in words only, because JSON Schema cannot
 GTIN's check digit, a flash sale that ends after it starts (within 7 days, not already over), a
 per-buyer limit within the units, a per-day limit of at least the per-order one, shifts in
 order and apart, one cutoff per level and region, each SKU on one line of a checkout (and of an
-after-sales request, whose refund or return names at least one line, and whose change of address
-names an address that no other kind takes) and one delivery per shop,
+after-sales request, whose refund, return or exchange names at least one line, each line of an
+exchange and only of an exchange naming `exchange_for`, and whose change of address names an address
+that no other kind takes) and one delivery per shop,
 a date that exists (no 30 February), a buyer's token living at most 90 days, tokens listed by
 shop or by buyer but not both, a compass range that ends after it begins and holds at most 2 000
 buckets. The server answers a request that breaks one 422, as the
@@ -105,13 +106,22 @@ def _checkout(body):
 def _after_sales(body):
     if isinstance(body.get("lines"), list):
         body["lines"] = _unique_by(body["lines"], lambda line: line.get("sku_id"))
-    if body.get("kind") in ("refund_only", "return_and_refund") and not body.get("lines"):
+    if body.get("kind") in ("refund_only", "return_and_refund", "exchange") and not body.get("lines"):
         body["lines"] = [{"sku_id": 1, "quantity": 1}]
     if body.get("kind") == "change_address":
         if not isinstance(body.get("address"), dict):
             body["address"] = {"adcode": "510104000000", "detail": "红星路三段1号"}
     else:
         body.pop("address", None)
+    # An exchange names the SKU wanted on each line; the other kinds name none.
+    for line in body.get("lines") or []:
+        if not isinstance(line, dict):
+            continue
+        if body.get("kind") == "exchange":
+            if not isinstance(line.get("exchange_for"), int):
+                line["exchange_for"] = 2
+        else:
+            line.pop("exchange_for", None)
 
 
 def _buyer_token(body):

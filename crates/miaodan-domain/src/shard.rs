@@ -504,7 +504,8 @@ pub struct ShardState {
 
 impl ShardState {
     /// Rebuilds the working set from storage and checks it against itself: the units
-    /// reserved in each stock row must equal what the open orders and running sales hold.
+    /// reserved in each stock row must equal what the open orders, running sales and open
+    /// exchanges hold.
     pub fn from_snapshot(snapshot: ShardSnapshot) -> ShardState {
         let catalog = CatalogBook::restore(snapshot.shops, snapshot.products, snapshot.skus);
         let mut inventory = Inventory::default();
@@ -549,6 +550,11 @@ impl ShardState {
             }
         }
         for (row, units) in self.flash.holdings() {
+            *held.entry(row).or_default() += units;
+        }
+        // An open exchange holds its replacement units as reserved until they are sold to its
+        // replacement order or released.
+        for (row, units) in self.after_sales.holdings() {
             *held.entry(row).or_default() += units;
         }
         held.retain(|_, units| *units != 0);
@@ -736,6 +742,7 @@ impl ShardState {
             }
             Command::AfterSales(c) => {
                 let books = AfterSalesBooks {
+                    catalog,
                     fulfillment,
                     inventory,
                     logistics,
@@ -770,6 +777,7 @@ impl ShardState {
         self.payments.run_timers(now, effects);
         self.logistics.run_timers(now, effects);
         let books = AfterSalesBooks {
+            catalog: &self.catalog,
             fulfillment: &mut self.fulfillment,
             inventory: &mut self.inventory,
             logistics: &self.logistics,

@@ -17,15 +17,16 @@ use crate::{Store, StoreError};
 use miaodan_domain::after_sales::commands::SavedRequest;
 use miaodan_domain::after_sales::policy::{AfterSalesPolicy, ExemptGoods, ReturnShipping, ShopPolicy};
 use miaodan_domain::after_sales::request::{
-    Actor, AfterSalesRequest, Inspection, RequestLine, ReturnParcel, ReturnPickup, Stage, Step,
+    Actor, AfterSalesRequest, Inspection, Replacement, RequestLine, ReturnParcel, ReturnPickup, Stage, Step,
 };
 use miaodan_domain::after_sales::rules::{Decision, Fired, RuleMode, Verdict};
 use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::fulfillment::network::CarrierId;
 use miaodan_domain::ids::AfterSalesId;
+use miaodan_domain::inventory::Allocation;
 use miaodan_domain::logistics::Shipment;
 use miaodan_domain::logistics::shipment::parse_waybill;
-use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
+use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -219,10 +220,12 @@ impl Store {
         self.query_row(statement, |r| r.i64(0), || "no count".into()).await
     }
 
-    /// The orders a buyer has paid (for the rules' view of the buyer's history).
+    /// The orders a buyer has paid (for the rules' view of the buyer's history); an exchange's
+    /// replacement order, paid by no payment, is not one.
     pub async fn buyer_paid_orders(&self, buyer: BuyerId) -> Result<i64, StoreError> {
         let statement = Statement::new(
-            "SELECT COUNT(*) FROM orders WHERE buyer_id = $1 AND paid_at IS NOT NULL",
+            "SELECT COUNT(*) FROM orders WHERE buyer_id = $1 AND paid_at IS NOT NULL
+             AND paid_by_intent_id IS NOT NULL",
             vec![Value::I64(buyer.get())],
         );
         self.query_row(statement, |r| r.i64(0), || "no count".into()).await
@@ -369,6 +372,13 @@ pub(crate) struct RequestV1 {
     /// A change of address; absent for other kinds and in rows written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     address_change: Option<address::AddressChangeV1>,
+    /// An exchange's replacement lines; absent for other kinds (and in rows written before
+    /// exchanges), so their bytes are unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    replacements: Vec<ReplacementV1>,
+    /// The order that sent an exchange's replacement, once placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replacement_order: Option<i64>,
     opened_at: i64,
     timeline: Vec<StepV1>,
     /// The return pickup the platform booked; absent in rows written before it booked any.
@@ -386,6 +396,49 @@ struct ReturnPickupV1 {
     first_weight: i64,
     additional: i64,
     stalled_after_ms: i64,
+}
+
+/// One exchange line: the SKU sent back, the SKU sent instead, the units, and where the
+/// replacement units are held as `[warehouse, units]` pairs (empty once released or sold).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ReplacementV1 {
+    returned: i64,
+    sku: i64,
+    quantity: i64,
+    held: Vec<(i64, i64)>,
+}
+
+impl From<&Replacement> for ReplacementV1 {
+    fn from(r: &Replacement) -> ReplacementV1 {
+        ReplacementV1 {
+            returned: r.returned.get(),
+            sku: r.sku.get(),
+            quantity: r.quantity,
+            held: r.held.iter().map(|a| (a.warehouse.get(), a.quantity)).collect(),
+        }
+    }
+}
+
+impl TryFrom<ReplacementV1> for Replacement {
+    type Error = StoreError;
+    fn try_from(r: ReplacementV1) -> Result<Replacement, StoreError> {
+        let held = r
+            .held
+            .iter()
+            .map(|&(warehouse, quantity)| {
+                Ok(Allocation {
+                    warehouse: id(warehouse, WarehouseId::new, REQUEST)?,
+                    quantity,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Replacement {
+            returned: id(r.returned, SkuId::new, REQUEST)?,
+            sku: id(r.sku, SkuId::new, REQUEST)?,
+            quantity: r.quantity,
+            held,
+        })
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -433,6 +486,9 @@ enum FiredV1 {
     ReturnScannedByCarrier {
         scanned_at: i64,
     },
+    ExchangeForFault {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -478,6 +534,9 @@ impl From<&Fired> for FiredV1 {
             Fired::ReturnScannedByCarrier { scanned_at } => FiredV1::ReturnScannedByCarrier {
                 scanned_at: scanned_at.unix_ms(),
             },
+            Fired::ExchangeForFault { reason } => FiredV1::ExchangeForFault {
+                reason: reason.as_str().into(),
+            },
         }
     }
 }
@@ -511,6 +570,9 @@ impl TryFrom<FiredV1> for Fired {
             },
             FiredV1::ReturnScannedByCarrier { scanned_at } => Fired::ReturnScannedByCarrier {
                 scanned_at: ms(scanned_at),
+            },
+            FiredV1::ExchangeForFault { reason } => Fired::ExchangeForFault {
+                reason: Reason::parse(&reason).ok_or_else(|| corrupt("reason", &reason))?,
             },
         })
     }
@@ -583,6 +645,7 @@ impl TryFrom<StageV1> for Stage {
             "with_platform" => Stage::WithPlatform,
             "refunding" => Stage::Refunding,
             "refunded" => Stage::Refunded,
+            "exchanged" => Stage::Exchanged,
             "closed" => Stage::Closed,
             other => return Err(corrupt("stage", other)),
         })
@@ -638,6 +701,8 @@ impl From<&AfterSalesRequest> for RequestV1 {
             }),
             scan_decision: r.scan_decision.as_ref().map(DecisionV1::from),
             address_change: r.address_change.as_ref().map(address::AddressChangeV1::from),
+            replacements: r.replacements.iter().map(ReplacementV1::from).collect(),
+            replacement_order: r.replacement_order.map(OrderId::get),
             opened_at: r.opened_at.unix_ms(),
             timeline: r
                 .timeline
@@ -720,6 +785,15 @@ impl TryFrom<RequestV1> for AfterSalesRequest {
             return_parcel,
             inspection,
             address_change: r.address_change.map(TryInto::try_into).transpose()?,
+            replacements: r
+                .replacements
+                .into_iter()
+                .map(Replacement::try_from)
+                .collect::<Result<_, _>>()?,
+            replacement_order: r
+                .replacement_order
+                .map(|raw| id(raw, OrderId::new, REQUEST))
+                .transpose()?,
             opened_at: ms(r.opened_at),
             timeline,
         })

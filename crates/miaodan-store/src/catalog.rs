@@ -6,14 +6,16 @@
 use crate::records::{Keyset, ProductFilter};
 use crate::sql::{Conditions, Row, ShardOf, Statement, Value, fen, id, id_list, ms};
 use crate::{Store, StoreError};
+use miaodan_domain::after_sales::policy::ExemptGoods;
 use miaodan_domain::catalog::{Gtin, ListingStatus, Product, Shop, Sku, Text};
 use miaodan_domain::{ProductId, ShopId, SkuId};
 
 const UPSERT_SHOP: &str = "INSERT INTO shops (id, name, created_at) VALUES ($1, $2, $3)
     ON CONFLICT (id) DO UPDATE SET name = excluded.name";
-const UPSERT_PRODUCT: &str = "INSERT INTO products (id, shop_id, title, description, gtin, status, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET title = excluded.title,
-    description = excluded.description, gtin = excluded.gtin, status = excluded.status, updated_at = excluded.updated_at";
+const UPSERT_PRODUCT: &str = "INSERT INTO products (id, shop_id, title, description, gtin, status, created_at, updated_at,
+    goods_class) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET title = excluded.title,
+    description = excluded.description, gtin = excluded.gtin, status = excluded.status, updated_at = excluded.updated_at,
+    goods_class = excluded.goods_class";
 const UPSERT_SKU: &str = "INSERT INTO skus (id, product_id, shop_id, name, price_fen, status, created_at, updated_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET name = excluded.name,
     price_fen = excluded.price_fen, status = excluded.status, updated_at = excluded.updated_at";
@@ -49,6 +51,7 @@ impl CatalogWrites {
                 Value::Text(p.status.as_str().into()),
                 Value::I64(p.created_at.unix_ms()),
                 Value::I64(p.updated_at.unix_ms()),
+                Value::OptText(p.goods_class.map(|g| g.as_str().into())),
             ],
         ));
     }
@@ -78,6 +81,10 @@ fn status(raw: &str) -> Result<ListingStatus, StoreError> {
     ListingStatus::parse(raw).ok_or_else(|| StoreError::corrupt(format!("unknown status {raw}")))
 }
 
+fn goods_class(raw: &str) -> Result<ExemptGoods, StoreError> {
+    ExemptGoods::parse(raw).ok_or_else(|| StoreError::corrupt(format!("unknown goods class {raw}")))
+}
+
 const SHOP_COLUMNS: &str = "id, name, created_at";
 fn shop(row: &dyn Row) -> Result<Shop, StoreError> {
     Ok(Shop {
@@ -87,7 +94,7 @@ fn shop(row: &dyn Row) -> Result<Shop, StoreError> {
     })
 }
 
-const PRODUCT_COLUMNS: &str = "id, shop_id, title, description, gtin, status, created_at, updated_at";
+const PRODUCT_COLUMNS: &str = "id, shop_id, title, description, gtin, status, created_at, updated_at, goods_class";
 fn product(row: &dyn Row) -> Result<Product, StoreError> {
     Ok(Product {
         id: id(row.i64(0)?, ProductId::new)?,
@@ -95,6 +102,7 @@ fn product(row: &dyn Row) -> Result<Product, StoreError> {
         title: Text::from_stored(row.text(2)?),
         description: row.opt_text(3)?.map(Text::from_stored),
         gtin: row.opt_text(4)?.map(Gtin::from_stored),
+        goods_class: row.opt_text(8)?.map(|raw| goods_class(&raw)).transpose()?,
         status: status(&row.text(5)?)?,
         created_at: ms(row.i64(6)?),
         updated_at: ms(row.i64(7)?),

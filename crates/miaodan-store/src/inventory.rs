@@ -96,7 +96,8 @@ pub struct StockAudit {
     pub available: i64,
     pub reserved: i64,
     pub sold: i64,
-    /// Units held by pending orders (should equal `reserved` minus what open sales hold).
+    /// Units held by pending orders (should equal `reserved` minus what open sales and open
+    /// exchanges hold).
     pub units_in_pending_orders: i64,
     /// Units of orders paid for: paid, shipped or delivered (shipping does not un-sell them).
     pub units_in_paid_orders: i64,

@@ -69,6 +69,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0009_compass",
         sql: include_str!("../migrations/0009_compass.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_product_goods_class",
+        sql: include_str!("../migrations/0010_product_goods_class.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -134,7 +139,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 9);
+        assert_eq!(SCHEMA_VERSION, 10);
     }
 
     #[test]
@@ -184,8 +189,8 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
-        assert_eq!(versions(2), vec![3, 4, 5, 6, 7, 8, 9]);
-        assert_eq!(versions(9), Vec::<i64>::new());
+        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(versions(2), vec![3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(versions(10), Vec::<i64>::new());
     }
 }

@@ -13,6 +13,9 @@
 //! storage ([`AfterSalesBook::recall`]), as a delivered order's facts come. The retention
 //! covers the shell's read: a request opened and refunded between that read and the command
 //! is still in memory when the command is decided.
+//! An exchange is then checked line by line (`commands.rs`): the replacement is a SKU on sale
+//! of the line's product, at the price paid for the line; and once the rules have not refused
+//! it, its units must be available to hold (`replacement_out_of_stock` otherwise).
 
 use super::RequestKind;
 use super::policy::ShopPolicy;
@@ -42,6 +45,21 @@ pub enum OpenRefusal {
     AmountAboveRefundable {
         refundable: Fen,
     },
+    /// An exchange line without a replacement, or one that is not a SKU on sale of the same
+    /// product as the line (or is the line's own SKU).
+    ReplacementNotExchangeable {
+        sku: SkuId,
+    },
+    /// The replacement's price is not what the buyer paid for the line: an exchange moves no
+    /// money.
+    ReplacementPriceDiffers {
+        sku: SkuId,
+    },
+    /// Not enough units of the replacement are available to hold.
+    ReplacementOutOfStock {
+        sku: SkuId,
+        available: i64,
+    },
     /// The rules refused; the decision says which rules and why.
     RefusedByRules(Decision),
 }
@@ -54,6 +72,9 @@ impl OpenRefusal {
             OpenRefusal::QuantityNotRequestable { .. } => "quantity_not_requestable",
             OpenRefusal::UnitsHeldByOpenRequest { .. } => "request_already_open",
             OpenRefusal::AmountAboveRefundable { .. } => "amount_above_refundable",
+            OpenRefusal::ReplacementNotExchangeable { .. } => "replacement_not_exchangeable",
+            OpenRefusal::ReplacementPriceDiffers { .. } => "replacement_price_differs",
+            OpenRefusal::ReplacementOutOfStock { .. } => "replacement_out_of_stock",
             OpenRefusal::RefusedByRules(_) => "refused_by_rules",
         }
     }
@@ -235,11 +256,11 @@ impl AfterSalesBook {
             .filter_map(|id| self.requests.get(id).map(|r| (*id, r)))
     }
 
-    /// Units of `sku` in `order` that requests have taken: held by an open request, or
-    /// refunded. A closed request that moved no money gives its units back.
+    /// Units of `sku` in `order` that requests have taken: held by an open request, refunded
+    /// or exchanged. A closed request that moved no money gives its units back.
     fn taken(&self, order: OrderId, sku: SkuId) -> i64 {
         self.of_order(order)
-            .filter(|(_, r)| r.stage.is_open() || r.stage == Stage::Refunded)
+            .filter(|(_, r)| r.stage.is_open() || matches!(r.stage, Stage::Refunded | Stage::Exchanged))
             .filter(|(_, r)| r.kind != RequestKind::ChangeAddress)
             .flat_map(|(_, r)| r.lines.iter())
             .filter(|line| line.sku == sku)
@@ -306,6 +327,14 @@ impl AfterSalesBook {
             Some((request, _)) if requestable == 0 => OpenRefusal::UnitsHeldByOpenRequest { request },
             _ => OpenRefusal::QuantityNotRequestable { sku, requestable },
         }
+    }
+
+    /// The replacement units open exchanges hold, per stock row (the restart cross-check counts
+    /// them with the open orders' reservations).
+    pub fn holdings(&self) -> impl Iterator<Item = ((SkuId, crate::WarehouseId), i64)> + '_ {
+        self.requests
+            .values()
+            .flat_map(|r| r.held().map(|(sku, a)| ((sku, a.warehouse), a.quantity)))
     }
 
     /// Opens a checked ask under the rules' decision.
@@ -393,6 +422,7 @@ mod tests {
             amount: Fen::from_const(amount_fen),
             return_shipping: super::super::policy::ReturnShipping::PlatformFirstWeight,
             address_change: None,
+            replacements: vec![],
         }
     }
 

@@ -17,19 +17,22 @@
 
 use super::address::{self, AddressChange, AddressOutcome, AddressRefusal, Whereabouts};
 use super::book::{AfterSalesBook, OpenRefusal, SETTLED_REQUEST_RETENTION_MS};
-use super::policy::{PolicyProblem, ShopPolicy};
-use super::request::{Actor, AfterSalesRequest, Ask, Inspection, RequestLine, ReturnParcel, Stage, StepNotAllowed};
+use super::policy::{ExemptGoods, PolicyProblem, ShopPolicy};
+use super::request::{
+    Actor, AfterSalesRequest, Ask, Inspection, Replacement, RequestLine, ReturnParcel, Stage, StepNotAllowed,
+};
 use super::return_logistics::{self, BookReturnPickup, RecordReturnTracking};
 use super::rules::{self, BuyerRecord, Facts, Parcels};
 use super::{Reason, RequestKind};
+use crate::catalog::CatalogBook;
 use crate::flash_sale::FlashSales;
 use crate::fulfillment::FulfillmentBook;
 use crate::ids::AfterSalesId;
 use crate::inventory::Inventory;
 use crate::logistics::LogisticsBook;
-use crate::orders::{Address, Order, OrderState};
+use crate::orders::{Address, Order, OrderLine, OrderState, RequestRef};
 use crate::shard::{Effect, Outcome, Rejection};
-use crate::{BuyerId, Fen, ShopId, Timestamp};
+use crate::{BuyerId, CheckoutId, Fen, OrderId, Quantity, ShopId, SkuId, Timestamp};
 
 /// A buyer's request on one of their orders.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +55,8 @@ pub struct OpenRequest {
     pub earlier_requests: Vec<(AfterSalesId, AfterSalesRequest)>,
     /// For a change of address: where the order goes now (`None` for other kinds).
     pub new_address: Option<Address>,
+    /// For an exchange, per line: the line's SKU and the SKU wanted instead.
+    pub exchange_for: Vec<(SkuId, SkuId)>,
 }
 
 /// Who decides a request the rules passed on.
@@ -129,6 +134,9 @@ pub struct ReceiveReturn {
     pub inspection: Inspection,
     /// The request's order as stored: where its lines' units were sold from.
     pub stored_order: Box<Order>,
+    /// Ids for the order that sends an exchange's replacement (unused by a return).
+    pub replacement_order: OrderId,
+    pub replacement_checkout: CheckoutId,
 }
 
 /// The carriers took an approved change of address on the order's waybills: the order gets
@@ -226,6 +234,8 @@ fn refused(refusal: AfterSalesRefusal) -> Rejection {
 /// closes the order's fulfillment (and gives its units back) and, for a flash order, gives
 /// the buyer's flash allowance back; parcels are read from logistics.
 pub(crate) struct AfterSalesBooks<'a> {
+    /// Read for the requested lines' goods classes and an exchange's replacement SKUs.
+    pub catalog: &'a CatalogBook,
     pub fulfillment: &'a mut FulfillmentBook,
     pub inventory: &'a mut Inventory,
     pub logistics: &'a LogisticsBook,
@@ -264,7 +274,7 @@ impl Command {
             }
         };
         match command {
-            Command::Open(c) => open(book, c, &b, now)?,
+            Command::Open(c) => open(book, c, &mut b, now, effects)?,
             Command::Approve(c) => {
                 let deadlines = deadlines_of(book, c.id);
                 decide(book, c.id, c.by, |r| r.approve(c.by.actor(), now, deadlines))?;
@@ -276,7 +286,7 @@ impl Command {
             Command::Appeal(c) => by_buyer(book, c.id, c.buyer, |r| r.appeal(now))?,
             Command::Withdraw(c) => by_buyer(book, c.id, c.buyer, |r| r.withdraw(now))?,
             Command::ShipReturn(c) => by_buyer(book, c.id, c.buyer, |r| r.return_shipped(c.parcel, now))?,
-            Command::ReceiveReturn(c) => receive_return(book, &c, b.inventory, now, effects)?,
+            Command::ReceiveReturn(c) => receive_return(book, &c, &mut b, now, effects)?,
             Command::SetPolicy(_) => unreachable!("answered above"),
             Command::BookReturnPickup(c) => return_logistics::book_pickup(book, c, now)?,
             Command::TrackReturn(_) => unreachable!("answered above"),
@@ -296,7 +306,8 @@ impl Command {
 
 /// Saves a request after a step, and carries out what its approval means beyond the book:
 /// an approved cancellation closes the order's fulfillment in the same command; an approved
-/// change of address re-dispatches the order (or waits for the carriers).
+/// change of address re-dispatches the order (or waits for the carriers); an exchange that
+/// closed without its goods coming back releases the replacement units it held.
 pub(crate) fn settle_step(
     book: &mut AfterSalesBook,
     id: AfterSalesId,
@@ -305,6 +316,13 @@ pub(crate) fn settle_step(
     now: Timestamp,
     effects: &mut Vec<Effect>,
 ) -> SavedRequest {
+    let closed_holding = book
+        .request(id)
+        .is_some_and(|r| r.stage == Stage::Closed && r.held().next().is_some());
+    if closed_holding {
+        let (held, request) = book.step(id, AfterSalesRequest::take_held).expect("in the book");
+        release(&held, request.shop, b.inventory, effects);
+    }
     let request = book.request(id).expect("a stepped request is in the book").clone();
     let approved_now = request.timeline[steps_before..]
         .iter()
@@ -489,7 +507,7 @@ fn set_policy(book: &mut AfterSalesBook, c: &SetPolicy, effects: &mut Vec<Effect
 fn receive_return(
     book: &mut AfterSalesBook,
     c: &ReceiveReturn,
-    inventory: &mut Inventory,
+    b: &mut AfterSalesBooks<'_>,
     now: Timestamp,
     effects: &mut Vec<Effect>,
 ) -> Result<(), Rejection> {
@@ -498,9 +516,13 @@ fn receive_return(
         return Err(refused(AfterSalesRefusal::UnknownRequest));
     }
     decide(book, c.id, Decider::Merchant(c.shop), |r| r.receive(c.inspection, now))?;
+    if book.request(c.id).is_some_and(|r| r.kind == RequestKind::Exchange) {
+        send_replacement(book, c, b, now, effects);
+    }
     if c.inspection == Inspection::WriteOff {
         return Ok(());
     }
+    let inventory = &mut *b.inventory;
     let request = book.request(c.id).expect("decided above");
     for line in &request.lines {
         let Some(sold) = order.lines.iter().find(|l| l.sku == line.sku) else {
@@ -523,6 +545,71 @@ fn receive_return(
         }
     }
     Ok(())
+}
+
+/// Gives held replacement units back to available stock.
+fn release(held: &[Replacement], shop: ShopId, inventory: &mut Inventory, effects: &mut Vec<Effect>) {
+    for replacement in held.iter().filter(|r| !r.held.is_empty()) {
+        inventory.release(replacement.sku, &replacement.held);
+        inventory.record_rows(shop, replacement.sku, &replacement.held, effects);
+    }
+}
+
+/// Places the order that sends an exchange's replacement: zero price, paid by the exchange
+/// (no payment intent: no money moves), to the original order's address, its lines holding
+/// the units the exchange held; then dispatches it like any paid order (the nearest warehouse
+/// that can send it, the held units counted as available to it), so it ships, is tracked and
+/// explained like any order.
+fn send_replacement(
+    book: &mut AfterSalesBook,
+    c: &ReceiveReturn,
+    b: &mut AfterSalesBooks<'_>,
+    now: Timestamp,
+    effects: &mut Vec<Effect>,
+) {
+    let (held, request) = book.step(c.id, AfterSalesRequest::take_held).expect("received above");
+    let lines: Vec<OrderLine> = held
+        .into_iter()
+        .map(|r| {
+            assert!(
+                !r.held.is_empty(),
+                "exchange {} received without its replacement held",
+                c.id
+            );
+            OrderLine {
+                sku: r.sku,
+                quantity: Quantity::new(r.quantity).expect("a requested quantity"),
+                unit_price: Fen::ZERO,
+                allocations: r.held,
+            }
+        })
+        .collect();
+    let order = Order {
+        id: c.replacement_order,
+        checkout: c.replacement_checkout,
+        shop: request.shop,
+        buyer: request.buyer,
+        lines,
+        total: Fen::ZERO,
+        address: c.stored_order.address.clone(),
+        state: OrderState::Paid,
+        version: 1,
+        created_at: now,
+        payment_due_at: now,
+        paid_at: Some(now),
+        paid_by: None,
+        cancelled_at: None,
+        cancel_reason: None,
+        flash_sale: None,
+        promise: None,
+    };
+    effects.push(Effect::OrderCreated {
+        order: order.clone(),
+        request: Some(RequestRef(format!("exchange:{}", c.id))),
+    });
+    b.fulfillment.dispatch_paid_order(order, b.inventory, now, effects);
+    book.step(c.id, |r| r.replacement_order = Some(c.replacement_order))
+        .expect("received above");
 }
 
 fn decide(
@@ -617,7 +704,74 @@ fn amount_of(kind: RequestKind, lines: &[RequestLine], order: &Order, refundable
     }
 }
 
-fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now: Timestamp) -> Result<(), Rejection> {
+/// The goods classes of the requested lines' products, each once, in a fixed order.
+fn goods_of(lines: &[RequestLine], catalog: &CatalogBook) -> Vec<ExemptGoods> {
+    let mut goods: Vec<ExemptGoods> = lines.iter().filter_map(|l| catalog.goods_class_of(l.sku)).collect();
+    goods.sort();
+    goods.dedup();
+    goods
+}
+
+/// An exchange's replacements, checked against the catalog and the price paid for each line
+/// (none for other kinds).
+fn replacements_of(c: &OpenRequest, order: &Order, catalog: &CatalogBook) -> Result<Vec<Replacement>, OpenRefusal> {
+    if c.kind != RequestKind::Exchange {
+        return Ok(Vec::new());
+    }
+    let mut replacements = Vec::with_capacity(c.lines.len());
+    for line in &c.lines {
+        let not_exchangeable = OpenRefusal::ReplacementNotExchangeable { sku: line.sku };
+        let wanted = c
+            .exchange_for
+            .iter()
+            .find(|(of, _)| *of == line.sku)
+            .map(|(_, wanted)| *wanted);
+        let wanted = wanted.ok_or(not_exchangeable.clone())?;
+        let (Some(returned), Ok(replacement)) = (catalog.sku(line.sku), catalog.active_sku(wanted, order.shop)) else {
+            return Err(OpenRefusal::ReplacementNotExchangeable { sku: wanted });
+        };
+        if replacement.product != returned.product || replacement.id == returned.id {
+            return Err(OpenRefusal::ReplacementNotExchangeable { sku: wanted });
+        }
+        let paid = order.lines.iter().find(|l| l.sku == line.sku).map(|l| l.unit_price);
+        if paid != Some(replacement.price) {
+            return Err(OpenRefusal::ReplacementPriceDiffers { sku: wanted });
+        }
+        replacements.push(Replacement {
+            returned: line.sku,
+            sku: wanted,
+            quantity: line.quantity,
+            held: Vec::new(),
+        });
+    }
+    Ok(replacements)
+}
+
+/// Holds every replacement's units (available → reserved), or none: a line short of stock
+/// gives back what the lines before it took.
+fn hold(replacements: &mut [Replacement], inventory: &mut Inventory) -> Result<(), OpenRefusal> {
+    for i in 0..replacements.len() {
+        let (sku, quantity) = (replacements[i].sku, replacements[i].quantity);
+        let Some(plan) = inventory.plan_reservation(sku, quantity) else {
+            for earlier in &mut replacements[..i] {
+                inventory.release(earlier.sku, &std::mem::take(&mut earlier.held));
+            }
+            let available = inventory.available_total(sku);
+            return Err(OpenRefusal::ReplacementOutOfStock { sku, available });
+        };
+        inventory.reserve(sku, &plan);
+        replacements[i].held = plan;
+    }
+    Ok(())
+}
+
+fn open(
+    book: &mut AfterSalesBook,
+    c: OpenRequest,
+    b: &mut AfterSalesBooks<'_>,
+    now: Timestamp,
+    effects: &mut Vec<Effect>,
+) -> Result<(), Rejection> {
     if c.stored_order.buyer != c.buyer {
         return Err(refused(AfterSalesRefusal::UnknownOrder));
     }
@@ -627,6 +781,8 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
     let (order, parcels) = order_and_parcels(&c, b)?;
     book.recall(order.id, &c.earlier_requests)
         .map_err(|_| refused(AfterSalesRefusal::OrderChanged))?;
+    // A copy: the order may be fulfillment's own, and an exchange changes the inventory below.
+    let order = &order.clone();
     let lines = AfterSalesBook::lines_of(c.kind, &c.lines, order);
     let ask = Ask {
         shop: order.shop,
@@ -638,6 +794,7 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
         lines,
         return_shipping: book.policy_of(order.shop).policy.return_shipping,
         address_change: None,
+        replacements: Vec::new(),
     };
     let open_refusal = |r| refused(AfterSalesRefusal::Open(r));
     book.check(&ask, order, c.refundable).map_err(open_refusal)?;
@@ -649,13 +806,15 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
         }
         _ => (parcels, ask),
     };
+    let mut replacements = replacements_of(&c, order, b.catalog).map_err(open_refusal)?;
     let shop = book.policy_of(ask.shop);
+    let goods = goods_of(&ask.lines, b.catalog);
     let facts = Facts {
         kind: ask.kind,
         reason: ask.reason,
         amount: ask.amount,
         parcels,
-        goods: &[],
+        goods: &goods,
         return_scanned_at: None,
         buyer: c.buyer_record,
         risk_score: None,
@@ -672,9 +831,18 @@ fn open(book: &mut AfterSalesBook, c: OpenRequest, b: &AfterSalesBooks<'_>, now:
         shop.mode
     };
     let decision = rules::decide(&facts, mode);
+    if decision.acted == rules::Verdict::Refuse {
+        return Err(open_refusal(OpenRefusal::RefusedByRules(decision)));
+    }
+    hold(&mut replacements, b.inventory).map_err(open_refusal)?;
+    for replacement in &replacements {
+        b.inventory
+            .record_rows(order.shop, replacement.sku, &replacement.held, effects);
+    }
+    let ask = Ask { replacements, ..ask };
     book.open(c.id, ask, decision, now, shop.policy.deadlines())
-        .map_err(open_refusal)?;
-    Ok(())
+        .map(|_| ())
+        .map_err(open_refusal)
 }
 
 /// Runs the deadlines due at `now` (at most `max`): a silent merchant is deemed to agree, an
@@ -695,6 +863,7 @@ pub(crate) fn run_timers(
         let (moved, _) = book.step(*id, |r| r.on_time(now, deadlines)).expect("in the book");
         assert!(moved, "a due request {id} did not move at its deadline");
         let books = AfterSalesBooks {
+            catalog: b.catalog,
             fulfillment: &mut *b.fulfillment,
             inventory: &mut *b.inventory,
             logistics: b.logistics,

@@ -17,6 +17,8 @@
 //! 闪电退款); its delivered scan is the parcel's arrival at the warehouse (`received`, or a step
 //! recorded on a request already refunding or refunded, which the merchant still inspects); a
 //! return in transit that stops moving for the shop's stalled hours goes to the platform.
+//! An exchange (换货) runs the return's path; once its parcel is received and inspected it is
+//! `exchanged`: its replacement left in a zero-price order of its own (`replacement_order`).
 //!
 //! Invariants: a request is decided once (its first decision is never rewritten, later steps
 //! are appended); money moves only from `approved`, `received` or the carrier's first scan of a
@@ -28,6 +30,7 @@ use super::policy::ReturnShipping;
 use super::rules::{Decision, Verdict};
 use super::{Reason, RequestKind};
 use crate::fulfillment::network::CarrierId;
+use crate::inventory::Allocation;
 use crate::logistics::shipment::{EventOutcome, EventRefusal, Shipment, TrackingEvent, Waybill};
 use crate::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 
@@ -36,6 +39,18 @@ use crate::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 pub struct RequestLine {
     pub sku: SkuId,
     pub quantity: i64,
+}
+
+/// One line of an exchange: `quantity` units of the order's `returned` SKU go back and as many
+/// of `sku` (another SKU of the same product, at the same price) come instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replacement {
+    pub returned: SkuId,
+    pub sku: SkuId,
+    pub quantity: i64,
+    /// Where the replacement units are held (reserved, so nobody else buys them) while the
+    /// exchange is open; empty once they were released or sold to the replacement order.
+    pub held: Vec<Allocation>,
 }
 
 /// Where a request stands.
@@ -65,6 +80,9 @@ pub enum Stage {
     /// The refund is with the payment provider.
     Refunding,
     Refunded,
+    /// An exchange's goods came back and its replacement left in an order of its own: the
+    /// returned units are taken for good, like refunded ones.
+    Exchanged,
     /// Nothing more happens: withdrawn, refused for good, an unused return expired, or an
     /// approved request with no money to move (an address change, an exchange).
     Closed,
@@ -72,7 +90,7 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage's name, in the order of [`Stage::as_str`].
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "with_merchant",
         "approved",
         "awaiting_return",
@@ -82,6 +100,7 @@ impl Stage {
         "with_platform",
         "refunding",
         "refunded",
+        "exchanged",
         "closed",
     ];
 
@@ -96,13 +115,14 @@ impl Stage {
             Stage::WithPlatform => "with_platform",
             Stage::Refunding => "refunding",
             Stage::Refunded => "refunded",
+            Stage::Exchanged => "exchanged",
             Stage::Closed => "closed",
         }
     }
 
     /// Whether the request still holds its units (a second request for them is refused).
     pub const fn is_open(self) -> bool {
-        !matches!(self, Stage::Refunded | Stage::Closed)
+        !matches!(self, Stage::Refunded | Stage::Exchanged | Stage::Closed)
     }
 }
 
@@ -222,6 +242,10 @@ pub struct AfterSalesRequest {
     pub inspection: Option<Inspection>,
     /// A change of address: from where, to where, and once carried out, what came of it.
     pub address_change: Option<AddressChange>,
+    /// An exchange's replacement lines (empty for other kinds).
+    pub replacements: Vec<Replacement>,
+    /// The zero-price order that sends an exchange's replacement, once the return is in.
+    pub replacement_order: Option<OrderId>,
     pub opened_at: Timestamp,
     pub timeline: Vec<Step>,
 }
@@ -248,6 +272,8 @@ pub struct Ask {
     pub return_shipping: ReturnShipping,
     /// For a change of address: the order's address and the new one.
     pub address_change: Option<AddressChange>,
+    /// An exchange's replacement lines, their units already held.
+    pub replacements: Vec<Replacement>,
 }
 
 impl AfterSalesRequest {
@@ -275,6 +301,8 @@ impl AfterSalesRequest {
             scan_decision: None,
             inspection: None,
             address_change: ask.address_change,
+            replacements: ask.replacements,
+            replacement_order: None,
             opened_at: at,
             timeline: Vec::new(),
             decision,
@@ -400,7 +428,7 @@ impl AfterSalesRequest {
         let awaits_inspection =
             matches!(self.kind, RequestKind::ReturnAndRefund | RequestKind::Exchange) && self.inspection.is_none();
         match self.stage {
-            Stage::Closed => true,
+            Stage::Closed | Stage::Exchanged => true,
             Stage::Refunded => !awaits_inspection,
             _ => false,
         }
@@ -571,6 +599,7 @@ impl AfterSalesRequest {
                 self.inspection = Some(inspection);
                 let next = match self.kind {
                     RequestKind::ReturnAndRefund => Stage::Refunding,
+                    RequestKind::Exchange => Stage::Exchanged,
                     _ => Stage::Closed,
                 };
                 self.step(at, Actor::Merchant, next);
@@ -582,6 +611,25 @@ impl AfterSalesRequest {
             }
             _ => Err(self.refuse_step(Actor::Merchant)),
         }
+    }
+
+    /// The units an open exchange holds, per replacement SKU.
+    pub fn held(&self) -> impl Iterator<Item = (SkuId, &Allocation)> {
+        self.replacements
+            .iter()
+            .flat_map(|r| r.held.iter().map(move |a| (r.sku, a)))
+    }
+
+    /// Hands the held units over (to be released or sold): the replacement lines, each with
+    /// the units it held; the request holds nothing after.
+    pub fn take_held(&mut self) -> Vec<Replacement> {
+        self.replacements
+            .iter_mut()
+            .map(|r| Replacement {
+                held: std::mem::take(&mut r.held),
+                ..r.clone()
+            })
+            .collect()
     }
 
     /// The provider failed the refund (it refused to pay it out): the platform steps in and
@@ -681,6 +729,8 @@ pub(super) mod tests {
             scan_decision: None,
             inspection: None,
             address_change: None,
+            replacements: vec![],
+            replacement_order: None,
             opened_at: at(0),
             timeline: vec![],
         }
@@ -717,6 +767,7 @@ pub(super) mod tests {
             amount: Fen::from_const(100),
             return_shipping: ReturnShipping::PlatformFirstWeight,
             address_change: None,
+            replacements: vec![],
         };
         let approved = AfterSalesRequest::open(
             ask(RequestKind::RefundOnly),

@@ -22,7 +22,11 @@ use crate::{Fen, Timestamp};
 
 /// The version of [`decide`]'s rules. Bump it when a rule or its precedence changes: stored
 /// decisions keep the version they were made under.
-pub const RULE_SET_VERSION: u32 = 2;
+///
+/// Version 2 refuses a return of goods not yet delivered. Version 3 approves exchanges (a
+/// delivered order's exchange within the no-reason window, or for the wrong size, the wrong
+/// item, a quality issue or damage on arrival); before it every exchange went to the merchant.
+pub const RULE_SET_VERSION: u32 = 3;
 /// A risk score (0–1000) at or above which the merchant decides.
 pub const RISK_SCORE_ESCALATE_MIN: u16 = 700;
 
@@ -120,6 +124,11 @@ pub enum Fired {
     ReturnScannedByCarrier {
         scanned_at: Timestamp,
     },
+    /// A delivered order's exchange for a reason the goods themselves give (wrong size, wrong
+    /// item, quality issue, arrived damaged).
+    ExchangeForFault {
+        reason: Reason,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -144,6 +153,7 @@ impl Fired {
             Fired::StalledPastPromise { .. } => "stalled_past_promise",
             Fired::NoReasonReturnInWindow { .. } => "no_reason_return_in_window",
             Fired::ReturnScannedByCarrier { .. } => "return_scanned_by_carrier",
+            Fired::ExchangeForFault { .. } => "exchange_for_fault",
         }
     }
 
@@ -159,7 +169,8 @@ impl Fired {
             Fired::NotYetPickedUp
             | Fired::StalledPastPromise { .. }
             | Fired::NoReasonReturnInWindow { .. }
-            | Fired::ReturnScannedByCarrier { .. } => Weight::Approves,
+            | Fired::ReturnScannedByCarrier { .. }
+            | Fired::ExchangeForFault { .. } => Weight::Approves,
         }
     }
 }
@@ -294,6 +305,19 @@ fn approving(facts: &Facts<'_>, fired: &mut Vec<Fired>) {
         (RequestKind::RefundOnly, Parcels::OnTheWay { .. }) if facts.reason.says_not_arrived() => {
             if let Some(hours_without_movement) = stalled_hours(facts) {
                 fired.push(Fired::StalledPastPromise { hours_without_movement });
+            }
+        }
+        (RequestKind::Exchange, Parcels::Delivered { delivered_at }) => {
+            if matches!(
+                facts.reason,
+                Reason::WrongSize | Reason::WrongItem | Reason::QualityIssue | Reason::ArrivedDamaged
+            ) {
+                fired.push(Fired::ExchangeForFault { reason: facts.reason });
+            } else if facts.reason == Reason::NoReason {
+                let closes_at = facts.policy.no_reason_window_closes(delivered_at);
+                if facts.now < closes_at {
+                    fired.push(Fired::NoReasonReturnInWindow { closes_at });
+                }
             }
         }
         (RequestKind::ReturnAndRefund, Parcels::Delivered { delivered_at }) => {
@@ -619,12 +643,83 @@ mod tests {
             },
             Case {
                 now: at(3, 0),
+                amount_fen: 0,
+                fired: &["exchange_for_fault"],
+                ..base(
+                    "an exchange of a delivered order for the wrong size is approved",
+                    Exchange,
+                    WrongSize,
+                    delivered,
+                )
+            },
+            Case {
+                now: at(20, 0),
+                amount_fen: 0,
+                fired: &["exchange_for_fault"],
+                ..base(
+                    "an exchange for a quality issue is approved after the no-reason window too",
+                    Exchange,
+                    QualityIssue,
+                    delivered,
+                )
+            },
+            Case {
+                now: at(8, 23),
+                amount_fen: 0,
+                fired: &["no_reason_return_in_window"],
+                ..base(
+                    "a no-reason exchange within the window is approved",
+                    Exchange,
+                    NoReason,
+                    delivered,
+                )
+            },
+            Case {
+                now: at(9, 0),
+                amount_fen: 0,
+                verdict: Verdict::Refuse,
+                fired: &["no_reason_window_closed"],
+                ..base(
+                    "a no-reason exchange after the window is refused",
+                    Exchange,
+                    NoReason,
+                    delivered,
+                )
+            },
+            Case {
+                now: at(3, 0),
+                amount_fen: 0,
                 verdict: Verdict::ToMerchant,
                 fired: &[],
                 ..base(
-                    "an exchange always goes to the merchant",
+                    "an exchange because the buyer changed their mind goes to the merchant",
+                    Exchange,
+                    ChangedMind,
+                    delivered,
+                )
+            },
+            Case {
+                now: at(2, 9),
+                amount_fen: 0,
+                verdict: Verdict::ToMerchant,
+                fired: &[],
+                ..base(
+                    "an exchange of an order still on its way goes to the merchant",
                     Exchange,
                     WrongSize,
+                    on_the_way(at(2, 8), at(2, 8), None),
+                )
+            },
+            Case {
+                now: at(3, 0),
+                amount_fen: 0,
+                verdict: Verdict::Refuse,
+                goods: &[ExemptGoods::Perishable],
+                fired: &["no_reason_exempt_goods", "no_reason_return_in_window"],
+                ..base(
+                    "a no-reason exchange of perishable goods is refused",
+                    Exchange,
+                    NoReason,
                     delivered,
                 )
             },

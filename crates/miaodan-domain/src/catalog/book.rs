@@ -3,6 +3,7 @@
 //! with the same named facts an order would get.
 
 use super::{ListingStatus, Product, Shop, Sku};
+use crate::after_sales::policy::ExemptGoods;
 use crate::ids::{ProductId, ShopId, SkuId};
 use crate::shard::Rejection;
 use std::collections::BTreeMap;
@@ -68,6 +69,13 @@ impl CatalogBook {
             return Err(Rejection::SkuUnavailable { sku: id });
         }
         Ok(sku)
+    }
+
+    /// The goods class of the product a SKU belongs to (`None` for ordinary goods, or a SKU
+    /// this catalog does not know).
+    pub fn goods_class_of(&self, sku: SkuId) -> Option<ExemptGoods> {
+        let product = self.skus.get(&sku)?.product;
+        self.products.get(&product)?.goods_class
     }
 
     pub(super) fn owned_product(&self, id: ProductId, shop: ShopId) -> Result<&Product, Rejection> {

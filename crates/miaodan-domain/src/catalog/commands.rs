@@ -4,6 +4,7 @@ use super::{
     CatalogBook, Gtin, ListingStatus, NewSku, PRODUCT_SKUS_MAX, Product, ProductChanges, ProductDescription,
     ProductTitle, Shop, ShopName, Sku, SkuChanges,
 };
+use crate::after_sales::policy::ExemptGoods;
 use crate::ids::{ProductId, ShopId, SkuId};
 use crate::shard::{Effect, Outcome, Rejection};
 use crate::time::Timestamp;
@@ -21,6 +22,7 @@ pub struct CreateProduct {
     pub title: ProductTitle,
     pub description: Option<ProductDescription>,
     pub gtin: Option<Gtin>,
+    pub goods_class: Option<ExemptGoods>,
     pub skus: Vec<NewSku>,
 }
 
@@ -112,6 +114,7 @@ impl CatalogBook {
             title: c.title,
             description: c.description,
             gtin: c.gtin,
+            goods_class: c.goods_class,
             status: ListingStatus::Active,
             created_at: now,
             updated_at: now,
@@ -155,6 +158,9 @@ impl CatalogBook {
         }
         if let Some(gtin) = changes.gtin {
             product.gtin = gtin;
+        }
+        if let Some(goods_class) = changes.goods_class {
+            product.goods_class = goods_class;
         }
         if let Some(status) = changes.status {
             product.status = status;

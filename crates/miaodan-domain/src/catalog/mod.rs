@@ -9,6 +9,7 @@ mod commands;
 pub use book::CatalogBook;
 pub use commands::{AddSku, Command, CreateProduct, CreateShop, UpdateProduct, UpdateSku};
 
+use crate::after_sales::policy::ExemptGoods;
 use crate::ids::{ProductId, ShopId, SkuId};
 use crate::money::Fen;
 use crate::time::Timestamp;
@@ -167,6 +168,9 @@ pub struct Product {
     pub title: ProductTitle,
     pub description: Option<ProductDescription>,
     pub gtin: Option<Gtin>,
+    /// The class of goods the no-reason window may exclude (customised, perishable, …), as
+    /// the merchant declares it; `None` for ordinary goods. After-sales rules read it.
+    pub goods_class: Option<ExemptGoods>,
     pub status: ListingStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -200,6 +204,8 @@ pub struct ProductChanges {
     pub description: Option<Option<ProductDescription>>,
     /// `Some(None)` clears the GTIN.
     pub gtin: Option<Option<Gtin>>,
+    /// `Some(None)` declares the goods ordinary.
+    pub goods_class: Option<Option<ExemptGoods>>,
     pub status: Option<ListingStatus>,
 }
 

@@ -104,6 +104,7 @@ fn change_to(order: &Order, id: i64, to: Address) -> Command {
         buyer_record: BuyerRecord::default(),
         earlier_requests: vec![],
         new_address: Some(to),
+        exchange_for: vec![],
     })
 }
 

@@ -36,6 +36,7 @@ use miaodan_domain::shard::{
     AppealRequest, ApproveRequest, Command, CreateShipment, Decider, Effect, OpenRequest, Outcome, PayOrder,
     ReceiveReturn, RecordRefundFailed, RecordRefunded, RecordTracking, RefuseRequest, ShipReturn, WithdrawRequest,
 };
+use miaodan_domain::CheckoutId;
 use miaodan_domain::{Fen, OrderId, Timestamp};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -391,6 +392,7 @@ impl Sim {
             stored_order: Box::new(stored),
             buyer_record: BuyerRecord::default(),
             new_address: None,
+            exchange_for: vec![],
             earlier_requests,
         };
         if let Outcome::AfterSales(_) = self.run(&format!("open:{}", kind.as_str()), Command::from(command)) {
@@ -444,6 +446,9 @@ impl Sim {
                 shop: shop_id(SHOP),
                 inspection,
                 stored_order,
+                // Only an exchange places a replacement order; these requests are returns.
+                replacement_order: OrderId::new(i64::MAX).expect("positive"),
+                replacement_checkout: CheckoutId::new(i64::MAX).expect("positive"),
             }),
         );
     }

@@ -4,6 +4,7 @@
 
 mod address_change_spec;
 mod after_sales_properties;
+mod after_sales_spec;
 mod common;
 mod flash_sale_properties;
 mod fulfillment_spec;

@@ -921,6 +921,7 @@ fn merchant_commands_on_another_shops_product_are_unknown_product() {
                 title: ProductTitle::parse("elsewhere").expect("valid"),
                 description: None,
                 gtin: None,
+                goods_class: None,
                 skus: vec![new_sku(3001)],
             }),
             Rejection::UnknownShop,

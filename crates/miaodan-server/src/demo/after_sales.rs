@@ -100,6 +100,7 @@ fn no_reason_return(order: &Order, sku: SkuId) -> Ask {
         reason: Reason::NoReason,
         lines: vec![RequestLine { sku, quantity: 1 }],
         new_address: None,
+        exchange_for: vec![],
     }
 }
 
@@ -138,6 +139,7 @@ fn cancel(order: &Order) -> Ask {
         reason: Reason::ChangedMind,
         lines: vec![],
         new_address: None,
+        exchange_for: vec![],
     }
 }
 
@@ -149,6 +151,7 @@ fn refund(order: &Order, sku: SkuId, quantity: i64, reason: Reason) -> Ask {
         reason,
         lines: vec![RequestLine { sku, quantity }],
         new_address: None,
+        exchange_for: vec![],
     }
 }
 

@@ -9,6 +9,7 @@ mod after_sales;
 
 use crate::app::{AppState, BOOTSTRAP_LABEL};
 use crate::tokens::{TokenRequest, TokenState};
+use miaodan_domain::after_sales::policy::ExemptGoods;
 use miaodan_domain::buyers::Buyer;
 use miaodan_domain::catalog::{Gtin, NewSku, Text};
 use miaodan_domain::fulfillment::{CutoffRegion, CutoffTime, FulfillmentSettings, OperatingHours, ServiceLevel};
@@ -47,7 +48,25 @@ struct ProductSpec {
     title: String,
     description: String,
     gtin: Option<String>,
+    /// The after-sales goods class (`perishable`, …); absent for ordinary goods.
+    #[serde(default)]
+    goods_class: Option<String>,
     skus: Vec<SkuSpec>,
+}
+
+impl ProductSpec {
+    /// The product's GTIN and after-sales goods class, parsed.
+    fn listing(&self) -> anyhow::Result<(Option<Gtin>, Option<ExemptGoods>)> {
+        let gtin = match &self.gtin {
+            Some(raw) => Some(Gtin::parse(raw).ok_or_else(|| anyhow::anyhow!("demo GTIN {raw}"))?),
+            None => None,
+        };
+        let goods_class = match &self.goods_class {
+            Some(raw) => Some(ExemptGoods::parse(raw).ok_or_else(|| anyhow::anyhow!("demo goods class {raw}"))?),
+            None => None,
+        };
+        Ok((gtin, goods_class))
+    }
 }
 
 #[derive(Deserialize)]
@@ -203,16 +222,14 @@ async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
                 price,
             });
         }
-        let gtin = match &p.gtin {
-            Some(raw) => Some(Gtin::parse(raw).ok_or_else(|| anyhow::anyhow!("demo GTIN {raw}"))?),
-            None => None,
-        };
+        let (gtin, goods_class) = p.listing()?;
         let command = Command::from(CreateProduct {
             id: positive(state.ids.product(), ProductId::new)?,
             shop,
             title: text(&p.title)?,
             description: Some(text(&p.description)?),
             gtin,
+            goods_class,
             skus: skus.clone(),
         });
         submit(state, shop, command).await?;

@@ -40,7 +40,7 @@ use miaodan_domain::payments::RefundStatus;
 use miaodan_domain::shard::{
     OpenRequest, RecordRedirectRefused, RecordRedirected, RecordRefundFailed, RecordRefunded, RequestRef,
 };
-use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, Timestamp};
+use miaodan_domain::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 use miaodan_store::StoreError;
 use miaodan_store::records::Keyset;
 
@@ -76,6 +76,8 @@ pub struct Ask {
     pub lines: Vec<RequestLine>,
     /// For a change of address: where the order goes now.
     pub new_address: Option<Address>,
+    /// For an exchange, per line: the line's SKU and the SKU wanted instead.
+    pub exchange_for: Vec<(SkuId, SkuId)>,
 }
 
 /// The shard command for a buyer's request with the facts only the database holds, and the
@@ -127,6 +129,7 @@ pub async fn prepare_open(state: &AppState, ask: Ask) -> Result<(ShopId, OpenReq
         buyer_record,
         earlier_requests,
         new_address: ask.new_address,
+        exchange_for: ask.exchange_for,
     };
     Ok((shop, command))
 }

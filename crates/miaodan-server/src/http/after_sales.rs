@@ -1,5 +1,5 @@
 //! After-sales (售后) under `/v1/after-sales`: a buyer opens a request on a paid order (cancel
-//! before shipment, refund only, or return and refund), the flash-refund rules decide it at
+//! before shipment, refund only, return and refund, or exchange), the flash-refund rules decide it at
 //! once or pass it to the merchant with a deadline; the merchant approves or refuses, the
 //! buyer may appeal a refusal and an operator decides; the buyer may withdraw. A return's
 //! parcel and its inspection are `returns.rs`'s. Every decision is
@@ -115,6 +115,22 @@ fn open_refusal(refusal: &OpenRefusal, code: &'static str) -> ApiError {
             code,
             format!("at most {} fen of this order can still be refunded", refundable.get()),
         ),
+        OpenRefusal::ReplacementNotExchangeable { sku } => ApiError::invalid(
+            code,
+            "lines",
+            format!("SKU {sku} is not another SKU on sale of the same product: it cannot be exchanged for"),
+        ),
+        OpenRefusal::ReplacementPriceDiffers { sku } => ApiError::invalid(
+            code,
+            "lines",
+            format!("SKU {sku} costs another price than was paid: an exchange moves no money"),
+        ),
+        OpenRefusal::ReplacementOutOfStock { sku, available } => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("only {available} units of SKU {sku} are available to exchange for"),
+        )
+        .field("lines"),
         OpenRefusal::RefusedByRules(decision) => {
             let mut error = ApiError::new(
                 StatusCode::CONFLICT,
@@ -211,12 +227,21 @@ pub fn explain(fired: &Fired) -> Explanation {
             let en = format!("The carrier scanned the return parcel at {at} (Beijing time).");
             (en, format!("退货包裹已于北京时间 {at} 被快递揽收。"))
         }
+        Fired::ExchangeForFault { reason } => exchange_for_fault(reason),
     };
     Explanation {
         code: fired.code().to_string(),
         en,
         zh,
     }
+}
+
+fn exchange_for_fault(reason: Reason) -> (String, String) {
+    let reason = reason.as_str();
+    (
+        format!("An exchange of delivered goods ({reason}): approved; the replacement leaves once the goods are back."),
+        format!("已签收商品换货（{reason}），予以同意；退货收到后即发新货。"),
+    )
 }
 
 /// An instant as people in China read it: Beijing time, to the minute.
@@ -235,6 +260,14 @@ fn last_day(ends: Timestamp) -> LocalDate {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LineView {
     pub sku_id: i64,
+    pub quantity: i64,
+}
+
+/// One exchange line: units of `sku_id` go back, as many of `exchange_for` come instead.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplacementView {
+    pub sku_id: i64,
+    pub exchange_for: i64,
     pub quantity: i64,
 }
 
@@ -265,10 +298,11 @@ pub struct AfterSalesView {
     pub order_id: i64,
     pub shop_id: i64,
     pub buyer_id: i64,
-    /// `cancel`, `refund_only`, `return_and_refund` or `change_address`.
+    /// `cancel`, `refund_only`, `return_and_refund`, `exchange` or `change_address`.
     pub kind: String,
     pub reason: String,
-    /// `with_merchant`, `refused`, `with_platform`, `refunding`, `refunded`, `closed`, …
+    /// `with_merchant`, `refused`, `with_platform`, `refunding`, `refunded`, `exchanged`,
+    /// `closed`, …
     pub stage: String,
     /// The stage's deadline: the merchant's answer (silence is consent) or the buyer's appeal.
     pub due_at: Option<String>,
@@ -290,6 +324,11 @@ pub struct AfterSalesView {
     pub inspection: Option<String>,
     /// A change of address: the order's address before, the new one, and what came of it.
     pub address_change: Option<address::AddressChangeView>,
+    /// An exchange's lines and the SKU sent for each (empty for other kinds).
+    pub replacements: Vec<ReplacementView>,
+    /// The zero-price order that sends an exchange's replacement, once its goods are back:
+    /// shipped and tracked like any order (`GET /v1/orders/{id}`).
+    pub replacement_order_id: Option<i64>,
     pub opened_at: String,
     pub decision: DecisionView,
     pub timeline: Vec<StepView>,
@@ -404,6 +443,16 @@ impl From<&SavedRequest> for AfterSalesView {
             return_shipping: r.return_shipping.map(|s| s.as_str().into()),
             inspection: r.inspection.map(|i| i.as_str().into()),
             address_change: r.address_change.as_ref().map(address::AddressChangeView::from),
+            replacements: r
+                .replacements
+                .iter()
+                .map(|x| ReplacementView {
+                    sku_id: x.returned.get(),
+                    exchange_for: x.sku.get(),
+                    quantity: x.quantity,
+                })
+                .collect(),
+            replacement_order_id: r.replacement_order.map(|o| o.get()),
             opened_at: rfc3339(r.opened_at),
             decision: decision_view(d),
             timeline: r
@@ -438,6 +487,13 @@ pub struct LineInput {
     #[serde(deserialize_with = "crate::http::extract::integer")]
     #[schema(schema_with = crate::http::schema::integer::<1, LINE_QUANTITY_MAX>)]
     pub quantity: i64,
+    /// For an `exchange`, required: the SKU wanted instead, another SKU on sale of the same
+    /// product at the price paid for the line (422 `replacement_not_exchangeable` or
+    /// `replacement_price_differs` otherwise) with units available (409
+    /// `replacement_out_of_stock`). Other kinds take none (422 `invalid_field`).
+    #[serde(default, deserialize_with = "crate::http::extract::optional_integer")]
+    #[schema(schema_with = crate::http::schema::optional_id)]
+    pub exchange_for: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -447,18 +503,21 @@ pub struct OpenInput {
     #[schema(schema_with = crate::http::schema::id)]
     pub order_id: i64,
     /// `cancel` (before shipment: the whole order), `refund_only` (the lines given, no goods
-    /// back) or `return_and_refund` (the lines given, sent back after delivery; a no-reason
+    /// back), `return_and_refund` (the lines given, sent back after delivery; a no-reason
     /// return is approved at once within the shop's window, 7 days from the day after delivery;
-    /// before delivery it is refused, 409 `refused_by_rules` with the rule `not_yet_delivered`).
+    /// before delivery it is refused, 409 `refused_by_rules` with the rule `not_yet_delivered`),
+    /// `exchange` (the lines given, sent back for the SKU each line names in `exchange_for`; no
+    /// money moves) or `change_address` (the new `address`).
     #[schema(schema_with = crate::http::schema::after_sales_kind)]
     pub kind: String,
     /// `no_reason`, `changed_mind`, `lost`, `never_arrived`, `arrived_damaged`, `quality_issue`,
     /// `not_as_described`, `wrong_item`, `wrong_size`, `wrong_address`.
     #[schema(schema_with = crate::http::schema::after_sales_reason)]
     pub reason: String,
-    /// The units asked about, each SKU once: 1 to 100 lines for `refund_only` and
-    /// `return_and_refund` (422 `invalid_field` otherwise); a cancellation or a change of
-    /// address covers the whole order and ignores them.
+    /// The units asked about, each SKU once: 1 to 100 lines for `refund_only`,
+    /// `return_and_refund` and `exchange` (422 `invalid_field` otherwise), each with
+    /// `exchange_for` exactly when the kind is `exchange`; a cancellation or a change of address
+    /// covers the whole order and ignores them.
     #[serde(default)]
     #[schema(max_items = 100)]
     pub lines: Vec<LineInput>,
@@ -470,57 +529,45 @@ pub struct OpenInput {
 }
 
 fn parse_open(input: &OpenInput, buyer: miaodan_domain::BuyerId) -> Result<Ask, ApiError> {
-    let kind = RequestKind::parse(&input.kind)
-        .filter(|k| {
-            matches!(
-                k,
-                RequestKind::CancelBeforeShipment
-                    | RequestKind::RefundOnly
-                    | RequestKind::ReturnAndRefund
-                    | RequestKind::ChangeAddress
-            )
-        })
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "invalid_kind",
-                "kind",
-                "kind is cancel, refund_only, return_and_refund or change_address",
-            )
-        })?;
+    let kind = RequestKind::parse(&input.kind).ok_or_else(|| {
+        ApiError::invalid(
+            "invalid_kind",
+            "kind",
+            "kind is cancel, refund_only, return_and_refund, exchange or change_address",
+        )
+    })?;
     let reason = Reason::parse(&input.reason)
         .ok_or_else(|| ApiError::invalid("invalid_reason", "reason", "not a known reason code"))?;
     let order =
         OrderId::new(validate::positive_id(input.order_id, "order_id")?).ok_or_else(|| ApiError::not_found("order"))?;
-    let names_lines = matches!(kind, RequestKind::RefundOnly | RequestKind::ReturnAndRefund);
+    let names_lines = matches!(
+        kind,
+        RequestKind::RefundOnly | RequestKind::ReturnAndRefund | RequestKind::Exchange
+    );
     if names_lines && (input.lines.is_empty() || input.lines.len() > ORDER_LINES_MAX) {
         return Err(ApiError::invalid(
             "invalid_field",
             "lines",
-            format!("a refund or a return names 1 to {ORDER_LINES_MAX} lines"),
+            format!("a refund, a return or an exchange names 1 to {ORDER_LINES_MAX} lines"),
         ));
     }
     let mut lines: Vec<RequestLine> = Vec::with_capacity(input.lines.len());
+    let mut exchange_for = Vec::new();
     for (i, line) in input.lines.iter().enumerate() {
-        let sku = SkuId::new(line.sku_id)
-            .filter(|sku| lines.iter().all(|l| l.sku != *sku))
-            .ok_or_else(|| {
-                ApiError::invalid(
+        let parsed = parse_line(i, line, &lines)?;
+        lines.push(parsed);
+        match (kind, line.exchange_for.map(SkuId::new)) {
+            (RequestKind::Exchange, Some(Some(wanted))) => exchange_for.push((parsed.sku, wanted)),
+            (RequestKind::CancelBeforeShipment | RequestKind::ChangeAddress, _)
+            | (RequestKind::RefundOnly | RequestKind::ReturnAndRefund, None) => {}
+            _ => {
+                return Err(ApiError::invalid(
                     "invalid_field",
-                    &format!("lines[{i}].sku_id"),
-                    "a SKU of the order, once",
-                )
-            })?;
-        if !(1..=LINE_QUANTITY_MAX).contains(&line.quantity) {
-            return Err(ApiError::invalid(
-                "invalid_quantity",
-                &format!("lines[{i}].quantity"),
-                format!("a quantity is 1 to {}", super::problem::grouped(LINE_QUANTITY_MAX)),
-            ));
+                    &format!("lines[{i}].exchange_for"),
+                    "an exchange names the SKU wanted instead on each line; other kinds name none",
+                ));
+            }
         }
-        lines.push(RequestLine {
-            sku,
-            quantity: line.quantity,
-        });
     }
     let new_address = address::parse_new_address(kind, input.address.as_ref())?;
     Ok(Ask {
@@ -530,6 +577,31 @@ fn parse_open(input: &OpenInput, buyer: miaodan_domain::BuyerId) -> Result<Ask, 
         reason,
         lines,
         new_address,
+        exchange_for,
+    })
+}
+
+/// Line `i` of a request: a SKU not named before, and its quantity.
+fn parse_line(i: usize, line: &LineInput, before: &[RequestLine]) -> Result<RequestLine, ApiError> {
+    let sku = SkuId::new(line.sku_id)
+        .filter(|sku| before.iter().all(|l| l.sku != *sku))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_field",
+                &format!("lines[{i}].sku_id"),
+                "a SKU of the order, once",
+            )
+        })?;
+    if !(1..=LINE_QUANTITY_MAX).contains(&line.quantity) {
+        return Err(ApiError::invalid(
+            "invalid_quantity",
+            &format!("lines[{i}].quantity"),
+            format!("a quantity is 1 to {}", super::problem::grouped(LINE_QUANTITY_MAX)),
+        ));
+    }
+    Ok(RequestLine {
+        sku,
+        quantity: line.quantity,
     })
 }
 
@@ -629,7 +701,7 @@ pub struct AfterSalesQuery {
     pub order_id: Option<i64>,
 }
 
-pub const STAGES: [&str; 10] = [
+pub const STAGES: [&str; 11] = [
     "with_merchant",
     "approved",
     "awaiting_return",
@@ -639,6 +711,7 @@ pub const STAGES: [&str; 10] = [
     "with_platform",
     "refunding",
     "refunded",
+    "exchanged",
     "closed",
 ];
 

@@ -134,6 +134,11 @@ pub async fn create_product(
                 .map(|d| validate::text::<2000>(d, "description"))
                 .transpose()?,
             gtin: input.gtin.as_deref().map(|g| validate::gtin(g, "gtin")).transpose()?,
+            goods_class: input
+                .goods_class
+                .as_deref()
+                .map(|g| validate::goods_class(g, "goods_class"))
+                .transpose()?,
             skus: input
                 .skus
                 .iter()
@@ -146,7 +151,7 @@ pub async fn create_product(
     .await
 }
 
-/// Change a product's title, description, GTIN or status.
+/// Change a product's title, description, GTIN, after-sales goods class or status.
 #[utoipa::path(patch, path = "/v1/products/{product_id}", tag = "catalog", request_body = ProductPatch,
     params(("product_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = ProductView), (status = 404, body = super::problem::Problem)),
@@ -177,6 +182,9 @@ pub async fn update_product(
                 .transpose()?,
             gtin: text_or_clear(&input.gtin)
                 .map(|g| g.map(|g| validate::gtin(g, "gtin")).transpose())
+                .transpose()?,
+            goods_class: text_or_clear(&input.goods_class)
+                .map(|g| g.map(|g| validate::goods_class(g, "goods_class")).transpose())
                 .transpose()?,
             status: input
                 .status

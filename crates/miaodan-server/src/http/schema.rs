@@ -216,6 +216,11 @@ pub fn id() -> RefOr<Schema> {
     integer::<1, { i64::MAX }>()
 }
 
+/// A positive id, or `null` (absent).
+pub fn optional_id() -> RefOr<Schema> {
+    optional_integer::<1, { i64::MAX }>()
+}
+
 /// A credential: 1 to 200 characters, no control characters.
 fn credential_of(schema_type: SchemaType) -> RefOr<Schema> {
     done(
@@ -334,7 +339,13 @@ pub fn optional_alert_rule() -> RefOr<Schema> {
 }
 
 /// The kinds of after-sales request this server opens (`http/after_sales.rs::parse_open`).
-pub const AFTER_SALES_KINDS: [&str; 4] = ["cancel", "refund_only", "return_and_refund", "change_address"];
+pub const AFTER_SALES_KINDS: [&str; 5] = [
+    "cancel",
+    "refund_only",
+    "return_and_refund",
+    "exchange",
+    "change_address",
+];
 
 pub fn after_sales_kind() -> RefOr<Schema> {
     words(&AFTER_SALES_KINDS, false)
@@ -367,6 +378,15 @@ pub fn event_topic() -> RefOr<Schema> {
 
 pub fn after_sales_stage() -> RefOr<Schema> {
     words(&super::after_sales::STAGES, false)
+}
+
+/// A product's after-sales goods class, or `null` for ordinary goods.
+pub fn optional_goods_class() -> RefOr<Schema> {
+    let goods: Vec<&str> = miaodan_domain::after_sales::policy::ExemptGoods::ALL
+        .iter()
+        .map(|g| g.as_str())
+        .collect();
+    words(&goods, true)
 }
 
 /// Goods a shop's no-reason window excludes: each of the four at most once.

@@ -3,6 +3,7 @@
 use super::dto::AddressInput;
 use super::problem::ApiError;
 use miaodan_domain::Fen;
+use miaodan_domain::after_sales::policy::ExemptGoods;
 use miaodan_domain::catalog::{Gtin, ListingStatus, Text, TextError};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::money::PRICE_FEN_MAX;
@@ -62,6 +63,17 @@ pub fn gtin(raw: &str, field: &str) -> Result<Gtin, ApiError> {
 pub fn status(raw: &str, field: &str) -> Result<ListingStatus, ApiError> {
     ListingStatus::parse(raw)
         .ok_or_else(|| ApiError::invalid("invalid_field", field, "status is `active` or `archived`"))
+}
+
+/// A product's after-sales goods class.
+pub fn goods_class(raw: &str, field: &str) -> Result<ExemptGoods, ApiError> {
+    ExemptGoods::parse(raw).ok_or_else(|| {
+        ApiError::invalid(
+            "invalid_field",
+            field,
+            "goods_class is customised, perishable, digital_delivery or periodical",
+        )
+    })
 }
 
 /// A positive id in a body (`sku_id`, `warehouse_id`): a smaller one breaks the documented

@@ -1,7 +1,8 @@
 //! After-sales over HTTP on both backends: a cancellation before shipment refunded at once
 //! with its units back in stock, the merchant's queue with a deadline (silence is consent, on
 //! the app's own clock), refusal, appeal and the platform's decision, withdrawal, other
-//! tenants, bad input, and money exactly once under retries and worker passes.
+//! tenants, bad input, and money exactly once under retries and worker passes; goods classes
+//! per product; exchanges with their held replacement and its zero-price order.
 
 use super::common;
 use common::{Backend, TestApp, World, eventually};
@@ -25,13 +26,21 @@ both_backends!(
     a_return_of_goods_not_yet_delivered_is_refused_and_opens_nothing,
     a_flash_order_cancelled_after_payment_gives_the_buyer_their_flash_allowance_back,
     refunded_units_stay_taken_after_a_restart_though_settled_requests_leave_memory,
+    a_perishable_products_no_reason_return_is_refused_unless_the_shop_covers_perishables,
+    an_exchange_holds_its_replacement_and_sends_it_in_a_zero_price_order_shipped_like_any_order,
+    an_exchange_for_another_products_sku_another_price_or_missing_stock_is_refused_and_changes_nothing,
 );
 
 const HOUR_MS: i64 = 3_600_000;
 
 /// A paid order of `units` of the world's second SKU (¥109.90 each) for the world's buyer.
 pub(super) async fn paid_order(app: &TestApp, world: &World, units: i64) -> i64 {
-    let checkout = app.checkout(&world.buyer_token, &[(world.skus[1], units)]).await;
+    paid_order_of(app, world, world.skus[1], units).await
+}
+
+/// A paid order of `units` of `sku` for the world's buyer.
+async fn paid_order_of(app: &TestApp, world: &World, sku: i64, units: i64) -> i64 {
+    let checkout = app.checkout(&world.buyer_token, &[(sku, units)]).await;
     let body = checkout.assert_status(201).clone();
     let order = body["orders"][0]["id"].as_i64().unwrap();
     app.pay_checkout(&world.buyer_token, body["checkout_id"].as_i64().unwrap())
@@ -338,7 +347,12 @@ pub(super) fn no_reason_return(order: i64, sku: i64, quantity: i64) -> Value {
 /// A paid order of `units` of the world's second SKU, shipped from its warehouse and
 /// delivered by the (manual) carrier simulator at the clock's current time.
 async fn delivered_order(app: &TestApp, world: &World, clock: &Clock, units: i64) -> i64 {
-    let order = paid_order(app, world, units).await;
+    delivered_order_of(app, world, clock, world.skus[1], units).await
+}
+
+/// A paid order of `units` of `sku`, shipped and delivered at the clock's current time.
+async fn delivered_order_of(app: &TestApp, world: &World, clock: &Clock, sku: i64, units: i64) -> i64 {
+    let order = paid_order_of(app, world, sku, units).await;
     let mut waybill = None;
     for warehouse in world.warehouses {
         let path = format!("/v1/orders/{order}/shipments");
@@ -832,4 +846,228 @@ async fn refunded_units_stay_taken_after_a_restart_though_settled_requests_leave
     until_stage(&app, &world.buyer_token, second.id(), "refunded").await;
     let refunds = refunds_of(&app, order).await;
     assert_eq!(refunds.len(), 2, "one refund per request");
+}
+
+// ---- goods classes ---------------------------------------------------------------------------
+
+async fn a_perishable_products_no_reason_return_is_refused_unless_the_shop_covers_perishables(backend: Backend) {
+    let clock = Clock::system();
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
+    let world = app.world().await;
+    let crab = json!({ "title": "阳澄湖大闸蟹", "goods_class": "perishable",
+                       "skus": [{ "name": "4对8只", "price_fen": 19900 }] });
+    let created = app.post("/v1/products", &world.merchant, crab).await;
+    let product = created.assert_status(201).clone();
+    assert_eq!(product["goods_class"], "perishable");
+    let product_id = product["id"].as_i64().unwrap();
+    let sku = product["skus"][0]["id"].as_i64().unwrap();
+    app.stock(&world.merchant, sku, world.warehouses[0], 5).await;
+    // A class the platform does not know is refused; `null` declares the goods ordinary.
+    let path = format!("/v1/products/{product_id}");
+    let fresh = app
+        .patch(&path, &world.merchant, json!({ "goods_class": "fresh" }))
+        .await;
+    fresh.assert_problem(422, "invalid_field");
+    assert_eq!(fresh.body["field"], "goods_class");
+    let ordinary = app.patch(&path, &world.merchant, json!({ "goods_class": null })).await;
+    assert_eq!(ordinary.assert_status(200)["goods_class"], Value::Null);
+    let perishable = json!({ "goods_class": "perishable" });
+    let declared = app.patch(&path, &world.merchant, perishable).await;
+    assert_eq!(declared.assert_status(200)["goods_class"], "perishable");
+
+    let order = delivered_order_of(&app, &world, &clock, sku, 1).await;
+    let refused = app
+        .post("/v1/after-sales", &world.buyer_token, no_reason_return(order, sku, 1))
+        .await;
+    refused.assert_problem(409, "refused_by_rules");
+    assert_eq!(
+        refused.body["rules"][0]["code"], "no_reason_exempt_goods",
+        "{}",
+        refused.raw
+    );
+    assert!(refused.body["rules"][0]["en"].as_str().unwrap().contains("perishable"));
+
+    // The shop covers perishables in its own policy: the same return is approved.
+    let mut covering = default_policy();
+    covering["exempt_goods"] = json!(["customised", "digital_delivery", "periodical"]);
+    app.put(POLICY, &world.merchant, covering).await.assert_status(200);
+    let opened = app
+        .post("/v1/after-sales", &world.buyer_token, no_reason_return(order, sku, 1))
+        .await;
+    let body = opened.assert_status(201);
+    assert_eq!(body["stage"], "awaiting_return", "{body}");
+    assert_eq!(body["decision"]["rules"][0]["code"], "no_reason_return_in_window");
+}
+
+// ---- exchanges ---------------------------------------------------------------------------------
+
+/// A product of the world's shop in three SKUs: sizes M and L at ¥99, XL at ¥129; M and XL
+/// stocked in the first warehouse, L split over both. Returns `[m, l, xl]`.
+async fn shirts(app: &TestApp, world: &World) -> [i64; 3] {
+    let skus = app.product(&world.merchant, "纯棉T恤", &[9900, 9900, 12900]).await;
+    let [m, l, xl] = [skus[0], skus[1], skus[2]];
+    app.stock(&world.merchant, m, world.warehouses[0], 5).await;
+    app.stock(&world.merchant, l, world.warehouses[0], 2).await;
+    app.stock(&world.merchant, l, world.warehouses[1], 1).await;
+    app.stock(&world.merchant, xl, world.warehouses[0], 5).await;
+    [m, l, xl]
+}
+
+fn exchange(order: i64, sku: i64, quantity: i64, wanted: i64) -> Value {
+    json!({ "order_id": order, "kind": "exchange", "reason": "wrong_size",
+            "lines": [{ "sku_id": sku, "quantity": quantity, "exchange_for": wanted }] })
+}
+
+async fn an_exchange_holds_its_replacement_and_sends_it_in_a_zero_price_order_shipped_like_any_order(backend: Backend) {
+    let clock = Clock::system();
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
+    let world = app.world().await;
+    let [m, l, _] = shirts(&app, &world).await;
+    let order = delivered_order_of(&app, &world, &clock, m, 2).await;
+    assert_eq!(futures_sum(&app, &world, l).await, (3, 0, 0));
+
+    let ask = exchange(order, m, 1, l);
+    let first = app
+        .post_with_key("/v1/after-sales", &world.buyer_token, "ex-1", ask.clone())
+        .await;
+    let body = first.assert_status(201).clone();
+    assert_eq!(body["stage"], "awaiting_return", "{body}");
+    assert_eq!(body["decision"]["rules"][0]["code"], "exchange_for_fault");
+    assert_eq!(body["amount_fen"], 0);
+    assert_eq!(
+        body["replacements"],
+        json!([{ "sku_id": m, "exchange_for": l, "quantity": 1 }])
+    );
+    assert_eq!(body["replacement_order_id"], Value::Null);
+    let again = app
+        .post_with_key("/v1/after-sales", &world.buyer_token, "ex-1", ask)
+        .await;
+    assert!(again.replayed);
+    assert_eq!((again.status, &again.raw), (first.status, &first.raw));
+    assert_eq!(futures_sum(&app, &world, l).await, (2, 1, 0), "one unit held, once");
+    let id = first.id();
+    let step = |name: &str| format!("/v1/after-sales/{id}/{name}");
+
+    let parcel = json!({ "carrier": "sf", "waybill": "SF-RET-EXCHANGE-1" });
+    let sent = app.post(&step("return-parcel"), &world.buyer_token, parcel).await;
+    assert_eq!(sent.assert_status(200)["stage"], "return_in_transit");
+    let restock = json!({ "inspection": "restock" });
+    let received = app.post(&step("receive"), &world.merchant, restock.clone()).await;
+    let received = received.assert_status(200).clone();
+    assert_eq!(received["stage"], "exchanged", "{received}");
+    assert_eq!(stages_of(&received).last(), Some(&"exchanged"));
+    let replacement = received["replacement_order_id"].as_i64().expect("a replacement order");
+    app.post(&step("receive"), &world.merchant, restock)
+        .await
+        .assert_problem(409, "after_sales_step_not_allowed");
+
+    // The held unit is sold to the replacement; the returned one is back on sale.
+    assert_eq!(futures_sum(&app, &world, l).await, (2, 0, 1));
+    assert_eq!(futures_sum(&app, &world, m).await, (4, 0, 1));
+    let placed = app.get(&format!("/v1/orders/{replacement}"), &world.buyer_token).await;
+    let placed = placed.assert_status(200).clone();
+    assert_eq!(
+        (&placed["state"], &placed["total_fen"]),
+        (&json!("paid"), &json!(0)),
+        "{placed}"
+    );
+    assert_eq!(placed["paid_by_payment_intent_id"], Value::Null);
+    assert_eq!(placed["lines"][0]["sku_id"], l);
+    assert!(refunds_of(&app, order).await.is_empty(), "no money moves");
+    assert_eq!(
+        request(&app, &world.buyer_token, id).await["replacement_order_id"],
+        replacement
+    );
+
+    // Shipped like any order, from where dispatch put it.
+    let mut shipped = false;
+    for warehouse in world.warehouses {
+        let path = format!("/v1/orders/{replacement}/shipments");
+        let answer = app
+            .post(&path, &world.merchant, json!({ "warehouse_id": warehouse }))
+            .await;
+        shipped |= answer.status == 201;
+    }
+    assert!(shipped, "the replacement ships from one warehouse");
+    assert_eq!(app.order(replacement).await["state"], "shipped");
+
+    // Reconciliation sees no payment missing for an order nobody paid for.
+    let day = miaodan_domain::time::shanghai::LocalDate::of(clock.now()).to_string();
+    let report = app.get(&format!("/v1/reconciliation?date={day}"), &app.admin).await;
+    let report = report.assert_status(200).clone();
+    let kinds: Vec<&str> = report["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.contains(&"paid_without_capture"), "{report}");
+}
+
+async fn an_exchange_for_another_products_sku_another_price_or_missing_stock_is_refused_and_changes_nothing(
+    backend: Backend,
+) {
+    let clock = Clock::system();
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
+    let world = app.world().await;
+    let [m, l, xl] = shirts(&app, &world).await;
+    let order = delivered_order_of(&app, &world, &clock, m, 2).await;
+    // One unit of size L left, for an exchange of two.
+    app.stock(&world.merchant, l, world.warehouses[0], 1).await;
+    app.stock(&world.merchant, l, world.warehouses[1], 0).await;
+
+    let mut without = exchange(order, m, 1, l);
+    without["lines"][0].as_object_mut().unwrap().remove("exchange_for");
+    let mut on_a_return = no_reason_return(order, m, 1);
+    on_a_return["lines"][0]["exchange_for"] = json!(l);
+    let cases: [(Value, u16, &str); 5] = [
+        (
+            exchange(order, m, 1, world.skus[1]),
+            422,
+            "replacement_not_exchangeable",
+        ),
+        (exchange(order, m, 1, xl), 422, "replacement_price_differs"),
+        (exchange(order, m, 2, l), 409, "replacement_out_of_stock"),
+        (without, 422, "invalid_field"),
+        (on_a_return, 422, "invalid_field"),
+    ];
+    for (body, status, code) in cases {
+        let answer = app.post("/v1/after-sales", &world.buyer_token, body.clone()).await;
+        answer.assert_problem(status, code);
+        assert!(
+            answer.body["field"].as_str().unwrap().starts_with("lines"),
+            "{body}: {}",
+            answer.raw
+        );
+    }
+    let listed = app.get("/v1/after-sales", &world.buyer_token).await;
+    assert_eq!(listed.assert_status(200)["items"], json!([]), "nothing was opened");
+    assert_eq!(futures_sum(&app, &world, l).await, (1, 0, 0), "nothing was held");
+
+    // Another buyer cannot ask, another shop cannot see or receive; withdrawing releases.
+    let (_, other_buyer) = app.buyer("李四").await;
+    let (_, other_merchant) = app.shop("别家小店").await;
+    app.post("/v1/after-sales", &other_buyer, exchange(order, m, 1, l))
+        .await
+        .assert_problem(404, "not_found");
+    let id = app
+        .post("/v1/after-sales", &world.buyer_token, exchange(order, m, 1, l))
+        .await
+        .id();
+    assert_eq!(futures_sum(&app, &world, l).await, (0, 1, 0));
+    app.get(&format!("/v1/after-sales/{id}"), &other_buyer)
+        .await
+        .assert_problem(404, "not_found");
+    app.post(
+        &format!("/v1/after-sales/{id}/receive"),
+        &other_merchant,
+        json!({ "inspection": "restock" }),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let withdrawn = app
+        .post(&format!("/v1/after-sales/{id}/withdraw"), &world.buyer_token, json!({}))
+        .await;
+    assert_eq!(withdrawn.assert_status(200)["stage"], "closed");
+    assert_eq!(futures_sum(&app, &world, l).await, (1, 0, 0), "released");
 }

@@ -547,7 +547,8 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     // What version 2 had: no promise column, no fulfillment tables or index (and none of the
     // token lifecycle of version 4).
     db.execute(
-        "DROP INDEX api_tokens_by_revocation;
+        "ALTER TABLE products DROP COLUMN goods_class;
+         DROP INDEX api_tokens_by_revocation;
          DROP INDEX api_tokens_by_subject;
          DROP TABLE token_revocation_counter;
          ALTER TABLE api_tokens DROP COLUMN expires_at;
@@ -565,7 +566,7 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     assert_eq!(db.schema_version().await, 2);
 
     let store = db.open().await;
-    assert_eq!(db.schema_version().await, 9);
+    assert_eq!(db.schema_version().await, 10);
     assert_eq!(store.order(old.id).await.unwrap(), Some(old.clone()));
     assert_eq!(load(&store, 0, 1).await.fulfilling, vec![]);
 
@@ -606,6 +607,6 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     drop(store);
     // Opening a current database again changes nothing.
     let store = db.open().await;
-    assert_eq!(db.schema_version().await, 9);
+    assert_eq!(db.schema_version().await, 10);
     assert_eq!(store.order(old.id).await.unwrap(), Some(old));
 }

@@ -311,6 +311,11 @@ fn rows_of_version_9() -> String {
         .into()
 }
 
+/// What version 10 added: product 100 declared perishable.
+fn rows_of_version_10() -> String {
+    "UPDATE products SET goods_class = 'perishable' WHERE id = 100;".into()
+}
+
 fn rows_up_to(version: i64) -> String {
     [
         rows_of_version_1(),
@@ -322,6 +327,7 @@ fn rows_up_to(version: i64) -> String {
         rows_of_version_7(),
         rows_of_version_8(),
         rows_of_version_9(),
+        rows_of_version_10(),
     ]
     .into_iter()
     .take(version as usize)
@@ -597,6 +603,18 @@ async fn version_7_rows_load(store: &Store) {
     );
 }
 
+async fn version_10_rows_load(store: &Store) {
+    use miaodan_domain::after_sales::policy::ExemptGoods;
+    let (product, _) = store.product(ProductId::new(100).unwrap()).await.unwrap().unwrap();
+    assert_eq!(product.goods_class, Some(ExemptGoods::Perishable));
+}
+
+/// A product written before version 7 is ordinary goods.
+async fn a_product_from_before_goods_classes_is_ordinary(store: &Store) {
+    let (product, _) = store.product(ProductId::new(100).unwrap()).await.unwrap().unwrap();
+    assert_eq!(product.goods_class, None);
+}
+
 /// A token written before version 4 has no lifetime: the upgrade gives it its role's default
 /// (a merchant's 90 days) from the moment of the upgrade.
 async fn a_token_from_before_lifetimes_lives_its_roles_default_from_the_upgrade(store: &Store, upgraded: Timestamp) {
@@ -736,7 +754,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 9, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 10, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -780,6 +798,11 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 9 {
             version_9_rows_load(&store).await;
+        }
+        if version >= 10 {
+            version_10_rows_load(&store).await;
+        } else {
+            a_product_from_before_goods_classes_is_ordinary(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

@@ -198,6 +198,7 @@ impl Earlier {
             reason,
             lines,
             new_address: None,
+            exchange_for: vec![],
         }
     }
 }
@@ -388,6 +389,7 @@ async fn set_up_shops(env: &Env, shops: u64) -> anyhow::Result<Vec<ShopWorld>> {
             title: text("保温杯 316 不锈钢")?,
             description: None,
             gtin: None,
+            goods_class: None,
             skus: vec![sku(cheap, "500ml", CHEAP_FEN)?, sku(dear, "礼盒装", DEAR_FEN)?],
         };
         env.setup(shop, product.into()).await?;
@@ -722,6 +724,7 @@ fn cancel_of(order: &Order) -> Ask {
         reason: Reason::ChangedMind,
         lines: vec![],
         new_address: None,
+        exchange_for: vec![],
     }
 }
 
@@ -880,6 +883,7 @@ impl Client<'_> {
                 reason: Reason::ChangedMind,
                 lines: vec![],
                 new_address: None,
+                exchange_for: vec![],
             };
             self.ask(shop, &ask, &format!("evening-cancel-{i}"), (true, false))
                 .await?;

@@ -82,6 +82,7 @@ async fn set_up(env: &Env, args: &CheckoutArgs) -> anyhow::Result<Vec<(ShopId, V
                 title: text(&format!("商品{s}-{p}"))?,
                 description: None,
                 gtin: None,
+                goods_class: None,
                 skus: vec![NewSku {
                     id: sku,
                     name: text("标准款")?,

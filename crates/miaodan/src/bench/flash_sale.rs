@@ -43,6 +43,23 @@ fn address() -> anyhow::Result<Address> {
     })
 }
 
+/// The sale's product: one SKU at ¥99.
+fn cup(product: i64, shop: ShopId, sku: SkuId) -> anyhow::Result<Command> {
+    Ok(Command::from(CreateProduct {
+        id: id(product, ProductId::new)?,
+        shop,
+        title: text("直播间爆款 保温杯 316 不锈钢 500ml")?,
+        description: None,
+        gtin: None,
+        goods_class: None,
+        skus: vec![NewSku {
+            id: sku,
+            name: text("雾霾蓝")?,
+            price: Fen::price(9_900).ok_or_else(|| anyhow::anyhow!("price"))?,
+        }],
+    }))
+}
+
 async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
     let ids = &env.state.ids;
     let shop = id(ids.shop(), ShopId::new)?;
@@ -67,19 +84,7 @@ async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
     )
     .await?;
     let sku = id(ids.sku(), SkuId::new)?;
-    let price = Fen::price(9_900).ok_or_else(|| anyhow::anyhow!("price"))?;
-    let product = Command::from(CreateProduct {
-        id: id(ids.product(), ProductId::new)?,
-        shop,
-        title: text("直播间爆款 保温杯 316 不锈钢 500ml")?,
-        description: None,
-        gtin: None,
-        skus: vec![NewSku {
-            id: sku,
-            name: text("雾霾蓝")?,
-            price,
-        }],
-    });
+    let product = cup(ids.product(), shop, sku)?;
     env.setup(shop, product).await?;
     env.setup(
         shop,

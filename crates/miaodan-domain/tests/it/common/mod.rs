@@ -370,6 +370,7 @@ impl World {
             title: ProductTitle::parse(&format!("product {id}")).expect("valid title"),
             description: None,
             gtin: None,
+            goods_class: None,
             skus,
         }))
     }

@@ -7,6 +7,7 @@ use crate::app::AppState;
 use miaodan_domain::Timestamp;
 use miaodan_domain::payments::{IntentStatus, RefundReason, RefundStatus, Settlement, refund_reference};
 use miaodan_domain::time::shanghai::{self, LocalDate};
+use miaodan_store::{PaidOrder, Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use utoipa::ToSchema;
@@ -68,13 +69,22 @@ pub fn day_bounds(date: &str) -> Option<(Timestamp, Timestamp)> {
     LocalDate::parse(date).map(shanghai::day_bounds)
 }
 
+/// The orders paid in `[from, to)` that money paid. An exchange's replacement order (zero
+/// total, no payment intent) is paid by its exchange: no money moved, so the ledger has nothing
+/// to match it with.
+async fn paid_with_money(store: &Store, from: Timestamp, to: Timestamp) -> Result<Vec<PaidOrder>, StoreError> {
+    let mut paid = store.orders_paid_between(from, to).await?;
+    paid.retain(|o| o.paid_by.is_some() || o.total != 0);
+    Ok(paid)
+}
+
 pub async fn report(state: &AppState, date: &str) -> anyhow::Result<ReconciliationReport> {
     let (from, to) = day_bounds(date).ok_or_else(|| anyhow::anyhow!("not a date: {date}"))?;
     let store = &state.store;
     let provider = &state.payments.provider;
     let captures = store.captures_between(from, to).await?;
     let refunds = store.refunds_settled_between(from, to).await?;
-    let paid = store.orders_paid_between(from, to).await?;
+    let paid = paid_with_money(store, from, to).await?;
     let statement = super::within_deadline(provider.statement(date.to_string()))
         .await
         .map_err(|e| anyhow::anyhow!("provider statement: {e}"))?;

@@ -1,7 +1,8 @@
 //! Returns (退货退款): once a return is approved the buyer sends the parcel back and says
 //! which carrier took it (`return-parcel`); the shop's warehouse receives it and the merchant
 //! inspects it (`receive`): sellable units go back on sale where they were sold from, damaged
-//! ones are written off, and the refund goes to the payment provider either way.
+//! ones are written off, and the refund goes to the payment provider either way. An exchange's
+//! receipt sends its replacement instead, in a zero-price order of its own.
 
 use super::{AfterSalesView, Problem, step, visible_request};
 use crate::app::AppState;
@@ -15,6 +16,7 @@ use miaodan_domain::after_sales::request::{Inspection, ReturnParcel};
 use miaodan_domain::fulfillment::network::CarrierId;
 use miaodan_domain::logistics::shipment::parse_waybill;
 use miaodan_domain::shard::{ReceiveReturn, ShipReturn};
+use miaodan_domain::{CheckoutId, OrderId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -79,8 +81,9 @@ pub struct ReceiveInput {
 
 /// The shop's warehouse received a return parcel and the merchant inspected it: `restock`
 /// puts the units back on sale in the warehouses they were sold from, `write_off` keeps them
-/// off sale. The refund goes to the payment provider either way. A parcel the buyer brought
-/// without a waybill may be received while the return is still awaited.
+/// off sale. The refund goes to the payment provider either way; an exchange instead sends its
+/// replacement in a zero-price order of its own (`replacement_order_id`, stage `exchanged`). A
+/// parcel the buyer brought without a waybill may be received while the return is still awaited.
 #[utoipa::path(post, path = "/v1/after-sales/{request_id}/receive", tag = "after-sales",
     request_body = ReceiveInput,
     params(("request_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
@@ -110,6 +113,12 @@ pub async fn receive_return(
         Ok(None) => return ApiError::not_found("after-sales request").into_response(),
         Err(error) => return ApiError::from(error).into_response(),
     };
+    // An exchange's replacement leaves in an order of its own; its ids are the shell's to give.
+    let (Some(replacement_order), Some(replacement_checkout)) =
+        (OrderId::new(state.ids.order()), CheckoutId::new(state.ids.checkout()))
+    else {
+        return ApiError::unavailable("id space exhausted").into_response();
+    };
     let path = format!("/v1/after-sales/{}/receive", ids.one());
     step(&state, principal, ids.one(), &headers, (path, &body.raw), |id| {
         ReceiveReturn {
@@ -117,6 +126,8 @@ pub async fn receive_return(
             shop,
             inspection,
             stored_order,
+            replacement_order,
+            replacement_checkout,
         }
     })
     .await

@@ -27,6 +27,11 @@ pub struct NewProduct {
     /// GTIN-8/12/13/14 with a valid check digit; the same GTIN across shops is the same product.
     #[schema(schema_with = crate::http::schema::optional_gtin)]
     pub gtin: Option<String>,
+    /// The after-sales goods class the no-reason window may exclude: `customised`,
+    /// `perishable`, `digital_delivery` or `periodical`; absent or `null` for ordinary goods.
+    #[serde(default)]
+    #[schema(schema_with = crate::http::schema::optional_goods_class)]
+    pub goods_class: Option<String>,
     /// 1 to 100 SKUs.
     #[schema(min_items = 1, max_items = 100)]
     pub skus: Vec<NewSkuInput>,
@@ -44,6 +49,11 @@ pub struct ProductPatch {
     #[serde(default, with = "double_option")]
     #[schema(schema_with = crate::http::schema::optional_gtin)]
     pub gtin: Option<Option<String>>,
+    /// The after-sales goods class (`customised`, `perishable`, `digital_delivery`,
+    /// `periodical`); `null` declares the goods ordinary.
+    #[serde(default, with = "double_option")]
+    #[schema(schema_with = crate::http::schema::optional_goods_class)]
+    pub goods_class: Option<Option<String>>,
     /// `active` or `archived`.
     #[schema(schema_with = crate::http::schema::optional_listing_status)]
     pub status: Option<String>,
@@ -98,6 +108,9 @@ pub struct ProductView {
     pub title: String,
     pub description: Option<String>,
     pub gtin: Option<String>,
+    /// The after-sales goods class, or `null` for ordinary goods.
+    #[schema(schema_with = crate::http::schema::optional_goods_class)]
+    pub goods_class: Option<String>,
     pub status: String,
     pub skus: Vec<SkuView>,
     pub created_at: String,
@@ -112,6 +125,7 @@ impl ProductView {
             title: p.title.as_str().into(),
             description: p.description.as_ref().map(|d| d.as_str().into()),
             gtin: p.gtin.as_ref().map(|g| g.as_str().into()),
+            goods_class: p.goods_class.map(|g| g.as_str().into()),
             status: p.status.as_str().into(),
             skus: skus.iter().map(SkuView::from).collect(),
             created_at: rfc3339(p.created_at),
