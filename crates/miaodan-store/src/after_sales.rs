@@ -717,6 +717,26 @@ impl From<&AfterSalesRequest> for RequestV1 {
     }
 }
 
+/// The parcel a buyer said they sent: its carrier and waybill.
+fn return_parcel_of((carrier, waybill): &(String, String)) -> Result<ReturnParcel, StoreError> {
+    Ok(ReturnParcel {
+        carrier: CarrierId::parse(carrier).ok_or_else(|| corrupt("carrier", carrier))?,
+        waybill: parse_waybill(waybill).ok_or_else(|| corrupt("waybill", waybill))?,
+    })
+}
+
+impl TryFrom<ReturnPickupV1> for ReturnPickup {
+    type Error = StoreError;
+    fn try_from(p: ReturnPickupV1) -> Result<ReturnPickup, StoreError> {
+        Ok(ReturnPickup {
+            shipment: Shipment::try_from(p.shipment)?,
+            first_weight: fen(p.first_weight)?,
+            additional: fen(p.additional)?,
+            stalled_after_ms: p.stalled_after_ms,
+        })
+    }
+}
+
 impl TryFrom<RequestV1> for AfterSalesRequest {
     type Error = StoreError;
     fn try_from(r: RequestV1) -> Result<AfterSalesRequest, StoreError> {
@@ -742,13 +762,7 @@ impl TryFrom<RequestV1> for AfterSalesRequest {
             }
             None => None,
         };
-        let return_parcel = match &r.return_parcel {
-            None => None,
-            Some((carrier, waybill)) => Some(ReturnParcel {
-                carrier: CarrierId::parse(carrier).ok_or_else(|| corrupt("carrier", carrier))?,
-                waybill: parse_waybill(waybill).ok_or_else(|| corrupt("waybill", waybill))?,
-            }),
-        };
+        let return_parcel = r.return_parcel.as_ref().map(return_parcel_of).transpose()?;
         let timeline = r
             .timeline
             .into_iter()
@@ -760,15 +774,7 @@ impl TryFrom<RequestV1> for AfterSalesRequest {
                 })
             })
             .collect::<Result<_, StoreError>>()?;
-        let return_pickup = match r.return_pickup {
-            None => None,
-            Some(p) => Some(ReturnPickup {
-                shipment: Shipment::try_from(p.shipment)?,
-                first_weight: fen(p.first_weight)?,
-                additional: fen(p.additional)?,
-                stalled_after_ms: p.stalled_after_ms,
-            }),
-        };
+        let return_pickup = r.return_pickup.map(ReturnPickup::try_from).transpose()?;
         Ok(AfterSalesRequest {
             return_pickup,
             scan_decision: r.scan_decision.map(Decision::try_from).transpose()?,

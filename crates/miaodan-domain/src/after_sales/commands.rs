@@ -765,6 +765,18 @@ fn hold(replacements: &mut [Replacement], inventory: &mut Inventory) -> Result<(
     Ok(())
 }
 
+/// The mode the rules decide a request in: the shop's, except that a return of goods not yet
+/// delivered is refused on a fact no merchant can overrule (a merchant approving it could
+/// restock units still on their way), so a shadow rule set does not pass it on.
+fn mode_of(kind: RequestKind, parcels: Parcels, shop: rules::RuleMode) -> rules::RuleMode {
+    let returns_undelivered = kind == RequestKind::ReturnAndRefund && !matches!(parcels, Parcels::Delivered { .. });
+    if returns_undelivered {
+        rules::RuleMode::Enforced
+    } else {
+        shop
+    }
+}
+
 fn open(
     book: &mut AfterSalesBook,
     c: OpenRequest,
@@ -821,16 +833,7 @@ fn open(
         policy: &shop.policy,
         now,
     };
-    // A return of goods not yet delivered is refused on a fact no merchant can overrule (a
-    // merchant approving it could restock units still on their way): a shadow rule set does
-    // not pass it on.
-    let returns_undelivered = ask.kind == RequestKind::ReturnAndRefund && !matches!(parcels, Parcels::Delivered { .. });
-    let mode = if returns_undelivered {
-        rules::RuleMode::Enforced
-    } else {
-        shop.mode
-    };
-    let decision = rules::decide(&facts, mode);
+    let decision = rules::decide(&facts, mode_of(ask.kind, parcels, shop.mode));
     if decision.acted == rules::Verdict::Refuse {
         return Err(open_refusal(OpenRefusal::RefusedByRules(decision)));
     }

@@ -24,6 +24,7 @@
 use crate::common;
 
 use common::*;
+use miaodan_domain::CheckoutId;
 use miaodan_domain::after_sales::book::{AfterSalesBook, SETTLED_REQUEST_RETENTION_MS};
 use miaodan_domain::after_sales::request::{AfterSalesRequest, Inspection, RequestLine, ReturnParcel, Stage};
 use miaodan_domain::after_sales::rules::BuyerRecord;
@@ -36,7 +37,6 @@ use miaodan_domain::shard::{
     AppealRequest, ApproveRequest, Command, CreateShipment, Decider, Effect, OpenRequest, Outcome, PayOrder,
     ReceiveReturn, RecordRefundFailed, RecordRefunded, RecordTracking, RefuseRequest, ShipReturn, WithdrawRequest,
 };
-use miaodan_domain::CheckoutId;
 use miaodan_domain::{Fen, OrderId, Timestamp};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;

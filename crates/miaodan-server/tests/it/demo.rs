@@ -112,7 +112,7 @@ async fn the_demo_buyer_finds_requests_decided_by_the_rules_and_by_the_merchant_
 
     // The merchant's queue holds the request it has not answered.
     let queue = app.get("/v1/after-sales?stage=with_merchant", &merchant).await;
-    assert_eq!(queue.assert_status(200)["items"][1]["id"], items[1]["id"]);
+    assert_eq!(queue.assert_status(200)["items"][0]["id"], items[1]["id"]);
 
     // Order 4 is with a carrier: the rules refuse to cancel it, say why, and open nothing.
     let cancel = json!({ "order_id": 4, "kind": "cancel", "reason": "changed_mind" });
