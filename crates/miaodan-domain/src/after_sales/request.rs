@@ -698,6 +698,26 @@ pub(super) mod tests {
     use crate::after_sales::rules::{RULE_SET_VERSION, RuleMode};
 
     const HOUR_MS: i64 = 3_600_000;
+
+    #[test]
+    fn every_stage_is_named_once_in_the_list_filters_and_topics_read() {
+        let at = Timestamp::from_unix_ms(0);
+        let stages = [
+            Stage::WithMerchant { due_at: at },
+            Stage::Approved,
+            Stage::AwaitingReturn { expires_at: at },
+            Stage::ReturnInTransit,
+            Stage::Received,
+            Stage::Refused { appeal_by: at },
+            Stage::WithPlatform,
+            Stage::Refunding,
+            Stage::Refunded,
+            Stage::Exchanged,
+            Stage::Closed,
+        ];
+        let names: Vec<&str> = stages.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, Stage::NAMES);
+    }
     /// The default policy's deadlines (the book's tests use them too).
     pub(in crate::after_sales) const DEADLINES: Deadlines = Deadlines {
         merchant_answer_ms: 48 * HOUR_MS,

@@ -29,7 +29,7 @@ use miaodan_domain::after_sales::book::OpenRefusal;
 use miaodan_domain::after_sales::commands::{AfterSalesRefusal, SavedRequest};
 
 use miaodan_domain::after_sales::policy::ReturnShipping;
-use miaodan_domain::after_sales::request::{Actor, RequestLine, ReturnPickup};
+use miaodan_domain::after_sales::request::{Actor, RequestLine, ReturnPickup, Stage};
 use miaodan_domain::after_sales::rules::{Decision, Fired, RuleMode};
 use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::ids::AfterSalesId;
@@ -701,20 +701,6 @@ pub struct AfterSalesQuery {
     pub order_id: Option<i64>,
 }
 
-pub const STAGES: [&str; 11] = [
-    "with_merchant",
-    "approved",
-    "awaiting_return",
-    "return_in_transit",
-    "received",
-    "refused",
-    "with_platform",
-    "refunding",
-    "refunded",
-    "exchanged",
-    "closed",
-];
-
 /// List requests, newest first: a buyer's own, a merchant's shop's, or (admin) all.
 #[utoipa::path(get, path = "/v1/after-sales", tag = "after-sales", params(AfterSalesQuery, PageQuery),
     responses((status = 200, body = Page<AfterSalesView>), (status = 400, body = Problem),
@@ -729,7 +715,7 @@ pub async fn list_requests(
         .stage
         .as_deref()
         .map(|s| {
-            STAGES
+            Stage::NAMES
                 .into_iter()
                 .find(|known| *known == s)
                 .ok_or_else(|| ApiError::invalid("invalid_field", "stage", "not a stage of a request"))

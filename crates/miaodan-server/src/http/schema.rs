@@ -359,7 +359,7 @@ pub fn after_sales_reason() -> RefOr<Schema> {
     words(&reasons, false)
 }
 
-/// The stages a list of after-sales requests filters on (`http/after_sales.rs::STAGES`).
+/// The stages a list of after-sales requests filters on (`Stage::NAMES`).
 pub fn compass_granularity() -> RefOr<Schema> {
     words(&["minute", "hour", "day"], false)
 }
@@ -377,7 +377,7 @@ pub fn event_topic() -> RefOr<Schema> {
 }
 
 pub fn after_sales_stage() -> RefOr<Schema> {
-    words(&super::after_sales::STAGES, false)
+    words(&miaodan_domain::after_sales::request::Stage::NAMES, false)
 }
 
 /// A product's after-sales goods class, or `null` for ordinary goods.
