@@ -40,6 +40,7 @@ pub mod payments;
 pub mod quantity;
 pub mod shard;
 pub mod time;
+pub mod webhooks;
 
 pub use ids::{BuyerId, CheckoutId, OrderId, ProductId, ShopId, SkuId, WarehouseId};
 pub use money::Fen;

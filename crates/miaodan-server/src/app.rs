@@ -50,6 +50,8 @@ pub struct Config {
     /// `None` serves no metrics over HTTP. Default: none (`miaodan serve` defaults to
     /// `127.0.0.1:9464`).
     pub metrics_listen: Option<SocketAddr>,
+    /// Outgoing webhooks: which hosts may receive them, the receivers' timeout, the retries.
+    pub webhooks: crate::webhooks::WebhooksConfig,
 }
 
 /// Which payment provider the platform talks to.
@@ -89,6 +91,7 @@ impl Config {
             clock: Clock::system(),
             limits: Limits::default(),
             metrics_listen: None,
+            webhooks: crate::webhooks::WebhooksConfig::default(),
         }
     }
 }
@@ -114,6 +117,8 @@ pub struct Inner {
     /// Turns `true` when the server begins to stop: live streams end, so that their
     /// connections can close.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Outgoing webhooks' ids, client and deliveries in flight (see [`crate::webhooks`]).
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 #[derive(Clone)]
@@ -166,6 +171,7 @@ impl AppState {
         let tokens = TokenCache::following(&store).await?;
         let (provider, simpay) = payment_provider(&config.payments)?;
         let payments = Payments::new(provider, OneTap::load(&store, clock.now()).await?);
+        let webhooks = crate::webhooks::Webhooks::load(&store, &config.webhooks).await?;
         Ok(AppState(Arc::new(Inner {
             store,
             shards,
@@ -181,6 +187,7 @@ impl AppState {
             alert_feed,
             clock,
             stopping: tokio::sync::watch::Sender::new(false),
+            webhooks,
         })))
     }
 
@@ -286,6 +293,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
         spawn_token_upkeep(state.clone()),
         payments::worker::spawn(state.clone()),
         crate::compass::spawn(state.clone()),
+        crate::webhooks::spawn(state.clone()),
         metrics_setup::spawn_upkeep(state.metrics.clone()),
     ];
     let serving_state = state.clone();

@@ -39,5 +39,6 @@ pub mod limits;
 mod metrics_setup;
 pub mod sequencer;
 pub mod tokens;
+pub mod webhooks;
 
 pub use app::{AppState, Config, PaymentsConfig, Running, serve};

@@ -43,6 +43,8 @@ mod postgres;
 pub mod records;
 pub mod sql;
 mod sqlite;
+mod webhooks;
+pub use webhooks::{AfterAttempt, DeliveryState, WEBHOOKS_READER, WebhookAttempt, WebhookDelivery, WebhookEndpoint};
 
 use miaodan_domain::Timestamp;
 use miaodan_domain::shard::{Effect, ShardSnapshot};

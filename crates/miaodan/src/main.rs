@@ -66,6 +66,10 @@ enum Commands {
         /// The webhook signing secret shared with that simpay process.
         #[arg(long, env = "MIAODAN_SIMPAY_SECRET")]
         simpay_secret: Option<String>,
+        /// Let webhook endpoints be on any host; by default only loopback hosts (127.0.0.0/8,
+        /// ::1, localhost) may receive webhooks.
+        #[arg(long, env = "MIAODAN_WEBHOOKS_ALLOW_ANY_HOST")]
+        webhooks_allow_any_host: bool,
         #[command(flatten)]
         limits: serve_limits::LimitArgs,
     },
@@ -153,9 +157,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             payment_timeout_seconds,
             simpay_url,
             simpay_secret,
+            webhooks_allow_any_host,
             limits,
         } => {
             let mut config = Config::new(listen, store.database.clone());
+            config.webhooks.allow_any_host = webhooks_allow_any_host;
             limits.apply(&mut config);
             config.durability = store.durability();
             config.shards = shards;

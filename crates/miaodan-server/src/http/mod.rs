@@ -32,6 +32,7 @@ pub mod problem;
 pub mod schema;
 pub mod strict;
 pub mod validate;
+pub mod webhooks;
 
 use crate::app::AppState;
 use axum::Router;
@@ -64,6 +65,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(after_sales::router())
         .merge(events::router())
         .merge(compass::router())
+        .merge(webhooks::router())
         .merge(idempotency_keys::router())
         .routes(routes!(healthz))
         .routes(routes!(error_codes))

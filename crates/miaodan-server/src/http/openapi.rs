@@ -210,6 +210,7 @@ fn idempotency_key_schema(operation: &mut utoipa::openapi::path::Operation) {
         (name = "after-sales", description = "Buyer requests after payment (售后): cancel before shipment, refund only; flash refunds decided by explainable rules, the merchant's queue with deadlines, appeals to the platform"),
         (name = "events", description = "The outbox as a feed: every committed change of a shop as a typed event (order.paid, shipment.delivered, after_sales.refunded, …), numbered per shard"),
         (name = "compass", description = "The data compass (电商罗盘): orders, GMV, paid conversion, cancellations, expiries and refunds per minute, hour or Shanghai day, folded from the outbox"),
+        (name = "webhooks", description = "Outgoing webhooks: a shop's endpoints receive its events (order.paid, shipment.delivered, …) signed (Miaodan-Signature), at least once, in order per object, retried for 3 days; a delivery log with every attempt, and replay"),
         (name = "system", description = "Health"),
     )
 )]

@@ -376,6 +376,57 @@ pub fn event_topic() -> RefOr<Schema> {
     words(&topics, false)
 }
 
+/// The most characters of a webhook endpoint's URL.
+pub const WEBHOOK_URL_CHARS_MAX: usize = 2_000;
+
+fn webhook_url_of(schema_type: SchemaType) -> RefOr<Schema> {
+    let pattern = format!("^https?://[^{0}\\u0020/?#][^{0}\\u0020]*$", class(&CONTROL));
+    done(
+        ObjectBuilder::new()
+            .schema_type(schema_type)
+            .min_length(Some(8))
+            .max_length(Some(WEBHOOK_URL_CHARS_MAX))
+            .pattern(Some(pattern))
+            .description(Some(
+                "An `http://` URL the events are POSTed to. Its host must be loopback (127.0.0.0/8, ::1, `localhost`) unless the server runs with `--webhooks-allow-any-host`; `https://` is refused by this build, which sends plain HTTP only (422 `webhook_target_not_allowed`).",
+            )),
+    )
+}
+
+pub fn webhook_url() -> RefOr<Schema> {
+    webhook_url_of(SchemaType::Type(Type::String))
+}
+
+pub fn optional_webhook_url() -> RefOr<Schema> {
+    webhook_url_of(nullable(Type::String))
+}
+
+fn webhook_topics_of(schema_type: SchemaType) -> RefOr<Schema> {
+    use utoipa::openapi::schema::ArrayBuilder;
+    let array = ArrayBuilder::new()
+        .schema_type(schema_type)
+        .items(event_topic())
+        .unique_items(true)
+        .min_items(Some(1))
+        .max_items(Some(miaodan_domain::webhooks::SUBSCRIPTION_TOPICS_MAX))
+        .description(Some(
+            "Event topics (`order.paid`) and families (`shipment`: every topic of it), each once.",
+        ));
+    RefOr::T(Schema::Array(array.build()))
+}
+
+pub fn webhook_topics() -> RefOr<Schema> {
+    webhook_topics_of(SchemaType::Type(Type::Array))
+}
+
+pub fn optional_webhook_topics() -> RefOr<Schema> {
+    webhook_topics_of(nullable(Type::Array))
+}
+
+pub fn webhook_delivery_state() -> RefOr<Schema> {
+    words(&["pending", "delivered", "failed"], false)
+}
+
 pub fn after_sales_stage() -> RefOr<Schema> {
     words(&miaodan_domain::after_sales::request::Stage::NAMES, false)
 }

@@ -316,6 +316,18 @@ fn rows_of_version_10() -> String {
     "UPDATE products SET goods_class = 'perishable' WHERE id = 100;".into()
 }
 
+/// What version 11 added: an endpoint of shop 1 for paid orders, with one delivery attempted
+/// once.
+fn rows_of_version_11() -> String {
+    "INSERT INTO webhook_endpoints (id, shop_id, url, topics, description, secret, enabled, created_at_ms)
+         VALUES (3, 1, 'http://127.0.0.1:9/hook', 'order.paid', NULL, 'whsec_test', 1, 1000);
+     INSERT INTO webhook_deliveries (id, endpoint_id, shop_id, shard, seq, at_ms, topic, family, subject, body, state,
+         attempts, next_attempt_at_ms, last_status) VALUES (4, 3, 1, 0, 2, 1000, 'order.paid', 'order', 5, '{}',
+         'pending', 1, 2000, 500);
+     INSERT INTO webhook_attempts (delivery_id, attempt, at_ms, status, latency_ms) VALUES (4, 1, 1500, 500, 12);"
+        .into()
+}
+
 fn rows_up_to(version: i64) -> String {
     [
         rows_of_version_1(),
@@ -328,6 +340,7 @@ fn rows_up_to(version: i64) -> String {
         rows_of_version_8(),
         rows_of_version_9(),
         rows_of_version_10(),
+        rows_of_version_11(),
     ]
     .into_iter()
     .take(version as usize)
@@ -609,6 +622,16 @@ async fn version_10_rows_load(store: &Store) {
     assert_eq!(product.goods_class, Some(ExemptGoods::Perishable));
 }
 
+async fn version_11_rows_load(store: &Store) {
+    let endpoint = store.webhook_endpoint(3).await.unwrap().unwrap();
+    assert_eq!((endpoint.shop, endpoint.enabled), (shop(), true));
+    assert!(endpoint.topics.matches("order.paid"));
+    let delivery = store.webhook_delivery(4).await.unwrap().unwrap();
+    assert_eq!((delivery.attempts, delivery.last_status), (1, Some(500)));
+    let attempts = store.webhook_attempts(&[4]).await.unwrap();
+    assert_eq!(attempts.iter().map(|a| a.latency_ms).collect::<Vec<_>>(), vec![12]);
+}
+
 /// A product written before version 7 is ordinary goods.
 async fn a_product_from_before_goods_classes_is_ordinary(store: &Store) {
     let (product, _) = store.product(ProductId::new(100).unwrap()).await.unwrap().unwrap();
@@ -754,7 +777,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 10, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 11, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -803,6 +826,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
             version_10_rows_load(&store).await;
         } else {
             a_product_from_before_goods_classes_is_ordinary(&store).await;
+        }
+        if version >= 11 {
+            version_11_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.
