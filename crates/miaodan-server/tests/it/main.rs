@@ -19,3 +19,4 @@ mod limits;
 mod orders;
 mod payments;
 mod tokens;
+mod webhooks;
