@@ -463,7 +463,14 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
         ),
     ];
     let (fulfillment, logistics) = (fulfillment_pairs(t), logistics_pairs(t));
-    [pairs, fulfillment, logistics, token_pairs(t)].concat()
+    [
+        pairs,
+        fulfillment,
+        logistics,
+        token_pairs(t),
+        super::webhooks::tenant_pairs(t),
+    ]
+    .concat()
 }
 
 async fn listings_show_only_the_callers_own_objects(backend: Backend) {

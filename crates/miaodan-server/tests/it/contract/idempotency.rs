@@ -336,7 +336,7 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
             put("/v1/package-center/sla-rules".into(), sla_rules(3 * 24 * 3600)),
         ),
     ];
-    [others, after_sales].concat()
+    [others, after_sales, super::webhooks::keyed_pairs(app, t)].concat()
 }
 
 /// Three more pending orders of A's buyer (one to cancel, one to pay, one left alone), their
@@ -385,11 +385,15 @@ async fn every_mutating_endpoint_replays_a_repeated_key_and_refuses_a_reused_one
         assert!(again.replayed, "{case}: idempotent-replayed is set");
         // A token's secret is never stored, so its replay is the first answer with the
         // secret redacted (see `a_replayed_token_issuance_does_not_reveal_the_secret`).
-        let expected = match first.body["token"].as_str() {
-            Some(secret) => first
+        // So is a webhook endpoint's signing secret.
+        let expected = match (first.body["token"].as_str(), first.body["secret"].as_str()) {
+            (Some(secret), _) => first
                 .raw
                 .replace(secret, miaodan_server::http::platform::REDACTED_SECRET),
-            None => first.raw.clone(),
+            (None, Some(secret)) => first
+                .raw
+                .replace(secret, miaodan_server::http::webhooks::REDACTED_SECRET),
+            (None, None) => first.raw.clone(),
         };
         assert_eq!(
             (again.status, &again.content_type, &again.raw),

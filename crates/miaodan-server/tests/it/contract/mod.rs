@@ -36,3 +36,4 @@ mod platform;
 mod routes;
 mod support;
 mod tokens;
+mod webhooks;

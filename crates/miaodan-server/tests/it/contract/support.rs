@@ -346,6 +346,12 @@ pub struct Side {
     pub claim_to_return: i64,
     /// The delivered order `claim_to_return` sends a unit of back.
     pub return_order: i64,
+    /// The shop's webhook endpoint for orders (to a loopback port no one listens on, so its
+    /// deliveries stay pending), a second one the contract deletes, and two of the first one's
+    /// deliveries (filled in by [`tenants`]).
+    pub webhook_endpoint: i64,
+    pub webhook_spare: i64,
+    pub webhook_deliveries: [i64; 2],
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -361,6 +367,8 @@ pub struct Tenants {
 
 pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str) -> Side {
     let (shop, merchant) = app.shop(shop_name).await;
+    let webhook_endpoint = super::webhooks::register(app, &merchant).await;
+    let webhook_spare = super::webhooks::register(app, &merchant).await;
     let warehouse = app.warehouse(&merchant, "总仓", "510116000000").await;
     let created = app
         .post(
@@ -443,6 +451,9 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         claim_appealed: claims.2[3],
         claim_to_return: claims.2[4],
         return_order: claims.3,
+        webhook_endpoint,
+        webhook_spare,
+        webhook_deliveries: [0, 0],
     }
 }
 
@@ -579,8 +590,11 @@ pub fn flash_sale(sku: i64, warehouse: i64, units: i64) -> Value {
 
 pub async fn tenants(app: &TestApp) -> Tenants {
     let day = shanghai_today();
-    let a = side(app, "川味小铺", "麻辣牛肉干", "张三").await;
-    let b = side(app, "美妆店", "口红", "李四").await;
+    let mut a = side(app, "川味小铺", "麻辣牛肉干", "张三").await;
+    let mut b = side(app, "美妆店", "口红", "李四").await;
+    for side in [&mut a, &mut b] {
+        side.webhook_deliveries = super::webhooks::two_deliveries(app, side).await;
+    }
     let homeless = app.post("/v1/buyers", &app.admin, json!({ "name": "无址" })).await;
     let homeless = homeless.assert_status(201)["id"].as_i64().unwrap();
     let token = app
@@ -753,6 +767,7 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
         super::logistics::endpoints(app, t),
         super::after_sales::endpoints(app, t),
         super::events::endpoints(app, t),
+        super::webhooks::endpoints(app, t),
         super::idempotency::stored_answer_endpoints(t),
         super::tokens::endpoints(app, t),
     ]
