@@ -9,7 +9,8 @@ exchange and only of an exchange naming `exchange_for`, and whose change of addr
 that no other kind takes) and one delivery per shop,
 a date that exists (no 30 February), a buyer's token living at most 90 days, tokens listed by
 shop or by buyer but not both, a compass range that ends after it begins and holds at most 2 000
-buckets. The server answers a request that breaks one 422, as the
+buckets, a webhook endpoint's URL that parses with a loopback host (the server sends to no other
+unless told to), and the shop an operator registers a webhook endpoint for. The server answers a request that breaks one 422, as the
 document says. The fuzzer's generator reads only the schema, so its *valid* cases (positive
 mode) are brought within these rules here before they are sent; its invalid cases are left
 alone. Each valid case also gets an Idempotency-Key of its own: a key reused for another
@@ -135,6 +136,13 @@ def _product(body):
         body["gtin"] = _gtin(body["gtin"])
 
 
+def _webhook_endpoint(body):
+    if body.get("url") is not None:
+        body["url"] = "http://127.0.0.1:9/fuzz"
+    if "topics" in body and "shop_id" not in body:
+        body["shop_id"] = 1
+
+
 BODIES = {
     ("POST", "/v1/flash-sales"): _flash_sale,
     ("POST", "/v1/one-tap-agreements"): _agreement,
@@ -144,6 +152,8 @@ BODIES = {
     ("POST", "/v1/buyers/{buyer_id}/tokens"): _buyer_token,
     ("POST", "/v1/products"): _product,
     ("PATCH", "/v1/products/{product_id}"): _product,
+    ("POST", "/v1/webhook-endpoints"): _webhook_endpoint,
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): _webhook_endpoint,
 }
 
 

@@ -15,6 +15,8 @@
 //! - [`idempotency`]: `Idempotency-Key` handling, scoped per caller.
 //! - [`directory`]: cached facts the hot path needs (default addresses, flash-sale shops).
 //! - [`demo`]: the demo world loaded by `miaodan serve --demo`.
+//! - [`compass`], [`webhooks`]: readers of the outbox beside the shards — the data compass's
+//!   figures, and outgoing webhooks (fan-out into deliveries, signed POSTs, retries for 3 days).
 //! - [`carriers`]: the carrier adapter (waybills, tracking webhook signatures) over `simcarrier`.
 //! - [`ids`], [`clock`]: the only sources of ids and of time ([`clock::Clock`], one per app,
 //!   in [`AppState`]).

@@ -4,8 +4,9 @@
 //! JSON) means the receiver must verify before it parses.
 //!
 //! One implementation for every sender and receiver in the workspace: the payment simulator
-//! (`Simpay-Signature`), the carrier simulator (`Carrier-Signature`) and the platform that
-//! verifies both. Each names its own header.
+//! (`Simpay-Signature`), the carrier simulator (`Carrier-Signature`), the platform that
+//! verifies both, and the platform's own outgoing webhooks (`Miaodan-Signature`). Each names its
+//! own header.
 //!
 //! ```
 //! use webhook_signature::{sign, verify, SignatureError};
