@@ -136,10 +136,14 @@ def _product(body):
         body["gtin"] = _gtin(body["gtin"])
 
 
-def _webhook_endpoint(body):
+def _webhook_target(body):
     if body.get("url") is not None:
         body["url"] = "http://127.0.0.1:9/fuzz"
-    if "topics" in body and "shop_id" not in body:
+
+
+def _webhook_endpoint(body):
+    _webhook_target(body)
+    if body.get("shop_id") is None:
         body["shop_id"] = 1
 
 
@@ -153,7 +157,7 @@ BODIES = {
     ("POST", "/v1/products"): _product,
     ("PATCH", "/v1/products/{product_id}"): _product,
     ("POST", "/v1/webhook-endpoints"): _webhook_endpoint,
-    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): _webhook_endpoint,
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): _webhook_target,
 }
 
 
