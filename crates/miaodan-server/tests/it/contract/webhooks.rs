@@ -3,6 +3,8 @@
 
 use super::support::*;
 
+both_backends!(a_buyer_may_not_touch_webhooks_and_a_merchant_manages_their_shops,);
+
 pub const ENDPOINTS: &str = "/v1/webhook-endpoints";
 pub const ENDPOINT: &str = "/v1/webhook-endpoints/{endpoint_id}";
 pub const ROTATE: &str = "/v1/webhook-endpoints/{endpoint_id}/rotate-secret";
@@ -148,4 +150,33 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
             call(Method::POST, format!("{mine}/deliveries/{missing}/replay")),
         ),
     ]
+}
+
+async fn a_buyer_may_not_touch_webhooks_and_a_merchant_manages_their_shops(backend: Backend) {
+    let app = spawn(backend).await;
+    let t = tenants(&app).await;
+    let rows = endpoints(&app, &t);
+    let as_token = |call: &Call, token: &str| {
+        call.clone()
+            .authorization(Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()))
+    };
+    let mut cases = Vec::new();
+    for row in &rows {
+        let call = as_token(&row.call, &t.a.buyer_token);
+        cases.push((call.clone(), (403, "forbidden", None)));
+        if call.body.is_some() {
+            // Who asks is settled before what is asked.
+            cases.push((call.raw(JSON, b"{".to_vec()), (403, "forbidden", None)));
+        }
+    }
+    expect_refusals_in_bulk(&app, &t, &cases).await;
+    // The shop's merchant may make every one of these requests about their shop.
+    for row in &rows {
+        let mut call = as_token(&row.call, &t.a.merchant);
+        if row.route == ENDPOINTS && row.call.method == Method::POST {
+            call = call.json(&json!({ "url": NOWHERE, "topics": ["refund"] }));
+        }
+        assert_success(&call.send(&app).await, &call.label());
+    }
+    app.shutdown().await;
 }
