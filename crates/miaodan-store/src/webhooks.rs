@@ -120,8 +120,11 @@ const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, 
     ON CONFLICT (endpoint_id, shard, seq) DO NOTHING";
 const INSERT_ATTEMPT: &str = "INSERT INTO webhook_attempts (delivery_id, attempt, at_ms, status, latency_ms, error)
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (delivery_id, attempt) DO NOTHING";
+/// A failure does not bring back a delivery failed meanwhile (its endpoint disabled while the
+/// attempt was in flight); a success always counts.
 const UPDATE_AFTER_ATTEMPT: &str = "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at_ms = $3,
-    last_status = $4, last_error = $5, last_latency_ms = $6, delivered_at_ms = $7 WHERE id = $8";
+    last_status = $4, last_error = $5, last_latency_ms = $6, delivered_at_ms = $7
+    WHERE id = $8 AND (state = 'pending' OR $1 = 'delivered')";
 /// A pending delivery is due when its time came and no earlier pending delivery of its endpoint
 /// is about the same object.
 const DUE: &str = "SELECT id, endpoint_id, shop_id, shard, seq, at_ms, topic, subject, body, state, attempts,
