@@ -172,9 +172,10 @@ pub struct SkusQuery {
     /// The instant after the last one counted (RFC 3339), after `from`, at most 366 days on.
     #[param(schema_with = crate::http::schema::instant)]
     pub to: String,
-    /// How many SKUs: 1 to 100 (20 by default).
+    /// How many SKUs: 1 to 100 (20 by default). Named `top`, not `limit`: the answer is a
+    /// ranking, not a page of a list.
     #[param(schema_with = crate::http::schema::integer::<1, 100>)]
-    pub limit: Option<i64>,
+    pub top: Option<i64>,
     /// Ranked by `gmv` (the default), `units` or `refunds`.
     #[param(schema_with = crate::http::schema::compass_sku_ranking)]
     pub sort: Option<String>,
@@ -222,12 +223,12 @@ pub async fn compass_skus(
     super::extract::QueryParams(query): super::extract::QueryParams<SkusQuery>,
 ) -> Result<Json<SkusView>, ApiError> {
     let scope = scope(principal, query.shop_id, &query.from, &query.to)?;
-    let limit = query.limit.unwrap_or(SKUS_DEFAULT);
-    if !(1..=SKUS_MAX).contains(&limit) {
+    let top = query.top.unwrap_or(SKUS_DEFAULT);
+    if !(1..=SKUS_MAX).contains(&top) {
         return Err(ApiError::invalid(
             "invalid_field",
-            "limit",
-            format!("limit is 1 to {SKUS_MAX}"),
+            "top",
+            format!("top is 1 to {SKUS_MAX}"),
         ));
     }
     let sort = query.sort.unwrap_or_else(|| "gmv".into());
@@ -245,7 +246,7 @@ pub async fn compass_skus(
     };
     let rows = state
         .store
-        .compass_skus(scope.shop, scope.from, scope.to, ranking, limit)
+        .compass_skus(scope.shop, scope.from, scope.to, ranking, top)
         .await?;
     let ids: Vec<i64> = rows.iter().map(|(sku, ..)| *sku).collect();
     let labels: BTreeMap<i64, _> = state

@@ -145,7 +145,7 @@ async fn the_breadth_counts_what_the_orders_shipments_and_refunds_say_and_is_reb
     assert!(province_names.contains(&"广东省"), "{provinces}");
     assert_eq!(sum(&provinces, "gmv_fen"), gmv);
 
-    let skus = breadth(&app, &world.merchant, "skus?sort=units&limit=10").await["skus"].clone();
+    let skus = breadth(&app, &world.merchant, "skus?sort=units&top=10").await["skus"].clone();
     assert_eq!(sum(&skus, "gmv_fen"), gmv, "every order's total is its lines'");
     assert_eq!(sum(&skus, "units"), 7);
     assert_eq!(sum(&skus, "paid_units"), 4);
@@ -229,7 +229,7 @@ async fn each_merchant_sees_only_their_shop_and_bad_input_is_refused(backend: Ba
         (sum(&regions["regions"], "orders") == 1).then_some(())
     })
     .await;
-    for what in ["regions?level=province", "skus?limit=5"] {
+    for what in ["regions?level=province", "skus?top=5"] {
         let list = what.split('?').next().unwrap();
         let mine = breadth(&app, &world.merchant, what).await;
         assert_eq!(mine[list].as_array().unwrap().len(), 1, "{mine}");
@@ -252,8 +252,8 @@ async fn each_merchant_sees_only_their_shop_and_bad_input_is_refused(backend: Ba
             422,
             "invalid_field",
         ),
-        (format!("skus?from={from}&to={to}&limit=0"), 422, "invalid_field"),
-        (format!("skus?from={from}&to={to}&limit=101"), 422, "invalid_field"),
+        (format!("skus?from={from}&to={to}&top=0"), 422, "invalid_field"),
+        (format!("skus?from={from}&to={to}&top=101"), 422, "invalid_field"),
         (format!("skus?from={from}&to={to}&sort=price"), 422, "invalid_field"),
         (format!("fulfillment?from={from}&to={too_far}"), 422, "invalid_field"),
         (

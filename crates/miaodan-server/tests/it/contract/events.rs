@@ -37,7 +37,7 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
         endpoint(
             COMPASS_BREADTH[1],
             Method::GET,
-            format!("/v1/compass/skus?{RANGE}&limit=5&sort=units"),
+            format!("/v1/compass/skus?{RANGE}&top=5&sort=units"),
             None,
             None,
         ),
