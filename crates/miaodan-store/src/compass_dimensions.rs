@@ -33,8 +33,12 @@ macro_rules! counters {
             }
 
             fn from_row(r: &dyn Row, first: usize) -> Result<$name, StoreError> {
-                let mut column = first..;
-                Ok($name { $($field: r.i64(column.next().unwrap_or(first))?),* })
+                let mut column = first;
+                let mut next = || {
+                    column += 1;
+                    column - 1
+                };
+                Ok($name { $($field: r.i64(next())?),* })
             }
         }
     };
@@ -125,17 +129,15 @@ pub struct CompassDimensions {
     pub memory: CompassMemory,
 }
 
-/// `INSERT … ON CONFLICT (keys) DO UPDATE SET c = table.c + excluded.c` for each counter.
-fn add_counters(table: &str, keys: &[&str], counters: &[&str], key_values: Vec<Value>, values: Vec<i64>) -> Statement {
-    let columns: Vec<&str> = keys.iter().chain(counters).copied().collect();
+/// `INSERT … ON CONFLICT (keys) DO UPDATE SET c = table.c + excluded.c` for each counter;
+/// `labels` (a SKU's product) are written with a new row and left as they are after.
+fn add_counters(table: &str, keys: &[&str], labels: &[&str], counters: &[&str], params: Vec<Value>) -> Statement {
+    let columns: Vec<&str> = keys.iter().chain(labels).chain(counters).copied().collect();
     let placeholders: Vec<String> = (1..=columns.len()).map(|n| format!("${n}")).collect();
     let sums: Vec<String> = counters
         .iter()
         .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
-    let keys = keys.iter().filter(|k| **k != "product").copied().collect::<Vec<_>>();
-    let mut params = key_values;
-    params.extend(values.into_iter().map(Value::I64));
     Statement::owned(
         format!(
             "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
@@ -148,8 +150,13 @@ fn add_counters(table: &str, keys: &[&str], counters: &[&str], key_values: Vec<V
     )
 }
 
-fn hour_values(shop: ShopId, hour_ms: i64) -> Vec<Value> {
-    vec![Value::I64(shop.get()), Value::I64(hour_ms)]
+/// The parameters of a row: its shop and hour, then `rest` (further keys and labels), then
+/// its counters.
+fn row_params(shop: ShopId, hour_ms: i64, rest: Vec<Value>, counters: Vec<i64>) -> Vec<Value> {
+    let mut params = vec![Value::I64(shop.get()), Value::I64(hour_ms)];
+    params.extend(rest);
+    params.extend(counters.into_iter().map(Value::I64));
+    params
 }
 
 impl CompassDimensions {
@@ -161,54 +168,37 @@ impl CompassDimensions {
     fn statements(&self) -> Vec<Statement> {
         let mut statements = Vec::new();
         for ((shop, hour, adcode), f) in &self.regions {
-            let mut keys = hour_values(*shop, *hour);
-            keys.push(Value::I64(*adcode));
-            let columns = ["shop_id", "hour_ms", "adcode"];
+            let params = row_params(*shop, *hour, vec![Value::I64(*adcode)], f.values());
+            let keys = ["shop_id", "hour_ms", "adcode"];
             statements.push(add_counters(
                 "compass_regions",
-                &columns,
+                &keys,
+                &[],
                 RegionFigures::COLUMNS,
-                keys,
-                f.values(),
+                params,
             ));
         }
         for ((shop, hour, sku), (product, f)) in &self.skus {
-            let mut keys = hour_values(*shop, *hour);
-            keys.extend([Value::I64(*sku), Value::I64(*product)]);
-            let columns = ["shop_id", "hour_ms", "sku", "product"];
+            let params = row_params(*shop, *hour, vec![Value::I64(*sku), Value::I64(*product)], f.values());
+            let keys = ["shop_id", "hour_ms", "sku"];
             statements.push(add_counters(
                 "compass_skus",
-                &columns,
+                &keys,
+                &["product"],
                 SkuFigures::COLUMNS,
-                keys,
-                f.values(),
+                params,
             ));
         }
         for ((shop, hour, warehouse), f) in &self.warehouses {
-            let mut keys = hour_values(*shop, *hour);
-            keys.push(Value::I64(*warehouse));
-            let columns = ["shop_id", "hour_ms", "warehouse"];
-            let table = "compass_warehouses";
-            statements.push(add_counters(
-                table,
-                &columns,
-                WarehouseFigures::COLUMNS,
-                keys,
-                f.values(),
-            ));
+            let params = row_params(*shop, *hour, vec![Value::I64(*warehouse)], f.values());
+            let (table, keys) = ("compass_warehouses", ["shop_id", "hour_ms", "warehouse"]);
+            statements.push(add_counters(table, &keys, &[], WarehouseFigures::COLUMNS, params));
         }
         for ((shop, hour, (sku, kind, reason)), f) in &self.after_sales {
-            let mut keys = hour_values(*shop, *hour);
-            keys.extend([Value::I64(*sku), Value::Text(kind.clone()), Value::Text(reason.clone())]);
-            let columns = ["shop_id", "hour_ms", "sku", "kind", "reason"];
-            let table = "compass_after_sales";
-            statements.push(add_counters(
-                table,
-                &columns,
-                AfterSalesFigures::COLUMNS,
-                keys,
-                f.values(),
-            ));
+            let rest = vec![Value::I64(*sku), Value::Text(kind.clone()), Value::Text(reason.clone())];
+            let params = row_params(*shop, *hour, rest, f.values());
+            let (table, keys) = ("compass_after_sales", ["shop_id", "hour_ms", "sku", "kind", "reason"]);
+            statements.push(add_counters(table, &keys, &[], AfterSalesFigures::COLUMNS, params));
         }
         statements.extend(self.memory.statements());
         statements

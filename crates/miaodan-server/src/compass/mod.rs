@@ -8,7 +8,7 @@
 //! counts one twice (at-least-once delivery, made exactly-once by the shared commit).
 
 mod after_sales;
-pub mod dimensions;
+mod dimensions;
 mod fulfillment;
 pub mod regions;
 mod skus;

@@ -91,7 +91,7 @@ pub struct RegionsQuery {
 
 /// What buyers of one region ordered and paid.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RegionView {
+pub struct CompassRegionView {
     /// The region's 12-digit adcode (a province's ends in ten zeros, a city's in eight).
     pub adcode: String,
     pub name: String,
@@ -108,17 +108,17 @@ pub struct RegionView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RegionsView {
+pub struct CompassRegionsView {
     pub level: String,
     pub from: String,
     pub to: String,
     /// Most GMV first.
-    pub regions: Vec<RegionView>,
+    pub regions: Vec<CompassRegionView>,
 }
 
-fn region_view(adcode: i64, f: &RegionFigures) -> RegionView {
+fn region_view(adcode: i64, f: &RegionFigures) -> CompassRegionView {
     let (name, point) = regions::label(adcode);
-    RegionView {
+    CompassRegionView {
         adcode: format!("{adcode:012}"),
         name,
         lat: point.map(|MicroDegrees { latitude, .. }| degrees(latitude)),
@@ -134,14 +134,14 @@ fn region_view(adcode: i64, f: &RegionFigures) -> RegionView {
 
 /// Orders, units, GMV and paid conversion per province or city, with names and points for maps.
 #[utoipa::path(get, path = "/v1/compass/regions", tag = "compass", params(RegionsQuery),
-    responses((status = 200, body = RegionsView), (status = 400, body = Problem), (status = 403, body = Problem),
+    responses((status = 200, body = CompassRegionsView), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn compass_regions(
     State(state): State<AppState>,
     principal: Principal,
     super::extract::QueryParams(query): super::extract::QueryParams<RegionsQuery>,
-) -> Result<Json<RegionsView>, ApiError> {
+) -> Result<Json<CompassRegionsView>, ApiError> {
     let scope = scope(principal, query.shop_id, &query.from, &query.to)?;
     let level = match query.level.as_deref().unwrap_or("city") {
         "city" => RegionLevel::City,
@@ -152,7 +152,7 @@ pub async fn compass_regions(
         .store
         .compass_regions(scope.shop, scope.from, scope.to, level)
         .await?;
-    Ok(Json(RegionsView {
+    Ok(Json(CompassRegionsView {
         level: query.level.unwrap_or_else(|| "city".into()),
         from: rfc3339(scope.from),
         to: rfc3339(scope.to),
@@ -186,7 +186,7 @@ pub struct SkusQuery {
 
 /// What one SKU sold, gave back and ran out of.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SkuView {
+pub struct CompassSkuView {
     pub sku_id: i64,
     pub product_id: i64,
     /// The product's title and the SKU's name, from the catalog.
@@ -204,24 +204,24 @@ pub struct SkuView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SkusView {
+pub struct CompassSkusView {
     pub sort: String,
     pub from: String,
     pub to: String,
     /// First by the ranking, then by SKU id.
-    pub skus: Vec<SkuView>,
+    pub skus: Vec<CompassSkuView>,
 }
 
 /// Top-selling SKUs with their product and title, refunds and stock-outs.
 #[utoipa::path(get, path = "/v1/compass/skus", tag = "compass", params(SkusQuery),
-    responses((status = 200, body = SkusView), (status = 400, body = Problem), (status = 403, body = Problem),
+    responses((status = 200, body = CompassSkusView), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn compass_skus(
     State(state): State<AppState>,
     principal: Principal,
     super::extract::QueryParams(query): super::extract::QueryParams<SkusQuery>,
-) -> Result<Json<SkusView>, ApiError> {
+) -> Result<Json<CompassSkusView>, ApiError> {
     let scope = scope(principal, query.shop_id, &query.from, &query.to)?;
     let top = query.top.unwrap_or(SKUS_DEFAULT);
     if !(1..=SKUS_MAX).contains(&top) {
@@ -260,7 +260,7 @@ pub async fn compass_skus(
         .iter()
         .map(|(sku, product, f)| sku_view(*sku, *product, labels.get(sku), f))
         .collect();
-    Ok(Json(SkusView {
+    Ok(Json(CompassSkusView {
         sort,
         from: rfc3339(scope.from),
         to: rfc3339(scope.to),
@@ -268,8 +268,8 @@ pub async fn compass_skus(
     }))
 }
 
-fn sku_view(sku: i64, product: i64, label: Option<&miaodan_store::SkuLabel>, f: &SkuFigures) -> SkuView {
-    SkuView {
+fn sku_view(sku: i64, product: i64, label: Option<&miaodan_store::SkuLabel>, f: &SkuFigures) -> CompassSkuView {
+    CompassSkuView {
         sku_id: sku,
         product_id: label.map_or(product, |l| l.product),
         title: label.map(|l| l.title.clone()).unwrap_or_default(),
@@ -306,7 +306,7 @@ pub struct FulfillmentQuery {
 
 /// How one warehouse fulfilled.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WarehouseView {
+pub struct CompassWarehouseView {
     /// 0 gathers alerts about parcels the compass never saw shipped.
     pub warehouse_id: i64,
     /// Paid orders dispatched with a parcel from it, split ones, and their share (bps).
@@ -327,24 +327,24 @@ pub struct WarehouseView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct FulfillmentView {
+pub struct CompassFulfillmentView {
     pub from: String,
     pub to: String,
     /// By warehouse id.
-    pub warehouses: Vec<WarehouseView>,
+    pub warehouses: Vec<CompassWarehouseView>,
 }
 
 /// Per warehouse: dispatches, split share, promise kept, late parcels, alerts raised, resolved
 /// and open now.
 #[utoipa::path(get, path = "/v1/compass/fulfillment", tag = "compass", params(FulfillmentQuery),
-    responses((status = 200, body = FulfillmentView), (status = 400, body = Problem), (status = 403, body = Problem),
+    responses((status = 200, body = CompassFulfillmentView), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn compass_fulfillment(
     State(state): State<AppState>,
     principal: Principal,
     super::extract::QueryParams(query): super::extract::QueryParams<FulfillmentQuery>,
-) -> Result<Json<FulfillmentView>, ApiError> {
+) -> Result<Json<CompassFulfillmentView>, ApiError> {
     let scope = scope(principal, query.shop_id, &query.from, &query.to)?;
     let warehouse = query
         .warehouse_id
@@ -365,15 +365,15 @@ pub async fn compass_fulfillment(
         .iter()
         .map(|(id, f)| warehouse_view(*id, f, open.get(id).copied().unwrap_or(0)))
         .collect();
-    Ok(Json(FulfillmentView {
+    Ok(Json(CompassFulfillmentView {
         from: rfc3339(scope.from),
         to: rfc3339(scope.to),
         warehouses,
     }))
 }
 
-fn warehouse_view(id: i64, f: &WarehouseFigures, alerts_open: i64) -> WarehouseView {
-    WarehouseView {
+fn warehouse_view(id: i64, f: &WarehouseFigures, alerts_open: i64) -> CompassWarehouseView {
+    CompassWarehouseView {
         warehouse_id: id,
         dispatched: f.dispatched,
         split_orders: f.split_orders,
@@ -408,7 +408,7 @@ pub struct AfterSalesQuery {
 
 /// What requests of one kind and reason (or all of them) came to.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AfterSalesFiguresView {
+pub struct CompassAfterSalesFiguresView {
     pub requested: i64,
     pub approved: i64,
     pub rejected: i64,
@@ -419,9 +419,9 @@ pub struct AfterSalesFiguresView {
     pub refund_rate_bps: i64,
 }
 
-impl From<&AfterSalesFigures> for AfterSalesFiguresView {
-    fn from(f: &AfterSalesFigures) -> AfterSalesFiguresView {
-        AfterSalesFiguresView {
+impl From<&AfterSalesFigures> for CompassAfterSalesFiguresView {
+    fn from(f: &AfterSalesFigures) -> CompassAfterSalesFiguresView {
+        CompassAfterSalesFiguresView {
             requested: f.requested,
             approved: f.approved,
             rejected: f.rejected,
@@ -434,38 +434,38 @@ impl From<&AfterSalesFigures> for AfterSalesFiguresView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct KindReasonView {
+pub struct CompassKindReasonView {
     /// The request's kind and reason, as `/v1/after-sales` names them.
     pub kind: String,
     pub reason: String,
     #[serde(flatten)]
-    pub figures: AfterSalesFiguresView,
+    pub figures: CompassAfterSalesFiguresView,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AfterSalesView {
+pub struct CompassAfterSalesView {
     pub from: String,
     pub to: String,
     /// Orders placed in the range, and requests and refunds per order (bps).
     pub orders: i64,
     pub requests_per_order_bps: i64,
     pub refunds_per_order_bps: i64,
-    pub totals: AfterSalesFiguresView,
+    pub totals: CompassAfterSalesFiguresView,
     /// By kind, then reason.
-    pub by_kind_and_reason: Vec<KindReasonView>,
+    pub by_kind_and_reason: Vec<CompassKindReasonView>,
 }
 
 /// After-sales requests by kind and reason, approval and refund rates against orders, money
 /// refunded.
 #[utoipa::path(get, path = "/v1/compass/after-sales", tag = "compass", params(AfterSalesQuery),
-    responses((status = 200, body = AfterSalesView), (status = 400, body = Problem), (status = 403, body = Problem),
+    responses((status = 200, body = CompassAfterSalesView), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn compass_after_sales(
     State(state): State<AppState>,
     principal: Principal,
     super::extract::QueryParams(query): super::extract::QueryParams<AfterSalesQuery>,
-) -> Result<Json<AfterSalesView>, ApiError> {
+) -> Result<Json<CompassAfterSalesView>, ApiError> {
     let scope = scope(principal, query.shop_id, &query.from, &query.to)?;
     let rows = state
         .store
@@ -482,14 +482,14 @@ pub async fn compass_after_sales(
         .iter()
         .map(|(kind, reason, f)| {
             totals.add(f);
-            KindReasonView {
+            CompassKindReasonView {
                 kind: kind.clone(),
                 reason: reason.clone(),
                 figures: f.into(),
             }
         })
         .collect();
-    Ok(Json(AfterSalesView {
+    Ok(Json(CompassAfterSalesView {
         from: rfc3339(scope.from),
         to: rfc3339(scope.to),
         orders,
