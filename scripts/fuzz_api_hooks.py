@@ -9,8 +9,9 @@ exchange and only of an exchange naming `exchange_for`, and whose change of addr
 that no other kind takes) and one delivery per shop,
 a date that exists (no 30 February), a buyer's token living at most 90 days, tokens listed by
 shop or by buyer but not both, a compass range that ends after it begins and holds at most 2 000
-buckets, a webhook endpoint's URL that parses with a loopback host (the server sends to no other
-unless told to), and the shop an operator registers a webhook endpoint for. The server answers a request that breaks one 422, as the
+buckets (the series) or 366 days (the compass's breadth), a webhook endpoint's URL that parses with
+a loopback host (the server sends to no other unless told to), and the shop an operator registers a
+webhook endpoint for. The server answers a request that breaks one 422, as the
 document says. The fuzzer's generator reads only the schema, so its *valid* cases (positive
 mode) are brought within these rules here before they are sent; its invalid cases are left
 alone. Each valid case also gets an Idempotency-Key of its own: a key reused for another
@@ -187,7 +188,8 @@ def map_case(context, case):
         for name in ("date", "created_from", "created_to"):
             if name in case.query:
                 case.query[name] = _date(case.query[name])
-        if case.operation.path == "/v1/compass/series":
-            # `to` after `from`, and at most 2 000 buckets: the last day fits any granularity.
+        if case.operation.path.startswith("/v1/compass/"):
+            # `to` after `from`, and at most 2 000 buckets (the series) or 366 days (the
+            # breadth): the last day fits any granularity.
             case.query["from"], case.query["to"] = _instant(-86400), _instant(0)
     return case

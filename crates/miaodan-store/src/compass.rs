@@ -82,6 +82,18 @@ const ADD_MINUTE: &str = "INSERT INTO compass_minutes (shop_id, minute_ms, order
     refunds = compass_minutes.refunds + excluded.refunds,
     refunded_fen = compass_minutes.refunded_fen + excluded.refunded_fen";
 
+/// The statements that add figures to their minutes.
+pub(crate) fn minute_statements(minutes: &BTreeMap<(ShopId, i64), CompassFigures>) -> Vec<Statement> {
+    minutes
+        .iter()
+        .map(|((shop, minute_ms), figures)| {
+            let mut params = vec![Value::I64(shop.get()), Value::I64(*minute_ms)];
+            params.extend(figures.values().map(Value::I64));
+            Statement::new(ADD_MINUTE, params)
+        })
+        .collect()
+}
+
 /// Buckets start at Shanghai midnight (UTC+8, no daylight saving) for days; minutes and hours
 /// are the same in both.
 const SHANGHAI_OFFSET_MS: i64 = 8 * 3_600_000;
@@ -95,15 +107,8 @@ impl Store {
         seq: i64,
         minutes: &BTreeMap<(ShopId, i64), CompassFigures>,
     ) -> Result<(), StoreError> {
-        let statements = minutes
-            .iter()
-            .map(|((shop, minute_ms), figures)| {
-                let mut params = vec![Value::I64(shop.get()), Value::I64(*minute_ms)];
-                params.extend(figures.values().map(Value::I64));
-                Statement::new(ADD_MINUTE, params)
-            })
-            .collect();
-        self.advance_outbox_cursor(COMPASS_READER, shard, seq, statements).await
+        self.advance_outbox_cursor(COMPASS_READER, shard, seq, minute_statements(minutes))
+            .await
     }
 
     /// The figures of one shop (or every shop) from `from` to `to`, summed per bucket of

@@ -24,6 +24,11 @@ mod batch;
 mod catalog;
 mod compass;
 pub use compass::{COMPASS_READER, CompassFigures};
+mod compass_dimensions;
+pub use compass_dimensions::{
+    AfterSalesFigures, COMPASS_GROUPS_MAX, CompassDimensions, CompassMemory, HourKey, MemoryKeys, RegionFigures,
+    RegionLevel, ShipmentMemory, SkuFigures, SkuLabel, SkuRanking, WarehouseFigures,
+};
 mod flash_sale;
 pub use flash_sale::FlashSaleAudit;
 mod fulfillment;

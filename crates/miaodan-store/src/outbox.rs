@@ -17,6 +17,7 @@
 use crate::json;
 use crate::sql::{Conditions, Row, Statement, Value};
 use crate::{Store, StoreError};
+use miaodan_domain::after_sales::commands::SavedRequest;
 use miaodan_domain::events::Event;
 use miaodan_domain::orders::Order;
 use miaodan_domain::shard::Effect;
@@ -139,14 +140,7 @@ fn body_of(effect: &Effect) -> String {
             "order": n.order.get(), "warehouse": n.warehouse.get(), "sku": n.sku.get(),
             "redispatched_to": n.redispatched_to.iter().map(|w| w.get()).collect::<Vec<_>>(),
         }),
-        Effect::AfterSalesSaved(saved) => {
-            let r = &saved.request;
-            json!({
-                "request": saved.id.get(), "order": r.order.get(), "buyer": r.buyer.get(),
-                "kind": r.kind.as_str(), "reason": r.reason.as_str(), "stage": r.stage.as_str(),
-                "amount": r.amount.get(),
-            })
-        }
+        Effect::AfterSalesSaved(saved) => after_sales_body(saved),
         Effect::CapacityBooked {
             warehouse,
             hour,
@@ -162,6 +156,20 @@ fn body_of(effect: &Effect) -> String {
         | Effect::AfterSalesPolicySaved { .. } => json!({}),
     };
     value.to_string()
+}
+
+/// An after-sales request as events carry it: with its lines (the compass counts a request
+/// under its first SKU) and the stages of its timeline (the compass counts the steps it has
+/// not seen); bodies written before these two lack them.
+fn after_sales_body(saved: &SavedRequest) -> serde_json::Value {
+    let r = &saved.request;
+    json!({
+        "request": saved.id.get(), "order": r.order.get(), "buyer": r.buyer.get(),
+        "kind": r.kind.as_str(), "reason": r.reason.as_str(), "stage": r.stage.as_str(),
+        "amount": r.amount.get(),
+        "lines": r.lines.iter().map(|l| json!({"sku": l.sku.get(), "quantity": l.quantity})).collect::<Vec<_>>(),
+        "steps": r.timeline.iter().map(|s| s.stage.as_str()).collect::<Vec<_>>(),
+    })
 }
 
 /// The key under which a later effect of a batch supersedes an earlier one, if it can.

@@ -1,7 +1,8 @@
 //! The `miaodan` command: run the platform, manage API tokens, run benchmarks, run the simpay
-//! payment simulator, print reconciliation reports.
+//! payment simulator, print reconciliation reports, rebuild the data compass.
 
 mod bench;
+mod compass;
 mod reconcile;
 mod serve_limits;
 mod token;
@@ -121,6 +122,11 @@ enum Commands {
     Bench(bench::BenchArgs),
     /// Print the OpenAPI document the server serves at /openapi.json (JSON, to standard output).
     Openapi,
+    /// Maintain the data compass's aggregates.
+    Compass {
+        #[command(subcommand)]
+        command: compass::CompassCommands,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -210,6 +216,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&document)?);
             Ok(())
         }
+        Commands::Compass { command } => compass::run(command).await,
         Commands::Token { command } => token::run(command).await,
     }
 }

@@ -7,6 +7,12 @@
 //! cursor's new place, in one transaction — so a crash or restart neither loses an event nor
 //! counts one twice (at-least-once delivery, made exactly-once by the shared commit).
 
+mod after_sales;
+mod dimensions;
+mod fulfillment;
+pub mod regions;
+mod skus;
+
 use crate::app::AppState;
 use miaodan_domain::ShopId;
 use miaodan_store::{COMPASS_READER, CompassFigures, OrderBodyV1, StoredEvent};
@@ -43,7 +49,11 @@ pub async fn catch_up(state: &AppState) -> Result<(), miaodan_store::StoreError>
             let Some(last) = events.last().map(|e| e.seq) else {
                 break;
             };
-            state.store.record_compass(shard, last, &fold(&events)).await?;
+            let breadth = dimensions::fold_from(&state.store, &events).await?;
+            state
+                .store
+                .record_compass_with(shard, last, &fold(&events), &breadth)
+                .await?;
             at = last;
         }
         metrics::gauge!("miaodan_outbox_lag", "reader" => COMPASS_READER, "shard" => shard.to_string())

@@ -133,7 +133,7 @@ pub async fn series(
     }))
 }
 
-fn shop_of(principal: Principal, asked: Option<i64>) -> Result<Option<ShopId>, ApiError> {
+pub(super) fn shop_of(principal: Principal, asked: Option<i64>) -> Result<Option<ShopId>, ApiError> {
     let asked = asked.map(|raw| validate::positive_id(raw, "shop_id")).transpose()?;
     let asked = asked.and_then(ShopId::new);
     match principal {
@@ -150,10 +150,7 @@ fn shop_of(principal: Principal, asked: Option<i64>) -> Result<Option<ShopId>, A
 
 /// The range and the bucket's length; refused when backwards or too many buckets.
 fn range(query: &SeriesQuery) -> Result<(Timestamp, Timestamp, i64), ApiError> {
-    let instant = |raw: &str, field: &str| {
-        parse_rfc3339(raw).ok_or_else(|| ApiError::invalid("invalid_field", field, "an RFC 3339 instant"))
-    };
-    let (from, to) = (instant(&query.from, "from")?, instant(&query.to, "to")?);
+    let (from, to) = instants(&query.from, &query.to)?;
     let bucket_ms = match query.granularity.as_str() {
         "minute" => 60_000,
         "hour" => 3_600_000,
@@ -166,9 +163,6 @@ fn range(query: &SeriesQuery) -> Result<(Timestamp, Timestamp, i64), ApiError> {
             ));
         }
     };
-    if to <= from {
-        return Err(ApiError::invalid("invalid_field", "to", "`to` comes after `from`"));
-    }
     if (to.unix_ms() - from.unix_ms()) / bucket_ms > BUCKETS_MAX {
         return Err(ApiError::invalid(
             "invalid_field",
@@ -177,4 +171,16 @@ fn range(query: &SeriesQuery) -> Result<(Timestamp, Timestamp, i64), ApiError> {
         ));
     }
     Ok((from, to, bucket_ms))
+}
+
+/// `from` and `to` as instants, `to` after `from`.
+pub(super) fn instants(from: &str, to: &str) -> Result<(Timestamp, Timestamp), ApiError> {
+    let instant = |raw: &str, field: &str| {
+        parse_rfc3339(raw).ok_or_else(|| ApiError::invalid("invalid_field", field, "an RFC 3339 instant"))
+    };
+    let (from, to) = (instant(from, "from")?, instant(to, "to")?);
+    if to <= from {
+        return Err(ApiError::invalid("invalid_field", "to", "`to` comes after `from`"));
+    }
+    Ok((from, to))
 }

@@ -12,6 +12,7 @@ pub mod admission;
 pub mod after_sales;
 pub mod catalog;
 pub mod compass;
+pub mod compass_dimensions;
 pub mod dto;
 pub mod errors;
 pub mod events;
@@ -66,6 +67,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(compass::router())
         .merge(webhooks::router())
+        .merge(compass_dimensions::router())
         .merge(idempotency_keys::router())
         .routes(routes!(healthz))
         .routes(routes!(error_codes))

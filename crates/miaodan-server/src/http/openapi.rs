@@ -136,12 +136,20 @@ impl Modify for Completions {
         use utoipa::openapi::path::ParameterIn;
         use utoipa::openapi::schema::{AllOfBuilder, Schema};
         // `schema_with` leaves a query parameter optional; these the handlers require.
-        const REQUIRED_QUERY: [(&str, &str); 5] = [
+        const REQUIRED_QUERY: [(&str, &str); 13] = [
             ("/v1/delivery-options", "adcode"),
             ("/v1/delivery-options", "items"),
             ("/v1/compass/series", "from"),
             ("/v1/compass/series", "to"),
             ("/v1/compass/series", "granularity"),
+            ("/v1/compass/regions", "from"),
+            ("/v1/compass/regions", "to"),
+            ("/v1/compass/skus", "from"),
+            ("/v1/compass/skus", "to"),
+            ("/v1/compass/fulfillment", "from"),
+            ("/v1/compass/fulfillment", "to"),
+            ("/v1/compass/after-sales", "from"),
+            ("/v1/compass/after-sales", "to"),
         ];
         for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
@@ -209,7 +217,7 @@ fn idempotency_key_schema(operation: &mut utoipa::openapi::path::Operation) {
         (name = "logistics", description = "Shipments, signed carrier tracking webhooks, package-center SLA alerts and their live stream"),
         (name = "after-sales", description = "Buyer requests after payment (售后): cancel before shipment, refund only; flash refunds decided by explainable rules, the merchant's queue with deadlines, appeals to the platform"),
         (name = "events", description = "The outbox as a feed: every committed change of a shop as a typed event (order.paid, shipment.delivered, after_sales.refunded, …), numbered per shard"),
-        (name = "compass", description = "The data compass (电商罗盘): orders, GMV, paid conversion, cancellations, expiries and refunds per minute, hour or Shanghai day, folded from the outbox"),
+        (name = "compass", description = "The data compass (电商罗盘): orders, GMV, paid conversion, cancellations, expiries and refunds per minute, hour or Shanghai day; and per region, SKU, warehouse and after-sales kind and reason per hour — all folded from the outbox"),
         (name = "webhooks", description = "Outgoing webhooks: a shop's endpoints receive its events (order.paid, shipment.delivered, …) signed (Miaodan-Signature), at least once, in order per object, retried for 3 days; a delivery log with every attempt, and replay"),
         (name = "system", description = "Health"),
     )

@@ -364,6 +364,16 @@ pub fn compass_granularity() -> RefOr<Schema> {
     words(&["minute", "hour", "day"], false)
 }
 
+/// How finely the compass tells regions apart.
+pub fn compass_region_level() -> RefOr<Schema> {
+    words(&["province", "city"], false)
+}
+
+/// What the compass ranks top SKUs by.
+pub fn compass_sku_ranking() -> RefOr<Schema> {
+    words(&["gmv", "units", "refunds"], false)
+}
+
 /// An event family (`order`) or topic (`order.paid`).
 pub fn event_topic() -> RefOr<Schema> {
     use miaodan_domain::events::{Family, Topic};

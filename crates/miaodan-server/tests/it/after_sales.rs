@@ -351,7 +351,7 @@ async fn delivered_order(app: &TestApp, world: &World, clock: &Clock, units: i64
 }
 
 /// A paid order of `units` of `sku`, shipped and delivered at the clock's current time.
-async fn delivered_order_of(app: &TestApp, world: &World, clock: &Clock, sku: i64, units: i64) -> i64 {
+pub(super) async fn delivered_order_of(app: &TestApp, world: &World, clock: &Clock, sku: i64, units: i64) -> i64 {
     let order = paid_order_of(app, world, sku, units).await;
     let mut waybill = None;
     for warehouse in world.warehouses {

@@ -10,6 +10,7 @@ mod address_change;
 mod after_sales;
 mod after_sales_returns;
 mod compass;
+mod compass_breadth;
 mod contract;
 mod demo;
 mod events;

@@ -328,6 +328,13 @@ fn rows_of_version_11() -> String {
         .into()
 }
 
+/// What version 12 added: a region's figures in the compass's breadth.
+fn rows_of_version_12() -> String {
+    "INSERT INTO compass_regions (shop_id, hour_ms, adcode, orders, units, gmv_fen, paid_orders, paid_fen)
+         VALUES (1, 3600000, 310100000000, 2, 3, 500, 1, 200);"
+        .into()
+}
+
 fn rows_up_to(version: i64) -> String {
     [
         rows_of_version_1(),
@@ -341,6 +348,7 @@ fn rows_up_to(version: i64) -> String {
         rows_of_version_9(),
         rows_of_version_10(),
         rows_of_version_11(),
+        rows_of_version_12(),
     ]
     .into_iter()
     .take(version as usize)
@@ -678,6 +686,21 @@ async fn version_9_rows_load(store: &Store) {
     );
 }
 
+async fn version_12_rows_load(store: &Store) {
+    let regions = store
+        .compass_regions(Some(shop()), at(0), at(7_200_000), miaodan_store::RegionLevel::Province)
+        .await
+        .unwrap();
+    let figures = miaodan_store::RegionFigures {
+        orders: 2,
+        units: 3,
+        gmv_fen: 500,
+        paid_orders: 1,
+        paid_fen: 200,
+    };
+    assert_eq!(regions, vec![(310_000_000_000, figures)]);
+}
+
 /// What the current release writes goes into a migrated database and reads back.
 async fn todays_writes_land(store: &Store) {
     let head = store.outbox_heads().await.unwrap().first().map_or(0, |(_, seq)| *seq);
@@ -777,7 +800,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 11, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 12, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -829,6 +852,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 11 {
             version_11_rows_load(&store).await;
+        }
+        if version >= 12 {
+            version_12_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

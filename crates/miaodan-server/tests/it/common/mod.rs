@@ -256,9 +256,20 @@ impl TestApp {
     /// Stops the server gracefully and starts a new process-equivalent on the same database:
     /// every shard rebuilds its memory from the tables.
     pub async fn restart(&mut self) {
+        self.restart_after(|_| async {}).await;
+    }
+
+    /// Stops the server, runs `between` on its database (as a command-line tool run while the
+    /// server is down would), and starts it again.
+    pub async fn restart_after<F, Fut>(&mut self, between: F)
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         if let Some(running) = self.running.take() {
             running.shutdown().await;
         }
+        between(self.config.database.clone()).await;
         let state = AppState::open(self.config.clone()).await.unwrap();
         let running = miaodan_server::serve(state).await.unwrap();
         self.base = format!("http://{}", running.address);

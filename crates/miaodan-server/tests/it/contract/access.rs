@@ -113,6 +113,15 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
             .authorization(Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()))
     };
     cases.push((compass_as(Role::Buyer), (403, "forbidden", None)));
+    for route in super::events::COMPASS_BREADTH {
+        let breadth = endpoints.iter().find(|e| e.route == route).unwrap();
+        let token = token_of(&app, &t, Role::Buyer);
+        let call = breadth
+            .call
+            .clone()
+            .authorization(Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()));
+        cases.push((call, (403, "forbidden", None)));
+    }
     assert!(
         cases.len() >= 2 * 16,
         "every restricted endpoint is tried: {}",

@@ -5,6 +5,14 @@ use super::support::*;
 
 pub const EVENTS: &str = "/v1/events";
 pub const COMPASS: &str = "/v1/compass/series";
+/// The compass's breadth: each reads like the series (a merchant's shop, or an operator's).
+pub const COMPASS_BREADTH: [&str; 4] = [
+    "/v1/compass/regions",
+    "/v1/compass/skus",
+    "/v1/compass/fulfillment",
+    "/v1/compass/after-sales",
+];
+const RANGE: &str = "from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z";
 
 /// The feed's and the compass's operations: called by an operator here; a merchant reads them
 /// too and a buyer may not (see the role test).
@@ -16,6 +24,34 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             COMPASS,
             Method::GET,
             "/v1/compass/series?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&granularity=hour".into(),
+            None,
+            None,
+        ),
+        endpoint(
+            COMPASS_BREADTH[0],
+            Method::GET,
+            format!("/v1/compass/regions?{RANGE}&level=province"),
+            None,
+            None,
+        ),
+        endpoint(
+            COMPASS_BREADTH[1],
+            Method::GET,
+            format!("/v1/compass/skus?{RANGE}&top=5&sort=units"),
+            None,
+            None,
+        ),
+        endpoint(
+            COMPASS_BREADTH[2],
+            Method::GET,
+            format!("/v1/compass/fulfillment?{RANGE}"),
+            None,
+            None,
+        ),
+        endpoint(
+            COMPASS_BREADTH[3],
+            Method::GET,
+            format!("/v1/compass/after-sales?{RANGE}"),
             None,
             None,
         ),
