@@ -95,13 +95,26 @@ impl Store {
         seq: i64,
         minutes: &BTreeMap<(ShopId, i64), CompassFigures>,
     ) -> Result<(), StoreError> {
-        let statements = minutes
+        self.record_compass_with(shard, seq, minutes, Vec::new()).await
+    }
+
+    /// [`Store::record_compass`], with more of the compass's figures (`also`) in the same
+    /// transaction.
+    pub async fn record_compass_with(
+        &self,
+        shard: u32,
+        seq: i64,
+        minutes: &BTreeMap<(ShopId, i64), CompassFigures>,
+        also: Vec<Statement>,
+    ) -> Result<(), StoreError> {
+        let statements: Vec<Statement> = minutes
             .iter()
             .map(|((shop, minute_ms), figures)| {
                 let mut params = vec![Value::I64(shop.get()), Value::I64(*minute_ms)];
                 params.extend(figures.values().map(Value::I64));
                 Statement::new(ADD_MINUTE, params)
             })
+            .chain(also)
             .collect();
         self.advance_outbox_cursor(COMPASS_READER, shard, seq, statements).await
     }

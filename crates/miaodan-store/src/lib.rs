@@ -24,6 +24,8 @@ mod batch;
 mod catalog;
 mod compass;
 pub use compass::{COMPASS_READER, CompassFigures};
+mod compass_flash_sales;
+pub use compass_flash_sales::{FlashSaleFigures, FlashSaleFold, ProvinceFigures};
 mod flash_sale;
 pub use flash_sale::FlashSaleAudit;
 mod fulfillment;
@@ -124,11 +126,12 @@ impl Writer {
         at: Timestamp,
     ) -> Result<(), StoreError> {
         let mut statements = batch::batch_statements(effects, idempotency);
+        // A batch of tap counts alone writes no table row, only its events.
+        let (events, last) = self.sequence.statements(effects, at);
+        statements.extend(events);
         if statements.is_empty() {
             return Ok(());
         }
-        let (events, last) = self.sequence.statements(effects, at);
-        statements.extend(events);
         match &mut self.connection {
             Connection::Sqlite(w) => w.execute_atomically(statements).await?,
             Connection::Postgres(w) => w.execute_atomically(statements).await?,

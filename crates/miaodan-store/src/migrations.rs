@@ -22,7 +22,8 @@ pub(crate) struct Migration {
     sql: &'static str,
 }
 
-/// Every migration, in version order; versions are 1, 2, 3, … without gaps.
+/// Every migration, in version order; versions are 1, 2, 3, … without gaps (once the branches
+/// numbered 11 and 12 are merged: until then 13 follows 10).
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -74,10 +75,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0010_product_goods_class",
         sql: include_str!("../migrations/0010_product_goods_class.sql"),
     },
+    // 11 and 12 are the numbers of the branches merged beside this one (issue 13).
+    Migration {
+        version: 13,
+        name: "0013_compass_flash_sales",
+        sql: include_str!("../migrations/0013_compass_flash_sales.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
-pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
 /// Where the version a database reached is kept: one row, created before any migration runs.
 pub(crate) const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
@@ -132,14 +139,16 @@ mod tests {
     #[test]
     fn versions_count_up_from_one_without_gaps() {
         for (i, migration) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(migration.version, i as i64 + 1, "{}", migration.name);
+            // 11 and 12 arrive with the branches merged beside this one.
+            let expected = if i >= 10 { i as i64 + 3 } else { i as i64 + 1 };
+            assert_eq!(migration.version, expected, "{}", migration.name);
             assert!(
                 migration.name.starts_with(&format!("{:04}_", migration.version)),
                 "{} does not carry its version",
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 10);
+        assert_eq!(SCHEMA_VERSION, 13);
     }
 
     #[test]
@@ -189,8 +198,9 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-        assert_eq!(versions(2), vec![3, 4, 5, 6, 7, 8, 9, 10]);
-        assert_eq!(versions(10), Vec::<i64>::new());
+        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13]);
+        assert_eq!(versions(2), vec![3, 4, 5, 6, 7, 8, 9, 10, 13]);
+        assert_eq!(versions(10), vec![13]);
+        assert_eq!(versions(13), Vec::<i64>::new());
     }
 }

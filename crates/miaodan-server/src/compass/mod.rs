@@ -7,6 +7,8 @@
 //! cursor's new place, in one transaction — so a crash or restart neither loses an event nor
 //! counts one twice (at-least-once delivery, made exactly-once by the shared commit).
 
+pub mod flash_sales;
+
 use crate::app::AppState;
 use miaodan_domain::ShopId;
 use miaodan_store::{COMPASS_READER, CompassFigures, OrderBodyV1, StoredEvent};
@@ -36,6 +38,7 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
 /// Folds every shard's events up to its head (as it was when this pass began).
 pub async fn catch_up(state: &AppState) -> Result<(), miaodan_store::StoreError> {
     let cursor: BTreeMap<u32, i64> = state.store.outbox_cursor(COMPASS_READER).await?.into_iter().collect();
+    let mut changed = false;
     for (shard, head) in state.store.outbox_heads().await? {
         let mut at = cursor.get(&shard).copied().unwrap_or(0);
         while at < head {
@@ -43,11 +46,19 @@ pub async fn catch_up(state: &AppState) -> Result<(), miaodan_store::StoreError>
             let Some(last) = events.last().map(|e| e.seq) else {
                 break;
             };
-            state.store.record_compass(shard, last, &fold(&events)).await?;
-            at = last;
+            let sales = flash_sales::fold(&events).statements();
+            state
+                .store
+                .record_compass_with(shard, last, &fold(&events), sales)
+                .await?;
+            state.compass_live.record(&events);
+            (changed, at) = (true, last);
         }
         metrics::gauge!("miaodan_outbox_lag", "reader" => COMPASS_READER, "shard" => shard.to_string())
             .set((head - at) as f64);
+    }
+    if changed {
+        state.compass_live.changed();
     }
     Ok(())
 }

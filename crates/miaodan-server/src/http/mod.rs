@@ -12,6 +12,7 @@ pub mod admission;
 pub mod after_sales;
 pub mod catalog;
 pub mod compass;
+pub mod compass_stream;
 pub mod dto;
 pub mod errors;
 pub mod events;
@@ -64,6 +65,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(after_sales::router())
         .merge(events::router())
         .merge(compass::router())
+        .merge(compass_stream::router())
         .merge(idempotency_keys::router())
         .routes(routes!(healthz))
         .routes(routes!(error_codes))

@@ -364,6 +364,11 @@ pub fn compass_granularity() -> RefOr<Schema> {
     words(&["minute", "hour", "day"], false)
 }
 
+/// A stream's `once`: `true` sends the current view and ends the stream.
+pub fn stream_once() -> RefOr<Schema> {
+    words(&["true", "false"], false)
+}
+
 /// An event family (`order`) or topic (`order.paid`).
 pub fn event_topic() -> RefOr<Schema> {
     use miaodan_domain::events::{Family, Topic};

@@ -13,6 +13,7 @@ mod compass;
 mod contract;
 mod demo;
 mod events;
+mod flash_sale_live;
 mod flash_sales;
 mod fulfillment;
 mod limits;
