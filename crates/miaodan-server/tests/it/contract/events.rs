@@ -5,6 +5,7 @@ use super::support::*;
 
 pub const EVENTS: &str = "/v1/events";
 pub const COMPASS: &str = "/v1/compass/series";
+pub const COMPASS_STREAM: &str = "/v1/compass/stream";
 
 /// The feed's and the compass's operations: called by an operator here; a merchant reads them
 /// too and a buyer may not (see the role test).
@@ -16,6 +17,13 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             COMPASS,
             Method::GET,
             "/v1/compass/series?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&granularity=hour".into(),
+            None,
+            None,
+        ),
+        endpoint(
+            COMPASS_STREAM,
+            Method::GET,
+            "/v1/compass/stream?once=true".into(),
             None,
             None,
         ),
