@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 const MINUTE_MS: i64 = 60_000;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(stream))
+    OpenApiRouter::new().routes(routes!(compass_stream))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -57,7 +57,7 @@ pub struct LiveMinutesView {
         (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
-pub async fn stream(
+pub async fn compass_stream(
     State(state): State<AppState>,
     principal: Principal,
     QueryParams(query): QueryParams<CompassStreamQuery>,

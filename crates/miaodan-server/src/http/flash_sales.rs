@@ -42,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get))
         .routes(routes!(tap))
         .routes(routes!(live::live))
-        .routes(routes!(live::stream))
+        .routes(routes!(live::live_stream))
 }
 
 /// How the flash sales' refusals are answered (the `code` is the core's [`Rejection::code`]).

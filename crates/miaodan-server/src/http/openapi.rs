@@ -203,13 +203,13 @@ fn idempotency_key_schema(operation: &mut utoipa::openapi::path::Operation) {
         (name = "catalog", description = "Products and SKUs"),
         (name = "inventory", description = "Warehouses and stock"),
         (name = "orders", description = "Checkout, orders and their state machine"),
-        (name = "flash sales", description = "Scheduled deals and one-tap orders (秒单)"),
+        (name = "flash sales", description = "Scheduled deals and one-tap orders (秒单), and each sale's live room (直播间大屏) as JSON or Server-Sent Events"),
         (name = "payments", description = "Payment intents, one-tap pay (免密支付), refunds, provider webhooks, reconciliation"),
         (name = "fulfillment", description = "Delivery promises with cutoffs and holidays, warehouse hours and capacity, smart dispatch and its explanation, shortages"),
         (name = "logistics", description = "Shipments, signed carrier tracking webhooks, package-center SLA alerts and their live stream"),
         (name = "after-sales", description = "Buyer requests after payment (售后): cancel before shipment, refund only; flash refunds decided by explainable rules, the merchant's queue with deadlines, appeals to the platform"),
         (name = "events", description = "The outbox as a feed: every committed change of a shop as a typed event (order.paid, shipment.delivered, after_sales.refunded, …), numbered per shard"),
-        (name = "compass", description = "The data compass (电商罗盘): orders, GMV, paid conversion, cancellations, expiries and refunds per minute, hour or Shanghai day, folded from the outbox"),
+        (name = "compass", description = "The data compass (电商罗盘): orders, GMV, paid conversion, cancellations, expiries and refunds per minute, hour or Shanghai day, folded from the outbox; the current minutes live as Server-Sent Events"),
         (name = "system", description = "Health"),
     )
 )]

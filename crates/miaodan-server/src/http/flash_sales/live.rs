@@ -174,7 +174,7 @@ pub async fn live(
         (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
-pub async fn stream(
+pub async fn live_stream(
     State(state): State<AppState>,
     principal: Principal,
     ids: PathIds,
