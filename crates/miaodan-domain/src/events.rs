@@ -82,13 +82,13 @@ impl Family {
             Family::Stock => vec!["changed"],
             Family::Capacity => vec!["booked"],
             Family::Fulfillment => vec!["configured"],
+            Family::FlashSale => vec!["saved", "tapped"],
             Family::Shortage => vec!["noticed"],
             Family::AfterSales => Stage::NAMES.to_vec(),
             Family::Shop
             | Family::Warehouse
             | Family::Product
             | Family::Sku
-            | Family::FlashSale
             | Family::SlaRules
             | Family::AfterSalesPolicy => vec!["saved"],
         }
@@ -167,6 +167,7 @@ impl Event {
             ),
             Effect::OrderReaddressed(order) => (order.shop, Topic::new(F::Order, "readdressed"), order.id.get()),
             Effect::FlashSaleSaved(sale) => (sale.shop, Topic::new(F::FlashSale, "saved"), sale.id.get()),
+            Effect::FlashSaleTapsCounted { shop, sale, .. } => (*shop, Topic::new(F::FlashSale, "tapped"), sale.get()),
             Effect::PaymentIntentSaved(intent) => (
                 intent.home_shop,
                 Topic::new(F::Payment, intent.status.as_str()),
@@ -238,5 +239,6 @@ mod tests {
         assert!(names.contains(&"order.paid".to_string()));
         assert!(names.contains(&"shipment.delivered".to_string()));
         assert!(names.contains(&"after_sales.refunded".to_string()));
+        assert!(names.contains(&"flash_sale.tapped".to_string()));
     }
 }

@@ -23,7 +23,9 @@ use crate::after_sales::policy::ShopPolicy;
 use crate::after_sales::request::AfterSalesRequest;
 use crate::after_sales::{self};
 use crate::catalog::{self, CatalogBook, Product, Shop, Sku};
-use crate::flash_sale::{self, FlashSale, FlashSaleBook, FlashSaleId, FlashSales, ScheduleProblem, TapRefusal};
+use crate::flash_sale::{
+    self, FlashSale, FlashSaleBook, FlashSaleId, FlashSales, ScheduleProblem, TapCounts, TapRefusal,
+};
 use crate::fulfillment::dispatch::DispatchDecision;
 use crate::fulfillment::network::{FulfillmentSettings, SettingsProblem};
 use crate::fulfillment::promise::{DeliveryOption, Destination};
@@ -413,6 +415,13 @@ pub enum Effect {
     OrderReaddressed(Order),
     /// The new state of a flash sale (later effects on the same sale supersede earlier ones).
     FlashSaleSaved(FlashSale),
+    /// How a sale's taps were answered since the last such effect (at most one per sale and
+    /// batch: see [`ShardState::publish_tap_counts`]). Written only as an event.
+    FlashSaleTapsCounted {
+        shop: ShopId,
+        sale: FlashSaleId,
+        counts: TapCounts,
+    },
     /// The new state of a payment intent (later effects on the same intent supersede earlier ones).
     PaymentIntentSaved(PaymentIntent),
     /// A refund opened or settled, of an order of `shop`.
@@ -681,6 +690,18 @@ impl ShardState {
 
     pub fn open_alerts(&self) -> impl Iterator<Item = &Alert> {
         self.logistics.open_alerts()
+    }
+
+    /// Appends one [`Effect::FlashSaleTapsCounted`] per sale whose taps were answered since the
+    /// last call. The shell calls it with a batch it commits anyway, or on a short timer when
+    /// only refusals (which write nothing) arrived.
+    pub fn publish_tap_counts(&mut self, effects: &mut Vec<Effect>) {
+        self.flash.publish_tap_counts(effects);
+    }
+
+    /// Whether taps were answered since the counts were last published.
+    pub fn taps_counted(&self) -> bool {
+        self.flash.taps_counted()
     }
 
     /// Forgets the request references of orders placed before `cutoff` (the end of the

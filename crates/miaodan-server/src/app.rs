@@ -112,6 +112,8 @@ pub struct Inner {
     pub carriers: crate::carriers::Carriers,
     /// Package-center alerts as they commit, for the live stream.
     pub alert_feed: crate::sequencer::AlertFeed,
+    /// The compass's live side: recent taps per sale, and the signal its streams wait on.
+    pub compass_live: crate::compass::flash_sales::Live,
     /// This platform's time (see [`Clock`]); everything that needs time reads it here.
     pub clock: Clock,
     /// Turns `true` when the server begins to stop: live streams end, so that their
@@ -185,6 +187,7 @@ impl AppState {
             simpay,
             carriers,
             alert_feed,
+            compass_live: Default::default(),
             clock,
             stopping: tokio::sync::watch::Sender::new(false),
             webhooks,

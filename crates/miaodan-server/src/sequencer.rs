@@ -32,6 +32,10 @@ use tokio::task::JoinHandle;
 pub const BATCH_COMMANDS_MAX: usize = 16_384;
 /// How often unpaid orders past their due time are cancelled.
 pub const EXPIRY_TICK_MS: u64 = 250;
+/// The longest a sale's tap counts wait in memory when only refusals (which write nothing)
+/// arrive: then the counts are committed on their own. Otherwise they ride with the next
+/// batch the shard commits anyway. A crash loses at most the counts of this long.
+pub const TAP_COUNTS_FLUSH_MS: u64 = 500;
 /// How long an order placed with a request reference dedupes a retried checkout.
 pub const REQUEST_RETENTION_SECONDS: i64 = 48 * 3600;
 
@@ -163,6 +167,7 @@ impl Shards {
                 last_now: Timestamp::from_unix_ms(0),
                 in_flight: None,
                 last_expiry: Instant::now(),
+                last_tap_counts: Instant::now(),
                 alert_feed: alert_feed.clone(),
                 clock: clock.clone(),
             };
@@ -308,6 +313,8 @@ struct Shard {
     in_flight: Option<InFlight>,
     /// When unpaid orders were last expired: a busy inbox must not starve the expiry tick.
     last_expiry: Instant,
+    /// When the sales' tap counts were last published.
+    last_tap_counts: Instant,
     alert_feed: AlertFeed,
     clock: Clock,
 }
@@ -516,10 +523,8 @@ impl Shard {
             }
         }
         counts.publish();
-        let alerts: Vec<CommittedAlert> = effects.iter().filter_map(CommittedAlert::of).collect();
-        if !alerts.is_empty() {
-            pending.push(Pending::Publish(self.alert_feed.clone(), alerts));
-        }
+        self.publish_tap_counts(&mut effects, &records);
+        self.publish_alerts(&effects, &mut pending);
         if effects.is_empty() && records.is_empty() {
             // Nothing to write, but the answers may rest on the batch still committing (a
             // "sold out" because it sold the last unit): they wait for it.
@@ -553,6 +558,28 @@ impl Shard {
             pending,
             started: Instant::now(),
         });
+    }
+
+    /// Tells the batch's package-center alerts to live subscribers once it is durable.
+    fn publish_alerts(&self, effects: &[Effect], pending: &mut Vec<Pending>) {
+        let alerts: Vec<CommittedAlert> = effects.iter().filter_map(CommittedAlert::of).collect();
+        if !alerts.is_empty() {
+            pending.push(Pending::Publish(self.alert_feed.clone(), alerts));
+        }
+    }
+
+    /// Adds the sales' tap counts to a batch that commits anyway (`effects` or `records` to
+    /// write), or on their own once they waited [`TAP_COUNTS_FLUSH_MS`].
+    fn publish_tap_counts(&mut self, effects: &mut Vec<Effect>, records: &[IdempotencyRecord]) {
+        if !self.state.taps_counted() {
+            return;
+        }
+        let waited = self.last_tap_counts.elapsed() >= Duration::from_millis(TAP_COUNTS_FLUSH_MS);
+        if effects.is_empty() && records.is_empty() && !waited {
+            return;
+        }
+        self.state.publish_tap_counts(effects);
+        self.last_tap_counts = Instant::now();
     }
 
     /// Waits for the batch still committing, if any, and answers it.

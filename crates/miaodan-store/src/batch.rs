@@ -64,6 +64,8 @@ impl<'a> Batch<'a> {
             Effect::OrderTransitioned(order) => self.orders.transitioned(order),
             Effect::OrderReaddressed(order) => self.orders.readdressed(order),
             Effect::FlashSaleSaved(sale) => self.flash_sales.saved(sale),
+            // Only an event (the outbox writes it): the compass sums the counts.
+            Effect::FlashSaleTapsCounted { .. } => {}
             Effect::PaymentIntentSaved(intent) => self.payments.intent_saved(intent),
             Effect::RefundSaved { refund, .. } => self.payments.refund_saved(refund),
             Effect::FulfillmentConfigured {

@@ -107,8 +107,21 @@ impl Store {
         seq: i64,
         minutes: &BTreeMap<(ShopId, i64), CompassFigures>,
     ) -> Result<(), StoreError> {
-        self.advance_outbox_cursor(COMPASS_READER, shard, seq, minute_statements(minutes))
-            .await
+        self.record_compass_with(shard, seq, minutes, Vec::new()).await
+    }
+
+    /// [`Store::record_compass`], with more of the compass's figures (`also`) in the same
+    /// transaction.
+    pub async fn record_compass_with(
+        &self,
+        shard: u32,
+        seq: i64,
+        minutes: &BTreeMap<(ShopId, i64), CompassFigures>,
+        also: Vec<Statement>,
+    ) -> Result<(), StoreError> {
+        let mut statements = minute_statements(minutes);
+        statements.extend(also);
+        self.advance_outbox_cursor(COMPASS_READER, shard, seq, statements).await
     }
 
     /// The figures of one shop (or every shop) from `from` to `to`, summed per bucket of

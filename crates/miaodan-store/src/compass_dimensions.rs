@@ -164,8 +164,9 @@ impl CompassDimensions {
         self.regions.is_empty() && self.skus.is_empty() && self.warehouses.is_empty() && self.after_sales.is_empty()
     }
 
-    /// The statements that add these figures and keep the memory.
-    fn statements(&self) -> Vec<Statement> {
+    /// The statements that add these figures and keep the memory (for
+    /// [`Store::record_compass_with`], in the transaction of the reader's cursor).
+    pub fn statements(&self) -> Vec<Statement> {
         let mut statements = Vec::new();
         for ((shop, hour, adcode), f) in &self.regions {
             let params = row_params(*shop, *hour, vec![Value::I64(*adcode)], f.values());
@@ -284,22 +285,22 @@ fn range_conditions(shop: Option<ShopId>, from: Timestamp, to: Timestamp) -> Con
     conditions
 }
 
-impl Store {
-    /// Adds what the compass made of shard `shard`'s events up to number `seq` — its minutes
-    /// and its breadth — keeps its memory, and moves its cursor there, in one transaction.
-    pub async fn record_compass_with(
-        &self,
-        shard: u32,
-        seq: i64,
-        minutes: &BTreeMap<(ShopId, i64), crate::CompassFigures>,
-        dimensions: &CompassDimensions,
-    ) -> Result<(), StoreError> {
-        let mut statements = crate::compass::minute_statements(minutes);
-        statements.extend(dimensions.statements());
-        self.advance_outbox_cursor(crate::COMPASS_READER, shard, seq, statements)
-            .await
-    }
+/// Every table the compass reader writes (a test holds it to the migrations' `compass_*` tables).
+const COMPASS_TABLES: [&str; 11] = [
+    "compass_minutes",
+    "compass_regions",
+    "compass_skus",
+    "compass_warehouses",
+    "compass_after_sales",
+    "compass_stock_rows",
+    "compass_shipments",
+    "compass_requests",
+    "compass_flash_sale_minutes",
+    "compass_flash_sale_provinces",
+    "compass_flash_sales",
+];
 
+impl Store {
     /// What the reader remembers of these objects, and the products of these SKUs.
     pub async fn compass_memory(&self, keys: &MemoryKeys) -> Result<CompassMemory, StoreError> {
         let mut memory = CompassMemory::default();
@@ -348,17 +349,7 @@ impl Store {
     /// still keeps. Run it while no server is folding (a pass in flight would write figures
     /// of events after the reset's place).
     pub async fn reset_compass(&self) -> Result<(), StoreError> {
-        let tables = [
-            "compass_minutes",
-            "compass_regions",
-            "compass_skus",
-            "compass_warehouses",
-            "compass_after_sales",
-            "compass_stock_rows",
-            "compass_shipments",
-            "compass_requests",
-        ];
-        let mut statements: Vec<Statement> = tables
+        let mut statements: Vec<Statement> = COMPASS_TABLES
             .iter()
             .map(|t| Statement::owned(format!("DELETE FROM {t}"), vec![]))
             .collect();
@@ -483,5 +474,25 @@ impl Store {
             })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod reset_tests {
+    use super::COMPASS_TABLES;
+
+    #[test]
+    fn a_reset_forgets_every_table_the_migrations_give_the_compass() {
+        let mut created: Vec<String> = crate::migrations::MIGRATIONS
+            .iter()
+            .flat_map(|m| m.sql().split("CREATE TABLE IF NOT EXISTS ").skip(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .filter(|name| name.starts_with("compass_"))
+            .map(|name| name.trim_end_matches('(').to_string())
+            .collect();
+        created.sort();
+        let mut reset: Vec<String> = COMPASS_TABLES.iter().map(|t| t.to_string()).collect();
+        reset.sort();
+        assert_eq!(created, reset);
     }
 }

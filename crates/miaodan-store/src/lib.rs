@@ -29,6 +29,8 @@ pub use compass_dimensions::{
     AfterSalesFigures, COMPASS_GROUPS_MAX, CompassDimensions, CompassMemory, HourKey, MemoryKeys, RegionFigures,
     RegionLevel, ShipmentMemory, SkuFigures, SkuLabel, SkuRanking, WarehouseFigures,
 };
+mod compass_flash_sales;
+pub use compass_flash_sales::{FlashSaleFigures, FlashSaleFold, ProvinceFigures};
 mod flash_sale;
 pub use flash_sale::FlashSaleAudit;
 mod fulfillment;
@@ -131,11 +133,12 @@ impl Writer {
         at: Timestamp,
     ) -> Result<(), StoreError> {
         let mut statements = batch::batch_statements(effects, idempotency);
+        // A batch of tap counts alone writes no table row, only its events.
+        let (events, last) = self.sequence.statements(effects, at);
+        statements.extend(events);
         if statements.is_empty() {
             return Ok(());
         }
-        let (events, last) = self.sequence.statements(effects, at);
-        statements.extend(events);
         match &mut self.connection {
             Connection::Sqlite(w) => w.execute_atomically(statements).await?,
             Connection::Postgres(w) => w.execute_atomically(statements).await?,

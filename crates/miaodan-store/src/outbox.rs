@@ -9,6 +9,8 @@
 //! **Coalescing.** Effects that a later effect of the same batch supersedes for the same key
 //! (a stock row, a flash sale, a booked hour) are not stored, so they are not published either:
 //! the event of such a key carries the batch's last state, at the position of its last effect.
+//! A sale's tap counts (`flash_sale.tapped`) are deltas, so they are never coalesced here: the
+//! shard publishes at most one per sale and batch, already summed.
 //!
 //! **Retention.** Events older than the retention the server is given are deleted by
 //! [`Store::prune_outbox`], whatever the readers' cursors say: a reader that falls further
@@ -19,6 +21,7 @@ use crate::sql::{Conditions, Row, Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::after_sales::commands::SavedRequest;
 use miaodan_domain::events::Event;
+use miaodan_domain::flash_sale::{FlashSaleId, TapCounts};
 use miaodan_domain::orders::Order;
 use miaodan_domain::shard::Effect;
 use miaodan_domain::{ShopId, Timestamp};
@@ -117,6 +120,7 @@ fn body_of(effect: &Effect) -> String {
             "remaining": sale.remaining, "closed": sale.closed,
             "starts_at": sale.starts_at.unix_ms(), "ends_at": sale.ends_at.unix_ms(),
         }),
+        Effect::FlashSaleTapsCounted { sale, counts, .. } => tap_counts_body(*sale, counts),
         Effect::PaymentIntentSaved(intent) => json!({
             "payment_intent": intent.id.get(), "buyer": intent.buyer.get(),
             "amount": intent.amount.get(), "status": intent.status.as_str(),
@@ -169,6 +173,14 @@ fn after_sales_body(saved: &SavedRequest) -> serde_json::Value {
         "amount": r.amount.get(),
         "lines": r.lines.iter().map(|l| json!({"sku": l.sku.get(), "quantity": l.quantity})).collect::<Vec<_>>(),
         "steps": r.timeline.iter().map(|s| s.stage.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+/// How a sale's taps were answered since its last `flash_sale.tapped` event.
+fn tap_counts_body(sale: FlashSaleId, counts: &TapCounts) -> serde_json::Value {
+    json!({
+        "flash_sale": sale.get(), "taps": counts.taps, "ordered": counts.ordered,
+        "sold_out": counts.sold_out, "limit_reached": counts.limit_reached, "other": counts.other,
     })
 }
 

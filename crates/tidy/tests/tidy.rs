@@ -51,7 +51,7 @@ const LONG_FUNCTIONS: &[(&str, usize)] = &[
         "crates/miaodan-server/src/http/openapi.rs::ProblemResponses::modify",
         76,
     ),
-    ("crates/miaodan-server/src/sequencer.rs::Shard::process", 95),
+    ("crates/miaodan-server/src/sequencer.rs::Shard::process", 93),
     ("crates/miaodan/src/bench/checkout.rs::engine", 84),
     ("crates/miaodan/src/bench/checkout.rs::http", 83),
     ("crates/miaodan/src/bench/flash_sale.rs::audit", 79),

@@ -53,6 +53,8 @@ pub enum Command {
 #[derive(Clone, Debug, Default)]
 pub struct FlashSales {
     sales: BTreeMap<FlashSaleId, FlashSaleBook>,
+    /// Some sale answered a tap since the counts were last published.
+    counted: bool,
 }
 
 impl Command {
@@ -80,6 +82,7 @@ impl FlashSales {
                 .into_iter()
                 .map(|(sale, bought)| (sale.id, FlashSaleBook::new(sale, bought)))
                 .collect(),
+            counted: false,
         }
     }
 
@@ -161,6 +164,7 @@ impl FlashSales {
             return Err(Rejection::IdInUse);
         }
         let book = self.sales.get_mut(&tap.sale).ok_or(Rejection::UnknownFlashSale)?;
+        self.counted = true;
         book.take(tap.buyer, tap.quantity.get(), now).map_err(Rejection::Tap)?;
         let sale = &book.sale;
         effects.push(Effect::FlashSaleSaved(sale.clone()));
@@ -227,6 +231,30 @@ impl FlashSales {
         }
         let units: i64 = order.lines.iter().map(|l| l.quantity.get()).sum();
         book.forget_bought(order.buyer, units);
+    }
+
+    /// Whether a tap was answered since the counts were last published.
+    pub fn taps_counted(&self) -> bool {
+        self.counted
+    }
+
+    /// One [`Effect::FlashSaleTapsCounted`] per sale with taps answered since the last call,
+    /// in sale order; the counts start again from zero. Skips the walk over the sales when
+    /// no tap was answered.
+    pub(crate) fn publish_tap_counts(&mut self, effects: &mut Vec<Effect>) {
+        if !std::mem::take(&mut self.counted) {
+            return;
+        }
+        for book in self.sales.values_mut() {
+            let counts = book.take_counted();
+            if !counts.is_empty() {
+                effects.push(Effect::FlashSaleTapsCounted {
+                    shop: book.sale.shop,
+                    sale: book.sale.id,
+                    counts,
+                });
+            }
+        }
     }
 
     /// Ended sales give their remaining units back to the warehouse's available stock.

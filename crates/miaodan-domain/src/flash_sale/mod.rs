@@ -15,6 +15,38 @@ mod book;
 
 pub use book::{Command, FlashSales, ScheduleFlashSale, Tap};
 
+/// How a sale's taps were answered since the shard last published them: counted in memory
+/// (a refusal writes nothing, so counting it must cost no more than an increment) and
+/// published as one [`crate::shard::Effect::FlashSaleTapsCounted`] per sale with a batch the
+/// shard commits anyway. A crash loses the counts not yet committed; never units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TapCounts {
+    /// Every tap answered (the sum of the others).
+    pub taps: i64,
+    pub ordered: i64,
+    pub sold_out: i64,
+    pub limit_reached: i64,
+    /// `not_started` and `ended`.
+    pub other: i64,
+}
+
+impl TapCounts {
+    /// Counts one answer.
+    pub fn count(&mut self, answer: Result<(), TapRefusal>) {
+        self.taps += 1;
+        match answer {
+            Ok(()) => self.ordered += 1,
+            Err(TapRefusal::SoldOut) => self.sold_out += 1,
+            Err(TapRefusal::LimitReached { .. }) => self.limit_reached += 1,
+            Err(TapRefusal::NotStarted | TapRefusal::Ended) => self.other += 1,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.taps == 0
+    }
+}
+
 use crate::ids::{BuyerId, ShopId, SkuId, WarehouseId};
 use crate::money::Fen;
 use crate::time::Timestamp;
@@ -132,6 +164,8 @@ pub struct FlashSaleBook {
     pub sale: FlashSale,
     /// Lookups only, never iterated into output, so a `HashMap` keeps the core deterministic.
     bought: HashMap<BuyerId, i64>,
+    /// Taps answered since the shard last published them (see [`TapCounts`]).
+    counted: TapCounts,
 }
 
 impl FlashSaleBook {
@@ -141,7 +175,11 @@ impl FlashSaleBook {
         } else {
             bought.into_iter().filter(|(_, units)| *units > 0).collect()
         };
-        FlashSaleBook { sale, bought }
+        FlashSaleBook {
+            sale,
+            bought,
+            counted: TapCounts::default(),
+        }
     }
 
     /// How many buyers hold units of this sale (none once it closed).
@@ -149,12 +187,29 @@ impl FlashSaleBook {
         self.bought.len()
     }
 
+    /// The taps answered since the shard last published them.
+    pub fn counted(&self) -> TapCounts {
+        self.counted
+    }
+
+    /// Hands over the taps counted since the last publication, and starts again from zero.
+    pub(crate) fn take_counted(&mut self) -> TapCounts {
+        std::mem::take(&mut self.counted)
+    }
+
     pub fn bought_by(&self, buyer: BuyerId) -> i64 {
         self.bought.get(&buyer).copied().unwrap_or(0)
     }
 
-    /// Decides a tap for `quantity` units; on success the units and the buyer's count are taken.
+    /// Decides a tap for `quantity` units; on success the units and the buyer's count are
+    /// taken. Every answer is counted (see [`TapCounts`]).
     pub fn take(&mut self, buyer: BuyerId, quantity: i64, now: Timestamp) -> Result<(), TapRefusal> {
+        let answer = self.decide(buyer, quantity, now);
+        self.counted.count(answer);
+        answer
+    }
+
+    fn decide(&mut self, buyer: BuyerId, quantity: i64, now: Timestamp) -> Result<(), TapRefusal> {
         let sale = &self.sale;
         if now < sale.starts_at {
             return Err(TapRefusal::NotStarted);

@@ -18,7 +18,7 @@ use crate::common;
 
 use common::*;
 use miaodan_domain::flash_sale::{
-    self, FLASH_DURATION_SECONDS_MAX, FLASH_UNITS_MAX, FlashSale, FlashSaleId, ScheduleProblem, TapRefusal,
+    self, FLASH_DURATION_SECONDS_MAX, FLASH_UNITS_MAX, FlashSale, FlashSaleId, ScheduleProblem, TapCounts, TapRefusal,
 };
 use miaodan_domain::inventory::{Allocation, StockLevel};
 use miaodan_domain::orders::{CancelReason, Order, OrderLine, OrderState};
@@ -1905,4 +1905,145 @@ fn holders(world: &World) -> usize {
         .flash_sale(sale_id(1))
         .expect("the shard knows the sale")
         .buyers_holding()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tap counts: every answer counted once, published per sale, in memory until then
+// ---------------------------------------------------------------------------------------------
+
+/// The counts the shard publishes now (one effect per sale with taps since the last time).
+fn published_counts(world: &mut World) -> Vec<(FlashSaleId, TapCounts)> {
+    let mut effects = Vec::new();
+    world.state.publish_tap_counts(&mut effects);
+    effects
+        .into_iter()
+        .map(|effect| match effect {
+            Effect::FlashSaleTapsCounted { sale, counts, .. } => (sale, counts),
+            other => panic!("publishing tap counts made {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_refused_tap_writes_nothing_and_is_counted_until_published() {
+    let mut world = live_sale(1, 1);
+    world.run(tap(1, 1, 1, 1));
+    let (outcome, effects) = world.run(tap(1, 2, 2, 1));
+    assert_eq!(outcome, Outcome::Rejected(Rejection::Tap(TapRefusal::SoldOut)));
+    assert!(effects.is_empty(), "a refusal wrote {effects:?}");
+    assert!(world.state.taps_counted());
+    let counts = TapCounts {
+        taps: 2,
+        ordered: 1,
+        sold_out: 1,
+        ..TapCounts::default()
+    };
+    assert_eq!(published_counts(&mut world), vec![(sale_id(1), counts)]);
+    assert!(!world.state.taps_counted());
+    assert_eq!(published_counts(&mut world), vec![], "published twice");
+}
+
+#[test]
+fn each_answer_is_counted_under_its_own_name() {
+    let mut world = shops();
+    world.setup(Command::from(sale(1, 11, 2, 1)));
+    world.run(tap(1, 1, 1, 1));
+    world.now = at(START);
+    world.run(tap(1, 2, 1, 1));
+    world.run(tap(1, 3, 1, 1));
+    world.run(tap(1, 4, 2, 1));
+    world.run(tap(1, 5, 3, 1));
+    world.now = at(END);
+    world.run(tap(1, 6, 4, 1));
+    world.run(tap(9, 7, 4, 1));
+    let counts = TapCounts {
+        taps: 6,
+        ordered: 2,
+        sold_out: 1,
+        limit_reached: 1,
+        other: 2,
+    };
+    assert_eq!(published_counts(&mut world), vec![(sale_id(1), counts)]);
+}
+
+#[test]
+fn a_retried_tap_is_not_counted_twice() {
+    let mut world = live_sale(5, 1);
+    world.run(tap_with_request(1, 1, 1, 1, "r-1"));
+    world.run(tap_with_request(1, 2, 1, 1, "r-1"));
+    let counts = TapCounts {
+        taps: 1,
+        ordered: 1,
+        ..TapCounts::default()
+    };
+    assert_eq!(published_counts(&mut world), vec![(sale_id(1), counts)]);
+}
+
+#[test]
+fn the_counts_of_two_sales_are_published_apart() {
+    let mut world = shops();
+    world.setup(Command::from(sale(1, 11, 3, 1)));
+    world.setup(Command::from(sale(2, 12, 3, 1)));
+    world.now = at(START);
+    world.run(tap(1, 1, 1, 1));
+    world.run(tap(2, 2, 1, 1));
+    world.run(tap(2, 3, 1, 1));
+    let one = |ordered, limit_reached| TapCounts {
+        taps: ordered + limit_reached,
+        ordered,
+        limit_reached,
+        ..TapCounts::default()
+    };
+    assert_eq!(
+        published_counts(&mut world),
+        vec![(sale_id(1), one(1, 0)), (sale_id(2), one(1, 1))]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// N taps of one unit by N buyers against a sale of K units: K order, the rest are sold
+    /// out, and the counts say exactly that, however often they were published between.
+    #[test]
+    fn tap_counts_equal_the_answers_given(
+        units in 1..=10i64,
+        taps in 0..=40i64,
+        publish_every in 1..=8i64,
+    ) {
+        let mut world = live_sale(units, 1);
+        let mut answered = TapCounts::default();
+        let mut published = TapCounts::default();
+        for n in 1..=taps {
+            let (outcome, _) = world.run(tap(1, n, n, 1));
+            answered.count(match outcome {
+                Outcome::OrderPlaced(_) => Ok(()),
+                Outcome::Rejected(Rejection::Tap(refusal)) => Err(refusal),
+                other => panic!("a tap was answered {other:?}"),
+            });
+            if n % publish_every == 0 {
+                for (_, c) in published_counts(&mut world) {
+                    published = add(published, c);
+                }
+            }
+        }
+        for (_, c) in published_counts(&mut world) {
+            published = add(published, c);
+        }
+        prop_assert_eq!(published, answered);
+        prop_assert_eq!(published.taps, taps);
+        prop_assert_eq!(published.ordered, taps.min(units));
+        prop_assert_eq!(published.sold_out, (taps - units).max(0));
+        prop_assert_eq!(published.limit_reached + published.other, 0);
+    }
+}
+
+fn add(a: TapCounts, b: TapCounts) -> TapCounts {
+    TapCounts {
+        taps: a.taps + b.taps,
+        ordered: a.ordered + b.ordered,
+        sold_out: a.sold_out + b.sold_out,
+        limit_reached: a.limit_reached + b.limit_reached,
+        other: a.other + b.other,
+    }
 }

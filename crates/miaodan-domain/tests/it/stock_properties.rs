@@ -597,6 +597,7 @@ fn check_effects(before: &Store, effects: &[Effect]) {
             | Effect::ProductSaved(_)
             | Effect::SkuSaved(_)
             | Effect::FulfillmentConfigured { .. }
+            | Effect::FlashSaleTapsCounted { .. }
             | Effect::CapacityBooked { .. } => {}
             Effect::ShipmentSaved(_)
             | Effect::AlertSaved(_)

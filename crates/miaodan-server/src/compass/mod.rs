@@ -9,6 +9,7 @@
 
 mod after_sales;
 mod dimensions;
+pub mod flash_sales;
 mod fulfillment;
 pub mod regions;
 mod skus;
@@ -42,6 +43,7 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
 /// Folds every shard's events up to its head (as it was when this pass began).
 pub async fn catch_up(state: &AppState) -> Result<(), miaodan_store::StoreError> {
     let cursor: BTreeMap<u32, i64> = state.store.outbox_cursor(COMPASS_READER).await?.into_iter().collect();
+    let mut changed = false;
     for (shard, head) in state.store.outbox_heads().await? {
         let mut at = cursor.get(&shard).copied().unwrap_or(0);
         while at < head {
@@ -49,15 +51,20 @@ pub async fn catch_up(state: &AppState) -> Result<(), miaodan_store::StoreError>
             let Some(last) = events.last().map(|e| e.seq) else {
                 break;
             };
-            let breadth = dimensions::fold_from(&state.store, &events).await?;
+            let mut also = dimensions::fold_from(&state.store, &events).await?.statements();
+            also.extend(flash_sales::fold(&events).statements());
             state
                 .store
-                .record_compass_with(shard, last, &fold(&events), &breadth)
+                .record_compass_with(shard, last, &fold(&events), also)
                 .await?;
-            at = last;
+            state.compass_live.record(&events);
+            (changed, at) = (true, last);
         }
         metrics::gauge!("miaodan_outbox_lag", "reader" => COMPASS_READER, "shard" => shard.to_string())
             .set((head - at) as f64);
+    }
+    if changed {
+        state.compass_live.changed();
     }
     Ok(())
 }

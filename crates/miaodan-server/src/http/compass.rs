@@ -44,7 +44,7 @@ pub struct SeriesQuery {
 }
 
 /// What happened in one bucket (or in the whole range, for `totals`).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, PartialEq)]
 pub struct FiguresView {
     /// Orders placed, their units and value (GMV).
     pub orders: i64,
@@ -82,7 +82,7 @@ impl From<&CompassFigures> for FiguresView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, PartialEq)]
 pub struct BucketView {
     /// Where the bucket begins (RFC 3339, UTC).
     pub start: String,
@@ -133,7 +133,7 @@ pub async fn series(
     }))
 }
 
-pub(super) fn shop_of(principal: Principal, asked: Option<i64>) -> Result<Option<ShopId>, ApiError> {
+pub(crate) fn shop_of(principal: Principal, asked: Option<i64>) -> Result<Option<ShopId>, ApiError> {
     let asked = asked.map(|raw| validate::positive_id(raw, "shop_id")).transpose()?;
     let asked = asked.and_then(ShopId::new);
     match principal {

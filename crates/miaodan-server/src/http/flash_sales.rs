@@ -4,6 +4,7 @@
 //! `sold_out`. Under overload the shard's bounded inbox answers 429 with `Retry-After`.
 
 pub mod dto;
+pub mod live;
 
 use super::extract::{PathIds, RawBody, optional_json};
 use super::orders::dto::OrderView;
@@ -40,6 +41,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(schedule, list))
         .routes(routes!(get))
         .routes(routes!(tap))
+        .routes(routes!(live::live))
+        .routes(routes!(live::live_stream))
 }
 
 /// How the flash sales' refusals are answered (the `code` is the core's [`Rejection::code`]).

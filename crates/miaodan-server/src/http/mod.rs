@@ -13,6 +13,7 @@ pub mod after_sales;
 pub mod catalog;
 pub mod compass;
 pub mod compass_dimensions;
+pub mod compass_stream;
 pub mod dto;
 pub mod errors;
 pub mod events;
@@ -68,6 +69,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(compass::router())
         .merge(webhooks::router())
         .merge(compass_dimensions::router())
+        .merge(compass_stream::router())
         .merge(idempotency_keys::router())
         .routes(routes!(healthz))
         .routes(routes!(error_codes))

@@ -359,7 +359,7 @@ pub fn after_sales_reason() -> RefOr<Schema> {
     words(&reasons, false)
 }
 
-/// The stages a list of after-sales requests filters on (`Stage::NAMES`).
+/// How finely a compass series buckets its figures.
 pub fn compass_granularity() -> RefOr<Schema> {
     words(&["minute", "hour", "day"], false)
 }
@@ -372,6 +372,11 @@ pub fn compass_region_level() -> RefOr<Schema> {
 /// What the compass ranks top SKUs by.
 pub fn compass_sku_ranking() -> RefOr<Schema> {
     words(&["gmv", "units", "refunds"], false)
+}
+
+/// A stream's `once`: `true` sends the current view and ends the stream.
+pub fn stream_once() -> RefOr<Schema> {
+    words(&["true", "false"], false)
 }
 
 /// An event family (`order`) or topic (`order.paid`).

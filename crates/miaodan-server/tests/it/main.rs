@@ -14,6 +14,7 @@ mod compass_breadth;
 mod contract;
 mod demo;
 mod events;
+mod flash_sale_live;
 mod flash_sales;
 mod fulfillment;
 mod limits;

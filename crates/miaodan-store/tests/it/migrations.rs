@@ -47,7 +47,7 @@ fn migration_files() -> Vec<(i64, String)> {
     files
 }
 
-fn current_version() -> i64 {
+pub(crate) fn current_version() -> i64 {
     migration_files().last().unwrap().0
 }
 
@@ -311,6 +311,18 @@ fn rows_of_version_9() -> String {
         .into()
 }
 
+async fn version_13_rows_load(store: &Store) {
+    let figures = store.flash_sale_totals(shop(), 3).await.unwrap();
+    assert_eq!(
+        (figures.taps, figures.orders, figures.gmv_fen, figures.paid_fen),
+        (5, 2, 1980, 990)
+    );
+    let provinces = store.flash_sale_provinces(shop(), 3, 10).await.unwrap();
+    assert_eq!(provinces.len(), 1);
+    assert_eq!(provinces[0].0, 310_000_000_000);
+    assert_eq!(store.flash_sale_sold_out_at(shop(), 3).await.unwrap(), Some(at(61_000)));
+}
+
 /// What version 10 added: product 100 declared perishable.
 fn rows_of_version_10() -> String {
     "UPDATE products SET goods_class = 'perishable' WHERE id = 100;".into()
@@ -335,6 +347,17 @@ fn rows_of_version_12() -> String {
         .into()
 }
 
+/// What version 13 added: sale 3's figures in its first minute, in Shanghai, and its sell-out.
+fn rows_of_version_13() -> String {
+    "INSERT INTO compass_flash_sale_minutes (shop_id, flash_sale, minute_ms, taps, ordered, sold_out, limit_reached,
+         refused_other, orders, units, gmv_fen, paid_orders, paid_fen, unpaid_closed)
+         VALUES (1, 3, 60000, 5, 2, 2, 1, 0, 2, 2, 1980, 1, 990, 0);
+     INSERT INTO compass_flash_sale_provinces (shop_id, flash_sale, province_adcode, orders, units, gmv_fen)
+         VALUES (1, 3, 310000000000, 2, 2, 1980);
+     INSERT INTO compass_flash_sales (shop_id, flash_sale, sold_out_at_ms) VALUES (1, 3, 61000);"
+        .into()
+}
+
 fn rows_up_to(version: i64) -> String {
     [
         rows_of_version_1(),
@@ -349,6 +372,7 @@ fn rows_up_to(version: i64) -> String {
         rows_of_version_10(),
         rows_of_version_11(),
         rows_of_version_12(),
+        rows_of_version_13(),
     ]
     .into_iter()
     .take(version as usize)
@@ -800,13 +824,13 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 12, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 13, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
     let fresh_schema = schema_of(&fresh).await;
 
-    for version in 1..=current {
+    for version in migration_files().into_iter().map(|(version, _)| version) {
         let db = database_at(backend, version).await;
         db.execute(&rows_up_to(version)).await;
         let upgraded = Timestamp::from_unix_ms(
@@ -855,6 +879,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 12 {
             version_12_rows_load(&store).await;
+        }
+        if version >= 13 {
+            version_13_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

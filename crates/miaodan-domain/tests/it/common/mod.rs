@@ -161,6 +161,8 @@ impl Store {
                 Effect::FlashSaleSaved(sale) => {
                     self.flash_sales.insert(sale.id, sale);
                 }
+                // Counts, not state: nothing a restart reads back.
+                Effect::FlashSaleTapsCounted { .. } => {}
                 Effect::PaymentIntentSaved(intent) => {
                     self.payment_intents.insert(intent.id, intent);
                 }

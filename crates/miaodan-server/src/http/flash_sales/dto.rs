@@ -40,7 +40,7 @@ pub struct NewFlashSale {
     pub payment_timeout_seconds: Option<i64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct FlashSaleView {
     pub id: i64,
     pub shop_id: i64,

@@ -122,6 +122,22 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
             .authorization(Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()));
         cases.push((call, (403, "forbidden", None)));
     }
+    // The live room (a sale's live view and stream, a shop's minutes) is not a buyer's either.
+    let live_routes = [
+        super::flash_sales::LIVE,
+        super::flash_sales::LIVE_STREAM,
+        super::events::COMPASS_STREAM,
+    ];
+    let live_as = |route: &str, role: Role| {
+        let token = token_of(&app, &t, role);
+        let live = endpoints.iter().find(|e| e.route == route).unwrap();
+        live.call
+            .clone()
+            .authorization(Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()))
+    };
+    for route in live_routes {
+        cases.push((live_as(route, Role::Buyer), (403, "forbidden", None)));
+    }
     assert!(
         cases.len() >= 2 * 16,
         "every restricted endpoint is tried: {}",
@@ -139,6 +155,10 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
         assert_success(&call.send(&app).await, &call.label());
         let call = compass_as(role);
         assert_success(&call.send(&app).await, &call.label());
+        for route in live_routes {
+            let call = live_as(route, role);
+            assert_eq!(call.send(&app).await.status, 200, "{}", call.label());
+        }
     }
     app.shutdown().await;
 }
@@ -469,6 +489,18 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
                 "/v1/flash-sales".into(),
                 Some(flash_sale(a.sku, missing, 1)),
             ),
+        ),
+        (
+            merchant(Method::GET, format!("/v1/flash-sales/{}/live", b.sale), None),
+            merchant(Method::GET, format!("/v1/flash-sales/{missing}/live"), None),
+        ),
+        (
+            merchant(Method::GET, format!("/v1/flash-sales/{}/live/stream", b.sale), None),
+            merchant(Method::GET, format!("/v1/flash-sales/{missing}/live/stream"), None),
+        ),
+        (
+            merchant(Method::GET, format!("/v1/compass/stream?shop_id={}", b.shop), None),
+            merchant(Method::GET, format!("/v1/compass/stream?shop_id={missing}"), None),
         ),
     ];
     let (fulfillment, logistics) = (fulfillment_pairs(t), logistics_pairs(t));

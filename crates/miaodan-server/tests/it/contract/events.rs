@@ -13,6 +13,7 @@ pub const COMPASS_BREADTH: [&str; 4] = [
     "/v1/compass/after-sales",
 ];
 const RANGE: &str = "from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z";
+pub const COMPASS_STREAM: &str = "/v1/compass/stream";
 
 /// The feed's and the compass's operations: called by an operator here; a merchant reads them
 /// too and a buyer may not (see the role test).
@@ -52,6 +53,13 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             COMPASS_BREADTH[3],
             Method::GET,
             format!("/v1/compass/after-sales?{RANGE}"),
+            None,
+            None,
+        ),
+        endpoint(
+            COMPASS_STREAM,
+            Method::GET,
+            "/v1/compass/stream?once=true".into(),
             None,
             None,
         ),

@@ -34,8 +34,27 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             Some(json!({})),
             buyer,
         ),
+        // The live view and its stream: the sale's merchant and operators (a buyer: see the
+        // role test); the stream ends after its first view with `once=true`.
+        endpoint(
+            LIVE,
+            Method::GET,
+            format!("/v1/flash-sales/{}/live", a.sale),
+            None,
+            None,
+        ),
+        endpoint(
+            LIVE_STREAM,
+            Method::GET,
+            format!("/v1/flash-sales/{}/live/stream?once=true", a.sale),
+            None,
+            None,
+        ),
     ]
 }
+
+pub const LIVE: &str = "/v1/flash-sales/{flash_sale_id}/live";
+pub const LIVE_STREAM: &str = "/v1/flash-sales/{flash_sale_id}/live/stream";
 
 pub fn flash_sale_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
     let a = &t.a;

@@ -731,7 +731,7 @@ impl Endpoint {
     /// Asserts the answer of a request this endpoint's role may make.
     #[track_caller]
     pub fn assert_answered(&self, answer: &Answer) {
-        if self.route == ALERT_STREAM {
+        if STREAMS.contains(&self.route) {
             let case = self.call.label();
             assert_eq!(answer.status, 200, "{case}");
             assert_eq!(answer.content_type, EVENT_STREAM, "{case}");
@@ -745,6 +745,12 @@ pub const WEBHOOK: &str = "/v1/webhooks/simpay";
 pub const CARRIER_WEBHOOK: &str = "/v1/webhooks/carriers";
 pub const REFUNDS: &str = "/v1/orders/{order_id}/refunds";
 pub const ALERT_STREAM: &str = "/v1/package-center/alerts/stream";
+/// The operations that answer an event stream.
+pub const STREAMS: [&str; 3] = [
+    ALERT_STREAM,
+    "/v1/compass/stream",
+    "/v1/flash-sales/{flash_sale_id}/live/stream",
+];
 
 pub fn token_of(app: &TestApp, t: &Tenants, role: Role) -> String {
     match role {
