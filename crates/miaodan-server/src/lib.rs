@@ -14,6 +14,7 @@
 //! - [`tokens`]: API tokens' lifecycle: minting with a lifetime, the cache, last use, revocation.
 //! - [`idempotency`]: `Idempotency-Key` handling, scoped per caller.
 //! - [`directory`]: cached facts the hot path needs (default addresses, flash-sale shops).
+//! - [`diagnosis`]: diagnosis reports (经营诊断) from the compass's aggregates, and the daily job.
 //! - [`demo`]: the demo world loaded by `miaodan serve --demo`.
 //! - [`carriers`]: the carrier adapter (waybills, tracking webhook signatures) over `simcarrier`.
 //! - [`ids`], [`clock`]: the only sources of ids and of time ([`clock::Clock`], one per app,
@@ -30,6 +31,7 @@ pub mod carriers;
 pub mod clock;
 pub mod compass;
 pub mod demo;
+pub mod diagnosis;
 pub mod directory;
 pub mod flows;
 pub mod http;

@@ -24,6 +24,8 @@ mod batch;
 mod catalog;
 mod compass;
 pub use compass::{COMPASS_READER, CompassFigures};
+mod diagnosis;
+pub use diagnosis::{REPORTS_LISTED_MAX, StoredReport};
 mod flash_sale;
 pub use flash_sale::FlashSaleAudit;
 mod fulfillment;

@@ -74,10 +74,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0010_product_goods_class",
         sql: include_str!("../migrations/0010_product_goods_class.sql"),
     },
+    // Versions 11 to 13 are issue 13's sibling branches' (live compass, webhooks, breadth);
+    // until they are merged this branch skips them, and the lead closes the gap at the merge.
+    Migration {
+        version: 14,
+        name: "0014_diagnosis",
+        sql: include_str!("../migrations/0014_diagnosis.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
-pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
 /// Where the version a database reached is kept: one row, created before any migration runs.
 pub(crate) const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
@@ -131,15 +138,18 @@ mod tests {
 
     #[test]
     fn versions_count_up_from_one_without_gaps() {
-        for (i, migration) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(migration.version, i as i64 + 1, "{}", migration.name);
+        // 11 to 13 are on issue 13's sibling branches until the merge.
+        let versions: Vec<i64> = (1..=10).chain([14]).collect();
+        for (migration, version) in MIGRATIONS.iter().zip(&versions) {
+            assert_eq!(migration.version, *version, "{}", migration.name);
             assert!(
                 migration.name.starts_with(&format!("{:04}_", migration.version)),
                 "{} does not carry its version",
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 10);
+        assert_eq!(MIGRATIONS.len(), versions.len());
+        assert_eq!(SCHEMA_VERSION, 14);
     }
 
     #[test]
@@ -189,8 +199,8 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-        assert_eq!(versions(2), vec![3, 4, 5, 6, 7, 8, 9, 10]);
-        assert_eq!(versions(10), Vec::<i64>::new());
+        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14]);
+        assert_eq!(versions(2), vec![3, 4, 5, 6, 7, 8, 9, 10, 14]);
+        assert_eq!(versions(14), Vec::<i64>::new());
     }
 }

@@ -12,6 +12,7 @@ pub mod admission;
 pub mod after_sales;
 pub mod catalog;
 pub mod compass;
+pub mod diagnosis;
 pub mod dto;
 pub mod errors;
 pub mod events;
@@ -54,6 +55,7 @@ use utoipa_axum::routes;
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(platform::router())
+        .merge(diagnosis::router())
         .merge(inventory::router())
         .merge(catalog::router())
         .merge(orders::router())
