@@ -182,22 +182,24 @@ impl Store {
         first: LocalDate,
         end: LocalDate,
     ) -> Result<Vec<StoredReport>, StoreError> {
+        // Placeholders are numbered in order of first use.
         let mut params = vec![
             Value::I64(i64::from(first.days_since_epoch())),
             Value::I64(i64::from(end.days_since_epoch())),
-            Value::I64(REPORTS_LISTED_MAX),
         ];
         let shop_condition = match shop {
             Some(shop) => {
                 params.push(Value::I64(shop.get()));
-                " AND shop_id = $4"
+                " AND shop_id = $3"
             }
             None => "",
         };
+        params.push(Value::I64(REPORTS_LISTED_MAX));
+        let limit = params.len();
         let statement = Statement::owned(
             format!(
                 "SELECT {REPORT_COLUMNS} FROM diagnosis_reports WHERE first_day >= $1 AND first_day < $2{shop_condition}
-                 ORDER BY first_day DESC, id DESC LIMIT $3"
+                 ORDER BY first_day DESC, id DESC LIMIT ${limit}"
             ),
             params,
         );

@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::clock::rfc3339;
 use crate::diagnosis::{self, Diagnosed, Kind, REPORT_DAYS};
+use crate::idempotency::{self, Reply};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -267,23 +268,32 @@ fn period_of(request: &DiagnosisRequest, now: Timestamp) -> Result<Period, ApiEr
     Ok(Period { first, days })
 }
 
-/// Diagnose a shop now.
+/// Diagnose a shop now (the report is stored, and listed with the daily ones).
 #[utoipa::path(post, path = "/v1/compass/diagnosis", tag = "compass", request_body = DiagnosisRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses((status = 201, body = ReportView), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create_report(
     State(state): State<AppState>,
     principal: Principal,
+    headers: HeaderMap,
     body: JsonBody<DiagnosisRequest>,
-) -> Result<(StatusCode, Json<ReportView>), ApiError> {
-    let shop = shop_to_diagnose(&state, principal, body.value.shop_id).await?;
-    let period = period_of(&body.value, state.clock.now())?;
-    let report = diagnosis::write(&state, &shop, period, Kind::OnDemand, stored_body)
-        .await?
-        .ok_or_else(|| ApiError::unavailable("the report could not be stored; retry"))?;
-    metrics::counter!("miaodan_diagnosis_reports_total", "kind" => "on_demand").increment(1);
-    Ok((StatusCode::CREATED, Json(ReportView::from(&report))))
+) -> Response {
+    let request = ("POST", "/v1/compass/diagnosis", &body.raw[..]);
+    idempotency::run(&state, principal, &headers, request, |idem| async {
+        let shop = shop_to_diagnose(&state, principal, body.value.shop_id).await?;
+        let period = period_of(&body.value, state.clock.now())?;
+        let report = diagnosis::write(&state, &shop, period, Kind::OnDemand, stored_body)
+            .await?
+            .ok_or_else(|| ApiError::unavailable("the report could not be stored; retry"))?;
+        metrics::counter!("miaodan_diagnosis_reports_total", "kind" => "on_demand").increment(1);
+        let reply = Reply::json(StatusCode::CREATED, &ReportView::from(&report));
+        // The answer is kept with the shop's shard's next batch: a retry after a crash in
+        // between writes a second report of the same figures, which is harmless.
+        idempotency::remember(&state, shop.id, idem, reply).await
+    })
+    .await
 }
 
 fn summary(stored: &StoredReport) -> Result<ReportSummary, ApiError> {

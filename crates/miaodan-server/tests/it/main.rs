@@ -12,6 +12,7 @@ mod after_sales_returns;
 mod compass;
 mod contract;
 mod demo;
+mod diagnosis;
 mod events;
 mod flash_sales;
 mod fulfillment;

@@ -346,6 +346,8 @@ pub struct Side {
     pub claim_to_return: i64,
     /// The delivered order `claim_to_return` sends a unit of back.
     pub return_order: i64,
+    /// A diagnosis report of the shop, asked for by its merchant.
+    pub report: i64,
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -414,6 +416,8 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         .await;
     let agreement = agreement.assert_status(201)["id"].as_i64().unwrap();
     let claims = claims(app, &merchant, warehouse, &buyer_token).await;
+    let report = app.post("/v1/compass/diagnosis", &merchant, json!({})).await;
+    let report = report.assert_status(201)["id"].as_i64().unwrap();
     Side {
         shop,
         merchant,
@@ -443,6 +447,7 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         claim_appealed: claims.2[3],
         claim_to_return: claims.2[4],
         return_order: claims.3,
+        report,
     }
 }
 
