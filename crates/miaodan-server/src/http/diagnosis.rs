@@ -31,8 +31,6 @@ use utoipa_axum::routes;
 
 /// The longest period one report covers (a quarter); its baseline is as long again.
 pub const REPORT_DAYS_MAX: i32 = 92;
-/// The longest range of days one list covers.
-pub const LIST_DAYS_MAX: i32 = 400;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -48,24 +46,25 @@ pub struct DiagnosisRequest {
     /// The shop: required of an operator; a merchant's own shop when absent.
     #[schema(schema_with = crate::http::schema::optional_id)]
     pub shop_id: Option<i64>,
-    /// The first day (Shanghai) of the period, with `to`; both absent: the last 7 days before today.
+    /// The period's last day (Shanghai); absent: yesterday.
     #[schema(schema_with = crate::http::schema::optional_date)]
-    pub from: Option<String>,
-    /// The last day of the period (inclusive), not before `from`; at most 92 days in all.
-    #[schema(schema_with = crate::http::schema::optional_date)]
-    pub to: Option<String>,
+    pub last_day: Option<String>,
+    /// How many days the period has, ending with `last_day` (1 to 92); absent: 7. The baseline
+    /// is as many days just before.
+    #[schema(schema_with = crate::http::schema::optional_integer::<1, 92>)]
+    pub days: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Reports whose period begins on or after this day.
+    /// Reports whose period begins on or after this day (absent: any day).
     #[param(schema_with = crate::http::schema::date)]
-    pub from: String,
-    /// … and on or before this one (at most 400 days after `from`).
+    pub from: Option<String>,
+    /// … and on or before this one (absent: any day; before `from`: none).
     #[param(schema_with = crate::http::schema::date)]
-    pub to: String,
+    pub to: Option<String>,
     /// Operators only: one shop's reports (else every shop's).
     #[param(schema_with = crate::http::schema::id)]
     pub shop_id: Option<i64>,
@@ -233,8 +232,9 @@ async fn shop_to_diagnose(state: &AppState, principal: Principal, asked: Option<
     let asked = asked.map(|raw| validate::positive_id(raw, "shop_id")).transpose()?;
     let id = match principal {
         Principal::Buyer(_) => return Err(forbidden()),
-        Principal::Admin => asked
-            .ok_or_else(|| ApiError::invalid("invalid_field", "shop_id", "an operator names the shop to diagnose"))?,
+        // Every body the schema allows is answered as a lookup: without `shop_id` an operator
+        // names no shop, which is none to diagnose.
+        Principal::Admin => asked.ok_or_else(|| ApiError::not_found("shop (an operator names `shop_id`)"))?,
         Principal::Merchant(own) if asked.is_none_or(|a| a == own.get()) => own.get(),
         Principal::Merchant(_) => return Err(ApiError::not_found("shop")),
     };
@@ -246,26 +246,24 @@ fn date(raw: &str, field: &str) -> Result<LocalDate, ApiError> {
     LocalDate::parse(raw).ok_or_else(|| ApiError::invalid("invalid_field", field, "a date, YYYY-MM-DD"))
 }
 
-/// The period asked for: `from`..=`to`, or the last [`REPORT_DAYS`] days before today.
+/// The period asked for: `days` days ending with `last_day`, by default the 7 days before today.
 fn period_of(request: &DiagnosisRequest, now: Timestamp) -> Result<Period, ApiError> {
-    let (first, last) = match (&request.from, &request.to) {
-        (None, None) => return Ok(Period::ending_before(LocalDate::of(now), REPORT_DAYS)),
-        (Some(from), Some(to)) => (date(from, "from")?, date(to, "to")?),
-        (Some(_), None) => return Err(ApiError::invalid("invalid_field", "to", "`to` goes with `from`")),
-        (None, Some(_)) => return Err(ApiError::invalid("invalid_field", "from", "`from` goes with `to`")),
+    let last = match &request.last_day {
+        Some(raw) => date(raw, "last_day")?,
+        None => LocalDate::of(now).plus_days(-1),
     };
-    let days = last.days_since_epoch() - first.days_since_epoch() + 1;
-    if days < 1 {
-        return Err(ApiError::invalid("invalid_field", "to", "`to` is not before `from`"));
-    }
-    if days > REPORT_DAYS_MAX {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            "to",
-            format!("a report covers at most {REPORT_DAYS_MAX} days"),
-        ));
-    }
-    Ok(Period { first, days })
+    let days = request.days.unwrap_or(i64::from(REPORT_DAYS));
+    let days = i32::try_from(days)
+        .ok()
+        .filter(|d| (1..=REPORT_DAYS_MAX).contains(d))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_field",
+                "days",
+                format!("a report covers 1 to {REPORT_DAYS_MAX} days"),
+            )
+        })?;
+    Ok(Period::ending_before(last.plus_days(1), days))
 }
 
 /// Diagnose a shop now (the report is stored, and listed with the daily ones).
@@ -338,18 +336,16 @@ pub async fn list_reports(
         Principal::Merchant(own) if asked.is_none_or(|a| a == own.get()) => Some(own),
         Principal::Merchant(_) => return Err(ApiError::not_found("shop")),
     };
-    let (first, last) = (date(&query.from, "from")?, date(&query.to, "to")?);
-    if last < first {
-        return Err(ApiError::invalid("invalid_field", "to", "`to` is not before `from`"));
-    }
-    if last.days_since_epoch() - first.days_since_epoch() >= LIST_DAYS_MAX {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            "to",
-            format!("a list covers at most {LIST_DAYS_MAX} days"),
-        ));
-    }
-    let stored = state.store.diagnosis_reports(shop, first, last.plus_days(1)).await?;
+    let first = match &query.from {
+        Some(raw) => date(raw, "from")?,
+        None => LocalDate::from_days_since_epoch(i32::MIN / 2),
+    };
+    let end = match &query.to {
+        Some(raw) => date(raw, "to")?.plus_days(1),
+        None => LocalDate::from_days_since_epoch(i32::MAX / 2),
+    };
+    // A range that ends before it begins holds no report.
+    let stored = state.store.diagnosis_reports(shop, first, end).await?;
     let reports = stored.iter().map(summary).collect::<Result<_, _>>()?;
     Ok(Json(ReportList { reports }))
 }
@@ -367,8 +363,8 @@ async fn readable(state: &AppState, principal: Principal, ids: &PathIds) -> Resu
 /// Read a report: JSON, or the printable page when `Accept` asks for `text/html`.
 #[utoipa::path(get, path = "/v1/compass/diagnosis/{report_id}", tag = "compass",
     params(("report_id" = i64, Path), PageQuery),
-    responses((status = 200, body = ReportView, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/html"),
+    responses((status = 200, description = "The report; the printable page for `Accept: text/html`",
+            content((ReportView = "application/json"), (String = "text/html"))),
         (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]

@@ -146,7 +146,7 @@ async fn a_constructed_week_makes_findings_with_the_figures_placed(backend: Back
     );
 
     // The same period asked for by date, and by an operator: the same findings; both stored.
-    let asked = json!({ "shop_id": shop, "from": "2026-11-24", "to": "2026-11-30" });
+    let asked = json!({ "shop_id": shop, "last_day": "2026-11-30", "days": 7 });
     let again = app.post("/v1/compass/diagnosis", &app.admin, asked).await;
     assert_eq!(again.assert_status(201)["findings"], report["findings"]);
     let read = app
@@ -276,25 +276,27 @@ async fn reports_stay_with_their_shop_and_bad_input_is_refused(backend: Backend)
 
     let refused = [
         (&other_merchant, json!({ "shop_id": world.shop }), 404, "not_found"),
-        (&app.admin, json!({}), 422, "invalid_field"),
-        (&world.merchant, json!({ "from": "2026-11-01" }), 422, "invalid_field"),
+        // An operator names the shop: without one there is none to diagnose.
+        (&app.admin, json!({}), 404, "not_found"),
+        (&world.merchant, json!({ "days": 0 }), 422, "invalid_field"),
+        (&world.merchant, json!({ "days": 93 }), 422, "invalid_field"),
         (
             &world.merchant,
-            json!({ "from": "2026-11-10", "to": "2026-11-01" }),
+            json!({ "last_day": "2026-02-30" }),
             422,
             "invalid_field",
         ),
         (
             &world.merchant,
-            json!({ "from": "2026-01-01", "to": "2026-06-30" }),
+            json!({ "last_day": "yesterday" }),
             422,
             "invalid_field",
         ),
         (
             &world.merchant,
-            json!({ "from": "2026-02-30", "to": "2026-03-01" }),
-            422,
-            "invalid_field",
+            json!({ "last_day": "2026-11-30", "colour": "red" }),
+            400,
+            "unknown_field",
         ),
         (&world.merchant, json!({ "shop_id": 0 }), 422, "invalid_field"),
     ];
@@ -303,11 +305,11 @@ async fn reports_stay_with_their_shop_and_bad_input_is_refused(backend: Backend)
             .await
             .assert_problem(status, code);
     }
-    for query in [
-        "from=2026-12-01&to=2026-11-01",
-        "from=2025-01-01&to=2026-12-31",
-        "from=yesterday&to=2026-12-01",
-    ] {
+    let backwards = app
+        .get("/v1/compass/diagnosis?from=2026-12-01&to=2026-11-01", &world.merchant)
+        .await;
+    assert!(backwards.assert_status(200)["reports"].as_array().unwrap().is_empty());
+    for query in ["from=yesterday", "to=2026-13-01", "from=2026-02-30"] {
         app.get(&format!("/v1/compass/diagnosis?{query}"), &world.merchant)
             .await
             .assert_problem(422, "invalid_field");

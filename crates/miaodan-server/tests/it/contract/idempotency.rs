@@ -196,7 +196,7 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
             post(
                 "/v1/compass/diagnosis".into(),
                 &a.merchant,
-                json!({ "from": "2026-11-01", "to": "2026-11-07" }),
+                json!({ "last_day": "2026-11-07" }),
             ),
         ),
         (
