@@ -82,9 +82,9 @@ pub struct PageQuery {
 /// A run of days.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PeriodView {
-    #[schema(schema_with = crate::http::schema::date)]
+    /// `YYYY-MM-DD` (a baseline before year 0 of a period asked for at year 0 reads `-001-…`).
     pub first_day: String,
-    #[schema(schema_with = crate::http::schema::date)]
+    /// `YYYY-MM-DD`, inclusive.
     pub last_day: String,
     pub days: i32,
 }
