@@ -9,6 +9,7 @@
 //! - [`after_sales`]: buyer requests after payment and the flash-refund rules that decide them.
 //! - [`buyers`]: buyer accounts and their default address.
 //! - [`catalog`]: shops, products, SKUs, prices, GTIN identity across shops.
+//! - [`diagnosis`]: explainable rules that turn a shop's daily figures into findings (经营诊断).
 //! - [`events`]: what each committed effect means to readers outside the shard (the outbox).
 //! - [`flash_sale`]: scheduled deals on one SKU, one-tap orders, per-buyer limits.
 //! - [`inventory`]: warehouses and stock per SKU and warehouse (available / reserved / sold).
@@ -27,6 +28,7 @@
 pub mod after_sales;
 pub mod buyers;
 pub mod catalog;
+pub mod diagnosis;
 pub mod events;
 pub mod flash_sale;
 pub mod fulfillment;

@@ -45,7 +45,7 @@ pub use crate::after_sales::commands::{
     RecordRefundFailed, RecordRefunded, RefuseRequest, SetPolicy, ShipReturn, WithdrawRequest,
 };
 pub use crate::after_sales::return_logistics::{BookReturnPickup, RecordReturnTracking, ReturnTracked};
-pub use crate::catalog::{AddSku, CreateProduct, CreateShop, UpdateProduct, UpdateSku};
+pub use crate::catalog::{AddSku, CreateProduct, CreateShop, UpdateProduct, UpdateShop, UpdateSku};
 pub use crate::flash_sale::{ScheduleFlashSale, Tap};
 pub use crate::fulfillment::{ConfigureFulfillment, DeliveryChoice, Fulfilling, ReportShortage, ShortageNotice};
 pub use crate::inventory::{CreateWarehouse, SetStock};
@@ -95,6 +95,7 @@ macro_rules! into_command {
 
 into_command! {
     catalog::CreateShop(CreateShop) => Catalog;
+    catalog::UpdateShop(UpdateShop) => Catalog;
     catalog::CreateProduct(CreateProduct) => Catalog;
     catalog::UpdateProduct(UpdateProduct) => Catalog;
     catalog::AddSku(AddSku) => Catalog;
@@ -196,6 +197,7 @@ macro_rules! answers {
 
 answers! {
     CreateShop => Shop { Outcome::ShopCreated(shop) => shop }
+    UpdateShop => Shop { Outcome::ShopUpdated(shop) => shop }
     CreateProduct => SavedProduct { Outcome::ProductSaved { product, skus } => SavedProduct { product, skus } }
     UpdateProduct => SavedProduct { Outcome::ProductSaved { product, skus } => SavedProduct { product, skus } }
     AddSku => Sku { Outcome::SkuSaved(sku) => sku }
@@ -342,6 +344,7 @@ impl Rejection {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     ShopCreated(Shop),
+    ShopUpdated(Shop),
     WarehouseCreated(Warehouse),
     ProductSaved {
         product: Product,

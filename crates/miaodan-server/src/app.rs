@@ -297,6 +297,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
         payments::worker::spawn(state.clone()),
         crate::compass::spawn(state.clone()),
         crate::webhooks::spawn(state.clone()),
+        crate::diagnosis::spawn(state.clone(), crate::http::diagnosis::stored_body),
         metrics_setup::spawn_upkeep(state.metrics.clone()),
     ];
     let serving_state = state.clone();

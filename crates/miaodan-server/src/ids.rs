@@ -22,6 +22,7 @@ pub struct Ids {
     notification: AtomicI64,
     shipment: AtomicI64,
     after_sales: AtomicI64,
+    diagnosis_report: AtomicI64,
 }
 
 fn next(counter: &AtomicI64) -> i64 {
@@ -46,6 +47,7 @@ impl Ids {
             notification: AtomicI64::new(maxima.notification),
             shipment: AtomicI64::new(maxima.shipment),
             after_sales: AtomicI64::new(maxima.after_sales),
+            diagnosis_report: AtomicI64::new(maxima.diagnosis_report),
         }
     }
 
@@ -90,6 +92,9 @@ impl Ids {
     }
     pub fn after_sales(&self) -> i64 {
         next(&self.after_sales)
+    }
+    pub fn diagnosis_report(&self) -> i64 {
+        next(&self.diagnosis_report)
     }
 
     pub fn shipment(&self) -> i64 {

@@ -14,6 +14,7 @@
 //! - [`tokens`]: API tokens' lifecycle: minting with a lifetime, the cache, last use, revocation.
 //! - [`idempotency`]: `Idempotency-Key` handling, scoped per caller.
 //! - [`directory`]: cached facts the hot path needs (default addresses, flash-sale shops).
+//! - [`diagnosis`]: diagnosis reports (经营诊断) from the compass's aggregates, and the daily job.
 //! - [`demo`]: the demo world loaded by `miaodan serve --demo`.
 //! - [`compass`], [`webhooks`]: readers of the outbox beside the shards — the data compass's
 //!   figures, and outgoing webhooks (fan-out into deliveries, signed POSTs, retries for 3 days).
@@ -32,6 +33,7 @@ pub mod carriers;
 pub mod clock;
 pub mod compass;
 pub mod demo;
+pub mod diagnosis;
 pub mod directory;
 pub mod flows;
 pub mod http;

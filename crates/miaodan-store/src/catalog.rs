@@ -7,11 +7,11 @@ use crate::records::{Keyset, ProductFilter};
 use crate::sql::{Conditions, Row, ShardOf, Statement, Value, fen, id, id_list, ms};
 use crate::{Store, StoreError};
 use miaodan_domain::after_sales::policy::ExemptGoods;
-use miaodan_domain::catalog::{Gtin, ListingStatus, Product, Shop, Sku, Text};
+use miaodan_domain::catalog::{Gtin, ListingStatus, Product, Shop, ShopCategory, Sku, Text};
 use miaodan_domain::{ProductId, ShopId, SkuId};
 
-const UPSERT_SHOP: &str = "INSERT INTO shops (id, name, created_at) VALUES ($1, $2, $3)
-    ON CONFLICT (id) DO UPDATE SET name = excluded.name";
+const UPSERT_SHOP: &str = "INSERT INTO shops (id, name, created_at, category) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category";
 const UPSERT_PRODUCT: &str = "INSERT INTO products (id, shop_id, title, description, gtin, status, created_at, updated_at,
     goods_class) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET title = excluded.title,
     description = excluded.description, gtin = excluded.gtin, status = excluded.status, updated_at = excluded.updated_at,
@@ -35,6 +35,7 @@ impl CatalogWrites {
                 Value::I64(shop.id.get()),
                 Value::Text(shop.name.as_str().into()),
                 Value::I64(shop.created_at.unix_ms()),
+                Value::Text(shop.category.as_str().into()),
             ],
         ));
     }
@@ -85,11 +86,14 @@ fn goods_class(raw: &str) -> Result<ExemptGoods, StoreError> {
     ExemptGoods::parse(raw).ok_or_else(|| StoreError::corrupt(format!("unknown goods class {raw}")))
 }
 
-const SHOP_COLUMNS: &str = "id, name, created_at";
+const SHOP_COLUMNS: &str = "id, name, created_at, category";
 fn shop(row: &dyn Row) -> Result<Shop, StoreError> {
+    let category = row.text(3)?;
     Ok(Shop {
         id: id(row.i64(0)?, ShopId::new)?,
         name: Text::from_stored(row.text(1)?),
+        category: ShopCategory::parse(&category)
+            .ok_or_else(|| StoreError::corrupt(format!("unknown shop category {category}")))?,
         created_at: ms(row.i64(2)?),
     })
 }

@@ -97,6 +97,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0013_compass_flash_sales",
         sql: include_str!("../migrations/0013_compass_flash_sales.sql"),
     },
+    Migration {
+        version: 14,
+        name: "0014_diagnosis",
+        sql: include_str!("../migrations/0014_diagnosis.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -162,7 +167,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 13);
+        assert_eq!(SCHEMA_VERSION, 14);
     }
 
     #[test]
@@ -212,8 +217,8 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), (1..=13).collect::<Vec<i64>>());
-        assert_eq!(versions(2), (3..=13).collect::<Vec<i64>>());
-        assert_eq!(versions(13), Vec::<i64>::new());
+        assert_eq!(versions(0), (1..=14).collect::<Vec<i64>>());
+        assert_eq!(versions(2), (3..=14).collect::<Vec<i64>>());
+        assert_eq!(versions(14), Vec::<i64>::new());
     }
 }

@@ -284,7 +284,8 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM one_tap_agreements),
             (SELECT COALESCE(MAX(id), 0) FROM provider_notifications),
             (SELECT COALESCE(MAX(id), 0) FROM shipments),
-            (SELECT COALESCE(MAX(id), 0) FROM after_sales_requests)";
+            (SELECT COALESCE(MAX(id), 0) FROM after_sales_requests),
+            (SELECT COALESCE(MAX(id), 0) FROM diagnosis_reports)";
         self.query_row(
             Statement::new(sql, vec![]),
             |r| {
@@ -305,6 +306,7 @@ impl Store {
                     notification: r.i64(13)?,
                     shipment: r.i64(14)?,
                     after_sales: r.i64(15)?,
+                    diagnosis_report: r.i64(16)?,
                 })
             },
             || "no id maxima row".into(),

@@ -203,4 +203,5 @@ pub struct IdMaxima {
     pub notification: i64,
     pub shipment: i64,
     pub after_sales: i64,
+    pub diagnosis_report: i64,
 }

@@ -45,7 +45,7 @@ const LONG_FUNCTIONS: &[(&str, usize)] = &[
         "crates/miaodan-domain/src/payments/mod.rs::PaymentIntent::record_charge",
         114,
     ),
-    ("crates/miaodan-server/src/demo/mod.rs::load_shop", 130),
+    ("crates/miaodan-server/src/demo/mod.rs::load_shop", 121),
     ("crates/miaodan-server/src/flows/payments/reconcile.rs::report", 210),
     (
         "crates/miaodan-server/src/http/openapi.rs::ProblemResponses::modify",

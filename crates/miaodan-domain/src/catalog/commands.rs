@@ -2,7 +2,7 @@
 
 use super::{
     CatalogBook, Gtin, ListingStatus, NewSku, PRODUCT_SKUS_MAX, Product, ProductChanges, ProductDescription,
-    ProductTitle, Shop, ShopName, Sku, SkuChanges,
+    ProductTitle, Shop, ShopCategory, ShopName, Sku, SkuChanges,
 };
 use crate::after_sales::policy::ExemptGoods;
 use crate::ids::{ProductId, ShopId, SkuId};
@@ -13,6 +13,15 @@ use crate::time::Timestamp;
 pub struct CreateShop {
     pub id: ShopId,
     pub name: ShopName,
+    pub category: ShopCategory,
+}
+
+/// A shop's name or category changed; `None` leaves a field as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateShop {
+    pub shop: ShopId,
+    pub name: Option<ShopName>,
+    pub category: Option<ShopCategory>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +60,7 @@ pub struct UpdateSku {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     CreateShop(CreateShop),
+    UpdateShop(UpdateShop),
     CreateProduct(CreateProduct),
     UpdateProduct(UpdateProduct),
     AddSku(AddSku),
@@ -66,6 +76,7 @@ impl Command {
     ) -> Result<Outcome, Rejection> {
         match self {
             Command::CreateShop(c) => book.create_shop(c, now, effects),
+            Command::UpdateShop(c) => book.update_shop(c, effects),
             Command::CreateProduct(c) => book.create_product(c, now, effects),
             Command::UpdateProduct(c) => book.update_product(c, now, effects),
             Command::AddSku(c) => book.add_sku(c, now, effects),
@@ -82,11 +93,24 @@ impl CatalogBook {
         let shop = Shop {
             id: c.id,
             name: c.name,
+            category: c.category,
             created_at: now,
         };
         self.shops.insert(c.id, shop.clone());
         effects.push(Effect::ShopSaved(shop.clone()));
         Ok(Outcome::ShopCreated(shop))
+    }
+
+    fn update_shop(&mut self, c: UpdateShop, effects: &mut Vec<Effect>) -> Result<Outcome, Rejection> {
+        let shop = self.shops.get_mut(&c.shop).ok_or(Rejection::UnknownShop)?;
+        if let Some(name) = c.name {
+            shop.name = name;
+        }
+        if let Some(category) = c.category {
+            shop.category = category;
+        }
+        effects.push(Effect::ShopSaved(shop.clone()));
+        Ok(Outcome::ShopUpdated(shop.clone()))
     }
 
     fn create_product(

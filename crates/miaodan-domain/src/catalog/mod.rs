@@ -7,7 +7,7 @@ mod book;
 mod commands;
 
 pub use book::CatalogBook;
-pub use commands::{AddSku, Command, CreateProduct, CreateShop, UpdateProduct, UpdateSku};
+pub use commands::{AddSku, Command, CreateProduct, CreateShop, UpdateProduct, UpdateShop, UpdateSku};
 
 use crate::after_sales::policy::ExemptGoods;
 use crate::ids::{ProductId, ShopId, SkuId};
@@ -158,7 +158,61 @@ impl ListingStatus {
 pub struct Shop {
     pub id: ShopId,
     pub name: ShopName,
+    /// What the shop sells: its diagnosis compares it with the other shops of its category.
+    pub category: ShopCategory,
     pub created_at: Timestamp,
+}
+
+/// The categories a shop may sell in: a fixed list, so that each has enough shops for a
+/// category figure to be an aggregate rather than one other shop's figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ShopCategory {
+    Apparel,
+    Beauty,
+    Food,
+    Electronics,
+    Home,
+    Baby,
+    Sports,
+    /// Every shop that has not said, and every shop written before categories existed.
+    #[default]
+    Other,
+}
+
+impl ShopCategory {
+    pub const ALL: [ShopCategory; 8] = [
+        ShopCategory::Apparel,
+        ShopCategory::Beauty,
+        ShopCategory::Food,
+        ShopCategory::Electronics,
+        ShopCategory::Home,
+        ShopCategory::Baby,
+        ShopCategory::Sports,
+        ShopCategory::Other,
+    ];
+    pub const NAMES: [&'static str; 8] = [
+        "apparel",
+        "beauty",
+        "food",
+        "electronics",
+        "home",
+        "baby",
+        "sports",
+        "other",
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    pub fn parse(raw: &str) -> Option<ShopCategory> {
+        Self::ALL.into_iter().find(|c| c.as_str() == raw)
+    }
+
+    /// The category's name in Chinese, for reports.
+    pub fn zh(self) -> &'static str {
+        ["服饰", "美妆", "食品", "数码", "家居", "母婴", "运动", "其他"][self as usize]
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

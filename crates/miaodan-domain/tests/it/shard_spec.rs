@@ -931,6 +931,7 @@ fn merchant_commands_on_another_shops_product_are_unknown_product() {
             Command::from(CreateShop {
                 id: shop_id(1),
                 name: ShopName::parse("again").expect("valid"),
+                category: Default::default(),
             }),
             Rejection::ShopExists,
         ),

@@ -11,7 +11,7 @@ use crate::app::{AppState, BOOTSTRAP_LABEL};
 use crate::tokens::{TokenRequest, TokenState};
 use miaodan_domain::after_sales::policy::ExemptGoods;
 use miaodan_domain::buyers::Buyer;
-use miaodan_domain::catalog::{Gtin, NewSku, Text};
+use miaodan_domain::catalog::{Gtin, NewSku, ShopCategory, Text};
 use miaodan_domain::fulfillment::{CutoffRegion, CutoffTime, FulfillmentSettings, OperatingHours, ServiceLevel};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::logistics::SlaRules;
@@ -33,6 +33,8 @@ struct World {
 #[derive(Deserialize)]
 struct ShopSpec {
     name: String,
+    /// One of `ShopCategory::NAMES`.
+    category: String,
     warehouses: Vec<WarehouseSpec>,
     products: Vec<ProductSpec>,
 }
@@ -128,17 +130,27 @@ async fn submit(state: &AppState, shop: ShopId, command: Command) -> anyhow::Res
     state.submit_accepted(shop, command).await
 }
 
-async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
+/// The shop of `spec`, with its name and category.
+async fn create_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<ShopId> {
     let shop = positive(state.ids.shop(), ShopId::new)?;
+    let category = ShopCategory::parse(&spec.category)
+        .ok_or_else(|| anyhow::anyhow!("demo shop category {} is unknown", spec.category))?;
+    let name = text(&spec.name)?;
     submit(
         state,
         shop,
         Command::from(CreateShop {
             id: shop,
-            name: text(&spec.name)?,
+            name,
+            category,
         }),
     )
     .await?;
+    Ok(shop)
+}
+
+async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
+    let shop = create_shop(state, spec).await?;
     let mut warehouses = Vec::new();
     for w in &spec.warehouses {
         let id = positive(state.ids.warehouse(), WarehouseId::new)?;

@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod compass;
 pub mod compass_dimensions;
 pub mod compass_stream;
+pub mod diagnosis;
 pub mod dto;
 pub mod errors;
 pub mod events;
@@ -57,6 +58,7 @@ use utoipa_axum::routes;
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(platform::router())
+        .merge(diagnosis::router())
         .merge(inventory::router())
         .merge(catalog::router())
         .merge(orders::router())

@@ -17,10 +17,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use dto::{BuyerView, IssuedToken, NewBuyer, NewShop, NewToken, ShopView};
+use dto::{BuyerView, IssuedToken, NewBuyer, NewShop, NewToken, ShopPatch, ShopView};
 use miaodan_domain::buyers::Buyer;
 use miaodan_domain::catalog::Shop;
-use miaodan_domain::shard::{CreateShop, Rejection};
+use miaodan_domain::shard::{CreateShop, Rejection, UpdateShop};
 use miaodan_domain::{BuyerId, ShopId};
 use miaodan_store::records::{Role, TokenScope};
 use utoipa_axum::router::OpenApiRouter;
@@ -30,7 +30,7 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_shop, list_shops))
-        .routes(routes!(get_shop))
+        .routes(routes!(get_shop, update_shop))
         .routes(routes!(issue_merchant_token))
         .routes(routes!(create_buyer))
         .routes(routes!(get_buyer))
@@ -70,8 +70,14 @@ pub async fn create_shop(
     let request = ("POST", "/v1/shops", &body.raw[..]);
     idempotency::run(&state, Principal::Admin, &headers, request, |idem| async {
         let name = validate::text::<60>(&body.value.name, "name")?;
+        let category = body
+            .value
+            .category
+            .as_deref()
+            .map(|c| validate::shop_category(c, "category"));
+        let category = category.transpose()?.unwrap_or_default();
         let id = ShopId::new(state.ids.shop()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
-        idempotency::ask(&state, id, CreateShop { id, name }, idem, render_shop).await
+        idempotency::ask(&state, id, CreateShop { id, name, category }, idem, render_shop).await
     })
     .await
 }
@@ -109,6 +115,62 @@ pub async fn get_shop(
         .filter(|_| visible)
         .ok_or_else(|| ApiError::not_found("shop"))?;
     Ok(Json(ShopView::from(&shop)))
+}
+
+fn render_updated_shop(answer: &Result<Shop, Rejection>) -> Reply {
+    match answer {
+        Ok(shop) => Reply::json(StatusCode::OK, &ShopView::from(shop)),
+        Err(rejection) => super::problem::refused(rejection),
+    }
+}
+
+/// Change a shop's name or category (admin, or the shop's own merchant).
+#[utoipa::path(patch, path = "/v1/shops/{shop_id}", tag = "platform", request_body = ShopPatch,
+    params(("shop_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses((status = 200, body = ShopView), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn update_shop(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+    headers: HeaderMap,
+    body: JsonBody<ShopPatch>,
+) -> Response {
+    let path = format!("/v1/shops/{}", ids.one());
+    let request = ("PATCH", path.as_str(), &body.raw[..]);
+    idempotency::run(&state, principal, &headers, request, |idem| async {
+        let id = ShopId::new(ids.one()).ok_or_else(|| ApiError::not_found("shop"))?;
+        match principal {
+            Principal::Admin => {}
+            Principal::Merchant(own) if own == id => {}
+            Principal::Merchant(_) => return Err(ApiError::not_found("shop")),
+            Principal::Buyer(_) => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "shops are changed by their merchant",
+                ));
+            }
+        }
+        let input = &body.value;
+        let name = input
+            .name
+            .as_deref()
+            .map(|n| validate::text::<60>(n, "name"))
+            .transpose()?;
+        let category = input
+            .category
+            .as_deref()
+            .map(|c| validate::shop_category(c, "category"));
+        let command = UpdateShop {
+            shop: id,
+            name,
+            category: category.transpose()?,
+        };
+        idempotency::ask(&state, id, command, idem, render_updated_shop).await
+    })
+    .await
 }
 
 fn lifetime_refused(refusal: LifetimeRefusal) -> ApiError {

@@ -175,6 +175,22 @@ pub fn date() -> RefOr<Schema> {
     )
 }
 
+/// A calendar date, or `null` (absent).
+pub fn optional_date() -> RefOr<Schema> {
+    done(
+        ObjectBuilder::new()
+            .schema_type(nullable(Type::String))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .pattern(Some(DATE_PATTERN))
+            .description(Some("A calendar date, `YYYY-MM-DD` (a day that exists), or null")),
+    )
+}
+
+/// A report's language: `zh` (Chinese) or `en` (English).
+pub fn report_language() -> RefOr<Schema> {
+    words(&["zh", "en"], false)
+}
+
 /// An RFC 3339 instant as `clock::parse_rfc3339` takes it.
 pub const INSTANT_PATTERN: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$";
 
@@ -444,6 +460,16 @@ pub fn webhook_delivery_state() -> RefOr<Schema> {
 
 pub fn after_sales_stage() -> RefOr<Schema> {
     words(&miaodan_domain::after_sales::request::Stage::NAMES, false)
+}
+
+/// A shop's category (`ShopCategory::NAMES`).
+pub fn shop_category() -> RefOr<Schema> {
+    words(&miaodan_domain::catalog::ShopCategory::NAMES, false)
+}
+
+/// A shop's category, or `null` (absent: `other` on create, unchanged on update).
+pub fn optional_shop_category() -> RefOr<Schema> {
+    words(&miaodan_domain::catalog::ShopCategory::NAMES, true)
 }
 
 /// A product's after-sales goods class, or `null` for ordinary goods.

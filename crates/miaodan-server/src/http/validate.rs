@@ -4,7 +4,7 @@ use super::dto::AddressInput;
 use super::problem::ApiError;
 use miaodan_domain::Fen;
 use miaodan_domain::after_sales::policy::ExemptGoods;
-use miaodan_domain::catalog::{Gtin, ListingStatus, Text, TextError};
+use miaodan_domain::catalog::{Gtin, ListingStatus, ShopCategory, Text, TextError};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::money::PRICE_FEN_MAX;
 use miaodan_domain::orders::{Address, AddressDetail};
@@ -72,6 +72,16 @@ pub fn goods_class(raw: &str, field: &str) -> Result<ExemptGoods, ApiError> {
             "invalid_field",
             field,
             "goods_class is customised, perishable, digital_delivery or periodical",
+        )
+    })
+}
+
+pub fn shop_category(raw: &str, field: &str) -> Result<ShopCategory, ApiError> {
+    ShopCategory::parse(raw).ok_or_else(|| {
+        ApiError::invalid(
+            "invalid_field",
+            field,
+            format!("category is one of {}", ShopCategory::NAMES.join(", ")),
         )
     })
 }

@@ -13,6 +13,7 @@ mod compass;
 mod compass_breadth;
 mod contract;
 mod demo;
+mod diagnosis;
 mod events;
 mod flash_sale_live;
 mod flash_sales;

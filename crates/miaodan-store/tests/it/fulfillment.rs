@@ -66,6 +66,7 @@ fn shop_with_warehouses(shop: i64) -> Vec<Effect> {
     let mut effects = vec![Effect::ShopSaved(Shop {
         id: shop_id(shop),
         name: Text::from_stored(format!("shop {shop}")),
+        category: Default::default(),
         created_at: at(TODAY_MS),
     })];
     for warehouse in [10 * shop, 10 * shop + 1] {
@@ -547,7 +548,10 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     // What version 2 had: no promise column, no fulfillment tables or index (and none of the
     // token lifecycle of version 4).
     db.execute(
-        "ALTER TABLE products DROP COLUMN goods_class;
+        "DROP TABLE diagnosis_reports;
+         DROP INDEX shops_by_category;
+         ALTER TABLE shops DROP COLUMN category;
+         ALTER TABLE products DROP COLUMN goods_class;
          DROP INDEX api_tokens_by_revocation;
          DROP INDEX api_tokens_by_subject;
          DROP TABLE token_revocation_counter;

@@ -358,6 +358,15 @@ fn rows_of_version_13() -> String {
         .into()
 }
 
+/// What version 14 added: shop 1 sells beauty, and its daily diagnosis report of a day.
+fn rows_of_version_14() -> String {
+    format!(
+        "UPDATE shops SET category = 'beauty' WHERE id = 1;
+         INSERT INTO diagnosis_reports (id, shop_id, kind, first_day, days, created_at, report_json)
+           VALUES (3, 1, 'daily', 20000, 7, {T}, '{{}}');"
+    )
+}
+
 fn rows_up_to(version: i64) -> String {
     [
         rows_of_version_1(),
@@ -373,6 +382,7 @@ fn rows_up_to(version: i64) -> String {
         rows_of_version_11(),
         rows_of_version_12(),
         rows_of_version_13(),
+        rows_of_version_14(),
     ]
     .into_iter()
     .take(version as usize)
@@ -664,6 +674,20 @@ async fn version_11_rows_load(store: &Store) {
     assert_eq!(attempts.iter().map(|a| a.latency_ms).collect::<Vec<_>>(), vec![12]);
 }
 
+async fn version_14_rows_load(store: &Store) {
+    let shop = store.shop(ShopId::new(1).unwrap()).await.unwrap().unwrap();
+    assert_eq!(shop.category, miaodan_domain::catalog::ShopCategory::Beauty);
+    let report = store.diagnosis_report(3).await.unwrap().unwrap();
+    assert_eq!((report.kind.as_str(), report.period.days), ("daily", 7));
+    assert_eq!(store.id_maxima().await.unwrap().diagnosis_report, 3);
+}
+
+/// A shop written before version 14 sells in the category `other`.
+async fn a_shop_from_before_categories_is_other(store: &Store) {
+    let shop = store.shop(ShopId::new(1).unwrap()).await.unwrap().unwrap();
+    assert_eq!(shop.category, miaodan_domain::catalog::ShopCategory::Other);
+}
+
 /// A product written before version 7 is ordinary goods.
 async fn a_product_from_before_goods_classes_is_ordinary(store: &Store) {
     let (product, _) = store.product(ProductId::new(100).unwrap()).await.unwrap().unwrap();
@@ -824,7 +848,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 13, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 14, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -882,6 +906,11 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 13 {
             version_13_rows_load(&store).await;
+        }
+        if version >= 14 {
+            version_14_rows_load(&store).await;
+        } else {
+            a_shop_from_before_categories_is_other(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

@@ -28,6 +28,7 @@ fn shop(id: i64) -> Effect {
     Effect::ShopSaved(Shop {
         id: ShopId::new(id).unwrap(),
         name: Text::from_stored(format!("shop {id}")),
+        category: Default::default(),
         created_at: at(0),
     })
 }

@@ -363,7 +363,16 @@ async fn set_up_shops(env: &Env, shops: u64) -> anyhow::Result<Vec<ShopWorld>> {
     for s in 0..shops {
         let shop = id(ids.shop(), ShopId::new)?;
         let name = text(&format!("售后店铺{s}"))?;
-        env.setup(shop, CreateShop { id: shop, name }.into()).await?;
+        env.setup(
+            shop,
+            CreateShop {
+                id: shop,
+                name,
+                category: Default::default(),
+            }
+            .into(),
+        )
+        .await?;
         let warehouse = id(ids.warehouse(), WarehouseId::new)?;
         let location = Adcode::parse("330110000000").ok_or_else(|| anyhow::anyhow!("adcode"))?;
         let name = text("杭州余杭仓")?;

@@ -53,6 +53,7 @@ async fn set_up(env: &Env, args: &CheckoutArgs) -> anyhow::Result<Vec<(ShopId, V
             Command::from(CreateShop {
                 id: shop,
                 name: text(&format!("店铺{s}"))?,
+                category: Default::default(),
             }),
         )
         .await?;

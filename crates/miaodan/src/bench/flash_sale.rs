@@ -68,6 +68,7 @@ async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
         Command::from(CreateShop {
             id: shop,
             name: text("秒单直播间")?,
+            category: Default::default(),
         }),
     )
     .await?;

@@ -344,7 +344,11 @@ impl World {
 
     pub fn shop(&mut self, id: i64) -> &mut Self {
         let name = ShopName::parse(&format!("shop {id}")).expect("valid shop name");
-        self.setup(Command::from(CreateShop { id: shop_id(id), name }))
+        self.setup(Command::from(CreateShop {
+            id: shop_id(id),
+            name,
+            category: Default::default(),
+        }))
     }
 
     pub fn warehouse(&mut self, id: i64, shop: i64) -> &mut Self {

@@ -16,12 +16,28 @@ pub struct NewShop {
     /// 1–60 characters.
     #[schema(schema_with = crate::http::schema::text::<60>)]
     pub name: String,
+    /// What the shop sells; its diagnosis compares it with its category. `other` when absent.
+    #[schema(schema_with = crate::http::schema::optional_shop_category)]
+    pub category: Option<String>,
+}
+
+/// Fields to change; an absent (or `null`) field is left as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShopPatch {
+    #[schema(schema_with = crate::http::schema::optional_text::<60>)]
+    pub name: Option<String>,
+    #[schema(schema_with = crate::http::schema::optional_shop_category)]
+    pub category: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ShopView {
     pub id: i64,
     pub name: String,
+    /// apparel, beauty, food, electronics, home, baby, sports or other.
+    #[schema(schema_with = crate::http::schema::shop_category)]
+    pub category: String,
     pub created_at: String,
 }
 
@@ -30,6 +46,7 @@ impl From<&Shop> for ShopView {
         ShopView {
             id: shop.id.get(),
             name: shop.name.as_str().into(),
+            category: shop.category.as_str().into(),
             created_at: rfc3339(shop.created_at),
         }
     }

@@ -122,6 +122,24 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
             .authorization(Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()));
         cases.push((call, (403, "forbidden", None)));
     }
+    // Diagnosis reports and changing a shop are a merchant's (their shop's) or an operator's.
+    let merchant_or_operator = [
+        super::events::DIAGNOSIS,
+        super::events::DIAGNOSIS_REPORT,
+        super::events::DIAGNOSIS_PAGE,
+        "/v1/shops/{shop_id}",
+    ];
+    for endpoint in endpoints.iter().filter(|e| merchant_or_operator.contains(&e.route)) {
+        if endpoint.route == "/v1/shops/{shop_id}" && endpoint.call.method != Method::PATCH {
+            continue;
+        }
+        let token = token_of(&app, &t, Role::Buyer);
+        let call = endpoint
+            .call
+            .clone()
+            .authorization(Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()));
+        cases.push((call, (403, "forbidden", None)));
+    }
     // The live room (a sale's live view and stream, a shop's minutes) is not a buyer's either.
     let live_routes = [
         super::flash_sales::LIVE,
@@ -259,10 +277,31 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
     let sku = Some(json!({ "name": "大包", "price_fen": 1 }));
     let price = Some(json!({ "price_fen": 1 }));
     let stock = Some(json!({ "available": 0 }));
+    let category = Some(json!({ "category": "food" }));
     let pairs = vec![
         (
             merchant(Method::GET, format!("/v1/shops/{}", b.shop), None),
             merchant(Method::GET, format!("/v1/shops/{missing}"), None),
+        ),
+        (
+            merchant(Method::PATCH, format!("/v1/shops/{}", b.shop), category.clone()),
+            merchant(Method::PATCH, format!("/v1/shops/{missing}"), category.clone()),
+        ),
+        (
+            merchant(Method::GET, format!("/v1/compass/diagnosis/{}", b.report), None),
+            merchant(Method::GET, format!("/v1/compass/diagnosis/{missing}"), None),
+        ),
+        (
+            merchant(
+                Method::GET,
+                format!("/v1/compass/diagnosis/{}/report.html", b.report),
+                None,
+            ),
+            merchant(
+                Method::GET,
+                format!("/v1/compass/diagnosis/{missing}/report.html"),
+                None,
+            ),
         ),
         (
             merchant(Method::GET, format!("/v1/products/{}", b.product), None),

@@ -14,6 +14,9 @@ pub const COMPASS_BREADTH: [&str; 4] = [
 ];
 const RANGE: &str = "from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z";
 pub const COMPASS_STREAM: &str = "/v1/compass/stream";
+pub const DIAGNOSIS: &str = "/v1/compass/diagnosis";
+pub const DIAGNOSIS_REPORT: &str = "/v1/compass/diagnosis/{report_id}";
+pub const DIAGNOSIS_PAGE: &str = "/v1/compass/diagnosis/{report_id}/report.html";
 
 /// The feed's and the compass's operations: called by an operator here; a merchant reads them
 /// too and a buyer may not (see the role test).
@@ -60,6 +63,34 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             COMPASS_STREAM,
             Method::GET,
             "/v1/compass/stream?once=true".into(),
+            None,
+            None,
+        ),
+        endpoint(
+            DIAGNOSIS,
+            Method::POST,
+            DIAGNOSIS.into(),
+            Some(json!({ "shop_id": t.a.shop })),
+            None,
+        ),
+        endpoint(
+            DIAGNOSIS,
+            Method::GET,
+            format!("{DIAGNOSIS}?from=2026-01-01&to=2026-12-31"),
+            None,
+            None,
+        ),
+        endpoint(
+            DIAGNOSIS_REPORT,
+            Method::GET,
+            format!("{DIAGNOSIS}/{}", t.a.report),
+            None,
+            None,
+        ),
+        endpoint(
+            DIAGNOSIS_PAGE,
+            Method::GET,
+            format!("{DIAGNOSIS}/{}/report.html?lang=en", t.a.report),
             None,
             None,
         ),

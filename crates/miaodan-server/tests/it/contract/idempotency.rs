@@ -188,6 +188,18 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
     ];
     let others = vec![
         (
+            patch(format!("/v1/shops/{}", a.shop), json!({ "category": "food" })),
+            patch(format!("/v1/shops/{}", a.shop), json!({ "category": "home" })),
+        ),
+        (
+            post("/v1/compass/diagnosis".into(), &a.merchant, json!({})),
+            post(
+                "/v1/compass/diagnosis".into(),
+                &a.merchant,
+                json!({ "last_day": "2026-11-07" }),
+            ),
+        ),
+        (
             post("/v1/shops".into(), admin, json!({ "name": "幂等店" })),
             post("/v1/shops".into(), admin, json!({ "name": "别的店" })),
         ),

@@ -32,6 +32,13 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             None,
         ),
         endpoint(
+            "/v1/shops/{shop_id}",
+            Method::PATCH,
+            format!("/v1/shops/{}", a.shop),
+            Some(json!({ "category": "food" })),
+            None,
+        ),
+        endpoint(
             "/v1/shops/{shop_id}/tokens",
             Method::POST,
             format!("/v1/shops/{}/tokens", a.shop),

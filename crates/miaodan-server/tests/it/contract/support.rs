@@ -352,6 +352,8 @@ pub struct Side {
     pub webhook_endpoint: i64,
     pub webhook_spare: i64,
     pub webhook_deliveries: [i64; 2],
+    /// A diagnosis report of the shop, asked for by its merchant.
+    pub report: i64,
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -422,6 +424,8 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         .await;
     let agreement = agreement.assert_status(201)["id"].as_i64().unwrap();
     let claims = claims(app, &merchant, warehouse, &buyer_token).await;
+    let report = app.post("/v1/compass/diagnosis", &merchant, json!({})).await;
+    let report = report.assert_status(201)["id"].as_i64().unwrap();
     Side {
         shop,
         merchant,
@@ -454,6 +458,7 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         webhook_endpoint,
         webhook_spare,
         webhook_deliveries: [0, 0],
+        report,
     }
 }
 
