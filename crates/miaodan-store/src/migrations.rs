@@ -74,6 +74,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0010_product_goods_class",
         sql: include_str!("../migrations/0010_product_goods_class.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_outbox_packs",
+        sql: include_str!("../migrations/0011_outbox_packs.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -139,7 +144,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 10);
+        assert_eq!(SCHEMA_VERSION, 11);
     }
 
     #[test]
@@ -156,7 +161,9 @@ mod tests {
                             "CREATE UNIQUE INDEX IF NOT EXISTS ",
                             "ALTER TABLE ",
                             "INSERT INTO ",
-                            "UPDATE "
+                            "UPDATE ",
+                            // A table whose rows a migration moved into its successor.
+                            "DROP TABLE "
                         ]
                         .iter()
                         .any(|start| statement.starts_with(start)),
@@ -189,8 +196,8 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-        assert_eq!(versions(2), vec![3, 4, 5, 6, 7, 8, 9, 10]);
-        assert_eq!(versions(10), Vec::<i64>::new());
+        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        assert_eq!(versions(2), vec![3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        assert_eq!(versions(11), Vec::<i64>::new());
     }
 }
