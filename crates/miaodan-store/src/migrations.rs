@@ -79,6 +79,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0011_outbox_packs",
         sql: include_str!("../migrations/0011_outbox_packs.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_compass_hours",
+        sql: include_str!("../migrations/0012_compass_hours.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -144,7 +149,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 11);
+        assert_eq!(SCHEMA_VERSION, 12);
     }
 
     #[test]
@@ -196,8 +201,8 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-        assert_eq!(versions(2), vec![3, 4, 5, 6, 7, 8, 9, 10, 11]);
-        assert_eq!(versions(11), Vec::<i64>::new());
+        assert_eq!(versions(0), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        assert_eq!(versions(2), vec![3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        assert_eq!(versions(12), Vec::<i64>::new());
     }
 }

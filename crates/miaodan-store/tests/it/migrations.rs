@@ -311,10 +311,19 @@ fn rows_of_version_8(database_version: i64) -> String {
     format!("{events} INSERT INTO outbox_cursors (consumer, shard, seq) VALUES ('compass', 0, 1);")
 }
 
-fn rows_of_version_9() -> String {
-    "INSERT INTO compass_minutes (shop_id, minute_ms, orders, units, gmv_fen, paid_orders, paid_fen,
+/// A minute of shop 1's figures (and, in a database past version 12, its hour, as the compass
+/// reader writes both).
+fn rows_of_version_9(database_version: i64) -> String {
+    let mut rows = "INSERT INTO compass_minutes (shop_id, minute_ms, orders, units, gmv_fen, paid_orders, paid_fen,
          cancelled_orders, expired_orders, refunds, refunded_fen) VALUES (1, 60000, 2, 3, 500, 1, 200, 1, 0, 0, 0);"
-        .into()
+        .to_string();
+    if database_version >= 12 {
+        rows.push_str(
+            "INSERT INTO compass_hours (shop_id, hour_ms, orders, units, gmv_fen, paid_orders, paid_fen,
+             cancelled_orders, expired_orders, refunds, refunded_fen) VALUES (1, 0, 2, 3, 500, 1, 200, 1, 0, 0, 0);",
+        );
+    }
+    rows
 }
 
 /// What version 10 added: product 100 declared perishable.
@@ -339,7 +348,7 @@ fn rows_up_to(version: i64) -> String {
         rows_of_version_6(),
         rows_of_version_7(),
         rows_of_version_8(version),
-        rows_of_version_9(),
+        rows_of_version_9(version),
         rows_of_version_10(),
         rows_of_version_11(),
     ]
@@ -678,17 +687,17 @@ async fn version_11_rows_load(store: &Store) {
 }
 
 async fn version_9_rows_load(store: &Store) {
-    let series = store
-        .compass_series(Some(shop()), at(0), at(3_600_000), 3_600_000)
-        .await
-        .unwrap();
-    assert_eq!(series.len(), 1);
-    let (start, figures) = series[0];
-    assert_eq!(start, at(0));
-    assert_eq!(
-        (figures.orders, figures.units, figures.gmv_fen, figures.paid_fen),
-        (2, 3, 500, 200)
-    );
+    // By the hour (its hours, which migration 12 summed from the minutes) and by the minute.
+    for (to, bucket, start) in [(3_600_000, 3_600_000, 0), (120_000, 60_000, 60_000)] {
+        let series = store.compass_series(Some(shop()), at(0), at(to), bucket).await.unwrap();
+        assert_eq!(series.len(), 1);
+        let (first, figures) = series[0];
+        assert_eq!(first, at(start));
+        assert_eq!(
+            (figures.orders, figures.units, figures.gmv_fen, figures.paid_fen),
+            (2, 3, 500, 200)
+        );
+    }
 }
 
 /// What the current release writes goes into a migrated database and reads back.
@@ -790,7 +799,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 11, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 12, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
