@@ -266,54 +266,14 @@ async fn history(
     figures: &mut CompassBenchFigures,
 ) -> anyhow::Result<()> {
     let env = Env::open(&sale.common, 300).await?;
-    let store = &env.state.store;
     let shop = ShopId::new(1).ok_or_else(|| anyhow::anyhow!("shop"))?;
     let now = env.state.clock.now().unix_ms();
     // The year ends at the last whole hour; days begin at midnight in Shanghai.
     let end = now - now.rem_euclid(HOUR_MS);
     let start = end - 365 * DAY_MS;
-    let minutes = (end - start) / MINUTE_MS;
-    let bar = progress(minutes as u64, "a year of minutes");
     let mut rng = rand::rngs::StdRng::seed_from_u64(sale.common.seed);
-    let mut written = 0_i64;
-    let mut chunk = BTreeMap::new();
-    for i in 0..minutes {
-        // Orders follow the day: few at 4 a.m., most in the evening's live streams.
-        let minute_ms = start + i * MINUTE_MS;
-        let hour_of_day = ((minute_ms + 8 * HOUR_MS).rem_euclid(DAY_MS) / HOUR_MS) as usize;
-        let weight = [
-            2, 1, 1, 1, 1, 1, 2, 4, 6, 8, 9, 10, 12, 11, 10, 10, 11, 12, 14, 18, 24, 26, 20, 8,
-        ][hour_of_day];
-        let expected = args.history_orders as f64 * weight as f64 / (minutes as f64 * 9.25);
-        // Rounded at random, so that small expectations still add up to the total.
-        let drawn = expected * rng.random_range(0.5..1.5);
-        let orders = drawn.floor() as i64 + i64::from(rng.random_bool(drawn.fract()));
-        written += orders;
-        let paid = orders * 9 / 10;
-        chunk.insert(
-            (shop, minute_ms),
-            CompassFigures {
-                orders,
-                units: orders + orders / 4,
-                gmv_fen: orders * 12_900,
-                paid_orders: paid,
-                paid_fen: paid * 12_900,
-                cancelled_orders: orders / 50,
-                expired_orders: orders - paid - orders / 50,
-                refunds: orders / 40,
-                refunded_fen: orders / 40 * 12_900,
-            },
-        );
-        if chunk.len() == 10_000 || i == minutes - 1 {
-            let rows = chunk.len() as u64;
-            // A shard no server has: the history's cursor stands apart from the real readers'.
-            store.record_compass(9_999, i, &std::mem::take(&mut chunk)).await?;
-            bar.inc(rows);
-        }
-    }
-    bar.finish_and_clear();
-    figures.history_orders = written;
-    figures.history_minutes = minutes;
+    figures.history_orders = seed_year(&env, shop, start, end, args.history_orders, &mut rng).await?;
+    figures.history_minutes = (end - start) / MINUTE_MS;
     let kinds = [
         ("day", DAY_MS, 366 * DAY_MS),
         ("hour", HOUR_MS, 30 * DAY_MS),
@@ -330,7 +290,7 @@ async fn history(
                 Timestamp::from_unix_ms((from + span).min(end)),
             );
             let sent = Instant::now();
-            let series = store.compass_series(Some(shop), from, to, bucket).await?;
+            let series = env.state.store.compass_series(Some(shop), from, to, bucket).await?;
             let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
             let _ = latency.record(micros.min(latency.high()));
             anyhow::ensure!(!series.is_empty(), "a {kind} query answered nothing");
@@ -340,4 +300,63 @@ async fn history(
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+/// Writes `shop`'s minute figures from `start` to `end`, adding up to about `orders` orders,
+/// through the compass's own writes (so its hours too); answers the orders written.
+async fn seed_year(
+    env: &Env,
+    shop: ShopId,
+    start: i64,
+    end: i64,
+    orders: i64,
+    rng: &mut rand::rngs::StdRng,
+) -> anyhow::Result<i64> {
+    const BY_HOUR_OF_DAY: [i64; 24] = [
+        2, 1, 1, 1, 1, 1, 2, 4, 6, 8, 9, 10, 12, 11, 10, 10, 11, 12, 14, 18, 24, 26, 20, 8,
+    ];
+    let minutes = (end - start) / MINUTE_MS;
+    let bar = progress(minutes as u64, "a year of minutes");
+    let mean_weight = BY_HOUR_OF_DAY.iter().sum::<i64>() as f64 / 24.0;
+    let mut written = 0_i64;
+    let mut chunk = BTreeMap::new();
+    for i in 0..minutes {
+        // Orders follow the day: few at 4 a.m., most in the evening's live streams.
+        let minute_ms = start + i * MINUTE_MS;
+        let hour_of_day = ((minute_ms + 8 * HOUR_MS).rem_euclid(DAY_MS) / HOUR_MS) as usize;
+        let expected = orders as f64 * BY_HOUR_OF_DAY[hour_of_day] as f64 / (minutes as f64 * mean_weight);
+        // Rounded at random, so that small expectations still add up to the total.
+        let drawn = expected * rng.random_range(0.5..1.5);
+        let n = drawn.floor() as i64 + i64::from(rng.random_bool(drawn.fract()));
+        written += n;
+        chunk.insert((shop, minute_ms), minute_of(n));
+        if chunk.len() == 10_000 || i == minutes - 1 {
+            let rows = chunk.len() as u64;
+            // A shard no server has: the history's cursor stands apart from the real readers'.
+            env.state
+                .store
+                .record_compass(9_999, i, &std::mem::take(&mut chunk))
+                .await?;
+            bar.inc(rows);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(written)
+}
+
+/// A minute of `orders` orders at ¥129: nine in ten paid, one in fifty cancelled, one in forty
+/// refunded.
+fn minute_of(orders: i64) -> CompassFigures {
+    let paid = orders * 9 / 10;
+    CompassFigures {
+        orders,
+        units: orders + orders / 4,
+        gmv_fen: orders * 12_900,
+        paid_orders: paid,
+        paid_fen: paid * 12_900,
+        cancelled_orders: orders / 50,
+        expired_orders: orders - paid - orders / 50,
+        refunds: orders / 40,
+        refunded_fen: orders / 40 * 12_900,
+    }
 }
