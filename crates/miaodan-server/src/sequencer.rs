@@ -162,6 +162,7 @@ impl Shards {
                 index,
                 count,
                 store: store.clone(),
+                published_head: writer.outbox_head(),
                 writer: Some(writer),
                 state,
                 last_now: Timestamp::from_unix_ms(0),
@@ -307,6 +308,8 @@ struct Shard {
     store: Arc<Store>,
     /// The shard's connection; out on loan to the commit task while a batch is committing.
     writer: Option<Writer>,
+    /// The outbox head the events counter has counted up to.
+    published_head: i64,
     state: ShardState,
     last_now: Timestamp,
     /// The batch being committed, whose answers wait for it.
@@ -596,9 +599,14 @@ impl Shard {
         metrics::histogram!("miaodan_commit_seconds").record(started.elapsed().as_secs_f64());
         let error = match committed {
             Ok((writer, Ok(()))) => {
-                // Events per second per shard is the rate of this number.
-                metrics::gauge!("miaodan_outbox_head", "shard" => self.index.to_string())
-                    .set(writer.outbox_head() as f64);
+                // Events per second per shard is the rate of the counter.
+                let shard = self.index.to_string();
+                let head = writer.outbox_head();
+                let gauge = metrics::gauge!("miaodan_outbox_head", "shard" => shard.clone());
+                metrics::counter!("miaodan_outbox_events_total", "shard" => shard)
+                    .increment(u64::try_from(head - self.published_head).unwrap_or(0));
+                gauge.set(head as f64);
+                self.published_head = head;
                 self.writer = Some(writer);
                 pending.into_iter().for_each(Pending::send);
                 return true;
@@ -631,6 +639,7 @@ impl Shard {
             };
             match rebuilt.await {
                 Ok((writer, state)) => {
+                    self.published_head = writer.outbox_head();
                     self.writer = Some(writer);
                     self.state = state;
                     return;

@@ -1,9 +1,13 @@
-//! The compass's figures on disk: per shop and minute (`compass_minutes`, migration 0008), added
-//! to by the compass reader of the outbox in the same transaction as its cursor moves, and summed
-//! into buckets of any size by [`Store::compass_series`].
+//! The compass's figures on disk: per shop and minute (`compass_minutes`, migration 0009) and
+//! per shop and hour (`compass_hours`, migration 0016), both added to by the compass reader of
+//! the outbox in the same transaction as its cursor moves, and summed into buckets of any size
+//! by [`Store::compass_series`]: minutes for buckets under an hour, hours otherwise, so a year
+//! by the day reads a shop's 8 760 hours, never its half a million minutes.
 
 use crate::sql::{Row, Statement, Value};
 use crate::{Store, StoreError};
+use miaodan_domain::orders::CancelReason;
+use miaodan_domain::payments::RefundStatus;
 use miaodan_domain::{ShopId, Timestamp};
 use std::collections::BTreeMap;
 
@@ -70,33 +74,60 @@ impl CompassFigures {
     }
 }
 
-const ADD_MINUTE: &str = "INSERT INTO compass_minutes (shop_id, minute_ms, orders, units, gmv_fen, paid_orders,
-    paid_fen, cancelled_orders, expired_orders, refunds, refunded_fen)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-    ON CONFLICT (shop_id, minute_ms) DO UPDATE SET orders = compass_minutes.orders + excluded.orders,
-    units = compass_minutes.units + excluded.units, gmv_fen = compass_minutes.gmv_fen + excluded.gmv_fen,
-    paid_orders = compass_minutes.paid_orders + excluded.paid_orders,
-    paid_fen = compass_minutes.paid_fen + excluded.paid_fen,
-    cancelled_orders = compass_minutes.cancelled_orders + excluded.cancelled_orders,
-    expired_orders = compass_minutes.expired_orders + excluded.expired_orders,
-    refunds = compass_minutes.refunds + excluded.refunds,
-    refunded_fen = compass_minutes.refunded_fen + excluded.refunded_fen";
+const FIGURE_COLUMNS: [&str; 9] = [
+    "orders",
+    "units",
+    "gmv_fen",
+    "paid_orders",
+    "paid_fen",
+    "cancelled_orders",
+    "expired_orders",
+    "refunds",
+    "refunded_fen",
+];
 
-/// The statements that add figures to their minutes.
-pub(crate) fn minute_statements(minutes: &BTreeMap<(ShopId, i64), CompassFigures>) -> Vec<Statement> {
-    minutes
+/// `INSERT … ON CONFLICT DO UPDATE` adding a row's figures to `table`'s (keyed by shop and
+/// `bucket` start).
+fn add_statement_sql(table: &str, bucket: &str) -> String {
+    let columns = FIGURE_COLUMNS.join(", ");
+    let placeholders: Vec<String> = (3..3 + FIGURE_COLUMNS.len()).map(|n| format!("${n}")).collect();
+    let sums: Vec<String> = FIGURE_COLUMNS
         .iter()
-        .map(|((shop, minute_ms), figures)| {
-            let mut params = vec![Value::I64(shop.get()), Value::I64(*minute_ms)];
-            params.extend(figures.values().map(Value::I64));
-            Statement::new(ADD_MINUTE, params)
-        })
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO {table} (shop_id, {bucket}, {columns}) VALUES ($1, $2, {}) ON CONFLICT (shop_id, {bucket}) DO UPDATE SET {}",
+        placeholders.join(", "),
+        sums.join(", ")
+    )
+}
+
+static ADD_MINUTE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| add_statement_sql("compass_minutes", "minute_ms"));
+static ADD_HOUR: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| add_statement_sql("compass_hours", "hour_ms"));
+
+/// The statements that add figures to their minutes, and to the hours those minutes are in.
+pub(crate) fn minute_statements(minutes: &BTreeMap<(ShopId, i64), CompassFigures>) -> Vec<Statement> {
+    let mut hours: BTreeMap<(ShopId, i64), CompassFigures> = BTreeMap::new();
+    for ((shop, minute_ms), figures) in minutes {
+        let hour_ms = minute_ms - minute_ms.rem_euclid(HOUR_MS);
+        hours.entry((*shop, hour_ms)).or_default().add(figures);
+    }
+    let add = |sql: &str, ((shop, start), figures): (&(ShopId, i64), &CompassFigures)| {
+        let mut params = vec![Value::I64(shop.get()), Value::I64(*start)];
+        params.extend(figures.values().map(Value::I64));
+        Statement::owned(sql.to_string(), params)
+    };
+    (minutes.iter().map(|row| add(&ADD_MINUTE, row)))
+        .chain(hours.iter().map(|row| add(&ADD_HOUR, row)))
         .collect()
 }
 
 /// Buckets start at Shanghai midnight (UTC+8, no daylight saving) for days; minutes and hours
 /// are the same in both.
-const SHANGHAI_OFFSET_MS: i64 = 8 * 3_600_000;
+const SHANGHAI_OFFSET_MS: i64 = 8 * HOUR_MS;
+const HOUR_MS: i64 = 3_600_000;
 
 impl Store {
     /// Adds what the compass made of shard `shard`'s events up to number `seq`, and moves its
@@ -147,11 +178,21 @@ impl Store {
             }
             None => "",
         };
+        // Hours hold the same figures as their minutes: buckets of whole hours over a range of
+        // whole hours read them (a range cut inside an hour needs that hour's minutes).
+        let whole_hours = [bucket_ms, from.unix_ms(), to.unix_ms()]
+            .iter()
+            .all(|ms| ms.rem_euclid(HOUR_MS) == 0);
+        let (table, start) = if whole_hours {
+            ("compass_hours", "hour_ms")
+        } else {
+            ("compass_minutes", "minute_ms")
+        };
         let statement = Statement::owned(
             format!(
-                "SELECT minute_ms - ((minute_ms + $1) % $2) AS bucket, CAST(SUM(orders) AS BIGINT), CAST(SUM(units) AS BIGINT), CAST(SUM(gmv_fen) AS BIGINT),
+                "SELECT {start} - (({start} + $1) % $2) AS bucket, CAST(SUM(orders) AS BIGINT), CAST(SUM(units) AS BIGINT), CAST(SUM(gmv_fen) AS BIGINT),
                  CAST(SUM(paid_orders) AS BIGINT), CAST(SUM(paid_fen) AS BIGINT), CAST(SUM(cancelled_orders) AS BIGINT), CAST(SUM(expired_orders) AS BIGINT), CAST(SUM(refunds) AS BIGINT),
-                 CAST(SUM(refunded_fen) AS BIGINT) FROM compass_minutes WHERE minute_ms >= $3 AND minute_ms < $4{shop_condition}
+                 CAST(SUM(refunded_fen) AS BIGINT) FROM {table} WHERE {start} >= $3 AND {start} < $4{shop_condition}
                  GROUP BY bucket ORDER BY bucket"
             ),
             params,
@@ -159,6 +200,47 @@ impl Store {
         self.query(statement, |r| {
             Ok((Timestamp::from_unix_ms(r.i64(0)?), CompassFigures::from_row(r, 1)?))
         })
+        .await
+    }
+}
+
+impl Store {
+    /// What the compass should have counted, from the tables themselves (every shop): orders
+    /// placed with their units and value, paid ones, cancellations and expiries, refunds the
+    /// provider settled. An audit's other side; it reads every order, so never on a request.
+    pub async fn compass_audit_totals(&self) -> Result<CompassFigures, StoreError> {
+        let statement = Statement::new(
+            "SELECT COUNT(*), COALESCE(CAST(SUM(total_fen) AS BIGINT), 0),
+                 COALESCE(CAST(SUM(CASE WHEN paid_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), 0),
+                 COALESCE(CAST(SUM(CASE WHEN paid_at IS NOT NULL THEN total_fen ELSE 0 END) AS BIGINT), 0),
+                 COALESCE(CAST(SUM(CASE WHEN state = 'cancelled' AND cancel_reason <> $1 THEN 1 ELSE 0 END) AS BIGINT), 0),
+                 COALESCE(CAST(SUM(CASE WHEN cancel_reason = $1 THEN 1 ELSE 0 END) AS BIGINT), 0),
+                 (SELECT COALESCE(CAST(SUM(quantity) AS BIGINT), 0) FROM order_lines),
+                 (SELECT COUNT(*) FROM refunds WHERE status = $2),
+                 (SELECT COALESCE(CAST(SUM(amount_fen) AS BIGINT), 0) FROM refunds WHERE status = $2)
+             FROM orders",
+            vec![
+                Value::Text(CancelReason::PaymentTimeout.as_str().into()),
+                Value::Text(RefundStatus::Succeeded.as_str().into()),
+            ],
+        );
+        self.query_row(
+            statement,
+            |r| {
+                Ok(CompassFigures {
+                    orders: r.i64(0)?,
+                    gmv_fen: r.i64(1)?,
+                    paid_orders: r.i64(2)?,
+                    paid_fen: r.i64(3)?,
+                    cancelled_orders: r.i64(4)?,
+                    expired_orders: r.i64(5)?,
+                    units: r.i64(6)?,
+                    refunds: r.i64(7)?,
+                    refunded_fen: r.i64(8)?,
+                })
+            },
+            || "no totals".into(),
+        )
         .await
     }
 }

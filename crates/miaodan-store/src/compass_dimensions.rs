@@ -286,8 +286,9 @@ fn range_conditions(shop: Option<ShopId>, from: Timestamp, to: Timestamp) -> Con
 }
 
 /// Every table the compass reader writes (a test holds it to the migrations' `compass_*` tables).
-const COMPASS_TABLES: [&str; 11] = [
+const COMPASS_TABLES: [&str; 12] = [
     "compass_minutes",
+    "compass_hours",
     "compass_regions",
     "compass_skus",
     "compass_warehouses",

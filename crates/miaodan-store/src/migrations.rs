@@ -102,6 +102,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0014_diagnosis",
         sql: include_str!("../migrations/0014_diagnosis.sql"),
     },
+    Migration {
+        version: 15,
+        name: "0015_outbox_packs",
+        sql: include_str!("../migrations/0015_outbox_packs.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "0016_compass_hours",
+        sql: include_str!("../migrations/0016_compass_hours.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -167,7 +177,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 14);
+        assert_eq!(SCHEMA_VERSION, 16);
     }
 
     #[test]
@@ -184,7 +194,9 @@ mod tests {
                             "CREATE UNIQUE INDEX IF NOT EXISTS ",
                             "ALTER TABLE ",
                             "INSERT INTO ",
-                            "UPDATE "
+                            "UPDATE ",
+                            // A table whose rows a migration moved into its successor.
+                            "DROP TABLE "
                         ]
                         .iter()
                         .any(|start| statement.starts_with(start)),
@@ -217,8 +229,8 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), (1..=14).collect::<Vec<i64>>());
-        assert_eq!(versions(2), (3..=14).collect::<Vec<i64>>());
-        assert_eq!(versions(14), Vec::<i64>::new());
+        assert_eq!(versions(0), (1..=16).collect::<Vec<i64>>());
+        assert_eq!(versions(2), (3..=16).collect::<Vec<i64>>());
+        assert_eq!(versions(16), Vec::<i64>::new());
     }
 }

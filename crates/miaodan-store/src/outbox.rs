@@ -1,6 +1,12 @@
 //! The outbox: every batch's effects, written again as events in the same transaction, in a
-//! sequence per shard (`outbox_events`), and the durable cursors of the readers that consume
-//! them (`outbox_cursors`).
+//! sequence per shard, and the durable cursors of the readers that consume them
+//! (`outbox_cursors`).
+//!
+//! **Packs.** A batch's events of one shop are stored as one row of `outbox_packs` (migration
+//! 0015) holding consecutive numbers, one event per line. The write path pays one insert per
+//! batch and shop, not one per event: in a flash sale a batch of hundreds of orders adds one
+//! row to its transaction (see BENCHMARKS.md, "The outbox in packs"). Readers get events one
+//! by one ([`StoredEvent`]) and never see a pack.
 //!
 //! An event's `body` is a small JSON document about its subject (`OrderBodyV1` for orders, a
 //! few named members for the others): enough for a reader to count, chart or notify without
@@ -27,10 +33,10 @@ use miaodan_domain::shard::Effect;
 use miaodan_domain::{ShopId, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-const INSERT_EVENT: &str = "INSERT INTO outbox_events (shard, seq, at_ms, shop_id, topic, subject, body)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const INSERT_PACK: &str = "INSERT INTO outbox_packs (shard, last_seq, first_seq, at_ms, shop_id, events)
+    VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// One stored event, as readers get it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,9 +208,21 @@ pub(crate) struct Sequence {
     pub last: i64,
 }
 
+/// One shop's events of one batch, on their way to one row.
+struct Pack {
+    shop: ShopId,
+    count: i64,
+    lines: String,
+}
+
 impl Sequence {
     /// The statements that store a batch's events, numbered after `self.last`, and the last
     /// number they use (to keep once the batch commits).
+    ///
+    /// A batch's events are grouped by shop, each group one row (a pack) numbered
+    /// consecutively: one insert per batch and shop rather than per event. Grouping reorders
+    /// only events of different shops that commit in the same transaction; one shop's events
+    /// (so one subject's) keep the order of their effects.
     pub(crate) fn statements(&self, effects: &[Effect], at: Timestamp) -> (Vec<Statement>, i64) {
         let mut seen = HashSet::new();
         let mut kept: Vec<&Effect> = effects
@@ -213,28 +231,52 @@ impl Sequence {
             .filter(|e| superseding_key(e).is_none_or(|key| seen.insert(key)))
             .collect();
         kept.reverse();
+        let mut packs: Vec<Pack> = Vec::new();
+        let mut pack_of_shop: HashMap<ShopId, usize> = HashMap::new();
+        for effect in kept {
+            let event = Event::of(effect);
+            let index = *pack_of_shop.entry(event.shop).or_insert_with(|| {
+                packs.push(Pack {
+                    shop: event.shop,
+                    count: 0,
+                    lines: String::new(),
+                });
+                packs.len() - 1
+            });
+            let pack = &mut packs[index];
+            pack.count += 1;
+            push_line(&mut pack.lines, &event, effect);
+        }
         let mut seq = self.last;
-        let statements = kept
+        let statements = packs
             .into_iter()
-            .map(|effect| {
-                seq += 1;
-                let event = Event::of(effect);
+            .map(|pack| {
+                let first = seq + 1;
+                seq += pack.count;
                 Statement::new(
-                    INSERT_EVENT,
+                    INSERT_PACK,
                     vec![
                         Value::I64(i64::from(self.shard)),
                         Value::I64(seq),
+                        Value::I64(first),
                         Value::I64(at.unix_ms()),
-                        Value::I64(event.shop.get()),
-                        Value::Text(event.topic.to_string()),
-                        Value::I64(event.subject),
-                        Value::Text(body_of(effect)),
+                        Value::I64(pack.shop.get()),
+                        Value::Text(pack.lines),
                     ],
                 )
             })
             .collect();
         (statements, seq)
     }
+}
+
+/// Appends `<topic> <subject> <body>\n`. Compact JSON escapes every control character, so a
+/// body never breaks its line.
+fn push_line(lines: &mut String, event: &Event, effect: &Effect) {
+    use std::fmt::Write;
+    let _ = write!(lines, "{} {} ", event.topic, event.subject);
+    lines.push_str(&body_of(effect));
+    lines.push('\n');
 }
 
 /// Which events a reader wants.
@@ -251,29 +293,85 @@ pub enum TopicFilter {
     Exact(String),
 }
 
-fn event_row(r: &dyn Row) -> Result<StoredEvent, StoreError> {
-    Ok(StoredEvent {
+impl TopicFilter {
+    fn admits(&self, topic: &str) -> bool {
+        match self {
+            TopicFilter::Family(family) => topic.strip_prefix(family).is_some_and(|action| action.starts_with('.')),
+            TopicFilter::Exact(exact) => topic == exact,
+        }
+    }
+}
+
+/// One stored pack, as read.
+struct StoredPack {
+    shard: u32,
+    first: i64,
+    last: i64,
+    at: Timestamp,
+    shop: ShopId,
+    lines: String,
+}
+
+fn pack_row(r: &dyn Row) -> Result<StoredPack, StoreError> {
+    Ok(StoredPack {
         shard: shard_of(r.i64(0)?)?,
-        seq: r.i64(1)?,
-        at: Timestamp::from_unix_ms(r.i64(2)?),
-        shop: json::id(r.i64(3)?, ShopId::new, "outbox shop")?,
-        topic: r.text(4)?,
-        subject: r.i64(5)?,
-        body: r.text(6)?,
+        last: r.i64(1)?,
+        first: r.i64(2)?,
+        at: Timestamp::from_unix_ms(r.i64(3)?),
+        shop: json::id(r.i64(4)?, ShopId::new, "outbox shop")?,
+        lines: r.text(5)?,
     })
+}
+
+impl StoredPack {
+    /// Its events numbered after `after` that `topic` admits, in order, onto `events`.
+    fn unpack_onto(
+        &self,
+        after: i64,
+        topic: Option<&TopicFilter>,
+        events: &mut Vec<StoredEvent>,
+    ) -> Result<(), StoreError> {
+        let corrupt = |seq: i64| {
+            StoreError::corrupt(format!(
+                "outbox pack {}/{}..{}: bad event {seq}",
+                self.shard, self.first, self.last
+            ))
+        };
+        let mut seq = self.first - 1;
+        for line in self.lines.lines() {
+            seq += 1;
+            let mut parts = line.splitn(3, ' ');
+            let (Some(name), Some(subject), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(corrupt(seq));
+            };
+            if seq <= after || topic.is_some_and(|t| !t.admits(name)) {
+                continue;
+            }
+            events.push(StoredEvent {
+                shard: self.shard,
+                seq,
+                at: self.at,
+                shop: self.shop,
+                topic: name.into(),
+                subject: subject.parse().map_err(|_| corrupt(seq))?,
+                body: body.into(),
+            });
+        }
+        if seq == self.last { Ok(()) } else { Err(corrupt(seq)) }
+    }
 }
 
 fn shard_of(raw: i64) -> Result<u32, StoreError> {
     u32::try_from(raw).map_err(|_| StoreError::corrupt(format!("outbox shard {raw} out of range")))
 }
 
-const EVENT_COLUMNS: &str = "shard, seq, at_ms, shop_id, topic, subject, body";
+const PACK_COLUMNS: &str = "shard, last_seq, first_seq, at_ms, shop_id, events";
 
 impl Store {
     /// The last number shard `shard` has written (0 if none).
     pub(crate) async fn outbox_head(&self, shard: u32) -> Result<i64, StoreError> {
         let statement = Statement::new(
-            "SELECT COALESCE(MAX(seq), 0) FROM outbox_events WHERE shard = $1",
+            "SELECT COALESCE(MAX(last_seq), 0) FROM outbox_packs WHERE shard = $1",
             vec![Value::I64(i64::from(shard))],
         );
         self.query_row(statement, |r| r.i64(0), || "no outbox head".into())
@@ -283,7 +381,7 @@ impl Store {
     /// Every shard's last number, for readers' lag.
     pub async fn outbox_heads(&self) -> Result<Vec<(u32, i64)>, StoreError> {
         let statement = Statement::new(
-            "SELECT shard, MAX(seq) FROM outbox_events GROUP BY shard ORDER BY shard",
+            "SELECT shard, MAX(last_seq) FROM outbox_packs GROUP BY shard ORDER BY shard",
             vec![],
         );
         self.query(statement, |r| {
@@ -295,14 +393,12 @@ impl Store {
 
     /// Up to `limit` events of shard `shard` after number `after`, in order.
     pub async fn outbox_after(&self, shard: u32, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
-        let statement = Statement::owned(
-            format!("SELECT {EVENT_COLUMNS} FROM outbox_events WHERE shard = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
-            vec![Value::I64(i64::from(shard)), Value::I64(after), Value::I64(limit)],
-        );
-        self.query(statement, event_row).await
+        self.events_after(shard, after, &EventFilter::default(), limit).await
     }
 
     /// Up to `limit` events of shard `shard` after number `after` that pass `filter`, in order.
+    /// Packs are read a few at a time (one may hold a whole batch's events), until `limit`
+    /// events passed or the shard has no more.
     pub async fn events_after(
         &self,
         shard: u32,
@@ -310,21 +406,32 @@ impl Store {
         filter: &EventFilter,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut conditions = Conditions::default();
-        conditions.and("shard = ?", vec![Value::I64(i64::from(shard))]);
-        conditions.and("seq > ?", vec![Value::I64(after)]);
-        if let Some(shop) = filter.shop {
-            conditions.and("shop_id = ?", vec![Value::I64(shop.get())]);
-        }
-        match &filter.topic {
-            Some(TopicFilter::Family(family)) => {
-                conditions.and("topic LIKE ?", vec![Value::Text(format!("{family}.%"))]);
+        const PACKS_PER_READ: i64 = 16;
+        let mut events = Vec::new();
+        let mut from = after;
+        while (events.len() as i64) < limit {
+            let mut conditions = Conditions::default();
+            if let Some(shop) = filter.shop {
+                conditions.and("shop_id = ?", vec![Value::I64(shop.get())]);
             }
-            Some(TopicFilter::Exact(topic)) => conditions.and("topic = ?", vec![Value::Text(topic.clone())]),
-            None => {}
+            conditions.and("shard = ?", vec![Value::I64(i64::from(shard))]);
+            conditions.and("last_seq > ?", vec![Value::I64(from)]);
+            let statement = conditions.select(
+                &format!("{PACK_COLUMNS} FROM outbox_packs"),
+                "ORDER BY last_seq",
+                PACKS_PER_READ,
+            );
+            let packs = self.query(statement, pack_row).await?;
+            for pack in &packs {
+                pack.unpack_onto(after, filter.topic.as_ref(), &mut events)?;
+            }
+            match packs.last() {
+                Some(pack) if packs.len() as i64 == PACKS_PER_READ => from = pack.last,
+                _ => break,
+            }
         }
-        let statement = conditions.select(&format!("{EVENT_COLUMNS} FROM outbox_events"), "ORDER BY seq", limit);
-        self.query(statement, event_row).await
+        events.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(events)
     }
 
     /// Where reader `consumer` stands in each shard's sequence (shards it never read: 0).
@@ -368,7 +475,7 @@ impl Store {
     pub async fn prune_outbox(&self, before: Timestamp) -> Result<i64, StoreError> {
         const SLICE: i64 = 10_000;
         let ends = Statement::new(
-            "SELECT shard, MIN(seq), MAX(seq) FROM outbox_events WHERE at_ms < $1 GROUP BY shard",
+            "SELECT shard, MIN(last_seq), MAX(last_seq) FROM outbox_packs WHERE at_ms < $1 GROUP BY shard",
             vec![Value::I64(before.unix_ms())],
         );
         let ends = self.query(ends, |r| Ok((r.i64(0)?, r.i64(1)?, r.i64(2)?))).await?;
@@ -377,12 +484,18 @@ impl Store {
             let mut from = first;
             while from <= last {
                 let to = last.min(from + SLICE - 1);
+                let range = || vec![Value::I64(shard), Value::I64(from), Value::I64(to)];
+                let count = Statement::new(
+                    "SELECT COALESCE(CAST(SUM(last_seq - first_seq + 1) AS BIGINT), 0) FROM outbox_packs
+                     WHERE shard = $1 AND last_seq >= $2 AND last_seq <= $3",
+                    range(),
+                );
+                gone += self.query_row(count, |r| r.i64(0), || "no count".into()).await?;
                 self.execute_atomically(vec![Statement::new(
-                    "DELETE FROM outbox_events WHERE shard = $1 AND seq >= $2 AND seq <= $3",
-                    vec![Value::I64(shard), Value::I64(from), Value::I64(to)],
+                    "DELETE FROM outbox_packs WHERE shard = $1 AND last_seq >= $2 AND last_seq <= $3",
+                    range(),
                 )])
                 .await?;
-                gone += to - from + 1;
                 from = to + 1;
             }
         }

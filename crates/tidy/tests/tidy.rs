@@ -894,3 +894,34 @@ fn report(rule: &str, problems: &[String]) {
         problems.join("\n\n")
     );
 }
+
+/// The Grafana dashboard in `ops/grafana/` charts only series the server records: a renamed
+/// metric must not leave an empty panel behind.
+#[test]
+fn every_series_the_dashboard_charts_is_one_the_server_records() {
+    let dashboard = std::fs::read_to_string(root().join("ops/grafana/miaodan-dashboard.json")).unwrap_or_default();
+    assert!(
+        dashboard.contains("\"panels\""),
+        "ops/grafana/miaodan-dashboard.json is missing"
+    );
+    let mut recorded = String::new();
+    for source in sources(&["miaodan-server"]) {
+        recorded.push_str(&source.text);
+    }
+    let mut charted: Vec<String> = dashboard
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("miaodan_"))
+        .map(|word| word.trim_end_matches("_bucket").to_string())
+        .collect();
+    charted.sort();
+    charted.dedup();
+    assert!(charted.len() >= 10, "the dashboard charts {} series", charted.len());
+    let missing: Vec<&String> = charted
+        .iter()
+        .filter(|name| !recorded.contains(&format!("\"{name}\"")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the dashboard charts series nobody records: {missing:?}"
+    );
+}

@@ -3,6 +3,7 @@
 #[macro_use]
 mod support;
 
+mod compass;
 mod fulfillment;
 mod lists;
 mod migrations;

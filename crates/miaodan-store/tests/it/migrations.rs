@@ -298,17 +298,32 @@ fn rows_of_version_6() -> String {
     format!("INSERT INTO after_sales_policies (shop_id, body) VALUES (1, '{body}');")
 }
 
-fn rows_of_version_8() -> String {
-    "INSERT INTO outbox_events (shard, seq, at_ms, shop_id, topic, subject, body) VALUES
-         (0, 1, 1000, 1, 'shop.saved', 1, '{}'), (0, 2, 1000, 1, 'order.placed', 5, '{}');
-     INSERT INTO outbox_cursors (consumer, shard, seq) VALUES ('compass', 0, 1);"
-        .into()
+/// Two events of shard 0 and a reader's place, in the table version 8 created (a database
+/// already past version 11 holds the same events in packs of one, as migration 11 leaves them).
+fn rows_of_version_8(database_version: i64) -> String {
+    let events = if database_version < 15 {
+        "INSERT INTO outbox_events (shard, seq, at_ms, shop_id, topic, subject, body) VALUES
+         (0, 1, 1000, 1, 'shop.saved', 1, '{}'), (0, 2, 1000, 1, 'order.placed', 5, '{}');"
+    } else {
+        "INSERT INTO outbox_packs (shard, last_seq, first_seq, at_ms, shop_id, events) VALUES
+         (0, 1, 1, 1000, 1, 'shop.saved 1 {}'), (0, 2, 2, 1000, 1, 'order.placed 5 {}');"
+    };
+    format!("{events} INSERT INTO outbox_cursors (consumer, shard, seq) VALUES ('compass', 0, 1);")
 }
 
-fn rows_of_version_9() -> String {
-    "INSERT INTO compass_minutes (shop_id, minute_ms, orders, units, gmv_fen, paid_orders, paid_fen,
+/// A minute of shop 1's figures (and, in a database past version 12, its hour, as the compass
+/// reader writes both).
+fn rows_of_version_9(database_version: i64) -> String {
+    let mut rows = "INSERT INTO compass_minutes (shop_id, minute_ms, orders, units, gmv_fen, paid_orders, paid_fen,
          cancelled_orders, expired_orders, refunds, refunded_fen) VALUES (1, 60000, 2, 3, 500, 1, 200, 1, 0, 0, 0);"
-        .into()
+        .to_string();
+    if database_version >= 16 {
+        rows.push_str(
+            "INSERT INTO compass_hours (shop_id, hour_ms, orders, units, gmv_fen, paid_orders, paid_fen,
+             cancelled_orders, expired_orders, refunds, refunded_fen) VALUES (1, 0, 2, 3, 500, 1, 200, 1, 0, 0, 0);",
+        );
+    }
+    rows
 }
 
 async fn version_13_rows_load(store: &Store) {
@@ -367,6 +382,18 @@ fn rows_of_version_14() -> String {
     )
 }
 
+/// A pack of two events of shard 1 (numbers 1 and 2), as version 15 writes a batch's.
+fn rows_of_version_15() -> String {
+    "INSERT INTO outbox_packs (shard, last_seq, first_seq, at_ms, shop_id, events) VALUES
+         (1, 2, 1, 2000, 1, 'stock.changed 7 {\"sku\":7}\norder.paid 5 {\"order\":5}\n');"
+        .into()
+}
+
+/// Version 16's hours are written with the minutes they sum (see [`rows_of_version_9`]).
+fn rows_of_version_16() -> String {
+    String::new()
+}
+
 fn rows_up_to(version: i64) -> String {
     [
         rows_of_version_1(),
@@ -376,13 +403,15 @@ fn rows_up_to(version: i64) -> String {
         rows_of_version_5(),
         rows_of_version_6(),
         rows_of_version_7(),
-        rows_of_version_8(),
-        rows_of_version_9(),
+        rows_of_version_8(version),
+        rows_of_version_9(version),
         rows_of_version_10(),
         rows_of_version_11(),
         rows_of_version_12(),
         rows_of_version_13(),
         rows_of_version_14(),
+        rows_of_version_15(),
+        rows_of_version_16(),
     ]
     .into_iter()
     .take(version as usize)
@@ -720,18 +749,40 @@ async fn version_8_rows_load(store: &Store) {
     assert_eq!(store.outbox_cursor("compass").await.unwrap(), vec![(0, 1)]);
 }
 
-async fn version_9_rows_load(store: &Store) {
-    let series = store
-        .compass_series(Some(shop()), at(0), at(3_600_000), 3_600_000)
+async fn version_15_rows_load(store: &Store) {
+    let events: Vec<(i64, String, i64, String)> = store
+        .outbox_after(1, 0, 10)
         .await
-        .unwrap();
-    assert_eq!(series.len(), 1);
-    let (start, figures) = series[0];
-    assert_eq!(start, at(0));
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.seq, e.topic, e.subject, e.body))
+        .collect();
     assert_eq!(
-        (figures.orders, figures.units, figures.gmv_fen, figures.paid_fen),
-        (2, 3, 500, 200)
+        events,
+        vec![
+            (1, "stock.changed".into(), 7, r#"{"sku":7}"#.into()),
+            (2, "order.paid".into(), 5, r#"{"order":5}"#.into())
+        ]
     );
+    assert_eq!(
+        store.outbox_after(1, 1, 10).await.unwrap().len(),
+        1,
+        "a cursor inside a pack"
+    );
+}
+
+async fn version_9_rows_load(store: &Store) {
+    // By the hour (its hours, which migration 16 summed from the minutes) and by the minute.
+    for (to, bucket, start) in [(3_600_000, 3_600_000, 0), (120_000, 60_000, 60_000)] {
+        let series = store.compass_series(Some(shop()), at(0), at(to), bucket).await.unwrap();
+        assert_eq!(series.len(), 1);
+        let (first, figures) = series[0];
+        assert_eq!(first, at(start));
+        assert_eq!(
+            (figures.orders, figures.units, figures.gmv_fen, figures.paid_fen),
+            (2, 3, 500, 200)
+        );
+    }
 }
 
 async fn version_12_rows_load(store: &Store) {
@@ -848,7 +899,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 14, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 16, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -911,6 +962,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
             version_14_rows_load(&store).await;
         } else {
             a_shop_from_before_categories_is_other(&store).await;
+        }
+        if version >= 15 {
+            version_15_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

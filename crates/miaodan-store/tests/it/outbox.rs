@@ -18,6 +18,7 @@ both_backends!(
     a_new_writer_continues_the_sequence_where_the_table_ends,
     a_readers_place_moves_with_its_work_in_one_transaction,
     pruning_deletes_only_events_older_than_the_retention,
+    a_batch_of_two_shops_is_numbered_shop_by_shop_and_read_from_any_place,
 );
 
 fn at(ms: i64) -> Timestamp {
@@ -97,6 +98,61 @@ async fn every_effect_becomes_an_event_numbered_in_its_shards_sequence(backend: 
         "another shard's sequence is its own"
     );
     assert_eq!(store.outbox_heads().await.unwrap(), vec![(1, 3)]);
+}
+
+async fn a_batch_of_two_shops_is_numbered_shop_by_shop_and_read_from_any_place(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let store = db.open().await;
+    let mut writer = store.writer(0).await.unwrap();
+    let batch = [
+        shop(7),
+        shop(8),
+        warehouse(7, 70),
+        stock(8, 800, 80, 1),
+        stock(7, 700, 70, 2),
+    ];
+    writer.commit_batch(&batch, &[], at(1_000)).await.unwrap();
+    writer
+        .commit_batch(&[stock(7, 701, 70, 3)], &[], at(2_000))
+        .await
+        .unwrap();
+    // Shop 7's events first (in their effects' order), then shop 8's: one transaction, so no
+    // reader could have seen another order.
+    assert_eq!(
+        events(&store, 0).await,
+        vec![
+            (1, 7, "shop.saved".into(), 7),
+            (2, 7, "warehouse.saved".into(), 70),
+            (3, 7, "stock.changed".into(), 700),
+            (4, 8, "shop.saved".into(), 8),
+            (5, 8, "stock.changed".into(), 800),
+            (6, 7, "stock.changed".into(), 701),
+        ]
+    );
+    let seqs = |events: Vec<miaodan_store::StoredEvent>| events.iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(store.outbox_after(0, 2, 2).await.unwrap()),
+        vec![3, 4],
+        "from inside a pack, a limit across packs"
+    );
+    let shop_7 = miaodan_store::EventFilter {
+        shop: Some(ShopId::new(7).unwrap()),
+        topic: Some(miaodan_store::TopicFilter::Family("stock")),
+    };
+    assert_eq!(seqs(store.events_after(0, 0, &shop_7, 10).await.unwrap()), vec![3, 6]);
+    assert_eq!(seqs(store.events_after(0, 3, &shop_7, 10).await.unwrap()), vec![6]);
+    let exact = miaodan_store::EventFilter {
+        shop: None,
+        topic: Some(miaodan_store::TopicFilter::Exact("shop.saved".into())),
+    };
+    assert_eq!(seqs(store.events_after(0, 0, &exact, 10).await.unwrap()), vec![1, 4]);
+    assert_eq!(store.outbox_heads().await.unwrap(), vec![(0, 6)]);
+    assert_eq!(
+        store.prune_outbox(at(1_500)).await.unwrap(),
+        5,
+        "both packs of the first batch"
+    );
+    assert_eq!(seqs(store.outbox_after(0, 0, 10).await.unwrap()), vec![6]);
 }
 
 async fn a_later_state_of_the_same_stock_row_in_one_batch_is_published_once(backend: Backend) {

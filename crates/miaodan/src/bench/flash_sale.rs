@@ -146,6 +146,15 @@ pub async fn run(args: &FlashSaleArgs) -> anyhow::Result<Summary> {
     audit(&env, &sale, args, tally, duration).await
 }
 
+/// One sale run through the engine on `env`: set up, every buyer's taps; what clients saw and
+/// how long it took (the compass benchmark runs it with and without the outbox's readers).
+pub(super) async fn engine_sale(env: &Env, args: &FlashSaleArgs) -> anyhow::Result<(Tally, f64)> {
+    let sale = set_up_sale(env, args.units).await?;
+    let plans = Arc::new(plans(args, args.common.seed));
+    let total = plans.iter().map(|p| if p.retry { 2 } else { 1 }).sum::<u64>();
+    engine(env, &sale, plans, &args.common, total).await
+}
+
 fn tap_command(env: &Env, sale: &Sale, buyer: i64, address: &Address, request: RequestRef) -> anyhow::Result<Command> {
     Ok(Command::from(Tap {
         sale: sale.id,

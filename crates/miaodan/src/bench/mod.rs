@@ -11,6 +11,7 @@
 
 mod after_sales;
 mod checkout;
+mod compass;
 mod env;
 mod flash_sale;
 mod fulfillment;
@@ -40,6 +41,10 @@ enum Scenario {
     /// A busy evening of after-sales requests among new orders: the flash-refund rules
     /// in-process, each request's decision, the merchant's queue, refunds through simpay.
     AfterSales(AfterSalesArgs),
+    /// The flash sale with and without the outbox's readers (write-path cost, the compass's
+    /// lag, its totals audited against the tables), then compass queries over a year of a
+    /// busy shop's figures.
+    Compass(CompassArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -106,6 +111,22 @@ pub struct FlashSaleArgs {
     /// who retry. Each keyed answer is stored, refusals included.
     #[arg(long, value_enum, default_value = "all")]
     keys: KeysArg,
+}
+
+#[derive(Args, Clone)]
+pub struct CompassArgs {
+    /// The sale each run places (always through the engine: `--mode` is ignored).
+    #[command(flatten)]
+    sale: FlashSaleArgs,
+    /// Pairs of runs (without readers, with them), alternating which goes first.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Orders a year of one shop's minute figures adds up to, for the query figures.
+    #[arg(long, default_value_t = 10_000_000)]
+    history_orders: i64,
+    /// Queries of each kind (a year by day, a month by hour, a day by minute).
+    #[arg(long, default_value_t = 200)]
+    queries: u32,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -308,6 +329,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::FlashSale(args) => (flash_sale::run(&args).await?, args.common.json.clone()),
         Scenario::Checkout(args) => (checkout::run(&args).await?, args.common.json.clone()),
         Scenario::AfterSales(args) => (after_sales::run(&args).await?, args.common.json.clone()),
+        Scenario::Compass(args) => (compass::run(&args).await?, args.sale.common.json.clone()),
         Scenario::Fulfillment(_) => unreachable!("answered above"),
     };
     summary.print_table();

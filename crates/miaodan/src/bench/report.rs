@@ -59,6 +59,9 @@ pub struct Summary {
     /// The after-sales scenario's own figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after_sales: Option<AfterSalesFigures>,
+    /// The compass scenario's own figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compass: Option<super::compass::CompassBenchFigures>,
     pub duration_s: f64,
     pub audit_passed: bool,
     pub audit: Vec<String>,
@@ -218,6 +221,7 @@ impl Summary {
             ),
         ];
         rows.extend(self.after_sales.iter().flat_map(AfterSalesFigures::rows));
+        rows.extend(self.compass.iter().flat_map(super::compass::CompassBenchFigures::rows));
         rows.extend([
             (
                 "oversold / duplicates / over limit",

@@ -700,6 +700,49 @@ async fn all_orders(api: &Api, admin: &str) -> BTreeMap<i64, Value> {
     }
 }
 
+/// The compass's totals (every shop, today ± a day) against the orders themselves, once it has
+/// caught up (it reads the outbox a quarter second behind; a restart resumes from its cursor).
+async fn check_compass(api: &Api, admin: &str, orders: &BTreeMap<i64, Value>, tally: &mut Tally) {
+    let count = |keep: &dyn Fn(&Value) -> bool| orders.values().filter(|o| keep(o)).count() as i64;
+    let fen = |keep: &dyn Fn(&Value) -> bool| -> i64 {
+        orders
+            .values()
+            .filter(|o| keep(o))
+            .map(|o| o["total_fen"].as_i64().unwrap())
+            .sum()
+    };
+    let paid = |o: &Value| !o["paid_at"].is_null();
+    let expired = |o: &Value| o["cancel_reason"] == "payment_timeout";
+    let cancelled = |o: &Value| o["state"] == "cancelled" && !expired(o);
+    let expected = json!({
+        "orders": count(&|_| true), "gmv_fen": fen(&|_| true),
+        "paid_orders": count(&paid), "paid_fen": fen(&paid),
+        "cancelled_orders": count(&cancelled), "expired_orders": count(&expired),
+    });
+    let path = format!(
+        "/v1/compass/series?from={}&to={}&granularity=day",
+        rfc3339_in(-2 * 86_400),
+        rfc3339_in(86_400)
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut counted = Value::Null;
+    while Instant::now() < deadline {
+        let totals = api.get(&path, admin).await.expect(200)["totals"].clone();
+        counted = json!({
+            "orders": totals["orders"], "gmv_fen": totals["gmv_fen"],
+            "paid_orders": totals["paid_orders"], "paid_fen": totals["paid_fen"],
+            "cancelled_orders": totals["cancelled_orders"], "expired_orders": totals["expired_orders"],
+        });
+        if counted == expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tally.fail(format!(
+        "after the kills the compass counts {counted} but the orders say {expected}"
+    ));
+}
+
 /// An order's (sku, quantity) lines, sorted.
 fn order_lines(order: &Value) -> Vec<(i64, i64)> {
     let mut lines: Vec<(i64, i64)> = order["lines"]
@@ -1091,6 +1134,10 @@ async fn acknowledged_orders_survive_sigkill_under_concurrent_load(backend: Back
         check_known_orders(&known, &orders, &mut tally, &when);
         check_stock(&api, &world, &orders, &mut tally, &when).await;
     }
+    // The compass read the outbox through every kill: nothing lost, nothing counted twice.
+    let api = server.api();
+    let orders = all_orders(&api, &admin).await;
+    check_compass(&api, &admin, &orders, &mut tally).await;
     server.kill().await;
 
     eprintln!(
