@@ -2,10 +2,10 @@
 //! aggregates (never from the orders tables) one function per dimension, and the reports
 //! written (`diagnosis_reports`, migration 0014).
 //!
-//! Loaded today: shop totals per Shanghai day from `compass_minutes`, for the shop and for its
-//! category's other shops. The other dimensions (provinces, warehouses, SKUs, after-sales by
-//! reason) get one loader each here when their hourly compass tables exist; the rules already
-//! read them from [`miaodan_domain::diagnosis::Dimensions`].
+//! Shop totals per Shanghai day come from `compass_minutes`, for the shop and for its category's
+//! other shops; the other dimensions (cities, warehouses, SKUs, after-sales by SKU and reason)
+//! from their hourly tables (migration 0012) through [`Store::diagnosis_dimension`], which the
+//! server turns into [`miaodan_domain::diagnosis::Dimensions`] (names of provinces from `geo`).
 
 use crate::sql::{Row, Statement, Value};
 use crate::{Store, StoreError};
@@ -14,6 +14,113 @@ use miaodan_domain::diagnosis::{Period, ShopDay};
 use miaodan_domain::time::shanghai::{DAY_MS, LocalDate, SHANGHAI_OFFSET_MS};
 use miaodan_domain::{ShopId, Timestamp};
 use std::collections::BTreeMap;
+
+/// A dimension of the compass's hourly breadth, as diagnosis reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiagnosisDimension {
+    /// `compass_regions`: key a city's adcode; figures orders, GMV, paid orders, paid fen.
+    Cities,
+    /// `compass_warehouses`: key the warehouse, text its name; figures dispatched, shipped,
+    /// delivered, delivered late, alerts raised, alerts resolved.
+    Warehouses,
+    /// `compass_skus`: key the SKU; figures orders, units, GMV, paid units, refunds, refunded
+    /// fen, stock-outs.
+    Skus,
+    /// `compass_after_sales`: key the SKU, text the reason; figures requested, approved,
+    /// refunded, refunded fen.
+    AfterSales,
+}
+
+/// Whose figures: one shop's, or a category's other shops' summed.
+#[derive(Clone, Copy, Debug)]
+pub enum DiagnosisScope {
+    Shop(ShopId),
+    Peers { category: ShopCategory, except: ShopId },
+}
+
+/// One day of one key of a dimension: figures in the order [`DiagnosisDimension`] names them
+/// (the rest 0).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DimensionDay {
+    pub day: LocalDate,
+    pub key: i64,
+    pub text: String,
+    pub figures: [i64; 7],
+}
+
+fn dimension_row(r: &dyn Row) -> Result<DimensionDay, StoreError> {
+    let day = i32::try_from(r.i64(0)?).map_err(|_| StoreError::corrupt("a compass day out of range".to_string()))?;
+    let mut figures = [0; 7];
+    for (i, figure) in figures.iter_mut().enumerate() {
+        *figure = r.i64(3 + i)?;
+    }
+    Ok(DimensionDay {
+        day: LocalDate::from_days_since_epoch(day),
+        key: r.i64(1)?,
+        text: r.text(2)?,
+        figures,
+    })
+}
+
+impl DiagnosisDimension {
+    /// The table, the key and text columns, and the summed figures (seven, padded with 0).
+    fn select(
+        self,
+    ) -> (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        [&'static str; 7],
+    ) {
+        match self {
+            DiagnosisDimension::Cities => (
+                "compass_regions t",
+                "t.adcode",
+                "''",
+                "t.adcode",
+                ["orders", "gmv_fen", "paid_orders", "paid_fen", "", "", ""],
+            ),
+            DiagnosisDimension::Warehouses => (
+                "compass_warehouses t LEFT JOIN warehouses w ON w.id = t.warehouse",
+                "t.warehouse",
+                "COALESCE(w.name, '')",
+                "t.warehouse, w.name",
+                [
+                    "dispatched",
+                    "shipped",
+                    "delivered",
+                    "delivered_late",
+                    "alerts_raised",
+                    "alerts_resolved",
+                    "",
+                ],
+            ),
+            DiagnosisDimension::Skus => (
+                "compass_skus t",
+                "t.sku",
+                "''",
+                "t.sku",
+                [
+                    "orders",
+                    "units",
+                    "gmv_fen",
+                    "paid_units",
+                    "refunds",
+                    "refunded_fen",
+                    "stock_outs",
+                ],
+            ),
+            DiagnosisDimension::AfterSales => (
+                "compass_after_sales t",
+                "t.sku",
+                "t.reason",
+                "t.sku, t.reason",
+                ["requested", "approved", "refunded", "refunded_fen", "", "", ""],
+            ),
+        }
+    }
+}
 
 /// The most reports one list answers, newest first (a year of daily reports and then some).
 pub const REPORTS_LISTED_MAX: i64 = 500;
@@ -135,6 +242,49 @@ impl Store {
             .query_row(count, |r| r.i64(0), || "a count without a row".into())
             .await?;
         Ok((shops, days))
+    }
+
+    /// A dimension's figures per Shanghai day and key from `first` up to (not including) `end`,
+    /// summed from its hourly table (a period's hours, never the orders tables).
+    pub async fn diagnosis_dimension(
+        &self,
+        dimension: DiagnosisDimension,
+        scope: DiagnosisScope,
+        first: LocalDate,
+        end: LocalDate,
+    ) -> Result<Vec<DimensionDay>, StoreError> {
+        let (from, to) = bounds(first, end);
+        let (table, key, text, group, columns) = dimension.select();
+        let sums: Vec<String> = columns
+            .iter()
+            .map(|c| match *c {
+                "" => "CAST(0 AS BIGINT)".to_string(),
+                c => format!("CAST(SUM(t.{c}) AS BIGINT)"),
+            })
+            .collect();
+        // Placeholders are numbered in order of first use.
+        let mut params = vec![Value::I64(SHANGHAI_OFFSET_MS), Value::I64(DAY_MS)];
+        let whose = match scope {
+            DiagnosisScope::Shop(shop) => {
+                params.push(Value::I64(shop.get()));
+                "t.shop_id = $3 AND t.hour_ms >= $4 AND t.hour_ms < $5"
+            }
+            DiagnosisScope::Peers { category, except } => {
+                params.push(Value::Text(category.as_str().into()));
+                params.push(Value::I64(except.get()));
+                "t.shop_id IN (SELECT id FROM shops WHERE category = $3 AND id <> $4) AND t.hour_ms >= $5 AND t.hour_ms < $6"
+            }
+        };
+        params.extend([Value::I64(from), Value::I64(to)]);
+        let statement = Statement::owned(
+            format!(
+                "SELECT (t.hour_ms + $1) / $2 AS day, {key}, {text}, {} FROM {table} WHERE {whose}
+                 GROUP BY day, {group} ORDER BY day, {key}",
+                sums.join(", ")
+            ),
+            params,
+        );
+        self.query(statement, dimension_row).await
     }
 
     /// Writes a report. A `daily` report of a shop and day that exists already is left as it

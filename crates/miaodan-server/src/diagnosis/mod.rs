@@ -10,9 +10,12 @@
 use crate::app::AppState;
 use miaodan_domain::Timestamp;
 use miaodan_domain::catalog::Shop;
-use miaodan_domain::diagnosis::{Finding, History, Period, diagnose};
+use miaodan_domain::diagnosis::{
+    AfterSalesDay, Dimensions, Finding, History, Period, RegionDay, SkuDay, Tally, WarehouseDay, diagnose,
+};
+use miaodan_domain::geo::Adcode;
 use miaodan_domain::time::shanghai::LocalDate;
-use miaodan_store::{StoreError, StoredReport};
+use miaodan_store::{DiagnosisDimension, DiagnosisScope, DimensionDay, StoreError, StoredReport};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
@@ -41,9 +44,10 @@ impl Kind {
 
 /// The shop's and its category peers' figures over `current` and the period before it.
 ///
-/// One loader per dimension: only shop totals have aggregates today (`compass_minutes`); the
-/// provinces', warehouses', SKUs' and after-sales' loaders join here when their hourly compass
-/// tables exist, and the rules read them already.
+/// One loader per dimension, each from the compass's aggregates: shop totals from
+/// `compass_minutes`; provinces (the cities' summed, named from `geo`), warehouses (by name), SKUs
+/// and after-sales by SKU and reason from the hourly breadth. Peers' SKUs and after-sales are
+/// loaded too: the rules compare a SKU's refunds and a reason's share with the category's.
 pub async fn history(state: &AppState, shop: &Shop, current: Period) -> Result<History, StoreError> {
     let mut history = History::new(current);
     let (first, end) = (history.baseline.first, current.end());
@@ -54,7 +58,91 @@ pub async fn history(state: &AppState, shop: &Shop, current: Period) -> Result<H
         .await?;
     history.peers.totals = peer_totals;
     history.peer_shops = peer_shops;
+    let own = DiagnosisScope::Shop(shop.id);
+    let peers = DiagnosisScope::Peers {
+        category: shop.category,
+        except: shop.id,
+    };
+    let load = |dimension, scope| state.store.diagnosis_dimension(dimension, scope, first, end);
+    use DiagnosisDimension::{AfterSales, Cities, Skus, Warehouses};
+    for dimension in [Cities, Warehouses, Skus, AfterSales] {
+        add_dimension(&mut history.shop, dimension, load(dimension, own).await?);
+    }
+    for dimension in [Skus, AfterSales] {
+        add_dimension(&mut history.peers, dimension, load(dimension, peers).await?);
+    }
     Ok(history)
+}
+
+/// How a finding names a SKU (the same in the SKU and the after-sales figures, which the rules
+/// join on it).
+fn sku_label(sku: i64) -> String {
+    format!("SKU {sku}")
+}
+
+/// Adds a dimension's days to `into`, keyed by the labels findings name.
+fn add_dimension(into: &mut Dimensions, dimension: DiagnosisDimension, days: Vec<DimensionDay>) {
+    for DimensionDay {
+        day,
+        key,
+        text,
+        figures: f,
+    } in days
+    {
+        match dimension {
+            DiagnosisDimension::Cities => {
+                let province = Adcode::from_stored(key).province().get();
+                let (name, _) = crate::compass::regions::label(province);
+                let added = RegionDay {
+                    orders: f[0],
+                    gmv_fen: f[1],
+                    paid_orders: f[2],
+                    paid_fen: f[3],
+                };
+                into.provinces.entry((name, day)).or_default().add(&added);
+            }
+            DiagnosisDimension::Warehouses => {
+                let name = if text.is_empty() {
+                    format!("warehouse {key}")
+                } else {
+                    text
+                };
+                let added = WarehouseDay {
+                    dispatched: f[0],
+                    shipped: f[1],
+                    delivered: f[2],
+                    delivered_late: f[3],
+                    alerts_raised: f[4],
+                    alerts_resolved: f[5],
+                };
+                into.warehouses.entry((name, day)).or_default().add(&added);
+            }
+            DiagnosisDimension::Skus => {
+                let added = SkuDay {
+                    orders: f[0],
+                    units: f[1],
+                    gmv_fen: f[2],
+                    paid_units: f[3],
+                    refunds: f[4],
+                    refunded_fen: f[5],
+                    stock_outs: f[6],
+                };
+                into.skus.entry((sku_label(key), day)).or_default().add(&added);
+            }
+            DiagnosisDimension::AfterSales => {
+                let added = AfterSalesDay {
+                    requested: f[0],
+                    approved: f[1],
+                    refunded: f[2],
+                    refunded_fen: f[3],
+                };
+                into.after_sales
+                    .entry((sku_label(key), text, day))
+                    .or_default()
+                    .add(&added);
+            }
+        }
+    }
 }
 
 /// A report as diagnosed, before it is rendered for storage.

@@ -18,6 +18,7 @@ both_backends!(
     the_daily_job_writes_each_shops_report_once_across_restarts,
     the_page_reads_in_both_languages,
     reports_stay_with_their_shop_and_bad_input_is_refused,
+    findings_name_provinces_and_skus_from_the_compass_breadth,
 );
 
 /// 2026-12-01 12:00 in Shanghai: "the last 7 days" are 11-24 to 11-30, compared with 11-17 to 11-23.
@@ -344,4 +345,73 @@ async fn reports_stay_with_their_shop_and_bad_input_is_refused(backend: Backend)
         .filter(|r| r["kind"] == "on_demand")
         .count();
     assert_eq!(on_demand, 1);
+}
+
+/// Places rows in one of the compass's hourly breadth tables (`columns` after `shop_id,
+/// hour_ms`), at 10:00 of `on`, as the reader would have folded them.
+async fn place_breadth(app: &TestApp, table: &str, columns: &str, shop: i64, on: LocalDate, values: &[i64]) {
+    use miaodan_store::sql::{Statement, Value};
+    let hour = on.at_minute(10 * 60).unix_ms();
+    let placeholders: Vec<String> = (1..=values.len() + 2).map(|n| format!("${n}")).collect();
+    let mut params = vec![Value::I64(shop), Value::I64(hour)];
+    params.extend(values.iter().map(|v| Value::I64(*v)));
+    let insert = Statement::owned(
+        format!(
+            "INSERT INTO {table} (shop_id, hour_ms, {columns}) VALUES ({})",
+            placeholders.join(", ")
+        ),
+        params,
+    );
+    let store = &app.state().store;
+    store
+        .record_compass_with(u32::MAX, 0, &BTreeMap::new(), vec![insert])
+        .await
+        .unwrap();
+}
+
+async fn findings_name_provinces_and_skus_from_the_compass_breadth(backend: Backend) {
+    let app = spawn_at(backend, noon()).await;
+    let (shop, merchant) = app.shop("广州小店").await;
+    // Buyers in 广州 paid 36 of 40 orders the week before, 20 of 40 this week.
+    let regions = "adcode, orders, units, gmv_fen, paid_orders, paid_fen";
+    let guangzhou = 440_100_000_000;
+    place_breadth(
+        &app,
+        "compass_regions",
+        regions,
+        shop,
+        day(18),
+        &[guangzhou, 40, 40, 40_000, 36, 36_000],
+    )
+    .await;
+    place_breadth(
+        &app,
+        "compass_regions",
+        regions,
+        shop,
+        day(25),
+        &[guangzhou, 40, 40, 40_000, 20, 20_000],
+    )
+    .await;
+    // SKU 77 sold 30 units this week and ran out once.
+    let skus = "sku, product, orders, units, gmv_fen, paid_units, refunds, refunded_fen, stock_outs";
+    place_breadth(
+        &app,
+        "compass_skus",
+        skus,
+        shop,
+        day(25),
+        &[77, 7, 30, 30, 30_000, 30, 0, 0, 1],
+    )
+    .await;
+
+    let report = app.post("/v1/compass/diagnosis", &merchant, json!({})).await;
+    let report = report.assert_status(201).clone();
+    let province = finding(&report, "province_paid_conversion_fell");
+    assert_eq!(province["subject"], "广东省");
+    assert_eq!(figure(province, "current"), 5_000);
+    assert_eq!(figure(province, "baseline"), 9_000);
+    let stock_outs = finding(&report, "top_seller_stock_outs");
+    assert_eq!(stock_outs["subject"], "SKU 77");
+    assert!(stock_outs["message"]["zh"].as_str().unwrap().contains("SKU 77"));
 }
