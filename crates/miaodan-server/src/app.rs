@@ -145,7 +145,7 @@ impl AppState {
             anyhow::bail!("limits: {problem}");
         }
         let clock = config.clock.clone();
-        let store = Arc::new(Store::open(&config.database, config.durability).await?);
+        let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
         let maxima = store.id_maxima().await?;
         let ids = Ids::starting_after(maxima);
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);

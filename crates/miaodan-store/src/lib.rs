@@ -156,8 +156,23 @@ impl Store {
     /// Opens (and migrates) the database named by `url`: a path or `sqlite://PATH` for the
     /// embedded store, `postgres://…` / `postgresql://…` for PostgreSQL.
     pub async fn open(url: &str, durability: Durability) -> Result<Store, StoreError> {
+        Store::open_for(url, durability, false).await
+    }
+
+    /// Opens the store for the one process that serves from it: on PostgreSQL, the connections
+    /// a previous serving process left behind (killed, its commits possibly still landing) are
+    /// ended first, so everything read at start is final. One serving process per database.
+    pub async fn open_to_serve(url: &str, durability: Durability) -> Result<Store, StoreError> {
+        Store::open_for(url, durability, true).await
+    }
+
+    async fn open_for(url: &str, durability: Durability, serving: bool) -> Result<Store, StoreError> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Store::Postgres(Box::new(postgres::PgStore::open(url, durability).await?))
+            let store = match serving {
+                true => postgres::PgStore::open_to_serve(url, durability).await?,
+                false => postgres::PgStore::open(url, durability).await?,
+            };
+            Store::Postgres(Box::new(store))
         } else {
             let path = url
                 .strip_prefix("sqlite://")

@@ -101,11 +101,39 @@ async fn check_durability(client: &Client, durability: Durability) -> Result<(),
     }
 }
 
+/// The `application_name` prefix of a serving process's connections (see
+/// [`PgStore::open_to_serve`]).
+const SERVING_NAME_PREFIX: &str = "miaodan serve/";
+
 impl PgStore {
     pub async fn open(url: &str, durability: Durability) -> Result<PgStore, StoreError> {
-        let config: Config = url.parse()?;
+        PgStore::open_named(url, durability, None).await
+    }
+
+    /// Opens the store for the process that will serve from it, after ending every connection
+    /// a previous serving process left on this database. A process killed mid-commit leaves
+    /// its server processes running: a COMMIT they already received may land after this one
+    /// read the ids in use and rebuilt its shards, and the next id given would then collide
+    /// with a row nobody here knows. Ending them first (as [`PgStore::fence`] does for one
+    /// failed writer) makes every earlier commit final before anything is read.
+    pub async fn open_to_serve(url: &str, durability: Durability) -> Result<PgStore, StoreError> {
+        let started_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis());
+        let name = format!("{SERVING_NAME_PREFIX}{}-{started_ms}", std::process::id());
+        PgStore::open_named(url, durability, Some(name)).await
+    }
+
+    async fn open_named(url: &str, durability: Durability, serving: Option<String>) -> Result<PgStore, StoreError> {
+        let mut config: Config = url.parse()?;
+        if let Some(name) = &serving {
+            config.application_name(name);
+        }
         let client = connect(&config).await?;
         check_durability(&client, durability).await?;
+        if let Some(name) = &serving {
+            end_previous_serving_connections(&client, name).await?;
+        }
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -175,6 +203,37 @@ impl PgStore {
         }
         Err(StoreError::Worker(format!("backend {backend_pid} did not end")))
     }
+}
+
+/// Ends the connections of every other serving process on this database and waits until they
+/// are gone.
+async fn end_previous_serving_connections(client: &Client, ours: &str) -> Result<(), StoreError> {
+    let others = "FROM pg_stat_activity WHERE datname = current_database()
+        AND starts_with(application_name, $1) AND application_name <> $2";
+    let prefix = SERVING_NAME_PREFIX.to_string();
+    let ours = ours.to_string();
+    let ended = client
+        .query(&format!("SELECT pg_terminate_backend(pid) {others}"), &[&prefix, &ours])
+        .await?;
+    if !ended.is_empty() {
+        tracing::warn!(
+            connections = ended.len(),
+            "ended a previous serving process's connections"
+        );
+    }
+    for _ in 0..FENCE_POLLS_MAX {
+        let alive: i64 = client
+            .query_one(&format!("SELECT COUNT(*) {others}"), &[&prefix, &ours])
+            .await?
+            .try_get(0)?;
+        if alive == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(FENCE_POLL_MS)).await;
+    }
+    Err(StoreError::Worker(
+        "a previous serving process's connections did not end".into(),
+    ))
 }
 
 /// How long `fence` waits for the old server process to end: 100 polls of 50 ms.

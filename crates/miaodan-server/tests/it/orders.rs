@@ -17,6 +17,7 @@ both_backends!(
     concurrent_requests_with_one_key_execute_once,
     stock_is_never_oversold_under_concurrent_checkouts,
     a_fenced_writer_can_no_longer_commit,
+    a_serving_process_ends_what_a_previous_one_left_before_reading,
 );
 
 async fn a_checkout_reserves_stock_and_payment_sells_it(backend: Backend) {
@@ -276,4 +277,43 @@ async fn a_fenced_writer_can_no_longer_commit(backend: Backend) {
         store.idempotency_record(1).await.unwrap().is_some(),
         "what committed before the fence stays"
     );
+}
+
+/// A process killed mid-commit leaves its PostgreSQL server processes behind, and a COMMIT they
+/// already received may land after the next serving process read the ids in use: that process
+/// would then give an id a row already has. Opening to serve ends them first; a command-line
+/// tool's connection (opened with `Store::open`) is left alone.
+async fn a_serving_process_ends_what_a_previous_one_left_before_reading(backend: Backend) {
+    use miaodan_store::{Durability, Store};
+    let (database, _dir) = common::fresh_database(backend).await;
+    let killed = Store::open_to_serve(&database, Durability::PowerLossSafe)
+        .await
+        .unwrap();
+    let mut left_behind = killed.writer(0).await.unwrap();
+    let tool = Store::open(&database, Durability::PowerLossSafe).await.unwrap();
+    let record = |id: i64| miaodan_store::records::IdempotencyRecord {
+        id,
+        scope: "admin".into(),
+        key: format!("k{id}"),
+        request_sha256: "x".into(),
+        status: 200,
+        body: "{}".into(),
+        created_at: miaodan_domain::Timestamp::from_unix_ms(0),
+    };
+    let at = miaodan_domain::Timestamp::from_unix_ms(1_700_000_000_000);
+    left_behind.commit_batch(&[], &[record(1)], at).await.unwrap();
+
+    let next = Store::open_to_serve(&database, Durability::PowerLossSafe)
+        .await
+        .unwrap();
+    let late = left_behind.commit_batch(&[], &[record(2)], at).await;
+    assert_eq!(late.is_err(), backend == Backend::Postgres, "{late:?}");
+    assert!(next.idempotency_record(1).await.unwrap().is_some());
+    assert!(
+        tool.idempotency_record(1).await.unwrap().is_some(),
+        "a tool's connection is not a serving process's"
+    );
+    // The new serving process's own connections are not ended by its own start.
+    let mut writer = next.writer(0).await.unwrap();
+    writer.commit_batch(&[], &[record(3)], at).await.unwrap();
 }
