@@ -32,6 +32,7 @@ pub mod auth;
 pub mod carriers;
 pub mod clock;
 pub mod compass;
+pub mod console;
 pub mod demo;
 pub mod diagnosis;
 pub mod directory;

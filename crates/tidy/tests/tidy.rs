@@ -308,6 +308,10 @@ const HTTP_EDGE: &[(&str, &str)] = &[
     ),
     ("crates/miaodan-server/src/app.rs", "builds the router and serves it"),
     (
+        "crates/miaodan-server/src/console/",
+        "the merchant console: serves its shell and embedded files; its data comes through the API",
+    ),
+    (
         "crates/miaodan-server/src/auth.rs",
         "the role extractors: bearer token in, 401/403 out",
     ),
@@ -924,4 +928,39 @@ fn every_series_the_dashboard_charts_is_one_the_server_records() {
         missing.is_empty(),
         "the dashboard charts series nobody records: {missing:?}"
     );
+}
+
+/// Every file of the console's `assets/` is embedded and served (listed in `console/mod.rs`'s
+/// `ASSETS`), and every listed file exists: a page module forgotten in the list would be a 404
+/// in the browser, which only a browser test would otherwise notice.
+#[test]
+fn every_console_asset_is_served_and_every_served_asset_exists() {
+    let dir = root().join("crates/miaodan-server/src/console/assets");
+    let mut on_disk = Vec::new();
+    let mut pending = vec![dir.clone()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).expect("the console's assets folder") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(relative) = path.strip_prefix(&dir) {
+                on_disk.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let module =
+        std::fs::read_to_string(root().join("crates/miaodan-server/src/console/mod.rs")).expect("console/mod.rs");
+    let listed: Vec<String> = module
+        .lines()
+        .filter_map(|line| {
+            line.trim()
+                .strip_prefix('"')?
+                .split_once("\" =>")
+                .map(|(path, _)| path.to_string())
+        })
+        .collect();
+    on_disk.sort();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(on_disk, sorted, "console/assets/ and console/mod.rs's ASSETS differ");
 }

@@ -86,6 +86,7 @@ pub fn router(state: AppState) -> Router {
     api.route("/", get(landing))
         .route("/openapi.json", get(openapi_json))
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi-docs.json", document))
+        .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))

@@ -11,6 +11,7 @@ mod after_sales;
 mod after_sales_returns;
 mod compass;
 mod compass_breadth;
+mod console;
 mod contract;
 mod demo;
 mod diagnosis;
