@@ -9,6 +9,11 @@ import { Overview } from './pages/overview.js';
 import { Orders } from './pages/orders.js';
 import { OrderDetail } from './pages/order.js';
 import { LiveRoom } from './pages/live_room.js';
+import { Compass } from './pages/compass.js';
+import { Products } from './pages/products.js';
+import { AfterSales } from './pages/after_sales.js';
+import { Platform } from './pages/platform.js';
+import { StaffAndAudit } from './pages/staff.js';
 
 // [path pattern, navigation key (the highlighted item), page]. Capture groups become `params`.
 const ROUTES = [
@@ -17,13 +22,25 @@ const ROUTES = [
   [/^\/console\/orders\/(\d+)$/, 'orders', OrderDetail],
   [/^\/console\/live\/?$/, 'live', LiveRoom],
   [/^\/console\/live\/(\d+)$/, 'live', LiveRoom],
+  [/^\/console\/compass\/?$/, 'compass', Compass],
+  [/^\/console\/products\/?$/, 'products', Products],
+  [/^\/console\/after-sales\/?$/, 'after_sales', AfterSales],
+  [/^\/console\/staff\/?$/, 'staff', StaffAndAudit],
+  [/^\/console\/platform\/?$/, 'platform', Platform],
 ];
 
-// The navigation, in order; `roles` limits an item to those roles (absent: everyone).
+// The navigation, in order: [key, address, the roles that see it]. The API decides what each role
+// may do; hiding what a role cannot use only keeps the menu honest.
+const EVERYONE = ['owner', 'operator', 'customer_service', 'finance', 'platform_admin'];
 const NAVIGATION = [
-  ['overview', '/console/'],
-  ['orders', '/console/orders'],
-  ['live', '/console/live'],
+  ['overview', '/console/', EVERYONE],
+  ['orders', '/console/orders', EVERYONE],
+  ['live', '/console/live', ['owner', 'operator', 'platform_admin']],
+  ['compass', '/console/compass', EVERYONE],
+  ['products', '/console/products', ['owner', 'operator', 'platform_admin']],
+  ['after_sales', '/console/after-sales', ['owner', 'operator', 'customer_service', 'platform_admin']],
+  ['staff', '/console/staff', ['owner']],
+  ['platform', '/console/platform', ['platform_admin']],
 ];
 
 function NotFound() {
@@ -62,7 +79,7 @@ function Frame({ session, section, children }) {
       <button type="button" class="link" data-action="sign-out" onClick=${signOut}>${t('sign_out')}</button>
     </header>
     <nav class="side">
-      ${NAVIGATION.map(
+      ${NAVIGATION.filter(([, , roles]) => roles.includes(staff.role)).map(
         ([key, href]) => html`<a href=${href} class=${key === section ? 'current' : ''} data-nav=${key}>${t(`nav.${key}`)}</a>`,
       )}
     </nav>
