@@ -54,7 +54,6 @@ const LONG_FUNCTIONS: &[(&str, usize)] = &[
     ("crates/miaodan-server/src/sequencer.rs::Shard::process", 93),
     ("crates/miaodan/src/bench/checkout.rs::engine", 84),
     ("crates/miaodan/src/bench/checkout.rs::http", 83),
-    ("crates/miaodan/src/bench/flash_sale.rs::audit", 79),
     ("crates/miaodan/src/bench/fulfillment.rs::run", 98),
     ("crates/miaodan/src/bench/fulfillment.rs::run_thread", 83),
     ("crates/miaodan/src/reconcile.rs::print", 96),

@@ -128,6 +128,34 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// A GET, read to its end.
+    pub async fn get(&mut self, path: &str, token: &str) -> anyhow::Result<Response> {
+        let response = self.get_streaming(path, token).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok(Response {
+            status,
+            replayed: false,
+            body,
+        })
+    }
+
+    /// A GET whose body is read by the caller as it arrives (a Server-Sent Events stream).
+    pub async fn get_streaming(
+        &mut self,
+        path: &str,
+        token: &str,
+    ) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
+        let request = hyper::Request::get(path)
+            .header("host", &self.host)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(Bytes::new()))?;
+        self.sender.ready().await?;
+        Ok(self.sender.send_request(request).await?)
+    }
+}
+
 /// The `code` of a problem+json body, or `""`.
 pub fn problem_code(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)

@@ -24,16 +24,23 @@ use std::time::Instant;
 
 /// One buyer's plan: tap once, and maybe retry with the same key.
 #[derive(Clone, Copy)]
-struct Plan {
-    buyer: i64,
+pub(super) struct Plan {
+    pub(super) buyer: i64,
     retry: bool,
 }
 
-struct Sale {
-    id: FlashSaleId,
-    shop: ShopId,
-    sku: SkuId,
-    warehouse: WarehouseId,
+impl Plan {
+    /// Requests the plan sends: the tap, and its retry if any.
+    pub(super) fn taps(&self) -> u64 {
+        if self.retry { 2 } else { 1 }
+    }
+}
+
+pub(super) struct Sale {
+    pub(super) id: FlashSaleId,
+    pub(super) shop: ShopId,
+    pub(super) sku: SkuId,
+    pub(super) warehouse: WarehouseId,
 }
 
 fn address() -> anyhow::Result<Address> {
@@ -60,7 +67,7 @@ fn cup(product: i64, shop: ShopId, sku: SkuId) -> anyhow::Result<Command> {
     }))
 }
 
-async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
+pub(super) async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
     let ids = &env.state.ids;
     let shop = id(ids.shop(), ShopId::new)?;
     env.setup(
@@ -120,7 +127,7 @@ async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
     })
 }
 
-fn plans(args: &FlashSaleArgs, seed: u64) -> Vec<Plan> {
+pub(super) fn plans(args: &FlashSaleArgs, seed: u64) -> Vec<Plan> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut plans: Vec<Plan> = (1..=args.buyers as i64)
         .map(|buyer| Plan {
@@ -170,7 +177,7 @@ fn tap_command(env: &Env, sale: &Sale, buyer: i64, address: &Address, request: R
 /// Drives the shards directly: no HTTP, the durable store still commits every batch. Each
 /// client hands its taps to the shard in bundles of `bundle` (see `Shards::submit_bundle`);
 /// retries follow in the next bundle, after their first answer.
-async fn engine(
+pub(super) async fn engine(
     env: &Env,
     sale: &Sale,
     plans: Arc<Vec<Plan>>,
@@ -243,7 +250,7 @@ async fn engine(
 
 /// Creates the buyers with tokens in bulk and warms the server's caches, as a real flash
 /// sale's audience (known, logged-in viewers) would find them.
-async fn buyers_with_tokens(env: &Env, buyers: &[i64]) -> anyhow::Result<Vec<String>> {
+pub(super) async fn buyers_with_tokens(env: &Env, buyers: &[i64]) -> anyhow::Result<Vec<String>> {
     let now = env.state.clock.now();
     let address = address()?;
     let bar = progress(buyers.len() as u64, "buyers");
@@ -286,16 +293,35 @@ async fn http(
     args: &FlashSaleArgs,
     total: u64,
 ) -> anyhow::Result<(Tally, f64)> {
-    let (concurrency, keys) = (args.common.concurrency, args.keys);
     let tokens = Arc::new(buyers_with_tokens(env, buyers).await?);
     let running = miaodan_server::serve(env.state.clone()).await?;
-    let address = running.address;
+    let gathered = taps_over_http(running.address, sale, plans, tokens, args, total, None).await;
+    running.shutdown().await;
+    gathered
+}
+
+/// When each order a client was told of was acknowledged, in the order the answers arrived.
+pub(super) type Acknowledged = std::sync::Mutex<Vec<Instant>>;
+
+/// Every buyer's taps over `concurrency` keep-alive connections to the server at `address`;
+/// with `acknowledged`, each `ordered` answer's arrival is noted there.
+pub(super) async fn taps_over_http(
+    address: std::net::SocketAddr,
+    sale: &Sale,
+    plans: Arc<Vec<Plan>>,
+    tokens: Arc<Vec<String>>,
+    args: &FlashSaleArgs,
+    total: u64,
+    acknowledged: Option<Arc<Acknowledged>>,
+) -> anyhow::Result<(Tally, f64)> {
+    let (concurrency, keys) = (args.common.concurrency, args.keys);
     let path = format!("/v1/flash-sales/{}/taps", sale.id);
     let next = Arc::new(AtomicUsize::new(0));
     let bar = progress(total, "taps");
     let started = Instant::now();
     let workers = (0..concurrency).map(|_| {
         let (next, plans, bar, tokens, path) = (next.clone(), plans.clone(), bar.clone(), tokens.clone(), path.clone());
+        let acknowledged = acknowledged.clone();
         async move {
             let mut tally = Tally::default();
             let mut connection = Connection::open(address).await?;
@@ -329,7 +355,12 @@ async fn http(
                         continue;
                     }
                     match response.status {
-                        201 => tally.ordered += 1,
+                        201 => {
+                            tally.ordered += 1;
+                            if let Some(log) = &acknowledged {
+                                log.lock().unwrap_or_else(|p| p.into_inner()).push(Instant::now());
+                            }
+                        }
                         409 | 429 | 503 => tally.refuse(&problem_code(&response.body)),
                         _ => tally.errors += 1,
                     }
@@ -339,12 +370,16 @@ async fn http(
             anyhow::Ok(tally)
         }
     });
-    let gathered = super::gather(workers, started, &bar).await;
-    running.shutdown().await;
-    gathered
+    super::gather(workers, started, &bar).await
 }
 
-async fn audit(env: &Env, sale: &Sale, args: &FlashSaleArgs, tally: Tally, duration: f64) -> anyhow::Result<Summary> {
+pub(super) async fn audit(
+    env: &Env,
+    sale: &Sale,
+    args: &FlashSaleArgs,
+    tally: Tally,
+    duration: f64,
+) -> anyhow::Result<Summary> {
     let store = &env.state.store;
     let flash = store.audit_flash_sale(sale.id).await?;
     let stock = store.audit_stock().await?;
@@ -396,24 +431,8 @@ async fn audit(env: &Env, sale: &Sale, args: &FlashSaleArgs, tally: Tally, durat
         stock.negative_rows == 0,
         format!("stock rows with a negative count: {}", stock.negative_rows),
     );
-    let conserved = level.map(|l| l.total()) == Some(args.units);
-    check(
-        conserved,
-        format!(
-            "available + reserved + sold of the SKU = {} initially: {}",
-            args.units,
-            match level {
-                Some(l) => format!(
-                    "{} available + {} reserved + {} sold = {}",
-                    l.available,
-                    l.reserved,
-                    l.sold,
-                    l.total()
-                ),
-                None => "the warehouse has no stock row for it".to_string(),
-            }
-        ),
-    );
+    let (conserved, what) = conservation(level, args.units);
+    check(conserved, what);
     Ok(Summary {
         units_initial: args.units,
         units_sold: flash.units_in_orders,
@@ -422,4 +441,23 @@ async fn audit(env: &Env, sale: &Sale, args: &FlashSaleArgs, tally: Tally, durat
         limit_violations: flash.buyers_over_limit,
         ..Summary::of_run("flash-sale", &args.common, &env.backend, &tally, duration, checks)
     })
+}
+
+/// Whether the sale's SKU still adds up to the units it started with, and how.
+fn conservation(level: Option<miaodan_domain::inventory::StockLevel>, units: i64) -> (bool, String) {
+    let conserved = level.map(|l| l.total()) == Some(units);
+    let how = match level {
+        Some(l) => format!(
+            "{} available + {} reserved + {} sold = {}",
+            l.available,
+            l.reserved,
+            l.sold,
+            l.total()
+        ),
+        None => "the warehouse has no stock row for it".to_string(),
+    };
+    (
+        conserved,
+        format!("available + reserved + sold of the SKU = {units} initially: {how}"),
+    )
 }

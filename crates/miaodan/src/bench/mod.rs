@@ -12,6 +12,7 @@
 mod after_sales;
 mod checkout;
 mod compass;
+mod console;
 mod env;
 mod flash_sale;
 mod fulfillment;
@@ -45,6 +46,9 @@ enum Scenario {
     /// lag, its totals audited against the tables), then compass queries over a year of a
     /// busy shop's figures.
     Compass(CompassArgs),
+    /// What the merchant console costs the flash sale (one live room open, or none), how soon
+    /// its live room shows an order, and how fast its pages get their data with many orders.
+    Console(ConsoleArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -125,6 +129,22 @@ pub struct CompassArgs {
     #[arg(long, default_value_t = 10_000_000)]
     history_orders: i64,
     /// Queries of each kind (a year by day, a month by hour, a day by minute).
+    #[arg(long, default_value_t = 200)]
+    queries: u32,
+}
+
+#[derive(Args, Clone)]
+pub struct ConsoleArgs {
+    /// The sale each run places over HTTP (`--mode` is ignored).
+    #[command(flatten)]
+    sale: FlashSaleArgs,
+    /// Pairs of runs (nobody watching, a live room open), alternating which goes first.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Orders of the shop the pages are read from.
+    #[arg(long, default_value_t = 1_000_000)]
+    orders: i64,
+    /// Times each page request is sent per measured pass (two passes after a warm-up).
     #[arg(long, default_value_t = 200)]
     queries: u32,
 }
@@ -330,6 +350,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Checkout(args) => (checkout::run(&args).await?, args.common.json.clone()),
         Scenario::AfterSales(args) => (after_sales::run(&args).await?, args.common.json.clone()),
         Scenario::Compass(args) => (compass::run(&args).await?, args.sale.common.json.clone()),
+        Scenario::Console(args) => (console::run(&args).await?, args.sale.common.json.clone()),
         Scenario::Fulfillment(_) => unreachable!("answered above"),
     };
     summary.print_table();

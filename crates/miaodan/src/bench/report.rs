@@ -62,6 +62,9 @@ pub struct Summary {
     /// The compass scenario's own figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compass: Option<super::compass::CompassBenchFigures>,
+    /// The console scenario's own figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console: Option<super::console::ConsoleBenchFigures>,
     pub duration_s: f64,
     pub audit_passed: bool,
     pub audit: Vec<String>,
@@ -222,6 +225,7 @@ impl Summary {
         ];
         rows.extend(self.after_sales.iter().flat_map(AfterSalesFigures::rows));
         rows.extend(self.compass.iter().flat_map(super::compass::CompassBenchFigures::rows));
+        rows.extend(self.console.iter().flat_map(super::console::ConsoleBenchFigures::rows));
         rows.extend([
             (
                 "oversold / duplicates / over limit",
