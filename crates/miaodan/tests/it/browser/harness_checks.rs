@@ -1,0 +1,64 @@
+//! The harness itself: what every page test relies on — that a console error, an uncaught
+//! exception and a 404 of an asset are caught, and that typing, submitting and cookies reach
+//! the page — checked on the landing page with elements the test adds.
+#![allow(clippy::unwrap_used)]
+
+use super::{Browser, Language};
+
+#[tokio::test]
+async fn console_errors_catch_console_error_uncaught_exceptions_and_missing_assets() {
+    let Some(mut browser) = Browser::start(Language::En).await else {
+        return;
+    };
+    browser.goto("/").await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser
+        .eval(
+            "const script = document.createElement('script');
+             script.src = '/no-such-asset.js';
+             document.head.appendChild(script);
+             console.error('the console said no');
+             setTimeout(() => { throw new Error('nobody caught this'); }, 0);
+             return null;",
+        )
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut errors = Vec::new();
+    while errors.len() < 3 && std::time::Instant::now() < deadline {
+        errors.extend(browser.take_console_errors().await);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let all = errors.join("\n");
+    assert!(all.contains("/no-such-asset.js") && all.contains("404"), "{all}");
+    assert!(all.contains("the console said no"), "{all}");
+    assert!(all.contains("Uncaught Error: nobody caught this"), "{all}");
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn typing_submitting_and_cookies_reach_the_page() {
+    let Some(mut browser) = Browser::start(Language::Zh).await else {
+        return;
+    };
+    browser.set_cookie("miaodan_check", "一二三").await;
+    browser.goto("/").await;
+    let languages = browser.eval("return navigator.languages[0]").await;
+    assert_eq!(languages, "zh-CN", "the browser runs in Chinese");
+    browser
+        .eval(
+            "document.body.insertAdjacentHTML('beforeend',
+               '<form id=ask><input id=buyer><button>go</button></form><p id=said></p>');
+             document.getElementById('ask').addEventListener('submit', (event) => {
+               event.preventDefault();
+               document.getElementById('said').textContent =
+                 'asked for ' + document.getElementById('buyer').value + ' with ' + document.cookie;
+             });
+             return null;",
+        )
+        .await;
+    browser.fill("#buyer", "placeholder").await;
+    browser.fill("#buyer", "张三").await;
+    browser.submit("#ask").await;
+    browser.wait_for_text("asked for 张三 with miaodan_check=").await;
+    browser.finish().await;
+}
