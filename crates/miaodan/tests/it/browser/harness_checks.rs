@@ -1,12 +1,13 @@
 //! The harness itself: what every page test relies on — that a console error, an uncaught
-//! exception and a 404 of an asset are caught, and that typing, submitting and cookies reach
-//! the page — checked on the landing page with elements the test adds.
+//! exception, a 404 of an asset and a Content-Security-Policy refusal are caught, and that
+//! typing, submitting and cookies reach the page — checked on the landing page with elements
+//! the test adds.
 #![allow(clippy::unwrap_used)]
 
 use super::{Browser, Language};
 
 #[tokio::test]
-async fn console_errors_catch_console_error_uncaught_exceptions_and_missing_assets() {
+async fn console_errors_catch_console_error_uncaught_exceptions_missing_assets_and_csp_refusals() {
     let Some(mut browser) = Browser::start(Language::En).await else {
         return;
     };
@@ -19,12 +20,17 @@ async fn console_errors_catch_console_error_uncaught_exceptions_and_missing_asse
              document.head.appendChild(script);
              console.error('the console said no');
              setTimeout(() => { throw new Error('nobody caught this'); }, 0);
+             document.head.insertAdjacentHTML('beforeend',
+               `<meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'self'\">`);
+             const inline = document.createElement('script');
+             inline.textContent = 'console.log(1)';
+             document.body.appendChild(inline);
              return null;",
         )
         .await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut errors = Vec::new();
-    while errors.len() < 3 && std::time::Instant::now() < deadline {
+    while errors.len() < 4 && std::time::Instant::now() < deadline {
         errors.extend(browser.take_console_errors().await);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -32,6 +38,8 @@ async fn console_errors_catch_console_error_uncaught_exceptions_and_missing_asse
     assert!(all.contains("/no-such-asset.js") && all.contains("404"), "{all}");
     assert!(all.contains("the console said no"), "{all}");
     assert!(all.contains("Uncaught Error: nobody caught this"), "{all}");
+    assert!(all.contains("violates the following Content Security Policy"), "{all}");
+    assert_eq!(errors.len(), 4, "{all}");
     browser.finish().await;
 }
 

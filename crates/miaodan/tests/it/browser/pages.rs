@@ -54,24 +54,22 @@ async fn the_api_reference_renders_every_capability_without_console_errors() {
     browser.finish().await;
 }
 
-/// The report page of a fresh report of the demo merchant's shop, read with its token.
-async fn report_page(language: Language, lang: &str) -> Option<Browser> {
+/// The report page of a fresh report of the demo merchant's shop, read with its token;
+/// `query` is the page's query string (`?lang=…`, or none).
+async fn report_page(language: Language, query: &str) -> Option<Browser> {
     let mut browser = Browser::start(language).await?;
     let merchant = browser.server.token("MERCHANT").to_string();
     let report = diagnose(&browser, &merchant, json!({})).await;
     browser.set_bearer(&merchant).await;
     browser
-        .goto(&format!(
-            "/v1/compass/diagnosis/{}/report.html?lang={lang}",
-            report["id"]
-        ))
+        .goto(&format!("/v1/compass/diagnosis/{}/report.html{query}", report["id"]))
         .await;
     Some(browser)
 }
 
 #[tokio::test]
 async fn the_diagnosis_report_reads_in_chinese_drawn_with_a_cjk_font() {
-    let Some(mut browser) = report_page(Language::Zh, "zh").await else {
+    let Some(mut browser) = report_page(Language::Zh, "?lang=zh").await else {
         return;
     };
     browser.wait_for_text("经营诊断报告").await;
@@ -90,7 +88,7 @@ async fn the_diagnosis_report_reads_in_chinese_drawn_with_a_cjk_font() {
 
 #[tokio::test]
 async fn the_diagnosis_report_reads_in_english_when_asked_in_a_chinese_browser() {
-    let Some(mut browser) = report_page(Language::Zh, "en").await else {
+    let Some(mut browser) = report_page(Language::Zh, "?lang=en").await else {
         return;
     };
     browser.wait_for_text("Diagnosis report").await;
@@ -99,6 +97,16 @@ async fn the_diagnosis_report_reads_in_english_when_asked_in_a_chinese_browser()
     assert!(meta.contains("Period") && meta.contains("Compared with"), "{meta}");
     assert!(!browser.page_text().await.contains("经营诊断报告"));
     browser.screenshot("report-en").await;
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn the_diagnosis_report_follows_the_browsers_language_when_the_link_names_none() {
+    let Some(mut browser) = report_page(Language::En, "").await else {
+        return;
+    };
+    browser.wait_for_text("Diagnosis report").await;
+    assert!(browser.text_of("h1").await.starts_with("Diagnosis report · "));
     browser.finish().await;
 }
 
