@@ -256,6 +256,14 @@ impl Browser {
         assert_eq!(set["success"], json!(true), "chromium refused the cookie {name}: {set}");
     }
 
+    /// The browser's cookies for the server's origin, HttpOnly ones included, as DevTools
+    /// gives them (`name`, `value`, `httpOnly`, `secure`, `sameSite`, `expires`, …).
+    pub(crate) async fn cookies(&mut self) -> Vec<Value> {
+        let urls = json!({ "urls": [self.server.base] });
+        let cookies = self.devtools("Network.getCookies", urls).await;
+        cookies["cookies"].as_array().cloned().unwrap_or_default()
+    }
+
     /// A Chrome DevTools Protocol command on the page (through chromedriver), and its answer.
     pub(crate) async fn devtools(&mut self, method: &str, params: Value) -> Value {
         let command = SessionCommand {
@@ -293,6 +301,19 @@ impl Browser {
         }
         self.fail(&format!("the page did not show {text:?} within {WAIT_TIMEOUT:?}"))
             .await
+    }
+
+    /// Waits until `script` (a function body, e.g. `return chart.ready`) returns `true` in the
+    /// page (at most [`WAIT_TIMEOUT`]); `what` names the condition in the failure message.
+    pub(crate) async fn wait_until(&mut self, what: &str, script: &str) {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        while Instant::now() < deadline {
+            if self.eval(script).await == json!(true) {
+                return;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+        self.fail(&format!("not {what} within {WAIT_TIMEOUT:?}")).await
     }
 
     /// Waits until an element matches the CSS selector `css` (at most [`WAIT_TIMEOUT`]).

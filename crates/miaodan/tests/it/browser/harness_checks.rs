@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::{Browser, Language};
+use serde_json::json;
 
 #[tokio::test]
 async fn console_errors_catch_console_error_uncaught_exceptions_missing_assets_and_csp_refusals() {
@@ -67,6 +68,15 @@ async fn typing_submitting_and_cookies_reach_the_page() {
     browser.fill("#buyer", "placeholder").await;
     browser.fill("#buyer", "张三").await;
     browser.submit("#ask").await;
+    let said = "return document.getElementById('said').textContent !== ''";
+    browser.wait_until("answered", said).await;
     browser.wait_for_text("asked for 张三 with miaodan_check=").await;
+    let cookies = browser.cookies().await;
+    let check = cookies.iter().find(|cookie| cookie["name"] == "miaodan_check");
+    assert_eq!(
+        check.map(|cookie| cookie["value"].clone()),
+        Some(json!("一二三")),
+        "{cookies:?}"
+    );
     browser.finish().await;
 }
