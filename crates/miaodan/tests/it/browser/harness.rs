@@ -26,8 +26,12 @@ use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// The longest a `wait_for_*` waits before the test fails.
-const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a `wait_*` waits before the test fails: generous, because the whole suite
+/// (crash tests included) shares two cores with the browsers.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The browser's time zone: the platform's business day is Shanghai's, so pages show times
+/// as a merchant there sees them, whatever the machine's zone.
+const TIME_ZONE: &str = "Asia/Shanghai";
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 const DRIVER_START_TIMEOUT: Duration = Duration::from_secs(20);
 /// A fixed window, so that screenshots of one page compare between runs.
@@ -113,6 +117,7 @@ impl Driver {
             let port = free_port();
             let child = Command::new(CHROMEDRIVER)
                 .arg(format!("--port={port}"))
+                .env("TZ", TIME_ZONE)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -1,7 +1,7 @@
 //! The harness itself: what every page test relies on — that a console error, an uncaught
 //! exception, a 404 of an asset and a Content-Security-Policy refusal are caught, and that
-//! typing, submitting and cookies reach the page — checked on the landing page with elements
-//! the test adds.
+//! the language, the time zone, typing, submitting and cookies reach the page — checked on
+//! the landing page with elements the test adds.
 #![allow(clippy::unwrap_used)]
 
 use super::{Browser, Language};
@@ -45,7 +45,7 @@ async fn console_errors_catch_console_error_uncaught_exceptions_missing_assets_a
 }
 
 #[tokio::test]
-async fn typing_submitting_and_cookies_reach_the_page() {
+async fn the_page_sees_the_language_time_zone_cookies_typing_and_submitting() {
     let Some(mut browser) = Browser::start(Language::Zh).await else {
         return;
     };
@@ -53,6 +53,10 @@ async fn typing_submitting_and_cookies_reach_the_page() {
     browser.goto("/").await;
     let languages = browser.eval("return navigator.languages[0]").await;
     assert_eq!(languages, "zh-CN", "the browser runs in Chinese");
+    let zone = browser
+        .eval("return Intl.DateTimeFormat().resolvedOptions().timeZone")
+        .await;
+    assert_eq!(zone, "Asia/Shanghai", "the browser shows times as in Shanghai");
     browser
         .eval(
             "document.body.insertAdjacentHTML('beforeend',
