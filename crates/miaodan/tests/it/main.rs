@@ -5,9 +5,11 @@
 //! - [`cli_errors`]: what the command says when it cannot do what it was asked.
 //! - [`readme_examples`]: every server example of the README, run as written against `serve --demo`.
 //! - [`openapi_command`]: `miaodan openapi` prints the served document.
+//! - [`browser`]: every web page in headless chromium, screenshots under `target/browser-artifacts/`.
 //! - [`bench`]: small runs of `miaodan bench` scenarios end with their audit passed.
 
 mod bench;
+mod browser;
 mod cli_errors;
 mod compass_command;
 mod crash;

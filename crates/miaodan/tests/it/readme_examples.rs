@@ -52,9 +52,10 @@ curl() {
 }
 "#;
 
-struct Server {
+/// `miaodan serve --demo` on fresh data, killed on drop (the browser tests serve pages from it too).
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     metrics: String,
     tokens: Vec<(String, String)>,
     /// What the server wrote to stderr (its warnings and any panic), read to its end.
@@ -63,6 +64,14 @@ struct Server {
 }
 
 impl Server {
+    /// The token `serve --demo` printed for `role` (`ADMIN`, `MERCHANT` or `BUYER`).
+    pub(crate) fn token(&self, role: &str) -> &str {
+        let printed = self.tokens.iter().find(|(name, _)| name == role);
+        printed
+            .map(|(_, token)| token.as_str())
+            .unwrap_or_else(|| panic!("serve --demo printed no {role} token"))
+    }
+
     /// Stops the server and returns what it wrote to stderr, to explain a failed example.
     fn stop_and_read_stderr(&mut self) -> String {
         let _ = self.child.kill();
@@ -87,7 +96,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts `miaodan serve --demo` and reads its output up to the last printed token.
-fn serve_demo() -> Server {
+pub(crate) fn serve_demo() -> Server {
     let data = tempfile::tempdir().unwrap();
     let database = data.path().join("miaodan.db");
     let listen = format!("127.0.0.1:{}", free_port());
