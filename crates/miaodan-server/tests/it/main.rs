@@ -21,5 +21,6 @@ mod fulfillment;
 mod limits;
 mod orders;
 mod payments;
+mod staff;
 mod tokens;
 mod webhooks;
