@@ -41,6 +41,7 @@ pub mod orders;
 pub mod payments;
 pub mod quantity;
 pub mod shard;
+pub mod staff;
 pub mod time;
 pub mod webhooks;
 

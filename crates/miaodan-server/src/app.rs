@@ -121,6 +121,8 @@ pub struct Inner {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Outgoing webhooks' ids, client and deliveries in flight (see [`crate::webhooks`]).
     pub webhooks: crate::webhooks::Webhooks,
+    /// Staff sign-in's memory: the throttle and the dummy hash (see [`crate::staff`]).
+    pub staff: crate::staff::Staff,
 }
 
 #[derive(Clone)]
@@ -191,6 +193,7 @@ impl AppState {
             clock,
             stopping: tokio::sync::watch::Sender::new(false),
             webhooks,
+            staff: crate::staff::Staff::new()?,
         })))
     }
 

@@ -6,6 +6,11 @@
 //! the tenant boundary: a merchant sees only its shop, a buyer only its own orders, and another
 //! tenant's object answers 404 so that nothing about it leaks. A read-only token is refused
 //! every method but GET and HEAD.
+//!
+//! A request without `Authorization` may carry a console session instead (the
+//! `miaodan_session` cookie): `crate::http::session_gate` resolves it, checks its CSRF token and role,
+//! and leaves it in the request's extensions, where [`Principal`] finds it: a shop's member
+//! acts as its shop's merchant, a platform admin as the admin.
 
 use crate::app::AppState;
 use crate::clock::rfc3339;
@@ -93,10 +98,13 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
+        let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
+            // A console session the gate (`crate::http::session_gate`) resolved and let through.
+            if let Some(signed) = parts.extensions.get::<crate::staff::SignedIn>() {
+                return Ok(signed.principal());
+            }
+            return Err(unauthorized("send Authorization: Bearer <token>"));
+        };
         let value = header
             .to_str()
             .map_err(|_| unauthorized("the Authorization header is not ASCII"))?;

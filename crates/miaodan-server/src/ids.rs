@@ -23,6 +23,9 @@ pub struct Ids {
     shipment: AtomicI64,
     after_sales: AtomicI64,
     diagnosis_report: AtomicI64,
+    staff_member: AtomicI64,
+    staff_session: AtomicI64,
+    audit_entry: AtomicI64,
 }
 
 fn next(counter: &AtomicI64) -> i64 {
@@ -48,9 +51,21 @@ impl Ids {
             shipment: AtomicI64::new(maxima.shipment),
             after_sales: AtomicI64::new(maxima.after_sales),
             diagnosis_report: AtomicI64::new(maxima.diagnosis_report),
+            staff_member: AtomicI64::new(maxima.staff_member),
+            staff_session: AtomicI64::new(maxima.staff_session),
+            audit_entry: AtomicI64::new(maxima.audit_entry),
         }
     }
 
+    pub fn staff_member(&self) -> i64 {
+        next(&self.staff_member)
+    }
+    pub fn staff_session(&self) -> i64 {
+        next(&self.staff_session)
+    }
+    pub fn audit_entry(&self) -> i64 {
+        next(&self.audit_entry)
+    }
     pub fn shop(&self) -> i64 {
         next(&self.shop)
     }

@@ -10,7 +10,10 @@
 //! - [`http`]: the axum API under `/v1`, problem+json errors (every shard and flow error is
 //!   mapped here, once), OpenAPI, the accept loop and admission, the metrics listener's route.
 //! - [`limits`]: the timeouts and caps at the request edge, and their defaults.
-//! - [`auth`]: the caller's [`auth::Principal`] from its token (constant-time compared).
+//! - [`auth`]: the caller's [`auth::Principal`] from its token (constant-time compared), or
+//!   from the console session `http::session_gate` resolved.
+//! - [`staff`]: staff accounts, console sessions (cookie + CSRF token) and the role permission
+//!   table; `http::session_gate` checks them on each request and writes the audit log.
 //! - [`tokens`]: API tokens' lifecycle: minting with a lifetime, the cache, last use, revocation.
 //! - [`idempotency`]: `Idempotency-Key` handling, scoped per caller.
 //! - [`directory`]: cached facts the hot path needs (default addresses, flash-sale shops).
@@ -43,6 +46,7 @@ pub mod ids;
 pub mod limits;
 mod metrics_setup;
 pub mod sequencer;
+pub mod staff;
 pub mod tokens;
 pub mod webhooks;
 

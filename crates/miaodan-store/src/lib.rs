@@ -52,6 +52,8 @@ mod postgres;
 pub mod records;
 pub mod sql;
 mod sqlite;
+mod staff;
+pub use staff::{AuditEntry, AuditFilter, SessionFilter, StaffMember, StaffSession};
 mod webhooks;
 pub use webhooks::{AfterAttempt, DeliveryState, WEBHOOKS_READER, WebhookAttempt, WebhookDelivery, WebhookEndpoint};
 

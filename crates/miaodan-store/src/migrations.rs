@@ -112,6 +112,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0016_compass_hours",
         sql: include_str!("../migrations/0016_compass_hours.sql"),
     },
+    Migration {
+        version: 17,
+        name: "0017_staff",
+        sql: include_str!("../migrations/0017_staff.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -177,7 +182,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 16);
+        assert_eq!(SCHEMA_VERSION, 17);
     }
 
     #[test]
@@ -229,8 +234,8 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), (1..=16).collect::<Vec<i64>>());
-        assert_eq!(versions(2), (3..=16).collect::<Vec<i64>>());
-        assert_eq!(versions(16), Vec::<i64>::new());
+        assert_eq!(versions(0), (1..=17).collect::<Vec<i64>>());
+        assert_eq!(versions(2), (3..=17).collect::<Vec<i64>>());
+        assert_eq!(versions(17), Vec::<i64>::new());
     }
 }

@@ -285,7 +285,9 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM provider_notifications),
             (SELECT COALESCE(MAX(id), 0) FROM shipments),
             (SELECT COALESCE(MAX(id), 0) FROM after_sales_requests),
-            (SELECT COALESCE(MAX(id), 0) FROM diagnosis_reports)";
+            (SELECT COALESCE(MAX(id), 0) FROM diagnosis_reports),
+            (SELECT COALESCE(MAX(id), 0) FROM staff_members), (SELECT COALESCE(MAX(id), 0) FROM staff_sessions),
+            (SELECT COALESCE(MAX(id), 0) FROM audit_log)";
         self.query_row(
             Statement::new(sql, vec![]),
             |r| {
@@ -307,6 +309,9 @@ impl Store {
                     shipment: r.i64(14)?,
                     after_sales: r.i64(15)?,
                     diagnosis_report: r.i64(16)?,
+                    staff_member: r.i64(17)?,
+                    staff_session: r.i64(18)?,
+                    audit_entry: r.i64(19)?,
                 })
             },
             || "no id maxima row".into(),

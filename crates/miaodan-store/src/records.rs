@@ -204,4 +204,7 @@ pub struct IdMaxima {
     pub shipment: i64,
     pub after_sales: i64,
     pub diagnosis_report: i64,
+    pub staff_member: i64,
+    pub staff_session: i64,
+    pub audit_entry: i64,
 }

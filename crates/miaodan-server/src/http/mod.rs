@@ -33,6 +33,9 @@ pub mod payments;
 pub mod platform;
 pub mod problem;
 pub mod schema;
+pub mod session_gate;
+pub mod sessions;
+pub mod staff;
 pub mod strict;
 pub mod validate;
 pub mod webhooks;
@@ -73,6 +76,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(compass_dimensions::router())
         .merge(compass_stream::router())
         .merge(idempotency_keys::router())
+        .merge(staff::router())
+        .merge(sessions::router())
         .routes(routes!(healthz))
         .routes(routes!(error_codes))
 }
@@ -90,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))
+        .layer(middleware::from_fn_with_state(state.clone(), session_gate::gate))
         .layer(middleware::from_fn_with_state(
             admission::Admission::new(&state.config.limits),
             admission::admit,

@@ -3,7 +3,7 @@
 //! annotations and the wire types, then the post-processing below ([`finish`]).
 
 use super::{orders, problem};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 struct BearerAuth;
@@ -21,6 +21,14 @@ impl Modify for BearerAuth {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "miaodan_session",
+                "A console session (POST /v1/sessions): its mutations carry the session's `csrf_token` as \
+                 `X-CSRF-Token`, and the member's role must allow the operation (403 `forbidden_for_role`).",
+            ))),
         );
     }
 }
@@ -219,6 +227,7 @@ fn idempotency_key_schema(operation: &mut utoipa::openapi::path::Operation) {
         (name = "events", description = "The outbox as a feed: every committed change of a shop as a typed event (order.paid, shipment.delivered, after_sales.refunded, …), numbered per shard"),
         (name = "compass", description = "The data compass (电商罗盘): orders, GMV, paid conversion, cancellations, expiries and refunds per minute, hour or Shanghai day; per region, SKU, warehouse and after-sales kind and reason per hour — all folded from the outbox; the current minutes live as Server-Sent Events"),
         (name = "webhooks", description = "Outgoing webhooks: a shop's endpoints receive its events (order.paid, shipment.delivered, …) signed (Miaodan-Signature), at least once, in order per object, retried for 3 days; a delivery log with every attempt, and replay"),
+        (name = "staff", description = "The console's staff accounts with roles (owner, operator, customer service, finance, platform admin), sign-in sessions as cookies with CSRF tokens, and the audit log"),
         (name = "system", description = "Health"),
     )
 )]

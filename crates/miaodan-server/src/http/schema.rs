@@ -561,6 +561,54 @@ pub fn adcode_query() -> RefOr<Schema> {
     adcode()
 }
 
+/// A staff member's role (`StaffRole`).
+pub fn staff_role() -> RefOr<Schema> {
+    let names: Vec<&str> = miaodan_domain::staff::StaffRole::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    words(&names, false)
+}
+
+/// A staff member's role, or `null` (unchanged).
+pub fn optional_staff_role() -> RefOr<Schema> {
+    let names: Vec<&str> = miaodan_domain::staff::StaffRole::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    words(&names, true)
+}
+
+/// A sign-in name: 3 to 64 visible ASCII characters.
+pub fn login() -> RefOr<Schema> {
+    done(
+        string()
+            .pattern(Some("^[!-~]{3,64}$"))
+            .min_length(Some(3))
+            .max_length(Some(64)),
+    )
+}
+
+/// A password as chosen: 10 to 256 characters.
+pub fn new_password() -> RefOr<Schema> {
+    done(string().min_length(Some(10)).max_length(Some(256)))
+}
+
+/// A new password, or `null` (unchanged).
+pub fn optional_new_password() -> RefOr<Schema> {
+    done(
+        ObjectBuilder::new()
+            .schema_type(nullable(Type::String))
+            .min_length(Some(10))
+            .max_length(Some(256)),
+    )
+}
+
+/// A password as presented at sign-in: anything up to 256 characters.
+pub fn presented_password() -> RefOr<Schema> {
+    done(string().max_length(Some(256)))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -22,5 +22,6 @@ mod fulfillment;
 mod limits;
 mod orders;
 mod payments;
+mod staff;
 mod tokens;
 mod webhooks;

@@ -394,6 +394,17 @@ fn rows_of_version_16() -> String {
     String::new()
 }
 
+/// An owner of shop 1 with a session, and one line of the audit log, as version 17 writes them.
+fn rows_of_version_17() -> String {
+    "INSERT INTO staff_members (id, shop_id, login, name, role, password_hash, created_at, disabled_at)
+         VALUES (4, 1, 'owner', '店主', 'owner', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA', 1000, NULL);
+     INSERT INTO staff_sessions (id, staff_id, shop_id, secret_sha256, csrf_token, created_at, last_seen_at,
+         expires_at, revoked_at) VALUES (6, 4, 1, 'ab', 'cd', 1000, 2000, 9000, NULL);
+     INSERT INTO audit_log (id, shop_id, staff_id, method, route, path, status, at_ms)
+         VALUES (8, 1, 4, 'POST', '/v1/products', '/v1/products', 201, 2000);"
+        .into()
+}
+
 fn rows_up_to(version: i64) -> String {
     [
         rows_of_version_1(),
@@ -412,6 +423,7 @@ fn rows_up_to(version: i64) -> String {
         rows_of_version_14(),
         rows_of_version_15(),
         rows_of_version_16(),
+        rows_of_version_17(),
     ]
     .into_iter()
     .take(version as usize)
@@ -749,6 +761,32 @@ async fn version_8_rows_load(store: &Store) {
     assert_eq!(store.outbox_cursor("compass").await.unwrap(), vec![(0, 1)]);
 }
 
+async fn version_17_rows_load(store: &Store) {
+    let (session, member) = store.staff_session_by_secret("ab").await.unwrap().unwrap();
+    assert_eq!((session.id, session.staff, session.shop), (6, 4, Some(shop())));
+    assert_eq!((session.last_seen_at, session.expires_at), (at(2000), at(9000)));
+    assert_eq!(member.login.as_str(), "owner");
+    assert_eq!(member.role, miaodan_domain::staff::StaffRole::Owner);
+    assert_eq!(store.staff_member_by_login("owner").await.unwrap(), Some(member));
+    let filter = miaodan_store::AuditFilter {
+        shop: Some(shop()),
+        staff: Some(4),
+        before: None,
+        limit: 10,
+    };
+    let lines = store.audit_log(&filter).await.unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        (lines[0].id, lines[0].status, lines[0].route.as_str()),
+        (8, 201, "/v1/products")
+    );
+    let maxima = store.id_maxima().await.unwrap();
+    assert_eq!(
+        (maxima.staff_member, maxima.staff_session, maxima.audit_entry),
+        (4, 6, 8)
+    );
+}
+
 async fn version_15_rows_load(store: &Store) {
     let events: Vec<(i64, String, i64, String)> = store
         .outbox_after(1, 0, 10)
@@ -899,7 +937,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 16, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 17, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -965,6 +1003,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 15 {
             version_15_rows_load(&store).await;
+        }
+        if version >= 17 {
+            version_17_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

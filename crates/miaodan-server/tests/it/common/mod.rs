@@ -573,3 +573,92 @@ impl TestApp {
             .expect("an in-process carrier simulator")
     }
 }
+
+/// The password test staff members are made with.
+pub const STAFF_PASSWORD: &str = "correct-horse-7";
+
+/// A console session as a browser holds it: the cookie and the CSRF token from sign-in.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// `miaodan_session=<secret>`, as the `Cookie` header sends it.
+    pub cookie: String,
+    pub csrf: String,
+    /// The sign-in answer.
+    pub body: Value,
+}
+
+impl TestApp {
+    /// A staff member of `shop` (or the platform) with `role` and [`STAFF_PASSWORD`], made
+    /// with `token`; its id.
+    pub async fn staff_member(&self, token: &str, shop: Option<i64>, login: &str, role: &str) -> i64 {
+        let body = json!({ "shop_id": shop, "login": login, "name": login, "role": role, "password": STAFF_PASSWORD });
+        self.post("/v1/staff", token, body).await.assert_status(201)["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Signs in (asserting 201): the session cookie and the CSRF token.
+    pub async fn sign_in(&self, login: &str, password: &str) -> Session {
+        let response = self
+            .http
+            .post(self.url("/v1/sessions"))
+            .json(&json!({ "login": login, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        let set_cookie = response
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let answer = answer_of(response).await;
+        let body = answer.assert_status(201).clone();
+        let cookie = set_cookie.split(';').next().unwrap().to_string();
+        assert!(cookie.starts_with("miaodan_session="), "{set_cookie}");
+        Session {
+            cookie,
+            csrf: body["csrf_token"].as_str().unwrap().to_string(),
+            body,
+        }
+    }
+
+    /// A request carrying `session`'s cookie and (for mutations) its CSRF token.
+    pub fn with_session(&self, method: reqwest::Method, path: &str, session: &Session) -> reqwest::RequestBuilder {
+        let request = self
+            .http
+            .request(method.clone(), self.url(path))
+            .header("cookie", &session.cookie);
+        match method {
+            reqwest::Method::GET | reqwest::Method::HEAD => request,
+            _ => request.header("x-csrf-token", &session.csrf),
+        }
+    }
+
+    pub async fn session_get(&self, path: &str, session: &Session) -> Answer {
+        self.send(self.with_session(reqwest::Method::GET, path, session)).await
+    }
+
+    pub async fn session_send(&self, method: reqwest::Method, path: &str, session: &Session, body: Value) -> Answer {
+        self.send(self.with_session(method, path, session).json(&body)).await
+    }
+}
+
+async fn answer_of(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let replayed = response.headers().get("idempotent-replayed").is_some();
+    let raw = response.text().await.unwrap();
+    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    Answer {
+        status,
+        body,
+        content_type,
+        replayed,
+        raw,
+    }
+}
