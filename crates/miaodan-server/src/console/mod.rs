@@ -67,7 +67,7 @@ const SHELL: &str = r#"<!doctype html>
 <link rel="stylesheet" href="/console/assets/console.css">
 <script type="module" src="/console/assets/app.js"></script>
 </head>
-<body>
+<body data-session="{{session}}">
 <div id="app"><p class="loading">…</p></div>
 <noscript>The console needs JavaScript. 商家后台需要启用 JavaScript。</noscript>
 </body>
@@ -99,8 +99,20 @@ fn secure_headers(headers: &mut HeaderMap) {
     }
 }
 
-async fn shell() -> Response {
-    let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], SHELL).into_response();
+/// The session cookie's name (see `http::sessions`).
+const SESSION_COOKIE: &str = "miaodan_session";
+
+/// The shell, telling the app whether the browser sent a session cookie at all: without one the
+/// app shows the sign-in form at once, rather than asking the API and logging its 401.
+async fn shell(request_headers: HeaderMap) -> Response {
+    let has_cookie = request_headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .any(|cookie| cookie.trim().starts_with(&format!("{SESSION_COOKIE}=")));
+    let page = SHELL.replace("{{session}}", if has_cookie { "cookie" } else { "none" });
+    let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
     let headers = response.headers_mut();
     secure_headers(headers);
     headers.insert(

@@ -92,16 +92,21 @@ async function start() {
   document.title = t('brand');
   const root = document.getElementById('app');
   let session = null;
-  try {
-    session = await api.get('/v1/sessions/current');
-  } catch (error) {
-    if (error.status !== 401) throw error;
+  // Without a session cookie there is nothing to ask the API (and no 401 to log).
+  if (document.body.dataset.session === 'cookie') {
+    try {
+      session = await api.get('/v1/sessions/current');
+    } catch (error) {
+      if (error.status !== 401) throw error;
+    }
   }
   if (!session) {
+    root.textContent = '';
     render(html`<${SignIn} />`, root);
     return;
   }
   useCsrfToken(session.csrf_token);
+  root.textContent = '';
   const { section, page: Page, params } = route(window.location.pathname);
   render(html`<${Frame} session=${session} section=${section}><${Page} session=${session} params=${params} /></${Frame}>`, root);
 }

@@ -4,7 +4,10 @@
 //! `target/browser-artifacts/<test>/`.
 //! - [`harness_checks`]: the harness catches console errors and reaches the page.
 //! - [`pages`]: the landing page, the API reference (`/docs/`) and the diagnosis report.
+//! - [`console`]: the merchant console: sign-in, every page in both languages, the live room,
+//!   actions and refusals.
 
+mod console;
 mod harness;
 mod harness_checks;
 mod pages;

@@ -1,0 +1,373 @@
+//! The merchant console in a real browser: signing in through its form, every page in both
+//! languages without a console error, the live room moving while taps arrive, actions that
+//! change the state (ship, refund, approve a return), and the refusals — a wrong password, a
+//! role's limits, a request without the CSRF token, another shop's order.
+#![allow(clippy::unwrap_used)]
+
+use super::{Browser, Language};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "console-test-1";
+
+/// A request to the server's API with a bearer token: (status, body).
+async fn api(browser: &Browser, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method.parse().unwrap(), browser.url(path))
+        .bearer_auth(token)
+        .header("idempotency-key", format!("browser-test-{}", rand::random::<u64>()));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    let text = answer.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A staff member of `shop` (or of the platform) with `role`, made with the admin token.
+async fn member(browser: &Browser, login: &str, role: &str, shop: Option<i64>) {
+    let admin = browser.server.token("ADMIN").to_string();
+    let body = json!({ "shop_id": shop, "login": login, "name": login, "role": role, "password": PASSWORD });
+    let (status, answer) = api(browser, "POST", "/v1/staff", &admin, Some(body)).await;
+    assert_eq!(status, 201, "making staff member {login}: {answer}");
+}
+
+/// Signs in through the console's own form and waits for the overview.
+async fn sign_in(browser: &mut Browser, login: &str) {
+    browser.goto("/console/").await;
+    browser.wait_for_selector("form.sign-in").await;
+    browser.fill("input[name=login]", login).await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser.submit("form.sign-in").await;
+    browser.wait_for_selector("[data-page=overview] h1").await;
+}
+
+/// Waits until the page has no loading placeholder left.
+async fn settled(browser: &mut Browser) {
+    browser
+        .wait_until("loaded", "return document.querySelector('.loading') === null")
+        .await;
+}
+
+/// The demo merchant's shop: the one its token's products belong to.
+async fn demo_shop(browser: &Browser) -> i64 {
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let (_, products) = api(browser, "GET", "/v1/products?limit=1", &merchant, None).await;
+    products["items"][0]["shop_id"].as_i64().unwrap()
+}
+
+/// [address, `data-page`, heading in Chinese, heading in English] of every page of an owner.
+const OWNER_PAGES: &[(&str, &str, &str, &str)] = &[
+    ("/console/", "overview", "今日概览", "Today"),
+    ("/console/orders", "orders", "订单", "Orders"),
+    ("/console/live", "live-pick", "选择一场秒杀", "Pick a flash sale"),
+    ("/console/compass", "compass", "数据罗盘", "Data compass"),
+    ("/console/products", "products", "商品与库存", "Products & stock"),
+    ("/console/after-sales", "after-sales", "售后", "After-sales"),
+    ("/console/staff", "staff", "员工与日志", "Staff & audit"),
+];
+
+async fn every_page_of_an_owner(language: Language) {
+    let Some(mut browser) = Browser::start(language).await else {
+        return;
+    };
+    let shop = demo_shop(&browser).await;
+    member(&browser, "li.owner", "owner", Some(shop)).await;
+    sign_in(&mut browser, "li.owner").await;
+    let (zh, en) = ("店主", "Owner");
+    let who = browser.text_of(".who").await;
+    assert!(who.contains(if language == Language::Zh { zh } else { en }), "{who}");
+    for (path, page, zh, en) in OWNER_PAGES {
+        browser.goto(path).await;
+        let heading = format!("[data-page={page}] h1");
+        browser.wait_for_selector(&heading).await;
+        settled(&mut browser).await;
+        let shown = browser.text_of(&heading).await;
+        let expected = if language == Language::Zh { zh } else { en };
+        assert!(
+            shown.starts_with(expected),
+            "{path}: heading {shown:?}, expected {expected:?}"
+        );
+        let other = if language == Language::Zh { en } else { zh };
+        assert!(
+            !browser.text_of("nav.side").await.contains(other),
+            "{path}: the menu mixes languages"
+        );
+        browser.screenshot(page).await;
+    }
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn every_page_of_an_owner_renders_in_chinese_without_console_errors() {
+    every_page_of_an_owner(Language::Zh).await;
+}
+
+#[tokio::test]
+async fn every_page_of_an_owner_renders_in_english_without_console_errors() {
+    every_page_of_an_owner(Language::En).await;
+}
+
+#[tokio::test]
+async fn the_language_switch_turns_the_console_to_the_other_language_and_keeps_it() {
+    let Some(mut browser) = Browser::start(Language::Zh).await else {
+        return;
+    };
+    let shop = demo_shop(&browser).await;
+    member(&browser, "switcher", "operator", Some(shop)).await;
+    sign_in(&mut browser, "switcher").await;
+    browser.wait_for_text("今日概览").await;
+    browser.click("[data-action=language]").await;
+    browser.wait_for_text("Today").await;
+    browser.goto("/console/orders").await;
+    browser.wait_for_selector("[data-page=orders] h1").await;
+    assert_eq!(browser.text_of("[data-page=orders] h1").await, "Orders");
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_on_the_form_and_signs_nobody_in() {
+    let Some(mut browser) = Browser::start(Language::Zh).await else {
+        return;
+    };
+    let shop = demo_shop(&browser).await;
+    member(&browser, "careful", "owner", Some(shop)).await;
+    browser.goto("/console/").await;
+    browser.wait_for_selector("form.sign-in").await;
+    browser.fill("input[name=login]", "careful").await;
+    browser.fill("input[name=password]", "not-the-password").await;
+    browser.submit("form.sign-in").await;
+    browser.wait_for_text("账号或密码不正确").await;
+    browser.screenshot("refused").await;
+    browser.goto("/console/orders").await;
+    browser.wait_for_selector("form.sign-in").await;
+    let errors = browser.take_console_errors().await;
+    assert!(
+        errors.len() == 1 && errors[0].contains("/v1/sessions") && errors[0].contains("401"),
+        "the one error is the refused sign-in: {errors:?}"
+    );
+    browser.finish().await;
+}
+
+/// A live flash sale of the demo shop's first SKU: (sale id, units).
+async fn live_sale(browser: &Browser, units: i64) -> i64 {
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let (_, warehouses) = api(browser, "GET", "/v1/warehouses?limit=1", &merchant, None).await;
+    let (_, products) = api(browser, "GET", "/v1/products?limit=1", &merchant, None).await;
+    let now = jiff::Timestamp::now();
+    let body = json!({
+        "sku_id": products["items"][0]["skus"][0]["id"],
+        "warehouse_id": warehouses["items"][0]["id"],
+        "starts_at": now.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap().to_string(),
+        "ends_at": now.checked_add(jiff::SignedDuration::from_secs(3600)).unwrap().to_string(),
+        "price_fen": 990,
+        "units": units,
+        "per_buyer_limit": units,
+    });
+    let (status, sale) = api(browser, "POST", "/v1/flash-sales", &merchant, Some(body)).await;
+    assert_eq!(status, 201, "{sale}");
+    sale["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn the_live_room_shows_each_tap_within_a_second() {
+    let Some(mut browser) = Browser::start(Language::Zh).await else {
+        return;
+    };
+    let shop = demo_shop(&browser).await;
+    member(&browser, "host", "operator", Some(shop)).await;
+    let sale = live_sale(&browser, 5).await;
+    sign_in(&mut browser, "host").await;
+    browser.goto(&format!("/console/live/{sale}")).await;
+    browser.wait_for_selector("[data-live=connected]").await;
+    let left = "[data-figure=units-left] .figure-value";
+    browser
+        .wait_until(
+            "5 units left",
+            &format!("return document.querySelector('{left}')?.textContent === '5'"),
+        )
+        .await;
+    let buyer = browser.server.token("BUYER").to_string();
+    for expected_left in [4, 3] {
+        let (status, tapped) = api(
+            &browser,
+            "POST",
+            &format!("/v1/flash-sales/{sale}/taps"),
+            &buyer,
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 201, "{tapped}");
+        let tapped_at = std::time::Instant::now();
+        browser
+            .wait_until(
+                &format!("{expected_left} units left"),
+                &format!("return document.querySelector('{left}')?.textContent === '{expected_left}'"),
+            )
+            .await;
+        let shown_after = tapped_at.elapsed();
+        assert!(
+            shown_after < std::time::Duration::from_millis(1_500),
+            "shown after {shown_after:?}"
+        );
+    }
+    assert_eq!(browser.text_of("[data-figure=orders] .figure-value").await, "2");
+    browser.screenshot("live-room").await;
+    browser.finish().await;
+}
+
+/// A paid order of the demo shop with no parcel yet, and its dispatch's warehouse.
+async fn unshipped_paid_order(browser: &Browser) -> (i64, i64) {
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let (_, orders) = api(browser, "GET", "/v1/orders?state=paid&limit=50", &merchant, None).await;
+    for order in orders["items"].as_array().unwrap() {
+        let id = order["id"].as_i64().unwrap();
+        let (_, parcels) = api(browser, "GET", &format!("/v1/orders/{id}/shipments"), &merchant, None).await;
+        let (status, dispatch) = api(browser, "GET", &format!("/v1/orders/{id}/dispatch"), &merchant, None).await;
+        if parcels["items"].as_array().unwrap().is_empty()
+            && status == 200
+            && dispatch["parcels"].as_array().unwrap().len() == 1
+        {
+            return (id, dispatch["parcels"][0]["warehouse_id"].as_i64().unwrap());
+        }
+    }
+    panic!("the demo has no paid, unshipped order of one parcel: {orders}");
+}
+
+#[tokio::test]
+async fn an_operator_ships_and_refunds_an_order_from_its_page() {
+    let Some(mut browser) = Browser::start(Language::En).await else {
+        return;
+    };
+    let shop = demo_shop(&browser).await;
+    member(&browser, "packer", "owner", Some(shop)).await;
+    let (order, _) = unshipped_paid_order(&browser).await;
+    sign_in(&mut browser, "packer").await;
+    browser.goto(&format!("/console/orders/{order}")).await;
+    browser.wait_for_selector("[data-action=ship]").await;
+    browser.click("[data-action=ship]").await;
+    browser.wait_for_text("Parcel ").await;
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let (_, parcels) = api(
+        &browser,
+        "GET",
+        &format!("/v1/orders/{order}/shipments"),
+        &merchant,
+        None,
+    )
+    .await;
+    assert_eq!(
+        parcels["items"].as_array().unwrap().len(),
+        1,
+        "one parcel handed over: {parcels}"
+    );
+
+    browser.fill("input[name=refund]", "1.50").await;
+    browser.click("[data-action=refund]").await;
+    browser.wait_for_text("Refunded ¥1.50").await;
+    let (_, refunds) = api(&browser, "GET", &format!("/v1/orders/{order}/refunds"), &merchant, None).await;
+    assert_eq!(refunds["items"][0]["amount_fen"], json!(150), "{refunds}");
+    browser.screenshot("order-shipped-refunded").await;
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn customer_service_is_refused_setting_stock_and_the_refusal_changes_nothing() {
+    let Some(mut browser) = Browser::start(Language::En).await else {
+        return;
+    };
+    let shop = demo_shop(&browser).await;
+    member(&browser, "helper", "customer_service", Some(shop)).await;
+    sign_in(&mut browser, "helper").await;
+    assert!(
+        !browser.text_of("nav.side").await.contains("Products"),
+        "no products in the menu"
+    );
+    browser.goto("/console/products").await;
+    browser.wait_for_selector("[data-action=set-stock]").await;
+    let cell = browser
+        .eval("return document.querySelector('[data-stock]').dataset.stock")
+        .await;
+    let (sku, warehouse) = cell
+        .as_str()
+        .unwrap()
+        .split_once(':')
+        .map(|(s, w)| (s.to_string(), w.to_string()))
+        .unwrap();
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let before = api(&browser, "GET", &format!("/v1/skus/{sku}/stock"), &merchant, None)
+        .await
+        .1;
+    browser.fill("[data-stock] input", "7").await;
+    browser.click("[data-action=set-stock]").await;
+    browser.wait_for_text("Your role may not do this").await;
+    let after = api(&browser, "GET", &format!("/v1/skus/{sku}/stock"), &merchant, None)
+        .await
+        .1;
+    assert_eq!(before, after, "stock of SKU {sku} in warehouse {warehouse} unchanged");
+    let errors = browser.take_console_errors().await;
+    assert!(errors.iter().all(|e| e.contains("403")), "only the refusal: {errors:?}");
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn a_request_without_the_csrf_token_is_refused_even_with_the_session_cookie() {
+    let Some(mut browser) = Browser::start(Language::En).await else {
+        return;
+    };
+    let shop = demo_shop(&browser).await;
+    member(&browser, "target", "owner", Some(shop)).await;
+    sign_in(&mut browser, "target").await;
+    let answer = browser
+        .eval(
+            "return (async () => { const r = await fetch('/v1/products', { method: 'POST', \
+             credentials: 'same-origin', headers: { 'Content-Type': 'application/json', \
+             'Idempotency-Key': 'csrf-probe' }, body: JSON.stringify({ title: 'forged', \
+             skus: [{ name: 'x', price_fen: 100 }] }) }); return [r.status, (await r.json()).code]; })();",
+        )
+        .await;
+    assert_eq!(answer, json!([403, "csrf_token_invalid"]));
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let (_, found) = api(&browser, "GET", "/v1/products?q=forged", &merchant, None).await;
+    assert_eq!(found["items"], json!([]), "nothing was made");
+    let _ = browser.take_console_errors().await;
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn another_shops_order_is_not_found_in_the_console() {
+    let Some(mut browser) = Browser::start(Language::En).await else {
+        return;
+    };
+    let shop = demo_shop(&browser).await;
+    member(&browser, "nosy", "owner", Some(shop)).await;
+    // The buyer orders from another shop.
+    let admin = browser.server.token("ADMIN").to_string();
+    let (_, products) = api(&browser, "GET", "/v1/products?limit=200", &admin, None).await;
+    let product = products["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["shop_id"] != json!(shop))
+        .expect("the demo has products of another shop");
+    let buyer = browser.server.token("BUYER").to_string();
+    let lines = json!({ "lines": [{ "sku_id": product["skus"][0]["id"], "quantity": 1 }] });
+    let (status, placed) = api(&browser, "POST", "/v1/checkouts", &buyer, Some(lines)).await;
+    assert_eq!(status, 201, "{placed}");
+    let foreign = placed["orders"][0].clone();
+    sign_in(&mut browser, "nosy").await;
+    browser.goto(&format!("/console/orders/{}", foreign["id"])).await;
+    browser.wait_for_text("No such page or object").await;
+    assert!(
+        !browser
+            .page_text()
+            .await
+            .contains(foreign["address"]["detail"].as_str().unwrap())
+    );
+    let errors = browser.take_console_errors().await;
+    assert!(
+        errors.iter().all(|e| e.contains("404")),
+        "only not-found answers: {errors:?}"
+    );
+    browser.finish().await;
+}
