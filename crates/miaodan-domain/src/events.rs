@@ -74,6 +74,7 @@ impl Family {
                 "cancelled",
                 "expired",
                 "dispatched",
+                "readdressed",
             ],
             Family::Payment => IntentStatus::ALL.iter().map(|s| s.as_str()).collect(),
             Family::Refund => RefundStatus::ALL.iter().map(|s| s.as_str()).collect(),
