@@ -10,8 +10,8 @@ that no other kind takes) and one delivery per shop,
 a date that exists (no 30 February), a buyer's token living at most 90 days, tokens listed by
 shop or by buyer but not both, a compass range that ends after it begins and holds at most 2 000
 buckets (the series) or 366 days (the compass's breadth), a webhook endpoint's URL that parses with
-a loopback host (the server sends to no other unless told to), and the shop an operator registers a
-webhook endpoint for. The server answers a request that breaks one 422, as the
+a loopback host (the server sends to no other unless told to), the shop an operator registers a
+webhook endpoint for, and a staff member's login (unique across the platform) and shop role. The server answers a request that breaks one 422, as the
 document says. The fuzzer's generator reads only the schema, so its *valid* cases (positive
 mode) are brought within these rules here before they are sent; its invalid cases are left
 alone. Each valid case also gets an Idempotency-Key of its own: a key reused for another
@@ -148,6 +148,21 @@ def _webhook_endpoint(body):
         body["shop_id"] = 1
 
 
+def _staff_member(body):
+    # A login is the platform's (a taken one is 409), and a shop's member has a shop role:
+    # the demo shop's, which every fuzzing role but the buyer may staff.
+    body["login"] = f"fuzz-{uuid.uuid4().hex}"
+    body["shop_id"] = 1
+    if body.get("role") == "platform_admin":
+        body["role"] = "operator"
+
+
+def _staff_change(body):
+    # A shop's member keeps a shop role.
+    if body.get("role") == "platform_admin":
+        body.pop("role")
+
+
 BODIES = {
     ("POST", "/v1/flash-sales"): _flash_sale,
     ("POST", "/v1/one-tap-agreements"): _agreement,
@@ -159,6 +174,8 @@ BODIES = {
     ("PATCH", "/v1/products/{product_id}"): _product,
     ("POST", "/v1/webhook-endpoints"): _webhook_endpoint,
     ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): _webhook_target,
+    ("POST", "/v1/staff"): _staff_member,
+    ("PATCH", "/v1/staff/{staff_id}"): _staff_change,
 }
 
 

@@ -262,6 +262,23 @@ fn demo_token_line(name: &str, token: &demo::DemoToken, whose: &str) -> String {
     }
 }
 
+/// The console's address and the demo staff's sign-in.
+fn console_lines(base: &str, shop_id: i64, access: &demo::DemoAccess) -> String {
+    let staff: Vec<String> = access
+        .staff
+        .iter()
+        .map(|(login, role)| format!("{login} ({role})"))
+        .collect();
+    let password = demo::DEMO_STAFF_PASSWORD;
+    format!(
+        "Console: {base}/console/\n  Staff of shop {shop_id} and the platform: {staff}\n  \
+         DEMO ONLY: every demo account's password is {password}; anyone who read the README knows it.\n  \
+         curl -si -X POST {base}/v1/sessions -H 'Content-Type: application/json' \\\n       \
+         -d '{{\"login\":\"owner\",\"password\":\"{password}\"}}'",
+        staff = staff.join(", ")
+    )
+}
+
 fn print_demo(base: &str, database: &str, access: &demo::DemoAccess) {
     let (shop_id, shop, merchant) = &access.merchant;
     let (buyer_id, buyer_name, buyer) = &access.buyer;
@@ -274,6 +291,7 @@ fn print_demo(base: &str, database: &str, access: &demo::DemoAccess) {
     let kept = [&access.admin, merchant, buyer]
         .iter()
         .any(|t| matches!(t, demo::DemoToken::Kept { .. }));
+    let console = console_lines(base, *shop_id, access);
     let lost = if kept {
         // A PostgreSQL URL may hold a password: it is not printed.
         let database = if database.contains("://") {
@@ -293,6 +311,8 @@ fn print_demo(base: &str, database: &str, access: &demo::DemoAccess) {
 Demo world loaded. Tokens (each is printed once, when it is made; later starts keep it while it is active):
 {tokens}
 {lost}
+{console}
+
 Try it:
   curl -s '{base}/v1/products?q=%E7%89%9B&limit=3' -H "Authorization: Bearer $BUYER"
   curl -s -X POST {base}/v1/checkouts -H "Authorization: Bearer $BUYER" -H 'Content-Type: application/json' \

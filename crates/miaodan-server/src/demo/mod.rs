@@ -18,7 +18,9 @@ use miaodan_domain::logistics::SlaRules;
 use miaodan_domain::orders::Address;
 use miaodan_domain::shard::{Command, Outcome};
 use miaodan_domain::shard::{ConfigureFulfillment, CreateProduct, CreateShop, CreateWarehouse, SetSlaRules, SetStock};
+use miaodan_domain::staff::{Login, StaffRole};
 use miaodan_domain::{BuyerId, Fen, ProductId, ShopId, SkuId, Timestamp, WarehouseId};
+use miaodan_store::StaffMember;
 use miaodan_store::records::{Role, TokenFilter};
 use serde::Deserialize;
 
@@ -112,6 +114,43 @@ pub struct DemoAccess {
     pub buyer_adcode: String,
     pub example_sku: i64,
     pub second_shop_sku: i64,
+    /// The console's demo staff: (login, role), all with [`DEMO_STAFF_PASSWORD`].
+    pub staff: Vec<(String, String)>,
+}
+
+/// The password of every demo staff account. Demo only: anyone who reads the README knows it.
+pub const DEMO_STAFF_PASSWORD: &str = "miaodan-demo";
+
+/// The demo shop's staff (one per role) and a platform admin: (login, role, of the shop).
+const DEMO_STAFF: [(&str, StaffRole); 5] = [
+    ("owner", StaffRole::Owner),
+    ("operator", StaffRole::Operator),
+    ("service", StaffRole::CustomerService),
+    ("finance", StaffRole::Finance),
+    ("admin", StaffRole::PlatformAdmin),
+];
+
+/// Makes the demo staff that do not exist yet (a later start keeps them, and their passwords).
+async fn demo_staff(state: &AppState, shop: ShopId) -> anyhow::Result<Vec<(String, String)>> {
+    let mut made = Vec::new();
+    for (login, role) in DEMO_STAFF {
+        if state.store.staff_member_by_login(login).await?.is_none() {
+            let password_hash = crate::staff::off_thread(|| crate::staff::hash_password(DEMO_STAFF_PASSWORD)).await??;
+            let member = StaffMember {
+                id: state.ids.staff_member(),
+                shop: (role != StaffRole::PlatformAdmin).then_some(shop),
+                login: Login::parse(login).ok_or_else(|| anyhow::anyhow!("demo login {login}"))?,
+                name: login.to_string(),
+                role,
+                password_hash,
+                created_at: state.clock.now(),
+                disabled_at: None,
+            };
+            state.store.insert_staff_member(&member, None).await?;
+        }
+        made.push((login.to_string(), role.as_str().to_string()));
+    }
+    Ok(made)
 }
 
 fn text<const MAX: usize>(raw: &str) -> anyhow::Result<Text<MAX>> {
@@ -379,6 +418,7 @@ pub async fn prepare(state: &AppState, first_start: Option<&String>) -> anyhow::
             .ok_or_else(|| anyhow::anyhow!("shop {shop} has no active product"))
     };
     let example_sku = first_sku(shop.id).await?;
+    let staff = demo_staff(state, shop.id).await?;
     after_sales::tell(state, &after_sales_scene(state, shop.id, buyer, example_sku).await?).await?;
     Ok(DemoAccess {
         admin: demo_token(state, Role::Admin, None, first_start).await?,
@@ -399,5 +439,6 @@ pub async fn prepare(state: &AppState, first_start: Option<&String>) -> anyhow::
             .unwrap_or_else(|| "110105000000".into()),
         example_sku,
         second_shop_sku: first_sku(other_shop.id).await?,
+        staff,
     })
 }

@@ -9,7 +9,10 @@ use miaodan_server::demo::{self, DemoToken};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-both_backends!(the_demo_buyer_finds_requests_decided_by_the_rules_and_by_the_merchant_once);
+both_backends!(
+    the_demo_buyer_finds_requests_decided_by_the_rules_and_by_the_merchant_once,
+    the_demo_staff_sign_in_with_the_demo_password_and_are_made_once,
+);
 
 fn fresh(token: &DemoToken) -> String {
     match token {
@@ -129,4 +132,23 @@ async fn the_demo_buyer_finds_requests_decided_by_the_rules_and_by_the_merchant_
     assert_eq!(stories(&listed), expected, "{listed}");
     let orders = app.get("/v1/orders", &merchant).await;
     assert_eq!(orders.assert_status(200)["items"].as_array().unwrap().len(), 7);
+}
+
+async fn the_demo_staff_sign_in_with_the_demo_password_and_are_made_once(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let access = demo::prepare(app.state(), None).await.unwrap();
+    let logins: Vec<&str> = access.staff.iter().map(|(login, _)| login.as_str()).collect();
+    assert_eq!(logins, ["owner", "operator", "service", "finance", "admin"]);
+    let shop = access.merchant.0;
+    for (login, role) in &access.staff {
+        let session = app.sign_in(login, demo::DEMO_STAFF_PASSWORD).await;
+        assert_eq!(session.body["staff"]["role"], role.as_str());
+        let expected_shop = if login == "admin" { json!(null) } else { json!(shop) };
+        assert_eq!(session.body["staff"]["shop_id"], expected_shop, "{login}");
+    }
+    app.restart().await;
+    demo::prepare(app.state(), None).await.unwrap();
+    let staff = app.get("/v1/staff", &app.admin).await;
+    assert_eq!(staff.assert_status(200)["items"].as_array().unwrap().len(), 5);
+    app.sign_in("owner", demo::DEMO_STAFF_PASSWORD).await;
 }

@@ -549,6 +549,7 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
         logistics,
         token_pairs(t),
         super::webhooks::tenant_pairs(t),
+        super::staff::tenant_pairs(t),
     ]
     .concat()
 }

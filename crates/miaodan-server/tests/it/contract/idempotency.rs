@@ -348,7 +348,13 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
             put("/v1/package-center/sla-rules".into(), sla_rules(3 * 24 * 3600)),
         ),
     ];
-    [others, after_sales, super::webhooks::keyed_pairs(app, t)].concat()
+    [
+        others,
+        after_sales,
+        super::webhooks::keyed_pairs(app, t),
+        super::staff::keyed_pairs(t),
+    ]
+    .concat()
 }
 
 /// Three more pending orders of A's buyer (one to cancel, one to pay, one left alone), their

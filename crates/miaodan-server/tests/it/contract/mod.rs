@@ -34,6 +34,7 @@ mod orders;
 mod payments;
 mod platform;
 mod routes;
+mod staff;
 mod support;
 mod tokens;
 mod webhooks;

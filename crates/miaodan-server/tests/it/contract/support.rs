@@ -82,6 +82,8 @@ pub struct Call {
     pub key: Option<HeaderValue>,
     pub body: Option<Vec<u8>>,
     pub signature: Signature,
+    /// A console session's cookie and CSRF token, sent instead of a token.
+    pub session: Option<(String, String)>,
 }
 
 pub const JSON: Option<&str> = Some("application/json");
@@ -96,7 +98,15 @@ impl Call {
             key: None,
             body: None,
             signature: Signature::Unsigned,
+            session: None,
         }
+    }
+
+    /// A request of a console session: its cookie and CSRF token, no `Authorization`.
+    pub fn with_session(method: Method, path: impl Into<String>, cookie: &str, csrf: &str) -> Call {
+        let mut call = Call::public(method, path);
+        call.session = Some((cookie.to_string(), csrf.to_string()));
+        call
     }
 
     /// A notification from the provider: no token, a signature.
@@ -200,6 +210,9 @@ impl Call {
         }
         if let Some(key) = &self.key {
             request = request.header("idempotency-key", key.clone());
+        }
+        if let Some((cookie, csrf)) = &self.session {
+            request = request.header("cookie", cookie).header("x-csrf-token", csrf);
         }
         if let Some((name, signature)) = self.signature_header(app) {
             request = request.header(name, signature);
@@ -354,6 +367,12 @@ pub struct Side {
     pub webhook_deliveries: [i64; 2],
     /// A diagnosis report of the shop, asked for by its merchant.
     pub report: i64,
+    /// The shop's owner (a staff member), its login, and two of its sessions: one the contract
+    /// uses (cookie, CSRF token, id), one it revokes (id).
+    pub owner: i64,
+    pub owner_login: String,
+    pub session: (String, String, i64),
+    pub spare_session: i64,
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -426,6 +445,11 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
     let claims = claims(app, &merchant, warehouse, &buyer_token).await;
     let report = app.post("/v1/compass/diagnosis", &merchant, json!({})).await;
     let report = report.assert_status(201)["id"].as_i64().unwrap();
+    let owner_login = format!("owner-{shop}");
+    let owner = app.staff_member(&merchant, Some(shop), &owner_login, "owner").await;
+    let session = app.sign_in(&owner_login, common::STAFF_PASSWORD).await;
+    let session_id = session.body["session"]["id"].as_i64().unwrap();
+    let spare = app.sign_in(&owner_login, common::STAFF_PASSWORD).await;
     Side {
         shop,
         merchant,
@@ -459,6 +483,10 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         webhook_spare,
         webhook_deliveries: [0, 0],
         report,
+        owner,
+        owner_login,
+        session: (session.cookie, session.csrf, session_id),
+        spare_session: spare.body["session"]["id"].as_i64().unwrap(),
     }
 }
 
@@ -721,6 +749,8 @@ pub enum Auth {
     Signature,
     /// Nothing: anyone may ask.
     Public,
+    /// A console session's cookie (`miaodan_session`), with its CSRF token.
+    Session,
 }
 
 /// One route of the router, with a concrete request to it that its role may make.
@@ -781,6 +811,7 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
         super::webhooks::endpoints(app, t),
         super::idempotency::stored_answer_endpoints(t),
         super::tokens::endpoints(app, t),
+        super::staff::endpoints(app, t),
     ]
     .into_iter()
     .flatten()
