@@ -371,3 +371,55 @@ async fn another_shops_order_is_not_found_in_the_console() {
     );
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn an_owner_adds_a_member_and_sees_it_in_the_audit_log() {
+    let Some(mut browser) = Browser::start(Language::Zh).await else {
+        return;
+    };
+    let shop = demo_shop(&browser).await;
+    member(&browser, "boss", "owner", Some(shop)).await;
+    sign_in(&mut browser, "boss").await;
+    browser.goto("/console/staff").await;
+    browser.wait_for_selector("form[data-form=new-staff]").await;
+    browser
+        .fill("form[data-form=new-staff] input[name=login]", "new.hire")
+        .await;
+    browser
+        .fill("form[data-form=new-staff] input[name=name]", "新同事")
+        .await;
+    browser
+        .fill("form[data-form=new-staff] input[name=password]", "a-long-password")
+        .await;
+    browser.submit("form[data-form=new-staff]").await;
+    browser.wait_for_selector("tr[data-member='new.hire']").await;
+    browser
+        .wait_until(
+            "the audit log names the new member's creation",
+            "return [...document.querySelectorAll('table[data-table=audit] tr')].some(r => \
+             r.textContent.includes('boss') && r.textContent.includes('POST /v1/staff') && r.textContent.includes('201'))",
+        )
+        .await;
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let (_, staff) = api(
+        &browser,
+        "GET",
+        &format!("/v1/staff?shop_id={shop}&limit=200"),
+        &merchant,
+        None,
+    )
+    .await;
+    let hire = staff["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["login"] == "new.hire")
+        .cloned();
+    assert_eq!(
+        hire.map(|m| m["role"].clone()),
+        Some(json!("operator")),
+        "the form offers operator first"
+    );
+    browser.screenshot("staff-and-audit").await;
+    browser.finish().await;
+}

@@ -52,7 +52,8 @@ const tr = texts({
   },
 });
 
-const SHOP_ROLES = ['owner', 'operator', 'customer_service', 'finance'];
+// The least surprising first: a new member is an operator unless the owner says otherwise.
+const SHOP_ROLES = ['operator', 'customer_service', 'finance', 'owner'];
 
 function NewMember({ shop, done }) {
   const [error, setError] = useState(null);
@@ -84,10 +85,14 @@ function NewMember({ shop, done }) {
   </form>`;
 }
 
-function Staff({ shop, me }) {
-  const staff = useLoad(() => api.get(`/v1/staff${query({ shop_id: shop })}`), [shop]);
+function Staff({ shop, me, changed }) {
+  const staff = useLoad(() => api.get(`/v1/staff${query({ shop_id: shop, limit: 200 })}`), [shop]);
+  const done = () => {
+    staff.reload();
+    changed();
+  };
   return html`<div>
-    <${NewMember} shop=${shop} done=${staff.reload} />
+    <${NewMember} shop=${shop} done=${done} />
     <${Loaded} state=${staff}>${(page) => html`<table class="list" data-table="staff">
       <thead><tr><th>${tr('login')}</th><th>${tr('name')}</th><th>${tr('role')}</th><th></th></tr></thead>
       <tbody>${page.items.map(
@@ -95,7 +100,7 @@ function Staff({ shop, me }) {
           <td>${m.disabled_at
             ? tr('disabled')
             : m.id !== me &&
-              html`<${ActionButton} name="disable" label=${tr('disable')} action=${() => api.patch(`/v1/staff/${m.id}`, { disabled: true })} done=${staff.reload} />`}</td></tr>`,
+              html`<${ActionButton} name="disable" label=${tr('disable')} action=${() => api.patch(`/v1/staff/${m.id}`, { disabled: true })} done=${done} />`}</td></tr>`,
       )}</tbody>
     </table>`}<//>
   </div>`;
@@ -117,8 +122,13 @@ function Tokens({ shop }) {
       : html`<${Empty} />`}<//>`;
 }
 
-function Audit({ shop }) {
+function Audit({ shop, reloads }) {
   const [log, setLog] = useState({ items: [], next: null, error: null, loaded: false });
+  const staff = useLoad(() => api.get(`/v1/staff${query({ shop_id: shop, limit: 200 })}`), [shop, reloads]);
+  const login = (id) => {
+    const member = staff.value && staff.value.items.find((m) => m.id === id);
+    return member ? member.login : id === null ? '' : `#${id}`;
+  };
   const load = async (cursor, previous) => {
     try {
       const page = await api.get(`/v1/audit-log${query({ shop_id: shop, limit: 50, cursor })}`);
@@ -129,7 +139,7 @@ function Audit({ shop }) {
   };
   useEffect(() => {
     load(undefined, []);
-  }, [shop]);
+  }, [shop, reloads]);
   return html`<div>
     ${log.error && html`<${ErrorBox} error=${log.error} />`}
     ${log.loaded && !log.items.length && !log.error && html`<${Empty} />`}
@@ -137,7 +147,7 @@ function Audit({ shop }) {
     html`<table class="list" data-table="audit">
       <thead><tr><th>${tr('when')}</th><th>${tr('who')}</th><th>${tr('what')}</th><th>${tr('result')}</th></tr></thead>
       <tbody>${log.items.map(
-        (e) => html`<tr data-audit=${e.id}><td>${dateTime(e.at)}</td><td>${e.staff_login || e.staff_id || ''}</td>
+        (e) => html`<tr data-audit=${e.id}><td>${dateTime(e.at)}</td><td>${login(e.staff_id)}</td>
           <td><code>${e.method} ${e.path}</code></td><td>${e.status}</td></tr>`,
       )}</tbody>
     </table>`}
@@ -147,13 +157,16 @@ function Audit({ shop }) {
 
 export function StaffAndAudit({ session }) {
   const shop = session.staff.shop_id;
+  // Each change made here adds a line to the audit log: it is read again after each.
+  const [changes, setChanges] = useState(0);
+  const changed = () => setChanges((n) => n + 1);
   return html`<div class="page" data-page="staff">
     <h1>${tr('title')}</h1>
     <h2>${tr('staff')}</h2>
-    <${Staff} shop=${shop} me=${session.staff.id} />
+    <${Staff} shop=${shop} me=${session.staff.id} changed=${changed} />
     <h2>${tr('tokens')}</h2>
     <${Tokens} shop=${shop} />
     <h2>${tr('audit')}</h2>
-    <${Audit} shop=${shop} />
+    <${Audit} shop=${shop} reloads=${changes} />
   </div>`;
 }
