@@ -423,3 +423,59 @@ async fn an_owner_adds_a_member_and_sees_it_in_the_audit_log() {
     browser.screenshot("staff-and-audit").await;
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn a_request_waiting_for_the_merchant_is_approved_from_the_after_sales_inbox() {
+    let Some(mut browser) = Browser::start(Language::Zh).await else {
+        return;
+    };
+    let shop = demo_shop(&browser).await;
+    member(&browser, "kefu", "customer_service", Some(shop)).await;
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let (_, waiting) = api(&browser, "GET", "/v1/after-sales?stage=with_merchant", &merchant, None).await;
+    let request = waiting["items"][0]["id"]
+        .as_i64()
+        .expect("the demo has a request waiting for the merchant");
+    sign_in(&mut browser, "kefu").await;
+    browser.goto("/console/after-sales").await;
+    let card = format!("li[data-request='{request}']");
+    browser.wait_for_selector(&format!("{card} [data-deadline]")).await;
+    browser.wait_for_text("待商家处理").await;
+    browser.screenshot("inbox").await;
+    browser.click(&format!("{card} [data-action=approve]")).await;
+    browser
+        .wait_until(
+            "the request leaves the merchant's queue",
+            &format!("return document.querySelector(\"{card}\") === null"),
+        )
+        .await;
+    let (_, after) = api(&browser, "GET", &format!("/v1/after-sales/{request}"), &merchant, None).await;
+    assert_ne!(after["stage"], json!("with_merchant"), "{after}");
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn a_platform_admin_sees_the_shops_the_days_reconciliation_and_the_webhooks() {
+    let Some(mut browser) = Browser::start(Language::En).await else {
+        return;
+    };
+    member(&browser, "ops", "platform_admin", None).await;
+    sign_in(&mut browser, "ops").await;
+    assert!(browser.text_of("nav.side").await.contains("Platform"));
+    browser.goto("/console/platform").await;
+    browser.wait_for_selector("table[data-table=shops] tr[data-shop]").await;
+    browser.wait_for_selector("[data-balanced=true]").await;
+    settled(&mut browser).await;
+    assert!(
+        browser
+            .text_of("[data-figure=captured] .figure-value")
+            .await
+            .contains('¥')
+    );
+    browser.screenshot("platform").await;
+    browser.goto("/console/compass").await;
+    browser.wait_for_selector("[data-page=compass] h1").await;
+    settled(&mut browser).await;
+    browser.screenshot("platform-compass").await;
+    browser.finish().await;
+}
