@@ -634,6 +634,11 @@ impl ShardState {
         self.orders.iter()
     }
 
+    /// How many orders of flash sale `sale` wait for payment, and when the first is due.
+    pub fn unpaid_of_flash_sale(&self, sale: FlashSaleId) -> (usize, Option<Timestamp>) {
+        self.orders.unpaid_of_sale(sale)
+    }
+
     pub fn sku(&self, id: SkuId) -> Option<&Sku> {
         self.catalog.sku(id)
     }

@@ -5,6 +5,7 @@
 //! legal closing transition; paid orders move on to fulfillment, cancelled ones are history.
 
 use super::{InvalidTransition, Order, OrderState, RequestRef};
+use crate::flash_sale::FlashSaleId;
 use crate::ids::OrderId;
 use crate::shard::{Effect, Rejection};
 use crate::time::Timestamp;
@@ -14,6 +15,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub struct OrderBook {
     open: BTreeMap<OrderId, Order>,
     payment_due: BTreeSet<(Timestamp, OrderId)>,
+    /// The unpaid orders of each flash sale, in payment-due order: a sale's live room asks how
+    /// many wait and which times out next, and must not walk a million open orders to know.
+    unpaid_by_sale: BTreeMap<FlashSaleId, BTreeSet<(Timestamp, OrderId)>>,
     /// Looked up, never iterated into output, so hashing keeps decisions deterministic.
     placed_requests: HashMap<RequestRef, (OrderId, Timestamp)>,
 }
@@ -25,6 +29,7 @@ impl OrderBook {
         for order in open_orders {
             assert_eq!(order.state, OrderState::PendingPayment, "snapshot holds a closed order");
             book.payment_due.insert((order.payment_due_at, order.id));
+            book.note_unpaid(&order);
             book.open.insert(order.id, order);
         }
         book.placed_requests = recent_requests
@@ -75,6 +80,7 @@ impl OrderBook {
     pub fn open(&mut self, order: Order, request: Option<RequestRef>, effects: &mut Vec<Effect>) {
         assert_eq!(order.state, OrderState::PendingPayment, "a new order is unpaid");
         self.payment_due.insert((order.payment_due_at, order.id));
+        self.note_unpaid(&order);
         if let Some(request) = &request {
             self.placed_requests
                 .insert(request.clone(), (order.id, order.created_at));
@@ -98,8 +104,33 @@ impl OrderBook {
             unreachable!("an open order refused a closing transition: {invalid:?}");
         }
         self.payment_due.remove(&(order.payment_due_at, id));
+        if let Some(sale) = order.flash_sale {
+            let unpaid = self.unpaid_by_sale.get_mut(&sale);
+            let removed = unpaid.is_some_and(|unpaid| unpaid.remove(&(order.payment_due_at, id)));
+            assert!(
+                removed,
+                "an open flash-sale order was not among its sale's unpaid orders"
+            );
+            if self.unpaid_by_sale.get(&sale).is_some_and(BTreeSet::is_empty) {
+                self.unpaid_by_sale.remove(&sale);
+            }
+        }
         effects.push(Effect::OrderTransitioned(order.clone()));
         Ok(order)
+    }
+
+    fn note_unpaid(&mut self, order: &Order) {
+        if let Some(sale) = order.flash_sale {
+            let unpaid = self.unpaid_by_sale.entry(sale).or_default();
+            assert!(unpaid.insert((order.payment_due_at, order.id)), "an order opened twice");
+        }
+    }
+
+    /// How many orders of flash sale `sale` wait for payment, and when the first of them is due.
+    pub fn unpaid_of_sale(&self, sale: FlashSaleId) -> (usize, Option<Timestamp>) {
+        self.unpaid_by_sale
+            .get(&sale)
+            .map_or((0, None), |unpaid| (unpaid.len(), unpaid.first().map(|(due, _)| *due)))
     }
 
     /// Orders due for payment at or before `now`, earliest first, at most `max`.

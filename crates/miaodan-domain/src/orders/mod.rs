@@ -252,6 +252,50 @@ mod tests {
         }
     }
 
+    /// A sale's live room reads how many of its orders wait for payment and which is due first,
+    /// from the book's own index; paying or cancelling takes an order out of it.
+    #[test]
+    fn the_book_knows_each_flash_sales_unpaid_orders_and_the_first_due() {
+        let sale = |n| crate::flash_sale::FlashSaleId::new(n).expect("positive");
+        let mut book = book::OrderBook::default();
+        let mut effects = Vec::new();
+        for (id, due_ms, of_sale) in [
+            (1, 900_000, Some(1)),
+            (2, 600_000, Some(1)),
+            (3, 100_000, Some(2)),
+            (4, 50_000, None),
+        ] {
+            let mut placed = order();
+            placed.id = OrderId::new(id).expect("positive");
+            placed.payment_due_at = Timestamp::from_unix_ms(due_ms);
+            placed.flash_sale = of_sale.map(sale);
+            book.open(placed, None, &mut effects);
+        }
+        assert_eq!(
+            book.unpaid_of_sale(sale(1)),
+            (2, Some(Timestamp::from_unix_ms(600_000)))
+        );
+        assert_eq!(
+            book.unpaid_of_sale(sale(2)),
+            (1, Some(Timestamp::from_unix_ms(100_000)))
+        );
+        assert_eq!(book.unpaid_of_sale(sale(3)), (0, None));
+        let now = Timestamp::from_unix_ms(5);
+        book.close(OrderId::new(2).expect("positive"), &mut effects, |o| {
+            o.pay(PaymentIntentId::new(1).expect("positive"), now)
+        })
+        .expect("open");
+        book.close(OrderId::new(3).expect("positive"), &mut effects, |o| {
+            o.cancel(CancelReason::BuyerCancelled, now)
+        })
+        .expect("open");
+        assert_eq!(
+            book.unpaid_of_sale(sale(1)),
+            (1, Some(Timestamp::from_unix_ms(900_000)))
+        );
+        assert_eq!(book.unpaid_of_sale(sale(2)), (0, None));
+    }
+
     /// Every (state, action) pair and what must come of it.
     #[test]
     fn only_pending_orders_can_be_paid_or_cancelled() {

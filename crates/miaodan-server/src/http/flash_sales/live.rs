@@ -21,7 +21,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
 use miaodan_domain::flash_sale::{FlashSale, FlashSaleId};
 use miaodan_domain::geo::Adcode;
-use miaodan_domain::orders::OrderState;
 use miaodan_domain::{ShopId, Timestamp};
 use miaodan_store::FlashSaleFigures;
 use serde::{Deserialize, Serialize};
@@ -224,15 +223,10 @@ async fn in_memory(state: &AppState, shop: ShopId, id: FlashSaleId) -> Result<In
     let read = state
         .shards
         .read(shop, move |shard, _| {
-            let unpaid = shard
-                .open_orders()
-                .filter(|o| o.flash_sale == Some(id) && o.state == OrderState::PendingPayment);
-            let (count, next_due) = unpaid.fold((0, None::<Timestamp>), |(n, due), o| {
-                (n + 1, Some(due.map_or(o.payment_due_at, |d| d.min(o.payment_due_at))))
-            });
+            let (unpaid_orders, next_due) = shard.unpaid_of_flash_sale(id);
             InMemory {
                 remaining: shard.flash_sale(id).map(|b| b.sale.remaining),
-                unpaid_orders: count,
+                unpaid_orders: i64::try_from(unpaid_orders).unwrap_or(i64::MAX),
                 next_due,
             }
         })
