@@ -83,7 +83,7 @@ impl Family {
             Family::Stock => vec!["changed"],
             Family::Capacity => vec!["booked"],
             Family::Fulfillment => vec!["configured"],
-            Family::FlashSale => vec!["saved", "tapped"],
+            Family::FlashSale => vec!["saved", "tapped", "ended", "topped_up"],
             Family::Shortage => vec!["noticed"],
             Family::AfterSales => Stage::NAMES.to_vec(),
             Family::Shop
@@ -169,6 +169,8 @@ impl Event {
             Effect::OrderReaddressed(order) => (order.shop, Topic::new(F::Order, "readdressed"), order.id.get()),
             Effect::FlashSaleSaved(sale) => (sale.shop, Topic::new(F::FlashSale, "saved"), sale.id.get()),
             Effect::FlashSaleTapsCounted { shop, sale, .. } => (*shop, Topic::new(F::FlashSale, "tapped"), sale.get()),
+            Effect::FlashSaleEnded { sale, .. } => (sale.shop, Topic::new(F::FlashSale, "ended"), sale.id.get()),
+            Effect::FlashSaleToppedUp { sale, .. } => (sale.shop, Topic::new(F::FlashSale, "topped_up"), sale.id.get()),
             Effect::PaymentIntentSaved(intent) => (
                 intent.home_shop,
                 Topic::new(F::Payment, intent.status.as_str()),
@@ -241,5 +243,7 @@ mod tests {
         assert!(names.contains(&"shipment.delivered".to_string()));
         assert!(names.contains(&"after_sales.refunded".to_string()));
         assert!(names.contains(&"flash_sale.tapped".to_string()));
+        assert!(names.contains(&"flash_sale.ended".to_string()));
+        assert!(names.contains(&"flash_sale.topped_up".to_string()));
     }
 }

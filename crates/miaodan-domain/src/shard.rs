@@ -24,7 +24,7 @@ use crate::after_sales::request::AfterSalesRequest;
 use crate::after_sales::{self};
 use crate::catalog::{self, CatalogBook, Product, Shop, Sku};
 use crate::flash_sale::{
-    self, FlashSale, FlashSaleBook, FlashSaleId, FlashSales, ScheduleProblem, TapCounts, TapRefusal,
+    self, ControlRefusal, FlashSale, FlashSaleBook, FlashSaleId, FlashSales, ScheduleProblem, TapCounts, TapRefusal,
 };
 use crate::fulfillment::dispatch::DispatchDecision;
 use crate::fulfillment::network::{FulfillmentSettings, SettingsProblem};
@@ -46,7 +46,7 @@ pub use crate::after_sales::commands::{
 };
 pub use crate::after_sales::return_logistics::{BookReturnPickup, RecordReturnTracking, ReturnTracked};
 pub use crate::catalog::{AddSku, CreateProduct, CreateShop, UpdateProduct, UpdateShop, UpdateSku};
-pub use crate::flash_sale::{ScheduleFlashSale, Tap};
+pub use crate::flash_sale::{EndFlashSale, ScheduleFlashSale, Tap, TopUpFlashSale};
 pub use crate::fulfillment::{ConfigureFulfillment, DeliveryChoice, Fulfilling, ReportShortage, ShortageNotice};
 pub use crate::inventory::{CreateWarehouse, SetStock};
 pub use crate::logistics::{CreateShipment, RecordTracking, SetSlaRules};
@@ -107,6 +107,8 @@ into_command! {
     orders::Pay(PayOrder) => Orders;
     flash_sale::Schedule(ScheduleFlashSale) => FlashSale;
     flash_sale::Tap(Tap) => FlashSale;
+    flash_sale::End(EndFlashSale) => FlashSale;
+    flash_sale::TopUp(TopUpFlashSale) => FlashSale;
     payments::OpenIntent(OpenPaymentIntent) => Payments;
     payments::BeginAttempt(BeginPaymentAttempt) => Payments;
     payments::RecordCharge(RecordCharge) => Payments;
@@ -215,6 +217,8 @@ answers! {
     CancelOrder => Order { Outcome::OrderCancelled(order) => order }
     PayOrder => Order { Outcome::OrderPaid(order) => order }
     ScheduleFlashSale => FlashSale { Outcome::FlashSaleScheduled(sale) => sale }
+    EndFlashSale => FlashSale { Outcome::FlashSaleEnded(sale) => sale }
+    TopUpFlashSale => FlashSale { Outcome::FlashSaleToppedUp(sale) => sale }
     OpenPaymentIntent => PaymentIntent { Outcome::PaymentIntent(intent) => intent }
     BeginPaymentAttempt => AttemptBegun { Outcome::AttemptBegun { intent, attempt } => AttemptBegun { intent, attempt } }
     RecordCharge => PaymentIntent { Outcome::PaymentIntent(intent) => intent }
@@ -274,6 +278,8 @@ pub enum Rejection {
     Tap(TapRefusal),
     /// A flash sale's times, units or limit make no sense.
     InvalidFlashSale(ScheduleProblem),
+    /// Ending or topping up a sale that cannot be (see [`ControlRefusal`]).
+    FlashSaleControl(ControlRefusal),
     /// A payment rule refused the command.
     Payment(PaymentRefusal),
     /// The intent is not in this shard's memory: the shell resends the command with the
@@ -324,6 +330,7 @@ impl Rejection {
             Rejection::UnknownFlashSale => "unknown_flash_sale",
             Rejection::Tap(refusal) => refusal.code(),
             Rejection::InvalidFlashSale(_) => "invalid_flash_sale",
+            Rejection::FlashSaleControl(refusal) => refusal.code(),
             Rejection::Payment(refusal) => refusal.code(),
             Rejection::PaymentIntentNotLoaded => "payment_intent_not_loaded",
             Rejection::InvalidFulfillmentSettings(_) => "invalid_fulfillment_settings",
@@ -368,6 +375,10 @@ pub enum Outcome {
         attempt: i64,
     },
     FlashSaleScheduled(FlashSale),
+    /// The sale as its merchant ended it.
+    FlashSaleEnded(FlashSale),
+    /// The sale with the units added.
+    FlashSaleToppedUp(FlashSale),
     FulfillmentConfigured {
         warehouse: WarehouseId,
         settings: FulfillmentSettings,
@@ -418,6 +429,18 @@ pub enum Effect {
     OrderReaddressed(Order),
     /// The new state of a flash sale (later effects on the same sale supersede earlier ones).
     FlashSaleSaved(FlashSale),
+    /// A sale its merchant ended early, as it now stands (closed), and the units it returned
+    /// to available stock. Written like [`Effect::FlashSaleSaved`]; its event is `flash_sale.ended`.
+    FlashSaleEnded {
+        sale: FlashSale,
+        returned: i64,
+    },
+    /// A sale its merchant topped up by `units`, as it now stands. Written like
+    /// [`Effect::FlashSaleSaved`]; its event is `flash_sale.topped_up`.
+    FlashSaleToppedUp {
+        sale: FlashSale,
+        units: i64,
+    },
     /// How a sale's taps were answered since the last such effect (at most one per sale and
     /// batch: see [`ShardState::publish_tap_counts`]). Written only as an event.
     FlashSaleTapsCounted {

@@ -63,7 +63,9 @@ impl<'a> Batch<'a> {
             Effect::OrderCreated { order, request } => self.orders.created(order, request.as_ref()),
             Effect::OrderTransitioned(order) => self.orders.transitioned(order),
             Effect::OrderReaddressed(order) => self.orders.readdressed(order),
-            Effect::FlashSaleSaved(sale) => self.flash_sales.saved(sale),
+            Effect::FlashSaleSaved(sale)
+            | Effect::FlashSaleEnded { sale, .. }
+            | Effect::FlashSaleToppedUp { sale, .. } => self.flash_sales.saved(sale),
             // Only an event (the outbox writes it): the compass sums the counts.
             Effect::FlashSaleTapsCounted { .. } => {}
             Effect::PaymentIntentSaved(intent) => self.payments.intent_saved(intent),

@@ -1,6 +1,9 @@
 //! Flash sales on disk: each sale with its remaining units, what a starting shard reads back
 //! (open sales with the units each buyer already holds), the sale read queries and the audit.
 //!
+//! A sale's window and allotment change too (a merchant ends it early or tops it up), so a
+//! save writes them with its units.
+//!
 //! `CHECK (remaining >= 0 AND remaining <= allotted)` repeats the sale's "never oversold"
 //! invariant at the disk boundary.
 
@@ -14,7 +17,8 @@ use std::collections::BTreeMap;
 const UPSERT_FLASH_SALE: &str = "INSERT INTO flash_sales (id, shop_id, sku_id, warehouse_id, starts_at, ends_at,
     price_fen, allotted, remaining, per_buyer_limit, payment_timeout_seconds, closed, created_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-    ON CONFLICT (id) DO UPDATE SET remaining = excluded.remaining, closed = excluded.closed";
+    ON CONFLICT (id) DO UPDATE SET starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+        allotted = excluded.allotted, remaining = excluded.remaining, closed = excluded.closed";
 
 /// The flash-sale effects of one batch, coalesced per sale: a sale tapped ten thousand times
 /// in a batch costs one row write, with its final remaining units.

@@ -27,7 +27,7 @@ use crate::sql::{Conditions, Row, Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::after_sales::commands::SavedRequest;
 use miaodan_domain::events::Event;
-use miaodan_domain::flash_sale::{FlashSaleId, TapCounts};
+use miaodan_domain::flash_sale::{FlashSale, FlashSaleId, TapCounts};
 use miaodan_domain::orders::Order;
 use miaodan_domain::shard::Effect;
 use miaodan_domain::{ShopId, Timestamp};
@@ -121,11 +121,17 @@ fn body_of(effect: &Effect) -> String {
             "sku": sku.get(), "warehouse": warehouse.get(),
             "available": level.available, "reserved": level.reserved, "sold": level.sold,
         }),
-        Effect::FlashSaleSaved(sale) => json!({
-            "flash_sale": sale.id.get(), "sku": sale.sku.get(), "allotted": sale.allotted,
-            "remaining": sale.remaining, "closed": sale.closed,
-            "starts_at": sale.starts_at.unix_ms(), "ends_at": sale.ends_at.unix_ms(),
-        }),
+        Effect::FlashSaleSaved(sale) => sale_body(sale),
+        Effect::FlashSaleEnded { sale, returned } => {
+            let mut body = sale_body(sale);
+            body["returned"] = json!(returned);
+            body
+        }
+        Effect::FlashSaleToppedUp { sale, units } => {
+            let mut body = sale_body(sale);
+            body["units"] = json!(units);
+            body
+        }
         Effect::FlashSaleTapsCounted { sale, counts, .. } => tap_counts_body(*sale, counts),
         Effect::PaymentIntentSaved(intent) => json!({
             "payment_intent": intent.id.get(), "buyer": intent.buyer.get(),
@@ -179,6 +185,16 @@ fn after_sales_body(saved: &SavedRequest) -> serde_json::Value {
         "amount": r.amount.get(),
         "lines": r.lines.iter().map(|l| json!({"sku": l.sku.get(), "quantity": l.quantity})).collect::<Vec<_>>(),
         "steps": r.timeline.iter().map(|s| s.stage.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+/// A sale as `flash_sale.saved` carries it (`ended` adds the units `returned` to stock,
+/// `topped_up` the `units` added).
+fn sale_body(sale: &FlashSale) -> serde_json::Value {
+    json!({
+        "flash_sale": sale.id.get(), "sku": sale.sku.get(), "allotted": sale.allotted,
+        "remaining": sale.remaining, "closed": sale.closed,
+        "starts_at": sale.starts_at.unix_ms(), "ends_at": sale.ends_at.unix_ms(),
     })
 }
 

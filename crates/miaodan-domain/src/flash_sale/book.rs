@@ -1,7 +1,8 @@
 //! The flash sales a shard runs, and their commands: schedule (the sale takes its units from
 //! the warehouse), tap (an order at the flash price), and the end of a sale (what it still
-//! holds goes back to the warehouse).
+//! holds goes back to the warehouse). The merchant's controls are in [`super::controls`].
 
+use super::controls::{EndFlashSale, TopUpFlashSale};
 use super::{
     FLASH_DURATION_SECONDS_MAX, FLASH_PAYMENT_TIMEOUT_SECONDS_MAX, FLASH_UNITS_MAX, FlashSale, FlashSaleBook,
     FlashSaleId, ScheduleProblem,
@@ -47,12 +48,14 @@ pub struct Tap {
 pub enum Command {
     Schedule(ScheduleFlashSale),
     Tap(Tap),
+    End(EndFlashSale),
+    TopUp(TopUpFlashSale),
 }
 
 /// Every sale of the shard, live or closed.
 #[derive(Clone, Debug, Default)]
 pub struct FlashSales {
-    sales: BTreeMap<FlashSaleId, FlashSaleBook>,
+    pub(super) sales: BTreeMap<FlashSaleId, FlashSaleBook>,
     /// Some sale answered a tap since the counts were last published.
     counted: bool,
 }
@@ -70,6 +73,8 @@ impl Command {
         match self {
             Command::Schedule(c) => flash.schedule(c, catalog, inventory, now, effects),
             Command::Tap(c) => flash.tap(c, orders, now, effects),
+            Command::End(c) => flash.end(c, inventory, now, effects),
+            Command::TopUp(c) => flash.top_up(c, inventory, now, effects),
         }
     }
 }
@@ -263,20 +268,31 @@ impl FlashSales {
             if book.sale.closed || book.sale.ends_at > now {
                 continue;
             }
-            let returned = book.sale.remaining;
-            book.close();
-            let closed = book.sale.clone();
-            if returned > 0 {
-                let back = [Allocation {
-                    warehouse: closed.warehouse,
-                    quantity: returned,
-                }];
-                inventory.release(closed.sku, &back);
-                inventory.record_rows(closed.shop, closed.sku, &back, effects);
-            }
-            effects.push(Effect::FlashSaleSaved(closed));
+            close_returning_units(book, inventory, effects);
+            effects.push(Effect::FlashSaleSaved(book.sale.clone()));
         }
     }
+}
+
+/// Closes a sale and releases the units it still held to the warehouse's available stock (as
+/// scheduling reserved them); the units released.
+pub(super) fn close_returning_units(
+    book: &mut FlashSaleBook,
+    inventory: &mut Inventory,
+    effects: &mut Vec<Effect>,
+) -> i64 {
+    let returned = book.sale.remaining;
+    book.close();
+    let sale = &book.sale;
+    if returned > 0 {
+        let back = [Allocation {
+            warehouse: sale.warehouse,
+            quantity: returned,
+        }];
+        inventory.release(sale.sku, &back);
+        inventory.record_rows(sale.shop, sale.sku, &back, effects);
+    }
+    returned
 }
 
 /// Why a flash sale's schedule makes no sense, if it does not.

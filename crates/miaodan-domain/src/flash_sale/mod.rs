@@ -8,12 +8,19 @@
 //! buyer's count down), so buyers who never pay cannot drain it. When the sale ends, the units
 //! it still holds are released to available.
 //!
+//! The live room's two controls ([`controls`]): the merchant may end a sale early (it closes
+//! at once, exactly as at its end) or top up its units (more moved from available to reserved,
+//! held by the sale, as when it was scheduled).
+//!
 //! A tap is decided in this order (the first that applies is the answer):
-//! `not_started` → `ended` → `limit_reached` → `sold_out` → `ordered`.
+//! `not_started` → `ended` → `limit_reached` → `sold_out` → `ordered`; a sale its merchant
+//! ended answers `ended` whenever it is tapped.
 
 mod book;
+pub mod controls;
 
 pub use book::{Command, FlashSales, ScheduleFlashSale, Tap};
+pub use controls::{ControlRefusal, EndFlashSale, TopUpFlashSale};
 
 /// How a sale's taps were answered since the shard last published them: counted in memory
 /// (a refusal writes nothing, so counting it must cost no more than an increment) and
@@ -211,10 +218,14 @@ impl FlashSaleBook {
 
     fn decide(&mut self, buyer: BuyerId, quantity: i64, now: Timestamp) -> Result<(), TapRefusal> {
         let sale = &self.sale;
+        // Checked first so that a sale ended before its start answers `ended`, not `not_started`.
+        if sale.closed {
+            return Err(TapRefusal::Ended);
+        }
         if now < sale.starts_at {
             return Err(TapRefusal::NotStarted);
         }
-        if now >= sale.ends_at || sale.closed {
+        if now >= sale.ends_at {
             return Err(TapRefusal::Ended);
         }
         let bought = self.bought_by(buyer);
@@ -268,6 +279,24 @@ impl FlashSaleBook {
         } else {
             self.bought.insert(buyer, bought - quantity);
         }
+    }
+
+    /// Adds `units` to what the sale holds and was allotted (the caller reserved them).
+    pub(crate) fn top_up(&mut self, units: i64) {
+        assert!(units > 0 && !self.sale.closed, "a top-up of {units} to a closed sale");
+        self.sale.allotted += units;
+        self.sale.remaining += units;
+        assert!(
+            self.sale.allotted <= FLASH_UNITS_MAX,
+            "a sale allotted beyond FLASH_UNITS_MAX"
+        );
+    }
+
+    /// Moves a running or scheduled sale's end to `now`; a sale that had not started runs
+    /// for no time at all (it starts when it ends). The caller closes it.
+    pub(crate) fn end_at(&mut self, now: Timestamp) {
+        self.sale.ends_at = now;
+        self.sale.starts_at = self.sale.starts_at.min(now);
     }
 
     /// Closes the sale: it takes no more taps, so what each buyer holds no longer matters.

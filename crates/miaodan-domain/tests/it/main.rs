@@ -7,6 +7,7 @@ mod after_sales_properties;
 mod after_sales_spec;
 mod common;
 mod diagnosis_spec;
+mod flash_sale_controls_spec;
 mod flash_sale_properties;
 mod fulfillment_spec;
 mod logistics_spec;

@@ -556,7 +556,9 @@ fn check_effects(before: &Store, effects: &[Effect]) {
             Effect::StockChanged { shop, sku, .. } => {
                 assert_eq!(shop.get(), owner_of(*sku), "stock of {sku} written under shop {shop}");
             }
-            Effect::FlashSaleSaved(sale) => {
+            Effect::FlashSaleSaved(sale)
+            | Effect::FlashSaleEnded { sale, .. }
+            | Effect::FlashSaleToppedUp { sale, .. } => {
                 assert!(
                     sale.remaining >= 0 && sale.remaining <= sale.allotted,
                     "flash sale {} units",

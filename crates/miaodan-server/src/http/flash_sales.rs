@@ -1,8 +1,10 @@
 //! Flash sales (秒单): merchants schedule a deal on a SKU; buyers tap once to order at the
 //! flash price. A tap is decided in memory by the shard owning the sale, in arrival order, and
 //! answered `ordered` (201 with the order) or 409 `not_started` / `ended` / `limit_reached` /
-//! `sold_out`. Under overload the shard's bounded inbox answers 429 with `Retry-After`.
+//! `sold_out`. Under overload the shard's bounded inbox answers 429 with `Retry-After`. The
+//! sale's merchant may end it early or top up its units ([`controls`]).
 
+pub mod controls;
 pub mod dto;
 pub mod live;
 
@@ -23,10 +25,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dto::{FlashSaleView, NewFlashSale, TapInput, TapView};
 use miaodan_domain::flash_sale::FlashSale;
+use miaodan_domain::flash_sale::{ControlRefusal, FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSaleId, TapRefusal};
 use miaodan_domain::flash_sale::{
     FLASH_DURATION_SECONDS_MAX, FLASH_PAYMENT_TIMEOUT_SECONDS_MAX, FLASH_UNITS_MAX, ScheduleProblem,
 };
-use miaodan_domain::flash_sale::{FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT, FlashSaleId, TapRefusal};
 use miaodan_domain::orders::Order;
 use miaodan_domain::quantity::LINE_QUANTITY_MAX;
 use miaodan_domain::shard::{Placement, Tap};
@@ -41,6 +43,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(schedule, list))
         .routes(routes!(get))
         .routes(routes!(tap))
+        .routes(routes!(controls::end))
+        .routes(routes!(controls::top_up))
         .routes(routes!(live::live))
         .routes(routes!(live::live_stream))
 }
@@ -51,6 +55,7 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
     match rejection {
         Rejection::UnknownFlashSale => ApiError::new(StatusCode::NOT_FOUND, code, "no such flash sale"),
         Rejection::Tap(refusal) => tap_refusal(code, *refusal),
+        Rejection::FlashSaleControl(refusal) => ApiError::new(StatusCode::CONFLICT, code, control_refusal(*refusal)),
         Rejection::InvalidFlashSale(problem) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, schedule_problem(*problem))
         }
@@ -314,6 +319,16 @@ fn tap_refusal(code: &'static str, refusal: TapRefusal) -> ApiError {
         });
     }
     error
+}
+
+fn control_refusal(refusal: ControlRefusal) -> String {
+    match refusal {
+        ControlRefusal::Ended => "the flash sale has ended".into(),
+        ControlRefusal::SoldOut => "the flash sale is sold out: it holds no units to return".into(),
+        ControlRefusal::UnitsMaxReached => {
+            format!("a sale allots at most {} units in all", grouped(FLASH_UNITS_MAX))
+        }
+    }
 }
 
 fn units(n: i64) -> &'static str {

@@ -176,9 +176,10 @@ impl From<&Rejection> for ApiError {
             Rejection::OrderNotOpen | Rejection::InvalidTransition(_) | Rejection::TooManyLines => {
                 orders::refusal(rejection)
             }
-            Rejection::UnknownFlashSale | Rejection::Tap(_) | Rejection::InvalidFlashSale(_) => {
-                flash_sales::refusal(rejection)
-            }
+            Rejection::UnknownFlashSale
+            | Rejection::Tap(_)
+            | Rejection::InvalidFlashSale(_)
+            | Rejection::FlashSaleControl(_) => flash_sales::refusal(rejection),
             Rejection::Payment(_) | Rejection::PaymentIntentNotLoaded => payments::refusal(rejection),
             Rejection::InvalidFulfillmentSettings(_)
             | Rejection::DeliveryOptionUnavailable

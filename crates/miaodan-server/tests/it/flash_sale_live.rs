@@ -14,6 +14,7 @@ both_backends!(
     the_live_view_counts_taps_orders_units_gmv_and_provinces,
     the_live_streams_send_a_new_view_after_a_tap,
     the_live_view_is_for_the_sales_merchant_and_operators_and_refuses_bad_input,
+    the_live_stream_shows_a_top_up_and_an_end_within_a_second,
 );
 
 fn rfc3339_in(seconds: i64) -> String {
@@ -257,5 +258,32 @@ async fn the_live_view_is_for_the_sales_merchant_and_operators_and_refuses_bad_i
         )
         .await;
     assert_eq!(stream.status, 200);
+    app.shutdown().await;
+}
+
+async fn the_live_stream_shows_a_top_up_and_an_end_within_a_second(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let sale = schedule(&app, &w, 1).await;
+    let mut stream = EventStream::open(&app, &format!("/v1/flash-sales/{sale}/live/stream"), &w.merchant).await;
+    let first = stream.next("live").await.unwrap();
+    assert_eq!(
+        (&first["units_left"], &first["sale"]["status"]),
+        (&json!(1), &json!("live"))
+    );
+
+    let path = format!("/v1/flash-sales/{sale}/top-up");
+    app.post(&path, &w.merchant, json!({ "units": 2 }))
+        .await
+        .assert_status(200);
+    let within = Duration::from_millis(1500);
+    let topped = stream.until("live", within, |v| v["units_left"] == 3).await;
+    assert_eq!(topped["sale"]["units"], 3);
+    assert_eq!(live(&app, &w.merchant, sale).await["units_left"], 3);
+
+    let path = format!("/v1/flash-sales/{sale}/end");
+    app.post(&path, &w.merchant, json!({})).await.assert_status(200);
+    let ended = stream.until("live", within, |v| v["sale"]["status"] == "ended").await;
+    assert_eq!(ended["units_left"], 0);
     app.shutdown().await;
 }

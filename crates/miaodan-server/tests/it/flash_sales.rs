@@ -1,5 +1,6 @@
 //! Flash sales over real HTTP: the tap answers, limits, expiry giving units back, the end of a
-//! sale returning stock, thousands of simultaneous taps, and counts surviving a restart.
+//! sale returning stock, thousands of simultaneous taps, counts surviving a restart, and the
+//! live room's controls (end a sale now, top up its units).
 #![allow(clippy::unwrap_used)]
 
 use crate::common;
@@ -18,6 +19,9 @@ both_backends!(
     units_sold_and_per_buyer_counts_survive_a_restart,
     scheduling_refuses_nonsense_and_more_units_than_the_warehouse_has,
     an_order_names_the_flash_sale_it_was_tapped_from,
+    an_ended_sale_refuses_taps_returns_its_units_and_keeps_its_orders,
+    a_top_up_takes_available_stock_and_a_sold_out_sale_sells_again,
+    only_the_sales_merchant_or_an_operator_may_end_or_top_up_a_sale,
 );
 
 fn rfc3339_in(seconds: i64) -> String {
@@ -319,5 +323,117 @@ async fn an_order_names_the_flash_sale_it_was_tapped_from(backend: Backend) {
     listed.assert_status(200);
     assert_eq!(by_id(&tapped["id"])["flash_sale_id"], sale);
     assert_eq!(by_id(&ordered["id"])["flash_sale_id"], Value::Null);
+    app.shutdown().await;
+}
+
+async fn end(app: &TestApp, token: &str, sale: i64) -> common::Answer {
+    app.send(
+        app.http
+            .post(app.url(&format!("/v1/flash-sales/{sale}/end")))
+            .bearer_auth(token),
+    )
+    .await
+}
+
+async fn top_up(app: &TestApp, token: &str, sale: i64, units: i64) -> common::Answer {
+    let path = format!("/v1/flash-sales/{sale}/top-up");
+    app.post(&path, token, json!({ "units": units })).await
+}
+
+async fn an_ended_sale_refuses_taps_returns_its_units_and_keeps_its_orders(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let sale = schedule(&app, &w, 4, json!({ "per_buyer_limit": 2 })).await;
+    let unpaid = tap(&app, &w.buyer_token, sale).await.assert_status(201)["order"].clone();
+    let (_, second) = app.buyer("李四").await;
+    let paid = tap(&app, &second, sale).await.assert_status(201)["order"]["id"]
+        .as_i64()
+        .unwrap();
+    app.pay_order(&second, paid).await;
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (1, 3, 1));
+
+    let path = format!("/v1/flash-sales/{sale}/end");
+    let ended = app.post_with_key(&path, &w.merchant, "end-1", json!({})).await;
+    let view = ended.assert_status(200).clone();
+    assert_eq!((&view["status"], &view["remaining"]), (&json!("ended"), &json!(0)));
+    // The two units the sale held are available again; the orders keep theirs.
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (3, 1, 1));
+    tap(&app, &w.buyer_token, sale).await.assert_problem(409, "ended");
+    let (_, third) = app.buyer("王五").await;
+    tap(&app, &third, sale).await.assert_problem(409, "ended");
+    // The same request again is the same answer; another one is refused.
+    let replay = app.post_with_key(&path, &w.merchant, "end-1", json!({})).await;
+    assert_eq!((replay.status.as_u16(), &replay.body), (200, &view));
+    end(&app, &w.merchant, sale).await.assert_problem(409, "ended");
+    top_up(&app, &w.merchant, sale, 1).await.assert_problem(409, "ended");
+
+    // The unpaid order kept its payment clock, and pays as before.
+    let order = app.get(&format!("/v1/orders/{}", unpaid["id"]), &w.buyer_token).await;
+    let order = order.assert_status(200);
+    assert_eq!(
+        (&order["state"], &order["payment_due_at"]),
+        (&json!("pending_payment"), &unpaid["payment_due_at"])
+    );
+    app.pay_order(&w.buyer_token, unpaid["id"].as_i64().unwrap()).await;
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (3, 0, 2));
+    let stored = app.get(&format!("/v1/flash-sales/{sale}"), &w.merchant).await;
+    assert_eq!(stored.assert_status(200)["status"], "ended");
+    app.shutdown().await;
+}
+
+async fn a_top_up_takes_available_stock_and_a_sold_out_sale_sells_again(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let sale = schedule(&app, &w, 1, json!({})).await;
+    tap(&app, &w.buyer_token, sale).await.assert_status(201);
+    let (_, second) = app.buyer("李四").await;
+    tap(&app, &second, sale).await.assert_problem(409, "sold_out");
+    end(&app, &w.merchant, sale).await.assert_problem(409, "sold_out");
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (4, 1, 0));
+
+    let short = top_up(&app, &w.merchant, sale, 5).await;
+    short.assert_problem(409, "insufficient_stock");
+    assert_eq!(short.body["field"], "units");
+    top_up(&app, &w.merchant, sale, 0)
+        .await
+        .assert_problem(422, "invalid_field");
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (4, 1, 0));
+
+    let topped = top_up(&app, &w.merchant, sale, 2).await;
+    let view = topped.assert_status(200);
+    assert_eq!(
+        (&view["status"], &view["units"], &view["remaining"]),
+        (&json!("live"), &json!(3), &json!(2))
+    );
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (2, 3, 0));
+    tap(&app, &second, sale).await.assert_status(201);
+    let (_, third) = app.buyer("王五").await;
+    tap(&app, &third, sale).await.assert_status(201);
+    let (_, fourth) = app.buyer("赵六").await;
+    tap(&app, &fourth, sale).await.assert_problem(409, "sold_out");
+    // Three units in three orders; the rest of the stock untouched.
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (2, 3, 0));
+    app.shutdown().await;
+}
+
+async fn only_the_sales_merchant_or_an_operator_may_end_or_top_up_a_sale(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let sale = schedule(&app, &w, 2, json!({})).await;
+    let (_, other) = app.shop("别家小店").await;
+    end(&app, &other, sale).await.assert_problem(404, "not_found");
+    top_up(&app, &other, sale, 1).await.assert_problem(404, "not_found");
+    end(&app, &w.buyer_token, sale).await.assert_problem(403, "forbidden");
+    top_up(&app, &w.buyer_token, sale, 1)
+        .await
+        .assert_problem(403, "forbidden");
+    end(&app, &w.merchant, 999_999).await.assert_problem(404, "not_found");
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (3, 2, 0));
+
+    let topped = top_up(&app, &app.admin, sale, 1).await;
+    assert_eq!(topped.assert_status(200)["remaining"], 3);
+    let ended = end(&app, &app.admin, sale).await;
+    assert_eq!(ended.assert_status(200)["status"], "ended");
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (5, 0, 0));
     app.shutdown().await;
 }

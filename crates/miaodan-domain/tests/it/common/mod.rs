@@ -158,7 +158,9 @@ impl Store {
                 Effect::OrderTransitioned(order) | Effect::OrderReaddressed(order) => {
                     self.orders.insert(order.id, order);
                 }
-                Effect::FlashSaleSaved(sale) => {
+                Effect::FlashSaleSaved(sale)
+                | Effect::FlashSaleEnded { sale, .. }
+                | Effect::FlashSaleToppedUp { sale, .. } => {
                     self.flash_sales.insert(sale.id, sale);
                 }
                 // Counts, not state: nothing a restart reads back.

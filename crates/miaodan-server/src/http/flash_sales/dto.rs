@@ -1,4 +1,4 @@
-//! Wire shapes of flash sales: scheduling a sale, its view, a tap and its answer.
+//! Wire shapes of flash sales: scheduling a sale, its view, a top-up, a tap and its answer.
 
 use crate::clock::rfc3339;
 use crate::http::dto::AddressInput;
@@ -84,6 +84,17 @@ impl FlashSaleView {
             status: status.into(),
         }
     }
+}
+
+/// Units to add to a running sale.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopUpInput {
+    /// Units moved from the warehouse's available stock to the sale (1 to 100 000 000, and
+    /// at most 100 000 000 allotted in all).
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::integer::<1, 100_000_000>)]
+    pub units: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]

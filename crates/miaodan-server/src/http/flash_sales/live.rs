@@ -1,8 +1,8 @@
 //! The live view of a flash sale (直播间大屏): `GET /v1/flash-sales/{id}/live` and its
 //! Server-Sent Events stream `…/live/stream`, for the merchant owning the sale and operators.
 //!
-//! Units left, the unpaid orders and the earliest of their payment deadlines come from the
-//! shard's memory (what the next tap sees); taps of the last seconds from the compass
+//! The sale itself (units left, status: ended early or topped up), the unpaid orders and the
+//! earliest of their payment deadlines come from the shard's memory (what the next tap sees); taps of the last seconds from the compass
 //! reader's memory; everything else from the compass's tables. The stream wakes when the
 //! compass reader's pass changed the figures (never by polling the database per client),
 //! sends the view when it differs from the last one sent, at most [`STREAM_UPDATES_PER_SECOND_MAX`]
@@ -214,7 +214,8 @@ async fn watched_sale(state: &AppState, principal: Principal, raw: i64) -> Resul
 
 /// What the shard's memory says of a sale now.
 struct InMemory {
-    remaining: Option<i64>,
+    /// The sale as the next tap sees it (ended early or topped up since the stream began).
+    sale: Option<FlashSale>,
     unpaid_orders: i64,
     next_due: Option<Timestamp>,
 }
@@ -225,7 +226,7 @@ async fn in_memory(state: &AppState, shop: ShopId, id: FlashSaleId) -> Result<In
         .read(shop, move |shard, _| {
             let (unpaid_orders, next_due) = shard.unpaid_of_flash_sale(id);
             InMemory {
-                remaining: shard.flash_sale(id).map(|b| b.sale.remaining),
+                sale: shard.flash_sale(id).map(|b| b.sale.clone()),
                 unpaid_orders: i64::try_from(unpaid_orders).unwrap_or(i64::MAX),
                 next_due,
             }
@@ -238,6 +239,7 @@ async fn live_view(state: &AppState, sale: &FlashSale) -> Result<FlashSaleLiveVi
     let now = state.clock.now();
     let (shop, id) = (sale.shop, sale.id.get());
     let memory = in_memory(state, shop, sale.id).await?;
+    let sale = memory.sale.as_ref().unwrap_or(sale);
     let since = Timestamp::from_unix_ms(now.unix_ms() - LIVE_MINUTES_MAX * 60_000);
     let minutes = state.store.flash_sale_minutes(shop, id, since).await?;
     let totals = state.store.flash_sale_totals(shop, id).await?;
@@ -245,7 +247,7 @@ async fn live_view(state: &AppState, sale: &FlashSale) -> Result<FlashSaleLiveVi
     let sold_out_at = state.store.flash_sale_sold_out_at(shop, id).await?;
     Ok(FlashSaleLiveView {
         sale: FlashSaleView::new(sale, now),
-        units_left: memory.remaining.unwrap_or(sale.remaining),
+        units_left: sale.remaining,
         sold_out_at: sold_out_at.map(rfc3339),
         taps_per_second: taps_per_second(state, id, now),
         minutes: minutes

@@ -156,6 +156,13 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
     for route in live_routes {
         cases.push((live_as(route, Role::Buyer), (403, "forbidden", None)));
     }
+    // Topping up or ending a sale is its merchant's or an operator's, never a buyer's.
+    let controls = [super::flash_sales::TOP_UP, super::flash_sales::END];
+    for route in controls {
+        let call = live_as(route, Role::Buyer);
+        cases.push((call.clone(), (403, "forbidden", None)));
+        cases.push((call.raw(JSON, b"{".to_vec()), (403, "forbidden", None)));
+    }
     assert!(
         cases.len() >= 2 * 16,
         "every restricted endpoint is tried: {}",
@@ -177,7 +184,11 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
             let call = live_as(route, role);
             assert_eq!(call.send(&app).await.status, 200, "{}", call.label());
         }
+        let call = live_as(super::flash_sales::TOP_UP, role);
+        assert_success(&call.send(&app).await, &call.label());
     }
+    let call = live_as(super::flash_sales::END, Role::Admin);
+    assert_success(&call.send(&app).await, &call.label());
     app.shutdown().await;
 }
 
@@ -229,7 +240,8 @@ async fn another_tenants_objects_answer_like_missing_ones_and_stay_unchanged(bac
     assert_eq!(sale.assert_status(200)["remaining"], 2);
     let order = app.get(&format!("/v1/orders/{}", b.order), &b.buyer_token).await;
     assert_eq!(order.assert_status(200)["state"], "pending_payment");
-    assert_eq!(app.level(&b.merchant, b.sku, b.warehouse).await, (8, 1, 1));
+    // (Its first SKU: one unit reserved by the order, one by the spare sale, one sold.)
+    assert_eq!(app.level(&b.merchant, b.sku, b.warehouse).await, (7, 2, 1));
     // B's payment is still captured and unrefunded, and B's agreement still in force.
     let intent = app
         .get(&format!("/v1/payment-intents/{}", b.intent), &b.buyer_token)
@@ -538,6 +550,22 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
             merchant(Method::GET, format!("/v1/flash-sales/{missing}/live/stream"), None),
         ),
         (
+            merchant(
+                Method::POST,
+                format!("/v1/flash-sales/{}/top-up", b.spare_sale),
+                Some(json!({ "units": 1 })),
+            ),
+            merchant(
+                Method::POST,
+                format!("/v1/flash-sales/{missing}/top-up"),
+                Some(json!({ "units": 1 })),
+            ),
+        ),
+        (
+            merchant(Method::POST, format!("/v1/flash-sales/{}/end", b.spare_sale), None),
+            merchant(Method::POST, format!("/v1/flash-sales/{missing}/end"), None),
+        ),
+        (
             merchant(Method::GET, format!("/v1/compass/stream?shop_id={}", b.shop), None),
             merchant(Method::GET, format!("/v1/compass/stream?shop_id={missing}"), None),
         ),
@@ -651,12 +679,12 @@ async fn listings_show_only_the_callers_own_objects(backend: Backend) {
     let warehouses = app.get("/v1/warehouses", &b.merchant).await;
     assert_eq!(ids(&warehouses.assert_status(200)["items"]), vec![b.warehouse]);
     let sales = app.get("/v1/flash-sales", &a.merchant).await;
-    assert_eq!(ids(&sales.assert_status(200)["items"]), vec![a.sale]);
+    assert_eq!(ids(&sales.assert_status(200)["items"]), vec![a.spare_sale, a.sale]);
     for token in [&app.admin, &a.buyer_token] {
         let sales = app.get("/v1/flash-sales", token).await;
         assert_eq!(
             ids(&sales.assert_status(200)["items"]),
-            vec![b.sale, a.sale],
+            vec![b.spare_sale, b.sale, a.spare_sale, a.sale],
             "newest first"
         );
     }

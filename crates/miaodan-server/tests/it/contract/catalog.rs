@@ -525,17 +525,18 @@ async fn stock_is_set_per_warehouse_and_keeps_reserved_units(backend: Backend) {
         set,
         json!({ "sku_id": a.sku, "warehouse_id": second, "available": 4, "reserved": 0, "sold": 0 })
     );
-    // The first warehouse has 1 unit reserved by A's order and 1 sold: a stock count keeps them.
+    // The first warehouse has 1 unit reserved by A's order, 1 by A's spare flash sale and 1
+    // sold: a stock count keeps them.
     let set = app.stock(&a.merchant, a.sku, a.warehouse, 0).await;
     assert_eq!(
         (&set["available"], &set["reserved"], &set["sold"]),
-        (&json!(0), &json!(1), &json!(1))
+        (&json!(0), &json!(2), &json!(1))
     );
     let levels = app.get(&format!("/v1/skus/{}/stock", a.sku), &a.merchant).await;
     assert_eq!(
         levels.assert_status(200)["items"],
         json!([
-            { "sku_id": a.sku, "warehouse_id": a.warehouse, "available": 0, "reserved": 1, "sold": 1 },
+            { "sku_id": a.sku, "warehouse_id": a.warehouse, "available": 0, "reserved": 2, "sold": 1 },
             { "sku_id": a.sku, "warehouse_id": second, "available": 4, "reserved": 0, "sold": 0 },
         ])
     );

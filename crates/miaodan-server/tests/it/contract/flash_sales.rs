@@ -50,8 +50,27 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             None,
             None,
         ),
+        // The live room's controls: the sale's merchant or an operator (a buyer: see the role
+        // test); a unit more for the spare sale, then its end (last: an ended sale takes none).
+        endpoint(
+            TOP_UP,
+            Method::POST,
+            format!("/v1/flash-sales/{}/top-up", a.spare_sale),
+            Some(json!({ "units": 1 })),
+            None,
+        ),
+        endpoint(
+            END,
+            Method::POST,
+            format!("/v1/flash-sales/{}/end", a.spare_sale),
+            None,
+            None,
+        ),
     ]
 }
+
+pub const TOP_UP: &str = "/v1/flash-sales/{flash_sale_id}/top-up";
+pub const END: &str = "/v1/flash-sales/{flash_sale_id}/end";
 
 pub const LIVE: &str = "/v1/flash-sales/{flash_sale_id}/live";
 pub const LIVE_STREAM: &str = "/v1/flash-sales/{flash_sale_id}/live/stream";

@@ -320,6 +320,22 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
             post(format!("/v1/flash-sales/{}/taps", b.sale), &a.buyer_token, json!({})),
         ),
         (
+            post(
+                format!("/v1/flash-sales/{}/top-up", a.spare_sale),
+                &a.merchant,
+                json!({ "units": 1 }),
+            ),
+            post(
+                format!("/v1/flash-sales/{}/top-up", a.spare_sale),
+                &a.merchant,
+                json!({ "units": 2 }),
+            ),
+        ),
+        (
+            post(format!("/v1/flash-sales/{}/end", a.spare_sale), &a.merchant, json!({})),
+            post(format!("/v1/flash-sales/{}/end", a.sale), &a.merchant, json!({})),
+        ),
+        (
             put(settings_path.clone(), fulfillment_settings()),
             put(settings_path.clone(), busier),
         ),

@@ -312,7 +312,8 @@ pub async fn listed(app: &TestApp, path: &str, token: &str) -> Vec<i64> {
 }
 
 /// One tenant: a shop with its merchant, a warehouse, a product with two stocked SKUs, a live
-/// flash sale on the second, and a buyer with a pending order for one unit of the first, a
+/// flash sale on the second and a spare one (one unit) on the first, and a buyer with a
+/// pending order for one unit of the first, a
 /// paid (and so dispatched) order for another unit of it, a paid order for one unit of the
 /// second that has been handed to a carrier, and a one-tap agreement.
 pub struct Side {
@@ -324,6 +325,9 @@ pub struct Side {
     /// The product's second SKU: 3 units, 2 of them held by the flash sale.
     pub sku2: i64,
     pub sale: i64,
+    /// A live sale of one unit of the first SKU, for the live room's controls (topped up, then
+    /// ended).
+    pub spare_sale: i64,
     pub buyer: i64,
     pub buyer_token: String,
     pub order: i64,
@@ -410,6 +414,10 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         .post("/v1/flash-sales", &merchant, flash_sale(sku2, warehouse, 2))
         .await;
     let sale = sale.assert_status(201)["id"].as_i64().unwrap();
+    let spare_sale = app
+        .post("/v1/flash-sales", &merchant, flash_sale(sku, warehouse, 1))
+        .await;
+    let spare_sale = spare_sale.assert_status(201)["id"].as_i64().unwrap();
     let (buyer, buyer_token) = app.buyer(buyer_name).await;
     let placed = app.checkout(&buyer_token, &[(sku, 1)]).await;
     let order = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
@@ -458,6 +466,7 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         sku,
         sku2,
         sale,
+        spare_sale,
         buyer,
         buyer_token,
         order,

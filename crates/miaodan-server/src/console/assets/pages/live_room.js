@@ -1,8 +1,9 @@
 // The live room (直播间大屏) of one flash sale, pushed by the server (Server-Sent Events) within a
 // second of each commit: taps per second, orders, units left, when it sold out, the paid share,
-// the unpaid countdown, GMV, and buyers by province on a map. Without a sale in the address it
-// lists the shop's sales to pick one.
-import { html, useState, useEffect, useLoad, Loaded, Figure, Empty, ErrorBox } from '../ui.js';
+// the unpaid countdown, GMV, and buyers by province on a map; and its two controls, end the sale
+// now or top up its units (the stream shows either within a second). Without a sale in the
+// address it lists the shop's sales to pick one.
+import { html, useState, useEffect, useLoad, Loaded, Figure, Empty, ErrorBox, ActionButton } from '../ui.js';
 import { api } from '../api.js';
 import { texts } from '../i18n.js';
 import { yuan, count, percent, time, countdown } from '../format.js';
@@ -28,6 +29,11 @@ const tr = texts({
     live: '实时',
     reconnecting: '重新连接中…',
     as_of: '更新于 {at}',
+    end_now: '立即结束',
+    end_confirm: '确定立即结束秒杀 #{id}？之后的抢购将被拒绝，已下单的订单保留；未售出的库存退回仓库。',
+    top_up_units: '追加件数',
+    top_up: '追加库存',
+    top_up_invalid: '请输入 1 到 100000000 之间的整数',
   },
   en: {
     title: 'Live room · flash sale #{id}',
@@ -48,6 +54,11 @@ const tr = texts({
     live: 'Live',
     reconnecting: 'Reconnecting…',
     as_of: 'As of {at}',
+    end_now: 'End now',
+    end_confirm: 'End flash sale #{id} now? Later taps are refused, orders placed keep their units, and the unsold units go back to the warehouse.',
+    top_up_units: 'Units to add',
+    top_up: 'Top up',
+    top_up_invalid: 'Enter a whole number from 1 to 100000000',
   },
 });
 
@@ -133,6 +144,38 @@ function Room({ view }) {
   </div>`;
 }
 
+// The sale's two controls while it can still sell: end it now (after a confirmation; a sold-out
+// sale holds nothing to return, so it has none), and top up its units from the warehouse.
+function Controls({ sale }) {
+  const [units, setUnits] = useState('');
+  const [invalid, setInvalid] = useState(false);
+  if (!['scheduled', 'live', 'sold_out'].includes(sale.status)) return null;
+  const topUp = () => {
+    const n = Number(units);
+    if (!Number.isInteger(n) || n < 1 || n > 100000000) {
+      setInvalid(true);
+      return Promise.resolve(null);
+    }
+    setInvalid(false);
+    return api.post(`/v1/flash-sales/${sale.id}/top-up`, { units: n });
+  };
+  return html`<div class="controls" data-controls="live-room">
+    ${sale.status !== 'sold_out' &&
+    html`<${ActionButton}
+      name="end-sale"
+      kind="danger"
+      label=${tr('end_now')}
+      confirmText=${tr('end_confirm', { id: sale.id })}
+      action=${() => api.post(`/v1/flash-sales/${sale.id}/end`)}
+    />`}
+    <span class="top-up">
+      <label>${tr('top_up_units')}<input name="top-up-units" inputmode="numeric" value=${units} onInput=${(e) => setUnits(e.target.value)} /></label>
+      <${ActionButton} name="top-up" label=${tr('top_up')} action=${topUp} done=${(sale) => sale && setUnits('')} />
+      ${invalid && html`<span class="error" data-error="top-up-units">${tr('top_up_invalid')}</span>`}
+    </span>
+  </div>`;
+}
+
 function Watch({ id }) {
   const live = useLiveView(id);
   return html`<div class="page" data-page="live-room">
@@ -142,7 +185,9 @@ function Watch({ id }) {
       </span>
     </h1>
     ${live.error && html`<${ErrorBox} error=${live.error} />`}
-    ${live.view && html`<p class="as-of">${tr('as_of', { at: time(live.view.as_of) })}</p><${Room} view=${live.view} />`}
+    ${live.view && html`<p class="as-of">${tr('as_of', { at: time(live.view.as_of) })}</p>
+      <${Controls} sale=${live.view.sale} />
+      <${Room} view=${live.view} />`}
   </div>`;
 }
 
