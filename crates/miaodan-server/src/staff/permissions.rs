@@ -167,6 +167,7 @@ fn mutation(method: &str, route: &str) -> Option<Permission> {
         ("POST", "/v1/warehouses/{warehouse_id}/shortages") => Stock,
         ("POST", "/v1/warehouses") | ("PUT", "/v1/warehouses/{warehouse_id}/fulfillment") => Warehouses,
         ("POST", "/v1/flash-sales") => FlashSales,
+        ("POST", "/v1/flash-sales/{flash_sale_id}/end" | "/v1/flash-sales/{flash_sale_id}/top-up") => FlashSales,
         ("POST", "/v1/orders/{order_id}/shipments") => OrderHandling,
         ("PUT", "/v1/package-center/sla-rules") => PackageCenter,
         ("PUT", "/v1/after-sales/policy") => AfterSales,

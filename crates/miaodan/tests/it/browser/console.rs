@@ -479,3 +479,52 @@ async fn a_platform_admin_sees_the_shops_the_days_reconciliation_and_the_webhook
     browser.screenshot("platform-compass").await;
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn the_live_room_tops_a_sale_up_and_ends_it_early() {
+    let Some(mut browser) = Browser::start(Language::En).await else {
+        return;
+    };
+    let shop = demo_shop(&browser).await;
+    member(&browser, "anchor", "operator", Some(shop)).await;
+    let sale = live_sale(&browser, 5).await;
+    sign_in(&mut browser, "anchor").await;
+    browser.goto(&format!("/console/live/{sale}")).await;
+    browser.wait_for_selector("[data-live=connected]").await;
+    let left = "[data-figure=units-left] .figure-value";
+    browser.fill("input[name=top-up-units]", "3").await;
+    browser.click("[data-action=top-up]").await;
+    browser
+        .wait_until(
+            "8 units left",
+            &format!("return document.querySelector('{left}')?.textContent === '8'"),
+        )
+        .await;
+    // The confirmation dialog is the browser's own: the test answers it yes.
+    browser.eval("window.confirm = () => true; return true;").await;
+    browser.click("[data-action=end-sale]").await;
+    let buyer = browser.server.token("BUYER").to_string();
+    let mut refused = (0, Value::Null);
+    for _ in 0..50 {
+        refused = api(
+            &browser,
+            "POST",
+            &format!("/v1/flash-sales/{sale}/taps"),
+            &buyer,
+            Some(json!({})),
+        )
+        .await;
+        if refused.0 == 409 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        (refused.0, refused.1["code"].clone()),
+        (409, json!("ended")),
+        "{}",
+        refused.1
+    );
+    browser.screenshot("ended").await;
+    browser.finish().await;
+}
