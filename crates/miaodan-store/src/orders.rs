@@ -350,6 +350,22 @@ impl Store {
         Ok(orders)
     }
 
+    /// Whether more than `count` orders match `filter` (its position and limit aside): reads
+    /// at most `count + 1` index entries.
+    pub async fn orders_exceed(&self, filter: &OrderFilter, count: i64) -> Result<bool, StoreError> {
+        let unpaged = OrderFilter {
+            after: None,
+            ..filter.clone()
+        };
+        let matching = order_conditions(&unpaged).select("id FROM orders", "", count.saturating_add(1));
+        let statement = Statement::owned(
+            format!("SELECT COUNT(*) FROM ({}) AS matching", matching.sql),
+            matching.params,
+        );
+        let counted = self.query(statement, |r| r.i64(0)).await?;
+        Ok(counted.first().is_some_and(|&n| n > count))
+    }
+
     /// The ids and head fields of a checkout's orders, for opening its payment.
     pub async fn checkout_orders(&self, checkout: CheckoutId) -> Result<Vec<Order>, StoreError> {
         let statement = Statement::owned(

@@ -7,6 +7,7 @@
 //! placed instead of placing them twice), and the answer is rendered and stored.
 
 pub mod dto;
+mod export;
 
 use super::extract::{JsonBody, PathIds, RawBody};
 use super::page::{ListQuery, Page, PageQuery, invalid_cursor};
@@ -42,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(checkout))
         .routes(routes!(list_orders))
+        .routes(routes!(export::export_orders))
         .routes(routes!(get_order))
         .routes(routes!(cancel_order))
 }

@@ -13,6 +13,9 @@ both_backends!(
     another_shops_orders_never_appear_whatever_the_filter,
     a_filtered_list_pages_by_cursor_without_gaps_or_repeats,
     malformed_filters_are_refused_with_the_field_named,
+    the_csv_export_is_the_filtered_list_with_a_bom_a_header_and_quoted_fields,
+    bulk_shipping_ships_each_paid_order_whole_and_answers_each_refusal,
+    bulk_shipping_refuses_an_empty_oversized_or_repeated_list,
 );
 
 /// Three orders of one shop, oldest first: A's `sku0×2` (all from warehouse 0), B's `sku1×6`
@@ -193,5 +196,161 @@ async fn malformed_filters_are_refused_with_the_field_named(backend: Backend) {
     app.get("/v1/orders?sku_id=x", &merchant)
         .await
         .assert_problem(400, "invalid_query");
+    app.shutdown().await;
+}
+
+/// The export's answer: status, content type, content disposition and body.
+async fn export(app: &TestApp, token: &str, query: &str) -> (u16, String, String, Vec<u8>) {
+    let url = app.url(&format!("/v1/orders/export.csv?{query}"));
+    let response = app.http.get(url).bearer_auth(token).send().await.unwrap();
+    let header = |name: &str| {
+        let value = response.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+        value.unwrap_or_default()
+    };
+    let (kind, disposition) = (header("content-type"), header("content-disposition"));
+    let status = response.status().as_u16();
+    (status, kind, disposition, response.bytes().await.unwrap().to_vec())
+}
+
+/// The records of a CSV body after its byte-order mark, the header first.
+fn records(body: &[u8]) -> Vec<Vec<String>> {
+    let text = body
+        .strip_prefix("\u{feff}".as_bytes())
+        .expect("a UTF-8 byte-order mark");
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text);
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect()
+}
+
+async fn the_csv_export_is_the_filtered_list_with_a_bom_a_header_and_quoted_fields(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let o = three_orders(&app).await;
+    let (w, m) = (&o.w, &o.w.merchant);
+    let detail = "南京东路1号, 3楼 \"前台\" 收";
+    let body = serde_json::json!({
+        "lines": [{ "sku_id": w.skus[0], "quantity": 2 }],
+        "address": { "adcode": "310101000000", "detail": detail },
+    });
+    let quoted = app.post("/v1/checkouts", &w.buyer_token, body).await;
+    let quoted = quoted.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+
+    let (status, kind, disposition, body) = export(&app, m, &format!("sku_id={}", w.skus[0])).await;
+    assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"));
+    assert!(
+        disposition.starts_with("attachment; filename=\"orders-") && disposition.ends_with(".csv\""),
+        "{disposition}"
+    );
+    let rows = records(&body);
+    assert_eq!(rows[0][0], "order_id");
+    assert_eq!(rows.len(), 3, "the header and the SKU's two orders: {rows:?}");
+    let ids: Vec<i64> = rows[1..].iter().map(|r| r[0].parse().unwrap()).collect();
+    assert_eq!(ids, vec![quoted, o.ids[0]]);
+    let newest = &rows[1];
+    let column = |name: &str| rows[0].iter().position(|h| h.starts_with(name)).unwrap();
+    assert_eq!(newest[column("address")], detail);
+    assert_eq!(newest[column("items")], format!("{}×2", w.skus[0]));
+    assert_eq!(newest[column("total_yuan")], "119.80");
+    assert_eq!(newest[column("province")], "上海市");
+    assert_eq!(newest[column("state")], "pending_payment");
+    assert!(String::from_utf8_lossy(&body).contains("\"南京东路1号, 3楼 \"\"前台\"\" 收\""));
+
+    // Everything of the shop, and nothing of it for another shop.
+    assert_eq!(records(&export(&app, m, "").await.3).len(), 5);
+    let (_, other) = app.shop("隔壁小店").await;
+    assert_eq!(records(&export(&app, &other, "").await.3).len(), 1);
+    let (status, kind, _, _) = export(&app, m, "sku_id=0").await;
+    assert_eq!((status, kind.as_str()), (422, "application/problem+json"));
+    app.shutdown().await;
+}
+
+async fn bulk_shipping_ships_each_paid_order_whole_and_answers_each_refusal(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let o = three_orders(&app).await;
+    let (_, other_merchant) = app.shop("隔壁小店").await;
+    let m = &o.w.merchant;
+    let [unpaid, paid, _] = o.ids;
+    let body = serde_json::json!({ "order_ids": [paid, unpaid, 999_999_999] });
+    let answer = app.post_with_key("/v1/shipments/bulk", m, "bulk-1", body.clone()).await;
+    let results = answer.assert_status(200)["results"].as_array().unwrap().clone();
+    let outcome = |r: &Value| (r["order_id"].as_i64().unwrap(), r["result"].clone(), r["code"].clone());
+    let outcomes: Vec<_> = results.iter().map(outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (paid, "shipped".into(), Value::Null),
+            (unpaid, "refused".into(), "order_not_dispatched".into()),
+            (999_999_999, "refused".into(), "not_found".into()),
+        ]
+    );
+    // The paid order's two parcels (two warehouses) left together, and it is shipped.
+    let shipments = results[0]["shipment_ids"].as_array().unwrap().clone();
+    assert_eq!(shipments.len(), 2, "{results:?}");
+    assert_eq!(app.order(paid).await["state"], "shipped");
+    assert_eq!(app.order(unpaid).await["state"], "pending_payment");
+    let listed = app.get(&format!("/v1/orders/{paid}/shipments"), m).await;
+    assert_eq!(listed.assert_status(200)["items"].as_array().unwrap().len(), 2);
+
+    // The key replays the answer; a new request finds the order shipped, with its shipments.
+    let replayed = app.post_with_key("/v1/shipments/bulk", m, "bulk-1", body).await;
+    assert!(replayed.replayed);
+    assert_eq!(replayed.raw, answer.raw);
+    let again = app
+        .post("/v1/shipments/bulk", m, serde_json::json!({ "order_ids": [paid] }))
+        .await;
+    let again = again.assert_status(200)["results"][0].clone();
+    assert_eq!(again["result"], "shipped");
+    let mut ids: Vec<i64> = again["shipment_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_i64().unwrap())
+        .collect();
+    let mut first: Vec<i64> = shipments.iter().map(|i| i.as_i64().unwrap()).collect();
+    ids.sort_unstable();
+    first.sort_unstable();
+    assert_eq!(ids, first);
+    // Another shop cannot ship it, nor learn that it exists.
+    let theirs = app
+        .post(
+            "/v1/shipments/bulk",
+            &other_merchant,
+            serde_json::json!({ "order_ids": [o.ids[2]] }),
+        )
+        .await;
+    assert_eq!(theirs.assert_status(200)["results"][0]["code"], "not_found");
+    app.shutdown().await;
+}
+
+async fn bulk_shipping_refuses_an_empty_oversized_or_repeated_list(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let o = three_orders(&app).await;
+    let m = &o.w.merchant;
+    let many: Vec<i64> = (1..=101).collect();
+    for (ids, field) in [
+        (serde_json::json!([]), "order_ids"),
+        (serde_json::json!(many), "order_ids"),
+        (serde_json::json!([o.ids[1], o.ids[1]]), "order_ids[1]"),
+        (serde_json::json!([0]), "order_ids[0]"),
+    ] {
+        let answer = app
+            .post("/v1/shipments/bulk", m, serde_json::json!({ "order_ids": ids }))
+            .await;
+        answer.assert_problem(422, "invalid_field");
+        assert_eq!(answer.body["field"], field);
+    }
+    app.post("/v1/shipments/bulk", m, serde_json::json!({ "order_ids": [1.5] }))
+        .await
+        .assert_problem(400, "wrong_type");
+    let buyer = app
+        .post(
+            "/v1/shipments/bulk",
+            &o.w.buyer_token,
+            serde_json::json!({ "order_ids": [o.ids[1]] }),
+        )
+        .await;
+    assert_eq!(buyer.status.as_u16(), 403, "{}", buyer.raw);
+    assert_eq!(app.order(o.ids[1]).await["state"], "paid");
     app.shutdown().await;
 }
