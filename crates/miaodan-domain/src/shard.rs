@@ -49,7 +49,7 @@ pub use crate::catalog::{AddSku, CreateProduct, CreateShop, UpdateProduct, Updat
 pub use crate::flash_sale::{EndFlashSale, ScheduleFlashSale, Tap, TopUpFlashSale};
 pub use crate::fulfillment::{ConfigureFulfillment, DeliveryChoice, Fulfilling, ReportShortage, ShortageNotice};
 pub use crate::inventory::{CreateWarehouse, SetStock};
-pub use crate::logistics::{CreateShipment, RecordTracking, SetSlaRules};
+pub use crate::logistics::{CreateShipment, ParcelWaybill, RecordTracking, SetSlaRules, ShipOrder};
 pub use crate::orders::{CancelOrder, Canceller, OrderLineRequest, PayOrder, PlaceOrder, RequestRef};
 pub use crate::payments::{
     BeginPaymentAttempt, IntentOrderRequest, OpenPaymentIntent, RecordCharge, RecordRefund, RequestRefund,
@@ -118,6 +118,7 @@ into_command! {
     fulfillment::Configure(ConfigureFulfillment) => Fulfillment;
     fulfillment::ReportShortage(ReportShortage) => Fulfillment;
     logistics::CreateShipment(CreateShipment) => Logistics;
+    logistics::ShipOrder(ShipOrder) => Logistics;
     logistics::RecordTracking(RecordTracking) => Logistics;
     logistics::SetSlaRules(SetSlaRules) => Logistics;
     after_sales::Open(OpenRequest) => AfterSales;
@@ -230,6 +231,7 @@ answers! {
         Outcome::ShortageHandled { redispatched, unfulfillable } => ShortageHandled { redispatched, unfulfillable },
     }
     CreateShipment => Shipment { Outcome::ShipmentSaved(shipment) => shipment }
+    ShipOrder => Vec<Shipment> { Outcome::OrderShipped(shipments) => shipments }
     RecordTracking => Tracked { Outcome::TrackingRecorded { shipment, applied } => Tracked { shipment, applied } }
     SetSlaRules => SlaRules { Outcome::SlaRulesSaved(rules) => rules }
     OpenRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
@@ -388,6 +390,8 @@ pub enum Outcome {
         unfulfillable: Vec<OrderId>,
     },
     ShipmentSaved(Shipment),
+    /// Every parcel of a bulk shipment of one order, shipped together.
+    OrderShipped(Vec<Shipment>),
     TrackingRecorded {
         shipment: Box<Shipment>,
         applied: EventOutcome,
@@ -781,8 +785,9 @@ impl ShardState {
                 let shipped = || logistics.shipped_parcels();
                 c.apply(catalog, inventory, fulfillment, shipped, now, effects)
             }
-            Command::Logistics(logistics::Command::CreateShipment(c))
-                if let Some(request) = after_sales.open_cancellation(c.order) =>
+            Command::Logistics(logistics::Command::CreateShipment(CreateShipment { order, .. }))
+            | Command::Logistics(logistics::Command::ShipOrder(ShipOrder { order, .. }))
+                if let Some(request) = after_sales.open_cancellation(order) =>
             {
                 Err(Rejection::AfterSales(AfterSalesRefusal::CancellationRequested {
                     request,

@@ -202,6 +202,71 @@ pub(crate) fn attach_lines(orders: &mut [Order], lines: Vec<(OrderId, OrderLine)
     }
 }
 
+/// The conditions of an order list. The shop's or buyer's `(…, created_at, id)` index walks
+/// newest first; a SKU or warehouse is checked per order walked by the order's own key (its
+/// lines, its shipments); a flash sale's orders and a shop's alerts are read by their indexes.
+/// A walk is as long as it takes to fill the page: a filter that few of the shop's orders
+/// match (a rare SKU, `pending_payment`) reads far into the shop's orders.
+fn order_conditions(filter: &OrderFilter) -> Conditions {
+    let mut conditions = Conditions::default();
+    let equal = |column: &str| format!("{column} = ?");
+    let pairs = [
+        ("shop_id", filter.shop.map(ShopId::get)),
+        ("buyer_id", filter.buyer.map(BuyerId::get)),
+        ("flash_sale_id", filter.flash_sale.map(FlashSaleId::get)),
+    ];
+    for (column, value) in pairs {
+        if let Some(value) = value {
+            conditions.and(&equal(column), vec![Value::I64(value)]);
+        }
+    }
+    if let Some(state) = filter.state {
+        conditions.and("state = ?", vec![Value::Text(state.as_str().into())]);
+    }
+    if let Some(from) = filter.created_from {
+        conditions.and("created_at >= ?", vec![Value::I64(from.unix_ms())]);
+    }
+    if let Some(before) = filter.created_before {
+        conditions.and("created_at < ?", vec![Value::I64(before.unix_ms())]);
+    }
+    if let Some(sku) = filter.sku {
+        conditions.and(
+            "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.sku_id = ?)",
+            vec![Value::I64(sku.get())],
+        );
+    }
+    if let Some(warehouse) = filter.warehouse {
+        // An allocation is `warehouse:units` among `;`-separated pairs: a leading `;` makes
+        // every pair start with one.
+        conditions.and(
+            "(EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND (';' || l.allocations) LIKE ?)
+              OR EXISTS (SELECT 1 FROM shipments s WHERE s.order_id = orders.id AND s.warehouse_id = ?))",
+            vec![Value::Text(format!("%;{warehouse}:%")), Value::I64(warehouse.get())],
+        );
+    }
+    if filter.promise_at_risk_only {
+        let open_alerts = "SELECT order_id FROM package_alerts WHERE rule = 'promise_at_risk' AND is_open = 1";
+        match filter.shop {
+            Some(shop) => conditions.and(
+                &format!("id IN ({open_alerts} AND shop_id = ?)"),
+                vec![Value::I64(shop.get())],
+            ),
+            None => conditions.and(&format!("id IN ({open_alerts})"), vec![]),
+        }
+    }
+    if let Some(number) = filter.order_or_buyer {
+        conditions.and("(id = ? OR buyer_id = ?)", vec![Value::I64(number), Value::I64(number)]);
+    }
+    if let Some((created_at, id)) = filter.after {
+        let at = Value::I64(created_at.unix_ms());
+        conditions.and(
+            "(created_at < ? OR (created_at = ? AND id < ?))",
+            vec![at.clone(), at, Value::I64(id.get())],
+        );
+    }
+    conditions
+}
+
 /// What a starting shard holds of orders.
 pub(crate) struct ShardOrders {
     pub open_orders: Vec<Order>,
@@ -275,34 +340,30 @@ impl Store {
 
     /// A page of orders, newest first (by creation, then id).
     pub async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
-        let mut conditions = Conditions::default();
-        if let Some(shop) = filter.shop {
-            conditions.and("shop_id = ?", vec![Value::I64(shop.get())]);
-        }
-        if let Some(buyer) = filter.buyer {
-            conditions.and("buyer_id = ?", vec![Value::I64(buyer.get())]);
-        }
-        if let Some(state) = filter.state {
-            conditions.and("state = ?", vec![Value::Text(state.as_str().into())]);
-        }
-        if let Some(from) = filter.created_from {
-            conditions.and("created_at >= ?", vec![Value::I64(from.unix_ms())]);
-        }
-        if let Some(before) = filter.created_before {
-            conditions.and("created_at < ?", vec![Value::I64(before.unix_ms())]);
-        }
-        if let Some((created_at, id)) = filter.after {
-            let at = Value::I64(created_at.unix_ms());
-            conditions.and(
-                "(created_at < ? OR (created_at = ? AND id < ?))",
-                vec![at.clone(), at, Value::I64(id.get())],
-            );
-        }
-        let head = format!("{ORDER_COLUMNS} FROM orders");
-        let statement = conditions.select(&head, "ORDER BY created_at DESC, id DESC", filter.limit);
+        let statement = order_conditions(filter).select(
+            &format!("{ORDER_COLUMNS} FROM orders"),
+            "ORDER BY created_at DESC, id DESC",
+            filter.limit,
+        );
         let mut orders = self.query(statement, order_head).await?;
         self.attach_lines(&mut orders).await?;
         Ok(orders)
+    }
+
+    /// Whether more than `count` orders match `filter` (its position and limit aside): reads
+    /// at most `count + 1` index entries.
+    pub async fn orders_exceed(&self, filter: &OrderFilter, count: i64) -> Result<bool, StoreError> {
+        let unpaged = OrderFilter {
+            after: None,
+            ..filter.clone()
+        };
+        let matching = order_conditions(&unpaged).select("id FROM orders", "", count.saturating_add(1));
+        let statement = Statement::owned(
+            format!("SELECT COUNT(*) FROM ({}) AS matching", matching.sql),
+            matching.params,
+        );
+        let counted = self.query(statement, |r| r.i64(0)).await?;
+        Ok(counted.first().is_some_and(|&n| n > count))
     }
 
     /// The ids and head fields of a checkout's orders, for opening its payment.

@@ -1,9 +1,10 @@
 //! Records the store keeps besides the shard effects: tokens, stored idempotent responses,
 //! and the filters of the read queries.
 
+use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::logistics::AlertRule;
 use miaodan_domain::orders::OrderState;
-use miaodan_domain::{BuyerId, OrderId, ShopId, Timestamp};
+use miaodan_domain::{BuyerId, OrderId, ShopId, SkuId, Timestamp, WarehouseId};
 
 /// The role an API token grants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -106,6 +107,16 @@ pub struct OrderFilter {
     pub state: Option<OrderState>,
     pub created_from: Option<Timestamp>,
     pub created_before: Option<Timestamp>,
+    pub flash_sale: Option<FlashSaleId>,
+    /// Orders with a line of this SKU.
+    pub sku: Option<SkuId>,
+    /// Orders with units allocated in this warehouse, or a shipment leaving it.
+    pub warehouse: Option<WarehouseId>,
+    /// Only orders the package center holds an open `promise_at_risk` alert for (the rule
+    /// that watches late parcels against the order's promise).
+    pub promise_at_risk_only: bool,
+    /// A number searched for: the order with that id, or the orders of the buyer with it.
+    pub order_or_buyer: Option<i64>,
     /// Continue after this `(created_at, id)` position of the previous page.
     pub after: Option<(Timestamp, OrderId)>,
     pub limit: i64,

@@ -27,6 +27,24 @@ pub struct CreateShipment {
     pub waybill: Waybill,
 }
 
+/// Shipments for several parcels of one dispatched order, created together or not at all: a
+/// bulk shipment never leaves an order half-shipped by its own doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShipOrder {
+    pub shop: ShopId,
+    pub order: OrderId,
+    /// One per parcel, each with the carrier dispatch planned for it.
+    pub parcels: Vec<ParcelWaybill>,
+}
+
+/// A parcel of [`ShipOrder`]: the new shipment's id, where it leaves from, its waybill.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParcelWaybill {
+    pub id: ShipmentId,
+    pub warehouse: WarehouseId,
+    pub waybill: Waybill,
+}
+
 /// A carrier's tracking event for a shipment of this shard.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordTracking {
@@ -43,6 +61,7 @@ pub struct SetSlaRules {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     CreateShipment(CreateShipment),
+    ShipOrder(ShipOrder),
     RecordTracking(RecordTracking),
     SetSlaRules(SetSlaRules),
 }
@@ -73,6 +92,7 @@ impl Command {
     ) -> Result<Outcome, Rejection> {
         match self {
             Command::CreateShipment(c) => logistics.create_shipment(c, fulfillment, now, effects),
+            Command::ShipOrder(c) => logistics.ship_order(c, fulfillment, now, effects),
             Command::RecordTracking(c) => logistics.record_tracking(c, fulfillment, now, effects),
             Command::SetSlaRules(c) => {
                 catalog.known_shop(c.shop)?;
@@ -255,6 +275,69 @@ impl LogisticsBook {
             fulfillment.transition(new.order, Order::ship, effects);
         }
         Ok(Outcome::ShipmentSaved(shipment))
+    }
+
+    /// Checks every parcel before creating any shipment, in the order a single shipment checks
+    /// them (dispatched, a parcel left at the warehouse, a free waybill), so that each creation
+    /// after the checks succeeds.
+    fn ship_order(
+        &mut self,
+        c: ShipOrder,
+        fulfillment: &mut FulfillmentBook,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
+        let fulfilling = fulfillment
+            .fulfilling(c.order)
+            .filter(|f| f.order.shop == c.shop)
+            .ok_or(Rejection::OrderNotDispatched)?;
+        let mut waybills = HashSet::new();
+        for (i, parcel) in c.parcels.iter().enumerate() {
+            if self.shipments.contains_key(&parcel.id) || c.parcels[..i].iter().any(|p| p.id == parcel.id) {
+                return Err(Rejection::IdInUse);
+            }
+            let planned = fulfilling
+                .decision
+                .parcels
+                .iter()
+                .filter(|p| p.warehouse == parcel.warehouse);
+            let (planned, carrier) = (planned.clone().count(), planned.map(|p| p.carrier).next());
+            let Some(carrier) = carrier else {
+                return Err(Rejection::NoParcelAtWarehouse);
+            };
+            let shipped = self
+                .shipments_of(c.order)
+                .filter(|s| s.warehouse == parcel.warehouse)
+                .count();
+            let asked = c.parcels[..=i]
+                .iter()
+                .filter(|p| p.warehouse == parcel.warehouse)
+                .count();
+            if shipped + asked > planned {
+                return Err(Rejection::ShipmentExists);
+            }
+            let waybill = (carrier, parcel.waybill.clone());
+            if self.waybills.contains(&waybill) || !waybills.insert(waybill) {
+                return Err(Rejection::WaybillInUse);
+            }
+        }
+        let mut shipments = Vec::with_capacity(c.parcels.len());
+        for parcel in c.parcels {
+            let one = CreateShipment {
+                id: parcel.id,
+                shop: c.shop,
+                order: c.order,
+                warehouse: parcel.warehouse,
+                carrier: None,
+                waybill: parcel.waybill,
+            };
+            let created = self.create_shipment(one, fulfillment, now, effects);
+            let Ok(Outcome::ShipmentSaved(shipment)) = created else {
+                panic!("a parcel checked for shipping was refused: {created:?}");
+            };
+            shipments.push(shipment);
+        }
+        Ok(Outcome::OrderShipped(shipments))
     }
 
     fn record_tracking(

@@ -22,7 +22,7 @@ mod book;
 pub mod shipment;
 pub mod sla;
 
-pub use book::{Command, CreateShipment, LogisticsBook, RecordTracking, SetSlaRules};
+pub use book::{Command, CreateShipment, LogisticsBook, ParcelWaybill, RecordTracking, SetSlaRules, ShipOrder};
 pub use shipment::{
     EventOutcome, EventRefusal, Shipment, ShipmentState, TrackingEvent, TrackingNote, Waybill, parse_waybill,
     valid_waybill,

@@ -11,7 +11,7 @@ use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::Shipment;
 use miaodan_domain::logistics::shipment::{Waybill, parse_waybill};
 use miaodan_domain::orders::Order;
-use miaodan_domain::shard::{CreateShipment, Rejection};
+use miaodan_domain::shard::{CreateShipment, ParcelWaybill, Rejection, ShipOrder};
 use miaodan_domain::{ShopId, WarehouseId};
 
 /// Why no shipment command reached the shard.
@@ -73,12 +73,83 @@ pub async fn ship(
     Ok(state.shards.ask(shop, command, recorder).await?)
 }
 
+/// Ships every parcel of a paid `order` that has no shipment yet, as dispatch planned them
+/// (warehouse and carrier), in one shard command: all of them or none. Each waybill is asked of
+/// the carrier first under the parcel's reference, so a retry gets the same waybills.
+pub async fn ship_order(
+    state: &AppState,
+    shop: ShopId,
+    order: &Order,
+) -> Result<Result<Vec<Shipment>, Rejection>, ShipmentError> {
+    let order_id = order.id;
+    let unshipped = state
+        .shards
+        .read(shop, move |shard, _| {
+            let fulfilling = shard.fulfilling(order_id)?;
+            let mut parcels = Vec::new();
+            for parcel in &fulfilling.decision.parcels {
+                let shipped = shard
+                    .logistics()
+                    .shipments_of(order_id)
+                    .filter(|s| s.warehouse == parcel.warehouse)
+                    .count();
+                let before = parcels.iter().filter(|(w, _)| *w == parcel.warehouse).count();
+                let nth = fulfilling
+                    .decision
+                    .parcels
+                    .iter()
+                    .filter(|p| p.warehouse == parcel.warehouse);
+                if before + shipped < nth.count() {
+                    parcels.push((parcel.warehouse, before + shipped));
+                }
+            }
+            Some(parcels)
+        })
+        .await?;
+    let Some(unshipped) = unshipped else {
+        return Ok(Err(Rejection::OrderNotDispatched));
+    };
+    let mut parcels = Vec::with_capacity(unshipped.len());
+    for (warehouse, nth) in unshipped {
+        let id = ShipmentId::new(state.ids.shipment()).ok_or(ShipmentError::IdsExhausted)?;
+        let waybill = issue_nth_waybill(state, shop, order, warehouse, nth).await?;
+        parcels.push(ParcelWaybill { id, warehouse, waybill });
+    }
+    let command = ShipOrder {
+        shop,
+        order: order.id,
+        parcels,
+    };
+    Ok(state.shards.ask(shop, command, None).await?)
+}
+
 /// Asks the planned carrier (unless another is named) for the parcel's waybill.
 async fn issue_waybill(
     state: &AppState,
     shop: ShopId,
     order: &Order,
     warehouse: WarehouseId,
+    carrier: Option<CarrierId>,
+) -> Result<Waybill, ShipmentError> {
+    waybill_of_parcel(state, shop, order, (warehouse, 0), carrier).await
+}
+
+/// The waybill of the `nth` parcel (from 0) leaving `warehouse` for `order`, by its carrier.
+async fn issue_nth_waybill(
+    state: &AppState,
+    shop: ShopId,
+    order: &Order,
+    warehouse: WarehouseId,
+    nth: usize,
+) -> Result<Waybill, ShipmentError> {
+    waybill_of_parcel(state, shop, order, (warehouse, nth), None).await
+}
+
+async fn waybill_of_parcel(
+    state: &AppState,
+    shop: ShopId,
+    order: &Order,
+    (warehouse, nth): (WarehouseId, usize),
     carrier: Option<CarrierId>,
 ) -> Result<Waybill, ShipmentError> {
     let order_id = order.id;
@@ -103,7 +174,12 @@ async fn issue_waybill(
         return Err(ShipmentError::NoParcelAtWarehouse);
     };
     let carrier = carrier.unwrap_or(planned_carrier);
-    let reference = format!("mdn-{shop}-{}-{warehouse}", order.id);
+    // The first parcel from a warehouse keeps the reference it always had; a later one (after
+    // a re-dispatch) needs its own, or the carrier would answer the first one's waybill.
+    let reference = match nth {
+        0 => format!("mdn-{shop}-{}-{warehouse}", order.id),
+        n => format!("mdn-{shop}-{}-{warehouse}-{n}", order.id),
+    };
     let origin = origin.unwrap_or(order.address.adcode);
     let issued = state
         .carriers

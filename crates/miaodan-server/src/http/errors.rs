@@ -101,6 +101,7 @@ pub const ERRORS: &[ErrorCode] = &[
     code("order_not_dispatched", 409, "the order is not paid and awaiting shipment"),
     code("no_parcel_at_warehouse", 409, "the order sends no parcel from that warehouse"),
     code("shipment_exists", 409, "that parcel has a shipment already"),
+    code("export_too_large", 409, "more orders match than one CSV export holds (100 000): narrow the filter, e.g. by `created_from`/`created_to`"),
     code("waybill_in_use", 409, "the waybill is on another shipment"),
     code("too_many_skus", 409, "the product has 100 SKUs already"),
     code("shortage_exceeds_stock", 409, "more units are reported missing than the warehouse holds and has not handed to a carrier"),

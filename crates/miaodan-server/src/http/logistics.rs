@@ -1,6 +1,7 @@
 //! Logistics over HTTP: shipments with carrier waybills, the carriers' signed tracking
 //! webhook, and the package center (包裹中心): SLA rules, alerts, and their live stream.
 
+pub mod bulk;
 mod stream;
 
 use super::extract::{JsonBody, PathIds, RawBody};
@@ -40,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_shipment, list_shipments))
         .routes(routes!(get_shipment))
+        .routes(routes!(bulk::bulk_ship))
         .routes(routes!(carrier_webhook))
         .routes(routes!(get_sla_rules, put_sla_rules))
         .routes(routes!(list_alerts))

@@ -7,6 +7,7 @@
 //! placed instead of placing them twice), and the answer is rendered and stored.
 
 pub mod dto;
+mod export;
 
 use super::extract::{JsonBody, PathIds, RawBody};
 use super::page::{ListQuery, Page, PageQuery, invalid_cursor};
@@ -23,12 +24,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dto::{CheckoutInput, CheckoutView, OrderView};
+use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderState};
 use miaodan_domain::quantity::LINE_QUANTITY_MAX;
 use miaodan_domain::shard::CancelOrder;
 use miaodan_domain::shard::ShardCommand;
 use miaodan_domain::shard::{Canceller, OrderLineRequest, Rejection, RequestRef};
-use miaodan_domain::{BuyerId, OrderId, Quantity, ShopId, SkuId, Timestamp};
+use miaodan_domain::{BuyerId, OrderId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
 use miaodan_store::records::{Keyset, OrderFilter};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -41,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(checkout))
         .routes(routes!(list_orders))
+        .routes(routes!(export::export_orders))
         .routes(routes!(get_order))
         .routes(routes!(cancel_order))
 }
@@ -269,11 +272,11 @@ pub(super) async fn visible_order(state: &AppState, principal: Principal, raw_id
         .ok_or_else(|| ApiError::not_found("order"))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OrderQuery {
-    /// `pending_payment`, `paid` or `cancelled`.
+    /// `pending_payment`, `paid`, `shipped`, `delivered` or `cancelled`.
     #[param(schema_with = crate::http::schema::optional_order_state)]
     pub state: Option<String>,
     /// Orders created at or after this instant (RFC 3339).
@@ -282,6 +285,27 @@ pub struct OrderQuery {
     /// Orders created before this instant (RFC 3339).
     #[param(schema_with = crate::http::schema::instant)]
     pub created_to: Option<String>,
+    /// Only orders of this flash sale.
+    #[param(schema_with = crate::http::schema::id)]
+    pub flash_sale_id: Option<i64>,
+    /// Only orders with a line of this SKU.
+    #[param(schema_with = crate::http::schema::id)]
+    pub sku_id: Option<i64>,
+    /// Only this buyer's orders.
+    #[param(schema_with = crate::http::schema::id)]
+    pub buyer_id: Option<i64>,
+    /// Only orders with units allocated in this warehouse or a shipment leaving it.
+    #[param(schema_with = crate::http::schema::id)]
+    pub warehouse_id: Option<i64>,
+    /// `true`: only orders with an open `promise_at_risk` alert in the package center (the
+    /// rule that watches a parcel against the order's promise, late shipments included).
+    #[param(schema_with = crate::http::schema::stream_once)]
+    pub promise_at_risk: Option<String>,
+    /// An order id (`123` or `#123`) or a buyer id: the order with that id, and the orders of
+    /// the buyer with it. Buyers have no phone number on the platform, so there is no phone
+    /// search.
+    #[param(schema_with = crate::http::schema::order_search)]
+    pub q: Option<String>,
 }
 
 fn instant(raw: Option<&str>, field: &str) -> Result<Option<Timestamp>, ApiError> {
@@ -292,7 +316,80 @@ fn instant(raw: Option<&str>, field: &str) -> Result<Option<Timestamp>, ApiError
     .transpose()
 }
 
-/// List orders, newest first: a merchant's shop's, a buyer's own, or (admin) all.
+/// A positive id of a query's filter, made into its domain type.
+fn filter_id<T>(raw: Option<i64>, field: &str, make: fn(i64) -> Option<T>) -> Result<Option<T>, ApiError> {
+    raw.map(|raw| {
+        make(raw).ok_or_else(|| ApiError::invalid("invalid_field", field, format!("`{field}` is a positive id")))
+    })
+    .transpose()
+}
+
+/// The number `q` searches for: digits, with or without a leading `#`.
+fn search_number(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    raw.map(|raw| {
+        let digits = raw.strip_prefix('#').unwrap_or(raw);
+        super::schema::number(digits).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_field",
+                "q",
+                "`q` is an order id (`123` or `#123`) or a buyer id",
+            )
+        })
+    })
+    .transpose()
+}
+
+impl OrderQuery {
+    /// The filter this query asks for, before the page and the caller's tenancy are added.
+    pub fn filter(&self) -> Result<OrderFilter, ApiError> {
+        let state = self
+            .state
+            .as_deref()
+            .map(|s| {
+                OrderState::parse(s).ok_or_else(|| {
+                    let detail = "state is pending_payment, paid, shipped, delivered or cancelled";
+                    ApiError::invalid("invalid_field", "state", detail)
+                })
+            })
+            .transpose()?;
+        let promise_at_risk_only = match self.promise_at_risk.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(ApiError::invalid("invalid_field", "promise_at_risk", "true or false")),
+        };
+        Ok(OrderFilter {
+            state,
+            created_from: instant(self.created_from.as_deref(), "created_from")?,
+            created_before: instant(self.created_to.as_deref(), "created_to")?,
+            flash_sale: filter_id(self.flash_sale_id, "flash_sale_id", FlashSaleId::new)?,
+            sku: filter_id(self.sku_id, "sku_id", SkuId::new)?,
+            buyer: filter_id(self.buyer_id, "buyer_id", BuyerId::new)?,
+            warehouse: filter_id(self.warehouse_id, "warehouse_id", WarehouseId::new)?,
+            promise_at_risk_only,
+            order_or_buyer: search_number(self.q.as_deref())?,
+            ..OrderFilter::default()
+        })
+    }
+}
+
+/// Narrows `filter` to what `principal` may see: a merchant its shop, a buyer their own;
+/// `None` when nothing can match (a buyer asking for another buyer's orders).
+pub(super) fn tenancy(mut filter: OrderFilter, principal: Principal) -> Option<OrderFilter> {
+    match principal {
+        Principal::Admin => {}
+        Principal::Merchant(shop) => filter.shop = Some(shop),
+        Principal::Buyer(buyer) => {
+            if filter.buyer.is_some_and(|asked| asked != buyer) {
+                return None;
+            }
+            filter.buyer = Some(buyer);
+        }
+    }
+    Some(filter)
+}
+
+/// List orders, newest first: a merchant's shop's, a buyer's own, or (admin) all. The filters
+/// combine with AND.
 #[utoipa::path(get, path = "/v1/orders", tag = "orders", params(OrderQuery, PageQuery),
     responses((status = 200, body = Page<OrderView>), (status = 400, body = super::problem::Problem),
         (status = 422, body = super::problem::Problem)),
@@ -302,39 +399,34 @@ pub async fn list_orders(
     principal: Principal,
     ListQuery { page, filter: query }: ListQuery<OrderQuery>,
 ) -> Result<Json<Page<OrderView>>, ApiError> {
-    let order_state = query
-        .state
-        .as_deref()
-        .map(|s| {
-            OrderState::parse(s).ok_or_else(|| {
-                ApiError::invalid("invalid_field", "state", "state is pending_payment, paid or cancelled")
-            })
-        })
-        .transpose()?;
+    let filter = query.filter()?;
     let Keyset { after, limit } = page.keyset::<(i64, i64)>("orders")?;
-    let after = match after {
-        None => None,
-        Some((at, id)) => Some((
-            Timestamp::from_unix_ms(at),
-            OrderId::new(id).ok_or_else(invalid_cursor)?,
-        )),
+    let filter = tenancy(
+        OrderFilter {
+            after: order_position(after)?,
+            limit,
+            ..filter
+        },
+        principal,
+    );
+    let orders = match filter {
+        Some(filter) => state.store.orders(&filter).await?,
+        None => Vec::new(),
     };
-    let mut filter = OrderFilter {
-        state: order_state,
-        created_from: instant(query.created_from.as_deref(), "created_from")?,
-        created_before: instant(query.created_to.as_deref(), "created_to")?,
-        after,
-        limit,
-        ..OrderFilter::default()
-    };
-    match principal {
-        Principal::Admin => {}
-        Principal::Merchant(shop) => filter.shop = Some(shop),
-        Principal::Buyer(buyer) => filter.buyer = Some(buyer),
-    }
-    let orders = state.store.orders(&filter).await?;
     let key = |o: &Order| (o.created_at.unix_ms(), o.id.get());
     Ok(Json(page.page("orders", orders, key, |o| OrderView::from(o))))
+}
+
+/// A cursor's `(created_at, id)` as the store's position.
+pub(super) fn order_position(after: Option<(i64, i64)>) -> Result<Option<(Timestamp, OrderId)>, ApiError> {
+    after
+        .map(|(at, id)| {
+            Ok((
+                Timestamp::from_unix_ms(at),
+                OrderId::new(id).ok_or_else(invalid_cursor)?,
+            ))
+        })
+        .transpose()
 }
 
 fn render_order(answer: &Result<Order, Rejection>) -> Reply {

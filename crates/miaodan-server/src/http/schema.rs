@@ -525,6 +525,11 @@ pub fn search() -> RefOr<Schema> {
     done(string().max_length(Some(100)).pattern(Some(no_control_pattern())))
 }
 
+/// An order list's `q`: an order or buyer id, with or without a leading `#`.
+pub fn order_search() -> RefOr<Schema> {
+    done(string().pattern(Some("^#?[1-9][0-9]{0,17}$".to_string())))
+}
+
 /// A positive number as a cart's pairs write it: decimal, without leading zeros, at most 18
 /// digits (`[1-9][0-9]{0,17}` in `ITEMS_PATTERN`).
 pub fn number(raw: &str) -> Option<i64> {

@@ -20,6 +20,7 @@ mod flash_sale_live;
 mod flash_sales;
 mod fulfillment;
 mod limits;
+mod order_lists;
 mod orders;
 mod payments;
 mod staff;

@@ -360,6 +360,18 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
             ),
         ),
         (
+            post(
+                "/v1/shipments/bulk".into(),
+                &a.merchant,
+                json!({ "order_ids": [a.paid_order] }),
+            ),
+            post(
+                "/v1/shipments/bulk".into(),
+                &a.merchant,
+                json!({ "order_ids": [a.paid_order, other] }),
+            ),
+        ),
+        (
             put("/v1/package-center/sla-rules".into(), sla_rules(2 * 24 * 3600)),
             put("/v1/package-center/sla-rules".into(), sla_rules(3 * 24 * 3600)),
         ),

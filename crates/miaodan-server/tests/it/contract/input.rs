@@ -289,7 +289,14 @@ async fn every_bad_query_parameter_is_refused_with_a_stable_problem(backend: Bac
         ("cursor=1.0", (400, "invalid_cursor", Some("cursor"))),
         ("cursor=abc.5", (400, "invalid_cursor", Some("cursor"))),
         ("cursor=1.-5", (400, "invalid_cursor", Some("cursor"))),
-        ("buyer_id=1", (400, "invalid_query", Some("buyer_id"))),
+        ("shop_id=1", (400, "invalid_query", Some("shop_id"))),
+        ("buyer_id=0", (422, "invalid_field", Some("buyer_id"))),
+        ("sku_id=abc", (400, "invalid_query", Some("sku_id"))),
+        ("warehouse_id=-1", (422, "invalid_field", Some("warehouse_id"))),
+        ("flash_sale_id=1.5", (400, "invalid_query", Some("flash_sale_id"))),
+        ("promise_at_risk=1", (422, "invalid_field", Some("promise_at_risk"))),
+        ("q=%2312a", (422, "invalid_field", Some("q"))),
+        ("q=", (422, "invalid_field", Some("q"))),
         ("limit=1&limit=2", (400, "invalid_query", Some("limit"))),
     ];
     // The reconciliation (operators only): a real calendar day, written YYYY-MM-DD.

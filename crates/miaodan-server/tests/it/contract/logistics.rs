@@ -29,6 +29,13 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             None,
         ),
         endpoint(
+            "/v1/shipments/bulk",
+            Method::POST,
+            "/v1/shipments/bulk".into(),
+            Some(json!({ "order_ids": [a.paid_order] })),
+            merchant,
+        ),
+        endpoint(
             "/v1/shipments/{shipment_id}",
             Method::GET,
             format!("/v1/shipments/{}", a.shipment),

@@ -23,6 +23,13 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
         ),
         endpoint("/v1/orders", Method::GET, "/v1/orders".into(), None, None),
         endpoint(
+            "/v1/orders/export.csv",
+            Method::GET,
+            "/v1/orders/export.csv".into(),
+            None,
+            None,
+        ),
+        endpoint(
             "/v1/orders/{order_id}",
             Method::GET,
             format!("/v1/orders/{}", a.order),
