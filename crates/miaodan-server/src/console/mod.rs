@@ -47,6 +47,7 @@ const ASSETS: &[Asset] = assets![
     "pages/orders.js" => JS,
     "pages/order.js" => JS,
     "pages/live_room.js" => JS,
+    "pages/package_center.js" => JS,
     "vendor/preact-htm.js" => JS,
     "vendor/echarts.min.js" => JS,
     "vendor/NOTICE.txt" => "text/plain; charset=utf-8",

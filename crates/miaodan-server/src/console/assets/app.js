@@ -9,6 +9,7 @@ import { Overview } from './pages/overview.js';
 import { Orders } from './pages/orders.js';
 import { OrderDetail } from './pages/order.js';
 import { LiveRoom } from './pages/live_room.js';
+import { PackageCenter } from './pages/package_center.js';
 
 // [path pattern, navigation key (the highlighted item), page]. Capture groups become `params`.
 const ROUTES = [
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^\/console\/orders\/(\d+)$/, 'orders', OrderDetail],
   [/^\/console\/live\/?$/, 'live', LiveRoom],
   [/^\/console\/live\/(\d+)$/, 'live', LiveRoom],
+  [/^\/console\/package-center\/?$/, 'package_center', PackageCenter],
 ];
 
 // The navigation, in order; `roles` limits an item to those roles (absent: everyone).
@@ -24,6 +26,7 @@ const NAVIGATION = [
   ['overview', '/console/'],
   ['orders', '/console/orders'],
   ['live', '/console/live'],
+  ['package_center', '/console/package-center'],
 ];
 
 function NotFound() {
