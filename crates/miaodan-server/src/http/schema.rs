@@ -361,8 +361,8 @@ pub fn optional_alert_level() -> RefOr<Schema> {
 pub fn optional_alert_assignee() -> RefOr<Schema> {
     done(
         string()
-            .pattern(Some("^(none|[1-9][0-9]{0,18})$"))
-            .description(Some("`none` (nobody assigned) or a staff id.")),
+            .pattern(Some("^(none|[1-9][0-9]{0,17})$"))
+            .description(Some("`none` (nobody assigned) or a staff id (up to 18 digits).")),
     )
 }
 
