@@ -14,6 +14,7 @@
 use crate::ShopId;
 use crate::after_sales::request::Stage;
 use crate::logistics::shipment::ShipmentState;
+use crate::logistics::work::Worked;
 use crate::orders::{CancelReason, OrderState};
 use crate::payments::{IntentStatus, RefundStatus};
 use crate::shard::Effect;
@@ -79,7 +80,11 @@ impl Family {
             Family::Payment => IntentStatus::ALL.iter().map(|s| s.as_str()).collect(),
             Family::Refund => RefundStatus::ALL.iter().map(|s| s.as_str()).collect(),
             Family::Shipment => ShipmentState::ALL.iter().map(|s| s.as_str()).collect(),
-            Family::Alert => vec!["raised", "escalated", "resolved"],
+            Family::Alert => {
+                let mut actions = vec!["raised", "escalated"];
+                actions.extend(Worked::ALL.iter().map(|w| w.as_str()));
+                actions
+            }
             Family::Stock => vec!["changed"],
             Family::Capacity => vec!["booked"],
             Family::Fulfillment => vec!["configured"],
@@ -192,6 +197,11 @@ impl Event {
                 Topic::new(F::Alert, alert_action(alert)),
                 alert.shipment.get(),
             ),
+            // A person's resolution is `alert.resolved` like the rules': readers count one
+            // resolution per alert either way.
+            Effect::AlertWorked { alert, worked } => {
+                (alert.shop, Topic::new(F::Alert, worked.as_str()), alert.shipment.get())
+            }
             Effect::SlaRulesSaved { shop, .. } => (*shop, Topic::new(F::SlaRules, "saved"), shop.get()),
             Effect::ShortageNoticed(notice) => (notice.shop, Topic::new(F::Shortage, "noticed"), notice.order.get()),
             Effect::AfterSalesSaved(saved) => (

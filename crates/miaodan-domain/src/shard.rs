@@ -34,6 +34,7 @@ use crate::ids::{AfterSalesId, BuyerId, OrderId, ShipmentId, ShopId, SkuId, Ware
 use crate::inventory::{self, Inventory, StockLevel, Warehouse};
 use crate::logistics::shipment::{EventOutcome, EventRefusal, Shipment};
 use crate::logistics::sla::{Alert, SlaRules, SlaRulesProblem};
+use crate::logistics::work::{WorkRefusal, Worked};
 use crate::logistics::{self, LogisticsBook};
 use crate::orders::{self, CancelReason, InvalidTransition, Order, OrderBook};
 use crate::payments::{self, PaymentBook, PaymentIntent, PaymentIntentId, PaymentRefusal, Refund};
@@ -49,7 +50,7 @@ pub use crate::catalog::{AddSku, CreateProduct, CreateShop, UpdateProduct, Updat
 pub use crate::flash_sale::{EndFlashSale, ScheduleFlashSale, Tap, TopUpFlashSale};
 pub use crate::fulfillment::{ConfigureFulfillment, DeliveryChoice, Fulfilling, ReportShortage, ShortageNotice};
 pub use crate::inventory::{CreateWarehouse, SetStock};
-pub use crate::logistics::{CreateShipment, ParcelWaybill, RecordTracking, SetSlaRules, ShipOrder};
+pub use crate::logistics::{CreateShipment, ParcelWaybill, RecordTracking, SetSlaRules, ShipOrder, WorkAlert};
 pub use crate::orders::{CancelOrder, Canceller, OrderLineRequest, PayOrder, PlaceOrder, RequestRef};
 pub use crate::payments::{
     BeginPaymentAttempt, IntentOrderRequest, OpenPaymentIntent, RecordCharge, RecordRefund, RequestRefund,
@@ -121,6 +122,7 @@ into_command! {
     logistics::ShipOrder(ShipOrder) => Logistics;
     logistics::RecordTracking(RecordTracking) => Logistics;
     logistics::SetSlaRules(SetSlaRules) => Logistics;
+    logistics::WorkAlert(WorkAlert) => Logistics;
     after_sales::Open(OpenRequest) => AfterSales;
     after_sales::Approve(ApproveRequest) => AfterSales;
     after_sales::Refuse(RefuseRequest) => AfterSales;
@@ -234,6 +236,7 @@ answers! {
     ShipOrder => Vec<Shipment> { Outcome::OrderShipped(shipments) => shipments }
     RecordTracking => Tracked { Outcome::TrackingRecorded { shipment, applied } => Tracked { shipment, applied } }
     SetSlaRules => SlaRules { Outcome::SlaRulesSaved(rules) => rules }
+    WorkAlert => Alert { Outcome::AlertWorked(alert) => *alert }
     OpenRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
     ApproveRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
     RefuseRequest => SavedRequest { Outcome::AfterSales(saved) => *saved }
@@ -309,6 +312,8 @@ pub enum Rejection {
     IdInUse,
     /// An after-sales command was refused (see [`AfterSalesRefusal`]).
     AfterSales(AfterSalesRefusal),
+    /// A person's action on a package-center alert was refused.
+    AlertWork(WorkRefusal),
 }
 
 impl Rejection {
@@ -346,6 +351,7 @@ impl Rejection {
             Rejection::DeliveryOptionUnavailable => "delivery_option_unavailable",
             Rejection::DeliveryWindowUnavailable => "delivery_window_unavailable",
             Rejection::AfterSales(refusal) => refusal.code(),
+            Rejection::AlertWork(refusal) => refusal.code(),
         }
     }
 }
@@ -397,6 +403,8 @@ pub enum Outcome {
         applied: EventOutcome,
     },
     SlaRulesSaved(SlaRules),
+    /// An alert as it stands after a person's action.
+    AlertWorked(Box<Alert>),
     /// An after-sales request as it stands after the command.
     AfterSales(Box<SavedRequest>),
     /// A shop's after-sales policy as it now stands.
@@ -478,8 +486,13 @@ pub enum Effect {
     },
     /// A shipment created or changed by a tracking event (its events included).
     ShipmentSaved(Shipment),
-    /// A package-center alert raised, escalated or resolved.
+    /// A package-center alert raised, escalated or resolved by the rules.
     AlertSaved(Alert),
+    /// A person acknowledged, assigned, noted or resolved an alert (it is saved whole).
+    AlertWorked {
+        alert: Box<Alert>,
+        worked: Worked,
+    },
     SlaRulesSaved {
         shop: ShopId,
         rules: SlaRules,

@@ -82,6 +82,7 @@ impl CommittedAlert {
     fn of(effect: &Effect) -> Option<CommittedAlert> {
         match effect {
             Effect::AlertSaved(alert) => Some(CommittedAlert::Sla(alert.clone())),
+            Effect::AlertWorked { alert, .. } => Some(CommittedAlert::Sla((**alert).clone())),
             Effect::ShortageNoticed(notice) => Some(CommittedAlert::Shortage(notice.clone())),
             _ => None,
         }

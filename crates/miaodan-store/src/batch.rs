@@ -84,6 +84,7 @@ impl<'a> Batch<'a> {
             } => self.fulfillment.booked(*warehouse, *hour, *orders),
             Effect::ShipmentSaved(shipment) => self.logistics.shipment_saved(shipment),
             Effect::AlertSaved(alert) => self.logistics.alert_saved(alert),
+            Effect::AlertWorked { alert, .. } => self.logistics.alert_saved(alert),
             Effect::SlaRulesSaved { shop, rules } => self.logistics.sla_rules_saved(*shop, rules),
             Effect::ShortageNoticed(notice) => self.logistics.shortage_noticed(notice),
             Effect::AfterSalesSaved(saved) => self.after_sales.saved(saved),

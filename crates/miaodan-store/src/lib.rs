@@ -40,7 +40,7 @@ mod inventory;
 pub use inventory::StockAudit;
 mod json;
 mod logistics;
-pub use logistics::PackageCenterEntry;
+pub use logistics::{PackageCenterEntry, shortage_level};
 mod migrations;
 mod orders;
 mod outbox;

@@ -5,14 +5,15 @@
 //! by: a shipment is read whole, by id, order or waybill, and is never queried by an event's
 //! field.
 
+mod alert_work;
 pub(crate) mod stored;
 
-use crate::records::{AlertFilter, AlertKinds, AlertPosition, Keyset};
+use crate::records::{AlertFilter, AlertKinds, AlertPosition, AlertWorkFilter, Assignee, Keyset};
 use crate::sql::{Conditions, Row, ShardOf, Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
-use miaodan_domain::logistics::{Alert, AlertKey, AlertRule, Shipment, SlaRules};
+use miaodan_domain::logistics::{Alert, AlertKey, AlertLevel, AlertRule, Shipment, SlaRules};
 use miaodan_domain::shard::ShortageNotice;
 use miaodan_domain::{OrderId, ShopId};
 use std::collections::BTreeMap;
@@ -22,8 +23,10 @@ const UPSERT_SHIPMENT: &str = "INSERT INTO shipments (id, shop_id, order_id, war
     ON CONFLICT (id) DO UPDATE SET state = excluded.state, version = excluded.version, body = excluded.body";
 
 const UPSERT_ALERT: &str = "INSERT INTO package_alerts (alert_key, shop_id, order_id, shipment_id, rule, is_open,
-    raised_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-    ON CONFLICT (alert_key) DO UPDATE SET is_open = excluded.is_open, body = excluded.body";
+    raised_at, body, alert_level, assignee_staff_id, acknowledged_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    ON CONFLICT (alert_key) DO UPDATE SET is_open = excluded.is_open, body = excluded.body,
+    alert_level = excluded.alert_level, assignee_staff_id = excluded.assignee_staff_id,
+    acknowledged_at = excluded.acknowledged_at";
 
 const INSERT_SHORTAGE: &str = "INSERT INTO shortage_notices (shop_id, order_id, warehouse_id, sku_id, noticed_at, body)
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_id, warehouse_id, sku_id, noticed_at) DO NOTHING";
@@ -100,6 +103,9 @@ fn upsert_alert(a: &Alert) -> Statement {
             Value::I64(i64::from(a.is_open())),
             Value::I64(a.raised_at.unix_ms()),
             Value::Text(encode_alert(a)),
+            Value::Text(a.level.as_str().into()),
+            Value::OptI64(a.work.assignee.map(|s| s.get())),
+            Value::OptI64(a.work.acknowledged.as_ref().map(|ack| ack.at.unix_ms())),
         ],
     )
 }
@@ -151,6 +157,28 @@ fn shortage_position(notice: &ShortageNotice) -> AlertPosition {
         order: notice.order.get(),
         warehouse: notice.warehouse.get(),
         sku: notice.sku.get(),
+    }
+}
+
+/// A shortage notice's level: timed out while no other warehouse took the parcel over.
+pub fn shortage_level(notice: &ShortageNotice) -> AlertLevel {
+    if notice.redispatched_to.is_empty() {
+        AlertLevel::TimedOut
+    } else {
+        AlertLevel::Warning
+    }
+}
+
+fn work_conditions(conditions: &mut Conditions, work: &AlertWorkFilter) {
+    match work.assignee {
+        None => {}
+        Some(Assignee::Nobody) => conditions.and("assignee_staff_id IS NULL", vec![]),
+        Some(Assignee::Staff(staff)) => conditions.and("assignee_staff_id = ?", vec![Value::I64(staff.get())]),
+    }
+    match work.acknowledged {
+        None => {}
+        Some(true) => conditions.and("acknowledged_at IS NOT NULL", vec![]),
+        Some(false) => conditions.and("acknowledged_at IS NULL", vec![]),
     }
 }
 
@@ -247,6 +275,15 @@ impl Store {
         Ok(self.query(statement, shipment_row).await?.into_iter().next())
     }
 
+    /// One alert, by key (whichever shop's: the caller checks).
+    pub async fn package_alert(&self, key: AlertKey) -> Result<Option<Alert>, StoreError> {
+        let statement = Statement::new(
+            "SELECT body FROM package_alerts WHERE alert_key = $1",
+            vec![Value::Text(key.to_string())],
+        );
+        Ok(self.query(statement, alert_row).await?.into_iter().next())
+    }
+
     /// A page of a shop's package center, newest first: its SLA alerts and shortage notices
     /// merged in the order of [`AlertPosition`].
     pub async fn package_center(
@@ -260,6 +297,7 @@ impl Store {
             AlertKinds::Shortages => Vec::new(),
         };
         let shortages = match filter.kinds {
+            _ if filter.work.narrows() => Vec::new(),
             AlertKinds::All | AlertKinds::Shortages => self.shortage_notices(filter, &page).await?,
             AlertKinds::Sla(_) => Vec::new(),
         };
@@ -279,6 +317,10 @@ impl Store {
         if let Some(rule) = rule {
             conditions.and("rule = ?", vec![Value::Text(rule.as_str().into())]);
         }
+        if let Some(level) = filter.level {
+            conditions.and("alert_level = ?", vec![Value::Text(level.as_str().into())]);
+        }
+        work_conditions(&mut conditions, &filter.work);
         match &page.after {
             None => {}
             Some(AlertPosition::Sla { at, key }) => {
@@ -319,10 +361,10 @@ impl Store {
             let read = self.query(statement, |row| decode_shortage(&row.text(0)?)).await?;
             let exhausted = (read.len() as i64) < page.limit;
             after = read.last().map(shortage_position);
-            kept.extend(
-                read.into_iter()
-                    .filter(|n| !filter.open_only || n.redispatched_to.is_empty()),
-            );
+            kept.extend(read.into_iter().filter(|n| {
+                (!filter.open_only || n.redispatched_to.is_empty())
+                    && filter.level.is_none_or(|l| l == shortage_level(n))
+            }));
             if exhausted || kept.len() as i64 >= page.limit {
                 kept.truncate(page.limit as usize);
                 return Ok(kept);

@@ -117,6 +117,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0017_staff",
         sql: include_str!("../migrations/0017_staff.sql"),
     },
+    Migration {
+        version: 18,
+        name: "0018_alert_work",
+        sql: include_str!("../migrations/0018_alert_work.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -174,15 +179,15 @@ mod tests {
 
     #[test]
     fn versions_count_up_from_one_without_gaps() {
-        for (i, migration) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(migration.version, i as i64 + 1, "{}", migration.name);
+        for (migration, version) in MIGRATIONS.iter().zip(1..) {
+            assert_eq!(migration.version, version, "{}", migration.name);
             assert!(
                 migration.name.starts_with(&format!("{:04}_", migration.version)),
                 "{} does not carry its version",
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 17);
+        assert_eq!(SCHEMA_VERSION, 18);
     }
 
     #[test]
@@ -234,8 +239,9 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), (1..=17).collect::<Vec<i64>>());
-        assert_eq!(versions(2), (3..=17).collect::<Vec<i64>>());
-        assert_eq!(versions(17), Vec::<i64>::new());
+        assert_eq!(versions(0), (1..=18).collect::<Vec<i64>>());
+        assert_eq!(versions(2), (3..=18).collect::<Vec<i64>>());
+        assert_eq!(versions(17), vec![18]);
+        assert_eq!(versions(18), Vec::<i64>::new());
     }
 }

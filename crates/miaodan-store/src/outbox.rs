@@ -152,6 +152,15 @@ fn body_of(effect: &Effect) -> String {
             "order": a.order.get(), "shipment": a.shipment.get(), "rule": a.rule.as_str(),
             "level": a.level.as_str(), "deadline": a.deadline.unix_ms(),
         }),
+        // The rule's fields as `AlertSaved` carries them (the compass reads the same), and what
+        // the people's side now says.
+        Effect::AlertWorked { alert: a, .. } => json!({
+            "order": a.order.get(), "shipment": a.shipment.get(), "rule": a.rule.as_str(),
+            "level": a.level.as_str(), "deadline": a.deadline.unix_ms(), "alert": a.key.to_string(),
+            "acknowledged": a.work.acknowledged.is_some(),
+            "assignee": a.work.assignee.map(|s| s.get()),
+            "notes": a.work.notes.len(), "open": a.is_open(),
+        }),
         Effect::ShortageNoticed(n) => json!({
             "order": n.order.get(), "warehouse": n.warehouse.get(), "sku": n.sku.get(),
             "redispatched_to": n.redispatched_to.iter().map(|w| w.get()).collect::<Vec<_>>(),

@@ -2,7 +2,7 @@
 //! and the filters of the read queries.
 
 use miaodan_domain::flash_sale::FlashSaleId;
-use miaodan_domain::logistics::AlertRule;
+use miaodan_domain::logistics::{AlertLevel, AlertRule, StaffRef};
 use miaodan_domain::orders::OrderState;
 use miaodan_domain::{BuyerId, OrderId, ShopId, SkuId, Timestamp, WarehouseId};
 
@@ -164,6 +164,32 @@ pub struct AlertFilter {
     pub open_only: bool,
     /// Which kinds of entry to read.
     pub kinds: AlertKinds,
+    /// Only entries of this level (severity).
+    pub level: Option<AlertLevel>,
+    /// Narrowing by what people did: any of it lists SLA alerts only (a shortage notice is
+    /// not worked).
+    pub work: AlertWorkFilter,
+}
+
+/// Which worked (or unworked) SLA alerts to list; the default narrows nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AlertWorkFilter {
+    pub assignee: Option<Assignee>,
+    /// Only acknowledged alerts (`true`) or unacknowledged ones (`false`).
+    pub acknowledged: Option<bool>,
+}
+
+impl AlertWorkFilter {
+    pub fn narrows(&self) -> bool {
+        *self != AlertWorkFilter::default()
+    }
+}
+
+/// Whom an alert is assigned to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assignee {
+    Staff(StaffRef),
+    Nobody,
 }
 
 /// The kinds of package-center entry a listing reads.

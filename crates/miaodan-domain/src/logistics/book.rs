@@ -7,6 +7,7 @@
 
 use super::shipment::{EventOutcome, Shipment, ShipmentState, TrackingEvent, Waybill};
 use super::sla::{Alert, AlertBook, SlaRules, next_check};
+use super::work::{WorkAlert, WorkRefusal};
 use crate::catalog::CatalogBook;
 use crate::fulfillment::{CarrierId, FulfillmentBook, ParcelPlan};
 use crate::ids::{OrderId, ShipmentId, ShopId, WarehouseId};
@@ -64,6 +65,7 @@ pub enum Command {
     ShipOrder(ShipOrder),
     RecordTracking(RecordTracking),
     SetSlaRules(SetSlaRules),
+    WorkAlert(WorkAlert),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -97,6 +99,10 @@ impl Command {
             Command::SetSlaRules(c) => {
                 catalog.known_shop(c.shop)?;
                 logistics.set_sla_rules(c, now, effects)
+            }
+            Command::WorkAlert(c) => {
+                catalog.known_shop(c.shop)?;
+                logistics.work_alert(c, now, effects)
             }
         }
     }
@@ -216,6 +222,20 @@ impl LogisticsBook {
             self.check_sla(id, now, effects);
         }
         Ok(Outcome::SlaRulesSaved(c.rules))
+    }
+
+    /// A person's action on an alert of a shipment on its way; another shop's reads as unknown.
+    fn work_alert(&mut self, c: WorkAlert, now: Timestamp, effects: &mut Vec<Effect>) -> Result<Outcome, Rejection> {
+        let of_shop = self.shipments.get(&c.alert.shipment).is_some_and(|s| s.shop == c.shop);
+        if !of_shop {
+            return Err(Rejection::AlertWork(WorkRefusal::UnknownAlert));
+        }
+        let (alert, worked) = self.alerts.work(c, now).map_err(Rejection::AlertWork)?;
+        effects.push(Effect::AlertWorked {
+            alert: Box::new(alert.clone()),
+            worked,
+        });
+        Ok(Outcome::AlertWorked(Box::new(alert)))
     }
 
     fn create_shipment(

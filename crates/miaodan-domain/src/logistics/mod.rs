@@ -7,7 +7,9 @@
 //!   the *set* of events received, whatever their arrival order, and its delivery estimate;
 //! - [`sla`]: the package center's (包裹中心) rules — not picked up, not departed, stalled,
 //!   promise at risk — read as [`Condition`]s at an instant, and the [`AlertBook`] that turns
-//!   them into deduplicated alerts for merchants and buyers.
+//!   them into deduplicated alerts for merchants and buyers;
+//! - [`work`]: people working those alerts (acknowledge, assign, note, resolve), kept on the
+//!   alert so that the shard stays its one owner.
 //!
 //! **Architecture invariant:** like the rest of the core, nothing here reads a clock or does
 //! IO. `now` is an argument; the shell feeds carrier events in, schedules the next SLA check
@@ -21,6 +23,7 @@
 mod book;
 pub mod shipment;
 pub mod sla;
+pub mod work;
 
 pub use book::{Command, CreateShipment, LogisticsBook, ParcelWaybill, RecordTracking, SetSlaRules, ShipOrder};
 pub use shipment::{
@@ -28,3 +31,4 @@ pub use shipment::{
     valid_waybill,
 };
 pub use sla::{Alert, AlertBook, AlertKey, AlertLevel, AlertRule, Condition, SlaRules, conditions, next_check};
+pub use work::{AlertAction, AlertWork, NoteText, StaffRef, WorkAlert, WorkRefusal, Worked, Worker};

@@ -14,6 +14,7 @@
 
 use crate::ids::{OrderId, ShipmentId, ShopId};
 use crate::logistics::shipment::{EXCEPTION_DELAY_MS, Shipment, ShipmentState, ms_between, plus_ms};
+use crate::logistics::work::{AlertAction, AlertWork, WorkAlert, WorkRefusal, Worked, apply_to_open};
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -348,11 +349,33 @@ pub struct Alert {
     /// Whether the buyer is told too: only for a promise that is or will be missed (a timed
     /// out [`AlertRule::PromiseAtRisk`]). A warning is the merchant's business.
     pub notify_buyer: bool,
+    /// What people did to it: acknowledged, assigned, noted, resolved.
+    pub work: AlertWork,
 }
 
 impl Alert {
     pub fn is_open(&self) -> bool {
         self.resolved_at.is_none()
+    }
+
+    /// Whether a person resolved it (rather than the rules).
+    pub fn resolved_by_person(&self) -> bool {
+        self.work.resolution.is_some()
+    }
+}
+
+/// A condition a person resolved while it still held: the rules leave it be until it changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Dismissal {
+    occurrence: u32,
+    since: Timestamp,
+    level: AlertLevel,
+}
+
+impl Dismissal {
+    /// Whether `condition` is still the one dismissed: same episode, no worse.
+    fn covers(&self, condition: &Condition) -> bool {
+        condition.since == self.since && condition.level <= self.level
     }
 }
 
@@ -367,10 +390,13 @@ fn notifies_buyer(rule: AlertRule, level: AlertLevel) -> bool {
 /// To rebuild it after a restart, [`AlertBook::restore`] every open alert and, per shipment
 /// and rule of a shipment still on its way, the latest resolved one. Reconciling a shipment
 /// that has reached a terminal state forgets its occurrence numbers: it can never alert again.
+/// The latest alert a person resolved of each shipment and rule is remembered as a dismissal
+/// (see [`crate::logistics::work`]), rebuilt by `restore` from that resolved alert.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AlertBook {
     open: BTreeMap<(ShipmentId, AlertRule), Alert>,
     last_occurrence: BTreeMap<(ShipmentId, AlertRule), u32>,
+    dismissed: BTreeMap<(ShipmentId, AlertRule), Dismissal>,
 }
 
 impl AlertBook {
@@ -384,6 +410,13 @@ impl AlertBook {
         let slot = (alert.shipment, alert.rule);
         let last = self.last_occurrence.entry(slot).or_insert(0);
         *last = (*last).max(alert.key.occurrence);
+        let last = *last;
+        if alert.resolved_by_person() && alert.key.occurrence == last {
+            self.dismissed.insert(slot, dismissal(&alert));
+        }
+        if self.dismissed.get(&slot).is_some_and(|d| d.occurrence < last) {
+            self.dismissed.remove(&slot);
+        }
         if alert.is_open() {
             if let Some(open) = self.open.get(&slot) {
                 assert_eq!(open.key, alert.key, "two open alerts for one shipment and rule");
@@ -410,6 +443,10 @@ impl AlertBook {
     /// - a stalled alert whose clock restarted (the parcel moved) is resolved, and a new one
     ///   raised if the new stall already counts.
     ///
+    /// A condition a person dismissed (resolved while it held) raises nothing while it stays
+    /// the same episode at the same or a lower level; it raises the next occurrence once it
+    /// times out or a new episode starts, and is forgotten once the rule no longer holds.
+    ///
     /// Returns every alert that changed, in rule order, for the caller to persist and
     /// publish; nothing if nothing changed, so calling it again is harmless.
     pub fn reconcile(&mut self, shipment: &Shipment, rules: &SlaRules, now: Timestamp) -> Vec<Alert> {
@@ -426,8 +463,13 @@ impl AlertBook {
                 changed.extend(self.resolve(slot, now));
             }
             let Some(condition) = condition else {
+                self.dismissed.remove(&slot);
                 continue;
             };
+            if self.dismissed.get(&slot).is_some_and(|d| d.covers(condition)) {
+                continue;
+            }
+            self.dismissed.remove(&slot);
             match self.open.get_mut(&slot) {
                 Some(open) => changed.extend(update(open, condition, now)),
                 None => changed.push(self.raise(shipment, condition, now)),
@@ -435,8 +477,41 @@ impl AlertBook {
         }
         if shipment.is_terminal() {
             self.last_occurrence.retain(|(id, _), _| *id != shipment.id);
+            self.dismissed.retain(|(id, _), _| *id != shipment.id);
         }
         changed
+    }
+
+    /// A person's action on an open alert of the shop; the alert as it now stands. Resolving
+    /// takes it out of the open set and dismisses its condition (see [`Self::reconcile`]).
+    pub fn work(&mut self, c: WorkAlert, now: Timestamp) -> Result<(Alert, Worked), WorkRefusal> {
+        let slot = (c.alert.shipment, c.alert.rule);
+        if self.open.get(&slot).is_some_and(|open| open.shop != c.shop) {
+            return Err(WorkRefusal::UnknownAlert);
+        }
+        let open = self.open.get_mut(&slot).filter(|open| open.key == c.alert);
+        let Some(open) = open else {
+            // The caller checks that the shipment is the shop's: a later occurrence or none open
+            // means this one was resolved.
+            let known = self
+                .last_occurrence
+                .get(&slot)
+                .is_some_and(|last| *last >= c.alert.occurrence);
+            return Err(if known {
+                WorkRefusal::AlertResolved
+            } else {
+                WorkRefusal::UnknownAlert
+            });
+        };
+        let resolving = matches!(c.action, AlertAction::Resolve(_));
+        let worked = apply_to_open(&mut open.work, c.action, c.by, now)?;
+        if !resolving {
+            return Ok((open.clone(), worked));
+        }
+        let mut alert = self.open.remove(&slot).expect("the alert was open");
+        alert.resolved_at = Some(now);
+        self.dismissed.insert(slot, dismissal(&alert));
+        Ok((alert, worked))
     }
 
     fn raise(&mut self, shipment: &Shipment, condition: &Condition, now: Timestamp) -> Alert {
@@ -462,6 +537,7 @@ impl AlertBook {
             resolved_at: None,
             deadline: condition.deadline,
             notify_buyer: notifies_buyer(condition.rule, condition.level),
+            work: AlertWork::default(),
         };
         self.open.insert(slot, alert.clone());
         alert
@@ -471,6 +547,14 @@ impl AlertBook {
         let mut alert = self.open.remove(&slot)?;
         alert.resolved_at = Some(now);
         Some(alert)
+    }
+}
+
+fn dismissal(alert: &Alert) -> Dismissal {
+    Dismissal {
+        occurrence: alert.key.occurrence,
+        since: alert.since,
+        level: alert.level,
     }
 }
 

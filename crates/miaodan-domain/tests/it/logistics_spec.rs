@@ -108,6 +108,7 @@ fn raised(rule: AlertRule, occurrence: u32, level: AlertLevel, since: i64, deadl
         resolved_at: None,
         deadline: at(deadline),
         notify_buyer: rule == AlertRule::PromiseAtRisk && level == TimedOut,
+        work: miaodan_domain::logistics::AlertWork::default(),
     }
 }
 

@@ -5,6 +5,7 @@
 mod address_change_spec;
 mod after_sales_properties;
 mod after_sales_spec;
+mod alert_work_spec;
 mod common;
 mod diagnosis_spec;
 mod flash_sale_controls_spec;

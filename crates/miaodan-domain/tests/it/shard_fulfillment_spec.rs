@@ -26,8 +26,8 @@ use miaodan_domain::geo::Adcode;
 use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::inventory::{Allocation, StockLevel, WarehouseName};
 use miaodan_domain::logistics::{
-    Alert, AlertKey, AlertLevel, AlertRule, EventOutcome, Shipment, ShipmentState, SlaRules, TrackingEvent, Waybill,
-    parse_waybill,
+    Alert, AlertKey, AlertLevel, AlertRule, AlertWork, EventOutcome, Shipment, ShipmentState, SlaRules, TrackingEvent,
+    Waybill, parse_waybill,
 };
 use miaodan_domain::orders::{Order, OrderState};
 use miaodan_domain::shard::{
@@ -315,6 +315,7 @@ fn alert(r: Raised) -> Alert {
         resolved_at: None,
         deadline: r.deadline,
         notify_buyer: r.rule == AlertRule::PromiseAtRisk && r.level == AlertLevel::TimedOut,
+        work: AlertWork::default(),
     }
 }
 

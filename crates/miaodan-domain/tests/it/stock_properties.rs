@@ -603,6 +603,7 @@ fn check_effects(before: &Store, effects: &[Effect]) {
             | Effect::CapacityBooked { .. } => {}
             Effect::ShipmentSaved(_)
             | Effect::AlertSaved(_)
+            | Effect::AlertWorked { .. }
             | Effect::SlaRulesSaved { .. }
             | Effect::ShortageNoticed(_)
             | Effect::AfterSalesSaved(_)

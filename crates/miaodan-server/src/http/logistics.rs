@@ -1,6 +1,7 @@
 //! Logistics over HTTP: shipments with carrier waybills, the carriers' signed tracking
 //! webhook, and the package center (包裹中心): SLA rules, alerts, and their live stream.
 
+mod alert_work;
 pub mod bulk;
 mod stream;
 
@@ -25,12 +26,15 @@ use miaodan_domain::fulfillment::CarrierId;
 use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::shipment::{EventOutcome, TrackingNote, parse_waybill, valid_event_id};
 use miaodan_domain::logistics::sla::{SLA_LIMIT_SECONDS_MAX, SLA_LIMIT_SECONDS_MIN, SlaRulesProblem};
-use miaodan_domain::logistics::{Alert, AlertLevel, AlertRule, Shipment, ShipmentState, SlaRules, TrackingEvent};
+use miaodan_domain::logistics::work::NOTES_PER_ALERT_MAX;
+use miaodan_domain::logistics::{
+    Alert, AlertLevel, AlertRule, Shipment, ShipmentState, SlaRules, StaffRef, TrackingEvent, WorkRefusal, Worker,
+};
 use miaodan_domain::shard::CreateShipment;
 use miaodan_domain::shard::{RecordTracking, Rejection, SetSlaRules, ShortageNotice};
 use miaodan_domain::{Timestamp, WarehouseId};
 use miaodan_store::PackageCenterEntry;
-use miaodan_store::records::{AlertFilter, AlertKinds, AlertPosition, Keyset};
+use miaodan_store::records::{AlertFilter, AlertKinds, AlertPosition, AlertWorkFilter, Assignee, Keyset};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -46,6 +50,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_sla_rules, put_sla_rules))
         .routes(routes!(list_alerts))
         .routes(routes!(stream::stream_alerts))
+        .routes(routes!(alert_work::acknowledge_alert))
+        .routes(routes!(alert_work::assign_alert))
+        .routes(routes!(alert_work::note_alert))
+        .routes(routes!(alert_work::resolve_alert))
 }
 
 /// How logistics' refusals are answered (the `code` is the core's [`Rejection::code`]).
@@ -61,6 +69,20 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
             ApiError::new(StatusCode::CONFLICT, code, "the waybill is on another shipment").field("waybill_no")
         }
         Rejection::UnknownShipment => ApiError::not_found("shipment"),
+        Rejection::AlertWork(WorkRefusal::UnknownAlert) => ApiError::not_found("alert"),
+        Rejection::AlertWork(WorkRefusal::AlertResolved) => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            "the alert is resolved: nothing more can be done to it",
+        ),
+        Rejection::AlertWork(WorkRefusal::AlreadyAcknowledged) => {
+            ApiError::new(StatusCode::CONFLICT, code, "the alert is acknowledged already")
+        }
+        Rejection::AlertWork(WorkRefusal::NotesFull) => ApiError::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("the alert has {NOTES_PER_ALERT_MAX} notes, the most it keeps"),
+        ),
         // Only a carrier's webhook records tracking, and it acknowledges a refused event
         // (`refused`) rather than answer a problem; this is the answer should one be needed.
         Rejection::TrackingRefused(refusal) => ApiError::new(
@@ -490,6 +512,56 @@ pub struct AlertView {
     /// Whether the buyer is told too (a promise that is being missed).
     pub notify_buyer: bool,
     pub detail: String,
+    /// When someone acknowledged it, and who.
+    pub acknowledged_at: Option<String>,
+    pub acknowledged_by: Option<WorkerView>,
+    /// The staff id it is assigned to.
+    pub assignee: Option<i64>,
+    /// Oldest first, append-only.
+    pub notes: Vec<AlertNoteView>,
+    /// Who resolved it: `rule` (the rules saw the condition end) or a person.
+    pub resolved_by: Option<WorkerView>,
+    /// A person's reason for resolving it.
+    pub resolution_note: Option<String>,
+}
+
+/// Who did something to an alert.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WorkerView {
+    /// rule (the package center's rules), shop_token (a program with the shop's token),
+    /// platform_admin, staff (a signed-in staff member: `staff_id`).
+    pub kind: String,
+    pub staff_id: Option<i64>,
+}
+
+impl WorkerView {
+    fn rule() -> WorkerView {
+        WorkerView {
+            kind: "rule".into(),
+            staff_id: None,
+        }
+    }
+}
+
+impl From<Worker> for WorkerView {
+    fn from(worker: Worker) -> WorkerView {
+        let (kind, staff_id) = match worker {
+            Worker::ShopToken => ("shop_token", None),
+            Worker::PlatformAdmin => ("platform_admin", None),
+            Worker::Staff(staff) => ("staff", Some(staff.get())),
+        };
+        WorkerView {
+            kind: kind.into(),
+            staff_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertNoteView {
+    pub at: String,
+    pub by: WorkerView,
+    pub text: String,
 }
 
 impl From<&Alert> for AlertView {
@@ -500,6 +572,7 @@ impl From<&Alert> for AlertView {
             AlertRule::Stalled => "no tracking movement",
             AlertRule::PromiseAtRisk => "the estimated delivery is after the promised time",
         };
+        let w = &a.work;
         AlertView {
             id: a.key.to_string(),
             rule: a.rule.as_str().into(),
@@ -514,6 +587,24 @@ impl From<&Alert> for AlertView {
             deadline: Some(clock::rfc3339(a.deadline)),
             notify_buyer: a.notify_buyer,
             detail: format!("{detail} (deadline {})", shanghai(a.deadline)),
+            acknowledged_at: w.acknowledged.as_ref().map(|ack| clock::rfc3339(ack.at)),
+            acknowledged_by: w.acknowledged.as_ref().map(|ack| ack.by.into()),
+            assignee: w.assignee.map(StaffRef::get),
+            notes: w
+                .notes
+                .iter()
+                .map(|n| AlertNoteView {
+                    at: clock::rfc3339(n.at),
+                    by: n.by.into(),
+                    text: n.text.as_str().into(),
+                })
+                .collect(),
+            resolved_by: match (&w.resolution, a.resolved_at) {
+                (Some(resolution), _) => Some(resolution.by.into()),
+                (None, Some(_)) => Some(WorkerView::rule()),
+                (None, None) => None,
+            },
+            resolution_note: w.resolution.as_ref().map(|r| r.note.as_str().into()),
         }
     }
 }
@@ -546,11 +637,7 @@ impl From<&ShortageNotice> for AlertView {
         AlertView {
             id: format!("order-{}-shortage-{}", n.order, n.at.unix_ms()),
             rule: "stock_shortage".into(),
-            level: if n.redispatched_to.is_empty() {
-                AlertLevel::TimedOut.as_str().into()
-            } else {
-                AlertLevel::Warning.as_str().into()
-            },
+            level: miaodan_store::shortage_level(n).as_str().into(),
             open: n.redispatched_to.is_empty(),
             shop_id: n.shop.get(),
             order_id: n.order.get(),
@@ -561,6 +648,12 @@ impl From<&ShortageNotice> for AlertView {
             deadline: None,
             notify_buyer: false,
             detail,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            assignee: None,
+            notes: Vec::new(),
+            resolved_by: (!n.redispatched_to.is_empty()).then(WorkerView::rule),
+            resolution_note: None,
         }
     }
 }
@@ -575,6 +668,36 @@ pub struct AlertQuery {
     /// Only this rule.
     #[param(schema_with = crate::http::schema::optional_alert_rule)]
     pub rule: Option<String>,
+    /// Only this level (severity): `warning` or `timed_out`.
+    #[param(schema_with = crate::http::schema::optional_alert_level)]
+    pub level: Option<String>,
+    /// Only alerts assigned to this staff id, or `none` for unassigned ones (SLA alerts only).
+    #[param(schema_with = crate::http::schema::optional_alert_assignee)]
+    pub assignee: Option<String>,
+    /// Only acknowledged (`true`) or unacknowledged (`false`) alerts (SLA alerts only).
+    #[param(schema_with = crate::http::schema::optional_acknowledged)]
+    pub acknowledged: Option<String>,
+}
+
+/// The work filters of a listing: `assignee` and `acknowledged`.
+fn work_filter(query: &AlertQuery) -> Result<AlertWorkFilter, ApiError> {
+    let assignee = match query.assignee.as_deref() {
+        None => None,
+        Some("none") => Some(Assignee::Nobody),
+        Some(raw) => Some(Assignee::Staff(
+            raw.parse::<i64>()
+                .ok()
+                .and_then(StaffRef::new)
+                .ok_or_else(|| ApiError::invalid("invalid_field", "assignee", "none or a staff id"))?,
+        )),
+    };
+    let acknowledged = match query.acknowledged.as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(ApiError::invalid("invalid_field", "acknowledged", "true or false")),
+    };
+    Ok(AlertWorkFilter { assignee, acknowledged })
 }
 
 /// Where a page of the package center ends: an SLA alert's (raised at, key) or a shortage
@@ -622,7 +745,8 @@ fn alert_view(entry: &PackageCenterEntry) -> AlertView {
     }
 }
 
-/// The package center: the shop's alerts and shortage notices, newest first.
+/// The package center: the shop's alerts and shortage notices, newest first; narrowed by
+/// state, rule, level, assignee and acknowledgement (the last two list SLA alerts only).
 #[utoipa::path(get, path = "/v1/package-center/alerts", tag = "logistics", params(AlertQuery, PageQuery),
     responses((status = 200, body = Page<AlertView>), (status = 400, body = super::problem::Problem),
         (status = 422, body = super::problem::Problem)),
@@ -648,12 +772,26 @@ pub async fn list_alerts(
             )
         })?),
     };
+    let level = match query.level.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            AlertLevel::parse(raw)
+                .ok_or_else(|| ApiError::invalid("invalid_field", "level", "warning or timed_out"))?,
+        ),
+    };
+    let work = work_filter(&query)?;
     let Keyset { after, limit } = page.keyset::<AlertCursor>("alerts")?;
     let keyset = Keyset {
         after: after.map(AlertPosition::from),
         limit,
     };
-    let filter = AlertFilter { shop, open_only, kinds };
+    let filter = AlertFilter {
+        shop,
+        open_only,
+        kinds,
+        level,
+        work,
+    };
     let entries = state.store.package_center(&filter, keyset).await?;
     Ok(Json(page.page("alerts", entries, alert_cursor, alert_view)))
 }

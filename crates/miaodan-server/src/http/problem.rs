@@ -190,7 +190,8 @@ impl From<&Rejection> for ApiError {
             | Rejection::ShipmentExists
             | Rejection::WaybillInUse
             | Rejection::UnknownShipment
-            | Rejection::TrackingRefused(_) => logistics::refusal(rejection),
+            | Rejection::TrackingRefused(_)
+            | Rejection::AlertWork(_) => logistics::refusal(rejection),
             Rejection::IdInUse => ApiError::unavailable("an allocated id was already in use; retry"),
             Rejection::AfterSales(_) => super::after_sales::refusal(rejection),
         }

@@ -354,6 +354,22 @@ pub fn optional_alert_rule() -> RefOr<Schema> {
     )
 }
 
+pub fn optional_alert_level() -> RefOr<Schema> {
+    words(&["warning", "timed_out"], false)
+}
+
+pub fn optional_alert_assignee() -> RefOr<Schema> {
+    done(
+        string()
+            .pattern(Some("^(none|[1-9][0-9]{0,17})$"))
+            .description(Some("`none` (nobody assigned) or a staff id (up to 18 digits).")),
+    )
+}
+
+pub fn optional_acknowledged() -> RefOr<Schema> {
+    words(&["true", "false"], false)
+}
+
 /// The kinds of after-sales request this server opens (`http/after_sales.rs::parse_open`).
 pub const AFTER_SALES_KINDS: [&str; 5] = [
     "cancel",

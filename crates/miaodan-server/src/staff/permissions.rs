@@ -171,6 +171,13 @@ fn mutation(method: &str, route: &str) -> Option<Permission> {
         ("POST", "/v1/flash-sales/{flash_sale_id}/end" | "/v1/flash-sales/{flash_sale_id}/top-up") => FlashSales,
         ("POST", "/v1/orders/{order_id}/shipments" | "/v1/shipments/bulk") => OrderHandling,
         ("PUT", "/v1/package-center/sla-rules") => PackageCenter,
+        (
+            "POST",
+            "/v1/package-center/alerts/{alert_id}/acknowledge" | "/v1/package-center/alerts/{alert_id}/assign",
+        ) => PackageCenter,
+        ("POST", "/v1/package-center/alerts/{alert_id}/notes" | "/v1/package-center/alerts/{alert_id}/resolve") => {
+            PackageCenter
+        }
         ("PUT", "/v1/after-sales/policy") => AfterSales,
         ("POST", "/v1/after-sales/{request_id}/approve" | "/v1/after-sales/{request_id}/refuse") => AfterSales,
         ("POST", "/v1/after-sales/{request_id}/decide" | "/v1/after-sales/{request_id}/receive") => AfterSales,

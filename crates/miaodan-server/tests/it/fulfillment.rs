@@ -45,13 +45,13 @@ both_backends!(
 
 /// The longest a scenario waits for something that happens in the background (a webhook, a
 /// timer tick).
-const BACKGROUND_WAIT: Duration = Duration::from_secs(15);
+pub(super) const BACKGROUND_WAIT: Duration = Duration::from_secs(15);
 /// A buyer's default address (上海市黄浦区), see `TestApp::buyer`.
 const SHANGHAI_BUYER: &str = "310101000000";
 const SHANGHAI_JIADING: &str = "310114000000";
 const HANGZHOU_YUHANG: &str = "330110000000";
 const CHENGDU_PIDU: &str = "510116000000";
-const MINUTE_MS: i64 = 60_000;
+pub(super) const MINUTE_MS: i64 = 60_000;
 
 /// The Monday the scenarios happen on: the first working Monday after today's date in
 /// Shanghai by the wall clock. The platform clock is only ever moved ahead
@@ -70,7 +70,7 @@ fn the_monday() -> LocalDate {
 }
 
 /// An instant on the Monday, Shanghai wall-clock time.
-fn monday(hour: u16, minute: u16) -> Timestamp {
+pub(super) fn monday(hour: u16, minute: u16) -> Timestamp {
     on(0, hour, minute)
 }
 
@@ -93,12 +93,12 @@ fn utc(at: Timestamp) -> String {
     clock::rfc3339(at)
 }
 
-fn instant(text: &Value) -> Timestamp {
+pub(super) fn instant(text: &Value) -> Timestamp {
     clock::parse_rfc3339(text.as_str().unwrap()).unwrap_or_else(|| panic!("not an instant: {text}"))
 }
 
 /// The scenario's own platform clock, reading `at` now (to hand to the app it spawns).
-fn clock_at(at: Timestamp) -> Clock {
+pub(super) fn clock_at(at: Timestamp) -> Clock {
     Clock::starting_at(at)
 }
 
@@ -149,7 +149,7 @@ async fn checkout_with(app: &TestApp, buyer: &str, lines: &[(i64, i64)], deliver
 }
 
 /// Checks out `lines` and pays for them; the order's id.
-async fn paid_order(app: &TestApp, buyer: &str, lines: &[(i64, i64)]) -> i64 {
+pub(super) async fn paid_order(app: &TestApp, buyer: &str, lines: &[(i64, i64)]) -> i64 {
     let placed = app.checkout(buyer, lines).await;
     let body = placed.assert_status(201);
     let order = body["orders"][0]["id"].as_i64().unwrap();
@@ -171,7 +171,7 @@ async fn fulfillment(app: &TestApp, merchant: &str, warehouse: i64) -> Value {
         .clone()
 }
 
-async fn ship(app: &TestApp, merchant: &str, order: i64, body: Value) -> Answer {
+pub(super) async fn ship(app: &TestApp, merchant: &str, order: i64, body: Value) -> Answer {
     app.post(&format!("/v1/orders/{order}/shipments"), merchant, body).await
 }
 
@@ -182,7 +182,7 @@ async fn shipment(app: &TestApp, token: &str, id: i64) -> Value {
         .clone()
 }
 
-async fn alerts(app: &TestApp, merchant: &str, query: &str) -> Vec<Value> {
+pub(super) async fn alerts(app: &TestApp, merchant: &str, query: &str) -> Vec<Value> {
     app.get(&format!("/v1/package-center/alerts{query}"), merchant)
         .await
         .assert_status(200)["items"]
@@ -193,7 +193,7 @@ async fn alerts(app: &TestApp, merchant: &str, query: &str) -> Vec<Value> {
 
 /// The package-center rules of these scenarios: a parcel must be picked up within an hour
 /// (a warning at 48 minutes); the other rules are far off.
-async fn pickup_within_an_hour(app: &TestApp, merchant: &str) {
+pub(super) async fn pickup_within_an_hour(app: &TestApp, merchant: &str) {
     let rules = json!({
         "not_picked_up_within_s": 3600,
         "not_departed_within_s": 43_200,
@@ -211,7 +211,7 @@ async fn pickup_within_an_hour(app: &TestApp, merchant: &str) {
 }
 
 /// Waits until the shop's alerts include `id` at `level`, open or not as asked.
-async fn alert_reaching(app: &TestApp, merchant: &str, id: &str, level: &str, open: bool) -> Value {
+pub(super) async fn alert_reaching(app: &TestApp, merchant: &str, id: &str, level: &str, open: bool) -> Value {
     eventually(
         BACKGROUND_WAIT,
         &format!("alert {id} {level} (open: {open})"),
@@ -295,13 +295,13 @@ async fn carrier_webhook(app: &TestApp, signature: Option<&str>, body: &[u8]) ->
 }
 
 /// The package center's live stream of alerts, read as Server-Sent Events.
-struct AlertStream {
+pub(super) struct AlertStream {
     response: reqwest::Response,
     buffer: Vec<u8>,
 }
 
 impl AlertStream {
-    async fn open(app: &TestApp, merchant: &str) -> AlertStream {
+    pub(super) async fn open(app: &TestApp, merchant: &str) -> AlertStream {
         let response = app
             .http
             .get(app.url("/v1/package-center/alerts/stream"))
@@ -355,7 +355,7 @@ impl AlertStream {
     }
 
     /// The next `event: alert`'s data, within `within`.
-    async fn next_alert(&mut self, within: Duration) -> Value {
+    pub(super) async fn next_alert(&mut self, within: Duration) -> Value {
         loop {
             let (event, data) = self.next_event(within).await;
             if event == "alert" {

@@ -9,6 +9,7 @@ mod common;
 mod address_change;
 mod after_sales;
 mod after_sales_returns;
+mod alert_work;
 mod compass;
 mod compass_breadth;
 mod console;

@@ -6,12 +6,13 @@
 //! Text goes back through its domain constructor (a waybill through `parse_waybill`, a
 //! tracking note through `TrackingNote::parse`), as it did when the carrier's event came in.
 
+use super::alert_work::AlertV2;
 use crate::StoreError;
 use crate::fulfillment::stored::CarrierV1;
 use crate::json::{self, id};
 use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::{
-    Alert, AlertKey, AlertLevel, AlertRule, Shipment, ShipmentState, SlaRules, TrackingEvent, TrackingNote,
+    Alert, AlertKey, AlertLevel, AlertRule, AlertWork, Shipment, ShipmentState, SlaRules, TrackingEvent, TrackingNote,
     parse_waybill,
 };
 use miaodan_domain::shard::ShortageNotice;
@@ -19,7 +20,7 @@ use miaodan_domain::{OrderId, ShopId, SkuId, Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
 
 const SHIPMENT: &str = "shipment";
-const ALERT: &str = "alert";
+pub(super) const ALERT: &str = "alert";
 const SHORTAGE: &str = "shortage notice";
 const SLA_RULES: &str = "SLA rules";
 
@@ -31,12 +32,22 @@ pub(crate) fn decode_shipment(raw: &str) -> Result<Shipment, StoreError> {
     json::decode_v1::<ShipmentV1, _>(raw, SHIPMENT)
 }
 
+/// An alert nobody worked is written as version 1, as before people could work alerts (a
+/// build from then still reads it); a worked one as version 2, with its work.
 pub(crate) fn encode_alert(alert: &Alert) -> String {
-    json::encode(&AlertV1::from(alert))
+    if alert.work == AlertWork::default() {
+        json::encode(&AlertV1::from(alert))
+    } else {
+        json::encode(&AlertV2::from(alert))
+    }
 }
 
 pub(crate) fn decode_alert(raw: &str) -> Result<Alert, StoreError> {
-    json::decode_v1::<AlertV1, _>(raw, ALERT)
+    match json::version(raw, ALERT)? {
+        1 => json::parse::<AlertV1>(raw, ALERT)?.try_into(),
+        2 => json::parse::<AlertV2>(raw, ALERT)?.try_into(),
+        other => Err(json::unknown_version(ALERT, other)),
+    }
 }
 
 pub(crate) fn encode_shortage(notice: &ShortageNotice) -> String {
@@ -55,7 +66,7 @@ pub(crate) fn decode_sla_rules(raw: &str) -> Result<SlaRules, StoreError> {
     json::decode_v1::<SlaRulesV1, _>(raw, SLA_RULES)
 }
 
-fn ms(raw: i64) -> Timestamp {
+pub(super) fn ms(raw: i64) -> Timestamp {
     Timestamp::from_unix_ms(raw)
 }
 
@@ -366,6 +377,7 @@ impl TryFrom<AlertV1> for Alert {
             resolved_at: a.resolved_at.map(ms),
             deadline: ms(a.deadline),
             notify_buyer: a.notify_buyer,
+            work: AlertWork::default(),
         })
     }
 }

@@ -546,9 +546,13 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     commit(&store, effects).await;
     drop(store);
     // What version 2 had: no promise column, no fulfillment tables or index (and none of the
-    // token lifecycle of version 4).
+    // token lifecycle of version 4, nor the alert work columns of version 18).
     db.execute(
-        "DROP TABLE diagnosis_reports;
+        "DROP INDEX package_alerts_open_by_shop;
+         ALTER TABLE package_alerts DROP COLUMN alert_level;
+         ALTER TABLE package_alerts DROP COLUMN assignee_staff_id;
+         ALTER TABLE package_alerts DROP COLUMN acknowledged_at;
+         DROP TABLE diagnosis_reports;
          DROP INDEX shops_by_category;
          ALTER TABLE shops DROP COLUMN category;
          ALTER TABLE products DROP COLUMN goods_class;

@@ -8,7 +8,7 @@ use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::{Alert, AlertKey, AlertLevel, AlertRule};
 use miaodan_domain::shard::{Effect, ShortageNotice};
 use miaodan_domain::{OrderId, ShopId, SkuId, Timestamp, WarehouseId};
-use miaodan_store::records::{AlertFilter, AlertKinds, AlertPosition, Keyset};
+use miaodan_store::records::{AlertFilter, AlertKinds, AlertPosition, AlertWorkFilter, Keyset};
 use miaodan_store::{PackageCenterEntry, Store};
 
 both_backends!(
@@ -46,6 +46,7 @@ fn alert(shipment: i64, rule: AlertRule, raised: i64, open: bool) -> Alert {
         resolved_at: (!open).then(|| at(raised + 1)),
         deadline: at(raised + 60),
         notify_buyer: false,
+        work: miaodan_domain::logistics::AlertWork::default(),
     }
 }
 
@@ -151,6 +152,8 @@ async fn package_center_pages_see_every_entry_once_in_one_order(backend: Backend
             shop: shop(),
             open_only,
             kinds,
+            level: None,
+            work: AlertWorkFilter::default(),
         };
         let whole = walk(&store, &filter, 1_000).await;
         let expected_len = match kinds {
@@ -199,6 +202,8 @@ async fn a_page_of_open_entries_is_full_however_many_closed_notices_lie_between(
         shop: shop(),
         open_only: true,
         kinds: AlertKinds::All,
+        level: None,
+        work: AlertWorkFilter::default(),
     };
     let first = store
         .package_center(&filter, Keyset { after: None, limit: 2 })

@@ -15,12 +15,14 @@ use miaodan_domain::fulfillment::FulfillmentSettings;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::inventory::{Allocation, StockLevel};
+use miaodan_domain::logistics::{AlertLevel, StaffRef, Worker};
 use miaodan_domain::orders::{Address, Order, OrderLine, OrderState};
 use miaodan_domain::payments::{IntentStatus, PaymentIntentId};
 use miaodan_domain::shard::{Effect, RequestRef};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
-use miaodan_store::Store;
+use miaodan_store::records::{AlertFilter, AlertKinds, AlertWorkFilter, Assignee, Keyset};
 use miaodan_store::records::{Role, TokenFilter, TokenRecord, TokenScope};
+use miaodan_store::{PackageCenterEntry, Store};
 
 both_backends!(
     every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows,
@@ -407,27 +409,45 @@ fn rows_of_version_17() -> String {
 
 fn rows_up_to(version: i64) -> String {
     [
-        rows_of_version_1(),
-        rows_of_version_2(),
-        rows_of_version_3(),
-        rows_of_version_4(),
-        rows_of_version_5(),
-        rows_of_version_6(),
-        rows_of_version_7(),
-        rows_of_version_8(version),
-        rows_of_version_9(version),
-        rows_of_version_10(),
-        rows_of_version_11(),
-        rows_of_version_12(),
-        rows_of_version_13(),
-        rows_of_version_14(),
-        rows_of_version_15(),
-        rows_of_version_16(),
-        rows_of_version_17(),
+        (1, rows_of_version_1()),
+        (2, rows_of_version_2()),
+        (3, rows_of_version_3()),
+        (4, rows_of_version_4()),
+        (5, rows_of_version_5()),
+        (6, rows_of_version_6()),
+        (7, rows_of_version_7()),
+        (8, rows_of_version_8(version)),
+        (9, rows_of_version_9(version)),
+        (10, rows_of_version_10()),
+        (11, rows_of_version_11()),
+        (12, rows_of_version_12()),
+        (13, rows_of_version_13()),
+        (14, rows_of_version_14()),
+        (15, rows_of_version_15()),
+        (16, rows_of_version_16()),
+        (17, rows_of_version_17()),
+        (18, rows_of_version_18()),
     ]
     .into_iter()
-    .take(version as usize)
+    .filter(|(introduced, _)| *introduced <= version)
+    .map(|(_, rows)| rows)
     .collect()
+}
+
+/// The body version 18 writes for an alert people worked (of shop 2, apart from the other
+/// rows' shop 1): timed out, acknowledged and assigned
+/// to staff 5 by a staff member, with one note from the shop's token.
+const WORKED_ALERT: &str = r#"{"v":2,"key":{"shipment":2,"rule":"stalled","occurrence":1},"shop":2,"order":101,"shipment":2,"rule":"stalled","level":"timed_out","since":1795396200000,"raised_at":1795407600000,"escalated_at":null,"resolved_at":null,"deadline":1795410600000,"notify_buyer":false,"work":{"acknowledged":{"at":1795407700000,"by":{"staff":5}},"assignee":5,"notes":[{"at":1795407800000,"by":"shop_token","text":"催了快递"}],"resolution":null}}"#;
+
+/// What version 18 added: an alert people worked, with its level, assignee and acknowledgement
+/// in columns.
+fn rows_of_version_18() -> String {
+    format!(
+        "INSERT INTO package_alerts (alert_key, shop_id, order_id, shipment_id, rule, is_open, raised_at, body,
+           alert_level, assignee_staff_id, acknowledged_at)
+           VALUES ('2-stalled-1', 2, 101, 2, 'stalled', 1, 1795407600000, {body}, 'timed_out', 5, 1795407700000);",
+        body = quoted(WORKED_ALERT)
+    )
 }
 
 /// An approved return awaiting its parcel, with the pickup the platform booked (the parcel as a
@@ -785,6 +805,30 @@ async fn version_17_rows_load(store: &Store) {
         (maxima.staff_member, maxima.staff_session, maxima.audit_entry),
         (4, 6, 8)
     );
+async fn version_18_rows_load(store: &Store) {
+    let mine = AlertFilter {
+        shop: ShopId::new(2).unwrap(),
+        open_only: true,
+        kinds: AlertKinds::All,
+        level: Some(AlertLevel::TimedOut),
+        work: AlertWorkFilter {
+            assignee: Some(Assignee::Staff(StaffRef::new(5).unwrap())),
+            acknowledged: Some(true),
+        },
+    };
+    let page = Keyset { after: None, limit: 10 };
+    let listed = store.package_center(&mine, page).await.unwrap();
+    let [PackageCenterEntry::Sla(alert)] = listed.as_slice() else {
+        panic!("one worked alert, got {listed:?}")
+    };
+    assert_eq!(alert.key.to_string(), "2-stalled-1");
+    assert_eq!(alert.work.assignee, StaffRef::new(5));
+    assert_eq!(
+        alert.work.acknowledged.as_ref().map(|a| a.by),
+        Some(Worker::Staff(StaffRef::new(5).unwrap()))
+    );
+    let notes: Vec<(&str, Worker)> = alert.work.notes.iter().map(|n| (n.text.as_str(), n.by)).collect();
+    assert_eq!(notes, [("催了快递", Worker::ShopToken)]);
 }
 
 async fn version_15_rows_load(store: &Store) {
@@ -937,7 +981,7 @@ async fn todays_writes_land(store: &Store) {
 
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
-    assert_eq!(current, 17, "a new migration: add the rows it introduces here");
+    assert_eq!(current, 18, "a new migration: add the rows it introduces here");
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
     assert_eq!(fresh.schema_version().await, current);
@@ -1006,6 +1050,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 17 {
             version_17_rows_load(&store).await;
+        }
+        if version >= 18 {
+            version_18_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

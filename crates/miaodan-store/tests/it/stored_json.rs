@@ -15,7 +15,7 @@ use miaodan_domain::orders::{Address, Order, OrderState};
 use miaodan_domain::shard::Effect;
 use miaodan_domain::shard::ShortageNotice;
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ShopId, Timestamp, WarehouseId};
-use miaodan_store::records::{AlertFilter, AlertKinds, Keyset};
+use miaodan_store::records::{AlertFilter, AlertKinds, AlertWorkFilter, Keyset};
 use miaodan_store::{PackageCenterEntry, Store, StoreError};
 use std::collections::BTreeMap;
 
@@ -364,6 +364,8 @@ pub async fn package_center(
         shop,
         open_only,
         kinds: AlertKinds::All,
+        level: None,
+        work: AlertWorkFilter::default(),
     };
     let page = Keyset {
         after: None,

@@ -194,6 +194,9 @@ impl Store {
                 Effect::AlertSaved(alert) => {
                     self.alerts.insert(alert.key, alert);
                 }
+                Effect::AlertWorked { alert, .. } => {
+                    self.alerts.insert(alert.key, *alert);
+                }
                 Effect::SlaRulesSaved { shop, rules } => {
                     self.sla_rules.insert(shop, rules);
                 }

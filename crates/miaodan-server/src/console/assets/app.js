@@ -14,6 +14,7 @@ import { Products } from './pages/products.js';
 import { AfterSales } from './pages/after_sales.js';
 import { Platform } from './pages/platform.js';
 import { StaffAndAudit } from './pages/staff.js';
+import { PackageCenter } from './pages/package_center.js';
 
 // [path pattern, navigation key (the highlighted item), page]. Capture groups become `params`.
 const ROUTES = [
@@ -27,6 +28,7 @@ const ROUTES = [
   [/^\/console\/after-sales\/?$/, 'after_sales', AfterSales],
   [/^\/console\/staff\/?$/, 'staff', StaffAndAudit],
   [/^\/console\/platform\/?$/, 'platform', Platform],
+  [/^\/console\/package-center\/?$/, 'package_center', PackageCenter],
 ];
 
 // The navigation, in order: [key, address, the roles that see it]. The API decides what each role
@@ -38,6 +40,7 @@ const NAVIGATION = [
   ['live', '/console/live', ['owner', 'operator', 'platform_admin']],
   ['compass', '/console/compass', EVERYONE],
   ['products', '/console/products', ['owner', 'operator', 'platform_admin']],
+  ['package_center', '/console/package-center', ['owner', 'operator', 'customer_service', 'platform_admin']],
   ['after_sales', '/console/after-sales', ['owner', 'operator', 'customer_service', 'platform_admin']],
   ['staff', '/console/staff', ['owner']],
   ['platform', '/console/platform', ['platform_admin']],

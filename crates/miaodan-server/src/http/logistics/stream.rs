@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
 use miaodan_domain::ShopId;
-use miaodan_store::records::{AlertFilter, AlertKinds, Keyset};
+use miaodan_store::records::{AlertFilter, AlertKinds, AlertWorkFilter, Keyset};
 use serde::Serialize;
 use std::convert::Infallible;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
@@ -70,6 +70,8 @@ async fn open_alerts(state: &AppState, shop: ShopId) -> Result<Vec<AlertView>, A
         shop,
         open_only: true,
         kinds: AlertKinds::All,
+        level: None,
+        work: AlertWorkFilter::default(),
     };
     let newest_first = Keyset {
         after: None,

@@ -325,6 +325,7 @@ fn alert(
         resolved_at,
         deadline: at(250),
         notify_buyer: rule == AlertRule::PromiseAtRisk && level == AlertLevel::TimedOut,
+        work: miaodan_domain::logistics::AlertWork::default(),
     }
 }
 
