@@ -805,6 +805,8 @@ async fn version_17_rows_load(store: &Store) {
         (maxima.staff_member, maxima.staff_session, maxima.audit_entry),
         (4, 6, 8)
     );
+}
+
 async fn version_18_rows_load(store: &Store) {
     let mine = AlertFilter {
         shop: ShopId::new(2).unwrap(),
