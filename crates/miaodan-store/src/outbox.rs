@@ -121,18 +121,10 @@ fn body_of(effect: &Effect) -> String {
             "sku": sku.get(), "warehouse": warehouse.get(),
             "available": level.available, "reserved": level.reserved, "sold": level.sold,
         }),
-        Effect::FlashSaleSaved(sale) => sale_body(sale),
-        Effect::FlashSaleEnded { sale, returned } => {
-            let mut body = sale_body(sale);
-            body["returned"] = json!(returned);
-            body
-        }
-        Effect::FlashSaleToppedUp { sale, units } => {
-            let mut body = sale_body(sale);
-            body["units"] = json!(units);
-            body
-        }
-        Effect::FlashSaleTapsCounted { sale, counts, .. } => tap_counts_body(*sale, counts),
+        Effect::FlashSaleSaved(_)
+        | Effect::FlashSaleEnded { .. }
+        | Effect::FlashSaleToppedUp { .. }
+        | Effect::FlashSaleTapsCounted { .. } => flash_sale_body(effect),
         Effect::PaymentIntentSaved(intent) => json!({
             "payment_intent": intent.id.get(), "buyer": intent.buyer.get(),
             "amount": intent.amount.get(), "status": intent.status.as_str(),
@@ -148,19 +140,7 @@ fn body_of(effect: &Effect) -> String {
             "promised_by": s.promised_by.map(Timestamp::unix_ms),
             "delivered_at": s.delivered_at.map(Timestamp::unix_ms), "version": s.version,
         }),
-        Effect::AlertSaved(a) => json!({
-            "order": a.order.get(), "shipment": a.shipment.get(), "rule": a.rule.as_str(),
-            "level": a.level.as_str(), "deadline": a.deadline.unix_ms(),
-        }),
-        // The rule's fields as `AlertSaved` carries them (the compass reads the same), and what
-        // the people's side now says.
-        Effect::AlertWorked { alert: a, .. } => json!({
-            "order": a.order.get(), "shipment": a.shipment.get(), "rule": a.rule.as_str(),
-            "level": a.level.as_str(), "deadline": a.deadline.unix_ms(), "alert": a.key.to_string(),
-            "acknowledged": a.work.acknowledged.is_some(),
-            "assignee": a.work.assignee.map(|s| s.get()),
-            "notes": a.work.notes.len(), "open": a.is_open(),
-        }),
+        Effect::AlertSaved(_) | Effect::AlertWorked { .. } => alert_body(effect),
         Effect::ShortageNoticed(n) => json!({
             "order": n.order.get(), "warehouse": n.warehouse.get(), "sku": n.sku.get(),
             "redispatched_to": n.redispatched_to.iter().map(|w| w.get()).collect::<Vec<_>>(),
@@ -181,6 +161,45 @@ fn body_of(effect: &Effect) -> String {
         | Effect::AfterSalesPolicySaved { .. } => json!({}),
     };
     value.to_string()
+}
+
+/// A flash sale's events: the sale as saved, with what ending it returned or a top-up added; or
+/// the taps a shard counted.
+fn flash_sale_body(effect: &Effect) -> serde_json::Value {
+    match effect {
+        Effect::FlashSaleEnded { sale, returned } => {
+            let mut body = sale_body(sale);
+            body["returned"] = json!(returned);
+            body
+        }
+        Effect::FlashSaleToppedUp { sale, units } => {
+            let mut body = sale_body(sale);
+            body["units"] = json!(units);
+            body
+        }
+        Effect::FlashSaleTapsCounted { sale, counts, .. } => tap_counts_body(*sale, counts),
+        Effect::FlashSaleSaved(sale) => sale_body(sale),
+        _ => json!({}),
+    }
+}
+
+/// An alert's events: the rule's fields as `AlertSaved` carries them (the compass reads the
+/// same), and for `AlertWorked` what the people's side now says.
+fn alert_body(effect: &Effect) -> serde_json::Value {
+    match effect {
+        Effect::AlertSaved(a) => json!({
+            "order": a.order.get(), "shipment": a.shipment.get(), "rule": a.rule.as_str(),
+            "level": a.level.as_str(), "deadline": a.deadline.unix_ms(),
+        }),
+        Effect::AlertWorked { alert: a, .. } => json!({
+            "order": a.order.get(), "shipment": a.shipment.get(), "rule": a.rule.as_str(),
+            "level": a.level.as_str(), "deadline": a.deadline.unix_ms(), "alert": a.key.to_string(),
+            "acknowledged": a.work.acknowledged.is_some(),
+            "assignee": a.work.assignee.map(|s| s.get()),
+            "notes": a.work.notes.len(), "open": a.is_open(),
+        }),
+        _ => json!({}),
+    }
 }
 
 /// An after-sales request as events carry it: with its lines (the compass counts a request
