@@ -62,6 +62,12 @@ const OWNER_PAGES: &[(&str, &str, &str, &str)] = &[
     ("/console/orders", "orders", "订单", "Orders"),
     ("/console/live", "live-pick", "选择一场秒杀", "Pick a flash sale"),
     ("/console/compass", "compass", "数据罗盘", "Data compass"),
+    (
+        "/console/package-center",
+        "package_center",
+        "包裹中心",
+        "Package center",
+    ),
     ("/console/products", "products", "商品与库存", "Products & stock"),
     ("/console/after-sales", "after-sales", "售后", "After-sales"),
     ("/console/staff", "staff", "员工与日志", "Staff & audit"),
