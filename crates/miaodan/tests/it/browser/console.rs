@@ -32,6 +32,15 @@ async fn member(browser: &Browser, login: &str, role: &str, shop: Option<i64>) {
     assert_eq!(status, 201, "making staff member {login}: {answer}");
 }
 
+/// A browser on a fresh demo server whose shop has a staff member `login` with `role`, and
+/// that shop (`None` when browser tests skip).
+async fn with_member(language: Language, login: &str, role: &str) -> Option<(Browser, i64)> {
+    let browser = Browser::start(language).await?;
+    let shop = demo_shop(&browser).await;
+    member(&browser, login, role, Some(shop)).await;
+    Some((browser, shop))
+}
+
 /// Signs in through the console's own form and waits for the overview.
 async fn sign_in(browser: &mut Browser, login: &str) {
     browser.goto("/console/").await;
@@ -74,11 +83,9 @@ const OWNER_PAGES: &[(&str, &str, &str, &str)] = &[
 ];
 
 async fn every_page_of_an_owner(language: Language) {
-    let Some(mut browser) = Browser::start(language).await else {
+    let Some((mut browser, _)) = with_member(language, "li.owner", "owner").await else {
         return;
     };
-    let shop = demo_shop(&browser).await;
-    member(&browser, "li.owner", "owner", Some(shop)).await;
     sign_in(&mut browser, "li.owner").await;
     let (zh, en) = ("店主", "Owner");
     let who = browser.text_of(".who").await;
@@ -116,11 +123,9 @@ async fn every_page_of_an_owner_renders_in_english_without_console_errors() {
 
 #[tokio::test]
 async fn the_language_switch_turns_the_console_to_the_other_language_and_keeps_it() {
-    let Some(mut browser) = Browser::start(Language::Zh).await else {
+    let Some((mut browser, _)) = with_member(Language::Zh, "switcher", "operator").await else {
         return;
     };
-    let shop = demo_shop(&browser).await;
-    member(&browser, "switcher", "operator", Some(shop)).await;
     sign_in(&mut browser, "switcher").await;
     browser.wait_for_text("今日概览").await;
     browser.click("[data-action=language]").await;
@@ -133,11 +138,9 @@ async fn the_language_switch_turns_the_console_to_the_other_language_and_keeps_i
 
 #[tokio::test]
 async fn a_wrong_password_is_refused_on_the_form_and_signs_nobody_in() {
-    let Some(mut browser) = Browser::start(Language::Zh).await else {
+    let Some((mut browser, _)) = with_member(Language::Zh, "careful", "owner").await else {
         return;
     };
-    let shop = demo_shop(&browser).await;
-    member(&browser, "careful", "owner", Some(shop)).await;
     browser.goto("/console/").await;
     browser.wait_for_selector("form.sign-in").await;
     browser.fill("input[name=login]", "careful").await;
@@ -177,11 +180,9 @@ async fn live_sale(browser: &Browser, units: i64) -> i64 {
 
 #[tokio::test]
 async fn the_live_room_shows_each_tap_within_a_second() {
-    let Some(mut browser) = Browser::start(Language::Zh).await else {
+    let Some((mut browser, _)) = with_member(Language::Zh, "host", "operator").await else {
         return;
     };
-    let shop = demo_shop(&browser).await;
-    member(&browser, "host", "operator", Some(shop)).await;
     let sale = live_sale(&browser, 5).await;
     sign_in(&mut browser, "host").await;
     browser.goto(&format!("/console/live/{sale}")).await;
@@ -242,11 +243,9 @@ async fn unshipped_paid_order(browser: &Browser) -> (i64, i64) {
 
 #[tokio::test]
 async fn an_operator_ships_and_refunds_an_order_from_its_page() {
-    let Some(mut browser) = Browser::start(Language::En).await else {
+    let Some((mut browser, _)) = with_member(Language::En, "packer", "owner").await else {
         return;
     };
-    let shop = demo_shop(&browser).await;
-    member(&browser, "packer", "owner", Some(shop)).await;
     let (order, _) = unshipped_paid_order(&browser).await;
     sign_in(&mut browser, "packer").await;
     browser.goto(&format!("/console/orders/{order}")).await;
@@ -279,11 +278,9 @@ async fn an_operator_ships_and_refunds_an_order_from_its_page() {
 
 #[tokio::test]
 async fn customer_service_is_refused_setting_stock_and_the_refusal_changes_nothing() {
-    let Some(mut browser) = Browser::start(Language::En).await else {
+    let Some((mut browser, _)) = with_member(Language::En, "helper", "customer_service").await else {
         return;
     };
-    let shop = demo_shop(&browser).await;
-    member(&browser, "helper", "customer_service", Some(shop)).await;
     sign_in(&mut browser, "helper").await;
     assert!(
         !browser.text_of("nav.side").await.contains("Products"),
@@ -318,11 +315,9 @@ async fn customer_service_is_refused_setting_stock_and_the_refusal_changes_nothi
 
 #[tokio::test]
 async fn a_request_without_the_csrf_token_is_refused_even_with_the_session_cookie() {
-    let Some(mut browser) = Browser::start(Language::En).await else {
+    let Some((mut browser, _)) = with_member(Language::En, "target", "owner").await else {
         return;
     };
-    let shop = demo_shop(&browser).await;
-    member(&browser, "target", "owner", Some(shop)).await;
     sign_in(&mut browser, "target").await;
     let answer = browser
         .eval(
@@ -342,11 +337,9 @@ async fn a_request_without_the_csrf_token_is_refused_even_with_the_session_cooki
 
 #[tokio::test]
 async fn another_shops_order_is_not_found_in_the_console() {
-    let Some(mut browser) = Browser::start(Language::En).await else {
+    let Some((mut browser, shop)) = with_member(Language::En, "nosy", "owner").await else {
         return;
     };
-    let shop = demo_shop(&browser).await;
-    member(&browser, "nosy", "owner", Some(shop)).await;
     // The buyer orders from another shop.
     let admin = browser.server.token("ADMIN").to_string();
     let (_, products) = api(&browser, "GET", "/v1/products?limit=200", &admin, None).await;
@@ -380,11 +373,9 @@ async fn another_shops_order_is_not_found_in_the_console() {
 
 #[tokio::test]
 async fn an_owner_adds_a_member_and_sees_it_in_the_audit_log() {
-    let Some(mut browser) = Browser::start(Language::Zh).await else {
+    let Some((mut browser, shop)) = with_member(Language::Zh, "boss", "owner").await else {
         return;
     };
-    let shop = demo_shop(&browser).await;
-    member(&browser, "boss", "owner", Some(shop)).await;
     sign_in(&mut browser, "boss").await;
     browser.goto("/console/staff").await;
     browser.wait_for_selector("form[data-form=new-staff]").await;
@@ -432,11 +423,9 @@ async fn an_owner_adds_a_member_and_sees_it_in_the_audit_log() {
 
 #[tokio::test]
 async fn a_request_waiting_for_the_merchant_is_approved_from_the_after_sales_inbox() {
-    let Some(mut browser) = Browser::start(Language::Zh).await else {
+    let Some((mut browser, _)) = with_member(Language::Zh, "kefu", "customer_service").await else {
         return;
     };
-    let shop = demo_shop(&browser).await;
-    member(&browser, "kefu", "customer_service", Some(shop)).await;
     let merchant = browser.server.token("MERCHANT").to_string();
     let (_, waiting) = api(&browser, "GET", "/v1/after-sales?stage=with_merchant", &merchant, None).await;
     let request = waiting["items"][0]["id"]
@@ -488,11 +477,9 @@ async fn a_platform_admin_sees_the_shops_the_days_reconciliation_and_the_webhook
 
 #[tokio::test]
 async fn the_live_room_tops_a_sale_up_and_ends_it_early() {
-    let Some(mut browser) = Browser::start(Language::En).await else {
+    let Some((mut browser, _)) = with_member(Language::En, "anchor", "operator").await else {
         return;
     };
-    let shop = demo_shop(&browser).await;
-    member(&browser, "anchor", "operator", Some(shop)).await;
     let sale = live_sale(&browser, 5).await;
     sign_in(&mut browser, "anchor").await;
     browser.goto(&format!("/console/live/{sale}")).await;
