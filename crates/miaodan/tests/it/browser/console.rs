@@ -417,6 +417,13 @@ async fn an_owner_adds_a_member_and_sees_it_in_the_audit_log() {
         Some(json!("operator")),
         "the form offers operator first"
     );
+    browser
+        .wait_for_selector("table[data-table=sessions] tr[data-session]")
+        .await;
+    assert!(
+        browser.text_of("table[data-table=sessions]").await.contains("boss"),
+        "the owner's own session is listed"
+    );
     browser.screenshot("staff-and-audit").await;
     browser.finish().await;
 }

@@ -18,6 +18,9 @@ const tr = texts({
     disable: '停用',
     disabled: '已停用',
     sessions: '登录会话',
+    signed_in: '登录时间',
+    last_seen: '最近使用',
+    this_session: '你自己',
     tokens: 'API 令牌',
     revoke: '撤销',
     audit: '操作日志',
@@ -40,6 +43,9 @@ const tr = texts({
     disable: 'Disable',
     disabled: 'Disabled',
     sessions: 'Sessions',
+    signed_in: 'Signed in',
+    last_seen: 'Last seen',
+    this_session: 'You',
     tokens: 'API tokens',
     revoke: 'Revoke',
     audit: 'Audit log',
@@ -106,6 +112,28 @@ function Staff({ shop, me, changed }) {
   </div>`;
 }
 
+function Sessions({ shop, me, reloads }) {
+  const sessions = useLoad(() => api.get(`/v1/sessions${query({ shop_id: shop, limit: 100 })}`), [shop, reloads]);
+  const staff = useLoad(() => api.get(`/v1/staff${query({ shop_id: shop, limit: 200 })}`), [shop, reloads]);
+  const login = (id) => {
+    const member = staff.value && staff.value.items.find((m) => m.id === id);
+    return member ? member.login : `#${id}`;
+  };
+  return html`<${Loaded} state=${sessions}>${(page) =>
+    page.items.length
+      ? html`<table class="list" data-table="sessions">
+          <thead><tr><th>${tr('who')}</th><th>${tr('signed_in')}</th><th>${tr('last_seen')}</th><th>${tr('expires')}</th><th></th></tr></thead>
+          <tbody>${page.items.map(
+            (x) => html`<tr data-session=${x.id}><td>${login(x.staff_id)}</td><td>${dateTime(x.created_at)}</td>
+              <td>${dateTime(x.last_seen_at)}</td><td>${dateTime(x.expires_at)}</td>
+              <td>${x.staff_id === me
+                ? tr('this_session')
+                : html`<${ActionButton} name="revoke-session" label=${tr('revoke')} action=${() => api.del(`/v1/sessions/${x.id}`)} done=${sessions.reload} />`}</td></tr>`,
+          )}</tbody>
+        </table>`
+      : html`<${Empty} />`}<//>`;
+}
+
 function Tokens({ shop }) {
   const tokens = useLoad(() => api.get(`/v1/tokens${query({ shop_id: shop, limit: 100 })}`), [shop]);
   return html`<${Loaded} state=${tokens}>${(page) =>
@@ -164,6 +192,8 @@ export function StaffAndAudit({ session }) {
     <h1>${tr('title')}</h1>
     <h2>${tr('staff')}</h2>
     <${Staff} shop=${shop} me=${session.staff.id} changed=${changed} />
+    <h2>${tr('sessions')}</h2>
+    <${Sessions} shop=${shop} me=${session.staff.id} reloads=${changes} />
     <h2>${tr('tokens')}</h2>
     <${Tokens} shop=${shop} />
     <h2>${tr('audit')}</h2>
