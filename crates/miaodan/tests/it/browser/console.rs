@@ -528,3 +528,33 @@ async fn the_live_room_tops_a_sale_up_and_ends_it_early() {
     browser.screenshot("ended").await;
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn an_operator_changes_a_warehouses_capacity_and_cutoff_from_the_products_page() {
+    let Some((mut browser, _)) = with_member(Language::Zh, "planner", "operator").await else {
+        return;
+    };
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let (_, warehouses) = api(&browser, "GET", "/v1/warehouses?limit=1", &merchant, None).await;
+    let warehouse = warehouses["items"][0]["id"].as_i64().unwrap();
+    sign_in(&mut browser, "planner").await;
+    browser.goto("/console/products").await;
+    let form = format!("form[data-form='settings-{warehouse}']");
+    browser.wait_for_selector(&form).await;
+    browser.fill(&format!("{form} input[name=per-day]"), "12345").await;
+    browser.fill(&format!("{form} input[name=cutoff-0]"), "21:30").await;
+    browser.submit(&form).await;
+    browser.wait_for_selector(&format!("{form} [data-saved=true]")).await;
+    let (_, settings) = api(
+        &browser,
+        "GET",
+        &format!("/v1/warehouses/{warehouse}/fulfillment"),
+        &merchant,
+        None,
+    )
+    .await;
+    assert_eq!(settings["orders_per_day"], json!(12345), "{settings}");
+    assert_eq!(settings["cutoffs"][0]["time"], json!("21:30"), "{settings}");
+    browser.screenshot("warehouse-settings").await;
+    browser.finish().await;
+}

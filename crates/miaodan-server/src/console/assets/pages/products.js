@@ -5,6 +5,7 @@ import { html, useState, useEffect, useLoad, Loaded, Empty, ErrorBox, ActionButt
 import { api, query } from '../api.js';
 import { t, texts } from '../i18n.js';
 import { yuan } from '../format.js';
+import { Chart } from '../charts.js';
 
 const tr = texts({
   zh: {
@@ -30,6 +31,14 @@ const tr = texts({
     'level.standard': '标准快递',
     warehouses: '仓库',
     division: '所在地',
+    settings: '履约设置',
+    shift: '作业时间',
+    per_hour: '每小时单量上限',
+    per_day: '每日单量上限',
+    cutoff: '{level}截单',
+    holidays: '节假日作业',
+    save_settings: '保存设置',
+    booked: '今日各小时已排单（上限 {cap}）',
   },
   en: {
     title: 'Products & stock',
@@ -54,6 +63,14 @@ const tr = texts({
     'level.standard': 'Standard',
     warehouses: 'Warehouses',
     division: 'Located in',
+    settings: 'Fulfillment settings',
+    shift: 'Working hours',
+    per_hour: 'Orders per hour, at most',
+    per_day: 'Orders per day, at most',
+    cutoff: '{level} cutoff',
+    holidays: 'Works public holidays',
+    save_settings: 'Save settings',
+    booked: "Today's orders booked by hour (at most {cap})",
   },
 });
 
@@ -175,6 +192,73 @@ function Preview({ products }) {
   </section>`;
 }
 
+// The settings as the API takes them back: the form's first shift, capacities, cutoff times and
+// holidays over what the warehouse has (its other shifts, regions and carriers kept).
+function settingsOf(current, form) {
+  const shifts = current.shifts.slice();
+  shifts[0] = { start: form.get('shift-start'), end: form.get('shift-end') };
+  return {
+    shifts,
+    orders_per_hour: Number(form.get('per-hour')),
+    orders_per_day: Number(form.get('per-day')),
+    cutoffs: current.cutoffs.map((c, i) => ({ ...c, time: form.get(`cutoff-${i}`) })),
+    works_holidays: form.get('holidays') === 'on',
+    carriers: current.carriers.length ? current.carriers : null,
+  };
+}
+
+function bookedOption(settings) {
+  return {
+    animation: false,
+    grid: { left: 40, right: 10, top: 10, bottom: 24 },
+    xAxis: { type: 'category', data: settings.today.map((h) => h.hour) },
+    yAxis: { type: 'value', minInterval: 1, max: Math.max(1, ...settings.today.map((h) => h.orders)) },
+    series: [{ type: 'bar', data: settings.today.map((h) => h.orders) }],
+  };
+}
+
+function Settings({ warehouse }) {
+  const loaded = useLoad(() => api.get(`/v1/warehouses/${warehouse.id}/fulfillment`), [warehouse.id]);
+  const [error, setError] = useState(null);
+  const [saved, setSaved] = useState(false);
+  const submit = (current) => async (event) => {
+    event.preventDefault();
+    setSaved(false);
+    try {
+      await api.put(`/v1/warehouses/${warehouse.id}/fulfillment`, settingsOf(current, new FormData(event.target)));
+      setError(null);
+      setSaved(true);
+      loaded.reload();
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+  return html`<${Loaded} state=${loaded}>${(current) => html`<form class="filters" data-form=${`settings-${warehouse.id}`} onSubmit=${submit(current)}>
+      <label>${tr('shift')}<span><input class="narrow" name="shift-start" value=${current.shifts[0].start} /> – <input class="narrow" name="shift-end" value=${current.shifts[0].end} /></span></label>
+      <label>${tr('per_hour')}<input class="narrow" name="per-hour" value=${current.orders_per_hour} /></label>
+      <label>${tr('per_day')}<input class="narrow" name="per-day" value=${current.orders_per_day} /></label>
+      ${current.cutoffs.map(
+        (c, i) => html`<label>${tr('cutoff', { level: tr(`level.${c.level}`) })}<input class="narrow" name=${`cutoff-${i}`} value=${c.time} /></label>`,
+      )}
+      <label>${tr('holidays')}<input type="checkbox" name="holidays" checked=${current.works_holidays} /></label>
+      <button type="submit">${tr('save_settings')}</button>
+      ${saved && html`<span class="badge state-paid" data-saved="true">✓</span>`}
+      ${error && html`<${ErrorBox} error=${error} />`}
+    </form>
+    <p class="muted">${tr('booked', { cap: current.orders_per_hour })}</p>
+    <${Chart} id=${`booked-${warehouse.id}`} option=${bookedOption(current)} height=${140} />`}<//>`;
+}
+
+function Warehouses({ warehouses }) {
+  return html`<div>${warehouses.map(
+    (w) => html`<section class="card" data-warehouse=${w.id}>
+      <strong>${w.name}</strong> · ${tr('division')} ${w.division}
+      <h3>${tr('settings')}</h3>
+      <${Settings} warehouse=${w} />
+    </section>`,
+  )}</div>`;
+}
+
 async function loadCatalog() {
   const [products, warehouses] = await Promise.all([api.get('/v1/products?limit=50'), api.get('/v1/warehouses?limit=50')]);
   return { products: products.items, warehouses: warehouses.items };
@@ -188,7 +272,7 @@ export function Products() {
     <${NewProduct} done=${catalog.reload} />
     <${Loaded} state=${catalog}>${({ products, warehouses }) =>
       html`<h2>${tr('warehouses')}</h2>
-        <ul class="sales">${warehouses.map((w) => html`<li data-warehouse=${w.id}>${w.name} · ${tr('division')} ${w.division}</li>`)}</ul>
+        <${Warehouses} warehouses=${warehouses} />
         <${Preview} products=${products} />
         ${products.length ? products.map((p) => html`<${Product} key=${p.id} product=${p} warehouses=${warehouses} />`) : html`<${Empty} />`}`}<//>
   </div>`;
