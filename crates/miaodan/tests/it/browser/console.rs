@@ -558,3 +558,51 @@ async fn an_operator_changes_a_warehouses_capacity_and_cutoff_from_the_products_
     browser.screenshot("warehouse-settings").await;
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn the_order_list_filters_searches_exports_and_ships_the_selected_orders() {
+    let Some((mut browser, _)) = with_member(Language::En, "dispatcher", "operator").await else {
+        return;
+    };
+    let (order, _) = unshipped_paid_order(&browser).await;
+    sign_in(&mut browser, "dispatcher").await;
+    browser.goto("/console/orders").await;
+    browser.wait_for_selector("tr[data-order]").await;
+    browser.fill("input[name=q]", &format!("#{order}")).await;
+    browser.submit("form.filters").await;
+    browser
+        .wait_until(
+            "only the searched order listed",
+            &format!(
+                "const rows = document.querySelectorAll('tbody tr[data-order]'); \
+                      return rows.length === 1 && rows[0].dataset.order === '{order}';"
+            ),
+        )
+        .await;
+    let csv = browser
+        .eval("return document.querySelector('[data-action=csv]').getAttribute('href')")
+        .await;
+    assert!(
+        csv.as_str().unwrap().contains(&format!("q=%23{order}")),
+        "the export keeps the filter: {csv}"
+    );
+    browser
+        .click(&format!("tr[data-order='{order}'] input[type=checkbox]"))
+        .await;
+    browser.click("[data-action=ship-selected]").await;
+    browser
+        .wait_for_selector(&format!("li[data-order='{order}'][data-result=shipped]"))
+        .await;
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let (_, parcels) = api(
+        &browser,
+        "GET",
+        &format!("/v1/orders/{order}/shipments"),
+        &merchant,
+        None,
+    )
+    .await;
+    assert!(!parcels["items"].as_array().unwrap().is_empty(), "shipped: {parcels}");
+    browser.screenshot("orders-shipped").await;
+    browser.finish().await;
+}
