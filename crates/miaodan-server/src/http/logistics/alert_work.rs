@@ -46,7 +46,7 @@ pub struct AssignInput {
     /// The staff member to assign the alert to, or `null` to unassign it. Staff ids are not
     /// checked against accounts yet.
     #[serde(deserialize_with = "crate::http::extract::optional_integer")]
-    #[schema(schema_with = crate::http::schema::optional_id)]
+    #[schema(schema_with = crate::http::schema::optional_id, required = true)]
     pub staff_id: Option<i64>,
 }
 
