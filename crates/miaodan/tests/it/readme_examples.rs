@@ -90,25 +90,21 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// Starts `miaodan serve --demo` and reads its output up to the last printed token.
 pub(crate) fn serve_demo() -> Server {
     let data = tempfile::tempdir().unwrap();
     let database = data.path().join("miaodan.db");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let metrics = format!("127.0.0.1:{}", free_port());
+    // Port 0 for both listeners, and the addresses read from what the server prints: a port
+    // probed free and released could be taken by a parallel test before the server binds it.
+    let (listen, metrics) = ("127.0.0.1:0", "127.0.0.1:0");
     let mut child = Command::new(env!("CARGO_BIN_EXE_miaodan"))
         .args([
             "serve",
             "--demo",
             "--listen",
-            &listen,
+            listen,
             "--metrics-listen",
-            &metrics,
+            metrics,
             "--database",
         ])
         .arg(&database)
@@ -138,6 +134,7 @@ pub(crate) fn serve_demo() -> Server {
     let deadline = Instant::now() + START_TIMEOUT;
     let mut tokens = Vec::new();
     let mut seen = Vec::new();
+    let (mut base, mut metrics_base) = (None, None);
     while tokens.len() < 3 {
         let left = deadline.saturating_duration_since(Instant::now());
         let Ok(line) = received.recv_timeout(left) else {
@@ -149,6 +146,15 @@ pub(crate) fn serve_demo() -> Server {
                 stderr_text.join().unwrap_or_default()
             );
         };
+        // "miaodan is serving on http://127.0.0.1:PORT  (API reference: …"
+        if let Some(rest) = line.strip_prefix("miaodan is serving on ") {
+            base = rest.split_whitespace().next().map(str::to_string);
+        }
+        // "Prometheus metrics: http://127.0.0.1:PORT/metrics  (…"
+        if let Some(rest) = line.strip_prefix("Prometheus metrics: ") {
+            let url = rest.split_whitespace().next().unwrap_or_default();
+            metrics_base = Some(url.trim_end_matches("/metrics").to_string());
+        }
         // "  MERCHANT=mdn_…   # shop name"
         if let Some((name, rest)) = line.trim().split_once('=')
             && ["ADMIN", "MERCHANT", "BUYER"].contains(&name)
@@ -160,8 +166,9 @@ pub(crate) fn serve_demo() -> Server {
     }
     Server {
         child,
-        base: format!("http://{listen}"),
-        metrics: format!("http://{metrics}"),
+        base: base.unwrap_or_else(|| panic!("serve --demo printed no address:\n{}", seen.join("\n"))),
+        metrics: metrics_base
+            .unwrap_or_else(|| panic!("serve --demo printed no metrics address:\n{}", seen.join("\n"))),
         tokens,
         stderr: Some(stderr_text),
         _data: data,
