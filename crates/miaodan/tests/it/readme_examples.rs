@@ -119,10 +119,10 @@ pub(crate) fn serve_demo() -> Server {
     let (lines, received) = mpsc::channel();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {
+        // Read to the end even once nobody listens: a closed pipe would make the server's next
+        // line (the demo prints more after its tokens) fail, and `println!` panic and stop it.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
+            let _ = lines.send(line);
         }
     });
     let mut stderr = child.stderr.take().unwrap();
