@@ -105,13 +105,13 @@ impl OrderBook {
         }
         self.payment_due.remove(&(order.payment_due_at, id));
         if let Some(sale) = order.flash_sale {
-            let unpaid = self.unpaid_by_sale.get_mut(&sale);
-            let removed = unpaid.is_some_and(|unpaid| unpaid.remove(&(order.payment_due_at, id)));
+            let unpaid = self.unpaid_by_sale.entry(sale).or_default();
+            let removed = unpaid.remove(&(order.payment_due_at, id));
             assert!(
                 removed,
                 "an open flash-sale order was not among its sale's unpaid orders"
             );
-            if self.unpaid_by_sale.get(&sale).is_some_and(BTreeSet::is_empty) {
+            if unpaid.is_empty() {
                 self.unpaid_by_sale.remove(&sale);
             }
         }

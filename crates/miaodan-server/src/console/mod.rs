@@ -100,18 +100,10 @@ fn secure_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// The session cookie's name (see `http::sessions`).
-const SESSION_COOKIE: &str = "miaodan_session";
-
 /// The shell, telling the app whether the browser sent a session cookie at all: without one the
 /// app shows the sign-in form at once, rather than asking the API and logging its 401.
 async fn shell(request_headers: HeaderMap) -> Response {
-    let has_cookie = request_headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|cookies| cookies.split(';'))
-        .any(|cookie| cookie.trim().starts_with(&format!("{SESSION_COOKIE}=")));
+    let has_cookie = crate::http::session_gate::session_secret(&request_headers).is_some();
     let page = SHELL.replace("{{session}}", if has_cookie { "cookie" } else { "none" });
     let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
     let headers = response.headers_mut();

@@ -153,7 +153,6 @@ pub async fn resolve_alert(
     work(&state, caller, &id, "resolve", &headers, &body.raw, action).await
 }
 
-/// Who the caller is to the alert: a merchant works its own shop's alerts, an admin any.
 /// Who works an alert: the caller, and the staff member when it is a console session.
 pub struct Caller {
     principal: Principal,
@@ -173,7 +172,8 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// A console session works an alert as its staff member; a token as the shop or the platform.
+/// Who the caller is to the alert: a merchant works its own shop's alerts, an admin any; a console
+/// session works one as its staff member, a token as the shop or the platform.
 fn worker(principal: Principal, staff: Option<StaffRef>, alert: &Alert) -> Result<Worker, ApiError> {
     match (principal, staff) {
         (Principal::Merchant(shop), _) if shop != alert.shop => Err(ApiError::not_found("alert")),

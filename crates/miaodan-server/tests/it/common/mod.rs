@@ -110,24 +110,7 @@ pub const WALLET: &str = "sim-wallet-approved";
 
 /// Sends a request and reads its answer; usable from a spawned task.
 pub async fn answer(request: reqwest::RequestBuilder) -> Answer {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let replayed = response.headers().get("idempotent-replayed").is_some();
-    let raw = response.text().await.unwrap();
-    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-    Answer {
-        status,
-        body,
-        content_type,
-        replayed,
-        raw,
-    }
+    answer_of(request.send().await.unwrap()).await
 }
 
 /// Polls `probe` every 50 ms until it gives `Some`, for at most `within`; then fails naming `what`.
