@@ -1,4 +1,4 @@
--- Version 20: people work the package center's alerts (acknowledge, assign, note, resolve).
+-- Version 18: people work the package center's alerts (acknowledge, assign, note, resolve).
 -- The work is in the alert's body (version 2); the columns below are what the package center
 -- is filtered by: the level (severity), the assigned staff member and the acknowledgement.
 -- An alert's level is filled in from its body; none was assigned or acknowledged before.

@@ -122,6 +122,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0018_alert_work",
         sql: include_str!("../migrations/0018_alert_work.sql"),
     },
+    Migration {
+        version: 19,
+        name: "0019_order_list_indexes",
+        sql: include_str!("../migrations/0019_order_list_indexes.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -187,7 +192,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 18);
+        assert_eq!(SCHEMA_VERSION, 19);
     }
 
     #[test]
@@ -206,7 +211,9 @@ mod tests {
                             "INSERT INTO ",
                             "UPDATE ",
                             // A table whose rows a migration moved into its successor.
-                            "DROP TABLE "
+                            "DROP TABLE ",
+                            // An index a migration replaces with a wider one.
+                            "DROP INDEX IF EXISTS "
                         ]
                         .iter()
                         .any(|start| statement.starts_with(start)),
@@ -239,9 +246,9 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), (1..=18).collect::<Vec<i64>>());
-        assert_eq!(versions(2), (3..=18).collect::<Vec<i64>>());
-        assert_eq!(versions(17), vec![18]);
-        assert_eq!(versions(18), Vec::<i64>::new());
+        assert_eq!(versions(0), (1..=19).collect::<Vec<i64>>());
+        assert_eq!(versions(2), (3..=19).collect::<Vec<i64>>());
+        assert_eq!(versions(18), vec![19]);
+        assert_eq!(versions(19), Vec::<i64>::new());
     }
 }

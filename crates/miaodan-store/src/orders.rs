@@ -202,16 +202,37 @@ pub(crate) fn attach_lines(orders: &mut [Order], lines: Vec<(OrderId, OrderLine)
     }
 }
 
+/// How an order list finds the orders of one SKU.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum SkuLines {
+    /// The SKU's lines are few: read them all by the lines' SKU index and sort their orders.
+    Few,
+    /// The SKU's lines are many: check each order along the shop's newest-first walk, which
+    /// then meets one of them every few orders.
+    Many,
+}
+
+/// Up to this many lines, a SKU's orders are read through its lines ([`SkuLines::Few`]):
+/// sorting 2 000 orders is cheaper than walking a shop's orders to find 50 that match.
+const FEW_LINES_OF_A_SKU: i64 = 2_000;
+
 /// The conditions of an order list. The shop's or buyer's `(…, created_at, id)` index walks
-/// newest first; a SKU or warehouse is checked per order walked by the order's own key (its
-/// lines, its shipments); a flash sale's orders and a shop's alerts are read by their indexes.
-/// A walk is as long as it takes to fill the page: a filter that few of the shop's orders
-/// match (a rare SKU, `pending_payment`) reads far into the shop's orders.
-fn order_conditions(filter: &OrderFilter) -> Conditions {
+/// newest first; a state is read by the shop's state index (`orders_open`, `orders_fulfilling`,
+/// `orders_cancelled`; delivered orders, the common end, are walked); a SKU by its lines (see
+/// [`SkuLines`]); a warehouse is checked per order walked by the order's own key (its lines,
+/// its shipments); a flash sale's orders and a shop's alerts are read by their indexes.
+fn order_conditions(filter: &OrderFilter, sku_lines: SkuLines) -> Conditions {
     let mut conditions = Conditions::default();
     let equal = |column: &str| format!("{column} = ?");
+    // A SKU with few lines is read by its lines, then its orders by id: the shop's index must
+    // not tempt the planner into walking the shop's orders in the list's order instead (SQLite
+    // would), and a unary `+` keeps an index from serving a column.
+    let shop = match (filter.sku, sku_lines) {
+        (Some(_), SkuLines::Few) => "+shop_id",
+        _ => "shop_id",
+    };
     let pairs = [
-        ("shop_id", filter.shop.map(ShopId::get)),
+        (shop, filter.shop.map(ShopId::get)),
         ("buyer_id", filter.buyer.map(BuyerId::get)),
         ("flash_sale_id", filter.flash_sale.map(FlashSaleId::get)),
     ];
@@ -221,7 +242,15 @@ fn order_conditions(filter: &OrderFilter) -> Conditions {
         }
     }
     if let Some(state) = filter.state {
-        conditions.and("state = ?", vec![Value::Text(state.as_str().into())]);
+        // Written out, not bound: a partial index serves a query only if the planner sees
+        // that the query's rows are the index's (the state is one of the enum's own names).
+        // Paid and shipped orders share an index, whose condition is repeated for SQLite.
+        let name = state.as_str();
+        let condition = match state {
+            OrderState::Paid | OrderState::Shipped => format!("state IN ('paid', 'shipped') AND state = '{name}'"),
+            _ => format!("state = '{name}'"),
+        };
+        conditions.and(&condition, vec![]);
     }
     if let Some(from) = filter.created_from {
         conditions.and("created_at >= ?", vec![Value::I64(from.unix_ms())]);
@@ -230,10 +259,11 @@ fn order_conditions(filter: &OrderFilter) -> Conditions {
         conditions.and("created_at < ?", vec![Value::I64(before.unix_ms())]);
     }
     if let Some(sku) = filter.sku {
-        conditions.and(
-            "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.sku_id = ?)",
-            vec![Value::I64(sku.get())],
-        );
+        let condition = match sku_lines {
+            SkuLines::Few => "id IN (SELECT order_id FROM order_lines WHERE sku_id = ?)",
+            SkuLines::Many => "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.sku_id = ?)",
+        };
+        conditions.and(condition, vec![Value::I64(sku.get())]);
     }
     if let Some(warehouse) = filter.warehouse {
         // An allocation is `warehouse:units` among `;`-separated pairs: a leading `;` makes
@@ -340,7 +370,8 @@ impl Store {
 
     /// A page of orders, newest first (by creation, then id).
     pub async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
-        let statement = order_conditions(filter).select(
+        let sku_lines = self.sku_lines(filter).await?;
+        let statement = order_conditions(filter, sku_lines).select(
             &format!("{ORDER_COLUMNS} FROM orders"),
             "ORDER BY created_at DESC, id DESC",
             filter.limit,
@@ -350,6 +381,23 @@ impl Store {
         Ok(orders)
     }
 
+    /// Whether the filter's SKU has few lines or many: counts at most
+    /// [`FEW_LINES_OF_A_SKU`]` + 1` entries of the lines' SKU index.
+    async fn sku_lines(&self, filter: &OrderFilter) -> Result<SkuLines, StoreError> {
+        let Some(sku) = filter.sku else {
+            return Ok(SkuLines::Many);
+        };
+        let statement = Statement::new(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM order_lines WHERE sku_id = $1 LIMIT $2) AS lines",
+            vec![Value::I64(sku.get()), Value::I64(FEW_LINES_OF_A_SKU + 1)],
+        );
+        let lines = self.query(statement, |r| r.i64(0)).await?;
+        Ok(match lines.first() {
+            Some(&n) if n <= FEW_LINES_OF_A_SKU => SkuLines::Few,
+            _ => SkuLines::Many,
+        })
+    }
+
     /// Whether more than `count` orders match `filter` (its position and limit aside): reads
     /// at most `count + 1` index entries.
     pub async fn orders_exceed(&self, filter: &OrderFilter, count: i64) -> Result<bool, StoreError> {
@@ -357,7 +405,8 @@ impl Store {
             after: None,
             ..filter.clone()
         };
-        let matching = order_conditions(&unpaged).select("id FROM orders", "", count.saturating_add(1));
+        let sku_lines = self.sku_lines(filter).await?;
+        let matching = order_conditions(&unpaged, sku_lines).select("id FROM orders", "", count.saturating_add(1));
         let statement = Statement::owned(
             format!("SELECT COUNT(*) FROM ({}) AS matching", matching.sql),
             matching.params,

@@ -7,5 +7,6 @@ mod compass;
 mod fulfillment;
 mod lists;
 mod migrations;
+mod order_lists;
 mod outbox;
 mod stored_json;
