@@ -242,15 +242,7 @@ fn order_conditions(filter: &OrderFilter, sku_lines: SkuLines) -> Conditions {
         }
     }
     if let Some(state) = filter.state {
-        // Written out, not bound: a partial index serves a query only if the planner sees
-        // that the query's rows are the index's (the state is one of the enum's own names).
-        // Paid and shipped orders share an index, whose condition is repeated for SQLite.
-        let name = state.as_str();
-        let condition = match state {
-            OrderState::Paid | OrderState::Shipped => format!("state IN ('paid', 'shipped') AND state = '{name}'"),
-            _ => format!("state = '{name}'"),
-        };
-        conditions.and(&condition, vec![]);
+        conditions.and(&state_condition(state), vec![]);
     }
     if let Some(from) = filter.created_from {
         conditions.and("created_at >= ?", vec![Value::I64(from.unix_ms())]);
@@ -295,6 +287,17 @@ fn order_conditions(filter: &OrderFilter, sku_lines: SkuLines) -> Conditions {
         );
     }
     conditions
+}
+
+/// Orders in `state`, written out, not bound: a partial index serves a query only if the
+/// planner sees that the query's rows are the index's (the state is one of the enum's own
+/// names). Paid and shipped orders share an index, whose condition is repeated for SQLite.
+fn state_condition(state: OrderState) -> String {
+    let name = state.as_str();
+    match state {
+        OrderState::Paid | OrderState::Shipped => format!("state IN ('paid', 'shipped') AND state = '{name}'"),
+        _ => format!("state = '{name}'"),
+    }
 }
 
 /// What a starting shard holds of orders.

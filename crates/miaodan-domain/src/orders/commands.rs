@@ -42,10 +42,11 @@ pub struct PlaceOrder {
     pub delivery: Option<DeliveryChoice>,
 }
 
-/// Who asks for a cancellation; a buyer may only cancel its own orders.
+/// Who asks for a cancellation; a buyer may only cancel its own orders, a shop its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Canceller {
     Buyer(BuyerId),
+    Shop(ShopId),
     Platform,
 }
 
@@ -225,9 +226,12 @@ pub(crate) fn cancel(
     effects: &mut Vec<Effect>,
 ) -> Result<crate::orders::Order, Rejection> {
     let order = orders.get(c.order).ok_or(Rejection::OrderNotOpen)?;
-    if let Canceller::Buyer(buyer) = c.by
-        && order.buyer != buyer
-    {
+    let theirs = match c.by {
+        Canceller::Buyer(buyer) => order.buyer == buyer,
+        Canceller::Shop(shop) => order.shop == shop,
+        Canceller::Platform => true,
+    };
+    if !theirs {
         return Err(Rejection::OrderNotOpen);
     }
     let order = orders.close(c.order, effects, |order| order.cancel(c.reason, now))?;

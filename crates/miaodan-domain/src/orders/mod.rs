@@ -81,6 +81,9 @@ impl OrderState {
 pub enum CancelReason {
     /// The buyer cancelled it before paying.
     BuyerCancelled,
+    /// The shop cancelled it before it was paid (the buyer asked by phone, or the shop cannot
+    /// ship it).
+    ShopCancelled,
     /// It was not paid within the payment timeout.
     PaymentTimeout,
     /// Another shop's part of the same checkout could not be placed, so the checkout as a
@@ -92,8 +95,9 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
-    pub const ALL: [CancelReason; 4] = [
+    pub const ALL: [CancelReason; 5] = [
         CancelReason::BuyerCancelled,
+        CancelReason::ShopCancelled,
         CancelReason::PaymentTimeout,
         CancelReason::CheckoutFailed,
         CancelReason::AfterSales,
@@ -102,6 +106,7 @@ impl CancelReason {
     pub fn as_str(self) -> &'static str {
         match self {
             CancelReason::BuyerCancelled => "buyer_cancelled",
+            CancelReason::ShopCancelled => "shop_cancelled",
             CancelReason::PaymentTimeout => "payment_timeout",
             CancelReason::CheckoutFailed => "checkout_failed",
             CancelReason::AfterSales => "after_sales",

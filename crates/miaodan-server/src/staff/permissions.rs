@@ -185,8 +185,8 @@ fn mutation(method: &str, route: &str) -> Option<Permission> {
         ("POST", "/v1/compass/diagnosis") => Diagnosis,
         ("POST", "/v1/shops") | ("PATCH", "/v1/shops/{shop_id}") | ("POST", "/v1/buyers") => Platform,
         ("POST", "/v1/checkouts" | "/v1/flash-sales/{flash_sale_id}/taps" | "/v1/payment-intents") => Buying,
-        // A buyer's cancel of an unpaid order; a merchant's is an after-sales decision.
-        ("POST", "/v1/orders/{order_id}/cancel") => Buying,
+        // An unpaid order (a paid one is cancelled through after-sales).
+        ("POST", "/v1/orders/{order_id}/cancel") => OrderHandling,
         ("POST", "/v1/payment-intents/{payment_intent_id}/confirm" | "/v1/one-tap-agreements") => Buying,
         ("DELETE", "/v1/one-tap-agreements/{agreement_id}") => Buying,
         ("POST", "/v1/after-sales" | "/v1/after-sales/{request_id}/appeal") => Buying,

@@ -12,6 +12,7 @@ both_backends!(
     a_checkout_across_shops_is_one_order_per_shop_under_one_checkout,
     a_refused_shop_cancels_the_other_shops_orders_before_the_answer,
     cancelling_an_unpaid_order_releases_its_stock,
+    a_shop_cancels_its_own_unpaid_orders_only,
     an_unpaid_order_expires_and_releases_its_stock_even_across_a_restart,
     an_idempotent_checkout_is_replayed_after_a_restart_and_a_changed_body_is_refused,
     concurrent_requests_with_one_key_execute_once,
@@ -120,6 +121,39 @@ async fn cancelling_an_unpaid_order_releases_its_stock(backend: Backend) {
     assert_eq!(cancelled.assert_status(200)["state"], "cancelled");
     assert_eq!(cancelled.body["cancel_reason"], "buyer_cancelled");
     assert_eq!(app.level(&w.merchant, w.skus[1], w.warehouses[0]).await, (5, 0, 0));
+    app.shutdown().await;
+}
+
+async fn a_shop_cancels_its_own_unpaid_orders_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let placed = app.checkout(&w.buyer_token, &[(w.skus[1], 4)]).await;
+    let id = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+    let cancel = format!("/v1/orders/{id}/cancel");
+    let (_, other_merchant) = app.shop("别家小铺").await;
+    app.post(&cancel, &other_merchant, json!({}))
+        .await
+        .assert_problem(404, "not_found");
+    app.post(&cancel, &app.admin, json!({}))
+        .await
+        .assert_problem(403, "forbidden");
+    assert_eq!(app.level(&w.merchant, w.skus[1], w.warehouses[0]).await, (1, 4, 0));
+
+    let cancelled = app.post(&cancel, &w.merchant, json!({})).await;
+    assert_eq!(cancelled.assert_status(200)["state"], "cancelled");
+    assert_eq!(cancelled.body["cancel_reason"], "shop_cancelled");
+    assert_eq!(app.level(&w.merchant, w.skus[1], w.warehouses[0]).await, (5, 0, 0));
+    let seen = app.get(&format!("/v1/orders/{id}"), &w.buyer_token).await;
+    assert_eq!(seen.assert_status(200)["cancel_reason"], "shop_cancelled");
+
+    // A paid order is the buyer's to cancel through after-sales, not the shop's here.
+    let placed = app.checkout(&w.buyer_token, &[(w.skus[0], 1)]).await;
+    let paid = placed.assert_status(201)["orders"][0]["id"].as_i64().unwrap();
+    app.pay_checkout(&w.buyer_token, placed.body["checkout_id"].as_i64().unwrap())
+        .await;
+    app.post(&format!("/v1/orders/{paid}/cancel"), &w.merchant, json!({}))
+        .await
+        .assert_problem(409, "invalid_transition");
     app.shutdown().await;
 }
 

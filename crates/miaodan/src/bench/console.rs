@@ -283,12 +283,18 @@ fn page_requests(
         ),
         // Filters few of the shop's orders match (none here: every order is unpaid and of the
         // sale's SKU), which a list without their indexes answered by walking every order.
-        ("orders, cancelled 50", "/v1/orders?state=cancelled&limit=50".to_string()),
+        (
+            "orders, cancelled 50",
+            "/v1/orders?state=cancelled&limit=50".to_string(),
+        ),
         (
             "orders of a SKU without orders",
             format!("/v1/orders?sku_id={}&limit=50", sale.sku.get() + 1),
         ),
-        ("orders of the sale's SKU", format!("/v1/orders?sku_id={}&limit=50", sale.sku)),
+        (
+            "orders of the sale's SKU",
+            format!("/v1/orders?sku_id={}&limit=50", sale.sku),
+        ),
         (
             "orders, placed this hour",
             format!("/v1/orders?created_from={hour}&limit=50"),

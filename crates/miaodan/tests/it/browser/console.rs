@@ -277,6 +277,61 @@ async fn an_operator_ships_and_refunds_an_order_from_its_page() {
 }
 
 #[tokio::test]
+async fn an_owner_cancels_an_unpaid_order_and_decides_a_request_from_the_orders_page() {
+    let Some((mut browser, shop)) = with_member(Language::En, "keeper", "owner").await else {
+        return;
+    };
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let (_, products) = api(&browser, "GET", "/v1/products?limit=50", &merchant, None).await;
+    let sku = products["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["shop_id"] == json!(shop))
+        .map(|p| p["skus"][0]["id"].clone())
+        .expect("the demo shop has a product");
+    let buyer = browser.server.token("BUYER").to_string();
+    let lines = json!({ "lines": [{ "sku_id": sku, "quantity": 1 }] });
+    let (status, placed) = api(&browser, "POST", "/v1/checkouts", &buyer, Some(lines)).await;
+    assert_eq!(status, 201, "{placed}");
+    let unpaid = placed["orders"][0]["id"].as_i64().unwrap();
+    sign_in(&mut browser, "keeper").await;
+    browser.goto(&format!("/console/orders/{unpaid}")).await;
+    browser.wait_for_selector("[data-action=cancel]").await;
+    browser.eval("window.confirm = () => true; return true;").await;
+    browser.click("[data-action=cancel]").await;
+    browser.wait_for_text("Cancelled (by the shop)").await;
+    let (_, order) = api(&browser, "GET", &format!("/v1/orders/{unpaid}"), &merchant, None).await;
+    assert_eq!(order["cancel_reason"], json!("shop_cancelled"), "{order}");
+    assert!(
+        browser
+            .eval("return document.querySelector('[data-action=cancel]') === null")
+            .await
+            == json!(true)
+    );
+
+    let (_, waiting) = api(&browser, "GET", "/v1/after-sales?stage=with_merchant", &merchant, None).await;
+    let request = &waiting["items"][0];
+    let (id, order) = (request["id"].as_i64().unwrap(), request["order_id"].as_i64().unwrap());
+    browser.goto(&format!("/console/orders/{order}")).await;
+    let card = format!("li[data-request='{id}']");
+    browser
+        .wait_for_selector(&format!("{card} [data-action=approve]"))
+        .await;
+    browser.click(&format!("{card} [data-action=approve]")).await;
+    browser
+        .wait_until(
+            "the request is decided on the order's page",
+            &format!("return document.querySelector(\"{card}\") !== null && document.querySelector(\"{card} [data-action=approve]\") === null"),
+        )
+        .await;
+    let (_, after) = api(&browser, "GET", &format!("/v1/after-sales/{id}"), &merchant, None).await;
+    assert_ne!(after["stage"], json!("with_merchant"), "{after}");
+    browser.screenshot("order-cancelled-request-decided").await;
+    browser.finish().await;
+}
+
+#[tokio::test]
 async fn customer_service_is_refused_setting_stock_and_the_refusal_changes_nothing() {
     let Some((mut browser, _)) = with_member(Language::En, "helper", "customer_service").await else {
         return;

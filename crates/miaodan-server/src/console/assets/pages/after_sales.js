@@ -128,7 +128,7 @@ function Actions({ request, session, done }) {
   }
 }
 
-function RequestCard({ request, session, done }) {
+export function RequestCard({ request, session, done }) {
   return html`<li class="card" data-request=${request.id}>
     <div class="card-head">
       <strong>${tr('request', { id: request.id })}</strong>

@@ -1,7 +1,10 @@
 // One order: its lines, where it goes, and its story as a timeline — placed, paid, dispatched
 // (with the dispatch's own explanation), every tracking event of every parcel, delivered,
-// refunds — with the actions the order allows now: ship a parcel, refund.
+// refunds — with the actions the order allows now: cancel it unpaid, ship a parcel, refund, and
+// decide the buyer's after-sales requests on it (an address change is one: the order moves to
+// the new address when the shop approves).
 import { html, useLoad, Loaded, ActionButton, StateBadge, useState } from '../ui.js';
+import { RequestCard } from './after_sales.js';
 import { api } from '../api.js';
 import { t, texts } from '../i18n.js';
 import { yuan, dateTime } from '../format.js';
@@ -26,6 +29,14 @@ const tr = texts({
     refund_amount: '退款金额（元）',
     total: '合计',
     promise: '承诺送达：{by}',
+    cancel: '取消订单',
+    confirm_cancel: '确定取消这笔未付款订单？库存将释放。',
+    after_sales: '售后申请',
+    'reason.buyer_cancelled': '买家取消',
+    'reason.shop_cancelled': '商家取消',
+    'reason.payment_timeout': '超时未付款',
+    'reason.checkout_failed': '下单失败',
+    'reason.after_sales': '售后取消',
   },
   en: {
     title: 'Order #{id}',
@@ -46,6 +57,14 @@ const tr = texts({
     refund_amount: 'Refund (yuan)',
     total: 'Total',
     promise: 'Promised by {by}',
+    cancel: 'Cancel order',
+    confirm_cancel: 'Cancel this unpaid order? Its stock is released.',
+    after_sales: 'After-sales requests',
+    'reason.buyer_cancelled': 'by the buyer',
+    'reason.shop_cancelled': 'by the shop',
+    'reason.payment_timeout': 'not paid in time',
+    'reason.checkout_failed': 'checkout failed',
+    'reason.after_sales': 'after-sales',
   },
 });
 
@@ -53,7 +72,7 @@ const tr = texts({
 function timeline(order, dispatch, shipments, refunds) {
   const moments = [[order.created_at, tr('placed')]];
   if (order.paid_at) moments.push([order.paid_at, `${tr('paid')} ${yuan(order.total_fen)}`]);
-  if (order.cancelled_at) moments.push([order.cancelled_at, tr('cancelled', { reason: order.cancel_reason })]);
+  if (order.cancelled_at) moments.push([order.cancelled_at, tr('cancelled', { reason: tr(`reason.${order.cancel_reason}`) })]);
   if (dispatch) moments.push([dispatch.decided_at, tr('dispatched', { reason: dispatch.reason })]);
   for (const parcel of shipments) {
     const words = { waybill: parcel.waybill_no, carrier: parcel.carrier, state: parcel.state };
@@ -66,17 +85,16 @@ function timeline(order, dispatch, shipments, refunds) {
   return moments.sort((a, b) => new Date(a[0]) - new Date(b[0]));
 }
 
-// The API answers 404 for a dispatch not decided yet: that is "none", not a failure.
-const orNone = (promise) => promise.catch((error) => (error.status === 404 ? null : Promise.reject(error)));
-
+// An order is dispatched when it is paid: one never paid has no dispatch to ask for.
 async function loadOrder(id) {
-  const [order, dispatch, shipments, refunds] = await Promise.all([
-    api.get(`/v1/orders/${id}`),
-    orNone(api.get(`/v1/orders/${id}/dispatch`)),
+  const order = await api.get(`/v1/orders/${id}`);
+  const [dispatch, shipments, refunds, requests] = await Promise.all([
+    order.paid_at ? api.get(`/v1/orders/${id}/dispatch`) : null,
     api.get(`/v1/orders/${id}/shipments?limit=50`),
     api.get(`/v1/orders/${id}/refunds?limit=50`),
+    api.get(`/v1/after-sales?order_id=${id}&limit=50`),
   ]);
-  return { order, dispatch, shipments: shipments.items, refunds: refunds.items };
+  return { order, dispatch, shipments: shipments.items, refunds: refunds.items, requests: requests.items };
 }
 
 function Actions({ order, dispatch, shipments, reload }) {
@@ -86,6 +104,15 @@ function Actions({ order, dispatch, shipments, reload }) {
   const refundable = ['paid', 'shipped', 'delivered'].includes(order.state);
   const fen = Math.round(Number(amount) * 100);
   return html`<div class="actions">
+    ${order.state === 'pending_payment' &&
+    html`<${ActionButton}
+      name="cancel"
+      kind="danger"
+      label=${tr('cancel')}
+      confirmText=${tr('confirm_cancel')}
+      action=${() => api.post(`/v1/orders/${order.id}/cancel`)}
+      done=${reload}
+    />`}
     ${unshipped.map(
       (parcel) => html`<${ActionButton}
         name="ship"
@@ -110,8 +137,8 @@ function Actions({ order, dispatch, shipments, reload }) {
   </div>`;
 }
 
-function Detail({ value, reload }) {
-  const { order, dispatch, shipments, refunds } = value;
+function Detail({ value, reload, session }) {
+  const { order, dispatch, shipments, refunds, requests } = value;
   return html`<div>
     <h1>${tr('title', { id: order.id })} <${StateBadge} state=${order.state} /></h1>
     <${Actions} order=${order} dispatch=${dispatch} shipments=${shipments} reload=${reload} />
@@ -128,6 +155,11 @@ function Detail({ value, reload }) {
     <h2>${tr('address')}</h2>
     <p>${order.address.division} · ${order.address.detail}</p>
     ${order.promise && html`<p>${tr('promise', { by: order.promise.promised_by_local || dateTime(order.promise.promised_by) })}</p>`}
+    ${requests.length > 0 &&
+    html`<h2>${tr('after_sales')}</h2>
+      <ul class="cards">
+        ${requests.map((request) => html`<${RequestCard} key=${request.id} request=${request} session=${session} done=${reload} />`)}
+      </ul>`}
     <h2>${tr('timeline')}</h2>
     <ol class="timeline">
       ${timeline(order, dispatch, shipments, refunds).map(
@@ -137,11 +169,11 @@ function Detail({ value, reload }) {
   </div>`;
 }
 
-export function OrderDetail({ params }) {
+export function OrderDetail({ params, session }) {
   const id = params[0];
   const state = useLoad(() => loadOrder(id), [id]);
   return html`<div class="page" data-page="order">
     <p><a href="/console/orders">← ${t('back')}</a></p>
-    <${Loaded} state=${state}>${(value) => html`<${Detail} value=${value} reload=${state.reload} />`}<//>
+    <${Loaded} state=${state}>${(value) => html`<${Detail} value=${value} reload=${state.reload} session=${session} />`}<//>
   </div>`;
 }
