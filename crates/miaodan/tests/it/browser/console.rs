@@ -331,6 +331,99 @@ async fn an_owner_cancels_an_unpaid_order_and_decides_a_request_from_the_orders_
     browser.finish().await;
 }
 
+/// The open alert the package center raised on `order`'s parcel, once it is there (the shard
+/// checks its parcels every 250 ms).
+async fn alert_on(browser: &Browser, order: i64, merchant: &str) -> Value {
+    for _ in 0..100 {
+        let (_, alerts) = api(browser, "GET", "/v1/package-center/alerts?limit=50", merchant, None).await;
+        let found = alerts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["order_id"] == json!(order));
+        if let Some(alert) = found {
+            return alert.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no alert was raised on order {order}'s parcel");
+}
+
+#[tokio::test]
+async fn an_owner_works_a_package_center_alert_from_acknowledgement_to_resolution() {
+    let Some((mut browser, _)) = with_member(Language::En, "dispatcher", "owner").await else {
+        return;
+    };
+    let merchant = browser.server.token("MERCHANT").to_string();
+    // Warn at 1 % of a minute without pickup: a parcel handed over now is late in 0.6 s.
+    let rules = json!({ "not_picked_up_within_s": 60, "not_departed_within_s": 60,
+                        "stalled_after_s": 60, "warn_at_percent": 1 });
+    let (status, answer) = api(&browser, "PUT", "/v1/package-center/sla-rules", &merchant, Some(rules)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (order, warehouse) = unshipped_paid_order(&browser).await;
+    let parcel = json!({ "warehouse_id": warehouse });
+    let path = format!("/v1/orders/{order}/shipments");
+    let (status, answer) = api(&browser, "POST", &path, &merchant, Some(parcel)).await;
+    assert_eq!(status, 201, "{answer}");
+    let alert = alert_on(&browser, order, &merchant).await;
+    assert_eq!(
+        (alert["rule"].as_str(), alert["level"].as_str()),
+        (Some("not_picked_up"), Some("warning"))
+    );
+    let id = alert["id"].as_str().unwrap().to_string();
+
+    sign_in(&mut browser, "dispatcher").await;
+    browser.goto("/console/package-center").await;
+    let row = format!("tr[data-alert='{id}']");
+    browser
+        .wait_for_selector(&format!("{row} [data-action=acknowledge]"))
+        .await;
+    browser.click(&format!("{row} [data-action=acknowledge]")).await;
+    browser
+        .wait_for_selector(&format!("{row} [data-acknowledged=true]"))
+        .await;
+    browser.click(&format!("{row} [data-action=assign-me]")).await;
+    browser
+        .wait_for_selector(&format!("{row} [data-action=unassign]"))
+        .await;
+    // The note and the resolution are asked for with the browser's own prompt.
+    browser
+        .eval("window.prompt = () => '已催快递上门揽收'; return true;")
+        .await;
+    browser.click(&format!("{row} [data-action=note]")).await;
+    browser.wait_for_text("Notes: 1").await;
+    browser.screenshot("package-center-worked").await;
+    browser.click(&format!("{row} [data-action=resolve]")).await;
+    browser
+        .wait_until(
+            "the resolved alert leaves the open list",
+            &format!("return document.querySelector(\"{row}\") === null"),
+        )
+        .await;
+
+    let (_, all) = api(
+        &browser,
+        "GET",
+        "/v1/package-center/alerts?state=all&limit=50",
+        &merchant,
+        None,
+    )
+    .await;
+    let worked = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == json!(id))
+        .unwrap();
+    assert_eq!(worked["open"], json!(false), "{worked}");
+    assert!(worked["acknowledged_at"].is_string(), "{worked}");
+    assert_eq!(worked["notes"][0]["text"], json!("已催快递上门揽收"), "{worked}");
+    assert_eq!(worked["resolution_note"], json!("已催快递上门揽收"), "{worked}");
+    assert_eq!(worked["resolved_by"]["kind"], json!("staff"), "{worked}");
+    assert_eq!(worked["assignee"], worked["resolved_by"]["staff_id"], "{worked}");
+    browser.finish().await;
+}
+
 #[tokio::test]
 async fn customer_service_is_refused_setting_stock_and_the_refusal_changes_nothing() {
     let Some((mut browser, _)) = with_member(Language::En, "helper", "customer_service").await else {

@@ -74,7 +74,7 @@ const tr = texts({
     resolve: 'Resolve',
     note_prompt: 'Note (at most 500 characters)',
     resolve_prompt: 'How it was resolved (at most 500 characters)',
-    notes: '{n} notes',
+    notes: 'Notes: {n}',
     live: 'Live',
     offline: 'Offline',
     shortage: 'Shortages are handled on the order',
