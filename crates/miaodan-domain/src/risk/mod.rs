@@ -6,10 +6,14 @@
 //!
 //! These modules are risk's pure parts, the signals a decision stands on:
 //! - [`address`]: one key per flat however its address is written (Chinese address variants);
+//! - [`links`]: the transaction network: buyers joined into clusters by shared devices,
+//!   addresses and payment credentials, bounded in memory.
 //!
 //! Like the rest of the core they do no IO and read no clock; every bound is a constant or a
 //! constructor argument, and what happens when it is hit is documented where it is enforced.
 
 pub mod address;
+pub mod links;
 
 pub use address::{AddressKey, address_key, canonical_detail};
+pub use links::{LinkKey, Links};

@@ -108,7 +108,13 @@ fn room_suffixes_are_dropped() {
 fn spaces_punctuation_road_number_suffix_and_case_do_not_matter() {
     same_flat(
         "road number",
-        &["科技路88号", "科技路88", "科技路 88 号", "科技路，88号。"],
+        &[
+            "科技路88号",
+            "科技路88",
+            "科技路 88 号",
+            "科技路，88号。",
+            "科技路88号)",
+        ],
     );
     same_flat(
         "case and spaces",
