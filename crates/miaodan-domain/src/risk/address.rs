@@ -20,6 +20,8 @@
 //!   boundary. The price: `3栋501` and `3单元501` are one key. Within one road number a complex
 //!   names its blocks one way, so such a pair is the same flat written carelessly far more often
 //!   than two flats;
+//! - the estate's name between the road number and the building (科技路88号阳光花园3栋 =
+//!   科技路88号3栋): a road number names one compound, and rings add or leave out the estate;
 //! - 楼 alone after a number is a floor (5楼501), not a building, and is kept as text;
 //! - a leading run of division names (浙江省杭州市余杭区…): the [`Adcode`] in the key already
 //!   says where the address is. A full name (余杭区) is always removed; a short one (杭州) only
@@ -32,8 +34,8 @@
 //!   before a number (`A座1201`) name a block and are kept.
 //!
 //! Not folded (a ring that uses these is seen as several flats): road-name synonyms and
-//! abbreviations (文一西路 vs 文一路西段), the estate's name written or left out, 门 as a unit
-//! marker, homophones.
+//! abbreviations (文一西路 vs 文一路西段), the estate written instead of the road (阳光花园3栋),
+//! an estate name with numerals (万科城二期), 门 as a unit marker, homophones.
 
 use crate::geo::{Adcode, divisions};
 use std::collections::BTreeMap;
@@ -66,6 +68,7 @@ pub fn canonical_detail(detail: &str) -> String {
     let plain = plain_chars(detail);
     let rest = strip_division_prefix(&plain);
     let mut tokens = tokenize(rest);
+    drop_estate_name(&mut tokens);
     drop_trailing_noise(&mut tokens);
     render(&tokens)
 }
@@ -315,6 +318,21 @@ fn without_leading_zeros(digits: String) -> String {
         "0".to_string()
     } else {
         trimmed.to_string()
+    }
+}
+
+/// What a road's name ends with (中山路, 学府街, 滨江大道, 幸福巷, 三里弄, 南锣鼓巷胡同).
+const ROAD_SUFFIXES: &[char] = &['路', '街', '道', '巷', '弄', '同'];
+
+/// Drops the estate's name between the road number and the building (科技路88号阳光花园3栋 =
+/// 科技路88号3栋): the road number already names the compound.
+fn drop_estate_name(tokens: &mut Vec<Token>) {
+    let road = tokens.windows(4).position(|w| match w {
+        [Token::Text(road), Token::Number(_), Token::Text(_), next] => road.ends_with(ROAD_SUFFIXES) && next.is_atom(),
+        _ => false,
+    });
+    if let Some(at) = road {
+        tokens.remove(at + 2);
     }
 }
 

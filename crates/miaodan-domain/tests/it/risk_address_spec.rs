@@ -166,6 +166,29 @@ fn bracketed_notes_courier_notes_and_random_letters_after_the_room_are_noise() {
 }
 
 #[test]
+fn the_estate_between_road_number_and_building_is_dropped() {
+    same_flat(
+        "estate",
+        &[
+            "科技路88号3栋2单元501",
+            "科技路88号阳光花园3栋2单元501",
+            "科技路88号 阳光花园 3-2-501",
+            "科技路88号院3栋2单元501",
+        ],
+    );
+    different_flats(
+        "the estate without its road is not folded",
+        "科技路88号3-2-501",
+        "阳光花园3-2-501",
+    );
+    different_flats(
+        "a road name's middle is not an estate",
+        "文一西路969号3-2-501",
+        "文一东路969号3-2-501",
+    );
+}
+
+#[test]
 fn a_floor_is_not_a_building() {
     different_flats("5楼 is a floor, 5栋 a building", "科技路88号5楼501", "科技路88号5栋501");
 }
