@@ -1,6 +1,7 @@
 //! Specification of the transaction network: buyers joined by a shared device, address or
 //! credential into clusters that merge transitively, counted per key, bounded in memory with
-//! the oldest uses forgotten first.
+//! the oldest uses forgotten first. Properties: below the bounds a cluster is exactly the buyers
+//! a search over the uses reaches; at the bounds nothing grows past them.
 
 use miaodan_domain::BuyerId;
 use miaodan_domain::geo::Adcode;
@@ -152,4 +153,71 @@ fn a_large_ring_is_counted_exactly() {
     );
     assert_eq!(links.cluster_size(buyer(1)), 2_000);
     assert_eq!(links.buyers_of(LinkKey::Credential(7)), 2_000);
+}
+
+/// A use as drawn: buyer 1–30, one of three kinds of key, key 0–9.
+fn uses() -> impl proptest::strategy::Strategy<Value = Vec<(i64, u8, u64)>> {
+    proptest::collection::vec((1i64..=30, 0u8..3, 0u64..10), 0..120)
+}
+
+fn key_of(kind: u8, n: u64) -> LinkKey {
+    match kind {
+        0 => LinkKey::Device(n),
+        1 => LinkKey::Credential(n),
+        _ => LinkKey::Address(address_key(
+            Adcode::parse("330110000000").expect("余杭区"),
+            &format!("科技路{n}号"),
+        )),
+    }
+}
+
+/// The oracle: buyers reachable from `start` through shared keys, by search over every use.
+fn reachable(uses: &[(i64, u8, u64)], start: i64) -> std::collections::BTreeSet<i64> {
+    let mut seen = std::collections::BTreeSet::from([start]);
+    let mut frontier = vec![start];
+    while let Some(buyer) = frontier.pop() {
+        for (_, kind, n) in uses.iter().filter(|(b, _, _)| *b == buyer) {
+            for (other, _, _) in uses.iter().filter(|(_, k, m)| k == kind && m == n) {
+                if seen.insert(*other) {
+                    frontier.push(*other);
+                }
+            }
+        }
+    }
+    seen
+}
+
+proptest::proptest! {
+    #[test]
+    fn below_the_bounds_clusters_are_exactly_the_connected_buyers(uses in uses()) {
+        let mut links = roomy();
+        for (b, kind, n) in &uses {
+            links.link(buyer(*b), key_of(*kind, *n));
+        }
+        for b in 1..=30 {
+            let expected = reachable(&uses, b);
+            proptest::prop_assert_eq!(links.cluster_size(buyer(b)) as usize, expected.len(), "buyer {}", b);
+            let members: Vec<i64> = links.cluster_members(buyer(b), 100).iter().map(|m| m.get()).collect();
+            proptest::prop_assert_eq!(members, expected.into_iter().collect::<Vec<_>>());
+        }
+        for kind in 0..3 {
+            for n in 0..10 {
+                let distinct: std::collections::BTreeSet<i64> =
+                    uses.iter().filter(|(_, k, m)| *k == kind && *m == n).map(|(b, _, _)| *b).collect();
+                proptest::prop_assert_eq!(links.buyers_of(key_of(kind, n)) as usize, distinct.len());
+            }
+        }
+    }
+
+    #[test]
+    fn at_the_bounds_the_network_never_holds_more_than_it_may(uses in uses(), max_buyers in 1usize..8, max_keys in 1usize..8) {
+        let mut links = Links::with_capacity(max_buyers, max_keys);
+        for (b, kind, n) in &uses {
+            let size = links.link(buyer(*b), key_of(*kind, *n));
+            proptest::prop_assert!(links.remembered_buyers() <= max_buyers);
+            proptest::prop_assert!(links.remembered_keys() <= max_keys);
+            proptest::prop_assert!(size as usize <= links.remembered_buyers());
+            proptest::prop_assert!(links.buyers_of(key_of(*kind, *n)) >= 1, "the use just made is remembered");
+        }
+    }
 }
