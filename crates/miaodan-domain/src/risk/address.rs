@@ -22,16 +22,17 @@
 //!   than two flats;
 //! - the estate's name between the road number and the building (科技路88号阳光花园3栋 =
 //!   科技路88号3栋): a road number names one compound, and rings add or leave out the estate;
-//! - 楼 alone after a number is a floor (5楼501), not a building, and is kept as text;
+//! - 楼 alone after a number is a floor (5楼501), not a building: it is dropped when the room
+//!   repeats it (16楼1602 = 1602) and kept as text otherwise;
 //! - a leading run of division names (浙江省杭州市余杭区…): the [`Adcode`] in the key already
 //!   says where the address is. A full name (余杭区) is always removed; a short one (杭州) only
 //!   when another division name follows it, so that a road called 杭州路 stays a road;
 //! - bracketed notes (`(放门口)`, `【备注】`) and a trailing courier note (收, 放门口, 放快递柜, 谢谢
 //!   …): bots append them to make each copy unique, and a note never identifies a flat;
-//! - ASCII letters after the last number (`501a`, `501xq`): bots append random letters. A real
-//!   flat `501A` then shares the key of `501`; mainland flats rarely carry a letter after the
-//!   room, and a shared key only adds a link that the rules weigh, it never blocks alone. Letters
-//!   before a number (`A座1201`) name a block and are kept.
+//! - ASCII letters after the last number or a courier note (`501a`, `501收xq`): bots append
+//!   random letters. A real flat `501A` then shares the key of `501`; mainland flats rarely
+//!   carry a letter after the room, and a shared key only adds a link that the rules weigh, it
+//!   never blocks alone. Letters before a number (`A座1201`) name a block and are kept.
 //!
 //! Not folded (a ring that uses these is seen as several flats): road-name synonyms and
 //! abbreviations (文一西路 vs 文一路西段), the estate written instead of the road (阳光花园3栋),
@@ -69,6 +70,7 @@ pub fn canonical_detail(detail: &str) -> String {
     let rest = strip_division_prefix(&plain);
     let mut tokens = tokenize(rest);
     drop_estate_name(&mut tokens);
+    drop_floor_the_room_repeats(&mut tokens);
     drop_trailing_noise(&mut tokens);
     render(&tokens)
 }
@@ -336,12 +338,27 @@ fn drop_estate_name(tokens: &mut Vec<Token>) {
     }
 }
 
+/// Drops a floor that the room number repeats (16楼1602 = 1602); a floor the room does not
+/// start with (3楼501) is kept, as it may be what tells two flats apart.
+fn drop_floor_the_room_repeats(tokens: &mut Vec<Token>) {
+    let floor = tokens.windows(3).position(|w| match w {
+        [Token::Number(floor), Token::Text(word), Token::Number(room)] => {
+            word == "楼" && room.len() > floor.len() && room.starts_with(floor.as_str())
+        }
+        _ => false,
+    });
+    if let Some(at) = floor {
+        tokens.drain(at..at + 2);
+    }
+}
+
 /// Drops courier notes and random letters after the last number (see the module doc).
 fn drop_trailing_noise(tokens: &mut Vec<Token>) {
     loop {
         let before_last = tokens.len().checked_sub(2).map(|i| &tokens[i]);
         let noise = match (before_last, tokens.last()) {
             (Some(Token::Number(_)), Some(Token::Letters(_))) => true,
+            (Some(Token::Text(note)), Some(Token::Letters(_))) => is_courier_note(note),
             (Some(previous), Some(Token::Text(text))) if previous.is_atom() => is_courier_note(text),
             _ => false,
         };

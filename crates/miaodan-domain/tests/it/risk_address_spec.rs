@@ -161,6 +161,8 @@ fn bracketed_notes_courier_notes_and_random_letters_after_the_room_are_noise() {
             "科技路88号3栋2单元501室 放门口谢谢",
             "科技路88号3栋2单元501a",
             "科技路88号3栋2单元501XQ",
+            "科技路88号3栋2单元501收xq",
+            "科技路88号3栋2单元501放驿站k",
         ],
     );
 }
@@ -191,6 +193,23 @@ fn the_estate_between_road_number_and_building_is_dropped() {
 #[test]
 fn a_floor_is_not_a_building() {
     different_flats("5楼 is a floor, 5栋 a building", "科技路88号5楼501", "科技路88号5栋501");
+    different_flats(
+        "a floor the room does not repeat is kept",
+        "科技路88号3栋2单元3楼501",
+        "科技路88号3栋2单元501",
+    );
+}
+
+#[test]
+fn a_floor_the_room_number_repeats_is_dropped() {
+    same_flat(
+        "floor",
+        &[
+            "科技路88号3栋2单元1602",
+            "科技路88号3栋2单元16楼1602",
+            "科技路88号3-2-16楼1602室",
+        ],
+    );
 }
 
 #[test]
