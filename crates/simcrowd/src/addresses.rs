@@ -156,7 +156,8 @@ pub fn honest_detail(flat: &Flat, rng: &mut StdRng) -> String {
 }
 
 /// How a ring writes its flat on one more account: a fresh style, usually with bot noise
-/// (a note, random letters after the room); one in seven is a form a normaliser may miss.
+/// (a note, random letters after the room); one in seven is a rarer form (see
+/// `missed_variant`).
 pub fn ring_variant(flat: &Flat, rng: &mut StdRng) -> String {
     let mut style = style(rng);
     if chance(rng, 40) {
@@ -173,15 +174,21 @@ pub fn ring_variant(flat: &Flat, rng: &mut StdRng) -> String {
     detail
 }
 
-/// Forms the normaliser is not asked to fold: 门 for the unit, an estate in place of the
-/// road, the floor spelled out.
+/// Rarer forms: 门 for the unit, the estate in place of the road, the road without its 路 or
+/// 街 (all three beyond what miaodan's normaliser folds today), or the floor spelled out before
+/// the room (which it folds).
 fn missed_variant(flat: &Flat, rng: &mut StdRng) -> String {
     let estate = flat.estate.unwrap_or("阳光花园");
+    let (road, number) = (flat.road, flat.road_number);
     let (b, u, r) = (flat.building, flat.unit, flat.room);
-    match rng.random_range(0..3) {
-        0 => format!("{}{}号{b}栋{u}门{r}", flat.road, flat.road_number),
+    match rng.random_range(0..4) {
+        0 => format!("{road}{number}号{b}栋{u}门{r}"),
         1 => format!("{estate}{b}栋{u}单元{r}"),
-        _ => format!("{}{}号{b}栋{u}单元{}楼{r}", flat.road, flat.road_number, r / 100),
+        2 => {
+            let short_road = road.trim_end_matches(['路', '街']).trim_end_matches("大道");
+            format!("{short_road}{number}号{b}栋{u}单元{r}")
+        }
+        _ => format!("{road}{number}号{b}栋{u}单元{}楼{r}", r / 100),
     }
 }
 
