@@ -39,7 +39,7 @@
 //! an estate name with numerals (万科城二期), 门 as a unit marker, homophones.
 
 use crate::geo::{Adcode, divisions};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The same flat however it is written: equal for variants, different for different flats.
@@ -133,11 +133,13 @@ enum NameForm {
     Short,
 }
 
-fn division_names() -> &'static BTreeMap<String, NameForm> {
-    static NAMES: OnceLock<BTreeMap<String, NameForm>> = OnceLock::new();
+/// Every division name of the table, full and short; looked up (up to
+/// [`DIVISION_NAME_CHARS_MAX`] times per name at the front of a detail), never iterated.
+fn division_names() -> &'static HashMap<String, NameForm> {
+    static NAMES: OnceLock<HashMap<String, NameForm>> = OnceLock::new();
     NAMES.get_or_init(|| {
         const LEVEL_WORDS: &[&str] = &["特别行政区", "自治区", "自治州", "自治县", "省", "市", "区", "县"];
-        let mut names = BTreeMap::new();
+        let mut names = HashMap::new();
         for division in divisions().values() {
             let name = division.name.as_str();
             if name.chars().count() < 2 {
