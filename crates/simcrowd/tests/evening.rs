@@ -160,8 +160,15 @@ fn label_counts_match_the_spec() {
 }
 
 #[test]
-fn honest_taps_spread_over_seconds_to_a_minute_and_every_ring_account_taps_at_least_the_limit() {
-    let drawn = evening(&spec(5));
+fn honest_taps_spread_over_seconds_to_a_minute_and_every_ring_account_taps_beyond_the_limit() {
+    let limit = 2;
+    let drawn = evening(&CrowdSpec {
+        sale: SaleSpec {
+            per_buyer_limit: limit,
+            ..spec(5).sale
+        },
+        ..spec(5)
+    });
     let labels = strategy_of(&drawn);
     let honest: Vec<i64> = drawn
         .taps
@@ -181,9 +188,18 @@ fn honest_taps_spread_over_seconds_to_a_minute_and_every_ring_account_taps_at_le
     for tap in &drawn.taps {
         *taps_per_buyer.entry(tap.buyer).or_default() += 1;
     }
+    let honest_retapping = drawn
+        .accounts
+        .iter()
+        .filter(|a| a.label == Label::Honest && taps_per_buyer[&a.buyer] > 1)
+        .count();
+    assert!(
+        (1..1_000).contains(&honest_retapping),
+        "some honest buyers tap again: {honest_retapping}"
+    );
     for account in drawn.accounts.iter().filter(|a| a.label != Label::Honest) {
         assert!(
-            taps_per_buyer[&account.buyer] > 1,
+            taps_per_buyer[&account.buyer] > limit,
             "{:?} taps and retries",
             account.label
         );
