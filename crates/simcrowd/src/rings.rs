@@ -211,7 +211,8 @@ fn millisecond_bot(spec: &CrowdSpec, accounts: usize, world: &World, rng: &mut S
         .collect()
 }
 
-/// Aged accounts bought on a market, human reaction times, each its own phone and network;
+/// Aged accounts bought on a market, human reaction times, each its own phone (as often an old
+/// app without a `Device-Id` as an honest buyer's) and network;
 /// betrayed only by a small pool of cards and flats that every account draws from.
 fn human_like_bot(spec: &CrowdSpec, accounts: usize, world: &World, rng: &mut StdRng) -> Vec<(Age, Identity, Timing)> {
     let credentials: Vec<String> = (0..rng.random_range(2..=4)).map(|_| draw::credential(rng)).collect();
@@ -237,7 +238,7 @@ fn human_like_bot(spec: &CrowdSpec, accounts: usize, world: &World, rng: &mut St
                 refunds_before: rng.random_range(0..=2),
             };
             let identity = Identity {
-                device: Some(draw::device_id(rng)),
+                device: (!chance(rng, 8)).then(|| draw::device_id(rng)),
                 ip: world.person_ip(rng),
                 credential: Some(credential),
                 flat,
