@@ -15,6 +15,7 @@
 //! - [`inventory`]: warehouses and stock per SKU and warehouse (available / reserved / sold).
 //! - [`orders`]: the order and its state machine (`pending_payment` → `paid` | `cancelled`).
 //! - [`payments`]: payment intents, provider charges, refunds, one-tap agreements.
+//! - [`risk`]: the pure signals of buyer risk: address keys per flat, the transaction network.
 //! - [`shard`]: the closed `Command` / `Outcome` / `Effect` enums and the one `match` that
 //!   applies a command to the state a shard owns.
 //! - [`geo`]: Chinese administrative divisions (adcodes) for addresses and warehouses.
@@ -40,6 +41,7 @@ pub mod money;
 pub mod orders;
 pub mod payments;
 pub mod quantity;
+pub mod risk;
 pub mod shard;
 pub mod staff;
 pub mod time;

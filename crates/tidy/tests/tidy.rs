@@ -28,6 +28,7 @@ const MEASURED_CRATES: &[&str] = &[
     "miaodan-server",
     "miaodan-store",
     "simcarrier",
+    "simcrowd",
     "simpay",
     "webhook-signature",
 ];

@@ -14,6 +14,8 @@ mod fulfillment_spec;
 mod logistics_spec;
 mod payment_properties;
 mod payment_spec;
+mod risk_address_spec;
+mod risk_links_spec;
 mod shard_fulfillment_spec;
 mod shard_spec;
 mod stock_properties;

@@ -1,0 +1,251 @@
+//! The transaction network: buyers joined by what they share (a device, a delivery address,
+//! a payment credential) into connected clusters. A ring of scalper accounts looks like many
+//! strangers one tap at a time; it shows as one large cluster here.
+//!
+//! A union-find (path compression, union by size) over buyer slots: every key remembers the
+//! first buyer that used it, and a later buyer of the key is joined to that buyer's cluster, so
+//! `link` costs O(α(n)) amortised and, below the bounds, allocates nothing (every map and
+//! vector is sized in [`Links::with_capacity`]).
+//!
+//! **Bounds and eviction.** At most `max_buyers` buyers, `max_keys` keys and
+//! `max_buyers + max_keys` distinct (key, buyer) uses are remembered. When a new buyer, key or
+//! use would pass a bound, the oldest quarter of the uses (by first use; a repeated use does
+//! not refresh one) is forgotten and the union-find is rebuilt from the uses that remain, in
+//! their order. Buyers and keys left without a use are forgotten with them, and a cluster held
+//! together only by a forgotten use falls apart. A rebuild costs O(uses) and happens at most
+//! once per quarter of the bound, so `link` stays O(α(n)) amortised. Forgetting the oldest
+//! first suits a flash sale: the ring tapping now is in the newest uses.
+//!
+//! **Invariant:** every remembered buyer and key has at least one remembered use, and two
+//! buyers are in one cluster exactly when the remembered uses connect them.
+
+use super::address::AddressKey;
+use crate::ids::BuyerId;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// What two buyers can share. Devices and credentials are hashed by the shell (a `Device-Id`
+/// header, a card fingerprint); the core never sees the raw value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LinkKey {
+    Device(u64),
+    Address(AddressKey),
+    Credential(u64),
+}
+
+/// A buyer's place in the union-find.
+type Slot = u32;
+
+#[derive(Clone, Copy, Debug)]
+struct KeyUse {
+    /// The buyer that used the key first (among the remembered uses): later users join it.
+    first: Slot,
+    /// Distinct remembered buyers of the key.
+    buyers: u32,
+}
+
+/// Buyers joined into clusters by the keys they share, within fixed bounds.
+#[derive(Clone, Debug)]
+pub struct Links {
+    max_buyers: usize,
+    max_keys: usize,
+    max_uses: usize,
+    /// Looked up, never iterated into output.
+    slots: HashMap<BuyerId, Slot>,
+    /// Looked up, never iterated into output.
+    keys: HashMap<LinkKey, KeyUse>,
+    /// Looked up, never iterated into output: which buyer used which key already.
+    uses: HashSet<(LinkKey, BuyerId)>,
+    /// The remembered uses, oldest first: the eviction order and what a rebuild replays.
+    order: VecDeque<(LinkKey, BuyerId)>,
+    buyer_of_slot: Vec<BuyerId>,
+    parent: Vec<Slot>,
+    size: Vec<u32>,
+}
+
+impl Links {
+    /// An empty network that remembers at most `max_buyers` buyers and `max_keys` keys (each
+    /// at least 1).
+    pub fn with_capacity(max_buyers: usize, max_keys: usize) -> Links {
+        assert!(
+            max_buyers >= 1 && max_keys >= 1,
+            "a network must hold a buyer and a key"
+        );
+        assert!(max_buyers <= Slot::MAX as usize, "a buyer slot is a u32");
+        let max_uses = max_buyers + max_keys;
+        Links {
+            max_buyers,
+            max_keys,
+            max_uses,
+            slots: HashMap::with_capacity(max_buyers),
+            keys: HashMap::with_capacity(max_keys),
+            uses: HashSet::with_capacity(max_uses),
+            order: VecDeque::with_capacity(max_uses),
+            buyer_of_slot: Vec::with_capacity(max_buyers),
+            parent: Vec::with_capacity(max_buyers),
+            size: Vec::with_capacity(max_buyers),
+        }
+    }
+
+    /// Records that `buyer` used `key`; joins their clusters. Returns the buyer's cluster size after.
+    pub fn link(&mut self, buyer: BuyerId, key: LinkKey) -> u32 {
+        if !self.uses.contains(&(key, buyer)) {
+            self.make_room_for(buyer, key);
+            self.remember(buyer, key);
+        }
+        let root = self.find_compressing(self.slots[&buyer]);
+        self.size[root as usize]
+    }
+
+    /// The number of buyers in `buyer`'s cluster: 1 for a buyer never seen (or forgotten).
+    pub fn cluster_size(&self, buyer: BuyerId) -> u32 {
+        match self.slots.get(&buyer) {
+            Some(slot) => self.size[self.find(*slot) as usize],
+            None => 1,
+        }
+    }
+
+    /// How many distinct remembered buyers used `key`.
+    pub fn buyers_of(&self, key: LinkKey) -> u32 {
+        self.keys.get(&key).map_or(0, |k| k.buyers)
+    }
+
+    /// The members of the buyer's cluster, at most `limit`, lowest ids first, for an
+    /// explanation (it walks every remembered buyer: not for the hot path).
+    pub fn cluster_members(&self, buyer: BuyerId, limit: usize) -> Vec<BuyerId> {
+        let Some(slot) = self.slots.get(&buyer) else {
+            return if limit == 0 { Vec::new() } else { vec![buyer] };
+        };
+        let root = self.find(*slot);
+        let mut members: Vec<BuyerId> = (0..self.parent.len())
+            .filter(|s| self.find(*s as Slot) == root)
+            .map(|s| self.buyer_of_slot[s])
+            .collect();
+        members.sort_unstable();
+        members.truncate(limit);
+        members
+    }
+
+    /// How many buyers are remembered now (never more than `max_buyers`).
+    pub fn remembered_buyers(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// How many keys are remembered now (never more than `max_keys`).
+    pub fn remembered_keys(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn make_room_for(&mut self, buyer: BuyerId, key: LinkKey) {
+        let full = |links: &Links| {
+            let new_buyer = usize::from(!links.slots.contains_key(&buyer));
+            let new_key = usize::from(!links.keys.contains_key(&key));
+            links.slots.len() + new_buyer > links.max_buyers
+                || links.keys.len() + new_key > links.max_keys
+                || links.order.len() + 1 > links.max_uses
+        };
+        while full(self) {
+            let forget = (self.order.len() / 4).max(1);
+            self.order.drain(..forget);
+            self.rebuild();
+        }
+    }
+
+    /// Replays the remembered uses into empty maps (which keep their capacity).
+    fn rebuild(&mut self) {
+        let order = std::mem::take(&mut self.order);
+        self.slots.clear();
+        self.keys.clear();
+        self.uses.clear();
+        self.buyer_of_slot.clear();
+        self.parent.clear();
+        self.size.clear();
+        for (key, buyer) in &order {
+            self.remember_without_order(*buyer, *key);
+        }
+        self.order = order;
+    }
+
+    fn remember(&mut self, buyer: BuyerId, key: LinkKey) {
+        self.remember_without_order(buyer, key);
+        self.order.push_back((key, buyer));
+    }
+
+    fn remember_without_order(&mut self, buyer: BuyerId, key: LinkKey) {
+        let slot = self.slot_of(buyer);
+        self.uses.insert((key, buyer));
+        let first = match self.keys.entry(key) {
+            Entry::Occupied(mut used) => {
+                used.get_mut().buyers += 1;
+                used.get().first
+            }
+            Entry::Vacant(new) => new.insert(KeyUse { first: slot, buyers: 1 }).first,
+        };
+        self.union(first, slot);
+    }
+
+    fn slot_of(&mut self, buyer: BuyerId) -> Slot {
+        if let Some(slot) = self.slots.get(&buyer) {
+            return *slot;
+        }
+        let slot = self.parent.len() as Slot;
+        self.slots.insert(buyer, slot);
+        self.buyer_of_slot.push(buyer);
+        self.parent.push(slot);
+        self.size.push(1);
+        slot
+    }
+
+    fn find(&self, mut slot: Slot) -> Slot {
+        while self.parent[slot as usize] != slot {
+            slot = self.parent[slot as usize];
+        }
+        slot
+    }
+
+    /// The root of `slot`, halving the path on the way (each visited slot skips a level).
+    fn find_compressing(&mut self, mut slot: Slot) -> Slot {
+        while self.parent[slot as usize] != slot {
+            let grandparent = self.parent[self.parent[slot as usize] as usize];
+            self.parent[slot as usize] = grandparent;
+            slot = grandparent;
+        }
+        slot
+    }
+
+    fn union(&mut self, a: Slot, b: Slot) {
+        let (a, b) = (self.find_compressing(a), self.find_compressing(b));
+        if a == b {
+            return;
+        }
+        let (big, small) = if self.size[a as usize] >= self.size[b as usize] {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        self.parent[small as usize] = big;
+        self.size[big as usize] += self.size[small as usize];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buyer(n: i64) -> BuyerId {
+        BuyerId::new(n).expect("positive")
+    }
+
+    #[test]
+    fn eviction_and_rebuild_never_grow_the_presized_storage() {
+        let mut links = Links::with_capacity(8, 8);
+        let capacities = |l: &Links| (l.order.capacity(), l.parent.capacity(), l.size.capacity());
+        let before = capacities(&links);
+        for n in 1..=200 {
+            links.link(buyer(n), LinkKey::Device((n % 5) as u64));
+            links.link(buyer(n), LinkKey::Credential(n as u64));
+        }
+        assert_eq!(capacities(&links), before);
+        assert!(links.order.len() <= links.max_uses);
+    }
+}
