@@ -217,8 +217,8 @@ enum SkuLines {
 const FEW_LINES_OF_A_SKU: i64 = 2_000;
 
 /// The conditions of an order list. The shop's or buyer's `(…, created_at, id)` index walks
-/// newest first; a state is read by the shop's state index (`orders_open`, `orders_fulfilling`,
-/// `orders_cancelled`; delivered orders, the common end, are walked); a SKU by its lines (see
+/// newest first; a state is read by the shop's state index (`orders_fulfilling`,
+/// `orders_cancelled`; unpaid and delivered orders are walked, see [`state_condition`]); a SKU by its lines (see
 /// [`SkuLines`]); a warehouse is checked per order walked by the order's own key (its lines,
 /// its shipments); a flash sale's orders and a shop's alerts are read by their indexes.
 fn order_conditions(filter: &OrderFilter, sku_lines: SkuLines) -> Conditions {
@@ -242,7 +242,8 @@ fn order_conditions(filter: &OrderFilter, sku_lines: SkuLines) -> Conditions {
         }
     }
     if let Some(state) = filter.state {
-        conditions.and(&state_condition(state), vec![]);
+        let (condition, values) = state_condition(state);
+        conditions.and(&condition, values);
     }
     if let Some(from) = filter.created_from {
         conditions.and("created_at >= ?", vec![Value::I64(from.unix_ms())]);
@@ -289,14 +290,20 @@ fn order_conditions(filter: &OrderFilter, sku_lines: SkuLines) -> Conditions {
     conditions
 }
 
-/// Orders in `state`, written out, not bound: a partial index serves a query only if the
-/// planner sees that the query's rows are the index's (the state is one of the enum's own
-/// names). Paid and shipped orders share an index, whose condition is repeated for SQLite.
-fn state_condition(state: OrderState) -> String {
+/// Orders in `state`. Written out, not bound, where a partial index serves the list: the
+/// planner uses one only if it sees that the query's rows are the index's (the state is one
+/// of the enum's own names); paid and shipped orders share an index, whose condition is
+/// repeated for SQLite. Bound for unpaid orders, so that the shop's newest-first walk reads
+/// them (they are its newest) rather than their partial index, which is not in the list's
+/// order and would be sorted whole.
+fn state_condition(state: OrderState) -> (String, Vec<Value>) {
     let name = state.as_str();
     match state {
-        OrderState::Paid | OrderState::Shipped => format!("state IN ('paid', 'shipped') AND state = '{name}'"),
-        _ => format!("state = '{name}'"),
+        OrderState::PendingPayment => ("state = ?".into(), vec![Value::Text(name.into())]),
+        OrderState::Paid | OrderState::Shipped => {
+            (format!("state IN ('paid', 'shipped') AND state = '{name}'"), vec![])
+        }
+        OrderState::Delivered | OrderState::Cancelled => (format!("state = '{name}'"), vec![]),
     }
 }
 

@@ -567,8 +567,6 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
          DROP INDEX orders_fulfilling;
          DROP INDEX orders_cancelled;
          DROP INDEX order_lines_by_sku;
-         DROP INDEX orders_open;
-         CREATE INDEX orders_open ON orders (shop_id) WHERE state = 'pending_payment';
          DROP TABLE warehouse_fulfillment;
          DROP TABLE order_dispatches;
          DROP TABLE warehouse_capacity;
