@@ -281,6 +281,8 @@ pub enum Rejection {
     UnknownFlashSale,
     /// A tap that did not order: not started, ended, limit reached, sold out.
     Tap(TapRefusal),
+    /// Risk refused the request (challenge or block): it holds nothing.
+    Risk(crate::risk::RiskRefusal),
     /// A flash sale's times, units or limit make no sense.
     InvalidFlashSale(ScheduleProblem),
     /// Ending or topping up a sale that cannot be (see [`ControlRefusal`]).
@@ -336,6 +338,7 @@ impl Rejection {
             Rejection::IdInUse => "id_in_use",
             Rejection::UnknownFlashSale => "unknown_flash_sale",
             Rejection::Tap(refusal) => refusal.code(),
+            Rejection::Risk(refusal) => refusal.code(),
             Rejection::InvalidFlashSale(_) => "invalid_flash_sale",
             Rejection::FlashSaleControl(refusal) => refusal.code(),
             Rejection::Payment(refusal) => refusal.code(),
@@ -552,9 +555,20 @@ pub struct ShardState {
     fulfillment: FulfillmentBook,
     logistics: LogisticsBook,
     after_sales: AfterSalesBook,
+    risk: crate::risk::RiskBook,
 }
 
 impl ShardState {
+    /// Replaces risk's rules and mode (at start, and when an admin changes them).
+    pub fn set_risk_policy(&mut self, rules: crate::risk::RuleSet, mode: crate::risk::RiskMode) {
+        self.risk.set_policy(rules, mode);
+    }
+
+    /// Risk's memory and verdicts, for metrics and tests.
+    pub fn risk(&self) -> &crate::risk::RiskBook {
+        &self.risk
+    }
+
     /// Rebuilds the working set from storage and checks it against itself: the units
     /// reserved in each stock row must equal what the open orders, running sales and open
     /// exchanges hold.
@@ -587,6 +601,7 @@ impl ShardState {
             fulfillment,
             logistics,
             after_sales: AfterSalesBook::restore(snapshot.after_sales, snapshot.after_sales_policies),
+            risk: crate::risk::RiskBook::default(),
         };
         state.assert_reservations_match_open_orders();
         state
@@ -770,6 +785,7 @@ impl ShardState {
             fulfillment,
             logistics,
             after_sales,
+            risk,
         } = &mut *self;
         let result = match command {
             Command::Catalog(c) => c.apply(catalog, now, effects),
@@ -784,7 +800,7 @@ impl ShardState {
                 };
                 c.apply(books, now, effects)
             }
-            Command::FlashSale(c) => c.apply(catalog, inventory, flash, orders, now, effects),
+            Command::FlashSale(c) => c.apply(catalog, inventory, flash, (orders, risk), now, effects),
             Command::Payments(c) => {
                 let books = payments::CaptureBooks {
                     catalog,

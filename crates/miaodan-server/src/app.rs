@@ -17,6 +17,7 @@ use crate::sequencer::Shards;
 use crate::tokens::{self, TokenCache, TokenRequest};
 use metrics_exporter_prometheus::PrometheusHandle;
 use miaodan_domain::orders::PAYMENT_TIMEOUT_SECONDS_DEFAULT;
+pub use miaodan_domain::risk::RiskMode;
 use miaodan_store::records::Role;
 use miaodan_store::{Durability, Store};
 use std::net::SocketAddr;
@@ -52,6 +53,9 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Outgoing webhooks: which hosts may receive them, the receivers' timeout, the retries.
     pub webhooks: crate::webhooks::WebhooksConfig,
+    /// Whether risk scores and refuses flash-sale taps. Default here: off (an embedding
+    /// program decides); `miaodan serve` turns it on unless told `--risk off|shadow`.
+    pub risk: RiskMode,
 }
 
 /// Which payment provider the platform talks to.
@@ -92,6 +96,7 @@ impl Config {
             limits: Limits::default(),
             metrics_listen: None,
             webhooks: crate::webhooks::WebhooksConfig::default(),
+            risk: RiskMode::Off,
         }
     }
 }
@@ -154,6 +159,7 @@ impl AppState {
         let shards = Shards::start(
             store.clone(),
             (config.shards, config.limits.shard_queue_max),
+            config.risk,
             alert_feed.clone(),
             clock.clone(),
         )

@@ -4,7 +4,7 @@
 
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::orders::Address;
-use miaodan_domain::{BuyerId, ShopId};
+use miaodan_domain::{BuyerId, ShopId, Timestamp};
 use miaodan_store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -12,6 +12,8 @@ use std::sync::RwLock;
 #[derive(Default)]
 pub struct Directory {
     addresses: RwLock<HashMap<BuyerId, Option<Address>>>,
+    /// When each buyer's account was opened (risk weighs new accounts).
+    opened: RwLock<HashMap<BuyerId, Timestamp>>,
     sale_shops: RwLock<HashMap<FlashSaleId, ShopId>>,
 }
 
@@ -21,11 +23,33 @@ impl Directory {
         if let Some(known) = self.addresses.read().ok().and_then(|m| m.get(&buyer).cloned()) {
             return Ok(known);
         }
-        let address = store.buyer(buyer).await?.and_then(|b| b.default_address);
+        Ok(self.read_buyer(store, buyer).await?.0)
+    }
+
+    /// When the buyer's account was opened; `None` if the buyer does not exist.
+    pub async fn buyer_opened_at(&self, store: &Store, buyer: BuyerId) -> Result<Option<Timestamp>, StoreError> {
+        if let Some(known) = self.opened.read().ok().and_then(|m| m.get(&buyer).copied()) {
+            return Ok(Some(known));
+        }
+        Ok(self.read_buyer(store, buyer).await?.1)
+    }
+
+    /// Reads the buyer once and remembers both facts.
+    async fn read_buyer(
+        &self,
+        store: &Store,
+        buyer: BuyerId,
+    ) -> Result<(Option<Address>, Option<Timestamp>), StoreError> {
+        let found = store.buyer(buyer).await?;
+        let opened = found.as_ref().map(|b| b.created_at);
+        let address = found.and_then(|b| b.default_address);
         if let Ok(mut addresses) = self.addresses.write() {
             addresses.insert(buyer, address.clone());
         }
-        Ok(address)
+        if let (Some(at), Ok(mut opened_at)) = (opened, self.opened.write()) {
+            opened_at.insert(buyer, at);
+        }
+        Ok((address, opened))
     }
 
     /// The shop that owns a flash sale, if the sale exists.

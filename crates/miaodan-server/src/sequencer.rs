@@ -20,6 +20,7 @@ use miaodan_domain::ShopId;
 use miaodan_domain::Timestamp;
 use miaodan_domain::logistics::Alert;
 use miaodan_domain::payments;
+use miaodan_domain::risk::{RiskMode, RuleSet};
 use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ShardCommand, ShardState, ShortageNotice};
 use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::{Store, Writer};
@@ -150,6 +151,7 @@ impl Shards {
     pub async fn start(
         store: Arc<Store>,
         (count, queue_max): (u32, usize),
+        risk: RiskMode,
         alert_feed: AlertFeed,
         clock: Clock,
     ) -> Result<Shards, miaodan_store::StoreError> {
@@ -157,11 +159,12 @@ impl Shards {
         let mut tasks = Vec::new();
         for index in 0..count {
             let writer = store.writer(index).await?;
-            let state = load(&store, index, count, clock.now()).await?;
+            let state = load(&store, (index, count), risk, clock.now()).await?;
             let (sender, receiver) = mpsc::channel(queue_max);
             let shard = Shard {
                 index,
                 count,
+                risk,
                 store: store.clone(),
                 published_head: writer.outbox_head(),
                 writer: Some(writer),
@@ -294,18 +297,27 @@ impl Shards {
     }
 }
 
-async fn load(store: &Store, index: u32, count: u32, now: Timestamp) -> Result<ShardState, miaodan_store::StoreError> {
+async fn load(
+    store: &Store,
+    (index, count): (u32, u32),
+    risk: RiskMode,
+    now: Timestamp,
+) -> Result<ShardState, miaodan_store::StoreError> {
     let since = now.plus_seconds(-REQUEST_RETENTION_SECONDS);
     let intents_since = now.plus_seconds(-miaodan_domain::payments::SETTLED_INTENT_RETENTION_MS / 1000);
     // A day's capacity limit counts the whole Shanghai day.
     let today = miaodan_domain::fulfillment::LocalDate::of(now).start();
     let snapshot = store.load_shard(index, count, since, intents_since, today).await?;
-    Ok(ShardState::from_snapshot(snapshot))
+    let mut state = ShardState::from_snapshot(snapshot);
+    state.set_risk_policy(RuleSet::standard(), risk);
+    Ok(state)
 }
 
 struct Shard {
     index: u32,
     count: u32,
+    /// Risk's mode, kept for a rebuild after a failed commit.
+    risk: RiskMode,
     store: Arc<Store>,
     /// The shard's connection; out on loan to the commit task while a batch is committing.
     writer: Option<Writer>,
@@ -635,7 +647,7 @@ impl Shard {
                 self.store.fence(fence).await?;
                 fence = None;
                 let writer = self.store.writer(self.index).await?;
-                let state = load(&self.store, self.index, self.count, self.clock.now()).await?;
+                let state = load(&self.store, (self.index, self.count), self.risk, self.clock.now()).await?;
                 Ok::<_, miaodan_store::StoreError>((writer, state))
             };
             match rebuilt.await {

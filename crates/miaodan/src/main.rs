@@ -71,6 +71,10 @@ enum Commands {
         /// ::1, localhost) may receive webhooks.
         #[arg(long, env = "MIAODAN_WEBHOOKS_ALLOW_ANY_HOST")]
         webhooks_allow_any_host: bool,
+        /// Risk control on flash-sale taps: `on` refuses the taps it challenges or blocks,
+        /// `shadow` scores and counts them but refuses none, `off` scores nothing.
+        #[arg(long, value_enum, default_value_t = RiskSetting::On)]
+        risk: RiskSetting,
         #[command(flatten)]
         limits: serve_limits::LimitArgs,
     },
@@ -153,6 +157,24 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// `--risk`: [`miaodan_server::app::RiskMode`] on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum RiskSetting {
+    On,
+    Shadow,
+    Off,
+}
+
+impl From<RiskSetting> for miaodan_server::app::RiskMode {
+    fn from(setting: RiskSetting) -> Self {
+        match setting {
+            RiskSetting::On => Self::On,
+            RiskSetting::Shadow => Self::Shadow,
+            RiskSetting::Off => Self::Off,
+        }
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Commands::Serve {
@@ -164,6 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             simpay_url,
             simpay_secret,
             webhooks_allow_any_host,
+            risk,
             limits,
         } => {
             let mut config = Config::new(listen, store.database.clone());
@@ -172,6 +195,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.durability = store.durability();
             config.shards = shards;
             config.payment_timeout_seconds = payment_timeout_seconds;
+            config.risk = risk.into();
             if demo {
                 config.carriers = miaodan_server::carriers::CarriersConfig::demo();
             }

@@ -13,6 +13,7 @@ use crate::inventory::{Allocation, Inventory};
 use crate::money::Fen;
 use crate::orders::{Address, Order, OrderBook, OrderLine, OrderState, RequestRef};
 use crate::quantity::Quantity;
+use crate::risk::{ClientSignals, RiskBook, TapContext};
 use crate::shard::{Effect, Outcome, Rejection};
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
@@ -42,6 +43,8 @@ pub struct Tap {
     pub quantity: Quantity,
     pub address: Address,
     pub request: Option<RequestRef>,
+    /// What the request says of its sender, for risk.
+    pub client: ClientSignals,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,13 +69,13 @@ impl Command {
         catalog: &CatalogBook,
         inventory: &mut Inventory,
         flash: &mut FlashSales,
-        orders: &mut OrderBook,
+        (orders, risk): (&mut OrderBook, &mut RiskBook),
         now: Timestamp,
         effects: &mut Vec<Effect>,
     ) -> Result<Outcome, Rejection> {
         match self {
             Command::Schedule(c) => flash.schedule(c, catalog, inventory, now, effects),
-            Command::Tap(c) => flash.tap(c, orders, now, effects),
+            Command::Tap(c) => flash.tap(c, orders, risk, now, effects),
             Command::End(c) => flash.end(c, inventory, now, effects),
             Command::TopUp(c) => flash.top_up(c, inventory, now, effects),
         }
@@ -159,6 +162,7 @@ impl FlashSales {
         &mut self,
         tap: Tap,
         orders: &mut OrderBook,
+        risk: &mut RiskBook,
         now: Timestamp,
         effects: &mut Vec<Effect>,
     ) -> Result<Outcome, Rejection> {
@@ -169,6 +173,17 @@ impl FlashSales {
             return Err(Rejection::IdInUse);
         }
         let book = self.sales.get_mut(&tap.sale).ok_or(Rejection::UnknownFlashSale)?;
+        // Risk first, before the sale takes anything: a refused tap holds no units.
+        let context = TapContext {
+            buyer: tap.buyer,
+            sale_starts_at: book.sale.starts_at,
+            strict: false,
+            address: &tap.address,
+            client: &tap.client,
+        };
+        if let Some(refusal) = risk.screen_tap(&context, now) {
+            return Err(Rejection::Risk(refusal));
+        }
         self.counted = true;
         book.take(tap.buyer, tap.quantity.get(), now).map_err(Rejection::Tap)?;
         let sale = &book.sale;

@@ -84,6 +84,8 @@ pub enum CancelReason {
     /// The shop cancelled it before it was paid (the buyer asked by phone, or the shop cannot
     /// ship it).
     ShopCancelled,
+    /// The platform cancelled it before it was paid (a risk review found it a scalper's).
+    PlatformCancelled,
     /// It was not paid within the payment timeout.
     PaymentTimeout,
     /// Another shop's part of the same checkout could not be placed, so the checkout as a
@@ -95,9 +97,10 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
-    pub const ALL: [CancelReason; 5] = [
+    pub const ALL: [CancelReason; 6] = [
         CancelReason::BuyerCancelled,
         CancelReason::ShopCancelled,
+        CancelReason::PlatformCancelled,
         CancelReason::PaymentTimeout,
         CancelReason::CheckoutFailed,
         CancelReason::AfterSales,
@@ -107,6 +110,7 @@ impl CancelReason {
         match self {
             CancelReason::BuyerCancelled => "buyer_cancelled",
             CancelReason::ShopCancelled => "shop_cancelled",
+            CancelReason::PlatformCancelled => "platform_cancelled",
             CancelReason::PaymentTimeout => "payment_timeout",
             CancelReason::CheckoutFailed => "checkout_failed",
             CancelReason::AfterSales => "after_sales",

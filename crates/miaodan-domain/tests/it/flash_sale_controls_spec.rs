@@ -88,6 +88,7 @@ fn tap(order: i64, buyer: i64, units: i64) -> Command {
         quantity: quantity(units),
         address: address(),
         request: None,
+        client: Default::default(),
     })
 }
 

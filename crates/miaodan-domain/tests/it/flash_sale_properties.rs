@@ -149,6 +149,7 @@ fn tap(sale: i64, order: i64, buyer: i64, units: i64) -> Command {
         quantity: quantity(units),
         address: address(),
         request: None,
+        client: Default::default(),
     })
 }
 
@@ -1370,6 +1371,7 @@ impl Harness {
             quantity: quantity(units),
             address: address(),
             request,
+            client: Default::default(),
         }
     }
 

@@ -16,6 +16,7 @@ mod payment_properties;
 mod payment_spec;
 mod risk_address_spec;
 mod risk_links_spec;
+mod risk_spec;
 mod shard_fulfillment_spec;
 mod shard_spec;
 mod stock_properties;

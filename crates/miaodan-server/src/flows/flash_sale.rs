@@ -7,6 +7,7 @@ use crate::flows::payments::pay_by_one_tap_in_background;
 use crate::sequencer::{Recorder, ShardError};
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::orders::{Address, Order};
+use miaodan_domain::risk::ClientSignals;
 use miaodan_domain::shard::{Placement, Rejection, RequestRef, Tap};
 use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity};
 use miaodan_store::StoreError;
@@ -39,6 +40,8 @@ pub struct TapRequest {
     pub address: Address,
     /// Makes a retry find the order its first attempt placed.
     pub request: Option<RequestRef>,
+    /// What the request says of its sender, for risk.
+    pub client: ClientSignals,
 }
 
 /// Taps; the order placed (or placed by an earlier attempt of the same request). The
@@ -57,6 +60,7 @@ pub async fn tap(state: &AppState, request: TapRequest, recorder: Option<Recorde
         quantity: request.quantity,
         address: request.address,
         request: request.request,
+        client: request.client,
     };
     match state.shards.ask(shop, command, recorder).await? {
         Ok(Placement::Placed(order)) => {
@@ -64,6 +68,11 @@ pub async fn tap(state: &AppState, request: TapRequest, recorder: Option<Recorde
             Ok(order)
         }
         Ok(Placement::AlreadyPlaced(id)) => state.store.order(id).await?.ok_or(TapError::OrderNotReadable),
-        Err(rejection) => Err(TapError::Refused(rejection)),
+        Err(rejection) => {
+            if let Rejection::Risk(refusal) = rejection {
+                metrics::counter!("miaodan_risk_refusals_total", "verdict" => refusal.verdict.as_str()).increment(1);
+            }
+            Err(TapError::Refused(rejection))
+        }
     }
 }

@@ -13,6 +13,7 @@ use super::orders::dto::OrderView;
 use super::page::{ListQuery, NoFilter, Page, PageQuery};
 use super::problem::{ApiError, LimitFigures};
 use super::problem::{grouped, refused};
+use super::risk::Client;
 use super::validate;
 use crate::app::AppState;
 use crate::auth::{Buyer, Merchant, Principal};
@@ -31,6 +32,7 @@ use miaodan_domain::flash_sale::{
 };
 use miaodan_domain::orders::Order;
 use miaodan_domain::quantity::LINE_QUANTITY_MAX;
+use miaodan_domain::risk::ClientSignals;
 use miaodan_domain::shard::{Placement, Tap};
 use miaodan_domain::shard::{Rejection, RequestRef, ScheduleFlashSale};
 use miaodan_domain::{BuyerId, Quantity, SkuId, WarehouseId};
@@ -212,6 +214,7 @@ pub async fn tap(
     State(state): State<AppState>,
     Buyer(buyer): Buyer,
     ids: PathIds,
+    Client(client): Client,
     headers: HeaderMap,
     RawBody(raw): RawBody,
 ) -> Response {
@@ -223,7 +226,7 @@ pub async fn tap(
         ("POST", &path, &raw),
         |idem| async {
             let input = optional_json(&headers, &raw)?;
-            place_tap(&state, buyer, ids.one(), input, idem).await
+            place_tap(&state, (buyer, client), ids.one(), input, idem).await
         },
     )
     .await
@@ -231,7 +234,7 @@ pub async fn tap(
 
 async fn place_tap(
     state: &AppState,
-    buyer: BuyerId,
+    (buyer, client): (BuyerId, ClientSignals),
     sale: i64,
     input: TapInput,
     idem: Option<Idempotency>,
@@ -245,12 +248,17 @@ async fn place_tap(
         )
     })?;
     let address = super::orders::delivery_address(state, buyer, input.address.as_ref()).await?;
+    let client = ClientSignals {
+        account_opened_at: state.directory.buyer_opened_at(&state.store, buyer).await?,
+        ..client
+    };
     let request = TapRequest {
         buyer,
         sale,
         quantity,
         address,
         request: idem.as_ref().map(|i| RequestRef(i.request_ref("tap"))),
+        client,
     };
     let order = flash_sale::tap(state, request, idem.map(|i| i.recorder_of::<Tap>(render_tap))).await?;
     Ok(tap_reply(&order))

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt;
 
 /// How long the loop rests after `accept` failed for want of resources (no file descriptor
 /// left): accepting again at once would spin.
@@ -84,8 +85,16 @@ fn serve_one(
     router: Router,
     permit: OwnedSemaphorePermit,
 ) {
+    // The peer's address goes with each request (`ConnectInfo`), for risk's IP prefix.
+    let peer = stream.peer_addr().ok();
+    let service = router.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        if let Some(peer) = peer {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        }
+        request
+    });
     let stream = TokioIo::new(super::malformed::ProblemIo::new(stream));
-    let connection = builder.serve_connection(stream, TowerToHyperService::new(router));
+    let connection = builder.serve_connection(stream, TowerToHyperService::new(service));
     let connection = graceful.watch(connection);
     tokio::spawn(async move {
         if let Err(error) = connection.await {

@@ -32,6 +32,7 @@ pub mod page;
 pub mod payments;
 pub mod platform;
 pub mod problem;
+pub mod risk;
 pub mod schema;
 pub mod session_gate;
 pub mod sessions;

@@ -22,7 +22,7 @@ use crate::idempotency::{self, Idempotency, Reply};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use dto::{CheckoutInput, CheckoutView, OrderView};
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderState};
@@ -453,13 +453,13 @@ async fn transition<C: ShardCommand<Answer = Order>>(
     idempotency::ask(state, order.shop, command, idem, render_order).await
 }
 
-/// Cancel an unpaid order: the buyer's own, or (merchant) one of the shop's. Its stock is
-/// released, or a flash sale's units go back to the sale while it runs. A paid order is
-/// cancelled through after-sales instead.
+/// Cancel an unpaid order: the buyer's own, (merchant) one of the shop's, or (admin) any, e.g.
+/// after a risk review. Its stock is released, or a flash sale's units go back to the sale
+/// while it runs. A paid order is cancelled through after-sales instead.
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "orders",
     params(("order_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = OrderView), (status = 403, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem), (status = 409, body = super::problem::Problem)),
+    responses((status = 200, body = OrderView), (status = 404, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn cancel_order(
     State(state): State<AppState>,
@@ -471,10 +471,7 @@ pub async fn cancel_order(
     let (by, reason) = match principal {
         Principal::Buyer(buyer) => (Canceller::Buyer(buyer), CancelReason::BuyerCancelled),
         Principal::Merchant(shop) => (Canceller::Shop(shop), CancelReason::ShopCancelled),
-        Principal::Admin => {
-            let refusal = "an order is cancelled by its buyer or its shop";
-            return ApiError::new(StatusCode::FORBIDDEN, "forbidden", refusal).into_response();
-        }
+        Principal::Admin => (Canceller::Platform, CancelReason::PlatformCancelled),
     };
     let path = format!("/v1/orders/{}/cancel", ids.one());
     idempotency::run(&state, principal, &headers, ("POST", &path, &raw), |idem| async {

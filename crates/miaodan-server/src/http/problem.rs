@@ -194,6 +194,7 @@ impl From<&Rejection> for ApiError {
             | Rejection::AlertWork(_) => logistics::refusal(rejection),
             Rejection::IdInUse => ApiError::unavailable("an allocated id was already in use; retry"),
             Rejection::AfterSales(_) => super::after_sales::refusal(rejection),
+            Rejection::Risk(_) => super::risk::refusal(rejection),
         }
     }
 }

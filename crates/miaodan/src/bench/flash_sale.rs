@@ -51,7 +51,7 @@ fn address() -> anyhow::Result<Address> {
 }
 
 /// The sale's product: one SKU at ¥99.
-fn cup(product: i64, shop: ShopId, sku: SkuId) -> anyhow::Result<Command> {
+pub(super) fn cup(product: i64, shop: ShopId, sku: SkuId) -> anyhow::Result<Command> {
     Ok(Command::from(CreateProduct {
         id: id(product, ProductId::new)?,
         shop,
@@ -171,6 +171,7 @@ fn tap_command(env: &Env, sale: &Sale, buyer: i64, address: &Address, request: R
         quantity: Quantity::new(1).ok_or_else(|| anyhow::anyhow!("quantity"))?,
         address: address.clone(),
         request: Some(request),
+        client: Default::default(),
     }))
 }
 

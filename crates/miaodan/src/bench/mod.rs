@@ -17,6 +17,7 @@ mod env;
 mod flash_sale;
 mod fulfillment;
 mod report;
+mod risk;
 
 use clap::{Args, Subcommand, ValueEnum};
 use hdrhistogram::Histogram;
@@ -49,6 +50,10 @@ enum Scenario {
     /// What the merchant console costs the flash sale (one live room open, or none), how soon
     /// its live room shows an order, and how fast its pages get their data with many orders.
     Console(ConsoleArgs),
+    /// Risk's rules scored on labelled evenings of honest buyers and scalper rings (drawn by
+    /// the crowd simulator, or read from a file): recall, precision, honest buyers refused,
+    /// units that reached scalpers with risk off and on; and the cost of a decision.
+    Risk(risk::RiskArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -345,13 +350,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Scenario::Fulfillment(args) = &args.scenario {
         return fulfillment::run(args);
     }
+    if let Scenario::Risk(args) = &args.scenario {
+        return risk::run(args);
+    }
     let (summary, json) = match args.scenario {
         Scenario::FlashSale(args) => (flash_sale::run(&args).await?, args.common.json.clone()),
         Scenario::Checkout(args) => (checkout::run(&args).await?, args.common.json.clone()),
         Scenario::AfterSales(args) => (after_sales::run(&args).await?, args.common.json.clone()),
         Scenario::Compass(args) => (compass::run(&args).await?, args.sale.common.json.clone()),
         Scenario::Console(args) => (console::run(&args).await?, args.sale.common.json.clone()),
-        Scenario::Fulfillment(_) => unreachable!("answered above"),
+        Scenario::Fulfillment(_) | Scenario::Risk(_) => unreachable!("answered above"),
     };
     summary.print_table();
     if let Some(path) = json {

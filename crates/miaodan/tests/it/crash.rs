@@ -1721,9 +1721,13 @@ fn random_tap(rng: &mut StdRng, fw: &FlashWorld, key: String) -> TapRequest {
     }
 }
 
+/// A tap's refusal: by the sale (409), or by risk control (`serve` runs with risk on), which
+/// holds nothing either.
 fn refusal_code(answer: &Answer) -> Option<&str> {
     let code = answer.body["code"].as_str()?;
-    (answer.status == 409 && ["sold_out", "limit_reached"].contains(&code)).then_some(code)
+    let by_sale = answer.status == 409 && ["sold_out", "limit_reached"].contains(&code);
+    let by_risk = (answer.status, code) == (428, "risk_challenge") || (answer.status, code) == (403, "risk_blocked");
+    (by_sale || by_risk).then_some(code)
 }
 
 /// The order of a tap's 201, checked against the tap.

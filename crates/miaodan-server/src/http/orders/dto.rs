@@ -99,7 +99,7 @@ pub struct OrderView {
     /// The flash sale the order was tapped from; `null` for an order of a checkout.
     pub flash_sale_id: Option<i64>,
     pub cancelled_at: Option<String>,
-    /// `buyer_cancelled`, `shop_cancelled`, `payment_timeout`, `checkout_failed` or
+    /// `buyer_cancelled`, `shop_cancelled`, `platform_cancelled`, `payment_timeout`, `checkout_failed` or
     /// `after_sales` (a paid order cancelled by an approved request, refunded).
     pub cancel_reason: Option<String>,
     /// The delivery promise it was sold with (its price is part of `total_fen`).

@@ -41,7 +41,7 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             Method::POST,
             format!("/v1/orders/{}/cancel", a.order),
             Some(json!({})),
-            buyer,
+            None,
         ),
     ]
 }

@@ -1,0 +1,297 @@
+//! The risk book: what one shard remembers of recent requests to score the next one — each
+//! buyer's recent taps, each IP prefix's taps this second, and the links between buyers through
+//! shared devices, flats and credentials — all bounded, all in memory, rebuilt empty at start
+//! (a restart forgets at most a few minutes of velocity; clusters re-form as rings tap again).
+//!
+//! **Invariant:** assessing a request only reads the request and this book, and changes only
+//! this book: a refused request leaves stock, orders and money as they were (the caller asks
+//! before it takes anything). The same book and request give the same assessment.
+
+use super::address::address_key;
+use super::links::{LinkKey, Links};
+use super::rules::{Rule, RuleSet, Signal, Verdict};
+use super::{RiskMode, RiskRefusal};
+use crate::ids::BuyerId;
+use crate::orders::Address;
+use crate::time::Timestamp;
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// What the edge knows of a request's sender besides its buyer, hashed (never the raw device
+/// id, address of the connection or card number). Every part is optional.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientSignals {
+    /// The app's `Device-Id`, hashed.
+    pub device: Option<u64>,
+    /// The connection's IP prefix (/24, or /48 for IPv6), hashed.
+    pub ip_prefix: Option<u64>,
+    /// The payment credential the buyer would pay with, hashed.
+    pub credential: Option<u64>,
+    /// When the buyer's account was opened.
+    pub account_opened_at: Option<Timestamp>,
+}
+
+/// One tap, as risk sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct TapContext<'a> {
+    pub buyer: BuyerId,
+    pub sale_starts_at: Timestamp,
+    /// The merchant asked for strict mode on this sale.
+    pub strict: bool,
+    pub address: &'a Address,
+    pub client: &'a ClientSignals,
+}
+
+/// A rule that fired, with the value it fired on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FiredRule {
+    pub code: String,
+    pub signal: Signal,
+    pub value: i64,
+    pub threshold: i64,
+    /// Added to the score (0 for a rule in shadow).
+    pub points: u32,
+    pub shadow: bool,
+}
+
+/// A request's risk: the verdict, the score it came from and the rules that fired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assessment {
+    pub verdict: Verdict,
+    pub score: u32,
+    pub rule_set_version: u32,
+    pub fired: Vec<FiredRule>,
+}
+
+/// Buyers whose recent taps are remembered, and IP prefixes counted, at most.
+pub const BUYERS_REMEMBERED_MAX: usize = 1 << 20;
+pub const PREFIXES_REMEMBERED_MAX: usize = 1 << 16;
+/// Identifiers (devices, flats, credentials) the network links buyers through, at most.
+pub const LINK_KEYS_MAX: usize = 1 << 21;
+
+/// A buyer's recent taps: the last four times (for the rhythm) and a sliding minute count.
+#[derive(Clone, Copy, Debug, Default)]
+struct Trail {
+    last: [i64; 4],
+    seen: u8,
+    minute: Window,
+}
+
+/// A sliding-window counter over `span` ms: this window's count plus the last window's,
+/// weighted by how much of it the sliding window still covers.
+#[derive(Clone, Copy, Debug, Default)]
+struct Window {
+    started_ms: i64,
+    this: u32,
+    last: u32,
+}
+
+impl Window {
+    /// Counts one event at `now_ms`; the estimate over the last `span` ms, this one included.
+    fn count(&mut self, now_ms: i64, span: i64) -> i64 {
+        let elapsed = now_ms - self.started_ms;
+        if elapsed >= 2 * span || elapsed < 0 {
+            *self = Window {
+                started_ms: now_ms - now_ms.rem_euclid(span),
+                this: 0,
+                last: 0,
+            };
+        } else if elapsed >= span {
+            self.last = self.this;
+            self.this = 0;
+            self.started_ms += span;
+        }
+        self.this = self.this.saturating_add(1);
+        let into = now_ms - self.started_ms;
+        let carried = i64::from(self.last) * (span - into) / span;
+        i64::from(self.this) + carried
+    }
+}
+
+/// A map bounded at `max` entries by two generations: when the young one is full the old one is
+/// dropped and the young one becomes old. A key used again moves to the young generation, so
+/// what is dropped is what was not seen for a generation.
+#[derive(Clone, Debug)]
+struct Generations<K, V> {
+    // Both looked up, never iterated into output.
+    young: HashMap<K, V>,
+    // Looked up, never iterated into output.
+    old: HashMap<K, V>,
+    max: usize,
+}
+
+impl<K: Hash + Eq + Copy, V: Default> Generations<K, V> {
+    fn new(max: usize) -> Self {
+        Generations {
+            young: HashMap::new(),
+            old: HashMap::new(),
+            max: max.max(2),
+        }
+    }
+
+    fn entry(&mut self, key: K) -> &mut V {
+        if !self.young.contains_key(&key) {
+            if self.young.len() >= self.max / 2 {
+                self.old = std::mem::take(&mut self.young);
+            }
+            let value = self.old.remove(&key).unwrap_or_default();
+            self.young.insert(key, value);
+        }
+        self.young.get_mut(&key).expect("inserted above")
+    }
+
+    fn len(&self) -> usize {
+        self.young.len() + self.old.len()
+    }
+}
+
+/// The shard's risk memory and its rules.
+#[derive(Clone, Debug)]
+pub struct RiskBook {
+    mode: RiskMode,
+    rules: RuleSet,
+    trails: Generations<BuyerId, Trail>,
+    prefixes: Generations<u64, Window>,
+    links: Links,
+    /// Verdicts given, by [`Verdict`] order.
+    given: [u64; 4],
+}
+
+impl Default for RiskBook {
+    fn default() -> Self {
+        RiskBook::new(RuleSet::standard(), RiskMode::default())
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl RiskBook {
+    pub fn new(rules: RuleSet, mode: RiskMode) -> RiskBook {
+        RiskBook {
+            mode,
+            rules,
+            trails: Generations::new(BUYERS_REMEMBERED_MAX),
+            prefixes: Generations::new(PREFIXES_REMEMBERED_MAX),
+            links: Links::with_capacity(BUYERS_REMEMBERED_MAX, LINK_KEYS_MAX),
+            given: [0; 4],
+        }
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    pub fn mode(&self) -> RiskMode {
+        self.mode
+    }
+
+    /// Replaces the rules and the mode; what the book remembers stays.
+    pub fn set_policy(&mut self, rules: RuleSet, mode: RiskMode) {
+        self.rules = rules;
+        self.mode = mode;
+    }
+
+    /// The tap's refusal, if risk refuses it in this mode: nothing is scored when risk is off,
+    /// nothing refused in shadow.
+    pub fn screen_tap(&mut self, tap: &TapContext<'_>, now: Timestamp) -> Option<RiskRefusal> {
+        if self.mode == RiskMode::Off {
+            return None;
+        }
+        let assessment = self.assess_tap(tap, now);
+        let refused = self.mode == RiskMode::On && assessment.verdict.refuses();
+        refused.then_some(RiskRefusal {
+            verdict: assessment.verdict,
+            score: assessment.score,
+        })
+    }
+
+    /// Verdicts given since start, in [`Verdict::ALL`] order.
+    pub fn verdicts_given(&self) -> [u64; 4] {
+        self.given
+    }
+
+    /// Buyers remembered now (bounded by [`BUYERS_REMEMBERED_MAX`]).
+    pub fn buyers_remembered(&self) -> usize {
+        self.trails.len()
+    }
+
+    /// Scores a tap at `now` and remembers it (whatever the verdict: a refused tap is still a
+    /// tap the next one is measured against).
+    pub fn assess_tap(&mut self, tap: &TapContext<'_>, now: Timestamp) -> Assessment {
+        let values = self.observe(tap, now);
+        let mut score = 0u32;
+        let mut fired = Vec::new();
+        for rule in &self.rules.rules {
+            let value = values[rule.signal as usize];
+            if rule.fires(value) {
+                let points = if rule.shadow { 0 } else { rule.points };
+                score = score.saturating_add(points);
+                fired.push(fired_rule(rule, value.unwrap_or_default(), points));
+            }
+        }
+        let verdict = self.rules.verdict(score, tap.strict);
+        self.given[verdict as usize] += 1;
+        Assessment {
+            verdict,
+            score,
+            rule_set_version: self.rules.version,
+            fired,
+        }
+    }
+
+    /// Records the tap in the book and computes every signal's value (`None` where the
+    /// request does not say, or too little is known yet), in [`Signal::ALL`] order.
+    fn observe(&mut self, tap: &TapContext<'_>, now: Timestamp) -> [Option<i64>; 10] {
+        let at = now.unix_ms();
+        let trail = self.trails.entry(tap.buyer);
+        trail.last.rotate_left(1);
+        trail.last[3] = at;
+        trail.seen = trail.seen.saturating_add(1);
+        let per_minute = trail.minute.count(at, 60_000);
+        let rhythm = (trail.seen >= 4).then(|| {
+            let gaps = [1, 2, 3].map(|i| trail.last[i] - trail.last[i - 1]);
+            gaps.iter().max().copied().unwrap_or(0) - gaps.iter().min().copied().unwrap_or(0)
+        });
+        let client = tap.client;
+        let flat = LinkKey::Address(address_key(tap.address.adcode, tap.address.detail.as_str()));
+        let mut cluster = self.links.link(tap.buyer, flat);
+        let mut shared = |key: Option<LinkKey>, links: &mut Links| {
+            key.map(|key| {
+                cluster = cluster.max(links.link(tap.buyer, key));
+                i64::from(links.buyers_of(key))
+            })
+        };
+        let device = shared(client.device.map(LinkKey::Device), &mut self.links);
+        let credential = shared(client.credential.map(LinkKey::Credential), &mut self.links);
+        let address = i64::from(self.links.buyers_of(flat));
+        let cluster = i64::from(self.links.cluster_size(tap.buyer).max(cluster));
+        let prefix = client.ip_prefix.map(|p| self.prefixes.entry(p).count(at, 1_000));
+        let age = client
+            .account_opened_at
+            .map(|opened| (at - opened.unix_ms()).max(0) / DAY_MS);
+        [
+            Some(per_minute),
+            device,
+            Some(address),
+            credential,
+            Some(cluster),
+            prefix,
+            age,
+            // Before the start a tap is refused by the sale itself; its reaction means nothing.
+            (at >= tap.sale_starts_at.unix_ms()).then(|| at - tap.sale_starts_at.unix_ms()),
+            rhythm,
+            Some(i64::from(client.device.is_none())),
+        ]
+    }
+}
+
+fn fired_rule(rule: &Rule, value: i64, points: u32) -> FiredRule {
+    FiredRule {
+        code: rule.code.clone(),
+        signal: rule.signal,
+        value,
+        threshold: rule.threshold,
+        points,
+        shadow: rule.shadow,
+    }
+}

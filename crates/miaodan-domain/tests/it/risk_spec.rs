@@ -1,0 +1,317 @@
+//! Risk on flash-sale taps, through `ShardState::apply`: each standard rule fires on what it
+//! names and not on an honest tap; the verdict follows the score; a refused tap holds nothing;
+//! shadow mode refuses nothing; the same taps give the same verdicts. Rules are checked by the
+//! fired list of `RiskBook::assess_tap` and by what the shard answers.
+
+use crate::common;
+
+use common::*;
+use miaodan_domain::Timestamp;
+use miaodan_domain::flash_sale::FlashSaleId;
+use miaodan_domain::geo::Adcode;
+use miaodan_domain::orders::{Address, AddressDetail};
+use miaodan_domain::risk::{Assessment, ClientSignals, RiskBook, RiskMode, RiskRefusal, RuleSet, TapContext, Verdict};
+use miaodan_domain::shard::{Command, Outcome, Rejection, ScheduleFlashSale, Tap};
+use proptest::prelude::*;
+
+const START: i64 = 60_000;
+const DAY_MS: i64 = 86_400_000;
+
+fn at(ms_after_t0: i64) -> Timestamp {
+    Timestamp::from_unix_ms(T0.unix_ms() + ms_after_t0)
+}
+
+fn flat(detail: &str) -> Address {
+    Address {
+        adcode: Adcode::parse("330110000000").expect("余杭区"),
+        detail: AddressDetail::parse(detail).expect("a detail"),
+    }
+}
+
+/// An honest client: its own device and credential, an account two years old.
+fn honest(buyer: i64) -> ClientSignals {
+    ClientSignals {
+        device: Some(1_000 + buyer as u64),
+        ip_prefix: Some(7),
+        credential: Some(5_000 + buyer as u64),
+        account_opened_at: Some(at(-730 * DAY_MS)),
+    }
+}
+
+fn own_flat(buyer: i64) -> Address {
+    flat(&format!("文一西路{buyer}号{buyer}幢1单元101室"))
+}
+
+/// Assesses one tap of `buyer` at `ms` after T0 on a sale starting at `START`.
+fn assess(book: &mut RiskBook, buyer: i64, ms: i64, address: &Address, client: ClientSignals) -> Assessment {
+    let tap = TapContext {
+        buyer: buyer_id(buyer),
+        sale_starts_at: at(START),
+        strict: false,
+        address,
+        client: &client,
+    };
+    book.assess_tap(&tap, at(ms))
+}
+
+fn fired(assessment: &Assessment) -> Vec<&str> {
+    assessment.fired.iter().map(|f| f.code.as_str()).collect()
+}
+
+fn book() -> RiskBook {
+    RiskBook::new(RuleSet::standard(), RiskMode::On)
+}
+
+#[test]
+fn an_honest_tap_two_seconds_after_the_start_fires_nothing() {
+    let mut book = book();
+    let assessment = assess(&mut book, 1, START + 2_000, &own_flat(1), honest(1));
+    assert_eq!(assessment.verdict, Verdict::Allow);
+    assert_eq!((assessment.score, fired(&assessment)), (0, vec![]));
+}
+
+#[test]
+fn a_fourth_account_on_one_device_fires_shared_device_and_a_household_of_three_does_not() {
+    let mut book = book();
+    let on_device = |buyer| ClientSignals {
+        device: Some(42),
+        ..honest(buyer)
+    };
+    for buyer in 1..=3 {
+        let household = assess(&mut book, buyer, START + 2_000, &own_flat(buyer), on_device(buyer));
+        assert!(!fired(&household).contains(&"shared_device"), "buyer {buyer}");
+    }
+    let fourth = assess(&mut book, 4, START + 2_000, &own_flat(4), on_device(4));
+    assert!(fired(&fourth).contains(&"shared_device"), "{fourth:?}");
+    assert_eq!(fourth.fired[0].value, 4);
+}
+
+#[test]
+fn accounts_shipping_to_one_flat_are_linked_into_a_ring_that_is_blocked() {
+    let mut book = book();
+    let mut last = None;
+    for buyer in 1..=6 {
+        last = Some(assess(
+            &mut book,
+            buyer,
+            START + 2_000,
+            &flat("文一西路88号3幢2单元501室"),
+            honest(buyer),
+        ));
+    }
+    let sixth = last.expect("six taps");
+    assert_eq!(fired(&sixth), vec!["shared_address", "linked_ring"]);
+    assert_eq!(sixth.verdict, Verdict::Block);
+}
+
+#[test]
+fn a_fourth_account_paying_with_one_credential_is_challenged() {
+    let mut book = book();
+    let card = |buyer| ClientSignals {
+        credential: Some(9),
+        ..honest(buyer)
+    };
+    for buyer in 1..=3 {
+        let family = assess(&mut book, buyer, START + 2_000, &own_flat(buyer), card(buyer));
+        assert_eq!(family.verdict, Verdict::Allow, "a family's card, buyer {buyer}");
+    }
+    let fourth = assess(&mut book, 4, START + 2_000, &own_flat(4), card(4));
+    assert_eq!(fired(&fourth), vec!["shared_credential"]);
+    assert_eq!(fourth.verdict, Verdict::Challenge);
+}
+
+#[test]
+fn a_tap_within_150_ms_of_the_start_by_a_new_account_without_a_device_is_challenged() {
+    let mut book = book();
+    let bot = ClientSignals {
+        device: None,
+        account_opened_at: Some(at(-DAY_MS)),
+        ..honest(1)
+    };
+    let assessment = assess(&mut book, 1, START + 3, &own_flat(1), bot);
+    assert_eq!(fired(&assessment), vec!["new_account", "inhuman_reaction", "no_device"]);
+    assert_eq!((assessment.score, assessment.verdict), (60, Verdict::Challenge));
+    // The same tap a second later is a person's reaction time.
+    let mut book = self::book();
+    let later = assess(&mut book, 1, START + 1_003, &own_flat(1), bot);
+    assert_eq!(fired(&later), vec!["new_account", "no_device"]);
+    assert_eq!(later.verdict, Verdict::Allow);
+}
+
+#[test]
+fn taps_on_a_metronome_fire_and_a_persons_uneven_taps_do_not() {
+    let mut book = book();
+    let metronome: Vec<Assessment> = (0..4)
+        .map(|tap| assess(&mut book, 1, START + 5_000 + tap * 250, &own_flat(1), honest(1)))
+        .collect();
+    assert_eq!(fired(&metronome[3]), vec!["metronome_taps"]);
+    let mut book = self::book();
+    let person: Vec<Assessment> = [0, 700, 1_900, 2_300]
+        .map(|gap| assess(&mut book, 2, START + 5_000 + gap, &own_flat(2), honest(2)))
+        .to_vec();
+    assert_eq!(fired(&person[3]), Vec::<&str>::new());
+}
+
+#[test]
+fn the_tenth_tap_in_a_minute_fires_velocity() {
+    let mut book = book();
+    let gaps = [0, 900, 1_700, 3_100, 3_900, 5_600, 6_100, 7_800, 9_000, 10_300];
+    let velocity: Vec<bool> = gaps
+        .iter()
+        .map(|gap| assess(&mut book, 1, START + 5_000 + gap, &own_flat(1), honest(1)))
+        .map(|a| fired(&a).contains(&"tap_velocity"))
+        .collect();
+    assert_eq!(velocity, [vec![false; 9], vec![true]].concat());
+}
+
+#[test]
+fn a_rule_in_shadow_is_recorded_but_adds_nothing() {
+    let mut rules = RuleSet::standard();
+    for rule in &mut rules.rules {
+        rule.shadow = rule.code == "shared_credential";
+    }
+    let mut book = RiskBook::new(rules, RiskMode::On);
+    let card = |buyer| ClientSignals {
+        credential: Some(9),
+        ..honest(buyer)
+    };
+    for buyer in 1..=3 {
+        assess(&mut book, buyer, START + 2_000, &own_flat(buyer), card(buyer));
+    }
+    let fourth = assess(&mut book, 4, START + 2_000, &own_flat(4), card(4));
+    assert_eq!(fired(&fourth), vec!["shared_credential"]);
+    assert!(fourth.fired[0].shadow);
+    assert_eq!((fourth.score, fourth.verdict), (0, Verdict::Allow));
+}
+
+// ---- through the shard ----------------------------------------------------------------------
+
+fn world(mode: RiskMode) -> World {
+    let mut world = World::default();
+    world
+        .shop(1)
+        .warehouse(11, 1)
+        .product(101, 1, &[(1001, 1999)])
+        .stock(1, 1001, 11, 100);
+    world.setup(Command::from(ScheduleFlashSale {
+        id: FlashSaleId::new(1).expect("positive"),
+        shop: shop_id(1),
+        sku: sku_id(1001),
+        warehouse: warehouse_id(11),
+        starts_at: at(START),
+        ends_at: at(3_600_000),
+        price: fen(990),
+        units: 50,
+        per_buyer_limit: 1,
+        payment_timeout_seconds: 300,
+    }));
+    world.state.set_risk_policy(RuleSet::standard(), mode);
+    world
+}
+
+fn tap(order: i64, buyer: i64, address: Address, client: ClientSignals) -> Command {
+    Command::from(Tap {
+        sale: FlashSaleId::new(1).expect("positive"),
+        order: order_id(order),
+        checkout: checkout_id(order),
+        buyer: buyer_id(buyer),
+        quantity: quantity(1),
+        address,
+        request: None,
+        client,
+    })
+}
+
+/// Six accounts of one flat, tapping 2 s after the start: the sixth is blocked.
+fn ring_taps() -> Vec<Command> {
+    (1..=6)
+        .map(|buyer| tap(buyer, buyer, flat("文一西路88号3幢2单元501室"), honest(buyer)))
+        .collect()
+}
+
+#[test]
+fn a_blocked_tap_is_refused_before_the_sale_takes_anything() {
+    let mut world = world(RiskMode::On);
+    world.now = at(START + 2_000);
+    let mut answers = Vec::new();
+    for command in ring_taps() {
+        let before = (world.state.inventory().clone(), world.open_orders());
+        let (outcome, effects) = world.run(command);
+        if let Outcome::Rejected(_) = &outcome {
+            assert_eq!(effects, vec![], "a refusal writes nothing");
+            assert_eq!((world.state.inventory().clone(), world.open_orders()), before);
+        }
+        answers.push(outcome);
+    }
+    let refused: Vec<&Outcome> = answers.iter().filter(|o| matches!(o, Outcome::Rejected(_))).collect();
+    assert_eq!(
+        refused,
+        vec![&Outcome::Rejected(Rejection::Risk(RiskRefusal {
+            verdict: Verdict::Block,
+            score: 80
+        }))]
+    );
+    assert_eq!(world.state.risk().verdicts_given(), [3, 2, 0, 1]);
+}
+
+#[test]
+fn in_shadow_the_same_taps_are_scored_and_none_is_refused() {
+    let mut world = world(RiskMode::Shadow);
+    world.now = at(START + 2_000);
+    for command in ring_taps() {
+        let (outcome, _) = world.run(command);
+        assert!(matches!(outcome, Outcome::OrderPlaced(_)), "{outcome:?}");
+    }
+    assert_eq!(world.state.risk().verdicts_given(), [3, 2, 0, 1]);
+}
+
+#[test]
+fn with_risk_off_nothing_is_scored() {
+    let mut world = world(RiskMode::Off);
+    world.now = at(START + 2_000);
+    for command in ring_taps() {
+        world.run(command);
+    }
+    assert_eq!(world.state.risk().verdicts_given(), [0, 0, 0, 0]);
+}
+
+proptest! {
+    /// Whatever the taps (buyers, devices, flats, credentials, times), two books fed the same
+    /// taps give the same assessments, and a refused tap leaves stock and orders as they were.
+    #[test]
+    fn the_same_taps_give_the_same_verdicts_and_a_refused_tap_holds_nothing(
+        taps in proptest::collection::vec((1i64..30, 0u64..6, 0i64..5, 0u64..4, 0i64..8_000), 1..60),
+    ) {
+        let commands: Vec<(i64, Command)> = taps
+            .iter()
+            .enumerate()
+            .map(|(i, &(buyer, device, room, card, ms))| {
+                let client = ClientSignals {
+                    device: (device > 0).then_some(device),
+                    ip_prefix: Some(1),
+                    credential: (card > 0).then_some(card),
+                    account_opened_at: Some(at(-(buyer % 4) * DAY_MS)),
+                };
+                let command = tap(i as i64 + 1, buyer, flat(&format!("文一西路88号3幢2单元50{room}室")), client);
+                (START + ms, command)
+            })
+            .collect();
+        let mut first = world(RiskMode::On);
+        let mut second = world(RiskMode::On);
+        let mut sorted = commands.clone();
+        sorted.sort_by_key(|(ms, _)| *ms);
+        for (ms, command) in sorted {
+            first.now = at(ms);
+            second.now = at(ms);
+            let before = (first.state.inventory().clone(), first.open_orders());
+            let (outcome, effects) = first.run(command.clone());
+            let (again, _) = second.run(command);
+            prop_assert_eq!(&outcome, &again);
+            if matches!(outcome, Outcome::Rejected(Rejection::Risk(_))) {
+                prop_assert_eq!(effects, vec![]);
+                prop_assert_eq!((first.state.inventory().clone(), first.open_orders()), before);
+            }
+        }
+        prop_assert_eq!(first.state.risk().verdicts_given(), second.state.risk().verdicts_given());
+    }
+}

@@ -1,0 +1,94 @@
+//! Risk at the edge: what a request says of its sender (its `Device-Id`, its connection's IP
+//! prefix) becomes the core's [`ClientSignals`], hashed; and risk's refusals become problems.
+//! The decision itself is the shard's ([`miaodan_domain::risk`]).
+
+use super::problem::ApiError;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use miaodan_domain::risk::{ClientSignals, Verdict, fingerprint};
+use miaodan_domain::shard::Rejection;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+
+/// The header a buyer's app sends with its installation's id (any text up to 128 bytes).
+pub const DEVICE_ID_HEADER: &str = "device-id";
+
+/// The fingerprint tags of what a request says of its sender, one per kind.
+pub const DEVICE_TAG: u8 = 1;
+pub const IP_PREFIX_TAG: u8 = 2;
+pub const CREDENTIAL_TAG: u8 = 3;
+
+/// What the request says of its sender, for risk. Never refuses: a request without a device
+/// id or a connection address simply says less.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Client(pub ClientSignals);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Client, Infallible> {
+        let device = parts
+            .headers
+            .get(DEVICE_ID_HEADER)
+            .map(|value| value.as_bytes())
+            .filter(|id| !id.is_empty() && id.len() <= 128)
+            .map(|id| fingerprint(DEVICE_TAG, id));
+        let ip_prefix = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| ip_prefix(peer.ip()));
+        Ok(Client(ClientSignals {
+            device,
+            ip_prefix,
+            ..ClientSignals::default()
+        }))
+    }
+}
+
+/// The fingerprint of an address's network: its /24 (IPv4) or /48 (IPv6), where one household,
+/// office or carrier NAT shows up.
+pub fn ip_prefix(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => fingerprint(IP_PREFIX_TAG, &v4.octets()[..3]),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => fingerprint(IP_PREFIX_TAG, &v4.octets()[..3]),
+            None => fingerprint(IP_PREFIX_TAG, &v6.octets()[..6]),
+        },
+    }
+}
+
+/// How risk's refusals are answered: a challenge is `428` (the client may step up and ask
+/// again), a block `403`. Neither says which rules fired: that is for the platform's review,
+/// not for a script to tune itself against.
+pub fn refusal(rejection: &Rejection) -> ApiError {
+    let code = rejection.code();
+    match rejection {
+        Rejection::Risk(refusal) if refusal.verdict == Verdict::Block => ApiError::new(
+            StatusCode::FORBIDDEN,
+            code,
+            "risk control refused this request; nothing is held",
+        ),
+        Rejection::Risk(_) => ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            code,
+            "risk control asks the buyer to confirm in the app before tapping again; nothing is held",
+        ),
+        other => super::problem::misrouted(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_of_one_network_share_a_prefix_and_others_do_not() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("an IP address");
+        assert_eq!(ip_prefix(ip("10.1.2.3")), ip_prefix(ip("10.1.2.250")));
+        assert_ne!(ip_prefix(ip("10.1.2.3")), ip_prefix(ip("10.1.3.3")));
+        assert_eq!(ip_prefix(ip("::ffff:10.1.2.3")), ip_prefix(ip("10.1.2.9")));
+        assert_eq!(ip_prefix(ip("2001:db8:1::1")), ip_prefix(ip("2001:db8:1:ffff::2")));
+        assert_ne!(ip_prefix(ip("2001:db8:1::1")), ip_prefix(ip("2001:db8:2::1")));
+    }
+}
