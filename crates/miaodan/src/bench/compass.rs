@@ -16,7 +16,7 @@
 
 use super::env::Env;
 use super::report::{Latency, Summary, histogram};
-use super::{CompassArgs, Mode, Tally, flash_sale, progress};
+use super::{CompassArgs, Mode, Tally, flash_sale, median, progress};
 use hdrhistogram::Histogram;
 use miaodan_domain::{ShopId, Timestamp};
 use miaodan_store::{COMPASS_READER, CompassFigures};
@@ -100,12 +100,6 @@ impl CompassBenchFigures {
         }
         rows
     }
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// One flash-sale run: what clients saw, how long, and (with readers) the lag of each event.

@@ -15,7 +15,7 @@
 use super::env::{Connection, Env};
 use super::flash_sale::{self, Acknowledged, Sale};
 use super::report::{Latency, Summary, histogram};
-use super::{ConsoleArgs, Mode};
+use super::{ConsoleArgs, Mode, median};
 use hdrhistogram::Histogram;
 use http_body_util::BodyExt;
 use miaodan_server::tokens::TokenRequest;
@@ -81,12 +81,6 @@ impl ConsoleBenchFigures {
         }
         rows
     }
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
 }
 
 pub async fn run(args: &ConsoleArgs) -> anyhow::Result<Summary> {

@@ -11,9 +11,11 @@ use miaodan_domain::catalog::NewSku;
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::Address;
+use miaodan_domain::risk::{ClientSignals, fingerprint};
 use miaodan_domain::shard::{Command, Outcome, RequestRef, ScheduleFlashSale, Tap};
 use miaodan_domain::shard::{CreateProduct, CreateShop, CreateWarehouse, SetStock};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
+use miaodan_server::http::risk::DEVICE_TAG;
 use miaodan_server::tokens::TokenRequest;
 use miaodan_store::records::Role;
 use rand::seq::SliceRandom;
@@ -140,7 +142,7 @@ pub(super) fn plans(args: &FlashSaleArgs, seed: u64) -> Vec<Plan> {
 }
 
 pub async fn run(args: &FlashSaleArgs) -> anyhow::Result<Summary> {
-    let env = Env::open(&args.common, 300).await?;
+    let env = Env::open_with(&args.common, 300, |config| config.risk = args.risk.into()).await?;
     let sale = set_up_sale(&env, args.units).await?;
     let seed = args.common.seed;
     let plans = Arc::new(plans(args, seed));
@@ -162,16 +164,25 @@ pub(super) async fn engine_sale(env: &Env, args: &FlashSaleArgs) -> anyhow::Resu
     engine(env, &sale, plans, &args.common, total).await
 }
 
+/// A buyer's tap from its own phone (a `Device-Id` of its own) to its own flat in the building
+/// `address` names: what risk sees of an audience with no ring in it.
 fn tap_command(env: &Env, sale: &Sale, buyer: i64, address: &Address, request: RequestRef) -> anyhow::Result<Command> {
+    let flat = format!("{} {}室", address.detail.as_str(), buyer);
     Ok(Command::from(Tap {
         sale: sale.id,
         order: id(env.state.ids.order(), OrderId::new)?,
         checkout: id(env.state.ids.checkout(), CheckoutId::new)?,
         buyer: id(buyer, BuyerId::new)?,
         quantity: Quantity::new(1).ok_or_else(|| anyhow::anyhow!("quantity"))?,
-        address: address.clone(),
+        address: Address {
+            adcode: address.adcode,
+            detail: text(&flat)?,
+        },
         request: Some(request),
-        client: Default::default(),
+        client: ClientSignals {
+            device: Some(fingerprint(DEVICE_TAG, &buyer.to_le_bytes())),
+            ..ClientSignals::default()
+        },
     }))
 }
 

@@ -120,6 +120,27 @@ pub struct FlashSaleArgs {
     /// who retry. Each keyed answer is stored, refusals included.
     #[arg(long, value_enum, default_value = "all")]
     keys: KeysArg,
+    /// Risk control on the taps (engine mode): each buyer taps from its own device and flat,
+    /// so `on` costs the scoring without refusing anyone.
+    #[arg(long, value_enum, default_value = "off")]
+    risk: RiskArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum RiskArg {
+    Off,
+    Shadow,
+    On,
+}
+
+impl From<RiskArg> for miaodan_domain::risk::RiskMode {
+    fn from(arg: RiskArg) -> Self {
+        match arg {
+            RiskArg::Off => Self::Off,
+            RiskArg::Shadow => Self::Shadow,
+            RiskArg::On => Self::On,
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -318,6 +339,13 @@ where
     Ok((tally, duration))
 }
 
+/// The middle of `values` (the upper middle of an even count); 0 for none.
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
 fn progress(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     let template = format!("{{spinner}} {what} [{{bar:40}}] {{pos}}/{{len}} {{per_sec}} eta {{eta}}");
@@ -351,7 +379,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         return fulfillment::run(args);
     }
     if let Scenario::Risk(args) = &args.scenario {
-        return risk::run(args);
+        return risk::run(args).await;
     }
     let (summary, json) = match args.scenario {
         Scenario::FlashSale(args) => (flash_sale::run(&args).await?, args.common.json.clone()),

@@ -11,7 +11,7 @@
 //! sale's units that reached scalpers with risk off and on. Then the decision's cost: every tap
 //! of the evenings assessed by a fresh `RiskBook`, timed.
 
-use super::{id, progress, text};
+use super::{BackendArg, Common, FlashSaleArgs, KeysArg, Mode, RiskArg, id, median, progress, text};
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::{Address, AddressDetail};
@@ -43,6 +43,10 @@ pub struct RiskArgs {
     /// Score the labelled traffic in this JSONL file (simcrowd's format) instead of drawing.
     #[arg(long)]
     traffic: Option<std::path::PathBuf>,
+    /// Buyers of the flash sale run through the engine (SQLite, committed) with risk off and
+    /// on, twice each, alternating: what scoring costs the tap path. 0 skips it.
+    #[arg(long, default_value_t = 100_000)]
+    throughput_buyers: u64,
     /// Also write the summary as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -80,6 +84,9 @@ pub struct RiskSummary {
     pub evenings: Vec<EveningScore>,
     pub decisions_timed: u64,
     pub decision_ns_mean: f64,
+    /// Committed orders/s of the engine's flash sale, per run.
+    pub orders_per_s_risk_off: Vec<f64>,
+    pub orders_per_s_risk_on: Vec<f64>,
 }
 
 fn label_name(label: Label) -> String {
@@ -283,7 +290,51 @@ fn reasons(
     reasons
 }
 
-pub fn run(args: &RiskArgs) -> anyhow::Result<()> {
+/// The engine's flash sale with risk off and on, alternating which goes first: committed
+/// orders/s of each run, (off, on).
+async fn throughput(buyers: u64) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    if buyers == 0 {
+        return Ok((off, on));
+    }
+    for round in 0..2 {
+        let order = if round == 0 {
+            [RiskArg::Off, RiskArg::On]
+        } else {
+            [RiskArg::On, RiskArg::Off]
+        };
+        for risk in order {
+            eprintln!("the flash sale through the engine, risk {risk:?}");
+            let args = FlashSaleArgs {
+                common: Common {
+                    mode: Mode::Engine,
+                    backend: BackendArg::Sqlite,
+                    database: None,
+                    concurrency: 256,
+                    shards: 2,
+                    bundle: 64,
+                    seed: 42,
+                    json: None,
+                },
+                units: i64::try_from(buyers)?,
+                buyers,
+                retry_percent: 0,
+                keys: KeysArg::All,
+                risk,
+            };
+            let summary = super::flash_sale::run(&args).await?;
+            anyhow::ensure!(summary.audit_passed, "the audit of the database failed");
+            anyhow::ensure!(summary.refusals.is_empty(), "refusals: {:?}", summary.refusals);
+            match risk {
+                RiskArg::On => on.push(summary.orders_per_s),
+                _ => off.push(summary.orders_per_s),
+            }
+        }
+    }
+    Ok((off, on))
+}
+
+pub async fn run(args: &RiskArgs) -> anyhow::Result<()> {
     let mut evenings = Vec::new();
     match &args.traffic {
         Some(path) => {
@@ -321,12 +372,15 @@ pub fn run(args: &RiskArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let decision_ns_mean = seconds * 1e9 / decisions_timed.max(1) as f64;
+    let (orders_per_s_risk_off, orders_per_s_risk_on) = throughput(args.throughput_buyers).await?;
     let summary = RiskSummary {
         scenario: "risk",
         rule_set_version: RuleSet::standard().version,
         evenings: scores,
         decisions_timed,
         decision_ns_mean,
+        orders_per_s_risk_off,
+        orders_per_s_risk_on,
     };
     print_summary(&summary);
     if let Some(path) = &args.json {
@@ -394,4 +448,16 @@ fn print_summary(summary: &RiskSummary) {
         "\n  decision cost: {:.0} ns per tap (mean of {} decisions, every tap of each evening through a fresh book)",
         summary.decision_ns_mean, summary.decisions_timed
     );
+    let (off, on) = (&summary.orders_per_s_risk_off, &summary.orders_per_s_risk_on);
+    if !off.is_empty() && !on.is_empty() {
+        let runs = |runs: &[f64]| runs.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ");
+        println!(
+            "  the flash sale through the engine (committed orders/s): risk off {:.0} ({}), risk on {:.0} ({}): on / off {:.3}",
+            median(off),
+            runs(off),
+            median(on),
+            runs(on),
+            median(on) / median(off)
+        );
+    }
 }
