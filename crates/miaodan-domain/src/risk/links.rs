@@ -4,8 +4,9 @@
 //!
 //! A union-find (path compression, union by size) over buyer slots: every key remembers the
 //! first buyer that used it, and a later buyer of the key is joined to that buyer's cluster, so
-//! `link` costs O(α(n)) amortised and, below the bounds, allocates nothing (every map and
-//! vector is sized in [`Links::with_capacity`]).
+//! `link` costs O(α(n)) amortised. The maps grow as buyers and keys come, up to the bounds
+//! (sizing them to the bounds up front would give every shard hundreds of megabytes it may
+//! never use, and a fresh network seconds of page faults).
 //!
 //! **Bounds and eviction.** At most `max_buyers` buyers, `max_keys` keys and
 //! `max_buyers + max_keys` distinct (key, buyer) uses are remembered. When a new buyer, key or
@@ -20,9 +21,10 @@
 //! buyers are in one cluster exactly when the remembered uses connect them.
 
 use super::address::AddressKey;
+use super::{RiskMap, RiskSet};
 use crate::ids::BuyerId;
+use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet, VecDeque};
 
 /// What two buyers can share. Devices and credentials are hashed by the shell (a `Device-Id`
 /// header, a card fingerprint); the core never sees the raw value.
@@ -51,11 +53,11 @@ pub struct Links {
     max_keys: usize,
     max_uses: usize,
     /// Looked up, never iterated into output.
-    slots: HashMap<BuyerId, Slot>,
+    slots: RiskMap<BuyerId, Slot>,
     /// Looked up, never iterated into output.
-    keys: HashMap<LinkKey, KeyUse>,
+    keys: RiskMap<LinkKey, KeyUse>,
     /// Looked up, never iterated into output: which buyer used which key already.
-    uses: HashSet<(LinkKey, BuyerId)>,
+    uses: RiskSet<(LinkKey, BuyerId)>,
     /// The remembered uses, oldest first: the eviction order and what a rebuild replays.
     order: VecDeque<(LinkKey, BuyerId)>,
     buyer_of_slot: Vec<BuyerId>,
@@ -77,13 +79,13 @@ impl Links {
             max_buyers,
             max_keys,
             max_uses,
-            slots: HashMap::with_capacity(max_buyers),
-            keys: HashMap::with_capacity(max_keys),
-            uses: HashSet::with_capacity(max_uses),
-            order: VecDeque::with_capacity(max_uses),
-            buyer_of_slot: Vec::with_capacity(max_buyers),
-            parent: Vec::with_capacity(max_buyers),
-            size: Vec::with_capacity(max_buyers),
+            slots: RiskMap::default(),
+            keys: RiskMap::default(),
+            uses: RiskSet::default(),
+            order: VecDeque::new(),
+            buyer_of_slot: Vec::new(),
+            parent: Vec::new(),
+            size: Vec::new(),
         }
     }
 
@@ -237,15 +239,23 @@ mod tests {
     }
 
     #[test]
-    fn eviction_and_rebuild_never_grow_the_presized_storage() {
+    fn eviction_and_rebuild_keep_the_storage_within_the_bounds() {
         let mut links = Links::with_capacity(8, 8);
-        let capacities = |l: &Links| (l.order.capacity(), l.parent.capacity(), l.size.capacity());
-        let before = capacities(&links);
         for n in 1..=200 {
             links.link(buyer(n), LinkKey::Device((n % 5) as u64));
             links.link(buyer(n), LinkKey::Credential(n as u64));
         }
-        assert_eq!(capacities(&links), before);
-        assert!(links.order.len() <= links.max_uses);
+        assert!(links.order.len() <= links.max_uses && links.parent.len() <= links.max_buyers);
+        // Grown as buyers came, never past twice what the bounds hold.
+        assert!(
+            links.order.capacity() <= 2 * links.max_uses,
+            "{}",
+            links.order.capacity()
+        );
+        assert!(
+            links.parent.capacity() <= 2 * links.max_buyers,
+            "{}",
+            links.parent.capacity()
+        );
     }
 }

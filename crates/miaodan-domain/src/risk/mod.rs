@@ -24,6 +24,12 @@ pub use address::{AddressKey, address_key, canonical_detail};
 pub use book::{Assessment, ClientSignals, FiredRule, RiskBook, TapContext};
 pub use links::{LinkKey, Links};
 pub use rules::{Rule, RuleSet, RuleSetProblem, Signal, Verdict};
+/// The hash maps of risk's memory: looked up on every tap, with keys a client chooses (a
+/// device id), so hashed with the standard library's keyed SipHash: an unkeyed fast hash would
+/// let a script pick ids that collide and slow the shard down for everyone.
+pub(crate) type RiskMap<K, V> = std::collections::HashMap<K, V>;
+pub(crate) type RiskSet<K> = std::collections::HashSet<K>;
+
 /// A stable 64-bit fingerprint (FNV-1a) of what a request says of its sender — a device id, an
 /// IP prefix, a credential — under a `tag` that keeps kinds apart: risk keeps fingerprints,
 /// never the values.

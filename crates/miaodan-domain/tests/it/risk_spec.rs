@@ -10,7 +10,9 @@ use miaodan_domain::Timestamp;
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::{Address, AddressDetail};
-use miaodan_domain::risk::{Assessment, ClientSignals, RiskBook, RiskMode, RiskRefusal, RuleSet, TapContext, Verdict};
+use miaodan_domain::risk::{
+    Assessment, ClientSignals, RiskBook, RiskMode, RiskRefusal, RuleSet, TapContext, Verdict, address_key,
+};
 use miaodan_domain::shard::{Command, Outcome, Rejection, ScheduleFlashSale, Tap};
 use proptest::prelude::*;
 
@@ -35,6 +37,7 @@ fn honest(buyer: i64) -> ClientSignals {
         ip_prefix: Some(7),
         credential: Some(5_000 + buyer as u64),
         account_opened_at: Some(at(-730 * DAY_MS)),
+        address_key: None,
     }
 }
 
@@ -68,6 +71,23 @@ fn an_honest_tap_two_seconds_after_the_start_fires_nothing() {
     let assessment = assess(&mut book, 1, START + 2_000, &own_flat(1), honest(1));
     assert_eq!(assessment.verdict, Verdict::Allow);
     assert_eq!((assessment.score, fired(&assessment)), (0, vec![]));
+}
+
+#[test]
+fn an_address_key_worked_out_by_the_shell_scores_as_the_one_the_book_works_out() {
+    let ring = flat("文一西路88号3幢2单元501室");
+    let mut by_book = book();
+    let mut by_shell = book();
+    for buyer in 1..=6 {
+        let worked_out = ClientSignals {
+            address_key: Some(address_key(ring.adcode, ring.detail.as_str())),
+            ..honest(buyer)
+        };
+        assert_eq!(
+            assess(&mut by_book, buyer, START + 2_000, &ring, honest(buyer)),
+            assess(&mut by_shell, buyer, START + 2_000, &ring, worked_out),
+        );
+    }
 }
 
 #[test]
@@ -291,6 +311,7 @@ proptest! {
                     ip_prefix: Some(1),
                     credential: (card > 0).then_some(card),
                     account_opened_at: Some(at(-(buyer % 4) * DAY_MS)),
+                    address_key: None,
                 };
                 let command = tap(i as i64 + 1, buyer, flat(&format!("文一西路88号3幢2单元50{room}室")), client);
                 (START + ms, command)

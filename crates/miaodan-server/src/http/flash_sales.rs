@@ -32,7 +32,7 @@ use miaodan_domain::flash_sale::{
 };
 use miaodan_domain::orders::Order;
 use miaodan_domain::quantity::LINE_QUANTITY_MAX;
-use miaodan_domain::risk::ClientSignals;
+use miaodan_domain::risk::{ClientSignals, address_key};
 use miaodan_domain::shard::{Placement, Tap};
 use miaodan_domain::shard::{Rejection, RequestRef, ScheduleFlashSale};
 use miaodan_domain::{BuyerId, Quantity, SkuId, WarehouseId};
@@ -250,6 +250,7 @@ async fn place_tap(
     let address = super::orders::delivery_address(state, buyer, input.address.as_ref()).await?;
     let client = ClientSignals {
         account_opened_at: state.directory.buyer_opened_at(&state.store, buyer).await?,
+        address_key: Some(address_key(address.adcode, address.detail.as_str())),
         ..client
     };
     let request = TapRequest {

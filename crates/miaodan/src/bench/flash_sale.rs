@@ -11,7 +11,7 @@ use miaodan_domain::catalog::NewSku;
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::Address;
-use miaodan_domain::risk::{ClientSignals, fingerprint};
+use miaodan_domain::risk::{ClientSignals, address_key, fingerprint};
 use miaodan_domain::shard::{Command, Outcome, RequestRef, ScheduleFlashSale, Tap};
 use miaodan_domain::shard::{CreateProduct, CreateShop, CreateWarehouse, SetStock};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
@@ -168,6 +168,7 @@ pub(super) async fn engine_sale(env: &Env, args: &FlashSaleArgs) -> anyhow::Resu
 /// `address` names: what risk sees of an audience with no ring in it.
 fn tap_command(env: &Env, sale: &Sale, buyer: i64, address: &Address, request: RequestRef) -> anyhow::Result<Command> {
     let flat = format!("{} {}室", address.detail.as_str(), buyer);
+    let key = address_key(address.adcode, &flat);
     Ok(Command::from(Tap {
         sale: sale.id,
         order: id(env.state.ids.order(), OrderId::new)?,
@@ -181,6 +182,7 @@ fn tap_command(env: &Env, sale: &Sale, buyer: i64, address: &Address, request: R
         request: Some(request),
         client: ClientSignals {
             device: Some(fingerprint(DEVICE_TAG, &buyer.to_le_bytes())),
+            address_key: Some(key),
             ..ClientSignals::default()
         },
     }))

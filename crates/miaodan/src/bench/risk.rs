@@ -15,7 +15,9 @@ use super::{BackendArg, Common, FlashSaleArgs, KeysArg, Mode, RiskArg, id, media
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::{Address, AddressDetail};
-use miaodan_domain::risk::{Assessment, ClientSignals, RiskBook, RiskMode, RuleSet, TapContext, Verdict, fingerprint};
+use miaodan_domain::risk::{
+    Assessment, ClientSignals, RiskBook, RiskMode, RuleSet, TapContext, Verdict, address_key, fingerprint,
+};
 use miaodan_domain::shard::{Command, Outcome, Rejection, ScheduleFlashSale, ShardState, Tap};
 use miaodan_domain::shard::{CreateShop, CreateWarehouse, SetStock};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
@@ -162,13 +164,11 @@ fn prepare(evening: &Evening) -> anyhow::Result<Vec<Prepared>> {
         .map(|tap| {
             let ip: std::net::IpAddr = tap.ip.parse()?;
             let detail = AddressDetail::parse(&tap.detail).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let adcode = Adcode::parse(&tap.adcode).ok_or_else(|| anyhow::anyhow!("adcode {}", tap.adcode))?;
             Ok(Prepared {
                 at: Timestamp::from_unix_ms(tap.at_ms),
                 buyer: id(i64::try_from(tap.buyer)?, BuyerId::new)?,
-                address: Address {
-                    adcode: Adcode::parse(&tap.adcode).ok_or_else(|| anyhow::anyhow!("adcode {}", tap.adcode))?,
-                    detail,
-                },
+                address: Address { adcode, detail },
                 client: ClientSignals {
                     device: tap.device.as_ref().map(|d| fingerprint(DEVICE_TAG, d.as_bytes())),
                     ip_prefix: Some(ip_prefix(ip)),
@@ -177,6 +177,8 @@ fn prepare(evening: &Evening) -> anyhow::Result<Vec<Prepared>> {
                         .as_ref()
                         .map(|c| fingerprint(CREDENTIAL_TAG, c.as_bytes())),
                     account_opened_at: opened.get(&tap.buyer).map(|&ms| Timestamp::from_unix_ms(ms)),
+                    // As the HTTP edge does, before the shard.
+                    address_key: Some(address_key(adcode, &tap.detail)),
                 },
             })
         })
