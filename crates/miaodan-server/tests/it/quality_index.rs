@@ -3,20 +3,25 @@
 //! above, too little data is said so; a merchant reads only their own shop's index, a buyer
 //! none, and only an operator ranks a category.
 //!
-//! The shops' months are placed in the compass's aggregates as its reader would have folded
-//! them (as the diagnosis tests do), at 10:00 Shanghai a week before now.
+//! One shop's month is made through the API (orders with a promise, paid, shipped, delivered on
+//! time or a week late by the carrier's webhooks, refunded for quality); the others are placed
+//! in the compass's aggregates as its reader would have folded them (as the diagnosis tests do),
+//! at 10:00 Shanghai a week before now.
 
 use super::common;
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, eventually};
 use miaodan_domain::time::shanghai::LocalDate;
 use miaodan_domain::{ShopId, Timestamp};
 use miaodan_server::clock::Clock;
 use miaodan_store::CompassFigures;
 use miaodan_store::sql::{Statement, Value as SqlValue};
 use serde_json::Value;
+use serde_json::json;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 both_backends!(
+    late_parcels_and_quality_refunds_made_through_the_api_cost_points,
     late_parcels_lower_the_logistics_score_and_the_explanation_names_them,
     a_category_ranks_its_shops_best_first_for_operators_only,
     a_merchant_reads_only_their_own_shops_index,
@@ -181,4 +186,124 @@ async fn a_merchant_reads_only_their_own_shops_index(backend: Backend) {
     app.get("/v1/quality-index?days=93", &merchant)
         .await
         .assert_problem(422, "invalid_field");
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Ships a paid order from the warehouse its dispatch chose and plays its carrier journey from
+/// now: delivered.
+async fn ship_and_deliver(app: &TestApp, clock: &Clock, merchant: &str, order: i64, warehouses: [i64; 2]) {
+    let mut waybill = None;
+    for warehouse in warehouses {
+        let path = format!("/v1/orders/{order}/shipments");
+        let shipped = app.post(&path, merchant, json!({ "warehouse_id": warehouse })).await;
+        if shipped.status == 201 {
+            waybill = Some(shipped.body["waybill_no"].as_str().unwrap().to_string());
+            break;
+        }
+    }
+    let waybill = waybill.expect("one warehouse holds the order");
+    let from = clock.now();
+    clock.advance(60_000);
+    super::fulfillment::track(&app.carrier(), &waybill, &super::fulfillment::JOURNEY, from).await;
+}
+
+async fn index_of(app: &TestApp, merchant: &str) -> Value {
+    app.get("/v1/quality-index?days=30", merchant)
+        .await
+        .assert_status(200)
+        .clone()
+}
+
+fn figure(dimension: &Value, name: &str) -> i64 {
+    let figures = dimension["figures"].as_array().unwrap();
+    figures.iter().find(|f| f["name"] == name).unwrap()["value"]
+        .as_i64()
+        .unwrap()
+}
+
+/// 32 orders paid (with the slowest delivery promise offered) and shipped through the API: 24
+/// delivered at once, 8 a week later (past their promise); then 4 of them refunded for a quality issue. Late parcels and quality
+/// refunds each cost their dimension points, and the explanations name them.
+async fn late_parcels_and_quality_refunds_made_through_the_api_cost_points(backend: Backend) {
+    let clock = Clock::starting_at(super::fulfillment::monday(10, 0));
+    let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
+    let world = app.world().await;
+    let sku = world.skus[0];
+    app.stock(&world.merchant, sku, world.warehouses[0], 100).await;
+    app.stock(&world.merchant, sku, world.warehouses[1], 0).await;
+    // The slowest option offered to the buyer (in 上海市黄浦区): its promise is the order's.
+    let options = app
+        .send(
+            app.http
+                .get(app.url("/v1/delivery-options"))
+                .query(&[("adcode", "310101000000"), ("items", &format!("{sku}:1"))]),
+        )
+        .await;
+    let slowest = options.assert_status(200)["shops"][0]["options"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let choice = json!([{ "shop_id": world.shop, "level": slowest["level"], "carrier": slowest["carrier"] }]);
+    let mut orders = Vec::new();
+    for _ in 0..32 {
+        let lines = json!([{ "sku_id": sku, "quantity": 1 }]);
+        let body = json!({ "lines": lines, "deliveries": choice });
+        let checkout = app.post("/v1/checkouts", &world.buyer_token, body).await;
+        let body = checkout.assert_status(201).clone();
+        app.pay_checkout(&world.buyer_token, body["checkout_id"].as_i64().unwrap())
+            .await;
+        orders.push(body["orders"][0]["id"].as_i64().unwrap());
+    }
+    for order in &orders[..24] {
+        ship_and_deliver(&app, &clock, &world.merchant, *order, world.warehouses).await;
+    }
+    clock.advance(7 * DAY_MS);
+    for order in &orders[24..] {
+        ship_and_deliver(&app, &clock, &world.merchant, *order, world.warehouses).await;
+    }
+    let before = eventually(
+        Duration::from_secs(20),
+        "the compass to fold the deliveries",
+        || async {
+            let index = index_of(&app, &world.merchant).await;
+            let logistics = dimension(&index, "logistics_timeliness");
+            let folded = logistics["status"] == "scored" && figure(logistics, "parcels_delivered") == 32;
+            folded.then_some(index)
+        },
+    )
+    .await;
+    let logistics = dimension(&before, "logistics_timeliness");
+    assert_eq!(figure(logistics, "parcels_late"), 8, "{logistics:#}");
+    assert_eq!(logistics["losses"][0]["measure"], "late_delivery_rate");
+    let said = logistics["losses"][0]["explanation"]["en"].as_str().unwrap();
+    assert!(said.starts_with("8 of 32 parcels late: −"), "{said}");
+    let product = dimension(&before, "product_quality");
+    assert_eq!(
+        (product["score"].as_i64(), figure(product, "paid_orders")),
+        (Some(100), 32)
+    );
+
+    for order in &orders[..4] {
+        let ask = super::after_sales::refund_only(*order, sku, 1);
+        let opened = app.post("/v1/after-sales", &world.buyer_token, ask).await;
+        let id = opened.assert_status(201)["id"].as_i64().unwrap();
+        if opened.body["stage"] == "with_merchant" {
+            let path = format!("/v1/after-sales/{id}/approve");
+            app.post(&path, &world.merchant, json!({})).await.assert_status(200);
+        }
+    }
+    let after = index_of(&app, &world.merchant).await;
+    let product = dimension(&after, "product_quality");
+    assert_eq!(figure(product, "quality_returns"), 4, "{product:#}");
+    assert!(product["score"].as_i64().unwrap() < 100);
+    assert_eq!(product["losses"][0]["measure"], "quality_return_rate");
+    let said = product["losses"][0]["explanation"]["en"].as_str().unwrap();
+    assert!(
+        said.starts_with("4 of 32 paid orders refunded or returned for quality: −"),
+        "{said}"
+    );
+    assert!(after["total"].as_i64().unwrap() < before["total"].as_i64().unwrap());
 }
