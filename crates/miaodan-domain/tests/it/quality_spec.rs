@@ -274,3 +274,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_readme_example_scores_as_documented() {
+    let figures = QualityFigures {
+        paid_orders: 300,
+        parcels_shipped: 240,
+        parcels_delivered: 240,
+        parcels_late: 18,
+        alerts_raised: 3,
+        ..spotless()
+    };
+    let index = quality_index(&figures);
+    let logistics = index.dimension(Dimension::LogisticsTimeliness);
+    let scores: Vec<(i64, i64, i64)> = logistics.measures.iter().map(|m| (m.value, m.score, m.lost_points)).collect();
+    assert_eq!(scores, [(750, 27, 36), (125, 99, 0), (0, 100, 0)]);
+    assert_eq!(logistics.score, Some(64));
+    assert_eq!(logistics.losses.len(), 1);
+    assert_eq!(logistics.losses[0].explanation.en, "18 of 240 parcels late: −36 points");
+    assert_eq!(logistics.summary.en, "Logistics timeliness: 64 points (weight 35).");
+    // 40 × 100 + 35 × 64 + 25 × 100, over 100.
+    assert_eq!(index.total, Some(87));
+}
