@@ -287,7 +287,11 @@ fn the_readme_example_scores_as_documented() {
     };
     let index = quality_index(&figures);
     let logistics = index.dimension(Dimension::LogisticsTimeliness);
-    let scores: Vec<(i64, i64, i64)> = logistics.measures.iter().map(|m| (m.value, m.score, m.lost_points)).collect();
+    let scores: Vec<(i64, i64, i64)> = logistics
+        .measures
+        .iter()
+        .map(|m| (m.value, m.score, m.lost_points))
+        .collect();
     assert_eq!(scores, [(750, 27, 36), (125, 99, 0), (0, 100, 0)]);
     assert_eq!(logistics.score, Some(64));
     assert_eq!(logistics.losses.len(), 1);

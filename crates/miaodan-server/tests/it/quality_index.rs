@@ -223,8 +223,9 @@ fn figure(dimension: &Value, name: &str) -> i64 {
 }
 
 /// 32 orders paid (with the slowest delivery promise offered) and shipped through the API: 24
-/// delivered at once, 8 a week later (past their promise); then 4 of them refunded for a quality issue. Late parcels and quality
-/// refunds each cost their dimension points, and the explanations name them.
+/// delivered at once, 8 a week later (past their promise); then 6 quality refunds the merchant
+/// answers, refusing 2, one of which the platform grants on appeal. Late parcels, quality refunds
+/// and the overturned refusal each cost their dimension points, and the explanations name them.
 async fn late_parcels_and_quality_refunds_made_through_the_api_cost_points(backend: Backend) {
     let clock = Clock::starting_at(super::fulfillment::monday(10, 0));
     let app = TestApp::spawn_with_manual_carriers(backend, &clock).await;
@@ -286,24 +287,49 @@ async fn late_parcels_and_quality_refunds_made_through_the_api_cost_points(backe
         (Some(100), 32)
     );
 
-    for order in &orders[..4] {
+    // Six quality refunds, each waiting for the merchant, who answers three hours later:
+    // approves four, refuses two; the buyer appeals both and the platform grants one.
+    let mut requests = Vec::new();
+    for order in &orders[..6] {
         let ask = super::after_sales::refund_only(*order, sku, 1);
         let opened = app.post("/v1/after-sales", &world.buyer_token, ask).await;
-        let id = opened.assert_status(201)["id"].as_i64().unwrap();
-        if opened.body["stage"] == "with_merchant" {
-            let path = format!("/v1/after-sales/{id}/approve");
-            app.post(&path, &world.merchant, json!({})).await.assert_status(200);
-        }
+        assert_eq!(opened.assert_status(201)["stage"], "with_merchant");
+        requests.push(opened.id());
+    }
+    clock.advance(3 * 3_600_000);
+    for (i, id) in requests.iter().enumerate() {
+        let step = if i < 4 { "approve" } else { "refuse" };
+        let path = format!("/v1/after-sales/{id}/{step}");
+        app.post(&path, &world.merchant, json!({})).await.assert_status(200);
+    }
+    for (id, decision) in [(requests[4], "approve"), (requests[5], "refuse")] {
+        let appeal = format!("/v1/after-sales/{id}/appeal");
+        app.post(&appeal, &world.buyer_token, json!({}))
+            .await
+            .assert_status(200);
+        let decide = format!("/v1/after-sales/{id}/decide");
+        app.post(&decide, &app.admin, json!({ "decision": decision }))
+            .await
+            .assert_status(200);
     }
     let after = index_of(&app, &world.merchant).await;
     let product = dimension(&after, "product_quality");
-    assert_eq!(figure(product, "quality_returns"), 4, "{product:#}");
-    assert!(product["score"].as_i64().unwrap() < 100);
+    assert_eq!(figure(product, "quality_returns"), 5, "{product:#}");
+    assert_eq!(product["score"], 30);
     assert_eq!(product["losses"][0]["measure"], "quality_return_rate");
     let said = product["losses"][0]["explanation"]["en"].as_str().unwrap();
-    assert!(
-        said.starts_with("4 of 32 paid orders refunded or returned for quality: −"),
-        "{said}"
+    assert_eq!(said, "5 of 32 paid orders refunded or returned for quality: −70 points");
+    let service = dimension(&after, "after_sales_service");
+    assert_eq!(service["status"], "scored", "{service:#}");
+    let counts = ["merchant_decisions", "merchant_refusals", "refusals_overturned"].map(|f| figure(service, f));
+    assert_eq!(counts, [6, 2, 1]);
+    assert_eq!(
+        service["measures"][0]["value"], 180,
+        "three hours to answer, in minutes"
     );
+    assert_eq!(service["losses"][0]["measure"], "overturned_refusal_share");
+    let said = service["losses"][0]["explanation"]["en"].as_str().unwrap();
+    assert_eq!(said, "1 of 2 refusals overturned by the platform on appeal: −40 points");
+    assert_eq!(after["scored_weight"], 100);
     assert!(after["total"].as_i64().unwrap() < before["total"].as_i64().unwrap());
 }
