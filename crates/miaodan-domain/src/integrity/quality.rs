@@ -61,7 +61,7 @@ pub const LOSSES_NAMED_MAX: usize = 2;
 /// What a curve's `at` is measured in.
 fn anchors_unit(measure: Measure) -> Unit {
     match measure {
-        Measure::ResponseMinutes => Unit::Count,
+        Measure::ResponseMinutes => Unit::Minutes,
         _ => Unit::Bps,
     }
 }
@@ -460,8 +460,8 @@ fn measure_score(measure: Measure, f: &QualityFigures) -> MeasureScore {
     let (part, whole) = counts(measure, f);
     let unit = anchors_unit(measure);
     let value = match unit {
-        Unit::Bps => rate_bps(part, whole),
-        _ => part.checked_div(whole).unwrap_or(0),
+        Unit::Minutes => part.checked_div(whole).unwrap_or(0),
+        _ => rate_bps(part, whole),
     };
     let score = score_on(measure.anchors(), value);
     let lost_points = (100 - score) * measure.weight() / 100;

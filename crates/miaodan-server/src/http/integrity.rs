@@ -75,7 +75,7 @@ pub struct MeasureView {
     pub measure: String,
     /// The rate in basis points (10 000 = 100 %), or minutes for a time.
     pub value: i64,
-    /// `bps`, or `count` for minutes.
+    /// `bps`, or `minutes` for a time.
     pub unit: String,
     /// 0–100, from the measure's curve.
     pub score: i64,
