@@ -250,9 +250,13 @@ pub async fn get_quality_index(
 ) -> Result<Json<QualityIndexView>, ApiError> {
     let shop = readable_shop(&state, principal, query.shop_id).await?;
     let (days, from, to) = period(query.days, state.clock.now())?;
-    let index = quality_index(&state.store.quality_figures(shop.id, from, to).await?);
-    let peers: Vec<i64> = category_indexes(&state, shop.category, from, to)
-        .await?
+    let category = category_indexes(&state, shop.category, from, to).await?;
+    let index = match category.iter().find(|(s, _)| s.id == shop.id) {
+        Some((_, index)) => index.clone(),
+        // A shop beyond the category's first shops is compared with them all the same.
+        None => quality_index(&state.store.quality_figures(shop.id, from, to).await?),
+    };
+    let peers: Vec<i64> = category
         .iter()
         .filter(|(s, _)| s.id != shop.id)
         .filter_map(|(_, i)| i.total)
@@ -285,7 +289,7 @@ fn ranking_entry(rank: i64, shop: &Shop, index: &QualityIndex) -> RankingEntry {
     }
 }
 
-/// A category's shops by quality index, best first (then by shop id), paged.
+/// A category's shops by quality index, best first (then by shop id; shops without a total last), paged.
 #[utoipa::path(get, path = "/v1/quality-index/ranking", tag = "integrity", params(RankingQuery, PageQuery),
     responses((status = 200, body = Page<RankingEntry>), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 422, body = Problem)),
@@ -298,24 +302,32 @@ pub async fn quality_ranking(
     let category = ShopCategory::parse(&query.category)
         .ok_or_else(|| ApiError::invalid("invalid_field", "category", "a shop category"))?;
     let (_, from, to) = period(query.days, state.clock.now())?;
-    let after = page.after::<i64>("quality_ranking")?.unwrap_or(0);
-    let mut indexes = category_indexes(&state, category, from, to).await?;
-    // Best first; shops without a total last; ties by id, so the order is total.
-    indexes.sort_by(|(a, x), (b, y)| {
-        let key = |t: Option<i64>| t.map_or(i64::MAX, |t| -t);
-        key(x.total).cmp(&key(y.total)).then(a.id.cmp(&b.id))
-    });
-    let ranked: Vec<RankingEntry> = indexes
+    let after = page.after::<(i64, i64)>("quality_ranking")?;
+    let mut ranked: Vec<RankingEntry> = category_indexes(&state, category, from, to)
+        .await?
         .iter()
-        .enumerate()
-        .map(|(i, (shop, index))| ranking_entry(i64::try_from(i).unwrap_or(i64::MAX) + 1, shop, index))
-        .filter(|entry| entry.rank > after)
-        .take(usize::try_from(page.fetch()).unwrap_or(usize::MAX))
+        .map(|(shop, index)| ranking_entry(0, shop, index))
+        .collect();
+    ranked.sort_by_key(rank_key);
+    for (position, entry) in ranked.iter_mut().enumerate() {
+        entry.rank = i64::try_from(position).unwrap_or(i64::MAX) + 1;
+    }
+    // Read by key like every list: a page starts after the previous page's last (total, shop).
+    let fetch = usize::try_from(page.fetch()).unwrap_or(usize::MAX);
+    let ranked: Vec<RankingEntry> = ranked
+        .into_iter()
+        .filter(|entry| after.is_none_or(|after| rank_key(entry) > after))
+        .take(fetch)
         .collect();
     Ok(Json(page.page(
         "quality_ranking",
         ranked,
-        |e| e.rank,
+        rank_key,
         RankingEntry::clone,
     )))
+}
+
+/// Best first, shops without a total last, then by shop id: the ranking's order and its key.
+fn rank_key(entry: &RankingEntry) -> (i64, i64) {
+    (entry.total.map_or(i64::MAX, |t| -t), entry.shop_id)
 }
