@@ -12,6 +12,7 @@
 //! - [`diagnosis`]: explainable rules that turn a shop's daily figures into findings (经营诊断).
 //! - [`events`]: what each committed effect means to readers outside the shard (the outbox).
 //! - [`flash_sale`]: scheduled deals on one SKU, one-tap orders, per-buyer limits.
+//! - [`integrity`]: merchant integrity: the quality index (秒单质量指数) from a shop's figures.
 //! - [`inventory`]: warehouses and stock per SKU and warehouse (available / reserved / sold).
 //! - [`orders`]: the order and its state machine (`pending_payment` → `paid` | `cancelled`).
 //! - [`payments`]: payment intents, provider charges, refunds, one-tap agreements.
@@ -35,6 +36,7 @@ pub mod flash_sale;
 pub mod fulfillment;
 pub mod geo;
 pub mod ids;
+pub mod integrity;
 pub mod inventory;
 pub mod logistics;
 pub mod money;

@@ -110,6 +110,11 @@ fn request_row(row: &dyn Row) -> Result<SavedRequest, StoreError> {
     Ok(SavedRequest { id, request })
 }
 
+/// A request and its opening time (column 2), for a walk by `(opened_at, id)`.
+pub(crate) fn request_page_row(row: &dyn Row) -> Result<(SavedRequest, i64), StoreError> {
+    Ok((request_row(row)?, row.i64(2)?))
+}
+
 /// Whose requests to list; every field narrows the result.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AfterSalesFilter {

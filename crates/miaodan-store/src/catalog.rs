@@ -86,8 +86,8 @@ fn goods_class(raw: &str) -> Result<ExemptGoods, StoreError> {
     ExemptGoods::parse(raw).ok_or_else(|| StoreError::corrupt(format!("unknown goods class {raw}")))
 }
 
-const SHOP_COLUMNS: &str = "id, name, created_at, category";
-fn shop(row: &dyn Row) -> Result<Shop, StoreError> {
+pub(crate) const SHOP_COLUMNS: &str = "id, name, created_at, category";
+pub(crate) fn shop(row: &dyn Row) -> Result<Shop, StoreError> {
     let category = row.text(3)?;
     Ok(Shop {
         id: id(row.i64(0)?, ShopId::new)?,

@@ -36,6 +36,8 @@ pub use diagnosis::{DiagnosisDimension, DiagnosisScope, DimensionDay, REPORTS_LI
 mod flash_sale;
 pub use flash_sale::FlashSaleAudit;
 mod fulfillment;
+mod integrity;
+pub use integrity::REQUESTS_PAGE_ROWS;
 mod inventory;
 pub use inventory::StockAudit;
 mod json;

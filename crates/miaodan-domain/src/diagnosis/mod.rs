@@ -218,6 +218,8 @@ pub enum Unit {
     Bps,
     /// A change in whole percent (−40 is "fell by 40 %").
     Percent,
+    /// A duration in whole minutes (the quality index's response time).
+    Minutes,
 }
 
 impl Unit {
@@ -227,11 +229,12 @@ impl Unit {
             Unit::Fen => "fen",
             Unit::Bps => "bps",
             Unit::Percent => "percent",
+            Unit::Minutes => "minutes",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Unit> {
-        [Unit::Count, Unit::Fen, Unit::Bps, Unit::Percent]
+        [Unit::Count, Unit::Fen, Unit::Bps, Unit::Percent, Unit::Minutes]
             .into_iter()
             .find(|u| u.as_str() == raw)
     }

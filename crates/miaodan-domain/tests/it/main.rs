@@ -14,6 +14,7 @@ mod fulfillment_spec;
 mod logistics_spec;
 mod payment_properties;
 mod payment_spec;
+mod quality_spec;
 mod risk_address_spec;
 mod risk_links_spec;
 mod risk_spec;

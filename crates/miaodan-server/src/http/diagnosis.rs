@@ -105,7 +105,7 @@ pub struct FigureView {
     /// `current`, `baseline`, `peers`, `change_pct`, …
     pub name: String,
     pub value: i64,
-    /// `count`, `fen`, `bps` (10 000 = 100 %) or `percent`.
+    /// `count`, `fen`, `bps` (10 000 = 100 %), `percent` or `minutes`.
     pub unit: String,
 }
 

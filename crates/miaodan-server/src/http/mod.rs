@@ -22,6 +22,7 @@ pub mod extract;
 pub mod flash_sales;
 pub mod fulfillment;
 pub mod idempotency_keys;
+pub mod integrity;
 pub mod inventory;
 pub mod listener;
 pub mod logistics;
@@ -63,6 +64,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(platform::router())
         .merge(diagnosis::router())
+        .merge(integrity::router())
         .merge(inventory::router())
         .merge(catalog::router())
         .merge(orders::router())

@@ -127,6 +127,7 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
         super::events::DIAGNOSIS,
         super::events::DIAGNOSIS_REPORT,
         super::events::DIAGNOSIS_PAGE,
+        super::events::QUALITY_INDEX,
         "/v1/shops/{shop_id}",
     ];
     for endpoint in endpoints.iter().filter(|e| merchant_or_operator.contains(&e.route)) {

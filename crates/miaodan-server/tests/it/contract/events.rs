@@ -17,6 +17,8 @@ pub const COMPASS_STREAM: &str = "/v1/compass/stream";
 pub const DIAGNOSIS: &str = "/v1/compass/diagnosis";
 pub const DIAGNOSIS_REPORT: &str = "/v1/compass/diagnosis/{report_id}";
 pub const DIAGNOSIS_PAGE: &str = "/v1/compass/diagnosis/{report_id}/report.html";
+pub const QUALITY_INDEX: &str = "/v1/quality-index";
+pub const QUALITY_RANKING: &str = "/v1/quality-index/ranking";
 
 /// The feed's and the compass's operations: called by an operator here; a merchant reads them
 /// too and a buyer may not (see the role test).
@@ -93,6 +95,20 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             format!("{DIAGNOSIS}/{}/report.html?lang=en", t.a.report),
             None,
             None,
+        ),
+        endpoint(
+            QUALITY_INDEX,
+            Method::GET,
+            format!("{QUALITY_INDEX}?days=30&shop_id={}", t.a.shop),
+            None,
+            None,
+        ),
+        endpoint(
+            QUALITY_RANKING,
+            Method::GET,
+            format!("{QUALITY_RANKING}?category=other&days=30"),
+            None,
+            Some(Role::Admin),
         ),
     ]
 }
