@@ -331,6 +331,19 @@ pub fn optional_carriers() -> RefOr<Schema> {
     RefOr::T(Schema::Array(array.build()))
 }
 
+/// 1 to 100 distinct positive order ids (a bulk shipment's orders).
+pub fn order_ids_to_ship() -> RefOr<Schema> {
+    use utoipa::openapi::schema::ArrayBuilder;
+    let array = ArrayBuilder::new()
+        .schema_type(SchemaType::Type(Type::Array))
+        .description(Some("1 to 100 distinct ids of the shop's orders."))
+        .items(id())
+        .unique_items(true)
+        .min_items(Some(1))
+        .max_items(Some(100));
+    RefOr::T(Schema::Array(array.build()))
+}
+
 pub const ORDER_STATES: [&str; 5] = ["pending_payment", "paid", "shipped", "delivered", "cancelled"];
 
 pub fn optional_order_state() -> RefOr<Schema> {

@@ -29,7 +29,7 @@ pub const BULK_SHIP_ORDERS_MAX: usize = 100;
 #[serde(deny_unknown_fields)]
 pub struct BulkShipInput {
     /// 1 to 100 distinct ids of the shop's orders.
-    #[schema(min_items = 1, max_items = 100, value_type = Vec<i64>)]
+    #[schema(schema_with = crate::http::schema::order_ids_to_ship)]
     pub order_ids: Vec<i64>,
 }
 
