@@ -9,6 +9,7 @@ mod page;
 
 use super::extract::{JsonBody, PathIds, QueryParams};
 use super::problem::{ApiError, Problem};
+use super::shop_reports::shop_reported_to;
 use super::validate;
 use crate::app::AppState;
 use crate::auth::Principal;
@@ -19,7 +20,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use miaodan_domain::catalog::Shop;
 use miaodan_domain::diagnosis::{Finding, Period};
 use miaodan_domain::time::shanghai::LocalDate;
 use miaodan_domain::{ShopId, Timestamp};
@@ -219,27 +219,10 @@ pub struct ReportList {
     pub reports: Vec<ReportSummary>,
 }
 
-fn forbidden() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "diagnosis reports are for merchants and operators",
-    )
-}
+const WHO_READS: &str = "diagnosis reports are for merchants and operators";
 
-/// The shop a caller may diagnose; an operator names it.
-async fn shop_to_diagnose(state: &AppState, principal: Principal, asked: Option<i64>) -> Result<Shop, ApiError> {
-    let asked = asked.map(|raw| validate::positive_id(raw, "shop_id")).transpose()?;
-    let id = match principal {
-        Principal::Buyer(_) => return Err(forbidden()),
-        // Every body the schema allows is answered as a lookup: without `shop_id` an operator
-        // names no shop, which is none to diagnose.
-        Principal::Admin => asked.ok_or_else(|| ApiError::not_found("shop (an operator names `shop_id`)"))?,
-        Principal::Merchant(own) if asked.is_none_or(|a| a == own.get()) => own.get(),
-        Principal::Merchant(_) => return Err(ApiError::not_found("shop")),
-    };
-    let id = ShopId::new(id).ok_or_else(|| ApiError::not_found("shop"))?;
-    state.store.shop(id).await?.ok_or_else(|| ApiError::not_found("shop"))
+fn forbidden() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", WHO_READS)
 }
 
 fn date(raw: &str, field: &str) -> Result<LocalDate, ApiError> {
@@ -280,7 +263,7 @@ pub async fn create_report(
 ) -> Response {
     let request = ("POST", "/v1/compass/diagnosis", &body.raw[..]);
     idempotency::run(&state, principal, &headers, request, |idem| async {
-        let shop = shop_to_diagnose(&state, principal, body.value.shop_id).await?;
+        let shop = shop_reported_to(&state, principal, body.value.shop_id, WHO_READS).await?;
         let period = period_of(&body.value, state.clock.now())?;
         let report = diagnosis::write(&state, &shop, period, Kind::OnDemand, stored_body)
             .await?

@@ -11,19 +11,18 @@ use super::diagnosis::{BilingualView, FigureView};
 use super::extract::QueryParams;
 use super::page::{ListQuery, Page, PageQuery};
 use super::problem::{ApiError, Problem};
-use super::validate;
+use super::shop_reports::shop_reported_to;
 use crate::app::AppState;
 use crate::auth::{Admin, Principal};
 use crate::clock::rfc3339;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use miaodan_domain::Timestamp;
 use miaodan_domain::catalog::{Shop, ShopCategory};
 use miaodan_domain::diagnosis::{Bilingual, Figure};
 use miaodan_domain::integrity::quality::{
     DimensionScore, MeasureScore, QualityIndex, category_percentile, quality_index,
 };
-use miaodan_domain::{ShopId, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -187,27 +186,6 @@ fn dimension_view(d: &DimensionScore) -> DimensionView {
     }
 }
 
-fn forbidden() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "the quality index is for merchants and operators",
-    )
-}
-
-/// The shop whose index the caller may read; an operator names it.
-async fn readable_shop(state: &AppState, principal: Principal, asked: Option<i64>) -> Result<Shop, ApiError> {
-    let asked = asked.map(|raw| validate::positive_id(raw, "shop_id")).transpose()?;
-    let id = match principal {
-        Principal::Buyer(_) => return Err(forbidden()),
-        Principal::Admin => asked.ok_or_else(|| ApiError::not_found("shop (an operator names `shop_id`)"))?,
-        Principal::Merchant(own) if asked.is_none_or(|a| a == own.get()) => own.get(),
-        Principal::Merchant(_) => return Err(ApiError::not_found("shop")),
-    };
-    let id = ShopId::new(id).ok_or_else(|| ApiError::not_found("shop"))?;
-    state.store.shop(id).await?.ok_or_else(|| ApiError::not_found("shop"))
-}
-
 /// The period `[now − days, now)`.
 fn period(days: Option<i64>, now: Timestamp) -> Result<(i64, Timestamp, Timestamp), ApiError> {
     let days = days.unwrap_or(INDEX_DAYS_DEFAULT);
@@ -248,7 +226,13 @@ pub async fn get_quality_index(
     principal: Principal,
     QueryParams(query): QueryParams<IndexQuery>,
 ) -> Result<Json<QualityIndexView>, ApiError> {
-    let shop = readable_shop(&state, principal, query.shop_id).await?;
+    let shop = shop_reported_to(
+        &state,
+        principal,
+        query.shop_id,
+        "the quality index is for merchants and operators",
+    )
+    .await?;
     let (days, from, to) = period(query.days, state.clock.now())?;
     let category = category_indexes(&state, shop.category, from, to).await?;
     let index = match category.iter().find(|(s, _)| s.id == shop.id) {

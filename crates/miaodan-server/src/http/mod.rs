@@ -37,6 +37,7 @@ pub mod risk;
 pub mod schema;
 pub mod session_gate;
 pub mod sessions;
+pub mod shop_reports;
 pub mod staff;
 pub mod strict;
 pub mod validate;
