@@ -144,7 +144,7 @@ impl Modify for Completions {
         use utoipa::openapi::path::ParameterIn;
         use utoipa::openapi::schema::{AllOfBuilder, Schema};
         // `schema_with` leaves a query parameter optional; these the handlers require.
-        const REQUIRED_QUERY: [(&str, &str); 13] = [
+        const REQUIRED_QUERY: [(&str, &str); 14] = [
             ("/v1/delivery-options", "adcode"),
             ("/v1/delivery-options", "items"),
             ("/v1/compass/series", "from"),
@@ -158,6 +158,7 @@ impl Modify for Completions {
             ("/v1/compass/fulfillment", "to"),
             ("/v1/compass/after-sales", "from"),
             ("/v1/compass/after-sales", "to"),
+            ("/v1/quality-index/ranking", "category"),
         ];
         for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
