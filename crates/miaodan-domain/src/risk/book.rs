@@ -259,6 +259,8 @@ impl RiskBook {
             .address_key
             .unwrap_or_else(|| address_key(tap.address.adcode, tap.address.detail.as_str()));
         let flat = LinkKey::Address(key);
+        // Each `link` answers the buyer's cluster size after it: the largest answer is the
+        // cluster (the last one, unless a link in between made the network forget uses).
         let mut cluster = self.links.link(tap.buyer, flat);
         let mut shared = |key: Option<LinkKey>, links: &mut Links| {
             key.map(|key| {
@@ -269,7 +271,7 @@ impl RiskBook {
         let device = shared(client.device.map(LinkKey::Device), &mut self.links);
         let credential = shared(client.credential.map(LinkKey::Credential), &mut self.links);
         let address = i64::from(self.links.buyers_of(flat));
-        let cluster = i64::from(self.links.cluster_size(tap.buyer).max(cluster));
+        let cluster = i64::from(cluster);
         let prefix = client.ip_prefix.map(|p| self.prefixes.entry(p).count(at, 1_000));
         let age = client
             .account_opened_at
