@@ -81,6 +81,13 @@ impl FlashSaleFigures {
     }
 }
 
+/// A sale's figures per minute (oldest first) and over its whole life, read at one instant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SaleFigures {
+    pub minutes: Vec<(Timestamp, FlashSaleFigures)>,
+    pub totals: FlashSaleFigures,
+}
+
 /// A sale's orders shipping to one province.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProvinceFigures {
@@ -162,42 +169,45 @@ impl FlashSaleFold {
 }
 
 impl Store {
-    /// Sale `sale`'s figures per minute from `from` on, oldest first (minutes without any absent).
-    pub async fn flash_sale_minutes(
+    /// Sale `sale`'s figures per minute from `from` on (oldest first, minutes without any absent)
+    /// and over its whole life. One statement reads both, so the minutes always add up to the
+    /// totals' share of them even while the compass reader is folding more in.
+    pub async fn flash_sale_figures(
         &self,
         shop: ShopId,
         sale: i64,
         from: Timestamp,
-    ) -> Result<Vec<(Timestamp, FlashSaleFigures)>, StoreError> {
-        let statement = Statement::new(
-            "SELECT minute_ms, taps, ordered, sold_out, limit_reached, refused_other, orders, units, gmv_fen,
-             paid_orders, paid_fen, unpaid_closed FROM compass_flash_sale_minutes
-             WHERE shop_id = $1 AND flash_sale = $2 AND minute_ms >= $3 ORDER BY minute_ms",
-            vec![Value::I64(shop.get()), Value::I64(sale), Value::I64(from.unix_ms())],
-        );
-        self.query(statement, |r| {
-            Ok((Timestamp::from_unix_ms(r.i64(0)?), FlashSaleFigures::from_row(r, 1)?))
-        })
-        .await
-    }
-
-    /// Sale `sale`'s figures over its whole life.
-    pub async fn flash_sale_totals(&self, shop: ShopId, sale: i64) -> Result<FlashSaleFigures, StoreError> {
+    ) -> Result<SaleFigures, StoreError> {
         let statement = Statement::owned(
             format!(
-                "SELECT COUNT(*), {FIGURES} FROM compass_flash_sale_minutes WHERE shop_id = $1 AND flash_sale = $2"
+                "SELECT CAST(0 AS BIGINT), minute_ms, taps, ordered, sold_out, limit_reached, refused_other, orders, units,
+                 gmv_fen, paid_orders, paid_fen, unpaid_closed FROM compass_flash_sale_minutes
+                 WHERE shop_id = $1 AND flash_sale = $2 AND minute_ms >= $3
+                 UNION ALL
+                 SELECT CAST(1 AS BIGINT), COUNT(*), {FIGURES} FROM compass_flash_sale_minutes WHERE shop_id = $1 AND flash_sale = $2
+                 ORDER BY 1, 2"
             ),
-            vec![Value::I64(shop.get()), Value::I64(sale)],
+            vec![Value::I64(shop.get()), Value::I64(sale), Value::I64(from.unix_ms())],
         );
         let rows = self
             .query(statement, |r| {
-                if r.i64(0)? == 0 {
-                    return Ok(FlashSaleFigures::default());
-                }
-                FlashSaleFigures::from_row(r, 1)
+                let is_total = r.i64(0)? == 1;
+                // The totals of a sale with no minutes are sums over nothing: NULL, read as zero.
+                let figures = match (is_total, r.i64(1)?) {
+                    (true, 0) => FlashSaleFigures::default(),
+                    _ => FlashSaleFigures::from_row(r, 2)?,
+                };
+                Ok((is_total, r.i64(1)?, figures))
             })
             .await?;
-        Ok(rows.into_iter().next().unwrap_or_default())
+        let mut read = SaleFigures::default();
+        for (is_total, minute_ms, figures) in rows {
+            match is_total {
+                true => read.totals = figures,
+                false => read.minutes.push((Timestamp::from_unix_ms(minute_ms), figures)),
+            }
+        }
+        Ok(read)
     }
 
     /// The `limit` provinces with the most orders of sale `sale` (then by adcode).

@@ -30,7 +30,7 @@ pub use compass_dimensions::{
     RegionLevel, ShipmentMemory, SkuFigures, SkuLabel, SkuRanking, WarehouseFigures,
 };
 mod compass_flash_sales;
-pub use compass_flash_sales::{FlashSaleFigures, FlashSaleFold, ProvinceFigures};
+pub use compass_flash_sales::{FlashSaleFigures, FlashSaleFold, ProvinceFigures, SaleFigures};
 mod diagnosis;
 pub use diagnosis::{DiagnosisDimension, DiagnosisScope, DimensionDay, REPORTS_LISTED_MAX, StoredReport};
 mod flash_sale;

@@ -329,7 +329,13 @@ fn rows_of_version_9(database_version: i64) -> String {
 }
 
 async fn version_13_rows_load(store: &Store) {
-    let figures = store.flash_sale_totals(shop(), 3).await.unwrap();
+    let read = store.flash_sale_figures(shop(), 3, at(0)).await.unwrap();
+    assert_eq!(read.minutes, vec![(at(60_000), read.totals)]);
+    let later = store.flash_sale_figures(shop(), 3, at(120_000)).await.unwrap();
+    assert_eq!((later.minutes.len(), later.totals), (0, read.totals));
+    let unknown = store.flash_sale_figures(shop(), 4, at(0)).await.unwrap();
+    assert_eq!(unknown, miaodan_store::SaleFigures::default());
+    let figures = read.totals;
     assert_eq!(
         (figures.taps, figures.orders, figures.gmv_fen, figures.paid_fen),
         (5, 2, 1980, 990)

@@ -241,8 +241,7 @@ async fn live_view(state: &AppState, sale: &FlashSale) -> Result<FlashSaleLiveVi
     let memory = in_memory(state, shop, sale.id).await?;
     let sale = memory.sale.as_ref().unwrap_or(sale);
     let since = Timestamp::from_unix_ms(now.unix_ms() - LIVE_MINUTES_MAX * 60_000);
-    let minutes = state.store.flash_sale_minutes(shop, id, since).await?;
-    let totals = state.store.flash_sale_totals(shop, id).await?;
+    let figures = state.store.flash_sale_figures(shop, id, since).await?;
     let provinces = state.store.flash_sale_provinces(shop, id, LIVE_PROVINCES_MAX).await?;
     let sold_out_at = state.store.flash_sale_sold_out_at(shop, id).await?;
     Ok(FlashSaleLiveView {
@@ -250,14 +249,15 @@ async fn live_view(state: &AppState, sale: &FlashSale) -> Result<FlashSaleLiveVi
         units_left: sale.remaining,
         sold_out_at: sold_out_at.map(rfc3339),
         taps_per_second: taps_per_second(state, id, now),
-        minutes: minutes
+        minutes: figures
+            .minutes
             .iter()
             .map(|(start, f)| LiveMinuteView {
                 start: rfc3339(*start),
                 figures: f.into(),
             })
             .collect(),
-        totals: (&totals).into(),
+        totals: (&figures.totals).into(),
         unpaid_orders: memory.unpaid_orders,
         next_expiry_at: memory.next_due.map(rfc3339),
         next_expiry_in_seconds: memory
