@@ -39,6 +39,7 @@ pub enum Family {
     Shortage,
     AfterSales,
     AfterSalesPolicy,
+    Risk,
 }
 
 impl Family {
@@ -61,6 +62,7 @@ impl Family {
             Family::Shortage => "shortage",
             Family::AfterSales => "after_sales",
             Family::AfterSalesPolicy => "after_sales_policy",
+            Family::Risk => "risk",
         }
     }
 
@@ -90,6 +92,7 @@ impl Family {
             Family::Fulfillment => vec!["configured"],
             Family::FlashSale => vec!["saved", "tapped", "ended", "topped_up"],
             Family::Shortage => vec!["noticed"],
+            Family::Risk => vec!["decided"],
             Family::AfterSales => Stage::NAMES.to_vec(),
             Family::Shop
             | Family::Warehouse
@@ -100,7 +103,7 @@ impl Family {
         }
     }
 
-    pub const ALL: [Family; 17] = [
+    pub const ALL: [Family; 18] = [
         Family::Shop,
         Family::Warehouse,
         Family::Product,
@@ -118,6 +121,7 @@ impl Family {
         Family::Shortage,
         Family::AfterSales,
         Family::AfterSalesPolicy,
+        Family::Risk,
     ];
 }
 
@@ -210,6 +214,7 @@ impl Event {
                 saved.id.get(),
             ),
             Effect::AfterSalesPolicySaved { shop, .. } => (*shop, Topic::new(F::AfterSalesPolicy, "saved"), shop.get()),
+            Effect::RiskDecided(d) => (d.shop, Topic::new(F::Risk, "decided"), d.id.get()),
         };
         Event { shop, topic, subject }
     }

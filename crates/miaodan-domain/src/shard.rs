@@ -463,6 +463,9 @@ pub enum Effect {
         sale: FlashSaleId,
         counts: TapCounts,
     },
+    /// A tap's risk decision worth keeping (refused, let through for review, or one a rule in
+    /// shadow would change): written to the review queue, whatever the tap's outcome.
+    RiskDecided(Box<crate::risk::RiskDecision>),
     /// The new state of a payment intent (later effects on the same intent supersede earlier ones).
     PaymentIntentSaved(PaymentIntent),
     /// A refund opened or settled, of an order of `shop`.
@@ -562,6 +565,12 @@ impl ShardState {
     /// Replaces risk's rules and mode (at start, and when an admin changes them).
     pub fn set_risk_policy(&mut self, rules: crate::risk::RuleSet, mode: crate::risk::RiskMode) {
         self.risk.set_policy(rules, mode);
+    }
+
+    /// Risk's memory and its rules, to change them (an admin's new rule set, a sale's strict
+    /// mode): nothing else in the shard is touched.
+    pub fn risk_mut(&mut self) -> &mut crate::risk::RiskBook {
+        &mut self.risk
     }
 
     /// Risk's memory and verdicts, for metrics and tests.

@@ -45,6 +45,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod limits;
 mod metrics_setup;
+pub mod risk_policy;
 pub mod sequencer;
 pub mod staff;
 pub mod tokens;

@@ -20,7 +20,7 @@ use miaodan_domain::ShopId;
 use miaodan_domain::Timestamp;
 use miaodan_domain::logistics::Alert;
 use miaodan_domain::payments;
-use miaodan_domain::risk::{RiskMode, RuleSet};
+use miaodan_domain::risk::{RiskBook, RiskMode};
 use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ShardCommand, ShardState, ShortageNotice};
 use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::{Store, Writer};
@@ -97,6 +97,8 @@ pub type Recorder = Box<dyn FnOnce(&Outcome) -> Option<IdempotencyRecord> + Send
 
 type Reader = Box<dyn FnOnce(&ShardState, Timestamp) + Send>;
 
+type RiskAdjuster = Box<dyn FnOnce(&mut RiskBook) + Send>;
+
 struct Envelope {
     command: Command,
     recorder: Option<Recorder>,
@@ -118,6 +120,9 @@ enum Message {
     /// the commands, from memory: it sees what the shard has decided, which may still be
     /// committing — fine for an estimate, never used for a decision.
     Read(Reader),
+    /// A change to risk's rules or a sale's strict mode, made in turn with the commands: the
+    /// commands after it are screened by the new rules.
+    AdjustRisk(RiskAdjuster),
     Stop(oneshot::Sender<()>),
 }
 
@@ -127,7 +132,7 @@ impl Message {
             Message::Command(_) => 1,
             Message::Bundle(bundle) => bundle.commands.len(),
             Message::Record(..) => 1,
-            Message::Read(_) => 0,
+            Message::Read(_) | Message::AdjustRisk(_) => 0,
             Message::Stop(_) => 0,
         }
     }
@@ -282,6 +287,21 @@ impl Shards {
         answer.await.map_err(|_| ShardError::Stopped)
     }
 
+    /// Changes risk's memory in shard `index` (its rules, a sale's strict mode), in turn with
+    /// the commands; answers what `adjust` returns.
+    pub async fn adjust_risk<T: Send + 'static>(
+        &self,
+        index: usize,
+        adjust: impl FnOnce(&mut RiskBook) -> T + Send + 'static,
+    ) -> Result<T, ShardError> {
+        let (reply, answer) = oneshot::channel();
+        let adjuster: RiskAdjuster = Box::new(move |book| {
+            let _ = reply.send(adjust(book));
+        });
+        self.send_to(index, Message::AdjustRisk(adjuster))?;
+        answer.await.map_err(|_| ShardError::Stopped)
+    }
+
     /// Lets every shard finish and commit what it has queued, then stops them.
     pub async fn stop(&self) {
         for inbox in &self.inboxes {
@@ -309,7 +329,10 @@ async fn load(
     let today = miaodan_domain::fulfillment::LocalDate::of(now).start();
     let snapshot = store.load_shard(index, count, since, intents_since, today).await?;
     let mut state = ShardState::from_snapshot(snapshot);
-    state.set_risk_policy(RuleSet::standard(), risk);
+    state.set_risk_policy(crate::risk_policy::rules_in_force(store).await?, risk);
+    for sale in store.strict_sales(index, count).await? {
+        state.risk_mut().set_strict(sale, true);
+    }
     Ok(state)
 }
 
@@ -478,6 +501,23 @@ impl Shard {
         self.last_now
     }
 
+    /// Decides a bundle's commands in order; their answers, to send once the batch commits.
+    fn decide_bundle(
+        &mut self,
+        bundle: Bundle,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+        counts: &mut OutcomeCounts,
+    ) -> Pending {
+        let outcomes: Vec<Outcome> = bundle
+            .commands
+            .into_iter()
+            .map(|command| self.state.apply(command, now, effects))
+            .collect();
+        outcomes.iter().for_each(|o| counts.count(o));
+        Pending::Many(bundle.reply, outcomes)
+    }
+
     /// Decides a batch in memory, then commits it — pipelined: the decisions of this batch
     /// overlap the previous batch's commit, and this commit starts once that one is done.
     /// Answers wait for their own batch's commit, and a batch's answers never leave before
@@ -521,20 +561,13 @@ impl Shard {
                         pending.push(answer);
                     }
                 }
-                Message::Bundle(bundle) => {
-                    let outcomes: Vec<Outcome> = bundle
-                        .commands
-                        .into_iter()
-                        .map(|command| self.state.apply(command, now, &mut effects))
-                        .collect();
-                    outcomes.iter().for_each(|o| counts.count(o));
-                    pending.push(Pending::Many(bundle.reply, outcomes));
-                }
+                Message::Bundle(bundle) => pending.push(self.decide_bundle(bundle, now, &mut effects, &mut counts)),
                 Message::Record(record, reply) => {
                     records.push(*record);
                     pending.push(Pending::Stored(reply));
                 }
                 Message::Read(reader) => reader(&self.state, now),
+                Message::AdjustRisk(adjust) => adjust(self.state.risk_mut()),
                 Message::Stop(_) => {}
             }
         }

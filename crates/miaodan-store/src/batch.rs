@@ -6,7 +6,7 @@
 //! given to its capability.
 //!
 //! The writers' statements follow each other in a fixed order — catalog, inventory, orders,
-//! flash sales, payments, fulfillment, logistics, after-sales, then the batch's idempotent responses — and
+//! flash sales, payments, fulfillment, logistics, after-sales, risk, then the batch's idempotent responses — and
 //! keep effect order within a writer. Fulfillment comes after orders because a dispatch
 //! rewrites the lines of an order that may have been placed in the same batch.
 
@@ -20,6 +20,7 @@ use crate::orders::OrderWrites;
 use crate::payments::PaymentWrites;
 use crate::platform::idempotency_statement;
 use crate::records::IdempotencyRecord;
+use crate::risk::RiskWrites;
 use crate::sql::Statement;
 use miaodan_domain::shard::Effect;
 
@@ -45,6 +46,7 @@ struct Batch<'a> {
     fulfillment: FulfillmentWrites<'a>,
     logistics: LogisticsWrites<'a>,
     after_sales: AfterSalesWrites<'a>,
+    risk: RiskWrites<'a>,
 }
 
 impl<'a> Batch<'a> {
@@ -89,6 +91,7 @@ impl<'a> Batch<'a> {
             Effect::ShortageNoticed(notice) => self.logistics.shortage_noticed(notice),
             Effect::AfterSalesSaved(saved) => self.after_sales.saved(saved),
             Effect::AfterSalesPolicySaved { shop, policy } => self.after_sales.policy_saved(*shop, policy),
+            Effect::RiskDecided(decision) => self.risk.decided(decision),
         }
     }
 
@@ -101,5 +104,6 @@ impl<'a> Batch<'a> {
         self.fulfillment.push_statements(statements);
         self.logistics.push_statements(statements);
         self.after_sales.push_statements(statements);
+        self.risk.push_statements(statements);
     }
 }

@@ -51,6 +51,8 @@ mod payments;
 pub use payments::{LedgerCapture, LedgerRefund, LoggedNotification, PaidOrder, PaymentAudit};
 mod platform;
 mod postgres;
+mod risk;
+pub use risk::{DecisionFilter, Review, SALE_RULES_READ_MAX, SaleDecisionCounts, StoredDecision, StoredRuleSet};
 pub mod records;
 pub mod sql;
 mod sqlite;

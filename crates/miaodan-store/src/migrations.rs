@@ -127,6 +127,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0019_order_list_indexes",
         sql: include_str!("../migrations/0019_order_list_indexes.sql"),
     },
+    Migration {
+        version: 20,
+        name: "0020_risk",
+        sql: include_str!("../migrations/0020_risk.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -192,7 +197,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 19);
+        assert_eq!(SCHEMA_VERSION, 20);
     }
 
     #[test]
@@ -246,9 +251,9 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), (1..=19).collect::<Vec<i64>>());
-        assert_eq!(versions(2), (3..=19).collect::<Vec<i64>>());
-        assert_eq!(versions(18), vec![19]);
-        assert_eq!(versions(19), Vec::<i64>::new());
+        assert_eq!(versions(0), (1..=20).collect::<Vec<i64>>());
+        assert_eq!(versions(2), (3..=20).collect::<Vec<i64>>());
+        assert_eq!(versions(19), vec![20]);
+        assert_eq!(versions(20), Vec::<i64>::new());
     }
 }

@@ -287,7 +287,8 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM after_sales_requests),
             (SELECT COALESCE(MAX(id), 0) FROM diagnosis_reports),
             (SELECT COALESCE(MAX(id), 0) FROM staff_members), (SELECT COALESCE(MAX(id), 0) FROM staff_sessions),
-            (SELECT COALESCE(MAX(id), 0) FROM audit_log)";
+            (SELECT COALESCE(MAX(id), 0) FROM audit_log),
+            (SELECT COALESCE(MAX(id), 0) FROM risk_decisions)";
         self.query_row(
             Statement::new(sql, vec![]),
             |r| {
@@ -297,7 +298,8 @@ impl Store {
                     product: r.i64(2)?,
                     sku: r.i64(3)?,
                     warehouse: r.i64(4)?,
-                    order: r.i64(5)?,
+                    // A tap's decision carries the id its order would have had: one counter.
+                    order: r.i64(5)?.max(r.i64(20)?),
                     checkout: r.i64(6)?,
                     token: r.i64(7)?,
                     flash_sale: r.i64(8)?,

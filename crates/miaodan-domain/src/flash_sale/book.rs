@@ -13,7 +13,7 @@ use crate::inventory::{Allocation, Inventory};
 use crate::money::Fen;
 use crate::orders::{Address, Order, OrderBook, OrderLine, OrderState, RequestRef};
 use crate::quantity::Quantity;
-use crate::risk::{ClientSignals, RiskBook, TapContext};
+use crate::risk::{ClientSignals, RiskBook, RiskDecision, RiskMode, TapContext};
 use crate::shard::{Effect, Outcome, Rejection};
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
@@ -174,52 +174,41 @@ impl FlashSales {
         }
         let book = self.sales.get_mut(&tap.sale).ok_or(Rejection::UnknownFlashSale)?;
         // Risk first, before the sale takes anything: a refused tap holds no units.
+        let strict = risk.is_strict(tap.sale);
         let context = TapContext {
             buyer: tap.buyer,
             sale_starts_at: book.sale.starts_at,
-            strict: false,
+            strict,
             address: &tap.address,
             client: &tap.client,
         };
-        if let Some(refusal) = risk.screen_tap(&context, now) {
-            return Err(Rejection::Risk(refusal));
+        let screened = risk.screen_tap(&context, now);
+        let taken = match screened.refusal {
+            Some(refusal) => Err(Rejection::Risk(refusal)),
+            None => {
+                self.counted = true;
+                book.take(tap.buyer, tap.quantity.get(), now).map_err(Rejection::Tap)
+            }
+        };
+        if let Some(assessment) = screened.kept {
+            effects.push(Effect::RiskDecided(Box::new(RiskDecision {
+                id: tap.order,
+                shop: book.sale.shop,
+                sale: tap.sale,
+                buyer: tap.buyer,
+                ordered: taken.is_ok(),
+                enforced: risk.mode() == RiskMode::On,
+                strict,
+                assessment,
+                at: now,
+            })));
         }
-        self.counted = true;
-        book.take(tap.buyer, tap.quantity.get(), now).map_err(Rejection::Tap)?;
+        taken?;
         let sale = &book.sale;
         effects.push(Effect::FlashSaleSaved(sale.clone()));
-        let total = sale
-            .price
-            .checked_mul(tap.quantity.get())
-            .expect("bounded flash price × quantity");
-        let order = Order {
-            id: tap.order,
-            checkout: tap.checkout,
-            shop: sale.shop,
-            buyer: tap.buyer,
-            lines: vec![OrderLine {
-                sku: sale.sku,
-                quantity: tap.quantity,
-                unit_price: sale.price,
-                allocations: vec![Allocation {
-                    warehouse: sale.warehouse,
-                    quantity: tap.quantity.get(),
-                }],
-            }],
-            total,
-            address: tap.address,
-            state: OrderState::PendingPayment,
-            version: 1,
-            created_at: now,
-            payment_due_at: now.plus_seconds(sale.payment_timeout_seconds),
-            paid_at: None,
-            paid_by: None,
-            cancelled_at: None,
-            cancel_reason: None,
-            flash_sale: Some(sale.id),
-            promise: None,
-        };
-        orders.open(order.clone(), tap.request, effects);
+        let request = tap.request.clone();
+        let order = flash_order(tap, sale, now);
+        orders.open(order.clone(), request, effects);
         Ok(Outcome::OrderPlaced(order))
     }
 
@@ -327,5 +316,41 @@ fn flash_sale_problem(s: &ScheduleFlashSale, now: Timestamp) -> Option<ScheduleP
         Some(ScheduleProblem::PaymentTimeoutOutOfRange)
     } else {
         None
+    }
+}
+
+/// The order a tap that took its units places: one line at the sale's price, from the sale's
+/// warehouse, due for payment within the sale's timeout.
+fn flash_order(tap: Tap, sale: &FlashSale, now: Timestamp) -> Order {
+    let total = sale
+        .price
+        .checked_mul(tap.quantity.get())
+        .expect("bounded flash price × quantity");
+    Order {
+        id: tap.order,
+        checkout: tap.checkout,
+        shop: sale.shop,
+        buyer: tap.buyer,
+        lines: vec![OrderLine {
+            sku: sale.sku,
+            quantity: tap.quantity,
+            unit_price: sale.price,
+            allocations: vec![Allocation {
+                warehouse: sale.warehouse,
+                quantity: tap.quantity.get(),
+            }],
+        }],
+        total,
+        address: tap.address,
+        state: OrderState::PendingPayment,
+        version: 1,
+        created_at: now,
+        payment_due_at: now.plus_seconds(sale.payment_timeout_seconds),
+        paid_at: None,
+        paid_by: None,
+        cancelled_at: None,
+        cancel_reason: None,
+        flash_sale: Some(sale.id),
+        promise: None,
     }
 }

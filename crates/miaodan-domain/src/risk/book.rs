@@ -10,8 +10,9 @@
 use super::address::{AddressKey, address_key};
 use super::links::{LinkKey, Links};
 use super::rules::{Rule, RuleSet, Signal, Verdict};
-use super::{RiskMap, RiskMode, RiskRefusal};
-use crate::ids::BuyerId;
+use super::{RiskMap, RiskMode, RiskRefusal, RiskSet};
+use crate::flash_sale::FlashSaleId;
+use crate::ids::{BuyerId, OrderId, ShopId};
 use crate::orders::Address;
 use crate::time::Timestamp;
 use std::hash::Hash;
@@ -62,10 +63,42 @@ pub struct FiredRule {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assessment {
     pub verdict: Verdict,
+    /// The verdict had the rules in shadow counted too: what they would change if they acted.
+    pub shadow_verdict: Verdict,
     pub score: u32,
     pub rule_set_version: u32,
     pub fired: Vec<FiredRule>,
 }
+
+/// What screening a tap answered: its refusal, if risk refuses it in this mode, and its
+/// assessment when it is worth keeping (see [`RiskBook::screen_tap`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Screened {
+    pub refusal: Option<RiskRefusal>,
+    pub kept: Option<Assessment>,
+}
+
+/// A decision kept for people to look at (the review queue, a sale's risk report): a tap risk
+/// refused, let through for review, or that a rule in shadow would have answered otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RiskDecision {
+    /// The id the tap's order has (or would have had): one tap, one id.
+    pub id: OrderId,
+    pub shop: ShopId,
+    pub sale: FlashSaleId,
+    pub buyer: BuyerId,
+    /// The tap placed its order (it was let through and the sale had a unit for it).
+    pub ordered: bool,
+    /// Risk was on (the verdict acted); in shadow it was only recorded.
+    pub enforced: bool,
+    pub strict: bool,
+    pub assessment: Assessment,
+    pub at: Timestamp,
+}
+
+/// A buyer whose taps keep the same verdict has one decision kept per this many ms: a script
+/// tapping a hundred times a second fills the queue with one row a minute, not six thousand.
+pub const DECISION_REPEAT_MS: i64 = 60_000;
 
 /// Buyers whose recent taps are remembered, and IP prefixes counted, at most.
 pub const BUYERS_REMEMBERED_MAX: usize = 1 << 20;
@@ -79,6 +112,10 @@ struct Trail {
     last: [i64; 4],
     seen: u8,
     minute: Window,
+    /// The verdict of the last decision kept for this buyer ([`Verdict`] order + 1; 0: none)
+    /// and when it was kept.
+    kept_verdict: u8,
+    kept_at_ms: i64,
 }
 
 /// A sliding-window counter over `span` ms: this window's count plus the last window's,
@@ -155,6 +192,8 @@ pub struct RiskBook {
     trails: Generations<BuyerId, Trail>,
     prefixes: Generations<u64, Window>,
     links: Links,
+    // Looked up, never iterated into output.
+    strict_sales: RiskSet<FlashSaleId>,
     /// Verdicts given, by [`Verdict`] order.
     given: [u64; 4],
 }
@@ -175,6 +214,7 @@ impl RiskBook {
             trails: Generations::new(BUYERS_REMEMBERED_MAX),
             prefixes: Generations::new(PREFIXES_REMEMBERED_MAX),
             links: Links::with_capacity(BUYERS_REMEMBERED_MAX, LINK_KEYS_MAX),
+            strict_sales: RiskSet::default(),
             given: [0; 4],
         }
     }
@@ -193,18 +233,66 @@ impl RiskBook {
         self.mode = mode;
     }
 
-    /// The tap's refusal, if risk refuses it in this mode: nothing is scored when risk is off,
-    /// nothing refused in shadow.
-    pub fn screen_tap(&mut self, tap: &TapContext<'_>, now: Timestamp) -> Option<RiskRefusal> {
+    /// Takes `rules` if they are newer than the book's: sets announced out of order (two
+    /// admins a moment apart) end at the newest. Whether they were taken.
+    pub fn adopt_rules(&mut self, rules: RuleSet) -> bool {
+        let newer = rules.version > self.rules.version;
+        if newer {
+            self.rules = rules;
+        }
+        newer
+    }
+
+    /// Puts a sale in strict mode (its thresholds lowered) or takes it out.
+    pub fn set_strict(&mut self, sale: FlashSaleId, strict: bool) {
+        if strict {
+            self.strict_sales.insert(sale);
+        } else {
+            self.strict_sales.remove(&sale);
+        }
+    }
+
+    /// Whether a sale is in strict mode (no lookup while no sale is).
+    pub fn is_strict(&self, sale: FlashSaleId) -> bool {
+        !self.strict_sales.is_empty() && self.strict_sales.contains(&sale)
+    }
+
+    /// Screens a tap: its refusal, if risk refuses it in this mode (nothing is scored when risk
+    /// is off, nothing refused in shadow), and its assessment when worth keeping — a verdict
+    /// other than allow, or one a rule in shadow would change — at most once per
+    /// [`DECISION_REPEAT_MS`] per buyer while the verdict stays the same.
+    pub fn screen_tap(&mut self, tap: &TapContext<'_>, now: Timestamp) -> Screened {
         if self.mode == RiskMode::Off {
-            return None;
+            return Screened::default();
         }
         let assessment = self.assess_tap(tap, now);
         let refused = self.mode == RiskMode::On && assessment.verdict.refuses();
-        refused.then_some(RiskRefusal {
+        let refusal = refused.then_some(RiskRefusal {
             verdict: assessment.verdict,
             score: assessment.score,
-        })
+        });
+        let worth_keeping = assessment.verdict != Verdict::Allow || assessment.shadow_verdict != Verdict::Allow;
+        let kept = (worth_keeping && self.keep_once(tap.buyer, assessment.verdict, now)).then_some(assessment);
+        Screened { refusal, kept }
+    }
+
+    /// Whether a decision of `verdict` for `buyer` at `now` is kept (and notes it if so).
+    fn keep_once(&mut self, buyer: BuyerId, verdict: Verdict, now: Timestamp) -> bool {
+        let trail = self.trails.entry(buyer);
+        let code = verdict as u8 + 1;
+        let at = now.unix_ms();
+        let keep = trail.kept_verdict != code || at - trail.kept_at_ms >= DECISION_REPEAT_MS;
+        if keep {
+            trail.kept_verdict = code;
+            trail.kept_at_ms = at;
+        }
+        keep
+    }
+
+    /// The buyers linked to `buyer` (its cluster, itself included; at most `limit`) and the
+    /// cluster's size, as this book knows them.
+    pub fn cluster_of(&self, buyer: BuyerId, limit: usize) -> (u32, Vec<BuyerId>) {
+        (self.links.cluster_size(buyer), self.links.cluster_members(buyer, limit))
     }
 
     /// Verdicts given since start, in [`Verdict::ALL`] order.
@@ -221,13 +309,14 @@ impl RiskBook {
     /// tap the next one is measured against).
     pub fn assess_tap(&mut self, tap: &TapContext<'_>, now: Timestamp) -> Assessment {
         let values = self.observe(tap, now);
-        let mut score = 0u32;
+        let (mut score, mut shadow_score) = (0u32, 0u32);
         let mut fired = Vec::new();
         for rule in &self.rules.rules {
             let value = values[rule.signal as usize];
             if rule.fires(value) {
                 let points = if rule.shadow { 0 } else { rule.points };
                 score = score.saturating_add(points);
+                shadow_score = shadow_score.saturating_add(rule.points);
                 fired.push(fired_rule(rule, value.unwrap_or_default(), points));
             }
         }
@@ -235,6 +324,7 @@ impl RiskBook {
         self.given[verdict as usize] += 1;
         Assessment {
             verdict,
+            shadow_verdict: self.rules.verdict(shadow_score, tap.strict),
             score,
             rule_set_version: self.rules.version,
             fired,

@@ -21,9 +21,11 @@ pub mod links;
 pub mod rules;
 
 pub use address::{AddressKey, address_key, canonical_detail};
-pub use book::{Assessment, ClientSignals, FiredRule, RiskBook, TapContext};
+pub use book::{
+    Assessment, ClientSignals, DECISION_REPEAT_MS, FiredRule, RiskBook, RiskDecision, Screened, TapContext,
+};
 pub use links::{LinkKey, Links};
-pub use rules::{Rule, RuleSet, RuleSetProblem, Signal, Verdict};
+pub use rules::{RULES_PER_SET_MAX, Rule, RuleSet, RuleSetProblem, Signal, Verdict};
 /// The hash maps of risk's memory: looked up on every tap, with keys a client chooses (a
 /// device id), so hashed with the standard library's keyed SipHash: an unkeyed fast hash would
 /// let a script pick ids that collide and slow the shard down for everyone.

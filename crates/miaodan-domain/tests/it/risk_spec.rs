@@ -10,10 +10,11 @@ use miaodan_domain::Timestamp;
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::{Address, AddressDetail};
+use miaodan_domain::risk::RiskDecision;
 use miaodan_domain::risk::{
     Assessment, ClientSignals, RiskBook, RiskMode, RiskRefusal, RuleSet, TapContext, Verdict, address_key,
 };
-use miaodan_domain::shard::{Command, Outcome, Rejection, ScheduleFlashSale, Tap};
+use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ScheduleFlashSale, Tap};
 use proptest::prelude::*;
 
 const START: i64 = 60_000;
@@ -202,6 +203,68 @@ fn a_rule_in_shadow_is_recorded_but_adds_nothing() {
     assert_eq!(fired(&fourth), vec!["shared_credential"]);
     assert!(fourth.fired[0].shadow);
     assert_eq!((fourth.score, fourth.verdict), (0, Verdict::Allow));
+    // What it would do if it acted: 50 points, a challenge.
+    assert_eq!(fourth.shadow_verdict, Verdict::Challenge);
+}
+
+/// Screens one tap of `buyer` at `ms` after T0 from a bare client (a new account, no device).
+fn screen(book: &mut RiskBook, buyer: i64, ms: i64, strict: bool) -> miaodan_domain::risk::Screened {
+    let client = ClientSignals {
+        account_opened_at: Some(at(0)),
+        ..ClientSignals::default()
+    };
+    let address = own_flat(buyer);
+    let tap = TapContext {
+        buyer: buyer_id(buyer),
+        sale_starts_at: at(START),
+        strict,
+        address: &address,
+        client: &client,
+    };
+    book.screen_tap(&tap, at(ms))
+}
+
+#[test]
+fn an_allowed_tap_is_not_kept_and_a_reviewed_one_is_kept_once_a_minute_per_buyer() {
+    let mut book = book();
+    // New account (15) without a device (5): 20, allowed; strict (review at 18): reviewed.
+    let plain = screen(&mut book, 1, START + 2_000, false);
+    assert_eq!((plain.refusal, plain.kept), (None, None));
+    let first = screen(&mut book, 2, START + 2_000, true);
+    assert_eq!(first.kept.map(|a| a.verdict), Some(Verdict::Review));
+    assert_eq!(first.refusal, None, "a review lets the tap through");
+    let again = screen(&mut book, 2, START + 30_000, true);
+    assert_eq!(again.kept, None, "the same verdict within a minute is not kept again");
+    let later = screen(
+        &mut book,
+        2,
+        START + 2_000 + miaodan_domain::risk::DECISION_REPEAT_MS,
+        true,
+    );
+    assert_eq!(later.kept.map(|a| a.verdict), Some(Verdict::Review));
+}
+
+#[test]
+fn a_sale_in_strict_mode_is_known_to_the_book_until_it_leaves_it() {
+    let mut book = book();
+    let sale = FlashSaleId::new(7).expect("an id");
+    assert!(!book.is_strict(sale));
+    book.set_strict(sale, true);
+    assert!(book.is_strict(sale) && !book.is_strict(FlashSaleId::new(8).expect("an id")));
+    book.set_strict(sale, false);
+    assert!(!book.is_strict(sale));
+}
+
+#[test]
+fn an_older_rule_set_announced_late_does_not_replace_a_newer_one() {
+    let mut book = book();
+    let mut newer = RuleSet::standard();
+    newer.version = 3;
+    assert!(book.adopt_rules(newer));
+    let mut older = RuleSet::standard();
+    older.version = 2;
+    assert!(!book.adopt_rules(older));
+    assert_eq!(book.rules().version, 3);
 }
 
 // ---- through the shard ----------------------------------------------------------------------
@@ -258,7 +321,17 @@ fn a_blocked_tap_is_refused_before_the_sale_takes_anything() {
         let before = (world.state.inventory().clone(), world.open_orders());
         let (outcome, effects) = world.run(command);
         if let Outcome::Rejected(_) = &outcome {
-            assert_eq!(effects, vec![], "a refusal writes nothing");
+            // A refusal writes its decision for review, and nothing else.
+            let kept: Vec<&RiskDecision> = effects
+                .iter()
+                .map(|e| match e {
+                    Effect::RiskDecided(decision) => decision.as_ref(),
+                    other => panic!("a refused tap wrote {other:?}"),
+                })
+                .collect();
+            assert_eq!(kept.len(), 1);
+            assert!(!kept[0].ordered && kept[0].enforced);
+            assert_eq!(kept[0].assessment.verdict, Verdict::Block);
             assert_eq!((world.state.inventory().clone(), world.open_orders()), before);
         }
         answers.push(outcome);
@@ -326,10 +399,12 @@ proptest! {
             second.now = at(ms);
             let before = (first.state.inventory().clone(), first.open_orders());
             let (outcome, effects) = first.run(command.clone());
-            let (again, _) = second.run(command);
+            let (again, effects_again) = second.run(command);
             prop_assert_eq!(&outcome, &again);
+            prop_assert_eq!(&effects, &effects_again);
             if matches!(outcome, Outcome::Rejected(Rejection::Risk(_))) {
-                prop_assert_eq!(effects, vec![]);
+                // It writes its decision for review and holds nothing.
+                prop_assert!(effects.iter().all(|e| matches!(e, Effect::RiskDecided(_))), "{:?}", effects);
                 prop_assert_eq!((first.state.inventory().clone(), first.open_orders()), before);
             }
         }

@@ -600,6 +600,8 @@ fn check_effects(before: &Store, effects: &[Effect]) {
             | Effect::SkuSaved(_)
             | Effect::FulfillmentConfigured { .. }
             | Effect::FlashSaleTapsCounted { .. }
+            // A risk decision is a record of a tap's screening: it moves no unit.
+            | Effect::RiskDecided(_)
             | Effect::CapacityBooked { .. } => {}
             Effect::ShipmentSaved(_)
             | Effect::AlertSaved(_)

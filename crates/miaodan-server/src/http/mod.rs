@@ -66,6 +66,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(platform::router())
         .merge(diagnosis::router())
         .merge(integrity::router())
+        .merge(risk::router())
         .merge(inventory::router())
         .merge(catalog::router())
         .merge(orders::router())

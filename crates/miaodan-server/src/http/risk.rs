@@ -1,8 +1,13 @@
 //! Risk at the edge: what a request says of its sender (its `Device-Id`, its connection's IP
 //! prefix) becomes the core's [`ClientSignals`], hashed; and risk's refusals become problems.
-//! The decision itself is the shard's ([`miaodan_domain::risk`]).
+//! The decision itself is the shard's ([`miaodan_domain::risk`]); the rules ([`rules`]) and
+//! the decisions kept for review ([`decisions`]) are read and changed here.
+
+pub mod decisions;
+pub mod rules;
 
 use super::problem::ApiError;
+use crate::app::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -10,6 +15,20 @@ use miaodan_domain::risk::{ClientSignals, Verdict, fingerprint};
 use miaodan_domain::shard::Rejection;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Risk's routes: the rules and the review queue (operators), a sale's report and strict mode
+/// (its merchant and operators).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(rules::current_rules, rules::write_rules))
+        .routes(routes!(decisions::list_decisions))
+        .routes(routes!(decisions::review_decision))
+        .routes(routes!(decisions::buyer_risk))
+        .routes(routes!(decisions::sale_risk))
+        .routes(routes!(decisions::set_sale_risk_mode))
+}
 
 /// The header a buyer's app sends with its installation's id (any text up to 128 bytes).
 pub const DEVICE_ID_HEADER: &str = "device-id";

@@ -1,7 +1,8 @@
 //! Risk on flash-sale taps over real HTTP: accounts tapping from one device (`Device-Id`) are
 //! refused once they look like a ring — `428 risk_challenge` or `403 risk_blocked`, holding
 //! nothing — while the same taps in shadow mode all order, and honest buyers on their own
-//! devices are never refused.
+//! devices are never refused. The decisions kept for review, the rules as versioned data and a
+//! sale's strict mode, through the admin's and the merchant's endpoints.
 #![allow(clippy::unwrap_used)]
 
 use crate::common;
@@ -13,6 +14,9 @@ use serde_json::json;
 both_backends!(
     a_ring_on_one_device_is_refused_and_holds_nothing,
     in_shadow_the_ring_orders_and_nothing_is_refused,
+    the_rings_refusals_are_kept_for_review_and_each_is_reviewed_once,
+    a_new_rule_set_is_in_force_for_the_next_tap_and_after_a_restart,
+    strict_mode_lowers_a_sales_thresholds_for_its_merchant_only,
 );
 
 /// A sale of 10 units, one per buyer, started a second ago; its id.
@@ -105,5 +109,217 @@ async fn in_shadow_the_ring_orders_and_nothing_is_refused(backend: Backend) {
     let sale = sale(&app, &w).await;
     let answers = taps_from_one_device(&app, sale, &ring(&app).await, "emulator-7f3a").await;
     assert!(answers.iter().all(|(status, _)| *status == 201), "{answers:?}");
+    app.shutdown().await;
+}
+
+/// A tap of `buyer` on `sale` without a device id, from its own flat.
+async fn bare_tap(app: &TestApp, buyer: &str, sale: i64) -> common::Answer {
+    let body = json!({ "address": { "adcode": "310104000000", "detail": "宜山路1号" } });
+    app.post(&format!("/v1/flash-sales/{sale}/taps"), buyer, body).await
+}
+
+async fn the_rings_refusals_are_kept_for_review_and_each_is_reviewed_once(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.risk = RiskMode::On).await;
+    let w = app.world().await;
+    let sale = sale(&app, &w).await;
+    let ring = ring(&app).await;
+    let answers = taps_from_one_device(&app, sale, &ring, "emulator-7f3a").await;
+    let refused = answers.iter().filter(|(status, _)| *status != 201).count();
+    let listed = app
+        .get(&format!("/v1/risk/decisions?flash_sale_id={sale}"), &app.admin)
+        .await
+        .assert_status(200)
+        .clone();
+    let decisions = listed["items"].as_array().unwrap();
+    assert_eq!(decisions.len(), refused, "{listed}");
+    for decision in decisions {
+        assert_eq!(
+            (&decision["ordered"], &decision["enforced"]),
+            (&json!(false), &json!(true))
+        );
+        assert_eq!(decision["review"], "open");
+        let rules: Vec<&str> = decision["fired"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
+        assert!(rules.contains(&"shared_device"), "{decision}");
+    }
+    // The merchant's report counts them without naming a buyer.
+    let report = app.get(&format!("/v1/flash-sales/{sale}/risk"), &w.merchant).await;
+    let report = report.assert_status(200).clone();
+    let counted: i64 = report["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["decisions"].as_i64().unwrap())
+        .sum();
+    assert_eq!(counted as usize, refused);
+    // Most first, ties by code: every refused account is new and shares the device; the last
+    // three are a cluster of six or more.
+    assert_eq!(
+        report["rules"],
+        json!([
+            { "code": "new_account", "shadow": false, "decisions": 5 },
+            { "code": "shared_device", "shadow": false, "decisions": 5 },
+            { "code": "linked_ring", "shadow": false, "decisions": 3 },
+        ])
+    );
+    assert!(!report.to_string().contains("buyer_id"));
+    // The ring's buyers are one cluster in the admin's view of any of them.
+    let first = decisions.last().unwrap();
+    let buyer = app
+        .get(&format!("/v1/risk/buyers/{}", first["buyer_id"]), &app.admin)
+        .await;
+    let buyer = buyer.assert_status(200).clone();
+    assert!(buyer["clusters"][0]["size"].as_i64().unwrap() >= 6, "{buyer}");
+    // A person reviews a decision once; a second review is refused and changes nothing.
+    let path = format!("/v1/risk/decisions/{}/review", first["id"]);
+    let cleared = app
+        .post(
+            &path,
+            &app.admin,
+            json!({ "outcome": "confirmed", "note": "一台模拟器八个号" }),
+        )
+        .await;
+    assert_eq!(cleared.assert_status(200)["review"], "confirmed");
+    let again = app
+        .post(&path, &app.admin, json!({ "outcome": "cleared", "note": "再看" }))
+        .await;
+    again.assert_problem(409, "already_reviewed");
+    let open = app
+        .get(
+            &format!("/v1/risk/decisions?flash_sale_id={sale}&review=open"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(open.assert_status(200)["items"].as_array().unwrap().len(), refused - 1);
+    // Not a merchant's, a missing decision is not found, a bad outcome is refused.
+    app.post(&path, &w.merchant, json!({ "outcome": "cleared", "note": "x" }))
+        .await
+        .assert_problem(403, "forbidden");
+    app.post(
+        "/v1/risk/decisions/999999/review",
+        &app.admin,
+        json!({ "outcome": "cleared", "note": "x" }),
+    )
+    .await
+    .assert_status(404);
+    let bad = app
+        .post(&path, &app.admin, json!({ "outcome": "maybe", "note": "x" }))
+        .await;
+    assert!(bad.status.is_client_error() && bad.status != 409, "{:?}", bad.body);
+    app.get("/v1/risk/decisions?verdict=maybe", &app.admin)
+        .await
+        .assert_status(400);
+    app.get("/v1/risk/decisions", &w.merchant)
+        .await
+        .assert_problem(403, "forbidden");
+    app.shutdown().await;
+}
+
+/// The rules: a tap without a device id is blocked on its own.
+fn no_device_blocks() -> serde_json::Value {
+    json!({
+        "note": "演练: 没有设备号就拦截",
+        "rule_set": {
+            "rules": [{ "code": "no_device", "signal": "no_device", "threshold": 1, "points": 100 }],
+            "review_at": 30, "challenge_at": 50, "block_at": 80, "strict_percent": 60,
+        },
+    })
+}
+
+async fn a_new_rule_set_is_in_force_for_the_next_tap_and_after_a_restart(backend: Backend) {
+    let mut app = TestApp::spawn_with(backend, |c| c.risk = RiskMode::On).await;
+    let w = app.world().await;
+    let sale = sale(&app, &w).await;
+    let current = app.get("/v1/risk/rules", &app.admin).await.assert_status(200).clone();
+    assert_eq!((&current["version"], &current["mode"]), (&json!(1), &json!("on")));
+    assert_eq!(current["rule_set"]["rules"].as_array().unwrap().len(), 10);
+    let (_, first) = app.buyer("甲").await;
+    bare_tap(&app, &first, sale).await.assert_status(201);
+    // Refused sets change nothing.
+    let mut falling = no_device_blocks();
+    falling["rule_set"]["challenge_at"] = json!(10);
+    let refused = app.post("/v1/risk/rules", &app.admin, falling).await;
+    refused.assert_problem(422, "invalid_rule_set");
+    assert_eq!(refused.body["field"], "review_at");
+    let mut twice = no_device_blocks();
+    twice["rule_set"]["rules"] = json!([twice["rule_set"]["rules"][0], twice["rule_set"]["rules"][0]]);
+    app.post("/v1/risk/rules", &app.admin, twice)
+        .await
+        .assert_problem(422, "invalid_rule_set");
+    app.post("/v1/risk/rules", &w.merchant, no_device_blocks())
+        .await
+        .assert_problem(403, "forbidden");
+    assert_eq!(
+        app.get("/v1/risk/rules", &app.admin).await.assert_status(200)["version"],
+        1
+    );
+    // Version 2 blocks the next tap without a device id, here and after a restart.
+    let written = app.post("/v1/risk/rules", &app.admin, no_device_blocks()).await;
+    assert_eq!(written.assert_status(201)["version"], 2);
+    let (_, second) = app.buyer("乙").await;
+    bare_tap(&app, &second, sale).await.assert_problem(403, "risk_blocked");
+    app.restart().await;
+    assert_eq!(
+        app.get("/v1/risk/rules", &app.admin).await.assert_status(200)["version"],
+        2
+    );
+    let (_, third) = app.buyer("丙").await;
+    bare_tap(&app, &third, sale).await.assert_problem(403, "risk_blocked");
+    let kept = app
+        .get(
+            &format!("/v1/risk/decisions?flash_sale_id={sale}&verdict=block"),
+            &app.admin,
+        )
+        .await;
+    let kept = kept.assert_status(200).clone();
+    assert_eq!(kept["items"].as_array().unwrap().len(), 2);
+    assert_eq!(kept["items"][0]["rule_set_version"], 2);
+    app.shutdown().await;
+}
+
+async fn strict_mode_lowers_a_sales_thresholds_for_its_merchant_only(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.risk = RiskMode::On).await;
+    let w = app.world().await;
+    let sale = sale(&app, &w).await;
+    let mode = format!("/v1/flash-sales/{sale}/risk-mode");
+    let (_, other_merchant) = app.shop("别家").await;
+    app.put(&mode, &other_merchant, json!({ "strict": true }))
+        .await
+        .assert_status(404);
+    app.put(&mode, &w.buyer_token, json!({ "strict": true }))
+        .await
+        .assert_problem(403, "forbidden");
+    // A new account without a device scores 20: allowed in a plain sale, reviewed in a strict
+    // one (60 % of 30 is 18) — let through, and kept for a person.
+    let set = app.put(&mode, &w.merchant, json!({ "strict": true })).await;
+    assert_eq!(set.assert_status(200)["strict"], true);
+    let (_, newcomer) = app.buyer("新人").await;
+    bare_tap(&app, &newcomer, sale).await.assert_status(201);
+    let report = app.get(&format!("/v1/flash-sales/{sale}/risk"), &w.merchant).await;
+    let report = report.assert_status(200).clone();
+    assert_eq!(report["strict"], true);
+    assert_eq!(
+        report["verdicts"],
+        json!([{ "verdict": "review", "enforced": true, "decisions": 1, "ordered": 1, "buyers": 1 }])
+    );
+    let kept = app
+        .get(&format!("/v1/risk/decisions?flash_sale_id={sale}"), &app.admin)
+        .await;
+    assert_eq!(kept.assert_status(200)["items"][0]["strict"], true);
+    app.put(&mode, &w.merchant, json!({ "strict": false }))
+        .await
+        .assert_status(200);
+    let (_, another) = app.buyer("又一个新人").await;
+    bare_tap(&app, &another, sale).await.assert_status(201);
+    let report = app.get(&format!("/v1/flash-sales/{sale}/risk"), &w.merchant).await;
+    assert_eq!(
+        report.assert_status(200)["verdicts"][0]["decisions"],
+        1,
+        "an allowed tap is not kept"
+    );
     app.shutdown().await;
 }

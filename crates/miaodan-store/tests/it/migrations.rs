@@ -433,6 +433,7 @@ fn rows_up_to(version: i64) -> String {
         (16, rows_of_version_16()),
         (17, rows_of_version_17()),
         (18, rows_of_version_18()),
+        (20, rows_of_version_20()),
     ]
     .into_iter()
     .filter(|(introduced, _)| *introduced <= version)
@@ -454,6 +455,40 @@ fn rows_of_version_18() -> String {
            VALUES ('2-stalled-1', 2, 101, 2, 'stalled', 1, 1795407600000, {body}, 'timed_out', 5, 1795407700000);",
         body = quoted(WORKED_ALERT)
     )
+}
+
+/// What version 20 added: risk's rule set version 2 (its document as the server writes it),
+/// sale 3 in strict mode, and a kept decision: a tap of buyer 7 blocked by two rules, whose id
+/// (500) is past every order's.
+fn rows_of_version_20() -> String {
+    let document = r#"{"rules":[{"code":"no_device","signal":"no_device","threshold":1,"points":100,"shadow":false}],"review_at":30,"challenge_at":50,"block_at":80,"strict_percent":60}"#;
+    let fired = r#"[{"code":"no_device","signal":"no_device","value":1,"threshold":1,"points":100,"shadow":false},{"code":"ring","signal":"cluster_size","value":9,"threshold":6,"points":0,"shadow":true}]"#;
+    format!(
+        "INSERT INTO risk_rule_sets (version, document, note, created_at_ms) VALUES (2, {document}, '演练', 1000);
+         INSERT INTO risk_strict_sales (shop_id, flash_sale, set_at_ms) VALUES (1, 3, 1000);
+         INSERT INTO risk_decisions (id, shop_id, flash_sale, buyer_id, ordered, enforced, strict, verdict,
+             shadow_verdict, score, rule_set_version, fired, at_ms, review)
+             VALUES (500, 1, 3, 7, 0, 1, 1, 'block', 'block', 100, 2, {fired}, 2000, 'open');",
+        document = quoted(document),
+        fired = quoted(fired),
+    )
+}
+
+async fn version_20_rows_load(store: &Store) {
+    let set = store.current_risk_rule_set().await.unwrap().unwrap();
+    assert_eq!((set.version, set.note.as_str()), (2, "演练"));
+    assert_eq!(
+        store.strict_sales(0, 1).await.unwrap(),
+        vec![FlashSaleId::new(3).unwrap()]
+    );
+    let kept = store.risk_decision(500).await.unwrap().unwrap();
+    assert_eq!(kept.review, miaodan_store::Review::Open);
+    let fired = &kept.decision.assessment.fired;
+    assert_eq!((fired.len(), fired[1].shadow, fired[1].value), (2, true, 9));
+    assert!(
+        store.id_maxima().await.unwrap().order >= 500,
+        "a decision's id is never handed out again"
+    );
 }
 
 /// An approved return awaiting its parcel, with the pickup the platform booked (the parcel as a
@@ -990,7 +1025,7 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 19,
+        current, 20,
         "a new migration: add the rows it introduces here (19 added none)"
     );
     let fresh = Database::fresh(backend).await;
@@ -1064,6 +1099,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 18 {
             version_18_rows_load(&store).await;
+        }
+        if version >= 20 {
+            version_20_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

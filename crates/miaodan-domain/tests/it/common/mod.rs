@@ -124,6 +124,7 @@ pub struct Store {
     pub alerts: BTreeMap<AlertKey, Alert>,
     pub sla_rules: BTreeMap<ShopId, SlaRules>,
     pub shortages: Vec<ShortageNotice>,
+    pub risk_decisions: Vec<miaodan_domain::risk::RiskDecision>,
     pub after_sales: BTreeMap<AfterSalesId, AfterSalesRequest>,
     pub after_sales_policies: BTreeMap<ShopId, ShopPolicy>,
 }
@@ -201,6 +202,7 @@ impl Store {
                     self.sla_rules.insert(shop, rules);
                 }
                 Effect::ShortageNoticed(notice) => self.shortages.push(notice),
+                Effect::RiskDecided(decision) => self.risk_decisions.push(*decision),
                 Effect::AfterSalesSaved(saved) => {
                     self.after_sales.insert(saved.id, saved.request);
                 }

@@ -20,7 +20,7 @@ use miaodan_domain::shard::{EndFlashSale, Rejection, TopUpFlashSale};
 
 /// Who may end or top up a sale: its merchant or an operator. A buyer is refused as on every
 /// role-restricted endpoint: before the request's key and body are read.
-pub struct SaleManager(Principal);
+pub struct SaleManager(pub Principal);
 
 impl FromRequestParts<AppState> for SaleManager {
     type Rejection = ApiError;
@@ -37,7 +37,7 @@ impl FromRequestParts<AppState> for SaleManager {
 }
 
 /// The shop owning the sale, if the caller may manage it (another shop's sale is not found).
-async fn managed_shop(state: &AppState, principal: Principal, raw: i64) -> Result<(FlashSaleId, ShopId), ApiError> {
+pub async fn managed_shop(state: &AppState, principal: Principal, raw: i64) -> Result<(FlashSaleId, ShopId), ApiError> {
     let sale = FlashSaleId::new(raw).ok_or_else(|| ApiError::not_found("flash sale"))?;
     let shop = state
         .directory

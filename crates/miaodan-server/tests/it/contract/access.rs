@@ -146,6 +146,7 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
         super::flash_sales::LIVE,
         super::flash_sales::LIVE_STREAM,
         super::events::COMPASS_STREAM,
+        super::flash_sales::SALE_RISK,
     ];
     let live_as = |route: &str, role: Role| {
         let token = token_of(&app, &t, role);
@@ -158,7 +159,11 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
         cases.push((live_as(route, Role::Buyer), (403, "forbidden", None)));
     }
     // Topping up or ending a sale is its merchant's or an operator's, never a buyer's.
-    let controls = [super::flash_sales::TOP_UP, super::flash_sales::END];
+    let controls = [
+        super::flash_sales::TOP_UP,
+        super::flash_sales::END,
+        super::flash_sales::SALE_RISK_MODE,
+    ];
     for route in controls {
         let call = live_as(route, Role::Buyer);
         cases.push((call.clone(), (403, "forbidden", None)));
@@ -291,7 +296,24 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
     let price = Some(json!({ "price_fen": 1 }));
     let stock = Some(json!({ "available": 0 }));
     let category = Some(json!({ "category": "food" }));
+    let strict = Some(json!({ "strict": true }));
     let pairs = vec![
+        (
+            merchant(Method::GET, format!("/v1/flash-sales/{}/risk", b.sale), None),
+            merchant(Method::GET, format!("/v1/flash-sales/{missing}/risk"), None),
+        ),
+        (
+            merchant(
+                Method::PUT,
+                format!("/v1/flash-sales/{}/risk-mode", b.sale),
+                strict.clone(),
+            ),
+            merchant(
+                Method::PUT,
+                format!("/v1/flash-sales/{missing}/risk-mode"),
+                strict.clone(),
+            ),
+        ),
         (
             merchant(Method::GET, format!("/v1/shops/{}", b.shop), None),
             merchant(Method::GET, format!("/v1/shops/{missing}"), None),

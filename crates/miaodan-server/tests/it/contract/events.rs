@@ -110,5 +110,46 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             None,
             Some(Role::Admin),
         ),
+        // Risk's rules and review queue: operators only. The rules written are the ones in
+        // force (a new version of the same rules).
+        endpoint(RISK_RULES, Method::GET, RISK_RULES.into(), None, Some(Role::Admin)),
+        endpoint(
+            RISK_RULES,
+            Method::POST,
+            RISK_RULES.into(),
+            Some(json!({ "note": "the same rules, written again", "rule_set": standard_rule_set() })),
+            Some(Role::Admin),
+        ),
+        endpoint(
+            RISK_DECISIONS,
+            Method::GET,
+            format!("{RISK_DECISIONS}?review=open&verdict=review&shop_id={}", t.a.shop),
+            None,
+            Some(Role::Admin),
+        ),
+        endpoint(
+            RISK_BUYER,
+            Method::GET,
+            format!("/v1/risk/buyers/{}", t.a.buyer),
+            None,
+            Some(Role::Admin),
+        ),
     ]
+}
+
+pub const RISK_RULES: &str = "/v1/risk/rules";
+pub const RISK_DECISIONS: &str = "/v1/risk/decisions";
+pub const RISK_BUYER: &str = "/v1/risk/buyers/{buyer_id}";
+
+/// The rules miaodan ships with, as the API writes them.
+pub fn standard_rule_set() -> serde_json::Value {
+    let rule = |code: &str, signal: &str, threshold: i64, points: i64| json!({ "code": code, "signal": signal, "threshold": threshold, "points": points, "shadow": false });
+    json!({
+        "rules": [
+            rule("tap_velocity", "buyer_taps_per_minute", 10, 30),
+            rule("shared_device", "device_accounts", 4, 40),
+            rule("no_device", "no_device", 1, 5),
+        ],
+        "review_at": 30, "challenge_at": 50, "block_at": 80, "strict_percent": 60,
+    })
 }

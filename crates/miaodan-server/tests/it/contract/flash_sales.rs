@@ -66,8 +66,26 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             None,
             None,
         ),
+        // The sale's risk report and strict mode: its merchant or an operator.
+        endpoint(
+            SALE_RISK,
+            Method::GET,
+            format!("/v1/flash-sales/{}/risk", a.sale),
+            None,
+            None,
+        ),
+        endpoint(
+            SALE_RISK_MODE,
+            Method::PUT,
+            format!("/v1/flash-sales/{}/risk-mode", a.sale),
+            Some(json!({ "strict": false })),
+            None,
+        ),
     ]
 }
+
+pub const SALE_RISK: &str = "/v1/flash-sales/{flash_sale_id}/risk";
+pub const SALE_RISK_MODE: &str = "/v1/flash-sales/{flash_sale_id}/risk-mode";
 
 pub const TOP_UP: &str = "/v1/flash-sales/{flash_sale_id}/top-up";
 pub const END: &str = "/v1/flash-sales/{flash_sale_id}/end";

@@ -186,7 +186,22 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
             ),
         ),
     ];
+    let rules = |note: &str| json!({ "note": note, "rule_set": super::events::standard_rule_set() });
     let others = vec![
+        (
+            post("/v1/risk/rules".into(), admin, rules("同样的规则")),
+            post("/v1/risk/rules".into(), admin, rules("又一版")),
+        ),
+        (
+            put(
+                format!("/v1/flash-sales/{}/risk-mode", a.sale),
+                json!({ "strict": true }),
+            ),
+            put(
+                format!("/v1/flash-sales/{}/risk-mode", a.sale),
+                json!({ "strict": false }),
+            ),
+        ),
         (
             patch(format!("/v1/shops/{}", a.shop), json!({ "category": "food" })),
             patch(format!("/v1/shops/{}", a.shop), json!({ "category": "home" })),

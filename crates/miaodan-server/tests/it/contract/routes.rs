@@ -278,6 +278,9 @@ const NOT_YET_IN_THE_CONTRACT: &[(&str, &str)] = &[
     ("POST", "/v1/package-center/alerts/{alert_id}/assign"),
     ("POST", "/v1/package-center/alerts/{alert_id}/notes"),
     ("POST", "/v1/package-center/alerts/{alert_id}/resolve"),
+    // Reviewing needs a kept risk decision, which the tenants' world (risk off) never makes:
+    // covered by `tests/it/risk.rs` (roles, not found, reviewed twice, malformed bodies).
+    ("POST", "/v1/risk/decisions/{decision_id}/review"),
 ];
 
 /// The coverage of the contract, checked against the served document rather than any list
@@ -328,11 +331,16 @@ async fn the_contract_exercises_every_documented_operation(backend: Backend) {
         .collect();
     // An id in the path names an object of one tenant, but for the platform's token issuance
     // (the admin's, for any shop or buyer), a tap (any buyer may buy from any shop's sale) and
-    // the platform's decision on an appealed after-sales request (the admin's, for any shop).
+    // the platform's decision on an appealed after-sales request (the admin's, for any shop),
+    // and risk's review of a buyer (the admin's, for any buyer).
     let by_id: BTreeSet<Operation> = v1
         .iter()
         .filter(|(_, path)| {
-            path.contains('{') && !path.ends_with("/tokens") && !path.ends_with("/taps") && !path.ends_with("/decide")
+            path.contains('{')
+                && !path.ends_with("/tokens")
+                && !path.ends_with("/taps")
+                && !path.ends_with("/decide")
+                && !path.starts_with("/v1/risk/")
         })
         .cloned()
         .collect();

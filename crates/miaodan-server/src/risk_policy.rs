@@ -1,0 +1,198 @@
+//! Risk's policy as data: the rule set in force (the newest an admin wrote, or the one miaodan
+//! ships with) as the JSON document the API takes and the store keeps, and how a change
+//! reaches every shard.
+//!
+//! A new rule set is written to the store first, then announced to each shard, which takes it
+//! only if it is newer than its own (announcements may cross). A shard that starts or rebuilds
+//! reads the store, so a change announced to a shard that was rebuilding is not lost.
+
+use crate::sequencer::{ShardError, Shards};
+use miaodan_domain::ShopId;
+use miaodan_domain::flash_sale::FlashSaleId;
+use miaodan_domain::risk::{Rule, RuleSet, Signal};
+use miaodan_store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What a rule reads (see README "Risk control" for each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalName {
+    BuyerTapsPerMinute,
+    DeviceAccounts,
+    AddressAccounts,
+    CredentialAccounts,
+    ClusterSize,
+    IpPrefixTapsPerSecond,
+    AccountAgeDays,
+    MsAfterStart,
+    TapRhythmSpreadMs,
+    NoDevice,
+}
+
+impl From<SignalName> for Signal {
+    fn from(name: SignalName) -> Signal {
+        match name {
+            SignalName::BuyerTapsPerMinute => Signal::BuyerTapsPerMinute,
+            SignalName::DeviceAccounts => Signal::DeviceAccounts,
+            SignalName::AddressAccounts => Signal::AddressAccounts,
+            SignalName::CredentialAccounts => Signal::CredentialAccounts,
+            SignalName::ClusterSize => Signal::ClusterSize,
+            SignalName::IpPrefixTapsPerSecond => Signal::IpPrefixTapsPerSecond,
+            SignalName::AccountAgeDays => Signal::AccountAgeDays,
+            SignalName::MsAfterStart => Signal::MsAfterStart,
+            SignalName::TapRhythmSpreadMs => Signal::TapRhythmSpreadMs,
+            SignalName::NoDevice => Signal::NoDevice,
+        }
+    }
+}
+
+impl From<Signal> for SignalName {
+    fn from(signal: Signal) -> SignalName {
+        match signal {
+            Signal::BuyerTapsPerMinute => SignalName::BuyerTapsPerMinute,
+            Signal::DeviceAccounts => SignalName::DeviceAccounts,
+            Signal::AddressAccounts => SignalName::AddressAccounts,
+            Signal::CredentialAccounts => SignalName::CredentialAccounts,
+            Signal::ClusterSize => SignalName::ClusterSize,
+            Signal::IpPrefixTapsPerSecond => SignalName::IpPrefixTapsPerSecond,
+            Signal::AccountAgeDays => SignalName::AccountAgeDays,
+            Signal::MsAfterStart => SignalName::MsAfterStart,
+            Signal::TapRhythmSpreadMs => SignalName::TapRhythmSpreadMs,
+            Signal::NoDevice => SignalName::NoDevice,
+        }
+    }
+}
+
+/// One rule: when `signal` reaches `threshold` (or falls below it, for an age, a reaction time
+/// or a rhythm's spread) it adds `points` to the request's score — or, in shadow, only says
+/// what it would have done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDocument {
+    /// Its stable name, shown in every decision it fires in: `[a-z0-9_]`, 1–40 bytes.
+    pub code: String,
+    pub signal: SignalName,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    pub threshold: i64,
+    #[schema(minimum = 0, maximum = 1000)]
+    pub points: u32,
+    /// Fires and is recorded, adds nothing: watch a new rule on real traffic before it acts.
+    #[serde(default)]
+    pub shadow: bool,
+}
+
+/// A rule set: its rules and the scores at which a request is reviewed, challenged or blocked
+/// (`0 < review_at ≤ challenge_at ≤ block_at`); a sale in strict mode scales the three by
+/// `strict_percent`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSetDocument {
+    /// At most 32.
+    pub rules: Vec<RuleDocument>,
+    #[schema(minimum = 1)]
+    pub review_at: u32,
+    #[schema(minimum = 1)]
+    pub challenge_at: u32,
+    #[schema(minimum = 1)]
+    pub block_at: u32,
+    #[schema(minimum = 1, maximum = 100)]
+    pub strict_percent: u32,
+}
+
+impl RuleSetDocument {
+    pub fn of(set: &RuleSet) -> RuleSetDocument {
+        RuleSetDocument {
+            rules: set
+                .rules
+                .iter()
+                .map(|r| RuleDocument {
+                    code: r.code.clone(),
+                    signal: r.signal.into(),
+                    threshold: r.threshold,
+                    points: r.points,
+                    shadow: r.shadow,
+                })
+                .collect(),
+            review_at: set.review_at,
+            challenge_at: set.challenge_at,
+            block_at: set.block_at,
+            strict_percent: set.strict_percent,
+        }
+    }
+
+    /// The rule set this document describes, as version `version` (not yet checked).
+    pub fn rule_set(&self, version: u32) -> RuleSet {
+        RuleSet {
+            version,
+            rules: self
+                .rules
+                .iter()
+                .map(|r| Rule {
+                    code: r.code.clone(),
+                    signal: r.signal.into(),
+                    threshold: r.threshold,
+                    points: r.points,
+                    shadow: r.shadow,
+                })
+                .collect(),
+            review_at: self.review_at,
+            challenge_at: self.challenge_at,
+            block_at: self.block_at,
+            strict_percent: self.strict_percent,
+        }
+    }
+}
+
+/// The rule set in force: the newest stored, or the one miaodan ships with.
+pub async fn rules_in_force(store: &Store) -> Result<RuleSet, StoreError> {
+    let Some(stored) = store.current_risk_rule_set().await? else {
+        return Ok(RuleSet::standard());
+    };
+    let corrupt = |why: String| StoreError::Corrupt(format!("risk rule set {}: {why}", stored.version));
+    let document: RuleSetDocument = serde_json::from_str(&stored.document).map_err(|e| corrupt(e.to_string()))?;
+    let version = u32::try_from(stored.version).map_err(|e| corrupt(e.to_string()))?;
+    let set = document.rule_set(version);
+    set.check().map_err(|problem| corrupt(format!("{problem:?}")))?;
+    Ok(set)
+}
+
+/// Announces `rules` to every shard (each takes them if newer). A shard that cannot take the
+/// message now (its inbox full) reads the rules when it next rebuilds; the caller answers the
+/// error so the admin retries.
+pub async fn announce_rules(shards: &Shards, rules: &RuleSet) -> Result<(), ShardError> {
+    for index in 0..shards.count() as usize {
+        let rules = rules.clone();
+        shards.adjust_risk(index, move |book| book.adopt_rules(rules)).await?;
+    }
+    Ok(())
+}
+
+/// Puts sale `sale` of `shop` in strict mode, or takes it out, in the shard that owns it.
+pub async fn announce_strict(shards: &Shards, shop: ShopId, sale: FlashSaleId, strict: bool) -> Result<(), ShardError> {
+    let index = shards.shard_of(shop);
+    shards
+        .adjust_risk(index, move |book| book.set_strict(sale, strict))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_signal_has_a_name_that_reads_back_as_itself() {
+        for signal in Signal::ALL {
+            let name = SignalName::from(signal);
+            assert_eq!(Signal::from(name), signal);
+            let json = serde_json::to_value(name).unwrap_or_default();
+            assert_eq!(json, signal.as_str());
+        }
+    }
+
+    #[test]
+    fn the_standard_set_reads_back_from_its_document() {
+        let set = RuleSet::standard();
+        assert_eq!(RuleSetDocument::of(&set).rule_set(set.version), set);
+    }
+}
