@@ -11,7 +11,8 @@ a date that exists (no 30 February), a buyer's token living at most 90 days, tok
 shop or by buyer but not both, a compass range that ends after it begins and holds at most 2 000
 buckets (the series) or 366 days (the compass's breadth), a webhook endpoint's URL that parses with
 a loopback host (the server sends to no other unless told to), the shop an operator registers a
-webhook endpoint for, and a staff member's login (unique across the platform) and shop role. The server answers a request that breaks one 422, as the
+webhook endpoint for, a staff member's login (unique across the platform) and shop role, and a risk rule set's distinct codes and
+rising scores. The server answers a request that breaks one 422, as the
 document says. The fuzzer's generator reads only the schema, so its *valid* cases (positive
 mode) are brought within these rules here before they are sent; its invalid cases are left
 alone. Each valid case also gets an Idempotency-Key of its own: a key reused for another
@@ -163,7 +164,21 @@ def _staff_change(body):
         body.pop("role")
 
 
+def _risk_rules(body):
+    """A rule set's codes are distinct and its scores rise (0 < review_at ≤ challenge_at ≤
+    block_at): the schema states each number's range, not their order."""
+    rule_set = body.get("rule_set")
+    if not isinstance(rule_set, dict):
+        return
+    if isinstance(rule_set.get("rules"), list):
+        rule_set["rules"] = _unique_by(rule_set["rules"], lambda r: r.get("code") if isinstance(r, dict) else None)
+    scores = [rule_set.get(k) for k in ("review_at", "challenge_at", "block_at")]
+    if all(isinstance(v, int) for v in scores):
+        rule_set["review_at"], rule_set["challenge_at"], rule_set["block_at"] = sorted(scores)
+
+
 BODIES = {
+    ("POST", "/v1/risk/rules"): _risk_rules,
     ("POST", "/v1/flash-sales"): _flash_sale,
     ("POST", "/v1/one-tap-agreements"): _agreement,
     ("PUT", "/v1/warehouses/{warehouse_id}/fulfillment"): _fulfillment,

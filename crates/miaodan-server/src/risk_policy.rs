@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 /// What a rule reads (see README "Risk control" for each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum SignalName {
+pub enum RiskSignalName {
     BuyerTapsPerMinute,
     DeviceAccounts,
     AddressAccounts,
@@ -30,36 +30,36 @@ pub enum SignalName {
     NoDevice,
 }
 
-impl From<SignalName> for Signal {
-    fn from(name: SignalName) -> Signal {
+impl From<RiskSignalName> for Signal {
+    fn from(name: RiskSignalName) -> Signal {
         match name {
-            SignalName::BuyerTapsPerMinute => Signal::BuyerTapsPerMinute,
-            SignalName::DeviceAccounts => Signal::DeviceAccounts,
-            SignalName::AddressAccounts => Signal::AddressAccounts,
-            SignalName::CredentialAccounts => Signal::CredentialAccounts,
-            SignalName::ClusterSize => Signal::ClusterSize,
-            SignalName::IpPrefixTapsPerSecond => Signal::IpPrefixTapsPerSecond,
-            SignalName::AccountAgeDays => Signal::AccountAgeDays,
-            SignalName::MsAfterStart => Signal::MsAfterStart,
-            SignalName::TapRhythmSpreadMs => Signal::TapRhythmSpreadMs,
-            SignalName::NoDevice => Signal::NoDevice,
+            RiskSignalName::BuyerTapsPerMinute => Signal::BuyerTapsPerMinute,
+            RiskSignalName::DeviceAccounts => Signal::DeviceAccounts,
+            RiskSignalName::AddressAccounts => Signal::AddressAccounts,
+            RiskSignalName::CredentialAccounts => Signal::CredentialAccounts,
+            RiskSignalName::ClusterSize => Signal::ClusterSize,
+            RiskSignalName::IpPrefixTapsPerSecond => Signal::IpPrefixTapsPerSecond,
+            RiskSignalName::AccountAgeDays => Signal::AccountAgeDays,
+            RiskSignalName::MsAfterStart => Signal::MsAfterStart,
+            RiskSignalName::TapRhythmSpreadMs => Signal::TapRhythmSpreadMs,
+            RiskSignalName::NoDevice => Signal::NoDevice,
         }
     }
 }
 
-impl From<Signal> for SignalName {
-    fn from(signal: Signal) -> SignalName {
+impl From<Signal> for RiskSignalName {
+    fn from(signal: Signal) -> RiskSignalName {
         match signal {
-            Signal::BuyerTapsPerMinute => SignalName::BuyerTapsPerMinute,
-            Signal::DeviceAccounts => SignalName::DeviceAccounts,
-            Signal::AddressAccounts => SignalName::AddressAccounts,
-            Signal::CredentialAccounts => SignalName::CredentialAccounts,
-            Signal::ClusterSize => SignalName::ClusterSize,
-            Signal::IpPrefixTapsPerSecond => SignalName::IpPrefixTapsPerSecond,
-            Signal::AccountAgeDays => SignalName::AccountAgeDays,
-            Signal::MsAfterStart => SignalName::MsAfterStart,
-            Signal::TapRhythmSpreadMs => SignalName::TapRhythmSpreadMs,
-            Signal::NoDevice => SignalName::NoDevice,
+            Signal::BuyerTapsPerMinute => RiskSignalName::BuyerTapsPerMinute,
+            Signal::DeviceAccounts => RiskSignalName::DeviceAccounts,
+            Signal::AddressAccounts => RiskSignalName::AddressAccounts,
+            Signal::CredentialAccounts => RiskSignalName::CredentialAccounts,
+            Signal::ClusterSize => RiskSignalName::ClusterSize,
+            Signal::IpPrefixTapsPerSecond => RiskSignalName::IpPrefixTapsPerSecond,
+            Signal::AccountAgeDays => RiskSignalName::AccountAgeDays,
+            Signal::MsAfterStart => RiskSignalName::MsAfterStart,
+            Signal::TapRhythmSpreadMs => RiskSignalName::TapRhythmSpreadMs,
+            Signal::NoDevice => RiskSignalName::NoDevice,
         }
     }
 }
@@ -69,10 +69,11 @@ impl From<Signal> for SignalName {
 /// what it would have done.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RuleDocument {
-    /// Its stable name, shown in every decision it fires in: `[a-z0-9_]`, 1–40 bytes.
+pub struct RiskRuleDocument {
+    /// Its stable name, shown in every decision it fires in (distinct within the set).
+    #[schema(pattern = "^[a-z0-9_]{1,40}$")]
     pub code: String,
-    pub signal: SignalName,
+    pub signal: RiskSignalName,
     #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub threshold: i64,
     #[schema(minimum = 0, maximum = 1000)]
@@ -87,26 +88,27 @@ pub struct RuleDocument {
 /// `strict_percent`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RuleSetDocument {
-    /// At most 32.
-    pub rules: Vec<RuleDocument>,
-    #[schema(minimum = 1)]
+pub struct RiskRuleSetDocument {
+    /// At most 32, with distinct codes.
+    #[schema(max_items = 32)]
+    pub rules: Vec<RiskRuleDocument>,
+    #[schema(minimum = 1, maximum = 4_294_967_295_u64)]
     pub review_at: u32,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 4_294_967_295_u64)]
     pub challenge_at: u32,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 4_294_967_295_u64)]
     pub block_at: u32,
     #[schema(minimum = 1, maximum = 100)]
     pub strict_percent: u32,
 }
 
-impl RuleSetDocument {
-    pub fn of(set: &RuleSet) -> RuleSetDocument {
-        RuleSetDocument {
+impl RiskRuleSetDocument {
+    pub fn of(set: &RuleSet) -> RiskRuleSetDocument {
+        RiskRuleSetDocument {
             rules: set
                 .rules
                 .iter()
-                .map(|r| RuleDocument {
+                .map(|r| RiskRuleDocument {
                     code: r.code.clone(),
                     signal: r.signal.into(),
                     threshold: r.threshold,
@@ -150,7 +152,7 @@ pub async fn rules_in_force(store: &Store) -> Result<RuleSet, StoreError> {
         return Ok(RuleSet::standard());
     };
     let corrupt = |why: String| StoreError::Corrupt(format!("risk rule set {}: {why}", stored.version));
-    let document: RuleSetDocument = serde_json::from_str(&stored.document).map_err(|e| corrupt(e.to_string()))?;
+    let document: RiskRuleSetDocument = serde_json::from_str(&stored.document).map_err(|e| corrupt(e.to_string()))?;
     let version = u32::try_from(stored.version).map_err(|e| corrupt(e.to_string()))?;
     let set = document.rule_set(version);
     set.check().map_err(|problem| corrupt(format!("{problem:?}")))?;
@@ -183,7 +185,7 @@ mod tests {
     #[test]
     fn every_signal_has_a_name_that_reads_back_as_itself() {
         for signal in Signal::ALL {
-            let name = SignalName::from(signal);
+            let name = RiskSignalName::from(signal);
             assert_eq!(Signal::from(name), signal);
             let json = serde_json::to_value(name).unwrap_or_default();
             assert_eq!(json, signal.as_str());
@@ -193,6 +195,6 @@ mod tests {
     #[test]
     fn the_standard_set_reads_back_from_its_document() {
         let set = RuleSet::standard();
-        assert_eq!(RuleSetDocument::of(&set).rule_set(set.version), set);
+        assert_eq!(RiskRuleSetDocument::of(&set).rule_set(set.version), set);
     }
 }

@@ -207,7 +207,9 @@ fn tap_reply(order: &Order) -> Reply {
 #[utoipa::path(post, path = "/v1/flash-sales/{flash_sale_id}/taps", tag = "flash sales", request_body = Option<TapInput>,
     params(("flash_sale_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = TapView),
+        (status = 403, description = "`risk_blocked`: risk control refused the tap (nothing is held)", body = super::problem::Problem),
         (status = 409, description = "not_started, ended, limit_reached (with per_buyer_limit and remaining_allowed) or sold_out", body = super::problem::Problem),
+        (status = 428, description = "`risk_challenge`: the buyer confirms in the app, then taps again (nothing is held)", body = super::problem::Problem),
         (status = 429, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn tap(

@@ -38,20 +38,20 @@ pub const BUYER_DECISIONS_SHOWN: i64 = 20;
 /// A verdict, as a filter.
 #[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum VerdictName {
+pub enum RiskVerdictName {
     Allow,
     Review,
     Challenge,
     Block,
 }
 
-impl From<VerdictName> for Verdict {
-    fn from(name: VerdictName) -> Verdict {
+impl From<RiskVerdictName> for Verdict {
+    fn from(name: RiskVerdictName) -> Verdict {
         match name {
-            VerdictName::Allow => Verdict::Allow,
-            VerdictName::Review => Verdict::Review,
-            VerdictName::Challenge => Verdict::Challenge,
-            VerdictName::Block => Verdict::Block,
+            RiskVerdictName::Allow => Verdict::Allow,
+            RiskVerdictName::Review => Verdict::Review,
+            RiskVerdictName::Challenge => Verdict::Challenge,
+            RiskVerdictName::Block => Verdict::Block,
         }
     }
 }
@@ -59,18 +59,18 @@ impl From<VerdictName> for Verdict {
 /// Where a decision's review stands, as a filter.
 #[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ReviewName {
+pub enum RiskReviewName {
     Open,
     Cleared,
     Confirmed,
 }
 
-impl From<ReviewName> for Review {
-    fn from(name: ReviewName) -> Review {
+impl From<RiskReviewName> for Review {
+    fn from(name: RiskReviewName) -> Review {
         match name {
-            ReviewName::Open => Review::Open,
-            ReviewName::Cleared => Review::Cleared,
-            ReviewName::Confirmed => Review::Confirmed,
+            RiskReviewName::Open => Review::Open,
+            RiskReviewName::Cleared => Review::Cleared,
+            RiskReviewName::Confirmed => Review::Confirmed,
         }
     }
 }
@@ -78,11 +78,13 @@ impl From<ReviewName> for Review {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct DecisionsQuery {
+pub struct RiskDecisionsQuery {
     /// Only decisions with this verdict (`review`: the taps let through for a person to look at).
-    pub verdict: Option<VerdictName>,
+    #[param(inline)]
+    pub verdict: Option<RiskVerdictName>,
     /// Only decisions whose review stands so (`open`: nobody has looked yet).
-    pub review: Option<ReviewName>,
+    #[param(inline)]
+    pub review: Option<RiskReviewName>,
     #[param(schema_with = crate::http::schema::id)]
     pub shop_id: Option<i64>,
     #[param(schema_with = crate::http::schema::id)]
@@ -93,7 +95,7 @@ pub struct DecisionsQuery {
 
 /// A rule that fired in a decision, with the value it fired on.
 #[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct FiredRuleView {
+pub struct RiskFiredRuleView {
     pub code: String,
     /// The signal it read (README "Risk control").
     pub signal: String,
@@ -106,7 +108,7 @@ pub struct FiredRuleView {
 
 /// A kept decision and where its review stands.
 #[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct DecisionView {
+pub struct RiskDecisionView {
     /// The id of the tap's order — placed when `ordered`, never used otherwise.
     pub id: i64,
     pub shop_id: i64,
@@ -124,7 +126,7 @@ pub struct DecisionView {
     pub enforced: bool,
     /// The sale was in strict mode.
     pub strict: bool,
-    pub fired: Vec<FiredRuleView>,
+    pub fired: Vec<RiskFiredRuleView>,
     pub at: String,
     /// `open`, `cleared` (honest) or `confirmed` (a scalper or a fraud).
     pub review: String,
@@ -132,8 +134,8 @@ pub struct DecisionView {
     pub review_note: Option<String>,
 }
 
-fn fired_view(f: &FiredRule) -> FiredRuleView {
-    FiredRuleView {
+fn fired_view(f: &FiredRule) -> RiskFiredRuleView {
+    RiskFiredRuleView {
         code: f.code.clone(),
         signal: f.signal.as_str().into(),
         value: f.value,
@@ -143,9 +145,9 @@ fn fired_view(f: &FiredRule) -> FiredRuleView {
     }
 }
 
-fn decision_view(stored: &StoredDecision) -> DecisionView {
+fn decision_view(stored: &StoredDecision) -> RiskDecisionView {
     let d = &stored.decision;
-    DecisionView {
+    RiskDecisionView {
         id: d.id.get(),
         shop_id: d.shop.get(),
         flash_sale_id: d.sale.get(),
@@ -166,14 +168,14 @@ fn decision_view(stored: &StoredDecision) -> DecisionView {
 }
 
 /// The review queue: kept decisions, newest first, filtered.
-#[utoipa::path(get, path = "/v1/risk/decisions", tag = "risk", params(DecisionsQuery, PageQuery),
-    responses((status = 200, body = Page<DecisionView>), (status = 400, body = Problem), (status = 403, body = Problem)),
+#[utoipa::path(get, path = "/v1/risk/decisions", tag = "risk", params(RiskDecisionsQuery, PageQuery),
+    responses((status = 200, body = Page<RiskDecisionView>), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_decisions(
     State(state): State<AppState>,
     _: Admin,
-    ListQuery { page, filter: query }: ListQuery<DecisionsQuery>,
-) -> Result<Json<Page<DecisionView>>, ApiError> {
+    ListQuery { page, filter: query }: ListQuery<RiskDecisionsQuery>,
+) -> Result<Json<Page<RiskDecisionView>>, ApiError> {
     let filter = DecisionFilter {
         shop: query.shop_id.and_then(miaodan_domain::ShopId::new),
         sale: query
@@ -196,16 +198,17 @@ pub async fn list_decisions(
 /// A person's review of a decision.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReviewInput {
+pub struct RiskReviewInput {
     /// `cleared` (the buyer is honest) or `confirmed` (a scalper or a fraud).
-    pub outcome: ReviewOutcome,
-    /// What the reviewer found (1–500 characters).
+    pub outcome: RiskReviewOutcome,
+    /// What the reviewer found.
+    #[schema(schema_with = crate::http::schema::text::<500>)]
     pub note: String,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ReviewOutcome {
+pub enum RiskReviewOutcome {
     Cleared,
     Confirmed,
 }
@@ -213,9 +216,9 @@ pub enum ReviewOutcome {
 /// Review a kept decision (once). A confirmed decision whose tap ordered leaves the order as
 /// it is: cancel it with `POST /v1/orders/{id}/cancel` (`platform_cancelled`) if it is unpaid,
 /// or through after-sales once paid.
-#[utoipa::path(post, path = "/v1/risk/decisions/{decision_id}/review", tag = "risk", request_body = ReviewInput,
+#[utoipa::path(post, path = "/v1/risk/decisions/{decision_id}/review", tag = "risk", request_body = RiskReviewInput,
     params(("decision_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, description = "the decision, reviewed", body = DecisionView),
+    responses((status = 200, description = "the decision, reviewed", body = RiskDecisionView),
         (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "`already_reviewed`", body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -224,7 +227,7 @@ pub async fn review_decision(
     _: Admin,
     ids: PathIds,
     headers: HeaderMap,
-    body: JsonBody<ReviewInput>,
+    body: JsonBody<RiskReviewInput>,
 ) -> Response {
     let path = format!("/v1/risk/decisions/{}/review", ids.one());
     idempotency::run(
@@ -235,8 +238,8 @@ pub async fn review_decision(
         |idem| async {
             let note = validate::text::<500>(&body.value.note, "note")?.as_str().to_string();
             let review = match body.value.outcome {
-                ReviewOutcome::Cleared => Review::Cleared,
-                ReviewOutcome::Confirmed => Review::Confirmed,
+                RiskReviewOutcome::Cleared => Review::Cleared,
+                RiskReviewOutcome::Confirmed => Review::Confirmed,
             };
             let id = ids.one();
             let found = state.store.risk_decision(id).await?;
@@ -278,7 +281,7 @@ fn already_reviewed(decision: &StoredDecision) -> ApiError {
 
 /// The buyers one buyer is linked to in one shard's memory.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClusterView {
+pub struct RiskClusterView {
     pub shard: u32,
     /// Buyers linked through shared devices, flats and credentials, this one included.
     pub size: u32,
@@ -291,9 +294,9 @@ pub struct BuyerRiskView {
     pub buyer_id: i64,
     /// The clusters it is in (one per shard whose shops it tapped in, with another buyer linked);
     /// empty when no shard links it to anyone. Memory is rebuilt empty at a restart.
-    pub clusters: Vec<ClusterView>,
+    pub clusters: Vec<RiskClusterView>,
     /// Its newest kept decisions (at most 20).
-    pub decisions: Vec<DecisionView>,
+    pub decisions: Vec<RiskDecisionView>,
 }
 
 /// A buyer's links and kept decisions: who it shares devices, flats and credentials with.
@@ -321,7 +324,7 @@ pub async fn buyer_risk(
             .await?;
         if size > 1 {
             let buyer_ids = members.iter().map(|b| b.get()).collect();
-            clusters.push(ClusterView { shard, size, buyer_ids });
+            clusters.push(RiskClusterView { shard, size, buyer_ids });
         }
     }
     let filter = DecisionFilter {
@@ -342,7 +345,7 @@ pub async fn buyer_risk(
 
 /// A sale's kept decisions of one verdict, acted on or in shadow.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VerdictCount {
+pub struct RiskVerdictCount {
     pub verdict: String,
     /// `true`: risk was on and the verdict acted; `false`: only recorded (risk in shadow).
     pub enforced: bool,
@@ -354,7 +357,7 @@ pub struct VerdictCount {
 
 /// How often a rule fired in a sale's kept decisions.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RuleCount {
+pub struct RiskRuleCount {
     pub code: String,
     pub shadow: bool,
     pub decisions: i64,
@@ -366,9 +369,9 @@ pub struct SaleRiskView {
     pub flash_sale_id: i64,
     /// The merchant asked for strict mode: the thresholds are lowered for this sale.
     pub strict: bool,
-    pub verdicts: Vec<VerdictCount>,
+    pub verdicts: Vec<RiskVerdictCount>,
     /// The rules that fired, most first (over the sale's newest 10 000 kept decisions).
-    pub rules: Vec<RuleCount>,
+    pub rules: Vec<RiskRuleCount>,
 }
 
 /// A flash sale's risk report: its kept decisions by verdict and the rules behind them (the
@@ -386,7 +389,7 @@ pub async fn sale_risk(
     let verdicts = counts
         .by_verdict
         .iter()
-        .map(|(verdict, enforced, decisions, ordered, buyers)| VerdictCount {
+        .map(|(verdict, enforced, decisions, ordered, buyers)| RiskVerdictCount {
             verdict: verdict.as_str().into(),
             enforced: *enforced,
             decisions: *decisions,
@@ -400,9 +403,9 @@ pub async fn sale_risk(
             *by_rule.entry((rule.code.clone(), rule.shadow)).or_default() += 1;
         }
     }
-    let mut rules: Vec<RuleCount> = by_rule
+    let mut rules: Vec<RiskRuleCount> = by_rule
         .into_iter()
-        .map(|((code, shadow), decisions)| RuleCount {
+        .map(|((code, shadow), decisions)| RiskRuleCount {
             code,
             shadow,
             decisions,

@@ -11,7 +11,7 @@ use crate::http::extract::JsonBody;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::validate;
 use crate::idempotency::{self, Reply};
-use crate::risk_policy::{RuleSetDocument, announce_rules, rules_in_force};
+use crate::risk_policy::{RiskRuleSetDocument, announce_rules, rules_in_force};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -26,7 +26,7 @@ static RULE_SET_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new((
 
 /// The rule set in force.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RuleSetView {
+pub struct RiskRuleSetView {
     pub version: u32,
     /// Why it was written (empty for version 1).
     pub note: String,
@@ -35,33 +35,34 @@ pub struct RuleSetView {
     /// Risk's mode on this server (`miaodan serve --risk`): `on` refuses what the rules
     /// challenge or block, `shadow` only records, `off` scores nothing.
     pub mode: String,
-    pub rule_set: RuleSetDocument,
+    pub rule_set: RiskRuleSetDocument,
 }
 
 /// A new version of the rules.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewRuleSet {
-    /// Why: what changed and what it was measured on (1–500 characters).
+pub struct NewRiskRuleSet {
+    /// Why: what changed and what it was measured on.
+    #[schema(schema_with = crate::http::schema::text::<500>)]
     pub note: String,
-    pub rule_set: RuleSetDocument,
+    pub rule_set: RiskRuleSetDocument,
 }
 
-fn view(set: &RuleSet, stored: Option<&StoredRuleSet>, state: &AppState) -> RuleSetView {
-    RuleSetView {
+fn view(set: &RuleSet, stored: Option<&StoredRuleSet>, state: &AppState) -> RiskRuleSetView {
+    RiskRuleSetView {
         version: set.version,
         note: stored.map(|s| s.note.clone()).unwrap_or_default(),
         created_at: stored.map(|s| rfc3339(s.created_at)),
         mode: state.config.risk.as_str().into(),
-        rule_set: RuleSetDocument::of(set),
+        rule_set: RiskRuleSetDocument::of(set),
     }
 }
 
 /// The rule set in force and risk's mode.
 #[utoipa::path(get, path = "/v1/risk/rules", tag = "risk",
-    responses((status = 200, body = RuleSetView), (status = 403, body = Problem)),
+    responses((status = 200, body = RiskRuleSetView), (status = 403, body = Problem)),
     security(("bearer" = [])))]
-pub async fn current_rules(State(state): State<AppState>, _: Admin) -> Result<Json<RuleSetView>, ApiError> {
+pub async fn current_rules(State(state): State<AppState>, _: Admin) -> Result<Json<RiskRuleSetView>, ApiError> {
     let stored = state.store.current_risk_rule_set().await?;
     let set = rules_in_force(&state.store).await?;
     Ok(Json(view(&set, stored.as_ref(), &state)))
@@ -70,16 +71,16 @@ pub async fn current_rules(State(state): State<AppState>, _: Admin) -> Result<Js
 /// Write the next version of the rules: checked (`invalid_rule_set` names what is wrong and
 /// changes nothing), stored, then in force in every shard before the answer. Start a new rule
 /// with `shadow: true` to watch what it would do (`GET /v1/risk/decisions`).
-#[utoipa::path(post, path = "/v1/risk/rules", tag = "risk", request_body = NewRuleSet,
+#[utoipa::path(post, path = "/v1/risk/rules", tag = "risk", request_body = NewRiskRuleSet,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, description = "the new version, in force", body = RuleSetView),
+    responses((status = 201, description = "the new version, in force", body = RiskRuleSetView),
         (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn write_rules(
     State(state): State<AppState>,
     _: Admin,
     headers: HeaderMap,
-    body: JsonBody<NewRuleSet>,
+    body: JsonBody<NewRiskRuleSet>,
 ) -> Response {
     let request = ("POST", "/v1/risk/rules", &body.raw[..]);
     idempotency::run(&state, Principal::Admin, &headers, request, |idem| async {
