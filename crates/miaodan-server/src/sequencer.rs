@@ -20,7 +20,7 @@ use miaodan_domain::ShopId;
 use miaodan_domain::Timestamp;
 use miaodan_domain::logistics::Alert;
 use miaodan_domain::payments;
-use miaodan_domain::risk::{RiskBook, RiskMode};
+use miaodan_domain::risk::{RiskBook, RiskHashKey, RiskMode};
 use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ShardCommand, ShardState, ShortageNotice};
 use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::{Store, Writer};
@@ -162,14 +162,17 @@ impl Shards {
     ) -> Result<Shards, miaodan_store::StoreError> {
         let mut inboxes = Vec::new();
         let mut tasks = Vec::new();
+        // Risk's maps are hashed under a secret of this process: a client cannot pick ids that
+        // collide (see `miaodan_domain::risk::hash`).
+        let hash_key = RiskHashKey::from_bytes(rand::random());
         for index in 0..count {
             let writer = store.writer(index).await?;
-            let state = load(&store, (index, count), risk, clock.now()).await?;
+            let state = load(&store, (index, count), (risk, hash_key), clock.now()).await?;
             let (sender, receiver) = mpsc::channel(queue_max);
             let shard = Shard {
                 index,
                 count,
-                risk,
+                risk: (risk, hash_key),
                 store: store.clone(),
                 published_head: writer.outbox_head(),
                 writer: Some(writer),
@@ -320,7 +323,7 @@ impl Shards {
 async fn load(
     store: &Store,
     (index, count): (u32, u32),
-    risk: RiskMode,
+    (risk, hash_key): (RiskMode, RiskHashKey),
     now: Timestamp,
 ) -> Result<ShardState, miaodan_store::StoreError> {
     let since = now.plus_seconds(-REQUEST_RETENTION_SECONDS);
@@ -329,6 +332,7 @@ async fn load(
     let today = miaodan_domain::fulfillment::LocalDate::of(now).start();
     let snapshot = store.load_shard(index, count, since, intents_since, today).await?;
     let mut state = ShardState::from_snapshot(snapshot);
+    state.risk_mut().rekey(hash_key);
     state.set_risk_policy(crate::risk_policy::rules_in_force(store).await?, risk);
     for sale in store.strict_sales(index, count).await? {
         state.risk_mut().set_strict(sale, true);
@@ -339,8 +343,8 @@ async fn load(
 struct Shard {
     index: u32,
     count: u32,
-    /// Risk's mode, kept for a rebuild after a failed commit.
-    risk: RiskMode,
+    /// Risk's mode and hash key, kept for a rebuild after a failed commit.
+    risk: (RiskMode, RiskHashKey),
     store: Arc<Store>,
     /// The shard's connection; out on loan to the commit task while a batch is committing.
     writer: Option<Writer>,

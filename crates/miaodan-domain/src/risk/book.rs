@@ -8,6 +8,7 @@
 //! before it takes anything). The same book and request give the same assessment.
 
 use super::address::{AddressKey, address_key};
+use super::hash::{RiskHashKey, RiskHashing};
 use super::links::{LinkKey, Links};
 use super::rules::{Rule, RuleSet, Signal, Verdict};
 use super::{RiskMap, RiskMode, RiskRefusal, RiskSet};
@@ -162,10 +163,10 @@ struct Generations<K, V> {
 }
 
 impl<K: Hash + Eq + Copy, V: Default> Generations<K, V> {
-    fn new(max: usize) -> Self {
+    fn new(max: usize, key: RiskHashKey) -> Self {
         Generations {
-            young: RiskMap::default(),
-            old: RiskMap::default(),
+            young: RiskMap::with_hasher(RiskHashing::new(key)),
+            old: RiskMap::with_hasher(RiskHashing::new(key)),
             max: max.max(2),
         }
     }
@@ -173,10 +174,18 @@ impl<K: Hash + Eq + Copy, V: Default> Generations<K, V> {
     /// The key's value, moved to the young generation (one lookup when it is there already).
     fn entry(&mut self, key: K) -> &mut V {
         if self.young.len() >= self.max / 2 && !self.young.contains_key(&key) {
-            self.old = std::mem::take(&mut self.young);
+            let fresh = RiskMap::with_hasher(*self.young.hasher());
+            self.old = std::mem::replace(&mut self.young, fresh);
         }
         let Generations { young, old, .. } = self;
-        young.entry(key).or_insert_with(|| old.remove(&key).unwrap_or_default())
+        // An empty old generation is not asked: a lookup costs a hash even there.
+        young.entry(key).or_insert_with(|| {
+            if old.is_empty() {
+                V::default()
+            } else {
+                old.remove(&key).unwrap_or_default()
+            }
+        })
     }
 
     fn len(&self) -> usize {
@@ -207,16 +216,29 @@ impl Default for RiskBook {
 const DAY_MS: i64 = 86_400_000;
 
 impl RiskBook {
+    /// A book whose maps are hashed under [`RiskHashKey::FIXED`]: for tests and benchmarks (a
+    /// server uses [`RiskBook::keyed`]).
     pub fn new(rules: RuleSet, mode: RiskMode) -> RiskBook {
+        RiskBook::keyed(rules, mode, RiskHashKey::FIXED)
+    }
+
+    /// An empty book whose maps are hashed under `key`, the process's secret.
+    pub fn keyed(rules: RuleSet, mode: RiskMode, key: RiskHashKey) -> RiskBook {
         RiskBook {
             mode,
             rules,
-            trails: Generations::new(BUYERS_REMEMBERED_MAX),
-            prefixes: Generations::new(PREFIXES_REMEMBERED_MAX),
-            links: Links::with_capacity(BUYERS_REMEMBERED_MAX, LINK_KEYS_MAX),
-            strict_sales: RiskSet::default(),
+            trails: Generations::new(BUYERS_REMEMBERED_MAX, key),
+            prefixes: Generations::new(PREFIXES_REMEMBERED_MAX, key),
+            links: Links::keyed(BUYERS_REMEMBERED_MAX, LINK_KEYS_MAX, key),
+            strict_sales: RiskSet::with_hasher(RiskHashing::new(key)),
             given: [0; 4],
         }
+    }
+
+    /// Forgets everything and hashes under `key` from now on (a starting shard, before its
+    /// first request); the rules and the mode stay.
+    pub fn rekey(&mut self, key: RiskHashKey) {
+        *self = RiskBook::keyed(self.rules.clone(), self.mode, key);
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -348,20 +370,20 @@ impl RiskBook {
         let key = client
             .address_key
             .unwrap_or_else(|| address_key(tap.address.adcode, tap.address.detail.as_str()));
-        let flat = LinkKey::Address(key);
-        // Each `link` answers the buyer's cluster size after it: the largest answer is the
-        // cluster (the last one, unless a link in between made the network forget uses).
-        let mut cluster = self.links.link(tap.buyer, flat);
+        // Each link answers the buyer's cluster size after it and the key's buyers: the
+        // largest cluster answered is the cluster (the last one, unless a link in between made
+        // the network forget uses).
+        let (mut cluster, address) = self.links.link_counting(tap.buyer, LinkKey::Address(key));
         let mut shared = |key: Option<LinkKey>, links: &mut Links| {
             key.map(|key| {
-                cluster = cluster.max(links.link(tap.buyer, key));
-                i64::from(links.buyers_of(key))
+                let (size, buyers) = links.link_counting(tap.buyer, key);
+                cluster = cluster.max(size);
+                i64::from(buyers)
             })
         };
         let device = shared(client.device.map(LinkKey::Device), &mut self.links);
         let credential = shared(client.credential.map(LinkKey::Credential), &mut self.links);
-        let address = i64::from(self.links.buyers_of(flat));
-        let cluster = i64::from(cluster);
+        let (address, cluster) = (i64::from(address), i64::from(cluster));
         let prefix = client.ip_prefix.map(|p| self.prefixes.entry(p).count(at, 1_000));
         let age = client
             .account_opened_at

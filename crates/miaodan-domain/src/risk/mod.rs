@@ -17,6 +17,7 @@
 
 pub mod address;
 mod book;
+pub mod hash;
 pub mod links;
 pub mod rules;
 
@@ -24,13 +25,13 @@ pub use address::{AddressKey, address_key, canonical_detail};
 pub use book::{
     Assessment, ClientSignals, DECISION_REPEAT_MS, FiredRule, RiskBook, RiskDecision, Screened, TapContext,
 };
+pub use hash::RiskHashKey;
 pub use links::{LinkKey, Links};
 pub use rules::{RULES_PER_SET_MAX, Rule, RuleSet, RuleSetProblem, Signal, Verdict};
-/// The hash maps of risk's memory: looked up on every tap, with keys a client chooses (a
-/// device id), so hashed with the standard library's keyed SipHash: an unkeyed fast hash would
-/// let a script pick ids that collide and slow the shard down for everyone.
-pub(crate) type RiskMap<K, V> = std::collections::HashMap<K, V>;
-pub(crate) type RiskSet<K> = std::collections::HashSet<K>;
+/// The hash maps of risk's memory: looked up about fifteen times a tap, with keys a client
+/// chooses (a device id), so hashed fast but keyed per process ([`hash`]).
+pub(crate) type RiskMap<K, V> = std::collections::HashMap<K, V, hash::RiskHashing>;
+pub(crate) type RiskSet<K> = std::collections::HashSet<K, hash::RiskHashing>;
 
 /// A stable 64-bit fingerprint (FNV-1a) of what a request says of its sender — a device id, an
 /// IP prefix, a credential — under a `tag` that keeps kinds apart: risk keeps fingerprints,
