@@ -56,6 +56,10 @@ pub struct Config {
     /// Whether risk scores and refuses flash-sale taps. Default here: off (an embedding
     /// program decides); `miaodan serve` turns it on unless told `--risk off|shadow`.
     pub risk: RiskMode,
+    /// The reverse proxies in front of this server: a request from one of them is risk-scored
+    /// by the client address it names in `X-Forwarded-For` (the rightmost not itself a trusted
+    /// proxy), not by the proxy's. Default: none (the connection's peer is the client).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Which payment provider the platform talks to.
@@ -97,6 +101,7 @@ impl Config {
             metrics_listen: None,
             webhooks: crate::webhooks::WebhooksConfig::default(),
             risk: RiskMode::Off,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -75,6 +75,10 @@ enum Commands {
         /// `shadow` scores and counts them but refuses none, `off` scores nothing.
         #[arg(long, value_enum, default_value_t = RiskSetting::On)]
         risk: RiskSetting,
+        /// A reverse proxy in front of the server (repeat for several): risk reads the client's
+        /// address from the `X-Forwarded-For` it adds, not the proxy's own.
+        #[arg(long = "trusted-proxy", value_name = "IP")]
+        trusted_proxies: Vec<std::net::IpAddr>,
         #[command(flatten)]
         limits: serve_limits::LimitArgs,
     },
@@ -187,6 +191,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             simpay_secret,
             webhooks_allow_any_host,
             risk,
+            trusted_proxies,
             limits,
         } => {
             let mut config = Config::new(listen, store.database.clone());
@@ -196,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.shards = shards;
             config.payment_timeout_seconds = payment_timeout_seconds;
             config.risk = risk.into();
+            config.trusted_proxies = trusted_proxies;
             if demo {
                 config.carriers = miaodan_server::carriers::CarriersConfig::demo();
             }

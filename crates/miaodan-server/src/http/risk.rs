@@ -9,8 +9,8 @@ pub mod rules;
 use super::problem::ApiError;
 use crate::app::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use miaodan_domain::risk::{ClientSignals, Verdict, fingerprint};
 use miaodan_domain::shard::Rejection;
 use std::convert::Infallible;
@@ -43,10 +43,13 @@ pub const CREDENTIAL_TAG: u8 = 3;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Client(pub ClientSignals);
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+/// The header a reverse proxy adds with the addresses a request came through, client first.
+pub const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
+
+impl FromRequestParts<AppState> for Client {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Client, Infallible> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Client, Infallible> {
         let device = parts
             .headers
             .get(DEVICE_ID_HEADER)
@@ -56,13 +59,36 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
         let ip_prefix = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| ip_prefix(peer.ip()));
+            .map(|ConnectInfo(peer)| client_ip(peer.ip(), &parts.headers, &state.config.trusted_proxies))
+            .map(ip_prefix);
         Ok(Client(ClientSignals {
             device,
             ip_prefix,
             ..ClientSignals::default()
         }))
     }
+}
+
+/// The client's address: the connection's peer, unless the peer is a trusted proxy — then the
+/// rightmost address of `X-Forwarded-For` that is not a trusted proxy (the ones left of it
+/// were written by the client and prove nothing). A malformed header counts as none.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all(FORWARDED_FOR_HEADER)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|hop| hop.trim().parse::<IpAddr>())
+        .collect::<Result<Vec<IpAddr>, _>>();
+    let Ok(hops) = forwarded else { return peer };
+    hops.iter()
+        .rev()
+        .find(|hop| !trusted.contains(hop))
+        .copied()
+        .unwrap_or(peer)
 }
 
 /// The fingerprint of an address's network: its /24 (IPv4) or /48 (IPv6), where one household,
@@ -100,6 +126,23 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trusted_proxy_is_looked_through_and_anyone_else_is_taken_at_their_word() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("an IP address");
+        let proxy = ip("10.0.0.2");
+        let mut headers = HeaderMap::new();
+        // The client wrote the first address itself; the proxy appended the one it saw.
+        headers.insert(FORWARDED_FOR_HEADER, "1.2.3.4, 203.0.113.9".parse().expect("a header"));
+        assert_eq!(client_ip(proxy, &headers, &[proxy]), ip("203.0.113.9"));
+        assert_eq!(client_ip(ip("198.51.100.7"), &headers, &[proxy]), ip("198.51.100.7"));
+        // Two proxies in a row: the client is left of both.
+        headers.insert(FORWARDED_FOR_HEADER, "203.0.113.9, 10.0.0.3".parse().expect("a header"));
+        assert_eq!(client_ip(proxy, &headers, &[proxy, ip("10.0.0.3")]), ip("203.0.113.9"));
+        headers.insert(FORWARDED_FOR_HEADER, "not-an-address".parse().expect("a header"));
+        assert_eq!(client_ip(proxy, &headers, &[proxy]), proxy);
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &[proxy]), proxy);
+    }
 
     #[test]
     fn addresses_of_one_network_share_a_prefix_and_others_do_not() {

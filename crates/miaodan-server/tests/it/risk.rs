@@ -17,6 +17,7 @@ both_backends!(
     the_rings_refusals_are_kept_for_review_and_each_is_reviewed_once,
     a_new_rule_set_is_in_force_for_the_next_tap_and_after_a_restart,
     strict_mode_lowers_a_sales_thresholds_for_its_merchant_only,
+    accounts_paying_with_one_card_by_one_tap_are_challenged_from_the_fourth,
 );
 
 /// A sale of 10 units, one per buyer, started a second ago; its id.
@@ -321,5 +322,49 @@ async fn strict_mode_lowers_a_sales_thresholds_for_its_merchant_only(backend: Ba
         1,
         "an allowed tap is not kept"
     );
+    app.shutdown().await;
+}
+
+async fn accounts_paying_with_one_card_by_one_tap_are_challenged_from_the_fourth(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.risk = RiskMode::On).await;
+    let w = app.world().await;
+    let sale = sale(&app, &w).await;
+    let mut answers = Vec::new();
+    for i in 0..5 {
+        let (_, buyer) = app.buyer(&format!("同卡{i}")).await;
+        let agreement =
+            json!({ "credential": "card-6222-0000-1111", "per_order_limit_fen": 10_000, "per_day_limit_fen": 50_000 });
+        app.post("/v1/one-tap-agreements", &buyer, agreement)
+            .await
+            .assert_status(201);
+        // Each on a device of its own, to a flat of its own: only the card is shared.
+        let body = json!({ "address": { "adcode": "310104000000", "detail": format!("虹桥路{}号", 10 + i) } });
+        let answer = app
+            .send(
+                app.http
+                    .post(app.url(&format!("/v1/flash-sales/{sale}/taps")))
+                    .bearer_auth(&buyer)
+                    .header("Device-Id", format!("phone-{i}"))
+                    .json(&body),
+            )
+            .await;
+        answers.push(answer.body["code"].as_str().unwrap_or("ordered").to_string());
+    }
+    // New accounts (15); a household's three share a card; the fourth adds 50: challenged.
+    assert_eq!(
+        answers,
+        ["ordered", "ordered", "ordered", "risk_challenge", "risk_challenge"]
+    );
+    let kept = app
+        .get(&format!("/v1/risk/decisions?flash_sale_id={sale}"), &app.admin)
+        .await;
+    let kept = kept.assert_status(200).clone();
+    let rules: Vec<&str> = kept["items"][0]["fired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"shared_credential"), "{kept}");
     app.shutdown().await;
 }

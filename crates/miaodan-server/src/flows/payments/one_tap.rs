@@ -65,6 +65,12 @@ impl OneTap {
         self.lock().agreements.get(&buyer).cloned()
     }
 
+    /// `read` of the credential the buyer's agreement pays with, if it has one (risk reads its
+    /// fingerprint on every tap: nothing is cloned).
+    pub fn with_credential<T>(&self, buyer: BuyerId, read: impl FnOnce(&str) -> T) -> Option<T> {
+        self.lock().agreements.get(&buyer).map(|a| read(&a.credential))
+    }
+
     pub fn remember(&self, agreement: OneTapAgreement) {
         let mut inner = self.lock();
         if agreement.revoked_at.is_some() {
