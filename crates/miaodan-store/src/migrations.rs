@@ -127,6 +127,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0019_order_list_indexes",
         sql: include_str!("../migrations/0019_order_list_indexes.sql"),
     },
+    Migration {
+        version: 20,
+        name: "0020_penalties",
+        sql: include_str!("../migrations/0020_penalties.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -192,7 +197,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 19);
+        assert_eq!(SCHEMA_VERSION, 20);
     }
 
     #[test]

@@ -287,7 +287,7 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM after_sales_requests),
             (SELECT COALESCE(MAX(id), 0) FROM diagnosis_reports),
             (SELECT COALESCE(MAX(id), 0) FROM staff_members), (SELECT COALESCE(MAX(id), 0) FROM staff_sessions),
-            (SELECT COALESCE(MAX(id), 0) FROM audit_log)";
+            (SELECT COALESCE(MAX(id), 0) FROM audit_log), (SELECT COALESCE(MAX(id), 0) FROM penalties)";
         self.query_row(
             Statement::new(sql, vec![]),
             |r| {
@@ -312,6 +312,7 @@ impl Store {
                     staff_member: r.i64(17)?,
                     staff_session: r.i64(18)?,
                     audit_entry: r.i64(19)?,
+                    penalty: r.i64(20)?,
                 })
             },
             || "no id maxima row".into(),

@@ -229,7 +229,7 @@ fn idempotency_key_schema(operation: &mut utoipa::openapi::path::Operation) {
         (name = "compass", description = "The data compass (电商罗盘): orders, GMV, paid conversion, cancellations, expiries and refunds per minute, hour or Shanghai day; per region, SKU, warehouse and after-sales kind and reason per hour — all folded from the outbox; the current minutes live as Server-Sent Events"),
         (name = "webhooks", description = "Outgoing webhooks: a shop's endpoints receive its events (order.paid, shipment.delivered, …) signed (Miaodan-Signature), at least once, in order per object, retried for 3 days; a delivery log with every attempt, and replay"),
         (name = "staff", description = "The console's staff accounts with roles (owner, operator, customer service, finance, platform admin), sign-in sessions as cookies with CSRF tokens, and the audit log"),
-        (name = "integrity", description = "Merchant integrity: the quality index (秒单质量指数) over product quality, logistics timeliness and after-sales service, each explained by its figures, and a category's ranking"),
+        (name = "integrity", description = "Merchant integrity: the quality index (秒单质量指数) over product quality, logistics timeliness and after-sales service, each explained by its figures, and a category's ranking; fake-stock (库存虚标) and broken-promise reports; penalties with appeals and decisions, and the deposit (保证金) ledger"),
         (name = "system", description = "Health"),
     )
 )]
