@@ -10,12 +10,12 @@
 //! issued); revoking it refunds the amount. The caps and suspensions bite where flash sales
 //! are scheduled ([`sale_allowed`]).
 
-use super::extract::{JsonBody, PathIds};
+use super::extract::{JsonBody, PathIds, QueryParams};
 use super::page::{ListQuery, Page, PageQuery};
 use super::problem::{ApiError, Problem};
 use super::validate;
 use crate::app::AppState;
-use crate::auth::{Admin, Principal};
+use crate::auth::{Admin, Merchant, Principal};
 use crate::clock::{self, rfc3339};
 use crate::idempotency::{self, Idempotency, Reply};
 use crate::staff::SignedIn;
@@ -36,6 +36,8 @@ use utoipa_axum::routes;
 
 /// The longest reason, appeal or note, in characters.
 pub const PENALTY_TEXT_CHARS_MAX: usize = 2_000;
+/// The entries a deposit's view shows: the latest (a ledger grows by a few entries a year).
+pub const DEPOSIT_ENTRIES_SHOWN: i64 = 100;
 /// The longest finding code (`fake_stock`, …), in characters.
 pub const FINDING_CODE_CHARS_MAX: usize = 64;
 
@@ -208,12 +210,13 @@ impl From<&DepositEntry> for DepositEntryView {
     }
 }
 
-/// A shop's deposit: its balance and a page of its entries, newest first.
+/// A shop's deposit: its balance and its latest entries, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DepositView {
     pub shop_id: i64,
     pub balance_fen: i64,
-    pub entries: Page<DepositEntryView>,
+    /// At most the latest 100.
+    pub entries: Vec<DepositEntryView>,
 }
 
 fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
@@ -520,22 +523,19 @@ pub async fn get_penalty(
     security(("bearer" = [])))]
 pub async fn appeal(
     State(state): State<AppState>,
-    principal: Principal,
+    Merchant(shop): Merchant,
     ids: PathIds,
     headers: HeaderMap,
     body: JsonBody<AppealInput>,
 ) -> Response {
     let path = format!("/v1/penalties/{}/appeal", ids.one());
+    let principal = Principal::Merchant(shop);
     idempotency::run(
         &state,
         principal,
         &headers,
         ("POST", &path, &body.raw[..]),
         |idem| async {
-            if !matches!(principal, Principal::Merchant(_)) {
-                let detail = "the shop's merchant appeals its penalties";
-                return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail));
-            }
             let appeal_text = text(&body.value.text, "text")?;
             let _writes = state.store.penalty_writes().await;
             let mut penalty = visible_penalty(&state, principal, &ids).await?;
@@ -669,16 +669,16 @@ pub async fn top_up_deposit(
     .await
 }
 
-/// A shop's deposit balance and its entries, newest first (a merchant's own; an operator
-/// names `shop_id`).
-#[utoipa::path(get, path = "/v1/deposit", tag = "integrity", params(DepositQuery, PageQuery),
+/// A shop's deposit balance and its latest entries, newest first (a merchant's own; an
+/// operator names `shop_id`).
+#[utoipa::path(get, path = "/v1/deposit", tag = "integrity", params(DepositQuery),
     responses((status = 200, body = DepositView), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get_deposit(
     State(state): State<AppState>,
     principal: Principal,
-    ListQuery { page, filter: query }: ListQuery<DepositQuery>,
+    QueryParams(query): QueryParams<DepositQuery>,
 ) -> Result<Json<DepositView>, ApiError> {
     let shop = reader_shop(principal, query.shop_id)?
         .ok_or_else(|| ApiError::not_found("shop (an operator names `shop_id`)"))?;
@@ -687,16 +687,10 @@ pub async fn get_deposit(
         .shop(shop)
         .await?
         .ok_or_else(|| ApiError::not_found("shop"))?;
-    let balance = state
-        .store
-        .last_deposit_entry(shop)
-        .await?
-        .map_or(0, |e| e.balance.get());
-    let before = page.after::<i64>("deposit_entries")?;
-    let entries = state.store.deposit_entries(shop, before, page.fetch()).await?;
+    let entries = state.store.deposit_entries(shop, None, DEPOSIT_ENTRIES_SHOWN).await?;
     Ok(Json(DepositView {
         shop_id: shop.get(),
-        balance_fen: balance,
-        entries: page.page("deposit_entries", entries, |e| e.seq, |e| DepositEntryView::from(e)),
+        balance_fen: entries.first().map_or(0, |e| e.balance.get()),
+        entries: entries.iter().map(DepositEntryView::from).collect(),
     }))
 }
