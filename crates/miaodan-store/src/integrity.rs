@@ -185,15 +185,16 @@ impl Store {
                 })
             })
             .await?;
-        let mut params = bounds;
-        params.push(Value::I64(to.unix_ms() - DAY_MS));
+        // Placeholders are numbered in order of first use: the cutoff comes first.
+        let mut params = vec![Value::I64(to.unix_ms() - DAY_MS)];
+        params.extend(bounds);
         let alerts = Statement::new(
             "SELECT COALESCE(s.warehouse_id, 0), COALESCE(s.carrier, ''), COUNT(*),
                CAST(COALESCE(SUM(CASE WHEN a.is_open <> 0 THEN 1 ELSE 0 END), 0) AS BIGINT),
                CAST(COALESCE(SUM(CASE WHEN a.rule = 'not_picked_up' THEN 1 ELSE 0 END), 0) AS BIGINT),
-               CAST(COALESCE(SUM(CASE WHEN a.is_open <> 0 AND a.raised_at <= $4 THEN 1 ELSE 0 END), 0) AS BIGINT)
+               CAST(COALESCE(SUM(CASE WHEN a.is_open <> 0 AND a.raised_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT)
              FROM package_alerts a LEFT JOIN shipments s ON s.id = a.shipment_id
-             WHERE a.shop_id = $1 AND a.raised_at >= $2 AND a.raised_at < $3
+             WHERE a.shop_id = $2 AND a.raised_at >= $3 AND a.raised_at < $4
              GROUP BY COALESCE(s.warehouse_id, 0), COALESCE(s.carrier, '') ORDER BY 1, 2",
             params,
         );
@@ -266,10 +267,10 @@ impl Store {
              FROM (SELECT o.id,
                      CASE WHEN EXISTS (SELECT 1 FROM shortage_notices n WHERE n.order_id = o.id) THEN 1 ELSE 0 END AS shortage,
                      CASE WHEN o.state = 'cancelled' AND o.cancel_reason = 'shop_cancelled' THEN 1 ELSE 0 END AS cancelled,
-                     CASE WHEN o.state = 'paid' AND o.paid_at <= $2 THEN 1 ELSE 0 END AS waiting
-                   FROM orders o WHERE o.flash_sale_id = $1 AND o.paid_at IS NOT NULL) x
+                     CASE WHEN o.state = 'paid' AND o.paid_at <= $1 THEN 1 ELSE 0 END AS waiting
+                   FROM orders o WHERE o.flash_sale_id = $2 AND o.paid_at IS NOT NULL) x
              JOIN order_lines l ON l.order_id = x.id",
-            vec![Value::I64(sale.id), Value::I64(dispatch_cutoff)],
+            vec![Value::I64(dispatch_cutoff), Value::I64(sale.id)],
         );
         let (sold, short_reported, cancelled, waiting, short) = self
             .query_row(

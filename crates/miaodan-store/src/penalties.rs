@@ -162,16 +162,16 @@ pub fn insert_penalty(p: &StoredPenalty) -> Statement {
 /// [`Store::append_deposit_entry`]).
 pub fn update_penalty(p: &StoredPenalty) -> Statement {
     Statement::new(
-        "UPDATE penalties SET state = $2, appeal_text = $3, appealed_at = $4, decision_note = $5, decided_by = $6,
-           decided_at = $7 WHERE id = $1",
+        "UPDATE penalties SET state = $1, appeal_text = $2, appealed_at = $3, decision_note = $4, decided_by = $5,
+           decided_at = $6 WHERE id = $7",
         vec![
-            Value::I64(p.id),
             Value::Text(p.penalty.state.as_str().into()),
             Value::OptText(p.appeal_text.clone()),
             Value::OptI64(p.appealed_at.map(Timestamp::unix_ms)),
             Value::OptText(p.decision_note.clone()),
             Value::OptText(p.decided_by.clone()),
             Value::OptI64(p.decided_at.map(Timestamp::unix_ms)),
+            Value::I64(p.id),
         ],
     )
 }
