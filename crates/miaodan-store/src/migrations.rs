@@ -251,9 +251,9 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), (1..=19).collect::<Vec<i64>>());
-        assert_eq!(versions(2), (3..=19).collect::<Vec<i64>>());
-        assert_eq!(versions(18), vec![19]);
-        assert_eq!(versions(19), Vec::<i64>::new());
+        assert_eq!(versions(0), (1..=20).collect::<Vec<i64>>());
+        assert_eq!(versions(2), (3..=20).collect::<Vec<i64>>());
+        assert_eq!(versions(19), vec![20]);
+        assert_eq!(versions(20), Vec::<i64>::new());
     }
 }

@@ -433,6 +433,7 @@ fn rows_up_to(version: i64) -> String {
         (16, rows_of_version_16()),
         (17, rows_of_version_17()),
         (18, rows_of_version_18()),
+        (20, rows_of_version_20()),
     ]
     .into_iter()
     .filter(|(introduced, _)| *introduced <= version)
@@ -454,6 +455,35 @@ fn rows_of_version_18() -> String {
            VALUES ('2-stalled-1', 2, 101, 2, 'stalled', 1, 1795407600000, {body}, 'timed_out', 5, 1795407700000);",
         body = quoted(WORKED_ALERT)
     )
+}
+
+/// What version 20 added: a cap on shop 1's flash sales, appealed, and a deduction from its
+/// deposit after a top-up.
+fn rows_of_version_20() -> String {
+    "INSERT INTO penalties (id, shop_id, kind, units, until_ms, amount_fen, reason, finding_code, finding_subject,
+         state, issued_at, appeal_text, appealed_at, decision_note, decided_by, decided_at)
+       VALUES (4, 1, 'flash_units_cap', 50, NULL, NULL, '库存虚标', 'fake_stock', 3, 'appealed', 1000, '已补货', 2000,
+         NULL, NULL, NULL),
+              (5, 1, 'deposit_deduction', NULL, NULL, 300, '超时未发货', NULL, NULL, 'in_force', 3000, NULL, NULL,
+         NULL, NULL, NULL);
+     INSERT INTO deposit_entries (shop_id, seq, kind, amount_fen, balance_fen, penalty_id, note, at_ms)
+       VALUES (1, 1, 'deposit', 1000, 1000, NULL, '保证金', 500), (1, 2, 'deduction', 300, 700, 5, NULL, 3000);"
+        .into()
+}
+
+async fn version_20_rows_load(store: &Store) {
+    use miaodan_domain::integrity::penalty::{PenaltyKind, PenaltyState, check_flash_sale};
+    let cap = store.penalty(4).await.unwrap().unwrap();
+    assert_eq!(cap.penalty.kind, PenaltyKind::FlashUnitsCap { units: 50 });
+    assert_eq!(cap.penalty.state, PenaltyState::Appealed);
+    assert_eq!(
+        (cap.appeal_text.as_deref(), cap.finding_subject),
+        (Some("已补货"), Some(3))
+    );
+    let biting = store.sale_penalties(shop(), at(4000)).await.unwrap();
+    assert!(check_flash_sale(&biting, 51, at(4000)).is_err());
+    let last = store.last_deposit_entry(shop()).await.unwrap().unwrap();
+    assert_eq!((last.seq, last.balance.get(), last.penalty), (2, 700, Some(5)));
 }
 
 /// An approved return awaiting its parcel, with the pickup the platform booked (the parcel as a
@@ -990,7 +1020,7 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 19,
+        current, 20,
         "a new migration: add the rows it introduces here (19 added none)"
     );
     let fresh = Database::fresh(backend).await;
@@ -1064,6 +1094,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 18 {
             version_18_rows_load(&store).await;
+        }
+        if version >= 20 {
+            version_20_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.
