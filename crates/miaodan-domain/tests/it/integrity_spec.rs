@@ -54,7 +54,11 @@ fn each_signal_is_judged_against_its_row_of_the_threshold_table() {
             Signal::NeverDispatched => sold(1_000, 0, 0, units),
         };
         let assessed = assess_sale(&figures);
-        let finding = assessed.findings.iter().find(|f| f.signal == signal).unwrap();
+        let finding = assessed
+            .findings
+            .iter()
+            .find(|f| f.signal == signal)
+            .expect("every signal is judged");
         assert_eq!(finding.verdict, verdict, "{units} units {signal:?}");
         assert_eq!(assessed.verdict, verdict, "the sale's verdict is its worst finding's");
     }
@@ -276,7 +280,7 @@ fn a_deduction_larger_than_the_balance_is_refused_with_its_code() {
     let balance = Fen::from_const(1_000);
     let refused = next_balance(balance, DepositEntryKind::Deduction, Fen::from_const(1_001));
     assert_eq!(refused, Err(DepositRefusal::Insufficient { balance }));
-    assert_eq!(refused.unwrap_err().code(), "deposit_insufficient");
+    assert_eq!(refused.expect_err("refused").code(), "deposit_insufficient");
     assert_eq!(
         next_balance(balance, DepositEntryKind::Deduction, balance),
         Ok(Fen::ZERO)
@@ -314,7 +318,7 @@ proptest! {
         let mut balance = Fen::ZERO;
         let mut entries: Vec<(DepositEntryKind, i64)> = Vec::new();
         for m in &moves {
-            let amount = Fen::from_stored(m.amount).unwrap();
+            let amount = Fen::from_stored(m.amount).expect("a positive amount");
             match next_balance(balance, m.kind, amount) {
                 Ok(next) => {
                     balance = next;

@@ -9,7 +9,7 @@ use super::common;
 use common::{Backend, TestApp};
 use miaodan_domain::Timestamp;
 use miaodan_server::clock::{Clock, rfc3339};
-use miaodan_store::sql::{Statement, Value as SqlValue};
+use miaodan_store::sql::Statement;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
