@@ -251,7 +251,25 @@ fn penalty_refusal(refusal: PenaltyRefusal) -> ApiError {
 pub async fn sale_allowed(state: &AppState, shop: ShopId, units: i64) -> Result<(), ApiError> {
     let now = state.clock.now();
     let penalties = state.store.sale_penalties(shop, now).await?;
-    check_flash_sale(&penalties, units, now).map_err(|refusal| match refusal {
+    check_flash_sale(&penalties, units, now).map_err(sale_refusal)
+}
+
+/// Whether a sale of `shop` may grow to `units_after` by a top-up now: a cap forbids a top-up
+/// past it (a suspension forbids new sales, not the units of one already scheduled).
+pub async fn top_up_allowed(state: &AppState, shop: ShopId, units_after: i64) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let caps: Vec<Penalty> = state
+        .store
+        .sale_penalties(shop, now)
+        .await?
+        .into_iter()
+        .filter(|p| matches!(p.kind, PenaltyKind::FlashUnitsCap { .. }))
+        .collect();
+    check_flash_sale(&caps, units_after, now).map_err(sale_refusal)
+}
+
+fn sale_refusal(refusal: SaleRefusal) -> ApiError {
+    match refusal {
         SaleRefusal::SalesSuspended { until } => conflict(
             refusal.code(),
             format!("a penalty suspends the shop's new sales until {}", rfc3339(until)),
@@ -261,7 +279,7 @@ pub async fn sale_allowed(state: &AppState, shop: ShopId, units: i64) -> Result<
             format!("a penalty caps the shop's flash sales at {cap} units"),
         )
         .field("units"),
-    })
+    }
 }
 
 fn text(raw: &str, field: &str) -> Result<String, ApiError> {

@@ -77,9 +77,16 @@ async fn a_cap_refuses_a_larger_flash_sale_until_it_is_revoked(backend: Backend)
     refused.assert_problem(409, "penalty_flash_units_cap");
     assert_eq!(refused.body["field"], "units");
     assert_eq!(app.level(&merchant, sku, warehouse).await.0, 100, "nothing was held");
-    app.post("/v1/flash-sales", &merchant, sale(sku, warehouse, 5))
-        .await
-        .assert_status(201);
+    let capped = app.post("/v1/flash-sales", &merchant, sale(sku, warehouse, 5)).await;
+    let capped = capped.assert_status(201)["id"].as_i64().unwrap();
+    // A top-up past the cap is refused too.
+    app.post(
+        &format!("/v1/flash-sales/{capped}/top-up"),
+        &merchant,
+        json!({ "units": 1 }),
+    )
+    .await
+    .assert_problem(409, "penalty_flash_units_cap");
 
     // An appeal does not lift the cap; the operator's revocation does.
     let id = cap["id"].as_i64().unwrap();
