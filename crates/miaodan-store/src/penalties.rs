@@ -300,34 +300,24 @@ impl Store {
         Ok(self.query(statement, entry_row).await?.into_iter().next())
     }
 
-    /// `shop`'s entries, newest first.
-    pub async fn deposit_entries(
-        &self,
-        shop: ShopId,
-        before: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<DepositEntry>, StoreError> {
+    /// `shop`'s latest `limit` entries, newest first.
+    pub async fn deposit_entries(&self, shop: ShopId, limit: i64) -> Result<Vec<DepositEntry>, StoreError> {
         let statement = Statement::owned(
-            format!(
-                "SELECT {ENTRY_COLUMNS} FROM deposit_entries WHERE shop_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
-            ),
-            vec![
-                Value::I64(shop.get()),
-                Value::I64(before.unwrap_or(i64::MAX)),
-                Value::I64(limit),
-            ],
+            format!("SELECT {ENTRY_COLUMNS} FROM deposit_entries WHERE shop_id = $1 ORDER BY seq DESC LIMIT $2"),
+            vec![Value::I64(shop.get()), Value::I64(limit)],
         );
         self.query(statement, entry_row).await
     }
 
-    /// Appends `entry` after the shop's latest, with `with` (the penalty it belongs to) in the
-    /// same transaction; a deduction larger than the balance is refused and writes nothing.
-    /// The caller holds [`Store::penalty_writes`].
+    /// Appends `entry` after the shop's latest, with `with` (the penalty it belongs to) and the
+    /// stored answer `response` makes of the entry in the same transaction; a deduction larger
+    /// than the balance is refused and writes nothing. The caller holds
+    /// [`Store::penalty_writes`].
     pub async fn append_deposit_entry(
         &self,
         entry: NewDepositEntry,
         with: Vec<Statement>,
-        response: Option<&IdempotencyRecord>,
+        response: impl FnOnce(&DepositEntry) -> Option<IdempotencyRecord>,
     ) -> Result<Result<DepositEntry, DepositRefusal>, StoreError> {
         let last = self.last_deposit_entry(entry.shop).await?;
         let (seq, balance) = last.map_or((0, Fen::ZERO), |e| (e.seq, e.balance));
@@ -347,7 +337,7 @@ impl Store {
         };
         let mut statements = with;
         statements.push(insert_entry(&written));
-        statements.extend(response.map(idempotency_statement));
+        statements.extend(response(&written).as_ref().map(idempotency_statement));
         self.execute_atomically(statements).await?;
         Ok(Ok(written))
     }

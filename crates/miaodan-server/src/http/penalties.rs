@@ -24,8 +24,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Json};
 use miaodan_domain::integrity::penalty::{
-    Decision, DepositEntryKind, DepositRefusal, FLASH_UNITS_CAP_MAX, Penalty, PenaltyKind, PenaltyRefusal,
-    PenaltyState, SaleRefusal, check_flash_sale,
+    Decision, DepositEntryKind, DepositRefusal, FLASH_UNITS_CAP_MAX, PENALTY_TEXT_CHARS_MAX, Penalty, PenaltyKind,
+    PenaltyRefusal, PenaltyState, SaleRefusal, check_flash_sale,
 };
 use miaodan_domain::{ShopId, Timestamp};
 use miaodan_store::{DepositEntry, NewDepositEntry, PenaltyFilter, StoredPenalty, insert_penalty, update_penalty};
@@ -34,8 +34,6 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The longest reason, appeal or note, in characters.
-pub const PENALTY_TEXT_CHARS_MAX: usize = 2_000;
 /// The entries a deposit's view shows: the latest (a ledger grows by a few entries a year).
 pub const DEPOSIT_ENTRIES_SHOWN: i64 = 100;
 /// The longest finding code (`fake_stock`, …), in characters.
@@ -444,7 +442,7 @@ pub async fn issue(
         let with = vec![insert_penalty(&penalty)];
         state
             .store
-            .append_deposit_entry(entry, with, record.as_ref())
+            .append_deposit_entry(entry, with, |_| record)
             .await?
             .map_err(deposit_refusal)?;
         Ok(reply)
@@ -620,7 +618,7 @@ pub async fn decide(
             };
             state
                 .store
-                .append_deposit_entry(entry, vec![update_penalty(&penalty)], record.as_ref())
+                .append_deposit_entry(entry, vec![update_penalty(&penalty)], |_| record)
                 .await?
                 .map_err(deposit_refusal)?;
             Ok(reply)
@@ -673,15 +671,16 @@ pub async fn top_up_deposit(
                 at: state.clock.now(),
             };
             let _writes = state.store.penalty_writes().await;
-            // The entry's number and balance are known only once the ledger is read, so the
-            // stored answer is written after it, with the shop's shard's next batch.
+            let reply_of = |written: &DepositEntry| Reply::json(StatusCode::CREATED, &DepositEntryView::from(written));
+            // The answer names the entry's number and balance, known once the ledger is read: it
+            // is stored with the entry, so a retry after a crash replays it instead of paying in
+            // twice.
             let written = state
                 .store
-                .append_deposit_entry(entry, vec![], None)
+                .append_deposit_entry(entry, vec![], |written| idem.map(|i| i.record(&reply_of(written))))
                 .await?
                 .map_err(deposit_refusal)?;
-            let reply = Reply::json(StatusCode::CREATED, &DepositEntryView::from(&written));
-            idempotency::remember(&state, shop, idem, reply).await
+            Ok(reply_of(&written))
         },
     )
     .await
@@ -705,7 +704,7 @@ pub async fn get_deposit(
         .shop(shop)
         .await?
         .ok_or_else(|| ApiError::not_found("shop"))?;
-    let entries = state.store.deposit_entries(shop, None, DEPOSIT_ENTRIES_SHOWN).await?;
+    let entries = state.store.deposit_entries(shop, DEPOSIT_ENTRIES_SHOWN).await?;
     Ok(Json(DepositView {
         shop_id: shop.get(),
         balance_fen: entries.first().map_or(0, |e| e.balance.get()),
