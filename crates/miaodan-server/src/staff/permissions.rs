@@ -87,9 +87,14 @@ impl Permission {
         }
     }
 
-    /// Whether management with an API token of this permission's routes is audited too.
+    /// Whether management with an API token of this permission's routes is audited too (the
+    /// gate asks only of staff, sessions, penalties and deposits: among those, the platform's
+    /// penalties and deposit entries and a merchant's appeals are).
     pub fn audited_for_tokens(self) -> bool {
-        matches!(self, Permission::ManageStaff | Permission::ManageSessions)
+        matches!(
+            self,
+            Permission::ManageStaff | Permission::ManageSessions | Permission::Platform | Permission::Appeals
+        )
     }
 }
 

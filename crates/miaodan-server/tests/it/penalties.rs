@@ -265,6 +265,15 @@ async fn appeals_are_the_shops_merchants_once_and_another_shops_penalty_is_not_f
         .post(&format!("{path}/decision"), &app.admin, decide("uphold"))
         .await;
     assert_eq!(upheld.assert_status(200)["state"], "upheld");
+    // The appeal made with the merchant's token is in the shop's audit log.
+    let log = app.get("/v1/audit-log", &merchant).await;
+    let routes: Vec<&str> = log.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["route"].as_str().unwrap())
+        .collect();
+    assert!(routes.contains(&"/v1/penalties/{penalty_id}/appeal"), "{routes:?}");
     let mine = app.get(&path, &merchant).await;
     assert_eq!(
         (&mine.assert_status(200)["state"], &mine.body["appeal_text"]),
