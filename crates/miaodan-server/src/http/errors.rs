@@ -122,7 +122,7 @@ pub const ERRORS: &[ErrorCode] = &[
     code("address_not_served", 409, "after-sales: no warehouse of the shop (once packed: no service of the parcel's carrier) delivers to the new address; nothing changed"),
     code("order_already_delivered", 409, "after-sales: the order was delivered, so its address can no longer change"),
     code("webhook_endpoint_disabled", 409, "webhooks: the endpoint is disabled (by its owner, or by the platform after 3 days of failures); enable it first"),
-    code("penalty_flash_units_cap", 409, "a penalty in force caps the shop's flash sales at fewer units than asked; `field` is `units`"),
+    code("penalty_flash_units_cap", 409, "a penalty in force caps the shop's flash sales at fewer units than a schedule or a top-up asks; `field` is `units`"),
     code("penalty_sales_suspended", 409, "a penalty in force suspends the shop's new sales until the time `detail` names"),
     code("penalty_not_appealable", 409, "penalties: only an in-force penalty is appealed, and only once"),
     code("penalty_not_decidable", 409, "penalties: upholding needs an appeal; a decided, revoked or expired penalty is not decided again"),
