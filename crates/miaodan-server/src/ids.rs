@@ -26,6 +26,7 @@ pub struct Ids {
     staff_member: AtomicI64,
     staff_session: AtomicI64,
     audit_entry: AtomicI64,
+    penalty: AtomicI64,
 }
 
 fn next(counter: &AtomicI64) -> i64 {
@@ -54,7 +55,12 @@ impl Ids {
             staff_member: AtomicI64::new(maxima.staff_member),
             staff_session: AtomicI64::new(maxima.staff_session),
             audit_entry: AtomicI64::new(maxima.audit_entry),
+            penalty: AtomicI64::new(maxima.penalty),
         }
+    }
+
+    pub fn penalty(&self) -> i64 {
+        next(&self.penalty)
     }
 
     pub fn staff_member(&self) -> i64 {

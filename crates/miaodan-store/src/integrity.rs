@@ -3,6 +3,10 @@
 //! hour), alerts from `package_alerts` (by shop and raise time), and after-sales requests from
 //! `after_sales_requests` (by shop and opening time), their timelines read by the core.
 //!
+//! The same logistics figures, grouped by warehouse and by carrier service, are the broken
+//! promises' breakdown ([`Store::promise_figures`]); a shop's ended flash sales with their
+//! orders' fates are the fake-stock figures ([`Store::fake_stock_figures`]).
+//!
 //! Every query is bounded by one shop and the period through an index whose first columns are
 //! the shop and the time; requests are read in pages of [`REQUESTS_PAGE_ROWS`].
 
@@ -11,6 +15,7 @@ use crate::catalog::{SHOP_COLUMNS, shop};
 use crate::sql::{Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::catalog::{Shop, ShopCategory};
+use miaodan_domain::integrity::fake_stock::SaleFigures;
 use miaodan_domain::integrity::quality::QualityFigures;
 use miaodan_domain::{ShopId, Timestamp};
 
@@ -40,32 +45,16 @@ impl Store {
         figures.paid_orders = self
             .query_row(paid, |r| r.i64(0), || "a sum without a row".into())
             .await?;
-        let parcels = Statement::new(
-            "SELECT CAST(COALESCE(SUM(shipped), 0) AS BIGINT), CAST(COALESCE(SUM(delivered), 0) AS BIGINT), CAST(COALESCE(SUM(delivered_late), 0) AS BIGINT)
-             FROM compass_warehouses WHERE shop_id = $1 AND hour_ms >= $2 AND hour_ms < $3",
-            bounds(),
-        );
-        let (shipped, delivered, late) = self
-            .query_row(
-                parcels,
-                |r| Ok((r.i64(0)?, r.i64(1)?, r.i64(2)?)),
-                || "a sum without a row".into(),
-            )
-            .await?;
-        (figures.parcels_shipped, figures.parcels_delivered, figures.parcels_late) = (shipped, delivered, late);
-        let alerts = Statement::new(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN is_open <> 0 THEN 1 ELSE 0 END), 0) AS BIGINT)
-             FROM package_alerts WHERE shop_id = $1 AND raised_at >= $2 AND raised_at < $3",
-            bounds(),
-        );
-        let (raised, open) = self
-            .query_row(
-                alerts,
-                |r| Ok((r.i64(0)?, r.i64(1)?)),
-                || "a count without a row".into(),
-            )
-            .await?;
-        (figures.alerts_raised, figures.alerts_open) = (raised, open);
+        let logistics = self.promise_figures(shop, from, to).await?;
+        for w in &logistics.warehouses {
+            figures.parcels_shipped += w.shipped;
+            figures.parcels_delivered += w.delivered;
+            figures.parcels_late += w.delivered_late;
+        }
+        for a in &logistics.alerts {
+            figures.alerts_raised += a.raised;
+            figures.alerts_open += a.open;
+        }
         self.count_requests(shop, from, to, &mut figures).await?;
         Ok(figures)
     }
@@ -118,5 +107,183 @@ impl Store {
             ],
         );
         self.query(statement, shop).await
+    }
+}
+
+/// One warehouse's parcels over a period (from the compass's hourly rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WarehouseParcels {
+    pub warehouse: i64,
+    pub shipped: i64,
+    pub delivered: i64,
+    pub delivered_late: i64,
+}
+
+/// The package alerts raised over a period on one warehouse's parcels with one carrier
+/// service (warehouse 0 and carrier "" for an alert whose shipment is not found).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertGroup {
+    pub warehouse: i64,
+    pub carrier: String,
+    pub raised: i64,
+    pub open: i64,
+    /// Raised for a parcel not picked up in time.
+    pub late_pickups: i64,
+    /// Still open a day or more before the period's end.
+    pub open_past_day: i64,
+}
+
+/// A shop's logistics figures, grouped where a merchant can act on them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PromiseBreakdown {
+    /// By warehouse id.
+    pub warehouses: Vec<WarehouseParcels>,
+    /// By warehouse, then carrier.
+    pub alerts: Vec<AlertGroup>,
+}
+
+/// An ended flash sale with the figures fake-stock detection reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndedSale {
+    pub id: i64,
+    pub sku: i64,
+    pub warehouse: i64,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub figures: SaleFigures,
+}
+
+/// The most ended sales one fake-stock report reads (the latest ones of the period).
+pub const FAKE_STOCK_SALES_MAX: i64 = 200;
+const DAY_MS: i64 = 86_400_000;
+
+impl Store {
+    /// `shop`'s parcels by warehouse and alerts by warehouse and carrier over `[from, to)`.
+    pub async fn promise_figures(
+        &self,
+        shop: ShopId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<PromiseBreakdown, StoreError> {
+        let bounds = vec![
+            Value::I64(shop.get()),
+            Value::I64(from.unix_ms()),
+            Value::I64(to.unix_ms()),
+        ];
+        let parcels = Statement::new(
+            "SELECT warehouse, CAST(SUM(shipped) AS BIGINT), CAST(SUM(delivered) AS BIGINT), CAST(SUM(delivered_late) AS BIGINT)
+             FROM compass_warehouses WHERE shop_id = $1 AND hour_ms >= $2 AND hour_ms < $3 GROUP BY warehouse ORDER BY warehouse",
+            bounds.clone(),
+        );
+        let warehouses = self
+            .query(parcels, |r| {
+                Ok(WarehouseParcels {
+                    warehouse: r.i64(0)?,
+                    shipped: r.i64(1)?,
+                    delivered: r.i64(2)?,
+                    delivered_late: r.i64(3)?,
+                })
+            })
+            .await?;
+        // Placeholders are numbered in order of first use: the cutoff comes first.
+        let mut params = vec![Value::I64(to.unix_ms() - DAY_MS)];
+        params.extend(bounds);
+        let alerts = Statement::new(
+            "SELECT COALESCE(s.warehouse_id, 0), COALESCE(s.carrier, ''), COUNT(*),
+               CAST(COALESCE(SUM(CASE WHEN a.is_open <> 0 THEN 1 ELSE 0 END), 0) AS BIGINT),
+               CAST(COALESCE(SUM(CASE WHEN a.rule = 'not_picked_up' THEN 1 ELSE 0 END), 0) AS BIGINT),
+               CAST(COALESCE(SUM(CASE WHEN a.is_open <> 0 AND a.raised_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT)
+             FROM package_alerts a LEFT JOIN shipments s ON s.id = a.shipment_id
+             WHERE a.shop_id = $2 AND a.raised_at >= $3 AND a.raised_at < $4
+             GROUP BY COALESCE(s.warehouse_id, 0), COALESCE(s.carrier, '') ORDER BY 1, 2",
+            params,
+        );
+        let alerts = self
+            .query(alerts, |r| {
+                Ok(AlertGroup {
+                    warehouse: r.i64(0)?,
+                    carrier: r.text(1)?,
+                    raised: r.i64(2)?,
+                    open: r.i64(3)?,
+                    late_pickups: r.i64(4)?,
+                    open_past_day: r.i64(5)?,
+                })
+            })
+            .await?;
+        Ok(PromiseBreakdown { warehouses, alerts })
+    }
+
+    /// `shop`'s flash sales that ended in `[from, to)` (or were ended early then), latest
+    /// first, at most [`FAKE_STOCK_SALES_MAX`], each with its orders' fates; an order paid
+    /// `dispatch_grace_ms` before `to` and still waiting to ship counts as never dispatched.
+    pub async fn fake_stock_figures(
+        &self,
+        shop: ShopId,
+        from: Timestamp,
+        to: Timestamp,
+        dispatch_grace_ms: i64,
+    ) -> Result<Vec<EndedSale>, StoreError> {
+        let sales = Statement::new(
+            "SELECT id, sku_id, warehouse_id, starts_at, ends_at, allotted FROM flash_sales
+             WHERE shop_id = $1 AND ends_at >= $2 AND ends_at < $3 ORDER BY ends_at DESC, id DESC LIMIT $4",
+            vec![
+                Value::I64(shop.get()),
+                Value::I64(from.unix_ms()),
+                Value::I64(to.unix_ms()),
+                Value::I64(FAKE_STOCK_SALES_MAX),
+            ],
+        );
+        let mut sales = self
+            .query(sales, |r| {
+                Ok(EndedSale {
+                    id: r.i64(0)?,
+                    sku: r.i64(1)?,
+                    warehouse: r.i64(2)?,
+                    starts_at: Timestamp::from_unix_ms(r.i64(3)?),
+                    ends_at: Timestamp::from_unix_ms(r.i64(4)?),
+                    figures: SaleFigures {
+                        units_announced: r.i64(5)?,
+                        ..SaleFigures::default()
+                    },
+                })
+            })
+            .await?;
+        let dispatch_cutoff = to.unix_ms() - dispatch_grace_ms;
+        for sale in &mut sales {
+            self.count_sale_orders(sale, dispatch_cutoff).await?;
+        }
+        Ok(sales)
+    }
+
+    async fn count_sale_orders(&self, sale: &mut EndedSale, dispatch_cutoff: i64) -> Result<(), StoreError> {
+        // Each order is classified once per signal; `short` is any of them.
+        let counts = Statement::new(
+            "SELECT
+               CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT),
+               CAST(COALESCE(SUM(CASE WHEN x.shortage = 1 THEN l.quantity ELSE 0 END), 0) AS BIGINT),
+               CAST(COALESCE(SUM(CASE WHEN x.cancelled = 1 THEN l.quantity ELSE 0 END), 0) AS BIGINT),
+               CAST(COALESCE(SUM(CASE WHEN x.waiting = 1 THEN l.quantity ELSE 0 END), 0) AS BIGINT),
+               CAST(COALESCE(SUM(CASE WHEN x.shortage + x.cancelled + x.waiting > 0 THEN l.quantity ELSE 0 END), 0) AS BIGINT)
+             FROM (SELECT o.id,
+                     CASE WHEN EXISTS (SELECT 1 FROM shortage_notices n WHERE n.order_id = o.id) THEN 1 ELSE 0 END AS shortage,
+                     CASE WHEN o.state = 'cancelled' AND o.cancel_reason = 'shop_cancelled' THEN 1 ELSE 0 END AS cancelled,
+                     CASE WHEN o.state = 'paid' AND o.paid_at <= $1 THEN 1 ELSE 0 END AS waiting
+                   FROM orders o WHERE o.flash_sale_id = $2 AND o.paid_at IS NOT NULL) x
+             JOIN order_lines l ON l.order_id = x.id",
+            vec![Value::I64(dispatch_cutoff), Value::I64(sale.id)],
+        );
+        let (sold, short_reported, cancelled, waiting, short) = self
+            .query_row(
+                counts,
+                |r| Ok((r.i64(0)?, r.i64(1)?, r.i64(2)?, r.i64(3)?, r.i64(4)?)),
+                || "a sum without a row".into(),
+            )
+            .await?;
+        sale.figures.units_sold = sold;
+        sale.figures.units_reported_short = short_reported;
+        sale.figures.units_shop_cancelled = cancelled;
+        sale.figures.units_never_dispatched = waiting;
+        sale.figures.units_short = short;
+        Ok(())
     }
 }

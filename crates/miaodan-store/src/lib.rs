@@ -37,7 +37,9 @@ mod flash_sale;
 pub use flash_sale::FlashSaleAudit;
 mod fulfillment;
 mod integrity;
-pub use integrity::REQUESTS_PAGE_ROWS;
+pub use integrity::{
+    AlertGroup, EndedSale, FAKE_STOCK_SALES_MAX, PromiseBreakdown, REQUESTS_PAGE_ROWS, WarehouseParcels,
+};
 mod inventory;
 pub use inventory::StockAudit;
 mod json;
@@ -48,7 +50,9 @@ mod orders;
 mod outbox;
 pub use outbox::{EventFilter, OrderBodyV1, OrderLineBodyV1, StoredEvent, TopicFilter};
 mod payments;
+mod penalties;
 pub use payments::{LedgerCapture, LedgerRefund, LoggedNotification, PaidOrder, PaymentAudit};
+pub use penalties::{DepositEntry, NewDepositEntry, PenaltyFilter, StoredPenalty, insert_penalty, update_penalty};
 mod platform;
 mod postgres;
 mod risk;

@@ -129,8 +129,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 20,
-        name: "0020_risk",
-        sql: include_str!("../migrations/0020_risk.sql"),
+        name: "0020_penalties",
+        sql: include_str!("../migrations/0020_penalties.sql"),
+    },
+    Migration {
+        version: 21,
+        name: "0021_risk",
+        sql: include_str!("../migrations/0021_risk.sql"),
     },
 ];
 
@@ -197,7 +202,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 20);
+        assert_eq!(SCHEMA_VERSION, 21);
     }
 
     #[test]
@@ -251,9 +256,9 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), (1..=20).collect::<Vec<i64>>());
-        assert_eq!(versions(2), (3..=20).collect::<Vec<i64>>());
-        assert_eq!(versions(19), vec![20]);
-        assert_eq!(versions(20), Vec::<i64>::new());
+        assert_eq!(versions(0), (1..=21).collect::<Vec<i64>>());
+        assert_eq!(versions(2), (3..=21).collect::<Vec<i64>>());
+        assert_eq!(versions(20), vec![21]);
+        assert_eq!(versions(21), Vec::<i64>::new());
     }
 }

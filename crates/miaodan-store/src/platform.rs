@@ -287,7 +287,7 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM after_sales_requests),
             (SELECT COALESCE(MAX(id), 0) FROM diagnosis_reports),
             (SELECT COALESCE(MAX(id), 0) FROM staff_members), (SELECT COALESCE(MAX(id), 0) FROM staff_sessions),
-            (SELECT COALESCE(MAX(id), 0) FROM audit_log),
+            (SELECT COALESCE(MAX(id), 0) FROM audit_log), (SELECT COALESCE(MAX(id), 0) FROM penalties),
             (SELECT COALESCE(MAX(id), 0) FROM risk_decisions)";
         self.query_row(
             Statement::new(sql, vec![]),
@@ -299,7 +299,7 @@ impl Store {
                     sku: r.i64(3)?,
                     warehouse: r.i64(4)?,
                     // A tap's decision carries the id its order would have had: one counter.
-                    order: r.i64(5)?.max(r.i64(20)?),
+                    order: r.i64(5)?.max(r.i64(21)?),
                     checkout: r.i64(6)?,
                     token: r.i64(7)?,
                     flash_sale: r.i64(8)?,
@@ -314,6 +314,7 @@ impl Store {
                     staff_member: r.i64(17)?,
                     staff_session: r.i64(18)?,
                     audit_entry: r.i64(19)?,
+                    penalty: r.i64(20)?,
                 })
             },
             || "no id maxima row".into(),

@@ -244,4 +244,5 @@ pub struct IdMaxima {
     pub staff_member: i64,
     pub staff_session: i64,
     pub audit_entry: i64,
+    pub penalty: i64,
 }

@@ -71,14 +71,8 @@ enum Commands {
         /// ::1, localhost) may receive webhooks.
         #[arg(long, env = "MIAODAN_WEBHOOKS_ALLOW_ANY_HOST")]
         webhooks_allow_any_host: bool,
-        /// Risk control on flash-sale taps: `on` refuses the taps it challenges or blocks,
-        /// `shadow` scores and counts them but refuses none, `off` scores nothing.
-        #[arg(long, value_enum, default_value_t = RiskSetting::On)]
-        risk: RiskSetting,
-        /// A reverse proxy in front of the server (repeat for several): risk reads the client's
-        /// address from the `X-Forwarded-For` it adds, not the proxy's own.
-        #[arg(long = "trusted-proxy", value_name = "IP")]
-        trusted_proxies: Vec<std::net::IpAddr>,
+        #[command(flatten)]
+        risk: RiskArgs,
         #[command(flatten)]
         limits: serve_limits::LimitArgs,
     },
@@ -161,6 +155,26 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Risk control's settings of `miaodan serve`.
+#[derive(Debug, clap::Args)]
+struct RiskArgs {
+    /// Risk control on flash-sale taps: `on` refuses the taps it challenges or blocks,
+    /// `shadow` scores and counts them but refuses none, `off` scores nothing.
+    #[arg(long, value_enum, default_value_t = RiskSetting::On)]
+    risk: RiskSetting,
+    /// A reverse proxy in front of the server (repeat for several): risk reads the client's
+    /// address from the `X-Forwarded-For` it adds, not the proxy's own.
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl RiskArgs {
+    fn apply(self, config: &mut Config) {
+        config.risk = self.risk.into();
+        config.trusted_proxies = self.trusted_proxies;
+    }
+}
+
 /// `--risk`: [`miaodan_server::app::RiskMode`] on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum RiskSetting {
@@ -191,7 +205,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             simpay_secret,
             webhooks_allow_any_host,
             risk,
-            trusted_proxies,
             limits,
         } => {
             let mut config = Config::new(listen, store.database.clone());
@@ -200,8 +213,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.durability = store.durability();
             config.shards = shards;
             config.payment_timeout_seconds = payment_timeout_seconds;
-            config.risk = risk.into();
-            config.trusted_proxies = trusted_proxies;
+            risk.apply(&mut config);
             if demo {
                 config.carriers = miaodan_server::carriers::CarriersConfig::demo();
             }

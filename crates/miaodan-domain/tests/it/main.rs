@@ -11,6 +11,7 @@ mod diagnosis_spec;
 mod flash_sale_controls_spec;
 mod flash_sale_properties;
 mod fulfillment_spec;
+mod integrity_spec;
 mod logistics_spec;
 mod payment_properties;
 mod payment_spec;

@@ -131,6 +131,8 @@ pub async fn schedule(
                 .payment_timeout_seconds
                 .unwrap_or(FLASH_PAYMENT_TIMEOUT_SECONDS_DEFAULT),
         };
+        // A penalty's cap or suspension refuses the sale before the shard is asked.
+        super::penalties::sale_allowed(&state, shop, input.units).await?;
         let recorder = idem.map(|i| {
             let clock = state.clock.clone();
             i.recorder_of::<ScheduleFlashSale>(move |answer| render_sale(answer, &clock))

@@ -4,6 +4,11 @@
 //! lists a category's shops by index (operators only). A merchant reads their own shop's
 //! index; an operator any shop's; a buyer none. Another shop's index reads as not found.
 //!
+//! `GET /v1/integrity/fake-stock` judges each flash sale that ended in the period for fake
+//! stock (库存虚标); `GET /v1/integrity/promises` breaks the broken promises down by warehouse
+//! and carrier service. Both are read like the index: a merchant's own shop, an operator's
+//! named one.
+//!
 //! The index is computed when asked, from tables the platform already keeps (see the store's
 //! `integrity` module): nothing is stored, so it always reflects the figures as they are.
 
@@ -20,10 +25,14 @@ use axum::extract::State;
 use miaodan_domain::Timestamp;
 use miaodan_domain::catalog::{Shop, ShopCategory};
 use miaodan_domain::diagnosis::{Bilingual, Figure};
+use miaodan_domain::integrity::fake_stock::{DISPATCH_GRACE_HOURS, Verdict, assess_sale};
+use miaodan_domain::integrity::promises::{PromiseFigures, assess};
 use miaodan_domain::integrity::quality::{
     DimensionScore, MeasureScore, QualityIndex, category_percentile, quality_index,
 };
+use miaodan_store::EndedSale;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -41,6 +50,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_quality_index))
         .routes(routes!(quality_ranking))
+        .routes(routes!(fake_stock))
+        .routes(routes!(promises))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -314,4 +325,212 @@ pub async fn quality_ranking(
 /// Best first, shops without a total last, then by shop id: the ranking's order and its key.
 fn rank_key(entry: &RankingEntry) -> (i64, i64) {
     (entry.total.map_or(i64::MAX, |t| -t), entry.shop_id)
+}
+
+/// The longest period a fake-stock or promises report covers.
+pub const REPORT_DAYS_MAX: i64 = INDEX_DAYS_MAX;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// The period: the last `days` days up to now (1 to 92); absent: 30.
+    #[param(schema_with = crate::http::schema::optional_integer::<1, 92>)]
+    pub days: Option<i64>,
+    /// Operators only (and required of them): the shop. A merchant's own shop when absent.
+    #[param(schema_with = crate::http::schema::id)]
+    pub shop_id: Option<i64>,
+}
+
+/// One signal of a sale, judged.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StockFindingView {
+    /// `shortage_after_sale`, `shop_cancelled` or `never_dispatched`.
+    pub signal: String,
+    /// `clean`, `suspicious` or `fake_stock`.
+    pub verdict: String,
+    pub figures: Vec<FigureView>,
+    pub message: BilingualView,
+}
+
+/// An ended flash sale, judged.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SaleStockView {
+    pub flash_sale_id: i64,
+    pub sku_id: i64,
+    pub warehouse_id: i64,
+    pub starts_at: String,
+    pub ends_at: String,
+    /// `clean`, `suspicious` or `fake_stock`: the worst of its findings.
+    pub verdict: String,
+    pub figures: Vec<FigureView>,
+    pub findings: Vec<StockFindingView>,
+    pub summary: BilingualView,
+}
+
+/// A shop's flash sales that ended in the period, latest first, each judged for fake stock.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FakeStockView {
+    pub shop_id: i64,
+    pub days: i64,
+    pub from: String,
+    pub to: String,
+    pub sales_clean: i64,
+    pub sales_suspicious: i64,
+    pub sales_fake_stock: i64,
+    /// At most 200 sales, the latest.
+    pub sales: Vec<SaleStockView>,
+}
+
+fn sale_view(sale: &EndedSale) -> SaleStockView {
+    let assessed = assess_sale(&sale.figures);
+    SaleStockView {
+        flash_sale_id: sale.id,
+        sku_id: sale.sku,
+        warehouse_id: sale.warehouse,
+        starts_at: rfc3339(sale.starts_at),
+        ends_at: rfc3339(sale.ends_at),
+        verdict: assessed.verdict.as_str().into(),
+        figures: assessed.figures.iter().map(figure_view).collect(),
+        findings: assessed
+            .findings
+            .iter()
+            .map(|f| StockFindingView {
+                signal: f.signal.code().into(),
+                verdict: f.verdict.as_str().into(),
+                figures: f.figures.iter().map(figure_view).collect(),
+                message: bilingual(&f.message),
+            })
+            .collect(),
+        summary: bilingual(&assessed.summary),
+    }
+}
+
+/// Fake stock (库存虚标): a shop's flash sales that ended in the last `days` days, each with
+/// its shortages, cancellations by the shop and units never dispatched, and a verdict.
+#[utoipa::path(get, path = "/v1/integrity/fake-stock", tag = "integrity", params(ReportQuery),
+    responses((status = 200, body = FakeStockView), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn fake_stock(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<ReportQuery>,
+) -> Result<Json<FakeStockView>, ApiError> {
+    let who = "fake-stock reports are for merchants and operators";
+    let shop = shop_reported_to(&state, principal, query.shop_id, who).await?;
+    let (days, from, to) = period(query.days, state.clock.now())?;
+    let grace_ms = DISPATCH_GRACE_HOURS * 3_600_000;
+    let sales = state.store.fake_stock_figures(shop.id, from, to, grace_ms).await?;
+    let sales: Vec<SaleStockView> = sales.iter().map(sale_view).collect();
+    let count = |verdict: Verdict| {
+        let n = sales.iter().filter(|s| s.verdict == verdict.as_str()).count();
+        i64::try_from(n).unwrap_or(i64::MAX)
+    };
+    Ok(Json(FakeStockView {
+        shop_id: shop.id.get(),
+        days,
+        from: rfc3339(from),
+        to: rfc3339(to),
+        sales_clean: count(Verdict::Clean),
+        sales_suspicious: count(Verdict::Suspicious),
+        sales_fake_stock: count(Verdict::FakeStock),
+        sales,
+    }))
+}
+
+/// A warehouse's, or a warehouse's carrier service's, promises kept and broken.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromiseGroupView {
+    pub warehouse_id: i64,
+    /// The carrier service; `null` on a warehouse's line (its parcels over every carrier).
+    pub carrier: Option<String>,
+    pub shipped: Option<i64>,
+    pub delivered: Option<i64>,
+    pub delivered_late: Option<i64>,
+    /// Parcels delivered by their promise per parcel delivered, in basis points; `null` when
+    /// none was delivered (or, on a carrier's line, not counted per carrier).
+    pub promise_kept_bps: Option<i64>,
+    pub late_pickups: i64,
+    pub alerts_raised: i64,
+    /// Alerts still open a day or more after they were raised.
+    pub alerts_unresolved: i64,
+    /// `promises_missed`, `late_pickups`, `alerts_left_open`.
+    pub broken: Vec<String>,
+    pub explanations: Vec<BilingualView>,
+}
+
+/// Broken promises per warehouse, then per warehouse and carrier service.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromisesView {
+    pub shop_id: i64,
+    pub days: i64,
+    pub from: String,
+    pub to: String,
+    pub warehouses: Vec<PromiseGroupView>,
+    pub carriers: Vec<PromiseGroupView>,
+}
+
+fn promise_group(warehouse: i64, carrier: Option<String>, f: &PromiseFigures, parcels: bool) -> PromiseGroupView {
+    let assessed = assess(f);
+    PromiseGroupView {
+        warehouse_id: warehouse,
+        carrier,
+        shipped: parcels.then_some(f.shipped),
+        delivered: parcels.then_some(f.delivered),
+        delivered_late: parcels.then_some(f.delivered_late),
+        promise_kept_bps: assessed.promise_kept_bps,
+        late_pickups: f.late_pickups,
+        alerts_raised: f.alerts_raised,
+        alerts_unresolved: f.alerts_unresolved,
+        broken: assessed.broken.iter().map(|b| b.code().into()).collect(),
+        explanations: assessed.explanations.iter().map(bilingual).collect(),
+    }
+}
+
+/// Broken promises: a shop's promise-kept rate, late pickups and alerts left open past a day,
+/// per warehouse and per warehouse and carrier service, over the last `days` days.
+#[utoipa::path(get, path = "/v1/integrity/promises", tag = "integrity", params(ReportQuery),
+    responses((status = 200, body = PromisesView), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn promises(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<ReportQuery>,
+) -> Result<Json<PromisesView>, ApiError> {
+    let who = "promise reports are for merchants and operators";
+    let shop = shop_reported_to(&state, principal, query.shop_id, who).await?;
+    let (days, from, to) = period(query.days, state.clock.now())?;
+    let breakdown = state.store.promise_figures(shop.id, from, to).await?;
+    let mut by_warehouse: BTreeMap<i64, PromiseFigures> = BTreeMap::new();
+    for w in &breakdown.warehouses {
+        let f = by_warehouse.entry(w.warehouse).or_default();
+        (f.shipped, f.delivered, f.delivered_late) = (w.shipped, w.delivered, w.delivered_late);
+    }
+    let mut carriers = Vec::with_capacity(breakdown.alerts.len());
+    for a in &breakdown.alerts {
+        let f = by_warehouse.entry(a.warehouse).or_default();
+        f.late_pickups += a.late_pickups;
+        f.alerts_raised += a.raised;
+        f.alerts_unresolved += a.open_past_day;
+        let alone = PromiseFigures {
+            late_pickups: a.late_pickups,
+            alerts_raised: a.raised,
+            alerts_unresolved: a.open_past_day,
+            ..PromiseFigures::default()
+        };
+        carriers.push(promise_group(a.warehouse, Some(a.carrier.clone()), &alone, false));
+    }
+    Ok(Json(PromisesView {
+        shop_id: shop.id.get(),
+        days,
+        from: rfc3339(from),
+        to: rfc3339(to),
+        warehouses: by_warehouse
+            .iter()
+            .map(|(w, f)| promise_group(*w, None, f, true))
+            .collect(),
+        carriers,
+    }))
 }

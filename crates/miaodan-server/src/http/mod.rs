@@ -31,6 +31,7 @@ pub mod openapi;
 pub mod orders;
 pub mod page;
 pub mod payments;
+pub mod penalties;
 pub mod platform;
 pub mod problem;
 pub mod risk;
@@ -67,6 +68,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(diagnosis::router())
         .merge(integrity::router())
         .merge(risk::router())
+        .merge(penalties::router())
         .merge(inventory::router())
         .merge(catalog::router())
         .merge(orders::router())

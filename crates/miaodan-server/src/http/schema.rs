@@ -643,6 +643,27 @@ pub fn presented_password() -> RefOr<Schema> {
     done(string().max_length(Some(256)))
 }
 
+pub const PENALTY_KINDS: [&str; 4] = ["warning", "flash_units_cap", "new_sales_suspended", "deposit_deduction"];
+
+pub fn penalty_kind() -> RefOr<Schema> {
+    words(&PENALTY_KINDS, false)
+}
+
+pub fn penalty_decision() -> RefOr<Schema> {
+    words(&["uphold", "revoke"], false)
+}
+
+pub fn optional_penalty_state() -> RefOr<Schema> {
+    words(&["in_force", "appealed", "upheld", "revoked", "expired"], false)
+}
+
+/// An RFC 3339 instant, or `null` (absent).
+pub fn optional_instant() -> RefOr<Schema> {
+    done(instant_of(nullable(Type::String)).description(Some(
+        "An RFC 3339 instant, e.g. `2026-11-22T20:00:00+08:00` (a day that exists), or null",
+    )))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

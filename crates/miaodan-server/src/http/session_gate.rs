@@ -42,7 +42,10 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
     }
     if request.headers().contains_key(header::AUTHORIZATION) {
         // The flash-sale path ends here: a header lookup and a prefix test, no table lookup.
-        let managed = route.starts_with("/v1/staff") || route.starts_with("/v1/sessions");
+        let managed = route.starts_with("/v1/staff")
+            || route.starts_with("/v1/sessions")
+            || route.starts_with("/v1/penalties")
+            || route.starts_with("/v1/deposits/");
         if managed && is_mutation(request.method()) {
             let needed = permission(request.method().as_str(), route);
             if needed.is_some_and(Permission::audited_for_tokens) {

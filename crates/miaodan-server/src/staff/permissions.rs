@@ -39,6 +39,8 @@ pub enum Permission {
     Payments,
     /// Running compass diagnoses.
     Diagnosis,
+    /// Appealing the shop's penalties.
+    Appeals,
     /// Staff accounts.
     ManageStaff,
     /// Other members' sessions.
@@ -73,6 +75,7 @@ impl Permission {
             Permission::Refunds => "refunds",
             Permission::Payments => "payments",
             Permission::Diagnosis => "diagnosis",
+            Permission::Appeals => "appeals",
             Permission::ManageStaff => "manage_staff",
             Permission::ManageSessions => "manage_sessions",
             Permission::ManageTokens => "manage_tokens",
@@ -84,9 +87,14 @@ impl Permission {
         }
     }
 
-    /// Whether management with an API token of this permission's routes is audited too.
+    /// Whether management with an API token of this permission's routes is audited too (the
+    /// gate asks only of staff, sessions, penalties and deposits: among those, the platform's
+    /// penalties and deposit entries and a merchant's appeals are).
     pub fn audited_for_tokens(self) -> bool {
-        matches!(self, Permission::ManageStaff | Permission::ManageSessions)
+        matches!(
+            self,
+            Permission::ManageStaff | Permission::ManageSessions | Permission::Platform | Permission::Appeals
+        )
     }
 }
 
@@ -109,6 +117,8 @@ pub fn permission(method: &str, route: &str) -> Option<Permission> {
         "/v1/quality-index/ranking" => Platform,
         "/v1/risk/rules" | "/v1/risk/decisions" | "/v1/risk/decisions/{decision_id}/review" => Platform,
         "/v1/risk/buyers/{buyer_id}" => Platform,
+        "/v1/penalties" | "/v1/penalties/{penalty_id}/decision" | "/v1/deposits/{shop_id}/entries" if !read => Platform,
+        "/v1/penalties/{penalty_id}/appeal" => Appeals,
         "/v1/refunds" => Payments,
         "/v1/payment-intents" | "/v1/payment-intents/{payment_intent_id}" if read => Payments,
         _ if read => return known_read(route).then_some(Read),
@@ -152,6 +162,11 @@ fn known_read(route: &str) -> bool {
         "/v1/products",
         "/v1/products/{product_id}",
         "/v1/quality-index",
+        "/v1/penalties",
+        "/v1/penalties/{penalty_id}",
+        "/v1/deposit",
+        "/v1/integrity/fake-stock",
+        "/v1/integrity/promises",
         "/v1/shipments/{shipment_id}",
         "/v1/orders/export.csv",
         "/v1/shops",
@@ -242,6 +257,8 @@ mod tests {
             (Owner, ManageTokens, true),
             (Owner, Refunds, true),
             (Owner, Platform, false),
+            (Owner, Appeals, true),
+            (Operator, Appeals, false),
             (Operator, Catalog, true),
             (Operator, OrderHandling, true),
             (Operator, Refunds, false),

@@ -24,6 +24,7 @@ mod limits;
 mod order_lists;
 mod orders;
 mod payments;
+mod penalties;
 mod quality_index;
 mod risk;
 mod staff;

@@ -434,6 +434,7 @@ fn rows_up_to(version: i64) -> String {
         (17, rows_of_version_17()),
         (18, rows_of_version_18()),
         (20, rows_of_version_20()),
+        (21, rows_of_version_21()),
     ]
     .into_iter()
     .filter(|(introduced, _)| *introduced <= version)
@@ -457,10 +458,39 @@ fn rows_of_version_18() -> String {
     )
 }
 
-/// What version 20 added: risk's rule set version 2 (its document as the server writes it),
+/// What version 20 added: a cap on shop 1's flash sales, appealed, and a deduction from its
+/// deposit after a top-up.
+fn rows_of_version_20() -> String {
+    "INSERT INTO penalties (id, shop_id, kind, units, until_ms, amount_fen, reason, finding_code, finding_subject,
+         state, issued_at, appeal_text, appealed_at, decision_note, decided_by, decided_at)
+       VALUES (4, 1, 'flash_units_cap', 50, NULL, NULL, '库存虚标', 'fake_stock', 3, 'appealed', 1000, '已补货', 2000,
+         NULL, NULL, NULL),
+              (5, 1, 'deposit_deduction', NULL, NULL, 300, '超时未发货', NULL, NULL, 'in_force', 3000, NULL, NULL,
+         NULL, NULL, NULL);
+     INSERT INTO deposit_entries (shop_id, seq, kind, amount_fen, balance_fen, penalty_id, note, at_ms)
+       VALUES (1, 1, 'deposit', 1000, 1000, NULL, '保证金', 500), (1, 2, 'deduction', 300, 700, 5, NULL, 3000);"
+        .into()
+}
+
+async fn version_20_rows_load(store: &Store) {
+    use miaodan_domain::integrity::penalty::{PenaltyKind, PenaltyState, check_flash_sale};
+    let cap = store.penalty(4).await.unwrap().unwrap();
+    assert_eq!(cap.penalty.kind, PenaltyKind::FlashUnitsCap { units: 50 });
+    assert_eq!(cap.penalty.state, PenaltyState::Appealed);
+    assert_eq!(
+        (cap.appeal_text.as_deref(), cap.finding_subject),
+        (Some("已补货"), Some(3))
+    );
+    let biting = store.sale_penalties(shop(), at(4000)).await.unwrap();
+    assert!(check_flash_sale(&biting, 51, at(4000)).is_err());
+    let last = store.last_deposit_entry(shop()).await.unwrap().unwrap();
+    assert_eq!((last.seq, last.balance.get(), last.penalty), (2, 700, Some(5)));
+}
+
+/// What version 21 added: risk's rule set version 2 (its document as the server writes it),
 /// sale 3 in strict mode, and a kept decision: a tap of buyer 7 blocked by two rules, whose id
 /// (500) is past every order's.
-fn rows_of_version_20() -> String {
+fn rows_of_version_21() -> String {
     let document = r#"{"rules":[{"code":"no_device","signal":"no_device","threshold":1,"points":100,"shadow":false}],"review_at":30,"challenge_at":50,"block_at":80,"strict_percent":60}"#;
     let fired = r#"[{"code":"no_device","signal":"no_device","value":1,"threshold":1,"points":100,"shadow":false},{"code":"ring","signal":"cluster_size","value":9,"threshold":6,"points":0,"shadow":true}]"#;
     format!(
@@ -474,7 +504,7 @@ fn rows_of_version_20() -> String {
     )
 }
 
-async fn version_20_rows_load(store: &Store) {
+async fn version_21_rows_load(store: &Store) {
     let set = store.current_risk_rule_set().await.unwrap().unwrap();
     assert_eq!((set.version, set.note.as_str()), (2, "演练"));
     assert_eq!(
@@ -1025,7 +1055,7 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 20,
+        current, 21,
         "a new migration: add the rows it introduces here (19 added none)"
     );
     let fresh = Database::fresh(backend).await;
@@ -1102,6 +1132,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 20 {
             version_20_rows_load(&store).await;
+        }
+        if version >= 21 {
+            version_21_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

@@ -15,6 +15,7 @@ import { AfterSales } from './pages/after_sales.js';
 import { Platform } from './pages/platform.js';
 import { StaffAndAudit } from './pages/staff.js';
 import { PackageCenter } from './pages/package_center.js';
+import { Integrity } from './pages/integrity.js';
 
 // [path pattern, navigation key (the highlighted item), page]. Capture groups become `params`.
 const ROUTES = [
@@ -29,6 +30,7 @@ const ROUTES = [
   [/^\/console\/staff\/?$/, 'staff', StaffAndAudit],
   [/^\/console\/platform\/?$/, 'platform', Platform],
   [/^\/console\/package-center\/?$/, 'package_center', PackageCenter],
+  [/^\/console\/integrity\/?$/, 'integrity', Integrity],
 ];
 
 // The navigation, in order: [key, address, the roles that see it]. The API decides what each role
@@ -42,6 +44,7 @@ const NAVIGATION = [
   ['products', '/console/products', ['owner', 'operator', 'platform_admin']],
   ['package_center', '/console/package-center', ['owner', 'operator', 'customer_service', 'platform_admin']],
   ['after_sales', '/console/after-sales', ['owner', 'operator', 'customer_service', 'platform_admin']],
+  ['integrity', '/console/integrity', ['owner', 'operator', 'customer_service', 'finance']],
   ['staff', '/console/staff', ['owner']],
   ['platform', '/console/platform', ['platform_admin']],
 ];

@@ -100,7 +100,7 @@ pub async fn end(
     params(("flash_sale_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, description = "the sale with the units added", body = FlashSaleView),
         (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, description = "`ended`, `insufficient_stock` (`field`: `units`) or `units_max_reached`", body = Problem),
+        (status = 409, description = "`ended`, `insufficient_stock` (`field`: `units`), `units_max_reached` or `penalty_flash_units_cap` (a penalty caps the sale's units)", body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn top_up(
@@ -129,6 +129,10 @@ async fn add_units(
         return Err(ApiError::invalid("invalid_field", "units", detail));
     }
     let (sale, shop) = managed_shop(state, principal, sale).await?;
+    // A penalty's cap bounds the sale's units, topped up or not.
+    if let Some(current) = state.store.flash_sale(sale).await? {
+        crate::http::penalties::top_up_allowed(state, shop, current.allotted.saturating_add(units)).await?;
+    }
     let command = TopUpFlashSale { sale, shop, units };
     idempotency::ask(state, shop, command, idem, renderer(state)).await
 }

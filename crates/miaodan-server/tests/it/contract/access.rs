@@ -129,6 +129,11 @@ async fn every_role_restricted_endpoint_forbids_the_other_roles(backend: Backend
         super::events::DIAGNOSIS_PAGE,
         super::events::QUALITY_INDEX,
         "/v1/shops/{shop_id}",
+        super::penalties::MERCHANT_OR_OPERATOR[0],
+        super::penalties::MERCHANT_OR_OPERATOR[1],
+        super::penalties::MERCHANT_OR_OPERATOR[2],
+        super::penalties::MERCHANT_OR_OPERATOR[3],
+        super::penalties::MERCHANT_OR_OPERATOR[4],
     ];
     for endpoint in endpoints.iter().filter(|e| merchant_or_operator.contains(&e.route)) {
         if endpoint.route == "/v1/shops/{shop_id}" && endpoint.call.method != Method::PATCH {
@@ -601,6 +606,7 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
         token_pairs(t),
         super::webhooks::tenant_pairs(t),
         super::staff::tenant_pairs(t),
+        super::penalties::tenant_pairs(t),
     ]
     .concat()
 }

@@ -396,6 +396,7 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
         after_sales,
         super::webhooks::keyed_pairs(app, t),
         super::staff::keyed_pairs(t),
+        super::penalties::keyed_pairs(app, t),
     ]
     .concat()
 }

@@ -32,6 +32,7 @@ mod lists;
 mod logistics;
 mod orders;
 mod payments;
+mod penalties;
 mod platform;
 mod routes;
 mod staff;

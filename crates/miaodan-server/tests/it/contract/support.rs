@@ -371,6 +371,8 @@ pub struct Side {
     pub webhook_deliveries: [i64; 2],
     /// A diagnosis report of the shop, asked for by its merchant.
     pub report: i64,
+    /// A warning issued to the shop (the contract appeals it, then revokes it).
+    pub penalty: i64,
     /// The shop's owner (a staff member), its login, and two of its sessions: one the contract
     /// uses (cookie, CSRF token, id), one it revokes (id).
     pub owner: i64,
@@ -453,6 +455,7 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
     let claims = claims(app, &merchant, warehouse, &buyer_token).await;
     let report = app.post("/v1/compass/diagnosis", &merchant, json!({})).await;
     let report = report.assert_status(201)["id"].as_i64().unwrap();
+    let penalty = super::penalties::issue_warning(app, shop).await;
     let owner_login = format!("owner-{shop}");
     let owner = app.staff_member(&merchant, Some(shop), &owner_login, "owner").await;
     let session = app.sign_in(&owner_login, common::STAFF_PASSWORD).await;
@@ -492,6 +495,7 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         webhook_spare,
         webhook_deliveries: [0, 0],
         report,
+        penalty,
         owner,
         owner_login,
         session: (session.cookie, session.csrf, session_id),
@@ -698,6 +702,8 @@ pub async fn snapshot(app: &TestApp, t: &Tenants) -> Value {
         }
         reads.push(Call::get("/v1/package-center/sla-rules", merchant));
         reads.push(Call::get("/v1/package-center/alerts?state=all", merchant));
+        reads.push(Call::get("/v1/penalties?limit=200", merchant));
+        reads.push(Call::get("/v1/deposit", merchant));
     }
     // The money: what the ledger, the orders and the provider say moved on the tenants' day.
     reads.push(Call::get(format!("/v1/reconciliation?date={}", t.day), &app.admin));
@@ -821,6 +827,7 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
         super::idempotency::stored_answer_endpoints(t),
         super::tokens::endpoints(app, t),
         super::staff::endpoints(app, t),
+        super::penalties::endpoints(app, t),
     ]
     .into_iter()
     .flatten()

@@ -80,6 +80,7 @@ const OWNER_PAGES: &[(&str, &str, &str, &str)] = &[
     ("/console/products", "products", "商品与库存", "Products & stock"),
     ("/console/after-sales", "after-sales", "售后", "After-sales"),
     ("/console/staff", "staff", "员工与日志", "Staff & audit"),
+    ("/console/integrity", "integrity", "诚信与保证金", "Integrity & deposit"),
 ];
 
 async fn every_page_of_an_owner(language: Language) {
@@ -752,5 +753,56 @@ async fn the_order_list_filters_searches_exports_and_ships_the_selected_orders()
     .await;
     assert!(!parcels["items"].as_array().unwrap().is_empty(), "shipped: {parcels}");
     browser.screenshot("orders-shipped").await;
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn an_owner_sees_the_deposit_and_appeals_a_penalty_from_the_integrity_page() {
+    let Some((mut browser, shop)) = with_member(Language::Zh, "zhang.owner", "owner").await else {
+        return;
+    };
+    let admin = browser.server.token("ADMIN").to_string();
+    let top_up = json!({ "amount_fen": 500_000, "note": "保证金" });
+    let (status, _) = api(
+        &browser,
+        "POST",
+        &format!("/v1/deposits/{shop}/entries"),
+        &admin,
+        Some(top_up),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let cap = json!({ "shop_id": shop, "kind": "flash_units_cap", "units": 50, "reason": "秒杀缺货率过高" });
+    let (status, penalty) = api(&browser, "POST", "/v1/penalties", &admin, Some(cap)).await;
+    assert_eq!(status, 201, "{penalty}");
+    let id = penalty["id"].as_i64().unwrap();
+    sign_in(&mut browser, "zhang.owner").await;
+    browser.goto("/console/integrity").await;
+    browser
+        .wait_for_selector("[data-page=integrity] [data-figure=deposit-balance]")
+        .await;
+    settled(&mut browser).await;
+    let balance = browser.text_of("[data-figure=deposit-balance]").await;
+    assert!(balance.contains("5,000.00"), "{balance}");
+    let card = format!("li[data-penalty='{id}']");
+    browser.wait_for_text("秒杀限量 50 件").await;
+    browser.screenshot("integrity").await;
+    browser
+        .fill(&format!("{card} textarea[name=appeal-text]"), "缺货系仓库系统故障")
+        .await;
+    browser.click(&format!("{card} [data-action=appeal]")).await;
+    browser
+        .wait_until(
+            "the penalty reads appealed",
+            &format!("return document.querySelector(\"{card}\")?.dataset.state === 'appealed'"),
+        )
+        .await;
+    browser.wait_for_text("申诉：缺货系仓库系统故障").await;
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let (_, after) = api(&browser, "GET", &format!("/v1/penalties/{id}"), &merchant, None).await;
+    assert_eq!(
+        (&after["state"], &after["appeal_text"]),
+        (&json!("appealed"), &json!("缺货系仓库系统故障"))
+    );
     browser.finish().await;
 }

@@ -1,4 +1,4 @@
--- Version 20: risk's rules as versioned data, the flash sales their merchants put in strict
+-- Version 21: risk's rules as versioned data, the flash sales their merchants put in strict
 -- mode, and the decisions kept for people to look at.
 --
 -- A rule set is written once per version and never changed; the newest is the one in force
