@@ -39,6 +39,31 @@ pub enum LinkKey {
 /// A buyer's place in the union-find.
 type Slot = u32;
 
+/// The first keys a buyer used, kept inline (most buyers use two or three).
+#[derive(Clone, Copy, Debug, Default)]
+struct FirstKeys([Option<LinkKey>; 3]);
+
+impl FirstKeys {
+    fn contains(&self, key: LinkKey) -> bool {
+        self.0.contains(&Some(key))
+    }
+
+    fn is_full(&self) -> bool {
+        self.0[2].is_some()
+    }
+
+    /// Adds `key` if there is room; whether there was.
+    fn push(&mut self, key: LinkKey) -> bool {
+        match self.0.iter_mut().find(|k| k.is_none()) {
+            Some(free) => {
+                *free = Some(key);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct KeyUse {
     /// The buyer that used the key first (among the remembered uses): later users join it.
@@ -57,8 +82,12 @@ pub struct Links {
     slots: RiskMap<BuyerId, Slot>,
     /// Looked up, never iterated into output.
     keys: RiskMap<LinkKey, KeyUse>,
-    /// Looked up, never iterated into output: which buyer used which key already.
+    /// Looked up, never iterated into output: which buyer used which key already, for the
+    /// keys past a buyer's first few (those are in `first_keys`).
     uses: RiskSet<(LinkKey, BuyerId)>,
+    /// Per slot, the first keys its buyer used: an honest buyer's flat, device and card are
+    /// found here, next to its slot, without a lookup in `uses`.
+    first_keys: Vec<FirstKeys>,
     /// The remembered uses, oldest first: the eviction order and what a rebuild replays.
     order: VecDeque<(LinkKey, BuyerId)>,
     buyer_of_slot: Vec<BuyerId>,
@@ -88,6 +117,7 @@ impl Links {
             slots: RiskMap::with_hasher(RiskHashing::new(key)),
             keys: RiskMap::with_hasher(RiskHashing::new(key)),
             uses: RiskSet::with_hasher(RiskHashing::new(key)),
+            first_keys: Vec::new(),
             order: VecDeque::new(),
             buyer_of_slot: Vec::new(),
             parent: Vec::new(),
@@ -104,18 +134,13 @@ impl Links {
     /// [`Links::buyers_of`] answers, without looking the key up again (a tap links two or
     /// three keys; each lookup saved is a tap's nanoseconds).
     pub fn link_counting(&mut self, buyer: BuyerId, key: LinkKey) -> (u32, u32) {
-        // One more buyer, key and use fit: nothing can be evicted, so the use is recorded
-        // as it is tested for (one lookup); near a bound the slow path makes room first.
-        let room =
-            self.slots.len() < self.max_buyers && self.keys.len() < self.max_keys && self.order.len() < self.max_uses;
-        let (slot, key_buyers) = if room && self.uses.insert((key, buyer)) {
-            self.order.push_back((key, buyer));
-            self.remember_use(buyer, key)
-        } else if !room && !self.uses.contains(&(key, buyer)) {
-            self.make_room_for(buyer, key);
-            self.remember(buyer, key)
-        } else {
-            (self.slots[&buyer], self.buyers_of(key))
+        let known = self.slots.get(&buyer).copied();
+        let (slot, key_buyers) = match known {
+            Some(slot) if self.has_use(slot, buyer, key) => (slot, self.buyers_of(key)),
+            _ => {
+                self.make_room_for(buyer, key);
+                self.remember(buyer, key)
+            }
         };
         let root = self.find_compressing(slot);
         (self.size[root as usize], key_buyers)
@@ -160,7 +185,17 @@ impl Links {
         self.keys.len()
     }
 
+    /// Whether the buyer in `slot` used `key` already.
+    fn has_use(&self, slot: Slot, buyer: BuyerId, key: LinkKey) -> bool {
+        let first = &self.first_keys[slot as usize];
+        first.contains(key) || (first.is_full() && self.uses.contains(&(key, buyer)))
+    }
+
     fn make_room_for(&mut self, buyer: BuyerId, key: LinkKey) {
+        // One more buyer, key and use fit: nothing is evicted, and nothing is looked up.
+        if self.slots.len() < self.max_buyers && self.keys.len() < self.max_keys && self.order.len() < self.max_uses {
+            return;
+        }
         let full = |links: &Links| {
             let new_buyer = usize::from(!links.slots.contains_key(&buyer));
             let new_key = usize::from(!links.keys.contains_key(&key));
@@ -181,6 +216,7 @@ impl Links {
         self.slots.clear();
         self.keys.clear();
         self.uses.clear();
+        self.first_keys.clear();
         self.buyer_of_slot.clear();
         self.parent.clear();
         self.size.clear();
@@ -197,14 +233,13 @@ impl Links {
         remembered
     }
 
+    /// Records a new use (not in `order`: the caller keeps that); joins `buyer` to `key`'s
+    /// first buyer.
     fn remember_without_order(&mut self, buyer: BuyerId, key: LinkKey) -> (Slot, u32) {
-        self.uses.insert((key, buyer));
-        self.remember_use(buyer, key)
-    }
-
-    /// Joins `buyer` to `key`'s first buyer, for a use already in `uses`.
-    fn remember_use(&mut self, buyer: BuyerId, key: LinkKey) -> (Slot, u32) {
         let slot = self.slot_of(buyer);
+        if !self.first_keys[slot as usize].push(key) {
+            self.uses.insert((key, buyer));
+        }
         let used = match self.keys.entry(key) {
             Entry::Occupied(used) => {
                 let used = used.into_mut();
@@ -218,14 +253,14 @@ impl Links {
     }
 
     fn slot_of(&mut self, buyer: BuyerId) -> Slot {
-        if let Some(slot) = self.slots.get(&buyer) {
-            return *slot;
+        let next = self.parent.len() as Slot;
+        let slot = *self.slots.entry(buyer).or_insert(next);
+        if slot == next {
+            self.buyer_of_slot.push(buyer);
+            self.parent.push(slot);
+            self.size.push(1);
+            self.first_keys.push(FirstKeys::default());
         }
-        let slot = self.parent.len() as Slot;
-        self.slots.insert(buyer, slot);
-        self.buyer_of_slot.push(buyer);
-        self.parent.push(slot);
-        self.size.push(1);
         slot
     }
 
