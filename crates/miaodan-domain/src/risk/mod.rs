@@ -10,7 +10,8 @@
 //! - [`address`]: one key per flat however its address is written (Chinese address variants);
 //! - [`links`]: the transaction network: buyers joined into clusters by shared devices,
 //!   addresses and payment credentials, bounded in memory;
-//! - `book`: velocity per buyer and IP prefix, tap timing and rhythm, and the assessment.
+//! - `book`: velocity per buyer and IP prefix, tap timing and rhythm, and the assessment;
+//! - [`hash`]: the keyed hashing of every map above.
 //!
 //! Like the rest of the core they do no IO and read no clock; every bound is a constant or a
 //! constructor argument, and what happens when it is hit is documented where it is enforced.
