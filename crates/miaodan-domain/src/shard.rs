@@ -806,6 +806,7 @@ impl ShardState {
                     orders,
                     flash,
                     fulfillment,
+                    risk,
                 };
                 c.apply(books, now, effects)
             }

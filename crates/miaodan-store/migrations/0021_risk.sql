@@ -4,8 +4,9 @@
 -- A rule set is written once per version and never changed; the newest is the one in force
 -- (`version` 1, the rules miaodan ships with, is compiled in and never stored). A sale is in
 -- strict mode while it has a row. A decision is keyed by its tap's order id (allocated by the
--- shell, never reused: the id counter starts past the largest id here too); `fired` is the
--- rules that fired, as JSON (code, signal, value, threshold, points, shadow).
+-- shell, never reused: the id counter starts past the largest id here too), and names its
+-- flash sale (NULL for a checkout's part); `fired` is the rules that fired, as JSON (code,
+-- signal, value, threshold, points, shadow).
 
 CREATE TABLE IF NOT EXISTS risk_rule_sets (
     version BIGINT PRIMARY KEY,
@@ -22,7 +23,7 @@ CREATE TABLE IF NOT EXISTS risk_strict_sales (
 CREATE TABLE IF NOT EXISTS risk_decisions (
     id BIGINT PRIMARY KEY,
     shop_id BIGINT NOT NULL,
-    flash_sale BIGINT NOT NULL,
+    flash_sale BIGINT,
     buyer_id BIGINT NOT NULL,
     ordered BIGINT NOT NULL,
     enforced BIGINT NOT NULL,

@@ -38,7 +38,7 @@ impl<'a> RiskWrites<'a> {
             let values = vec![
                 Value::I64(d.id.get()),
                 Value::I64(d.shop.get()),
-                Value::I64(d.sale.get()),
+                Value::OptI64(d.sale.map(|s| s.get())),
                 Value::I64(d.buyer.get()),
                 Value::I64(i64::from(d.ordered)),
                 Value::I64(i64::from(d.enforced)),
@@ -170,7 +170,10 @@ fn decision(r: &dyn Row) -> Result<StoredDecision, StoreError> {
     let decision = RiskDecision {
         id: miaodan_domain::OrderId::new(id(0, "id")?).ok_or_else(|| corrupt("id"))?,
         shop: ShopId::new(id(1, "shop")?).ok_or_else(|| corrupt("shop"))?,
-        sale: FlashSaleId::new(id(2, "sale")?).ok_or_else(|| corrupt("sale"))?,
+        sale: match r.opt_i64(2)? {
+            Some(raw) => Some(FlashSaleId::new(raw).ok_or_else(|| corrupt("sale"))?),
+            None => None,
+        },
         buyer: BuyerId::new(id(3, "buyer")?).ok_or_else(|| corrupt("buyer"))?,
         ordered: r.i64(4)? != 0,
         enforced: r.i64(5)? != 0,

@@ -53,7 +53,7 @@ const LONG_FUNCTIONS: &[(&str, usize)] = &[
         76,
     ),
     ("crates/miaodan-server/src/sequencer.rs::Shard::process", 86),
-    ("crates/miaodan/src/bench/checkout.rs::engine", 84),
+    ("crates/miaodan/src/bench/checkout.rs::engine", 75),
     ("crates/miaodan/src/bench/checkout.rs::http", 83),
     ("crates/miaodan/src/bench/fulfillment.rs::run", 98),
     ("crates/miaodan/src/bench/fulfillment.rs::run_thread", 83),

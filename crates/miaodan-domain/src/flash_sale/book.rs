@@ -177,7 +177,7 @@ impl FlashSales {
         let strict = risk.is_strict(tap.sale);
         let context = TapContext {
             buyer: tap.buyer,
-            sale_starts_at: book.sale.starts_at,
+            sale_starts_at: Some(book.sale.starts_at),
             strict,
             address: &tap.address,
             client: &tap.client,
@@ -194,7 +194,7 @@ impl FlashSales {
             effects.push(Effect::RiskDecided(Box::new(RiskDecision {
                 id: tap.order,
                 shop: book.sale.shop,
-                sale: tap.sale,
+                sale: Some(tap.sale),
                 buyer: tap.buyer,
                 ordered: taken.is_ok(),
                 enforced: risk.mode() == RiskMode::On,

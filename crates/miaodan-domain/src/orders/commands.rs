@@ -13,6 +13,7 @@ use crate::inventory::Inventory;
 use crate::money::Fen;
 use crate::payments::PaymentIntentId;
 use crate::quantity::Quantity;
+use crate::risk::{ClientSignals, RiskBook, RiskDecision, RiskMode, TapContext};
 use crate::shard::{Effect, Outcome, Rejection};
 use crate::time::Timestamp;
 
@@ -40,6 +41,9 @@ pub struct PlaceOrder {
     pub request: Option<RequestRef>,
     /// The delivery the buyer chose (checked against what can be kept now).
     pub delivery: Option<DeliveryChoice>,
+    /// What the request says of its sender, for risk (boxed: a command travels by value
+    /// through the shard's inbox, and checkouts are not the hot path taps are).
+    pub client: Box<ClientSignals>,
 }
 
 /// Who asks for a cancellation; a buyer may only cancel its own orders, a shop its own.
@@ -78,6 +82,7 @@ pub(crate) struct OrderBooks<'a> {
     pub orders: &'a mut OrderBook,
     pub flash: &'a mut FlashSales,
     pub fulfillment: &'a mut FulfillmentBook,
+    pub risk: &'a mut RiskBook,
 }
 
 impl Command {
@@ -88,7 +93,7 @@ impl Command {
         effects: &mut Vec<Effect>,
     ) -> Result<Outcome, Rejection> {
         match self {
-            Command::Place(c) => place(c, b.catalog, b.inventory, b.fulfillment, b.orders, now, effects),
+            Command::Place(c) => place(c, b, now, effects),
             Command::Cancel(c) => cancel(c, b.orders, b.flash, b.inventory, now, effects).map(Outcome::OrderCancelled),
             Command::Pay(c) => pay(c, b.orders, b.fulfillment, b.inventory, now, effects).map(Outcome::OrderPaid),
         }
@@ -98,7 +103,43 @@ impl Command {
 /// Checks, in this order: the shop, the number of lines, then each line in request
 /// order: the SKU belongs to the shop, it is active (and so is its product), and enough
 /// units are available. The first failing check is the answer; nothing is reserved then.
-fn place(
+/// Screens a checkout's part with risk, then places it: a refused part holds nothing. Its
+/// decision is kept (as a tap's is) when worth a person's look.
+fn place(c: PlaceOrder, b: OrderBooks<'_>, now: Timestamp, effects: &mut Vec<Effect>) -> Result<Outcome, Rejection> {
+    if let Some(existing) = b.orders.placed_by(c.request.as_ref()) {
+        return Ok(Outcome::OrderAlreadyPlaced(existing));
+    }
+    b.catalog.known_shop(c.shop)?;
+    let context = TapContext {
+        buyer: c.buyer,
+        sale_starts_at: None,
+        strict: false,
+        address: &c.address,
+        client: c.client.as_ref(),
+    };
+    let screened = b.risk.screen_tap(&context, now);
+    let (id, shop, buyer) = (c.id, c.shop, c.buyer);
+    let placed = match screened.refusal {
+        Some(refusal) => Err(Rejection::Risk(refusal)),
+        None => place_order(c, b.catalog, b.inventory, b.fulfillment, b.orders, now, effects),
+    };
+    if let Some(assessment) = screened.kept {
+        effects.push(Effect::RiskDecided(Box::new(RiskDecision {
+            id,
+            shop,
+            sale: None,
+            buyer,
+            ordered: placed.is_ok(),
+            enforced: b.risk.mode() == RiskMode::On,
+            strict: false,
+            assessment,
+            at: now,
+        })));
+    }
+    placed
+}
+
+fn place_order(
     c: PlaceOrder,
     catalog: &CatalogBook,
     inventory: &mut Inventory,

@@ -37,11 +37,13 @@ pub struct ClientSignals {
     pub address_key: Option<AddressKey>,
 }
 
-/// One tap, as risk sees it.
+/// One request, as risk sees it: a flash-sale tap, or a checkout (which has no sale start, so
+/// reaction time is not read).
 #[derive(Clone, Copy, Debug)]
 pub struct TapContext<'a> {
     pub buyer: BuyerId,
-    pub sale_starts_at: Timestamp,
+    /// The tap's sale's start; `None` for a checkout.
+    pub sale_starts_at: Option<Timestamp>,
     /// The merchant asked for strict mode on this sale.
     pub strict: bool,
     pub address: &'a Address,
@@ -79,14 +81,16 @@ pub struct Screened {
     pub kept: Option<Assessment>,
 }
 
-/// A decision kept for people to look at (the review queue, a sale's risk report): a tap risk
-/// refused, let through for review, or that a rule in shadow would have answered otherwise.
+/// A decision kept for people to look at (the review queue, a sale's risk report): a tap or a
+/// checkout risk refused, let through for review, or that a rule in shadow would have answered
+/// otherwise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RiskDecision {
     /// The id the tap's order has (or would have had): one tap, one id.
     pub id: OrderId,
     pub shop: ShopId,
-    pub sale: FlashSaleId,
+    /// The tap's sale; `None` for a checkout.
+    pub sale: Option<FlashSaleId>,
     pub buyer: BuyerId,
     /// The tap placed its order (it was let through and the sale had a unit for it).
     pub ordered: bool,
@@ -397,7 +401,10 @@ impl RiskBook {
             prefix,
             age,
             // Before the start a tap is refused by the sale itself; its reaction means nothing.
-            (at >= tap.sale_starts_at.unix_ms()).then(|| at - tap.sale_starts_at.unix_ms()),
+            tap.sale_starts_at
+                .map(Timestamp::unix_ms)
+                .filter(|start| at >= *start)
+                .map(|start| at - start),
             rhythm,
             Some(i64::from(client.device.is_none())),
         ]

@@ -50,7 +50,7 @@ fn own_flat(buyer: i64) -> Address {
 fn assess(book: &mut RiskBook, buyer: i64, ms: i64, address: &Address, client: ClientSignals) -> Assessment {
     let tap = TapContext {
         buyer: buyer_id(buyer),
-        sale_starts_at: at(START),
+        sale_starts_at: Some(at(START)),
         strict: false,
         address,
         client: &client,
@@ -216,7 +216,7 @@ fn screen(book: &mut RiskBook, buyer: i64, ms: i64, strict: bool) -> miaodan_dom
     let address = own_flat(buyer);
     let tap = TapContext {
         buyer: buyer_id(buyer),
-        sale_starts_at: at(START),
+        sale_starts_at: Some(at(START)),
         strict,
         address: &address,
         client: &client,
@@ -310,6 +310,32 @@ fn ring_taps() -> Vec<Command> {
     (1..=6)
         .map(|buyer| tap(buyer, buyer, flat("文一西路88号3幢2单元501室"), honest(buyer)))
         .collect()
+}
+
+#[test]
+fn a_checkout_is_screened_like_a_tap_and_a_refused_one_holds_nothing() {
+    let mut world = world(RiskMode::On);
+    world.now = at(START + 2_000);
+    let mut answers = Vec::new();
+    for buyer in 1..=6 {
+        // Six accounts checking out to one flat (no sale start: reaction time is not read).
+        let mut command = place(100 + buyer, 1, buyer, &[(1001, 1)]);
+        command.address = flat("文一西路88号3幢2单元501室");
+        command.client = Box::new(honest(buyer));
+        let before = (world.state.inventory().clone(), world.open_orders());
+        let (outcome, effects) = world.run(Command::from(command));
+        if let Outcome::Rejected(Rejection::Risk(refusal)) = &outcome {
+            assert_eq!((refusal.verdict, refusal.score), (Verdict::Block, 80));
+            assert_eq!((world.state.inventory().clone(), world.open_orders()), before);
+            let Some(Effect::RiskDecided(kept)) = effects.first() else {
+                panic!("a refused checkout keeps its decision: {effects:?}")
+            };
+            assert_eq!((kept.sale, kept.ordered), (None, false));
+        }
+        answers.push(matches!(outcome, Outcome::OrderPlaced(_)));
+    }
+    // Four on one flat: shared_address (40), a review; the sixth links a ring (40 more): blocked.
+    assert_eq!(answers, [true, true, true, true, true, false]);
 }
 
 #[test]

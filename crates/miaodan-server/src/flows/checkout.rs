@@ -18,6 +18,7 @@
 use crate::app::AppState;
 use crate::sequencer::ShardError;
 use miaodan_domain::orders::{Address, CancelReason, Order, OrderState};
+use miaodan_domain::risk::ClientSignals;
 use miaodan_domain::shard::{
     CancelOrder, Canceller, Command, DeliveryChoice, OrderLineRequest, PlaceOrder, Placement, Rejection, RequestRef,
 };
@@ -70,6 +71,8 @@ pub struct CheckoutRequest {
     /// A reference per shop that makes a retry find the part already placed (`None`: a
     /// request that cannot be retried safely, whose placed parts are cancelled on failure).
     pub requests: Option<BTreeMap<ShopId, RequestRef>>,
+    /// What the request says of its sender, for risk (screened in every part's shard).
+    pub client: ClientSignals,
 }
 
 /// A placed checkout: one order per shop.
@@ -118,6 +121,7 @@ pub async fn place(state: &AppState, request: CheckoutRequest) -> Result<PlacedC
             payment_timeout_seconds: state.config.payment_timeout_seconds,
             request: request.requests.as_ref().and_then(|r| r.get(&part.shop).cloned()),
             delivery: request.deliveries.get(&part.shop).copied(),
+            client: Box::new(request.client),
         };
         state.shards.ask(part.shop, command, None)
     });

@@ -13,7 +13,7 @@ use super::orders::dto::OrderView;
 use super::page::{ListQuery, NoFilter, Page, PageQuery};
 use super::problem::{ApiError, LimitFigures};
 use super::problem::{grouped, refused};
-use super::risk::{CREDENTIAL_TAG, Client};
+use super::risk::Client;
 use super::validate;
 use crate::app::AppState;
 use crate::auth::{Buyer, Merchant, Principal};
@@ -32,7 +32,7 @@ use miaodan_domain::flash_sale::{
 };
 use miaodan_domain::orders::Order;
 use miaodan_domain::quantity::LINE_QUANTITY_MAX;
-use miaodan_domain::risk::{ClientSignals, address_key, fingerprint};
+use miaodan_domain::risk::ClientSignals;
 use miaodan_domain::shard::{Placement, Tap};
 use miaodan_domain::shard::{Rejection, RequestRef, ScheduleFlashSale};
 use miaodan_domain::{BuyerId, Quantity, SkuId, WarehouseId};
@@ -49,16 +49,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(controls::top_up))
         .routes(routes!(live::live))
         .routes(routes!(live::live_stream))
-}
-
-/// The fingerprint of the payment credential a tap will be paid with: the buyer's one-tap
-/// agreement's (a tap without one is paid later, with a credential the tap cannot know).
-fn credential_of(state: &AppState, buyer: BuyerId) -> Option<u64> {
-    if state.config.risk == crate::app::RiskMode::Off {
-        return None;
-    }
-    let fingerprint = |credential: &str| fingerprint(CREDENTIAL_TAG, credential.as_bytes());
-    state.payments.one_tap.with_credential(buyer, fingerprint)
 }
 
 /// How the flash sales' refusals are answered (the `code` is the core's [`Rejection::code`]).
@@ -262,12 +252,7 @@ async fn place_tap(
         )
     })?;
     let address = super::orders::delivery_address(state, buyer, input.address.as_ref()).await?;
-    let client = ClientSignals {
-        account_opened_at: state.directory.buyer_opened_at(&state.store, buyer).await?,
-        address_key: Some(address_key(address.adcode, address.detail.as_str())),
-        credential: credential_of(state, buyer),
-        ..client
-    };
+    let client = super::risk::signals_of(state, buyer, &address, client).await?;
     let request = TapRequest {
         buyer,
         sale,

@@ -251,3 +251,27 @@ pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenAp
 pub fn document() -> utoipa::openapi::OpenApi {
     finish(super::api().into_openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn every_operation_has_an_id_of_its_own() {
+        // utoipa names an operation after its handler: two handlers of one name in two modules
+        // (`list`, `decide`) make a document OpenAPI validators refuse.
+        let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let json = serde_json::to_value(document()).unwrap_or_default();
+        for (path, item) in json["paths"].as_object().into_iter().flatten() {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                if let Some(id) = operation["operationId"].as_str() {
+                    seen.entry(id.to_string()).or_default().push(format!("{method} {path}"));
+                }
+            }
+        }
+        let repeated: Vec<_> = seen.iter().filter(|(_, at)| at.len() > 1).collect();
+        assert!(repeated.is_empty(), "operation ids used twice: {repeated:?}");
+        assert!(seen.len() > 100, "{} operations", seen.len());
+    }
+}

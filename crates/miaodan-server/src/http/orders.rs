@@ -13,6 +13,7 @@ use super::extract::{JsonBody, PathIds, RawBody};
 use super::page::{ListQuery, Page, PageQuery, invalid_cursor};
 use super::problem::ApiError;
 use super::problem::refused;
+use super::risk::Client;
 use super::validate;
 use crate::app::AppState;
 use crate::auth::{Buyer, Principal};
@@ -27,6 +28,7 @@ use dto::{CheckoutInput, CheckoutView, OrderView};
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderState};
 use miaodan_domain::quantity::LINE_QUANTITY_MAX;
+use miaodan_domain::risk::ClientSignals;
 use miaodan_domain::shard::CancelOrder;
 use miaodan_domain::shard::ShardCommand;
 use miaodan_domain::shard::{Canceller, OrderLineRequest, Rejection, RequestRef};
@@ -69,18 +71,23 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
 /// unpaid orders are cancelled after the payment timeout.
 #[utoipa::path(post, path = "/v1/checkouts", tag = "orders", request_body = CheckoutInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = CheckoutView), (status = 409, body = super::problem::Problem),
-        (status = 422, body = super::problem::Problem), (status = 429, body = super::problem::Problem)),
+    responses((status = 201, body = CheckoutView),
+        (status = 403, description = "`risk_blocked`: risk control refused the checkout (nothing is held)", body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem),
+        (status = 428, description = "`risk_challenge`: the buyer confirms in the app, then checks out again (nothing is held)", body = super::problem::Problem),
+        (status = 429, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn checkout(
     State(state): State<AppState>,
     Buyer(buyer): Buyer,
+    Client(client): Client,
     headers: HeaderMap,
     body: JsonBody<CheckoutInput>,
 ) -> Response {
     let request = ("POST", "/v1/checkouts", &body.raw[..]);
     idempotency::run(&state, Principal::Buyer(buyer), &headers, request, |idem| {
-        place_checkout(&state, buyer, &body.value, idem)
+        place_checkout(&state, (buyer, client), &body.value, idem)
     })
     .await
 }
@@ -198,12 +205,13 @@ pub(super) async fn delivery_address(
 
 async fn place_checkout(
     state: &AppState,
-    buyer: BuyerId,
+    (buyer, client): (BuyerId, ClientSignals),
     input: &CheckoutInput,
     idem: Option<Idempotency>,
 ) -> Result<Reply, ApiError> {
     let parts = checkout::split(state, parse_lines(input)?).await?;
     let address = delivery_address(state, buyer, input.address.as_ref()).await?;
+    let client = super::risk::signals_of(state, buyer, &address, client).await?;
     let deliveries = parse_deliveries(input, &parts)?;
     let shop = parts
         .first()
@@ -221,6 +229,7 @@ async fn place_checkout(
         address,
         deliveries,
         requests,
+        client,
     };
     let reply = match checkout::place(state, request).await {
         Ok(placed) => Reply::json(

@@ -41,10 +41,10 @@ pub const FINDING_CODE_CHARS_MAX: usize = 64;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(issue, list))
+        .routes(routes!(issue_penalty, list_penalties))
         .routes(routes!(get_penalty))
-        .routes(routes!(appeal))
-        .routes(routes!(decide))
+        .routes(routes!(appeal_penalty))
+        .routes(routes!(decide_penalty))
         .routes(routes!(top_up_deposit))
         .routes(routes!(get_deposit))
 }
@@ -412,7 +412,7 @@ fn reply_of(
     responses((status = 201, body = PenaltyView), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
-pub async fn issue(
+pub async fn issue_penalty(
     State(state): State<AppState>,
     _: Admin,
     headers: HeaderMap,
@@ -471,7 +471,7 @@ fn reader_shop(principal: Principal, asked: Option<i64>) -> Result<Option<ShopId
     responses((status = 200, body = Page<PenaltyView>), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
-pub async fn list(
+pub async fn list_penalties(
     State(state): State<AppState>,
     principal: Principal,
     ListQuery { page, filter: query }: ListQuery<PenaltyQuery>,
@@ -537,7 +537,7 @@ pub async fn get_penalty(
     responses((status = 200, body = PenaltyView), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
-pub async fn appeal(
+pub async fn appeal_penalty(
     State(state): State<AppState>,
     Merchant(shop): Merchant,
     ids: PathIds,
@@ -573,7 +573,7 @@ pub async fn appeal(
     responses((status = 200, body = PenaltyView), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
-pub async fn decide(
+pub async fn decide_penalty(
     State(state): State<AppState>,
     _: Admin,
     signed: Option<Extension<SignedIn>>,

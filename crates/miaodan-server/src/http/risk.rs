@@ -11,7 +11,9 @@ use crate::app::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use miaodan_domain::risk::{ClientSignals, Verdict, fingerprint};
+use miaodan_domain::BuyerId;
+use miaodan_domain::orders::Address;
+use miaodan_domain::risk::{ClientSignals, Verdict, address_key, fingerprint};
 use miaodan_domain::shard::Rejection;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -89,6 +91,33 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAdd
         .find(|hop| !trusted.contains(hop))
         .copied()
         .unwrap_or(peer)
+}
+
+/// Everything risk knows of a buyer's request: what it says of its sender (`client`), the
+/// account's opening, the delivery flat's key (worked out here, where every core is, not in
+/// the shard), and the credential a one-tap buyer will pay with.
+pub async fn signals_of(
+    state: &AppState,
+    buyer: BuyerId,
+    address: &Address,
+    client: ClientSignals,
+) -> Result<ClientSignals, ApiError> {
+    Ok(ClientSignals {
+        account_opened_at: state.directory.buyer_opened_at(&state.store, buyer).await?,
+        address_key: Some(address_key(address.adcode, address.detail.as_str())),
+        credential: credential_of(state, buyer),
+        ..client
+    })
+}
+
+/// The fingerprint of the payment credential the request will be paid with: the buyer's
+/// one-tap agreement's (without one, it is paid later with a credential not known yet).
+fn credential_of(state: &AppState, buyer: BuyerId) -> Option<u64> {
+    if state.config.risk == crate::app::RiskMode::Off {
+        return None;
+    }
+    let fingerprint = |credential: &str| fingerprint(CREDENTIAL_TAG, credential.as_bytes());
+    state.payments.one_tap.with_credential(buyer, fingerprint)
 }
 
 /// The fingerprint of an address's network: its /24 (IPv4) or /48 (IPv6), where one household,

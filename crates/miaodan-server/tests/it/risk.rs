@@ -18,6 +18,7 @@ both_backends!(
     a_new_rule_set_is_in_force_for_the_next_tap_and_after_a_restart,
     strict_mode_lowers_a_sales_thresholds_for_its_merchant_only,
     accounts_paying_with_one_card_by_one_tap_are_challenged_from_the_fourth,
+    a_ring_checking_out_from_one_device_is_refused_and_holds_nothing,
 );
 
 /// A sale of 10 units, one per buyer, started a second ago; its id.
@@ -366,5 +367,60 @@ async fn accounts_paying_with_one_card_by_one_tap_are_challenged_from_the_fourth
         .map(|f| f["code"].as_str().unwrap())
         .collect();
     assert!(rules.contains(&"shared_credential"), "{kept}");
+    app.shutdown().await;
+}
+
+async fn a_ring_checking_out_from_one_device_is_refused_and_holds_nothing(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.risk = RiskMode::On).await;
+    let w = app.world().await;
+    app.stock(&w.merchant, w.skus[0], w.warehouses[0], 100).await;
+    let mut answers = Vec::new();
+    for buyer in ring(&app).await {
+        let body = json!({
+            "lines": [{ "sku_id": w.skus[0], "quantity": 1 }],
+            "address": { "adcode": "310104000000", "detail": format!("钦州路{}号", answers.len() + 1) },
+        });
+        let answer = app
+            .send(
+                app.http
+                    .post(app.url("/v1/checkouts"))
+                    .bearer_auth(&buyer)
+                    .header("Device-Id", "emulator-7f3a")
+                    .json(&body),
+            )
+            .await;
+        answers.push(answer.body["code"].as_str().unwrap_or("ordered").to_string());
+    }
+    // As with taps: three accounts on a device pass, the fourth and fifth are challenged, and
+    // from the sixth the cluster blocks.
+    assert_eq!(
+        answers,
+        [
+            "ordered",
+            "ordered",
+            "ordered",
+            "risk_challenge",
+            "risk_challenge",
+            "risk_blocked",
+            "risk_blocked",
+            "risk_blocked"
+        ]
+    );
+    let stock = app.get(&format!("/v1/skus/{}/stock", w.skus[0]), &w.merchant).await;
+    let items = stock.assert_status(200)["items"].as_array().unwrap().clone();
+    let reserved: i64 = items.iter().map(|l| l["reserved"].as_i64().unwrap()).sum();
+    assert_eq!(reserved, 3, "refused checkouts hold nothing: {}", stock.body);
+    app.get("/v1/risk/decisions?buyer_id=0", &app.admin)
+        .await
+        .assert_problem(422, "invalid_field");
+    let kept = app.get("/v1/risk/decisions?verdict=block", &app.admin).await;
+    let kept = kept.assert_status(200).clone();
+    let items = kept["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{kept}");
+    assert!(
+        items
+            .iter()
+            .all(|d| d["kind"] == "checkout" && d["flash_sale_id"].is_null() && d["ordered"] == false)
+    );
     app.shutdown().await;
 }

@@ -449,6 +449,7 @@ async fn place_and_pay(
         payment_timeout_seconds: env.state.config.payment_timeout_seconds,
         request: None,
         delivery: None,
+        client: Default::default(),
     };
     let sent = Instant::now();
     let answer = env.state.shards.ask(shop.id, place, None).await;

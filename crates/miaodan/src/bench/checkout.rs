@@ -183,19 +183,10 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
                 }
                 let mut placed_any = false;
                 for (shop, lines) in parts {
-                    let place = PlaceOrder {
-                        id: id(env.state.ids.order(), OrderId::new)?,
-                        checkout,
-                        shop,
-                        buyer: id(basket.buyer, BuyerId::new)?,
-                        lines,
-                        address: address.clone(),
-                        payment_timeout_seconds: env.state.config.payment_timeout_seconds,
-                        request: None,
-                        delivery: None,
-                    };
-                    let sent = Instant::now();
-                    let answer = env.state.shards.submit(shop, Command::from(place), None).await;
+                    let buyer = id(basket.buyer, BuyerId::new)?;
+                    let place = place_part(env, (checkout, shop, buyer), lines, &address)?;
+                    let (sent, command) = (Instant::now(), Command::from(place));
+                    let answer = env.state.shards.submit(shop, command, None).await;
                     tally.record(sent.elapsed());
                     let order = match answer {
                         Ok(Outcome::OrderPlaced(order)) => order,
@@ -225,8 +216,8 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
                         }
                         Then::LeaveUnpaid => continue,
                     };
-                    let sent = Instant::now();
-                    let answer = env.state.shards.submit(shop, follow_up, None).await;
+                    let (sent, answer) = (Instant::now(), env.state.shards.submit(shop, follow_up, None));
+                    let answer = answer.await;
                     tally.record(sent.elapsed());
                     match answer {
                         Ok(Outcome::OrderCancelled(_)) => {}
@@ -243,6 +234,27 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
         }
     });
     super::gather(workers, started, &bar).await
+}
+
+/// One shop's part of a basket's checkout, as the checkout flow would send it.
+fn place_part(
+    env: &Env,
+    (checkout, shop, buyer): (CheckoutId, ShopId, BuyerId),
+    lines: Vec<OrderLineRequest>,
+    address: &Address,
+) -> anyhow::Result<PlaceOrder> {
+    Ok(PlaceOrder {
+        id: id(env.state.ids.order(), OrderId::new)?,
+        checkout,
+        shop,
+        buyer,
+        lines,
+        address: address.clone(),
+        payment_timeout_seconds: env.state.config.payment_timeout_seconds,
+        request: None,
+        delivery: None,
+        client: Default::default(),
+    })
 }
 
 /// Pays a checkout through the server's own payment code (open the intent, confirm it with

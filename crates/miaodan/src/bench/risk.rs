@@ -258,7 +258,7 @@ fn assess_all(evening: &Evening, taps: &[Prepared]) -> (Vec<Assessment>, f64) {
     for tap in taps {
         let context = TapContext {
             buyer: tap.buyer,
-            sale_starts_at: starts_at,
+            sale_starts_at: Some(starts_at),
             strict: false,
             address: &tap.address,
             client: &tap.client,

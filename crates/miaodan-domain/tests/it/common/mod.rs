@@ -98,6 +98,7 @@ pub fn place(order: i64, shop: i64, buyer: i64, lines: &[(i64, i64)]) -> PlaceOr
         address: address(),
         payment_timeout_seconds: PAYMENT_TIMEOUT_SECONDS_DEFAULT,
         request: None,
+        client: Default::default(),
         delivery: None,
     }
 }

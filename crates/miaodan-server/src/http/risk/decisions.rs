@@ -4,7 +4,8 @@
 //! operators): the sale's risk report (`GET /v1/flash-sales/{id}/risk`) and its strict mode
 //! (`PUT /v1/flash-sales/{id}/risk-mode`).
 //!
-//! The decisions are the ones the shards kept (see `RiskBook::screen_tap`): a tap refused,
+//! The decisions are the ones the shards kept (see `RiskBook::screen_tap`): a tap or a
+//! checkout's part refused,
 //! let through for review, or one a rule in shadow would have answered otherwise — at most one
 //! a minute per buyer while its verdict stays the same.
 
@@ -109,12 +110,15 @@ pub struct RiskFiredRuleView {
 /// A kept decision and where its review stands.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct RiskDecisionView {
-    /// The id of the tap's order — placed when `ordered`, never used otherwise.
+    /// The id of the request's order — placed when `ordered`, never used otherwise.
     pub id: i64,
+    /// `tap` (a flash sale's) or `checkout` (one shop's part of a checkout).
+    pub kind: String,
     pub shop_id: i64,
-    pub flash_sale_id: i64,
+    /// The tap's sale; `null` for a checkout.
+    pub flash_sale_id: Option<i64>,
     pub buyer_id: i64,
-    /// The tap placed its order (id `id`): let through, and the sale had a unit for it.
+    /// The request placed its order (id `id`): let through, and the units were there.
     pub ordered: bool,
     /// `allow`, `review`, `challenge` or `block`.
     pub verdict: String,
@@ -150,7 +154,8 @@ fn decision_view(stored: &StoredDecision) -> RiskDecisionView {
     RiskDecisionView {
         id: d.id.get(),
         shop_id: d.shop.get(),
-        flash_sale_id: d.sale.get(),
+        kind: if d.sale.is_some() { "tap" } else { "checkout" }.into(),
+        flash_sale_id: d.sale.map(|s| s.get()),
         buyer_id: d.buyer.get(),
         ordered: d.ordered,
         verdict: d.assessment.verdict.as_str().into(),
@@ -169,7 +174,8 @@ fn decision_view(stored: &StoredDecision) -> RiskDecisionView {
 
 /// The review queue: kept decisions, newest first, filtered.
 #[utoipa::path(get, path = "/v1/risk/decisions", tag = "risk", params(RiskDecisionsQuery, PageQuery),
-    responses((status = 200, body = Page<RiskDecisionView>), (status = 400, body = Problem), (status = 403, body = Problem)),
+    responses((status = 200, body = Page<RiskDecisionView>), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_decisions(
     State(state): State<AppState>,
@@ -177,11 +183,13 @@ pub async fn list_decisions(
     ListQuery { page, filter: query }: ListQuery<RiskDecisionsQuery>,
 ) -> Result<Json<Page<RiskDecisionView>>, ApiError> {
     let filter = DecisionFilter {
-        shop: query.shop_id.and_then(miaodan_domain::ShopId::new),
-        sale: query
-            .flash_sale_id
-            .and_then(miaodan_domain::flash_sale::FlashSaleId::new),
-        buyer: query.buyer_id.and_then(BuyerId::new),
+        shop: id_of(query.shop_id, "shop_id", miaodan_domain::ShopId::new)?,
+        sale: id_of(
+            query.flash_sale_id,
+            "flash_sale_id",
+            miaodan_domain::flash_sale::FlashSaleId::new,
+        )?,
+        buyer: id_of(query.buyer_id, "buyer_id", BuyerId::new)?,
         verdict: query.verdict.map(Verdict::from),
         review: query.review.map(Review::from),
     };
@@ -193,6 +201,12 @@ pub async fn list_decisions(
         |d| d.decision.id.get(),
         decision_view,
     )))
+}
+
+/// A filter's id, refused when it names nothing (never read as no filter).
+fn id_of<T>(raw: Option<i64>, field: &str, make: fn(i64) -> Option<T>) -> Result<Option<T>, ApiError> {
+    raw.map(|raw| make(raw).ok_or_else(|| ApiError::invalid("invalid_field", field, "a positive id")))
+        .transpose()
 }
 
 /// A person's review of a decision.
