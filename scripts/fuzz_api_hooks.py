@@ -11,8 +11,8 @@ a date that exists (no 30 February), a buyer's token living at most 90 days, tok
 shop or by buyer but not both, a compass range that ends after it begins and holds at most 2 000
 buckets (the series) or 366 days (the compass's breadth), a webhook endpoint's URL that parses with
 a loopback host (the server sends to no other unless told to), the shop an operator registers a
-webhook endpoint for, a staff member's login (unique across the platform) and shop role, and a risk rule set's distinct codes and
-rising scores. The server answers a request that breaks one 422, as the
+webhook endpoint for, a staff member's login (unique across the platform) and shop role, a risk rule set's distinct codes and
+rising scores, and a penalty's parameter that goes with its kind. The server answers a request that breaks one 422, as the
 document says. The fuzzer's generator reads only the schema, so its *valid* cases (positive
 mode) are brought within these rules here before they are sent; its invalid cases are left
 alone. Each valid case also gets an Idempotency-Key of its own: a key reused for another
@@ -177,8 +177,33 @@ def _risk_rules(body):
         rule_set["review_at"], rule_set["challenge_at"], rule_set["block_at"] = sorted(scores)
 
 
+# A penalty's own parameter, by kind (the others must be absent).
+PENALTY_PARAMETERS = {
+    "warning": None,
+    "flash_units_cap": "units",
+    "new_sales_suspended": "until",
+    "deposit_deduction": "amount_fen",
+}
+
+
+def _penalty(body):
+    """A penalty carries its kind's parameter only (a cap's units, a suspension's end in the
+    future, a deduction's amount of at least 1 fen): the schema lists all three as optional."""
+    own = PENALTY_PARAMETERS.get(body.get("kind"), "")
+    for field in ("units", "until", "amount_fen"):
+        if field != own:
+            body.pop(field, None)
+    if own == "until":
+        body["until"] = _instant(86400)
+    if own == "amount_fen" and isinstance(body.get("amount_fen"), int):
+        body["amount_fen"] = max(body["amount_fen"], 1)
+    if own is not None and own != "" and own not in body:
+        body[own] = _instant(86400) if own == "until" else 1
+
+
 BODIES = {
     ("POST", "/v1/risk/rules"): _risk_rules,
+    ("POST", "/v1/penalties"): _penalty,
     ("POST", "/v1/flash-sales"): _flash_sale,
     ("POST", "/v1/one-tap-agreements"): _agreement,
     ("PUT", "/v1/warehouses/{warehouse_id}/fulfillment"): _fulfillment,
