@@ -10,7 +10,7 @@ use crate::sequencer::{ShardError, Shards};
 use miaodan_domain::ShopId;
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::risk::{Rule, RuleSet, Signal};
-use miaodan_store::{Store, StoreError};
+use miaodan_store::{Store, StoreError, StoredRuleSet};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -148,7 +148,12 @@ impl RiskRuleSetDocument {
 
 /// The rule set in force: the newest stored, or the one miaodan ships with.
 pub async fn rules_in_force(store: &Store) -> Result<RuleSet, StoreError> {
-    let Some(stored) = store.current_risk_rule_set().await? else {
+    rule_set_of(store.current_risk_rule_set().await?.as_ref())
+}
+
+/// The rule set a stored version describes, checked; the one miaodan ships with for none.
+pub fn rule_set_of(stored: Option<&StoredRuleSet>) -> Result<RuleSet, StoreError> {
+    let Some(stored) = stored else {
         return Ok(RuleSet::standard());
     };
     let corrupt = |why: String| StoreError::Corrupt(format!("risk rule set {}: {why}", stored.version));

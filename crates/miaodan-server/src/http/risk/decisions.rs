@@ -26,7 +26,7 @@ use axum::response::Response;
 use miaodan_domain::BuyerId;
 use miaodan_domain::risk::{FiredRule, Verdict};
 use miaodan_store::records::Keyset;
-use miaodan_store::{DecisionFilter, Review, SALE_RULES_READ_MAX, StoredDecision};
+use miaodan_store::{DecisionFilter, Review, StoredDecision};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
@@ -412,7 +412,8 @@ pub async fn sale_risk(
         })
         .collect();
     let mut by_rule: BTreeMap<(String, bool), i64> = BTreeMap::new();
-    for fired in counts.fired.iter().take(SALE_RULES_READ_MAX as usize) {
+    // The store read the newest SALE_RULES_READ_MAX decisions' rules, no more.
+    for fired in &counts.fired {
         for rule in fired {
             *by_rule.entry((rule.code.clone(), rule.shadow)).or_default() += 1;
         }

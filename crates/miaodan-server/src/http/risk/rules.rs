@@ -11,7 +11,7 @@ use crate::http::extract::JsonBody;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::validate;
 use crate::idempotency::{self, Reply};
-use crate::risk_policy::{RiskRuleSetDocument, announce_rules, rules_in_force};
+use crate::risk_policy::{RiskRuleSetDocument, announce_rules, rule_set_of, rules_in_force};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -64,7 +64,7 @@ fn view(set: &RuleSet, stored: Option<&StoredRuleSet>, state: &AppState) -> Risk
     security(("bearer" = [])))]
 pub async fn current_rules(State(state): State<AppState>, _: Admin) -> Result<Json<RiskRuleSetView>, ApiError> {
     let stored = state.store.current_risk_rule_set().await?;
-    let set = rules_in_force(&state.store).await?;
+    let set = rule_set_of(stored.as_ref())?;
     Ok(Json(view(&set, stored.as_ref(), &state)))
 }
 
