@@ -73,7 +73,7 @@ pub struct Assessment {
     pub fired: Vec<FiredRule>,
 }
 
-/// What screening a tap answered: its refusal, if risk refuses it in this mode, and its
+/// What screening a tap or a checkout answered: its refusal, if risk refuses it in this mode, and its
 /// assessment when it is worth keeping (see [`RiskBook::screen_tap`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Screened {
@@ -86,13 +86,13 @@ pub struct Screened {
 /// otherwise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RiskDecision {
-    /// The id the tap's order has (or would have had): one tap, one id.
+    /// The id the request's order has (or would have had): one request, one id.
     pub id: OrderId,
     pub shop: ShopId,
     /// The tap's sale; `None` for a checkout.
     pub sale: Option<FlashSaleId>,
     pub buyer: BuyerId,
-    /// The tap placed its order (it was let through and the sale had a unit for it).
+    /// The request placed its order (it was let through and the units were there).
     pub ordered: bool,
     /// Risk was on (the verdict acted); in shadow it was only recorded.
     pub enforced: bool,
