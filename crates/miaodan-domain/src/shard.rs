@@ -817,6 +817,7 @@ impl ShardState {
                     orders,
                     fulfillment,
                     inventory,
+                    risk,
                 };
                 c.apply(payments, books, now, effects)
             }
@@ -843,6 +844,7 @@ impl ShardState {
                     inventory,
                     logistics,
                     flash,
+                    risk,
                 };
                 c.apply(after_sales, books, now, effects)
             }
@@ -878,6 +880,7 @@ impl ShardState {
             inventory: &mut self.inventory,
             logistics: &self.logistics,
             flash: &mut self.flash,
+            risk: &mut self.risk,
         };
         after_sales::commands::run_timers(&mut self.after_sales, books, now, EXPIRIES_PER_COMMAND_MAX, effects);
         Outcome::Expired { orders: due }

@@ -28,6 +28,8 @@ pub enum RiskSignalName {
     MsAfterStart,
     TapRhythmSpreadMs,
     NoDevice,
+    RefundRatePercent,
+    ReturnsWithoutParcel,
 }
 
 impl From<RiskSignalName> for Signal {
@@ -43,6 +45,8 @@ impl From<RiskSignalName> for Signal {
             RiskSignalName::MsAfterStart => Signal::MsAfterStart,
             RiskSignalName::TapRhythmSpreadMs => Signal::TapRhythmSpreadMs,
             RiskSignalName::NoDevice => Signal::NoDevice,
+            RiskSignalName::RefundRatePercent => Signal::RefundRatePercent,
+            RiskSignalName::ReturnsWithoutParcel => Signal::ReturnsWithoutParcel,
         }
     }
 }
@@ -60,6 +64,8 @@ impl From<Signal> for RiskSignalName {
             Signal::MsAfterStart => RiskSignalName::MsAfterStart,
             Signal::TapRhythmSpreadMs => RiskSignalName::TapRhythmSpreadMs,
             Signal::NoDevice => RiskSignalName::NoDevice,
+            Signal::RefundRatePercent => RiskSignalName::RefundRatePercent,
+            Signal::ReturnsWithoutParcel => RiskSignalName::ReturnsWithoutParcel,
         }
     }
 }

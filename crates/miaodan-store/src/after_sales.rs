@@ -103,7 +103,7 @@ fn upsert_request(saved: &SavedRequest) -> Statement {
     )
 }
 
-fn request_row(row: &dyn Row) -> Result<SavedRequest, StoreError> {
+pub(crate) fn request_row(row: &dyn Row) -> Result<SavedRequest, StoreError> {
     let raw = row.i64(0)?;
     let id = id(raw, AfterSalesId::new, REQUEST)?;
     let request = json::decode_v1::<RequestV1, AfterSalesRequest>(&row.text(1)?, REQUEST)?;

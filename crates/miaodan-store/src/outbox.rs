@@ -147,7 +147,8 @@ fn body_of(effect: &Effect) -> String {
         }),
         Effect::AfterSalesSaved(saved) => after_sales_body(saved),
         Effect::RiskDecided(d) => json!({
-            "decision": d.id.get(), "flash_sale": d.sale.map(|s| s.get()), "buyer": d.buyer.get(),
+            "decision": d.id.get(), "kind": d.subject.kind(), "flash_sale": d.subject.sale().map(|s| s.get()),
+            "subject": d.subject.other_id(), "buyer": d.buyer.get(),
             "verdict": d.assessment.verdict.as_str(), "shadow_verdict": d.assessment.shadow_verdict.as_str(),
             "score": d.assessment.score, "enforced": d.enforced, "ordered": d.ordered,
             "rules": d.assessment.fired.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),

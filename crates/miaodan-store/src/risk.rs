@@ -10,16 +10,16 @@ use crate::records::{IdempotencyRecord, Keyset};
 use crate::sql::{Conditions, Row, ShardOf, Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::flash_sale::FlashSaleId;
-use miaodan_domain::risk::{FiredRule, RiskDecision, Signal, Verdict};
+use miaodan_domain::risk::{BuyerHistory, FiredRule, RETURN_PARCEL_GRACE_MS, RiskDecision, Signal, Subject, Verdict};
 use miaodan_domain::{BuyerId, ShopId, Timestamp};
 use serde_json::json;
 
 const INSERT_DECISION: &str = "INSERT INTO risk_decisions (id, shop_id, flash_sale, buyer_id, ordered, enforced,
-    strict, verdict, shadow_verdict, score, rule_set_version, fired, at_ms, review)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open')";
+    strict, verdict, shadow_verdict, score, rule_set_version, fired, at_ms, review, kind, subject_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', $14, $15)";
 
 const DECISION_COLUMNS: &str = "id, shop_id, flash_sale, buyer_id, ordered, enforced, strict, verdict,
-    shadow_verdict, score, rule_set_version, fired, at_ms, review, reviewed_at_ms, review_note";
+    shadow_verdict, score, rule_set_version, fired, at_ms, review, reviewed_at_ms, review_note, kind, subject_id";
 
 /// The decisions of one batch, in the order they were made.
 #[derive(Default)]
@@ -38,7 +38,7 @@ impl<'a> RiskWrites<'a> {
             let values = vec![
                 Value::I64(d.id.get()),
                 Value::I64(d.shop.get()),
-                Value::OptI64(d.sale.map(|s| s.get())),
+                Value::OptI64(d.subject.sale().map(|s| s.get())),
                 Value::I64(d.buyer.get()),
                 Value::I64(i64::from(d.ordered)),
                 Value::I64(i64::from(d.enforced)),
@@ -49,6 +49,8 @@ impl<'a> RiskWrites<'a> {
                 Value::I64(i64::from(a.rule_set_version)),
                 Value::Text(fired_json(&a.fired)),
                 Value::I64(d.at.unix_ms()),
+                Value::Text(d.subject.kind().into()),
+                Value::OptI64(d.subject.other_id()),
             ];
             statements.push(Statement::new(INSERT_DECISION, values));
         }
@@ -138,6 +140,8 @@ pub struct DecisionFilter {
     pub buyer: Option<BuyerId>,
     pub verdict: Option<Verdict>,
     pub review: Option<Review>,
+    /// One of [`Subject::KINDS`].
+    pub kind: Option<&'static str>,
 }
 
 /// A sale's kept decisions counted by verdict and by whether they acted.
@@ -148,6 +152,9 @@ pub struct SaleDecisionCounts {
     /// The sale's newest decisions' fired rules (at most [`SALE_RULES_READ_MAX`] decisions).
     pub fired: Vec<Vec<FiredRule>>,
 }
+
+/// The most refunded returns of a buyer [`Store::buyer_history`] reads (its newest).
+pub const RETURNS_READ_MAX: i64 = 200;
 
 /// The most decisions a sale's risk report reads the fired rules of (its newest).
 pub const SALE_RULES_READ_MAX: i64 = 10_000;
@@ -170,10 +177,7 @@ fn decision(r: &dyn Row) -> Result<StoredDecision, StoreError> {
     let decision = RiskDecision {
         id: miaodan_domain::OrderId::new(id(0, "id")?).ok_or_else(|| corrupt("id"))?,
         shop: ShopId::new(id(1, "shop")?).ok_or_else(|| corrupt("shop"))?,
-        sale: match r.opt_i64(2)? {
-            Some(raw) => Some(FlashSaleId::new(raw).ok_or_else(|| corrupt("sale"))?),
-            None => None,
-        },
+        subject: Subject::of(&r.text(16)?, r.opt_i64(2)?, r.opt_i64(17)?).ok_or_else(|| corrupt("subject"))?,
         buyer: BuyerId::new(id(3, "buyer")?).ok_or_else(|| corrupt("buyer"))?,
         ordered: r.i64(4)? != 0,
         enforced: r.i64(5)? != 0,
@@ -279,6 +283,31 @@ impl Store {
         Ok(ids.into_iter().filter_map(FlashSaleId::new).collect())
     }
 
+    /// What a buyer's past says for risk ([`BuyerHistory`]) at `now`: its paid orders, its
+    /// refunded requests and, among its newest [`RETURNS_READ_MAX`] refunded returns, those
+    /// whose parcel never reached the warehouse. Read for checkouts, payments and after-sales
+    /// requests, never for a tap.
+    pub async fn buyer_history(&self, buyer: BuyerId, now: Timestamp) -> Result<BuyerHistory, StoreError> {
+        let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        let paid_orders = count(self.buyer_paid_orders(buyer).await?);
+        let refunded_requests = count(self.after_sales_refunded_count(buyer).await?);
+        let statement = Statement::new(
+            "SELECT id, body FROM after_sales_requests WHERE buyer_id = $1 AND kind = 'return_and_refund'
+               AND stage IN ('refunding', 'refunded') ORDER BY opened_at DESC, id DESC LIMIT $2",
+            vec![Value::I64(buyer.get()), Value::I64(RETURNS_READ_MAX)],
+        );
+        let returns = self.query(statement, crate::after_sales::request_row).await?;
+        let without_parcel = returns
+            .iter()
+            .filter(|saved| saved.request.refunded_without_parcel(now, RETURN_PARCEL_GRACE_MS))
+            .count();
+        Ok(BuyerHistory {
+            paid_orders,
+            refunded_requests,
+            returns_without_parcel: count(i64::try_from(without_parcel).unwrap_or(i64::MAX)),
+        })
+    }
+
     /// A page of kept decisions, newest first.
     pub async fn risk_decisions(
         &self,
@@ -300,6 +329,9 @@ impl Store {
         }
         if let Some(review) = filter.review {
             conditions.and("review = ?", vec![Value::Text(review.as_str().into())]);
+        }
+        if let Some(kind) = filter.kind {
+            conditions.and("kind = ?", vec![Value::Text(kind.into())]);
         }
         if let Some(after) = page.after {
             conditions.and("id < ?", vec![Value::I64(after)]);

@@ -31,6 +31,7 @@ use crate::ids::AfterSalesId;
 use crate::inventory::Inventory;
 use crate::logistics::LogisticsBook;
 use crate::orders::{Address, Order, OrderLine, OrderState, RequestRef};
+use crate::risk::{RiskBook, RiskDecision, RiskMode, RiskRequest, Screening, Subject};
 use crate::shard::{Effect, Outcome, Rejection};
 use crate::{BuyerId, CheckoutId, Fen, OrderId, Quantity, ShopId, SkuId, Timestamp};
 
@@ -57,6 +58,10 @@ pub struct OpenRequest {
     pub new_address: Option<Address>,
     /// For an exchange, per line: the line's SKU and the SKU wanted instead.
     pub exchange_for: Vec<(SkuId, SkuId)>,
+    /// Risk screens the request (`None` while risk is off). It never refuses one — a buyer
+    /// may always ask — but a request risk would look at is no flash refund: its score goes
+    /// to the rules, which send it to the merchant.
+    pub screening: Option<Box<Screening>>,
 }
 
 /// Who decides a request the rules passed on.
@@ -240,6 +245,7 @@ pub(crate) struct AfterSalesBooks<'a> {
     pub inventory: &'a mut Inventory,
     pub logistics: &'a LogisticsBook,
     pub flash: &'a mut FlashSales,
+    pub risk: &'a mut RiskBook,
 }
 
 impl Command {
@@ -777,6 +783,8 @@ fn mode_of(kind: RequestKind, parcels: Parcels, shop: rules::RuleMode) -> rules:
     }
 }
 
+/// Opens a request, screened by risk first when the shell asked; the decision is kept (when
+/// worth a look) whether the request opened or not.
 fn open(
     book: &mut AfterSalesBook,
     c: OpenRequest,
@@ -787,6 +795,52 @@ fn open(
     if c.stored_order.buyer != c.buyer {
         return Err(refused(AfterSalesRefusal::UnknownOrder));
     }
+    let (risk_score, kept) = match &c.screening {
+        Some(screening) => screen_request(&c, screening, b.risk, now),
+        None => (None, None),
+    };
+    let opened = open_scored(book, c, risk_score, b, now, effects);
+    if let Some(decision) = kept {
+        let ordered = opened.is_ok();
+        effects.push(Effect::RiskDecided(Box::new(RiskDecision { ordered, ..decision })));
+    }
+    opened
+}
+
+/// Risk's view of a request: the score the rules read (only while risk is on: in shadow it
+/// changes nothing), and the decision to keep.
+fn screen_request(
+    c: &OpenRequest,
+    screening: &Screening,
+    risk: &mut RiskBook,
+    now: Timestamp,
+) -> (Option<u16>, Option<RiskDecision>) {
+    let request = RiskRequest {
+        buyer: c.buyer,
+        subject: Subject::AfterSales { request: c.id },
+        sale_starts_at: None,
+        strict: false,
+        address: Some(&c.stored_order.address),
+        client: &screening.client,
+    };
+    let screened = risk.screen(&request, now);
+    let enforced = risk.mode() == RiskMode::On;
+    let score = enforced.then(|| risk.score_permille(screened.score));
+    let shop = c.stored_order.shop;
+    let kept = screened
+        .kept
+        .map(|assessment| request.decision(assessment, screening.decision, shop, false, enforced, now));
+    (score, kept)
+}
+
+fn open_scored(
+    book: &mut AfterSalesBook,
+    c: OpenRequest,
+    risk_score: Option<u16>,
+    b: &mut AfterSalesBooks<'_>,
+    now: Timestamp,
+    effects: &mut Vec<Effect>,
+) -> Result<(), Rejection> {
     if book.request(c.id).is_some() {
         return Err(Rejection::IdInUse);
     }
@@ -829,7 +883,7 @@ fn open(
         goods: &goods,
         return_scanned_at: None,
         buyer: c.buyer_record,
-        risk_score: None,
+        risk_score,
         policy: &shop.policy,
         now,
     };
@@ -871,6 +925,7 @@ pub(crate) fn run_timers(
             inventory: &mut *b.inventory,
             logistics: b.logistics,
             flash: &mut *b.flash,
+            risk: &mut *b.risk,
         };
         settle_step(book, *id, before, books, now, effects);
     }

@@ -420,6 +420,22 @@ impl AfterSalesRequest {
         true
     }
 
+    /// A return whose money went out before its parcel came back (refunded on the carrier's
+    /// first scan) and whose parcel has still not reached the warehouse `grace_ms` after the
+    /// refund: what a buyer returning empty or fake parcels leaves behind (risk's
+    /// `returns_without_parcel`).
+    pub fn refunded_without_parcel(&self, now: Timestamp, grace_ms: i64) -> bool {
+        if self.kind != RequestKind::ReturnAndRefund || self.timeline.iter().any(|s| s.actor == Actor::Warehouse) {
+            return false;
+        }
+        let refunded_at = self
+            .timeline
+            .iter()
+            .find(|s| matches!(s.stage, Stage::Refunding | Stage::Refunded))
+            .map(|s| s.at.unix_ms());
+        refunded_at.is_some_and(|at| now.unix_ms() - at >= grace_ms)
+    }
+
     /// Whether nothing can happen to the request any more: closed, or refunded with no
     /// returned parcel still to inspect (a return refunded early on the carrier's scan is
     /// received and inspected after its refund). A settled request holds no deadline, and the

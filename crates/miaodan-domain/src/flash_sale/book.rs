@@ -13,7 +13,7 @@ use crate::inventory::{Allocation, Inventory};
 use crate::money::Fen;
 use crate::orders::{Address, Order, OrderBook, OrderLine, OrderState, RequestRef};
 use crate::quantity::Quantity;
-use crate::risk::{ClientSignals, RiskBook, RiskDecision, RiskMode, TapContext};
+use crate::risk::{ClientSignals, RiskBook, RiskMode, RiskRequest, Subject};
 use crate::shard::{Effect, Outcome, Rejection};
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
@@ -175,14 +175,15 @@ impl FlashSales {
         let book = self.sales.get_mut(&tap.sale).ok_or(Rejection::UnknownFlashSale)?;
         // Risk first, before the sale takes anything: a refused tap holds no units.
         let strict = risk.is_strict(tap.sale);
-        let context = TapContext {
+        let context = RiskRequest {
             buyer: tap.buyer,
+            subject: Subject::Tap { sale: tap.sale },
             sale_starts_at: Some(book.sale.starts_at),
             strict,
-            address: &tap.address,
+            address: Some(&tap.address),
             client: &tap.client,
         };
-        let screened = risk.screen_tap(&context, now);
+        let screened = risk.screen(&context, now);
         let taken = match screened.refusal {
             Some(refusal) => Err(Rejection::Risk(refusal)),
             None => {
@@ -191,17 +192,9 @@ impl FlashSales {
             }
         };
         if let Some(assessment) = screened.kept {
-            effects.push(Effect::RiskDecided(Box::new(RiskDecision {
-                id: tap.order,
-                shop: book.sale.shop,
-                sale: Some(tap.sale),
-                buyer: tap.buyer,
-                ordered: taken.is_ok(),
-                enforced: risk.mode() == RiskMode::On,
-                strict,
-                assessment,
-                at: now,
-            })));
+            let enforced = risk.mode() == RiskMode::On;
+            let decision = context.decision(assessment, tap.order, book.sale.shop, taken.is_ok(), enforced, now);
+            effects.push(Effect::RiskDecided(Box::new(decision)));
         }
         taken?;
         let sale = &book.sale;

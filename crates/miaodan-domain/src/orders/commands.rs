@@ -13,7 +13,7 @@ use crate::inventory::Inventory;
 use crate::money::Fen;
 use crate::payments::PaymentIntentId;
 use crate::quantity::Quantity;
-use crate::risk::{ClientSignals, RiskBook, RiskDecision, RiskMode, TapContext};
+use crate::risk::{ClientSignals, RiskBook, RiskDecision, RiskMode, RiskRequest, Subject};
 use crate::shard::{Effect, Outcome, Rejection};
 use crate::time::Timestamp;
 
@@ -110,31 +110,26 @@ fn place(c: PlaceOrder, b: OrderBooks<'_>, now: Timestamp, effects: &mut Vec<Eff
         return Ok(Outcome::OrderAlreadyPlaced(existing));
     }
     b.catalog.known_shop(c.shop)?;
-    let context = TapContext {
+    let context = RiskRequest {
         buyer: c.buyer,
+        subject: Subject::Checkout,
         sale_starts_at: None,
         strict: false,
-        address: &c.address,
+        address: Some(&c.address),
         client: c.client.as_ref(),
     };
-    let screened = b.risk.screen_tap(&context, now);
-    let (id, shop, buyer) = (c.id, c.shop, c.buyer);
+    let screened = b.risk.screen(&context, now);
+    let enforced = b.risk.mode() == RiskMode::On;
+    let kept = screened
+        .kept
+        .map(|assessment| context.decision(assessment, c.id, c.shop, false, enforced, now));
     let placed = match screened.refusal {
         Some(refusal) => Err(Rejection::Risk(refusal)),
         None => place_order(c, b.catalog, b.inventory, b.fulfillment, b.orders, now, effects),
     };
-    if let Some(assessment) = screened.kept {
-        effects.push(Effect::RiskDecided(Box::new(RiskDecision {
-            id,
-            shop,
-            sale: None,
-            buyer,
-            ordered: placed.is_ok(),
-            enforced: b.risk.mode() == RiskMode::On,
-            strict: false,
-            assessment,
-            at: now,
-        })));
+    if let Some(decision) = kept {
+        let ordered = placed.is_ok();
+        effects.push(Effect::RiskDecided(Box::new(RiskDecision { ordered, ..decision })));
     }
     placed
 }

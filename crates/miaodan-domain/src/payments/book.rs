@@ -15,6 +15,7 @@ use crate::ids::{BuyerId, CheckoutId, OrderId, ShopId};
 use crate::inventory::Inventory;
 use crate::money::Fen;
 use crate::orders::{OrderBook, PayOrder, RequestRef};
+use crate::risk::{RiskBook, RiskMode, RiskRequest, Screening, Subject};
 use crate::shard::{EXPIRIES_PER_COMMAND_MAX, Effect, Outcome, Rejection};
 use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -45,6 +46,9 @@ pub struct BeginPaymentAttempt {
     pub intent: PaymentIntentId,
     pub one_tap: bool,
     pub snapshot: Option<Box<PaymentIntent>>,
+    /// Risk screens the attempt before it begins (`None` while risk is off): a refused attempt
+    /// never reaches the provider.
+    pub screening: Option<Box<Screening>>,
 }
 
 /// What the provider says about an attempt. `refunds` are ids for the refunds the shard
@@ -125,6 +129,7 @@ pub(crate) struct CaptureBooks<'a> {
     pub orders: &'a mut OrderBook,
     pub fulfillment: &'a mut FulfillmentBook,
     pub inventory: &'a mut Inventory,
+    pub risk: &'a mut RiskBook,
 }
 
 impl Command {
@@ -137,7 +142,7 @@ impl Command {
     ) -> Result<Outcome, Rejection> {
         match self {
             Command::OpenIntent(c) => payments.open(c, b.catalog, b.orders, now, effects),
-            Command::BeginAttempt(c) => payments.begin_attempt(c),
+            Command::BeginAttempt(c) => payments.begin_attempt(c, b.risk, now, effects),
             Command::RecordCharge(c) => payments.record_charge(c, b, now, effects),
             Command::SettleRemoteOrder(c) => payments.settle_remote_order(c, now, effects),
             Command::RequestRefund(c) => payments.request_refund(c, now, effects),
@@ -299,12 +304,23 @@ impl PaymentBook {
         Ok(Outcome::PaymentIntent(self.save(slot, effects)))
     }
 
-    fn begin_attempt(&mut self, c: BeginPaymentAttempt) -> Result<Outcome, Rejection> {
+    fn begin_attempt(
+        &mut self,
+        c: BeginPaymentAttempt,
+        risk: &mut RiskBook,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Outcome, Rejection> {
         let mut slot = self.slot(c.intent, c.snapshot)?;
         if slot.in_flight.is_some() {
             return Err(Rejection::Payment(PaymentRefusal::AttemptInFlight));
         }
         let attempt = slot.intent.begin_attempt().map_err(Rejection::Payment)?;
+        // Screened once the intent can be paid (a paid one is answered as paid, not scored);
+        // a refusal leaves the book as it was: `slot` is a copy until kept.
+        if let Some(screening) = c.screening {
+            screen_payment(&slot.intent, &screening, risk, now, effects)?;
+        }
         slot.in_flight = Some(attempt);
         // Written with the attempt's outcome: an attempt that may have charged counts.
         slot.intent.one_tap |= c.one_tap;
@@ -534,4 +550,31 @@ fn refund_saved(intent: &PaymentIntent, refund: Refund) -> Effect {
         .find(|share| share.order == refund.order)
         .map_or(intent.home_shop, |share| share.shop);
     Effect::RefundSaved { shop, refund }
+}
+
+/// Screens an attempt to pay `intent` with risk (the credential it will be charged with is in
+/// the screening's signals); its decision is kept when worth a look. A refused attempt begins
+/// nothing.
+fn screen_payment(
+    intent: &PaymentIntent,
+    screening: &Screening,
+    risk: &mut RiskBook,
+    now: Timestamp,
+    effects: &mut Vec<Effect>,
+) -> Result<(), Rejection> {
+    let request = RiskRequest {
+        buyer: intent.buyer,
+        subject: Subject::Payment { intent: intent.id },
+        sale_starts_at: None,
+        strict: false,
+        address: None,
+        client: &screening.client,
+    };
+    let screened = risk.screen(&request, now);
+    if let Some(assessment) = screened.kept {
+        let (ordered, enforced) = (screened.refusal.is_none(), risk.mode() == RiskMode::On);
+        let decision = request.decision(assessment, screening.decision, intent.home_shop, ordered, enforced, now);
+        effects.push(Effect::RiskDecided(Box::new(decision)));
+    }
+    screened.refusal.map_or(Ok(()), |refusal| Err(Rejection::Risk(refusal)))
 }

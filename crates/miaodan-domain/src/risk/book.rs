@@ -10,10 +10,10 @@
 use super::address::{AddressKey, address_key};
 use super::hash::{RiskHashKey, RiskHashing};
 use super::links::{LinkKey, Links};
-use super::rules::{Rule, RuleSet, Signal, Verdict};
+use super::rules::{HISTORY_ORDERS_FOR_RATE_MIN, Rule, RuleSet, Signal, Verdict};
 use super::{RiskMap, RiskMode, RiskRefusal, RiskSet};
 use crate::flash_sale::FlashSaleId;
-use crate::ids::{BuyerId, OrderId, ShopId};
+use crate::ids::{AfterSalesId, BuyerId, OrderId, PaymentIntentId, ShopId};
 use crate::orders::Address;
 use crate::time::Timestamp;
 use std::hash::Hash;
@@ -35,19 +35,144 @@ pub struct ClientSignals {
     /// decision, and the shard decides one tap after the other while the edge has every core.
     /// `None`: the book works it out itself.
     pub address_key: Option<AddressKey>,
+    /// The buyer's history, read from storage by the shell for a checkout, a payment or an
+    /// after-sales request (never for a tap: the flash sale's path reads no history).
+    pub history: Option<BuyerHistory>,
 }
 
-/// One request, as risk sees it: a flash-sale tap, or a checkout (which has no sale start, so
-/// reaction time is not read).
+/// What the shell sends with a payment attempt or an after-sales request for risk to screen
+/// it (nothing while risk is off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Screening {
+    /// The id its decision is kept under if it is kept ([`RiskDecision::id`]).
+    pub decision: OrderId,
+    pub client: ClientSignals,
+}
+
+/// How long after a return's refund its parcel may take to reach the warehouse before the
+/// return counts as one without a parcel (a parcel crosses China in at most a week).
+pub const RETURN_PARCEL_GRACE_MS: i64 = 10 * DAY_MS;
+
+/// What a buyer's past says, over the platform's look-back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BuyerHistory {
+    pub paid_orders: u32,
+    /// After-sales requests that ended refunded.
+    pub refunded_requests: u32,
+    /// Returns refunded on the carrier's first scan whose parcel never reached the warehouse.
+    pub returns_without_parcel: u32,
+}
+
+impl BuyerHistory {
+    /// Refunded requests per paid order, in percent, once the buyer has paid for
+    /// [`HISTORY_ORDERS_FOR_RATE_MIN`] orders.
+    pub fn refund_rate_percent(&self) -> Option<i64> {
+        (self.paid_orders >= HISTORY_ORDERS_FOR_RATE_MIN)
+            .then(|| i64::from(self.refunded_requests) * 100 / i64::from(self.paid_orders))
+    }
+}
+
+/// One request, as risk sees it: a flash-sale tap, a checkout's part, a payment attempt or an
+/// after-sales request. Only a tap has a sale start (reaction time is read for taps only).
 #[derive(Clone, Copy, Debug)]
-pub struct TapContext<'a> {
+pub struct RiskRequest<'a> {
     pub buyer: BuyerId,
-    /// The tap's sale's start; `None` for a checkout.
+    /// What is asked. Taps and checkouts (what takes units) are counted in the buyer's
+    /// velocity and rhythm; a payment or an after-sales request is not a tap.
+    pub subject: Subject,
+    /// The tap's sale's start; `None` for anything but a tap.
     pub sale_starts_at: Option<Timestamp>,
     /// The merchant asked for strict mode on this sale.
     pub strict: bool,
-    pub address: &'a Address,
+    /// Where the request delivers: `None` for a payment (its orders' flats were linked when
+    /// they were placed). With `client.address_key` set, only that key is read.
+    pub address: Option<&'a Address>,
     pub client: &'a ClientSignals,
+}
+
+impl RiskRequest<'_> {
+    /// The request's decision, to keep: `id` is the decision's ([`RiskDecision::id`]),
+    /// `ordered` whether the request went ahead.
+    pub fn decision(
+        &self,
+        assessment: Assessment,
+        id: OrderId,
+        shop: ShopId,
+        ordered: bool,
+        enforced: bool,
+        at: Timestamp,
+    ) -> RiskDecision {
+        RiskDecision {
+            id,
+            shop,
+            subject: self.subject,
+            buyer: self.buyer,
+            ordered,
+            enforced,
+            strict: self.strict,
+            assessment,
+            at,
+        }
+    }
+}
+
+/// What a kept decision is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// A flash-sale tap; the decision's id is its order's.
+    Tap { sale: FlashSaleId },
+    /// A checkout's part for one shop; the decision's id is its order's.
+    Checkout,
+    /// An attempt to pay an intent.
+    Payment { intent: PaymentIntentId },
+    /// A buyer's after-sales request.
+    AfterSales { request: AfterSalesId },
+}
+
+impl Subject {
+    /// The subject of kind `kind` (one of [`Subject::KINDS`]) with its sale or its other id, as
+    /// stored; `None` when they do not fit the kind.
+    pub fn of(kind: &str, sale: Option<i64>, other_id: Option<i64>) -> Option<Subject> {
+        match (kind, sale, other_id) {
+            ("tap", Some(sale), None) => FlashSaleId::new(sale).map(|sale| Subject::Tap { sale }),
+            ("checkout", None, None) => Some(Subject::Checkout),
+            ("payment", None, Some(intent)) => PaymentIntentId::new(intent).map(|intent| Subject::Payment { intent }),
+            ("after_sales", None, Some(request)) => {
+                AfterSalesId::new(request).map(|request| Subject::AfterSales { request })
+            }
+            _ => None,
+        }
+    }
+
+    pub const KINDS: [&'static str; 4] = ["tap", "checkout", "payment", "after_sales"];
+
+    pub fn kind(&self) -> &'static str {
+        let index = match self {
+            Subject::Tap { .. } => 0,
+            Subject::Checkout => 1,
+            Subject::Payment { .. } => 2,
+            Subject::AfterSales { .. } => 3,
+        };
+        Subject::KINDS[index]
+    }
+
+    /// The tap's sale.
+    pub fn sale(&self) -> Option<FlashSaleId> {
+        match self {
+            Subject::Tap { sale } => Some(*sale),
+            _ => None,
+        }
+    }
+
+    /// The id of what the decision is about, when it is not the decision's own: the intent or
+    /// the after-sales request.
+    pub fn other_id(&self) -> Option<i64> {
+        match self {
+            Subject::Payment { intent } => Some(intent.get()),
+            Subject::AfterSales { request } => Some(request.get()),
+            _ => None,
+        }
+    }
 }
 
 /// A rule that fired, with the value it fired on.
@@ -74,25 +199,28 @@ pub struct Assessment {
 }
 
 /// What screening a tap or a checkout answered: its refusal, if risk refuses it in this mode, and its
-/// assessment when it is worth keeping (see [`RiskBook::screen_tap`]).
+/// assessment when it is worth keeping (see [`RiskBook::screen`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Screened {
     pub refusal: Option<RiskRefusal>,
     pub kept: Option<Assessment>,
+    /// The score (0 when risk is off).
+    pub score: u32,
 }
 
-/// A decision kept for people to look at (the review queue, a sale's risk report): a tap or a
-/// checkout risk refused, let through for review, or that a rule in shadow would have answered
+/// A decision kept for people to look at (the review queue, a sale's risk report): a request
+/// risk refused, let through for review, or that a rule in shadow would have answered
 /// otherwise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RiskDecision {
-    /// The id the request's order has (or would have had): one request, one id.
+    /// Drawn from the order ids, never reused: a tap's or a checkout's is the id its order has
+    /// (or would have had); a payment's and an after-sales request's is one of their own.
     pub id: OrderId,
     pub shop: ShopId,
-    /// The tap's sale; `None` for a checkout.
-    pub sale: Option<FlashSaleId>,
+    pub subject: Subject,
     pub buyer: BuyerId,
-    /// The request placed its order (it was let through and the units were there).
+    /// The request went ahead: its order placed (a tap's units were there), its payment
+    /// attempt begun, its after-sales request opened.
     pub ordered: bool,
     /// Risk was on (the verdict acted); in shadow it was only recorded.
     pub enforced: bool,
@@ -283,23 +411,30 @@ impl RiskBook {
         !self.strict_sales.is_empty() && self.strict_sales.contains(&sale)
     }
 
-    /// Screens a tap: its refusal, if risk refuses it in this mode (nothing is scored when risk
-    /// is off, nothing refused in shadow), and its assessment when worth keeping — a verdict
-    /// other than allow, or one a rule in shadow would change — at most once per
-    /// [`DECISION_REPEAT_MS`] per buyer while the verdict stays the same.
-    pub fn screen_tap(&mut self, tap: &TapContext<'_>, now: Timestamp) -> Screened {
+    /// Screens a request: its refusal, if risk refuses it in this mode (nothing is scored when
+    /// risk is off, nothing refused in shadow), and its assessment when worth keeping — a
+    /// verdict other than allow, or one a rule in shadow would change. A tap's or a
+    /// checkout's is kept at most once per [`DECISION_REPEAT_MS`] per buyer while the verdict
+    /// stays the same (a script taps a hundred times a second); a payment's and an after-sales
+    /// request's each time (each is money).
+    pub fn screen(&mut self, request: &RiskRequest<'_>, now: Timestamp) -> Screened {
         if self.mode == RiskMode::Off {
             return Screened::default();
         }
-        let assessment = self.assess_tap(tap, now);
+        let assessment = self.assess(request, now);
         let refused = self.mode == RiskMode::On && assessment.verdict.refuses();
         let refusal = refused.then_some(RiskRefusal {
             verdict: assessment.verdict,
             score: assessment.score,
         });
         let worth_keeping = assessment.verdict != Verdict::Allow || assessment.shadow_verdict != Verdict::Allow;
-        let kept = (worth_keeping && self.keep_once(tap.buyer, assessment.verdict, now)).then_some(assessment);
-        Screened { refusal, kept }
+        let repeats = matches!(request.subject, Subject::Tap { .. } | Subject::Checkout);
+        let keep = worth_keeping && (!repeats || self.keep_once(request.buyer, assessment.verdict, now));
+        Screened {
+            refusal,
+            score: assessment.score,
+            kept: keep.then_some(assessment),
+        }
     }
 
     /// Whether a decision of `verdict` for `buyer` at `now` is kept (and notes it if so).
@@ -321,6 +456,14 @@ impl RiskBook {
         (self.links.cluster_size(buyer), self.links.cluster_members(buyer, limit))
     }
 
+    /// A score on the 0–1000 scale other capabilities read (after-sales sends a request to its
+    /// merchant at 700 and over): the rules' review threshold is 700, so what risk would look
+    /// at is what after-sales escalates. Monotone in the score.
+    pub fn score_permille(&self, score: u32) -> u16 {
+        let review_at = u64::from(self.rules.review_at.max(1));
+        u16::try_from((u64::from(score) * 700 / review_at).min(1_000)).unwrap_or(1_000)
+    }
+
     /// Verdicts given since start, in [`Verdict::ALL`] order.
     pub fn verdicts_given(&self) -> [u64; 4] {
         self.given
@@ -331,9 +474,9 @@ impl RiskBook {
         self.trails.len()
     }
 
-    /// Scores a tap at `now` and remembers it (whatever the verdict: a refused tap is still a
-    /// tap the next one is measured against).
-    pub fn assess_tap(&mut self, tap: &TapContext<'_>, now: Timestamp) -> Assessment {
+    /// Scores a request at `now` and remembers it (whatever the verdict: a refused tap is
+    /// still a tap the next one is measured against).
+    pub fn assess(&mut self, tap: &RiskRequest<'_>, now: Timestamp) -> Assessment {
         let values = self.observe(tap, now);
         let (mut score, mut shadow_score) = (0u32, 0u32);
         let mut fired = Vec::new();
@@ -359,25 +502,32 @@ impl RiskBook {
 
     /// Records the tap in the book and computes every signal's value (`None` where the
     /// request does not say, or too little is known yet), in [`Signal::ALL`] order.
-    fn observe(&mut self, tap: &TapContext<'_>, now: Timestamp) -> [Option<i64>; 10] {
+    fn observe(&mut self, tap: &RiskRequest<'_>, now: Timestamp) -> [Option<i64>; Signal::ALL.len()] {
         let at = now.unix_ms();
-        let trail = self.trails.entry(tap.buyer);
-        trail.last.rotate_left(1);
-        trail.last[3] = at;
-        trail.seen = trail.seen.saturating_add(1);
-        let per_minute = trail.minute.count(at, 60_000);
-        let rhythm = (trail.seen >= 4).then(|| {
-            let gaps = [1, 2, 3].map(|i| trail.last[i] - trail.last[i - 1]);
-            gaps.iter().max().copied().unwrap_or(0) - gaps.iter().min().copied().unwrap_or(0)
-        });
+        let (per_minute, rhythm) = match tap.subject {
+            Subject::Tap { .. } | Subject::Checkout => {
+                let trail = self.trails.entry(tap.buyer);
+                trail.last.rotate_left(1);
+                trail.last[3] = at;
+                trail.seen = trail.seen.saturating_add(1);
+                let per_minute = trail.minute.count(at, 60_000);
+                let rhythm = (trail.seen >= 4).then(|| {
+                    let gaps = [1, 2, 3].map(|i| trail.last[i] - trail.last[i - 1]);
+                    gaps.iter().max().copied().unwrap_or(0) - gaps.iter().min().copied().unwrap_or(0)
+                });
+                (Some(per_minute), rhythm)
+            }
+            Subject::Payment { .. } | Subject::AfterSales { .. } => (None, None),
+        };
         let client = tap.client;
-        let key = client
-            .address_key
-            .unwrap_or_else(|| address_key(tap.address.adcode, tap.address.detail.as_str()));
+        let key = client.address_key.or_else(|| {
+            tap.address
+                .map(|address| address_key(address.adcode, address.detail.as_str()))
+        });
         // Each link answers the buyer's cluster size after it and the key's buyers: the
         // largest cluster answered is the cluster (the last one, unless a link in between made
         // the network forget uses).
-        let (mut cluster, address) = self.links.link_counting(tap.buyer, LinkKey::Address(key));
+        let mut cluster = 1;
         let mut shared = |key: Option<LinkKey>, links: &mut Links| {
             key.map(|key| {
                 let (size, buyers) = links.link_counting(tap.buyer, key);
@@ -385,19 +535,22 @@ impl RiskBook {
                 i64::from(buyers)
             })
         };
+        let address = shared(key.map(LinkKey::Address), &mut self.links);
         let device = shared(client.device.map(LinkKey::Device), &mut self.links);
         let credential = shared(client.credential.map(LinkKey::Credential), &mut self.links);
-        let (address, cluster) = (i64::from(address), i64::from(cluster));
+        let cluster =
+            (key.is_some() || client.device.is_some() || client.credential.is_some()).then_some(i64::from(cluster));
+        let history = client.history;
         let prefix = client.ip_prefix.map(|p| self.prefixes.entry(p).count(at, 1_000));
         let age = client
             .account_opened_at
             .map(|opened| (at - opened.unix_ms()).max(0) / DAY_MS);
         [
-            Some(per_minute),
+            per_minute,
             device,
-            Some(address),
+            address,
             credential,
-            Some(cluster),
+            cluster,
             prefix,
             age,
             // Before the start a tap is refused by the sale itself; its reaction means nothing.
@@ -407,6 +560,8 @@ impl RiskBook {
                 .map(|start| at - start),
             rhythm,
             Some(i64::from(client.device.is_none())),
+            history.and_then(|h| h.refund_rate_percent()),
+            history.map(|h| i64::from(h.returns_without_parcel)),
         ]
     }
 }

@@ -24,11 +24,12 @@ pub mod rules;
 
 pub use address::{AddressKey, address_key, canonical_detail};
 pub use book::{
-    Assessment, ClientSignals, DECISION_REPEAT_MS, FiredRule, RiskBook, RiskDecision, Screened, TapContext,
+    Assessment, BuyerHistory, ClientSignals, DECISION_REPEAT_MS, FiredRule, RETURN_PARCEL_GRACE_MS, RiskBook,
+    RiskDecision, RiskRequest, Screened, Screening, Subject,
 };
 pub use hash::RiskHashKey;
 pub use links::{LinkKey, Links};
-pub use rules::{RULES_PER_SET_MAX, Rule, RuleSet, RuleSetProblem, Signal, Verdict};
+pub use rules::{HISTORY_ORDERS_FOR_RATE_MIN, RULES_PER_SET_MAX, Rule, RuleSet, RuleSetProblem, Signal, Verdict};
 /// The hash maps of risk's memory: looked up about fifteen times a tap, with keys a client
 /// chooses (a device id), so hashed fast but keyed per process ([`hash`]).
 pub(crate) type RiskMap<K, V> = std::collections::HashMap<K, V, hash::RiskHashing>;

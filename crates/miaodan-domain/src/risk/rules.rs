@@ -34,10 +34,20 @@ pub enum Signal {
     TapRhythmSpreadMs,
     /// 1 when the request carries no device id (fires at or over the threshold).
     NoDevice,
+    /// The buyer's refunded after-sales requests per paid order, in percent; not computed
+    /// before [`HISTORY_ORDERS_FOR_RATE_MIN`] paid orders, nor for a tap (its history is not
+    /// read on the flash sale's path).
+    RefundRatePercent,
+    /// The buyer's returns refunded on the carrier's first scan whose parcel never reached the
+    /// warehouse (not computed for a tap).
+    ReturnsWithoutParcel,
 }
 
+/// Paid orders a buyer needs before its refund rate says anything.
+pub const HISTORY_ORDERS_FOR_RATE_MIN: u32 = 5;
+
 impl Signal {
-    pub const ALL: [Signal; 10] = [
+    pub const ALL: [Signal; 12] = [
         Signal::BuyerTapsPerMinute,
         Signal::DeviceAccounts,
         Signal::AddressAccounts,
@@ -48,6 +58,8 @@ impl Signal {
         Signal::MsAfterStart,
         Signal::TapRhythmSpreadMs,
         Signal::NoDevice,
+        Signal::RefundRatePercent,
+        Signal::ReturnsWithoutParcel,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +74,8 @@ impl Signal {
             Signal::MsAfterStart => "ms_after_start",
             Signal::TapRhythmSpreadMs => "tap_rhythm_spread_ms",
             Signal::NoDevice => "no_device",
+            Signal::RefundRatePercent => "refund_rate_percent",
+            Signal::ReturnsWithoutParcel => "returns_without_parcel",
         }
     }
 
@@ -179,7 +193,10 @@ impl RuleSet {
     /// or a card between two or three accounts (the credential rule fired on families at a
     /// threshold of 3: 0.5 % of honest buyers challenged on seed 1; at 4, 0.04 %); carrier NAT
     /// puts many honest buyers behind one prefix, so that signal weighs little. No single
-    /// signal blocks on its own.
+    /// signal blocks on its own. A buyer's history weighs on its payments and after-sales
+    /// requests: refunding half of what it pays for asks for a look, and returns whose parcel
+    /// never came back (refunded on the carrier's scan of an empty or fake parcel) ask the
+    /// buyer to step up.
     pub fn standard() -> RuleSet {
         let rule = |code: &str, signal, threshold, points| Rule {
             code: code.to_string(),
@@ -201,6 +218,8 @@ impl RuleSet {
                 rule("metronome_taps", Signal::TapRhythmSpreadMs, 5, 40),
                 rule("ip_burst", Signal::IpPrefixTapsPerSecond, 50, 10),
                 rule("no_device", Signal::NoDevice, 1, 5),
+                rule("refunds_often", Signal::RefundRatePercent, 50, 30),
+                rule("returns_without_parcel", Signal::ReturnsWithoutParcel, 2, 50),
             ],
             review_at: 30,
             challenge_at: 50,

@@ -105,6 +105,7 @@ fn change_to(order: &Order, id: i64, to: Address) -> Command {
         earlier_requests: vec![],
         new_address: Some(to),
         exchange_for: vec![],
+        screening: None,
     })
 }
 

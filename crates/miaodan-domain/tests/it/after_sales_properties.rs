@@ -393,6 +393,7 @@ impl Sim {
             buyer_record: BuyerRecord::default(),
             new_address: None,
             exchange_for: vec![],
+            screening: None,
             earlier_requests,
         };
         if let Outcome::AfterSales(_) = self.run(&format!("open:{}", kind.as_str()), Command::from(command)) {

@@ -94,6 +94,7 @@ fn exchange(world: &mut World, id: i64, reason: Reason, lines: &[(i64, i64, i64)
             .iter()
             .map(|&(sku, _, wanted)| (sku_id(sku), sku_id(wanted)))
             .collect(),
+        screening: None,
     };
     OpenRequest::answer(world.run(Command::from(command)).0)
 }
@@ -266,6 +267,7 @@ fn open_command(world: &World, id: i64, (sku, quantity, wanted): (i64, i64, i64)
         earlier_requests: vec![],
         new_address: None,
         exchange_for: vec![(sku_id(sku), sku_id(wanted))],
+        screening: None,
     }
 }
 

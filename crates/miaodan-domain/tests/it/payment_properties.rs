@@ -361,6 +361,7 @@ impl Sim {
                 intent: id,
                 one_tap: false,
                 snapshot,
+                screening: None,
             })
         });
         match outcome {

@@ -108,6 +108,7 @@ fn begin(intent: i64) -> Command {
         intent: intent_id(intent),
         one_tap: false,
         snapshot: None,
+        screening: None,
     })
 }
 
@@ -1383,6 +1384,7 @@ fn a_snapshot_for_another_intent_is_not_taken() {
             intent: intent_id(3),
             one_tap: false,
             snapshot: Some(Box::new(other)),
+            screening: None,
         }),
         Rejection::PaymentIntentNotLoaded,
         "a snapshot of intent 2 for intent 3",

@@ -1,7 +1,7 @@
 //! Risk on flash-sale taps, through `ShardState::apply`: each standard rule fires on what it
 //! names and not on an honest tap; the verdict follows the score; a refused tap holds nothing;
 //! shadow mode refuses nothing; the same taps give the same verdicts. Rules are checked by the
-//! fired list of `RiskBook::assess_tap` and by what the shard answers.
+//! fired list of `RiskBook::assess` and by what the shard answers.
 
 use crate::common;
 
@@ -9,16 +9,22 @@ use common::*;
 use miaodan_domain::Timestamp;
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::geo::Adcode;
+use miaodan_domain::ids::{AfterSalesId, PaymentIntentId};
 use miaodan_domain::orders::{Address, AddressDetail};
 use miaodan_domain::risk::RiskDecision;
 use miaodan_domain::risk::{
-    Assessment, ClientSignals, RiskBook, RiskMode, RiskRefusal, RuleSet, TapContext, Verdict, address_key,
+    Assessment, BuyerHistory, ClientSignals, RiskBook, RiskMode, RiskRefusal, RiskRequest, RuleSet, Subject, Verdict,
+    address_key,
 };
 use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ScheduleFlashSale, Tap};
 use proptest::prelude::*;
 
 const START: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
+
+fn sale_id() -> FlashSaleId {
+    FlashSaleId::new(1).expect("positive")
+}
 
 fn at(ms_after_t0: i64) -> Timestamp {
     Timestamp::from_unix_ms(T0.unix_ms() + ms_after_t0)
@@ -39,6 +45,7 @@ fn honest(buyer: i64) -> ClientSignals {
         credential: Some(5_000 + buyer as u64),
         account_opened_at: Some(at(-730 * DAY_MS)),
         address_key: None,
+        history: None,
     }
 }
 
@@ -48,14 +55,15 @@ fn own_flat(buyer: i64) -> Address {
 
 /// Assesses one tap of `buyer` at `ms` after T0 on a sale starting at `START`.
 fn assess(book: &mut RiskBook, buyer: i64, ms: i64, address: &Address, client: ClientSignals) -> Assessment {
-    let tap = TapContext {
+    let tap = RiskRequest {
         buyer: buyer_id(buyer),
+        subject: Subject::Tap { sale: sale_id() },
         sale_starts_at: Some(at(START)),
         strict: false,
-        address,
+        address: Some(address),
         client: &client,
     };
-    book.assess_tap(&tap, at(ms))
+    book.assess(&tap, at(ms))
 }
 
 fn fired(assessment: &Assessment) -> Vec<&str> {
@@ -214,14 +222,15 @@ fn screen(book: &mut RiskBook, buyer: i64, ms: i64, strict: bool) -> miaodan_dom
         ..ClientSignals::default()
     };
     let address = own_flat(buyer);
-    let tap = TapContext {
+    let tap = RiskRequest {
         buyer: buyer_id(buyer),
+        subject: Subject::Tap { sale: sale_id() },
         sale_starts_at: Some(at(START)),
         strict,
-        address: &address,
+        address: Some(&address),
         client: &client,
     };
-    book.screen_tap(&tap, at(ms))
+    book.screen(&tap, at(ms))
 }
 
 #[test]
@@ -330,7 +339,7 @@ fn a_checkout_is_screened_like_a_tap_and_a_refused_one_holds_nothing() {
             let Some(Effect::RiskDecided(kept)) = effects.first() else {
                 panic!("a refused checkout keeps its decision: {effects:?}")
             };
-            assert_eq!((kept.sale, kept.ordered), (None, false));
+            assert_eq!((kept.subject, kept.ordered), (Subject::Checkout, false));
         }
         answers.push(matches!(outcome, Outcome::OrderPlaced(_)));
     }
@@ -411,6 +420,7 @@ proptest! {
                     credential: (card > 0).then_some(card),
                     account_opened_at: Some(at(-(buyer % 4) * DAY_MS)),
                     address_key: None,
+                    history: None,
                 };
                 let command = tap(i as i64 + 1, buyer, flat(&format!("文一西路88号3幢2单元50{room}室")), client);
                 (START + ms, command)
@@ -436,4 +446,125 @@ proptest! {
         }
         prop_assert_eq!(first.state.risk().verdicts_given(), second.state.risk().verdicts_given());
     }
+}
+
+/// Screens a payment attempt of `buyer` at `ms` after T0, paying with `credential`.
+fn screen_payment(book: &mut RiskBook, buyer: i64, ms: i64, client: ClientSignals) -> miaodan_domain::risk::Screened {
+    let request = RiskRequest {
+        buyer: buyer_id(buyer),
+        subject: Subject::Payment {
+            intent: PaymentIntentId::new(buyer).expect("positive"),
+        },
+        sale_starts_at: None,
+        strict: false,
+        address: None,
+        client: &client,
+    };
+    book.screen(&request, at(ms))
+}
+
+#[test]
+fn a_fourth_account_paying_with_one_card_is_challenged_and_every_such_payment_is_kept() {
+    let mut book = book();
+    let verdicts: Vec<(Verdict, bool)> = (1..=5)
+        .map(|buyer| {
+            let client = ClientSignals {
+                credential: Some(77),
+                ..honest(buyer)
+            };
+            let screened = screen_payment(&mut book, buyer, START + buyer * 1_000, client);
+            (
+                screened.refusal.map_or(Verdict::Allow, |r| r.verdict),
+                screened.kept.is_some(),
+            )
+        })
+        .collect();
+    // A family's three pass; the fourth and fifth (shared_credential, 50) are challenged and
+    // each kept (a payment is money: no once-a-minute folding).
+    use Verdict::*;
+    assert_eq!(
+        verdicts,
+        [
+            (Allow, false),
+            (Allow, false),
+            (Allow, false),
+            (Challenge, true),
+            (Challenge, true)
+        ]
+    );
+}
+
+#[test]
+fn a_payment_or_an_after_sales_request_is_not_a_tap() {
+    let mut book = book();
+    // Twelve payments in a second would be twelve taps over tap_velocity's 10.
+    for n in 0..12 {
+        let screened = screen_payment(&mut book, 1, START + n, honest(1));
+        assert_eq!(screened.refusal, None);
+    }
+    let request = RiskRequest {
+        buyer: buyer_id(1),
+        subject: Subject::AfterSales {
+            request: AfterSalesId::new(9).expect("positive"),
+        },
+        sale_starts_at: None,
+        strict: false,
+        address: Some(&own_flat(1)),
+        client: &honest(1),
+    };
+    let assessment = book.assess(&request, at(START + 20));
+    assert!(fired(&assessment).is_empty(), "{:?}", assessment.fired);
+}
+
+#[test]
+fn a_buyer_who_refunds_half_it_pays_for_is_reviewed_and_empty_returns_are_challenged() {
+    let mut book = book();
+    let with_history = |buyer: i64, history: BuyerHistory| ClientSignals {
+        history: Some(history),
+        ..honest(buyer)
+    };
+    let history = |paid_orders, refunded_requests, returns_without_parcel| BuyerHistory {
+        paid_orders,
+        refunded_requests,
+        returns_without_parcel,
+    };
+    let cases = [
+        // Four orders, all refunded: too few orders for a rate.
+        (1, history(4, 4, 0), vec![], Verdict::Allow),
+        (2, history(10, 4, 0), vec![], Verdict::Allow),
+        (3, history(10, 5, 0), vec!["refunds_often"], Verdict::Review),
+        (4, history(10, 1, 1), vec![], Verdict::Allow),
+        (5, history(10, 2, 2), vec!["returns_without_parcel"], Verdict::Challenge),
+        (
+            6,
+            history(10, 6, 2),
+            vec!["refunds_often", "returns_without_parcel"],
+            Verdict::Block,
+        ),
+    ];
+    for (buyer, past, expected, verdict) in cases {
+        let screened = screen_payment(&mut book, buyer, START, with_history(buyer, past));
+        let assessment = book.assess(
+            &RiskRequest {
+                buyer: buyer_id(100 + buyer),
+                subject: Subject::Checkout,
+                sale_starts_at: None,
+                strict: false,
+                address: Some(&own_flat(100 + buyer)),
+                client: &with_history(100 + buyer, past),
+            },
+            at(START),
+        );
+        assert_eq!(fired(&assessment), expected, "{past:?}");
+        assert_eq!(assessment.verdict, verdict, "{past:?}");
+        assert_eq!(screened.score, assessment.score, "a payment reads the same history");
+    }
+}
+
+#[test]
+fn the_score_other_capabilities_read_puts_the_review_threshold_at_seven_hundred() {
+    let book = book();
+    // Review at 30: 29 → 676, 30 → 700, 80 (block) → 1000 (capped).
+    let scaled: Vec<u16> = [0, 29, 30, 50, 80, 500].map(|s| book.score_permille(s)).to_vec();
+    assert_eq!(scaled, [0, 676, 700, 1000, 1000, 1000]);
 }

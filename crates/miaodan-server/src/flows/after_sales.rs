@@ -29,6 +29,7 @@ pub use returns::{RETURN_UNIT_GRAMS_DECLARED, book_pickup, book_pickup_if_due, r
 
 use crate::app::AppState;
 use crate::flows::payments::{self, PaymentError};
+use crate::flows::risk;
 use crate::sequencer::ShardError;
 use miaodan_domain::after_sales::commands::SavedRequest;
 use miaodan_domain::after_sales::request::{RequestLine, Stage};
@@ -37,6 +38,7 @@ use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::ids::AfterSalesId;
 use miaodan_domain::orders::{Address, OrderState};
 use miaodan_domain::payments::RefundStatus;
+use miaodan_domain::risk::ClientSignals;
 use miaodan_domain::shard::{
     OpenRequest, RecordRedirectRefused, RecordRedirected, RecordRefundFailed, RecordRefunded, RequestRef,
 };
@@ -78,6 +80,8 @@ pub struct Ask {
     pub new_address: Option<Address>,
     /// For an exchange, per line: the line's SKU and the SKU wanted instead.
     pub exchange_for: Vec<(SkuId, SkuId)>,
+    /// What the request said of its sender, for risk.
+    pub client: ClientSignals,
 }
 
 /// The shard command for a buyer's request with the facts only the database holds, and the
@@ -100,12 +104,12 @@ pub async fn prepare_open(state: &AppState, ask: Ask) -> Result<(ShopId, OpenReq
         OrderState::Delivered => delivered_at(state, order.id).await?,
         _ => None,
     };
-    let paid_orders = state.store.buyer_paid_orders(ask.buyer).await?;
-    let refunded_requests = state.store.after_sales_refunded_count(ask.buyer).await?;
+    let history = state.store.buyer_history(ask.buyer, state.clock.now()).await?;
     let buyer_record = BuyerRecord {
-        paid_orders: u32::try_from(paid_orders).unwrap_or(u32::MAX),
-        refunded_requests: u32::try_from(refunded_requests).unwrap_or(u32::MAX),
+        paid_orders: history.paid_orders,
+        refunded_requests: history.refunded_requests,
     };
+    let screening = risk::screening(state, ask.buyer, ask.client, None, Some(history)).await?;
     // Read after the order: the shard refuses a reading older than what it knows (a request
     // read open that has settled since) as `order_changed`.
     let earlier_requests = state
@@ -130,6 +134,7 @@ pub async fn prepare_open(state: &AppState, ask: Ask) -> Result<(ShopId, OpenReq
         earlier_requests,
         new_address: ask.new_address,
         exchange_for: ask.exchange_for,
+        screening,
     };
     Ok((shop, command))
 }

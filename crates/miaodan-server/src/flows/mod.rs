@@ -16,6 +16,8 @@
 //! - [`flash_sale`]: a tap, then one-tap pay in the background for a buyer with an agreement.
 //! - [`payments`]: open, confirm, record, settle, refund, apply a provider notification; the
 //!   provider adapter, one-tap budgets, the payment worker, reconciliation.
+//! - [`risk`]: what risk is told of a buyer's request besides its client's signals (the
+//!   account, its history, the credential it pays with).
 //! - [`shipments`]: hand a parcel to a carrier (its waybill) and create the shipment.
 //! - [`shortage`]: a warehouse's stock shortage (re-dispatch of the paid orders it hits).
 
@@ -23,5 +25,6 @@ pub mod after_sales;
 pub mod checkout;
 pub mod flash_sale;
 pub mod payments;
+pub mod risk;
 pub mod shipments;
 pub mod shortage;

@@ -20,6 +20,7 @@ use crate::app::AppState;
 use crate::auth::{Admin, Buyer, Merchant, Principal};
 use crate::clock::rfc3339;
 use crate::flows::after_sales::{self, AfterSalesError, Ask};
+use crate::http::risk::Client;
 use crate::idempotency::{self, Reply};
 use axum::Json;
 use axum::extract::State;
@@ -27,6 +28,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::after_sales::book::OpenRefusal;
 use miaodan_domain::after_sales::commands::{AfterSalesRefusal, SavedRequest};
+use miaodan_domain::risk::ClientSignals;
 
 use miaodan_domain::after_sales::policy::ReturnShipping;
 use miaodan_domain::after_sales::request::{Actor, RequestLine, ReturnPickup, Stage};
@@ -578,6 +580,7 @@ fn parse_open(input: &OpenInput, buyer: miaodan_domain::BuyerId) -> Result<Ask, 
         lines,
         new_address,
         exchange_for,
+        client: ClientSignals::default(),
     })
 }
 
@@ -628,12 +631,16 @@ fn parse_line(i: usize, line: &LineInput, before: &[RequestLine]) -> Result<Requ
 pub async fn open_request(
     State(state): State<AppState>,
     Buyer(buyer): Buyer,
+    Client(client): Client,
     headers: HeaderMap,
     body: JsonBody<OpenInput>,
 ) -> Response {
     let request = ("POST", "/v1/after-sales", &body.raw[..]);
     idempotency::run(&state, Principal::Buyer(buyer), &headers, request, |idem| async {
-        let ask = parse_open(&body.value, buyer)?;
+        let ask = Ask {
+            client,
+            ..parse_open(&body.value, buyer)?
+        };
         let (shop, command) = after_sales::prepare_open(&state, ask).await?;
         let recorder = idem.map(|i| i.recorder_of::<miaodan_domain::shard::OpenRequest>(created));
         let answer = state.shards.ask(shop, command, recorder).await?;

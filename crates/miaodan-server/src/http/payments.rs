@@ -17,6 +17,7 @@ use crate::flows::payments::one_tap::OneTapRefusal;
 use crate::flows::payments::provider::Notification;
 use crate::flows::payments::reconcile::{self, ReconciliationReport};
 use crate::flows::payments::{self, PayWith, PaymentError};
+use crate::http::risk::Client;
 use crate::idempotency::{self, Reply};
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
@@ -329,16 +330,21 @@ pub struct ConfirmInput {
 
 /// Pay an intent. Answers 200 when captured (the orders are paid), 402 when declined (the
 /// buyer may try again), 202 when the provider's answer is unknown (reconciliation will ask it).
+/// Risk control screens the attempt first (the credential, the buyer's history, its device):
+/// 428 `risk_challenge` or 403 `risk_blocked`, and nothing is charged.
 #[utoipa::path(post, path = "/v1/payment-intents/{payment_intent_id}/confirm", tag = "payments",
     request_body = ConfirmInput,
-    params(("payment_intent_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("payment_intent_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header),
+        ("Device-Id" = Option<String>, Header, description = "The app's installation id, for risk control")),
     responses((status = 200, body = PaymentIntentView), (status = 202, body = PaymentIntentView),
-        (status = 402, body = super::problem::Problem), (status = 404, body = super::problem::Problem),
-        (status = 409, body = super::problem::Problem)),
+        (status = 402, body = super::problem::Problem), (status = 403, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem), (status = 409, body = super::problem::Problem),
+        (status = 428, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn confirm(
     State(state): State<AppState>,
     Buyer(buyer): Buyer,
+    Client(client): Client,
     ids: PathIds,
     headers: HeaderMap,
     body: JsonBody<ConfirmInput>,
@@ -366,7 +372,7 @@ pub async fn confirm(
             }
         };
         let started = std::time::Instant::now();
-        let intent = payments::confirm_or_show_paid(&state, buyer, id, pay_with).await?;
+        let intent = payments::confirm_or_show_paid(&state, buyer, id, pay_with, client).await?;
         metrics::histogram!("miaodan_payment_confirm_seconds").record(started.elapsed().as_secs_f64());
         let reply = confirmation_reply(&state, &intent);
         idempotency::remember(&state, intent.home_shop, idem, reply).await

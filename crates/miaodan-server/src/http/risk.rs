@@ -38,7 +38,7 @@ pub const DEVICE_ID_HEADER: &str = "device-id";
 /// The fingerprint tags of what a request says of its sender, one per kind.
 pub const DEVICE_TAG: u8 = 1;
 pub const IP_PREFIX_TAG: u8 = 2;
-pub const CREDENTIAL_TAG: u8 = 3;
+pub use crate::flows::risk::CREDENTIAL_TAG;
 
 /// What the request says of its sender, for risk. Never refuses: a request without a device
 /// id or a connection address simply says less.
@@ -116,8 +116,10 @@ fn credential_of(state: &AppState, buyer: BuyerId) -> Option<u64> {
     if state.config.risk == crate::app::RiskMode::Off {
         return None;
     }
-    let fingerprint = |credential: &str| fingerprint(CREDENTIAL_TAG, credential.as_bytes());
-    state.payments.one_tap.with_credential(buyer, fingerprint)
+    state
+        .payments
+        .one_tap
+        .with_credential(buyer, crate::flows::risk::credential_fingerprint)
 }
 
 /// The fingerprint of an address's network: its /24 (IPv4) or /48 (IPv6), where one household,
@@ -146,7 +148,7 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
         Rejection::Risk(_) => ApiError::new(
             StatusCode::PRECONDITION_REQUIRED,
             code,
-            "risk control asks the buyer to confirm in the app before tapping again; nothing is held",
+            "risk control asks the buyer to confirm in the app before trying again; nothing is held or charged",
         ),
         other => super::problem::misrouted(other),
     }

@@ -19,6 +19,8 @@ both_backends!(
     strict_mode_lowers_a_sales_thresholds_for_its_merchant_only,
     accounts_paying_with_one_card_by_one_tap_are_challenged_from_the_fourth,
     a_ring_checking_out_from_one_device_is_refused_and_holds_nothing,
+    accounts_paying_with_one_card_are_refused_from_the_fourth_and_nothing_is_charged,
+    a_cancellation_from_a_shared_device_goes_to_the_merchant_instead_of_a_flash_refund,
 );
 
 /// A sale of 10 units, one per buyer, started a second ago; its id.
@@ -238,7 +240,7 @@ async fn a_new_rule_set_is_in_force_for_the_next_tap_and_after_a_restart(backend
     let sale = sale(&app, &w).await;
     let current = app.get("/v1/risk/rules", &app.admin).await.assert_status(200).clone();
     assert_eq!((&current["version"], &current["mode"]), (&json!(1), &json!("on")));
-    assert_eq!(current["rule_set"]["rules"].as_array().unwrap().len(), 10);
+    assert_eq!(current["rule_set"]["rules"].as_array().unwrap().len(), 12);
     let (_, first) = app.buyer("甲").await;
     bare_tap(&app, &first, sale).await.assert_status(201);
     // Refused sets change nothing.
@@ -422,5 +424,140 @@ async fn a_ring_checking_out_from_one_device_is_refused_and_holds_nothing(backen
             .iter()
             .all(|d| d["kind"] == "checkout" && d["flash_sale_id"].is_null() && d["ordered"] == false)
     );
+    app.shutdown().await;
+}
+
+/// A new buyer's checkout of one unit of the world's first SKU to its own flat (`n`th), paid
+/// for by nobody yet: its checkout id.
+async fn checkout_to_own_flat(app: &TestApp, w: &common::World, buyer: &str, n: usize) -> i64 {
+    let body = json!({
+        "lines": [{ "sku_id": w.skus[0], "quantity": 1 }],
+        "address": { "adcode": "310104000000", "detail": format!("天钥桥路{}号", 200 + n) },
+    });
+    app.post("/v1/checkouts", buyer, body).await.assert_status(201)["checkout_id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Confirms `intent` with `credential` from `device`.
+async fn confirm_from(app: &TestApp, buyer: &str, intent: i64, credential: &str, device: &str) -> common::Answer {
+    app.send(
+        app.http
+            .post(app.url(&format!("/v1/payment-intents/{intent}/confirm")))
+            .bearer_auth(buyer)
+            .header("Device-Id", device)
+            .json(&json!({ "credential": credential })),
+    )
+    .await
+}
+
+async fn accounts_paying_with_one_card_are_refused_from_the_fourth_and_nothing_is_charged(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.risk = RiskMode::On).await;
+    let w = app.world().await;
+    app.stock(&w.merchant, w.skus[0], w.warehouses[0], 10).await;
+    let mut answers = Vec::new();
+    let mut intents = Vec::new();
+    for n in 0..6 {
+        let (_, buyer) = app.buyer(&format!("卡{n}")).await;
+        let checkout = checkout_to_own_flat(&app, &w, &buyer, n).await;
+        let intent = app.open_intent(&buyer, checkout).await.assert_status(201)["id"]
+            .as_i64()
+            .unwrap();
+        let answer = confirm_from(&app, &buyer, intent, "card-of-a-ring", &format!("phone-{n}")).await;
+        answers.push((
+            answer.status.as_u16(),
+            answer.body["code"].as_str().unwrap_or("paid").to_string(),
+        ));
+        intents.push(intent);
+    }
+    // New accounts (15) on their own phones and flats: a family's three pay; the fourth and
+    // fifth account on one card add shared_credential (50): challenged; the sixth links a ring
+    // of six through the card (40 more): blocked.
+    let codes: Vec<(u16, &str)> = answers.iter().map(|(s, c)| (*s, c.as_str())).collect();
+    assert_eq!(
+        codes,
+        [
+            (200, "paid"),
+            (200, "paid"),
+            (200, "paid"),
+            (428, "risk_challenge"),
+            (428, "risk_challenge"),
+            (403, "risk_blocked")
+        ]
+    );
+    for intent in &intents[3..] {
+        let refused = app.intent(*intent).await;
+        assert_ne!(refused["status"], "captured", "{refused}");
+        assert_eq!(refused["attempts"], 0, "{refused}");
+    }
+    let kept = app.get("/v1/risk/decisions?kind=payment", &app.admin).await;
+    let items = kept.assert_status(200)["items"].as_array().unwrap().clone();
+    let kept_intents: Vec<i64> = items.iter().map(|d| d["payment_intent_id"].as_i64().unwrap()).collect();
+    assert_eq!(
+        kept_intents,
+        [intents[5], intents[4], intents[3]],
+        "newest first: {items:?}"
+    );
+    assert!(items.iter().all(|d| d["kind"] == "payment" && d["ordered"] == false));
+    assert!(items.iter().all(|d| d["flash_sale_id"].is_null()));
+    let taps = app.get("/v1/risk/decisions?kind=tap", &app.admin).await;
+    assert_eq!(taps.assert_status(200)["items"], json!([]));
+    app.shutdown().await;
+}
+
+async fn a_cancellation_from_a_shared_device_goes_to_the_merchant_instead_of_a_flash_refund(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.risk = RiskMode::On).await;
+    let w = app.world().await;
+    app.stock(&w.merchant, w.skus[0], w.warehouses[0], 10).await;
+    let mut stages = Vec::new();
+    let mut requests = Vec::new();
+    for n in 0..4 {
+        let (_, buyer) = app.buyer(&format!("退{n}")).await;
+        let checkout = checkout_to_own_flat(&app, &w, &buyer, n).await;
+        let intent = app.open_intent(&buyer, checkout).await.assert_status(201)["id"]
+            .as_i64()
+            .unwrap();
+        confirm_from(
+            &app,
+            &buyer,
+            intent,
+            &format!("own-card-{n}"),
+            &format!("own-phone-{n}"),
+        )
+        .await
+        .assert_status(200);
+        let order = app.intent(intent).await["orders"][0]["order_id"].as_i64().unwrap();
+        let opened = app
+            .send(
+                app.http
+                    .post(app.url("/v1/after-sales"))
+                    .bearer_auth(&buyer)
+                    .header("Device-Id", "shared-tablet")
+                    .json(&json!({ "order_id": order, "kind": "cancel", "reason": "changed_mind" })),
+            )
+            .await;
+        let opened = opened.assert_status(201).clone();
+        stages.push(opened["decision"]["verdict"].as_str().unwrap().to_string());
+        requests.push(opened["id"].as_i64().unwrap());
+    }
+    // Three accounts on one tablet cancel at once (the rules approve, not yet picked up); the
+    // fourth (shared_device, 40, and a new account, 15: risk would challenge) is no flash
+    // refund: the rules send it to the merchant.
+    assert_eq!(stages, ["approve", "approve", "approve", "to_merchant"], "{requests:?}");
+    let kept = app.get("/v1/risk/decisions?kind=after_sales", &app.admin).await;
+    let items = kept.assert_status(200)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["after_sales_id"], requests[3]);
+    assert_eq!(
+        (&items[0]["verdict"], &items[0]["ordered"]),
+        (&json!("challenge"), &json!(true))
+    );
+    let codes: Vec<&str> = items[0]["fired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["shared_device", "new_account"]);
     app.shutdown().await;
 }

@@ -435,6 +435,7 @@ fn rows_up_to(version: i64) -> String {
         (18, rows_of_version_18()),
         (20, rows_of_version_20()),
         (21, rows_of_version_21()),
+        (22, rows_of_version_22()),
     ]
     .into_iter()
     .filter(|(introduced, _)| *introduced <= version)
@@ -504,6 +505,35 @@ fn rows_of_version_21() -> String {
     )
 }
 
+/// What version 22 added: a kept decision about a payment attempt on intent 40 (its id, 501,
+/// drawn from the order ids like a tap's).
+fn rows_of_version_22() -> String {
+    "INSERT INTO risk_decisions (id, shop_id, flash_sale, buyer_id, ordered, enforced, strict, verdict,
+         shadow_verdict, score, rule_set_version, fired, at_ms, review, kind, subject_id)
+         VALUES (501, 1, NULL, 7, 0, 1, 0, 'challenge', 'challenge', 50, 1, '[]', 3000, 'open', 'payment', 40);"
+        .into()
+}
+
+async fn version_22_rows_load(store: &Store) {
+    use miaodan_domain::risk::Subject;
+    let payment = store.risk_decision(501).await.unwrap().unwrap();
+    assert_eq!(
+        payment.decision.subject,
+        Subject::Payment {
+            intent: miaodan_domain::ids::PaymentIntentId::new(40).unwrap()
+        }
+    );
+    let filter = miaodan_store::DecisionFilter {
+        kind: Some("tap"),
+        ..Default::default()
+    };
+    let taps = store
+        .risk_decisions(&filter, Keyset { after: None, limit: 10 })
+        .await
+        .unwrap();
+    assert!(taps.iter().all(|d| d.decision.subject.kind() == "tap"));
+}
+
 async fn version_21_rows_load(store: &Store) {
     let set = store.current_risk_rule_set().await.unwrap().unwrap();
     assert_eq!((set.version, set.note.as_str()), (2, "演练"));
@@ -513,6 +543,11 @@ async fn version_21_rows_load(store: &Store) {
     );
     let kept = store.risk_decision(500).await.unwrap().unwrap();
     assert_eq!(kept.review, miaodan_store::Review::Open);
+    assert_eq!(
+        kept.decision.subject.sale(),
+        FlashSaleId::new(3),
+        "a decision from before 22 is a tap"
+    );
     let fired = &kept.decision.assessment.fired;
     assert_eq!((fired.len(), fired[1].shadow, fired[1].value), (2, true, 9));
     assert!(
@@ -1055,7 +1090,7 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 21,
+        current, 22,
         "a new migration: add the rows it introduces here (19 added none)"
     );
     let fresh = Database::fresh(backend).await;
@@ -1135,6 +1170,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 21 {
             version_21_rows_load(&store).await;
+        }
+        if version >= 22 {
+            version_22_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

@@ -269,8 +269,14 @@ pub(super) async fn pay(env: &Env, tally: &mut Tally, buyer: BuyerId, checkout: 
         Err(error) => return tally.refuse(ApiError::from(error).code),
     };
     let sent = Instant::now();
-    let confirmed =
-        miaodan_server::flows::payments::confirm(state, buyer, intent.id, PayWith::Credential(WALLET.into())).await;
+    let confirmed = miaodan_server::flows::payments::confirm(
+        state,
+        buyer,
+        intent.id,
+        PayWith::Credential(WALLET.into()),
+        Default::default(),
+    )
+    .await;
     tally.record_confirm(sent.elapsed());
     match confirmed {
         Ok(intent) => {

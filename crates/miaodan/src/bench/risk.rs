@@ -16,7 +16,7 @@ use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::{Address, AddressDetail};
 use miaodan_domain::risk::{
-    Assessment, ClientSignals, RiskBook, RiskMode, RuleSet, TapContext, Verdict, address_key, fingerprint,
+    Assessment, ClientSignals, RiskBook, RiskMode, RiskRequest, RuleSet, Subject, Verdict, address_key, fingerprint,
 };
 use miaodan_domain::shard::{Command, Outcome, Rejection, ScheduleFlashSale, ShardState, Tap};
 use miaodan_domain::shard::{CreateShop, CreateWarehouse, SetStock};
@@ -179,6 +179,7 @@ fn prepare(evening: &Evening) -> anyhow::Result<Vec<Prepared>> {
                     account_opened_at: opened.get(&tap.buyer).map(|&ms| Timestamp::from_unix_ms(ms)),
                     // As the HTTP edge does, before the shard.
                     address_key: Some(address_key(adcode, &tap.detail)),
+                    history: None,
                 },
             })
         })
@@ -253,17 +254,19 @@ fn spec(args: &RiskArgs, seed: u64) -> CrowdSpec {
 fn assess_all(evening: &Evening, taps: &[Prepared]) -> (Vec<Assessment>, f64) {
     let mut book = RiskBook::new(RuleSet::standard(), RiskMode::On);
     let starts_at = Timestamp::from_unix_ms(evening.sale.starts_at_ms);
+    let sale = FlashSaleId::new(1).expect("positive");
     let mut assessments = Vec::with_capacity(taps.len());
     let started = Instant::now();
     for tap in taps {
-        let context = TapContext {
+        let context = RiskRequest {
             buyer: tap.buyer,
+            subject: Subject::Tap { sale },
             sale_starts_at: Some(starts_at),
             strict: false,
-            address: &tap.address,
+            address: Some(&tap.address),
             client: &tap.client,
         };
-        assessments.push(book.assess_tap(&context, tap.at));
+        assessments.push(book.assess(&context, tap.at));
     }
     (assessments, started.elapsed().as_secs_f64())
 }

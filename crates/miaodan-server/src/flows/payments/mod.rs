@@ -23,11 +23,13 @@ pub mod simpay_provider;
 pub mod worker;
 
 use crate::app::AppState;
+use crate::flows::risk;
 use crate::sequencer::ShardError;
 use miaodan_domain::payments::{
     ChargeOutcome, IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, PaymentRefusal, ReferenceTarget,
     RefundId, RefundOutcome, RefundReason, RefundStatus, Settlement, parse_reference, refund_reference,
 };
+use miaodan_domain::risk::ClientSignals;
 use miaodan_domain::shard::{AttemptBegun, IntentOrderRequest, OpenPaymentIntent, Rejection, ShardCommand};
 use miaodan_domain::shard::{
     BeginPaymentAttempt, PayOrder, RecordCharge, RecordRefund, RequestRefund, SettleRemoteOrder,
@@ -243,21 +245,34 @@ pub async fn open_intent(
 
 /// Charges an intent: one attempt with the provider, its answer recorded by the intent's shard
 /// (and the orders paid with it), then the settlement of anything left.
+///
+/// Risk screens the attempt first (`client`: what the request said of its sender; the
+/// credential it will be charged with is added): a refused attempt never reaches the provider.
 pub async fn confirm(
     state: &AppState,
     buyer: BuyerId,
     intent_id: PaymentIntentId,
     pay_with: PayWith,
+    client: ClientSignals,
 ) -> Result<PaymentIntent, PaymentError> {
     let (home, owner) = home_of(state, intent_id).await?;
     if owner != buyer {
         return Err(PaymentError::UnknownIntent);
     }
     let one_tap = pay_with == PayWith::OneTap;
+    let credential = match &pay_with {
+        PayWith::Credential(credential) => Some(risk::credential_fingerprint(credential)),
+        PayWith::OneTap => state
+            .payments
+            .one_tap
+            .with_credential(buyer, risk::credential_fingerprint),
+    };
+    let screening = risk::screening(state, buyer, client, credential, None).await?;
     let begun = ask_about_intent(state, home, intent_id, |snapshot| BeginPaymentAttempt {
         intent: intent_id,
         one_tap,
         snapshot,
+        screening: screening.clone(),
     })
     .await?;
     let AttemptBegun { intent, attempt } = begun;
@@ -312,8 +327,9 @@ pub async fn confirm_or_show_paid(
     buyer: BuyerId,
     id: PaymentIntentId,
     pay_with: PayWith,
+    client: ClientSignals,
 ) -> Result<PaymentIntent, PaymentError> {
-    match confirm(state, buyer, id, pay_with).await {
+    match confirm(state, buyer, id, pay_with, client).await {
         Err(error @ PaymentError::Refused(Rejection::Payment(PaymentRefusal::IntentState(_)))) => {
             let intent = read_intent(state, id).await?;
             if intent.status == IntentStatus::Captured && intent.buyer == buyer {
@@ -336,7 +352,7 @@ pub fn pay_by_one_tap_in_background(state: &AppState, buyer: BuyerId, checkout: 
     tokio::spawn(async move {
         let paid = async {
             let intent = open_intent(&state, buyer, checkout, true).await?;
-            confirm(&state, buyer, intent.id, PayWith::OneTap).await
+            confirm(&state, buyer, intent.id, PayWith::OneTap, ClientSignals::default()).await
         };
         match paid.await {
             Ok(intent) => tracing::debug!(intent = %intent.id, status = intent.status.as_str(), "one-tap payment"),

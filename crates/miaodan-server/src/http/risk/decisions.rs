@@ -4,10 +4,11 @@
 //! operators): the sale's risk report (`GET /v1/flash-sales/{id}/risk`) and its strict mode
 //! (`PUT /v1/flash-sales/{id}/risk-mode`).
 //!
-//! The decisions are the ones the shards kept (see `RiskBook::screen_tap`): a tap or a
-//! checkout's part refused,
-//! let through for review, or one a rule in shadow would have answered otherwise — at most one
-//! a minute per buyer while its verdict stays the same.
+//! The decisions are the ones the shards kept (see `RiskBook::screen`): a tap, a checkout's
+//! part, a payment attempt or an after-sales request refused (an after-sales request is never
+//! refused: it goes to its merchant instead of a flash refund), let through for review, or one
+//! a rule in shadow would have answered otherwise — a tap's or a checkout's at most once a
+//! minute per buyer while its verdict stays the same.
 
 use crate::app::AppState;
 use crate::auth::{Admin, Principal};
@@ -24,7 +25,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::BuyerId;
-use miaodan_domain::risk::{FiredRule, Verdict};
+use miaodan_domain::risk::{FiredRule, Subject, Verdict};
 use miaodan_store::records::Keyset;
 use miaodan_store::{DecisionFilter, Review, StoredDecision};
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,28 @@ impl From<RiskVerdictName> for Verdict {
     }
 }
 
+/// What a decision is about, as a filter.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskSubjectKind {
+    Tap,
+    Checkout,
+    Payment,
+    AfterSales,
+}
+
+impl RiskSubjectKind {
+    fn as_str(self) -> &'static str {
+        let index = match self {
+            RiskSubjectKind::Tap => 0,
+            RiskSubjectKind::Checkout => 1,
+            RiskSubjectKind::Payment => 2,
+            RiskSubjectKind::AfterSales => 3,
+        };
+        Subject::KINDS[index]
+    }
+}
+
 /// Where a decision's review stands, as a filter.
 #[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +109,9 @@ pub struct RiskDecisionsQuery {
     /// Only decisions whose review stands so (`open`: nobody has looked yet).
     #[param(inline)]
     pub review: Option<RiskReviewName>,
+    /// Only decisions about taps, checkouts, payments or after-sales requests.
+    #[param(inline)]
+    pub kind: Option<RiskSubjectKind>,
     #[param(schema_with = crate::http::schema::id)]
     pub shop_id: Option<i64>,
     #[param(schema_with = crate::http::schema::id)]
@@ -110,15 +136,23 @@ pub struct RiskFiredRuleView {
 /// A kept decision and where its review stands.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct RiskDecisionView {
-    /// The id of the request's order — placed when `ordered`, never used otherwise.
+    /// The decision's id, drawn from the order ids: a tap's or a checkout's is the id of its
+    /// order (placed when `ordered`, never used otherwise); a payment's and an after-sales
+    /// request's is one of their own.
     pub id: i64,
-    /// `tap` (a flash sale's) or `checkout` (one shop's part of a checkout).
+    /// `tap` (a flash sale's), `checkout` (one shop's part of a checkout), `payment` (an attempt
+    /// to pay an intent) or `after_sales` (a buyer's request).
     pub kind: String,
     pub shop_id: i64,
-    /// The tap's sale; `null` for a checkout.
+    /// The tap's sale; `null` for anything else.
     pub flash_sale_id: Option<i64>,
+    /// The payment intent, for a payment.
+    pub payment_intent_id: Option<i64>,
+    /// The after-sales request, for one.
+    pub after_sales_id: Option<i64>,
     pub buyer_id: i64,
-    /// The request placed its order (id `id`): let through, and the units were there.
+    /// The request went ahead: its order placed (id `id`; a tap's units were there), its
+    /// payment attempt begun, its after-sales request opened.
     pub ordered: bool,
     /// `allow`, `review`, `challenge` or `block`.
     pub verdict: String,
@@ -154,8 +188,14 @@ fn decision_view(stored: &StoredDecision) -> RiskDecisionView {
     RiskDecisionView {
         id: d.id.get(),
         shop_id: d.shop.get(),
-        kind: if d.sale.is_some() { "tap" } else { "checkout" }.into(),
-        flash_sale_id: d.sale.map(|s| s.get()),
+        kind: d.subject.kind().into(),
+        flash_sale_id: d.subject.sale().map(|s| s.get()),
+        payment_intent_id: matches!(d.subject, Subject::Payment { .. })
+            .then(|| d.subject.other_id())
+            .flatten(),
+        after_sales_id: matches!(d.subject, Subject::AfterSales { .. })
+            .then(|| d.subject.other_id())
+            .flatten(),
         buyer_id: d.buyer.get(),
         ordered: d.ordered,
         verdict: d.assessment.verdict.as_str().into(),
@@ -192,6 +232,7 @@ pub async fn list_decisions(
         buyer: id_of(query.buyer_id, "buyer_id", BuyerId::new)?,
         verdict: query.verdict.map(Verdict::from),
         review: query.review.map(Review::from),
+        kind: query.kind.map(RiskSubjectKind::as_str),
     };
     let keyset = page.keyset::<i64>("risk_decisions")?;
     let rows = state.store.risk_decisions(&filter, keyset).await?;
