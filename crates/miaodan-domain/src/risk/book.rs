@@ -233,15 +233,17 @@ pub struct RiskDecision {
 /// tapping a hundred times a second fills the queue with one row a minute, not six thousand.
 pub const DECISION_REPEAT_MS: i64 = 60_000;
 
-/// Buyers whose recent taps are remembered, and IP prefixes counted, at most.
+/// Buyers whose recent taps and links are remembered, and IP prefixes counted, at most.
 pub const BUYERS_REMEMBERED_MAX: usize = 1 << 20;
 pub const PREFIXES_REMEMBERED_MAX: usize = 1 << 16;
 /// Identifiers (devices, flats, credentials) the network links buyers through, at most.
 pub const LINK_KEYS_MAX: usize = 1 << 21;
 
 /// A buyer's recent taps: the last four times (for the rhythm) and a sliding minute count.
+/// Kept by the network next to the buyer's slot ([`Links::trail_of`]): a tap finds its buyer
+/// once, not once in the network and again in a map of trails.
 #[derive(Clone, Copy, Debug, Default)]
-struct Trail {
+pub(crate) struct Trail {
     last: [i64; 4],
     seen: u8,
     minute: Window,
@@ -319,10 +321,6 @@ impl<K: Hash + Eq + Copy, V: Default> Generations<K, V> {
             }
         })
     }
-
-    fn len(&self) -> usize {
-        self.young.len() + self.old.len()
-    }
 }
 
 /// The shard's risk memory and its rules.
@@ -330,7 +328,6 @@ impl<K: Hash + Eq + Copy, V: Default> Generations<K, V> {
 pub struct RiskBook {
     mode: RiskMode,
     rules: RuleSet,
-    trails: Generations<BuyerId, Trail>,
     prefixes: Generations<u64, Window>,
     links: Links,
     // Looked up, never iterated into output.
@@ -359,7 +356,6 @@ impl RiskBook {
         RiskBook {
             mode,
             rules,
-            trails: Generations::new(BUYERS_REMEMBERED_MAX, key),
             prefixes: Generations::new(PREFIXES_REMEMBERED_MAX, key),
             links: Links::keyed(BUYERS_REMEMBERED_MAX, LINK_KEYS_MAX, key),
             strict_sales: RiskSet::with_hasher(RiskHashing::new(key)),
@@ -438,8 +434,12 @@ impl RiskBook {
     }
 
     /// Whether a decision of `verdict` for `buyer` at `now` is kept (and notes it if so).
+    /// A buyer the network does not remember (a request naming no flat, device or card) has
+    /// no trail: its decisions are all kept.
     fn keep_once(&mut self, buyer: BuyerId, verdict: Verdict, now: Timestamp) -> bool {
-        let trail = self.trails.entry(buyer);
+        let Some(trail) = self.links.trail_of(buyer) else {
+            return true;
+        };
         let code = verdict as u8 + 1;
         let at = now.unix_ms();
         let keep = trail.kept_verdict != code || at - trail.kept_at_ms >= DECISION_REPEAT_MS;
@@ -471,7 +471,7 @@ impl RiskBook {
 
     /// Buyers remembered now (bounded by [`BUYERS_REMEMBERED_MAX`]).
     pub fn buyers_remembered(&self) -> usize {
-        self.trails.len()
+        self.links.remembered_buyers()
     }
 
     /// Scores a request at `now` and remembers it (whatever the verdict: a refused tap is
@@ -504,21 +504,6 @@ impl RiskBook {
     /// request does not say, or too little is known yet), in [`Signal::ALL`] order.
     fn observe(&mut self, tap: &RiskRequest<'_>, now: Timestamp) -> [Option<i64>; Signal::ALL.len()] {
         let at = now.unix_ms();
-        let (per_minute, rhythm) = match tap.subject {
-            Subject::Tap { .. } | Subject::Checkout => {
-                let trail = self.trails.entry(tap.buyer);
-                trail.last.rotate_left(1);
-                trail.last[3] = at;
-                trail.seen = trail.seen.saturating_add(1);
-                let per_minute = trail.minute.count(at, 60_000);
-                let rhythm = (trail.seen >= 4).then(|| {
-                    let gaps = [1, 2, 3].map(|i| trail.last[i] - trail.last[i - 1]);
-                    gaps.iter().max().copied().unwrap_or(0) - gaps.iter().min().copied().unwrap_or(0)
-                });
-                (Some(per_minute), rhythm)
-            }
-            Subject::Payment { .. } | Subject::AfterSales { .. } => (None, None),
-        };
         let client = tap.client;
         let key = client.address_key.or_else(|| {
             tap.address
@@ -538,8 +523,27 @@ impl RiskBook {
         let address = shared(key.map(LinkKey::Address), &mut self.links);
         let device = shared(client.device.map(LinkKey::Device), &mut self.links);
         let credential = shared(client.credential.map(LinkKey::Credential), &mut self.links);
-        let cluster =
-            (key.is_some() || client.device.is_some() || client.credential.is_some()).then_some(i64::from(cluster));
+        let linked = key.is_some() || client.device.is_some() || client.credential.is_some();
+        let cluster = linked.then_some(i64::from(cluster));
+        // Taps and checkouts (what takes units) count in the buyer's velocity and rhythm; the
+        // trail is the one the links just touched (a tap always names its flat).
+        let takes_units = matches!(tap.subject, Subject::Tap { .. } | Subject::Checkout);
+        let trail = if takes_units {
+            self.links.trail_of(tap.buyer)
+        } else {
+            None
+        };
+        let (per_minute, rhythm) = trail.map_or((None, None), |trail| {
+            trail.last.rotate_left(1);
+            trail.last[3] = at;
+            trail.seen = trail.seen.saturating_add(1);
+            let per_minute = trail.minute.count(at, 60_000);
+            let rhythm = (trail.seen >= 4).then(|| {
+                let gaps = [1, 2, 3].map(|i| trail.last[i] - trail.last[i - 1]);
+                gaps.iter().max().copied().unwrap_or(0) - gaps.iter().min().copied().unwrap_or(0)
+            });
+            (Some(per_minute), rhythm)
+        });
         let history = client.history;
         let prefix = client.ip_prefix.map(|p| self.prefixes.entry(p).count(at, 1_000));
         let age = client
@@ -574,5 +578,36 @@ fn fired_rule(rule: &Rule, value: i64, points: u32) -> FiredRule {
         threshold: rule.threshold,
         points,
         shadow: rule.shadow,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buyers_trail_outlives_a_rebuild_of_the_network_under_its_new_slot() {
+        let buyer = |n: i64| BuyerId::new(n).expect("positive");
+        let mut links = Links::with_capacity(8, 8);
+        for n in 1..=4 {
+            links.link(buyer(n), LinkKey::Device(n as u64));
+            if let Some(trail) = links.trail_of(buyer(n)) {
+                trail.seen = n as u8;
+            }
+        }
+        // Each later buyer passes a bound: the oldest uses go, the rest are replayed.
+        for n in 5..=12 {
+            links.link(buyer(n), LinkKey::Device(n as u64));
+        }
+        assert!(links.trail_of(buyer(1)).is_none(), "the oldest buyer is forgotten");
+        let kept: Vec<u8> = (5..=12)
+            .filter_map(|n| links.trail_of(buyer(n)).map(|t| t.seen))
+            .collect();
+        assert_eq!(kept.len(), links.remembered_buyers());
+        // A buyer tapping again finds the trail it had.
+        let last = links.trail_of(buyer(12)).expect("the newest buyer is remembered");
+        last.seen = 42;
+        links.link(buyer(13), LinkKey::Device(13));
+        assert_eq!(links.trail_of(buyer(12)).map(|t| t.seen), Some(42));
     }
 }

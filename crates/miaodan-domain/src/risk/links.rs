@@ -17,10 +17,16 @@
 //! once per quarter of the bound, so `link` stays O(α(n)) amortised. Forgetting the oldest
 //! first suits a flash sale: the ring tapping now is in the newest uses.
 //!
+//! Next to each buyer's slot the network keeps the risk book's trail of that buyer's taps
+//! ([`Links::trail_of`]): a tap finds its buyer here once instead of once more in a map of its
+//! own, and a trail is forgotten with its buyer's last use (a rebuild moves it to the buyer's
+//! new slot).
+//!
 //! **Invariant:** every remembered buyer and key has at least one remembered use, and two
 //! buyers are in one cluster exactly when the remembered uses connect them.
 
 use super::address::AddressKey;
+use super::book::Trail;
 use super::hash::{RiskHashKey, RiskHashing};
 use super::{RiskMap, RiskSet};
 use crate::ids::BuyerId;
@@ -93,6 +99,11 @@ pub struct Links {
     buyer_of_slot: Vec<BuyerId>,
     parent: Vec<Slot>,
     size: Vec<u32>,
+    /// Per slot, the risk book's trail of its buyer's taps; carried over a rebuild.
+    trails: Vec<Trail>,
+    /// The buyer the last link was for, and its slot: the book reads that buyer's trail
+    /// right after linking it, without looking it up again.
+    last_linked: Option<(BuyerId, Slot)>,
 }
 
 impl Links {
@@ -122,6 +133,8 @@ impl Links {
             buyer_of_slot: Vec::new(),
             parent: Vec::new(),
             size: Vec::new(),
+            trails: Vec::new(),
+            last_linked: None,
         }
     }
 
@@ -142,8 +155,19 @@ impl Links {
                 self.remember(buyer, key)
             }
         };
+        self.last_linked = Some((buyer, slot));
         let root = self.find_compressing(slot);
         (self.size[root as usize], key_buyers)
+    }
+
+    /// The trail of a remembered buyer's taps (the risk book's; `None` for a buyer with no
+    /// remembered use). Forgotten with the buyer's last use.
+    pub(crate) fn trail_of(&mut self, buyer: BuyerId) -> Option<&mut Trail> {
+        let slot = match self.last_linked {
+            Some((last, slot)) if last == buyer => slot,
+            _ => *self.slots.get(&buyer)?,
+        };
+        self.trails.get_mut(slot as usize)
     }
 
     /// The number of buyers in `buyer`'s cluster: 1 for a buyer never seen (or forgotten).
@@ -210,9 +234,13 @@ impl Links {
         }
     }
 
-    /// Replays the remembered uses into empty maps (which keep their capacity).
+    /// Replays the remembered uses into empty maps (which keep their capacity); a buyer still
+    /// remembered keeps its trail under its new slot.
     fn rebuild(&mut self) {
         let order = std::mem::take(&mut self.order);
+        let old_slots = self.slots.clone();
+        let old_trails = std::mem::take(&mut self.trails);
+        self.last_linked = None;
         self.slots.clear();
         self.keys.clear();
         self.uses.clear();
@@ -224,6 +252,11 @@ impl Links {
             self.remember_without_order(*buyer, *key);
         }
         self.order = order;
+        for (slot, buyer) in self.buyer_of_slot.iter().enumerate() {
+            if let Some(old) = old_slots.get(buyer) {
+                self.trails[slot] = old_trails[*old as usize];
+            }
+        }
     }
 
     /// Records a new use; the buyer's slot and the key's buyers after it.
@@ -260,6 +293,7 @@ impl Links {
             self.parent.push(slot);
             self.size.push(1);
             self.first_keys.push(FirstKeys::default());
+            self.trails.push(Trail::default());
         }
         slot
     }
