@@ -38,7 +38,7 @@ pub use flash_sale::FlashSaleAudit;
 mod fulfillment;
 mod integrity;
 pub use integrity::{
-    AlertGroup, EndedSale, FAKE_STOCK_SALES_MAX, PromiseBreakdown, REQUESTS_PAGE_ROWS, WarehouseParcels,
+    AlertGroup, EndedSale, FAKE_STOCK_SALES_MAX, PromiseBreakdown, REQUESTS_PAGE_ROWS, StockAround, WarehouseParcels,
 };
 mod inventory;
 pub use inventory::StockAudit;

@@ -602,6 +602,8 @@ fn check_effects(before: &Store, effects: &[Effect]) {
             | Effect::FlashSaleTapsCounted { .. }
             // A risk decision is a record of a tap's screening: it moves no unit.
             | Effect::RiskDecided(_)
+            // The ledger line of a count whose `StockChanged` carries the level.
+            | Effect::StockMoved(_)
             | Effect::CapacityBooked { .. } => {}
             Effect::ShipmentSaved(_)
             | Effect::AlertSaved(_)

@@ -25,7 +25,7 @@ use axum::extract::State;
 use miaodan_domain::Timestamp;
 use miaodan_domain::catalog::{Shop, ShopCategory};
 use miaodan_domain::diagnosis::{Bilingual, Figure};
-use miaodan_domain::integrity::fake_stock::{DISPATCH_GRACE_HOURS, Verdict, assess_sale};
+use miaodan_domain::integrity::fake_stock::{DISPATCH_GRACE_HOURS, STOCK_PULL_WINDOW_HOURS, Verdict, assess_sale};
 use miaodan_domain::integrity::promises::{PromiseFigures, assess};
 use miaodan_domain::integrity::quality::{
     DimensionScore, MeasureScore, QualityIndex, category_percentile, quality_index,
@@ -45,6 +45,7 @@ pub const INDEX_DAYS_MAX: i64 = 92;
 /// compared over its first shops by id, and the answer says how many were.
 pub const CATEGORY_SHOPS_MAX: i64 = 500;
 const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -345,7 +346,7 @@ pub struct ReportQuery {
 /// One signal of a sale, judged.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StockFindingView {
-    /// `shortage_after_sale`, `shop_cancelled` or `never_dispatched`.
+    /// `shortage_after_sale`, `shop_cancelled`, `never_dispatched` or `stock_pulled_after_sale`.
     pub signal: String,
     /// `clean`, `suspicious` or `fake_stock`.
     pub verdict: String,
@@ -407,7 +408,8 @@ fn sale_view(sale: &EndedSale) -> SaleStockView {
 }
 
 /// Fake stock (库存虚标): a shop's flash sales that ended in the last `days` days, each with
-/// its shortages, cancellations by the shop and units never dispatched, and a verdict.
+/// its shortages, cancellations by the shop, units never dispatched and stock added just
+/// before it and removed just after, and a verdict.
 #[utoipa::path(get, path = "/v1/integrity/fake-stock", tag = "integrity", params(ReportQuery),
     responses((status = 200, body = FakeStockView), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
@@ -420,8 +422,11 @@ pub async fn fake_stock(
     let who = "fake-stock reports are for merchants and operators";
     let shop = shop_reported_to(&state, principal, query.shop_id, who).await?;
     let (days, from, to) = period(query.days, state.clock.now())?;
-    let grace_ms = DISPATCH_GRACE_HOURS * 3_600_000;
-    let sales = state.store.fake_stock_figures(shop.id, from, to, grace_ms).await?;
+    let (grace_ms, pull_window_ms) = (DISPATCH_GRACE_HOURS * HOUR_MS, STOCK_PULL_WINDOW_HOURS * HOUR_MS);
+    let sales = state
+        .store
+        .fake_stock_figures(shop.id, (from, to), grace_ms, pull_window_ms)
+        .await?;
     let sales: Vec<SaleStockView> = sales.iter().map(sale_view).collect();
     let count = |verdict: Verdict| {
         let n = sales.iter().filter(|s| s.verdict == verdict.as_str()).count();
