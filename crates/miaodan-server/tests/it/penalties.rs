@@ -3,7 +3,8 @@
 //! from the deposit and never past it, a revoked deduction is refunded; appeals are the shop's
 //! merchant's, once; another shop's penalty reads as not found and a buyer is refused; bad
 //! input is problem+json with its stable code. Fake stock judges an ended sale by its orders'
-//! fates, and broken promises are broken down by warehouse and carrier.
+//! fates and by the stock its merchant moved around it, and broken promises are broken down by
+//! warehouse and carrier.
 
 use super::common;
 use common::{Backend, TestApp};
@@ -20,6 +21,7 @@ both_backends!(
     appeals_are_the_shops_merchants_once_and_another_shops_penalty_is_not_found,
     bad_input_is_refused_with_stable_codes_and_changes_nothing,
     an_ended_sale_with_shortages_and_cancellations_is_judged_fake_stock,
+    stock_topped_up_before_a_sale_and_pulled_after_it_is_judged_fake_stock,
     broken_promises_are_broken_down_by_warehouse_and_carrier,
 );
 
@@ -501,6 +503,7 @@ async fn an_ended_sale_with_shortages_and_cancellations_is_judged_fake_stock(bac
             ("shortage_after_sale", "fake_stock"),
             ("shop_cancelled", "suspicious"),
             ("never_dispatched", "suspicious"),
+            ("stock_pulled_after_sale", "clean"),
         ]
     );
     let message = judged["findings"][0]["message"]["en"].as_str().unwrap();
@@ -517,6 +520,87 @@ async fn an_ended_sale_with_shortages_and_cancellations_is_judged_fake_stock(bac
     app.get(&format!("/v1/integrity/fake-stock?shop_id={shop}"), &other)
         .await
         .assert_problem(404, "not_found");
+    app.shutdown().await;
+}
+
+/// The finding of `signal` in the only sale of a fake-stock report.
+fn finding<'a>(report: &'a Value, signal: &str) -> &'a Value {
+    report["sales"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["signal"] == signal)
+        .unwrap()
+}
+
+/// The value of the figure `name` in `figures`.
+fn figure_of(figures: &Value, name: &str) -> Value {
+    figures.as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["value"].clone()
+}
+
+async fn stock_topped_up_before_a_sale_and_pulled_after_it_is_judged_fake_stock(backend: Backend) {
+    let app = spawn(backend).await;
+    let (shop, merchant, sku, warehouse) = stocked_shop(&app, "临时补货店").await;
+    // Counted again an hour before the sale: 400 units more to show.
+    app.stock(&merchant, sku, warehouse, 500).await;
+    let sale_id = app.post("/v1/flash-sales", &merchant, sale(sku, warehouse, 100)).await;
+    let sale_id = sale_id.assert_status(201)["id"].as_i64().unwrap();
+    let clean = app.get("/v1/integrity/fake-stock", &merchant).await;
+    assert_eq!(clean.assert_status(200)["sales"], json!([]), "the sale has not ended");
+
+    // Three hours on, the sale is over and the merchant counts the shelf empty.
+    app.state().clock.advance(3 * HOUR_MS);
+    let (available, _, _) = app.level(&merchant, sku, warehouse).await;
+    assert!(available >= 400, "{available} units were left to remove");
+    app.stock(&merchant, sku, warehouse, 0).await;
+
+    let report = app.get("/v1/integrity/fake-stock?days=30", &merchant).await;
+    let report = report.assert_status(200);
+    assert_eq!(
+        (&report["sales_fake_stock"], &report["sales"][0]["flash_sale_id"]),
+        (&json!(1), &json!(sale_id)),
+        "{report:#}"
+    );
+    let pulled = finding(report, "stock_pulled_after_sale");
+    assert_eq!(pulled["verdict"], "fake_stock");
+    assert_eq!(
+        (
+            figure_of(&pulled["figures"], "units_added_before"),
+            figure_of(&pulled["figures"], "units_removed_after"),
+            figure_of(&pulled["figures"], "units"),
+        ),
+        (json!(500), json!(available), json!(available.min(500)))
+    );
+    assert_eq!(
+        pulled["message"]["en"],
+        format!(
+            "{} of 100 units announced were added in the 24 h before the sale and removed in the 24 h after it ({}.0 %)",
+            available.min(500),
+            available.min(500)
+        )
+    );
+    assert!(
+        pulled["message"]["zh"]
+            .as_str()
+            .unwrap()
+            .contains("开售前 24 小时内补入"),
+        "{pulled}"
+    );
+    assert_eq!(
+        finding(report, "shortage_after_sale")["verdict"],
+        "clean",
+        "nothing was sold"
+    );
+    let summary = report["sales"][0]["summary"]["en"].as_str().unwrap();
+    assert!(
+        summary.ends_with("the sale announced stock that was not there to sell"),
+        "{summary}"
+    );
+    // The operator reads the same finding by shop.
+    let by_operator = app
+        .get(&format!("/v1/integrity/fake-stock?shop_id={shop}"), &app.admin)
+        .await;
+    assert_eq!(by_operator.assert_status(200)["sales_fake_stock"], 1);
     app.shutdown().await;
 }
 
