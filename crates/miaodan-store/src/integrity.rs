@@ -3,8 +3,8 @@
 //! hour), alerts from `package_alerts` (by shop and raise time), and after-sales requests from
 //! `after_sales_requests` (by shop and opening time), their timelines read by the core.
 //!
-//! The same logistics figures, grouped by warehouse and by carrier service, are the broken
-//! promises' breakdown ([`Store::promise_figures`]); a shop's ended flash sales with their
+//! The same logistics figures, grouped by warehouse and by warehouse and carrier service (parcels
+//! from `compass_carriers`), are the broken promises' breakdown ([`Store::promise_figures`]); a shop's ended flash sales with their
 //! orders' fates, and the stock its merchant moved around each, are the fake-stock figures
 //! ([`Store::fake_stock_figures`], [`Store::stock_moved_around`], from the `stock_movements`
 //! ledger).
@@ -14,6 +14,7 @@
 
 use crate::after_sales::request_page_row;
 use crate::catalog::{SHOP_COLUMNS, shop};
+use crate::compass_dimensions::CarrierFigures;
 use crate::sql::{Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::catalog::{Shop, ShopCategory};
@@ -121,6 +122,17 @@ pub struct WarehouseParcels {
     pub delivered_late: i64,
 }
 
+/// One warehouse's parcels with one carrier service over a period (from the compass's hourly
+/// rows per carrier, counted since migration 0024).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CarrierParcels {
+    pub warehouse: i64,
+    pub carrier: String,
+    pub shipped: i64,
+    pub delivered: i64,
+    pub delivered_late: i64,
+}
+
 /// The package alerts raised over a period on one warehouse's parcels with one carrier
 /// service (warehouse 0 and carrier "" for an alert whose shipment is not found).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,6 +153,8 @@ pub struct PromiseBreakdown {
     /// By warehouse id.
     pub warehouses: Vec<WarehouseParcels>,
     /// By warehouse, then carrier.
+    pub carriers: Vec<CarrierParcels>,
+    /// By warehouse, then carrier.
     pub alerts: Vec<AlertGroup>,
 }
 
@@ -155,12 +169,25 @@ pub struct EndedSale {
     pub figures: SaleFigures,
 }
 
+/// A shop's parcels over a period from one of the compass's hourly parcel tables, summed per
+/// `group` (its key columns after the shop and the hour), in `group` order.
+fn parcels_statement(table: &str, group: &str, bounds: Vec<Value>) -> Statement {
+    Statement::owned(
+        format!(
+            "SELECT {group}, CAST(SUM(shipped) AS BIGINT), CAST(SUM(delivered) AS BIGINT), CAST(SUM(delivered_late) AS BIGINT)
+             FROM {table} WHERE shop_id = $1 AND hour_ms >= $2 AND hour_ms < $3 GROUP BY {group} ORDER BY {group}"
+        ),
+        bounds,
+    )
+}
+
 /// The most ended sales one fake-stock report reads (the latest ones of the period).
 pub const FAKE_STOCK_SALES_MAX: i64 = 200;
 const DAY_MS: i64 = 86_400_000;
 
 impl Store {
-    /// `shop`'s parcels by warehouse and alerts by warehouse and carrier over `[from, to)`.
+    /// `shop`'s parcels by warehouse and by warehouse and carrier, and alerts by warehouse and
+    /// carrier, over `[from, to)`.
     pub async fn promise_figures(
         &self,
         shop: ShopId,
@@ -172,11 +199,7 @@ impl Store {
             Value::I64(from.unix_ms()),
             Value::I64(to.unix_ms()),
         ];
-        let parcels = Statement::new(
-            "SELECT warehouse, CAST(SUM(shipped) AS BIGINT), CAST(SUM(delivered) AS BIGINT), CAST(SUM(delivered_late) AS BIGINT)
-             FROM compass_warehouses WHERE shop_id = $1 AND hour_ms >= $2 AND hour_ms < $3 GROUP BY warehouse ORDER BY warehouse",
-            bounds.clone(),
-        );
+        let parcels = parcels_statement("compass_warehouses", "warehouse", bounds.clone());
         let warehouses = self
             .query(parcels, |r| {
                 Ok(WarehouseParcels {
@@ -184,6 +207,20 @@ impl Store {
                     shipped: r.i64(1)?,
                     delivered: r.i64(2)?,
                     delivered_late: r.i64(3)?,
+                })
+            })
+            .await?;
+        let parcels = parcels_statement("compass_carriers", "warehouse, carrier", bounds.clone());
+        let carriers = self
+            .query(parcels, |r| {
+                // The statement's sums are the carrier counters, in their order.
+                let f = CarrierFigures::from_row(r, 2)?;
+                Ok(CarrierParcels {
+                    warehouse: r.i64(0)?,
+                    carrier: r.text(1)?,
+                    shipped: f.shipped,
+                    delivered: f.delivered,
+                    delivered_late: f.delivered_late,
                 })
             })
             .await?;
@@ -212,7 +249,11 @@ impl Store {
                 })
             })
             .await?;
-        Ok(PromiseBreakdown { warehouses, alerts })
+        Ok(PromiseBreakdown {
+            warehouses,
+            carriers,
+            alerts,
+        })
     }
 
     /// `shop`'s flash sales that ended in `[from, to)` (or were ended early then), latest

@@ -143,6 +143,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0023_stock_movements",
         sql: include_str!("../migrations/0023_stock_movements.sql"),
     },
+    Migration {
+        version: 24,
+        name: "0024_compass_carriers",
+        sql: include_str!("../migrations/0024_compass_carriers.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -209,7 +214,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 23);
+        assert_eq!(SCHEMA_VERSION, 24);
     }
 
     #[test]
@@ -263,10 +268,10 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        let after_two: Vec<i64> = (3..=21).chain([23]).collect();
-        assert_eq!(versions(0), (1..=21).chain([23]).collect::<Vec<i64>>());
+        let after_two: Vec<i64> = (3..=21).chain([23, 24]).collect();
+        assert_eq!(versions(0), (1..=21).chain([23, 24]).collect::<Vec<i64>>());
         assert_eq!(versions(2), after_two);
-        assert_eq!(versions(20), vec![21, 23]);
-        assert_eq!(versions(23), Vec::<i64>::new());
+        assert_eq!(versions(20), vec![21, 23, 24]);
+        assert_eq!(versions(24), Vec::<i64>::new());
     }
 }

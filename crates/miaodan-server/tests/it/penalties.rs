@@ -617,6 +617,13 @@ async fn broken_promises_are_broken_down_by_warehouse_and_carrier(backend: Backe
              VALUES ({shop}, {hour}, 11, 100, 0, 90, 40, 100, 10, 2, 0),
                     ({shop}, {hour}, 12, 50, 0, 50, 50, 50, 0, 0, 0)"
         ),
+        // Warehouse 11's parcels by carrier: sf kept its promises, zto did not (warehouse 12's
+        // parcels predate the per-carrier count and have no carrier line of their own).
+        format!(
+            "INSERT INTO compass_carriers (shop_id, hour_ms, warehouse, carrier, shipped, delivered, delivered_late)
+             VALUES ({shop}, {hour}, 11, 'sf', 20, 60, 1),
+                    ({shop}, {hour}, 11, 'zto', 20, 40, 9)"
+        ),
         format!(
             "INSERT INTO shipments (id, shop_id, order_id, warehouse_id, carrier, waybill, state, created_at, version, body)
              VALUES (700001, {shop}, 1, 11, 'sf', 'SF1', 'created', {hour}, 1, '{{}}'),
@@ -659,5 +666,61 @@ async fn broken_promises_are_broken_down_by_warehouse_and_carrier(backend: Backe
         .map(|c| (c["carrier"].as_str().unwrap(), c["late_pickups"].as_i64().unwrap()))
         .collect();
     assert_eq!(carriers, vec![("sf", 1), ("zto", 0)]);
+    // Promise kept per carrier service, judged against the same targets.
+    let (sf, zto) = (&report["carriers"][0], &report["carriers"][1]);
+    assert_eq!(
+        (
+            &sf["warehouse_id"],
+            &sf["delivered"],
+            &sf["delivered_late"],
+            &sf["promise_kept_bps"]
+        ),
+        (&json!(11), &json!(60), &json!(1), &json!(9_833))
+    );
+    assert_eq!(sf["broken"], json!(["late_pickups", "alerts_left_open"]));
+    assert_eq!(
+        (
+            &zto["shipped"],
+            &zto["delivered"],
+            &zto["delivered_late"],
+            &zto["promise_kept_bps"]
+        ),
+        (&json!(20), &json!(40), &json!(9), &json!(7_750))
+    );
+    assert_eq!(zto["broken"], json!(["promises_missed"]));
+    assert_eq!(
+        zto["explanations"][0]["en"],
+        "fewer than 95 % of parcels arrived by their promise"
+    );
+    // A carrier line with parcels and no alert is listed too.
+    rows(
+        &app,
+        vec![format!(
+            "INSERT INTO compass_carriers (shop_id, hour_ms, warehouse, carrier, shipped, delivered, delivered_late)
+             VALUES ({shop}, {hour}, 12, 'jd', 50, 50, 0)"
+        )],
+    )
+    .await;
+    let report = app.get("/v1/integrity/promises?days=7", &merchant).await;
+    let lines: Vec<(i64, &str, Value)> = report.assert_status(200)["carriers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["warehouse_id"].as_i64().unwrap(),
+                c["carrier"].as_str().unwrap(),
+                c["promise_kept_bps"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (11, "sf", json!(9_833)),
+            (11, "zto", json!(7_750)),
+            (12, "jd", json!(10_000))
+        ]
+    );
     app.shutdown().await;
 }

@@ -436,6 +436,7 @@ fn rows_up_to(version: i64) -> String {
         (20, rows_of_version_20()),
         (21, rows_of_version_21()),
         (23, rows_of_version_23()),
+        (24, rows_of_version_24()),
     ]
     .into_iter()
     .filter(|(introduced, _)| *introduced <= version)
@@ -519,6 +520,22 @@ async fn version_23_rows_load(store: &Store) {
         .await
         .unwrap();
     assert_eq!((around.added_before, around.removed_after), (40, 30));
+}
+
+/// What version 24 added: shop 1's parcels of warehouse 10 with carrier `sf` in one hour.
+fn rows_of_version_24() -> String {
+    "INSERT INTO compass_carriers (shop_id, hour_ms, warehouse, carrier, shipped, delivered, delivered_late)
+       VALUES (1, 3600000, 10, 'sf', 5, 4, 1);"
+        .into()
+}
+
+async fn version_24_rows_load(store: &Store) {
+    let breakdown = store.promise_figures(shop(), at(0), at(7_200_000)).await.unwrap();
+    let sf = breakdown.carriers.iter().find(|c| c.carrier == "sf").unwrap();
+    assert_eq!(
+        (sf.warehouse, sf.shipped, sf.delivered, sf.delivered_late),
+        (10, 5, 4, 1)
+    );
 }
 
 async fn version_21_rows_load(store: &Store) {
@@ -1072,7 +1089,7 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 23,
+        current, 24,
         "a new migration: add the rows it introduces here (19 added none; 22 is another branch's)"
     );
     let fresh = Database::fresh(backend).await;
@@ -1155,6 +1172,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 23 {
             version_23_rows_load(&store).await;
+        }
+        if version >= 24 {
+            version_24_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.
