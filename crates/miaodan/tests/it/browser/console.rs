@@ -806,3 +806,54 @@ async fn an_owner_sees_the_deposit_and_appeals_a_penalty_from_the_integrity_page
     );
     browser.finish().await;
 }
+
+/// Waits for the demo's delivered parcel to reach the compass: the promises report's first
+/// carrier line with a delivery.
+async fn a_carrier_line_with_a_delivery(browser: &Browser, merchant: &str) -> Value {
+    for _ in 0..100 {
+        let (status, report) = api(browser, "GET", "/v1/integrity/promises?days=30", merchant, None).await;
+        assert_eq!(status, 200, "{report}");
+        let delivered = report["carriers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["delivered"].as_i64().unwrap_or(0) > 0)
+            .cloned();
+        if let Some(line) = delivered {
+            return line;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("the demo's delivered parcel never reached the compass's carrier figures");
+}
+
+#[tokio::test]
+async fn an_owner_sees_promises_kept_per_warehouse_and_carrier_on_the_integrity_page() {
+    let Some((mut browser, _)) = with_member(Language::En, "wang.owner", "owner").await else {
+        return;
+    };
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let line = a_carrier_line_with_a_delivery(&browser, &merchant).await;
+    let (warehouse, carrier) = (
+        line["warehouse_id"].as_i64().unwrap(),
+        line["carrier"].as_str().unwrap(),
+    );
+    sign_in(&mut browser, "wang.owner").await;
+    browser.goto("/console/integrity").await;
+    let row = format!("[data-table=promises-by-carrier] tr[data-promise='{warehouse}/{carrier}']");
+    browser.wait_for_selector(&row).await;
+    settled(&mut browser).await;
+    let shown = browser.text_of(&format!("{row} [data-promise-kept]")).await;
+    let kept = line["promise_kept_bps"].as_i64().unwrap();
+    assert_eq!(shown, format!("{:.1}%", kept as f64 / 100.0), "{line}");
+    let text = browser.text_of(&row).await;
+    assert!(text.contains(carrier), "{text}");
+    browser
+        .wait_for_selector(&format!(
+            "[data-table=promises-by-warehouse] tr[data-promise='{warehouse}']"
+        ))
+        .await;
+    browser.wait_for_text("By warehouse and carrier service").await;
+    browser.screenshot("integrity-promises").await;
+    browser.finish().await;
+}
