@@ -163,7 +163,7 @@ fn stock_pulled_after_a_sale_explains_itself_in_both_languages_with_its_figures(
         .findings
         .iter()
         .find(|f| f.signal == Signal::StockPulledAfterSale)
-        .unwrap();
+        .expect("every signal is judged");
     assert_eq!(finding.signal.code(), "stock_pulled_after_sale");
     assert_eq!(
         finding.message.en,
