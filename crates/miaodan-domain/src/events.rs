@@ -87,7 +87,7 @@ impl Family {
                 actions.extend(Worked::ALL.iter().map(|w| w.as_str()));
                 actions
             }
-            Family::Stock => vec!["changed"],
+            Family::Stock => vec!["changed", "moved"],
             Family::Capacity => vec!["booked"],
             Family::Fulfillment => vec!["configured"],
             Family::FlashSale => vec!["saved", "tapped", "ended", "topped_up"],
@@ -169,6 +169,7 @@ impl Event {
             Effect::ProductSaved(p) => (p.shop, Topic::new(F::Product, "saved"), p.id.get()),
             Effect::SkuSaved(sku) => (sku.shop, Topic::new(F::Sku, "saved"), sku.id.get()),
             Effect::StockChanged { shop, sku, .. } => (*shop, Topic::new(F::Stock, "changed"), sku.get()),
+            Effect::StockMoved(m) => (m.shop, Topic::new(F::Stock, "moved"), m.sku.get()),
             Effect::OrderCreated { order, .. } => (order.shop, Topic::new(F::Order, "placed"), order.id.get()),
             Effect::OrderTransitioned(order) => (
                 order.shop,

@@ -31,7 +31,7 @@ use crate::fulfillment::network::{FulfillmentSettings, SettingsProblem};
 use crate::fulfillment::promise::{DeliveryOption, Destination};
 use crate::fulfillment::{self, CapacityBook, FulfillmentBook, WarehouseSite};
 use crate::ids::{AfterSalesId, BuyerId, OrderId, ShipmentId, ShopId, SkuId, WarehouseId};
-use crate::inventory::{self, Inventory, StockLevel, Warehouse};
+use crate::inventory::{self, Inventory, StockLevel, StockMovement, Warehouse};
 use crate::logistics::shipment::{EventOutcome, EventRefusal, Shipment};
 use crate::logistics::sla::{Alert, SlaRules, SlaRulesProblem};
 use crate::logistics::work::{WorkRefusal, Worked};
@@ -434,6 +434,9 @@ pub enum Effect {
         warehouse: WarehouseId,
         level: StockLevel,
     },
+    /// A merchant's change to the units available (a line of the stock ledger, never
+    /// superseded); written next to its row's [`Effect::StockChanged`].
+    StockMoved(StockMovement),
     OrderCreated {
         order: Order,
         request: Option<RequestRef>,

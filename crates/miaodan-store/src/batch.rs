@@ -62,6 +62,7 @@ impl<'a> Batch<'a> {
                 warehouse,
                 level,
             } => self.inventory.stock_changed(*shop, *sku, *warehouse, *level),
+            Effect::StockMoved(movement) => self.inventory.stock_moved(movement),
             Effect::OrderCreated { order, request } => self.orders.created(order, request.as_ref()),
             Effect::OrderTransitioned(order) => self.orders.transitioned(order),
             Effect::OrderReaddressed(order) => self.orders.readdressed(order),

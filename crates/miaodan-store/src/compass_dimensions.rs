@@ -1,5 +1,6 @@
 //! The compass's breadth on disk (migration 0012): per shop and hour, figures per region
-//! (`compass_regions`), per SKU (`compass_skus`), per warehouse (`compass_warehouses`) and per
+//! (`compass_regions`), per SKU (`compass_skus`), per warehouse (`compass_warehouses`), per
+//! warehouse and carrier service (`compass_carriers`, migration 0024: parcels only) and per
 //! after-sales kind and reason (`compass_after_sales`), added to by the compass reader in the
 //! transaction that moves its cursor (see [`Store::record_compass_with`]).
 //!
@@ -32,7 +33,7 @@ macro_rules! counters {
                 vec![$(self.$field),*]
             }
 
-            fn from_row(r: &dyn Row, first: usize) -> Result<$name, StoreError> {
+            pub(crate) fn from_row(r: &dyn Row, first: usize) -> Result<$name, StoreError> {
                 let mut column = first;
                 let mut next = || {
                     column += 1;
@@ -81,6 +82,12 @@ counters!(
 );
 
 counters!(
+    /// How one warehouse's parcels with one carrier service went: handed over, delivered, and
+    /// delivered after the promise.
+    CarrierFigures { shipped, delivered, delivered_late }
+);
+
+counters!(
     /// What after-sales requests of one kind and reason came to.
     AfterSalesFigures { requested, approved, rejected, refunded, refunded_fen }
 );
@@ -124,6 +131,8 @@ pub struct CompassDimensions {
     /// Keyed by SKU, with its product.
     pub skus: BTreeMap<HourKey<i64>, (i64, SkuFigures)>,
     pub warehouses: BTreeMap<HourKey<i64>, WarehouseFigures>,
+    /// Keyed by (warehouse, carrier service).
+    pub carriers: BTreeMap<HourKey<(i64, String)>, CarrierFigures>,
     /// Keyed by (first SKU, kind, reason).
     pub after_sales: BTreeMap<HourKey<(i64, String, String)>, AfterSalesFigures>,
     pub memory: CompassMemory,
@@ -161,7 +170,11 @@ fn row_params(shop: ShopId, hour_ms: i64, rest: Vec<Value>, counters: Vec<i64>) 
 
 impl CompassDimensions {
     pub fn is_empty(&self) -> bool {
-        self.regions.is_empty() && self.skus.is_empty() && self.warehouses.is_empty() && self.after_sales.is_empty()
+        self.regions.is_empty()
+            && self.skus.is_empty()
+            && self.warehouses.is_empty()
+            && self.carriers.is_empty()
+            && self.after_sales.is_empty()
     }
 
     /// The statements that add these figures and keep the memory (for
@@ -194,6 +207,12 @@ impl CompassDimensions {
             let params = row_params(*shop, *hour, vec![Value::I64(*warehouse)], f.values());
             let (table, keys) = ("compass_warehouses", ["shop_id", "hour_ms", "warehouse"]);
             statements.push(add_counters(table, &keys, &[], WarehouseFigures::COLUMNS, params));
+        }
+        for ((shop, hour, (warehouse, carrier)), f) in &self.carriers {
+            let rest = vec![Value::I64(*warehouse), Value::Text(carrier.clone())];
+            let params = row_params(*shop, *hour, rest, f.values());
+            let (table, keys) = ("compass_carriers", ["shop_id", "hour_ms", "warehouse", "carrier"]);
+            statements.push(add_counters(table, &keys, &[], CarrierFigures::COLUMNS, params));
         }
         for ((shop, hour, (sku, kind, reason)), f) in &self.after_sales {
             let rest = vec![Value::I64(*sku), Value::Text(kind.clone()), Value::Text(reason.clone())];
@@ -286,12 +305,13 @@ fn range_conditions(shop: Option<ShopId>, from: Timestamp, to: Timestamp) -> Con
 }
 
 /// Every table the compass reader writes (a test holds it to the migrations' `compass_*` tables).
-const COMPASS_TABLES: [&str; 12] = [
+const COMPASS_TABLES: [&str; 13] = [
     "compass_minutes",
     "compass_hours",
     "compass_regions",
     "compass_skus",
     "compass_warehouses",
+    "compass_carriers",
     "compass_after_sales",
     "compass_stock_rows",
     "compass_shipments",

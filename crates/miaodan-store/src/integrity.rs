@@ -3,15 +3,18 @@
 //! hour), alerts from `package_alerts` (by shop and raise time), and after-sales requests from
 //! `after_sales_requests` (by shop and opening time), their timelines read by the core.
 //!
-//! The same logistics figures, grouped by warehouse and by carrier service, are the broken
-//! promises' breakdown ([`Store::promise_figures`]); a shop's ended flash sales with their
-//! orders' fates are the fake-stock figures ([`Store::fake_stock_figures`]).
+//! The same logistics figures, grouped by warehouse and by warehouse and carrier service (parcels
+//! from `compass_carriers`), are the broken promises' breakdown ([`Store::promise_figures`]); a shop's ended flash sales with their
+//! orders' fates, and the stock its merchant moved around each, are the fake-stock figures
+//! ([`Store::fake_stock_figures`], [`Store::stock_moved_around`], from the `stock_movements`
+//! ledger).
 //!
 //! Every query is bounded by one shop and the period through an index whose first columns are
 //! the shop and the time; requests are read in pages of [`REQUESTS_PAGE_ROWS`].
 
 use crate::after_sales::request_page_row;
 use crate::catalog::{SHOP_COLUMNS, shop};
+use crate::compass_dimensions::CarrierFigures;
 use crate::sql::{Statement, Value};
 use crate::{Store, StoreError};
 use miaodan_domain::catalog::{Shop, ShopCategory};
@@ -119,6 +122,17 @@ pub struct WarehouseParcels {
     pub delivered_late: i64,
 }
 
+/// One warehouse's parcels with one carrier service over a period (from the compass's hourly
+/// rows per carrier, counted since migration 0024).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CarrierParcels {
+    pub warehouse: i64,
+    pub carrier: String,
+    pub shipped: i64,
+    pub delivered: i64,
+    pub delivered_late: i64,
+}
+
 /// The package alerts raised over a period on one warehouse's parcels with one carrier
 /// service (warehouse 0 and carrier "" for an alert whose shipment is not found).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,6 +153,8 @@ pub struct PromiseBreakdown {
     /// By warehouse id.
     pub warehouses: Vec<WarehouseParcels>,
     /// By warehouse, then carrier.
+    pub carriers: Vec<CarrierParcels>,
+    /// By warehouse, then carrier.
     pub alerts: Vec<AlertGroup>,
 }
 
@@ -153,12 +169,25 @@ pub struct EndedSale {
     pub figures: SaleFigures,
 }
 
+/// A shop's parcels over a period from one of the compass's hourly parcel tables, summed per
+/// `group` (its key columns after the shop and the hour), in `group` order.
+fn parcels_statement(table: &str, group: &str, bounds: Vec<Value>) -> Statement {
+    Statement::owned(
+        format!(
+            "SELECT {group}, CAST(SUM(shipped) AS BIGINT), CAST(SUM(delivered) AS BIGINT), CAST(SUM(delivered_late) AS BIGINT)
+             FROM {table} WHERE shop_id = $1 AND hour_ms >= $2 AND hour_ms < $3 GROUP BY {group} ORDER BY {group}"
+        ),
+        bounds,
+    )
+}
+
 /// The most ended sales one fake-stock report reads (the latest ones of the period).
 pub const FAKE_STOCK_SALES_MAX: i64 = 200;
 const DAY_MS: i64 = 86_400_000;
 
 impl Store {
-    /// `shop`'s parcels by warehouse and alerts by warehouse and carrier over `[from, to)`.
+    /// `shop`'s parcels by warehouse and by warehouse and carrier, and alerts by warehouse and
+    /// carrier, over `[from, to)`.
     pub async fn promise_figures(
         &self,
         shop: ShopId,
@@ -170,11 +199,7 @@ impl Store {
             Value::I64(from.unix_ms()),
             Value::I64(to.unix_ms()),
         ];
-        let parcels = Statement::new(
-            "SELECT warehouse, CAST(SUM(shipped) AS BIGINT), CAST(SUM(delivered) AS BIGINT), CAST(SUM(delivered_late) AS BIGINT)
-             FROM compass_warehouses WHERE shop_id = $1 AND hour_ms >= $2 AND hour_ms < $3 GROUP BY warehouse ORDER BY warehouse",
-            bounds.clone(),
-        );
+        let parcels = parcels_statement("compass_warehouses", "warehouse", bounds.clone());
         let warehouses = self
             .query(parcels, |r| {
                 Ok(WarehouseParcels {
@@ -182,6 +207,20 @@ impl Store {
                     shipped: r.i64(1)?,
                     delivered: r.i64(2)?,
                     delivered_late: r.i64(3)?,
+                })
+            })
+            .await?;
+        let parcels = parcels_statement("compass_carriers", "warehouse, carrier", bounds.clone());
+        let carriers = self
+            .query(parcels, |r| {
+                // The statement's sums are the carrier counters, in their order.
+                let f = CarrierFigures::from_row(r, 2)?;
+                Ok(CarrierParcels {
+                    warehouse: r.i64(0)?,
+                    carrier: r.text(1)?,
+                    shipped: f.shipped,
+                    delivered: f.delivered,
+                    delivered_late: f.delivered_late,
                 })
             })
             .await?;
@@ -210,18 +249,23 @@ impl Store {
                 })
             })
             .await?;
-        Ok(PromiseBreakdown { warehouses, alerts })
+        Ok(PromiseBreakdown {
+            warehouses,
+            carriers,
+            alerts,
+        })
     }
 
     /// `shop`'s flash sales that ended in `[from, to)` (or were ended early then), latest
-    /// first, at most [`FAKE_STOCK_SALES_MAX`], each with its orders' fates; an order paid
+    /// first, at most [`FAKE_STOCK_SALES_MAX`], each with its orders' fates and the stock moved
+    /// around it within `pull_window_ms` ([`Store::stock_moved_around`]); an order paid
     /// `dispatch_grace_ms` before `to` and still waiting to ship counts as never dispatched.
     pub async fn fake_stock_figures(
         &self,
         shop: ShopId,
-        from: Timestamp,
-        to: Timestamp,
+        (from, to): (Timestamp, Timestamp),
         dispatch_grace_ms: i64,
+        pull_window_ms: i64,
     ) -> Result<Vec<EndedSale>, StoreError> {
         let sales = Statement::new(
             "SELECT id, sku_id, warehouse_id, starts_at, ends_at, allotted FROM flash_sales
@@ -251,6 +295,11 @@ impl Store {
         let dispatch_cutoff = to.unix_ms() - dispatch_grace_ms;
         for sale in &mut sales {
             self.count_sale_orders(sale, dispatch_cutoff).await?;
+            let around = self
+                .stock_moved_around(sale.sku, sale.warehouse, (sale.starts_at, sale.ends_at), pull_window_ms)
+                .await?;
+            sale.figures.units_added_before = around.added_before;
+            sale.figures.units_removed_after = around.removed_after;
         }
         Ok(sales)
     }
@@ -285,5 +334,54 @@ impl Store {
         sale.figures.units_never_dispatched = waiting;
         sale.figures.units_short = short;
         Ok(())
+    }
+}
+
+/// What merchants moved of one SKU in one warehouse around a sale, from the stock ledger.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StockAround {
+    /// Units added in the window before the start.
+    pub added_before: i64,
+    /// Units removed from the end through the window after it.
+    pub removed_after: i64,
+}
+
+impl Store {
+    /// The units merchants added to `sku` in `warehouse` in `[start − window, start)` and
+    /// removed in `[end, end + window)`: the ledger's movements of the SKU between the two
+    /// bounds, read through its `(sku_id, at_ms)` index and summed in the database, so a
+    /// merchant counting every minute costs no more rows on the wire.
+    pub async fn stock_moved_around(
+        &self,
+        sku: i64,
+        warehouse: i64,
+        (start, end): (Timestamp, Timestamp),
+        window_ms: i64,
+    ) -> Result<StockAround, StoreError> {
+        let sums = Statement::new(
+            "SELECT
+               CAST(COALESCE(SUM(CASE WHEN delta > 0 AND at_ms < $1 THEN delta ELSE 0 END), 0) AS BIGINT),
+               CAST(COALESCE(SUM(CASE WHEN delta < 0 AND at_ms >= $2 THEN -delta ELSE 0 END), 0) AS BIGINT)
+             FROM stock_movements WHERE sku_id = $3 AND warehouse_id = $4 AND at_ms >= $5 AND at_ms < $6",
+            vec![
+                Value::I64(start.unix_ms()),
+                Value::I64(end.unix_ms()),
+                Value::I64(sku),
+                Value::I64(warehouse),
+                Value::I64(start.unix_ms().saturating_sub(window_ms)),
+                Value::I64(end.unix_ms().saturating_add(window_ms)),
+            ],
+        );
+        self.query_row(
+            sums,
+            |r| {
+                Ok(StockAround {
+                    added_before: r.i64(0)?,
+                    removed_after: r.i64(1)?,
+                })
+            },
+            || "a sum without a row".into(),
+        )
+        .await
     }
 }

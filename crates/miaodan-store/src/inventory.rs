@@ -9,22 +9,26 @@ use crate::sql::{Conditions, Row, ShardOf, Statement, Value, id, ms};
 use crate::{Store, StoreError};
 use miaodan_domain::catalog::Text;
 use miaodan_domain::geo::Adcode;
-use miaodan_domain::inventory::{StockLevel, Warehouse};
+use miaodan_domain::inventory::{StockLevel, StockMovement, Warehouse};
 use miaodan_domain::{ShopId, SkuId, WarehouseId};
 use std::collections::BTreeMap;
 
 const UPSERT_WAREHOUSE: &str = "INSERT INTO warehouses (id, shop_id, name, adcode, created_at)
     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET name = excluded.name, adcode = excluded.adcode";
+const INSERT_MOVEMENT: &str =
+    "INSERT INTO stock_movements (shop_id, sku_id, warehouse_id, delta, available_after, at_ms, cause)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const UPSERT_STOCK: &str = "INSERT INTO stock (sku_id, warehouse_id, shop_id, available, reserved, sold)
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku_id, warehouse_id) DO UPDATE SET
     available = excluded.available, reserved = excluded.reserved, sold = excluded.sold";
 
 /// The inventory effects of one batch. Warehouses are upserted in effect order; stock rows are
 /// coalesced: a hot SKU touched by a thousand orders in a batch costs one row write, with its
-/// final level.
+/// final level. Merchants' movements are ledger lines, each appended, never coalesced.
 #[derive(Default)]
 pub(crate) struct InventoryWrites {
     warehouses: Vec<Statement>,
+    movements: Vec<Statement>,
     stock: BTreeMap<(SkuId, WarehouseId), (ShopId, StockLevel)>,
 }
 
@@ -47,8 +51,24 @@ impl InventoryWrites {
         self.stock.insert((sku, warehouse), (shop, level));
     }
 
+    pub(crate) fn stock_moved(&mut self, m: &StockMovement) {
+        self.movements.push(Statement::new(
+            INSERT_MOVEMENT,
+            vec![
+                Value::I64(m.shop.get()),
+                Value::I64(m.sku.get()),
+                Value::I64(m.warehouse.get()),
+                Value::I64(m.delta),
+                Value::I64(m.available_after),
+                Value::I64(m.at.unix_ms()),
+                Value::Text(m.cause.as_str().into()),
+            ],
+        ));
+    }
+
     pub(crate) fn push_statements(self, statements: &mut Vec<Statement>) {
         statements.extend(self.warehouses);
+        statements.extend(self.movements);
         for ((sku, warehouse), (shop, level)) in self.stock {
             statements.push(Statement::new(
                 UPSERT_STOCK,

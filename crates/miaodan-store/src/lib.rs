@@ -26,8 +26,8 @@ mod compass;
 pub use compass::{COMPASS_READER, CompassFigures};
 mod compass_dimensions;
 pub use compass_dimensions::{
-    AfterSalesFigures, COMPASS_GROUPS_MAX, CompassDimensions, CompassMemory, HourKey, MemoryKeys, RegionFigures,
-    RegionLevel, ShipmentMemory, SkuFigures, SkuLabel, SkuRanking, WarehouseFigures,
+    AfterSalesFigures, COMPASS_GROUPS_MAX, CarrierFigures, CompassDimensions, CompassMemory, HourKey, MemoryKeys,
+    RegionFigures, RegionLevel, ShipmentMemory, SkuFigures, SkuLabel, SkuRanking, WarehouseFigures,
 };
 mod compass_flash_sales;
 pub use compass_flash_sales::{FlashSaleFigures, FlashSaleFold, ProvinceFigures, SaleFigures};
@@ -38,7 +38,8 @@ pub use flash_sale::FlashSaleAudit;
 mod fulfillment;
 mod integrity;
 pub use integrity::{
-    AlertGroup, EndedSale, FAKE_STOCK_SALES_MAX, PromiseBreakdown, REQUESTS_PAGE_ROWS, WarehouseParcels,
+    AlertGroup, CarrierParcels, EndedSale, FAKE_STOCK_SALES_MAX, PromiseBreakdown, REQUESTS_PAGE_ROWS, StockAround,
+    WarehouseParcels,
 };
 mod inventory;
 pub use inventory::StockAudit;

@@ -142,6 +142,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0022_risk_subjects",
         sql: include_str!("../migrations/0022_risk_subjects.sql"),
     },
+    Migration {
+        version: 23,
+        name: "0023_stock_movements",
+        sql: include_str!("../migrations/0023_stock_movements.sql"),
+    },
+    Migration {
+        version: 24,
+        name: "0024_compass_carriers",
+        sql: include_str!("../migrations/0024_compass_carriers.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -207,7 +217,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 22);
+        assert_eq!(SCHEMA_VERSION, 24);
     }
 
     #[test]

@@ -121,6 +121,10 @@ fn body_of(effect: &Effect) -> String {
             "sku": sku.get(), "warehouse": warehouse.get(),
             "available": level.available, "reserved": level.reserved, "sold": level.sold,
         }),
+        Effect::StockMoved(m) => json!({
+            "sku": m.sku.get(), "warehouse": m.warehouse.get(), "delta": m.delta,
+            "available_after": m.available_after, "cause": m.cause.as_str(),
+        }),
         Effect::FlashSaleSaved(_)
         | Effect::FlashSaleEnded { .. }
         | Effect::FlashSaleToppedUp { .. }

@@ -1,8 +1,9 @@
 //! Inventory's commands: a warehouse opens, a merchant counts stock. Stock moves caused by
 //! orders, sales and dispatch are made by those capabilities through [`Inventory`]'s
-//! `reserve` / `release` / `commit` / `uncommit`, never here.
+//! `reserve` / `release` / `commit` / `uncommit`, never here, so only a count here is a
+//! merchant's [`StockMovement`] (the ledger fake-stock detection reads).
 
-use super::{Inventory, STOCK_UNITS_MAX, Warehouse, WarehouseName};
+use super::{Inventory, MovementCause, STOCK_UNITS_MAX, StockMovement, Warehouse, WarehouseName};
 use crate::catalog::CatalogBook;
 use crate::fulfillment::FulfillmentBook;
 use crate::geo::Adcode;
@@ -68,6 +69,7 @@ impl Command {
                 if !(0..=STOCK_UNITS_MAX).contains(&c.available) {
                     return Err(Rejection::InvalidStock);
                 }
+                let before = inventory.level(c.sku, c.warehouse).available;
                 let level = inventory.set_available(c.sku, c.warehouse, c.available);
                 effects.push(Effect::StockChanged {
                     shop: c.shop,
@@ -75,6 +77,17 @@ impl Command {
                     warehouse: c.warehouse,
                     level,
                 });
+                if level.available != before {
+                    effects.push(Effect::StockMoved(StockMovement {
+                        shop: c.shop,
+                        sku: c.sku,
+                        warehouse: c.warehouse,
+                        delta: level.available - before,
+                        available_after: level.available,
+                        at: now,
+                        cause: MovementCause::MerchantSet,
+                    }));
+                }
                 Ok(Outcome::StockSet {
                     sku: c.sku,
                     warehouse: c.warehouse,

@@ -18,7 +18,7 @@ pub use commands::{Command, CreateWarehouse, SetStock};
 
 use crate::catalog::Text;
 use crate::geo::Adcode;
-use crate::ids::{ShopId, WarehouseId};
+use crate::ids::{ShopId, SkuId, WarehouseId};
 use crate::time::Timestamp;
 
 pub type WarehouseName = Text<60>;
@@ -33,6 +33,44 @@ pub struct Warehouse {
     pub name: WarehouseName,
     pub location: Adcode,
     pub created_at: Timestamp,
+}
+
+/// Why a merchant moved stock. Sales, reservations, dispatch and returns move units between
+/// buckets or out of the warehouse for the platform's own reasons and are never movements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MovementCause {
+    /// The merchant's count of what may be sold ([`SetStock`]).
+    MerchantSet,
+}
+
+impl MovementCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MovementCause::MerchantSet => "merchant_set",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<MovementCause> {
+        match text {
+            "merchant_set" => Some(MovementCause::MerchantSet),
+            _ => None,
+        }
+    }
+}
+
+/// One change a merchant made to the units available of a SKU in a warehouse: the stock
+/// ledger's line. A count that changes nothing is not a movement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StockMovement {
+    pub shop: ShopId,
+    pub sku: SkuId,
+    pub warehouse: WarehouseId,
+    /// Units added (positive) or removed (negative).
+    pub delta: i64,
+    /// Units available after the movement.
+    pub available_after: i64,
+    pub at: Timestamp,
+    pub cause: MovementCause,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -20,6 +20,19 @@ fn sold(units_sold: i64, short: i64, cancelled: i64, waiting: i64) -> SaleFigure
         units_shop_cancelled: cancelled,
         units_never_dispatched: waiting,
         units_short: short + cancelled + waiting,
+        ..SaleFigures::default()
+    }
+}
+
+/// A sale of `announced` units, all shipped, whose merchant added `added` units in the day
+/// before it and removed `removed` in the day after.
+fn moved_around(announced: i64, added: i64, removed: i64) -> SaleFigures {
+    SaleFigures {
+        units_announced: announced,
+        units_sold: announced / 2,
+        units_added_before: added,
+        units_removed_after: removed,
+        ..SaleFigures::default()
     }
 }
 
@@ -52,6 +65,7 @@ fn each_signal_is_judged_against_its_row_of_the_threshold_table() {
             Signal::ShortageAfterSale => sold(1_000, units, 0, 0),
             Signal::ShopCancelled => sold(1_000, 0, units, 0),
             Signal::NeverDispatched => sold(1_000, 0, 0, units),
+            Signal::StockPulledAfterSale => moved_around(1_000, units, units),
         };
         let assessed = assess_sale(&figures);
         let finding = assessed
@@ -100,7 +114,8 @@ fn the_thresholds_are_ordered_and_listed_in_signal_order() {
         vec![
             Signal::ShortageAfterSale,
             Signal::ShopCancelled,
-            Signal::NeverDispatched
+            Signal::NeverDispatched,
+            Signal::StockPulledAfterSale
         ]
     );
     for t in SIGNAL_THRESHOLDS {
@@ -108,7 +123,101 @@ fn the_thresholds_are_ordered_and_listed_in_signal_order() {
     }
 }
 
+#[test]
+fn stock_added_before_a_sale_and_removed_after_it_is_judged_as_a_share_of_the_units_announced() {
+    // (added before, removed after, verdict) for a sale of 100 units announced.
+    let cases = [
+        (0, 0, Verdict::Clean),
+        (100, 0, Verdict::Clean),
+        (0, 100, Verdict::Clean),
+        (19, 100, Verdict::Clean),
+        (20, 100, Verdict::Suspicious),
+        (100, 20, Verdict::Suspicious),
+        (100, 49, Verdict::Suspicious),
+        (50, 80, Verdict::FakeStock),
+        (100, 100, Verdict::FakeStock),
+    ];
+    for (added, removed, verdict) in cases {
+        let assessed = assess_sale(&moved_around(100, added, removed));
+        let finding = assessed
+            .findings
+            .iter()
+            .find(|f| f.signal == Signal::StockPulledAfterSale)
+            .expect("every signal is judged");
+        assert_eq!(finding.verdict, verdict, "{added} added, {removed} removed");
+        assert_eq!(assessed.verdict, verdict, "the sale's verdict is its worst finding's");
+    }
+}
+
+#[test]
+fn a_recount_of_a_few_units_around_a_small_sale_accuses_no_one() {
+    // 9 of 20 is 45 %, but under the units the signal needs.
+    assert_eq!(assess_sale(&moved_around(20, 9, 9)).verdict, Verdict::Clean);
+    assert_eq!(assess_sale(&moved_around(20, 10, 10)).verdict, Verdict::FakeStock);
+}
+
+#[test]
+fn stock_pulled_after_a_sale_explains_itself_in_both_languages_with_its_figures() {
+    let assessed = assess_sale(&moved_around(200, 150, 120));
+    let finding = assessed
+        .findings
+        .iter()
+        .find(|f| f.signal == Signal::StockPulledAfterSale)
+        .expect("every signal is judged");
+    assert_eq!(finding.signal.code(), "stock_pulled_after_sale");
+    assert_eq!(
+        finding.message.en,
+        "120 of 200 units announced were added in the 24 h before the sale and removed in the 24 h after it (60.0 %)"
+    );
+    assert_eq!(
+        finding.message.zh,
+        "宣称 200 件中 120 件为开售前 24 小时内补入、结束后 24 小时内撤下的库存（60.0%）"
+    );
+    let figures: Vec<(&str, i64)> = finding.figures.iter().map(|f| (f.name.as_str(), f.value)).collect();
+    assert_eq!(
+        figures,
+        vec![
+            ("units", 120),
+            ("units_added_before", 150),
+            ("units_removed_after", 120),
+            ("share_of_announced", 6_000),
+            ("suspicious_at", 2_000),
+            ("fake_stock_at", 5_000)
+        ]
+    );
+    assert_eq!(
+        assessed.summary.en,
+        "120 units were added just before the sale and removed just after it: the sale announced stock that was not there to sell"
+    );
+    assert_eq!(assessed.summary.zh, "120 件库存开售前补入、结束后撤下：库存虚标");
+}
+
+#[test]
+fn a_sale_judged_by_its_orders_keeps_the_orders_summary_when_stock_was_also_pulled() {
+    let mut figures = sold(400, 60, 0, 0);
+    (figures.units_added_before, figures.units_removed_after) = (100, 100);
+    let assessed = assess_sale(&figures);
+    assert_eq!(assessed.verdict, Verdict::FakeStock);
+    assert_eq!(
+        assessed.summary.en,
+        "60 units sold were not fulfilled: the sale announced stock it did not have"
+    );
+}
+
 proptest! {
+    #[test]
+    fn more_stock_added_before_or_removed_after_never_reads_cleaner(
+        announced in 1i64..2_000, added in 0i64..2_000, removed in 0i64..2_000, more in 0i64..500, which in 0u8..2,
+    ) {
+        let less = assess_sale(&moved_around(announced, added, removed));
+        let worse = if which == 0 {
+            moved_around(announced, added + more, removed)
+        } else {
+            moved_around(announced, added, removed + more)
+        };
+        prop_assert!(assess_sale(&worse).verdict >= less.verdict);
+    }
+
     #[test]
     fn more_units_short_never_reads_cleaner(sold_units in 1i64..5_000, a in 0i64..500, b in 0i64..500, more in 0i64..500) {
         let (a, b) = (a.min(sold_units), b.min(sold_units));

@@ -6,7 +6,7 @@ use crate::common;
 use common::*;
 use miaodan_domain::catalog::{ListingStatus, NewSku, ProductChanges, ProductTitle, ShopName, SkuChanges, SkuName};
 use miaodan_domain::geo::Adcode;
-use miaodan_domain::inventory::{Allocation, STOCK_UNITS_MAX, StockLevel, WarehouseName};
+use miaodan_domain::inventory::{Allocation, MovementCause, STOCK_UNITS_MAX, StockLevel, StockMovement, WarehouseName};
 use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderLine, OrderState};
 use miaodan_domain::shard::{
     AddSku, CancelOrder, CreateProduct, CreateShop, CreateWarehouse, PayOrder, SetStock, UpdateProduct, UpdateSku,
@@ -962,14 +962,16 @@ fn setting_stock_keeps_reserved_and_sold_units() {
     placed(world.run(Command::from(place(2, 1, 7, &[(1002, 1)]))).0);
     assert_eq!(world.level(1002, 11), level(0, 1, 1));
 
-    // (available set by the merchant, level afterwards)
-    let counts: [(i64, (i64, i64, i64)); 4] = [
-        (7, (7, 1, 1)),
-        (0, (0, 1, 1)),
-        (STOCK_UNITS_MAX, (STOCK_UNITS_MAX, 1, 1)),
-        (2, (2, 1, 1)),
+    // (available set by the merchant, level afterwards, units moved: none for a count that
+    // changes nothing)
+    let counts: [(i64, (i64, i64, i64), i64); 5] = [
+        (7, (7, 1, 1), 7),
+        (0, (0, 1, 1), -7),
+        (STOCK_UNITS_MAX, (STOCK_UNITS_MAX, 1, 1), STOCK_UNITS_MAX),
+        (2, (2, 1, 1), 2 - STOCK_UNITS_MAX),
+        (2, (2, 1, 1), 0),
     ];
-    for (available, (a, r, s)) in counts {
+    for (available, (a, r, s), delta) in counts {
         let command = Command::from(SetStock {
             shop: shop_id(1),
             sku: sku_id(1002),
@@ -986,7 +988,19 @@ fn setting_stock_keeps_reserved_and_sold_units() {
                 level: expected
             }
         );
-        assert_eq!(effects, vec![stock_changed(1002, 11, expected)]);
+        let mut expected_effects = vec![stock_changed(1002, 11, expected)];
+        if delta != 0 {
+            expected_effects.push(Effect::StockMoved(StockMovement {
+                shop: shop_id(1),
+                sku: sku_id(1002),
+                warehouse: warehouse_id(11),
+                delta,
+                available_after: available,
+                at: world.now,
+                cause: MovementCause::MerchantSet,
+            }));
+        }
+        assert_eq!(effects, expected_effects, "count to {available}");
     }
     for invalid in [-1, STOCK_UNITS_MAX + 1, i64::MIN] {
         let command = Command::from(SetStock {

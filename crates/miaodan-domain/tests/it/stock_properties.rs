@@ -8,7 +8,7 @@
 use crate::common;
 
 use common::*;
-use miaodan_domain::inventory::StockLevel;
+use miaodan_domain::inventory::{MovementCause, StockLevel, StockMovement};
 use miaodan_domain::orders::{CancelReason, Order, OrderState};
 use miaodan_domain::shard::{CancelOrder, PayOrder, SetStock};
 use miaodan_domain::shard::{
@@ -172,6 +172,7 @@ impl Harness {
     }
 
     fn step(&mut self, op: &Op) {
+        let movements = self.world.store.movements.len();
         match op {
             Op::Place {
                 shop,
@@ -187,6 +188,13 @@ impl Harness {
             Op::Expire { after_seconds } => self.expire(*after_seconds),
             Op::SetStock { row, available } => self.set_stock(*row, *available),
             Op::Restart => self.restart(),
+        }
+        if !matches!(op, Op::SetStock { .. }) {
+            assert_eq!(
+                self.world.store.movements.len(),
+                movements,
+                "only a merchant's count is a stock movement: {op:?}"
+            );
         }
         self.audit();
     }
@@ -403,15 +411,25 @@ impl Harness {
         }));
         let level = StockLevel { available, ..old };
         assert_eq!(outcome, Outcome::StockSet { sku, warehouse, level });
-        assert_eq!(
-            effects,
-            vec![Effect::StockChanged {
+        let mut expected = vec![Effect::StockChanged {
+            shop,
+            sku,
+            warehouse,
+            level,
+        }];
+        // A count that changes the units available is a ledger line; one that does not is none.
+        if available != old.available {
+            expected.push(Effect::StockMoved(StockMovement {
                 shop,
                 sku,
                 warehouse,
-                level
-            }]
-        );
+                delta: available - old.available,
+                available_after: available,
+                at: self.world.now,
+                cause: MovementCause::MerchantSet,
+            }));
+        }
+        assert_eq!(effects, expected);
         *self.expected_total.entry((sku, warehouse)).or_default() += available - old.available;
     }
 
@@ -602,6 +620,8 @@ fn check_effects(before: &Store, effects: &[Effect]) {
             | Effect::FlashSaleTapsCounted { .. }
             // A risk decision is a record of a tap's screening: it moves no unit.
             | Effect::RiskDecided(_)
+            // The ledger line of a count whose `StockChanged` carries the level.
+            | Effect::StockMoved(_)
             | Effect::CapacityBooked { .. } => {}
             Effect::ShipmentSaved(_)
             | Effect::AlertSaved(_)

@@ -1,7 +1,8 @@
 //! How each warehouse fulfils, per hour (`compass_warehouses`): paid orders dispatched with a
 //! parcel from it (split ones, and ones whose delivery promise the dispatch could keep), parcels
 //! handed to carriers, delivered, and delivered after their promise, and package-center alerts
-//! raised and resolved about its parcels.
+//! raised and resolved about its parcels. The parcels are also counted per warehouse and carrier
+//! service (`compass_carriers`), for broken promises per carrier.
 //!
 //! A shipment's events carry its whole state; a delivery counts once, when the reader first sees
 //! the parcel delivered (a late scan of a delivered parcel saves it again, still delivered). An
@@ -9,7 +10,7 @@
 //! (alerts of a shipment it never saw count under warehouse 0).
 
 use super::dimensions::Folding;
-use miaodan_store::{CompassDimensions, ShipmentMemory, WarehouseFigures};
+use miaodan_store::{CarrierFigures, CompassDimensions, ShipmentMemory, WarehouseFigures};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -48,6 +49,9 @@ pub(super) fn fold_dispatch(folding: &Folding<'_>, dimensions: &mut CompassDimen
 #[derive(Deserialize)]
 struct ShipmentBody {
     warehouse: i64,
+    // A body without it still counts for its warehouse (under carrier "").
+    #[serde(default)]
+    carrier: String,
     state: String,
     promised_by: Option<i64>,
     delivered_at: Option<i64>,
@@ -82,6 +86,12 @@ pub(super) fn fold_shipment(folding: &Folding<'_>, dimensions: &mut CompassDimen
     };
     if figures != WarehouseFigures::default() {
         add(folding, dimensions, shipment.warehouse, &figures);
+        let key = (folding.event.shop, folding.hour, (shipment.warehouse, shipment.carrier));
+        dimensions.carriers.entry(key).or_default().add(&CarrierFigures {
+            shipped: figures.shipped,
+            delivered: figures.delivered,
+            delivered_late: figures.delivered_late,
+        });
     }
 }
 
@@ -150,7 +160,7 @@ mod tests {
     }
 
     #[test]
-    fn a_parcel_is_shipped_once_and_delivered_once_late_when_after_its_promise() {
+    fn a_parcel_is_shipped_once_and_delivered_once_late_when_after_its_promise_per_warehouse_and_carrier() {
         let events = [
             event(1, 1, "shipment.created", 40, shipment("created", 0, None)),
             event(2, 2, "shipment.picked_up", 40, shipment("picked_up", 1, None)),
@@ -177,6 +187,16 @@ mod tests {
             ..WarehouseFigures::default()
         };
         assert_eq!(d.warehouses.get(&(shop(), HOUR, 3)), Some(&figures));
+        let by_carrier = CarrierFigures {
+            shipped: 1,
+            delivered: 1,
+            delivered_late: 1,
+        };
+        assert_eq!(
+            d.carriers.get(&(shop(), HOUR, (3, "sf".to_string()))),
+            Some(&by_carrier)
+        );
+        assert_eq!(d.carriers.len(), 1, "{:?}", d.carriers);
         let remembered = ShipmentMemory {
             warehouse: 3,
             delivered: true,
@@ -216,5 +236,6 @@ mod tests {
             ..WarehouseFigures::default()
         };
         assert_eq!(d.warehouses.get(&(shop(), HOUR, 0)), Some(&unknown));
+        assert!(d.carriers.is_empty(), "alerts are no parcels: {:?}", d.carriers);
     }
 }

@@ -69,6 +69,10 @@ struct StockBody {
 
 /// A stock row's new level: a stock-out when it had units the reader saw and has none now.
 pub(super) fn fold_stock(folding: &Folding<'_>, dimensions: &mut CompassDimensions) {
+    // `stock.moved` is a merchant's ledger line; the row's level comes with its `stock.changed`.
+    if folding.action() != "changed" {
+        return;
+    }
     let Some(stock) = folding.body::<StockBody>() else {
         return;
     };

@@ -54,6 +54,7 @@ const ASSETS: &[Asset] = assets![
     "pages/staff.js" => JS,
     "pages/package_center.js" => JS,
     "pages/integrity.js" => JS,
+    "pages/risk.js" => JS,
     "vendor/preact-htm.js" => JS,
     "vendor/echarts.min.js" => JS,
     "vendor/NOTICE.txt" => "text/plain; charset=utf-8",

@@ -6,7 +6,7 @@
 //!
 //! `GET /v1/integrity/fake-stock` judges each flash sale that ended in the period for fake
 //! stock (库存虚标); `GET /v1/integrity/promises` breaks the broken promises down by warehouse
-//! and carrier service. Both are read like the index: a merchant's own shop, an operator's
+//! and by warehouse and carrier service (each with its parcels and promise-kept rate). Both are read like the index: a merchant's own shop, an operator's
 //! named one.
 //!
 //! The index is computed when asked, from tables the platform already keeps (see the store's
@@ -25,12 +25,12 @@ use axum::extract::State;
 use miaodan_domain::Timestamp;
 use miaodan_domain::catalog::{Shop, ShopCategory};
 use miaodan_domain::diagnosis::{Bilingual, Figure};
-use miaodan_domain::integrity::fake_stock::{DISPATCH_GRACE_HOURS, Verdict, assess_sale};
+use miaodan_domain::integrity::fake_stock::{DISPATCH_GRACE_HOURS, STOCK_PULL_WINDOW_HOURS, Verdict, assess_sale};
 use miaodan_domain::integrity::promises::{PromiseFigures, assess};
 use miaodan_domain::integrity::quality::{
     DimensionScore, MeasureScore, QualityIndex, category_percentile, quality_index,
 };
-use miaodan_store::EndedSale;
+use miaodan_store::{EndedSale, PromiseBreakdown};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
@@ -45,6 +45,7 @@ pub const INDEX_DAYS_MAX: i64 = 92;
 /// compared over its first shops by id, and the answer says how many were.
 pub const CATEGORY_SHOPS_MAX: i64 = 500;
 const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -345,7 +346,7 @@ pub struct ReportQuery {
 /// One signal of a sale, judged.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StockFindingView {
-    /// `shortage_after_sale`, `shop_cancelled` or `never_dispatched`.
+    /// `shortage_after_sale`, `shop_cancelled`, `never_dispatched` or `stock_pulled_after_sale`.
     pub signal: String,
     /// `clean`, `suspicious` or `fake_stock`.
     pub verdict: String,
@@ -407,7 +408,8 @@ fn sale_view(sale: &EndedSale) -> SaleStockView {
 }
 
 /// Fake stock (库存虚标): a shop's flash sales that ended in the last `days` days, each with
-/// its shortages, cancellations by the shop and units never dispatched, and a verdict.
+/// its shortages, cancellations by the shop, units never dispatched and stock added just
+/// before it and removed just after, and a verdict.
 #[utoipa::path(get, path = "/v1/integrity/fake-stock", tag = "integrity", params(ReportQuery),
     responses((status = 200, body = FakeStockView), (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
@@ -420,8 +422,11 @@ pub async fn fake_stock(
     let who = "fake-stock reports are for merchants and operators";
     let shop = shop_reported_to(&state, principal, query.shop_id, who).await?;
     let (days, from, to) = period(query.days, state.clock.now())?;
-    let grace_ms = DISPATCH_GRACE_HOURS * 3_600_000;
-    let sales = state.store.fake_stock_figures(shop.id, from, to, grace_ms).await?;
+    let (grace_ms, pull_window_ms) = (DISPATCH_GRACE_HOURS * HOUR_MS, STOCK_PULL_WINDOW_HOURS * HOUR_MS);
+    let sales = state
+        .store
+        .fake_stock_figures(shop.id, (from, to), grace_ms, pull_window_ms)
+        .await?;
     let sales: Vec<SaleStockView> = sales.iter().map(sale_view).collect();
     let count = |verdict: Verdict| {
         let n = sales.iter().filter(|s| s.verdict == verdict.as_str()).count();
@@ -445,11 +450,14 @@ pub struct PromiseGroupView {
     pub warehouse_id: i64,
     /// The carrier service; `null` on a warehouse's line (its parcels over every carrier).
     pub carrier: Option<String>,
-    pub shipped: Option<i64>,
-    pub delivered: Option<i64>,
-    pub delivered_late: Option<i64>,
+    /// Parcels handed to the carrier(s), delivered, and delivered after their promise. On a
+    /// carrier's line, counted since the compass counts per carrier (version 24 of the
+    /// schema); a warehouse's line counts them all.
+    pub shipped: i64,
+    pub delivered: i64,
+    pub delivered_late: i64,
     /// Parcels delivered by their promise per parcel delivered, in basis points; `null` when
-    /// none was delivered (or, on a carrier's line, not counted per carrier).
+    /// none was delivered.
     pub promise_kept_bps: Option<i64>,
     pub late_pickups: i64,
     pub alerts_raised: i64,
@@ -471,14 +479,14 @@ pub struct PromisesView {
     pub carriers: Vec<PromiseGroupView>,
 }
 
-fn promise_group(warehouse: i64, carrier: Option<String>, f: &PromiseFigures, parcels: bool) -> PromiseGroupView {
+fn promise_group(warehouse: i64, carrier: Option<String>, f: &PromiseFigures) -> PromiseGroupView {
     let assessed = assess(f);
     PromiseGroupView {
         warehouse_id: warehouse,
         carrier,
-        shipped: parcels.then_some(f.shipped),
-        delivered: parcels.then_some(f.delivered),
-        delivered_late: parcels.then_some(f.delivered_late),
+        shipped: f.shipped,
+        delivered: f.delivered,
+        delivered_late: f.delivered_late,
         promise_kept_bps: assessed.promise_kept_bps,
         late_pickups: f.late_pickups,
         alerts_raised: f.alerts_raised,
@@ -503,34 +511,47 @@ pub async fn promises(
     let shop = shop_reported_to(&state, principal, query.shop_id, who).await?;
     let (days, from, to) = period(query.days, state.clock.now())?;
     let breakdown = state.store.promise_figures(shop.id, from, to).await?;
-    let mut by_warehouse: BTreeMap<i64, PromiseFigures> = BTreeMap::new();
-    for w in &breakdown.warehouses {
-        let f = by_warehouse.entry(w.warehouse).or_default();
-        (f.shipped, f.delivered, f.delivered_late) = (w.shipped, w.delivered, w.delivered_late);
-    }
-    let mut carriers = Vec::with_capacity(breakdown.alerts.len());
-    for a in &breakdown.alerts {
-        let f = by_warehouse.entry(a.warehouse).or_default();
-        f.late_pickups += a.late_pickups;
-        f.alerts_raised += a.raised;
-        f.alerts_unresolved += a.open_past_day;
-        let alone = PromiseFigures {
-            late_pickups: a.late_pickups,
-            alerts_raised: a.raised,
-            alerts_unresolved: a.open_past_day,
-            ..PromiseFigures::default()
-        };
-        carriers.push(promise_group(a.warehouse, Some(a.carrier.clone()), &alone, false));
-    }
+    let (by_warehouse, by_carrier) = promise_groups(&breakdown);
     Ok(Json(PromisesView {
         shop_id: shop.id.get(),
         days,
         from: rfc3339(from),
         to: rfc3339(to),
-        warehouses: by_warehouse
-            .iter()
-            .map(|(w, f)| promise_group(*w, None, f, true))
+        warehouses: by_warehouse.iter().map(|(w, f)| promise_group(*w, None, f)).collect(),
+        carriers: by_carrier
+            .into_iter()
+            .map(|((w, carrier), f)| promise_group(w, Some(carrier), &f))
             .collect(),
-        carriers,
     }))
+}
+
+type CarrierKey = (i64, String);
+
+/// The breakdown's figures per warehouse and per warehouse and carrier service: each group's
+/// parcels from its own rows, and every alert in both its warehouse's and its carrier's group.
+fn promise_groups(
+    breakdown: &PromiseBreakdown,
+) -> (BTreeMap<i64, PromiseFigures>, BTreeMap<CarrierKey, PromiseFigures>) {
+    let mut by_warehouse: BTreeMap<i64, PromiseFigures> = BTreeMap::new();
+    for w in &breakdown.warehouses {
+        let f = by_warehouse.entry(w.warehouse).or_default();
+        (f.shipped, f.delivered, f.delivered_late) = (w.shipped, w.delivered, w.delivered_late);
+    }
+    let mut by_carrier: BTreeMap<CarrierKey, PromiseFigures> = BTreeMap::new();
+    for c in &breakdown.carriers {
+        let f = by_carrier.entry((c.warehouse, c.carrier.clone())).or_default();
+        (f.shipped, f.delivered, f.delivered_late) = (c.shipped, c.delivered, c.delivered_late);
+    }
+    for a in &breakdown.alerts {
+        let groups = [
+            by_warehouse.entry(a.warehouse).or_default(),
+            by_carrier.entry((a.warehouse, a.carrier.clone())).or_default(),
+        ];
+        for f in groups {
+            f.late_pickups += a.late_pickups;
+            f.alerts_raised += a.raised;
+            f.alerts_unresolved += a.open_past_day;
+        }
+    }
+    (by_warehouse, by_carrier)
 }

@@ -3,7 +3,8 @@
 //! from the deposit and never past it, a revoked deduction is refunded; appeals are the shop's
 //! merchant's, once; another shop's penalty reads as not found and a buyer is refused; bad
 //! input is problem+json with its stable code. Fake stock judges an ended sale by its orders'
-//! fates, and broken promises are broken down by warehouse and carrier.
+//! fates and by the stock its merchant moved around it, and broken promises are broken down by
+//! warehouse and carrier.
 
 use super::common;
 use common::{Backend, TestApp};
@@ -20,6 +21,7 @@ both_backends!(
     appeals_are_the_shops_merchants_once_and_another_shops_penalty_is_not_found,
     bad_input_is_refused_with_stable_codes_and_changes_nothing,
     an_ended_sale_with_shortages_and_cancellations_is_judged_fake_stock,
+    stock_topped_up_before_a_sale_and_pulled_after_it_is_judged_fake_stock,
     broken_promises_are_broken_down_by_warehouse_and_carrier,
 );
 
@@ -501,6 +503,7 @@ async fn an_ended_sale_with_shortages_and_cancellations_is_judged_fake_stock(bac
             ("shortage_after_sale", "fake_stock"),
             ("shop_cancelled", "suspicious"),
             ("never_dispatched", "suspicious"),
+            ("stock_pulled_after_sale", "clean"),
         ]
     );
     let message = judged["findings"][0]["message"]["en"].as_str().unwrap();
@@ -520,6 +523,87 @@ async fn an_ended_sale_with_shortages_and_cancellations_is_judged_fake_stock(bac
     app.shutdown().await;
 }
 
+/// The finding of `signal` in the only sale of a fake-stock report.
+fn finding<'a>(report: &'a Value, signal: &str) -> &'a Value {
+    report["sales"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["signal"] == signal)
+        .unwrap()
+}
+
+/// The value of the figure `name` in `figures`.
+fn figure_of(figures: &Value, name: &str) -> Value {
+    figures.as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["value"].clone()
+}
+
+async fn stock_topped_up_before_a_sale_and_pulled_after_it_is_judged_fake_stock(backend: Backend) {
+    let app = spawn(backend).await;
+    let (shop, merchant, sku, warehouse) = stocked_shop(&app, "临时补货店").await;
+    // Counted again an hour before the sale: 400 units more to show.
+    app.stock(&merchant, sku, warehouse, 500).await;
+    let sale_id = app.post("/v1/flash-sales", &merchant, sale(sku, warehouse, 100)).await;
+    let sale_id = sale_id.assert_status(201)["id"].as_i64().unwrap();
+    let clean = app.get("/v1/integrity/fake-stock", &merchant).await;
+    assert_eq!(clean.assert_status(200)["sales"], json!([]), "the sale has not ended");
+
+    // Three hours on, the sale is over and the merchant counts the shelf empty.
+    app.state().clock.advance(3 * HOUR_MS);
+    let (available, _, _) = app.level(&merchant, sku, warehouse).await;
+    assert!(available >= 400, "{available} units were left to remove");
+    app.stock(&merchant, sku, warehouse, 0).await;
+
+    let report = app.get("/v1/integrity/fake-stock?days=30", &merchant).await;
+    let report = report.assert_status(200);
+    assert_eq!(
+        (&report["sales_fake_stock"], &report["sales"][0]["flash_sale_id"]),
+        (&json!(1), &json!(sale_id)),
+        "{report:#}"
+    );
+    let pulled = finding(report, "stock_pulled_after_sale");
+    assert_eq!(pulled["verdict"], "fake_stock");
+    assert_eq!(
+        (
+            figure_of(&pulled["figures"], "units_added_before"),
+            figure_of(&pulled["figures"], "units_removed_after"),
+            figure_of(&pulled["figures"], "units"),
+        ),
+        (json!(500), json!(available), json!(available.min(500)))
+    );
+    assert_eq!(
+        pulled["message"]["en"],
+        format!(
+            "{} of 100 units announced were added in the 24 h before the sale and removed in the 24 h after it ({}.0 %)",
+            available.min(500),
+            available.min(500)
+        )
+    );
+    assert!(
+        pulled["message"]["zh"]
+            .as_str()
+            .unwrap()
+            .contains("开售前 24 小时内补入"),
+        "{pulled}"
+    );
+    assert_eq!(
+        finding(report, "shortage_after_sale")["verdict"],
+        "clean",
+        "nothing was sold"
+    );
+    let summary = report["sales"][0]["summary"]["en"].as_str().unwrap();
+    assert!(
+        summary.ends_with("the sale announced stock that was not there to sell"),
+        "{summary}"
+    );
+    // The operator reads the same finding by shop.
+    let by_operator = app
+        .get(&format!("/v1/integrity/fake-stock?shop_id={shop}"), &app.admin)
+        .await;
+    assert_eq!(by_operator.assert_status(200)["sales_fake_stock"], 1);
+    app.shutdown().await;
+}
+
 async fn broken_promises_are_broken_down_by_warehouse_and_carrier(backend: Backend) {
     let app = spawn(backend).await;
     let (shop, merchant) = app.shop("慢发小店").await;
@@ -532,6 +616,13 @@ async fn broken_promises_are_broken_down_by_warehouse_and_carrier(backend: Backe
                shipped, delivered, delivered_late, alerts_raised, alerts_resolved)
              VALUES ({shop}, {hour}, 11, 100, 0, 90, 40, 100, 10, 2, 0),
                     ({shop}, {hour}, 12, 50, 0, 50, 50, 50, 0, 0, 0)"
+        ),
+        // Warehouse 11's parcels by carrier: sf kept its promises, zto did not (warehouse 12's
+        // parcels predate the per-carrier count and have no carrier line of their own).
+        format!(
+            "INSERT INTO compass_carriers (shop_id, hour_ms, warehouse, carrier, shipped, delivered, delivered_late)
+             VALUES ({shop}, {hour}, 11, 'sf', 20, 60, 1),
+                    ({shop}, {hour}, 11, 'zto', 20, 40, 9)"
         ),
         format!(
             "INSERT INTO shipments (id, shop_id, order_id, warehouse_id, carrier, waybill, state, created_at, version, body)
@@ -575,5 +666,61 @@ async fn broken_promises_are_broken_down_by_warehouse_and_carrier(backend: Backe
         .map(|c| (c["carrier"].as_str().unwrap(), c["late_pickups"].as_i64().unwrap()))
         .collect();
     assert_eq!(carriers, vec![("sf", 1), ("zto", 0)]);
+    // Promise kept per carrier service, judged against the same targets.
+    let (sf, zto) = (&report["carriers"][0], &report["carriers"][1]);
+    assert_eq!(
+        (
+            &sf["warehouse_id"],
+            &sf["delivered"],
+            &sf["delivered_late"],
+            &sf["promise_kept_bps"]
+        ),
+        (&json!(11), &json!(60), &json!(1), &json!(9_833))
+    );
+    assert_eq!(sf["broken"], json!(["late_pickups", "alerts_left_open"]));
+    assert_eq!(
+        (
+            &zto["shipped"],
+            &zto["delivered"],
+            &zto["delivered_late"],
+            &zto["promise_kept_bps"]
+        ),
+        (&json!(20), &json!(40), &json!(9), &json!(7_750))
+    );
+    assert_eq!(zto["broken"], json!(["promises_missed"]));
+    assert_eq!(
+        zto["explanations"][0]["en"],
+        "fewer than 95 % of parcels arrived by their promise"
+    );
+    // A carrier line with parcels and no alert is listed too.
+    rows(
+        &app,
+        vec![format!(
+            "INSERT INTO compass_carriers (shop_id, hour_ms, warehouse, carrier, shipped, delivered, delivered_late)
+             VALUES ({shop}, {hour}, 12, 'jd', 50, 50, 0)"
+        )],
+    )
+    .await;
+    let report = app.get("/v1/integrity/promises?days=7", &merchant).await;
+    let lines: Vec<(i64, &str, Value)> = report.assert_status(200)["carriers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["warehouse_id"].as_i64().unwrap(),
+                c["carrier"].as_str().unwrap(),
+                c["promise_kept_bps"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (11, "sf", json!(9_833)),
+            (11, "zto", json!(7_750)),
+            (12, "jd", json!(10_000))
+        ]
+    );
     app.shutdown().await;
 }

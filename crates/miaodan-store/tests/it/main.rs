@@ -9,4 +9,5 @@ mod lists;
 mod migrations;
 mod order_lists;
 mod outbox;
+mod stock_movements;
 mod stored_json;

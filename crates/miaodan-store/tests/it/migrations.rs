@@ -436,6 +436,8 @@ fn rows_up_to(version: i64) -> String {
         (20, rows_of_version_20()),
         (21, rows_of_version_21()),
         (22, rows_of_version_22()),
+        (23, rows_of_version_23()),
+        (24, rows_of_version_24()),
     ]
     .into_iter()
     .filter(|(introduced, _)| *introduced <= version)
@@ -532,6 +534,38 @@ async fn version_22_rows_load(store: &Store) {
         .await
         .unwrap();
     assert!(taps.iter().all(|d| d.decision.subject.kind() == "tap"));
+}
+
+/// What version 23 added: shop 1's merchant added 40 units of SKU 7 in warehouse 1 the hour
+/// before sale 3 and removed 30 the hour after.
+fn rows_of_version_23() -> String {
+    "INSERT INTO stock_movements (shop_id, sku_id, warehouse_id, delta, available_after, at_ms, cause)
+       VALUES (1, 7, 1, 40, 140, 1000, 'merchant_set'), (1, 7, 1, -30, 110, 9000, 'merchant_set');"
+        .into()
+}
+
+async fn version_23_rows_load(store: &Store) {
+    let around = store
+        .stock_moved_around(7, 1, (at(2000), at(8000)), 3_600_000)
+        .await
+        .unwrap();
+    assert_eq!((around.added_before, around.removed_after), (40, 30));
+}
+
+/// What version 24 added: shop 1's parcels of warehouse 10 with carrier `sf` in one hour.
+fn rows_of_version_24() -> String {
+    "INSERT INTO compass_carriers (shop_id, hour_ms, warehouse, carrier, shipped, delivered, delivered_late)
+       VALUES (1, 3600000, 10, 'sf', 5, 4, 1);"
+        .into()
+}
+
+async fn version_24_rows_load(store: &Store) {
+    let breakdown = store.promise_figures(shop(), at(0), at(7_200_000)).await.unwrap();
+    let sf = breakdown.carriers.iter().find(|c| c.carrier == "sf").unwrap();
+    assert_eq!(
+        (sf.warehouse, sf.shipped, sf.delivered, sf.delivered_late),
+        (10, 5, 4, 1)
+    );
 }
 
 async fn version_21_rows_load(store: &Store) {
@@ -1090,7 +1124,7 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 22,
+        current, 24,
         "a new migration: add the rows it introduces here (19 added none)"
     );
     let fresh = Database::fresh(backend).await;
@@ -1173,6 +1207,12 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 22 {
             version_22_rows_load(&store).await;
+        }
+        if version >= 23 {
+            version_23_rows_load(&store).await;
+        }
+        if version >= 24 {
+            version_24_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

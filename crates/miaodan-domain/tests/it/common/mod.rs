@@ -112,6 +112,8 @@ pub struct Store {
     pub products: BTreeMap<ProductId, Product>,
     pub skus: BTreeMap<SkuId, Sku>,
     pub stock: BTreeMap<(SkuId, WarehouseId), StockLevel>,
+    /// The stock ledger: merchants' movements, in order.
+    pub movements: Vec<miaodan_domain::inventory::StockMovement>,
     pub orders: BTreeMap<OrderId, Order>,
     pub requests: BTreeMap<RequestRef, OrderId>,
     pub flash_sales: BTreeMap<FlashSaleId, FlashSale>,
@@ -151,6 +153,7 @@ impl Store {
                 } => {
                     self.stock.insert((sku, warehouse), level);
                 }
+                Effect::StockMoved(movement) => self.movements.push(movement),
                 Effect::OrderCreated { order, request } => {
                     if let Some(request) = request {
                         self.requests.insert(request, order.id);

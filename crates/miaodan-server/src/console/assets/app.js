@@ -16,6 +16,7 @@ import { Platform } from './pages/platform.js';
 import { StaffAndAudit } from './pages/staff.js';
 import { PackageCenter } from './pages/package_center.js';
 import { Integrity } from './pages/integrity.js';
+import { RiskReview } from './pages/risk.js';
 
 // [path pattern, navigation key (the highlighted item), page]. Capture groups become `params`.
 const ROUTES = [
@@ -31,6 +32,7 @@ const ROUTES = [
   [/^\/console\/platform\/?$/, 'platform', Platform],
   [/^\/console\/package-center\/?$/, 'package_center', PackageCenter],
   [/^\/console\/integrity\/?$/, 'integrity', Integrity],
+  [/^\/console\/risk\/?$/, 'risk', RiskReview],
 ];
 
 // The navigation, in order: [key, address, the roles that see it]. The API decides what each role
@@ -47,6 +49,7 @@ const NAVIGATION = [
   ['integrity', '/console/integrity', ['owner', 'operator', 'customer_service', 'finance']],
   ['staff', '/console/staff', ['owner']],
   ['platform', '/console/platform', ['platform_admin']],
+  ['risk', '/console/risk', ['platform_admin']],
 ];
 
 function NotFound() {

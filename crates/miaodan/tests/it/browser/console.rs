@@ -806,3 +806,176 @@ async fn an_owner_sees_the_deposit_and_appeals_a_penalty_from_the_integrity_page
     );
     browser.finish().await;
 }
+
+/// Waits for the demo's delivered parcel to reach the compass: the promises report's first
+/// carrier line with a delivery.
+async fn a_carrier_line_with_a_delivery(browser: &Browser, merchant: &str) -> Value {
+    for _ in 0..100 {
+        let (status, report) = api(browser, "GET", "/v1/integrity/promises?days=30", merchant, None).await;
+        assert_eq!(status, 200, "{report}");
+        let delivered = report["carriers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["delivered"].as_i64().unwrap_or(0) > 0)
+            .cloned();
+        if let Some(line) = delivered {
+            return line;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("the demo's delivered parcel never reached the compass's carrier figures");
+}
+
+#[tokio::test]
+async fn an_owner_sees_promises_kept_per_warehouse_and_carrier_on_the_integrity_page() {
+    let Some((mut browser, _)) = with_member(Language::En, "wang.owner", "owner").await else {
+        return;
+    };
+    let merchant = browser.server.token("MERCHANT").to_string();
+    let line = a_carrier_line_with_a_delivery(&browser, &merchant).await;
+    let (warehouse, carrier) = (
+        line["warehouse_id"].as_i64().unwrap(),
+        line["carrier"].as_str().unwrap(),
+    );
+    sign_in(&mut browser, "wang.owner").await;
+    browser.goto("/console/integrity").await;
+    let row = format!("[data-table=promises-by-carrier] tr[data-promise='{warehouse}/{carrier}']");
+    browser.wait_for_selector(&row).await;
+    settled(&mut browser).await;
+    let shown = browser.text_of(&format!("{row} [data-promise-kept]")).await;
+    let kept = line["promise_kept_bps"].as_i64().unwrap();
+    assert_eq!(shown, format!("{:.1}%", kept as f64 / 100.0), "{line}");
+    let text = browser.text_of(&row).await;
+    assert!(text.contains(carrier), "{text}");
+    browser
+        .wait_for_selector(&format!(
+            "[data-table=promises-by-warehouse] tr[data-promise='{warehouse}']"
+        ))
+        .await;
+    browser.wait_for_text("By warehouse and carrier service").await;
+    browser.screenshot("integrity-promises").await;
+    browser.finish().await;
+}
+
+/// Six new accounts tap `sale` from one device, each from its own flat: the ring's later taps
+/// are refused and kept for review.
+async fn a_ring_taps(browser: &Browser, sale: i64) {
+    let admin = browser.server.token("ADMIN").to_string();
+    for i in 0..6 {
+        let address = json!({ "adcode": "310104000000", "detail": format!("漕溪北路{}号", 100 + i) });
+        let body = json!({ "name": format!("号{i}"), "default_address": address });
+        let (status, buyer) = api(browser, "POST", "/v1/buyers", &admin, Some(body)).await;
+        assert_eq!(status, 201, "{buyer}");
+        let id = buyer["id"].as_i64().unwrap();
+        let path = format!("/v1/buyers/{id}/tokens");
+        let (status, token) = api(browser, "POST", &path, &admin, Some(json!({}))).await;
+        assert_eq!(status, 201, "{token}");
+        let answer = reqwest::Client::new()
+            .post(browser.url(&format!("/v1/flash-sales/{sale}/taps")))
+            .bearer_auth(token["token"].as_str().unwrap())
+            .header("Device-Id", "emulator-7f3a")
+            .json(&json!({ "address": address }))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            [201, 403, 428].contains(&answer.status().as_u16()),
+            "tap {i}: {}",
+            answer.status()
+        );
+    }
+}
+
+/// Chooses `value` in the `select` at `css`, as a person would (a change event).
+async fn choose(browser: &mut Browser, css: &str, value: &str) {
+    let script = format!(
+        "const s = document.querySelector(\"{css}\"); s.value = '{value}'; \
+         s.dispatchEvent(new Event('change', {{ bubbles: true }})); return true;"
+    );
+    browser.eval(&script).await;
+}
+
+#[tokio::test]
+async fn a_platform_admin_reviews_a_refused_tap_from_the_risk_queue_in_chinese() {
+    a_platform_admin_reviews_a_refused_tap_from_the_risk_queue(Language::Zh).await;
+}
+
+#[tokio::test]
+async fn a_platform_admin_reviews_a_refused_tap_from_the_risk_queue_in_english() {
+    a_platform_admin_reviews_a_refused_tap_from_the_risk_queue(Language::En).await;
+}
+
+async fn a_platform_admin_reviews_a_refused_tap_from_the_risk_queue(language: Language) {
+    let Some(mut browser) = Browser::start(language).await else {
+        return;
+    };
+    member(&browser, "risk.admin", "platform_admin", None).await;
+    let sale = live_sale(&browser, 5).await;
+    a_ring_taps(&browser, sale).await;
+    let admin = browser.server.token("ADMIN").to_string();
+    let path = format!("/v1/risk/decisions?flash_sale_id={sale}&review=open");
+    let (_, open) = api(&browser, "GET", &path, &admin, None).await;
+    let first = &open["items"][0];
+    let id = first["id"].as_i64().expect("the ring's refusals are kept");
+
+    sign_in(&mut browser, "risk.admin").await;
+    browser.click("nav.side [data-nav=risk]").await;
+    let row = format!("[data-table=risk-decisions] tr[data-decision='{id}']");
+    browser.wait_for_selector(&row).await;
+    settled(&mut browser).await;
+    browser.click(&format!("{row} [data-action=open]")).await;
+    let detail = format!("[data-detail='{id}']");
+    browser
+        .wait_for_selector(&format!("{detail} tr[data-rule=shared_device]"))
+        .await;
+    browser
+        .wait_for_selector(&format!("{detail} [data-cluster] [data-linked-buyer]"))
+        .await;
+    let heading = if language == Language::Zh {
+        "触发的规则"
+    } else {
+        "Rules that fired"
+    };
+    browser.wait_for_text(heading).await;
+    browser.screenshot("risk-decision").await;
+
+    choose(&mut browser, &format!("{detail} select[name=outcome]"), "confirmed").await;
+    browser
+        .fill(&format!("{detail} textarea[name=review-note]"), "同一设备六个新账号")
+        .await;
+    browser.click(&format!("{detail} [data-action=review]")).await;
+    // Reviewed, it leaves the queue of open decisions.
+    browser
+        .wait_until(
+            "the decision leaves the open queue",
+            &format!("return document.querySelector(\"{row}\") === null"),
+        )
+        .await;
+    let (_, reviewed) = api(
+        &browser,
+        "GET",
+        &format!("/v1/risk/decisions?buyer_id={}", first["buyer_id"]),
+        &admin,
+        None,
+    )
+    .await;
+    let reviewed = &reviewed["items"][0];
+    assert_eq!(
+        (&reviewed["id"], &reviewed["review"], &reviewed["review_note"]),
+        (&json!(id), &json!("confirmed"), &json!("同一设备六个新账号"))
+    );
+    // The filter shows it among the confirmed ones.
+    choose(
+        &mut browser,
+        "[data-form=risk-filters] select[name=review]",
+        "confirmed",
+    )
+    .await;
+    browser.click("[data-form=risk-filters] [data-action=filter]").await;
+    browser
+        .wait_for_selector(&format!("{row}[data-review=confirmed]"))
+        .await;
+    browser.screenshot("risk-confirmed").await;
+    browser.finish().await;
+}
