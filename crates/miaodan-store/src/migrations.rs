@@ -137,6 +137,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0021_risk",
         sql: include_str!("../migrations/0021_risk.sql"),
     },
+    Migration {
+        version: 22,
+        name: "0022_risk_challenges",
+        sql: include_str!("../migrations/0022_risk_challenges.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -202,7 +207,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 21);
+        assert_eq!(SCHEMA_VERSION, 22);
     }
 
     #[test]
@@ -256,9 +261,9 @@ mod tests {
     #[test]
     fn a_database_runs_the_migrations_after_its_version() {
         let versions = |from: i64| pending(from).map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(0), (1..=21).collect::<Vec<i64>>());
-        assert_eq!(versions(2), (3..=21).collect::<Vec<i64>>());
-        assert_eq!(versions(20), vec![21]);
-        assert_eq!(versions(21), Vec::<i64>::new());
+        assert_eq!(versions(0), (1..=22).collect::<Vec<i64>>());
+        assert_eq!(versions(2), (3..=22).collect::<Vec<i64>>());
+        assert_eq!(versions(21), vec![22]);
+        assert_eq!(versions(22), Vec::<i64>::new());
     }
 }

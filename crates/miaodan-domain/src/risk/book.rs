@@ -10,6 +10,7 @@
 use super::address::{AddressKey, address_key};
 use super::hash::{RiskHashKey, RiskHashing};
 use super::links::{LinkKey, Links};
+use super::passes::{PASSES_MAX, Passes};
 use super::rules::{Rule, RuleSet, Signal, Verdict};
 use super::{RiskMap, RiskMode, RiskRefusal, RiskSet};
 use crate::flash_sale::FlashSaleId;
@@ -71,6 +72,8 @@ pub struct Assessment {
     pub score: u32,
     pub rule_set_version: u32,
     pub fired: Vec<FiredRule>,
+    /// A challenge let through as a review because its buyer had stepped up (held a pass).
+    pub stepped_up: bool,
 }
 
 /// What screening a tap or a checkout answered: its refusal, if risk refuses it in this mode, and its
@@ -207,6 +210,7 @@ pub struct RiskBook {
     links: Links,
     // Looked up, never iterated into output.
     strict_sales: RiskSet<FlashSaleId>,
+    passes: Passes,
     /// Verdicts given, by [`Verdict`] order.
     given: [u64; 4],
 }
@@ -235,6 +239,7 @@ impl RiskBook {
             prefixes: Generations::new(PREFIXES_REMEMBERED_MAX, key),
             links: Links::keyed(BUYERS_REMEMBERED_MAX, LINK_KEYS_MAX, key),
             strict_sales: RiskSet::with_hasher(RiskHashing::new(key)),
+            passes: Passes::keyed(PASSES_MAX, key),
             given: [0; 4],
         }
     }
@@ -269,6 +274,12 @@ impl RiskBook {
         newer
     }
 
+    /// Lets `buyer`'s next request risk would challenge, before `until`, through as a review
+    /// (the buyer stepped up; see [`super::passes`]).
+    pub fn grant_pass(&mut self, buyer: BuyerId, until: Timestamp) {
+        self.passes.grant(buyer, until);
+    }
+
     /// Puts a sale in strict mode (its thresholds lowered) or takes it out.
     pub fn set_strict(&mut self, sale: FlashSaleId, strict: bool) {
         if strict {
@@ -291,14 +302,20 @@ impl RiskBook {
         if self.mode == RiskMode::Off {
             return Screened::default();
         }
-        let assessment = self.assess_tap(tap, now);
+        let mut assessment = self.assess_tap(tap, now);
+        // Only a challenge asks for the pass: the allow path, a flash sale's hot one, pays nothing.
+        if assessment.verdict == Verdict::Challenge && self.passes.take(tap.buyer, now) {
+            assessment.verdict = Verdict::Review;
+            assessment.stepped_up = true;
+        }
         let refused = self.mode == RiskMode::On && assessment.verdict.refuses();
         let refusal = refused.then_some(RiskRefusal {
             verdict: assessment.verdict,
             score: assessment.score,
         });
         let worth_keeping = assessment.verdict != Verdict::Allow || assessment.shadow_verdict != Verdict::Allow;
-        let kept = (worth_keeping && self.keep_once(tap.buyer, assessment.verdict, now)).then_some(assessment);
+        let kept = (worth_keeping && (assessment.stepped_up || self.keep_once(tap.buyer, assessment.verdict, now)))
+            .then_some(assessment);
         Screened { refusal, kept }
     }
 
@@ -354,6 +371,7 @@ impl RiskBook {
             score,
             rule_set_version: self.rules.version,
             fired,
+            stepped_up: false,
         }
     }
 

@@ -16,6 +16,8 @@
 //! - [`flash_sale`]: a tap, then one-tap pay in the background for a buyer with an agreement.
 //! - [`payments`]: open, confirm, record, settle, refund, apply a provider notification; the
 //!   provider adapter, one-tap budgets, the payment worker, reconciliation.
+//! - [`risk_challenges`]: risk's step-up: a challenged buyer answers a human check and gets a
+//!   pass, announced to every shard.
 //! - [`shipments`]: hand a parcel to a carrier (its waybill) and create the shipment.
 //! - [`shortage`]: a warehouse's stock shortage (re-dispatch of the paid orders it hits).
 
@@ -23,5 +25,6 @@ pub mod after_sales;
 pub mod checkout;
 pub mod flash_sale;
 pub mod payments;
+pub mod risk_challenges;
 pub mod shipments;
 pub mod shortage;

@@ -35,6 +35,25 @@ pub struct Problem {
     /// `refused_by_rules` only: every rule that fired, explained.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<Explanation>>,
+    /// `risk_challenge` only: the challenge the buyer answers to step up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<ChallengeOffer>,
+    /// `challenge_failed` only: wrong answers the challenge still takes (0: it is now closed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts_left: Option<i64>,
+}
+
+/// A risk challenge as a `428 risk_challenge` offers it: show a prompt, send the buyer's answer
+/// to `answer_url` before `expires_at`, then ask again.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct ChallengeOffer {
+    pub id: i64,
+    pub prompt_en: String,
+    pub prompt_zh: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// `/v1/risk/challenges/{id}/answer`.
+    pub answer_url: String,
 }
 
 /// The rules of a refusal, explained.
@@ -69,6 +88,9 @@ pub struct ApiError {
     /// The rules that decided a refusal, explained (sent as the `rules` member).
     /// Boxed: an error travels in every `Result` of the handlers, and is rarely explained.
     pub explained: Option<Box<Explained>>,
+    /// The challenge a `risk_challenge` offers (boxed for the same reason).
+    pub challenge: Option<Box<ChallengeOffer>>,
+    pub attempts_left: Option<i64>,
 }
 
 impl ApiError {
@@ -86,6 +108,8 @@ impl ApiError {
             retry_after_seconds: None,
             limit: None,
             explained: None,
+            challenge: None,
+            attempts_left: None,
         }
     }
 
@@ -119,6 +143,8 @@ impl ApiError {
             per_buyer_limit: self.limit.map(|l| l.per_buyer_limit),
             remaining_allowed: self.limit.map(|l| l.remaining_allowed),
             rules: self.explained.as_ref().map(|e| e.0.clone()),
+            challenge: self.challenge.as_deref().cloned(),
+            attempts_left: self.attempts_left,
         }
     }
 
