@@ -297,7 +297,8 @@ impl RiskBook {
     /// Screens a tap: its refusal, if risk refuses it in this mode (nothing is scored when risk
     /// is off, nothing refused in shadow), and its assessment when worth keeping — a verdict
     /// other than allow, or one a rule in shadow would change — at most once per
-    /// [`DECISION_REPEAT_MS`] per buyer while the verdict stays the same.
+    /// [`DECISION_REPEAT_MS`] per buyer while the verdict stays the same. A challenge of a buyer
+    /// holding a pass ([`RiskBook::grant_pass`]) is let through as a review, stepped up, and kept.
     pub fn screen_tap(&mut self, tap: &TapContext<'_>, now: Timestamp) -> Screened {
         if self.mode == RiskMode::Off {
             return Screened::default();
