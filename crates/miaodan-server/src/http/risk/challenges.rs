@@ -16,7 +16,7 @@ use crate::auth::{Buyer, Principal};
 use crate::clock::rfc3339;
 use crate::flows::risk_challenges::{self, ANSWER_BYTES_MAX, AnswerError, CHALLENGE_ATTEMPTS_MAX};
 use crate::http::extract::{JsonBody, PathIds};
-use crate::http::problem::{ApiError, ChallengeOffer, Problem};
+use crate::http::problem::{ApiError, ChallengeOffer, Extension, Problem};
 use crate::idempotency::{self, Reply};
 use axum::Json;
 use axum::extract::State;
@@ -81,13 +81,13 @@ pub async fn challenged(
 ) -> ApiError {
     match risk_challenges::offer(state, buyer, kind, sale).await {
         Ok(c) => ApiError {
-            challenge: Some(Box::new(ChallengeOffer {
+            extension: Some(Box::new(Extension::Challenge(ChallengeOffer {
                 id: c.id,
                 prompt_en: c.prompt_en.clone(),
                 prompt_zh: c.prompt_zh.clone(),
                 expires_at: rfc3339(c.expires_at),
                 answer_url: answer_url(c.id),
-            })),
+            }))),
             ..refusal
         },
         Err(error) => {
@@ -150,7 +150,7 @@ fn answer_refusal(error: &AnswerError) -> ApiError {
     match error {
         AnswerError::NotFound => ApiError::not_found("risk challenge"),
         AnswerError::Wrong { attempts_left, .. } => ApiError {
-            attempts_left: Some(*attempts_left),
+            extension: Some(Box::new(Extension::AttemptsLeft(*attempts_left))),
             ..ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "challenge_failed",
