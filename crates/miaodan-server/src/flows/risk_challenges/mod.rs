@@ -28,8 +28,8 @@ pub const CHALLENGE_TTL_SECONDS: i64 = 300;
 pub const PASS_TTL_SECONDS: i64 = 600;
 /// Wrong answers a challenge takes before it is failed.
 pub const CHALLENGE_ATTEMPTS_MAX: i64 = 3;
-/// The longest answer read, in bytes (a longer one is refused as input, not counted).
-pub const ANSWER_BYTES_MAX: usize = 64;
+/// The longest answer read, in characters (a longer one is refused as input, not counted).
+pub const ANSWER_CHARS_MAX: usize = 64;
 
 /// Why an answer passed nothing.
 #[derive(Debug, thiserror::Error)]

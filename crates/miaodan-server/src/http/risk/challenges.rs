@@ -14,7 +14,7 @@
 use crate::app::AppState;
 use crate::auth::{Buyer, Principal};
 use crate::clock::rfc3339;
-use crate::flows::risk_challenges::{self, ANSWER_BYTES_MAX, AnswerError, CHALLENGE_ATTEMPTS_MAX};
+use crate::flows::risk_challenges::{self, ANSWER_CHARS_MAX, AnswerError, CHALLENGE_ATTEMPTS_MAX};
 use crate::http::extract::{JsonBody, PathIds};
 use crate::http::problem::{ApiError, ChallengeOffer, Extension, Problem};
 use crate::idempotency::{self, Reply};
@@ -116,7 +116,8 @@ pub async fn get_challenge(State(state): State<AppState>, Buyer(buyer): Buyer, i
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RiskChallengeAnswer {
-    /// What the buyer answered (at most 64 bytes).
+    /// What the buyer answered (at most 64 characters; any other answer is checked, and a wrong
+    /// one counts as an attempt).
     #[schema(max_length = 64)]
     pub answer: String,
 }
@@ -192,11 +193,11 @@ pub async fn answer_challenge(
         ("POST", &path, &body.raw[..]),
         |idem| async {
             let answer = body.value.answer.as_str();
-            if answer.len() > ANSWER_BYTES_MAX || answer.chars().any(char::is_control) {
+            if answer.chars().count() > ANSWER_CHARS_MAX {
                 return Err(ApiError::invalid(
                     "invalid_field",
                     "answer",
-                    format!("an answer is at most {ANSWER_BYTES_MAX} bytes without control characters"),
+                    format!("an answer is at most {ANSWER_CHARS_MAX} characters"),
                 ));
             }
             let record = |outcome: &Result<StoredChallenge, AnswerError>| idem.map(|i| i.record(&answered(outcome)));
