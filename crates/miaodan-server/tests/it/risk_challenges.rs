@@ -17,6 +17,8 @@ both_backends!(
     a_block_stays_a_block_after_a_pass,
     a_challenge_is_its_buyers_alone,
     three_wrong_answers_or_the_expiry_close_a_challenge,
+    a_challenged_checkout_steps_up_the_same_way,
+    a_pass_outlives_a_restart,
 );
 
 /// Rules under which a tap without a device id scores `points` (challenge at 50, block at 80).
@@ -243,5 +245,55 @@ async fn three_wrong_answers_or_the_expiry_close_a_challenge(backend: Backend) {
     let third = tap(&app, &buyer, sale, None).await;
     third.assert_problem(428, "risk_challenge");
     assert_ne!(third.body["challenge"]["id"], fresh["id"]);
+    app.shutdown().await;
+}
+
+async fn a_challenged_checkout_steps_up_the_same_way(backend: Backend) {
+    let (app, w, _sale) = risky_app(backend, None).await;
+    let (_, buyer) = app.buyer("庚").await;
+    let checkout = || {
+        app.http
+            .post(app.url("/v1/checkouts"))
+            .bearer_auth(&buyer)
+            .header("Idempotency-Key", "checkout-1")
+            .json(&json!({ "lines": [{ "sku_id": w.skus[0], "quantity": 1 }] }))
+    };
+    let refused = app.send(checkout()).await;
+    refused.assert_problem(428, "risk_challenge");
+    let challenge = refused.body["challenge"].clone();
+    let id = challenge["id"].as_i64().unwrap();
+    let read = app.get(&format!("/v1/risk/challenges/{id}"), &buyer).await;
+    let read = read.assert_status(200).clone();
+    assert_eq!(
+        (&read["kind"], &read["flash_sale_id"]),
+        (&json!("checkout"), &Value::Null)
+    );
+    let prompt = challenge["prompt_en"].as_str().unwrap().to_string();
+    answer(&app, &buyer, &challenge, &solve(&prompt))
+        .await
+        .assert_status(200);
+    let placed = app.send(checkout()).await;
+    let order = placed.assert_status(201)["orders"][0]["id"].clone();
+    let kept = app.get("/v1/risk/decisions?verdict=review", &app.admin).await;
+    let items = kept.assert_status(200)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(
+        (&items[0]["id"], &items[0]["kind"], &items[0]["stepped_up"]),
+        (&order, &json!("checkout"), &json!(true))
+    );
+    app.shutdown().await;
+}
+
+async fn a_pass_outlives_a_restart(backend: Backend) {
+    let (mut app, _w, sale) = risky_app(backend, None).await;
+    let (_, buyer) = app.buyer("辛").await;
+    let challenge = tap(&app, &buyer, sale, None).await.body["challenge"].clone();
+    let prompt = challenge["prompt_en"].as_str().unwrap().to_string();
+    answer(&app, &buyer, &challenge, &solve(&prompt))
+        .await
+        .assert_status(200);
+    app.restart().await;
+    let taken = tap(&app, &buyer, sale, None).await;
+    assert_eq!(taken.assert_status(201)["result"], "ordered");
     app.shutdown().await;
 }
