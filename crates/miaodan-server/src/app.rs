@@ -133,6 +133,9 @@ pub struct Inner {
     pub webhooks: crate::webhooks::Webhooks,
     /// Staff sign-in's memory: the throttle and the dummy hash (see [`crate::staff`]).
     pub staff: crate::staff::Staff,
+    /// The human check behind risk's challenges (the simulator unless a vendor's adapter is
+    /// plugged in; see [`crate::flows::risk_challenges`]).
+    pub human_check: Arc<dyn crate::flows::risk_challenges::human_check::HumanCheck>,
 }
 
 #[derive(Clone)]
@@ -205,6 +208,7 @@ impl AppState {
             stopping: tokio::sync::watch::Sender::new(false),
             webhooks,
             staff: crate::staff::Staff::new()?,
+            human_check: Arc::new(crate::flows::risk_challenges::human_check::SimCaptcha),
         })))
     }
 

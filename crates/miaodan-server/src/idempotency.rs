@@ -2,6 +2,8 @@
 //!
 //! - The first response to a key (errors included) is stored and replayed byte for byte to
 //!   every retry with the same request, also after a restart; keys are kept at least 24 h.
+//!   One exception: risk's `428 risk_challenge` is not stored (the request held nothing), so a
+//!   retry after the buyer stepped up is decided afresh.
 //! - The same key with a different request (method, path or body) is refused 422
 //!   `idempotency_key_reused` and changes nothing.
 //! - Two concurrent requests with one key execute once: the second waits for the first
@@ -20,6 +22,7 @@ use crate::tokens::sha256_hex;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use miaodan_domain::Timestamp;
+use miaodan_domain::risk::Verdict;
 use miaodan_domain::shard::{Outcome, Rejection, ShardCommand};
 use miaodan_store::records::IdempotencyRecord;
 use std::collections::{HashMap, VecDeque};
@@ -103,6 +106,9 @@ impl Idempotency {
             // A retry that found the order its key already placed: the answer is rebuilt by the
             // handler from that order, and the first answer, if stored, stays the stored one.
             Outcome::OrderAlreadyPlaced(_) => None,
+            // A challenge is not the key's answer: the request held nothing, and once the buyer
+            // stepped up the same request is decided afresh (see `http::risk::challenges`).
+            Outcome::Rejected(Rejection::Risk(refusal)) if refusal.verdict == Verdict::Challenge => None,
             outcome => Some(this.record(&render(outcome))),
         })
     }

@@ -27,6 +27,7 @@ pub struct Ids {
     staff_session: AtomicI64,
     audit_entry: AtomicI64,
     penalty: AtomicI64,
+    risk_challenge: AtomicI64,
 }
 
 fn next(counter: &AtomicI64) -> i64 {
@@ -56,11 +57,16 @@ impl Ids {
             staff_session: AtomicI64::new(maxima.staff_session),
             audit_entry: AtomicI64::new(maxima.audit_entry),
             penalty: AtomicI64::new(maxima.penalty),
+            risk_challenge: AtomicI64::new(maxima.risk_challenge),
         }
     }
 
     pub fn penalty(&self) -> i64 {
         next(&self.penalty)
+    }
+
+    pub fn risk_challenge(&self) -> i64 {
+        next(&self.risk_challenge)
     }
 
     pub fn staff_member(&self) -> i64 {

@@ -7,9 +7,9 @@
 //! reads the store, so a change announced to a shard that was rebuilding is not lost.
 
 use crate::sequencer::{ShardError, Shards};
-use miaodan_domain::ShopId;
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::risk::{Rule, RuleSet, Signal};
+use miaodan_domain::{BuyerId, ShopId, Timestamp};
 use miaodan_store::{Store, StoreError, StoredRuleSet};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -177,6 +177,18 @@ pub async fn announce_rules(shards: &Shards, rules: &RuleSet) -> Result<(), Shar
     for index in 0..shards.count() as usize {
         let rules = rules.clone();
         shards.adjust_risk(index, move |book| book.adopt_rules(rules)).await?;
+    }
+    Ok(())
+}
+
+/// Gives `buyer` a pass until `until` in every shard (a buyer taps in any shop): their next
+/// request there that risk would challenge goes through as a review. A shard that cannot take
+/// the message now reads the running passes when it next starts; the caller answers the error.
+pub async fn announce_pass(shards: &Shards, buyer: BuyerId, until: Timestamp) -> Result<(), ShardError> {
+    for index in 0..shards.count() as usize {
+        shards
+            .adjust_risk(index, move |book| book.grant_pass(buyer, until))
+            .await?;
     }
     Ok(())
 }

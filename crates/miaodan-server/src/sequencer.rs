@@ -337,6 +337,10 @@ async fn load(
     for sale in store.strict_sales(index, count).await? {
         state.risk_mut().set_strict(sale, true);
     }
+    // A buyer who stepped up keeps the pass across a restart (every shard holds every pass).
+    for (buyer, until) in store.running_risk_passes(now).await? {
+        state.risk_mut().grant_pass(buyer, until);
+    }
     Ok(state)
 }
 

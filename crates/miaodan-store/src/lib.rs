@@ -58,6 +58,8 @@ mod platform;
 mod postgres;
 mod risk;
 pub use risk::{DecisionFilter, Review, SALE_RULES_READ_MAX, SaleDecisionCounts, StoredDecision, StoredRuleSet};
+mod risk_challenges;
+pub use risk_challenges::{ChallengeKind, ChallengeState, StoredChallenge};
 pub mod records;
 pub mod sql;
 mod sqlite;

@@ -152,6 +152,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0024_compass_carriers",
         sql: include_str!("../migrations/0024_compass_carriers.sql"),
     },
+    Migration {
+        version: 25,
+        name: "0025_risk_challenges",
+        sql: include_str!("../migrations/0025_risk_challenges.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -217,7 +222,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 24);
+        assert_eq!(SCHEMA_VERSION, 25);
     }
 
     #[test]

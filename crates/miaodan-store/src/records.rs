@@ -245,4 +245,5 @@ pub struct IdMaxima {
     pub staff_session: i64,
     pub audit_entry: i64,
     pub penalty: i64,
+    pub risk_challenge: i64,
 }

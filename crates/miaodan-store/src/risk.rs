@@ -15,11 +15,12 @@ use miaodan_domain::{BuyerId, ShopId, Timestamp};
 use serde_json::json;
 
 const INSERT_DECISION: &str = "INSERT INTO risk_decisions (id, shop_id, flash_sale, buyer_id, ordered, enforced,
-    strict, verdict, shadow_verdict, score, rule_set_version, fired, at_ms, review, kind, subject_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', $14, $15)";
+    strict, verdict, shadow_verdict, score, rule_set_version, fired, at_ms, review, kind, subject_id, stepped_up)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', $14, $15, $16)";
 
 const DECISION_COLUMNS: &str = "id, shop_id, flash_sale, buyer_id, ordered, enforced, strict, verdict,
-    shadow_verdict, score, rule_set_version, fired, at_ms, review, reviewed_at_ms, review_note, kind, subject_id";
+    shadow_verdict, score, rule_set_version, fired, at_ms, review, reviewed_at_ms, review_note, kind, subject_id,
+    stepped_up";
 
 /// The decisions of one batch, in the order they were made.
 #[derive(Default)]
@@ -51,6 +52,7 @@ impl<'a> RiskWrites<'a> {
                 Value::I64(d.at.unix_ms()),
                 Value::Text(d.subject.kind().into()),
                 Value::OptI64(d.subject.other_id()),
+                Value::I64(i64::from(a.stepped_up)),
             ];
             statements.push(Statement::new(INSERT_DECISION, values));
         }
@@ -173,6 +175,7 @@ fn decision(r: &dyn Row) -> Result<StoredDecision, StoreError> {
         score: u32::try_from(r.i64(9)?).map_err(|_| corrupt("score"))?,
         rule_set_version: u32::try_from(r.i64(10)?).map_err(|_| corrupt("rule set version"))?,
         fired: fired_from_json(&r.text(11)?)?,
+        stepped_up: r.i64(18)? != 0,
     };
     let decision = RiskDecision {
         id: miaodan_domain::OrderId::new(id(0, "id")?).ok_or_else(|| corrupt("id"))?,

@@ -10,6 +10,7 @@
 use super::address::{AddressKey, address_key};
 use super::hash::{RiskHashKey, RiskHashing};
 use super::links::{LinkKey, Links};
+use super::passes::{PASSES_MAX, Passes};
 use super::rules::{HISTORY_ORDERS_FOR_RATE_MIN, Rule, RuleSet, Signal, Verdict};
 use super::{RiskMap, RiskMode, RiskRefusal, RiskSet};
 use crate::flash_sale::FlashSaleId;
@@ -196,6 +197,8 @@ pub struct Assessment {
     pub score: u32,
     pub rule_set_version: u32,
     pub fired: Vec<FiredRule>,
+    /// A challenge let through as a review because its buyer had stepped up (held a pass).
+    pub stepped_up: bool,
 }
 
 /// What screening a tap or a checkout answered: its refusal, if risk refuses it in this mode, and its
@@ -332,6 +335,7 @@ pub struct RiskBook {
     links: Links,
     // Looked up, never iterated into output.
     strict_sales: RiskSet<FlashSaleId>,
+    passes: Passes,
     /// Verdicts given, by [`Verdict`] order.
     given: [u64; 4],
 }
@@ -359,6 +363,7 @@ impl RiskBook {
             prefixes: Generations::new(PREFIXES_REMEMBERED_MAX, key),
             links: Links::keyed(BUYERS_REMEMBERED_MAX, LINK_KEYS_MAX, key),
             strict_sales: RiskSet::with_hasher(RiskHashing::new(key)),
+            passes: Passes::keyed(PASSES_MAX, key),
             given: [0; 4],
         }
     }
@@ -393,6 +398,12 @@ impl RiskBook {
         newer
     }
 
+    /// Lets `buyer`'s next request risk would challenge, before `until`, through as a review
+    /// (the buyer stepped up; see [`super::passes`]).
+    pub fn grant_pass(&mut self, buyer: BuyerId, until: Timestamp) {
+        self.passes.grant(buyer, until);
+    }
+
     /// Puts a sale in strict mode (its thresholds lowered) or takes it out.
     pub fn set_strict(&mut self, sale: FlashSaleId, strict: bool) {
         if strict {
@@ -412,19 +423,25 @@ impl RiskBook {
     /// verdict other than allow, or one a rule in shadow would change. A tap's or a
     /// checkout's is kept at most once per [`DECISION_REPEAT_MS`] per buyer while the verdict
     /// stays the same (a script taps a hundred times a second); a payment's and an after-sales
-    /// request's each time (each is money).
+    /// request's each time (each is money). A challenge of a buyer holding a pass
+    /// ([`RiskBook::grant_pass`]) is let through as a review, stepped up, and kept.
     pub fn screen(&mut self, request: &RiskRequest<'_>, now: Timestamp) -> Screened {
         if self.mode == RiskMode::Off {
             return Screened::default();
         }
-        let assessment = self.assess(request, now);
+        let mut assessment = self.assess(request, now);
+        // Only a challenge asks for the pass: the allow path, a flash sale's hot one, pays nothing.
+        if assessment.verdict == Verdict::Challenge && self.passes.take(request.buyer, now) {
+            assessment.verdict = Verdict::Review;
+            assessment.stepped_up = true;
+        }
         let refused = self.mode == RiskMode::On && assessment.verdict.refuses();
         let refusal = refused.then_some(RiskRefusal {
             verdict: assessment.verdict,
             score: assessment.score,
         });
         let worth_keeping = assessment.verdict != Verdict::Allow || assessment.shadow_verdict != Verdict::Allow;
-        let repeats = matches!(request.subject, Subject::Tap { .. } | Subject::Checkout);
+        let repeats = matches!(request.subject, Subject::Tap { .. } | Subject::Checkout) && !assessment.stepped_up;
         let keep = worth_keeping && (!repeats || self.keep_once(request.buyer, assessment.verdict, now));
         Screened {
             refusal,
@@ -497,6 +514,7 @@ impl RiskBook {
             score,
             rule_set_version: self.rules.version,
             fired,
+            stepped_up: false,
         }
     }
 

@@ -11,6 +11,7 @@
 //! - [`links`]: the transaction network: buyers joined into clusters by shared devices,
 //!   addresses and payment credentials, bounded in memory;
 //! - `book`: velocity per buyer and IP prefix, tap timing and rhythm, and the assessment;
+//! - [`passes`]: buyers who stepped up after a challenge, let through once as a review;
 //! - [`hash`]: the keyed hashing of every map above.
 //!
 //! Like the rest of the core they do no IO and read no clock; every bound is a constant or a
@@ -20,6 +21,7 @@ pub mod address;
 mod book;
 pub mod hash;
 pub mod links;
+pub mod passes;
 pub mod rules;
 
 pub use address::{AddressKey, address_key, canonical_detail};
@@ -29,6 +31,7 @@ pub use book::{
 };
 pub use hash::RiskHashKey;
 pub use links::{LinkKey, Links};
+pub use passes::{PASSES_MAX, Passes};
 pub use rules::{HISTORY_ORDERS_FOR_RATE_MIN, RULES_PER_SET_MAX, Rule, RuleSet, RuleSetProblem, Signal, Verdict};
 /// The hash maps of risk's memory: looked up about fifteen times a tap, with keys a client
 /// chooses (a device id), so hashed fast but keyed per process ([`hash`]).

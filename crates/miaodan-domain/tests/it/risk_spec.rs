@@ -1,5 +1,6 @@
 //! Risk on flash-sale taps, through `ShardState::apply`: each standard rule fires on what it
 //! names and not on an honest tap; the verdict follows the score; a refused tap holds nothing;
+//! a buyer who stepped up (holds a pass) has one challenge let through as a review, never a block;
 //! shadow mode refuses nothing; the same taps give the same verdicts. Rules are checked by the
 //! fired list of `RiskBook::assess` and by what the shard answers.
 
@@ -251,6 +252,134 @@ fn an_allowed_tap_is_not_kept_and_a_reviewed_one_is_kept_once_a_minute_per_buyer
         true,
     );
     assert_eq!(later.kept.map(|a| a.verdict), Some(Verdict::Review));
+}
+
+/// Screens one tap of `buyer` at `ms` after T0 from `client`, shipped to the buyer's own flat.
+fn screen_from(book: &mut RiskBook, buyer: i64, ms: i64, client: ClientSignals) -> miaodan_domain::risk::Screened {
+    let address = own_flat(buyer);
+    let tap = RiskRequest {
+        buyer: buyer_id(buyer),
+        subject: Subject::Tap { sale: sale_id() },
+        sale_starts_at: Some(at(START)),
+        strict: false,
+        address: Some(&address),
+        client: &client,
+    };
+    book.screen(&tap, at(ms))
+}
+
+/// A new account without a device, tapping within 150 ms of the start: 60 points, a challenge.
+fn quick_bot(buyer: i64) -> ClientSignals {
+    ClientSignals {
+        device: None,
+        account_opened_at: Some(at(-DAY_MS)),
+        ..honest(buyer)
+    }
+}
+
+#[test]
+fn a_challenged_buyer_who_stepped_up_goes_through_once_as_a_review_marked_stepped_up() {
+    let mut book = book();
+    let first = screen_from(&mut book, 1, START + 3, quick_bot(1));
+    assert_eq!(first.refusal.map(|r| r.verdict), Some(Verdict::Challenge));
+    book.grant_pass(buyer_id(1), at(START + 600_000));
+    let stepped = screen_from(&mut book, 1, START + 20, quick_bot(1));
+    assert_eq!(stepped.refusal, None, "the pass lets the challenged tap through");
+    let kept = stepped.kept.expect("a stepped-up tap is kept for review");
+    assert_eq!((kept.verdict, kept.stepped_up), (Verdict::Review, true));
+    assert_eq!(kept.score, 60, "the score is what it was: only the verdict changes");
+    let again = screen_from(&mut book, 1, START + 40, quick_bot(1));
+    assert_eq!(
+        again.refusal.map(|r| r.verdict),
+        Some(Verdict::Challenge),
+        "a pass lets one request through"
+    );
+    assert!(!again.kept.is_some_and(|a| a.stepped_up));
+}
+
+#[test]
+fn an_expired_pass_lets_nothing_through() {
+    let mut book = book();
+    book.grant_pass(buyer_id(1), at(START + 3));
+    let late = screen_from(&mut book, 1, START + 3, quick_bot(1));
+    assert_eq!(late.refusal.map(|r| r.verdict), Some(Verdict::Challenge));
+}
+
+#[test]
+fn another_buyers_pass_lets_nothing_through() {
+    let mut book = book();
+    book.grant_pass(buyer_id(2), at(START + 600_000));
+    let bot = screen_from(&mut book, 1, START + 3, quick_bot(1));
+    assert_eq!(bot.refusal.map(|r| r.verdict), Some(Verdict::Challenge));
+}
+
+#[test]
+fn a_block_stays_a_block_whatever_pass_the_buyer_holds() {
+    let mut book = book();
+    let ring = flat("文一西路88号3幢2单元501室");
+    for buyer in 1..=5 {
+        let client = honest(buyer);
+        let tap = RiskRequest {
+            buyer: buyer_id(buyer),
+            subject: Subject::Tap { sale: sale_id() },
+            sale_starts_at: Some(at(START)),
+            strict: false,
+            address: Some(&ring),
+            client: &client,
+        };
+        book.screen(&tap, at(START + 2_000));
+    }
+    book.grant_pass(buyer_id(6), at(START + 600_000));
+    let client = honest(6);
+    let sixth = RiskRequest {
+        buyer: buyer_id(6),
+        subject: Subject::Tap { sale: sale_id() },
+        sale_starts_at: Some(at(START)),
+        strict: false,
+        address: Some(&ring),
+        client: &client,
+    };
+    let screened = book.screen(&sixth, at(START + 2_000));
+    assert_eq!(screened.refusal.map(|r| r.verdict), Some(Verdict::Block));
+    assert!(!screened.kept.expect("a block is kept").stepped_up);
+}
+
+#[test]
+fn an_allowed_tap_leaves_the_pass_for_the_request_that_needs_it() {
+    let mut book = book();
+    book.grant_pass(buyer_id(1), at(START + 600_000));
+    let honest_tap = screen_from(&mut book, 1, START + 2_000, honest(1));
+    assert_eq!((honest_tap.refusal, honest_tap.kept), (None, None));
+    let bot = ClientSignals {
+        device: None,
+        account_opened_at: Some(at(-DAY_MS)),
+        ..honest(2)
+    };
+    // Buyer 2's first tap is a challenge; with the pass given after it, its next one is not.
+    assert!(screen_from(&mut book, 2, START + 3, bot).refusal.is_some());
+    book.grant_pass(buyer_id(2), at(START + 600_000));
+    let later = screen_from(&mut book, 2, START + 5, bot);
+    assert_eq!(
+        later.kept.map(|a| (a.verdict, a.stepped_up)),
+        Some((Verdict::Review, true))
+    );
+}
+
+#[test]
+fn a_full_map_of_passes_drops_the_one_that_expires_first() {
+    use miaodan_domain::risk::{Passes, RiskHashKey};
+    let mut passes = Passes::keyed(2, RiskHashKey::FIXED);
+    passes.grant(buyer_id(1), at(5_000));
+    passes.grant(buyer_id(2), at(1_000));
+    passes.grant(buyer_id(3), at(9_000));
+    assert_eq!(passes.len(), 2, "bounded");
+    assert!(!passes.holds(buyer_id(2), at(0)), "the first to expire made room");
+    assert!(passes.holds(buyer_id(1), at(0)) && passes.holds(buyer_id(3), at(0)));
+    // A grant to a holder replaces its pass and takes no room.
+    passes.grant(buyer_id(1), at(7_000));
+    assert_eq!(passes.len(), 2);
+    assert!(passes.take(buyer_id(1), at(6_000)));
+    assert!(!passes.take(buyer_id(1), at(6_000)), "used up");
 }
 
 #[test]

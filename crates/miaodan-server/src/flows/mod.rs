@@ -18,6 +18,8 @@
 //!   provider adapter, one-tap budgets, the payment worker, reconciliation.
 //! - [`risk`]: what risk is told of a buyer's request besides its client's signals (the
 //!   account, its history, the credential it pays with).
+//! - [`risk_challenges`]: risk's step-up: a challenged buyer answers a human check and gets a
+//!   pass, announced to every shard.
 //! - [`shipments`]: hand a parcel to a carrier (its waybill) and create the shipment.
 //! - [`shortage`]: a warehouse's stock shortage (re-dispatch of the paid orders it hits).
 
@@ -26,5 +28,6 @@ pub mod checkout;
 pub mod flash_sale;
 pub mod payments;
 pub mod risk;
+pub mod risk_challenges;
 pub mod shipments;
 pub mod shortage;

@@ -14,7 +14,7 @@ mod returns;
 use super::dto::AddressInput;
 use super::extract::{JsonBody, PathIds, RawBody};
 use super::page::{ListQuery, Page, PageQuery, invalid_cursor};
-use super::problem::{ApiError, Explained, Explanation, Problem, refused};
+use super::problem::{ApiError, Explanation, Extension, Problem, refused};
 use super::validate;
 use crate::app::AppState;
 use crate::auth::{Admin, Buyer, Merchant, Principal};
@@ -139,7 +139,7 @@ fn open_refusal(refusal: &OpenRefusal, code: &'static str) -> ApiError {
                 code,
                 "the after-sales rules refuse this request; see `rules`",
             );
-            error.explained = Some(Box::new(Explained(decision.fired.iter().map(explain).collect())));
+            error.extension = Some(Box::new(Extension::Rules(decision.fired.iter().map(explain).collect())));
             error
         }
     }

@@ -32,10 +32,11 @@ use miaodan_domain::flash_sale::{
 };
 use miaodan_domain::orders::Order;
 use miaodan_domain::quantity::LINE_QUANTITY_MAX;
-use miaodan_domain::risk::ClientSignals;
+use miaodan_domain::risk::{ClientSignals, Verdict};
 use miaodan_domain::shard::{Placement, Tap};
 use miaodan_domain::shard::{Rejection, RequestRef, ScheduleFlashSale};
 use miaodan_domain::{BuyerId, Quantity, SkuId, WarehouseId};
+use miaodan_store::ChallengeKind;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -211,7 +212,7 @@ fn tap_reply(order: &Order) -> Reply {
     responses((status = 201, body = TapView),
         (status = 403, description = "`risk_blocked`: risk control refused the tap (nothing is held)", body = super::problem::Problem),
         (status = 409, description = "not_started, ended, limit_reached (with per_buyer_limit and remaining_allowed) or sold_out", body = super::problem::Problem),
-        (status = 428, description = "`risk_challenge`: the buyer confirms in the app, then taps again (nothing is held)", body = super::problem::Problem),
+        (status = 428, description = "`risk_challenge`, with the `challenge` to answer: the buyer steps up, then taps again (nothing is held)", body = super::problem::Problem),
         (status = 429, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn tap(
@@ -261,8 +262,15 @@ async fn place_tap(
         request: idem.as_ref().map(|i| RequestRef(i.request_ref("tap"))),
         client,
     };
-    let order = flash_sale::tap(state, request, idem.map(|i| i.recorder_of::<Tap>(render_tap))).await?;
-    Ok(tap_reply(&order))
+    let recorder = idem.map(|i| i.recorder_of::<Tap>(render_tap));
+    match flash_sale::tap(state, request, recorder).await {
+        Ok(order) => Ok(tap_reply(&order)),
+        Err(TapError::Refused(rejection @ Rejection::Risk(refusal))) if refusal.verdict == Verdict::Challenge => {
+            let refusal = ApiError::from(&rejection);
+            Err(super::risk::challenges::challenged(state, refusal, buyer, (ChallengeKind::Tap, Some(sale))).await)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// A tap's failure as problem+json, once (a refusal as the recorder stored it).

@@ -28,11 +28,12 @@ use dto::{CheckoutInput, CheckoutView, OrderView};
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::orders::{CancelReason, ORDER_LINES_MAX, Order, OrderState};
 use miaodan_domain::quantity::LINE_QUANTITY_MAX;
-use miaodan_domain::risk::ClientSignals;
+use miaodan_domain::risk::{ClientSignals, Verdict};
 use miaodan_domain::shard::CancelOrder;
 use miaodan_domain::shard::ShardCommand;
 use miaodan_domain::shard::{Canceller, OrderLineRequest, Rejection, RequestRef};
 use miaodan_domain::{BuyerId, OrderId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
+use miaodan_store::ChallengeKind;
 use miaodan_store::records::{Keyset, OrderFilter};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -75,7 +76,7 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
         (status = 403, description = "`risk_blocked`: risk control refused the checkout (nothing is held)", body = super::problem::Problem),
         (status = 409, body = super::problem::Problem),
         (status = 422, body = super::problem::Problem),
-        (status = 428, description = "`risk_challenge`: the buyer confirms in the app, then checks out again (nothing is held)", body = super::problem::Problem),
+        (status = 428, description = "`risk_challenge`, with the `challenge` to answer: the buyer steps up, then checks out again (nothing is held)", body = super::problem::Problem),
         (status = 429, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn checkout(
@@ -240,6 +241,17 @@ async fn place_checkout(
                 orders: placed.orders.iter().map(OrderView::from).collect(),
             },
         ),
+        // A challenge is not this key's answer: the same request is decided afresh once the buyer
+        // stepped up (see `risk::challenges`).
+        Err(CheckoutError::Refused {
+            rejection: rejection @ Rejection::Risk(refusal),
+            ..
+        }) if refusal.verdict == Verdict::Challenge => {
+            let refusal = ApiError::from(&rejection);
+            return Err(
+                super::risk::challenges::challenged(state, refusal, buyer, (ChallengeKind::Checkout, None)).await,
+            );
+        }
         // Decided: the refusal is the answer to this key, replayed to its retries.
         Err(refused @ (CheckoutError::Refused { .. } | CheckoutError::EarlierAttemptCancelled)) => {
             Reply::from(ApiError::from(refused))

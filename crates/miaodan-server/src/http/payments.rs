@@ -25,8 +25,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use miaodan_domain::payments::{IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, PaymentRefusal, Refund};
+use miaodan_domain::risk::Verdict;
 use miaodan_domain::shard::{Rejection, RequestRef};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, ShopId};
+use miaodan_store::ChallengeKind;
 use miaodan_store::LoggedNotification;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -372,7 +374,18 @@ pub async fn confirm(
             }
         };
         let started = std::time::Instant::now();
-        let intent = payments::confirm_or_show_paid(&state, buyer, id, pay_with, client).await?;
+        let intent = match payments::confirm_or_show_paid(&state, buyer, id, pay_with, client).await {
+            // A challenge carries the check to answer; once passed, the same request is decided
+            // afresh (a 428 is not this key's answer).
+            Err(PaymentError::Refused(rejection @ Rejection::Risk(refusal)))
+                if refusal.verdict == Verdict::Challenge =>
+            {
+                let refusal = ApiError::from(&rejection);
+                let kind = (ChallengeKind::Payment, None);
+                return Err(super::risk::challenges::challenged(&state, refusal, buyer, kind).await);
+            }
+            paid => paid?,
+        };
         metrics::histogram!("miaodan_payment_confirm_seconds").record(started.elapsed().as_secs_f64());
         let reply = confirmation_reply(&state, &intent);
         idempotency::remember(&state, intent.home_shop, idem, reply).await

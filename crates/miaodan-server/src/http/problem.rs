@@ -35,11 +35,37 @@ pub struct Problem {
     /// `refused_by_rules` only: every rule that fired, explained.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<Explanation>>,
+    /// `risk_challenge` only: the challenge the buyer answers to step up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<ChallengeOffer>,
+    /// `challenge_failed` only: wrong answers the challenge still takes (0: it is now closed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts_left: Option<i64>,
 }
 
-/// The rules of a refusal, explained.
+/// A risk challenge as a `428 risk_challenge` offers it: show a prompt, send the buyer's answer
+/// to `answer_url` before `expires_at`, then ask again.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct ChallengeOffer {
+    pub id: i64,
+    pub prompt_en: String,
+    pub prompt_zh: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// `/v1/risk/challenges/{id}/answer`.
+    pub answer_url: String,
+}
+
+/// The extension members of a problem that few refusals carry (kept boxed in [`ApiError`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Explained(pub Vec<Explanation>);
+pub enum Extension {
+    /// `refused_by_rules`: the rules of the refusal, explained (the `rules` member).
+    Rules(Vec<Explanation>),
+    /// `risk_challenge`: the challenge to answer (the `challenge` member).
+    Challenge(ChallengeOffer),
+    /// `challenge_failed`: the wrong answers the challenge still takes (`attempts_left`).
+    AttemptsLeft(i64),
+}
 
 /// A rule of a decision, explained to people in English and Chinese.
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
@@ -66,9 +92,9 @@ pub struct ApiError {
     /// Seconds the client should wait before retrying (sent as `Retry-After`).
     pub retry_after_seconds: Option<u64>,
     pub limit: Option<LimitFigures>,
-    /// The rules that decided a refusal, explained (sent as the `rules` member).
-    /// Boxed: an error travels in every `Result` of the handlers, and is rarely explained.
-    pub explained: Option<Box<Explained>>,
+    /// The rules of a refusal explained, or risk's step-up members ([`Extension`]).
+    /// Boxed: an error travels in every `Result` of the handlers, and rarely carries one.
+    pub extension: Option<Box<Extension>>,
 }
 
 impl ApiError {
@@ -85,7 +111,7 @@ impl ApiError {
             field: None,
             retry_after_seconds: None,
             limit: None,
-            explained: None,
+            extension: None,
         }
     }
 
@@ -118,7 +144,18 @@ impl ApiError {
             field: self.field.clone(),
             per_buyer_limit: self.limit.map(|l| l.per_buyer_limit),
             remaining_allowed: self.limit.map(|l| l.remaining_allowed),
-            rules: self.explained.as_ref().map(|e| e.0.clone()),
+            rules: match self.extension.as_deref() {
+                Some(Extension::Rules(rules)) => Some(rules.clone()),
+                _ => None,
+            },
+            challenge: match self.extension.as_deref() {
+                Some(Extension::Challenge(offer)) => Some(offer.clone()),
+                _ => None,
+            },
+            attempts_left: match self.extension.as_deref() {
+                Some(Extension::AttemptsLeft(left)) => Some(*left),
+                _ => None,
+            },
         }
     }
 

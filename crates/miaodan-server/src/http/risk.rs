@@ -3,6 +3,7 @@
 //! The decision itself is the shard's ([`miaodan_domain::risk`]); the rules ([`rules`]) and
 //! the decisions kept for review ([`decisions`]) are read and changed here.
 
+pub mod challenges;
 pub mod decisions;
 pub mod rules;
 
@@ -30,6 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(decisions::buyer_risk))
         .routes(routes!(decisions::sale_risk))
         .routes(routes!(decisions::set_sale_risk_mode))
+        .routes(routes!(challenges::get_challenge))
+        .routes(routes!(challenges::answer_challenge))
 }
 
 /// The header a buyer's app sends with its installation's id (any text up to 128 bytes).
@@ -135,7 +138,7 @@ pub fn ip_prefix(ip: IpAddr) -> u64 {
 }
 
 /// How risk's refusals are answered: a challenge is `428` (the client may step up and ask
-/// again), a block `403`. Neither says which rules fired: that is for the platform's review,
+/// again; the handler adds the challenge to answer, [`challenges::challenged`]), a block `403`. Neither says which rules fired: that is for the platform's review,
 /// not for a script to tune itself against.
 pub fn refusal(rejection: &Rejection) -> ApiError {
     let code = rejection.code();
@@ -148,7 +151,7 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
         Rejection::Risk(_) => ApiError::new(
             StatusCode::PRECONDITION_REQUIRED,
             code,
-            "risk control asks the buyer to confirm in the app before trying again; nothing is held or charged",
+            "risk control asks the buyer to step up: answer the challenge, then ask again; nothing is held or charged",
         ),
         other => super::problem::misrouted(other),
     }

@@ -117,6 +117,8 @@ pub fn permission(method: &str, route: &str) -> Option<Permission> {
         "/v1/quality-index/ranking" => Platform,
         "/v1/risk/rules" | "/v1/risk/decisions" | "/v1/risk/decisions/{decision_id}/review" => Platform,
         "/v1/risk/buyers/{buyer_id}" => Platform,
+        // A challenge is a buyer's to answer, never a shop's staff's.
+        "/v1/risk/challenges/{challenge_id}" | "/v1/risk/challenges/{challenge_id}/answer" => NotForSessions,
         "/v1/penalties" | "/v1/penalties/{penalty_id}/decision" | "/v1/deposits/{shop_id}/entries" if !read => Platform,
         "/v1/penalties/{penalty_id}/appeal" => Appeals,
         "/v1/refunds" => Payments,

@@ -27,6 +27,7 @@ mod payments;
 mod penalties;
 mod quality_index;
 mod risk;
+mod risk_challenges;
 mod staff;
 mod tokens;
 mod webhooks;

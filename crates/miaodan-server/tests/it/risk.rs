@@ -464,6 +464,14 @@ async fn accounts_paying_with_one_card_are_refused_from_the_fourth_and_nothing_i
             .as_i64()
             .unwrap();
         let answer = confirm_from(&app, &buyer, intent, "card-of-a-ring", &format!("phone-{n}")).await;
+        if answer.status == 428 {
+            let offered = &answer.body["challenge"];
+            assert!(
+                offered["answer_url"].is_string(),
+                "a challenge to step up with: {}",
+                answer.body
+            );
+        }
         answers.push((
             answer.status.as_u16(),
             answer.body["code"].as_str().unwrap_or("paid").to_string(),

@@ -546,9 +546,14 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     commit(&store, effects).await;
     drop(store);
     // What version 2 had: no promise column, no fulfillment tables or index (and none of the
-    // token lifecycle of version 4, nor the alert work columns of version 18).
+    // token lifecycle of version 4, nor the alert work columns of version 18, nor the columns
+    // risk's decisions gained in versions 22 and 25).
     db.execute(
-        "DROP INDEX package_alerts_open_by_shop;
+        "DROP INDEX risk_decisions_by_kind;
+         ALTER TABLE risk_decisions DROP COLUMN kind;
+         ALTER TABLE risk_decisions DROP COLUMN subject_id;
+         ALTER TABLE risk_decisions DROP COLUMN stepped_up;
+         DROP INDEX package_alerts_open_by_shop;
          ALTER TABLE package_alerts DROP COLUMN alert_level;
          ALTER TABLE package_alerts DROP COLUMN assignee_staff_id;
          ALTER TABLE package_alerts DROP COLUMN acknowledged_at;

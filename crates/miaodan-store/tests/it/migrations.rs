@@ -438,6 +438,7 @@ fn rows_up_to(version: i64) -> String {
         (22, rows_of_version_22()),
         (23, rows_of_version_23()),
         (24, rows_of_version_24()),
+        (25, rows_of_version_25()),
     ]
     .into_iter()
     .filter(|(introduced, _)| *introduced <= version)
@@ -587,6 +588,50 @@ async fn version_21_rows_load(store: &Store) {
     assert!(
         store.id_maxima().await.unwrap().order >= 500,
         "a decision's id is never handed out again"
+    );
+}
+
+/// What version 25 added: an open challenge of buyer 7 on sale 3 (its check's state as the
+/// simulator writes it) and a passed one of buyer 8 whose pass runs long, and a stepped-up
+/// decision of buyer 8.
+fn rows_of_version_25() -> String {
+    "INSERT INTO risk_challenges (id, buyer_id, kind, flash_sale, check_state, prompt_en, prompt_zh, attempts, state,
+         created_at_ms, expires_at_ms, passed_at_ms, pass_until_ms)
+       VALUES (40, 7, 'tap', 3, 'simcaptcha1:00:ab', '7 + 5 = ?', '7 加 5 等于多少？', 1, 'open', 1000, 301000, NULL, NULL),
+              (41, 8, 'checkout', NULL, 'simcaptcha1:01:cd', '1 + 1 = ?', '1 加 1 等于多少？', 0, 'passed', 1000,
+               301000, 2000, 99999999999999);
+     INSERT INTO risk_decisions (id, shop_id, flash_sale, buyer_id, ordered, enforced, strict, verdict,
+         shadow_verdict, score, rule_set_version, fired, at_ms, review, kind, stepped_up)
+         VALUES (502, 1, NULL, 8, 1, 1, 0, 'review', 'challenge', 60, 2, '[]', 3000, 'open', 'checkout', 1);"
+        .into()
+}
+
+async fn version_25_rows_load(store: &Store) {
+    use miaodan_store::{ChallengeKind, ChallengeState};
+    let buyer = |id| miaodan_domain::BuyerId::new(id).unwrap();
+    let open = store.open_risk_challenge(buyer(7)).await.unwrap().unwrap();
+    assert_eq!(
+        (open.id, open.kind, open.state, open.attempts),
+        (40, ChallengeKind::Tap, ChallengeState::Open, 1)
+    );
+    assert_eq!(open.sale, FlashSaleId::new(3));
+    assert_eq!(open.prompt_zh, "7 加 5 等于多少？");
+    let passed = store.risk_challenge(41).await.unwrap().unwrap();
+    assert_eq!(
+        (passed.kind, passed.state, passed.sale),
+        (ChallengeKind::Checkout, ChallengeState::Passed, None)
+    );
+    assert_eq!(
+        store.running_risk_passes(at(5000)).await.unwrap(),
+        vec![(buyer(8), at(99_999_999_999_999))]
+    );
+    assert!(store.id_maxima().await.unwrap().risk_challenge >= 41);
+    let stepped = store.risk_decision(502).await.unwrap().unwrap();
+    assert!(stepped.decision.assessment.stepped_up);
+    let earlier = store.risk_decision(500).await.unwrap().unwrap();
+    assert!(
+        !earlier.decision.assessment.stepped_up,
+        "a decision from before version 25 did not step up"
     );
 }
 
@@ -1124,7 +1169,7 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 24,
+        current, 25,
         "a new migration: add the rows it introduces here (19 added none)"
     );
     let fresh = Database::fresh(backend).await;
@@ -1213,6 +1258,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 24 {
             version_24_rows_load(&store).await;
+        }
+        if version >= 25 {
+            version_25_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

@@ -164,6 +164,9 @@ pub struct RiskDecisionView {
     pub enforced: bool,
     /// The sale was in strict mode.
     pub strict: bool,
+    /// A challenge let through as a review because the buyer had stepped up (answered a
+    /// challenge: `POST /v1/risk/challenges/{id}/answer`).
+    pub stepped_up: bool,
     pub fired: Vec<RiskFiredRuleView>,
     pub at: String,
     /// `open`, `cleared` (honest) or `confirmed` (a scalper or a fraud).
@@ -204,6 +207,7 @@ fn decision_view(stored: &StoredDecision) -> RiskDecisionView {
         rule_set_version: d.assessment.rule_set_version,
         enforced: d.enforced,
         strict: d.strict,
+        stepped_up: d.assessment.stepped_up,
         fired: d.assessment.fired.iter().map(fired_view).collect(),
         at: rfc3339(d.at),
         review: stored.review.as_str().into(),

@@ -302,7 +302,21 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
     let stock = Some(json!({ "available": 0 }));
     let category = Some(json!({ "category": "food" }));
     let strict = Some(json!({ "strict": true }));
+    let answer = |challenge: i64, text: &str| {
+        buyer_json(
+            format!("/v1/risk/challenges/{challenge}/answer"),
+            json!({ "answer": text }),
+        )
+    };
     let pairs = vec![
+        (
+            buyer(Method::GET, format!("/v1/risk/challenges/{}", b.challenge)),
+            buyer(Method::GET, format!("/v1/risk/challenges/{missing}")),
+        ),
+        (
+            answer(b.challenge, &b.challenge_answer),
+            answer(missing, &b.challenge_answer),
+        ),
         (
             merchant(Method::GET, format!("/v1/flash-sales/{}/risk", b.sale), None),
             merchant(Method::GET, format!("/v1/flash-sales/{missing}/risk"), None),

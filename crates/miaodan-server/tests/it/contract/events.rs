@@ -134,12 +134,29 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             None,
             Some(Role::Admin),
         ),
+        // A risk challenge: its buyer's alone to read and answer (rightly, here).
+        endpoint(
+            RISK_CHALLENGE,
+            Method::GET,
+            format!("/v1/risk/challenges/{}", t.a.challenge),
+            None,
+            Some(Role::Buyer),
+        ),
+        endpoint(
+            RISK_CHALLENGE_ANSWER,
+            Method::POST,
+            format!("/v1/risk/challenges/{}/answer", t.a.challenge),
+            Some(json!({ "answer": t.a.challenge_answer })),
+            Some(Role::Buyer),
+        ),
     ]
 }
 
 pub const RISK_RULES: &str = "/v1/risk/rules";
 pub const RISK_DECISIONS: &str = "/v1/risk/decisions";
 pub const RISK_BUYER: &str = "/v1/risk/buyers/{buyer_id}";
+pub const RISK_CHALLENGE: &str = "/v1/risk/challenges/{challenge_id}";
+pub const RISK_CHALLENGE_ANSWER: &str = "/v1/risk/challenges/{challenge_id}/answer";
 
 /// The rules miaodan ships with, as the API writes them.
 pub fn standard_rule_set() -> serde_json::Value {

@@ -187,10 +187,15 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
         ),
     ];
     let rules = |note: &str| json!({ "note": note, "rule_set": super::events::standard_rule_set() });
+    let answer = format!("/v1/risk/challenges/{}/answer", a.challenge);
     let others = vec![
         (
             post("/v1/risk/rules".into(), admin, rules("同样的规则")),
             post("/v1/risk/rules".into(), admin, rules("又一版")),
+        ),
+        (
+            post(answer.clone(), &a.buyer_token, json!({ "answer": a.challenge_answer })),
+            post(answer, &a.buyer_token, json!({ "answer": "0" })),
         ),
         (
             put(

@@ -379,6 +379,10 @@ pub struct Side {
     pub owner_login: String,
     pub session: (String, String, i64),
     pub spare_session: i64,
+    /// A risk challenge of the buyer's on `sale` (the contract's world runs risk off, so it is
+    /// opened as a refused tap would open it) and its right answer.
+    pub challenge: i64,
+    pub challenge_answer: String,
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -461,6 +465,7 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
     let session = app.sign_in(&owner_login, common::STAFF_PASSWORD).await;
     let session_id = session.body["session"]["id"].as_i64().unwrap();
     let spare = app.sign_in(&owner_login, common::STAFF_PASSWORD).await;
+    let challenge = risk_challenge(app, buyer, sale).await;
     Side {
         shop,
         merchant,
@@ -500,7 +505,26 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         owner_login,
         session: (session.cookie, session.csrf, session_id),
         spare_session: spare.body["session"]["id"].as_i64().unwrap(),
+        challenge: challenge.0,
+        challenge_answer: challenge.1,
     }
+}
+
+/// A risk challenge of `buyer` on `sale`, opened as a challenged tap opens one: its id and
+/// its right answer (the simulated captcha asks a sum).
+async fn risk_challenge(app: &TestApp, buyer: i64, sale: i64) -> (i64, String) {
+    use miaodan_server::flows::risk_challenges::offer;
+    let buyer = miaodan_domain::BuyerId::new(buyer).unwrap();
+    let sale = miaodan_domain::flash_sale::FlashSaleId::new(sale);
+    let opened = offer(app.state(), buyer, miaodan_store::ChallengeKind::Tap, sale)
+        .await
+        .unwrap();
+    let sum: u32 = opened
+        .prompt_en
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|t| t.parse::<u32>().ok())
+        .sum();
+    (opened.id, sum.to_string())
 }
 
 /// A paid order of 5 units of a ¥600 SKU and four after-sales requests of one unit each, the
