@@ -30,6 +30,9 @@ pub enum RiskSignalName {
     NoDevice,
     RefundRatePercent,
     ReturnsWithoutParcel,
+    DeviceRequestsPerMinute,
+    AddressRequestsPerMinute,
+    CredentialRequestsPerMinute,
 }
 
 impl From<RiskSignalName> for Signal {
@@ -47,6 +50,9 @@ impl From<RiskSignalName> for Signal {
             RiskSignalName::NoDevice => Signal::NoDevice,
             RiskSignalName::RefundRatePercent => Signal::RefundRatePercent,
             RiskSignalName::ReturnsWithoutParcel => Signal::ReturnsWithoutParcel,
+            RiskSignalName::DeviceRequestsPerMinute => Signal::DeviceRequestsPerMinute,
+            RiskSignalName::AddressRequestsPerMinute => Signal::AddressRequestsPerMinute,
+            RiskSignalName::CredentialRequestsPerMinute => Signal::CredentialRequestsPerMinute,
         }
     }
 }
@@ -66,6 +72,9 @@ impl From<Signal> for RiskSignalName {
             Signal::NoDevice => RiskSignalName::NoDevice,
             Signal::RefundRatePercent => RiskSignalName::RefundRatePercent,
             Signal::ReturnsWithoutParcel => RiskSignalName::ReturnsWithoutParcel,
+            Signal::DeviceRequestsPerMinute => RiskSignalName::DeviceRequestsPerMinute,
+            Signal::AddressRequestsPerMinute => RiskSignalName::AddressRequestsPerMinute,
+            Signal::CredentialRequestsPerMinute => RiskSignalName::CredentialRequestsPerMinute,
         }
     }
 }

@@ -256,10 +256,26 @@ pub(crate) struct Trail {
     kept_at_ms: i64,
 }
 
+impl Trail {
+    /// Counts a tap at `at_ms`: the buyer's taps in the last minute, and the spread of its last
+    /// three gaps between taps (from its fourth tap on).
+    fn tapped(&mut self, at_ms: i64) -> (Option<i64>, Option<i64>) {
+        self.last.rotate_left(1);
+        self.last[3] = at_ms;
+        self.seen = self.seen.saturating_add(1);
+        let per_minute = self.minute.count(at_ms, 60_000);
+        let rhythm = (self.seen >= 4).then(|| {
+            let gaps = [1, 2, 3].map(|i| self.last[i] - self.last[i - 1]);
+            gaps.iter().max().copied().unwrap_or(0) - gaps.iter().min().copied().unwrap_or(0)
+        });
+        (Some(per_minute), rhythm)
+    }
+}
+
 /// A sliding-window counter over `span` ms: this window's count plus the last window's,
 /// weighted by how much of it the sliding window still covers.
 #[derive(Clone, Copy, Debug, Default)]
-struct Window {
+pub(crate) struct Window {
     started_ms: i64,
     this: u32,
     last: u32,
@@ -267,7 +283,7 @@ struct Window {
 
 impl Window {
     /// Counts one event at `now_ms`; the estimate over the last `span` ms, this one included.
-    fn count(&mut self, now_ms: i64, span: i64) -> i64 {
+    pub(crate) fn count(&mut self, now_ms: i64, span: i64) -> i64 {
         let elapsed = now_ms - self.started_ms;
         if elapsed >= 2 * span || elapsed < 0 {
             *self = Window {
@@ -531,16 +547,20 @@ impl RiskBook {
         // largest cluster answered is the cluster (the last one, unless a link in between made
         // the network forget uses).
         let mut cluster = 1;
+        // Each key's distinct buyers, and its requests in the last minute (this one included).
         let mut shared = |key: Option<LinkKey>, links: &mut Links| {
             key.map(|key| {
-                let (size, buyers) = links.link_counting(tap.buyer, key);
-                cluster = cluster.max(size);
-                i64::from(buyers)
+                let linked = links.link_at(tap.buyer, key, at);
+                cluster = cluster.max(linked.cluster);
+                (i64::from(linked.key_buyers), i64::from(linked.key_per_minute))
             })
         };
         let address = shared(key.map(LinkKey::Address), &mut self.links);
         let device = shared(client.device.map(LinkKey::Device), &mut self.links);
         let credential = shared(client.credential.map(LinkKey::Credential), &mut self.links);
+        let buyers_and = |counts: Option<(i64, i64)>| (counts.map(|c| c.0), counts.map(|c| c.1));
+        let ((address, address_rate), (device, device_rate)) = (buyers_and(address), buyers_and(device));
+        let (credential, credential_rate) = buyers_and(credential);
         let linked = key.is_some() || client.device.is_some() || client.credential.is_some();
         let cluster = linked.then_some(i64::from(cluster));
         // Taps and checkouts (what takes units) count in the buyer's velocity and rhythm; the
@@ -551,17 +571,7 @@ impl RiskBook {
         } else {
             None
         };
-        let (per_minute, rhythm) = trail.map_or((None, None), |trail| {
-            trail.last.rotate_left(1);
-            trail.last[3] = at;
-            trail.seen = trail.seen.saturating_add(1);
-            let per_minute = trail.minute.count(at, 60_000);
-            let rhythm = (trail.seen >= 4).then(|| {
-                let gaps = [1, 2, 3].map(|i| trail.last[i] - trail.last[i - 1]);
-                gaps.iter().max().copied().unwrap_or(0) - gaps.iter().min().copied().unwrap_or(0)
-            });
-            (Some(per_minute), rhythm)
-        });
+        let (per_minute, rhythm) = trail.map_or((None, None), |trail| trail.tapped(at));
         let history = client.history;
         let prefix = client.ip_prefix.map(|p| self.prefixes.entry(p).count(at, 1_000));
         let age = client
@@ -584,6 +594,9 @@ impl RiskBook {
             Some(i64::from(client.device.is_none())),
             history.and_then(|h| h.refund_rate_percent()),
             history.map(|h| i64::from(h.returns_without_parcel)),
+            device_rate,
+            address_rate,
+            credential_rate,
         ]
     }
 }

@@ -26,7 +26,7 @@
 //! buyers are in one cluster exactly when the remembered uses connect them.
 
 use super::address::AddressKey;
-use super::book::Trail;
+use super::book::{Trail, Window};
 use super::hash::{RiskHashKey, RiskHashing};
 use super::{RiskMap, RiskSet};
 use crate::ids::BuyerId;
@@ -76,7 +76,22 @@ struct KeyUse {
     first: Slot,
     /// Distinct remembered buyers of the key.
     buyers: u32,
+    /// Its requests over the last minute ([`Links::link_at`]); a rebuild starts it again.
+    recent: Window,
 }
+
+/// What linking a buyer to a key answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Linked {
+    /// The buyer's cluster size after the link.
+    pub cluster: u32,
+    /// Distinct remembered buyers of the key.
+    pub key_buyers: u32,
+    /// Requests through the key in the last minute, this one included (0 when not timed).
+    pub key_per_minute: u32,
+}
+
+const MINUTE_MS: i64 = 60_000;
 
 /// Buyers joined into clusters by the keys they share, within fixed bounds.
 #[derive(Clone, Debug)]
@@ -147,17 +162,39 @@ impl Links {
     /// [`Links::buyers_of`] answers, without looking the key up again (a tap links two or
     /// three keys; each lookup saved is a tap's nanoseconds).
     pub fn link_counting(&mut self, buyer: BuyerId, key: LinkKey) -> (u32, u32) {
+        let linked = self.link_timed(buyer, key, None);
+        (linked.cluster, linked.key_buyers)
+    }
+
+    /// [`Links::link_counting`] for a request at `at_ms`, also counting it in the key's
+    /// sliding minute (a device, a flat or a card's velocity), in the key's entry the link
+    /// touches anyway.
+    pub fn link_at(&mut self, buyer: BuyerId, key: LinkKey, at_ms: i64) -> Linked {
+        self.link_timed(buyer, key, Some(at_ms))
+    }
+
+    fn link_timed(&mut self, buyer: BuyerId, key: LinkKey, at_ms: Option<i64>) -> Linked {
         let known = self.slots.get(&buyer).copied();
-        let (slot, key_buyers) = match known {
-            Some(slot) if self.has_use(slot, buyer, key) => (slot, self.buyers_of(key)),
+        let (slot, key_buyers, key_per_minute) = match known {
+            Some(slot) if self.has_use(slot, buyer, key) => {
+                let (buyers, per_minute) = match self.keys.get_mut(&key) {
+                    Some(used) => (used.buyers, at_ms.map_or(0, |at| used.recent.count(at, MINUTE_MS))),
+                    None => (0, 0),
+                };
+                (slot, buyers, per_minute)
+            }
             _ => {
                 self.make_room_for(buyer, key);
-                self.remember(buyer, key)
+                self.remember(buyer, key, at_ms)
             }
         };
         self.last_linked = Some((buyer, slot));
         let root = self.find_compressing(slot);
-        (self.size[root as usize], key_buyers)
+        Linked {
+            cluster: self.size[root as usize],
+            key_buyers,
+            key_per_minute: u32::try_from(key_per_minute).unwrap_or(u32::MAX),
+        }
     }
 
     /// The trail of a remembered buyer's taps (the risk book's; `None` for a buyer with no
@@ -249,7 +286,7 @@ impl Links {
         self.parent.clear();
         self.size.clear();
         for (key, buyer) in &order {
-            self.remember_without_order(*buyer, *key);
+            self.remember_without_order(*buyer, *key, None);
         }
         self.order = order;
         for (slot, buyer) in self.buyer_of_slot.iter().enumerate() {
@@ -259,16 +296,17 @@ impl Links {
         }
     }
 
-    /// Records a new use; the buyer's slot and the key's buyers after it.
-    fn remember(&mut self, buyer: BuyerId, key: LinkKey) -> (Slot, u32) {
-        let remembered = self.remember_without_order(buyer, key);
+    /// Records a new use; the buyer's slot, the key's buyers after it and its requests this
+    /// minute (counted when `at_ms` is given).
+    fn remember(&mut self, buyer: BuyerId, key: LinkKey, at_ms: Option<i64>) -> (Slot, u32, i64) {
+        let remembered = self.remember_without_order(buyer, key, at_ms);
         self.order.push_back((key, buyer));
         remembered
     }
 
     /// Records a new use (not in `order`: the caller keeps that); joins `buyer` to `key`'s
     /// first buyer.
-    fn remember_without_order(&mut self, buyer: BuyerId, key: LinkKey) -> (Slot, u32) {
+    fn remember_without_order(&mut self, buyer: BuyerId, key: LinkKey, at_ms: Option<i64>) -> (Slot, u32, i64) {
         let slot = self.slot_of(buyer);
         if !self.first_keys[slot as usize].push(key) {
             self.uses.insert((key, buyer));
@@ -277,12 +315,18 @@ impl Links {
             Entry::Occupied(used) => {
                 let used = used.into_mut();
                 used.buyers += 1;
-                *used
+                used
             }
-            Entry::Vacant(new) => *new.insert(KeyUse { first: slot, buyers: 1 }),
+            Entry::Vacant(new) => new.insert(KeyUse {
+                first: slot,
+                buyers: 1,
+                recent: Window::default(),
+            }),
         };
-        self.union(used.first, slot);
-        (slot, used.buyers)
+        let per_minute = at_ms.map_or(0, |at| used.recent.count(at, MINUTE_MS));
+        let (first, buyers) = (used.first, used.buyers);
+        self.union(first, slot);
+        (slot, buyers, per_minute)
     }
 
     fn slot_of(&mut self, buyer: BuyerId) -> Slot {

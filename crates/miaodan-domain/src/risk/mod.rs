@@ -30,7 +30,7 @@ pub use book::{
     RiskDecision, RiskRequest, Screened, Screening, Subject,
 };
 pub use hash::RiskHashKey;
-pub use links::{LinkKey, Links};
+pub use links::{LinkKey, Linked, Links};
 pub use passes::{PASSES_MAX, Passes};
 pub use rules::{HISTORY_ORDERS_FOR_RATE_MIN, RULES_PER_SET_MAX, Rule, RuleSet, RuleSetProblem, Signal, Verdict};
 /// The hash maps of risk's memory: looked up about fifteen times a tap, with keys a client

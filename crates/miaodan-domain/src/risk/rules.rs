@@ -41,13 +41,19 @@ pub enum Signal {
     /// The buyer's returns refunded on the carrier's first scan whose parcel never reached the
     /// warehouse (not computed for a tap).
     ReturnsWithoutParcel,
+    /// Requests from the request's device in the last minute, whoever sent them.
+    DeviceRequestsPerMinute,
+    /// Requests delivering to the request's flat in the last minute.
+    AddressRequestsPerMinute,
+    /// Requests paying with the request's credential in the last minute.
+    CredentialRequestsPerMinute,
 }
 
 /// Paid orders a buyer needs before its refund rate says anything.
 pub const HISTORY_ORDERS_FOR_RATE_MIN: u32 = 5;
 
 impl Signal {
-    pub const ALL: [Signal; 12] = [
+    pub const ALL: [Signal; 15] = [
         Signal::BuyerTapsPerMinute,
         Signal::DeviceAccounts,
         Signal::AddressAccounts,
@@ -60,6 +66,9 @@ impl Signal {
         Signal::NoDevice,
         Signal::RefundRatePercent,
         Signal::ReturnsWithoutParcel,
+        Signal::DeviceRequestsPerMinute,
+        Signal::AddressRequestsPerMinute,
+        Signal::CredentialRequestsPerMinute,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +85,9 @@ impl Signal {
             Signal::NoDevice => "no_device",
             Signal::RefundRatePercent => "refund_rate_percent",
             Signal::ReturnsWithoutParcel => "returns_without_parcel",
+            Signal::DeviceRequestsPerMinute => "device_requests_per_minute",
+            Signal::AddressRequestsPerMinute => "address_requests_per_minute",
+            Signal::CredentialRequestsPerMinute => "credential_requests_per_minute",
         }
     }
 
@@ -196,7 +208,8 @@ impl RuleSet {
     /// signal blocks on its own. A buyer's history weighs on its payments and after-sales
     /// requests: refunding half of what it pays for asks for a look, and returns whose parcel
     /// never came back (refunded on the carrier's scan of an empty or fake parcel) ask the
-    /// buyer to step up.
+    /// buyer to step up. A device's, a flat's and a card's requests per minute are watched in
+    /// shadow.
     pub fn standard() -> RuleSet {
         let rule = |code: &str, signal, threshold, points| Rule {
             code: code.to_string(),
@@ -220,6 +233,20 @@ impl RuleSet {
                 rule("no_device", Signal::NoDevice, 1, 5),
                 rule("refunds_often", Signal::RefundRatePercent, 50, 30),
                 rule("returns_without_parcel", Signal::ReturnsWithoutParcel, 2, 50),
+                // Watched, not acting: a shared tablet in a shop or a family's flat on a sale's
+                // evening may well pass 30 a minute; what they would change is kept for review.
+                Rule {
+                    shadow: true,
+                    ..rule("device_burst", Signal::DeviceRequestsPerMinute, 30, 30)
+                },
+                Rule {
+                    shadow: true,
+                    ..rule("address_burst", Signal::AddressRequestsPerMinute, 30, 30)
+                },
+                Rule {
+                    shadow: true,
+                    ..rule("credential_burst", Signal::CredentialRequestsPerMinute, 30, 30)
+                },
             ],
             review_at: 30,
             challenge_at: 50,

@@ -697,3 +697,41 @@ fn the_score_other_capabilities_read_puts_the_review_threshold_at_seven_hundred(
     let scaled: Vec<u16> = [0, 29, 30, 50, 80, 500].map(|s| book.score_permille(s)).to_vec();
     assert_eq!(scaled, [0, 676, 700, 1000, 1000, 1000]);
 }
+
+#[test]
+fn a_devices_flats_and_cards_requests_per_minute_are_counted_whoever_sends_them() {
+    let mut book = book();
+    let mut last = None;
+    // Forty accounts, one tablet, one card, one flat, a request a second.
+    for n in 0..40 {
+        let client = ClientSignals {
+            device: Some(9),
+            credential: Some(99),
+            ..honest(1 + n)
+        };
+        last = Some(assess(&mut book, 1 + n, START + n * 1_000, &own_flat(1), client));
+    }
+    let last = last.expect("forty taps");
+    let fired: Vec<(&str, i64, bool)> = last
+        .fired
+        .iter()
+        .filter(|f| f.code.ends_with("_burst"))
+        .map(|f| (f.code.as_str(), f.value, f.shadow))
+        .collect();
+    // The sliding minute counts the 40 requests of the last 40 s (all in its first window).
+    assert_eq!(
+        fired,
+        [
+            ("device_burst", 40, true),
+            ("address_burst", 40, true),
+            ("credential_burst", 40, true)
+        ]
+    );
+    // A minute later the window has slid past them.
+    let quiet = assess(&mut book, 1, START + 200_000, &own_flat(1), honest(1));
+    assert!(
+        quiet.fired.iter().all(|f| !f.code.ends_with("_burst")),
+        "{:?}",
+        quiet.fired
+    );
+}

@@ -240,7 +240,7 @@ async fn a_new_rule_set_is_in_force_for_the_next_tap_and_after_a_restart(backend
     let sale = sale(&app, &w).await;
     let current = app.get("/v1/risk/rules", &app.admin).await.assert_status(200).clone();
     assert_eq!((&current["version"], &current["mode"]), (&json!(1), &json!("on")));
-    assert_eq!(current["rule_set"]["rules"].as_array().unwrap().len(), 12);
+    assert_eq!(current["rule_set"]["rules"].as_array().unwrap().len(), 15);
     let (_, first) = app.buyer("甲").await;
     bare_tap(&app, &first, sale).await.assert_status(201);
     // Refused sets change nothing.
