@@ -32,7 +32,6 @@ use miaodan_domain::after_sales::{Reason, RequestKind};
 use miaodan_domain::logistics::shipment::parse_waybill;
 use miaodan_domain::logistics::{Shipment, ShipmentState, TrackingEvent};
 use miaodan_domain::orders::{Address, Order};
-use miaodan_domain::risk::ClientSignals;
 use miaodan_domain::shard::{Decider, OrderLineRequest, RecordTracking, RefuseRequest};
 use miaodan_domain::{BuyerId, Quantity, ShopId, SkuId};
 use miaodan_store::AfterSalesFilter;
@@ -102,7 +101,7 @@ fn no_reason_return(order: &Order, sku: SkuId) -> Ask {
         lines: vec![RequestLine { sku, quantity: 1 }],
         new_address: None,
         exchange_for: vec![],
-        client: ClientSignals::default(),
+        client: None,
     }
 }
 
@@ -142,7 +141,7 @@ fn cancel(order: &Order) -> Ask {
         lines: vec![],
         new_address: None,
         exchange_for: vec![],
-        client: ClientSignals::default(),
+        client: None,
     }
 }
 
@@ -155,7 +154,7 @@ fn refund(order: &Order, sku: SkuId, quantity: i64, reason: Reason) -> Ask {
         lines: vec![RequestLine { sku, quantity }],
         new_address: None,
         exchange_for: vec![],
-        client: ClientSignals::default(),
+        client: None,
     }
 }
 
@@ -175,7 +174,7 @@ async fn paid_order(state: &AppState, scene: &Scene, sku: SkuId, quantity: i64) 
     let placed = checkout::place(state, request).await?;
     let intent = payments::open_intent(state, scene.buyer, placed.checkout, false).await?;
     let pay_with = PayWith::Credential(WALLET.into());
-    payments::confirm(state, scene.buyer, intent.id, pay_with, ClientSignals::default()).await?;
+    payments::confirm(state, scene.buyer, intent.id, pay_with, None).await?;
     placed
         .orders
         .into_iter()

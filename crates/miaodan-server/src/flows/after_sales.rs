@@ -80,8 +80,9 @@ pub struct Ask {
     pub new_address: Option<Address>,
     /// For an exchange, per line: the line's SKU and the SKU wanted instead.
     pub exchange_for: Vec<(SkuId, SkuId)>,
-    /// What the request said of its sender, for risk.
-    pub client: ClientSignals,
+    /// What the buyer's request said of its sender, for risk; `None`: not a buyer's request
+    /// (the demo's own), not screened.
+    pub client: Option<ClientSignals>,
 }
 
 /// The shard command for a buyer's request with the facts only the database holds, and the
@@ -109,7 +110,10 @@ pub async fn prepare_open(state: &AppState, ask: Ask) -> Result<(ShopId, OpenReq
         paid_orders: history.paid_orders,
         refunded_requests: history.refunded_requests,
     };
-    let screening = risk::screening(state, ask.buyer, ask.client, None, Some(history)).await?;
+    let screening = match ask.client {
+        Some(client) => risk::screening(state, ask.buyer, client, None, Some(history)).await?,
+        None => None,
+    };
     // Read after the order: the shard refuses a reading older than what it knows (a request
     // read open that has settled since) as `order_changed`.
     let earlier_requests = state

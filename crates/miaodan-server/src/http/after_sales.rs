@@ -28,7 +28,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::after_sales::book::OpenRefusal;
 use miaodan_domain::after_sales::commands::{AfterSalesRefusal, SavedRequest};
-use miaodan_domain::risk::ClientSignals;
 
 use miaodan_domain::after_sales::policy::ReturnShipping;
 use miaodan_domain::after_sales::request::{Actor, RequestLine, ReturnPickup, Stage};
@@ -580,7 +579,7 @@ fn parse_open(input: &OpenInput, buyer: miaodan_domain::BuyerId) -> Result<Ask, 
         lines,
         new_address,
         exchange_for,
-        client: ClientSignals::default(),
+        client: None,
     })
 }
 
@@ -638,7 +637,7 @@ pub async fn open_request(
     let request = ("POST", "/v1/after-sales", &body.raw[..]);
     idempotency::run(&state, Principal::Buyer(buyer), &headers, request, |idem| async {
         let ask = Ask {
-            client,
+            client: Some(client),
             ..parse_open(&body.value, buyer)?
         };
         let (shop, command) = after_sales::prepare_open(&state, ask).await?;

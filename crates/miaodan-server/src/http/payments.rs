@@ -374,7 +374,7 @@ pub async fn confirm(
             }
         };
         let started = std::time::Instant::now();
-        let intent = match payments::confirm_or_show_paid(&state, buyer, id, pay_with, client).await {
+        let intent = match payments::confirm_or_show_paid(&state, buyer, id, pay_with, Some(client)).await {
             // A challenge carries the check to answer; once passed, the same request is decided
             // afresh (a 428 is not this key's answer).
             Err(PaymentError::Refused(rejection @ Rejection::Risk(refusal)))

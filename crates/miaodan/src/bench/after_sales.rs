@@ -33,7 +33,6 @@ use miaodan_domain::geo::Adcode;
 use miaodan_domain::ids::AfterSalesId;
 use miaodan_domain::logistics::{ShipmentState, TrackingEvent};
 use miaodan_domain::orders::{Address, Order};
-use miaodan_domain::risk::ClientSignals;
 use miaodan_domain::shard::{ApproveRequest, Decider, OrderLineRequest, PlaceOrder, Placement, RecordTracking};
 use miaodan_domain::shard::{CreateProduct, CreateShop, CreateWarehouse, RefuseRequest, SetStock};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
@@ -200,7 +199,7 @@ impl Earlier {
             lines,
             new_address: None,
             exchange_for: vec![],
-            client: ClientSignals::default(),
+            client: None,
         }
     }
 }
@@ -737,7 +736,7 @@ fn cancel_of(order: &Order) -> Ask {
         lines: vec![],
         new_address: None,
         exchange_for: vec![],
-        client: ClientSignals::default(),
+        client: None,
     }
 }
 
@@ -897,7 +896,7 @@ impl Client<'_> {
                 lines: vec![],
                 new_address: None,
                 exchange_for: vec![],
-                client: ClientSignals::default(),
+                client: None,
             };
             self.ask(shop, &ask, &format!("evening-cancel-{i}"), (true, false))
                 .await?;

@@ -246,14 +246,16 @@ pub async fn open_intent(
 /// Charges an intent: one attempt with the provider, its answer recorded by the intent's shard
 /// (and the orders paid with it), then the settlement of anything left.
 ///
-/// Risk screens the attempt first (`client`: what the request said of its sender; the
+/// Risk screens a buyer's attempt first (`client`: what the request said of its sender; the
 /// credential it will be charged with is added): a refused attempt never reaches the provider.
+/// `None`: not a buyer's request (a one-tap payment after its screened tap, the demo's own),
+/// not screened.
 pub async fn confirm(
     state: &AppState,
     buyer: BuyerId,
     intent_id: PaymentIntentId,
     pay_with: PayWith,
-    client: ClientSignals,
+    client: Option<ClientSignals>,
 ) -> Result<PaymentIntent, PaymentError> {
     let (home, owner) = home_of(state, intent_id).await?;
     if owner != buyer {
@@ -267,7 +269,10 @@ pub async fn confirm(
             .one_tap
             .with_credential(buyer, risk::credential_fingerprint),
     };
-    let screening = risk::screening(state, buyer, client, credential, None).await?;
+    let screening = match client {
+        Some(client) => risk::screening(state, buyer, client, credential, None).await?,
+        None => None,
+    };
     let begun = ask_about_intent(state, home, intent_id, |snapshot| BeginPaymentAttempt {
         intent: intent_id,
         one_tap,
@@ -327,7 +332,7 @@ pub async fn confirm_or_show_paid(
     buyer: BuyerId,
     id: PaymentIntentId,
     pay_with: PayWith,
-    client: ClientSignals,
+    client: Option<ClientSignals>,
 ) -> Result<PaymentIntent, PaymentError> {
     match confirm(state, buyer, id, pay_with, client).await {
         Err(error @ PaymentError::Refused(Rejection::Payment(PaymentRefusal::IntentState(_)))) => {
@@ -352,7 +357,8 @@ pub fn pay_by_one_tap_in_background(state: &AppState, buyer: BuyerId, checkout: 
     tokio::spawn(async move {
         let paid = async {
             let intent = open_intent(&state, buyer, checkout, true).await?;
-            confirm(&state, buyer, intent.id, PayWith::OneTap, ClientSignals::default()).await
+            // Not the buyer's request: its tap was screened, with the agreement's credential.
+            confirm(&state, buyer, intent.id, PayWith::OneTap, None).await
         };
         match paid.await {
             Ok(intent) => tracing::debug!(intent = %intent.id, status = intent.status.as_str(), "one-tap payment"),
