@@ -29,7 +29,7 @@ use miaodan_domain::payments::{
     ChargeOutcome, IntentStatus, OneTapAgreement, PaymentIntent, PaymentIntentId, PaymentRefusal, ReferenceTarget,
     RefundId, RefundOutcome, RefundReason, RefundStatus, Settlement, parse_reference, refund_reference,
 };
-use miaodan_domain::risk::ClientSignals;
+use miaodan_domain::risk::{ClientSignals, Screening};
 use miaodan_domain::shard::{AttemptBegun, IntentOrderRequest, OpenPaymentIntent, Rejection, ShardCommand};
 use miaodan_domain::shard::{
     BeginPaymentAttempt, PayOrder, RecordCharge, RecordRefund, RequestRefund, SettleRemoteOrder,
@@ -262,17 +262,7 @@ pub async fn confirm(
         return Err(PaymentError::UnknownIntent);
     }
     let one_tap = pay_with == PayWith::OneTap;
-    let credential = match &pay_with {
-        PayWith::Credential(credential) => Some(risk::credential_fingerprint(credential)),
-        PayWith::OneTap => state
-            .payments
-            .one_tap
-            .with_credential(buyer, risk::credential_fingerprint),
-    };
-    let screening = match client {
-        Some(client) => risk::screening(state, buyer, client, credential, None).await?,
-        None => None,
-    };
+    let screening = screening_of(state, buyer, &pay_with, client).await?;
     let begun = ask_about_intent(state, home, intent_id, |snapshot| BeginPaymentAttempt {
         intent: intent_id,
         one_tap,
@@ -322,6 +312,27 @@ pub async fn confirm(
     }
     let recorded = record_charge(state, home, intent_id, attempt, outcome, Some(intent.orders.len())).await?;
     settle(state, recorded).await
+}
+
+/// Risk's screening of a buyer's attempt, with the credential it will be charged with (the one
+/// given, or the one-tap agreement's); `None` for a request that is not a buyer's.
+async fn screening_of(
+    state: &AppState,
+    buyer: BuyerId,
+    pay_with: &PayWith,
+    client: Option<ClientSignals>,
+) -> Result<Option<Box<Screening>>, StoreError> {
+    let Some(client) = client else {
+        return Ok(None);
+    };
+    let credential = match pay_with {
+        PayWith::Credential(credential) => Some(risk::credential_fingerprint(credential)),
+        PayWith::OneTap => state
+            .payments
+            .one_tap
+            .with_credential(buyer, risk::credential_fingerprint),
+    };
+    risk::screening(state, buyer, client, credential, None).await
 }
 
 /// Confirms; a second confirmation of an intent already captured shows it instead of failing.
