@@ -13,6 +13,7 @@ use super::links::{LinkKey, Links};
 use super::passes::{PASSES_MAX, Passes};
 use super::rules::{HISTORY_ORDERS_FOR_RATE_MIN, Rule, RuleSet, Signal, Verdict};
 use super::{RiskMap, RiskMode, RiskRefusal, RiskSet};
+use crate::after_sales::rules::RISK_SCORE_ESCALATE_MIN;
 use crate::flash_sale::FlashSaleId;
 use crate::ids::{AfterSalesId, BuyerId, OrderId, PaymentIntentId, ShopId};
 use crate::orders::Address;
@@ -201,7 +202,7 @@ pub struct Assessment {
     pub stepped_up: bool,
 }
 
-/// What screening a tap or a checkout answered: its refusal, if risk refuses it in this mode, and its
+/// What screening a request answered: its refusal, if risk refuses it in this mode, and its
 /// assessment when it is worth keeping (see [`RiskBook::screen`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Screened {
@@ -231,6 +232,9 @@ pub struct RiskDecision {
     pub assessment: Assessment,
     pub at: Timestamp,
 }
+
+/// A minute, the span of every per-minute count.
+pub(crate) const MINUTE_MS: i64 = 60_000;
 
 /// A buyer whose taps keep the same verdict has one decision kept per this many ms: a script
 /// tapping a hundred times a second fills the queue with one row a minute, not six thousand.
@@ -263,7 +267,7 @@ impl Trail {
         self.last.rotate_left(1);
         self.last[3] = at_ms;
         self.seen = self.seen.saturating_add(1);
-        let per_minute = self.minute.count(at_ms, 60_000);
+        let per_minute = self.minute.count(at_ms, MINUTE_MS);
         let rhythm = (self.seen >= 4).then(|| {
             let gaps = [1, 2, 3].map(|i| self.last[i] - self.last[i - 1]);
             gaps.iter().max().copied().unwrap_or(0) - gaps.iter().min().copied().unwrap_or(0)
@@ -490,11 +494,13 @@ impl RiskBook {
     }
 
     /// A score on the 0–1000 scale other capabilities read (after-sales sends a request to its
-    /// merchant at 700 and over): the rules' review threshold is 700, so what risk would look
-    /// at is what after-sales escalates. Monotone in the score.
+    /// merchant at [`RISK_SCORE_ESCALATE_MIN`], 700, and over): the rules' review threshold
+    /// lands there, so what risk would look at is what after-sales escalates. Monotone in the
+    /// score.
     pub fn score_permille(&self, score: u32) -> u16 {
         let review_at = u64::from(self.rules.review_at.max(1));
-        u16::try_from((u64::from(score) * 700 / review_at).min(1_000)).unwrap_or(1_000)
+        let scaled = u64::from(score) * u64::from(RISK_SCORE_ESCALATE_MIN) / review_at;
+        u16::try_from(scaled.min(1_000)).unwrap_or(1_000)
     }
 
     /// Verdicts given since start, in [`Verdict::ALL`] order.
@@ -543,26 +549,18 @@ impl RiskBook {
             tap.address
                 .map(|address| address_key(address.adcode, address.detail.as_str()))
         });
-        // Each link answers the buyer's cluster size after it and the key's buyers: the
-        // largest cluster answered is the cluster (the last one, unless a link in between made
-        // the network forget uses).
-        let mut cluster = 1;
-        // Each key's distinct buyers, and its requests in the last minute (this one included).
-        let mut shared = |key: Option<LinkKey>, links: &mut Links| {
-            key.map(|key| {
-                let linked = links.link_at(tap.buyer, key, at);
-                cluster = cluster.max(linked.cluster);
-                (i64::from(linked.key_buyers), i64::from(linked.key_per_minute))
-            })
-        };
-        let address = shared(key.map(LinkKey::Address), &mut self.links);
-        let device = shared(client.device.map(LinkKey::Device), &mut self.links);
-        let credential = shared(client.credential.map(LinkKey::Credential), &mut self.links);
-        let buyers_and = |counts: Option<(i64, i64)>| (counts.map(|c| c.0), counts.map(|c| c.1));
-        let ((address, address_rate), (device, device_rate)) = (buyers_and(address), buyers_and(device));
-        let (credential, credential_rate) = buyers_and(credential);
-        let linked = key.is_some() || client.device.is_some() || client.credential.is_some();
-        let cluster = linked.then_some(i64::from(cluster));
+        // Each link answers the buyer's cluster size after it, the key's buyers and its requests
+        // this minute: the largest cluster answered is the cluster (the last one, unless a
+        // link in between made the network forget uses).
+        let mut link = |key: Option<LinkKey>| key.map(|key| self.links.link_at(tap.buyer, key, at));
+        let linked = [
+            link(key.map(LinkKey::Address)),
+            link(client.device.map(LinkKey::Device)),
+            link(client.credential.map(LinkKey::Credential)),
+        ];
+        let [address, device, credential] = linked.map(|l| l.map(|l| i64::from(l.key_buyers)));
+        let [address_rate, device_rate, credential_rate] = linked.map(|l| l.map(|l| i64::from(l.key_per_minute)));
+        let cluster = linked.iter().flatten().map(|l| i64::from(l.cluster)).max();
         // Taps and checkouts (what takes units) count in the buyer's velocity and rhythm; the
         // trail is the one the links just touched (a tap always names its flat).
         let takes_units = matches!(tap.subject, Subject::Tap { .. } | Subject::Checkout);

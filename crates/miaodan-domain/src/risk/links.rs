@@ -26,7 +26,7 @@
 //! buyers are in one cluster exactly when the remembered uses connect them.
 
 use super::address::AddressKey;
-use super::book::{Trail, Window};
+use super::book::{MINUTE_MS, Trail, Window};
 use super::hash::{RiskHashKey, RiskHashing};
 use super::{RiskMap, RiskSet};
 use crate::ids::BuyerId;
@@ -90,8 +90,6 @@ pub struct Linked {
     /// Requests through the key in the last minute, this one included (0 when not timed).
     pub key_per_minute: u32,
 }
-
-const MINUTE_MS: i64 = 60_000;
 
 /// Buyers joined into clusters by the keys they share, within fixed bounds.
 #[derive(Clone, Debug)]

@@ -427,14 +427,17 @@ async fn a_ring_checking_out_from_one_device_is_refused_and_holds_nothing(backen
     app.shutdown().await;
 }
 
-/// A new buyer's checkout of one unit of the world's first SKU to its own flat (`n`th), paid
-/// for by nobody yet: its checkout id.
-async fn checkout_to_own_flat(app: &TestApp, w: &common::World, buyer: &str, n: usize) -> i64 {
+/// A new buyer's checkout of one unit of the world's first SKU to its own flat (`n`th), and its
+/// payment intent, open: the intent's id.
+async fn intent_to_own_flat(app: &TestApp, w: &common::World, buyer: &str, n: usize) -> i64 {
     let body = json!({
         "lines": [{ "sku_id": w.skus[0], "quantity": 1 }],
         "address": { "adcode": "310104000000", "detail": format!("天钥桥路{}号", 200 + n) },
     });
-    app.post("/v1/checkouts", buyer, body).await.assert_status(201)["checkout_id"]
+    let checkout = app.post("/v1/checkouts", buyer, body).await.assert_status(201)["checkout_id"]
+        .as_i64()
+        .unwrap();
+    app.open_intent(buyer, checkout).await.assert_status(201)["id"]
         .as_i64()
         .unwrap()
 }
@@ -459,10 +462,7 @@ async fn accounts_paying_with_one_card_are_refused_from_the_fourth_and_nothing_i
     let mut intents = Vec::new();
     for n in 0..6 {
         let (_, buyer) = app.buyer(&format!("卡{n}")).await;
-        let checkout = checkout_to_own_flat(&app, &w, &buyer, n).await;
-        let intent = app.open_intent(&buyer, checkout).await.assert_status(201)["id"]
-            .as_i64()
-            .unwrap();
+        let intent = intent_to_own_flat(&app, &w, &buyer, n).await;
         let answer = confirm_from(&app, &buyer, intent, "card-of-a-ring", &format!("phone-{n}")).await;
         if answer.status == 428 {
             let offered = &answer.body["challenge"];
@@ -521,10 +521,7 @@ async fn a_cancellation_from_a_shared_device_goes_to_the_merchant_instead_of_a_f
     let mut requests = Vec::new();
     for n in 0..4 {
         let (_, buyer) = app.buyer(&format!("退{n}")).await;
-        let checkout = checkout_to_own_flat(&app, &w, &buyer, n).await;
-        let intent = app.open_intent(&buyer, checkout).await.assert_status(201)["id"]
-            .as_i64()
-            .unwrap();
+        let intent = intent_to_own_flat(&app, &w, &buyer, n).await;
         confirm_from(
             &app,
             &buyer,

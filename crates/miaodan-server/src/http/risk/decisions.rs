@@ -193,12 +193,14 @@ fn decision_view(stored: &StoredDecision) -> RiskDecisionView {
         shop_id: d.shop.get(),
         kind: d.subject.kind().into(),
         flash_sale_id: d.subject.sale().map(|s| s.get()),
-        payment_intent_id: matches!(d.subject, Subject::Payment { .. })
-            .then(|| d.subject.other_id())
-            .flatten(),
-        after_sales_id: matches!(d.subject, Subject::AfterSales { .. })
-            .then(|| d.subject.other_id())
-            .flatten(),
+        payment_intent_id: match d.subject {
+            Subject::Payment { intent } => Some(intent.get()),
+            _ => None,
+        },
+        after_sales_id: match d.subject {
+            Subject::AfterSales { request } => Some(request.get()),
+            _ => None,
+        },
         buyer_id: d.buyer.get(),
         ordered: d.ordered,
         verdict: d.assessment.verdict.as_str().into(),
