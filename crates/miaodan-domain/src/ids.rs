@@ -105,6 +105,10 @@ id_type!(
     /// One after-sales request of a buyer on one order.
     AfterSalesId
 );
+id_type!(
+    /// One buyer's conversation with the customer-service assistant.
+    ConversationId
+);
 
 #[cfg(test)]
 mod tests {

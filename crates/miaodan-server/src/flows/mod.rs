@@ -11,6 +11,8 @@
 //!
 //! - [`after_sales`]: gather a buyer's request's facts; refund an approved request once,
 //!   through the payment flow.
+//! - [`assistant`]: the customer-service assistant: a buyer's message understood, answered
+//!   from the buyer's own orders, and its one confirmed action carried out.
 //! - [`checkout`]: split a checkout per shop, place each part, cancel the placed parts when
 //!   a shop refuses.
 //! - [`flash_sale`]: a tap, then one-tap pay in the background for a buyer with an agreement.
@@ -24,6 +26,7 @@
 //! - [`shortage`]: a warehouse's stock shortage (re-dispatch of the paid orders it hits).
 
 pub mod after_sales;
+pub mod assistant;
 pub mod checkout;
 pub mod flash_sale;
 pub mod payments;
