@@ -126,8 +126,14 @@ fn insert_message(conversation: ConversationId, m: &StoredMessage) -> Statement 
 }
 
 impl Store {
-    /// Writes a new conversation with its first messages (the assistant's greeting).
-    pub async fn insert_conversation(&self, c: &StoredConversation, first: &[StoredMessage]) -> Result<(), StoreError> {
+    /// Writes a new conversation with its first messages (the assistant's greeting), and the
+    /// stored response of its `Idempotency-Key` if any.
+    pub async fn insert_conversation(
+        &self,
+        c: &StoredConversation,
+        first: &[StoredMessage],
+        response: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let handover = c.handover.as_ref();
         let statement = Statement::owned(
             format!(
@@ -148,6 +154,7 @@ impl Store {
         );
         let mut statements = vec![statement];
         statements.extend(first.iter().map(|m| insert_message(c.id, m)));
+        statements.extend(response.map(idempotency_statement));
         self.execute_atomically(statements).await
     }
 

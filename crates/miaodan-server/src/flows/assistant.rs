@@ -93,19 +93,28 @@ pub struct ActionTaken {
 
 /// Opens a conversation for the buyer; the answer is its id and the assistant's greeting.
 pub async fn start(state: &AppState, buyer: BuyerId) -> Result<(ConversationId, String), AssistantError> {
-    let (conversation, messages) = open(state, buyer).await?;
+    let (conversation, messages) = open(state, buyer, None, |_| None).await?;
     Ok((conversation.id, messages[0].body.clone()))
 }
 
-/// Opens a conversation: the stored row and its first message (the greeting, in both
-/// languages: the buyer has not written yet).
+/// A conversation and its messages.
+pub type Opened = (StoredConversation, Vec<StoredMessage>);
+
+/// Opens a conversation: the stored row and its first message, the greeting — in `lang`, or in
+/// both languages when the client does not know the buyer's yet — stored with the response
+/// `record` makes of it.
 pub async fn open(
     state: &AppState,
     buyer: BuyerId,
-) -> Result<(StoredConversation, Vec<StoredMessage>), AssistantError> {
+    lang: Option<Lang>,
+    record: impl FnOnce(&Opened) -> Option<IdempotencyRecord>,
+) -> Result<Opened, AssistantError> {
     let id = ConversationId::new(state.ids.conversation()).ok_or(AssistantError::UnknownConversation)?;
     let now = state.clock.now();
-    let greeting = format!("{}\n{}", dialogue::greeting(Lang::Zh), dialogue::greeting(Lang::En));
+    let greeting = match lang {
+        Some(lang) => dialogue::greeting(lang),
+        None => format!("{}\n{}", dialogue::greeting(Lang::Zh), dialogue::greeting(Lang::En)),
+    };
     let conversation = StoredConversation {
         id,
         buyer,
@@ -123,8 +132,13 @@ pub async fn open(
         understood: None,
         action: None,
     }];
-    state.store.insert_conversation(&conversation, &messages).await?;
-    Ok((conversation, messages))
+    let opened = (conversation, messages);
+    let response = record(&opened);
+    state
+        .store
+        .insert_conversation(&opened.0, &opened.1, response.as_ref())
+        .await?;
+    Ok(opened)
 }
 
 /// The buyer's conversation, if it is theirs.

@@ -19,6 +19,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use miaodan_assistant::understand::Lang;
 use miaodan_domain::ids::ConversationId;
 use miaodan_store::{StoredConversation, StoredMessage};
 use serde::{Deserialize, Serialize};
@@ -145,23 +146,46 @@ impl From<AssistantError> for ApiError {
     }
 }
 
-/// Opening a conversation takes nothing yet.
+/// How to open a conversation.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StartInput {}
+pub struct StartInput {
+    /// `zh` or `en`: the greeting's language (the page's). Without it the assistant greets in
+    /// both; it always answers in the language the buyer writes.
+    #[schema(pattern = "^(zh|en)$")]
+    pub lang: Option<String>,
+}
+
+fn opened(opened: &assistant::Opened) -> Reply {
+    Reply::json(StatusCode::CREATED, &conversation_view(&opened.0, &opened.1))
+}
 
 /// Start a conversation with the assistant. Its first message is the assistant's greeting.
 #[utoipa::path(post, path = "/v1/assistant/conversations", tag = "assistant", request_body = StartInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses((status = 201, body = ConversationView), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn start_conversation(
     State(state): State<AppState>,
     Buyer(buyer): Buyer,
-    _body: JsonBody<StartInput>,
-) -> Result<(StatusCode, Json<ConversationView>), ApiError> {
-    let (conversation, messages) = assistant::open(&state, buyer).await?;
-    Ok((StatusCode::CREATED, Json(conversation_view(&conversation, &messages))))
+    headers: HeaderMap,
+    body: JsonBody<StartInput>,
+) -> Response {
+    let (state, body) = (&state, &body);
+    let request = ("POST", "/v1/assistant/conversations", &body.raw[..]);
+    idempotency::run(state, Principal::Buyer(buyer), &headers, request, |idem| async move {
+        let lang = match body.value.lang.as_deref() {
+            None => None,
+            Some("zh") => Some(Lang::Zh),
+            Some("en") => Some(Lang::En),
+            Some(_) => return Err(ApiError::invalid("invalid_field", "lang", "`zh` or `en`")),
+        };
+        let record = move |o: &assistant::Opened| idem.map(|i| i.record(&opened(o)));
+        let conversation = assistant::open(state, buyer, lang, record).await?;
+        Ok(opened(&conversation))
+    })
+    .await
 }
 
 /// The buyer's conversations, newest first (without their messages).

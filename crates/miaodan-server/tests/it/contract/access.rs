@@ -310,6 +310,20 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
     };
     let pairs = vec![
         (
+            buyer(Method::GET, format!("/v1/assistant/conversations/{}", b.conversation)),
+            buyer(Method::GET, format!("/v1/assistant/conversations/{missing}")),
+        ),
+        (
+            buyer_json(
+                format!("/v1/assistant/conversations/{}/messages", b.conversation),
+                json!({ "text": "取消订单" }),
+            ),
+            buyer_json(
+                format!("/v1/assistant/conversations/{missing}/messages"),
+                json!({ "text": "取消订单" }),
+            ),
+        ),
+        (
             buyer(Method::GET, format!("/v1/risk/challenges/{}", b.challenge)),
             buyer(Method::GET, format!("/v1/risk/challenges/{missing}")),
         ),

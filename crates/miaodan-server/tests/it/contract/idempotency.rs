@@ -188,7 +188,20 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
     ];
     let rules = |note: &str| json!({ "note": note, "rule_set": super::events::standard_rule_set() });
     let answer = format!("/v1/risk/challenges/{}/answer", a.challenge);
+    let messages = format!("/v1/assistant/conversations/{}/messages", a.conversation);
     let others = vec![
+        (
+            post("/v1/assistant/conversations".into(), &a.buyer_token, json!({})),
+            post(
+                "/v1/assistant/conversations".into(),
+                &a.buyer_token,
+                json!({ "lang": "en" }),
+            ),
+        ),
+        (
+            post(messages.clone(), &a.buyer_token, json!({ "text": "我的订单到哪了？" })),
+            post(messages, &a.buyer_token, json!({ "text": "where is my parcel?" })),
+        ),
         (
             post("/v1/risk/rules".into(), admin, rules("同样的规则")),
             post("/v1/risk/rules".into(), admin, rules("又一版")),

@@ -22,6 +22,7 @@
 
 mod access;
 mod after_sales;
+mod assistant;
 mod catalog;
 mod events;
 mod flash_sales;

@@ -383,6 +383,8 @@ pub struct Side {
     /// opened as a refused tap would open it) and its right answer.
     pub challenge: i64,
     pub challenge_answer: String,
+    /// A conversation of the buyer's with the assistant.
+    pub conversation: i64,
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -466,6 +468,8 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
     let session_id = session.body["session"]["id"].as_i64().unwrap();
     let spare = app.sign_in(&owner_login, common::STAFF_PASSWORD).await;
     let challenge = risk_challenge(app, buyer, sale).await;
+    let conversation = app.post("/v1/assistant/conversations", &buyer_token, json!({})).await;
+    let conversation = conversation.assert_status(201)["id"].as_i64().unwrap();
     Side {
         shop,
         merchant,
@@ -507,6 +511,7 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         spare_session: spare.body["session"]["id"].as_i64().unwrap(),
         challenge: challenge.0,
         challenge_answer: challenge.1,
+        conversation,
     }
 }
 
@@ -852,6 +857,7 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
         super::tokens::endpoints(app, t),
         super::staff::endpoints(app, t),
         super::penalties::endpoints(app, t),
+        super::assistant::endpoints(app, t),
     ]
     .into_iter()
     .flatten()
