@@ -1,0 +1,1 @@
+//! Whole messages understood, in both languages.
