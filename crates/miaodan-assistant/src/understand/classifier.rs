@@ -97,7 +97,11 @@ impl Model {
             .collect();
         let likelihoods = counts
             .iter()
-            .flat_map(|row| row.iter().zip(&denominators).map(|(n, d)| log2(n * COUNT_SCALE + 1) - d))
+            .flat_map(|row| {
+                row.iter()
+                    .zip(&denominators)
+                    .map(|(n, d)| log2(n * COUNT_SCALE + 1) - d)
+            })
             .collect();
         let all = documents.iter().sum::<u64>().max(1);
         let priors = documents.iter().map(|n| log2((*n).max(1)) - log2(all)).collect();
@@ -163,8 +167,8 @@ fn log2(x: u64) -> i64 {
 fn exp2_negative(x: i64) -> i64 {
     /// 2^(−k/16) in 1/65 536ths, k = 0..=16.
     const TABLE: [i64; 17] = [
-        65536, 62757, 60097, 57549, 55109, 52773, 50535, 48393, 46341, 44376, 42495, 40693, 38968, 37316, 35734,
-        34219, 32768,
+        65536, 62757, 60097, 57549, 55109, 52773, 50535, 48393, 46341, 44376, 42495, 40693, 38968, 37316, 35734, 34219,
+        32768,
     ];
     let x = -x.min(0);
     let whole = x / ONE;
@@ -181,7 +185,7 @@ fn exp2_negative(x: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{CORPUS, CONFIDENCE_MIN_PERMILLE, Model, ONE, examples, exp2_negative, log2};
+    use super::{CONFIDENCE_MIN_PERMILLE, CORPUS, Model, ONE, examples, exp2_negative, log2};
     use crate::understand::Intent;
 
     #[test]
@@ -197,7 +201,10 @@ mod tests {
 
     #[test]
     fn every_line_of_the_corpus_names_an_intent_and_each_intent_has_forty_examples() {
-        let lines = CORPUS.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).count();
+        let lines = CORPUS
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .count();
         let examples = examples(CORPUS);
         assert_eq!(examples.len(), lines, "a line names no intent or has no tab");
         for intent in Intent::ALL {
@@ -219,14 +226,21 @@ mod tests {
             let (mut right, mut wrong, mut unknown) = (0, 0, 0);
             for (_, (intent, text)) in &held {
                 let p = model.classify(text);
-                let read = if p.confidence_permille < threshold { Intent::Unknown } else { p.intent };
+                let read = if p.confidence_permille < threshold {
+                    Intent::Unknown
+                } else {
+                    p.intent
+                };
                 match (read == *intent, read == Intent::Unknown) {
                     (true, _) => right += 1,
                     (false, true) => unknown += 1,
                     (false, false) => wrong += 1,
                 }
             }
-            println!("threshold {threshold:>4}‰: right {right}, wrong {wrong}, unknown {unknown} of {}", held.len());
+            println!(
+                "threshold {threshold:>4}‰: right {right}, wrong {wrong}, unknown {unknown} of {}",
+                held.len()
+            );
             if threshold == CONFIDENCE_MIN_PERMILLE {
                 kept = right * 100 / held.len();
             }

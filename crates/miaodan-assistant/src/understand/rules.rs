@@ -26,17 +26,83 @@ const HUMAN: &[&str] = &[
 
 /// Whole messages that say yes. Compared after the filler around them is trimmed.
 const YES: &[&str] = &[
-    "好", "好的", "好滴", "好嘞", "好吧", "是", "是的", "对", "对的", "对啊", "确认", "确定", "可以", "嗯", "嗯嗯",
-    "行", "没问题", "同意", "要", "要的", "ok", "ok ok", "ok的", "yes", "yeah", "yep", "yea", "sure", "y",
-    "correct", "right", "go ahead", "yes please", "sounds good", "do it", "confirm", "confirmed", "确认的",
-    "好的呀", "可以的", "是滴", "好呀",
+    "好",
+    "好的",
+    "好滴",
+    "好嘞",
+    "好吧",
+    "是",
+    "是的",
+    "对",
+    "对的",
+    "对啊",
+    "确认",
+    "确定",
+    "可以",
+    "嗯",
+    "嗯嗯",
+    "行",
+    "没问题",
+    "同意",
+    "要",
+    "要的",
+    "ok",
+    "ok ok",
+    "ok的",
+    "yes",
+    "yeah",
+    "yep",
+    "yea",
+    "sure",
+    "y",
+    "correct",
+    "right",
+    "go ahead",
+    "yes please",
+    "sounds good",
+    "do it",
+    "confirm",
+    "confirmed",
+    "确认的",
+    "好的呀",
+    "可以的",
+    "是滴",
+    "好呀",
 ];
 
 /// Whole messages that say no.
 const NO: &[&str] = &[
-    "不", "不用", "不用了", "算了", "不要了", "不要", "不是", "不对", "不行", "不需要", "不了", "没有", "否",
-    "no", "nope", "nah", "n", "no thanks", "no thank you", "not now", "never mind", "nevermind", "forget it",
-    "don't", "dont", "no need", "不用谢", "算了吧", "还是算了", "先不用了", "不用了谢谢",
+    "不",
+    "不用",
+    "不用了",
+    "算了",
+    "不要了",
+    "不要",
+    "不是",
+    "不对",
+    "不行",
+    "不需要",
+    "不了",
+    "没有",
+    "否",
+    "no",
+    "nope",
+    "nah",
+    "n",
+    "no thanks",
+    "no thank you",
+    "not now",
+    "never mind",
+    "nevermind",
+    "forget it",
+    "don't",
+    "dont",
+    "no need",
+    "不用谢",
+    "算了吧",
+    "还是算了",
+    "先不用了",
+    "不用了谢谢",
 ];
 
 /// Filler trimmed before a message is compared with `YES` and `NO`.
@@ -95,14 +161,34 @@ mod tests {
 
     #[test]
     fn asking_for_a_person_is_human_in_both_languages() {
-        for text in ["转人工", "我要人工客服", "有没有真人", "let me talk to a human", "agent please", "real person"] {
+        for text in [
+            "转人工",
+            "我要人工客服",
+            "有没有真人",
+            "let me talk to a human",
+            "agent please",
+            "real person",
+        ] {
             assert_eq!(ruled_intent(text), Some(Intent::Human), "{text}");
         }
     }
 
     #[test]
     fn a_short_yes_is_affirm_and_a_short_no_is_deny() {
-        for text in ["好", "好的", "是", "对", "确认", "可以", "嗯", "yes", "ok", "sure", "好的呀", "嗯嗯!"] {
+        for text in [
+            "好",
+            "好的",
+            "是",
+            "对",
+            "确认",
+            "可以",
+            "嗯",
+            "yes",
+            "ok",
+            "sure",
+            "好的呀",
+            "嗯嗯!",
+        ] {
             assert_eq!(ruled_intent(text), Some(Intent::Affirm), "{text}");
         }
         for text in ["不", "不用", "算了", "不要了", "no", "nope", "不用了谢谢"] {

@@ -55,8 +55,15 @@ fn the_held_out_messages_are_understood_nine_times_in_ten() {
         }
     }
     let accuracy = (total - misses.len()) * 100 / total;
-    println!("held-out accuracy {accuracy} % of {total}; misses:\n{}", misses.join("\n"));
-    assert!(accuracy >= HOLDOUT_ACCURACY_MIN_PERCENT, "{accuracy} %:\n{}", misses.join("\n"));
+    println!(
+        "held-out accuracy {accuracy} % of {total}; misses:\n{}",
+        misses.join("\n")
+    );
+    assert!(
+        accuracy >= HOLDOUT_ACCURACY_MIN_PERCENT,
+        "{accuracy} %:\n{}",
+        misses.join("\n")
+    );
 }
 
 #[test]
@@ -127,7 +134,10 @@ fn questions_about_anything_else_are_unknown() {
 #[test]
 fn a_digit_alone_is_an_ordinal_and_a_longer_number_alone_an_order_id() {
     let two = read("2");
-    assert_eq!((two.intent, two.slots.ordinal, two.slots.order_ids.len()), (Intent::Unknown, Some(2), 0));
+    assert_eq!(
+        (two.intent, two.slots.ordinal, two.slots.order_ids.len()),
+        (Intent::Unknown, Some(2), 0)
+    );
     let twelve = read("12");
     assert_eq!((twelve.slots.ordinal, twelve.slots.order_ids), (None, vec![12]));
 }
@@ -135,7 +145,11 @@ fn a_digit_alone_is_an_ordinal_and_a_longer_number_alone_an_order_id() {
 #[test]
 fn the_slots_of_a_chinese_return_request() {
     let u = read("前天买的白色耳机坏了，订单12我要退货，退两件");
-    assert!(matches!(u.intent, Intent::ReturnRefund | Intent::RefundOnly), "{:?}", u.intent);
+    assert!(
+        matches!(u.intent, Intent::ReturnRefund | Intent::RefundOnly),
+        "{:?}",
+        u.intent
+    );
     assert_eq!(u.slots.order_ids, [12]);
     let day = today().plus_days(-2);
     assert_eq!(u.slots.days, Some(DaySpan { from: day, to: day }));
@@ -150,7 +164,13 @@ fn the_slots_of_an_english_exchange_request() {
     assert_eq!(u.intent, Intent::Exchange);
     assert_eq!(u.slots.order_ids, [12]);
     let tuesday = LocalDate::from_ymd(2026, 11, 24).expect("a date");
-    assert_eq!(u.slots.days, Some(DaySpan { from: tuesday, to: tuesday }));
+    assert_eq!(
+        u.slots.days,
+        Some(DaySpan {
+            from: tuesday,
+            to: tuesday
+        })
+    );
     assert_eq!(u.slots.products.first(), Some(&0));
 }
 
@@ -160,7 +180,10 @@ fn an_address_change_carries_the_district_and_the_street() {
     assert_eq!(u.intent, Intent::ChangeAddress);
     assert_eq!(u.slots.reason, Some(Reason::WrongAddress));
     let address = u.slots.address.expect("an address");
-    assert_eq!((address.adcode.get(), address.detail.as_str()), (310115000000, "张江路88号3栋"));
+    assert_eq!(
+        (address.adcode.get(), address.detail.as_str()),
+        (310115000000, "张江路88号3栋")
+    );
 }
 
 #[test]

@@ -96,14 +96,32 @@ const SUFFIXES: &[&str] = &[
 ];
 
 /// Short names too common as words to be read as a place.
-const NOT_PLACES: &[&str] = &["城区", "郊区", "矿区", "市中", "开发", "高新", "新城", "和平", "新华", "中心", "市辖"];
+const NOT_PLACES: &[&str] = &[
+    "城区", "郊区", "矿区", "市中", "开发", "高新", "新城", "和平", "新华", "中心", "市辖",
+];
 
 /// After a place name, the words that make it a street's name.
-const STREET_WORDS: &[&str] = &["路", "街", "大道", "道", "巷", "弄", "东路", "西路", "南路", "北路", "中路", "里"];
+const STREET_WORDS: &[&str] = &[
+    "路", "街", "大道", "道", "巷", "弄", "东路", "西路", "南路", "北路", "中路", "里",
+];
 
 /// Words around the detail that are not part of it.
 const NOT_DETAIL: &[&str] = &[
-    "改到", "改成", "送到", "换成", "寄到", "地址", "谢谢", "麻烦了", "麻烦", "thanks", "thank you", "please", "吧", "哈",
+    "改到",
+    "改成",
+    "送到",
+    "换成",
+    "寄到",
+    "地址",
+    "谢谢",
+    "麻烦了",
+    "麻烦",
+    "thanks",
+    "thank you",
+    "instead",
+    "please",
+    "吧",
+    "哈",
 ];
 
 /// Names by their first character, longest first: looked up, never iterated into output.
@@ -141,11 +159,11 @@ fn names_of(full: &str) -> Vec<String> {
         return Vec::new();
     }
     let mut names = vec![full.to_string()];
-    if let Some(short) = SUFFIXES.iter().find_map(|s| full.strip_suffix(s)) {
-        if short.chars().count() >= 2 && !NOT_PLACES.contains(&short) {
-            names.push(short.to_string());
-        }
-    }
+    let short = SUFFIXES
+        .iter()
+        .find_map(|suffix| full.strip_suffix(suffix))
+        .filter(|short| short.chars().count() >= 2 && !NOT_PLACES.contains(short));
+    names.extend(short.map(str::to_string));
     names
 }
 
@@ -178,9 +196,9 @@ fn find_names(text: &str) -> Vec<Found<'static>> {
             continue;
         };
         let rest = &text[at..];
-        let hit = names.iter().find(|(name, codes)| {
-            !codes.is_empty() && rest.starts_with(name.as_str()) && is_place(text, at, name)
-        });
+        let hit = names
+            .iter()
+            .find(|(name, codes)| !codes.is_empty() && rest.starts_with(name.as_str()) && is_place(text, at, name));
         if let Some((name, codes)) = hit {
             next = at + name.len();
             found.push(Found { end: next, codes });
@@ -224,7 +242,10 @@ fn most_precise(found: &[Found<'_>]) -> Option<Adcode> {
     for (i, f) in found.iter().enumerate() {
         for code in f.codes {
             let others = found.iter().enumerate().filter(|(j, _)| *j != i);
-            let agreeing = others.clone().filter(|(_, o)| o.codes.iter().any(|c| related(*c, *code))).count();
+            let agreeing = others
+                .clone()
+                .filter(|(_, o)| o.codes.iter().any(|c| related(*c, *code)))
+                .count();
             let agrees_with_all = agreeing == found.len() - 1;
             let precision = if agrees_with_all { level(*code) } else { -level(*code) };
             ranked.push(((agrees_with_all, agreeing, precision), *code));
@@ -288,9 +309,18 @@ mod tests {
 
     #[test]
     fn a_district_and_the_street_after_it_are_read() {
-        assert_eq!(read("地址改到上海浦东张江路88号3栋"), Some((310115000000, "张江路88号3栋".into())));
-        assert_eq!(read("改成上海市浦东新区张江路88号,谢谢"), Some((310115000000, "张江路88号".into())));
-        assert_eq!(read("送到杭州西湖区文三路100号"), Some((330106000000, "文三路100号".into())));
+        assert_eq!(
+            read("地址改到上海浦东张江路88号3栋"),
+            Some((310115000000, "张江路88号3栋".into()))
+        );
+        assert_eq!(
+            read("改成上海市浦东新区张江路88号,谢谢"),
+            Some((310115000000, "张江路88号".into()))
+        );
+        assert_eq!(
+            read("送到杭州西湖区文三路100号"),
+            Some((330106000000, "文三路100号".into()))
+        );
     }
 
     #[test]
@@ -313,12 +343,18 @@ mod tests {
 
     #[test]
     fn a_street_named_after_a_city_is_not_that_city() {
-        assert_eq!(read("上海黄浦区南京东路100号"), Some((310101000000, "南京东路100号".into())));
+        assert_eq!(
+            read("上海黄浦区南京东路100号"),
+            Some((310101000000, "南京东路100号".into()))
+        );
     }
 
     #[test]
     fn english_addresses_are_read_for_the_big_cities() {
-        assert_eq!(read("Shanghai Pudong, 88 Zhangjiang Road"), Some((310115000000, "88 Zhangjiang Road".into())));
+        assert_eq!(
+            read("Shanghai Pudong, 88 Zhangjiang Road"),
+            Some((310115000000, "88 Zhangjiang Road".into()))
+        );
         assert_eq!(read("ship it to Hangzhou").map(|a| a.0), Some(330100000000));
     }
 

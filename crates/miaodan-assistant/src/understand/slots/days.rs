@@ -14,17 +14,20 @@ use std::sync::LazyLock;
 
 type Rule = fn(&Captures<'_>, LocalDate) -> Option<DaySpan>;
 
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 
 static RULES: LazyLock<Vec<(Regex, Rule)>> = LazyLock::new(|| {
     let weekday_zh = "(?:周|星期|礼拜)([一二三四五六日天1-7])";
     let weekday_en = r"\b(mon|tue|wed|thu|fri|sat|sun)(?:day|sday|nesday|rsday|urday|s|rs|r)?\b";
-    let month_en = r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)(?:uary|ruary|ch|il|e|y|ust|tember|t|ober|ember)?\.?";
+    let month_en =
+        r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)(?:uary|ruary|ch|il|e|y|ust|tember|t|ober|ember)?\.?";
     let number_en = format!("[0-9]+|{}|a", ENGLISH.join("|"));
     let rules: Vec<(String, Rule)> = vec![
         (format!("(上|下|这|本)个?{weekday_zh}"), week_and_weekday_zh),
         (format!(r"\b(last|next|this)\s+{weekday_en}"), week_and_weekday_en),
-        (format!("([0-9]{{1,2}}|[一二三四五六七八九十]+)月([0-9]{{1,2}}|[一二三四五六七八九十]+)[日号]?"), date_zh),
+        ("([0-9]{1,2}|[一二三四五六七八九十]+)月([0-9]{1,2}|[一二三四五六七八九十]+)[日号]?".to_string(), date_zh),
         (r"(?:^|[^0-9.¥$])([0-9]{1,2})[-/.]([0-9]{1,2})(?:$|[^0-9元块%])".to_string(), date_numeric),
         (format!(r"{month_en}\s*([0-9]{{1,2}})(?:st|nd|rd|th)?\b"), date_month_day),
         (format!(r"\b([0-9]{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{month_en}"), date_day_month),
@@ -148,16 +151,28 @@ fn days_ago_zh(c: &Captures<'_>, today: LocalDate) -> Option<DaySpan> {
 
 fn days_ago_en(c: &Captures<'_>, today: LocalDate) -> Option<DaySpan> {
     let word = c.get(1)?.as_str();
-    let n = if word == "a" { 1 } else { parse_english(word).filter(|n| *n <= 366)? };
+    let n = if word == "a" {
+        1
+    } else {
+        parse_english(word).filter(|n| *n <= 366)?
+    };
     one(today.plus_days(-(n as i32)))
 }
 
 fn date_zh(c: &Captures<'_>, today: LocalDate) -> Option<DaySpan> {
-    nearest_date(today, parse_number(c.get(1)?.as_str())?, parse_number(c.get(2)?.as_str())?)
+    nearest_date(
+        today,
+        parse_number(c.get(1)?.as_str())?,
+        parse_number(c.get(2)?.as_str())?,
+    )
 }
 
 fn date_numeric(c: &Captures<'_>, today: LocalDate) -> Option<DaySpan> {
-    nearest_date(today, c.get(1)?.as_str().parse().ok()?, c.get(2)?.as_str().parse().ok()?)
+    nearest_date(
+        today,
+        c.get(1)?.as_str().parse().ok()?,
+        c.get(2)?.as_str().parse().ok()?,
+    )
 }
 
 fn date_month_day(c: &Captures<'_>, today: LocalDate) -> Option<DaySpan> {
@@ -254,11 +269,23 @@ mod tests {
 
     #[test]
     fn dates_are_read_in_the_nearest_year() {
-        for text in ["12月1日", "12月1号", "12-01", "12.1", "Dec 1", "1 Dec", "december 1st", "十二月一日"] {
+        for text in [
+            "12月1日",
+            "12月1号",
+            "12-01",
+            "12.1",
+            "Dec 1",
+            "1 Dec",
+            "december 1st",
+            "十二月一日",
+        ] {
             assert_eq!(span(text), Some((day(12, 1), day(12, 1))), "{text}");
         }
         let january = LocalDate::from_ymd(2027, 1, 3).expect("a date");
-        assert_eq!(days("12月28日", january).map(|s| s.from), LocalDate::from_ymd(2026, 12, 28));
+        assert_eq!(
+            days("12月28日", january).map(|s| s.from),
+            LocalDate::from_ymd(2026, 12, 28)
+        );
     }
 
     #[test]

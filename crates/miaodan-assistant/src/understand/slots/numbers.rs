@@ -52,7 +52,14 @@ mod tests {
 
     #[test]
     fn chinese_numerals_read_as_numbers() {
-        for (text, n) in [("两", 2), ("十", 10), ("十二", 12), ("二十三", 23), ("一百零五", 105), ("3", 3)] {
+        for (text, n) in [
+            ("两", 2),
+            ("十", 10),
+            ("十二", 12),
+            ("二十三", 23),
+            ("一百零五", 105),
+            ("3", 3),
+        ] {
             assert_eq!(parse_number(text), Some(n), "{text}");
         }
         assert_eq!(parse_number("百"), None);

@@ -66,7 +66,15 @@ mod tests {
 
     #[test]
     fn prices_quantities_and_dates_are_not_order_ids() {
-        for text in ["¥129的耳机", "129元", "买了2件", "12月1日买的", "it cost 129 yuan", "3天前", "2"] {
+        for text in [
+            "¥129的耳机",
+            "129元",
+            "买了2件",
+            "12月1日买的",
+            "it cost 129 yuan",
+            "3天前",
+            "2",
+        ] {
             assert_eq!(order_ids(text), Vec::<i64>::new(), "{text}");
         }
     }

@@ -19,7 +19,21 @@ static EN: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Months and the words that make "first" a time, not an item.
 const NOT_AN_ITEM_NEAR: &[&str] = &[
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "time", "at first", "first of all",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+    "time",
+    "at first",
+    "first of all",
 ];
 
 /// The ordinal in a normalised message, counting from 1.
@@ -38,7 +52,9 @@ pub fn ordinal(text: &str) -> Option<u8> {
             return None;
         }
         let word = EN.captures(text)?.get(1)?.as_str();
-        let words = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"];
+        let words = [
+            "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+        ];
         words
             .iter()
             .position(|w| *w == word)
@@ -75,7 +91,15 @@ mod tests {
 
     #[test]
     fn days_times_dates_and_long_numbers_are_not_ordinals() {
-        for text in ["第二天就坏了", "第一次买", "dec 1st", "first time buyer", "12", "0", "the last one"] {
+        for text in [
+            "第二天就坏了",
+            "第一次买",
+            "dec 1st",
+            "first time buyer",
+            "12",
+            "0",
+            "the last one",
+        ] {
             assert_eq!(ordinal(text), None, "{text}");
         }
     }

@@ -186,9 +186,13 @@ fn find_word(text: &str, name: &str) -> Option<(usize, usize)> {
     text.match_indices(name).find_map(|(at, _)| {
         let before = text[..at].chars().next_back();
         let after = &text[at + name.len()..];
-        let plural = ["es", "s"].into_iter().find(|s| after.starts_with(s)).map_or(0, str::len);
+        let plural = ["es", "s"]
+            .into_iter()
+            .find(|s| after.starts_with(s))
+            .map_or(0, str::len);
         let after = &after[plural..];
-        let whole = !before.is_some_and(|c| c.is_ascii_alphabetic()) && !after.starts_with(|c: char| c.is_ascii_alphabetic());
+        let whole =
+            !before.is_some_and(|c| c.is_ascii_alphabetic()) && !after.starts_with(|c: char| c.is_ascii_alphabetic());
         whole.then_some((at, name.len() + plural))
     })
 }

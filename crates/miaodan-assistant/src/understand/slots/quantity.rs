@@ -26,7 +26,11 @@ pub fn quantity(text: &str) -> Option<i64> {
     });
     let en = || {
         let word = EN.captures(text)?.get(1)?.as_str();
-        if word == "a" || word == "an" { Some(1) } else { parse_english(word) }
+        if word == "a" || word == "an" {
+            Some(1)
+        } else {
+            parse_english(word)
+        }
     };
     zh.or_else(en).filter(|n| *n > 0)
 }
