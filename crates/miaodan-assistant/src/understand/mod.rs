@@ -180,10 +180,18 @@ pub struct Understanding {
     pub slots: Slots,
 }
 
+/// The characters of a message that are read; the rest is ignored. A chat message longer
+/// than this is pasted text, and reading it whole would only cost time.
+pub const MESSAGE_CHARS_MAX: usize = 1000;
+
 /// Reads one message: normalised (see [`normalise`]), its language, its intent — by a rule
 /// where one is clearer (a person asked for, a bare yes or no), else by the classifier — and
 /// its slots.
 pub fn understand(text: &str, context: &Context<'_>) -> Understanding {
+    let text = match text.char_indices().nth(MESSAGE_CHARS_MAX) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    };
     let normal = normalise(text);
     let lang = if normal.chars().any(is_han) { Lang::Zh } else { Lang::En };
     let (intent, confidence_permille) = intent_of(&normal);

@@ -194,3 +194,27 @@ fn asking_about_today_sets_today() {
     assert!(read("will it arrive tonight?").slots.today);
     assert!(!read("昨天到了吗").slots.today);
 }
+
+#[test]
+fn odd_messages_are_read_without_panicking() {
+    let long = "退款".repeat(5000);
+    for text in [
+        "",
+        " ",
+        "😡😡😡",
+        "？？",
+        "＃",
+        "#",
+        "第",
+        "订单",
+        "no.",
+        "12.",
+        "1/0",
+        "\u{0}",
+        "ǅǈ",
+        &long,
+    ] {
+        let u = read(text);
+        assert!(u.confidence_permille <= 1000, "{text:?}");
+    }
+}
