@@ -29,6 +29,7 @@ static RULES: LazyLock<Vec<(Regex, Rule)>> = LazyLock::new(|| {
         (format!(r"\b(last|next|this)\s+{weekday_en}"), week_and_weekday_en),
         ("([0-9]{1,2}|[一二三四五六七八九十]+)月([0-9]{1,2}|[一二三四五六七八九十]+)[日号]?".to_string(), date_zh),
         (r"(?:^|[^0-9.¥$])([0-9]{1,2})[-/.]([0-9]{1,2})(?:$|[^0-9元块%])".to_string(), date_numeric),
+        ("(^|[^0-9#])([0-9]{1,2}|[一二三四五六七八九十]+)[号日](.?)".to_string(), day_of_month),
         (format!(r"{month_en}\s*([0-9]{{1,2}})(?:st|nd|rd|th)?\b"), date_month_day),
         (format!(r"\b([0-9]{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{month_en}"), date_day_month),
         ("([0-9]+|[一二两三四五六七八九十]+)天(?:之|以)?前".to_string(), days_ago_zh),
@@ -187,6 +188,29 @@ fn date_day_month(c: &Captures<'_>, today: LocalDate) -> Option<DaySpan> {
     nearest_date(today, month, c.get(1)?.as_str().parse().ok()?)
 }
 
+/// 1号 / 15日 alone: that day of this month, or of the month before or after, whichever is
+/// nearest. Not a house number (路88号), an order (12号订单), a building or a line.
+fn day_of_month(c: &Captures<'_>, today: LocalDate) -> Option<DaySpan> {
+    let before = c.get(1)?.as_str();
+    let after = c.get(3)?.as_str();
+    let street = ["路", "街", "弄", "道", "巷", "村", "区"].contains(&before);
+    let not_a_day = [
+        "订", "单", "内", "之", "楼", "栋", "门", "线", "码", "店", "床", "房", "室", "座",
+    ]
+    .contains(&after);
+    if street || not_a_day {
+        return None;
+    }
+    let day = u32::try_from(parse_number(c.get(2)?.as_str())?).ok()?;
+    let (year, month, _) = today.ymd();
+    let index = year * 12 + month as i32 - 1;
+    let distance = |d: LocalDate| (d.days_since_epoch() - today.days_since_epoch()).abs();
+    (index - 1..=index + 1)
+        .filter_map(|i| LocalDate::from_ymd(i.div_euclid(12), i.rem_euclid(12) as u32 + 1, day))
+        .min_by_key(|d| distance(*d))
+        .and_then(one)
+}
+
 /// The date `month`/`day` of the year that puts it nearest to today.
 fn nearest_date(today: LocalDate, month: i64, day: i64) -> Option<DaySpan> {
     let (month, day) = (u32::try_from(month).ok()?, u32::try_from(day).ok()?);
@@ -281,6 +305,8 @@ mod tests {
         ] {
             assert_eq!(span(text), Some((day(12, 1), day(12, 1))), "{text}");
         }
+        assert_eq!(span("1号下的单"), Some((day(12, 1), day(12, 1))));
+        assert_eq!(span("28号买的"), Some((day(11, 28), day(11, 28))));
         let january = LocalDate::from_ymd(2027, 1, 3).expect("a date");
         assert_eq!(
             days("12月28日", january).map(|s| s.from),
@@ -290,7 +316,16 @@ mod tests {
 
     #[test]
     fn prices_and_plain_numbers_are_not_dates() {
-        for text in ["12.5元", "¥12.1", "订单12", "2件", "买了一个"] {
+        for text in [
+            "12.5元",
+            "¥12.1",
+            "订单12",
+            "2件",
+            "买了一个",
+            "12号订单",
+            "文三路10号",
+            "3号楼",
+        ] {
             assert_eq!(span(text), None, "{text}");
         }
     }
