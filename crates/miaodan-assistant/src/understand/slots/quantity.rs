@@ -18,11 +18,18 @@ static EN: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the quantity pattern is valid")
 });
 
+/// After 一个, the words that make it a length of time or a count of people (一个星期, 两个人).
+const DURATIONS: &[&str] = &["星期", "礼拜", "月", "小时", "钟头", "工作日", "人", "多月", "半月"];
+
 /// The quantity in a normalised message.
 pub fn quantity(text: &str) -> Option<i64> {
     let zh = ZH.captures_iter(text).find_map(|c| {
         let ordinal = c.get(1).is_some_and(|m| !m.as_str().is_empty());
-        (!ordinal).then(|| parse_number(c.get(2)?.as_str())).flatten()
+        let after = &text[c.get(0)?.end()..];
+        let duration = DURATIONS.iter().any(|d| after.starts_with(d));
+        (!ordinal && !duration)
+            .then(|| parse_number(c.get(2)?.as_str()))
+            .flatten()
     });
     let en = || {
         let word = EN.captures(text)?.get(1)?.as_str();
@@ -58,7 +65,7 @@ mod tests {
 
     #[test]
     fn ordinals_both_and_bare_numbers_are_not_quantities() {
-        for text in ["第一个", "both", "退2", "订单12"] {
+        for text in ["第一个", "both", "退2", "订单12", "都一个星期了", "等了两个月"] {
             assert_eq!(quantity(text), None, "{text}");
         }
     }
