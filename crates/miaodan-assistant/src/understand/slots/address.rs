@@ -174,6 +174,7 @@ fn names_of(full: &str) -> Vec<String> {
 
 /// A division name found in the text: where it ends and the divisions it may be.
 struct Found<'a> {
+    start: usize,
     end: usize,
     codes: &'a [Adcode],
 }
@@ -184,9 +185,20 @@ pub fn address(text: &str, original: &str) -> Option<SpokenAddress> {
     let found = find_names(text);
     let adcode = most_precise(&found)?;
     let last_end = found.iter().map(|f| f.end).max()?;
+    let mut spoken = detail(&text[last_end..]);
+    if spoken.is_empty() && text.is_ascii() {
+        // English puts the street first: "88 Zhangjiang Road, Pudong, Shanghai".
+        let first_start = found.iter().map(|f| f.start).min()?;
+        let before = &text[..first_start];
+        let from = [" to ", ":"]
+            .iter()
+            .filter_map(|w| before.rfind(w).map(|at| at + w.len()))
+            .max();
+        spoken = detail(&before[from.unwrap_or(0)..]);
+    }
     Some(SpokenAddress {
         adcode,
-        detail: recased(&detail(&text[last_end..]), original),
+        detail: recased(&spoken, original),
     })
 }
 
@@ -206,7 +218,11 @@ fn find_names(text: &str) -> Vec<Found<'static>> {
             .find(|(name, codes)| !codes.is_empty() && rest.starts_with(name.as_str()) && is_place(text, at, name));
         if let Some((name, codes)) = hit {
             next = at + name.len();
-            found.push(Found { end: next, codes });
+            found.push(Found {
+                start: at,
+                end: next,
+                codes,
+            });
         }
     }
     found
@@ -361,6 +377,10 @@ mod tests {
             Some((310115000000, "88 Zhangjiang Road".into()))
         );
         assert_eq!(read("ship it to Hangzhou").map(|a| a.0), Some(330100000000));
+        assert_eq!(
+            read("Ship it to 88 Zhangjiang Road, Pudong, Shanghai instead"),
+            Some((310115000000, "88 Zhangjiang Road".into()))
+        );
     }
 
     #[test]
