@@ -24,6 +24,7 @@ const FN_LINES_MAX: usize = 70;
 /// simulators and the signature crate have no long function today, so they cost nothing).
 const MEASURED_CRATES: &[&str] = &[
     "miaodan",
+    "miaodan-assistant",
     "miaodan-domain",
     "miaodan-server",
     "miaodan-store",

@@ -2,9 +2,21 @@
 //! given (the slots). The dialogue decides what to do with it; nothing here knows a
 //! conversation or the buyer's orders beyond the product titles it is handed to recognise.
 
+mod classifier;
+mod features;
+mod normalise;
+mod rules;
+mod segment;
+mod slots;
+#[cfg(test)]
+mod tests;
+
+pub use normalise::normalise;
+
 use miaodan_domain::after_sales::Reason;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::time::shanghai::LocalDate;
+use normalise::is_han;
 
 /// The language a message is written in; the answer is in the same.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -168,49 +180,41 @@ pub struct Understanding {
     pub slots: Slots,
 }
 
-/// Reads one message.
+/// The characters of a message that are read; the rest is ignored. A chat message longer
+/// than this is pasted text, and reading it whole would only cost time.
+pub const MESSAGE_CHARS_MAX: usize = 1000;
+
+/// Reads one message: normalised (see [`normalise`]), its language, its intent — by a rule
+/// where one is clearer (a person asked for, a bare yes or no), else by the classifier — and
+/// its slots.
 pub fn understand(text: &str, context: &Context<'_>) -> Understanding {
-    let lang = if text.chars().any(is_cjk) { Lang::Zh } else { Lang::En };
-    let lower = text.to_lowercase();
-    let intent = KEYWORDS
-        .iter()
-        .find(|(_, words)| words.iter().any(|w| lower.contains(w)))
-        .map_or(Intent::Unknown, |(intent, _)| *intent);
-    let products = context
-        .products
-        .iter()
-        .enumerate()
-        .filter(|(_, title)| !title.is_empty() && lower.contains(&title.to_lowercase()))
-        .map(|(i, _)| i)
-        .collect();
-    let order_ids = lower
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|digits| digits.parse().ok())
-        .collect();
+    let text = match text.char_indices().nth(MESSAGE_CHARS_MAX) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    };
+    let normal = normalise(text);
+    let lang = if normal.chars().any(is_han) { Lang::Zh } else { Lang::En };
+    let (intent, confidence_permille) = intent_of(&normal);
     Understanding {
         lang,
         intent,
-        confidence_permille: if intent == Intent::Unknown { 0 } else { 600 },
-        slots: Slots {
-            order_ids,
-            products,
-            ..Slots::default()
-        },
+        confidence_permille,
+        slots: slots::read(&normal, text, context),
     }
 }
 
-fn is_cjk(c: char) -> bool {
-    ('\u{4e00}'..='\u{9fff}').contains(&c)
+/// The intent of a normalised message and how sure it is, in permille.
+fn intent_of(normal: &str) -> (Intent, u16) {
+    if !normal.chars().any(|c| c.is_alphabetic()) {
+        // A bare number, or nothing: an answer the dialogue reads from the slots.
+        return (Intent::Unknown, 0);
+    }
+    if let Some(intent) = rules::ruled_intent(normal) {
+        return (intent, 1000);
+    }
+    let prediction = classifier::classify(normal);
+    if prediction.confidence_permille < classifier::CONFIDENCE_MIN_PERMILLE {
+        return (Intent::Unknown, prediction.confidence_permille);
+    }
+    (prediction.intent, prediction.confidence_permille)
 }
-
-/// A stand-in until the classifier is trained from the corpus.
-const KEYWORDS: [(Intent, &[&str]); 8] = [
-    (Intent::Human, &["人工", "human", "agent"]),
-    (Intent::ChangeAddress, &["地址", "address"]),
-    (Intent::Cancel, &["取消", "cancel"]),
-    (Intent::ReturnRefund, &["退货", "return"]),
-    (Intent::RefundOnly, &["退款", "refund"]),
-    (Intent::Track, &["物流", "到哪", "where"]),
-    (Intent::Affirm, &["是", "好", "yes", "ok"]),
-    (Intent::Deny, &["不", "no"]),
-];
