@@ -13,6 +13,8 @@
 //! written apart from the assistant's training corpus, as buyers talk.
 
 mod conversations;
+#[cfg(test)]
+mod oracle;
 mod score;
 mod world;
 
@@ -105,7 +107,7 @@ async fn evaluate(
 ) -> anyhow::Result<AssistantReport> {
     let env = open(world, shards).await?;
     let started = Instant::now();
-    let copies = world::seed(&env, world, conversations.len()).await?;
+    let copies = world::seed(&env, world, conversations.len()).await?.copies;
     let seeding_s = started.elapsed().as_secs_f64();
     let mut checks = vec![seeded_check(&env, world, &copies).await?];
     let mut latency = histogram();
@@ -211,6 +213,48 @@ async fn requests_of(
         .collect())
 }
 
+/// Who answers the buyer: the platform's assistant (and, for the evaluation set's own check of
+/// its scripts in `assistant/oracle.rs`, one that carries out exactly what the script expects).
+trait Answerer {
+    async fn open(&mut self, env: &Env, copy: &BuyerWorld) -> Result<(), String>;
+    async fn answer(
+        &mut self,
+        env: &Env,
+        copy: &BuyerWorld,
+        turn: usize,
+        typed: &str,
+    ) -> Result<assistant::Exchange, String>;
+}
+
+/// The platform's assistant, through `flows::assistant` in-process.
+#[derive(Default)]
+struct Platform {
+    conversation: Option<miaodan_domain::ids::ConversationId>,
+}
+
+impl Answerer for Platform {
+    async fn open(&mut self, env: &Env, copy: &BuyerWorld) -> Result<(), String> {
+        let (id, _greeting) = assistant::start(&env.state, copy.buyer)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.conversation = Some(id);
+        Ok(())
+    }
+
+    async fn answer(
+        &mut self,
+        env: &Env,
+        copy: &BuyerWorld,
+        _turn: usize,
+        typed: &str,
+    ) -> Result<assistant::Exchange, String> {
+        let id = self.conversation.ok_or("no conversation")?;
+        assistant::hear(&env.state, copy.buyer, id, typed, None)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Replays one conversation on its buyer's copy of the world and scores it. Nothing here
 /// fails the run: an error of the assistant or the store fails the conversation.
 async fn converse(
@@ -220,6 +264,17 @@ async fn converse(
     copy: &BuyerWorld,
     latency: &mut Histogram<u64>,
 ) -> ConversationScore {
+    converse_as(env, world, conversation, copy, latency, &mut Platform::default()).await
+}
+
+async fn converse_as(
+    env: &Env,
+    world: &World,
+    conversation: &Conversation,
+    copy: &BuyerWorld,
+    latency: &mut Histogram<u64>,
+    answerer: &mut impl Answerer,
+) -> ConversationScore {
     let mut score = ConversationScore::new(conversation);
     let before = match requests_of(env, copy).await {
         Ok(requests) => requests.into_iter().map(|(id, _, _)| id).collect::<BTreeSet<_>>(),
@@ -228,24 +283,20 @@ async fn converse(
             return score;
         }
     };
-    let id = match assistant::start(&env.state, copy.buyer).await {
-        Ok((id, _greeting)) => id,
-        Err(error) => {
-            score.fail(Some(0), format!("start: {error}"));
-            for turn in &conversation.turns {
-                score.unheard(turn, &copy.orders);
-            }
-            return score;
+    if let Err(error) = answerer.open(env, copy).await {
+        score.fail(Some(0), format!("start: {error}"));
+        for turn in &conversation.turns {
+            score.unheard(turn, &copy.orders);
         }
-    };
+        return score;
+    }
     for (i, turn) in conversation.turns.iter().enumerate() {
         let typed = conversations::render(&turn.buyer, &copy.orders);
         let sent = Instant::now();
-        let heard = assistant::hear(&env.state, copy.buyer, id, &typed, None).await;
+        let heard = answerer.answer(env, copy, i, &typed).await;
         let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
         let _ = latency.record(micros.min(latency.high()));
-        let heard = heard.as_ref().map_err(|e| e.to_string());
-        score.turn(i, turn, typed, heard, &copy.orders);
+        score.turn(i, turn, typed, heard.as_ref().map_err(Clone::clone), &copy.orders);
     }
     match outcome(env, world, copy, &before).await {
         Ok(outcome) => score.end(conversation, &outcome),
@@ -323,7 +374,10 @@ mod tests {
         let conversations = conversations::parse(THREE_CONVERSATIONS, &world).expect("three conversations");
         let env = open(&world, 1).await.expect("the platform");
         // One copy more than conversations: a buyer nobody talks to.
-        let copies = world::seed(&env, &world, conversations.len() + 1).await.expect("seeded");
+        let copies = world::seed(&env, &world, conversations.len() + 1)
+            .await
+            .expect("seeded")
+            .copies;
         let fresh = &copies[conversations.len()];
         let problems = world::check_seeded(&env, &world, fresh).await.expect("read back");
         assert!(problems.is_empty(), "{problems:#?}");

@@ -49,6 +49,8 @@ pub struct ConversationScore {
     pub name: String,
     pub lang: String,
     pub failures: Vec<Failure>,
+    /// The script's turns (all of them, heard or not).
+    pub turns: u64,
     pub transcript: Vec<TurnRecord>,
     pub handed_over: bool,
     pub intent_turns: u64,
@@ -112,6 +114,7 @@ impl ConversationScore {
         ConversationScore {
             name: conversation.name.clone(),
             lang: conversation.lang.clone(),
+            turns: conversation.turns.len() as u64,
             ..ConversationScore::default()
         }
     }
@@ -382,7 +385,7 @@ impl AssistantReport {
             world: sources.0,
             conversations_file: sources.1,
             conversations,
-            turns: sum(&|s| s.transcript.len() as u64),
+            turns: sum(&|s| s.turns),
             resolved,
             resolution_rate: share(resolved, conversations),
             intent_turns,

@@ -265,7 +265,7 @@ pub struct Product {
     shop: usize,
     title: String,
     goods_class: Option<ExemptGoods>,
-    skus: Vec<Sku>,
+    pub skus: Vec<Sku>,
 }
 
 pub struct Warehouse {
@@ -278,7 +278,8 @@ pub struct Warehouse {
 pub struct WorldOrder {
     pub name: String,
     pub shop: usize,
-    lines: Vec<(String, Quantity)>,
+    /// (SKU name, quantity).
+    pub lines: Vec<(String, Quantity)>,
     pub state: Named,
     stalled_days: i64,
     pub timeline: Vec<(Timestamp, Step)>,
@@ -742,6 +743,13 @@ struct Catalogue {
     skus: BTreeMap<String, SkuId>,
 }
 
+/// The seeded platform's view of the world: each conversation's copy, and the SKUs' ids by
+/// name (the same for every copy).
+pub struct Seeded {
+    pub copies: Vec<BuyerWorld>,
+    pub skus: BTreeMap<String, SkuId>,
+}
+
 /// One buyer's copy of the world: the buyer and the ids of its orders by name.
 #[derive(Clone, Debug)]
 pub struct BuyerWorld {
@@ -760,7 +768,7 @@ pub fn payment_timeout_seconds(world: &World) -> i64 {
 
 /// Seeds `copies` buyers, each with its own copy of the world's orders, and leaves the clock at
 /// the world's `now`. The platform's clock must read [`World::start`] when it is called.
-pub async fn seed(env: &Env, world: &World, copies: usize) -> anyhow::Result<Vec<BuyerWorld>> {
+pub async fn seed(env: &Env, world: &World, copies: usize) -> anyhow::Result<Seeded> {
     let catalogue = set_up(env, world, copies).await?;
     let mut seeds = Vec::new();
     let mut buyers = Vec::new();
@@ -792,7 +800,7 @@ pub async fn seed(env: &Env, world: &World, copies: usize) -> anyhow::Result<Vec
     if world.now > env.state.clock.now() {
         env.state.clock.travel_to(world.now);
     }
-    Ok(buyers
+    let copies = buyers
         .into_iter()
         .enumerate()
         .map(|(copy, buyer)| BuyerWorld {
@@ -802,7 +810,11 @@ pub async fn seed(env: &Env, world: &World, copies: usize) -> anyhow::Result<Vec
                 .filter_map(|s| s.placed.as_ref().map(|o| (world.orders[s.order].name.clone(), o.id)))
                 .collect(),
         })
-        .collect())
+        .collect();
+    Ok(Seeded {
+        copies,
+        skus: catalogue.skus,
+    })
 }
 
 /// Shops, warehouses, products and stock: each warehouse holds its stock once per copy.
