@@ -197,7 +197,13 @@ async fn store_checks(env: &Env) -> anyhow::Result<Vec<(bool, String)>> {
 async fn requests_of(
     env: &Env,
     copy: &BuyerWorld,
-) -> anyhow::Result<Vec<(AfterSalesId, miaodan_domain::OrderId, miaodan_domain::after_sales::RequestKind)>> {
+) -> anyhow::Result<
+    Vec<(
+        AfterSalesId,
+        miaodan_domain::OrderId,
+        miaodan_domain::after_sales::RequestKind,
+    )>,
+> {
     let filter = AfterSalesFilter {
         buyer: Some(copy.buyer),
         ..AfterSalesFilter::default()
@@ -306,7 +312,12 @@ async fn converse_as(
 }
 
 /// The orders' states (seeded, now) and the requests opened since `before`.
-async fn outcome(env: &Env, world: &World, copy: &BuyerWorld, before: &BTreeSet<AfterSalesId>) -> anyhow::Result<Outcome> {
+async fn outcome(
+    env: &Env,
+    world: &World,
+    copy: &BuyerWorld,
+    before: &BTreeSet<AfterSalesId>,
+) -> anyhow::Result<Outcome> {
     let name_of: BTreeMap<_, _> = copy.orders.iter().map(|(name, id)| (*id, name.clone())).collect();
     let mut states = BTreeMap::new();
     for (name, id) in &copy.orders {
@@ -316,16 +327,19 @@ async fn outcome(env: &Env, world: &World, copy: &BuyerWorld, before: &BTreeSet<
             .order(*id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("order {id} is gone"))?;
-        let seeded = world
-            .order(name)
-            .map_or(order.state, |o| o.state.order_state());
+        let seeded = world.order(name).map_or(order.state, |o| o.state.order_state());
         states.insert(name.clone(), (seeded, order.state));
     }
     let opened = requests_of(env, copy)
         .await?
         .into_iter()
         .filter(|(id, _, _)| !before.contains(id))
-        .map(|(_, order, kind)| (name_of.get(&order).cloned().unwrap_or_else(|| format!("#{order}")), kind))
+        .map(|(_, order, kind)| {
+            (
+                name_of.get(&order).cloned().unwrap_or_else(|| format!("#{order}")),
+                kind,
+            )
+        })
         .collect();
     Ok(Outcome { states, opened })
 }

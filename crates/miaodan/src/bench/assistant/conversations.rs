@@ -6,9 +6,9 @@
 
 use super::world::World;
 use miaodan_assistant::understand::Intent;
+use miaodan_domain::OrderId;
 use miaodan_domain::after_sales::RequestKind;
 use miaodan_domain::orders::OrderState;
-use miaodan_domain::OrderId;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -154,8 +154,8 @@ fn place(index: usize, name: &str) -> String {
 /// Reads the conversations; every order name, intent and kind must exist. An error names the
 /// conversation, the turn and the field.
 pub fn parse(json: &str, world: &World) -> anyhow::Result<Vec<Conversation>> {
-    let raw: Vec<serde_json::Value> =
-        serde_json::from_str(json).map_err(|e| anyhow::anyhow!("conversations: not a JSON list of conversations: {e}"))?;
+    let raw: Vec<serde_json::Value> = serde_json::from_str(json)
+        .map_err(|e| anyhow::anyhow!("conversations: not a JSON list of conversations: {e}"))?;
     let mut conversations: Vec<Conversation> = Vec::new();
     for (i, value) in raw.into_iter().enumerate() {
         let name = value.get("name").and_then(|n| n.as_str()).unwrap_or("?").to_string();
@@ -177,7 +177,10 @@ fn conversation(file: ConversationFile, at: &str, world: &World) -> anyhow::Resu
         "{at}: lang: {:?} is not zh or en",
         file.lang
     );
-    anyhow::ensure!(!file.turns.is_empty(), "{at}: turns: a conversation has at least one turn");
+    anyhow::ensure!(
+        !file.turns.is_empty(),
+        "{at}: turns: a conversation has at least one turn"
+    );
     // `field` is where the name is, the conversation and turn included.
     let order_name = |name: &str, field: &str| -> anyhow::Result<String> {
         world
@@ -234,7 +237,10 @@ fn expect(
         None => None,
         Some(raw) => Some(Intent::parse(raw).ok_or_else(|| {
             let names: Vec<&str> = Intent::ALL.iter().map(|i| i.as_str()).collect();
-            anyhow::anyhow!("{at}: expect.intent: {raw:?} is not an intent (one of {})", names.join(", "))
+            anyhow::anyhow!(
+                "{at}: expect.intent: {raw:?} is not an intent (one of {})",
+                names.join(", ")
+            )
         })?),
     };
     let order = file
@@ -264,17 +270,15 @@ fn expected_action(
         ("cancel_order" | "hand_over", Some(_)) => {
             anyhow::bail!("{at}: expect.action.request_kind: only open_request has one")
         }
-        (other, _) => anyhow::bail!(
-            "{at}: expect.action.kind: {other:?} is not cancel_order, open_request or hand_over"
-        ),
+        (other, _) => {
+            anyhow::bail!("{at}: expect.action.kind: {other:?} is not cancel_order, open_request or hand_over")
+        }
     };
     let order = match (&kind, &file.order) {
         (ExpectedKind::HandOver, Some(_)) => anyhow::bail!("{at}: expect.action.order: a hand-over names no order"),
         (ExpectedKind::HandOver, None) => None,
         (_, None) => anyhow::bail!("{at}: expect.action.order: the action needs the order it acts on"),
-        (_, Some(name)) => {
-            Some(order_name(name, &format!("{at}: expect.action.order"))?)
-        }
+        (_, Some(name)) => Some(order_name(name, &format!("{at}: expect.action.order"))?),
     };
     Ok(ExpectedAction { kind, order })
 }
@@ -351,7 +355,11 @@ mod tests {
 
     #[test]
     fn a_conversation_file_error_names_the_conversation_the_turn_and_the_field() {
-        let turn = |expect: &str| format!(r#"[{{"name": "c", "lang": "en", "turns": [{{"buyer": "hi"}}, {{"buyer": "x", "expect": {expect}}}]}}]"#);
+        let turn = |expect: &str| {
+            format!(
+                r#"[{{"name": "c", "lang": "en", "turns": [{{"buyer": "hi"}}, {{"buyer": "x", "expect": {expect}}}]}}]"#
+            )
+        };
         let cases = [
             (
                 turn(r#"{"intent": "trak"}"#),

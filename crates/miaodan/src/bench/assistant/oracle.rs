@@ -34,7 +34,13 @@ fn reason_of(kind: RequestKind, state: super::world::Named) -> Reason {
     }
 }
 
-async fn carry_out(env: &Env, world: &World, seeded: &Seeded, copy: &BuyerWorld, expected: &ExpectedAction) -> ActionTaken {
+async fn carry_out(
+    env: &Env,
+    world: &World,
+    seeded: &Seeded,
+    copy: &BuyerWorld,
+    expected: &ExpectedAction,
+) -> ActionTaken {
     let name = expected.order.clone().unwrap_or_default();
     let order = copy.orders.get(&name).copied();
     let done = |kind: ActionKind, refused: Option<String>| ActionTaken {
@@ -138,7 +144,11 @@ impl Answerer for Perfect<'_> {
         Ok(Exchange {
             conversation: ConversationId::new(1).expect("positive"),
             reply: String::new(),
-            lang: if self.conversation.lang == "zh" { Lang::Zh } else { Lang::En },
+            lang: if self.conversation.lang == "zh" {
+                Lang::Zh
+            } else {
+                Lang::En
+            },
             intent: turn.expect.intent.unwrap_or(Intent::Unknown),
             confidence_permille: 1_000,
             slots: Default::default(),
@@ -182,13 +192,21 @@ fn the_evaluation_set_covers_both_languages_and_every_intent() {
     let all = conversations::parse(CONVERSATIONS_JSON, &world).expect("the built-in conversations");
     assert!(all.len() >= 100, "{} conversations", all.len());
     let zh = all.iter().filter(|c| c.lang == "zh").count();
-    assert!(zh * 10 >= all.len() * 4 && zh * 10 <= all.len() * 6, "{zh} of {} in Chinese", all.len());
+    assert!(
+        zh * 10 >= all.len() * 4 && zh * 10 <= all.len() * 6,
+        "{zh} of {} in Chinese",
+        all.len()
+    );
     let intents: BTreeSet<&str> = all
         .iter()
         .flat_map(|c| c.turns.iter().filter_map(|t| t.expect.intent))
         .map(|i| i.as_str())
         .collect();
-    let missing: Vec<&str> = Intent::ALL.iter().map(|i| i.as_str()).filter(|i| !intents.contains(i)).collect();
+    let missing: Vec<&str> = Intent::ALL
+        .iter()
+        .map(|i| i.as_str())
+        .filter(|i| !intents.contains(i))
+        .collect();
     assert!(missing.is_empty(), "intents no turn expects: {missing:?}");
     let states: BTreeSet<&str> = world.orders.iter().map(|o| o.state.as_str()).collect();
     assert_eq!(states.len(), super::world::Named::ALL.len(), "{states:?}");

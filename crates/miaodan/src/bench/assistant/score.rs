@@ -16,9 +16,9 @@
 
 use super::conversations::{Conversation, ExpectedAction, ExpectedKind, Turn, request_kind_name};
 use crate::bench::report::Latency;
+use miaodan_domain::OrderId;
 use miaodan_domain::after_sales::RequestKind;
 use miaodan_domain::orders::OrderState;
-use miaodan_domain::OrderId;
 use miaodan_server::flows::assistant::{ActionKind, ActionTaken, Exchange};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -264,7 +264,11 @@ impl ConversationScore {
                     .iter()
                     .map(|(o, k)| format!("{} on {o}", request_kind_name(*k)))
                     .collect();
-                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
             };
             self.fail(
                 None,
@@ -323,6 +327,9 @@ pub struct AssistantReport {
     pub turns: u64,
     pub resolved: u64,
     pub resolution_rate: f64,
+    /// Resolved and never handed over, as the issue counts it: the conversations whose script
+    /// asks for a person are resolved by handing over, but not by the assistant alone.
+    pub resolved_without_hand_over: u64,
     pub intent_turns: u64,
     pub intent_accuracy: f64,
     pub slot_turns: u64,
@@ -388,6 +395,7 @@ impl AssistantReport {
             turns: sum(&|s| s.turns),
             resolved,
             resolution_rate: share(resolved, conversations),
+            resolved_without_hand_over: sum(&|s| u64::from(s.resolved() && !s.handed_over)),
             intent_turns,
             intent_accuracy: share(intent_right, intent_turns),
             slot_turns,
@@ -418,11 +426,32 @@ impl AssistantReport {
         let percent = |x: f64| format!("{:.1} %", x * 100.0);
         let l = &self.reply_latency_us;
         let rows = [
-            ("scenario", format!("assistant: {} conversations, {} turns", self.conversations, self.turns)),
-            ("world / conversations", format!("{} / {}", self.world, self.conversations_file)),
-            ("resolved", format!("{} ({} of {})", percent(self.resolution_rate), self.resolved, self.conversations)),
-            ("intent accuracy", format!("{} of {} turns", percent(self.intent_accuracy), self.intent_turns)),
-            ("slot accuracy", format!("{} of {} turns", percent(self.slot_accuracy), self.slot_turns)),
+            (
+                "scenario",
+                format!("assistant: {} conversations, {} turns", self.conversations, self.turns),
+            ),
+            (
+                "world / conversations",
+                format!("{} / {}", self.world, self.conversations_file),
+            ),
+            (
+                "resolved",
+                format!(
+                    "{} ({} of {}; {} without a hand-over)",
+                    percent(self.resolution_rate),
+                    self.resolved,
+                    self.conversations,
+                    self.resolved_without_hand_over
+                ),
+            ),
+            (
+                "intent accuracy",
+                format!("{} of {} turns", percent(self.intent_accuracy), self.intent_turns),
+            ),
+            (
+                "slot accuracy",
+                format!("{} of {} turns", percent(self.slot_accuracy), self.slot_turns),
+            ),
             (
                 "actions",
                 format!(
@@ -441,10 +470,16 @@ impl AssistantReport {
                 ),
             ),
             ("errors", self.errors.to_string()),
-            ("reply µs", format!("p50 {}  p99 {}  p99.9 {}  max {}", l.p50, l.p99, l.p999, l.max)),
+            (
+                "reply µs",
+                format!("p50 {}  p99 {}  p99.9 {}  max {}", l.p50, l.p99, l.p999, l.max),
+            ),
             ("by language", self.by_lang_row()),
             ("seeding", format!("{:.1} s", self.seeding_s)),
-            ("audit of the database", if self.audit_passed { "PASSED" } else { "FAILED" }.to_string()),
+            (
+                "audit of the database",
+                if self.audit_passed { "PASSED" } else { "FAILED" }.to_string(),
+            ),
         ];
         let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
         println!();
@@ -470,7 +505,12 @@ impl AssistantReport {
     fn print_intents(&self) {
         println!("\n  intent accuracy by expected intent:");
         for (intent, f) in &self.by_intent {
-            println!("    {intent:<15} {:>4} of {:<4} ({:.0} %)", f.right, f.turns, share(f.right, f.turns) * 100.0);
+            println!(
+                "    {intent:<15} {:>4} of {:<4} ({:.0} %)",
+                f.right,
+                f.turns,
+                share(f.right, f.turns) * 100.0
+            );
         }
     }
 
@@ -528,4 +568,210 @@ fn failed(scores: Vec<ConversationScore>) -> Vec<FailedConversation> {
             transcript: s.transcript,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::assistant::conversations::{Expect, Final};
+    use miaodan_assistant::understand::{Intent, Lang};
+    use miaodan_domain::ids::ConversationId;
+
+    fn id(n: i64) -> OrderId {
+        OrderId::new(n).expect("positive")
+    }
+
+    fn orders() -> BTreeMap<String, OrderId> {
+        BTreeMap::from([("mug".to_string(), id(1)), ("tee".to_string(), id(2))])
+    }
+
+    fn taken(kind: ActionKind, order: i64, refused: Option<&str>) -> Option<ActionTaken> {
+        Some(ActionTaken {
+            kind,
+            order: Some(id(order)),
+            request: None,
+            refused: refused.map(str::to_string),
+        })
+    }
+
+    fn exchange(action: Option<ActionTaken>, handed_over: bool) -> Exchange {
+        Exchange {
+            conversation: ConversationId::new(1).expect("positive"),
+            reply: "好的".into(),
+            lang: Lang::Zh,
+            intent: Intent::Affirm,
+            confidence_permille: 900,
+            slots: Default::default(),
+            order: Some(id(1)),
+            action,
+            handed_over,
+        }
+    }
+
+    fn turn(action: Option<ExpectedKind>) -> Turn {
+        Turn {
+            buyer: "确认".into(),
+            expect: Expect {
+                intent: Some(Intent::Affirm),
+                order: Some("mug".into()),
+                action: action.map(|kind| ExpectedAction {
+                    kind,
+                    order: (kind != ExpectedKind::HandOver).then(|| "mug".to_string()),
+                }),
+            },
+        }
+    }
+
+    /// (what the script expects, what the assistant did, handed over) → (wrong actions,
+    /// refused attempts, actions done, resolved after the turn).
+    #[test]
+    fn only_an_unexpected_action_carried_out_is_a_wrong_action() {
+        let cancel = Some(ExpectedKind::CancelOrder);
+        let cases = [
+            (
+                "the expected action",
+                cancel,
+                taken(ActionKind::CancelOrder, 1, None),
+                false,
+                (0, 0, 1, true),
+            ),
+            ("nothing expected, nothing done", None, None, false, (0, 0, 0, true)),
+            (
+                "an action nobody asked for",
+                None,
+                taken(ActionKind::CancelOrder, 1, None),
+                false,
+                (1, 0, 0, false),
+            ),
+            (
+                "the right kind on another order",
+                cancel,
+                taken(ActionKind::CancelOrder, 2, None),
+                false,
+                (1, 0, 0, false),
+            ),
+            (
+                "another request kind",
+                Some(ExpectedKind::OpenRequest(RequestKind::ReturnAndRefund)),
+                taken(ActionKind::OpenRequest(RequestKind::RefundOnly), 1, None),
+                false,
+                (1, 0, 0, false),
+            ),
+            (
+                "a refused attempt changed nothing",
+                None,
+                taken(
+                    ActionKind::OpenRequest(RequestKind::RefundOnly),
+                    1,
+                    Some("refused_by_rules"),
+                ),
+                false,
+                (0, 1, 0, true),
+            ),
+            (
+                "the expected action refused",
+                cancel,
+                taken(ActionKind::CancelOrder, 1, Some("invalid_transition")),
+                false,
+                (0, 1, 0, false),
+            ),
+            ("the expected action not done", cancel, None, false, (0, 0, 0, false)),
+            (
+                "an unexpected hand-over",
+                None,
+                taken(ActionKind::HandOver, 1, None),
+                true,
+                (0, 0, 0, false),
+            ),
+            (
+                "the expected hand-over",
+                Some(ExpectedKind::HandOver),
+                taken(ActionKind::HandOver, 1, None),
+                true,
+                (0, 0, 1, true),
+            ),
+        ];
+        let conversation = Conversation {
+            name: "c".into(),
+            lang: "zh".into(),
+            turns: vec![],
+            final_state: Final::default(),
+        };
+        for (name, expected, done, handed_over, (wrong, refused, actions, resolved)) in cases {
+            let mut score = ConversationScore::new(&conversation);
+            let answer = exchange(done, handed_over);
+            score.turn(0, &turn(expected), "确认".into(), Ok(&answer), &orders());
+            assert_eq!(
+                (
+                    score.wrong_actions,
+                    score.refused_attempts,
+                    score.actions_done,
+                    score.resolved()
+                ),
+                (wrong, refused, actions, resolved),
+                "{name}: {:?}",
+                score.failures
+            );
+            assert_eq!((score.intent_right, score.slot_right), (1, 1), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_error_fails_the_turn_and_counts_its_expectations_as_missed() {
+        let conversation = Conversation {
+            name: "c".into(),
+            lang: "en".into(),
+            turns: vec![],
+            final_state: Final::default(),
+        };
+        let mut score = ConversationScore::new(&conversation);
+        score.turn(
+            0,
+            &turn(None),
+            "yes".into(),
+            Err("no such conversation".into()),
+            &orders(),
+        );
+        assert_eq!((score.errors, score.intent_turns, score.intent_right), (1, 1, 0));
+        assert_eq!(score.failures[0].turn, Some(1));
+        assert!(score.failures[0].reason.contains("no such conversation"));
+    }
+
+    #[test]
+    fn the_end_compares_every_orders_state_and_the_requests_opened() {
+        let conversation = Conversation {
+            name: "c".into(),
+            lang: "zh".into(),
+            turns: vec![],
+            final_state: Final {
+                orders: BTreeMap::from([("mug".to_string(), OrderState::Cancelled)]),
+                requests: vec![],
+                handed_over: false,
+            },
+        };
+        let mut score = ConversationScore::new(&conversation);
+        let outcome = Outcome {
+            states: BTreeMap::from([
+                ("mug".to_string(), (OrderState::PendingPayment, OrderState::Cancelled)),
+                ("tee".to_string(), (OrderState::Delivered, OrderState::Delivered)),
+            ]),
+            opened: vec![],
+        };
+        score.end(&conversation, &outcome);
+        assert!(score.resolved(), "{:?}", score.failures);
+        let changed = Outcome {
+            states: BTreeMap::from([("tee".to_string(), (OrderState::Delivered, OrderState::Cancelled))]),
+            opened: vec![("tee".to_string(), RequestKind::ReturnAndRefund)],
+        };
+        let mut score = ConversationScore::new(&conversation);
+        score.end(&conversation, &changed);
+        let reasons: Vec<&str> = score.failures.iter().map(|f| f.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "order tee is cancelled, expected delivered",
+                "requests opened: return_and_refund on tee; expected: none"
+            ]
+        );
+    }
 }

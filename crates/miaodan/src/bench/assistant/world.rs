@@ -521,7 +521,10 @@ fn parse_warehouses(
             match owner {
                 None => return Err(problem(format!("{at}: stock"), format!("no SKU named {sku:?}"))),
                 Some(p) if p.shop != shop => {
-                    return Err(problem(format!("{at}: stock"), format!("SKU {sku:?} is another shop's")));
+                    return Err(problem(
+                        format!("{at}: stock"),
+                        format!("SKU {sku:?} is another shop's"),
+                    ));
                 }
                 Some(_) if *units < 0 => {
                     return Err(problem(format!("{at}: stock.{sku}"), "units are 0 or more"));
@@ -603,7 +606,12 @@ fn check_fields_of_state(spec: &OrderSpec, state: Named, at: &str) -> anyhow::Re
             return Err(problem(format!("{at}: stalled_days"), "at least 1"));
         }
         (Named::Stalled, Some(_)) | (_, None) => {}
-        (_, Some(_)) => return Err(problem(format!("{at}: stalled_days"), format!("a {name} order is not stalled"))),
+        (_, Some(_)) => {
+            return Err(problem(
+                format!("{at}: stalled_days"),
+                format!("a {name} order is not stalled"),
+            ));
+        }
     }
     match (state.delivered(), &spec.delivered_ago) {
         (true, None) => Err(problem(
@@ -657,7 +665,10 @@ fn timeline(spec: &OrderSpec, state: Named, at: &str, now: Timestamp) -> anyhow:
                 checked_text::<200>(location, &format!("{at}: {field}.location"))?;
             }
             let location = e.location.clone();
-            events.push((ago(now, &e.ago, at, &format!("{field}.ago"))?, Step::Track { state, location }));
+            events.push((
+                ago(now, &e.ago, at, &format!("{field}.ago"))?,
+                Step::Track { state, location },
+            ));
         }
         // A dispatched parcel has no event: no carrier has it yet.
         if events.is_empty() && state != Named::Dispatched {
@@ -668,7 +679,13 @@ fn timeline(spec: &OrderSpec, state: Named, at: &str, now: Timestamp) -> anyhow:
     if state.delivered() {
         let raw = spec.delivered_ago.as_deref().unwrap_or_default();
         let delivered = ago(now, raw, at, "delivered_ago")?;
-        steps.push((delivered, Step::Track { state: ShipmentState::Delivered, location: None }));
+        steps.push((
+            delivered,
+            Step::Track {
+                state: ShipmentState::Delivered,
+                location: None,
+            },
+        ));
         if state == Named::Refunded {
             steps.push((after(delivered, HOUR_MS), Step::OpenRefund));
             steps.push((after(delivered, 2 * HOUR_MS), Step::ApproveRefund));
@@ -747,6 +764,9 @@ struct Catalogue {
 /// name (the same for every copy).
 pub struct Seeded {
     pub copies: Vec<BuyerWorld>,
+    /// Read by the evaluation set's check of its scripts (`oracle.rs`), which asks for
+    /// exchanges itself.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub skus: BTreeMap<String, SkuId>,
 }
 
@@ -935,7 +955,9 @@ impl OrderSeed {
     }
 
     fn order(&self) -> anyhow::Result<&Order> {
-        self.placed.as_ref().ok_or_else(|| anyhow::anyhow!("the order was not placed"))
+        self.placed
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the order was not placed"))
     }
 
     async fn place(&mut self, env: &Env, world: &World, catalogue: &Catalogue) -> anyhow::Result<()> {
@@ -966,7 +988,10 @@ impl OrderSeed {
         let intent = payments::open_intent(&env.state, self.buyer, order.checkout, false).await?;
         let wallet = PayWith::Credential(WALLET.into());
         let paid = payments::confirm(&env.state, self.buyer, intent.id, wallet, None).await?;
-        let settled = paid.orders.iter().any(|o| o.order == order.id && o.settlement == Settlement::Paid);
+        let settled = paid
+            .orders
+            .iter()
+            .any(|o| o.order == order.id && o.settlement == Settlement::Paid);
         anyhow::ensure!(settled, "the payment did not settle the order");
         Ok(())
     }
@@ -997,7 +1022,13 @@ impl OrderSeed {
         Ok(())
     }
 
-    async fn track(&mut self, env: &Env, shop: ShopId, state: ShipmentState, location: Option<&str>) -> anyhow::Result<()> {
+    async fn track(
+        &mut self,
+        env: &Env,
+        shop: ShopId,
+        state: ShipmentState,
+        location: Option<&str>,
+    ) -> anyhow::Result<()> {
         let now = env.state.clock.now();
         let location = location.map(text).transpose()?;
         for shipment in &self.shipments {
@@ -1091,7 +1122,10 @@ pub async fn check_seeded(env: &Env, world: &World, copy: &BuyerWorld) -> anyhow
             problems.push(format!("{}: order {id} not in the store", spec.name));
             continue;
         };
-        let page = Keyset { after: None, limit: 100 };
+        let page = Keyset {
+            after: None,
+            limit: 100,
+        };
         let parcels = store.shipments_of_order(id, page).await?;
         let refunded = requests
             .iter()
@@ -1103,10 +1137,20 @@ pub async fn check_seeded(env: &Env, world: &World, copy: &BuyerWorld) -> anyhow
     Ok(problems)
 }
 
-fn wrong_with(spec: &WorldOrder, order: &Order, parcels: &[Shipment], refunded: bool, now: Timestamp) -> Option<String> {
+fn wrong_with(
+    spec: &WorldOrder,
+    order: &Order,
+    parcels: &[Shipment],
+    refunded: bool,
+    now: Timestamp,
+) -> Option<String> {
     let expected = spec.state.order_state();
     if order.state != expected {
-        return Some(format!("the order is {}, not {}", order.state.as_str(), expected.as_str()));
+        return Some(format!(
+            "the order is {}, not {}",
+            order.state.as_str(),
+            expected.as_str()
+        ));
     }
     let all = |f: &dyn Fn(&Shipment) -> bool| !parcels.is_empty() && parcels.iter().all(f);
     // Each step is stamped by the running clock, a few ms after the time it was moved to.
@@ -1115,7 +1159,9 @@ fn wrong_with(spec: &WorldOrder, order: &Order, parcels: &[Shipment], refunded: 
         Named::Unpaid | Named::Paid | Named::Cancelled => parcels.is_empty(),
         Named::Dispatched => all(&|s| s.state == ShipmentState::Created),
         Named::InTransit => all(&|s| s.picked_up_at.is_some() && s.delivered_at.is_none()),
-        Named::Stalled => all(&|s| s.delivered_at.is_none() && now.unix_ms() - s.last_movement_at.unix_ms() >= quiet_ms),
+        Named::Stalled => {
+            all(&|s| s.delivered_at.is_none() && now.unix_ms() - s.last_movement_at.unix_ms() >= quiet_ms)
+        }
         Named::Delivered | Named::Damaged => all(&|s| s.delivered_at.is_some()),
         Named::Refunded => all(&|s| s.delivered_at.is_some()) && refunded,
     };
@@ -1177,7 +1223,15 @@ mod tests {
         let steps: Vec<&str> = world.orders[0].timeline.iter().map(|(_, s)| s.name()).collect();
         assert_eq!(
             steps,
-            ["placed", "paid", "shipped", "picked_up", "delivered", "refund asked", "refund approved"]
+            [
+                "placed",
+                "paid",
+                "shipped",
+                "picked_up",
+                "delivered",
+                "refund asked",
+                "refund approved"
+            ]
         );
         assert_eq!(local(world.now), "12-05 15:00");
     }
@@ -1222,10 +1276,17 @@ mod tests {
 
     #[test]
     fn a_world_without_a_valid_now_is_refused() {
-        let error = match World::parse(&TINY.replace("2026-12-05T15:00", "2026-12-05 15:00").replace("ORDER", "")) {
+        let error = match World::parse(
+            &TINY
+                .replace("2026-12-05T15:00", "2026-12-05 15:00")
+                .replace("ORDER", ""),
+        ) {
             Ok(_) => panic!("accepted"),
             Err(e) => e.to_string(),
         };
-        assert!(error.contains("world: now: \"2026-12-05 15:00\" is not a Shanghai time"), "{error}");
+        assert!(
+            error.contains("world: now: \"2026-12-05 15:00\" is not a Shanghai time"),
+            "{error}"
+        );
     }
 }
