@@ -211,3 +211,50 @@ fn the_evaluation_set_covers_both_languages_and_every_intent() {
     let states: BTreeSet<&str> = world.orders.iter().map(|o| o.state.as_str()).collect();
     assert_eq!(states.len(), super::world::Named::ALL.len(), "{states:?}");
 }
+
+/// The refusals the set scripts ("explained, nothing changes"): what a buyer asks there, carried
+/// out by hand, is refused by the rules, so an assistant that tries it changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_refusal_scripts_ask_is_refused_by_the_rules() {
+    let world = World::parse(WORLD_JSON).expect("the built-in world");
+    let env = open(&world, 1).await.expect("the platform");
+    let seeded = super::world::seed(&env, &world, 1).await.expect("seeded");
+    let copy = &seeded.copies[0];
+    let refused = [
+        (
+            "a paid parcel on its way is not cancelled",
+            RequestKind::CancelBeforeShipment,
+            "earbuds_in_transit",
+        ),
+        (
+            "a parcel with a waybill is not cancelled",
+            RequestKind::CancelBeforeShipment,
+            "pan_dispatched",
+        ),
+        (
+            "a collected parcel's address does not change",
+            RequestKind::ChangeAddress,
+            "earbuds_in_transit",
+        ),
+        (
+            "goods not yet delivered are not returned",
+            RequestKind::ReturnAndRefund,
+            "earbuds_in_transit",
+        ),
+        (
+            "no reason after 7 days is not a return",
+            RequestKind::ReturnAndRefund,
+            "phone_case_delivered_old",
+        ),
+    ];
+    for (why, kind, order) in refused {
+        let attempt = ExpectedAction {
+            kind: ExpectedKind::OpenRequest(kind),
+            order: Some(order.to_string()),
+        };
+        let taken = carry_out(&env, &world, &seeded, copy, &attempt).await;
+        assert!(taken.refused.is_some(), "{why}: {taken:?}");
+    }
+    let problems = super::world::check_seeded(&env, &world, copy).await.expect("read back");
+    assert!(problems.is_empty(), "{problems:?}");
+}
