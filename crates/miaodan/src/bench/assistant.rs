@@ -383,45 +383,57 @@ mod tests {
     ]"#;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_bench_seeds_every_named_state_and_reports_each_conversation() {
+    async fn the_world_is_seeded_in_every_named_state_for_each_buyer() {
         let world = World::parse(TINY_WORLD).expect("the tiny world");
-        let conversations = conversations::parse(THREE_CONVERSATIONS, &world).expect("three conversations");
         let env = open(&world, 1).await.expect("the platform");
-        // One copy more than conversations: a buyer nobody talks to.
-        let copies = world::seed(&env, &world, conversations.len() + 1)
-            .await
-            .expect("seeded")
-            .copies;
-        let fresh = &copies[conversations.len()];
-        let problems = world::check_seeded(&env, &world, fresh).await.expect("read back");
-        assert!(problems.is_empty(), "{problems:#?}");
-        assert_eq!(fresh.orders.len(), world.orders.len());
-
-        let mut latency = histogram();
-        let mut scores = Vec::new();
-        for (conversation, copy) in conversations.iter().zip(&copies) {
-            scores.push(converse(&env, &world, conversation, copy, &mut latency).await);
+        let copies = world::seed(&env, &world, 3).await.expect("seeded").copies;
+        for copy in &copies {
+            assert_eq!(copy.orders.len(), world.orders.len());
+            let problems = world::check_seeded(&env, &world, copy).await.expect("read back");
+            assert!(problems.is_empty(), "{problems:#?}");
         }
-        let mut checks = vec![seeded_check(&env, &world, &copies).await.expect("checked")];
-        checks.extend(store_checks(&env).await.expect("audited"));
-        let report = AssistantReport::of(scores, &latency, ("tiny".into(), "three".into()), checks, 0.0);
-        assert!(report.audit_passed, "{:#?}", report.audit);
+        let ids: BTreeSet<_> = copies.iter().flat_map(|c| c.orders.values()).collect();
+        assert_eq!(ids.len(), 3 * world.orders.len(), "each buyer has orders of its own");
+    }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_bench_runs_files_and_writes_a_report_of_each_conversation() {
         let dir = tempfile::tempdir().expect("a directory");
-        let path = dir.path().join("report.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json")).expect("written");
-        let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
-        assert_eq!(written["scenario"], "assistant");
-        assert_eq!(written["conversations"], 3);
-        assert_eq!(written["wrong_actions"], 0);
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("written");
+            path
+        };
+        let args = AssistantArgs {
+            world: Some(file("world.json", TINY_WORLD)),
+            conversations: Some(file("conversations.json", THREE_CONVERSATIONS)),
+            only: None,
+            transcripts: true,
+            shards: 1,
+            json: Some(dir.path().join("report.json")),
+        };
+        run(&args).await.expect("the run and its audit");
+        let report = std::fs::read(dir.path().join("report.json")).expect("the report");
+        let report: serde_json::Value = serde_json::from_slice(&report).expect("json");
+        assert_eq!(report["scenario"], "assistant");
+        assert_eq!(
+            (report["conversations"].as_u64(), report["turns"].as_u64()),
+            (Some(3), Some(4))
+        );
+        assert_eq!(
+            (report["intent_turns"].as_u64(), report["slot_turns"].as_u64()),
+            (Some(4), Some(2))
+        );
+        assert_eq!(report["expected_actions"], 2);
+        assert_eq!(report["wrong_actions"], 0);
+        assert_eq!(report["audit_passed"], true, "{report}");
         for figure in ["resolution_rate", "intent_accuracy", "slot_accuracy", "hand_over_rate"] {
-            assert!(written[figure].is_number(), "{figure}: {written}");
+            assert!(report[figure].is_number(), "{figure}: {report}");
         }
-        assert!(written["reply_latency_us"]["p99"].is_number(), "{written}");
-        assert_eq!(written["by_lang"]["zh"]["conversations"], 2);
-        let failed = written["failed"].as_array().expect("a list");
-        let resolved = written["resolved"].as_u64().expect("a count");
-        assert_eq!(failed.len() as u64 + resolved, 3);
+        assert!(report["reply_latency_us"]["p99"].is_number(), "{report}");
+        assert_eq!(report["by_lang"]["zh"]["conversations"], 2);
+        let failed = report["failed"].as_array().expect("a list");
+        assert_eq!(failed.len() as u64 + report["resolved"].as_u64().expect("a count"), 3);
         for conversation in failed {
             assert!(conversation["failures"][0]["reason"].is_string(), "{conversation}");
         }
