@@ -290,7 +290,7 @@ async fn converse_as(
         }
     };
     if let Err(error) = answerer.open(env, copy).await {
-        score.fail(Some(0), format!("start: {error}"));
+        score.fail(Some(0), format!("could not open the conversation: {error}"));
         for turn in &conversation.turns {
             score.unheard(turn, &copy.orders);
         }

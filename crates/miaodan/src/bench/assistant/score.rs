@@ -160,8 +160,21 @@ impl ConversationScore {
             }
         };
         self.count_expectations(turn, Some(exchange), orders);
-        self.score_action(number, turn.expect.action.as_ref(), exchange.action.as_ref(), orders);
-        if exchange.handed_over && !self.handed_over {
+        // A hand-over is one whether the answer reports it as its action or only as its flag.
+        let hands_over = exchange.handed_over
+            || exchange
+                .action
+                .as_ref()
+                .is_some_and(|a| a.kind == ActionKind::HandOver && a.refused.is_none());
+        let implied = (hands_over && exchange.action.is_none() && !self.handed_over).then(|| ActionTaken {
+            kind: ActionKind::HandOver,
+            order: None,
+            request: None,
+            refused: None,
+        });
+        let taken = exchange.action.as_ref().or(implied.as_ref());
+        self.score_action(number, turn.expect.action.as_ref(), taken, orders);
+        if hands_over && !self.handed_over {
             self.handed_over = true;
             let expected = turn
                 .expect
@@ -689,6 +702,20 @@ mod tests {
                 taken(ActionKind::HandOver, 1, None),
                 true,
                 (0, 0, 1, true),
+            ),
+            (
+                "a hand-over told only by its flag",
+                Some(ExpectedKind::HandOver),
+                None,
+                true,
+                (0, 0, 1, true),
+            ),
+            (
+                "an unexpected hand-over told only by its flag",
+                None,
+                None,
+                true,
+                (0, 0, 0, false),
             ),
         ];
         let conversation = Conversation {
