@@ -166,7 +166,7 @@ impl ConversationScore {
                 .action
                 .as_ref()
                 .is_some_and(|a| a.kind == ActionKind::HandOver && a.refused.is_none());
-        let implied = (hands_over && exchange.action.is_none() && !self.handed_over).then(|| ActionTaken {
+        let implied = (hands_over && exchange.action.is_none() && !self.handed_over).then_some(ActionTaken {
             kind: ActionKind::HandOver,
             order: None,
             request: None,
