@@ -10,6 +10,7 @@
 //! before its answer, in both modes.
 
 mod after_sales;
+mod assistant;
 mod checkout;
 mod compass;
 mod console;
@@ -54,6 +55,10 @@ enum Scenario {
     /// the crowd simulator, or read from a file): recall, precision, honest buyers refused,
     /// units that reached scalpers with risk off and on; and the cost of a decision.
     Risk(risk::RiskArgs),
+    /// The customer-service assistant on scripted conversations against a seeded world (the
+    /// built-in evaluation set, or `--world FILE --conversations FILE`): resolution rate,
+    /// intent and slot accuracy, wrong actions, hand-over rate, reply latency.
+    Assistant(assistant::AssistantArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -381,13 +386,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Scenario::Risk(args) = &args.scenario {
         return risk::run(args).await;
     }
+    if let Scenario::Assistant(args) = &args.scenario {
+        return assistant::run(args).await;
+    }
     let (summary, json) = match args.scenario {
         Scenario::FlashSale(args) => (flash_sale::run(&args).await?, args.common.json.clone()),
         Scenario::Checkout(args) => (checkout::run(&args).await?, args.common.json.clone()),
         Scenario::AfterSales(args) => (after_sales::run(&args).await?, args.common.json.clone()),
         Scenario::Compass(args) => (compass::run(&args).await?, args.sale.common.json.clone()),
         Scenario::Console(args) => (console::run(&args).await?, args.sale.common.json.clone()),
-        Scenario::Fulfillment(_) | Scenario::Risk(_) => unreachable!("answered above"),
+        Scenario::Fulfillment(_) | Scenario::Risk(_) | Scenario::Assistant(_) => unreachable!("answered above"),
     };
     summary.print_table();
     if let Some(path) = json {
