@@ -4,6 +4,7 @@
 mod bench;
 mod compass;
 mod reconcile;
+mod serve_language_model;
 mod serve_limits;
 mod token;
 
@@ -75,6 +76,8 @@ enum Commands {
         risk: RiskArgs,
         #[command(flatten)]
         limits: serve_limits::LimitArgs,
+        #[command(flatten)]
+        language_model: serve_language_model::LanguageModelArgs,
     },
     /// Run simpay, the payment-provider simulator, as its own process (no money moves).
     Simpay {
@@ -206,6 +209,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             webhooks_allow_any_host,
             risk,
             limits,
+            language_model,
         } => {
             let mut config = Config::new(listen, store.database.clone());
             config.webhooks.allow_any_host = webhooks_allow_any_host;
@@ -214,6 +218,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.shards = shards;
             config.payment_timeout_seconds = payment_timeout_seconds;
             risk.apply(&mut config);
+            config.language_model = language_model.config();
             if demo {
                 config.carriers = miaodan_server::carriers::CarriersConfig::demo();
             }

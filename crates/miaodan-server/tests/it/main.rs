@@ -20,6 +20,7 @@ mod events;
 mod flash_sale_live;
 mod flash_sales;
 mod fulfillment;
+mod language_model;
 mod limits;
 mod order_lists;
 mod orders;
