@@ -309,6 +309,18 @@ fn demo_token_line(name: &str, token: &demo::DemoToken, whose: &str) -> String {
     }
 }
 
+/// The buyer's chat page with the assistant: the token rides in the fragment, which the
+/// browser keeps to itself (never sent to the server, nor in a Referer).
+fn chat_line(base: &str, buyer: &demo::DemoToken) -> String {
+    let page = miaodan_server::http::chat_page::CHAT_PAGE_PATH;
+    match buyer {
+        demo::DemoToken::Fresh(token) => format!("  Chat as the buyer (智能客服): {base}{page}#token={token}"),
+        demo::DemoToken::Kept { .. } => {
+            format!("  Chat as the buyer (智能客服): {base}{page}  (paste the BUYER token there)")
+        }
+    }
+}
+
 /// The console's address and the demo staff's sign-in.
 fn console_lines(base: &str, shop_id: i64, access: &demo::DemoAccess) -> String {
     let staff: Vec<String> = access
@@ -333,6 +345,7 @@ fn print_demo(base: &str, database: &str, access: &demo::DemoAccess) {
         demo_token_line("ADMIN", &access.admin, "platform admin"),
         demo_token_line("MERCHANT", merchant, &format!("shop {shop_id}, {shop}")),
         demo_token_line("BUYER", buyer, &format!("buyer {buyer_id}, {buyer_name}")),
+        chat_line(base, buyer),
     ]
     .join("\n");
     let kept = [&access.admin, merchant, buyer]
