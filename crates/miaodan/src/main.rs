@@ -222,11 +222,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if demo {
                 config.carriers = miaodan_server::carriers::CarriersConfig::demo();
             }
-            if let (Some(url), Some(secret)) = (simpay_url, simpay_secret) {
-                config.payments = PaymentsConfig::RemoteSimpay {
-                    url,
-                    secret: secret.into_bytes(),
-                };
+            if let Some(payments) = remote_simpay(simpay_url, simpay_secret) {
+                config.payments = payments;
             }
             serve(config, demo).await
         }
@@ -266,6 +263,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Compass { command } => compass::run(command).await,
         Commands::Token { command } => token::run(command).await,
     }
+}
+
+/// A separate simpay process as the provider, when both its URL and its secret are given
+/// (clap requires the secret with the URL).
+fn remote_simpay(url: Option<String>, secret: Option<String>) -> Option<PaymentsConfig> {
+    let (url, secret) = (url?, secret?);
+    Some(PaymentsConfig::RemoteSimpay {
+        url,
+        secret: secret.into_bytes(),
+    })
 }
 
 async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
