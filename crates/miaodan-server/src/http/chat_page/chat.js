@@ -34,7 +34,8 @@ const WORDS = {
     errors: {
       unauthorized: "令牌无效或已过期，请重新输入买家令牌。",
       forbidden: "这个令牌不是买家的令牌，请使用买家令牌。",
-      not_found: "找不到这个对话，已为您开始新的对话。",
+      not_found: "没有找到请求的内容。",
+      conversation_gone: "找不到这个对话，已为您开始新的对话。",
       invalid_field: "消息需为 1 到 500 个字。",
       overloaded: "服务繁忙，请稍后再试。",
       server_busy: "服务繁忙，请稍后再试。",
@@ -78,7 +79,8 @@ const WORDS = {
     errors: {
       unauthorized: "This token is not valid (or has expired): enter the buyer's token again.",
       forbidden: "This token is not a buyer's: use a buyer token.",
-      not_found: "That conversation is gone: a new one was started.",
+      not_found: "Not found.",
+      conversation_gone: "That conversation is gone: a new one was started.",
       invalid_field: "A message is 1 to 500 characters.",
       overloaded: "The service is busy: try again in a moment.",
       server_busy: "The service is busy: try again in a moment.",
@@ -359,7 +361,7 @@ async function send(text) {
     if (error.status === 404) {
       page.sending = false;
       await start(newConversation);
-      showError(error);
+      if (!page.error) showError(new ApiError(404, "conversation_gone", ""));
       return;
     }
   } finally {
