@@ -28,6 +28,7 @@ pub struct Ids {
     audit_entry: AtomicI64,
     penalty: AtomicI64,
     risk_challenge: AtomicI64,
+    conversation: AtomicI64,
 }
 
 fn next(counter: &AtomicI64) -> i64 {
@@ -58,6 +59,7 @@ impl Ids {
             audit_entry: AtomicI64::new(maxima.audit_entry),
             penalty: AtomicI64::new(maxima.penalty),
             risk_challenge: AtomicI64::new(maxima.risk_challenge),
+            conversation: AtomicI64::new(maxima.conversation),
         }
     }
 
@@ -67,6 +69,10 @@ impl Ids {
 
     pub fn risk_challenge(&self) -> i64 {
         next(&self.risk_challenge)
+    }
+
+    pub fn conversation(&self) -> i64 {
+        next(&self.conversation)
     }
 
     pub fn staff_member(&self) -> i64 {

@@ -157,6 +157,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0025_risk_challenges",
         sql: include_str!("../migrations/0025_risk_challenges.sql"),
     },
+    Migration {
+        version: 26,
+        name: "0026_assistant",
+        sql: include_str!("../migrations/0026_assistant.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.

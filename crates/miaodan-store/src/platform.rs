@@ -288,7 +288,8 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM diagnosis_reports),
             (SELECT COALESCE(MAX(id), 0) FROM staff_members), (SELECT COALESCE(MAX(id), 0) FROM staff_sessions),
             (SELECT COALESCE(MAX(id), 0) FROM audit_log), (SELECT COALESCE(MAX(id), 0) FROM penalties),
-            (SELECT COALESCE(MAX(id), 0) FROM risk_decisions), (SELECT COALESCE(MAX(id), 0) FROM risk_challenges)";
+            (SELECT COALESCE(MAX(id), 0) FROM risk_decisions), (SELECT COALESCE(MAX(id), 0) FROM risk_challenges),
+            (SELECT COALESCE(MAX(id), 0) FROM assistant_conversations)";
         self.query_row(
             Statement::new(sql, vec![]),
             |r| {
@@ -316,6 +317,7 @@ impl Store {
                     audit_entry: r.i64(19)?,
                     penalty: r.i64(20)?,
                     risk_challenge: r.i64(22)?,
+                    conversation: r.i64(23)?,
                 })
             },
             || "no id maxima row".into(),

@@ -246,4 +246,5 @@ pub struct IdMaxima {
     pub audit_entry: i64,
     pub penalty: i64,
     pub risk_challenge: i64,
+    pub conversation: i64,
 }

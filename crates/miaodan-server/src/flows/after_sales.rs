@@ -24,6 +24,7 @@
 //! Return logistics (booking a return's pickup with a carrier, its tracking events) live in
 //! `returns.rs`.
 
+pub mod explain;
 mod returns;
 pub use returns::{RETURN_UNIT_GRAMS_DECLARED, book_pickup, book_pickup_if_due, resume_pickups, track_return};
 

@@ -2,13 +2,43 @@
 //! assistant (`miaodan-assistant`) understand the message and decide, carry out the one action
 //! it asks for through the same shard commands and flows as the API, and keep the
 //! conversation.
+//!
+//! ```text
+//! hear: lock the conversation (one turn at a time) ─► store: conversation, the buyer's facts
+//!       ─► assistant: understand (─► a language model's second opinion, if one is plugged in)
+//!       ─► assistant: respond ─► action? cancel: shard CancelOrder
+//!                                      request: after_sales::prepare_open ─► shard OpenRequest
+//!                                      hand-over: the conversation's handover row
+//!       ─► assistant: acted (the outcome, explained) ─► store: the turn, in one transaction
+//! ```
+//!
+//! **Guardrails in the shell.** Facts are read for the signed-in buyer only; an action is the
+//! API's own command with the buyer as its author, so the shard's checks, the after-sales rules
+//! and risk apply unchanged, and what the buyer is told is the outcome they returned.
+
+mod facts;
 
 use crate::app::AppState;
+use crate::flows::after_sales::{self, AfterSalesError, Ask};
+use miaodan_assistant::dialogue::{self, Action, Conversation, Outcome, Request, Turn};
 use miaodan_assistant::understand::{Intent, Lang, Slots};
 use miaodan_domain::after_sales::RequestKind;
+use miaodan_domain::after_sales::request::RequestLine;
 use miaodan_domain::ids::{AfterSalesId, ConversationId};
+use miaodan_domain::orders::CancelReason;
 use miaodan_domain::risk::ClientSignals;
+use miaodan_domain::shard::{CancelOrder, Canceller};
 use miaodan_domain::{BuyerId, OrderId};
+use miaodan_store::records::IdempotencyRecord;
+use miaodan_store::{Author, Handover, StoreError, StoredConversation, StoredMessage};
+use tokio::sync::Mutex;
+
+/// Turns are taken one at a time per conversation: a conversation's lock is one of these,
+/// chosen by its id (two conversations may share one; they then wait a turn for each other).
+static TURN_LOCKS: [Mutex<()>; 64] = [const { Mutex::const_new(()) }; 64];
+
+/// A buyer's message, at most, in characters.
+pub const MESSAGE_CHARS_MAX: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AssistantError {
@@ -37,6 +67,8 @@ pub struct Exchange {
     pub action: Option<ActionTaken>,
     /// The conversation is with the merchant's customer service now.
     pub handed_over: bool,
+    /// The messages this turn wrote: the buyer's, then the assistant's.
+    pub messages: [StoredMessage; 2],
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,8 +93,52 @@ pub struct ActionTaken {
 
 /// Opens a conversation for the buyer; the answer is its id and the assistant's greeting.
 pub async fn start(state: &AppState, buyer: BuyerId) -> Result<(ConversationId, String), AssistantError> {
-    let _ = (state, buyer);
-    Err(AssistantError::UnknownConversation)
+    let (conversation, messages) = open(state, buyer).await?;
+    Ok((conversation.id, messages[0].body.clone()))
+}
+
+/// Opens a conversation: the stored row and its first message (the greeting, in both
+/// languages: the buyer has not written yet).
+pub async fn open(
+    state: &AppState,
+    buyer: BuyerId,
+) -> Result<(StoredConversation, Vec<StoredMessage>), AssistantError> {
+    let id = ConversationId::new(state.ids.conversation()).ok_or(AssistantError::UnknownConversation)?;
+    let now = state.clock.now();
+    let greeting = format!("{}\n{}", dialogue::greeting(Lang::Zh), dialogue::greeting(Lang::En));
+    let conversation = StoredConversation {
+        id,
+        buyer,
+        dialogue: dialogue_json(&Conversation::default()),
+        messages: 1,
+        handover: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let messages = vec![StoredMessage {
+        seq: 1,
+        author: Author::Assistant,
+        body: greeting,
+        at: now,
+        understood: None,
+        action: None,
+    }];
+    state.store.insert_conversation(&conversation, &messages).await?;
+    Ok((conversation, messages))
+}
+
+/// The buyer's conversation, if it is theirs.
+pub async fn conversation_of(
+    state: &AppState,
+    buyer: BuyerId,
+    id: ConversationId,
+) -> Result<StoredConversation, AssistantError> {
+    state
+        .store
+        .conversation(id)
+        .await?
+        .filter(|c| c.buyer == buyer)
+        .ok_or(AssistantError::UnknownConversation)
 }
 
 /// Answers one message of the buyer in one of the buyer's conversations.
@@ -73,6 +149,227 @@ pub async fn hear(
     text: &str,
     client: Option<ClientSignals>,
 ) -> Result<Exchange, AssistantError> {
-    let _ = (state, buyer, conversation, text, client);
-    Err(AssistantError::UnknownConversation)
+    hear_recorded(state, buyer, conversation, text, client, |_| None).await
+}
+
+/// [`hear`], storing with the turn the response `record` makes of it (an `Idempotency-Key`'s).
+pub async fn hear_recorded(
+    state: &AppState,
+    buyer: BuyerId,
+    id: ConversationId,
+    text: &str,
+    client: Option<ClientSignals>,
+    record: impl FnOnce(&Exchange) -> Option<IdempotencyRecord>,
+) -> Result<Exchange, AssistantError> {
+    let lock = &TURN_LOCKS[id.get().unsigned_abs() as usize % TURN_LOCKS.len()];
+    let _turn = lock.try_lock().map_err(|_| AssistantError::Busy)?;
+    let mut stored = conversation_of(state, buyer, id).await?;
+    let mut dialogue: Conversation = serde_json::from_str(&stored.dialogue).unwrap_or_default();
+    let facts = facts::read(state, buyer).await?;
+    let understanding = dialogue.understand(text, &facts);
+    let turn = dialogue.respond(understanding, &facts);
+    let (action, outcome) = carry_out(state, buyer, &turn, client).await?;
+    let reply = match &outcome {
+        Some(outcome) => dialogue.acted(outcome),
+        None => turn.reply.clone(),
+    };
+    let now = state.clock.now();
+    if let Some(Action::HandOver { shop, summary }) = &turn.action {
+        stored.handover = Some(Handover {
+            shop: *shop,
+            summary: summary.clone(),
+            at: now,
+        });
+    }
+    let messages = turn_messages(&stored, text, &reply, &turn, action.as_ref(), now);
+    stored.dialogue = dialogue_json(&dialogue);
+    stored.messages += 2;
+    stored.updated_at = now;
+    let exchange = Exchange {
+        conversation: id,
+        reply,
+        lang: turn.lang,
+        intent: turn.understanding.intent,
+        confidence_permille: turn.understanding.confidence_permille,
+        slots: turn.understanding.slots.clone(),
+        order: turn.order,
+        action,
+        handed_over: dialogue.handed_over,
+        messages,
+    };
+    let response = record(&exchange);
+    state
+        .store
+        .save_turn(&stored, &exchange.messages, response.as_ref())
+        .await?;
+    Ok(exchange)
+}
+
+fn dialogue_json(dialogue: &Conversation) -> String {
+    serde_json::to_string(dialogue).unwrap_or_else(|_| "{}".to_string())
+}
+
+/// The turn's two messages: the buyer's, and the assistant's with what it understood and did.
+fn turn_messages(
+    stored: &StoredConversation,
+    text: &str,
+    reply: &str,
+    turn: &Turn,
+    action: Option<&ActionTaken>,
+    now: miaodan_domain::Timestamp,
+) -> [StoredMessage; 2] {
+    let u = &turn.understanding;
+    let understood = serde_json::json!({
+        "lang": u.lang.as_str(),
+        "intent": u.intent.as_str(),
+        "confidence_permille": u.confidence_permille,
+        "order_id": turn.order.map(OrderId::get),
+    });
+    let action = action.map(|a| {
+        serde_json::json!({
+            "kind": match a.kind { ActionKind::CancelOrder => "cancel_order", ActionKind::OpenRequest(_) => "open_request", ActionKind::HandOver => "hand_over" },
+            "request_kind": match a.kind { ActionKind::OpenRequest(kind) => Some(kind.as_str()), _ => None },
+            "order_id": a.order.map(OrderId::get),
+            "after_sales_id": a.request.map(AfterSalesId::get),
+            "refused": a.refused,
+        })
+        .to_string()
+    });
+    [
+        StoredMessage {
+            seq: stored.messages + 1,
+            author: Author::Buyer,
+            body: text.to_string(),
+            at: now,
+            understood: None,
+            action: None,
+        },
+        StoredMessage {
+            seq: stored.messages + 2,
+            author: Author::Assistant,
+            body: reply.to_string(),
+            at: now,
+            understood: Some(understood.to_string()),
+            action,
+        },
+    ]
+}
+
+/// Carries out the turn's action through the API's own commands; what was done and what the
+/// buyer is told of it.
+async fn carry_out(
+    state: &AppState,
+    buyer: BuyerId,
+    turn: &Turn,
+    client: Option<ClientSignals>,
+) -> Result<(Option<ActionTaken>, Option<Outcome>), StoreError> {
+    let Some(action) = &turn.action else {
+        return Ok((None, None));
+    };
+    match action {
+        Action::HandOver { .. } => {
+            let taken = ActionTaken {
+                kind: ActionKind::HandOver,
+                order: turn.order,
+                request: None,
+                refused: None,
+            };
+            Ok((Some(taken), None))
+        }
+        Action::CancelOrder { order } => Ok(cancel(state, buyer, *order).await),
+        Action::OpenRequest(request) => open_request(state, buyer, request, client).await,
+    }
+}
+
+async fn cancel(state: &AppState, buyer: BuyerId, order: OrderId) -> (Option<ActionTaken>, Option<Outcome>) {
+    let mut taken = ActionTaken {
+        kind: ActionKind::CancelOrder,
+        order: Some(order),
+        request: None,
+        refused: None,
+    };
+    let Ok(Some(found)) = state.store.order(order).await else {
+        return (None, Some(Outcome::Failed));
+    };
+    if found.buyer != buyer {
+        return (None, Some(Outcome::Failed));
+    }
+    let command = CancelOrder {
+        order,
+        by: Canceller::Buyer(buyer),
+        reason: CancelReason::BuyerCancelled,
+    };
+    match state.shards.ask(found.shop, command, None).await {
+        Ok(Ok(_)) => (Some(taken), Some(Outcome::Cancelled { order })),
+        Ok(Err(rejection)) => {
+            taken.refused = Some(rejection.code().to_string());
+            let reasons = vec![(rejection.code().to_string(), rejection.code().to_string())];
+            let outcome = Outcome::Refused {
+                code: rejection.code().to_string(),
+                reasons,
+            };
+            (Some(taken), Some(outcome))
+        }
+        Err(_) => (None, Some(Outcome::Failed)),
+    }
+}
+
+async fn open_request(
+    state: &AppState,
+    buyer: BuyerId,
+    request: &Request,
+    client: Option<ClientSignals>,
+) -> Result<(Option<ActionTaken>, Option<Outcome>), StoreError> {
+    let ask = Ask {
+        buyer,
+        order: request.order,
+        kind: request.kind,
+        reason: request.reason,
+        lines: request
+            .lines
+            .iter()
+            .map(|&(sku, quantity)| RequestLine { sku, quantity })
+            .collect(),
+        new_address: request.new_address.clone(),
+        exchange_for: request.exchange_for.clone(),
+        client,
+    };
+    let mut taken = ActionTaken {
+        kind: ActionKind::OpenRequest(request.kind),
+        order: Some(request.order),
+        request: None,
+        refused: None,
+    };
+    let (shop, command) = match after_sales::prepare_open(state, ask).await {
+        Ok(prepared) => prepared,
+        Err(AfterSalesError::Store(error)) => return Err(error),
+        Err(_) => return Ok((None, Some(Outcome::Failed))),
+    };
+    let Ok(answer) = state.shards.ask(shop, command, None).await else {
+        return Ok((None, Some(Outcome::Failed)));
+    };
+    match answer {
+        Ok(saved) => {
+            after_sales::refund_if_due(state, &saved).await;
+            after_sales::book_pickup_if_due(state, &saved).await;
+            after_sales::redirect_if_due(state, &saved).await;
+            taken.request = Some(saved.id);
+            let rules = after_sales::explain::decision(&saved.request.decision);
+            let outcome = Outcome::Opened {
+                id: saved.id,
+                request: Box::new(saved.request),
+                rules,
+            };
+            Ok((Some(taken), Some(outcome)))
+        }
+        Err(rejection) => {
+            taken.refused = Some(rejection.code().to_string());
+            let reasons = after_sales::explain::refusal(&rejection);
+            let outcome = Outcome::Refused {
+                code: rejection.code().to_string(),
+                reasons,
+            };
+            Ok((Some(taken), Some(outcome)))
+        }
+    }
 }

@@ -19,7 +19,7 @@ use super::validate;
 use crate::app::AppState;
 use crate::auth::{Admin, Buyer, Merchant, Principal};
 use crate::clock::rfc3339;
-use crate::flows::after_sales::{self, AfterSalesError, Ask};
+use crate::flows::after_sales::{self, AfterSalesError, Ask, explain};
 use crate::http::risk::Client;
 use crate::idempotency::{self, Reply};
 use axum::Json;
@@ -39,8 +39,7 @@ use miaodan_domain::quantity::LINE_QUANTITY_MAX;
 use miaodan_domain::shard::{
     AppealRequest, ApproveRequest, Decider, RefuseRequest, Rejection, ShardCommand, WithdrawRequest,
 };
-use miaodan_domain::time::shanghai::{self, LocalDate};
-use miaodan_domain::{OrderId, SkuId, Timestamp};
+use miaodan_domain::{OrderId, SkuId};
 use miaodan_store::AfterSalesFilter;
 use miaodan_store::records::Keyset;
 use serde::{Deserialize, Serialize};
@@ -161,99 +160,14 @@ impl From<AfterSalesError> for ApiError {
 
 // ---- explanations ---------------------------------------------------------------------------
 
-fn yuan(fen: i64) -> String {
-    format!("¥{}.{:02}", fen / 100, fen % 100)
-}
-
 /// A fired rule as a buyer and a merchant read it, in English and Chinese.
 pub fn explain(fired: &Fired) -> Explanation {
-    let (en, zh) = match *fired {
-        Fired::NoReasonWindowClosed { closed_at } => {
-            let day = last_day(closed_at);
-            let en = format!("The no-reason return window ended with {day} (Beijing time).");
-            (en, format!("无理由退货期已于北京时间 {day} 结束。"))
-        }
-        Fired::NoReasonExemptGoods { goods } => (
-            format!("These goods ({}) are not covered by no-reason returns.", goods.as_str()),
-            format!("该类商品（{}）不适用无理由退货。", goods.as_str()),
-        ),
-        Fired::AlreadyPickedUp { picked_up_at } => {
-            let at = beijing(picked_up_at);
-            let en = format!("A carrier has had the parcel since {at} (Beijing time).");
-            (en, format!("包裹已于北京时间 {at} 交给快递。"))
-        }
-        Fired::NotYetDelivered => (
-            "The carrier has not delivered the order yet: goods not received cannot be sent back.".to_string(),
-            "订单尚未签收，未收到的商品无法退货。".to_string(),
-        ),
-        Fired::OverAutoApproveCeiling { amount, ceiling } => (
-            format!(
-                "{} is above the {} the rules approve alone: the merchant decides.",
-                yuan(amount.get()),
-                yuan(ceiling.get())
-            ),
-            format!(
-                "金额 {} 超过自动同意上限 {}，由商家处理。",
-                yuan(amount.get()),
-                yuan(ceiling.get())
-            ),
-        ),
-        Fired::BuyerRefundsOften { rate_bps, max_bps } => (
-            format!(
-                "The buyer's refund rate ({}%) is above {}%: the merchant decides.",
-                rate_bps / 100,
-                max_bps / 100
-            ),
-            format!("买家退款率 {}% 高于 {}%，由商家处理。", rate_bps / 100, max_bps / 100),
-        ),
-        Fired::RiskScoreHigh { score } => (
-            format!("The risk score {score} is high: the merchant decides."),
-            format!("风险评分 {score} 偏高，由商家处理。"),
-        ),
-        Fired::NotYetPickedUp => (
-            "No carrier has collected the order yet: approved at once.".to_string(),
-            "订单尚未揽收，立即同意。".to_string(),
-        ),
-        Fired::StalledPastPromise { hours_without_movement } => (
-            format!("The parcel has not moved for {hours_without_movement} h past its promise: refunded."),
-            format!("包裹超过承诺时效且 {hours_without_movement} 小时无物流更新，予以退款。"),
-        ),
-        Fired::NoReasonReturnInWindow { closes_at } => {
-            let day = last_day(closes_at);
-            let en = format!("Within the no-reason window (through {day}, Beijing time).");
-            (en, format!("在无理由退货期内（至北京时间 {day} 当天结束）。"))
-        }
-        Fired::ReturnScannedByCarrier { scanned_at } => {
-            let at = beijing(scanned_at);
-            let en = format!("The carrier scanned the return parcel at {at} (Beijing time).");
-            (en, format!("退货包裹已于北京时间 {at} 被快递揽收。"))
-        }
-        Fired::ExchangeForFault { reason } => exchange_for_fault(reason),
-    };
+    let (en, zh) = explain::fired(fired);
     Explanation {
         code: fired.code().to_string(),
         en,
         zh,
     }
-}
-
-fn exchange_for_fault(reason: Reason) -> (String, String) {
-    let reason = reason.as_str();
-    (
-        format!("An exchange of delivered goods ({reason}): approved; the replacement leaves once the goods are back."),
-        format!("已签收商品换货（{reason}），予以同意；退货收到后即发新货。"),
-    )
-}
-
-/// An instant as people in China read it: Beijing time, to the minute.
-fn beijing(at: Timestamp) -> String {
-    let minute = shanghai::local_minute(at);
-    format!("{} {:02}:{:02}", LocalDate::of(at), minute / 60, minute % 60)
-}
-
-/// The last Beijing day before `ends` (an instant at the start of a day: a window's end).
-fn last_day(ends: Timestamp) -> LocalDate {
-    LocalDate::of(Timestamp::from_unix_ms(ends.unix_ms() - 1))
 }
 
 // ---- views ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 
 pub mod admission;
 pub mod after_sales;
+pub mod assistant;
 pub mod catalog;
 pub mod chat_page;
 pub mod compass;
@@ -78,6 +79,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(fulfillment::router())
         .merge(logistics::router())
         .merge(after_sales::router())
+        .merge(assistant::router())
         .merge(events::router())
         .merge(compass::router())
         .merge(webhooks::router())

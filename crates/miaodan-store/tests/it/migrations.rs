@@ -439,6 +439,7 @@ fn rows_up_to(version: i64) -> String {
         (23, rows_of_version_23()),
         (24, rows_of_version_24()),
         (25, rows_of_version_25()),
+        (26, rows_of_version_26()),
     ]
     .into_iter()
     .filter(|(introduced, _)| *introduced <= version)
@@ -604,6 +605,27 @@ fn rows_of_version_25() -> String {
          shadow_verdict, score, rule_set_version, fired, at_ms, review, kind, stepped_up)
          VALUES (502, 1, NULL, 8, 1, 1, 0, 'review', 'challenge', 60, 2, '[]', 3000, 'open', 'checkout', 1);"
         .into()
+}
+
+/// What version 26 added: a conversation handed over to shop 2, with its two messages.
+fn rows_of_version_26() -> String {
+    "INSERT INTO assistant_conversations (id, buyer_id, state, dialogue, messages, handed_to_shop, handover_summary,
+         handed_over_at_ms, created_at_ms, updated_at_ms)
+       VALUES (60, 7, 'handed_over', '{}', 2, 2, 'the buyer asked for a person', 5000, 4000, 5000);
+     INSERT INTO assistant_messages (conversation_id, seq, author, body, at_ms, understood, action)
+       VALUES (60, 1, 'assistant', '你好', 4000, NULL, NULL),
+              (60, 2, 'buyer', '转人工', 5000, NULL, NULL);"
+        .into()
+}
+
+async fn version_26_rows_load(store: &Store) {
+    let id = miaodan_domain::ids::ConversationId::new(60).unwrap();
+    let conversation = store.conversation(id).await.unwrap().expect("the conversation is kept");
+    assert_eq!(conversation.buyer.get(), 7);
+    let handover = conversation.handover.expect("handed over");
+    assert_eq!(handover.shop.map(|s| s.get()), Some(2));
+    let messages = store.conversation_messages(id).await.unwrap();
+    assert_eq!(messages.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["你好", "转人工"]);
 }
 
 async fn version_25_rows_load(store: &Store) {
@@ -1169,7 +1191,7 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 25,
+        current, 26,
         "a new migration: add the rows it introduces here (19 added none)"
     );
     let fresh = Database::fresh(backend).await;
@@ -1261,6 +1283,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 25 {
             version_25_rows_load(&store).await;
+        }
+        if version >= 26 {
+            version_26_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

@@ -3,6 +3,7 @@
 //! each said in English and Chinese.
 
 use crate::clock::rfc3339;
+use crate::flows::after_sales::explain;
 use crate::http::dto::{AddressInput, AddressView};
 use crate::http::problem::{ApiError, Explanation};
 use crate::http::validate;
@@ -31,33 +32,10 @@ pub(super) fn parse_new_address(kind: RequestKind, input: Option<&AddressInput>)
     }
 }
 
-/// Why a change of address was refused, or could not be carried out, in English and Chinese.
-fn why(refusal: AddressRefusal) -> (&'static str, &'static str) {
-    match refusal {
-        AddressRefusal::Delivered => (
-            "The order has been delivered: its address can no longer change.",
-            "订单已签收，无法修改收货地址。",
-        ),
-        AddressRefusal::Missing => ("A change of address names the new address.", "改址需提供新的收货地址。"),
-        AddressRefusal::Unchanged => (
-            "The new address is the order's address already.",
-            "新地址与订单当前收货地址相同。",
-        ),
-        AddressRefusal::NotServed => (
-            "No warehouse of the shop (or, once packed, no service of the parcel's carrier) delivers to the new address.",
-            "店铺没有仓库（已打包的包裹则为其快递）能配送到新地址。",
-        ),
-        AddressRefusal::PickedUp => (
-            "A carrier collected the parcel before the change could reach it.",
-            "快递已揽收包裹，改址未能送达快递。",
-        ),
-    }
-}
-
 /// How a refusal of the core is answered: 409 (the order's state forbids it), except a
 /// missing address, which the document states (422).
 pub(super) fn refusal(refusal: AddressRefusal) -> ApiError {
-    let (en, zh) = why(refusal);
+    let (en, zh) = explain::address_refusal(refusal);
     let detail = format!("{en} {zh}");
     match refusal {
         AddressRefusal::Missing => ApiError::invalid(refusal.code(), "address", detail),
@@ -120,7 +98,7 @@ impl From<&AddressChange> for AddressChangeView {
                 view.waybills = waybills.iter().map(|w| w.as_str().into()).collect();
             }
             Some(AddressOutcome::NotCarriedOut(refusal)) => {
-                let (en, zh) = why(*refusal);
+                let (en, zh) = explain::address_refusal(*refusal);
                 view.outcome = Some("not_carried_out".into());
                 view.why = Some(Explanation {
                     code: refusal.code().into(),

@@ -1,0 +1,328 @@
+//! The customer-service assistant (智能客服) over HTTP: a buyer's conversations, a message in
+//! and the assistant's answer out, and the merchant's inbox of conversations handed over.
+//!
+//! A buyer sees only their own conversations (another buyer's is 404). A merchant sees the
+//! conversations handed over to its shop, a platform admin those handed to the platform (no
+//! order was talked about). Every answer says what the assistant understood (`understood`) and
+//! what it did (`action`), so a client can show the guardrails at work and a bench can score it.
+
+use crate::app::AppState;
+use crate::auth::{Buyer, Principal};
+use crate::clock::rfc3339;
+use crate::flows::assistant::{self, AssistantError, Exchange, MESSAGE_CHARS_MAX};
+use crate::http::extract::{JsonBody, PathIds};
+use crate::http::page::{ListQuery, NoFilter, Page, PageQuery};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::risk::Client;
+use crate::idempotency::{self, Reply};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use miaodan_domain::ids::ConversationId;
+use miaodan_store::{StoredConversation, StoredMessage};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start_conversation, list_conversations))
+        .routes(routes!(get_conversation))
+        .routes(routes!(send_message))
+        .routes(routes!(list_handovers))
+}
+
+/// What the assistant understood of the buyer's message it answers.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct UnderstoodView {
+    /// `zh` or `en`: the language of the buyer's message, and of the answer.
+    pub lang: String,
+    /// `track`, `arrival`, `change_address`, `cancel`, `refund_only`, `return_refund`,
+    /// `exchange`, `payment`, `refund_status`, `flash_sale`, `coupons`, `greeting`, `thanks`,
+    /// `goodbye`, `human`, `affirm`, `deny` or `unknown`.
+    pub intent: String,
+    /// How sure the classifier was, 0–1000.
+    pub confidence_permille: i64,
+    /// The buyer's order the turn is about, once the assistant knows which.
+    pub order_id: Option<i64>,
+}
+
+/// What the assistant carried out on a turn (after the buyer's yes), through the API's own
+/// commands.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActionView {
+    /// `cancel_order`, `open_request` or `hand_over`.
+    pub kind: String,
+    /// For `open_request`: the after-sales kind.
+    pub request_kind: Option<String>,
+    pub order_id: Option<i64>,
+    /// The after-sales request opened.
+    pub after_sales_id: Option<i64>,
+    /// `null`: done. Otherwise the stable code it was refused with; nothing changed.
+    pub refused: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    pub seq: i64,
+    /// `buyer` or `assistant`.
+    pub author: String,
+    pub text: String,
+    pub at: String,
+    pub understood: Option<UnderstoodView>,
+    pub action: Option<ActionView>,
+    /// The conversation went to a person on this message.
+    pub handed_over: bool,
+}
+
+impl From<&StoredMessage> for MessageView {
+    fn from(m: &StoredMessage) -> MessageView {
+        let action: Option<ActionView> = m.action.as_deref().and_then(|a| serde_json::from_str(a).ok());
+        MessageView {
+            seq: m.seq,
+            author: m.author.as_str().into(),
+            text: m.body.clone(),
+            at: rfc3339(m.at),
+            understood: m.understood.as_deref().and_then(|u| serde_json::from_str(u).ok()),
+            handed_over: action.as_ref().is_some_and(|a| a.kind == "hand_over"),
+            action,
+        }
+    }
+}
+
+/// Who has a handed-over conversation, and what the assistant understood.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct HandoverView {
+    /// The shop whose customer service answers; `null`: the platform's.
+    pub shop_id: Option<i64>,
+    pub summary: String,
+    pub at: String,
+}
+
+/// A conversation; `messages` only when one conversation is read.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ConversationView {
+    pub id: i64,
+    pub buyer_id: i64,
+    /// `open`, or `handed_over` (a person from the shop answers).
+    pub state: String,
+    pub handover: Option<HandoverView>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Its messages in order (the newest 200 at most); empty in a list.
+    pub messages: Vec<MessageView>,
+}
+
+fn conversation_view(c: &StoredConversation, messages: &[StoredMessage]) -> ConversationView {
+    ConversationView {
+        id: c.id.get(),
+        buyer_id: c.buyer.get(),
+        state: if c.handover.is_some() { "handed_over" } else { "open" }.into(),
+        handover: c.handover.as_ref().map(|h| HandoverView {
+            shop_id: h.shop.map(|s| s.get()),
+            summary: h.summary.clone(),
+            at: rfc3339(h.at),
+        }),
+        created_at: rfc3339(c.created_at),
+        updated_at: rfc3339(c.updated_at),
+        messages: messages.iter().map(MessageView::from).collect(),
+    }
+}
+
+impl From<AssistantError> for ApiError {
+    fn from(error: AssistantError) -> ApiError {
+        match error {
+            AssistantError::UnknownConversation => ApiError::not_found("conversation"),
+            AssistantError::Busy => ApiError::new(
+                StatusCode::CONFLICT,
+                "conversation_busy",
+                "the assistant is answering another message of this conversation; send this one again once it has",
+            ),
+            AssistantError::Store(error) => ApiError::from(error),
+        }
+    }
+}
+
+/// Opening a conversation takes nothing yet.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartInput {}
+
+/// Start a conversation with the assistant. Its first message is the assistant's greeting.
+#[utoipa::path(post, path = "/v1/assistant/conversations", tag = "assistant", request_body = StartInput,
+    responses((status = 201, body = ConversationView), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn start_conversation(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    _body: JsonBody<StartInput>,
+) -> Result<(StatusCode, Json<ConversationView>), ApiError> {
+    let (conversation, messages) = assistant::open(&state, buyer).await?;
+    Ok((StatusCode::CREATED, Json(conversation_view(&conversation, &messages))))
+}
+
+/// The buyer's conversations, newest first (without their messages).
+#[utoipa::path(get, path = "/v1/assistant/conversations", tag = "assistant", params(PageQuery),
+    responses((status = 200, body = Page<ConversationView>), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_conversations(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    query: ListQuery<NoFilter>,
+) -> Result<Json<Page<ConversationView>>, ApiError> {
+    let page = query.page;
+    let rows = state
+        .store
+        .conversations(Some(buyer), None, page.keyset("conversations")?)
+        .await?;
+    Ok(Json(page.page(
+        "conversations",
+        rows,
+        |c| c.id.get(),
+        |c| conversation_view(c, &[]),
+    )))
+}
+
+/// Conversations handed over to a person: a merchant's shop's, or (admin) the platform's.
+#[utoipa::path(get, path = "/v1/assistant/handovers", tag = "assistant", params(PageQuery),
+    responses((status = 200, body = Page<ConversationView>), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_handovers(
+    State(state): State<AppState>,
+    principal: Principal,
+    query: ListQuery<NoFilter>,
+) -> Result<Json<Page<ConversationView>>, ApiError> {
+    let handed_to = match principal {
+        Principal::Merchant(shop) => Some(shop),
+        Principal::Admin => None,
+        Principal::Buyer(_) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this endpoint needs a merchant or admin token",
+            ));
+        }
+    };
+    let page = query.page;
+    let rows = state
+        .store
+        .conversations(None, Some(handed_to), page.keyset("handovers")?)
+        .await?;
+    Ok(Json(page.page(
+        "handovers",
+        rows,
+        |c| c.id.get(),
+        |c| conversation_view(c, &[]),
+    )))
+}
+
+/// A conversation with its messages: the buyer's own, or one handed over to the caller.
+#[utoipa::path(get, path = "/v1/assistant/conversations/{conversation_id}", tag = "assistant",
+    params(("conversation_id" = i64, Path)),
+    responses((status = 200, body = ConversationView), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+) -> Result<Json<ConversationView>, ApiError> {
+    let not_found = || ApiError::not_found("conversation");
+    let id = ConversationId::new(ids.one()).ok_or_else(not_found)?;
+    let conversation = state.store.conversation(id).await?.ok_or_else(not_found)?;
+    let handed_to = conversation.handover.as_ref().map(|h| h.shop);
+    let visible = match principal {
+        Principal::Buyer(buyer) => conversation.buyer == buyer,
+        Principal::Merchant(shop) => handed_to == Some(Some(shop)),
+        Principal::Admin => true,
+    };
+    if !visible {
+        return Err(not_found());
+    }
+    let messages = state.store.conversation_messages(id).await?;
+    Ok(Json(conversation_view(&conversation, &messages)))
+}
+
+/// A buyer's message.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageInput {
+    /// What the buyer writes, in Chinese or English: 1 to 500 characters.
+    #[schema(min_length = 1, max_length = 500)]
+    pub text: String,
+}
+
+/// One turn: the buyer's message as kept, and the assistant's answer.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct TurnView {
+    pub buyer: MessageView,
+    pub reply: MessageView,
+    /// The conversation's state after the turn: `open` or `handed_over`.
+    pub state: String,
+}
+
+fn turn_reply(exchange: &Exchange) -> Reply {
+    let view = TurnView {
+        buyer: MessageView::from(&exchange.messages[0]),
+        reply: MessageView::from(&exchange.messages[1]),
+        state: if exchange.handed_over { "handed_over" } else { "open" }.into(),
+    };
+    Reply::json(StatusCode::CREATED, &view)
+}
+
+/// Send the assistant a message and get its answer. The assistant answers from the buyer's own
+/// orders; before it changes anything (a cancellation, an after-sales request) it asks the buyer
+/// to confirm, and the action it then carries out goes through the same commands, rules and
+/// refusals as the API. A message of a conversation that is answering another is 409
+/// `conversation_busy`.
+#[utoipa::path(post, path = "/v1/assistant/conversations/{conversation_id}/messages", tag = "assistant",
+    request_body = MessageInput,
+    params(("conversation_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses((status = 201, body = TurnView), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn send_message(
+    State(state): State<AppState>,
+    Buyer(buyer): Buyer,
+    Client(client): Client,
+    ids: PathIds,
+    headers: HeaderMap,
+    body: JsonBody<MessageInput>,
+) -> Response {
+    let path = format!("/v1/assistant/conversations/{}/messages", ids.one());
+    let (state, body) = (&state, &body);
+    idempotency::run(
+        state,
+        Principal::Buyer(buyer),
+        &headers,
+        ("POST", &path, &body.raw[..]),
+        |idem| async move {
+            let text = body.value.text.trim();
+            if text.is_empty() || text.chars().count() > MESSAGE_CHARS_MAX {
+                return Err(ApiError::invalid(
+                    "invalid_field",
+                    "text",
+                    format!("a message is 1 to {MESSAGE_CHARS_MAX} characters"),
+                ));
+            }
+            if text.chars().any(|c| c.is_control() && c != '\n') {
+                return Err(ApiError::invalid(
+                    "invalid_field",
+                    "text",
+                    "a message has no control characters but line breaks",
+                ));
+            }
+            let id = ConversationId::new(ids.one()).ok_or_else(|| ApiError::not_found("conversation"))?;
+            let record = move |exchange: &Exchange| idem.map(|i| i.record(&turn_reply(exchange)));
+            let exchange = assistant::hear_recorded(state, buyer, id, text, Some(client), record).await?;
+            Ok(turn_reply(&exchange))
+        },
+    )
+    .await
+}
