@@ -625,7 +625,10 @@ async fn version_26_rows_load(store: &Store) {
     let handover = conversation.handover.expect("handed over");
     assert_eq!(handover.shop.map(|s| s.get()), Some(2));
     let messages = store.conversation_messages(id).await.unwrap();
-    assert_eq!(messages.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["你好", "转人工"]);
+    assert_eq!(
+        messages.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["你好", "转人工"]
+    );
 }
 
 async fn version_25_rows_load(store: &Store) {
