@@ -166,6 +166,12 @@ impl AppState {
         if let Some(problem) = config.limits.problem() {
             anyhow::bail!("limits: {problem}");
         }
+        // Before the store is opened (and migrated): a model this build cannot call is a
+        // configuration error, told at once.
+        let language_model = match &config.language_model {
+            Some(model) => Some(Arc::new(OpenAiCompatible::new(model)?) as Arc<dyn LanguageModel>),
+            None => None,
+        };
         let clock = config.clock.clone();
         let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
         let maxima = store.id_maxima().await?;
@@ -197,10 +203,6 @@ impl AppState {
         let (provider, simpay) = payment_provider(&config.payments)?;
         let payments = Payments::new(provider, OneTap::load(&store, clock.now()).await?);
         let webhooks = crate::webhooks::Webhooks::load(&store, &config.webhooks).await?;
-        let language_model = match &config.language_model {
-            Some(model) => Some(Arc::new(OpenAiCompatible::new(model)?) as Arc<dyn LanguageModel>),
-            None => None,
-        };
         Ok(AppState(Arc::new(Inner {
             store,
             shards,

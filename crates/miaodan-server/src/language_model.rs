@@ -167,12 +167,13 @@ pub struct OpenAiCompatible {
 impl OpenAiCompatible {
     /// Refuses a URL this build cannot call (not `http://`, or not a URL).
     pub fn new(config: &LanguageModelConfig) -> anyhow::Result<OpenAiCompatible> {
-        let base = reqwest::Url::parse(&config.base_url)
-            .map_err(|e| anyhow::anyhow!("the language model's URL {:?}: {e}", config.base_url))?;
+        let url = &config.base_url;
+        let base = reqwest::Url::parse(url)
+            .map_err(|e| anyhow::anyhow!("the language model's URL `{url}` (--language-model-url): {e}"))?;
         anyhow::ensure!(
             base.scheme() == "http",
-            "the language model's URL must be http:// (this build has no TLS: put a TLS-terminating \
-             proxy on your network in front of a hosted model)"
+            "the language model's URL `{url}` (--language-model-url) must be http://: this build has no \
+             TLS, so put a TLS-terminating proxy on your network in front of a hosted model"
         );
         anyhow::ensure!(!config.model.is_empty(), "the language model's name is empty");
         // `second_opinion` bounds each call by `timeout`; the client's own, a little longer, is
