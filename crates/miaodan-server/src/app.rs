@@ -11,6 +11,7 @@ use crate::flows::payments::{self, PROVIDER_CALL_TIMEOUT, Payments};
 use crate::http;
 use crate::idempotency::{IDEMPOTENCY_RETENTION_SECONDS, IdempotencyLocks};
 use crate::ids::Ids;
+use crate::language_model::{LanguageModel, LanguageModelConfig, OpenAiCompatible};
 use crate::limits::Limits;
 use crate::metrics_setup;
 use crate::sequencer::Shards;
@@ -60,6 +61,9 @@ pub struct Config {
     /// by the client address it names in `X-Forwarded-For` (the rightmost not itself a trusted
     /// proxy), not by the proxy's. Default: none (the connection's peer is the client).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A language model the assistant may ask about a message its classifier is unsure of (see
+    /// [`crate::language_model`]). Default: none — the assistant needs nothing outside the binary.
+    pub language_model: Option<LanguageModelConfig>,
 }
 
 /// Which payment provider the platform talks to.
@@ -102,6 +106,7 @@ impl Config {
             webhooks: crate::webhooks::WebhooksConfig::default(),
             risk: RiskMode::Off,
             trusted_proxies: Vec::new(),
+            language_model: None,
         }
     }
 }
@@ -136,6 +141,8 @@ pub struct Inner {
     /// The human check behind risk's challenges (the simulator unless a vendor's adapter is
     /// plugged in; see [`crate::flows::risk_challenges`]).
     pub human_check: Arc<dyn crate::flows::risk_challenges::human_check::HumanCheck>,
+    /// The assistant's optional second opinion ([`Config::language_model`]).
+    language_model: Option<Arc<dyn LanguageModel>>,
 }
 
 #[derive(Clone)]
@@ -159,6 +166,12 @@ impl AppState {
         if let Some(problem) = config.limits.problem() {
             anyhow::bail!("limits: {problem}");
         }
+        // Before the store is opened (and migrated): a model this build cannot call is a
+        // configuration error, told at once.
+        let language_model = match &config.language_model {
+            Some(model) => Some(Arc::new(OpenAiCompatible::new(model)?) as Arc<dyn LanguageModel>),
+            None => None,
+        };
         let clock = config.clock.clone();
         let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
         let maxima = store.id_maxima().await?;
@@ -209,7 +222,13 @@ impl AppState {
             webhooks,
             staff: crate::staff::Staff::new()?,
             human_check: Arc::new(crate::flows::risk_challenges::human_check::SimCaptcha),
+            language_model,
         })))
+    }
+
+    /// The language model the assistant may ask for a second opinion, if one is configured.
+    pub fn language_model(&self) -> Option<&dyn LanguageModel> {
+        self.0.language_model.as_deref()
     }
 
     /// Creates a token (for a role, and its shop or buyer), stores its hash, returns its id

@@ -22,6 +22,8 @@
 //! - [`compass`], [`webhooks`]: readers of the outbox beside the shards — the data compass's
 //!   figures, and outgoing webhooks (fan-out into deliveries, signed POSTs, retries for 3 days).
 //! - [`carriers`]: the carrier adapter (waybills, tracking webhook signatures) over `simcarrier`.
+//! - [`language_model`]: the assistant's optional second opinion on a message's intent, from an
+//!   OpenAI-compatible model the operator runs; off by default.
 //! - [`ids`], [`clock`]: the only sources of ids and of time ([`clock::Clock`], one per app,
 //!   in [`AppState`]).
 //!
@@ -43,6 +45,7 @@ pub mod flows;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod language_model;
 pub mod limits;
 mod metrics_setup;
 pub mod risk_policy;

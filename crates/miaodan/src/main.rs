@@ -4,6 +4,7 @@
 mod bench;
 mod compass;
 mod reconcile;
+mod serve_language_model;
 mod serve_limits;
 mod token;
 
@@ -75,6 +76,8 @@ enum Commands {
         risk: RiskArgs,
         #[command(flatten)]
         limits: serve_limits::LimitArgs,
+        #[command(flatten)]
+        language_model: serve_language_model::LanguageModelArgs,
     },
     /// Run simpay, the payment-provider simulator, as its own process (no money moves).
     Simpay {
@@ -206,6 +209,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             webhooks_allow_any_host,
             risk,
             limits,
+            language_model,
         } => {
             let mut config = Config::new(listen, store.database.clone());
             config.webhooks.allow_any_host = webhooks_allow_any_host;
@@ -214,14 +218,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.shards = shards;
             config.payment_timeout_seconds = payment_timeout_seconds;
             risk.apply(&mut config);
+            config.language_model = language_model.config();
             if demo {
                 config.carriers = miaodan_server::carriers::CarriersConfig::demo();
             }
-            if let (Some(url), Some(secret)) = (simpay_url, simpay_secret) {
-                config.payments = PaymentsConfig::RemoteSimpay {
-                    url,
-                    secret: secret.into_bytes(),
-                };
+            if let Some(payments) = remote_simpay(simpay_url, simpay_secret) {
+                config.payments = payments;
             }
             serve(config, demo).await
         }
@@ -261,6 +263,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Compass { command } => compass::run(command).await,
         Commands::Token { command } => token::run(command).await,
     }
+}
+
+/// A separate simpay process as the provider, when both its URL and its secret are given
+/// (clap requires the secret with the URL).
+fn remote_simpay(url: Option<String>, secret: Option<String>) -> Option<PaymentsConfig> {
+    let (url, secret) = (url?, secret?);
+    Some(PaymentsConfig::RemoteSimpay {
+        url,
+        secret: secret.into_bytes(),
+    })
 }
 
 async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
@@ -304,6 +316,18 @@ fn demo_token_line(name: &str, token: &demo::DemoToken, whose: &str) -> String {
     }
 }
 
+/// The buyer's chat page with the assistant: the token rides in the fragment, which the
+/// browser keeps to itself (never sent to the server, nor in a Referer).
+fn chat_line(base: &str, buyer: &demo::DemoToken) -> String {
+    let page = miaodan_server::http::chat_page::CHAT_PAGE_PATH;
+    match buyer {
+        demo::DemoToken::Fresh(token) => format!("  Chat as the buyer (智能客服): {base}{page}#token={token}"),
+        demo::DemoToken::Kept { .. } => {
+            format!("  Chat as the buyer (智能客服): {base}{page}  (paste the BUYER token there)")
+        }
+    }
+}
+
 /// The console's address and the demo staff's sign-in.
 fn console_lines(base: &str, shop_id: i64, access: &demo::DemoAccess) -> String {
     let staff: Vec<String> = access
@@ -328,6 +352,7 @@ fn print_demo(base: &str, database: &str, access: &demo::DemoAccess) {
         demo_token_line("ADMIN", &access.admin, "platform admin"),
         demo_token_line("MERCHANT", merchant, &format!("shop {shop_id}, {shop}")),
         demo_token_line("BUYER", buyer, &format!("buyer {buyer_id}, {buyer_name}")),
+        chat_line(base, buyer),
     ]
     .join("\n");
     let kept = [&access.admin, merchant, buyer]

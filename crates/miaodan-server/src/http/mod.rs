@@ -12,6 +12,7 @@ pub mod admission;
 pub mod after_sales;
 pub mod assistant;
 pub mod catalog;
+pub mod chat_page;
 pub mod compass;
 pub mod compass_dimensions;
 pub mod compass_stream;
@@ -96,11 +97,13 @@ pub fn router(state: AppState) -> Router {
     let document = openapi::finish(document);
     let served = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
     let openapi_json = move || async move { ([(header::CONTENT_TYPE, "application/json")], served) };
-    // Not documented: the landing page, the document itself and the docs page that renders it.
+    // Not documented: the landing page, the document itself, the docs page that renders it, and
+    // the pages for people (the console, the buyer's chat).
     api.route("/", get(landing))
         .route("/openapi.json", get(openapi_json))
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi-docs.json", document))
         .merge(crate::console::router())
+        .merge(chat_page::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))

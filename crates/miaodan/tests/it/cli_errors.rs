@@ -72,3 +72,25 @@ fn a_token_for_a_shop_that_does_not_exist_names_the_shop_plainly() {
         assert_no_debug_noise(&stderr);
     }
 }
+
+#[test]
+fn a_language_model_url_this_build_cannot_call_stops_serve_naming_the_flag() {
+    let data = tempfile::tempdir().unwrap();
+    let database = data.path().join("miaodan.db");
+    let output = miaodan(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "off",
+        "--database",
+        database.to_str().unwrap(),
+        "--language-model-url",
+        "https://models.example",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("--language-model-url"), "which flag: {stderr}");
+    assert!(stderr.contains("http://"), "what it takes: {stderr}");
+    assert_no_debug_noise(&stderr);
+}
