@@ -65,17 +65,45 @@ impl Vocabulary {
             .collect()
     }
 
-    /// The orders whose lines the message names, in the order named.
+    /// The products the message names best (one, or several named equally well).
+    pub fn best_mentions(&self, slots: &Slots) -> Vec<Mention> {
+        let mut mentions = self.mentions(slots);
+        mentions.truncate(slots.products_best.max(1).min(mentions.len()));
+        mentions
+    }
+
+    /// The orders whose products the message names best, in the order named. Another SKU of
+    /// an ordered product names its order too ("the T-shirt in black": the T-shirt order).
     pub fn named_orders(&self, slots: &Slots) -> Vec<OrderId> {
         let mut orders = Vec::new();
-        for mention in self.mentions(slots) {
-            if let Mention::Line { order, .. } = mention
-                && !orders.contains(&order)
-            {
+        for mention in self.best_mentions(slots) {
+            let order = match mention {
+                Mention::Line { order, .. } | Mention::Sibling { order, .. } => order,
+                Mention::Sale(_) => continue,
+            };
+            if !orders.contains(&order) {
                 orders.push(order);
             }
         }
         orders
+    }
+
+    /// The SKU wanted instead in an exchange on `order` (any order when `None`): a sibling
+    /// named before the ordered SKU itself ("换成黑色的"; "the T-shirt" names the T-shirt).
+    pub fn wanted_instead(&self, slots: &Slots, order: Option<OrderId>) -> Option<(OrderId, SkuId, SkuId)> {
+        let mut named_itself: Vec<(OrderId, SkuId)> = Vec::new();
+        for mention in self.mentions(slots) {
+            match mention {
+                Mention::Line { order: o, sku } => named_itself.push((o, sku)),
+                Mention::Sibling { order: o, of, sku }
+                    if order.is_none_or(|wanted| wanted == o) && !named_itself.contains(&(o, of)) =>
+                {
+                    return Some((o, of, sku));
+                }
+                _ => {}
+            }
+        }
+        None
     }
 }
 
@@ -132,7 +160,7 @@ pub fn pick(
 }
 
 /// Orders offered in one list at most.
-pub const LIST_MAX: usize = 5;
+pub const LIST_MAX: usize = 8;
 
 /// The orders a message names, by every way it can name them; `Err(id)`: an id that is not
 /// the buyer's.
@@ -151,10 +179,9 @@ pub fn named(slots: &Slots, facts: &Facts, vocabulary: &Vocabulary, asked: &[Ord
     }
     let by_product = vocabulary.named_orders(slots);
     if named.is_empty() && !by_product.is_empty() {
-        named = by_product
-            .into_iter()
-            .filter(|id| asked.is_empty() || asked.contains(id))
-            .collect();
+        // Within the list the buyer was shown, if the product is there; else wherever it is.
+        let listed: Vec<OrderId> = by_product.iter().copied().filter(|id| asked.contains(id)).collect();
+        named = if listed.is_empty() { by_product } else { listed };
     }
     if let Some(days) = slots.days {
         let placed_within = |id: &OrderId| {

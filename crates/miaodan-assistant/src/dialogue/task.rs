@@ -10,6 +10,10 @@ use miaodan_domain::orders::{Address, AddressDetail, OrderState};
 use miaodan_domain::{OrderId, SkuId};
 use serde::{Deserialize, Serialize};
 
+/// A message naming another order while a task is pending is read as a correction unless its
+/// classifier is at least this sure it asks for another action.
+const CORRECTION_BELOW_PERMILLE: u16 = 700;
+
 /// The actions the assistant prepares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,23 +106,21 @@ impl Task {
             self.quantity = Some(quantity);
             took = true;
         }
-        for mention in heard.vocabulary.mentions(slots) {
-            match mention {
-                Mention::Sibling { order, of, sku }
-                    if self.kind == TaskKind::Exchange
-                        && self.order.is_none_or(|o| o == order)
-                        && self.wanted.is_none() =>
-                {
-                    self.wanted = Some((of, sku));
-                    took = true;
-                }
-                Mention::Line { order, sku }
-                    if self.order == Some(order) && !self.lines.iter().any(|(s, _)| *s == sku) =>
-                {
-                    self.lines.push((sku, 0));
-                    took = true;
-                }
-                _ => {}
+        if self.kind == TaskKind::Exchange
+            && self.wanted.is_none()
+            && let Some((order, of, sku)) = heard.vocabulary.wanted_instead(slots, self.order)
+            && self.order.is_some_and(|o| o == order)
+        {
+            self.wanted = Some((of, sku));
+            took = true;
+        }
+        for mention in heard.vocabulary.best_mentions(slots) {
+            if let Mention::Line { order, sku } = mention
+                && self.order == Some(order)
+                && !self.lines.iter().any(|(s, _)| *s == sku)
+            {
+                self.lines.push((sku, 0));
+                took = true;
             }
         }
         took
@@ -147,7 +149,10 @@ impl Conversation {
             task.wanted = None;
             task.confirming = false;
         }
-        let new_action = kind_of(u.intent).filter(|k| *k != task.kind);
+        // "wait no, I meant the earphones" read as another request, unsure: a correction.
+        let new_action = kind_of(u.intent)
+            .filter(|k| *k != task.kind)
+            .filter(|_| !(names_order && u.confidence_permille < CORRECTION_BELOW_PERMILLE));
         if new_action.is_some() || (!names_order && u.intent == Intent::Deny) {
             if u.intent == Intent::Deny {
                 self.task = None;
@@ -226,8 +231,11 @@ fn names_another_order(task: &Task, slots: &Slots, heard: &Heard<'_>) -> bool {
     let Ok(named) = resolve::named(slots, heard.facts, heard.vocabulary, &task.asked) else {
         return !slots.order_ids.is_empty();
     };
-    named.first().is_some_and(|first| Some(*first) != task.order)
-        && !(task.kind == TaskKind::Exchange && task.order.is_some() && named.contains(&task.order.expect("some")))
+    let Some(first) = named.first() else {
+        return false;
+    };
+    let names_task_order = task.order.is_some_and(|o| named.contains(&o));
+    Some(*first) != task.order && !(names_task_order && task.kind == TaskKind::Exchange)
 }
 
 /// The next thing the task needs, asked; or the proposal, put to the buyer.
@@ -357,13 +365,13 @@ fn confirm_question(task: &Task, heard: &Heard<'_>) -> String {
         lang,
         || {
             format!(
-                "确认要为订单 {} {what}吗？回复“确认”提交，回复“算了”就不办。",
+                "订单 {}：确认{what}吗？回复“确认”提交，回复“算了”就不办。",
                 order.label()
             )
         },
         || {
             format!(
-                "Shall I {what} for order {}? Reply \"yes\" to go ahead or \"no\" to stop.",
+                "Order {}: shall I {what}? Reply \"yes\" to go ahead or \"no\" to stop.",
                 order.label()
             )
         },

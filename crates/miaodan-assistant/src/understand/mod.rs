@@ -157,6 +157,9 @@ pub struct Slots {
     pub days: Option<DaySpan>,
     /// Indexes into [`Context::products`] of the products named, best match first.
     pub products: Vec<usize>,
+    /// How many of the first `products` are named equally well (the best match, or a tie
+    /// between them: "耳机" names two pairs of earphones alike).
+    pub products_best: usize,
     /// "The second one" (第二个, 2nd, 2 alone), counting from 1.
     pub ordinal: Option<u8>,
     /// A quantity of units (两件, 2 pieces).

@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! hear: lock the conversation (one turn at a time) ─► store: conversation, the buyer's facts
-//!       ─► assistant: understand (─► a language model's second opinion, if one is plugged in)
+//!       ─► assistant: understand ─► a language model's second opinion on an unsure intent,
+//!          if an operator plugged one in (`language_model`)
 //!       ─► assistant: respond ─► action? cancel: shard CancelOrder
 //!                                      request: after_sales::prepare_open ─► shard OpenRequest
 //!                                      hand-over: the conversation's handover row
@@ -67,7 +68,13 @@ pub struct Exchange {
     pub action: Option<ActionTaken>,
     /// The conversation is with the merchant's customer service now.
     pub handed_over: bool,
-    /// The messages this turn wrote: the buyer's, then the assistant's.
+}
+
+/// A turn as kept: what the assistant did, and the messages it wrote (the buyer's, then the
+/// assistant's).
+#[derive(Clone, Debug)]
+pub struct KeptTurn {
+    pub exchange: Exchange,
     pub messages: [StoredMessage; 2],
 }
 
@@ -163,7 +170,9 @@ pub async fn hear(
     text: &str,
     client: Option<ClientSignals>,
 ) -> Result<Exchange, AssistantError> {
-    hear_recorded(state, buyer, conversation, text, client, |_| None).await
+    Ok(hear_recorded(state, buyer, conversation, text, client, |_| None)
+        .await?
+        .exchange)
 }
 
 /// [`hear`], storing with the turn the response `record` makes of it (an `Idempotency-Key`'s).
@@ -173,14 +182,15 @@ pub async fn hear_recorded(
     id: ConversationId,
     text: &str,
     client: Option<ClientSignals>,
-    record: impl FnOnce(&Exchange) -> Option<IdempotencyRecord>,
-) -> Result<Exchange, AssistantError> {
+    record: impl FnOnce(&KeptTurn) -> Option<IdempotencyRecord>,
+) -> Result<KeptTurn, AssistantError> {
     let lock = &TURN_LOCKS[id.get().unsigned_abs() as usize % TURN_LOCKS.len()];
     let _turn = lock.try_lock().map_err(|_| AssistantError::Busy)?;
     let mut stored = conversation_of(state, buyer, id).await?;
     let mut dialogue: Conversation = serde_json::from_str(&stored.dialogue).unwrap_or_default();
     let facts = facts::read(state, buyer).await?;
     let understanding = dialogue.understand(text, &facts);
+    let understanding = crate::language_model::second_opinion(state.language_model(), text, understanding).await;
     let turn = dialogue.respond(understanding, &facts);
     let (action, outcome) = carry_out(state, buyer, &turn, client).await?;
     let reply = match &outcome {
@@ -209,14 +219,14 @@ pub async fn hear_recorded(
         order: turn.order,
         action,
         handed_over: dialogue.handed_over,
-        messages,
     };
-    let response = record(&exchange);
+    let kept = KeptTurn { exchange, messages };
+    let response = record(&kept);
     state
         .store
-        .save_turn(&stored, &exchange.messages, response.as_ref())
+        .save_turn(&stored, &kept.messages, response.as_ref())
         .await?;
-    Ok(exchange)
+    Ok(kept)
 }
 
 fn dialogue_json(dialogue: &Conversation) -> String {

@@ -9,7 +9,7 @@
 use crate::app::AppState;
 use crate::auth::{Buyer, Principal};
 use crate::clock::rfc3339;
-use crate::flows::assistant::{self, AssistantError, Exchange, MESSAGE_CHARS_MAX};
+use crate::flows::assistant::{self, AssistantError, KeptTurn, MESSAGE_CHARS_MAX};
 use crate::http::extract::{JsonBody, PathIds};
 use crate::http::page::{ListQuery, NoFilter, Page, PageQuery};
 use crate::http::problem::{ApiError, Problem};
@@ -290,11 +290,16 @@ pub struct TurnView {
     pub state: String,
 }
 
-fn turn_reply(exchange: &Exchange) -> Reply {
+fn turn_reply(turn: &KeptTurn) -> Reply {
     let view = TurnView {
-        buyer: MessageView::from(&exchange.messages[0]),
-        reply: MessageView::from(&exchange.messages[1]),
-        state: if exchange.handed_over { "handed_over" } else { "open" }.into(),
+        buyer: MessageView::from(&turn.messages[0]),
+        reply: MessageView::from(&turn.messages[1]),
+        state: if turn.exchange.handed_over {
+            "handed_over"
+        } else {
+            "open"
+        }
+        .into(),
     };
     Reply::json(StatusCode::CREATED, &view)
 }
@@ -343,9 +348,9 @@ pub async fn send_message(
                 ));
             }
             let id = ConversationId::new(ids.one()).ok_or_else(|| ApiError::not_found("conversation"))?;
-            let record = move |exchange: &Exchange| idem.map(|i| i.record(&turn_reply(exchange)));
-            let exchange = assistant::hear_recorded(state, buyer, id, text, Some(client), record).await?;
-            Ok(turn_reply(&exchange))
+            let record = move |turn: &KeptTurn| idem.map(|i| i.record(&turn_reply(turn)));
+            let turn = assistant::hear_recorded(state, buyer, id, text, Some(client), record).await?;
+            Ok(turn_reply(&turn))
         },
     )
     .await

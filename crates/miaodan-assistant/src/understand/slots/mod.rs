@@ -14,7 +14,7 @@ pub use address::address;
 pub use days::days;
 pub use order_ids::order_ids;
 pub use ordinal::ordinal;
-pub use products::products;
+pub use products::scored_products;
 pub use quantity::quantity;
 pub use reason::reason;
 
@@ -25,10 +25,13 @@ const TODAY: &[&str] = &["今天", "今日", "今晚", "today", "tonight"];
 
 /// The slots of a normalised message; `original` is the message as written.
 pub fn read(text: &str, original: &str, context: &Context<'_>) -> Slots {
+    let scored = scored_products(text, context.products);
+    let best = scored.first().map(|(_, score)| *score);
     Slots {
+        products_best: scored.iter().take_while(|(_, score)| Some(*score) == best).count(),
         order_ids: bare_order_id(text).map_or_else(|| order_ids(text), |id| vec![id]),
         days: days(text, context.today),
-        products: products(text, context.products),
+        products: scored.iter().map(|(index, _)| *index).collect(),
         ordinal: ordinal(text),
         quantity: quantity(text),
         reason: reason(text),

@@ -13,6 +13,9 @@ use std::sync::LazyLock;
 /// Product nouns, one concept a row, Chinese and English. Longer names are matched first, so
 /// 手机壳 is a phone case and not a phone.
 const GLOSSARY: &[&[&str]] = &[
+    &["空气炸锅", "air fryer", "airfryer"],
+    &["锅", "pan", "pot", "wok"],
+    &["碗", "bowl"],
     &["耳机", "耳麦", "earphone", "earbud", "headphone", "headset", "airpods"],
     &["手机壳", "保护壳", "phone case", "phone cover"],
     &["手机", "phone", "smartphone"],
@@ -88,7 +91,16 @@ struct Named {
 }
 
 /// The titles named by a normalised message, best first, as indexes into `titles`.
+#[cfg(test)]
 pub fn products(text: &str, titles: &[&str]) -> Vec<usize> {
+    scored_products(text, titles)
+        .into_iter()
+        .map(|(index, _)| index)
+        .collect()
+}
+
+/// [`products`] with each title's score: titles with the best score are named equally well.
+pub fn scored_products(text: &str, titles: &[&str]) -> Vec<(usize, i64)> {
     let message = named(text);
     let mut scored: Vec<(usize, i64, bool)> = titles
         .iter()
@@ -103,7 +115,7 @@ pub fn products(text: &str, titles: &[&str]) -> Vec<usize> {
     let by_noun = scored.iter().any(|(_, _, noun)| *noun);
     scored.retain(|(_, score, noun)| if by_noun { *noun } else { *score > 0 });
     scored.sort_by_key(|(index, score, _)| (-score, *index));
-    scored.into_iter().map(|(index, _, _)| index).collect()
+    scored.into_iter().map(|(index, score, _)| (index, score)).collect()
 }
 
 /// +10 for each colour or size in common, −10 for a colour or size the message names that the
