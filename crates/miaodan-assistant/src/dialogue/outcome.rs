@@ -71,8 +71,36 @@ fn reasons_text(lang: Lang, reasons: &[(String, String)]) -> String {
 
 fn opened(lang: Lang, id: AfterSalesId, request: &AfterSalesRequest, rules: &[(String, String)]) -> String {
     let kind = say::kind(lang, request.kind);
+    let next = next_step(lang, request);
+    let why = reasons_text(lang, rules);
+    say::either(
+        lang,
+        || {
+            let why = if why.is_empty() {
+                String::new()
+            } else {
+                format!("（{why}）")
+            };
+            format!("已为订单 #{} 提交{kind}申请 #{id}。{next}{why}", request.order)
+        },
+        || {
+            let why = if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({why})")
+            };
+            format!(
+                "I've opened {kind} request #{id} on order #{}. {next}{why}",
+                request.order
+            )
+        },
+    )
+}
+
+/// What happens next to a request just opened, by the stage the rules put it in.
+fn next_step(lang: Lang, request: &AfterSalesRequest) -> String {
     let amount = say::yuan(request.amount);
-    let next = match (request.stage, request.kind) {
+    match (request.stage, request.kind) {
         (Stage::Closed, RequestKind::ChangeAddress) => say::pick(
             lang,
             "地址已经改好，订单会按新地址重新安排发货。",
@@ -130,31 +158,5 @@ fn opened(lang: Lang, id: AfterSalesId, request: &AfterSalesRequest, rules: &[(S
             },
         ),
         (stage, _) => stage.as_str().to_string(),
-    };
-    let why = reasons_text(lang, rules);
-    say::either(
-        lang,
-        || {
-            format!(
-                "已为订单 #{} 提交{kind}申请 #{id}。{next}{}",
-                request.order,
-                if why.is_empty() {
-                    String::new()
-                } else {
-                    format!("（{why}）")
-                }
-            )
-        },
-        || {
-            format!(
-                "I've opened {kind} request #{id} on order #{}. {next}{}",
-                request.order,
-                if why.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({why})")
-                }
-            )
-        },
-    )
+    }
 }

@@ -240,11 +240,23 @@ fn names_another_order(task: &Task, slots: &Slots, heard: &Heard<'_>) -> bool {
 
 /// The next thing the task needs, asked; or the proposal, put to the buyer.
 fn next_question(task: &mut Task, heard: &Heard<'_>) -> String {
-    let lang = heard.lang;
     let order = task
         .order
         .and_then(|o| heard.facts.order(o))
         .expect("resolved to one of the buyer's orders");
+    fill_lines(task, order);
+    match missing_detail(task, heard, order) {
+        Some(question) => question,
+        None => {
+            task.confirming = true;
+            confirm_question(task, heard)
+        }
+    }
+}
+
+/// The lines a refund, return or exchange is about: those named, else the whole order; each
+/// with the quantity named (at most the line's), else all its units.
+fn fill_lines(task: &mut Task, order: &super::OrderFacts) {
     if task.lines.is_empty()
         && matches!(
             task.kind,
@@ -262,8 +274,13 @@ fn next_question(task: &mut Task, heard: &Heard<'_>) -> String {
             .map_or(1, |l| l.quantity.get());
         *quantity = task.quantity.map_or(ordered, |q| q.min(ordered));
     }
+}
+
+/// The question for the next detail the task lacks (why, where, which SKU instead), if any.
+fn missing_detail(task: &Task, heard: &Heard<'_>, order: &super::OrderFacts) -> Option<String> {
+    let lang = heard.lang;
     if task.kind.needs_reason() && task.reason().is_none() {
-        return say::either(
+        return Some(say::either(
             lang,
             || {
                 format!(
@@ -277,10 +294,10 @@ fn next_question(task: &mut Task, heard: &Heard<'_>) -> String {
                     order.label()
                 )
             },
-        );
+        ));
     }
     if task.kind == TaskKind::ChangeAddress && task.address.is_none() {
-        return say::either(
+        return Some(say::either(
             lang,
             || {
                 format!(
@@ -294,12 +311,12 @@ fn next_question(task: &mut Task, heard: &Heard<'_>) -> String {
                     order.label()
                 )
             },
-        );
+        ));
     }
     if task.kind == TaskKind::Exchange && task.wanted.is_none() {
         let options: Vec<&str> = order.siblings.iter().map(|s| s.title.as_str()).collect();
         if options.is_empty() {
-            return say::either(
+            return Some(say::either(
                 lang,
                 || {
                     format!(
@@ -313,16 +330,15 @@ fn next_question(task: &mut Task, heard: &Heard<'_>) -> String {
                         order.label()
                     )
                 },
-            );
+            ));
         }
-        return say::either(
+        return Some(say::either(
             lang,
             || format!("想换成哪一款？可选：{}", options.join("、")),
             || format!("Which one would you like instead? You can pick: {}", options.join(", ")),
-        );
+        ));
     }
-    task.confirming = true;
-    confirm_question(task, heard)
+    None
 }
 
 fn confirm_question(task: &Task, heard: &Heard<'_>) -> String {

@@ -10,6 +10,7 @@ mod address_change;
 mod after_sales;
 mod after_sales_returns;
 mod alert_work;
+mod assistant;
 mod chat_page;
 mod compass;
 mod compass_breadth;

@@ -16,6 +16,8 @@ const GLOSSARY: &[&[&str]] = &[
     &["空气炸锅", "air fryer", "airfryer"],
     &["锅", "pan", "pot", "wok"],
     &["碗", "bowl"],
+    &["蓝牙", "bluetooth", "wireless"],
+    &["运动", "sport", "sports"],
     &["耳机", "耳麦", "earphone", "earbud", "headphone", "headset", "airpods"],
     &["手机壳", "保护壳", "phone case", "phone cover"],
     &["手机", "phone", "smartphone"],
@@ -231,6 +233,11 @@ mod tests {
     }
 
     #[test]
+    fn wireless_and_bluetooth_name_the_same_goods() {
+        assert_eq!(products("the wireless ones", &TITLES), [0, 1, 4]);
+    }
+
+    #[test]
     fn a_colour_picks_the_sibling_of_that_colour_first() {
         assert_eq!(products("黑色的耳机", &TITLES)[0], 0);
         assert_eq!(products("the white earphones", &TITLES)[0], 1);
@@ -258,6 +265,6 @@ mod tests {
     #[test]
     fn the_words_of_a_title_name_it_without_the_glossary() {
         assert_eq!(products("纯棉的那件", &TITLES)[..2], [2, 3]);
-        assert_eq!(products("the wireless ones", &TITLES), [4]);
+        assert_eq!(products("the pro ones", &TITLES), [0, 1]);
     }
 }
