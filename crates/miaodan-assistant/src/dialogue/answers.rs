@@ -38,6 +38,10 @@ pub fn answer(intent: Intent, heard: &Heard<'_>, focus: &Option<OrderId>, turn: 
 fn about_orders(intent: Intent, heard: &Heard<'_>, focus: Option<OrderId>, turn: &mut Turn) {
     let lang = heard.lang;
     let facts = heard.facts;
+    if let Some(product) = facts.options.first().filter(|_| intent == Intent::Arrival) {
+        turn.reply = options(lang, facts, product, turn.understanding.slots.today);
+        return;
+    }
     let named = match resolve::named(&turn.understanding.slots, facts, heard.vocabulary, &[]) {
         Ok(named) => named,
         Err(id) => {
@@ -428,6 +432,71 @@ fn sale(lang: Lang, heard: &Heard<'_>, s: &SaleFacts) -> String {
                 )
             },
         ));
+    }
+    text
+}
+
+/// What the platform can promise for a product not yet ordered, to the default address.
+fn options(lang: Lang, facts: &super::Facts, product: &super::ProductOptions, today: bool) -> String {
+    let title = &product.title;
+    if product.options.is_empty() {
+        return say::either(
+            lang,
+            || format!("「{title}」目前送不到你的默认地址（或暂时无货）。"),
+            || format!("\"{title}\" can't be delivered to your default address right now (or is out of stock)."),
+        );
+    }
+    let now = LocalDate::of(facts.now);
+    let lines: Vec<String> = product
+        .options
+        .iter()
+        .map(|o| {
+            let level = say::service_level(lang, o.level);
+            let by = say::at(lang, o.promised_by);
+            let cutoff = say::at(lang, o.cutoff_at);
+            say::either(
+                lang,
+                || {
+                    format!(
+                        "· {level}（{}）：{cutoff} 前下单，{by} 前送达，运费 {}",
+                        o.carrier.as_str(),
+                        say::yuan(o.price)
+                    )
+                },
+                || {
+                    format!(
+                        "· {level} ({}): order by {cutoff}, delivered by {by}, shipping {}",
+                        o.carrier.as_str(),
+                        say::yuan(o.price)
+                    )
+                },
+            )
+        })
+        .collect();
+    let mut text = say::either(
+        lang,
+        || format!("「{title}」送到你的默认地址（北京时间）：\n{}", lines.join("\n")),
+        || {
+            format!(
+                "\"{title}\" to your default address (Beijing time):\n{}",
+                lines.join("\n")
+            )
+        },
+    );
+    if today {
+        let arrives_today = product.options.iter().any(|o| LocalDate::of(o.promised_by) == now);
+        text.push_str(match arrives_today {
+            true => say::pick(
+                lang,
+                "\n按上面的截单时间下单，今天就能送到。",
+                "\nOrdered by the cutoff above, it arrives today.",
+            ),
+            false => say::pick(
+                lang,
+                "\n今天下单今天送不到，最快见上面。",
+                "\nIt can't arrive today; the fastest is above.",
+            ),
+        });
     }
     text
 }

@@ -3,6 +3,7 @@
 
 use miaodan_domain::after_sales::request::AfterSalesRequest;
 use miaodan_domain::flash_sale::FlashSale;
+use miaodan_domain::fulfillment::promise::DeliveryOption;
 use miaodan_domain::ids::AfterSalesId;
 use miaodan_domain::logistics::Shipment;
 use miaodan_domain::orders::{Address, Order};
@@ -18,6 +19,17 @@ pub struct Facts {
     pub sales: Vec<SaleFacts>,
     /// Where the buyer's orders go when none is named.
     pub default_address: Option<Address>,
+    /// What the platform can promise now for a product the buyer asks about and has not ordered,
+    /// to the default address (read only when a message asks: [`super::Conversation::options_wanted`]).
+    pub options: Vec<ProductOptions>,
+}
+
+/// The delivery options of one unit of a SKU to the buyer's default address, now.
+#[derive(Clone, Debug)]
+pub struct ProductOptions {
+    pub sku: SkuId,
+    pub title: String,
+    pub options: Vec<DeliveryOption>,
 }
 
 /// One of the buyer's orders and everything that happened to it.

@@ -23,7 +23,7 @@ mod resolve;
 mod say;
 mod task;
 
-pub use facts::{Facts, OrderFacts, SaleFacts, Sibling};
+pub use facts::{Facts, OrderFacts, ProductOptions, SaleFacts, Sibling};
 pub use outcome::Outcome;
 pub use resolve::Vocabulary;
 
@@ -118,6 +118,24 @@ impl Conversation {
             products: &titles,
         };
         understand::understand(text, &context)
+    }
+
+    /// The SKU whose delivery options the answer needs, if the message asks when something the
+    /// buyer has not ordered would arrive ("这个今天下单能到吗", a flash sale's product, another
+    /// SKU of one they bought). The shell reads them into [`Facts::options`].
+    pub fn options_wanted(&self, understanding: &Understanding, facts: &Facts) -> Option<miaodan_domain::SkuId> {
+        if understanding.intent != Intent::Arrival {
+            return None;
+        }
+        let vocabulary = Vocabulary::of(facts);
+        vocabulary
+            .best_mentions(&understanding.slots)
+            .into_iter()
+            .find_map(|mention| match mention {
+                resolve::Mention::Sale(i) => facts.sales.get(i).map(|s| s.sale.sku),
+                resolve::Mention::Sibling { sku, .. } => Some(sku),
+                resolve::Mention::Line { .. } => None,
+            })
     }
 
     /// The answer to a message understood as `understanding`.

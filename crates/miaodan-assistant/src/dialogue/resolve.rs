@@ -3,7 +3,7 @@
 
 use super::facts::{Facts, OrderFacts};
 use super::task::TaskKind;
-use crate::understand::Slots;
+use crate::understand::{Slots, attributes};
 use miaodan_domain::OrderId;
 use miaodan_domain::SkuId;
 use miaodan_domain::orders::OrderState;
@@ -88,22 +88,48 @@ impl Vocabulary {
         orders
     }
 
-    /// The SKU wanted instead in an exchange on `order` (any order when `None`): a sibling
-    /// named before the ordered SKU itself ("换成黑色的"; "the T-shirt" names the T-shirt).
+    /// The SKU wanted instead in an exchange on `order` (any order when `None`): the sibling with
+    /// the most of the colours and sizes the message names, among those that have one the
+    /// ordered SKU lacks ("换成黑色的"; "XL太大 换L码"). A message naming none ("the T-shirt")
+    /// wants nothing yet.
     pub fn wanted_instead(&self, slots: &Slots, order: Option<OrderId>) -> Option<(OrderId, SkuId, SkuId)> {
-        let mut named_itself: Vec<(OrderId, SkuId)> = Vec::new();
-        for mention in self.mentions(slots) {
-            match mention {
-                Mention::Line { order: o, sku } => named_itself.push((o, sku)),
-                Mention::Sibling { order: o, of, sku }
-                    if order.is_none_or(|wanted| wanted == o) && !named_itself.contains(&(o, of)) =>
-                {
-                    return Some((o, of, sku));
-                }
-                _ => {}
+        let named = &slots.attributes;
+        let mut best: Option<((OrderId, SkuId, SkuId), usize)> = None;
+        for &i in &slots.products {
+            let Some((title, Mention::Sibling { order: o, of, sku })) = self.entries.get(i) else {
+                continue;
+            };
+            if order.is_some_and(|wanted| wanted != *o) {
+                continue;
+            }
+            let ordered = self.title_of(*o, *of).map(attributes).unwrap_or_default();
+            let offered = attributes(title);
+            // Named above the ordered SKU itself (its own words, "青花"), or by a colour or size
+            // the ordered SKU lacks.
+            let ranked_above = self.ranked_before(slots, i, *o, *of);
+            let new = ranked_above || offered.iter().any(|a| named.contains(a) && !ordered.contains(a));
+            let common = offered.iter().filter(|a| named.contains(a)).count();
+            if new && best.as_ref().is_none_or(|(_, most)| common > *most) {
+                best = Some(((*o, *of, *sku), common));
             }
         }
-        None
+        best.map(|(wanted, _)| wanted)
+    }
+
+    /// Whether title `i` comes before the line `(order, sku)` in the message's ranking (ties
+    /// rank the line first, so "before" is a better match).
+    fn ranked_before(&self, slots: &Slots, i: usize, order: OrderId, sku: SkuId) -> bool {
+        let line = Mention::Line { order, sku };
+        let at = |wanted: &dyn Fn(usize) -> bool| slots.products.iter().position(|&j| wanted(j));
+        let sibling_at = at(&|j| j == i);
+        let line_at = at(&|j| self.entries.get(j).is_some_and(|(_, m)| *m == line));
+        matches!((sibling_at, line_at), (Some(s), Some(l)) if s < l)
+    }
+
+    fn title_of(&self, order: OrderId, sku: SkuId) -> Option<&str> {
+        self.entries
+            .iter()
+            .find_map(|(title, m)| (*m == Mention::Line { order, sku }).then_some(title.as_str()))
     }
 }
 

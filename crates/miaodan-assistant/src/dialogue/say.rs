@@ -3,6 +3,7 @@
 
 use crate::understand::Lang;
 use miaodan_domain::after_sales::{Reason, RequestKind};
+use miaodan_domain::fulfillment::ServiceLevel;
 use miaodan_domain::logistics::ShipmentState;
 use miaodan_domain::orders::OrderState;
 use miaodan_domain::time::shanghai::{self, LocalDate};
@@ -107,5 +108,14 @@ pub fn reason(lang: Lang, reason: Reason) -> &'static str {
         Reason::WrongItem => pick(lang, "发错货", "wrong item"),
         Reason::WrongSize => pick(lang, "尺码不合适", "wrong size"),
         Reason::WrongAddress => pick(lang, "地址填错了", "wrong address"),
+    }
+}
+
+pub fn service_level(lang: Lang, level: ServiceLevel) -> &'static str {
+    match level {
+        ServiceLevel::OneHour => pick(lang, "小时达", "1-hour delivery"),
+        ServiceLevel::SameDay => pick(lang, "当日达", "same-day"),
+        ServiceLevel::NextDay => pick(lang, "次日达", "next-day"),
+        ServiceLevel::Standard => pick(lang, "标准快递", "standard"),
     }
 }

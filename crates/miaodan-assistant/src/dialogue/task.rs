@@ -107,7 +107,6 @@ impl Task {
             took = true;
         }
         if self.kind == TaskKind::Exchange
-            && self.wanted.is_none()
             && let Some((order, of, sku)) = heard.vocabulary.wanted_instead(slots, self.order)
             && self.order.is_some_and(|o| o == order)
         {
@@ -135,8 +134,9 @@ impl Conversation {
             return false;
         };
         let u = &turn.understanding;
-        if task.confirming && u.intent == Intent::Affirm && u.slots.products.is_empty() && u.slots.order_ids.is_empty()
-        {
+        // A yes, or the same request said again ("嗯 确认取消"), to the proposal put.
+        let agrees = u.intent == Intent::Affirm || kind_of(u.intent) == Some(task.kind);
+        if task.confirming && agrees && u.slots.order_ids.is_empty() && !names_another_order(task, &u.slots, heard) {
             let task = self.task.take().expect("pending");
             turn.order = task.order;
             turn.action = proposal(&task, heard);
@@ -245,6 +245,12 @@ fn next_question(task: &mut Task, heard: &Heard<'_>) -> String {
         .and_then(|o| heard.facts.order(o))
         .expect("resolved to one of the buyer's orders");
     fill_lines(task, order);
+    if task.kind == TaskKind::Exchange && task.wanted.is_none() {
+        // One other SKU of the product: it is the one wanted; the proposal names it.
+        if let [only] = order.siblings.as_slice() {
+            task.wanted = Some((only.of, only.sku));
+        }
+    }
     match missing_detail(task, heard, order) {
         Some(question) => question,
         None => {
@@ -370,11 +376,22 @@ fn confirm_question(task: &Task, heard: &Heard<'_>) -> String {
             let reason = task.reason().map_or("", |r| say::reason(lang, r));
             let units: i64 = task.lines.iter().map(|(_, q)| q).sum();
             let request = say::kind(lang, request_kind(kind, order.order.state));
-            say::either(
-                lang,
-                || format!("申请{request}（{units} 件，原因：{reason}）"),
-                || format!("open a {request} request ({units} unit(s), reason: {reason})"),
-            )
+            let instead = task
+                .wanted
+                .and_then(|(_, sku)| order.siblings.iter().find(|s| s.sku == sku))
+                .map(|s| s.title.clone());
+            match instead {
+                Some(title) => say::either(
+                    lang,
+                    || format!("申请{request}，换成「{title}」（{units} 件，原因：{reason}）"),
+                    || format!("open an {request} request for \"{title}\" ({units} unit(s), reason: {reason})"),
+                ),
+                None => say::either(
+                    lang,
+                    || format!("申请{request}（{units} 件，原因：{reason}）"),
+                    || format!("open a {request} request ({units} unit(s), reason: {reason})"),
+                ),
+            }
         }
     };
     say::either(

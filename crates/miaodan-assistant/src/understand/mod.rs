@@ -12,6 +12,7 @@ mod slots;
 mod tests;
 
 pub use normalise::normalise;
+pub use slots::attributes;
 
 use miaodan_domain::after_sales::Reason;
 use miaodan_domain::geo::Adcode;
@@ -160,6 +161,8 @@ pub struct Slots {
     /// How many of the first `products` are named equally well (the best match, or a tie
     /// between them: "耳机" names two pairs of earphones alike).
     pub products_best: usize,
+    /// The colours and sizes the message names (黑色, xl): what tells SKUs of a product apart.
+    pub attributes: Vec<String>,
     /// "The second one" (第二个, 2nd, 2 alone), counting from 1.
     pub ordinal: Option<u8>,
     /// A quantity of units (两件, 2 pieces).

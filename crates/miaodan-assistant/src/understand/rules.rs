@@ -122,7 +122,28 @@ pub fn ruled_intent(text: &str) -> Option<Intent> {
     if asks_for_a_person(text) {
         return Some(Intent::Human);
     }
+    if starts_with_yes(bare) {
+        return Some(Intent::Affirm);
+    }
     None
+}
+
+/// Characters of a short answer that begins with a yes ("ok do it", "对的 改吧").
+const SHORT_ANSWER_CHARS_MAX: usize = 16;
+
+/// A short message that begins with a yes and a pause, and says no "no" anywhere.
+fn starts_with_yes(bare: &str) -> bool {
+    if bare.chars().count() > SHORT_ANSWER_CHARS_MAX || bare.contains('不') || bare.contains("没") {
+        return false;
+    }
+    let words: Vec<&str> = bare
+        .split([' ', ',', '，', '。', '!', '！'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    let Some(first) = words.first() else {
+        return false;
+    };
+    words.len() > 1 && YES.contains(first) && !words.iter().any(|w| NO.contains(w))
 }
 
 fn asks_for_a_person(text: &str) -> bool {

@@ -188,9 +188,12 @@ pub async fn hear_recorded(
     let _turn = lock.try_lock().map_err(|_| AssistantError::Busy)?;
     let mut stored = conversation_of(state, buyer, id).await?;
     let mut dialogue: Conversation = serde_json::from_str(&stored.dialogue).unwrap_or_default();
-    let facts = facts::read(state, buyer).await?;
+    let mut facts = facts::read(state, buyer).await?;
     let understanding = dialogue.understand(text, &facts);
     let understanding = crate::language_model::second_opinion(state.language_model(), text, understanding).await;
+    if let Some(sku) = dialogue.options_wanted(&understanding, &facts) {
+        facts.options = facts::options(state, &facts, sku).await?;
+    }
     let turn = dialogue.respond(understanding, &facts);
     let (action, outcome) = carry_out(state, buyer, &turn, client).await?;
     let reply = match &outcome {

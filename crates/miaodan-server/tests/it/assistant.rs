@@ -20,6 +20,7 @@ both_backends!(
     asking_for_a_person_hands_over_to_the_shop_of_the_order_talked_about,
     two_messages_not_understood_in_a_row_hand_over,
     a_message_of_another_buyers_conversation_is_not_found,
+    whether_a_sale_product_can_arrive_today_is_answered_with_the_options_and_their_cutoffs,
 );
 
 /// A buyer's conversation, spoken to over HTTP.
@@ -320,5 +321,38 @@ async fn a_message_of_another_buyers_conversation_is_not_found(backend: Backend)
         1,
         "only the greeting"
     );
+    app.shutdown().await;
+}
+
+async fn whether_a_sale_product_can_arrive_today_is_answered_with_the_options_and_their_cutoffs(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let world = app.world().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let at = |ms: i64| miaodan_server::clock::rfc3339(miaodan_domain::Timestamp::from_unix_ms(ms));
+    let sale = json!({ "sku_id": world.skus[0], "warehouse_id": world.warehouses[1],
+        "starts_at": at(now + 3_600_000), "ends_at": at(now + 7_200_000),
+        "price_fen": 990, "units": 2, "per_buyer_limit": 1 });
+    app.post("/v1/flash-sales", &world.merchant, sale)
+        .await
+        .assert_status(201);
+    let expected = app
+        .get(
+            &format!("/v1/delivery-options?adcode=310101000000&items={}:1", world.skus[0]),
+            &world.buyer_token,
+        )
+        .await
+        .assert_status(200)
+        .clone();
+    let chat = Chat::open(&app, &world.buyer_token).await;
+    let reply = chat.say("麻辣牛肉干今天下单能送到吗？").await;
+    assert_eq!(reply["understood"]["intent"], "arrival", "{reply}");
+    let said = text(&reply);
+    let options = expected["shops"][0]["options"].as_array().unwrap();
+    assert!(!options.is_empty(), "{expected}");
+    assert_eq!(said.matches("· ").count(), options.len(), "one line per option: {said}");
+    assert!(said.contains("前下单"), "the cutoffs are told: {said}");
     app.shutdown().await;
 }

@@ -14,7 +14,7 @@ pub use address::address;
 pub use days::days;
 pub use order_ids::order_ids;
 pub use ordinal::ordinal;
-pub use products::scored_products;
+pub use products::{attributes, scored_products};
 pub use quantity::quantity;
 pub use reason::reason;
 
@@ -32,6 +32,7 @@ pub fn read(text: &str, original: &str, context: &Context<'_>) -> Slots {
         order_ids: bare_order_id(text).map_or_else(|| order_ids(text), |id| vec![id]),
         days: days(text, context.today),
         products: scored.iter().map(|(index, _)| *index).collect(),
+        attributes: attributes(text),
         ordinal: ordinal(text),
         quantity: quantity(text),
         reason: reason(text),

@@ -120,6 +120,15 @@ pub fn scored_products(text: &str, titles: &[&str]) -> Vec<(usize, i64)> {
     scored.into_iter().map(|(index, score, _)| (index, score)).collect()
 }
 
+/// The colours (by their first name in the table) and sizes a text names: what tells one SKU of
+/// a product from another.
+pub fn attributes(text: &str) -> Vec<String> {
+    let named = named(&text.to_lowercase());
+    let mut attributes: Vec<String> = named.colours.iter().map(|&row| COLOURS[row][0].to_string()).collect();
+    attributes.extend(named.sizes);
+    attributes
+}
+
 /// +10 for each colour or size in common, −10 for a colour or size the message names that the
 /// title contradicts.
 fn attribute_score(message: &Named, title: &Named) -> i64 {

@@ -76,6 +76,15 @@ const REASONS: &[(Reason, &[&str])] = &[
             "size不合适",
             "size错",
             "太大",
+            "穿着不合适",
+            "不合适",
+            "穿不了",
+            "dont fit",
+            "don't fit",
+            "doesn't fit",
+            "doesnt fit",
+            "too large",
+            "too tight",
             "太小",
             "偏大",
             "偏小",
@@ -147,6 +156,10 @@ const REASONS: &[(Reason, &[&str])] = &[
         Reason::NeverArrived,
         &[
             "一直没到",
+            "not received",
+            "hasn't arrived",
+            "hasnt arrived",
+            "still not here",
             "还没到",
             "没到货",
             "没送到",
@@ -173,6 +186,12 @@ const REASONS: &[(Reason, &[&str])] = &[
         &[
             "不想要",
             "不喜欢",
+            "不太喜欢",
+            "不怎么喜欢",
+            "dont like",
+            "dont want",
+            "dont need",
+            "no longer want",
             "拍错",
             "买错",
             "不需要了",
@@ -198,12 +217,23 @@ pub fn reason(text: &str) -> Option<Reason> {
         .or_else(|| never_received(text).then_some(Reason::NeverArrived))
 }
 
-/// 没收到 is the parcel, unless it is the refund or the money that has not come.
+/// 没收到 is the parcel, unless the money is what has not come: a refund, money, a code or a
+/// coupon named next to it (within a few characters), not anywhere in the message ("一直没收到
+/// 直接退钱吧" is a parcel that never came).
 fn never_received(text: &str) -> bool {
-    text.contains("没收到")
-        && !["款", "钱", "验证码", "短信", "券", "积分"]
+    const NEAR_CHARS: usize = 3;
+    let chars: Vec<char> = text.chars().collect();
+    let said: Vec<usize> = (0..chars.len().saturating_sub(2))
+        .filter(|&i| chars[i..i + 3] == ['没', '收', '到'])
+        .collect();
+    said.iter().any(|&at| {
+        let from = at.saturating_sub(NEAR_CHARS);
+        let to = (at + 3 + NEAR_CHARS).min(chars.len());
+        let near: String = chars[from..to].iter().collect();
+        !["款", "钱", "验证码", "短信", "券", "积分"]
             .iter()
-            .any(|m| text.contains(m))
+            .any(|m| near.contains(m))
+    })
 }
 
 #[cfg(test)]
@@ -251,5 +281,6 @@ mod tests {
         assert_eq!(reason("退款没收到"), None);
         assert_eq!(reason("还没收到退款"), None);
         assert_eq!(reason("我要退款"), None);
+        assert_eq!(reason("不想等了 一直没收到 直接退钱吧"), Some(Reason::NeverArrived));
     }
 }

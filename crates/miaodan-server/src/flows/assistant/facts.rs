@@ -3,8 +3,9 @@
 //! flash sales on now or soon. Nothing of another buyer is ever read.
 
 use crate::app::AppState;
-use miaodan_assistant::dialogue::{Facts, OrderFacts, SaleFacts, Sibling};
+use miaodan_assistant::dialogue::{Facts, OrderFacts, ProductOptions, SaleFacts, Sibling};
 use miaodan_domain::catalog::{ListingStatus, Product, Sku};
+use miaodan_domain::fulfillment::promise::Destination;
 use miaodan_domain::orders::{Order, OrderState};
 use miaodan_domain::{BuyerId, ProductId, ShopId, SkuId};
 use miaodan_store::records::{Keyset, OrderFilter};
@@ -91,6 +92,7 @@ pub async fn read(state: &AppState, buyer: BuyerId) -> Result<Facts, StoreError>
         orders: facts,
         sales,
         default_address,
+        options: Vec::new(),
     })
 }
 
@@ -177,4 +179,29 @@ async fn sales(
         sales.push(SaleFacts { sale, title, held });
     }
     Ok(sales)
+}
+
+/// What the platform can promise now for one unit of `sku` to the buyer's default address: the
+/// shop's shard answers as it answers `GET /v1/delivery-options`. Nothing when the buyer has no
+/// default address, the SKU is unknown or its shard is busy (the answer then says it cannot tell).
+pub async fn options(state: &AppState, facts: &Facts, sku: SkuId) -> Result<Vec<ProductOptions>, StoreError> {
+    let (Some(address), Some(found)) = (facts.default_address.as_ref(), state.store.sku(sku).await?) else {
+        return Ok(Vec::new());
+    };
+    let Some(destination) = Destination::of(address.adcode) else {
+        return Ok(Vec::new());
+    };
+    let title = Catalog::default().title(state, sku).await?;
+    let shop = found.shop;
+    let index = state.shards.shard_of(shop);
+    let read = state
+        .shards
+        .read_shard(index, move |shard, now| {
+            shard.delivery_options(shop, &[(sku, 1)], Some(&destination), now)
+        })
+        .await;
+    Ok(match read {
+        Ok(Ok(options)) => vec![ProductOptions { sku, title, options }],
+        _ => Vec::new(),
+    })
 }
