@@ -128,14 +128,16 @@ impl Conversation {
             return None;
         }
         let vocabulary = Vocabulary::of(facts);
-        vocabulary
-            .best_mentions(&understanding.slots)
-            .into_iter()
-            .find_map(|mention| match mention {
-                resolve::Mention::Sale(i) => facts.sales.get(i).map(|s| s.sale.sku),
-                resolve::Mention::Sibling { sku, .. } => Some(sku),
-                resolve::Mention::Line { .. } => None,
-            })
+        let named = vocabulary.best_mentions(&understanding.slots);
+        // A product the buyer ordered is asked about as their order.
+        if named.iter().any(|m| matches!(m, resolve::Mention::Line { .. })) {
+            return None;
+        }
+        named.into_iter().find_map(|mention| match mention {
+            resolve::Mention::Sale(i) => facts.sales.get(i).map(|s| s.sale.sku),
+            resolve::Mention::Sibling { sku, .. } => Some(sku),
+            resolve::Mention::Line { .. } => None,
+        })
     }
 
     /// The answer to a message understood as `understanding`.

@@ -218,6 +218,16 @@ mod tests {
     }
 
     #[test]
+    fn a_short_answer_beginning_with_a_yes_is_affirm_unless_it_says_no() {
+        for text in ["ok do it", "对的 改吧", "yep go ahead", "是的，帮我办"] {
+            assert_eq!(ruled_intent(text), Some(Intent::Affirm), "{text}");
+        }
+        for text in ["好的 不用了", "yes but not the mug, the other one please", "ok 没事了"] {
+            assert_ne!(ruled_intent(text), Some(Intent::Affirm), "{text}");
+        }
+    }
+
+    #[test]
     fn cancelling_an_order_is_no_rule_of_deny() {
         assert_eq!(ruled_intent("取消订单"), None);
         assert_eq!(ruled_intent("不要这个订单了,帮我取消"), None);

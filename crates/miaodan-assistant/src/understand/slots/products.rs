@@ -242,6 +242,13 @@ mod tests {
     }
 
     #[test]
+    fn a_text_names_its_colours_and_sizes_by_one_name_each() {
+        assert_eq!(super::attributes("换成黑的 L码"), ["黑色", "l"]);
+        assert_eq!(super::attributes("the white XL tees"), ["白色", "xl"]);
+        assert_eq!(super::attributes("T恤那个"), Vec::<String>::new());
+    }
+
+    #[test]
     fn wireless_and_bluetooth_name_the_same_goods() {
         assert_eq!(products("the wireless ones", &TITLES), [0, 1, 4]);
     }
