@@ -40,6 +40,10 @@ pub struct Handover {
 pub enum Author {
     Buyer,
     Assistant,
+    /// A person of the shop the conversation was handed to.
+    Merchant,
+    /// A person of the platform (a conversation handed over about no order).
+    Platform,
 }
 
 impl Author {
@@ -47,11 +51,13 @@ impl Author {
         match self {
             Author::Buyer => "buyer",
             Author::Assistant => "assistant",
+            Author::Merchant => "merchant",
+            Author::Platform => "platform",
         }
     }
 
     fn parse(raw: &str) -> Option<Author> {
-        [Author::Buyer, Author::Assistant]
+        [Author::Buyer, Author::Assistant, Author::Merchant, Author::Platform]
             .into_iter()
             .find(|a| a.as_str() == raw)
     }

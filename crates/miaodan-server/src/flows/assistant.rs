@@ -49,6 +49,9 @@ pub enum AssistantError {
     /// Another message of the same conversation is being answered.
     #[error("the conversation is answering another message")]
     Busy,
+    /// A person may answer only a conversation handed over to them.
+    #[error("the conversation was not handed over")]
+    NotHandedOver,
     #[error(transparent)]
     Store(#[from] miaodan_store::StoreError),
 }
@@ -399,4 +402,58 @@ async fn open_request(
             Ok((Some(taken), Some(outcome)))
         }
     }
+}
+
+/// A person answering a handed-over conversation: of the shop it was handed to, or of the
+/// platform (which answers any).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Staff {
+    Shop(miaodan_domain::ShopId),
+    Platform,
+}
+
+/// A person's answer in a conversation handed over to them, kept after the buyer's messages; the
+/// conversation stays with people. A conversation the caller may not see is
+/// [`AssistantError::UnknownConversation`], one not handed over [`AssistantError::NotHandedOver`].
+pub async fn reply_as_staff(
+    state: &AppState,
+    staff: Staff,
+    id: ConversationId,
+    text: &str,
+    record: impl FnOnce(&StoredMessage) -> Option<IdempotencyRecord>,
+) -> Result<StoredMessage, AssistantError> {
+    let lock = &TURN_LOCKS[id.get().unsigned_abs() as usize % TURN_LOCKS.len()];
+    let _turn = lock.try_lock().map_err(|_| AssistantError::Busy)?;
+    let mut stored = state
+        .store
+        .conversation(id)
+        .await?
+        .ok_or(AssistantError::UnknownConversation)?;
+    let handed_to = stored.handover.as_ref().map(|h| h.shop);
+    match (staff, handed_to) {
+        (Staff::Shop(shop), Some(Some(to))) if shop == to => {}
+        (Staff::Shop(_), _) => return Err(AssistantError::UnknownConversation),
+        (Staff::Platform, Some(_)) => {}
+        (Staff::Platform, None) => return Err(AssistantError::NotHandedOver),
+    }
+    let now = state.clock.now();
+    let message = StoredMessage {
+        seq: stored.messages + 1,
+        author: match staff {
+            Staff::Shop(_) => Author::Merchant,
+            Staff::Platform => Author::Platform,
+        },
+        body: text.to_string(),
+        at: now,
+        understood: None,
+        action: None,
+    };
+    stored.messages += 1;
+    stored.updated_at = now;
+    let response = record(&message);
+    state
+        .store
+        .save_turn(&stored, std::slice::from_ref(&message), response.as_ref())
+        .await?;
+    Ok(message)
 }

@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(start_conversation, list_conversations))
         .routes(routes!(get_conversation))
         .routes(routes!(send_message))
+        .routes(routes!(reply_to_conversation))
         .routes(routes!(list_handovers))
 }
 
@@ -68,7 +69,8 @@ pub struct ActionView {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct MessageView {
     pub seq: i64,
-    /// `buyer` or `assistant`.
+    /// `buyer`, `assistant`, or a person after a hand-over: `merchant` (the shop's customer
+    /// service) or `platform`.
     pub author: String,
     pub text: String,
     pub at: String,
@@ -140,6 +142,11 @@ impl From<AssistantError> for ApiError {
                 StatusCode::CONFLICT,
                 "conversation_busy",
                 "the assistant is answering another message of this conversation; send this one again once it has",
+            ),
+            AssistantError::NotHandedOver => ApiError::new(
+                StatusCode::CONFLICT,
+                "conversation_not_handed_over",
+                "the assistant has this conversation: a person answers only once it is handed over",
             ),
             AssistantError::Store(error) => ApiError::from(error),
         }
@@ -345,6 +352,61 @@ pub async fn send_message(
             let record = move |turn: &KeptTurn| idem.map(|i| i.record(&turn_reply(turn)));
             let turn = assistant::hear_recorded(state, buyer, id, &text, Some(client), record).await?;
             Ok(turn_reply(&turn))
+        },
+    )
+    .await
+}
+
+/// A person's answer in a conversation handed over to them: the merchant of the shop it was
+/// handed to, or a platform admin. The buyer reads it with the conversation. A conversation the
+/// assistant still has is 409 `conversation_not_handed_over`; another shop's is 404.
+#[utoipa::path(post, path = "/v1/assistant/conversations/{conversation_id}/replies", tag = "assistant",
+    request_body = MessageInput,
+    params(("conversation_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses((status = 201, body = MessageView), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn reply_to_conversation(
+    State(state): State<AppState>,
+    principal: Principal,
+    ids: PathIds,
+    headers: HeaderMap,
+    body: JsonBody<MessageInput>,
+) -> Response {
+    let staff = match principal {
+        Principal::Merchant(shop) => assistant::Staff::Shop(shop),
+        Principal::Admin => assistant::Staff::Platform,
+        Principal::Buyer(_) => {
+            let refusal = ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this endpoint needs a merchant or admin token",
+            );
+            return axum::response::IntoResponse::into_response(refusal);
+        }
+    };
+    let path = format!("/v1/assistant/conversations/{}/replies", ids.one());
+    let (state, body) = (&state, &body);
+    idempotency::run(
+        state,
+        principal,
+        &headers,
+        ("POST", &path, &body.raw[..]),
+        |idem| async move {
+            let text = body.value.text.trim().replace('\0', "\u{FFFD}");
+            if text.is_empty() || text.chars().count() > MESSAGE_CHARS_MAX {
+                return Err(ApiError::invalid(
+                    "invalid_field",
+                    "text",
+                    format!("a message is 1 to {MESSAGE_CHARS_MAX} characters, not only spaces"),
+                ));
+            }
+            let id = ConversationId::new(ids.one()).ok_or_else(|| ApiError::not_found("conversation"))?;
+            let reply = |m: &StoredMessage| Reply::json(StatusCode::CREATED, &MessageView::from(m));
+            let record = move |m: &StoredMessage| idem.map(|i| i.record(&reply(m)));
+            let message = assistant::reply_as_staff(state, staff, id, &text, record).await?;
+            Ok(reply(&message))
         },
     )
     .await

@@ -108,6 +108,7 @@ pub const ERRORS: &[ErrorCode] = &[
     code("alert_notes_full", 409, "the package-center alert has 50 notes, the most it keeps"),
     code("already_reviewed", 409, "the risk decision was reviewed already; its first review stands"),
     code("conversation_busy", 409, "the assistant is answering another message of the same conversation: send this one again once it has"),
+    code("conversation_not_handed_over", 409, "the assistant still has the conversation: a person answers only once it is handed over"),
     code("challenge_closed", 409, "the risk challenge is closed (passed, failed after 3 wrong answers, or expired): the next challenged request opens a new one"),
     code("waybill_in_use", 409, "the waybill is on another shipment"),
     code("too_many_skus", 409, "the product has 100 SKUs already"),

@@ -282,6 +282,31 @@ async fn asking_for_a_person_hands_over_to_the_shop_of_the_order_talked_about(ba
     assert_eq!(peek.status, 404);
     let after = chat.say("还在吗").await;
     assert!(after["action"].is_null(), "{after}");
+
+    // The shop's person answers; the buyer reads it in the conversation. Another shop cannot.
+    let replies = format!("/v1/assistant/conversations/{}/replies", chat.id);
+    let answer = app
+        .post(
+            &replies,
+            &world.merchant,
+            json!({ "text": "您好，我是店铺客服，马上帮您催件。" }),
+        )
+        .await;
+    assert_eq!(answer.assert_status(201)["author"], "merchant");
+    let elsewhere = app.post(&replies, &other_merchant, json!({ "text": "hi" })).await;
+    assert_eq!(elsewhere.status, 404);
+    let refused = app.post(&replies, &world.buyer_token, json!({ "text": "hi" })).await;
+    assert_eq!(refused.status, 403);
+    let read = app
+        .get(&format!("/v1/assistant/conversations/{}", chat.id), &world.buyer_token)
+        .await;
+    let messages = read.assert_status(200)["messages"].as_array().unwrap().clone();
+    assert_eq!(messages.last().unwrap()["text"], "您好，我是店铺客服，马上帮您催件。");
+    // A conversation the assistant still has is not a person's to answer.
+    let open = Chat::open(&app, &world.buyer_token).await;
+    let early = format!("/v1/assistant/conversations/{}/replies", open.id);
+    let early = app.post(&early, &app.admin, json!({ "text": "您好" })).await;
+    early.assert_problem(409, "conversation_not_handed_over");
     app.shutdown().await;
 }
 

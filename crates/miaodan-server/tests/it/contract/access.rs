@@ -310,6 +310,18 @@ pub fn tenant_pairs(t: &Tenants) -> Vec<(Call, Call)> {
     };
     let pairs = vec![
         (
+            merchant(
+                Method::POST,
+                format!("/v1/assistant/conversations/{}/replies", b.handed_conversation),
+                Some(json!({ "text": "您好" })),
+            ),
+            merchant(
+                Method::POST,
+                format!("/v1/assistant/conversations/{missing}/replies"),
+                Some(json!({ "text": "您好" })),
+            ),
+        ),
+        (
             buyer(Method::GET, format!("/v1/assistant/conversations/{}", b.conversation)),
             buyer(Method::GET, format!("/v1/assistant/conversations/{missing}")),
         ),

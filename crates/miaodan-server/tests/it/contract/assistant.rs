@@ -36,6 +36,15 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             Some(json!({ "text": "我的订单到哪了？" })),
             buyer,
         ),
+        // A person's answer in a handed-over conversation: the shop's it was handed to, or an
+        // operator's (here: the operator, in the platform's).
+        endpoint(
+            "/v1/assistant/conversations/{conversation_id}/replies",
+            Method::POST,
+            format!("/v1/assistant/conversations/{}/replies", a.handed_conversation),
+            Some(json!({ "text": "您好，我来帮您看看。" })),
+            None,
+        ),
         // A merchant's inbox of conversations handed to its shop; an operator's of the
         // platform's (here: the operator).
         endpoint(

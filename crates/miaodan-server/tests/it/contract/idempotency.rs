@@ -189,7 +189,12 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
     let rules = |note: &str| json!({ "note": note, "rule_set": super::events::standard_rule_set() });
     let answer = format!("/v1/risk/challenges/{}/answer", a.challenge);
     let messages = format!("/v1/assistant/conversations/{}/messages", a.conversation);
+    let replies = format!("/v1/assistant/conversations/{}/replies", a.handed_conversation);
     let others = vec![
+        (
+            post(replies.clone(), admin, json!({ "text": "您好，我来帮您看看。" })),
+            post(replies, admin, json!({ "text": "稍等，马上处理。" })),
+        ),
         (
             post("/v1/assistant/conversations".into(), &a.buyer_token, json!({})),
             post(

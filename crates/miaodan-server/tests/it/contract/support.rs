@@ -383,8 +383,10 @@ pub struct Side {
     /// opened as a refused tap would open it) and its right answer.
     pub challenge: i64,
     pub challenge_answer: String,
-    /// A conversation of the buyer's with the assistant.
+    /// A conversation of the buyer's with the assistant, and one the buyer handed to a person
+    /// (the platform's: no order was talked about).
     pub conversation: i64,
+    pub handed_conversation: i64,
 }
 
 /// Two tenants, A and B, and a buyer without a default address.
@@ -470,6 +472,12 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
     let challenge = risk_challenge(app, buyer, sale).await;
     let conversation = app.post("/v1/assistant/conversations", &buyer_token, json!({})).await;
     let conversation = conversation.assert_status(201)["id"].as_i64().unwrap();
+    let handed = app.post("/v1/assistant/conversations", &buyer_token, json!({})).await;
+    let handed_conversation = handed.assert_status(201)["id"].as_i64().unwrap();
+    let asked = format!("/v1/assistant/conversations/{handed_conversation}/messages");
+    app.post(&asked, &buyer_token, json!({ "text": "转人工" }))
+        .await
+        .assert_status(201);
     Side {
         shop,
         merchant,
@@ -512,6 +520,7 @@ pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str)
         challenge: challenge.0,
         challenge_answer: challenge.1,
         conversation,
+        handed_conversation,
     }
 }
 
