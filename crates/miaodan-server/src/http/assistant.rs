@@ -288,6 +288,20 @@ pub struct MessageInput {
     pub text: String,
 }
 
+/// A message's text as kept: trimmed, 1 to 500 characters, not only spaces. PostgreSQL keeps no
+/// NUL in text: it is stored as the replacement character.
+fn message_text(input: &MessageInput) -> Result<String, ApiError> {
+    let text = input.text.trim().replace('\0', "\u{FFFD}");
+    if text.is_empty() || text.chars().count() > MESSAGE_CHARS_MAX {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            "text",
+            format!("a message is 1 to {MESSAGE_CHARS_MAX} characters, not only spaces"),
+        ));
+    }
+    Ok(text)
+}
+
 /// One turn: the buyer's message as kept, and the assistant's answer.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct TurnView {
@@ -339,15 +353,7 @@ pub async fn send_message(
         &headers,
         ("POST", &path, &body.raw[..]),
         |idem| async move {
-            // PostgreSQL keeps no NUL in text: it is stored as the replacement character.
-            let text = body.value.text.trim().replace('\0', "\u{FFFD}");
-            if text.is_empty() || text.chars().count() > MESSAGE_CHARS_MAX {
-                return Err(ApiError::invalid(
-                    "invalid_field",
-                    "text",
-                    format!("a message is 1 to {MESSAGE_CHARS_MAX} characters, not only spaces"),
-                ));
-            }
+            let text = message_text(&body.value)?;
             let id = ConversationId::new(ids.one()).ok_or_else(|| ApiError::not_found("conversation"))?;
             let record = move |turn: &KeptTurn| idem.map(|i| i.record(&turn_reply(turn)));
             let turn = assistant::hear_recorded(state, buyer, id, &text, Some(client), record).await?;
@@ -394,14 +400,7 @@ pub async fn reply_to_conversation(
         &headers,
         ("POST", &path, &body.raw[..]),
         |idem| async move {
-            let text = body.value.text.trim().replace('\0', "\u{FFFD}");
-            if text.is_empty() || text.chars().count() > MESSAGE_CHARS_MAX {
-                return Err(ApiError::invalid(
-                    "invalid_field",
-                    "text",
-                    format!("a message is 1 to {MESSAGE_CHARS_MAX} characters, not only spaces"),
-                ));
-            }
+            let text = message_text(&body.value)?;
             let id = ConversationId::new(ids.one()).ok_or_else(|| ApiError::not_found("conversation"))?;
             let reply = |m: &StoredMessage| Reply::json(StatusCode::CREATED, &MessageView::from(m));
             let record = move |m: &StoredMessage| idem.map(|i| i.record(&reply(m)));
