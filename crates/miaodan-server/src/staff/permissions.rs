@@ -122,6 +122,11 @@ pub fn permission(method: &str, route: &str) -> Option<Permission> {
         "/v1/penalties" | "/v1/penalties/{penalty_id}/decision" | "/v1/deposits/{shop_id}/entries" if !read => Platform,
         "/v1/penalties/{penalty_id}/appeal" => Appeals,
         "/v1/refunds" => Payments,
+        // A buyer's conversations with the assistant; the shop's people read those handed to it
+        // and answer them as customer service.
+        "/v1/assistant/conversations" | "/v1/assistant/conversations/{conversation_id}/messages" => Buying,
+        "/v1/assistant/conversations/{conversation_id}" | "/v1/assistant/handovers" if read => Read,
+        "/v1/assistant/conversations/{conversation_id}/replies" => AfterSales,
         "/v1/payment-intents" | "/v1/payment-intents/{payment_intent_id}" if read => Payments,
         _ if read => return known_read(route).then_some(Read),
         _ => return mutation(method, route),
