@@ -104,14 +104,15 @@ pub fn greeting(lang: Lang) -> String {
 impl Conversation {
     /// Answers one message of the buyer, from `facts` only.
     pub fn hear(&mut self, text: &str, facts: &Facts) -> Turn {
-        let understanding = self.understand(text, facts);
-        self.respond(understanding, facts)
+        let vocabulary = Vocabulary::of(facts);
+        let understanding = self.understand(text, facts, &vocabulary);
+        self.respond(understanding, facts, &vocabulary)
     }
 
-    /// What a message says, read against the buyer's products and today's date. (The shell
-    /// may ask a language model for a second opinion before [`Conversation::respond`].)
-    pub fn understand(&self, text: &str, facts: &Facts) -> Understanding {
-        let vocabulary = Vocabulary::of(facts);
+    /// What a message says, read against the buyer's products (`vocabulary`, made once per
+    /// message from the facts: [`Vocabulary::of`]) and today's date. (The shell may ask a
+    /// language model for a second opinion before [`Conversation::respond`].)
+    pub fn understand(&self, text: &str, facts: &Facts, vocabulary: &Vocabulary) -> Understanding {
         let titles = vocabulary.titles();
         let context = Context {
             today: LocalDate::of(facts.now),
@@ -123,11 +124,15 @@ impl Conversation {
     /// The SKU whose delivery options the answer needs, if the message asks when something the
     /// buyer has not ordered would arrive ("这个今天下单能到吗", a flash sale's product, another
     /// SKU of one they bought). The shell reads them into [`Facts::options`].
-    pub fn options_wanted(&self, understanding: &Understanding, facts: &Facts) -> Option<miaodan_domain::SkuId> {
+    pub fn options_wanted(
+        &self,
+        understanding: &Understanding,
+        facts: &Facts,
+        vocabulary: &Vocabulary,
+    ) -> Option<miaodan_domain::SkuId> {
         if understanding.intent != Intent::Arrival {
             return None;
         }
-        let vocabulary = Vocabulary::of(facts);
         let named = vocabulary.best_mentions(&understanding.slots);
         // A product the buyer ordered is asked about as their order.
         if named.iter().any(|m| matches!(m, resolve::Mention::Line { .. })) {
@@ -141,8 +146,7 @@ impl Conversation {
     }
 
     /// The answer to a message understood as `understanding`.
-    pub fn respond(&mut self, understanding: Understanding, facts: &Facts) -> Turn {
-        let vocabulary = Vocabulary::of(facts);
+    pub fn respond(&mut self, understanding: Understanding, facts: &Facts, vocabulary: &Vocabulary) -> Turn {
         let lang = understanding.lang;
         self.lang = Some(lang);
         let mut turn = Turn {
@@ -155,7 +159,7 @@ impl Conversation {
         };
         let heard = Heard {
             facts,
-            vocabulary: &vocabulary,
+            vocabulary,
             lang,
         };
         self.answer(&heard, &mut turn);

@@ -375,7 +375,7 @@ fn confirm_question(task: &Task, heard: &Heard<'_>) -> String {
         (kind, _) => {
             let reason = task.reason().map_or("", |r| say::reason(lang, r));
             let units: i64 = task.lines.iter().map(|(_, q)| q).sum();
-            let request = say::kind(lang, request_kind(kind, order.order.state));
+            let request = say::kind(lang, kind.request_kind());
             let instead = task
                 .wanted
                 .and_then(|(_, sku)| order.siblings.iter().find(|s| s.sku == sku))
@@ -411,14 +411,16 @@ fn confirm_question(task: &Task, heard: &Heard<'_>) -> String {
     )
 }
 
-/// The after-sales kind a task opens on an order in `state`.
-fn request_kind(kind: TaskKind, _state: OrderState) -> RequestKind {
-    match kind {
-        TaskKind::Cancel => RequestKind::CancelBeforeShipment,
-        TaskKind::ChangeAddress => RequestKind::ChangeAddress,
-        TaskKind::RefundOnly => RequestKind::RefundOnly,
-        TaskKind::ReturnRefund => RequestKind::ReturnAndRefund,
-        TaskKind::Exchange => RequestKind::Exchange,
+impl TaskKind {
+    /// The after-sales kind the task opens (an unpaid order's cancellation is no request).
+    fn request_kind(self) -> RequestKind {
+        match self {
+            TaskKind::Cancel => RequestKind::CancelBeforeShipment,
+            TaskKind::ChangeAddress => RequestKind::ChangeAddress,
+            TaskKind::RefundOnly => RequestKind::RefundOnly,
+            TaskKind::ReturnRefund => RequestKind::ReturnAndRefund,
+            TaskKind::Exchange => RequestKind::Exchange,
+        }
     }
 }
 
@@ -428,7 +430,7 @@ fn proposal(task: &Task, heard: &Heard<'_>) -> Option<Action> {
     if task.kind == TaskKind::Cancel && order.order.state == OrderState::PendingPayment {
         return Some(Action::CancelOrder { order: order.order.id });
     }
-    let kind = request_kind(task.kind, order.order.state);
+    let kind = task.kind.request_kind();
     let reason = match task.kind {
         TaskKind::Cancel => Reason::ChangedMind,
         TaskKind::ChangeAddress => Reason::WrongAddress,

@@ -272,14 +272,7 @@ impl AfterSalesBook {
     /// order's units.
     pub fn lines_of(ask_kind: RequestKind, asked: &[RequestLine], order: &Order) -> Vec<RequestLine> {
         match ask_kind {
-            RequestKind::CancelBeforeShipment | RequestKind::ChangeAddress => order
-                .lines
-                .iter()
-                .map(|l| RequestLine {
-                    sku: l.sku,
-                    quantity: l.quantity.get(),
-                })
-                .collect(),
+            RequestKind::CancelBeforeShipment | RequestKind::ChangeAddress => RequestLine::whole(order),
             _ => asked.to_vec(),
         }
     }

@@ -41,6 +41,20 @@ pub struct RequestLine {
     pub quantity: i64,
 }
 
+impl RequestLine {
+    /// Every unit of the order, line by line.
+    pub fn whole(order: &crate::orders::Order) -> Vec<RequestLine> {
+        order
+            .lines
+            .iter()
+            .map(|l| RequestLine {
+                sku: l.sku,
+                quantity: l.quantity.get(),
+            })
+            .collect()
+    }
+}
+
 /// One line of an exchange: `quantity` units of the order's `returned` SKU go back and as many
 /// of `sku` (another SKU of the same product, at the same price) come instead.
 #[derive(Clone, Debug, PartialEq, Eq)]

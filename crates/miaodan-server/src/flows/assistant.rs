@@ -21,7 +21,7 @@ mod facts;
 
 use crate::app::AppState;
 use crate::flows::after_sales::{self, AfterSalesError, Ask};
-use miaodan_assistant::dialogue::{self, Action, Conversation, Outcome, Request, Turn};
+use miaodan_assistant::dialogue::{self, Action, Conversation, Outcome, Request, Turn, Vocabulary};
 use miaodan_assistant::understand::{Intent, Lang, Slots};
 use miaodan_domain::after_sales::RequestKind;
 use miaodan_domain::after_sales::request::RequestLine;
@@ -37,6 +37,12 @@ use tokio::sync::Mutex;
 /// Turns are taken one at a time per conversation: a conversation's lock is one of these,
 /// chosen by its id (two conversations may share one; they then wait a turn for each other).
 static TURN_LOCKS: [Mutex<()>; 64] = [const { Mutex::const_new(()) }; 64];
+
+/// The conversation's turn, or [`AssistantError::Busy`] while another message of it is answered.
+fn take_turn(id: ConversationId) -> Result<tokio::sync::MutexGuard<'static, ()>, AssistantError> {
+    let lock = &TURN_LOCKS[id.get().unsigned_abs() as usize % TURN_LOCKS.len()];
+    lock.try_lock().map_err(|_| AssistantError::Busy)
+}
 
 /// A buyer's message, at most, in characters.
 pub const MESSAGE_CHARS_MAX: usize = 500;
@@ -187,17 +193,17 @@ pub async fn hear_recorded(
     client: Option<ClientSignals>,
     record: impl FnOnce(&KeptTurn) -> Option<IdempotencyRecord>,
 ) -> Result<KeptTurn, AssistantError> {
-    let lock = &TURN_LOCKS[id.get().unsigned_abs() as usize % TURN_LOCKS.len()];
-    let _turn = lock.try_lock().map_err(|_| AssistantError::Busy)?;
+    let _turn = take_turn(id)?;
     let mut stored = conversation_of(state, buyer, id).await?;
     let mut dialogue: Conversation = serde_json::from_str(&stored.dialogue).unwrap_or_default();
     let mut facts = facts::read(state, buyer).await?;
-    let understanding = dialogue.understand(text, &facts);
+    let vocabulary = Vocabulary::of(&facts);
+    let understanding = dialogue.understand(text, &facts, &vocabulary);
     let understanding = crate::language_model::second_opinion(state.language_model(), text, understanding).await;
-    if let Some(sku) = dialogue.options_wanted(&understanding, &facts) {
+    if let Some(sku) = dialogue.options_wanted(&understanding, &facts, &vocabulary) {
         facts.options = facts::options(state, &facts, sku).await?;
     }
-    let turn = dialogue.respond(understanding, &facts);
+    let turn = dialogue.respond(understanding, &facts, &vocabulary);
     let (action, outcome) = carry_out(state, buyer, &turn, client).await?;
     let reply = match &outcome {
         Some(outcome) => dialogue.acted(outcome),
@@ -422,8 +428,7 @@ pub async fn reply_as_staff(
     text: &str,
     record: impl FnOnce(&StoredMessage) -> Option<IdempotencyRecord>,
 ) -> Result<StoredMessage, AssistantError> {
-    let lock = &TURN_LOCKS[id.get().unsigned_abs() as usize % TURN_LOCKS.len()];
-    let _turn = lock.try_lock().map_err(|_| AssistantError::Busy)?;
+    let _turn = take_turn(id)?;
     let mut stored = state
         .store
         .conversation(id)

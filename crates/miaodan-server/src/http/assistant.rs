@@ -9,14 +9,15 @@
 use crate::app::AppState;
 use crate::auth::{Buyer, Principal};
 use crate::clock::rfc3339;
-use crate::flows::assistant::{self, AssistantError, KeptTurn, MESSAGE_CHARS_MAX};
+use crate::flows::assistant::{self, AssistantError, KeptTurn, MESSAGE_CHARS_MAX, Staff};
 use crate::http::extract::{JsonBody, PathIds};
 use crate::http::page::{ListQuery, NoFilter, Page, PageQuery};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::risk::Client;
 use crate::idempotency::{self, Reply};
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_assistant::understand::Lang;
@@ -218,6 +219,26 @@ pub async fn list_conversations(
     )))
 }
 
+/// A person who answers handed-over conversations: a merchant (for its shop) or a platform
+/// admin. A buyer is refused before anything of the request is read.
+pub struct StaffCaller(Staff);
+
+impl FromRequestParts<AppState> for StaffCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Principal::from_request_parts(parts, state).await? {
+            Principal::Merchant(shop) => Ok(StaffCaller(Staff::Shop(shop))),
+            Principal::Admin => Ok(StaffCaller(Staff::Platform)),
+            Principal::Buyer(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this endpoint needs a merchant or admin token",
+            )),
+        }
+    }
+}
+
 /// Conversations handed over to a person: a merchant's shop's, or (admin) the platform's.
 #[utoipa::path(get, path = "/v1/assistant/handovers", tag = "assistant", params(PageQuery),
     responses((status = 200, body = Page<ConversationView>), (status = 400, body = Problem), (status = 401, body = Problem),
@@ -225,19 +246,12 @@ pub async fn list_conversations(
     security(("bearer" = [])))]
 pub async fn list_handovers(
     State(state): State<AppState>,
-    principal: Principal,
+    StaffCaller(staff): StaffCaller,
     query: ListQuery<NoFilter>,
 ) -> Result<Json<Page<ConversationView>>, ApiError> {
-    let handed_to = match principal {
-        Principal::Merchant(shop) => Some(shop),
-        Principal::Admin => None,
-        Principal::Buyer(_) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this endpoint needs a merchant or admin token",
-            ));
-        }
+    let handed_to = match staff {
+        Staff::Shop(shop) => Some(shop),
+        Staff::Platform => None,
     };
     let page = query.page;
     let rows = state
@@ -375,22 +389,14 @@ pub async fn send_message(
     security(("bearer" = [])))]
 pub async fn reply_to_conversation(
     State(state): State<AppState>,
-    principal: Principal,
+    StaffCaller(staff): StaffCaller,
     ids: PathIds,
     headers: HeaderMap,
     body: JsonBody<MessageInput>,
 ) -> Response {
-    let staff = match principal {
-        Principal::Merchant(shop) => assistant::Staff::Shop(shop),
-        Principal::Admin => assistant::Staff::Platform,
-        Principal::Buyer(_) => {
-            let refusal = ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this endpoint needs a merchant or admin token",
-            );
-            return axum::response::IntoResponse::into_response(refusal);
-        }
+    let principal = match staff {
+        Staff::Shop(shop) => Principal::Merchant(shop),
+        Staff::Platform => Principal::Admin,
     };
     let path = format!("/v1/assistant/conversations/{}/replies", ids.one());
     let (state, body) = (&state, &body);

@@ -243,14 +243,19 @@ impl Summary {
                 },
             ),
         ]);
-        let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
-        println!();
-        for (key, value) in rows {
-            println!("  {key:<width$}  {value}");
-        }
-        for line in &self.audit {
-            println!("    - {line}");
-        }
+        print_rows(&rows, &self.audit);
+    }
+}
+
+/// A report's rows as a two-column table, keys aligned, then the audit's lines.
+pub fn print_rows(rows: &[(&str, String)], audit: &[String]) {
+    let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    println!();
+    for (key, value) in rows {
+        println!("  {key:<width$}  {value}");
+    }
+    for line in audit {
+        println!("    - {line}");
     }
 }
 

@@ -78,14 +78,7 @@ async fn carry_out(
                 order: order_id,
                 kind,
                 reason: reason_of(kind, spec.state),
-                lines: stored
-                    .lines
-                    .iter()
-                    .map(|l| RequestLine {
-                        sku: l.sku,
-                        quantity: l.quantity.get(),
-                    })
-                    .collect(),
+                lines: RequestLine::whole(&stored),
                 new_address: (kind == RequestKind::ChangeAddress).then(|| Address {
                     adcode: Adcode::parse("310115000000").expect("Pudong"),
                     detail: crate::bench::text("张江路88号").expect("text"),

@@ -494,14 +494,7 @@ impl AssistantReport {
                 if self.audit_passed { "PASSED" } else { "FAILED" }.to_string(),
             ),
         ];
-        let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
-        println!();
-        for (key, value) in rows {
-            println!("  {key:<width$}  {value}");
-        }
-        for line in &self.audit {
-            println!("    - {line}");
-        }
+        crate::bench::report::print_rows(&rows, &self.audit);
         self.print_intents();
         self.print_failed(transcripts);
     }

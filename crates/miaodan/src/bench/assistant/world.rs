@@ -1056,14 +1056,7 @@ impl OrderSeed {
             order: order.id,
             kind: RequestKind::RefundOnly,
             reason: Reason::QualityIssue,
-            lines: order
-                .lines
-                .iter()
-                .map(|l| RequestLine {
-                    sku: l.sku,
-                    quantity: l.quantity.get(),
-                })
-                .collect(),
+            lines: RequestLine::whole(order),
             new_address: None,
             exchange_for: vec![],
             client: None,
