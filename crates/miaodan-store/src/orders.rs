@@ -30,16 +30,20 @@ const UPDATE_ORDER_STATE: &str = "UPDATE orders SET state = $1, version = $2, pa
 const UPDATE_ORDER_ADDRESS: &str = "UPDATE orders SET version = $1, adcode = $2, address_detail = $3, promise_json = $4
     WHERE id = $5";
 
-/// The order effects of one batch, in effect order: an order's insert always precedes the
-/// updates of its transitions.
+/// The order effects of one batch: the new orders' rows, then their lines, then the updates in
+/// effect order. An order's insert precedes the updates of its transitions, and the inserts of
+/// one table follow each other, so the backend writes them as one statement (see
+/// [`crate::sql::RowInsert`]).
 #[derive(Default)]
 pub(crate) struct OrderWrites {
+    orders: Vec<Statement>,
+    lines: Vec<Statement>,
     statements: Vec<Statement>,
 }
 
 impl OrderWrites {
     pub(crate) fn created(&mut self, order: &Order, request: Option<&RequestRef>) {
-        self.statements.push(Statement::new(
+        self.orders.push(Statement::new(
             INSERT_ORDER,
             vec![
                 Value::I64(order.id.get()),
@@ -63,7 +67,7 @@ impl OrderWrites {
             ],
         ));
         for (line_no, line) in order.lines.iter().enumerate() {
-            self.statements.push(Statement::new(
+            self.lines.push(Statement::new(
                 INSERT_ORDER_LINE,
                 vec![
                     Value::I64(order.id.get()),
@@ -108,6 +112,8 @@ impl OrderWrites {
     }
 
     pub(crate) fn push_statements(self, statements: &mut Vec<Statement>) {
+        statements.extend(self.orders);
+        statements.extend(self.lines);
         statements.extend(self.statements);
     }
 }

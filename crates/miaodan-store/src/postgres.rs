@@ -5,7 +5,7 @@
 //! Opening refuses a server that could lose acknowledged commits on power loss
 //! (`fsync=off`, `synchronous_commit=off`, `full_page_writes=off`).
 
-use crate::sql::{Row, Statement, Value};
+use crate::sql::{Row, RowInsert, Statement, Value, runs};
 use crate::{Durability, Mapper, StoreError};
 use bytes::BytesMut;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -52,6 +52,16 @@ impl Row for tokio_postgres::Row {
 
 fn params(statement: &Statement) -> Vec<&(dyn ToSql + Sync)> {
     statement.params.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+/// A column of a run's rows, sent as one array parameter.
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// What a statement the writer sends is bound to: a statement's own values, or the columns of
+/// a run of rows.
+enum Args<'a> {
+    Row(&'a Statement),
+    Columns(Vec<Param>),
 }
 
 pub struct PgStore {
@@ -242,17 +252,26 @@ const FENCE_POLL_MS: u64 = 50;
 
 impl PgWriter {
     pub async fn execute_atomically(&mut self, statements: Vec<Statement>) -> Result<(), StoreError> {
-        for statement in &statements {
-            if !self.prepared.contains_key(statement.sql.as_ref()) {
-                let prepared = self.client.prepare(&statement.sql).await?;
-                self.prepared.insert(statement.sql.to_string(), prepared);
+        let runs = runs(&statements);
+        let mut writes = Vec::with_capacity(runs.len());
+        for run in runs {
+            let statement = &statements[run.first];
+            let prepared = self.prepare(&statement.sql).await?;
+            if run.rows == 1 {
+                writes.push((prepared, Args::Row(statement)));
+                continue;
             }
+            let rows = &statements[run.first..run.first + run.rows];
+            let (sql, columns) = unnest(&statement.sql, prepared.params(), rows)?;
+            writes.push((self.prepare(&sql).await?, Args::Columns(columns)));
         }
         let transaction = self.client.transaction().await?;
         // Issued together, the statements are pipelined on the connection and run in order.
-        let executions = statements.iter().map(|statement| {
-            let prepared = &self.prepared[statement.sql.as_ref()];
-            let params = params(statement);
+        let executions = writes.iter().map(|(prepared, args)| {
+            let params: Vec<&(dyn ToSql + Sync)> = match args {
+                Args::Row(statement) => params(statement),
+                Args::Columns(columns) => columns.iter().map(|c| c.as_ref() as &(dyn ToSql + Sync)).collect(),
+            };
             let transaction = &transaction;
             async move { transaction.execute(prepared, &params).await }
         });
@@ -260,4 +279,56 @@ impl PgWriter {
         transaction.commit().await?;
         Ok(())
     }
+
+    async fn prepare(&mut self, sql: &str) -> Result<tokio_postgres::Statement, StoreError> {
+        if let Some(prepared) = self.prepared.get(sql) {
+            return Ok(prepared.clone());
+        }
+        let prepared = self.client.prepare(sql).await?;
+        self.prepared.insert(sql.to_string(), prepared.clone());
+        Ok(prepared)
+    }
+}
+
+/// A run of row inserts of one text ([`RowInsert`]) as ONE statement,
+/// `INSERT INTO t (…) SELECT * FROM UNNEST($1::int8[], $2::text[], …)`, with one array per
+/// column: the server plans and executes once for the run instead of once per row. The
+/// element types are the ones the server gave the single-row statement's parameters.
+fn unnest(sql: &str, types: &[Type], rows: &[Statement]) -> Result<(String, Vec<Param>), StoreError> {
+    let shape = RowInsert::of(sql).ok_or_else(|| StoreError::Worker("not a row insert".into()))?;
+    let arrays: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| format!("${}::{}[]", i + 1, ty.name()))
+        .collect();
+    let sql = format!(
+        "{} SELECT * FROM UNNEST({}) {}",
+        shape.head,
+        arrays.join(", "),
+        shape.on_conflict
+    );
+    let mut columns: Vec<Param> = Vec::with_capacity(types.len());
+    for (column, ty) in types.iter().enumerate() {
+        let values = rows.iter().map(|row| &row.params[column]);
+        columns.push(if *ty == Type::INT8 {
+            let ints: Result<Vec<Option<i64>>, StoreError> = values
+                .map(|value| match value {
+                    Value::I64(v) => Ok(Some(*v)),
+                    Value::OptI64(v) => Ok(*v),
+                    other => Err(StoreError::Worker(format!("{other:?} in an int8 column"))),
+                })
+                .collect();
+            Box::new(ints?)
+        } else {
+            let texts: Result<Vec<Option<String>>, StoreError> = values
+                .map(|value| match value {
+                    Value::Text(v) => Ok(Some(v.clone())),
+                    Value::OptText(v) => Ok(v.clone()),
+                    other => Err(StoreError::Worker(format!("{other:?} in a {ty} column"))),
+                })
+                .collect();
+            Box::new(texts?)
+        });
+    }
+    Ok((sql, columns))
 }

@@ -16,7 +16,7 @@ use serde_json::json;
 
 const INSERT_DECISION: &str = "INSERT INTO risk_decisions (id, shop_id, flash_sale, buyer_id, ordered, enforced,
     strict, verdict, shadow_verdict, score, rule_set_version, fired, at_ms, review, kind, subject_id, stepped_up)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', $14, $15, $16)";
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
 const DECISION_COLUMNS: &str = "id, shop_id, flash_sale, buyer_id, ordered, enforced, strict, verdict,
     shadow_verdict, score, rule_set_version, fired, at_ms, review, reviewed_at_ms, review_note, kind, subject_id,
@@ -50,6 +50,8 @@ impl<'a> RiskWrites<'a> {
                 Value::I64(i64::from(a.rule_set_version)),
                 Value::Text(fired_json(&a.fired)),
                 Value::I64(d.at.unix_ms()),
+                // Every decision starts in the review queue's `open` state.
+                Value::Text("open".into()),
                 Value::Text(d.subject.kind().into()),
                 Value::OptI64(d.subject.other_id()),
                 Value::I64(i64::from(a.stepped_up)),

@@ -137,6 +137,80 @@ impl Conditions {
     }
 }
 
+/// A single-row `INSERT INTO t (c1, …, cn) VALUES ($1, …, $n)`, with nothing after it but
+/// perhaps `ON CONFLICT (…) DO NOTHING`: a run
+/// of such statements with the same text can be written as ONE statement of many rows, which
+/// each backend does in its own way (SQLite: rows of `VALUES`; PostgreSQL: `UNNEST` of one
+/// array per column). The effect is the same as the statements one by one, in order; the cost
+/// is one statement's overhead per run instead of per row. The capability modules write their
+/// rows as before and need not know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RowInsert<'a> {
+    /// `INSERT INTO t (c1, …, cn)`.
+    pub(crate) head: &'a str,
+    pub(crate) columns: usize,
+    /// `ON CONFLICT (…) DO NOTHING`, or empty.
+    pub(crate) on_conflict: &'a str,
+}
+
+impl<'a> RowInsert<'a> {
+    /// The statement's shape, if it is a plain single-row insert.
+    pub(crate) fn of(sql: &'a str) -> Option<RowInsert<'a>> {
+        let sql = sql.trim();
+        if !sql.starts_with("INSERT INTO ") {
+            return None;
+        }
+        let at = sql.rfind("VALUES")?;
+        let head = sql[..at].trim_end();
+        let rest = sql[at + "VALUES".len()..].trim();
+        // Skipping a row that is there already means the same for many rows; an update does not
+        // (PostgreSQL refuses to update one row twice in a statement).
+        let (values, on_conflict) = match rest.find("ON CONFLICT") {
+            Some(at) if rest.ends_with(" DO NOTHING") => (rest[..at].trim_end(), rest[at..].trim()),
+            Some(_) => return None,
+            None => (rest, ""),
+        };
+        let values = values.strip_prefix('(')?.strip_suffix(')')?;
+        let mut columns = 0;
+        for (n, placeholder) in values.split(',').enumerate() {
+            if placeholder.trim().strip_prefix('$')?.parse::<usize>().ok()? != n + 1 {
+                return None;
+            }
+            columns += 1;
+        }
+        (head.ends_with(')') && !head.contains("SELECT")).then_some(RowInsert {
+            head,
+            columns,
+            on_conflict,
+        })
+    }
+}
+
+/// A stretch of a transaction's statements: a run of row inserts of one text (`rows` > 1 only
+/// then), or a single statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub(crate) first: usize,
+    pub(crate) rows: usize,
+    insert: bool,
+}
+
+/// `statements` cut into [`Run`]s, in order.
+pub(crate) fn runs(statements: &[Statement]) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::with_capacity(statements.len());
+    for (i, statement) in statements.iter().enumerate() {
+        match runs.last_mut() {
+            Some(run) if run.insert && statements[run.first].sql == statement.sql => run.rows += 1,
+            _ => runs.push(Run {
+                first: i,
+                rows: 1,
+                insert: !statement.params.is_empty() && RowInsert::of(&statement.sql).is_some(),
+            }),
+        }
+    }
+    runs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +232,40 @@ mod tests {
         assert_eq!(statement.params.len(), 5);
         let bare = Conditions::default().select("id FROM shops", "ORDER BY id", 2);
         assert_eq!(bare.sql, "SELECT id FROM shops  ORDER BY id LIMIT $1");
+    }
+
+    #[test]
+    fn a_plain_single_row_insert_is_known_by_its_shape() {
+        let insert = RowInsert::of("INSERT INTO t (a, b,\n c)\n    VALUES ($1, $2, $3)");
+        assert_eq!(
+            insert,
+            Some(RowInsert {
+                head: "INSERT INTO t (a, b,\n c)",
+                columns: 3,
+                on_conflict: ""
+            })
+        );
+        let skipping = RowInsert::of("INSERT INTO t (a, b) VALUES ($1, $2)\n ON CONFLICT (a) DO NOTHING");
+        assert_eq!(skipping.map(|s| s.on_conflict), Some("ON CONFLICT (a) DO NOTHING"));
+        for other in [
+            "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO UPDATE SET b = excluded.b",
+            "INSERT INTO t (a, b) VALUES ($2, $1)",
+            "INSERT INTO t (a, b) VALUES ($1, 7)",
+            "INSERT INTO t (a) SELECT x FROM u WHERE y IN (SELECT 1) VALUES ($1)",
+            "UPDATE t SET a = $1",
+        ] {
+            assert_eq!(RowInsert::of(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn runs_gather_neighbouring_row_inserts_of_one_text() {
+        let row = |sql: &'static str| Statement::new(sql, vec![Value::I64(1)]);
+        let a = "INSERT INTO a (x) VALUES ($1)";
+        let b = "INSERT INTO b (x) VALUES ($1)";
+        let update = "UPDATE a SET x = $1";
+        let statements = [row(a), row(a), row(a), row(b), row(update), row(update), row(a)];
+        let shape: Vec<(usize, usize)> = runs(&statements).iter().map(|r| (r.first, r.rows)).collect();
+        assert_eq!(shape, [(0, 3), (3, 1), (4, 1), (5, 1), (6, 1)]);
     }
 }
