@@ -14,6 +14,12 @@ use miaodan_server::{AppState, Config, PaymentsConfig, demo};
 use miaodan_store::Durability;
 use std::net::SocketAddr;
 
+/// mimalloc instead of the system's malloc: the shard and the store allocate and free many
+/// small objects per order (answers, rows, events) from several threads, and glibc's allocator
+/// spent about a quarter of a flash sale's cycles on it (see BENCHMARKS.md, "The write path").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "miaodan", version, about = "秒单 — a 24/7 order platform for live commerce")]
 struct Cli {

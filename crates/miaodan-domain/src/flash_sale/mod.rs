@@ -170,7 +170,7 @@ impl TapRefusal {
 pub struct FlashSaleBook {
     pub sale: FlashSale,
     /// Lookups only, never iterated into output, so a `HashMap` keeps the core deterministic.
-    bought: HashMap<BuyerId, i64>,
+    bought: HashMap<BuyerId, i64, crate::FastHash>,
     /// Taps answered since the shard last published them (see [`TapCounts`]).
     counted: TapCounts,
 }
@@ -178,7 +178,7 @@ pub struct FlashSaleBook {
 impl FlashSaleBook {
     pub fn new(sale: FlashSale, bought: impl IntoIterator<Item = (BuyerId, i64)>) -> FlashSaleBook {
         let bought = if sale.closed {
-            HashMap::new()
+            HashMap::default()
         } else {
             bought.into_iter().filter(|(_, units)| *units > 0).collect()
         };
@@ -303,7 +303,7 @@ impl FlashSaleBook {
     pub(crate) fn close(&mut self) {
         self.sale.closed = true;
         self.sale.remaining = 0;
-        self.bought = HashMap::new();
+        self.bought = HashMap::default();
     }
 }
 
