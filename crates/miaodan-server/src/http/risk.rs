@@ -105,6 +105,11 @@ pub async fn signals_of(
     address: &Address,
     client: ClientSignals,
 ) -> Result<ClientSignals, ApiError> {
+    // Risk off scores nothing: the account's age (a read on a buyer's first request) and the
+    // flat's key would be worked out for no one.
+    if state.config.risk == crate::app::RiskMode::Off {
+        return Ok(client);
+    }
     Ok(ClientSignals {
         account_opened_at: state.directory.buyer_opened_at(&state.store, buyer).await?,
         address_key: Some(address_key(address.adcode, address.detail.as_str())),
