@@ -168,15 +168,15 @@ async fn sale_run(args: &super::FlashSaleArgs, watched: bool) -> anyhow::Result<
         );
         tokio::spawn(watching)
     });
-    let taps = flash_sale::taps_over_http(
-        running.address,
-        &sale,
+    let taps = flash_sale::HttpTaps {
+        address: running.address,
+        path: flash_sale::tap_path(sale.id),
         plans,
         tokens,
-        args,
         total,
-        Some(acknowledged.clone()),
-    );
+        time_limit: None,
+    };
+    let taps = flash_sale::taps_over_http(taps, args, Some(acknowledged.clone()));
     let (tally, duration) = taps.await?;
     // The room sees the last orders of the sale, then is closed as a merchant closes the page.
     tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;

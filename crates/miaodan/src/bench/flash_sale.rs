@@ -6,6 +6,7 @@ use super::report::Summary;
 use super::{FlashSaleArgs, Mode, Tally, progress};
 use super::{id, text};
 use bytes::Bytes;
+use indicatif::ProgressBar;
 use miaodan_domain::buyers::Buyer;
 use miaodan_domain::catalog::NewSku;
 use miaodan_domain::flash_sale::FlashSaleId;
@@ -22,7 +23,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One buyer's plan: tap once, and maybe retry with the same key.
 #[derive(Clone, Copy)]
@@ -142,15 +143,20 @@ pub(super) fn plans(args: &FlashSaleArgs, seed: u64) -> Vec<Plan> {
 }
 
 pub async fn run(args: &FlashSaleArgs) -> anyhow::Result<Summary> {
+    run_within(args, None).await
+}
+
+/// [`run`], its clients in http mode taking no new tap after `time_limit` (the figures and the
+/// audit are over the taps sent).
+pub(super) async fn run_within(args: &FlashSaleArgs, time_limit: Option<Duration>) -> anyhow::Result<Summary> {
     let env = Env::open_with(&args.common, 300, |config| config.risk = args.risk.into()).await?;
     let sale = set_up_sale(&env, args.units).await?;
     let seed = args.common.seed;
     let plans = Arc::new(plans(args, seed));
-    let total = plans.iter().map(|p| if p.retry { 2 } else { 1 }).sum::<u64>();
-    let buyers: Vec<i64> = plans.iter().map(|p| p.buyer).collect();
+    let total = plans.iter().map(Plan::taps).sum::<u64>();
     let (tally, duration) = match args.common.mode {
         Mode::Engine => engine(&env, &sale, plans, &args.common, total).await?,
-        Mode::Http => http(&env, &sale, plans, &buyers, args, total).await?,
+        Mode::Http => http(&env, &sale, plans, args, time_limit).await?,
     };
     audit(&env, &sale, args, tally, duration).await
 }
@@ -312,88 +318,136 @@ async fn http(
     env: &Env,
     sale: &Sale,
     plans: Arc<Vec<Plan>>,
-    buyers: &[i64],
     args: &FlashSaleArgs,
-    total: u64,
+    time_limit: Option<Duration>,
 ) -> anyhow::Result<(Tally, f64)> {
-    let tokens = Arc::new(buyers_with_tokens(env, buyers).await?);
+    let buyers: Vec<i64> = plans.iter().map(|p| p.buyer).collect();
+    let tokens = Arc::new(buyers_with_tokens(env, &buyers).await?);
     let running = miaodan_server::serve(env.state.clone()).await?;
-    let gathered = taps_over_http(running.address, sale, plans, tokens, args, total, None).await;
+    let taps = HttpTaps {
+        address: running.address,
+        path: tap_path(sale.id),
+        total: plans.iter().map(Plan::taps).sum(),
+        plans,
+        tokens,
+        time_limit,
+    };
+    let gathered = taps_over_http(taps, args, None).await;
     running.shutdown().await;
     gathered
+}
+
+/// The path a buyer taps to order from `sale`.
+pub(super) fn tap_path(sale: FlashSaleId) -> String {
+    format!("/v1/flash-sales/{sale}/taps")
 }
 
 /// When each order a client was told of was acknowledged, in the order the answers arrived.
 pub(super) type Acknowledged = std::sync::Mutex<Vec<Instant>>;
 
-/// Every buyer's taps over `concurrency` keep-alive connections to the server at `address`;
-/// with `acknowledged`, each `ordered` answer's arrival is noted there.
+/// The taps of one run over HTTP: where they go, whose they are, and for how long at most.
+pub(super) struct HttpTaps {
+    pub(super) address: std::net::SocketAddr,
+    /// The tap's path (a sale's, [`tap_path`]).
+    pub(super) path: String,
+    pub(super) plans: Arc<Vec<Plan>>,
+    /// Each buyer's token, at the buyer's number.
+    pub(super) tokens: Arc<Vec<String>>,
+    /// Requests the plans send (for the progress bar).
+    pub(super) total: u64,
+    /// Clients take no new plan after this long; `None` sends every plan.
+    pub(super) time_limit: Option<Duration>,
+}
+
+/// Every buyer's taps over `concurrency` keep-alive connections: the load generator of every
+/// scenario that taps over HTTP (the flash sale, the console's, the bare endpoint of
+/// `bench http-baseline`). With `acknowledged`, each `ordered` answer's arrival is noted there.
 pub(super) async fn taps_over_http(
-    address: std::net::SocketAddr,
-    sale: &Sale,
-    plans: Arc<Vec<Plan>>,
-    tokens: Arc<Vec<String>>,
+    taps: HttpTaps,
     args: &FlashSaleArgs,
-    total: u64,
     acknowledged: Option<Arc<Acknowledged>>,
 ) -> anyhow::Result<(Tally, f64)> {
-    let (concurrency, keys) = (args.common.concurrency, args.keys);
-    let path = format!("/v1/flash-sales/{}/taps", sale.id);
-    let next = Arc::new(AtomicUsize::new(0));
-    let bar = progress(total, "taps");
+    let bar = progress(taps.total, "taps");
     let started = Instant::now();
-    let workers = (0..concurrency).map(|_| {
-        let (next, plans, bar, tokens, path) = (next.clone(), plans.clone(), bar.clone(), tokens.clone(), path.clone());
-        let acknowledged = acknowledged.clone();
-        async move {
-            let mut tally = Tally::default();
-            let mut connection = Connection::open(address).await?;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(plan) = plans.get(i).copied() else { break };
-                let key = format!("tap-{}", plan.buyer);
-                let token = &tokens[plan.buyer as usize];
-                let attempts = if plan.retry { 2 } else { 1 };
-                let mut first: Option<Bytes> = None;
-                for _ in 0..attempts {
-                    let sent = Instant::now();
-                    let keyed = plan.retry || keys == super::KeysArg::All;
-                    let answer = connection
-                        .post(&path, token, keyed.then_some(key.as_str()), Bytes::new())
-                        .await;
-                    tally.record(sent.elapsed());
-                    bar.inc(1);
-                    let response = match answer {
-                        Ok(response) => response,
-                        Err(_) => {
-                            tally.errors += 1;
-                            connection = Connection::open(address).await?;
-                            continue;
-                        }
-                    };
-                    if let Some(original) = &first {
-                        if !response.replayed || response.body != *original {
-                            tally.duplicates += 1;
-                        }
-                        continue;
-                    }
-                    match response.status {
-                        201 => {
-                            tally.ordered += 1;
-                            if let Some(log) = &acknowledged {
-                                log.lock().unwrap_or_else(|p| p.into_inner()).push(Instant::now());
-                            }
-                        }
-                        409 | 429 | 503 => tally.refuse(&problem_code(&response.body)),
-                        _ => tally.errors += 1,
-                    }
-                    first = Some(response.body);
-                }
-            }
-            anyhow::Ok(tally)
-        }
+    let run = Arc::new(TapRun {
+        deadline: taps.time_limit.map(|limit| started + limit),
+        taps,
+        keys: args.keys,
+        next: AtomicUsize::new(0),
+        acknowledged,
+        bar: bar.clone(),
     });
-    super::gather(workers, started, &bar).await
+    let clients = (0..args.common.concurrency).map(|_| tap_client(run.clone()));
+    super::gather(clients, started, &bar).await
+}
+
+/// What the clients of one [`taps_over_http`] share.
+struct TapRun {
+    taps: HttpTaps,
+    keys: super::KeysArg,
+    /// The next plan to send, for whichever client is free first.
+    next: AtomicUsize,
+    deadline: Option<Instant>,
+    acknowledged: Option<Arc<Acknowledged>>,
+    bar: ProgressBar,
+}
+
+impl TapRun {
+    /// The next plan to send, if any is left and the time limit is not reached.
+    fn next_plan(&self) -> Option<Plan> {
+        if self.deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return None;
+        }
+        self.taps.plans.get(self.next.fetch_add(1, Ordering::Relaxed)).copied()
+    }
+}
+
+/// One client: one keep-alive connection, plans taken one after the other, each plan's tap
+/// and its retry (which must get the first answer back, replayed).
+async fn tap_client(run: Arc<TapRun>) -> anyhow::Result<Tally> {
+    let address = run.taps.address;
+    let mut tally = Tally::default();
+    let mut connection = Connection::open(address).await?;
+    while let Some(plan) = run.next_plan() {
+        let key = format!("tap-{}", plan.buyer);
+        let token = &run.taps.tokens[plan.buyer as usize];
+        let keyed = plan.retry || run.keys == super::KeysArg::All;
+        let mut first: Option<Bytes> = None;
+        for _ in 0..plan.taps() {
+            let sent = Instant::now();
+            let answer = connection
+                .post(&run.taps.path, token, keyed.then_some(key.as_str()), Bytes::new())
+                .await;
+            tally.record(sent.elapsed());
+            run.bar.inc(1);
+            let response = match answer {
+                Ok(response) => response,
+                Err(_) => {
+                    tally.errors += 1;
+                    connection = Connection::open(address).await?;
+                    continue;
+                }
+            };
+            if let Some(original) = &first {
+                if !response.replayed || response.body != *original {
+                    tally.duplicates += 1;
+                }
+                continue;
+            }
+            match response.status {
+                201 => {
+                    tally.ordered += 1;
+                    if let Some(log) = &run.acknowledged {
+                        log.lock().unwrap_or_else(|p| p.into_inner()).push(Instant::now());
+                    }
+                }
+                409 | 429 | 503 => tally.refuse(&problem_code(&response.body)),
+                _ => tally.errors += 1,
+            }
+            first = Some(response.body);
+        }
+    }
+    Ok(tally)
 }
 
 pub(super) async fn audit(

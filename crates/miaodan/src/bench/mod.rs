@@ -17,6 +17,7 @@ mod console;
 mod env;
 mod flash_sale;
 mod fulfillment;
+mod http_baseline;
 mod report;
 mod risk;
 
@@ -36,6 +37,10 @@ pub struct BenchArgs {
 enum Scenario {
     /// One hot SKU, many buyers tapping once (some retrying with the same key).
     FlashSale(FlashSaleArgs),
+    /// The flash sale's taps over HTTP against a bare endpoint on the same HTTP stack (no
+    /// store, no auth): the ceiling `--mode http` is measured against; with
+    /// `--against-flash-sale`, both alternately and miaodan / bare per round.
+    HttpBaseline(HttpBaselineArgs),
     /// An ordinary busy hour: many SKUs across shops, multi-line checkouts, payments,
     /// cancellations and expiries.
     Checkout(CheckoutArgs),
@@ -129,6 +134,25 @@ pub struct FlashSaleArgs {
     /// so `on` costs the scoring without refusing anyone.
     #[arg(long, value_enum, default_value = "off")]
     risk: RiskArg,
+}
+
+#[derive(Args, Clone)]
+pub struct HttpBaselineArgs {
+    /// The taps sent: the flash sale's buyers, retries, keys and connections (`--mode` is
+    /// ignored: always over HTTP; the sale's own options count with `--against-flash-sale`).
+    #[command(flatten)]
+    sale: FlashSaleArgs,
+    /// Also run the flash sale over HTTP, alternately with the bare endpoint, and report
+    /// miaodan / bare requests/s per round and its median.
+    #[arg(long)]
+    against_flash_sale: bool,
+    /// Pairs of runs with `--against-flash-sale`, alternating which goes first.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Clients take no new tap after this many seconds of a run (its figures are over the
+    /// taps sent).
+    #[arg(long, default_value_t = 60)]
+    run_seconds_max: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -391,6 +415,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let (summary, json) = match args.scenario {
         Scenario::FlashSale(args) => (flash_sale::run(&args).await?, args.common.json.clone()),
+        Scenario::HttpBaseline(args) => (http_baseline::run(&args).await?, args.sale.common.json.clone()),
         Scenario::Checkout(args) => (checkout::run(&args).await?, args.common.json.clone()),
         Scenario::AfterSales(args) => (after_sales::run(&args).await?, args.common.json.clone()),
         Scenario::Compass(args) => (compass::run(&args).await?, args.sale.common.json.clone()),

@@ -65,6 +65,9 @@ pub struct Summary {
     /// The console scenario's own figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console: Option<super::console::ConsoleBenchFigures>,
+    /// `bench http-baseline --against-flash-sale`'s rounds: the bare endpoint beside the sale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_baseline: Option<super::http_baseline::HttpBaselineFigures>,
     pub duration_s: f64,
     pub audit_passed: bool,
     pub audit: Vec<String>,
@@ -226,6 +229,11 @@ impl Summary {
         rows.extend(self.after_sales.iter().flat_map(AfterSalesFigures::rows));
         rows.extend(self.compass.iter().flat_map(super::compass::CompassBenchFigures::rows));
         rows.extend(self.console.iter().flat_map(super::console::ConsoleBenchFigures::rows));
+        rows.extend(
+            self.http_baseline
+                .iter()
+                .flat_map(super::http_baseline::HttpBaselineFigures::rows),
+        );
         rows.extend([
             (
                 "oversold / duplicates / over limit",

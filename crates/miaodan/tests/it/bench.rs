@@ -119,3 +119,69 @@ fn an_after_sales_evening_over_http_on_postgres_passes_its_audit() {
     );
     assert_evening(&summary, "http", "postgres");
 }
+
+/// The flash sale's taps against the bare endpoint: every request answered (201), none
+/// refused, no order made; the run's shape in its summary.
+#[test]
+fn the_bare_http_endpoint_answers_every_tap_of_the_flash_sales_load() {
+    let summary = bench(&["http-baseline", "--buyers", "400", "--concurrency", "4"]);
+    assert_eq!(
+        (&summary["scenario"], &summary["mode"], &summary["backend"]),
+        (
+            &Value::from("http-baseline"),
+            &Value::from("http"),
+            &Value::from("none")
+        ),
+        "{summary}"
+    );
+    // 400 taps and the 5 % of buyers who retry (seed 42).
+    let requests = summary["requests"].as_u64().unwrap();
+    assert!((400..=440).contains(&requests), "{summary}");
+    assert_eq!(summary["errors"], 0, "{summary}");
+    assert_eq!(summary["orders_created"], 0, "{summary}");
+    assert_eq!(summary["concurrency"], 4, "{summary}");
+    assert!(summary.get("http_baseline").is_none(), "{summary}");
+}
+
+/// `--against-flash-sale` runs the bare endpoint and the real sale alternately: a ratio per
+/// round, each sale's audit passed, and the same taps sent to both.
+#[test]
+fn the_bare_endpoint_and_the_flash_sale_run_side_by_side_with_a_ratio_per_round() {
+    let summary = bench(&[
+        "http-baseline",
+        "--against-flash-sale",
+        "--rounds",
+        "2",
+        "--buyers",
+        "300",
+        "--units",
+        "100",
+        "--concurrency",
+        "4",
+    ]);
+    let figures = &summary["http_baseline"];
+    let runs = |name: &str| {
+        figures[name]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} in {figures}"))
+            .len()
+    };
+    for name in [
+        "bare_requests_per_s",
+        "flash_sale_requests_per_s",
+        "ratio_per_round",
+        "bare_latency_us",
+        "flash_sale_latency_us",
+    ] {
+        assert_eq!(runs(name), 2, "{name}: {figures}");
+    }
+    let ratios: Vec<f64> = figures["ratio_per_round"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_f64().unwrap())
+        .collect();
+    assert!(ratios.iter().all(|r| *r > 0.0), "{figures}");
+    let median = figures["ratio_median"].as_f64().unwrap();
+    assert!(ratios.contains(&median), "the median is one of the rounds': {figures}");
+}

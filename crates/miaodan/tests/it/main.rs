@@ -7,8 +7,10 @@
 //! - [`openapi_command`]: `miaodan openapi` prints the served document.
 //! - [`browser`]: every web page in headless chromium, screenshots under `target/browser-artifacts/`.
 //! - [`bench`]: small runs of `miaodan bench` scenarios end with their audit passed.
+//! - [`bench_compare`]: `scripts/bench-compare`'s table, regression flag and argument checks.
 
 mod bench;
+mod bench_compare;
 mod browser;
 mod cli_errors;
 mod compass_command;
