@@ -28,7 +28,7 @@ use std::time::Instant;
 #[derive(Clone, Copy)]
 pub(super) struct Plan {
     pub(super) buyer: i64,
-    retry: bool,
+    pub(super) retry: bool,
 }
 
 impl Plan {
@@ -151,6 +151,7 @@ pub async fn run(args: &FlashSaleArgs) -> anyhow::Result<Summary> {
     let (tally, duration) = match args.common.mode {
         Mode::Engine => engine(&env, &sale, plans, &args.common, total).await?,
         Mode::Http => http(&env, &sale, plans, &buyers, args, total).await?,
+        Mode::Edge => super::edge::run(&env, &sale, plans, &buyers, args, total).await?,
     };
     audit(&env, &sale, args, tally, duration).await
 }
