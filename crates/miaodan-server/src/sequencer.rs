@@ -537,6 +537,34 @@ impl Shard {
         self.last_now
     }
 
+    /// Decides one command; its answer, to send once the batch commits (`None`: sent already).
+    fn decide_command(
+        &mut self,
+        envelope: Envelope,
+        now: Timestamp,
+        (effects, records): (&mut Vec<Effect>, &mut Vec<IdempotencyRecord>),
+        counts: &mut OutcomeCounts,
+    ) -> Option<Pending> {
+        let begins_attempt = matches!(envelope.command, Command::Payments(payments::Command::BeginAttempt(_)));
+        let outcome = self.state.apply(envelope.command, now, effects);
+        // A started payment attempt writes nothing and reveals only what the buyer already holds a
+        // durable answer about (the intent's amount and attempt count; an attempt number reused
+        // after a failed commit names the same provider charge), so it is answered at once: the
+        // provider call does not wait for other requests' commit. A refusal may rest on a capture
+        // still committing ("already captured"), so it waits like any other answer.
+        let answer_now = begins_attempt && matches!(outcome, Outcome::AttemptBegun { .. });
+        counts.count(&outcome);
+        if let Some(recorder) = envelope.recorder {
+            records.extend(recorder(&outcome));
+        }
+        let answer = Pending::One(envelope.reply, outcome);
+        if answer_now {
+            answer.send();
+            return None;
+        }
+        Some(answer)
+    }
+
     /// Decides a bundle's commands in order; their answers, to send once the batch commits.
     fn decide_bundle(
         &mut self,
@@ -583,26 +611,8 @@ impl Shard {
         for message in batch {
             match message {
                 Message::Command(envelope) => {
-                    let begins_attempt =
-                        matches!(envelope.command, Command::Payments(payments::Command::BeginAttempt(_)));
-                    let outcome = self.state.apply(envelope.command, now, &mut effects);
-                    // A started payment attempt writes nothing and reveals only what the buyer
-                    // already holds a durable answer about (the intent's amount and attempt
-                    // count; an attempt number reused after a failed commit names the same
-                    // provider charge), so it is answered at once: the provider call does not
-                    // wait for other requests' commit. A refusal may rest on a capture still
-                    // committing ("already captured"), so it waits like any other answer.
-                    let answer_now = begins_attempt && matches!(outcome, Outcome::AttemptBegun { .. });
-                    counts.count(&outcome);
-                    if let Some(recorder) = envelope.recorder {
-                        records.extend(recorder(&outcome));
-                    }
-                    let answer = Pending::One(envelope.reply, outcome);
-                    if answer_now {
-                        answer.send();
-                    } else {
-                        pending.push(answer);
-                    }
+                    let written = (&mut effects, &mut records);
+                    pending.extend(self.decide_command(envelope, now, written, &mut counts));
                 }
                 Message::Bundle(bundle) => {
                     let written = (&mut effects, &mut records);

@@ -33,7 +33,9 @@ async fn sale(app: &TestApp, w: &World, units: i64) -> i64 {
 
 /// An edge gateway's token, issued by the platform's admin.
 async fn edge_token(app: &TestApp) -> String {
-    let issued = app.post("/v1/edge-tokens", &app.admin, json!({ "label": "edge-sh-1" })).await;
+    let issued = app
+        .post("/v1/edge-tokens", &app.admin, json!({ "label": "edge-sh-1" }))
+        .await;
     let issued = issued.assert_status(201);
     assert_eq!(issued["role"], "edge");
     issued["token"].as_str().unwrap().to_string()
@@ -133,7 +135,9 @@ async fn a_retried_batch_gets_the_same_answers_and_places_nothing_new(backend: B
     assert_eq!(again.assert_status(200), &first, "every tap gets its first answer");
     // With the batch's own key too, the whole answer is replayed.
     let keyed = json!({ "taps": [tap(w.buyer, "r-1")] });
-    let once = app.post_with_key(&batch_path(sale), &edge, "batch-1", keyed.clone()).await;
+    let once = app
+        .post_with_key(&batch_path(sale), &edge, "batch-1", keyed.clone())
+        .await;
     let twice = app.post_with_key(&batch_path(sale), &edge, "batch-1", keyed).await;
     assert!(twice.replayed);
     assert_eq!(once.raw, twice.raw);
@@ -174,17 +178,18 @@ async fn a_taps_key_is_its_buyers_alone_or_in_a_batch(backend: Backend) {
     );
     // A single tap's key carried later in a batch gets the single tap's answer.
     let (second, second_token) = app.buyer("李四").await;
-    let single = app.post_with_key(&taps_path, &second_token, "s-1", json!({ "quantity": 1 })).await;
+    let single = app
+        .post_with_key(&taps_path, &second_token, "s-1", json!({ "quantity": 1 }))
+        .await;
     let single = single.assert_status(201).clone();
     let carried = json!({ "taps": [{ "buyer_id": second, "idempotency_key": "s-1", "quantity": 1 }] });
     let carried = app.post(&batch_path(sale), &edge, carried).await;
     assert_eq!(carried.assert_status(200)["results"][0]["body"], single);
     // Keys are per buyer: another buyer's tap with the same key is its own.
-    let other = app.post(&batch_path(sale), &edge, json!({ "taps": [tap(second, "k-1")] })).await;
-    assert_eq!(
-        outcomes(other.assert_status(200)),
-        expected(&[(409, "limit_reached")])
-    );
+    let other = app
+        .post(&batch_path(sale), &edge, json!({ "taps": [tap(second, "k-1")] }))
+        .await;
+    assert_eq!(outcomes(other.assert_status(200)), expected(&[(409, "limit_reached")]));
     assert_eq!(orders_listed(&app).await, 2);
     app.shutdown().await;
 }
@@ -214,7 +219,12 @@ async fn only_an_edge_token_sends_a_batch_and_it_sends_nothing_else(backend: Bac
     app.post("/v1/edge-tokens", &edge, json!({}))
         .await
         .assert_problem(403, "forbidden");
-    for path in ["/v1/flash-sales", "/v1/orders", "/v1/tokens", "/v1/idempotency-keys/x-1"] {
+    for path in [
+        "/v1/flash-sales",
+        "/v1/orders",
+        "/v1/tokens",
+        "/v1/idempotency-keys/x-1",
+    ] {
         app.get(path, &edge).await.assert_problem(403, "forbidden");
     }
     assert_eq!(orders_listed(&app).await, 0);

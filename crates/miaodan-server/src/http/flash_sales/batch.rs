@@ -64,7 +64,11 @@ pub async fn tap_batch(
     let response = idempotency::run_in_scope(&state, edge.scope(), &headers, request, |idem| async {
         let taps = &body.value.taps;
         if taps.is_empty() {
-            return Err(ApiError::invalid("invalid_field", "taps", "a batch carries at least one tap"));
+            return Err(ApiError::invalid(
+                "invalid_field",
+                "taps",
+                "a batch carries at least one tap",
+            ));
         }
         if taps.len() > BATCH_TAPS_MAX {
             let detail = format!("a batch carries at most {} taps", grouped(BATCH_TAPS_MAX as i64));
@@ -226,7 +230,11 @@ fn device_of(raw: Option<&str>) -> Result<Option<u64>, ApiError> {
 }
 
 /// Sends the taps to decide to the sale's shard as one bundle, and puts every answer in place.
-async fn decide(state: &AppState, (sale, shop): (FlashSaleId, ShopId), steps: Vec<Step>) -> Result<Vec<Reply>, ApiError> {
+async fn decide(
+    state: &AppState,
+    (sale, shop): (FlashSaleId, ShopId),
+    steps: Vec<Step>,
+) -> Result<Vec<Reply>, ApiError> {
     let mut decided = Vec::new();
     let mut bundle: Vec<(TapRequest, Option<Recorder>)> = Vec::new();
     for (index, step) in steps.iter().enumerate() {
@@ -238,7 +246,9 @@ async fn decide(state: &AppState, (sale, shop): (FlashSaleId, ShopId), steps: Ve
     }
     let mut answers = vec![None; steps.len()];
     if !bundle.is_empty() {
-        let outcomes = flash_sale::tap_bundle(state, shop, bundle).await.map_err(ApiError::from)?;
+        let outcomes = flash_sale::tap_bundle(state, shop, bundle)
+            .await
+            .map_err(ApiError::from)?;
         for ((index, buyer), outcome) in decided.into_iter().zip(outcomes) {
             let answer = tap_answer(state, (buyer, sale), outcome).await;
             answers[index] = Some(answer.unwrap_or_else(Reply::from));

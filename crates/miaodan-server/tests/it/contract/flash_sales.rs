@@ -178,8 +178,14 @@ pub fn flash_sale_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
         (json!({ "taps": 5 }), wrong_type("taps")),
         (json!({ "taps": [] }), invalid("taps")),
         (json!({ "taps": thousand_and_one }), refused("too_many_taps", "taps")),
-        (json!({ "taps": [{ "idempotency_key": "k" }] }), missing("taps[0].buyer_id")),
-        (json!({ "taps": [{ "buyer_id": a.buyer }] }), missing("taps[0].idempotency_key")),
+        (
+            json!({ "taps": [{ "idempotency_key": "k" }] }),
+            missing("taps[0].buyer_id"),
+        ),
+        (
+            json!({ "taps": [{ "buyer_id": a.buyer }] }),
+            missing("taps[0].idempotency_key"),
+        ),
         (
             json!({ "taps": [{ "buyer_id": "1", "idempotency_key": "k" }] }),
             wrong_type("taps[0].buyer_id"),

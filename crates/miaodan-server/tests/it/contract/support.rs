@@ -694,7 +694,9 @@ pub async fn tenants(app: &TestApp) -> Tenants {
             json!({ "label": "spare" }),
         )
         .await;
-    let edge = app.post("/v1/edge-tokens", &app.admin, json!({ "label": "edge" })).await;
+    let edge = app
+        .post("/v1/edge-tokens", &app.admin, json!({ "label": "edge" }))
+        .await;
     Tenants {
         spare_token: spare.assert_status(201)["token_id"].as_i64().unwrap(),
         a,
