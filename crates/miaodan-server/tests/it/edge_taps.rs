@@ -87,6 +87,8 @@ async fn each_tap_of_a_batch_gets_what_it_would_have_got_alone_in_order(backend:
         tap(third, "c-1"),
         tap(third, ""),
         { "buyer_id": second, "idempotency_key": "b-2", "quantity": 0 },
+        { "buyer_id": second, "idempotency_key": "b-3", "device_id": "d".repeat(129) },
+        { "buyer_id": second, "idempotency_key": "b-4", "address": { "adcode": "999999999999", "detail": "1号" } },
     ] });
     let answer = app.post(&batch_path(sale), &edge, taps).await;
     let results = answer.assert_status(200).clone();
@@ -101,6 +103,8 @@ async fn each_tap_of_a_batch_gets_what_it_would_have_got_alone_in_order(backend:
             (409, "sold_out"),
             (400, "invalid_idempotency_key"),
             (422, "invalid_quantity"),
+            (422, "invalid_field"),
+            (404, "unknown_adcode"),
         ])
     );
     let first = &results["results"][0];
