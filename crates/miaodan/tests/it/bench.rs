@@ -119,3 +119,27 @@ fn an_after_sales_evening_over_http_on_postgres_passes_its_audit() {
     );
     assert_evening(&summary, "http", "postgres");
 }
+
+#[test]
+fn a_flash_sale_through_edge_gateways_passes_its_audit_with_every_unit_sold_once() {
+    let summary = bench(&[
+        "flash-sale",
+        "--mode",
+        "edge",
+        "--batch",
+        "64",
+        "--concurrency",
+        "4",
+        "--buyers",
+        "2000",
+        "--units",
+        "200",
+    ]);
+    assert_eq!(summary["mode"], "edge", "{summary}");
+    assert_eq!(summary["orders_created"], 200, "{summary}");
+    assert_eq!(summary["refusals"]["sold_out"], 1_800, "{summary}");
+    assert_eq!(
+        (&summary["errors"], &summary["duplicate_orders"]),
+        (&Value::from(0), &Value::from(0))
+    );
+}
