@@ -11,6 +11,10 @@
 //! `miaodan_session` cookie): `crate::http::session_gate` resolves it, checks its CSRF token and role,
 //! and leaves it in the request's extensions, where [`Principal`] finds it: a shop's member
 //! acts as its shop's merchant, a platform admin as the admin.
+//!
+//! An edge gateway's token names no [`Principal`]: it is a [`Caller::Edge`], accepted only by
+//! the [`Edge`] extractor (the batch of taps) and refused 403 `forbidden` everywhere else, before
+//! the body is read. The gateway vouches for the buyers whose taps it carries.
 
 use crate::app::AppState;
 use crate::clock::rfc3339;
@@ -51,13 +55,23 @@ impl Principal {
     }
 }
 
-fn principal_of(record: &TokenRecord) -> Option<Principal> {
-    match (record.role, record.subject) {
-        (Role::Admin, _) => Some(Principal::Admin),
-        (Role::Merchant, Some(shop)) => ShopId::new(shop).map(Principal::Merchant),
-        (Role::Buyer, Some(buyer)) => BuyerId::new(buyer).map(Principal::Buyer),
-        _ => None,
-    }
+/// Who a token names: a tenant or the platform ([`Principal`]), or an edge gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Principal(Principal),
+    /// An edge gateway, by its token's id.
+    Edge(i64),
+}
+
+fn caller_of(record: &TokenRecord) -> Option<Caller> {
+    let principal = match (record.role, record.subject) {
+        (Role::Admin, _) => Principal::Admin,
+        (Role::Merchant, Some(shop)) => Principal::Merchant(ShopId::new(shop)?),
+        (Role::Buyer, Some(buyer)) => Principal::Buyer(BuyerId::new(buyer)?),
+        (Role::Edge, None) => return Some(Caller::Edge(record.id)),
+        _ => return None,
+    };
+    Some(Caller::Principal(principal))
 }
 
 fn unauthorized(detail: impl Into<String>) -> ApiError {
@@ -66,7 +80,7 @@ fn unauthorized(detail: impl Into<String>) -> ApiError {
 
 /// The caller a presented token names, and what the token may do. Only a caller who holds the
 /// secret learns that a token expired or was revoked; anyone else hears that it is invalid.
-pub async fn authenticate(state: &AppState, presented: &str) -> Result<(Principal, TokenScope), ApiError> {
+pub async fn authenticate(state: &AppState, presented: &str) -> Result<(Caller, TokenScope), ApiError> {
     let invalid = || unauthorized("the API token is invalid");
     let rest = presented.strip_prefix(TOKEN_PREFIX).ok_or_else(invalid)?;
     let (id, secret) = rest.split_once('_').ok_or_else(invalid)?;
@@ -89,19 +103,19 @@ pub async fn authenticate(state: &AppState, presented: &str) -> Result<(Principa
             )));
         }
     }
-    let principal = principal_of(record).ok_or_else(invalid)?;
+    let caller = caller_of(record).ok_or_else(invalid)?;
     token.used_at(now);
-    Ok((principal, record.scope))
+    Ok((caller, record.scope))
 }
 
-impl FromRequestParts<AppState> for Principal {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
             // A console session the gate (`crate::http::session_gate`) resolved and let through.
             if let Some(signed) = parts.extensions.get::<crate::staff::SignedIn>() {
-                return Ok(signed.principal());
+                return Ok(Caller::Principal(signed.principal()));
             }
             return Err(unauthorized("send Authorization: Bearer <token>"));
         };
@@ -112,7 +126,7 @@ impl FromRequestParts<AppState> for Principal {
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
-        let (principal, scope) = authenticate(state, token.trim()).await?;
+        let (caller, scope) = authenticate(state, token.trim()).await?;
         if scope == TokenScope::ReadOnly && ![Method::GET, Method::HEAD].contains(&parts.method) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -120,7 +134,22 @@ impl FromRequestParts<AppState> for Principal {
                 "this token is read-only: it may only read (GET)",
             ));
         }
-        Ok(principal)
+        Ok(caller)
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Principal(principal) => Ok(principal),
+            Caller::Edge(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "an edge token may only send batches of taps (POST /v1/flash-sales/{flash_sale_id}/taps/batch)",
+            )),
+        }
     }
 }
 
@@ -138,6 +167,26 @@ pub struct Admin;
 pub struct Merchant(pub ShopId);
 /// A buyer.
 pub struct Buyer(pub BuyerId);
+/// A trusted edge gateway, by its token's id.
+pub struct Edge(pub i64);
+
+impl Edge {
+    /// The gateway's namespace for the `Idempotency-Key` of a whole batch (each tap's own key
+    /// lives in its buyer's namespace).
+    pub fn scope(&self) -> String {
+        format!("edge:{}", self.0)
+    }
+}
+
+impl FromRequestParts<AppState> for Edge {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Edge(token) => Ok(Edge(token)),
+            Caller::Principal(_) => Err(forbidden("trusted edge")),
+        }
+    }
+}
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;

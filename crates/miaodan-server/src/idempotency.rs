@@ -368,6 +368,21 @@ where
     F: FnOnce(Option<Idempotency>) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
+    run_in_scope(state, principal.scope(), headers, request, execute).await
+}
+
+/// [`run`] for a caller that is no [`Principal`] (an edge gateway), in its own `scope`.
+pub async fn run_in_scope<F, Fut>(
+    state: &AppState,
+    scope: String,
+    headers: &HeaderMap,
+    request: (&str, &str, &[u8]),
+    execute: F,
+) -> Response
+where
+    F: FnOnce(Option<Idempotency>) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
     let (store, locks) = (&state.store, &state.idempotency_locks);
     let key = match parse_key(headers) {
         Ok(Some(key)) => key,
@@ -377,7 +392,6 @@ where
     let (method, path, body) = request;
     let mut fingerprint = format!("{method} {path}\n").into_bytes();
     fingerprint.extend_from_slice(body);
-    let scope = principal.scope();
     let _guard = locks.acquire((scope.clone(), key.clone())).await;
     let (id, known) = locks.id_of(&scope, &key);
     let mut context = Idempotency {
@@ -393,13 +407,7 @@ where
                 if stored.request_sha256 == context.request_sha256 {
                     return replay(stored);
                 }
-                return ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was already used for a different request",
-                )
-                .field("Idempotency-Key")
-                .into_response();
+                return reused_key().into_response();
             }
             // Nothing was stored for it (or it was purged): answer afresh under a new id.
             Ok(_) => context.id = locks.renew(&context.scope, &context.key),
@@ -407,6 +415,105 @@ where
         }
     }
     respond(execute(Some(context)).await)
+}
+
+/// One keyed request among many sent together (an edge gateway's batch of taps), as its
+/// caller would have sent it alone: the caller's scope, its key, and (method, path, body).
+pub struct KeyedRequest<'a> {
+    pub scope: String,
+    pub key: &'a str,
+    pub request: (&'a str, &'a str, &'a [u8]),
+}
+
+/// What a keyed request of a batch found for its key.
+pub enum Claim {
+    /// The answer it gets without being decided: the key's stored answer (the same request),
+    /// or the refusal of a key reused for another request.
+    Answered(Reply),
+    /// The key is new (or stored nothing): decide the request with this context.
+    Fresh(Idempotency),
+    /// The same caller, key and request as the earlier request of the batch at this index: it
+    /// gets that request's answer, as a retry would.
+    SameAs(usize),
+}
+
+/// The per-key locks a batch holds until it has answered.
+pub struct BatchKeys<'a> {
+    _guards: Vec<KeyGuard<'a>>,
+}
+
+fn reused_key() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+        "this Idempotency-Key was already used for a different request",
+    )
+    .field("Idempotency-Key")
+}
+
+/// Claims the keys of a batch of requests, each exactly as [`run`] would claim it alone: a
+/// stored answer is replayed, a key reused for another request is refused, a new key is given
+/// its context. The locks are taken in key order (never in the batch's), so two batches that
+/// share keys cannot wait on each other; they are held until the returned [`BatchKeys`] drop.
+pub async fn claim_batch<'a>(
+    state: &'a AppState,
+    requests: &[KeyedRequest<'_>],
+) -> (BatchKeys<'a>, Vec<Result<Claim, ApiError>>) {
+    let locks = &state.idempotency_locks;
+    let mut distinct: Vec<ScopedKey> = requests.iter().map(|r| (r.scope.clone(), r.key.to_string())).collect();
+    distinct.sort();
+    distinct.dedup();
+    let mut guards = Vec::with_capacity(distinct.len());
+    for key in distinct {
+        guards.push(locks.acquire(key).await);
+    }
+    let mut first_of: HashMap<(&str, &str), (usize, String)> = HashMap::new();
+    let mut claims = Vec::with_capacity(requests.len());
+    for (index, request) in requests.iter().enumerate() {
+        let (method, path, body) = request.request;
+        let mut fingerprint = format!("{method} {path}\n").into_bytes();
+        fingerprint.extend_from_slice(body);
+        let sha256 = sha256_hex(&fingerprint);
+        let claim = match first_of.get(&(request.scope.as_str(), request.key)) {
+            Some((_, first)) if *first != sha256 => Ok(Claim::Answered(reused_key().into())),
+            Some((earlier, _)) => Ok(Claim::SameAs(*earlier)),
+            None => {
+                first_of.insert((request.scope.as_str(), request.key), (index, sha256.clone()));
+                claim_one(state, request, sha256).await
+            }
+        };
+        claims.push(claim);
+    }
+    (BatchKeys { _guards: guards }, claims)
+}
+
+/// One key of a batch, under its lock: as [`run`] decides what a request with it gets.
+async fn claim_one(state: &AppState, request: &KeyedRequest<'_>, sha256: String) -> Result<Claim, ApiError> {
+    let locks = &state.idempotency_locks;
+    let (id, known) = locks.id_of(&request.scope, request.key);
+    let mut context = Idempotency {
+        id,
+        scope: request.scope.clone(),
+        key: request.key.to_string(),
+        request_sha256: sha256,
+        clock: state.clock.clone(),
+    };
+    if known {
+        match state.store.idempotency_record(id).await? {
+            Some(stored) if stored.scope == context.scope && stored.key == context.key => {
+                if stored.request_sha256 != context.request_sha256 {
+                    return Ok(Claim::Answered(reused_key().into()));
+                }
+                let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return Ok(Claim::Answered(Reply {
+                    status,
+                    body: stored.body,
+                }));
+            }
+            _ => context.id = locks.renew(&context.scope, &context.key),
+        }
+    }
+    Ok(Claim::Fresh(context))
 }
 
 /// The answer as sent; a refusal keeps its headers (`Retry-After`).

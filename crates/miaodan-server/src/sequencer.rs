@@ -106,8 +106,10 @@ struct Envelope {
 }
 
 /// Several commands from one client, decided in order within one batch and answered together.
+/// `recorders` is empty, or holds one (optional) recorder per command.
 struct Bundle {
     commands: Vec<Command>,
+    recorders: Vec<Option<Recorder>>,
     reply: oneshot::Sender<Result<Vec<Outcome>, ShardError>>,
 }
 
@@ -254,8 +256,34 @@ impl Shards {
     /// (unless the batch is full), and answered together once durable. A gateway that
     /// coalesces requests (and the engine benchmark) uses this to save a hand-off per command.
     pub async fn submit_bundle(&self, shop: ShopId, commands: Vec<Command>) -> Result<Vec<Outcome>, ShardError> {
+        self.send_bundle(shop, commands, Vec::new()).await
+    }
+
+    /// [`Shards::submit_bundle`], each command with the recorder of its request's response (an
+    /// edge gateway's batch of taps: each tap's answer is stored for its buyer's key in the
+    /// batch that decides it).
+    pub async fn submit_recorded_bundle(
+        &self,
+        shop: ShopId,
+        commands: Vec<(Command, Option<Recorder>)>,
+    ) -> Result<Vec<Outcome>, ShardError> {
+        let (commands, recorders) = commands.into_iter().unzip();
+        self.send_bundle(shop, commands, recorders).await
+    }
+
+    async fn send_bundle(
+        &self,
+        shop: ShopId,
+        commands: Vec<Command>,
+        recorders: Vec<Option<Recorder>>,
+    ) -> Result<Vec<Outcome>, ShardError> {
         let (reply, answer) = oneshot::channel();
-        self.send(shop, Message::Bundle(Bundle { commands, reply }))?;
+        let bundle = Bundle {
+            commands,
+            recorders,
+            reply,
+        };
+        self.send(shop, Message::Bundle(bundle))?;
         answer.await.map_err(|_| ShardError::Stopped)?
     }
 
@@ -509,18 +537,53 @@ impl Shard {
         self.last_now
     }
 
+    /// Decides one command; its answer, to send once the batch commits (`None`: sent already).
+    fn decide_command(
+        &mut self,
+        envelope: Envelope,
+        now: Timestamp,
+        (effects, records): (&mut Vec<Effect>, &mut Vec<IdempotencyRecord>),
+        counts: &mut OutcomeCounts,
+    ) -> Option<Pending> {
+        let begins_attempt = matches!(envelope.command, Command::Payments(payments::Command::BeginAttempt(_)));
+        let outcome = self.state.apply(envelope.command, now, effects);
+        // A started payment attempt writes nothing and reveals only what the buyer already holds a
+        // durable answer about (the intent's amount and attempt count; an attempt number reused
+        // after a failed commit names the same provider charge), so it is answered at once: the
+        // provider call does not wait for other requests' commit. A refusal may rest on a capture
+        // still committing ("already captured"), so it waits like any other answer.
+        let answer_now = begins_attempt && matches!(outcome, Outcome::AttemptBegun { .. });
+        counts.count(&outcome);
+        if let Some(recorder) = envelope.recorder {
+            records.extend(recorder(&outcome));
+        }
+        let answer = Pending::One(envelope.reply, outcome);
+        if answer_now {
+            answer.send();
+            return None;
+        }
+        Some(answer)
+    }
+
     /// Decides a bundle's commands in order; their answers, to send once the batch commits.
     fn decide_bundle(
         &mut self,
         bundle: Bundle,
         now: Timestamp,
-        effects: &mut Vec<Effect>,
+        (effects, records): (&mut Vec<Effect>, &mut Vec<IdempotencyRecord>),
         counts: &mut OutcomeCounts,
     ) -> Pending {
+        let mut recorders = bundle.recorders.into_iter();
         let outcomes: Vec<Outcome> = bundle
             .commands
             .into_iter()
-            .map(|command| self.state.apply(command, now, effects))
+            .map(|command| {
+                let outcome = self.state.apply(command, now, effects);
+                if let Some(recorder) = recorders.next().flatten() {
+                    records.extend(recorder(&outcome));
+                }
+                outcome
+            })
             .collect();
         outcomes.iter().for_each(|o| counts.count(o));
         Pending::Many(bundle.reply, outcomes)
@@ -548,28 +611,13 @@ impl Shard {
         for message in batch {
             match message {
                 Message::Command(envelope) => {
-                    let begins_attempt =
-                        matches!(envelope.command, Command::Payments(payments::Command::BeginAttempt(_)));
-                    let outcome = self.state.apply(envelope.command, now, &mut effects);
-                    // A started payment attempt writes nothing and reveals only what the buyer
-                    // already holds a durable answer about (the intent's amount and attempt
-                    // count; an attempt number reused after a failed commit names the same
-                    // provider charge), so it is answered at once: the provider call does not
-                    // wait for other requests' commit. A refusal may rest on a capture still
-                    // committing ("already captured"), so it waits like any other answer.
-                    let answer_now = begins_attempt && matches!(outcome, Outcome::AttemptBegun { .. });
-                    counts.count(&outcome);
-                    if let Some(recorder) = envelope.recorder {
-                        records.extend(recorder(&outcome));
-                    }
-                    let answer = Pending::One(envelope.reply, outcome);
-                    if answer_now {
-                        answer.send();
-                    } else {
-                        pending.push(answer);
-                    }
+                    let written = (&mut effects, &mut records);
+                    pending.extend(self.decide_command(envelope, now, written, &mut counts));
                 }
-                Message::Bundle(bundle) => pending.push(self.decide_bundle(bundle, now, &mut effects, &mut counts)),
+                Message::Bundle(bundle) => {
+                    let written = (&mut effects, &mut records);
+                    pending.push(self.decide_bundle(bundle, now, written, &mut counts));
+                }
                 Message::Record(record, reply) => {
                     records.push(*record);
                     pending.push(Pending::Stored(reply));

@@ -52,7 +52,7 @@ pub fn lifetime(role: Role) -> Lifetime {
             default_days: 30,
             max_days: 90,
         },
-        Role::Merchant => Lifetime {
+        Role::Merchant | Role::Edge => Lifetime {
             default_days: 90,
             max_days: 365,
         },
@@ -107,6 +107,7 @@ fn with_article(role: Role) -> &'static str {
         Role::Admin => "an admin",
         Role::Merchant => "a merchant",
         Role::Buyer => "a buyer",
+        Role::Edge => "an edge",
     }
 }
 

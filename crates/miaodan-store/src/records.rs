@@ -12,6 +12,9 @@ pub enum Role {
     Admin,
     Merchant,
     Buyer,
+    /// A trusted edge gateway that carries many buyers' taps in one request (it authenticated
+    /// them itself); it may call nothing else.
+    Edge,
 }
 
 impl Role {
@@ -20,11 +23,12 @@ impl Role {
             Role::Admin => "admin",
             Role::Merchant => "merchant",
             Role::Buyer => "buyer",
+            Role::Edge => "edge",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Role> {
-        [Role::Admin, Role::Merchant, Role::Buyer]
+        [Role::Admin, Role::Merchant, Role::Buyer, Role::Edge]
             .into_iter()
             .find(|r| r.as_str() == raw)
     }

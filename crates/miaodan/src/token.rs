@@ -22,7 +22,7 @@ pub enum TokenCommands {
         #[arg(long)]
         label: Option<String>,
         /// How long the token lives, in days (default and maximum per role: buyer 30 / 90,
-        /// merchant 90 / 365, admin 30 / 90).
+        /// merchant and edge 90 / 365, admin 30 / 90).
         #[arg(long)]
         expires_in_days: Option<i64>,
         /// A token that may only read (GET requests).
@@ -60,6 +60,8 @@ pub enum RoleArg {
     Admin,
     Merchant,
     Buyer,
+    /// A trusted edge gateway: it may only send batches of buyers' taps.
+    Edge,
 }
 
 impl From<RoleArg> for Role {
@@ -68,6 +70,7 @@ impl From<RoleArg> for Role {
             RoleArg::Admin => Role::Admin,
             RoleArg::Merchant => Role::Merchant,
             RoleArg::Buyer => Role::Buyer,
+            RoleArg::Edge => Role::Edge,
         }
     }
 }
@@ -123,7 +126,7 @@ async fn open(store: &StoreArgs) -> anyhow::Result<Store> {
 /// Refuses a subject that does not fit the role or does not exist.
 async fn check_subject(opened: &Store, role: Role, subject: Option<i64>, database: &str) -> anyhow::Result<()> {
     match (role, subject) {
-        (Role::Admin, None) => {}
+        (Role::Admin | Role::Edge, None) => {}
         (Role::Merchant, Some(shop)) => {
             let exists = match miaodan_domain::ShopId::new(shop) {
                 Some(id) => opened.shop(id).await?.is_some(),
@@ -145,7 +148,7 @@ async fn check_subject(opened: &Store, role: Role, subject: Option<i64>, databas
             );
         }
         _ => anyhow::bail!(
-            "--subject is required for merchant (shop id) and buyer (buyer id) tokens, and not allowed for admin"
+            "--subject is required for merchant (shop id) and buyer (buyer id) tokens, and not allowed for admin and edge"
         ),
     }
     Ok(())

@@ -7,7 +7,7 @@ use miaodan_domain::orders::Address;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
     /// 12-digit administrative division code, e.g. `310101000000` (上海市黄浦区).

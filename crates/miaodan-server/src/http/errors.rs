@@ -144,6 +144,7 @@ pub const ERRORS: &[ErrorCode] = &[
     code("invalid_adcode", 422, "an administrative division code is not 12 digits"),
     code("duplicate_sku", 422, "a SKU is on two lines of one request"),
     code("too_many_lines", 422, "an order would have more than 100 lines"),
+    code("too_many_taps", 422, "an edge gateway's batch would carry more than 1 000 taps"),
     code("invalid_stock", 422, "a stock level is not 0 to 1 000 000 000"),
     code("invalid_flash_sale", 422, "the flash sale's schedule breaks a rule (ends after it starts, within 7 days, not already over; units, per-buyer limit and payment timeout in range)"),
     code("invalid_fulfillment_settings", 422, "a warehouse's settings break a rule (shifts in order and apart, capacities in range, one cutoff per level and region, carriers once)"),

@@ -4,6 +4,7 @@
 //! `sold_out`. Under overload the shard's bounded inbox answers 429 with `Retry-After`. The
 //! sale's merchant may end it early or top up its units ([`controls`]).
 
+pub mod batch;
 pub mod controls;
 pub mod dto;
 pub mod live;
@@ -46,6 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(schedule, list))
         .routes(routes!(get))
         .routes(routes!(tap))
+        .routes(routes!(batch::tap_batch))
         .routes(routes!(controls::end))
         .routes(routes!(controls::top_up))
         .routes(routes!(live::live))
@@ -186,7 +188,7 @@ pub async fn list(
     )))
 }
 
-fn render_tap(answer: &Result<Placement, Rejection>) -> Reply {
+pub(super) fn render_tap(answer: &Result<Placement, Rejection>) -> Reply {
     match answer {
         Ok(Placement::Placed(order)) => tap_reply(order),
         // The recorder skips a retry that found its order: the first answer stays stored.
@@ -263,7 +265,18 @@ async fn place_tap(
         client,
     };
     let recorder = idem.map(|i| i.recorder_of::<Tap>(render_tap));
-    match flash_sale::tap(state, request, recorder).await {
+    let answer = flash_sale::tap(state, request, recorder).await;
+    tap_answer(state, (buyer, sale), answer).await
+}
+
+/// A decided tap's answer as its buyer gets it: 201 with the order, or the problem (for a
+/// challenge, one opened for the buyer to step up).
+pub(super) async fn tap_answer(
+    state: &AppState,
+    (buyer, sale): (BuyerId, FlashSaleId),
+    answer: Result<Order, TapError>,
+) -> Result<Reply, ApiError> {
+    match answer {
         Ok(order) => Ok(tap_reply(&order)),
         Err(TapError::Refused(rejection @ Rejection::Risk(refusal))) if refusal.verdict == Verdict::Challenge => {
             let refusal = ApiError::from(&rejection);

@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_buyer))
         .routes(routes!(get_buyer))
         .routes(routes!(issue_buyer_token))
+        .routes(routes!(issue_edge_token))
         .routes(routes!(tokens::list_tokens))
         .routes(routes!(tokens::revoke_token))
 }
@@ -190,7 +191,7 @@ pub const REDACTED_SECRET: &str = "(shown once; issue a new token if it was lost
 async fn issue(
     state: &AppState,
     role: Role,
-    subject: i64,
+    subject: Option<i64>,
     input: NewToken,
     idem: Option<idempotency::Idempotency>,
 ) -> Result<Reply, ApiError> {
@@ -201,7 +202,7 @@ async fn issue(
         .transpose()?;
     let request = TokenRequest {
         role,
-        subject: Some(subject),
+        subject,
         label: label.map(|l| l.as_str().to_string()),
         scope: match input.scope.as_deref() {
             None => TokenScope::ReadWrite,
@@ -215,8 +216,8 @@ async fn issue(
         token_id: record.id,
         token,
         role: role.as_str().into(),
-        shop_id: (role == Role::Merchant).then_some(subject),
-        buyer_id: (role == Role::Buyer).then_some(subject),
+        shop_id: subject.filter(|_| role == Role::Merchant),
+        buyer_id: subject.filter(|_| role == Role::Buyer),
         scope: record.scope.into(),
         expires_at: rfc3339(record.expires_at),
     };
@@ -264,7 +265,7 @@ pub async fn issue_merchant_token(
                 .await?
                 .ok_or_else(|| ApiError::not_found("shop"))?;
             let input = optional_json(&headers, &raw)?;
-            issue(&state, Role::Merchant, shop.get(), input, idem).await
+            issue(&state, Role::Merchant, Some(shop.get()), input, idem).await
         },
     )
     .await
@@ -354,8 +355,30 @@ pub async fn issue_buyer_token(
                 .await?
                 .ok_or_else(|| ApiError::not_found("buyer"))?;
             let input = optional_json(&headers, &raw)?;
-            issue(&state, Role::Buyer, buyer.get(), input, idem).await
+            issue(&state, Role::Buyer, Some(buyer.get()), input, idem).await
         },
     )
+    .await
+}
+
+/// Issue an API token for a trusted edge gateway: a server of the platform's, close to the
+/// viewers, that authenticates buyers itself and carries their taps in batches
+/// (`POST /v1/flash-sales/{flash_sale_id}/taps/batch`, the only route it may call). The token is
+/// shown once.
+#[utoipa::path(post, path = "/v1/edge-tokens", tag = "platform", request_body = Option<NewToken>,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = IssuedToken), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn issue_edge_token(
+    State(state): State<AppState>,
+    _: Admin,
+    headers: HeaderMap,
+    RawBody(raw): RawBody,
+) -> Response {
+    let request = ("POST", "/v1/edge-tokens", &raw[..]);
+    idempotency::run(&state, Principal::Admin, &headers, request, |idem| async {
+        let input = optional_json(&headers, &raw)?;
+        issue(&state, Role::Edge, None, input, idem).await
+    })
     .await
 }

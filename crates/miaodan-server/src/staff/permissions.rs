@@ -110,7 +110,9 @@ pub fn permission(method: &str, route: &str) -> Option<Permission> {
         "/v1/audit-log" => ReadAudit,
         "/v1/tokens" | "/v1/tokens/{token_id}" => ManageTokens,
         "/v1/shops/{shop_id}/tokens" => ManageTokens,
-        "/v1/buyers/{buyer_id}/tokens" => Platform,
+        "/v1/buyers/{buyer_id}/tokens" | "/v1/edge-tokens" => Platform,
+        // An edge gateway's token only: no person taps for many buyers.
+        "/v1/flash-sales/{flash_sale_id}/taps/batch" => NotForSessions,
         route if route.starts_with("/v1/webhook-endpoints") => ManageWebhooks,
         "/v1/webhooks/simpay" | "/v1/webhooks/carriers" | "/v1/delivery-options" => NotForSessions,
         "/v1/reconciliation" => Payments,

@@ -18,6 +18,7 @@ mod console;
 mod contract;
 mod demo;
 mod diagnosis;
+mod edge_taps;
 mod events;
 mod flash_sale_live;
 mod flash_sales;

@@ -282,6 +282,7 @@ pub async fn run(args: &AfterSalesArgs) -> anyhow::Result<Summary> {
             gathered
         }
         Mode::Http => http(&env, world, jobs, args.common.concurrency).await?,
+        Mode::Edge => anyhow::bail!("--mode edge is the flash sale's (batches of taps)"),
     };
     audit(&env, args, evening, duration, units_initial, rules).await
 }

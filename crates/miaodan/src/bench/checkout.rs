@@ -146,6 +146,7 @@ pub async fn run(args: &CheckoutArgs) -> anyhow::Result<Summary> {
     let (tally, duration) = match args.common.mode {
         Mode::Engine => engine(&env, baskets, args.common.concurrency).await?,
         Mode::Http => http(&env, baskets, args).await?,
+        Mode::Edge => anyhow::bail!("--mode edge is the flash sale's (batches of taps)"),
     };
     // Let the expiry sweep cancel the orders left unpaid, then audit.
     tokio::time::sleep(std::time::Duration::from_millis(2_600)).await;

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy)]
 pub(super) struct Plan {
     pub(super) buyer: i64,
-    retry: bool,
+    pub(super) retry: bool,
 }
 
 impl Plan {
@@ -157,6 +157,10 @@ pub(super) async fn run_within(args: &FlashSaleArgs, time_limit: Option<Duration
     let (tally, duration) = match args.common.mode {
         Mode::Engine => engine(&env, &sale, plans, &args.common, total).await?,
         Mode::Http => http(&env, &sale, plans, args, time_limit).await?,
+        Mode::Edge => {
+            let buyers: Vec<i64> = plans.iter().map(|p| p.buyer).collect();
+            super::edge::run(&env, &sale, plans, &buyers, args, total).await?
+        }
     };
     audit(&env, &sale, args, tally, duration).await
 }

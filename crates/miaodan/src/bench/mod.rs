@@ -14,6 +14,7 @@ mod assistant;
 mod checkout;
 mod compass;
 mod console;
+mod edge;
 mod env;
 mod flash_sale;
 mod fulfillment;
@@ -70,6 +71,8 @@ enum Scenario {
 pub enum Mode {
     Engine,
     Http,
+    /// The flash sale only: an edge gateway's batches of taps over HTTP (`--batch` a request).
+    Edge,
 }
 
 impl Mode {
@@ -77,6 +80,7 @@ impl Mode {
         match self {
             Mode::Engine => "engine",
             Mode::Http => "http",
+            Mode::Edge => "edge",
         }
     }
 }
@@ -134,6 +138,9 @@ pub struct FlashSaleArgs {
     /// so `on` costs the scoring without refusing anyone.
     #[arg(long, value_enum, default_value = "off")]
     risk: RiskArg,
+    /// Edge mode: taps an edge gateway carries in one request (1 to 1 000).
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
 }
 
 #[derive(Args, Clone)]

@@ -326,6 +326,7 @@ async fn throughput(buyers: u64) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
                 retry_percent: 0,
                 keys: KeysArg::All,
                 risk,
+                batch: 256,
             };
             let summary = super::flash_sale::run(&args).await?;
             anyhow::ensure!(summary.audit_passed, "the audit of the database failed");

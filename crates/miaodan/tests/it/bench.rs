@@ -185,3 +185,27 @@ fn the_bare_endpoint_and_the_flash_sale_run_side_by_side_with_a_ratio_per_round(
     let median = figures["ratio_median"].as_f64().unwrap();
     assert!(ratios.contains(&median), "the median is one of the rounds': {figures}");
 }
+
+#[test]
+fn a_flash_sale_through_edge_gateways_passes_its_audit_with_every_unit_sold_once() {
+    let summary = bench(&[
+        "flash-sale",
+        "--mode",
+        "edge",
+        "--batch",
+        "64",
+        "--concurrency",
+        "4",
+        "--buyers",
+        "2000",
+        "--units",
+        "200",
+    ]);
+    assert_eq!(summary["mode"], "edge", "{summary}");
+    assert_eq!(summary["orders_created"], 200, "{summary}");
+    assert_eq!(summary["refusals"]["sold_out"], 1_800, "{summary}");
+    assert_eq!(
+        (&summary["errors"], &summary["duplicate_orders"]),
+        (&Value::from(0), &Value::from(0))
+    );
+}

@@ -97,14 +97,16 @@ pub struct TopUpInput {
     pub units: i64,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default)]
+#[derive(Debug, Deserialize, Serialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TapInput {
     /// Units to order (default 1), within the per-buyer limit.
     #[serde(default, deserialize_with = "crate::http::extract::optional_integer")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = crate::http::schema::optional_integer::<1, 10_000>)]
     pub quantity: Option<i64>,
     /// Where to deliver; defaults to the buyer's default address.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<AddressInput>,
 }
 
@@ -114,4 +116,55 @@ pub struct TapView {
     /// `limit_reached` or `sold_out`.
     pub result: String,
     pub order: OrderView,
+}
+
+/// Taps of many buyers on one sale, from a trusted edge gateway (1 to 1 000).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TapBatchInput {
+    #[schema(min_items = 1, max_items = 1000)]
+    pub taps: Vec<EdgeTapInput>,
+}
+
+/// One buyer's tap, as the edge gateway that authenticated the buyer carries it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeTapInput {
+    /// The buyer who tapped (the gateway vouches for it); an unknown one is this tap's 404.
+    #[serde(deserialize_with = "crate::http::extract::integer")]
+    #[schema(schema_with = crate::http::schema::id)]
+    pub buyer_id: i64,
+    /// The buyer's own `Idempotency-Key` for this tap: it is the key of the single tap
+    /// `POST /v1/flash-sales/{flash_sale_id}/taps` by that buyer whose body is this tap's
+    /// `quantity` and `address` as compact JSON in that order (no body when it has neither).
+    #[schema(min_length = 1, max_length = 255)]
+    pub idempotency_key: String,
+    /// Units to order (default 1), within the per-buyer limit.
+    #[serde(default, deserialize_with = "crate::http::extract::optional_integer")]
+    #[schema(schema_with = crate::http::schema::optional_integer::<1, 10_000>)]
+    pub quantity: Option<i64>,
+    /// Where to deliver; defaults to the buyer's default address.
+    pub address: Option<AddressInput>,
+    /// The buyer's device as the gateway knows it (what a single tap sends as `Device-Id`),
+    /// for risk control; 1 to 128 bytes.
+    #[schema(min_length = 1, max_length = 128)]
+    pub device_id: Option<String>,
+}
+
+/// One result per tap, in the batch's order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TapBatchView {
+    pub results: Vec<TapResult>,
+}
+
+/// What one tap of a batch got: what it would have got alone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TapResult {
+    /// The tap's `idempotency_key`, as sent.
+    pub idempotency_key: String,
+    /// 201 for an order placed; otherwise the problem's status.
+    pub status: u16,
+    /// The single tap's answer: a `TapView` (201) or a `Problem`.
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
 }

@@ -86,7 +86,7 @@ pub struct NewToken {
     #[schema(schema_with = crate::http::schema::optional_text::<60>)]
     pub label: Option<String>,
     /// How long the token lives, in days. Default and maximum per role: buyer 30 / 90,
-    /// merchant 90 / 365, admin 30 / 90; more than the maximum is refused
+    /// merchant and edge 90 / 365, admin 30 / 90; more than the maximum is refused
     /// (`token_lifetime_too_long`).
     #[serde(default, deserialize_with = "crate::http::extract::optional_integer")]
     #[schema(minimum = 1, maximum = 365)]
@@ -132,7 +132,7 @@ pub struct IssuedToken {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenView {
     pub id: i64,
-    /// `admin`, `merchant` or `buyer`.
+    /// `admin`, `merchant`, `buyer` or `edge`.
     pub role: String,
     pub shop_id: Option<i64>,
     pub buyer_id: Option<i64>,

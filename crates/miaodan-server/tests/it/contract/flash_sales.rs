@@ -4,6 +4,16 @@ use super::support::*;
 
 both_backends!(a_refused_flash_sale_leaves_no_sale_behind,);
 
+pub const TAP_BATCH: &str = "/v1/flash-sales/{flash_sale_id}/taps/batch";
+
+/// A batch of two taps, keyed `{prefix}-a` and `{prefix}-b`: A's buyer's and B's buyer's.
+pub fn edge_taps(t: &Tenants, prefix: &str) -> Value {
+    json!({ "taps": [
+        { "buyer_id": t.a.buyer, "idempotency_key": format!("{prefix}-a") },
+        { "buyer_id": t.b.buyer, "idempotency_key": format!("{prefix}-b") },
+    ] })
+}
+
 /// The flash sales' operations, each with a request that succeeds when made by its role (in this
 /// order, on a fresh [`Tenants`]).
 pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
@@ -33,6 +43,15 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             format!("/v1/flash-sales/{}/taps", a.sale),
             Some(json!({})),
             buyer,
+        ),
+        // A batch of taps from an edge gateway: A's buyer again (over its limit: a result,
+        // not a refusal) and B's buyer, who has no tap of A's sale yet.
+        endpoint(
+            TAP_BATCH,
+            Method::POST,
+            format!("/v1/flash-sales/{}/taps/batch", a.sale),
+            Some(edge_taps(t, "contract")),
+            Some(Role::Edge),
         ),
         // The live view and its stream: the sale's merchant and operators (a buyer: see the
         // role test); the stream ends after its first view with `once=true`.
@@ -149,7 +168,32 @@ pub fn flash_sale_bodies(t: &Tenants) -> Vec<(Call, Refusal)> {
         ),
     ];
     let tap_path = format!("/v1/flash-sales/{}/taps", a.sale);
+    // Batches of taps: 1 to 1 000 taps, each with a buyer and a key (a tap's own problems are
+    // its result, not the batch's).
+    let thousand_and_one: Vec<Value> = (0..1_001)
+        .map(|i| json!({ "buyer_id": a.buyer, "idempotency_key": format!("many-{i}") }))
+        .collect();
+    let batches = vec![
+        (json!({}), missing("taps")),
+        (json!({ "taps": 5 }), wrong_type("taps")),
+        (json!({ "taps": [] }), invalid("taps")),
+        (json!({ "taps": thousand_and_one }), refused("too_many_taps", "taps")),
+        (
+            json!({ "taps": [{ "idempotency_key": "k" }] }),
+            missing("taps[0].buyer_id"),
+        ),
+        (
+            json!({ "taps": [{ "buyer_id": a.buyer }] }),
+            missing("taps[0].idempotency_key"),
+        ),
+        (
+            json!({ "taps": [{ "buyer_id": "1", "idempotency_key": "k" }] }),
+            wrong_type("taps[0].buyer_id"),
+        ),
+    ];
+    let batch_path = format!("/v1/flash-sales/{}/taps/batch", a.sale);
     [
+        bodies(Call::new(Method::POST, &batch_path, &t.edge), batches),
         bodies(Call::new(Method::POST, "/v1/flash-sales", &a.merchant), sales),
         bodies(Call::new(Method::POST, &tap_path, &a.buyer_token), taps),
         bodies(

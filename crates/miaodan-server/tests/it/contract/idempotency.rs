@@ -254,6 +254,10 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
             post(format!("/v1/buyers/{}/tokens", b.buyer), admin, json!({})),
         ),
         (
+            post("/v1/edge-tokens".into(), admin, json!({ "label": "一" })),
+            post("/v1/edge-tokens".into(), admin, json!({ "label": "二" })),
+        ),
+        (
             post(
                 "/v1/warehouses".into(),
                 &a.merchant,
@@ -356,6 +360,18 @@ pub fn keyed_pairs(app: &TestApp, t: &Tenants, keyed: &Keyed) -> Vec<(Call, Call
         (
             post(format!("/v1/flash-sales/{}/taps", a.sale), &a.buyer_token, json!({})),
             post(format!("/v1/flash-sales/{}/taps", b.sale), &a.buyer_token, json!({})),
+        ),
+        (
+            post(
+                format!("/v1/flash-sales/{}/taps/batch", a.sale),
+                &t.edge,
+                super::flash_sales::edge_taps(t, "keyed"),
+            ),
+            post(
+                format!("/v1/flash-sales/{}/taps/batch", b.sale),
+                &t.edge,
+                super::flash_sales::edge_taps(t, "keyed"),
+            ),
         ),
         (
             post(

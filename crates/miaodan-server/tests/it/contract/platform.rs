@@ -66,6 +66,13 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             Some(json!({})),
             admin,
         ),
+        endpoint(
+            "/v1/edge-tokens",
+            Method::POST,
+            "/v1/edge-tokens".into(),
+            Some(json!({ "label": "edge-sh-2" })),
+            admin,
+        ),
     ]
 }
 

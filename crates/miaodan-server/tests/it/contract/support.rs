@@ -398,6 +398,8 @@ pub struct Tenants {
     pub spare_token: i64,
     /// The Asia/Shanghai day the tenants were made (and paid) on, `YYYY-MM-DD`.
     pub day: String,
+    /// An edge gateway's token (it may send batches of taps, nothing else).
+    pub edge: String,
 }
 
 pub async fn side(app: &TestApp, shop_name: &str, title: &str, buyer_name: &str) -> Side {
@@ -692,12 +694,16 @@ pub async fn tenants(app: &TestApp) -> Tenants {
             json!({ "label": "spare" }),
         )
         .await;
+    let edge = app
+        .post("/v1/edge-tokens", &app.admin, json!({ "label": "edge" }))
+        .await;
     Tenants {
         spare_token: spare.assert_status(201)["token_id"].as_i64().unwrap(),
         a,
         b,
         homeless_buyer,
         day,
+        edge: edge.assert_status(201)["token"].as_str().unwrap().to_string(),
     }
 }
 
@@ -789,9 +795,11 @@ pub enum Role {
     Admin,
     Merchant,
     Buyer,
+    /// A trusted edge gateway: the batch of taps only.
+    Edge,
 }
 
-pub const ROLES: [Role; 3] = [Role::Admin, Role::Merchant, Role::Buyer];
+pub const ROLES: [Role; 4] = [Role::Admin, Role::Merchant, Role::Buyer, Role::Edge];
 
 /// How an endpoint knows its caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -845,6 +853,7 @@ pub fn token_of(app: &TestApp, t: &Tenants, role: Role) -> String {
         Role::Admin => app.admin.clone(),
         Role::Merchant => t.a.merchant.clone(),
         Role::Buyer => t.a.buyer_token.clone(),
+        Role::Edge => t.edge.clone(),
     }
 }
 

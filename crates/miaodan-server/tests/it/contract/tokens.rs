@@ -91,6 +91,7 @@ async fn token_lists_show_each_caller_the_tokens_it_answers_for_and_never_a_secr
     let (a, b) = (&t.a, &t.b);
     let id = |token: &str| token_id(token);
     let everyone = [
+        id(&t.edge),
         t.spare_token,
         id(&t.homeless_buyer),
         id(&b.buyer_token),
@@ -136,6 +137,7 @@ async fn token_lists_show_each_caller_the_tokens_it_answers_for_and_never_a_secr
         &b.merchant,
         &b.buyer_token,
         &t.homeless_buyer,
+        &t.edge,
     ];
     for (caller, query, expected) in &cases {
         let page = app.get(&format!("/v1/tokens{query}"), caller).await;
