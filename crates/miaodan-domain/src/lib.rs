@@ -53,9 +53,3 @@ pub use ids::{BuyerId, CheckoutId, OrderId, ProductId, ShopId, SkuId, WarehouseI
 pub use money::Fen;
 pub use quantity::Quantity;
 pub use time::Timestamp;
-
-/// The hasher of the shard's hottest lookups (a buyer's units in a sale, a request's order):
-/// SipHash, std's default, cost a few per cent of a flash sale's cycles. foldhash is several
-/// times faster and still seeded at random per map, so a client cannot pick colliding keys
-/// in advance.
-pub type FastHash = foldhash::fast::RandomState;

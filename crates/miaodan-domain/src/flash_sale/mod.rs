@@ -170,7 +170,7 @@ impl TapRefusal {
 pub struct FlashSaleBook {
     pub sale: FlashSale,
     /// Lookups only, never iterated into output, so a `HashMap` keeps the core deterministic.
-    bought: HashMap<BuyerId, i64, crate::FastHash>,
+    bought: HashMap<BuyerId, i64>,
     /// Taps answered since the shard last published them (see [`TapCounts`]).
     counted: TapCounts,
 }

@@ -5,7 +5,6 @@
 //! legal closing transition; paid orders move on to fulfillment, cancelled ones are history.
 
 use super::{InvalidTransition, Order, OrderState, RequestRef};
-use crate::FastHash;
 use crate::flash_sale::FlashSaleId;
 use crate::ids::OrderId;
 use crate::shard::{Effect, Rejection};
@@ -20,7 +19,7 @@ pub struct OrderBook {
     /// many wait and which times out next, and must not walk a million open orders to know.
     unpaid_by_sale: BTreeMap<FlashSaleId, BTreeSet<(Timestamp, OrderId)>>,
     /// Looked up, never iterated into output, so hashing keeps decisions deterministic.
-    placed_requests: HashMap<RequestRef, (OrderId, Timestamp), FastHash>,
+    placed_requests: HashMap<RequestRef, (OrderId, Timestamp)>,
 }
 
 impl OrderBook {
