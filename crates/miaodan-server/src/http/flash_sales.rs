@@ -247,23 +247,14 @@ async fn place_tap(
     idem: Option<Idempotency>,
 ) -> Result<Reply, ApiError> {
     let sale = FlashSaleId::new(sale).ok_or_else(|| ApiError::not_found("flash sale"))?;
-    let quantity = Quantity::new(input.quantity.unwrap_or(1)).ok_or_else(|| {
-        ApiError::invalid(
-            "invalid_quantity",
-            "quantity",
-            format!("a quantity is 1 to {}", grouped(LINE_QUANTITY_MAX)),
-        )
-    })?;
-    let address = super::orders::delivery_address(state, buyer, input.address.as_ref()).await?;
-    let client = super::risk::signals_of(state, buyer, &address, client).await?;
-    let request = TapRequest {
-        buyer,
-        sale,
-        quantity,
-        address,
-        request: idem.as_ref().map(|i| RequestRef(i.request_ref("tap"))),
+    let request = tap_request(
+        state,
+        (buyer, sale),
+        (input.quantity, input.address.as_ref()),
         client,
-    };
+        idem.as_ref(),
+    )
+    .await?;
     let recorder = idem.map(|i| i.recorder_of::<Tap>(render_tap));
     let answer = flash_sale::tap(state, request, recorder).await;
     tap_answer(state, (buyer, sale), answer).await
@@ -284,6 +275,31 @@ pub(super) async fn tap_answer(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// A buyer's tap as the flow takes it, from what the buyer (or the edge gateway for the buyer)
+/// sent: the quantity checked, the address resolved, risk's signals, the request reference.
+pub(super) async fn tap_request(
+    state: &AppState,
+    (buyer, sale): (BuyerId, FlashSaleId),
+    (quantity, address): (Option<i64>, Option<&crate::http::dto::AddressInput>),
+    client: ClientSignals,
+    idem: Option<&Idempotency>,
+) -> Result<TapRequest, ApiError> {
+    let quantity = Quantity::new(quantity.unwrap_or(1)).ok_or_else(|| {
+        let detail = format!("a quantity is 1 to {}", grouped(LINE_QUANTITY_MAX));
+        ApiError::invalid("invalid_quantity", "quantity", detail)
+    })?;
+    let address = super::orders::delivery_address(state, buyer, address).await?;
+    let client = super::risk::signals_of(state, buyer, &address, client).await?;
+    Ok(TapRequest {
+        buyer,
+        sale,
+        quantity,
+        address,
+        request: idem.map(|i| RequestRef(i.request_ref("tap"))),
+        client,
+    })
 }
 
 /// A tap's failure as problem+json, once (a refusal as the recorder stored it).

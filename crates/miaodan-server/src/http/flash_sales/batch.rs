@@ -28,10 +28,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use miaodan_domain::flash_sale::FlashSaleId;
-use miaodan_domain::quantity::LINE_QUANTITY_MAX;
 use miaodan_domain::risk::{ClientSignals, fingerprint};
-use miaodan_domain::shard::{RequestRef, Tap};
-use miaodan_domain::{BuyerId, Quantity, ShopId};
+use miaodan_domain::shard::Tap;
+use miaodan_domain::{BuyerId, ShopId};
 
 /// The most taps one batch carries; more is refused 422 `too_many_taps` (and none is decided).
 pub const BATCH_TAPS_MAX: usize = 1_000;
@@ -188,25 +187,12 @@ async fn prepare(
     idem: Option<Idempotency>,
 ) -> Step {
     let built = async {
-        let quantity = Quantity::new(tap.quantity.unwrap_or(1)).ok_or_else(|| {
-            let detail = format!("a quantity is 1 to {}", grouped(LINE_QUANTITY_MAX));
-            ApiError::invalid("invalid_quantity", "quantity", detail)
-        })?;
-        let address = crate::http::orders::delivery_address(state, buyer, tap.address.as_ref()).await?;
-        let device = device_of(tap.device_id.as_deref())?;
         let client = ClientSignals {
-            device,
+            device: device_of(tap.device_id.as_deref())?,
             ..ClientSignals::default()
         };
-        let client = crate::http::risk::signals_of(state, buyer, &address, client).await?;
-        Ok::<_, ApiError>(TapRequest {
-            buyer,
-            sale,
-            quantity,
-            address,
-            request: idem.as_ref().map(|i| RequestRef(i.request_ref("tap"))),
-            client,
-        })
+        let input = (tap.quantity, tap.address.as_ref());
+        super::tap_request(state, (buyer, sale), input, client, idem.as_ref()).await
     };
     match built.await {
         Ok(request) => Step::Decide(Box::new(request), idem),
