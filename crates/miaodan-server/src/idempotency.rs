@@ -310,13 +310,16 @@ pub async fn stored_answer(
     Ok(stored.filter(|record| record.scope == scope && record.key == key))
 }
 
-fn replay(record: IdempotencyRecord) -> Response {
-    let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = Reply {
-        status,
+/// A stored answer as it was first sent.
+fn stored_reply(record: IdempotencyRecord) -> Reply {
+    Reply {
+        status: StatusCode::from_u16(record.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         body: record.body,
     }
-    .into_response();
+}
+
+fn replay(record: IdempotencyRecord) -> Response {
+    let mut response = stored_reply(record).into_response();
     response
         .headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -383,38 +386,67 @@ where
     F: FnOnce(Option<Idempotency>) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    let (store, locks) = (&state.store, &state.idempotency_locks);
     let key = match parse_key(headers) {
         Ok(Some(key)) => key,
         Ok(None) => return respond(execute(None).await),
         Err(error) => return error.into_response(),
     };
-    let (method, path, body) = request;
+    let request_sha256 = request_sha256(request);
+    let _guard = state.idempotency_locks.acquire((scope.clone(), key.clone())).await;
+    match look_up(state, scope, key, request_sha256).await {
+        Ok(Found::Stored(stored)) => replay(stored),
+        Ok(Found::Reused) => reused_key().into_response(),
+        Ok(Found::Fresh(context)) => respond(execute(Some(context)).await),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+/// What a caller's key holds, looked up under its lock.
+enum Found {
+    /// The answer stored for this same request.
+    Stored(IdempotencyRecord),
+    /// The key was used for another request.
+    Reused,
+    /// The key is new (or stored nothing): decide the request with this context.
+    Fresh(Idempotency),
+}
+
+/// SHA-256 of `METHOD path\nbody`: what tells a retry from another request under the same key.
+fn request_sha256((method, path, body): (&str, &str, &[u8])) -> String {
     let mut fingerprint = format!("{method} {path}\n").into_bytes();
     fingerprint.extend_from_slice(body);
-    let _guard = locks.acquire((scope.clone(), key.clone())).await;
+    sha256_hex(&fingerprint)
+}
+
+/// Decides what a request with `key` in `scope` gets; the caller holds the key's lock.
+async fn look_up(
+    state: &AppState,
+    scope: String,
+    key: String,
+    request_sha256: String,
+) -> Result<Found, miaodan_store::StoreError> {
+    let locks = &state.idempotency_locks;
     let (id, known) = locks.id_of(&scope, &key);
     let mut context = Idempotency {
         id,
         scope,
         key,
-        request_sha256: sha256_hex(&fingerprint),
+        request_sha256,
         clock: state.clock.clone(),
     };
     if known {
-        match store.idempotency_record(id).await {
-            Ok(Some(stored)) if stored.scope == context.scope && stored.key == context.key => {
+        match state.store.idempotency_record(id).await? {
+            Some(stored) if stored.scope == context.scope && stored.key == context.key => {
                 if stored.request_sha256 == context.request_sha256 {
-                    return replay(stored);
+                    return Ok(Found::Stored(stored));
                 }
-                return reused_key().into_response();
+                return Ok(Found::Reused);
             }
             // Nothing was stored for it (or it was purged): answer afresh under a new id.
-            Ok(_) => context.id = locks.renew(&context.scope, &context.key),
-            Err(error) => return ApiError::from(error).into_response(),
+            _ => context.id = locks.renew(&context.scope, &context.key),
         }
     }
-    respond(execute(Some(context)).await)
+    Ok(Found::Fresh(context))
 }
 
 /// One keyed request among many sent together (an edge gateway's batch of taps), as its
@@ -470,50 +502,23 @@ pub async fn claim_batch<'a>(
     let mut first_of: HashMap<(&str, &str), (usize, String)> = HashMap::new();
     let mut claims = Vec::with_capacity(requests.len());
     for (index, request) in requests.iter().enumerate() {
-        let (method, path, body) = request.request;
-        let mut fingerprint = format!("{method} {path}\n").into_bytes();
-        fingerprint.extend_from_slice(body);
-        let sha256 = sha256_hex(&fingerprint);
+        let sha256 = request_sha256(request.request);
         let claim = match first_of.get(&(request.scope.as_str(), request.key)) {
             Some((_, first)) if *first != sha256 => Ok(Claim::Answered(reused_key().into())),
             Some((earlier, _)) => Ok(Claim::SameAs(*earlier)),
             None => {
                 first_of.insert((request.scope.as_str(), request.key), (index, sha256.clone()));
-                claim_one(state, request, sha256).await
+                let found = look_up(state, request.scope.clone(), request.key.to_string(), sha256).await;
+                found.map_err(ApiError::from).map(|found| match found {
+                    Found::Stored(stored) => Claim::Answered(stored_reply(stored)),
+                    Found::Reused => Claim::Answered(reused_key().into()),
+                    Found::Fresh(context) => Claim::Fresh(context),
+                })
             }
         };
         claims.push(claim);
     }
     (BatchKeys { _guards: guards }, claims)
-}
-
-/// One key of a batch, under its lock: as [`run`] decides what a request with it gets.
-async fn claim_one(state: &AppState, request: &KeyedRequest<'_>, sha256: String) -> Result<Claim, ApiError> {
-    let locks = &state.idempotency_locks;
-    let (id, known) = locks.id_of(&request.scope, request.key);
-    let mut context = Idempotency {
-        id,
-        scope: request.scope.clone(),
-        key: request.key.to_string(),
-        request_sha256: sha256,
-        clock: state.clock.clone(),
-    };
-    if known {
-        match state.store.idempotency_record(id).await? {
-            Some(stored) if stored.scope == context.scope && stored.key == context.key => {
-                if stored.request_sha256 != context.request_sha256 {
-                    return Ok(Claim::Answered(reused_key().into()));
-                }
-                let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return Ok(Claim::Answered(Reply {
-                    status,
-                    body: stored.body,
-                }));
-            }
-            _ => context.id = locks.renew(&context.scope, &context.key),
-        }
-    }
-    Ok(Claim::Fresh(context))
 }
 
 /// The answer as sent; a refusal keeps its headers (`Retry-After`).
