@@ -537,6 +537,22 @@ impl Shard {
         self.last_now
     }
 
+    /// Applies a command and stores its rendered answer for its request's key, if it has a
+    /// recorder, in this batch.
+    fn apply_recorded(
+        &mut self,
+        command: Command,
+        recorder: Option<Recorder>,
+        now: Timestamp,
+        (effects, records): (&mut Vec<Effect>, &mut Vec<IdempotencyRecord>),
+    ) -> Outcome {
+        let outcome = self.state.apply(command, now, effects);
+        if let Some(recorder) = recorder {
+            records.extend(recorder(&outcome));
+        }
+        outcome
+    }
+
     /// Decides one command; its answer, to send once the batch commits (`None`: sent already).
     fn decide_command(
         &mut self,
@@ -546,7 +562,7 @@ impl Shard {
         counts: &mut OutcomeCounts,
     ) -> Option<Pending> {
         let begins_attempt = matches!(envelope.command, Command::Payments(payments::Command::BeginAttempt(_)));
-        let outcome = self.state.apply(envelope.command, now, effects);
+        let outcome = self.apply_recorded(envelope.command, envelope.recorder, now, (effects, records));
         // A started payment attempt writes nothing and reveals only what the buyer already holds a
         // durable answer about (the intent's amount and attempt count; an attempt number reused
         // after a failed commit names the same provider charge), so it is answered at once: the
@@ -554,9 +570,6 @@ impl Shard {
         // still committing ("already captured"), so it waits like any other answer.
         let answer_now = begins_attempt && matches!(outcome, Outcome::AttemptBegun { .. });
         counts.count(&outcome);
-        if let Some(recorder) = envelope.recorder {
-            records.extend(recorder(&outcome));
-        }
         let answer = Pending::One(envelope.reply, outcome);
         if answer_now {
             answer.send();
@@ -578,11 +591,8 @@ impl Shard {
             .commands
             .into_iter()
             .map(|command| {
-                let outcome = self.state.apply(command, now, effects);
-                if let Some(recorder) = recorders.next().flatten() {
-                    records.extend(recorder(&outcome));
-                }
-                outcome
+                let recorder = recorders.next().flatten();
+                self.apply_recorded(command, recorder, now, (&mut *effects, &mut *records))
             })
             .collect();
         outcomes.iter().for_each(|o| counts.count(o));
