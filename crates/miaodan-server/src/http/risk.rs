@@ -43,6 +43,14 @@ pub const DEVICE_TAG: u8 = 1;
 pub const IP_PREFIX_TAG: u8 = 2;
 pub use crate::flows::risk::CREDENTIAL_TAG;
 
+/// The longest device id a request may name (its `Device-Id`, or an edge's `device_id`).
+pub const DEVICE_ID_BYTES_MAX: usize = 128;
+
+/// The fingerprint risk keeps of a device id; `None` for an empty or overlong one.
+pub fn device_fingerprint(id: &[u8]) -> Option<u64> {
+    (!id.is_empty() && id.len() <= DEVICE_ID_BYTES_MAX).then(|| fingerprint(DEVICE_TAG, id))
+}
+
 /// What the request says of its sender, for risk. Never refuses: a request without a device
 /// id or a connection address simply says less.
 #[derive(Clone, Copy, Debug, Default)]
@@ -58,9 +66,7 @@ impl FromRequestParts<AppState> for Client {
         let device = parts
             .headers
             .get(DEVICE_ID_HEADER)
-            .map(|value| value.as_bytes())
-            .filter(|id| !id.is_empty() && id.len() <= 128)
-            .map(|id| fingerprint(DEVICE_TAG, id));
+            .and_then(|value| device_fingerprint(value.as_bytes()));
         let ip_prefix = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

@@ -22,20 +22,19 @@ use crate::auth::Edge;
 use crate::flows::flash_sale::{self, TapError, TapRequest};
 use crate::http::extract::{JsonBody, PathIds};
 use crate::http::problem::{ApiError, grouped};
+use crate::http::risk::{DEVICE_ID_BYTES_MAX, device_fingerprint};
 use crate::idempotency::{self, Claim, Idempotency, KeyedRequest, Reply};
 use crate::sequencer::Recorder;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use miaodan_domain::flash_sale::FlashSaleId;
-use miaodan_domain::risk::{ClientSignals, fingerprint};
+use miaodan_domain::risk::ClientSignals;
 use miaodan_domain::shard::Tap;
 use miaodan_domain::{BuyerId, ShopId};
 
 /// The most taps one batch carries; more is refused 422 `too_many_taps` (and none is decided).
 pub const BATCH_TAPS_MAX: usize = 1_000;
-/// The longest `device_id` a tap may name (as the `Device-Id` header of a single tap).
-pub const DEVICE_ID_BYTES_MAX: usize = 128;
 
 /// Taps of many buyers on one flash sale, from a trusted edge gateway: 200 with one result per
 /// tap, in order — the status and body the tap would have got alone (201 and the order, or a
@@ -200,14 +199,13 @@ async fn prepare(
     }
 }
 
-/// The fingerprint of the device an edge names for a tap, as a single tap's `Device-Id`.
+/// The fingerprint of the device an edge names for a tap, as a single tap's `Device-Id`; one
+/// that cannot be a device id is the tap's 422.
 fn device_of(raw: Option<&str>) -> Result<Option<u64>, ApiError> {
-    match raw {
-        None => Ok(None),
-        Some(id) if !id.is_empty() && id.len() <= DEVICE_ID_BYTES_MAX => {
-            Ok(Some(fingerprint(crate::http::risk::DEVICE_TAG, id.as_bytes())))
-        }
-        Some(_) => Err(ApiError::invalid(
+    let Some(id) = raw else { return Ok(None) };
+    match device_fingerprint(id.as_bytes()) {
+        Some(device) => Ok(Some(device)),
+        None => Err(ApiError::invalid(
             "invalid_field",
             "device_id",
             format!("a device id is 1 to {DEVICE_ID_BYTES_MAX} bytes"),
