@@ -170,7 +170,7 @@ pub(super) async fn run_within(args: &FlashSaleArgs, time_limit: Option<Duration
 pub(super) async fn engine_sale(env: &Env, args: &FlashSaleArgs) -> anyhow::Result<(Tally, f64)> {
     let sale = set_up_sale(env, args.units).await?;
     let plans = Arc::new(plans(args, args.common.seed));
-    let total = plans.iter().map(|p| if p.retry { 2 } else { 1 }).sum::<u64>();
+    let total = plans.iter().map(Plan::taps).sum::<u64>();
     engine(env, &sale, plans, &args.common, total).await
 }
 
