@@ -23,6 +23,7 @@ use miaodan_domain::payments;
 use miaodan_domain::risk::{RiskBook, RiskHashKey, RiskMode};
 use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ShardCommand, ShardState, ShortageNotice};
 use miaodan_store::records::IdempotencyRecord;
+use miaodan_store::sql::Statement;
 use miaodan_store::{Store, Writer};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -118,6 +119,9 @@ enum Message {
     Bundle(Bundle),
     /// A response to store with the next batch (a request that spanned several shards).
     Record(Box<IdempotencyRecord>, oneshot::Sender<Result<(), ShardError>>),
+    /// Rows that belong to no shard's state (a provider notification's log line), written
+    /// with the next batch instead of a transaction and an fsync of their own.
+    Rows(Vec<Statement>, oneshot::Sender<Result<(), ShardError>>),
     /// A question about the shard's working set (a delivery promise), answered in turn with
     /// the commands, from memory: it sees what the shard has decided, which may still be
     /// committing — fine for an estimate, never used for a decision.
@@ -133,7 +137,7 @@ impl Message {
         match self {
             Message::Command(_) => 1,
             Message::Bundle(bundle) => bundle.commands.len(),
-            Message::Record(..) => 1,
+            Message::Record(..) | Message::Rows(..) => 1,
             Message::Read(_) | Message::AdjustRisk(_) => 0,
             Message::Stop(_) => 0,
         }
@@ -207,6 +211,15 @@ impl Shards {
 
     pub fn shard_of(&self, shop: ShopId) -> usize {
         (shop.get() as u64 % self.inboxes.len() as u64) as usize
+    }
+
+    /// A shard for work that belongs to none (spreads it by `text`, the same shard each time).
+    pub fn shard_of_text(&self, text: &str) -> usize {
+        // FNV-1a: stable across runs and platforms, unlike the standard hasher.
+        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
+        });
+        (hash % self.inboxes.len() as u64) as usize
     }
 
     fn send(&self, shop: ShopId, message: Message) -> Result<(), ShardError> {
@@ -292,6 +305,13 @@ impl Shards {
     pub async fn store_response(&self, shop: ShopId, record: IdempotencyRecord) -> Result<(), ShardError> {
         let (reply, answer) = oneshot::channel();
         self.send(shop, Message::Record(Box::new(record), reply))?;
+        answer.await.map_err(|_| ShardError::Stopped)?
+    }
+
+    /// Writes `rows` with the next batch of shard `index`; answers once they are durable.
+    pub async fn store_rows(&self, index: usize, rows: Vec<Statement>) -> Result<(), ShardError> {
+        let (reply, answer) = oneshot::channel();
+        self.send_to(index, Message::Rows(rows, reply))?;
         answer.await.map_err(|_| ShardError::Stopped)?
     }
 
@@ -607,16 +627,9 @@ impl Shard {
         let now = self.now();
         let mut effects = Vec::new();
         let mut records = Vec::new();
+        let mut rows = Vec::new();
         let mut counts = OutcomeCounts::default();
-        // Under sustained load the inbox always wins the select; expire on time anyway.
-        if tick || self.last_expiry.elapsed() >= Duration::from_millis(EXPIRY_TICK_MS) {
-            self.last_expiry = Instant::now();
-            if let Outcome::Expired { orders } = self.state.apply(Command::ExpireDue, now, &mut effects) {
-                metrics::counter!("miaodan_orders_expired_total").increment(orders.len() as u64);
-            }
-            self.state
-                .forget_requests_placed_before(now.plus_seconds(-REQUEST_RETENTION_SECONDS));
-        }
+        self.expire_due(tick, now, &mut effects);
         let mut pending = Vec::with_capacity(batch.len());
         for message in batch {
             match message {
@@ -632,6 +645,10 @@ impl Shard {
                     records.push(*record);
                     pending.push(Pending::Stored(reply));
                 }
+                Message::Rows(more, reply) => {
+                    rows.extend(more);
+                    pending.push(Pending::Stored(reply));
+                }
                 Message::Read(reader) => reader(&self.state, now),
                 Message::AdjustRisk(adjust) => adjust(self.state.risk_mut()),
                 Message::Stop(_) => {}
@@ -640,7 +657,7 @@ impl Shard {
         counts.publish();
         self.publish_tap_counts(&mut effects, &records);
         self.publish_alerts(&effects, &mut pending);
-        if effects.is_empty() && records.is_empty() {
+        if effects.is_empty() && records.is_empty() && rows.is_empty() {
             // Nothing to write, but the answers may rest on the batch still committing (a
             // "sold out" because it sold the last unit): they wait for it.
             match &mut self.in_flight {
@@ -665,7 +682,7 @@ impl Shard {
             return;
         };
         let task = tokio::spawn(async move {
-            let committed = writer.commit_batch(&effects, &records, now).await;
+            let committed = writer.commit_batch_with(&effects, &records, rows, now).await;
             (writer, committed)
         });
         self.in_flight = Some(InFlight {
@@ -673,6 +690,20 @@ impl Shard {
             pending,
             started: Instant::now(),
         });
+    }
+
+    /// Expires what is due, on the tick or once a tick has passed: under sustained load the
+    /// inbox always wins the select, and expiry must still run on time.
+    fn expire_due(&mut self, tick: bool, now: Timestamp, effects: &mut Vec<Effect>) {
+        if !tick && self.last_expiry.elapsed() < Duration::from_millis(EXPIRY_TICK_MS) {
+            return;
+        }
+        self.last_expiry = Instant::now();
+        if let Outcome::Expired { orders } = self.state.apply(Command::ExpireDue, now, effects) {
+            metrics::counter!("miaodan_orders_expired_total").increment(orders.len() as u64);
+        }
+        self.state
+            .forget_requests_placed_before(now.plus_seconds(-REQUEST_RETENTION_SECONDS));
     }
 
     /// Tells the batch's package-center alerts to live subscribers once it is durable.

@@ -149,7 +149,20 @@ impl Writer {
         idempotency: &[IdempotencyRecord],
         at: Timestamp,
     ) -> Result<(), StoreError> {
+        self.commit_batch_with(effects, idempotency, Vec::new(), at).await
+    }
+
+    /// [`Writer::commit_batch`] with `rows` that ride along: rows of no shard's state (a
+    /// provider notification's log line) that would otherwise cost a commit of their own.
+    pub async fn commit_batch_with(
+        &mut self,
+        effects: &[Effect],
+        idempotency: &[IdempotencyRecord],
+        rows: Vec<Statement>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut statements = batch::batch_statements(effects, idempotency);
+        statements.extend(rows);
         // A batch of tap counts alone writes no table row, only its events.
         let (events, last) = self.sequence.statements(effects, at);
         statements.extend(events);

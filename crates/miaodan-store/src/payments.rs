@@ -223,6 +223,27 @@ pub struct LoggedNotification<'a> {
     pub outcome: &'a str,
 }
 
+impl LoggedNotification<'_> {
+    /// The notification's log line; a repeated event id is logged once. Written with a shard's
+    /// next batch (it is no shard's state, but a commit of its own would cost an fsync).
+    pub fn row(&self) -> Statement {
+        let insert = "INSERT INTO provider_notifications (id, provider, event_id, event_type, reference, received_at,
+            outcome) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, event_id) DO NOTHING";
+        Statement::new(
+            insert,
+            vec![
+                Value::I64(self.id),
+                Value::Text(self.provider.into()),
+                Value::Text(self.event_id.into()),
+                Value::Text(self.event_type.into()),
+                Value::Text(self.reference.into()),
+                Value::I64(self.received_at.unix_ms()),
+                Value::Text(self.outcome.into()),
+            ],
+        )
+    }
+}
+
 /// One line of the platform's own account of a day, for reconciliation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerCapture {
@@ -471,19 +492,9 @@ impl Store {
 
     // ---- provider notifications --------------------------------------------------------
 
-    /// Logs one received notification with what it did; a repeated event id is logged once.
-    /// Returns whether this event id was new.
-    pub async fn log_notification(&self, n: &LoggedNotification<'_>) -> Result<bool, StoreError> {
-        let (id, provider, event_id, event_type, reference, received_at, outcome) = (
-            n.id,
-            n.provider,
-            n.event_id,
-            n.event_type,
-            n.reference,
-            n.received_at,
-            n.outcome,
-        );
-        let exists = self
+    /// Whether a notification with this event id was logged already.
+    pub async fn notification_logged(&self, provider: &str, event_id: &str) -> Result<bool, StoreError> {
+        let found = self
             .query(
                 Statement::new(
                     "SELECT id FROM provider_notifications WHERE provider = $1 AND event_id = $2",
@@ -492,25 +503,7 @@ impl Store {
                 |r| r.i64(0),
             )
             .await?;
-        if !exists.is_empty() {
-            return Ok(false);
-        }
-        let insert = "INSERT INTO provider_notifications (id, provider, event_id, event_type, reference, received_at,
-            outcome) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, event_id) DO NOTHING";
-        self.execute_atomically(vec![Statement::new(
-            insert,
-            vec![
-                Value::I64(id),
-                Value::Text(provider.into()),
-                Value::Text(event_id.into()),
-                Value::Text(event_type.into()),
-                Value::Text(reference.into()),
-                Value::I64(received_at.unix_ms()),
-                Value::Text(outcome.into()),
-            ],
-        )])
-        .await?;
-        Ok(true)
+        Ok(!found.is_empty())
     }
 
     /// Notifications received per outcome.

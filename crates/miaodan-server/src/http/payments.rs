@@ -690,25 +690,37 @@ pub async fn simpay_webhook(State(state): State<AppState>, headers: HeaderMap, R
         // Not acknowledged: the provider delivers it again later.
         return ApiError::unavailable("the notification could not be applied yet").into_response();
     }
-    let first = match state
-        .store
-        .log_notification(&LoggedNotification {
-            id: state.ids.notification(),
-            provider: provider.name(),
-            event_id: notification.event_id(),
-            event_type: notification.event_type(),
-            reference: notification.reference(),
-            received_at: now,
-            outcome: applied,
-        })
-        .await
-    {
+    let logged = LoggedNotification {
+        id: state.ids.notification(),
+        provider: provider.name(),
+        event_id: notification.event_id(),
+        event_type: notification.event_type(),
+        reference: notification.reference(),
+        received_at: now,
+        outcome: applied,
+    };
+    let first = match log_notification(&state, &logged).await {
         Ok(first) => first,
-        Err(error) => return ApiError::from(error).into_response(),
+        Err(error) => return error.into_response(),
     };
     let outcome = if first { applied } else { "duplicate" };
     metrics::counter!("miaodan_webhook_notifications_total", "outcome" => outcome).increment(1);
     Json(WebhookAck { status: outcome.into() }).into_response()
+}
+
+/// Logs a notification with what it did, once per event id; answers whether it was new. The
+/// line rides a shard's next batch (any shard: it is no shard's state), chosen by event id.
+async fn log_notification(state: &AppState, logged: &LoggedNotification<'_>) -> Result<bool, ApiError> {
+    if state
+        .store
+        .notification_logged(logged.provider, logged.event_id)
+        .await?
+    {
+        return Ok(false);
+    }
+    let shard = state.shards.shard_of_text(logged.event_id);
+    state.shards.store_rows(shard, vec![logged.row()]).await?;
+    Ok(true)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
