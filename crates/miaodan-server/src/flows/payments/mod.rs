@@ -51,8 +51,9 @@ const HOMES_CACHED_MAX: usize = 200_000;
 pub struct Payments {
     pub provider: Arc<dyn PaymentProvider>,
     pub one_tap: OneTap,
-    /// Intent → (home shop, buyer): which shard to ask, and whose it is.
-    homes: Mutex<HashMap<PaymentIntentId, (ShopId, BuyerId)>>,
+    /// Intent → (home shop, buyer, orders): which shard to ask, whose it is, and how many
+    /// refund ids a capture needs ready.
+    homes: Mutex<HashMap<PaymentIntentId, (ShopId, BuyerId, usize)>>,
 }
 
 /// Why a payment flow did not end with an intent (a decline is not one of these: it is an
@@ -114,10 +115,19 @@ impl Payments {
         if homes.len() >= HOMES_CACHED_MAX {
             homes.clear();
         }
-        homes.insert(intent.id, (intent.home_shop, intent.buyer));
+        homes.insert(intent.id, (intent.home_shop, intent.buyer, intent.orders.len()));
     }
 
     fn cached_home(&self, intent: PaymentIntentId) -> Option<(ShopId, BuyerId)> {
+        self.cached(intent).map(|(home, buyer, _)| (home, buyer))
+    }
+
+    /// How many orders an intent covers (fixed when it opens).
+    fn cached_orders(&self, intent: PaymentIntentId) -> Option<usize> {
+        self.cached(intent).map(|(_, _, orders)| orders)
+    }
+
+    fn cached(&self, intent: PaymentIntentId) -> Option<(ShopId, BuyerId, usize)> {
         self.homes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -403,7 +413,7 @@ pub async fn record_charge(
 ) -> Result<PaymentIntent, PaymentError> {
     // Refund ids for orders that closed before the money arrived: one per order at most.
     let refunds: Vec<RefundId> = if matches!(outcome, ChargeOutcome::Captured { .. }) {
-        let orders = match orders {
+        let orders = match orders.or_else(|| state.payments.cached_orders(intent)) {
             Some(orders) => orders,
             None => read_intent(state, intent).await?.orders.len(),
         };
