@@ -121,6 +121,8 @@ pub struct Inner {
     pub config: Config,
     pub metrics: PrometheusHandle,
     pub payments: Payments,
+    /// Which shop owns each SKU, as checkouts learned it.
+    pub sku_owners: crate::flows::checkout::SkuOwners,
     /// The in-process simulator, when that is the provider (to point its webhooks at us, and
     /// for tests and benchmarks to inject faults).
     pub simpay: Option<simpay::SimPay>,
@@ -213,6 +215,7 @@ impl AppState {
             config,
             metrics: metrics_setup::handle(),
             payments,
+            sku_owners: Default::default(),
             simpay,
             carriers,
             alert_feed,

@@ -2,7 +2,7 @@
 //! all-or-none from the buyer's view without a cross-shard transaction.
 //!
 //! ```text
-//! split:  the lines by the shop owning each SKU (one read of the store)
+//! split:  the lines by the shop owning each SKU (remembered; one read of the store for the rest)
 //! place:  PlaceOrder per shop, to each shop's shard, concurrently
 //!         ├─ all placed (or found placed by an earlier attempt): the checkout
 //!         ├─ a shop refused: cancel the parts placed (their stock released), answer the refusal
@@ -16,15 +16,15 @@
 //! placing them twice.
 
 use crate::app::AppState;
-use crate::sequencer::ShardError;
+use crate::sequencer::{Recorder, ShardError};
 use miaodan_domain::orders::{Address, CancelReason, Order, OrderState};
 use miaodan_domain::risk::ClientSignals;
 use miaodan_domain::shard::{
     CancelOrder, Canceller, Command, DeliveryChoice, OrderLineRequest, PlaceOrder, Placement, Rejection, RequestRef,
 };
 use miaodan_domain::{BuyerId, CheckoutId, OrderId, ShopId, SkuId};
-use miaodan_store::StoreError;
-use std::collections::BTreeMap;
+use miaodan_store::{Store, StoreError};
+use std::collections::{BTreeMap, HashMap};
 
 /// Why a checkout placed no order (or, for the transient ones, may have placed some).
 #[derive(Debug, thiserror::Error)]
@@ -80,12 +80,55 @@ pub struct CheckoutRequest {
 pub struct PlacedCheckout {
     pub checkout: CheckoutId,
     pub orders: Vec<Order>,
+    /// Whether the recorder given to [`place_recorded`] stored the answer with the order.
+    pub recorded: bool,
+}
+
+/// Which shop owns each SKU seen so far. A SKU never changes shop and is never deleted, so
+/// what was read once stays true; SKUs not found are not remembered (they may be created).
+/// Every checkout needs this, and a read of the store per checkout was a handoff to a
+/// blocking thread and back.
+#[derive(Default)]
+pub struct SkuOwners {
+    known: std::sync::Mutex<HashMap<SkuId, ShopId>>,
+}
+
+/// SKUs remembered at most; past it the memory starts over (a platform with more SKUs reads
+/// the cold ones again).
+const SKU_OWNERS_MAX: usize = 1_000_000;
+
+impl SkuOwners {
+    /// The owners of `skus` that are known: those remembered, and those the store has.
+    async fn of(&self, store: &Store, skus: &[SkuId]) -> Result<BTreeMap<SkuId, ShopId>, StoreError> {
+        let mut owners = BTreeMap::new();
+        let mut unknown = Vec::new();
+        {
+            let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            for sku in skus {
+                match known.get(sku) {
+                    Some(shop) => drop(owners.insert(*sku, *shop)),
+                    None => unknown.push(*sku),
+                }
+            }
+        }
+        if unknown.is_empty() {
+            return Ok(owners);
+        }
+        let found = store.sku_shops(&unknown).await?;
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() + found.len() > SKU_OWNERS_MAX {
+            known.clear();
+        }
+        known.extend(found.iter().copied());
+        owners.extend(found);
+        Ok(owners)
+    }
 }
 
 /// Splits the lines (one per SKU) by the shop owning each SKU, in shop order.
 pub async fn split(state: &AppState, lines: Vec<OrderLineRequest>) -> Result<Vec<ShopPart>, CheckoutError> {
     let skus: Vec<SkuId> = lines.iter().map(|l| l.sku).collect();
-    let owners: BTreeMap<SkuId, ShopId> = state.store.sku_shops(&skus).await?.into_iter().collect();
+    let owners = state.sku_owners.of(&state.store, &skus).await?;
     let mut parts: BTreeMap<ShopId, ShopPart> = BTreeMap::new();
     for (line, request) in lines.into_iter().enumerate() {
         let shop = *owners
@@ -104,6 +147,20 @@ pub async fn split(state: &AppState, lines: Vec<OrderLineRequest>) -> Result<Vec
 
 /// Places every part in its shop's shard; on a refusal, cancels the parts placed.
 pub async fn place(state: &AppState, request: CheckoutRequest) -> Result<PlacedCheckout, CheckoutError> {
+    place_recorded(state, request, None).await
+}
+
+/// [`place`], with a recorder that stores the answer of a one-shop checkout in its order's own
+/// batch (when the order is placed now, or refused by its shard), so that answering it costs
+/// no second commit. A checkout across shops has no one batch: its caller stores the answer
+/// itself, and the recorder is not used.
+pub async fn place_recorded(
+    state: &AppState,
+    request: CheckoutRequest,
+    recorder: Option<Recorder>,
+) -> Result<PlacedCheckout, CheckoutError> {
+    let mut recorder = recorder.filter(|_| request.parts.len() == 1);
+    let recording = recorder.is_some();
     let checkout = CheckoutId::new(state.ids.checkout()).ok_or(CheckoutError::IdsExhausted)?;
     let order_ids: Vec<OrderId> = request
         .parts
@@ -123,9 +180,10 @@ pub async fn place(state: &AppState, request: CheckoutRequest) -> Result<PlacedC
             delivery: request.deliveries.get(&part.shop).copied(),
             client: Box::new(request.client),
         };
-        state.shards.ask(part.shop, command, None)
+        state.shards.ask(part.shop, command, recorder.take())
     });
     let results = futures::future::join_all(placements).await;
+    let recorded = recording && matches!(results.as_slice(), [Ok(Ok(Placement::Placed(_)))]);
 
     let mut placed: Vec<Order> = Vec::new();
     let mut refused: Option<(usize, CheckoutError)> = None;
@@ -137,7 +195,7 @@ pub async fn place(state: &AppState, request: CheckoutRequest) -> Result<PlacedC
             Part::Refused(rejection) => {
                 let line = line_at_fault(part, &rejection);
                 if refused.as_ref().is_none_or(|(first, _)| line < *first) {
-                    refused = Some((line, CheckoutError::Refused { line, rejection }));
+                    refused = Some((line, self::refused(part, rejection)));
                 }
             }
             Part::Transient(error) => transient = Some(error),
@@ -158,6 +216,7 @@ pub async fn place(state: &AppState, request: CheckoutRequest) -> Result<PlacedC
     Ok(PlacedCheckout {
         checkout,
         orders: placed,
+        recorded,
     })
 }
 
@@ -187,6 +246,14 @@ async fn placement(
         Ok(Err(rejection)) => Part::Refused(rejection),
         Err(error) => Part::Transient(CheckoutError::Shard(error)),
     })
+}
+
+/// A shard's refusal of `part`, as the checkout's refusal (pointing at the line at fault).
+pub fn refused(part: &ShopPart, rejection: Rejection) -> CheckoutError {
+    CheckoutError::Refused {
+        line: line_at_fault(part, &rejection),
+        rejection,
+    }
 }
 
 /// The request line a refusal of `part` points at: the line of the SKU it names (one line

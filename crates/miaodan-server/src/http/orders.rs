@@ -20,6 +20,7 @@ use crate::auth::{Buyer, Principal};
 use crate::clock;
 use crate::flows::checkout::{self, CheckoutError, CheckoutRequest, ShopPart};
 use crate::idempotency::{self, Idempotency, Reply};
+use crate::sequencer::Recorder;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -31,7 +32,7 @@ use miaodan_domain::quantity::LINE_QUANTITY_MAX;
 use miaodan_domain::risk::{ClientSignals, Verdict};
 use miaodan_domain::shard::CancelOrder;
 use miaodan_domain::shard::ShardCommand;
-use miaodan_domain::shard::{Canceller, OrderLineRequest, Rejection, RequestRef};
+use miaodan_domain::shard::{Canceller, OrderLineRequest, Outcome, Rejection, RequestRef};
 use miaodan_domain::{BuyerId, OrderId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
 use miaodan_store::ChallengeKind;
 use miaodan_store::records::{Keyset, OrderFilter};
@@ -224,6 +225,11 @@ async fn place_checkout(
             .map(|p| (p.shop, RequestRef(i.request_ref(&p.shop.to_string()))))
             .collect()
     });
+    let one_shop = parts.len() == 1;
+    let recorder = idem
+        .as_ref()
+        .filter(|_| one_shop)
+        .map(|i| one_shop_recorder(i, parts[0].clone()));
     let request = CheckoutRequest {
         buyer,
         parts,
@@ -232,15 +238,14 @@ async fn place_checkout(
         requests,
         client,
     };
-    let reply = match checkout::place(state, request).await {
-        Ok(placed) => Reply::json(
-            StatusCode::CREATED,
-            &CheckoutView {
-                checkout_id: placed.checkout.get(),
-                total_fen: placed.orders.iter().map(|o| o.total.get()).sum(),
-                orders: placed.orders.iter().map(OrderView::from).collect(),
-            },
-        ),
+    let result = checkout::place_recorded(state, request, recorder).await;
+    let recorded = match &result {
+        Ok(placed) => placed.recorded,
+        Err(CheckoutError::Refused { .. }) => one_shop && idem.is_some(),
+        Err(_) => false,
+    };
+    let reply = match result {
+        Ok(placed) => placed_reply(&placed),
         // A challenge is not this key's answer: the same request is decided afresh once the buyer
         // stepped up (see `risk::challenges`).
         Err(CheckoutError::Refused {
@@ -258,7 +263,41 @@ async fn place_checkout(
         }
         Err(error) => return Err(error.into()),
     };
+    if recorded {
+        return Ok(reply);
+    }
     idempotency::remember(state, shop, idem, reply).await
+}
+
+fn placed_reply(placed: &checkout::PlacedCheckout) -> Reply {
+    Reply::json(
+        StatusCode::CREATED,
+        &CheckoutView {
+            checkout_id: placed.checkout.get(),
+            total_fen: placed.orders.iter().map(|o| o.total.get()).sum(),
+            orders: placed.orders.iter().map(OrderView::from).collect(),
+        },
+    )
+}
+
+/// Renders a one-shop checkout's answer inside its order's batch, exactly as the handler
+/// will, so the answer commits with the order. Stores nothing for an order found placed by an
+/// earlier attempt (the handler answers from it) or for a challenge (not the key's answer).
+fn one_shop_recorder(idem: &Idempotency, part: ShopPart) -> Recorder {
+    let idem = idem.clone();
+    Box::new(move |outcome| {
+        let reply = match outcome {
+            Outcome::OrderPlaced(order) => placed_reply(&checkout::PlacedCheckout {
+                checkout: order.checkout,
+                orders: vec![order.clone()],
+                recorded: true,
+            }),
+            Outcome::Rejected(Rejection::Risk(refusal)) if refusal.verdict == Verdict::Challenge => return None,
+            Outcome::Rejected(rejection) => Reply::from(ApiError::from(checkout::refused(&part, rejection.clone()))),
+            _ => return None,
+        };
+        Some(idem.record(&reply))
+    })
 }
 
 fn visible_to(order: &Order, principal: Principal) -> bool {

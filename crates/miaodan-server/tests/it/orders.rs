@@ -19,6 +19,7 @@ both_backends!(
     stock_is_never_oversold_under_concurrent_checkouts,
     a_fenced_writer_can_no_longer_commit,
     a_serving_process_ends_what_a_previous_one_left_before_reading,
+    a_sku_unknown_to_one_checkout_is_sold_once_it_exists,
 );
 
 async fn a_checkout_reserves_stock_and_payment_sells_it(backend: Backend) {
@@ -356,4 +357,27 @@ async fn a_serving_process_ends_what_a_previous_one_left_before_reading(backend:
     // The new serving process's own connections are not ended by its own start.
     let mut writer = next.writer(0).await.unwrap();
     writer.commit_batch(&[], &[record(3)], at).await.unwrap();
+}
+
+/// Checkouts remember which shop owns each SKU; a SKU a checkout did not find must not be
+/// remembered as missing: once the merchant creates it, it sells.
+async fn a_sku_unknown_to_one_checkout_is_sold_once_it_exists(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    // Both SKUs known now, so the next checkout is answered from memory.
+    app.checkout(&w.buyer_token, &[(w.skus[0], 1), (w.skus[1], 1)])
+        .await
+        .assert_status(201);
+    let next = w.skus.iter().max().unwrap() + 1;
+    app.checkout(&w.buyer_token, &[(w.skus[0], 1), (next, 1)])
+        .await
+        .assert_problem(404, "unknown_sku");
+    let created = app.product(&w.merchant, "灯影牛肉", &[3990]).await;
+    assert_eq!(created, vec![next], "SKU ids are given in order");
+    app.stock(&w.merchant, next, w.warehouses[0], 2).await;
+    let placed = app.checkout(&w.buyer_token, &[(w.skus[0], 1), (next, 1)]).await;
+    let lines = &placed.assert_status(201)["orders"][0]["lines"];
+    assert_eq!(lines.as_array().unwrap().len(), 2);
+    assert_eq!(app.level(&w.merchant, next, w.warehouses[0]).await, (1, 1, 0));
+    app.shutdown().await;
 }
