@@ -396,7 +396,7 @@ async fn http(env: &Env, baskets: Arc<Vec<Basket>>, args: &CheckoutArgs) -> anyh
             anyhow::Ok(tally)
         }
     });
-    let gathered = super::gather(workers, started, &bar).await;
+    let gathered = super::gather_spawned(workers, started, &bar).await;
     running.shutdown().await;
     gathered
 }

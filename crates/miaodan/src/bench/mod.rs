@@ -354,6 +354,28 @@ impl Merge for Tally {
     }
 }
 
+/// [`gather`] with each client a task of its own, so the load generator runs on every worker
+/// thread instead of the one that awaits it.
+async fn gather_spawned<T, F>(
+    clients: impl IntoIterator<Item = F>,
+    started: std::time::Instant,
+    bar: &ProgressBar,
+) -> anyhow::Result<(T, f64)>
+where
+    T: Merge + Send + 'static,
+    F: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    let tasks: Vec<_> = clients.into_iter().map(tokio::spawn).collect();
+    let results = futures::future::join_all(tasks).await;
+    let duration = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let mut tally = T::default();
+    for result in results {
+        tally.merge(result??);
+    }
+    Ok((tally, duration))
+}
+
 /// Runs the clients to the end and adds up what they saw; the duration runs from `started`
 /// until the last client is done.
 async fn gather<T, F>(
