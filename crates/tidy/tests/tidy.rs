@@ -53,7 +53,6 @@ const LONG_FUNCTIONS: &[(&str, usize)] = &[
         "crates/miaodan-server/src/http/openapi.rs::ProblemResponses::modify",
         76,
     ),
-    ("crates/miaodan-server/src/sequencer.rs::Shard::process", 71),
     ("crates/miaodan/src/bench/checkout.rs::engine", 75),
     ("crates/miaodan/src/bench/checkout.rs::http", 83),
     ("crates/miaodan/src/bench/fulfillment.rs::run", 98),
