@@ -192,10 +192,11 @@ impl Hasher for PrehashedHasher {
 /// maps a 128-bit fingerprint of (scope, key) to the id given to the key when it was first
 /// seen. The fingerprint is a keyed hash under a secret of this process (SipHash-1-3, 128
 /// bits), not SHA-256: the index lives in memory only and is rebuilt from the stored (scope,
-/// key) at start, so nothing stored depends on it, and a client who cannot know the secret
-/// cannot aim two keys at one fingerprint. A lock is found by the same fingerprint: two keys
-/// that shared one would only wait for each other. A key not in the index is new (within the retention window): its request goes
-/// straight to execution. A known key reads its response by id. The index is loaded at start
+/// key) at start, so nothing stored depends on it. Two keys must not share a fingerprint (the
+/// second would take over the first's entry), and as with 128 bits of SHA-256 before, chance
+/// makes that negligible; a client cannot aim for it either, not knowing the secret. The key's
+/// lock is found by the same fingerprint. A key not in the index is new (within the retention
+/// window): its request goes straight to execution. A known key reads its response by id. The index is loaded at start
 /// (after purging expired responses), grows by about 40 bytes a key, and is pruned hourly of
 /// the keys first seen before the retention cutoff, with their responses: ids only grow, so
 /// an hourly checkpoint (time, last id given) says which ids are that old. It is never rebuilt:
