@@ -18,15 +18,16 @@ use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::http::problem::{ApiError, PROBLEM_CONTENT_TYPE};
 use crate::sequencer::Recorder;
-use crate::tokens::sha256_hex;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use miaodan_domain::Timestamp;
 use miaodan_domain::risk::Verdict;
 use miaodan_domain::shard::{Outcome, Rejection, ShardCommand};
 use miaodan_store::records::IdempotencyRecord;
+use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
@@ -88,20 +89,24 @@ pub struct Idempotency {
 
 impl Idempotency {
     pub fn record(&self, reply: &Reply) -> IdempotencyRecord {
+        self.clone().into_record(reply.clone())
+    }
+
+    /// [`Idempotency::record`] of a context and a reply used for nothing else.
+    fn into_record(self, reply: Reply) -> IdempotencyRecord {
         IdempotencyRecord {
             id: self.id,
-            scope: self.scope.clone(),
-            key: self.key.clone(),
-            request_sha256: self.request_sha256.clone(),
-            status: reply.status.as_u16(),
-            body: reply.body.clone(),
             created_at: self.clock.now(),
+            scope: self.scope,
+            key: self.key,
+            request_sha256: self.request_sha256,
+            status: reply.status.as_u16(),
+            body: reply.body,
         }
     }
 
-    /// A recorder for the shard: renders the outcome exactly as the handler will.
-    fn recorder(&self, render: impl FnOnce(&Outcome) -> Reply + Send + 'static) -> Recorder {
-        let this = self.clone();
+    /// A recorder for the shard's batch: renders the outcome exactly as the handler will.
+    fn recorder(self, render: impl FnOnce(&Outcome) -> Reply + Send + 'static) -> Recorder {
         Box::new(move |outcome| match outcome {
             // A retry that found the order its key already placed: the answer is rebuilt by the
             // handler from that order, and the first answer, if stored, stays the stored one.
@@ -109,60 +114,118 @@ impl Idempotency {
             // A challenge is not the key's answer: the request held nothing, and once the buyer
             // stepped up the same request is decided afresh (see `http::risk::challenges`).
             Outcome::Rejected(Rejection::Risk(refusal)) if refusal.verdict == Verdict::Challenge => None,
-            outcome => Some(this.record(&render(outcome))),
+            outcome => Some(self.into_record(render(outcome))),
         })
     }
 
     /// A recorder for one command's answer: renders it exactly as the handler will.
     pub fn recorder_of<C: ShardCommand>(
-        &self,
+        self,
         render: impl FnOnce(&Result<C::Answer, Rejection>) -> Reply + Send + 'static,
     ) -> Recorder {
         self.recorder(move |outcome| render(&C::answer(outcome.clone())))
     }
 
     /// A reference unique to this caller, key and `part` (e.g. one shop of a checkout).
+    ///
+    /// Its formula is fixed: orders store their reference, and a retry must find the order an
+    /// earlier attempt placed, also one placed before an upgrade. So it stays SHA-256 over
+    /// `scope\nkey\nrequest_sha256\npart`, hashed here without building that string.
     pub fn request_ref(&self, part: &str) -> String {
         // The request's own fingerprint is part of it: a key reused with another body after a
         // failed first attempt does not find the first attempt's orders.
-        sha256_hex(format!("{}\n{}\n{}\n{}", self.scope, self.key, self.request_sha256, part).as_bytes())
+        let digest = Sha256::new()
+            .chain_update(&self.scope)
+            .chain_update(b"\n")
+            .chain_update(&self.key)
+            .chain_update(b"\n")
+            .chain_update(&self.request_sha256)
+            .chain_update(b"\n")
+            .chain_update(part)
+            .finalize();
+        hex::encode(digest)
     }
 }
 
-/// A caller's key: (scope, Idempotency-Key).
-type ScopedKey = (String, String);
+/// A caller's key, (scope, Idempotency-Key), as the 128-bit fingerprint the index and the
+/// locks know it by ([`IdempotencyLocks::fingerprint`]).
+type Fingerprint = u128;
+
+/// Hashes a [`Fingerprint`] for a map: it is the output of a keyed hash already, so its own
+/// bits are as good as any hash of it (and a client cannot aim them at one bucket).
+#[derive(Clone, Copy, Default)]
+struct Prehashed;
+
+impl BuildHasher for Prehashed {
+    type Hasher = PrehashedHasher;
+
+    fn build_hasher(&self) -> PrehashedHasher {
+        PrehashedHasher(0)
+    }
+}
+
+struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is expected; any other input is still folded in, not dropped.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u128(&mut self, fingerprint: u128) {
+        self.0 ^= fingerprint as u64 ^ (fingerprint >> 64) as u64;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Per-(scope, key) locks, held only while a request with that key executes, and the index
 /// of stored responses.
 ///
 /// Responses are stored in id order (appends, never a random page per response); the index
 /// maps a 128-bit fingerprint of (scope, key) to the id given to the key when it was first
-/// seen. A key not in the index is new (within the retention window): its request goes
-/// straight to execution. A known key reads its response by id. The index is loaded at start
+/// seen. The fingerprint is a keyed hash under a secret of this process (SipHash-1-3, 128
+/// bits), not SHA-256: the index lives in memory only and is rebuilt from the stored (scope,
+/// key) at start, so nothing stored depends on it. Two keys must not share a fingerprint (the
+/// second would take over the first's entry), and as with 128 bits of SHA-256 before, chance
+/// makes that negligible; a client cannot aim for it either, not knowing the secret. The key's
+/// lock is found by the same fingerprint. A key not in the index is new (within the retention
+/// window): its request goes straight to execution. A known key reads its response by id. The index is loaded at start
 /// (after purging expired responses), grows by about 40 bytes a key, and is pruned hourly of
 /// the keys first seen before the retention cutoff, with their responses: ids only grow, so
 /// an hourly checkpoint (time, last id given) says which ids are that old. It is never rebuilt:
 /// a rebuild under load could drop a key noted meanwhile and let its retry execute twice.
-#[derive(Default)]
 pub struct IdempotencyLocks {
-    locks: Mutex<HashMap<ScopedKey, Arc<tokio::sync::Mutex<()>>>>,
-    index: Mutex<HashMap<u128, i64>>,
+    locks: Mutex<HashMap<Fingerprint, Arc<tokio::sync::Mutex<()>>, Prehashed>>,
+    index: Mutex<HashMap<Fingerprint, i64, Prehashed>>,
     last_id: std::sync::atomic::AtomicI64,
     /// (time, the last id given by then), oldest first: one per hour of the retention window.
     checkpoints: Mutex<VecDeque<(Timestamp, i64)>>,
+    /// The secret of the fingerprints, drawn once per process.
+    fingerprint_key: [u8; 16],
 }
 
-/// The first 128 bits of SHA-256 over scope and key: collisions are not a practical concern.
-fn fingerprint(scope: &str, key: &str) -> u128 {
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("{scope}\n{key}").as_bytes());
-    let mut first = [0u8; 16];
-    first.copy_from_slice(&digest[..16]);
-    u128::from_be_bytes(first)
+impl Default for IdempotencyLocks {
+    fn default() -> IdempotencyLocks {
+        IdempotencyLocks {
+            locks: Mutex::default(),
+            index: Mutex::default(),
+            last_id: std::sync::atomic::AtomicI64::default(),
+            checkpoints: Mutex::default(),
+            fingerprint_key: rand::random(),
+        }
+    }
 }
 
 struct KeyGuard<'a> {
     locks: &'a IdempotencyLocks,
-    id: ScopedKey,
+    id: Fingerprint,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
@@ -183,7 +246,7 @@ impl IdempotencyLocks {
     pub fn load_index(&self, keys: impl IntoIterator<Item = (i64, String, String)>, last_id: i64, now: Timestamp) {
         let index = keys
             .into_iter()
-            .map(|(id, scope, key)| (fingerprint(&scope, &key), id))
+            .map(|(id, scope, key)| (self.fingerprint(&scope, &key), id))
             .collect();
         *self.index.lock().unwrap_or_else(|p| p.into_inner()) = index;
         self.last_id.store(last_id, std::sync::atomic::Ordering::Relaxed);
@@ -225,10 +288,20 @@ impl IdempotencyLocks {
         self.index.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    /// The id of `(scope, key)`: the known one (`Some`), or a new one registered now (`None`).
-    fn id_of(&self, scope: &str, key: &str) -> (i64, bool) {
+    /// The fingerprint of `(scope, key)`: 128 bits of SipHash-1-3 under this process's secret.
+    fn fingerprint(&self, scope: &str, key: &str) -> Fingerprint {
+        let mut hasher = siphasher::sip128::SipHasher13::new_with_key(&self.fingerprint_key);
+        // The scope's length first: no two (scope, key) pairs write the same bytes.
+        hasher.write_usize(scope.len());
+        hasher.write(scope.as_bytes());
+        hasher.write(key.as_bytes());
+        siphasher::sip128::Hasher128::finish128(&hasher).as_u128()
+    }
+
+    /// The id of a key: the known one (`true`), or a new one registered now (`false`).
+    fn id_of(&self, fingerprint: Fingerprint) -> (i64, bool) {
         let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        match index.entry(fingerprint(scope, key)) {
+        match index.entry(fingerprint) {
             std::collections::hash_map::Entry::Occupied(known) => (*known.get(), true),
             std::collections::hash_map::Entry::Vacant(vacant) => {
                 let id = self.last_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -238,27 +311,27 @@ impl IdempotencyLocks {
         }
     }
 
-    /// The id of `(scope, key)` if the key is known; an unknown key stays unknown.
-    fn known_id(&self, scope: &str, key: &str) -> Option<i64> {
+    /// The id of a key if it is known; an unknown key stays unknown.
+    fn known_id(&self, fingerprint: Fingerprint) -> Option<i64> {
         let index = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        index.get(&fingerprint(scope, key)).copied()
+        index.get(&fingerprint).copied()
     }
 
     /// Gives a key whose first request stored nothing (refused before deciding, or failed) a
     /// fresh id, so its next response is stored under an id no row has.
-    fn renew(&self, scope: &str, key: &str) -> i64 {
+    fn renew(&self, fingerprint: Fingerprint) -> i64 {
         let id = self.last_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         self.index
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(fingerprint(scope, key), id);
+            .insert(fingerprint, id);
         id
     }
 
-    async fn acquire(&self, id: ScopedKey) -> KeyGuard<'_> {
+    async fn acquire(&self, id: Fingerprint) -> KeyGuard<'_> {
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            locks.entry(id.clone()).or_default().clone()
+            locks.entry(id).or_default().clone()
         };
         let guard = lock.lock_owned().await;
         KeyGuard {
@@ -303,7 +376,8 @@ pub async fn stored_answer(
     key: &str,
 ) -> Result<Option<IdempotencyRecord>, ApiError> {
     let scope = principal.scope();
-    let Some(id) = state.idempotency_locks.known_id(&scope, key) else {
+    let locks = &state.idempotency_locks;
+    let Some(id) = locks.known_id(locks.fingerprint(&scope, key)) else {
         return Ok(None);
     };
     let stored = state.store.idempotency_record(id).await?;
@@ -392,8 +466,9 @@ where
         Err(error) => return error.into_response(),
     };
     let request_sha256 = request_sha256(request);
-    let _guard = state.idempotency_locks.acquire((scope.clone(), key.clone())).await;
-    match look_up(state, scope, key, request_sha256).await {
+    let fingerprint = state.idempotency_locks.fingerprint(&scope, &key);
+    let _guard = state.idempotency_locks.acquire(fingerprint).await;
+    match look_up(state, (fingerprint, scope, key), request_sha256).await {
         Ok(Found::Stored(stored)) => replay(stored),
         Ok(Found::Reused) => reused_key().into_response(),
         Ok(Found::Fresh(context)) => respond(execute(Some(context)).await),
@@ -412,21 +487,27 @@ enum Found {
 }
 
 /// SHA-256 of `METHOD path\nbody`: what tells a retry from another request under the same key.
+/// Stored with each answer, so its formula is fixed (a key stored before must still replay).
 fn request_sha256((method, path, body): (&str, &str, &[u8])) -> String {
-    let mut fingerprint = format!("{method} {path}\n").into_bytes();
-    fingerprint.extend_from_slice(body);
-    sha256_hex(&fingerprint)
+    let digest = Sha256::new()
+        .chain_update(method)
+        .chain_update(b" ")
+        .chain_update(path)
+        .chain_update(b"\n")
+        .chain_update(body)
+        .finalize();
+    hex::encode(digest)
 }
 
-/// Decides what a request with `key` in `scope` gets; the caller holds the key's lock.
+/// Decides what a request with `key` in `scope` (and its `fingerprint`) gets; the caller holds
+/// the key's lock.
 async fn look_up(
     state: &AppState,
-    scope: String,
-    key: String,
+    (fingerprint, scope, key): (Fingerprint, String, String),
     request_sha256: String,
 ) -> Result<Found, miaodan_store::StoreError> {
     let locks = &state.idempotency_locks;
-    let (id, known) = locks.id_of(&scope, &key);
+    let (id, known) = locks.id_of(fingerprint);
     let mut context = Idempotency {
         id,
         scope,
@@ -443,7 +524,7 @@ async fn look_up(
                 return Ok(Found::Reused);
             }
             // Nothing was stored for it (or it was purged): answer afresh under a new id.
-            _ => context.id = locks.renew(&context.scope, &context.key),
+            _ => context.id = locks.renew(fingerprint),
         }
     }
     Ok(Found::Fresh(context))
@@ -485,15 +566,17 @@ fn reused_key() -> ApiError {
 
 /// Claims the keys of a batch of requests, each exactly as [`run`] would claim it alone: a
 /// stored answer is replayed, a key reused for another request is refused, a new key is given
-/// its context. The locks are taken in key order (never in the batch's), so two batches that
-/// share keys cannot wait on each other; they are held until the returned [`BatchKeys`] drop.
+/// its context. The locks are taken in fingerprint order (never in the batch's), so two batches
+/// that share keys cannot wait on each other; they are held until the returned [`BatchKeys`]
+/// drop.
 pub async fn claim_batch<'a>(
     state: &'a AppState,
     requests: &[KeyedRequest<'_>],
 ) -> (BatchKeys<'a>, Vec<Result<Claim, ApiError>>) {
     let locks = &state.idempotency_locks;
-    let mut distinct: Vec<ScopedKey> = requests.iter().map(|r| (r.scope.clone(), r.key.to_string())).collect();
-    distinct.sort();
+    let fingerprints: Vec<Fingerprint> = requests.iter().map(|r| locks.fingerprint(&r.scope, r.key)).collect();
+    let mut distinct = fingerprints.clone();
+    distinct.sort_unstable();
     distinct.dedup();
     let mut guards = Vec::with_capacity(distinct.len());
     for key in distinct {
@@ -508,7 +591,8 @@ pub async fn claim_batch<'a>(
             Some((earlier, _)) => Ok(Claim::SameAs(*earlier)),
             None => {
                 first_of.insert((request.scope.as_str(), request.key), (index, sha256.clone()));
-                let found = look_up(state, request.scope.clone(), request.key.to_string(), sha256).await;
+                let key = (fingerprints[index], request.scope.clone(), request.key.to_string());
+                let found = look_up(state, key, sha256).await;
                 found.map_err(ApiError::from).map(|found| match found {
                     Found::Stored(stored) => Claim::Answered(stored_reply(stored)),
                     Found::Reused => Claim::Answered(reused_key().into()),
@@ -537,13 +621,52 @@ mod tests {
         Timestamp::from_unix_ms(1_000_000_000_000 + hours * 3_600_000)
     }
 
+    /// Both are stored (the request's fingerprint with each answer, the reference with each
+    /// order), so they must come out as they did when those rows were written: the digests
+    /// below are the formulas' own, worked out apart from this code.
+    #[test]
+    fn the_request_fingerprint_and_reference_keep_the_formulas_stored_rows_were_made_with() {
+        let request_sha256 = request_sha256(("POST", "/v1/flash-sales/7/taps", br#"{"quantity":1}"#));
+        assert_eq!(
+            request_sha256,
+            "c4dfc21327c30d6b01b52393d16341e3203a9373dadd2caf61dd95f3f77087c7"
+        );
+        let context = Idempotency {
+            id: 1,
+            scope: "buyer:42".into(),
+            key: "tap-1".into(),
+            request_sha256,
+            clock: Clock::system(),
+        };
+        assert_eq!(
+            context.request_ref("tap"),
+            "63d7dcf8c1b06784ce56adcd90cd2df200c34daff363c6c27ebab6780a91543f"
+        );
+    }
+
+    #[test]
+    fn a_keys_fingerprint_tells_scopes_and_keys_apart_and_is_the_same_for_the_same_key() {
+        let locks = IdempotencyLocks::default();
+        let of = |scope: &str, key: &str| locks.fingerprint(scope, key);
+        assert_eq!(of("buyer:1", "k"), of("buyer:1", "k"));
+        assert_ne!(of("buyer:1", "k"), of("buyer:2", "k"));
+        // The same bytes split differently between scope and key are another key.
+        assert_ne!(of("buyer:1", "2k"), of("buyer:12", "k"));
+        // Another process draws another secret: its fingerprints are its own.
+        assert_ne!(
+            IdempotencyLocks::default().fingerprint("buyer:1", "k"),
+            of("buyer:1", "k")
+        );
+    }
+
     #[test]
     fn keys_first_seen_before_the_cutoff_leave_the_index_and_later_ones_stay() {
         let locks = IdempotencyLocks::default();
         locks.load_index([(1, "buyer:1".into(), "loaded".into())], 1, at(0));
-        let (old, _) = locks.id_of("buyer:1", "old");
+        let id_of = |key: &str| locks.id_of(locks.fingerprint("buyer:1", key));
+        let (old, _) = id_of("old");
         locks.checkpoint(at(1));
-        let (new, known) = locks.id_of("buyer:1", "new");
+        let (new, known) = id_of("new");
         assert!(!known && new > old);
         locks.checkpoint(at(2));
 
@@ -553,8 +676,8 @@ mod tests {
         // The keys seen by hour 1 go; the one seen after it stays, with its id.
         locks.forget_first_seen_before(at(1));
         assert_eq!(locks.indexed_keys(), 1);
-        assert_eq!(locks.id_of("buyer:1", "new"), (new, true));
-        let (again, known) = locks.id_of("buyer:1", "old");
+        assert_eq!(id_of("new"), (new, true));
+        let (again, known) = id_of("old");
         assert!(!known && again > new, "a forgotten key is new again, under a fresh id");
     }
 }

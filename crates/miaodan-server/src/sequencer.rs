@@ -91,8 +91,10 @@ impl CommittedAlert {
     }
 }
 
-/// Builds the stored idempotent response from the outcome, inside the batch, so the response
-/// is committed in the same transaction as the effects it describes.
+/// Builds the stored idempotent response from the outcome, so the response is committed in the
+/// same transaction as the effects it describes. It runs in the batch's commit task, just before
+/// the write, not in the shard task: the shard's one thread is the serial part of the write
+/// path, and rendering a response (JSON) needs nothing of the shard's state.
 /// `None` stores nothing (the outcome only points at an earlier answer).
 pub type Recorder = Box<dyn FnOnce(&Outcome) -> Option<IdempotencyRecord> + Send>;
 
@@ -414,21 +416,48 @@ struct Shard {
     clock: Clock,
 }
 
+/// What a commit task gives back: the connection, whether the batch committed, and the batch's
+/// answers (which went with it to have their stored responses rendered).
+type CommitDone = (Writer, Result<(), miaodan_store::StoreError>, Vec<Pending>);
+
 /// A commit running in its own task while the shard decides the next batch in memory.
-type Committed = Result<(Writer, Result<(), miaodan_store::StoreError>), tokio::task::JoinError>;
+type Committed = Result<CommitDone, tokio::task::JoinError>;
+
+/// A batch's commit task: renders the stored responses of its answers' requests, then writes
+/// them with the effects in one transaction. The responses are rendered from the very outcomes
+/// the answers carry to their handlers, so what is stored is what the handlers send.
+async fn commit(
+    mut writer: Writer,
+    (effects, mut records, rows): (Vec<Effect>, Vec<IdempotencyRecord>, Vec<Statement>),
+    mut pending: Vec<Pending>,
+    now: Timestamp,
+) -> CommitDone {
+    for answer in &mut pending {
+        answer.record_into(&mut records);
+    }
+    let committed = writer.commit_batch_with(&effects, &records, rows, now).await;
+    (writer, committed, pending)
+}
 
 struct InFlight {
-    task: JoinHandle<(Writer, Result<(), miaodan_store::StoreError>)>,
-    pending: Vec<Pending>,
+    task: JoinHandle<CommitDone>,
+    /// Answers of later batches that wrote nothing but may rest on this one: sent after it.
+    waiting: Vec<Pending>,
     started: Instant,
 }
 
-/// An answer waiting for its batch to commit. `One` is nearly every answer, so it holds its
-/// outcome inline: boxing it to shrink the rare variants would cost an allocation per command.
+/// An answer waiting for its batch to commit, with the recorder of each command's response
+/// (run by the commit task). `One` is nearly every answer, so it holds its outcome inline:
+/// boxing it to shrink the rare variants would cost an allocation per command.
 #[allow(clippy::large_enum_variant)]
 enum Pending {
-    One(oneshot::Sender<Result<Outcome, ShardError>>, Outcome),
-    Many(oneshot::Sender<Result<Vec<Outcome>, ShardError>>, Vec<Outcome>),
+    One(oneshot::Sender<Result<Outcome, ShardError>>, Outcome, Option<Recorder>),
+    /// `recorders` is empty, or holds one (optional) recorder per outcome.
+    Many(
+        oneshot::Sender<Result<Vec<Outcome>, ShardError>>,
+        Vec<Outcome>,
+        Vec<Option<Recorder>>,
+    ),
     Stored(oneshot::Sender<Result<(), ShardError>>),
     /// Package-center alerts of the batch, told to live subscribers once durable.
     Publish(AlertFeed, Vec<CommittedAlert>),
@@ -438,12 +467,40 @@ enum Pending {
 pub type AlertFeed = tokio::sync::broadcast::Sender<CommittedAlert>;
 
 impl Pending {
+    /// Whether a response is still to be stored for this answer (so its batch must commit).
+    fn records(&self) -> bool {
+        match self {
+            Pending::One(_, _, recorder) => recorder.is_some(),
+            Pending::Many(_, _, recorders) => recorders.iter().any(Option::is_some),
+            Pending::Stored(_) | Pending::Publish(..) => false,
+        }
+    }
+
+    /// Renders the responses to store for this answer's requests into `records`.
+    fn record_into(&mut self, records: &mut Vec<IdempotencyRecord>) {
+        match self {
+            Pending::One(_, outcome, recorder) => {
+                if let Some(recorder) = recorder.take() {
+                    records.extend(recorder(outcome));
+                }
+            }
+            Pending::Many(_, outcomes, recorders) => {
+                for (outcome, recorder) in outcomes.iter().zip(recorders.iter_mut()) {
+                    if let Some(recorder) = recorder.take() {
+                        records.extend(recorder(outcome));
+                    }
+                }
+            }
+            Pending::Stored(_) | Pending::Publish(..) => {}
+        }
+    }
+
     fn send(self) {
         match self {
-            Pending::One(reply, outcome) => {
+            Pending::One(reply, outcome, _) => {
                 let _ = reply.send(Ok(outcome));
             }
-            Pending::Many(reply, outcomes) => {
+            Pending::Many(reply, outcomes, _) => {
                 let _ = reply.send(Ok(outcomes));
             }
             Pending::Stored(reply) => {
@@ -460,10 +517,10 @@ impl Pending {
 
     fn fail(self, error: &ShardError) {
         match self {
-            Pending::One(reply, _) => {
+            Pending::One(reply, ..) => {
                 let _ = reply.send(Err(error.clone()));
             }
-            Pending::Many(reply, _) => {
+            Pending::Many(reply, ..) => {
                 let _ = reply.send(Err(error.clone()));
             }
             Pending::Stored(reply) => {
@@ -523,7 +580,7 @@ impl Shard {
                 committed = async { (&mut self.in_flight.as_mut().expect("checked by the precondition").task).await },
                     if self.in_flight.is_some() => {
                     let in_flight = self.in_flight.take().expect("checked by the precondition");
-                    self.settle(in_flight.pending, in_flight.started, committed).await;
+                    self.settle(in_flight.waiting, in_flight.started, committed).await;
                     continue;
                 }
                 message = inbox.recv() => match message {
@@ -557,22 +614,6 @@ impl Shard {
         self.last_now
     }
 
-    /// Applies a command and stores its rendered answer for its request's key, if it has a
-    /// recorder, in this batch.
-    fn apply_recorded(
-        &mut self,
-        command: Command,
-        recorder: Option<Recorder>,
-        now: Timestamp,
-        (effects, records): (&mut Vec<Effect>, &mut Vec<IdempotencyRecord>),
-    ) -> Outcome {
-        let outcome = self.state.apply(command, now, effects);
-        if let Some(recorder) = recorder {
-            records.extend(recorder(&outcome));
-        }
-        outcome
-    }
-
     /// Decides one command; its answer, to send once the batch commits (`None`: sent already).
     fn decide_command(
         &mut self,
@@ -582,7 +623,7 @@ impl Shard {
         counts: &mut OutcomeCounts,
     ) -> Option<Pending> {
         let begins_attempt = matches!(envelope.command, Command::Payments(payments::Command::BeginAttempt(_)));
-        let outcome = self.apply_recorded(envelope.command, envelope.recorder, now, (effects, records));
+        let outcome = self.state.apply(envelope.command, now, effects);
         // A started payment attempt writes nothing and reveals only what the buyer already holds a
         // durable answer about (the intent's amount and attempt count; an attempt number reused
         // after a failed commit names the same provider charge), so it is answered at once: the
@@ -590,8 +631,10 @@ impl Shard {
         // still committing ("already captured"), so it waits like any other answer.
         let answer_now = begins_attempt && matches!(outcome, Outcome::AttemptBegun { .. });
         counts.count(&outcome);
-        let answer = Pending::One(envelope.reply, outcome);
+        let mut answer = Pending::One(envelope.reply, outcome, envelope.recorder);
         if answer_now {
+            // Sent before the commit task exists: its response, if any, is rendered here.
+            answer.record_into(records);
             answer.send();
             return None;
         }
@@ -603,20 +646,16 @@ impl Shard {
         &mut self,
         bundle: Bundle,
         now: Timestamp,
-        (effects, records): (&mut Vec<Effect>, &mut Vec<IdempotencyRecord>),
+        effects: &mut Vec<Effect>,
         counts: &mut OutcomeCounts,
     ) -> Pending {
-        let mut recorders = bundle.recorders.into_iter();
         let outcomes: Vec<Outcome> = bundle
             .commands
             .into_iter()
-            .map(|command| {
-                let recorder = recorders.next().flatten();
-                self.apply_recorded(command, recorder, now, (&mut *effects, &mut *records))
-            })
+            .map(|command| self.state.apply(command, now, effects))
             .collect();
         outcomes.iter().for_each(|o| counts.count(o));
-        Pending::Many(bundle.reply, outcomes)
+        Pending::Many(bundle.reply, outcomes, bundle.recorders)
     }
 
     /// Decides a batch in memory, then commits it — pipelined: the decisions of this batch
@@ -638,8 +677,7 @@ impl Shard {
                     pending.extend(self.decide_command(envelope, now, written, &mut counts));
                 }
                 Message::Bundle(bundle) => {
-                    let written = (&mut effects, &mut records);
-                    pending.push(self.decide_bundle(bundle, now, written, &mut counts));
+                    pending.push(self.decide_bundle(bundle, now, &mut effects, &mut counts));
                 }
                 Message::Record(record, reply) => {
                     records.push(*record);
@@ -655,20 +693,21 @@ impl Shard {
             }
         }
         counts.publish();
-        self.publish_tap_counts(&mut effects, &records);
+        let records_due = !records.is_empty() || pending.iter().any(Pending::records);
+        self.publish_tap_counts(&mut effects, records_due);
         self.publish_alerts(&effects, &mut pending);
-        if effects.is_empty() && records.is_empty() && rows.is_empty() {
+        if effects.is_empty() && !records_due && rows.is_empty() {
             // Nothing to write, but the answers may rest on the batch still committing (a
             // "sold out" because it sold the last unit): they wait for it.
             match &mut self.in_flight {
-                Some(in_flight) => in_flight.pending.extend(pending),
+                Some(in_flight) => in_flight.waiting.extend(pending),
                 None => pending.into_iter().for_each(Pending::send),
             }
             return;
         }
         if let Some(previous) = self.in_flight.take() {
             let committed = previous.task.await;
-            if !self.settle(previous.pending, previous.started, committed).await {
+            if !self.settle(previous.waiting, previous.started, committed).await {
                 // This batch was decided on top of the failed one; the state it changed is gone.
                 pending.into_iter().for_each(|p| p.fail(&ShardError::CommitFailed));
                 return;
@@ -676,18 +715,14 @@ impl Shard {
         }
         metrics::histogram!("miaodan_batch_commands").record(commands as f64);
         metrics::histogram!("miaodan_batch_effects").record(effects.len() as f64);
-        let Some(mut writer) = self.writer.take() else {
+        let Some(writer) = self.writer.take() else {
             pending.into_iter().for_each(|p| p.fail(&ShardError::NoConnection));
             self.recover().await;
             return;
         };
-        let task = tokio::spawn(async move {
-            let committed = writer.commit_batch_with(&effects, &records, rows, now).await;
-            (writer, committed)
-        });
         self.in_flight = Some(InFlight {
-            task,
-            pending,
+            task: tokio::spawn(commit(writer, (effects, records, rows), pending, now)),
+            waiting: Vec::new(),
             started: Instant::now(),
         });
     }
@@ -714,14 +749,14 @@ impl Shard {
         }
     }
 
-    /// Adds the sales' tap counts to a batch that commits anyway (`effects` or `records` to
-    /// write), or on their own once they waited [`TAP_COUNTS_FLUSH_MS`].
-    fn publish_tap_counts(&mut self, effects: &mut Vec<Effect>, records: &[IdempotencyRecord]) {
+    /// Adds the sales' tap counts to a batch that commits anyway (`effects` to write, or
+    /// `records_due`), or on their own once they waited [`TAP_COUNTS_FLUSH_MS`].
+    fn publish_tap_counts(&mut self, effects: &mut Vec<Effect>, records_due: bool) {
         if !self.state.taps_counted() {
             return;
         }
         let waited = self.last_tap_counts.elapsed() >= Duration::from_millis(TAP_COUNTS_FLUSH_MS);
-        if effects.is_empty() && records.is_empty() && !waited {
+        if effects.is_empty() && !records_due && !waited {
             return;
         }
         self.state.publish_tap_counts(effects);
@@ -732,16 +767,16 @@ impl Shard {
     async fn drain(&mut self) {
         if let Some(in_flight) = self.in_flight.take() {
             let committed = in_flight.task.await;
-            self.settle(in_flight.pending, in_flight.started, committed).await;
+            self.settle(in_flight.waiting, in_flight.started, committed).await;
         }
     }
 
-    /// Answers a committed batch, or fails it and rebuilds the shard from the tables.
-    /// Returns whether the batch committed.
-    async fn settle(&mut self, pending: Vec<Pending>, started: Instant, committed: Committed) -> bool {
+    /// Answers a committed batch, then the answers `waiting` on it; or fails them all and
+    /// rebuilds the shard from the tables. Returns whether the batch committed.
+    async fn settle(&mut self, waiting: Vec<Pending>, started: Instant, committed: Committed) -> bool {
         metrics::histogram!("miaodan_commit_seconds").record(started.elapsed().as_secs_f64());
-        let error = match committed {
-            Ok((writer, Ok(()))) => {
+        let (error, pending) = match committed {
+            Ok((writer, Ok(()), pending)) => {
                 // Events per second per shard is the rate of the counter.
                 let shard = self.index.to_string();
                 let head = writer.outbox_head();
@@ -751,18 +786,23 @@ impl Shard {
                 gauge.set(head as f64);
                 self.published_head = head;
                 self.writer = Some(writer);
-                pending.into_iter().for_each(Pending::send);
+                pending.into_iter().chain(waiting).for_each(Pending::send);
                 return true;
             }
-            Ok((writer, Err(error))) => {
+            Ok((writer, Err(error), pending)) => {
                 self.writer = Some(writer);
-                error.to_string()
+                (error.to_string(), pending)
             }
-            Err(join) => join.to_string(),
+            // The batch's own answers went down with the task: their callers see the shard
+            // stop answering (`ShardError::Stopped`), equally worth a retry.
+            Err(join) => (join.to_string(), Vec::new()),
         };
         tracing::error!(shard = self.index, %error, "batch commit failed; rebuilding shard state from the database");
         metrics::counter!("miaodan_commit_failures_total").increment(1);
-        pending.into_iter().for_each(|p| p.fail(&ShardError::CommitFailed));
+        pending
+            .into_iter()
+            .chain(waiting)
+            .for_each(|p| p.fail(&ShardError::CommitFailed));
         self.recover().await;
         false
     }

@@ -112,7 +112,6 @@ pub fn router(state: AppState) -> Router {
             admission::Admission::new(&state.config.limits),
             admission::admit,
         ))
-        .layer(middleware::from_fn(record_request))
         .layer(middleware::from_fn(run_to_completion))
         .with_state(state)
 }
@@ -134,10 +133,25 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// Runs every request's handler to its end in a task of its own, even if the client hangs
-/// up. A handler dropped half-way would release its Idempotency-Key while its command still
-/// commits; the client's retry would then run the request a second time.
+/// up, and counts it by route and status and times it. A handler dropped half-way would
+/// release its Idempotency-Key while its command still commits; the client's retry would then
+/// run the request a second time. The count is taken in that task too, so a request whose
+/// client hung up is still counted. (One layer, not two: every layer boxes and moves the
+/// request's future once more.)
 async fn run_to_completion(request: Request, next: Next) -> Response {
-    match tokio::spawn(next.run(request)).await {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let counted = async move {
+        let started = Instant::now();
+        let response = next.run(request).await;
+        record_request(method, route, response.status(), started);
+        response
+    };
+    match tokio::spawn(counted).await {
         Ok(response) => response,
         Err(error) => {
             tracing::error!(%error, "a request handler failed");
@@ -146,22 +160,13 @@ async fn run_to_completion(request: Request, next: Next) -> Response {
     }
 }
 
-/// Counts requests by route and status and times them.
-async fn record_request(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().to_string();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+/// Counts a request by route and status and times it.
+fn record_request(method: String, route: String, status: StatusCode, started: Instant) {
+    let status = status.as_u16().to_string();
     metrics::counter!("miaodan_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("miaodan_http_request_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
-    response
 }
 
 #[derive(Debug, Serialize, ToSchema)]

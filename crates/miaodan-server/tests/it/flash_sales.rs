@@ -17,6 +17,7 @@ both_backends!(
     an_unpaid_flash_order_expires_and_its_unit_goes_back_to_the_sale,
     thousands_of_simultaneous_taps_sell_each_unit_exactly_once,
     units_sold_and_per_buyer_counts_survive_a_restart,
+    a_keyed_tap_replays_after_a_restart_and_finds_its_order_once_its_answer_is_purged,
     scheduling_refuses_nonsense_and_more_units_than_the_warehouse_has,
     an_order_names_the_flash_sale_it_was_tapped_from,
     an_ended_sale_refuses_taps_returns_its_units_and_keeps_its_orders,
@@ -254,6 +255,49 @@ async fn units_sold_and_per_buyer_counts_survive_a_restart(backend: Backend) {
     tap(&app, &third, sale).await.assert_status(201);
     let (_, fourth) = app.buyer("赵六").await;
     tap(&app, &fourth, sale).await.assert_problem(409, "sold_out");
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (2, 3, 0));
+    app.shutdown().await;
+}
+
+async fn keyed_tap(app: &TestApp, buyer: &str, sale: i64, key: &str) -> common::Answer {
+    app.send(
+        app.http
+            .post(app.url(&format!("/v1/flash-sales/{sale}/taps")))
+            .bearer_auth(buyer)
+            .header("Idempotency-Key", key),
+    )
+    .await
+}
+
+async fn a_keyed_tap_replays_after_a_restart_and_finds_its_order_once_its_answer_is_purged(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let sale = schedule(&app, &w, 3, json!({ "per_buyer_limit": 3 })).await;
+    let first = keyed_tap(&app, &w.buyer_token, sale, "tap-1").await;
+    let order = first.assert_status(201)["order"]["id"].as_i64().unwrap();
+    // The key's index is rebuilt at start (under a new process secret): the stored answer is
+    // found and replayed byte for byte.
+    app.restart().await;
+    let replayed = keyed_tap(&app, &w.buyer_token, sale, "tap-1").await;
+    assert_eq!(
+        (replayed.status, replayed.raw.clone(), replayed.replayed),
+        (first.status, first.raw.clone(), true)
+    );
+    // With the stored answer gone, the retry still finds the order its request placed, by the
+    // request reference the order holds, and places no second one.
+    app.restart_after(|database| async move {
+        let store = miaodan_store::Store::open(&database, miaodan_store::Durability::PowerLossSafe)
+            .await
+            .unwrap();
+        let later = miaodan_domain::Timestamp::from_unix_ms(i64::MAX / 2);
+        store.purge_idempotency_records(later).await.unwrap();
+    })
+    .await;
+    let retried = keyed_tap(&app, &w.buyer_token, sale, "tap-1").await;
+    assert!(!retried.replayed);
+    assert_eq!(retried.assert_status(201)["order"]["id"].as_i64(), Some(order));
+    let other = keyed_tap(&app, &w.buyer_token, sale, "tap-2").await;
+    assert_ne!(other.assert_status(201)["order"]["id"].as_i64(), Some(order));
     assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (2, 3, 0));
     app.shutdown().await;
 }

@@ -223,7 +223,7 @@ async fn decide(
     let mut bundle: Vec<(TapRequest, Option<Recorder>)> = Vec::new();
     for (index, step) in steps.iter().enumerate() {
         if let Step::Decide(request, idem) = step {
-            let recorder = idem.as_ref().map(|i| i.recorder_of::<Tap>(render_tap));
+            let recorder = idem.clone().map(|i| i.recorder_of::<Tap>(render_tap));
             bundle.push(((**request).clone(), recorder));
             decided.push((index, request.buyer));
         }
