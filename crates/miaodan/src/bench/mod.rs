@@ -365,15 +365,9 @@ where
     T: Merge + Send + 'static,
     F: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
 {
-    let tasks: Vec<_> = clients.into_iter().map(tokio::spawn).collect();
-    let results = futures::future::join_all(tasks).await;
-    let duration = started.elapsed().as_secs_f64();
-    bar.finish_and_clear();
-    let mut tally = T::default();
-    for result in results {
-        tally.merge(result??);
-    }
-    Ok((tally, duration))
+    // join_all polls every wrapper at once, so every client is spawned at the start.
+    let spawned = clients.into_iter().map(|client| async { tokio::spawn(client).await? });
+    gather(spawned, started, bar).await
 }
 
 /// Runs the clients to the end and adds up what they saw; the duration runs from `started`
