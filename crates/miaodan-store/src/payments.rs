@@ -223,6 +223,13 @@ pub struct LoggedNotification<'a> {
     pub outcome: &'a str,
 }
 
+/// A provider's text as the log keeps it: without NUL characters, which PostgreSQL's text
+/// refuses. The line rides a shard's batch, and a line the database refuses would fail the
+/// batch's orders with it.
+fn loggable(text: &str) -> String {
+    text.replace('\0', "\u{fffd}")
+}
+
 impl LoggedNotification<'_> {
     /// The notification's log line; a repeated event id is logged once. Written with a shard's
     /// next batch (it is no shard's state, but a commit of its own would cost an fsync).
@@ -233,12 +240,12 @@ impl LoggedNotification<'_> {
             insert,
             vec![
                 Value::I64(self.id),
-                Value::Text(self.provider.into()),
-                Value::Text(self.event_id.into()),
-                Value::Text(self.event_type.into()),
-                Value::Text(self.reference.into()),
+                Value::Text(loggable(self.provider)),
+                Value::Text(loggable(self.event_id)),
+                Value::Text(loggable(self.event_type)),
+                Value::Text(loggable(self.reference)),
                 Value::I64(self.received_at.unix_ms()),
-                Value::Text(self.outcome.into()),
+                Value::Text(loggable(self.outcome)),
             ],
         )
     }
@@ -498,7 +505,7 @@ impl Store {
             .query(
                 Statement::new(
                     "SELECT id FROM provider_notifications WHERE provider = $1 AND event_id = $2",
-                    vec![Value::Text(provider.into()), Value::Text(event_id.into())],
+                    vec![Value::Text(loggable(provider)), Value::Text(loggable(event_id))],
                 ),
                 |r| r.i64(0),
             )

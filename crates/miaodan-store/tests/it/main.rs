@@ -7,6 +7,7 @@ mod compass;
 mod fulfillment;
 mod lists;
 mod migrations;
+mod notifications;
 mod order_lists;
 mod outbox;
 mod stock_movements;
