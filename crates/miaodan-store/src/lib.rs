@@ -66,6 +66,7 @@ pub mod records;
 pub mod sql;
 mod sqlite;
 mod staff;
+pub mod throwaway;
 pub use staff::{AuditEntry, AuditFilter, SessionFilter, StaffMember, StaffSession};
 mod webhooks;
 pub use webhooks::{AfterAttempt, DeliveryState, WEBHOOKS_READER, WebhookAttempt, WebhookDelivery, WebhookEndpoint};

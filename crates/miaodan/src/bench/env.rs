@@ -10,12 +10,19 @@ use miaodan_domain::ShopId;
 use miaodan_domain::shard::{Command, Outcome};
 use miaodan_server::{AppState, Config};
 use miaodan_store::Durability;
+use miaodan_store::throwaway::ThrowawayDatabase;
 use std::net::SocketAddr;
 
 pub struct Env {
     pub state: AppState,
     pub backend: String,
-    _dir: Option<tempfile::TempDir>,
+    _database: BenchDatabase,
+}
+
+/// What keeps the bench's database alive for the run and removes it after.
+enum BenchDatabase {
+    Sqlite(tempfile::TempDir),
+    Postgres(ThrowawayDatabase),
 }
 
 impl Env {
@@ -29,13 +36,16 @@ impl Env {
         payment_timeout_seconds: i64,
         adjust: impl FnOnce(&mut Config),
     ) -> anyhow::Result<Env> {
-        let (database, dir) = match common.backend {
+        let (database, kept) = match common.backend {
             super::BackendArg::Sqlite => {
                 let dir = tempfile::Builder::new().prefix("miaodan-bench-").tempdir()?;
                 let path = dir.path().join("bench.db");
-                (path.to_string_lossy().into_owned(), Some(dir))
+                (path.to_string_lossy().into_owned(), BenchDatabase::Sqlite(dir))
             }
-            super::BackendArg::Postgres => (fresh_postgres(common).await?, None),
+            super::BackendArg::Postgres => {
+                let database = fresh_postgres(common).await?;
+                (database.url().to_string(), BenchDatabase::Postgres(database))
+            }
         };
         let mut config = Config::new("127.0.0.1:0".parse()?, database.clone());
         config.shards = common.shards;
@@ -49,7 +59,7 @@ impl Env {
         Ok(Env {
             state,
             backend,
-            _dir: dir,
+            _database: kept,
         })
     }
 
@@ -60,8 +70,8 @@ impl Env {
 }
 
 /// Creates a database named after this run on the PostgreSQL server of `--database` (or
-/// `MIAODAN_BENCH_POSTGRES_URL`, or `MIAODAN_TEST_POSTGRES_URL`).
-async fn fresh_postgres(common: &Common) -> anyhow::Result<String> {
+/// `MIAODAN_BENCH_POSTGRES_URL`, or `MIAODAN_TEST_POSTGRES_URL`); it is dropped when the run ends.
+async fn fresh_postgres(common: &Common) -> anyhow::Result<ThrowawayDatabase> {
     let admin = common
         .database
         .clone()
@@ -70,19 +80,14 @@ async fn fresh_postgres(common: &Common) -> anyhow::Result<String> {
         .context(
             "--backend postgres needs --database postgres://user@host/db (a server to create the bench database on)",
         )?;
-    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
     let name = format!(
         "miaodan_bench_{}_{}",
         std::process::id(),
         jiff::Timestamp::now().as_second()
     );
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
-    let base = admin
-        .rsplit_once('/')
-        .map(|(base, _)| base.to_string())
-        .context("a postgres URL ends in /dbname")?;
-    Ok(format!("{base}/{name}"))
+    ThrowawayDatabase::create(&admin, &name)
+        .await
+        .with_context(|| format!("creating database {name} on {admin}"))
 }
 
 /// One keep-alive HTTP/1 connection.

@@ -57,29 +57,32 @@ pub fn skip_postgres() -> bool {
 
 static DATABASES: AtomicU64 = AtomicU64::new(0);
 
-/// A fresh, empty database URL for `backend`; the guard keeps a SQLite directory alive.
-pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+/// What keeps a fresh database alive: a SQLite directory, or a PostgreSQL database dropped with it.
+pub enum DatabaseGuard {
+    Sqlite(tempfile::TempDir),
+    Postgres(miaodan_store::throwaway::ThrowawayDatabase),
+}
+
+/// A fresh, empty database URL for `backend`, and the guard that removes the database on drop.
+pub async fn fresh_database(backend: Backend) -> (String, DatabaseGuard) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("miaodan.db");
-            (path.to_str().unwrap().to_string(), Some(dir))
+            (path.to_str().unwrap().to_string(), DatabaseGuard::Sqlite(dir))
         }
         Backend::Postgres => {
             let admin_url = std::env::var("MIAODAN_TEST_POSTGRES_URL").unwrap();
-            let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(connection);
             let name = format!(
                 "miaodan_test_{}_{}_{}",
                 std::process::id(),
                 DATABASES.fetch_add(1, Ordering::Relaxed),
                 rand_suffix()
             );
-            client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-            let base = admin_url.rsplit_once('/').map(|(base, _)| base.to_string()).unwrap();
-            (format!("{base}/{name}"), None)
+            let database = miaodan_store::throwaway::ThrowawayDatabase::create(&admin_url, &name)
+                .await
+                .unwrap();
+            (database.url().to_string(), DatabaseGuard::Postgres(database))
         }
     }
 }
@@ -100,7 +103,7 @@ pub struct TestApp {
     /// `None` when the platform runs its own simpay in process.
     remote_simpay: Option<simpay::SimPay>,
     running: Option<Running>,
-    _dir: Option<tempfile::TempDir>,
+    _database: DatabaseGuard,
 }
 
 /// The webhook secret shared with a simpay the test serves itself.
@@ -192,7 +195,7 @@ impl TestApp {
             config,
             remote_simpay: None,
             running: Some(running),
-            _dir: dir,
+            _database: dir,
         }
     }
 

@@ -6,6 +6,7 @@
 //! server). Without it they fail, unless `MIAODAN_SKIP_POSTGRES=1` says to skip them.
 #![allow(dead_code)]
 
+use miaodan_store::throwaway::ThrowawayDatabase;
 use miaodan_store::{Durability, Store};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,11 +68,12 @@ fn unique_name() -> String {
     )
 }
 
-/// A fresh, empty database; a SQLite one lives in a directory removed on drop.
+/// A fresh, empty database; a SQLite one lives in a directory, a PostgreSQL one is dropped, on drop.
 pub struct Database {
     pub backend: Backend,
     pub url: String,
     dir: Option<PathBuf>,
+    _postgres: Option<ThrowawayDatabase>,
 }
 
 impl Drop for Database {
@@ -94,19 +96,19 @@ impl Database {
                     backend,
                     url,
                     dir: Some(dir),
+                    _postgres: None,
                 }
             }
             Backend::Postgres => {
                 let admin_url = std::env::var("MIAODAN_TEST_POSTGRES_URL").expect("checked by skip_postgres");
-                admin_execute(&admin_url, &format!("CREATE DATABASE {name}")).await;
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map(|(base, _)| base.to_string())
-                    .expect("a url");
+                let database = ThrowawayDatabase::create(&admin_url, &name)
+                    .await
+                    .expect("postgres creates a database");
                 Database {
                     backend,
-                    url: format!("{base}/{name}"),
+                    url: database.url().to_string(),
                     dir: None,
+                    _postgres: Some(database),
                 }
             }
         }
