@@ -6,6 +6,7 @@ mod compass;
 mod reconcile;
 mod serve_language_model;
 mod serve_limits;
+mod sim;
 mod token;
 
 use anyhow::Context;
@@ -131,6 +132,9 @@ enum Commands {
     },
     /// Measure throughput and latency, then audit the database (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
+    /// Run the deterministic simulator: seeds of shards, store, clock and provider with injected
+    /// storage faults, every invariant audited (see TESTING.md).
+    Sim(sim::SimArgs),
     /// Print the OpenAPI document the server serves at /openapi.json (JSON, to standard output).
     Openapi,
     /// Maintain the data compass's aggregates.
@@ -147,15 +151,19 @@ enum Commands {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // The simulator opens a database per seed: its store's info lines would bury the report.
+    let quiet = matches!(cli.command, Commands::Sim(_));
+    let default_filter = if quiet { "warn" } else { "info,tower_http=warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
     // A failure is told as one line of sentences, the cause chain joined by ": " (not the
     // `Debug` form `fn main() -> Result` would print, with a backtrace when RUST_BACKTRACE is set).
-    match run(Cli::parse()).await {
+    match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -261,6 +269,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Commands::Reconcile { url, token, date, json } => reconcile::print(&url, &token, date, json).await,
         Commands::Bench(args) => bench::run(args).await,
+        Commands::Sim(args) => sim::run(args).await,
         Commands::Openapi => {
             let document = miaodan_server::http::openapi::document();
             println!("{}", serde_json::to_string_pretty(&document)?);

@@ -21,8 +21,8 @@ pub struct Env {
 
 /// What keeps the bench's database alive for the run and removes it after.
 enum BenchDatabase {
-    Sqlite(tempfile::TempDir),
-    Postgres(ThrowawayDatabase),
+    Sqlite { _dir: tempfile::TempDir },
+    Postgres { _database: ThrowawayDatabase },
 }
 
 impl Env {
@@ -40,11 +40,14 @@ impl Env {
             super::BackendArg::Sqlite => {
                 let dir = tempfile::Builder::new().prefix("miaodan-bench-").tempdir()?;
                 let path = dir.path().join("bench.db");
-                (path.to_string_lossy().into_owned(), BenchDatabase::Sqlite(dir))
+                (path.to_string_lossy().into_owned(), BenchDatabase::Sqlite { _dir: dir })
             }
             super::BackendArg::Postgres => {
                 let database = fresh_postgres(common).await?;
-                (database.url().to_string(), BenchDatabase::Postgres(database))
+                (
+                    database.url().to_string(),
+                    BenchDatabase::Postgres { _database: database },
+                )
             }
         };
         let mut config = Config::new("127.0.0.1:0".parse()?, database.clone());

@@ -1,0 +1,215 @@
+//! The platform's callers: buyers who check out, cancel and pay; merchants who count their
+//! stock; and the provider's notifications. Each request keeps what it asked so that a caller
+//! who heard nothing (or an error) can send it again, as a real client retries under the same
+//! Idempotency-Key.
+
+use crate::world::{self, BUYERS, SHOPS};
+use miaodan_domain::orders::{CancelReason, PAYMENT_TIMEOUT_SECONDS_DEFAULT};
+use miaodan_domain::payments::{BeginPaymentAttempt, IntentOrderRequest, OpenPaymentIntent, RecordCharge, RefundId};
+use miaodan_domain::shard::{CancelOrder, Canceller, Command, OrderLineRequest, PlaceOrder, RequestRef, SetStock};
+use miaodan_domain::{CheckoutId, OrderId, Quantity, ShopId, Timestamp};
+use rand::Rng;
+use rand::seq::IndexedRandom;
+use std::collections::BTreeMap;
+
+/// What a request asks, kept whole so that it can be sent again.
+#[derive(Clone, Debug)]
+pub enum Ask {
+    Place(PlaceOrder),
+    Cancel(CancelOrder),
+    SetStock(SetStock),
+    OpenIntent(OpenPaymentIntent),
+    BeginAttempt(BeginPaymentAttempt),
+    /// A provider's notification (the provider redelivers it until it is answered).
+    Notify(RecordCharge),
+}
+
+/// A request as its caller knows it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub ask: Ask,
+    pub shop: ShopId,
+    /// Sent this many times.
+    pub sends: u32,
+    /// Sends that heard nothing or an error.
+    pub unanswered: u32,
+    pub answered: bool,
+    /// The order ids its sends carried (a retry carries a fresh one, as the server's does).
+    pub order_ids: Vec<OrderId>,
+}
+
+/// Ids handed out so far, one counter per kind (ids come with commands, never from the core).
+#[derive(Default)]
+pub struct Ids {
+    next: i64,
+}
+
+impl Ids {
+    pub fn next(&mut self) -> i64 {
+        self.next += 1;
+        self.next
+    }
+}
+
+#[derive(Default)]
+pub struct Clients {
+    pub requests: BTreeMap<u64, Request>,
+    next_request: u64,
+    pub ids: Ids,
+    /// Orders buyers were told they placed, with the request that placed them.
+    pub placed: BTreeMap<OrderId, u64>,
+}
+
+impl Clients {
+    /// A new request; returns its number.
+    pub fn send(&mut self, ask: Ask, shop: ShopId) -> u64 {
+        self.next_request += 1;
+        let order_ids = match &ask {
+            Ask::Place(place) => vec![place.id],
+            _ => Vec::new(),
+        };
+        self.requests.insert(
+            self.next_request,
+            Request {
+                ask,
+                shop,
+                sends: 0,
+                unanswered: 0,
+                answered: false,
+                order_ids,
+            },
+        );
+        self.next_request
+    }
+
+    /// A checkout of one shop: one or two of its SKUs, one to three units each.
+    pub fn checkout(&mut self, rng: &mut impl Rng) -> (Ask, ShopId) {
+        let shop = world::shop(rng.random_range(1..=SHOPS));
+        let skus = world::skus_of(shop);
+        let count = rng.random_range(1..=skus.len());
+        let lines = skus[..count]
+            .iter()
+            .map(|&sku| OrderLineRequest {
+                sku,
+                quantity: Quantity::new(rng.random_range(1..=3)).expect("a valid quantity"),
+            })
+            .collect();
+        let id = self.ids.next();
+        let place = PlaceOrder {
+            id: OrderId::new(id).expect("positive"),
+            checkout: CheckoutId::new(id).expect("positive"),
+            shop,
+            buyer: world::buyer(rng.random_range(1..=BUYERS)),
+            lines,
+            address: world::address(),
+            payment_timeout_seconds: if rng.random_ratio(1, 2) {
+                rng.random_range(60..=600)
+            } else {
+                PAYMENT_TIMEOUT_SECONDS_DEFAULT
+            },
+            request: Some(RequestRef(format!("sim-checkout-{id}"))),
+            delivery: None,
+            client: Default::default(),
+        };
+        (Ask::Place(place), shop)
+    }
+
+    /// A merchant's count of one of its stock rows.
+    pub fn count(&mut self, rng: &mut impl Rng) -> (Ask, ShopId) {
+        let shop = world::shop(rng.random_range(1..=SHOPS));
+        let rows = world::rows_of(shop);
+        let &(sku, warehouse) = rows.choose(rng).expect("every shop has rows");
+        let ask = Ask::SetStock(SetStock {
+            shop,
+            sku,
+            warehouse,
+            available: rng.random_range(0..=12),
+        });
+        (ask, shop)
+    }
+
+    /// A placed order's buyer cancels it.
+    pub fn cancel(
+        &self,
+        rng: &mut impl Rng,
+        orders: &BTreeMap<OrderId, (ShopId, miaodan_domain::BuyerId)>,
+    ) -> Option<(Ask, ShopId)> {
+        let ids: Vec<&OrderId> = orders.keys().collect();
+        let id = **ids.choose(rng)?;
+        let (shop, buyer) = orders[&id];
+        let ask = Ask::Cancel(CancelOrder {
+            order: id,
+            by: Canceller::Buyer(buyer),
+            reason: CancelReason::BuyerCancelled,
+        });
+        Some((ask, shop))
+    }
+
+    /// Opens the payment of a placed order (its checkout has one order: one shop).
+    pub fn open_intent(&mut self, order: &miaodan_domain::orders::Order) -> (Ask, ShopId) {
+        let id = self.ids.next();
+        let ask = Ask::OpenIntent(OpenPaymentIntent {
+            id: miaodan_domain::payments::PaymentIntentId::new(id).expect("positive"),
+            checkout: order.checkout,
+            buyer: order.buyer,
+            orders: vec![IntentOrderRequest {
+                order: order.id,
+                shop: order.shop,
+                amount: order.total,
+                payment_due_at: order.payment_due_at,
+            }],
+            one_tap: false,
+        });
+        (ask, order.shop)
+    }
+
+    /// The command one send of request `number` carries.
+    pub fn command_for(&mut self, number: u64) -> Command {
+        let fresh = self.ids.next();
+        let request = self.requests.get_mut(&number).expect("a request sent");
+        request.sends += 1;
+        match &mut request.ask {
+            Ask::Place(place) => {
+                if request.sends > 1 {
+                    place.id = OrderId::new(fresh).expect("positive");
+                    request.order_ids.push(place.id);
+                }
+                Command::from(place.clone())
+            }
+            Ask::Cancel(cancel) => Command::from(cancel.clone()),
+            Ask::SetStock(count) => Command::from(count.clone()),
+            Ask::OpenIntent(open) => Command::from(open.clone()),
+            Ask::BeginAttempt(begin) => Command::from(begin.clone()),
+            Ask::Notify(charge) => Command::from(charge.clone()),
+        }
+    }
+
+    /// Requests that heard nothing or an error and may be sent again.
+    pub fn unanswered(&self) -> Vec<u64> {
+        self.requests
+            .iter()
+            .filter(|(_, r)| !r.answered && r.unanswered >= r.sends && r.sends > 0)
+            .map(|(n, _)| *n)
+            .collect()
+    }
+}
+
+/// Refund ids for the refunds a late capture may open (one per order).
+pub fn refund_ids(ids: &mut Ids, orders: usize) -> Vec<RefundId> {
+    (0..orders)
+        .map(|_| RefundId::new(ids.next()).expect("positive"))
+        .collect()
+}
+
+/// Milliseconds a step's clock moves: mostly a little, sometimes past every payment timeout.
+pub fn clock_step(rng: &mut impl Rng) -> i64 {
+    match rng.random_range(0..20) {
+        0 => rng.random_range(600_000..=1_800_000),
+        1..=4 => rng.random_range(10_000..=120_000),
+        _ => rng.random_range(0..=3_000),
+    }
+}
+
+pub fn after(now: Timestamp, ms: i64) -> Timestamp {
+    Timestamp::from_unix_ms(now.unix_ms() + ms)
+}

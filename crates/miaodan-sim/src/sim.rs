@@ -1,0 +1,642 @@
+//! One seed's run: the real shard logic (`ShardState::apply`) deciding batches, the real store
+//! committing them to a SQLite file, and between the two a commit that may fail in each of the
+//! ways [`Fault`] names. Everything — workload, batch sizes, faults, the clock, the provider —
+//! is drawn from one `StdRng` seeded with the run's `u64`, and the simulation awaits one thing
+//! at a time, so the same seed gives the same history.
+
+use crate::auditor::{Auditor, Broken};
+use crate::clients::{self, Ask, Clients};
+use crate::faults::{Fault, FaultPlan};
+use crate::provider::Provider;
+use crate::report::{SeedReport, Sometimes, Violation};
+use crate::world::{self, SHARDS, SHOPS, START};
+use miaodan_domain::fulfillment::LocalDate;
+use miaodan_domain::payments::{self, IntentStatus, SETTLED_INTENT_RETENTION_MS};
+use miaodan_domain::shard::{Command, Effect, Outcome, ShardState};
+use miaodan_domain::{BuyerId, OrderId, ShopId, SkuId, Timestamp, WarehouseId};
+use miaodan_store::sql::Statement;
+use miaodan_store::{Durability, Store, StoreError, Writer};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// How long a shard remembers which request placed an order (the server's sequencer keeps
+/// the same 48 hours).
+const REQUEST_RETENTION_MS: i64 = 48 * 3600 * 1000;
+/// Commands a batch takes from its inbox at most (the server takes far more; a handful is
+/// enough to put several answers behind one commit).
+const BATCH_MAX: usize = 6;
+
+struct SimShard {
+    index: u32,
+    state: ShardState,
+    writer: Option<Writer>,
+    /// Requests sent to this shard and not yet decided: `(request, command)`.
+    inbox: VecDeque<(u64, Command)>,
+    rows: Vec<(SkuId, WarehouseId)>,
+}
+
+pub struct Sim {
+    step: u32,
+    rng: StdRng,
+    plan: FaultPlan,
+    _dir: tempfile::TempDir,
+    url: String,
+    store: Store,
+    shards: Vec<SimShard>,
+    now: Timestamp,
+    clients: Clients,
+    provider: Provider,
+    auditor: Auditor,
+    report: SeedReport,
+    history: Sha256,
+    /// Orders buyers hold an answer for and may cancel or pay: their shop and buyer.
+    known: BTreeMap<OrderId, (ShopId, BuyerId)>,
+    /// When the process last crashed.
+    last_crash: Option<Timestamp>,
+    /// Notifications `(intent, attempt)` the platform answered once already.
+    notified: BTreeSet<(i64, i64)>,
+    /// Confirmations waiting for their charge to be recorded: the recording request, with the
+    /// intent and its home shop.
+    confirming: BTreeMap<u64, (payments::PaymentIntentId, ShopId)>,
+}
+
+impl Sim {
+    /// A fresh database with the world's shops in it, and a shard per index loaded from it.
+    pub async fn open(seed: u64, steps: u32, plan: Option<FaultPlan>) -> Result<Sim, Violation> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let drawn = FaultPlan::draw(&mut rng);
+        let plan = plan.unwrap_or(drawn);
+        let dir = tempfile::Builder::new()
+            .prefix("miaodan-sim-")
+            .tempdir()
+            .map_err(|e| setup_failed(seed, e))?;
+        let url = dir.path().join("sim.db").to_string_lossy().into_owned();
+        let store = Store::open_to_serve(&url, Durability::PowerLossSafe)
+            .await
+            .map_err(|e| setup_failed(seed, e))?;
+        let report = SeedReport {
+            seed,
+            plan: plan.clone(),
+            steps,
+            commands: 0,
+            commits: 0,
+            restarts: 0,
+            simulated_ms: 0,
+            faults: Default::default(),
+            sometimes: BTreeMap::new(),
+            state_hash: String::new(),
+            history_hash: String::new(),
+        };
+        let mut sim = Sim {
+            step: 0,
+            rng,
+            plan,
+            _dir: dir,
+            url,
+            store,
+            shards: Vec::new(),
+            now: START,
+            clients: Clients::default(),
+            provider: Provider::default(),
+            auditor: Auditor::default(),
+            report,
+            history: Sha256::new(),
+            known: BTreeMap::new(),
+            last_crash: None,
+            notified: BTreeSet::new(),
+            confirming: BTreeMap::new(),
+        };
+        sim.build_world().await.map_err(|broken| sim.violation(broken))?;
+        Ok(sim)
+    }
+
+    async fn build_world(&mut self) -> Result<(), Broken> {
+        for index in 0..SHARDS {
+            let rows = (1..=SHOPS)
+                .map(world::shop)
+                .filter(|shop| world::shard_of(*shop) == index as usize)
+                .flat_map(world::rows_of)
+                .collect();
+            self.shards.push(SimShard {
+                index,
+                state: ShardState::default(),
+                writer: Some(self.store.writer(index).await.map_err(store_broke)?),
+                inbox: VecDeque::new(),
+                rows,
+            });
+        }
+        for shop in (1..=SHOPS).map(world::shop) {
+            let rng = &mut self.rng;
+            let commands = world::shop_setup(shop, || rng.random_range(0..=8));
+            let shard = &mut self.shards[world::shard_of(shop)];
+            let mut effects = Vec::new();
+            for command in commands {
+                let outcome = shard.state.apply(command, self.now, &mut effects);
+                if let Outcome::Rejected(rejection) = outcome {
+                    return Err(("setup", format!("shop {shop} refused: {rejection:?}")));
+                }
+            }
+            let writer = shard.writer.as_mut().expect("a writer at setup");
+            writer
+                .commit_batch(&effects, &[], self.now)
+                .await
+                .map_err(store_broke)?;
+            self.auditor.absorb(&effects)?;
+        }
+        Ok(())
+    }
+
+    pub async fn run(mut self) -> Result<SeedReport, Violation> {
+        for step in 0..self.report.steps {
+            self.step = step;
+            if let Err(broken) = self.one_step().await {
+                return Err(self.violation(broken));
+            }
+        }
+        match self.finish().await {
+            Ok(()) => Ok(self.report),
+            Err(broken) => Err(self.violation(broken)),
+        }
+    }
+
+    fn violation(&self, (invariant, detail): Broken) -> Violation {
+        Violation {
+            seed: self.report.seed,
+            step: self.step,
+            invariant,
+            detail,
+        }
+    }
+
+    async fn one_step(&mut self) -> Result<(), Broken> {
+        for _ in 0..self.rng.random_range(0..=3) {
+            self.new_request().await?;
+        }
+        if self.rng.random_ratio(1, 3) {
+            let unanswered = self.clients.unanswered();
+            if !unanswered.is_empty() {
+                let number = unanswered[self.rng.random_range(0..unanswered.len())];
+                self.enqueue(number);
+            }
+        }
+        for notification in self.provider.due(self.step) {
+            let refunds = clients::refund_ids(&mut self.clients.ids, 1);
+            let ask = Ask::Notify(payments::RecordCharge {
+                intent: notification.intent,
+                attempt: notification.attempt,
+                outcome: notification.outcome,
+                refunds,
+                snapshot: None,
+            });
+            let number = self.clients.send(ask, notification.shop);
+            self.enqueue(number);
+        }
+        for index in 0..self.shards.len() {
+            if self.rng.random_ratio(2, 3) {
+                self.process(index).await?;
+            }
+        }
+        if self.rng.random_ratio(1, 4) {
+            let ms = clients::clock_step(&mut self.rng);
+            self.now = clients::after(self.now, ms);
+            self.report.simulated_ms += ms;
+        }
+        Ok(())
+    }
+
+    /// A new request from a buyer or a merchant, sent to its shop's shard.
+    async fn new_request(&mut self) -> Result<(), Broken> {
+        let roll = self.rng.random_range(0..100);
+        let picked = match roll {
+            0..=49 => Some(self.clients.checkout(&mut self.rng)),
+            50..=59 => Some(self.clients.count(&mut self.rng)),
+            60..=71 => self.clients.cancel(&mut self.rng, &self.known),
+            _ => self.pay_something().await?,
+        };
+        if let Some((ask, shop)) = picked {
+            let number = self.clients.send(ask, shop);
+            self.enqueue(number);
+        }
+        Ok(())
+    }
+
+    /// A buyer opens the payment of an order it was told it placed, read as `GET` reads it.
+    async fn pay_something(&mut self) -> Result<Option<(Ask, ShopId)>, Broken> {
+        let ids: Vec<OrderId> = self.known.keys().copied().collect();
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let id = ids[self.rng.random_range(0..ids.len())];
+        let order = self.store.order(id).await.map_err(store_broke)?;
+        Ok(order.map(|order| self.clients.open_intent(&order)))
+    }
+
+    fn enqueue(&mut self, number: u64) {
+        let shop = self.clients.requests[&number].shop;
+        let command = self.clients.command_for(number);
+        self.shards[world::shard_of(shop)].inbox.push_back((number, command));
+    }
+
+    /// One batch of shard `index`: expire what is due, decide up to [`BATCH_MAX`] commands,
+    /// commit (or fail to), answer.
+    async fn process(&mut self, index: usize) -> Result<(), Broken> {
+        let take = self.rng.random_range(1..=BATCH_MAX).min(self.shards[index].inbox.len());
+        let now = self.now;
+        let mut effects = Vec::new();
+        let mut answers = Vec::new();
+        let shard = &mut self.shards[index];
+        if let Outcome::Expired { orders } = shard.state.apply(Command::ExpireDue, now, &mut effects) {
+            let before_crash = |id: &OrderId| {
+                let created = self.auditor.orders.get(id).map(|o| o.created_at);
+                matches!((created, self.last_crash), (Some(created), Some(crash)) if created < crash)
+            };
+            if orders.iter().any(before_crash) {
+                self.report.saw(Sometimes::OrderExpiredAfterACrash);
+            }
+        }
+        let mut begun = Vec::new();
+        for (number, command) in shard.inbox.drain(..take) {
+            let begins = matches!(command, Command::Payments(payments::Command::BeginAttempt(_)));
+            let outcome = shard.state.apply(command, now, &mut effects);
+            // As in the server's sequencer: a begun attempt writes nothing and is answered at
+            // once, before the batch commits, so the provider call does not wait.
+            if begins && matches!(outcome, Outcome::AttemptBegun { .. }) {
+                begun.push((number, outcome));
+            } else {
+                answers.push((number, outcome));
+            }
+        }
+        self.report.commands += take as u64;
+        for (number, outcome) in begun {
+            self.hear(number, Some(outcome))?;
+        }
+        if effects.is_empty() {
+            return answers.into_iter().try_for_each(|(n, o)| self.hear(n, Some(o)));
+        }
+        let fault = self.plan.pick(&mut self.rng);
+        self.commit(index, effects, answers, fault).await
+    }
+
+    async fn commit(
+        &mut self,
+        index: usize,
+        effects: Vec<Effect>,
+        answers: Vec<(u64, Outcome)>,
+        fault: Option<Fault>,
+    ) -> Result<(), Broken> {
+        let now = self.now;
+        let writer = self.shards[index]
+            .writer
+            .as_mut()
+            .expect("a shard has its writer between batches");
+        let Some(fault) = fault else {
+            writer.commit_batch(&effects, &[], now).await.map_err(store_broke)?;
+            self.committed(&effects)?;
+            for (number, outcome) in answers {
+                self.hear(number, Some(outcome))?;
+            }
+            return self.audit_shard(index).await;
+        };
+        self.report.faults.add(fault);
+        if fault == Fault::PlantedLostWrite {
+            for (number, outcome) in answers {
+                self.hear(number, Some(outcome))?;
+            }
+            return self.audit_shard(index).await;
+        }
+        match fault {
+            Fault::CommitRefused => {
+                let refused = writer
+                    .commit_batch_with(&effects, &[], vec![refused_statement()], now)
+                    .await;
+                if refused.is_ok() {
+                    return Err(("store", "a transaction with a failing statement committed".into()));
+                }
+            }
+            Fault::OutcomeLost | Fault::CrashAfterCommit => {
+                writer.commit_batch(&effects, &[], now).await.map_err(store_broke)?;
+                self.committed(&effects)?;
+            }
+            Fault::CrashMidCommit | Fault::PlantedLostWrite => {}
+        }
+        if !fault.committed() && effects.iter().any(|e| matches!(e, Effect::StockMoved(_))) {
+            self.report.saw(Sometimes::StockCountLost);
+        }
+        if !answers.is_empty() && !fault.crashes() {
+            self.report.saw(Sometimes::CommitFailedWithAnswersWaiting);
+        }
+        for (number, _) in answers {
+            self.hear(number, None)?;
+        }
+        if fault.crashes() {
+            self.crash().await
+        } else {
+            self.recover(index).await
+        }
+    }
+
+    /// A committed batch: the auditor takes it in.
+    fn committed(&mut self, effects: &[Effect]) -> Result<(), Broken> {
+        self.report.commits += 1;
+        if effects.iter().any(|e| matches!(e, Effect::RefundSaved { .. })) {
+            self.report.saw(Sometimes::CaptureAfterExpiry);
+        }
+        self.auditor.absorb(effects)
+    }
+
+    /// What a shard must hold after a commit: the auditor's counts, and what the tables give
+    /// back when read as a restarting shard reads them.
+    async fn audit_shard(&mut self, index: usize) -> Result<(), Broken> {
+        let shard = &self.shards[index];
+        self.auditor.check_stock(&shard.state, &shard.rows)?;
+        self.auditor.check_payments()?;
+        let rebuilt = load(&self.store, shard.index, self.now).await.map_err(store_broke)?;
+        Auditor::check_rebuilt(&shard.state, &rebuilt, &shard.rows)
+    }
+
+    /// After a failed commit, as the sequencer does: a new connection, memory rebuilt from the
+    /// tables.
+    async fn recover(&mut self, index: usize) -> Result<(), Broken> {
+        let shard = &mut self.shards[index];
+        shard.writer = None;
+        shard.writer = Some(self.store.writer(shard.index).await.map_err(store_broke)?);
+        shard.state = load(&self.store, shard.index, self.now).await.map_err(store_broke)?;
+        self.auditor.check_stock(&shard.state, &shard.rows)?;
+        self.resolve_attempts_in_flight(index);
+        Ok(())
+    }
+
+    /// What the server's payment worker does after a rebuild: an attempt that may have reached
+    /// the provider is looked up there by its reference, and what the provider says (the
+    /// charge, or that it has none) is recorded.
+    fn resolve_attempts_in_flight(&mut self, index: usize) {
+        let in_flight: Vec<(payments::PaymentIntent, i64)> = self.shards[index]
+            .state
+            .intents_needing_provider()
+            .filter_map(|(intent, attempt)| attempt.map(|attempt| (intent.clone(), attempt)))
+            .collect();
+        for (intent, attempt) in in_flight {
+            let outcome = self.provider.look_up(&intent, attempt);
+            if !matches!(outcome, payments::ChargeOutcome::NotFound) {
+                self.report.saw(Sometimes::AttemptFoundAfterRestart);
+            }
+            let refunds = clients::refund_ids(&mut self.clients.ids, intent.orders.len());
+            let ask = Ask::Notify(payments::RecordCharge {
+                intent: intent.id,
+                attempt,
+                outcome,
+                refunds,
+                snapshot: None,
+            });
+            let number = self.clients.send(ask, intent.home_shop);
+            self.enqueue(number);
+        }
+    }
+
+    /// The process dies: every queued request goes unanswered, and a new process opens the
+    /// store and loads every shard from the tables.
+    async fn crash(&mut self) -> Result<(), Broken> {
+        self.report.restarts += 1;
+        self.last_crash = Some(self.now);
+        let queued: Vec<u64> = self
+            .shards
+            .iter_mut()
+            .flat_map(|shard| shard.inbox.drain(..).map(|(number, _)| number))
+            .collect();
+        for number in queued {
+            self.hear(number, None)?;
+        }
+        for shard in &mut self.shards {
+            shard.writer = None;
+        }
+        self.store = Store::open_to_serve(&self.url, Durability::PowerLossSafe)
+            .await
+            .map_err(store_broke)?;
+        for index in 0..self.shards.len() {
+            self.recover(index).await?;
+        }
+        Ok(())
+    }
+
+    /// What request `number`'s caller hears: an answer, or nothing (an error, a timeout).
+    fn hear(&mut self, number: u64, outcome: Option<Outcome>) -> Result<(), Broken> {
+        self.history.update(format!("{number} {outcome:?}\n"));
+        let request = self.clients.requests.get_mut(&number).expect("a request sent");
+        let Some(outcome) = outcome else {
+            request.unanswered += 1;
+            // A confirmation whose recorded charge went unanswered: the buyer heard an error
+            // (or nothing) and confirms again.
+            if let (Some((intent, shop)), Ask::Notify(_)) = (self.confirming.remove(&number), &request.ask) {
+                let ask = Ask::BeginAttempt(begin(intent));
+                let number = self.clients.send(ask, shop);
+                self.enqueue(number);
+            }
+            return Ok(());
+        };
+        let retried = request.unanswered > 0;
+        request.answered = true;
+        let (ask, shop, order_ids) = (request.ask.clone(), request.shop, request.order_ids.clone());
+        match (ask, outcome) {
+            (Ask::Place(place), outcome) => self.placement_heard(number, &place, &order_ids, outcome, retried),
+            (Ask::Cancel(cancel), Outcome::OrderCancelled(_)) => {
+                if retried {
+                    self.report.saw(Sometimes::CancelRetried);
+                }
+                self.known.remove(&cancel.order);
+                Ok(())
+            }
+            (Ask::OpenIntent(_), Outcome::PaymentIntent(intent)) => {
+                if matches!(intent.status, IntentStatus::RequiresConfirmation | IntentStatus::Failed) {
+                    self.begin_attempt(&intent, shop);
+                }
+                Ok(())
+            }
+            (Ask::BeginAttempt(_), Outcome::AttemptBegun { intent, attempt }) => {
+                self.confirm(&intent, attempt, shop);
+                Ok(())
+            }
+            (Ask::Notify(charge), Outcome::PaymentIntent(intent)) => {
+                self.confirming.remove(&number);
+                if !self.notified.insert((charge.intent.get(), charge.attempt)) {
+                    self.report.saw(Sometimes::NotificationRepeated);
+                }
+                if intent.status == IntentStatus::Failed && self.now < intent.pay_by && self.rng.random_ratio(1, 2) {
+                    self.begin_attempt(&intent, shop);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn begin_attempt(&mut self, intent: &payments::PaymentIntent, shop: ShopId) {
+        let number = self.clients.send(Ask::BeginAttempt(begin(intent.id)), shop);
+        self.enqueue(number);
+    }
+
+    /// The confirmation goes on as the server's does: the provider charges the attempt, and the
+    /// provider's answer is recorded before the buyer hears back.
+    fn confirm(&mut self, intent: &payments::PaymentIntent, attempt: i64, shop: ShopId) {
+        let outcome = self
+            .provider
+            .charge(&mut self.rng, intent, attempt, self.now, self.step);
+        let refunds = clients::refund_ids(&mut self.clients.ids, intent.orders.len());
+        let ask = Ask::Notify(payments::RecordCharge {
+            intent: intent.id,
+            attempt,
+            outcome,
+            refunds,
+            snapshot: None,
+        });
+        let number = self.clients.send(ask, shop);
+        self.confirming.insert(number, (intent.id, shop));
+        self.enqueue(number);
+    }
+
+    /// A checkout's answer: acknowledged orders must be committed, refused ones must not.
+    fn placement_heard(
+        &mut self,
+        number: u64,
+        place: &miaodan_domain::shard::PlaceOrder,
+        sent_as: &[OrderId],
+        outcome: Outcome,
+        retried: bool,
+    ) -> Result<(), Broken> {
+        let placed = match outcome {
+            Outcome::OrderPlaced(order) => {
+                if retried {
+                    self.report.saw(Sometimes::RetryPlacedWhatACrashLost);
+                }
+                order.id
+            }
+            Outcome::OrderAlreadyPlaced(id) => {
+                if retried {
+                    self.report.saw(Sometimes::RetryFoundItsOrder);
+                }
+                if !sent_as.contains(&id) {
+                    return Err((
+                        "one effect per key",
+                        format!("request {number} was answered another request's order {id}"),
+                    ));
+                }
+                id
+            }
+            Outcome::Rejected(rejection) => {
+                if rejection.code() == "insufficient_stock" {
+                    self.report.saw(Sometimes::RefusedForStock);
+                }
+                if let Some(id) = sent_as.iter().find(|id| self.auditor.orders.contains_key(id)) {
+                    return Err((
+                        "nothing refused exists",
+                        format!("request {number} was refused, yet order {id} is committed"),
+                    ));
+                }
+                return Ok(());
+            }
+            other => return Err(("answers", format!("a checkout was answered {other:?}"))),
+        };
+        match self.auditor.orders.get(&placed) {
+            Some(order) if order.buyer == place.buyer && order.lines.len() == place.lines.len() => {}
+            other => {
+                return Err((
+                    "acknowledged ⇒ durable",
+                    format!("request {number} was told order {placed}, committed as {other:?}"),
+                ));
+            }
+        }
+        self.clients.placed.insert(placed, number);
+        self.known.insert(placed, (place.shop, place.buyer));
+        Ok(())
+    }
+
+    /// The end of the run: every order the auditor holds is in the tables as it holds it; each
+    /// checkout placed at most one order; no buyer was charged twice; and the hashes.
+    async fn finish(&mut self) -> Result<(), Broken> {
+        let mut state = Sha256::new();
+        for (id, expected) in &self.auditor.orders {
+            let stored = self.store.order(*id).await.map_err(store_broke)?;
+            if stored.as_ref() != Some(expected) {
+                return Err((
+                    "acknowledged ⇒ durable",
+                    format!("order {id}: tables {stored:?}, committed {expected:?}"),
+                ));
+            }
+            state.update(format!("{expected:?}\n"));
+        }
+        for (number, request) in &self.clients.requests {
+            let kept = request
+                .order_ids
+                .iter()
+                .filter(|id| self.auditor.orders.contains_key(id))
+                .count();
+            if kept > 1 {
+                return Err(("one effect per key", format!("request {number} placed {kept} orders")));
+            }
+        }
+        for (intent, references) in &self.provider.captured {
+            if references.len() > 1 {
+                return Err((
+                    "payments",
+                    format!(
+                        "intent {intent} was captured {} times: {references:?}",
+                        references.len()
+                    ),
+                ));
+            }
+        }
+        for shard in &self.shards {
+            let rebuilt = load(&self.store, shard.index, self.now).await.map_err(store_broke)?;
+            self.auditor.check_stock(&rebuilt, &shard.rows)?;
+            for &(sku, warehouse) in &shard.rows {
+                state.update(format!(
+                    "{sku} {warehouse} {:?}\n",
+                    rebuilt.inventory().level(sku, warehouse)
+                ));
+            }
+        }
+        for intent in self.auditor.intents.values() {
+            state.update(format!("{intent:?}\n"));
+        }
+        self.report.state_hash = hex::encode(state.finalize());
+        self.report.history_hash = hex::encode(self.history.clone().finalize());
+        Ok(())
+    }
+}
+
+fn begin(intent: payments::PaymentIntentId) -> payments::BeginPaymentAttempt {
+    payments::BeginPaymentAttempt {
+        intent,
+        one_tap: false,
+        snapshot: None,
+        screening: None,
+    }
+}
+
+/// Shard `index` as the server's sequencer loads it at start and after a failed commit.
+async fn load(store: &Store, index: u32, now: Timestamp) -> Result<ShardState, StoreError> {
+    let since = clients::after(now, -REQUEST_RETENTION_MS);
+    let intents_since = clients::after(now, -SETTLED_INTENT_RETENTION_MS);
+    let today = LocalDate::of(now).start();
+    let snapshot = store.load_shard(index, SHARDS, since, intents_since, today).await?;
+    Ok(ShardState::from_snapshot(snapshot))
+}
+
+/// A statement the database refuses, so that the batch's transaction really rolls back.
+fn refused_statement() -> Statement {
+    Statement::new("INSERT INTO sim_refused_commit (nothing) VALUES (1)", Vec::new())
+}
+
+fn store_broke(error: StoreError) -> Broken {
+    ("store", error.to_string())
+}
+
+fn setup_failed(seed: u64, error: impl std::fmt::Display) -> Violation {
+    Violation {
+        seed,
+        step: 0,
+        invariant: "setup",
+        detail: error.to_string(),
+    }
+}
