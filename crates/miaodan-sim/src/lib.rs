@@ -1,8 +1,8 @@
 //! A deterministic simulation of miaodan, tested like a database is.
 //!
-//! The real shard logic decides batches and the real store commits them to a SQLite file;
-//! between the two, commits fail in every way a process meets ([`Fault`]): refused, committed
-//! with the answer lost, cut by a crash mid-commit or after it. Buyers check out, retry, cancel
+//! The real shard logic decides batches and the real store commits them to a SQLite file (or a
+//! PostgreSQL database); between the two, commits fail in every way a process meets
+//! ([`Fault`]): refused, committed with the answer lost, cut by a crash mid-commit or after it. Buyers check out, retry, cancel
 //! and pay; merchants count stock; a payment provider notifies late, twice, out of order or
 //! never; the clock jumps past payment deadlines. After every commit an [`auditor`] checks the
 //! invariants of TESTING.md against a god's view built only from committed effects.
@@ -24,26 +24,48 @@ pub use report::{SeedReport, Sometimes, SwarmReport, Violation};
 /// Steps one seed runs by default: a few hundred requests, a few simulated hours.
 pub const STEPS_DEFAULT: u32 = 300;
 
-/// Runs one seed for `steps` steps, with the fault rates the seed draws.
+/// The store a simulation writes to: an embedded SQLite file (the default), or a fresh database
+/// per seed on the PostgreSQL server `admin_url` points at.
+#[derive(Clone, Debug, Default)]
+pub enum Backend {
+    #[default]
+    Sqlite,
+    Postgres {
+        admin_url: String,
+    },
+}
+
+/// Runs one seed for `steps` steps on SQLite, with the fault rates the seed draws.
 pub async fn run_seed(seed: u64, steps: u32) -> Result<SeedReport, Violation> {
-    sim::Sim::open(seed, steps, None).await?.run().await
+    run_seed_on(&Backend::Sqlite, seed, steps, None).await
 }
 
 /// Runs one seed with `plan`'s fault rates instead of the seed's own draw.
 pub async fn run_seed_with(seed: u64, steps: u32, plan: FaultPlan) -> Result<SeedReport, Violation> {
-    sim::Sim::open(seed, steps, Some(plan)).await?.run().await
+    run_seed_on(&Backend::Sqlite, seed, steps, Some(plan)).await
 }
 
-/// Runs `seeds` (each for `steps` steps), calling `progress` after each; a violation is
-/// recorded and the swarm goes on.
+/// Runs one seed on `backend`, with `plan` or the seed's own draw of fault rates.
+pub async fn run_seed_on(
+    backend: &Backend,
+    seed: u64,
+    steps: u32,
+    plan: Option<FaultPlan>,
+) -> Result<SeedReport, Violation> {
+    sim::Sim::open(seed, steps, plan, backend).await?.run().await
+}
+
+/// Runs `seeds` (each for `steps` steps) on `backend`, calling `progress` after each; a
+/// violation is recorded and the swarm goes on.
 pub async fn run_swarm(
+    backend: &Backend,
     seeds: impl IntoIterator<Item = u64>,
     steps: u32,
     mut progress: impl FnMut(&SwarmReport),
 ) -> SwarmReport {
     let mut swarm = SwarmReport::default();
     for seed in seeds {
-        match run_seed(seed, steps).await {
+        match run_seed_on(backend, seed, steps, None).await {
             Ok(run) => swarm.add(&run),
             Err(violation) => {
                 swarm.seeds += 1;

@@ -4,6 +4,7 @@
 //! is drawn from one `StdRng` seeded with the run's `u64`, and the simulation awaits one thing
 //! at a time, so the same seed gives the same history.
 
+use crate::Backend;
 use crate::auditor::{Auditor, Broken};
 use crate::clients::{self, Ask, Clients};
 use crate::faults::{Fault, FaultPlan};
@@ -15,6 +16,7 @@ use miaodan_domain::payments::{self, IntentStatus, SETTLED_INTENT_RETENTION_MS};
 use miaodan_domain::shard::{Command, Effect, Outcome, ShardState};
 use miaodan_domain::{BuyerId, OrderId, ShopId, SkuId, Timestamp, WarehouseId};
 use miaodan_store::sql::Statement;
+use miaodan_store::throwaway::ThrowawayDatabase;
 use miaodan_store::{Durability, Store, StoreError, Writer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -41,8 +43,7 @@ pub struct Sim {
     step: u32,
     rng: StdRng,
     plan: FaultPlan,
-    _dir: tempfile::TempDir,
-    url: String,
+    database: Database,
     store: Store,
     shards: Vec<SimShard>,
     now: Timestamp,
@@ -64,16 +65,14 @@ pub struct Sim {
 
 impl Sim {
     /// A fresh database with the world's shops in it, and a shard per index loaded from it.
-    pub async fn open(seed: u64, steps: u32, plan: Option<FaultPlan>) -> Result<Sim, Violation> {
+    pub async fn open(seed: u64, steps: u32, plan: Option<FaultPlan>, backend: &Backend) -> Result<Sim, Violation> {
         let mut rng = StdRng::seed_from_u64(seed);
         let drawn = FaultPlan::draw(&mut rng);
         let plan = plan.unwrap_or(drawn);
-        let dir = tempfile::Builder::new()
-            .prefix("miaodan-sim-")
-            .tempdir()
+        let database = Database::fresh(backend, seed)
+            .await
             .map_err(|e| setup_failed(seed, e))?;
-        let url = dir.path().join("sim.db").to_string_lossy().into_owned();
-        let store = Store::open_to_serve(&url, Durability::PowerLossSafe)
+        let store = Store::open_to_serve(database.url(), Durability::PowerLossSafe)
             .await
             .map_err(|e| setup_failed(seed, e))?;
         let report = SeedReport {
@@ -93,8 +92,7 @@ impl Sim {
             step: 0,
             rng,
             plan,
-            _dir: dir,
-            url,
+            database,
             store,
             shards: Vec::new(),
             now: START,
@@ -411,7 +409,7 @@ impl Sim {
         for shard in &mut self.shards {
             shard.writer = None;
         }
-        self.store = Store::open_to_serve(&self.url, Durability::PowerLossSafe)
+        self.store = Store::open_to_serve(self.database.url(), Durability::PowerLossSafe)
             .await
             .map_err(store_broke)?;
         for index in 0..self.shards.len() {
@@ -611,6 +609,36 @@ fn begin(intent: payments::PaymentIntentId) -> payments::BeginPaymentAttempt {
         one_tap: false,
         snapshot: None,
         screening: None,
+    }
+}
+
+/// Where a seed's tables live: a SQLite file in a directory of its own, or a database of its
+/// own on a PostgreSQL server; either is removed when the seed is done.
+enum Database {
+    Sqlite { _dir: tempfile::TempDir, url: String },
+    Postgres(ThrowawayDatabase),
+}
+
+impl Database {
+    async fn fresh(backend: &Backend, seed: u64) -> Result<Database, Box<dyn std::error::Error>> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::Builder::new().prefix("miaodan-sim-").tempdir()?;
+                let url = dir.path().join("sim.db").to_string_lossy().into_owned();
+                Ok(Database::Sqlite { _dir: dir, url })
+            }
+            Backend::Postgres { admin_url } => {
+                let name = format!("miaodan_sim_{}_{seed}", std::process::id());
+                Ok(Database::Postgres(ThrowawayDatabase::create(admin_url, &name).await?))
+            }
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Database::Sqlite { url, .. } => url,
+            Database::Postgres(database) => database.url(),
+        }
     }
 }
 

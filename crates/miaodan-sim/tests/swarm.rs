@@ -2,7 +2,7 @@
 //! "sometimes"; a seed must replay to the same history. `miaodan sim --seeds N` runs the long
 //! swarm by hand.
 
-use miaodan_sim::{Fault, FaultPlan, STEPS_DEFAULT, Sometimes, run_seed, run_seed_with, run_swarm};
+use miaodan_sim::{Backend, Fault, FaultPlan, STEPS_DEFAULT, Sometimes, run_seed, run_seed_with, run_swarm};
 
 /// Seeds the CI swarm runs (`MIAODAN_SIM_SEEDS` changes it; the first is `MIAODAN_SIM_FIRST_SEED`).
 fn ci_seeds() -> std::ops::Range<u64> {
@@ -19,7 +19,7 @@ fn ci_seeds() -> std::ops::Range<u64> {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_swarm_of_seeds_breaks_no_invariant_and_reaches_every_sometimes() {
-    let swarm = run_swarm(ci_seeds(), STEPS_DEFAULT, |_| {}).await;
+    let swarm = run_swarm(&Backend::Sqlite, ci_seeds(), STEPS_DEFAULT, |_| {}).await;
     println!("{swarm}");
     let violations: Vec<String> = swarm.violations.iter().map(|v| v.to_string()).collect();
     assert!(violations.is_empty(), "{}", violations.join("\n\n"));
@@ -61,4 +61,20 @@ async fn a_planted_lost_write_is_caught_by_the_auditor() {
             "{violation}"
         );
     }
+}
+
+/// The same simulation with PostgreSQL under the store: fewer seeds (each commit is a network
+/// round trip and an fsync), the same invariants.
+#[tokio::test(flavor = "current_thread")]
+async fn a_swarm_on_postgresql_breaks_no_invariant() {
+    let admin_url = match std::env::var("MIAODAN_TEST_POSTGRES_URL") {
+        Ok(url) => url,
+        Err(_) if std::env::var("MIAODAN_SKIP_POSTGRES").as_deref() == Ok("1") => return,
+        Err(_) => panic!("set MIAODAN_TEST_POSTGRES_URL (scripts/test does) or MIAODAN_SKIP_POSTGRES=1"),
+    };
+    let swarm = run_swarm(&Backend::Postgres { admin_url }, 1..13, STEPS_DEFAULT, |_| {}).await;
+    println!("{swarm}");
+    let violations: Vec<String> = swarm.violations.iter().map(|v| v.to_string()).collect();
+    assert!(violations.is_empty(), "{}", violations.join("\n\n"));
+    assert!(swarm.faults.total() > 0 && swarm.restarts > 0, "{swarm}");
 }

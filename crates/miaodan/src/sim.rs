@@ -3,7 +3,7 @@
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use miaodan_sim::{STEPS_DEFAULT, SwarmReport};
+use miaodan_sim::{Backend, STEPS_DEFAULT, SwarmReport};
 use std::time::{Duration, Instant};
 
 #[derive(Args)]
@@ -20,11 +20,19 @@ pub struct SimArgs {
     /// Steps each seed runs.
     #[arg(long, default_value_t = STEPS_DEFAULT)]
     steps: u32,
+    /// Run on PostgreSQL instead of SQLite: a database per seed (dropped after it) on the server
+    /// this URL points at, e.g. postgres://user@127.0.0.1:5432/postgres.
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
 }
 
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
+    let backend = match args.postgres {
+        Some(admin_url) => Backend::Postgres { admin_url },
+        None => Backend::Sqlite,
+    };
     if let Some(seed) = args.seed {
-        let run = miaodan_sim::run_seed(seed, args.steps).await?;
+        let run = miaodan_sim::run_seed_on(&backend, seed, args.steps, None).await?;
         let mut swarm = SwarmReport::default();
         swarm.add(&run);
         println!("seed {seed}: faults per commit: {}", run.plan);
@@ -42,7 +50,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let started = Instant::now();
     let seeds = args.first_seed..args.first_seed.saturating_add(args.seeds);
-    let swarm = miaodan_sim::run_swarm(seeds, args.steps, |swarm| {
+    let swarm = miaodan_sim::run_swarm(&backend, seeds, args.steps, |swarm| {
         bar.set_position(swarm.seeds);
         bar.set_message(format!("{} violations", swarm.violations.len()));
     })
