@@ -4,10 +4,10 @@
 
 use miaodan_domain::inventory::StockLevel;
 use miaodan_domain::orders::{Order, OrderState};
-use miaodan_domain::payments::{IntentStatus, PaymentIntent, PaymentIntentId, Settlement};
+use miaodan_domain::payments::{IntentStatus, PaymentIntent, PaymentIntentId, RefundStatus, Settlement};
 use miaodan_domain::shard::{Effect, ShardState};
 use miaodan_domain::{OrderId, SkuId, WarehouseId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What a check found wrong: the invariant's name and the particulars.
 pub type Broken = (&'static str, String);
@@ -113,6 +113,31 @@ impl Auditor {
                 return Err((
                     "payments",
                     format!("intent {} captured more than authorized", intent.id),
+                ));
+            }
+            let given: i64 = intent
+                .refunds
+                .iter()
+                .filter(|r| r.status != RefundStatus::Failed)
+                .map(|r| r.amount.get())
+                .sum();
+            let captured = intent.charge.as_ref().map_or(0, |charge| charge.captured.get());
+            if given > captured {
+                return Err((
+                    "payments",
+                    format!("intent {}: refunds of {given} exceed {captured} captured", intent.id),
+                ));
+            }
+            let mut requests = BTreeSet::new();
+            if let Some(twice) = intent
+                .refunds
+                .iter()
+                .filter_map(|r| r.request.as_ref())
+                .find(|r| !requests.insert(*r))
+            {
+                return Err((
+                    "one effect per key",
+                    format!("intent {}: request {twice} refunded twice", intent.id),
                 ));
             }
             for part in &intent.orders {

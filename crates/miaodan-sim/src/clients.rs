@@ -5,7 +5,10 @@
 
 use crate::world::{self, BUYERS, SHOPS};
 use miaodan_domain::orders::{CancelReason, PAYMENT_TIMEOUT_SECONDS_DEFAULT};
-use miaodan_domain::payments::{BeginPaymentAttempt, IntentOrderRequest, OpenPaymentIntent, RecordCharge, RefundId};
+use miaodan_domain::payments::{
+    BeginPaymentAttempt, IntentOrderRequest, OpenPaymentIntent, PaymentIntent, PaymentIntentId, RecordCharge,
+    RecordRefund, RefundId, RefundReason, RequestRefund,
+};
 use miaodan_domain::shard::{CancelOrder, Canceller, Command, OrderLineRequest, PlaceOrder, RequestRef, SetStock};
 use miaodan_domain::{CheckoutId, OrderId, Quantity, ShopId, Timestamp};
 use rand::Rng;
@@ -22,6 +25,23 @@ pub enum Ask {
     BeginAttempt(BeginPaymentAttempt),
     /// A provider's notification (the provider redelivers it until it is answered).
     Notify(RecordCharge),
+    RequestRefund(RequestRefund),
+    /// What the provider answered to a refund, recorded by the payment worker.
+    RecordRefund(RecordRefund),
+}
+
+impl Ask {
+    /// The intent a payment command is about, and the stored copy it may carry for a shard that
+    /// has not loaded it.
+    pub fn intent_snapshot(&mut self) -> Option<(PaymentIntentId, &mut Option<Box<PaymentIntent>>)> {
+        match self {
+            Ask::BeginAttempt(c) => Some((c.intent, &mut c.snapshot)),
+            Ask::Notify(c) => Some((c.intent, &mut c.snapshot)),
+            Ask::RequestRefund(c) => Some((c.intent, &mut c.snapshot)),
+            Ask::RecordRefund(c) => Some((c.intent, &mut c.snapshot)),
+            Ask::Place(_) | Ask::Cancel(_) | Ask::SetStock(_) | Ask::OpenIntent(_) => None,
+        }
+    }
 }
 
 /// A request as its caller knows it.
@@ -163,16 +183,49 @@ impl Clients {
         (ask, order.shop)
     }
 
-    /// The command one send of request `number` carries.
+    /// The merchant gives back part of a paid order (the request's reference makes a retry
+    /// refund once).
+    pub fn refund(
+        &mut self,
+        rng: &mut impl Rng,
+        order: &miaodan_domain::orders::Order,
+        intent: &PaymentIntent,
+    ) -> (Ask, ShopId) {
+        let id = self.ids.next();
+        let most = order.total.get().min(800);
+        let ask = Ask::RequestRefund(RequestRefund {
+            intent: intent.id,
+            refund: RefundId::new(id).expect("positive"),
+            order: order.id,
+            amount: miaodan_domain::Fen::price(rng.random_range(1..=most)).expect("a valid amount"),
+            reason: RefundReason::Requested,
+            request: Some(RequestRef(format!("sim-refund-{id}"))),
+            // As the server's flow asks: without the stored intent first, with it (read then)
+            // only if the shard has not loaded the intent.
+            snapshot: None,
+        });
+        (ask, intent.home_shop)
+    }
+
+    /// The command one send of request `number` carries. A stored intent read for this send
+    /// goes with this send only: the next one reads afresh, as the server's flow does.
     pub fn command_for(&mut self, number: u64) -> Command {
         let fresh = self.ids.next();
         let request = self.requests.get_mut(&number).expect("a request sent");
         request.sends += 1;
-        match &mut request.ask {
+        let command = Self::command_of(&mut request.ask, request.sends, fresh, &mut request.order_ids);
+        if let Some((_, snapshot)) = request.ask.intent_snapshot() {
+            *snapshot = None;
+        }
+        command
+    }
+
+    fn command_of(ask: &mut Ask, sends: u32, fresh: i64, order_ids: &mut Vec<OrderId>) -> Command {
+        match ask {
             Ask::Place(place) => {
-                if request.sends > 1 {
+                if sends > 1 {
                     place.id = OrderId::new(fresh).expect("positive");
-                    request.order_ids.push(place.id);
+                    order_ids.push(place.id);
                 }
                 Command::from(place.clone())
             }
@@ -181,6 +234,8 @@ impl Clients {
             Ask::OpenIntent(open) => Command::from(open.clone()),
             Ask::BeginAttempt(begin) => Command::from(begin.clone()),
             Ask::Notify(charge) => Command::from(charge.clone()),
+            Ask::RequestRefund(refund) => Command::from(refund.clone()),
+            Ask::RecordRefund(refund) => Command::from(refund.clone()),
         }
     }
 

@@ -65,7 +65,9 @@ pub async fn run_swarm(
 ) -> SwarmReport {
     let mut swarm = SwarmReport::default();
     for seed in seeds {
-        match run_seed_on(backend, seed, steps, None).await {
+        // A panic (an assertion of the core, say) is that seed's violation, not the swarm's end.
+        let run = tokio::spawn(run_seed_on_owned(backend.clone(), seed, steps)).await;
+        match run.unwrap_or_else(|join| Err(panicked(seed, join))) {
             Ok(run) => swarm.add(&run),
             Err(violation) => {
                 swarm.seeds += 1;
@@ -75,4 +77,25 @@ pub async fn run_swarm(
         progress(&swarm);
     }
     swarm
+}
+
+async fn run_seed_on_owned(backend: Backend, seed: u64, steps: u32) -> Result<SeedReport, Violation> {
+    run_seed_on(&backend, seed, steps, None).await
+}
+
+fn panicked(seed: u64, join: tokio::task::JoinError) -> Violation {
+    let detail = match join.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic".into()),
+        Err(join) => join.to_string(),
+    };
+    Violation {
+        seed,
+        step: 0,
+        invariant: "no panic",
+        detail,
+    }
 }

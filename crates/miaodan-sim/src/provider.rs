@@ -2,7 +2,10 @@
 //! same reference again is the same charge), and tells the platform by notifications that
 //! arrive late, twice, out of order, or never.
 
-use miaodan_domain::payments::{ChargeOutcome, DeclineCode, PaymentIntent, PaymentIntentId, attempt_reference};
+use miaodan_domain::payments::{
+    ChargeOutcome, DeclineCode, PaymentIntent, PaymentIntentId, Refund, RefundOutcome, attempt_reference,
+    refund_reference,
+};
 use miaodan_domain::{Fen, Timestamp};
 use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +28,10 @@ pub struct Provider {
     /// The references captured per intent: more than one is a buyer charged twice.
     pub captured: BTreeMap<PaymentIntentId, BTreeSet<String>>,
     pub queue: Vec<Notification>,
+    /// Money given back, by refund reference, per intent.
+    pub refunded: BTreeMap<PaymentIntentId, BTreeMap<String, i64>>,
+    /// Money captured per intent.
+    pub captured_amount: BTreeMap<PaymentIntentId, i64>,
 }
 
 impl Provider {
@@ -43,8 +50,9 @@ impl Provider {
             Some(outcome) => outcome.clone(),
             None => {
                 let outcome = decide(rng, intent.amount, now > intent.pay_by, &reference);
-                if matches!(outcome, ChargeOutcome::Captured { .. }) {
+                if let ChargeOutcome::Captured { amount, .. } = &outcome {
                     self.captured.entry(intent.id).or_default().insert(reference.clone());
+                    *self.captured_amount.entry(intent.id).or_default() += amount.get();
                 }
                 self.charges.insert(reference, outcome.clone());
                 outcome
@@ -67,6 +75,19 @@ impl Provider {
             });
         }
         outcome
+    }
+
+    /// Gives back `refund` of `intent`: once per reference (asking again answers the first).
+    pub fn refund(&mut self, intent: &PaymentIntent, refund: &Refund) -> RefundOutcome {
+        let reference = refund_reference(intent.home_shop, intent.id, refund.id);
+        self.refunded
+            .entry(intent.id)
+            .or_default()
+            .entry(reference.clone())
+            .or_insert(refund.amount.get());
+        RefundOutcome::Succeeded {
+            provider_refund_id: format!("sim_{reference}"),
+        }
     }
 
     /// What the provider says of an attempt's reference when asked: its charge, or none.

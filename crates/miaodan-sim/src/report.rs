@@ -30,10 +30,15 @@ pub enum Sometimes {
     StockCountLost,
     /// A buyer cancelled an order and the cancellation was lost, then sent again.
     CancelRetried,
+    /// A refund pending when the process crashed was given back and recorded after it.
+    RefundCrossedACrash,
+    /// The provider's webhook was applied while the buyer's confirmation still waited for its
+    /// own recording of the same charge.
+    WebhookBeforeAnswer,
 }
 
 impl Sometimes {
-    pub const ALL: [Sometimes; 10] = [
+    pub const ALL: [Sometimes; 12] = [
         Sometimes::CommitFailedWithAnswersWaiting,
         Sometimes::RetryFoundItsOrder,
         Sometimes::RetryPlacedWhatACrashLost,
@@ -44,6 +49,8 @@ impl Sometimes {
         Sometimes::RefusedForStock,
         Sometimes::StockCountLost,
         Sometimes::CancelRetried,
+        Sometimes::RefundCrossedACrash,
+        Sometimes::WebhookBeforeAnswer,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -58,6 +65,8 @@ impl Sometimes {
             Sometimes::RefusedForStock => "a checkout was refused for stock",
             Sometimes::StockCountLost => "a merchant's stock count was lost with its batch",
             Sometimes::CancelRetried => "a lost cancellation was sent again",
+            Sometimes::RefundCrossedACrash => "a refund pending at a crash was recorded after it",
+            Sometimes::WebhookBeforeAnswer => "a webhook was applied before the confirmation's answer",
         }
     }
 }
@@ -176,7 +185,7 @@ impl fmt::Display for SwarmReport {
         )?;
         for what in Sometimes::ALL {
             let count = self.sometimes.get(&what).copied().unwrap_or(0);
-            writeln!(f, "  {:<52} {count}", what.describe())?;
+            writeln!(f, "  {:<56} {count}", what.describe())?;
         }
         write!(f, "violations        {}", self.violations.len())
     }

@@ -13,7 +13,7 @@ use crate::report::{SeedReport, Sometimes, Violation};
 use crate::world::{self, SHARDS, SHOPS, START};
 use miaodan_domain::fulfillment::LocalDate;
 use miaodan_domain::payments::{self, IntentStatus, SETTLED_INTENT_RETENTION_MS};
-use miaodan_domain::shard::{Command, Effect, Outcome, ShardState};
+use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ShardState};
 use miaodan_domain::{BuyerId, OrderId, ShopId, SkuId, Timestamp, WarehouseId};
 use miaodan_store::sql::Statement;
 use miaodan_store::throwaway::ThrowawayDatabase;
@@ -61,6 +61,12 @@ pub struct Sim {
     /// Confirmations waiting for their charge to be recorded: the recording request, with the
     /// intent and its home shop.
     confirming: BTreeMap<u64, (payments::PaymentIntentId, ShopId)>,
+    /// Refunds whose provider answer is on its way to being recorded.
+    refunding: BTreeSet<payments::RefundId>,
+    /// Refunds that were pending when the process crashed.
+    refunds_at_crash: BTreeSet<payments::RefundId>,
+    /// Requests a shard refused for want of the intent in memory: asked again with it.
+    reask: Vec<u64>,
 }
 
 impl Sim {
@@ -105,6 +111,9 @@ impl Sim {
             last_crash: None,
             notified: BTreeSet::new(),
             confirming: BTreeMap::new(),
+            refunding: BTreeSet::new(),
+            refunds_at_crash: BTreeSet::new(),
+            reask: Vec::new(),
         };
         sim.build_world().await.map_err(|broken| sim.violation(broken))?;
         Ok(sim)
@@ -169,6 +178,19 @@ impl Sim {
     }
 
     async fn one_step(&mut self) -> Result<(), Broken> {
+        for number in std::mem::take(&mut self.reask) {
+            let request = self.clients.requests.get_mut(&number).expect("a request sent");
+            let (intent, _) = request
+                .ask
+                .intent_snapshot()
+                .expect("only payment commands are asked again");
+            let stored = self.store.payment_intent(intent).await.map_err(store_broke)?;
+            let request = self.clients.requests.get_mut(&number).expect("a request sent");
+            if let (Some(stored), Some((_, snapshot))) = (stored, request.ask.intent_snapshot()) {
+                *snapshot = Some(Box::new(stored));
+                self.enqueue(number);
+            }
+        }
         for _ in 0..self.rng.random_range(0..=3) {
             self.new_request().await?;
         }
@@ -211,6 +233,7 @@ impl Sim {
             0..=49 => Some(self.clients.checkout(&mut self.rng)),
             50..=59 => Some(self.clients.count(&mut self.rng)),
             60..=71 => self.clients.cancel(&mut self.rng, &self.known),
+            72..=79 => self.refund_something().await?,
             _ => self.pay_something().await?,
         };
         if let Some((ask, shop)) = picked {
@@ -229,6 +252,23 @@ impl Sim {
         let id = ids[self.rng.random_range(0..ids.len())];
         let order = self.store.order(id).await.map_err(store_broke)?;
         Ok(order.map(|order| self.clients.open_intent(&order)))
+    }
+
+    /// A merchant gives back part of a paid order, the intent read as the server's flow reads it.
+    async fn refund_something(&mut self) -> Result<Option<(Ask, ShopId)>, Broken> {
+        let ids: Vec<OrderId> = self.known.keys().copied().collect();
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let id = ids[self.rng.random_range(0..ids.len())];
+        let Some(order) = self.store.order(id).await.map_err(store_broke)? else {
+            return Ok(None);
+        };
+        let Some(intent) = order.paid_by else {
+            return Ok(None);
+        };
+        let intent = self.store.payment_intent(intent).await.map_err(store_broke)?;
+        Ok(intent.map(|intent| self.clients.refund(&mut self.rng, &order, &intent)))
     }
 
     fn enqueue(&mut self, number: u64) {
@@ -295,6 +335,7 @@ impl Sim {
             for (number, outcome) in answers {
                 self.hear(number, Some(outcome))?;
             }
+            self.pay_out_refunds(index);
             return self.audit_shard(index).await;
         };
         self.report.faults.add(fault);
@@ -347,10 +388,12 @@ impl Sim {
     /// What a shard must hold after a commit: the auditor's counts, and what the tables give
     /// back when read as a restarting shard reads them.
     async fn audit_shard(&mut self, index: usize) -> Result<(), Broken> {
+        let rebuilt = load(&self.store, self.shards[index].index, self.now)
+            .await
+            .map_err(store_broke)?;
         let shard = &self.shards[index];
         self.auditor.check_stock(&shard.state, &shard.rows)?;
         self.auditor.check_payments()?;
-        let rebuilt = load(&self.store, shard.index, self.now).await.map_err(store_broke)?;
         Auditor::check_rebuilt(&shard.state, &rebuilt, &shard.rows)
     }
 
@@ -363,7 +406,44 @@ impl Sim {
         shard.state = load(&self.store, shard.index, self.now).await.map_err(store_broke)?;
         self.auditor.check_stock(&shard.state, &shard.rows)?;
         self.resolve_attempts_in_flight(index);
+        self.pay_out_refunds(index);
         Ok(())
+    }
+
+    /// The payment worker's other duty: refunds the shard holds open are given back at the
+    /// provider (once per reference) and what it answers is recorded.
+    fn pay_out_refunds(&mut self, index: usize) {
+        let owing: Vec<payments::PaymentIntent> = self.shards[index]
+            .state
+            .intents_needing_provider()
+            .filter(|(intent, _)| {
+                intent
+                    .refunds
+                    .iter()
+                    .any(|r| r.status == payments::RefundStatus::Pending)
+            })
+            .map(|(intent, _)| intent.clone())
+            .collect();
+        for intent in owing {
+            for refund in intent
+                .refunds
+                .iter()
+                .filter(|r| r.status == payments::RefundStatus::Pending)
+            {
+                if !self.refunding.insert(refund.id) {
+                    continue;
+                }
+                let outcome = self.provider.refund(&intent, refund);
+                let ask = Ask::RecordRefund(payments::RecordRefund {
+                    intent: intent.id,
+                    refund: refund.id,
+                    outcome,
+                    snapshot: None,
+                });
+                let number = self.clients.send(ask, intent.home_shop);
+                self.enqueue(number);
+            }
+        }
     }
 
     /// What the server's payment worker does after a rebuild: an attempt that may have reached
@@ -398,6 +478,12 @@ impl Sim {
     async fn crash(&mut self) -> Result<(), Broken> {
         self.report.restarts += 1;
         self.last_crash = Some(self.now);
+        let pending = self.auditor.intents.values().flat_map(|intent| &intent.refunds);
+        self.refunds_at_crash.extend(
+            pending
+                .filter(|r| r.status == payments::RefundStatus::Pending)
+                .map(|r| r.id),
+        );
         let queued: Vec<u64> = self
             .shards
             .iter_mut()
@@ -424,6 +510,10 @@ impl Sim {
         let request = self.clients.requests.get_mut(&number).expect("a request sent");
         let Some(outcome) = outcome else {
             request.unanswered += 1;
+            if let Ask::RecordRefund(record) = &request.ask {
+                // The worker's next pass asks the provider again (the same reference).
+                self.refunding.remove(&record.refund);
+            }
             // A confirmation whose recorded charge went unanswered: the buyer heard an error
             // (or nothing) and confirms again.
             if let (Some((intent, shop)), Ask::Notify(_)) = (self.confirming.remove(&number), &request.ask) {
@@ -434,6 +524,13 @@ impl Sim {
             return Ok(());
         };
         let retried = request.unanswered > 0;
+        if matches!(outcome, Outcome::Rejected(Rejection::PaymentIntentNotLoaded))
+            && request.ask.intent_snapshot().is_some()
+        {
+            // The server's flow reads the stored intent and asks again with it.
+            self.reask.push(number);
+            return Ok(());
+        }
         request.answered = true;
         let (ask, shop, order_ids) = (request.ask.clone(), request.shop, request.order_ids.clone());
         match (ask, outcome) {
@@ -455,8 +552,18 @@ impl Sim {
                 self.confirm(&intent, attempt, shop);
                 Ok(())
             }
+            (Ask::RecordRefund(record), outcome) => {
+                self.refunding.remove(&record.refund);
+                if matches!(outcome, Outcome::PaymentIntent(_)) && self.refunds_at_crash.remove(&record.refund) {
+                    self.report.saw(Sometimes::RefundCrossedACrash);
+                }
+                Ok(())
+            }
             (Ask::Notify(charge), Outcome::PaymentIntent(intent)) => {
-                self.confirming.remove(&number);
+                let own_answer = self.confirming.remove(&number).is_some();
+                if !own_answer && self.confirming.values().any(|(waiting, _)| *waiting == charge.intent) {
+                    self.report.saw(Sometimes::WebhookBeforeAnswer);
+                }
                 if !self.notified.insert((charge.intent.get(), charge.attempt)) {
                     self.report.saw(Sometimes::NotificationRepeated);
                 }
@@ -573,6 +680,16 @@ impl Sim {
                 return Err(("one effect per key", format!("request {number} placed {kept} orders")));
             }
         }
+        for (intent, refunds) in &self.provider.refunded {
+            let given: i64 = refunds.values().sum();
+            let captured = self.provider.captured_amount.get(intent).copied().unwrap_or(0);
+            if given > captured {
+                return Err((
+                    "payments",
+                    format!("intent {intent}: {given} refunded of {captured} captured"),
+                ));
+            }
+        }
         for (intent, references) in &self.provider.captured {
             if references.len() > 1 {
                 return Err((
@@ -584,10 +701,12 @@ impl Sim {
                 ));
             }
         }
-        for shard in &self.shards {
-            let rebuilt = load(&self.store, shard.index, self.now).await.map_err(store_broke)?;
-            self.auditor.check_stock(&rebuilt, &shard.rows)?;
-            for &(sku, warehouse) in &shard.rows {
+        let shards: Vec<(u32, Vec<(SkuId, WarehouseId)>)> =
+            self.shards.iter().map(|s| (s.index, s.rows.clone())).collect();
+        for (index, rows) in shards {
+            let rebuilt = load(&self.store, index, self.now).await.map_err(store_broke)?;
+            self.auditor.check_stock(&rebuilt, &rows)?;
+            for &(sku, warehouse) in &rows {
                 state.update(format!(
                     "{sku} {warehouse} {:?}\n",
                     rebuilt.inventory().level(sku, warehouse)
