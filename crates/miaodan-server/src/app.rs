@@ -112,6 +112,8 @@ impl Config {
 }
 
 pub struct Inner {
+    /// How long this platform took to open, phase by phase.
+    pub startup: Startup,
     pub store: Arc<Store>,
     pub shards: Shards,
     pub ids: Ids,
@@ -150,6 +152,45 @@ pub struct Inner {
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
+/// How long each phase of [`AppState::open`] took: logged at start, and read by
+/// `miaodan bench restart` (a 24-hour service must not restart slower every day).
+#[derive(Clone, Debug)]
+pub struct Startup {
+    at: std::time::Instant,
+    phases: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Startup {
+    fn begin() -> Startup {
+        Startup {
+            at: std::time::Instant::now(),
+            phases: Vec::new(),
+        }
+    }
+
+    /// Ends the phase `name` now.
+    fn phase(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.phases.push((name, now - self.at));
+        self.at = now;
+    }
+
+    fn log(&self) {
+        let phases: Vec<String> = self
+            .phases
+            .iter()
+            .map(|(name, took)| format!("{name} {} ms", took.as_millis()))
+            .collect();
+        let total: std::time::Duration = self.phases.iter().map(|(_, took)| *took).sum();
+        tracing::info!(total_ms = total.as_millis() as u64, phases = %phases.join(", "), "state loaded");
+    }
+
+    /// Each phase with how long it took, in order.
+    pub fn phases(&self) -> &[(&'static str, std::time::Duration)] {
+        &self.phases
+    }
+}
+
 impl Deref for AppState {
     type Target = Inner;
     fn deref(&self) -> &Inner {
@@ -175,8 +216,10 @@ impl AppState {
             None => None,
         };
         let clock = config.clock.clone();
+        let mut startup = Startup::begin();
         let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
         let maxima = store.id_maxima().await?;
+        startup.phase("store");
         let ids = Ids::starting_after(maxima);
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
         let shards = Shards::start(
@@ -187,6 +230,7 @@ impl AppState {
             clock.clone(),
         )
         .await?;
+        startup.phase("shards");
         let carriers = crate::carriers::Carriers::new(&config.carriers)?;
         let idempotency_locks = IdempotencyLocks::default();
         // Purge, then load the fingerprints, before serving: a reload while requests run would
@@ -196,16 +240,21 @@ impl AppState {
         store
             .prune_outbox(clock.now().plus_seconds(-OUTBOX_RETENTION_SECONDS))
             .await?;
+        startup.phase("purge");
         idempotency_locks.load_index(
             store.idempotency_keys().await?,
             maxima.idempotency_response,
             clock.now(),
         );
+        startup.phase("idempotency index");
         let tokens = TokenCache::following(&store).await?;
         let (provider, simpay) = payment_provider(&config.payments)?;
         let payments = Payments::new(provider, OneTap::load(&store, clock.now()).await?);
         let webhooks = crate::webhooks::Webhooks::load(&store, &config.webhooks).await?;
+        startup.phase("tokens, payments, webhooks");
+        startup.log();
         Ok(AppState(Arc::new(Inner {
+            startup,
             store,
             shards,
             ids,

@@ -152,8 +152,13 @@ enum Commands {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    // The simulator opens a database per seed: its store's info lines would bury the report.
-    let quiet = matches!(cli.command, Commands::Sim(_));
+    // The simulator opens a database per seed, the restart bench the platform again and again:
+    // their info lines would bury the report.
+    let quiet = match &cli.command {
+        Commands::Sim(_) => true,
+        Commands::Bench(args) => args.quiet(),
+        _ => false,
+    };
     let default_filter = if quiet { "warn" } else { "info,tower_http=warn" };
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -20,6 +20,7 @@ mod flash_sale;
 mod fulfillment;
 mod http_baseline;
 mod report;
+mod restart;
 mod risk;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -32,6 +33,14 @@ use std::time::Duration;
 pub struct BenchArgs {
     #[command(subcommand)]
     scenario: Scenario,
+}
+
+impl BenchArgs {
+    /// Whether the scenario's own report would drown in the platform's info lines (it opens
+    /// the platform again and again).
+    pub fn quiet(&self) -> bool {
+        matches!(self.scenario, Scenario::Restart(_))
+    }
 }
 
 #[derive(Subcommand)]
@@ -61,6 +70,9 @@ enum Scenario {
     /// the crowd simulator, or read from a file): recall, precision, honest buyers refused,
     /// units that reached scalpers with risk off and on; and the cost of a decision.
     Risk(risk::RiskArgs),
+    /// Restart time as history grows: stored answers and open orders added in steps, the
+    /// platform opened afresh at each and timed to its first answer, phase by phase.
+    Restart(restart::RestartArgs),
     /// The customer-service assistant on scripted conversations against a seeded world (the
     /// built-in evaluation set, or `--world FILE --conversations FILE`): resolution rate,
     /// intent and slot accuracy, wrong actions, hand-over rate, reply latency.
@@ -436,6 +448,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Scenario::Assistant(args) = &args.scenario {
         return assistant::run(args).await;
     }
+    if let Scenario::Restart(args) = &args.scenario {
+        return restart::run(args).await;
+    }
     let (summary, json) = match args.scenario {
         Scenario::FlashSale(args) => (flash_sale::run(&args).await?, args.common.json.clone()),
         Scenario::HttpBaseline(args) => (http_baseline::run(&args).await?, args.sale.common.json.clone()),
@@ -443,7 +458,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::AfterSales(args) => (after_sales::run(&args).await?, args.common.json.clone()),
         Scenario::Compass(args) => (compass::run(&args).await?, args.sale.common.json.clone()),
         Scenario::Console(args) => (console::run(&args).await?, args.sale.common.json.clone()),
-        Scenario::Fulfillment(_) | Scenario::Risk(_) | Scenario::Assistant(_) => unreachable!("answered above"),
+        Scenario::Fulfillment(_) | Scenario::Risk(_) | Scenario::Assistant(_) | Scenario::Restart(_) => {
+            unreachable!("answered above")
+        }
     };
     summary.print_table();
     if let Some(path) = json {
