@@ -55,19 +55,29 @@ pub async fn run_seed_on(
     sim::Sim::open(seed, steps, plan, backend).await?.run().await
 }
 
-/// Runs `seeds` (each for `steps` steps) on `backend`, calling `progress` after each; a
-/// violation is recorded and the swarm goes on.
+/// Runs `seeds` (each for `steps` steps) on `backend`, `jobs` seeds at a time (each seed alone
+/// stays deterministic; the totals do not depend on the order seeds finish in), calling
+/// `progress` after each; a violation is recorded and the swarm goes on.
 pub async fn run_swarm(
     backend: &Backend,
     seeds: impl IntoIterator<Item = u64>,
-    steps: u32,
+    (steps, jobs): (u32, usize),
     mut progress: impl FnMut(&SwarmReport),
 ) -> SwarmReport {
     let mut swarm = SwarmReport::default();
-    for seed in seeds {
-        // A panic (an assertion of the core, say) is that seed's violation, not the swarm's end.
-        let run = tokio::spawn(run_seed_on_owned(backend.clone(), seed, steps)).await;
-        match run.unwrap_or_else(|join| Err(panicked(seed, join))) {
+    let mut running = tokio::task::JoinSet::new();
+    let mut seeds = seeds.into_iter();
+    loop {
+        while running.len() < jobs.max(1) {
+            let Some(seed) = seeds.next() else { break };
+            // A panic (an assertion of the core, say) is that seed's violation, not the end.
+            let run = tokio::spawn(run_seed_on_owned(backend.clone(), seed, steps));
+            running.spawn(async move { run.await.unwrap_or_else(|join| Err(panicked(seed, join))) });
+        }
+        let Some(finished) = running.join_next().await else {
+            break;
+        };
+        match finished.unwrap_or_else(|join| Err(panicked(0, join))) {
             Ok(run) => swarm.add(&run),
             Err(violation) => {
                 swarm.seeds += 1;
@@ -76,6 +86,7 @@ pub async fn run_swarm(
         }
         progress(&swarm);
     }
+    swarm.violations.sort_by_key(|v| v.seed);
     swarm
 }
 

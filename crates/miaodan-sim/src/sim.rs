@@ -388,12 +388,17 @@ impl Sim {
     /// What a shard must hold after a commit: the auditor's counts, and what the tables give
     /// back when read as a restarting shard reads them.
     async fn audit_shard(&mut self, index: usize) -> Result<(), Broken> {
-        let rebuilt = load(&self.store, self.shards[index].index, self.now)
-            .await
-            .map_err(store_broke)?;
         let shard = &self.shards[index];
         self.auditor.check_stock(&shard.state, &shard.rows)?;
         self.auditor.check_payments()?;
+        // Reading a whole shard back costs more than the rest of a step: every fourth commit
+        // (and every rebuild, which reads it anyway) is enough to pin a divergence to a few
+        // batches.
+        if self.report.commits % 4 != 0 {
+            return Ok(());
+        }
+        let rebuilt = load(&self.store, shard.index, self.now).await.map_err(store_broke)?;
+        let shard = &self.shards[index];
         Auditor::check_rebuilt(&shard.state, &rebuilt, &shard.rows)
     }
 
@@ -742,7 +747,17 @@ impl Database {
     async fn fresh(backend: &Backend, seed: u64) -> Result<Database, Box<dyn std::error::Error>> {
         match backend {
             Backend::Sqlite => {
-                let dir = tempfile::Builder::new().prefix("miaodan-sim-").tempdir()?;
+                // In memory where the machine has a tmpfs: the store keeps its durability
+                // settings, but a simulated crash never loses the page cache, so the fsyncs it
+                // asks for would cost most of the run and test nothing.
+                let memory = std::path::Path::new("/dev/shm");
+                let mut builder = tempfile::Builder::new();
+                builder.prefix("miaodan-sim-");
+                let dir = if memory.is_dir() {
+                    builder.tempdir_in(memory)
+                } else {
+                    builder.tempdir()
+                }?;
                 let url = dir.path().join("sim.db").to_string_lossy().into_owned();
                 Ok(Database::Sqlite { _dir: dir, url })
             }

@@ -19,7 +19,7 @@ fn ci_seeds() -> std::ops::Range<u64> {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_swarm_of_seeds_breaks_no_invariant_and_reaches_every_sometimes() {
-    let swarm = run_swarm(&Backend::Sqlite, ci_seeds(), STEPS_DEFAULT, |_| {}).await;
+    let swarm = run_swarm(&Backend::Sqlite, ci_seeds(), (STEPS_DEFAULT, 1), |_| {}).await;
     println!("{swarm}");
     let violations: Vec<String> = swarm.violations.iter().map(|v| v.to_string()).collect();
     assert!(violations.is_empty(), "{}", violations.join("\n\n"));
@@ -72,7 +72,7 @@ async fn a_swarm_on_postgresql_breaks_no_invariant() {
         Err(_) if std::env::var("MIAODAN_SKIP_POSTGRES").as_deref() == Ok("1") => return,
         Err(_) => panic!("set MIAODAN_TEST_POSTGRES_URL (scripts/test does) or MIAODAN_SKIP_POSTGRES=1"),
     };
-    let swarm = run_swarm(&Backend::Postgres { admin_url }, 1..13, STEPS_DEFAULT, |_| {}).await;
+    let swarm = run_swarm(&Backend::Postgres { admin_url }, 1..13, (STEPS_DEFAULT, 1), |_| {}).await;
     println!("{swarm}");
     let violations: Vec<String> = swarm.violations.iter().map(|v| v.to_string()).collect();
     assert!(violations.is_empty(), "{}", violations.join("\n\n"));

@@ -20,6 +20,9 @@ pub struct SimArgs {
     /// Steps each seed runs.
     #[arg(long, default_value_t = STEPS_DEFAULT)]
     steps: u32,
+    /// Seeds run at once (each seed alone stays deterministic).
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
     /// Run on PostgreSQL instead of SQLite: a database per seed (dropped after it) on the server
     /// this URL points at, e.g. postgres://user@127.0.0.1:5432/postgres.
     #[arg(long, value_name = "URL")]
@@ -50,7 +53,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let started = Instant::now();
     let seeds = args.first_seed..args.first_seed.saturating_add(args.seeds);
-    let swarm = miaodan_sim::run_swarm(&backend, seeds, args.steps, |swarm| {
+    let swarm = miaodan_sim::run_swarm(&backend, seeds, (args.steps, args.jobs), |swarm| {
         bar.set_position(swarm.seeds);
         bar.set_message(format!("{} violations", swarm.violations.len()));
     })
