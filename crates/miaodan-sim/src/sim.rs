@@ -394,7 +394,7 @@ impl Sim {
         // Reading a whole shard back costs more than the rest of a step: every fourth commit
         // (and every rebuild, which reads it anyway) is enough to pin a divergence to a few
         // batches.
-        if self.report.commits % 4 != 0 {
+        if !self.report.commits.is_multiple_of(4) {
             return Ok(());
         }
         let rebuilt = load(&self.store, shard.index, self.now).await.map_err(store_broke)?;
