@@ -465,16 +465,7 @@ impl Sim {
             if !matches!(outcome, payments::ChargeOutcome::NotFound) {
                 self.report.saw(Sometimes::AttemptFoundAfterRestart);
             }
-            let refunds = clients::refund_ids(&mut self.clients.ids, intent.orders.len());
-            let ask = Ask::Notify(payments::RecordCharge {
-                intent: intent.id,
-                attempt,
-                outcome,
-                refunds,
-                snapshot: None,
-            });
-            let number = self.clients.send(ask, intent.home_shop);
-            self.enqueue(number);
+            self.record_charge(&intent, attempt, outcome);
         }
     }
 
@@ -592,6 +583,18 @@ impl Sim {
         let outcome = self
             .provider
             .charge(&mut self.rng, intent, attempt, self.now, self.step);
+        let number = self.record_charge(intent, attempt, outcome);
+        self.confirming.insert(number, (intent.id, shop));
+    }
+
+    /// Sends what the provider said of `attempt` to the intent's shard, as the server records
+    /// a provider's answer; returns the request's number.
+    fn record_charge(
+        &mut self,
+        intent: &payments::PaymentIntent,
+        attempt: i64,
+        outcome: payments::ChargeOutcome,
+    ) -> u64 {
         let refunds = clients::refund_ids(&mut self.clients.ids, intent.orders.len());
         let ask = Ask::Notify(payments::RecordCharge {
             intent: intent.id,
@@ -600,9 +603,9 @@ impl Sim {
             refunds,
             snapshot: None,
         });
-        let number = self.clients.send(ask, shop);
-        self.confirming.insert(number, (intent.id, shop));
+        let number = self.clients.send(ask, intent.home_shop);
         self.enqueue(number);
+        number
     }
 
     /// A checkout's answer: acknowledged orders must be committed, refused ones must not.
