@@ -17,7 +17,8 @@ impl ThrowawayDatabase {
     /// connect to). `name` must be a plain lower-case identifier: it is spliced into SQL.
     pub async fn create(admin_url: &str, name: &str) -> Result<ThrowawayDatabase, tokio_postgres::Error> {
         assert!(
-            name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            name.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
             "a throwaway database name is a plain identifier, not {name:?}"
         );
         let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls).await?;
@@ -56,7 +57,10 @@ impl Drop for ThrowawayDatabase {
         match dropped {
             Ok(Ok(())) => {}
             Ok(Err(error)) => eprintln!("could not drop throwaway database {}: {error}", self.name),
-            Err(_) => eprintln!("could not drop throwaway database {}: the dropping thread panicked", self.name),
+            Err(_) => eprintln!(
+                "could not drop throwaway database {}: the dropping thread panicked",
+                self.name
+            ),
         }
     }
 }
