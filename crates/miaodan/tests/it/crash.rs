@@ -3117,7 +3117,7 @@ const PG_KILL_CLIENTS: usize = 8;
 const PG_KILL_UNITS: i64 = 1_000_000;
 /// …and of the one that does, so that checkouts are refused too (and stay refused) through
 /// the kills.
-const PG_KILL_SCARCE_UNITS: i64 = 300;
+const PG_KILL_SCARCE_UNITS: i64 = 40;
 /// How long the server may take to acknowledge a checkout again once PostgreSQL accepts
 /// connections (its shards retry with a backoff of up to 5 s).
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -3293,6 +3293,154 @@ async fn new_checkout_succeeds(api: &Api, admin: &str, world: &World, tally: &mu
     }
 }
 
+/// One payment the payer tried: the order, and the answers to opening its intent and to
+/// confirming it (`None`: not sent). Keys: `{key}-intent`, `{key}-confirm`.
+struct PayAttempt {
+    buyer: usize,
+    order: Value,
+    key: String,
+    intent: Result<Answer, String>,
+    confirm: Option<Result<Answer, String>>,
+}
+
+/// POST /v1/payment-intents or …/confirm under an Idempotency-Key.
+async fn post_keyed(api: &Api, token: &str, path: &str, key: &str, body: Value) -> Result<Answer, String> {
+    try_send(
+        api.http
+            .post(api.url(path))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&body),
+    )
+    .await
+}
+
+/// A buyer who checks out one unit of a plentiful SKU, then pays it at once (opens the intent,
+/// confirms it with the in-process simpay), again and again until told to stop. Its checkouts
+/// are logged like any client's.
+async fn payer(api: Api, world: Arc<World>, prefix: String, control: Arc<Control>) -> (Vec<Attempt>, Vec<PayAttempt>) {
+    let (mut checkouts, mut payments) = (Vec::new(), Vec::new());
+    let mut n = 0;
+    while !control.stop.load(Ordering::SeqCst) {
+        let (buyer, sku) = (n % world.buyers.len(), world.skus[1 + n % (world.skus.len() - 1)]);
+        let key = format!("{prefix}-{n}");
+        n += 1;
+        let request = CheckoutRequest {
+            key: key.clone(),
+            buyer,
+            body: json!({ "lines": [{ "sku_id": sku, "quantity": 1 }] }).to_string(),
+            lines: vec![(sku, 1)],
+        };
+        let sent = Instant::now();
+        let outcome = send_checkout(&api, &world, &request).await;
+        let order = match &outcome {
+            Outcome::Acked(answer) => acked_order(&request, &world, answer).ok(),
+            _ => None,
+        };
+        checkouts.push(Attempt {
+            request,
+            outcome,
+            sent,
+            ended: Instant::now(),
+        });
+        let Some(order) = order else {
+            tokio::time::sleep(TROUBLE_PAUSE).await;
+            continue;
+        };
+        let token = &world.buyers[buyer].1;
+        let opened = json!({ "checkout_id": order["checkout_id"] });
+        let intent = post_keyed(&api, token, "/v1/payment-intents", &format!("{key}-intent"), opened).await;
+        let confirm = match &intent {
+            Ok(answer) if answer.status == 201 => {
+                let path = format!("/v1/payment-intents/{}/confirm", answer.body["id"]);
+                let body = json!({ "credential": "wallet-pgkill" });
+                Some(post_keyed(&api, token, &path, &format!("{key}-confirm"), body).await)
+            }
+            _ => None,
+        };
+        payments.push(PayAttempt {
+            buyer,
+            order,
+            key,
+            intent,
+            confirm,
+        });
+    }
+    (checkouts, payments)
+}
+
+/// After the recovery the payer's buyer finishes each payment the outage interrupted, retrying
+/// with the same keys as a client would (a 503 stored nothing): every intent opens, every
+/// confirmation ends captured, and the order is then paid (what the client now knows of it).
+/// A confirmation answered 200 before must have captured. Returns whether it retried.
+async fn settle_payment(
+    api: &Api,
+    world: &World,
+    p: &PayAttempt,
+    known: &mut BTreeMap<i64, KnownOrder>,
+    tally: &mut Tally,
+) -> bool {
+    let token = &world.buyers[p.buyer].1;
+    let order = p.order["id"].as_i64().unwrap();
+    let mut retried = false;
+    let intent = match &p.intent {
+        Ok(answer) if answer.status == 201 => answer.clone(),
+        _ => {
+            retried = true;
+            let opened = json!({ "checkout_id": p.order["checkout_id"] });
+            let key = format!("{}-intent", p.key);
+            post_keyed(api, token, "/v1/payment-intents", &key, opened)
+                .await
+                .unwrap()
+        }
+    };
+    if intent.status != 201 {
+        tally.fail(format!(
+            "order {order}: opening its intent after the recovery: {} {}",
+            intent.status, intent.raw
+        ));
+        return retried;
+    }
+    let path = format!("/v1/payment-intents/{}/confirm", intent.body["id"]);
+    let mut confirmed = match &p.confirm {
+        Some(Ok(answer)) if answer.status == 200 => Some(answer.clone()),
+        _ => None,
+    };
+    let deadline = Instant::now() + RECOVERY_TIMEOUT;
+    while confirmed.as_ref().is_none_or(|c| c.status != 200) && Instant::now() < deadline {
+        if confirmed.is_some() {
+            // 409 payment_in_progress says to retry in a second.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        retried = true;
+        let body = json!({ "credential": "wallet-pgkill" });
+        let key = format!("{}-confirm", p.key);
+        confirmed = Some(post_keyed(api, token, &path, &key, body).await.unwrap());
+    }
+    let confirmed = confirmed.unwrap();
+    let view = api.get(&format!("/v1/orders/{order}"), token).await;
+    if confirmed.body["status"] != "captured" || view.body["state"] != "paid" {
+        tally.fail(format!(
+            "order {order}: its payment after the recovery: confirmation {} {}, order {} {}",
+            confirmed.status, confirmed.raw, view.status, view.raw
+        ));
+    }
+    tally.paid += 1;
+    if let Some(known) = known.get_mut(&order) {
+        known.view = view.body;
+    }
+    retried
+}
+
+/// The day's reconciliation against simpay's statement: balanced, each paid order captured once.
+async fn check_reconciliation(api: &Api, admin: &str, paid: usize, tally: &mut Tally) {
+    let report = api.get("/v1/reconciliation", admin).await;
+    let report = report.expect(200);
+    if report["mismatches"] != json!([]) || report["balanced"] != true || report["captures"] != paid as i64 {
+        tally.fail(format!("the day does not reconcile with {paid} orders paid: {report}"));
+    }
+}
+
 /// PostgreSQL (a cluster of the test's own) is SIGKILLed, all its processes at once, in the
 /// middle of batch commits, again and again, and restarted, while checkout clients keep going
 /// and the server stays up: its shards fail their batch, rebuild from the tables once the
@@ -3326,10 +3474,18 @@ async fn acknowledged_orders_survive_postgres_killed_mid_commit() {
         &format!("pg{seed}"),
         &control,
     );
+    let paying = tokio::spawn(payer(
+        api.clone(),
+        world.clone(),
+        format!("pg{seed}-pay"),
+        control.clone(),
+    ));
     let outages = kill_postgres_under_load(&mut cluster, &mut server, &control, &mut rng).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     control.stop();
-    let attempts = join_clients(clients).await;
+    let mut attempts = join_clients(clients).await;
+    let (payer_checkouts, payments) = paying.await.unwrap();
+    attempts.extend(payer_checkouts);
 
     let mut tally = Tally {
         cycles: outages.len(),
@@ -3341,6 +3497,10 @@ async fn acknowledged_orders_survive_postgres_killed_mid_commit() {
     let mut known = BTreeMap::new();
     learn_acked(&mut known, &answered, &mut tally);
     wait_until_healthy(&api, &admin).await;
+    let mut payments_retried = 0;
+    for payment in &payments {
+        payments_retried += usize::from(settle_payment(&api, &world, payment, &mut known, &mut tally).await);
+    }
     reconcile(
         &api,
         &admin,
@@ -3352,6 +3512,7 @@ async fn acknowledged_orders_survive_postgres_killed_mid_commit() {
     )
     .await;
     new_checkout_succeeds(&api, &admin, &world, &mut tally).await;
+    check_reconciliation(&api, &admin, payments.len(), &mut tally).await;
     // The compass read the outbox through every outage: nothing lost, nothing counted twice.
     let orders = all_orders(&api, &admin).await;
     check_compass(&api, &admin, &orders, &mut tally).await;
@@ -3376,7 +3537,11 @@ async fn acknowledged_orders_survive_postgres_killed_mid_commit() {
     for (kind, (count, in_outage)) in &troubles {
         eprintln!("  answered {count} times ({in_outage} of them during an outage): {kind}");
     }
-    eprintln!("  longest wait for an answer {longest:?}; {}", tally.counts());
+    eprintln!(
+        "  longest wait for an answer {longest:?}; payments {} ({payments_retried} finished after the recovery); {}",
+        payments.len(),
+        tally.counts()
+    );
     assert!(
         tally.failures.is_empty(),
         "seed {seed}: {} failures:\n{}",
