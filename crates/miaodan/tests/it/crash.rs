@@ -3442,11 +3442,12 @@ async fn check_reconciliation(api: &Api, admin: &str, paid: usize, tally: &mut T
 }
 
 /// PostgreSQL (a cluster of the test's own) is SIGKILLed, all its processes at once, in the
-/// middle of batch commits, again and again, and restarted, while checkout clients keep going
-/// and the server stays up: its shards fail their batch, rebuild from the tables once the
-/// database answers, and go on. Reconciled against the clients' log at the end: every
-/// acknowledged order is stored as acknowledged, nothing refused is stored, stock is conserved,
-/// no key has two orders; the server never exited, answered the outage with clear errors, and
+/// middle of batch commits, again and again, and restarted, while checkout clients and a paying
+/// buyer keep going and the server stays up: its shards fail their batch, rebuild from the
+/// tables once the database answers, and go on. Reconciled against the clients' log at the end:
+/// every acknowledged order is stored as acknowledged, nothing refused is stored, stock is
+/// conserved, no key has two orders, every payment the outage interrupted completes on retry
+/// and the day reconciles; the server never exited, answered the outage with clear errors, and
 /// takes new checkouts after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_orders_survive_postgres_killed_mid_commit() {
