@@ -26,6 +26,7 @@ use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::sql::Statement;
 use miaodan_store::{Store, Writer};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -149,6 +150,8 @@ impl Message {
 pub struct Shards {
     inboxes: Vec<mpsc::Sender<Message>>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    /// How many times each shard rebuilt its state from the tables after a failed commit.
+    rebuilds: Arc<[AtomicU64]>,
 }
 
 fn overloaded() -> ShardError {
@@ -173,6 +176,7 @@ impl Shards {
         // Risk's maps are hashed under a secret of this process: a client cannot pick ids that
         // collide (see `miaodan_domain::risk::hash`).
         let hash_key = RiskHashKey::from_bytes(rand::random());
+        let rebuilds: Arc<[AtomicU64]> = (0..count).map(|_| AtomicU64::new(0)).collect();
         for index in 0..count {
             let writer = store.writer(index).await?;
             let state = load(&store, (index, count), (risk, hash_key), clock.now()).await?;
@@ -191,6 +195,7 @@ impl Shards {
                 last_tap_counts: Instant::now(),
                 alert_feed: alert_feed.clone(),
                 clock: clock.clone(),
+                rebuilds: rebuilds.clone(),
             };
             tasks.push(tokio::spawn(shard.run(receiver)));
             inboxes.push(sender);
@@ -198,7 +203,15 @@ impl Shards {
         Ok(Shards {
             inboxes,
             tasks: std::sync::Mutex::new(tasks),
+            rebuilds,
         })
+    }
+
+    /// How many times each shard (by index) has rebuilt its state from the tables after a
+    /// failed commit. A rebuild restores payment intents as a start does (an attempt possibly
+    /// in flight on each one open to payment), so the payment worker then sweeps them again.
+    pub fn rebuilds(&self) -> Vec<u64> {
+        self.rebuilds.iter().map(|n| n.load(Ordering::SeqCst)).collect()
     }
 
     pub fn count(&self) -> u32 {
@@ -414,6 +427,8 @@ struct Shard {
     last_tap_counts: Instant,
     alert_feed: AlertFeed,
     clock: Clock,
+    /// Every shard's count of rebuilds (see [`Shards::rebuilds`]); this one counts at its index.
+    rebuilds: Arc<[AtomicU64]>,
 }
 
 /// What a commit task gives back: the connection, whether the batch committed, and the batch's
@@ -825,6 +840,7 @@ impl Shard {
                     self.published_head = writer.outbox_head();
                     self.writer = Some(writer);
                     self.state = state;
+                    self.rebuilds[self.index as usize].fetch_add(1, Ordering::SeqCst);
                     return;
                 }
                 Err(error) => {

@@ -126,12 +126,22 @@ enum Connection {
     Postgres(postgres::PgWriter),
 }
 
+/// The PostgreSQL server process behind a writer, as [`Store::fence`] ends it: its PID, and
+/// when it started. The PID alone is not enough: once that process ended (with the database
+/// server, which then restarted), the same PID may be given to another one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fence {
+    pub backend_pid: i32,
+    /// The process's `backend_start`, in microseconds since the Unix epoch.
+    pub backend_started_us: i64,
+}
+
 impl Writer {
     /// What [`Store::fence`] needs to settle a failed commit of this writer.
-    pub fn fence(&self) -> Option<i32> {
+    pub fn fence(&self) -> Option<Fence> {
         match &self.connection {
             Connection::Sqlite(_) => None,
-            Connection::Postgres(writer) => Some(writer.backend_pid),
+            Connection::Postgres(writer) => Some(writer.fence),
         }
     }
 
@@ -224,12 +234,12 @@ impl Store {
     }
 
     /// Makes the outcome of a failed commit final before the shard reloads. On PostgreSQL the
-    /// server process behind the failed writer ([`Writer::fence`]) is ended: a COMMIT it already
-    /// received then either happened or never will. SQLite's call returned, so its outcome is
-    /// final already (`None`).
-    pub async fn fence(&self, fence: Option<i32>) -> Result<(), StoreError> {
+    /// server process behind the failed writer ([`Writer::fence`]) is ended, if it still runs: a
+    /// COMMIT it already received then either happened or never will. SQLite's call returned,
+    /// so its outcome is final already (`None`).
+    pub async fn fence(&self, fence: Option<Fence>) -> Result<(), StoreError> {
         match (self, fence) {
-            (Store::Postgres(store), Some(backend_pid)) => store.fence(backend_pid).await,
+            (Store::Postgres(store), Some(fence)) => store.fence(fence).await,
             _ => Ok(()),
         }
     }

@@ -6,7 +6,7 @@
 //! (`fsync=off`, `synchronous_commit=off`, `full_page_writes=off`).
 
 use crate::sql::{Row, RowInsert, Statement, Value, runs};
-use crate::{Durability, Mapper, StoreError};
+use crate::{Durability, Fence, Mapper, StoreError};
 use bytes::BytesMut;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::collections::HashMap;
@@ -73,8 +73,14 @@ pub struct PgWriter {
     client: Client,
     prepared: HashMap<String, tokio_postgres::Statement>,
     /// The server process behind this connection, to end it if a commit's fate is unknown.
-    pub(crate) backend_pid: i32,
+    pub(crate) fence: Fence,
 }
+
+/// The server processes a [`Fence`] names: its PID, started when it says. After a restart of
+/// the database server the PID may be another process's (one of another role shows no
+/// `backend_start` at all), and that one is left alone.
+const FENCED: &str = "FROM pg_stat_activity WHERE pid = $1
+    AND (extract(epoch FROM backend_start) * 1000000)::int8 = $2";
 
 async fn connect(config: &Config) -> Result<Client, StoreError> {
     let (client, connection) = config.connect(NoTls).await?;
@@ -160,11 +166,21 @@ impl PgStore {
 
     pub async fn writer(&self) -> Result<PgWriter, StoreError> {
         let client = connect(&self.config).await?;
-        let backend_pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await?.try_get(0)?;
+        let own = client
+            .query_one(
+                "SELECT pid, (extract(epoch FROM backend_start) * 1000000)::int8
+                 FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await?;
+        let fence = Fence {
+            backend_pid: own.try_get(0)?,
+            backend_started_us: own.try_get(1)?,
+        };
         Ok(PgWriter {
             client,
             prepared: HashMap::new(),
-            backend_pid,
+            fence,
         })
     }
 
@@ -195,15 +211,18 @@ impl PgStore {
     /// Settles the fate of a commit that failed with the connection: a COMMIT already sent may
     /// still complete on the server after the client saw an error. Ending that server process
     /// (and waiting until it is gone) makes the outcome final, so a reload that follows reads
-    /// the truth rather than a state the late commit then changes.
-    pub async fn fence(&self, backend_pid: i32) -> Result<(), StoreError> {
+    /// the truth rather than a state the late commit then changes. If the database server
+    /// restarted meanwhile, the process is gone already, and whatever now has its PID is not
+    /// touched.
+    pub async fn fence(&self, fence: Fence) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
+        let named: [&(dyn ToSql + Sync); 2] = [&fence.backend_pid, &fence.backend_started_us];
         client
-            .execute("SELECT pg_terminate_backend($1)", &[&backend_pid])
+            .execute(&format!("SELECT pg_terminate_backend(pid) {FENCED}"), &named)
             .await?;
         for _ in 0..FENCE_POLLS_MAX {
             let alive: i64 = client
-                .query_one("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1", &[&backend_pid])
+                .query_one(&format!("SELECT COUNT(*) {FENCED}"), &named)
                 .await?
                 .try_get(0)?;
             if alive == 0 {
@@ -211,7 +230,7 @@ impl PgStore {
             }
             tokio::time::sleep(std::time::Duration::from_millis(FENCE_POLL_MS)).await;
         }
-        Err(StoreError::Worker(format!("backend {backend_pid} did not end")))
+        Err(StoreError::Worker(format!("backend {} did not end", fence.backend_pid)))
     }
 }
 

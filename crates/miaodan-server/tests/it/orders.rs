@@ -18,6 +18,7 @@ both_backends!(
     concurrent_requests_with_one_key_execute_once,
     stock_is_never_oversold_under_concurrent_checkouts,
     a_fenced_writer_can_no_longer_commit,
+    a_fence_leaves_alone_a_process_that_took_the_failed_writers_pid,
     a_serving_process_ends_what_a_previous_one_left_before_reading,
     a_sku_unknown_to_one_checkout_is_sold_once_it_exists,
 );
@@ -286,15 +287,7 @@ async fn a_fenced_writer_can_no_longer_commit(backend: Backend) {
         .await
         .unwrap();
     let mut writer = store.writer(0).await.unwrap();
-    let record = |id: i64| miaodan_store::records::IdempotencyRecord {
-        id,
-        scope: "admin".into(),
-        key: format!("k{id}"),
-        request_sha256: "x".into(),
-        status: 200,
-        body: "{}".into(),
-        created_at: miaodan_domain::Timestamp::from_unix_ms(0),
-    };
+    let record = stored_response;
     writer
         .commit_batch(
             &[],
@@ -318,6 +311,56 @@ async fn a_fenced_writer_can_no_longer_commit(backend: Backend) {
         store.idempotency_record(1).await.unwrap().is_some(),
         "what committed before the fence stays"
     );
+}
+
+/// A stored response to commit, alone in a batch.
+fn stored_response(id: i64) -> miaodan_store::records::IdempotencyRecord {
+    miaodan_store::records::IdempotencyRecord {
+        id,
+        scope: "admin".into(),
+        key: format!("k{id}"),
+        request_sha256: "x".into(),
+        status: 200,
+        body: "{}".into(),
+        created_at: miaodan_domain::Timestamp::from_unix_ms(0),
+    }
+}
+
+/// A fence ends the failed writer's own server process, and no other: once the database server
+/// restarted, that process is gone and its PID may be another's (a shard's new writer, another
+/// application's connection). Such a fence returns at once and leaves the other alone; before,
+/// it ended whatever had the PID, or, unable to end one of another role, kept its shard from
+/// ever recovering.
+async fn a_fence_leaves_alone_a_process_that_took_the_failed_writers_pid(backend: Backend) {
+    let (database, _dir) = common::fresh_database(backend).await;
+    let store = miaodan_store::Store::open(&database, miaodan_store::Durability::PowerLossSafe)
+        .await
+        .unwrap();
+    let mut other = store.writer(0).await.unwrap();
+    let Some(theirs) = other.fence() else {
+        assert_eq!(backend, Backend::Sqlite, "a PostgreSQL writer can be fenced");
+        return;
+    };
+    // The failed writer ran with the same PID, earlier, on the server before its restart.
+    let failed = miaodan_store::Fence {
+        backend_started_us: theirs.backend_started_us - 60_000_000,
+        ..theirs
+    };
+    let started = std::time::Instant::now();
+    store.fence(Some(failed)).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a fence of a process already gone returns at once, not after {:?}",
+        started.elapsed()
+    );
+    other
+        .commit_batch(
+            &[],
+            &[stored_response(1)],
+            miaodan_domain::Timestamp::from_unix_ms(1_700_000_000_000),
+        )
+        .await
+        .expect("the connection that has the PID now still commits");
 }
 
 /// A process killed mid-commit leaves its PostgreSQL server processes behind, and a COMMIT they

@@ -38,6 +38,7 @@ both_backends!(
     one_tap_pay_is_captured_within_its_limits_and_refused_beyond_them,
     a_flash_tap_by_a_buyer_with_one_tap_pay_is_paid_in_the_background,
     the_reconciliation_balances_after_payments_and_refunds_and_lists_a_capture_the_ledger_lacks,
+    an_intent_opened_before_a_failed_commit_is_paid_once_its_shard_rebuilt,
     bad_payment_input_is_refused_with_stable_problems_and_changes_nothing,
 );
 
@@ -1672,4 +1673,60 @@ async fn a_checkout_the_provider_cannot_charge_opens_no_payment_and_answers_no_s
     let order = app.get(&format!("/v1/orders/{order}"), &buyer).await;
     assert_eq!(order.assert_status(200)["state"], "pending_payment");
     app.shutdown().await;
+}
+
+/// Ends every connection the platform holds to its PostgreSQL database (as a restart of the
+/// database server does): a shard's next commit fails.
+async fn end_the_platforms_connections(app: &TestApp) {
+    let (client, connection) = tokio_postgres::connect(&app.config.database, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+}
+
+/// A shard whose commit failed rebuilds its state from the tables, and that restores each intent
+/// open to payment as a start does: possibly with an attempt in flight, so neither confirmed
+/// (`payment_in_progress`) nor expired until the worker asked the provider. The worker asks after
+/// a rebuild too, not only at start: an intent opened before the failure is paid by the buyer's
+/// next confirmation (before, it was refused until the process restarted).
+async fn an_intent_opened_before_a_failed_commit_is_paid_once_its_shard_rebuilt(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let placed = app.checkout(&w.buyer_token, &[(w.skus[0], 1)]).await;
+    let checkout = placed.assert_status(201)["checkout_id"].as_i64().unwrap();
+    let intent = app.open_intent(&w.buyer_token, checkout).await;
+    let intent = intent.assert_status(201)["id"].as_i64().unwrap();
+    if backend == Backend::Postgres {
+        let before = app.state().shards.rebuilds();
+        end_the_platforms_connections(&app).await;
+        eventually(BACKGROUND_WAIT, "a shard rebuilt after a failed commit", || {
+            let (app, w, before) = (&app, &w, &before);
+            async move {
+                // Answered 503 while the commit fails, 201 once the shard has rebuilt.
+                app.checkout(&w.buyer_token, &[(w.skus[1], 1)]).await;
+                (app.state().shards.rebuilds() != *before).then_some(())
+            }
+        })
+        .await;
+    }
+    let paid = eventually(BACKGROUND_WAIT, "the intent paid after the rebuild", || {
+        let (app, w) = (&app, &w);
+        async move {
+            let paid = app
+                .confirm(&w.buyer_token, intent, json!({ "credential": WALLET }))
+                .await;
+            (paid.status == 200).then_some(paid)
+        }
+    })
+    .await;
+    assert_eq!(paid.body["status"], "captured", "{}", paid.raw);
+    assert_books_balance(&app).await;
 }

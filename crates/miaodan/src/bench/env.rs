@@ -19,7 +19,9 @@ pub struct Env {
     _database: BenchDatabase,
 }
 
-/// What keeps the bench's database alive for the run and removes it after.
+/// What keeps the bench's database alive for the run and removes it after (held for its drop,
+/// never read).
+#[allow(dead_code)]
 enum BenchDatabase {
     Sqlite { _dir: tempfile::TempDir },
     Postgres { _database: ThrowawayDatabase },

@@ -1,6 +1,7 @@
 //! The `miaodan` command from outside: one test binary (a module per concern) so the suite
 //! compiles and links once.
-//! - [`crash`]: SIGKILL and SIGTERM of the real server under load, reconciled against the database.
+//! - [`crash`]: SIGKILL and SIGTERM of the real server under load, and SIGKILL of PostgreSQL under
+//!   the running server, reconciled against the database.
 //! - [`compass_command`]: `miaodan compass rebuild` resets the compass's figures.
 //! - [`cli_errors`]: what the command says when it cannot do what it was asked.
 //! - [`readme_examples`]: every server example of the README, run as written against `serve --demo`.

@@ -1,7 +1,11 @@
 //! The payment worker: resolves what the request path could not finish, by asking the provider.
 //!
 //! - At start, every intent that could have had an attempt in flight when the process stopped
-//!   is looked up under its next reference; until then its shard will not let it expire.
+//!   is looked up under its next reference; until then its shard will not let it expire (nor
+//!   begin another attempt: `payment_in_progress`). The same again, for its intents, after a
+//!   shard rebuilt its state from the tables (a commit failed: the database went away), which
+//!   restores them just as a start does: else they could be neither paid nor expired until the
+//!   next start.
 //! - Every second: `processing` intents (unknown outcome) are looked up; `authorized` ones are
 //!   captured (or voided past their deadline); captured ones with an order still to mark paid
 //!   in another shard, or a refund the provider has not confirmed, are settled.
@@ -14,6 +18,7 @@
 
 use super::{PROVIDER_CALL_TIMEOUT, read_intent, record_charge, settle, within_deadline};
 use crate::app::AppState;
+use miaodan_domain::ShopId;
 use miaodan_domain::payments::{ChargeOutcome, EXPIRY_GRACE_MS, IntentStatus, PaymentIntent};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -25,13 +30,15 @@ const BATCH: i64 = 500;
 
 pub fn spawn(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
-        while let Err(error) = sweep_possible_attempts(&state).await {
+        let mut swept = state.shards.rebuilds();
+        while let Err(error) = sweep_possible_attempts(&state, |_| true).await {
             tracing::warn!(%error, "start-up payment sweep failed; retrying");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         let mut every_second = tokio::time::interval(Duration::from_secs(1));
         loop {
             every_second.tick().await;
+            sweep_rebuilt_shards(&state, &mut swept).await;
             if let Err(error) = resolve_unsettled(&state).await {
                 tracing::warn!(%error, "payment worker pass failed");
             }
@@ -53,9 +60,27 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn sweep_possible_attempts(state: &AppState) -> anyhow::Result<()> {
+/// Sweeps the intents of every shard that rebuilt its state since the sweep that saw `swept`
+/// (each shard's count of rebuilds), as the start-up sweep does.
+async fn sweep_rebuilt_shards(state: &AppState, swept: &mut Vec<u64>) {
+    let rebuilds = state.shards.rebuilds();
+    if rebuilds == *swept {
+        return;
+    }
+    let rebuilt = |shop: ShopId| {
+        let shard = state.shards.shard_of(shop);
+        rebuilds.get(shard) != swept.get(shard)
+    };
+    match sweep_possible_attempts(state, rebuilt).await {
+        Ok(()) => *swept = rebuilds,
+        Err(error) => tracing::warn!(%error, "payment sweep after a shard rebuild failed; retrying"),
+    }
+}
+
+/// Looks up the next attempt of every intent open to payment whose home shop `sweeps` names.
+async fn sweep_possible_attempts(state: &AppState, sweeps: impl Fn(ShopId) -> bool) -> anyhow::Result<()> {
     let intents = state.store.intents_accepting_attempts().await?;
-    for intent in intents {
+    for intent in intents.into_iter().filter(|intent| sweeps(intent.home_shop)) {
         let attempt = intent.attempts + 1;
         let lookup = state.payments.provider.lookup_charge(intent.reference(attempt));
         match within_deadline(lookup).await {
