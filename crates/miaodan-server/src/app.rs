@@ -152,6 +152,27 @@ pub struct Inner {
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
+/// Purges what is past retention, then loads the fingerprints of the keys kept, before
+/// serving: a reload while requests run would forget the keys they note meanwhile, and their
+/// retries would execute again.
+async fn idempotency_index(
+    store: &Store,
+    clock: &Clock,
+    last_response: i64,
+    startup: &mut Startup,
+) -> anyhow::Result<IdempotencyLocks> {
+    let idempotency_locks = IdempotencyLocks::default();
+    let cutoff = clock.now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
+    store.purge_idempotency_records(cutoff).await?;
+    store
+        .prune_outbox(clock.now().plus_seconds(-OUTBOX_RETENTION_SECONDS))
+        .await?;
+    startup.phase("purge");
+    idempotency_locks.load_index(store.idempotency_keys().await?, last_response, clock.now());
+    startup.phase("idempotency index");
+    Ok(idempotency_locks)
+}
+
 /// How long each phase of [`AppState::open`] took: logged at start, and read by
 /// `miaodan bench restart` (a 24-hour service must not restart slower every day).
 #[derive(Clone, Debug)]
@@ -232,21 +253,7 @@ impl AppState {
         .await?;
         startup.phase("shards");
         let carriers = crate::carriers::Carriers::new(&config.carriers)?;
-        let idempotency_locks = IdempotencyLocks::default();
-        // Purge, then load the fingerprints, before serving: a reload while requests run would
-        // forget the keys they note meanwhile, and their retries would execute again.
-        let cutoff = clock.now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
-        store.purge_idempotency_records(cutoff).await?;
-        store
-            .prune_outbox(clock.now().plus_seconds(-OUTBOX_RETENTION_SECONDS))
-            .await?;
-        startup.phase("purge");
-        idempotency_locks.load_index(
-            store.idempotency_keys().await?,
-            maxima.idempotency_response,
-            clock.now(),
-        );
-        startup.phase("idempotency index");
+        let idempotency_locks = idempotency_index(&store, &clock, maxima.idempotency_response, &mut startup).await?;
         let tokens = TokenCache::following(&store).await?;
         let (provider, simpay) = payment_provider(&config.payments)?;
         let payments = Payments::new(provider, OneTap::load(&store, clock.now()).await?);
