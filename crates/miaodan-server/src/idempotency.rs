@@ -1,9 +1,12 @@
 //! `Idempotency-Key` on every mutating endpoint, scoped to the caller.
 //!
-//! - The first response to a key (errors included) is stored and replayed byte for byte to
-//!   every retry with the same request, also after a restart; keys are kept at least 24 h.
-//!   One exception: risk's `428 risk_challenge` is not stored (the request held nothing), so a
-//!   retry after the buyer stepped up is decided afresh.
+//! - The first response of a request that ran (errors included: a refusal decided by the state)
+//!   is stored and replayed byte for byte to every retry with the same request, also after a
+//!   restart; keys are kept at least 24 h. A request refused before it ran (it did not decode,
+//!   a value broke a rule, the token was refused, the shard was full) stores nothing, as at
+//!   Stripe, so it may be corrected and sent again with the same key. Risk's
+//!   `428 risk_challenge` is not stored either (the request held nothing), so a retry after
+//!   the buyer stepped up is decided afresh.
 //! - The same key with a different request (method, path or body) is refused 422
 //!   `idempotency_key_reused` and changes nothing.
 //! - Two concurrent requests with one key execute once: the second waits for the first

@@ -234,7 +234,14 @@ impl Clients {
             Ask::OpenIntent(open) => Command::from(open.clone()),
             Ask::BeginAttempt(begin) => Command::from(begin.clone()),
             Ask::Notify(charge) => Command::from(charge.clone()),
-            Ask::RequestRefund(refund) => Command::from(refund.clone()),
+            Ask::RequestRefund(refund) => {
+                // Each send of a refund request gets a fresh refund id, as each HTTP call does:
+                // only the request's reference may make a retry refund once.
+                if sends > 1 {
+                    refund.refund = RefundId::new(fresh).expect("positive");
+                }
+                Command::from(refund.clone())
+            }
             Ask::RecordRefund(refund) => Command::from(refund.clone()),
         }
     }

@@ -8,7 +8,7 @@
 //! invariants of TESTING.md against a god's view built only from committed effects.
 //!
 //! One `u64` seed drives everything, so a failing seed replays exactly:
-//! `cargo run -p miaodan -- sim --seed <seed>`.
+//! `cargo run --release -p miaodan -- sim --seed <seed>` (a violation prints the whole command).
 
 pub mod auditor;
 mod clients;
@@ -55,6 +55,18 @@ pub async fn run_seed_on(
     sim::Sim::open(seed, steps, plan, backend).await?.run().await
 }
 
+/// The command that replays `seed` as it ran.
+pub(crate) fn replay_command(backend: &Backend, seed: u64, steps: u32) -> String {
+    let mut command = format!("cargo run --release -p miaodan -- sim --seed {seed}");
+    if steps != STEPS_DEFAULT {
+        command.push_str(&format!(" --steps {steps}"));
+    }
+    if let Backend::Postgres { admin_url } = backend {
+        command.push_str(&format!(" --postgres {admin_url}"));
+    }
+    command
+}
+
 /// Runs `seeds` (each for `steps` steps) on `backend`, `jobs` seeds at a time (each seed alone
 /// stays deterministic; the totals do not depend on the order seeds finish in), calling
 /// `progress` after each; a violation is recorded and the swarm goes on.
@@ -72,12 +84,14 @@ pub async fn run_swarm(
             let Some(seed) = seeds.next() else { break };
             // A panic (an assertion of the core, say) is that seed's violation, not the end.
             let run = tokio::spawn(run_seed_on_owned(backend.clone(), seed, steps));
-            running.spawn(async move { run.await.unwrap_or_else(|join| Err(panicked(seed, join))) });
+            let replay = replay_command(backend, seed, steps);
+            running.spawn(async move { run.await.unwrap_or_else(|join| Err(panicked(seed, replay, join))) });
         }
         let Some(finished) = running.join_next().await else {
             break;
         };
-        match finished.unwrap_or_else(|join| Err(panicked(0, join))) {
+        let finished = finished.unwrap_or_else(|join| Err(panicked(0, "(the swarm's own task)".into(), join)));
+        match finished {
             Ok(run) => swarm.add(&run),
             Err(violation) => {
                 swarm.seeds += 1;
@@ -94,7 +108,7 @@ async fn run_seed_on_owned(backend: Backend, seed: u64, steps: u32) -> Result<Se
     run_seed_on(&backend, seed, steps, None).await
 }
 
-fn panicked(seed: u64, join: tokio::task::JoinError) -> Violation {
+fn panicked(seed: u64, replay: String, join: tokio::task::JoinError) -> Violation {
     let detail = match join.try_into_panic() {
         Ok(payload) => payload
             .downcast_ref::<String>()
@@ -105,8 +119,9 @@ fn panicked(seed: u64, join: tokio::task::JoinError) -> Violation {
     };
     Violation {
         seed,
-        step: 0,
+        step: None,
         invariant: "no panic",
         detail,
+        replay,
     }
 }

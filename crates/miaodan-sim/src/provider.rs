@@ -96,6 +96,16 @@ impl Provider {
         self.charges.get(&reference).cloned().unwrap_or(ChargeOutcome::NotFound)
     }
 
+    /// Takes one queued notification of `attempt` off the queue, to deliver it now: a webhook
+    /// that overtakes the provider's own answer to the call.
+    pub fn overtaking(&mut self, intent: PaymentIntentId, attempt: i64) -> Option<Notification> {
+        let at = self
+            .queue
+            .iter()
+            .position(|n| n.intent == intent && n.attempt == attempt)?;
+        Some(self.queue.remove(at))
+    }
+
     /// The notifications due at `step`, taken off the queue (an unanswered one is queued again
     /// by whoever sent it).
     pub fn due(&mut self, step: u32) -> Vec<Notification> {

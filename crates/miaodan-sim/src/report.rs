@@ -100,17 +100,23 @@ impl SeedReport {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
     pub seed: u64,
-    pub step: u32,
+    /// The step it broke at (`None`: a panic, whose step is not known).
+    pub step: Option<u32>,
     pub invariant: &'static str,
     pub detail: String,
+    /// The command that replays it (its steps and backend included).
+    pub replay: String,
 }
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self
+            .step
+            .map_or_else(|| "a step not known".to_string(), |step| format!("step {step}"));
         write!(
             f,
-            "seed {} broke \"{}\" at step {}: {}\nreplay: cargo run -p miaodan -- sim --seed {}",
-            self.seed, self.invariant, self.step, self.detail, self.seed
+            "seed {} broke \"{}\" at {at}: {}\nreplay: {}",
+            self.seed, self.invariant, self.detail, self.replay
         )
     }
 }

@@ -12,6 +12,7 @@ use crate::provider::Provider;
 use crate::report::{SeedReport, Sometimes, Violation};
 use crate::world::{self, SHARDS, SHOPS, START};
 use miaodan_domain::fulfillment::LocalDate;
+use miaodan_domain::orders::OrderState;
 use miaodan_domain::payments::{self, IntentStatus, SETTLED_INTENT_RETENTION_MS};
 use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ShardState};
 use miaodan_domain::{BuyerId, OrderId, ShopId, SkuId, Timestamp, WarehouseId};
@@ -29,6 +30,8 @@ const REQUEST_RETENTION_MS: i64 = 48 * 3600 * 1000;
 /// Commands a batch takes from its inbox at most (the server takes far more; a handful is
 /// enough to put several answers behind one commit).
 const BATCH_MAX: usize = 6;
+/// Rounds of delivering and draining at the end before liveness is judged.
+const SETTLE_ROUNDS_MAX: u32 = 50;
 
 struct SimShard {
     index: u32,
@@ -37,13 +40,14 @@ struct SimShard {
     /// Requests sent to this shard and not yet decided: `(request, command)`.
     inbox: VecDeque<(u64, Command)>,
     rows: Vec<(SkuId, WarehouseId)>,
+    /// Commits of this shard, for the cadence of reading it back.
+    commits: u64,
 }
 
 pub struct Sim {
     step: u32,
     rng: StdRng,
     plan: FaultPlan,
-    database: Database,
     store: Store,
     shards: Vec<SimShard>,
     now: Timestamp,
@@ -56,17 +60,23 @@ pub struct Sim {
     known: BTreeMap<OrderId, (ShopId, BuyerId)>,
     /// When the process last crashed.
     last_crash: Option<Timestamp>,
-    /// Notifications `(intent, attempt)` the platform answered once already.
+    /// Provider webhooks `(intent, attempt)` the platform answered once already.
     notified: BTreeSet<(i64, i64)>,
+    /// Requests that are a provider's webhook delivery (not a confirmation's own recording).
+    webhooks: BTreeSet<u64>,
     /// Confirmations waiting for their charge to be recorded: the recording request, with the
-    /// intent and its home shop.
-    confirming: BTreeMap<u64, (payments::PaymentIntentId, ShopId)>,
+    /// intent, the attempt and the intent's home shop.
+    confirming: BTreeMap<u64, (payments::PaymentIntentId, i64, ShopId)>,
     /// Refunds whose provider answer is on its way to being recorded.
     refunding: BTreeSet<payments::RefundId>,
     /// Refunds that were pending when the process crashed.
     refunds_at_crash: BTreeSet<payments::RefundId>,
     /// Requests a shard refused for want of the intent in memory: asked again with it.
     reask: Vec<u64>,
+    /// The command that replays this seed.
+    replay: String,
+    /// Last: its tables are removed once the store and shards above have let go of them.
+    database: Database,
 }
 
 impl Sim {
@@ -75,12 +85,13 @@ impl Sim {
         let mut rng = StdRng::seed_from_u64(seed);
         let drawn = FaultPlan::draw(&mut rng);
         let plan = plan.unwrap_or(drawn);
+        let replay = crate::replay_command(backend, seed, steps);
         let database = Database::fresh(backend, seed)
             .await
-            .map_err(|e| setup_failed(seed, e))?;
+            .map_err(|e| setup_failed(seed, &replay, e))?;
         let store = Store::open_to_serve(database.url(), Durability::PowerLossSafe)
             .await
-            .map_err(|e| setup_failed(seed, e))?;
+            .map_err(|e| setup_failed(seed, &replay, e))?;
         let report = SeedReport {
             seed,
             plan: plan.clone(),
@@ -98,7 +109,6 @@ impl Sim {
             step: 0,
             rng,
             plan,
-            database,
             store,
             shards: Vec::new(),
             now: START,
@@ -110,10 +120,13 @@ impl Sim {
             known: BTreeMap::new(),
             last_crash: None,
             notified: BTreeSet::new(),
+            webhooks: BTreeSet::new(),
             confirming: BTreeMap::new(),
             refunding: BTreeSet::new(),
             refunds_at_crash: BTreeSet::new(),
             reask: Vec::new(),
+            replay,
+            database,
         };
         sim.build_world().await.map_err(|broken| sim.violation(broken))?;
         Ok(sim)
@@ -132,6 +145,7 @@ impl Sim {
                 writer: Some(self.store.writer(index).await.map_err(store_broke)?),
                 inbox: VecDeque::new(),
                 rows,
+                commits: 0,
             });
         }
         for shop in (1..=SHOPS).map(world::shop) {
@@ -171,13 +185,42 @@ impl Sim {
     fn violation(&self, (invariant, detail): Broken) -> Violation {
         Violation {
             seed: self.report.seed,
-            step: self.step,
+            step: Some(self.step),
             invariant,
             detail,
+            replay: self.replay.clone(),
         }
     }
 
     async fn one_step(&mut self) -> Result<(), Broken> {
+        self.ask_again_with_stored_intents().await?;
+        for _ in 0..self.rng.random_range(0..=3) {
+            self.new_request().await?;
+        }
+        if self.rng.random_ratio(1, 3) {
+            let unanswered = self.clients.unanswered();
+            if !unanswered.is_empty() {
+                let number = unanswered[self.rng.random_range(0..unanswered.len())];
+                self.enqueue(number);
+            }
+        }
+        self.deliver_webhooks();
+        for index in 0..self.shards.len() {
+            if self.rng.random_ratio(2, 3) {
+                self.process(index).await?;
+            }
+        }
+        if self.rng.random_ratio(1, 4) {
+            let ms = clients::clock_step(&mut self.rng);
+            self.now = clients::after(self.now, ms);
+            self.report.simulated_ms += ms;
+        }
+        Ok(())
+    }
+
+    /// Requests a shard refused for want of the intent in memory go again with the stored
+    /// intent, read now (as the server's flows do).
+    async fn ask_again_with_stored_intents(&mut self) -> Result<(), Broken> {
         for number in std::mem::take(&mut self.reask) {
             let request = self.clients.requests.get_mut(&number).expect("a request sent");
             let (intent, _) = request
@@ -191,37 +234,72 @@ impl Sim {
                 self.enqueue(number);
             }
         }
-        for _ in 0..self.rng.random_range(0..=3) {
-            self.new_request().await?;
-        }
-        if self.rng.random_ratio(1, 3) {
-            let unanswered = self.clients.unanswered();
-            if !unanswered.is_empty() {
-                let number = unanswered[self.rng.random_range(0..unanswered.len())];
-                self.enqueue(number);
-            }
-        }
+        Ok(())
+    }
+
+    /// The provider's webhooks due at this step, each sent to its intent's shard.
+    fn deliver_webhooks(&mut self) {
         for notification in self.provider.due(self.step) {
-            let refunds = clients::refund_ids(&mut self.clients.ids, 1);
-            let ask = Ask::Notify(payments::RecordCharge {
-                intent: notification.intent,
-                attempt: notification.attempt,
-                outcome: notification.outcome,
-                refunds,
-                snapshot: None,
-            });
-            let number = self.clients.send(ask, notification.shop);
-            self.enqueue(number);
+            self.send_webhook(notification);
         }
-        for index in 0..self.shards.len() {
-            if self.rng.random_ratio(2, 3) {
+    }
+
+    fn send_webhook(&mut self, notification: crate::provider::Notification) {
+        let refunds = clients::refund_ids(&mut self.clients.ids, 1);
+        let ask = Ask::Notify(payments::RecordCharge {
+            intent: notification.intent,
+            attempt: notification.attempt,
+            outcome: notification.outcome,
+            refunds,
+            snapshot: None,
+        });
+        let number = self.clients.send(ask, notification.shop);
+        self.webhooks.insert(number);
+        self.enqueue(number);
+    }
+
+    /// Liveness, once the faults stop: every webhook delivered, every queue drained, the clock
+    /// past every deadline. Then no unpaid order may be left past its due time and no payment
+    /// attempt may still be in flight (a buyer could neither pay nor see the order expire).
+    async fn settle(&mut self) -> Result<(), Broken> {
+        self.plan = FaultPlan::none();
+        for _ in 0..SETTLE_ROUNDS_MAX {
+            self.step += 1;
+            // The clock first, so that the last round's expiry runs at the final time.
+            self.now = clients::after(self.now, 10 * 60 * 1000);
+            self.ask_again_with_stored_intents().await?;
+            self.deliver_webhooks();
+            for index in 0..self.shards.len() {
                 self.process(index).await?;
+                while !self.shards[index].inbox.is_empty() {
+                    self.process(index).await?;
+                }
+            }
+            let quiet = self.shards.iter().all(|s| s.inbox.is_empty());
+            if quiet && self.provider.queue.is_empty() && self.reask.is_empty() {
+                break;
             }
         }
-        if self.rng.random_ratio(1, 4) {
-            let ms = clients::clock_step(&mut self.rng);
-            self.now = clients::after(self.now, ms);
-            self.report.simulated_ms += ms;
+        for shard in &self.shards {
+            let overdue = shard
+                .state
+                .open_orders()
+                .find(|o| o.state == OrderState::PendingPayment && o.payment_due_at <= self.now);
+            if let Some(order) = overdue {
+                return Err((
+                    "liveness",
+                    format!("order {} unpaid past its due time after everything settled", order.id),
+                ));
+            }
+            if let Some((intent, attempt)) = shard.state.intents_needing_provider().find(|(_, a)| a.is_some()) {
+                return Err((
+                    "liveness",
+                    format!(
+                        "intent {}: attempt {attempt:?} still in flight after everything settled",
+                        intent.id
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -379,7 +457,11 @@ impl Sim {
     /// A committed batch: the auditor takes it in.
     fn committed(&mut self, effects: &[Effect]) -> Result<(), Broken> {
         self.report.commits += 1;
-        if effects.iter().any(|e| matches!(e, Effect::RefundSaved { .. })) {
+        let returned_by_itself = |e: &Effect| {
+            matches!(e, Effect::RefundSaved { refund, .. }
+                if refund.reason == payments::RefundReason::OrderClosed && refund.status == payments::RefundStatus::Pending)
+        };
+        if effects.iter().any(returned_by_itself) {
             self.report.saw(Sometimes::CaptureAfterExpiry);
         }
         self.auditor.absorb(effects)
@@ -388,18 +470,32 @@ impl Sim {
     /// What a shard must hold after a commit: the auditor's counts, and what the tables give
     /// back when read as a restarting shard reads them.
     async fn audit_shard(&mut self, index: usize) -> Result<(), Broken> {
+        self.shards[index].commits += 1;
         let shard = &self.shards[index];
         self.auditor.check_stock(&shard.state, &shard.rows)?;
         self.auditor.check_payments()?;
-        // Reading a whole shard back costs more than the rest of a step: every fourth commit
-        // (and every rebuild, which reads it anyway) is enough to pin a divergence to a few
-        // batches.
-        if !self.report.commits.is_multiple_of(4) {
+        // Reading a whole shard back costs more than the rest of a step: every fourth commit of
+        // the shard is enough to pin a divergence to a few batches (a rebuild reads the tables
+        // anyway, and its stock is checked against the auditor's).
+        if !shard.commits.is_multiple_of(4) {
             return Ok(());
         }
         let rebuilt = load(&self.store, shard.index, self.now).await.map_err(store_broke)?;
         let shard = &self.shards[index];
-        Auditor::check_rebuilt(&shard.state, &rebuilt, &shard.rows)
+        Auditor::check_rebuilt(&shard.state, &rebuilt, &shard.rows)?;
+        for id in self.auditor.intents.keys() {
+            // Memory keeps a settled intent a while, a rebuild loads those changed lately: where
+            // both hold one, it must be the same.
+            if let (Some(read), Some(held)) = (rebuilt.payment_intent(*id), shard.state.payment_intent(*id))
+                && read != held
+            {
+                return Err((
+                    "memory equals tables",
+                    format!("intent {id}: tables {read:?}, memory {held:?}"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// After a failed commit, as the sequencer does: a new connection, memory rebuilt from the
@@ -512,7 +608,7 @@ impl Sim {
             }
             // A confirmation whose recorded charge went unanswered: the buyer heard an error
             // (or nothing) and confirms again.
-            if let (Some((intent, shop)), Ask::Notify(_)) = (self.confirming.remove(&number), &request.ask) {
+            if let (Some((intent, _, shop)), Ask::Notify(_)) = (self.confirming.remove(&number), &request.ask) {
                 let ask = Ask::BeginAttempt(begin(intent));
                 let number = self.clients.send(ask, shop);
                 self.enqueue(number);
@@ -520,6 +616,8 @@ impl Sim {
             return Ok(());
         };
         let retried = request.unanswered > 0;
+        // Any answer ends a confirmation's wait for its own recording (a refusal included).
+        self.confirming.remove(&number);
         if matches!(outcome, Outcome::Rejected(Rejection::PaymentIntentNotLoaded))
             && request.ask.intent_snapshot().is_some()
         {
@@ -556,12 +654,14 @@ impl Sim {
                 Ok(())
             }
             (Ask::Notify(charge), Outcome::PaymentIntent(intent)) => {
-                let own_answer = self.confirming.remove(&number).is_some();
-                if !own_answer && self.confirming.values().any(|(waiting, _)| *waiting == charge.intent) {
-                    self.report.saw(Sometimes::WebhookBeforeAnswer);
-                }
-                if !self.notified.insert((charge.intent.get(), charge.attempt)) {
-                    self.report.saw(Sometimes::NotificationRepeated);
+                let attempt = (charge.intent, charge.attempt);
+                if self.webhooks.contains(&number) {
+                    if self.confirming.values().any(|(i, a, _)| (*i, *a) == attempt) {
+                        self.report.saw(Sometimes::WebhookBeforeAnswer);
+                    }
+                    if !self.notified.insert((charge.intent.get(), charge.attempt)) {
+                        self.report.saw(Sometimes::NotificationRepeated);
+                    }
                 }
                 if intent.status == IntentStatus::Failed && self.now < intent.pay_by && self.rng.random_ratio(1, 2) {
                     self.begin_attempt(&intent, shop);
@@ -583,8 +683,13 @@ impl Sim {
         let outcome = self
             .provider
             .charge(&mut self.rng, intent, attempt, self.now, self.step);
+        if self.rng.random_ratio(1, 4)
+            && let Some(early) = self.provider.overtaking(intent.id, attempt)
+        {
+            self.send_webhook(early);
+        }
         let number = self.record_charge(intent, attempt, outcome);
-        self.confirming.insert(number, (intent.id, shop));
+        self.confirming.insert(number, (intent.id, attempt, shop));
     }
 
     /// Sends what the provider said of `attempt` to the intent's shard, as the server records
@@ -667,7 +772,17 @@ impl Sim {
     /// The end of the run: every order the auditor holds is in the tables as it holds it; each
     /// checkout placed at most one order; no buyer was charged twice; and the hashes.
     async fn finish(&mut self) -> Result<(), Broken> {
+        self.settle().await?;
         let mut state = Sha256::new();
+        for (id, expected) in &self.auditor.intents {
+            let stored = self.store.payment_intent(*id).await.map_err(store_broke)?;
+            if stored.as_ref() != Some(expected) {
+                return Err((
+                    "acknowledged ⇒ durable",
+                    format!("intent {id}: tables {stored:?}, committed {expected:?}"),
+                ));
+            }
+        }
         for (id, expected) in &self.auditor.orders {
             let stored = self.store.order(*id).await.map_err(store_broke)?;
             if stored.as_ref() != Some(expected) {
@@ -765,7 +880,10 @@ impl Database {
                 Ok(Database::Sqlite { _dir: dir, url })
             }
             Backend::Postgres { admin_url } => {
-                let name = format!("miaodan_sim_{}_{seed}", std::process::id());
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos());
+                let name = format!("miaodan_sim_{}_{seed}_{nanos}", std::process::id());
                 Ok(Database::Postgres(ThrowawayDatabase::create(admin_url, &name).await?))
             }
         }
@@ -797,11 +915,12 @@ fn store_broke(error: StoreError) -> Broken {
     ("store", error.to_string())
 }
 
-fn setup_failed(seed: u64, error: impl std::fmt::Display) -> Violation {
+fn setup_failed(seed: u64, replay: &str, error: impl std::fmt::Display) -> Violation {
     Violation {
         seed,
-        step: 0,
+        step: Some(0),
         invariant: "setup",
         detail: error.to_string(),
+        replay: replay.to_string(),
     }
 }

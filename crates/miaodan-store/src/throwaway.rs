@@ -47,9 +47,15 @@ impl Drop for ThrowawayDatabase {
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async {
-                let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await?;
+                // A server gone quiet must not hold a test's end for the TCP timeout.
+                let mut config: tokio_postgres::Config = admin_url.parse()?;
+                config.connect_timeout(std::time::Duration::from_secs(5));
+                let connecting = config.connect(tokio_postgres::NoTls);
+                let (client, connection) =
+                    tokio::time::timeout(std::time::Duration::from_secs(10), connecting).await??;
                 tokio::spawn(connection);
-                client.batch_execute(&drop_sql).await
+                tokio::time::timeout(std::time::Duration::from_secs(10), client.batch_execute(&drop_sql)).await??;
+                Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
             })?;
             Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
         })
