@@ -1,5 +1,5 @@
 //! One seed's run: the real shard logic (`ShardState::apply`) deciding batches, the real store
-//! committing them to a SQLite file, and between the two a commit that may fail in each of the
+//! committing them to a SQLite file (or a PostgreSQL database), and between the two a commit that may fail in each of the
 //! ways [`Fault`] names. Everything — workload, batch sizes, faults, the clock, the provider —
 //! is drawn from one `StdRng` seeded with the run's `u64`, and the simulation awaits one thing
 //! at a time, so the same seed gives the same history.
