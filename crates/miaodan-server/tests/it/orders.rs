@@ -10,6 +10,7 @@ use std::time::Duration;
 both_backends!(
     a_checkout_reserves_stock_and_payment_sells_it,
     a_checkout_across_shops_is_one_order_per_shop_under_one_checkout,
+    a_checkout_across_shops_cut_after_one_part_is_completed_by_its_retry_without_a_second_part,
     a_refused_shop_cancels_the_other_shops_orders_before_the_answer,
     cancelling_an_unpaid_order_releases_its_stock,
     a_shop_cancels_its_own_unpaid_orders_and_the_platform_any,
@@ -80,6 +81,83 @@ async fn a_checkout_across_shops_is_one_order_per_shop_under_one_checkout(backen
         "the first shop's order has its two lines"
     );
     assert_eq!(body["total_fen"], 5990 + 10990 + 2 * 12900);
+    app.shutdown().await;
+}
+
+/// A crash between the shops of one checkout leaves the parts already placed and no answer.
+/// Recovery is the client's retry with the same key: each part carries a reference derived
+/// from (caller, key, request, shop), so the retry finds the part placed and places only the
+/// missing ones. (Without a retry, the part expires unpaid at the payment timeout, like any
+/// order; ARCHITECTURE.md, "Batching, durability and recovery".) The cut is made by placing the
+/// first shop's part as the checkout would have, straight through its shard.
+async fn a_checkout_across_shops_cut_after_one_part_is_completed_by_its_retry_without_a_second_part(backend: Backend) {
+    use miaodan_domain::shard::{Command, OrderLineRequest, PlaceOrder, RequestRef};
+    use sha2::{Digest, Sha256};
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let (_, other) = app.shop("美妆店").await;
+    let wh = app.warehouse(&other, "广州仓", "440111000000").await;
+    let lipstick = app.product(&other, "口红", &[12900]).await;
+    app.stock(&other, lipstick[0], wh, 10).await;
+    let body = json!({ "lines": [
+        { "sku_id": w.skus[0], "quantity": 1 },
+        { "sku_id": lipstick[0], "quantity": 2 },
+    ]});
+    let key = "cut-between-shops-1";
+    // What the checkout's handler derives for the first shop's part.
+    let request_sha256 = hex::encode(
+        Sha256::new()
+            .chain_update(b"POST /v1/checkouts\n")
+            .chain_update(serde_json::to_vec(&body).unwrap())
+            .finalize(),
+    );
+    let context = miaodan_server::idempotency::Idempotency {
+        id: 0,
+        scope: format!("buyer:{}", w.buyer),
+        key: key.into(),
+        request_sha256,
+        clock: app.state().clock.clone(),
+    };
+    let state = app.state();
+    let shop = miaodan_domain::ShopId::new(w.shop).unwrap();
+    let cut = PlaceOrder {
+        id: miaodan_domain::OrderId::new(state.ids.order()).unwrap(),
+        checkout: miaodan_domain::CheckoutId::new(state.ids.checkout()).unwrap(),
+        shop,
+        buyer: miaodan_domain::BuyerId::new(w.buyer).unwrap(),
+        lines: vec![OrderLineRequest {
+            sku: miaodan_domain::SkuId::new(w.skus[0]).unwrap(),
+            quantity: miaodan_domain::Quantity::new(1).unwrap(),
+        }],
+        address: miaodan_domain::orders::Address {
+            adcode: miaodan_domain::geo::Adcode::parse("310114000000").unwrap(),
+            detail: miaodan_domain::orders::AddressDetail::parse("上海路1号").unwrap(),
+        },
+        payment_timeout_seconds: state.config.payment_timeout_seconds,
+        request: Some(RequestRef(context.request_ref(&shop.to_string()))),
+        delivery: None,
+        client: Default::default(),
+    };
+    let first_part = cut.id.get();
+    state.shards.submit(shop, Command::from(cut), None).await.unwrap();
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (4, 1, 0));
+
+    let retried = app.post_with_key("/v1/checkouts", &w.buyer_token, key, body).await;
+    let orders = retried.assert_status(201)["orders"].as_array().unwrap().clone();
+    assert_eq!(orders.len(), 2, "{orders:?}");
+    let ids: Vec<i64> = orders.iter().map(|o| o["id"].as_i64().unwrap()).collect();
+    assert!(
+        ids.contains(&first_part),
+        "the part placed before the cut is the checkout's: {ids:?}"
+    );
+    assert!(
+        orders
+            .iter()
+            .any(|o| o["lines"][0]["sku_id"] == lipstick[0] && o["lines"][0]["quantity"] == 2)
+    );
+    // The first shop's unit is reserved once, not twice; the other shop's two are reserved.
+    assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (4, 1, 0));
+    assert_eq!(app.level(&other, lipstick[0], wh).await, (8, 2, 0));
     app.shutdown().await;
 }
 
