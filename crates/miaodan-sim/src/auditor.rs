@@ -19,6 +19,8 @@ pub struct Auditor {
     /// Every order as the last committed batch left it.
     pub orders: BTreeMap<OrderId, Order>,
     pub intents: BTreeMap<PaymentIntentId, PaymentIntent>,
+    /// Every stored answer committed: key → (record id, body).
+    pub answers: BTreeMap<String, (i64, String)>,
 }
 
 impl Auditor {

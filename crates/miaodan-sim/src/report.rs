@@ -35,10 +35,12 @@ pub enum Sometimes {
     /// The provider's webhook was applied while the buyer's confirmation still waited for its
     /// own recording of the same charge.
     WebhookBeforeAnswer,
+    /// A keyed checkout's retry got the answer stored with its batch, replayed.
+    RetryReplayedItsAnswer,
 }
 
 impl Sometimes {
-    pub const ALL: [Sometimes; 12] = [
+    pub const ALL: [Sometimes; 13] = [
         Sometimes::CommitFailedWithAnswersWaiting,
         Sometimes::RetryFoundItsOrder,
         Sometimes::RetryPlacedWhatACrashLost,
@@ -51,6 +53,7 @@ impl Sometimes {
         Sometimes::CancelRetried,
         Sometimes::RefundCrossedACrash,
         Sometimes::WebhookBeforeAnswer,
+        Sometimes::RetryReplayedItsAnswer,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -67,6 +70,7 @@ impl Sometimes {
             Sometimes::CancelRetried => "a lost cancellation was sent again",
             Sometimes::RefundCrossedACrash => "a refund pending at a crash was recorded after it",
             Sometimes::WebhookBeforeAnswer => "a webhook was applied before the confirmation's answer",
+            Sometimes::RetryReplayedItsAnswer => "a retry got its stored answer replayed",
         }
     }
 }

@@ -16,6 +16,7 @@ use miaodan_domain::orders::OrderState;
 use miaodan_domain::payments::{self, IntentStatus, SETTLED_INTENT_RETENTION_MS};
 use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ShardState};
 use miaodan_domain::{BuyerId, OrderId, ShopId, SkuId, Timestamp, WarehouseId};
+use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::sql::Statement;
 use miaodan_store::throwaway::ThrowawayDatabase;
 use miaodan_store::{Durability, Store, StoreError, Writer};
@@ -75,6 +76,10 @@ pub struct Sim {
     reask: Vec<u64>,
     /// The command that replays this seed.
     replay: String,
+    /// The server's in-memory index of stored answers: key → record id (rebuilt at a crash).
+    answers: BTreeMap<String, i64>,
+    /// The last stored answer's id given.
+    next_answer_id: i64,
     /// Last: its tables are removed once the store and shards above have let go of them.
     database: Database,
 }
@@ -126,6 +131,8 @@ impl Sim {
             refunds_at_crash: BTreeSet::new(),
             reask: Vec::new(),
             replay,
+            answers: BTreeMap::new(),
+            next_answer_id: 0,
             database,
         };
         sim.build_world().await.map_err(|broken| sim.violation(broken))?;
@@ -201,7 +208,7 @@ impl Sim {
             let unanswered = self.clients.unanswered();
             if !unanswered.is_empty() {
                 let number = unanswered[self.rng.random_range(0..unanswered.len())];
-                self.enqueue(number);
+                self.retry(number).await?;
             }
         }
         self.deliver_webhooks();
@@ -315,7 +322,11 @@ impl Sim {
             _ => self.pay_something().await?,
         };
         if let Some((ask, shop)) = picked {
+            let checkout = matches!(ask, Ask::Place(_));
             let number = self.clients.send(ask, shop);
+            if checkout && self.rng.random_ratio(1, 2) {
+                self.clients.requests.get_mut(&number).expect("just sent").keyed = true;
+            }
             self.enqueue(number);
         }
         Ok(())
@@ -347,6 +358,51 @@ impl Sim {
         };
         let intent = self.store.payment_intent(intent).await.map_err(store_broke)?;
         Ok(intent.map(|intent| self.clients.refund(&mut self.rng, &order, &intent)))
+    }
+
+    /// A caller sends its request again. A keyed checkout whose answer is stored gets that
+    /// answer replayed, as `idempotency::run` replays it, and never reaches a shard.
+    async fn retry(&mut self, number: u64) -> Result<(), Broken> {
+        let request = &self.clients.requests[&number];
+        let stored = match (&request.ask, request.keyed) {
+            (Ask::Place(place), true) => place.request.as_ref().and_then(|r| self.answers.get(&r.0)).copied(),
+            _ => None,
+        };
+        let Some(id) = stored else {
+            self.enqueue(number);
+            return Ok(());
+        };
+        let record = self.store.idempotency_record(id).await.map_err(store_broke)?;
+        let Some(record) = record else {
+            return Err((
+                "acknowledged ⇒ durable",
+                format!("the stored answer {id} of request {number} is gone"),
+            ));
+        };
+        let committed = self.auditor.answers.get(&record.key).map(|(_, body)| body);
+        if committed != Some(&record.body) {
+            return Err((
+                "idempotency",
+                format!("request {number} replayed {:?}, committed {committed:?}", record.body),
+            ));
+        }
+        let request = self.clients.requests.get_mut(&number).expect("a request sent");
+        if let Some(first) = &request.first_answer
+            && *first != record.body
+        {
+            return Err((
+                "idempotency",
+                format!(
+                    "request {number} was answered {first:?}, then replayed {:?}",
+                    record.body
+                ),
+            ));
+        }
+        request.sends += 1;
+        request.answered = true;
+        self.history.update(format!("{number} replayed {}\n", record.body));
+        self.report.saw(Sometimes::RetryReplayedItsAnswer);
+        Ok(())
     }
 
     fn enqueue(&mut self, number: u64) {
@@ -388,17 +444,45 @@ impl Sim {
         for (number, outcome) in begun {
             self.hear(number, Some(outcome))?;
         }
-        if effects.is_empty() {
+        let records: Vec<IdempotencyRecord> = answers
+            .iter()
+            .filter_map(|(number, outcome)| self.answer_record(*number, outcome, now))
+            .collect();
+        if effects.is_empty() && records.is_empty() {
             return answers.into_iter().try_for_each(|(n, o)| self.hear(n, Some(o)));
         }
         let fault = self.plan.pick(&mut self.rng);
-        self.commit(index, effects, answers, fault).await
+        self.commit(index, (effects, records), answers, fault).await
+    }
+
+    /// The stored answer of a keyed checkout, rendered in its batch as the server's recorder
+    /// renders it: a placement or a refusal (a retry that found its order stores nothing).
+    fn answer_record(&mut self, number: u64, outcome: &Outcome, now: Timestamp) -> Option<IdempotencyRecord> {
+        let request = &self.clients.requests[&number];
+        let (Ask::Place(place), true) = (&request.ask, request.keyed) else {
+            return None;
+        };
+        let (status, body) = match outcome {
+            Outcome::OrderPlaced(order) => (201, format!("placed {}", order.id)),
+            Outcome::Rejected(rejection) => (409, format!("refused {}", rejection.code())),
+            _ => return None,
+        };
+        self.next_answer_id += 1;
+        Some(IdempotencyRecord {
+            id: self.next_answer_id,
+            scope: format!("buyer:{}", place.buyer),
+            key: place.request.as_ref().map_or_else(String::new, |r| r.0.clone()),
+            request_sha256: "sim".into(),
+            status,
+            body,
+            created_at: now,
+        })
     }
 
     async fn commit(
         &mut self,
         index: usize,
-        effects: Vec<Effect>,
+        (effects, records): (Vec<Effect>, Vec<IdempotencyRecord>),
         answers: Vec<(u64, Outcome)>,
         fault: Option<Fault>,
     ) -> Result<(), Broken> {
@@ -408,8 +492,11 @@ impl Sim {
             .as_mut()
             .expect("a shard has its writer between batches");
         let Some(fault) = fault else {
-            writer.commit_batch(&effects, &[], now).await.map_err(store_broke)?;
-            self.committed(&effects)?;
+            writer
+                .commit_batch(&effects, &records, now)
+                .await
+                .map_err(store_broke)?;
+            self.committed(&effects, &records)?;
             for (number, outcome) in answers {
                 self.hear(number, Some(outcome))?;
             }
@@ -426,15 +513,18 @@ impl Sim {
         match fault {
             Fault::CommitRefused => {
                 let refused = writer
-                    .commit_batch_with(&effects, &[], vec![refused_statement()], now)
+                    .commit_batch_with(&effects, &records, vec![refused_statement()], now)
                     .await;
                 if refused.is_ok() {
                     return Err(("store", "a transaction with a failing statement committed".into()));
                 }
             }
             Fault::OutcomeLost | Fault::CrashAfterCommit => {
-                writer.commit_batch(&effects, &[], now).await.map_err(store_broke)?;
-                self.committed(&effects)?;
+                writer
+                    .commit_batch(&effects, &records, now)
+                    .await
+                    .map_err(store_broke)?;
+                self.committed(&effects, &records)?;
             }
             Fault::CrashMidCommit | Fault::PlantedLostWrite => {}
         }
@@ -454,9 +544,21 @@ impl Sim {
         }
     }
 
-    /// A committed batch: the auditor takes it in.
-    fn committed(&mut self, effects: &[Effect]) -> Result<(), Broken> {
+    /// A committed batch: the auditor takes it in, and the stored answers join the index the
+    /// server keeps in memory.
+    fn committed(&mut self, effects: &[Effect], records: &[IdempotencyRecord]) -> Result<(), Broken> {
         self.report.commits += 1;
+        for record in records {
+            self.answers.insert(record.key.clone(), record.id);
+            if self
+                .auditor
+                .answers
+                .insert(record.key.clone(), (record.id, record.body.clone()))
+                .is_some()
+            {
+                return Err(("one effect per key", format!("key {} stored two answers", record.key)));
+            }
+        }
         let returned_by_itself = |e: &Effect| {
             matches!(e, Effect::RefundSaved { refund, .. }
                 if refund.reason == payments::RefundReason::OrderClosed && refund.status == payments::RefundStatus::Pending)
@@ -590,6 +692,23 @@ impl Sim {
         self.store = Store::open_to_serve(self.database.url(), Durability::PowerLossSafe)
             .await
             .map_err(store_broke)?;
+        // As the server starts: the index of stored answers is rebuilt from the tables, and ids
+        // continue after the largest.
+        let stored = self.store.idempotency_keys().await.map_err(store_broke)?;
+        self.answers = stored.into_iter().map(|(id, _, key)| (key, id)).collect();
+        let committed: BTreeMap<String, i64> = self
+            .auditor
+            .answers
+            .iter()
+            .map(|(key, (id, _))| (key.clone(), *id))
+            .collect();
+        if self.answers != committed {
+            return Err((
+                "acknowledged ⇒ durable",
+                "the stored answers' keys differ from those committed".into(),
+            ));
+        }
+        self.next_answer_id = self.store.id_maxima().await.map_err(store_broke)?.idempotency_response;
         for index in 0..self.shards.len() {
             self.recover(index).await?;
         }
@@ -722,6 +841,14 @@ impl Sim {
         outcome: Outcome,
         retried: bool,
     ) -> Result<(), Broken> {
+        let heard = match &outcome {
+            Outcome::OrderPlaced(order) => format!("placed {}", order.id),
+            Outcome::OrderAlreadyPlaced(id) => format!("placed {id}"),
+            Outcome::Rejected(rejection) => format!("refused {}", rejection.code()),
+            _ => String::new(),
+        };
+        let request = self.clients.requests.get_mut(&number).expect("a request sent");
+        request.first_answer.get_or_insert(heard);
         let placed = match outcome {
             Outcome::OrderPlaced(order) => {
                 if retried {
@@ -774,6 +901,27 @@ impl Sim {
     async fn finish(&mut self) -> Result<(), Broken> {
         self.settle().await?;
         let mut state = Sha256::new();
+        let stored = self.store.idempotency_keys().await.map_err(store_broke)?;
+        if stored.len() != self.auditor.answers.len() {
+            return Err((
+                "one effect per key",
+                format!(
+                    "{} stored answers, {} committed",
+                    stored.len(),
+                    self.auditor.answers.len()
+                ),
+            ));
+        }
+        for (key, (id, body)) in &self.auditor.answers {
+            let record = self.store.idempotency_record(*id).await.map_err(store_broke)?;
+            if record.as_ref().map(|r| (&r.key, &r.body)) != Some((key, body)) {
+                return Err((
+                    "acknowledged ⇒ durable",
+                    format!("stored answer {id}: tables {record:?}, committed {body:?}"),
+                ));
+            }
+            state.update(format!("{key} {id} {body}\n"));
+        }
         for (id, expected) in &self.auditor.intents {
             let stored = self.store.payment_intent(*id).await.map_err(store_broke)?;
             if stored.as_ref() != Some(expected) {
