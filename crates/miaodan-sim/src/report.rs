@@ -13,8 +13,9 @@ pub enum Sometimes {
     CommitFailedWithAnswersWaiting,
     /// A retried checkout found the order its lost answer had placed.
     RetryFoundItsOrder,
-    /// A checkout that never got an answer placed nothing, and its retry placed the order.
-    RetryPlacedWhatACrashLost,
+    /// A checkout whose commit failed (refused, or cut by a crash) placed nothing, and its
+    /// retry placed the order.
+    RetryPlacedWhatAFailedCommitLost,
     /// An order placed before a crash expired unpaid after it.
     OrderExpiredAfterACrash,
     /// The provider's capture arrived after the order had expired: the money goes back.
@@ -43,7 +44,7 @@ impl Sometimes {
     pub const ALL: [Sometimes; 13] = [
         Sometimes::CommitFailedWithAnswersWaiting,
         Sometimes::RetryFoundItsOrder,
-        Sometimes::RetryPlacedWhatACrashLost,
+        Sometimes::RetryPlacedWhatAFailedCommitLost,
         Sometimes::OrderExpiredAfterACrash,
         Sometimes::CaptureAfterExpiry,
         Sometimes::NotificationRepeated,
@@ -60,7 +61,7 @@ impl Sometimes {
         match self {
             Sometimes::CommitFailedWithAnswersWaiting => "a commit failed with answers waiting",
             Sometimes::RetryFoundItsOrder => "a retry found the order its lost answer placed",
-            Sometimes::RetryPlacedWhatACrashLost => "a retry placed what a crash lost",
+            Sometimes::RetryPlacedWhatAFailedCommitLost => "a retry placed what a failed commit lost",
             Sometimes::OrderExpiredAfterACrash => "an order placed before a crash expired after it",
             Sometimes::CaptureAfterExpiry => "a capture arrived after its order expired",
             Sometimes::NotificationRepeated => "a provider notification was delivered again",

@@ -852,7 +852,7 @@ impl Sim {
         let placed = match outcome {
             Outcome::OrderPlaced(order) => {
                 if retried {
-                    self.report.saw(Sometimes::RetryPlacedWhatACrashLost);
+                    self.report.saw(Sometimes::RetryPlacedWhatAFailedCommitLost);
                 }
                 order.id
             }
