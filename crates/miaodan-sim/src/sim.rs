@@ -251,18 +251,9 @@ impl Sim {
         }
     }
 
-    fn send_webhook(&mut self, notification: crate::provider::Notification) {
-        let refunds = clients::refund_ids(&mut self.clients.ids, 1);
-        let ask = Ask::Notify(payments::RecordCharge {
-            intent: notification.intent,
-            attempt: notification.attempt,
-            outcome: notification.outcome,
-            refunds,
-            snapshot: None,
-        });
-        let number = self.clients.send(ask, notification.shop);
+    fn send_webhook(&mut self, n: crate::provider::Notification) {
+        let number = self.notify((n.intent, n.shop, 1), n.attempt, n.outcome);
         self.webhooks.insert(number);
-        self.enqueue(number);
     }
 
     /// Liveness, once the faults stop: every webhook delivered, every queue drained, the clock
@@ -334,23 +325,23 @@ impl Sim {
 
     /// A buyer opens the payment of an order it was told it placed, read as `GET` reads it.
     async fn pay_something(&mut self) -> Result<Option<(Ask, ShopId)>, Broken> {
+        let order = self.some_known_order().await?;
+        Ok(order.map(|order| self.clients.open_intent(&order)))
+    }
+
+    /// One of the orders buyers were told they placed, read as `GET /v1/orders/{id}` reads it.
+    async fn some_known_order(&mut self) -> Result<Option<miaodan_domain::orders::Order>, Broken> {
         let ids: Vec<OrderId> = self.known.keys().copied().collect();
         if ids.is_empty() {
             return Ok(None);
         }
         let id = ids[self.rng.random_range(0..ids.len())];
-        let order = self.store.order(id).await.map_err(store_broke)?;
-        Ok(order.map(|order| self.clients.open_intent(&order)))
+        self.store.order(id).await.map_err(store_broke)
     }
 
     /// A merchant gives back part of a paid order, the intent read as the server's flow reads it.
     async fn refund_something(&mut self) -> Result<Option<(Ask, ShopId)>, Broken> {
-        let ids: Vec<OrderId> = self.known.keys().copied().collect();
-        if ids.is_empty() {
-            return Ok(None);
-        }
-        let id = ids[self.rng.random_range(0..ids.len())];
-        let Some(order) = self.store.order(id).await.map_err(store_broke)? else {
+        let Some(order) = self.some_known_order().await? else {
             return Ok(None);
         };
         let Some(intent) = order.paid_by else {
@@ -819,15 +810,26 @@ impl Sim {
         attempt: i64,
         outcome: payments::ChargeOutcome,
     ) -> u64 {
-        let refunds = clients::refund_ids(&mut self.clients.ids, intent.orders.len());
+        self.notify((intent.id, intent.home_shop, intent.orders.len()), attempt, outcome)
+    }
+
+    /// Sends `outcome` of `attempt` to the shard of the intent's home `shop`, with a refund id
+    /// for each of its `orders` (for a capture that finds an order closed); returns the request.
+    fn notify(
+        &mut self,
+        (intent, shop, orders): (payments::PaymentIntentId, ShopId, usize),
+        attempt: i64,
+        outcome: payments::ChargeOutcome,
+    ) -> u64 {
+        let refunds = clients::refund_ids(&mut self.clients.ids, orders);
         let ask = Ask::Notify(payments::RecordCharge {
-            intent: intent.id,
+            intent,
             attempt,
             outcome,
             refunds,
             snapshot: None,
         });
-        let number = self.clients.send(ask, intent.home_shop);
+        let number = self.clients.send(ask, shop);
         self.enqueue(number);
         number
     }
