@@ -391,9 +391,14 @@ async fn load(
 ) -> Result<ShardState, miaodan_store::StoreError> {
     let since = now.plus_seconds(-REQUEST_RETENTION_SECONDS);
     let intents_since = now.plus_seconds(-miaodan_domain::payments::SETTLED_INTENT_RETENTION_MS / 1000);
+    // What the shard held before it restarted: a request it settled a moment ago still counts.
+    let requests_settled_after =
+        now.plus_seconds(-miaodan_domain::after_sales::book::SETTLED_REQUEST_RETENTION_MS / 1000);
     // A day's capacity limit counts the whole Shanghai day.
     let today = miaodan_domain::fulfillment::LocalDate::of(now).start();
-    let snapshot = store.load_shard(index, count, since, intents_since, today).await?;
+    let snapshot = store
+        .load_shard(index, count, since, intents_since, requests_settled_after, today)
+        .await?;
     let mut state = ShardState::from_snapshot(snapshot);
     state.risk_mut().rekey(hash_key);
     state.set_risk_policy(crate::risk_policy::rules_in_force(store).await?, risk);

@@ -11,6 +11,7 @@ use crate::faults::{Fault, FaultPlan};
 use crate::provider::Provider;
 use crate::report::{SeedReport, Sometimes, Violation};
 use crate::world::{self, SHARDS, SHOPS, START};
+use miaodan_domain::after_sales::book::SETTLED_REQUEST_RETENTION_MS;
 use miaodan_domain::fulfillment::LocalDate;
 use miaodan_domain::orders::OrderState;
 use miaodan_domain::payments::{self, IntentStatus, SETTLED_INTENT_RETENTION_MS};
@@ -1051,8 +1052,11 @@ impl Database {
 async fn load(store: &Store, index: u32, now: Timestamp) -> Result<ShardState, StoreError> {
     let since = clients::after(now, -REQUEST_RETENTION_MS);
     let intents_since = clients::after(now, -SETTLED_INTENT_RETENTION_MS);
+    let requests_settled_after = clients::after(now, -SETTLED_REQUEST_RETENTION_MS);
     let today = LocalDate::of(now).start();
-    let snapshot = store.load_shard(index, SHARDS, since, intents_since, today).await?;
+    let snapshot = store
+        .load_shard(index, SHARDS, since, intents_since, requests_settled_after, today)
+        .await?;
     Ok(ShardState::from_snapshot(snapshot))
 }
 

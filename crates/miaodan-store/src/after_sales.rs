@@ -33,8 +33,9 @@ use std::collections::BTreeMap;
 const REQUEST: &str = "after-sales request";
 
 const UPSERT_REQUEST: &str = "INSERT INTO after_sales_requests (id, shop_id, buyer_id, order_id, kind, stage,
-    opened_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-    ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, body = excluded.body";
+    opened_at, body, settled_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, body = excluded.body,
+      settled_at_ms = excluded.settled_at_ms";
 
 const INSERT_RETURN_WAYBILL: &str = "INSERT INTO after_sales_return_waybills (carrier, waybill, request_id,
     shop_id) VALUES ($1, $2, $3, $4) ON CONFLICT (carrier, waybill) DO NOTHING";
@@ -99,6 +100,7 @@ fn upsert_request(saved: &SavedRequest) -> Statement {
             Value::Text(r.stage.as_str().into()),
             Value::I64(r.opened_at.unix_ms()),
             Value::Text(json::encode(&RequestV1::from(r))),
+            Value::OptI64(r.settled_at().map(Timestamp::unix_ms)),
         ],
     )
 }
@@ -252,24 +254,31 @@ impl Store {
         .await
     }
 
-    /// A shard's requests that are not settled: open ones, and returns refunded early whose
-    /// parcel is still to be inspected. Refunded units are read per order when a new request
-    /// asks ([`Store::after_sales_of_order`]), so a shard's start reads no settled history.
+    /// A shard's requests that are not settled (open ones, and returns refunded early whose
+    /// parcel is still to be inspected) and those settled after `settled_after`: the ones a
+    /// shard still held before it restarted, so that a request opened on a reading taken before
+    /// the restart still meets the units a refund took since. Older refunded units are read
+    /// per order when a new request asks ([`Store::after_sales_of_order`]), so a shard's start
+    /// reads no settled history.
     pub(crate) async fn load_shard_after_sales(
         &self,
         shard: ShardOf,
+        settled_after: Timestamp,
     ) -> Result<Vec<(AfterSalesId, AfterSalesRequest)>, StoreError> {
+        let mut params = shard.params();
+        params.push(Value::I64(settled_after.unix_ms()));
         let statement = Statement::new(
             "SELECT id, body FROM after_sales_requests WHERE shop_id % $1 = $2
                AND (stage NOT IN ('closed', 'refunded')
-                    OR (stage = 'refunded' AND kind IN ('return_and_refund', 'exchange')))
+                    OR (stage = 'refunded' AND kind IN ('return_and_refund', 'exchange'))
+                    OR settled_at_ms > $3)
              ORDER BY id",
-            shard.params(),
+            params,
         );
         let saved = self.query(statement, request_row).await?;
         Ok(saved
             .into_iter()
-            .filter(|s| !s.request.is_settled())
+            .filter(|s| s.request.settled_at().is_none_or(|at| at > settled_after))
             .map(|s| (s.id, s.request))
             .collect())
     }

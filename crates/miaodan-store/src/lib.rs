@@ -332,7 +332,8 @@ impl Store {
 
     /// Everything shard `index` of `count` owns (shops with `id % count == index`), plus the
     /// request references of orders placed since `requests_since`, the payment intents not
-    /// settled or changed since `intents_changed_since`, and the warehouse capacity booked in
+    /// settled or changed since `intents_changed_since`, the after-sales requests not settled
+    /// or settled after `after_sales_settled_after`, and the warehouse capacity booked in
     /// hours from `capacity_since` on (the start of today in Asia/Shanghai: a day's limit
     /// counts the whole day). Each capability reads its own part.
     pub async fn load_shard(
@@ -341,6 +342,7 @@ impl Store {
         count: u32,
         requests_since: Timestamp,
         intents_changed_since: Timestamp,
+        after_sales_settled_after: Timestamp,
         capacity_since: Timestamp,
     ) -> Result<ShardSnapshot, StoreError> {
         let shard = ShardOf { index, count };
@@ -351,7 +353,7 @@ impl Store {
         let payment_intents = self.load_shard_intents(shard, intents_changed_since).await?;
         let fulfillment = self.load_shard_fulfillment(shard, capacity_since).await?;
         let logistics = self.load_shard_logistics(shard).await?;
-        let after_sales = self.load_shard_after_sales(shard).await?;
+        let after_sales = self.load_shard_after_sales(shard, after_sales_settled_after).await?;
         let after_sales_policies = self.load_shard_after_sales_policies(shard).await?;
         Ok(ShardSnapshot {
             shops: catalog.shops,

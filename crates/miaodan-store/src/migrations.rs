@@ -162,6 +162,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0026_assistant",
         sql: include_str!("../migrations/0026_assistant.sql"),
     },
+    Migration {
+        version: 27,
+        name: "0027_after_sales_settled_at",
+        sql: include_str!("../migrations/0027_after_sales_settled_at.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -227,7 +232,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 26);
+        assert_eq!(SCHEMA_VERSION, 27);
     }
 
     #[test]

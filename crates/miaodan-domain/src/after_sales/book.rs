@@ -8,11 +8,12 @@
 //!
 //! **Memory holds what is still moving.** A settled request (closed, or refunded with nothing
 //! left to inspect) leaves the book [`SETTLED_REQUEST_RETENTION_MS`] after it settled, and a
-//! starting shard loads only unsettled ones. Refunded units still count against what can be
-//! asked: a new request brings its order's refunded requests from the shell's reading of
+//! starting shard loads the unsettled ones and those settled within that retention, so that
+//! its memory is what it was before the restart. Refunded units still count against what can
+//! be asked: a new request brings its order's refunded requests from the shell's reading of
 //! storage ([`AfterSalesBook::recall`]), as a delivered order's facts come. The retention
 //! covers the shell's read: a request opened and refunded between that read and the command
-//! is still in memory when the command is decided.
+//! is still in memory when the command is decided, even if the shard rebuilt in between.
 //! An exchange is then checked line by line (`commands.rs`): the replacement is a SKU on sale
 //! of the line's product, at the price paid for the line; and once the rules have not refused
 //! it, its units must be available to hold (`replacement_out_of_stock` otherwise).
@@ -106,8 +107,8 @@ pub struct AfterSalesBook {
 }
 
 impl AfterSalesBook {
-    /// The requests a starting shard reads back: those not settled (a settled one given here
-    /// is kept until the next eviction, like any other).
+    /// The requests a starting shard reads back: those not settled, and those settled within
+    /// the retention (kept until the eviction that would have taken them had the shard run on).
     pub fn restore(
         requests: impl IntoIterator<Item = (AfterSalesId, AfterSalesRequest)>,
         policies: impl IntoIterator<Item = (ShopId, ShopPolicy)>,
@@ -585,6 +586,43 @@ mod tests {
         assert_eq!(
             book.recall(order.id, &read_while_refunding),
             Err(StaleReading { request: id(1) })
+        );
+    }
+
+    /// Found by the after-sales property test: a reading taken before a refund, applied after
+    /// the shard rebuilt, must still meet the refunded units. A start reads back what settled
+    /// within the retention, so the restored book refuses them as the running one did.
+    #[test]
+    fn a_book_restored_with_a_request_settled_within_the_retention_keeps_its_units_taken() {
+        let order = paid_order(&[(1, 3)]);
+        let mut book = AfterSalesBook::default();
+        let at = Timestamp::from_unix_ms(5);
+        let read_before_the_refund: Vec<(AfterSalesId, AfterSalesRequest)> = vec![];
+        book.open(
+            id(1),
+            ask(RequestKind::RefundOnly, &[(1, 1)], 1_000),
+            decision(Verdict::Approve),
+            at,
+            DEADLINES,
+        )
+        .expect("opens");
+        book.step(id(1), |r| r.refunded(at))
+            .expect("opened")
+            .0
+            .expect("refunding");
+        let settled = (id(1), book.request(id(1)).expect("in memory").clone());
+
+        let mut restored = AfterSalesBook::restore([settled], []);
+        assert_eq!(restored, book, "the restart rebuilt what the shard held");
+        restored
+            .recall(order.id, &read_before_the_refund)
+            .expect("nothing read open");
+        let all_three = ask(RequestKind::RefundOnly, &[(1, 3)], 3_000);
+        assert_eq!(
+            restored
+                .check(&all_three, &order, Fen::from_const(3_000))
+                .map_err(|r| r.code()),
+            Err("quantity_not_requestable")
         );
     }
 

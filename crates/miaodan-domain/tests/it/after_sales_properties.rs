@@ -19,7 +19,8 @@
 //! - no two open requests (or refunded ones) hold the same units;
 //! - a settled (closed or refunded) request takes no further step;
 //! - what the shard holds in memory is what its effects made durable, and a restart rebuilds
-//!   the same state (settled requests apart: they leave memory anyway).
+//!   the same state (settled requests apart from the ones settled within the retention: they
+//!   leave memory anyway).
 
 use crate::common;
 
@@ -513,8 +514,11 @@ impl Sim {
     fn restart(&mut self) {
         let inventory = self.world.state.inventory().clone();
         let fulfilling: Vec<_> = self.world.state.fulfilling_orders().cloned().collect();
+        // A restart keeps what the shard held but for what it would have evicted by now.
         let mut book = self.world.state.after_sales().clone();
-        book.evict_settled(Timestamp::from_unix_ms(i64::MAX));
+        book.evict_settled(Timestamp::from_unix_ms(
+            self.world.now.unix_ms() - SETTLED_REQUEST_RETENTION_MS,
+        ));
         self.world.restart();
         assert_eq!(self.world.state.inventory(), &inventory, "stock after a restart");
         let fulfilling_after: Vec<_> = self.world.state.fulfilling_orders().cloned().collect();

@@ -215,7 +215,7 @@ async fn commit(store: &Store, effects: Vec<Effect>) {
 /// Shard `index` of `count`, as a shard starting today would load it.
 async fn load(store: &Store, index: u32, count: u32) -> ShardSnapshot {
     store
-        .load_shard(index, count, at(0), at(0), at(TODAY_MS))
+        .load_shard(index, count, at(0), at(0), at(0), at(TODAY_MS))
         .await
         .unwrap()
 }
@@ -547,9 +547,10 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     drop(store);
     // What version 2 had: no promise column, no fulfillment tables or index (and none of the
     // token lifecycle of version 4, nor the alert work columns of version 18, nor the columns
-    // risk's decisions gained in versions 22 and 25).
+    // risk's decisions gained in versions 22 and 25, nor when a request settled, version 27).
     db.execute(
-        "DROP INDEX risk_decisions_by_kind;
+        "ALTER TABLE after_sales_requests DROP COLUMN settled_at_ms;
+         DROP INDEX risk_decisions_by_kind;
          ALTER TABLE risk_decisions DROP COLUMN kind;
          ALTER TABLE risk_decisions DROP COLUMN subject_id;
          ALTER TABLE risk_decisions DROP COLUMN stepped_up;

@@ -440,6 +440,7 @@ fn rows_up_to(version: i64) -> String {
         (24, rows_of_version_24()),
         (25, rows_of_version_25()),
         (26, rows_of_version_26()),
+        (27, rows_of_version_27()),
     ]
     .into_iter()
     .filter(|(introduced, _)| *introduced <= version)
@@ -618,6 +619,33 @@ fn rows_of_version_26() -> String {
         .into()
 }
 
+/// What version 27 added: when a request settled. Request 33 was refunded at `T + 2000`.
+fn rows_of_version_27() -> String {
+    let body = format!(
+        r#"{{"shop":1,"buyer":7,"order":500,"kind":"refund_only","reason":"no_reason","lines":[[1000,1]],"amount":100,"decision":{{"rule_set_version":1,"shadow":false,"verdict":"approve","acted":"approve","fired":[]}},"stage":{{"name":"refunded","due_at":null}},"inspection":null,"opened_at":{T},"timeline":[{{"at":{T},"actor":"rules","stage":{{"name":"refunding","due_at":null}}}},{{"at":{},"actor":"provider","stage":{{"name":"refunded","due_at":null}}}}]}}"#,
+        T + 2000
+    );
+    format!(
+        "INSERT INTO after_sales_requests (id, shop_id, buyer_id, order_id, kind, stage, opened_at, body, settled_at_ms)
+           VALUES (33, 1, 7, 500, 'refund_only', 'refunded', {T}, '{body}', {});",
+        T + 2000
+    )
+}
+
+/// A starting shard reads back a request settled within the retention, and not an older one.
+async fn version_27_rows_load(store: &Store) {
+    let id = miaodan_domain::ids::AfterSalesId::new(33).unwrap();
+    let loaded = |settled_after: i64| async move {
+        let snapshot = store
+            .load_shard(0, 1, at(0), at(0), at(settled_after), at(0))
+            .await
+            .unwrap();
+        snapshot.after_sales.iter().any(|(held, _)| *held == id)
+    };
+    assert!(loaded(T + 1999).await, "settled after the horizon: read back");
+    assert!(!loaded(T + 2000).await, "settled at the horizon: evicted already");
+}
+
 async fn version_26_rows_load(store: &Store) {
     let id = miaodan_domain::ids::ConversationId::new(60).unwrap();
     let conversation = store.conversation(id).await.unwrap().expect("the conversation is kept");
@@ -769,7 +797,7 @@ async fn version_1_rows_load(store: &Store) {
             .remaining,
         7
     );
-    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0)).await.unwrap();
+    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0), at(0)).await.unwrap();
     assert_eq!(snapshot.open_orders, vec![open.clone()]);
     assert_eq!(
         snapshot.recent_requests,
@@ -836,7 +864,7 @@ async fn version_3_rows_load(store: &Store) {
     assert_eq!(open, vec![samples::alerts().swap_remove(0)]);
     let notices = package_center(store, shop(), false).await.unwrap().1;
     assert_eq!(notices, vec![samples::shortage_notices().swap_remove(0)]);
-    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0)).await.unwrap();
+    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0), at(0)).await.unwrap();
     assert_eq!(snapshot.warehouse_settings, vec![(warehouse(), settings)]);
     assert_eq!(snapshot.fulfilling.len(), 1);
     assert_eq!(snapshot.fulfilling[0].order, dispatched);
@@ -877,7 +905,7 @@ async fn version_5_rows_load(store: &Store) {
             Fired::NotYetPickedUp
         ]
     );
-    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0)).await.unwrap();
+    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0), at(0)).await.unwrap();
     assert!(
         snapshot.after_sales.contains(&(id, request.clone())),
         "{:?}",
@@ -888,7 +916,7 @@ async fn version_5_rows_load(store: &Store) {
 async fn version_6_rows_load(store: &Store) {
     use miaodan_domain::after_sales::policy::{AfterSalesPolicy, ExemptGoods, ReturnShipping, ShopPolicy};
     use miaodan_domain::after_sales::rules::RuleMode;
-    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0)).await.unwrap();
+    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0), at(0)).await.unwrap();
     let policy = AfterSalesPolicy {
         no_reason_days: 15,
         exempt: vec![ExemptGoods::Perishable],
@@ -1194,7 +1222,7 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 26,
+        current, 27,
         "a new migration: add the rows it introduces here (19 added none)"
     );
     let fresh = Database::fresh(backend).await;
@@ -1289,6 +1317,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 26 {
             version_26_rows_load(&store).await;
+        }
+        if version >= 27 {
+            version_27_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

@@ -6,6 +6,7 @@
 //! Each module of the test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+use miaodan_domain::after_sales::book::SETTLED_REQUEST_RETENTION_MS;
 use miaodan_domain::after_sales::policy::ShopPolicy;
 use miaodan_domain::after_sales::request::AfterSalesRequest;
 use miaodan_domain::catalog::{
@@ -231,9 +232,11 @@ impl Store {
 
     /// What a starting shard reads back at `now`: everything, with only the unpaid orders as
     /// open, every request reference remembered (with its order's placement time), and the
-    /// intents that are unsettled or changed within the retention window.
+    /// intents and after-sales requests that are unsettled or changed (settled) within their
+    /// retention windows.
     pub fn snapshot(&self, now: Timestamp) -> ShardSnapshot {
         let changed_since = now.unix_ms() - SETTLED_INTENT_RETENTION_MS;
+        let requests_settled_after = now.unix_ms() - SETTLED_REQUEST_RETENTION_MS;
         ShardSnapshot {
             shops: self.shops.values().cloned().collect(),
             warehouses: self.warehouses.values().cloned().collect(),
@@ -288,7 +291,7 @@ impl Store {
             after_sales: self
                 .after_sales
                 .iter()
-                .filter(|(_, r)| !r.is_settled())
+                .filter(|(_, r)| r.settled_at().is_none_or(|at| at.unix_ms() > requests_settled_after))
                 .map(|(id, r)| (*id, r.clone()))
                 .collect(),
             sla_rules: self.sla_rules.iter().map(|(shop, rules)| (*shop, *rules)).collect(),
