@@ -544,8 +544,9 @@ pub struct ShardSnapshot {
     /// Open alerts, and the latest resolved one per shipment and rule of those shipments.
     pub alerts: Vec<Alert>,
     pub sla_rules: Vec<(ShopId, SlaRules)>,
-    /// After-sales requests not yet settled (closed and refunded ones stay in storage: a new
-    /// request brings its order's refunded ones along).
+    /// After-sales requests not yet settled, and those settled within the retention (older
+    /// closed and refunded ones stay in storage: a new request brings its order's refunded ones
+    /// along).
     pub after_sales: Vec<(AfterSalesId, AfterSalesRequest)>,
     /// The after-sales policies shops set.
     pub after_sales_policies: Vec<(ShopId, ShopPolicy)>,

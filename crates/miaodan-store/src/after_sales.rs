@@ -259,7 +259,8 @@ impl Store {
     /// shard still held before it restarted, so that a request opened on a reading taken before
     /// the restart still meets the units a refund took since. Older refunded units are read
     /// per order when a new request asks ([`Store::after_sales_of_order`]), so a shard's start
-    /// reads no settled history.
+    /// reads no settled history (rows settled before migration 0027 carry no `settled_at_ms`:
+    /// the stage tells most of them apart, the rest are filtered here).
     pub(crate) async fn load_shard_after_sales(
         &self,
         shard: ShardOf,
@@ -269,8 +270,8 @@ impl Store {
         params.push(Value::I64(settled_after.unix_ms()));
         let statement = Statement::new(
             "SELECT id, body FROM after_sales_requests WHERE shop_id % $1 = $2
-               AND (stage NOT IN ('closed', 'refunded')
-                    OR (stage = 'refunded' AND kind IN ('return_and_refund', 'exchange'))
+               AND ((settled_at_ms IS NULL AND (stage NOT IN ('closed', 'refunded', 'exchanged')
+                      OR (stage = 'refunded' AND kind IN ('return_and_refund', 'exchange'))))
                     OR settled_at_ms > $3)
              ORDER BY id",
             params,

@@ -752,7 +752,7 @@ fn settled_requests_leave_the_shards_memory_and_their_refunded_units_stay_taken(
     sim.step(&Op::Restart);
     assert!(
         sim.world.state.after_sales().is_empty(),
-        "a restart loads no settled request"
+        "a restart loads no request settled before the retention"
     );
     // The refunded unit is still taken: one more unit can be asked for, not two.
     refund_one(&mut sim);

@@ -814,7 +814,8 @@ async fn a_flash_order_cancelled_after_payment_gives_the_buyer_their_flash_allow
 
 async fn refunded_units_stay_taken_after_a_restart_though_settled_requests_leave_memory(backend: Backend) {
     // The provider runs apart, so it still holds the charge after the restart.
-    let mut app = TestApp::spawn_with_remote_simpay(backend, |_| {}).await;
+    let clock = Clock::system();
+    let mut app = TestApp::spawn_with_remote_simpay(backend, |config| config.clock = clock.clone()).await;
     let world = app.world().await;
     let order = paid_order(&app, &world, 2).await;
     let sku = world.skus[1];
@@ -823,11 +824,15 @@ async fn refunded_units_stay_taken_after_a_restart_though_settled_requests_leave
         .await
         .id();
     until_stage(&app, &world.buyer_token, id, "refunded").await;
-    // A restart loads no settled request: the refunded unit is read back with the next one.
-    app.restart().await;
-    app.post("/v1/after-sales", &world.buyer_token, refund_only(order, sku, 2))
-        .await
-        .assert_problem(409, "quantity_not_requestable");
+    // Within the retention a restart reads the settled request back into memory; after it, a
+    // restart loads no settled request and the refunded unit is read with the next one.
+    for wait_ms in [0, 11 * 60_000] {
+        clock.advance(wait_ms);
+        app.restart().await;
+        app.post("/v1/after-sales", &world.buyer_token, refund_only(order, sku, 2))
+            .await
+            .assert_problem(409, "quantity_not_requestable");
+    }
     // A settled request takes no step, in memory or not.
     app.post(&format!("/v1/after-sales/{id}/withdraw"), &world.buyer_token, json!({}))
         .await
