@@ -517,6 +517,39 @@ pub enum Effect {
     },
 }
 
+/// How long an order placed with a request reference dedupes a retried checkout.
+pub const REQUEST_RETENTION_MS: i64 = 48 * 3600 * 1000;
+
+/// How far back a shard starting (or rebuilding) at some instant reads what a running shard
+/// keeps in memory only for a while: computed in one place, so that every loader (the server's
+/// sequencer, the simulator) rebuilds exactly what a shard that had run on would hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardHorizons {
+    /// The request references of orders placed since then ([`REQUEST_RETENTION_MS`]).
+    pub requests_since: Timestamp,
+    /// The payment intents not settled, or changed since then.
+    pub intents_changed_since: Timestamp,
+    /// The after-sales requests not settled, or settled after then.
+    pub after_sales_settled_after: Timestamp,
+    /// Warehouse capacity booked in hours from then on: the start of the day in Asia/Shanghai
+    /// (a day's limit counts the whole day).
+    pub capacity_since: Timestamp,
+}
+
+impl ShardHorizons {
+    /// The horizons of a shard starting at `now`.
+    pub fn at(now: Timestamp) -> ShardHorizons {
+        // Every retention is whole seconds.
+        let before = |ms: i64| now.plus_seconds(-ms / 1000);
+        ShardHorizons {
+            requests_since: before(REQUEST_RETENTION_MS),
+            intents_changed_since: before(payments::SETTLED_INTENT_RETENTION_MS),
+            after_sales_settled_after: before(after_sales::book::SETTLED_REQUEST_RETENTION_MS),
+            capacity_since: fulfillment::LocalDate::of(now).start(),
+        }
+    }
+}
+
 /// What a starting shard reads back from the database.
 #[derive(Clone, Debug, Default)]
 pub struct ShardSnapshot {

@@ -21,7 +21,9 @@ use miaodan_domain::Timestamp;
 use miaodan_domain::logistics::Alert;
 use miaodan_domain::payments;
 use miaodan_domain::risk::{RiskBook, RiskHashKey, RiskMode};
-use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ShardCommand, ShardState, ShortageNotice};
+use miaodan_domain::shard::{
+    Command, Effect, Outcome, Rejection, ShardCommand, ShardHorizons, ShardState, ShortageNotice,
+};
 use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::sql::Statement;
 use miaodan_store::{Store, Writer};
@@ -39,8 +41,6 @@ pub const EXPIRY_TICK_MS: u64 = 250;
 /// arrive: then the counts are committed on their own. Otherwise they ride with the next
 /// batch the shard commits anyway. A crash loses at most the counts of this long.
 pub const TAP_COUNTS_FLUSH_MS: u64 = 500;
-/// How long an order placed with a request reference dedupes a retried checkout.
-pub const REQUEST_RETENTION_SECONDS: i64 = 48 * 3600;
 
 /// Why a shard did not answer a command with an outcome. None of these is a business refusal
 /// (that is an `Outcome::Rejected`); each is worth a retry with the same Idempotency-Key.
@@ -389,16 +389,7 @@ async fn load(
     (risk, hash_key): (RiskMode, RiskHashKey),
     now: Timestamp,
 ) -> Result<ShardState, miaodan_store::StoreError> {
-    let since = now.plus_seconds(-REQUEST_RETENTION_SECONDS);
-    let intents_since = now.plus_seconds(-miaodan_domain::payments::SETTLED_INTENT_RETENTION_MS / 1000);
-    // What the shard held before it restarted: a request it settled a moment ago still counts.
-    let requests_settled_after =
-        now.plus_seconds(-miaodan_domain::after_sales::book::SETTLED_REQUEST_RETENTION_MS / 1000);
-    // A day's capacity limit counts the whole Shanghai day.
-    let today = miaodan_domain::fulfillment::LocalDate::of(now).start();
-    let snapshot = store
-        .load_shard(index, count, since, intents_since, requests_settled_after, today)
-        .await?;
+    let snapshot = store.load_shard(index, count, ShardHorizons::at(now)).await?;
     let mut state = ShardState::from_snapshot(snapshot);
     state.risk_mut().rekey(hash_key);
     state.set_risk_policy(crate::risk_policy::rules_in_force(store).await?, risk);
@@ -758,7 +749,7 @@ impl Shard {
             metrics::counter!("miaodan_orders_expired_total").increment(orders.len() as u64);
         }
         self.state
-            .forget_requests_placed_before(now.plus_seconds(-REQUEST_RETENTION_SECONDS));
+            .forget_requests_placed_before(ShardHorizons::at(now).requests_since);
     }
 
     /// Tells the batch's package-center alerts to live subscribers once it is durable.

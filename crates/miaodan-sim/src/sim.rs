@@ -11,11 +11,9 @@ use crate::faults::{Fault, FaultPlan};
 use crate::provider::Provider;
 use crate::report::{SeedReport, Sometimes, Violation};
 use crate::world::{self, SHARDS, SHOPS, START};
-use miaodan_domain::after_sales::book::SETTLED_REQUEST_RETENTION_MS;
-use miaodan_domain::fulfillment::LocalDate;
 use miaodan_domain::orders::OrderState;
-use miaodan_domain::payments::{self, IntentStatus, SETTLED_INTENT_RETENTION_MS};
-use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ShardState};
+use miaodan_domain::payments::{self, IntentStatus};
+use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ShardHorizons, ShardState};
 use miaodan_domain::{BuyerId, OrderId, ShopId, SkuId, Timestamp, WarehouseId};
 use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::sql::Statement;
@@ -28,7 +26,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// How long a shard remembers which request placed an order (the server's sequencer keeps
 /// the same 48 hours).
-const REQUEST_RETENTION_MS: i64 = 48 * 3600 * 1000;
 /// Commands a batch takes from its inbox at most (the server takes far more; a handful is
 /// enough to put several answers behind one commit).
 const BATCH_MAX: usize = 6;
@@ -1050,13 +1047,7 @@ impl Database {
 
 /// Shard `index` as the server's sequencer loads it at start and after a failed commit.
 async fn load(store: &Store, index: u32, now: Timestamp) -> Result<ShardState, StoreError> {
-    let since = clients::after(now, -REQUEST_RETENTION_MS);
-    let intents_since = clients::after(now, -SETTLED_INTENT_RETENTION_MS);
-    let requests_settled_after = clients::after(now, -SETTLED_REQUEST_RETENTION_MS);
-    let today = LocalDate::of(now).start();
-    let snapshot = store
-        .load_shard(index, SHARDS, since, intents_since, requests_settled_after, today)
-        .await?;
+    let snapshot = store.load_shard(index, SHARDS, ShardHorizons::at(now)).await?;
     Ok(ShardState::from_snapshot(snapshot))
 }
 

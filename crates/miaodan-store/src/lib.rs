@@ -72,7 +72,7 @@ mod webhooks;
 pub use webhooks::{AfterAttempt, DeliveryState, WEBHOOKS_READER, WebhookAttempt, WebhookDelivery, WebhookEndpoint};
 
 use miaodan_domain::Timestamp;
-use miaodan_domain::shard::{Effect, ShardSnapshot};
+use miaodan_domain::shard::{Effect, ShardHorizons, ShardSnapshot};
 use records::IdempotencyRecord;
 use sql::{Row, ShardOf, Statement, Value};
 
@@ -330,30 +330,27 @@ impl Store {
 
     // ---- shard recovery ---------------------------------------------------------------
 
-    /// Everything shard `index` of `count` owns (shops with `id % count == index`), plus the
-    /// request references of orders placed since `requests_since`, the payment intents not
-    /// settled or changed since `intents_changed_since`, the after-sales requests not settled
-    /// or settled after `after_sales_settled_after`, and the warehouse capacity booked in
-    /// hours from `capacity_since` on (the start of today in Asia/Shanghai: a day's limit
-    /// counts the whole day). Each capability reads its own part.
+    /// Everything shard `index` of `count` owns (shops with `id % count == index`), plus what a
+    /// running shard keeps for a while, as far back as `horizons` say: the request references
+    /// of recent orders, the payment intents and after-sales requests settled lately, and the
+    /// warehouse capacity booked from today on. Each capability reads its own part.
     pub async fn load_shard(
         &self,
         index: u32,
         count: u32,
-        requests_since: Timestamp,
-        intents_changed_since: Timestamp,
-        after_sales_settled_after: Timestamp,
-        capacity_since: Timestamp,
+        horizons: ShardHorizons,
     ) -> Result<ShardSnapshot, StoreError> {
         let shard = ShardOf { index, count };
         let catalog = self.load_shard_catalog(shard).await?;
         let inventory = self.load_shard_inventory(shard).await?;
-        let orders = self.load_shard_orders(shard, requests_since).await?;
+        let orders = self.load_shard_orders(shard, horizons.requests_since).await?;
         let flash_sales = self.load_shard_flash_sales(shard).await?;
-        let payment_intents = self.load_shard_intents(shard, intents_changed_since).await?;
-        let fulfillment = self.load_shard_fulfillment(shard, capacity_since).await?;
+        let payment_intents = self.load_shard_intents(shard, horizons.intents_changed_since).await?;
+        let fulfillment = self.load_shard_fulfillment(shard, horizons.capacity_since).await?;
         let logistics = self.load_shard_logistics(shard).await?;
-        let after_sales = self.load_shard_after_sales(shard, after_sales_settled_after).await?;
+        let after_sales = self
+            .load_shard_after_sales(shard, horizons.after_sales_settled_after)
+            .await?;
         let after_sales_policies = self.load_shard_after_sales_policies(shard).await?;
         Ok(ShardSnapshot {
             shops: catalog.shops,

@@ -15,7 +15,7 @@ use miaodan_domain::geo::Adcode;
 use miaodan_domain::inventory::{Allocation, Warehouse};
 use miaodan_domain::orders::{Address, Order, OrderLine, OrderState};
 use miaodan_domain::payments::PaymentIntentId;
-use miaodan_domain::shard::{Effect, Fulfilling, ShardSnapshot};
+use miaodan_domain::shard::{Effect, Fulfilling, ShardHorizons, ShardSnapshot};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
 use miaodan_store::Store;
 
@@ -215,7 +215,14 @@ async fn commit(store: &Store, effects: Vec<Effect>) {
 /// Shard `index` of `count`, as a shard starting today would load it.
 async fn load(store: &Store, index: u32, count: u32) -> ShardSnapshot {
     store
-        .load_shard(index, count, at(0), at(0), at(0), at(TODAY_MS))
+        .load_shard(
+            index,
+            count,
+            ShardHorizons {
+                capacity_since: at(TODAY_MS),
+                ..ShardHorizons::at(at(0))
+            },
+        )
         .await
         .unwrap()
 }

@@ -18,7 +18,7 @@ use miaodan_domain::inventory::{Allocation, StockLevel};
 use miaodan_domain::logistics::{AlertLevel, StaffRef, Worker};
 use miaodan_domain::orders::{Address, Order, OrderLine, OrderState};
 use miaodan_domain::payments::{IntentStatus, PaymentIntentId};
-use miaodan_domain::shard::{Effect, RequestRef};
+use miaodan_domain::shard::{Effect, RequestRef, ShardHorizons};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
 use miaodan_store::records::{AlertFilter, AlertKinds, AlertWorkFilter, Assignee, Keyset};
 use miaodan_store::records::{Role, TokenFilter, TokenRecord, TokenScope};
@@ -637,7 +637,14 @@ async fn version_27_rows_load(store: &Store) {
     let id = miaodan_domain::ids::AfterSalesId::new(33).unwrap();
     let loaded = |settled_after: i64| async move {
         let snapshot = store
-            .load_shard(0, 1, at(0), at(0), at(settled_after), at(0))
+            .load_shard(
+                0,
+                1,
+                ShardHorizons {
+                    after_sales_settled_after: at(settled_after),
+                    ..ShardHorizons::at(at(0))
+                },
+            )
             .await
             .unwrap();
         snapshot.after_sales.iter().any(|(held, _)| *held == id)
@@ -797,7 +804,7 @@ async fn version_1_rows_load(store: &Store) {
             .remaining,
         7
     );
-    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0), at(0)).await.unwrap();
+    let snapshot = store.load_shard(0, 1, ShardHorizons::at(at(0))).await.unwrap();
     assert_eq!(snapshot.open_orders, vec![open.clone()]);
     assert_eq!(
         snapshot.recent_requests,
@@ -864,7 +871,7 @@ async fn version_3_rows_load(store: &Store) {
     assert_eq!(open, vec![samples::alerts().swap_remove(0)]);
     let notices = package_center(store, shop(), false).await.unwrap().1;
     assert_eq!(notices, vec![samples::shortage_notices().swap_remove(0)]);
-    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0), at(0)).await.unwrap();
+    let snapshot = store.load_shard(0, 1, ShardHorizons::at(at(0))).await.unwrap();
     assert_eq!(snapshot.warehouse_settings, vec![(warehouse(), settings)]);
     assert_eq!(snapshot.fulfilling.len(), 1);
     assert_eq!(snapshot.fulfilling[0].order, dispatched);
@@ -905,7 +912,7 @@ async fn version_5_rows_load(store: &Store) {
             Fired::NotYetPickedUp
         ]
     );
-    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0), at(0)).await.unwrap();
+    let snapshot = store.load_shard(0, 1, ShardHorizons::at(at(0))).await.unwrap();
     assert!(
         snapshot.after_sales.contains(&(id, request.clone())),
         "{:?}",
@@ -916,7 +923,7 @@ async fn version_5_rows_load(store: &Store) {
 async fn version_6_rows_load(store: &Store) {
     use miaodan_domain::after_sales::policy::{AfterSalesPolicy, ExemptGoods, ReturnShipping, ShopPolicy};
     use miaodan_domain::after_sales::rules::RuleMode;
-    let snapshot = store.load_shard(0, 1, at(0), at(0), at(0), at(0)).await.unwrap();
+    let snapshot = store.load_shard(0, 1, ShardHorizons::at(at(0))).await.unwrap();
     let policy = AfterSalesPolicy {
         no_reason_days: 15,
         exempt: vec![ExemptGoods::Perishable],

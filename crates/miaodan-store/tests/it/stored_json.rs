@@ -12,8 +12,8 @@ use miaodan_domain::catalog::Text;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::logistics::Alert;
 use miaodan_domain::orders::{Address, Order, OrderState};
-use miaodan_domain::shard::Effect;
 use miaodan_domain::shard::ShortageNotice;
+use miaodan_domain::shard::{Effect, ShardHorizons};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ShopId, Timestamp, WarehouseId};
 use miaodan_store::records::{AlertFilter, AlertKinds, AlertWorkFilter, Keyset};
 use miaodan_store::{PackageCenterEntry, Store, StoreError};
@@ -279,7 +279,7 @@ async fn json_written_by_the_release_before_loads_as_the_same_values(backend: Ba
 
 async fn load(store: &Store) -> Vec<(ShopId, miaodan_domain::logistics::SlaRules)> {
     let at = Timestamp::from_unix_ms(0);
-    store.load_shard(0, 1, at, at, at, at).await.unwrap().sla_rules
+    store.load_shard(0, 1, ShardHorizons::at(at)).await.unwrap().sla_rules
 }
 
 /// Today's first sample of `name`, with `from` replaced by `to` (once, and it must occur).

@@ -6,7 +6,6 @@
 //! Each module of the test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use miaodan_domain::after_sales::book::SETTLED_REQUEST_RETENTION_MS;
 use miaodan_domain::after_sales::policy::ShopPolicy;
 use miaodan_domain::after_sales::request::AfterSalesRequest;
 use miaodan_domain::catalog::{
@@ -20,10 +19,10 @@ use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::inventory::{StockLevel, Warehouse, WarehouseName};
 use miaodan_domain::logistics::{Alert, AlertKey, Shipment, SlaRules};
 use miaodan_domain::orders::{Address, AddressDetail, Order, OrderState, PAYMENT_TIMEOUT_SECONDS_DEFAULT};
-use miaodan_domain::payments::{PaymentIntent, PaymentIntentId, Refund, RefundId, SETTLED_INTENT_RETENTION_MS};
+use miaodan_domain::payments::{PaymentIntent, PaymentIntentId, Refund, RefundId};
 use miaodan_domain::shard::{
-    Command, Effect, Fulfilling, OrderLineRequest, Outcome, PlaceOrder, RequestRef, ShardSnapshot, ShardState,
-    ShortageNotice,
+    Command, Effect, Fulfilling, OrderLineRequest, Outcome, PlaceOrder, RequestRef, ShardHorizons, ShardSnapshot,
+    ShardState, ShortageNotice,
 };
 use miaodan_domain::shard::{CreateProduct, CreateShop, CreateWarehouse, SetStock, UpdateProduct, UpdateSku};
 use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
@@ -235,8 +234,9 @@ impl Store {
     /// intents and after-sales requests that are unsettled or changed (settled) within their
     /// retention windows.
     pub fn snapshot(&self, now: Timestamp) -> ShardSnapshot {
-        let changed_since = now.unix_ms() - SETTLED_INTENT_RETENTION_MS;
-        let requests_settled_after = now.unix_ms() - SETTLED_REQUEST_RETENTION_MS;
+        let horizons = ShardHorizons::at(now);
+        let changed_since = horizons.intents_changed_since.unix_ms();
+        let requests_settled_after = horizons.after_sales_settled_after.unix_ms();
         ShardSnapshot {
             shops: self.shops.values().cloned().collect(),
             warehouses: self.warehouses.values().cloned().collect(),
