@@ -2,11 +2,14 @@
 //! batches that really committed, and the invariants of TESTING.md checked against it, against
 //! each shard's memory, and against what each shard rebuilds from the tables.
 
+use crate::report::Sometimes;
+use crate::world;
+use miaodan_domain::flash_sale::{FlashSale, FlashSaleId};
 use miaodan_domain::inventory::StockLevel;
 use miaodan_domain::orders::{Order, OrderState};
 use miaodan_domain::payments::{IntentStatus, PaymentIntent, PaymentIntentId, RefundStatus, Settlement};
 use miaodan_domain::shard::{Effect, ShardState};
-use miaodan_domain::{OrderId, SkuId, WarehouseId};
+use miaodan_domain::{BuyerId, OrderId, SkuId, WarehouseId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a check found wrong: the invariant's name and the particulars.
@@ -21,6 +24,10 @@ pub struct Auditor {
     pub intents: BTreeMap<PaymentIntentId, PaymentIntent>,
     /// Every stored answer committed: key → (record id, body).
     pub answers: BTreeMap<String, (i64, String)>,
+    /// Every flash sale as the last committed batch left it.
+    pub sales: BTreeMap<FlashSaleId, FlashSale>,
+    /// What committed batches did to sales that the swarm must reach now and then.
+    pub noticed: Vec<Sometimes>,
 }
 
 impl Auditor {
@@ -58,6 +65,16 @@ impl Auditor {
                 Effect::PaymentIntentSaved(intent) => {
                     self.intents.insert(intent.id, intent.clone());
                 }
+                Effect::FlashSaleSaved(sale) => {
+                    if let Some(before) = self.sales.get(&sale.id).filter(|before| !before.closed) {
+                        if sale.closed && before.remaining > 0 {
+                            self.noticed.push(Sometimes::SaleEndedWithUnitsLeft);
+                        } else if !sale.closed && sale.remaining > before.remaining {
+                            self.noticed.push(Sometimes::FlashUnitsBackToSale);
+                        }
+                    }
+                    self.sales.insert(sale.id, sale.clone());
+                }
                 _ => {}
             }
         }
@@ -81,7 +98,46 @@ impl Auditor {
                 }
             }
         }
+        // A running sale holds what it has not sold as reserved.
+        for sale in self.sales.values().filter(|sale| !sale.closed) {
+            held.entry((sale.sku, sale.warehouse)).or_default().0 += sale.remaining;
+        }
         held
+    }
+
+    /// Flash sales: never more sold than allotted, never a buyer over the limit, and a running
+    /// sale's units either still its own or in the orders taps placed (a paid order cancelled
+    /// gave its units to the warehouse, not back to the sale).
+    pub fn check_sales(&self) -> Result<(), Broken> {
+        for sale in self.sales.values() {
+            let units = |order: &Order| order.lines.iter().map(|l| l.quantity.get()).sum::<i64>();
+            let of_sale = || self.orders.values().filter(|o| o.flash_sale == Some(sale.id));
+            let kept: i64 = of_sale()
+                .filter(|o| o.state != OrderState::Cancelled || o.paid_at.is_some())
+                .map(units)
+                .sum();
+            let mut by_buyer: BTreeMap<BuyerId, i64> = BTreeMap::new();
+            for order in of_sale().filter(|o| o.state != OrderState::Cancelled) {
+                *by_buyer.entry(order.buyer).or_default() += units(order);
+            }
+            let over_limit = by_buyer.iter().find(|(_, n)| **n > sale.per_buyer_limit);
+            let accounted = if sale.closed {
+                sale.remaining == 0
+            } else {
+                sale.remaining + kept == sale.allotted
+            };
+            if kept > sale.allotted || !accounted || over_limit.is_some() {
+                return Err((
+                    "flash sales",
+                    format!(
+                        "sale {}: allotted {}, remaining {}, closed {}, units in orders {kept}, over the limit \
+                         of {}: {over_limit:?}",
+                        sale.id, sale.allotted, sale.remaining, sale.closed, sale.per_buyer_limit
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Stock conservation and the reservation lifecycle, for every row `state` holds.
@@ -205,6 +261,36 @@ impl Auditor {
                 "memory equals tables",
                 format!("open orders: memory {held:?}, tables {read:?}"),
             ));
+        }
+        Ok(())
+    }
+}
+
+impl Auditor {
+    /// The sales a shard rebuilds from the tables are the ones it held: their units, and what
+    /// each buyer holds of them (the limit a restart must still enforce).
+    pub fn check_rebuilt_sales(&self, memory: &ShardState, rebuilt: &ShardState) -> Result<(), Broken> {
+        for id in self.sales.keys() {
+            let (held, read) = (memory.flash_sale(*id), rebuilt.flash_sale(*id));
+            let buyers = |book: Option<&miaodan_domain::flash_sale::FlashSaleBook>| {
+                book.map(|b| {
+                    (1..=world::BUYERS)
+                        .map(|n| b.bought_by(world::buyer(n)))
+                        .collect::<Vec<_>>()
+                })
+            };
+            if held.map(|b| &b.sale) != read.map(|b| &b.sale) || buyers(held) != buyers(read) {
+                return Err((
+                    "memory equals tables",
+                    format!(
+                        "sale {id}: memory {:?} {:?}, tables {:?} {:?}",
+                        held.map(|b| &b.sale),
+                        buyers(held),
+                        read.map(|b| &b.sale),
+                        buyers(read)
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -1,16 +1,17 @@
-//! The platform's callers: buyers who check out, cancel and pay; merchants who count their
+//! The platform's callers: buyers who check out, tap flash sales, cancel and pay; merchants who count their
 //! stock; and the provider's notifications. Each request keeps what it asked so that a caller
 //! who heard nothing (or an error) can send it again, as a real client retries under the same
 //! Idempotency-Key.
 
 use crate::world::{self, BUYERS, SHOPS};
+use miaodan_domain::flash_sale::{FlashSaleId, Tap};
 use miaodan_domain::orders::{CancelReason, PAYMENT_TIMEOUT_SECONDS_DEFAULT};
 use miaodan_domain::payments::{
     BeginPaymentAttempt, IntentOrderRequest, OpenPaymentIntent, PaymentIntent, PaymentIntentId, RecordCharge,
     RecordRefund, RefundId, RefundReason, RequestRefund,
 };
 use miaodan_domain::shard::{CancelOrder, Canceller, Command, OrderLineRequest, PlaceOrder, RequestRef, SetStock};
-use miaodan_domain::{CheckoutId, OrderId, Quantity, ShopId, Timestamp};
+use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity, ShopId, Timestamp};
 use rand::Rng;
 use rand::seq::IndexedRandom;
 use std::collections::BTreeMap;
@@ -19,6 +20,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug)]
 pub enum Ask {
     Place(PlaceOrder),
+    /// A buyer's tap on a flash sale: one order at the flash price, if the sale allows it.
+    Tap(Tap),
     Cancel(CancelOrder),
     SetStock(SetStock),
     OpenIntent(OpenPaymentIntent),
@@ -39,7 +42,38 @@ impl Ask {
             Ask::Notify(c) => Some((c.intent, &mut c.snapshot)),
             Ask::RequestRefund(c) => Some((c.intent, &mut c.snapshot)),
             Ask::RecordRefund(c) => Some((c.intent, &mut c.snapshot)),
-            Ask::Place(_) | Ask::Cancel(_) | Ask::SetStock(_) | Ask::OpenIntent(_) => None,
+            Ask::Place(_) | Ask::Tap(_) | Ask::Cancel(_) | Ask::SetStock(_) | Ask::OpenIntent(_) => None,
+        }
+    }
+}
+
+/// What a checkout or a tap places, as its answer is checked and stored.
+pub struct Placement {
+    pub shop: ShopId,
+    pub buyer: BuyerId,
+    /// Order lines the placed order must have.
+    pub lines: usize,
+    /// The request's reference: the key its answer is stored under.
+    pub reference: RequestRef,
+}
+
+impl Ask {
+    /// What the request places, if it places an order.
+    pub fn placement(&self) -> Option<Placement> {
+        match self {
+            Ask::Place(place) => Some(Placement {
+                shop: place.shop,
+                buyer: place.buyer,
+                lines: place.lines.len(),
+                reference: place.request.clone()?,
+            }),
+            Ask::Tap(tap) => Some(Placement {
+                shop: world::shop(tap.sale.get()),
+                buyer: tap.buyer,
+                lines: 1,
+                reference: tap.request.clone()?,
+            }),
+            _ => None,
         }
     }
 }
@@ -92,6 +126,7 @@ impl Clients {
         self.next_request += 1;
         let order_ids = match &ask {
             Ask::Place(place) => vec![place.id],
+            Ask::Tap(tap) => vec![tap.order],
             _ => Vec::new(),
         };
         self.requests.insert(
@@ -140,6 +175,24 @@ impl Clients {
             client: Default::default(),
         };
         (Ask::Place(place), shop)
+    }
+
+    /// A buyer taps one of the running sales for one or two units.
+    pub fn tap(&mut self, rng: &mut impl Rng, sales: &[FlashSaleId]) -> Option<(Ask, ShopId)> {
+        let &sale = sales.choose(rng)?;
+        let shop = world::shop(sale.get());
+        let id = self.ids.next();
+        let tap = Tap {
+            sale,
+            order: OrderId::new(id).expect("positive"),
+            checkout: CheckoutId::new(id).expect("positive"),
+            buyer: world::buyer(rng.random_range(1..=BUYERS)),
+            quantity: Quantity::new(rng.random_range(1..=2)).expect("a valid quantity"),
+            address: world::address(),
+            request: Some(RequestRef(format!("sim-tap-{id}"))),
+            client: Default::default(),
+        };
+        Some((Ask::Tap(tap), shop))
     }
 
     /// A merchant's count of one of its stock rows.
@@ -236,6 +289,13 @@ impl Clients {
                     order_ids.push(place.id);
                 }
                 Command::from(place.clone())
+            }
+            Ask::Tap(tap) => {
+                if sends > 1 {
+                    tap.order = OrderId::new(fresh).expect("positive");
+                    order_ids.push(tap.order);
+                }
+                Command::from(tap.clone())
             }
             Ask::Cancel(cancel) => Command::from(cancel.clone()),
             Ask::SetStock(count) => Command::from(count.clone()),

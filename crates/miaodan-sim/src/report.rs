@@ -38,10 +38,17 @@ pub enum Sometimes {
     WebhookBeforeAnswer,
     /// A keyed checkout's retry got the answer stored with its batch, replayed.
     RetryReplayedItsAnswer,
+    /// A tap was refused: the sale had no units left.
+    TapSoldOut,
+    /// A flash order was cancelled or expired unpaid while its sale ran: its units went back
+    /// to the sale.
+    FlashUnitsBackToSale,
+    /// A sale ended holding units, and gave them back to the warehouse's available stock.
+    SaleEndedWithUnitsLeft,
 }
 
 impl Sometimes {
-    pub const ALL: [Sometimes; 13] = [
+    pub const ALL: [Sometimes; 16] = [
         Sometimes::CommitFailedWithAnswersWaiting,
         Sometimes::RetryFoundItsOrder,
         Sometimes::RetryPlacedWhatAFailedCommitLost,
@@ -55,6 +62,9 @@ impl Sometimes {
         Sometimes::RefundCrossedACrash,
         Sometimes::WebhookBeforeAnswer,
         Sometimes::RetryReplayedItsAnswer,
+        Sometimes::TapSoldOut,
+        Sometimes::FlashUnitsBackToSale,
+        Sometimes::SaleEndedWithUnitsLeft,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -72,6 +82,9 @@ impl Sometimes {
             Sometimes::RefundCrossedACrash => "a refund pending at a crash was recorded after it",
             Sometimes::WebhookBeforeAnswer => "a webhook was applied before the confirmation's answer",
             Sometimes::RetryReplayedItsAnswer => "a retry got its stored answer replayed",
+            Sometimes::TapSoldOut => "a tap was refused: sold out",
+            Sometimes::FlashUnitsBackToSale => "an unpaid flash order gave its units back to its sale",
+            Sometimes::SaleEndedWithUnitsLeft => "a sale ended holding units and released them",
         }
     }
 }

@@ -6,11 +6,12 @@
 
 use crate::Backend;
 use crate::auditor::{Auditor, Broken};
-use crate::clients::{self, Ask, Clients};
+use crate::clients::{self, Ask, Clients, Placement};
 use crate::faults::{Fault, FaultPlan};
 use crate::provider::Provider;
 use crate::report::{SeedReport, Sometimes, Violation};
 use crate::world::{self, SHARDS, SHOPS, START};
+use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::orders::OrderState;
 use miaodan_domain::payments::{self, IntentStatus};
 use miaodan_domain::shard::{Command, Effect, Outcome, Rejection, ShardHorizons, ShardState};
@@ -78,6 +79,8 @@ pub struct Sim {
     answers: BTreeMap<String, i64>,
     /// The last stored answer's id given.
     next_answer_id: i64,
+    /// The flash sales the shops scheduled (taps go to any of them, ended or not).
+    sales: Vec<FlashSaleId>,
     /// Last: its tables are removed once the store and shards above have let go of them.
     database: Database,
 }
@@ -131,6 +134,7 @@ impl Sim {
             replay,
             answers: BTreeMap::new(),
             next_answer_id: 0,
+            sales: Vec::new(),
             database,
         };
         sim.build_world().await.map_err(|broken| sim.violation(broken))?;
@@ -163,6 +167,25 @@ impl Sim {
                 if let Outcome::Rejected(rejection) = outcome {
                     return Err(("setup", format!("shop {shop} refused: {rejection:?}")));
                 }
+            }
+            // A flash sale of what the row has, if it has anything.
+            let (sku, warehouse) = world::rows_of(shop)[0];
+            let available = shard.state.inventory().level(sku, warehouse).available;
+            if available > 0 {
+                let units = self.rng.random_range(1..=available);
+                let terms = world::SaleTerms {
+                    units,
+                    per_buyer_limit: self.rng.random_range(1..=units.min(3)),
+                    lasts_ms: self.rng.random_range(20 * 60_000..=4 * 3_600_000),
+                    payment_timeout_seconds: self.rng.random_range(60..=600),
+                };
+                let outcome = shard
+                    .state
+                    .apply(world::schedule_sale(shop, &terms), self.now, &mut effects);
+                if let Outcome::Rejected(rejection) = outcome {
+                    return Err(("setup", format!("shop {shop}'s sale refused: {rejection:?}")));
+                }
+                self.sales.push(world::flash_sale_of(shop));
             }
             let writer = shard.writer.as_mut().expect("a writer at setup");
             writer
@@ -304,14 +327,15 @@ impl Sim {
     async fn new_request(&mut self) -> Result<(), Broken> {
         let roll = self.rng.random_range(0..100);
         let picked = match roll {
-            0..=49 => Some(self.clients.checkout(&mut self.rng)),
+            0..=39 => Some(self.clients.checkout(&mut self.rng)),
+            40..=49 => self.clients.tap(&mut self.rng, &self.sales),
             50..=59 => Some(self.clients.count(&mut self.rng)),
             60..=71 => self.clients.cancel(&mut self.rng, &self.known),
             72..=79 => self.refund_something().await?,
             _ => self.pay_something().await?,
         };
         if let Some((ask, shop)) = picked {
-            let checkout = matches!(ask, Ask::Place(_));
+            let checkout = matches!(ask, Ask::Place(_) | Ask::Tap(_));
             let number = self.clients.send(ask, shop);
             if checkout && self.rng.random_ratio(1, 2) {
                 self.clients.requests.get_mut(&number).expect("just sent").keyed = true;
@@ -349,12 +373,12 @@ impl Sim {
         Ok(intent.map(|intent| self.clients.refund(&mut self.rng, &order, &intent)))
     }
 
-    /// A caller sends its request again. A keyed checkout whose answer is stored gets that
-    /// answer replayed, as `idempotency::run` replays it, and never reaches a shard.
+    /// A caller sends its request again. A keyed checkout (or tap) whose answer is stored gets
+    /// that answer replayed, as `idempotency::run` replays it, and never reaches a shard.
     async fn retry(&mut self, number: u64) -> Result<(), Broken> {
         let request = &self.clients.requests[&number];
-        let stored = match (&request.ask, request.keyed) {
-            (Ask::Place(place), true) => place.request.as_ref().and_then(|r| self.answers.get(&r.0)).copied(),
+        let stored = match (request.ask.placement(), request.keyed) {
+            (Some(placement), true) => self.answers.get(&placement.reference.0).copied(),
             _ => None,
         };
         let Some(id) = stored else {
@@ -444,11 +468,12 @@ impl Sim {
         self.commit(index, (effects, records), answers, fault).await
     }
 
-    /// The stored answer of a keyed checkout, rendered in its batch as the server's recorder
-    /// renders it: a placement or a refusal (a retry that found its order stores nothing).
+    /// The stored answer of a keyed checkout or tap, rendered in its batch as the server's
+    /// recorder renders it: a placement or a refusal (a retry that found its order stores
+    /// nothing).
     fn answer_record(&mut self, number: u64, outcome: &Outcome, now: Timestamp) -> Option<IdempotencyRecord> {
         let request = &self.clients.requests[&number];
-        let (Ask::Place(place), true) = (&request.ask, request.keyed) else {
+        let (Some(placement), true) = (request.ask.placement(), request.keyed) else {
             return None;
         };
         let (status, body) = match outcome {
@@ -459,8 +484,8 @@ impl Sim {
         self.next_answer_id += 1;
         Some(IdempotencyRecord {
             id: self.next_answer_id,
-            scope: format!("buyer:{}", place.buyer),
-            key: place.request.as_ref().map_or_else(String::new, |r| r.0.clone()),
+            scope: format!("buyer:{}", placement.buyer),
+            key: placement.reference.0.clone(),
             request_sha256: "sim".into(),
             status,
             body,
@@ -555,7 +580,11 @@ impl Sim {
         if effects.iter().any(returned_by_itself) {
             self.report.saw(Sometimes::CaptureAfterExpiry);
         }
-        self.auditor.absorb(effects)
+        self.auditor.absorb(effects)?;
+        for noticed in std::mem::take(&mut self.auditor.noticed) {
+            self.report.saw(noticed);
+        }
+        Ok(())
     }
 
     /// What a shard must hold after a commit: the auditor's counts, and what the tables give
@@ -565,6 +594,7 @@ impl Sim {
         let shard = &self.shards[index];
         self.auditor.check_stock(&shard.state, &shard.rows)?;
         self.auditor.check_payments()?;
+        self.auditor.check_sales()?;
         // Reading a whole shard back costs more than the rest of a step: every fourth commit of
         // the shard is enough to pin a divergence to a few batches (a rebuild reads the tables
         // anyway, and its stock is checked against the auditor's).
@@ -574,6 +604,7 @@ impl Sim {
         let rebuilt = load(&self.store, shard.index, self.now).await.map_err(store_broke)?;
         let shard = &self.shards[index];
         Auditor::check_rebuilt(&shard.state, &rebuilt, &shard.rows)?;
+        self.auditor.check_rebuilt_sales(&shard.state, &rebuilt)?;
         for id in self.auditor.intents.keys() {
             // Memory keeps a settled intent a while, a rebuild loads those changed lately: where
             // both hold one, it must be the same.
@@ -736,7 +767,10 @@ impl Sim {
         request.answered = true;
         let (ask, shop, order_ids) = (request.ask.clone(), request.shop, request.order_ids.clone());
         match (ask, outcome) {
-            (Ask::Place(place), outcome) => self.placement_heard(number, &place, &order_ids, outcome, retried),
+            (ask @ (Ask::Place(_) | Ask::Tap(_)), outcome) => {
+                let placement = ask.placement().expect("a checkout or a tap places an order");
+                self.placement_heard(number, &placement, &order_ids, outcome, retried)
+            }
             (Ask::Cancel(cancel), Outcome::OrderCancelled(_)) => {
                 if retried {
                     self.report.saw(Sometimes::CancelRetried);
@@ -836,7 +870,7 @@ impl Sim {
     fn placement_heard(
         &mut self,
         number: u64,
-        place: &miaodan_domain::shard::PlaceOrder,
+        place: &Placement,
         sent_as: &[OrderId],
         outcome: Outcome,
         retried: bool,
@@ -869,8 +903,10 @@ impl Sim {
                 id
             }
             Outcome::Rejected(rejection) => {
-                if rejection.code() == "insufficient_stock" {
-                    self.report.saw(Sometimes::RefusedForStock);
+                match rejection.code() {
+                    "insufficient_stock" => self.report.saw(Sometimes::RefusedForStock),
+                    "sold_out" => self.report.saw(Sometimes::TapSoldOut),
+                    _ => {}
                 }
                 if let Some(id) = sent_as.iter().find(|id| self.auditor.orders.contains_key(id)) {
                     return Err((
@@ -883,7 +919,7 @@ impl Sim {
             other => return Err(("answers", format!("a checkout was answered {other:?}"))),
         };
         match self.auditor.orders.get(&placed) {
-            Some(order) if order.buyer == place.buyer && order.lines.len() == place.lines.len() => {}
+            Some(order) if order.buyer == place.buyer && order.lines.len() == place.lines => {}
             other => {
                 return Err((
                     "acknowledged ⇒ durable",
@@ -977,6 +1013,16 @@ impl Sim {
         for (index, rows) in shards {
             let rebuilt = load(&self.store, index, self.now).await.map_err(store_broke)?;
             self.auditor.check_stock(&rebuilt, &rows)?;
+            for (id, expected) in &self.auditor.sales {
+                if let Some(read) = rebuilt.flash_sale(*id)
+                    && read.sale != *expected
+                {
+                    return Err((
+                        "acknowledged ⇒ durable",
+                        format!("sale {id}: tables {:?}, committed {expected:?}", read.sale),
+                    ));
+                }
+            }
             for &(sku, warehouse) in &rows {
                 state.update(format!(
                     "{sku} {warehouse} {:?}\n",
@@ -986,6 +1032,9 @@ impl Sim {
         }
         for intent in self.auditor.intents.values() {
             state.update(format!("{intent:?}\n"));
+        }
+        for sale in self.auditor.sales.values() {
+            state.update(format!("{sale:?}\n"));
         }
         self.report.state_hash = hex::encode(state.finalize());
         self.report.history_hash = hex::encode(self.history.clone().finalize());

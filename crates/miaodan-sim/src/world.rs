@@ -1,8 +1,9 @@
 //! The simulated world's catalog: a few shops on two shards, each with two warehouses and two
-//! SKUs, and the buyers who order from them. Small on purpose: contention, not volume, is what
-//! finds the bugs a fault can cause.
+//! SKUs and a flash sale of its first SKU, and the buyers who order and tap. Small on purpose:
+//! contention, not volume, is what finds the bugs a fault can cause.
 
 use miaodan_domain::catalog::{NewSku, ProductTitle, ShopName, SkuName};
+use miaodan_domain::flash_sale::{FlashSaleId, ScheduleFlashSale};
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::inventory::WarehouseName;
 use miaodan_domain::orders::{Address, AddressDetail};
@@ -22,6 +23,37 @@ pub fn shop(n: i64) -> ShopId {
 
 pub fn buyer(n: i64) -> BuyerId {
     BuyerId::new(n).expect("buyers are numbered from 1")
+}
+
+/// The shop's flash sale (at most one: it has the shop's number).
+pub fn flash_sale_of(shop: ShopId) -> FlashSaleId {
+    FlashSaleId::new(shop.get()).expect("shops are numbered from 1")
+}
+
+/// What a shop puts on flash sale, and on which terms.
+pub struct SaleTerms {
+    pub units: i64,
+    pub per_buyer_limit: i64,
+    /// How long it runs from the start of history: some sales end within a seed's run, and
+    /// give back what they still hold.
+    pub lasts_ms: i64,
+    pub payment_timeout_seconds: i64,
+}
+
+/// The shop's flash sale: its first SKU, from its first warehouse, running from the start.
+pub fn schedule_sale(shop: ShopId, terms: &SaleTerms) -> Command {
+    Command::from(ScheduleFlashSale {
+        id: flash_sale_of(shop),
+        shop,
+        sku: skus_of(shop)[0],
+        warehouse: warehouses_of(shop)[0],
+        starts_at: START,
+        ends_at: Timestamp::from_unix_ms(START.unix_ms() + terms.lasts_ms),
+        price: Fen::price(50).expect("a valid price"),
+        units: terms.units,
+        per_buyer_limit: terms.per_buyer_limit,
+        payment_timeout_seconds: terms.payment_timeout_seconds,
+    })
 }
 
 pub fn shard_of(shop: ShopId) -> usize {
