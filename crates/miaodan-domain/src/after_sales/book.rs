@@ -563,24 +563,37 @@ mod tests {
         assert_eq!(book.evict_settled(at), 1, "a recalled request leaves again");
     }
 
-    #[test]
-    fn a_reading_that_shows_open_a_request_memory_has_forgotten_is_stale() {
-        let order = paid_order(&[(1, 1)]);
-        let mut book = AfterSalesBook::default();
-        let at = Timestamp::from_unix_ms(5);
+    /// Opens a refund-only request of `units` of SKU 1 that the rules approve, and records it
+    /// refunded; gives the request as it was while refunding.
+    fn approve_and_refund(
+        book: &mut AfterSalesBook,
+        request: AfterSalesId,
+        units: i64,
+        at: Timestamp,
+    ) -> AfterSalesRequest {
+        let amount = 1_000 * units;
         book.open(
-            id(1),
-            ask(RequestKind::RefundOnly, &[(1, 1)], 1_000),
+            request,
+            ask(RequestKind::RefundOnly, &[(1, units)], amount),
             decision(Verdict::Approve),
             at,
             DEADLINES,
         )
         .expect("opens");
-        let read_while_refunding = vec![(id(1), book.request(id(1)).expect("in memory").clone())];
-        book.step(id(1), |r| r.refunded(at))
+        let refunding = book.request(request).expect("in memory").clone();
+        book.step(request, |r| r.refunded(at))
             .expect("opened")
             .0
             .expect("refunding");
+        refunding
+    }
+
+    #[test]
+    fn a_reading_that_shows_open_a_request_memory_has_forgotten_is_stale() {
+        let order = paid_order(&[(1, 1)]);
+        let mut book = AfterSalesBook::default();
+        let at = Timestamp::from_unix_ms(5);
+        let read_while_refunding = vec![(id(1), approve_and_refund(&mut book, id(1), 1, at))];
         assert_eq!(book.recall(order.id, &read_while_refunding), Ok(()), "still in memory");
         book.evict_settled(at);
         assert_eq!(
@@ -598,18 +611,7 @@ mod tests {
         let mut book = AfterSalesBook::default();
         let at = Timestamp::from_unix_ms(5);
         let read_before_the_refund: Vec<(AfterSalesId, AfterSalesRequest)> = vec![];
-        book.open(
-            id(1),
-            ask(RequestKind::RefundOnly, &[(1, 1)], 1_000),
-            decision(Verdict::Approve),
-            at,
-            DEADLINES,
-        )
-        .expect("opens");
-        book.step(id(1), |r| r.refunded(at))
-            .expect("opened")
-            .0
-            .expect("refunding");
+        approve_and_refund(&mut book, id(1), 1, at);
         let settled = (id(1), book.request(id(1)).expect("in memory").clone());
 
         let mut restored = AfterSalesBook::restore([settled], []);
