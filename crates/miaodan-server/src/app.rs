@@ -154,12 +154,12 @@ pub struct AppState(Arc<Inner>);
 
 /// Purges what is past retention, then loads the fingerprints of the keys kept, before
 /// serving: a reload while requests run would forget the keys they note meanwhile, and their
-/// retries would execute again. Runs side by side with the shards' load (neither reads what the
-/// other writes); the fingerprints are computed off the async threads. Gives the index and how
-/// long the purge and the index took.
+/// retries would execute again. Runs on its own task beside the shards' load: the stored
+/// answers are theirs alone, and the outbox prune keeps each shard's newest pack, which is all
+/// a starting writer reads. Gives the index and how long the purge and the index took.
 async fn idempotency_index(
-    store: &Store,
-    clock: &Clock,
+    store: Arc<Store>,
+    clock: Clock,
     last_response: i64,
 ) -> anyhow::Result<(IdempotencyLocks, [(&'static str, std::time::Duration); 2])> {
     let began = std::time::Instant::now();
@@ -273,7 +273,13 @@ impl AppState {
             .await?;
             anyhow::Ok((shards, ("shards", began.elapsed())))
         };
-        let index_loaded = idempotency_index(&store, &clock, maxima.idempotency_response);
+        // A task of its own, so that decoding stored keys and loading shards use both cores.
+        let index_loaded = tokio::spawn(idempotency_index(
+            store.clone(),
+            clock.clone(),
+            maxima.idempotency_response,
+        ));
+        let index_loaded = async { index_loaded.await? };
         let ((shards, shards_took), (idempotency_locks, index_took)) = tokio::try_join!(shards_loaded, index_loaded)?;
         startup.side_by_side(std::iter::once(shards_took).chain(index_took));
         let carriers = crate::carriers::Carriers::new(&config.carriers)?;

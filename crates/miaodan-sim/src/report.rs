@@ -40,8 +40,8 @@ pub enum Sometimes {
     RetryReplayedItsAnswer,
     /// A tap was refused: the sale had no units left.
     TapSoldOut,
-    /// A flash order was cancelled or expired unpaid while its sale ran: its units went back
-    /// to the sale.
+    /// A flash order was cancelled or expired unpaid before its sale closed: its units went
+    /// back to the sale.
     FlashUnitsBackToSale,
     /// A sale ended holding units, and gave them back to the warehouse's available stock.
     SaleEndedWithUnitsLeft,

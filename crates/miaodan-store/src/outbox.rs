@@ -533,10 +533,15 @@ impl Store {
 
     /// Deletes events committed before `before`, a slice of each shard's sequence at a time
     /// (so the shards' commits are not held up behind one long delete); answers how many went.
+    /// Each shard's newest pack stays, however old: a new writer numbers on from it
+    /// ([`Store::writer`]), and a shard that lost it would number from 1 again under readers
+    /// whose places are further on.
     pub async fn prune_outbox(&self, before: Timestamp) -> Result<i64, StoreError> {
         const SLICE: i64 = 10_000;
         let ends = Statement::new(
-            "SELECT shard, MIN(last_seq), MAX(last_seq) FROM outbox_packs WHERE at_ms < $1 GROUP BY shard",
+            "SELECT shard, MIN(last_seq), MAX(last_seq) FROM outbox_packs o WHERE at_ms < $1
+               AND last_seq < (SELECT MAX(p.last_seq) FROM outbox_packs p WHERE p.shard = o.shard)
+             GROUP BY shard",
             vec![Value::I64(before.unix_ms())],
         );
         let ends = self.query(ends, |r| Ok((r.i64(0)?, r.i64(1)?, r.i64(2)?))).await?;

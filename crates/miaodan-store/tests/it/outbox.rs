@@ -18,6 +18,7 @@ both_backends!(
     a_new_writer_continues_the_sequence_where_the_table_ends,
     a_readers_place_moves_with_its_work_in_one_transaction,
     pruning_deletes_only_events_older_than_the_retention,
+    pruning_keeps_each_shards_newest_pack_so_its_numbering_goes_on,
     a_batch_of_two_shops_is_numbered_shop_by_shop_and_read_from_any_place,
 );
 
@@ -232,4 +233,24 @@ async fn pruning_deletes_only_events_older_than_the_retention(backend: Backend) 
     assert_eq!(store.prune_outbox(at(2_500)).await.unwrap(), 0);
     writer.commit_batch(&[shop(4)], &[], at(4_000)).await.unwrap();
     assert_eq!(store.outbox_heads().await.unwrap(), vec![(0, 4)]);
+}
+
+async fn pruning_keeps_each_shards_newest_pack_so_its_numbering_goes_on(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let store = db.open().await;
+    let mut writer = store.writer(0).await.unwrap();
+    for (n, ms) in [(1, 1_000), (2, 2_000)] {
+        writer.commit_batch(&[shop(n)], &[], at(ms)).await.unwrap();
+    }
+    drop(writer);
+    // A database left idle past the retention: everything is old, the newest pack stays.
+    assert_eq!(store.prune_outbox(at(1_000_000)).await.unwrap(), 1);
+    assert_eq!(events(&store, 0).await, vec![(2, 2, "shop.saved".into(), 2)]);
+    let mut writer = store.writer(0).await.unwrap();
+    writer.commit_batch(&[shop(3)], &[], at(1_000_001)).await.unwrap();
+    assert_eq!(
+        store.outbox_heads().await.unwrap(),
+        vec![(0, 3)],
+        "numbered on, not from 1"
+    );
 }
