@@ -181,6 +181,35 @@ async fn idempotency_index(
     Ok((idempotency_locks, phases))
 }
 
+/// Starts the shards and loads the idempotency index side by side (see [`idempotency_index`]),
+/// each phase timed on its own.
+async fn shards_and_index(
+    (store, clock): (&Arc<Store>, &Clock),
+    config: &Config,
+    alert_feed: &crate::sequencer::AlertFeed,
+    last_response: i64,
+    startup: &mut Startup,
+) -> anyhow::Result<(Shards, IdempotencyLocks)> {
+    let shards_loaded = async {
+        let began = std::time::Instant::now();
+        let shards = Shards::start(
+            store.clone(),
+            (config.shards, config.limits.shard_queue_max),
+            config.risk,
+            alert_feed.clone(),
+            clock.clone(),
+        )
+        .await?;
+        anyhow::Ok((shards, ("shards", began.elapsed())))
+    };
+    // A task of its own, so that decoding stored keys and loading shards use both cores.
+    let index_loaded = tokio::spawn(idempotency_index(store.clone(), clock.clone(), last_response));
+    let index_loaded = async { index_loaded.await? };
+    let ((shards, shards_took), (idempotency_locks, index_took)) = tokio::try_join!(shards_loaded, index_loaded)?;
+    startup.side_by_side(std::iter::once(shards_took).chain(index_took));
+    Ok((shards, idempotency_locks))
+}
+
 /// How long each phase of [`AppState::open`] took: logged at start, and read by
 /// `miaodan bench restart` (a 24-hour service must not restart slower every day). Phases that
 /// ran side by side each keep their own time; the total is the wall time.
@@ -261,27 +290,14 @@ impl AppState {
         startup.phase("store");
         let ids = Ids::starting_after(maxima);
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
-        let shards_loaded = async {
-            let began = std::time::Instant::now();
-            let shards = Shards::start(
-                store.clone(),
-                (config.shards, config.limits.shard_queue_max),
-                config.risk,
-                alert_feed.clone(),
-                clock.clone(),
-            )
-            .await?;
-            anyhow::Ok((shards, ("shards", began.elapsed())))
-        };
-        // A task of its own, so that decoding stored keys and loading shards use both cores.
-        let index_loaded = tokio::spawn(idempotency_index(
-            store.clone(),
-            clock.clone(),
+        let (shards, idempotency_locks) = shards_and_index(
+            (&store, &clock),
+            &config,
+            &alert_feed,
             maxima.idempotency_response,
-        ));
-        let index_loaded = async { index_loaded.await? };
-        let ((shards, shards_took), (idempotency_locks, index_took)) = tokio::try_join!(shards_loaded, index_loaded)?;
-        startup.side_by_side(std::iter::once(shards_took).chain(index_took));
+            &mut startup,
+        )
+        .await?;
         let carriers = crate::carriers::Carriers::new(&config.carriers)?;
         let tokens = TokenCache::following(&store).await?;
         let (provider, simpay) = payment_provider(&config.payments)?;
