@@ -60,16 +60,23 @@ async fn a_checkout_reserves_stock_and_payment_sells_it(backend: Backend) {
     app.shutdown().await;
 }
 
+/// A second shop (a beauty shop in Guangzhou) selling one lipstick SKU at ¥129 with `units`
+/// in stock: its merchant token, the SKU, and the warehouse.
+async fn lipstick_shop(app: &TestApp, units: i64) -> (String, i64, i64) {
+    let (_, merchant) = app.shop("美妆店").await;
+    let warehouse = app.warehouse(&merchant, "广州仓", "440111000000").await;
+    let lipstick = app.product(&merchant, "口红", &[12900]).await[0];
+    app.stock(&merchant, lipstick, warehouse, units).await;
+    (merchant, lipstick, warehouse)
+}
+
 async fn a_checkout_across_shops_is_one_order_per_shop_under_one_checkout(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let w = app.world().await;
-    let (_, other) = app.shop("美妆店").await;
-    let wh = app.warehouse(&other, "广州仓", "440111000000").await;
-    let lipstick = app.product(&other, "口红", &[12900]).await;
-    app.stock(&other, lipstick[0], wh, 10).await;
+    let (_, lipstick, _) = lipstick_shop(&app, 10).await;
 
     let placed = app
-        .checkout(&w.buyer_token, &[(w.skus[0], 1), (lipstick[0], 2), (w.skus[1], 1)])
+        .checkout(&w.buyer_token, &[(w.skus[0], 1), (lipstick, 2), (w.skus[1], 1)])
         .await;
     let body = placed.assert_status(201);
     let orders = body["orders"].as_array().unwrap();
@@ -95,13 +102,10 @@ async fn a_checkout_across_shops_cut_after_one_part_is_completed_by_its_retry_wi
     use sha2::{Digest, Sha256};
     let app = TestApp::spawn(backend).await;
     let w = app.world().await;
-    let (_, other) = app.shop("美妆店").await;
-    let wh = app.warehouse(&other, "广州仓", "440111000000").await;
-    let lipstick = app.product(&other, "口红", &[12900]).await;
-    app.stock(&other, lipstick[0], wh, 10).await;
+    let (other, lipstick, wh) = lipstick_shop(&app, 10).await;
     let body = json!({ "lines": [
         { "sku_id": w.skus[0], "quantity": 1 },
-        { "sku_id": lipstick[0], "quantity": 2 },
+        { "sku_id": lipstick, "quantity": 2 },
     ]});
     let key = "cut-between-shops-1";
     // What the checkout's handler derives for the first shop's part.
@@ -153,23 +157,20 @@ async fn a_checkout_across_shops_cut_after_one_part_is_completed_by_its_retry_wi
     assert!(
         orders
             .iter()
-            .any(|o| o["lines"][0]["sku_id"] == lipstick[0] && o["lines"][0]["quantity"] == 2)
+            .any(|o| o["lines"][0]["sku_id"] == lipstick && o["lines"][0]["quantity"] == 2)
     );
     // The first shop's unit is reserved once, not twice; the other shop's two are reserved.
     assert_eq!(app.level(&w.merchant, w.skus[0], w.warehouses[0]).await, (4, 1, 0));
-    assert_eq!(app.level(&other, lipstick[0], wh).await, (8, 2, 0));
+    assert_eq!(app.level(&other, lipstick, wh).await, (8, 2, 0));
     app.shutdown().await;
 }
 
 async fn a_refused_shop_cancels_the_other_shops_orders_before_the_answer(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let w = app.world().await;
-    let (_, other) = app.shop("美妆店").await;
-    let wh = app.warehouse(&other, "广州仓", "440111000000").await;
-    let lipstick = app.product(&other, "口红", &[12900]).await;
-    app.stock(&other, lipstick[0], wh, 1).await;
+    let (_, lipstick, _) = lipstick_shop(&app, 1).await;
 
-    let refused = app.checkout(&w.buyer_token, &[(w.skus[0], 2), (lipstick[0], 2)]).await;
+    let refused = app.checkout(&w.buyer_token, &[(w.skus[0], 2), (lipstick, 2)]).await;
     refused.assert_problem(409, "insufficient_stock");
     assert_eq!(refused.body["field"], "lines[1].quantity");
     // The first shop's order was placed and then cancelled: nothing stays reserved.
