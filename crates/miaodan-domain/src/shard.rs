@@ -542,11 +542,17 @@ impl ShardHorizons {
         // Every retention is whole seconds.
         let before = |ms: i64| now.plus_seconds(-ms / 1000);
         ShardHorizons {
-            requests_since: before(REQUEST_RETENTION_MS),
+            requests_since: ShardHorizons::requests_since(now),
             intents_changed_since: before(payments::SETTLED_INTENT_RETENTION_MS),
             after_sales_settled_after: before(after_sales::book::SETTLED_REQUEST_RETENTION_MS),
             capacity_since: fulfillment::LocalDate::of(now).start(),
         }
+    }
+
+    /// The request references a shard keeps at `now`: of orders placed since then. Also the
+    /// running shard's cutoff, so it reads this one horizon alone, every expiry tick.
+    pub fn requests_since(now: Timestamp) -> Timestamp {
+        now.plus_seconds(-REQUEST_RETENTION_MS / 1000)
     }
 }
 

@@ -749,7 +749,7 @@ impl Shard {
             metrics::counter!("miaodan_orders_expired_total").increment(orders.len() as u64);
         }
         self.state
-            .forget_requests_placed_before(ShardHorizons::at(now).requests_since);
+            .forget_requests_placed_before(ShardHorizons::requests_since(now));
     }
 
     /// Tells the batch's package-center alerts to live subscribers once it is durable.

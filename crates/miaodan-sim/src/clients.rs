@@ -90,9 +90,9 @@ pub struct Request {
     pub answered: bool,
     /// The order ids its sends carried (a retry carries a fresh one, as the server's does).
     pub order_ids: Vec<OrderId>,
-    /// A checkout whose answer is stored under its key in its order's batch (as a one-shop
-    /// checkout's is); the others are found again only by their order's request reference
-    /// (as the parts of a checkout across shops are).
+    /// A checkout or tap whose answer is stored under its key in its order's batch (as a
+    /// one-shop checkout's and a tap's are); the others are found again only by their order's
+    /// request reference (as the parts of a checkout across shops are).
     pub keyed: bool,
     /// What the caller heard first, as a stored answer would say it.
     pub first_answer: Option<String>,

@@ -333,9 +333,9 @@ impl Sim {
             _ => self.pay_something().await?,
         };
         if let Some((ask, shop)) = picked {
-            let checkout = matches!(ask, Ask::Place(_) | Ask::Tap(_));
+            let places_an_order = ask.placement().is_some();
             let number = self.clients.send(ask, shop);
-            if checkout && self.rng.random_ratio(1, 2) {
+            if places_an_order && self.rng.random_ratio(1, 2) {
                 self.clients.requests.get_mut(&number).expect("just sent").keyed = true;
             }
             self.enqueue(number);
