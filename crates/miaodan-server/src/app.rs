@@ -147,6 +147,8 @@ pub struct Inner {
     pub human_check: Arc<dyn crate::flows::risk_challenges::human_check::HumanCheck>,
     /// The assistant's optional second opinion ([`Config::language_model`]).
     language_model: Option<Arc<dyn LanguageModel>>,
+    /// The requests in flight and their cap (see [`crate::http::admission`]).
+    pub admission: crate::http::admission::Admission,
 }
 
 #[derive(Clone)]
@@ -305,6 +307,7 @@ impl AppState {
         let webhooks = crate::webhooks::Webhooks::load(&store, &config.webhooks).await?;
         startup.phase("tokens, payments, webhooks");
         startup.log();
+        let admission = crate::http::admission::Admission::new(&config.limits);
         Ok(AppState(Arc::new(Inner {
             startup,
             store,
@@ -327,6 +330,7 @@ impl AppState {
             staff: crate::staff::Staff::new()?,
             human_check: Arc::new(crate::flows::risk_challenges::human_check::SimCaptcha),
             language_model,
+            admission,
         })))
     }
 

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 #[derive(Clone, Debug)]
 pub struct Admission {
     in_flight: Arc<Semaphore>,
+    in_flight_max: usize,
     body_read_timeout: Duration,
 }
 
@@ -28,8 +29,14 @@ impl Admission {
     pub fn new(limits: &Limits) -> Admission {
         Admission {
             in_flight: Arc::new(Semaphore::new(limits.requests_in_flight_max)),
+            in_flight_max: limits.requests_in_flight_max,
             body_read_timeout: limits.body_read_timeout,
         }
+    }
+
+    /// How many requests are in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight_max - self.in_flight.available_permits()
     }
 }
 

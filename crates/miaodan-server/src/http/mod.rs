@@ -109,7 +109,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(extract::REQUEST_BODY_BYTES_MAX))
         .layer(middleware::from_fn_with_state(state.clone(), session_gate::gate))
         .layer(middleware::from_fn_with_state(
-            admission::Admission::new(&state.config.limits),
+            state.admission.clone(),
             admission::admit,
         ))
         .layer(middleware::from_fn(run_to_completion))

@@ -194,14 +194,17 @@ async fn a_request_over_the_in_flight_cap_is_answered_503_at_once(backend: Backe
         c.limits.body_read_timeout = Duration::from_secs(600);
     })
     .await;
-    // A request whose body is still coming is in flight.
+    // A request whose body is still coming is in flight: the test waits until the server has
+    // admitted it, so that the probe below cannot overtake it.
     let mut slow = connect(&app).await;
     let body = json!({ "name": "慢店" }).to_string();
     let head = create_shop_head(&app, body.len() as u64);
     slow.write_all(head.as_bytes()).await.unwrap();
-    let refused = refused_while_one_is_in_flight(&app).await;
+    admitted(&app, &mut slow).await;
+    let refused = exchange(&app, healthz()).await;
     refused.assert_problem(503, "server_busy");
     assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(app.state().admission.in_flight(), 1, "the refused probe took no place");
     // The slow request completes; then others are served again.
     slow.write_all(body.as_bytes()).await.unwrap();
     let mut answer = [0u8; 12];
@@ -214,20 +217,25 @@ async fn a_request_over_the_in_flight_cap_is_answered_503_at_once(backend: Backe
     app.shutdown().await;
 }
 
-/// The first health check answered 503 while the slow request holds the one place; the
-/// statuses answered before it are named if none is, so a failure says what the server did.
-async fn refused_while_one_is_in_flight(app: &TestApp) -> Raw {
+/// Waits until the server counts the one request in flight; if it never does, fails with what
+/// the slow connection received meanwhile, so that a failure says whether the request was
+/// answered early or never read.
+async fn admitted(app: &TestApp, slow: &mut TcpStream) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    let mut answered = std::collections::BTreeMap::<u16, u32>::new();
     while tokio::time::Instant::now() < deadline {
-        let answer = exchange(app, healthz()).await;
-        if answer.status == 503 {
-            return answer;
+        if app.state().admission.in_flight() == 1 {
+            return;
         }
-        *answered.entry(answer.status).or_default() += 1;
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("no 503 within {PATIENCE:?} while a request was in flight; answered (status: times) {answered:?}")
+    let mut received = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(1), slow.read(&mut received)).await;
+    let received = match read {
+        Ok(Ok(n)) => String::from_utf8_lossy(&received[..n]).into_owned(),
+        Ok(Err(error)) => format!("a read error: {error}"),
+        Err(_) => "nothing".into(),
+    };
+    panic!("the slow request was not in flight within {PATIENCE:?}; its connection received: {received}")
 }
 
 async fn a_tap_on_a_shard_whose_queue_is_full_is_answered_429_with_retry_after(backend: Backend) {
