@@ -154,62 +154,46 @@ pub struct Inner {
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
-/// Purges what is past retention, then loads the fingerprints of the keys kept, before
-/// serving: a reload while requests run would forget the keys they note meanwhile, and their
-/// retries would execute again. Runs on its own task beside the shards' load: the stored
-/// answers are theirs alone, and the outbox prune keeps each shard's newest pack, which is all
-/// a starting writer reads. Gives the index and how long the purge and the index took.
-async fn idempotency_index(
-    store: Arc<Store>,
-    clock: Clock,
-    last_response: i64,
-) -> anyhow::Result<(IdempotencyLocks, [(&'static str, std::time::Duration); 2])> {
-    let began = std::time::Instant::now();
-    let cutoff = clock.now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
-    store.purge_idempotency_records(cutoff).await?;
-    store
-        .prune_outbox(clock.now().plus_seconds(-OUTBOX_RETENTION_SECONDS))
+/// Purges what is past retention, then loads the fingerprints of the keys kept into the
+/// index, while the platform already serves (see [`IdempotencyLocks`]: keyed requests wait for
+/// it, nothing else does). The outbox prune keeps each shard's newest pack, so it may run beside
+/// the writers, as it does hourly. Gives how many keys were loaded.
+async fn load_idempotency_index(state: AppState, last_response: i64) -> anyhow::Result<usize> {
+    let cutoff = state.clock.now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
+    state.store.purge_idempotency_records(cutoff).await?;
+    state
+        .store
+        .prune_outbox(state.clock.now().plus_seconds(-OUTBOX_RETENTION_SECONDS))
         .await?;
-    let purged = std::time::Instant::now();
-    let keys = store.idempotency_keys().await?;
-    let now = clock.now();
-    let idempotency_locks = tokio::task::spawn_blocking(move || {
-        let locks = IdempotencyLocks::default();
-        locks.load_index(keys, last_response, now);
-        locks
-    })
-    .await?;
-    let phases = [("purge", purged - began), ("idempotency index", purged.elapsed())];
-    Ok((idempotency_locks, phases))
+    let keys = state.store.idempotency_keys().await?;
+    let count = keys.len();
+    let now = state.clock.now();
+    // Off the async threads: fingerprinting millions of keys takes a second or more.
+    tokio::task::spawn_blocking(move || state.idempotency_locks.load_index(keys, last_response, now)).await?;
+    Ok(count)
 }
 
-/// Starts the shards and loads the idempotency index side by side (see [`idempotency_index`]),
-/// each phase timed on its own.
-async fn shards_and_index(
-    (store, clock): (&Arc<Store>, &Clock),
-    config: &Config,
-    alert_feed: &crate::sequencer::AlertFeed,
-    last_response: i64,
-    startup: &mut Startup,
-) -> anyhow::Result<(Shards, IdempotencyLocks)> {
-    let shards_loaded = async {
+/// Loads the idempotency index in the background ([`load_idempotency_index`]), once more each
+/// second while the store fails, until it is loaded or the platform is gone.
+fn spawn_index_load(state: &AppState, last_response: i64) {
+    let platform = Arc::downgrade(&state.0);
+    tokio::spawn(async move {
         let began = std::time::Instant::now();
-        let shards = Shards::start(
-            store.clone(),
-            (config.shards, config.limits.shard_queue_max),
-            config.risk,
-            alert_feed.clone(),
-            clock.clone(),
-        )
-        .await?;
-        anyhow::Ok((shards, ("shards", began.elapsed())))
-    };
-    // A task of its own, so that decoding stored keys and loading shards use both cores.
-    let index_loaded = tokio::spawn(idempotency_index(store.clone(), clock.clone(), last_response));
-    let index_loaded = async { index_loaded.await? };
-    let ((shards, shards_took), (idempotency_locks, index_took)) = tokio::try_join!(shards_loaded, index_loaded)?;
-    startup.side_by_side(std::iter::once(shards_took).chain(index_took));
-    Ok((shards, idempotency_locks))
+        loop {
+            let Some(inner) = platform.upgrade() else {
+                return;
+            };
+            match load_idempotency_index(AppState(inner), last_response).await {
+                Ok(keys) => {
+                    let took_ms = began.elapsed().as_millis() as u64;
+                    tracing::info!(keys, took_ms, "idempotency index loaded");
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, "could not load the idempotency index; retrying"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
 }
 
 /// How long each phase of [`AppState::open`] took: logged at start, and read by
@@ -239,12 +223,6 @@ impl Startup {
         self.at = now;
     }
 
-    /// Ends, now, phases that ran side by side since the last one ended, each with its time.
-    fn side_by_side(&mut self, phases: impl IntoIterator<Item = (&'static str, std::time::Duration)>) {
-        self.phases.extend(phases);
-        self.at = std::time::Instant::now();
-    }
-
     fn log(&self) {
         let total = self.began.elapsed();
         let phases: Vec<String> = self
@@ -269,7 +247,8 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Opens the store and rebuilds every shard's memory from it.
+    /// Opens the store and rebuilds every shard's memory from it. The idempotency index loads
+    /// in the background from here on (see [`IdempotencyLocks`]).
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
         anyhow::ensure!(config.shards >= 1 && config.shards <= 64, "shards must be 1 to 64");
         anyhow::ensure!(
@@ -292,14 +271,15 @@ impl AppState {
         startup.phase("store");
         let ids = Ids::starting_after(maxima);
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
-        let (shards, idempotency_locks) = shards_and_index(
-            (&store, &clock),
-            &config,
-            &alert_feed,
-            maxima.idempotency_response,
-            &mut startup,
+        let shards = Shards::start(
+            store.clone(),
+            (config.shards, config.limits.shard_queue_max),
+            config.risk,
+            alert_feed.clone(),
+            clock.clone(),
         )
         .await?;
+        startup.phase("shards");
         let carriers = crate::carriers::Carriers::new(&config.carriers)?;
         let tokens = TokenCache::following(&store).await?;
         let (provider, simpay) = payment_provider(&config.payments)?;
@@ -308,13 +288,13 @@ impl AppState {
         startup.phase("tokens, payments, webhooks");
         startup.log();
         let admission = crate::http::admission::Admission::new(&config.limits);
-        Ok(AppState(Arc::new(Inner {
+        let state = AppState(Arc::new(Inner {
             startup,
             store,
             shards,
             ids,
             tokens,
-            idempotency_locks,
+            idempotency_locks: IdempotencyLocks::loading(maxima.idempotency_response),
             directory: Directory::default(),
             config,
             metrics: metrics_setup::handle(),
@@ -331,7 +311,9 @@ impl AppState {
             human_check: Arc::new(crate::flows::risk_challenges::human_check::SimCaptcha),
             language_model,
             admission,
-        })))
+        }));
+        spawn_index_load(&state, maxima.idempotency_response);
+        Ok(state)
     }
 
     /// The language model the assistant may ask for a second opinion, if one is configured.
@@ -531,7 +513,8 @@ pub const OUTBOX_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
 fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
-        // The first tick completes at once; the start-up purge is done already (see `open`).
+        // The first tick completes at once; the start-up purge is the index load's (see
+        // `load_idempotency_index`).
         every_hour.tick().await;
         loop {
             every_hour.tick().await;

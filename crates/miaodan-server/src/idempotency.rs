@@ -199,11 +199,17 @@ impl Hasher for PrehashedHasher {
 /// second would take over the first's entry), and as with 128 bits of SHA-256 before, chance
 /// makes that negligible; a client cannot aim for it either, not knowing the secret. The key's
 /// lock is found by the same fingerprint. A key not in the index is new (within the retention
-/// window): its request goes straight to execution. A known key reads its response by id. The index is loaded at start
-/// (after purging expired responses), grows by about 40 bytes a key, and is pruned hourly of
-/// the keys first seen before the retention cutoff, with their responses: ids only grow, so
-/// an hourly checkpoint (time, last id given) says which ids are that old. It is never rebuilt:
-/// a rebuild under load could drop a key noted meanwhile and let its retry execute twice.
+/// window): its request goes straight to execution. A known key reads its response by id.
+///
+/// The index is loaded once, in the background while the server already serves (after
+/// purging expired responses): its size grows with the keys stored in the retention window,
+/// and a start must not wait for it. Until it is loaded, a keyed request waits (at most
+/// [`INDEX_WAIT`], then `503 unavailable` with `Retry-After`), since only the whole index can
+/// say a key is new; reads and requests without a key are served at once. The index grows by
+/// about 40 bytes a key, and is pruned hourly of the keys first seen before the retention
+/// cutoff, with their responses: ids only grow, so an hourly checkpoint (time, last id given)
+/// says which ids are that old. It is never rebuilt: a rebuild under load could drop a key
+/// noted meanwhile and let its retry execute twice.
 pub struct IdempotencyLocks {
     locks: Mutex<HashMap<Fingerprint, Arc<tokio::sync::Mutex<()>>, Prehashed>>,
     index: Mutex<HashMap<Fingerprint, i64, Prehashed>>,
@@ -212,9 +218,18 @@ pub struct IdempotencyLocks {
     checkpoints: Mutex<VecDeque<(Timestamp, i64)>>,
     /// The secret of the fingerprints, drawn once per process.
     fingerprint_key: [u8; 16],
+    /// Whether the index holds every key stored before this process began: read on every keyed
+    /// request (an atomic, not the watch's lock), and waited on through `loaded_signal`.
+    loaded: std::sync::atomic::AtomicBool,
+    loaded_signal: tokio::sync::watch::Sender<bool>,
 }
 
+/// How long a keyed request waits for the index to be loaded before it is refused
+/// `503 unavailable` (the client retries; nothing was done).
+pub const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Default for IdempotencyLocks {
+    /// An empty index, loaded: nothing was stored before.
     fn default() -> IdempotencyLocks {
         IdempotencyLocks {
             locks: Mutex::default(),
@@ -222,6 +237,8 @@ impl Default for IdempotencyLocks {
             last_id: std::sync::atomic::AtomicI64::default(),
             checkpoints: Mutex::default(),
             fingerprint_key: rand::random(),
+            loaded: std::sync::atomic::AtomicBool::new(true),
+            loaded_signal: tokio::sync::watch::Sender::new(true),
         }
     }
 }
@@ -244,16 +261,62 @@ impl Drop for KeyGuard<'_> {
 }
 
 impl IdempotencyLocks {
-    /// Loads the index of the responses the store holds; new ids continue after `last_id`.
+    /// An index still to be loaded ([`IdempotencyLocks::load_index`]) from a store whose
+    /// stored responses end at id `last_id`: keyed requests wait until it is.
+    pub fn loading(last_id: i64) -> IdempotencyLocks {
+        IdempotencyLocks {
+            last_id: std::sync::atomic::AtomicI64::new(last_id),
+            loaded: std::sync::atomic::AtomicBool::new(false),
+            loaded_signal: tokio::sync::watch::Sender::new(false),
+            ..IdempotencyLocks::default()
+        }
+    }
+
+    /// Loads the index of the responses the store holds, and lets the keyed requests waiting
+    /// for it go on; new ids continue after `last_id` (or after the last given, if later).
     /// The loaded keys count as first seen `now` (they are pruned a retention after it).
     pub fn load_index(&self, keys: impl IntoIterator<Item = (i64, String, String)>, last_id: i64, now: Timestamp) {
-        let index = keys
+        let mut loaded: HashMap<Fingerprint, i64, Prehashed> = keys
             .into_iter()
             .map(|(id, scope, key)| (self.fingerprint(&scope, &key), id))
             .collect();
-        *self.index.lock().unwrap_or_else(|p| p.into_inner()) = index;
-        self.last_id.store(last_id, std::sync::atomic::Ordering::Relaxed);
+        {
+            let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+            // No keyed request runs before the index is loaded, so nothing is noted yet; were
+            // anything, the entry noted live is the newer and stays.
+            loaded.extend(index.drain());
+            *index = loaded;
+        }
+        self.last_id.fetch_max(last_id, std::sync::atomic::Ordering::Relaxed);
         self.checkpoint(now);
+        self.loaded.store(true, std::sync::atomic::Ordering::Release);
+        self.loaded_signal.send_replace(true);
+    }
+
+    /// Whether the index holds every key stored before this process began.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Waits until the index is loaded.
+    pub async fn wait_loaded(&self) {
+        let mut signal = self.loaded_signal.subscribe();
+        // The sender lives as long as `self`, so the wait ends only by the load.
+        let _ = signal.wait_for(|loaded| *loaded).await;
+    }
+
+    /// Waits until the index is loaded, at most [`INDEX_WAIT`]; refuses the request after it.
+    async fn loaded(&self) -> Result<(), ApiError> {
+        self.loaded_within(INDEX_WAIT).await
+    }
+
+    async fn loaded_within(&self, patience: std::time::Duration) -> Result<(), ApiError> {
+        if self.is_loaded() {
+            return Ok(());
+        }
+        tokio::time::timeout(patience, self.wait_loaded()).await.map_err(|_| {
+            ApiError::unavailable("the server is still loading the answers stored for Idempotency-Keys; retry shortly")
+        })
     }
 
     /// Notes which ids were given by `now`.
@@ -380,6 +443,7 @@ pub async fn stored_answer(
 ) -> Result<Option<IdempotencyRecord>, ApiError> {
     let scope = principal.scope();
     let locks = &state.idempotency_locks;
+    locks.loaded().await?;
     let Some(id) = locks.known_id(locks.fingerprint(&scope, key)) else {
         return Ok(None);
     };
@@ -468,6 +532,9 @@ where
         Ok(None) => return respond(execute(None).await),
         Err(error) => return error.into_response(),
     };
+    if let Err(error) = state.idempotency_locks.loaded().await {
+        return error.into_response();
+    }
     let request_sha256 = request_sha256(request);
     let fingerprint = state.idempotency_locks.fingerprint(&scope, &key);
     let _guard = state.idempotency_locks.acquire(fingerprint).await;
@@ -577,6 +644,10 @@ pub async fn claim_batch<'a>(
     requests: &[KeyedRequest<'_>],
 ) -> (BatchKeys<'a>, Vec<Result<Claim, ApiError>>) {
     let locks = &state.idempotency_locks;
+    if let Err(error) = locks.loaded().await {
+        let refused = requests.iter().map(|_| Err(error.clone())).collect();
+        return (BatchKeys { _guards: Vec::new() }, refused);
+    }
     let fingerprints: Vec<Fingerprint> = requests.iter().map(|r| locks.fingerprint(&r.scope, r.key)).collect();
     let mut distinct = fingerprints.clone();
     distinct.sort_unstable();
@@ -660,6 +731,32 @@ mod tests {
             IdempotencyLocks::default().fingerprint("buyer:1", "k"),
             of("buyer:1", "k")
         );
+    }
+
+    #[tokio::test]
+    async fn keyed_requests_wait_for_the_index_and_new_keys_take_ids_after_the_stored_ones() {
+        let locks = Arc::new(IdempotencyLocks::loading(7));
+        assert!(!locks.is_loaded());
+        // Not loaded, a keyed request is refused after its patience, 503 with Retry-After.
+        let refused = locks.loaded_within(std::time::Duration::from_millis(20)).await;
+        let refused = refused.expect_err("the index is not loaded");
+        assert_eq!(
+            (refused.status, refused.code),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        );
+        assert_eq!(refused.retry_after_seconds, Some(1));
+        // One that waits goes on once the index is loaded, and finds the stored keys.
+        let waiting = tokio::spawn({
+            let locks = locks.clone();
+            async move { locks.loaded().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        locks.load_index([(7, "buyer:1".into(), "stored".into())], 7, at(0));
+        waiting.await.expect("the waiting task ends").expect("loaded");
+        assert!(locks.is_loaded());
+        assert_eq!(locks.id_of(locks.fingerprint("buyer:1", "stored")), (7, true));
+        assert_eq!(locks.id_of(locks.fingerprint("buyer:1", "new")), (8, false));
     }
 
     #[test]
