@@ -177,9 +177,23 @@ impl Shards {
         // collide (see `miaodan_domain::risk::hash`).
         let hash_key = RiskHashKey::from_bytes(rand::random());
         let rebuilds: Arc<[AtomicU64]> = (0..count).map(|_| AtomicU64::new(0)).collect();
-        for index in 0..count {
-            let writer = store.writer(index).await?;
-            let state = load(&store, (index, count), (risk, hash_key), clock.now()).await?;
+        // The shards load side by side, each on a task of its own: a start takes as long as
+        // the largest shard's load, not the sum, where there are cores to spare.
+        let now = clock.now();
+        let loads: Vec<_> = (0..count)
+            .map(|index| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let writer = store.writer(index).await?;
+                    let state = load(&store, (index, count), (risk, hash_key), now).await?;
+                    Ok::<_, miaodan_store::StoreError>((writer, state))
+                })
+            })
+            .collect();
+        for (index, loaded) in (0..count).zip(loads) {
+            let (writer, state) = loaded
+                .await
+                .map_err(|error| miaodan_store::StoreError::Worker(format!("loading shard {index}: {error}")))??;
             let (sender, receiver) = mpsc::channel(queue_max);
             let shard = Shard {
                 index,
