@@ -4,7 +4,7 @@
 //! Each test sets small limits of its own; the edge does not depend on the backend, so these
 //! run on SQLite.
 
-use crate::common::{Backend, TestApp, eventually};
+use crate::common::{Backend, TestApp, eventually, flash_sale_with_a_buyer, tap};
 use miaodan_server::Config;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -281,32 +281,6 @@ async fn a_tap_on_a_shard_whose_queue_is_full_is_answered_429_with_retry_after(b
     let retried = tap(&app, &buyer, sale, "tap-1").await;
     assert_eq!(retried.status(), 201);
     app.shutdown().await;
-}
-
-/// A running flash sale of 10 units and a buyer's token.
-async fn flash_sale_with_a_buyer(app: &TestApp) -> (String, i64) {
-    let w = app.world().await;
-    let starts_at = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1)).to_string();
-    let ends_at = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600)).to_string();
-    let sale = app
-        .post(
-            "/v1/flash-sales",
-            &w.merchant,
-            json!({ "sku_id": w.skus[0], "warehouse_id": w.warehouses[0], "starts_at": starts_at,
-                    "ends_at": ends_at, "price_fen": 990, "units": 5, "per_buyer_limit": 1 }),
-        )
-        .await;
-    (w.buyer_token, sale.assert_status(201)["id"].as_i64().unwrap())
-}
-
-async fn tap(app: &TestApp, buyer: &str, sale: i64, key: &str) -> reqwest::Response {
-    app.http
-        .post(app.url(&format!("/v1/flash-sales/{sale}/taps")))
-        .bearer_auth(buyer)
-        .header("Idempotency-Key", key)
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn metrics_are_served_on_their_own_listener_and_not_on_the_api(backend: Backend) {

@@ -24,6 +24,17 @@ both_backends!(
     a_sku_unknown_to_one_checkout_is_sold_once_it_exists,
 );
 
+/// Tests that need a database server the test can shut its platform out of.
+mod on_postgres_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_shard_whose_database_does_not_answer_refuses_requests_at_once_until_it_rebuilt() {
+        if super::common::skip_postgres() {
+            return;
+        }
+        super::a_shard_whose_database_does_not_answer_refuses_requests_at_once_until_it_rebuilt().await
+    }
+}
+
 async fn a_checkout_reserves_stock_and_payment_sells_it(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let w = app.world().await;
@@ -501,5 +512,77 @@ async fn a_sku_unknown_to_one_checkout_is_sold_once_it_exists(backend: Backend) 
     let lines = &placed.assert_status(201)["orders"][0]["lines"];
     assert_eq!(lines.as_array().unwrap().len(), 2);
     assert_eq!(app.level(&w.merchant, next, w.warehouses[0]).await, (1, 1, 0));
+    app.shutdown().await;
+}
+
+/// Lets (or no longer lets) anyone connect to the platform's PostgreSQL database, from another
+/// database; shutting connections out also ends the ones the platform holds.
+async fn allow_connections(app: &TestApp, allowed: bool) {
+    let admin = std::env::var("MIAODAN_TEST_POSTGRES_URL").unwrap();
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let database = app.config.database.rsplit('/').next().unwrap().to_string();
+    client
+        .execute(
+            &format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS {allowed}"),
+            &[],
+        )
+        .await
+        .unwrap();
+    if !allowed {
+        client
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                &[&database],
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// A shard whose commit failed and whose database then refuses every connection refuses new
+/// requests at once, 503 problem+json with `Retry-After`, instead of queueing them until the
+/// database is back; once it is, the shard rebuilds and takes them again, and nothing refused
+/// meanwhile placed an order. (Flash-sale taps reach their shard without reading a table.)
+async fn a_shard_whose_database_does_not_answer_refuses_requests_at_once_until_it_rebuilt() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let (buyer, sale) = common::flash_sale_with_a_buyer(&app).await;
+    allow_connections(&app, false).await;
+    let mut taps = 0;
+    let refused = common::eventually(Duration::from_secs(30), "a tap refused for the outage", || {
+        taps += 1;
+        let (app, buyer, key) = (&app, &buyer, format!("outage-{taps}"));
+        async move {
+            // With its address, a tap reads no table before its shard.
+            let address = json!({ "address": { "adcode": "310101000000", "detail": "南京东路1号" } });
+            let taps = app.http.post(app.url(&format!("/v1/flash-sales/{sale}/taps")));
+            let tapped = app.send(taps.bearer_auth(buyer).header("Idempotency-Key", key).json(&address));
+            // A bound on a hang, not a measure of speed: a queued tap would wait for the
+            // database, which does not come back while the test waits.
+            let answer = tokio::time::timeout(Duration::from_secs(20), tapped)
+                .await
+                .expect("a tap during the outage is answered, not queued");
+            let detail = answer.body["detail"].as_str().unwrap_or_default().to_string();
+            detail.contains("waiting for it").then_some(answer)
+        }
+    })
+    .await;
+    refused.assert_problem(503, "unavailable");
+    // Refused, not queued: nothing waits in any shard's inbox.
+    for shard in 0..app.state().shards.count() as usize {
+        assert_eq!(app.state().shards.queued(shard), 0, "shard {shard}");
+    }
+
+    allow_connections(&app, true).await;
+    // The buyer may buy one unit: taken after the outage, so none of the taps refused during it
+    // placed an order.
+    let placed = common::eventually(Duration::from_secs(30), "a tap taken after the outage", || {
+        let (app, buyer) = (&app, &buyer);
+        async move {
+            let answer = common::tap(app, buyer, sale, "after-the-outage").await;
+            (answer.status() == 201).then_some(())
+        }
+    });
+    placed.await;
     app.shutdown().await;
 }

@@ -648,3 +648,31 @@ async fn answer_of(response: reqwest::Response) -> Answer {
         raw,
     }
 }
+
+/// A running flash sale of 5 units, one per buyer, on the world's first SKU, and the world's
+/// buyer's token.
+pub async fn flash_sale_with_a_buyer(app: &TestApp) -> (String, i64) {
+    let w = app.world().await;
+    let starts_at = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1)).to_string();
+    let ends_at = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600)).to_string();
+    let sale = app
+        .post(
+            "/v1/flash-sales",
+            &w.merchant,
+            json!({ "sku_id": w.skus[0], "warehouse_id": w.warehouses[0], "starts_at": starts_at,
+                    "ends_at": ends_at, "price_fen": 990, "units": 5, "per_buyer_limit": 1 }),
+        )
+        .await;
+    (w.buyer_token, sale.assert_status(201)["id"].as_i64().unwrap())
+}
+
+/// A buyer's tap on a flash sale, under `key`.
+pub async fn tap(app: &TestApp, buyer: &str, sale: i64, key: &str) -> reqwest::Response {
+    app.http
+        .post(app.url(&format!("/v1/flash-sales/{sale}/taps")))
+        .bearer_auth(buyer)
+        .header("Idempotency-Key", key)
+        .send()
+        .await
+        .unwrap()
+}
