@@ -118,7 +118,7 @@ pub struct Inner {
     pub shards: Shards,
     pub ids: Ids,
     pub tokens: TokenCache,
-    pub idempotency_locks: IdempotencyLocks,
+    pub idempotency_locks: Arc<IdempotencyLocks>,
     pub directory: Directory,
     pub config: Config,
     pub metrics: PrometheusHandle,
@@ -155,35 +155,39 @@ pub struct Inner {
 pub struct AppState(Arc<Inner>);
 
 /// Purges what is past retention, then loads the fingerprints of the keys kept into the
-/// index, while the platform already serves (see [`IdempotencyLocks`]: keyed requests wait for
-/// it, nothing else does). The outbox prune keeps each shard's newest pack, so it may run beside
-/// the writers, as it does hourly. Gives how many keys were loaded.
-async fn load_idempotency_index(state: AppState, last_response: i64) -> anyhow::Result<usize> {
-    let cutoff = state.clock.now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
-    state.store.purge_idempotency_records(cutoff).await?;
-    state
-        .store
-        .prune_outbox(state.clock.now().plus_seconds(-OUTBOX_RETENTION_SECONDS))
+/// index, beside the shards' load and then while the platform already serves (see
+/// [`IdempotencyLocks`]: keyed requests wait for it, nothing else does). The outbox prune keeps
+/// each shard's newest pack, so it may run beside the writers, as it does hourly. Gives how
+/// many keys were loaded.
+async fn load_idempotency_index(
+    (store, clock): (&Store, &Clock),
+    locks: Arc<IdempotencyLocks>,
+    last_response: i64,
+) -> anyhow::Result<usize> {
+    let cutoff = clock.now().plus_seconds(-IDEMPOTENCY_RETENTION_SECONDS);
+    store.purge_idempotency_records(cutoff).await?;
+    store
+        .prune_outbox(clock.now().plus_seconds(-OUTBOX_RETENTION_SECONDS))
         .await?;
-    let keys = state.store.idempotency_keys().await?;
+    let keys = store.idempotency_keys().await?;
     let count = keys.len();
-    let now = state.clock.now();
+    let now = clock.now();
     // Off the async threads: fingerprinting millions of keys takes a second or more.
-    tokio::task::spawn_blocking(move || state.idempotency_locks.load_index(keys, last_response, now)).await?;
+    tokio::task::spawn_blocking(move || locks.load_index(keys, last_response, now)).await?;
     Ok(count)
 }
 
 /// Loads the idempotency index in the background ([`load_idempotency_index`]), once more each
-/// second while the store fails, until it is loaded or the platform is gone.
-fn spawn_index_load(state: &AppState, last_response: i64) {
-    let platform = Arc::downgrade(&state.0);
+/// second while the store fails, until it is loaded or the platform (the index's owner) is gone.
+fn spawn_index_load((store, clock): (Arc<Store>, Clock), locks: &Arc<IdempotencyLocks>, last_response: i64) {
+    let index = Arc::downgrade(locks);
     tokio::spawn(async move {
         let began = std::time::Instant::now();
         loop {
-            let Some(inner) = platform.upgrade() else {
+            let Some(locks) = index.upgrade() else {
                 return;
             };
-            match load_idempotency_index(AppState(inner), last_response).await {
+            match load_idempotency_index((&store, &clock), locks, last_response).await {
                 Ok(keys) => {
                     let took_ms = began.elapsed().as_millis() as u64;
                     tracing::info!(keys, took_ms, "idempotency index loaded");
@@ -246,29 +250,40 @@ impl Deref for AppState {
     }
 }
 
+/// Refuses a configuration that cannot work, before the store is opened (and migrated); gives
+/// the language model it names, if any (a model this build cannot call is such a configuration).
+fn checked(config: &Config) -> anyhow::Result<Option<Arc<dyn LanguageModel>>> {
+    anyhow::ensure!(config.shards >= 1 && config.shards <= 64, "shards must be 1 to 64");
+    anyhow::ensure!(
+        config.payment_timeout_seconds >= 1,
+        "the payment timeout must be at least 1 s"
+    );
+    if let Some(problem) = config.limits.problem() {
+        anyhow::bail!("limits: {problem}");
+    }
+    Ok(match &config.language_model {
+        Some(model) => Some(Arc::new(OpenAiCompatible::new(model)?) as Arc<dyn LanguageModel>),
+        None => None,
+    })
+}
+
 impl AppState {
     /// Opens the store and rebuilds every shard's memory from it. The idempotency index loads
     /// in the background from here on (see [`IdempotencyLocks`]).
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
-        anyhow::ensure!(config.shards >= 1 && config.shards <= 64, "shards must be 1 to 64");
-        anyhow::ensure!(
-            config.payment_timeout_seconds >= 1,
-            "the payment timeout must be at least 1 s"
-        );
-        if let Some(problem) = config.limits.problem() {
-            anyhow::bail!("limits: {problem}");
-        }
-        // Before the store is opened (and migrated): a model this build cannot call is a
-        // configuration error, told at once.
-        let language_model = match &config.language_model {
-            Some(model) => Some(Arc::new(OpenAiCompatible::new(model)?) as Arc<dyn LanguageModel>),
-            None => None,
-        };
+        let language_model = checked(&config)?;
         let clock = config.clock.clone();
         let mut startup = Startup::begin();
         let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
         let maxima = store.id_maxima().await?;
         startup.phase("store");
+        // The index of stored answers loads beside the shards, and on after the server listens.
+        let idempotency_locks = Arc::new(IdempotencyLocks::loading(maxima.idempotency_response));
+        spawn_index_load(
+            (store.clone(), clock.clone()),
+            &idempotency_locks,
+            maxima.idempotency_response,
+        );
         let ids = Ids::starting_after(maxima);
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
         let shards = Shards::start(
@@ -288,13 +303,13 @@ impl AppState {
         startup.phase("tokens, payments, webhooks");
         startup.log();
         let admission = crate::http::admission::Admission::new(&config.limits);
-        let state = AppState(Arc::new(Inner {
+        Ok(AppState(Arc::new(Inner {
             startup,
             store,
             shards,
             ids,
             tokens,
-            idempotency_locks: IdempotencyLocks::loading(maxima.idempotency_response),
+            idempotency_locks,
             directory: Directory::default(),
             config,
             metrics: metrics_setup::handle(),
@@ -311,9 +326,7 @@ impl AppState {
             human_check: Arc::new(crate::flows::risk_challenges::human_check::SimCaptcha),
             language_model,
             admission,
-        }));
-        spawn_index_load(&state, maxima.idempotency_response);
-        Ok(state)
+        })))
     }
 
     /// The language model the assistant may ask for a second opinion, if one is configured.
