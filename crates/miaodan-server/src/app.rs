@@ -155,10 +155,9 @@ pub struct Inner {
 pub struct AppState(Arc<Inner>);
 
 /// Purges what is past retention, then loads the fingerprints of the keys kept into the
-/// index, beside the shards' load and then while the platform already serves (see
-/// [`IdempotencyLocks`]: keyed requests wait for it, nothing else does). The outbox prune keeps
-/// each shard's newest pack, so it may run beside the writers, as it does hourly. Gives how
-/// many keys were loaded.
+/// index, while the platform already serves (see [`IdempotencyLocks`]: keyed requests wait for
+/// it, nothing else does). The outbox prune keeps each shard's newest pack, so it may run beside
+/// the writers, as it does hourly. Gives how many keys were loaded.
 async fn load_idempotency_index(
     (store, clock): (&Store, &Clock),
     locks: Arc<IdempotencyLocks>,
@@ -277,13 +276,6 @@ impl AppState {
         let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
         let maxima = store.id_maxima().await?;
         startup.phase("store");
-        // The index of stored answers loads beside the shards, and on after the server listens.
-        let idempotency_locks = Arc::new(IdempotencyLocks::loading(maxima.idempotency_response));
-        spawn_index_load(
-            (store.clone(), clock.clone()),
-            &idempotency_locks,
-            maxima.idempotency_response,
-        );
         let ids = Ids::starting_after(maxima);
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
         let shards = Shards::start(
@@ -295,6 +287,14 @@ impl AppState {
         )
         .await?;
         startup.phase("shards");
+        // The index of stored answers loads once the shards have (beside them, the two would
+        // share the cores and delay the first answer), and on after the server listens.
+        let idempotency_locks = Arc::new(IdempotencyLocks::loading(maxima.idempotency_response));
+        spawn_index_load(
+            (store.clone(), clock.clone()),
+            &idempotency_locks,
+            maxima.idempotency_response,
+        );
         let carriers = crate::carriers::Carriers::new(&config.carriers)?;
         let tokens = TokenCache::following(&store).await?;
         let (provider, simpay) = payment_provider(&config.payments)?;
