@@ -180,6 +180,7 @@ async fn load_idempotency_index(
 /// second while the store fails, until it is loaded or the platform (the index's owner) is gone.
 fn spawn_index_load((store, clock): (Arc<Store>, Clock), locks: &Arc<IdempotencyLocks>, last_response: i64) {
     let index = Arc::downgrade(locks);
+    metrics::gauge!("miaodan_idempotency_index_loaded").set(0.0);
     tokio::spawn(async move {
         let began = std::time::Instant::now();
         loop {
@@ -190,9 +191,11 @@ fn spawn_index_load((store, clock): (Arc<Store>, Clock), locks: &Arc<Idempotency
                 Ok(keys) => {
                     let took_ms = began.elapsed().as_millis() as u64;
                     tracing::info!(keys, took_ms, "idempotency index loaded");
+                    metrics::gauge!("miaodan_idempotency_index_loaded").set(1.0);
                     return;
                 }
-                Err(error) => tracing::warn!(%error, "could not load the idempotency index; retrying"),
+                // An error, not a warning: until the index loads, every keyed request is refused.
+                Err(error) => tracing::error!(%error, "could not load the idempotency index; retrying"),
             }
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
@@ -200,8 +203,9 @@ fn spawn_index_load((store, clock): (Arc<Store>, Clock), locks: &Arc<Idempotency
 }
 
 /// How long each phase of [`AppState::open`] took: logged at start, and read by
-/// `miaodan bench restart` (a 24-hour service must not restart slower every day). Phases that
-/// ran side by side each keep their own time; the total is the wall time.
+/// `miaodan bench restart` (a 24-hour service must not restart slower every day). The shards
+/// load side by side, as one phase; the idempotency index is not a phase (it loads after
+/// `open`, logged on its own).
 #[derive(Clone, Debug)]
 pub struct Startup {
     began: std::time::Instant,
@@ -287,14 +291,6 @@ impl AppState {
         )
         .await?;
         startup.phase("shards");
-        // The index of stored answers loads once the shards have (beside them, the two would
-        // share the cores and delay the first answer), and on after the server listens.
-        let idempotency_locks = Arc::new(IdempotencyLocks::loading(maxima.idempotency_response));
-        spawn_index_load(
-            (store.clone(), clock.clone()),
-            &idempotency_locks,
-            maxima.idempotency_response,
-        );
         let carriers = crate::carriers::Carriers::new(&config.carriers)?;
         let tokens = TokenCache::following(&store).await?;
         let (provider, simpay) = payment_provider(&config.payments)?;
@@ -303,6 +299,13 @@ impl AppState {
         startup.phase("tokens, payments, webhooks");
         startup.log();
         let admission = crate::http::admission::Admission::new(&config.limits);
+        // The index of stored answers loads once the shards have (beside them, the two would
+        // share the cores and delay the first answer) and nothing else can fail, and on after
+        // the server listens. Half the places of requests in flight may wait for it.
+        let last_response = maxima.idempotency_response;
+        let waiting_max = (config.limits.requests_in_flight_max / 2).max(1);
+        let idempotency_locks = Arc::new(IdempotencyLocks::loading(last_response, waiting_max));
+        spawn_index_load((store.clone(), clock.clone()), &idempotency_locks, last_response);
         Ok(AppState(Arc::new(Inner {
             startup,
             store,

@@ -205,7 +205,10 @@ impl Hasher for PrehashedHasher {
 /// purging expired responses): its size grows with the keys stored in the retention window,
 /// and a start must not wait for it. Until it is loaded, a keyed request waits (at most
 /// [`INDEX_WAIT`], then `503 unavailable` with `Retry-After`), since only the whole index can
-/// say a key is new; reads and requests without a key are served at once. The index grows by
+/// say a key is new; reads and requests without a key are served at once. A waiting request
+/// holds its place among the requests in flight, so at most half of those places may wait
+/// (beyond, a keyed request is refused at once, the same way): a burst of keyed retries after
+/// a restart cannot crowd out the rest. The index grows by
 /// about 40 bytes a key, and is pruned hourly of the keys first seen before the retention
 /// cutoff, with their responses: ids only grow, so an hourly checkpoint (time, last id given)
 /// says which ids are that old. It is never rebuilt: a rebuild under load could drop a key
@@ -222,6 +225,9 @@ pub struct IdempotencyLocks {
     /// request (an atomic, not the watch's lock), and waited on through `loaded_signal`.
     loaded: std::sync::atomic::AtomicBool,
     loaded_signal: tokio::sync::watch::Sender<bool>,
+    /// Keyed requests waiting for the load, and how many may.
+    waiting: std::sync::atomic::AtomicUsize,
+    waiting_max: usize,
 }
 
 /// How long a keyed request waits for the index to be loaded before it is refused
@@ -239,7 +245,18 @@ impl Default for IdempotencyLocks {
             fingerprint_key: rand::random(),
             loaded: std::sync::atomic::AtomicBool::new(true),
             loaded_signal: tokio::sync::watch::Sender::new(true),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            waiting_max: 0,
         }
+    }
+}
+
+/// One keyed request counted among those waiting for the load, until it stops waiting.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -262,12 +279,14 @@ impl Drop for KeyGuard<'_> {
 
 impl IdempotencyLocks {
     /// An index still to be loaded ([`IdempotencyLocks::load_index`]) from a store whose
-    /// stored responses end at id `last_id`: keyed requests wait until it is.
-    pub fn loading(last_id: i64) -> IdempotencyLocks {
+    /// stored responses end at id `last_id`: until it is, up to `waiting_max` keyed requests
+    /// wait for it and any more are refused at once.
+    pub fn loading(last_id: i64, waiting_max: usize) -> IdempotencyLocks {
         IdempotencyLocks {
             last_id: std::sync::atomic::AtomicI64::new(last_id),
             loaded: std::sync::atomic::AtomicBool::new(false),
             loaded_signal: tokio::sync::watch::Sender::new(false),
+            waiting_max,
             ..IdempotencyLocks::default()
         }
     }
@@ -311,12 +330,21 @@ impl IdempotencyLocks {
     }
 
     async fn loaded_within(&self, patience: std::time::Duration) -> Result<(), ApiError> {
+        use std::sync::atomic::Ordering::Relaxed;
         if self.is_loaded() {
             return Ok(());
         }
-        tokio::time::timeout(patience, self.wait_loaded()).await.map_err(|_| {
+        let refused = || {
             ApiError::unavailable("the server is still loading the answers stored for Idempotency-Keys; retry shortly")
-        })
+        };
+        let earlier = self.waiting.fetch_add(1, Relaxed);
+        let _waiting = Waiting(&self.waiting);
+        if earlier >= self.waiting_max {
+            return Err(refused());
+        }
+        tokio::time::timeout(patience, self.wait_loaded())
+            .await
+            .map_err(|_| refused())
     }
 
     /// Notes which ids were given by `now`.
@@ -735,7 +763,7 @@ mod tests {
 
     #[tokio::test]
     async fn keyed_requests_wait_for_the_index_and_new_keys_take_ids_after_the_stored_ones() {
-        let locks = Arc::new(IdempotencyLocks::loading(7));
+        let locks = Arc::new(IdempotencyLocks::loading(7, 1));
         assert!(!locks.is_loaded());
         // Not loaded, a keyed request is refused after its patience, 503 with Retry-After.
         let refused = locks.loaded_within(std::time::Duration::from_millis(20)).await;
@@ -750,8 +778,13 @@ mod tests {
             let locks = locks.clone();
             async move { locks.loaded().await }
         });
-        tokio::task::yield_now().await;
+        while locks.waiting.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            tokio::task::yield_now().await;
+        }
         assert!(!waiting.is_finished());
+        // Only one may wait: a second is refused at once.
+        let crowded = locks.loaded_within(std::time::Duration::from_secs(600)).await;
+        assert_eq!(crowded.expect_err("one waits already").code, "unavailable");
         locks.load_index([(7, "buyer:1".into(), "stored".into())], 7, at(0));
         waiting.await.expect("the waiting task ends").expect("loaded");
         assert!(locks.is_loaded());

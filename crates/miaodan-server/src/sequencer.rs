@@ -63,10 +63,11 @@ pub enum ShardError {
     /// The shard lost its database connection with the previous failed batch.
     #[error("the shard has no database connection")]
     NoConnection,
-    /// The shard's database does not answer: the shard is waiting for it to rebuild its state.
-    /// Refused at once, not queued, so a client learns of an outage at once and retries.
-    #[error("the shard is waiting for its database")]
-    WaitingForDatabase,
+    /// The shard is rebuilding its state from the tables after a failed commit (waiting for
+    /// the database, if it does not answer). Refused at once, not queued: a client learns of an
+    /// outage at once and retries.
+    #[error("the shard is rebuilding its state from the database")]
+    Rebuilding,
 }
 
 /// A package-center alert as committed, in domain terms: an SLA alert on a shipment, or a
@@ -156,8 +157,8 @@ pub struct Shards {
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     /// How many times each shard rebuilt its state from the tables after a failed commit.
     rebuilds: Arc<[AtomicU64]>,
-    /// Which shards found their database unreachable while rebuilding, until they rebuilt.
-    waiting_for_database: Arc<[AtomicBool]>,
+    /// Which shards are rebuilding their state after a failed commit.
+    rebuilding: Arc<[AtomicBool]>,
 }
 
 fn overloaded() -> ShardError {
@@ -183,7 +184,7 @@ impl Shards {
         // collide (see `miaodan_domain::risk::hash`).
         let hash_key = RiskHashKey::from_bytes(rand::random());
         let rebuilds: Arc<[AtomicU64]> = (0..count).map(|_| AtomicU64::new(0)).collect();
-        let waiting_for_database: Arc<[AtomicBool]> = (0..count).map(|_| AtomicBool::new(false)).collect();
+        let rebuilding: Arc<[AtomicBool]> = (0..count).map(|_| AtomicBool::new(false)).collect();
         // The shards load side by side, each on a task of its own: a start takes as long as
         // the largest shard's load, not the sum, where there are cores to spare.
         let now = clock.now();
@@ -217,7 +218,7 @@ impl Shards {
                 alert_feed: alert_feed.clone(),
                 clock: clock.clone(),
                 rebuilds: rebuilds.clone(),
-                waiting_for_database: waiting_for_database.clone(),
+                rebuilding: rebuilding.clone(),
             };
             tasks.push(tokio::spawn(shard.run(receiver)));
             inboxes.push(sender);
@@ -226,7 +227,7 @@ impl Shards {
             inboxes,
             tasks: std::sync::Mutex::new(tasks),
             rebuilds,
-            waiting_for_database,
+            rebuilding,
         })
     }
 
@@ -265,8 +266,8 @@ impl Shards {
     }
 
     fn send_to(&self, index: usize, message: Message) -> Result<(), ShardError> {
-        if self.waiting_for_database[index].load(Ordering::Relaxed) {
-            return Err(ShardError::WaitingForDatabase);
+        if self.rebuilding[index].load(Ordering::Relaxed) {
+            return Err(ShardError::Rebuilding);
         }
         match self.inboxes[index].try_send(message) {
             Ok(()) => Ok(()),
@@ -451,8 +452,8 @@ struct Shard {
     clock: Clock,
     /// Every shard's count of rebuilds (see [`Shards::rebuilds`]); this one counts at its index.
     rebuilds: Arc<[AtomicU64]>,
-    /// Every shard's outage flag (see [`Shards::send_to`]); this one sets its index's.
-    waiting_for_database: Arc<[AtomicBool]>,
+    /// Every shard's rebuilding flag (see [`Shards::send_to`]); this one sets its index's.
+    rebuilding: Arc<[AtomicBool]>,
 }
 
 /// What a commit task gives back: the connection, whether the batch committed, and the batch's
@@ -847,9 +848,11 @@ impl Shard {
     }
 
     /// Rebuilds memory from the tables after a failed commit, retrying until the database
-    /// answers. Requests queued before the first attempt failed wait for the rebuild; once one
-    /// has failed, the shard refuses new requests at once (503) until it has rebuilt.
+    /// answers. Requests queued before it began wait for the rebuild; new ones are refused at
+    /// once (503) until it is done, however long the database takes to answer (a connection
+    /// attempt to a host that drops packets may hang for minutes).
     async fn recover(&mut self) {
+        self.rebuilding[self.index as usize].store(true, Ordering::Relaxed);
         let mut delay = Duration::from_millis(100);
         let mut fence = self.writer.take().and_then(|failed| failed.fence());
         loop {
@@ -866,11 +869,10 @@ impl Shard {
                     self.writer = Some(writer);
                     self.state = state;
                     self.rebuilds[self.index as usize].fetch_add(1, Ordering::SeqCst);
-                    self.waiting_for_database[self.index as usize].store(false, Ordering::Relaxed);
+                    self.rebuilding[self.index as usize].store(false, Ordering::Relaxed);
                     return;
                 }
                 Err(error) => {
-                    self.waiting_for_database[self.index as usize].store(true, Ordering::Relaxed);
                     tracing::error!(shard = self.index, %error, "shard recovery failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));

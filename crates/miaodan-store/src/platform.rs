@@ -263,13 +263,29 @@ impl Store {
         self.query(statement, |r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?))).await
     }
 
-    /// Forgets idempotent responses created before `before`.
+    /// Forgets idempotent responses created before `before`, a slice of ids per transaction:
+    /// it runs while the shards commit (at start, after a long downtime, it may be millions of
+    /// rows), and on SQLite one large delete would hold the write lock they need.
     pub async fn purge_idempotency_records(&self, before: Timestamp) -> Result<(), StoreError> {
-        let statement = Statement::new(
-            "DELETE FROM idempotency_responses WHERE created_at < $1",
+        const SLICE: i64 = 10_000;
+        let ends = Statement::new(
+            "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM idempotency_responses WHERE created_at < $1",
             vec![Value::I64(before.unix_ms())],
         );
-        self.execute_atomically(vec![statement]).await
+        let (first, last) = self
+            .query_row(ends, |r| Ok((r.i64(0)?, r.i64(1)?)), || "no ends".into())
+            .await?;
+        let mut from = first;
+        while from <= last {
+            let to = last.min(from + SLICE - 1);
+            self.execute_atomically(vec![Statement::new(
+                "DELETE FROM idempotency_responses WHERE id >= $1 AND id <= $2 AND created_at < $3",
+                vec![Value::I64(from), Value::I64(to), Value::I64(before.unix_ms())],
+            )])
+            .await?;
+            from = to + 1;
+        }
+        Ok(())
     }
 
     /// The highest id in use per table. A capability that allocates ids adds its table here.

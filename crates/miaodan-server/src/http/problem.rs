@@ -190,8 +190,8 @@ impl From<ShardError> for ApiError {
             ShardError::Stopped => ApiError::unavailable("the shard stopped"),
             ShardError::CommitFailed => ApiError::unavailable("the batch could not be committed; retry"),
             ShardError::NoConnection => ApiError::unavailable("the shard has no database connection; retry"),
-            ShardError::WaitingForDatabase => {
-                ApiError::unavailable("the database does not answer; the shard is waiting for it; retry")
+            ShardError::Rebuilding => {
+                ApiError::unavailable("the shard is rebuilding its state from the database; retry")
             }
         }
     }

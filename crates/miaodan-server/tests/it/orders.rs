@@ -563,7 +563,7 @@ async fn a_shard_whose_database_does_not_answer_refuses_requests_at_once_until_i
                 .await
                 .expect("a tap during the outage is answered, not queued");
             let detail = answer.body["detail"].as_str().unwrap_or_default().to_string();
-            detail.contains("waiting for it").then_some(answer)
+            detail.contains("rebuilding its state").then_some(answer)
         }
     })
     .await;

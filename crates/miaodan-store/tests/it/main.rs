@@ -5,6 +5,7 @@ mod support;
 
 mod compass;
 mod fulfillment;
+mod idempotency;
 mod lists;
 mod migrations;
 mod notifications;

@@ -247,7 +247,14 @@ async fn restart_once(config: &miaodan_server::Config) -> anyhow::Result<Timed> 
     let health = connection.get("/healthz", "").await?;
     anyhow::ensure!(health.status == 200, "/healthz answered {}", health.status);
     let first_answer_ms = started.elapsed().as_secs_f64() * 1e3;
-    running.state.idempotency_locks.wait_loaded().await;
+    let loaded = tokio::time::timeout(
+        std::time::Duration::from_secs(600),
+        running.state.idempotency_locks.wait_loaded(),
+    );
+    anyhow::ensure!(
+        loaded.await.is_ok(),
+        "the idempotency index did not load within 10 minutes"
+    );
     let keyed_ms = started.elapsed().as_secs_f64() * 1e3;
     running.state.shards.stop().await;
     running.shutdown().await;
