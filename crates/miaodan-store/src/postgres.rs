@@ -17,6 +17,20 @@ use tokio_postgres::{Client, Config, NoTls};
 /// Pooled read connections.
 const READ_POOL_CONNECTIONS_MAX: usize = 16;
 
+/// How long a connection attempt may take unless the URL says (`connect_timeout=`): without a
+/// bound, an attempt to a host that drops packets waits for the operating system to give up,
+/// minutes during which a shard rebuilding after a failed commit cannot come back.
+const CONNECT_TIMEOUT_SECONDS: u64 = 5;
+
+/// The connection settings of `url`, with [`CONNECT_TIMEOUT_SECONDS`] unless it sets its own.
+fn server_config(url: &str) -> Result<Config, StoreError> {
+    let mut config: Config = url.parse()?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(std::time::Duration::from_secs(CONNECT_TIMEOUT_SECONDS));
+    }
+    Ok(config)
+}
+
 impl ToSql for Value {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         match self {
@@ -141,7 +155,7 @@ impl PgStore {
     }
 
     async fn open_named(url: &str, durability: Durability, serving: Option<String>) -> Result<PgStore, StoreError> {
-        let mut config: Config = url.parse()?;
+        let mut config = server_config(url)?;
         if let Some(name) = &serving {
             config.application_name(name);
         }
@@ -350,4 +364,18 @@ fn unnest(sql: &str, types: &[Type], rows: &[Statement]) -> Result<(String, Vec<
         });
     }
     Ok((sql, columns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_attempt_is_bounded_unless_the_url_bounds_it_itself() {
+        let bounded = server_config("postgres://miaodan@127.0.0.1:5432/miaodan").expect("a url");
+        let five = std::time::Duration::from_secs(CONNECT_TIMEOUT_SECONDS);
+        assert_eq!(bounded.get_connect_timeout(), Some(&five));
+        let own = server_config("postgres://miaodan@127.0.0.1:5432/miaodan?connect_timeout=2").expect("a url");
+        assert_eq!(own.get_connect_timeout(), Some(&std::time::Duration::from_secs(2)));
+    }
 }
