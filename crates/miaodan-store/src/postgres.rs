@@ -20,7 +20,7 @@ const READ_POOL_CONNECTIONS_MAX: usize = 16;
 /// How long a connection attempt may take unless the URL says (`connect_timeout=`): without a
 /// bound, an attempt to a host that drops packets waits for the operating system to give up,
 /// minutes during which a shard rebuilding after a failed commit cannot come back.
-const CONNECT_TIMEOUT_SECONDS: u64 = 5;
+const CONNECT_TIMEOUT_SECONDS: u64 = 10;
 
 /// The connection settings of `url`, with [`CONNECT_TIMEOUT_SECONDS`] unless it sets its own.
 fn server_config(url: &str) -> Result<Config, StoreError> {
@@ -373,8 +373,8 @@ mod tests {
     #[test]
     fn a_connection_attempt_is_bounded_unless_the_url_bounds_it_itself() {
         let bounded = server_config("postgres://miaodan@127.0.0.1:5432/miaodan").expect("a url");
-        let five = std::time::Duration::from_secs(CONNECT_TIMEOUT_SECONDS);
-        assert_eq!(bounded.get_connect_timeout(), Some(&five));
+        let bound = std::time::Duration::from_secs(CONNECT_TIMEOUT_SECONDS);
+        assert_eq!(bounded.get_connect_timeout(), Some(&bound));
         let own = server_config("postgres://miaodan@127.0.0.1:5432/miaodan?connect_timeout=2").expect("a url");
         assert_eq!(own.get_connect_timeout(), Some(&std::time::Duration::from_secs(2)));
     }
