@@ -208,11 +208,11 @@ impl Hasher for PrehashedHasher {
 /// say a key is new; reads and requests without a key are served at once. A waiting request
 /// holds its place among the requests in flight, so at most half of those places may wait
 /// (beyond, a keyed request is refused at once, the same way): a burst of keyed retries after
-/// a restart cannot crowd out the rest. The index grows by
-/// about 40 bytes a key, and is pruned hourly of the keys first seen before the retention
-/// cutoff, with their responses: ids only grow, so an hourly checkpoint (time, last id given)
-/// says which ids are that old. It is never rebuilt: a rebuild under load could drop a key
-/// noted meanwhile and let its retry execute twice.
+/// a restart cannot crowd out the rest. The index grows by about 40 bytes a key, and is pruned
+/// hourly of the keys first seen before the retention cutoff, with their responses: ids only
+/// grow, so an hourly checkpoint (time, last id given) says which ids are that old. It is never
+/// rebuilt: a rebuild under load could drop a key noted meanwhile and let its retry execute
+/// twice.
 pub struct IdempotencyLocks {
     locks: Mutex<HashMap<Fingerprint, Arc<tokio::sync::Mutex<()>>, Prehashed>>,
     index: Mutex<HashMap<Fingerprint, i64, Prehashed>>,
@@ -225,9 +225,9 @@ pub struct IdempotencyLocks {
     /// request (an atomic, not the watch's lock), and waited on through `loaded_signal`.
     loaded: std::sync::atomic::AtomicBool,
     loaded_signal: tokio::sync::watch::Sender<bool>,
-    /// Keyed requests waiting for the load, and how many may.
-    waiting: std::sync::atomic::AtomicUsize,
-    waiting_max: usize,
+    /// A place for each keyed request that may wait for the load (the admission's mechanism:
+    /// a place is taken without waiting, or the request is refused).
+    waiting: tokio::sync::Semaphore,
 }
 
 /// How long a keyed request waits for the index to be loaded before it is refused
@@ -245,18 +245,8 @@ impl Default for IdempotencyLocks {
             fingerprint_key: rand::random(),
             loaded: std::sync::atomic::AtomicBool::new(true),
             loaded_signal: tokio::sync::watch::Sender::new(true),
-            waiting: std::sync::atomic::AtomicUsize::new(0),
-            waiting_max: 0,
+            waiting: tokio::sync::Semaphore::new(0),
         }
-    }
-}
-
-/// One keyed request counted among those waiting for the load, until it stops waiting.
-struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -286,7 +276,7 @@ impl IdempotencyLocks {
             last_id: std::sync::atomic::AtomicI64::new(last_id),
             loaded: std::sync::atomic::AtomicBool::new(false),
             loaded_signal: tokio::sync::watch::Sender::new(false),
-            waiting_max,
+            waiting: tokio::sync::Semaphore::new(waiting_max),
             ..IdempotencyLocks::default()
         }
     }
@@ -330,18 +320,15 @@ impl IdempotencyLocks {
     }
 
     async fn loaded_within(&self, patience: std::time::Duration) -> Result<(), ApiError> {
-        use std::sync::atomic::Ordering::Relaxed;
         if self.is_loaded() {
             return Ok(());
         }
         let refused = || {
             ApiError::unavailable("the server is still loading the answers stored for Idempotency-Keys; retry shortly")
         };
-        let earlier = self.waiting.fetch_add(1, Relaxed);
-        let _waiting = Waiting(&self.waiting);
-        if earlier >= self.waiting_max {
+        let Ok(_waiting) = self.waiting.try_acquire() else {
             return Err(refused());
-        }
+        };
         tokio::time::timeout(patience, self.wait_loaded())
             .await
             .map_err(|_| refused())
@@ -778,7 +765,7 @@ mod tests {
             let locks = locks.clone();
             async move { locks.loaded().await }
         });
-        while locks.waiting.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        while locks.waiting.available_permits() == 1 {
             tokio::task::yield_now().await;
         }
         assert!(!waiting.is_finished());
