@@ -22,6 +22,7 @@ mod after_sales;
 pub use after_sales::{AfterSalesAudit, AfterSalesFilter, RequestRefund};
 mod batch;
 mod catalog;
+pub mod cluster;
 mod compass;
 pub use compass::{COMPASS_READER, CompassFigures};
 mod compass_dimensions;
@@ -101,6 +102,10 @@ pub enum StoreError {
     BadUrl(String),
     #[error("storage worker failed: {0}")]
     Worker(String),
+    /// A guarded transaction's guard changed no row (see [`cluster`]): this process no longer
+    /// holds what it wrote under (a shard's lease), so nothing was written.
+    #[error("fenced: the lease this write depends on is held by another process ({0})")]
+    Fenced(String),
 }
 
 impl StoreError {
@@ -119,6 +124,9 @@ pub enum Store {
 pub struct Writer {
     connection: Connection,
     sequence: outbox::Sequence,
+    /// The shard's lease this writer commits under, checked in every commit's transaction
+    /// (see [`cluster`]); `None` for a writer outside a serving process (tools, tests).
+    lease: Option<cluster::ShardLease>,
 }
 
 enum Connection {
@@ -143,6 +151,14 @@ impl Writer {
             Connection::Sqlite(_) => None,
             Connection::Postgres(writer) => Some(writer.fence),
         }
+    }
+
+    /// This writer, committing only while `lease` is its shard's lease: each commit checks the
+    /// lease's epoch in its own transaction and fails [`StoreError::Fenced`] once another
+    /// process took the lease.
+    pub fn holding(mut self, lease: cluster::ShardLease) -> Writer {
+        self.lease = Some(lease);
+        self
     }
 
     /// The last number this writer's shard has written to the outbox.
@@ -180,9 +196,10 @@ impl Writer {
         if statements.is_empty() {
             return Ok(());
         }
+        let guard = self.lease.as_ref().map(cluster::ShardLease::guard);
         match &mut self.connection {
-            Connection::Sqlite(w) => w.execute_atomically(statements).await?,
-            Connection::Postgres(w) => w.execute_atomically(statements).await?,
+            Connection::Sqlite(w) => w.execute_atomically(guard.into_iter().collect(), statements).await?,
+            Connection::Postgres(w) => w.execute_atomically(guard, statements).await?,
         }
         self.sequence.last = last;
         Ok(())
@@ -255,6 +272,7 @@ impl Store {
         Ok(Writer {
             connection,
             sequence: outbox::Sequence { shard, last },
+            lease: None,
         })
     }
 
@@ -280,9 +298,15 @@ impl Store {
     }
 
     async fn execute_atomically(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+        self.execute_guarded(Vec::new(), statements).await
+    }
+
+    /// [`Store::execute_atomically`] after `guards`, each of which must change exactly one row,
+    /// in the same transaction; otherwise nothing is written ([`StoreError::Fenced`]).
+    async fn execute_guarded(&self, guards: Vec<Statement>, statements: Vec<Statement>) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(s) => s.execute_atomically(statements).await,
-            Store::Postgres(p) => p.execute_atomically(statements).await,
+            Store::Sqlite(s) => s.execute_atomically(guards, statements).await,
+            Store::Postgres(p) => p.execute_atomically(guards, statements).await,
         }
     }
 

@@ -167,6 +167,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0027_after_sales_settled_at",
         sql: include_str!("../migrations/0027_after_sales_settled_at.sql"),
     },
+    Migration {
+        version: 28,
+        name: "0028_cluster",
+        sql: include_str!("../migrations/0028_cluster.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -232,7 +237,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 27);
+        assert_eq!(SCHEMA_VERSION, 28);
     }
 
     #[test]

@@ -205,9 +205,19 @@ impl PgStore {
         rows.iter().map(|row| map(row)).collect()
     }
 
-    pub async fn execute_atomically(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+    pub async fn execute_atomically(
+        &self,
+        guards: Vec<Statement>,
+        statements: Vec<Statement>,
+    ) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
+        for guard in &guards {
+            let prepared = transaction.prepare_cached(&guard.sql).await?;
+            if transaction.execute(&prepared, &params(guard)).await? != 1 {
+                return Err(StoreError::Fenced(guard.sql.to_string()));
+            }
+        }
         for statement in &statements {
             if statement.params.is_empty() {
                 transaction.batch_execute(&statement.sql).await?;
@@ -284,9 +294,18 @@ const FENCE_POLLS_MAX: u32 = 100;
 const FENCE_POLL_MS: u64 = 50;
 
 impl PgWriter {
-    pub async fn execute_atomically(&mut self, statements: Vec<Statement>) -> Result<(), StoreError> {
+    /// Runs `guard` (if any), then `statements`, in one transaction, pipelined; a guard that
+    /// does not change exactly one row undoes it all ([`StoreError::Fenced`]).
+    pub async fn execute_atomically(
+        &mut self,
+        guard: Option<Statement>,
+        statements: Vec<Statement>,
+    ) -> Result<(), StoreError> {
         let runs = runs(&statements);
-        let mut writes = Vec::with_capacity(runs.len());
+        let mut writes = Vec::with_capacity(runs.len() + 1);
+        if let Some(guard) = &guard {
+            writes.push((self.prepare(&guard.sql).await?, Args::Row(guard)));
+        }
         for run in runs {
             let statement = &statements[run.first];
             let prepared = self.prepare(&statement.sql).await?;
@@ -308,7 +327,13 @@ impl PgWriter {
             let transaction = &transaction;
             async move { transaction.execute(prepared, &params).await }
         });
-        futures::future::try_join_all(executions).await?;
+        let changed = futures::future::try_join_all(executions).await?;
+        if let Some(guard) = &guard
+            && changed.first() != Some(&1)
+        {
+            // Dropped uncommitted: rolled back.
+            return Err(StoreError::Fenced(guard.sql.to_string()));
+        }
         transaction.commit().await?;
         Ok(())
     }

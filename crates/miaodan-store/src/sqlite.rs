@@ -103,8 +103,21 @@ fn open_connection(path: &Path, durability: Durability) -> Result<Connection, St
     Ok(connection)
 }
 
-fn execute_in_transaction(connection: &mut Connection, statements: &[Statement]) -> Result<(), StoreError> {
+/// Runs `guards`, then `statements`, in one transaction; a guard that does not change exactly
+/// one row undoes it all ([`StoreError::Fenced`]).
+fn execute_in_transaction(
+    connection: &mut Connection,
+    guards: &[Statement],
+    statements: &[Statement],
+) -> Result<(), StoreError> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for guard in guards {
+        let mut prepared = transaction.prepare_cached(&guard.sql)?;
+        let changed = prepared.execute(rusqlite::params_from_iter(guard.params.iter()))?;
+        if changed != 1 {
+            return Err(StoreError::Fenced(guard.sql.to_string()));
+        }
+    }
     for run in runs(statements) {
         let statement = &statements[run.first];
         if statement.params.is_empty() && statement.sql.trim_start().starts_with("CREATE") {
@@ -232,18 +245,26 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn execute_atomically(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+    pub async fn execute_atomically(
+        &self,
+        guards: Vec<Statement>,
+        statements: Vec<Statement>,
+    ) -> Result<(), StoreError> {
         let turn = self.write_turn.clone();
         self.with_connection(move |connection| {
             let _turn = take_turn(&turn);
-            execute_in_transaction(connection, &statements)
+            execute_in_transaction(connection, &guards, &statements)
         })
         .await
     }
 }
 
 impl SqliteWriter {
-    pub async fn execute_atomically(&mut self, statements: Vec<Statement>) -> Result<(), StoreError> {
+    pub async fn execute_atomically(
+        &mut self,
+        guards: Vec<Statement>,
+        statements: Vec<Statement>,
+    ) -> Result<(), StoreError> {
         let mut connection = self
             .connection
             .take()
@@ -252,7 +273,7 @@ impl SqliteWriter {
         let (connection, result) = tokio::task::spawn_blocking(move || {
             let result = {
                 let _turn = take_turn(&turn);
-                execute_in_transaction(&mut connection, &statements)
+                execute_in_transaction(&mut connection, &guards, &statements)
             };
             (connection, result)
         })

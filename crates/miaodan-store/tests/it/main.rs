@@ -6,6 +6,7 @@ mod support;
 mod compass;
 mod fulfillment;
 mod idempotency;
+mod leases;
 mod lists;
 mod migrations;
 mod notifications;

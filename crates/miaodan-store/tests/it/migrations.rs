@@ -441,6 +441,7 @@ fn rows_up_to(version: i64) -> String {
         (25, rows_of_version_25()),
         (26, rows_of_version_26()),
         (27, rows_of_version_27()),
+        (28, ROWS_OF_VERSION_28.to_string()),
     ]
     .into_iter()
     .filter(|(introduced, _)| *introduced <= version)
@@ -630,6 +631,31 @@ fn rows_of_version_27() -> String {
            VALUES (33, 1, 7, 500, 'refund_only', 'refunded', {T}, '{body}', {});",
         T + 2000
     )
+}
+
+/// What version 28 added: a shard's lease held by a member, and that member.
+const ROWS_OF_VERSION_28: &str =
+    "INSERT INTO shard_leases (shard, owner, epoch, expires_at_ms) VALUES (0, 41, 3, 1795407600000);
+    INSERT INTO cluster_members (id, address, role, started_at_ms, heartbeat_at_ms)
+      VALUES (41, 'http://127.0.0.1:8081', 'leader', 1795407500000, 1795407599000);";
+
+/// The lease and its holder read back; the lease's epoch goes on from where it was.
+async fn version_28_rows_load(store: &Store) {
+    let leases = store.shard_leases().await.unwrap();
+    assert_eq!((leases[0].owner, leases[0].epoch), (41, 3));
+    let members = store.members().await.unwrap();
+    assert_eq!((members[0].id, members[0].role.as_str()), (41, "leader"));
+    let taken = store
+        .take_leases(
+            42,
+            1,
+            1795407700000,
+            miaodan_store::cluster::Taking::Expired { now_ms: 1795407600000 },
+        )
+        .await
+        .unwrap()
+        .expect("expired");
+    assert_eq!(taken[0].epoch, 4);
 }
 
 /// A starting shard reads back a request settled within the retention, and not an older one.
@@ -1229,7 +1255,7 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 27,
+        current, 28,
         "a new migration: add the rows it introduces here (19 added none)"
     );
     let fresh = Database::fresh(backend).await;
@@ -1327,6 +1353,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 27 {
             version_27_rows_load(&store).await;
+        }
+        if version >= 28 {
+            version_28_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

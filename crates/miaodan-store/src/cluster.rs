@@ -1,0 +1,224 @@
+//! Who serves this database: the processes running on it (members), and which of them owns
+//! each shard (leases with fencing epochs).
+//!
+//! A shard is written by the holder of its lease only. Taking a lease raises its epoch; every
+//! batch commit of a shard's [`crate::Writer`] first runs [`ShardLease::guard`] in its own
+//! transaction, which changes the lease's row only while the epoch is still the writer's, and
+//! holds that row's lock until the commit. So a taking of the lease waits for a commit already
+//! under way, and a commit after the taking changes no row and is rolled back
+//! ([`crate::StoreError::Fenced`]): a former owner paused past its lease, or cut off from its
+//! peers but not from the database, can never commit again. Safety rests on the epoch, not on
+//! clocks; `expires_at_ms` (the holder's wall clock plus the lease's time to live) only says when
+//! another process may take a lease whose holder went silent.
+
+use crate::sql::{Statement, Value};
+use crate::{Store, StoreError};
+
+/// A shard's lease as its holder knows it: what its writer commits under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardLease {
+    pub shard: u32,
+    /// The member holding it ([`Member::id`]).
+    pub owner: i64,
+    /// Raised by each taking of the lease.
+    pub epoch: i64,
+}
+
+impl ShardLease {
+    /// The statement a commit under this lease runs first: it changes the lease's row (and locks
+    /// it until the commit) only while this lease is still the shard's.
+    pub(crate) fn guard(&self) -> Statement {
+        Statement::new(
+            "UPDATE shard_leases SET epoch = epoch WHERE shard = $1 AND owner = $2 AND epoch = $3",
+            vec![
+                Value::I64(i64::from(self.shard)),
+                Value::I64(self.owner),
+                Value::I64(self.epoch),
+            ],
+        )
+    }
+}
+
+/// A shard's lease as stored: who holds it, under which epoch, until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredLease {
+    pub shard: u32,
+    /// 0 when no process ever held it.
+    pub owner: i64,
+    pub epoch: i64,
+    /// Unix milliseconds; 0 for a lease given back.
+    pub expires_at_ms: i64,
+}
+
+/// A process serving this database, as it registered itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub id: i64,
+    /// Where it takes requests (`http://host:port`).
+    pub address: String,
+    /// `leader` (it holds the shards' leases) or `standby`.
+    pub role: String,
+    pub started_at_ms: i64,
+    pub heartbeat_at_ms: i64,
+}
+
+/// Which leases a taking may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taking {
+    /// Every lease, whoever holds it: the process that is the platform's only one (`miaodan
+    /// serve` without `--cluster`). A former holder still running is fenced by the new epochs.
+    Whatever,
+    /// Only leases given back or expired at `now_ms`: a member of a cluster taking over.
+    Expired { now_ms: i64 },
+}
+
+const LEASE_ROW: &str = "INSERT INTO shard_leases (shard, owner, epoch, expires_at_ms) VALUES ($1, 0, 0, 0)
+    ON CONFLICT (shard) DO NOTHING";
+const TAKE_LEASE: &str = "UPDATE shard_leases SET owner = $1, epoch = epoch + 1, expires_at_ms = $2
+    WHERE shard = $3 AND expires_at_ms <= $4";
+const RENEW_LEASE: &str = "UPDATE shard_leases SET expires_at_ms = $1 WHERE shard = $2 AND owner = $3 AND epoch = $4";
+const GIVE_BACK_LEASE: &str =
+    "UPDATE shard_leases SET expires_at_ms = 0 WHERE shard = $1 AND owner = $2 AND epoch = $3";
+
+impl Store {
+    /// Takes the leases of shards `0..count` for `owner` until `until_ms` (Unix milliseconds),
+    /// all or none: `None` when one of them is held by a live process (only with
+    /// [`Taking::Expired`]). A commit of the former holder still under way finishes first; any
+    /// later one is fenced.
+    pub async fn take_leases(
+        &self,
+        owner: i64,
+        count: u32,
+        until_ms: i64,
+        taking: Taking,
+    ) -> Result<Option<Vec<ShardLease>>, StoreError> {
+        let rows = (0..count)
+            .map(|shard| Statement::new(LEASE_ROW, vec![Value::I64(i64::from(shard))]))
+            .collect();
+        self.execute_atomically(rows).await?;
+        let due = match taking {
+            Taking::Whatever => i64::MAX,
+            Taking::Expired { now_ms } => now_ms,
+        };
+        let takings = (0..count)
+            .map(|shard| {
+                let shard = Value::I64(i64::from(shard));
+                Statement::new(
+                    TAKE_LEASE,
+                    vec![Value::I64(owner), Value::I64(until_ms), shard, Value::I64(due)],
+                )
+            })
+            .collect();
+        match self.execute_guarded(takings, Vec::new()).await {
+            Ok(()) => {}
+            Err(StoreError::Fenced(_)) => return Ok(None),
+            Err(error) => return Err(error),
+        }
+        let held = self.shard_leases().await?;
+        let mine: Vec<ShardLease> = held
+            .into_iter()
+            .filter(|lease| lease.owner == owner && lease.shard < count)
+            .map(|lease| ShardLease {
+                shard: lease.shard,
+                owner,
+                epoch: lease.epoch,
+            })
+            .collect();
+        if mine.len() != count as usize {
+            return Err(StoreError::corrupt(format!(
+                "took {count} shard leases but hold {}",
+                mine.len()
+            )));
+        }
+        Ok(Some(mine))
+    }
+
+    /// Extends `lease` until `until_ms`; [`StoreError::Fenced`] if another process took it.
+    pub async fn renew_lease(&self, lease: ShardLease, until_ms: i64) -> Result<(), StoreError> {
+        let renewal = Statement::new(
+            RENEW_LEASE,
+            vec![
+                Value::I64(until_ms),
+                Value::I64(i64::from(lease.shard)),
+                Value::I64(lease.owner),
+                Value::I64(lease.epoch),
+            ],
+        );
+        self.execute_guarded(vec![renewal], Vec::new()).await
+    }
+
+    /// Gives `lease` back, so another process may take it at once; a lease taken meanwhile by
+    /// another process is left alone.
+    pub async fn give_back_lease(&self, lease: ShardLease) -> Result<(), StoreError> {
+        let giving = Statement::new(
+            GIVE_BACK_LEASE,
+            vec![
+                Value::I64(i64::from(lease.shard)),
+                Value::I64(lease.owner),
+                Value::I64(lease.epoch),
+            ],
+        );
+        self.execute_atomically(vec![giving]).await
+    }
+
+    /// Every shard's lease, by shard.
+    pub async fn shard_leases(&self) -> Result<Vec<StoredLease>, StoreError> {
+        let statement = Statement::new(
+            "SELECT shard, owner, epoch, expires_at_ms FROM shard_leases ORDER BY shard",
+            vec![],
+        );
+        self.query(statement, |row| {
+            Ok(StoredLease {
+                shard: u32::try_from(row.i64(0)?).map_err(|e| StoreError::corrupt(e.to_string()))?,
+                owner: row.i64(1)?,
+                epoch: row.i64(2)?,
+                expires_at_ms: row.i64(3)?,
+            })
+        })
+        .await
+    }
+
+    /// Registers or refreshes `member` (its role and heartbeat).
+    pub async fn heartbeat(&self, member: &Member) -> Result<(), StoreError> {
+        let statement = Statement::new(
+            "INSERT INTO cluster_members (id, address, role, started_at_ms, heartbeat_at_ms)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET role = excluded.role, heartbeat_at_ms = excluded.heartbeat_at_ms",
+            vec![
+                Value::I64(member.id),
+                Value::Text(member.address.clone()),
+                Value::Text(member.role.clone()),
+                Value::I64(member.started_at_ms),
+                Value::I64(member.heartbeat_at_ms),
+            ],
+        );
+        self.execute_atomically(vec![statement]).await
+    }
+
+    /// Removes member `id` (it stopped), and every member silent since `silent_since_ms`.
+    pub async fn forget_members(&self, id: Option<i64>, silent_since_ms: i64) -> Result<(), StoreError> {
+        let statement = Statement::new(
+            "DELETE FROM cluster_members WHERE id = $1 OR heartbeat_at_ms < $2",
+            vec![Value::I64(id.unwrap_or(0)), Value::I64(silent_since_ms)],
+        );
+        self.execute_atomically(vec![statement]).await
+    }
+
+    /// Every registered member, oldest first.
+    pub async fn members(&self) -> Result<Vec<Member>, StoreError> {
+        let statement = Statement::new(
+            "SELECT id, address, role, started_at_ms, heartbeat_at_ms FROM cluster_members ORDER BY started_at_ms, id",
+            vec![],
+        );
+        self.query(statement, |row| {
+            Ok(Member {
+                id: row.i64(0)?,
+                address: row.text(1)?,
+                role: row.text(2)?,
+                started_at_ms: row.i64(3)?,
+                heartbeat_at_ms: row.i64(4)?,
+            })
+        })
+        .await
+    }
+}
