@@ -3,6 +3,7 @@
 //! flight — their batches commit and answer — then stop the shards).
 
 use crate::clock::Clock;
+use crate::cluster::Leases;
 use crate::directory::Directory;
 use crate::flows::payments::one_tap::OneTap;
 use crate::flows::payments::provider::PaymentProvider;
@@ -64,6 +65,16 @@ pub struct Config {
     /// A language model the assistant may ask about a message its classifier is unsure of (see
     /// [`crate::language_model`]). Default: none — the assistant needs nothing outside the binary.
     pub language_model: Option<LanguageModelConfig>,
+    /// This process as a member of a cluster of processes serving one PostgreSQL database
+    /// (`miaodan serve --cluster`): it takes the shards' leases only once they were given back
+    /// or expired, and its caller keeps its registration alive. `None` (the default): the
+    /// platform's only process, which takes the leases whoever held them (see
+    /// [`crate::cluster`]).
+    pub cluster: Option<crate::cluster::Membership>,
+    /// How long this process's shard leases live unless renewed (renewed every third of it):
+    /// how long a cluster waits for a silent process before another takes its shards over.
+    /// Default: [`crate::cluster::LEASE_TTL_MS`].
+    pub lease_ttl_ms: i64,
 }
 
 /// Which payment provider the platform talks to.
@@ -107,6 +118,8 @@ impl Config {
             risk: RiskMode::Off,
             trusted_proxies: Vec::new(),
             language_model: None,
+            cluster: None,
+            lease_ttl_ms: crate::cluster::LEASE_TTL_MS,
         }
     }
 }
@@ -149,6 +162,39 @@ pub struct Inner {
     language_model: Option<Arc<dyn LanguageModel>>,
     /// The requests in flight and their cap (see [`crate::http::admission`]).
     pub admission: crate::http::admission::Admission,
+    /// This process as a member (see [`crate::cluster`]).
+    pub membership: crate::cluster::Membership,
+    /// Renews the shards' leases while the platform runs.
+    lease_renewal: JoinHandle<()>,
+}
+
+/// Another live process holds the shards' leases: a member of a cluster cannot serve yet.
+#[derive(Debug, thiserror::Error)]
+#[error("another process holds the shards' leases")]
+pub struct LeasesHeld;
+
+/// Opens the store to serve from, having taken every shard's lease for this process. A member
+/// of a cluster first checks, on a store of its own, that the leases are free
+/// ([`LeasesHeld`] otherwise): opening to serve ends the connections of the process that served
+/// before, which must not be a live one.
+async fn open_leased(config: &Config, membership: &crate::cluster::Membership) -> anyhow::Result<(Store, Leases)> {
+    let (alone, member) = (config.cluster.is_none(), (membership.id(), config.lease_ttl_ms));
+    let taken = match alone {
+        true => None,
+        false => {
+            let store = Store::open(&config.database, config.durability).await?;
+            let leases = Leases::take(&store, member, config.shards, false).await?;
+            Some(leases.ok_or(LeasesHeld)?)
+        }
+    };
+    let store = Store::open_to_serve(&config.database, config.durability).await?;
+    let leases = match taken {
+        Some(leases) => leases,
+        None => Leases::take(&store, member, config.shards, true)
+            .await?
+            .ok_or(LeasesHeld)?,
+    };
+    Ok((store, leases))
 }
 
 #[derive(Clone)]
@@ -258,6 +304,10 @@ impl Deref for AppState {
 fn checked(config: &Config) -> anyhow::Result<Option<Arc<dyn LanguageModel>>> {
     anyhow::ensure!(config.shards >= 1 && config.shards <= 64, "shards must be 1 to 64");
     anyhow::ensure!(
+        (600..=600_000).contains(&config.lease_ttl_ms),
+        "the lease time to live must be 600 ms to 600 s"
+    );
+    anyhow::ensure!(
         config.payment_timeout_seconds >= 1,
         "the payment timeout must be at least 1 s"
     );
@@ -277,13 +327,20 @@ impl AppState {
         let language_model = checked(&config)?;
         let clock = config.clock.clone();
         let mut startup = Startup::begin();
-        let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
+        let membership = match &config.cluster {
+            Some(membership) => membership.clone(),
+            None => crate::cluster::Membership::new(crate::cluster::new_member_id(), String::new(), "leader"),
+        };
+        let (store, leases) = open_leased(&config, &membership).await?;
+        let (store, leases) = (Arc::new(store), Arc::new(leases));
+        // Renewed from now on: loading the shards may take longer than a lease lives.
+        let lease_renewal = crate::cluster::spawn_renewal(store.clone(), leases.clone());
         let maxima = store.id_maxima().await?;
         startup.phase("store");
         let ids = Ids::starting_after(maxima);
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
         let shards = Shards::start(
-            store.clone(),
+            (store.clone(), leases),
             (config.shards, config.limits.shard_queue_max),
             config.risk,
             alert_feed.clone(),
@@ -329,6 +386,8 @@ impl AppState {
             human_check: Arc::new(crate::flows::risk_challenges::human_check::SimCaptcha),
             language_model,
             admission,
+            membership,
+            lease_renewal,
         })))
     }
 
@@ -443,16 +502,37 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
         crate::diagnosis::spawn(state.clone(), crate::http::diagnosis::stored_body),
         metrics_setup::spawn_upkeep(state.metrics.clone()),
     ];
+    // A member of a cluster is registered by its caller; the only process registers itself.
+    let heartbeat = match state.config.cluster {
+        Some(_) => None,
+        None => {
+            state.membership.set_address(format!("http://{address}"));
+            Some(state.membership.spawn_heartbeat(state.store.clone()))
+        }
+    };
     let serving_state = state.clone();
     let task = tokio::spawn(async move {
         let stop = async {
-            let _ = stopped.await;
+            // A process whose shards another process took stops serving at once.
+            tokio::select! {
+                _ = stopped => {}
+                _ = serving_state.shards.leases().lost() => {}
+            }
             serving_state.stopping.send_replace(true);
         };
         http::listener::serve(listener, router, &serving_state.config.limits, stop).await;
         background.iter().chain(&metrics_task).for_each(JoinHandle::abort);
         write_last_token_uses(&serving_state).await;
         serving_state.shards.stop().await;
+        // Drained and committed: the shards are another member's to take at once.
+        serving_state.lease_renewal.abort();
+        if !serving_state.shards.leases().is_lost() {
+            serving_state.shards.leases().give_back(&serving_state.store).await;
+        }
+        if let Some(heartbeat) = heartbeat {
+            heartbeat.abort();
+            serving_state.membership.leave(&serving_state.store).await;
+        }
         tracing::info!("stopped: every acknowledged batch is committed");
     });
     Ok(Running {

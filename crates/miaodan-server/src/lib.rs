@@ -36,6 +36,7 @@ pub mod app;
 pub mod auth;
 pub mod carriers;
 pub mod clock;
+pub mod cluster;
 pub mod compass;
 pub mod console;
 pub mod demo;

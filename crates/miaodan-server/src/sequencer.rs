@@ -16,6 +16,7 @@
 //! HTTP. `http/` maps a `ShardError` to problem+json and renders the alerts of [`AlertFeed`].
 
 use crate::clock::Clock;
+use crate::cluster::Leases;
 use miaodan_domain::ShopId;
 use miaodan_domain::Timestamp;
 use miaodan_domain::logistics::Alert;
@@ -68,6 +69,12 @@ pub enum ShardError {
     /// outage at once and retries.
     #[error("the shard is rebuilding its state from the database")]
     Rebuilding,
+    /// This process does not hold the shard's lease: another process took it (then this one
+    /// stops serving), or renewals failed and it may be about to expire (see [`crate::cluster`]).
+    /// Refused at once: a retry, here once a renewal succeeds or at the process that took it
+    /// over, is answered.
+    #[error("this process does not hold the shard's lease")]
+    NotOwner,
 }
 
 /// A package-center alert as committed, in domain terms: an SLA alert on a shipment, or a
@@ -159,6 +166,8 @@ pub struct Shards {
     rebuilds: Arc<[AtomicU64]>,
     /// Which shards are rebuilding their state after a failed commit.
     rebuilding: Arc<[AtomicBool]>,
+    /// The shards' leases, which every commit checks (see [`crate::cluster`]).
+    leases: Arc<Leases>,
 }
 
 fn overloaded() -> ShardError {
@@ -172,7 +181,7 @@ impl Shards {
     /// Loads every shard's state from the store and starts its task; each shard's inbox holds
     /// at most `queue_max` messages (a command, a bundle, a response to store, a read).
     pub async fn start(
-        store: Arc<Store>,
+        (store, leases): (Arc<Store>, Arc<Leases>),
         (count, queue_max): (u32, usize),
         risk: RiskMode,
         alert_feed: AlertFeed,
@@ -190,9 +199,9 @@ impl Shards {
         let now = clock.now();
         let loads: Vec<_> = (0..count)
             .map(|index| {
-                let store = store.clone();
+                let (store, lease) = (store.clone(), leases.lease(index));
                 tokio::spawn(async move {
-                    let writer = store.writer(index).await?;
+                    let writer = store.writer(index).await?.holding(lease);
                     let state = load(&store, (index, count), (risk, hash_key), now).await?;
                     Ok::<_, miaodan_store::StoreError>((writer, state))
                 })
@@ -219,6 +228,7 @@ impl Shards {
                 clock: clock.clone(),
                 rebuilds: rebuilds.clone(),
                 rebuilding: rebuilding.clone(),
+                leases: leases.clone(),
             };
             tasks.push(tokio::spawn(shard.run(receiver)));
             inboxes.push(sender);
@@ -228,7 +238,13 @@ impl Shards {
             tasks: std::sync::Mutex::new(tasks),
             rebuilds,
             rebuilding,
+            leases,
         })
+    }
+
+    /// The shards' leases this process holds.
+    pub fn leases(&self) -> &Arc<Leases> {
+        &self.leases
     }
 
     /// How many times each shard (by index) has rebuilt its state from the tables after a
@@ -268,6 +284,9 @@ impl Shards {
     fn send_to(&self, index: usize, message: Message) -> Result<(), ShardError> {
         if self.rebuilding[index].load(Ordering::Relaxed) {
             return Err(ShardError::Rebuilding);
+        }
+        if !self.leases.writable() {
+            return Err(ShardError::NotOwner);
         }
         match self.inboxes[index].try_send(message) {
             Ok(()) => Ok(()),
@@ -454,6 +473,7 @@ struct Shard {
     rebuilds: Arc<[AtomicU64]>,
     /// Every shard's rebuilding flag (see [`Shards::send_to`]); this one sets its index's.
     rebuilding: Arc<[AtomicBool]>,
+    leases: Arc<Leases>,
 }
 
 /// What a commit task gives back: the connection, whether the batch committed, and the batch's
@@ -756,6 +776,10 @@ impl Shard {
         metrics::histogram!("miaodan_batch_commands").record(commands as f64);
         metrics::histogram!("miaodan_batch_effects").record(effects.len() as f64);
         let Some(writer) = self.writer.take() else {
+            if self.leases.is_lost() {
+                pending.into_iter().for_each(|p| p.fail(&ShardError::NotOwner));
+                return;
+            }
             pending.into_iter().for_each(|p| p.fail(&ShardError::NoConnection));
             self.recover().await;
             return;
@@ -829,6 +853,20 @@ impl Shard {
                 pending.into_iter().chain(waiting).for_each(Pending::send);
                 return true;
             }
+            Ok((_, Err(miaodan_store::StoreError::Fenced(_)), pending)) => {
+                // Another process took the shard: nothing of the batch was written, and this
+                // process must not write it again.
+                self.leases.lose();
+                tracing::error!(
+                    shard = self.index,
+                    "batch commit fenced: another process holds the shard's lease"
+                );
+                pending
+                    .into_iter()
+                    .chain(waiting)
+                    .for_each(|p| p.fail(&ShardError::NotOwner));
+                return false;
+            }
             Ok((writer, Err(error), pending)) => {
                 self.writer = Some(writer);
                 (error.to_string(), pending)
@@ -855,11 +893,12 @@ impl Shard {
         self.rebuilding[self.index as usize].store(true, Ordering::Relaxed);
         let mut delay = Duration::from_millis(100);
         let mut fence = self.writer.take().and_then(|failed| failed.fence());
-        loop {
+        while !self.leases.is_lost() {
             let rebuilt = async {
                 self.store.fence(fence).await?;
                 fence = None;
-                let writer = self.store.writer(self.index).await?;
+                let lease = self.leases.lease(self.index);
+                let writer = self.store.writer(self.index).await?.holding(lease);
                 let state = load(&self.store, (self.index, self.count), self.risk, self.clock.now()).await?;
                 Ok::<_, miaodan_store::StoreError>((writer, state))
             };

@@ -50,42 +50,49 @@ impl StoreArgs {
     }
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[arg(long, env = "MIAODAN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Load a demo world (shops, products, stock, buyers) into an empty database and
+    /// print tokens to try it with.
+    #[arg(long)]
+    demo: bool,
+    /// Shards (one writer each); shops are spread over them by id.
+    #[arg(long, default_value_t = 2)]
+    shards: u32,
+    /// Unpaid orders are cancelled, and their stock released, after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    payment_timeout_seconds: i64,
+    /// Use a separate simpay process (`miaodan simpay`) at this URL instead of the
+    /// in-process simulator.
+    #[arg(long, env = "MIAODAN_SIMPAY_URL", requires = "simpay_secret")]
+    simpay_url: Option<String>,
+    /// The webhook signing secret shared with that simpay process.
+    #[arg(long, env = "MIAODAN_SIMPAY_SECRET")]
+    simpay_secret: Option<String>,
+    /// Let webhook endpoints be on any host; by default only loopback hosts (127.0.0.0/8,
+    /// ::1, localhost) may receive webhooks.
+    #[arg(long, env = "MIAODAN_WEBHOOKS_ALLOW_ANY_HOST")]
+    webhooks_allow_any_host: bool,
+    #[command(flatten)]
+    risk: RiskArgs,
+    #[command(flatten)]
+    limits: serve_limits::LimitArgs,
+    #[command(flatten)]
+    language_model: serve_language_model::LanguageModelArgs,
+    /// How long this process keeps the shards' leases unless it renews them (every third of
+    /// it): how long a silent process holds up another that would take its shards over.
+    #[arg(long, default_value_t = miaodan_server::cluster::LEASE_TTL_MS)]
+    lease_ttl_ms: i64,
+}
+
 #[derive(Subcommand)]
 enum Commands {
     /// Run the HTTP server.
-    Serve {
-        #[arg(long, env = "MIAODAN_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Load a demo world (shops, products, stock, buyers) into an empty database and
-        /// print tokens to try it with.
-        #[arg(long)]
-        demo: bool,
-        /// Shards (one writer each); shops are spread over them by id.
-        #[arg(long, default_value_t = 2)]
-        shards: u32,
-        /// Unpaid orders are cancelled, and their stock released, after this many seconds.
-        #[arg(long, default_value_t = 900)]
-        payment_timeout_seconds: i64,
-        /// Use a separate simpay process (`miaodan simpay`) at this URL instead of the
-        /// in-process simulator.
-        #[arg(long, env = "MIAODAN_SIMPAY_URL", requires = "simpay_secret")]
-        simpay_url: Option<String>,
-        /// The webhook signing secret shared with that simpay process.
-        #[arg(long, env = "MIAODAN_SIMPAY_SECRET")]
-        simpay_secret: Option<String>,
-        /// Let webhook endpoints be on any host; by default only loopback hosts (127.0.0.0/8,
-        /// ::1, localhost) may receive webhooks.
-        #[arg(long, env = "MIAODAN_WEBHOOKS_ALLOW_ANY_HOST")]
-        webhooks_allow_any_host: bool,
-        #[command(flatten)]
-        risk: RiskArgs,
-        #[command(flatten)]
-        limits: serve_limits::LimitArgs,
-        #[command(flatten)]
-        language_model: serve_language_model::LanguageModelArgs,
-    },
+    Serve(ServeArgs),
     /// Run simpay, the payment-provider simulator, as its own process (no money moves).
     Simpay {
         #[arg(long, default_value = "127.0.0.1:7070")]
@@ -217,35 +224,7 @@ impl From<RiskSetting> for miaodan_server::app::RiskMode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Commands::Serve {
-            listen,
-            store,
-            demo,
-            shards,
-            payment_timeout_seconds,
-            simpay_url,
-            simpay_secret,
-            webhooks_allow_any_host,
-            risk,
-            limits,
-            language_model,
-        } => {
-            let mut config = Config::new(listen, store.database.clone());
-            config.webhooks.allow_any_host = webhooks_allow_any_host;
-            limits.apply(&mut config);
-            config.durability = store.durability();
-            config.shards = shards;
-            config.payment_timeout_seconds = payment_timeout_seconds;
-            risk.apply(&mut config);
-            config.language_model = language_model.config();
-            if demo {
-                config.carriers = miaodan_server::carriers::CarriersConfig::demo();
-            }
-            if let Some(payments) = remote_simpay(simpay_url, simpay_secret) {
-                config.payments = payments;
-            }
-            serve(config, demo).await
-        }
+        Commands::Serve(args) => serve_command(args).await,
         Commands::Simpay {
             listen,
             webhook_url,
@@ -285,6 +264,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// `miaodan serve`: the configuration its arguments give, then the server.
+async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
+    let ServeArgs {
+        listen,
+        store,
+        demo,
+        shards,
+        payment_timeout_seconds,
+        simpay_url,
+        simpay_secret,
+        webhooks_allow_any_host,
+        risk,
+        limits,
+        language_model,
+        lease_ttl_ms,
+    } = args;
+    let mut config = Config::new(listen, store.database.clone());
+    config.webhooks.allow_any_host = webhooks_allow_any_host;
+    limits.apply(&mut config);
+    config.durability = store.durability();
+    config.shards = shards;
+    config.payment_timeout_seconds = payment_timeout_seconds;
+    risk.apply(&mut config);
+    config.language_model = language_model.config();
+    config.lease_ttl_ms = lease_ttl_ms;
+    if demo {
+        config.carriers = miaodan_server::carriers::CarriersConfig::demo();
+    }
+    if let Some(payments) = remote_simpay(simpay_url, simpay_secret) {
+        config.payments = payments;
+    }
+    serve(config, demo).await
+}
+
 /// A separate simpay process as the provider, when both its URL and its secret are given
 /// (clap requires the secret with the URL).
 fn remote_simpay(url: Option<String>, secret: Option<String>) -> Option<PaymentsConfig> {
@@ -319,9 +332,16 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     if let Some(access) = access {
         print_demo(&base, &database, &access);
     }
-    wait_for_stop_signal().await;
-    tracing::info!("stopping: finishing requests in flight");
+    let leases = running.state.shards.leases().clone();
+    tokio::select! {
+        _ = wait_for_stop_signal() => tracing::info!("stopping: finishing requests in flight"),
+        _ = leases.lost() => {}
+    }
     running.shutdown().await;
+    anyhow::ensure!(
+        !leases.is_lost(),
+        "another process took this platform's shards (a second `miaodan serve` on {database}); this one stopped serving"
+    );
     Ok(())
 }
 

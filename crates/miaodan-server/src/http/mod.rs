@@ -13,6 +13,7 @@ pub mod after_sales;
 pub mod assistant;
 pub mod catalog;
 pub mod chat_page;
+pub mod cluster;
 pub mod compass;
 pub mod compass_dimensions;
 pub mod compass_stream;
@@ -88,6 +89,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(idempotency_keys::router())
         .merge(staff::router())
         .merge(sessions::router())
+        .merge(cluster::router())
         .routes(routes!(healthz))
         .routes(routes!(error_codes))
 }

@@ -232,7 +232,7 @@ fn idempotency_key_schema(operation: &mut utoipa::openapi::path::Operation) {
         (name = "integrity", description = "Merchant integrity: the quality index (秒单质量指数) over product quality, logistics timeliness and after-sales service, each explained by its figures, and a category's ranking"),
         (name = "assistant", description = "The customer-service assistant (智能客服): a buyer's conversations in Chinese or English, answered from the buyer's own orders, acting (after the buyer's yes) through the same commands and rules as the API; the conversations handed over to a person"),
         (name = "risk", description = "Risk control (风控): the rules as versioned data with shadow rules, the decisions kept for review and a person's review, a buyer's links, a flash sale's risk report and strict mode"),
-        (name = "system", description = "Health"),
+        (name = "system", description = "Health, and the processes serving the database with each shard's owner"),
     )
 )]
 pub struct ApiDoc;

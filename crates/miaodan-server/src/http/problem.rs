@@ -193,6 +193,9 @@ impl From<ShardError> for ApiError {
             ShardError::Rebuilding => {
                 ApiError::unavailable("the shard is rebuilding its state from the database; retry")
             }
+            ShardError::NotOwner => ApiError::unavailable(
+                "this process does not hold the shard's lease; retry with the same Idempotency-Key",
+            ),
         }
     }
 }

@@ -116,7 +116,7 @@ pub fn permission(method: &str, route: &str) -> Option<Permission> {
         route if route.starts_with("/v1/webhook-endpoints") => ManageWebhooks,
         "/v1/webhooks/simpay" | "/v1/webhooks/carriers" | "/v1/delivery-options" => NotForSessions,
         "/v1/reconciliation" => Payments,
-        "/v1/quality-index/ranking" => Platform,
+        "/v1/quality-index/ranking" | "/v1/cluster" => Platform,
         "/v1/risk/rules" | "/v1/risk/decisions" | "/v1/risk/decisions/{decision_id}/review" => Platform,
         "/v1/risk/buyers/{buyer_id}" => Platform,
         // A challenge is a buyer's to answer, never a shop's staff's.

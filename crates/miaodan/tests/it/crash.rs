@@ -3557,3 +3557,5 @@ async fn acknowledged_orders_survive_postgres_killed_mid_commit() {
     server.kill().await;
     drop(cluster);
 }
+
+mod fencing;

@@ -1,0 +1,281 @@
+//! This process among the processes serving one database: the shards' leases it holds (see
+//! [`miaodan_store::cluster`]: every batch commit checks its shard's lease epoch in its own
+//! transaction), their renewal, and its registration as a member.
+//!
+//! A serving process takes every shard's lease at start: `miaodan serve` alone takes them
+//! whoever held them ([`Taking::Whatever`]; a former holder still running, say paused, is fenced
+//! by the new epochs), a member of a cluster (`miaodan serve --cluster`) only once they were
+//! given back or expired. The leases are renewed every third of their time to live
+//! ([`LEASE_TTL_MS`] by default);
+//! if renewals fail (the database does not answer) the shards stop taking commands
+//! [`LEASE_MARGIN_MS`] before the lease could expire, and take them again once a renewal
+//! succeeds. A lease another process took is lost for good: its shard's commits are fenced, and
+//! the process stops serving ([`Leases::lost`]).
+
+use miaodan_store::cluster::{Member, ShardLease, Taking};
+use miaodan_store::{Store, StoreError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// How long a lease lives unless renewed, by default (`Config::lease_ttl_ms`): the longest a
+/// cluster waits for a silent holder before another member takes its shards over. The holder
+/// renews its leases every third of it.
+pub const LEASE_TTL_MS: i64 = 3_000;
+/// How long before a lease could expire its holder stops taking commands, when renewals fail
+/// (at most a sixth of the time to live): room for the difference between this process's clock
+/// and a taker's.
+pub const LEASE_MARGIN_MS: i64 = 500;
+/// How often a member says it is alive; one silent for [`MEMBER_FORGOTTEN_MS`] is forgotten.
+pub const HEARTBEAT_MS: u64 = 1_000;
+pub const MEMBER_FORGOTTEN_MS: i64 = 60_000;
+
+/// Unix milliseconds of the wall clock. Leases are dated by the wall clocks of the processes
+/// (the platform's [`crate::clock::Clock`] may be a test's, moved by hand); their safety does
+/// not depend on them (see the module's comment).
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
+}
+
+/// A new member id: random, positive, so that two processes never share one.
+pub fn new_member_id() -> i64 {
+    (rand::random::<u64>() >> 2) as i64 + 1
+}
+
+/// The shards' leases this process holds.
+pub struct Leases {
+    member: i64,
+    /// How long a renewal keeps them.
+    ttl_ms: i64,
+    held: Vec<ShardLease>,
+    /// Whether the shards may take commands: the leases are known held for a while yet.
+    writable: AtomicBool,
+    /// When the leases are known held until (set by each renewal that succeeded).
+    valid_until: std::sync::Mutex<Instant>,
+    lost: watch::Sender<bool>,
+    /// Given back: renewals end.
+    given_back: AtomicBool,
+}
+
+impl Leases {
+    /// Takes the leases of shards `0..count` for `member`; `None` when another live process
+    /// holds one of them (only with [`Taking::Expired`]).
+    pub async fn take(
+        store: &Store,
+        (member, ttl_ms): (i64, i64),
+        count: u32,
+        alone: bool,
+    ) -> Result<Option<Leases>, StoreError> {
+        let asked = Instant::now();
+        let now_ms = wall_ms();
+        let taking = match alone {
+            true => Taking::Whatever,
+            false => Taking::Expired { now_ms },
+        };
+        let Some(held) = store.take_leases(member, count, now_ms + ttl_ms, taking).await? else {
+            return Ok(None);
+        };
+        let epochs: Vec<i64> = held.iter().map(|lease| lease.epoch).collect();
+        tracing::info!(member, ?epochs, "took the shards' leases");
+        metrics::gauge!("miaodan_shard_leases_held").set(held.len() as f64);
+        Ok(Some(Leases {
+            member,
+            ttl_ms,
+            held,
+            writable: AtomicBool::new(true),
+            valid_until: std::sync::Mutex::new(asked + held_for(ttl_ms)),
+            lost: watch::Sender::new(false),
+            given_back: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn member(&self) -> i64 {
+        self.member
+    }
+
+    /// Shard `index`'s lease, which its writer commits under.
+    pub fn lease(&self, index: u32) -> ShardLease {
+        self.held[index as usize]
+    }
+
+    pub fn held(&self) -> &[ShardLease] {
+        &self.held
+    }
+
+    /// Whether the shards may take commands now.
+    pub fn writable(&self) -> bool {
+        self.writable.load(Ordering::Relaxed)
+    }
+
+    /// Another process took a lease: this one's commits are fenced from now on.
+    pub fn lose(&self) {
+        self.writable.store(false, Ordering::Relaxed);
+        if !self.lost.send_replace(true) {
+            tracing::error!(
+                member = self.member,
+                "another process took this process's shards; it stops serving"
+            );
+            metrics::gauge!("miaodan_shard_leases_held").set(0.0);
+        }
+    }
+
+    pub fn is_lost(&self) -> bool {
+        *self.lost.borrow()
+    }
+
+    /// Resolves once a lease is lost.
+    pub async fn lost(&self) {
+        let mut lost = self.lost.subscribe();
+        let _ = lost.wait_for(|lost| *lost).await;
+    }
+
+    /// Renews every lease; a lease taken by another process is lost.
+    async fn renew(&self, store: &Store) {
+        let asked = Instant::now();
+        let until_ms = wall_ms() + self.ttl_ms;
+        for lease in &self.held {
+            match store.renew_lease(*lease, until_ms).await {
+                Ok(()) => {}
+                Err(StoreError::Fenced(_)) => return self.lose(),
+                Err(error) => {
+                    metrics::counter!("miaodan_lease_renewal_failures_total").increment(1);
+                    tracing::warn!(%error, shard = lease.shard, "could not renew a shard's lease");
+                    return;
+                }
+            }
+        }
+        if let Ok(mut valid_until) = self.valid_until.lock() {
+            *valid_until = asked + held_for(self.ttl_ms);
+        }
+        let ended = self.is_lost() || self.given_back.load(Ordering::Relaxed);
+        if !ended && !self.writable.swap(true, Ordering::Relaxed) {
+            tracing::info!("the shards' leases are renewed again; taking commands");
+        }
+    }
+
+    /// Stops the shards taking commands once the leases may be about to expire.
+    fn lapse_if_due(&self) {
+        let due = self
+            .valid_until
+            .lock()
+            .map(|until| *until <= Instant::now())
+            .unwrap_or(true);
+        if due && self.writable.swap(false, Ordering::Relaxed) {
+            tracing::error!("the shards' leases could not be renewed; refusing commands until they are");
+        }
+    }
+
+    /// Gives every lease back (a process that stops, its shards drained and committed), so
+    /// another member takes them over at once.
+    pub async fn give_back(&self, store: &Store) {
+        self.given_back.store(true, Ordering::Relaxed);
+        self.writable.store(false, Ordering::Relaxed);
+        for lease in &self.held {
+            if let Err(error) = store.give_back_lease(*lease).await {
+                tracing::warn!(%error, shard = lease.shard, "could not give a shard's lease back; it will expire");
+            }
+        }
+        metrics::gauge!("miaodan_shard_leases_held").set(0.0);
+    }
+}
+
+/// How long a renewal sent now keeps the leases known held.
+fn held_for(ttl_ms: i64) -> Duration {
+    let margin = LEASE_MARGIN_MS.min(ttl_ms / 6);
+    Duration::from_millis((ttl_ms - margin).max(1) as u64)
+}
+
+/// Renews `leases` every third of their time to live until they are lost or given back.
+pub fn spawn_renewal(store: Arc<Store>, leases: Arc<Leases>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis((leases.ttl_ms / 3).max(1) as u64));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut check = tokio::time::interval(Duration::from_millis(100));
+        while !leases.is_lost() && !leases.given_back.load(Ordering::Relaxed) {
+            tokio::select! {
+                _ = every.tick() => leases.renew(&store).await,
+                _ = check.tick() => leases.lapse_if_due(),
+            }
+        }
+    })
+}
+
+/// This process as a member: where it serves, and its role.
+#[derive(Clone, Debug)]
+pub struct Membership {
+    member: Arc<std::sync::Mutex<Member>>,
+}
+
+impl Membership {
+    pub fn new(id: i64, address: String, role: &str) -> Membership {
+        let now = wall_ms();
+        Membership {
+            member: Arc::new(std::sync::Mutex::new(Member {
+                id,
+                address,
+                role: role.into(),
+                started_at_ms: now,
+                heartbeat_at_ms: now,
+            })),
+        }
+    }
+
+    pub fn id(&self) -> i64 {
+        self.member.lock().map(|m| m.id).unwrap_or_default()
+    }
+
+    pub fn set_address(&self, address: String) {
+        if let Ok(mut member) = self.member.lock() {
+            member.address = address;
+        }
+    }
+
+    pub fn set_role(&self, role: &str) {
+        if let Ok(mut member) = self.member.lock() {
+            member.role = role.into();
+        }
+    }
+
+    async fn beat(&self, store: &Store) {
+        let member = match self.member.lock() {
+            Ok(mut member) => {
+                member.heartbeat_at_ms = wall_ms();
+                member.clone()
+            }
+            Err(_) => return,
+        };
+        let beat = async {
+            store.heartbeat(&member).await?;
+            store
+                .forget_members(None, member.heartbeat_at_ms - MEMBER_FORGOTTEN_MS)
+                .await
+        };
+        if let Err(error) = beat.await {
+            tracing::warn!(%error, "could not register this process as a member");
+        }
+    }
+
+    /// Says this process is alive every [`HEARTBEAT_MS`], until aborted.
+    pub fn spawn_heartbeat(&self, store: Arc<Store>) -> JoinHandle<()> {
+        let membership = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
+            loop {
+                every.tick().await;
+                membership.beat(&store).await;
+            }
+        })
+    }
+
+    /// Removes this process from the members (it stops).
+    pub async fn leave(&self, store: &Store) {
+        if let Err(error) = store.forget_members(Some(self.id()), 0).await {
+            tracing::warn!(%error, "could not remove this process from the members");
+        }
+    }
+}
