@@ -489,28 +489,11 @@ impl Running {
 pub async fn serve(state: AppState) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(state.config.listen).await?;
     let address = listener.local_addr()?;
-    let (metrics_task, metrics_address) = serve_metrics(&state).await?;
+    let platform = Platform::start(&state, address).await?;
     let router = http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
-    point_simulators_at(&state, address);
-    let background = [
-        spawn_housekeeping(state.clone()),
-        spawn_token_upkeep(state.clone()),
-        payments::worker::spawn(state.clone()),
-        crate::compass::spawn(state.clone()),
-        crate::webhooks::spawn(state.clone()),
-        crate::diagnosis::spawn(state.clone(), crate::http::diagnosis::stored_body),
-        metrics_setup::spawn_upkeep(state.metrics.clone()),
-    ];
-    // A member of a cluster is registered by its caller; the only process registers itself.
-    let heartbeat = match state.config.cluster {
-        Some(_) => None,
-        None => {
-            state.membership.set_address(format!("http://{address}"));
-            Some(state.membership.spawn_heartbeat(state.store.clone()))
-        }
-    };
     let serving_state = state.clone();
+    let metrics_address = platform.metrics_address;
     let task = tokio::spawn(async move {
         let stop = async {
             // A process whose shards another process took stops serving at once.
@@ -521,19 +504,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
             serving_state.stopping.send_replace(true);
         };
         http::listener::serve(listener, router, &serving_state.config.limits, stop).await;
-        background.iter().chain(&metrics_task).for_each(JoinHandle::abort);
-        write_last_token_uses(&serving_state).await;
-        serving_state.shards.stop().await;
-        // Drained and committed: the shards are another member's to take at once.
-        serving_state.lease_renewal.abort();
-        if !serving_state.shards.leases().is_lost() {
-            serving_state.shards.leases().give_back(&serving_state.store).await;
-        }
-        if let Some(heartbeat) = heartbeat {
-            heartbeat.abort();
-            serving_state.membership.leave(&serving_state.store).await;
-        }
-        tracing::info!("stopped: every acknowledged batch is committed");
+        platform.stop().await;
     });
     Ok(Running {
         address,
@@ -542,6 +513,66 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
         stop: Some(stop),
         task,
     })
+}
+
+/// The platform's work besides answering requests, while it serves: the background tasks, the
+/// metrics listener, and (for the only process) its registration as a member.
+pub struct Platform {
+    state: AppState,
+    background: Vec<JoinHandle<()>>,
+    /// Where `GET /metrics` is served, if anywhere (`Config::metrics_listen`).
+    pub metrics_address: Option<SocketAddr>,
+    heartbeat: Option<JoinHandle<()>>,
+}
+
+impl Platform {
+    /// Starts the work of `state` serving at `address` (its simulators' webhooks come there).
+    pub async fn start(state: &AppState, address: SocketAddr) -> anyhow::Result<Platform> {
+        let (metrics_task, metrics_address) = serve_metrics(state).await?;
+        point_simulators_at(state, address);
+        let mut background = vec![
+            spawn_housekeeping(state.clone()),
+            spawn_token_upkeep(state.clone()),
+            payments::worker::spawn(state.clone()),
+            crate::compass::spawn(state.clone()),
+            crate::webhooks::spawn(state.clone()),
+            crate::diagnosis::spawn(state.clone(), crate::http::diagnosis::stored_body),
+            metrics_setup::spawn_upkeep(state.metrics.clone()),
+        ];
+        background.extend(metrics_task);
+        // A member of a cluster is registered by its caller; the only process registers itself.
+        let heartbeat = match state.config.cluster {
+            Some(_) => None,
+            None => {
+                state.membership.set_address(format!("http://{address}"));
+                Some(state.membership.spawn_heartbeat(state.store.clone()))
+            }
+        };
+        Ok(Platform {
+            state: state.clone(),
+            background,
+            metrics_address,
+            heartbeat,
+        })
+    }
+
+    /// Stops it, once no request is in flight any more: the shards finish and commit what they
+    /// have queued, then their leases are given back, for another member to take at once.
+    pub async fn stop(self) {
+        let state = &self.state;
+        self.background.iter().for_each(JoinHandle::abort);
+        write_last_token_uses(state).await;
+        state.shards.stop().await;
+        state.lease_renewal.abort();
+        if !state.shards.leases().is_lost() {
+            state.shards.leases().give_back(&state.store).await;
+        }
+        if let Some(heartbeat) = self.heartbeat {
+            heartbeat.abort();
+            state.membership.leave(&state.store).await;
+        }
+        tracing::info!("stopped: every acknowledged batch is committed");
+    }
 }
 
 /// The simulators in this process send their webhooks to this server.

@@ -205,6 +205,16 @@ pub fn spawn_renewal(store: Arc<Store>, leases: Arc<Leases>) -> JoinHandle<()> {
     })
 }
 
+/// Whether every shard's lease is free to take now (given back, expired, or never taken).
+pub async fn leases_free(store: &Store) -> Result<bool, StoreError> {
+    let now_ms = wall_ms();
+    Ok(store
+        .shard_leases()
+        .await?
+        .iter()
+        .all(|lease| lease.expires_at_ms <= now_ms))
+}
+
 /// This process as a member: where it serves, and its role.
 #[derive(Clone, Debug)]
 pub struct Membership {

@@ -4,6 +4,7 @@
 mod bench;
 mod compass;
 mod reconcile;
+mod serve_cluster;
 mod serve_language_model;
 mod serve_limits;
 mod sim;
@@ -87,6 +88,13 @@ struct ServeArgs {
     /// it): how long a silent process holds up another that would take its shards over.
     #[arg(long, default_value_t = miaodan_server::cluster::LEASE_TTL_MS)]
     lease_ttl_ms: i64,
+    /// Run as one member of a cluster of processes on one PostgreSQL database: forward to the
+    /// member that holds the shards, and take them over when it stops or goes silent.
+    #[arg(long, conflicts_with = "demo")]
+    cluster: bool,
+    /// The address the other members reach this one at (default: http://LISTEN).
+    #[arg(long, requires = "cluster")]
+    advertise: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -279,6 +287,8 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         limits,
         language_model,
         lease_ttl_ms,
+        cluster,
+        advertise,
     } = args;
     let mut config = Config::new(listen, store.database.clone());
     config.webhooks.allow_any_host = webhooks_allow_any_host;
@@ -295,7 +305,10 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(payments) = remote_simpay(simpay_url, simpay_secret) {
         config.payments = payments;
     }
-    serve(config, demo).await
+    match cluster {
+        true => serve_cluster::serve(config, advertise).await,
+        false => serve(config, demo).await,
+    }
 }
 
 /// A separate simpay process as the provider, when both its URL and its secret are given

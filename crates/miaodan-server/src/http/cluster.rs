@@ -1,5 +1,9 @@
 //! `GET /v1/cluster` (admin): the processes serving this database and who owns each shard,
-//! under which epoch, for how long yet (see [`crate::cluster`]).
+//! under which epoch, for how long yet (see [`crate::cluster`]); and how a member of a cluster
+//! answers while it stands by (`forward`, `switch`).
+
+pub mod forward;
+pub mod switch;
 
 use super::problem::ApiError;
 use crate::app::AppState;

@@ -3558,4 +3558,5 @@ async fn acknowledged_orders_survive_postgres_killed_mid_commit() {
     drop(cluster);
 }
 
+mod cluster;
 mod fencing;

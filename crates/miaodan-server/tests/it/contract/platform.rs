@@ -7,6 +7,7 @@ both_backends!(
     buyers_are_created_and_read_by_the_admin_and_themselves,
     issued_tokens_work_at_once_and_each_is_distinct,
     a_replayed_token_issuance_does_not_reveal_the_secret,
+    the_cluster_view_shows_the_one_process_holding_every_shard,
 );
 
 /// The platform's operations, each with a request that succeeds when made by its role (in this
@@ -24,6 +25,7 @@ pub fn endpoints(app: &TestApp, t: &Tenants) -> Vec<Endpoint> {
             admin,
         ),
         endpoint("/v1/shops", Method::GET, "/v1/shops".into(), None, admin),
+        endpoint("/v1/cluster", Method::GET, "/v1/cluster".into(), None, admin),
         endpoint(
             "/v1/shops/{shop_id}",
             Method::GET,
@@ -281,4 +283,35 @@ async fn a_replayed_token_issuance_does_not_reveal_the_secret(backend: Backend) 
     // The token itself works.
     app.get("/v1/warehouses", &secret).await.assert_status(200);
     app.shutdown().await;
+}
+
+/// The platform's only process registered itself and holds every shard's lease, renewed.
+async fn the_cluster_view_shows_the_one_process_holding_every_shard(backend: Backend) {
+    let app = spawn(backend).await;
+    let view = app.get("/v1/cluster", &app.admin).await;
+    let view = view.assert_status(200);
+    let me = view["answered_by"].as_i64().unwrap();
+    let members = view["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "{view}");
+    assert_eq!(
+        (members[0]["id"].as_i64(), members[0]["role"].as_str()),
+        (Some(me), Some("leader"))
+    );
+    assert!(
+        members[0]["address"].as_str().unwrap().starts_with("http://127.0.0.1:"),
+        "{view}"
+    );
+    let shards = view["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 2, "{view}");
+    for (index, shard) in shards.iter().enumerate() {
+        assert_eq!(shard["shard"], json!(index));
+        assert_eq!(shard["owner"], json!(me), "{view}");
+        assert!(shard["epoch"].as_i64().unwrap() >= 1, "{view}");
+        let lives = shard["expires_in_ms"].as_i64().unwrap();
+        assert!(lives > 0 && lives <= 3_000, "{view}");
+        assert_eq!(shard["queued"], json!(0));
+    }
+    // Another role may not see it.
+    let refused = app.get("/v1/cluster", &tenants(&app).await.a.merchant).await;
+    refused.assert_status(403);
 }

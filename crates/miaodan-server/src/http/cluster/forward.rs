@@ -1,0 +1,145 @@
+//! A standby's answer to every request: the same request, forwarded to the process that holds
+//! the shards' leases (the leader), and the leader's answer streamed back (a live stream too).
+//! With no leader (a takeover under way) or one that cannot be reached, `503 unavailable` with
+//! `Retry-After`, nothing done: a client retries with the same Idempotency-Key, here or at any
+//! other process. A forwarded request is marked ([`FORWARDED_BY`]) and never forwarded again,
+//! so two processes that each believe the other leads cannot pass it back and forth.
+
+use crate::http::problem::ApiError;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use miaodan_store::Store;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The header a forwarded request carries: the member id of the process that forwarded it.
+pub const FORWARDED_BY: &str = "miaodan-forwarded-by";
+/// The largest body forwarded (the API's own limit is 256 KiB; a batch of taps is the largest).
+const BODY_MAX: usize = 4 * 1024 * 1024;
+/// How long the leader's address is trusted before it is read again.
+const LEADER_TTL: Duration = Duration::from_millis(250);
+
+/// The leader's address as last read (`None`: no other process leads), and when it was read.
+type KnownLeader = Option<(Instant, Option<String>)>;
+/// The headers of one connection, not of the request: never passed on.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+/// Forwards requests to the leader of the cluster.
+#[derive(Clone)]
+pub struct Forwarder {
+    store: Arc<Store>,
+    member: i64,
+    client: reqwest::Client,
+    leader: Arc<Mutex<KnownLeader>>,
+}
+
+impl Forwarder {
+    pub fn new(store: Arc<Store>, member: i64) -> anyhow::Result<Forwarder> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(64)
+            .build()?;
+        Ok(Forwarder {
+            store,
+            member,
+            client,
+            leader: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// The address of the live holder of shard 0's lease (every lease has one holder, the
+    /// leader), if it is another process.
+    async fn leader(&self) -> Option<String> {
+        if let Ok(known) = self.leader.lock()
+            && let Some((at, address)) = known.as_ref()
+            && at.elapsed() < LEADER_TTL
+        {
+            return address.clone();
+        }
+        let address = self.read_leader().await;
+        if let Ok(mut known) = self.leader.lock() {
+            *known = Some((Instant::now(), address.clone()));
+        }
+        address
+    }
+
+    async fn read_leader(&self) -> Option<String> {
+        let now_ms = crate::cluster::wall_ms();
+        let leases = self.store.shard_leases().await.ok()?;
+        let lease = leases
+            .first()
+            .filter(|l| l.expires_at_ms > now_ms && l.owner != self.member)?;
+        let members = self.store.members().await.ok()?;
+        members.into_iter().find(|m| m.id == lease.owner).map(|m| m.address)
+    }
+
+    /// Forwards `request` to the leader and answers its answer.
+    pub async fn forward(&self, request: Request) -> Response {
+        if request.headers().contains_key(FORWARDED_BY) {
+            return no_leader("the process this request was forwarded to does not hold the shards either");
+        }
+        let Some(leader) = self.leader().await else {
+            return no_leader("no process holds the shards right now (a takeover is under way)");
+        };
+        match self.send(&leader, request).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::warn!(%error, %leader, "could not forward a request to the leader");
+                metrics::counter!("miaodan_forwarding_failures_total").increment(1);
+                if let Ok(mut known) = self.leader.lock() {
+                    *known = None;
+                }
+                no_leader("the process holding the shards did not answer")
+            }
+        }
+    }
+
+    async fn send(&self, leader: &str, request: Request) -> Result<Response, String> {
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let body = axum::body::to_bytes(body, BODY_MAX)
+            .await
+            .map_err(|e| format!("reading the body: {e}"))?;
+        let mut forwarded = self
+            .client
+            .request(parts.method.clone(), format!("{leader}{path}"))
+            .header(FORWARDED_BY, self.member.to_string())
+            .body(body);
+        for (name, value) in &parts.headers {
+            if !HOP_BY_HOP.contains(&name.as_str()) && name != header::CONTENT_LENGTH {
+                forwarded = forwarded.header(name, value);
+            }
+        }
+        let began = Instant::now();
+        let answer = forwarded.send().await.map_err(|e| e.to_string())?;
+        metrics::counter!("miaodan_forwarded_requests_total").increment(1);
+        metrics::histogram!("miaodan_forwarding_seconds").record(began.elapsed().as_secs_f64());
+        let mut response = Response::builder().status(answer.status());
+        for (name, value) in answer.headers() {
+            if !HOP_BY_HOP.contains(&name.as_str()) && name != header::CONTENT_LENGTH {
+                response = response.header(name, value);
+            }
+        }
+        let leader_header = HeaderValue::from_str(leader).map_err(|e| e.to_string())?;
+        response = response.header(HeaderName::from_static("miaodan-leader"), leader_header);
+        response
+            .body(Body::from_stream(answer.bytes_stream()))
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn no_leader(detail: &str) -> Response {
+    ApiError::unavailable(format!("{detail}; retry with the same Idempotency-Key")).into_response()
+}

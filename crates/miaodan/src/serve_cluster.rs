@@ -1,0 +1,108 @@
+//! `miaodan serve --cluster`: this process as one member of a cluster of processes serving one
+//! PostgreSQL database. It listens at once; while another member leads (holds every shard's
+//! lease) it forwards each request there; when the leases are free (given back, or expired
+//! after the leader went silent) it takes them, loads the platform from the tables and answers
+//! itself. On SIGTERM a leader stands by (forwarding), lets its requests in flight finish, stops
+//! its shards (every queued command committed) and gives the leases back before it exits: the
+//! next member takes over at once, and no request is lost on the way (a client retries the few
+//! `503`s of the takeover with the same key). A leader whose leases another member took (it was
+//! paused past them) stands by again.
+
+use miaodan_server::app::{AppState, Config, LeasesHeld, Platform};
+use miaodan_server::cluster::{Membership, leases_free, new_member_id};
+use miaodan_server::http::cluster::forward::Forwarder;
+use miaodan_server::http::cluster::switch::Switch;
+use miaodan_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How often a standby looks whether the leases are free.
+const TAKEOVER_POLL: Duration = Duration::from_millis(200);
+/// How long a leader that steps down waits for its requests in flight.
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(30);
+
+pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Result<()> {
+    let database = config.database.clone();
+    anyhow::ensure!(
+        database.starts_with("postgres://") || database.starts_with("postgresql://"),
+        "--cluster needs a PostgreSQL database (postgres://…) that every member shares"
+    );
+    let listener = TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    let advertise = advertise.unwrap_or_else(|| format!("http://{address}"));
+    let store = Arc::new(Store::open(&database, config.durability).await?);
+    let membership = Membership::new(new_member_id(), advertise.clone(), "standby");
+    let heartbeat = membership.spawn_heartbeat(store.clone());
+    config.cluster = Some(membership.clone());
+    let switch = Switch::new(Forwarder::new(store.clone(), membership.id())?);
+    let (stop_listening, listening_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (router, limits) = (switch.router(), config.limits.clone());
+    let listening = tokio::spawn(async move {
+        let stop = async {
+            let _ = listening_stopped.await;
+        };
+        miaodan_server::http::listener::serve(listener, router, &limits, stop).await;
+    });
+    tracing::info!(address = %address, member = membership.id(), "miaodan is serving as a cluster member");
+    println!(
+        "miaodan is serving on {advertise}  (cluster member {}: it forwards to the leader until it leads)",
+        membership.id()
+    );
+    let mut stop = std::pin::pin!(crate::wait_for_stop_signal());
+    loop {
+        let state = tokio::select! {
+            _ = &mut stop => break,
+            state = take_over(&store, &config) => state,
+        };
+        membership.set_role("leader");
+        let platform = Platform::start(&state, address).await?;
+        switch.lead(miaodan_server::http::router(state.clone()));
+        if let Some(token) = state.bootstrap_admin_token().await? {
+            println!("First start: a platform (admin) token was created. It is shown only this once:\n  {token}\n");
+        }
+        println!("this member now leads: it holds every shard's lease ({advertise})");
+        let lost = tokio::select! {
+            _ = &mut stop => false,
+            _ = state.shards.leases().lost() => true,
+        };
+        switch.stand_by();
+        step_down(state, platform).await;
+        membership.set_role("standby");
+        if !lost {
+            break;
+        }
+        println!("another member took the shards; this one stands by");
+    }
+    let _ = stop_listening.send(());
+    let _ = listening.await;
+    heartbeat.abort();
+    membership.leave(&store).await;
+    Ok(())
+}
+
+/// Waits until the shards' leases are free, then takes them and loads the platform.
+async fn take_over(store: &Store, config: &Config) -> AppState {
+    loop {
+        if leases_free(store).await.unwrap_or(false) {
+            match AppState::open(config.clone()).await {
+                Ok(state) => return state,
+                Err(error) if error.is::<LeasesHeld>() => {}
+                Err(error) => tracing::warn!(%error, "could not take over the shards; retrying"),
+            }
+        }
+        tokio::time::sleep(TAKEOVER_POLL).await;
+    }
+}
+
+/// Stops leading: live streams end, the requests in flight finish, the shards commit what they
+/// queued and the leases are given back.
+async fn step_down(state: AppState, platform: Platform) {
+    state.stopping.send_replace(true);
+    let waited = tokio::time::Instant::now();
+    while state.admission.in_flight() > 0 && waited.elapsed() < IN_FLIGHT_WAIT {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    platform.stop().await;
+    tracing::info!("stepped down: the shards' leases are given back");
+}

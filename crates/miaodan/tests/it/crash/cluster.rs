@@ -1,0 +1,221 @@
+//! Three `miaodan serve --cluster` processes on one PostgreSQL database, under a checkout load
+//! sent to all three: the leader is killed (SIGKILL) and restarted, twice; then every process is
+//! restarted one after another (SIGTERM, start again). The clients retry an answer of `503` or
+//! no answer at all with the same Idempotency-Key at the next process, as a client of a cluster
+//! does. Afterwards: every request was decided, every acknowledged order is in the database as
+//! acknowledged, there is no other order, and stock adds up. Prints the failover times and the
+//! retries the rolling restart cost.
+
+use super::*;
+
+/// How long a client keeps retrying one request before it counts it as failed.
+const RETRY_FOR: Duration = Duration::from_secs(60);
+const CLUSTER_CLIENTS: usize = 6;
+
+/// The members' addresses by slot, as the clients see them (a restarted member gets a new port).
+struct Members {
+    addresses: Mutex<Vec<String>>,
+    /// Requests retried (an answer of 503 or none), and those retried while `rolling` is set.
+    retries: AtomicU64,
+    rolling: AtomicBool,
+    rolling_retries: AtomicU64,
+}
+
+impl Members {
+    fn address(&self, turn: usize) -> String {
+        let addresses = self.addresses.lock().unwrap();
+        addresses[turn % addresses.len()].clone()
+    }
+}
+
+/// Sends `request` to the members in turn until it is decided, or [`RETRY_FOR`] passed.
+async fn decided(members: &Members, world: &World, request: &CheckoutRequest, first: usize) -> Outcome {
+    let began = Instant::now();
+    let mut turn = first;
+    loop {
+        let outcome = send_checkout(&Api::new(&members.address(turn)), world, request).await;
+        let retry = match &outcome {
+            Outcome::Unanswered(_) => true,
+            Outcome::Unexpected(answer) => answer.status == 503 || answer.status == 429,
+            Outcome::Acked(_) | Outcome::Refused(_) => false,
+        };
+        if !retry || began.elapsed() > RETRY_FOR {
+            return outcome;
+        }
+        members.retries.fetch_add(1, Ordering::Relaxed);
+        if members.rolling.load(Ordering::Relaxed) {
+            members.rolling_retries.fetch_add(1, Ordering::Relaxed);
+        }
+        turn += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn spawn_cluster_clients(
+    members: &Arc<Members>,
+    world: &Arc<World>,
+    control: &Arc<Control>,
+) -> Vec<JoinHandle<Vec<Attempt>>> {
+    (0..CLUSTER_CLIENTS)
+        .map(|client| {
+            let (members, world, control) = (members.clone(), world.clone(), control.clone());
+            tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(client as u64);
+                let mut attempts = Vec::new();
+                for n in 0.. {
+                    if control.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let request = random_checkout(&mut rng, &world, format!("cluster-{client}-{n}"));
+                    let sent = Instant::now();
+                    let outcome = decided(&members, &world, &request, client + n).await;
+                    if matches!(outcome, Outcome::Acked(_)) {
+                        control.acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let ended = Instant::now();
+                    attempts.push(Attempt {
+                        request,
+                        outcome,
+                        sent,
+                        ended,
+                    });
+                }
+                attempts
+            })
+        })
+        .collect()
+}
+
+/// The slot of the member that leads now, asked of `any` live member.
+async fn leader_slot(members: &Members, servers: &[Server], admin: &str) -> usize {
+    for _ in 0..100 {
+        let view = servers[0].api().get("/v1/cluster", admin).await;
+        if view.status == 200 {
+            let owner = view.body["shards"][0]["owner"].as_i64();
+            let leader = view.body["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["id"].as_i64() == owner && m["role"] == "leader")
+                .and_then(|m| m["address"].as_str().map(str::to_string));
+            if let Some(leader) = leader {
+                let addresses = members.addresses.lock().unwrap();
+                if let Some(slot) = addresses.iter().position(|a| *a == leader) {
+                    return slot;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no member leads")
+}
+
+/// How long after `from` a checkout sent then is acknowledged (retried at every member, as the
+/// clients do): the time the cluster took to serve again.
+async fn until_served(members: &Members, world: &World, from: Instant, key: String) -> (Duration, Attempt) {
+    let mut rng = StdRng::seed_from_u64(from.elapsed().as_nanos() as u64);
+    let request = random_checkout(&mut rng, world, key);
+    let outcome = decided(members, world, &request, 0).await;
+    let took = from.elapsed();
+    let attempt = Attempt {
+        request,
+        outcome,
+        sent: from,
+        ended: Instant::now(),
+    };
+    (took, attempt)
+}
+
+async fn member(database: &Database) -> Server {
+    Server::start(&database.url, &["--cluster"]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_every_request_decided() {
+    if skip_postgres() {
+        return;
+    }
+    let database = Database::fresh(Backend::Postgres).await;
+    let mut first = member(&database).await;
+    first.wait_for_line("First start", START_TIMEOUT).await;
+    let admin = first.wait_for_line("mdn_", START_TIMEOUT).await.trim().to_string();
+    let world = Arc::new(build_world(&first.api(), &admin, SKUS, 1_000_000, BUYERS).await);
+    let mut servers = vec![first, member(&database).await, member(&database).await];
+    let members = Arc::new(Members {
+        addresses: Mutex::new(servers.iter().map(|s| s.base.clone()).collect()),
+        retries: AtomicU64::new(0),
+        rolling: AtomicBool::new(false),
+        rolling_retries: AtomicU64::new(0),
+    });
+    let control = Control::new(AfterTrouble::PauseAndGoOn);
+    let clients = spawn_cluster_clients(&members, &world, &control);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (mut failovers, mut probes) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        let slot = leader_slot(&members, &servers[..], &admin).await;
+        // Its successor in the slot starts first (as a standby), so that the time measured is
+        // the takeover's alone.
+        let killed = std::mem::replace(&mut servers[slot], member(&database).await);
+        let killed_at = Instant::now();
+        killed.kill().await;
+        members.addresses.lock().unwrap()[slot] = servers[slot].base.clone();
+        let probe = format!("probe-{}", failovers.len());
+        let (took, attempt) = until_served(&members, &world, killed_at, probe).await;
+        failovers.push(took);
+        probes.push(attempt);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    members.rolling.store(true, Ordering::Relaxed);
+    for (slot, server) in servers.iter_mut().enumerate() {
+        server.terminate();
+        let status = server.wait_exit(Duration::from_secs(30)).await;
+        let stderr = server.stderr_text();
+        assert!(status.is_some_and(|s| s.success()), "{status:?}; stderr:\n{stderr}");
+        *server = member(&database).await;
+        members.addresses.lock().unwrap()[slot] = server.base.clone();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    members.rolling.store(false, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    control.stop();
+    let attempts = tokio::time::timeout(RETRY_FOR * 2, join_clients(clients))
+        .await
+        .expect("clients still running");
+
+    let mut acked = Vec::new();
+    let mut failures = Vec::new();
+    for attempt in attempts.iter().chain(&probes) {
+        match &attempt.outcome {
+            Outcome::Acked(answer) => match acked_order(&attempt.request, &world, answer) {
+                Ok(order) => acked.push(order),
+                Err(problem) => failures.push(problem),
+            },
+            other => failures.push(format!("{}: not decided: {other:?}", attempt.request.key)),
+        }
+    }
+    eprintln!(
+        "cluster test: {} checkouts acknowledged; failover after SIGKILL of the leader {:?}; {} retries in all, \
+         {} during the rolling restart",
+        acked.len(),
+        failovers,
+        members.retries.load(Ordering::Relaxed),
+        members.rolling_retries.load(Ordering::Relaxed),
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let api = servers[0].api();
+    let orders = all_orders(&api, &admin).await;
+    for order in &acked {
+        let id = order["id"].as_i64().unwrap();
+        assert_eq!(orders.get(&id), Some(order), "acknowledged order {id}");
+    }
+    assert_eq!(orders.len(), acked.len(), "orders no client was answered about");
+    let mut tally = Tally::default();
+    check_stock(&api, &world, &orders, &mut tally, "after the cluster test").await;
+    assert!(tally.failures.is_empty(), "{}", tally.failures.join("\n"));
+    for server in servers {
+        server.kill().await;
+    }
+    database.remove().await;
+}
