@@ -306,7 +306,15 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         config.payments = payments;
     }
     match cluster {
-        true => serve_cluster::serve(config, advertise).await,
+        true => {
+            // Each process's in-process simulator would keep charges of its own: after a
+            // takeover the new leader could not find the charges the old one made.
+            anyhow::ensure!(
+                matches!(config.payments, PaymentsConfig::RemoteSimpay { .. }),
+                "--cluster needs --simpay-url and --simpay-secret: the members share one payment provider"
+            );
+            serve_cluster::serve(config, advertise).await
+        }
         false => serve(config, demo).await,
     }
 }

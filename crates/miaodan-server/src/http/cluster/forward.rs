@@ -6,6 +6,7 @@
 //! so two processes that each believe the other leads cannot pass it back and forth.
 
 use crate::http::problem::ApiError;
+use crate::http::risk::FORWARDED_FOR_HEADER;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -108,6 +109,10 @@ impl Forwarder {
 
     async fn send(&self, leader: &str, request: Request) -> Result<Response, String> {
         let (parts, body) = request.into_parts();
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let body = axum::body::to_bytes(body, BODY_MAX)
             .await
@@ -118,9 +123,15 @@ impl Forwarder {
             .header(FORWARDED_BY, self.member.to_string())
             .body(body);
         for (name, value) in &parts.headers {
-            if !HOP_BY_HOP.contains(&name.as_str()) && name != header::CONTENT_LENGTH {
+            let passed = !HOP_BY_HOP.contains(&name.as_str()) && name != header::CONTENT_LENGTH;
+            if passed && name.as_str() != FORWARDED_FOR_HEADER {
                 forwarded = forwarded.header(name, value);
             }
+        }
+        // As any proxy does: the leader reads the client's address for risk from here when it
+        // trusts this member (`--trusted-proxy`).
+        if let Some(forwarded_for) = forwarded_for(&parts.headers, peer) {
+            forwarded = forwarded.header(FORWARDED_FOR_HEADER, forwarded_for);
         }
         let began = Instant::now();
         let answer = forwarded.send().await.map_err(|e| e.to_string())?;
@@ -140,6 +151,37 @@ impl Forwarder {
     }
 }
 
+/// `X-Forwarded-For` with the connection's peer added after the hops it already names.
+fn forwarded_for(headers: &axum::http::HeaderMap, peer: Option<std::net::IpAddr>) -> Option<String> {
+    let mut hops: Vec<String> = headers
+        .get_all(FORWARDED_FOR_HEADER)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .map(str::to_string)
+        .collect();
+    hops.extend(peer.map(|peer| peer.to_string()));
+    (!hops.is_empty()).then(|| hops.join(", "))
+}
+
 fn no_leader(detail: &str) -> Response {
     ApiError::unavailable(format!("{detail}; retry with the same Idempotency-Key")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_is_added_after_the_hops_the_request_names() {
+        let peer = Some("10.0.0.7".parse().expect("an address"));
+        let mut headers = axum::http::HeaderMap::new();
+        assert_eq!(forwarded_for(&headers, peer).as_deref(), Some("10.0.0.7"));
+        headers.append(FORWARDED_FOR_HEADER, HeaderValue::from_static("203.0.113.9"));
+        headers.append(FORWARDED_FOR_HEADER, HeaderValue::from_static("198.51.100.1, 10.0.0.2"));
+        assert_eq!(
+            forwarded_for(&headers, peer).as_deref(),
+            Some("203.0.113.9, 198.51.100.1, 10.0.0.2, 10.0.0.7")
+        );
+        assert_eq!(forwarded_for(&axum::http::HeaderMap::new(), None), None);
+    }
 }

@@ -1,9 +1,10 @@
-//! Three `miaodan serve --cluster` processes on one PostgreSQL database, under a checkout load
-//! sent to all three: the leader is killed (SIGKILL) and restarted, twice; then every process is
+//! Three `miaodan serve --cluster` processes on one PostgreSQL database and one `miaodan simpay`,
+//! under a load of checkouts (half of them paid at once) sent to all three: the leader is killed (SIGKILL) and restarted, twice; then every process is
 //! restarted one after another (SIGTERM, start again). The clients retry an answer of `503` or
 //! no answer at all with the same Idempotency-Key at the next process, as a client of a cluster
 //! does. Afterwards: every request was decided, every acknowledged order is in the database as
-//! acknowledged, there is no other order, and stock adds up. Prints the failover times and the
+//! acknowledged (paid when its payment was confirmed), there is no other order, stock adds up,
+//! and simpay holds at most one capture per payment intent. Prints the failover times and the
 //! retries the rolling restart cost.
 
 use super::*;
@@ -28,6 +29,15 @@ impl Members {
     }
 }
 
+impl Members {
+    fn retried(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        if self.rolling.load(Ordering::Relaxed) {
+            self.rolling_retries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Sends `request` to the members in turn until it is decided, or [`RETRY_FOR`] passed.
 async fn decided(members: &Members, world: &World, request: &CheckoutRequest, first: usize) -> Outcome {
     let began = Instant::now();
@@ -42,26 +52,65 @@ async fn decided(members: &Members, world: &World, request: &CheckoutRequest, fi
         if !retry || began.elapsed() > RETRY_FOR {
             return outcome;
         }
-        members.retries.fetch_add(1, Ordering::Relaxed);
-        if members.rolling.load(Ordering::Relaxed) {
-            members.rolling_retries.fetch_add(1, Ordering::Relaxed);
-        }
+        members.retried();
         turn += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
+/// POSTs `body` to `path` under `key` at the members in turn until it is answered with
+/// anything but 503, 429 or nothing, or [`RETRY_FOR`] passed.
+async fn keyed(members: &Members, token: &str, (path, key): (&str, &str), body: Value, first: usize) -> Answer {
+    let began = Instant::now();
+    let mut turn = first;
+    loop {
+        let api = Api::new(&members.address(turn));
+        match post_keyed(&api, token, path, key, body.clone()).await {
+            Ok(answer) if answer.status != 503 && answer.status != 429 => return answer,
+            other => assert!(began.elapsed() < RETRY_FOR, "{key}: still {other:?}"),
+        }
+        members.retried();
+        turn += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Pays `order`'s checkout: opens its intent and confirms it, each under its own key, retried
+/// at every member. Gives the intent's id once the payment was confirmed (200).
+async fn paid(members: &Members, buyer: &str, order: &Value, first: usize) -> i64 {
+    let checkout = order["checkout_id"].as_i64().unwrap();
+    let intents = ("/v1/payment-intents", &*format!("intent-{checkout}"));
+    let intent = keyed(members, buyer, intents, json!({ "checkout_id": checkout }), first).await;
+    assert_eq!(intent.status, 201, "{}", intent.raw);
+    let id = intent.body["id"].as_i64().unwrap();
+    let path = format!("/v1/payment-intents/{id}/confirm");
+    let confirm = (&*path, &*format!("confirm-{checkout}"));
+    let confirmed = keyed(
+        members,
+        buyer,
+        confirm,
+        json!({ "credential": "wallet-cluster-test" }),
+        first + 1,
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.raw);
+    id
+}
+
+/// Each client's checkouts, and the intents it paid (intent id, order id).
+type ClientLog = (Vec<Attempt>, Vec<(i64, i64)>);
+
 fn spawn_cluster_clients(
     members: &Arc<Members>,
     world: &Arc<World>,
     control: &Arc<Control>,
-) -> Vec<JoinHandle<Vec<Attempt>>> {
+) -> Vec<JoinHandle<ClientLog>> {
     (0..CLUSTER_CLIENTS)
         .map(|client| {
             let (members, world, control) = (members.clone(), world.clone(), control.clone());
             tokio::spawn(async move {
                 let mut rng = StdRng::seed_from_u64(client as u64);
-                let mut attempts = Vec::new();
+                let (mut attempts, mut payments) = (Vec::new(), Vec::new());
                 for n in 0.. {
                     if control.stop.load(Ordering::Relaxed) {
                         break;
@@ -69,8 +118,13 @@ fn spawn_cluster_clients(
                     let request = random_checkout(&mut rng, &world, format!("cluster-{client}-{n}"));
                     let sent = Instant::now();
                     let outcome = decided(&members, &world, &request, client + n).await;
-                    if matches!(outcome, Outcome::Acked(_)) {
+                    if let Outcome::Acked(answer) = &outcome {
                         control.acked.fetch_add(1, Ordering::Relaxed);
+                        if n % 2 == 0 {
+                            let (order, buyer) = (&answer.body["orders"][0], &world.buyers[request.buyer].1);
+                            let intent = paid(&members, buyer, order, client + n).await;
+                            payments.push((intent, order["id"].as_i64().unwrap()));
+                        }
                     }
                     let ended = Instant::now();
                     attempts.push(Attempt {
@@ -80,7 +134,7 @@ fn spawn_cluster_clients(
                         ended,
                     });
                 }
-                attempts
+                (attempts, payments)
             })
         })
         .collect()
@@ -126,8 +180,11 @@ async fn until_served(members: &Members, world: &World, from: Instant, key: Stri
     (took, attempt)
 }
 
-async fn member(database: &Database) -> Server {
-    Server::start(&database.url, &["--cluster"]).await
+async fn member(database: &Database, simpay: &SimpayProcess) -> Server {
+    let mut args = simpay.server_args();
+    args.push("--cluster".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Server::start(&database.url, &args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -136,11 +193,16 @@ async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_
         return;
     }
     let database = Database::fresh(Backend::Postgres).await;
-    let mut first = member(&database).await;
+    let simpay = SimpayProcess::start(0).await;
+    let mut first = member(&database, &simpay).await;
     first.wait_for_line("First start", START_TIMEOUT).await;
     let admin = first.wait_for_line("mdn_", START_TIMEOUT).await.trim().to_string();
     let world = Arc::new(build_world(&first.api(), &admin, SKUS, 1_000_000, BUYERS).await);
-    let mut servers = vec![first, member(&database).await, member(&database).await];
+    let mut servers = vec![
+        first,
+        member(&database, &simpay).await,
+        member(&database, &simpay).await,
+    ];
     let members = Arc::new(Members {
         addresses: Mutex::new(servers.iter().map(|s| s.base.clone()).collect()),
         retries: AtomicU64::new(0),
@@ -156,7 +218,7 @@ async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_
         let slot = leader_slot(&members, &servers[..], &admin).await;
         // Its successor in the slot starts first (as a standby), so that the time measured is
         // the takeover's alone.
-        let killed = std::mem::replace(&mut servers[slot], member(&database).await);
+        let killed = std::mem::replace(&mut servers[slot], member(&database, &simpay).await);
         let killed_at = Instant::now();
         killed.kill().await;
         members.addresses.lock().unwrap()[slot] = servers[slot].base.clone();
@@ -173,16 +235,22 @@ async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_
         let status = server.wait_exit(Duration::from_secs(30)).await;
         let stderr = server.stderr_text();
         assert!(status.is_some_and(|s| s.success()), "{status:?}; stderr:\n{stderr}");
-        *server = member(&database).await;
+        *server = member(&database, &simpay).await;
         members.addresses.lock().unwrap()[slot] = server.base.clone();
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     members.rolling.store(false, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(300)).await;
     control.stop();
-    let attempts = tokio::time::timeout(RETRY_FOR * 2, join_clients(clients))
+    let logs = tokio::time::timeout(RETRY_FOR * 2, futures::future::join_all(clients))
         .await
         .expect("clients still running");
+    let (mut attempts, mut payments) = (Vec::new(), Vec::new());
+    for log in logs {
+        let (checkouts, paid) = log.unwrap();
+        attempts.extend(checkouts);
+        payments.extend(paid);
+    }
 
     let mut acked = Vec::new();
     let mut failures = Vec::new();
@@ -196,9 +264,10 @@ async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_
         }
     }
     eprintln!(
-        "cluster test: {} checkouts acknowledged; failover after SIGKILL of the leader {:?}; {} retries in all, \
+        "cluster test: {} checkouts acknowledged, {} of them paid; failover after SIGKILL of the leader {:?}; {} retries in all, \
          {} during the rolling restart",
         acked.len(),
+        payments.len(),
         failovers,
         members.retries.load(Ordering::Relaxed),
         members.rolling_retries.load(Ordering::Relaxed),
@@ -206,9 +275,31 @@ async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let api = servers[0].api();
     let orders = all_orders(&api, &admin).await;
+    let paid_orders: BTreeMap<i64, i64> = payments.iter().map(|(intent, order)| (*order, *intent)).collect();
     for order in &acked {
         let id = order["id"].as_i64().unwrap();
-        assert_eq!(orders.get(&id), Some(order), "acknowledged order {id}");
+        let stored = orders
+            .get(&id)
+            .unwrap_or_else(|| panic!("acknowledged order {id} is lost"));
+        match paid_orders.get(&id) {
+            Some(intent) => assert_eq!(
+                (&stored["state"], &stored["paid_by_payment_intent_id"]),
+                (&json!("paid"), &json!(intent)),
+                "order {id}"
+            ),
+            None => assert_eq!(stored, order, "acknowledged order {id}"),
+        }
+    }
+    // One capture per intent: its first attempt's, and no later attempt charged again.
+    let shop = orders.values().next().unwrap()["shop_id"].as_i64().unwrap();
+    for (intent, _) in &payments {
+        let first = simpay.charge(&format!("mdn-{shop}-{intent}-1")).await;
+        assert!(first.is_some(), "intent {intent} has no charge");
+        assert_eq!(
+            simpay.charge(&format!("mdn-{shop}-{intent}-2")).await,
+            None,
+            "intent {intent} charged twice"
+        );
     }
     assert_eq!(orders.len(), acked.len(), "orders no client was answered about");
     let mut tally = Tally::default();
