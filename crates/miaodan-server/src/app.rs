@@ -334,7 +334,7 @@ impl AppState {
         let (store, leases) = open_leased(&config, &membership).await?;
         let (store, leases) = (Arc::new(store), Arc::new(leases));
         // Renewed from now on: loading the shards may take longer than a lease lives.
-        let lease_renewal = crate::cluster::spawn_renewal(store.clone(), leases.clone());
+        let lease_renewal = crate::cluster::spawn_renewal(store.clone(), &leases);
         let maxima = store.id_maxima().await?;
         startup.phase("store");
         let ids = Ids::starting_after(maxima);

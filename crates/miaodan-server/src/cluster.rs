@@ -190,16 +190,27 @@ fn held_for(ttl_ms: i64) -> Duration {
     Duration::from_millis((ttl_ms - margin).max(1) as u64)
 }
 
-/// Renews `leases` every third of their time to live until they are lost or given back.
-pub fn spawn_renewal(store: Arc<Store>, leases: Arc<Leases>) -> JoinHandle<()> {
+/// Renews `leases` every third of their time to live until they are lost or given back, or the
+/// platform holding them is gone.
+pub fn spawn_renewal(store: Arc<Store>, leases: &Arc<Leases>) -> JoinHandle<()> {
+    let held = Arc::downgrade(leases);
+    let period = Duration::from_millis((leases.ttl_ms / 3).max(1) as u64);
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_millis((leases.ttl_ms / 3).max(1) as u64));
+        let mut every = tokio::time::interval(period);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut check = tokio::time::interval(Duration::from_millis(100));
-        while !leases.is_lost() && !leases.given_back.load(Ordering::Relaxed) {
-            tokio::select! {
-                _ = every.tick() => leases.renew(&store).await,
-                _ = check.tick() => leases.lapse_if_due(),
+        loop {
+            let renew = tokio::select! {
+                _ = every.tick() => true,
+                _ = check.tick() => false,
+            };
+            let Some(leases) = held.upgrade() else { return };
+            if leases.is_lost() || leases.given_back.load(Ordering::Relaxed) {
+                return;
+            }
+            match renew {
+                true => leases.renew(&store).await,
+                false => leases.lapse_if_due(),
             }
         }
     })

@@ -12,6 +12,7 @@
 mod after_sales;
 mod assistant;
 mod checkout;
+mod cluster;
 mod compass;
 mod console;
 mod edge;
@@ -73,6 +74,10 @@ enum Scenario {
     /// Restart time as history grows: stored answers and open orders added in steps, the
     /// platform opened afresh at each and timed to its first answer, phase by phase.
     Restart(restart::RestartArgs),
+    /// `miaodan serve --cluster` processes on one PostgreSQL database: the cost of forwarding
+    /// (straight to the leader against through a standby), the load spread over 1, 2, …
+    /// members, and the failover time when the leader is killed.
+    Cluster(cluster::ClusterArgs),
     /// The customer-service assistant on scripted conversations against a seeded world (the
     /// built-in evaluation set, or `--world FILE --conversations FILE`): resolution rate,
     /// intent and slot accuracy, wrong actions, hand-over rate, reply latency.
@@ -451,6 +456,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Scenario::Restart(args) = &args.scenario {
         return restart::run(args).await;
     }
+    if let Scenario::Cluster(args) = &args.scenario {
+        return cluster::run(args).await;
+    }
     let (summary, json) = match args.scenario {
         Scenario::FlashSale(args) => (flash_sale::run(&args).await?, args.common.json.clone()),
         Scenario::HttpBaseline(args) => (http_baseline::run(&args).await?, args.sale.common.json.clone()),
@@ -458,7 +466,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::AfterSales(args) => (after_sales::run(&args).await?, args.common.json.clone()),
         Scenario::Compass(args) => (compass::run(&args).await?, args.sale.common.json.clone()),
         Scenario::Console(args) => (console::run(&args).await?, args.sale.common.json.clone()),
-        Scenario::Fulfillment(_) | Scenario::Risk(_) | Scenario::Assistant(_) | Scenario::Restart(_) => {
+        Scenario::Fulfillment(_)
+        | Scenario::Risk(_)
+        | Scenario::Assistant(_)
+        | Scenario::Restart(_)
+        | Scenario::Cluster(_) => {
             unreachable!("answered above")
         }
     };

@@ -1,0 +1,424 @@
+//! `miaodan bench cluster`: `miaodan serve --cluster` processes (this binary) on one fresh
+//! PostgreSQL database with one `miaodan simpay`, on loopback. Three measures:
+//! - **forwarding**: keyed one-line checkouts sent straight to the leader, then through a
+//!   standby (which forwards them), in alternating rounds: requests/s and latency of each;
+//! - **members**: the same load spread evenly over 1, 2, … members (the leader answers all of
+//!   it; a standby forwards its share);
+//! - **failover**: the leader SIGKILLed again and again; each time, how long until a checkout
+//!   sent at the kill (retried at every member, as a client of a cluster does) is acknowledged.
+
+use super::env::Connection;
+use anyhow::Context;
+use bytes::Bytes;
+use clap::Args;
+use miaodan_store::throwaway::ThrowawayDatabase;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+#[derive(Args, Clone)]
+pub struct ClusterArgs {
+    /// A PostgreSQL server URL; a fresh database is created on it (default:
+    /// `MIAODAN_BENCH_POSTGRES_URL`, then `MIAODAN_TEST_POSTGRES_URL`).
+    #[arg(long)]
+    database: Option<String>,
+    /// Processes in the cluster.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(2..=5))]
+    members: u16,
+    /// Concurrent clients (keep-alive connections), each a buyer of its own.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// How long each round of load lasts.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Rounds of each way of sending (direct and forwarded alternate).
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Times the leader is killed.
+    #[arg(long, default_value_t = 5)]
+    kills: u32,
+}
+
+const SIMPAY_SECRET: &str = "whsec-bench-cluster";
+
+/// A process this bench started; killed when dropped.
+struct Process {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Process {
+    fn base(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+fn free_address() -> anyhow::Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// Starts this binary with `args` and waits for a stdout line containing `ready`; gives the
+/// process and the lines up to it.
+async fn start(args: &[String], ready: &str) -> anyhow::Result<(Child, Vec<String>)> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = tokio::time::timeout_at(deadline, lines.next_line())
+            .await
+            .with_context(|| format!("no {ready:?} within a minute"))??
+            .with_context(|| format!("exited before {ready:?}: {}", seen.join("\n")))?;
+        let done = line.contains(ready);
+        seen.push(line);
+        if done {
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Ok((child, seen));
+        }
+    }
+}
+
+struct Cluster {
+    database: String,
+    simpay: String,
+    members: Vec<Process>,
+}
+
+impl Cluster {
+    /// Starts a member; the first on a fresh database prints the admin token.
+    async fn member(&self, wait_to_lead: bool) -> anyhow::Result<(Process, Option<String>)> {
+        let address = free_address()?;
+        let args: Vec<String> = [
+            "serve",
+            "--cluster",
+            "--database",
+            &self.database,
+            "--listen",
+            &address.to_string(),
+            "--simpay-url",
+            &self.simpay,
+            "--simpay-secret",
+            SIMPAY_SECRET,
+            "--metrics-listen",
+            "off",
+            "--risk",
+            "off",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        let ready = if wait_to_lead {
+            "now leads"
+        } else {
+            "miaodan is serving"
+        };
+        let (child, lines) = start(&args, ready).await?;
+        let token = lines
+            .iter()
+            .skip_while(|line| !line.contains("First start"))
+            .nth(1)
+            .map(|line| line.trim().to_string());
+        Ok((Process { child, address }, token))
+    }
+}
+
+/// A buyer and the one SKU every checkout takes a unit of.
+struct World {
+    sku: i64,
+    buyers: Vec<String>,
+}
+
+async fn call(connection: &mut Connection, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
+    let answer = connection
+        .post(path, token, None, Bytes::from(body.to_string()))
+        .await?;
+    anyhow::ensure!(
+        answer.status < 300,
+        "{path}: {} {}",
+        answer.status,
+        String::from_utf8_lossy(&answer.body)
+    );
+    Ok(serde_json::from_slice(&answer.body)?)
+}
+
+async fn build_world(leader: SocketAddr, admin: &str, buyers: usize) -> anyhow::Result<World> {
+    let mut c = Connection::open(leader).await?;
+    let shop = call(&mut c, "/v1/shops", admin, json!({ "name": "直播间小铺" })).await?["id"].clone();
+    let merchant = call(&mut c, &format!("/v1/shops/{shop}/tokens"), admin, json!({})).await?["token"].clone();
+    let merchant = merchant.as_str().context("token")?.to_string();
+    let warehouse = json!({ "name": "上海仓", "adcode": "310114000000" });
+    let warehouse = call(&mut c, "/v1/warehouses", &merchant, warehouse).await?["id"].clone();
+    let product = json!({ "title": "麻辣牛肉干", "skus": [{ "name": "原味", "price_fen": 990 }] });
+    let product = call(&mut c, "/v1/products", &merchant, product).await?;
+    let sku = product["skus"][0]["id"].as_i64().context("sku")?;
+    let stock = format!("/v1/skus/{sku}/stock/{warehouse}");
+    put_stock(leader, &merchant, &stock).await?;
+    let mut tokens = Vec::new();
+    for i in 0..buyers {
+        let buyer = json!({ "name": format!("买家{i}"),
+            "default_address": { "adcode": "310101000000", "detail": format!("南京东路{i}号") } });
+        let id = call(&mut c, "/v1/buyers", admin, buyer).await?["id"].clone();
+        let token = call(&mut c, &format!("/v1/buyers/{id}/tokens"), admin, json!({})).await?["token"].clone();
+        tokens.push(token.as_str().context("token")?.to_string());
+    }
+    Ok(World { sku, buyers: tokens })
+}
+
+async fn put_stock(leader: SocketAddr, merchant: &str, path: &str) -> anyhow::Result<()> {
+    let answer = reqwest::Client::new()
+        .put(format!("http://{leader}{path}"))
+        .bearer_auth(merchant)
+        .json(&json!({ "available": 1_000_000_000 }))
+        .send()
+        .await?;
+    anyhow::ensure!(answer.status().is_success(), "stock: {}", answer.status());
+    Ok(())
+}
+
+/// One round's figures.
+struct Round {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    failed: u64,
+}
+
+static KEYS: AtomicU64 = AtomicU64::new(0);
+
+/// `concurrency` clients send one-unit checkouts for `seconds`, client `i` to `targets[i % n]`.
+async fn load(world: &Arc<World>, targets: &[SocketAddr], seconds: u64) -> anyhow::Result<Round> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let failed = Arc::new(AtomicU64::new(0));
+    let mut clients = Vec::new();
+    for (i, buyer) in world.buyers.iter().enumerate() {
+        let mut connection = Connection::open(targets[i % targets.len()]).await?;
+        let (stop, failed, buyer, sku) = (stop.clone(), failed.clone(), buyer.clone(), world.sku);
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let body = Bytes::from(json!({ "lines": [{ "sku_id": sku, "quantity": 1 }] }).to_string());
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("bench-{}", KEYS.fetch_add(1, Ordering::Relaxed));
+                let sent = Instant::now();
+                match connection.post("/v1/checkouts", &buyer, Some(&key), body.clone()).await {
+                    Ok(answer) if answer.status == 201 => latencies.push(sent.elapsed().as_secs_f64() * 1e3),
+                    _ => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let began = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for client in clients {
+        latencies.extend(client.await?);
+    }
+    let elapsed = began.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Ok(Round {
+        per_second: latencies.len() as f64 / elapsed,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        failed: failed.load(Ordering::Relaxed),
+    })
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn print_round(label: &str, round: &Round) {
+    println!(
+        "  {label:<34} {:>8.0} /s   p50 {:>6.2} ms   p99 {:>6.2} ms   failed {}",
+        round.per_second, round.p50_ms, round.p99_ms, round.failed
+    );
+}
+
+pub async fn run(args: &ClusterArgs) -> anyhow::Result<()> {
+    let admin_url = args
+        .database
+        .clone()
+        .or_else(|| std::env::var("MIAODAN_BENCH_POSTGRES_URL").ok())
+        .or_else(|| std::env::var("MIAODAN_TEST_POSTGRES_URL").ok())
+        .context("bench cluster needs --database postgres://user@host/db (a server to create the database on)")?;
+    let name = format!("miaodan_bench_cluster_{}", std::process::id());
+    let database = ThrowawayDatabase::create(&admin_url, &name).await?;
+    let simpay_address = free_address()?;
+    let simpay_args = [
+        "simpay",
+        "--listen",
+        &simpay_address.to_string(),
+        "--secret",
+        SIMPAY_SECRET,
+    ]
+    .map(str::to_string);
+    let (_simpay, _) = start(&simpay_args, "simpay listening on").await?;
+    let mut cluster = Cluster {
+        database: database.url().to_string(),
+        simpay: format!("http://{simpay_address}"),
+        members: Vec::new(),
+    };
+    let (leader, token) = cluster.member(true).await?;
+    let admin = token.context("the first member printed no admin token")?;
+    cluster.members.push(leader);
+    for _ in 1..args.members {
+        cluster.members.push(cluster.member(false).await?.0);
+    }
+    println!(
+        "cluster bench: {} members on one PostgreSQL database, {} clients, rounds of {} s",
+        args.members, args.concurrency, args.seconds
+    );
+    let world = Arc::new(build_world(cluster.members[0].address, &admin, args.concurrency).await?);
+    forwarding(args, &cluster, &world).await?;
+    spread(args, &cluster, &world).await?;
+    failover(args, &mut cluster, &world, &admin).await?;
+    // The members first: the database is dropped (its connections ended) after them.
+    drop(cluster);
+    drop(database);
+    Ok(())
+}
+
+/// Straight to the leader, then through a standby, alternately.
+async fn forwarding(args: &ClusterArgs, cluster: &Cluster, world: &Arc<World>) -> anyhow::Result<()> {
+    println!("\nforwarding: one-unit checkouts straight to the leader, and through a standby");
+    let (leader, standby) = (cluster.members[0].address, cluster.members[1].address);
+    let (mut direct, mut forwarded, mut extra) = (Vec::new(), Vec::new(), Vec::new());
+    load(world, &[leader], 1).await?;
+    for _ in 0..args.rounds {
+        let straight = load(world, &[leader], args.seconds).await?;
+        print_round("straight to the leader", &straight);
+        let through = load(world, &[standby], args.seconds).await?;
+        print_round("through a standby", &through);
+        direct.push(straight.per_second);
+        forwarded.push(through.per_second);
+        extra.push(through.p50_ms - straight.p50_ms);
+    }
+    let (direct, forwarded) = (median(&mut direct), median(&mut forwarded));
+    println!(
+        "  median: straight {direct:.0} /s, forwarded {forwarded:.0} /s ({:.0} %); forwarding adds {:.2} ms at the median",
+        forwarded / direct * 100.0,
+        median(&mut extra)
+    );
+    Ok(())
+}
+
+/// The load spread over the first 1, 2, … members.
+async fn spread(args: &ClusterArgs, cluster: &Cluster, world: &Arc<World>) -> anyhow::Result<()> {
+    println!("\nmembers: the same load spread evenly over 1, 2, … members (the leader answers it all)");
+    let mut rows = Vec::new();
+    for n in 1..=cluster.members.len() {
+        let targets: Vec<SocketAddr> = cluster.members[..n].iter().map(|m| m.address).collect();
+        let round = load(world, &targets, args.seconds).await?;
+        print_round(&format!("{n} member(s)"), &round);
+        rows.push((n, round.per_second));
+    }
+    let widest = rows.iter().map(|r| r.1).fold(1.0, f64::max);
+    for (n, per_second) in rows {
+        let width = (per_second / widest * 50.0).round() as usize;
+        println!("  {n} member(s) |{:<50}| {per_second:.0} /s", "█".repeat(width));
+    }
+    Ok(())
+}
+
+/// The index of the member that leads now.
+async fn leader_index(cluster: &Cluster, admin: &str, http: &reqwest::Client) -> anyhow::Result<usize> {
+    for _ in 0..300 {
+        let asked = http
+            .get(format!("{}/v1/cluster", cluster.members[0].base()))
+            .bearer_auth(admin)
+            .send()
+            .await;
+        if let Ok(answer) = asked
+            && answer.status().is_success()
+        {
+            let view: Value = answer.json().await?;
+            let owner = &view["shards"][0]["owner"];
+            let members = view["members"].as_array().context("members")?;
+            let leader = members.iter().find(|m| &m["id"] == owner && m["role"] == "leader");
+            let address = leader.and_then(|m| m["address"].as_str());
+            if let Some(index) = cluster.members.iter().position(|m| Some(&*m.base()) == address) {
+                return Ok(index);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("no member leads")
+}
+
+/// How long until a checkout sent now, retried at every member in turn, is acknowledged.
+async fn until_served(cluster: &Cluster, world: &World, key: &str, http: &reqwest::Client) -> anyhow::Result<Duration> {
+    let began = Instant::now();
+    let body = json!({ "lines": [{ "sku_id": world.sku, "quantity": 1 }] });
+    for turn in 0.. {
+        let member = &cluster.members[turn % cluster.members.len()];
+        let sent = http
+            .post(format!("{}/v1/checkouts", member.base()))
+            .bearer_auth(&world.buyers[0])
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+            .await;
+        if sent.is_ok_and(|answer| answer.status().as_u16() == 201) {
+            return Ok(began.elapsed());
+        }
+        anyhow::ensure!(
+            began.elapsed() < Duration::from_secs(60),
+            "not served a minute after the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    unreachable!("the loop returns")
+}
+
+/// The leader SIGKILLed `--kills` times (a standby started first to keep the count).
+async fn failover(args: &ClusterArgs, cluster: &mut Cluster, world: &World, admin: &str) -> anyhow::Result<()> {
+    println!(
+        "\nfailover: the leader SIGKILLed {} times; time until a checkout sent at the kill is acknowledged",
+        args.kills
+    );
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let bar = indicatif::ProgressBar::new(u64::from(args.kills));
+    let mut times = Vec::new();
+    for kill in 0..args.kills {
+        let leader = leader_index(cluster, admin, &http).await?;
+        let (standby, _) = cluster.member(false).await?;
+        let mut killed = std::mem::replace(&mut cluster.members[leader], standby);
+        killed.child.start_kill()?;
+        let _ = killed.child.wait().await;
+        let took = until_served(cluster, world, &format!("failover-{kill}"), &http).await?;
+        times.push(took.as_secs_f64() * 1e3);
+        bar.inc(1);
+        // Let the new leader settle before the next kill.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    bar.finish_and_clear();
+    let widest = times.iter().copied().fold(1.0, f64::max);
+    for (kill, ms) in times.iter().enumerate() {
+        let width = (ms / widest * 50.0).round() as usize;
+        println!("  kill {:>2} |{:<50}| {ms:.0} ms", kill + 1, "█".repeat(width));
+    }
+    let max = widest;
+    println!("  failover p50 {:.0} ms, max {max:.0} ms", median(&mut times));
+    Ok(())
+}
