@@ -77,13 +77,35 @@ impl Forwarder {
     }
 
     async fn read_leader(&self) -> Option<String> {
+        self.read_holder()
+            .await
+            .and_then(|(owner, address)| (owner != self.member).then_some(address))
+    }
+
+    /// The live holder of shard 0's lease and its address, whoever it is.
+    async fn read_holder(&self) -> Option<(i64, String)> {
         let now_ms = crate::cluster::wall_ms();
         let leases = self.store.shard_leases().await.ok()?;
-        let lease = leases
-            .first()
-            .filter(|l| l.expires_at_ms > now_ms && l.owner != self.member)?;
+        let lease = leases.first().filter(|l| l.expires_at_ms > now_ms)?;
         let members = self.store.members().await.ok()?;
-        members.into_iter().find(|m| m.id == lease.owner).map(|m| m.address)
+        let holder = members.into_iter().find(|m| m.id == lease.owner)?;
+        Some((holder.id, holder.address))
+    }
+
+    /// Resolves once another process than the one at `leader` holds the leases: a request
+    /// forwarded to a leader that was paused, or cut off, would otherwise wait for it to come
+    /// back. Giving up on it is as safe as a crash: once another process took the leases, the
+    /// former leader commits nothing more, and the client's retry with the same key gets
+    /// whatever it committed before, or has the request decided afresh.
+    async fn leader_replaced(&self, leader: &str) {
+        loop {
+            tokio::time::sleep(LEADER_TTL).await;
+            if let Some((_, address)) = self.read_holder().await
+                && address != leader
+            {
+                return;
+            }
+        }
     }
 
     /// Forwards `request` to the leader and answers its answer.
@@ -134,7 +156,10 @@ impl Forwarder {
             forwarded = forwarded.header(FORWARDED_FOR_HEADER, forwarded_for);
         }
         let began = Instant::now();
-        let answer = forwarded.send().await.map_err(|e| e.to_string())?;
+        let answer = tokio::select! {
+            answer = forwarded.send() => answer.map_err(|e| e.to_string())?,
+            () = self.leader_replaced(leader) => return Err("another process took over the shards".into()),
+        };
         metrics::counter!("miaodan_forwarded_requests_total").increment(1);
         metrics::histogram!("miaodan_forwarding_seconds").record(began.elapsed().as_secs_f64());
         let mut response = Response::builder().status(answer.status());

@@ -310,3 +310,81 @@ async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_
     }
     database.remove().await;
 }
+
+/// A leader paused (SIGSTOP) past its leases: the standby takes over, a request forwarded to the
+/// paused leader is given up on and decided by the new one, and the former leader, resumed,
+/// commits nothing and stands by (forwarding).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_leader_is_replaced_and_stands_by_once_resumed() {
+    if skip_postgres() {
+        return;
+    }
+    let database = Database::fresh(Backend::Postgres).await;
+    let simpay = SimpayProcess::start(0).await;
+    let mut paused = member(&database, &simpay).await;
+    paused.wait_for_line("First start", START_TIMEOUT).await;
+    let admin = paused.wait_for_line("mdn_", START_TIMEOUT).await.trim().to_string();
+    let world = Arc::new(build_world(&paused.api(), &admin, 2, 1_000, 4).await);
+    let mut taker = member(&database, &simpay).await;
+    let at = |base: &str| Members {
+        addresses: Mutex::new(vec![base.to_string()]),
+        retries: AtomicU64::new(0),
+        rolling: AtomicBool::new(false),
+        rolling_retries: AtomicU64::new(0),
+    };
+    let mut rng = StdRng::seed_from_u64(35);
+    let mut requests = Vec::new();
+
+    signal("STOP", &[paused.pid]);
+    let paused_at = Instant::now();
+    // Sent to the standby: forwarded to the paused leader, given up on once the standby took
+    // the leases, and decided by it at the client's retry.
+    let forwarded = random_checkout(&mut rng, &world, "while-paused".into());
+    let outcome = decided(&at(&taker.base), &world, &forwarded, 0).await;
+    assert!(matches!(outcome, Outcome::Acked(_)), "{outcome:?}");
+    let took = paused_at.elapsed();
+    taker.wait_for_line("now leads", Duration::from_secs(5)).await;
+    requests.push(forwarded);
+    // Sent straight to the paused leader: it waits for it to resume, which decides nothing.
+    let straight = random_checkout(&mut rng, &world, "to-the-paused".into());
+    let waiting = {
+        let (api, world, request) = (paused.api(), world.clone(), straight.clone());
+        tokio::spawn(async move { send_checkout(&api, &world, &request).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal("CONT", &[paused.pid]);
+    paused
+        .wait_for_line("this one stands by", Duration::from_secs(20))
+        .await;
+    let answered = waiting.await.unwrap();
+    // (Once it stands by, it may also have forwarded the request to the new leader.)
+    assert!(
+        matches!(&answered, Outcome::Acked(_)) || matches!(&answered, Outcome::Unexpected(a) if a.status == 503),
+        "{answered:?}"
+    );
+    requests.push(straight);
+    // The former leader now forwards: a checkout sent to it is decided by the new leader.
+    let later = random_checkout(&mut rng, &world, "after-the-resume".into());
+    assert!(matches!(
+        decided(&at(&paused.base), &world, &later, 0).await,
+        Outcome::Acked(_)
+    ));
+    requests.push(later);
+
+    // Each request sent again with its key is one order: replayed, never placed twice.
+    let api = taker.api();
+    let mut acked = Vec::new();
+    for request in &requests {
+        let Outcome::Acked(answer) = send_checkout(&api, &world, request).await else {
+            panic!("{} was not decided", request.key);
+        };
+        acked.push(acked_order(request, &world, &answer).unwrap());
+    }
+    let orders = all_orders(&api, &admin).await;
+    assert_eq!(orders.len(), requests.len(), "{orders:?}");
+    eprintln!("paused-leader test: the standby served {took:?} after the pause");
+    for server in [paused, taker] {
+        server.kill().await;
+    }
+    database.remove().await;
+}
