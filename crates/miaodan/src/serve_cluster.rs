@@ -30,6 +30,12 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
     );
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
+    // The member serves its metrics for as long as it runs; the platform, when it leads, does
+    // not bind a listener of its own.
+    let metrics = match config.metrics_listen.take() {
+        Some(listen) => Some(serve_metrics(listen, &config).await?),
+        None => None,
+    };
     let advertise = advertise.unwrap_or_else(|| format!("http://{address}"));
     let store = Arc::new(Store::open(&database, config.durability).await?);
     let membership = Membership::new(new_member_id(), advertise.clone(), "standby");
@@ -76,9 +82,28 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
     }
     let _ = stop_listening.send(());
     let _ = listening.await;
+    metrics.iter().for_each(tokio::task::JoinHandle::abort);
     heartbeat.abort();
     membership.leave(&store).await;
     Ok(())
+}
+
+/// Serves the member's `GET /metrics` on `listen`.
+async fn serve_metrics(listen: std::net::SocketAddr, config: &Config) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("metrics listener on {listen}: {e}"))?;
+    println!(
+        "Prometheus metrics: http://{}/metrics  (--metrics-listen ADDR|off)",
+        listener.local_addr()?
+    );
+    let (router, limits) = (
+        miaodan_server::http::cluster::member_metrics_router(),
+        config.limits.clone(),
+    );
+    Ok(tokio::spawn(async move {
+        miaodan_server::http::listener::serve(listener, router, &limits, std::future::pending()).await;
+    }))
 }
 
 /// Waits until the shards' leases are free, then takes them and loads the platform.

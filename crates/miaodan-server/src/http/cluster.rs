@@ -17,6 +17,23 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+/// `GET /metrics` of a cluster member for as long as the process runs, whatever its role: the
+/// figures the process recorded (forwarding while it stands by, everything while it leads).
+/// Its histograms are folded every few seconds by the task this starts.
+pub fn member_metrics_router() -> axum::Router {
+    let handle = crate::metrics_setup::handle();
+    crate::metrics_setup::spawn_upkeep(handle.clone());
+    axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let handle = handle.clone();
+                async move { handle.render() }
+            }),
+        )
+        .fallback(super::not_found)
+}
+
 /// The route, registered once for the router and the OpenAPI document.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_cluster))
