@@ -173,28 +173,39 @@ pub struct Inner {
 #[error("another process holds the shards' leases")]
 pub struct LeasesHeld;
 
-/// Opens the store to serve from, having taken every shard's lease for this process. A member
-/// of a cluster first checks, on a store of its own, that the leases are free
-/// ([`LeasesHeld`] otherwise): opening to serve ends the connections of the process that served
-/// before, which must not be a live one.
-async fn open_leased(config: &Config, membership: &crate::cluster::Membership) -> anyhow::Result<(Store, Leases)> {
-    let (alone, member) = (config.cluster.is_none(), (membership.id(), config.lease_ttl_ms));
-    let taken = match alone {
-        true => None,
-        false => {
-            let store = Store::open(&config.database, config.durability).await?;
+/// The store a platform serves from, the shards' leases it took, and their renewal (started as
+/// soon as they were taken).
+type Leased = (Arc<Store>, Arc<Leases>, JoinHandle<()>);
+
+/// Opens the store to serve from, having taken every shard's lease for this process; every
+/// write of the store is made under shard 0's lease ([`Store::hold`]). A member of a cluster
+/// first takes the leases on a store of its own (only if they are free: [`LeasesHeld`]
+/// otherwise): opening to serve ends the connections of the process that served before, which
+/// must not be a live one.
+async fn open_leased(config: &Config, membership: &crate::cluster::Membership) -> anyhow::Result<Leased> {
+    let member = (membership.id(), config.lease_ttl_ms);
+    let taken = match config.cluster {
+        None => None,
+        Some(_) => {
+            let store = Arc::new(Store::open(&config.database, config.durability).await?);
             let leases = Leases::take(&store, member, config.shards, false).await?;
-            Some(leases.ok_or(LeasesHeld)?)
+            let leases = Arc::new(leases.ok_or(LeasesHeld)?);
+            let renewal = crate::cluster::spawn_renewal(store, &leases);
+            Some((leases, renewal))
         }
     };
-    let store = Store::open_to_serve(&config.database, config.durability).await?;
-    let leases = match taken {
-        Some(leases) => leases,
-        None => Leases::take(&store, member, config.shards, true)
-            .await?
-            .ok_or(LeasesHeld)?,
+    let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
+    let (leases, renewal) = match taken {
+        Some(taken) => taken,
+        None => {
+            let leases = Leases::take(&store, member, config.shards, true).await?;
+            let leases = Arc::new(leases.ok_or(LeasesHeld)?);
+            let renewal = crate::cluster::spawn_renewal(store.clone(), &leases);
+            (leases, renewal)
+        }
     };
-    Ok((store, leases))
+    store.hold(leases.lease(0));
+    Ok((store, leases, renewal))
 }
 
 #[derive(Clone)]
@@ -331,10 +342,9 @@ impl AppState {
             Some(membership) => membership.clone(),
             None => crate::cluster::Membership::new(crate::cluster::new_member_id(), String::new(), "leader"),
         };
-        let (store, leases) = open_leased(&config, &membership).await?;
-        let (store, leases) = (Arc::new(store), Arc::new(leases));
-        // Renewed from now on: loading the shards may take longer than a lease lives.
-        let lease_renewal = crate::cluster::spawn_renewal(store.clone(), &leases);
+        // The leases are renewed from the moment they are taken: opening and loading may take
+        // longer than a lease lives.
+        let (store, leases, lease_renewal) = open_leased(&config, &membership).await?;
         let maxima = store.id_maxima().await?;
         startup.phase("store");
         let ids = Ids::starting_after(maxima);
@@ -545,6 +555,8 @@ impl Platform {
             Some(_) => None,
             None => {
                 state.membership.set_address(format!("http://{address}"));
+                // Registered before it answers a request: `GET /v1/cluster` lists it at once.
+                state.membership.beat(&state.store).await;
                 Some(state.membership.spawn_heartbeat(state.store.clone()))
             }
         };

@@ -262,7 +262,8 @@ impl Membership {
         }
     }
 
-    async fn beat(&self, store: &Store) {
+    /// Says now that this process is alive (and forgets the members long silent).
+    pub async fn beat(&self, store: &Store) {
         let member = match self.member.lock() {
             Ok(mut member) => {
                 member.heartbeat_at_ms = wall_ms();

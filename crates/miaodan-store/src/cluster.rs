@@ -11,6 +11,7 @@
 //! clocks; `expires_at_ms` (the holder's wall clock plus the lease's time to live) only says when
 //! another process may take a lease whose holder went silent.
 
+use crate::migrations::Dialect;
 use crate::sql::{Statement, Value};
 use crate::{Store, StoreError};
 
@@ -25,11 +26,19 @@ pub struct ShardLease {
 }
 
 impl ShardLease {
-    /// The statement a commit under this lease runs first: it changes the lease's row (and locks
-    /// it until the commit) only while this lease is still the shard's.
-    pub(crate) fn guard(&self) -> Statement {
+    /// The statement a write under this lease runs first: it finds the lease's row only while
+    /// this lease is still the shard's, and on PostgreSQL holds a share lock on it until the
+    /// commit. A taking (an `UPDATE` of the row) therefore waits for every write under way and
+    /// is seen by every write after it, while the writes under one lease (a shard's commits,
+    /// the platform's own writes) share the lock and never wait on each other. SQLite runs one
+    /// writing transaction at a time, so finding the row is enough there.
+    pub(crate) fn guard(&self, dialect: Dialect) -> Statement {
+        let sql = match dialect {
+            Dialect::Sqlite => GUARD,
+            Dialect::Postgres => GUARD_FOR_SHARE,
+        };
         Statement::new(
-            "UPDATE shard_leases SET epoch = epoch WHERE shard = $1 AND owner = $2 AND epoch = $3",
+            sql,
             vec![
                 Value::I64(i64::from(self.shard)),
                 Value::I64(self.owner),
@@ -72,6 +81,8 @@ pub enum Taking {
     Expired { now_ms: i64 },
 }
 
+const GUARD: &str = "SELECT 1 FROM shard_leases WHERE shard = $1 AND owner = $2 AND epoch = $3";
+const GUARD_FOR_SHARE: &str = "SELECT 1 FROM shard_leases WHERE shard = $1 AND owner = $2 AND epoch = $3 FOR SHARE";
 const LEASE_ROW: &str = "INSERT INTO shard_leases (shard, owner, epoch, expires_at_ms) VALUES ($1, 0, 0, 0)
     ON CONFLICT (shard) DO NOTHING";
 const TAKE_LEASE: &str = "UPDATE shard_leases SET owner = $1, epoch = epoch + 1, expires_at_ms = $2
@@ -95,7 +106,7 @@ impl Store {
         let rows = (0..count)
             .map(|shard| Statement::new(LEASE_ROW, vec![Value::I64(i64::from(shard))]))
             .collect();
-        self.execute_atomically(rows).await?;
+        self.execute_guarded(Vec::new(), rows).await?;
         let due = match taking {
             Taking::Whatever => i64::MAX,
             Taking::Expired { now_ms } => now_ms,
@@ -158,7 +169,7 @@ impl Store {
                 Value::I64(lease.epoch),
             ],
         );
-        self.execute_atomically(vec![giving]).await
+        self.execute_guarded(Vec::new(), vec![giving]).await
     }
 
     /// Every shard's lease, by shard.
@@ -192,7 +203,7 @@ impl Store {
                 Value::I64(member.heartbeat_at_ms),
             ],
         );
-        self.execute_atomically(vec![statement]).await
+        self.execute_guarded(Vec::new(), vec![statement]).await
     }
 
     /// Removes member `id` (it stopped), and every member silent since `silent_since_ms`.
@@ -201,7 +212,7 @@ impl Store {
             "DELETE FROM cluster_members WHERE id = $1 OR heartbeat_at_ms < $2",
             vec![Value::I64(id.unwrap_or(0)), Value::I64(silent_since_ms)],
         );
-        self.execute_atomically(vec![statement]).await
+        self.execute_guarded(Vec::new(), vec![statement]).await
     }
 
     /// Every registered member, oldest first.

@@ -196,10 +196,15 @@ impl Writer {
         if statements.is_empty() {
             return Ok(());
         }
-        let guard = self.lease.as_ref().map(cluster::ShardLease::guard);
         match &mut self.connection {
-            Connection::Sqlite(w) => w.execute_atomically(guard.into_iter().collect(), statements).await?,
-            Connection::Postgres(w) => w.execute_atomically(guard, statements).await?,
+            Connection::Sqlite(w) => {
+                let guard = self.lease.map(|lease| lease.guard(migrations::Dialect::Sqlite));
+                w.execute_atomically(guard.into_iter().collect(), statements).await?
+            }
+            Connection::Postgres(w) => {
+                let guard = self.lease.map(|lease| lease.guard(migrations::Dialect::Postgres));
+                w.execute_atomically(guard, statements).await?
+            }
         }
         self.sequence.last = last;
         Ok(())
@@ -297,8 +302,33 @@ impl Store {
             .ok_or_else(|| StoreError::corrupt(missing()))
     }
 
+    /// Writes `statements` in one transaction, under the lease this store holds, if any
+    /// ([`Store::hold`]).
     async fn execute_atomically(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
-        self.execute_guarded(Vec::new(), statements).await
+        let held = match self {
+            Store::Sqlite(s) => s.lease.get(),
+            Store::Postgres(p) => p.lease.get(),
+        };
+        let guards = held.map(|lease| lease.guard(self.dialect())).into_iter().collect();
+        self.execute_guarded(guards, statements).await
+    }
+
+    /// Makes every write of this store outside the shards' writers (buyers, tokens, webhooks,
+    /// the compass, …) a write under `lease` (a serving process's lease of shard 0): once another
+    /// process took it, they are refused ([`StoreError::Fenced`]) like the shards' commits, so a
+    /// former owner cannot write a row under an id the new one hands out too. Set once.
+    pub fn hold(&self, lease: cluster::ShardLease) {
+        let _ = match self {
+            Store::Sqlite(s) => s.lease.set(lease),
+            Store::Postgres(p) => p.lease.set(lease),
+        };
+    }
+
+    fn dialect(&self) -> migrations::Dialect {
+        match self {
+            Store::Sqlite(_) => migrations::Dialect::Sqlite,
+            Store::Postgres(_) => migrations::Dialect::Postgres,
+        }
     }
 
     /// [`Store::execute_atomically`] after `guards`, each of which must change exactly one row,
@@ -314,10 +344,7 @@ impl Store {
     /// version run in order, each in its own transaction with the version it reaches. A
     /// database of a later version than this build knows is refused.
     async fn migrate(&self) -> Result<(), StoreError> {
-        let dialect = match self {
-            Store::Sqlite(_) => migrations::Dialect::Sqlite,
-            Store::Postgres(_) => migrations::Dialect::Postgres,
-        };
+        let dialect = self.dialect();
         self.execute_atomically(vec![Statement::new(migrations::CREATE_VERSION_TABLE, vec![])])
             .await?;
         let versions = self

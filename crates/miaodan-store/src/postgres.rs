@@ -81,6 +81,8 @@ enum Args<'a> {
 pub struct PgStore {
     config: Config,
     pool: Pool,
+    /// The lease the platform's own writes are made under (see [`crate::Store::hold`]).
+    pub(crate) lease: std::sync::OnceLock<crate::cluster::ShardLease>,
 }
 
 pub struct PgWriter {
@@ -175,7 +177,11 @@ impl PgStore {
             .max_size(READ_POOL_CONNECTIONS_MAX)
             .build()
             .map_err(|e| StoreError::Worker(e.to_string()))?;
-        Ok(PgStore { config, pool })
+        Ok(PgStore {
+            config,
+            pool,
+            lease: std::sync::OnceLock::new(),
+        })
     }
 
     pub async fn writer(&self) -> Result<PgWriter, StoreError> {
@@ -214,7 +220,7 @@ impl PgStore {
         let transaction = client.transaction().await?;
         for guard in &guards {
             let prepared = transaction.prepare_cached(&guard.sql).await?;
-            if transaction.execute(&prepared, &params(guard)).await? != 1 {
+            if rows_held(&transaction, &prepared, &params(guard)).await? != 1 {
                 return Err(StoreError::Fenced(guard.sql.to_string()));
             }
         }
@@ -293,19 +299,34 @@ async fn end_previous_serving_connections(client: &Client, ours: &str) -> Result
 const FENCE_POLLS_MAX: u32 = 100;
 const FENCE_POLL_MS: u64 = 50;
 
+/// The rows a guard found (a `SELECT`, whose rows are counted here rather than from the command
+/// tag) or changed.
+async fn rows_held(
+    transaction: &tokio_postgres::Transaction<'_>,
+    prepared: &tokio_postgres::Statement,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, tokio_postgres::Error> {
+    match prepared.columns().is_empty() {
+        true => transaction.execute(prepared, params).await,
+        false => Ok(transaction.query(prepared, params).await?.len() as u64),
+    }
+}
+
 impl PgWriter {
     /// Runs `guard` (if any), then `statements`, in one transaction, pipelined; a guard that
-    /// does not change exactly one row undoes it all ([`StoreError::Fenced`]).
+    /// does not find or change exactly one row undoes it all ([`StoreError::Fenced`]), whatever
+    /// the statements after it did.
     pub async fn execute_atomically(
         &mut self,
         guard: Option<Statement>,
         statements: Vec<Statement>,
     ) -> Result<(), StoreError> {
         let runs = runs(&statements);
-        let mut writes = Vec::with_capacity(runs.len() + 1);
-        if let Some(guard) = &guard {
-            writes.push((self.prepare(&guard.sql).await?, Args::Row(guard)));
-        }
+        let mut writes = Vec::with_capacity(runs.len());
+        let guarding = match &guard {
+            Some(guard) => Some((self.prepare(&guard.sql).await?, guard)),
+            None => None,
+        };
         for run in runs {
             let statement = &statements[run.first];
             let prepared = self.prepare(&statement.sql).await?;
@@ -327,12 +348,22 @@ impl PgWriter {
             let transaction = &transaction;
             async move { transaction.execute(prepared, &params).await }
         });
-        let changed = futures::future::try_join_all(executions).await?;
-        if let Some(guard) = &guard
-            && changed.first() != Some(&1)
-        {
+        // The guard is issued first, so it runs first; its answer is judged before the
+        // statements' errors (a statement may fail because another process owns the shard now).
+        let held = async {
+            match &guarding {
+                Some((prepared, guard)) => rows_held(&transaction, prepared, &params(guard)).await,
+                None => Ok(1),
+            }
+        };
+        let (held, done) = futures::future::join(held, futures::future::join_all(executions)).await;
+        if held? != 1 {
             // Dropped uncommitted: rolled back.
-            return Err(StoreError::Fenced(guard.sql.to_string()));
+            let sql = guard.map(|g| g.sql.to_string()).unwrap_or_default();
+            return Err(StoreError::Fenced(sql));
+        }
+        for result in done {
+            result?;
         }
         transaction.commit().await?;
         Ok(())

@@ -58,6 +58,8 @@ pub struct SqliteStore {
     idle_readers: Arc<Mutex<Vec<Connection>>>,
     readers: Arc<tokio::sync::Semaphore>,
     write_turn: WriteTurn,
+    /// The lease the platform's own writes are made under (see [`crate::Store::hold`]).
+    pub(crate) lease: std::sync::OnceLock<crate::cluster::ShardLease>,
 }
 
 /// One SQLite file admits one writing transaction at a time. The shards' writers (and the
@@ -103,8 +105,8 @@ fn open_connection(path: &Path, durability: Durability) -> Result<Connection, St
     Ok(connection)
 }
 
-/// Runs `guards`, then `statements`, in one transaction; a guard that does not change exactly
-/// one row undoes it all ([`StoreError::Fenced`]).
+/// Runs `guards`, then `statements`, in one transaction; a guard that does not find (a
+/// `SELECT`) or change exactly one row undoes it all ([`StoreError::Fenced`]).
 fn execute_in_transaction(
     connection: &mut Connection,
     guards: &[Statement],
@@ -113,8 +115,12 @@ fn execute_in_transaction(
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for guard in guards {
         let mut prepared = transaction.prepare_cached(&guard.sql)?;
-        let changed = prepared.execute(rusqlite::params_from_iter(guard.params.iter()))?;
-        if changed != 1 {
+        let params = rusqlite::params_from_iter(guard.params.iter());
+        let held = match prepared.column_count() {
+            0 => prepared.execute(params)?,
+            _ => prepared.query(params)?.mapped(|_| Ok(())).count(),
+        };
+        if held != 1 {
             return Err(StoreError::Fenced(guard.sql.to_string()));
         }
     }
@@ -187,6 +193,7 @@ impl SqliteStore {
             idle_readers: Arc::new(Mutex::new(vec![first])),
             readers: Arc::new(tokio::sync::Semaphore::new(IDLE_READERS_MAX)),
             write_turn: WriteTurn::default(),
+            lease: std::sync::OnceLock::new(),
         })
     }
 

@@ -19,6 +19,9 @@ use tokio::net::TcpListener;
 
 /// How often a standby looks whether the leases are free.
 const TAKEOVER_POLL: Duration = Duration::from_millis(200);
+/// How long a stopping member waits for the connections it still serves (a forwarded live
+/// stream ends only when its leader stops).
+const LISTENER_DRAIN: Duration = Duration::from_secs(10);
 /// How long a leader that steps down waits for its requests in flight.
 const IN_FLIGHT_WAIT: Duration = Duration::from_secs(30);
 
@@ -27,6 +30,11 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
     anyhow::ensure!(
         database.starts_with("postgres://") || database.starts_with("postgresql://"),
         "--cluster needs a PostgreSQL database (postgres://…) that every member shares"
+    );
+    anyhow::ensure!(
+        advertise.is_some() || !config.listen.ip().is_unspecified(),
+        "--cluster listening on {} needs --advertise http://HOST:PORT: the address the other members reach this one at",
+        config.listen
     );
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
@@ -62,10 +70,22 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
             state = take_over(&store, &config) => state,
         };
         membership.set_role("leader");
-        let platform = Platform::start(&state, address).await?;
+        let platform = match Platform::start(&state, address).await {
+            Ok(platform) => platform,
+            Err(error) => {
+                // The shards go to another member at once rather than after the leases expire.
+                state.shards.stop().await;
+                state.shards.leases().give_back(&state.store).await;
+                return Err(error);
+            }
+        };
         switch.lead(miaodan_server::http::router(state.clone()));
-        if let Some(token) = state.bootstrap_admin_token().await? {
-            println!("First start: a platform (admin) token was created. It is shown only this once:\n  {token}\n");
+        match state.bootstrap_admin_token().await {
+            Ok(Some(token)) => {
+                println!("First start: a platform (admin) token was created. It is shown only this once:\n  {token}\n")
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "could not issue the first admin token"),
         }
         println!("this member now leads: it holds every shard's lease ({advertise})");
         let lost = tokio::select! {
@@ -81,7 +101,9 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
         println!("another member took the shards; this one stands by");
     }
     let _ = stop_listening.send(());
-    let _ = listening.await;
+    // Requests in flight finish; a live stream forwarded from the leader would not end by
+    // itself, so the wait is bounded.
+    let _ = tokio::time::timeout(LISTENER_DRAIN, listening).await;
     metrics.iter().for_each(tokio::task::JoinHandle::abort);
     heartbeat.abort();
     membership.leave(&store).await;

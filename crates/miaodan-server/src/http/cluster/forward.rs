@@ -1,15 +1,19 @@
 //! A standby's answer to every request: the same request, forwarded to the process that holds
 //! the shards' leases (the leader), and the leader's answer streamed back (a live stream too).
-//! With no leader (a takeover under way) or one that cannot be reached, `503 unavailable` with
-//! `Retry-After`, nothing done: a client retries with the same Idempotency-Key, here or at any
-//! other process. A forwarded request is marked ([`FORWARDED_BY`]) and never forwarded again,
-//! so two processes that each believe the other leads cannot pass it back and forth.
+//! With no leader (a takeover under way), one that cannot be reached, one that sends no answer
+//! within [`ANSWER_WAIT`], or one replaced by another member while the request waited,
+//! `503 unavailable` with `Retry-After`: a client retries with the same Idempotency-Key, here
+//! or at any other member, and gets whatever the request did, or has it decided afresh. A
+//! forwarded request is marked ([`FORWARDED_BY`]) and never forwarded again, so two processes
+//! that each believe the other leads cannot pass it back and forth.
 
 use crate::http::problem::ApiError;
 use crate::http::risk::FORWARDED_FOR_HEADER;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, header};
+#[cfg(test)]
+use axum::http::HeaderValue;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use miaodan_store::Store;
 use std::sync::{Arc, Mutex};
@@ -21,14 +25,21 @@ pub const FORWARDED_BY: &str = "miaodan-forwarded-by";
 const BODY_MAX: usize = 4 * 1024 * 1024;
 /// How long the leader's address is trusted before it is read again.
 const LEADER_TTL: Duration = Duration::from_millis(250);
+/// How long a forwarded request waits for the head of the leader's answer (its body, a live
+/// stream's included, may take as long as it takes).
+const ANSWER_WAIT: Duration = Duration::from_secs(30);
 
-/// The leader's address as last read (`None`: no other process leads), and when it was read.
-type KnownLeader = Option<(Instant, Option<String>)>;
-/// The headers of one connection, not of the request: never passed on.
-const HOP_BY_HOP: [&str; 8] = [
+/// The live holder of the leases as last read (member id, address; `None`: nobody holds them),
+/// and when it was read.
+type KnownHolder = Option<(Instant, Option<(i64, String)>)>;
+/// The headers of one connection, not of the request: never passed on (nor those a
+/// `Connection` header names).
+const HOP_BY_HOP: [&str; 10] = [
     "connection",
     "keep-alive",
     "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
     "te",
     "trailer",
     "transfer-encoding",
@@ -42,7 +53,7 @@ pub struct Forwarder {
     store: Arc<Store>,
     member: i64,
     client: reqwest::Client,
-    leader: Arc<Mutex<KnownLeader>>,
+    holder: Arc<Mutex<KnownHolder>>,
 }
 
 impl Forwarder {
@@ -56,33 +67,26 @@ impl Forwarder {
             store,
             member,
             client,
-            leader: Arc::new(Mutex::new(None)),
+            holder: Arc::new(Mutex::new(None)),
         })
     }
 
-    /// The address of the live holder of shard 0's lease (every lease has one holder, the
-    /// leader), if it is another process.
-    async fn leader(&self) -> Option<String> {
-        if let Ok(known) = self.leader.lock()
-            && let Some((at, address)) = known.as_ref()
+    /// The live holder of shard 0's lease (every lease has one holder, the leader): its member
+    /// id and address, read at most every [`LEADER_TTL`].
+    async fn holder(&self) -> Option<(i64, String)> {
+        if let Ok(known) = self.holder.lock()
+            && let Some((at, holder)) = known.as_ref()
             && at.elapsed() < LEADER_TTL
         {
-            return address.clone();
+            return holder.clone();
         }
-        let address = self.read_leader().await;
-        if let Ok(mut known) = self.leader.lock() {
-            *known = Some((Instant::now(), address.clone()));
+        let holder = self.read_holder().await;
+        if let Ok(mut known) = self.holder.lock() {
+            *known = Some((Instant::now(), holder.clone()));
         }
-        address
+        holder
     }
 
-    async fn read_leader(&self) -> Option<String> {
-        self.read_holder()
-            .await
-            .and_then(|(owner, address)| (owner != self.member).then_some(address))
-    }
-
-    /// The live holder of shard 0's lease and its address, whoever it is.
     async fn read_holder(&self) -> Option<(i64, String)> {
         let now_ms = crate::cluster::wall_ms();
         let leases = self.store.shard_leases().await.ok()?;
@@ -92,16 +96,19 @@ impl Forwarder {
         Some((holder.id, holder.address))
     }
 
-    /// Resolves once another process than the one at `leader` holds the leases: a request
-    /// forwarded to a leader that was paused, or cut off, would otherwise wait for it to come
-    /// back. Giving up on it is as safe as a crash: once another process took the leases, the
-    /// former leader commits nothing more, and the client's retry with the same key gets
-    /// whatever it committed before, or has the request decided afresh.
-    async fn leader_replaced(&self, leader: &str) {
+    fn forget_holder(&self) {
+        if let Ok(mut known) = self.holder.lock() {
+            *known = None;
+        }
+    }
+
+    /// Resolves once another member than `leader` holds the leases: a request forwarded to a
+    /// leader that was paused, or cut off, would otherwise wait for it to come back.
+    async fn leader_replaced(&self, leader: i64) {
         loop {
             tokio::time::sleep(LEADER_TTL).await;
-            if let Some((_, address)) = self.read_holder().await
-                && address != leader
+            if let Some((holder, _)) = self.holder().await
+                && holder != leader
             {
                 return;
             }
@@ -113,39 +120,51 @@ impl Forwarder {
         if request.headers().contains_key(FORWARDED_BY) {
             return no_leader("the process this request was forwarded to does not hold the shards either");
         }
-        let Some(leader) = self.leader().await else {
-            return no_leader("no process holds the shards right now (a takeover is under way)");
+        let leader = match self.holder().await {
+            Some((holder, address)) if holder != self.member => (holder, address),
+            _ => return no_leader("no process holds the shards right now (a takeover is under way)"),
         };
-        match self.send(&leader, request).await {
+        let (parts, body) = request.into_parts();
+        let Ok(body) = axum::body::to_bytes(body, BODY_MAX).await else {
+            return ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "the body could not be read",
+            )
+            .into_response();
+        };
+        match self.send(&leader, parts, body).await {
             Ok(response) => response,
             Err(error) => {
-                tracing::warn!(%error, %leader, "could not forward a request to the leader");
+                tracing::warn!(%error, leader = %leader.1, "could not forward a request to the leader");
                 metrics::counter!("miaodan_forwarding_failures_total").increment(1);
-                if let Ok(mut known) = self.leader.lock() {
-                    *known = None;
-                }
+                self.forget_holder();
                 no_leader("the process holding the shards did not answer")
             }
         }
     }
 
-    async fn send(&self, leader: &str, request: Request) -> Result<Response, String> {
-        let (parts, body) = request.into_parts();
+    async fn send(
+        &self,
+        (leader, address): &(i64, String),
+        parts: axum::http::request::Parts,
+        body: bytes::Bytes,
+    ) -> Result<Response, String> {
         let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip());
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let body = axum::body::to_bytes(body, BODY_MAX)
-            .await
-            .map_err(|e| format!("reading the body: {e}"))?;
+        let named = connection_named(&parts.headers);
         let mut forwarded = self
             .client
-            .request(parts.method.clone(), format!("{leader}{path}"))
+            .request(parts.method.clone(), format!("{address}{path}"))
             .header(FORWARDED_BY, self.member.to_string())
             .body(body);
         for (name, value) in &parts.headers {
-            let passed = !HOP_BY_HOP.contains(&name.as_str()) && name != header::CONTENT_LENGTH;
+            let passed = !HOP_BY_HOP.contains(&name.as_str())
+                && !named.iter().any(|n| n == name.as_str())
+                && name != header::CONTENT_LENGTH;
             if passed && name.as_str() != FORWARDED_FOR_HEADER {
                 forwarded = forwarded.header(name, value);
             }
@@ -158,22 +177,35 @@ impl Forwarder {
         let began = Instant::now();
         let answer = tokio::select! {
             answer = forwarded.send() => answer.map_err(|e| e.to_string())?,
-            () = self.leader_replaced(leader) => return Err("another process took over the shards".into()),
+            () = self.leader_replaced(*leader) => return Err("another process took over the shards".into()),
+            () = tokio::time::sleep(ANSWER_WAIT) => return Err(format!("no answer within {ANSWER_WAIT:?}")),
         };
         metrics::counter!("miaodan_forwarded_requests_total").increment(1);
         metrics::histogram!("miaodan_forwarding_seconds").record(began.elapsed().as_secs_f64());
         let mut response = Response::builder().status(answer.status());
+        let named = connection_named(answer.headers());
         for (name, value) in answer.headers() {
-            if !HOP_BY_HOP.contains(&name.as_str()) && name != header::CONTENT_LENGTH {
+            let passed = !HOP_BY_HOP.contains(&name.as_str()) && !named.iter().any(|n| n == name.as_str());
+            if passed && name != header::CONTENT_LENGTH {
                 response = response.header(name, value);
             }
         }
-        let leader_header = HeaderValue::from_str(leader).map_err(|e| e.to_string())?;
-        response = response.header(HeaderName::from_static("miaodan-leader"), leader_header);
         response
             .body(Body::from_stream(answer.bytes_stream()))
             .map_err(|e| e.to_string())
     }
+}
+
+/// The headers a `Connection` header names: of this connection only, like the hop-by-hop ones.
+fn connection_named(headers: &axum::http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect()
 }
 
 /// `X-Forwarded-For` with the connection's peer added after the hops it already names.

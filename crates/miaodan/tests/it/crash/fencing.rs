@@ -52,22 +52,32 @@ async fn a_paused_process_whose_shards_were_taken_commits_nothing_when_resumed()
     }
     // Its connections were ended by the taker, so the first commit failed anyway; a shard
     // rebuilds on a new connection after that, and only the epoch stops it committing again.
-    let more: Vec<CheckoutRequest> = (0..10)
-        .map(|n| random_checkout(&mut rng, &world, format!("after-the-resume-{n}")))
-        .collect();
-    for request in &more {
-        let outcome = send_checkout(&paused.api(), &world, request).await;
+    // They are sent until the process stops, which only a fenced commit makes it do in time
+    // (its leases live a minute: no renewal tells it within the test).
+    let mut more = Vec::new();
+    let began = Instant::now();
+    while paused.exited().is_none() {
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "the fenced process still runs"
+        );
+        let request = random_checkout(&mut rng, &world, format!("after-the-resume-{}", more.len()));
+        let outcome = send_checkout(&paused.api(), &world, &request).await;
         assert!(
             !decided(&outcome),
             "a process whose shards were taken decided a checkout: {outcome:?}"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        more.push(request);
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let status = paused.wait_exit(Duration::from_secs(20)).await;
+    let status = paused.wait_exit(Duration::from_secs(5)).await.expect("exited");
     let stderr = paused.stderr_text();
-    let status = status.unwrap_or_else(|| panic!("the fenced process still runs; stderr:\n{stderr}"));
     assert!(!status.success(), "{status}; stderr:\n{stderr}");
     assert!(stderr.contains("another process took"), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("batch commit fenced"),
+        "stopped by a commit's check; stderr:\n{stderr}"
+    );
 
     // Nothing the resumed process was asked is in the database: each checkout sent again with
     // its key to the process that took over is placed now, fresh (not replayed).
