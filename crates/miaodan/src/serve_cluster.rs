@@ -27,15 +27,7 @@ const IN_FLIGHT_WAIT: Duration = Duration::from_secs(30);
 
 pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Result<()> {
     let database = config.database.clone();
-    anyhow::ensure!(
-        database.starts_with("postgres://") || database.starts_with("postgresql://"),
-        "--cluster needs a PostgreSQL database (postgres://…) that every member shares"
-    );
-    anyhow::ensure!(
-        advertise.is_some() || !config.listen.ip().is_unspecified(),
-        "--cluster listening on {} needs --advertise http://HOST:PORT: the address the other members reach this one at",
-        config.listen
-    );
+    checked(&config, advertise.as_deref())?;
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     // The member serves its metrics for as long as it runs; the platform, when it leads, does
@@ -70,23 +62,7 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
             state = take_over(&store, &config) => state,
         };
         membership.set_role("leader");
-        let platform = match Platform::start(&state, address).await {
-            Ok(platform) => platform,
-            Err(error) => {
-                // The shards go to another member at once rather than after the leases expire.
-                state.shards.stop().await;
-                state.shards.leases().give_back(&state.store).await;
-                return Err(error);
-            }
-        };
-        switch.lead(miaodan_server::http::router(state.clone()));
-        match state.bootstrap_admin_token().await {
-            Ok(Some(token)) => {
-                println!("First start: a platform (admin) token was created. It is shown only this once:\n  {token}\n")
-            }
-            Ok(None) => {}
-            Err(error) => tracing::error!(%error, "could not issue the first admin token"),
-        }
+        let platform = lead(&state, address, &switch).await?;
         println!("this member now leads: it holds every shard's lease ({advertise})");
         let lost = tokio::select! {
             _ = &mut stop => false,
@@ -108,6 +84,44 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
     heartbeat.abort();
     membership.leave(&store).await;
     Ok(())
+}
+
+/// Refuses a configuration a member cannot work with.
+fn checked(config: &Config, advertise: Option<&str>) -> anyhow::Result<()> {
+    let database = &config.database;
+    anyhow::ensure!(
+        database.starts_with("postgres://") || database.starts_with("postgresql://"),
+        "--cluster needs a PostgreSQL database (postgres://…) that every member shares"
+    );
+    anyhow::ensure!(
+        advertise.is_some() || !config.listen.ip().is_unspecified(),
+        "--cluster listening on {} needs --advertise http://HOST:PORT: the address the other members reach this one at",
+        config.listen
+    );
+    Ok(())
+}
+
+/// Starts the platform's work and answers with it from now on; on a fresh database, prints the
+/// first admin token.
+async fn lead(state: &AppState, address: std::net::SocketAddr, switch: &Switch) -> anyhow::Result<Platform> {
+    let platform = match Platform::start(state, address).await {
+        Ok(platform) => platform,
+        Err(error) => {
+            // The shards go to another member at once rather than after the leases expire.
+            state.shards.stop().await;
+            state.shards.leases().give_back(&state.store).await;
+            return Err(error);
+        }
+    };
+    switch.lead(miaodan_server::http::router(state.clone()));
+    match state.bootstrap_admin_token().await {
+        Ok(Some(token)) => {
+            println!("First start: a platform (admin) token was created. It is shown only this once:\n  {token}\n")
+        }
+        Ok(None) => {}
+        Err(error) => tracing::error!(%error, "could not issue the first admin token"),
+    }
+    Ok(platform)
 }
 
 /// Serves the member's `GET /metrics` on `listen`.
