@@ -71,7 +71,7 @@ pub struct ShardView {
     pub owner: i64,
     /// Raised by each taking of the lease; every commit of the shard checks it.
     pub epoch: i64,
-    /// How long the lease lives unless renewed (renewed every second); 0 or less: given back
+    /// How long the lease lives unless renewed (renewed every third of its time to live); 0 or less: given back
     /// or expired, free to take.
     pub expires_in_ms: i64,
     /// Commands waiting in the shard's queue, when the answering process holds it.
