@@ -23,6 +23,15 @@ struct Members {
 }
 
 impl Members {
+    fn at(addresses: Vec<String>) -> Members {
+        Members {
+            addresses: Mutex::new(addresses),
+            retries: AtomicU64::new(0),
+            rolling: AtomicBool::new(false),
+            rolling_retries: AtomicU64::new(0),
+        }
+    }
+
     fn address(&self, turn: usize) -> String {
         let addresses = self.addresses.lock().unwrap();
         addresses[turn % addresses.len()].clone()
@@ -180,6 +189,17 @@ async fn until_served(members: &Members, world: &World, from: Instant, key: Stri
     (took, attempt)
 }
 
+/// A fresh database, its payment provider, and the first member (leading), with the admin
+/// token it printed.
+async fn first_member() -> (Database, SimpayProcess, Server, String) {
+    let database = Database::fresh(Backend::Postgres).await;
+    let simpay = SimpayProcess::start(0).await;
+    let mut first = member(&database, &simpay).await;
+    first.wait_for_line("First start", START_TIMEOUT).await;
+    let admin = first.wait_for_line("mdn_", START_TIMEOUT).await.trim().to_string();
+    (database, simpay, first, admin)
+}
+
 async fn member(database: &Database, simpay: &SimpayProcess) -> Server {
     let mut args = simpay.server_args();
     args.push("--cluster".into());
@@ -192,23 +212,14 @@ async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_
     if skip_postgres() {
         return;
     }
-    let database = Database::fresh(Backend::Postgres).await;
-    let simpay = SimpayProcess::start(0).await;
-    let mut first = member(&database, &simpay).await;
-    first.wait_for_line("First start", START_TIMEOUT).await;
-    let admin = first.wait_for_line("mdn_", START_TIMEOUT).await.trim().to_string();
+    let (database, simpay, first, admin) = first_member().await;
     let world = Arc::new(build_world(&first.api(), &admin, SKUS, 1_000_000, BUYERS).await);
     let mut servers = vec![
         first,
         member(&database, &simpay).await,
         member(&database, &simpay).await,
     ];
-    let members = Arc::new(Members {
-        addresses: Mutex::new(servers.iter().map(|s| s.base.clone()).collect()),
-        retries: AtomicU64::new(0),
-        rolling: AtomicBool::new(false),
-        rolling_retries: AtomicU64::new(0),
-    });
+    let members = Arc::new(Members::at(servers.iter().map(|s| s.base.clone()).collect()));
     let control = Control::new(AfterTrouble::PauseAndGoOn);
     let clients = spawn_cluster_clients(&members, &world, &control);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -319,19 +330,10 @@ async fn a_paused_leader_is_replaced_and_stands_by_once_resumed() {
     if skip_postgres() {
         return;
     }
-    let database = Database::fresh(Backend::Postgres).await;
-    let simpay = SimpayProcess::start(0).await;
-    let mut paused = member(&database, &simpay).await;
-    paused.wait_for_line("First start", START_TIMEOUT).await;
-    let admin = paused.wait_for_line("mdn_", START_TIMEOUT).await.trim().to_string();
+    let (database, simpay, mut paused, admin) = first_member().await;
     let world = Arc::new(build_world(&paused.api(), &admin, 2, 1_000, 4).await);
     let mut taker = member(&database, &simpay).await;
-    let at = |base: &str| Members {
-        addresses: Mutex::new(vec![base.to_string()]),
-        retries: AtomicU64::new(0),
-        rolling: AtomicBool::new(false),
-        rolling_retries: AtomicU64::new(0),
-    };
+    let at = |base: &str| Members::at(vec![base.to_string()]);
     let mut rng = StdRng::seed_from_u64(35);
     let mut requests = Vec::new();
 
