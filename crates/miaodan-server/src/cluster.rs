@@ -12,7 +12,7 @@
 //! succeeds. A lease another process took is lost for good: its shard's commits are fenced, and
 //! the process stops serving ([`Leases::lost`]).
 
-use miaodan_store::cluster::{Member, ShardLease, Taking};
+use miaodan_store::cluster::{ShardLease, Taking};
 use miaodan_store::{Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,15 +32,6 @@ pub const LEASE_MARGIN_MS: i64 = 500;
 /// How often a member says it is alive; one silent for [`MEMBER_FORGOTTEN_MS`] is forgotten.
 pub const HEARTBEAT_MS: u64 = 1_000;
 pub const MEMBER_FORGOTTEN_MS: i64 = 60_000;
-
-/// Unix milliseconds of the wall clock. Leases are dated by the wall clocks of the processes
-/// (the platform's [`crate::clock::Clock`] may be a test's, moved by hand); their safety does
-/// not depend on them (see the module's comment).
-pub fn wall_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as i64)
-}
 
 /// A new member id: random, positive, so that two processes never share one.
 pub fn new_member_id() -> i64 {
@@ -72,12 +63,11 @@ impl Leases {
         alone: bool,
     ) -> Result<Option<Leases>, StoreError> {
         let asked = Instant::now();
-        let now_ms = wall_ms();
         let taking = match alone {
             true => Taking::Whatever,
-            false => Taking::Expired { now_ms },
+            false => Taking::Expired,
         };
-        let Some(held) = store.take_leases(member, count, now_ms + ttl_ms, taking).await? else {
+        let Some(held) = store.take_leases(member, count, ttl_ms, taking).await? else {
             return Ok(None);
         };
         let epochs: Vec<i64> = held.iter().map(|lease| lease.epoch).collect();
@@ -137,9 +127,8 @@ impl Leases {
     /// Renews every lease; a lease taken by another process is lost.
     async fn renew(&self, store: &Store) {
         let asked = Instant::now();
-        let until_ms = wall_ms() + self.ttl_ms;
         for lease in &self.held {
-            match store.renew_lease(*lease, until_ms).await {
+            match store.renew_lease(*lease, self.ttl_ms).await {
                 Ok(()) => {}
                 Err(StoreError::Fenced(_)) => return self.lose(),
                 Err(error) => {
@@ -218,64 +207,49 @@ pub fn spawn_renewal(store: Arc<Store>, leases: &Arc<Leases>) -> JoinHandle<()> 
 
 /// Whether every shard's lease is free to take now (given back, expired, or never taken).
 pub async fn leases_free(store: &Store) -> Result<bool, StoreError> {
-    let now_ms = wall_ms();
-    Ok(store
-        .shard_leases()
-        .await?
-        .iter()
-        .all(|lease| lease.expires_at_ms <= now_ms))
+    Ok(store.shard_leases().await?.iter().all(|lease| lease.expires_in_ms <= 0))
 }
 
-/// This process as a member: where it serves, and its role.
+/// This process as a member: its id, where it serves, and its role.
 #[derive(Clone, Debug)]
 pub struct Membership {
-    member: Arc<std::sync::Mutex<Member>>,
+    id: i64,
+    /// Where it takes requests, and its role (`leader` or `standby`).
+    registered: Arc<std::sync::Mutex<(String, String)>>,
 }
 
 impl Membership {
     pub fn new(id: i64, address: String, role: &str) -> Membership {
-        let now = wall_ms();
         Membership {
-            member: Arc::new(std::sync::Mutex::new(Member {
-                id,
-                address,
-                role: role.into(),
-                started_at_ms: now,
-                heartbeat_at_ms: now,
-            })),
+            id,
+            registered: Arc::new(std::sync::Mutex::new((address, role.into()))),
         }
     }
 
     pub fn id(&self) -> i64 {
-        self.member.lock().map(|m| m.id).unwrap_or_default()
+        self.id
     }
 
     pub fn set_address(&self, address: String) {
-        if let Ok(mut member) = self.member.lock() {
-            member.address = address;
+        if let Ok(mut registered) = self.registered.lock() {
+            registered.0 = address;
         }
     }
 
     pub fn set_role(&self, role: &str) {
-        if let Ok(mut member) = self.member.lock() {
-            member.role = role.into();
+        if let Ok(mut registered) = self.registered.lock() {
+            registered.1 = role.into();
         }
     }
 
     /// Says now that this process is alive (and forgets the members long silent).
     pub async fn beat(&self, store: &Store) {
-        let member = match self.member.lock() {
-            Ok(mut member) => {
-                member.heartbeat_at_ms = wall_ms();
-                member.clone()
-            }
-            Err(_) => return,
+        let Ok((address, role)) = self.registered.lock().map(|r| r.clone()) else {
+            return;
         };
         let beat = async {
-            store.heartbeat(&member).await?;
-            store
-                .forget_members(None, member.heartbeat_at_ms - MEMBER_FORGOTTEN_MS)
-                .await
+            store.heartbeat(self.id, &address, &role).await?;
+            store.forget_members(None, MEMBER_FORGOTTEN_MS).await
         };
         if let Err(error) = beat.await {
             tracing::warn!(%error, "could not register this process as a member");

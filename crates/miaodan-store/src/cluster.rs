@@ -8,8 +8,9 @@
 //! under way, and a commit after the taking changes no row and is rolled back
 //! ([`crate::StoreError::Fenced`]): a former owner paused past its lease, or cut off from its
 //! peers but not from the database, can never commit again. Safety rests on the epoch, not on
-//! clocks; `expires_at_ms` (the holder's wall clock plus the lease's time to live) only says when
-//! another process may take a lease whose holder went silent.
+//! clocks; `expires_at_ms` only says when another process may take a lease whose holder went
+//! silent. It is read and written with the database's clock (`{NOW_MS}`), as the members'
+//! heartbeats are: processes on machines whose clocks differ agree on it.
 
 use crate::migrations::Dialect;
 use crate::sql::{Statement, Value};
@@ -48,15 +49,15 @@ impl ShardLease {
     }
 }
 
-/// A shard's lease as stored: who holds it, under which epoch, until when.
+/// A shard's lease as stored: who holds it, under which epoch, for how long yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredLease {
     pub shard: u32,
     /// 0 when no process ever held it.
     pub owner: i64,
     pub epoch: i64,
-    /// Unix milliseconds; 0 for a lease given back.
-    pub expires_at_ms: i64,
+    /// How long it lives yet by the database's clock; 0 or less: expired or given back.
+    pub expires_in_ms: i64,
 }
 
 /// A process serving this database, as it registered itself.
@@ -67,8 +68,10 @@ pub struct Member {
     pub address: String,
     /// `leader` (it holds the shards' leases) or `standby`.
     pub role: String,
+    /// When it registered, in Unix milliseconds of the database's clock.
     pub started_at_ms: i64,
-    pub heartbeat_at_ms: i64,
+    /// How long ago it last said it was alive, by the database's clock.
+    pub heartbeat_age_ms: i64,
 }
 
 /// Which leases a taking may take.
@@ -77,47 +80,56 @@ pub enum Taking {
     /// Every lease, whoever holds it: the process that is the platform's only one (`miaodan
     /// serve` without `--cluster`). A former holder still running is fenced by the new epochs.
     Whatever,
-    /// Only leases given back or expired at `now_ms`: a member of a cluster taking over.
-    Expired { now_ms: i64 },
+    /// Only leases given back or expired: a member of a cluster taking over.
+    Expired,
+}
+
+/// The database's clock in Unix milliseconds, in each dialect.
+fn now_ms(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+        Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+    }
 }
 
 const GUARD: &str = "SELECT 1 FROM shard_leases WHERE shard = $1 AND owner = $2 AND epoch = $3";
 const GUARD_FOR_SHARE: &str = "SELECT 1 FROM shard_leases WHERE shard = $1 AND owner = $2 AND epoch = $3 FOR SHARE";
 const LEASE_ROW: &str = "INSERT INTO shard_leases (shard, owner, epoch, expires_at_ms) VALUES ($1, 0, 0, 0)
     ON CONFLICT (shard) DO NOTHING";
-const TAKE_LEASE: &str = "UPDATE shard_leases SET owner = $1, epoch = epoch + 1, expires_at_ms = $2
-    WHERE shard = $3 AND expires_at_ms <= $4";
-const RENEW_LEASE: &str = "UPDATE shard_leases SET expires_at_ms = $1 WHERE shard = $2 AND owner = $3 AND epoch = $4";
+/// `$4`: 1 to take the lease whoever holds it.
+const TAKE_LEASE: &str = "UPDATE shard_leases SET owner = $1, epoch = epoch + 1, expires_at_ms = {NOW_MS} + $2
+    WHERE shard = $3 AND (CAST($4 AS BIGINT) = 1 OR expires_at_ms <= {NOW_MS})";
+const RENEW_LEASE: &str =
+    "UPDATE shard_leases SET expires_at_ms = {NOW_MS} + $1 WHERE shard = $2 AND owner = $3 AND epoch = $4";
 const GIVE_BACK_LEASE: &str =
     "UPDATE shard_leases SET expires_at_ms = 0 WHERE shard = $1 AND owner = $2 AND epoch = $3";
 
 impl Store {
-    /// Takes the leases of shards `0..count` for `owner` until `until_ms` (Unix milliseconds),
-    /// all or none: `None` when one of them is held by a live process (only with
-    /// [`Taking::Expired`]). A commit of the former holder still under way finishes first; any
-    /// later one is fenced.
+    /// A statement of this module's with the database's clock spelled in.
+    fn timed(&self, sql: &str, params: Vec<Value>) -> Statement {
+        Statement::owned(sql.replace("{NOW_MS}", now_ms(self.dialect())), params)
+    }
+
+    /// Takes the leases of shards `0..count` for `owner` for `ttl_ms`, all or none: `None` when
+    /// one of them is held by a live process (only with [`Taking::Expired`]). A commit of the
+    /// former holder still under way finishes first; any later one is fenced.
     pub async fn take_leases(
         &self,
         owner: i64,
         count: u32,
-        until_ms: i64,
+        ttl_ms: i64,
         taking: Taking,
     ) -> Result<Option<Vec<ShardLease>>, StoreError> {
         let rows = (0..count)
             .map(|shard| Statement::new(LEASE_ROW, vec![Value::I64(i64::from(shard))]))
             .collect();
         self.execute_guarded(Vec::new(), rows).await?;
-        let due = match taking {
-            Taking::Whatever => i64::MAX,
-            Taking::Expired { now_ms } => now_ms,
-        };
+        let whatever = Value::I64(i64::from(taking == Taking::Whatever));
         let takings = (0..count)
             .map(|shard| {
                 let shard = Value::I64(i64::from(shard));
-                Statement::new(
-                    TAKE_LEASE,
-                    vec![Value::I64(owner), Value::I64(until_ms), shard, Value::I64(due)],
-                )
+                let params = vec![Value::I64(owner), Value::I64(ttl_ms), shard, whatever.clone()];
+                self.timed(TAKE_LEASE, params)
             })
             .collect();
         match self.execute_guarded(takings, Vec::new()).await {
@@ -144,12 +156,12 @@ impl Store {
         Ok(Some(mine))
     }
 
-    /// Extends `lease` until `until_ms`; [`StoreError::Fenced`] if another process took it.
-    pub async fn renew_lease(&self, lease: ShardLease, until_ms: i64) -> Result<(), StoreError> {
-        let renewal = Statement::new(
+    /// Extends `lease` to `ttl_ms` from now; [`StoreError::Fenced`] if another process took it.
+    pub async fn renew_lease(&self, lease: ShardLease, ttl_ms: i64) -> Result<(), StoreError> {
+        let renewal = self.timed(
             RENEW_LEASE,
             vec![
-                Value::I64(until_ms),
+                Value::I64(ttl_ms),
                 Value::I64(i64::from(lease.shard)),
                 Value::I64(lease.owner),
                 Value::I64(lease.epoch),
@@ -174,8 +186,8 @@ impl Store {
 
     /// Every shard's lease, by shard.
     pub async fn shard_leases(&self) -> Result<Vec<StoredLease>, StoreError> {
-        let statement = Statement::new(
-            "SELECT shard, owner, epoch, expires_at_ms FROM shard_leases ORDER BY shard",
+        let statement = self.timed(
+            "SELECT shard, owner, epoch, expires_at_ms - {NOW_MS} FROM shard_leases ORDER BY shard",
             vec![],
         );
         self.query(statement, |row| {
@@ -183,42 +195,38 @@ impl Store {
                 shard: u32::try_from(row.i64(0)?).map_err(|e| StoreError::corrupt(e.to_string()))?,
                 owner: row.i64(1)?,
                 epoch: row.i64(2)?,
-                expires_at_ms: row.i64(3)?,
+                expires_in_ms: row.i64(3)?,
             })
         })
         .await
     }
 
-    /// Registers or refreshes `member` (its role and heartbeat).
-    pub async fn heartbeat(&self, member: &Member) -> Result<(), StoreError> {
-        let statement = Statement::new(
+    /// Registers member `id` (where it takes requests, its role), or says it is alive and
+    /// gives its role now.
+    pub async fn heartbeat(&self, id: i64, address: &str, role: &str) -> Result<(), StoreError> {
+        let statement = self.timed(
             "INSERT INTO cluster_members (id, address, role, started_at_ms, heartbeat_at_ms)
-             VALUES ($1, $2, $3, $4, $5)
+             VALUES ($1, $2, $3, {NOW_MS}, {NOW_MS})
              ON CONFLICT (id) DO UPDATE SET role = excluded.role, heartbeat_at_ms = excluded.heartbeat_at_ms",
-            vec![
-                Value::I64(member.id),
-                Value::Text(member.address.clone()),
-                Value::Text(member.role.clone()),
-                Value::I64(member.started_at_ms),
-                Value::I64(member.heartbeat_at_ms),
-            ],
+            vec![Value::I64(id), Value::Text(address.into()), Value::Text(role.into())],
         );
         self.execute_guarded(Vec::new(), vec![statement]).await
     }
 
-    /// Removes member `id` (it stopped), and every member silent since `silent_since_ms`.
-    pub async fn forget_members(&self, id: Option<i64>, silent_since_ms: i64) -> Result<(), StoreError> {
-        let statement = Statement::new(
-            "DELETE FROM cluster_members WHERE id = $1 OR heartbeat_at_ms < $2",
-            vec![Value::I64(id.unwrap_or(0)), Value::I64(silent_since_ms)],
+    /// Removes member `id` (it stopped), and every member silent for more than `silent_ms`.
+    pub async fn forget_members(&self, id: Option<i64>, silent_ms: i64) -> Result<(), StoreError> {
+        let statement = self.timed(
+            "DELETE FROM cluster_members WHERE id = $1 OR heartbeat_at_ms < {NOW_MS} - $2",
+            vec![Value::I64(id.unwrap_or(0)), Value::I64(silent_ms)],
         );
         self.execute_guarded(Vec::new(), vec![statement]).await
     }
 
     /// Every registered member, oldest first.
     pub async fn members(&self) -> Result<Vec<Member>, StoreError> {
-        let statement = Statement::new(
-            "SELECT id, address, role, started_at_ms, heartbeat_at_ms FROM cluster_members ORDER BY started_at_ms, id",
+        let statement = self.timed(
+            "SELECT id, address, role, started_at_ms, {NOW_MS} - heartbeat_at_ms FROM cluster_members
+             ORDER BY started_at_ms, id",
             vec![],
         );
         self.query(statement, |row| {
@@ -227,7 +235,7 @@ impl Store {
                 address: row.text(1)?,
                 role: row.text(2)?,
                 started_at_ms: row.i64(3)?,
-                heartbeat_at_ms: row.i64(4)?,
+                heartbeat_age_ms: row.i64(4)?,
             })
         })
         .await

@@ -324,7 +324,7 @@ impl Store {
         };
     }
 
-    fn dialect(&self) -> migrations::Dialect {
+    pub(crate) fn dialect(&self) -> migrations::Dialect {
         match self {
             Store::Sqlite(_) => migrations::Dialect::Sqlite,
             Store::Postgres(_) => migrations::Dialect::Postgres,

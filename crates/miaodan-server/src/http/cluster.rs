@@ -8,7 +8,6 @@ pub mod switch;
 use super::problem::ApiError;
 use crate::app::AppState;
 use crate::auth::Admin;
-use crate::cluster::wall_ms;
 use axum::Json;
 use axum::extract::State;
 use miaodan_domain::Timestamp;
@@ -83,7 +82,6 @@ pub struct ShardView {
     responses((status = 200, body = ClusterView)),
     security(("bearer" = [])))]
 pub async fn get_cluster(State(state): State<AppState>, _: Admin) -> Result<Json<ClusterView>, ApiError> {
-    let now_ms = wall_ms();
     let members = state.store.members().await?;
     let leases = state.store.shard_leases().await?;
     let answered_by = state.membership.id();
@@ -97,7 +95,7 @@ pub async fn get_cluster(State(state): State<AppState>, _: Admin) -> Result<Json
                 address: member.address,
                 role: member.role,
                 started_at: crate::clock::rfc3339(Timestamp::from_unix_ms(member.started_at_ms)),
-                heartbeat_age_ms: now_ms - member.heartbeat_at_ms,
+                heartbeat_age_ms: member.heartbeat_age_ms,
             })
             .collect(),
         shards: leases
@@ -106,7 +104,7 @@ pub async fn get_cluster(State(state): State<AppState>, _: Admin) -> Result<Json
                 shard: lease.shard,
                 owner: lease.owner,
                 epoch: lease.epoch,
-                expires_in_ms: lease.expires_at_ms.saturating_sub(now_ms),
+                expires_in_ms: lease.expires_in_ms,
                 queued: (holds(lease.owner) && lease.shard < state.shards.count())
                     .then(|| state.shards.queued(lease.shard as usize)),
             })

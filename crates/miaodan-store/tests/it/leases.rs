@@ -1,16 +1,19 @@
 //! Shard leases with fencing: a commit under a lease another process took writes nothing, and a
 //! lease is taken from a live holder only by the platform's one process, never by a member.
+//! Times are the database's clock.
 #![allow(clippy::unwrap_used)]
 
 use miaodan_domain::Timestamp;
 use miaodan_store::StoreError;
-use miaodan_store::cluster::{Member, Taking};
+use miaodan_store::cluster::Taking;
 use miaodan_store::records::IdempotencyRecord;
+use std::time::Duration;
 
 use crate::support::{Backend, Database};
 
 both_backends!(
     a_writer_whose_lease_was_taken_commits_nothing,
+    the_platforms_own_writes_are_fenced_like_the_shards_commits,
     a_member_takes_only_leases_given_back_or_expired,
     members_register_refresh_and_leave,
 );
@@ -72,37 +75,52 @@ async fn a_writer_whose_lease_was_taken_commits_nothing(backend: Backend) {
     ));
     store.give_back_lease(a[0]).await.unwrap();
     let held = store.shard_leases().await.unwrap();
-    assert_eq!((held[0].owner, held[0].epoch, held[0].expires_at_ms), (2, 2, 10_000));
+    assert_eq!((held[0].owner, held[0].epoch), (2, 2));
+    assert!(held[0].expires_in_ms > 0 && held[0].expires_in_ms <= 10_000, "{held:?}");
+}
+
+/// A store holding shard 0's lease writes (a token's last use: a platform write) while it holds
+/// it, and is refused once another process took the lease.
+async fn the_platforms_own_writes_are_fenced_like_the_shards_commits(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let serving = db.open().await;
+    let other = db.open().await;
+    let a = serving
+        .take_leases(1, 1, 10_000, Taking::Whatever)
+        .await
+        .unwrap()
+        .unwrap();
+    serving.hold(a[0]);
+    let used = [(9, Timestamp::from_unix_ms(1_700_000_000_000))];
+    serving.record_token_use(&used).await.unwrap();
+    other
+        .take_leases(2, 1, 10_000, Taking::Whatever)
+        .await
+        .unwrap()
+        .unwrap();
+    let fenced = serving.record_token_use(&used).await;
+    assert!(matches!(fenced, Err(StoreError::Fenced(_))), "{fenced:?}");
+    // A store that holds no lease (a tool's) writes as before.
+    other.record_token_use(&used).await.unwrap();
 }
 
 async fn a_member_takes_only_leases_given_back_or_expired(backend: Backend) {
     let db = Database::fresh(backend).await;
     let store = db.open().await;
-    let a = store
-        .take_leases(1, 2, 10_000, Taking::Expired { now_ms: 5_000 })
-        .await
-        .unwrap();
+    let a = store.take_leases(1, 2, 60_000, Taking::Expired).await.unwrap();
     let a = a.expect("nobody held them");
-    // Live until 10 000: a member cannot take them, not even one of them.
-    let early = store
-        .take_leases(2, 2, 20_000, Taking::Expired { now_ms: 9_999 })
-        .await
-        .unwrap();
-    assert_eq!(early, None);
+    // Live for a minute: a member cannot take them, not even one of them.
+    assert_eq!(store.take_leases(2, 2, 60_000, Taking::Expired).await.unwrap(), None);
     let held = store.shard_leases().await.unwrap();
     assert!(held.iter().all(|l| l.owner == 1 && l.epoch == 1), "{held:?}");
-    // A renewed lease lives on; one given back is free at once.
-    store.renew_lease(a[0], 30_000).await.unwrap();
+    assert!(held.iter().all(|l| l.expires_in_ms > 50_000), "{held:?}");
+    // One given back is free at once, but shard 0 still lives.
     store.give_back_lease(a[1]).await.unwrap();
-    let partly = store
-        .take_leases(2, 2, 40_000, Taking::Expired { now_ms: 20_000 })
-        .await
-        .unwrap();
-    assert_eq!(partly, None, "shard 0 is still A's");
-    let taken = store
-        .take_leases(2, 2, 40_000, Taking::Expired { now_ms: 30_000 })
-        .await
-        .unwrap();
+    assert_eq!(store.take_leases(2, 2, 60_000, Taking::Expired).await.unwrap(), None);
+    // Renewed for a millisecond, shard 0's lease expires: both are taken, epochs raised.
+    store.renew_lease(a[0], 1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let taken = store.take_leases(2, 2, 60_000, Taking::Expired).await.unwrap();
     let taken = taken.expect("expired and given back");
     assert_eq!(
         taken.iter().map(|l| (l.owner, l.epoch)).collect::<Vec<_>>(),
@@ -113,23 +131,27 @@ async fn a_member_takes_only_leases_given_back_or_expired(backend: Backend) {
 async fn members_register_refresh_and_leave(backend: Backend) {
     let db = Database::fresh(backend).await;
     let store = db.open().await;
-    let member = |id: i64, role: &str, heartbeat_at_ms: i64| Member {
-        id,
-        address: format!("http://127.0.0.1:{}", 8000 + id),
-        role: role.into(),
-        started_at_ms: id,
-        heartbeat_at_ms,
-    };
-    store.heartbeat(&member(1, "standby", 100)).await.unwrap();
-    store.heartbeat(&member(2, "standby", 100)).await.unwrap();
-    store.heartbeat(&member(1, "leader", 900)).await.unwrap();
+    store.heartbeat(1, "http://127.0.0.1:8001", "standby").await.unwrap();
+    store.heartbeat(2, "http://127.0.0.1:8002", "standby").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    store.heartbeat(1, "http://127.0.0.1:8001", "leader").await.unwrap();
+    let members = store.members().await.unwrap();
+    let seen: Vec<(i64, &str, &str)> = members.iter().map(|m| (m.id, &*m.address, &*m.role)).collect();
     assert_eq!(
-        store.members().await.unwrap(),
-        [member(1, "leader", 900), member(2, "standby", 100)]
+        seen,
+        [
+            (1, "http://127.0.0.1:8001", "leader"),
+            (2, "http://127.0.0.1:8002", "standby")
+        ]
     );
-    // Member 2 went silent at 100: forgotten with a cutoff after it; member 1 leaves.
-    store.forget_members(None, 500).await.unwrap();
-    assert_eq!(store.members().await.unwrap(), [member(1, "leader", 900)]);
-    store.forget_members(Some(1), 0).await.unwrap();
+    assert!(members[0].heartbeat_age_ms < members[1].heartbeat_age_ms, "{members:?}");
+    assert!(members[1].heartbeat_age_ms >= 50, "{members:?}");
+    // Member 2 has been silent for 50 ms and more: forgotten; then member 1 leaves.
+    store.forget_members(None, 40).await.unwrap();
+    assert_eq!(
+        store.members().await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>(),
+        [1]
+    );
+    store.forget_members(Some(1), 60_000).await.unwrap();
     assert_eq!(store.members().await.unwrap(), []);
 }

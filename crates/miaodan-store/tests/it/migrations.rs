@@ -643,15 +643,11 @@ const ROWS_OF_VERSION_28: &str =
 async fn version_28_rows_load(store: &Store) {
     let leases = store.shard_leases().await.unwrap();
     assert_eq!((leases[0].owner, leases[0].epoch), (41, 3));
+    assert!(leases[0].expires_in_ms < 0, "expired long ago: {leases:?}");
     let members = store.members().await.unwrap();
     assert_eq!((members[0].id, members[0].role.as_str()), (41, "leader"));
     let taken = store
-        .take_leases(
-            42,
-            1,
-            1795407700000,
-            miaodan_store::cluster::Taking::Expired { now_ms: 1795407600000 },
-        )
+        .take_leases(42, 1, 3_000, miaodan_store::cluster::Taking::Expired)
         .await
         .unwrap()
         .expect("expired");

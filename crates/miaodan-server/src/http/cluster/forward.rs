@@ -88,9 +88,8 @@ impl Forwarder {
     }
 
     async fn read_holder(&self) -> Option<(i64, String)> {
-        let now_ms = crate::cluster::wall_ms();
         let leases = self.store.shard_leases().await.ok()?;
-        let lease = leases.first().filter(|l| l.expires_at_ms > now_ms)?;
+        let lease = leases.first().filter(|l| l.expires_in_ms > 0)?;
         let members = self.store.members().await.ok()?;
         let holder = members.into_iter().find(|m| m.id == lease.owner)?;
         Some((holder.id, holder.address))
