@@ -344,6 +344,18 @@ impl Store {
     /// version run in order, each in its own transaction with the version it reaches. A
     /// database of a later version than this build knows is refused.
     async fn migrate(&self) -> Result<(), StoreError> {
+        // Members of a cluster started together migrate one after another: the first brings the
+        // schema up to date, the others find it so. (Two `CREATE TABLE`s of one name at once
+        // fail on PostgreSQL even with `IF NOT EXISTS`.) The lock is the connection's, released
+        // when it closes, however the migration ends.
+        let _lock = match self {
+            Store::Postgres(p) => Some(p.migration_lock().await?),
+            Store::Sqlite(_) => None,
+        };
+        self.migrate_unlocked().await
+    }
+
+    async fn migrate_unlocked(&self) -> Result<(), StoreError> {
         let dialect = self.dialect();
         self.execute_atomically(vec![Statement::new(migrations::CREATE_VERSION_TABLE, vec![])])
             .await?;

@@ -237,7 +237,20 @@ impl PgStore {
     }
 }
 
+/// The advisory lock migrations take (any number the platform uses for nothing else).
+const MIGRATION_LOCK: i64 = 0x6d69_616f_6461_6e;
+
 impl PgStore {
+    /// A connection of its own holding the database's migration lock, waited for if another
+    /// process holds it; the lock goes when the connection is dropped.
+    pub(crate) async fn migration_lock(&self) -> Result<Client, StoreError> {
+        let client = connect(&self.config).await?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        Ok(client)
+    }
+
     /// Settles the fate of a commit that failed with the connection: a COMMIT already sent may
     /// still complete on the server after the client saw an error. Ending that server process
     /// (and waiting until it is gone) makes the outcome final, so a reload that follows reads

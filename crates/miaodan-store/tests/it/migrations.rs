@@ -1378,3 +1378,18 @@ async fn a_database_of_a_later_version_is_refused(backend: Backend) {
     let opened = Store::open(&db.url, miaodan_store::Durability::PowerLossSafe).await;
     assert!(matches!(opened, Err(miaodan_store::StoreError::Corrupt(_))));
 }
+
+/// Members of a cluster started at once on a fresh PostgreSQL database migrate one after
+/// another: every one opens it, at the current version. (SQLite serves one process.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_started_together_on_a_fresh_postgres_database_all_open_it() {
+    if crate::support::skip_postgres() {
+        return;
+    }
+    let db = Database::fresh(Backend::Postgres).await;
+    let opening = (0..4).map(|_| miaodan_store::Store::open(&db.url, miaodan_store::Durability::PowerLossSafe));
+    for opened in futures::future::join_all(opening).await {
+        opened.expect("opens beside the others");
+    }
+    assert_eq!(db.schema_version().await, current_version());
+}
