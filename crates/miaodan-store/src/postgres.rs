@@ -238,7 +238,7 @@ impl PgStore {
 }
 
 /// The advisory lock migrations take (any number the platform uses for nothing else).
-const MIGRATION_LOCK: i64 = 0x6d69_616f_6461_6e;
+const MIGRATION_LOCK: i64 = 0x006d_6961_6f64_616e;
 
 impl PgStore {
     /// A connection of its own holding the database's migration lock, waited for if another
