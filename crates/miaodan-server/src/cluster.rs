@@ -249,7 +249,7 @@ impl Membership {
         };
         let beat = async {
             store.heartbeat(self.id, &address, &role).await?;
-            store.forget_members(None, MEMBER_FORGOTTEN_MS).await
+            store.forget_silent_members(MEMBER_FORGOTTEN_MS).await
         };
         if let Err(error) = beat.await {
             tracing::warn!(%error, "could not register this process as a member");
@@ -270,7 +270,7 @@ impl Membership {
 
     /// Removes this process from the members (it stops).
     pub async fn leave(&self, store: &Store) {
-        if let Err(error) = store.forget_members(Some(self.id()), 0).await {
+        if let Err(error) = store.forget_member(self.id).await {
             tracing::warn!(%error, "could not remove this process from the members");
         }
     }

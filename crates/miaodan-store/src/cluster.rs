@@ -213,11 +213,17 @@ impl Store {
         self.execute_guarded(Vec::new(), vec![statement]).await
     }
 
-    /// Removes member `id` (it stopped), and every member silent for more than `silent_ms`.
-    pub async fn forget_members(&self, id: Option<i64>, silent_ms: i64) -> Result<(), StoreError> {
+    /// Removes member `id`: it stopped.
+    pub async fn forget_member(&self, id: i64) -> Result<(), StoreError> {
+        let statement = Statement::new("DELETE FROM cluster_members WHERE id = $1", vec![Value::I64(id)]);
+        self.execute_guarded(Vec::new(), vec![statement]).await
+    }
+
+    /// Removes every member silent for more than `silent_ms`.
+    pub async fn forget_silent_members(&self, silent_ms: i64) -> Result<(), StoreError> {
         let statement = self.timed(
-            "DELETE FROM cluster_members WHERE id = $1 OR heartbeat_at_ms < {NOW_MS} - $2",
-            vec![Value::I64(id.unwrap_or(0)), Value::I64(silent_ms)],
+            "DELETE FROM cluster_members WHERE heartbeat_at_ms < {NOW_MS} - $1",
+            vec![Value::I64(silent_ms)],
         );
         self.execute_guarded(Vec::new(), vec![statement]).await
     }

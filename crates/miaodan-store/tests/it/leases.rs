@@ -146,12 +146,20 @@ async fn members_register_refresh_and_leave(backend: Backend) {
     );
     assert!(members[0].heartbeat_age_ms < members[1].heartbeat_age_ms, "{members:?}");
     assert!(members[1].heartbeat_age_ms >= 50, "{members:?}");
-    // Member 2 has been silent for 50 ms and more: forgotten; then member 1 leaves.
-    store.forget_members(None, 40).await.unwrap();
+    // Member 2 has been silent for 50 ms and more: forgotten. Then member 1 leaves, and only
+    // it: member 3, which beat a moment ago, stays.
+    store.forget_silent_members(40).await.unwrap();
     assert_eq!(
         store.members().await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>(),
         [1]
     );
-    store.forget_members(Some(1), 60_000).await.unwrap();
+    store.heartbeat(3, "http://127.0.0.1:8003", "standby").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    store.forget_member(1).await.unwrap();
+    assert_eq!(
+        store.members().await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>(),
+        [3]
+    );
+    store.forget_member(3).await.unwrap();
     assert_eq!(store.members().await.unwrap(), []);
 }
