@@ -177,32 +177,38 @@ pub struct LeasesHeld;
 /// soon as they were taken).
 type Leased = (Arc<Store>, Arc<Leases>, JoinHandle<()>);
 
+/// Takes every shard's lease on `store` (whoever holds them when `alone`; [`LeasesHeld`] if a
+/// live process does otherwise) and starts renewing them there at once.
+async fn take_leases(
+    store: Arc<Store>,
+    config: &Config,
+    member: i64,
+    alone: bool,
+) -> anyhow::Result<(Arc<Leases>, JoinHandle<()>)> {
+    let leases = Leases::take(&store, (member, config.lease_ttl_ms), config.shards, alone).await?;
+    let leases = Arc::new(leases.ok_or(LeasesHeld)?);
+    let renewal = crate::cluster::spawn_renewal(store, &leases);
+    Ok((leases, renewal))
+}
+
 /// Opens the store to serve from, having taken every shard's lease for this process; every
 /// write of the store is made under shard 0's lease ([`Store::hold`]). A member of a cluster
 /// first takes the leases on a store of its own (only if they are free: [`LeasesHeld`]
 /// otherwise): opening to serve ends the connections of the process that served before, which
 /// must not be a live one.
 async fn open_leased(config: &Config, membership: &crate::cluster::Membership) -> anyhow::Result<Leased> {
-    let member = (membership.id(), config.lease_ttl_ms);
+    let member = membership.id();
     let taken = match config.cluster {
         None => None,
         Some(_) => {
             let store = Arc::new(Store::open(&config.database, config.durability).await?);
-            let leases = Leases::take(&store, member, config.shards, false).await?;
-            let leases = Arc::new(leases.ok_or(LeasesHeld)?);
-            let renewal = crate::cluster::spawn_renewal(store, &leases);
-            Some((leases, renewal))
+            Some(take_leases(store, config, member, false).await?)
         }
     };
     let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
     let (leases, renewal) = match taken {
         Some(taken) => taken,
-        None => {
-            let leases = Leases::take(&store, member, config.shards, true).await?;
-            let leases = Arc::new(leases.ok_or(LeasesHeld)?);
-            let renewal = crate::cluster::spawn_renewal(store.clone(), &leases);
-            (leases, renewal)
-        }
+        None => take_leases(store.clone(), config, member, true).await?,
     };
     store.hold(leases.lease(0));
     Ok((store, leases, renewal))

@@ -84,17 +84,9 @@ impl Leases {
         }))
     }
 
-    pub fn member(&self) -> i64 {
-        self.member
-    }
-
     /// Shard `index`'s lease, which its writer commits under.
     pub fn lease(&self, index: u32) -> ShardLease {
         self.held[index as usize]
-    }
-
-    pub fn held(&self) -> &[ShardLease] {
-        &self.held
     }
 
     /// Whether the shards may take commands now.

@@ -228,7 +228,7 @@ impl Store {
     }
 
     async fn open_for(url: &str, durability: Durability, serving: bool) -> Result<Store, StoreError> {
-        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = if Store::names_postgres(url) {
             let store = match serving {
                 true => postgres::PgStore::open_to_serve(url, durability).await?,
                 false => postgres::PgStore::open(url, durability).await?,
@@ -246,6 +246,12 @@ impl Store {
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Whether `url` names a PostgreSQL database (`postgres://…` or `postgresql://…`) rather
+    /// than an embedded SQLite file.
+    pub fn names_postgres(url: &str) -> bool {
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -331,8 +337,9 @@ impl Store {
         }
     }
 
-    /// [`Store::execute_atomically`] after `guards`, each of which must change exactly one row,
-    /// in the same transaction; otherwise nothing is written ([`StoreError::Fenced`]).
+    /// [`Store::execute_atomically`] after `guards`, each of which must find (a `SELECT`) or
+    /// change exactly one row, in the same transaction; otherwise nothing is written
+    /// ([`StoreError::Fenced`]).
     async fn execute_guarded(&self, guards: Vec<Statement>, statements: Vec<Statement>) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.execute_atomically(guards, statements).await,

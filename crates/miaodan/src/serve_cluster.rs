@@ -88,9 +88,8 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
 
 /// Refuses a configuration a member cannot work with.
 fn checked(config: &Config, advertise: Option<&str>) -> anyhow::Result<()> {
-    let database = &config.database;
     anyhow::ensure!(
-        database.starts_with("postgres://") || database.starts_with("postgresql://"),
+        Store::names_postgres(&config.database),
         "--cluster needs a PostgreSQL database (postgres://…) that every member shares"
     );
     anyhow::ensure!(

@@ -11,9 +11,7 @@ use crate::http::problem::ApiError;
 use crate::http::risk::FORWARDED_FOR_HEADER;
 use axum::body::Body;
 use axum::extract::Request;
-#[cfg(test)]
-use axum::http::HeaderValue;
-use axum::http::header;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use miaodan_store::Store;
 use std::sync::{Arc, Mutex};
@@ -154,19 +152,13 @@ impl Forwarder {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip());
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let named = connection_named(&parts.headers);
         let mut forwarded = self
             .client
             .request(parts.method.clone(), format!("{address}{path}"))
             .header(FORWARDED_BY, self.member.to_string())
             .body(body);
-        for (name, value) in &parts.headers {
-            let passed = !HOP_BY_HOP.contains(&name.as_str())
-                && !named.iter().any(|n| n == name.as_str())
-                && name != header::CONTENT_LENGTH;
-            if passed && name.as_str() != FORWARDED_FOR_HEADER {
-                forwarded = forwarded.header(name, value);
-            }
+        for (name, value) in end_to_end(&parts.headers).filter(|(name, _)| *name != FORWARDED_FOR_HEADER) {
+            forwarded = forwarded.header(name, value);
         }
         // As any proxy does: the leader reads the client's address for risk from here when it
         // trusts this member (`--trusted-proxy`).
@@ -182,12 +174,8 @@ impl Forwarder {
         metrics::counter!("miaodan_forwarded_requests_total").increment(1);
         metrics::histogram!("miaodan_forwarding_seconds").record(began.elapsed().as_secs_f64());
         let mut response = Response::builder().status(answer.status());
-        let named = connection_named(answer.headers());
-        for (name, value) in answer.headers() {
-            let passed = !HOP_BY_HOP.contains(&name.as_str()) && !named.iter().any(|n| n == name.as_str());
-            if passed && name != header::CONTENT_LENGTH {
-                response = response.header(name, value);
-            }
+        for (name, value) in end_to_end(answer.headers()) {
+            response = response.header(name, value);
         }
         response
             .body(Body::from_stream(answer.bytes_stream()))
@@ -195,8 +183,20 @@ impl Forwarder {
     }
 }
 
+/// The headers of the message itself, passed on in either direction: not those of one
+/// connection (the hop-by-hop ones, those a `Connection` header names) nor its length (the body
+/// is sent afresh).
+fn end_to_end(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+    let named = connection_named(headers);
+    headers.iter().filter(move |(name, _)| {
+        !HOP_BY_HOP.contains(&name.as_str())
+            && !named.iter().any(|n| n == name.as_str())
+            && *name != header::CONTENT_LENGTH
+    })
+}
+
 /// The headers a `Connection` header names: of this connection only, like the hop-by-hop ones.
-fn connection_named(headers: &axum::http::HeaderMap) -> Vec<String> {
+fn connection_named(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(header::CONNECTION)
         .iter()
@@ -208,7 +208,7 @@ fn connection_named(headers: &axum::http::HeaderMap) -> Vec<String> {
 }
 
 /// `X-Forwarded-For` with the connection's peer added after the hops it already names.
-fn forwarded_for(headers: &axum::http::HeaderMap, peer: Option<std::net::IpAddr>) -> Option<String> {
+fn forwarded_for(headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> Option<String> {
     let mut hops: Vec<String> = headers
         .get_all(FORWARDED_FOR_HEADER)
         .iter()
