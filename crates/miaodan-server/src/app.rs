@@ -351,9 +351,10 @@ impl AppState {
         // The leases are renewed from the moment they are taken: opening and loading may take
         // longer than a lease lives.
         let (store, leases, lease_renewal) = open_leased(&config, &membership).await?;
-        let maxima = store.id_maxima().await?;
+        // Blocks of ids start above every id stored, whoever wrote it.
+        let maxima = store.align_id_blocks().await?;
         startup.phase("store");
-        let ids = Ids::starting_after(maxima);
+        let ids = Ids::reserving_from(store.clone());
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
         let shards = Shards::start(
             (store.clone(), leases),
@@ -415,7 +416,7 @@ impl AppState {
     /// Creates a token (for a role, and its shop or buyer), stores its hash, returns its id
     /// and the token itself, shown this once.
     pub async fn issue_token(&self, request: TokenRequest) -> anyhow::Result<(i64, String)> {
-        let (record, token) = tokens::mint(self.ids.token(), request, self.clock.now())?;
+        let (record, token) = tokens::mint(self.ids.token().await?, request, self.clock.now())?;
         self.store.insert_token(&record, None).await?;
         let id = record.id;
         self.tokens.remember(record);

@@ -1,136 +1,262 @@
-//! Id allocation. The shell hands ids to the core with each command. Each kind counts up from
-//! the highest id found in the database at start, so a restart never reuses one; ids of
-//! requests that were never committed are simply skipped.
+//! Id allocation. The shell hands ids to the core with each command. Ids come in blocks
+//! reserved from the database (`miaodan_store::id_blocks`), so two processes serving one
+//! database never hand out the same id, and a restart never reuses one: ids of a block a
+//! process did not use up, or of requests never committed, are simply skipped.
+//!
+//! Handing out an id takes a lock for a moment and no database round trip: the next block is
+//! reserved in the background once half of the current one is gone. A block's size follows the
+//! pace of its kind (twice the last when that went within a second, half when it lasted longer),
+//! so a busy kind reserves rarely and a quiet one wastes few ids at a restart.
 
-use miaodan_store::records::IdMaxima;
-use std::sync::atomic::{AtomicI64, Ordering};
+use miaodan_domain::flash_sale::FlashSaleId;
+use miaodan_domain::ids::{
+    AfterSalesId, BuyerId, CheckoutId, ConversationId, OrderId, PaymentIntentId, ProductId, RefundId, ShipmentId,
+    ShopId, SkuId, WarehouseId,
+};
+use miaodan_store::id_blocks::IdKind;
+use miaodan_store::{Store, StoreError};
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-#[derive(Debug, Default)]
+/// The smallest and largest block reserved at once.
+const BLOCK_MIN: i64 = 16;
+const BLOCK_MAX: i64 = 65_536;
+/// A block used up faster than this is followed by one twice its size.
+const BLOCK_PACE: Duration = Duration::from_secs(1);
+
 pub struct Ids {
-    shop: AtomicI64,
-    buyer: AtomicI64,
-    product: AtomicI64,
-    sku: AtomicI64,
-    warehouse: AtomicI64,
-    order: AtomicI64,
-    checkout: AtomicI64,
-    token: AtomicI64,
-    flash_sale: AtomicI64,
-    payment_intent: AtomicI64,
-    refund: AtomicI64,
-    one_tap_agreement: AtomicI64,
-    notification: AtomicI64,
-    shipment: AtomicI64,
-    after_sales: AtomicI64,
-    diagnosis_report: AtomicI64,
-    staff_member: AtomicI64,
-    staff_session: AtomicI64,
-    audit_entry: AtomicI64,
-    penalty: AtomicI64,
-    risk_challenge: AtomicI64,
-    conversation: AtomicI64,
+    store: Arc<Store>,
+    /// One per kind, at the kind's place in [`IdKind::ALL`].
+    counters: Vec<Arc<Counter>>,
 }
 
-fn next(counter: &AtomicI64) -> i64 {
-    counter.fetch_add(1, Ordering::Relaxed) + 1
+struct Counter {
+    kind: IdKind,
+    block: Mutex<Block>,
+    /// One reservation at a time per kind: the requests that find the block empty wait for it.
+    reserving: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Block {
+    current: Range<i64>,
+    /// Reserved ahead, handed out once `current` is used up.
+    spare: Option<Range<i64>>,
+    size: i64,
+    reserved_at: Option<Instant>,
+    /// A reservation of the spare is under way.
+    prefetching: bool,
+}
+
+enum Taken {
+    Id { id: i64, prefetch: bool },
+    Empty,
+}
+
+impl Block {
+    fn take(&mut self) -> Taken {
+        if self.current.is_empty()
+            && let Some(spare) = self.spare.take()
+        {
+            self.current = spare;
+        }
+        let Some(id) = self.current.next() else {
+            return Taken::Empty;
+        };
+        let prefetch =
+            self.spare.is_none() && !self.prefetching && self.current.end - self.current.start <= self.size / 2;
+        self.prefetching |= prefetch;
+        Taken::Id { id, prefetch }
+    }
+
+    /// The size of the next block, by how fast the last one went.
+    fn next_size(&mut self) -> i64 {
+        let now = Instant::now();
+        self.size = match self.reserved_at.replace(now) {
+            None => BLOCK_MIN,
+            Some(last) if now - last < BLOCK_PACE => (self.size * 2).min(BLOCK_MAX),
+            Some(_) => (self.size / 2).max(BLOCK_MIN),
+        };
+        self.size
+    }
+
+    fn receive(&mut self, block: Range<i64>) {
+        if self.current.is_empty() {
+            self.current = block;
+        } else {
+            self.spare = Some(block);
+        }
+    }
+}
+
+impl Counter {
+    fn block(&self) -> std::sync::MutexGuard<'_, Block> {
+        self.block.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reserves a block and adds it to what this counter hands out.
+    async fn reserve(&self, store: &Store) -> Result<(), StoreError> {
+        let size = self.block().next_size();
+        let reserved = store.reserve_ids(self.kind, size).await;
+        let mut block = self.block();
+        block.prefetching = false;
+        let first = reserved.inspect_err(|error| {
+            tracing::warn!(%error, kind = self.kind.as_str(), "reserving a block of ids failed");
+        })?;
+        block.receive(first..first + size);
+        Ok(())
+    }
+
+    fn needs_ids(&self) -> bool {
+        let block = self.block();
+        block.current.is_empty() && block.spare.is_none()
+    }
+}
+
+macro_rules! id_kinds {
+    ($($name:ident => $kind:ident as $id:ty),* $(,)?) => {
+        impl Ids {
+            $(pub async fn $name(&self) -> Result<$id, StoreError> {
+                let raw = self.next(IdKind::$kind).await?;
+                <$id>::try_from(raw).map_err(|_| {
+                    StoreError::Corrupt(format!("reserved {} id {raw} is not positive", IdKind::$kind.as_str()))
+                })
+            })*
+        }
+    };
+}
+
+id_kinds! {
+    shop => Shop as ShopId, buyer => Buyer as BuyerId, product => Product as ProductId,
+    sku => Sku as SkuId, warehouse => Warehouse as WarehouseId, order => Order as OrderId,
+    checkout => Checkout as CheckoutId, token => Token as i64, flash_sale => FlashSale as FlashSaleId,
+    payment_intent => PaymentIntent as PaymentIntentId, refund => Refund as RefundId,
+    one_tap_agreement => OneTapAgreement as i64, notification => Notification as i64,
+    shipment => Shipment as ShipmentId, after_sales => AfterSales as AfterSalesId,
+    diagnosis_report => DiagnosisReport as i64, staff_member => StaffMember as i64,
+    staff_session => StaffSession as i64, audit_entry => AuditEntry as i64, penalty => Penalty as i64,
+    risk_challenge => RiskChallenge as i64, conversation => Conversation as ConversationId,
 }
 
 impl Ids {
-    pub fn starting_after(maxima: IdMaxima) -> Ids {
-        Ids {
-            shop: AtomicI64::new(maxima.shop),
-            buyer: AtomicI64::new(maxima.buyer),
-            product: AtomicI64::new(maxima.product),
-            sku: AtomicI64::new(maxima.sku),
-            warehouse: AtomicI64::new(maxima.warehouse),
-            order: AtomicI64::new(maxima.order),
-            checkout: AtomicI64::new(maxima.checkout),
-            token: AtomicI64::new(maxima.token),
-            flash_sale: AtomicI64::new(maxima.flash_sale),
-            payment_intent: AtomicI64::new(maxima.payment_intent),
-            refund: AtomicI64::new(maxima.refund),
-            one_tap_agreement: AtomicI64::new(maxima.one_tap_agreement),
-            notification: AtomicI64::new(maxima.notification),
-            shipment: AtomicI64::new(maxima.shipment),
-            after_sales: AtomicI64::new(maxima.after_sales),
-            diagnosis_report: AtomicI64::new(maxima.diagnosis_report),
-            staff_member: AtomicI64::new(maxima.staff_member),
-            staff_session: AtomicI64::new(maxima.staff_session),
-            audit_entry: AtomicI64::new(maxima.audit_entry),
-            penalty: AtomicI64::new(maxima.penalty),
-            risk_challenge: AtomicI64::new(maxima.risk_challenge),
-            conversation: AtomicI64::new(maxima.conversation),
+    /// Hands out ids reserved from `store`; reserves nothing until the first is asked for.
+    pub fn reserving_from(store: Arc<Store>) -> Ids {
+        let counters = IdKind::ALL
+            .iter()
+            .map(|&kind| {
+                Arc::new(Counter {
+                    kind,
+                    block: Mutex::new(Block::default()),
+                    reserving: tokio::sync::Mutex::new(()),
+                })
+            })
+            .collect();
+        Ids { store, counters }
+    }
+
+    /// The next id of `kind`; waits for a reservation only when the current block and the one
+    /// reserved ahead are both used up.
+    pub async fn next(&self, kind: IdKind) -> Result<i64, StoreError> {
+        // `IdKind::ALL` lists the kinds in their declared order (a test checks it).
+        let counter = &self.counters[kind as usize];
+        loop {
+            let taken = counter.block().take();
+            if let Taken::Id { id, prefetch } = taken {
+                if prefetch {
+                    self.prefetch(counter.clone());
+                }
+                return Ok(id);
+            }
+            let _turn = counter.reserving.lock().await;
+            if counter.needs_ids() {
+                counter.reserve(&self.store).await?;
+            }
         }
     }
 
-    pub fn penalty(&self) -> i64 {
-        next(&self.penalty)
+    fn prefetch(&self, counter: Arc<Counter>) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let _turn = counter.reserving.lock().await;
+            let wanted = counter.block().spare.is_none();
+            let reserved = match wanted {
+                true => counter.reserve(&store).await,
+                false => Ok(()),
+            };
+            counter.block().prefetching = false;
+            if let Err(error) = reserved {
+                // Nothing waits for it: a request that finds the block empty reserves itself.
+                tracing::warn!(%error, "reserving ids ahead failed");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use miaodan_store::Durability;
+
+    async fn store(dir: &tempfile::TempDir) -> Arc<Store> {
+        let path = dir.path().join("ids.db");
+        let opened = Store::open(&path.to_string_lossy(), Durability::AcceptDataLossOnPowerFailure).await;
+        Arc::new(opened.expect("a store in a fresh directory"))
     }
 
-    pub fn risk_challenge(&self) -> i64 {
-        next(&self.risk_challenge)
+    /// Two processes on one database hand out orders side by side: no id twice, and the blocks
+    /// grow with the pace (far fewer reservations than ids).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn processes_sharing_a_database_never_hand_out_one_id_twice() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = store(&dir).await;
+        let (a, b) = (
+            Arc::new(Ids::reserving_from(store.clone())),
+            Arc::new(Ids::reserving_from(store.clone())),
+        );
+        let hand_out = |ids: Arc<Ids>| async move {
+            let mut got = Vec::new();
+            for _ in 0..3_000 {
+                got.push(ids.order().await.expect("an id").get());
+            }
+            got
+        };
+        let (from_a, from_b) = tokio::join!(tokio::spawn(hand_out(a)), tokio::spawn(hand_out(b)));
+        let mut all: Vec<i64> = from_a.expect("a").into_iter().chain(from_b.expect("b")).collect();
+        all.sort_unstable();
+        let handed_out = all.len();
+        all.dedup();
+        assert_eq!(all.len(), handed_out, "an id was handed out twice");
+        // The next reservation starts after everything reserved: unused ids are skipped, never
+        // given again.
+        let next = store.reserve_ids(IdKind::Order, 1).await.expect("a reservation");
+        assert!(next > all[all.len() - 1], "{next} reused a reserved id");
+        // Blocks of 16, 32, … up to 65 536: a few dozen reservations for 6 000 ids at most.
+        assert!(next < 6_000 * 3, "blocks did not grow: next free id {next}");
     }
 
-    pub fn conversation(&self) -> i64 {
-        next(&self.conversation)
+    /// A new process (a restart) starts above everything the last one reserved, and a quiet
+    /// kind wastes at most a small block.
+    #[tokio::test]
+    async fn a_restart_hands_out_ids_above_every_earlier_block() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = store(&dir).await;
+        let first = Ids::reserving_from(store.clone());
+        let shops: Vec<i64> = [first.shop().await, first.shop().await]
+            .into_iter()
+            .map(|id| id.expect("an id").get())
+            .collect();
+        assert_eq!(shops, [1, 2], "a fresh database's first shops");
+        drop(first);
+        let again = Ids::reserving_from(store);
+        let shop = again.shop().await.expect("an id").get();
+        assert!((3..=1 + 2 * BLOCK_MIN).contains(&shop), "after a restart: shop {shop}");
     }
 
-    pub fn staff_member(&self) -> i64 {
-        next(&self.staff_member)
-    }
-    pub fn staff_session(&self) -> i64 {
-        next(&self.staff_session)
-    }
-    pub fn audit_entry(&self) -> i64 {
-        next(&self.audit_entry)
-    }
-    pub fn shop(&self) -> i64 {
-        next(&self.shop)
-    }
-    pub fn buyer(&self) -> i64 {
-        next(&self.buyer)
-    }
-    pub fn product(&self) -> i64 {
-        next(&self.product)
-    }
-    pub fn sku(&self) -> i64 {
-        next(&self.sku)
-    }
-    pub fn warehouse(&self) -> i64 {
-        next(&self.warehouse)
-    }
-    pub fn order(&self) -> i64 {
-        next(&self.order)
-    }
-    pub fn checkout(&self) -> i64 {
-        next(&self.checkout)
-    }
-    pub fn token(&self) -> i64 {
-        next(&self.token)
-    }
-    pub fn flash_sale(&self) -> i64 {
-        next(&self.flash_sale)
-    }
-    pub fn payment_intent(&self) -> i64 {
-        next(&self.payment_intent)
-    }
-    pub fn refund(&self) -> i64 {
-        next(&self.refund)
-    }
-    pub fn one_tap_agreement(&self) -> i64 {
-        next(&self.one_tap_agreement)
-    }
-    pub fn notification(&self) -> i64 {
-        next(&self.notification)
-    }
-    pub fn after_sales(&self) -> i64 {
-        next(&self.after_sales)
-    }
-    pub fn diagnosis_report(&self) -> i64 {
-        next(&self.diagnosis_report)
-    }
-
-    pub fn shipment(&self) -> i64 {
-        next(&self.shipment)
+    #[test]
+    fn each_kind_has_its_place_in_the_list_of_kinds() {
+        for (place, kind) in IdKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, place, "{kind:?}");
+        }
     }
 }

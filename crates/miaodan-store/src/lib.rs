@@ -37,6 +37,7 @@ pub use diagnosis::{DiagnosisDimension, DiagnosisScope, DimensionDay, REPORTS_LI
 mod flash_sale;
 pub use flash_sale::FlashSaleAudit;
 mod fulfillment;
+pub mod id_blocks;
 mod integrity;
 pub use integrity::{
     AlertGroup, CarrierParcels, EndedSale, FAKE_STOCK_SALES_MAX, PromiseBreakdown, REQUESTS_PAGE_ROWS, StockAround,
@@ -290,6 +291,21 @@ impl Store {
     async fn query<T: Send + 'static>(&self, statement: Statement, map: Mapper<T>) -> Result<Vec<T>, StoreError> {
         match self {
             Store::Sqlite(s) => s.query(statement, map).await,
+            Store::Postgres(p) => p.query(statement, map).await,
+        }
+    }
+
+    /// One writing statement that answers rows (`… RETURNING`), committed on its own and
+    /// outside any lease: only for writes any process may make at any time (see
+    /// [`Store::reserve_ids`]).
+    async fn execute_returning<T: Send + 'static>(
+        &self,
+        statement: Statement,
+        map: Mapper<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.execute_returning(statement, map).await,
+            // Outside a transaction, PostgreSQL commits the statement on its own.
             Store::Postgres(p) => p.query(statement, map).await,
         }
     }

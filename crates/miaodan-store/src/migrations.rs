@@ -172,6 +172,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0028_cluster",
         sql: include_str!("../migrations/0028_cluster.sql"),
     },
+    Migration {
+        version: 29,
+        name: "0029_id_blocks",
+        sql: include_str!("../migrations/0029_id_blocks.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -237,7 +242,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 28);
+        assert_eq!(SCHEMA_VERSION, 29);
     }
 
     #[test]

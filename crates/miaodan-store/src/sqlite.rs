@@ -252,6 +252,27 @@ impl SqliteStore {
         .await
     }
 
+    /// One writing statement that answers rows (`… RETURNING`), in its own transaction, in
+    /// turn with the shards' writers.
+    pub async fn execute_returning<T: Send + 'static>(
+        &self,
+        statement: Statement,
+        map: Mapper<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let turn = self.write_turn.clone();
+        self.with_connection(move |connection| {
+            let _turn = take_turn(&turn);
+            let mut prepared = connection.prepare_cached(&statement.sql)?;
+            let mut rows = prepared.query(rusqlite::params_from_iter(statement.params.iter()))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(map(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     pub async fn execute_atomically(
         &self,
         guards: Vec<Statement>,

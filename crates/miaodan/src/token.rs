@@ -157,7 +157,9 @@ async fn check_subject(opened: &Store, role: Role, subject: Option<i64>, databas
 async fn create(request: TokenRequest, store: &StoreArgs) -> anyhow::Result<()> {
     let opened = open(store).await?;
     check_subject(&opened, request.role, request.subject, &store.database).await?;
-    let id = opened.id_maxima().await?.token + 1;
+    // A reserved id, as a running server's are: the server may be minting tokens meanwhile.
+    opened.align_id_blocks().await?;
+    let id = opened.reserve_ids(miaodan_store::id_blocks::IdKind::Token, 1).await?;
     let (record, token) = tokens::mint(id, request, Clock::system().now())
         .map_err(|refusal| anyhow::anyhow!("{refusal}: give --expires-in-days a number of days the role allows"))?;
     opened.insert_token(&record, None).await?;

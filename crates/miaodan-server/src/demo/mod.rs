@@ -19,7 +19,7 @@ use miaodan_domain::orders::Address;
 use miaodan_domain::shard::{Command, Outcome};
 use miaodan_domain::shard::{ConfigureFulfillment, CreateProduct, CreateShop, CreateWarehouse, SetSlaRules, SetStock};
 use miaodan_domain::staff::{Login, StaffRole};
-use miaodan_domain::{BuyerId, Fen, ProductId, ShopId, SkuId, Timestamp, WarehouseId};
+use miaodan_domain::{Fen, ShopId, Timestamp};
 use miaodan_store::StaffMember;
 use miaodan_store::records::{Role, TokenFilter};
 use serde::Deserialize;
@@ -137,7 +137,7 @@ async fn demo_staff(state: &AppState, shop: ShopId) -> anyhow::Result<Vec<(Strin
         if state.store.staff_member_by_login(login).await?.is_none() {
             let password_hash = crate::staff::off_thread(|| crate::staff::hash_password(DEMO_STAFF_PASSWORD)).await??;
             let member = StaffMember {
-                id: state.ids.staff_member(),
+                id: state.ids.staff_member().await?,
                 shop: (role != StaffRole::PlatformAdmin).then_some(shop),
                 login: Login::parse(login).ok_or_else(|| anyhow::anyhow!("demo login {login}"))?,
                 name: login.to_string(),
@@ -161,17 +161,13 @@ fn adcode(raw: &str) -> anyhow::Result<Adcode> {
     Adcode::parse(raw).ok_or_else(|| anyhow::anyhow!("demo adcode {raw} is unknown"))
 }
 
-fn positive<T>(raw: i64, make: fn(i64) -> Option<T>) -> anyhow::Result<T> {
-    make(raw).ok_or_else(|| anyhow::anyhow!("id {raw} is not positive"))
-}
-
 async fn submit(state: &AppState, shop: ShopId, command: Command) -> anyhow::Result<Outcome> {
     state.submit_accepted(shop, command).await
 }
 
 /// The shop of `spec`, with its name and category.
 async fn create_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<ShopId> {
-    let shop = positive(state.ids.shop(), ShopId::new)?;
+    let shop = state.ids.shop().await?;
     let category = ShopCategory::parse(&spec.category)
         .ok_or_else(|| anyhow::anyhow!("demo shop category {} is unknown", spec.category))?;
     let name = text(&spec.name)?;
@@ -192,7 +188,7 @@ async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
     let shop = create_shop(state, spec).await?;
     let mut warehouses = Vec::new();
     for w in &spec.warehouses {
-        let id = positive(state.ids.warehouse(), WarehouseId::new)?;
+        let id = state.ids.warehouse().await?;
         submit(
             state,
             shop,
@@ -268,14 +264,14 @@ async fn load_shop(state: &AppState, spec: &ShopSpec) -> anyhow::Result<()> {
         for s in &p.skus {
             let price = Fen::price(s.price_fen).ok_or_else(|| anyhow::anyhow!("demo price {}", s.price_fen))?;
             skus.push(NewSku {
-                id: positive(state.ids.sku(), SkuId::new)?,
+                id: state.ids.sku().await?,
                 name: text(&s.name)?,
                 price,
             });
         }
         let (gtin, goods_class) = p.listing()?;
         let command = Command::from(CreateProduct {
-            id: positive(state.ids.product(), ProductId::new)?,
+            id: state.ids.product().await?,
             shop,
             title: text(&p.title)?,
             description: Some(text(&p.description)?),
@@ -390,7 +386,7 @@ pub async fn prepare(state: &AppState, first_start: Option<&String>) -> anyhow::
         }
         for b in &world.buyers {
             let buyer = Buyer {
-                id: positive(state.ids.buyer(), BuyerId::new)?,
+                id: state.ids.buyer().await?,
                 name: text(&b.name)?,
                 default_address: Some(Address {
                     adcode: adcode(&b.address.adcode)?,

@@ -171,7 +171,7 @@ pub async fn write(
 ) -> Result<Option<Diagnosed>, StoreError> {
     let history = history(state, shop, period).await?;
     let diagnosed = Diagnosed {
-        id: state.ids.diagnosis_report(),
+        id: state.ids.diagnosis_report().await?,
         shop: shop.clone(),
         kind,
         findings: diagnose(&history),

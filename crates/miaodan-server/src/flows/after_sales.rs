@@ -124,7 +124,7 @@ pub async fn prepare_open(state: &AppState, ask: Ask) -> Result<(ShopId, OpenReq
         .into_iter()
         .map(|s| (s.id, s.request))
         .collect();
-    let id = AfterSalesId::new(state.ids.after_sales()).expect("ids are positive");
+    let id = state.ids.after_sales().await?;
     let shop = order.shop;
     let command = OpenRequest {
         id,

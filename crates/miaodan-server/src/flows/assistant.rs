@@ -125,7 +125,7 @@ pub async fn open(
     lang: Option<Lang>,
     record: impl FnOnce(&Opened) -> Option<IdempotencyRecord>,
 ) -> Result<Opened, AssistantError> {
-    let id = ConversationId::new(state.ids.conversation()).ok_or(AssistantError::UnknownConversation)?;
+    let id = state.ids.conversation().await?;
     let now = state.clock.now();
     let greeting = match lang {
         Some(lang) => dialogue::greeting(lang),

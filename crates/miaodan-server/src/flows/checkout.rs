@@ -43,8 +43,6 @@ pub enum CheckoutError {
     /// A part an earlier attempt placed cannot be read back yet.
     #[error("a previously placed order is not readable yet")]
     PlacedOrderNotReadable,
-    #[error("the id space is exhausted")]
-    IdsExhausted,
     #[error(transparent)]
     Shard(#[from] ShardError),
     #[error(transparent)]
@@ -161,12 +159,11 @@ pub async fn place_recorded(
 ) -> Result<PlacedCheckout, CheckoutError> {
     let mut recorder = recorder.filter(|_| request.parts.len() == 1);
     let recording = recorder.is_some();
-    let checkout = CheckoutId::new(state.ids.checkout()).ok_or(CheckoutError::IdsExhausted)?;
-    let order_ids: Vec<OrderId> = request
-        .parts
-        .iter()
-        .map(|_| OrderId::new(state.ids.order()).ok_or(CheckoutError::IdsExhausted))
-        .collect::<Result<_, _>>()?;
+    let checkout = state.ids.checkout().await?;
+    let mut order_ids: Vec<OrderId> = Vec::with_capacity(request.parts.len());
+    for _ in &request.parts {
+        order_ids.push(state.ids.order().await?);
+    }
     let placements = request.parts.iter().zip(order_ids).map(|(part, id)| {
         let command = PlaceOrder {
             id,

@@ -12,7 +12,7 @@ use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::orders::{Address, Order};
 use miaodan_domain::risk::ClientSignals;
 use miaodan_domain::shard::{Command, Placement, Rejection, RequestRef, ShardCommand, Tap};
-use miaodan_domain::{BuyerId, CheckoutId, OrderId, Quantity};
+use miaodan_domain::{BuyerId, Quantity};
 use miaodan_store::StoreError;
 
 /// Why a tap ordered nothing.
@@ -20,8 +20,6 @@ use miaodan_store::StoreError;
 pub enum TapError {
     #[error("no such flash sale")]
     UnknownSale,
-    #[error("the id space is exhausted")]
-    IdsExhausted,
     /// The shard refused the tap (`not_started`, `ended`, `limit_reached`, `sold_out`, …).
     #[error("refused: {}", .0.code())]
     Refused(Rejection),
@@ -56,7 +54,10 @@ pub async fn tap(state: &AppState, request: TapRequest, recorder: Option<Recorde
         .await?
         .ok_or(TapError::UnknownSale)?;
     let buyer = request.buyer;
-    let answer = state.shards.ask(shop, command_of(state, request)?, recorder).await?;
+    let answer = state
+        .shards
+        .ask(shop, command_of(state, request).await?, recorder)
+        .await?;
     settle(state, buyer, answer).await
 }
 
@@ -72,7 +73,7 @@ pub async fn tap_bundle(
     let mut commands = Vec::with_capacity(taps.len());
     for (request, recorder) in taps {
         buyers.push(request.buyer);
-        commands.push((Command::from(command_of(state, request)?), recorder));
+        commands.push((Command::from(command_of(state, request).await?), recorder));
     }
     let outcomes = state.shards.submit_recorded_bundle(shop, commands).await?;
     let mut answers = Vec::with_capacity(outcomes.len());
@@ -82,11 +83,11 @@ pub async fn tap_bundle(
     Ok(answers)
 }
 
-fn command_of(state: &AppState, request: TapRequest) -> Result<Tap, TapError> {
+async fn command_of(state: &AppState, request: TapRequest) -> Result<Tap, TapError> {
     Ok(Tap {
         sale: request.sale,
-        order: OrderId::new(state.ids.order()).ok_or(TapError::IdsExhausted)?,
-        checkout: CheckoutId::new(state.ids.checkout()).ok_or(TapError::IdsExhausted)?,
+        order: state.ids.order().await?,
+        checkout: state.ids.checkout().await?,
         buyer: request.buyer,
         quantity: request.quantity,
         address: request.address,

@@ -6,8 +6,8 @@
 //! and a checkout carry the same signals in their own commands (`http::risk::signals_of`).
 
 use crate::app::{AppState, RiskMode};
+use miaodan_domain::BuyerId;
 use miaodan_domain::risk::{BuyerHistory, ClientSignals, Screening, fingerprint};
-use miaodan_domain::{BuyerId, OrderId};
 use miaodan_store::StoreError;
 
 /// The fingerprint tag of a payment credential (see `http::risk` for the others).
@@ -37,7 +37,7 @@ pub async fn screening(
         None => state.store.buyer_history(buyer, state.clock.now()).await?,
     };
     let account_opened_at = state.directory.buyer_opened_at(&state.store, buyer).await?;
-    let decision = OrderId::new(state.ids.order()).expect("ids are positive");
+    let decision = state.ids.order().await?;
     let client = ClientSignals {
         account_opened_at,
         history: Some(history),

@@ -7,7 +7,6 @@ use crate::app::AppState;
 use crate::carriers::CarrierError;
 use crate::sequencer::{Recorder, ShardError};
 use miaodan_domain::fulfillment::CarrierId;
-use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::Shipment;
 use miaodan_domain::logistics::shipment::{Waybill, parse_waybill};
 use miaodan_domain::orders::Order;
@@ -20,8 +19,8 @@ pub enum ShipmentError {
     /// The order's dispatch sends no parcel from that warehouse (not paid, or another one).
     #[error("the order sends no parcel from that warehouse")]
     NoParcelAtWarehouse,
-    #[error("the id space is exhausted")]
-    IdsExhausted,
+    #[error(transparent)]
+    Store(#[from] miaodan_store::StoreError),
     #[error(transparent)]
     Carrier(#[from] CarrierError),
     /// The carrier's waybill number is not one the platform can track.
@@ -57,7 +56,7 @@ pub async fn ship(
         carrier,
         waybill,
     } = parcel;
-    let id = ShipmentId::new(state.ids.shipment()).ok_or(ShipmentError::IdsExhausted)?;
+    let id = state.ids.shipment().await?;
     let waybill = match waybill {
         Some(waybill) => waybill,
         None => issue_waybill(state, shop, &order, warehouse, carrier).await?,
@@ -111,7 +110,7 @@ pub async fn ship_order(
     };
     let mut parcels = Vec::with_capacity(unshipped.len());
     for (warehouse, nth) in unshipped {
-        let id = ShipmentId::new(state.ids.shipment()).ok_or(ShipmentError::IdsExhausted)?;
+        let id = state.ids.shipment().await?;
         let waybill = issue_nth_waybill(state, shop, order, warehouse, nth).await?;
         parcels.push(ParcelWaybill { id, warehouse, waybill });
     }

@@ -64,9 +64,9 @@ pub fn refusal(rejection: &Rejection) -> ApiError {
 
 /// A SKU from its input; `prefix` locates the input in the body (`skus[2].`, or empty when
 /// the SKU is the whole body), so a refusal names the field as the JSON errors do.
-fn new_sku(state: &AppState, input: &NewSkuInput, prefix: &str) -> Result<NewSku, ApiError> {
+async fn new_sku(state: &AppState, input: &NewSkuInput, prefix: &str) -> Result<NewSku, ApiError> {
     Ok(NewSku {
-        id: SkuId::new(state.ids.sku()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
+        id: state.ids.sku().await?,
         name: validate::text::<60>(&input.name, &format!("{prefix}name"))?,
         price: validate::price(input.price_fen, &format!("{prefix}price_fen"))?,
     })
@@ -125,7 +125,7 @@ pub async fn create_product(
             ));
         }
         let command = CreateProduct {
-            id: ProductId::new(state.ids.product()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
+            id: state.ids.product().await?,
             shop,
             title: validate::text::<120>(&input.title, "title")?,
             description: input
@@ -139,12 +139,13 @@ pub async fn create_product(
                 .as_deref()
                 .map(|g| validate::goods_class(g, "goods_class"))
                 .transpose()?,
-            skus: input
-                .skus
-                .iter()
-                .enumerate()
-                .map(|(i, sku)| new_sku(&state, sku, &format!("skus[{i}].")))
-                .collect::<Result<_, _>>()?,
+            skus: {
+                let mut skus = Vec::with_capacity(input.skus.len());
+                for (i, sku) in input.skus.iter().enumerate() {
+                    skus.push(new_sku(&state, sku, &format!("skus[{i}].")).await?);
+                }
+                skus
+            },
         };
         idempotency::ask(&state, shop, command, idem, render_created_product).await
     })
@@ -214,7 +215,7 @@ pub async fn add_sku(
     let request = ("POST", path.as_str(), &body.raw[..]);
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let product = ProductId::new(ids.one()).ok_or_else(|| ApiError::not_found("product"))?;
-        let sku = new_sku(&state, &body.value, "")?;
+        let sku = new_sku(&state, &body.value, "").await?;
         let command = AddSku { shop, product, sku };
         idempotency::ask(&state, shop, command, idem, render_created_sku).await
     })

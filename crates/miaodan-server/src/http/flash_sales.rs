@@ -106,7 +106,7 @@ pub async fn schedule(
     let request = ("POST", "/v1/flash-sales", &body.raw[..]);
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let input = &body.value;
-        let id = FlashSaleId::new(state.ids.flash_sale()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
+        let id = state.ids.flash_sale().await?;
         let command = ScheduleFlashSale {
             id,
             shop,
@@ -307,7 +307,6 @@ impl From<TapError> for ApiError {
     fn from(error: TapError) -> ApiError {
         match error {
             TapError::UnknownSale => ApiError::not_found("flash sale"),
-            TapError::IdsExhausted => ApiError::unavailable("id space exhausted"),
             TapError::Refused(rejection) => ApiError::from(&rejection),
             TapError::OrderNotReadable => ApiError::unavailable("the order is not readable yet"),
             TapError::Shard(error) => ApiError::from(error),

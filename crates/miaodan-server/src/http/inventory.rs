@@ -85,7 +85,7 @@ pub async fn create_warehouse(
     let request = ("POST", "/v1/warehouses", &body.raw[..]);
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let command = CreateWarehouse {
-            id: WarehouseId::new(state.ids.warehouse()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?,
+            id: state.ids.warehouse().await?,
             shop,
             name: validate::text::<60>(&body.value.name, "name")?,
             location: validate::adcode(&body.value.adcode, "adcode")?,

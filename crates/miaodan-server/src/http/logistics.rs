@@ -831,7 +831,7 @@ impl From<ShipmentError> for ApiError {
                 "the order sends no parcel from that warehouse (see GET /v1/orders/{id}/dispatch)",
             )
             .field("warehouse_id"),
-            ShipmentError::IdsExhausted => ApiError::unavailable("id space exhausted"),
+            ShipmentError::Store(error) => ApiError::from(error),
             ShipmentError::Carrier(error) => ApiError::from(error),
             ShipmentError::UnusableWaybill => ApiError::unavailable("the carrier issued an unusable waybill"),
             ShipmentError::Shard(error) => ApiError::from(error),

@@ -572,7 +572,6 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::PlacedOrderNotReadable => {
                 ApiError::unavailable("a previously placed order is not readable yet")
             }
-            CheckoutError::IdsExhausted => ApiError::unavailable("id space exhausted"),
             CheckoutError::Shard(error) => ApiError::from(error),
             CheckoutError::Store(error) => ApiError::from(error),
         }

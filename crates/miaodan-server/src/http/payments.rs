@@ -581,7 +581,7 @@ pub async fn create_agreement(
         let now = state.clock.now();
         let previous = state.payments.one_tap.agreement(buyer);
         let agreement = OneTapAgreement {
-            id: state.ids.one_tap_agreement(),
+            id: state.ids.one_tap_agreement().await?,
             buyer,
             provider: state.payments.provider.name().into(),
             credential: input.credential.clone(),
@@ -690,8 +690,13 @@ pub async fn simpay_webhook(State(state): State<AppState>, headers: HeaderMap, R
         // Not acknowledged: the provider delivers it again later.
         return ApiError::unavailable("the notification could not be applied yet").into_response();
     }
+    let id = match state.ids.notification().await {
+        Ok(id) => id,
+        // Not acknowledged: the provider delivers it again later.
+        Err(error) => return ApiError::from(error).into_response(),
+    };
     let logged = LoggedNotification {
-        id: state.ids.notification(),
+        id,
         provider: provider.name(),
         event_id: notification.event_id(),
         event_type: notification.event_type(),

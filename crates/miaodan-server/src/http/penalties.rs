@@ -363,7 +363,7 @@ fn kind_of(input: &NewPenalty, now: Timestamp) -> Result<PenaltyKind, ApiError> 
     Ok(kind)
 }
 
-fn new_penalty(state: &AppState, input: &NewPenalty, now: Timestamp) -> Result<StoredPenalty, ApiError> {
+async fn new_penalty(state: &AppState, input: &NewPenalty, now: Timestamp) -> Result<StoredPenalty, ApiError> {
     let kind = kind_of(input, now)?;
     let shop = ShopId::new(validate::positive_id(input.shop_id, "shop_id")?)
         .ok_or_else(|| ApiError::invalid("invalid_field", "shop_id", "a positive id"))?;
@@ -377,7 +377,7 @@ fn new_penalty(state: &AppState, input: &NewPenalty, now: Timestamp) -> Result<S
         .map(|s| validate::positive_id(s, "finding_subject"))
         .transpose()?;
     Ok(StoredPenalty {
-        id: state.ids.penalty(),
+        id: state.ids.penalty().await?,
         shop,
         penalty: Penalty {
             kind,
@@ -421,7 +421,7 @@ pub async fn issue_penalty(
     let request = ("POST", "/v1/penalties", &body.raw[..]);
     idempotency::run(&state, Principal::Admin, &headers, request, |idem| async {
         let now = state.clock.now();
-        let penalty = new_penalty(&state, &body.value, now)?;
+        let penalty = new_penalty(&state, &body.value, now).await?;
         if state.store.shop(penalty.shop).await?.is_none() {
             return Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_shop", "no such shop").field("shop_id"));
         }

@@ -77,7 +77,7 @@ pub async fn create_shop(
             .as_deref()
             .map(|c| validate::shop_category(c, "category"));
         let category = category.transpose()?.unwrap_or_default();
-        let id = ShopId::new(state.ids.shop()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
+        let id = state.ids.shop().await?;
         idempotency::ask(&state, id, CreateShop { id, name, category }, idem, render_shop).await
     })
     .await
@@ -211,7 +211,8 @@ async fn issue(
         },
         lifetime_days: input.expires_in_days,
     };
-    let (record, token) = lifecycle::mint(state.ids.token(), request, state.clock.now()).map_err(lifetime_refused)?;
+    let (record, token) =
+        lifecycle::mint(state.ids.token().await?, request, state.clock.now()).map_err(lifetime_refused)?;
     let view = IssuedToken {
         token_id: record.id,
         token,
@@ -291,7 +292,7 @@ pub async fn create_buyer(
             .as_ref()
             .map(|a| validate::address(a, "default_address"))
             .transpose()?;
-        let id = BuyerId::new(state.ids.buyer()).ok_or_else(|| ApiError::unavailable("id space exhausted"))?;
+        let id = state.ids.buyer().await?;
         let buyer = Buyer {
             id,
             name,

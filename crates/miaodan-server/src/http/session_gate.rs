@@ -144,8 +144,15 @@ async fn record(
     attempt: Attempt,
     status: StatusCode,
 ) {
+    let id = match state.ids.audit_entry().await {
+        Ok(id) => id,
+        Err(error) => {
+            tracing::error!(%error, method = %attempt.method, path = attempt.path, "no id for an audit entry");
+            return;
+        }
+    };
     let entry = AuditEntry {
-        id: state.ids.audit_entry(),
+        id,
         shop,
         staff,
         method: attempt.method.to_string(),

@@ -281,7 +281,7 @@ pub async fn create_member(
             return Err(login_taken());
         }
         let member = StaffMember {
-            id: state.ids.staff_member(),
+            id: state.ids.staff_member().await?,
             shop,
             login,
             name: name.as_str().to_string(),

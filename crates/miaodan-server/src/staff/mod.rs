@@ -246,7 +246,7 @@ pub async fn sign_in(state: &AppState, login: &str, password: &str) -> Result<(S
     state.staff.forget_failures(login);
     let secret = random_secret();
     let session = StaffSession {
-        id: state.ids.staff_session(),
+        id: state.ids.staff_session().await?,
         staff: member.id,
         shop: member.shop,
         secret_sha256: sha256_hex(secret.as_bytes()),

@@ -136,8 +136,8 @@ async fn a_checkout_across_shops_cut_after_one_part_is_completed_by_its_retry_wi
     let state = app.state();
     let shop = miaodan_domain::ShopId::new(w.shop).unwrap();
     let cut = PlaceOrder {
-        id: miaodan_domain::OrderId::new(state.ids.order()).unwrap(),
-        checkout: miaodan_domain::CheckoutId::new(state.ids.checkout()).unwrap(),
+        id: state.ids.order().await.unwrap(),
+        checkout: state.ids.checkout().await.unwrap(),
         shop,
         buyer: miaodan_domain::BuyerId::new(w.buyer).unwrap(),
         lines: vec![OrderLineRequest {

@@ -5,6 +5,7 @@ mod support;
 
 mod compass;
 mod fulfillment;
+mod id_blocks;
 mod idempotency;
 mod leases;
 mod lists;

@@ -442,6 +442,7 @@ fn rows_up_to(version: i64) -> String {
         (26, rows_of_version_26()),
         (27, rows_of_version_27()),
         (28, ROWS_OF_VERSION_28.to_string()),
+        (29, ROWS_OF_VERSION_29.to_string()),
     ]
     .into_iter()
     .filter(|(introduced, _)| *introduced <= version)
@@ -638,6 +639,20 @@ const ROWS_OF_VERSION_28: &str =
     "INSERT INTO shard_leases (shard, owner, epoch, expires_at_ms) VALUES (0, 41, 3, 1795407600000);
     INSERT INTO cluster_members (id, address, role, started_at_ms, heartbeat_at_ms)
       VALUES (41, 'http://127.0.0.1:8081', 'leader', 1795407500000, 1795407599000);";
+
+/// What version 29 added: a block of orders reserved far above the stored ones.
+const ROWS_OF_VERSION_29: &str = "INSERT INTO id_blocks (kind, next_free) VALUES ('order', 90000);";
+
+/// The reservation stands: aligning with the stored orders does not lower it, and the next
+/// block starts there.
+async fn version_29_rows_load(store: &Store) {
+    store.align_id_blocks().await.unwrap();
+    let first = store
+        .reserve_ids(miaodan_store::id_blocks::IdKind::Order, 10)
+        .await
+        .unwrap();
+    assert_eq!(first, 90_000);
+}
 
 /// The lease and its holder read back; the lease's epoch goes on from where it was.
 async fn version_28_rows_load(store: &Store) {
@@ -1251,7 +1266,7 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 28,
+        current, 29,
         "a new migration: add the rows it introduces here (19 added none)"
     );
     let fresh = Database::fresh(backend).await;
@@ -1352,6 +1367,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 28 {
             version_28_rows_load(&store).await;
+        }
+        if version >= 29 {
+            version_29_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

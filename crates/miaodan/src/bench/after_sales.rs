@@ -35,7 +35,7 @@ use miaodan_domain::logistics::{ShipmentState, TrackingEvent};
 use miaodan_domain::orders::{Address, Order};
 use miaodan_domain::shard::{ApproveRequest, Decider, OrderLineRequest, PlaceOrder, Placement, RecordTracking};
 use miaodan_domain::shard::{CreateProduct, CreateShop, CreateWarehouse, RefuseRequest, SetStock};
-use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
+use miaodan_domain::{BuyerId, Fen, OrderId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
 use miaodan_server::PaymentsConfig;
 use miaodan_server::carriers::CarriersConfig;
 use miaodan_server::flows::after_sales::{self as flow, Ask};
@@ -363,7 +363,7 @@ async fn set_up_shops(env: &Env, shops: u64) -> anyhow::Result<Vec<ShopWorld>> {
     let ids = &env.state.ids;
     let mut world = Vec::new();
     for s in 0..shops {
-        let shop = id(ids.shop(), ShopId::new)?;
+        let shop = ids.shop().await?;
         let name = text(&format!("售后店铺{s}"))?;
         env.setup(
             shop,
@@ -375,7 +375,7 @@ async fn set_up_shops(env: &Env, shops: u64) -> anyhow::Result<Vec<ShopWorld>> {
             .into(),
         )
         .await?;
-        let warehouse = id(ids.warehouse(), WarehouseId::new)?;
+        let warehouse = ids.warehouse().await?;
         let location = Adcode::parse("330110000000").ok_or_else(|| anyhow::anyhow!("adcode"))?;
         let name = text("杭州余杭仓")?;
         let create = CreateWarehouse {
@@ -385,7 +385,7 @@ async fn set_up_shops(env: &Env, shops: u64) -> anyhow::Result<Vec<ShopWorld>> {
             location,
         };
         env.setup(shop, create.into()).await?;
-        let (cheap, dear) = (id(ids.sku(), SkuId::new)?, id(ids.sku(), SkuId::new)?);
+        let (cheap, dear) = (ids.sku().await?, ids.sku().await?);
         let sku = |id, name: &str, fen| -> anyhow::Result<NewSku> {
             let price = Fen::price(fen).ok_or_else(|| anyhow::anyhow!("price"))?;
             Ok(NewSku {
@@ -395,7 +395,7 @@ async fn set_up_shops(env: &Env, shops: u64) -> anyhow::Result<Vec<ShopWorld>> {
             })
         };
         let product = CreateProduct {
-            id: id(ids.product(), ProductId::new)?,
+            id: ids.product().await?,
             shop,
             title: text("保温杯 316 不锈钢")?,
             description: None,
@@ -439,8 +439,8 @@ async fn place_and_pay(
 ) -> anyhow::Result<Option<Order>> {
     let buyer = id(buyer, BuyerId::new)?;
     let place = PlaceOrder {
-        id: id(env.state.ids.order(), OrderId::new)?,
-        checkout: id(env.state.ids.checkout(), CheckoutId::new)?,
+        id: env.state.ids.order().await?,
+        checkout: env.state.ids.checkout().await?,
         shop: shop.id,
         buyer,
         lines: vec![OrderLineRequest {

@@ -15,7 +15,7 @@ use miaodan_domain::orders::{Address, CancelReason};
 use miaodan_domain::payments::Settlement;
 use miaodan_domain::shard::{CancelOrder, CreateProduct, CreateShop, CreateWarehouse, SetStock};
 use miaodan_domain::shard::{Canceller, Command, OrderLineRequest, Outcome, PlaceOrder};
-use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
+use miaodan_domain::{BuyerId, CheckoutId, Fen, Quantity, ShopId, SkuId};
 use miaodan_server::flows::payments::PayWith;
 use miaodan_server::http::problem::ApiError;
 use miaodan_server::tokens::TokenRequest;
@@ -47,7 +47,7 @@ async fn set_up(env: &Env, args: &CheckoutArgs) -> anyhow::Result<Vec<(ShopId, V
     let ids = &env.state.ids;
     let mut shops = Vec::new();
     for s in 0..args.shops {
-        let shop = id(ids.shop(), ShopId::new)?;
+        let shop = ids.shop().await?;
         env.setup(
             shop,
             Command::from(CreateShop {
@@ -59,7 +59,7 @@ async fn set_up(env: &Env, args: &CheckoutArgs) -> anyhow::Result<Vec<(ShopId, V
         .await?;
         let mut warehouses = Vec::new();
         for city in CITIES.iter().take(2) {
-            let warehouse = id(ids.warehouse(), WarehouseId::new)?;
+            let warehouse = ids.warehouse().await?;
             let location = Adcode::parse(city).ok_or_else(|| anyhow::anyhow!("adcode"))?;
             env.setup(
                 shop,
@@ -75,10 +75,10 @@ async fn set_up(env: &Env, args: &CheckoutArgs) -> anyhow::Result<Vec<(ShopId, V
         }
         let mut skus = Vec::new();
         for p in 0..args.skus_per_shop {
-            let sku = id(ids.sku(), SkuId::new)?;
+            let sku = ids.sku().await?;
             let price = Fen::price(1_990 + (p as i64 % 50) * 100).ok_or_else(|| anyhow::anyhow!("price"))?;
             let product = Command::from(CreateProduct {
-                id: id(ids.product(), ProductId::new)?,
+                id: ids.product().await?,
                 shop,
                 title: text(&format!("商品{s}-{p}"))?,
                 description: None,
@@ -173,7 +173,7 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(basket) = baskets.get(i) else { break };
-                let checkout = id(env.state.ids.checkout(), CheckoutId::new)?;
+                let checkout = env.state.ids.checkout().await?;
                 let mut parts: std::collections::BTreeMap<ShopId, Vec<OrderLineRequest>> = Default::default();
                 for (shop, sku, quantity) in &basket.lines {
                     let quantity = Quantity::new(*quantity).ok_or_else(|| anyhow::anyhow!("quantity"))?;
@@ -185,7 +185,7 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
                 let mut placed_any = false;
                 for (shop, lines) in parts {
                     let buyer = id(basket.buyer, BuyerId::new)?;
-                    let place = place_part(env, (checkout, shop, buyer), lines, &address)?;
+                    let place = place_part(env, (checkout, shop, buyer), lines, &address).await?;
                     let (sent, command) = (Instant::now(), Command::from(place));
                     let answer = env.state.shards.submit(shop, command, None).await;
                     tally.record(sent.elapsed());
@@ -238,14 +238,14 @@ async fn engine(env: &Env, baskets: Arc<Vec<Basket>>, concurrency: usize) -> any
 }
 
 /// One shop's part of a basket's checkout, as the checkout flow would send it.
-fn place_part(
+async fn place_part(
     env: &Env,
     (checkout, shop, buyer): (CheckoutId, ShopId, BuyerId),
     lines: Vec<OrderLineRequest>,
     address: &Address,
 ) -> anyhow::Result<PlaceOrder> {
     Ok(PlaceOrder {
-        id: id(env.state.ids.order(), OrderId::new)?,
+        id: env.state.ids.order().await?,
         checkout,
         shop,
         buyer,
@@ -300,10 +300,13 @@ pub(super) async fn buyers_with_tokens(env: &Env, buyers: i64) -> anyhow::Result
     let mut tokens = vec![String::new(); buyers as usize + 1];
     let mut rows = Vec::new();
     for buyer in 1..=buyers {
-        let (record, token) =
-            miaodan_server::tokens::mint(env.state.ids.token(), TokenRequest::new(Role::Buyer, Some(buyer)), now)?;
+        let (record, token) = miaodan_server::tokens::mint(
+            env.state.ids.token().await?,
+            TokenRequest::new(Role::Buyer, Some(buyer)),
+            now,
+        )?;
         let person = miaodan_domain::buyers::Buyer {
-            id: id(env.state.ids.buyer(), BuyerId::new)?,
+            id: env.state.ids.buyer().await?,
             name: text(&format!("买家{buyer}"))?,
             default_address: Some(address()?),
             created_at: now,

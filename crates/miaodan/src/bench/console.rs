@@ -137,7 +137,7 @@ pub async fn run(args: &ConsoleArgs) -> anyhow::Result<Summary> {
 async fn merchant_token(env: &Env, sale: &Sale) -> anyhow::Result<String> {
     let now = env.state.clock.now();
     let request = TokenRequest::new(Role::Merchant, Some(sale.shop.get()));
-    let (record, token) = miaodan_server::tokens::mint(env.state.ids.token(), request, now)?;
+    let (record, token) = miaodan_server::tokens::mint(env.state.ids.token().await?, request, now)?;
     env.state.store.insert_token(&record, None).await?;
     env.state.tokens.remember(record);
     Ok(token)

@@ -38,7 +38,7 @@ pub(super) async fn run(
 async fn edge_token(env: &Env) -> anyhow::Result<String> {
     let now = env.state.clock.now();
     let request = TokenRequest::new(Role::Edge, None).labelled("bench edge");
-    let (record, token) = miaodan_server::tokens::mint(env.state.ids.token(), request, now)?;
+    let (record, token) = miaodan_server::tokens::mint(env.state.ids.token().await?, request, now)?;
     env.state.store.insert_token(&record, None).await?;
     env.state.tokens.remember(record);
     Ok(token)

@@ -15,7 +15,7 @@ use miaodan_domain::orders::Address;
 use miaodan_domain::risk::{ClientSignals, address_key, fingerprint};
 use miaodan_domain::shard::{Command, Outcome, RequestRef, ScheduleFlashSale, Tap};
 use miaodan_domain::shard::{CreateProduct, CreateShop, CreateWarehouse, SetStock};
-use miaodan_domain::{BuyerId, CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
+use miaodan_domain::{BuyerId, Fen, ProductId, Quantity, ShopId, SkuId, WarehouseId};
 use miaodan_server::http::risk::DEVICE_TAG;
 use miaodan_server::tokens::TokenRequest;
 use miaodan_store::records::Role;
@@ -72,7 +72,7 @@ pub(super) fn cup(product: i64, shop: ShopId, sku: SkuId) -> anyhow::Result<Comm
 
 pub(super) async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
     let ids = &env.state.ids;
-    let shop = id(ids.shop(), ShopId::new)?;
+    let shop = ids.shop().await?;
     env.setup(
         shop,
         Command::from(CreateShop {
@@ -82,7 +82,7 @@ pub(super) async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
         }),
     )
     .await?;
-    let warehouse = id(ids.warehouse(), WarehouseId::new)?;
+    let warehouse = ids.warehouse().await?;
     let location = Adcode::parse("330110000000").ok_or_else(|| anyhow::anyhow!("adcode"))?;
     env.setup(
         shop,
@@ -94,8 +94,8 @@ pub(super) async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
         }),
     )
     .await?;
-    let sku = id(ids.sku(), SkuId::new)?;
-    let product = cup(ids.product(), shop, sku)?;
+    let sku = ids.sku().await?;
+    let product = cup(ids.product().await?.get(), shop, sku)?;
     env.setup(shop, product).await?;
     env.setup(
         shop,
@@ -108,7 +108,7 @@ pub(super) async fn set_up_sale(env: &Env, units: i64) -> anyhow::Result<Sale> {
     )
     .await?;
     let now = env.state.clock.now();
-    let sale = id(ids.flash_sale(), FlashSaleId::new)?;
+    let sale = ids.flash_sale().await?;
     let schedule = ScheduleFlashSale {
         id: sale,
         shop,
@@ -178,7 +178,13 @@ pub(super) async fn engine_sale(env: &Env, args: &FlashSaleArgs) -> anyhow::Resu
 /// `address` names: what risk sees of an audience with no ring in it. With risk off the tap
 /// carries no signals and the building's address, as the HTTP edge sends it then (working out
 /// a flat and its key per tap made this load generator cost more than the decisions it drives).
-fn tap_command(env: &Env, sale: &Sale, buyer: i64, address: &Address, request: RequestRef) -> anyhow::Result<Command> {
+async fn tap_command(
+    env: &Env,
+    sale: &Sale,
+    buyer: i64,
+    address: &Address,
+    request: RequestRef,
+) -> anyhow::Result<Command> {
     let (address, client) = if env.state.config.risk == miaodan_domain::risk::RiskMode::Off {
         (address.clone(), ClientSignals::default())
     } else {
@@ -197,8 +203,8 @@ fn tap_command(env: &Env, sale: &Sale, buyer: i64, address: &Address, request: R
     };
     Ok(Command::from(Tap {
         sale: sale.id,
-        order: id(env.state.ids.order(), OrderId::new)?,
-        checkout: id(env.state.ids.checkout(), CheckoutId::new)?,
+        order: env.state.ids.order().await?,
+        checkout: env.state.ids.checkout().await?,
         buyer: id(buyer, BuyerId::new)?,
         quantity: Quantity::new(1).ok_or_else(|| anyhow::anyhow!("quantity"))?,
         address,
@@ -233,10 +239,10 @@ pub(super) async fn engine(
                     break;
                 }
                 let request = |plan: &Plan| RequestRef(format!("bench-tap-{}", plan.buyer));
-                let firsts = chunk
-                    .iter()
-                    .map(|plan| tap_command(env, sale, plan.buyer, &address, request(plan)))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let mut firsts = Vec::with_capacity(chunk.len());
+                for plan in &chunk {
+                    firsts.push(tap_command(env, sale, plan.buyer, &address, request(plan)).await?);
+                }
                 let first_answers = tally.bundle(env, sale.shop, firsts, &bar).await;
                 let mut placed = Vec::new();
                 for (plan, answer) in chunk.iter().zip(&first_answers) {
@@ -256,10 +262,10 @@ pub(super) async fn engine(
                 if retries.is_empty() {
                     continue;
                 }
-                let again = retries
-                    .iter()
-                    .map(|plan| tap_command(env, sale, plan.buyer, &address, request(plan)))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let mut again = Vec::with_capacity(retries.len());
+                for plan in &retries {
+                    again.push(tap_command(env, sale, plan.buyer, &address, request(plan)).await?);
+                }
                 let answers = tally.bundle(env, sale.shop, again, &bar).await;
                 for (plan, answer) in retries.iter().zip(answers) {
                     let first = placed
@@ -292,8 +298,11 @@ pub(super) async fn buyers_with_tokens(env: &Env, buyers: &[i64]) -> anyhow::Res
         let mut rows = Vec::with_capacity(chunk.len());
         for &buyer in chunk {
             let buyer_id = id(buyer, BuyerId::new)?;
-            let (record, token) =
-                miaodan_server::tokens::mint(env.state.ids.token(), TokenRequest::new(Role::Buyer, Some(buyer)), now)?;
+            let (record, token) = miaodan_server::tokens::mint(
+                env.state.ids.token().await?,
+                TokenRequest::new(Role::Buyer, Some(buyer)),
+                now,
+            )?;
             let name = text(&format!("观众{buyer}"))?;
             rows.push((
                 Buyer {

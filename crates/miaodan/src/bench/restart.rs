@@ -12,7 +12,7 @@ use miaodan_domain::geo::Adcode;
 use miaodan_domain::shard::{
     Command, CreateProduct, CreateShop, CreateWarehouse, OrderLineRequest, PlaceOrder, SetStock,
 };
-use miaodan_domain::{CheckoutId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, WarehouseId};
+use miaodan_domain::{Fen, Quantity, ShopId, SkuId, WarehouseId};
 use miaodan_server::AppState;
 use miaodan_store::records::IdempotencyRecord;
 use std::time::Instant;
@@ -104,12 +104,12 @@ async fn set_up(env: &Env, args: &RestartArgs) -> anyhow::Result<Vec<(ShopId, Sk
     let per_shop = i64::try_from(args.open_orders)? + 1;
     let mut shops = Vec::new();
     for s in 0..args.common.shards {
-        let shop = id(ids.shop(), ShopId::new)?;
-        let warehouse = id(ids.warehouse(), WarehouseId::new)?;
-        let sku = id(ids.sku(), SkuId::new)?;
+        let shop = ids.shop().await?;
+        let warehouse = ids.warehouse().await?;
+        let sku = ids.sku().await?;
         let location = Adcode::parse("310114000000").ok_or_else(|| anyhow::anyhow!("adcode"))?;
         let product = CreateProduct {
-            id: id(ids.product(), ProductId::new)?,
+            id: ids.product().await?,
             shop,
             title: text(&format!("商品{s}"))?,
             description: None,
@@ -192,9 +192,10 @@ async fn place_orders(env: &Env, shops: &[(ShopId, SkuId, WarehouseId)], total: 
     let mut placed: u64 = open.iter().map(|(_, n)| u64::try_from(*n).unwrap_or(0)).sum();
     while placed < total {
         for &(shop, sku, _) in shops {
-            let bundle: Vec<Command> = (0..256.min(total - placed))
-                .map(|_| order(&state, shop, sku))
-                .collect::<anyhow::Result<_>>()?;
+            let mut bundle: Vec<Command> = Vec::new();
+            for _ in 0..256.min(total - placed) {
+                bundle.push(order(&state, shop, sku).await?);
+            }
             let count = bundle.len() as u64;
             state
                 .shards
@@ -208,12 +209,13 @@ async fn place_orders(env: &Env, shops: &[(ShopId, SkuId, WarehouseId)], total: 
     Ok(())
 }
 
-fn order(state: &AppState, shop: ShopId, sku: SkuId) -> anyhow::Result<Command> {
+async fn order(state: &AppState, shop: ShopId, sku: SkuId) -> anyhow::Result<Command> {
+    let order = state.ids.order().await?;
     Ok(Command::from(PlaceOrder {
-        id: id(state.ids.order(), OrderId::new)?,
-        checkout: id(state.ids.checkout(), CheckoutId::new)?,
+        id: order,
+        checkout: state.ids.checkout().await?,
         shop,
-        buyer: id(1 + state.ids.order() % 50_000, miaodan_domain::BuyerId::new)?,
+        buyer: id(1 + order.get() % 50_000, miaodan_domain::BuyerId::new)?,
         lines: vec![OrderLineRequest {
             sku,
             quantity: Quantity::new(1).ok_or_else(|| anyhow::anyhow!("quantity"))?,

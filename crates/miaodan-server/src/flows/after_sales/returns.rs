@@ -20,7 +20,6 @@ use miaodan_domain::after_sales::commands::SavedRequest;
 use miaodan_domain::after_sales::request::Stage;
 use miaodan_domain::after_sales::rules::BuyerRecord;
 use miaodan_domain::fulfillment::CarrierId;
-use miaodan_domain::ids::ShipmentId;
 use miaodan_domain::logistics::TrackingEvent;
 use miaodan_domain::logistics::shipment::parse_waybill;
 use miaodan_domain::orders::{Order, OrderState};
@@ -115,7 +114,7 @@ pub async fn book_pickup(state: &AppState, saved: &SavedRequest) -> Result<(), A
         .create_waybill(carrier, &reference, origin, destination)
         .await?;
     let waybill = parse_waybill(&issued).ok_or(CarrierError::Refused(format!("unusable waybill {issued:?}")))?;
-    let shipment = ShipmentId::new(state.ids.shipment()).expect("ids are positive");
+    let shipment = state.ids.shipment().await?;
     let command = BookReturnPickup {
         id: saved.id,
         shipment,

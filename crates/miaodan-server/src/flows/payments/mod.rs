@@ -236,7 +236,7 @@ pub async fn open_intent(
         return Err(PaymentError::AmountNotPayable { amount_fen });
     }
     let home = first.shop;
-    let id = PaymentIntentId::new(state.ids.payment_intent()).expect("ids are positive");
+    let id = state.ids.payment_intent().await?;
     let command = OpenPaymentIntent {
         id,
         checkout,
@@ -417,9 +417,11 @@ pub async fn record_charge(
             Some(orders) => orders,
             None => read_intent(state, intent).await?.orders.len(),
         };
-        (0..orders)
-            .map(|_| RefundId::new(state.ids.refund()).expect("ids are positive"))
-            .collect()
+        let mut refunds = Vec::with_capacity(orders);
+        for _ in 0..orders {
+            refunds.push(state.ids.refund().await?);
+        }
+        refunds
     } else {
         Vec::new()
     };
@@ -461,7 +463,7 @@ pub async fn settle(state: &AppState, mut intent: PaymentIntent) -> Result<Payme
                 .is_some_and(|order| order.paid_by == Some(intent.id)),
             Err(rejection) => return Err(PaymentError::Refused(rejection)),
         };
-        let refund = RefundId::new(state.ids.refund()).expect("ids are positive");
+        let refund = state.ids.refund().await?;
         let id = intent.id;
         intent = ask_about_intent(state, home, id, |snapshot| SettleRemoteOrder {
             intent: id,
@@ -541,7 +543,7 @@ pub async fn refund_order(
     let stored = state.store.order(order).await?.ok_or(PaymentError::UnknownOrder)?;
     let intent_id = stored.paid_by.ok_or(PaymentError::OrderNotPaid)?;
     let (home, _) = home_of(state, intent_id).await?;
-    let refund = RefundId::new(state.ids.refund()).expect("ids are positive");
+    let refund = state.ids.refund().await?;
     let opened = ask_about_intent(state, home, intent_id, |snapshot| RequestRefund {
         intent: intent_id,
         refund,

@@ -73,7 +73,7 @@ pub async fn offer(
     }
     let check = state.human_check.open();
     let fresh = StoredChallenge {
-        id: state.ids.risk_challenge(),
+        id: state.ids.risk_challenge().await?,
         buyer,
         kind,
         sale,

@@ -16,7 +16,6 @@ use miaodan_domain::after_sales::request::{Inspection, ReturnParcel};
 use miaodan_domain::fulfillment::network::CarrierId;
 use miaodan_domain::logistics::shipment::parse_waybill;
 use miaodan_domain::shard::{ReceiveReturn, ShipReturn};
-use miaodan_domain::{CheckoutId, OrderId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -114,10 +113,11 @@ pub async fn receive_return(
         Err(error) => return ApiError::from(error).into_response(),
     };
     // An exchange's replacement leaves in an order of its own; its ids are the shell's to give.
-    let (Some(replacement_order), Some(replacement_checkout)) =
-        (OrderId::new(state.ids.order()), CheckoutId::new(state.ids.checkout()))
-    else {
-        return ApiError::unavailable("id space exhausted").into_response();
+    let replacement =
+        async { Ok::<_, miaodan_store::StoreError>((state.ids.order().await?, state.ids.checkout().await?)) };
+    let (replacement_order, replacement_checkout) = match replacement.await {
+        Ok(ids) => ids,
+        Err(error) => return ApiError::from(error).into_response(),
     };
     let path = format!("/v1/after-sales/{}/receive", ids.one());
     step(&state, principal, ids.one(), &headers, (path, &body.raw), |id| {

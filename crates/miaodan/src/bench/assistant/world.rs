@@ -11,7 +11,7 @@
 //! time before the steps due then are taken.
 
 use super::super::env::Env;
-use super::super::{id, progress, text};
+use super::super::{progress, text};
 use futures::{StreamExt, TryStreamExt};
 use miaodan_domain::after_sales::policy::ExemptGoods;
 use miaodan_domain::after_sales::request::{RequestLine, Stage};
@@ -26,7 +26,7 @@ use miaodan_domain::payments::Settlement;
 use miaodan_domain::shard::{ApproveRequest, CancelOrder, Canceller, Decider, OrderLineRequest, RecordTracking};
 use miaodan_domain::shard::{CreateProduct, CreateShop, CreateWarehouse, SetStock};
 use miaodan_domain::time::shanghai::{LocalDate, local_minute};
-use miaodan_domain::{BuyerId, Fen, OrderId, ProductId, Quantity, ShopId, SkuId, Timestamp, WarehouseId};
+use miaodan_domain::{BuyerId, Fen, OrderId, Quantity, ShopId, SkuId, Timestamp};
 use miaodan_server::flows::after_sales::{self, Ask};
 use miaodan_server::flows::checkout::{self, CheckoutRequest};
 use miaodan_server::flows::payments::{self, PayWith};
@@ -842,7 +842,7 @@ async fn set_up(env: &Env, world: &World, copies: usize) -> anyhow::Result<Catal
     let ids = &env.state.ids;
     let mut shops = Vec::new();
     for shop in &world.shops {
-        let id = id(ids.shop(), ShopId::new)?;
+        let id = ids.shop().await?;
         let create = CreateShop {
             id,
             name: text(&shop.title)?,
@@ -856,7 +856,7 @@ async fn set_up(env: &Env, world: &World, copies: usize) -> anyhow::Result<Catal
         let shop = shops[product.shop];
         let mut new = Vec::new();
         for sku in &product.skus {
-            let sku_id = id(ids.sku(), SkuId::new)?;
+            let sku_id = ids.sku().await?;
             skus.insert(sku.name.clone(), sku_id);
             new.push(NewSku {
                 id: sku_id,
@@ -865,7 +865,7 @@ async fn set_up(env: &Env, world: &World, copies: usize) -> anyhow::Result<Catal
             });
         }
         let create = CreateProduct {
-            id: id(ids.product(), ProductId::new)?,
+            id: ids.product().await?,
             shop,
             title: text(&product.title)?,
             description: None,
@@ -877,7 +877,7 @@ async fn set_up(env: &Env, world: &World, copies: usize) -> anyhow::Result<Catal
     }
     for warehouse in &world.warehouses {
         let shop = shops[warehouse.shop];
-        let id = id(ids.warehouse(), WarehouseId::new)?;
+        let id = ids.warehouse().await?;
         let create = CreateWarehouse {
             id,
             shop,
@@ -900,7 +900,7 @@ async fn set_up(env: &Env, world: &World, copies: usize) -> anyhow::Result<Catal
 
 async fn insert_buyer(env: &Env, world: &World) -> anyhow::Result<BuyerId> {
     let buyer = Buyer {
-        id: id(env.state.ids.buyer(), BuyerId::new)?,
+        id: env.state.ids.buyer().await?,
         name: text(&world.buyer_name)?,
         default_address: Some(world.address.clone()),
         created_at: Timestamp::from_unix_ms(world.start().unix_ms() - ACCOUNT_AGE_MS),
