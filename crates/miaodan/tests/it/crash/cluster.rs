@@ -373,6 +373,24 @@ async fn a_paused_leader_is_replaced_and_stands_by_once_resumed() {
         Outcome::Acked(_)
     ));
     requests.push(later);
+    // A client that can follow asks to be told where the leader is: the same path there, which
+    // answers it.
+    let follower = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let asked = follower
+        .get(format!("{}/v1/cluster", paused.base))
+        .header("miaodan-routing", "redirect")
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 307);
+    let location = asked.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location, format!("{}/v1/cluster", taker.base));
+    let followed = follower.get(&location).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(followed.status(), 200, "{location}");
 
     // Nothing else was placed: the request the resumed leader refused is not an order.
     let api = taker.api();
