@@ -18,7 +18,7 @@ both_backends!(
 async fn every_malformed_body_is_refused_with_a_stable_problem_and_changes_nothing(backend: Backend) {
     let app = spawn(backend).await;
     let t = tenants(&app).await;
-    expect_refusals(&app, &t, &wrong_fields(&app, &t)).await;
+    expect_refusals_in_bulk(&app, &t, &wrong_fields(&app, &t)).await;
     for endpoint in mutating(endpoints(&app, &t)) {
         let Endpoint { call, route, .. } = endpoint;
         // Cancel and revoke take no body: whatever is sent is not read.
@@ -47,7 +47,9 @@ async fn every_malformed_body_is_refused_with_a_stable_problem_and_changes_nothi
         }
         let valid: Value = serde_json::from_slice(call.body.as_ref().unwrap()).unwrap();
         let body_optional = route.ends_with("tokens") || route.ends_with("/taps");
-        expect_refusals(&app, &t, &malformed_bodies(&call, &valid, body_optional)).await;
+        // One look at what the API shows per endpoint, not per body: the bodies are many, and a
+        // change is still pinned to the endpoint.
+        expect_refusals_in_bulk(&app, &t, &malformed_bodies(&call, &valid, body_optional)).await;
         // The same endpoint accepts the valid body: the refusals above were the body's fault.
         assert_success(&call.send(&app).await, &call.label());
     }
@@ -415,7 +417,7 @@ async fn a_body_over_the_limit_is_payload_too_large_on_every_mutating_endpoint(b
             (call, (413, "payload_too_large", None))
         })
         .collect();
-    expect_refusals(&app, &t, &cases).await;
+    expect_refusals_in_bulk(&app, &t, &cases).await;
     app.shutdown().await;
 }
 

@@ -456,6 +456,6 @@ async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
     ];
     // Unknown routes need no token.
     cases.push((Call::get("/v1/nope", "").authorization(None), not_found));
-    expect_refusals(&app, &t, &cases).await;
+    expect_refusals_in_bulk(&app, &t, &cases).await;
     app.shutdown().await;
 }

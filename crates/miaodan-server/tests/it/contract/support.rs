@@ -770,9 +770,10 @@ pub async fn expect_refusals_in_bulk(app: &TestApp, t: &Tenants, cases: &[(Call,
     for (call, refusal) in cases {
         assert_refused(&call.send(app).await, *refusal, &call.label());
     }
+    let labels: Vec<String> = cases.iter().map(|(call, _)| call.label()).collect();
     assert!(
         snapshot(app, t).await == before,
-        "a refused request changed what the API shows"
+        "one of these refused requests changed what the API shows: {labels:?}"
     );
 }
 
