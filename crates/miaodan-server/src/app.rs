@@ -20,6 +20,7 @@ use crate::tokens::{self, TokenCache, TokenRequest};
 use metrics_exporter_prometheus::PrometheusHandle;
 use miaodan_domain::orders::PAYMENT_TIMEOUT_SECONDS_DEFAULT;
 pub use miaodan_domain::risk::RiskMode;
+use miaodan_store::id_blocks::IdKind;
 use miaodan_store::records::Role;
 use miaodan_store::{Durability, Store};
 use std::net::SocketAddr;
@@ -355,6 +356,7 @@ impl AppState {
         let maxima = store.align_id_blocks().await?;
         startup.phase("store");
         let ids = Ids::reserving_from(store.clone());
+        ids.reserve_first_blocks(&[IdKind::Order, IdKind::Checkout]).await?;
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
         let shards = Shards::start(
             (store.clone(), leases),

@@ -155,6 +155,20 @@ impl Ids {
         Ids { store, counters }
     }
 
+    /// Reserves the first block of each of `kinds` now, so that the first requests needing them
+    /// (a flash sale's taps, right after a start) wait for no reservation, and reach their shard
+    /// even while the database is out.
+    pub async fn reserve_first_blocks(&self, kinds: &[IdKind]) -> Result<(), StoreError> {
+        for kind in kinds {
+            let counter = &self.counters[*kind as usize];
+            let _turn = counter.reserving.lock().await;
+            if counter.needs_ids() {
+                counter.reserve(&self.store).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The next id of `kind`; waits for a reservation only when the current block and the one
     /// reserved ahead are both used up.
     pub async fn next(&self, kind: IdKind) -> Result<i64, StoreError> {
