@@ -184,9 +184,9 @@ async fn take_leases(
     store: Arc<Store>,
     config: &Config,
     member: i64,
-    alone: bool,
+    taking: miaodan_store::cluster::Taking,
 ) -> anyhow::Result<(Arc<Leases>, JoinHandle<()>)> {
-    let leases = Leases::take(&store, (member, config.lease_ttl_ms), config.shards, alone).await?;
+    let leases = Leases::take(&store, (member, config.lease_ttl_ms), config.shards, taking).await?;
     let leases = Arc::new(leases.ok_or(LeasesHeld)?);
     let renewal = crate::cluster::spawn_renewal(store, &leases);
     Ok((leases, renewal))
@@ -203,13 +203,13 @@ async fn open_leased(config: &Config, membership: &crate::cluster::Membership) -
         None => None,
         Some(_) => {
             let store = Arc::new(Store::open(&config.database, config.durability).await?);
-            Some(take_leases(store, config, member, false).await?)
+            Some(take_leases(store, config, member, membership.taking()).await?)
         }
     };
     let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
     let (leases, renewal) = match taken {
         Some(taken) => taken,
-        None => take_leases(store.clone(), config, member, true).await?,
+        None => take_leases(store.clone(), config, member, miaodan_store::cluster::Taking::Whatever).await?,
     };
     store.hold(leases.lease(0));
     Ok((store, leases, renewal))

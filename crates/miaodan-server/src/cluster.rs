@@ -5,17 +5,18 @@
 //! A serving process takes every shard's lease at start: `miaodan serve` alone takes them
 //! whoever held them ([`Taking::Whatever`]; a former holder still running, say paused, is fenced
 //! by the new epochs), a member of a cluster (`miaodan serve --cluster`) only once they were
-//! given back or expired. The leases are renewed every third of their time to live
+//! given back or expired, or once their holder's process is gone (its sign of life, a session
+//! lock on PostgreSQL, went with its connection: [`leases_takeable`]). The leases are renewed every third of their time to live
 //! ([`LEASE_TTL_MS`] by default);
 //! if renewals fail (the database does not answer) the shards stop taking commands
 //! [`LEASE_MARGIN_MS`] before the lease could expire, and take them again once a renewal
 //! succeeds. A lease another process took is lost for good: its shard's commits are fenced, and
 //! the process stops serving ([`Leases::lost`]).
 
-use miaodan_store::cluster::{ShardLease, Taking};
+use miaodan_store::cluster::{Liveness, ShardLease, Taking};
 use miaodan_store::{Store, StoreError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -32,6 +33,8 @@ pub const LEASE_MARGIN_MS: i64 = 500;
 /// How often a member says it is alive; one silent for [`MEMBER_FORGOTTEN_MS`] is forgotten.
 pub const HEARTBEAT_MS: u64 = 1_000;
 pub const MEMBER_FORGOTTEN_MS: i64 = 60_000;
+/// How often a member looks whether its sign of life's connection is still open.
+const LIVENESS_CHECK: Duration = Duration::from_secs(1);
 
 /// A new member id: random, positive, so that two processes never share one.
 pub fn new_member_id() -> i64 {
@@ -60,13 +63,9 @@ impl Leases {
         store: &Store,
         (member, ttl_ms): (i64, i64),
         count: u32,
-        alone: bool,
+        taking: Taking,
     ) -> Result<Option<Leases>, StoreError> {
         let asked = Instant::now();
-        let taking = match alone {
-            true => Taking::Whatever,
-            false => Taking::Expired,
-        };
         let Some(held) = store.take_leases(member, count, ttl_ms, taking).await? else {
             return Ok(None);
         };
@@ -197,15 +196,64 @@ pub fn spawn_renewal(store: Arc<Store>, leases: &Arc<Leases>) -> JoinHandle<()> 
     })
 }
 
-/// Whether every shard's lease is free to take now (given back, expired, or never taken).
-pub async fn leases_free(store: &Store) -> Result<bool, StoreError> {
-    Ok(store.shard_leases().await?.iter().all(|lease| lease.expires_in_ms <= 0))
+/// Whether a member may take the shards' leases now: they are free (given back, expired, or
+/// never taken), or their holder's process is gone ([`Store::member_gone`]; then `membership`
+/// is told to take them from it, without waiting for them to expire).
+pub async fn leases_takeable(store: &Store, membership: &Membership) -> Result<bool, StoreError> {
+    let leases = store.shard_leases().await?;
+    let holders: std::collections::BTreeSet<i64> = leases
+        .iter()
+        .filter(|lease| lease.expires_in_ms > 0)
+        .map(|lease| lease.owner)
+        .collect();
+    let gone = match holders.iter().collect::<Vec<_>>().as_slice() {
+        [] => 0,
+        [holder] if **holder != membership.id && store.member_gone(**holder).await? => **holder,
+        _ => return Ok(false),
+    };
+    if gone != 0 {
+        tracing::info!(
+            leader = gone,
+            "the leader's process is gone: taking over before its leases expire"
+        );
+    }
+    membership.taking_over_from.store(gone, Ordering::SeqCst);
+    Ok(true)
+}
+
+/// Holds this member's sign of life ([`Store::hold_liveness`], taken first by the caller) for
+/// as long as the process runs, and takes it again when its connection is lost.
+pub fn spawn_liveness(store: Arc<Store>, member: i64, held: Liveness) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut held = Some(held);
+        loop {
+            match held.take() {
+                Some(liveness) => {
+                    while !liveness.is_lost() {
+                        tokio::time::sleep(LIVENESS_CHECK).await;
+                    }
+                    tracing::warn!(
+                        member,
+                        "this member's sign of life was lost with its connection; taking it again"
+                    );
+                }
+                None => tokio::time::sleep(LIVENESS_CHECK).await,
+            }
+            match store.hold_liveness(member).await {
+                Ok(liveness) => held = Some(liveness),
+                Err(error) => tracing::warn!(%error, "could not take this member's sign of life"),
+            }
+        }
+    })
 }
 
 /// This process as a member: its id, where it serves, and its role.
 #[derive(Clone, Debug)]
 pub struct Membership {
     id: i64,
+    /// The gone member whose leases this one may take before they expire (0: none), as
+    /// [`leases_takeable`] found.
+    taking_over_from: Arc<AtomicI64>,
     /// Where it takes requests, and its role (`leader` or `standby`).
     registered: Arc<std::sync::Mutex<(String, String)>>,
 }
@@ -214,12 +262,24 @@ impl Membership {
     pub fn new(id: i64, address: String, role: &str) -> Membership {
         Membership {
             id,
+            taking_over_from: Arc::new(AtomicI64::new(0)),
             registered: Arc::new(std::sync::Mutex::new((address, role.into()))),
         }
     }
 
     pub fn id(&self) -> i64 {
         self.id
+    }
+
+    /// The member whose leases this one takes (or took last) because its process is gone.
+    pub fn taking_over_from(&self) -> Option<i64> {
+        Some(self.taking_over_from.load(Ordering::SeqCst)).filter(|gone| *gone != 0)
+    }
+
+    /// How this member takes the leases: those free, and those of the gone leader
+    /// [`leases_takeable`] found, if any.
+    pub fn taking(&self) -> Taking {
+        Taking::ExpiredOrFrom(self.taking_over_from.load(Ordering::SeqCst))
     }
 
     pub fn set_address(&self, address: String) {

@@ -82,6 +82,58 @@ pub enum Taking {
     Whatever,
     /// Only leases given back or expired: a member of a cluster taking over.
     Expired,
+    /// Leases given back, expired, or held by this member, whose process is gone
+    /// ([`Store::member_gone`]): a member of a cluster taking over from a killed leader at once.
+    ExpiredOrFrom(i64),
+}
+
+/// A member's sign of life that needs no clock (PostgreSQL): a session advisory lock on a
+/// connection of its own, which PostgreSQL lets go the moment that connection closes — when the
+/// process is killed, its socket is closed by the kernel. So a standby sees a killed leader gone
+/// at once ([`Store::member_gone`]) instead of after its leases expire. A leader that is paused,
+/// or cut off from the database without its connection closing, keeps the lock: then the leases'
+/// expiry decides, as without it. Only ever a shortcut to a takeover the epochs make safe anyway.
+/// Dropped, the connection closes and the lock goes.
+pub struct Liveness {
+    connection: Option<tokio_postgres::Client>,
+}
+
+impl Liveness {
+    /// Whether its connection closed (the database restarted, or an operator ended it): the
+    /// lock went with it, and must be taken again, or the others take this member for gone.
+    pub fn is_lost(&self) -> bool {
+        self.connection.as_ref().is_some_and(tokio_postgres::Client::is_closed)
+    }
+}
+
+/// The advisory lock of member `id`: the two-key space (apart from the migration lock's one
+/// key), under this crate's namespace, the id folded to 32 bits. Two members whose ids fold alike
+/// only lose the shortcut: a live one's lock makes the other look alive.
+fn liveness_key(member: i64) -> (i32, i32) {
+    const NAMESPACE: i32 = 0x6d64_6c76; // "mdlv"
+    let folded = (member as u64 ^ (member as u64 >> 32)) as u32;
+    (NAMESPACE, folded as i32)
+}
+
+impl Store {
+    /// Holds member `member`'s sign of life until the answer is dropped (nothing on SQLite,
+    /// which serves one process).
+    pub async fn hold_liveness(&self, member: i64) -> Result<Liveness, StoreError> {
+        let connection = match self {
+            Store::Postgres(p) => Some(p.session_lock(liveness_key(member)).await?),
+            Store::Sqlite(_) => None,
+        };
+        Ok(Liveness { connection })
+    }
+
+    /// Whether member `member`'s process is gone: its sign of life is held by nobody. Never on
+    /// SQLite.
+    pub async fn member_gone(&self, member: i64) -> Result<bool, StoreError> {
+        match self {
+            Store::Postgres(p) => p.session_lock_free(liveness_key(member)).await,
+            Store::Sqlite(_) => Ok(false),
+        }
+    }
 }
 
 /// The database's clock in Unix milliseconds, in each dialect.
@@ -96,9 +148,9 @@ const GUARD: &str = "SELECT 1 FROM shard_leases WHERE shard = $1 AND owner = $2 
 const GUARD_FOR_SHARE: &str = "SELECT 1 FROM shard_leases WHERE shard = $1 AND owner = $2 AND epoch = $3 FOR SHARE";
 const LEASE_ROW: &str = "INSERT INTO shard_leases (shard, owner, epoch, expires_at_ms) VALUES ($1, 0, 0, 0)
     ON CONFLICT (shard) DO NOTHING";
-/// `$4`: 1 to take the lease whoever holds it.
+/// `$4`: 1 to take the lease whoever holds it; `$5`: a member whose leases may be taken (0: none).
 const TAKE_LEASE: &str = "UPDATE shard_leases SET owner = $1, epoch = epoch + 1, expires_at_ms = {NOW_MS} + $2
-    WHERE shard = $3 AND (CAST($4 AS BIGINT) = 1 OR expires_at_ms <= {NOW_MS})";
+    WHERE shard = $3 AND (CAST($4 AS BIGINT) = 1 OR expires_at_ms <= {NOW_MS} OR owner = CAST($5 AS BIGINT))";
 const RENEW_LEASE: &str =
     "UPDATE shard_leases SET expires_at_ms = {NOW_MS} + $1 WHERE shard = $2 AND owner = $3 AND epoch = $4";
 const GIVE_BACK_LEASE: &str =
@@ -125,10 +177,20 @@ impl Store {
             .collect();
         self.execute_guarded(Vec::new(), rows).await?;
         let whatever = Value::I64(i64::from(taking == Taking::Whatever));
+        let from = Value::I64(match taking {
+            Taking::ExpiredOrFrom(gone) if gone != owner => gone,
+            _ => 0,
+        });
         let takings = (0..count)
             .map(|shard| {
                 let shard = Value::I64(i64::from(shard));
-                let params = vec![Value::I64(owner), Value::I64(ttl_ms), shard, whatever.clone()];
+                let params = vec![
+                    Value::I64(owner),
+                    Value::I64(ttl_ms),
+                    shard,
+                    whatever.clone(),
+                    from.clone(),
+                ];
                 self.timed(TAKE_LEASE, params)
             })
             .collect();

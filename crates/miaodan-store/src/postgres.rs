@@ -251,6 +251,23 @@ impl PgStore {
         Ok(client)
     }
 
+    /// A connection of its own holding advisory lock `key` (of this crate's two-key space): the
+    /// lock goes when the connection does, with the process that holds it.
+    pub(crate) async fn session_lock(&self, key: (i32, i32)) -> Result<Client, StoreError> {
+        let client = connect(&self.config).await?;
+        client
+            .execute("SELECT pg_advisory_lock($1, $2)", &[&key.0, &key.1])
+            .await?;
+        Ok(client)
+    }
+
+    /// Whether nobody holds advisory lock `key`: taken and let go at once to find out.
+    pub(crate) async fn session_lock_free(&self, key: (i32, i32)) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let sql = "SELECT CASE WHEN pg_try_advisory_lock($1, $2) THEN pg_advisory_unlock($1, $2) ELSE false END";
+        Ok(client.query_one(sql, &[&key.0, &key.1]).await?.try_get(0)?)
+    }
+
     /// Settles the fate of a commit that failed with the connection: a COMMIT already sent may
     /// still complete on the server after the client saw an error. Ending that server process
     /// (and waiting until it is gone) makes the outcome final, so a reload that follows reads

@@ -1,7 +1,7 @@
 //! `miaodan serve --cluster`: this process as one member of a cluster of processes serving one
 //! PostgreSQL database. It listens at once; while another member leads (holds every shard's
 //! lease) it forwards each request there; when the leases are free (given back, or expired
-//! after the leader went silent) it takes them, loads the platform from the tables and answers
+//! after the leader went silent, or held by a leader whose process is gone) it takes them, loads the platform from the tables and answers
 //! itself. On SIGTERM a leader stands by (forwarding), lets its requests in flight finish, stops
 //! its shards (every queued command committed) and gives the leases back before it exits: the
 //! next member takes over at once, and no request is lost on the way (a client retries the few
@@ -9,7 +9,7 @@
 //! paused past them) stands by again.
 
 use miaodan_server::app::{AppState, Config, LeasesHeld, Platform};
-use miaodan_server::cluster::{Membership, leases_free, new_member_id};
+use miaodan_server::cluster::{Membership, leases_takeable, new_member_id, spawn_liveness};
 use miaodan_server::http::cluster::forward::Forwarder;
 use miaodan_server::http::cluster::switch::Switch;
 use miaodan_store::Store;
@@ -39,6 +39,9 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
     let advertise = advertise.unwrap_or_else(|| format!("http://{address}"));
     let store = Arc::new(Store::open(&database, config.durability).await?);
     let membership = Membership::new(new_member_id(), advertise.clone(), "standby");
+    // Held before this member can lead: a leader whose sign of life is not held looks gone.
+    let liveness = store.hold_liveness(membership.id()).await?;
+    let liveness = spawn_liveness(store.clone(), membership.id(), liveness);
     let heartbeat = membership.spawn_heartbeat(store.clone());
     config.cluster = Some(membership.clone());
     let switch = Switch::new(Forwarder::new(store.clone(), membership.id())?);
@@ -59,9 +62,14 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
     loop {
         let state = tokio::select! {
             _ = &mut stop => break,
-            state = take_over(&store, &config) => state,
+            state = take_over(&store, &config, &membership) => state,
         };
         membership.set_role("leader");
+        if let Some(gone) = membership.taking_over_from() {
+            println!(
+                "the leader (member {gone}) was gone: this member took its leases without waiting for them to expire"
+            );
+        }
         let platform = lead(&state, address, &switch).await?;
         println!("this member now leads: it holds every shard's lease ({advertise})");
         let lost = tokio::select! {
@@ -83,6 +91,7 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
     metrics.iter().for_each(tokio::task::JoinHandle::abort);
     heartbeat.abort();
     membership.leave(&store).await;
+    liveness.abort();
     Ok(())
 }
 
@@ -141,10 +150,11 @@ async fn serve_metrics(listen: std::net::SocketAddr, config: &Config) -> anyhow:
     }))
 }
 
-/// Waits until the shards' leases are free, then takes them and loads the platform.
-async fn take_over(store: &Store, config: &Config) -> AppState {
+/// Waits until the shards' leases are free (or their holder is gone), then takes them and loads
+/// the platform.
+async fn take_over(store: &Store, config: &Config, membership: &Membership) -> AppState {
     loop {
-        if leases_free(store).await.unwrap_or(false) {
+        if leases_takeable(store, membership).await.unwrap_or(false) {
             match AppState::open(config.clone()).await {
                 Ok(state) => return state,
                 Err(error) if error.is::<LeasesHeld>() => {}

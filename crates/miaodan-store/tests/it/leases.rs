@@ -16,6 +16,7 @@ both_backends!(
     the_platforms_own_writes_are_fenced_like_the_shards_commits,
     a_member_takes_only_leases_given_back_or_expired,
     members_register_refresh_and_leave,
+    a_member_whose_process_is_gone_has_its_live_leases_taken,
 );
 
 fn answer(id: i64) -> IdempotencyRecord {
@@ -162,4 +163,44 @@ async fn members_register_refresh_and_leave(backend: Backend) {
     );
     store.forget_member(3).await.unwrap();
     assert_eq!(store.members().await.unwrap(), []);
+}
+
+/// Member 1 holds the leases for a minute and its sign of life: it is not gone while that is
+/// held, and is as soon as it is let go (its connection closed, as when its process is killed);
+/// member 2 then takes its leases, a minute early, naming it. SQLite serves one process: nobody
+/// is ever gone there.
+async fn a_member_whose_process_is_gone_has_its_live_leases_taken(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let (first, second) = (db.open().await, db.open().await);
+    first.take_leases(1, 2, 60_000, Taking::Expired).await.unwrap().unwrap();
+    let liveness = first.hold_liveness(1).await.unwrap();
+    assert!(!second.member_gone(1).await.unwrap(), "member 1 holds its sign of life");
+    drop(liveness);
+    if backend == Backend::Sqlite {
+        assert!(!second.member_gone(1).await.unwrap());
+        return;
+    }
+    let mut gone = false;
+    for _ in 0..50 {
+        gone = second.member_gone(1).await.unwrap();
+        if gone {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "member 1's sign of life outlived its connection");
+    assert!(
+        second
+            .take_leases(2, 2, 60_000, Taking::ExpiredOrFrom(3))
+            .await
+            .unwrap()
+            .is_none(),
+        "the leases of a member not named gone stay"
+    );
+    let taken = second
+        .take_leases(2, 2, 60_000, Taking::ExpiredOrFrom(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.iter().map(|l| l.epoch).collect::<Vec<_>>(), [2, 2]);
 }

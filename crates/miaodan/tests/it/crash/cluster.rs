@@ -235,6 +235,12 @@ async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_
         members.addresses.lock().unwrap()[slot] = servers[slot].base.clone();
         let probe = format!("probe-{}", failovers.len());
         let (took, attempt) = until_served(&members, &world, killed_at, probe).await;
+        // Killed, its sign of life went with its connection: the successor did not wait for the
+        // leases to expire.
+        let successor = leader_slot(&members, &servers[..], &admin).await;
+        servers[successor]
+            .wait_for_line("was gone", Duration::from_secs(5))
+            .await;
         failovers.push(took);
         probes.push(attempt);
         tokio::time::sleep(Duration::from_millis(300)).await;
