@@ -33,8 +33,11 @@ pub const LEASE_MARGIN_MS: i64 = 500;
 /// How often a member says it is alive; one silent for [`MEMBER_FORGOTTEN_MS`] is forgotten.
 pub const HEARTBEAT_MS: u64 = 1_000;
 pub const MEMBER_FORGOTTEN_MS: i64 = 60_000;
-/// How often a member looks whether its sign of life's connection is still open.
-const LIVENESS_CHECK: Duration = Duration::from_secs(1);
+/// How often a member looks whether its sign of life's connection still answers.
+const LIVENESS_CHECK: Duration = Duration::from_millis(200);
+/// How long a leader's sign of life must stay free before a standby takes it for gone: longer
+/// than the leader takes to take it again after its connection dropped.
+pub const GONE_CONFIRM: Duration = Duration::from_secs(1);
 
 /// A new member id: random, positive, so that two processes never share one.
 pub fn new_member_id() -> i64 {
@@ -197,8 +200,11 @@ pub fn spawn_renewal(store: Arc<Store>, leases: &Arc<Leases>) -> JoinHandle<()> 
 }
 
 /// Whether a member may take the shards' leases now: they are free (given back, expired, or
-/// never taken), or their holder's process is gone ([`Store::member_gone`]; then `membership`
-/// is told to take them from it, without waiting for them to expire).
+/// never taken), or their holder's process is gone (then `membership` is told to take them from
+/// it, without waiting for them to expire). Gone means: its sign of life ([`Store::member_gone`])
+/// was seen held before (a process of an older build never holds one), and has been free at
+/// every look for [`GONE_CONFIRM`] (a leader whose connection dropped with a database restart
+/// takes its sign of life again well within that).
 pub async fn leases_takeable(store: &Store, membership: &Membership) -> Result<bool, StoreError> {
     let leases = store.shard_leases().await?;
     let holders: std::collections::BTreeSet<i64> = leases
@@ -206,9 +212,15 @@ pub async fn leases_takeable(store: &Store, membership: &Membership) -> Result<b
         .filter(|lease| lease.expires_in_ms > 0)
         .map(|lease| lease.owner)
         .collect();
-    let gone = match holders.iter().collect::<Vec<_>>().as_slice() {
+    let gone = match holders.iter().copied().collect::<Vec<_>>().as_slice() {
         [] => 0,
-        [holder] if **holder != membership.id && store.member_gone(**holder).await? => **holder,
+        [holder] if *holder != membership.id => {
+            let free = store.member_gone(*holder).await.ok();
+            match membership.watch_leader(*holder, free, Instant::now()) {
+                true => *holder,
+                false => return Ok(false),
+            }
+        }
         _ => return Ok(false),
     };
     if gone != 0 {
@@ -221,30 +233,42 @@ pub async fn leases_takeable(store: &Store, membership: &Membership) -> Result<b
     Ok(true)
 }
 
-/// Holds this member's sign of life ([`Store::hold_liveness`], taken first by the caller) for
-/// as long as the process runs, and takes it again when its connection is lost.
-pub fn spawn_liveness(store: Arc<Store>, member: i64, held: Liveness) -> JoinHandle<()> {
+/// Holds this member's sign of life ([`Store::hold_liveness`]; `held` is what the caller took
+/// before it could lead) for as long as the process runs: looks every [`LIVENESS_CHECK`] that
+/// its connection answers, and takes it again when not.
+pub fn spawn_liveness(store: Arc<Store>, member: i64, held: Option<Liveness>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut held = Some(held);
+        let mut held = held;
         loop {
-            match held.take() {
-                Some(liveness) => {
-                    while !liveness.is_lost() {
-                        tokio::time::sleep(LIVENESS_CHECK).await;
-                    }
-                    tracing::warn!(
-                        member,
-                        "this member's sign of life was lost with its connection; taking it again"
-                    );
+            if let Some(liveness) = &held {
+                if liveness.still_held().await {
+                    tokio::time::sleep(LIVENESS_CHECK).await;
+                    continue;
                 }
-                None => tokio::time::sleep(LIVENESS_CHECK).await,
+                tracing::warn!(
+                    member,
+                    "this member's sign of life was lost with its connection; taking it again"
+                );
+                held = None;
             }
             match store.hold_liveness(member).await {
-                Ok(liveness) => held = Some(liveness),
+                Ok(Some(liveness)) => held = Some(liveness),
+                Ok(None) => tracing::warn!(member, "this member's sign of life is held by another session"),
                 Err(error) => tracing::warn!(%error, "could not take this member's sign of life"),
+            }
+            if held.is_none() {
+                tokio::time::sleep(LIVENESS_CHECK).await;
             }
         }
     })
+}
+
+/// What a standby saw of the leader's sign of life: that it was held (the leader has one), and
+/// since when it is free.
+#[derive(Debug, Default)]
+struct LeaderWatch {
+    seen_held: Option<i64>,
+    free_since: Option<(i64, Instant)>,
 }
 
 /// This process as a member: its id, where it serves, and its role.
@@ -254,6 +278,7 @@ pub struct Membership {
     /// The gone member whose leases this one may take before they expire (0: none), as
     /// [`leases_takeable`] found.
     taking_over_from: Arc<AtomicI64>,
+    leader_watch: Arc<std::sync::Mutex<LeaderWatch>>,
     /// Where it takes requests, and its role (`leader` or `standby`).
     registered: Arc<std::sync::Mutex<(String, String)>>,
 }
@@ -263,12 +288,42 @@ impl Membership {
         Membership {
             id,
             taking_over_from: Arc::new(AtomicI64::new(0)),
+            leader_watch: Arc::default(),
             registered: Arc::new(std::sync::Mutex::new((address, role.into()))),
         }
     }
 
     pub fn id(&self) -> i64 {
         self.id
+    }
+
+    /// Notes whether `leader`'s sign of life is `free` now (`None`: the database did not say);
+    /// true once it is gone (see [`leases_takeable`]).
+    fn watch_leader(&self, leader: i64, free: Option<bool>, now: Instant) -> bool {
+        let Ok(mut watch) = self.leader_watch.lock() else {
+            return false;
+        };
+        let Some(free) = free else {
+            watch.free_since = None;
+            return false;
+        };
+        if !free {
+            *watch = LeaderWatch {
+                seen_held: Some(leader),
+                free_since: None,
+            };
+            return false;
+        }
+        if watch.seen_held != Some(leader) {
+            return false;
+        }
+        match watch.free_since {
+            Some((watched, since)) if watched == leader => now - since >= GONE_CONFIRM,
+            _ => {
+                watch.free_since = Some((leader, now));
+                false
+            }
+        }
     }
 
     /// The member whose leases this one takes (or took last) because its process is gone.
@@ -325,5 +380,51 @@ impl Membership {
         if let Err(error) = store.forget_member(self.id).await {
             tracing::warn!(%error, "could not remove this process from the members");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A leader is gone only if its sign of life was seen held, then stayed free for
+    /// [`GONE_CONFIRM`]; an unanswered look proves nothing, and another leader starts afresh.
+    #[test]
+    fn a_leader_is_gone_only_once_its_sign_of_life_seen_held_stays_free() {
+        let member = Membership::new(1, String::new(), "standby");
+        let start = Instant::now();
+        let at = |later: Duration| start + later;
+        let half = GONE_CONFIRM / 2;
+        assert!(
+            !member.watch_leader(7, Some(true), at(Duration::ZERO)),
+            "never seen held: an older build's"
+        );
+        assert!(!member.watch_leader(7, Some(true), at(GONE_CONFIRM * 2)));
+        assert!(
+            !member.watch_leader(7, Some(false), at(GONE_CONFIRM * 2)),
+            "held: alive"
+        );
+        let free_from = GONE_CONFIRM * 3;
+        assert!(
+            !member.watch_leader(7, Some(true), at(free_from)),
+            "free a moment: it may take it again"
+        );
+        assert!(
+            !member.watch_leader(7, None, at(free_from + half)),
+            "the database did not say"
+        );
+        assert!(
+            !member.watch_leader(7, Some(true), at(free_from + half)),
+            "free again: counted afresh"
+        );
+        assert!(!member.watch_leader(7, Some(true), at(free_from + half * 2)));
+        assert!(
+            member.watch_leader(7, Some(true), at(free_from + half * 3)),
+            "free throughout: gone"
+        );
+        assert!(
+            !member.watch_leader(8, Some(true), at(free_from * 2)),
+            "another leader was never seen held"
+        );
     }
 }

@@ -99,16 +99,25 @@ pub struct Liveness {
 }
 
 impl Liveness {
-    /// Whether its connection closed (the database restarted, or an operator ended it): the
-    /// lock went with it, and must be taken again, or the others take this member for gone.
-    pub fn is_lost(&self) -> bool {
-        self.connection.as_ref().is_some_and(tokio_postgres::Client::is_closed)
+    /// Whether its connection still answers (within a second). When it does not (the database
+    /// restarted, an operator or an idle timeout ended the session), the lock went with it and
+    /// must be taken again, or the others take this member for gone.
+    pub async fn still_held(&self) -> bool {
+        let Some(connection) = &self.connection else {
+            return true;
+        };
+        let asked = connection.simple_query("SELECT 1");
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(1), asked).await,
+            Ok(Ok(_))
+        )
     }
 }
 
 /// The advisory lock of member `id`: the two-key space (apart from the migration lock's one
 /// key), under this crate's namespace, the id folded to 32 bits. Two members whose ids fold alike
-/// only lose the shortcut: a live one's lock makes the other look alive.
+/// only lose the shortcut: the second cannot take its sign of life, and a live one's lock makes
+/// the other look alive.
 fn liveness_key(member: i64) -> (i32, i32) {
     const NAMESPACE: i32 = 0x6d64_6c76; // "mdlv"
     let folded = (member as u64 ^ (member as u64 >> 32)) as u32;
@@ -117,17 +126,23 @@ fn liveness_key(member: i64) -> (i32, i32) {
 
 impl Store {
     /// Holds member `member`'s sign of life until the answer is dropped (nothing on SQLite,
-    /// which serves one process).
-    pub async fn hold_liveness(&self, member: i64) -> Result<Liveness, StoreError> {
+    /// which serves one process); `None` while another session holds it (this member's former
+    /// connection, not yet ended by the database, or a member whose id folds alike).
+    pub async fn hold_liveness(&self, member: i64) -> Result<Option<Liveness>, StoreError> {
         let connection = match self {
-            Store::Postgres(p) => Some(p.session_lock(liveness_key(member)).await?),
+            Store::Postgres(p) => match p.session_lock(liveness_key(member)).await? {
+                Some(connection) => Some(connection),
+                None => return Ok(None),
+            },
             Store::Sqlite(_) => None,
         };
-        Ok(Liveness { connection })
+        Ok(Some(Liveness { connection }))
     }
 
-    /// Whether member `member`'s process is gone: its sign of life is held by nobody. Never on
-    /// SQLite.
+    /// Whether member `member`'s sign of life is held by nobody: its process is gone, or it
+    /// never took one (a process of an older build), or it is taking it again after losing its
+    /// connection. The caller tells these apart (`miaodan_server::cluster::leases_takeable`).
+    /// Never on SQLite.
     pub async fn member_gone(&self, member: i64) -> Result<bool, StoreError> {
         match self {
             Store::Postgres(p) => p.session_lock_free(liveness_key(member)).await,

@@ -251,14 +251,16 @@ impl PgStore {
         Ok(client)
     }
 
-    /// A connection of its own holding advisory lock `key` (of this crate's two-key space): the
-    /// lock goes when the connection does, with the process that holds it.
-    pub(crate) async fn session_lock(&self, key: (i32, i32)) -> Result<Client, StoreError> {
+    /// A connection of its own holding advisory lock `key` (of this crate's two-key space), or
+    /// `None` if another session holds it: the lock goes when the connection does, with the
+    /// process that holds it.
+    pub(crate) async fn session_lock(&self, key: (i32, i32)) -> Result<Option<Client>, StoreError> {
         let client = connect(&self.config).await?;
-        client
-            .execute("SELECT pg_advisory_lock($1, $2)", &[&key.0, &key.1])
-            .await?;
-        Ok(client)
+        let taken: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&key.0, &key.1])
+            .await?
+            .try_get(0)?;
+        Ok(taken.then_some(client))
     }
 
     /// Whether nobody holds advisory lock `key`: taken and let go at once to find out.

@@ -38,11 +38,7 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
     };
     let advertise = advertise.unwrap_or_else(|| format!("http://{address}"));
     let store = Arc::new(Store::open(&database, config.durability).await?);
-    let membership = Membership::new(new_member_id(), advertise.clone(), "standby");
-    // Held before this member can lead: a leader whose sign of life is not held looks gone.
-    let liveness = store.hold_liveness(membership.id()).await?;
-    let liveness = spawn_liveness(store.clone(), membership.id(), liveness);
-    let heartbeat = membership.spawn_heartbeat(store.clone());
+    let (membership, [liveness, heartbeat]) = join(&store, &advertise).await?;
     config.cluster = Some(membership.clone());
     let switch = Switch::new(Forwarder::new(store.clone(), membership.id())?);
     let (stop_listening, listening_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -93,6 +89,22 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
     membership.leave(&store).await;
     liveness.abort();
     Ok(())
+}
+
+/// This process as a new member, standing by: its sign of life held (before it can lead: a
+/// leader whose sign of life is not held looks gone), and its heartbeat.
+async fn join(store: &Arc<Store>, advertise: &str) -> anyhow::Result<(Membership, [tokio::task::JoinHandle<()>; 2])> {
+    let membership = Membership::new(new_member_id(), advertise.to_string(), "standby");
+    let liveness = store.hold_liveness(membership.id()).await?;
+    if liveness.is_none() {
+        tracing::warn!(
+            member = membership.id(),
+            "another session holds this member's sign of life; taking it later"
+        );
+    }
+    let liveness = spawn_liveness(store.clone(), membership.id(), liveness);
+    let heartbeat = membership.spawn_heartbeat(store.clone());
+    Ok((membership, [liveness, heartbeat]))
 }
 
 /// Refuses a configuration a member cannot work with.

@@ -173,7 +173,10 @@ async fn a_member_whose_process_is_gone_has_its_live_leases_taken(backend: Backe
     let db = Database::fresh(backend).await;
     let (first, second) = (db.open().await, db.open().await);
     first.take_leases(1, 2, 60_000, Taking::Expired).await.unwrap().unwrap();
-    let liveness = first.hold_liveness(1).await.unwrap();
+    let liveness = first.hold_liveness(1).await.unwrap().expect("nobody else holds it");
+    if backend == Backend::Postgres {
+        assert!(second.hold_liveness(1).await.unwrap().is_none(), "one session holds it");
+    }
     assert!(!second.member_gone(1).await.unwrap(), "member 1 holds its sign of life");
     drop(liveness);
     if backend == Backend::Sqlite {
