@@ -169,6 +169,17 @@ fn insert_rows(transaction: &rusqlite::Transaction<'_>, rows: &[Statement]) -> R
     Ok(())
 }
 
+/// The rows `statement` answers, each mapped by `map`.
+fn rows_of<T>(connection: &Connection, statement: &Statement, map: Mapper<T>) -> Result<Vec<T>, StoreError> {
+    let mut prepared = connection.prepare_cached(&statement.sql)?;
+    let mut rows = prepared.query(rusqlite::params_from_iter(statement.params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}
+
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
@@ -240,16 +251,8 @@ impl SqliteStore {
     }
 
     pub async fn query<T: Send + 'static>(&self, statement: Statement, map: Mapper<T>) -> Result<Vec<T>, StoreError> {
-        self.with_connection(move |connection| {
-            let mut prepared = connection.prepare_cached(&statement.sql)?;
-            let mut rows = prepared.query(rusqlite::params_from_iter(statement.params.iter()))?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(map(row)?);
-            }
-            Ok(out)
-        })
-        .await
+        self.with_connection(move |connection| rows_of(connection, &statement, map))
+            .await
     }
 
     /// One writing statement that answers rows (`… RETURNING`), in its own transaction, in
@@ -262,13 +265,7 @@ impl SqliteStore {
         let turn = self.write_turn.clone();
         self.with_connection(move |connection| {
             let _turn = take_turn(&turn);
-            let mut prepared = connection.prepare_cached(&statement.sql)?;
-            let mut rows = prepared.query(rusqlite::params_from_iter(statement.params.iter()))?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(map(row)?);
-            }
-            Ok(out)
+            rows_of(connection, &statement, map)
         })
         .await
     }
