@@ -178,8 +178,8 @@ pub struct LeasesHeld;
 /// soon as they were taken).
 type Leased = (Arc<Store>, Arc<Leases>, JoinHandle<()>);
 
-/// Takes every shard's lease on `store` (whoever holds them when `alone`; [`LeasesHeld`] if a
-/// live process does otherwise) and starts renewing them there at once.
+/// Takes every shard's lease on `store` as `taking` allows ([`LeasesHeld`] if a live process
+/// holds one it may not take) and starts renewing them there at once.
 async fn take_leases(
     store: Arc<Store>,
     config: &Config,

@@ -6,9 +6,8 @@
 //! whoever held them ([`Taking::Whatever`]; a former holder still running, say paused, is fenced
 //! by the new epochs), a member of a cluster (`miaodan serve --cluster`) only once they were
 //! given back or expired, or once their holder's process is gone (its sign of life, a session
-//! lock on PostgreSQL, went with its connection: [`leases_takeable`]). The leases are renewed every third of their time to live
-//! ([`LEASE_TTL_MS`] by default);
-//! if renewals fail (the database does not answer) the shards stop taking commands
+//! lock on PostgreSQL, went with its connection: [`leases_takeable`]). The leases are renewed
+//! every third of their time to live ([`LEASE_TTL_MS`] by default); if renewals fail (the database does not answer) the shards stop taking commands
 //! [`LEASE_MARGIN_MS`] before the lease could expire, and take them again once a renewal
 //! succeeds. A lease another process took is lost for good: its shard's commits are fenced, and
 //! the process stops serving ([`Leases::lost`]).
@@ -61,7 +60,7 @@ pub struct Leases {
 
 impl Leases {
     /// Takes the leases of shards `0..count` for `member`; `None` when another live process
-    /// holds one of them (only with [`Taking::Expired`]).
+    /// holds one of them (never with [`Taking::Whatever`]).
     pub async fn take(
         store: &Store,
         (member, ttl_ms): (i64, i64),
@@ -206,13 +205,16 @@ pub fn spawn_renewal(store: Arc<Store>, leases: &Arc<Leases>) -> JoinHandle<()> 
 /// every look for [`GONE_CONFIRM`] (a leader whose connection dropped with a database restart
 /// takes its sign of life again well within that).
 pub async fn leases_takeable(store: &Store, membership: &Membership) -> Result<bool, StoreError> {
-    let leases = store.shard_leases().await?;
-    let holders: std::collections::BTreeSet<i64> = leases
+    let mut holders: Vec<i64> = store
+        .shard_leases()
+        .await?
         .iter()
         .filter(|lease| lease.expires_in_ms > 0)
         .map(|lease| lease.owner)
         .collect();
-    let gone = match holders.iter().copied().collect::<Vec<_>>().as_slice() {
+    holders.sort_unstable();
+    holders.dedup();
+    let gone = match holders.as_slice() {
         [] => 0,
         [holder] if *holder != membership.id => {
             let free = store.member_gone(*holder).await.ok();
@@ -263,12 +265,12 @@ pub fn spawn_liveness(store: Arc<Store>, member: i64, held: Option<Liveness>) ->
     })
 }
 
-/// What a standby saw of the leader's sign of life: that it was held (the leader has one), and
-/// since when it is free.
+/// What a standby saw of the leader's sign of life: whose it saw held (that leader has one), and
+/// since when that one is free.
 #[derive(Debug, Default)]
 struct LeaderWatch {
     seen_held: Option<i64>,
-    free_since: Option<(i64, Instant)>,
+    free_since: Option<Instant>,
 }
 
 /// This process as a member: its id, where it serves, and its role.
@@ -317,10 +319,11 @@ impl Membership {
         if watch.seen_held != Some(leader) {
             return false;
         }
+        // Seeing another leader held starts afresh, so `free_since` is `seen_held`'s.
         match watch.free_since {
-            Some((watched, since)) if watched == leader => now - since >= GONE_CONFIRM,
-            _ => {
-                watch.free_since = Some((leader, now));
+            Some(since) => now - since >= GONE_CONFIRM,
+            None => {
+                watch.free_since = Some(now);
                 false
             }
         }
@@ -334,7 +337,10 @@ impl Membership {
     /// How this member takes the leases: those free, and those of the gone leader
     /// [`leases_takeable`] found, if any.
     pub fn taking(&self) -> Taking {
-        Taking::ExpiredOrFrom(self.taking_over_from.load(Ordering::SeqCst))
+        match self.taking_over_from() {
+            Some(gone) => Taking::ExpiredOrFrom(gone),
+            None => Taking::Expired,
+        }
     }
 
     pub fn set_address(&self, address: String) {

@@ -113,9 +113,18 @@ impl Counter {
         Ok(())
     }
 
-    fn needs_ids(&self) -> bool {
-        let block = self.block();
-        block.current.is_empty() && block.spare.is_none()
+    /// Reserves a block if this counter has no id left, one reservation at a time: a request
+    /// that waited for another's finds it done.
+    async fn refill(&self, store: &Store) -> Result<(), StoreError> {
+        let _turn = self.reserving.lock().await;
+        let empty = {
+            let block = self.block();
+            block.current.is_empty() && block.spare.is_none()
+        };
+        match empty {
+            true => self.reserve(store).await,
+            false => Ok(()),
+        }
     }
 }
 
@@ -165,11 +174,7 @@ impl Ids {
     /// even while the database is out.
     pub async fn reserve_first_blocks(&self, kinds: &[IdKind]) -> Result<(), StoreError> {
         for kind in kinds {
-            let counter = &self.counters[*kind as usize];
-            let _turn = counter.reserving.lock().await;
-            if counter.needs_ids() {
-                counter.reserve(&self.store).await?;
-            }
+            self.counters[*kind as usize].refill(&self.store).await?;
         }
         Ok(())
     }
@@ -187,10 +192,7 @@ impl Ids {
                 }
                 return Ok(id);
             }
-            let _turn = counter.reserving.lock().await;
-            if counter.needs_ids() {
-                counter.reserve(&self.store).await?;
-            }
+            counter.refill(&self.store).await?;
         }
     }
 

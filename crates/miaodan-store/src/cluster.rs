@@ -178,7 +178,7 @@ impl Store {
     }
 
     /// Takes the leases of shards `0..count` for `owner` for `ttl_ms`, all or none: `None` when
-    /// one of them is held by a live process (only with [`Taking::Expired`]). A commit of the
+    /// one of them is held by a live process (never with [`Taking::Whatever`]). A commit of the
     /// former holder still under way finishes first; any later one is fenced.
     pub async fn take_leases(
         &self,

@@ -1,12 +1,12 @@
 //! `miaodan serve --cluster`: this process as one member of a cluster of processes serving one
 //! PostgreSQL database. It listens at once; while another member leads (holds every shard's
 //! lease) it forwards each request there; when the leases are free (given back, or expired
-//! after the leader went silent, or held by a leader whose process is gone) it takes them, loads the platform from the tables and answers
-//! itself. On SIGTERM a leader stands by (forwarding), lets its requests in flight finish, stops
-//! its shards (every queued command committed) and gives the leases back before it exits: the
-//! next member takes over at once, and no request is lost on the way (a client retries the few
-//! `503`s of the takeover with the same key). A leader whose leases another member took (it was
-//! paused past them) stands by again.
+//! after the leader went silent, or held by a leader whose process is gone) it takes them, loads
+//! the platform from the tables and answers itself. On SIGTERM a leader stands by (forwarding),
+//! lets its requests in flight finish, stops its shards (every queued command committed) and
+//! gives the leases back before it exits: the next member takes over at once, and no request is
+//! lost on the way (a client retries the few `503`s of the takeover with the same key). A leader
+//! whose leases another member took (it was paused past them) stands by again.
 
 use miaodan_server::app::{AppState, Config, LeasesHeld, Platform};
 use miaodan_server::cluster::{Membership, leases_takeable, new_member_id, spawn_liveness};
