@@ -371,7 +371,7 @@ impl AppState {
         let tokens = TokenCache::following(&store).await?;
         let (provider, simpay) = payment_provider(&config.payments)?;
         let payments = Payments::new(provider, OneTap::load(&store, clock.now()).await?);
-        let webhooks = crate::webhooks::Webhooks::load(&store, &config.webhooks).await?;
+        let webhooks = crate::webhooks::Webhooks::new(&config.webhooks)?;
         startup.phase("tokens, payments, webhooks");
         startup.log();
         let admission = crate::http::admission::Admission::new(&config.limits);

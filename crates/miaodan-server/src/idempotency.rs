@@ -379,34 +379,21 @@ impl IdempotencyLocks {
         siphasher::sip128::Hasher128::finish128(&hasher).as_u128()
     }
 
-    /// The id of a key: the known one (`true`), or a new one registered now (`false`).
-    fn id_of(&self, fingerprint: Fingerprint) -> (i64, bool) {
-        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        match index.entry(fingerprint) {
-            std::collections::hash_map::Entry::Occupied(known) => (*known.get(), true),
-            std::collections::hash_map::Entry::Vacant(vacant) => {
-                let id = self.last_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                vacant.insert(id);
-                (id, false)
-            }
-        }
+    /// Registers `fresh` (an id just reserved) as the id of a key not known: the caller holds
+    /// the key's lock, so no one registers it meanwhile.
+    fn register(&self, fingerprint: Fingerprint, fresh: i64) {
+        self.index
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(fingerprint, fresh);
+        // This process's ids only grow (its blocks do): the checkpoints go by the last given.
+        self.last_id.fetch_max(fresh, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The id of a key if it is known; an unknown key stays unknown.
     fn known_id(&self, fingerprint: Fingerprint) -> Option<i64> {
         let index = self.index.lock().unwrap_or_else(|p| p.into_inner());
         index.get(&fingerprint).copied()
-    }
-
-    /// Gives a key whose first request stored nothing (refused before deciding, or failed) a
-    /// fresh id, so its next response is stored under an id no row has.
-    fn renew(&self, fingerprint: Fingerprint) -> i64 {
-        let id = self.last_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        self.index
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(fingerprint, id);
-        id
     }
 
     async fn acquire(&self, id: Fingerprint) -> KeyGuard<'_> {
@@ -592,7 +579,11 @@ async fn look_up(
     request_sha256: String,
 ) -> Result<Found, miaodan_store::StoreError> {
     let locks = &state.idempotency_locks;
-    let (id, known) = locks.id_of(fingerprint);
+    let known = locks.known_id(fingerprint);
+    let id = match known {
+        Some(id) => id,
+        None => fresh_id(state, fingerprint).await?,
+    };
     let mut context = Idempotency {
         id,
         scope,
@@ -600,7 +591,7 @@ async fn look_up(
         request_sha256,
         clock: state.clock.clone(),
     };
-    if known {
+    if known.is_some() {
         match state.store.idempotency_record(id).await? {
             Some(stored) if stored.scope == context.scope && stored.key == context.key => {
                 if stored.request_sha256 == context.request_sha256 {
@@ -609,10 +600,19 @@ async fn look_up(
                 return Ok(Found::Reused);
             }
             // Nothing was stored for it (or it was purged): answer afresh under a new id.
-            _ => context.id = locks.renew(fingerprint),
+            _ => context.id = fresh_id(state, fingerprint).await?,
         }
     }
     Ok(Found::Fresh(context))
+}
+
+/// A new id for a key not known (or whose first request stored nothing, so that its next answer
+/// is stored under an id no row has), reserved like every other id: members sharing a database
+/// never store two answers under one id.
+async fn fresh_id(state: &AppState, fingerprint: Fingerprint) -> Result<i64, miaodan_store::StoreError> {
+    let fresh = state.ids.idempotency_response().await?;
+    state.idempotency_locks.register(fingerprint, fresh);
+    Ok(fresh)
 }
 
 /// One keyed request among many sent together (an edge gateway's batch of taps), as its
@@ -749,7 +749,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn keyed_requests_wait_for_the_index_and_new_keys_take_ids_after_the_stored_ones() {
+    async fn keyed_requests_wait_for_the_index_and_then_find_the_stored_keys() {
         let locks = Arc::new(IdempotencyLocks::loading(7, 1));
         assert!(!locks.is_loaded());
         // Not loaded, a keyed request is refused after its patience, 503 with Retry-After.
@@ -775,19 +775,20 @@ mod tests {
         locks.load_index([(7, "buyer:1".into(), "stored".into())], 7, at(0));
         waiting.await.expect("the waiting task ends").expect("loaded");
         assert!(locks.is_loaded());
-        assert_eq!(locks.id_of(locks.fingerprint("buyer:1", "stored")), (7, true));
-        assert_eq!(locks.id_of(locks.fingerprint("buyer:1", "new")), (8, false));
+        assert_eq!(locks.known_id(locks.fingerprint("buyer:1", "stored")), Some(7));
+        assert_eq!(locks.known_id(locks.fingerprint("buyer:1", "new")), None);
     }
 
     #[test]
     fn keys_first_seen_before_the_cutoff_leave_the_index_and_later_ones_stay() {
         let locks = IdempotencyLocks::default();
         locks.load_index([(1, "buyer:1".into(), "loaded".into())], 1, at(0));
-        let id_of = |key: &str| locks.id_of(locks.fingerprint("buyer:1", key));
-        let (old, _) = id_of("old");
+        let known = |key: &str| locks.known_id(locks.fingerprint("buyer:1", key));
+        // Ids as the blocks hand them out: growing.
+        let (old, new) = (2, 3);
+        locks.register(locks.fingerprint("buyer:1", "old"), old);
         locks.checkpoint(at(1));
-        let (new, known) = id_of("new");
-        assert!(!known && new > old);
+        locks.register(locks.fingerprint("buyer:1", "new"), new);
         locks.checkpoint(at(2));
 
         // Nothing is older than the first checkpoint: everything stays.
@@ -796,8 +797,7 @@ mod tests {
         // The keys seen by hour 1 go; the one seen after it stays, with its id.
         locks.forget_first_seen_before(at(1));
         assert_eq!(locks.indexed_keys(), 1);
-        assert_eq!(id_of("new"), (new, true));
-        let (again, known) = id_of("old");
-        assert!(!known && again > new, "a forgotten key is new again, under a fresh id");
+        assert_eq!(known("new"), Some(new));
+        assert_eq!(known("old"), None, "a forgotten key is new again");
     }
 }

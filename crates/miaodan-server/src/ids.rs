@@ -151,6 +151,8 @@ id_kinds! {
     diagnosis_report => DiagnosisReport as i64, staff_member => StaffMember as i64,
     staff_session => StaffSession as i64, audit_entry => AuditEntry as i64, penalty => Penalty as i64,
     risk_challenge => RiskChallenge as i64, conversation => Conversation as ConversationId,
+    idempotency_response => IdempotencyResponse as i64, webhook_endpoint => WebhookEndpoint as i64,
+    webhook_delivery => WebhookDelivery as i64,
 }
 
 impl Ids {

@@ -37,10 +37,14 @@ pub enum IdKind {
     Penalty,
     RiskChallenge,
     Conversation,
+    /// A stored answer of a request with an `Idempotency-Key`.
+    IdempotencyResponse,
+    WebhookEndpoint,
+    WebhookDelivery,
 }
 
 impl IdKind {
-    pub const ALL: [IdKind; 22] = [
+    pub const ALL: [IdKind; 25] = [
         IdKind::Shop,
         IdKind::Buyer,
         IdKind::Product,
@@ -63,6 +67,9 @@ impl IdKind {
         IdKind::Penalty,
         IdKind::RiskChallenge,
         IdKind::Conversation,
+        IdKind::IdempotencyResponse,
+        IdKind::WebhookEndpoint,
+        IdKind::WebhookDelivery,
     ];
 
     /// Its row's key in `id_blocks`: stored, so never renamed.
@@ -90,6 +97,9 @@ impl IdKind {
             IdKind::Penalty => "penalty",
             IdKind::RiskChallenge => "risk_challenge",
             IdKind::Conversation => "conversation",
+            IdKind::IdempotencyResponse => "idempotency_response",
+            IdKind::WebhookEndpoint => "webhook_endpoint",
+            IdKind::WebhookDelivery => "webhook_delivery",
         }
     }
 
@@ -118,6 +128,9 @@ impl IdKind {
             IdKind::Penalty => maxima.penalty,
             IdKind::RiskChallenge => maxima.risk_challenge,
             IdKind::Conversation => maxima.conversation,
+            IdKind::IdempotencyResponse => maxima.idempotency_response,
+            IdKind::WebhookEndpoint => maxima.webhook_endpoint,
+            IdKind::WebhookDelivery => maxima.webhook_delivery,
         }
     }
 }

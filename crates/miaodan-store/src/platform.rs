@@ -305,7 +305,8 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM staff_members), (SELECT COALESCE(MAX(id), 0) FROM staff_sessions),
             (SELECT COALESCE(MAX(id), 0) FROM audit_log), (SELECT COALESCE(MAX(id), 0) FROM penalties),
             (SELECT COALESCE(MAX(id), 0) FROM risk_decisions), (SELECT COALESCE(MAX(id), 0) FROM risk_challenges),
-            (SELECT COALESCE(MAX(id), 0) FROM assistant_conversations)";
+            (SELECT COALESCE(MAX(id), 0) FROM assistant_conversations),
+            (SELECT COALESCE(MAX(id), 0) FROM webhook_endpoints), (SELECT COALESCE(MAX(id), 0) FROM webhook_deliveries)";
         self.query_row(
             Statement::new(sql, vec![]),
             |r| {
@@ -334,6 +335,8 @@ impl Store {
                     penalty: r.i64(20)?,
                     risk_challenge: r.i64(22)?,
                     conversation: r.i64(23)?,
+                    webhook_endpoint: r.i64(24)?,
+                    webhook_delivery: r.i64(25)?,
                 })
             },
             || "no id maxima row".into(),

@@ -251,4 +251,6 @@ pub struct IdMaxima {
     pub penalty: i64,
     pub risk_challenge: i64,
     pub conversation: i64,
+    pub webhook_endpoint: i64,
+    pub webhook_delivery: i64,
 }

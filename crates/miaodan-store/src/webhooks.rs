@@ -253,16 +253,6 @@ fn fail_pending(endpoint: i64, reason: &str) -> Statement {
 }
 
 impl Store {
-    /// The highest endpoint and delivery ids in use (0 when none).
-    pub async fn webhook_id_maxima(&self) -> Result<(i64, i64), StoreError> {
-        let statement = Statement::new(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM webhook_endpoints), (SELECT COALESCE(MAX(id), 0) FROM webhook_deliveries)",
-            vec![],
-        );
-        self.query_row(statement, |r| Ok((r.i64(0)?, r.i64(1)?)), || "no maxima".into())
-            .await
-    }
-
     pub async fn insert_webhook_endpoint(
         &self,
         endpoint: &WebhookEndpoint,

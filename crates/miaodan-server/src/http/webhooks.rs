@@ -356,7 +356,7 @@ pub async fn create_endpoint(
             .transpose()?;
         let shop = shop_for(&state, principal, input.shop_id).await?;
         let endpoint = WebhookEndpoint {
-            id: state.webhooks.next_endpoint_id(),
+            id: state.ids.webhook_endpoint().await?,
             shop,
             url,
             topics,

@@ -23,7 +23,6 @@ use crate::app::AppState;
 use miaodan_domain::webhooks::RetrySchedule;
 use miaodan_store::{StoreError, StoredEvent, WEBHOOKS_READER, WebhookDelivery, WebhookEndpoint};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
@@ -61,10 +60,9 @@ impl Default for WebhooksConfig {
     }
 }
 
-/// The webhooks' share of the platform: id counters, the HTTP client, what is in flight.
+/// The webhooks' share of the platform: the HTTP client, what is in flight. (Their ids come
+/// in blocks with every other kind's: `state.ids`.)
 pub struct Webhooks {
-    endpoint_ids: AtomicI64,
-    delivery_ids: AtomicI64,
     client: reqwest::Client,
     in_flight: Arc<Mutex<HashSet<i64>>>,
     sending: Arc<Semaphore>,
@@ -72,29 +70,18 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
-    pub async fn load(store: &miaodan_store::Store, config: &WebhooksConfig) -> anyhow::Result<Webhooks> {
-        let (endpoints, deliveries) = store.webhook_id_maxima().await?;
+    pub fn new(config: &WebhooksConfig) -> anyhow::Result<Webhooks> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.timeout_ms))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()?;
         Ok(Webhooks {
-            endpoint_ids: AtomicI64::new(endpoints),
-            delivery_ids: AtomicI64::new(deliveries),
             client,
             in_flight: Arc::default(),
             sending: Arc::new(Semaphore::new(DELIVERIES_IN_FLIGHT_MAX)),
             wake: Arc::default(),
         })
-    }
-
-    pub fn next_endpoint_id(&self) -> i64 {
-        self.endpoint_ids.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    fn next_delivery_id(&self) -> i64 {
-        self.delivery_ids.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Makes the loops look for work now (a replay, a finished attempt).
@@ -130,7 +117,7 @@ pub async fn fan_out(state: &AppState) -> Result<(), StoreError> {
             let Some(last) = events.last().map(|e| e.seq) else {
                 break;
             };
-            let deliveries = deliveries_of(state, &events, &endpoints);
+            let deliveries = deliveries_of(state, &events, &endpoints).await?;
             store.record_webhook_fanout(shard, last, &deliveries).await?;
             at = last;
         }
@@ -142,7 +129,11 @@ pub async fn fan_out(state: &AppState) -> Result<(), StoreError> {
 
 /// One delivery per event and enabled endpoint of its shop that subscribes to its topic and
 /// existed when it was committed.
-fn deliveries_of(state: &AppState, events: &[StoredEvent], endpoints: &[WebhookEndpoint]) -> Vec<WebhookDelivery> {
+async fn deliveries_of(
+    state: &AppState,
+    events: &[StoredEvent],
+    endpoints: &[WebhookEndpoint],
+) -> Result<Vec<WebhookDelivery>, StoreError> {
     let mut deliveries = Vec::new();
     for event in events {
         let subscribed = endpoints
@@ -150,7 +141,7 @@ fn deliveries_of(state: &AppState, events: &[StoredEvent], endpoints: &[WebhookE
             .filter(|e| e.shop == event.shop && e.created_at <= event.at && e.topics.matches(&event.topic));
         for endpoint in subscribed {
             deliveries.push(WebhookDelivery {
-                id: state.webhooks.next_delivery_id(),
+                id: state.ids.webhook_delivery().await?,
                 endpoint: endpoint.id,
                 shop: event.shop,
                 shard: event.shard,
@@ -169,7 +160,7 @@ fn deliveries_of(state: &AppState, events: &[StoredEvent], endpoints: &[WebhookE
             });
         }
     }
-    deliveries
+    Ok(deliveries)
 }
 
 /// Starts sending every due delivery not already in flight, and disables endpoints failing

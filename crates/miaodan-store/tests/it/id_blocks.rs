@@ -59,9 +59,16 @@ async fn aligning_raises_the_blocks_above_stored_ids_and_never_lowers_them(backe
     let store = db.open().await;
     db.execute("INSERT INTO shops (id, name, created_at) VALUES (41, 'imported', 1700000000000);")
         .await;
+    // A stored answer too: members sharing a database take answer ids from blocks like the rest.
+    db.execute(
+        "INSERT INTO idempotency_responses (id, scope, idempotency_key, request_sha256, status, body, created_at)
+         VALUES (70, 'buyer:1', 'k', 'x', 201, '{}', 1700000000000);",
+    )
+    .await;
     assert_eq!(store.reserve_ids(IdKind::Shop, 1).await.unwrap(), 1, "not aligned yet");
     store.align_id_blocks().await.unwrap();
     assert_eq!(store.reserve_ids(IdKind::Shop, 1).await.unwrap(), 42);
+    assert_eq!(store.reserve_ids(IdKind::IdempotencyResponse, 1).await.unwrap(), 71);
     let first_staff = store.reserve_ids(IdKind::StaffMember, 100).await.unwrap();
     store.align_id_blocks().await.unwrap();
     assert_eq!(
