@@ -41,6 +41,12 @@ use crate::payments::{self, PaymentBook, PaymentIntent, PaymentIntentId, Payment
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
+mod questions;
+pub use questions::{
+    Answer, DeliveryOptionsAnswer, DeliveryOptionsQuestion, Question, RiskChange, RiskCluster, RiskClusterQuestion,
+    ShardQuestion, ShopDeliveryOptions,
+};
+
 pub use crate::after_sales::commands::{
     AppealRequest, ApproveRequest, Decider, OpenRequest, ReceiveReturn, RecordRedirectRefused, RecordRedirected,
     RecordRefundFailed, RecordRefunded, RefuseRequest, SetPolicy, ShipReturn, WithdrawRequest,

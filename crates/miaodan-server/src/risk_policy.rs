@@ -9,6 +9,7 @@
 use crate::sequencer::{ShardError, Shards};
 use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::risk::{Rule, RuleSet, Signal};
+use miaodan_domain::shard::RiskChange;
 use miaodan_domain::{BuyerId, ShopId, Timestamp};
 use miaodan_store::{Store, StoreError, StoredRuleSet};
 use serde::{Deserialize, Serialize};
@@ -184,8 +185,7 @@ pub fn rule_set_of(stored: Option<&StoredRuleSet>) -> Result<RuleSet, StoreError
 /// error so the admin retries.
 pub async fn announce_rules(shards: &Shards, rules: &RuleSet) -> Result<(), ShardError> {
     for index in 0..shards.count() as usize {
-        let rules = rules.clone();
-        shards.adjust_risk(index, move |book| book.adopt_rules(rules)).await?;
+        shards.change_risk(index, RiskChange::AdoptRules(rules.clone())).await?;
     }
     Ok(())
 }
@@ -196,7 +196,7 @@ pub async fn announce_rules(shards: &Shards, rules: &RuleSet) -> Result<(), Shar
 pub async fn announce_pass(shards: &Shards, buyer: BuyerId, until: Timestamp) -> Result<(), ShardError> {
     for index in 0..shards.count() as usize {
         shards
-            .adjust_risk(index, move |book| book.grant_pass(buyer, until))
+            .change_risk(index, RiskChange::GrantPass { buyer, until })
             .await?;
     }
     Ok(())
@@ -205,9 +205,7 @@ pub async fn announce_pass(shards: &Shards, buyer: BuyerId, until: Timestamp) ->
 /// Puts sale `sale` of `shop` in strict mode, or takes it out, in the shard that owns it.
 pub async fn announce_strict(shards: &Shards, shop: ShopId, sale: FlashSaleId, strict: bool) -> Result<(), ShardError> {
     let index = shards.shard_of(shop);
-    shards
-        .adjust_risk(index, move |book| book.set_strict(sale, strict))
-        .await
+    shards.change_risk(index, RiskChange::SetStrict { sale, strict }).await
 }
 
 #[cfg(test)]

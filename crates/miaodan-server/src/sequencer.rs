@@ -21,9 +21,10 @@ use miaodan_domain::ShopId;
 use miaodan_domain::Timestamp;
 use miaodan_domain::logistics::Alert;
 use miaodan_domain::payments;
-use miaodan_domain::risk::{RiskBook, RiskHashKey, RiskMode};
+use miaodan_domain::risk::{RiskHashKey, RiskMode};
 use miaodan_domain::shard::{
-    Command, Effect, Outcome, Rejection, ShardCommand, ShardHorizons, ShardState, ShortageNotice,
+    Answer, Command, Effect, Outcome, Question, Rejection, RiskChange, ShardCommand, ShardHorizons, ShardQuestion,
+    ShardState, ShortageNotice,
 };
 use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::sql::Statement;
@@ -113,8 +114,6 @@ pub type Recorder = Box<dyn FnOnce(&Outcome) -> Option<IdempotencyRecord> + Send
 
 type Reader = Box<dyn FnOnce(&ShardState, Timestamp) + Send>;
 
-type RiskAdjuster = Box<dyn FnOnce(&mut RiskBook) + Send>;
-
 struct Envelope {
     command: Command,
     recorder: Option<Recorder>,
@@ -141,9 +140,12 @@ enum Message {
     /// the commands, from memory: it sees what the shard has decided, which may still be
     /// committing — fine for an estimate, never used for a decision.
     Read(Reader),
-    /// A change to risk's rules or a sale's strict mode, made in turn with the commands: the
-    /// commands after it are screened by the new rules.
-    AdjustRisk(RiskAdjuster),
+    /// A named question (one a request asks of every shard, or of a shard it does not own),
+    /// answered like a `Read`.
+    Question(Question, oneshot::Sender<Answer>),
+    /// A change to risk's rules, a buyer's pass or a sale's strict mode, made in turn with the
+    /// commands: the commands after it are screened by the new rules.
+    ChangeRisk(RiskChange, oneshot::Sender<()>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -153,7 +155,7 @@ impl Message {
             Message::Command(_) => 1,
             Message::Bundle(bundle) => bundle.commands.len(),
             Message::Record(..) | Message::Rows(..) => 1,
-            Message::Read(_) | Message::AdjustRisk(_) => 0,
+            Message::Read(_) | Message::Question(..) | Message::ChangeRisk(..) => 0,
             Message::Stop(_) => 0,
         }
     }
@@ -399,19 +401,21 @@ impl Shards {
         answer.await.map_err(|_| ShardError::Stopped)
     }
 
-    /// Changes risk's memory in shard `index` (its rules, a sale's strict mode), in turn with
-    /// the commands; answers what `adjust` returns.
-    pub async fn adjust_risk<T: Send + 'static>(
-        &self,
-        index: usize,
-        adjust: impl FnOnce(&mut RiskBook) -> T + Send + 'static,
-    ) -> Result<T, ShardError> {
+    /// Asks shard `index` a named question about its working set, and narrows the answer to
+    /// the question's own kind.
+    pub async fn inquire<Q: ShardQuestion>(&self, index: usize, question: Q) -> Result<Q::Answer, ShardError> {
         let (reply, answer) = oneshot::channel();
-        let adjuster: RiskAdjuster = Box::new(move |book| {
-            let _ = reply.send(adjust(book));
-        });
-        self.send_to(index, Message::AdjustRisk(adjuster))?;
-        answer.await.map_err(|_| ShardError::Stopped)
+        self.send_to(index, Message::Question(question.into(), reply))?;
+        let answer = answer.await.map_err(|_| ShardError::Stopped)?;
+        Ok(Q::narrow(answer))
+    }
+
+    /// Changes risk's memory in shard `index` (its rules, a buyer's pass, a sale's strict
+    /// mode), in turn with the commands.
+    pub async fn change_risk(&self, index: usize, change: RiskChange) -> Result<(), ShardError> {
+        let (reply, done) = oneshot::channel();
+        self.send_to(index, Message::ChangeRisk(change, reply))?;
+        done.await.map_err(|_| ShardError::Stopped)
     }
 
     /// Lets every shard finish and commit what it has queued, then stops them.
@@ -747,9 +751,7 @@ impl Shard {
                     rows.extend(more);
                     pending.push(Pending::Stored(reply));
                 }
-                Message::Read(reader) => reader(&self.state, now),
-                Message::AdjustRisk(adjust) => adjust(self.state.risk_mut()),
-                Message::Stop(_) => {}
+                in_memory => self.serve_in_memory(in_memory, now),
             }
         }
         counts.publish();
@@ -789,6 +791,22 @@ impl Shard {
             waiting: Vec::new(),
             started: Instant::now(),
         });
+    }
+
+    /// Serves a message that writes nothing, in turn with the commands: a read, a question, a
+    /// change to risk's memory.
+    fn serve_in_memory(&mut self, message: Message, now: Timestamp) {
+        match message {
+            Message::Read(reader) => reader(&self.state, now),
+            Message::Question(question, reply) => {
+                let _ = reply.send(self.state.answer(&question, now));
+            }
+            Message::ChangeRisk(change, reply) => {
+                self.state.risk_mut().change(change);
+                let _ = reply.send(());
+            }
+            Message::Command(_) | Message::Bundle(_) | Message::Record(..) | Message::Rows(..) | Message::Stop(_) => {}
+        }
     }
 
     /// Expires what is due, on the tick or once a tick has passed: under sustained load the

@@ -25,10 +25,10 @@ use miaodan_domain::orders::ORDER_LINES_MAX;
 use miaodan_domain::quantity::LINE_QUANTITY_MAX;
 use miaodan_domain::shard::ConfigureFulfillment;
 use miaodan_domain::shard::Rejection;
+use miaodan_domain::shard::{DeliveryOptionsQuestion, ShopDeliveryOptions};
 use miaodan_domain::shard::{ReportShortage, ShortageHandled};
 use miaodan_domain::{OrderId, ShopId, SkuId, Timestamp, WarehouseId};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -208,9 +208,6 @@ pub struct DeliveryOptionsView {
     pub shops: Vec<ShopDeliveryView>,
 }
 
-/// One shop's part of a cart, and what it can promise (or why it cannot be asked).
-type ShopAnswer = (ShopId, Vec<(SkuId, i64)>, Result<Vec<DeliveryOption>, Rejection>);
-
 /// The cart as the document's pattern writes it (`schema::ITEMS_PATTERN`): 1 to 100 pairs, a
 /// SKU and a quantity of 1 to 10 000 each, in digits without leading zeros; a SKU given twice
 /// counts its quantities together.
@@ -263,31 +260,19 @@ pub async fn delivery_options(
     let items = parse_items(&query.items)?;
     let count = state.shards.count() as usize;
     let asks = (0..count).map(|index| {
-        let items = items.clone();
-        state.shards.read_shard(index, move |shard, now| {
-            let mut by_shop: BTreeMap<ShopId, Vec<(SkuId, i64)>> = BTreeMap::new();
-            for (sku, quantity) in &items {
-                if let Some(found) = shard.sku(*sku) {
-                    by_shop.entry(found.shop).or_default().push((*sku, *quantity));
-                }
-            }
-            let answers: Vec<ShopAnswer> = by_shop
-                .into_iter()
-                .map(|(shop, lines)| {
-                    let options = shard.delivery_options(shop, &lines, destination.as_ref(), now);
-                    (shop, lines, options)
-                })
-                .collect();
-            (answers, now)
-        })
+        let question = DeliveryOptionsQuestion {
+            items: items.clone(),
+            destination,
+        };
+        state.shards.inquire(index, question)
     });
     let mut shops = Vec::new();
     let mut found = 0;
     let mut computed_at = state.clock.now();
     for answer in futures::future::join_all(asks).await {
-        let (answers, now) = answer?;
-        computed_at = now;
-        for (shop, lines, options) in answers {
+        let answer = answer?;
+        computed_at = answer.at;
+        for ShopDeliveryOptions { shop, lines, options } in answer.shops {
             found += lines.len();
             let options = match options {
                 Ok(options) => options,
@@ -306,7 +291,7 @@ pub async fn delivery_options(
                         quantity: *quantity,
                     })
                     .collect(),
-                options: options.iter().map(|o| DeliveryOptionView::new(o, now)).collect(),
+                options: options.iter().map(|o| DeliveryOptionView::new(o, answer.at)).collect(),
             });
         }
     }

@@ -7,6 +7,7 @@ use miaodan_assistant::dialogue::{Facts, OrderFacts, ProductOptions, SaleFacts, 
 use miaodan_domain::catalog::{ListingStatus, Product, Sku};
 use miaodan_domain::fulfillment::promise::Destination;
 use miaodan_domain::orders::{Order, OrderState};
+use miaodan_domain::shard::DeliveryOptionsQuestion;
 use miaodan_domain::{BuyerId, ProductId, ShopId, SkuId};
 use miaodan_store::records::{Keyset, OrderFilter};
 use miaodan_store::{AfterSalesFilter, StoreError};
@@ -194,14 +195,14 @@ pub async fn options(state: &AppState, facts: &Facts, sku: SkuId) -> Result<Vec<
     let title = Catalog::default().title(state, sku).await?;
     let shop = found.shop;
     let index = state.shards.shard_of(shop);
-    let read = state
-        .shards
-        .read_shard(index, move |shard, now| {
-            shard.delivery_options(shop, &[(sku, 1)], Some(&destination), now)
-        })
-        .await;
-    Ok(match read {
-        Ok(Ok(options)) => vec![ProductOptions { sku, title, options }],
+    let question = DeliveryOptionsQuestion {
+        items: vec![(sku, 1)],
+        destination: Some(destination),
+    };
+    let answer = state.shards.inquire(index, question).await;
+    let of_shop = answer.ok().and_then(|a| a.shops.into_iter().find(|s| s.shop == shop));
+    Ok(match of_shop.map(|s| s.options) {
+        Some(Ok(options)) => vec![ProductOptions { sku, title, options }],
         _ => Vec::new(),
     })
 }

@@ -26,6 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use miaodan_domain::BuyerId;
 use miaodan_domain::risk::{FiredRule, Subject, Verdict};
+use miaodan_domain::shard::{RiskCluster, RiskClusterQuestion};
 use miaodan_store::records::Keyset;
 use miaodan_store::{DecisionFilter, Review, StoredDecision};
 use serde::{Deserialize, Serialize};
@@ -377,12 +378,11 @@ pub async fn buyer_risk(
         .ok_or_else(|| ApiError::not_found("buyer"))?;
     let mut clusters = Vec::new();
     for shard in 0..state.shards.count() {
-        let (size, members) = state
-            .shards
-            .read_shard(shard as usize, move |s, _| {
-                s.risk().cluster_of(buyer, CLUSTER_MEMBERS_MAX)
-            })
-            .await?;
+        let question = RiskClusterQuestion {
+            buyer,
+            limit: CLUSTER_MEMBERS_MAX,
+        };
+        let RiskCluster { size, members } = state.shards.inquire(shard as usize, question).await?;
         if size > 1 {
             let buyer_ids = members.iter().map(|b| b.get()).collect();
             clusters.push(RiskClusterView { shard, size, buyer_ids });
