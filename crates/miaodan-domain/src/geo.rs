@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 const ADCODES_CSV: &str = include_str!("../data/china-adcodes.csv");
 
 /// A 12-digit administrative division code known to the reference table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Adcode(i64);
 
 /// One division: its name and, where the source has one, a representative point (WGS-84-ish

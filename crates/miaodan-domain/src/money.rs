@@ -6,7 +6,7 @@
 pub const PRICE_FEN_MAX: i64 = 10_000_000_000;
 
 /// An amount of CNY in fen. Non-negative by construction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Fen(i64);
 
 impl Fen {

@@ -5,7 +5,7 @@
 pub const LINE_QUANTITY_MAX: i64 = 10_000;
 
 /// A positive number of units, at most [`LINE_QUANTITY_MAX`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Quantity(i64);
 
 impl Quantity {

@@ -71,7 +71,7 @@ pub const EXPIRIES_PER_COMMAND_MAX: usize = 5_000;
 /// Everything a shard can be asked to do, one variant per capability. Closed: a new
 /// capability adds a variant here, its own `Command` enum, and one arm to the `match` in
 /// [`ShardState::apply`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     Catalog(catalog::Command),
     Inventory(inventory::Command),
@@ -260,7 +260,7 @@ answers! {
 }
 
 /// A business refusal: a named fact with a stable wire code ([`Rejection::code`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Rejection {
     UnknownShop,
     ShopExists,
@@ -365,7 +365,7 @@ impl Rejection {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     ShopCreated(Shop),
     ShopUpdated(Shop),
@@ -933,5 +933,153 @@ impl ShardState {
         };
         after_sales::commands::run_timers(&mut self.after_sales, books, now, EXPIRIES_PER_COMMAND_MAX, effects);
         Outcome::Expired { orders: due }
+    }
+}
+
+/// Members send each other shard commands and their answers as serde values (both ends run
+/// the same build): every command, outcome and refusal must come back equal.
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+    use crate::catalog::{NewSku, ShopName, SkuName, Text};
+    use crate::geo::Adcode;
+    use crate::ids::{CheckoutId, ProductId};
+    use crate::money::Fen;
+    use crate::orders::Address;
+    use crate::quantity::Quantity;
+    use crate::risk::ClientSignals;
+    use serde::de::DeserializeOwned;
+    use std::fmt::Debug;
+
+    const NOW: Timestamp = Timestamp::from_unix_ms(1_700_000_000_000);
+
+    fn round_trip<T: serde::Serialize + DeserializeOwned + PartialEq + Debug>(value: &T) {
+        let json = serde_json::to_string(value).expect("serialises");
+        let back: T = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(&back, value, "{json}");
+    }
+
+    fn shop() -> ShopId {
+        ShopId::new(1).expect("positive id")
+    }
+
+    fn sku() -> SkuId {
+        SkuId::new(11).expect("positive id")
+    }
+
+    fn order() -> OrderId {
+        OrderId::new(101).expect("positive id")
+    }
+
+    fn place(units: i64) -> PlaceOrder {
+        PlaceOrder {
+            id: order(),
+            checkout: CheckoutId::new(201).expect("positive id"),
+            shop: shop(),
+            buyer: BuyerId::new(301).expect("positive id"),
+            lines: vec![OrderLineRequest {
+                sku: sku(),
+                quantity: Quantity::new(units).expect("a valid quantity"),
+            }],
+            address: Address {
+                adcode: Adcode::parse("310101000000").expect("黄浦区 is a known division"),
+                detail: Text::parse("南京东路1号").expect("valid street detail"),
+            },
+            payment_timeout_seconds: orders::PAYMENT_TIMEOUT_SECONDS_DEFAULT,
+            request: Some(RequestRef("buyer-301/checkout-201".to_string())),
+            delivery: None,
+            client: Box::new(ClientSignals {
+                device: Some(u64::MAX),
+                ..ClientSignals::default()
+            }),
+        }
+    }
+
+    /// A shard with one shop, one warehouse and 5 units of one SKU at 19.90 yuan.
+    fn shard() -> ShardState {
+        let warehouse = WarehouseId::new(21).expect("positive id");
+        let setup: [Command; 4] = [
+            Command::from(CreateShop {
+                id: shop(),
+                name: ShopName::parse("小店").expect("valid name"),
+                category: Default::default(),
+            }),
+            Command::from(CreateWarehouse {
+                id: warehouse,
+                shop: shop(),
+                name: Text::parse("上海仓").expect("valid name"),
+                location: Adcode::parse("310101000000").expect("黄浦区 is a known division"),
+            }),
+            Command::from(CreateProduct {
+                id: ProductId::new(31).expect("positive id"),
+                shop: shop(),
+                title: Text::parse("茶叶").expect("valid title"),
+                description: None,
+                gtin: None,
+                goods_class: None,
+                skus: vec![NewSku {
+                    id: sku(),
+                    name: SkuName::parse("250克").expect("valid name"),
+                    price: Fen::price(1_990).expect("a valid price"),
+                }],
+            }),
+            Command::from(SetStock {
+                shop: shop(),
+                sku: sku(),
+                warehouse,
+                available: 5,
+            }),
+        ];
+        let mut state = ShardState::default();
+        for command in setup {
+            round_trip(&command);
+            let outcome = state.apply(command, NOW, &mut Vec::new());
+            assert!(!matches!(outcome, Outcome::Rejected(_)), "{outcome:?}");
+            round_trip(&outcome);
+        }
+        state
+    }
+
+    #[test]
+    fn commands_come_back_equal() {
+        round_trip(&Command::from(place(2)));
+        round_trip(&Command::from(CancelOrder {
+            order: order(),
+            by: Canceller::Buyer(BuyerId::new(301).expect("positive id")),
+            reason: CancelReason::BuyerCancelled,
+        }));
+        round_trip(&Command::from(PayOrder {
+            order: order(),
+            intent: PaymentIntentId::new(401).expect("positive id"),
+        }));
+        round_trip(&Command::ExpireDue);
+    }
+
+    #[test]
+    fn a_placed_order_comes_back_equal() {
+        let mut state = shard();
+        let outcome = state.apply(Command::from(place(2)), NOW, &mut Vec::new());
+        let Outcome::OrderPlaced(placed) = &outcome else {
+            panic!("the order was not placed: {outcome:?}");
+        };
+        assert_eq!(placed.lines.len(), 1);
+        round_trip(&outcome);
+    }
+
+    #[test]
+    fn a_refusal_with_its_data_comes_back_equal() {
+        let mut state = shard();
+        let outcome = state.apply(Command::from(place(6)), NOW, &mut Vec::new());
+        let expected = Outcome::Rejected(Rejection::InsufficientStock {
+            sku: sku(),
+            requested: 6,
+            available: 5,
+        });
+        assert_eq!(outcome, expected);
+        round_trip(&outcome);
+        round_trip(&Rejection::Risk(crate::risk::RiskRefusal {
+            verdict: crate::risk::rules::Verdict::Block,
+            score: 90,
+        }));
     }
 }

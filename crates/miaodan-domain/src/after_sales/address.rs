@@ -25,7 +25,7 @@ use crate::time::Timestamp;
 
 /// The buyer's change of address, kept with the request: the address the order had and the
 /// one asked for, and once carried out, what came of it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AddressChange {
     pub from: Address,
     pub to: Address,
@@ -35,7 +35,7 @@ pub struct AddressChange {
 }
 
 /// What an approved change of address did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AddressOutcome {
     /// No parcel had a waybill: the order was dispatched again for the new address.
     Redispatched {
@@ -53,7 +53,7 @@ pub enum AddressOutcome {
 }
 
 /// Why an address change is refused (or, approved late, could not be carried out).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AddressRefusal {
     /// The order was delivered: there is nothing left to send elsewhere.
     Delivered,

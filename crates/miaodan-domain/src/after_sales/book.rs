@@ -28,7 +28,7 @@ use crate::{Fen, OrderId, ShopId, SkuId, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a request cannot be opened (before any rule runs), with its wire code.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OpenRefusal {
     OrderNotPaid {
         state: OrderState,

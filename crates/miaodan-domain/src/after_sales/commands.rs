@@ -36,7 +36,7 @@ use crate::shard::{Effect, Outcome, Rejection};
 use crate::{BuyerId, CheckoutId, Fen, OrderId, Quantity, ShopId, SkuId, Timestamp};
 
 /// A buyer's request on one of their orders.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OpenRequest {
     pub id: AfterSalesId,
     pub buyer: BuyerId,
@@ -65,7 +65,7 @@ pub struct OpenRequest {
 }
 
 /// Who decides a request the rules passed on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Decider {
     /// The shop's merchant (only for its own shop's requests).
     Merchant(ShopId),
@@ -89,13 +89,13 @@ impl Decider {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApproveRequest {
     pub id: AfterSalesId,
     pub by: Decider,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RefuseRequest {
     pub id: AfterSalesId,
     pub by: Decider,
@@ -103,27 +103,27 @@ pub struct RefuseRequest {
 
 /// A shop sets its after-sales policy (and whether its rules act or run in shadow). Requests
 /// already open keep their deadlines; the next decision uses the new policy.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SetPolicy {
     pub shop: ShopId,
     pub policy: ShopPolicy,
 }
 
 /// The buyer asks the platform to step in after a merchant's refusal (平台介入).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppealRequest {
     pub id: AfterSalesId,
     pub buyer: BuyerId,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WithdrawRequest {
     pub id: AfterSalesId,
     pub buyer: BuyerId,
 }
 
 /// The buyer sent the return parcel of an approved return.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ShipReturn {
     pub id: AfterSalesId,
     pub buyer: BuyerId,
@@ -132,7 +132,7 @@ pub struct ShipReturn {
 
 /// The shop's warehouse received a return parcel and the merchant inspected it. Restocked
 /// units go back on sale in the warehouses the order line was sold from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReceiveReturn {
     pub id: AfterSalesId,
     pub shop: ShopId,
@@ -146,31 +146,31 @@ pub struct ReceiveReturn {
 
 /// The carriers took an approved change of address on the order's waybills: the order gets
 /// its new address and the promise of the carriers' transit there.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordRedirected {
     pub id: AfterSalesId,
 }
 
 /// A carrier refused an approved change of address (it had collected the parcel by then): the
 /// order keeps its address and the request closes saying so.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordRedirectRefused {
     pub id: AfterSalesId,
 }
 
 /// The payment provider failed the request's refund: the platform steps in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordRefundFailed {
     pub id: AfterSalesId,
 }
 
 /// The payment provider settled the request's refund.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordRefunded {
     pub id: AfterSalesId,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     Open(OpenRequest),
     Approve(ApproveRequest),
@@ -189,14 +189,14 @@ pub enum Command {
 }
 
 /// A request as it stands after a command, with its id.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SavedRequest {
     pub id: AfterSalesId,
     pub request: AfterSalesRequest,
 }
 
 /// Why an after-sales command was refused, with its wire code.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AfterSalesRefusal {
     /// No such order of this buyer (another buyer's order reads as none).
     UnknownOrder,

@@ -14,7 +14,7 @@ pub mod rules;
 pub use commands::Command;
 
 /// What the buyer asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RequestKind {
     /// Cancel a paid order before a carrier collects it: a full refund, units back to stock.
     CancelBeforeShipment,
@@ -53,7 +53,7 @@ impl RequestKind {
 }
 
 /// Why the buyer asks, as a code (free text travels beside it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Reason {
     /// No reason needed: the no-reason window (七天无理由).
     NoReason,

@@ -44,7 +44,7 @@ const HOUR_MS: i64 = 3_600_000;
 
 /// Goods the no-reason window does not cover (消费者权益保护法 art. 25): the buyer may still
 /// ask for a refund with a reason, which the merchant decides.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ExemptGoods {
     /// Made to the buyer's order (定作).
     Customised,
@@ -79,7 +79,7 @@ impl ExemptGoods {
 }
 
 /// Who pays a return parcel's shipping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ReturnShipping {
     /// The platform pays the first weight (首重) of a no-reason return (运费险-like); the buyer
     /// pays what is above it.
@@ -147,7 +147,7 @@ impl ReturnShipping {
 }
 
 /// One shop's policy. [`AfterSalesPolicy::default`] is the platform's default promise.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AfterSalesPolicy {
     pub no_reason_days: u16,
     /// Goods the no-reason window excludes in this shop; a shop may cover some of them anyway.
@@ -175,14 +175,14 @@ impl Default for AfterSalesPolicy {
 
 /// A shop's policy and whether its rules act (`Enforced`) or only record what they would
 /// have decided (`Shadow`: every request goes to the merchant meanwhile).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ShopPolicy {
     pub policy: AfterSalesPolicy,
     pub mode: RuleMode,
 }
 
 /// What is wrong with a policy a shop asks for, by field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PolicyProblem {
     /// The window is shorter than the law's 7 days or longer than [`NO_REASON_DAYS_MAX`].
     NoReasonDays,

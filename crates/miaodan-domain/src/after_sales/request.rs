@@ -35,7 +35,7 @@ use crate::logistics::shipment::{EventOutcome, EventRefusal, Shipment, TrackingE
 use crate::{BuyerId, Fen, OrderId, ShopId, SkuId, Timestamp};
 
 /// Units of one order line the request covers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RequestLine {
     pub sku: SkuId,
     pub quantity: i64,
@@ -57,7 +57,7 @@ impl RequestLine {
 
 /// One line of an exchange: `quantity` units of the order's `returned` SKU go back and as many
 /// of `sku` (another SKU of the same product, at the same price) come instead.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Replacement {
     pub returned: SkuId,
     pub sku: SkuId,
@@ -68,7 +68,7 @@ pub struct Replacement {
 }
 
 /// Where a request stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Stage {
     /// The rules passed it on; the merchant answers by `due_at` or is deemed to agree.
     WithMerchant {
@@ -141,7 +141,7 @@ impl Stage {
 }
 
 /// Who took a step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Actor {
     Buyer,
     Rules,
@@ -155,7 +155,7 @@ pub enum Actor {
 }
 
 /// What a merchant's inspection of a returned parcel found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Inspection {
     /// Back on the shelf as sellable stock.
     Restock,
@@ -179,7 +179,7 @@ impl Inspection {
 }
 
 /// The parcel a buyer sends back: the carrier that took it and its waybill number.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReturnParcel {
     pub carrier: CarrierId,
     pub waybill: Waybill,
@@ -187,7 +187,7 @@ pub struct ReturnParcel {
 
 /// The return pickup the platform booked with a carrier, from the buyer's address to the
 /// warehouse the units were sold from, and its price as the carrier quoted it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReturnPickup {
     /// The return parcel, tracked as logistics tracks every parcel: its carrier, waybill and
     /// destination warehouse, and the carrier's events as a set sorted by event time.
@@ -217,7 +217,7 @@ impl ReturnPickup {
 }
 
 /// One step on a request's timeline.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Step {
     pub at: Timestamp,
     pub actor: Actor,
@@ -225,13 +225,13 @@ pub struct Step {
 }
 
 /// A step that the request's stage does not allow, reported as data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StepNotAllowed {
     pub stage: Stage,
     pub actor: Actor,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AfterSalesRequest {
     pub shop: ShopId,
     pub buyer: BuyerId,

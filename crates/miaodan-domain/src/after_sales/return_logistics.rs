@@ -23,7 +23,7 @@ const HOUR_MS: i64 = 3_600_000;
 
 /// The platform booked the pickup of an approved return: the carrier issued `waybill` for a
 /// parcel from the buyer's address to `warehouse` and quoted its price.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BookReturnPickup {
     pub id: AfterSalesId,
     /// The id the return parcel is tracked under (from the shipments' id space).
@@ -38,7 +38,7 @@ pub struct BookReturnPickup {
 
 /// A carrier's tracking event for a return waybill the platform booked, with the facts the
 /// rules read at the carrier's first scan.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordReturnTracking {
     pub id: AfterSalesId,
     pub event: TrackingEvent,
@@ -48,7 +48,7 @@ pub struct RecordReturnTracking {
 }
 
 /// What a return tracking event did: the request as it stands and whether the event was new.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReturnTracked {
     pub saved: SavedRequest,
     pub applied: EventOutcome,

@@ -49,7 +49,7 @@ pub enum Parcels {
 
 /// What the buyer's past says: paid orders and refunded requests over the platform's
 /// look-back period.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BuyerRecord {
     pub paid_orders: u32,
     pub refunded_requests: u32,
@@ -86,7 +86,7 @@ pub struct Facts<'a> {
 }
 
 /// A rule that fired, with the facts that made it fire.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Fired {
     // ---- refusing
     NoReasonWindowClosed {
@@ -176,7 +176,7 @@ impl Fired {
 }
 
 /// What the rules conclude.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Verdict {
     Approve,
     /// The merchant decides, by a deadline.
@@ -194,7 +194,7 @@ impl Verdict {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum RuleMode {
     #[default]
     Enforced,
@@ -203,7 +203,7 @@ pub enum RuleMode {
 }
 
 /// A decision, kept with the request: what the rules concluded, what was acted on, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Decision {
     pub rule_set_version: u32,
     pub mode: RuleMode,

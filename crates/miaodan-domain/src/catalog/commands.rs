@@ -9,7 +9,7 @@ use crate::ids::{ProductId, ShopId, SkuId};
 use crate::shard::{Effect, Outcome, Rejection};
 use crate::time::Timestamp;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CreateShop {
     pub id: ShopId,
     pub name: ShopName,
@@ -17,14 +17,14 @@ pub struct CreateShop {
 }
 
 /// A shop's name or category changed; `None` leaves a field as it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateShop {
     pub shop: ShopId,
     pub name: Option<ShopName>,
     pub category: Option<ShopCategory>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CreateProduct {
     pub id: ProductId,
     pub shop: ShopId,
@@ -35,21 +35,21 @@ pub struct CreateProduct {
     pub skus: Vec<NewSku>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateProduct {
     pub id: ProductId,
     pub shop: ShopId,
     pub changes: ProductChanges,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AddSku {
     pub shop: ShopId,
     pub product: ProductId,
     pub sku: NewSku,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSku {
     pub shop: ShopId,
     pub sku: SkuId,
@@ -57,7 +57,7 @@ pub struct UpdateSku {
 }
 
 /// Everything the catalog can be asked to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     CreateShop(CreateShop),
     UpdateShop(UpdateShop),

@@ -18,7 +18,7 @@ use crate::time::Timestamp;
 /// control characters, and not blank: it shows at least one character that is neither
 /// whitespace nor [invisible](is_invisible). Parse once at the edge; the core trusts it
 /// afterwards.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Text<const MAX: usize>(String);
 
 /// Why a piece of text was refused.
@@ -100,7 +100,7 @@ pub type SkuName = Text<60>;
 
 /// A Global Trade Item Number (GTIN-8, -12, -13 or -14) with a valid check digit. The same
 /// GTIN in two shops means the same product, which is what price comparison builds on.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Gtin(String);
 
 impl Gtin {
@@ -129,7 +129,7 @@ impl Gtin {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ListingStatus {
     /// Visible to buyers and orderable.
     Active,
@@ -154,7 +154,7 @@ impl ListingStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Shop {
     pub id: ShopId,
     pub name: ShopName,
@@ -165,7 +165,7 @@ pub struct Shop {
 
 /// The categories a shop may sell in: a fixed list, so that each has enough shops for a
 /// category figure to be an aggregate rather than one other shop's figures.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ShopCategory {
     Apparel,
     Beauty,
@@ -215,7 +215,7 @@ impl ShopCategory {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Product {
     pub id: ProductId,
     pub shop: ShopId,
@@ -230,7 +230,7 @@ pub struct Product {
     pub updated_at: Timestamp,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Sku {
     pub id: SkuId,
     pub product: ProductId,
@@ -243,7 +243,7 @@ pub struct Sku {
 }
 
 /// A SKU as the merchant describes it when creating it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NewSku {
     pub id: SkuId,
     pub name: SkuName,
@@ -251,7 +251,7 @@ pub struct NewSku {
 }
 
 /// The fields of a product a merchant may change; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProductChanges {
     pub title: Option<ProductTitle>,
     /// `Some(None)` clears the description.
@@ -264,7 +264,7 @@ pub struct ProductChanges {
 }
 
 /// The fields of a SKU a merchant may change; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SkuChanges {
     pub name: Option<SkuName>,
     pub price: Option<Fen>,

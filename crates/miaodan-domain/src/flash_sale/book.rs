@@ -19,7 +19,7 @@ use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
 /// A merchant's flash sale as scheduled.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScheduleFlashSale {
     pub id: FlashSaleId,
     pub shop: ShopId,
@@ -34,7 +34,7 @@ pub struct ScheduleFlashSale {
 }
 
 /// One buyer's tap on a flash sale: an order at the flash price if the sale allows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tap {
     pub sale: FlashSaleId,
     pub order: OrderId,
@@ -47,7 +47,7 @@ pub struct Tap {
     pub client: ClientSignals,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     Schedule(ScheduleFlashSale),
     Tap(Tap),

@@ -21,7 +21,7 @@ use crate::shard::{Effect, Outcome, Rejection};
 use crate::time::Timestamp;
 
 /// A merchant ends a scheduled or live sale now.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EndFlashSale {
     pub sale: FlashSaleId,
     /// The shop the shell believes owns the sale; another shop's sale is unknown.
@@ -29,7 +29,7 @@ pub struct EndFlashSale {
 }
 
 /// A merchant adds `units` from the sale's warehouse's available stock to a running sale.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TopUpFlashSale {
     pub sale: FlashSaleId,
     pub shop: ShopId,
@@ -37,7 +37,7 @@ pub struct TopUpFlashSale {
 }
 
 /// Why a control of a sale changed nothing (besides an unknown sale or missing stock).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ControlRefusal {
     /// The sale has ended (early, or its time is up).
     Ended,

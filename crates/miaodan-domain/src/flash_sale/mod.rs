@@ -70,7 +70,7 @@ pub const FLASH_DURATION_SECONDS_MAX: i64 = 7 * 24 * 3600;
 pub const FLASH_PAYMENT_TIMEOUT_SECONDS_MAX: i64 = 24 * 3600;
 
 /// Why a flash sale's schedule makes no sense, checked in this order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ScheduleProblem {
     /// `ends_at` is not after `starts_at`.
     EndsBeforeStart,
@@ -86,7 +86,7 @@ pub enum ScheduleProblem {
     PaymentTimeoutOutOfRange,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct FlashSaleId(i64);
 
 impl TryFrom<i64> for FlashSaleId {
@@ -118,7 +118,7 @@ impl fmt::Display for FlashSaleId {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FlashSale {
     pub id: FlashSaleId,
     pub shop: ShopId,
@@ -139,7 +139,7 @@ pub struct FlashSale {
 }
 
 /// What a tap was answered, when it did not order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TapRefusal {
     NotStarted,
     Ended,

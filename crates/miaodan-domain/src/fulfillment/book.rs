@@ -24,7 +24,7 @@ mod readdress;
 pub use readdress::{AddressNotServed, ReaddressPlan, Readdressed};
 
 /// The delivery a buyer chose at checkout for one shop's order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeliveryChoice {
     pub level: ServiceLevel,
     pub carrier: CarrierId,
@@ -39,7 +39,7 @@ pub struct Fulfilling {
 }
 
 /// How a warehouse works: hours, capacity, cutoffs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConfigureFulfillment {
     pub shop: ShopId,
     pub warehouse: WarehouseId,
@@ -47,7 +47,7 @@ pub struct ConfigureFulfillment {
 }
 
 /// A warehouse found fewer units than the books say: its unshipped orders move elsewhere.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReportShortage {
     pub shop: ShopId,
     pub warehouse: WarehouseId,
@@ -67,7 +67,7 @@ pub struct ShortageNotice {
     pub at: Timestamp,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     Configure(ConfigureFulfillment),
     ReportShortage(ReportShortage),

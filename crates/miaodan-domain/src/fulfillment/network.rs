@@ -11,7 +11,7 @@ use crate::ids::WarehouseId;
 use crate::money::Fen;
 
 /// How fast a parcel arrives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ServiceLevel {
     /// Within the hour, inside one city (极速达 / 小时达).
     OneHour,
@@ -46,7 +46,7 @@ impl ServiceLevel {
 }
 
 /// A (simulated) carrier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CarrierId {
     /// SF-like: fast and dear; picks up and delivers every day.
     Sf,
@@ -246,12 +246,12 @@ impl CarrierService {
 
 /// A warehouse's opening hours in local minutes: one or more shifts `[start, end)`. A
 /// 24-hour warehouse has the one shift `[0, 1440)`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OperatingHours {
     pub shifts: Vec<Shift>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Shift {
     pub start_minute: u16,
     pub end_minute: u16,
@@ -288,7 +288,7 @@ impl OperatingHours {
 }
 
 /// Where a cutoff applies, from the warehouse's point of view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CutoffRegion {
     /// Any destination.
     Any,
@@ -299,7 +299,7 @@ pub enum CutoffRegion {
 }
 
 /// The latest local time at which an order paid that day still leaves that day with `level`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CutoffTime {
     pub level: ServiceLevel,
     pub region: CutoffRegion,
@@ -308,7 +308,7 @@ pub struct CutoffTime {
 }
 
 /// How a warehouse works, as its merchant configured it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FulfillmentSettings {
     pub hours: OperatingHours,
     /// Orders the warehouse can pick and pack per hour.
@@ -330,7 +330,7 @@ pub const ORDERS_PER_HOUR_MAX: u32 = 1_000_000;
 pub const CUTOFFS_MAX: usize = 16;
 
 /// Why a warehouse's settings were refused, checked in this order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SettingsProblem {
     /// Shifts must be 1 to 4 non-overlapping ranges within the day, in order.
     Shifts,

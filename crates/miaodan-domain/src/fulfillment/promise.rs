@@ -85,7 +85,7 @@ pub struct DeliveryOption {
 }
 
 /// A two-hour delivery window booked by the buyer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScheduledWindow {
     pub date: LocalDate,
     pub start_hour: u16,
@@ -102,7 +102,7 @@ impl ScheduledWindow {
 }
 
 /// What an order was sold with: it keeps this promise (dispatch prefers warehouses that do).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Promise {
     pub level: ServiceLevel,
     pub carrier: CarrierId,

@@ -11,7 +11,7 @@ use crate::ids::{ShopId, SkuId, WarehouseId};
 use crate::shard::{Effect, Outcome, Rejection};
 use crate::time::Timestamp;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CreateWarehouse {
     pub id: WarehouseId,
     pub shop: ShopId,
@@ -20,7 +20,7 @@ pub struct CreateWarehouse {
 }
 
 /// The merchant's count of what may be sold from one warehouse.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SetStock {
     pub shop: ShopId,
     pub sku: SkuId,
@@ -28,7 +28,7 @@ pub struct SetStock {
     pub available: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     CreateWarehouse(CreateWarehouse),
     SetStock(SetStock),

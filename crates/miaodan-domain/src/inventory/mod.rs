@@ -26,7 +26,7 @@ pub type WarehouseName = Text<60>;
 /// The most units a merchant may declare available for one SKU in one warehouse.
 pub const STOCK_UNITS_MAX: i64 = 1_000_000_000;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Warehouse {
     pub id: WarehouseId,
     pub shop: ShopId,
@@ -73,7 +73,7 @@ pub struct StockMovement {
     pub cause: MovementCause,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StockLevel {
     pub available: i64,
     pub reserved: i64,
@@ -94,7 +94,7 @@ impl StockLevel {
 }
 
 /// Units of one order line taken from one warehouse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Allocation {
     pub warehouse: WarehouseId,
     pub quantity: i64,

@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A shipment to create for one parcel of a dispatched order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CreateShipment {
     pub id: ShipmentId,
     pub shop: ShopId,
@@ -30,7 +30,7 @@ pub struct CreateShipment {
 
 /// Shipments for several parcels of one dispatched order, created together or not at all: a
 /// bulk shipment never leaves an order half-shipped by its own doing.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ShipOrder {
     pub shop: ShopId,
     pub order: OrderId,
@@ -39,7 +39,7 @@ pub struct ShipOrder {
 }
 
 /// A parcel of [`ShipOrder`]: the new shipment's id, where it leaves from, its waybill.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ParcelWaybill {
     pub id: ShipmentId,
     pub warehouse: WarehouseId,
@@ -47,19 +47,19 @@ pub struct ParcelWaybill {
 }
 
 /// A carrier's tracking event for a shipment of this shard.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordTracking {
     pub shipment: ShipmentId,
     pub event: TrackingEvent,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SetSlaRules {
     pub shop: ShopId,
     pub rules: SlaRules,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     CreateShipment(CreateShipment),
     ShipOrder(ShipOrder),

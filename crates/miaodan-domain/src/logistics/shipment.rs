@@ -68,7 +68,7 @@ pub fn valid_event_id(raw: &str) -> bool {
 
 /// Where a parcel is. `Created` is the state before the carrier has reported anything; every
 /// other state is reported by a [`TrackingEvent`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ShipmentState {
     /// The waybill exists; the carrier has not collected the parcel yet.
     Created,
@@ -148,7 +148,7 @@ impl ShipmentState {
 }
 
 /// One scan or status report of the carrier about a shipment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TrackingEvent {
     /// The carrier's own id of the event: the dedup key ([`valid_event_id`]).
     pub event_id: String,
@@ -170,7 +170,7 @@ impl TrackingEvent {
 }
 
 /// What applying an event did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum EventOutcome {
     /// Recorded, and it now decides the shipment's state (it is the newest event, or the
     /// first terminal one).
@@ -184,7 +184,7 @@ pub enum EventOutcome {
 
 /// Why an event was refused, in the order the checks are made (after the duplicate check:
 /// an event applied before is a [`EventOutcome::Duplicate`] whatever else is true of it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum EventRefusal {
     /// `Created` is the state before any event; a carrier cannot report it.
     CreatedIsNotAnEvent,
@@ -212,7 +212,7 @@ impl EventRefusal {
 
 /// One parcel of an order on its way, with what dispatch planned for it and what the carrier
 /// reported. Everything from `state` to `version` is derived from `events`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Shipment {
     pub id: ShipmentId,
     pub order: OrderId,

@@ -25,7 +25,7 @@ pub const SLA_LIMIT_SECONDS_MIN: i64 = 60;
 pub const SLA_LIMIT_SECONDS_MAX: i64 = 30 * 24 * 60 * 60;
 
 /// One service-level rule of the package center.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AlertRule {
     /// The carrier has not collected the parcel in time since the waybill was created.
     NotPickedUp,
@@ -60,7 +60,7 @@ impl AlertRule {
 }
 
 /// How far a rule has gone. Ordered: `Warning < TimedOut`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AlertLevel {
     /// The warning share of the allowed time has passed.
     Warning,
@@ -85,7 +85,7 @@ impl AlertLevel {
 
 /// The allowed times of a package center. Check them with [`SlaRules::validate`] where they
 /// enter the system; the functions here assume valid rules.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SlaRules {
     /// From waybill creation to the carrier's pickup.
     pub not_picked_up_within_s: i64,
@@ -129,7 +129,7 @@ impl SlaRules {
 
 /// Which SLA rule is out of range, checked in this order: the three limits must be
 /// [`SLA_LIMIT_SECONDS_MIN`] to [`SLA_LIMIT_SECONDS_MAX`], the warning 1 to 99 %.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SlaRulesProblem {
     NotPickedUpWithin,
     NotDepartedWithin,
@@ -297,7 +297,7 @@ fn thresholds(shipment: &Shipment, rule: AlertRule, clock: &Clock) -> [Option<Ti
 /// The identity of an alert: the `occurrence`-th time `rule` held for `shipment`. Written
 /// `"{shipment}-{rule}-{occurrence}"`, e.g. `12-stalled-1`, which is also its id on the wire
 /// and the dedup key of the notifications it causes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct AlertKey {
     pub shipment: ShipmentId,
     pub rule: AlertRule,
@@ -330,7 +330,7 @@ impl fmt::Display for AlertKey {
 }
 
 /// An alert about one shipment breaking one rule, from raised to resolved.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Alert {
     pub key: AlertKey,
     pub shop: ShopId,

@@ -24,7 +24,7 @@ pub type NoteText = Text<ALERT_NOTE_CHARS_MAX>;
 
 /// A staff member, by id. Staff accounts live outside the shard: the reference is kept as
 /// given, never checked against them here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct StaffRef(i64);
 
 impl StaffRef {
@@ -38,7 +38,7 @@ impl StaffRef {
 }
 
 /// Who worked an alert.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Worker {
     /// A program with the shop's API token.
     ShopToken,
@@ -48,13 +48,13 @@ pub enum Worker {
     Staff(StaffRef),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Acknowledgement {
     pub at: Timestamp,
     pub by: Worker,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AlertNote {
     pub at: Timestamp,
     pub by: Worker,
@@ -62,14 +62,14 @@ pub struct AlertNote {
 }
 
 /// A person's resolution (the alert's `resolved_at` says when).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Resolution {
     pub by: Worker,
     pub note: NoteText,
 }
 
 /// The people's side of an alert. Notes are append-only, oldest first.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AlertWork {
     pub acknowledged: Option<Acknowledgement>,
     pub assignee: Option<StaffRef>,
@@ -79,7 +79,7 @@ pub struct AlertWork {
 }
 
 /// What a person does to an alert.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AlertAction {
     Acknowledge,
     /// Assigns the alert to a staff member, or to nobody.
@@ -89,7 +89,7 @@ pub enum AlertAction {
 }
 
 /// A person's action on one alert of `shop`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WorkAlert {
     pub shop: ShopId,
     pub alert: AlertKey,
@@ -121,7 +121,7 @@ impl Worked {
 
 /// Why an action on an alert was refused, checked in this order: the alert must be the
 /// shop's and known, then open; then the action's own rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WorkRefusal {
     /// No such alert of this shop (or it is of a parcel no longer on its way).
     UnknownAlert,

@@ -20,16 +20,16 @@ use crate::time::Timestamp;
 /// An opaque, caller-scoped reference to the request that placed an order (derived by the
 /// shell from the caller and its `Idempotency-Key`). A retried checkout that carries the same
 /// reference gets the order placed the first time instead of a second one.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct RequestRef(pub String);
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderLineRequest {
     pub sku: SkuId,
     pub quantity: Quantity,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PlaceOrder {
     pub id: OrderId,
     pub checkout: CheckoutId,
@@ -47,14 +47,14 @@ pub struct PlaceOrder {
 }
 
 /// Who asks for a cancellation; a buyer may only cancel its own orders, a shop its own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Canceller {
     Buyer(BuyerId),
     Shop(ShopId),
     Platform,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CancelOrder {
     pub order: OrderId,
     pub by: Canceller,
@@ -62,13 +62,13 @@ pub struct CancelOrder {
 }
 
 /// Marks an open order paid by the capture of `intent` (sent to the order's shard).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PayOrder {
     pub order: OrderId,
     pub intent: PaymentIntentId,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     Place(PlaceOrder),
     Cancel(CancelOrder),

@@ -35,13 +35,13 @@ pub const PAYMENT_TIMEOUT_SECONDS_DEFAULT: i64 = 15 * 60;
 pub type AddressDetail = Text<200>;
 
 /// Where an order is delivered: a known administrative division and the street detail.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Address {
     pub adcode: Adcode,
     pub detail: AddressDetail,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum OrderState {
     PendingPayment,
     Paid,
@@ -77,7 +77,7 @@ impl OrderState {
 }
 
 /// Why an order was cancelled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CancelReason {
     /// The buyer cancelled it before paying.
     BuyerCancelled,
@@ -122,7 +122,7 @@ impl CancelReason {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderLine {
     pub sku: SkuId,
     pub quantity: Quantity,
@@ -132,7 +132,7 @@ pub struct OrderLine {
     pub allocations: Vec<Allocation>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Order {
     pub id: OrderId,
     pub checkout: CheckoutId,
@@ -159,7 +159,7 @@ pub struct Order {
 }
 
 /// An illegal transition, reported as data (`invalid_transition` on the wire).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InvalidTransition {
     pub from: OrderState,
     pub to: OrderState,

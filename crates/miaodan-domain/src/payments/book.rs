@@ -21,7 +21,7 @@ use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One order of a checkout, as the shell read it when opening the checkout's payment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IntentOrderRequest {
     pub order: OrderId,
     pub shop: ShopId,
@@ -30,7 +30,7 @@ pub struct IntentOrderRequest {
 }
 
 /// Opens the payment of a checkout in the shard of its first order's shop.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OpenPaymentIntent {
     pub id: PaymentIntentId,
     pub checkout: CheckoutId,
@@ -41,7 +41,7 @@ pub struct OpenPaymentIntent {
 
 /// Reserves the next attempt number of an intent for a provider call. `one_tap` marks the
 /// intent as paid under the buyer's one-tap agreement (it counts toward the day's limit).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BeginPaymentAttempt {
     pub intent: PaymentIntentId,
     pub one_tap: bool,
@@ -53,7 +53,7 @@ pub struct BeginPaymentAttempt {
 
 /// What the provider says about an attempt. `refunds` are ids for the refunds the shard
 /// opens by itself when the money arrives for an order that has closed (one per order).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordCharge {
     pub intent: PaymentIntentId,
     pub attempt: i64,
@@ -63,7 +63,7 @@ pub struct RecordCharge {
 }
 
 /// Whether another shard marked one of the intent's orders paid (`paid`) or found it closed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SettleRemoteOrder {
     pub intent: PaymentIntentId,
     pub order: OrderId,
@@ -74,7 +74,7 @@ pub struct SettleRemoteOrder {
 
 /// Opens a refund. A `request` reference already on one of the intent's refunds answers
 /// that refund instead (a retried request after a crash refunds once).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RequestRefund {
     pub intent: PaymentIntentId,
     pub refund: RefundId,
@@ -85,7 +85,7 @@ pub struct RequestRefund {
     pub snapshot: Option<Box<PaymentIntent>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordRefund {
     pub intent: PaymentIntentId,
     pub refund: RefundId,
@@ -93,7 +93,7 @@ pub struct RecordRefund {
     pub snapshot: Option<Box<PaymentIntent>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     OpenIntent(OpenPaymentIntent),
     BeginAttempt(BeginPaymentAttempt),

@@ -93,7 +93,7 @@ pub fn parse_reference(reference: &str) -> Option<ReferenceTarget> {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum IntentStatus {
     RequiresConfirmation,
     /// An attempt's outcome is unknown (the provider did not answer in time).
@@ -148,7 +148,7 @@ impl IntentStatus {
 }
 
 /// Why a provider declined (or never processed) an attempt; stable wire codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DeclineCode {
     InsufficientFunds,
     SuspectedFraud,
@@ -191,7 +191,7 @@ impl DeclineCode {
 }
 
 /// Where one order of the intent stands with respect to the money.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Settlement {
     /// Nothing captured yet.
     Unpaid,
@@ -225,7 +225,7 @@ impl Settlement {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IntentOrder {
     pub order: OrderId,
     pub shop: ShopId,
@@ -234,7 +234,7 @@ pub struct IntentOrder {
 }
 
 /// The provider's charge that an intent points at.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Charge {
     /// Our reference for the attempt ([`attempt_reference`]).
     pub reference: String,
@@ -246,7 +246,7 @@ pub struct Charge {
     pub captured_at: Option<Timestamp>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RefundReason {
     /// Asked for by the merchant, an operator or (later) after-sales rules.
     Requested,
@@ -269,7 +269,7 @@ impl RefundReason {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RefundStatus {
     /// Recorded; the provider has not confirmed it yet.
     Pending,
@@ -295,7 +295,7 @@ impl RefundStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Refund {
     pub id: RefundId,
     pub intent: PaymentIntentId,
@@ -311,7 +311,7 @@ pub struct Refund {
     pub settled_at: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentIntent {
     pub id: PaymentIntentId,
     pub checkout: CheckoutId,
@@ -336,7 +336,7 @@ pub struct PaymentIntent {
 }
 
 /// What the provider says about one attempt (from its answer, a notification or a lookup).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ChargeOutcome {
     Authorized {
         provider_charge_id: String,
@@ -357,7 +357,7 @@ pub enum ChargeOutcome {
 }
 
 /// What the provider says about a refund.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RefundOutcome {
     Succeeded { provider_refund_id: String },
     Failed { reason: String },
@@ -365,7 +365,7 @@ pub enum RefundOutcome {
 }
 
 /// A payment-specific refusal (wrapped by the shard's `Rejection`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PaymentRefusal {
     /// The intent is in a state where this cannot happen (e.g. confirming a captured intent).
     IntentState(IntentStatus),

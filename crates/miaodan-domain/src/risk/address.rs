@@ -43,7 +43,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The same flat however it is written: equal for variants, different for different flats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct AddressKey(u64);
 
 impl AddressKey {

@@ -22,7 +22,7 @@ use std::hash::Hash;
 
 /// What the edge knows of a request's sender besides its buyer, hashed (never the raw device
 /// id, address of the connection or card number). Every part is optional.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClientSignals {
     /// The app's `Device-Id`, hashed.
     pub device: Option<u64>,
@@ -44,7 +44,7 @@ pub struct ClientSignals {
 
 /// What the shell sends with a payment attempt or an after-sales request for risk to screen
 /// it (nothing while risk is off).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Screening {
     /// The id its decision is kept under if it is kept ([`RiskDecision::id`]).
     pub decision: OrderId,
@@ -56,7 +56,7 @@ pub struct Screening {
 pub const RETURN_PARCEL_GRACE_MS: i64 = 10 * DAY_MS;
 
 /// What a buyer's past says, over the platform's look-back.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BuyerHistory {
     pub paid_orders: u32,
     /// After-sales requests that ended refunded.

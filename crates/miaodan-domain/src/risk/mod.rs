@@ -73,7 +73,7 @@ impl RiskMode {
 }
 
 /// A request refused by risk: holds no units and moves no money.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RiskRefusal {
     /// [`Verdict::Challenge`] (the client may step up) or [`Verdict::Block`].
     pub verdict: Verdict,

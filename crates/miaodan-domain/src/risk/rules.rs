@@ -135,7 +135,7 @@ impl Rule {
 }
 
 /// What a request is answered, weakest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Verdict {
     Allow,
     /// Let through, and queued for a person to look at.

@@ -14,7 +14,7 @@ pub const DAY_MS: i64 = 24 * 3600 * 1000;
 pub const MINUTES_PER_DAY: u16 = 24 * 60;
 
 /// A calendar date in Asia/Shanghai, as days since 1970-01-01.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct LocalDate(i32);
 
 /// Monday is 0.
