@@ -22,7 +22,7 @@ pub struct Division {
 }
 
 /// A point as (longitude, latitude) in millionths of a degree.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MicroDegrees {
     pub longitude: i64,
     pub latitude: i64,

@@ -1082,4 +1082,33 @@ mod wire_tests {
             score: 90,
         }));
     }
+
+    /// A question every shard is asked, its answer as the shard gives it, and a risk change.
+    #[test]
+    fn questions_their_answers_and_risk_changes_come_back_equal() {
+        let state = shard();
+        let destination = Destination::of(Adcode::parse("310104000000").expect("徐汇区 is a known division"));
+        let question = Question::from(DeliveryOptionsQuestion {
+            items: vec![(sku(), 2)],
+            destination,
+        });
+        round_trip(&question);
+        let answer = state.answer(&question, NOW);
+        let Answer::DeliveryOptions(options) = &answer else {
+            panic!("answered another question: {answer:?}");
+        };
+        assert_eq!(options.shops.len(), 1, "the shop selling the SKU answers");
+        round_trip(&answer);
+        let cluster = Question::from(RiskClusterQuestion {
+            buyer: BuyerId::new(301).expect("positive id"),
+            limit: 10,
+        });
+        round_trip(&cluster);
+        round_trip(&state.answer(&cluster, NOW));
+        round_trip(&RiskChange::AdoptRules(crate::risk::RuleSet::standard()));
+        round_trip(&RiskChange::GrantPass {
+            buyer: BuyerId::new(301).expect("positive id"),
+            until: NOW,
+        });
+    }
 }

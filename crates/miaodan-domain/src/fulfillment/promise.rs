@@ -36,7 +36,7 @@ pub const SCHEDULED_WINDOW_START_HOURS: [u16; 6] = [9, 11, 13, 15, 17, 19];
 pub const SCHEDULED_DAYS_AHEAD_MAX: i32 = 7;
 
 /// Where a parcel goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Destination {
     pub adcode: Adcode,
     pub point: MicroDegrees,
@@ -67,7 +67,7 @@ pub struct Leg {
 }
 
 /// One way the platform can deliver a cart, and what it promises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeliveryOption {
     pub level: ServiceLevel,
     pub carrier: CarrierId,

@@ -11,7 +11,7 @@ use std::fmt;
 
 /// What a rule reads: one figure the risk book computes per request from its own memory (or
 /// from the request). Each fires in one direction ([`Signal::fires_below`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Signal {
     /// The buyer's taps in the last minute, this one included.
     BuyerTapsPerMinute,
@@ -112,7 +112,7 @@ impl fmt::Display for Signal {
 }
 
 /// One rule of a rule set.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rule {
     /// Its stable name, shown in every decision it fired in (`shared_device`).
     pub code: String,
@@ -169,7 +169,7 @@ impl Verdict {
 }
 
 /// Rules and thresholds, as one version.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RuleSet {
     pub version: u32,
     pub rules: Vec<Rule>,

@@ -16,7 +16,7 @@ use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
 /// A question every shard (or a shard the request does not own) is asked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Question {
     DeliveryOptions(DeliveryOptionsQuestion),
     RiskCluster(RiskClusterQuestion),
@@ -24,27 +24,27 @@ pub enum Question {
 
 /// What each shop of this shard selling some of `items` (SKU, quantity) can promise for them to
 /// `destination` now.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeliveryOptionsQuestion {
     pub items: Vec<(SkuId, i64)>,
     pub destination: Option<Destination>,
 }
 
 /// The buyers risk links to `buyer` in this shard (at most `limit`, itself included).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RiskClusterQuestion {
     pub buyer: BuyerId,
     pub limit: usize,
 }
 
 /// A shard's answer to a [`Question`], of the question's own kind.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Answer {
     DeliveryOptions(DeliveryOptionsAnswer),
     RiskCluster(RiskCluster),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeliveryOptionsAnswer {
     pub shops: Vec<ShopDeliveryOptions>,
     /// The shard's clock when it answered.
@@ -52,14 +52,14 @@ pub struct DeliveryOptionsAnswer {
 }
 
 /// What one shop can promise for the lines of a delivery-options question it sells.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ShopDeliveryOptions {
     pub shop: ShopId,
     pub lines: Vec<(SkuId, i64)>,
     pub options: Result<Vec<DeliveryOption>, Rejection>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RiskCluster {
     /// The cluster's size as this shard knows it.
     pub size: u32,
@@ -102,7 +102,7 @@ questions! {
 
 /// A change announced to the risk books: every shard's (rules, a buyer's pass) or the one of a
 /// sale's shop (strict mode).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RiskChange {
     /// Take these rules if newer than the book's.
     AdoptRules(RuleSet),
