@@ -165,6 +165,9 @@ pub struct Inner {
     pub admission: crate::http::admission::Admission,
     /// This process as a member (see [`crate::cluster`]).
     pub membership: crate::cluster::Membership,
+    /// The secret the processes serving this database show each other
+    /// (`http::cluster::members`).
+    pub member_secret: String,
     /// Renews the shards' leases while the platform runs.
     lease_renewal: JoinHandle<()>,
 }
@@ -355,6 +358,7 @@ impl AppState {
         // Blocks of ids start above every id stored, whoever wrote it.
         let maxima = store.align_id_blocks().await?;
         startup.phase("store");
+        let member_secret = store.member_secret(&hex::encode(rand::random::<[u8; 32]>())).await?;
         let ids = Ids::reserving_from(store.clone());
         ids.reserve_first_blocks(&[IdKind::Order, IdKind::Checkout]).await?;
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
@@ -406,6 +410,7 @@ impl AppState {
             language_model,
             admission,
             membership,
+            member_secret,
             lease_renewal,
         })))
     }

@@ -46,7 +46,9 @@ pub const TAP_COUNTS_FLUSH_MS: u64 = 500;
 
 /// Why a shard did not answer a command with an outcome. None of these is a business refusal
 /// (that is an `Outcome::Rejected`); each is worth a retry with the same Idempotency-Key.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+// Serialised on the members' wire (`http::cluster::members`): an owner's refusal reaches the
+// member that asked as itself.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ShardError {
     /// The shard's inbox is full (`Limits::shard_queue_max` messages): refused at once, not
     /// queued.
@@ -76,6 +78,10 @@ pub enum ShardError {
     /// over, is answered.
     #[error("this process does not hold the shard's lease")]
     NotOwner,
+    /// The process that owns the shard could not be asked (`http::cluster::members`): it did not
+    /// answer, or refused the request (another build). Nothing was decided there; a retry is.
+    #[error("the process that owns the shard could not be asked")]
+    OwnerUnreachable,
 }
 
 /// A package-center alert as committed, in domain terms: an SLA alert on a shipment, or a
@@ -404,10 +410,14 @@ impl Shards {
     /// Asks shard `index` a named question about its working set, and narrows the answer to
     /// the question's own kind.
     pub async fn inquire<Q: ShardQuestion>(&self, index: usize, question: Q) -> Result<Q::Answer, ShardError> {
+        Ok(Q::narrow(self.inquire_as_sent(index, question.into()).await?))
+    }
+
+    /// [`Shards::inquire`] for a question as another member sent it: answered as it is.
+    pub async fn inquire_as_sent(&self, index: usize, question: Question) -> Result<Answer, ShardError> {
         let (reply, answer) = oneshot::channel();
-        self.send_to(index, Message::Question(question.into(), reply))?;
-        let answer = answer.await.map_err(|_| ShardError::Stopped)?;
-        Ok(Q::narrow(answer))
+        self.send_to(index, Message::Question(question, reply))?;
+        answer.await.map_err(|_| ShardError::Stopped)
     }
 
     /// Changes risk's memory in shard `index` (its rules, a buyer's pass, a sale's strict

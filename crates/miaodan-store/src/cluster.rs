@@ -151,6 +151,24 @@ impl Store {
     }
 }
 
+const DRAW_SECRET: &str = "INSERT INTO cluster_secret (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
+const SECRET: &str = "SELECT secret FROM cluster_secret WHERE id = 1";
+
+impl Store {
+    /// The secret the processes serving this database show each other (migration 30): the one
+    /// stored, or `drawn` if none was (the first process to ask draws it).
+    pub async fn member_secret(&self, drawn: &str) -> Result<String, StoreError> {
+        let draw = Statement::new(DRAW_SECRET, vec![Value::Text(drawn.into())]);
+        self.execute_guarded(Vec::new(), vec![draw]).await?;
+        self.query_row(
+            Statement::new(SECRET, vec![]),
+            |r| r.text(0),
+            || "no cluster secret stored".into(),
+        )
+        .await
+    }
+}
+
 /// The database's clock in Unix milliseconds, in each dialect.
 fn now_ms(dialect: Dialect) -> &'static str {
     match dialect {

@@ -177,6 +177,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0029_id_blocks",
         sql: include_str!("../migrations/0029_id_blocks.sql"),
     },
+    Migration {
+        version: 30,
+        name: "0030_cluster_secret",
+        sql: include_str!("../migrations/0030_cluster_secret.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -242,7 +247,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 29);
+        assert_eq!(SCHEMA_VERSION, 30);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! `GET /v1/cluster` (admin): the processes serving this database and who owns each shard,
 //! under which epoch, for how long yet (see [`crate::cluster`]); and how a member of a cluster
-//! answers while it stands by (`forward`, `switch`).
+//! answers while it stands by (`forward`, `switch`); and how members ask each other's shards
+//! (`members`).
 
 pub mod forward;
+pub mod members;
 pub mod switch;
 
 use super::problem::ApiError;

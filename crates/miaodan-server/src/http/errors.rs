@@ -132,6 +132,7 @@ pub const ERRORS: &[ErrorCode] = &[
     code("penalty_not_decidable", 409, "penalties: upholding needs an appeal; a decided, revoked or expired penalty is not decided again"),
     code("deposit_insufficient", 409, "deposit: the deduction is larger than the shop's deposit balance; nothing was issued"),
     code("deposit_overflow", 409, "deposit: the balance would pass what an amount holds"),
+    code("wire_mismatch", 409, "cluster members: a member of another build (another wire shape), or counting shards differently, sent a shard's part of a request; nothing was decided, and it is retried at a member of its own build"),
     code("login_taken", 409, "console staff: another staff member has this login; `field` is `login`"),
     code("payload_too_large", 413, "the body is larger than 256 KiB"),
     code("uri_too_long", 414, "the request target is too long"),

@@ -99,9 +99,10 @@ pub fn router(state: AppState) -> Router {
     let document = openapi::finish(document);
     let served = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
     let openapi_json = move || async move { ([(header::CONTENT_TYPE, "application/json")], served) };
-    // Not documented: the landing page, the document itself, the docs page that renders it, and
-    // the pages for people (the console, the buyer's chat).
+    // Not documented: the landing page, the document itself, the docs page that renders it, the
+    // pages for people (the console, the buyer's chat), and the members' own endpoint.
     api.route("/", get(landing))
+        .route(cluster::members::PATH, axum::routing::post(cluster::members::serve))
         .route("/openapi.json", get(openapi_json))
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi-docs.json", document))
         .merge(crate::console::router())

@@ -196,6 +196,9 @@ impl From<ShardError> for ApiError {
             ShardError::NotOwner => ApiError::unavailable(
                 "this process does not hold the shard's lease; retry with the same Idempotency-Key",
             ),
+            ShardError::OwnerUnreachable => ApiError::unavailable(
+                "the process that owns a shard of this request could not be asked; retry with the same Idempotency-Key",
+            ),
         }
     }
 }

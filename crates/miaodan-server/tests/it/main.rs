@@ -25,6 +25,7 @@ mod flash_sales;
 mod fulfillment;
 mod language_model;
 mod limits;
+mod members;
 mod order_lists;
 mod orders;
 mod payments;

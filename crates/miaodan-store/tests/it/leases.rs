@@ -17,6 +17,7 @@ both_backends!(
     a_member_takes_only_leases_given_back_or_expired,
     members_register_refresh_and_leave,
     a_member_whose_process_is_gone_has_its_live_leases_taken,
+    every_process_on_a_database_reads_the_secret_the_first_drew,
 );
 
 fn answer(id: i64) -> IdempotencyRecord {
@@ -206,4 +207,14 @@ async fn a_member_whose_process_is_gone_has_its_live_leases_taken(backend: Backe
         .unwrap()
         .unwrap();
     assert_eq!(taken.iter().map(|l| l.epoch).collect::<Vec<_>>(), [2, 2]);
+}
+
+/// The first process to ask draws the members' secret; every later one, on another connection,
+/// reads that same secret whatever it drew.
+async fn every_process_on_a_database_reads_the_secret_the_first_drew(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let (first, second) = (db.open().await, db.open().await);
+    assert_eq!(first.member_secret("drawn-first").await.unwrap(), "drawn-first");
+    assert_eq!(second.member_secret("drawn-second").await.unwrap(), "drawn-first");
+    assert_eq!(first.member_secret("drawn-again").await.unwrap(), "drawn-first");
 }

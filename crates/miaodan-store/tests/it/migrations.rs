@@ -443,6 +443,7 @@ fn rows_up_to(version: i64) -> String {
         (27, rows_of_version_27()),
         (28, ROWS_OF_VERSION_28.to_string()),
         (29, ROWS_OF_VERSION_29.to_string()),
+        (30, ROWS_OF_VERSION_30.to_string()),
     ]
     .into_iter()
     .filter(|(introduced, _)| *introduced <= version)
@@ -642,6 +643,14 @@ const ROWS_OF_VERSION_28: &str =
 
 /// What version 29 added: a block of orders reserved far above the stored ones.
 const ROWS_OF_VERSION_29: &str = "INSERT INTO id_blocks (kind, next_free) VALUES ('order', 90000);";
+
+/// What version 30 added: the members' secret, drawn by an earlier process.
+const ROWS_OF_VERSION_30: &str = "INSERT INTO cluster_secret (id, secret) VALUES (1, 'drawn-before');";
+
+/// The secret stands: a process opening the database later reads it, whatever it drew.
+async fn version_30_rows_load(store: &Store) {
+    assert_eq!(store.member_secret("drawn-now").await.unwrap(), "drawn-before");
+}
 
 /// The reservation stands: aligning with the stored orders does not lower it, and the next
 /// block starts there.
@@ -1266,7 +1275,7 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 29,
+        current, 30,
         "a new migration: add the rows it introduces here (19 added none)"
     );
     let fresh = Database::fresh(backend).await;
@@ -1370,6 +1379,9 @@ async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(ba
         }
         if version >= 29 {
             version_29_rows_load(&store).await;
+        }
+        if version >= 30 {
+            version_30_rows_load(&store).await;
         }
         drop(store);
         // Opening a current database again changes nothing.

@@ -1,0 +1,183 @@
+//! The members' own endpoint, and its client: how one process asks a shard another process of
+//! the cluster owns. A request runs where its own shard is; the parts of it outside that shard
+//! (a checkout's other shops, a payment's orders elsewhere, the delivery options every shard is
+//! asked, a risk change every shard takes) are sent to their shard's owner as values: commands
+//! without recorders, which are written to be repeated safely (request references), named
+//! questions and risk changes. The owner decides them in its shard's turn, like its own.
+//!
+//! `POST /internal/shards/{index}` takes a [`ShardRequest`] as JSON and answers
+//! `Result<`[`ShardReply`]`, `[`ShardError`]`>`. The caller shows:
+//! - the members' secret ([`SECRET_HEADER`]): drawn by the first process to open the database and
+//!   read by every other (`Store::member_secret`), so members need no shared configuration; a
+//!   caller without it is `401 unauthorized` and nothing is decided;
+//! - its wire's shape ([`WIRE_HEADER`], a digest of the sources that define the values sent:
+//!   `build.rs`): during a rolling restart two builds meet, and a part sent by a build of another
+//!   shape is refused `409 wire_mismatch`, never read wrongly. The caller retries it.
+//!
+//! Not in the OpenAPI document: no client of the platform calls it.
+
+use crate::app::AppState;
+use crate::http::problem::ApiError;
+use crate::sequencer::{ShardError, Shards};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use miaodan_domain::ShopId;
+use miaodan_domain::shard::{Answer, Command, Outcome, Question, RiskChange};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// Where a member asks another's shard.
+pub const PATH: &str = "/internal/shards/{index}";
+/// The header carrying the caller's wire shape.
+pub const WIRE_HEADER: &str = "miaodan-wire";
+/// The header carrying the members' secret.
+pub const SECRET_HEADER: &str = "miaodan-member-secret";
+/// This build's wire shape (`build.rs`).
+pub const WIRE_SHAPE: &str = env!("MIAODAN_WIRE_SHAPE");
+/// How long a member waits for another's answer: a shard answers within its batch's commit.
+const ANSWER_WAIT: Duration = Duration::from_secs(30);
+
+/// What a member asks of another member's shard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShardRequest {
+    /// One command of `shop`'s, decided and committed like the owner's own.
+    Command {
+        shop: ShopId,
+        command: Command,
+    },
+    /// Several commands of `shop`'s, decided in order in one batch.
+    Bundle {
+        shop: ShopId,
+        commands: Vec<Command>,
+    },
+    Question(Question),
+    ChangeRisk(RiskChange),
+}
+
+/// The owner's answer, of the request's own kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShardReply {
+    Outcome(Outcome),
+    Outcomes(Vec<Outcome>),
+    Answer(Answer),
+    Changed,
+}
+
+/// `POST /internal/shards/{index}`.
+pub async fn serve(
+    State(state): State<AppState>,
+    Path(index): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match admit(&state, &index, &headers, &body) {
+        Ok((index, request)) => Json(answer(&state.shards, index, request).await).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The shard and the request, once the caller showed the secret and its wire is this build's.
+fn admit(state: &AppState, index: &str, headers: &HeaderMap, body: &[u8]) -> Result<(usize, ShardRequest), ApiError> {
+    let shown = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    // Digests compared, not the secrets: how long the comparison takes says nothing of it.
+    if Sha256::digest(shown) != Sha256::digest(state.member_secret.as_bytes()) {
+        let detail = "the members' endpoint needs the members' secret";
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail));
+    }
+    let shape = headers.get(WIRE_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    if shape != WIRE_SHAPE.as_bytes() {
+        return Err(mismatch(format!(
+            "this member's wire is {WIRE_SHAPE}, the caller's {}: another build; retry at a member of the caller's build",
+            String::from_utf8_lossy(shape)
+        )));
+    }
+    let index = index
+        .parse::<usize>()
+        .ok()
+        .filter(|i| *i < state.shards.count() as usize)
+        .ok_or_else(|| ApiError::not_found("shard"))?;
+    let request: ShardRequest = serde_json::from_slice(body)
+        .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", error.to_string()))?;
+    let shop = match &request {
+        ShardRequest::Command { shop, .. } | ShardRequest::Bundle { shop, .. } => Some(*shop),
+        ShardRequest::Question(_) | ShardRequest::ChangeRisk(_) => None,
+    };
+    if let Some(shop) = shop.filter(|shop| state.shards.shard_of(*shop) != index) {
+        return Err(mismatch(format!(
+            "shop {shop} is not in shard {index} here: the members count shards differently"
+        )));
+    }
+    Ok((index, request))
+}
+
+fn mismatch(detail: String) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "wire_mismatch", detail)
+}
+
+/// Decides `request` in shard `index` of this process.
+pub async fn answer(shards: &Shards, index: usize, request: ShardRequest) -> Result<ShardReply, ShardError> {
+    Ok(match request {
+        ShardRequest::Command { shop, command } => ShardReply::Outcome(shards.submit(shop, command, None).await?),
+        ShardRequest::Bundle { shop, commands } => ShardReply::Outcomes(shards.submit_bundle(shop, commands).await?),
+        ShardRequest::Question(question) => ShardReply::Answer(shards.inquire_as_sent(index, question).await?),
+        ShardRequest::ChangeRisk(change) => {
+            shards.change_risk(index, change).await?;
+            ShardReply::Changed
+        }
+    })
+}
+
+/// A member's way to another member's shards.
+#[derive(Clone)]
+pub struct MemberClient {
+    http: reqwest::Client,
+    secret: String,
+}
+
+impl MemberClient {
+    /// A client showing `secret` (`Store::member_secret`).
+    pub fn new(secret: String) -> anyhow::Result<MemberClient> {
+        let http = reqwest::Client::builder()
+            .timeout(ANSWER_WAIT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()?;
+        Ok(MemberClient { http, secret })
+    }
+
+    /// Sends `request` to shard `index` at the member serving at `address` (`http://host:port`).
+    /// A member that cannot be reached, or refuses the request (another build, another secret),
+    /// is [`ShardError::OwnerUnreachable`]: nothing was decided, and the part is retried.
+    pub async fn send(&self, address: &str, index: usize, request: &ShardRequest) -> Result<ShardReply, ShardError> {
+        let url = format!(
+            "{}{}",
+            address.trim_end_matches('/'),
+            PATH.replace("{index}", &index.to_string())
+        );
+        let unreachable = |why: String| {
+            tracing::warn!(%url, %why, "a member's shard could not be asked");
+            metrics::counter!("miaodan_member_requests_failed_total").increment(1);
+            ShardError::OwnerUnreachable
+        };
+        let response = self
+            .http
+            .post(&url)
+            .header(SECRET_HEADER, &self.secret)
+            .header(WIRE_HEADER, WIRE_SHAPE)
+            .json(request)
+            .send()
+            .await
+            .map_err(|error| unreachable(error.to_string()))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|error| unreachable(error.to_string()))?;
+        if status != StatusCode::OK {
+            return Err(unreachable(format!("{status}: {}", String::from_utf8_lossy(&body))));
+        }
+        serde_json::from_slice::<Result<ShardReply, ShardError>>(&body)
+            .map_err(|error| unreachable(error.to_string()))?
+    }
+}

@@ -1,0 +1,195 @@
+//! The members' own endpoint (`POST /internal/shards/{index}`) over real HTTP, through the client
+//! a member uses: a shard decides a command sent as a value, a retry of it finds the order its
+//! first attempt placed, a question and a risk change are answered; a caller without the
+//! members' secret, of another build, or counting shards differently decides nothing.
+
+use crate::common;
+use crate::common::{Backend, TestApp};
+use miaodan_domain::fulfillment::promise::Destination;
+use miaodan_domain::geo::Adcode;
+use miaodan_domain::orders::{Address, PAYMENT_TIMEOUT_SECONDS_DEFAULT};
+use miaodan_domain::quantity::Quantity;
+use miaodan_domain::shard::{
+    Answer, Command, DeliveryOptionsQuestion, OrderLineRequest, Outcome, PlaceOrder, Question, RequestRef, RiskChange,
+};
+use miaodan_domain::{BuyerId, OrderId, ShopId, SkuId};
+use miaodan_server::http::cluster::members::{
+    MemberClient, PATH, SECRET_HEADER, ShardReply, ShardRequest, WIRE_HEADER, WIRE_SHAPE,
+};
+use miaodan_server::sequencer::ShardError;
+use serde_json::json;
+
+both_backends!(
+    another_members_shard_decides_a_command_its_retry_a_question_and_a_risk_change,
+    a_caller_without_the_secret_of_another_build_or_counting_shards_otherwise_decides_nothing,
+);
+
+/// A shop selling one SKU with 5 units in stock, and a buyer.
+async fn world(app: &TestApp) -> (ShopId, SkuId, BuyerId, String) {
+    let (shop, merchant) = app.shop("小店").await;
+    let warehouse = app.warehouse(&merchant, "上海仓", "310101000000").await;
+    let sku = app.product(&merchant, "茶叶", &[1_990]).await[0];
+    app.stock(&merchant, sku, warehouse, 5).await;
+    let (buyer, token) = app.buyer("张三").await;
+    let (shop, sku, buyer) = (ShopId::new(shop), SkuId::new(sku), BuyerId::new(buyer));
+    (shop.unwrap(), sku.unwrap(), buyer.unwrap(), token)
+}
+
+/// `PlaceOrder` of 2 units under the request reference `reference`, as a checkout's part.
+async fn place(app: &TestApp, (shop, sku, buyer): (ShopId, SkuId, BuyerId), reference: &str) -> PlaceOrder {
+    let ids = &app.state().ids;
+    PlaceOrder {
+        id: ids.order().await.unwrap(),
+        checkout: ids.checkout().await.unwrap(),
+        shop,
+        buyer,
+        lines: vec![OrderLineRequest {
+            sku,
+            quantity: Quantity::new(2).unwrap(),
+        }],
+        address: Address {
+            adcode: Adcode::parse("310101000000").unwrap(),
+            detail: miaodan_domain::catalog::Text::parse("南京东路1号").unwrap(),
+        },
+        payment_timeout_seconds: PAYMENT_TIMEOUT_SECONDS_DEFAULT,
+        request: Some(RequestRef(reference.into())),
+        delivery: None,
+        client: Box::default(),
+    }
+}
+
+fn secret(app: &TestApp) -> String {
+    app.state().member_secret.clone()
+}
+
+async fn order_status(app: &TestApp, order: OrderId, token: &str) -> u16 {
+    app.get(&format!("/v1/orders/{order}"), token).await.status.as_u16()
+}
+
+async fn another_members_shard_decides_a_command_its_retry_a_question_and_a_risk_change(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (shop, sku, buyer, token) = world(&app).await;
+    let index = app.state().shards.shard_of(shop);
+    let client = MemberClient::new(secret(&app)).unwrap();
+    let address = app.url("");
+
+    let first = place(&app, (shop, sku, buyer), "checkout-1/shop-part").await;
+    let placed = first.id;
+    let sent = ShardRequest::Command {
+        shop,
+        command: Command::from(first),
+    };
+    let reply = client.send(&address, index, &sent).await.unwrap();
+    let ShardReply::Outcome(Outcome::OrderPlaced(order)) = reply else {
+        panic!("not placed: {reply:?}");
+    };
+    assert_eq!((order.id, order.shop, order.buyer), (placed, shop, buyer));
+    assert_eq!(
+        order_status(&app, placed, &token).await,
+        200,
+        "the buyer sees the order"
+    );
+
+    // The caller did not hear the answer and sends the part again (a new order id, the same
+    // request reference): the order its first attempt placed, and no second one.
+    let again = place(&app, (shop, sku, buyer), "checkout-1/shop-part").await;
+    let not_placed = again.id;
+    let sent = ShardRequest::Command {
+        shop,
+        command: Command::from(again),
+    };
+    let reply = client.send(&address, index, &sent).await.unwrap();
+    assert_eq!(reply, ShardReply::Outcome(Outcome::OrderAlreadyPlaced(placed)));
+    assert_eq!(order_status(&app, not_placed, &token).await, 404);
+
+    // A question every shard is asked: the shop's options for its SKU, 3 units left.
+    let question = Question::from(DeliveryOptionsQuestion {
+        items: vec![(sku, 3)],
+        destination: Destination::of(Adcode::parse("310104000000").unwrap()),
+    });
+    let reply = client
+        .send(&address, index, &ShardRequest::Question(question))
+        .await
+        .unwrap();
+    let ShardReply::Answer(Answer::DeliveryOptions(options)) = reply else {
+        panic!("not the options: {reply:?}");
+    };
+    assert_eq!(options.shops.len(), 1);
+    assert_eq!(options.shops[0].shop, shop);
+    assert!(!options.shops[0].options.as_ref().unwrap().is_empty(), "{options:?}");
+
+    let pass = RiskChange::GrantPass {
+        buyer,
+        until: app.state().clock.now().plus_seconds(60),
+    };
+    let reply = client
+        .send(&address, index, &ShardRequest::ChangeRisk(pass))
+        .await
+        .unwrap();
+    assert_eq!(reply, ShardReply::Changed);
+}
+
+async fn a_caller_without_the_secret_of_another_build_or_counting_shards_otherwise_decides_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (shop, sku, buyer, token) = world(&app).await;
+    let index = app.state().shards.shard_of(shop);
+    let count = app.state().shards.count() as usize;
+    let command = place(&app, (shop, sku, buyer), "checkout-2/shop-part").await;
+    let order = command.id;
+    let request = ShardRequest::Command {
+        shop,
+        command: Command::from(command),
+    };
+    let url = |index: usize| app.url(&PATH.replace("{index}", &index.to_string()));
+    let http = reqwest::Client::new();
+    let send = |index: usize, secret: &str, shape: &str, body: String| {
+        http.post(url(index))
+            .header(SECRET_HEADER, secret)
+            .header(WIRE_HEADER, shape)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let body = serde_json::to_string(&request).unwrap();
+    let secret = secret(&app);
+
+    let refusals = [
+        (
+            send(index, "not-the-secret", WIRE_SHAPE, body.clone()),
+            401,
+            "unauthorized",
+        ),
+        (
+            send(index, &secret, "0123456789abcdef", body.clone()),
+            409,
+            "wire_mismatch",
+        ),
+        (
+            send((index + 1) % count, &secret, WIRE_SHAPE, body.clone()),
+            409,
+            "wire_mismatch",
+        ),
+        (send(count, &secret, WIRE_SHAPE, body.clone()), 404, "not_found"),
+        (
+            send(index, &secret, WIRE_SHAPE, json!({"Command": {}}).to_string()),
+            400,
+            "malformed_json",
+        ),
+    ];
+    assert!(count > 1, "a shop in another shard needs two shards");
+    for (request, status, code) in refusals {
+        common::answer(request).await.assert_problem(status, code);
+    }
+    // The client a member uses takes a refusal as an owner it could not ask: retried, never read.
+    let stranger = MemberClient::new("not-the-secret".into()).unwrap();
+    let refused = stranger.send(&app.url(""), index, &request).await;
+    assert_eq!(refused, Err(ShardError::OwnerUnreachable));
+    assert_eq!(order_status(&app, order, &token).await, 404, "nothing was placed");
+    // The same request with the secret and this build's shape is decided.
+    let decided = common::answer(send(index, &secret, WIRE_SHAPE, body)).await;
+    assert!(
+        decided.assert_status(200)["Ok"]["Outcome"]["OrderPlaced"].is_object(),
+        "{}",
+        decided.raw
+    );
+    assert_eq!(order_status(&app, order, &token).await, 200);
+}
