@@ -80,6 +80,14 @@ impl CarriersConfig {
         config
     }
 
+    /// Sets the simulated carriers' pace: `ms` real milliseconds per simulated minute (a
+    /// carrier outside this process keeps its own).
+    pub fn set_pace(&mut self, ms: u64) {
+        if let CarriersConfig::InProcess { time_scale, .. } = self {
+            time_scale.real_ms_per_sim_minute = ms;
+        }
+    }
+
     /// Events only when a test or the operator says so (`advance`/`emit`).
     pub fn manual() -> CarriersConfig {
         CarriersConfig::InProcess {

@@ -64,6 +64,10 @@ struct ServeArgs {
     /// Shards (one writer each); shops are spread over them by id.
     #[arg(long, default_value_t = 2)]
     shards: u32,
+    /// The simulated carriers' pace: real milliseconds per simulated minute. Default 50 (a
+    /// parcel travels in a few minutes); 60000 is real time.
+    #[arg(long, value_name = "MS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    carrier_minute_ms: u64,
     /// Unpaid orders are cancelled, and their stock released, after this many seconds.
     #[arg(long, default_value_t = 900)]
     payment_timeout_seconds: i64,
@@ -279,6 +283,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         store,
         demo,
         shards,
+        carrier_minute_ms,
         payment_timeout_seconds,
         simpay_url,
         simpay_secret,
@@ -302,6 +307,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     if demo {
         config.carriers = miaodan_server::carriers::CarriersConfig::demo();
     }
+    config.carriers.set_pace(carrier_minute_ms);
     if let Some(payments) = remote_simpay(simpay_url, simpay_secret) {
         config.payments = payments;
     }

@@ -92,6 +92,11 @@ impl Drop for Server {
 
 /// Starts `miaodan serve --demo` and reads its output up to the last printed token.
 pub(crate) fn serve_demo() -> Server {
+    serve_demo_with(&[])
+}
+
+/// [`serve_demo`] with more arguments for `miaodan serve`.
+pub(crate) fn serve_demo_with(arguments: &[&str]) -> Server {
     let data = tempfile::tempdir().unwrap();
     let database = data.path().join("miaodan.db");
     // Port 0 for both listeners, and the addresses read from what the server prints: a port
@@ -108,6 +113,7 @@ pub(crate) fn serve_demo() -> Server {
             "--database",
         ])
         .arg(&database)
+        .args(arguments)
         .env_remove("MIAODAN_LISTEN")
         .env_remove("MIAODAN_DATABASE")
         .env("RUST_LOG", "warn")

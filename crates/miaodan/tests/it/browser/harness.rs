@@ -14,7 +14,7 @@
 //! request headers (a bearer token), cookies, and the fonts that drew an element.
 #![allow(clippy::unwrap_used)]
 
-use crate::readme_examples::{Server, serve_demo};
+use crate::readme_examples::{Server, serve_demo_with};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -212,11 +212,16 @@ pub(crate) struct Browser {
 impl Browser {
     /// A fresh server and browser in `language`, or `None` when browser tests skip.
     pub(crate) async fn start(language: Language) -> Option<Browser> {
+        Browser::start_serving(language, &[]).await
+    }
+
+    /// [`Browser::start`], its server given more arguments for `miaodan serve`.
+    pub(crate) async fn start_serving(language: Language, arguments: &[&str]) -> Option<Browser> {
         if skip_browser() {
             return None;
         }
         let artifacts = artifacts_dir();
-        let server = serve_demo();
+        let server = serve_demo_with(arguments);
         let driver = Driver::start();
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(driver.capabilities(language))
