@@ -17,17 +17,18 @@ const SOURCES: [&str; 3] = [
 ];
 
 fn main() {
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     // Paths are digested below the workspace's root, so two checkouts in two places agree.
-    let root = manifest.join("../..").canonicalize().unwrap_or_default();
+    let root = canonical(&manifest.join("../.."));
     let mut files = Vec::new();
     for source in SOURCES {
         println!("cargo:rerun-if-changed={source}");
-        collect(&manifest.join(source).canonicalize().unwrap_or_default(), &mut files);
+        collect(&canonical(&manifest.join(source)), &mut files);
     }
     files.sort();
-    // FNV-1a over each file's path below the root and its bytes: stable across toolchains
-    // and platforms, unlike the standard hasher.
+    // FNV-1a over each file's path below the root and its bytes (carriage returns left out, so a
+    // checkout with CRLF line ends agrees): stable across toolchains and platforms, unlike the
+    // standard hasher.
     let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
     for file in &files {
         let relative = file
@@ -35,20 +36,35 @@ fn main() {
             .unwrap_or(file)
             .to_string_lossy()
             .replace('\\', "/");
-        let bytes = std::fs::read(file).unwrap_or_default();
-        for byte in relative.bytes().chain([0]).chain(bytes) {
+        let bytes = std::fs::read(file).unwrap_or_else(|error| panic!("reading {}: {error}", file.display()));
+        for byte in relative
+            .bytes()
+            .chain([0])
+            .chain(bytes.into_iter().filter(|b| *b != b'\r'))
+        {
             digest = (digest ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
         }
     }
     println!("cargo:rustc-env=MIAODAN_WIRE_SHAPE={digest:016x}");
 }
 
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize()
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The `.rs` files at or below `path`, an editor's hidden files left out.
 fn collect(path: &Path, files: &mut Vec<PathBuf>) {
+    let hidden = path
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with('.'));
+    if hidden {
+        return;
+    }
     if path.is_dir() {
-        let Ok(entries) = std::fs::read_dir(path) else {
-            return;
-        };
-        for entry in entries.flatten() {
+        let entries = std::fs::read_dir(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        for entry in entries {
+            let entry = entry.unwrap_or_else(|error| panic!("{}: {error}", path.display()));
             collect(&entry.path(), files);
         }
     } else if path.extension().is_some_and(|e| e == "rs") {

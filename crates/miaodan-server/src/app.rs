@@ -341,6 +341,18 @@ fn checked(config: &Config) -> anyhow::Result<Option<Arc<dyn LanguageModel>>> {
     })
 }
 
+/// The ids this process hands out, with the first blocks a flash sale needs reserved, and the
+/// secret the processes serving the database show each other.
+async fn ids_and_member_secret(store: &Arc<Store>) -> anyhow::Result<(Ids, String)> {
+    let member_secret = store.member_secret(&hex::encode(rand::random::<[u8; 32]>())).await?;
+    let ids = Ids::reserving_from(store.clone());
+    // A flash sale's first taps (keyed: a new key takes an answer id) wait for no reservation,
+    // and reach their shard even while the database is out.
+    ids.reserve_first_blocks(&[IdKind::Order, IdKind::Checkout, IdKind::IdempotencyResponse])
+        .await?;
+    Ok((ids, member_secret))
+}
+
 impl AppState {
     /// Opens the store and rebuilds every shard's memory from it. The idempotency index loads
     /// in the background from here on (see [`IdempotencyLocks`]).
@@ -358,9 +370,7 @@ impl AppState {
         // Blocks of ids start above every id stored, whoever wrote it.
         let maxima = store.align_id_blocks().await?;
         startup.phase("store");
-        let member_secret = store.member_secret(&hex::encode(rand::random::<[u8; 32]>())).await?;
-        let ids = Ids::reserving_from(store.clone());
-        ids.reserve_first_blocks(&[IdKind::Order, IdKind::Checkout]).await?;
+        let (ids, member_secret) = ids_and_member_secret(&store).await?;
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
         let shards = Shards::start(
             (store.clone(), leases),

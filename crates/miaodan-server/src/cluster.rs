@@ -38,6 +38,11 @@ const LIVENESS_CHECK: Duration = Duration::from_millis(200);
 /// than the leader takes to take it again after its connection dropped.
 pub const GONE_CONFIRM: Duration = Duration::from_secs(1);
 
+/// This build's wire shape: a digest `build.rs` takes of the sources defining what members send
+/// each other (`http::cluster::members`). Members register it, so `GET /v1/cluster` shows which
+/// run which build.
+pub const WIRE_SHAPE: &str = env!("MIAODAN_WIRE_SHAPE");
+
 /// A new member id: random, positive, so that two processes never share one.
 pub fn new_member_id() -> i64 {
     (rand::random::<u64>() >> 2) as i64 + 1
@@ -361,7 +366,7 @@ impl Membership {
             return;
         };
         let beat = async {
-            store.heartbeat(self.id, &address, &role).await?;
+            store.heartbeat(self.id, &address, &role, WIRE_SHAPE).await?;
             store.forget_silent_members(MEMBER_FORGOTTEN_MS).await
         };
         if let Err(error) = beat.await {

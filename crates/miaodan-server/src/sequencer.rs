@@ -78,8 +78,9 @@ pub enum ShardError {
     /// over, is answered.
     #[error("this process does not hold the shard's lease")]
     NotOwner,
-    /// The process that owns the shard could not be asked (`http::cluster::members`): it did not
-    /// answer, or refused the request (another build). Nothing was decided there; a retry is.
+    /// The process that owns the shard could not be asked (`http::cluster::members`): it refused
+    /// the request (another build: nothing decided), or did not answer (it may have decided it).
+    /// Only parts that can be repeated safely are sent to another process, so a retry is safe.
     #[error("the process that owns the shard could not be asked")]
     OwnerUnreachable,
 }

@@ -72,6 +72,9 @@ pub struct Member {
     pub started_at_ms: i64,
     /// How long ago it last said it was alive, by the database's clock.
     pub heartbeat_age_ms: i64,
+    /// Its wire shape (its build, as members tell builds apart); empty for a member of a build
+    /// before migration 30.
+    pub wire: String,
 }
 
 /// Which leases a taking may take.
@@ -296,14 +299,19 @@ impl Store {
         .await
     }
 
-    /// Registers member `id` (where it takes requests, its role), or says it is alive and
-    /// gives its role now.
-    pub async fn heartbeat(&self, id: i64, address: &str, role: &str) -> Result<(), StoreError> {
+    /// Registers member `id` (where it takes requests, its role, its wire shape), or says it is
+    /// alive and gives its role now.
+    pub async fn heartbeat(&self, id: i64, address: &str, role: &str, wire: &str) -> Result<(), StoreError> {
         let statement = self.timed(
-            "INSERT INTO cluster_members (id, address, role, started_at_ms, heartbeat_at_ms)
-             VALUES ($1, $2, $3, {NOW_MS}, {NOW_MS})
+            "INSERT INTO cluster_members (id, address, role, started_at_ms, heartbeat_at_ms, wire)
+             VALUES ($1, $2, $3, {NOW_MS}, {NOW_MS}, $4)
              ON CONFLICT (id) DO UPDATE SET role = excluded.role, heartbeat_at_ms = excluded.heartbeat_at_ms",
-            vec![Value::I64(id), Value::Text(address.into()), Value::Text(role.into())],
+            vec![
+                Value::I64(id),
+                Value::Text(address.into()),
+                Value::Text(role.into()),
+                Value::Text(wire.into()),
+            ],
         );
         self.execute_guarded(Vec::new(), vec![statement]).await
     }
@@ -326,7 +334,7 @@ impl Store {
     /// Every registered member, oldest first.
     pub async fn members(&self) -> Result<Vec<Member>, StoreError> {
         let statement = self.timed(
-            "SELECT id, address, role, started_at_ms, {NOW_MS} - heartbeat_at_ms FROM cluster_members
+            "SELECT id, address, role, started_at_ms, {NOW_MS} - heartbeat_at_ms, wire FROM cluster_members
              ORDER BY started_at_ms, id",
             vec![],
         );
@@ -337,6 +345,7 @@ impl Store {
                 role: row.text(2)?,
                 started_at_ms: row.i64(3)?,
                 heartbeat_age_ms: row.i64(4)?,
+                wire: row.text(5)?,
             })
         })
         .await

@@ -179,8 +179,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 30,
-        name: "0030_cluster_secret",
-        sql: include_str!("../migrations/0030_cluster_secret.sql"),
+        name: "0030_members_wire",
+        sql: include_str!("../migrations/0030_members_wire.sql"),
     },
 ];
 

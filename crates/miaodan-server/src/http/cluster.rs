@@ -62,6 +62,10 @@ pub struct MemberView {
     pub started_at: String,
     /// How long ago it last said it was alive (it says so every second); its lag.
     pub heartbeat_age_ms: i64,
+    /// Its wire shape, a digest of what members send each other: members of two shapes (two
+    /// builds meeting in a rolling restart) refuse each other's shard requests. Empty for a
+    /// member of an older build.
+    pub wire: String,
 }
 
 /// A shard's lease.
@@ -98,6 +102,7 @@ pub async fn get_cluster(State(state): State<AppState>, _: Admin) -> Result<Json
                 role: member.role,
                 started_at: crate::clock::rfc3339(Timestamp::from_unix_ms(member.started_at_ms)),
                 heartbeat_age_ms: member.heartbeat_age_ms,
+                wire: member.wire,
             })
             .collect(),
         shards: leases

@@ -1,10 +1,12 @@
 //! The members' own endpoint (`POST /internal/shards/{index}`) over real HTTP, through the client
 //! a member uses: a shard decides a command sent as a value, a retry of it finds the order its
-//! first attempt placed, a question and a risk change are answered; a caller without the
-//! members' secret, of another build, or counting shards differently decides nothing.
+//! first attempt placed, a question is answered and a risk change made; a caller without the
+//! members' secret, of another build, or counting shards differently decides nothing, and a
+//! process that is no cluster member serves no such endpoint.
 
 use crate::common;
 use crate::common::{Backend, TestApp};
+use miaodan_domain::flash_sale::FlashSaleId;
 use miaodan_domain::fulfillment::promise::Destination;
 use miaodan_domain::geo::Adcode;
 use miaodan_domain::orders::{Address, PAYMENT_TIMEOUT_SECONDS_DEFAULT};
@@ -13,8 +15,9 @@ use miaodan_domain::shard::{
     Answer, Command, DeliveryOptionsQuestion, OrderLineRequest, Outcome, PlaceOrder, Question, RequestRef, RiskChange,
 };
 use miaodan_domain::{BuyerId, OrderId, ShopId, SkuId};
+use miaodan_server::cluster::{Membership, new_member_id};
 use miaodan_server::http::cluster::members::{
-    MemberClient, PATH, SECRET_HEADER, ShardReply, ShardRequest, WIRE_HEADER, WIRE_SHAPE,
+    MemberClient, PATH, SECRET_HEADER, SHARDS_HEADER, ShardReply, ShardRequest, WIRE_HEADER, WIRE_SHAPE,
 };
 use miaodan_server::sequencer::ShardError;
 use serde_json::json;
@@ -23,6 +26,14 @@ both_backends!(
     another_members_shard_decides_a_command_its_retry_a_question_and_a_risk_change,
     a_caller_without_the_secret_of_another_build_or_counting_shards_otherwise_decides_nothing,
 );
+
+/// A platform serving as the one member of a cluster (the endpoint is a member's).
+async fn member(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, |config| {
+        config.cluster = Some(Membership::new(new_member_id(), String::new(), "leader"));
+    })
+    .await
+}
 
 /// A shop selling one SKU with 5 units in stock, and a buyer.
 async fn world(app: &TestApp) -> (ShopId, SkuId, BuyerId, String) {
@@ -67,9 +78,9 @@ async fn order_status(app: &TestApp, order: OrderId, token: &str) -> u16 {
 }
 
 async fn another_members_shard_decides_a_command_its_retry_a_question_and_a_risk_change(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = member(backend).await;
     let (shop, sku, buyer, token) = world(&app).await;
-    let index = app.state().shards.shard_of(shop);
+    let index = (app.state().shards.shard_of(shop), app.state().shards.count());
     let client = MemberClient::new(secret(&app)).unwrap();
     let address = app.url("");
 
@@ -118,19 +129,23 @@ async fn another_members_shard_decides_a_command_its_retry_a_question_and_a_risk
     assert_eq!(options.shops[0].shop, shop);
     assert!(!options.shops[0].options.as_ref().unwrap().is_empty(), "{options:?}");
 
-    let pass = RiskChange::GrantPass {
-        buyer,
-        until: app.state().clock.now().plus_seconds(60),
-    };
+    let sale = FlashSaleId::new(77).unwrap();
+    let strict = RiskChange::SetStrict { sale, strict: true };
     let reply = client
-        .send(&address, index, &ShardRequest::ChangeRisk(pass))
+        .send(&address, index, &ShardRequest::ChangeRisk(strict))
         .await
         .unwrap();
     assert_eq!(reply, ShardReply::Changed);
+    let shards = &app.state().shards;
+    let now_strict = shards
+        .read_shard(index.0, move |s, _| s.risk().is_strict(sale))
+        .await
+        .unwrap();
+    assert!(now_strict, "the shard's risk book took the change");
 }
 
 async fn a_caller_without_the_secret_of_another_build_or_counting_shards_otherwise_decides_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = member(backend).await;
     let (shop, sku, buyer, token) = world(&app).await;
     let index = app.state().shards.shard_of(shop);
     let count = app.state().shards.count() as usize;
@@ -142,13 +157,17 @@ async fn a_caller_without_the_secret_of_another_build_or_counting_shards_otherwi
     };
     let url = |index: usize| app.url(&PATH.replace("{index}", &index.to_string()));
     let http = reqwest::Client::new();
-    let send = |index: usize, secret: &str, shape: &str, body: String| {
+    let counted = count.to_string();
+    let send_counting = |index: usize, (secret, shape, shards): (&str, &str, &str), body: String| {
         http.post(url(index))
             .header(SECRET_HEADER, secret)
             .header(WIRE_HEADER, shape)
+            .header(SHARDS_HEADER, shards)
             .header("content-type", "application/json")
             .body(body)
     };
+    let send =
+        |index: usize, secret: &str, shape: &str, body: String| send_counting(index, (secret, shape, &counted), body);
     let body = serde_json::to_string(&request).unwrap();
     let secret = secret(&app);
 
@@ -181,7 +200,7 @@ async fn a_caller_without_the_secret_of_another_build_or_counting_shards_otherwi
     }
     // The client a member uses takes a refusal as an owner it could not ask: retried, never read.
     let stranger = MemberClient::new("not-the-secret".into()).unwrap();
-    let refused = stranger.send(&app.url(""), index, &request).await;
+    let refused = stranger.send(&app.url(""), (index, count as u32), &request).await;
     assert_eq!(refused, Err(ShardError::OwnerUnreachable));
     assert_eq!(order_status(&app, order, &token).await, 404, "nothing was placed");
     // The same request with the secret and this build's shape is decided.

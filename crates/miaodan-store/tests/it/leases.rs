@@ -133,17 +133,29 @@ async fn a_member_takes_only_leases_given_back_or_expired(backend: Backend) {
 async fn members_register_refresh_and_leave(backend: Backend) {
     let db = Database::fresh(backend).await;
     let store = db.open().await;
-    store.heartbeat(1, "http://127.0.0.1:8001", "standby").await.unwrap();
-    store.heartbeat(2, "http://127.0.0.1:8002", "standby").await.unwrap();
+    store
+        .heartbeat(1, "http://127.0.0.1:8001", "standby", "wire-a")
+        .await
+        .unwrap();
+    store
+        .heartbeat(2, "http://127.0.0.1:8002", "standby", "wire-b")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(60)).await;
-    store.heartbeat(1, "http://127.0.0.1:8001", "leader").await.unwrap();
+    store
+        .heartbeat(1, "http://127.0.0.1:8001", "leader", "wire-a")
+        .await
+        .unwrap();
     let members = store.members().await.unwrap();
-    let seen: Vec<(i64, &str, &str)> = members.iter().map(|m| (m.id, &*m.address, &*m.role)).collect();
+    let seen: Vec<(i64, &str, &str, &str)> = members
+        .iter()
+        .map(|m| (m.id, &*m.address, &*m.role, &*m.wire))
+        .collect();
     assert_eq!(
         seen,
         [
-            (1, "http://127.0.0.1:8001", "leader"),
-            (2, "http://127.0.0.1:8002", "standby")
+            (1, "http://127.0.0.1:8001", "leader", "wire-a"),
+            (2, "http://127.0.0.1:8002", "standby", "wire-b")
         ]
     );
     assert!(members[0].heartbeat_age_ms < members[1].heartbeat_age_ms, "{members:?}");
@@ -155,7 +167,10 @@ async fn members_register_refresh_and_leave(backend: Backend) {
         store.members().await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>(),
         [1]
     );
-    store.heartbeat(3, "http://127.0.0.1:8003", "standby").await.unwrap();
+    store
+        .heartbeat(3, "http://127.0.0.1:8003", "standby", "wire-a")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
     store.forget_member(1).await.unwrap();
     assert_eq!(

@@ -644,12 +644,19 @@ const ROWS_OF_VERSION_28: &str =
 /// What version 29 added: a block of orders reserved far above the stored ones.
 const ROWS_OF_VERSION_29: &str = "INSERT INTO id_blocks (kind, next_free) VALUES ('order', 90000);";
 
-/// What version 30 added: the members' secret, drawn by an earlier process.
-const ROWS_OF_VERSION_30: &str = "INSERT INTO cluster_secret (id, secret) VALUES (1, 'drawn-before');";
+/// What version 30 added: the members' secret, drawn by an earlier process, and a member's
+/// wire shape.
+const ROWS_OF_VERSION_30: &str = "INSERT INTO cluster_secret (id, secret) VALUES (1, 'drawn-before');
+    INSERT INTO cluster_members (id, address, role, started_at_ms, heartbeat_at_ms, wire)
+      VALUES (42, 'http://127.0.0.1:8082', 'standby', 1795407500000, 1795407599000, '00000000000000aa');";
 
-/// The secret stands: a process opening the database later reads it, whatever it drew.
+/// The secret stands: a process opening the database later reads it, whatever it drew. The
+/// member of version 28 has no wire shape; the one of version 30 has its own.
 async fn version_30_rows_load(store: &Store) {
     assert_eq!(store.member_secret("drawn-now").await.unwrap(), "drawn-before");
+    let members = store.members().await.unwrap();
+    let wires: Vec<(i64, &str)> = members.iter().map(|m| (m.id, &*m.wire)).collect();
+    assert_eq!(wires, [(41, ""), (42, "00000000000000aa")]);
 }
 
 /// The reservation stands: aligning with the stored orders does not lower it, and the next

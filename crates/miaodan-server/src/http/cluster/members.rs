@@ -6,13 +6,19 @@
 //! questions and risk changes. The owner decides them in its shard's turn, like its own.
 //!
 //! `POST /internal/shards/{index}` takes a [`ShardRequest`] as JSON and answers
-//! `Result<`[`ShardReply`]`, `[`ShardError`]`>`. The caller shows:
+//! `Result<`[`ShardReply`]`, `[`ShardError`]`>`. Only a cluster member (`miaodan serve --cluster`)
+//! serves it; a plain process answers `404` as for any unknown route. The caller shows:
 //! - the members' secret ([`SECRET_HEADER`]): drawn by the first process to open the database and
 //!   read by every other (`Store::member_secret`), so members need no shared configuration; a
 //!   caller without it is `401 unauthorized` and nothing is decided;
 //! - its wire's shape ([`WIRE_HEADER`], a digest of the sources that define the values sent:
 //!   `build.rs`): during a rolling restart two builds meet, and a part sent by a build of another
-//!   shape is refused `409 wire_mismatch`, never read wrongly. The caller retries it.
+//!   shape is refused `409 wire_mismatch`, never read wrongly. The caller retries it;
+//! - its shard count ([`SHARDS_HEADER`]): members counting shards differently would put a shop in
+//!   two different shards, so that is `409 wire_mismatch` too.
+//!
+//! Only parts that can be repeated safely are sent: a part whose answer was lost (the owner
+//! stopped, the answer timed out) may have been decided, and is sent again.
 //!
 //! Not in the OpenAPI document: no client of the platform calls it.
 
@@ -36,8 +42,9 @@ pub const PATH: &str = "/internal/shards/{index}";
 pub const WIRE_HEADER: &str = "miaodan-wire";
 /// The header carrying the members' secret.
 pub const SECRET_HEADER: &str = "miaodan-member-secret";
-/// This build's wire shape (`build.rs`).
-pub const WIRE_SHAPE: &str = env!("MIAODAN_WIRE_SHAPE");
+/// The header carrying the caller's shard count.
+pub const SHARDS_HEADER: &str = "miaodan-shards";
+pub use crate::cluster::WIRE_SHAPE;
 /// How long a member waits for another's answer: a shard answers within its batch's commit.
 const ANSWER_WAIT: Duration = Duration::from_secs(30);
 
@@ -82,6 +89,13 @@ pub async fn serve(
 
 /// The shard and the request, once the caller showed the secret and its wire is this build's.
 fn admit(state: &AppState, index: &str, headers: &HeaderMap, body: &[u8]) -> Result<(usize, ShardRequest), ApiError> {
+    if state.config.cluster.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such endpoint; see /openapi.json",
+        ));
+    }
     let shown = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
     // Digests compared, not the secrets: how long the comparison takes says nothing of it.
     if Sha256::digest(shown) != Sha256::digest(state.member_secret.as_bytes()) {
@@ -95,10 +109,18 @@ fn admit(state: &AppState, index: &str, headers: &HeaderMap, body: &[u8]) -> Res
             String::from_utf8_lossy(shape)
         )));
     }
+    let count = state.shards.count();
+    let counted = headers.get(SHARDS_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    if counted != count.to_string().as_bytes() {
+        return Err(mismatch(format!(
+            "this member counts {count} shards, the caller {}: shops would be in different shards",
+            String::from_utf8_lossy(counted)
+        )));
+    }
     let index = index
         .parse::<usize>()
         .ok()
-        .filter(|i| *i < state.shards.count() as usize)
+        .filter(|i| *i < count as usize)
         .ok_or_else(|| ApiError::not_found("shard"))?;
     let request: ShardRequest = serde_json::from_slice(body)
         .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", error.to_string()))?;
@@ -149,10 +171,17 @@ impl MemberClient {
         Ok(MemberClient { http, secret })
     }
 
-    /// Sends `request` to shard `index` at the member serving at `address` (`http://host:port`).
-    /// A member that cannot be reached, or refuses the request (another build, another secret),
-    /// is [`ShardError::OwnerUnreachable`]: nothing was decided, and the part is retried.
-    pub async fn send(&self, address: &str, index: usize, request: &ShardRequest) -> Result<ShardReply, ShardError> {
+    /// Sends `request` to shard `index` (of `shards`) at the member serving at `address`
+    /// (`http://host:port`). A member that refuses the request (another build, another secret,
+    /// another shard count) decided nothing; one that cannot be reached, or whose answer did not
+    /// come, may have decided it. Either is [`ShardError::OwnerUnreachable`], and the part (one
+    /// that can be repeated safely) is sent again.
+    pub async fn send(
+        &self,
+        address: &str,
+        (index, shards): (usize, u32),
+        request: &ShardRequest,
+    ) -> Result<ShardReply, ShardError> {
         let url = format!(
             "{}{}",
             address.trim_end_matches('/'),
@@ -168,6 +197,7 @@ impl MemberClient {
             .post(&url)
             .header(SECRET_HEADER, &self.secret)
             .header(WIRE_HEADER, WIRE_SHAPE)
+            .header(SHARDS_HEADER, shards.to_string())
             .json(request)
             .send()
             .await

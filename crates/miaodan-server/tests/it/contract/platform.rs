@@ -301,6 +301,7 @@ async fn the_cluster_view_shows_the_one_process_holding_every_shard(backend: Bac
         members[0]["address"].as_str().unwrap().starts_with("http://127.0.0.1:"),
         "{view}"
     );
+    assert_eq!(members[0]["wire"], json!(miaodan_server::cluster::WIRE_SHAPE), "{view}");
     let shards = view["shards"].as_array().unwrap();
     assert_eq!(shards.len(), 2, "{view}");
     for (index, shard) in shards.iter().enumerate() {
