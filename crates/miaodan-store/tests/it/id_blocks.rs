@@ -65,10 +65,21 @@ async fn aligning_raises_the_blocks_above_stored_ids_and_never_lowers_them(backe
          VALUES (70, 'buyer:1', 'k', 'x', 201, '{}', 1700000000000);",
     )
     .await;
+    // A webhook endpoint and one of its deliveries, with ids apart, so a swap shows.
+    db.execute(
+        "INSERT INTO webhook_endpoints (id, shop_id, url, topics, secret, enabled, created_at_ms)
+           VALUES (80, 41, 'https://example.com/hook', '[]', 'whsec', 1, 1700000000000);
+         INSERT INTO webhook_deliveries (id, endpoint_id, shop_id, shard, seq, at_ms, topic, family, subject, body,
+             state, attempts, next_attempt_at_ms)
+           VALUES (90, 80, 41, 0, 1, 1700000000000, 'order.placed', 'order', 1, '{}', 'pending', 0, 1700000000000);",
+    )
+    .await;
     assert_eq!(store.reserve_ids(IdKind::Shop, 1).await.unwrap(), 1, "not aligned yet");
     store.align_id_blocks().await.unwrap();
     assert_eq!(store.reserve_ids(IdKind::Shop, 1).await.unwrap(), 42);
     assert_eq!(store.reserve_ids(IdKind::IdempotencyResponse, 1).await.unwrap(), 71);
+    assert_eq!(store.reserve_ids(IdKind::WebhookEndpoint, 1).await.unwrap(), 81);
+    assert_eq!(store.reserve_ids(IdKind::WebhookDelivery, 1).await.unwrap(), 91);
     let first_staff = store.reserve_ids(IdKind::StaffMember, 100).await.unwrap();
     store.align_id_blocks().await.unwrap();
     assert_eq!(
