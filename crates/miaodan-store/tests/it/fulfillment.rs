@@ -554,9 +554,11 @@ async fn a_version_2_database_gains_the_promise_column_and_keeps_its_orders(back
     drop(store);
     // What version 2 had: no promise column, no fulfillment tables or index (and none of the
     // token lifecycle of version 4, nor the alert work columns of version 18, nor the columns
-    // risk's decisions gained in versions 22 and 25, nor when a request settled, version 27).
+    // risk's decisions gained in versions 22 and 25, nor when a request settled, version 27, nor
+    // a member's wire shape, version 30).
     db.execute(
-        "ALTER TABLE after_sales_requests DROP COLUMN settled_at_ms;
+        "ALTER TABLE cluster_members DROP COLUMN wire;
+         ALTER TABLE after_sales_requests DROP COLUMN settled_at_ms;
          DROP INDEX risk_decisions_by_kind;
          ALTER TABLE risk_decisions DROP COLUMN kind;
          ALTER TABLE risk_decisions DROP COLUMN subject_id;
