@@ -165,9 +165,9 @@ pub struct Inner {
     pub admission: crate::http::admission::Admission,
     /// This process as a member (see [`crate::cluster`]).
     pub membership: crate::cluster::Membership,
-    /// The secret the processes serving this database show each other
-    /// (`http::cluster::members`).
-    pub member_secret: String,
+    /// The secret the members of a cluster serving this database show each other
+    /// (`http::cluster::members`); `None` for a process that is no member.
+    pub member_secret: Option<String>,
     /// Renews the shards' leases while the platform runs.
     lease_renewal: JoinHandle<()>,
 }
@@ -341,10 +341,13 @@ fn checked(config: &Config) -> anyhow::Result<Option<Arc<dyn LanguageModel>>> {
     })
 }
 
-/// The ids this process hands out, with the first blocks a flash sale needs reserved, and the
-/// secret the processes serving the database show each other.
-async fn ids_and_member_secret(store: &Arc<Store>) -> anyhow::Result<(Ids, String)> {
-    let member_secret = store.member_secret(&hex::encode(rand::random::<[u8; 32]>())).await?;
+/// The ids this process hands out, with the first blocks a flash sale needs reserved, and, for
+/// a cluster member, the secret the members serving the database show each other.
+async fn ids_and_member_secret(store: &Arc<Store>, config: &Config) -> anyhow::Result<(Ids, Option<String>)> {
+    let member_secret = match config.cluster {
+        Some(_) => Some(store.member_secret(&hex::encode(rand::random::<[u8; 32]>())).await?),
+        None => None,
+    };
     let ids = Ids::reserving_from(store.clone());
     // A flash sale's first taps (keyed: a new key takes an answer id) wait for no reservation,
     // and reach their shard even while the database is out.
@@ -370,7 +373,7 @@ impl AppState {
         // Blocks of ids start above every id stored, whoever wrote it.
         let maxima = store.align_id_blocks().await?;
         startup.phase("store");
-        let (ids, member_secret) = ids_and_member_secret(&store).await?;
+        let (ids, member_secret) = ids_and_member_secret(&store, &config).await?;
         let (alert_feed, _) = tokio::sync::broadcast::channel(1024);
         let shards = Shards::start(
             (store.clone(), leases),

@@ -120,6 +120,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found() -> ApiError {
+    no_such_endpoint()
+}
+
+/// The answer to a route this process does not serve.
+pub(crate) fn no_such_endpoint() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",

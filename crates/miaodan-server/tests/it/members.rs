@@ -70,7 +70,10 @@ async fn place(app: &TestApp, (shop, sku, buyer): (ShopId, SkuId, BuyerId), refe
 }
 
 fn secret(app: &TestApp) -> String {
-    app.state().member_secret.clone()
+    app.state()
+        .member_secret
+        .clone()
+        .expect("a member has the members' secret")
 }
 
 async fn order_status(app: &TestApp, order: OrderId, token: &str) -> u16 {
@@ -211,4 +214,16 @@ async fn a_caller_without_the_secret_of_another_build_or_counting_shards_otherwi
         decided.raw
     );
     assert_eq!(order_status(&app, order, &token).await, 200);
+
+    // A process that is no cluster member has no secret and serves no such endpoint, whatever
+    // the caller shows (here the member's own secret).
+    let alone = TestApp::spawn(backend).await;
+    assert_eq!(alone.state().member_secret, None);
+    let asked = http
+        .post(alone.url(&PATH.replace("{index}", "0")))
+        .header(SECRET_HEADER, &secret)
+        .header(WIRE_HEADER, WIRE_SHAPE)
+        .header(SHARDS_HEADER, alone.state().shards.count().to_string())
+        .body(json!({"Question": {"RiskCluster": {"buyer": 1, "limit": 1}}}).to_string());
+    common::answer(asked).await.assert_problem(404, "not_found");
 }

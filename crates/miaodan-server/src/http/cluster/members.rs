@@ -8,7 +8,7 @@
 //! `POST /internal/shards/{index}` takes a [`ShardRequest`] as JSON and answers
 //! `Result<`[`ShardReply`]`, `[`ShardError`]`>`. Only a cluster member (`miaodan serve --cluster`)
 //! serves it; a plain process answers `404` as for any unknown route. The caller shows:
-//! - the members' secret ([`SECRET_HEADER`]): drawn by the first process to open the database and
+//! - the members' secret ([`SECRET_HEADER`]): drawn by the first member to ask for it and
 //!   read by every other (`Store::member_secret`), so members need no shared configuration; a
 //!   caller without it is `401 unauthorized` and nothing is decided;
 //! - its wire's shape ([`WIRE_HEADER`], a digest of the sources that define the values sent:
@@ -89,16 +89,11 @@ pub async fn serve(
 
 /// The shard and the request, once the caller showed the secret and its wire is this build's.
 fn admit(state: &AppState, index: &str, headers: &HeaderMap, body: &[u8]) -> Result<(usize, ShardRequest), ApiError> {
-    if state.config.cluster.is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such endpoint; see /openapi.json",
-        ));
-    }
+    // Only a cluster member has the secret: a plain process serves no such endpoint.
+    let secret = state.member_secret.as_ref().ok_or_else(crate::http::no_such_endpoint)?;
     let shown = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
     // Digests compared, not the secrets: how long the comparison takes says nothing of it.
-    if Sha256::digest(shown) != Sha256::digest(state.member_secret.as_bytes()) {
+    if Sha256::digest(shown) != Sha256::digest(secret.as_bytes()) {
         let detail = "the members' endpoint needs the members' secret";
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail));
     }
@@ -130,7 +125,7 @@ fn admit(state: &AppState, index: &str, headers: &HeaderMap, body: &[u8]) -> Res
     };
     if let Some(shop) = shop.filter(|shop| state.shards.shard_of(*shop) != index) {
         return Err(mismatch(format!(
-            "shop {shop} is not in shard {index} here: the members count shards differently"
+            "shop {shop} is not in shard {index}: the caller named another shard"
         )));
     }
     Ok((index, request))
