@@ -76,6 +76,11 @@ pub struct Config {
     /// how long a cluster waits for a silent process before another takes its shards over.
     /// Default: [`crate::cluster::LEASE_TTL_MS`].
     pub lease_ttl_ms: i64,
+    /// The shards this process holds, for a member of a cluster that shares the shards with the
+    /// others (each shard held by one member; the requests and parts of requests for the others
+    /// are sent to their holders: see [`crate::http::cluster::members::ShardOwners`]). `None` (the default):
+    /// every shard.
+    pub held_shards: Option<Vec<u32>>,
 }
 
 /// Which payment provider the platform talks to.
@@ -103,6 +108,11 @@ impl Default for PaymentsConfig {
 }
 
 impl Config {
+    /// The shards this process holds: [`Config::held_shards`], or every one.
+    pub fn shards_held(&self) -> Vec<u32> {
+        self.held_shards.clone().unwrap_or_else(|| (0..self.shards).collect())
+    }
+
     pub fn new(listen: SocketAddr, database: impl Into<String>) -> Config {
         Config {
             listen,
@@ -121,6 +131,7 @@ impl Config {
             language_model: None,
             cluster: None,
             lease_ttl_ms: crate::cluster::LEASE_TTL_MS,
+            held_shards: None,
         }
     }
 }
@@ -189,32 +200,44 @@ async fn take_leases(
     member: i64,
     taking: miaodan_store::cluster::Taking,
 ) -> anyhow::Result<(Arc<Leases>, JoinHandle<()>)> {
-    let leases = Leases::take(&store, (member, config.lease_ttl_ms), config.shards, taking).await?;
+    let leases = Leases::take(&store, (member, config.lease_ttl_ms), &config.shards_held(), taking).await?;
     let leases = Arc::new(leases.ok_or(LeasesHeld)?);
     let renewal = crate::cluster::spawn_renewal(store, &leases);
     Ok((leases, renewal))
 }
 
-/// Opens the store to serve from, having taken every shard's lease for this process; every
-/// write of the store is made under shard 0's lease ([`Store::hold`]). A member of a cluster
-/// first takes the leases on a store of its own (only if they are free: [`LeasesHeld`]
-/// otherwise): opening to serve ends the connections of the process that served before, which
-/// must not be a live one.
+/// Opens the store to serve from, having taken the leases of the shards this process holds
+/// (every shard unless [`Config::held_shards`]); every write of the store is made under the first
+/// of them ([`Store::hold`]). A member of a cluster first takes the leases on a store of its own
+/// (only if they are free: [`LeasesHeld`] otherwise): opening to serve ends the connections of
+/// the process that served before, which must not be a live one. A member that shares the
+/// shards with others does not end anyone's: the others are live.
 async fn open_leased(config: &Config, membership: &crate::cluster::Membership) -> anyhow::Result<Leased> {
     let member = membership.id();
     let taken = match config.cluster {
         None => None,
         Some(_) => {
             let store = Arc::new(Store::open(&config.database, config.durability).await?);
-            Some(take_leases(store, config, member, membership.taking()).await?)
+            Some((
+                store.clone(),
+                take_leases(store, config, member, membership.taking()).await?,
+            ))
         }
     };
-    let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
-    let (leases, renewal) = match taken {
-        Some(taken) => taken,
-        None => take_leases(store.clone(), config, member, miaodan_store::cluster::Taking::Whatever).await?,
+    let (store, (leases, renewal)) = match taken {
+        Some(taken) if config.held_shards.is_some() => taken,
+        Some((_, taken)) => (
+            Arc::new(Store::open_to_serve(&config.database, config.durability).await?),
+            taken,
+        ),
+        None => {
+            let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
+            let taken = take_leases(store.clone(), config, member, miaodan_store::cluster::Taking::Whatever).await?;
+            (store, taken)
+        }
     };
-    store.hold(leases.lease(0));
+    let first = leases.held().first().copied();
+    store.hold(first.ok_or_else(|| anyhow::anyhow!("a platform holds at least one shard"))?);
     Ok((store, leases, renewal))
 }
 
@@ -328,6 +351,20 @@ fn checked(config: &Config) -> anyhow::Result<Option<Arc<dyn LanguageModel>>> {
         (600..=600_000).contains(&config.lease_ttl_ms),
         "the lease time to live must be 600 ms to 600 s"
     );
+    if let Some(held) = &config.held_shards {
+        anyhow::ensure!(
+            config.cluster.is_some(),
+            "only a member of a cluster shares the shards with others"
+        );
+        let mut apart = held.clone();
+        apart.sort_unstable();
+        apart.dedup();
+        anyhow::ensure!(
+            !held.is_empty() && apart.len() == held.len() && held.iter().all(|shard| *shard < config.shards),
+            "the shards held must be some of 0 to {}, each once",
+            config.shards - 1
+        );
+    }
     anyhow::ensure!(
         config.payment_timeout_seconds >= 1,
         "the payment timeout must be at least 1 s"
@@ -356,6 +393,22 @@ async fn ids_and_member_secret(store: &Arc<Store>, config: &Config) -> anyhow::R
     Ok((ids, member_secret))
 }
 
+/// How a member that shares the shards with others asks theirs (none for a process holding
+/// every shard).
+fn other_holders(
+    store: &Arc<Store>,
+    config: &Config,
+    secret: Option<&str>,
+) -> anyhow::Result<Option<Arc<dyn crate::sequencer::OtherHolders>>> {
+    match (&config.held_shards, secret) {
+        (Some(_), Some(secret)) => {
+            let owners = crate::http::cluster::members::ShardOwners::new(store.clone(), config.shards, secret.into())?;
+            Ok(Some(Arc::new(owners)))
+        }
+        _ => Ok(None),
+    }
+}
+
 impl AppState {
     /// Opens the store and rebuilds every shard's memory from it. The idempotency index loads
     /// in the background from here on (see [`IdempotencyLocks`]).
@@ -378,7 +431,7 @@ impl AppState {
         let shards = Shards::start(
             (store.clone(), leases),
             (config.shards, config.limits.shard_queue_max),
-            config.risk,
+            (config.risk, other_holders(&store, &config, member_secret.as_deref())?),
             alert_feed.clone(),
             clock.clone(),
         )
@@ -567,15 +620,22 @@ impl Platform {
     pub async fn start(state: &AppState, address: SocketAddr) -> anyhow::Result<Platform> {
         let (metrics_task, metrics_address) = serve_metrics(state).await?;
         point_simulators_at(state, address);
+        // Each member resolves the payments of its own shards' intents.
         let mut background = vec![
-            spawn_housekeeping(state.clone()),
             spawn_token_upkeep(state.clone()),
             payments::worker::spawn(state.clone()),
-            crate::compass::spawn(state.clone()),
-            crate::webhooks::spawn(state.clone()),
-            crate::diagnosis::spawn(state.clone(), crate::http::diagnosis::stored_body),
             metrics_setup::spawn_upkeep(state.metrics.clone()),
         ];
+        // The platform-wide work runs once, at shard 0's holder: the compass, the webhooks'
+        // fan-out, housekeeping.
+        if state.shards.holds(0) {
+            background.extend([
+                spawn_housekeeping(state.clone()),
+                crate::compass::spawn(state.clone()),
+                crate::webhooks::spawn(state.clone()),
+                crate::diagnosis::spawn(state.clone(), crate::http::diagnosis::stored_body),
+            ]);
+        }
         background.extend(metrics_task);
         // A member of a cluster is registered by its caller; the only process registers itself.
         let heartbeat = match state.config.cluster {

@@ -64,19 +64,19 @@ pub struct Leases {
 }
 
 impl Leases {
-    /// Takes the leases of shards `0..count` for `member`; `None` when another live process
-    /// holds one of them (never with [`Taking::Whatever`]).
+    /// Takes the leases of `shards` for `member`; `None` when another live process holds one
+    /// of them (never with [`Taking::Whatever`]).
     pub async fn take(
         store: &Store,
         (member, ttl_ms): (i64, i64),
-        count: u32,
+        shards: &[u32],
         taking: Taking,
     ) -> Result<Option<Leases>, StoreError> {
         let asked = Instant::now();
-        let Some(held) = store.take_leases(member, count, ttl_ms, taking).await? else {
+        let Some(held) = store.take_leases(member, shards, ttl_ms, taking).await? else {
             return Ok(None);
         };
-        let epochs: Vec<i64> = held.iter().map(|lease| lease.epoch).collect();
+        let epochs: Vec<(u32, i64)> = held.iter().map(|lease| (lease.shard, lease.epoch)).collect();
         tracing::info!(member, ?epochs, "took the shards' leases");
         metrics::gauge!("miaodan_shard_leases_held").set(held.len() as f64);
         Ok(Some(Leases {
@@ -90,9 +90,20 @@ impl Leases {
         }))
     }
 
-    /// Shard `index`'s lease, which its writer commits under.
-    pub fn lease(&self, index: u32) -> ShardLease {
-        self.held[index as usize]
+    /// Shard `index`'s lease, which its writer commits under; `None` for a shard another member
+    /// holds.
+    pub fn lease(&self, index: u32) -> Option<ShardLease> {
+        self.held.iter().find(|lease| lease.shard == index).copied()
+    }
+
+    /// Whether this process holds shard `index`'s lease.
+    pub fn holds(&self, index: u32) -> bool {
+        self.lease(index).is_some()
+    }
+
+    /// The leases this process holds, in the order taken.
+    pub fn held(&self) -> &[ShardLease] {
+        &self.held
     }
 
     /// Whether the shards may take commands now.

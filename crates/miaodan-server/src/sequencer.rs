@@ -83,6 +83,50 @@ pub enum ShardError {
     /// Only parts that can be repeated safely are sent to another process, so a retry is safe.
     #[error("the process that owns the shard could not be asked")]
     OwnerUnreachable,
+    /// Another member holds shard `shard`, and what was asked cannot be sent there as a value:
+    /// a command with its request's recorder, or a read by closure. Nothing was decided: the
+    /// whole request belongs at that member, and the edge sends it there
+    /// (`http::cluster::route`).
+    #[error("another member holds shard {shard}")]
+    HeldElsewhere { shard: usize },
+}
+
+/// What a member asks of a shard another member holds: values, not closures, sent over the
+/// members' endpoint (`http::cluster::members`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ShardRequest {
+    /// One command of `shop`'s, decided and committed like the holder's own.
+    Command {
+        shop: ShopId,
+        command: Command,
+    },
+    /// Several commands of `shop`'s, decided in order in one batch.
+    Bundle {
+        shop: ShopId,
+        commands: Vec<Command>,
+    },
+    Question(Question),
+    ChangeRisk(RiskChange),
+}
+
+/// The holder's answer, of the request's own kind.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ShardReply {
+    Outcome(Outcome),
+    Outcomes(Vec<Outcome>),
+    Answer(Answer),
+    Changed,
+}
+
+/// The way to the shards other members hold (`cluster::ShardOwners`: their holders found from the
+/// leases, asked over the members' endpoint).
+pub trait OtherHolders: Send + Sync + 'static {
+    /// Sends `request` to shard `index`'s holder and gives its answer.
+    fn ask<'a>(
+        &'a self,
+        index: usize,
+        request: &'a ShardRequest,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ShardReply, ShardError>> + Send + 'a>>;
 }
 
 /// A package-center alert as committed, in domain terms: an SLA alert on a shipment, or a
@@ -169,7 +213,10 @@ impl Message {
 }
 
 pub struct Shards {
-    inboxes: Vec<mpsc::Sender<Message>>,
+    /// Each shard's inbox; `None` for a shard another member holds.
+    inboxes: Vec<Option<mpsc::Sender<Message>>>,
+    /// How the shards other members hold are asked (none when this process holds every one).
+    others: Option<Arc<dyn OtherHolders>>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     /// How many times each shard rebuilt its state from the tables after a failed commit.
     rebuilds: Arc<[AtomicU64]>,
@@ -187,12 +234,13 @@ fn overloaded() -> ShardError {
 }
 
 impl Shards {
-    /// Loads every shard's state from the store and starts its task; each shard's inbox holds
-    /// at most `queue_max` messages (a command, a bundle, a response to store, a read).
+    /// Loads the state of every shard whose lease this process holds from the store and starts
+    /// its task; each shard's inbox holds at most `queue_max` messages (a command, a bundle, a
+    /// response to store, a read). The other shards are asked through `others`.
     pub async fn start(
         (store, leases): (Arc<Store>, Arc<Leases>),
         (count, queue_max): (u32, usize),
-        risk: RiskMode,
+        (risk, others): (RiskMode, Option<Arc<dyn OtherHolders>>),
         alert_feed: AlertFeed,
         clock: Clock,
     ) -> Result<Shards, miaodan_store::StoreError> {
@@ -208,15 +256,19 @@ impl Shards {
         let now = clock.now();
         let loads: Vec<_> = (0..count)
             .map(|index| {
-                let (store, lease) = (store.clone(), leases.lease(index));
-                tokio::spawn(async move {
+                let (store, lease) = (store.clone(), leases.lease(index)?);
+                Some(tokio::spawn(async move {
                     let writer = store.writer(index).await?.holding(lease);
                     let state = load(&store, (index, count), (risk, hash_key), now).await?;
                     Ok::<_, miaodan_store::StoreError>((writer, state))
-                })
+                }))
             })
             .collect();
         for (index, loaded) in (0..count).zip(loads) {
+            let Some(loaded) = loaded else {
+                inboxes.push(None);
+                continue;
+            };
             let (writer, state) = loaded
                 .await
                 .map_err(|error| miaodan_store::StoreError::Worker(format!("loading shard {index}: {error}")))??;
@@ -240,10 +292,11 @@ impl Shards {
                 leases: leases.clone(),
             };
             tasks.push(tokio::spawn(shard.run(receiver)));
-            inboxes.push(sender);
+            inboxes.push(Some(sender));
         }
         Ok(Shards {
             inboxes,
+            others,
             tasks: std::sync::Mutex::new(tasks),
             rebuilds,
             rebuilding,
@@ -267,10 +320,33 @@ impl Shards {
         self.inboxes.len() as u32
     }
 
-    /// Messages waiting in shard `index`'s inbox.
+    /// Messages waiting in shard `index`'s inbox (none for a shard another member holds).
     pub fn queued(&self, index: usize) -> usize {
-        let inbox = &self.inboxes[index];
-        inbox.max_capacity() - inbox.capacity()
+        match &self.inboxes[index] {
+            Some(inbox) => inbox.max_capacity() - inbox.capacity(),
+            None => 0,
+        }
+    }
+
+    /// Whether this process holds shard `index` (it is decided here).
+    pub fn holds(&self, index: usize) -> bool {
+        self.inboxes.get(index).is_some_and(Option::is_some)
+    }
+
+    /// Shard `index` if this process holds it, else one it holds: for rows that are no shard's
+    /// state (a stored answer, a logged notification) and may ride any shard's batch.
+    fn held_or_any(&self, index: usize) -> usize {
+        match self.holds(index) {
+            true => index,
+            false => self.inboxes.iter().position(Option::is_some).unwrap_or(index),
+        }
+    }
+
+    /// Sends `request` to the holder of shard `index`, another member.
+    async fn ask_holder(&self, index: usize, request: ShardRequest) -> Result<ShardReply, ShardError> {
+        let others = self.others.as_ref().ok_or(ShardError::HeldElsewhere { shard: index })?;
+        metrics::counter!("miaodan_shard_parts_sent_total").increment(1);
+        others.ask(index, &request).await
     }
 
     pub fn shard_of(&self, shop: ShopId) -> usize {
@@ -297,7 +373,10 @@ impl Shards {
         if !self.leases.writable() {
             return Err(ShardError::NotOwner);
         }
-        match self.inboxes[index].try_send(message) {
+        let Some(inbox) = &self.inboxes[index] else {
+            return Err(ShardError::HeldElsewhere { shard: index });
+        };
+        match inbox.try_send(message) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => Err(overloaded()),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(ShardError::Stopping),
@@ -311,6 +390,13 @@ impl Shards {
         command: Command,
         recorder: Option<Recorder>,
     ) -> Result<Outcome, ShardError> {
+        let index = self.shard_of(shop);
+        if !self.holds(index) && recorder.is_none() {
+            return match self.ask_holder(index, ShardRequest::Command { shop, command }).await? {
+                ShardReply::Outcome(outcome) => Ok(outcome),
+                _ => Err(ShardError::OwnerUnreachable),
+            };
+        }
         let (reply, answer) = oneshot::channel();
         self.send(
             shop,
@@ -360,6 +446,13 @@ impl Shards {
         commands: Vec<Command>,
         recorders: Vec<Option<Recorder>>,
     ) -> Result<Vec<Outcome>, ShardError> {
+        let index = self.shard_of(shop);
+        if !self.holds(index) && recorders.iter().all(Option::is_none) {
+            return match self.ask_holder(index, ShardRequest::Bundle { shop, commands }).await? {
+                ShardReply::Outcomes(outcomes) => Ok(outcomes),
+                _ => Err(ShardError::OwnerUnreachable),
+            };
+        }
         let (reply, answer) = oneshot::channel();
         let bundle = Bundle {
             commands,
@@ -370,18 +463,21 @@ impl Shards {
         answer.await.map_err(|_| ShardError::Stopped)?
     }
 
-    /// Stores an idempotent response in the next batch of the shard owning `shop`, so a
-    /// request that spanned shards (a checkout) costs no transaction of its own.
+    /// Stores an idempotent response in the next batch of the shard owning `shop` (or of one
+    /// this process holds), so a request that spanned shards (a checkout) costs no transaction
+    /// of its own.
     pub async fn store_response(&self, shop: ShopId, record: IdempotencyRecord) -> Result<(), ShardError> {
         let (reply, answer) = oneshot::channel();
-        self.send(shop, Message::Record(Box::new(record), reply))?;
+        let index = self.held_or_any(self.shard_of(shop));
+        self.send_to(index, Message::Record(Box::new(record), reply))?;
         answer.await.map_err(|_| ShardError::Stopped)?
     }
 
-    /// Writes `rows` with the next batch of shard `index`; answers once they are durable.
+    /// Writes `rows` (no shard's state) with the next batch of shard `index`, or of one this
+    /// process holds; answers once they are durable.
     pub async fn store_rows(&self, index: usize, rows: Vec<Statement>) -> Result<(), ShardError> {
         let (reply, answer) = oneshot::channel();
-        self.send_to(index, Message::Rows(rows, reply))?;
+        self.send_to(self.held_or_any(index), Message::Rows(rows, reply))?;
         answer.await.map_err(|_| ShardError::Stopped)?
     }
 
@@ -416,6 +512,12 @@ impl Shards {
 
     /// [`Shards::inquire`] for a question as another member sent it: answered as it is.
     pub async fn inquire_as_sent(&self, index: usize, question: Question) -> Result<Answer, ShardError> {
+        if !self.holds(index) {
+            return match self.ask_holder(index, ShardRequest::Question(question)).await? {
+                ShardReply::Answer(answer) => Ok(answer),
+                _ => Err(ShardError::OwnerUnreachable),
+            };
+        }
         let (reply, answer) = oneshot::channel();
         self.send_to(index, Message::Question(question, reply))?;
         answer.await.map_err(|_| ShardError::Stopped)
@@ -424,6 +526,12 @@ impl Shards {
     /// Changes risk's memory in shard `index` (its rules, a buyer's pass, a sale's strict
     /// mode), in turn with the commands.
     pub async fn change_risk(&self, index: usize, change: RiskChange) -> Result<(), ShardError> {
+        if !self.holds(index) {
+            return match self.ask_holder(index, ShardRequest::ChangeRisk(change)).await? {
+                ShardReply::Changed => Ok(()),
+                _ => Err(ShardError::OwnerUnreachable),
+            };
+        }
         let (reply, done) = oneshot::channel();
         self.send_to(index, Message::ChangeRisk(change, reply))?;
         done.await.map_err(|_| ShardError::Stopped)
@@ -431,7 +539,7 @@ impl Shards {
 
     /// Lets every shard finish and commit what it has queued, then stops them.
     pub async fn stop(&self) {
-        for inbox in &self.inboxes {
+        for inbox in self.inboxes.iter().flatten() {
             let (done, wait) = oneshot::channel();
             if inbox.send(Message::Stop(done)).await.is_ok() {
                 let _ = wait.await;
@@ -926,7 +1034,9 @@ impl Shard {
             let rebuilt = async {
                 self.store.fence(fence).await?;
                 fence = None;
-                let lease = self.leases.lease(self.index);
+                let lease = self.leases.lease(self.index).ok_or_else(|| {
+                    miaodan_store::StoreError::Worker(format!("shard {} is not held here", self.index))
+                })?;
                 let writer = self.store.writer(self.index).await?.holding(lease);
                 let state = load(&self.store, (self.index, self.count), self.risk, self.clock.now()).await?;
                 Ok::<_, miaodan_store::StoreError>((writer, state))

@@ -198,18 +198,20 @@ impl Store {
         Statement::owned(sql.replace("{NOW_MS}", now_ms(self.dialect())), params)
     }
 
-    /// Takes the leases of shards `0..count` for `owner` for `ttl_ms`, all or none: `None` when
-    /// one of them is held by a live process (never with [`Taking::Whatever`]). A commit of the
-    /// former holder still under way finishes first; any later one is fenced.
+    /// Takes the leases of `shards` for `owner` for `ttl_ms`, all or none: `None` when one of
+    /// them is held by a live process (never with [`Taking::Whatever`]). A commit of the former
+    /// holder still under way finishes first; any later one is fenced. The leases come back in
+    /// the order of `shards`.
     pub async fn take_leases(
         &self,
         owner: i64,
-        count: u32,
+        shards: &[u32],
         ttl_ms: i64,
         taking: Taking,
     ) -> Result<Option<Vec<ShardLease>>, StoreError> {
-        let rows = (0..count)
-            .map(|shard| Statement::new(LEASE_ROW, vec![Value::I64(i64::from(shard))]))
+        let rows = shards
+            .iter()
+            .map(|shard| Statement::new(LEASE_ROW, vec![Value::I64(i64::from(*shard))]))
             .collect();
         self.execute_guarded(Vec::new(), rows).await?;
         let whatever = Value::I64(i64::from(taking == Taking::Whatever));
@@ -217,9 +219,10 @@ impl Store {
             Taking::ExpiredOrFrom(gone) if gone != owner => gone,
             _ => 0,
         });
-        let takings = (0..count)
+        let takings = shards
+            .iter()
             .map(|shard| {
-                let shard = Value::I64(i64::from(shard));
+                let shard = Value::I64(i64::from(*shard));
                 let params = vec![
                     Value::I64(owner),
                     Value::I64(ttl_ms),
@@ -236,18 +239,19 @@ impl Store {
             Err(error) => return Err(error),
         }
         let held = self.shard_leases().await?;
-        let mine: Vec<ShardLease> = held
-            .into_iter()
-            .filter(|lease| lease.owner == owner && lease.shard < count)
+        let mine: Vec<ShardLease> = shards
+            .iter()
+            .filter_map(|shard| held.iter().find(|lease| lease.shard == *shard && lease.owner == owner))
             .map(|lease| ShardLease {
                 shard: lease.shard,
                 owner,
                 epoch: lease.epoch,
             })
             .collect();
-        if mine.len() != count as usize {
+        if mine.len() != shards.len() {
             return Err(StoreError::corrupt(format!(
-                "took {count} shard leases but hold {}",
+                "took {} shard leases but hold {}",
+                shards.len(),
                 mine.len()
             )));
         }

@@ -5,6 +5,7 @@
 
 pub mod forward;
 pub mod members;
+pub mod route;
 pub mod switch;
 
 use super::problem::ApiError;

@@ -101,7 +101,8 @@ pub fn router(state: AppState) -> Router {
     let openapi_json = move || async move { ([(header::CONTENT_TYPE, "application/json")], served) };
     // Not documented: the landing page, the document itself, the docs page that renders it, the
     // pages for people (the console, the buyer's chat), and the members' own endpoint.
-    api.route("/", get(landing))
+    let routes = api
+        .route("/", get(landing))
         .route(cluster::members::PATH, axum::routing::post(cluster::members::serve))
         .route("/openapi.json", get(openapi_json))
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi-docs.json", document))
@@ -114,9 +115,17 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.admission.clone(),
             admission::admit,
-        ))
-        .layer(middleware::from_fn(run_to_completion))
-        .with_state(state)
+        ));
+    // A member sharing the shards sends a request that needs another's shard there.
+    let routes = match cluster::route::ToHolders::of(&state) {
+        Ok(Some(to)) => routes.layer(middleware::from_fn_with_state(to, cluster::route::to_holder)),
+        Ok(None) => routes,
+        Err(error) => {
+            tracing::error!(%error, "could not set up the routing to the other members' shards");
+            routes
+        }
+    };
+    routes.layer(middleware::from_fn(run_to_completion)).with_state(state)
 }
 
 async fn not_found() -> ApiError {

@@ -12,6 +12,7 @@ use crate::app::AppState;
 use crate::auth::{Admin, Principal};
 use crate::clock::rfc3339;
 use crate::idempotency::{self, Reply};
+use crate::sequencer::ShardError;
 use crate::tokens::{self as lifecycle, LifetimeRefusal, TokenRequest};
 use axum::Json;
 use axum::extract::State;
@@ -77,10 +78,34 @@ pub async fn create_shop(
             .as_deref()
             .map(|c| validate::shop_category(c, "category"));
         let category = category.transpose()?.unwrap_or_default();
-        let id = state.ids.shop().await?;
+        let id = new_shop_id(&state, idem.as_ref()).await?;
         idempotency::ask(&state, id, CreateShop { id, name, category }, idem, render_shop).await
     })
     .await
+}
+
+/// A new shop's id. A member that shares the shards with others places the shop in its home
+/// shard: with an Idempotency-Key, the shard the key names, so that every retry of the key, at
+/// any member, is sent to that shard's holder and finds the answer stored there; without one, a
+/// shard this member holds. The ids drawn in other shards are skipped.
+async fn new_shop_id(state: &AppState, idem: Option<&idempotency::Idempotency>) -> Result<ShopId, ApiError> {
+    let shards = &state.shards;
+    if state.config.held_shards.is_none() {
+        return Ok(state.ids.shop().await?);
+    }
+    let home = idem.map(|idem| shards.shard_of_text(&format!("{}/{}", idem.scope, idem.key)));
+    if let Some(shard) = home.filter(|home| !shards.holds(*home)) {
+        return Err(ShardError::HeldElsewhere { shard }.into());
+    }
+    // Ids come in order from a block: a shard comes round within the shard count.
+    for _ in 0..shards.count() * 4 {
+        let id = state.ids.shop().await?;
+        let shard = shards.shard_of(id);
+        if home.map_or(shards.holds(shard), |home| shard == home) {
+            return Ok(id);
+        }
+    }
+    Err(ApiError::unavailable("no shop id fell in this member's shards; retry"))
 }
 
 /// List every shop, by id.

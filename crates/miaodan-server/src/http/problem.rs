@@ -95,6 +95,10 @@ pub struct ApiError {
     /// The rules of a refusal explained, or risk's step-up members ([`Extension`]).
     /// Boxed: an error travels in every `Result` of the handlers, and rarely carries one.
     pub extension: Option<Box<Extension>>,
+    /// The shard another member holds that the request needed, nothing decided: the edge sends
+    /// the whole request there ([`super::cluster::route`]). (A `u16`, as shards are at most 64:
+    /// it fits beside the status, and the error stays small.)
+    pub held_elsewhere: Option<u16>,
 }
 
 impl ApiError {
@@ -112,6 +116,7 @@ impl ApiError {
             retry_after_seconds: None,
             limit: None,
             extension: None,
+            held_elsewhere: None,
         }
     }
 
@@ -199,6 +204,12 @@ impl From<ShardError> for ApiError {
             ShardError::OwnerUnreachable => ApiError::unavailable(
                 "the process that owns a shard of this request could not be asked; retry with the same Idempotency-Key",
             ),
+            ShardError::HeldElsewhere { shard } => ApiError {
+                held_elsewhere: u16::try_from(shard).ok(),
+                ..ApiError::unavailable(
+                    "another member of the cluster holds this request's shard; retry with the same Idempotency-Key",
+                )
+            },
         }
     }
 }
@@ -280,6 +291,11 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
         if let Some(seconds) = self.retry_after_seconds {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(shard) = self.held_elsewhere {
+            response
+                .extensions_mut()
+                .insert(super::cluster::route::HeldElsewhere(usize::from(shard)));
         }
         response
     }

@@ -27,6 +27,15 @@ both_backends!(
     a_caller_without_the_secret_of_another_build_or_counting_shards_otherwise_decides_nothing,
 );
 
+/// Two members sharing the shards need one PostgreSQL database (SQLite serves one process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_members_sharing_the_shards_decide_their_own_and_ask_each_others() {
+    if common::skip_postgres() {
+        return;
+    }
+    two_members_share_the_shards(Backend::Postgres).await;
+}
+
 /// A platform serving as the one member of a cluster (the endpoint is a member's).
 async fn member(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, |config| {
@@ -226,4 +235,194 @@ async fn a_caller_without_the_secret_of_another_build_or_counting_shards_otherwi
         .header(SHARDS_HEADER, alone.state().shards.count().to_string())
         .body(json!({"Question": {"RiskCluster": {"buyer": 1, "limit": 1}}}).to_string());
     common::answer(asked).await.assert_problem(404, "not_found");
+}
+
+/// Registers `app`'s member where it serves, as `miaodan serve --cluster` does.
+async fn register(app: &TestApp) {
+    let state = app.state();
+    state.membership.set_address(app.url(""));
+    state.membership.beat(&state.store).await;
+}
+
+/// A shop with a SKU and 5 units of it in a Shanghai warehouse, in shard `shard` of `app`'s
+/// (shops are made until one falls there); the shop, its SKU, its merchant's token.
+async fn shop_in_shard(app: &TestApp, shard: usize) -> (ShopId, i64, String) {
+    loop {
+        let (shop, merchant) = app.shop("分店").await;
+        let shop = ShopId::new(shop).unwrap();
+        if app.state().shards.shard_of(shop) != shard {
+            continue;
+        }
+        let warehouse = app.warehouse(&merchant, "上海仓", "310101000000").await;
+        let sku = app.product(&merchant, "茶叶", &[1_990]).await[0];
+        app.stock(&merchant, sku, warehouse, 5).await;
+        return (shop, sku, merchant);
+    }
+}
+
+/// Member A holds shard 0, member B shard 1. A request at A asks B's shard for what it needs as
+/// values: the delivery options gather both shards' shops, a checkout across a shop of each
+/// places both orders (B's part decided at B), a risk change reaches B's shard. A keyed request
+/// that must be decided in B's shard with its answer (a stock change, a shop whose key names
+/// B's shard) is sent to B whole, and its retries at either member replay B's answer. A member
+/// asked for a shard it does not hold decides nothing there.
+async fn two_members_share_the_shards(backend: Backend) {
+    let mut a = member(backend).await;
+    let (x, x_sku, _) = shop_in_shard(&a, 0).await;
+    let (y, y_sku, y_merchant) = shop_in_shard(&a, 1).await;
+    let (_, buyer) = a.buyer("张三").await;
+    // A gives shard 1 back and keeps shard 0; B takes shard 1.
+    a.config.held_shards = Some(vec![0]);
+    a.restart().await;
+    let b = a
+        .beside(|config| {
+            config.cluster = Some(Membership::new(new_member_id(), String::new(), "leader"));
+            config.held_shards = Some(vec![1]);
+        })
+        .await;
+    register(&a).await;
+    register(&b).await;
+    assert!(a.state().shards.holds(0) && !a.state().shards.holds(1));
+    assert!(b.state().shards.holds(1) && !b.state().shards.holds(0));
+    let cluster = a.get("/v1/cluster", &a.admin).await;
+    let owners: Vec<i64> = cluster.assert_status(200)["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|shard| shard["owner"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        owners,
+        [a.state().membership.id(), b.state().membership.id()],
+        "{}",
+        cluster.raw
+    );
+
+    // Every shard's shops, B's answered at B.
+    let items = format!("{x_sku}:1,{y_sku}:1");
+    let asked = a
+        .http
+        .get(a.url("/v1/delivery-options"))
+        .query(&[("adcode", "310104000000"), ("items", items.as_str())]);
+    let options = a.send(asked).await;
+    let mut shops: Vec<i64> = options.assert_status(200)["shops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|shop| shop["shop_id"].as_i64().unwrap())
+        .collect();
+    shops.sort_unstable();
+    assert_eq!(shops, [x.get(), y.get()], "{}", options.raw);
+
+    // A checkout across both shops: its part in shop Y is decided in B's shard.
+    let placed = a.checkout(&buyer, &[(x_sku, 1), (y_sku, 2)]).await;
+    let orders = placed.assert_status(201)["orders"].as_array().unwrap().clone();
+    let y_order = orders
+        .iter()
+        .find(|order| order["shop_id"] == y.get())
+        .unwrap_or_else(|| panic!("no order in shop Y: {}", placed.raw));
+    let y_order = OrderId::new(y_order["id"].as_i64().unwrap()).unwrap();
+    let in_b = b
+        .state()
+        .shards
+        .read(y, move |state, _| {
+            state.orders().get(y_order).map(|order| order.lines.len())
+        })
+        .await
+        .unwrap();
+    assert_eq!(in_b, Some(1), "B's shard holds the order it placed");
+
+    // A risk change A makes in every shard reaches B's.
+    let sale = FlashSaleId::new(78).unwrap();
+    for shard in 0..2 {
+        let strict = RiskChange::SetStrict { sale, strict: true };
+        a.state().shards.change_risk(shard, strict).await.unwrap();
+    }
+    let strict_at_b = b
+        .state()
+        .shards
+        .read_shard(1, move |state, _| state.risk().is_strict(sale))
+        .await
+        .unwrap();
+    assert!(strict_at_b, "B's shard took A's risk change");
+
+    // Y's stock is B's to decide. Without a key, A sends the change to B as a value. With a
+    // key its answer must be stored in the batch that decides it, at B: A sends the whole
+    // request there, and a retry at either member is answered with the answer B stored.
+    let warehouse = b.get(&format!("/v1/skus/{y_sku}/stock"), &y_merchant).await;
+    let warehouse = warehouse.assert_status(200)["items"][0]["warehouse_id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/v1/skus/{y_sku}/stock/{warehouse}");
+    a.put(&path, &y_merchant, json!({ "available": 9 }))
+        .await
+        .assert_status(200);
+    assert_eq!(b.level(&y_merchant, y_sku, warehouse).await.0, 9, "decided at B");
+    let keyed = |app: &TestApp, key: &str, available: i64| {
+        app.http
+            .put(app.url(&path))
+            .bearer_auth(&y_merchant)
+            .header("Idempotency-Key", key)
+            .json(&json!({ "available": available }))
+    };
+    let sent_on = a.send(keyed(&a, "stock-y-1", 4)).await;
+    assert!(!sent_on.replayed, "{}", sent_on.raw);
+    assert_eq!(sent_on.assert_status(200)["available"], 4);
+    assert_eq!(b.level(&y_merchant, y_sku, warehouse).await.0, 4);
+    b.put(&path, &y_merchant, json!({ "available": 7 }))
+        .await
+        .assert_status(200);
+    for app in [&a, &b] {
+        let again = app.send(keyed(app, "stock-y-1", 4)).await;
+        assert!(again.replayed, "the answer B stored: {}", again.raw);
+        assert_eq!(again.assert_status(200)["available"], 4);
+    }
+    assert_eq!(
+        b.level(&y_merchant, y_sku, warehouse).await.0,
+        7,
+        "no retry decided again"
+    );
+    // A request already sent on by a member is answered where it arrives, never sent on again.
+    let twice = keyed(&a, "stock-y-2", 1).header("miaodan-forwarded-by", "1");
+    a.send(twice).await.assert_problem(503, "unavailable");
+    assert_eq!(b.level(&y_merchant, y_sku, warehouse).await.0, 7, "nothing changed");
+
+    // A new shop with a key lives in the shard its key names: every retry, at either member,
+    // reaches that shard's holder and is answered with the same shop.
+    let key = (0..)
+        .map(|n| format!("shop-{n}"))
+        .find(|key| a.state().shards.shard_of_text(&format!("admin/{key}")) == 1)
+        .unwrap();
+    let create = |app: &TestApp| {
+        app.http
+            .post(app.url("/v1/shops"))
+            .bearer_auth(&app.admin)
+            .header("Idempotency-Key", &key)
+            .json(&json!({ "name": "新店" }))
+    };
+    let created = a.send(create(&a)).await;
+    let shop = ShopId::new(created.assert_status(201)["id"].as_i64().unwrap()).unwrap();
+    assert_eq!(a.state().shards.shard_of(shop), 1, "in the key's shard, B's");
+    for app in [&a, &b, &a] {
+        let again = app.send(create(app)).await;
+        assert!(again.replayed, "{}", again.raw);
+        assert_eq!(again.assert_status(201)["id"], shop.get());
+    }
+    let unkeyed = a.post("/v1/shops", &a.admin, json!({ "name": "无键店" })).await;
+    let unkeyed = ShopId::new(unkeyed.assert_status(201)["id"].as_i64().unwrap()).unwrap();
+    assert_eq!(
+        a.state().shards.shard_of(unkeyed),
+        0,
+        "without a key, in a shard of A's"
+    );
+
+    // A member asked for a shard it does not hold decides nothing there.
+    let client = MemberClient::new(secret(&a)).unwrap();
+    let question = Question::from(DeliveryOptionsQuestion {
+        items: vec![(SkuId::new(y_sku).unwrap(), 1)],
+        destination: Destination::of(Adcode::parse("310104000000").unwrap()),
+    });
+    let misdirected = client.send(&a.url(""), (1, 2), &ShardRequest::Question(question)).await;
+    assert_eq!(misdirected, Err(ShardError::HeldElsewhere { shard: 1 }));
+    drop(b);
 }

@@ -15,6 +15,7 @@ both_backends!(
     a_writer_whose_lease_was_taken_commits_nothing,
     the_platforms_own_writes_are_fenced_like_the_shards_commits,
     a_member_takes_only_leases_given_back_or_expired,
+    members_hold_shards_apart_each_under_its_own_epochs,
     members_register_refresh_and_leave,
     a_member_whose_process_is_gone_has_its_live_leases_taken,
     every_process_on_a_database_reads_the_secret_the_first_drew,
@@ -39,7 +40,7 @@ async fn a_writer_whose_lease_was_taken_commits_nothing(backend: Backend) {
     let store = db.open().await;
     let at = Timestamp::from_unix_ms(1_700_000_000_000);
     let a = store
-        .take_leases(1, 2, 10_000, Taking::Whatever)
+        .take_leases(1, &[0, 1], 10_000, Taking::Whatever)
         .await
         .unwrap()
         .unwrap();
@@ -51,7 +52,7 @@ async fn a_writer_whose_lease_was_taken_commits_nothing(backend: Backend) {
     a_writer.commit_batch(&[], &[answer(1)], at).await.unwrap();
 
     let b = store
-        .take_leases(2, 2, 10_000, Taking::Whatever)
+        .take_leases(2, &[0, 1], 10_000, Taking::Whatever)
         .await
         .unwrap()
         .unwrap();
@@ -88,7 +89,7 @@ async fn the_platforms_own_writes_are_fenced_like_the_shards_commits(backend: Ba
     let serving = db.open().await;
     let other = db.open().await;
     let a = serving
-        .take_leases(1, 1, 10_000, Taking::Whatever)
+        .take_leases(1, &[0], 10_000, Taking::Whatever)
         .await
         .unwrap()
         .unwrap();
@@ -96,7 +97,7 @@ async fn the_platforms_own_writes_are_fenced_like_the_shards_commits(backend: Ba
     let used = [(9, Timestamp::from_unix_ms(1_700_000_000_000))];
     serving.record_token_use(&used).await.unwrap();
     other
-        .take_leases(2, 1, 10_000, Taking::Whatever)
+        .take_leases(2, &[0], 10_000, Taking::Whatever)
         .await
         .unwrap()
         .unwrap();
@@ -106,23 +107,59 @@ async fn the_platforms_own_writes_are_fenced_like_the_shards_commits(backend: Ba
     other.record_token_use(&used).await.unwrap();
 }
 
+/// Two members hold shards apart, each lease under its own epoch; a third member takes none of
+/// theirs while they live, and one given back is taken alone, its epoch raised, the others left.
+async fn members_hold_shards_apart_each_under_its_own_epochs(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let store = db.open().await;
+    let even = store.take_leases(1, &[2, 0], 60_000, Taking::Expired).await.unwrap();
+    let even = even.expect("nobody held them");
+    assert_eq!(
+        even.iter().map(|l| (l.shard, l.owner)).collect::<Vec<_>>(),
+        [(2, 1), (0, 1)],
+        "in the order asked"
+    );
+    let odd = store.take_leases(2, &[1, 3], 60_000, Taking::Expired).await.unwrap();
+    assert!(odd.is_some(), "shards apart: both members hold theirs");
+    assert_eq!(store.take_leases(3, &[3], 60_000, Taking::Expired).await.unwrap(), None);
+    assert_eq!(
+        store.take_leases(3, &[0, 4], 60_000, Taking::Expired).await.unwrap(),
+        None
+    );
+    store.give_back_lease(even[0]).await.unwrap();
+    let taken = store.take_leases(3, &[2], 60_000, Taking::Expired).await.unwrap();
+    assert_eq!(taken.expect("given back").first().map(|l| l.epoch), Some(2));
+    let held = store.shard_leases().await.unwrap();
+    assert_eq!(
+        held.iter().map(|l| (l.shard, l.owner, l.epoch)).collect::<Vec<_>>(),
+        [(0, 1, 1), (1, 2, 1), (2, 3, 2), (3, 2, 1), (4, 0, 0)],
+        "shard 4's row was made by the refused taking, never taken"
+    );
+}
+
 async fn a_member_takes_only_leases_given_back_or_expired(backend: Backend) {
     let db = Database::fresh(backend).await;
     let store = db.open().await;
-    let a = store.take_leases(1, 2, 60_000, Taking::Expired).await.unwrap();
+    let a = store.take_leases(1, &[0, 1], 60_000, Taking::Expired).await.unwrap();
     let a = a.expect("nobody held them");
     // Live for a minute: a member cannot take them, not even one of them.
-    assert_eq!(store.take_leases(2, 2, 60_000, Taking::Expired).await.unwrap(), None);
+    assert_eq!(
+        store.take_leases(2, &[0, 1], 60_000, Taking::Expired).await.unwrap(),
+        None
+    );
     let held = store.shard_leases().await.unwrap();
     assert!(held.iter().all(|l| l.owner == 1 && l.epoch == 1), "{held:?}");
     assert!(held.iter().all(|l| l.expires_in_ms > 50_000), "{held:?}");
     // One given back is free at once, but shard 0 still lives.
     store.give_back_lease(a[1]).await.unwrap();
-    assert_eq!(store.take_leases(2, 2, 60_000, Taking::Expired).await.unwrap(), None);
+    assert_eq!(
+        store.take_leases(2, &[0, 1], 60_000, Taking::Expired).await.unwrap(),
+        None
+    );
     // Renewed for a millisecond, shard 0's lease expires: both are taken, epochs raised.
     store.renew_lease(a[0], 1).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let taken = store.take_leases(2, 2, 60_000, Taking::Expired).await.unwrap();
+    let taken = store.take_leases(2, &[0, 1], 60_000, Taking::Expired).await.unwrap();
     let taken = taken.expect("expired and given back");
     assert_eq!(
         taken.iter().map(|l| (l.owner, l.epoch)).collect::<Vec<_>>(),
@@ -188,7 +225,11 @@ async fn members_register_refresh_and_leave(backend: Backend) {
 async fn a_member_whose_process_is_gone_has_its_live_leases_taken(backend: Backend) {
     let db = Database::fresh(backend).await;
     let (first, second) = (db.open().await, db.open().await);
-    first.take_leases(1, 2, 60_000, Taking::Expired).await.unwrap().unwrap();
+    first
+        .take_leases(1, &[0, 1], 60_000, Taking::Expired)
+        .await
+        .unwrap()
+        .unwrap();
     let liveness = first.hold_liveness(1).await.unwrap().expect("nobody else holds it");
     if backend == Backend::Postgres {
         assert!(second.hold_liveness(1).await.unwrap().is_none(), "one session holds it");
@@ -210,14 +251,14 @@ async fn a_member_whose_process_is_gone_has_its_live_leases_taken(backend: Backe
     assert!(gone, "member 1's sign of life outlived its connection");
     assert!(
         second
-            .take_leases(2, 2, 60_000, Taking::ExpiredOrFrom(3))
+            .take_leases(2, &[0, 1], 60_000, Taking::ExpiredOrFrom(3))
             .await
             .unwrap()
             .is_none(),
         "the leases of a member not named gone stay"
     );
     let taken = second
-        .take_leases(2, 2, 60_000, Taking::ExpiredOrFrom(1))
+        .take_leases(2, &[0, 1], 60_000, Taking::ExpiredOrFrom(1))
         .await
         .unwrap()
         .unwrap();

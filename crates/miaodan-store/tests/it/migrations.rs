@@ -678,7 +678,7 @@ async fn version_28_rows_load(store: &Store) {
     let members = store.members().await.unwrap();
     assert_eq!((members[0].id, members[0].role.as_str()), (41, "leader"));
     let taken = store
-        .take_leases(42, 1, 3_000, miaodan_store::cluster::Taking::Expired)
+        .take_leases(42, &[0], 3_000, miaodan_store::cluster::Taking::Expired)
         .await
         .unwrap()
         .expect("expired");

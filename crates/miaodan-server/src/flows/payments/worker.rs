@@ -28,10 +28,13 @@ use tokio::task::JoinHandle;
 const NOT_FOUND_AFTER_MS: i64 = 2 * PROVIDER_CALL_TIMEOUT.as_millis() as i64;
 const BATCH: i64 = 500;
 
+/// Runs the worker for the intents whose home shop is in a shard this process holds (a member
+/// sharing the shards with others resolves its own: each intent is resolved once, by its home
+/// shard's holder); the after-sales passes, platform-wide, run at shard 0's holder only.
 pub fn spawn(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut swept = state.shards.rebuilds();
-        while let Err(error) = sweep_possible_attempts(&state, |_| true).await {
+        while let Err(error) = sweep_possible_attempts(&state, |shop| held_here(&state, shop)).await {
             tracing::warn!(%error, "start-up payment sweep failed; retrying");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -41,6 +44,9 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
             sweep_rebuilt_shards(&state, &mut swept).await;
             if let Err(error) = resolve_unsettled(&state).await {
                 tracing::warn!(%error, "payment worker pass failed");
+            }
+            if !state.shards.holds(0) {
+                continue;
             }
             if let Err(error) = crate::flows::after_sales::resume_refunds(&state).await {
                 tracing::warn!(%error, "after-sales refund pass failed");
@@ -69,7 +75,7 @@ async fn sweep_rebuilt_shards(state: &AppState, swept: &mut Vec<u64>) {
     }
     let rebuilt = |shop: ShopId| {
         let shard = state.shards.shard_of(shop);
-        rebuilds.get(shard) != swept.get(shard)
+        rebuilds.get(shard) != swept.get(shard) && state.shards.holds(shard)
     };
     match sweep_possible_attempts(state, rebuilt).await {
         Ok(()) => *swept = rebuilds,
@@ -101,8 +107,14 @@ async fn sweep_possible_attempts(state: &AppState, sweeps: impl Fn(ShopId) -> bo
     Ok(())
 }
 
+/// Whether `shop`'s shard is held by this process: its intents are this worker's to resolve.
+fn held_here(state: &AppState, shop: ShopId) -> bool {
+    state.shards.holds(state.shards.shard_of(shop))
+}
+
 async fn resolve_unsettled(state: &AppState) -> anyhow::Result<()> {
-    for intent in state.store.unsettled_intents(BATCH).await? {
+    let intents = state.store.unsettled_intents(BATCH).await?;
+    for intent in intents.into_iter().filter(|intent| held_here(state, intent.home_shop)) {
         if let Err(error) = resolve(state, intent).await {
             tracing::warn!(%error, "could not resolve a payment yet");
         }

@@ -141,7 +141,10 @@ impl Forwarder {
             )
             .into_response();
         };
-        match self.send(&leader, parts, body).await {
+        match self
+            .send(&leader.1, (parts, body), self.leader_replaced(leader.0))
+            .await
+        {
             Ok(response) => response,
             Err(error) => {
                 tracing::warn!(%error, leader = %leader.1, "could not forward a request to the leader");
@@ -152,11 +155,14 @@ impl Forwarder {
         }
     }
 
-    async fn send(
+    /// Sends the request (`parts` and its `body`) to the member serving at `address` and streams
+    /// its answer back, unless `replaced` resolves first (that member no longer holds what the
+    /// request needs) or the head of its answer does not come within [`ANSWER_WAIT`].
+    pub async fn send(
         &self,
-        (leader, address): &(i64, String),
-        parts: axum::http::request::Parts,
-        body: bytes::Bytes,
+        address: &str,
+        (parts, body): (axum::http::request::Parts, bytes::Bytes),
+        replaced: impl std::future::Future<Output = ()>,
     ) -> Result<Response, String> {
         let peer = parts
             .extensions
@@ -179,7 +185,7 @@ impl Forwarder {
         let began = Instant::now();
         let answer = tokio::select! {
             answer = forwarded.send() => answer.map_err(|e| e.to_string())?,
-            () = self.leader_replaced(*leader) => return Err("another process took over the shards".into()),
+            () = replaced => return Err("another process took over the shards".into()),
             () = tokio::time::sleep(ANSWER_WAIT) => return Err(format!("no answer within {ANSWER_WAIT:?}")),
         };
         metrics::counter!("miaodan_forwarded_requests_total").increment(1);

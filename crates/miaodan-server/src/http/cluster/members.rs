@@ -24,16 +24,17 @@
 
 use crate::app::AppState;
 use crate::http::problem::ApiError;
-use crate::sequencer::{ShardError, Shards};
+use crate::sequencer::{OtherHolders, ShardError, Shards};
+pub use crate::sequencer::{ShardReply, ShardRequest};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use miaodan_domain::ShopId;
-use miaodan_domain::shard::{Answer, Command, Outcome, Question, RiskChange};
-use serde::{Deserialize, Serialize};
+use miaodan_store::Store;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where a member asks another's shard.
@@ -47,32 +48,6 @@ pub const SHARDS_HEADER: &str = "miaodan-shards";
 pub use crate::cluster::WIRE_SHAPE;
 /// How long a member waits for another's answer: a shard answers within its batch's commit.
 const ANSWER_WAIT: Duration = Duration::from_secs(30);
-
-/// What a member asks of another member's shard.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ShardRequest {
-    /// One command of `shop`'s, decided and committed like the owner's own.
-    Command {
-        shop: ShopId,
-        command: Command,
-    },
-    /// Several commands of `shop`'s, decided in order in one batch.
-    Bundle {
-        shop: ShopId,
-        commands: Vec<Command>,
-    },
-    Question(Question),
-    ChangeRisk(RiskChange),
-}
-
-/// The owner's answer, of the request's own kind.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ShardReply {
-    Outcome(Outcome),
-    Outcomes(Vec<Outcome>),
-    Answer(Answer),
-    Changed,
-}
 
 /// `POST /internal/shards/{index}`.
 pub async fn serve(
@@ -135,8 +110,12 @@ fn mismatch(detail: String) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "wire_mismatch", detail)
 }
 
-/// Decides `request` in shard `index` of this process.
+/// Decides `request` in shard `index` of this process. A shard this process does not hold (it
+/// moved) is [`ShardError::HeldElsewhere`]: never sent on, so a request never goes round.
 pub async fn answer(shards: &Shards, index: usize, request: ShardRequest) -> Result<ShardReply, ShardError> {
+    if !shards.holds(index) {
+        return Err(ShardError::HeldElsewhere { shard: index });
+    }
     Ok(match request {
         ShardRequest::Command { shop, command } => ShardReply::Outcome(shards.submit(shop, command, None).await?),
         ShardRequest::Bundle { shop, commands } => ShardReply::Outcomes(shards.submit_bundle(shop, commands).await?),
@@ -204,5 +183,95 @@ impl MemberClient {
         }
         serde_json::from_slice::<Result<ShardReply, ShardError>>(&body)
             .map_err(|error| unreachable(error.to_string()))?
+    }
+}
+
+/// Where the shards other members hold are: each one's holder, found from the leases and the
+/// members' registered addresses (remembered until asking it fails), and the client that asks
+/// it over the members' endpoint ([`MemberClient`]).
+pub struct ShardOwners {
+    store: Arc<Store>,
+    count: u32,
+    client: MemberClient,
+    /// The address of each shard's holder, as last found.
+    known: std::sync::Mutex<HashMap<usize, String>>,
+}
+
+impl ShardOwners {
+    /// Asks the members of the cluster serving `store` (counting `count` shards) with `secret`.
+    pub fn new(store: Arc<Store>, count: u32, secret: String) -> anyhow::Result<ShardOwners> {
+        Ok(ShardOwners {
+            store,
+            count,
+            client: MemberClient::new(secret)?,
+            known: Default::default(),
+        })
+    }
+
+    /// The address of shard `index`'s holder: remembered, or found now (a live lease, and its
+    /// holder's registration).
+    pub async fn holder(&self, index: usize) -> Result<String, ShardError> {
+        if let Some(address) = self.known.lock().ok().and_then(|known| known.get(&index).cloned()) {
+            return Ok(address);
+        }
+        let unknown = |why: String| {
+            tracing::warn!(shard = index, %why, "the holder of a shard is not known");
+            ShardError::OwnerUnreachable
+        };
+        let leases = self.store.shard_leases().await.map_err(|e| unknown(e.to_string()))?;
+        let holder = leases
+            .iter()
+            .find(|lease| lease.shard as usize == index && lease.expires_in_ms > 0)
+            .map(|lease| lease.owner)
+            .ok_or_else(|| unknown("no live lease".into()))?;
+        let members = self.store.members().await.map_err(|e| unknown(e.to_string()))?;
+        let address = members
+            .into_iter()
+            .find(|member| member.id == holder)
+            .map(|member| member.address)
+            .ok_or_else(|| unknown(format!("member {holder} is not registered")))?;
+        if let Ok(mut known) = self.known.lock() {
+            known.insert(index, address.clone());
+        }
+        Ok(address)
+    }
+
+    pub fn forget(&self, index: usize) {
+        if let Ok(mut known) = self.known.lock() {
+            known.remove(&index);
+        }
+    }
+
+    /// Sends `request` to shard `index`'s holder. A member that says it no longer holds the
+    /// shard decided nothing: the holder is found again and asked once more. One that could not
+    /// be asked is forgotten, and the caller told: it may have decided the part, which is sent
+    /// again only by a retry of the whole request (a command without a request reference must
+    /// not be repeated blindly).
+    async fn ask_holder(&self, index: usize, request: &ShardRequest) -> Result<ShardReply, ShardError> {
+        let mut moved = false;
+        loop {
+            let address = self.holder(index).await?;
+            match self.client.send(&address, (index, self.count), request).await {
+                Err(ShardError::HeldElsewhere { .. }) if !moved => {
+                    self.forget(index);
+                    moved = true;
+                }
+                Err(error @ (ShardError::HeldElsewhere { .. } | ShardError::OwnerUnreachable)) => {
+                    self.forget(index);
+                    return Err(error);
+                }
+                answered => return answered,
+            }
+        }
+    }
+}
+
+impl OtherHolders for ShardOwners {
+    fn ask<'a>(
+        &'a self,
+        index: usize,
+        request: &'a ShardRequest,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ShardReply, ShardError>> + Send + 'a>> {
+        Box::pin(self.ask_holder(index, request))
     }
 }

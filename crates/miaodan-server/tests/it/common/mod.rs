@@ -61,6 +61,8 @@ static DATABASES: AtomicU64 = AtomicU64::new(0);
 pub enum DatabaseGuard {
     Sqlite(tempfile::TempDir),
     Postgres(miaodan_store::throwaway::ThrowawayDatabase),
+    /// Another app's database, kept by that app ([`TestApp::beside`]).
+    Borrowed,
 }
 
 /// A fresh, empty database URL for `backend`, and the guard that removes the database on drop.
@@ -196,6 +198,25 @@ impl TestApp {
             remote_simpay: None,
             running: Some(running),
             _database: dir,
+        }
+    }
+
+    /// A second process serving this app's database (which this app keeps: drop the second
+    /// first), its configuration this app's adjusted by `adjust`; it shares the admin token.
+    pub async fn beside(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = self.config.clone();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        adjust(&mut config);
+        let state = AppState::open(config.clone()).await.unwrap();
+        let running = miaodan_server::serve(state).await.unwrap();
+        TestApp {
+            base: format!("http://{}", running.address),
+            http: reqwest::Client::new(),
+            admin: self.admin.clone(),
+            config,
+            remote_simpay: None,
+            running: Some(running),
+            _database: DatabaseGuard::Borrowed,
         }
     }
 

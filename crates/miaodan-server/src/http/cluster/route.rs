@@ -1,0 +1,103 @@
+//! How a member that shares the shards with others (`Config::held_shards`) answers a request
+//! that belongs at another member: the request runs where it arrived until it needs a shard
+//! held elsewhere in a way a value cannot carry (a command with the recorder that stores its
+//! answer in the deciding batch, a read by closure). There the handler is refused before
+//! anything is decided ([`crate::sequencer::ShardError::HeldElsewhere`], naming the shard), and
+//! this layer sends the whole request, as it came, to that shard's holder and streams its answer
+//! back. What can travel as a value (a checkout's part in another shop, a question every shard
+//! is asked, a risk change) does not move the request: it is sent to the holder's shard by the
+//! members' endpoint ([`super::members`]).
+//!
+//! So a request is decided, and its answer stored for its Idempotency-Key, by the member holding
+//! its home shard, and every retry of it, wherever it lands, is sent to the same member and
+//! finds the stored answer there. A request sent on carries [`FORWARDED_BY`] and is answered
+//! where it arrives, never sent on again: two members that disagree on a shard's holder (it
+//! just moved) cannot pass it back and forth; the client's retry finds the new holder.
+
+use super::forward::{FORWARDED_BY, Forwarder};
+use super::members::ShardOwners;
+use crate::app::AppState;
+use crate::http::problem::ApiError;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// A response's mark: the handler needed shard `.0`, which another member holds, and decided
+/// nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldElsewhere(pub usize);
+
+/// The largest body kept to be sent on (the API's own limit is 256 KiB; a batch of taps is the
+/// largest).
+const BODY_MAX: usize = 4 * 1024 * 1024;
+
+/// The way to the other members' shards, for the routing layer.
+#[derive(Clone)]
+pub struct ToHolders {
+    forwarder: Forwarder,
+    owners: Arc<ShardOwners>,
+}
+
+impl ToHolders {
+    /// The routing of a member that shares the shards with others (`None` for a process
+    /// holding every shard: every request is decided where it arrives).
+    pub fn of(state: &AppState) -> anyhow::Result<Option<ToHolders>> {
+        let (Some(_), Some(secret)) = (&state.config.held_shards, &state.member_secret) else {
+            return Ok(None);
+        };
+        let owners = ShardOwners::new(state.store.clone(), state.shards.count(), secret.clone())?;
+        Ok(Some(ToHolders {
+            forwarder: Forwarder::new(state.store.clone(), state.membership.id())?,
+            owners: Arc::new(owners),
+        }))
+    }
+}
+
+/// Runs the request here; if it needed a shard another member holds, sends it there whole.
+pub async fn to_holder(State(to): State<ToHolders>, request: Request, next: Next) -> Response {
+    if request.headers().contains_key(FORWARDED_BY) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, BODY_MAX).await else {
+        let detail = "the body could not be read";
+        return ApiError::new(axum::http::StatusCode::BAD_REQUEST, "unreadable_body", detail).into_response();
+    };
+    let again = copy_of(&parts);
+    let answered = next.run(Request::from_parts(parts, Body::from(body.clone()))).await;
+    let Some(HeldElsewhere(shard)) = answered.extensions().get::<HeldElsewhere>().copied() else {
+        return answered;
+    };
+    let Ok(holder) = to.owners.holder(shard).await else {
+        return answered;
+    };
+    metrics::counter!("miaodan_requests_sent_to_holder_total").increment(1);
+    match to.forwarder.send(&holder, (again, body), std::future::pending()).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::warn!(%error, shard, %holder, "could not send a request to its shard's holder");
+            metrics::counter!("miaodan_forwarding_failures_total").increment(1);
+            to.owners.forget(shard);
+            answered
+        }
+    }
+}
+
+/// What the request is sent on with: its method, address, version, headers and the client's
+/// address (for `X-Forwarded-For`).
+fn copy_of(parts: &axum::http::request::Parts) -> axum::http::request::Parts {
+    let mut copy = Request::new(());
+    *copy.method_mut() = parts.method.clone();
+    *copy.uri_mut() = parts.uri.clone();
+    *copy.version_mut() = parts.version;
+    *copy.headers_mut() = parts.headers.clone();
+    if let Some(peer) = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        copy.extensions_mut().insert(*peer);
+    }
+    copy.into_parts().0
+}
