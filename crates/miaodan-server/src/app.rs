@@ -481,6 +481,44 @@ impl AppState {
         })))
     }
 
+    /// Takes shard `index` over while the process runs (a shard its former holder gave back, or
+    /// whose lease expired): takes its lease, learns the answers stored for Idempotency-Keys
+    /// until then (the former holder's: a retry of one of its keys is replayed here, not decided
+    /// again), then loads the shard and takes its commands. False while another live member
+    /// holds it.
+    pub async fn take_shard(&self, index: usize) -> anyhow::Result<bool> {
+        anyhow::ensure!(index < self.shards.count() as usize, "there is no shard {index}");
+        if self.shards.holds(index) {
+            return Ok(true);
+        }
+        if !self
+            .shards
+            .take_lease(index, miaodan_store::cluster::Taking::Expired)
+            .await?
+        {
+            return Ok(false);
+        }
+        let learnt = async {
+            let keys = self.store.idempotency_keys().await?;
+            let locks = self.idempotency_locks.clone();
+            tokio::task::spawn_blocking(move || locks.learn_stored(keys)).await?;
+            self.shards.open(index).await?;
+            anyhow::Ok(())
+        };
+        if let Err(error) = learnt.await {
+            self.shards.give_back(index).await;
+            self.shards.leases().give_back_one(&self.store, index as u32).await;
+            return Err(error);
+        }
+        Ok(true)
+    }
+
+    /// Gives shard `index` back while the process runs: it decides and commits what it queued,
+    /// then its lease is given back and its requests go to whoever takes it.
+    pub async fn give_back_shard(&self, index: usize) {
+        self.shards.give_back(index).await;
+    }
+
     /// The language model the assistant may ask for a second opinion, if one is configured.
     pub fn language_model(&self) -> Option<&dyn LanguageModel> {
         self.0.language_model.as_deref()
@@ -621,16 +659,17 @@ impl Platform {
         let (metrics_task, metrics_address) = serve_metrics(state).await?;
         point_simulators_at(state, address);
         // Each member resolves the payments of its own shards' intents.
+        let platform_wide = state.shards.holds(0);
         let mut background = vec![
             spawn_token_upkeep(state.clone()),
             payments::worker::spawn(state.clone()),
+            spawn_housekeeping(state.clone(), platform_wide),
             metrics_setup::spawn_upkeep(state.metrics.clone()),
         ];
         // The platform-wide work runs once, at shard 0's holder: the compass, the webhooks'
-        // fan-out, housekeeping.
-        if state.shards.holds(0) {
+        // fan-out, the purges past retention.
+        if platform_wide {
             background.extend([
-                spawn_housekeeping(state.clone()),
                 crate::compass::spawn(state.clone()),
                 crate::webhooks::spawn(state.clone()),
                 crate::diagnosis::spawn(state.clone(), crate::http::diagnosis::stored_body),
@@ -736,7 +775,9 @@ async fn write_last_token_uses(state: &AppState) {
 pub const OUTBOX_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
 
 /// Purges idempotency records and outbox events past their retention, hourly.
-fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
+/// Hourly: prunes this process's index of keys; at shard 0's holder (`platform_wide`), also
+/// purges the stored answers and the outbox past retention.
+fn spawn_housekeeping(state: AppState, platform_wide: bool) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
         // The first tick completes at once; the start-up purge is the index load's (see
@@ -750,6 +791,9 @@ fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
             // index is pruned, never rebuilt, so no key noted meanwhile is dropped.
             state.idempotency_locks.checkpoint(now);
             state.idempotency_locks.forget_first_seen_before(cutoff);
+            if !platform_wide {
+                continue;
+            }
             let purged = state.store.purge_idempotency_records(cutoff).await;
             if let Err(error) = purged {
                 tracing::warn!(%error, "could not purge old idempotency keys");

@@ -53,7 +53,10 @@ pub struct Leases {
     member: i64,
     /// How long a renewal keeps them.
     ttl_ms: i64,
-    held: Vec<ShardLease>,
+    held: std::sync::Mutex<Vec<ShardLease>>,
+    /// Taken by a renewal and by a lease taken or given back while the process runs: a renewal
+    /// never extends a lease just given back.
+    changing: tokio::sync::Mutex<()>,
     /// Whether the shards may take commands: the leases are known held for a while yet.
     writable: AtomicBool,
     /// When the leases are known held until (set by each renewal that succeeded).
@@ -82,7 +85,8 @@ impl Leases {
         Ok(Some(Leases {
             member,
             ttl_ms,
-            held,
+            held: std::sync::Mutex::new(held),
+            changing: tokio::sync::Mutex::new(()),
             writable: AtomicBool::new(true),
             valid_until: std::sync::Mutex::new(asked + held_for(ttl_ms)),
             lost: watch::Sender::new(false),
@@ -93,7 +97,7 @@ impl Leases {
     /// Shard `index`'s lease, which its writer commits under; `None` for a shard another member
     /// holds.
     pub fn lease(&self, index: u32) -> Option<ShardLease> {
-        self.held.iter().find(|lease| lease.shard == index).copied()
+        self.held().into_iter().find(|lease| lease.shard == index)
     }
 
     /// Whether this process holds shard `index`'s lease.
@@ -102,8 +106,54 @@ impl Leases {
     }
 
     /// The leases this process holds, in the order taken.
-    pub fn held(&self) -> &[ShardLease] {
-        &self.held
+    pub fn held(&self) -> Vec<ShardLease> {
+        self.held.lock().map(|held| held.clone()).unwrap_or_default()
+    }
+
+    /// Takes shard `index`'s lease too, while the process runs (a shard moving here), as `taking`
+    /// allows; `None` while another live process holds it.
+    pub async fn take_one(&self, store: &Store, index: u32, taking: Taking) -> Result<Option<ShardLease>, StoreError> {
+        let _turn = self.changing.lock().await;
+        if let Some(lease) = self.lease(index) {
+            return Ok(Some(lease));
+        }
+        let Some(taken) = store.take_leases(self.member, &[index], self.ttl_ms, taking).await? else {
+            return Ok(None);
+        };
+        let lease = taken.first().copied();
+        if let (Some(lease), Ok(mut held)) = (lease, self.held.lock()) {
+            held.push(lease);
+            metrics::gauge!("miaodan_shard_leases_held").set(held.len() as f64);
+            tracing::info!(
+                member = self.member,
+                shard = index,
+                epoch = lease.epoch,
+                "took a shard's lease"
+            );
+        }
+        Ok(lease)
+    }
+
+    /// Gives shard `index`'s lease back while the process runs (its shard stopped, everything it
+    /// queued committed), so that another member takes it at once.
+    pub async fn give_back_one(&self, store: &Store, index: u32) {
+        let _turn = self.changing.lock().await;
+        let lease = match self.held.lock() {
+            Ok(mut held) => {
+                let lease = held
+                    .iter()
+                    .position(|lease| lease.shard == index)
+                    .map(|at| held.remove(at));
+                metrics::gauge!("miaodan_shard_leases_held").set(held.len() as f64);
+                lease
+            }
+            Err(_) => None,
+        };
+        if let Some(lease) = lease
+            && let Err(error) = store.give_back_lease(lease).await
+        {
+            tracing::warn!(%error, shard = index, "could not give a shard's lease back; it will expire");
+        }
     }
 
     /// Whether the shards may take commands now.
@@ -135,8 +185,9 @@ impl Leases {
 
     /// Renews every lease; a lease taken by another process is lost.
     async fn renew(&self, store: &Store) {
+        let _turn = self.changing.lock().await;
         let asked = Instant::now();
-        for lease in &self.held {
+        for lease in &self.held() {
             match store.renew_lease(*lease, self.ttl_ms).await {
                 Ok(()) => {}
                 Err(StoreError::Fenced(_)) => return self.lose(),
@@ -173,7 +224,7 @@ impl Leases {
     pub async fn give_back(&self, store: &Store) {
         self.given_back.store(true, Ordering::Relaxed);
         self.writable.store(false, Ordering::Relaxed);
-        for lease in &self.held {
+        for lease in &self.held() {
             if let Err(error) = store.give_back_lease(*lease).await {
                 tracing::warn!(%error, shard = lease.shard, "could not give a shard's lease back; it will expire");
             }

@@ -302,6 +302,18 @@ impl IdempotencyLocks {
         self.loaded_signal.send_replace(true);
     }
 
+    /// Learns the keys stored now (a shard moved here: the answers its former holder stored, so
+    /// that a retry of one of its keys is replayed here). A stored key's id wins over one noted
+    /// here: such a key's request was noted by this process but decided elsewhere (its shard was
+    /// held by another member), or decided here under the same id.
+    pub fn learn_stored(&self, keys: impl IntoIterator<Item = (i64, String, String)>) {
+        let learnt: Vec<(Fingerprint, i64)> = keys
+            .into_iter()
+            .map(|(id, scope, key)| (self.fingerprint(&scope, &key), id))
+            .collect();
+        self.index.lock().unwrap_or_else(|p| p.into_inner()).extend(learnt);
+    }
+
     /// Whether the index holds every key stored before this process began.
     pub fn is_loaded(&self) -> bool {
         self.loaded.load(std::sync::atomic::Ordering::Acquire)

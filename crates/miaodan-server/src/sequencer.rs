@@ -26,6 +26,7 @@ use miaodan_domain::shard::{
     Answer, Command, Effect, Outcome, Question, Rejection, RiskChange, ShardCommand, ShardHorizons, ShardQuestion,
     ShardState, ShortageNotice,
 };
+use miaodan_store::cluster::Taking;
 use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::sql::Statement;
 use miaodan_store::{Store, Writer};
@@ -80,7 +81,9 @@ pub enum ShardError {
     NotOwner,
     /// The process that owns the shard could not be asked (`http::cluster::members`): it refused
     /// the request (another build: nothing decided), or did not answer (it may have decided it).
-    /// Only parts that can be repeated safely are sent to another process, so a retry is safe.
+    /// The part is not sent again by itself: a keyed request's retry finds what it did (its parts
+    /// carry request references, its answer is stored at its home); a request without a key may
+    /// have been decided, as after any lost answer.
     #[error("the process that owns the shard could not be asked")]
     OwnerUnreachable,
     /// Another member holds shard `shard`, and what was asked cannot be sent there as a value:
@@ -213,17 +216,70 @@ impl Message {
 }
 
 pub struct Shards {
-    /// Each shard's inbox; `None` for a shard another member holds.
-    inboxes: Vec<Option<mpsc::Sender<Message>>>,
+    /// Each shard's inbox; `None` for a shard another member holds (a shard moves while the
+    /// process runs: [`Shards::open`], [`Shards::give_back`]).
+    inboxes: Vec<std::sync::RwLock<Option<mpsc::Sender<Message>>>>,
     /// How the shards other members hold are asked (none when this process holds every one).
     others: Option<Arc<dyn OtherHolders>>,
-    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
-    /// How many times each shard rebuilt its state from the tables after a failed commit.
+    /// Each held shard's task.
+    tasks: Vec<std::sync::Mutex<Option<JoinHandle<()>>>>,
+    /// What starting a shard takes, kept for a shard that moves here.
+    starting: Arc<Starting>,
+}
+
+/// What starting a shard's task takes.
+struct Starting {
+    store: Arc<Store>,
+    /// The shards' leases, which every commit checks (see [`crate::cluster`]).
+    leases: Arc<Leases>,
+    count: u32,
+    queue_max: usize,
+    /// Risk's mode and this process's hash key: risk's maps are hashed under a secret of this
+    /// process, so a client cannot pick ids that collide (see `miaodan_domain::risk::hash`).
+    risk: (RiskMode, RiskHashKey),
+    alert_feed: AlertFeed,
+    clock: Clock,
+    /// How many times each shard rebuilt its state from the tables after a failed commit (or
+    /// was loaded here after it moved).
     rebuilds: Arc<[AtomicU64]>,
     /// Which shards are rebuilding their state after a failed commit.
     rebuilding: Arc<[AtomicBool]>,
-    /// The shards' leases, which every commit checks (see [`crate::cluster`]).
-    leases: Arc<Leases>,
+}
+
+impl Starting {
+    /// Loads shard `index`, whose lease this process holds, from the tables.
+    async fn load(&self, index: u32, now: Timestamp) -> Result<Shard, miaodan_store::StoreError> {
+        let lease = self
+            .leases
+            .lease(index)
+            .ok_or_else(|| miaodan_store::StoreError::Worker(format!("shard {index}'s lease is not held here")))?;
+        let writer = self.store.writer(index).await?.holding(lease);
+        let state = load(&self.store, (index, self.count), self.risk, now).await?;
+        Ok(Shard {
+            index,
+            count: self.count,
+            risk: self.risk,
+            store: self.store.clone(),
+            published_head: writer.outbox_head(),
+            writer: Some(writer),
+            state,
+            last_now: Timestamp::from_unix_ms(0),
+            in_flight: None,
+            last_expiry: Instant::now(),
+            last_tap_counts: Instant::now(),
+            alert_feed: self.alert_feed.clone(),
+            clock: self.clock.clone(),
+            rebuilds: self.rebuilds.clone(),
+            rebuilding: self.rebuilding.clone(),
+            leases: self.leases.clone(),
+        })
+    }
+
+    /// Starts `shard`'s task: its inbox and the task.
+    fn run(&self, shard: Shard) -> (mpsc::Sender<Message>, JoinHandle<()>) {
+        let (sender, receiver) = mpsc::channel(self.queue_max);
+        (sender, tokio::spawn(shard.run(receiver)))
+    }
 }
 
 fn overloaded() -> ShardError {
@@ -244,76 +300,125 @@ impl Shards {
         alert_feed: AlertFeed,
         clock: Clock,
     ) -> Result<Shards, miaodan_store::StoreError> {
-        let mut inboxes = Vec::new();
-        let mut tasks = Vec::new();
-        // Risk's maps are hashed under a secret of this process: a client cannot pick ids that
-        // collide (see `miaodan_domain::risk::hash`).
-        let hash_key = RiskHashKey::from_bytes(rand::random());
-        let rebuilds: Arc<[AtomicU64]> = (0..count).map(|_| AtomicU64::new(0)).collect();
-        let rebuilding: Arc<[AtomicBool]> = (0..count).map(|_| AtomicBool::new(false)).collect();
+        let starting = Arc::new(Starting {
+            store,
+            leases,
+            count,
+            queue_max,
+            risk: (risk, RiskHashKey::from_bytes(rand::random())),
+            alert_feed,
+            clock,
+            rebuilds: (0..count).map(|_| AtomicU64::new(0)).collect(),
+            rebuilding: (0..count).map(|_| AtomicBool::new(false)).collect(),
+        });
         // The shards load side by side, each on a task of its own: a start takes as long as
         // the largest shard's load, not the sum, where there are cores to spare.
-        let now = clock.now();
+        let now = starting.clock.now();
         let loads: Vec<_> = (0..count)
             .map(|index| {
-                let (store, lease) = (store.clone(), leases.lease(index)?);
-                Some(tokio::spawn(async move {
-                    let writer = store.writer(index).await?.holding(lease);
-                    let state = load(&store, (index, count), (risk, hash_key), now).await?;
-                    Ok::<_, miaodan_store::StoreError>((writer, state))
-                }))
+                let starting = starting.clone();
+                starting
+                    .leases
+                    .holds(index)
+                    .then(|| tokio::spawn(async move { starting.load(index, now).await }))
             })
             .collect();
+        let (mut inboxes, mut tasks) = (Vec::new(), Vec::new());
         for (index, loaded) in (0..count).zip(loads) {
             let Some(loaded) = loaded else {
-                inboxes.push(None);
+                inboxes.push(std::sync::RwLock::new(None));
+                tasks.push(std::sync::Mutex::new(None));
                 continue;
             };
-            let (writer, state) = loaded
+            let shard = loaded
                 .await
                 .map_err(|error| miaodan_store::StoreError::Worker(format!("loading shard {index}: {error}")))??;
-            let (sender, receiver) = mpsc::channel(queue_max);
-            let shard = Shard {
-                index,
-                count,
-                risk: (risk, hash_key),
-                store: store.clone(),
-                published_head: writer.outbox_head(),
-                writer: Some(writer),
-                state,
-                last_now: Timestamp::from_unix_ms(0),
-                in_flight: None,
-                last_expiry: Instant::now(),
-                last_tap_counts: Instant::now(),
-                alert_feed: alert_feed.clone(),
-                clock: clock.clone(),
-                rebuilds: rebuilds.clone(),
-                rebuilding: rebuilding.clone(),
-                leases: leases.clone(),
-            };
-            tasks.push(tokio::spawn(shard.run(receiver)));
-            inboxes.push(Some(sender));
+            let (sender, task) = starting.run(shard);
+            inboxes.push(std::sync::RwLock::new(Some(sender)));
+            tasks.push(std::sync::Mutex::new(Some(task)));
         }
         Ok(Shards {
             inboxes,
             others,
-            tasks: std::sync::Mutex::new(tasks),
-            rebuilds,
-            rebuilding,
-            leases,
+            tasks,
+            starting,
         })
+    }
+
+    /// Takes shard `index`'s lease for this process, as `taking` allows (a shard moving here);
+    /// false while another live process holds it. The shard takes commands once opened
+    /// ([`Shards::open`]): in between, its holder's stored answers can be learnt.
+    pub async fn take_lease(&self, index: usize, taking: Taking) -> Result<bool, miaodan_store::StoreError> {
+        let (store, leases) = (&self.starting.store, &self.starting.leases);
+        Ok(leases.take_one(store, index as u32, taking).await?.is_some())
+    }
+
+    /// Loads shard `index`, whose lease this process took ([`Shards::take_lease`]), from the
+    /// tables and starts taking its commands. Counted as a rebuild, so that the payment worker
+    /// looks up the attempts that may have been in flight at the former holder.
+    pub async fn open(&self, index: usize) -> Result<(), miaodan_store::StoreError> {
+        if self.holds(index) {
+            return Ok(());
+        }
+        let shard = match self.starting.load(index as u32, self.starting.clock.now()).await {
+            Ok(shard) => shard,
+            Err(error) => {
+                self.starting
+                    .leases
+                    .give_back_one(&self.starting.store, index as u32)
+                    .await;
+                return Err(error);
+            }
+        };
+        let (sender, task) = self.starting.run(shard);
+        *self.tasks[index].lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        *self.inboxes[index].write().unwrap_or_else(|p| p.into_inner()) = Some(sender);
+        self.starting.rebuilds[index].fetch_add(1, Ordering::SeqCst);
+        tracing::info!(shard = index, "took a shard over: it takes commands here");
+        Ok(())
+    }
+
+    /// Gives shard `index` back while the process runs: from now on its messages go to its
+    /// holder, it decides and commits what it had queued, stops, and its lease is given back,
+    /// for another member to take at once.
+    pub async fn give_back(&self, index: usize) {
+        let inbox = self.inboxes[index].write().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(inbox) = inbox else {
+            return;
+        };
+        let (done, wait) = oneshot::channel();
+        if inbox.send(Message::Stop(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+        let task = self.tasks[index].lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        let (store, leases) = (&self.starting.store, &self.starting.leases);
+        leases.give_back_one(store, index as u32).await;
+        // The platform's own writes were made under this lease: they go under another one held.
+        if store.held_lease().is_some_and(|held| held.shard == index as u32)
+            && let Some(other) = leases.held().first()
+        {
+            store.hold(*other);
+        }
+        tracing::info!(shard = index, "gave a shard back: its commands go to its next holder");
     }
 
     /// The shards' leases this process holds.
     pub fn leases(&self) -> &Arc<Leases> {
-        &self.leases
+        &self.starting.leases
     }
 
     /// How many times each shard (by index) has rebuilt its state from the tables after a
     /// failed commit. A rebuild restores payment intents as a start does (an attempt possibly
     /// in flight on each one open to payment), so the payment worker then sweeps them again.
     pub fn rebuilds(&self) -> Vec<u64> {
-        self.rebuilds.iter().map(|n| n.load(Ordering::SeqCst)).collect()
+        self.starting
+            .rebuilds
+            .iter()
+            .map(|n| n.load(Ordering::SeqCst))
+            .collect()
     }
 
     pub fn count(&self) -> u32 {
@@ -322,7 +427,7 @@ impl Shards {
 
     /// Messages waiting in shard `index`'s inbox (none for a shard another member holds).
     pub fn queued(&self, index: usize) -> usize {
-        match &self.inboxes[index] {
+        match &*self.inboxes[index].read().unwrap_or_else(|p| p.into_inner()) {
             Some(inbox) => inbox.max_capacity() - inbox.capacity(),
             None => 0,
         }
@@ -330,7 +435,21 @@ impl Shards {
 
     /// Whether this process holds shard `index` (it is decided here).
     pub fn holds(&self, index: usize) -> bool {
-        self.inboxes.get(index).is_some_and(Option::is_some)
+        self.inboxes
+            .get(index)
+            .is_some_and(|inbox| inbox.read().unwrap_or_else(|p| p.into_inner()).is_some())
+    }
+
+    /// Refuses, before anything is decided, a request whose home is `shop`'s shard when another
+    /// member holds it ([`ShardError::HeldElsewhere`]): a request decided across shards, or one
+    /// that reads its shard after deciding, is sent whole to its home's holder, which stores its
+    /// answer and knows its key, so that every retry reaches the same member.
+    pub fn decide_here(&self, shop: ShopId) -> Result<(), ShardError> {
+        let shard = self.shard_of(shop);
+        match self.holds(shard) {
+            true => Ok(()),
+            false => Err(ShardError::HeldElsewhere { shard }),
+        }
     }
 
     /// Shard `index` if this process holds it, else one it holds: for rows that are no shard's
@@ -338,7 +457,7 @@ impl Shards {
     fn held_or_any(&self, index: usize) -> usize {
         match self.holds(index) {
             true => index,
-            false => self.inboxes.iter().position(Option::is_some).unwrap_or(index),
+            false => (0..self.inboxes.len()).find(|i| self.holds(*i)).unwrap_or(index),
         }
     }
 
@@ -367,13 +486,14 @@ impl Shards {
     }
 
     fn send_to(&self, index: usize, message: Message) -> Result<(), ShardError> {
-        if self.rebuilding[index].load(Ordering::Relaxed) {
+        if self.starting.rebuilding[index].load(Ordering::Relaxed) {
             return Err(ShardError::Rebuilding);
         }
-        if !self.leases.writable() {
+        if !self.starting.leases.writable() {
             return Err(ShardError::NotOwner);
         }
-        let Some(inbox) = &self.inboxes[index] else {
+        let inbox = self.inboxes[index].read().unwrap_or_else(|p| p.into_inner());
+        let Some(inbox) = &*inbox else {
             return Err(ShardError::HeldElsewhere { shard: index });
         };
         match inbox.try_send(message) {
@@ -539,15 +659,20 @@ impl Shards {
 
     /// Lets every shard finish and commit what it has queued, then stops them.
     pub async fn stop(&self) {
-        for inbox in self.inboxes.iter().flatten() {
+        for inbox in &self.inboxes {
+            let inbox = inbox.read().unwrap_or_else(|p| p.into_inner()).clone();
             let (done, wait) = oneshot::channel();
-            if inbox.send(Message::Stop(done)).await.is_ok() {
+            if let Some(inbox) = inbox
+                && inbox.send(Message::Stop(done)).await.is_ok()
+            {
                 let _ = wait.await;
             }
         }
-        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
-        for task in tasks {
-            let _ = task.await;
+        for task in &self.tasks {
+            let task = task.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(task) = task {
+                let _ = task.await;
+            }
         }
     }
 }

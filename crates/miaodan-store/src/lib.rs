@@ -327,10 +327,7 @@ impl Store {
     /// Writes `statements` in one transaction, under the lease this store holds, if any
     /// ([`Store::hold`]).
     async fn execute_atomically(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
-        let held = match self {
-            Store::Sqlite(s) => s.lease.get(),
-            Store::Postgres(p) => p.lease.get(),
-        };
+        let held = self.held_lease();
         let guards = held.map(|lease| lease.guard(self.dialect())).into_iter().collect();
         self.execute_guarded(guards, statements).await
     }
@@ -338,12 +335,24 @@ impl Store {
     /// Makes every write of this store outside the shards' writers (buyers, tokens, webhooks,
     /// the compass, …) a write under `lease` (a serving process's lease of shard 0): once another
     /// process took it, they are refused ([`StoreError::Fenced`]) like the shards' commits, so a
-    /// former owner cannot write a row under an id the new one hands out too. Set once.
+    /// former owner cannot write a row under an id the new one hands out too. Set again when the
+    /// process gives that lease back while it runs (a member handing a shard over) and holds
+    /// another.
     pub fn hold(&self, lease: cluster::ShardLease) {
-        let _ = match self {
-            Store::Sqlite(s) => s.lease.set(lease),
-            Store::Postgres(p) => p.lease.set(lease),
+        let held = match self {
+            Store::Sqlite(s) => &s.lease,
+            Store::Postgres(p) => &p.lease,
         };
+        *held.write().unwrap_or_else(|p| p.into_inner()) = Some(lease);
+    }
+
+    /// The lease this store's writes are made under ([`Store::hold`]), if any.
+    pub fn held_lease(&self) -> Option<cluster::ShardLease> {
+        let held = match self {
+            Store::Sqlite(s) => &s.lease,
+            Store::Postgres(p) => &p.lease,
+        };
+        *held.read().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn dialect(&self) -> migrations::Dialect {

@@ -341,11 +341,27 @@ impl Store {
     }
 
     /// Unsettled intents past the buyer's part (an unknown outcome, an authorization, orders or
-    /// refunds to settle): the payment worker's to-do list, oldest first.
-    pub async fn unsettled_intents(&self, limit: i64) -> Result<Vec<PaymentIntent>, StoreError> {
+    /// refunds to settle): the payment worker's to-do list, oldest first; with `shards` (the
+    /// shards of a member sharing them, and the shard count), only those whose home shop is in
+    /// one of them, so that another member's backlog never hides this one's.
+    pub async fn unsettled_intents(
+        &self,
+        limit: i64,
+        shards: Option<(&[u32], u32)>,
+    ) -> Result<Vec<PaymentIntent>, StoreError> {
+        // Shard numbers, not input: written into the statement.
+        let in_shards = match shards {
+            Some((shards, count)) => {
+                let listed: Vec<String> = shards.iter().map(u32::to_string).collect();
+                format!("AND home_shop_id % {count} IN ({})", listed.join(", "))
+            }
+            None => String::new(),
+        };
         self.intents_with_refunds(
-            "id IN (SELECT id FROM payment_intents WHERE settled = 0
-               AND status NOT IN ('requires_confirmation', 'failed') ORDER BY id LIMIT $1)",
+            &format!(
+                "id IN (SELECT id FROM payment_intents WHERE settled = 0
+                   AND status NOT IN ('requires_confirmation', 'failed') {in_shards} ORDER BY id LIMIT $1)"
+            ),
             vec![Value::I64(limit)],
         )
         .await

@@ -82,7 +82,7 @@ pub struct PgStore {
     config: Config,
     pool: Pool,
     /// The lease the platform's own writes are made under (see [`crate::Store::hold`]).
-    pub(crate) lease: std::sync::OnceLock<crate::cluster::ShardLease>,
+    pub(crate) lease: std::sync::RwLock<Option<crate::cluster::ShardLease>>,
 }
 
 pub struct PgWriter {
@@ -180,7 +180,7 @@ impl PgStore {
         Ok(PgStore {
             config,
             pool,
-            lease: std::sync::OnceLock::new(),
+            lease: std::sync::RwLock::new(None),
         })
     }
 

@@ -265,6 +265,7 @@ pub async fn create_report(
     idempotency::run(&state, principal, &headers, request, |idem| async {
         let shop = shop_reported_to(&state, principal, body.value.shop_id, WHO_READS).await?;
         let period = period_of(&body.value, state.clock.now())?;
+        state.shards.decide_here(shop.id)?;
         let report = diagnosis::write(&state, &shop, period, Kind::OnDemand, stored_body)
             .await?
             .ok_or_else(|| ApiError::unavailable("the report could not be stored; retry"))?;

@@ -566,6 +566,8 @@ pub async fn put_settings(
             warehouse,
             settings,
         };
+        // It reads the shard after deciding: decided where the shard is, or not at all here.
+        state.shards.decide_here(shop)?;
         if let Err(rejection) = state.shards.ask(shop, command, None).await? {
             // Decided by the shard, so stored like every such refusal: a retry replays it.
             let refusal = Reply::from(ApiError::from(&rejection));

@@ -219,6 +219,7 @@ async fn place_checkout(
         .first()
         .map(|p| p.shop)
         .ok_or_else(|| ApiError::unavailable("a checkout without parts"))?;
+    state.shards.decide_here(shop)?;
     let requests = idem.as_ref().map(|i| {
         parts
             .iter()

@@ -293,6 +293,9 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let Some(shard) = self.held_elsewhere {
+            // Marked for the routing layer here, and for the member that sent the request on
+            // (its holder moved meanwhile).
+            headers.insert(super::cluster::route::HELD_ELSEWHERE_HEADER, HeaderValue::from(shard));
             response
                 .extensions_mut()
                 .insert(super::cluster::route::HeldElsewhere(usize::from(shard)));

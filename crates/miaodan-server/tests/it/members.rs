@@ -265,11 +265,14 @@ async fn shop_in_shard(app: &TestApp, shard: usize) -> (ShopId, i64, String) {
 /// places both orders (B's part decided at B), a risk change reaches B's shard. A keyed request
 /// that must be decided in B's shard with its answer (a stock change, a shop whose key names
 /// B's shard) is sent to B whole, and its retries at either member replay B's answer. A member
-/// asked for a shard it does not hold decides nothing there.
+/// asked for a shard it does not hold decides nothing there. Then shard 1 moves from B to A while
+/// both run: A has B's orders and replays B's stored answers, and B sends shard 1's requests to A.
 async fn two_members_share_the_shards(backend: Backend) {
     let mut a = member(backend).await;
     let (x, x_sku, _) = shop_in_shard(&a, 0).await;
     let (y, y_sku, y_merchant) = shop_in_shard(&a, 1).await;
+    // Made after Y: a checkout of Y's and Z's is homed in Y's shard, the lower shop's.
+    let (_, z_sku, _) = shop_in_shard(&a, 0).await;
     let (_, buyer) = a.buyer("张三").await;
     // A gives shard 1 back and keeps shard 0; B takes shard 1.
     a.config.held_shards = Some(vec![0]);
@@ -331,6 +334,25 @@ async fn two_members_share_the_shards(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(in_b, Some(1), "B's shard holds the order it placed");
+
+    // A keyed checkout homed in B's shard (Y's, its first shop) is decided at B, which stores its
+    // answer: its retry at A is sent there too, and replayed.
+    let across = |app: &TestApp| {
+        let lines = json!([{ "sku_id": y_sku, "quantity": 1 }, { "sku_id": z_sku, "quantity": 1 }]);
+        app.http
+            .post(app.url("/v1/checkouts"))
+            .bearer_auth(&buyer)
+            .header("Idempotency-Key", "across-1")
+            .json(&json!({ "lines": lines }))
+    };
+    let first = a.send(across(&a)).await;
+    assert!(!first.replayed, "{}", first.raw);
+    let checkout = first.assert_status(201)["checkout_id"].clone();
+    for app in [&a, &b] {
+        let again = app.send(across(app)).await;
+        assert!(again.replayed, "{}", again.raw);
+        assert_eq!(again.assert_status(201)["checkout_id"], checkout);
+    }
 
     // A risk change A makes in every shard reaches B's.
     let sale = FlashSaleId::new(78).unwrap();
@@ -424,5 +446,45 @@ async fn two_members_share_the_shards(backend: Backend) {
     });
     let misdirected = client.send(&a.url(""), (1, 2), &ShardRequest::Question(question)).await;
     assert_eq!(misdirected, Err(ShardError::HeldElsewhere { shard: 1 }));
+
+    // Shard 1 moves to A while both run: B commits what it queued and gives it back, A learns
+    // the answers B stored and loads the shard from the tables.
+    b.state().give_back_shard(1).await;
+    assert!(!b.state().shards.holds(1));
+    assert!(a.state().take_shard(1).await.unwrap(), "given back: free to take");
+    assert!(!b.state().take_shard(1).await.unwrap(), "A holds it now");
+    let in_a = a
+        .state()
+        .shards
+        .read(y, move |state, _| state.orders().get(y_order).is_some())
+        .await
+        .unwrap();
+    assert!(in_a, "A loaded the order B placed");
+    for app in [&a, &b] {
+        let again = app.send(keyed(app, "stock-y-1", 4)).await;
+        assert!(again.replayed, "the answer B stored, replayed by A: {}", again.raw);
+        let again = app.send(across(app)).await;
+        assert!(again.replayed, "{}", again.raw);
+        assert_eq!(again.assert_status(201)["checkout_id"], checkout);
+        let again = app.send(create(app)).await;
+        assert!(again.replayed, "{}", again.raw);
+        assert_eq!(again.assert_status(201)["id"], shop.get());
+    }
+    // B sends the requests of shard 1 to A now, reads included.
+    assert_eq!(
+        b.level(&y_merchant, y_sku, warehouse).await.0,
+        7,
+        "no retry decided again"
+    );
+    b.send(keyed(&b, "stock-y-3", 6)).await.assert_status(200);
+    assert_eq!(a.level(&y_merchant, y_sku, warehouse).await.0, 6);
+    let cluster = b.get("/v1/cluster", &b.admin).await;
+    let owners: Vec<i64> = cluster.assert_status(200)["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|shard| shard["owner"].as_i64().unwrap())
+        .collect();
+    assert_eq!(owners, [a.state().membership.id(); 2], "{}", cluster.raw);
     drop(b);
 }

@@ -113,7 +113,14 @@ fn held_here(state: &AppState, shop: ShopId) -> bool {
 }
 
 async fn resolve_unsettled(state: &AppState) -> anyhow::Result<()> {
-    let intents = state.store.unsettled_intents(BATCH).await?;
+    let held: Vec<u32> = (0..state.shards.count())
+        .filter(|s| state.shards.holds(*s as usize))
+        .collect();
+    if held.is_empty() {
+        return Ok(());
+    }
+    let shards = (held.len() < state.shards.count() as usize).then_some((held.as_slice(), state.shards.count()));
+    let intents = state.store.unsettled_intents(BATCH, shards).await?;
     for intent in intents.into_iter().filter(|intent| held_here(state, intent.home_shop)) {
         if let Err(error) = resolve(state, intent).await {
             tracing::warn!(%error, "could not resolve a payment yet");

@@ -2,8 +2,9 @@
 //! the cluster owns. A request runs where its own shard is; the parts of it outside that shard
 //! (a checkout's other shops, a payment's orders elsewhere, the delivery options every shard is
 //! asked, a risk change every shard takes) are sent to their shard's owner as values: commands
-//! without recorders, which are written to be repeated safely (request references), named
-//! questions and risk changes. The owner decides them in its shard's turn, like its own.
+//! without recorders (a keyed checkout's parts carry request references, so its retry finds
+//! them placed), named questions and risk changes. The owner decides them in its shard's turn,
+//! like its own.
 //!
 //! `POST /internal/shards/{index}` takes a [`ShardRequest`] as JSON and answers
 //! `Result<`[`ShardReply`]`, `[`ShardError`]`>`. Only a cluster member (`miaodan serve --cluster`)
@@ -17,8 +18,9 @@
 //! - its shard count ([`SHARDS_HEADER`]): members counting shards differently would put a shop in
 //!   two different shards, so that is `409 wire_mismatch` too.
 //!
-//! Only parts that can be repeated safely are sent: a part whose answer was lost (the owner
-//! stopped, the answer timed out) may have been decided, and is sent again.
+//! A part whose answer was lost (the owner stopped, the answer timed out) may have been decided:
+//! it is not sent again by itself ([`ShardError::OwnerUnreachable`]); a keyed request's retry
+//! finds what it did.
 //!
 //! Not in the OpenAPI document: no client of the platform calls it.
 

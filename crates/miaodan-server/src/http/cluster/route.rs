@@ -29,6 +29,10 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeldElsewhere(pub usize);
 
+/// The header of an answer refused because another member holds the request's shard: a member
+/// that sent the request on to a former holder finds the holder again.
+pub const HELD_ELSEWHERE_HEADER: &str = "miaodan-held-elsewhere";
+
 /// The largest body kept to be sent on (the API's own limit is 256 KiB; a batch of taps is the
 /// largest).
 const BODY_MAX: usize = 4 * 1024 * 1024;
@@ -70,17 +74,32 @@ pub async fn to_holder(State(to): State<ToHolders>, request: Request, next: Next
     let Some(HeldElsewhere(shard)) = answered.extensions().get::<HeldElsewhere>().copied() else {
         return answered;
     };
-    let Ok(holder) = to.owners.holder(shard).await else {
-        return answered;
-    };
-    metrics::counter!("miaodan_requests_sent_to_holder_total").increment(1);
-    match to.forwarder.send(&holder, (again, body), std::future::pending()).await {
-        Ok(response) => response,
-        Err(error) => {
-            tracing::warn!(%error, shard, %holder, "could not send a request to its shard's holder");
-            metrics::counter!("miaodan_forwarding_failures_total").increment(1);
-            to.owners.forget(shard);
-            answered
+    // A holder remembered may have given the shard up since: it says so, decides nothing, and
+    // the holder is found again once.
+    let mut tried: Option<String> = None;
+    loop {
+        let Ok(holder) = to.owners.holder(shard).await else {
+            return answered;
+        };
+        if tried.as_ref() == Some(&holder) {
+            return answered;
+        }
+        metrics::counter!("miaodan_requests_sent_to_holder_total").increment(1);
+        let sent = to
+            .forwarder
+            .send(&holder, (copy_of(&again), body.clone()), std::future::pending());
+        match sent.await {
+            Ok(response) if response.headers().contains_key(HELD_ELSEWHERE_HEADER) && tried.is_none() => {
+                to.owners.forget(shard);
+                tried = Some(holder);
+            }
+            Ok(response) => return response,
+            Err(error) => {
+                tracing::warn!(%error, shard, %holder, "could not send a request to its shard's holder");
+                metrics::counter!("miaodan_forwarding_failures_total").increment(1);
+                to.owners.forget(shard);
+                return answered;
+            }
         }
     }
 }

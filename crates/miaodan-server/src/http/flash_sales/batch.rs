@@ -78,6 +78,7 @@ pub async fn tap_batch(
             .sale_shop(&state.store, sale)
             .await?
             .ok_or_else(|| ApiError::not_found("flash sale"))?;
+        state.shards.decide_here(shop)?;
         let results = answer_taps(&state, (sale, shop), taps).await?;
         let reply = Reply {
             status: StatusCode::OK,

@@ -90,6 +90,7 @@ pub async fn bulk_ship(
     let request = ("POST", "/v1/shipments/bulk", &body.raw[..]);
     idempotency::run(&state, Principal::Merchant(shop), &headers, request, |idem| async {
         let ids = order_ids(&body.value)?;
+        state.shards.decide_here(shop)?;
         let mut results = Vec::with_capacity(ids.len());
         for id in ids {
             results.push(ship_one(&state, shop, id).await?);
