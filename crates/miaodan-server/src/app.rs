@@ -208,32 +208,32 @@ async fn take_leases(
 
 /// Opens the store to serve from, having taken the leases of the shards this process holds
 /// (every shard unless [`Config::held_shards`]); every write of the store is made under the first
-/// of them ([`Store::hold`]). A member of a cluster first takes the leases on a store of its own
-/// (only if they are free: [`LeasesHeld`] otherwise): opening to serve ends the connections of
-/// the process that served before, which must not be a live one. A member that shares the
-/// shards with others does not end anyone's: the others are live.
+/// of them ([`Store::hold`]). Opening to serve ends the connections of the process that served
+/// before. A member of a cluster takes the leases on a store of its own (renewed there; only if
+/// they are free: [`LeasesHeld`] otherwise); a member taking over as the leader is called once
+/// the leases are free or their holder is gone, and ends the former leader's connections first:
+/// one paused in the middle of a write still holds its guard's lock on a lease's row, which the
+/// taking would wait for until it resumes (its writes are fenced by the taking anyway). A member
+/// that shares the shards with others ends nobody's: the others are live.
 async fn open_leased(config: &Config, membership: &crate::cluster::Membership) -> anyhow::Result<Leased> {
     let member = membership.id();
-    let taken = match config.cluster {
-        None => None,
-        Some(_) => {
-            let store = Arc::new(Store::open(&config.database, config.durability).await?);
-            Some((
-                store.clone(),
-                take_leases(store, config, member, membership.taking()).await?,
-            ))
-        }
-    };
-    let (store, (leases, renewal)) = match taken {
-        Some(taken) if config.held_shards.is_some() => taken,
-        Some((_, taken)) => (
-            Arc::new(Store::open_to_serve(&config.database, config.durability).await?),
-            taken,
-        ),
-        None => {
+    let (store, (leases, renewal)) = match (&config.cluster, &config.held_shards) {
+        (None, _) => {
             let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
             let taken = take_leases(store.clone(), config, member, miaodan_store::cluster::Taking::Whatever).await?;
             (store, taken)
+        }
+        (Some(_), Some(_)) => {
+            let store = Arc::new(Store::open(&config.database, config.durability).await?);
+            (
+                store.clone(),
+                take_leases(store, config, member, membership.taking()).await?,
+            )
+        }
+        (Some(_), None) => {
+            let serving = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
+            let own = Arc::new(Store::open(&config.database, config.durability).await?);
+            (serving, take_leases(own, config, member, membership.taking()).await?)
         }
     };
     let first = leases.held().first().copied();

@@ -269,7 +269,16 @@ impl Store {
                 Value::I64(lease.epoch),
             ],
         );
-        self.execute_guarded(vec![renewal], Vec::new()).await
+        // One statement on its own, not a transaction the client commits: a holder paused (or
+        // cut off) between a renewal's UPDATE and its COMMIT would keep the lease's row locked,
+        // and a member taking over would wait for it to resume.
+        match self {
+            Store::Postgres(p) => match p.execute_alone(&renewal).await? {
+                1 => Ok(()),
+                _ => Err(StoreError::Fenced(renewal.sql.to_string())),
+            },
+            Store::Sqlite(_) => self.execute_guarded(vec![renewal], Vec::new()).await,
+        }
     }
 
     /// Gives `lease` back, so another process may take it at once; a lease taken meanwhile by

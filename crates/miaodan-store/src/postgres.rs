@@ -333,6 +333,16 @@ const FENCE_POLL_MS: u64 = 50;
 
 /// The rows a guard found (a `SELECT`, whose rows are counted here rather than from the command
 /// tag) or changed.
+impl PgStore {
+    /// Runs one statement on its own (the database commits it whatever the client does after
+    /// sending it) and gives how many rows it changed.
+    pub async fn execute_alone(&self, statement: &Statement) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let prepared = client.prepare_cached(&statement.sql).await?;
+        Ok(client.execute(&prepared, &params(statement)).await?)
+    }
+}
+
 async fn rows_held(
     transaction: &tokio_postgres::Transaction<'_>,
     prepared: &tokio_postgres::Statement,

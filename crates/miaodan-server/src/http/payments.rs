@@ -578,6 +578,8 @@ pub async fn create_agreement(
                     "at least the per-order limit, at most 1 000 000 yuan",
                 )
             })?;
+        // Its answer is stored in the buyer's key's shard: decided by that shard's holder.
+        state.shards.decide_here(buyer_shard_key(buyer))?;
         let now = state.clock.now();
         let previous = state.payments.one_tap.agreement(buyer);
         let agreement = OneTapAgreement {

@@ -348,10 +348,43 @@ async fn two_members_share_the_shards(backend: Backend) {
     let first = a.send(across(&a)).await;
     assert!(!first.replayed, "{}", first.raw);
     let checkout = first.assert_status(201)["checkout_id"].clone();
+    let across_orders: Vec<i64> = first.body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|order| order["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(across_orders.len(), 2, "{}", first.raw);
     for app in [&a, &b] {
         let again = app.send(across(app)).await;
         assert!(again.replayed, "{}", again.raw);
         assert_eq!(again.assert_status(201)["checkout_id"], checkout);
+    }
+
+    // Its payment is homed there too: opened and paid at B through A (Z's order, in A's shard,
+    // marked paid as a value sent there), the opening's retry replayed.
+    let open = |app: &TestApp| {
+        app.http
+            .post(app.url("/v1/payment-intents"))
+            .bearer_auth(&buyer)
+            .header("Idempotency-Key", "pay-across-1")
+            .json(&json!({ "checkout_id": checkout }))
+    };
+    let intent = a.send(open(&a)).await.assert_status(201)["id"].clone();
+    let again = a.send(open(&a)).await;
+    assert!(again.replayed, "{}", again.raw);
+    assert_eq!(again.assert_status(201)["id"], intent);
+    let paid = a
+        .confirm(
+            &buyer,
+            intent.as_i64().unwrap(),
+            json!({ "credential": common::WALLET }),
+        )
+        .await;
+    assert_eq!(paid.assert_status(200)["status"], "captured", "{}", paid.raw);
+    for order in &across_orders {
+        let seen = a.get(&format!("/v1/orders/{order}"), &buyer).await;
+        assert_eq!(seen.assert_status(200)["state"], "paid", "{}", seen.raw);
     }
 
     // A risk change A makes in every shard reaches B's.
@@ -466,6 +499,8 @@ async fn two_members_share_the_shards(backend: Backend) {
         let again = app.send(across(app)).await;
         assert!(again.replayed, "{}", again.raw);
         assert_eq!(again.assert_status(201)["checkout_id"], checkout);
+        let again = app.send(open(app)).await;
+        assert!(again.replayed, "{}", again.raw);
         let again = app.send(create(app)).await;
         assert!(again.replayed, "{}", again.raw);
         assert_eq!(again.assert_status(201)["id"], shop.get());

@@ -211,6 +211,8 @@ pub async fn open_intent(
         if existing.buyer != buyer {
             return Err(PaymentError::UnknownCheckout);
         }
+        // Answered where the intent's shard is, like every request about it.
+        state.shards.decide_here(existing.home_shop)?;
         state.payments.remember_home(&existing);
         return Ok(existing);
     }
@@ -236,6 +238,9 @@ pub async fn open_intent(
         return Err(PaymentError::AmountNotPayable { amount_fen });
     }
     let home = first.shop;
+    // Decided, and its answer stored, where the intent's home is (a member sharing the shards
+    // sends the request there): a retry at any member reaches the same one.
+    state.shards.decide_here(home)?;
     let id = state.ids.payment_intent().await?;
     let command = OpenPaymentIntent {
         id,
@@ -271,6 +276,7 @@ pub async fn confirm(
     if owner != buyer {
         return Err(PaymentError::UnknownIntent);
     }
+    state.shards.decide_here(home)?;
     let one_tap = pay_with == PayWith::OneTap;
     let screening = screening_of(state, buyer, &pay_with, client).await?;
     let begun = ask_about_intent(state, home, intent_id, |snapshot| BeginPaymentAttempt {
@@ -543,6 +549,7 @@ pub async fn refund_order(
     let stored = state.store.order(order).await?.ok_or(PaymentError::UnknownOrder)?;
     let intent_id = stored.paid_by.ok_or(PaymentError::OrderNotPaid)?;
     let (home, _) = home_of(state, intent_id).await?;
+    state.shards.decide_here(home)?;
     let refund = state.ids.refund().await?;
     let opened = ask_about_intent(state, home, intent_id, |snapshot| RequestRefund {
         intent: intent_id,
