@@ -237,6 +237,17 @@ async fn a_caller_without_the_secret_of_another_build_or_counting_shards_otherwi
     common::answer(asked).await.assert_problem(404, "not_found");
 }
 
+/// Each shard's holder, as `GET /v1/cluster` at `app` shows them.
+async fn shard_holders(app: &TestApp) -> Vec<i64> {
+    let cluster = app.get("/v1/cluster", &app.admin).await;
+    cluster.assert_status(200)["shards"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no shards in {}", cluster.raw))
+        .iter()
+        .map(|shard| shard["owner"].as_i64().unwrap())
+        .collect()
+}
+
 /// Registers `app`'s member where it serves, as `miaodan serve --cluster` does.
 async fn register(app: &TestApp) {
     let state = app.state();
@@ -287,18 +298,9 @@ async fn two_members_share_the_shards(backend: Backend) {
     register(&b).await;
     assert!(a.state().shards.holds(0) && !a.state().shards.holds(1));
     assert!(b.state().shards.holds(1) && !b.state().shards.holds(0));
-    let cluster = a.get("/v1/cluster", &a.admin).await;
-    let owners: Vec<i64> = cluster.assert_status(200)["shards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|shard| shard["owner"].as_i64().unwrap())
-        .collect();
     assert_eq!(
-        owners,
-        [a.state().membership.id(), b.state().membership.id()],
-        "{}",
-        cluster.raw
+        shard_holders(&a).await,
+        [a.state().membership.id(), b.state().membership.id()]
     );
 
     // Every shard's shops, B's answered at B.
@@ -513,13 +515,6 @@ async fn two_members_share_the_shards(backend: Backend) {
     );
     b.send(keyed(&b, "stock-y-3", 6)).await.assert_status(200);
     assert_eq!(a.level(&y_merchant, y_sku, warehouse).await.0, 6);
-    let cluster = b.get("/v1/cluster", &b.admin).await;
-    let owners: Vec<i64> = cluster.assert_status(200)["shards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|shard| shard["owner"].as_i64().unwrap())
-        .collect();
-    assert_eq!(owners, [a.state().membership.id(); 2], "{}", cluster.raw);
+    assert_eq!(shard_holders(&b).await, [a.state().membership.id(); 2]);
     drop(b);
 }
