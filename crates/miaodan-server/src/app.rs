@@ -206,15 +206,20 @@ async fn take_leases(
     Ok((leases, renewal))
 }
 
+/// How long a member taking over as the leader waits for the leases' rows before it ends the
+/// former leader's connections (see [`open_leased`]).
+const TAKING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Opens the store to serve from, having taken the leases of the shards this process holds
 /// (every shard unless [`Config::held_shards`]); every write of the store is made under the first
 /// of them ([`Store::hold`]). Opening to serve ends the connections of the process that served
 /// before. A member of a cluster takes the leases on a store of its own (renewed there; only if
-/// they are free: [`LeasesHeld`] otherwise); a member taking over as the leader is called once
-/// the leases are free or their holder is gone, and ends the former leader's connections first:
-/// one paused in the middle of a write still holds its guard's lock on a lease's row, which the
-/// taking would wait for until it resumes (its writes are fenced by the taking anyway). A member
-/// that shares the shards with others ends nobody's: the others are live.
+/// they are free: [`LeasesHeld`] otherwise), then opens to serve; a former leader paused in the
+/// middle of a write still holds its guard's lock on a lease's row, which the taking would wait
+/// for until it resumes: a taking that waits [`TAKING_PATIENCE`] ends the former leader's
+/// connections (the caller saw its leases free or it gone; its writes are fenced by the taking
+/// anyway). Another standby that took the leases first is left alone: the taking is refused at
+/// once. A member that shares the shards with others ends nobody's: the others are live.
 async fn open_leased(config: &Config, membership: &crate::cluster::Membership) -> anyhow::Result<Leased> {
     let member = membership.id();
     let (store, (leases, renewal)) = match (&config.cluster, &config.held_shards) {
@@ -231,9 +236,26 @@ async fn open_leased(config: &Config, membership: &crate::cluster::Membership) -
             )
         }
         (Some(_), None) => {
-            let serving = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
             let own = Arc::new(Store::open(&config.database, config.durability).await?);
-            (serving, take_leases(own, config, member, membership.taking()).await?)
+            let taking = take_leases(own, config, member, membership.taking());
+            tokio::pin!(taking);
+            // Usually taken at once (or refused: another standby was first, and nothing of its
+            // is touched). A taking that waits is held up by the former leader's lock, so its
+            // connections are ended, and the taking goes through.
+            match tokio::time::timeout(TAKING_PATIENCE, &mut taking).await {
+                Ok(taken) => {
+                    let taken = taken?;
+                    (
+                        Arc::new(Store::open_to_serve(&config.database, config.durability).await?),
+                        taken,
+                    )
+                }
+                Err(_) => {
+                    tracing::warn!("the leases' rows are locked by the former leader; ending its connections");
+                    let serving = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
+                    (serving, taking.await?)
+                }
+            }
         }
     };
     let first = leases.held().first().copied();

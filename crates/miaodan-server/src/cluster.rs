@@ -113,7 +113,8 @@ impl Leases {
     /// Takes shard `index`'s lease too, while the process runs (a shard moving here), as `taking`
     /// allows; `None` while another live process holds it.
     pub async fn take_one(&self, store: &Store, index: u32, taking: Taking) -> Result<Option<ShardLease>, StoreError> {
-        let _turn = self.changing.lock().await;
+        // Not in `changing`'s turn: a taking may wait for the former holder's write, and the
+        // renewals of the leases held must not wait with it.
         if let Some(lease) = self.lease(index) {
             return Ok(Some(lease));
         }

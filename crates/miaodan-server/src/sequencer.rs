@@ -395,13 +395,14 @@ impl Shards {
             let _ = task.await;
         }
         let (store, leases) = (&self.starting.store, &self.starting.leases);
-        leases.give_back_one(store, index as u32).await;
-        // The platform's own writes were made under this lease: they go under another one held.
+        // The platform's own writes were made under this lease: they go under another one held,
+        // before it is given back (once another member takes it, writes under it are fenced).
         if store.held_lease().is_some_and(|held| held.shard == index as u32)
-            && let Some(other) = leases.held().first()
+            && let Some(other) = leases.held().iter().find(|lease| lease.shard != index as u32)
         {
             store.hold(*other);
         }
+        leases.give_back_one(store, index as u32).await;
         tracing::info!(shard = index, "gave a shard back: its commands go to its next holder");
     }
 

@@ -479,6 +479,12 @@ pub async fn refund_order(
             .filter(|a| a.get() > 0)
             .ok_or_else(|| ApiError::invalid("invalid_amount", "amount_fen", "an amount is 1 fen or more"))?;
         let order = super::orders::visible_order(&state, principal, ids.one()).await?;
+        // Decided, and answered, at the holder of the intent's home (the background refunds of
+        // after-sales send theirs there as values instead).
+        if let Some(intent) = order.paid_by {
+            let (home, _) = payments::home_of(&state, intent).await?;
+            state.shards.decide_here(home)?;
+        }
         let request = idem.as_ref().map(|i| RequestRef(i.request_ref("refund")));
         let (intent, refund) = match payments::refund_order(&state, order.id, amount, request).await {
             Ok(refunded) => refunded,

@@ -549,7 +549,6 @@ pub async fn refund_order(
     let stored = state.store.order(order).await?.ok_or(PaymentError::UnknownOrder)?;
     let intent_id = stored.paid_by.ok_or(PaymentError::OrderNotPaid)?;
     let (home, _) = home_of(state, intent_id).await?;
-    state.shards.decide_here(home)?;
     let refund = state.ids.refund().await?;
     let opened = ask_about_intent(state, home, intent_id, |snapshot| RequestRefund {
         intent: intent_id,
