@@ -242,19 +242,18 @@ async fn open_leased(config: &Config, membership: &crate::cluster::Membership) -
             // Usually taken at once (or refused: another standby was first, and nothing of its
             // is touched). A taking that waits is held up by the former leader's lock, so its
             // connections are ended, and the taking goes through.
-            match tokio::time::timeout(TAKING_PATIENCE, &mut taking).await {
-                Ok(taken) => {
-                    let taken = taken?;
-                    (
-                        Arc::new(Store::open_to_serve(&config.database, config.durability).await?),
-                        taken,
-                    )
-                }
+            // A taking refused returns here, before anything is ended.
+            let taken = match tokio::time::timeout(TAKING_PATIENCE, &mut taking).await {
+                Ok(taken) => Some(taken?),
                 Err(_) => {
                     tracing::warn!("the leases' rows are locked by the former leader; ending its connections");
-                    let serving = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
-                    (serving, taking.await?)
+                    None
                 }
+            };
+            let serving = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
+            match taken {
+                Some(taken) => (serving, taken),
+                None => (serving, taking.await?),
             }
         }
     };
@@ -524,14 +523,14 @@ impl AppState {
             let keys = self.store.idempotency_keys().await?;
             let locks = self.idempotency_locks.clone();
             tokio::task::spawn_blocking(move || locks.learn_stored(keys)).await?;
-            self.shards.open(index).await?;
             anyhow::Ok(())
         };
         if let Err(error) = learnt.await {
-            self.shards.give_back(index).await;
             self.shards.leases().give_back_one(&self.store, index as u32).await;
             return Err(error);
         }
+        // A shard that does not load gives its lease back itself.
+        self.shards.open(index).await?;
         Ok(true)
     }
 

@@ -94,11 +94,7 @@ impl Forwarder {
     }
 
     async fn read_holder(&self) -> Option<(i64, String)> {
-        let leases = self.store.shard_leases().await.ok()?;
-        let lease = leases.first().filter(|l| l.expires_in_ms > 0)?;
-        let members = self.store.members().await.ok()?;
-        let holder = members.into_iter().find(|m| m.id == lease.owner)?;
-        Some((holder.id, holder.address))
+        live_holder(&self.store, 0).await.ok().flatten()
     }
 
     fn forget_holder(&self) {
@@ -133,13 +129,9 @@ impl Forwarder {
             return redirect(&leader.1, request.uri());
         }
         let (parts, body) = request.into_parts();
-        let Ok(body) = axum::body::to_bytes(body, BODY_MAX).await else {
-            return ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "unreadable_body",
-                "the body could not be read",
-            )
-            .into_response();
+        let body = match kept_body(body).await {
+            Ok(body) => body,
+            Err(unreadable) => return unreadable,
         };
         match self
             .send(&leader.1, (parts, body), self.leader_replaced(leader.0))
@@ -198,6 +190,31 @@ impl Forwarder {
             .body(Body::from_stream(answer.bytes_stream()))
             .map_err(|e| e.to_string())
     }
+}
+
+/// The live holder of shard `index`'s lease, as the leases and the members' registrations say:
+/// its member id and address; `None` when the lease is expired or given back, or its holder is
+/// not registered.
+pub(super) async fn live_holder(
+    store: &Store,
+    index: usize,
+) -> Result<Option<(i64, String)>, miaodan_store::StoreError> {
+    let leases = store.shard_leases().await?;
+    let live = leases.iter().find(|l| l.shard as usize == index && l.expires_in_ms > 0);
+    let Some(owner) = live.map(|l| l.owner) else {
+        return Ok(None);
+    };
+    let members = store.members().await?;
+    Ok(members.into_iter().find(|m| m.id == owner).map(|m| (m.id, m.address)))
+}
+
+/// A request's body, kept whole to be sent on (at most [`BODY_MAX`]); one that cannot be read
+/// is answered `400 unreadable_body`.
+pub(super) async fn kept_body(body: Body) -> Result<bytes::Bytes, Response> {
+    axum::body::to_bytes(body, BODY_MAX).await.map_err(|_| {
+        let detail = "the body could not be read";
+        ApiError::new(axum::http::StatusCode::BAD_REQUEST, "unreadable_body", detail).into_response()
+    })
 }
 
 /// The headers of the message itself, passed on in either direction: not those of one

@@ -216,22 +216,18 @@ impl ShardOwners {
         if let Some(address) = self.known.lock().ok().and_then(|known| known.get(&index).cloned()) {
             return Ok(address);
         }
-        let unknown = |why: String| {
-            tracing::warn!(shard = index, %why, "the holder of a shard is not known");
-            ShardError::OwnerUnreachable
+        let address = match super::forward::live_holder(&self.store, index).await {
+            Ok(Some((_, address))) => address,
+            found => {
+                let why = found
+                    .err()
+                    .map_or("no live lease, or its holder is not registered".into(), |e| {
+                        e.to_string()
+                    });
+                tracing::warn!(shard = index, %why, "the holder of a shard is not known");
+                return Err(ShardError::OwnerUnreachable);
+            }
         };
-        let leases = self.store.shard_leases().await.map_err(|e| unknown(e.to_string()))?;
-        let holder = leases
-            .iter()
-            .find(|lease| lease.shard as usize == index && lease.expires_in_ms > 0)
-            .map(|lease| lease.owner)
-            .ok_or_else(|| unknown("no live lease".into()))?;
-        let members = self.store.members().await.map_err(|e| unknown(e.to_string()))?;
-        let address = members
-            .into_iter()
-            .find(|member| member.id == holder)
-            .map(|member| member.address)
-            .ok_or_else(|| unknown(format!("member {holder} is not registered")))?;
         if let Ok(mut known) = self.known.lock() {
             known.insert(index, address.clone());
         }

@@ -14,14 +14,13 @@
 //! where it arrives, never sent on again: two members that disagree on a shard's holder (it
 //! just moved) cannot pass it back and forth; the client's retry finds the new holder.
 
-use super::forward::{FORWARDED_BY, Forwarder};
+use super::forward::{FORWARDED_BY, Forwarder, kept_body};
 use super::members::ShardOwners;
 use crate::app::AppState;
-use crate::http::problem::ApiError;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::sync::Arc;
 
 /// A response's mark: the handler needed shard `.0`, which another member holds, and decided
@@ -32,10 +31,6 @@ pub struct HeldElsewhere(pub usize);
 /// The header of an answer refused because another member holds the request's shard: a member
 /// that sent the request on to a former holder finds the holder again.
 pub const HELD_ELSEWHERE_HEADER: &str = "miaodan-held-elsewhere";
-
-/// The largest body kept to be sent on (the API's own limit is 256 KiB; a batch of taps is the
-/// largest).
-const BODY_MAX: usize = 4 * 1024 * 1024;
 
 /// The way to the other members' shards, for the routing layer.
 #[derive(Clone)]
@@ -65,9 +60,9 @@ pub async fn to_holder(State(to): State<ToHolders>, request: Request, next: Next
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, BODY_MAX).await else {
-        let detail = "the body could not be read";
-        return ApiError::new(axum::http::StatusCode::BAD_REQUEST, "unreadable_body", detail).into_response();
+    let body = match kept_body(body).await {
+        Ok(body) => body,
+        Err(unreadable) => return unreadable,
     };
     let again = copy_of(&parts);
     let answered = next.run(Request::from_parts(parts, Body::from(body.clone()))).await;
