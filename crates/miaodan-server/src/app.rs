@@ -200,7 +200,8 @@ async fn take_leases(
     member: i64,
     taking: miaodan_store::cluster::Taking,
 ) -> anyhow::Result<(Arc<Leases>, JoinHandle<()>)> {
-    let leases = Leases::take(&store, (member, config.lease_ttl_ms), &config.shards_held(), taking).await?;
+    let held = (config.shards_held(), config.held_shards.is_some());
+    let leases = Leases::take(&store, (member, config.lease_ttl_ms), (&held.0, held.1), taking).await?;
     let leases = Arc::new(leases.ok_or(LeasesHeld)?);
     let renewal = crate::cluster::spawn_renewal(store, &leases);
     Ok((leases, renewal))
@@ -503,20 +504,16 @@ impl AppState {
     }
 
     /// Takes shard `index` over while the process runs (a shard its former holder gave back, or
-    /// whose lease expired): takes its lease, learns the answers stored for Idempotency-Keys
-    /// until then (the former holder's: a retry of one of its keys is replayed here, not decided
-    /// again), then loads the shard and takes its commands. False while another live member
-    /// holds it.
-    pub async fn take_shard(&self, index: usize) -> anyhow::Result<bool> {
+    /// whose lease expired, or whose holder is gone, as `taking` allows): takes its lease, learns
+    /// the answers stored for Idempotency-Keys until then (the former holder's: a retry of one
+    /// of its keys is replayed here, not decided again), then loads the shard and takes its
+    /// commands. False while another live member holds it.
+    pub async fn take_shard(&self, index: usize, taking: miaodan_store::cluster::Taking) -> anyhow::Result<bool> {
         anyhow::ensure!(index < self.shards.count() as usize, "there is no shard {index}");
         if self.shards.holds(index) {
             return Ok(true);
         }
-        if !self
-            .shards
-            .take_lease(index, miaodan_store::cluster::Taking::Expired)
-            .await?
-        {
+        if !self.shards.take_lease(index, taking).await? {
             return Ok(false);
         }
         let learnt = async {
@@ -669,6 +666,9 @@ pub async fn serve(state: AppState) -> anyhow::Result<Running> {
 pub struct Platform {
     state: AppState,
     background: Vec<JoinHandle<()>>,
+    /// The platform-wide work, which runs once, at shard 0's holder: the compass, the webhooks'
+    /// fan-out, the diagnosis reports ([`Platform::follow_shard_zero`]).
+    platform_wide: Vec<JoinHandle<()>>,
     /// Where `GET /metrics` is served, if anywhere (`Config::metrics_listen`).
     pub metrics_address: Option<SocketAddr>,
     heartbeat: Option<JoinHandle<()>>,
@@ -680,22 +680,12 @@ impl Platform {
         let (metrics_task, metrics_address) = serve_metrics(state).await?;
         point_simulators_at(state, address);
         // Each member resolves the payments of its own shards' intents.
-        let platform_wide = state.shards.holds(0);
         let mut background = vec![
             spawn_token_upkeep(state.clone()),
             payments::worker::spawn(state.clone()),
-            spawn_housekeeping(state.clone(), platform_wide),
+            spawn_housekeeping(state.clone()),
             metrics_setup::spawn_upkeep(state.metrics.clone()),
         ];
-        // The platform-wide work runs once, at shard 0's holder: the compass, the webhooks'
-        // fan-out, the purges past retention.
-        if platform_wide {
-            background.extend([
-                crate::compass::spawn(state.clone()),
-                crate::webhooks::spawn(state.clone()),
-                crate::diagnosis::spawn(state.clone(), crate::http::diagnosis::stored_body),
-            ]);
-        }
         background.extend(metrics_task);
         // A member of a cluster is registered by its caller; the only process registers itself.
         let heartbeat = match state.config.cluster {
@@ -707,19 +697,46 @@ impl Platform {
                 Some(state.membership.spawn_heartbeat(state.store.clone()))
             }
         };
-        Ok(Platform {
+        let mut platform = Platform {
             state: state.clone(),
             background,
+            platform_wide: Vec::new(),
             metrics_address,
             heartbeat,
-        })
+        };
+        platform.follow_shard_zero();
+        Ok(platform)
+    }
+
+    /// Starts the platform-wide work if this process holds shard 0 and it is not running, stops
+    /// it if shard 0 moved to another member (which starts it on taking it). Each part resumes
+    /// from what it stored: the compass and the webhooks from their place in the outbox.
+    pub fn follow_shard_zero(&mut self) {
+        let state = &self.state;
+        match (state.shards.holds(0), self.platform_wide.is_empty()) {
+            (true, true) => {
+                self.platform_wide = vec![
+                    crate::compass::spawn(state.clone()),
+                    crate::webhooks::spawn(state.clone()),
+                    crate::diagnosis::spawn(state.clone(), crate::http::diagnosis::stored_body),
+                ];
+            }
+            (false, false) => {
+                self.platform_wide.drain(..).for_each(|task| task.abort());
+                tracing::info!("shard 0 moved to another member: so does the platform-wide work");
+            }
+            _ => {}
+        }
     }
 
     /// Stops it, once no request is in flight any more: the shards finish and commit what they
     /// have queued, then their leases are given back, for another member to take at once.
     pub async fn stop(self) {
         let state = &self.state;
-        self.background.iter().for_each(JoinHandle::abort);
+        self.background
+            .iter()
+            .chain(&self.platform_wide)
+            .for_each(JoinHandle::abort);
         write_last_token_uses(state).await;
         state.shards.stop().await;
         state.lease_renewal.abort();
@@ -795,10 +812,9 @@ async fn write_last_token_uses(state: &AppState) {
 /// reader that falls further behind resumes at the oldest event kept.
 pub const OUTBOX_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
 
-/// Purges idempotency records and outbox events past their retention, hourly.
-/// Hourly: prunes this process's index of keys; at shard 0's holder (`platform_wide`), also
-/// purges the stored answers and the outbox past retention.
-fn spawn_housekeeping(state: AppState, platform_wide: bool) -> JoinHandle<()> {
+/// Hourly: prunes this process's index of keys; at shard 0's holder, also purges the stored
+/// answers and the outbox past retention.
+fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
         // The first tick completes at once; the start-up purge is the index load's (see
@@ -812,7 +828,7 @@ fn spawn_housekeeping(state: AppState, platform_wide: bool) -> JoinHandle<()> {
             // index is pruned, never rebuilt, so no key noted meanwhile is dropped.
             state.idempotency_locks.checkpoint(now);
             state.idempotency_locks.forget_first_seen_before(cutoff);
-            if !platform_wide {
+            if !state.shards.holds(0) {
                 continue;
             }
             let purged = state.store.purge_idempotency_records(cutoff).await;

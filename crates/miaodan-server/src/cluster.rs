@@ -12,6 +12,8 @@
 //! succeeds. A lease another process took is lost for good: its shard's commits are fenced, and
 //! the process stops serving ([`Leases::lost`]).
 
+pub mod placement;
+
 use miaodan_store::cluster::{Liveness, ShardLease, Taking};
 use miaodan_store::{Store, StoreError};
 use std::sync::Arc;
@@ -64,6 +66,9 @@ pub struct Leases {
     lost: watch::Sender<bool>,
     /// Given back: renewals end.
     given_back: AtomicBool,
+    /// Whether the member shares the shards with others (`Config::held_shards`): a lease another
+    /// member took is lost alone ([`Leases::lose_shard`]), the others' shards go on.
+    apart: bool,
 }
 
 impl Leases {
@@ -72,7 +77,7 @@ impl Leases {
     pub async fn take(
         store: &Store,
         (member, ttl_ms): (i64, i64),
-        shards: &[u32],
+        (shards, apart): (&[u32], bool),
         taking: Taking,
     ) -> Result<Option<Leases>, StoreError> {
         let asked = Instant::now();
@@ -91,6 +96,7 @@ impl Leases {
             valid_until: std::sync::Mutex::new(asked + held_for(ttl_ms)),
             lost: watch::Sender::new(false),
             given_back: AtomicBool::new(false),
+            apart,
         }))
     }
 
@@ -178,6 +184,32 @@ impl Leases {
         *self.lost.borrow()
     }
 
+    /// Another member took shard `index`'s lease: its commits are fenced from now on. A member
+    /// that holds every shard stops serving ([`Leases::lose`]); one that shares them forgets
+    /// that lease alone, and its shard is closed ([`crate::sequencer::Shards::close_lost`]).
+    pub fn lose_shard(&self, index: u32) {
+        if !self.apart {
+            return self.lose();
+        }
+        if let Ok(mut held) = self.held.lock()
+            && let Some(at) = held.iter().position(|lease| lease.shard == index)
+        {
+            held.remove(at);
+            metrics::gauge!("miaodan_shard_leases_held").set(held.len() as f64);
+            metrics::counter!("miaodan_shard_leases_lost_total").increment(1);
+            tracing::error!(
+                member = self.member,
+                shard = index,
+                "another member took this member's shard; its commits are fenced"
+            );
+        }
+    }
+
+    /// Whether shard `index` may no longer commit here: its lease, or every lease, was lost.
+    pub fn lost_shard(&self, index: u32) -> bool {
+        self.is_lost() || !self.holds(index)
+    }
+
     /// Resolves once a lease is lost.
     pub async fn lost(&self) {
         let mut lost = self.lost.subscribe();
@@ -191,6 +223,7 @@ impl Leases {
         for lease in &self.held() {
             match store.renew_lease(*lease, self.ttl_ms).await {
                 Ok(()) => {}
+                Err(StoreError::Fenced(_)) if self.apart => self.lose_shard(lease.shard),
                 Err(StoreError::Fenced(_)) => return self.lose(),
                 Err(error) => {
                     metrics::counter!("miaodan_lease_renewal_failures_total").increment(1);
@@ -286,7 +319,7 @@ pub async fn leases_takeable(store: &Store, membership: &Membership) -> Result<b
         [] => 0,
         [holder] if *holder != membership.id => {
             let free = store.member_gone(*holder).await.ok();
-            match membership.watch_leader(*holder, free, Instant::now()) {
+            match membership.watch_member(*holder, free, Instant::now()) {
                 true => *holder,
                 false => return Ok(false),
             }
@@ -333,11 +366,11 @@ pub fn spawn_liveness(store: Arc<Store>, member: i64, held: Option<Liveness>) ->
     })
 }
 
-/// What a standby saw of the leader's sign of life: whose it saw held (that leader has one), and
-/// since when that one is free.
+/// What a member saw of another's sign of life: whether it saw it held (that member has one),
+/// and since when it is free.
 #[derive(Debug, Default)]
-struct LeaderWatch {
-    seen_held: Option<i64>,
+struct LifeWatch {
+    seen_held: bool,
     free_since: Option<Instant>,
 }
 
@@ -348,7 +381,8 @@ pub struct Membership {
     /// The gone member whose leases this one may take before they expire (0: none), as
     /// [`leases_takeable`] found.
     taking_over_from: Arc<AtomicI64>,
-    leader_watch: Arc<std::sync::Mutex<LeaderWatch>>,
+    /// What this member saw of each other member's sign of life, by member id.
+    life_watch: Arc<std::sync::Mutex<std::collections::HashMap<i64, LifeWatch>>>,
     /// Where it takes requests, and its role (`leader` or `standby`).
     registered: Arc<std::sync::Mutex<(String, String)>>,
 }
@@ -358,7 +392,7 @@ impl Membership {
         Membership {
             id,
             taking_over_from: Arc::new(AtomicI64::new(0)),
-            leader_watch: Arc::default(),
+            life_watch: Arc::default(),
             registered: Arc::new(std::sync::Mutex::new((address, role.into()))),
         }
     }
@@ -367,27 +401,28 @@ impl Membership {
         self.id
     }
 
-    /// Notes whether `leader`'s sign of life is `free` now (`None`: the database did not say);
-    /// true once it is gone (see [`leases_takeable`]).
-    fn watch_leader(&self, leader: i64, free: Option<bool>, now: Instant) -> bool {
-        let Ok(mut watch) = self.leader_watch.lock() else {
+    /// Notes whether `member`'s sign of life is `free` now (`None`: the database did not say);
+    /// true once it is gone: seen held before (a process of an older build never holds one),
+    /// then free at every look for [`GONE_CONFIRM`] (see [`leases_takeable`]).
+    pub fn watch_member(&self, member: i64, free: Option<bool>, now: Instant) -> bool {
+        let Ok(mut watches) = self.life_watch.lock() else {
             return false;
         };
+        let watch = watches.entry(member).or_default();
         let Some(free) = free else {
             watch.free_since = None;
             return false;
         };
         if !free {
-            *watch = LeaderWatch {
-                seen_held: Some(leader),
+            *watch = LifeWatch {
+                seen_held: true,
                 free_since: None,
             };
             return false;
         }
-        if watch.seen_held != Some(leader) {
+        if !watch.seen_held {
             return false;
         }
-        // Seeing another leader held starts afresh, so `free_since` is `seen_held`'s.
         match watch.free_since {
             Some(since) => now - since >= GONE_CONFIRM,
             None => {
@@ -395,6 +430,19 @@ impl Membership {
                 false
             }
         }
+    }
+
+    /// Forgets what it saw of the members not among `members` (those that left).
+    pub fn forget_watches_except(&self, members: &[i64]) {
+        if let Ok(mut watches) = self.life_watch.lock() {
+            watches.retain(|member, _| members.contains(member));
+        }
+    }
+
+    /// Takes the leases of `gone`, whose process is gone, without waiting for them to expire
+    /// ([`Membership::taking`]); `None`: only leases free.
+    pub fn take_from(&self, gone: Option<i64>) {
+        self.taking_over_from.store(gone.unwrap_or(0), Ordering::SeqCst);
     }
 
     /// The member whose leases this one takes (or took last) because its process is gone.
@@ -470,34 +518,34 @@ mod tests {
         let at = |later: Duration| start + later;
         let half = GONE_CONFIRM / 2;
         assert!(
-            !member.watch_leader(7, Some(true), at(Duration::ZERO)),
+            !member.watch_member(7, Some(true), at(Duration::ZERO)),
             "never seen held: an older build's"
         );
-        assert!(!member.watch_leader(7, Some(true), at(GONE_CONFIRM * 2)));
+        assert!(!member.watch_member(7, Some(true), at(GONE_CONFIRM * 2)));
         assert!(
-            !member.watch_leader(7, Some(false), at(GONE_CONFIRM * 2)),
+            !member.watch_member(7, Some(false), at(GONE_CONFIRM * 2)),
             "held: alive"
         );
         let free_from = GONE_CONFIRM * 3;
         assert!(
-            !member.watch_leader(7, Some(true), at(free_from)),
+            !member.watch_member(7, Some(true), at(free_from)),
             "free a moment: it may take it again"
         );
         assert!(
-            !member.watch_leader(7, None, at(free_from + half)),
+            !member.watch_member(7, None, at(free_from + half)),
             "the database did not say"
         );
         assert!(
-            !member.watch_leader(7, Some(true), at(free_from + half)),
+            !member.watch_member(7, Some(true), at(free_from + half)),
             "free again: counted afresh"
         );
-        assert!(!member.watch_leader(7, Some(true), at(free_from + half * 2)));
+        assert!(!member.watch_member(7, Some(true), at(free_from + half * 2)));
         assert!(
-            member.watch_leader(7, Some(true), at(free_from + half * 3)),
+            member.watch_member(7, Some(true), at(free_from + half * 3)),
             "free throughout: gone"
         );
         assert!(
-            !member.watch_leader(8, Some(true), at(free_from * 2)),
+            !member.watch_member(8, Some(true), at(free_from * 2)),
             "another leader was never seen held"
         );
     }

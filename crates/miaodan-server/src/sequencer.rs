@@ -371,6 +371,8 @@ impl Shards {
             }
         };
         let (sender, task) = self.starting.run(shard);
+        // A shard lost here before was left rebuilding (its lease gone, it could not).
+        self.starting.rebuilding[index].store(false, Ordering::Relaxed);
         *self.tasks[index].lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         *self.inboxes[index].write().unwrap_or_else(|p| p.into_inner()) = Some(sender);
         self.starting.rebuilds[index].fetch_add(1, Ordering::SeqCst);
@@ -382,9 +384,35 @@ impl Shards {
     /// holder, it decides and commits what it had queued, stops, and its lease is given back,
     /// for another member to take at once.
     pub async fn give_back(&self, index: usize) {
+        if !self.close(index).await {
+            return;
+        }
+        let (store, leases) = (&self.starting.store, &self.starting.leases);
+        leases.give_back_one(store, index as u32).await;
+        tracing::info!(shard = index, "gave a shard back: its commands go to its next holder");
+    }
+
+    /// Closes the shards whose lease another member took ([`Leases::lose_shard`]): their
+    /// messages go to that member from now on, and what they had queued is refused (their
+    /// commits are fenced). Gives the shards closed.
+    pub async fn close_lost(&self) -> Vec<usize> {
+        let mut closed = Vec::new();
+        for index in 0..self.inboxes.len() {
+            if self.holds(index) && self.starting.leases.lost_shard(index as u32) && self.close(index).await {
+                tracing::warn!(shard = index, "closed a shard whose lease another member took");
+                closed.push(index);
+            }
+        }
+        closed
+    }
+
+    /// Stops shard `index` here: from now on its messages go to its holder; it decides and
+    /// commits what it had queued (unless its lease is lost), and stops. The platform's own
+    /// writes move under another lease held. False if it was not open here.
+    async fn close(&self, index: usize) -> bool {
         let inbox = self.inboxes[index].write().unwrap_or_else(|p| p.into_inner()).take();
         let Some(inbox) = inbox else {
-            return;
+            return false;
         };
         let (done, wait) = oneshot::channel();
         if inbox.send(Message::Stop(done)).await.is_ok() {
@@ -395,15 +423,13 @@ impl Shards {
             let _ = task.await;
         }
         let (store, leases) = (&self.starting.store, &self.starting.leases);
-        // The platform's own writes were made under this lease: they go under another one held,
-        // before it is given back (once another member takes it, writes under it are fenced).
+        // Once another member holds this lease, writes under it are fenced.
         if store.held_lease().is_some_and(|held| held.shard == index as u32)
             && let Some(other) = leases.held().iter().find(|lease| lease.shard != index as u32)
         {
             store.hold(*other);
         }
-        leases.give_back_one(store, index as u32).await;
-        tracing::info!(shard = index, "gave a shard back: its commands go to its next holder");
+        true
     }
 
     /// The shards' leases this process holds.
@@ -1023,7 +1049,7 @@ impl Shard {
         metrics::histogram!("miaodan_batch_commands").record(commands as f64);
         metrics::histogram!("miaodan_batch_effects").record(effects.len() as f64);
         let Some(writer) = self.writer.take() else {
-            if self.leases.is_lost() {
+            if self.leases.lost_shard(self.index) {
                 pending.into_iter().for_each(|p| p.fail(&ShardError::NotOwner));
                 return;
             }
@@ -1119,7 +1145,7 @@ impl Shard {
             Ok((_, Err(miaodan_store::StoreError::Fenced(_)), pending)) => {
                 // Another process took the shard: nothing of the batch was written, and this
                 // process must not write it again.
-                self.leases.lose();
+                self.leases.lose_shard(self.index);
                 tracing::error!(
                     shard = self.index,
                     "batch commit fenced: another process holds the shard's lease"
@@ -1156,7 +1182,7 @@ impl Shard {
         self.rebuilding[self.index as usize].store(true, Ordering::Relaxed);
         let mut delay = Duration::from_millis(100);
         let mut fence = self.writer.take().and_then(|failed| failed.fence());
-        while !self.leases.is_lost() {
+        while !self.leases.lost_shard(self.index) {
             let rebuilt = async {
                 self.store.fence(fence).await?;
                 fence = None;

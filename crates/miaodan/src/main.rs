@@ -96,6 +96,10 @@ struct ServeArgs {
     /// member that holds the shards, and take them over when it stops or goes silent.
     #[arg(long, conflicts_with = "demo")]
     cluster: bool,
+    /// With --cluster: share the shards with the other members (each holds an even share, and
+    /// sends on what the others' shards decide) instead of one member holding them all.
+    #[arg(long, requires = "cluster")]
+    spread: bool,
     /// The address the other members reach this one at (default: http://LISTEN).
     #[arg(long, requires = "cluster")]
     advertise: Option<String>,
@@ -293,6 +297,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         language_model,
         lease_ttl_ms,
         cluster,
+        spread,
         advertise,
     } = args;
     let mut config = Config::new(listen, store.database.clone());
@@ -319,7 +324,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
                 matches!(config.payments, PaymentsConfig::RemoteSimpay { .. }),
                 "--cluster needs --simpay-url and --simpay-secret: the members share one payment provider"
             );
-            serve_cluster::serve(config, advertise).await
+            serve_cluster::serve(config, advertise, spread).await
         }
         false => serve(config, demo).await,
     }

@@ -7,8 +7,16 @@
 //! gives the leases back before it exits: the next member takes over at once, and no request is
 //! lost on the way (a client retries the few `503`s of the takeover with the same key). A leader
 //! whose leases another member took (it was paused past them) stands by again.
+//!
+//! With `--spread` the members share the shards instead: each takes an even share of the leases
+//! as soon as one is free ([`placement`]) and serves from then on, sending on what another
+//! member's shards decide; a member that joins gets its share from the others, who give shards
+//! back one by one; the shards of a member that stops or dies are taken by the others. A member
+//! whose every lease another took (it was paused past them) stands by and asks for its share
+//! again.
 
 use miaodan_server::app::{AppState, Config, LeasesHeld, Platform};
+use miaodan_server::cluster::placement::{self, PLACEMENT_POLL};
 use miaodan_server::cluster::{Membership, leases_takeable, new_member_id, spawn_liveness};
 use miaodan_server::http::cluster::forward::Forwarder;
 use miaodan_server::http::cluster::switch::Switch;
@@ -25,7 +33,7 @@ const LISTENER_DRAIN: Duration = Duration::from_secs(10);
 /// How long a leader that steps down waits for its requests in flight.
 const IN_FLIGHT_WAIT: Duration = Duration::from_secs(30);
 
-pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Result<()> {
+pub async fn serve(mut config: Config, advertise: Option<String>, spread: bool) -> anyhow::Result<()> {
     let database = config.database.clone();
     checked(&config, advertise.as_deref())?;
     let listener = TcpListener::bind(config.listen).await?;
@@ -51,27 +59,26 @@ pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Res
     });
     tracing::info!(address = %address, member = membership.id(), "miaodan is serving as a cluster member");
     println!(
-        "miaodan is serving on {advertise}  (cluster member {}: it forwards to the leader until it leads)",
-        membership.id()
+        "miaodan is serving on {advertise}  (cluster member {}: {})",
+        membership.id(),
+        match spread {
+            true => "it takes its share of the shards, and forwards until it holds one",
+            false => "it forwards to the leader until it leads",
+        }
     );
     let mut stop = std::pin::pin!(crate::wait_for_stop_signal());
     loop {
         let state = tokio::select! {
             _ = &mut stop => break,
-            state = take_over(&store, &config, &membership) => state,
+            state = take_over(&store, &config, &membership), if !spread => state,
+            state = take_share(&store, &config, &membership), if spread => state,
         };
-        membership.set_role("leader");
+        membership.set_role(if spread { "holder" } else { "leader" });
         if let Some(gone) = membership.taking_over_from() {
-            println!(
-                "the leader (member {gone}) was gone: this member took its leases without waiting for them to expire"
-            );
+            println!("member {gone} was gone: this member took its leases without waiting for them to expire");
         }
-        let platform = lead(&state, address, &switch).await?;
-        println!("this member now leads: it holds every shard's lease ({advertise})");
-        let lost = tokio::select! {
-            _ = &mut stop => false,
-            _ = state.shards.leases().lost() => true,
-        };
+        let mut platform = lead(&state, address, &switch).await?;
+        let lost = hold(&state, &mut platform, spread, &advertise, &mut stop).await;
         switch.stand_by();
         step_down(state, platform).await;
         membership.set_role("standby");
@@ -134,6 +141,11 @@ async fn lead(state: &AppState, address: std::net::SocketAddr, switch: &Switch) 
         }
     };
     switch.lead(miaodan_server::http::router(state.clone()));
+    // Once, by shard 0's holder: two members sharing the shards from a fresh start would each
+    // find no admin token yet.
+    if !state.shards.holds(0) {
+        return Ok(platform);
+    }
     match state.bootstrap_admin_token().await {
         Ok(Some(token)) => {
             println!("First start: a platform (admin) token was created. It is shown only this once:\n  {token}\n")
@@ -174,6 +186,100 @@ async fn take_over(store: &Store, config: &Config, membership: &Membership) -> A
             }
         }
         tokio::time::sleep(TAKEOVER_POLL).await;
+    }
+}
+
+/// Serves with the shards taken until told to stop (false), or until another member took them
+/// (true): the leader holds them all; a member sharing them keeps moving towards its share.
+async fn hold(
+    state: &AppState,
+    platform: &mut Platform,
+    spread: bool,
+    advertise: &str,
+    stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> bool {
+    match spread {
+        true => {
+            println!("this member now holds shards {:?} ({advertise})", held(state));
+            keep_placing(state, platform, stop).await
+        }
+        false => {
+            println!("this member now leads: it holds every shard's lease ({advertise})");
+            tokio::select! {
+                _ = stop.as_mut() => false,
+                _ = state.shards.leases().lost() => true,
+            }
+        }
+    }
+}
+
+/// Waits until some shards' leases are free and this member is short of its share
+/// ([`placement::first_share`]), then takes them and loads the platform with those shards.
+async fn take_share(store: &Store, config: &Config, membership: &Membership) -> AppState {
+    loop {
+        match placement::first_share(store, membership, config.shards).await {
+            Ok(moves) if !moves.take.is_empty() => {
+                let gone = match moves.take[0].1 {
+                    miaodan_store::cluster::Taking::ExpiredOrFrom(gone) => Some(gone),
+                    _ => None,
+                };
+                membership.take_from(gone);
+                let mut config = config.clone();
+                config.held_shards = Some(moves.take.iter().map(|(shard, _)| *shard).collect());
+                match AppState::open(config).await {
+                    Ok(state) => return state,
+                    Err(error) if error.is::<LeasesHeld>() => {}
+                    Err(error) => tracing::warn!(%error, "could not take a share of the shards; retrying"),
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "could not read the cluster's placement; retrying"),
+        }
+        tokio::time::sleep(TAKEOVER_POLL).await;
+    }
+}
+
+/// The shards this member holds, by index.
+fn held(state: &AppState) -> Vec<u32> {
+    let mut held: Vec<u32> = state.shards.leases().held().iter().map(|lease| lease.shard).collect();
+    held.sort_unstable();
+    held
+}
+
+/// Moves this member towards its share every [`PLACEMENT_POLL`] ([`placement::place`]; the
+/// platform-wide work follows shard 0), until it is told to stop (false) or another member took
+/// every lease it held (true). A move under way is finished before a stop is heard.
+async fn keep_placing(
+    state: &AppState,
+    platform: &mut Platform,
+    stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> bool {
+    let mut every = tokio::time::interval(PLACEMENT_POLL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.as_mut() => return false,
+            _ = every.tick() => {}
+        }
+        match placement::place(state).await {
+            Ok(placed) if placed.changed() => {
+                for (shard, taking) in &placed.taken {
+                    if let miaodan_store::cluster::Taking::ExpiredOrFrom(gone) = taking {
+                        println!(
+                            "member {gone} was gone: this member took shard {shard} without waiting for its lease to expire"
+                        );
+                    }
+                }
+                println!("this member now holds shards {:?}", held(state));
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "could not read the cluster's placement"),
+        }
+        platform.follow_shard_zero();
+        let leases = state.shards.leases();
+        if leases.is_lost() || leases.held().is_empty() {
+            return true;
+        }
     }
 }
 

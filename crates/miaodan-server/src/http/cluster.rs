@@ -58,7 +58,8 @@ pub struct MemberView {
     pub id: i64,
     /// Where it takes requests.
     pub address: String,
-    /// `leader` (it holds the shards' leases) or `standby` (it forwards to the leader).
+    /// `leader` (it holds every shard's lease), `holder` (it holds a share of them: `serve
+    /// --cluster --spread`) or `standby` (it holds none, and forwards).
     pub role: String,
     pub started_at: String,
     /// How long ago it last said it was alive (it says so every second); its lag.

@@ -486,8 +486,20 @@ async fn two_members_share_the_shards(backend: Backend) {
     // the answers B stored and loads the shard from the tables.
     b.state().give_back_shard(1).await;
     assert!(!b.state().shards.holds(1));
-    assert!(a.state().take_shard(1).await.unwrap(), "given back: free to take");
-    assert!(!b.state().take_shard(1).await.unwrap(), "A holds it now");
+    assert!(
+        a.state()
+            .take_shard(1, miaodan_store::cluster::Taking::Expired)
+            .await
+            .unwrap(),
+        "given back: free to take"
+    );
+    assert!(
+        !b.state()
+            .take_shard(1, miaodan_store::cluster::Taking::Expired)
+            .await
+            .unwrap(),
+        "A holds it now"
+    );
     let in_a = a
         .state()
         .shards

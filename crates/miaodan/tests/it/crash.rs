@@ -495,6 +495,7 @@ async fn pay(api: &Api, buyer: &str, order: &Value) -> Answer {
 // ---- the world and the load ------------------------------------------------------------------
 
 struct World {
+    shop: i64,
     merchant: String,
     warehouse: i64,
     skus: Vec<i64>,
@@ -570,6 +571,7 @@ async fn build_world(api: &Api, admin: &str, skus: usize, units: i64, buyers: us
         buyer_tokens.push((id, token));
     }
     World {
+        shop,
         merchant,
         warehouse,
         units: skus.iter().map(|sku| (*sku, units)).collect(),

@@ -6,6 +6,10 @@
 //! acknowledged (paid when its payment was confirmed), there is no other order, stock adds up,
 //! and simpay holds at most one capture per payment intent. Prints the failover times and the
 //! retries the rolling restart cost.
+//!
+//! The same runs with the members sharing the shards (`--spread`, four shards over three
+//! members): there the member killed is the holder of the shop's shard, and the others take its
+//! shards over.
 
 use super::*;
 
@@ -68,13 +72,17 @@ async fn decided(members: &Members, world: &World, request: &CheckoutRequest, fi
 }
 
 /// POSTs `body` to `path` under `key` at the members in turn until it is answered with
-/// anything but 503, 429 or nothing, or [`RETRY_FOR`] passed.
+/// anything but 503, 429, `payment_in_progress` (a shard that just moved looks up the attempts
+/// its former holder may have had in flight first) or nothing, or [`RETRY_FOR`] passed.
 async fn keyed(members: &Members, token: &str, (path, key): (&str, &str), body: Value, first: usize) -> Answer {
     let began = Instant::now();
     let mut turn = first;
     loop {
         let api = Api::new(&members.address(turn));
         match post_keyed(&api, token, path, key, body.clone()).await {
+            Ok(answer) if answer.status == 409 && answer.body["code"] == "payment_in_progress" => {
+                assert!(began.elapsed() < RETRY_FOR, "{key}: still {answer:?}");
+            }
             Ok(answer) if answer.status != 503 && answer.status != 429 => return answer,
             other => assert!(began.elapsed() < RETRY_FOR, "{key}: still {other:?}"),
         }
@@ -149,17 +157,29 @@ fn spawn_cluster_clients(
         .collect()
 }
 
-/// The slot of the member that leads now, asked of `any` live member.
-async fn leader_slot(members: &Members, servers: &[Server], admin: &str) -> usize {
+/// How the members hold the shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Placement {
+    /// One member (the leader) holds them all; the others stand by.
+    Leader,
+    /// Each member holds a share of [`SPREAD_SHARDS`] (`--spread`).
+    Spread,
+}
+
+const SPREAD_SHARDS: u32 = 4;
+
+/// The slot of the member that holds `shard` now (the leader's role, or a holder's), asked of
+/// `any` live member.
+async fn holder_slot(members: &Members, servers: &[Server], admin: &str, shard: usize) -> usize {
     for _ in 0..100 {
         let view = servers[0].api().get("/v1/cluster", admin).await;
         if view.status == 200 {
-            let owner = view.body["shards"][0]["owner"].as_i64();
+            let owner = view.body["shards"][shard]["owner"].as_i64();
             let leader = view.body["members"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|m| m["id"].as_i64() == owner && m["role"] == "leader")
+                .find(|m| m["id"].as_i64() == owner && (m["role"] == "leader" || m["role"] == "holder"))
                 .and_then(|m| m["address"].as_str().map(str::to_string));
             if let Some(leader) = leader {
                 let addresses = members.addresses.lock().unwrap();
@@ -170,7 +190,34 @@ async fn leader_slot(members: &Members, servers: &[Server], admin: &str) -> usiz
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("no member leads")
+    panic!("no member holds shard {shard}")
+}
+
+/// Waits until every shard is held by one of `count` members, each holding some.
+async fn spread_over(servers: &[Server], admin: &str, count: usize) {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        let view = servers[0].api().get("/v1/cluster", admin).await;
+        if view.status == 200 {
+            let held: Vec<i64> = view.body["shards"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|shard| {
+                    shard["owner"]
+                        .as_i64()
+                        .filter(|_| shard["expires_in_ms"].as_i64() > Some(0))
+                })
+                .collect();
+            let owners: BTreeSet<i64> = held.iter().copied().collect();
+            if held.len() == SPREAD_SHARDS as usize && owners.len() == count {
+                return;
+            }
+            last = view.body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the shards were not spread over {count} members: {last}")
 }
 
 /// How long after `from` a checkout sent then is acknowledged (retried at every member, as the
@@ -191,34 +238,54 @@ async fn until_served(members: &Members, world: &World, from: Instant, key: Stri
 
 /// A fresh database, its payment provider, and the first member (leading), with the admin
 /// token it printed.
-async fn first_member() -> (Database, SimpayProcess, Server, String) {
+async fn first_member(placement: Placement) -> (Database, SimpayProcess, Server, String) {
     let database = Database::fresh(Backend::Postgres).await;
     let simpay = SimpayProcess::start(0).await;
-    let mut first = member(&database, &simpay).await;
+    let mut first = member(&database, &simpay, placement).await;
     first.wait_for_line("First start", START_TIMEOUT).await;
     let admin = first.wait_for_line("mdn_", START_TIMEOUT).await.trim().to_string();
     (database, simpay, first, admin)
 }
 
-async fn member(database: &Database, simpay: &SimpayProcess) -> Server {
+async fn member(database: &Database, simpay: &SimpayProcess, placement: Placement) -> Server {
     let mut args = simpay.server_args();
     args.push("--cluster".into());
+    if placement == Placement::Spread {
+        args.extend(["--spread".into(), "--shards".into(), SPREAD_SHARDS.to_string()]);
+    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Server::start(&database.url, &args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_every_request_decided() {
+    survive_kills_and_a_rolling_restart(Placement::Leader).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_members_sharing_the_shards_survive_kills_and_a_rolling_restart_with_every_request_decided() {
+    survive_kills_and_a_rolling_restart(Placement::Spread).await;
+}
+
+async fn survive_kills_and_a_rolling_restart(placement: Placement) {
     if skip_postgres() {
         return;
     }
-    let (database, simpay, first, admin) = first_member().await;
+    let (database, simpay, first, admin) = first_member(placement).await;
     let world = Arc::new(build_world(&first.api(), &admin, SKUS, 1_000_000, BUYERS).await);
+    // The member killed holds the shard the load is on: the leader, or the shop's shard's holder.
+    let shard = match placement {
+        Placement::Leader => 0,
+        Placement::Spread => (world.shop % i64::from(SPREAD_SHARDS)) as usize,
+    };
     let mut servers = vec![
         first,
-        member(&database, &simpay).await,
-        member(&database, &simpay).await,
+        member(&database, &simpay, placement).await,
+        member(&database, &simpay, placement).await,
     ];
+    if placement == Placement::Spread {
+        spread_over(&servers, &admin, 3).await;
+    }
     let members = Arc::new(Members::at(servers.iter().map(|s| s.base.clone()).collect()));
     let control = Control::new(AfterTrouble::PauseAndGoOn);
     let clients = spawn_cluster_clients(&members, &world, &control);
@@ -226,21 +293,34 @@ async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_
 
     let (mut failovers, mut probes) = (Vec::new(), Vec::new());
     for _ in 0..2 {
-        let slot = leader_slot(&members, &servers[..], &admin).await;
-        // Its successor in the slot starts first (as a standby), so that the time measured is
-        // the takeover's alone.
-        let killed = std::mem::replace(&mut servers[slot], member(&database, &simpay).await);
+        // Its successor starts first (as a standby, or taking its share), so that the time
+        // measured is the takeover's alone.
+        let successor = member(&database, &simpay, placement).await;
+        members.addresses.lock().unwrap().push(successor.base.clone());
+        servers.push(successor);
+        if placement == Placement::Spread {
+            spread_over(&servers, &admin, 4).await;
+        }
+        let slot = holder_slot(&members, &servers[..], &admin, shard).await;
+        let killed = servers.remove(slot);
+        members.addresses.lock().unwrap().remove(slot);
         let killed_at = Instant::now();
         killed.kill().await;
-        members.addresses.lock().unwrap()[slot] = servers[slot].base.clone();
         let probe = format!("probe-{}", failovers.len());
         let (took, attempt) = until_served(&members, &world, killed_at, probe).await;
         // Killed, its sign of life went with its connection: the successor did not wait for the
         // leases to expire.
-        let successor = leader_slot(&members, &servers[..], &admin).await;
-        servers[successor]
-            .wait_for_line("was gone", Duration::from_secs(5))
-            .await;
+        let successor = holder_slot(&members, &servers[..], &admin, shard).await;
+        if !servers[successor].stdout_text().contains("was gone") {
+            let logs: Vec<String> = servers
+                .iter()
+                .map(|s| format!("{}\n{}", s.stdout_text(), s.stderr_text()))
+                .collect();
+            panic!(
+                "successor {successor} did not see the killed member gone:\n{}",
+                logs.join("\n-----\n")
+            );
+        }
         failovers.push(took);
         probes.push(attempt);
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -252,7 +332,7 @@ async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_
         let status = server.wait_exit(Duration::from_secs(60)).await;
         let stderr = server.stderr_text();
         assert!(status.is_some_and(|s| s.success()), "{status:?}; stderr:\n{stderr}");
-        *server = member(&database, &simpay).await;
+        *server = member(&database, &simpay, placement).await;
         members.addresses.lock().unwrap()[slot] = server.base.clone();
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -280,8 +360,11 @@ async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_
             other => failures.push(format!("{}: not decided: {other:?}", attempt.request.key)),
         }
     }
+    if placement == Placement::Spread {
+        spread_over(&servers, &admin, 3).await;
+    }
     eprintln!(
-        "cluster test: {} checkouts acknowledged, {} of them paid; failover after SIGKILL of the leader {:?}; {} retries in all, \
+        "cluster test ({placement:?}): {} checkouts acknowledged, {} of them paid; failover after SIGKILL of the shard's holder {:?}; {} retries in all, \
          {} during the rolling restart",
         acked.len(),
         payments.len(),
@@ -336,9 +419,9 @@ async fn a_paused_leader_is_replaced_and_stands_by_once_resumed() {
     if skip_postgres() {
         return;
     }
-    let (database, simpay, mut paused, admin) = first_member().await;
+    let (database, simpay, mut paused, admin) = first_member(Placement::Leader).await;
     let world = Arc::new(build_world(&paused.api(), &admin, 2, 1_000, 4).await);
-    let mut taker = member(&database, &simpay).await;
+    let mut taker = member(&database, &simpay, Placement::Leader).await;
     let at = |base: &str| Members::at(vec![base.to_string()]);
     let mut rng = StdRng::seed_from_u64(35);
     let mut requests = Vec::new();

@@ -1,0 +1,324 @@
+//! Which shards a member holds when the members share them (`miaodan serve --cluster
+//! --spread`). Nobody coordinates: every member looks at the live members and the leases every
+//! [`PLACEMENT_POLL`] and moves on its own towards an even share ([`share`]): one short of its
+//! share takes free leases (given back, expired, or held by a member whose process is gone);
+//! one over it gives one back while another live member is short and no free lease is left for
+//! it. The leases keep it safe whatever the members believe: a lease has one holder, and every
+//! commit is fenced by its epoch. Two members that see the cluster differently for a moment
+//! only move a shard once too often.
+//!
+//! A member never gives back its last shard while it runs (it would have nothing to serve
+//! from), so with fewer shards than members the last ones to join hold none and forward.
+
+use super::Membership;
+use crate::app::AppState;
+use miaodan_store::cluster::{StoredLease, Taking};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How often a member looks at the placement.
+pub const PLACEMENT_POLL: Duration = Duration::from_millis(500);
+/// A member heard from within this long is live (it says so every [`super::HEARTBEAT_MS`]).
+pub const LIVE_WITHIN_MS: i64 = 3 * super::HEARTBEAT_MS as i64;
+
+/// What a member sees of the cluster.
+#[derive(Clone, Debug)]
+pub struct View<'a> {
+    pub me: i64,
+    /// The live members, this one among them, by id.
+    pub live: &'a [i64],
+    pub leases: &'a [StoredLease],
+    /// The members whose process is gone ([`Membership::watch_member`]): their leases are free.
+    pub gone: &'a [i64],
+    pub shards: u32,
+}
+
+/// What a member does now: takes these shards' leases (each as its [`Taking`] allows), and gives
+/// this one back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Moves {
+    pub take: Vec<(u32, Taking)>,
+    pub give_back: Option<u32>,
+}
+
+/// How many of `shards` shards `member` holds in an even spread over `live` (by id; the lowest
+/// ids hold one more when they do not divide evenly). None for a member not among them.
+pub fn share(shards: u32, live: &[i64], member: i64) -> u32 {
+    let Some(rank) = live.iter().position(|m| *m == member) else {
+        return 0;
+    };
+    let members = live.len() as u32;
+    shards / members + u32::from((rank as u32) < shards % members)
+}
+
+impl View<'_> {
+    /// Who holds shard `index`: its lease's owner while the lease lives and its process is not
+    /// gone.
+    fn holder(&self, index: u32) -> Option<i64> {
+        self.leases
+            .iter()
+            .find(|lease| lease.shard == index && lease.expires_in_ms > 0 && !self.gone.contains(&lease.owner))
+            .map(|lease| lease.owner)
+    }
+
+    /// How a free shard's lease is taken: from its gone holder, or as expired.
+    fn taking(&self, index: u32) -> Taking {
+        let lease = self.leases.iter().find(|lease| lease.shard == index);
+        match lease {
+            Some(lease) if lease.expires_in_ms > 0 => Taking::ExpiredOrFrom(lease.owner),
+            _ => Taking::Expired,
+        }
+    }
+
+    fn held_by(&self, member: i64) -> Vec<u32> {
+        (0..self.shards).filter(|s| self.holder(*s) == Some(member)).collect()
+    }
+
+    /// This member's moves towards an even share.
+    pub fn moves(&self) -> Moves {
+        let mut live = self.live.to_vec();
+        live.push(self.me);
+        live.sort_unstable();
+        live.dedup();
+        let mine = self.held_by(self.me);
+        let my_share = share(self.shards, &live, self.me) as usize;
+        let mut free: Vec<u32> = (0..self.shards).filter(|s| self.holder(*s).is_none()).collect();
+        // Members short of their share start at different free shards, and rarely race.
+        let rank = live.iter().position(|m| *m == self.me).unwrap_or(0);
+        if !free.is_empty() {
+            let turn = rank % free.len();
+            free.rotate_left(turn);
+        }
+        let others_short: usize = live
+            .iter()
+            .filter(|m| **m != self.me)
+            .map(|m| (share(self.shards, &live, *m) as usize).saturating_sub(self.held_by(*m).len()))
+            .sum();
+        let take_count = match (mine.len() < my_share, others_short) {
+            (true, _) => my_share - mine.len(),
+            // Free shards no other live member will take (they all hold their share).
+            (false, 0) => free.len(),
+            (false, _) => 0,
+        };
+        let take: Vec<(u32, Taking)> = free.iter().take(take_count).map(|s| (*s, self.taking(*s))).collect();
+        let give_back = (mine.len() > my_share && mine.len() > 1 && others_short > free.len())
+            .then(|| Self::to_give_back(&mine))
+            .flatten();
+        Moves { take, give_back }
+    }
+
+    /// Which of the shards held to give back: the highest, so that shard 0 (and the
+    /// platform-wide work at its holder) moves least.
+    fn to_give_back(mine: &[u32]) -> Option<u32> {
+        mine.iter().copied().max()
+    }
+}
+
+/// What a look at the placement changed here.
+#[derive(Clone, Debug, Default)]
+pub struct Placed {
+    /// The shards closed because another member took their lease.
+    pub lost: Vec<usize>,
+    /// The shards taken, and how.
+    pub taken: Vec<(u32, Taking)>,
+    pub given_back: Option<u32>,
+}
+
+impl Placed {
+    pub fn changed(&self) -> bool {
+        !self.lost.is_empty() || !self.taken.is_empty() || self.given_back.is_some()
+    }
+}
+
+/// Looks at the cluster and makes this member's moves: closes the shards whose lease another
+/// member took, takes free leases up to its share, gives one back when another member is short.
+pub async fn place(state: &AppState) -> anyhow::Result<Placed> {
+    let closed = state.shards.close_lost().await;
+    let store = &state.store;
+    let membership = &state.membership;
+    let (members, leases) = (store.members().await?, store.shard_leases().await?);
+    let mut live: Vec<i64> = members
+        .iter()
+        .filter(|member| member.heartbeat_age_ms < LIVE_WITHIN_MS)
+        .map(|member| member.id)
+        .collect();
+    membership.forget_watches_except(&members.iter().map(|m| m.id).collect::<Vec<_>>());
+    let gone = gone_holders(store, membership, &leases).await;
+    live.retain(|member| !gone.contains(member));
+    let view = View {
+        me: membership.id(),
+        live: &live,
+        leases: &leases,
+        gone: &gone,
+        shards: state.shards.count(),
+    };
+    let moves = view.moves();
+    let mut taken = Vec::new();
+    for (shard, taking) in &moves.take {
+        match state.take_shard(*shard as usize, *taking).await {
+            Ok(true) => {
+                tracing::info!(shard, ?taking, "placement: took a shard");
+                taken.push((*shard, *taking));
+            }
+            Ok(false) => tracing::debug!(shard, "placement: another member took the shard first"),
+            Err(error) => tracing::warn!(%error, shard, "placement: could not take a shard"),
+        }
+    }
+    if let Some(shard) = moves.give_back {
+        tracing::info!(shard, "placement: giving a shard back to a member short of its share");
+        state.give_back_shard(shard as usize).await;
+    }
+    Ok(Placed {
+        lost: closed,
+        taken,
+        given_back: moves.give_back,
+    })
+}
+
+/// The holders of live leases, other than this member, whose process is gone.
+async fn gone_holders(store: &miaodan_store::Store, membership: &Membership, leases: &[StoredLease]) -> Vec<i64> {
+    let mut holders: Vec<i64> = leases
+        .iter()
+        .filter(|lease| lease.expires_in_ms > 0 && lease.owner != membership.id())
+        .map(|lease| lease.owner)
+        .collect();
+    holders.sort_unstable();
+    holders.dedup();
+    let mut gone = Vec::new();
+    for holder in holders {
+        let free = store.member_gone(holder).await.ok();
+        if membership.watch_member(holder, free, Instant::now()) {
+            gone.push(holder);
+        }
+    }
+    gone
+}
+
+/// The shards a member that holds none yet takes first, and how (all under one [`Taking`]: the
+/// leases are taken at once, all or none).
+pub async fn first_share(store: &miaodan_store::Store, membership: &Membership, shards: u32) -> anyhow::Result<Moves> {
+    let (members, leases) = (store.members().await?, store.shard_leases().await?);
+    let mut live: Vec<i64> = members
+        .iter()
+        .filter(|member| member.heartbeat_age_ms < LIVE_WITHIN_MS)
+        .map(|member| member.id)
+        .collect();
+    let gone = gone_holders(store, membership, &leases).await;
+    live.retain(|member| !gone.contains(member));
+    let view = View {
+        me: membership.id(),
+        live: &live,
+        leases: &leases,
+        gone: &gone,
+        shards,
+    };
+    let mut moves = view.moves();
+    let first = moves.take.first().map(|(_, taking)| *taking);
+    moves.take.retain(|(_, taking)| Some(*taking) == first);
+    Ok(moves)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The cluster as the members see it at once: each shard's holder, if any.
+    fn leases(owners: &[Option<i64>]) -> Vec<StoredLease> {
+        owners
+            .iter()
+            .enumerate()
+            .map(|(shard, owner)| StoredLease {
+                shard: shard as u32,
+                owner: owner.unwrap_or(0),
+                epoch: 1,
+                expires_in_ms: if owner.is_some() { 3_000 } else { 0 },
+            })
+            .collect()
+    }
+
+    /// Each live member in turn makes its moves, `rounds` times over.
+    fn settle(owners: &mut [Option<i64>], live: &[i64], gone: &[i64], rounds: usize) {
+        for _ in 0..rounds {
+            for me in live {
+                let stored = leases(owners);
+                let view = View {
+                    me: *me,
+                    live,
+                    leases: &stored,
+                    gone,
+                    shards: owners.len() as u32,
+                };
+                let held_before = view.held_by(*me).len();
+                let moves = view.moves();
+                for (shard, taking) in moves.take {
+                    let owner = &mut owners[shard as usize];
+                    // As the store takes it: free, or held by the gone member named.
+                    match (*owner, taking) {
+                        (None, _) => *owner = Some(*me),
+                        (Some(from), Taking::ExpiredOrFrom(gone)) if from == gone => *owner = Some(*me),
+                        _ => panic!("member {me} took shard {shard}, held by a live member"),
+                    }
+                }
+                if let Some(shard) = moves.give_back {
+                    assert_eq!(owners[shard as usize], Some(*me), "only a shard held is given back");
+                    assert!(held_before > 1, "a member never gives back its last shard");
+                    owners[shard as usize] = None;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shares_are_even_and_add_up() {
+        assert_eq!(share(8, &[3, 5, 9], 3), 3);
+        assert_eq!(share(8, &[3, 5, 9], 5), 3);
+        assert_eq!(share(8, &[3, 5, 9], 9), 2);
+        assert_eq!(share(2, &[3, 5, 9], 9), 0, "more members than shards");
+        assert_eq!(share(8, &[3, 5], 7), 0, "not live");
+    }
+
+    #[test]
+    fn a_member_that_joins_gets_its_share_from_the_others() {
+        let mut owners = vec![Some(1); 8];
+        settle(&mut owners, &[1, 2, 3], &[], 12);
+        let held = |m: i64| owners.iter().filter(|o| **o == Some(m)).count();
+        assert_eq!((held(1), held(2), held(3)), (3, 3, 2));
+        assert_eq!(owners[0], Some(1), "shard 0 stays where it was");
+    }
+
+    #[test]
+    fn a_gone_members_shards_are_taken_at_once_by_the_others() {
+        let mut owners = vec![Some(1), Some(2), Some(1), Some(2)];
+        settle(&mut owners, &[1], &[2], 1);
+        assert_eq!(owners, vec![Some(1); 4]);
+    }
+
+    proptest! {
+        /// Whatever the members held before (some by members gone, some given back), every
+        /// shard ends held once by a live member, each holding its even share.
+        #[test]
+        fn the_shards_settle_evenly_over_the_live_members(
+            shards in 1u32..=16,
+            members in 1usize..=5,
+            gone_count in 0usize..=2,
+            held in proptest::collection::vec(0usize..8, 16),
+        ) {
+            let live: Vec<i64> = (1..=members as i64).collect();
+            let gone: Vec<i64> = (100..100 + gone_count as i64).collect();
+            let everyone: Vec<i64> = live.iter().chain(&gone).copied().collect();
+            let mut owners: Vec<Option<i64>> = (0..shards as usize)
+                .map(|s| everyone.get(held[s]).copied())
+                .collect();
+            settle(&mut owners, &live, &gone, 2 * shards as usize + 2);
+            prop_assert!(owners.iter().all(|o| o.is_some_and(|o| live.contains(&o))), "{owners:?}");
+            for member in &live {
+                let count = owners.iter().filter(|o| **o == Some(*member)).count() as u32;
+                let even = share(shards, &live, *member);
+                // A member keeps its last shard: with fewer shards than members one may hold
+                // one more than its share, and another one less.
+                prop_assert!(count == even || shards < members as u32, "{member}: {count} not {even}: {owners:?}");
+            }
+        }
+    }
+}
