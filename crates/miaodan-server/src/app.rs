@@ -207,6 +207,11 @@ async fn take_leases(
     Ok((leases, renewal))
 }
 
+/// How long a shard given back waits for the requests in flight before it goes
+/// ([`AppState::give_back_shard`]): a request forwarded to a paused member waits longer, and
+/// holds up no move.
+const GIVE_BACK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How long a member taking over as the leader waits for the leases' rows before it ends the
 /// former leader's connections (see [`open_leased`]).
 const TAKING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -531,10 +536,21 @@ impl AppState {
         Ok(true)
     }
 
-    /// Gives shard `index` back while the process runs: it decides and commits what it queued,
-    /// then its lease is given back and its requests go to whoever takes it.
+    /// Gives shard `index` back while the process runs: no request decided across shards with
+    /// its home there is let through any more, and those let through finish (their answers
+    /// stored, at most [`GIVE_BACK_PATIENCE`]); then it decides and commits what it queued, its
+    /// lease is given back, and its requests go to whoever takes it, who learns every answer
+    /// stored until then.
     pub async fn give_back_shard(&self, index: usize) {
+        self.shards.set_leaving(index, true);
+        if !self.admission.wait_for_earlier(GIVE_BACK_PATIENCE).await {
+            tracing::warn!(
+                shard = index,
+                "requests in flight did not finish before the shard was given back"
+            );
+        }
         self.shards.give_back(index).await;
+        self.shards.set_leaving(index, false);
     }
 
     /// The language model the assistant may ask for a second opinion, if one is configured.

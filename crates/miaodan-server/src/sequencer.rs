@@ -223,6 +223,9 @@ pub struct Shards {
     others: Option<Arc<dyn OtherHolders>>,
     /// Each held shard's task.
     tasks: Vec<std::sync::Mutex<Option<JoinHandle<()>>>>,
+    /// The shards being given back: a request decided across shards is no longer let through
+    /// ([`Shards::decide_here`]) while the requests already let through finish.
+    leaving: Vec<AtomicBool>,
     /// What starting a shard takes, kept for a shard that moves here.
     starting: Arc<Starting>,
 }
@@ -338,6 +341,7 @@ impl Shards {
             tasks.push(std::sync::Mutex::new(Some(task)));
         }
         Ok(Shards {
+            leaving: (0..count).map(|_| AtomicBool::new(false)).collect(),
             inboxes,
             others,
             tasks,
@@ -473,10 +477,15 @@ impl Shards {
     /// answer and knows its key, so that every retry reaches the same member.
     pub fn decide_here(&self, shop: ShopId) -> Result<(), ShardError> {
         let shard = self.shard_of(shop);
-        match self.holds(shard) {
+        match self.holds(shard) && !self.leaving[shard].load(Ordering::SeqCst) {
             true => Ok(()),
             false => Err(ShardError::HeldElsewhere { shard }),
         }
+    }
+
+    /// Marks shard `index` as being given back (or no longer): see [`Shards::decide_here`].
+    pub fn set_leaving(&self, index: usize, leaving: bool) {
+        self.leaving[index].store(leaving, Ordering::SeqCst);
     }
 
     /// Shard `index` if this process holds it, else one it holds: for rows that are no shard's

@@ -9,6 +9,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -19,6 +20,27 @@ pub struct Admission {
     in_flight: Arc<Semaphore>,
     in_flight_max: usize,
     body_read_timeout: Duration,
+    earlier: Arc<Earlier>,
+}
+
+/// The requests in flight by generation, two at a time: a request counts in its generation's
+/// bucket until its answer's head is ready; [`Admission::wait_for_earlier`] starts a new
+/// generation and waits for the former one's bucket to empty. No lock on the request path.
+#[derive(Debug, Default)]
+struct Earlier {
+    generation: AtomicU64,
+    counts: [AtomicUsize; 2],
+    /// One wait at a time: a second would start a generation while the first still waits.
+    turn: tokio::sync::Mutex<()>,
+}
+
+/// A request counted in its generation until dropped.
+struct Counted(Arc<Earlier>, usize);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.counts[self.1].fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The instant by which a request's body must have arrived.
@@ -31,7 +53,33 @@ impl Admission {
             in_flight: Arc::new(Semaphore::new(limits.requests_in_flight_max)),
             in_flight_max: limits.requests_in_flight_max,
             body_read_timeout: limits.body_read_timeout,
+            earlier: Arc::default(),
         }
+    }
+
+    /// Counts a request in the generation of now, until dropped.
+    fn counted(&self) -> Counted {
+        let bucket = (self.earlier.generation.load(Ordering::SeqCst) % 2) as usize;
+        self.earlier.counts[bucket].fetch_add(1, Ordering::SeqCst);
+        Counted(self.earlier.clone(), bucket)
+    }
+
+    /// Waits until every request admitted before now has its answer (stored, for a keyed one),
+    /// or `patience` passed (false). A shard given back waits so: a request decided across
+    /// shards that this member's holding of the shard let through stores its answer before the
+    /// next holder learns the stored keys.
+    pub async fn wait_for_earlier(&self, patience: Duration) -> bool {
+        let earlier = &self.earlier;
+        let _turn = earlier.turn.lock().await;
+        let former = (earlier.generation.fetch_add(1, Ordering::SeqCst) % 2) as usize;
+        let until = Instant::now() + patience;
+        while earlier.counts[former].load(Ordering::SeqCst) > 0 {
+            if Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        true
     }
 
     /// How many requests are in flight now.
@@ -50,5 +98,33 @@ pub async fn admit(State(admission): State<Admission>, mut request: Request, nex
     };
     let deadline = Instant::now() + admission.body_read_timeout;
     request.extensions_mut().insert(BodyDeadline(deadline));
+    let _counted = admission.counted();
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wait for the earlier requests waits for those admitted before it, not for later ones.
+    #[tokio::test]
+    async fn a_wait_for_earlier_requests_ends_with_them_and_not_with_later_ones() {
+        let admission = Admission::new(&Limits::default());
+        let early = admission.counted();
+        let waiting = {
+            let admission = admission.clone();
+            tokio::spawn(async move { admission.wait_for_earlier(Duration::from_secs(10)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "a request admitted before is in flight");
+        let late = admission.counted();
+        drop(early);
+        assert!(waiting.await.unwrap(), "the earlier request ended");
+        assert!(
+            !admission.wait_for_earlier(Duration::from_millis(50)).await,
+            "the later request is earlier than this wait, and still in flight"
+        );
+        drop(late);
+        assert!(admission.wait_for_earlier(Duration::from_millis(50)).await);
+    }
 }

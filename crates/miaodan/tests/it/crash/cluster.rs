@@ -500,3 +500,80 @@ async fn a_paused_leader_is_replaced_and_stands_by_once_resumed() {
     }
     database.remove().await;
 }
+
+/// Two members sharing the shards, one paused (SIGSTOP) past its leases: the other takes its
+/// shards over and decides the requests sent to it; the paused one, resumed, commits nothing
+/// (its shards' commits are fenced), stands by, asks for its share again and gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_member_sharing_the_shards_loses_them_and_gets_its_share_back() {
+    if skip_postgres() {
+        return;
+    }
+    let (database, simpay, first, admin) = first_member(Placement::Spread).await;
+    let world = Arc::new(build_world(&first.api(), &admin, 2, 1_000, 4).await);
+    let mut servers = vec![first, member(&database, &simpay, Placement::Spread).await];
+    spread_over(&servers, &admin, 2).await;
+    let members = Members::at(servers.iter().map(|s| s.base.clone()).collect());
+    let shard = (world.shop % i64::from(SPREAD_SHARDS)) as usize;
+    let slot = holder_slot(&members, &servers, &admin, shard).await;
+    let mut paused = servers.remove(slot);
+    let taker = servers.remove(0);
+    let at = |base: &str| Members::at(vec![base.to_string()]);
+    let mut rng = StdRng::seed_from_u64(36);
+    let mut requests = Vec::new();
+
+    signal("STOP", &[paused.pid]);
+    let paused_at = Instant::now();
+    // Sent to the other member: its shop's shard is held by the paused one until its lease
+    // expires; then the other takes it and decides it at the client's retry.
+    let sent_on = random_checkout(&mut rng, &world, "while-paused".into());
+    let outcome = decided(&at(&taker.base), &world, &sent_on, 0).await;
+    assert!(matches!(outcome, Outcome::Acked(_)), "{outcome:?}");
+    let took = paused_at.elapsed();
+    requests.push(sent_on);
+    // Sent straight to the paused member: it waits for it to resume, which decides nothing
+    // (or sends it on to the shard's holder once its shard is closed).
+    let straight = random_checkout(&mut rng, &world, "to-the-paused".into());
+    let waiting = {
+        let (api, world, request) = (paused.api(), world.clone(), straight.clone());
+        tokio::spawn(async move { send_checkout(&api, &world, &request).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal("CONT", &[paused.pid]);
+    paused
+        .wait_for_line("this one stands by", Duration::from_secs(20))
+        .await;
+    paused
+        .wait_for_line("this member now holds shards", Duration::from_secs(20))
+        .await;
+    let answered = waiting.await.unwrap();
+    assert!(
+        matches!(&answered, Outcome::Acked(_)) || matches!(&answered, Outcome::Unexpected(a) if a.status == 503),
+        "{answered:?}"
+    );
+    let straight_placed = matches!(answered, Outcome::Acked(_));
+    requests.push(straight);
+    let servers = vec![paused, taker];
+    spread_over(&servers, &admin, 2).await;
+    // Sent to the member that was paused, holding its share again: decided.
+    let later = random_checkout(&mut rng, &world, "after-the-resume".into());
+    let outcome = decided(&at(&servers[0].base), &world, &later, 0).await;
+    assert!(matches!(outcome, Outcome::Acked(_)), "{outcome:?}");
+    requests.push(later);
+
+    // Nothing else was placed, and each request sent again with its key is one order.
+    let api = servers[1].api();
+    assert_eq!(all_orders(&api, &admin).await.len(), 2 + usize::from(straight_placed));
+    for request in &requests {
+        let Outcome::Acked(answer) = send_checkout(&api, &world, request).await else {
+            panic!("{} was not decided", request.key);
+        };
+        acked_order(request, &world, &answer).unwrap();
+    }
+    assert_eq!(all_orders(&api, &admin).await.len(), requests.len());
+    eprintln!("paused-member test: the other member served {took:?} after the pause");
+    for server in servers {
+        server.kill().await;
+    }
+    database.remove().await;
+}
