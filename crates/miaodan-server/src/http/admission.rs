@@ -119,7 +119,7 @@ mod tests {
         assert!(!waiting.is_finished(), "a request admitted before is in flight");
         let late = admission.counted();
         drop(early);
-        assert!(waiting.await.unwrap(), "the earlier request ended");
+        assert!(waiting.await.expect("the wait ran"), "the earlier request ended");
         assert!(
             !admission.wait_for_earlier(Duration::from_millis(50)).await,
             "the later request is earlier than this wait, and still in flight"
