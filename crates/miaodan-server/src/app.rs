@@ -207,9 +207,8 @@ async fn take_leases(
     Ok((leases, renewal))
 }
 
-/// How long a shard given back waits for the requests in flight before it goes
-/// ([`AppState::give_back_shard`]): a request forwarded to a paused member waits longer, and
-/// holds up no move.
+/// How long a shard given back waits for the requests in flight ([`AppState::give_back_shard`]);
+/// past it the shard stays, and a later look tries again.
 const GIVE_BACK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long a member taking over as the leader waits for the leases' rows before it ends the
@@ -515,9 +514,11 @@ impl AppState {
     /// commands. False while another live member holds it.
     pub async fn take_shard(&self, index: usize, taking: miaodan_store::cluster::Taking) -> anyhow::Result<bool> {
         anyhow::ensure!(index < self.shards.count() as usize, "there is no shard {index}");
-        if self.shards.holds(index) {
+        if self.shards.holds(index) && self.shards.leases().holds(index as u32) {
             return Ok(true);
         }
+        // Open here, but its lease was lost: closed before it is taken again.
+        self.shards.close_lost().await;
         if !self.shards.take_lease(index, taking).await? {
             return Ok(false);
         }
@@ -538,19 +539,23 @@ impl AppState {
 
     /// Gives shard `index` back while the process runs: no request decided across shards with
     /// its home there is let through any more, and those let through finish (their answers
-    /// stored, at most [`GIVE_BACK_PATIENCE`]); then it decides and commits what it queued, its
-    /// lease is given back, and its requests go to whoever takes it, who learns every answer
-    /// stored until then.
-    pub async fn give_back_shard(&self, index: usize) {
+    /// stored); then it decides and commits what it queued, its lease is given back, and its
+    /// requests go to whoever takes it, who learns every answer stored until then. Requests
+    /// that do not finish within [`GIVE_BACK_PATIENCE`] keep the shard here (false): one of
+    /// them could store its answer after the taker learnt the keys.
+    pub async fn give_back_shard(&self, index: usize) -> bool {
         self.shards.set_leaving(index, true);
-        if !self.admission.wait_for_earlier(GIVE_BACK_PATIENCE).await {
+        let drained = self.admission.wait_for_earlier(GIVE_BACK_PATIENCE).await;
+        if drained {
+            self.shards.give_back(index).await;
+        } else {
             tracing::warn!(
                 shard = index,
-                "requests in flight did not finish before the shard was given back"
+                "requests in flight did not finish in time: the shard is not given back yet"
             );
         }
-        self.shards.give_back(index).await;
         self.shards.set_leaving(index, false);
+        drained
     }
 
     /// The language model the assistant may ask for a second opinion, if one is configured.

@@ -383,6 +383,8 @@ pub struct Membership {
     taking_over_from: Arc<AtomicI64>,
     /// What this member saw of each other member's sign of life, by member id.
     life_watch: Arc<std::sync::Mutex<std::collections::HashMap<i64, LifeWatch>>>,
+    /// Since when each shard seen free has been (see [`placement`]).
+    free_since: Arc<std::sync::Mutex<std::collections::HashMap<u32, Instant>>>,
     /// Where it takes requests, and its role (`leader` or `standby`).
     registered: Arc<std::sync::Mutex<(String, String)>>,
 }
@@ -393,6 +395,7 @@ impl Membership {
             id,
             taking_over_from: Arc::new(AtomicI64::new(0)),
             life_watch: Arc::default(),
+            free_since: Arc::default(),
             registered: Arc::new(std::sync::Mutex::new((address, role.into()))),
         }
     }
@@ -430,6 +433,18 @@ impl Membership {
                 false
             }
         }
+    }
+
+    /// Notes which shards are free now; gives those seen free, at every look, for `long`.
+    pub fn note_free(&self, free: &[u32], now: Instant, long: Duration) -> Vec<u32> {
+        let Ok(mut seen) = self.free_since.lock() else {
+            return Vec::new();
+        };
+        seen.retain(|shard, _| free.contains(shard));
+        free.iter()
+            .filter(|shard| now - *seen.entry(**shard).or_insert(now) >= long)
+            .copied()
+            .collect()
     }
 
     /// Forgets what it saw of the members not among `members` (those that left).

@@ -374,9 +374,16 @@ impl Shards {
                 return Err(error);
             }
         };
-        let (sender, task) = self.starting.run(shard);
         // A shard lost here before was left rebuilding (its lease gone, it could not).
         self.starting.rebuilding[index].store(false, Ordering::Relaxed);
+        // The platform's own writes go under a lease held: every other may have been lost.
+        let (store, leases) = (&self.starting.store, &self.starting.leases);
+        if !store.held_lease().is_some_and(|held| leases.held().contains(&held))
+            && let Some(lease) = leases.lease(index as u32)
+        {
+            store.hold(lease);
+        }
+        let (sender, task) = self.starting.run(shard);
         *self.tasks[index].lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         *self.inboxes[index].write().unwrap_or_else(|p| p.into_inner()) = Some(sender);
         self.starting.rebuilds[index].fetch_add(1, Ordering::SeqCst);
@@ -477,7 +484,8 @@ impl Shards {
     /// answer and knows its key, so that every retry reaches the same member.
     pub fn decide_here(&self, shop: ShopId) -> Result<(), ShardError> {
         let shard = self.shard_of(shop);
-        match self.holds(shard) && !self.leaving[shard].load(Ordering::SeqCst) {
+        let lease_held = self.starting.leases.holds(shard as u32);
+        match self.holds(shard) && lease_held && !self.leaving[shard].load(Ordering::SeqCst) {
             true => Ok(()),
             false => Err(ShardError::HeldElsewhere { shard }),
         }

@@ -46,7 +46,8 @@ pub async fn serve(mut config: Config, advertise: Option<String>, spread: bool) 
     };
     let advertise = advertise.unwrap_or_else(|| format!("http://{address}"));
     let store = Arc::new(Store::open(&database, config.durability).await?);
-    let (membership, [liveness, heartbeat]) = join(&store, &advertise).await?;
+    let standing_by = if spread { "joining" } else { "standby" };
+    let (membership, [liveness, heartbeat]) = join(&store, &advertise, standing_by).await?;
     config.cluster = Some(membership.clone());
     let switch = Switch::new(Forwarder::new(store.clone(), membership.id())?);
     let (stop_listening, listening_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -81,7 +82,7 @@ pub async fn serve(mut config: Config, advertise: Option<String>, spread: bool) 
         let lost = hold(&state, &mut platform, spread, &advertise, &mut stop).await;
         switch.stand_by();
         step_down(state, platform).await;
-        membership.set_role("standby");
+        membership.set_role(standing_by);
         if !lost {
             break;
         }
@@ -100,8 +101,12 @@ pub async fn serve(mut config: Config, advertise: Option<String>, spread: bool) 
 
 /// This process as a new member, standing by: its sign of life held (before it can lead: a
 /// leader whose sign of life is not held looks gone), and its heartbeat.
-async fn join(store: &Arc<Store>, advertise: &str) -> anyhow::Result<(Membership, [tokio::task::JoinHandle<()>; 2])> {
-    let membership = Membership::new(new_member_id(), advertise.to_string(), "standby");
+async fn join(
+    store: &Arc<Store>,
+    advertise: &str,
+    role: &str,
+) -> anyhow::Result<(Membership, [tokio::task::JoinHandle<()>; 2])> {
+    let membership = Membership::new(new_member_id(), advertise.to_string(), role);
     let liveness = store.hold_liveness(membership.id()).await?;
     if liveness.is_none() {
         tracing::warn!(
@@ -261,18 +266,11 @@ async fn keep_placing(
             _ = stop.as_mut() => return false,
             _ = every.tick() => {}
         }
+        // A lost shard 0 stops the platform-wide work before any move is made.
+        let lost = state.shards.close_lost().await;
+        platform.follow_shard_zero();
         match placement::place(state).await {
-            Ok(placed) if placed.changed() => {
-                for (shard, taking) in &placed.taken {
-                    if let miaodan_store::cluster::Taking::ExpiredOrFrom(gone) = taking {
-                        println!(
-                            "member {gone} was gone: this member took shard {shard} without waiting for its lease to expire"
-                        );
-                    }
-                }
-                println!("this member now holds shards {:?}", held(state));
-            }
-            Ok(_) => {}
+            Ok(placed) => report(state, &lost, &placed),
             Err(error) => tracing::warn!(%error, "could not read the cluster's placement"),
         }
         platform.follow_shard_zero();
@@ -280,6 +278,22 @@ async fn keep_placing(
         if leases.is_lost() || leases.held().is_empty() {
             return true;
         }
+    }
+}
+
+/// Says what a look at the placement changed here.
+fn report(state: &AppState, lost: &[usize], placed: &placement::Placed) {
+    if !lost.is_empty() {
+        println!("another member took shards {lost:?}: this member was paused or cut off past their leases");
+    }
+    for (shard, taking) in &placed.taken {
+        if let miaodan_store::cluster::Taking::ExpiredOrFrom(gone) = taking {
+            println!("member {gone} was gone: this member took shard {shard} without waiting for its lease to expire");
+        }
+    }
+    let held = held(state);
+    if (placed.changed() || !lost.is_empty()) && !held.is_empty() {
+        println!("this member now holds shards {held:?}");
     }
 }
 

@@ -8,7 +8,11 @@
 //! only move a shard once too often.
 //!
 //! A member never gives back its last shard while it runs (it would have nothing to serve
-//! from), so with fewer shards than members the last ones to join hold none and forward.
+//! from), so with fewer shards than members the last ones to join hold none and forward. A
+//! shard free for [`LONG_FREE`] is taken by whoever sees it, share or not: the member short of
+//! it may be unable to take it (its start fails, or its looks stall), and a shard nobody holds
+//! serves nobody. Only members sharing the shards count (registered as `holder` or `joining`):
+//! a member of the leader's way, met in a switch between the two, takes no share.
 
 use super::Membership;
 use crate::app::AppState;
@@ -20,6 +24,10 @@ use tokio::time::Instant;
 pub const PLACEMENT_POLL: Duration = Duration::from_millis(500);
 /// A member heard from within this long is live (it says so every [`super::HEARTBEAT_MS`]).
 pub const LIVE_WITHIN_MS: i64 = 3 * super::HEARTBEAT_MS as i64;
+/// How long a shard may be seen free before any member takes it.
+pub const LONG_FREE: Duration = Duration::from_millis(1_500);
+/// The roles of members sharing the shards: holding some, or none yet.
+pub const SHARING_ROLES: [&str; 2] = ["holder", "joining"];
 
 /// What a member sees of the cluster.
 #[derive(Clone, Debug)]
@@ -31,6 +39,8 @@ pub struct View<'a> {
     /// The members whose process is gone ([`Membership::watch_member`]): their leases are free.
     pub gone: &'a [i64],
     pub shards: u32,
+    /// The shards this member has seen free for [`LONG_FREE`].
+    pub long_free: &'a [u32],
 }
 
 /// What a member does now: takes these shards' leases (each as its [`Taking`] allows), and gives
@@ -100,7 +110,14 @@ impl View<'_> {
             (false, 0) => free.len(),
             (false, _) => 0,
         };
-        let take: Vec<(u32, Taking)> = free.iter().take(take_count).map(|s| (*s, self.taking(*s))).collect();
+        let mut chosen: Vec<u32> = free.iter().take(take_count).copied().collect();
+        let orphans: Vec<u32> = free
+            .iter()
+            .filter(|s| self.long_free.contains(s) && !chosen.contains(s))
+            .copied()
+            .collect();
+        chosen.extend(orphans);
+        let take: Vec<(u32, Taking)> = chosen.iter().map(|s| (*s, self.taking(*s))).collect();
         let give_back = (mine.len() > my_share && mine.len() > 1 && others_short > free.len())
             .then(|| Self::to_give_back(&mine))
             .flatten();
@@ -130,29 +147,57 @@ impl Placed {
     }
 }
 
+/// What a member sees of the cluster in one look: the live members sharing the shards, the
+/// leases, the holders gone, and the shards free for long.
+struct Look {
+    live: Vec<i64>,
+    leases: Vec<StoredLease>,
+    gone: Vec<i64>,
+    long_free: Vec<u32>,
+}
+
+impl Look {
+    async fn take(store: &miaodan_store::Store, membership: &Membership, shards: u32) -> anyhow::Result<Look> {
+        let (members, leases) = (store.members().await?, store.shard_leases().await?);
+        membership.forget_watches_except(&members.iter().map(|m| m.id).collect::<Vec<_>>());
+        let gone = gone_holders(store, membership, &leases).await;
+        let live: Vec<i64> = members
+            .iter()
+            .filter(|m| m.heartbeat_age_ms < LIVE_WITHIN_MS && SHARING_ROLES.contains(&m.role.as_str()))
+            .map(|m| m.id)
+            .filter(|m| !gone.contains(m))
+            .collect();
+        let mut look = Look {
+            live,
+            leases,
+            gone,
+            long_free: Vec::new(),
+        };
+        let view = look.view(membership, shards);
+        let free: Vec<u32> = (0..shards).filter(|s| view.holder(*s).is_none()).collect();
+        look.long_free = membership.note_free(&free, Instant::now(), LONG_FREE);
+        Ok(look)
+    }
+
+    fn view<'a>(&'a self, membership: &Membership, shards: u32) -> View<'a> {
+        View {
+            me: membership.id(),
+            live: &self.live,
+            leases: &self.leases,
+            gone: &self.gone,
+            shards,
+            long_free: &self.long_free,
+        }
+    }
+}
+
 /// Looks at the cluster and makes this member's moves: closes the shards whose lease another
 /// member took, takes free leases up to its share, gives one back when another member is short.
 pub async fn place(state: &AppState) -> anyhow::Result<Placed> {
     let closed = state.shards.close_lost().await;
-    let store = &state.store;
-    let membership = &state.membership;
-    let (members, leases) = (store.members().await?, store.shard_leases().await?);
-    let mut live: Vec<i64> = members
-        .iter()
-        .filter(|member| member.heartbeat_age_ms < LIVE_WITHIN_MS)
-        .map(|member| member.id)
-        .collect();
-    membership.forget_watches_except(&members.iter().map(|m| m.id).collect::<Vec<_>>());
-    let gone = gone_holders(store, membership, &leases).await;
-    live.retain(|member| !gone.contains(member));
-    let view = View {
-        me: membership.id(),
-        live: &live,
-        leases: &leases,
-        gone: &gone,
-        shards: state.shards.count(),
-    };
-    let moves = view.moves();
+    let shards = state.shards.count();
+    let look = Look::take(&state.store, &state.membership, shards).await?;
+    let moves = look.view(&state.membership, shards).moves();
     let mut taken = Vec::new();
     for (shard, taking) in &moves.take {
         match state.take_shard(*shard as usize, *taking).await {
@@ -164,14 +209,15 @@ pub async fn place(state: &AppState) -> anyhow::Result<Placed> {
             Err(error) => tracing::warn!(%error, shard, "placement: could not take a shard"),
         }
     }
+    let mut given_back = None;
     if let Some(shard) = moves.give_back {
         tracing::info!(shard, "placement: giving a shard back to a member short of its share");
-        state.give_back_shard(shard as usize).await;
+        given_back = state.give_back_shard(shard as usize).await.then_some(shard);
     }
     Ok(Placed {
         lost: closed,
         taken,
-        given_back: moves.give_back,
+        given_back,
     })
 }
 
@@ -197,22 +243,8 @@ async fn gone_holders(store: &miaodan_store::Store, membership: &Membership, lea
 /// The shards a member that holds none yet takes first, and how (all under one [`Taking`]: the
 /// leases are taken at once, all or none).
 pub async fn first_share(store: &miaodan_store::Store, membership: &Membership, shards: u32) -> anyhow::Result<Moves> {
-    let (members, leases) = (store.members().await?, store.shard_leases().await?);
-    let mut live: Vec<i64> = members
-        .iter()
-        .filter(|member| member.heartbeat_age_ms < LIVE_WITHIN_MS)
-        .map(|member| member.id)
-        .collect();
-    let gone = gone_holders(store, membership, &leases).await;
-    live.retain(|member| !gone.contains(member));
-    let view = View {
-        me: membership.id(),
-        live: &live,
-        leases: &leases,
-        gone: &gone,
-        shards,
-    };
-    let mut moves = view.moves();
+    let look = Look::take(store, membership, shards).await?;
+    let mut moves = look.view(membership, shards).moves();
     let first = moves.take.first().map(|(_, taking)| *taking);
     moves.take.retain(|(_, taking)| Some(*taking) == first);
     Ok(moves)
@@ -248,6 +280,7 @@ mod tests {
                     leases: &stored,
                     gone,
                     shards: owners.len() as u32,
+                    long_free: &[],
                 };
                 let held_before = view.held_by(*me).len();
                 let moves = view.moves();
@@ -285,6 +318,22 @@ mod tests {
         let held = |m: i64| owners.iter().filter(|o| **o == Some(m)).count();
         assert_eq!((held(1), held(2), held(3)), (3, 3, 2));
         assert_eq!(owners[0], Some(1), "shard 0 stays where it was");
+    }
+
+    #[test]
+    fn a_shard_free_for_long_is_taken_by_a_member_at_its_share() {
+        // Member 2 is short of its share but does not take shard 1.
+        let stored = leases(&[Some(1), None, Some(1), Some(2)]);
+        let view = |long_free| View {
+            me: 1,
+            live: &[1, 2],
+            leases: &stored,
+            gone: &[],
+            shards: 4,
+            long_free,
+        };
+        assert_eq!(view(&[]).moves(), Moves::default(), "member 2 is to take it");
+        assert_eq!(view(&[1]).moves().take, vec![(1, Taking::Expired)]);
     }
 
     #[test]

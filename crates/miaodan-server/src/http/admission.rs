@@ -23,16 +23,20 @@ pub struct Admission {
     earlier: Arc<Earlier>,
 }
 
-/// The requests in flight by generation, two at a time: a request counts in its generation's
-/// bucket until its answer's head is ready; [`Admission::wait_for_earlier`] starts a new
-/// generation and waits for the former one's bucket to empty. No lock on the request path.
+/// The requests in flight by generation: a request counts in its generation's bucket until its
+/// answer's head is ready; [`Admission::wait_for_earlier`] starts a new generation and waits for
+/// every other bucket to empty (requests of earlier generations, those a wait that ran out of
+/// patience left behind too; a ring of [`GENERATIONS`], so one left behind through as many waits
+/// is no longer waited for). No lock on the request path.
 #[derive(Debug, Default)]
 struct Earlier {
     generation: AtomicU64,
-    counts: [AtomicUsize; 2],
+    counts: [AtomicUsize; GENERATIONS],
     /// One wait at a time: a second would start a generation while the first still waits.
     turn: tokio::sync::Mutex<()>,
 }
+
+const GENERATIONS: usize = 8;
 
 /// A request counted in its generation until dropped.
 struct Counted(Arc<Earlier>, usize);
@@ -59,7 +63,7 @@ impl Admission {
 
     /// Counts a request in the generation of now, until dropped.
     fn counted(&self) -> Counted {
-        let bucket = (self.earlier.generation.load(Ordering::SeqCst) % 2) as usize;
+        let bucket = (self.earlier.generation.load(Ordering::SeqCst) % GENERATIONS as u64) as usize;
         self.earlier.counts[bucket].fetch_add(1, Ordering::SeqCst);
         Counted(self.earlier.clone(), bucket)
     }
@@ -71,9 +75,10 @@ impl Admission {
     pub async fn wait_for_earlier(&self, patience: Duration) -> bool {
         let earlier = &self.earlier;
         let _turn = earlier.turn.lock().await;
-        let former = (earlier.generation.fetch_add(1, Ordering::SeqCst) % 2) as usize;
+        let now = ((earlier.generation.fetch_add(1, Ordering::SeqCst) + 1) % GENERATIONS as u64) as usize;
         let until = Instant::now() + patience;
-        while earlier.counts[former].load(Ordering::SeqCst) > 0 {
+        let in_flight = |(bucket, count): (usize, &AtomicUsize)| bucket != now && count.load(Ordering::SeqCst) > 0;
+        while earlier.counts.iter().enumerate().any(in_flight) {
             if Instant::now() >= until {
                 return false;
             }
@@ -124,7 +129,19 @@ mod tests {
             !admission.wait_for_earlier(Duration::from_millis(50)).await,
             "the later request is earlier than this wait, and still in flight"
         );
+        // One that ran out of patience leaves `late` behind: the next wait still waits for it.
+        assert!(!admission.wait_for_earlier(Duration::from_millis(50)).await);
         drop(late);
-        assert!(admission.wait_for_earlier(Duration::from_millis(50)).await);
+        let waiting = {
+            let admission = admission.clone();
+            tokio::spawn(async move { admission.wait_for_earlier(Duration::from_secs(10)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let latest = admission.counted();
+        assert!(
+            waiting.await.expect("the wait ran"),
+            "every request admitted before ended; one admitted after is not waited for"
+        );
+        drop(latest);
     }
 }

@@ -58,8 +58,9 @@ pub struct MemberView {
     pub id: i64,
     /// Where it takes requests.
     pub address: String,
-    /// `leader` (it holds every shard's lease), `holder` (it holds a share of them: `serve
-    /// --cluster --spread`) or `standby` (it holds none, and forwards).
+    /// `leader` (it holds every shard's lease) or `standby` (it forwards to the leader); with
+    /// `serve --cluster --spread`, `holder` (it holds a share of the shards) or `joining` (it holds
+    /// none yet, and forwards).
     pub role: String,
     pub started_at: String,
     /// How long ago it last said it was alive (it says so every second); its lag.

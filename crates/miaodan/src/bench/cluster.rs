@@ -6,6 +6,12 @@
 //!   it; a standby forwards its share);
 //! - **failover**: the leader SIGKILLed again and again; each time, how long until a checkout
 //!   sent at the kill (retried at every member, as a client of a cluster does) is acknowledged.
+//!
+//! With `--spread` the members share the shards (`serve --cluster --spread`), with a shop in each
+//! shard: the members start one by one, and with each count the load (a client per buyer, each
+//! on a shop of its own) is sent to each shop's holder, then to any member (a request for
+//! another member's shard is sent on there); the failover measure kills the holder of the
+//! first shop's shard.
 
 use super::env::Connection;
 use anyhow::Context;
@@ -42,6 +48,10 @@ pub struct ClusterArgs {
     /// Times the leader is killed.
     #[arg(long, default_value_t = 5)]
     kills: u32,
+    /// Share the shards over the members (`serve --cluster --spread`) with this many shards,
+    /// instead of one member leading.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=64))]
+    spread: Option<u32>,
 }
 
 const SIMPAY_SECRET: &str = "whsec-bench-cluster";
@@ -93,6 +103,8 @@ async fn start(args: &[String], ready: &str) -> anyhow::Result<(Child, Vec<Strin
 struct Cluster {
     database: String,
     simpay: String,
+    /// The shards, when the members share them.
+    spread: Option<u32>,
     members: Vec<Process>,
 }
 
@@ -118,10 +130,14 @@ impl Cluster {
         ]
         .map(str::to_string)
         .to_vec();
-        let ready = if wait_to_lead {
-            "now leads"
-        } else {
-            "miaodan is serving"
+        let mut args = args;
+        if let Some(shards) = self.spread {
+            args.extend(["--spread".into(), "--shards".into(), shards.to_string()]);
+        }
+        let ready = match (wait_to_lead, self.spread) {
+            (true, None) => "now leads",
+            (true, Some(_)) => "now holds shards",
+            (false, _) => "miaodan is serving",
         };
         let (child, lines) = start(&args, ready).await?;
         let token = lines
@@ -133,9 +149,11 @@ impl Cluster {
     }
 }
 
-/// A buyer and the one SKU every checkout takes a unit of.
+/// The shops' SKUs (one per shop: a checkout takes a unit of one) and the buyers; client `i`
+/// buys `skus[i % skus.len()]`.
 struct World {
-    sku: i64,
+    /// (shop, SKU)
+    skus: Vec<(i64, i64)>,
     buyers: Vec<String>,
 }
 
@@ -152,18 +170,26 @@ async fn call(connection: &mut Connection, path: &str, token: &str, body: Value)
     Ok(serde_json::from_slice(&answer.body)?)
 }
 
-async fn build_world(leader: SocketAddr, admin: &str, buyers: usize) -> anyhow::Result<World> {
+/// A shop in each of `shards` shards (one shop for a cluster whose leader holds them all), each
+/// with a SKU in stock, and `buyers` buyers.
+async fn build_world(leader: SocketAddr, admin: &str, (buyers, shards): (usize, u32)) -> anyhow::Result<World> {
     let mut c = Connection::open(leader).await?;
-    let shop = call(&mut c, "/v1/shops", admin, json!({ "name": "直播间小铺" })).await?["id"].clone();
-    let merchant = call(&mut c, &format!("/v1/shops/{shop}/tokens"), admin, json!({})).await?["token"].clone();
-    let merchant = merchant.as_str().context("token")?.to_string();
-    let warehouse = json!({ "name": "上海仓", "adcode": "310114000000" });
-    let warehouse = call(&mut c, "/v1/warehouses", &merchant, warehouse).await?["id"].clone();
-    let product = json!({ "title": "麻辣牛肉干", "skus": [{ "name": "原味", "price_fen": 990 }] });
-    let product = call(&mut c, "/v1/products", &merchant, product).await?;
-    let sku = product["skus"][0]["id"].as_i64().context("sku")?;
-    let stock = format!("/v1/skus/{sku}/stock/{warehouse}");
-    put_stock(leader, &merchant, &stock).await?;
+    let mut skus: Vec<(i64, i64)> = Vec::new();
+    for _ in 0..shards * 8 {
+        let shop = call(&mut c, "/v1/shops", admin, json!({ "name": "直播间小铺" })).await?["id"].clone();
+        let shop = shop.as_i64().context("shop id")?;
+        if skus
+            .iter()
+            .any(|(other, _)| other % i64::from(shards) == shop % i64::from(shards))
+        {
+            continue;
+        }
+        skus.push((shop, shop_with_stock(&mut c, leader, admin, shop).await?));
+        if skus.len() == shards as usize {
+            break;
+        }
+    }
+    anyhow::ensure!(skus.len() == shards as usize, "no shop landed in some shard");
     let mut tokens = Vec::new();
     for i in 0..buyers {
         let buyer = json!({ "name": format!("买家{i}"),
@@ -172,7 +198,21 @@ async fn build_world(leader: SocketAddr, admin: &str, buyers: usize) -> anyhow::
         let token = call(&mut c, &format!("/v1/buyers/{id}/tokens"), admin, json!({})).await?["token"].clone();
         tokens.push(token.as_str().context("token")?.to_string());
     }
-    Ok(World { sku, buyers: tokens })
+    Ok(World { skus, buyers: tokens })
+}
+
+/// Sets `shop` up with a warehouse and a SKU in stock; gives the SKU.
+async fn shop_with_stock(c: &mut Connection, leader: SocketAddr, admin: &str, shop: i64) -> anyhow::Result<i64> {
+    let merchant = call(c, &format!("/v1/shops/{shop}/tokens"), admin, json!({})).await?["token"].clone();
+    let merchant = merchant.as_str().context("token")?.to_string();
+    let warehouse = json!({ "name": "上海仓", "adcode": "310114000000" });
+    let warehouse = call(c, "/v1/warehouses", &merchant, warehouse).await?["id"].clone();
+    let product = json!({ "title": "麻辣牛肉干", "skus": [{ "name": "原味", "price_fen": 990 }] });
+    let product = call(c, "/v1/products", &merchant, product).await?;
+    let sku = product["skus"][0]["id"].as_i64().context("sku")?;
+    let stock = format!("/v1/skus/{sku}/stock/{warehouse}");
+    put_stock(leader, &merchant, &stock).await?;
+    Ok(sku)
 }
 
 async fn put_stock(leader: SocketAddr, merchant: &str, path: &str) -> anyhow::Result<()> {
@@ -196,14 +236,15 @@ struct Round {
 
 static KEYS: AtomicU64 = AtomicU64::new(0);
 
-/// `concurrency` clients send one-unit checkouts for `seconds`, client `i` to `targets[i % n]`.
-async fn load(world: &Arc<World>, targets: &[SocketAddr], seconds: u64) -> anyhow::Result<Round> {
+/// `concurrency` clients send one-unit checkouts for `seconds`, client `i` to `targets(i)`.
+async fn load(world: &Arc<World>, targets: impl Fn(usize) -> SocketAddr, seconds: u64) -> anyhow::Result<Round> {
     let stop = Arc::new(AtomicBool::new(false));
     let failed = Arc::new(AtomicU64::new(0));
     let mut clients = Vec::new();
     for (i, buyer) in world.buyers.iter().enumerate() {
-        let mut connection = Connection::open(targets[i % targets.len()]).await?;
-        let (stop, failed, buyer, sku) = (stop.clone(), failed.clone(), buyer.clone(), world.sku);
+        let mut connection = Connection::open(targets(i)).await?;
+        let sku = world.skus[i % world.skus.len()].1;
+        let (stop, failed, buyer) = (stop.clone(), failed.clone(), buyer.clone());
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let body = Bytes::from(json!({ "lines": [{ "sku_id": sku, "quantity": 1 }] }).to_string());
@@ -277,21 +318,35 @@ pub async fn run(args: &ClusterArgs) -> anyhow::Result<()> {
     let mut cluster = Cluster {
         database: database.url().to_string(),
         simpay: format!("http://{simpay_address}"),
+        spread: args.spread,
         members: Vec::new(),
     };
     let (leader, token) = cluster.member(true).await?;
     let admin = token.context("the first member printed no admin token")?;
     cluster.members.push(leader);
-    for _ in 1..args.members {
-        cluster.members.push(cluster.member(false).await?.0);
+    let shards = args.spread.unwrap_or(1);
+    let world = Arc::new(build_world(cluster.members[0].address, &admin, (args.concurrency, shards)).await?);
+    match args.spread {
+        None => {
+            for _ in 1..args.members {
+                cluster.members.push(cluster.member(false).await?.0);
+            }
+            println!(
+                "cluster bench: {} members on one PostgreSQL database, {} clients, rounds of {} s",
+                args.members, args.concurrency, args.seconds
+            );
+            forwarding(args, &cluster, &world).await?;
+            spread(args, &cluster, &world).await?;
+        }
+        Some(shards) => {
+            println!(
+                "cluster bench: up to {} members sharing {shards} shards (a shop in each) on one PostgreSQL database, \
+                 {} clients, rounds of {} s",
+                args.members, args.concurrency, args.seconds
+            );
+            shared(args, &mut cluster, &world, &admin).await?;
+        }
     }
-    println!(
-        "cluster bench: {} members on one PostgreSQL database, {} clients, rounds of {} s",
-        args.members, args.concurrency, args.seconds
-    );
-    let world = Arc::new(build_world(cluster.members[0].address, &admin, args.concurrency).await?);
-    forwarding(args, &cluster, &world).await?;
-    spread(args, &cluster, &world).await?;
     failover(args, &mut cluster, &world, &admin).await?;
     // The members first: the database is dropped (its connections ended) after them.
     drop(cluster);
@@ -304,11 +359,11 @@ async fn forwarding(args: &ClusterArgs, cluster: &Cluster, world: &Arc<World>) -
     println!("\nforwarding: one-unit checkouts straight to the leader, and through a standby");
     let (leader, standby) = (cluster.members[0].address, cluster.members[1].address);
     let (mut direct, mut forwarded, mut extra) = (Vec::new(), Vec::new(), Vec::new());
-    load(world, &[leader], 1).await?;
+    load(world, |_| leader, 1).await?;
     for _ in 0..args.rounds {
-        let straight = load(world, &[leader], args.seconds).await?;
+        let straight = load(world, |_| leader, args.seconds).await?;
         print_round("straight to the leader", &straight);
-        let through = load(world, &[standby], args.seconds).await?;
+        let through = load(world, |_| standby, args.seconds).await?;
         print_round("through a standby", &through);
         direct.push(straight.per_second);
         forwarded.push(through.per_second);
@@ -329,7 +384,7 @@ async fn spread(args: &ClusterArgs, cluster: &Cluster, world: &Arc<World>) -> an
     let mut rows = Vec::new();
     for n in 1..=cluster.members.len() {
         let targets: Vec<SocketAddr> = cluster.members[..n].iter().map(|m| m.address).collect();
-        let round = load(world, &targets, args.seconds).await?;
+        let round = load(world, |i| targets[i % n], args.seconds).await?;
         print_round(&format!("{n} member(s)"), &round);
         rows.push((n, round.per_second));
     }
@@ -341,35 +396,116 @@ async fn spread(args: &ClusterArgs, cluster: &Cluster, world: &Arc<World>) -> an
     Ok(())
 }
 
-/// The index of the member that leads now.
-async fn leader_index(cluster: &Cluster, admin: &str, http: &reqwest::Client) -> anyhow::Result<usize> {
+/// The members sharing the shards, started one by one: with each count, the load sent to each
+/// shop's holder, then to any member.
+async fn shared(args: &ClusterArgs, cluster: &mut Cluster, world: &Arc<World>, admin: &str) -> anyhow::Result<()> {
+    println!("\nmembers sharing the shards: the load sent to each shop's holder, and to any member");
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let mut rows = Vec::new();
+    for n in 1..=usize::from(args.members) {
+        if n > 1 {
+            cluster.members.push(cluster.member(false).await?.0);
+        }
+        spread_over(cluster, admin, &http).await?;
+        let (mut to_holder, mut to_any) = (Vec::new(), Vec::new());
+        for _ in 0..args.rounds {
+            let holders = shop_holders(cluster, world, admin, &http).await?;
+            let round = load(world, |i| holders[i % holders.len()], args.seconds).await?;
+            print_round(&format!("{n} member(s), to the holder"), &round);
+            to_holder.push(round.per_second);
+            let members: Vec<SocketAddr> = cluster.members.iter().map(|m| m.address).collect();
+            let round = load(world, |i| members[i % n], args.seconds).await?;
+            print_round(&format!("{n} member(s), to any member"), &round);
+            to_any.push(round.per_second);
+        }
+        rows.push((n, median(&mut to_holder), median(&mut to_any)));
+    }
+    let widest = rows.iter().map(|r| r.1.max(r.2)).fold(1.0, f64::max);
+    let bar = |per_second: f64| "█".repeat((per_second / widest * 50.0).round() as usize);
+    for (n, holder, any) in rows {
+        println!("  {n} member(s), to the holder |{:<50}| {holder:.0} /s", bar(holder));
+        println!("  {n} member(s), to any member |{:<50}| {any:.0} /s", bar(any));
+    }
+    Ok(())
+}
+
+/// What `GET /v1/cluster` says, asked of the first member.
+async fn cluster_view(cluster: &Cluster, admin: &str, http: &reqwest::Client) -> anyhow::Result<Option<Value>> {
+    let asked = http
+        .get(format!("{}/v1/cluster", cluster.members[0].base()))
+        .bearer_auth(admin)
+        .send()
+        .await;
+    match asked {
+        Ok(answer) if answer.status().is_success() => Ok(Some(answer.json().await?)),
+        _ => Ok(None),
+    }
+}
+
+/// Waits until every shard's lease is held, by as many members as run (or all the shards).
+async fn spread_over(cluster: &Cluster, admin: &str, http: &reqwest::Client) -> anyhow::Result<()> {
+    let shards = cluster.spread.unwrap_or(1) as usize;
+    let want = cluster.members.len().min(shards);
+    for _ in 0..600 {
+        if let Some(view) = cluster_view(cluster, admin, http).await? {
+            let held: Vec<&Value> = view["shards"]
+                .as_array()
+                .context("shards")?
+                .iter()
+                .filter(|shard| shard["expires_in_ms"].as_i64() > Some(0))
+                .map(|shard| &shard["owner"])
+                .collect();
+            let mut owners: Vec<String> = held.iter().map(|owner| owner.to_string()).collect();
+            owners.sort();
+            owners.dedup();
+            if held.len() == shards && owners.len() == want {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the shards were not spread over {want} members within a minute")
+}
+
+/// Each shop's holder's address, in the order of the world's shops.
+async fn shop_holders(
+    cluster: &Cluster,
+    world: &World,
+    admin: &str,
+    http: &reqwest::Client,
+) -> anyhow::Result<Vec<SocketAddr>> {
+    let shards = i64::from(cluster.spread.unwrap_or(1));
+    let mut holders = Vec::new();
+    for (shop, _) in &world.skus {
+        let index = holder_index(cluster, admin, http, (shop % shards) as usize).await?;
+        holders.push(cluster.members[index].address);
+    }
+    Ok(holders)
+}
+
+/// The index of the member that holds `shard` now (the leader, or a member sharing them).
+async fn holder_index(cluster: &Cluster, admin: &str, http: &reqwest::Client, shard: usize) -> anyhow::Result<usize> {
     for _ in 0..300 {
-        let asked = http
-            .get(format!("{}/v1/cluster", cluster.members[0].base()))
-            .bearer_auth(admin)
-            .send()
-            .await;
-        if let Ok(answer) = asked
-            && answer.status().is_success()
-        {
-            let view: Value = answer.json().await?;
-            let owner = &view["shards"][0]["owner"];
+        if let Some(view) = cluster_view(cluster, admin, http).await? {
+            let owner = &view["shards"][shard]["owner"];
             let members = view["members"].as_array().context("members")?;
-            let leader = members.iter().find(|m| &m["id"] == owner && m["role"] == "leader");
-            let address = leader.and_then(|m| m["address"].as_str());
+            let holder = members
+                .iter()
+                .find(|m| &m["id"] == owner && (m["role"] == "leader" || m["role"] == "holder"));
+            let address = holder.and_then(|m| m["address"].as_str());
             if let Some(index) = cluster.members.iter().position(|m| Some(&*m.base()) == address) {
                 return Ok(index);
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!("no member leads")
+    anyhow::bail!("no member holds shard {shard}")
 }
 
 /// How long until a checkout sent now, retried at every member in turn, is acknowledged.
 async fn until_served(cluster: &Cluster, world: &World, key: &str, http: &reqwest::Client) -> anyhow::Result<Duration> {
     let began = Instant::now();
-    let body = json!({ "lines": [{ "sku_id": world.sku, "quantity": 1 }] });
+    let body = json!({ "lines": [{ "sku_id": world.skus[0].1, "quantity": 1 }] });
     for turn in 0.. {
         let member = &cluster.members[turn % cluster.members.len()];
         let sent = http
@@ -394,16 +530,23 @@ async fn until_served(cluster: &Cluster, world: &World, key: &str, http: &reqwes
 /// The leader SIGKILLed `--kills` times (a standby started first to keep the count).
 async fn failover(args: &ClusterArgs, cluster: &mut Cluster, world: &World, admin: &str) -> anyhow::Result<()> {
     println!(
-        "\nfailover: the leader SIGKILLed {} times; time until a checkout sent at the kill is acknowledged",
+        "\nfailover: the holder of the first shop's shard SIGKILLed {} times; time until a checkout sent at the kill is acknowledged",
         args.kills
     );
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
     let bar = indicatif::ProgressBar::new(u64::from(args.kills));
     let mut times = Vec::new();
     for kill in 0..args.kills {
-        let leader = leader_index(cluster, admin, &http).await?;
+        let shard = (world.skus[0].0 % i64::from(cluster.spread.unwrap_or(1))) as usize;
+        // Another member starts first (a member sharing the shards takes its share), so that
+        // the time measured is the takeover's alone.
         let (standby, _) = cluster.member(false).await?;
-        let mut killed = std::mem::replace(&mut cluster.members[leader], standby);
+        cluster.members.push(standby);
+        if cluster.spread.is_some() {
+            spread_over(cluster, admin, &http).await?;
+        }
+        let holder = holder_index(cluster, admin, &http, shard).await?;
+        let mut killed = cluster.members.remove(holder);
         killed.child.start_kill()?;
         let _ = killed.child.wait().await;
         let took = until_served(cluster, world, &format!("failover-{kill}"), &http).await?;

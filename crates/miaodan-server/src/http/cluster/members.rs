@@ -188,6 +188,9 @@ impl MemberClient {
     }
 }
 
+/// How often a request waiting for a shard's holder looks whether it still holds the shard.
+const HOLDER_LOOK: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Where the shards other members hold are: each one's holder, found from the leases and the
 /// members' registered addresses (remembered until asking it fails), and the client that asks
 /// it over the members' endpoint ([`MemberClient`]).
@@ -240,6 +243,23 @@ impl ShardOwners {
         }
     }
 
+    /// Resolves once shard `index` is no longer held by the member at `holder`: another holds
+    /// it, or its lease is no longer live (a holder paused or cut off past it). A request sent
+    /// there is given up on then: whatever the former holder would commit is fenced.
+    pub async fn holder_replaced(&self, index: usize, holder: &str) {
+        loop {
+            tokio::time::sleep(HOLDER_LOOK).await;
+            match super::forward::live_holder(&self.store, index).await {
+                Ok(Some((_, address))) if address == holder => {}
+                Err(_) => {}
+                Ok(_) => {
+                    self.forget(index);
+                    return;
+                }
+            }
+        }
+    }
+
     /// Sends `request` to shard `index`'s holder. A member that says it no longer holds the
     /// shard decided nothing: the holder is found again and asked once more. One that could not
     /// be asked is forgotten, and the caller told: it may have decided the part, which is sent
@@ -249,7 +269,11 @@ impl ShardOwners {
         let mut moved = false;
         loop {
             let address = self.holder(index).await?;
-            match self.client.send(&address, (index, self.count), request).await {
+            let sent = tokio::select! {
+                sent = self.client.send(&address, (index, self.count), request) => sent,
+                _ = self.holder_replaced(index, &address) => Err(ShardError::OwnerUnreachable),
+            };
+            match sent {
                 Err(ShardError::HeldElsewhere { .. }) if !moved => {
                     self.forget(index);
                     moved = true;

@@ -80,9 +80,8 @@ pub async fn to_holder(State(to): State<ToHolders>, request: Request, next: Next
             return answered;
         }
         metrics::counter!("miaodan_requests_sent_to_holder_total").increment(1);
-        let sent = to
-            .forwarder
-            .send(&holder, (copy_of(&again), body.clone()), std::future::pending());
+        let replaced = to.owners.holder_replaced(shard, &holder);
+        let sent = to.forwarder.send(&holder, (copy_of(&again), body.clone()), replaced);
         match sent.await {
             Ok(response) if response.headers().contains_key(HELD_ELSEWHERE_HEADER) && tried.is_none() => {
                 to.owners.forget(shard);
