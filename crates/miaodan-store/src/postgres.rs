@@ -22,12 +22,28 @@ const READ_POOL_CONNECTIONS_MAX: usize = 16;
 /// minutes during which a shard rebuilding after a failed commit cannot come back.
 const CONNECT_TIMEOUT_SECONDS: u64 = 10;
 
-/// The connection settings of `url`, with [`CONNECT_TIMEOUT_SECONDS`] unless it sets its own.
+/// How long the server keeps a transaction of ours whose client sent nothing more
+/// (`idle_in_transaction_session_timeout`) before it ends the session. Our transactions send
+/// their statements without waiting on anything else, so only a client that stopped (a process
+/// paused, or cut off without its connection closing) is idle in one that long; its locks would
+/// otherwise hold up whoever takes its shards over (a batch commit holds its lease's row until it
+/// commits), for as long as it stays stopped.
+const IDLE_IN_TRANSACTION_MS: u64 = 10_000;
+
+/// The connection settings of `url`, with [`CONNECT_TIMEOUT_SECONDS`] unless it sets its own, and
+/// [`IDLE_IN_TRANSACTION_MS`] after its own options.
 fn server_config(url: &str) -> Result<Config, StoreError> {
     let mut config: Config = url.parse()?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(std::time::Duration::from_secs(CONNECT_TIMEOUT_SECONDS));
     }
+    let idle = format!("-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}");
+    let options = match config.get_options() {
+        Some(own) if own.contains("idle_in_transaction_session_timeout") => own.to_string(),
+        Some(own) => format!("{own} {idle}"),
+        None => idle,
+    };
+    config.options(&options);
     Ok(config)
 }
 

@@ -442,7 +442,8 @@ async fn cluster_view(cluster: &Cluster, admin: &str, http: &reqwest::Client) ->
     }
 }
 
-/// Waits until every shard's lease is held, by as many members as run (or all the shards).
+/// Waits until every shard's lease is held, evenly, by as many members as run (or all the
+/// shards): the moves are over.
 async fn spread_over(cluster: &Cluster, admin: &str, http: &reqwest::Client) -> anyhow::Result<()> {
     let shards = cluster.spread.unwrap_or(1) as usize;
     let want = cluster.members.len().min(shards);
@@ -455,10 +456,13 @@ async fn spread_over(cluster: &Cluster, admin: &str, http: &reqwest::Client) -> 
                 .filter(|shard| shard["expires_in_ms"].as_i64() > Some(0))
                 .map(|shard| &shard["owner"])
                 .collect();
-            let mut owners: Vec<String> = held.iter().map(|owner| owner.to_string()).collect();
-            owners.sort();
-            owners.dedup();
-            if held.len() == shards && owners.len() == want {
+            let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+            for owner in &held {
+                *counts.entry(owner.to_string()).or_default() += 1;
+            }
+            let (fewest, most) = (counts.values().min(), counts.values().max());
+            let even = fewest.zip(most).is_some_and(|(fewest, most)| most - fewest <= 1);
+            if held.len() == shards && counts.len() == want && even {
                 return Ok(());
             }
         }

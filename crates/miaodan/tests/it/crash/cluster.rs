@@ -193,7 +193,7 @@ async fn holder_slot(members: &Members, servers: &[Server], admin: &str, shard: 
     panic!("no member holds shard {shard}")
 }
 
-/// Waits until every shard is held by one of `count` members, each holding some.
+/// Waits until every shard is held by one of `count` members, evenly (the moves are over).
 async fn spread_over(servers: &[Server], admin: &str, count: usize) {
     let mut last = Value::Null;
     for _ in 0..300 {
@@ -209,8 +209,16 @@ async fn spread_over(servers: &[Server], admin: &str, count: usize) {
                         .filter(|_| shard["expires_in_ms"].as_i64() > Some(0))
                 })
                 .collect();
-            let owners: BTreeSet<i64> = held.iter().copied().collect();
-            if held.len() == SPREAD_SHARDS as usize && owners.len() == count {
+            let mut owners: BTreeMap<i64, usize> = BTreeMap::new();
+            for owner in &held {
+                *owners.entry(*owner).or_default() += 1;
+            }
+            let even = owners
+                .values()
+                .max()
+                .zip(owners.values().min())
+                .is_some_and(|(most, fewest)| most - fewest <= 1);
+            if held.len() == SPREAD_SHARDS as usize && owners.len() == count && even {
                 return;
             }
             last = view.body;
