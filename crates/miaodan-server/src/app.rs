@@ -264,6 +264,9 @@ async fn open_leased(config: &Config, membership: &crate::cluster::Membership) -
     };
     let first = leases.held().first().copied();
     store.hold(first.ok_or_else(|| anyhow::anyhow!("a platform holds at least one shard"))?);
+    if let Some(zero) = leases.lease(0) {
+        store.hold_for_readers(zero);
+    }
     Ok((store, leases, renewal))
 }
 

@@ -383,6 +383,12 @@ impl Shards {
         {
             store.hold(lease);
         }
+        // The outbox readers run at shard 0's holder, under its lease.
+        if index == 0
+            && let Some(lease) = leases.lease(0)
+        {
+            store.hold_for_readers(lease);
+        }
         let (sender, task) = self.starting.run(shard);
         *self.tasks[index].lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         *self.inboxes[index].write().unwrap_or_else(|p| p.into_inner()) = Some(sender);

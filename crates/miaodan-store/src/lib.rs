@@ -339,20 +339,28 @@ impl Store {
     /// process gives that lease back while it runs (a member handing a shard over) and holds
     /// another.
     pub fn hold(&self, lease: cluster::ShardLease) {
-        let held = match self {
-            Store::Sqlite(s) => &s.lease,
-            Store::Postgres(p) => &p.lease,
-        };
-        *held.write().unwrap_or_else(|p| p.into_inner()) = Some(lease);
+        self.held_leases().write().unwrap_or_else(|p| p.into_inner()).writes = Some(lease);
     }
 
     /// The lease this store's writes are made under ([`Store::hold`]), if any.
     pub fn held_lease(&self) -> Option<cluster::ShardLease> {
-        let held = match self {
+        self.held_leases().read().unwrap_or_else(|p| p.into_inner()).writes
+    }
+
+    /// Makes the outbox readers' writes (the compass's figures, the webhooks' deliveries, with
+    /// their cursors: [`Store::advance_outbox_cursor`]) writes under `lease` too: shard 0's,
+    /// whose holder runs them. Kept when shard 0 moves away, so a reader still running there (a
+    /// member resumed after a pause, or a pass under way as it gave the shard back) is refused
+    /// once the next holder took it, and no event is folded twice.
+    pub fn hold_for_readers(&self, lease: cluster::ShardLease) {
+        self.held_leases().write().unwrap_or_else(|p| p.into_inner()).readers = Some(lease);
+    }
+
+    fn held_leases(&self) -> &std::sync::RwLock<HeldLeases> {
+        match self {
             Store::Sqlite(s) => &s.lease,
             Store::Postgres(p) => &p.lease,
-        };
-        *held.read().unwrap_or_else(|p| p.into_inner())
+        }
     }
 
     pub(crate) fn dialect(&self) -> migrations::Dialect {
@@ -467,4 +475,12 @@ impl Store {
             after_sales_policies,
         })
     }
+}
+
+/// The leases a store's writes are made under: every write outside the shards' writers under
+/// `writes` ([`Store::hold`]), the outbox readers' also under `readers` ([`Store::hold_for_readers`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct HeldLeases {
+    pub(crate) writes: Option<cluster::ShardLease>,
+    pub(crate) readers: Option<cluster::ShardLease>,
 }

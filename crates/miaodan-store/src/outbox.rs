@@ -528,7 +528,12 @@ impl Store {
                 Value::I64(seq),
             ],
         ));
-        self.execute_atomically(statements).await
+        let held = *self.held_leases().read().unwrap_or_else(|p| p.into_inner());
+        let readers = held.readers.filter(|readers| Some(*readers) != held.writes);
+        let guards = (held.writes.into_iter().chain(readers))
+            .map(|lease| lease.guard(self.dialect()))
+            .collect();
+        self.execute_guarded(guards, statements).await
     }
 
     /// Deletes events committed before `before`, a slice of each shard's sequence at a time

@@ -98,7 +98,7 @@ pub struct PgStore {
     config: Config,
     pool: Pool,
     /// The lease the platform's own writes are made under (see [`crate::Store::hold`]).
-    pub(crate) lease: std::sync::RwLock<Option<crate::cluster::ShardLease>>,
+    pub(crate) lease: std::sync::RwLock<crate::HeldLeases>,
 }
 
 pub struct PgWriter {
@@ -196,7 +196,7 @@ impl PgStore {
         Ok(PgStore {
             config,
             pool,
-            lease: std::sync::RwLock::new(None),
+            lease: std::sync::RwLock::new(crate::HeldLeases::default()),
         })
     }
 

@@ -59,7 +59,7 @@ pub struct SqliteStore {
     readers: Arc<tokio::sync::Semaphore>,
     write_turn: WriteTurn,
     /// The lease the platform's own writes are made under (see [`crate::Store::hold`]).
-    pub(crate) lease: std::sync::RwLock<Option<crate::cluster::ShardLease>>,
+    pub(crate) lease: std::sync::RwLock<crate::HeldLeases>,
 }
 
 /// One SQLite file admits one writing transaction at a time. The shards' writers (and the
@@ -204,7 +204,7 @@ impl SqliteStore {
             idle_readers: Arc::new(Mutex::new(vec![first])),
             readers: Arc::new(tokio::sync::Semaphore::new(IDLE_READERS_MAX)),
             write_turn: WriteTurn::default(),
-            lease: std::sync::RwLock::new(None),
+            lease: std::sync::RwLock::new(crate::HeldLeases::default()),
         })
     }
 

@@ -14,6 +14,7 @@ use crate::support::{Backend, Database};
 both_backends!(
     a_writer_whose_lease_was_taken_commits_nothing,
     the_platforms_own_writes_are_fenced_like_the_shards_commits,
+    an_outbox_readers_writes_are_fenced_by_shard_zeros_lease,
     a_member_takes_only_leases_given_back_or_expired,
     members_hold_shards_apart_each_under_its_own_epochs,
     members_register_refresh_and_leave,
@@ -105,6 +106,38 @@ async fn the_platforms_own_writes_are_fenced_like_the_shards_commits(backend: Ba
     assert!(matches!(fenced, Err(StoreError::Fenced(_))), "{fenced:?}");
     // A store that holds no lease (a tool's) writes as before.
     other.record_token_use(&used).await.unwrap();
+}
+
+/// A member holding shards 0 and 1, its writes under shard 1's lease and its outbox readers'
+/// under shard 0's too: once another member took shard 0, a reader's pass (figures and cursor)
+/// is refused and writes nothing, while its other writes go on.
+async fn an_outbox_readers_writes_are_fenced_by_shard_zeros_lease(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let member = db.open().await;
+    let other = db.open().await;
+    let held = member
+        .take_leases(1, &[0, 1], 10_000, Taking::Whatever)
+        .await
+        .unwrap()
+        .unwrap();
+    member.hold(held[1]);
+    member.hold_for_readers(held[0]);
+    member.advance_outbox_cursor("compass", 0, 5, vec![]).await.unwrap();
+    member.give_back_lease(held[0]).await.unwrap();
+    other
+        .take_leases(2, &[0], 10_000, Taking::Expired)
+        .await
+        .unwrap()
+        .expect("given back");
+    let fenced = member.advance_outbox_cursor("compass", 0, 9, vec![]).await;
+    assert!(matches!(fenced, Err(StoreError::Fenced(_))), "{fenced:?}");
+    assert_eq!(
+        member.outbox_cursor("compass").await.unwrap(),
+        [(0, 5)],
+        "nothing written"
+    );
+    let used = [(9, Timestamp::from_unix_ms(1_700_000_000_000))];
+    member.record_token_use(&used).await.unwrap();
 }
 
 /// Two members hold shards apart, each lease under its own epoch; a third member takes none of
