@@ -209,7 +209,7 @@ async fn take_leases(
 
 /// How long a shard given back waits for the requests in flight ([`AppState::give_back_shard`]);
 /// past it the shard stays, and a later look tries again.
-const GIVE_BACK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+const GIVE_BACK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long a member taking over as the leader waits for the leases' rows before it ends the
 /// former leader's connections (see [`open_leased`]).

@@ -385,6 +385,9 @@ pub struct Membership {
     life_watch: Arc<std::sync::Mutex<std::collections::HashMap<i64, LifeWatch>>>,
     /// Since when each shard seen free has been (see [`placement`]).
     free_since: Arc<std::sync::Mutex<std::collections::HashMap<u32, Instant>>>,
+    /// No shard is given back before then: one given back in vain (requests in flight held it
+    /// up) is not tried again at once.
+    give_back_after: Arc<std::sync::Mutex<Option<Instant>>>,
     /// Where it takes requests, and its role (`leader` or `standby`).
     registered: Arc<std::sync::Mutex<(String, String)>>,
 }
@@ -396,6 +399,7 @@ impl Membership {
             taking_over_from: Arc::new(AtomicI64::new(0)),
             life_watch: Arc::default(),
             free_since: Arc::default(),
+            give_back_after: Arc::default(),
             registered: Arc::new(std::sync::Mutex::new((address, role.into()))),
         }
     }
@@ -445,6 +449,21 @@ impl Membership {
             .filter(|shard| now - *seen.entry(**shard).or_insert(now) >= long)
             .copied()
             .collect()
+    }
+
+    /// Whether this member may give a shard back now (see [`Membership::give_back_held_up`]).
+    pub fn may_give_back(&self, now: Instant) -> bool {
+        self.give_back_after
+            .lock()
+            .map(|after| after.is_none_or(|after| now >= after))
+            .unwrap_or(true)
+    }
+
+    /// A shard could not be given back now: none is tried again for `pause`.
+    pub fn give_back_held_up(&self, now: Instant, pause: Duration) {
+        if let Ok(mut after) = self.give_back_after.lock() {
+            *after = Some(now + pause);
+        }
     }
 
     /// Forgets what it saw of the members not among `members` (those that left).

@@ -530,9 +530,10 @@ impl Store {
         ));
         let held = *self.held_leases().read().unwrap_or_else(|p| p.into_inner());
         let readers = held.readers.filter(|readers| Some(*readers) != held.writes);
-        let guards = (held.writes.into_iter().chain(readers))
-            .map(|lease| lease.guard(self.dialect()))
-            .collect();
+        // In the order of the shards, as a taking of several leases locks their rows.
+        let mut leases: Vec<_> = held.writes.into_iter().chain(readers).collect();
+        leases.sort_by_key(|lease| lease.shard);
+        let guards = leases.iter().map(|lease| lease.guard(self.dialect())).collect();
         self.execute_guarded(guards, statements).await
     }
 

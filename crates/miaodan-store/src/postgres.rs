@@ -30,21 +30,23 @@ const CONNECT_TIMEOUT_SECONDS: u64 = 10;
 /// commits), for as long as it stays stopped.
 const IDLE_IN_TRANSACTION_MS: u64 = 10_000;
 
-/// The connection settings of `url`, with [`CONNECT_TIMEOUT_SECONDS`] unless it sets its own, and
-/// [`IDLE_IN_TRANSACTION_MS`] after its own options.
+/// The connection settings of `url`, with [`CONNECT_TIMEOUT_SECONDS`] unless it sets its own.
 fn server_config(url: &str) -> Result<Config, StoreError> {
     let mut config: Config = url.parse()?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(std::time::Duration::from_secs(CONNECT_TIMEOUT_SECONDS));
     }
-    let idle = format!("-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}");
-    let options = match config.get_options() {
-        Some(own) if own.contains("idle_in_transaction_session_timeout") => own.to_string(),
-        Some(own) => format!("{own} {idle}"),
-        None => idle,
-    };
-    config.options(&options);
     Ok(config)
+}
+
+/// Sets [`IDLE_IN_TRANSACTION_MS`] on a new connection: by a statement, not a startup option,
+/// which a session-mode pooler may refuse or drop.
+async fn settle_session(client: &Client) -> Result<(), tokio_postgres::Error> {
+    client
+        .batch_execute(&format!(
+            "SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}"
+        ))
+        .await
 }
 
 impl ToSql for Value {
@@ -121,6 +123,7 @@ async fn connect(config: &Config) -> Result<Client, StoreError> {
             tracing::warn!(%error, "postgres connection closed");
         }
     });
+    settle_session(&client).await?;
     Ok(client)
 }
 
@@ -189,8 +192,16 @@ impl PgStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        let settled = deadpool_postgres::Hook::async_fn(|client: &mut deadpool_postgres::ClientWrapper, _| {
+            Box::pin(async move {
+                settle_session(client)
+                    .await
+                    .map_err(deadpool_postgres::HookError::Backend)
+            })
+        });
         let pool = Pool::builder(manager)
             .max_size(READ_POOL_CONNECTIONS_MAX)
+            .post_create(settled)
             .build()
             .map_err(|e| StoreError::Worker(e.to_string()))?;
         Ok(PgStore {

@@ -24,6 +24,9 @@ use tokio::time::Instant;
 pub const PLACEMENT_POLL: Duration = Duration::from_millis(500);
 /// A member heard from within this long is live (it says so every [`super::HEARTBEAT_MS`]).
 pub const LIVE_WITHIN_MS: i64 = 3 * super::HEARTBEAT_MS as i64;
+/// How long a member that could not give a shard back (requests in flight held it up) waits
+/// before it tries again: meanwhile the shard takes every request again.
+pub const GIVE_BACK_PAUSE: Duration = Duration::from_secs(10);
 /// How long a shard may be seen free before any member takes it.
 pub const LONG_FREE: Duration = Duration::from_millis(1_500);
 /// The roles of members sharing the shards: holding some, or none yet.
@@ -210,9 +213,15 @@ pub async fn place(state: &AppState) -> anyhow::Result<Placed> {
         }
     }
     let mut given_back = None;
-    if let Some(shard) = moves.give_back {
+    if let Some(shard) = moves
+        .give_back
+        .filter(|_| state.membership.may_give_back(Instant::now()))
+    {
         tracing::info!(shard, "placement: giving a shard back to a member short of its share");
         given_back = state.give_back_shard(shard as usize).await.then_some(shard);
+        if given_back.is_none() {
+            state.membership.give_back_held_up(Instant::now(), GIVE_BACK_PAUSE);
+        }
     }
     Ok(Placed {
         lost: closed,

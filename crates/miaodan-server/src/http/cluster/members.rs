@@ -243,20 +243,37 @@ impl ShardOwners {
         }
     }
 
-    /// Resolves once shard `index` is no longer held by the member at `holder`: another holds
-    /// it, or its lease is no longer live (a holder paused or cut off past it). A request sent
-    /// there is given up on then: whatever the former holder would commit is fenced.
+    /// Resolves once shard `index` is no longer held by the member at `holder`: its lease was
+    /// taken (a new epoch: whatever the member asked would commit under the old one is fenced),
+    /// or it was already another member's. A lease that merely expired is not enough: its
+    /// holder, slow to renew, may still commit under it.
     pub async fn holder_replaced(&self, index: usize, holder: &str) {
+        let mut asked: Option<(i64, i64)> = None;
         loop {
             tokio::time::sleep(HOLDER_LOOK).await;
-            match super::forward::live_holder(&self.store, index).await {
-                Ok(Some((_, address))) if address == holder => {}
-                Err(_) => {}
-                Ok(_) => {
-                    self.forget(index);
-                    return;
-                }
+            let Ok(leases) = self.store.shard_leases().await else {
+                continue;
+            };
+            let Some(lease) = leases.iter().find(|lease| lease.shard as usize == index) else {
+                continue;
+            };
+            let now = (lease.owner, lease.epoch);
+            let replaced = match asked {
+                Some(asked) => asked != now,
+                // The member asked was found as this lease's holder; unless it was another's.
+                None => match self.store.members().await {
+                    Ok(members) => members
+                        .iter()
+                        .find(|member| member.id == lease.owner)
+                        .is_some_and(|owner| owner.address != holder),
+                    Err(_) => continue,
+                },
+            };
+            if replaced {
+                self.forget(index);
+                return;
             }
+            asked = Some(now);
         }
     }
 

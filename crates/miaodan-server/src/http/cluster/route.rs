@@ -20,7 +20,7 @@ use crate::app::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 /// A response's mark: the handler needed shard `.0`, which another member holds, and decided
@@ -92,7 +92,11 @@ pub async fn to_holder(State(to): State<ToHolders>, request: Request, next: Next
                 tracing::warn!(%error, shard, %holder, "could not send a request to its shard's holder");
                 metrics::counter!("miaodan_forwarding_failures_total").increment(1);
                 to.owners.forget(shard);
-                return answered;
+                // The holder may have decided it: not the refusal that says nothing was.
+                return crate::http::problem::ApiError::unavailable(
+                    "the shard's holder did not answer; retry with the same Idempotency-Key",
+                )
+                .into_response();
             }
         }
     }
