@@ -438,23 +438,8 @@ async fn a_paused_leader_is_replaced_and_stands_by_once_resumed() {
     taker.wait_for_line("now leads", Duration::from_secs(5)).await;
     requests.push(forwarded);
     // Sent straight to the paused leader: it waits for it to resume, which decides nothing.
-    let straight = random_checkout(&mut rng, &world, "to-the-paused".into());
-    let waiting = {
-        let (api, world, request) = (paused.api(), world.clone(), straight.clone());
-        tokio::spawn(async move { send_checkout(&api, &world, &request).await })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    signal("CONT", &[paused.pid]);
-    paused
-        .wait_for_line("this one stands by", Duration::from_secs(20))
-        .await;
-    let answered = waiting.await.unwrap();
     // (Once it stands by, it may also have forwarded the request to the new leader.)
-    assert!(
-        matches!(&answered, Outcome::Acked(_)) || matches!(&answered, Outcome::Unexpected(a) if a.status == 503),
-        "{answered:?}"
-    );
-    let straight_placed = matches!(answered, Outcome::Acked(_));
+    let (straight, straight_placed) = sent_while_paused(&mut paused, &world, &mut rng, &["this one stands by"]).await;
     requests.push(straight);
     // The former leader now forwards: a checkout sent to it is decided by the new leader.
     let later = random_checkout(&mut rng, &world, "after-the-resume".into());
@@ -502,6 +487,33 @@ async fn a_paused_leader_is_replaced_and_stands_by_once_resumed() {
     database.remove().await;
 }
 
+/// A checkout sent straight to `paused` (a process stopped by SIGSTOP), which is then resumed
+/// and says each of `lines` in turn; the checkout is answered as placed or `503` (nothing
+/// decided): gives it, and whether it was placed.
+async fn sent_while_paused(
+    paused: &mut Server,
+    world: &Arc<World>,
+    rng: &mut StdRng,
+    lines: &[&str],
+) -> (CheckoutRequest, bool) {
+    let straight = random_checkout(rng, world, "to-the-paused".into());
+    let waiting = {
+        let (api, world, request) = (paused.api(), world.clone(), straight.clone());
+        tokio::spawn(async move { send_checkout(&api, &world, &request).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal("CONT", &[paused.pid]);
+    for line in lines {
+        paused.wait_for_line(line, Duration::from_secs(20)).await;
+    }
+    let answered = waiting.await.unwrap();
+    assert!(
+        matches!(&answered, Outcome::Acked(_)) || matches!(&answered, Outcome::Unexpected(a) if a.status == 503),
+        "{answered:?}"
+    );
+    (straight, matches!(answered, Outcome::Acked(_)))
+}
+
 /// Two members sharing the shards, one paused (SIGSTOP) past its leases: the other takes its
 /// shards over and decides the requests sent to it; the paused one, resumed, commits nothing
 /// (its shards' commits are fenced), closes those shards, and gets its share again.
@@ -533,28 +545,11 @@ async fn a_paused_member_sharing_the_shards_loses_them_and_gets_its_share_back()
     let took = paused_at.elapsed();
     requests.push(sent_on);
     // Sent straight to the paused member: it waits for it to resume, which decides nothing
-    // (or sends it on to the shard's holder once its shard is closed).
-    let straight = random_checkout(&mut rng, &world, "to-the-paused".into());
-    let waiting = {
-        let (api, world, request) = (paused.api(), world.clone(), straight.clone());
-        tokio::spawn(async move { send_checkout(&api, &world, &request).await })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    signal("CONT", &[paused.pid]);
-    // Its leases' renewals are refused: it closes those shards (and stands by, unless it takes
-    // a shard back at once), then takes its share again.
-    paused
-        .wait_for_line("another member took", Duration::from_secs(20))
-        .await;
-    paused
-        .wait_for_line("this member now holds shards", Duration::from_secs(20))
-        .await;
-    let answered = waiting.await.unwrap();
-    assert!(
-        matches!(&answered, Outcome::Acked(_)) || matches!(&answered, Outcome::Unexpected(a) if a.status == 503),
-        "{answered:?}"
-    );
-    let straight_placed = matches!(answered, Outcome::Acked(_));
+    // (or sends it on to the shard's holder once its shard is closed). Resumed, its leases'
+    // renewals are refused: it closes those shards (and stands by, unless it takes a shard back
+    // at once), then takes its share again.
+    let resumed = ["another member took", "this member now holds shards"];
+    let (straight, straight_placed) = sent_while_paused(&mut paused, &world, &mut rng, &resumed).await;
     requests.push(straight);
     let servers = vec![paused, taker];
     spread_over(&servers, &admin, 2).await;
