@@ -200,8 +200,8 @@ async fn take_leases(
     member: i64,
     taking: miaodan_store::cluster::Taking,
 ) -> anyhow::Result<(Arc<Leases>, JoinHandle<()>)> {
-    let held = (config.shards_held(), config.held_shards.is_some());
-    let leases = Leases::take(&store, (member, config.lease_ttl_ms), (&held.0, held.1), taking).await?;
+    let (shards, apart) = (config.shards_held(), config.held_shards.is_some());
+    let leases = Leases::take(&store, (member, config.lease_ttl_ms), (&shards, apart), taking).await?;
     let leases = Arc::new(leases.ok_or(LeasesHeld)?);
     let renewal = crate::cluster::spawn_renewal(store, &leases);
     Ok((leases, renewal))

@@ -376,18 +376,13 @@ impl Shards {
         };
         // A shard lost here before was left rebuilding (its lease gone, it could not).
         self.starting.rebuilding[index].store(false, Ordering::Relaxed);
-        // The platform's own writes go under a lease held: every other may have been lost.
-        let (store, leases) = (&self.starting.store, &self.starting.leases);
-        if !store.held_lease().is_some_and(|held| leases.held().contains(&held))
-            && let Some(lease) = leases.lease(index as u32)
-        {
-            store.hold(lease);
-        }
+        // Every other lease may have been lost.
+        self.write_under_a_held_lease(None);
         // The outbox readers run at shard 0's holder, under its lease.
         if index == 0
-            && let Some(lease) = leases.lease(0)
+            && let Some(lease) = self.starting.leases.lease(0)
         {
-            store.hold_for_readers(lease);
+            self.starting.store.hold_for_readers(lease);
         }
         let (sender, task) = self.starting.run(shard);
         *self.tasks[index].lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
@@ -439,14 +434,27 @@ impl Shards {
         if let Some(task) = task {
             let _ = task.await;
         }
-        let (store, leases) = (&self.starting.store, &self.starting.leases);
         // Once another member holds this lease, writes under it are fenced.
-        if store.held_lease().is_some_and(|held| held.shard == index as u32)
-            && let Some(other) = leases.held().iter().find(|lease| lease.shard != index as u32)
+        self.write_under_a_held_lease(Some(index as u32));
+        true
+    }
+
+    /// Makes the platform's own writes ([`Store::hold`]) go under a lease this process holds,
+    /// other than shard `leaving`'s, unless they already do; left as they are when it holds no
+    /// other.
+    fn write_under_a_held_lease(&self, leaving: Option<u32>) {
+        let (store, leases) = (&self.starting.store, &self.starting.leases);
+        let held = leases.held();
+        let usable = |lease: &miaodan_store::cluster::ShardLease| Some(lease.shard) != leaving;
+        if store
+            .held_lease()
+            .is_some_and(|now| usable(&now) && held.contains(&now))
         {
+            return;
+        }
+        if let Some(other) = held.iter().find(|lease| usable(lease)) {
             store.hold(*other);
         }
-        true
     }
 
     /// The shards' leases this process holds.

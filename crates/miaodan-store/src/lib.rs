@@ -327,9 +327,20 @@ impl Store {
     /// Writes `statements` in one transaction, under the lease this store holds, if any
     /// ([`Store::hold`]).
     async fn execute_atomically(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
-        let held = self.held_lease();
-        let guards = held.map(|lease| lease.guard(self.dialect())).into_iter().collect();
-        self.execute_guarded(guards, statements).await
+        self.execute_guarded(self.lease_guards(false), statements).await
+    }
+
+    /// The guards of the leases this store's writes are made under: [`Store::hold`]'s, and for
+    /// an outbox reader's (`for_readers`) [`Store::hold_for_readers`]'s too, in the order of the
+    /// shards, as a taking of several leases locks their rows.
+    pub(crate) fn lease_guards(&self, for_readers: bool) -> Vec<Statement> {
+        let held = *self.held_leases().read().unwrap_or_else(|p| p.into_inner());
+        let readers = held
+            .readers
+            .filter(|readers| for_readers && Some(*readers) != held.writes);
+        let mut leases: Vec<cluster::ShardLease> = held.writes.into_iter().chain(readers).collect();
+        leases.sort_by_key(|lease| lease.shard);
+        leases.iter().map(|lease| lease.guard(self.dialect())).collect()
     }
 
     /// Makes every write of this store outside the shards' writers (buyers, tokens, webhooks,

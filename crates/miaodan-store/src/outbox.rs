@@ -528,13 +528,7 @@ impl Store {
                 Value::I64(seq),
             ],
         ));
-        let held = *self.held_leases().read().unwrap_or_else(|p| p.into_inner());
-        let readers = held.readers.filter(|readers| Some(*readers) != held.writes);
-        // In the order of the shards, as a taking of several leases locks their rows.
-        let mut leases: Vec<_> = held.writes.into_iter().chain(readers).collect();
-        leases.sort_by_key(|lease| lease.shard);
-        let guards = leases.iter().map(|lease| lease.guard(self.dialect())).collect();
-        self.execute_guarded(guards, statements).await
+        self.execute_guarded(self.lease_guards(true), statements).await
     }
 
     /// Deletes events committed before `before`, a slice of each shard's sequence at a time

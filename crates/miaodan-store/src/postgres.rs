@@ -99,7 +99,7 @@ enum Args<'a> {
 pub struct PgStore {
     config: Config,
     pool: Pool,
-    /// The lease the platform's own writes are made under (see [`crate::Store::hold`]).
+    /// The leases the platform's own writes are made under (see [`crate::Store::hold`]).
     pub(crate) lease: std::sync::RwLock<crate::HeldLeases>,
 }
 
@@ -358,8 +358,6 @@ async fn end_previous_serving_connections(client: &Client, ours: &str) -> Result
 const FENCE_POLLS_MAX: u32 = 100;
 const FENCE_POLL_MS: u64 = 50;
 
-/// The rows a guard found (a `SELECT`, whose rows are counted here rather than from the command
-/// tag) or changed.
 impl PgStore {
     /// Runs one statement on its own (the database commits it whatever the client does after
     /// sending it) and gives how many rows it changed.
@@ -370,6 +368,8 @@ impl PgStore {
     }
 }
 
+/// The rows a guard found (a `SELECT`, whose rows are counted here rather than from the command
+/// tag) or changed.
 async fn rows_held(
     transaction: &tokio_postgres::Transaction<'_>,
     prepared: &tokio_postgres::Statement,

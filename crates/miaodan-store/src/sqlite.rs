@@ -58,7 +58,7 @@ pub struct SqliteStore {
     idle_readers: Arc<Mutex<Vec<Connection>>>,
     readers: Arc<tokio::sync::Semaphore>,
     write_turn: WriteTurn,
-    /// The lease the platform's own writes are made under (see [`crate::Store::hold`]).
+    /// The leases the platform's own writes are made under (see [`crate::Store::hold`]).
     pub(crate) lease: std::sync::RwLock<crate::HeldLeases>,
 }
 

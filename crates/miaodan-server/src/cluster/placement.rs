@@ -137,8 +137,6 @@ impl View<'_> {
 /// What a look at the placement changed here.
 #[derive(Clone, Debug, Default)]
 pub struct Placed {
-    /// The shards closed because another member took their lease.
-    pub lost: Vec<usize>,
     /// The shards taken, and how.
     pub taken: Vec<(u32, Taking)>,
     pub given_back: Option<u32>,
@@ -146,7 +144,7 @@ pub struct Placed {
 
 impl Placed {
     pub fn changed(&self) -> bool {
-        !self.lost.is_empty() || !self.taken.is_empty() || self.given_back.is_some()
+        !self.taken.is_empty() || self.given_back.is_some()
     }
 }
 
@@ -194,10 +192,10 @@ impl Look {
     }
 }
 
-/// Looks at the cluster and makes this member's moves: closes the shards whose lease another
-/// member took, takes free leases up to its share, gives one back when another member is short.
+/// Looks at the cluster and makes this member's moves: takes free leases up to its share, gives
+/// one back when another member is short. (Its caller first closes the shards whose lease another
+/// member took: [`crate::sequencer::Shards::close_lost`].)
 pub async fn place(state: &AppState) -> anyhow::Result<Placed> {
-    let closed = state.shards.close_lost().await;
     let shards = state.shards.count();
     let look = Look::take(&state.store, &state.membership, shards).await?;
     let moves = look.view(&state.membership, shards).moves();
@@ -223,11 +221,7 @@ pub async fn place(state: &AppState) -> anyhow::Result<Placed> {
             state.membership.give_back_held_up(Instant::now(), GIVE_BACK_PAUSE);
         }
     }
-    Ok(Placed {
-        lost: closed,
-        taken,
-        given_back,
-    })
+    Ok(Placed { taken, given_back })
 }
 
 /// The holders of live leases, other than this member, whose process is gone.
