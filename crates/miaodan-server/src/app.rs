@@ -158,6 +158,8 @@ pub struct Inner {
     pub alert_feed: crate::sequencer::AlertFeed,
     /// The compass's live side: recent taps per sale, and the signal its streams wait on.
     pub compass_live: crate::compass::flash_sales::Live,
+    /// The assistant's conversations answering a message now.
+    pub conversation_turns: crate::flows::assistant::Turns,
     /// This platform's time (see [`Clock`]); everything that needs time reads it here.
     pub clock: Clock,
     /// Turns `true` when the server begins to stop: live streams end, so that their
@@ -497,6 +499,7 @@ impl AppState {
             carriers,
             alert_feed,
             compass_live: Default::default(),
+            conversation_turns: Default::default(),
             clock,
             stopping: tokio::sync::watch::Sender::new(false),
             webhooks,

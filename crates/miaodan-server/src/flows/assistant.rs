@@ -32,16 +32,36 @@ use miaodan_domain::shard::{CancelOrder, Canceller};
 use miaodan_domain::{BuyerId, OrderId};
 use miaodan_store::records::IdempotencyRecord;
 use miaodan_store::{Author, Handover, StoreError, StoredConversation, StoredMessage};
-use tokio::sync::Mutex;
 
-/// Turns are taken one at a time per conversation: a conversation's lock is one of these,
-/// chosen by its id (two conversations may share one; they then wait a turn for each other).
-static TURN_LOCKS: [Mutex<()>; 64] = [const { Mutex::const_new(()) }; 64];
+/// The conversations of a platform answering a message now: turns are taken one at a time per
+/// conversation. (A fixed set of locks chosen by id made two conversations sharing one refuse
+/// each other as busy.)
+#[derive(Debug, Default)]
+pub struct Turns(std::sync::Mutex<std::collections::HashSet<ConversationId>>);
 
-/// The conversation's turn, or [`AssistantError::Busy`] while another message of it is answered.
-fn take_turn(id: ConversationId) -> Result<tokio::sync::MutexGuard<'static, ()>, AssistantError> {
-    let lock = &TURN_LOCKS[id.get().unsigned_abs() as usize % TURN_LOCKS.len()];
-    lock.try_lock().map_err(|_| AssistantError::Busy)
+/// A conversation's turn, held until dropped.
+struct HeldTurn<'a>(&'a Turns, ConversationId);
+
+impl Drop for HeldTurn<'_> {
+    fn drop(&mut self) {
+        self.0.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.1);
+    }
+}
+
+impl Turns {
+    /// Conversation `id`'s turn, or [`AssistantError::Busy`] while another message of it is
+    /// answered.
+    fn take(&self, id: ConversationId) -> Result<HeldTurn<'_>, AssistantError> {
+        match self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id) {
+            true => Ok(HeldTurn(self, id)),
+            false => Err(AssistantError::Busy),
+        }
+    }
+}
+
+/// The conversation's turn on `state`'s platform ([`Turns::take`]).
+fn take_turn(state: &AppState, id: ConversationId) -> Result<HeldTurn<'_>, AssistantError> {
+    state.conversation_turns.take(id)
 }
 
 /// A buyer's message, at most, in characters.
@@ -193,7 +213,7 @@ pub async fn hear_recorded(
     client: Option<ClientSignals>,
     record: impl FnOnce(&KeptTurn) -> Option<IdempotencyRecord>,
 ) -> Result<KeptTurn, AssistantError> {
-    let _turn = take_turn(id)?;
+    let _turn = take_turn(state, id)?;
     let mut stored = conversation_of(state, buyer, id).await?;
     let mut dialogue: Conversation = serde_json::from_str(&stored.dialogue).unwrap_or_default();
     let mut facts = facts::read(state, buyer).await?;
@@ -428,7 +448,7 @@ pub async fn reply_as_staff(
     text: &str,
     record: impl FnOnce(&StoredMessage) -> Option<IdempotencyRecord>,
 ) -> Result<StoredMessage, AssistantError> {
-    let _turn = take_turn(id)?;
+    let _turn = take_turn(state, id)?;
     let mut stored = state
         .store
         .conversation(id)
@@ -461,4 +481,23 @@ pub async fn reply_as_staff(
         .save_turn(&stored, std::slice::from_ref(&message), response.as_ref())
         .await?;
     Ok(message)
+}
+
+#[cfg(test)]
+mod turn_tests {
+    use super::*;
+
+    /// One message of a conversation is answered at a time; other conversations are not held
+    /// up, whatever their ids.
+    #[test]
+    fn a_conversations_turn_refuses_only_its_own_next_message() {
+        let turns = Turns::default();
+        let id = |n| ConversationId::new(n).expect("a positive id");
+        let first = turns.take(id(1)).expect("free");
+        assert!(matches!(turns.take(id(1)), Err(AssistantError::Busy)));
+        let other = turns.take(id(65)).expect("another conversation is not busy");
+        drop(first);
+        assert!(turns.take(id(1)).is_ok(), "its turn was given back");
+        drop(other);
+    }
 }
