@@ -266,13 +266,22 @@ async fn keep_placing(
             _ = stop.as_mut() => return false,
             _ = every.tick() => {}
         }
+        let open_before: Vec<usize> = (0..state.shards.count() as usize)
+            .filter(|s| state.shards.holds(*s))
+            .collect();
         // A lost shard 0 stops the platform-wide work before any move is made.
-        let lost = state.shards.close_lost().await;
+        state.shards.close_lost().await;
         platform.follow_shard_zero();
-        match placement::place(state).await {
-            Ok(placed) => report(state, &lost, &placed),
-            Err(error) => tracing::warn!(%error, "could not read the cluster's placement"),
-        }
+        let placed = placement::place(state).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "could not read the cluster's placement");
+            placement::Placed::default()
+        });
+        // Lost: closed during this look, here or by a taking (whoever saw the lease gone first).
+        let lost: Vec<usize> = open_before
+            .into_iter()
+            .filter(|shard| !state.shards.holds(*shard) && placed.given_back != Some(*shard as u32))
+            .collect();
+        report(state, &lost, &placed);
         platform.follow_shard_zero();
         let leases = state.shards.leases();
         if leases.is_lost() || leases.held().is_empty() {
