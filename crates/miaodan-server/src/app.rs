@@ -213,55 +213,28 @@ async fn take_leases(
 /// past it the shard stays, and a later look tries again.
 const GIVE_BACK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// How long a member taking over as the leader waits for the leases' rows before it ends the
-/// former leader's connections (see [`open_leased`]).
-const TAKING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// Opens the store to serve from, having taken the leases of the shards this process holds
 /// (every shard unless [`Config::held_shards`]); every write of the store is made under the first
-/// of them ([`Store::hold`]). Opening to serve ends the connections of the process that served
-/// before. A member of a cluster takes the leases on a store of its own (renewed there; only if
-/// they are free: [`LeasesHeld`] otherwise), then opens to serve; a former leader paused in the
-/// middle of a write still holds its guard's lock on a lease's row, which the taking would wait
-/// for until it resumes: a taking that waits [`TAKING_PATIENCE`] ends the former leader's
-/// connections (the caller saw its leases free or it gone; its writes are fenced by the taking
-/// anyway). Another standby that took the leases first is left alone: the taking is refused at
-/// once. A member that shares the shards with others ends nobody's: the others are live.
+/// of them ([`Store::hold`]). The only process serving a database ends the connections of the
+/// one that served before, whatever it was doing, and takes every lease. A member of a cluster
+/// ends nobody's (the others are live) and takes its leases only if they are free
+/// ([`LeasesHeld`] otherwise); a former holder paused in the middle of a commit keeps its lease's
+/// row locked, which the taking waits for, until PostgreSQL ends that idle transaction (see
+/// `idle_in_transaction_session_timeout` in the store).
 async fn open_leased(config: &Config, membership: &crate::cluster::Membership) -> anyhow::Result<Leased> {
     let member = membership.id();
-    let (store, (leases, renewal)) = match (&config.cluster, &config.held_shards) {
-        (None, _) => {
+    let (store, (leases, renewal)) = match &config.cluster {
+        None => {
             let store = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
             let taken = take_leases(store.clone(), config, member, miaodan_store::cluster::Taking::Whatever).await?;
             (store, taken)
         }
-        (Some(_), Some(_)) => {
+        Some(_) => {
             let store = Arc::new(Store::open(&config.database, config.durability).await?);
             (
                 store.clone(),
                 take_leases(store, config, member, membership.taking()).await?,
             )
-        }
-        (Some(_), None) => {
-            let own = Arc::new(Store::open(&config.database, config.durability).await?);
-            let taking = take_leases(own, config, member, membership.taking());
-            tokio::pin!(taking);
-            // Usually taken at once (or refused: another standby was first, and nothing of its
-            // is touched). A taking that waits is held up by the former leader's lock, so its
-            // connections are ended, and the taking goes through.
-            // A taking refused returns here, before anything is ended.
-            let taken = match tokio::time::timeout(TAKING_PATIENCE, &mut taking).await {
-                Ok(taken) => Some(taken?),
-                Err(_) => {
-                    tracing::warn!("the leases' rows are locked by the former leader; ending its connections");
-                    None
-                }
-            };
-            let serving = Arc::new(Store::open_to_serve(&config.database, config.durability).await?);
-            match taken {
-                Some(taken) => (serving, taken),
-                None => (serving, taking.await?),
-            }
         }
     };
     let first = leases.held().first().copied();
@@ -449,7 +422,7 @@ impl AppState {
         let mut startup = Startup::begin();
         let membership = match &config.cluster {
             Some(membership) => membership.clone(),
-            None => crate::cluster::Membership::new(crate::cluster::new_member_id(), String::new(), "leader"),
+            None => crate::cluster::Membership::new(crate::cluster::new_member_id(), String::new(), "holder"),
         };
         // The leases are renewed from the moment they are taken: opening and loading may take
         // longer than a lease lives.

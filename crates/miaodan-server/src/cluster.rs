@@ -2,15 +2,17 @@
 //! [`miaodan_store::cluster`]: every batch commit checks its shard's lease epoch in its own
 //! transaction), their renewal, and its registration as a member.
 //!
-//! A serving process takes every shard's lease at start: `miaodan serve` alone takes them
-//! whoever held them ([`Taking::Whatever`]; a former holder still running, say paused, is fenced
-//! by the new epochs), a member of a cluster (`miaodan serve --cluster`) only once they were
-//! given back or expired, or once their holder's process is gone (its sign of life, a session
-//! lock on PostgreSQL, went with its connection: [`leases_takeable`]). The leases are renewed
-//! every third of their time to live ([`LEASE_TTL_MS`] by default); if renewals fail (the database does not answer) the shards stop taking commands
-//! [`LEASE_MARGIN_MS`] before the lease could expire, and take them again once a renewal
-//! succeeds. A lease another process took is lost for good: its shard's commits are fenced, and
-//! the process stops serving ([`Leases::lost`]).
+//! `miaodan serve` alone takes every shard's lease at start, whoever held them
+//! ([`Taking::Whatever`]; a former holder still running, say paused, is fenced by the new
+//! epochs). A member of a cluster (`miaodan serve --cluster`) takes its share of them
+//! ([`placement`]), each only once it was given back or expired, or once its holder's process is
+//! gone (its sign of life, a session lock on PostgreSQL, went with its connection:
+//! [`Membership::watch_member`]). The leases are renewed every third of their time to live
+//! ([`LEASE_TTL_MS`] by default); if renewals fail (the database does not answer) the shards stop
+//! taking commands [`LEASE_MARGIN_MS`] before the lease could expire, and take them again once a
+//! renewal succeeds. A lease another process took is lost for good: its shard's commits are
+//! fenced. The only process stops serving ([`Leases::lost`]); a member of a cluster closes that
+//! shard and goes on with the others ([`Leases::lose_shard`]).
 
 pub mod placement;
 
@@ -36,8 +38,8 @@ pub const HEARTBEAT_MS: u64 = 1_000;
 pub const MEMBER_FORGOTTEN_MS: i64 = 60_000;
 /// How often a member looks whether its sign of life's connection still answers.
 const LIVENESS_CHECK: Duration = Duration::from_millis(200);
-/// How long a leader's sign of life must stay free before a standby takes it for gone: longer
-/// than the leader takes to take it again after its connection dropped.
+/// How long a holder's sign of life must stay free before another member takes it for gone:
+/// longer than the holder takes to take it again after its connection dropped.
 pub const GONE_CONFIRM: Duration = Duration::from_secs(1);
 
 /// This build's wire shape: a digest `build.rs` takes of the sources defining what members send
@@ -299,43 +301,6 @@ pub fn spawn_renewal(store: Arc<Store>, leases: &Arc<Leases>) -> JoinHandle<()> 
     })
 }
 
-/// Whether a member may take the shards' leases now: they are free (given back, expired, or
-/// never taken), or their holder's process is gone (then `membership` is told to take them from
-/// it, without waiting for them to expire). Gone means: its sign of life ([`Store::member_gone`])
-/// was seen held before (a process of an older build never holds one), and has been free at
-/// every look for [`GONE_CONFIRM`] (a leader whose connection dropped with a database restart
-/// takes its sign of life again well within that).
-pub async fn leases_takeable(store: &Store, membership: &Membership) -> Result<bool, StoreError> {
-    let mut holders: Vec<i64> = store
-        .shard_leases()
-        .await?
-        .iter()
-        .filter(|lease| lease.expires_in_ms > 0)
-        .map(|lease| lease.owner)
-        .collect();
-    holders.sort_unstable();
-    holders.dedup();
-    let gone = match holders.as_slice() {
-        [] => 0,
-        [holder] if *holder != membership.id => {
-            let free = store.member_gone(*holder).await.ok();
-            match membership.watch_member(*holder, free, Instant::now()) {
-                true => *holder,
-                false => return Ok(false),
-            }
-        }
-        _ => return Ok(false),
-    };
-    if gone != 0 {
-        tracing::info!(
-            leader = gone,
-            "the leader's process is gone: taking over before its leases expire"
-        );
-    }
-    membership.taking_over_from.store(gone, Ordering::SeqCst);
-    Ok(true)
-}
-
 /// Holds this member's sign of life ([`Store::hold_liveness`]; `held` is what the caller took
 /// before it could lead) for as long as the process runs: looks every [`LIVENESS_CHECK`] that
 /// its connection answers, and takes it again when not.
@@ -378,8 +343,8 @@ struct LifeWatch {
 #[derive(Clone, Debug)]
 pub struct Membership {
     id: i64,
-    /// The gone member whose leases this one may take before they expire (0: none), as
-    /// [`leases_takeable`] found.
+    /// The gone member whose leases this one may take before they expire (0: none), as the
+    /// placement found ([`placement`]).
     taking_over_from: Arc<AtomicI64>,
     /// What this member saw of each other member's sign of life, by member id.
     life_watch: Arc<std::sync::Mutex<std::collections::HashMap<i64, LifeWatch>>>,
@@ -388,7 +353,7 @@ pub struct Membership {
     /// No shard is given back before then: one given back in vain (requests in flight held it
     /// up) is not tried again at once.
     give_back_after: Arc<std::sync::Mutex<Option<Instant>>>,
-    /// Where it takes requests, and its role (`leader` or `standby`).
+    /// Where it takes requests, and its role (`holder` or `joining`).
     registered: Arc<std::sync::Mutex<(String, String)>>,
 }
 
@@ -410,7 +375,8 @@ impl Membership {
 
     /// Notes whether `member`'s sign of life is `free` now (`None`: the database did not say);
     /// true once it is gone: seen held before (a process of an older build never holds one),
-    /// then free at every look for [`GONE_CONFIRM`] (see [`leases_takeable`]).
+    /// then free at every look for [`GONE_CONFIRM`] (a holder whose connection dropped with a
+    /// database restart takes its sign of life again well within that).
     pub fn watch_member(&self, member: i64, free: Option<bool>, now: Instant) -> bool {
         let Ok(mut watches) = self.life_watch.lock() else {
             return false;
@@ -484,8 +450,8 @@ impl Membership {
         Some(self.taking_over_from.load(Ordering::SeqCst)).filter(|gone| *gone != 0)
     }
 
-    /// How this member takes the leases: those free, and those of the gone leader
-    /// [`leases_takeable`] found, if any.
+    /// How this member takes the leases: those free, and those of the gone member the
+    /// placement found, if any.
     pub fn taking(&self) -> Taking {
         match self.taking_over_from() {
             Some(gone) => Taking::ExpiredOrFrom(gone),
@@ -543,11 +509,11 @@ impl Membership {
 mod tests {
     use super::*;
 
-    /// A leader is gone only if its sign of life was seen held, then stayed free for
-    /// [`GONE_CONFIRM`]; an unanswered look proves nothing, and another leader starts afresh.
+    /// A holder is gone only if its sign of life was seen held, then stayed free for
+    /// [`GONE_CONFIRM`]; an unanswered look proves nothing, and another holder starts afresh.
     #[test]
-    fn a_leader_is_gone_only_once_its_sign_of_life_seen_held_stays_free() {
-        let member = Membership::new(1, String::new(), "standby");
+    fn a_holder_is_gone_only_once_its_sign_of_life_seen_held_stays_free() {
+        let member = Membership::new(1, String::new(), "joining");
         let start = Instant::now();
         let at = |later: Duration| start + later;
         let half = GONE_CONFIRM / 2;
@@ -580,7 +546,7 @@ mod tests {
         );
         assert!(
             !member.watch_member(8, Some(true), at(free_from * 2)),
-            "another leader was never seen held"
+            "another holder was never seen held"
         );
     }
 }

@@ -66,7 +66,7 @@ pub struct Member {
     pub id: i64,
     /// Where it takes requests (`http://host:port`).
     pub address: String,
-    /// `leader` (it holds the shards' leases) or `standby`.
+    /// `holder` (it holds a share of the shards' leases) or `joining` (it holds none yet).
     pub role: String,
     /// When it registered, in Unix milliseconds of the database's clock.
     pub started_at_ms: i64,
@@ -86,14 +86,14 @@ pub enum Taking {
     /// Only leases given back or expired: a member of a cluster taking over.
     Expired,
     /// Leases given back, expired, or held by this member, whose process is gone
-    /// ([`Store::member_gone`]): a member of a cluster taking over from a killed leader at once.
+    /// ([`Store::member_gone`]): a member of a cluster taking over from a killed member at once.
     ExpiredOrFrom(i64),
 }
 
 /// A member's sign of life that needs no clock (PostgreSQL): a session advisory lock on a
 /// connection of its own, which PostgreSQL lets go the moment that connection closes — when the
-/// process is killed, its socket is closed by the kernel. So a standby sees a killed leader gone
-/// at once ([`Store::member_gone`]) instead of after its leases expire. A leader that is paused,
+/// process is killed, its socket is closed by the kernel. So a member sees a killed holder gone
+/// at once ([`Store::member_gone`]) instead of after its leases expire. A holder that is paused,
 /// or cut off from the database without its connection closing, keeps the lock: then the leases'
 /// expiry decides, as without it. Only ever a shortcut to a takeover the epochs make safe anyway.
 /// Dropped, the connection closes and the lock goes.
@@ -144,7 +144,7 @@ impl Store {
 
     /// Whether member `member`'s sign of life is held by nobody: its process is gone, or it
     /// never took one (a process of an older build), or it is taking it again after losing its
-    /// connection. The caller tells these apart (`miaodan_server::cluster::leases_takeable`).
+    /// connection. The caller tells these apart (`miaodan_server::cluster::Membership::watch_member`).
     /// Never on SQLite.
     pub async fn member_gone(&self, member: i64) -> Result<bool, StoreError> {
         match self {

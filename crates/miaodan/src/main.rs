@@ -92,14 +92,12 @@ struct ServeArgs {
     /// it): how long a silent process holds up another that would take its shards over.
     #[arg(long, default_value_t = miaodan_server::cluster::LEASE_TTL_MS)]
     lease_ttl_ms: i64,
-    /// Run as one member of a cluster of processes on one PostgreSQL database: forward to the
-    /// member that holds the shards, and take them over when it stops or goes silent.
+    /// Run as one member of a cluster of processes on one PostgreSQL database: the members
+    /// share the shards (each holds an even share, and sends on what the others' shards
+    /// decide), and take over those of a member that stops or goes silent. Give every member
+    /// the same --shards.
     #[arg(long, conflicts_with = "demo")]
     cluster: bool,
-    /// With --cluster: share the shards with the other members (each holds an even share, and
-    /// sends on what the others' shards decide) instead of one member holding them all.
-    #[arg(long, requires = "cluster")]
-    spread: bool,
     /// The address the other members reach this one at (default: http://LISTEN).
     #[arg(long, requires = "cluster")]
     advertise: Option<String>,
@@ -297,7 +295,6 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         language_model,
         lease_ttl_ms,
         cluster,
-        spread,
         advertise,
     } = args;
     let mut config = Config::new(listen, store.database.clone());
@@ -319,12 +316,12 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     match cluster {
         true => {
             // Each process's in-process simulator would keep charges of its own: after a
-            // takeover the new leader could not find the charges the old one made.
+            // takeover the shard's new holder could not find the charges the old one made.
             anyhow::ensure!(
                 matches!(config.payments, PaymentsConfig::RemoteSimpay { .. }),
                 "--cluster needs --simpay-url and --simpay-secret: the members share one payment provider"
             );
-            serve_cluster::serve(config, advertise, spread).await
+            serve_cluster::serve(config, advertise).await
         }
         false => serve(config, demo).await,
     }

@@ -1,23 +1,20 @@
 //! `miaodan serve --cluster`: this process as one member of a cluster of processes serving one
-//! PostgreSQL database. It listens at once; while another member leads (holds every shard's
-//! lease) it forwards each request there; when the leases are free (given back, or expired
-//! after the leader went silent, or held by a leader whose process is gone) it takes them, loads
-//! the platform from the tables and answers itself. On SIGTERM a leader stands by (forwarding),
-//! lets its requests in flight finish, stops its shards (every queued command committed) and
-//! gives the leases back before it exits: the next member takes over at once, and no request is
-//! lost on the way (a client retries the few `503`s of the takeover with the same key). A leader
-//! whose leases another member took (it was paused past them) stands by again.
-//!
-//! With `--spread` the members share the shards instead: each takes an even share of the leases
-//! as soon as one is free ([`placement`]) and serves from then on, sending on what another
-//! member's shards decide; a member that joins gets its share from the others, who give shards
-//! back one by one; the shards of a member that stops or dies are taken by the others. A member
-//! whose every lease another took (it was paused past them) stands by and asks for its share
-//! again.
+//! PostgreSQL database, sharing its shards with the other members. It listens at once and
+//! forwards every request to shard 0's holder until it holds shards of its own; it takes an even
+//! share of the leases as soon as one is free ([`placement`]), loads the platform with them from
+//! the tables, and serves from then on, sending on what another member's shards decide. A member
+//! that joins gets its share from the others, who give shards back one by one; the shards of a
+//! member that stops or dies are taken by the others (at once when its process is gone, else
+//! once its leases expire). A cluster of one holds every shard. On SIGTERM a member stands by
+//! (forwarding), lets its requests in flight finish, stops its shards (every queued command
+//! committed) and gives the leases back before it exits: the others take them at once, and no
+//! request is lost on the way (a client retries the few `503`s of the move with the same key).
+//! A member whose every lease another took (it was paused past them) stands by and asks for its
+//! share again.
 
 use miaodan_server::app::{AppState, Config, LeasesHeld, Platform};
 use miaodan_server::cluster::placement::{self, PLACEMENT_POLL};
-use miaodan_server::cluster::{Membership, leases_takeable, new_member_id, spawn_liveness};
+use miaodan_server::cluster::{Membership, new_member_id, spawn_liveness};
 use miaodan_server::http::cluster::forward::Forwarder;
 use miaodan_server::http::cluster::switch::Switch;
 use miaodan_store::Store;
@@ -25,20 +22,24 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// How often a standby looks whether the leases are free.
+/// How often a member holding nothing looks whether a lease is free for it.
 const TAKEOVER_POLL: Duration = Duration::from_millis(200);
 /// How long a stopping member waits for the connections it still serves (a forwarded live
-/// stream ends only when its leader stops).
+/// stream ends only when the member serving it stops).
 const LISTENER_DRAIN: Duration = Duration::from_secs(10);
-/// How long a leader that steps down waits for its requests in flight.
+/// The roles a member registers (`GET /v1/cluster`): it holds shards, or it holds none yet and
+/// forwards.
+const HOLDER: &str = "holder";
+const JOINING: &str = "joining";
+/// How long a member that steps down waits for its requests in flight.
 const IN_FLIGHT_WAIT: Duration = Duration::from_secs(30);
 
-pub async fn serve(mut config: Config, advertise: Option<String>, spread: bool) -> anyhow::Result<()> {
+pub async fn serve(mut config: Config, advertise: Option<String>) -> anyhow::Result<()> {
     let database = config.database.clone();
     checked(&config, advertise.as_deref())?;
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
-    // The member serves its metrics for as long as it runs; the platform, when it leads, does
+    // The member serves its metrics for as long as it runs; the platform, when it holds shards, does
     // not bind a listener of its own.
     let metrics = match config.metrics_listen.take() {
         Some(listen) => Some(serve_metrics(listen, &config).await?),
@@ -46,8 +47,7 @@ pub async fn serve(mut config: Config, advertise: Option<String>, spread: bool) 
     };
     let advertise = advertise.unwrap_or_else(|| format!("http://{address}"));
     let store = Arc::new(Store::open(&database, config.durability).await?);
-    let standing_by = if spread { "joining" } else { "standby" };
-    let (membership, [liveness, heartbeat]) = join(&store, &advertise, standing_by).await?;
+    let (membership, [liveness, heartbeat]) = join(&store, &advertise, JOINING).await?;
     config.cluster = Some(membership.clone());
     let switch = Switch::new(Forwarder::new(store.clone(), membership.id())?);
     let (stop_listening, listening_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -60,36 +60,32 @@ pub async fn serve(mut config: Config, advertise: Option<String>, spread: bool) 
     });
     tracing::info!(address = %address, member = membership.id(), "miaodan is serving as a cluster member");
     println!(
-        "miaodan is serving on {advertise}  (cluster member {}: {})",
+        "miaodan is serving on {advertise}  (cluster member {}: it takes its share of the shards, and forwards until it holds one)",
         membership.id(),
-        match spread {
-            true => "it takes its share of the shards, and forwards until it holds one",
-            false => "it forwards to the leader until it leads",
-        }
     );
     let mut stop = std::pin::pin!(crate::wait_for_stop_signal());
     loop {
         let state = tokio::select! {
             _ = &mut stop => break,
-            state = take_over(&store, &config, &membership), if !spread => state,
-            state = take_share(&store, &config, &membership), if spread => state,
+            state = take_share(&store, &config, &membership) => state,
         };
-        membership.set_role(if spread { "holder" } else { "leader" });
+        membership.set_role(HOLDER);
         if let Some(gone) = membership.taking_over_from() {
             println!("member {gone} was gone: this member took its leases without waiting for them to expire");
         }
-        let mut platform = lead(&state, address, &switch).await?;
-        let lost = hold(&state, &mut platform, spread, &advertise, &mut stop).await;
+        let mut platform = serve_shards(&state, address, &switch).await?;
+        println!("this member now holds shards {:?} ({advertise})", held(&state));
+        let lost = keep_placing(&state, &mut platform, &mut stop).await;
         switch.stand_by();
         step_down(state, platform).await;
-        membership.set_role(standing_by);
+        membership.set_role(JOINING);
         if !lost {
             break;
         }
         println!("another member took the shards; this one stands by");
     }
     let _ = stop_listening.send(());
-    // Requests in flight finish; a live stream forwarded from the leader would not end by
+    // Requests in flight finish; a live stream forwarded from another member would not end by
     // itself, so the wait is bounded.
     let _ = tokio::time::timeout(LISTENER_DRAIN, listening).await;
     metrics.iter().for_each(tokio::task::JoinHandle::abort);
@@ -99,8 +95,8 @@ pub async fn serve(mut config: Config, advertise: Option<String>, spread: bool) 
     Ok(())
 }
 
-/// This process as a new member, standing by: its sign of life held (before it can lead: a
-/// leader whose sign of life is not held looks gone), and its heartbeat.
+/// This process as a new member, holding no shard yet: its sign of life held (before it can
+/// hold one: a holder whose sign of life is not held looks gone), and its heartbeat.
 async fn join(
     store: &Arc<Store>,
     advertise: &str,
@@ -135,7 +131,7 @@ fn checked(config: &Config, advertise: Option<&str>) -> anyhow::Result<()> {
 
 /// Starts the platform's work and answers with it from now on; on a fresh database, prints the
 /// first admin token.
-async fn lead(state: &AppState, address: std::net::SocketAddr, switch: &Switch) -> anyhow::Result<Platform> {
+async fn serve_shards(state: &AppState, address: std::net::SocketAddr, switch: &Switch) -> anyhow::Result<Platform> {
     let platform = match Platform::start(state, address).await {
         Ok(platform) => platform,
         Err(error) => {
@@ -145,7 +141,7 @@ async fn lead(state: &AppState, address: std::net::SocketAddr, switch: &Switch) 
             return Err(error);
         }
     };
-    switch.lead(miaodan_server::http::router(state.clone()));
+    switch.serve(miaodan_server::http::router(state.clone()));
     // Once, by shard 0's holder: two members sharing the shards from a fresh start would each
     // find no admin token yet.
     if !state.shards.holds(0) {
@@ -177,45 +173,6 @@ async fn serve_metrics(listen: std::net::SocketAddr, config: &Config) -> anyhow:
     Ok(tokio::spawn(async move {
         miaodan_server::http::listener::serve(listener, router, &limits, std::future::pending()).await;
     }))
-}
-
-/// Waits until the shards' leases are free (or their holder is gone), then takes them and loads
-/// the platform.
-async fn take_over(store: &Store, config: &Config, membership: &Membership) -> AppState {
-    loop {
-        if leases_takeable(store, membership).await.unwrap_or(false) {
-            match AppState::open(config.clone()).await {
-                Ok(state) => return state,
-                Err(error) if error.is::<LeasesHeld>() => {}
-                Err(error) => tracing::warn!(%error, "could not take over the shards; retrying"),
-            }
-        }
-        tokio::time::sleep(TAKEOVER_POLL).await;
-    }
-}
-
-/// Serves with the shards taken until told to stop (false), or until another member took them
-/// (true): the leader holds them all; a member sharing them keeps moving towards its share.
-async fn hold(
-    state: &AppState,
-    platform: &mut Platform,
-    spread: bool,
-    advertise: &str,
-    stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
-) -> bool {
-    match spread {
-        true => {
-            println!("this member now holds shards {:?} ({advertise})", held(state));
-            keep_placing(state, platform, stop).await
-        }
-        false => {
-            println!("this member now leads: it holds every shard's lease ({advertise})");
-            tokio::select! {
-                _ = stop.as_mut() => false,
-                _ = state.shards.leases().lost() => true,
-            }
-        }
-    }
 }
 
 /// Waits until some shards' leases are free and this member is short of its share

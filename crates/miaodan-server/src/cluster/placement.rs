@@ -1,5 +1,4 @@
-//! Which shards a member holds when the members share them (`miaodan serve --cluster
-//! --spread`). Nobody coordinates: every member looks at the live members and the leases every
+//! Which shards each member of a cluster holds (`miaodan serve --cluster`). Nobody coordinates: every member looks at the live members and the leases every
 //! [`PLACEMENT_POLL`] and moves on its own towards an even share ([`share`]): one short of its
 //! share takes free leases (given back, expired, or held by a member whose process is gone);
 //! one over it gives one back while another live member is short and no free lease is left for
@@ -12,7 +11,8 @@
 //! shard free for [`LONG_FREE`] is taken by whoever sees it, share or not: the member short of
 //! it may be unable to take it (its start fails, or its looks stall), and a shard nobody holds
 //! serves nobody. Only members sharing the shards count (registered as `holder` or `joining`):
-//! a member of the leader's way, met in a switch between the two, takes no share.
+//! a member of an older build that registered as `leader` or `standby`, met in an upgrade,
+//! takes no share.
 
 use super::Membership;
 use crate::app::AppState;

@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// `GET /metrics` of a cluster member for as long as the process runs, whatever its role: the
-/// figures the process recorded (forwarding while it stands by, everything while it leads).
+/// figures the process recorded (forwarding while it holds no shard, everything while it holds some).
 /// Its histograms are folded every few seconds by the task this starts.
 pub fn member_metrics_router() -> axum::Router {
     let handle = crate::metrics_setup::handle();
@@ -58,9 +58,8 @@ pub struct MemberView {
     pub id: i64,
     /// Where it takes requests.
     pub address: String,
-    /// `leader` (it holds every shard's lease) or `standby` (it forwards to the leader); with
-    /// `serve --cluster --spread`, `holder` (it holds a share of the shards) or `joining` (it holds
-    /// none yet, and forwards).
+    /// `holder` (it holds shards: every one for a process serving alone, a share of them for a
+    /// member of a cluster) or `joining` (a member holding none yet, which forwards).
     pub role: String,
     pub started_at: String,
     /// How long ago it last said it was alive (it says so every second); its lag.

@@ -169,7 +169,7 @@ pub const ERRORS: &[ErrorCode] = &[
     code("headers_too_large", 431, "the request's headers are too large"),
     code("internal", 500, "a bug: the server reached a state it should not; reported in its log"),
     code("provider_refused", 502, "the payment provider refused the request; nothing was charged"),
-    code("unavailable", 503, "storage, a shard or a provider is unavailable, the server is still loading its idempotency index after a start, or (several processes on one database) this process does not hold the shard's lease or no process leads during a takeover; retry after `Retry-After` with the same Idempotency-Key, here or at another process"),
+    code("unavailable", 503, "storage, a shard or a provider is unavailable, the server is still loading its idempotency index after a start, or (several processes on one database) this process does not hold the shard's lease or no process holds it during a move; retry after `Retry-After` with the same Idempotency-Key, here or at another process"),
     code("server_busy", 503, "the server is at its cap on connections or requests in flight; retry after `Retry-After` seconds"),
 ];
 

@@ -39,7 +39,7 @@ async fn two_members_sharing_the_shards_decide_their_own_and_ask_each_others() {
 /// A platform serving as the one member of a cluster (the endpoint is a member's).
 async fn member(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, |config| {
-        config.cluster = Some(Membership::new(new_member_id(), String::new(), "leader"));
+        config.cluster = Some(Membership::new(new_member_id(), String::new(), "holder"));
     })
     .await
 }
@@ -290,7 +290,7 @@ async fn two_members_share_the_shards(backend: Backend) {
     a.restart().await;
     let b = a
         .beside(|config| {
-            config.cluster = Some(Membership::new(new_member_id(), String::new(), "leader"));
+            config.cluster = Some(Membership::new(new_member_id(), String::new(), "holder"));
             config.held_shards = Some(vec![1]);
         })
         .await;

@@ -1,17 +1,13 @@
-//! `miaodan bench cluster`: `miaodan serve --cluster` processes (this binary) on one fresh
-//! PostgreSQL database with one `miaodan simpay`, on loopback. Three measures:
-//! - **forwarding**: keyed one-line checkouts sent straight to the leader, then through a
-//!   standby (which forwards them), in alternating rounds: requests/s and latency of each;
-//! - **members**: the same load spread evenly over 1, 2, … members (the leader answers all of
-//!   it; a standby forwards its share);
-//! - **failover**: the leader SIGKILLed again and again; each time, how long until a checkout
-//!   sent at the kill (retried at every member, as a client of a cluster does) is acknowledged.
-//!
-//! With `--spread` the members share the shards (`serve --cluster --spread`), with a shop in each
-//! shard: the members start one by one, and with each count the load (a client per buyer, each
-//! on a shop of its own) is sent to each shop's holder, then to any member (a request for
-//! another member's shard is sent on there); the failover measure kills the holder of the
-//! first shop's shard.
+//! `miaodan bench cluster`: `miaodan serve --cluster` processes (this binary) sharing the shards
+//! of one fresh PostgreSQL database, with one `miaodan simpay`, on loopback, a shop in each shard.
+//! Two measures:
+//! - **members**: the members start one by one, and with each count keyed one-line checkouts (a
+//!   client per buyer, each on a shop of its own) are sent to each shop's holder, then to any
+//!   member (a request for another member's shard is sent on there): requests/s and latency of
+//!   each, and what sending on adds;
+//! - **failover**: the holder of the first shop's shard SIGKILLed again and again; each time, how
+//!   long until a checkout sent at the kill (retried at every member, as a client of a cluster
+//!   does) is acknowledged.
 
 use super::env::Connection;
 use anyhow::Context;
@@ -42,16 +38,15 @@ pub struct ClusterArgs {
     /// How long each round of load lasts.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
-    /// Rounds of each way of sending (direct and forwarded alternate).
+    /// Rounds of each way of sending (to the holder and to any member alternate).
     #[arg(long, default_value_t = 3)]
     rounds: u32,
-    /// Times the leader is killed.
+    /// Times the holder of the first shop's shard is killed.
     #[arg(long, default_value_t = 5)]
     kills: u32,
-    /// Share the shards over the members (`serve --cluster --spread`) with this many shards,
-    /// instead of one member leading.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=64))]
-    spread: Option<u32>,
+    /// Shards the members share (`serve --cluster --shards N`), a shop in each.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(2..=64))]
+    shards: u32,
 }
 
 const SIMPAY_SECRET: &str = "whsec-bench-cluster";
@@ -103,14 +98,14 @@ async fn start(args: &[String], ready: &str) -> anyhow::Result<(Child, Vec<Strin
 struct Cluster {
     database: String,
     simpay: String,
-    /// The shards, when the members share them.
-    spread: Option<u32>,
+    /// The shards the members share.
+    shards: u32,
     members: Vec<Process>,
 }
 
 impl Cluster {
     /// Starts a member; the first on a fresh database prints the admin token.
-    async fn member(&self, wait_to_lead: bool) -> anyhow::Result<(Process, Option<String>)> {
+    async fn member(&self, wait_to_hold: bool) -> anyhow::Result<(Process, Option<String>)> {
         let address = free_address()?;
         let args: Vec<String> = [
             "serve",
@@ -127,17 +122,14 @@ impl Cluster {
             "off",
             "--risk",
             "off",
+            "--shards",
+            &self.shards.to_string(),
         ]
         .map(str::to_string)
         .to_vec();
-        let mut args = args;
-        if let Some(shards) = self.spread {
-            args.extend(["--spread".into(), "--shards".into(), shards.to_string()]);
-        }
-        let ready = match (wait_to_lead, self.spread) {
-            (true, None) => "now leads",
-            (true, Some(_)) => "now holds shards",
-            (false, _) => "miaodan is serving",
+        let ready = match wait_to_hold {
+            true => "now holds shards",
+            false => "miaodan is serving",
         };
         let (child, lines) = start(&args, ready).await?;
         let token = lines
@@ -170,10 +162,9 @@ async fn call(connection: &mut Connection, path: &str, token: &str, body: Value)
     Ok(serde_json::from_slice(&answer.body)?)
 }
 
-/// A shop in each of `shards` shards (one shop for a cluster whose leader holds them all), each
-/// with a SKU in stock, and `buyers` buyers.
-async fn build_world(leader: SocketAddr, admin: &str, (buyers, shards): (usize, u32)) -> anyhow::Result<World> {
-    let mut c = Connection::open(leader).await?;
+/// A shop in each of `shards` shards, each with a SKU in stock, and `buyers` buyers.
+async fn build_world(member: SocketAddr, admin: &str, (buyers, shards): (usize, u32)) -> anyhow::Result<World> {
+    let mut c = Connection::open(member).await?;
     let mut skus: Vec<(i64, i64)> = Vec::new();
     for _ in 0..shards * 8 {
         let shop = call(&mut c, "/v1/shops", admin, json!({ "name": "直播间小铺" })).await?["id"].clone();
@@ -184,7 +175,7 @@ async fn build_world(leader: SocketAddr, admin: &str, (buyers, shards): (usize, 
         {
             continue;
         }
-        skus.push((shop, shop_with_stock(&mut c, leader, admin, shop).await?));
+        skus.push((shop, shop_with_stock(&mut c, member, admin, shop).await?));
         if skus.len() == shards as usize {
             break;
         }
@@ -202,7 +193,7 @@ async fn build_world(leader: SocketAddr, admin: &str, (buyers, shards): (usize, 
 }
 
 /// Sets `shop` up with a warehouse and a SKU in stock; gives the SKU.
-async fn shop_with_stock(c: &mut Connection, leader: SocketAddr, admin: &str, shop: i64) -> anyhow::Result<i64> {
+async fn shop_with_stock(c: &mut Connection, member: SocketAddr, admin: &str, shop: i64) -> anyhow::Result<i64> {
     let merchant = call(c, &format!("/v1/shops/{shop}/tokens"), admin, json!({})).await?["token"].clone();
     let merchant = merchant.as_str().context("token")?.to_string();
     let warehouse = json!({ "name": "上海仓", "adcode": "310114000000" });
@@ -211,13 +202,13 @@ async fn shop_with_stock(c: &mut Connection, leader: SocketAddr, admin: &str, sh
     let product = call(c, "/v1/products", &merchant, product).await?;
     let sku = product["skus"][0]["id"].as_i64().context("sku")?;
     let stock = format!("/v1/skus/{sku}/stock/{warehouse}");
-    put_stock(leader, &merchant, &stock).await?;
+    put_stock(member, &merchant, &stock).await?;
     Ok(sku)
 }
 
-async fn put_stock(leader: SocketAddr, merchant: &str, path: &str) -> anyhow::Result<()> {
+async fn put_stock(member: SocketAddr, merchant: &str, path: &str) -> anyhow::Result<()> {
     let answer = reqwest::Client::new()
-        .put(format!("http://{leader}{path}"))
+        .put(format!("http://{member}{path}"))
         .bearer_auth(merchant)
         .json(&json!({ "available": 1_000_000_000 }))
         .send()
@@ -318,81 +309,23 @@ pub async fn run(args: &ClusterArgs) -> anyhow::Result<()> {
     let mut cluster = Cluster {
         database: database.url().to_string(),
         simpay: format!("http://{simpay_address}"),
-        spread: args.spread,
+        shards: args.shards,
         members: Vec::new(),
     };
-    let (leader, token) = cluster.member(true).await?;
+    let (first, token) = cluster.member(true).await?;
     let admin = token.context("the first member printed no admin token")?;
-    cluster.members.push(leader);
-    let shards = args.spread.unwrap_or(1);
-    let world = Arc::new(build_world(cluster.members[0].address, &admin, (args.concurrency, shards)).await?);
-    match args.spread {
-        None => {
-            for _ in 1..args.members {
-                cluster.members.push(cluster.member(false).await?.0);
-            }
-            println!(
-                "cluster bench: {} members on one PostgreSQL database, {} clients, rounds of {} s",
-                args.members, args.concurrency, args.seconds
-            );
-            forwarding(args, &cluster, &world).await?;
-            spread(args, &cluster, &world).await?;
-        }
-        Some(shards) => {
-            println!(
-                "cluster bench: up to {} members sharing {shards} shards (a shop in each) on one PostgreSQL database, \
-                 {} clients, rounds of {} s",
-                args.members, args.concurrency, args.seconds
-            );
-            shared(args, &mut cluster, &world, &admin).await?;
-        }
-    }
+    cluster.members.push(first);
+    let world = Arc::new(build_world(cluster.members[0].address, &admin, (args.concurrency, args.shards)).await?);
+    println!(
+        "cluster bench: up to {} members sharing {} shards (a shop in each) on one PostgreSQL database, \
+         {} clients, rounds of {} s",
+        args.members, args.shards, args.concurrency, args.seconds
+    );
+    shared(args, &mut cluster, &world, &admin).await?;
     failover(args, &mut cluster, &world, &admin).await?;
     // The members first: the database is dropped (its connections ended) after them.
     drop(cluster);
     drop(database);
-    Ok(())
-}
-
-/// Straight to the leader, then through a standby, alternately.
-async fn forwarding(args: &ClusterArgs, cluster: &Cluster, world: &Arc<World>) -> anyhow::Result<()> {
-    println!("\nforwarding: one-unit checkouts straight to the leader, and through a standby");
-    let (leader, standby) = (cluster.members[0].address, cluster.members[1].address);
-    let (mut direct, mut forwarded, mut extra) = (Vec::new(), Vec::new(), Vec::new());
-    load(world, |_| leader, 1).await?;
-    for _ in 0..args.rounds {
-        let straight = load(world, |_| leader, args.seconds).await?;
-        print_round("straight to the leader", &straight);
-        let through = load(world, |_| standby, args.seconds).await?;
-        print_round("through a standby", &through);
-        direct.push(straight.per_second);
-        forwarded.push(through.per_second);
-        extra.push(through.p50_ms - straight.p50_ms);
-    }
-    let (direct, forwarded) = (median(&mut direct), median(&mut forwarded));
-    println!(
-        "  median: straight {direct:.0} /s, forwarded {forwarded:.0} /s ({:.0} %); forwarding adds {:.2} ms at the median",
-        forwarded / direct * 100.0,
-        median(&mut extra)
-    );
-    Ok(())
-}
-
-/// The load spread over the first 1, 2, … members.
-async fn spread(args: &ClusterArgs, cluster: &Cluster, world: &Arc<World>) -> anyhow::Result<()> {
-    println!("\nmembers: the same load spread evenly over 1, 2, … members (the leader answers it all)");
-    let mut rows = Vec::new();
-    for n in 1..=cluster.members.len() {
-        let targets: Vec<SocketAddr> = cluster.members[..n].iter().map(|m| m.address).collect();
-        let round = load(world, |i| targets[i % n], args.seconds).await?;
-        print_round(&format!("{n} member(s)"), &round);
-        rows.push((n, round.per_second));
-    }
-    let widest = rows.iter().map(|r| r.1).fold(1.0, f64::max);
-    for (n, per_second) in rows {
-        let width = (per_second / widest * 50.0).round() as usize;
-        println!("  {n} member(s) |{:<50}| {per_second:.0} /s", "█".repeat(width));
-    }
     Ok(())
 }
 
@@ -407,16 +340,25 @@ async fn shared(args: &ClusterArgs, cluster: &mut Cluster, world: &Arc<World>, a
             cluster.members.push(cluster.member(false).await?.0);
         }
         spread_over(cluster, admin, &http).await?;
-        let (mut to_holder, mut to_any) = (Vec::new(), Vec::new());
+        let (mut to_holder, mut to_any, mut extra) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..args.rounds {
             let holders = shop_holders(cluster, world, admin, &http).await?;
-            let round = load(world, |i| holders[i % holders.len()], args.seconds).await?;
-            print_round(&format!("{n} member(s), to the holder"), &round);
-            to_holder.push(round.per_second);
+            let straight = load(world, |i| holders[i % holders.len()], args.seconds).await?;
+            print_round(&format!("{n} member(s), to the holder"), &straight);
+            to_holder.push(straight.per_second);
             let members: Vec<SocketAddr> = cluster.members.iter().map(|m| m.address).collect();
             let round = load(world, |i| members[i % n], args.seconds).await?;
             print_round(&format!("{n} member(s), to any member"), &round);
             to_any.push(round.per_second);
+            extra.push(round.p50_ms - straight.p50_ms);
+        }
+        if n > 1 {
+            // Client i sends to member i % n: about (n - 1) / n of the requests are sent on.
+            println!(
+                "  {n} member(s): sent to any member, {:.0} % of requests are sent on; it adds {:.2} ms at the median",
+                (n - 1) as f64 / n as f64 * 100.0,
+                median(&mut extra)
+            );
         }
         rows.push((n, median(&mut to_holder), median(&mut to_any)));
     }
@@ -445,7 +387,7 @@ async fn cluster_view(cluster: &Cluster, admin: &str, http: &reqwest::Client) ->
 /// Waits until every shard's lease is held, evenly, by as many members as run (or all the
 /// shards): the moves are over.
 async fn spread_over(cluster: &Cluster, admin: &str, http: &reqwest::Client) -> anyhow::Result<()> {
-    let shards = cluster.spread.unwrap_or(1) as usize;
+    let shards = cluster.shards as usize;
     let want = cluster.members.len().min(shards);
     for _ in 0..600 {
         if let Some(view) = cluster_view(cluster, admin, http).await? {
@@ -478,7 +420,7 @@ async fn shop_holders(
     admin: &str,
     http: &reqwest::Client,
 ) -> anyhow::Result<Vec<SocketAddr>> {
-    let shards = i64::from(cluster.spread.unwrap_or(1));
+    let shards = i64::from(cluster.shards);
     let mut holders = Vec::new();
     for (shop, _) in &world.skus {
         let index = holder_index(cluster, admin, http, (shop % shards) as usize).await?;
@@ -487,15 +429,13 @@ async fn shop_holders(
     Ok(holders)
 }
 
-/// The index of the member that holds `shard` now (the leader, or a member sharing them).
+/// The index of the member that holds `shard` now.
 async fn holder_index(cluster: &Cluster, admin: &str, http: &reqwest::Client, shard: usize) -> anyhow::Result<usize> {
     for _ in 0..300 {
         if let Some(view) = cluster_view(cluster, admin, http).await? {
             let owner = &view["shards"][shard]["owner"];
             let members = view["members"].as_array().context("members")?;
-            let holder = members
-                .iter()
-                .find(|m| &m["id"] == owner && (m["role"] == "leader" || m["role"] == "holder"));
+            let holder = members.iter().find(|m| &m["id"] == owner && m["role"] == "holder");
             let address = holder.and_then(|m| m["address"].as_str());
             if let Some(index) = cluster.members.iter().position(|m| Some(&*m.base()) == address) {
                 return Ok(index);
@@ -531,7 +471,8 @@ async fn until_served(cluster: &Cluster, world: &World, key: &str, http: &reqwes
     unreachable!("the loop returns")
 }
 
-/// The leader SIGKILLed `--kills` times (a standby started first to keep the count).
+/// The holder of the first shop's shard SIGKILLed `--kills` times (a member started first to
+/// keep the count).
 async fn failover(args: &ClusterArgs, cluster: &mut Cluster, world: &World, admin: &str) -> anyhow::Result<()> {
     println!(
         "\nfailover: the holder of the first shop's shard SIGKILLed {} times; time until a checkout sent at the kill is acknowledged",
@@ -541,14 +482,12 @@ async fn failover(args: &ClusterArgs, cluster: &mut Cluster, world: &World, admi
     let bar = indicatif::ProgressBar::new(u64::from(args.kills));
     let mut times = Vec::new();
     for kill in 0..args.kills {
-        let shard = (world.skus[0].0 % i64::from(cluster.spread.unwrap_or(1))) as usize;
+        let shard = (world.skus[0].0 % i64::from(cluster.shards)) as usize;
         // Another member starts first (a member sharing the shards takes its share), so that
         // the time measured is the takeover's alone.
-        let (standby, _) = cluster.member(false).await?;
-        cluster.members.push(standby);
-        if cluster.spread.is_some() {
-            spread_over(cluster, admin, &http).await?;
-        }
+        let (joining, _) = cluster.member(false).await?;
+        cluster.members.push(joining);
+        spread_over(cluster, admin, &http).await?;
         let holder = holder_index(cluster, admin, &http, shard).await?;
         let mut killed = cluster.members.remove(holder);
         killed.child.start_kill()?;
@@ -556,7 +495,7 @@ async fn failover(args: &ClusterArgs, cluster: &mut Cluster, world: &World, admi
         let took = until_served(cluster, world, &format!("failover-{kill}"), &http).await?;
         times.push(took.as_secs_f64() * 1e3);
         bar.inc(1);
-        // Let the new leader settle before the next kill.
+        // Let the new holder settle before the next kill.
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     bar.finish_and_clear();

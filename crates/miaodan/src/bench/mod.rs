@@ -74,9 +74,9 @@ enum Scenario {
     /// Restart time as history grows: stored answers and open orders added in steps, the
     /// platform opened afresh at each and timed to its first answer, phase by phase.
     Restart(restart::RestartArgs),
-    /// `miaodan serve --cluster` processes on one PostgreSQL database: the cost of forwarding
-    /// (straight to the leader against through a standby), the load spread over 1, 2, …
-    /// members, and the failover time when the leader is killed.
+    /// `miaodan serve --cluster` processes sharing the shards of one PostgreSQL database: the
+    /// load sent to each shop's holder and to any member with 1, 2, … members (what sending on
+    /// costs), and the failover time when a shard's holder is killed.
     Cluster(cluster::ClusterArgs),
     /// The customer-service assistant on scripted conversations against a seeded world (the
     /// built-in evaluation set, or `--world FILE --conversations FILE`): resolution rate,

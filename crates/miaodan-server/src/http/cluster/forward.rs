@@ -1,16 +1,17 @@
-//! A standby's answer to every request: the same request, forwarded to the process that holds
-//! the shards' leases (the leader), and the leader's answer streamed back (a live stream too).
-//! With no leader (a takeover under way), one that cannot be reached, one that sends no answer
+//! The answer to every request at a member that holds no shard (one joining, or one whose
+//! leases were all taken): the same request, forwarded to shard 0's holder (which answers it, or
+//! sends on what another member's shards decide), and its answer streamed back (a live stream
+//! too). With no holder (a move under way), one that cannot be reached, one that sends no answer
 //! within [`ANSWER_WAIT`], or one replaced by another member while the request waited,
 //! `503 unavailable` with `Retry-After`: a client retries with the same Idempotency-Key, here
 //! or at any other member, and gets whatever the request did, or has it decided afresh. A
-//! forwarded request is marked ([`FORWARDED_BY`]) and never forwarded again, so two processes
-//! that each believe the other leads cannot pass it back and forth.
+//! forwarded request is marked ([`FORWARDED_BY`]) and never forwarded again, so two members
+//! that each believe the other holds shard 0 cannot pass it back and forth.
 //!
-//! A client that can follow a redirect, and would rather send its requests to the leader
-//! itself, asks for one ([`ROUTING`]`: redirect`): it is answered `307 Temporary Redirect` to
-//! the same path at the leader (the method and body are sent again as they were), and saves
-//! the hop on every request after.
+//! A client that can follow a redirect, and would rather send its requests to a holder itself,
+//! asks for one ([`ROUTING`]`: redirect`): it is answered `307 Temporary Redirect` to the same
+//! path at shard 0's holder (the method and body are sent again as they were), and saves the
+//! hop on every request after.
 
 use crate::http::problem::ApiError;
 use crate::http::risk::FORWARDED_FOR_HEADER;
@@ -29,9 +30,9 @@ pub const FORWARDED_BY: &str = "miaodan-forwarded-by";
 pub const ROUTING: &str = "miaodan-routing";
 /// The largest body forwarded (the API's own limit is 256 KiB; a batch of taps is the largest).
 const BODY_MAX: usize = 4 * 1024 * 1024;
-/// How long the leader's address is trusted before it is read again.
-const LEADER_TTL: Duration = Duration::from_millis(250);
-/// How long a forwarded request waits for the head of the leader's answer (its body, a live
+/// How long shard 0's holder's address is trusted before it is read again.
+const HOLDER_TTL: Duration = Duration::from_millis(250);
+/// How long a forwarded request waits for the head of the holder's answer (its body, a live
 /// stream's included, may take as long as it takes).
 const ANSWER_WAIT: Duration = Duration::from_secs(30);
 
@@ -53,7 +54,7 @@ const HOP_BY_HOP: [&str; 10] = [
     "host",
 ];
 
-/// Forwards requests to the leader of the cluster.
+/// Forwards requests to shard 0's holder.
 #[derive(Clone)]
 pub struct Forwarder {
     store: Arc<Store>,
@@ -77,12 +78,12 @@ impl Forwarder {
         })
     }
 
-    /// The live holder of shard 0's lease (every lease has one holder, the leader): its member
-    /// id and address, read at most every [`LEADER_TTL`].
+    /// The live holder of shard 0's lease: its member id and address, read at most every
+    /// [`HOLDER_TTL`].
     async fn holder(&self) -> Option<(i64, String)> {
         if let Ok(known) = self.holder.lock()
             && let Some((at, holder)) = known.as_ref()
-            && at.elapsed() < LEADER_TTL
+            && at.elapsed() < HOLDER_TTL
         {
             return holder.clone();
         }
@@ -103,30 +104,30 @@ impl Forwarder {
         }
     }
 
-    /// Resolves once another member than `leader` holds the leases: a request forwarded to a
-    /// leader that was paused, or cut off, would otherwise wait for it to come back.
-    async fn leader_replaced(&self, leader: i64) {
+    /// Resolves once another member than `former` holds shard 0: a request forwarded to a
+    /// holder that was paused, or cut off, would otherwise wait for it to come back.
+    async fn holder_replaced(&self, former: i64) {
         loop {
-            tokio::time::sleep(LEADER_TTL).await;
+            tokio::time::sleep(HOLDER_TTL).await;
             if let Some((holder, _)) = self.holder().await
-                && holder != leader
+                && holder != former
             {
                 return;
             }
         }
     }
 
-    /// Forwards `request` to the leader and answers its answer.
+    /// Forwards `request` to shard 0's holder and answers its answer.
     pub async fn forward(&self, request: Request) -> Response {
         if request.headers().contains_key(FORWARDED_BY) {
-            return no_leader("the process this request was forwarded to does not hold the shards either");
+            return no_holder("the process this request was forwarded to holds no shard either");
         }
-        let leader = match self.holder().await {
+        let holder = match self.holder().await {
             Some((holder, address)) if holder != self.member => (holder, address),
-            _ => return no_leader("no process holds the shards right now (a takeover is under way)"),
+            _ => return no_holder("no process holds shard 0 right now (a move is under way)"),
         };
         if wants_redirect(request.headers()) {
-            return redirect(&leader.1, request.uri());
+            return redirect(&holder.1, request.uri());
         }
         let (parts, body) = request.into_parts();
         let body = match kept_body(body).await {
@@ -134,15 +135,15 @@ impl Forwarder {
             Err(unreadable) => return unreadable,
         };
         match self
-            .send(&leader.1, (parts, body), self.leader_replaced(leader.0))
+            .send(&holder.1, (parts, body), self.holder_replaced(holder.0))
             .await
         {
             Ok(response) => response,
             Err(error) => {
-                tracing::warn!(%error, leader = %leader.1, "could not forward a request to the leader");
+                tracing::warn!(%error, holder = %holder.1, "could not forward a request to shard 0's holder");
                 metrics::counter!("miaodan_forwarding_failures_total").increment(1);
                 self.forget_holder();
-                no_leader("the process holding the shards did not answer")
+                no_holder("the process holding shard 0 did not answer")
             }
         }
     }
@@ -169,7 +170,7 @@ impl Forwarder {
         for (name, value) in end_to_end(&parts.headers).filter(|(name, _)| *name != FORWARDED_FOR_HEADER) {
             forwarded = forwarded.header(name, value);
         }
-        // As any proxy does: the leader reads the client's address for risk from here when it
+        // As any proxy does: the member reads the client's address for risk from here when it
         // trusts this member (`--trusted-proxy`).
         if let Some(forwarded_for) = forwarded_for(&parts.headers, peer) {
             forwarded = forwarded.header(FORWARDED_FOR_HEADER, forwarded_for);
@@ -260,22 +261,22 @@ fn wants_redirect(headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.trim().eq_ignore_ascii_case("redirect"))
 }
 
-/// `307`: the same method and body, sent again to `leader`. A redirect is not a problem, so its
+/// `307`: the same method and body, sent again to `holder`. A redirect is not a problem, so its
 /// body is empty.
-fn redirect(leader: &str, uri: &axum::http::Uri) -> Response {
+fn redirect(holder: &str, uri: &axum::http::Uri) -> Response {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     metrics::counter!("miaodan_redirected_requests_total").increment(1);
-    match HeaderValue::try_from(format!("{leader}{path}")) {
+    match HeaderValue::try_from(format!("{holder}{path}")) {
         Ok(location) => (
             axum::http::StatusCode::TEMPORARY_REDIRECT,
             [(header::LOCATION, location)],
         )
             .into_response(),
-        Err(_) => no_leader("the leader's address is not a valid location"),
+        Err(_) => no_holder("the holder's address is not a valid location"),
     }
 }
 
-fn no_leader(detail: &str) -> Response {
+fn no_holder(detail: &str) -> Response {
     ApiError::unavailable(format!("{detail}; retry with the same Idempotency-Key")).into_response()
 }
 
@@ -284,7 +285,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_client_that_asks_is_sent_to_the_same_path_at_the_leader() {
+    fn a_client_that_asks_is_sent_to_the_same_path_at_the_holder() {
         let mut headers = HeaderMap::new();
         assert!(!wants_redirect(&headers));
         headers.insert(ROUTING, HeaderValue::from_static(" Redirect "));

@@ -1,5 +1,5 @@
-//! What a member of a cluster answers with: the platform's own router while it leads, the
-//! [`Forwarder`] while it stands by. One listener serves both, so a member's address never
+//! What a member of a cluster answers with: the platform's own router while it holds shards
+//! (which sends on what another member's shards decide), the [`Forwarder`] while it holds none. One listener serves both, so a member's address never
 //! changes with its role, and a request in flight keeps the router it started with.
 
 use super::forward::Forwarder;
@@ -12,14 +12,14 @@ use tower::ServiceExt;
 
 #[derive(Clone)]
 pub struct Switch {
-    leading: Arc<RwLock<Option<Router>>>,
+    serving: Arc<RwLock<Option<Router>>>,
     forwarder: Forwarder,
 }
 
 impl Switch {
     pub fn new(forwarder: Forwarder) -> Switch {
         Switch {
-            leading: Arc::new(RwLock::new(None)),
+            serving: Arc::new(RwLock::new(None)),
             forwarder,
         }
     }
@@ -34,8 +34,8 @@ impl Switch {
     }
 
     async fn answer(&self, request: Request) -> Response {
-        let leading = self.leading.read().ok().and_then(|router| router.clone());
-        match leading {
+        let serving = self.serving.read().ok().and_then(|router| router.clone());
+        match serving {
             Some(router) => match router.oneshot(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},
@@ -44,17 +44,17 @@ impl Switch {
         }
     }
 
-    /// From now on requests are answered by the platform (`router`): this process leads.
-    pub fn lead(&self, router: Router) {
-        if let Ok(mut leading) = self.leading.write() {
-            *leading = Some(router);
+    /// From now on requests are answered by the platform (`router`): this process holds shards.
+    pub fn serve(&self, router: Router) {
+        if let Ok(mut serving) = self.serving.write() {
+            *serving = Some(router);
         }
     }
 
-    /// From now on requests are forwarded to the leader: this process stands by.
+    /// From now on requests are forwarded to shard 0's holder: this process holds no shard.
     pub fn stand_by(&self) {
-        if let Ok(mut leading) = self.leading.write() {
-            *leading = None;
+        if let Ok(mut serving) = self.serving.write() {
+            *serving = None;
         }
     }
 }

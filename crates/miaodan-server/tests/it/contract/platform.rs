@@ -295,7 +295,7 @@ async fn the_cluster_view_shows_the_one_process_holding_every_shard(backend: Bac
     assert_eq!(members.len(), 1, "{view}");
     assert_eq!(
         (members[0]["id"].as_i64(), members[0]["role"].as_str()),
-        (Some(me), Some("leader"))
+        (Some(me), Some("holder"))
     );
     assert!(
         members[0]["address"].as_str().unwrap().starts_with("http://127.0.0.1:"),

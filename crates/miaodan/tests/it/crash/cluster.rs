@@ -1,15 +1,13 @@
-//! Three `miaodan serve --cluster` processes on one PostgreSQL database and one `miaodan simpay`,
-//! under a load of checkouts (half of them paid at once) sent to all three: the leader is killed (SIGKILL) and restarted, twice; then every process is
-//! restarted one after another (SIGTERM, start again). The clients retry an answer of `503` or
+//! Three `miaodan serve --cluster` processes sharing the four shards of one PostgreSQL database,
+//! and one `miaodan simpay`, under a load of checkouts (half of them paid at once) sent to all
+//! three: the holder of the shop's shard is killed (SIGKILL) and another member started, twice,
+//! and the others take its shards over; then every process is restarted one after another
+//! (SIGTERM, start again). The clients retry an answer of `503` or
 //! no answer at all with the same Idempotency-Key at the next process, as a client of a cluster
 //! does. Afterwards: every request was decided, every acknowledged order is in the database as
 //! acknowledged (paid when its payment was confirmed), there is no other order, stock adds up,
 //! and simpay holds at most one capture per payment intent. Prints the failover times and the
 //! retries the rolling restart cost.
-//!
-//! The same runs with the members sharing the shards (`--spread`, four shards over three
-//! members): there the member killed is the holder of the shop's shard, and the others take its
-//! shards over.
 
 use super::*;
 
@@ -157,33 +155,25 @@ fn spawn_cluster_clients(
         .collect()
 }
 
-/// How the members hold the shards.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Placement {
-    /// One member (the leader) holds them all; the others stand by.
-    Leader,
-    /// Each member holds a share of [`SPREAD_SHARDS`] (`--spread`).
-    Spread,
-}
+/// The shards the members share.
+const SHARDS: u32 = 4;
 
-const SPREAD_SHARDS: u32 = 4;
-
-/// The slot of the member that holds `shard` now (the leader's role, or a holder's), asked of
-/// `any` live member, and its member id.
+/// The slot of the member that holds `shard` now, asked of the first live member, and its
+/// member id.
 async fn holder_slot(members: &Members, servers: &[Server], admin: &str, shard: usize) -> (usize, i64) {
     for _ in 0..100 {
         let view = servers[0].api().get("/v1/cluster", admin).await;
         if view.status == 200 {
             let owner = view.body["shards"][shard]["owner"].as_i64();
-            let leader = view.body["members"]
+            let holder = view.body["members"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|m| m["id"].as_i64() == owner && (m["role"] == "leader" || m["role"] == "holder"))
+                .find(|m| m["id"].as_i64() == owner && m["role"] == "holder")
                 .and_then(|m| m["address"].as_str().map(str::to_string));
-            if let Some(leader) = leader {
+            if let Some(holder) = holder {
                 let addresses = members.addresses.lock().unwrap();
-                if let Some(slot) = addresses.iter().position(|a| *a == leader) {
+                if let Some(slot) = addresses.iter().position(|a| *a == holder) {
                     return (slot, owner.unwrap_or(0));
                 }
             }
@@ -193,8 +183,9 @@ async fn holder_slot(members: &Members, servers: &[Server], admin: &str, shard: 
     panic!("no member holds shard {shard}")
 }
 
-/// Waits until every shard is held by one of `count` members, evenly (the moves are over).
-async fn spread_over(servers: &[Server], admin: &str, count: usize) {
+/// Waits until every one of `shards` shards is held by one of `count` members, evenly (the moves
+/// are over).
+async fn spread_over(servers: &[Server], admin: &str, (count, shards): (usize, u32)) {
     let mut last = Value::Null;
     for _ in 0..300 {
         let view = servers[0].api().get("/v1/cluster", admin).await;
@@ -218,7 +209,7 @@ async fn spread_over(servers: &[Server], admin: &str, count: usize) {
                 .max()
                 .zip(owners.values().min())
                 .is_some_and(|(most, fewest)| most - fewest <= 1);
-            if held.len() == SPREAD_SHARDS as usize && owners.len() == count && even {
+            if held.len() == shards as usize && owners.len() == count.min(shards as usize) && even {
                 return;
             }
             last = view.body;
@@ -244,56 +235,39 @@ async fn until_served(members: &Members, world: &World, from: Instant, key: Stri
     (took, attempt)
 }
 
-/// A fresh database, its payment provider, and the first member (leading), with the admin
-/// token it printed.
-async fn first_member(placement: Placement) -> (Database, SimpayProcess, Server, String) {
+/// A fresh database, its payment provider, and the first member of a cluster of `shards` shards
+/// (holding them all), with the admin token it printed.
+async fn first_member(shards: u32) -> (Database, SimpayProcess, Server, String) {
     let database = Database::fresh(Backend::Postgres).await;
     let simpay = SimpayProcess::start(0).await;
-    let mut first = member(&database, &simpay, placement).await;
+    let mut first = member(&database, &simpay, shards).await;
     first.wait_for_line("First start", START_TIMEOUT).await;
     let admin = first.wait_for_line("mdn_", START_TIMEOUT).await.trim().to_string();
     (database, simpay, first, admin)
 }
 
-async fn member(database: &Database, simpay: &SimpayProcess, placement: Placement) -> Server {
+async fn member(database: &Database, simpay: &SimpayProcess, shards: u32) -> Server {
     let mut args = simpay.server_args();
-    args.push("--cluster".into());
-    if placement == Placement::Spread {
-        args.extend(["--spread".into(), "--shards".into(), SPREAD_SHARDS.to_string()]);
-    }
+    args.extend(["--cluster".into(), "--shards".into(), shards.to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Server::start(&database.url, &args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_processes_survive_kills_of_the_leader_and_a_rolling_restart_with_every_request_decided() {
-    survive_kills_and_a_rolling_restart(Placement::Leader).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_members_sharing_the_shards_survive_kills_and_a_rolling_restart_with_every_request_decided() {
-    survive_kills_and_a_rolling_restart(Placement::Spread).await;
-}
-
-async fn survive_kills_and_a_rolling_restart(placement: Placement) {
     if skip_postgres() {
         return;
     }
-    let (database, simpay, first, admin) = first_member(placement).await;
+    let (database, simpay, first, admin) = first_member(SHARDS).await;
     let world = Arc::new(build_world(&first.api(), &admin, SKUS, 1_000_000, BUYERS).await);
-    // The member killed holds the shard the load is on: the leader, or the shop's shard's holder.
-    let shard = match placement {
-        Placement::Leader => 0,
-        Placement::Spread => (world.shop % i64::from(SPREAD_SHARDS)) as usize,
-    };
+    // The member killed holds the shard the load is on.
+    let shard = (world.shop % i64::from(SHARDS)) as usize;
     let mut servers = vec![
         first,
-        member(&database, &simpay, placement).await,
-        member(&database, &simpay, placement).await,
+        member(&database, &simpay, SHARDS).await,
+        member(&database, &simpay, SHARDS).await,
     ];
-    if placement == Placement::Spread {
-        spread_over(&servers, &admin, 3).await;
-    }
+    spread_over(&servers, &admin, (3, SHARDS)).await;
     let members = Arc::new(Members::at(servers.iter().map(|s| s.base.clone()).collect()));
     let control = Control::new(AfterTrouble::PauseAndGoOn);
     let clients = spawn_cluster_clients(&members, &world, &control);
@@ -301,14 +275,12 @@ async fn survive_kills_and_a_rolling_restart(placement: Placement) {
 
     let (mut failovers, mut probes) = (Vec::new(), Vec::new());
     for _ in 0..2 {
-        // Its successor starts first (as a standby, or taking its share), so that the time
-        // measured is the takeover's alone.
-        let successor = member(&database, &simpay, placement).await;
+        // Another member starts first and takes its share, so that the time measured is the
+        // takeover's alone.
+        let successor = member(&database, &simpay, SHARDS).await;
         members.addresses.lock().unwrap().push(successor.base.clone());
         servers.push(successor);
-        if placement == Placement::Spread {
-            spread_over(&servers, &admin, 4).await;
-        }
+        spread_over(&servers, &admin, (4, SHARDS)).await;
         let (slot, killed_id) = holder_slot(&members, &servers[..], &admin, shard).await;
         let killed = servers.remove(slot);
         members.addresses.lock().unwrap().remove(slot);
@@ -333,7 +305,7 @@ async fn survive_kills_and_a_rolling_restart(placement: Placement) {
         let status = server.wait_exit(Duration::from_secs(60)).await;
         let stderr = server.stderr_text();
         assert!(status.is_some_and(|s| s.success()), "{status:?}; stderr:\n{stderr}");
-        *server = member(&database, &simpay, placement).await;
+        *server = member(&database, &simpay, SHARDS).await;
         members.addresses.lock().unwrap()[slot] = server.base.clone();
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -361,11 +333,9 @@ async fn survive_kills_and_a_rolling_restart(placement: Placement) {
             other => failures.push(format!("{}: not decided: {other:?}", attempt.request.key)),
         }
     }
-    if placement == Placement::Spread {
-        spread_over(&servers, &admin, 3).await;
-    }
+    spread_over(&servers, &admin, (3, SHARDS)).await;
     eprintln!(
-        "cluster test ({placement:?}): {} checkouts acknowledged, {} of them paid; failover after SIGKILL of the shard's holder {:?}; {} retries in all, \
+        "cluster test: {} checkouts acknowledged, {} of them paid; failover after SIGKILL of the shard's holder {:?}; {} retries in all, \
          {} during the rolling restart",
         acked.len(),
         payments.len(),
@@ -412,43 +382,44 @@ async fn survive_kills_and_a_rolling_restart(placement: Placement) {
     database.remove().await;
 }
 
-/// A leader paused (SIGSTOP) past its leases: the standby takes over, a request forwarded to the
-/// paused leader is given up on and decided by the new one, and the former leader, resumed,
-/// commits nothing and stands by (forwarding).
+/// Two members of a cluster of one shard, whose holder is paused (SIGSTOP) past its lease: the
+/// other member, which held nothing and forwarded, takes the shard over; a request it forwarded
+/// to the paused holder is given up on and decided by itself; and the former holder, resumed,
+/// commits nothing, holds nothing and forwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_paused_leader_is_replaced_and_stands_by_once_resumed() {
+async fn a_paused_holder_of_the_only_shard_is_replaced_and_forwards_once_resumed() {
     if skip_postgres() {
         return;
     }
-    let (database, simpay, mut paused, admin) = first_member(Placement::Leader).await;
+    let (database, simpay, mut paused, admin) = first_member(1).await;
     let world = Arc::new(build_world(&paused.api(), &admin, 2, 1_000, 4).await);
-    let mut taker = member(&database, &simpay, Placement::Leader).await;
+    let mut taker = member(&database, &simpay, 1).await;
     let at = |base: &str| Members::at(vec![base.to_string()]);
     let mut rng = StdRng::seed_from_u64(35);
     let mut requests = Vec::new();
 
     signal("STOP", &[paused.pid]);
     let paused_at = Instant::now();
-    // Sent to the standby: forwarded to the paused leader, given up on once the standby took
-    // the leases, and decided by it at the client's retry.
+    // Sent to the member holding nothing: forwarded to the paused holder, given up on once the
+    // other member took the lease, and decided by it at the client's retry.
     let forwarded = random_checkout(&mut rng, &world, "while-paused".into());
     let outcome = decided(&at(&taker.base), &world, &forwarded, 0).await;
     assert!(matches!(outcome, Outcome::Acked(_)), "{outcome:?}");
     let took = paused_at.elapsed();
-    taker.wait_for_line("now leads", Duration::from_secs(5)).await;
+    taker.wait_for_line("now holds shards", Duration::from_secs(5)).await;
     requests.push(forwarded);
-    // Sent straight to the paused leader: it waits for it to resume, which decides nothing.
-    // (Once it stands by, it may also have forwarded the request to the new leader.)
+    // Sent straight to the paused holder: it waits for it to resume, which decides nothing.
+    // (Once it stands by, it may also have forwarded the request to the new holder.)
     let (straight, straight_placed) = sent_while_paused(&mut paused, &world, &mut rng, &["this one stands by"]).await;
     requests.push(straight);
-    // The former leader now forwards: a checkout sent to it is decided by the new leader.
+    // The former holder now forwards: a checkout sent to it is decided by the new holder.
     let later = random_checkout(&mut rng, &world, "after-the-resume".into());
     assert!(matches!(
         decided(&at(&paused.base), &world, &later, 0).await,
         Outcome::Acked(_)
     ));
     requests.push(later);
-    // A client that can follow asks to be told where the leader is: the same path there, which
+    // A client that can follow asks to be told where the holder is: the same path there, which
     // answers it.
     let follower = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -467,7 +438,7 @@ async fn a_paused_leader_is_replaced_and_stands_by_once_resumed() {
     let followed = follower.get(&location).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(followed.status(), 200, "{location}");
 
-    // Nothing else was placed: the request the resumed leader refused is not an order.
+    // Nothing else was placed: the request the resumed holder refused is not an order.
     let api = taker.api();
     assert_eq!(all_orders(&api, &admin).await.len(), 2 + usize::from(straight_placed));
     // Each request sent again with its key is one order: replayed, never placed twice.
@@ -480,7 +451,7 @@ async fn a_paused_leader_is_replaced_and_stands_by_once_resumed() {
     }
     let orders = all_orders(&api, &admin).await;
     assert_eq!(orders.len(), requests.len(), "{orders:?}");
-    eprintln!("paused-leader test: the standby served {took:?} after the pause");
+    eprintln!("paused-holder test: the other member served {took:?} after the pause");
     for server in [paused, taker] {
         server.kill().await;
     }
@@ -522,12 +493,12 @@ async fn a_paused_member_sharing_the_shards_loses_them_and_gets_its_share_back()
     if skip_postgres() {
         return;
     }
-    let (database, simpay, first, admin) = first_member(Placement::Spread).await;
+    let (database, simpay, first, admin) = first_member(SHARDS).await;
     let world = Arc::new(build_world(&first.api(), &admin, 2, 1_000, 4).await);
-    let mut servers = vec![first, member(&database, &simpay, Placement::Spread).await];
-    spread_over(&servers, &admin, 2).await;
+    let mut servers = vec![first, member(&database, &simpay, SHARDS).await];
+    spread_over(&servers, &admin, (2, SHARDS)).await;
     let members = Members::at(servers.iter().map(|s| s.base.clone()).collect());
-    let shard = (world.shop % i64::from(SPREAD_SHARDS)) as usize;
+    let shard = (world.shop % i64::from(SHARDS)) as usize;
     let (slot, _) = holder_slot(&members, &servers, &admin, shard).await;
     let mut paused = servers.remove(slot);
     let taker = servers.remove(0);
@@ -552,7 +523,7 @@ async fn a_paused_member_sharing_the_shards_loses_them_and_gets_its_share_back()
     let (straight, straight_placed) = sent_while_paused(&mut paused, &world, &mut rng, &resumed).await;
     requests.push(straight);
     let servers = vec![paused, taker];
-    spread_over(&servers, &admin, 2).await;
+    spread_over(&servers, &admin, (2, SHARDS)).await;
     // Sent to the member that was paused, holding its share again: decided.
     let later = random_checkout(&mut rng, &world, "after-the-resume".into());
     let outcome = decided(&at(&servers[0].base), &world, &later, 0).await;
