@@ -262,11 +262,14 @@ async fn load_idempotency_index(
     store
         .prune_outbox(clock.now().plus_seconds(-OUTBOX_RETENTION_SECONDS))
         .await?;
+    let read_at = clock.now();
     let keys = store.idempotency_keys().await?;
     let count = keys.len();
     let now = clock.now();
+    let index = locks.clone();
     // Off the async threads: fingerprinting millions of keys takes a second or more.
-    tokio::task::spawn_blocking(move || locks.load_index(keys, last_response, now)).await?;
+    tokio::task::spawn_blocking(move || index.load_index(keys, last_response, now)).await?;
+    locks.note_read(read_at);
     Ok(count)
 }
 
@@ -501,10 +504,16 @@ impl AppState {
         if !self.shards.take_lease(index, taking).await? {
             return Ok(false);
         }
+        // The answers its former holder stored since this member last read them.
         let learnt = async {
-            let keys = self.store.idempotency_keys().await?;
-            let locks = self.idempotency_locks.clone();
-            tokio::task::spawn_blocking(move || locks.learn_stored(keys)).await?;
+            let (locks, read_at) = (self.idempotency_locks.clone(), self.clock.now());
+            let keys = match locks.learn_from() {
+                Some(from) => self.store.idempotency_keys_since(from).await?,
+                None => self.store.idempotency_keys().await?,
+            };
+            let index = locks.clone();
+            tokio::task::spawn_blocking(move || index.learn_stored(keys)).await?;
+            locks.note_read(read_at);
             anyhow::Ok(())
         };
         if let Err(error) = learnt.await {

@@ -228,7 +228,17 @@ pub struct IdempotencyLocks {
     /// A place for each keyed request that may wait for the load (the admission's mechanism:
     /// a place is taken without waiting, or the request is refused).
     waiting: tokio::sync::Semaphore,
+    /// When the latest read of the stored keys that the index learnt began (the load at start,
+    /// or the learning when a shard moved here); `None`: none yet.
+    read_at: Mutex<Option<Timestamp>>,
 }
+
+/// How much earlier than the latest read of the stored keys a learning reads again
+/// ([`IdempotencyLocks::learn_from`]): a response is stamped when it is made, by its member's
+/// clock, and lands with a batch commit a moment later. A commit that lands later than this
+/// after its stamp comes from a member paused that long, whose leases the others took within
+/// seconds (fenced: it lands nothing); the margin also covers the members' clocks differing.
+pub const STORED_LATE_MARGIN_SECONDS: i64 = 120;
 
 /// How long a keyed request waits for the index to be loaded before it is refused
 /// `503 unavailable` (the client retries; nothing was done).
@@ -246,6 +256,7 @@ impl Default for IdempotencyLocks {
             loaded: std::sync::atomic::AtomicBool::new(true),
             loaded_signal: tokio::sync::watch::Sender::new(true),
             waiting: tokio::sync::Semaphore::new(0),
+            read_at: Mutex::default(),
         }
     }
 }
@@ -312,6 +323,22 @@ impl IdempotencyLocks {
             .map(|(id, scope, key)| (self.fingerprint(&scope, &key), id))
             .collect();
         self.index.lock().unwrap_or_else(|p| p.into_inner()).extend(learnt);
+    }
+
+    /// A read of the stored keys that began `at` was learnt (or loaded): every key stored
+    /// before then is in the index.
+    pub fn note_read(&self, at: Timestamp) {
+        let mut read_at = self.read_at.lock().unwrap_or_else(|p| p.into_inner());
+        if read_at.is_none_or(|before| at > before) {
+            *read_at = Some(at);
+        }
+    }
+
+    /// From when a learning reads the stored keys: [`STORED_LATE_MARGIN_SECONDS`] before the
+    /// latest read learnt; `None` (every key) before the first.
+    pub fn learn_from(&self) -> Option<Timestamp> {
+        let read_at = *self.read_at.lock().unwrap_or_else(|p| p.into_inner());
+        read_at.map(|at| at.plus_seconds(-STORED_LATE_MARGIN_SECONDS))
     }
 
     /// Whether the index holds every key stored before this process began.
@@ -758,6 +785,21 @@ mod tests {
             IdempotencyLocks::default().fingerprint("buyer:1", "k"),
             of("buyer:1", "k")
         );
+    }
+
+    /// A learning reads every key until a read was learnt, then from a margin before the latest
+    /// read's start; an older read noted late does not move it back.
+    #[test]
+    fn a_learning_reads_from_a_margin_before_the_latest_read_learnt() {
+        let locks = IdempotencyLocks::default();
+        assert_eq!(locks.learn_from(), None);
+        locks.note_read(at(5));
+        let margin = STORED_LATE_MARGIN_SECONDS;
+        assert_eq!(locks.learn_from(), Some(at(5).plus_seconds(-margin)));
+        locks.note_read(at(3));
+        assert_eq!(locks.learn_from(), Some(at(5).plus_seconds(-margin)));
+        locks.note_read(at(6));
+        assert_eq!(locks.learn_from(), Some(at(6).plus_seconds(-margin)));
     }
 
     #[tokio::test]

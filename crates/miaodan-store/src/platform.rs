@@ -263,6 +263,17 @@ impl Store {
         self.query(statement, |r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?))).await
     }
 
+    /// The id, scope and key of every response stored with a creation time at or after `since`
+    /// (by the `created_at` index): what a member learns when it takes a shard, beyond what it
+    /// knew already.
+    pub async fn idempotency_keys_since(&self, since: Timestamp) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let statement = Statement::new(
+            "SELECT id, scope, idempotency_key FROM idempotency_responses WHERE created_at >= $1",
+            vec![Value::I64(since.unix_ms())],
+        );
+        self.query(statement, |r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?))).await
+    }
+
     /// Forgets idempotent responses created before `before`, a slice of ids per transaction:
     /// it runs while the shards commit (at start, after a long downtime, it may be millions of
     /// rows), and on SQLite one large delete would hold the write lock they need.

@@ -25,7 +25,8 @@ fn answer(id: i64, created_at: Timestamp) -> IdempotencyRecord {
 }
 
 /// 25 000 answers, two and a half slices: the first 20 000 old but one in their midst, then
-/// 5 000 new. The purge deletes the old ones slice by slice and keeps the new one among them.
+/// 5 000 new. The keys stored since the new ones' time are theirs alone; the purge deletes the
+/// old ones slice by slice and keeps the new one among them.
 async fn purging_forgets_only_answers_older_than_the_cutoff_across_several_slices(backend: Backend) {
     let db = Database::fresh(backend).await;
     let store = db.open().await;
@@ -39,6 +40,18 @@ async fn purging_forgets_only_answers_older_than_the_cutoff_across_several_slice
     for batch in answers.chunks(5_000) {
         writer.commit_batch(&[], batch, at(10_000)).await.unwrap();
     }
+    // Read before the purge, while the old ones are still there.
+    let mut since: Vec<i64> = store
+        .idempotency_keys_since(at(10_000))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    since.sort_unstable();
+    let newer: Vec<i64> = std::iter::once(15_000).chain(20_001..=25_000).collect();
+    assert_eq!(since, newer);
+    assert!(store.idempotency_keys_since(at(10_001)).await.unwrap().is_empty());
     store.purge_idempotency_records(at(5_000)).await.unwrap();
     let mut kept: Vec<i64> = store
         .idempotency_keys()
