@@ -678,6 +678,9 @@ pub struct Platform {
     /// The platform-wide work, which runs once, at shard 0's holder: the compass, the webhooks'
     /// fan-out, the diagnosis reports ([`Platform::follow_shard_zero`]).
     platform_wide: Vec<JoinHandle<()>>,
+    /// Elsewhere, what follows the compass for this member's live streams
+    /// ([`crate::compass::follow`]).
+    compass_follower: Option<JoinHandle<()>>,
     /// Where `GET /metrics` is served, if anywhere (`Config::metrics_listen`).
     pub metrics_address: Option<SocketAddr>,
     heartbeat: Option<JoinHandle<()>>,
@@ -710,6 +713,7 @@ impl Platform {
             state: state.clone(),
             background,
             platform_wide: Vec::new(),
+            compass_follower: None,
             metrics_address,
             heartbeat,
         };
@@ -719,10 +723,17 @@ impl Platform {
 
     /// Starts the platform-wide work if this process holds shard 0 and it is not running, stops
     /// it if shard 0 moved to another member (which starts it on taking it). Each part resumes
-    /// from what it stored: the compass and the webhooks from their place in the outbox.
+    /// from what it stored: the compass and the webhooks from their place in the outbox. A member
+    /// without shard 0 follows the compass instead, for its live streams.
     pub fn follow_shard_zero(&mut self) {
         let state = &self.state;
-        match (state.shards.holds(0), self.platform_wide.is_empty()) {
+        let holds_zero = state.shards.holds(0);
+        match (holds_zero, self.compass_follower.take()) {
+            (true, Some(follower)) => follower.abort(),
+            (false, None) => self.compass_follower = Some(crate::compass::follow(state.clone())),
+            (_, following) => self.compass_follower = following,
+        }
+        match (holds_zero, self.platform_wide.is_empty()) {
             (true, true) => {
                 self.platform_wide = vec![
                     crate::compass::spawn(state.clone()),
@@ -745,6 +756,7 @@ impl Platform {
         self.background
             .iter()
             .chain(&self.platform_wide)
+            .chain(&self.compass_follower)
             .for_each(JoinHandle::abort);
         write_last_token_uses(state).await;
         state.shards.stop().await;

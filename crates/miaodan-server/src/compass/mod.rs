@@ -79,6 +79,49 @@ pub async fn catch_up_observed(
     Ok(())
 }
 
+/// At a member of a cluster that does not hold shard 0 (whose holder runs the reader): follows
+/// the reader's cursor every quarter second, notes the events it folded since the last look (the
+/// sales' recent taps), and tells this member's live streams, so that they move here as they do
+/// there. The first look starts from where the reader is.
+pub fn follow(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(POLL_MS));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen = None;
+        loop {
+            every.tick().await;
+            if let Err(error) = follow_once(&state, &mut seen).await {
+                tracing::warn!(%error, "could not follow the compass; retrying");
+            }
+        }
+    })
+}
+
+/// One look of [`follow`]: from the cursor `seen` last (per shard) to the reader's now.
+async fn follow_once(state: &AppState, seen: &mut Option<BTreeMap<u32, i64>>) -> Result<(), miaodan_store::StoreError> {
+    let cursor: BTreeMap<u32, i64> = state.store.outbox_cursor(COMPASS_READER).await?.into_iter().collect();
+    let Some(before) = seen.replace(cursor.clone()) else {
+        return Ok(());
+    };
+    let mut changed = false;
+    for (shard, to) in cursor {
+        let mut at = before.get(&shard).copied().unwrap_or(0);
+        while at < to {
+            let mut events = state.store.outbox_after(shard, at, EVENTS_PER_PASS).await?;
+            events.retain(|event| event.seq <= to);
+            let Some(last) = events.last().map(|e| e.seq) else {
+                break;
+            };
+            state.compass_live.record(&events);
+            (changed, at) = (true, last);
+        }
+    }
+    if changed {
+        state.compass_live.changed();
+    }
+    Ok(())
+}
+
 /// What a run of events adds to each shop's minutes.
 pub fn fold(events: &[StoredEvent]) -> BTreeMap<(ShopId, i64), CompassFigures> {
     let mut minutes: BTreeMap<(ShopId, i64), CompassFigures> = BTreeMap::new();

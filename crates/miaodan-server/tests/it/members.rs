@@ -278,6 +278,7 @@ async fn shop_in_shard(app: &TestApp, shard: usize) -> (ShopId, i64, String) {
 /// B's shard) is sent to B whole, and its retries at either member replay B's answer. A member
 /// asked for a shard it does not hold decides nothing there. Then shard 1 moves from B to A while
 /// both run: A has B's orders and replays B's stored answers, and B sends shard 1's requests to A.
+/// B's live streams move with the compass A's reader folds.
 async fn two_members_share_the_shards(backend: Backend) {
     let mut a = member(backend).await;
     let (x, x_sku, _) = shop_in_shard(&a, 0).await;
@@ -302,6 +303,9 @@ async fn two_members_share_the_shards(backend: Backend) {
         shard_holders(&a).await,
         [a.state().membership.id(), b.state().membership.id()]
     );
+    // B's live streams follow the compass, whose reader runs at A (shard 0's holder).
+    let mut live_at_b = b.state().compass_live.subscribe();
+    live_at_b.borrow_and_update();
 
     // Every shard's shops, B's answered at B.
     let items = format!("{x_sku}:1,{y_sku}:1");
@@ -336,6 +340,10 @@ async fn two_members_share_the_shards(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(in_b, Some(1), "B's shard holds the order it placed");
+    tokio::time::timeout(std::time::Duration::from_secs(10), live_at_b.changed())
+        .await
+        .expect("B's live streams were told of the orders A's compass folded")
+        .expect("B's platform runs");
 
     // A keyed checkout homed in B's shard (Y's, its first shop) is decided at B, which stores its
     // answer: its retry at A is sent there too, and replayed.
