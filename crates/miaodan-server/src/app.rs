@@ -262,14 +262,14 @@ async fn load_idempotency_index(
     store
         .prune_outbox(clock.now().plus_seconds(-OUTBOX_RETENTION_SECONDS))
         .await?;
-    let read_at = clock.now();
+    let mark = store.stored_keys_mark().await?;
     let keys = store.idempotency_keys().await?;
     let count = keys.len();
     let now = clock.now();
     let index = locks.clone();
     // Off the async threads: fingerprinting millions of keys takes a second or more.
     tokio::task::spawn_blocking(move || index.load_index(keys, last_response, now)).await?;
-    locks.note_read(read_at);
+    mark.into_iter().for_each(|mark| locks.note_read(mark));
     Ok(count)
 }
 
@@ -506,14 +506,15 @@ impl AppState {
         }
         // The answers its former holder stored since this member last read them.
         let learnt = async {
-            let (locks, read_at) = (self.idempotency_locks.clone(), self.clock.now());
+            let locks = self.idempotency_locks.clone();
+            let mark = self.store.stored_keys_mark().await?;
             let keys = match locks.learn_from() {
-                Some(from) => self.store.idempotency_keys_since(from).await?,
+                Some(from) => self.store.idempotency_keys_after(from).await?,
                 None => self.store.idempotency_keys().await?,
             };
             let index = locks.clone();
             tokio::task::spawn_blocking(move || index.learn_stored(keys)).await?;
-            locks.note_read(read_at);
+            mark.into_iter().for_each(|mark| locks.note_read(mark));
             anyhow::Ok(())
         };
         if let Err(error) = learnt.await {

@@ -228,17 +228,11 @@ pub struct IdempotencyLocks {
     /// A place for each keyed request that may wait for the load (the admission's mechanism:
     /// a place is taken without waiting, or the request is refused).
     waiting: tokio::sync::Semaphore,
-    /// When the latest read of the stored keys that the index learnt began (the load at start,
-    /// or the learning when a shard moved here); `None`: none yet.
-    read_at: Mutex<Option<Timestamp>>,
+    /// The store's mark taken before the latest read of the stored keys that the index learnt
+    /// (the load at start, or the learning when a shard moved here: see
+    /// `Store::stored_keys_mark`); `None`: none yet.
+    read_mark: Mutex<Option<i64>>,
 }
-
-/// How much earlier than the latest read of the stored keys a learning reads again
-/// ([`IdempotencyLocks::learn_from`]): a response is stamped when it is made, by its member's
-/// clock, and lands with a batch commit a moment later. A commit that lands later than this
-/// after its stamp comes from a member paused that long, whose leases the others took within
-/// seconds (fenced: it lands nothing); the margin also covers the members' clocks differing.
-pub const STORED_LATE_MARGIN_SECONDS: i64 = 120;
 
 /// How long a keyed request waits for the index to be loaded before it is refused
 /// `503 unavailable` (the client retries; nothing was done).
@@ -256,7 +250,7 @@ impl Default for IdempotencyLocks {
             loaded: std::sync::atomic::AtomicBool::new(true),
             loaded_signal: tokio::sync::watch::Sender::new(true),
             waiting: tokio::sync::Semaphore::new(0),
-            read_at: Mutex::default(),
+            read_mark: Mutex::default(),
         }
     }
 }
@@ -325,20 +319,19 @@ impl IdempotencyLocks {
         self.index.lock().unwrap_or_else(|p| p.into_inner()).extend(learnt);
     }
 
-    /// A read of the stored keys that began `at` was learnt (or loaded): every key stored
-    /// before then is in the index.
-    pub fn note_read(&self, at: Timestamp) {
-        let mut read_at = self.read_at.lock().unwrap_or_else(|p| p.into_inner());
-        if read_at.is_none_or(|before| at > before) {
-            *read_at = Some(at);
+    /// A read of the stored keys, made after the store gave `mark`, was learnt (or loaded): every
+    /// key stored before the mark is in the index.
+    pub fn note_read(&self, mark: i64) {
+        let mut read_mark = self.read_mark.lock().unwrap_or_else(|p| p.into_inner());
+        if read_mark.is_none_or(|before| mark > before) {
+            *read_mark = Some(mark);
         }
     }
 
-    /// From when a learning reads the stored keys: [`STORED_LATE_MARGIN_SECONDS`] before the
-    /// latest read learnt; `None` (every key) before the first.
-    pub fn learn_from(&self) -> Option<Timestamp> {
-        let read_at = *self.read_at.lock().unwrap_or_else(|p| p.into_inner());
-        read_at.map(|at| at.plus_seconds(-STORED_LATE_MARGIN_SECONDS))
+    /// From which mark a learning reads the stored keys: the latest read's; `None` (every key)
+    /// before the first.
+    pub fn learn_from(&self) -> Option<i64> {
+        *self.read_mark.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether the index holds every key stored before this process began.
@@ -787,19 +780,19 @@ mod tests {
         );
     }
 
-    /// A learning reads every key until a read was learnt, then from a margin before the latest
-    /// read's start; an older read noted late does not move it back.
+    /// A learning reads every key until a read was learnt, then from the latest read's mark; an
+    /// older read noted late (the load at start, finishing after a learning) does not move it
+    /// back.
     #[test]
-    fn a_learning_reads_from_a_margin_before_the_latest_read_learnt() {
+    fn a_learning_reads_from_the_latest_read_learnt() {
         let locks = IdempotencyLocks::default();
         assert_eq!(locks.learn_from(), None);
-        locks.note_read(at(5));
-        let margin = STORED_LATE_MARGIN_SECONDS;
-        assert_eq!(locks.learn_from(), Some(at(5).plus_seconds(-margin)));
-        locks.note_read(at(3));
-        assert_eq!(locks.learn_from(), Some(at(5).plus_seconds(-margin)));
-        locks.note_read(at(6));
-        assert_eq!(locks.learn_from(), Some(at(6).plus_seconds(-margin)));
+        locks.note_read(500);
+        assert_eq!(locks.learn_from(), Some(500));
+        locks.note_read(300);
+        assert_eq!(locks.learn_from(), Some(500));
+        locks.note_read(600);
+        assert_eq!(locks.learn_from(), Some(600));
     }
 
     #[tokio::test]

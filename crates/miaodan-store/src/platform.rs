@@ -263,13 +263,36 @@ impl Store {
         self.query(statement, |r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?))).await
     }
 
-    /// The id, scope and key of every response stored with a creation time at or after `since`
-    /// (by the `created_at` index): what a member learns when it takes a shard, beyond what it
-    /// knew already.
-    pub async fn idempotency_keys_since(&self, since: Timestamp) -> Result<Vec<(i64, String, String)>, StoreError> {
+    /// A mark to read the stored keys from later ([`Store::idempotency_keys_after`]): taken
+    /// before a read of them, it lets a later read skip what that one saw. On PostgreSQL, the
+    /// oldest transaction still running now: every transaction before it has ended, so a row the
+    /// read did not see was written by this one or a later one. `None` on SQLite, which one
+    /// process serves: nothing is stored where it cannot see.
+    pub async fn stored_keys_mark(&self) -> Result<Option<i64>, StoreError> {
+        if let Store::Sqlite(_) = self {
+            return Ok(None);
+        }
+        let statement = Statement::new("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", vec![]);
+        let mark = self.query_row(statement, |r| r.i64(0), || "no snapshot".into()).await?;
+        Ok(Some(mark))
+    }
+
+    /// The id, scope and key of every response stored by a transaction at or after `mark` (from
+    /// [`Store::stored_keys_mark`]): what a member learns when it takes a shard, beyond the keys
+    /// it read before. A row's writer is its `xmin`; a transaction at or after the mark is one
+    /// whose age (in transactions, from the same moment) is at most the mark's. A mark too old
+    /// for an age (2^31 transactions) reads every key, as does SQLite. Clock-free: no member's
+    /// clock, nor the time a response was stamped with, enters.
+    pub async fn idempotency_keys_after(&self, mark: i64) -> Result<Vec<(i64, String, String)>, StoreError> {
+        if let Store::Sqlite(_) = self {
+            return self.idempotency_keys().await;
+        }
         let statement = Statement::new(
-            "SELECT id, scope, idempotency_key FROM idempotency_responses WHERE created_at >= $1",
-            vec![Value::I64(since.unix_ms())],
+            "SELECT id, scope, idempotency_key FROM idempotency_responses, \
+               (SELECT age((($1::bigint) % 4294967296)::text::xid) AS age, \
+                  pg_snapshot_xmax(pg_current_snapshot())::text::bigint - $1 AS distance) AS mark \
+             WHERE mark.distance > 2000000000 OR age(idempotency_responses.xmin) <= mark.age",
+            vec![Value::I64(mark)],
         );
         self.query(statement, |r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?))).await
     }
