@@ -202,7 +202,9 @@ async fn take_leases(
     member: i64,
     taking: miaodan_store::cluster::Taking,
 ) -> anyhow::Result<(Arc<Leases>, JoinHandle<()>)> {
-    let (shards, apart) = (config.shards_held(), config.held_shards.is_some());
+    // A member of a cluster holds each lease apart (one taken from it does not end the others),
+    // even a member holding every shard.
+    let (shards, apart) = (config.shards_held(), config.cluster.is_some());
     let leases = Leases::take(&store, (member, config.lease_ttl_ms), (&shards, apart), taking).await?;
     let leases = Arc::new(leases.ok_or(LeasesHeld)?);
     let renewal = crate::cluster::spawn_renewal(store, &leases);

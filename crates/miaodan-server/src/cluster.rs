@@ -68,7 +68,7 @@ pub struct Leases {
     lost: watch::Sender<bool>,
     /// Given back: renewals end.
     given_back: AtomicBool,
-    /// Whether the member shares the shards with others (`Config::held_shards`): a lease another
+    /// Whether the process is a member of a cluster (`Config::cluster`): a lease another
     /// member took is lost alone ([`Leases::lose_shard`]), the others' shards go on.
     apart: bool,
 }
@@ -302,7 +302,7 @@ pub fn spawn_renewal(store: Arc<Store>, leases: &Arc<Leases>) -> JoinHandle<()> 
 }
 
 /// Holds this member's sign of life ([`Store::hold_liveness`]; `held` is what the caller took
-/// before it could lead) for as long as the process runs: looks every [`LIVENESS_CHECK`] that
+/// before it could hold a shard) for as long as the process runs: looks every [`LIVENESS_CHECK`] that
 /// its connection answers, and takes it again when not.
 pub fn spawn_liveness(store: Arc<Store>, member: i64, held: Option<Liveness>) -> JoinHandle<()> {
     tokio::spawn(async move {

@@ -98,6 +98,10 @@ struct ServeArgs {
     /// the same --shards.
     #[arg(long, conflicts_with = "demo")]
     cluster: bool,
+    /// Accepted and ignored: the members always share the shards now. Kept so that a member
+    /// started with it by an earlier build's command line still starts in a rolling upgrade.
+    #[arg(long, requires = "cluster", hide = true)]
+    spread: bool,
     /// The address the other members reach this one at (default: http://LISTEN).
     #[arg(long, requires = "cluster")]
     advertise: Option<String>,
@@ -295,8 +299,12 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         language_model,
         lease_ttl_ms,
         cluster,
+        spread,
         advertise,
     } = args;
+    if spread {
+        eprintln!("warning: --spread is no longer needed (cluster members always share the shards) and is ignored");
+    }
     let mut config = Config::new(listen, store.database.clone());
     config.webhooks.allow_any_host = webhooks_allow_any_host;
     limits.apply(&mut config);

@@ -263,7 +263,7 @@ fn report(state: &AppState, lost: &[usize], placed: &placement::Placed) {
     }
 }
 
-/// Stops leading: live streams end, the requests in flight finish, the shards commit what they
+/// Stops serving the shards: live streams end, the requests in flight finish, the shards commit what they
 /// queued and the leases are given back.
 async fn step_down(state: AppState, platform: Platform) {
     state.stopping.send_replace(true);

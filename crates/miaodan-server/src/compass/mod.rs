@@ -82,7 +82,8 @@ pub async fn catch_up_observed(
 /// At a member of a cluster that does not hold shard 0 (whose holder runs the reader): follows
 /// the reader's cursor every quarter second, notes the events it folded since the last look (the
 /// sales' recent taps), and tells this member's live streams, so that they move here as they do
-/// there. The first look starts from where the reader is.
+/// there. The first look starts from where the reader is; while no stream watches, the looks
+/// only keep up with the cursor, reading no event.
 pub fn follow(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_millis(POLL_MS));
@@ -90,36 +91,48 @@ pub fn follow(state: AppState) -> JoinHandle<()> {
         let mut seen = None;
         loop {
             every.tick().await;
-            if let Err(error) = follow_once(&state, &mut seen).await {
+            let changed = follow_once(&state, &mut seen).await;
+            if !matches!(changed, Ok(false)) {
+                // What was noted before an error is told too: the streams read the figures.
+                state.compass_live.changed();
+            }
+            if let Err(error) = changed {
                 tracing::warn!(%error, "could not follow the compass; retrying");
             }
         }
     })
 }
 
-/// One look of [`follow`]: from the cursor `seen` last (per shard) to the reader's now.
-async fn follow_once(state: &AppState, seen: &mut Option<BTreeMap<u32, i64>>) -> Result<(), miaodan_store::StoreError> {
+/// One look of [`follow`]: from the cursor `seen` last (per shard, moved as the events are
+/// noted) to the reader's now; whether the reader moved.
+async fn follow_once(
+    state: &AppState,
+    seen: &mut Option<BTreeMap<u32, i64>>,
+) -> Result<bool, miaodan_store::StoreError> {
     let cursor: BTreeMap<u32, i64> = state.store.outbox_cursor(COMPASS_READER).await?.into_iter().collect();
-    let Some(before) = seen.replace(cursor.clone()) else {
-        return Ok(());
+    if seen.is_none() || !state.compass_live.watched() {
+        let moved = seen.as_ref().is_some_and(|seen| *seen != cursor);
+        *seen = Some(cursor);
+        return Ok(moved);
+    }
+    let Some(seen) = seen.as_mut() else {
+        return Ok(false);
     };
     let mut changed = false;
     for (shard, to) in cursor {
-        let mut at = before.get(&shard).copied().unwrap_or(0);
-        while at < to {
-            let mut events = state.store.outbox_after(shard, at, EVENTS_PER_PASS).await?;
+        let at = seen.entry(shard).or_insert(0);
+        while *at < to {
+            let mut events = state.store.outbox_after(shard, *at, EVENTS_PER_PASS).await?;
             events.retain(|event| event.seq <= to);
             let Some(last) = events.last().map(|e| e.seq) else {
+                *at = to;
                 break;
             };
             state.compass_live.record(&events);
-            (changed, at) = (true, last);
+            (changed, *at) = (true, last);
         }
     }
-    if changed {
-        state.compass_live.changed();
-    }
-    Ok(())
+    Ok(changed)
 }
 
 /// What a run of events adds to each shop's minutes.
