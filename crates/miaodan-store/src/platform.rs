@@ -281,17 +281,20 @@ impl Store {
     /// [`Store::stored_keys_mark`]): what a member learns when it takes a shard, beyond the keys
     /// it read before. A row's writer is its `xmin`; a transaction at or after the mark is one
     /// whose age (in transactions, from the same moment) is at most the mark's. A mark too old
-    /// for an age (2^31 transactions) reads every key, as does SQLite. Clock-free: no member's
-    /// clock, nor the time a response was stamped with, enters.
+    /// for an age (2^31 transactions), or ahead of the database (restored to an earlier point,
+    /// or failed over to a replica that lost transactions), reads every key, as does SQLite.
+    /// Clock-free: no member's clock, nor the time a response was stamped with, enters. The
+    /// mark's age is worked out once (a materialized subquery), not per row.
     pub async fn idempotency_keys_after(&self, mark: i64) -> Result<Vec<(i64, String, String)>, StoreError> {
         if let Store::Sqlite(_) = self {
             return self.idempotency_keys().await;
         }
         let statement = Statement::new(
-            "SELECT id, scope, idempotency_key FROM idempotency_responses, \
-               (SELECT age((($1::bigint) % 4294967296)::text::xid) AS age, \
-                  pg_snapshot_xmax(pg_current_snapshot())::text::bigint - $1 AS distance) AS mark \
-             WHERE mark.distance > 2000000000 OR age(idempotency_responses.xmin) <= mark.age",
+            "WITH mark AS MATERIALIZED ( \
+               SELECT age((($1::bigint) % 4294967296)::text::xid) AS age, \
+                 pg_snapshot_xmax(pg_current_snapshot())::text::bigint - $1 AS distance) \
+             SELECT id, scope, idempotency_key FROM idempotency_responses, mark \
+             WHERE mark.distance NOT BETWEEN 0 AND 2000000000 OR age(idempotency_responses.xmin) <= mark.age",
             vec![Value::I64(mark)],
         );
         self.query(statement, |r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?))).await

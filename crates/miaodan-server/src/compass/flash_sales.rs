@@ -155,11 +155,6 @@ impl Live {
         self.changed.subscribe()
     }
 
-    /// Whether any live stream waits on the figures now.
-    pub fn watched(&self) -> bool {
-        self.changed.receiver_count() > 0
-    }
-
     /// After a pass's events were recorded: notes their taps and tells the streams.
     pub fn record(&self, events: &[StoredEvent]) {
         let mut recent = self.recent_taps.lock().unwrap_or_else(|p| p.into_inner());

@@ -81,9 +81,9 @@ pub async fn catch_up_observed(
 
 /// At a member of a cluster that does not hold shard 0 (whose holder runs the reader): follows
 /// the reader's cursor every quarter second, notes the events it folded since the last look (the
-/// sales' recent taps), and tells this member's live streams, so that they move here as they do
-/// there. The first look starts from where the reader is; while no stream watches, the looks
-/// only keep up with the cursor, reading no event.
+/// sales' recent taps, which `GET /v1/flash-sales/{id}/live` reads too), and tells this member's
+/// live streams, so that they move here as they do there. The first look starts from where the
+/// reader is.
 pub fn follow(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_millis(POLL_MS));
@@ -91,12 +91,14 @@ pub fn follow(state: AppState) -> JoinHandle<()> {
         let mut seen = None;
         loop {
             every.tick().await;
-            let changed = follow_once(&state, &mut seen).await;
-            if !matches!(changed, Ok(false)) {
-                // What was noted before an error is told too: the streams read the figures.
+            let mut noted = false;
+            let looked = follow_once(&state, &mut seen, &mut noted).await;
+            // What was noted before an error is told too; a look that noted nothing tells
+            // nobody (a database down would otherwise wake every stream at every look).
+            if noted {
                 state.compass_live.changed();
             }
-            if let Err(error) = changed {
+            if let Err(error) = looked {
                 tracing::warn!(%error, "could not follow the compass; retrying");
             }
         }
@@ -104,21 +106,17 @@ pub fn follow(state: AppState) -> JoinHandle<()> {
 }
 
 /// One look of [`follow`]: from the cursor `seen` last (per shard, moved as the events are
-/// noted) to the reader's now; whether the reader moved.
+/// noted) to the reader's now; `noted` is set once events were noted.
 async fn follow_once(
     state: &AppState,
     seen: &mut Option<BTreeMap<u32, i64>>,
-) -> Result<bool, miaodan_store::StoreError> {
+    noted: &mut bool,
+) -> Result<(), miaodan_store::StoreError> {
     let cursor: BTreeMap<u32, i64> = state.store.outbox_cursor(COMPASS_READER).await?.into_iter().collect();
-    if seen.is_none() || !state.compass_live.watched() {
-        let moved = seen.as_ref().is_some_and(|seen| *seen != cursor);
-        *seen = Some(cursor);
-        return Ok(moved);
-    }
     let Some(seen) = seen.as_mut() else {
-        return Ok(false);
+        *seen = Some(cursor);
+        return Ok(());
     };
-    let mut changed = false;
     for (shard, to) in cursor {
         let at = seen.entry(shard).or_insert(0);
         while *at < to {
@@ -129,10 +127,10 @@ async fn follow_once(
                 break;
             };
             state.compass_live.record(&events);
-            (changed, *at) = (true, last);
+            (*noted, *at) = (true, last);
         }
     }
-    Ok(changed)
+    Ok(())
 }
 
 /// What a run of events adds to each shop's minutes.

@@ -94,3 +94,32 @@ async fn the_keys_stored_after_a_mark_are_read_again_whatever_their_stamps(backe
     let read = store.idempotency_keys_after(later.unwrap_or(0)).await.unwrap();
     assert!(read.iter().any(|(id, _, _)| *id == 201));
 }
+
+/// The case the mark is for: a transaction that stored a key before the mark was taken, but
+/// committed only after a read that could not see it. The next read after that mark finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_committed_after_the_read_by_a_transaction_begun_before_the_mark_is_read_after_it() {
+    if crate::support::skip_postgres() {
+        return;
+    }
+    let db = Database::fresh(Backend::Postgres).await;
+    let store = db.open().await;
+    let (late, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    late.batch_execute(
+        "BEGIN; INSERT INTO idempotency_responses \
+           (id, scope, idempotency_key, request_sha256, status, body, created_at) \
+         VALUES (7, 'buyer:1', 'slow', 'x', 201, '{}', 0)",
+    )
+    .await
+    .unwrap();
+    let mark = store.stored_keys_mark().await.unwrap().expect("a mark on PostgreSQL");
+    let read = store.idempotency_keys().await.unwrap();
+    assert!(read.is_empty(), "{read:?}: the key is not committed yet");
+    late.batch_execute("COMMIT").await.unwrap();
+    let after = store.idempotency_keys_after(mark).await.unwrap();
+    assert!(after.iter().any(|(id, _, key)| *id == 7 && key == "slow"), "{after:?}");
+    // A mark ahead of the database (one restored to an earlier point) reads every key.
+    let ahead = store.idempotency_keys_after(mark + 1_000_000).await.unwrap();
+    assert!(ahead.iter().any(|(id, _, _)| *id == 7), "{ahead:?}");
+}
