@@ -515,7 +515,8 @@ impl AppState {
                 None => self.store.idempotency_keys().await?,
             };
             let index = locks.clone();
-            tokio::task::spawn_blocking(move || index.learn_stored(keys)).await?;
+            let now = self.clock.now();
+            tokio::task::spawn_blocking(move || index.learn_stored(keys, now)).await?;
             mark.into_iter().for_each(|mark| locks.note_read(mark));
             anyhow::Ok(())
         };

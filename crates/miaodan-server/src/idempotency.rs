@@ -228,6 +228,11 @@ pub struct IdempotencyLocks {
     /// A place for each keyed request that may wait for the load (the admission's mechanism:
     /// a place is taken without waiting, or the request is refused).
     waiting: tokio::sync::Semaphore,
+    /// Keys learnt from other members with ids no higher than this process's last given id when
+    /// learnt, with when: the checkpoints go by this process's ids, and would forget such a key
+    /// early (another member's block may be older than this process's). Kept a retention after
+    /// they were learnt, as every key is after it was first seen.
+    learnt_low: Mutex<VecDeque<(Timestamp, Vec<Fingerprint>)>>,
     /// The store's mark taken before the latest read of the stored keys that the index learnt
     /// (the load at start, or the learning when a shard moved here: see
     /// `Store::stored_keys_mark`); `None`: none yet.
@@ -250,6 +255,7 @@ impl Default for IdempotencyLocks {
             loaded: std::sync::atomic::AtomicBool::new(true),
             loaded_signal: tokio::sync::watch::Sender::new(true),
             waiting: tokio::sync::Semaphore::new(0),
+            learnt_low: Mutex::default(),
             read_mark: Mutex::default(),
         }
     }
@@ -310,12 +316,21 @@ impl IdempotencyLocks {
     /// Learns the keys stored now (a shard moved here: the answers its former holder stored, so
     /// that a retry of one of its keys is replayed here). A stored key's id wins over one noted
     /// here: such a key's request was noted by this process but decided elsewhere (its shard was
-    /// held by another member), or decided here under the same id.
-    pub fn learn_stored(&self, keys: impl IntoIterator<Item = (i64, String, String)>) {
+    /// held by another member), or decided here under the same id. They count as first seen
+    /// `now`.
+    pub fn learn_stored(&self, keys: impl IntoIterator<Item = (i64, String, String)>, now: Timestamp) {
         let learnt: Vec<(Fingerprint, i64)> = keys
             .into_iter()
             .map(|(id, scope, key)| (self.fingerprint(&scope, &key), id))
             .collect();
+        let given = self.last_id.load(std::sync::atomic::Ordering::Relaxed);
+        let low: Vec<Fingerprint> = learnt.iter().filter(|(_, id)| *id <= given).map(|(f, _)| *f).collect();
+        if !low.is_empty() {
+            self.learnt_low
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push_back((now, low));
+        }
         self.index.lock().unwrap_or_else(|p| p.into_inner()).extend(learnt);
     }
 
@@ -389,8 +404,15 @@ impl IdempotencyLocks {
         let Some(up_to) = forgotten_up_to else {
             return;
         };
+        let kept: std::collections::HashSet<Fingerprint> = {
+            let mut learnt = self.learnt_low.lock().unwrap_or_else(|p| p.into_inner());
+            while learnt.front().is_some_and(|(at, _)| *at <= cutoff) {
+                learnt.pop_front();
+            }
+            learnt.iter().flat_map(|(_, keys)| keys.iter().copied()).collect()
+        };
         let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        index.retain(|_, id| *id > up_to);
+        index.retain(|fingerprint, id| *id > up_to || kept.contains(fingerprint));
         if index.capacity() > 2 * index.len() {
             index.shrink_to_fit();
         }
@@ -846,5 +868,32 @@ mod tests {
         assert_eq!(locks.indexed_keys(), 1);
         assert_eq!(known("new"), Some(new));
         assert_eq!(known("old"), None, "a forgotten key is new again");
+    }
+
+    /// A key learnt from another member whose block is older than this process's ids is kept a
+    /// retention after it was learnt, not forgotten with this process's ids of that time.
+    #[test]
+    fn a_key_learnt_with_an_older_id_is_kept_a_retention_after_it_was_learnt() {
+        let locks = IdempotencyLocks::default();
+        let known = |key: &str| locks.known_id(locks.fingerprint("buyer:1", key));
+        locks.register(locks.fingerprint("buyer:1", "mine"), 100);
+        locks.checkpoint(at(1));
+        // Learnt at hour 2 from another member's old block (id 50), and one from a newer one.
+        locks.learn_stored(
+            [
+                (50, "buyer:1".into(), "theirs".into()),
+                (150, "buyer:1".into(), "newer".into()),
+            ],
+            at(2),
+        );
+        locks.checkpoint(at(3));
+        // Hour 1's ids go (up to 100), but not the key learnt at hour 2.
+        locks.forget_first_seen_before(at(1));
+        assert_eq!(known("mine"), None);
+        assert_eq!(known("theirs"), Some(50));
+        assert_eq!(known("newer"), Some(150));
+        // A retention after it was learnt, it goes too.
+        locks.forget_first_seen_before(at(3));
+        assert_eq!(known("theirs"), None);
     }
 }
