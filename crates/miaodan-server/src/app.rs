@@ -507,26 +507,36 @@ impl AppState {
             return Ok(false);
         }
         // The answers its former holder stored since this member last read them.
-        let learnt = async {
-            let locks = self.idempotency_locks.clone();
-            let mark = self.store.stored_keys_mark().await?;
-            let keys = match locks.learn_from() {
-                Some(from) => self.store.idempotency_keys_after(from).await?,
-                None => self.store.idempotency_keys().await?,
-            };
-            let index = locks.clone();
-            let now = self.clock.now();
-            tokio::task::spawn_blocking(move || index.learn_stored(keys, now)).await?;
-            mark.into_iter().for_each(|mark| locks.note_read(mark));
-            anyhow::Ok(())
-        };
-        if let Err(error) = learnt.await {
+        if let Err(error) = self.learn_stored_keys().await {
             self.shards.leases().give_back_one(&self.store, index as u32).await;
             return Err(error);
         }
         // A shard that does not load gives its lease back itself.
         self.shards.open(index).await?;
         Ok(true)
+    }
+
+    /// Learns the answers stored since this member last read them: every one before its first
+    /// read, or once the database went back (its mark behind the latest noted: restored to an
+    /// earlier point, or failed over to a replica that had not everything), and the marks start
+    /// again from there.
+    async fn learn_stored_keys(&self) -> anyhow::Result<()> {
+        let locks = self.idempotency_locks.clone();
+        let mark = self.store.stored_keys_mark().await?;
+        let from = locks.learn_from();
+        let went_back = matches!((from, mark), (Some(from), Some(mark)) if mark < from);
+        let keys = match from {
+            Some(from) if !went_back => self.store.idempotency_keys_after(from).await?,
+            _ => self.store.idempotency_keys().await?,
+        };
+        let (index, now) = (locks.clone(), self.clock.now());
+        tokio::task::spawn_blocking(move || index.learn_stored(keys, now)).await?;
+        match (mark, went_back) {
+            (Some(mark), true) => locks.restart_reads(mark),
+            (Some(mark), false) => locks.note_read(mark),
+            (None, _) => {}
+        }
+        Ok(())
     }
 
     /// Gives shard `index` back while the process runs: no request decided across shards with

@@ -324,14 +324,20 @@ impl IdempotencyLocks {
             .map(|(id, scope, key)| (self.fingerprint(&scope, &key), id))
             .collect();
         let given = self.last_id.load(std::sync::atomic::Ordering::Relaxed);
-        let low: Vec<Fingerprint> = learnt.iter().filter(|(_, id)| *id <= given).map(|(f, _)| *f).collect();
-        if !low.is_empty() {
-            self.learnt_low
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push_back((now, low));
+        // In the order the prune takes them (learnt_low, then the index), both held: a prune
+        // never sees the key in the index without its note.
+        let mut learnt_low = self.learnt_low.lock().unwrap_or_else(|p| p.into_inner());
+        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        let mut low = Vec::new();
+        for (fingerprint, id) in learnt {
+            // A key indexed under the same id already has its first sighting counted.
+            if index.insert(fingerprint, id) != Some(id) && id <= given {
+                low.push(fingerprint);
+            }
         }
-        self.index.lock().unwrap_or_else(|p| p.into_inner()).extend(learnt);
+        if !low.is_empty() {
+            learnt_low.push_back((now, low));
+        }
     }
 
     /// A read of the stored keys, made after the store gave `mark`, was learnt (or loaded): every
@@ -341,6 +347,12 @@ impl IdempotencyLocks {
         if read_mark.is_none_or(|before| mark > before) {
             *read_mark = Some(mark);
         }
+    }
+
+    /// The database went back (a mark behind the latest noted): the reads start again from
+    /// `mark`, taken before a read of every key.
+    pub fn restart_reads(&self, mark: i64) {
+        *self.read_mark.lock().unwrap_or_else(|p| p.into_inner()) = Some(mark);
     }
 
     /// From which mark a learning reads the stored keys: the latest read's; `None` (every key)
@@ -404,13 +416,13 @@ impl IdempotencyLocks {
         let Some(up_to) = forgotten_up_to else {
             return;
         };
-        let kept: std::collections::HashSet<Fingerprint> = {
-            let mut learnt = self.learnt_low.lock().unwrap_or_else(|p| p.into_inner());
-            while learnt.front().is_some_and(|(at, _)| *at <= cutoff) {
-                learnt.pop_front();
-            }
-            learnt.iter().flat_map(|(_, keys)| keys.iter().copied()).collect()
-        };
+        // Held until the prune is done (see learn_stored).
+        let mut learnt = self.learnt_low.lock().unwrap_or_else(|p| p.into_inner());
+        while learnt.front().is_some_and(|(at, _)| *at <= cutoff) {
+            learnt.pop_front();
+        }
+        let kept: std::collections::HashSet<Fingerprint, Prehashed> =
+            learnt.iter().flat_map(|(_, keys)| keys.iter().copied()).collect();
         let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
         index.retain(|fingerprint, id| *id > up_to || kept.contains(fingerprint));
         if index.capacity() > 2 * index.len() {
@@ -815,6 +827,9 @@ mod tests {
         assert_eq!(locks.learn_from(), Some(500));
         locks.note_read(600);
         assert_eq!(locks.learn_from(), Some(600));
+        // The database went back: the reads start again from the mark taken then.
+        locks.restart_reads(400);
+        assert_eq!(locks.learn_from(), Some(400));
     }
 
     #[tokio::test]

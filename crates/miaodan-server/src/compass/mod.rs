@@ -119,8 +119,11 @@ async fn follow_once(
     };
     for (shard, to) in cursor {
         let at = seen.entry(shard).or_insert(0);
+        // A reader set back (its database restored) is followed back.
+        *at = (*at).min(to);
         while *at < to {
-            let mut events = state.store.outbox_after(shard, *at, EVENTS_PER_PASS).await?;
+            let wanted = (to - *at).min(EVENTS_PER_PASS);
+            let mut events = state.store.outbox_after(shard, *at, wanted).await?;
             events.retain(|event| event.seq <= to);
             let Some(last) = events.last().map(|e| e.seq) else {
                 *at = to;
