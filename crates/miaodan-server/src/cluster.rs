@@ -280,6 +280,7 @@ fn held_for(ttl_ms: i64) -> Duration {
 pub fn spawn_renewal(store: Arc<Store>, leases: &Arc<Leases>) -> JoinHandle<()> {
     let held = Arc::downgrade(leases);
     let period = Duration::from_millis((leases.ttl_ms / 3).max(1) as u64);
+    let patience = held_for(leases.ttl_ms);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(period);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -294,7 +295,16 @@ pub fn spawn_renewal(store: Arc<Store>, leases: &Arc<Leases>) -> JoinHandle<()> 
                 return;
             }
             match renew {
-                true => leases.renew(&store).await,
+                // Bounded: a renewal stuck on a connection to a database that went away and came
+                // back (seen after a power cut of PostgreSQL: no answer for seconds) would hold up
+                // every renewal after it, and the shards would refuse commands all that time. One
+                // that cannot end before the leases it renews would lapse is of no use anyway.
+                true => {
+                    if tokio::time::timeout(patience, leases.renew(&store)).await.is_err() {
+                        metrics::counter!("miaodan_lease_renewal_failures_total").increment(1);
+                        tracing::warn!("a renewal of the shards' leases did not finish in time; trying again");
+                    }
+                }
                 false => leases.lapse_if_due(),
             }
         }

@@ -3545,6 +3545,18 @@ async fn acknowledged_orders_survive_postgres_killed_mid_commit() {
         payments.len(),
         tally.counts()
     );
+    if !tally.failures.is_empty() {
+        // What the server said of it: the warnings and errors it logged, the last ones.
+        let stderr = server.stderr_text();
+        let said: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+            .collect();
+        eprintln!(
+            "the server's last warnings and errors:\n{}",
+            said[said.len().saturating_sub(40)..].join("\n")
+        );
+    }
     assert!(
         tally.failures.is_empty(),
         "seed {seed}: {} failures:\n{}",
