@@ -3,7 +3,8 @@
 //! flight — their batches commit and answer — then stop the shards).
 
 use crate::clock::Clock;
-use crate::cluster::Leases;
+use crate::cluster::placement::HOLDER;
+use crate::cluster::{Leases, Membership};
 use crate::directory::Directory;
 use crate::flows::payments::one_tap::OneTap;
 use crate::flows::payments::provider::PaymentProvider;
@@ -427,7 +428,7 @@ impl AppState {
         let mut startup = Startup::begin();
         let membership = match &config.cluster {
             Some(membership) => membership.clone(),
-            None => crate::cluster::Membership::new(crate::cluster::new_member_id(), String::new(), "holder"),
+            None => Membership::new(crate::cluster::new_member_id(), String::new(), HOLDER),
         };
         // The leases are renewed from the moment they are taken: opening and loading may take
         // longer than a lease lives.

@@ -13,7 +13,7 @@
 //! share again.
 
 use miaodan_server::app::{AppState, Config, LeasesHeld, Platform};
-use miaodan_server::cluster::placement::{self, PLACEMENT_POLL};
+use miaodan_server::cluster::placement::{self, HOLDER, JOINING, PLACEMENT_POLL};
 use miaodan_server::cluster::{Membership, new_member_id, spawn_liveness};
 use miaodan_server::http::cluster::forward::Forwarder;
 use miaodan_server::http::cluster::switch::Switch;
@@ -27,10 +27,6 @@ const TAKEOVER_POLL: Duration = Duration::from_millis(200);
 /// How long a stopping member waits for the connections it still serves (a forwarded live
 /// stream ends only when the member serving it stops).
 const LISTENER_DRAIN: Duration = Duration::from_secs(10);
-/// The roles a member registers (`GET /v1/cluster`): it holds shards, or it holds none yet and
-/// forwards.
-const HOLDER: &str = "holder";
-const JOINING: &str = "joining";
 /// How long a member that steps down waits for its requests in flight.
 const IN_FLIGHT_WAIT: Duration = Duration::from_secs(30);
 

@@ -29,8 +29,11 @@ pub const LIVE_WITHIN_MS: i64 = 3 * super::HEARTBEAT_MS as i64;
 pub const GIVE_BACK_PAUSE: Duration = Duration::from_secs(10);
 /// How long a shard may be seen free before any member takes it.
 pub const LONG_FREE: Duration = Duration::from_millis(1_500);
-/// The roles of members sharing the shards: holding some, or none yet.
-pub const SHARING_ROLES: [&str; 2] = ["holder", "joining"];
+/// The roles a member registers (`GET /v1/cluster`): it holds shards, or it holds none yet and
+/// forwards. Both share the shards.
+pub const HOLDER: &str = "holder";
+pub const JOINING: &str = "joining";
+pub const SHARING_ROLES: [&str; 2] = [HOLDER, JOINING];
 
 /// What a member sees of the cluster.
 #[derive(Clone, Debug)]
