@@ -33,6 +33,7 @@ pub use compass_dimensions::{
 mod compass_flash_sales;
 pub use compass_flash_sales::{FlashSaleFigures, FlashSaleFold, ProvinceFigures, SaleFigures};
 mod diagnosis;
+pub mod distribution;
 pub use diagnosis::{DiagnosisDimension, DiagnosisScope, DimensionDay, REPORTS_LISTED_MAX, StoredReport};
 mod flash_sale;
 pub use flash_sale::FlashSaleAudit;

@@ -267,14 +267,20 @@ impl Store {
     /// before a read of them, it lets a later read skip what that one saw. On PostgreSQL, the
     /// oldest transaction still running now: every transaction before it has ended, so a row the
     /// read did not see was written by this one or a later one. `None` on SQLite, which one
-    /// process serves: nothing is stored where it cannot see.
+    /// process serves: nothing is stored where it cannot see. `None` as well on a distributed
+    /// PostgreSQL (Citus): there a row's `xmin` is its node's transaction, not the one the
+    /// coordinator's snapshot counts, so only a read of every key is sure to miss none.
     pub async fn stored_keys_mark(&self) -> Result<Option<i64>, StoreError> {
         if let Store::Sqlite(_) = self {
             return Ok(None);
         }
-        let statement = Statement::new("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", vec![]);
-        let mark = self.query_row(statement, |r| r.i64(0), || "no snapshot".into()).await?;
-        Ok(Some(mark))
+        let statement = Statement::new(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN NULL \
+               ELSE pg_snapshot_xmin(pg_current_snapshot())::text::bigint END",
+            vec![],
+        );
+        self.query_row(statement, |r| r.opt_i64(0), || "no snapshot".into())
+            .await
     }
 
     /// The id, scope and key of every response stored by a transaction at or after `mark` (from

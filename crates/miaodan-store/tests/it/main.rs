@@ -4,6 +4,7 @@
 mod support;
 
 mod compass;
+mod distribution;
 mod fulfillment;
 mod id_blocks;
 mod idempotency;
