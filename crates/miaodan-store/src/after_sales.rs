@@ -38,7 +38,7 @@ const UPSERT_REQUEST: &str = "INSERT INTO after_sales_requests (id, shop_id, buy
       settled_at_ms = excluded.settled_at_ms";
 
 const INSERT_RETURN_WAYBILL: &str = "INSERT INTO after_sales_return_waybills (carrier, waybill, request_id,
-    shop_id) VALUES ($1, $2, $3, $4) ON CONFLICT (carrier, waybill) DO NOTHING";
+    shop_id) VALUES ($1, $2, $3, $4) ON CONFLICT (carrier, waybill, shop_id) DO NOTHING";
 
 const UPSERT_POLICY: &str = "INSERT INTO after_sales_policies (shop_id, body) VALUES ($1, $2)
     ON CONFLICT (shop_id) DO UPDATE SET body = excluded.body";

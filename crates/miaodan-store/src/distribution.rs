@@ -126,28 +126,17 @@ pub const TABLES: &[(&str, Placement)] = &[
 /// lacks. The schema test fails when a table breaks the rules without being listed here, and
 /// when a listed one already follows them, so this list only shrinks.
 pub const WIDENING_PENDING: &[&str] = &[
-    // Keyed by their own id or another column alone.
-    "orders",
-    "order_dispatches",
+    // Keyed by SQLite's rowid and upserted on it: SQLite cannot name an index holding the rowid
+    // as an upsert's target, so widening them needs the target spelled per backend.
     "products",
     "skus",
     "warehouses",
-    "stock",
     "warehouse_fulfillment",
     "flash_sales",
+    "order_dispatches",
     "shipments",
-    "package_alerts",
-    "shortage_notices",
     "after_sales_requests",
-    "after_sales_return_waybills",
-    "penalties",
-    "risk_decisions",
-    "diagnosis_reports",
-    "webhook_deliveries",
     "payment_intents",
-    "provider_notifications",
-    "one_tap_agreements",
-    "risk_challenges",
     // Without a shop column yet.
     "order_lines",
     "refunds",

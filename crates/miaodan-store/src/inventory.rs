@@ -19,7 +19,7 @@ const INSERT_MOVEMENT: &str =
     "INSERT INTO stock_movements (shop_id, sku_id, warehouse_id, delta, available_after, at_ms, cause)
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const UPSERT_STOCK: &str = "INSERT INTO stock (sku_id, warehouse_id, shop_id, available, reserved, sold)
-    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku_id, warehouse_id) DO UPDATE SET
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku_id, warehouse_id, shop_id) DO UPDATE SET
     available = excluded.available, reserved = excluded.reserved, sold = excluded.sold";
 
 /// The inventory effects of one batch. Warehouses are upserted in effect order; stock rows are

@@ -10,7 +10,8 @@
 //! rowid itself, saving a second B-tree per insert; PostgreSQL's 64-bit integer is `BIGINT`)
 //! and `{WITHOUT_ROWID}` (SQLite stores a table with a composite key as that key's B-tree
 //! alone); a migration that fills in a column it adds may use `{NOW_MS}`, the database's clock
-//! in Unix milliseconds.
+//! in Unix milliseconds. A statement that only one backend needs starts with `{POSTGRES}` or
+//! `{SQLITE}` (a key PostgreSQL widens, where SQLite keeps its rowid and adds an index instead).
 //!
 //! **Invariant:** a released migration never changes; the schema changes by a new file. A new
 //! capability adds its tables in the next file and a line to [`MIGRATIONS`].
@@ -182,6 +183,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0030_members_wire",
         sql: include_str!("../migrations/0030_members_wire.sql"),
     },
+    Migration {
+        version: 31,
+        name: "0031_distributable_keys",
+        sql: include_str!("../migrations/0031_distributable_keys.sql"),
+    },
 ];
 
 /// The version a database has once every migration ran.
@@ -215,7 +221,14 @@ impl Migration {
             .map(|line| line.split_once("--").map_or(line, |(code, _)| code))
             .collect::<Vec<_>>()
             .join("\n");
+        let (mine, theirs) = match dialect {
+            Dialect::Sqlite => ("{SQLITE}", "{POSTGRES}"),
+            Dialect::Postgres => ("{POSTGRES}", "{SQLITE}"),
+        };
         code.split(';')
+            .map(str::trim)
+            .filter(|statement| !statement.starts_with(theirs))
+            .map(|statement| statement.strip_prefix(mine).unwrap_or(statement))
             .map(|statement| {
                 statement
                     .replace("{ID}", id)
@@ -247,7 +260,7 @@ mod tests {
                 migration.name
             );
         }
-        assert_eq!(SCHEMA_VERSION, 30);
+        assert_eq!(SCHEMA_VERSION, 31);
     }
 
     #[test]
@@ -279,6 +292,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_statement_marked_for_one_backend_runs_on_that_one_alone() {
+        let migration = Migration {
+            version: 9,
+            name: "0009_test",
+            sql: "{POSTGRES} ALTER TABLE t ADD PRIMARY KEY (id, k);\n{SQLITE}\nCREATE UNIQUE INDEX t_key ON t (id, k);\nUPDATE t SET k = 1;",
+        };
+        assert_eq!(
+            migration.statements(Dialect::Sqlite),
+            vec!["CREATE UNIQUE INDEX t_key ON t (id, k)", "UPDATE t SET k = 1"]
+        );
+        assert_eq!(
+            migration.statements(Dialect::Postgres),
+            vec!["ALTER TABLE t ADD PRIMARY KEY (id, k)", "UPDATE t SET k = 1"]
+        );
     }
 
     #[test]

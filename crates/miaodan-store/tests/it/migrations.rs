@@ -67,8 +67,15 @@ fn statements(sql: &str, backend: Backend) -> Vec<String> {
         .lines()
         .map(|line| line.split_once("--").map_or(line, |(code, _)| code))
         .collect();
+    let (mine, theirs) = match backend {
+        Backend::Sqlite => ("{SQLITE}", "{POSTGRES}"),
+        Backend::Postgres => ("{POSTGRES}", "{SQLITE}"),
+    };
     code.join("\n")
         .split(';')
+        .map(str::trim)
+        .filter(|s| !s.starts_with(theirs))
+        .map(|s| s.strip_prefix(mine).unwrap_or(s))
         .map(|s| {
             s.replace("{ID}", id)
                 .replace("{WITHOUT_ROWID}", without_rowid)
@@ -1282,8 +1289,8 @@ async fn todays_writes_land(store: &Store) {
 async fn every_earlier_version_migrates_to_the_current_one_and_keeps_its_rows(backend: Backend) {
     let current = current_version();
     assert_eq!(
-        current, 30,
-        "a new migration: add the rows it introduces here (19 added none)"
+        current, 31,
+        "a new migration: add the rows it introduces here (19 and 31 added none)"
     );
     let fresh = Database::fresh(backend).await;
     drop(fresh.open().await);
