@@ -6,29 +6,50 @@
 -- old key alone still walks the key's index. The old keys are unique on their own already, so
 -- no row that was allowed before is refused now.
 --
--- PostgreSQL widens the primary key itself. SQLite is never spread and keeps its keys; where a
--- statement upserts on the widened key, SQLite gains a unique index of those columns, which is
--- what its `ON CONFLICT` must name. Not yet here: the tables keyed by SQLite's rowid (`{ID}`)
--- and upserted on it, since SQLite cannot take an index holding the rowid as an upsert's
--- target (`WIDENING_PENDING`).
+-- PostgreSQL widens its keys; SQLite is never spread and keeps them (most are its tables'
+-- rowids, which an upsert's target could not name beside another column). An upsert on a
+-- widened key names the column with a `{SPREAD_BY column}` mark, which `sql::spelled` fills in
+-- for PostgreSQL alone.
+
+-- Two tables gain the shop they belong to: an order's lines, a warehouse's booked hours.
+ALTER TABLE order_lines ADD COLUMN shop_id BIGINT NOT NULL DEFAULT 0;
+UPDATE order_lines SET shop_id = COALESCE((SELECT o.shop_id FROM orders o WHERE o.id = order_lines.order_id), 0);
+ALTER TABLE warehouse_capacity ADD COLUMN shop_id BIGINT NOT NULL DEFAULT 0;
+UPDATE warehouse_capacity
+    SET shop_id = COALESCE((SELECT w.shop_id FROM warehouses w WHERE w.id = warehouse_capacity.warehouse_id), 0);
+-- Every insert names them; a default would only hide one that did not.
+{POSTGRES} ALTER TABLE order_lines ALTER COLUMN shop_id DROP DEFAULT;
+{POSTGRES} ALTER TABLE warehouse_capacity ALTER COLUMN shop_id DROP DEFAULT;
 
 {POSTGRES} ALTER TABLE orders DROP CONSTRAINT orders_pkey, ADD PRIMARY KEY (id, shop_id);
+{POSTGRES} ALTER TABLE order_lines DROP CONSTRAINT order_lines_pkey, ADD PRIMARY KEY (order_id, line_no, shop_id);
+{POSTGRES} ALTER TABLE order_dispatches DROP CONSTRAINT order_dispatches_pkey, ADD PRIMARY KEY (order_id, shop_id);
+{POSTGRES} ALTER TABLE products DROP CONSTRAINT products_pkey, ADD PRIMARY KEY (id, shop_id);
+{POSTGRES} ALTER TABLE skus DROP CONSTRAINT skus_pkey, ADD PRIMARY KEY (id, shop_id);
+{POSTGRES} ALTER TABLE warehouses DROP CONSTRAINT warehouses_pkey, ADD PRIMARY KEY (id, shop_id);
 {POSTGRES} ALTER TABLE stock DROP CONSTRAINT stock_pkey, ADD PRIMARY KEY (sku_id, warehouse_id, shop_id);
-{SQLITE} CREATE UNIQUE INDEX IF NOT EXISTS stock_key ON stock (sku_id, warehouse_id, shop_id);
+{POSTGRES} ALTER TABLE warehouse_fulfillment DROP CONSTRAINT warehouse_fulfillment_pkey,
+    ADD PRIMARY KEY (warehouse_id, shop_id);
+{POSTGRES} ALTER TABLE warehouse_capacity DROP CONSTRAINT warehouse_capacity_pkey,
+    ADD PRIMARY KEY (warehouse_id, hour_ms, shop_id);
+{POSTGRES} ALTER TABLE flash_sales DROP CONSTRAINT flash_sales_pkey, ADD PRIMARY KEY (id, shop_id);
+{POSTGRES} ALTER TABLE shipments DROP CONSTRAINT shipments_pkey, ADD PRIMARY KEY (id, shop_id);
 {POSTGRES} ALTER TABLE package_alerts DROP CONSTRAINT package_alerts_pkey, ADD PRIMARY KEY (alert_key, shop_id);
-{SQLITE} CREATE UNIQUE INDEX IF NOT EXISTS package_alerts_key ON package_alerts (alert_key, shop_id);
-{POSTGRES} ALTER TABLE shortage_notices DROP CONSTRAINT shortage_notices_pkey, ADD PRIMARY KEY (order_id, warehouse_id, sku_id, noticed_at, shop_id);
-{SQLITE} CREATE UNIQUE INDEX IF NOT EXISTS shortage_notices_key ON shortage_notices (order_id, warehouse_id, sku_id, noticed_at, shop_id);
-{POSTGRES} ALTER TABLE after_sales_return_waybills DROP CONSTRAINT after_sales_return_waybills_pkey, ADD PRIMARY KEY (carrier, waybill, shop_id);
-{SQLITE} CREATE UNIQUE INDEX IF NOT EXISTS after_sales_return_waybills_key ON after_sales_return_waybills (carrier, waybill, shop_id);
+{POSTGRES} ALTER TABLE shortage_notices DROP CONSTRAINT shortage_notices_pkey,
+    ADD PRIMARY KEY (order_id, warehouse_id, sku_id, noticed_at, shop_id);
+{POSTGRES} ALTER TABLE after_sales_requests DROP CONSTRAINT after_sales_requests_pkey, ADD PRIMARY KEY (id, shop_id);
+{POSTGRES} ALTER TABLE after_sales_return_waybills DROP CONSTRAINT after_sales_return_waybills_pkey,
+    ADD PRIMARY KEY (carrier, waybill, shop_id);
 {POSTGRES} ALTER TABLE penalties DROP CONSTRAINT penalties_pkey, ADD PRIMARY KEY (id, shop_id);
 {POSTGRES} ALTER TABLE risk_decisions DROP CONSTRAINT risk_decisions_pkey, ADD PRIMARY KEY (id, shop_id);
 {POSTGRES} ALTER TABLE diagnosis_reports DROP CONSTRAINT diagnosis_reports_pkey, ADD PRIMARY KEY (id, shop_id);
 {POSTGRES} ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_pkey, ADD PRIMARY KEY (id, shop_id);
-{POSTGRES} ALTER TABLE provider_notifications DROP CONSTRAINT provider_notifications_pkey, ADD PRIMARY KEY (id, event_id);
+{POSTGRES} DROP INDEX IF EXISTS webhook_deliveries_once;
+{POSTGRES} CREATE UNIQUE INDEX IF NOT EXISTS webhook_deliveries_once
+    ON webhook_deliveries (endpoint_id, shard, seq, shop_id);
+{POSTGRES} ALTER TABLE payment_intents DROP CONSTRAINT payment_intents_pkey, ADD PRIMARY KEY (id, checkout_id);
+{POSTGRES} ALTER TABLE refunds DROP CONSTRAINT refunds_pkey, ADD PRIMARY KEY (id, intent_id);
+{POSTGRES} ALTER TABLE provider_notifications DROP CONSTRAINT provider_notifications_pkey,
+    ADD PRIMARY KEY (id, event_id);
 {POSTGRES} ALTER TABLE one_tap_agreements DROP CONSTRAINT one_tap_agreements_pkey, ADD PRIMARY KEY (id, buyer_id);
 {POSTGRES} ALTER TABLE risk_challenges DROP CONSTRAINT risk_challenges_pkey, ADD PRIMARY KEY (id, buyer_id);
-
--- Each event is delivered once per endpoint: that key gains the shop too, on both backends.
-DROP INDEX IF EXISTS webhook_deliveries_once;
-CREATE UNIQUE INDEX IF NOT EXISTS webhook_deliveries_once ON webhook_deliveries (endpoint_id, shard, seq, shop_id);

@@ -34,11 +34,11 @@ const REQUEST: &str = "after-sales request";
 
 const UPSERT_REQUEST: &str = "INSERT INTO after_sales_requests (id, shop_id, buyer_id, order_id, kind, stage,
     opened_at, body, settled_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-    ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, body = excluded.body,
+    ON CONFLICT (id{SPREAD_BY shop_id}) DO UPDATE SET stage = excluded.stage, body = excluded.body,
       settled_at_ms = excluded.settled_at_ms";
 
 const INSERT_RETURN_WAYBILL: &str = "INSERT INTO after_sales_return_waybills (carrier, waybill, request_id,
-    shop_id) VALUES ($1, $2, $3, $4) ON CONFLICT (carrier, waybill, shop_id) DO NOTHING";
+    shop_id) VALUES ($1, $2, $3, $4) ON CONFLICT (carrier, waybill{SPREAD_BY shop_id}) DO NOTHING";
 
 const UPSERT_POLICY: &str = "INSERT INTO after_sales_policies (shop_id, body) VALUES ($1, $2)
     ON CONFLICT (shop_id) DO UPDATE SET body = excluded.body";

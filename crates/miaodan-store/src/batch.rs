@@ -80,11 +80,11 @@ impl<'a> Batch<'a> {
             } => self.fulfillment.configured(*shop, *warehouse, settings),
             Effect::OrderDispatched { order, decision } => self.fulfillment.dispatched(order, decision),
             Effect::CapacityBooked {
+                shop,
                 warehouse,
                 hour,
                 orders,
-                ..
-            } => self.fulfillment.booked(*warehouse, *hour, *orders),
+            } => self.fulfillment.booked(*shop, *warehouse, *hour, *orders),
             Effect::ShipmentSaved(shipment) => self.logistics.shipment_saved(shipment),
             Effect::AlertSaved(alert) => self.logistics.alert_saved(alert),
             Effect::AlertWorked { alert, .. } => self.logistics.alert_saved(alert),

@@ -13,11 +13,11 @@ use miaodan_domain::{ProductId, ShopId, SkuId};
 const UPSERT_SHOP: &str = "INSERT INTO shops (id, name, created_at, category) VALUES ($1, $2, $3, $4)
     ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category";
 const UPSERT_PRODUCT: &str = "INSERT INTO products (id, shop_id, title, description, gtin, status, created_at, updated_at,
-    goods_class) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET title = excluded.title,
+    goods_class) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id{SPREAD_BY shop_id}) DO UPDATE SET title = excluded.title,
     description = excluded.description, gtin = excluded.gtin, status = excluded.status, updated_at = excluded.updated_at,
     goods_class = excluded.goods_class";
 const UPSERT_SKU: &str = "INSERT INTO skus (id, product_id, shop_id, name, price_fen, status, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id{SPREAD_BY shop_id}) DO UPDATE SET name = excluded.name,
     price_fen = excluded.price_fen, status = excluded.status, updated_at = excluded.updated_at";
 
 /// The catalog effects of one batch, as upserts in effect order (a later save of the same row

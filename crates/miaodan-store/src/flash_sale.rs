@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 const UPSERT_FLASH_SALE: &str = "INSERT INTO flash_sales (id, shop_id, sku_id, warehouse_id, starts_at, ends_at,
     price_fen, allotted, remaining, per_buyer_limit, payment_timeout_seconds, closed, created_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-    ON CONFLICT (id) DO UPDATE SET starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+    ON CONFLICT (id{SPREAD_BY shop_id}) DO UPDATE SET starts_at = excluded.starts_at, ends_at = excluded.ends_at,
         allotted = excluded.allotted, remaining = excluded.remaining, closed = excluded.closed";
 
 /// The flash-sale effects of one batch, coalesced per sale: a sale tapped ten thousand times
@@ -115,7 +115,7 @@ impl Store {
     /// Units each buyer holds in open or paid orders of a flash sale.
     async fn flash_buyers(&self, sale: FlashSaleId) -> Result<Vec<(BuyerId, i64)>, StoreError> {
         let statement = Statement::new(
-            "SELECT o.buyer_id, CAST(SUM(l.quantity) AS BIGINT) FROM orders o JOIN order_lines l ON l.order_id = o.id
+            "SELECT o.buyer_id, CAST(SUM(l.quantity) AS BIGINT) FROM orders o JOIN order_lines l ON l.order_id = o.id AND l.shop_id = o.shop_id
              WHERE o.flash_sale_id = $1 AND o.state <> 'cancelled' GROUP BY o.buyer_id",
             vec![Value::I64(sale.get())],
         );
@@ -152,9 +152,9 @@ impl Store {
     pub async fn audit_flash_sale(&self, sale: FlashSaleId) -> Result<FlashSaleAudit, StoreError> {
         let sql = "SELECT s.allotted, s.remaining, s.closed,
               (SELECT COUNT(*) FROM orders o WHERE o.flash_sale_id = s.id AND o.state <> 'cancelled'),
-              (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id
+              (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id AND l.shop_id = o.shop_id
                  WHERE o.flash_sale_id = s.id AND o.state <> 'cancelled'),
-              (SELECT COUNT(*) FROM (SELECT o.buyer_id FROM orders o JOIN order_lines l ON l.order_id = o.id
+              (SELECT COUNT(*) FROM (SELECT o.buyer_id FROM orders o JOIN order_lines l ON l.order_id = o.id AND l.shop_id = o.shop_id
                  WHERE o.flash_sale_id = s.id AND o.state <> 'cancelled' GROUP BY o.buyer_id
                  HAVING SUM(l.quantity) > s.per_buyer_limit) AS over),
               (SELECT COUNT(*) FROM (SELECT request_ref FROM orders WHERE flash_sale_id = s.id

@@ -23,20 +23,22 @@ use stored::{decode_decision, decode_settings, encode_decision, encode_settings}
 pub(crate) use stored::{decode_promise, encode_promise};
 
 const UPSERT_SETTINGS: &str = "INSERT INTO warehouse_fulfillment (warehouse_id, shop_id, settings_json)
-    VALUES ($1, $2, $3) ON CONFLICT (warehouse_id) DO UPDATE SET settings_json = excluded.settings_json";
+    VALUES ($1, $2, $3) ON CONFLICT (warehouse_id{SPREAD_BY shop_id}) DO UPDATE SET settings_json = excluded.settings_json";
 const UPSERT_DISPATCH: &str = "INSERT INTO order_dispatches (order_id, shop_id, decided_at, decision_json)
-    VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO UPDATE SET decided_at = excluded.decided_at,
+    VALUES ($1, $2, $3, $4) ON CONFLICT (order_id{SPREAD_BY shop_id}) DO UPDATE SET decided_at = excluded.decided_at,
     decision_json = excluded.decision_json";
-const UPDATE_LINE_ALLOCATIONS: &str = "UPDATE order_lines SET allocations = $1 WHERE order_id = $2 AND line_no = $3";
-const UPSERT_CAPACITY: &str = "INSERT INTO warehouse_capacity (warehouse_id, hour_ms, orders) VALUES ($1, $2, $3)
-    ON CONFLICT (warehouse_id, hour_ms) DO UPDATE SET orders = excluded.orders";
+const UPDATE_LINE_ALLOCATIONS: &str =
+    "UPDATE order_lines SET allocations = $1 WHERE order_id = $2 AND line_no = $3 AND shop_id = $4";
+const UPSERT_CAPACITY: &str =
+    "INSERT INTO warehouse_capacity (warehouse_id, hour_ms, orders, shop_id) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (warehouse_id, hour_ms{SPREAD_BY shop_id}) DO UPDATE SET orders = excluded.orders";
 
 /// The fulfillment effects of one batch, coalesced per key until they become statements.
 #[derive(Default)]
 pub(crate) struct FulfillmentWrites<'a> {
     settings: BTreeMap<WarehouseId, (ShopId, &'a FulfillmentSettings)>,
     dispatches: BTreeMap<OrderId, (&'a Order, &'a DispatchDecision)>,
-    capacity: BTreeMap<(WarehouseId, Timestamp), u32>,
+    capacity: BTreeMap<(WarehouseId, Timestamp), (ShopId, u32)>,
 }
 
 impl<'a> FulfillmentWrites<'a> {
@@ -49,8 +51,8 @@ impl<'a> FulfillmentWrites<'a> {
     }
 
     /// `orders` is the hour's new absolute count, not an increment.
-    pub(crate) fn booked(&mut self, warehouse: WarehouseId, hour: Timestamp, orders: u32) {
-        self.capacity.insert((warehouse, hour), orders);
+    pub(crate) fn booked(&mut self, shop: ShopId, warehouse: WarehouseId, hour: Timestamp, orders: u32) {
+        self.capacity.insert((warehouse, hour), (shop, orders));
     }
 
     /// Appended after the batch's order inserts, so a dispatch rewrites lines that exist even
@@ -69,13 +71,14 @@ impl<'a> FulfillmentWrites<'a> {
         for (order, decision) in self.dispatches.into_values() {
             push_dispatch(statements, order, decision);
         }
-        for ((warehouse, hour), orders) in self.capacity {
+        for ((warehouse, hour), (shop, orders)) in self.capacity {
             statements.push(Statement::new(
                 UPSERT_CAPACITY,
                 vec![
                     Value::I64(warehouse.get()),
                     Value::I64(hour.unix_ms()),
                     Value::I64(i64::from(orders)),
+                    Value::I64(shop.get()),
                 ],
             ));
         }
@@ -92,6 +95,7 @@ fn push_dispatch(statements: &mut Vec<Statement>, order: &Order, decision: &Disp
                 Value::Text(encode_allocations(&line.allocations)),
                 Value::I64(order.id.get()),
                 Value::I64(line_no as i64),
+                Value::I64(order.shop.get()),
             ],
         ));
     }
@@ -157,9 +161,8 @@ impl Store {
         // Sorted here: an `ORDER BY` would make SQLite walk the whole table in key order
         // instead of reading today's hours by the hour index.
         let capacity = Statement::new(
-            "SELECT c.warehouse_id, c.hour_ms, c.orders FROM warehouse_capacity c
-             JOIN warehouses w ON w.id = c.warehouse_id
-             WHERE w.shop_id % $1 = $2 AND c.hour_ms >= $3",
+            "SELECT warehouse_id, hour_ms, orders FROM warehouse_capacity
+             WHERE shop_id % $1 = $2 AND hour_ms >= $3",
             params,
         );
         let mut capacity = self.query(capacity, capacity_row).await?;
@@ -194,7 +197,7 @@ impl Store {
         let (mut orders, decisions): (Vec<Order>, Vec<DispatchDecision>) = heads.into_iter().unzip();
         let lines = Statement::owned(
             format!(
-                "SELECT {LINE_COLUMNS} FROM orders o JOIN order_lines ON order_lines.order_id = o.id
+                "SELECT {LINE_COLUMNS} FROM orders o JOIN order_lines ON order_lines.order_id = o.id AND order_lines.shop_id = o.shop_id
                  WHERE o.state IN ('paid', 'shipped') AND o.shop_id % $1 = $2
                  AND EXISTS (SELECT 1 FROM order_dispatches d WHERE d.order_id = o.id)"
             ),

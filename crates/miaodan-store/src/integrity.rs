@@ -313,12 +313,12 @@ impl Store {
                CAST(COALESCE(SUM(CASE WHEN x.cancelled = 1 THEN l.quantity ELSE 0 END), 0) AS BIGINT),
                CAST(COALESCE(SUM(CASE WHEN x.waiting = 1 THEN l.quantity ELSE 0 END), 0) AS BIGINT),
                CAST(COALESCE(SUM(CASE WHEN x.shortage + x.cancelled + x.waiting > 0 THEN l.quantity ELSE 0 END), 0) AS BIGINT)
-             FROM (SELECT o.id,
+             FROM (SELECT o.id, o.shop_id,
                      CASE WHEN EXISTS (SELECT 1 FROM shortage_notices n WHERE n.order_id = o.id) THEN 1 ELSE 0 END AS shortage,
                      CASE WHEN o.state = 'cancelled' AND o.cancel_reason = 'shop_cancelled' THEN 1 ELSE 0 END AS cancelled,
                      CASE WHEN o.state = 'paid' AND o.paid_at <= $1 THEN 1 ELSE 0 END AS waiting
                    FROM orders o WHERE o.flash_sale_id = $2 AND o.paid_at IS NOT NULL) x
-             JOIN order_lines l ON l.order_id = x.id",
+             JOIN order_lines l ON l.order_id = x.id AND l.shop_id = x.shop_id",
             vec![Value::I64(dispatch_cutoff), Value::I64(sale.id)],
         );
         let (sold, short_reported, cancelled, waiting, short) = self

@@ -14,12 +14,12 @@ use miaodan_domain::{ShopId, SkuId, WarehouseId};
 use std::collections::BTreeMap;
 
 const UPSERT_WAREHOUSE: &str = "INSERT INTO warehouses (id, shop_id, name, adcode, created_at)
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET name = excluded.name, adcode = excluded.adcode";
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id{SPREAD_BY shop_id}) DO UPDATE SET name = excluded.name, adcode = excluded.adcode";
 const INSERT_MOVEMENT: &str =
     "INSERT INTO stock_movements (shop_id, sku_id, warehouse_id, delta, available_after, at_ms, cause)
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const UPSERT_STOCK: &str = "INSERT INTO stock (sku_id, warehouse_id, shop_id, available, reserved, sold)
-    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku_id, warehouse_id, shop_id) DO UPDATE SET
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku_id, warehouse_id{SPREAD_BY shop_id}) DO UPDATE SET
     available = excluded.available, reserved = excluded.reserved, sold = excluded.sold";
 
 /// The inventory effects of one batch. Warehouses are upserted in effect order; stock rows are
@@ -192,9 +192,9 @@ impl Store {
               (SELECT COALESCE(CAST(SUM(available) AS BIGINT), 0) FROM stock),
               (SELECT COALESCE(CAST(SUM(reserved) AS BIGINT), 0) FROM stock),
               (SELECT COALESCE(CAST(SUM(sold) AS BIGINT), 0) FROM stock),
-              (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id
+              (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id AND l.shop_id = o.shop_id
                  WHERE o.state = 'pending_payment'),
-              (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id
+              (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id AND l.shop_id = o.shop_id
                  WHERE o.state IN ('paid', 'shipped', 'delivered')),
               (SELECT COALESCE(CAST(SUM(remaining) AS BIGINT), 0) FROM flash_sales WHERE closed = 0)";
         self.query_row(

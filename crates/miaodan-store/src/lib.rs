@@ -200,12 +200,15 @@ impl Writer {
         }
         match &mut self.connection {
             Connection::Sqlite(w) => {
-                let guard = self.lease.map(|lease| lease.guard(migrations::Dialect::Sqlite));
-                w.execute_atomically(guard.into_iter().collect(), statements).await?
+                let dialect = migrations::Dialect::Sqlite;
+                let guard = self.lease.map(|lease| lease.guard(dialect));
+                w.execute_atomically(guard.into_iter().collect(), sql::spelled(statements, dialect))
+                    .await?
             }
             Connection::Postgres(w) => {
-                let guard = self.lease.map(|lease| lease.guard(migrations::Dialect::Postgres));
-                w.execute_atomically(guard, statements).await?
+                let dialect = migrations::Dialect::Postgres;
+                let guard = self.lease.map(|lease| lease.guard(dialect));
+                w.execute_atomically(guard, sql::spelled(statements, dialect)).await?
             }
         }
         self.sequence.last = last;
@@ -386,6 +389,7 @@ impl Store {
     /// change exactly one row, in the same transaction; otherwise nothing is written
     /// ([`StoreError::Fenced`]).
     async fn execute_guarded(&self, guards: Vec<Statement>, statements: Vec<Statement>) -> Result<(), StoreError> {
+        let statements = sql::spelled(statements, self.dialect());
         match self {
             Store::Sqlite(s) => s.execute_atomically(guards, statements).await,
             Store::Postgres(p) => p.execute_atomically(guards, statements).await,

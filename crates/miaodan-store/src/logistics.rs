@@ -20,16 +20,16 @@ use std::collections::BTreeMap;
 
 const UPSERT_SHIPMENT: &str = "INSERT INTO shipments (id, shop_id, order_id, warehouse_id, carrier, waybill, state,
     created_at, version, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-    ON CONFLICT (id) DO UPDATE SET state = excluded.state, version = excluded.version, body = excluded.body";
+    ON CONFLICT (id{SPREAD_BY shop_id}) DO UPDATE SET state = excluded.state, version = excluded.version, body = excluded.body";
 
 const UPSERT_ALERT: &str = "INSERT INTO package_alerts (alert_key, shop_id, order_id, shipment_id, rule, is_open,
     raised_at, body, alert_level, assignee_staff_id, acknowledged_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-    ON CONFLICT (alert_key, shop_id) DO UPDATE SET is_open = excluded.is_open, body = excluded.body,
+    ON CONFLICT (alert_key{SPREAD_BY shop_id}) DO UPDATE SET is_open = excluded.is_open, body = excluded.body,
     alert_level = excluded.alert_level, assignee_staff_id = excluded.assignee_staff_id,
     acknowledged_at = excluded.acknowledged_at";
 
 const INSERT_SHORTAGE: &str = "INSERT INTO shortage_notices (shop_id, order_id, warehouse_id, sku_id, noticed_at, body)
-    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_id, warehouse_id, sku_id, noticed_at, shop_id) DO NOTHING";
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_id, warehouse_id, sku_id, noticed_at{SPREAD_BY shop_id}) DO NOTHING";
 
 const UPSERT_SLA_RULES: &str = "INSERT INTO sla_rules (shop_id, body) VALUES ($1, $2)
     ON CONFLICT (shop_id) DO UPDATE SET body = excluded.body";

@@ -10,8 +10,8 @@
 //! rowid itself, saving a second B-tree per insert; PostgreSQL's 64-bit integer is `BIGINT`)
 //! and `{WITHOUT_ROWID}` (SQLite stores a table with a composite key as that key's B-tree
 //! alone); a migration that fills in a column it adds may use `{NOW_MS}`, the database's clock
-//! in Unix milliseconds. A statement that only one backend needs starts with `{POSTGRES}` or
-//! `{SQLITE}` (a key PostgreSQL widens, where SQLite keeps its rowid and adds an index instead).
+//! in Unix milliseconds. A statement that starts with `{POSTGRES}` runs on PostgreSQL alone (a
+//! key widened for a distributed PostgreSQL, which SQLite, never spread, keeps as it is).
 //!
 //! **Invariant:** a released migration never changes; the schema changes by a new file. A new
 //! capability adds its tables in the next file and a line to [`MIGRATIONS`].
@@ -200,6 +200,9 @@ pub(crate) const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema
 const SQLITE_NOW_MS: &str = "(CAST(strftime('%s', 'now') AS INTEGER) * 1000)";
 const POSTGRES_NOW_MS: &str = "(CAST(EXTRACT(EPOCH FROM now()) * 1000 AS BIGINT))";
 
+/// The start of a migration statement PostgreSQL alone runs.
+const POSTGRES_ALONE: &str = "{POSTGRES}";
+
 /// Which backend a migration's spellings are filled in for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -221,14 +224,13 @@ impl Migration {
             .map(|line| line.split_once("--").map_or(line, |(code, _)| code))
             .collect::<Vec<_>>()
             .join("\n");
-        let (mine, theirs) = match dialect {
-            Dialect::Sqlite => ("{SQLITE}", "{POSTGRES}"),
-            Dialect::Postgres => ("{POSTGRES}", "{SQLITE}"),
-        };
         code.split(';')
             .map(str::trim)
-            .filter(|statement| !statement.starts_with(theirs))
-            .map(|statement| statement.strip_prefix(mine).unwrap_or(statement))
+            .filter_map(|statement| match statement.strip_prefix(POSTGRES_ALONE) {
+                Some(_) if dialect == Dialect::Sqlite => None,
+                Some(postgres) => Some(postgres),
+                None => Some(statement),
+            })
             .map(|statement| {
                 statement
                     .replace("{ID}", id)
@@ -295,16 +297,13 @@ mod tests {
     }
 
     #[test]
-    fn a_statement_marked_for_one_backend_runs_on_that_one_alone() {
+    fn a_statement_marked_for_postgresql_runs_there_alone() {
         let migration = Migration {
             version: 9,
             name: "0009_test",
-            sql: "{POSTGRES} ALTER TABLE t ADD PRIMARY KEY (id, k);\n{SQLITE}\nCREATE UNIQUE INDEX t_key ON t (id, k);\nUPDATE t SET k = 1;",
+            sql: "{POSTGRES} ALTER TABLE t ADD PRIMARY KEY (id, k);\nUPDATE t SET k = 1;",
         };
-        assert_eq!(
-            migration.statements(Dialect::Sqlite),
-            vec!["CREATE UNIQUE INDEX t_key ON t (id, k)", "UPDATE t SET k = 1"]
-        );
+        assert_eq!(migration.statements(Dialect::Sqlite), vec!["UPDATE t SET k = 1"]);
         assert_eq!(
             migration.statements(Dialect::Postgres),
             vec!["ALTER TABLE t ADD PRIMARY KEY (id, k)", "UPDATE t SET k = 1"]

@@ -23,12 +23,12 @@ const INSERT_ORDER: &str = "INSERT INTO orders (id, checkout_id, shop_id, buyer_
     adcode, address_detail, created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, request_ref, flash_sale_id,
     paid_by_intent_id, promise_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 const INSERT_ORDER_LINE: &str =
-    "INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations)
-    VALUES ($1, $2, $3, $4, $5, $6)";
+    "INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations, shop_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const UPDATE_ORDER_STATE: &str = "UPDATE orders SET state = $1, version = $2, paid_at = $3, cancelled_at = $4,
-    cancel_reason = $5, paid_by_intent_id = $6 WHERE id = $7";
+    cancel_reason = $5, paid_by_intent_id = $6 WHERE id = $7 AND shop_id = $8";
 const UPDATE_ORDER_ADDRESS: &str = "UPDATE orders SET version = $1, adcode = $2, address_detail = $3, promise_json = $4
-    WHERE id = $5";
+    WHERE id = $5 AND shop_id = $6";
 
 /// The order effects of one batch: the new orders' rows, then their lines, then the updates in
 /// effect order. An order's insert precedes the updates of its transitions, and the inserts of
@@ -76,6 +76,7 @@ impl OrderWrites {
                     Value::I64(line.quantity.get()),
                     Value::I64(line.unit_price.get()),
                     Value::Text(encode_allocations(&line.allocations)),
+                    Value::I64(order.shop.get()),
                 ],
             ));
         }
@@ -93,6 +94,7 @@ impl OrderWrites {
                 Value::OptText(order.cancel_reason.map(|r| r.as_str().into())),
                 Value::OptI64(order.paid_by.map(PaymentIntentId::get)),
                 Value::I64(order.id.get()),
+                Value::I64(order.shop.get()),
             ],
         ));
     }
@@ -107,6 +109,7 @@ impl OrderWrites {
                 Value::Text(order.address.detail.as_str().into()),
                 Value::OptText(order.promise.as_ref().map(crate::fulfillment::encode_promise)),
                 Value::I64(order.id.get()),
+                Value::I64(order.shop.get()),
             ],
         ));
     }
@@ -260,7 +263,9 @@ fn order_conditions(filter: &OrderFilter, sku_lines: SkuLines) -> Conditions {
     if let Some(sku) = filter.sku {
         let condition = match sku_lines {
             SkuLines::Few => "id IN (SELECT order_id FROM order_lines WHERE sku_id = ?)",
-            SkuLines::Many => "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.sku_id = ?)",
+            SkuLines::Many => {
+                "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.shop_id = orders.shop_id AND l.sku_id = ?)"
+            }
         };
         conditions.and(condition, vec![Value::I64(sku.get())]);
     }
@@ -268,7 +273,7 @@ fn order_conditions(filter: &OrderFilter, sku_lines: SkuLines) -> Conditions {
         // An allocation is `warehouse:units` among `;`-separated pairs: a leading `;` makes
         // every pair start with one.
         conditions.and(
-            "(EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND (';' || l.allocations) LIKE ?)
+            "(EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.shop_id = orders.shop_id AND (';' || l.allocations) LIKE ?)
               OR EXISTS (SELECT 1 FROM shipments s WHERE s.order_id = orders.id AND s.warehouse_id = ?))",
             vec![Value::Text(format!("%;{warehouse}:%")), Value::I64(warehouse.get())],
         );

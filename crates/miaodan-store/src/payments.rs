@@ -20,7 +20,7 @@ const UPSERT_INTENT: &str = "INSERT INTO payment_intents (id, checkout_id, buyer
     status, attempts, one_tap, charge_reference, provider_charge_id, authorized_fen, captured_fen, authorized_at,
     captured_at, decline_code, settled, pay_by, created_at, updated_at, version)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-    ON CONFLICT (id) DO UPDATE SET orders = excluded.orders, status = excluded.status, attempts = excluded.attempts,
+    ON CONFLICT (id{SPREAD_BY checkout_id}) DO UPDATE SET orders = excluded.orders, status = excluded.status, attempts = excluded.attempts,
     charge_reference = excluded.charge_reference, provider_charge_id = excluded.provider_charge_id,
     authorized_fen = excluded.authorized_fen, captured_fen = excluded.captured_fen,
     authorized_at = excluded.authorized_at, captured_at = excluded.captured_at, decline_code = excluded.decline_code,
@@ -28,7 +28,7 @@ const UPSERT_INTENT: &str = "INSERT INTO payment_intents (id, checkout_id, buyer
 
 const UPSERT_REFUND: &str = "INSERT INTO refunds (id, intent_id, order_id, amount_fen, reason, status,
     provider_refund_id, failure, created_at, settled_at, request_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-    ON CONFLICT (id) DO UPDATE SET status = excluded.status, provider_refund_id = excluded.provider_refund_id,
+    ON CONFLICT (id{SPREAD_BY intent_id}) DO UPDATE SET status = excluded.status, provider_refund_id = excluded.provider_refund_id,
     failure = excluded.failure, settled_at = excluded.settled_at";
 
 const INTENT_COLUMNS: &str = "id, checkout_id, buyer_id, home_shop_id, amount_fen, orders, status, attempts, one_tap,

@@ -7,6 +7,7 @@
 //! PostgreSQL read as positional parameters.
 
 use crate::StoreError;
+use crate::migrations::Dialect;
 use miaodan_domain::{Fen, Timestamp};
 use std::borrow::Cow;
 
@@ -137,6 +138,41 @@ impl Conditions {
     }
 }
 
+/// The mark of a distribution column in an upsert's conflict target: `ON CONFLICT (id{SPREAD_BY
+/// shop_id})`. On PostgreSQL the table's key includes that column (`distribution`: a spread
+/// table's unique keys must), so the target names it; SQLite keeps such a table keyed by its
+/// rowid, and cannot take an index holding the rowid as a target, so the target names the key
+/// alone. An upsert must name its table's key exactly on each backend, hence two spellings.
+const SPREAD_BY: &str = "{SPREAD_BY ";
+
+/// `statements` spelled for `dialect`: each [`SPREAD_BY`] mark filled in or left out. The
+/// texts without a mark (nearly all) are not touched.
+pub(crate) fn spelled(mut statements: Vec<Statement>, dialect: Dialect) -> Vec<Statement> {
+    for statement in &mut statements {
+        if statement.sql.contains(SPREAD_BY) {
+            statement.sql = Cow::Owned(spell(&statement.sql, dialect));
+        }
+    }
+    statements
+}
+
+fn spell(sql: &str, dialect: Dialect) -> String {
+    let mut spelled = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(start) = rest.find(SPREAD_BY) {
+        spelled.push_str(&rest[..start]);
+        let after = &rest[start + SPREAD_BY.len()..];
+        let end = after.find('}').expect("a {SPREAD_BY column} mark is closed");
+        if dialect == Dialect::Postgres {
+            spelled.push_str(", ");
+            spelled.push_str(after[..end].trim());
+        }
+        rest = &after[end + 1..];
+    }
+    spelled.push_str(rest);
+    spelled
+}
+
 /// A single-row `INSERT INTO t (c1, …, cn) VALUES ($1, …, $n)`, with nothing after it but
 /// perhaps `ON CONFLICT (…) DO NOTHING`: a run
 /// of such statements with the same text can be written as ONE statement of many rows, which
@@ -256,6 +292,38 @@ mod tests {
         ] {
             assert_eq!(RowInsert::of(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn a_spread_column_is_named_in_postgresqls_conflict_target_and_left_out_of_sqlites() {
+        let upsert = "INSERT INTO t (id, shop_id, x) VALUES ($1, $2, $3) ON CONFLICT (id{SPREAD_BY shop_id}) \
+                      DO UPDATE SET x = excluded.x";
+        let statements = || {
+            vec![
+                Statement::new(upsert, vec![]),
+                Statement::new("UPDATE t SET x = 1", vec![]),
+            ]
+        };
+        let texts = |dialect| {
+            spelled(statements(), dialect)
+                .into_iter()
+                .map(|s| s.sql.into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            texts(Dialect::Postgres)[0],
+            "INSERT INTO t (id, shop_id, x) VALUES ($1, $2, $3) ON CONFLICT (id, shop_id) DO UPDATE SET x = excluded.x"
+        );
+        assert_eq!(
+            texts(Dialect::Sqlite)[0],
+            "INSERT INTO t (id, shop_id, x) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET x = excluded.x"
+        );
+        assert_eq!(texts(Dialect::Sqlite)[1], "UPDATE t SET x = 1");
+        // A run of row inserts is gathered from the spelled text.
+        let skipping = "INSERT INTO t (id, shop_id) VALUES ($1, $2) ON CONFLICT (id{SPREAD_BY shop_id}) DO NOTHING";
+        let skipping = spelled(vec![Statement::new(skipping, vec![])], Dialect::Postgres).remove(0);
+        let shape = RowInsert::of(&skipping.sql).map(|s| s.on_conflict.to_string());
+        assert_eq!(shape.as_deref(), Some("ON CONFLICT (id, shop_id) DO NOTHING"));
     }
 
     #[test]

@@ -117,7 +117,7 @@ const UPDATE_ENDPOINT: &str = "UPDATE webhook_endpoints SET url = $1, topics = $
     enabled = $5, failing_since_ms = $6, disabled_at_ms = $7, disabled_reason = $8 WHERE id = $9";
 const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, shop_id, shard, seq, at_ms, topic, family,
     subject, body, state, attempts, next_attempt_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11)
-    ON CONFLICT (endpoint_id, shard, seq, shop_id) DO NOTHING";
+    ON CONFLICT (endpoint_id, shard, seq{SPREAD_BY shop_id}) DO NOTHING";
 const INSERT_ATTEMPT: &str = "INSERT INTO webhook_attempts (delivery_id, attempt, at_ms, status, latency_ms, error)
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (delivery_id, attempt) DO NOTHING";
 /// A failure does not bring back a delivery failed meanwhile (its endpoint disabled while the

@@ -67,15 +67,14 @@ fn statements(sql: &str, backend: Backend) -> Vec<String> {
         .lines()
         .map(|line| line.split_once("--").map_or(line, |(code, _)| code))
         .collect();
-    let (mine, theirs) = match backend {
-        Backend::Sqlite => ("{SQLITE}", "{POSTGRES}"),
-        Backend::Postgres => ("{POSTGRES}", "{SQLITE}"),
-    };
     code.join("\n")
         .split(';')
         .map(str::trim)
-        .filter(|s| !s.starts_with(theirs))
-        .map(|s| s.strip_prefix(mine).unwrap_or(s))
+        .filter_map(|s| match s.strip_prefix("{POSTGRES}") {
+            Some(_) if backend == Backend::Sqlite => None,
+            Some(postgres) => Some(postgres),
+            None => Some(s),
+        })
         .map(|s| {
             s.replace("{ID}", id)
                 .replace("{WITHOUT_ROWID}", without_rowid)
@@ -186,7 +185,8 @@ fn first_fixture(name: &str) -> String {
 
 /// What version 1 wrote: the catalog, stock, a buyer, an open flash-sale order, a token and a
 /// stored response.
-fn rows_of_version_1() -> String {
+fn rows_of_version_1(database_version: i64) -> String {
+    let line = order_line(database_version, "1, 0, 1000, 3, 990, '10:3'");
     format!(
         "INSERT INTO shops (id, name, created_at) VALUES (1, 'shop one', {T});
          INSERT INTO warehouses (id, shop_id, name, adcode, created_at) VALUES (10, 1, 'east', 310101000000, {T});
@@ -204,8 +204,7 @@ fn rows_of_version_1() -> String {
            created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, request_ref, flash_sale_id)
            VALUES (1, 1, 1, 7, 'pending_payment', 1, 2970, 310104000000, '1 Caoxi Road', {T}, {due}, NULL, NULL, NULL,
            'ref-1', 5);
-         INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations)
-           VALUES (1, 0, 1000, 3, 990, '10:3');
+         {line}
          INSERT INTO api_tokens (id, role, subject_id, secret_sha256, label, created_at, revoked_at)
            VALUES (1, 'merchant', 1, 'c0ffee', 'ops', {T}, NULL);
          INSERT INTO idempotency_responses (id, scope, idempotency_key, request_sha256, status, body, created_at)
@@ -215,17 +214,32 @@ fn rows_of_version_1() -> String {
     )
 }
 
+/// An order line (`values` but its shop) as the release of `database_version` wrote it: of
+/// shop 1, named from version 31 on.
+fn order_line(database_version: i64, values: &str) -> String {
+    match database_version >= 31 {
+        true => format!(
+            "INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations, shop_id)
+           VALUES ({values}, 1);"
+        ),
+        false => format!(
+            "INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations)
+           VALUES ({values});"
+        ),
+    }
+}
+
 /// What version 2 added: a paid order with the intent that paid it, a refund, a one-tap
 /// agreement and a provider notification.
-fn rows_of_version_2() -> String {
+fn rows_of_version_2(database_version: i64) -> String {
+    let line = order_line(database_version, "2, 0, 1000, 1, 990, '10:1'");
     format!(
         "INSERT INTO orders (id, checkout_id, shop_id, buyer_id, state, version, total_fen, adcode, address_detail,
            created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, request_ref, flash_sale_id,
            paid_by_intent_id)
            VALUES (2, 2, 1, 7, 'paid', 2, 990, 310104000000, '1 Caoxi Road', {T}, {due}, {T}, NULL, NULL, NULL, NULL,
            20);
-         INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations)
-           VALUES (2, 0, 1000, 1, 990, '10:1');
+         {line}
          INSERT INTO payment_intents (id, checkout_id, buyer_id, home_shop_id, amount_fen, orders, status, attempts,
            one_tap, charge_reference, provider_charge_id, authorized_fen, captured_fen, authorized_at, captured_at,
            decline_code, settled, pay_by, created_at, updated_at, version)
@@ -245,18 +259,24 @@ fn rows_of_version_2() -> String {
 /// What version 3 added: a paid order sold with a promise and dispatched, warehouse settings,
 /// booked capacity, a shipment, an alert, a shortage notice and SLA rules (the JSON as that
 /// release wrote it).
-fn rows_of_version_3() -> String {
+fn rows_of_version_3(database_version: i64) -> String {
+    let capacity = match database_version >= 31 {
+        true => {
+            format!("INSERT INTO warehouse_capacity (warehouse_id, hour_ms, orders, shop_id) VALUES (10, {T}, 4, 1);")
+        }
+        false => format!("INSERT INTO warehouse_capacity (warehouse_id, hour_ms, orders) VALUES (10, {T}, 4);"),
+    };
+    let line = order_line(database_version, "3, 0, 1000, 1, 990, '10:1'");
     format!(
         "INSERT INTO orders (id, checkout_id, shop_id, buyer_id, state, version, total_fen, adcode, address_detail,
            created_at, payment_due_at, paid_at, cancelled_at, cancel_reason, request_ref, flash_sale_id,
            paid_by_intent_id, promise_json)
            VALUES (3, 3, 1, 7, 'paid', 2, 2190, 310104000000, '1 Caoxi Road', {T}, {due}, {T}, NULL, NULL, NULL, NULL,
            NULL, {promise});
-         INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations)
-           VALUES (3, 0, 1000, 1, 990, '10:1');
+         {line}
          INSERT INTO order_dispatches (order_id, shop_id, decided_at, decision_json) VALUES (3, 1, {T}, {decision});
          INSERT INTO warehouse_fulfillment (warehouse_id, shop_id, settings_json) VALUES (10, 1, {settings});
-         INSERT INTO warehouse_capacity (warehouse_id, hour_ms, orders) VALUES (10, {T}, 4);
+         {capacity}
          INSERT INTO shipments (id, shop_id, order_id, warehouse_id, carrier, waybill, state, created_at, version, body)
            VALUES (1, 1, 100, 10, 'sf', 'SF1234567890', 'created', {T}, 0, {shipment});
          INSERT INTO package_alerts (alert_key, shop_id, order_id, shipment_id, rule, is_open, raised_at, body)
@@ -422,9 +442,9 @@ fn rows_of_version_17() -> String {
 
 fn rows_up_to(version: i64) -> String {
     [
-        (1, rows_of_version_1()),
-        (2, rows_of_version_2()),
-        (3, rows_of_version_3()),
+        (1, rows_of_version_1(version)),
+        (2, rows_of_version_2(version)),
+        (3, rows_of_version_3(version)),
         (4, rows_of_version_4()),
         (5, rows_of_version_5()),
         (6, rows_of_version_6()),
