@@ -12,11 +12,11 @@
 -- for PostgreSQL alone.
 
 -- Two tables gain the shop they belong to: an order's lines, a warehouse's booked hours.
+-- (A join, not a subquery per row: an old database holds many lines.)
 ALTER TABLE order_lines ADD COLUMN shop_id BIGINT NOT NULL DEFAULT 0;
-UPDATE order_lines SET shop_id = COALESCE((SELECT o.shop_id FROM orders o WHERE o.id = order_lines.order_id), 0);
+UPDATE order_lines SET shop_id = o.shop_id FROM orders AS o WHERE o.id = order_lines.order_id;
 ALTER TABLE warehouse_capacity ADD COLUMN shop_id BIGINT NOT NULL DEFAULT 0;
-UPDATE warehouse_capacity
-    SET shop_id = COALESCE((SELECT w.shop_id FROM warehouses w WHERE w.id = warehouse_capacity.warehouse_id), 0);
+UPDATE warehouse_capacity SET shop_id = w.shop_id FROM warehouses AS w WHERE w.id = warehouse_capacity.warehouse_id;
 -- Every insert names them; a default would only hide one that did not.
 {POSTGRES} ALTER TABLE order_lines ALTER COLUMN shop_id DROP DEFAULT;
 {POSTGRES} ALTER TABLE warehouse_capacity ALTER COLUMN shop_id DROP DEFAULT;

@@ -176,7 +176,8 @@ impl Store {
         waybill: &str,
     ) -> Result<Option<SavedRequest>, StoreError> {
         let statement = Statement::new(
-            "SELECT r.id, r.body FROM after_sales_return_waybills w JOIN after_sales_requests r ON r.id = w.request_id
+            "SELECT r.id, r.body FROM after_sales_return_waybills w JOIN after_sales_requests r
+               ON r.id = w.request_id AND r.shop_id = w.shop_id
              WHERE w.carrier = $1 AND w.waybill = $2",
             vec![Value::Text(carrier.as_str().into()), Value::Text(waybill.into())],
         );

@@ -202,7 +202,7 @@ impl Store {
         }
         if filter.active_only {
             conditions.and(
-                "status = 'active' AND EXISTS (SELECT 1 FROM skus WHERE skus.product_id = products.id
+                "status = 'active' AND EXISTS (SELECT 1 FROM skus WHERE skus.product_id = products.id AND skus.shop_id = products.shop_id
                  AND skus.status = 'active')",
                 vec![],
             );

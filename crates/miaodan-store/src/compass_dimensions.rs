@@ -483,7 +483,8 @@ impl Store {
         }
         let sql = format!(
             "SELECT skus.id, skus.product_id, products.title, skus.name FROM skus
-             JOIN products ON products.id = skus.product_id WHERE skus.id IN ({})",
+             JOIN products ON products.id = skus.product_id AND products.shop_id = skus.shop_id
+             WHERE skus.id IN ({})",
             id_list(skus.iter().copied())
         );
         self.query(Statement::owned(sql, vec![]), |r| {

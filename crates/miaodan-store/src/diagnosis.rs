@@ -82,7 +82,7 @@ impl DiagnosisDimension {
                 ["orders", "gmv_fen", "paid_orders", "paid_fen", "", "", ""],
             ),
             DiagnosisDimension::Warehouses => (
-                "compass_warehouses t LEFT JOIN warehouses w ON w.id = t.warehouse",
+                "compass_warehouses t LEFT JOIN warehouses w ON w.id = t.warehouse AND w.shop_id = t.shop_id",
                 "t.warehouse",
                 "COALESCE(w.name, '')",
                 "t.warehouse, w.name",

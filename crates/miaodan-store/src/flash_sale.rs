@@ -151,13 +151,15 @@ impl Store {
 
     pub async fn audit_flash_sale(&self, sale: FlashSaleId) -> Result<FlashSaleAudit, StoreError> {
         let sql = "SELECT s.allotted, s.remaining, s.closed,
-              (SELECT COUNT(*) FROM orders o WHERE o.flash_sale_id = s.id AND o.state <> 'cancelled'),
+              (SELECT COUNT(*) FROM orders o WHERE o.flash_sale_id = s.id AND o.shop_id = s.shop_id
+                 AND o.state <> 'cancelled'),
               (SELECT COALESCE(CAST(SUM(l.quantity) AS BIGINT), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id AND l.shop_id = o.shop_id
-                 WHERE o.flash_sale_id = s.id AND o.state <> 'cancelled'),
+                 WHERE o.flash_sale_id = s.id AND o.shop_id = s.shop_id AND o.state <> 'cancelled'),
               (SELECT COUNT(*) FROM (SELECT o.buyer_id FROM orders o JOIN order_lines l ON l.order_id = o.id AND l.shop_id = o.shop_id
-                 WHERE o.flash_sale_id = s.id AND o.state <> 'cancelled' GROUP BY o.buyer_id
+                 WHERE o.flash_sale_id = s.id AND o.shop_id = s.shop_id AND o.state <> 'cancelled'
+                 GROUP BY o.buyer_id
                  HAVING SUM(l.quantity) > s.per_buyer_limit) AS over),
-              (SELECT COUNT(*) FROM (SELECT request_ref FROM orders WHERE flash_sale_id = s.id
+              (SELECT COUNT(*) FROM (SELECT request_ref FROM orders WHERE flash_sale_id = s.id AND shop_id = s.shop_id
                  AND request_ref IS NOT NULL GROUP BY request_ref HAVING COUNT(*) > 1) AS dup)
             FROM flash_sales s WHERE s.id = $1";
         self.query_row(

@@ -184,7 +184,8 @@ impl Store {
         let heads = Statement::owned(
             format!(
                 "SELECT {ORDER_COLUMNS}, d.decision_json FROM orders
-                 JOIN (SELECT order_id, decision_json FROM order_dispatches) d ON d.order_id = orders.id
+                 JOIN (SELECT order_id, shop_id AS decided_shop, decision_json FROM order_dispatches) d
+                   ON d.order_id = orders.id AND d.decided_shop = orders.shop_id
                  WHERE state IN ('paid', 'shipped') AND shop_id % $1 = $2"
             ),
             shard.params(),
@@ -199,7 +200,7 @@ impl Store {
             format!(
                 "SELECT {LINE_COLUMNS} FROM orders o JOIN order_lines ON order_lines.order_id = o.id AND order_lines.shop_id = o.shop_id
                  WHERE o.state IN ('paid', 'shipped') AND o.shop_id % $1 = $2
-                 AND EXISTS (SELECT 1 FROM order_dispatches d WHERE d.order_id = o.id)"
+                 AND EXISTS (SELECT 1 FROM order_dispatches d WHERE d.order_id = o.id AND d.shop_id = o.shop_id)"
             ),
             shard.params(),
         );

@@ -232,7 +232,7 @@ impl Store {
                CAST(COALESCE(SUM(CASE WHEN a.is_open <> 0 THEN 1 ELSE 0 END), 0) AS BIGINT),
                CAST(COALESCE(SUM(CASE WHEN a.rule = 'not_picked_up' THEN 1 ELSE 0 END), 0) AS BIGINT),
                CAST(COALESCE(SUM(CASE WHEN a.is_open <> 0 AND a.raised_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT)
-             FROM package_alerts a LEFT JOIN shipments s ON s.id = a.shipment_id
+             FROM package_alerts a LEFT JOIN shipments s ON s.id = a.shipment_id AND s.shop_id = a.shop_id
              WHERE a.shop_id = $2 AND a.raised_at >= $3 AND a.raised_at < $4
              GROUP BY COALESCE(s.warehouse_id, 0), COALESCE(s.carrier, '') ORDER BY 1, 2",
             params,
@@ -314,7 +314,7 @@ impl Store {
                CAST(COALESCE(SUM(CASE WHEN x.waiting = 1 THEN l.quantity ELSE 0 END), 0) AS BIGINT),
                CAST(COALESCE(SUM(CASE WHEN x.shortage + x.cancelled + x.waiting > 0 THEN l.quantity ELSE 0 END), 0) AS BIGINT)
              FROM (SELECT o.id, o.shop_id,
-                     CASE WHEN EXISTS (SELECT 1 FROM shortage_notices n WHERE n.order_id = o.id) THEN 1 ELSE 0 END AS shortage,
+                     CASE WHEN EXISTS (SELECT 1 FROM shortage_notices n WHERE n.order_id = o.id AND n.shop_id = o.shop_id) THEN 1 ELSE 0 END AS shortage,
                      CASE WHEN o.state = 'cancelled' AND o.cancel_reason = 'shop_cancelled' THEN 1 ELSE 0 END AS cancelled,
                      CASE WHEN o.state = 'paid' AND o.paid_at <= $1 THEN 1 ELSE 0 END AS waiting
                    FROM orders o WHERE o.flash_sale_id = $2 AND o.paid_at IS NOT NULL) x

@@ -377,7 +377,7 @@ impl Store {
         let mut shipments = self
             .query(
                 Statement::new(
-                    "SELECT s.body FROM shipments s JOIN orders o ON o.id = s.order_id
+                    "SELECT s.body FROM shipments s JOIN orders o ON o.id = s.order_id AND o.shop_id = s.shop_id
                      WHERE o.state IN ('paid', 'shipped') AND s.shop_id % $1 = $2",
                     shard.params(),
                 ),
@@ -387,7 +387,7 @@ impl Store {
         let alerts = self
             .query(
                 Statement::new(
-                    "SELECT a.body FROM package_alerts a JOIN orders o ON o.id = a.order_id
+                    "SELECT a.body FROM package_alerts a JOIN orders o ON o.id = a.order_id AND o.shop_id = a.shop_id
                      WHERE o.state IN ('paid', 'shipped') AND a.shop_id % $1 = $2",
                     shard.params(),
                 ),

@@ -260,24 +260,7 @@ fn order_conditions(filter: &OrderFilter, sku_lines: SkuLines) -> Conditions {
     if let Some(before) = filter.created_before {
         conditions.and("created_at < ?", vec![Value::I64(before.unix_ms())]);
     }
-    if let Some(sku) = filter.sku {
-        let condition = match sku_lines {
-            SkuLines::Few => "id IN (SELECT order_id FROM order_lines WHERE sku_id = ?)",
-            SkuLines::Many => {
-                "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.shop_id = orders.shop_id AND l.sku_id = ?)"
-            }
-        };
-        conditions.and(condition, vec![Value::I64(sku.get())]);
-    }
-    if let Some(warehouse) = filter.warehouse {
-        // An allocation is `warehouse:units` among `;`-separated pairs: a leading `;` makes
-        // every pair start with one.
-        conditions.and(
-            "(EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.shop_id = orders.shop_id AND (';' || l.allocations) LIKE ?)
-              OR EXISTS (SELECT 1 FROM shipments s WHERE s.order_id = orders.id AND s.warehouse_id = ?))",
-            vec![Value::Text(format!("%;{warehouse}:%")), Value::I64(warehouse.get())],
-        );
-    }
+    where_sold(&mut conditions, filter, sku_lines);
     if filter.promise_at_risk_only {
         let open_alerts = "SELECT order_id FROM package_alerts WHERE rule = 'promise_at_risk' AND is_open = 1";
         match filter.shop {
@@ -299,6 +282,30 @@ fn order_conditions(filter: &OrderFilter, sku_lines: SkuLines) -> Conditions {
         );
     }
     conditions
+}
+
+/// The conditions on where an order's units are sold from: a SKU among its lines, a warehouse
+/// among its lines' allocations or its parcels.
+fn where_sold(conditions: &mut Conditions, filter: &OrderFilter, sku_lines: SkuLines) {
+    if let Some(sku) = filter.sku {
+        let condition = match sku_lines {
+            SkuLines::Few => "id IN (SELECT order_id FROM order_lines WHERE sku_id = ?)",
+            SkuLines::Many => {
+                "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.shop_id = orders.shop_id AND l.sku_id = ?)"
+            }
+        };
+        conditions.and(condition, vec![Value::I64(sku.get())]);
+    }
+    if let Some(warehouse) = filter.warehouse {
+        // An allocation is `warehouse:units` among `;`-separated pairs: a leading `;` makes
+        // every pair start with one.
+        conditions.and(
+            "(EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.shop_id = orders.shop_id AND (';' || l.allocations) LIKE ?)
+              OR EXISTS (SELECT 1 FROM shipments s WHERE s.order_id = orders.id AND s.shop_id = orders.shop_id
+                 AND s.warehouse_id = ?))",
+            vec![Value::Text(format!("%;{warehouse}:%")), Value::I64(warehouse.get())],
+        );
+    }
 }
 
 /// Orders in `state`. Written out, not bound, where a partial index serves the list: the

@@ -130,7 +130,7 @@ const UPDATE_AFTER_ATTEMPT: &str = "UPDATE webhook_deliveries SET state = $1, at
 const DUE: &str = "SELECT id, endpoint_id, shop_id, shard, seq, at_ms, topic, subject, body, state, attempts,
     next_attempt_at_ms, last_status, last_error, last_latency_ms, delivered_at_ms FROM webhook_deliveries d
     WHERE d.state = 'pending' AND d.next_attempt_at_ms <= $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-    WHERE e.endpoint_id = d.endpoint_id AND e.family = d.family AND e.subject = d.subject AND e.state = 'pending'
+    WHERE e.endpoint_id = d.endpoint_id AND e.shop_id = d.shop_id AND e.family = d.family AND e.subject = d.subject AND e.state = 'pending'
     AND e.id < d.id) ORDER BY d.next_attempt_at_ms, d.id LIMIT $2";
 
 fn endpoint_row(r: &dyn Row) -> Result<WebhookEndpoint, StoreError> {

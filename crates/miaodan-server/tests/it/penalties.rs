@@ -435,8 +435,8 @@ fn order(
                NULL, {reason}, NULL, {sale})"
         ),
         format!(
-            "INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations)
-             VALUES ({id}, 0, {sku}, 1, 500, '1:1')"
+            "INSERT INTO order_lines (order_id, line_no, sku_id, quantity, unit_price_fen, allocations, shop_id)
+             VALUES ({id}, 0, {sku}, 1, 500, '1:1', {shop})"
         ),
     ]
 }

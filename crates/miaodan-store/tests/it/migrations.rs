@@ -957,6 +957,12 @@ async fn version_3_rows_load(store: &Store) {
     assert_eq!(snapshot.fulfilling[0].order, dispatched);
     assert_eq!(snapshot.fulfilling[0].decision, decision);
     assert_eq!(snapshot.sla_rules, vec![(shop(), samples::sla_rules().swap_remove(0))]);
+    // The booked hours load by their shop (from version 31 on; filled in from the warehouse's
+    // before): shop 1 falls in shard 1 of 2.
+    let of_shop = store.load_shard(1, 2, ShardHorizons::at(at(0))).await.unwrap();
+    assert_eq!(of_shop.capacity, vec![(warehouse(), at(T), 4)]);
+    let other = store.load_shard(0, 2, ShardHorizons::at(at(0))).await.unwrap();
+    assert_eq!(other.capacity, vec![]);
 }
 
 async fn version_4_rows_load(store: &Store) {
