@@ -9,12 +9,13 @@
 //!   long until a checkout sent at the kill (retried at every member, as a client of a cluster
 //!   does) is acknowledged.
 
-use super::env::Connection;
+use super::env::{Connection, problem_code};
 use anyhow::Context;
 use bytes::Bytes;
 use clap::Args;
 use miaodan_store::throwaway::ThrowawayDatabase;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -222,7 +223,15 @@ struct Round {
     per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
-    failed: u64,
+    /// The checkouts not placed, by what answered them: a status and problem code, or `no
+    /// answer` (the connection failed).
+    failed: BTreeMap<String, u64>,
+}
+
+impl Round {
+    fn failed(&self) -> u64 {
+        self.failed.values().sum()
+    }
 }
 
 static KEYS: AtomicU64 = AtomicU64::new(0);
@@ -230,34 +239,40 @@ static KEYS: AtomicU64 = AtomicU64::new(0);
 /// `concurrency` clients send one-unit checkouts for `seconds`, client `i` to `targets(i)`.
 async fn load(world: &Arc<World>, targets: impl Fn(usize) -> SocketAddr, seconds: u64) -> anyhow::Result<Round> {
     let stop = Arc::new(AtomicBool::new(false));
-    let failed = Arc::new(AtomicU64::new(0));
     let mut clients = Vec::new();
     for (i, buyer) in world.buyers.iter().enumerate() {
         let mut connection = Connection::open(targets(i)).await?;
         let sku = world.skus[i % world.skus.len()].1;
-        let (stop, failed, buyer) = (stop.clone(), failed.clone(), buyer.clone());
+        let (stop, buyer) = (stop.clone(), buyer.clone());
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut failed: BTreeMap<String, u64> = BTreeMap::new();
             let body = Bytes::from(json!({ "lines": [{ "sku_id": sku, "quantity": 1 }] }).to_string());
             while !stop.load(Ordering::Relaxed) {
                 let key = format!("bench-{}", KEYS.fetch_add(1, Ordering::Relaxed));
                 let sent = Instant::now();
                 match connection.post("/v1/checkouts", &buyer, Some(&key), body.clone()).await {
                     Ok(answer) if answer.status == 201 => latencies.push(sent.elapsed().as_secs_f64() * 1e3),
-                    _ => {
-                        failed.fetch_add(1, Ordering::Relaxed);
+                    Ok(answer) => {
+                        let what = format!("{} {}", answer.status, problem_code(&answer.body));
+                        *failed.entry(what).or_default() += 1
                     }
+                    Err(_) => *failed.entry("no answer".to_string()).or_default() += 1,
                 }
             }
-            latencies
+            (latencies, failed)
         }));
     }
     let began = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
+    let (mut latencies, mut failed) = (Vec::new(), BTreeMap::<String, u64>::new());
     for client in clients {
-        latencies.extend(client.await?);
+        let (client_latencies, client_failed) = client.await?;
+        latencies.extend(client_latencies);
+        for (what, count) in client_failed {
+            *failed.entry(what).or_default() += count;
+        }
     }
     let elapsed = began.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
@@ -271,7 +286,7 @@ async fn load(world: &Arc<World>, targets: impl Fn(usize) -> SocketAddr, seconds
         per_second: latencies.len() as f64 / elapsed,
         p50_ms: at(0.5),
         p99_ms: at(0.99),
-        failed: failed.load(Ordering::Relaxed),
+        failed,
     })
 }
 
@@ -281,9 +296,21 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 fn print_round(label: &str, round: &Round) {
+    let what: Vec<String> = round
+        .failed
+        .iter()
+        .map(|(what, count)| format!("{what}: {count}"))
+        .collect();
+    let what = match what.is_empty() {
+        true => String::new(),
+        false => format!(" ({})", what.join(", ")),
+    };
     println!(
-        "  {label:<34} {:>8.0} /s   p50 {:>6.2} ms   p99 {:>6.2} ms   failed {}",
-        round.per_second, round.p50_ms, round.p99_ms, round.failed
+        "  {label:<34} {:>8.0} /s   p50 {:>6.2} ms   p99 {:>6.2} ms   failed {}{what}",
+        round.per_second,
+        round.p50_ms,
+        round.p99_ms,
+        round.failed()
     );
 }
 
