@@ -366,16 +366,18 @@ impl Store {
             AfterAttempt::RetryAt(at) => (DeliveryState::Pending, at, None),
             AfterAttempt::GiveUp => (DeliveryState::Failed, attempt.at, None),
         };
+        // The endpoint's row is written only when its failing streak starts or ends, not on
+        // every attempt (a copied table on a distributed PostgreSQL writes every node).
         let streak = if after == AfterAttempt::Delivered {
             Statement::new(
                 "UPDATE webhook_endpoints SET failing_since_ms = NULL
-                 WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = $1)",
+                 WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = $1) AND failing_since_ms IS NOT NULL",
                 vec![Value::I64(attempt.delivery)],
             )
         } else {
             Statement::new(
-                "UPDATE webhook_endpoints SET failing_since_ms = COALESCE(failing_since_ms, $1)
-                 WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = $2)",
+                "UPDATE webhook_endpoints SET failing_since_ms = $1
+                 WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = $2) AND failing_since_ms IS NULL",
                 vec![Value::I64(attempt.at.unix_ms()), Value::I64(attempt.delivery)],
             )
         };
