@@ -27,7 +27,7 @@ pub enum Placement {
 }
 
 /// A colocation group: tables whose distribution columns hold the same kind of value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Group {
     /// A shop's id: the shop's catalog, stock, orders, parcels, after-sales and figures.
     Shop,

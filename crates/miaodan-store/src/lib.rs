@@ -198,18 +198,15 @@ impl Writer {
         if statements.is_empty() {
             return Ok(());
         }
+        let dialect = match &self.connection {
+            Connection::Sqlite(_) => migrations::Dialect::Sqlite,
+            Connection::Postgres(_) => migrations::Dialect::Postgres,
+        };
+        let guard = self.lease.map(|lease| lease.guard(dialect));
+        let statements = sql::spelled(statements, dialect);
         match &mut self.connection {
-            Connection::Sqlite(w) => {
-                let dialect = migrations::Dialect::Sqlite;
-                let guard = self.lease.map(|lease| lease.guard(dialect));
-                w.execute_atomically(guard.into_iter().collect(), sql::spelled(statements, dialect))
-                    .await?
-            }
-            Connection::Postgres(w) => {
-                let dialect = migrations::Dialect::Postgres;
-                let guard = self.lease.map(|lease| lease.guard(dialect));
-                w.execute_atomically(guard, sql::spelled(statements, dialect)).await?
-            }
+            Connection::Sqlite(w) => w.execute_atomically(guard.into_iter().collect(), statements).await?,
+            Connection::Postgres(w) => w.execute_atomically(guard, statements).await?,
         }
         self.sequence.last = last;
         Ok(())
